@@ -1,0 +1,125 @@
+"""Shared figure utilities: image-batch normalisation, figure creation, saving."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+#: Size in inches of one image cell in the image-grid figures.
+CELL_INCHES = 1.2
+
+
+def as_images(x: np.ndarray) -> np.ndarray:
+    """Return a batch of images in a shape ``imshow`` can display.
+
+    Parameters
+    ----------
+    x : array-like
+        A batch of images: ``(N, H*W)`` flat vectors with a square ``H*W``
+        (e.g. 784 -> 28x28), ``(N, H, W)``, ``(N, H, W, 1)`` or ``(N, H, W, 3)``.
+
+    Returns
+    -------
+    np.ndarray
+        ``(N, H, W)`` for grayscale or ``(N, H, W, 3)`` for RGB. Values are
+        left unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the shape cannot be read as a batch of images.
+    """
+    x = np.asarray(x)
+    if x.ndim == 2:
+        side = math.isqrt(x.shape[1])
+        if side * side != x.shape[1] or side == 0:
+            raise ValueError(
+                f"cannot display flat vectors of shape {x.shape}: {x.shape[1]} is not a "
+                "perfect square (expected e.g. (N, 784) for 28x28 images)"
+            )
+        return x.reshape(x.shape[0], side, side)
+    if x.ndim == 3:
+        return x
+    if x.ndim == 4 and x.shape[-1] == 1:
+        return x[..., 0]
+    if x.ndim == 4 and x.shape[-1] == 3:
+        return x
+    raise ValueError(
+        f"cannot display an image batch of shape {x.shape}: expected (N, H*W), (N, H, W), "
+        "(N, H, W, 1) or (N, H, W, 3); pass a batch even for a single image (x[None])"
+    )
+
+
+def new_figure(
+    nrows: int,
+    ncols: int,
+    fig: Figure | SubFigure | None = None,
+    cell_size: tuple[float, float] = (CELL_INCHES, CELL_INCHES),
+    extra_width: float = 0.0,
+) -> tuple[Figure | SubFigure, np.ndarray]:
+    """Create (or fill) a figure with an ``nrows`` x ``ncols`` grid of axes.
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Grid size.
+    fig : Figure or SubFigure, optional
+        Figure to add the axes to. A new constrained-layout figure sized
+        ``cell_size`` per axes is created when omitted.
+    cell_size : (float, float)
+        Width and height in inches of one grid cell for a new figure.
+    extra_width : float
+        Inches added to a new figure's width (e.g. room for row titles).
+
+    Returns
+    -------
+    fig : Figure or SubFigure
+        The figure holding the axes.
+    axes : np.ndarray of Axes
+        Always 2-D, shape ``(nrows, ncols)``.
+    """
+    if fig is None:
+        figsize = (ncols * cell_size[0] + extra_width, nrows * cell_size[1])
+        fig = plt.figure(figsize=figsize, layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def draw_image(ax: Axes, image: np.ndarray, cmap: str = "gray") -> None:
+    """Draw one image (``(H, W)`` or ``(H, W, 3)``) in ``ax`` without ticks or frame.
+
+    Grayscale images use a fixed range, ``[0, 1]`` for floats and ``[0, 255]``
+    for integers, so that brightness is comparable across images. Float RGB
+    images are clipped to ``[0, 1]``. Pixels are drawn without smoothing. The
+    axes stay on (only ticks and frame are hidden) so a y label can name a row.
+    """
+    image = np.asarray(image)
+    vmax = 255 if np.issubdtype(image.dtype, np.integer) else 1.0
+    if image.ndim == 2:
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+    else:
+        if vmax == 1.0:
+            image = np.clip(image, 0.0, 1.0)
+        ax.imshow(image, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.spines[:].set_visible(False)
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
+    """Save ``fig`` to ``path`` (parent folders created) with a tight bounding box.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path

@@ -1,0 +1,139 @@
+"""The call at the top of every notebook: quiet logs, seeds, versions, GPU check."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import platform
+import random
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helpers.modes import Mode, current_mode
+
+#: Set before TensorFlow is first imported, this keeps its C++ log lines
+#: (``cuInit`` and the like) off stderr, where nbgrader would zero a test cell.
+QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def quiet_tensorflow_logs() -> bool:
+    """Set ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user chose a level.
+
+    Returns ``False`` when TensorFlow was already imported: the C++ logger reads the
+    variable once, so setting it then has no effect on C++ logs (Python logs are
+    still lowered by :func:`setup`).
+    """
+    for key, value in QUIET_TF_ENV.items():
+        os.environ.setdefault(key, value)
+    return "tensorflow" not in sys.modules
+
+
+@contextlib.contextmanager
+def _stderr_fd_silenced():
+    """Send file descriptor 2 to /dev/null for the duration (C++ libraries write there)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_quietly(*modules: str) -> None:
+    """Import TensorFlow-based modules without their load-time log lines on stderr.
+
+    TensorFlow 2.21 logs through absl before its logger is initialised (``oneDNN
+    custom operations are on``, ``Could not find cuda drivers``), and
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach those lines, so the first import runs
+    with stderr's file descriptor pointed at /dev/null. Import errors still raise.
+    """
+    quiet_tensorflow_logs()
+    missing = [m for m in modules if m not in sys.modules]
+    if not missing:
+        return
+    with _stderr_fd_silenced():
+        for module in missing:
+            importlib.import_module(module)
+
+
+@dataclass
+class SessionInfo:
+    """What :func:`setup` found: versions, accelerators and the run mode."""
+
+    seed: int
+    mode: Mode
+    versions: dict[str, str] = field(default_factory=dict)
+    gpus: list[str] = field(default_factory=list)
+
+    def report(self) -> str:
+        """A short, human-readable summary."""
+        lines = [f"{name:<24}{version}" for name, version in self.versions.items()]
+        lines.append(f"{'run mode':<24}{self.mode} (seed {self.seed})")
+        if self.gpus:
+            lines.append(f"{'GPU':<24}{', '.join(self.gpus)}")
+        else:
+            lines.append("No GPU found: training runs on the CPU. Fast mode "
+                         "(COURSE_MODE=fast) keeps every notebook short.")
+        return "\n".join(lines)
+
+
+def _version(module: str) -> str | None:
+    try:
+        return importlib.import_module(module).__version__
+    except ImportError:
+        return None
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and TensorFlow (and Keras' own generator)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True,
+          ) -> SessionInfo:
+    """Prepare a notebook: quiet TensorFlow, seed everything, report versions and GPU.
+
+    Call it before importing TensorFlow or Keras yourself, so that TensorFlow's C++
+    logger starts quiet. ``extra_modules`` adds versions to the report, for example
+    ``("tensorflow_probability", "tf_keras")``.
+    """
+    modules = ("tensorflow", "keras", "numpy", "matplotlib", "sklearn", *extra_modules)
+    import_quietly(*modules)
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    seed_everything(seed)
+    versions = {"python": platform.python_version()}
+    versions.update({m: v for m in modules if (v := _version(m)) is not None})
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    info = SessionInfo(seed=seed, mode=current_mode(), versions=versions, gpus=gpus)
+    if verbose:
+        print(info.report())
+    return info
+
+
+@contextlib.contextmanager
+def quiet():
+    """Run code with warnings ignored and nothing reaching stderr (Python or C++).
+
+    nbgrader gives a test cell zero points if it writes anything to stderr, so a test
+    cell calls student code inside ``with helpers.quiet():``. Errors still raise.
+    """
+    import io
+    import warnings
+
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), \
+            _stderr_fd_silenced():
+        warnings.simplefilter("ignore")
+        yield

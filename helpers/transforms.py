@@ -1,0 +1,85 @@
+"""Image transformations the notebooks share: noise, down- and upscaling, grayscale.
+
+All functions take float images in [0, 1], batched as (N, H, W) or (N, H, W, C), and
+return float32 arrays without changing the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+#: ITU-R BT.601 luma weights for R, G and B.
+ITU_R_601 = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+_SPLINE_ORDER = {"bilinear": 1, "bicubic": 3}
+
+
+def add_noise(x: np.ndarray, factor: float = 0.5, seed: int | None = 0) -> np.ndarray:
+    """Add ``factor`` times standard Gaussian noise and clip the result to [0, 1].
+
+    ``seed`` makes the noise reproducible; ``None`` draws fresh noise each call.
+    """
+    rng = np.random.default_rng(seed)
+    noisy = x + factor * rng.standard_normal(np.shape(x), dtype=np.float32)
+    return np.clip(noisy, 0.0, 1.0).astype(np.float32)
+
+
+def _split_channels(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """View (N, H, W) as (N, H, W, 1); say whether a channel axis was added."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 3:
+        return x[..., np.newaxis], True
+    if x.ndim == 4:
+        return x, False
+    raise ValueError(f"expected a batch of images (N, H, W) or (N, H, W, C), got {x.shape}")
+
+
+def downscale(x: np.ndarray, factor: int = 2) -> np.ndarray:
+    """Average-pool each ``factor`` x ``factor`` block: (N, H, W[, C]) -> (N, H/f, W/f[, C])."""
+    x4, added = _split_channels(x)
+    n, h, w, c = x4.shape
+    if factor < 1 or h % factor or w % factor:
+        raise ValueError(f"image size {h}x{w} is not divisible by the factor {factor}")
+    pooled = x4.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
+    return pooled[..., 0] if added else pooled
+
+
+def upscale(x: np.ndarray, factor: int = 2, method: str = "nearest") -> np.ndarray:
+    """Enlarge images by ``factor``: ``nearest`` (pixel repetition), ``bilinear`` or ``bicubic``.
+
+    The spline methods treat each pixel as a square area, so they line up with
+    :func:`downscale`; their output is clipped to [0, 1].
+    """
+    x4, added = _split_channels(x)
+    if method == "nearest":
+        out = x4.repeat(factor, axis=1).repeat(factor, axis=2)
+    elif method in _SPLINE_ORDER:
+        out = ndimage.zoom(x4, (1, factor, factor, 1), order=_SPLINE_ORDER[method],
+                           mode="nearest", grid_mode=True)
+        out = np.clip(out, 0.0, 1.0)
+    else:
+        raise ValueError(f"method must be 'nearest', 'bilinear' or 'bicubic', not {method!r}")
+    out = out.astype(np.float32)
+    return out[..., 0] if added else out
+
+
+def rgb_to_gray(x: np.ndarray, keepdims: bool = True) -> np.ndarray:
+    """Luminance with the ITU-R 601 weights, for RGB images already scaled to [0, 1].
+
+    The images are weighted once and not rescaled again. Returns (N, H, W, 1), or
+    (N, H, W) with ``keepdims=False``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.shape[-1] != 3:
+        raise ValueError(f"expected RGB images with 3 channels last, got {x.shape}")
+    gray = x @ ITU_R_601
+    return gray[..., np.newaxis] if keepdims else gray
+
+
+def gray_to_rgb(x: np.ndarray) -> np.ndarray:
+    """Copy a gray channel into R, G and B: (N, H, W[, 1]) -> (N, H, W, 3)."""
+    x4, _ = _split_channels(x)
+    if x4.shape[-1] != 1:
+        raise ValueError(f"expected one gray channel, got {x4.shape}")
+    return np.repeat(x4, 3, axis=-1)

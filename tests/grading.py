@@ -1,0 +1,109 @@
+"""Grade one task of a source notebook the way nbgrader would, without the whole notebook.
+
+A graded task is a set of cells in a source notebook: the cells tagged ``grade-setup``
+(imports, ``helpers.setup()``, small data) and the cells tagged ``task-<name>`` (the
+solution cell and its test cells, plus any context they need). :func:`grade_task`
+runs just those cells in a fresh kernel, with the solution cell's code replaced by a
+variant, and scores the test cells as nbgrader does: a test cell earns its points only
+if it raised no error and wrote nothing to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@dataclass
+class TaskGrade:
+    """The result of grading one task: points per test cell and why cells failed."""
+
+    points: float
+    max_points: float
+    cells: dict[str, float] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def full_marks(self) -> bool:
+        return self.points == self.max_points
+
+
+def _tags(cell) -> list[str]:
+    return cell.get("metadata", {}).get("tags", [])
+
+
+def task_cells(nb, task: str) -> list:
+    """The cells that grading ``task`` needs, in notebook order."""
+    wanted = {"grade-setup", f"task-{task}"}
+    cells = [c for c in nb.cells if c.cell_type == "code" and wanted & set(_tags(c))]
+    if not any(f"task-{task}" in _tags(c) for c in cells):
+        raise ValueError(f"no cells tagged task-{task}")
+    return cells
+
+
+def solution_cell(cells: list, task: str):
+    """The one solution cell of ``task``."""
+    found = [c for c in cells if f"task-{task}" in _tags(c)
+             and c.metadata.get("nbgrader", {}).get("solution")]
+    if len(found) != 1:
+        raise ValueError(f"task-{task} has {len(found)} solution cells, expected 1")
+    return found[0]
+
+
+def _failure(cell) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.output_type == "error":
+            return f"{out.ename}: {out.evalue}"
+        if out.output_type == "stream" and out.name == "stderr":
+            return f"wrote to stderr: {out.text[:300]}"
+    return None
+
+
+def grade_task(notebook: str | Path, task: str, solution_source: str | None = None,
+               timeout: int = 300) -> TaskGrade:
+    """Run ``task``'s cells of ``notebook`` with ``solution_source`` as the student's answer.
+
+    ``solution_source=None`` keeps the reference solution. The kernel runs in fast mode
+    with ``NBGRADER_EXECUTION`` set, as under ``nbgrader autograde``.
+    """
+    path = Path(notebook)
+    if not path.is_absolute():
+        path = NOTEBOOKS / path
+    nb = nbformat.read(path, as_version=4)
+    cells = [nbformat.from_dict(dict(c)) for c in task_cells(nb, task)]
+    if solution_source is not None:
+        solution_cell(cells, task).source = solution_source
+    small = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    env = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(small, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    grade = TaskGrade(points=0.0, max_points=0.0)
+    for cell in small.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade"):
+            continue
+        points = float(meta.get("points", 0))
+        grade.max_points += points
+        reason = _failure(cell)
+        earned = 0.0 if reason else points
+        grade.cells[meta["grade_id"]] = earned
+        grade.points += earned
+        if reason:
+            grade.failures[meta["grade_id"]] = reason
+    return grade
