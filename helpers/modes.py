@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, Mapping
+from typing import Literal
 
 Mode = Literal["full", "fast"]
 MODES: tuple[Mode, ...] = ("full", "fast")

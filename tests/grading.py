@@ -66,35 +66,31 @@ def _failure(cell) -> str | None:
     return None
 
 
-def grade_task(notebook: str | Path, task: str, solution_source: str | None = None,
-               timeout: int = 300) -> TaskGrade:
-    """Run ``task``'s cells of ``notebook`` with ``solution_source`` as the student's answer.
+_RESET = """\
+for _name in [n for n in list(globals()) if n not in _grading_baseline]:
+    del globals()[_name]
+"""
+_BASELINE = "_grading_baseline = set(globals()) | {'_grading_baseline', '_name'}"
 
-    ``solution_source=None`` keeps the reference solution. The kernel runs in fast mode
-    with ``NBGRADER_EXECUTION`` set, as under ``nbgrader autograde``.
-    """
-    path = Path(notebook)
-    if not path.is_absolute():
-        path = NOTEBOOKS / path
-    nb = nbformat.read(path, as_version=4)
-    cells = [nbformat.from_dict(dict(c)) for c in task_cells(nb, task)]
-    if solution_source is not None:
-        solution_cell(cells, task).source = solution_source
-    small = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+
+def _execute(nb, cwd: Path, timeout: int) -> None:
     env = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        NotebookClient(small, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                       resources={"metadata": {"path": str(cwd)}}).execute()
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def _score(cells: list) -> TaskGrade:
     grade = TaskGrade(points=0.0, max_points=0.0)
-    for cell in small.cells:
+    for cell in cells:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("grade"):
             continue
@@ -107,3 +103,43 @@ def grade_task(notebook: str | Path, task: str, solution_source: str | None = No
         if reason:
             grade.failures[meta["grade_id"]] = reason
     return grade
+
+
+def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | None],
+                   timeout: int = 300) -> dict[str, TaskGrade]:
+    """Grade several answers to ``task`` in one kernel, each from a clean namespace.
+
+    The setup cells run once; before each variant every name defined since then is
+    deleted, then the task's cells run with the variant as the solution (``None``
+    keeps the reference solution). Much faster than one kernel per variant.
+    """
+    path = Path(notebook)
+    if not path.is_absolute():
+        path = next(NOTEBOOKS.glob(f"**/{path}"), NOTEBOOKS / path)
+    nb = nbformat.read(path, as_version=4)
+    cells = task_cells(nb, task)
+    setup = [c for c in cells if f"task-{task}" not in _tags(c)]
+    task_only = [c for c in cells if f"task-{task}" in _tags(c)]
+    solution_cell(task_only, task)  # exactly one
+    new_cells = [nbformat.from_dict(dict(c)) for c in setup]
+    new_cells.append(nbformat.v4.new_code_cell(_BASELINE))
+    spans: dict[str, tuple[int, int]] = {}
+    for name, source in variants.items():
+        new_cells.append(nbformat.v4.new_code_cell(_RESET))
+        begin = len(new_cells)
+        for cell in task_only:
+            copy = nbformat.from_dict(dict(cell))
+            copy.metadata = nbformat.from_dict(dict(cell.metadata))
+            if source is not None and copy.metadata.get("nbgrader", {}).get("solution"):
+                copy.source = source
+            new_cells.append(copy)
+        spans[name] = (begin, len(new_cells))
+    small = nbformat.v4.new_notebook(cells=new_cells, metadata=nb.metadata)
+    _execute(small, path.parent, timeout)
+    return {name: _score(small.cells[a:b]) for name, (a, b) in spans.items()}
+
+
+def grade_task(notebook: str | Path, task: str, solution_source: str | None = None,
+               timeout: int = 300) -> TaskGrade:
+    """Grade one answer to ``task`` (``None``: the reference solution) in a fresh kernel."""
+    return grade_variants(notebook, task, {"answer": solution_source}, timeout)["answer"]
