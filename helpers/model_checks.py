@@ -1,0 +1,288 @@
+"""Look inside Keras models from a test cell, whatever style built them.
+
+Students build the same architecture in many correct ways: ``Sequential`` or the
+functional API, an explicit ``keras.Input`` or ``input_shape=``, a model nested in
+another, ``import keras`` or ``from tensorflow import keras``, an activation as an
+argument or as a layer of its own, an L1 penalty as ``regularizers.L1``, ``L1L2`` or an
+``ActivityRegularization`` layer. The functions here describe a model by what it does
+(layer types in order, units, activations, weight shapes, penalties, output shapes)
+rather than by layer names or indices, so that tests accept every correct style.
+
+Layer types are matched by class name along the class hierarchy, so a subclass of
+``Dense`` counts as a ``Dense`` and the checks do not depend on which module path
+imported Keras.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Layers that pass their input through unchanged (apart from side effects such as an
+#: activity penalty) and so do not change which tensor "the code" is.
+PASS_THROUGH = ("ActivityRegularization", "Dropout", "GaussianNoise", "Identity")
+
+#: Layers that only apply an activation function.
+ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
+
+#: Common spellings of the same loss, mapped to one name.
+_LOSS_ALIASES = {
+    "bce": "binary_crossentropy", "binarycrossentropy": "binary_crossentropy",
+    "binary_cross_entropy": "binary_crossentropy",
+    "mse": "mean_squared_error", "meansquarederror": "mean_squared_error",
+    "mae": "mean_absolute_error", "meanabsoluteerror": "mean_absolute_error",
+}
+
+
+# ---------------------------------------------------------------- layers
+def is_a(obj: Any, *class_names: str) -> bool:
+    """Whether ``obj`` is an instance of a class named one of ``class_names`` (or a subclass)."""
+    return any(cls.__name__ in class_names for cls in type(obj).__mro__)
+
+
+def is_model(layer: Any) -> bool:
+    """Whether ``layer`` is itself a model (``Sequential``, functional or subclassed)."""
+    return is_a(layer, "Model", "Functional", "Sequential")
+
+
+def layers_of(model: Any) -> list[Any]:
+    """All layers of ``model`` in order, nested models flattened, ``InputLayer`` skipped.
+
+    A functional model lists its layers in the order they are called, so for a chain
+    of layers (an encoder, a decoder, an autoencoder built from both) this is the order
+    data flows through them.
+    """
+    flat: list[Any] = []
+    for layer in model.layers:
+        if is_a(layer, "InputLayer"):
+            continue
+        if is_model(layer):
+            flat.extend(layers_of(layer))
+        else:
+            flat.append(layer)
+    return flat
+
+
+def layers_of_type(model: Any, *class_names: str) -> list[Any]:
+    """The layers of ``model`` (see :func:`layers_of`) whose class is one of ``class_names``."""
+    return [layer for layer in layers_of(model) if is_a(layer, *class_names)]
+
+
+def dense_layers(model: Any) -> list[Any]:
+    """The ``Dense`` layers of ``model``, in order."""
+    return layers_of_type(model, "Dense")
+
+
+def conv_layers(model: Any) -> list[Any]:
+    """The ``Conv2D`` layers of ``model``, in order (transposed convolutions excluded)."""
+    return [layer for layer in layers_of_type(model, "Conv2D")
+            if not is_a(layer, "Conv2DTranspose")]
+
+
+def layer_kinds(model: Any, ignore: Iterable[str] = PASS_THROUGH + ACTIVATION_LAYERS,
+                ) -> list[str]:
+    """Class names of the layers in order, leaving out the ``ignore`` kinds.
+
+    By default pass-through and activation-only layers are left out, so that
+    ``Dense(8, activation="relu")`` and ``Dense(8)`` + ``Activation("relu")`` give the
+    same list. Useful in messages: ``['Conv2D', 'MaxPooling2D', ...]``.
+    """
+    skip = set(ignore)
+    return [type(layer).__name__ for layer in layers_of(model)
+            if not any(cls.__name__ in skip for cls in type(layer).__mro__)]
+
+
+# ---------------------------------------------------------------- activations
+def _function_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    return name.lower()
+
+
+def activation_name(layer: Any) -> str:
+    """The name of the activation a layer applies: ``"relu"``, ``"sigmoid"``, ``"linear"``...
+
+    Works for layers with an ``activation`` argument (``Dense``, ``Conv2D``, ``LSTM``'s
+    output activation) and for activation layers (``Activation("relu")``, ``ReLU()``).
+    A layer without any activation gives ``"linear"``.
+    """
+    if is_a(layer, "ReLU"):
+        return "relu"
+    if is_a(layer, "LeakyReLU"):
+        return "leaky_relu"
+    if is_a(layer, "ELU"):
+        return "elu"
+    if is_a(layer, "Softmax"):
+        return "softmax"
+    fn = getattr(layer, "activation", None)
+    if fn is None:
+        return "linear"
+    return _function_name(fn)
+
+
+def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
+    """For each layer of class ``kind``, the activation its output finally goes through.
+
+    That is the layer's own activation, or, when it is linear, the activation of
+    activation-only layers that directly follow it (pass-through layers in between are
+    skipped). So ``Dense(8, activation="relu")`` and ``Dense(8)`` + ``ReLU()`` both
+    give ``"relu"``.
+    """
+    flat = layers_of(model)
+    names = []
+    for i, layer in enumerate(flat):
+        if not is_a(layer, kind):
+            continue
+        name = activation_name(layer)
+        j = i + 1
+        while name == "linear" and j < len(flat) and is_a(flat[j], *(ACTIVATION_LAYERS
+                                                                     + PASS_THROUGH)):
+            if is_a(flat[j], *ACTIVATION_LAYERS):
+                name = activation_name(flat[j])
+            j += 1
+        names.append(name)
+    return names
+
+
+# ---------------------------------------------------------------- weights and shapes
+def weight_shapes(model: Any, trainable_only: bool = True) -> list[tuple[int, ...]]:
+    """The shapes of the model's (trainable) weights, in layer order.
+
+    Two models with the same list have the same layers with the same sizes in the same
+    order, whatever their names; a decoder whose layer sizes are not mirrored, or
+    convolutions with their filters in the wrong order, give a different list even when
+    the output shape happens to be right.
+    """
+    weights = model.trainable_weights if trainable_only else model.weights
+    return [tuple(int(d) for d in w.shape) for w in weights]
+
+
+def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:
+    """The kernel shapes of the layers of class ``kind`` in order, e.g. ``[(784, 128), ...]``."""
+    return [tuple(int(d) for d in layer.kernel.shape) for layer in layers_of_type(model, kind)]
+
+
+def input_shape_of(model: Any) -> tuple[int | None, ...]:
+    """The model's input shape without the batch axis, e.g. ``(784,)`` or ``(28, 28, 1)``."""
+    shape = model.inputs[0].shape
+    return tuple(None if d is None else int(d) for d in shape[1:])
+
+
+def output_shape_for(model: Any, input_shape: Sequence[int]) -> tuple[int, ...]:
+    """The shape (without batch axis) the model returns for one zero input of ``input_shape``."""
+    out = model(np.zeros((1, *input_shape), dtype=np.float32))
+    return tuple(int(d) for d in np.shape(out)[1:])
+
+
+def count_params(model: Any) -> int:
+    """The number of trainable parameters."""
+    return int(sum(np.prod(shape) for shape in weight_shapes(model)))
+
+
+# ---------------------------------------------------------------- regularization
+def code_regularizers(model: Any) -> list[Any]:
+    """The activity regularizers that act on the model's output (its code, for an encoder).
+
+    They are those of the last layer that computes something and of any pass-through
+    layers after it (``ActivityRegularization``, ``Dropout``...): all of these see the
+    same tensor, the model's output. Regularizers further up act on other tensors.
+    """
+    found = []
+    for layer in reversed(layers_of(model)):
+        reg = getattr(layer, "activity_regularizer", None)
+        if reg is not None:
+            found.append(reg)
+        if not is_a(layer, *PASS_THROUGH):
+            break
+    return found
+
+
+def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
+    """The activity-regularization loss ``model`` adds when its output is ``code``.
+
+    ``code`` is a batch of codes, shape ``(batch, ...)``. Every regularizer found by
+    :func:`code_regularizers` is applied to it and the total is divided by the batch
+    size, as Keras 3 does when it records activity losses. For an L1 penalty of weight
+    ``lam`` the result is ``lam * mean over examples of sum(|code|)``, whether the penalty
+    came as ``regularizers.L1``, ``L1L2(l1=...)`` or an ``ActivityRegularization`` layer;
+    a model without a penalty on its code gives ``0.0``.
+    """
+    import keras
+
+    z = keras.ops.convert_to_tensor(np.asarray(code, dtype=np.float32))
+    total = sum(float(keras.ops.convert_to_numpy(reg(z))) for reg in code_regularizers(model))
+    return float(total) / max(1, int(np.shape(code)[0]))
+
+
+def activity_loss(model: Any, x: np.ndarray) -> float:
+    """The total activity-regularization loss the model records when called on ``x``.
+
+    This counts penalties on every layer (not only the code), so comparing it with
+    :func:`l1_penalty_on_code` on the model's own output tells whether any penalty sits
+    elsewhere.
+    """
+    import keras
+
+    model(np.asarray(x, dtype=np.float32))
+    return float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+
+
+# ---------------------------------------------------------------- compilation and training
+def optimizer_name(model: Any) -> str | None:
+    """The optimizer's class name in lower case (``"adam"``, ``"sgd"``), ``None`` if uncompiled."""
+    opt = getattr(model, "optimizer", None)
+    if opt is None:
+        return None
+    inner = getattr(opt, "inner_optimizer", None)  # a LossScaleOptimizer wraps the real one
+    return type(inner or opt).__name__.lower()
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def loss_name(model: Any) -> str | None:
+    """The compiled loss as one canonical snake-case name, ``None`` if there is none.
+
+    ``"binary_crossentropy"``, ``"bce"``, ``keras.losses.BinaryCrossentropy()`` and the
+    function ``keras.losses.binary_crossentropy`` all give ``"binary_crossentropy"``;
+    ``"mse"`` and ``MeanSquaredError()`` give ``"mean_squared_error"``.
+    """
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        name = loss.lower()
+    elif hasattr(loss, "fn"):  # a Loss object wrapping a function
+        name = _function_name(loss.fn)
+    elif callable(loss) and hasattr(loss, "__name__"):
+        name = loss.__name__.lower()
+    else:
+        name = _snake(type(loss).__name__)
+    return _LOSS_ALIASES.get(name, _LOSS_ALIASES.get(name.replace("_", ""), name))
+
+
+def train_losses(model: Any, x: np.ndarray, y: np.ndarray | None = None, steps: int = 5,
+                 batch_size: int = 64) -> tuple[float, float]:
+    """The model's loss on ``(x, y)`` before and after ``steps`` training steps.
+
+    ``y`` defaults to ``x`` (an autoencoder). The model must be compiled; its weights
+    change. Losses are the model's own (including any regularization penalties).
+    """
+    y = x if y is None else y
+    before = float(np.ravel(model.evaluate(x, y, batch_size=batch_size, verbose=0))[0])
+    n = min(len(x), steps * batch_size)
+    for step in range(steps):
+        idx = np.arange(step * batch_size, (step + 1) * batch_size) % n
+        model.train_on_batch(x[idx], y[idx])
+    after = float(np.ravel(model.evaluate(x, y, batch_size=batch_size, verbose=0))[0])
+    return before, after
+
+
+def train_steps_lower_loss(model: Any, x: np.ndarray, steps: int = 5,
+                           y: np.ndarray | None = None) -> bool:
+    """Whether ``steps`` training steps lower the model's loss on ``x`` (target ``y or x``)."""
+    before, after = train_losses(model, x, y, steps=steps)
+    return bool(np.isfinite(after) and after < before)

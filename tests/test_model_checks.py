@@ -1,0 +1,129 @@
+"""Tests for helpers.model_checks: the same architecture, built in different styles."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import helpers
+
+helpers.import_quietly("keras")
+import keras  # noqa: E402
+
+from helpers import model_checks as mc  # noqa: E402
+
+L = keras.layers
+
+
+def functional_ae(reg=None, extra_layer=False):
+    """An 8-4-2 encoder and mirrored decoder, functional, with an explicit Input."""
+    inp = keras.Input((8,))
+    h = L.Dense(4, activation="relu")(inp)
+    z = L.Dense(2, activation="relu", activity_regularizer=reg)(h)
+    if extra_layer:
+        z = L.ActivityRegularization(l1=1e-3)(z)
+    encoder = keras.Model(inp, z)
+    code = keras.Input((2,))
+    h = L.Dense(4, activation="relu")(code)
+    out = L.Dense(8, activation="sigmoid")(h)
+    decoder = keras.Model(code, out)
+    auto = keras.Model(inp, decoder(encoder(inp)))
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    return encoder, decoder, auto
+
+
+def sequential_ae():
+    """The same 8-4-2 autoencoder with Sequential, input_shape on the first layer,
+    activations as separate layers."""
+    encoder = keras.Sequential([L.Dense(4, input_shape=(8,)), L.ReLU(), L.Dense(2),
+                                L.Activation("relu")])
+    decoder = keras.Sequential([keras.Input((2,)), L.Dense(4, activation="relu"),
+                                L.Dense(8, activation="sigmoid")])
+    auto = keras.Sequential([encoder, decoder])
+    auto.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy())
+    return encoder, decoder, auto
+
+
+@pytest.fixture(scope="module")
+def both():
+    with helpers.quiet():
+        return functional_ae(), sequential_ae()
+
+
+def test_layers_of_flattens_and_skips_inputs(both):
+    (_, _, f_auto), (_, _, s_auto) = both
+    assert [type(layer).__name__ for layer in mc.layers_of(f_auto)] == ["Dense"] * 4
+    assert mc.layer_kinds(s_auto) == ["Dense"] * 4
+    assert len(mc.dense_layers(s_auto)) == 4
+    assert mc.conv_layers(s_auto) == []
+
+
+def test_activations_same_for_both_styles(both):
+    (_, _, f_auto), (_, _, s_auto) = both
+    expected = ["relu", "relu", "relu", "sigmoid"]
+    assert mc.effective_activations(f_auto) == expected
+    assert mc.effective_activations(s_auto) == expected
+    assert mc.activation_name(L.Dense(3)) == "linear"
+    assert mc.activation_name(L.ReLU()) == "relu"
+
+
+def test_weight_shapes_and_counts(both):
+    (f_enc, f_dec, f_auto), (s_enc, s_dec, s_auto) = both
+    assert mc.weight_shapes(f_auto) == mc.weight_shapes(s_auto)
+    assert mc.kernel_shapes(f_auto) == [(8, 4), (4, 2), (2, 4), (4, 8)]
+    assert mc.count_params(f_auto) == 36 + 10 + 12 + 40
+    assert mc.input_shape_of(s_enc) == (8,)
+    assert mc.output_shape_for(f_dec, (2,)) == (8,)
+
+
+def test_compilation_names(both):
+    (_, _, f_auto), (_, _, s_auto) = both
+    for auto in (f_auto, s_auto):
+        assert mc.optimizer_name(auto) == "adam"
+        assert mc.loss_name(auto) == "binary_crossentropy"
+    model = keras.Sequential([keras.Input((2,)), L.Dense(1)])
+    assert mc.optimizer_name(model) is None and mc.loss_name(model) is None
+    model.compile(optimizer="sgd", loss="mse")
+    assert (mc.optimizer_name(model), mc.loss_name(model)) == ("sgd", "mean_squared_error")
+    model.compile(optimizer="sgd", loss=keras.losses.binary_crossentropy)
+    assert mc.loss_name(model) == "binary_crossentropy"
+
+
+@pytest.mark.parametrize("style", ["L1", "L1L2", "layer"])
+def test_l1_penalty_on_code_any_style(style):
+    lam = 1e-3
+    with helpers.quiet():
+        if style == "L1":
+            encoder, _, _ = functional_ae(reg=keras.regularizers.L1(lam))
+        elif style == "L1L2":
+            encoder, _, _ = functional_ae(reg=keras.regularizers.L1L2(l1=lam))
+        else:
+            encoder, _, _ = functional_ae(extra_layer=True)
+    code = np.array([[1.0, -2.0], [3.0, 0.0]], dtype=np.float32)
+    # lam * mean over the 2 examples of sum |z| = lam * (3 + 3) / 2
+    assert mc.l1_penalty_on_code(encoder, code) == pytest.approx(3 * lam, rel=1e-5)
+    x = np.random.default_rng(0).random((16, 8), dtype=np.float32)
+    z = np.asarray(encoder(x))
+    assert mc.activity_loss(encoder, x) == pytest.approx(
+        lam * np.abs(z).sum() / len(x), rel=1e-4, abs=1e-7)
+
+
+def test_l1_penalty_elsewhere_is_not_on_code():
+    with helpers.quiet():
+        inp = keras.Input((8,))
+        h = L.Dense(4, activation="relu",
+                    activity_regularizer=keras.regularizers.L1(0.1))(inp)
+        encoder = keras.Model(inp, L.Dense(2)(h))
+    assert mc.code_regularizers(encoder) == []
+    assert mc.l1_penalty_on_code(encoder, np.ones((3, 2), np.float32)) == 0.0
+    assert mc.activity_loss(encoder, np.ones((3, 8), np.float32)) > 0
+
+
+def test_training_steps_lower_loss():
+    keras.utils.set_random_seed(0)
+    with helpers.quiet():
+        _, _, auto = functional_ae()
+        x = np.random.default_rng(1).random((128, 8)).astype(np.float32)
+        before, after = mc.train_losses(auto, x, steps=5)
+        assert after < before
+        assert mc.train_steps_lower_loss(auto, x, steps=5)
