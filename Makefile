@@ -1,0 +1,52 @@
+# The course's task runner. `make lab` and `make test` set everything up first.
+# Setup is idempotent: the virtual environment is rebuilt only when
+# requirements.txt or pyproject.toml change.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KERNEL := autoencoders-course
+
+# Tests and grading read data from here when nothing else is set.
+COURSE_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export COURSE_DATA_DIR
+
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
+.PHONY: setup lab test lint strip clean help
+
+help:
+	@echo "make lab    set up and open the course in JupyterLab"
+	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
+	@echo "make lint   ruff only;  make strip  remove outputs from notebooks/"
+	@echo "make clean  remove the virtual environment"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
+		"Python 3.11 is required, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
+		--display-name "Python 3 (autoencoders course)"
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
+		--nbval-lax --nbval-current-env tests notebooks
+
+strip: setup
+	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*/*.ipynb
+
+clean:
+	rm -rf $(VENV)

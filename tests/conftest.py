@@ -1,0 +1,23 @@
+"""Shared test settings: headless matplotlib, and where the course's data is staged."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The staged datasets (COURSE_DATA_DIR, else ../shared/data); skip if absent."""
+    chosen = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared" / "data")
+    path = Path(chosen)
+    if not (path / "mnist.npz").is_file():
+        pytest.skip(f"no staged data at {path}; set COURSE_DATA_DIR")
+    return path

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from helpers import metrics
+
+
+def test_mse_is_mean_of_squared_differences():
+    a = np.zeros((2, 2, 2))
+    b = np.array([[[1, 0], [0, 0]], [[0, 0], [0, 0]]], dtype=float)
+    assert metrics.mse(a, b) == pytest.approx(1 / 8)
+
+
+def test_psnr_per_image_in_decibels():
+    target = np.zeros((2, 4, 4))
+    pred = np.stack([np.full((4, 4), 0.1), np.full((4, 4), 0.01)])
+    assert np.allclose(metrics.psnr(pred, target), [20.0, 40.0])
+    assert metrics.mean_psnr(pred, target) == pytest.approx(30.0)
+    assert np.allclose(metrics.psnr(pred * 255, target, data_range=255), [20.0, 40.0])
+
+
+def test_identical_images_have_infinite_psnr_and_are_skipped_in_the_mean():
+    x = np.random.default_rng(0).random((2, 3, 3))
+    y = x.copy()
+    y[1] += 0.1
+    values = metrics.psnr(x, y)
+    assert np.isinf(values[0]) and values[1] == pytest.approx(20.0)
+    assert metrics.mean_psnr(x, y) == pytest.approx(20.0)
+
+
+def test_shape_mismatch_is_an_error():
+    with pytest.raises(ValueError, match="shapes differ"):
+        metrics.mse(np.zeros((1, 2)), np.zeros((1, 3)))

@@ -1,0 +1,72 @@
+"""Every source notebook follows the course skeleton (docs/authoring.md)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*/*.ipynb"))
+NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _text(nb: dict, kind: str) -> str:
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == kind)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/*/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_layout_name_and_kernel(path):
+    assert path.stem == path.parent.name, "one assignment folder per notebook, same name"
+    assert path.stem[:2].isdigit() and path.stem[2] == "_"
+    assert _load(path)["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_without_outputs(path):
+    for cell in _load(path)["cells"]:
+        if cell["cell_type"] == "code":
+            assert not cell.get("outputs") and cell.get("execution_count") is None, \
+                f"{path.name} has stored outputs: run `make strip`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_skeleton(path):
+    nb = _load(path)
+    markdown = _text(nb, "markdown").lower()
+    assert nb["cells"][0]["cell_type"] == "markdown"
+    assert "".join(nb["cells"][0]["source"]).startswith("# ")
+    for heading in ("learning objectives", "setup", "summary", "concept check"):
+        assert heading in markdown, f"{path.name} lacks a '{heading}' section"
+    setup = [c for c in nb["cells"] if "grade-setup" in c["metadata"].get("tags", [])]
+    assert len(setup) == 1 and "helpers.setup(" in "".join(setup[0]["source"])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figures_and_data_come_from_helpers(path):
+    code = _text(_load(path), "code")
+    for banned in ("plt.show(", "load_data(", "np.load(", "plt.subplots(", "plt.imshow("):
+        assert banned not in code, f"{path.name} uses {banned}: use helpers instead"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_graded_cells_are_well_formed(path):
+    for cell in _load(path)["cells"]:
+        meta = cell["metadata"].get("nbgrader")
+        if not meta:
+            continue
+        source = "".join(cell["source"])
+        if meta.get("solution"):
+            assert "### BEGIN SOLUTION" in source and "### END SOLUTION" in source
+        if meta.get("grade") and not meta.get("solution"):
+            assert meta.get("points", 0) > 0 and meta.get("locked")
+            assert "import " not in source, "keep imports out of graded cells"
+        if meta.get("grade") or meta.get("solution"):
+            assert any(t.startswith("task-") for t in cell["metadata"].get("tags", [])), \
+                f"{meta['grade_id']} needs a task-<name> tag"

@@ -1,0 +1,96 @@
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+
+import helpers
+from helpers import session
+
+
+def _run(code: str, **env) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    environ.update(env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=environ, timeout=120, cwd="/")
+
+
+def test_setup_keeps_stderr_silent_and_reports_versions():
+    result = _run("import helpers; info = helpers.setup(seed=3); "
+                  "import tensorflow as tf; tf.constant([1.0]) * 2")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    for name in ("python", "tensorflow", "keras", "numpy", "run mode"):
+        assert name in result.stdout
+    assert "seed 3" in result.stdout
+
+
+def test_plain_tensorflow_import_is_noisy_so_the_quiet_import_matters():
+    # guards the reason for import_quietly: if TensorFlow stops logging at import,
+    # this test tells us the workaround can go.
+    result = _run("import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'; import tensorflow")
+    assert result.returncode == 0
+    assert result.stderr != ""
+
+
+def test_import_helpers_sets_log_level_without_importing_tensorflow():
+    result = _run("import sys, os, helpers; "
+                  "print(os.environ['TF_CPP_MIN_LOG_LEVEL'], 'tensorflow' in sys.modules)")
+    assert result.stdout.split() == ["3", "False"]
+
+
+def test_user_log_level_is_respected():
+    result = _run("import os, helpers; print(os.environ['TF_CPP_MIN_LOG_LEVEL'])",
+                  TF_CPP_MIN_LOG_LEVEL="1")
+    assert result.stdout.strip() == "1"
+
+
+def test_setup_seeds_numpy_and_keras(capsys):
+    import keras
+
+    info = helpers.setup(seed=7, verbose=False)
+    a = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    helpers.setup(seed=7, verbose=False)
+    b = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert info.seed == 7 and info.mode in ("full", "fast")
+    assert "tensorflow" in info.versions and capsys.readouterr().out == ""
+
+
+def test_report_mentions_missing_gpu_or_lists_it():
+    info = session.SessionInfo(seed=1, mode="fast", versions={"numpy": "2"}, gpus=[])
+    assert "No GPU found" in info.report()
+    info.gpus = ["/physical_device:GPU:0"]
+    assert "GPU:0" in info.report() and "No GPU" not in info.report()
+
+
+def test_quiet_swallows_warnings_and_both_kinds_of_stderr(capfd):
+    with helpers.quiet():
+        warnings.warn("library chatter", UserWarning)
+        print("python stderr", file=sys.stderr)
+        os.write(2, b"c++ stderr\n")
+        print("stdout stays")
+    out, err = capfd.readouterr()
+    assert err == "" and "stdout stays" in out
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_quiet_lets_errors_through():
+    try:
+        with helpers.quiet():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    else:
+        raise AssertionError("quiet() swallowed an exception")
+
+
+def test_lazy_exports_resolve_and_unknown_names_fail():
+    for name in helpers.__all__:
+        assert getattr(helpers, name) is not None
+    try:
+        helpers.no_such_helper
+    except AttributeError as exc:
+        assert "no_such_helper" in str(exc)
