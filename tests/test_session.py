@@ -4,6 +4,7 @@ import sys
 import warnings
 
 import numpy as np
+import pytest
 
 import helpers
 from helpers import session
@@ -67,7 +68,7 @@ def test_report_mentions_missing_gpu_or_lists_it():
 
 def test_quiet_swallows_warnings_and_both_kinds_of_stderr(capfd):
     with helpers.quiet():
-        warnings.warn("library chatter", UserWarning)
+        warnings.warn("library chatter", UserWarning, stacklevel=1)
         print("python stderr", file=sys.stderr)
         os.write(2, b"c++ stderr\n")
         print("stdout stays")
@@ -78,19 +79,12 @@ def test_quiet_swallows_warnings_and_both_kinds_of_stderr(capfd):
 
 
 def test_quiet_lets_errors_through():
-    try:
-        with helpers.quiet():
-            raise KeyError("boom")
-    except KeyError:
-        pass
-    else:
-        raise AssertionError("quiet() swallowed an exception")
+    with pytest.raises(KeyError), helpers.quiet():
+        raise KeyError("boom")
 
 
 def test_lazy_exports_resolve_and_unknown_names_fail():
     for name in helpers.__all__:
         assert getattr(helpers, name) is not None
-    try:
-        helpers.no_such_helper
-    except AttributeError as exc:
-        assert "no_such_helper" in str(exc)
+    with pytest.raises(AttributeError, match="no_such_helper"):
+        _ = helpers.no_such_helper
