@@ -165,8 +165,15 @@ def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:
 
 
 def input_shape_of(model: Any) -> tuple[int | None, ...]:
-    """The model's input shape without the batch axis, e.g. ``(784,)`` or ``(28, 28, 1)``."""
-    shape = model.inputs[0].shape
+    """The model's input shape without the batch axis, e.g. ``(784,)`` or ``(28, 28, 1)``.
+
+    Raises ``AssertionError`` for a model that was never given an input shape.
+    """
+    try:
+        shape = model.inputs[0].shape
+    except (AttributeError, ValueError, IndexError, TypeError):
+        raise AssertionError(f"{type(model).__name__} has no defined input; start it with "
+                             "keras.Input(shape=...)") from None
     return tuple(None if d is None else int(d) for d in shape[1:])
 
 
@@ -286,3 +293,41 @@ def train_steps_lower_loss(model: Any, x: np.ndarray, steps: int = 5,
     """Whether ``steps`` training steps lower the model's loss on ``x`` (target ``y or x``)."""
     before, after = train_losses(model, x, y, steps=steps)
     return bool(np.isfinite(after) and after < before)
+
+
+# ---------------------------------------------------------------- assertions for test cells
+def expect_equal(got: Any, expected: Any, what: str) -> None:
+    """Raise ``AssertionError("<what>: expected ..., got ...")`` unless ``got == expected``."""
+    if got != expected:
+        raise AssertionError(f"{what}: expected {expected!r}, got {got!r}")
+
+
+def expect_close(got: float, expected: float, what: str, rtol: float = 1e-3,
+                 atol: float = 1e-9) -> None:
+    """Raise an ``AssertionError`` naming ``what`` unless ``got`` is close to ``expected``."""
+    if not np.isclose(got, expected, rtol=rtol, atol=atol):
+        raise AssertionError(f"{what}: expected {expected:.6g}, got {got:.6g}")
+
+
+def expect_io(model: Any, input_shape: Sequence[int], output_shape: Sequence[int],
+              name: str = "model") -> None:
+    """Check that ``model`` is a Keras model mapping ``input_shape`` to ``output_shape``.
+
+    Shapes are without the batch axis. The message names the model and the shape.
+    """
+    if not is_model(model):
+        raise AssertionError(f"{name} should be a Keras model, got {type(model).__name__}")
+    expect_equal(input_shape_of(model), tuple(input_shape),
+                 f"{name}: input shape (without the batch axis)")
+    expect_equal(output_shape_for(model, input_shape), tuple(output_shape),
+                 f"{name}: output shape for an input of shape {tuple(input_shape)}")
+
+
+def expect_composed(auto: Any, encoder: Any, decoder: Any, x: np.ndarray,
+                    name: str = "auto") -> None:
+    """Check that ``auto(x)`` equals ``decoder(encoder(x))``: the same layers, same weights."""
+    got = np.asarray(auto(x))
+    want = np.asarray(decoder(encoder(x)))
+    if got.shape != want.shape or not np.allclose(got, want, atol=1e-5):
+        raise AssertionError(f"{name}(x) should equal decoder(encoder(x)), using the encoder "
+                             "and decoder returned (not copies with other weights)")

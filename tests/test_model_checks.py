@@ -127,3 +127,26 @@ def test_training_steps_lower_loss():
         before, after = mc.train_losses(auto, x, steps=5)
         assert after < before
         assert mc.train_steps_lower_loss(auto, x, steps=5)
+
+
+def test_expectations_name_what_is_wrong(both):
+    (f_enc, f_dec, f_auto), _ = both
+    mc.expect_io(f_auto, (8,), (8,), "auto")
+    with pytest.raises(AssertionError,
+                       match=r"encoder: output shape .* expected \(3,\), got \(2,\)"):
+        mc.expect_io(f_enc, (8,), (3,), "encoder")
+    with pytest.raises(AssertionError, match="should be a Keras model"):
+        mc.expect_io("not a model", (8,), (8,), "decoder")
+    x = np.random.default_rng(2).random((32, 8), dtype=np.float32)
+    mc.expect_composed(f_auto, f_enc, f_dec, x)
+    keras.utils.set_random_seed(3)
+    with helpers.quiet():
+        other_enc, _, _ = functional_ae()
+    assert np.abs(np.asarray(other_enc(x)) - np.asarray(f_enc(x))).max() > 1e-3
+    with pytest.raises(AssertionError, match="decoder\\(encoder\\(x\\)\\)"):
+        mc.expect_composed(f_auto, other_enc, f_dec, x)
+    mc.expect_close(1.0000001, 1.0, "x")
+    with pytest.raises(AssertionError, match="penalty: expected 1, got 2"):
+        mc.expect_close(2.0, 1.0, "penalty")
+    with pytest.raises(AssertionError, match="no defined input"):
+        mc.input_shape_of(keras.Sequential([L.Dense(2)]))
