@@ -40,7 +40,8 @@ def as_images(x: np.ndarray) -> np.ndarray:
         if side * side != x.shape[1] or side == 0:
             raise ValueError(
                 f"cannot display flat vectors of shape {x.shape}: {x.shape[1]} is not a "
-                "perfect square (expected e.g. (N, 784) for 28x28 images)"
+                "perfect square (expected e.g. (N, 784) for 28x28 images; for a single "
+                "image pass a batch of one, x[None])"
             )
         return x.reshape(x.shape[0], side, side)
     if x.ndim == 3:

@@ -79,13 +79,16 @@ def plot_history(
             ax.remove()
             continue
         name = metrics[i]
+        n_epochs = 1
         for key, label in ((name, "train"), (f"val_{name}", "validation")):
             if key in values:
+                n_epochs = max(n_epochs, len(values[key]))
                 epochs = np.arange(1, len(values[key]) + 1)
-                ax.plot(epochs, values[key], marker="o", markersize=3, label=label)
+                ax.plot(epochs, values[key], marker="o", markersize=4, label=label)
         ax.set_title(name)
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, n_epochs + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.grid(alpha=0.3)
         ax.legend()
     return fig

@@ -105,7 +105,7 @@ def plot_image_rows(
         raise ValueError("plot_image_rows needs at least one image per row")
     fig, axes = new_figure(len(batches), n, fig=fig, extra_width=ROW_TITLE_INCHES)
     for axes_row, batch, title in zip(axes, batches, row_titles, strict=True):
-        for ax, image in zip(axes_row, batch[:n], strict=False):
+        for ax, image in zip(axes_row, batch[:n], strict=True):
             draw_image(ax, image)
         axes_row[0].set_ylabel(str(title), rotation=0, ha="right", va="center")
     return fig

@@ -31,8 +31,10 @@ AXIS_LABELS = {
 MAX_LEGEND_CLASSES = 20
 #: Displayed size of a thumbnail's longer side, in points.
 THUMBNAIL_POINTS = 28.0
-#: Smallest distance between thumbnails, as a fraction of the plot's extent.
-THUMBNAIL_SPACING = 0.08
+#: Colour map of grayscale thumbnails: dark ink on white stands out on a scatter plot.
+THUMBNAIL_CMAP = "binary"
+#: Smallest gap between thumbnail centres along x or y, as a fraction of the data extent.
+THUMBNAIL_SPACING = 0.1
 
 #: A decoder: a callable, or an object with a Keras-like ``predict``.
 Decoder = Callable[[np.ndarray], Any] | Any
@@ -80,7 +82,7 @@ def plot_interpolation(
     z_start, z_end : array-like, shape (d,) or (1, d)
         End codes.
     steps : int
-        Number of images, titled with their mixing weight (0 = ``z_start``).
+        Number of images, titled with their mixing weight ``w`` (0 = ``z_start``).
     fig : Figure or SubFigure, optional
         Figure to draw in; a new one is created when omitted.
     image_shape : tuple of int, optional
@@ -93,7 +95,7 @@ def plot_interpolation(
     """
     codes = interpolate(z_start, z_end, steps)
     images = _decode_images(decoder, codes, image_shape)
-    titles = [f"{weight:.2f}" for weight in np.linspace(0.0, 1.0, steps)]
+    titles = [f"w = {weight:.2f}" for weight in np.linspace(0.0, 1.0, steps)]
     return plot_images(images, n=steps, ncols=steps, titles=titles, fig=fig)
 
 
@@ -201,7 +203,7 @@ def plot_latent_scatter(
     points, axis_labels = _project(codes, method, random_state)
     if ax is None:
         ax = plt.figure(figsize=(7, 6), layout="constrained").add_subplot()
-    size = float(np.clip(2000 / len(points), 2, 30))
+    size = float(np.clip(4000 / len(points), 3, 30))
     colours = _scatter(ax, points, labels, class_names, size)
     if images is not None and n_thumbnails > 0:
         _add_thumbnails(ax, points, images, n_thumbnails, random_state, colours)
@@ -307,14 +309,18 @@ def _class_name(label: Any, class_names: Sequence[str] | None) -> str:
 
 
 def _spread_out(points: np.ndarray, k: int, rng: np.random.Generator) -> list[int]:
-    """Pick up to ``k`` point indices, in random order, keeping them apart."""
+    """Pick up to ``k`` point indices, in random order, at least `THUMBNAIL_SPACING` apart.
+
+    Distances are measured along x or y (whichever is larger), after scaling
+    both to ``[0, 1]``, so square thumbnails of that size do not overlap.
+    """
     extent = np.ptp(points, axis=0)
     scaled = (points - points.min(axis=0)) / np.where(extent > 0, extent, 1.0)
     chosen: list[int] = []
     for i in rng.permutation(len(points)):
         if len(chosen) == k:
             break
-        distances = np.linalg.norm(scaled[chosen] - scaled[i], axis=1)
+        distances = np.abs(scaled[chosen] - scaled[i]).max(axis=1)
         if not chosen or distances.min() >= THUMBNAIL_SPACING:
             chosen.append(int(i))
     return chosen
@@ -328,14 +334,17 @@ def _add_thumbnails(
     random_state: int,
     colours: np.ndarray | None,
 ) -> None:
-    """Draw up to ``k`` image thumbnails at spread-out points."""
+    """Draw up to ``k`` image thumbnails at spread-out points, framed in their class colour."""
     images = as_images(images)
     if len(images) != len(points):
         raise ValueError(f"got {len(images)} images for {len(points)} codes")
     zoom = THUMBNAIL_POINTS / max(images.shape[1:3])
     vmax = 255 if np.issubdtype(images.dtype, np.integer) else 1.0
     for i in _spread_out(points, k, np.random.default_rng(random_state)):
-        thumbnail = OffsetImage(images[i], zoom=zoom, cmap="gray", norm=Normalize(0, vmax))
+        thumbnail = OffsetImage(
+            images[i], zoom=zoom, cmap=THUMBNAIL_CMAP, norm=Normalize(0, vmax)
+        )
         edge = colours[i] if colours is not None else "black"
-        box = AnnotationBbox(thumbnail, points[i], pad=0.1, bboxprops={"edgecolor": edge})
+        frame = {"edgecolor": edge, "linewidth": 1.5}
+        box = AnnotationBbox(thumbnail, points[i], pad=0.15, bboxprops=frame)
         ax.add_artist(box)

@@ -123,7 +123,7 @@ def make_gallery(data_dir: Path, out_dir: Path) -> list[Path]:
 
     # latent.py
     codes2 = ae2.encode(flat_test)
-    save(plot_latent_scatter(codes2, y_test, images=x_test, n_thumbnails=40),
+    save(plot_latent_scatter(codes2, y_test, images=x_test, n_thumbnails=30),
          "latent_scatter_2d_thumbnails")
     save(plot_latent_scatter(ae32.encode(flat_test[:1500]), y_test[:1500],
                              class_names=[f"digit {d}" for d in DIGIT_NAMES]),

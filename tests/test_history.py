@@ -89,9 +89,13 @@ def test_plot_history_wraps_many_metrics_into_rows():
 
 def test_plot_history_single_epoch_is_visible():
     fig = plot_history({"loss": [0.5], "val_loss": [0.6]})
-    for line in fig.axes[0].get_lines():
+    ax = fig.axes[0]
+    for line in ax.get_lines():
         assert line.get_marker() == "o"
         assert len(line.get_xdata()) == 1
+    assert ax.get_xlim() == (0.5, 1.5)
+    ticks = [t for t in ax.get_xticks() if 0.5 <= t <= 1.5]
+    assert ticks == [1.0]
 
 
 def test_plot_history_uses_given_figure(vae_history):

@@ -90,7 +90,8 @@ def test_interpolate_errors():
 def test_plot_interpolation_strip_with_weight_titles():
     fig = plot_interpolation(coordinate_decoder, [0.0, 0.0], [1.0, -1.0], steps=5)
     assert len(fig.axes) == 5
-    assert [ax.get_title() for ax in fig.axes] == ["0.00", "0.25", "0.50", "0.75", "1.00"]
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["w = 0.00", "w = 0.25", "w = 0.50", "w = 0.75", "w = 1.00"]
     first = np.asarray(fig.axes[0].get_images()[0].get_array())
     last = np.asarray(fig.axes[-1].get_images()[0].get_array())
     assert first.shape == (8, 8)
