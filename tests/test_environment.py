@@ -4,6 +4,8 @@ import re
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
 
@@ -50,3 +52,26 @@ def test_key_stack_versions():
     assert pins["tensorflow"] == "2.21.0" and pins["keras"] == "3.15.1"
     assert pins["tf-keras"] == "2.21.0" and pins["tensorflow-probability"] == "0.25.0"
     assert pins["nbgrader"] == "0.9.6" and pins["nbval"] == "0.11.0"
+
+
+def test_course_kernel_imports_helpers_from_any_folder(tmp_path):
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.manager import start_new_kernel
+
+    try:
+        KernelSpecManager().get_kernel_spec("autoencoders-course")
+    except NoSuchKernel:
+        pytest.fail("the course kernel is not installed: run `make setup`")
+    km, kc = start_new_kernel(kernel_name="autoencoders-course", cwd=str(tmp_path))
+    try:
+        outputs = []
+        kc.execute_interactive("import os, helpers; print(os.getcwd(), helpers.__file__)",
+                               timeout=60, output_hook=lambda msg: outputs.append(msg))
+        text = "".join(m["content"].get("text", "") for m in outputs
+                       if m["msg_type"] == "stream")
+        cwd, path = text.split()
+        assert cwd == str(tmp_path)
+        assert Path(path) == ROOT / "helpers" / "__init__.py"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
