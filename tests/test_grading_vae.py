@@ -1,0 +1,210 @@
+"""Grading of task (d) `vae` in notebook 08: the reference, two other correct builds, and
+wrong answers that must each lose the points of a specific test cell."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.grading import grade_variants
+
+NOTEBOOK = "08_variational_autoencoder.ipynb"
+
+#: Shared by the variants: a seeded sampling layer written the right way.
+SAMPLING = '''
+class GoodSampling(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seeds = keras.random.SeedGenerator(7)
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        eps = keras.random.normal(keras.ops.shape(mean), seed=self.seeds)
+        return mean + keras.ops.exp(0.5 * log_var) * eps
+'''
+
+#: A functional encoder/decoder pair; the mean's activation, the sampler and the order vary.
+FUNCTIONAL = '''
+def _build(input_dims, hidden_layers, latent_dims, mean_act=None, sampler=None,
+           order="z-mean-logvar"):
+    inputs = keras.Input((input_dims,))
+    h = inputs
+    for units in hidden_layers:
+        h = keras.layers.Dense(units, activation="relu")(h)
+    mean = keras.layers.Dense(latent_dims, activation=mean_act)(h)
+    log_var = keras.layers.Dense(latent_dims)(h)
+    z = (sampler or GoodSampling())([mean, log_var])
+    outs = [z, mean, log_var] if order == "z-mean-logvar" else [mean, log_var, z]
+    encoder = keras.Model(inputs, outs)
+    codes = keras.Input((latent_dims,))
+    h = codes
+    for units in reversed(hidden_layers):
+        h = keras.layers.Dense(units, activation="relu")(h)
+    decoder = keras.Model(codes, keras.layers.Dense(input_dims, activation="sigmoid")(h))
+    return encoder, decoder
+'''
+
+#: Correct: a subclassed model whose own train_step computes both terms.
+TRAIN_STEP = SAMPLING + FUNCTIONAL + '''
+class VAEModel(keras.Model):
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def call(self, x):
+        return self.decoder(self.encoder(x)[0])
+
+    def _loss(self, x):
+        z, mean, log_var = self.encoder(x, training=True)
+        rec = self.decoder(z, training=True)
+        bce = keras.ops.sum(keras.ops.binary_crossentropy(x, rec), axis=1)
+        kl = -0.5 * keras.ops.sum(
+            1 + log_var - keras.ops.square(mean) - keras.ops.exp(log_var), axis=1)
+        return keras.ops.mean(bce + kl)
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self._loss(x)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder, decoder = _build(input_dims, hidden_layers, latent_dims)
+    auto = VAEModel(encoder, decoder)
+    auto.compile(optimizer=keras.optimizers.Adam())
+    return encoder, decoder, auto
+'''
+
+#: Correct: a subclassed model overriding compute_loss; its KL is a one-sample Monte
+#: Carlo estimate, log q(z|x) - log p(z), instead of the closed form.
+COMPUTE_LOSS = SAMPLING + FUNCTIONAL + '''
+class VAEModel(keras.Model):
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+
+    def call(self, x, training=False):
+        z, mean, log_var = self.encoder(x, training=training)
+        self._latent = (z, mean, log_var)
+        return self.decoder(z, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        z, mean, log_var = self._latent
+        rec = keras.ops.sum(keras.losses.binary_crossentropy(
+            keras.ops.expand_dims(y, -1), keras.ops.expand_dims(y_pred, -1)), axis=-1)
+        # one-sample Monte Carlo estimate of KL: log q(z|x) - log p(z)
+        log_q = -0.5 * keras.ops.sum(
+            log_var + keras.ops.square(z - mean) / keras.ops.exp(log_var), axis=-1)
+        log_p = -0.5 * keras.ops.sum(keras.ops.square(z), axis=-1)
+        return keras.ops.mean(rec + log_q - log_p)
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder, decoder = _build(input_dims, hidden_layers, latent_dims)
+    auto = VAEModel(encoder, decoder)
+    auto.compile(optimizer="adam")
+    return encoder, decoder, auto
+'''
+
+
+def _kl_layer_variant(kl_expr: str, recon: str = "input_dims * keras.losses.binary_crossentropy",
+                      mean_act: str = "None", sampler: str = "None",
+                      order: str = "z-mean-logvar") -> str:
+    """A functional VAE whose KL is added by a layer; parts of it swapped for mistakes."""
+    return SAMPLING + FUNCTIONAL + f'''
+class _KL(keras.layers.Layer):
+    def call(self, inputs):
+        z, mean, log_var = inputs
+        self.add_loss(keras.ops.mean({kl_expr}))
+        return z
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder, decoder = _build(input_dims, hidden_layers, latent_dims, mean_act={mean_act},
+                              sampler={sampler}, order="{order}")
+    inputs = keras.Input((input_dims,))
+    outs = encoder(inputs)
+    z, mean, log_var = outs if "{order}" == "z-mean-logvar" else (outs[2], outs[0], outs[1])
+    auto = keras.Model(inputs, decoder(_KL()([z, mean, log_var])))
+    auto.compile(optimizer="adam", loss=lambda x, y: {recon}(x, y))
+    return encoder, decoder, auto
+'''
+
+
+GOOD_KL = ("-0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean) "
+           "- keras.ops.exp(log_var), axis=-1)")
+
+EXP_SIGMA = '''
+class _SigmaSampling(keras.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seeds = keras.random.SeedGenerator(3)
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        eps = keras.random.normal(keras.ops.shape(mean), seed=self.seeds)
+        return mean + keras.ops.exp(log_var) * eps
+'''
+
+STUB = "def autoencoder(input_dims, hidden_layers, latent_dims):\n    raise NotImplementedError()\n"
+
+VARIANTS = {
+    "reference": None,
+    "train_step": TRAIN_STEP,
+    "compute_loss_mc_kl": COMPUTE_LOSS,
+    "kl_layer": _kl_layer_variant(GOOD_KL),
+    "wrong_order": _kl_layer_variant(GOOD_KL, order="mean-logvar-z"),
+    "exp_logvar_as_sigma": EXP_SIGMA + _kl_layer_variant(GOOD_KL, sampler="_SigmaSampling()"),
+    "kl_sign_flipped": _kl_layer_variant("-(" + GOOD_KL + ")"),
+    "kl_missing": _kl_layer_variant("0.0 * " + GOOD_KL),
+    "relu_on_mean": _kl_layer_variant(GOOD_KL, mean_act='"relu"'),
+    "recon_averaged": _kl_layer_variant(GOOD_KL, recon="keras.losses.binary_crossentropy"),
+    "stub": STUB,
+}
+
+CORRECT = ("reference", "train_step", "compute_loss_mc_kl", "kl_layer")
+
+#: Test cells each wrong answer must fail (and no others).
+EXPECTED_FAILURES = {
+    "wrong_order": {"vae-tests-order"},
+    "exp_logvar_as_sigma": {"vae-tests-sampling"},
+    "kl_sign_flipped": {"vae-tests-kl"},
+    "kl_missing": {"vae-tests-kl"},
+    "relu_on_mean": {"vae-tests-linear"},
+    "recon_averaged": {"vae-tests-reconstruction"},
+}
+
+
+@pytest.fixture(scope="module")
+def grades():
+    return grade_variants(NOTEBOOK, "vae", VARIANTS, timeout=600)
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("name", CORRECT)
+def test_correct_answers_score_full_marks(grades, name):
+    grade = grades[name]
+    assert grade.full_marks, (name, grade.points, grade.failures)
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
+def test_wrong_answers_lose_specific_points(grades, name):
+    grade = grades[name]
+    assert set(grade.failures) == EXPECTED_FAILURES[name], (name, grade.failures)
+    assert grade.points < grade.max_points
+
+
+@pytest.mark.grading
+def test_stub_scores_zero(grades):
+    grade = grades["stub"]
+    assert grade.points == 0, grade.failures
+    assert grade.max_points >= 10
