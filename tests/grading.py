@@ -105,6 +105,13 @@ def _score(cells: list) -> TaskGrade:
     return grade
 
 
+def _copy(cell):
+    """A copy of a code cell with a fresh id (a notebook's cell ids must be unique)."""
+    copy = nbformat.v4.new_code_cell(cell.source)
+    copy.metadata = nbformat.from_dict(dict(cell.metadata))
+    return copy
+
+
 def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | None],
                    timeout: int = 300) -> dict[str, TaskGrade]:
     """Grade several answers to ``task`` in one kernel, each from a clean namespace.
@@ -121,15 +128,14 @@ def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | No
     setup = [c for c in cells if f"task-{task}" not in _tags(c)]
     task_only = [c for c in cells if f"task-{task}" in _tags(c)]
     solution_cell(task_only, task)  # exactly one
-    new_cells = [nbformat.from_dict(dict(c)) for c in setup]
+    new_cells = [_copy(c) for c in setup]
     new_cells.append(nbformat.v4.new_code_cell(_BASELINE))
     spans: dict[str, tuple[int, int]] = {}
     for name, source in variants.items():
         new_cells.append(nbformat.v4.new_code_cell(_RESET))
         begin = len(new_cells)
         for cell in task_only:
-            copy = nbformat.from_dict(dict(cell))
-            copy.metadata = nbformat.from_dict(dict(cell.metadata))
+            copy = _copy(cell)
             if source is not None and copy.metadata.get("nbgrader", {}).get("solution"):
                 copy.source = source
             new_cells.append(copy)
