@@ -50,3 +50,34 @@ strip: setup
 
 clean:
 	rm -rf $(VENV)
+
+# ---------------------------------------------------------------- for instructors (nbgrader)
+# README, "For instructors". ASSIGNMENT: a name, comma-separated names, or all.
+ASSIGNMENT ?= all
+STUDENT    ?=
+FROM       ?= sample_class/02_stacked_autoencoders
+JOBS       ?= 2
+INSTRUCTOR  = COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m instructor
+
+.PHONY: release solutions sample-class collect autograde feedback grades
+
+release: setup          ## notebooks/ -> release/ (student version)
+	$(INSTRUCTOR) release --assignment $(ASSIGNMENT)
+
+solutions: setup        ## notebooks/ -> solutions/ (answer key)
+	$(INSTRUCTOR) solutions --assignment $(ASSIGNMENT)
+
+sample-class: setup     ## synthetic submissions in sample_class/<assignment>/
+	$(INSTRUCTOR) sample-class --assignment $(if $(filter all,$(ASSIGNMENT)),02_stacked_autoencoders,$(ASSIGNMENT))
+
+collect: setup          ## FROM (folder or zip) -> submitted/<student>/<ASSIGNMENT>/
+	$(INSTRUCTOR) collect --assignment $(ASSIGNMENT) $(FROM)
+
+autograde: setup        ## grade everyone (or STUDENT=id) into gradebook.db, JOBS at a time
+	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) $(if $(STUDENT),--student $(STUDENT))
+
+feedback: setup         ## feedback/<student>/<assignment>/ (HTML without hidden tests)
+	$(INSTRUCTOR) feedback --assignment $(ASSIGNMENT) $(if $(STUDENT),--student $(STUDENT))
+
+grades: setup           ## grades.csv
+	$(INSTRUCTOR) grades --to grades.csv

@@ -1,0 +1,24 @@
+"""Instructor-side code of the course: collecting, autograding and reporting on submissions.
+
+Everything here wraps nbgrader 0.9.6 (configured in ``nbgrader_config.py`` at the
+repository root) and fills the gaps the course needs:
+
+- :mod:`instructor.collect`: files or zips per student -> nbgrader's
+  ``submitted/<student>/<assignment>/`` layout, with unreadable or misnamed notebooks
+  handled and reported;
+- :mod:`instructor.autograde`: autograde a class in parallel, one isolated course folder
+  and gradebook copy per student, merged into the course gradebook;
+- :mod:`instructor.preprocessors`: a sandboxed, crash- and timeout-proof execute step,
+  stderr that does not zero test cells, restored deleted cells, feedback without hidden
+  tests;
+- :mod:`instructor.sandbox`: the kernel launcher (memory cap, Landlock file-system rules);
+- :mod:`instructor.export`: grades to CSV, with per-task scores and grading notes;
+- :mod:`instructor.sample_class`: synthetic submissions to try all of this on.
+
+Run ``python -m instructor --help`` (or the ``make`` targets in the README).
+"""
+
+from pathlib import Path
+
+#: The repository root (holds nbgrader_config.py, notebooks/, release/, solutions/).
+ROOT = Path(__file__).resolve().parents[1]

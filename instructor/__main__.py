@@ -1,0 +1,125 @@
+"""``python -m instructor <command>``: the instructor's commands (see the README).
+
+    release      notebooks/ -> release/    (nbgrader generate_assignment, all assignments)
+    solutions    notebooks/ -> solutions/  (nbgrader generate_solution)
+    collect      a folder or zip of students' files -> submitted/<student>/<assignment>/
+    autograde    grade everyone (or --student) in parallel into the gradebook
+    feedback     feedback/<student>/<assignment>/*.html (+ GRADING_NOTES.txt)
+    grades       grades.csv
+    sample-class synthetic submissions to try all of this on
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from instructor import ROOT
+from instructor import course as c
+
+
+def _assignments(value: str | None) -> list[str]:
+    if value and value != "all":
+        names = [v.strip().rstrip("/").split("/")[-1] for v in value.split(",") if v.strip()]
+        unknown = set(names) - set(c.assignments())
+        if unknown:
+            raise SystemExit(f"unknown assignment(s): {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(c.assignments())}")
+        return names
+    return []
+
+
+def cmd_release(args) -> None:
+    c.generate("release", _assignments(args.assignment) or None)
+    print(f"release/ regenerated from notebooks/ ({', '.join(c.assignments())})")
+
+
+def cmd_solutions(args) -> None:
+    c.generate("solutions", _assignments(args.assignment) or None)
+    print("solutions/ regenerated from notebooks/")
+
+
+def cmd_collect(args) -> None:
+    from instructor.collect import collect
+
+    names = _assignments(args.assignment)
+    if len(names) != 1:
+        raise SystemExit("collect needs exactly one --assignment")
+    report = collect(Path(args.source), names[0])
+    for student, notes in report.items():
+        print(f"{student:<24} " + ("; ".join(notes) if notes else "ok"))
+    print(f"collected {len(report)} student(s) into submitted/*/{names[0]}/")
+
+
+def cmd_autograde(args) -> None:
+    from instructor.autograde import autograde
+
+    names = _assignments(args.assignment) or [
+        a for a in c.graded_assignments() if any((ROOT / "submitted").glob(f"*/{a}"))]
+    if not names:
+        raise SystemExit("nothing to grade: no submissions in submitted/")
+    students = [s for s in (args.student or "").split(",") if s] or None
+    results = autograde(names, students, jobs=args.jobs)
+    failed = [r for r in results if r.failed]
+    for r in results:
+        for note in r.notes:
+            print(f"  {r.student}/{r.assignment}: {note}")
+    if failed:
+        print(f"{len(failed)} submission(s) could not be graded; see grading_logs/",
+              file=sys.stderr)
+        raise SystemExit(1)
+
+
+def cmd_feedback(args) -> None:
+    students = [s for s in (args.student or "").split(",") if s] or None
+    c.feedback(_assignments(args.assignment) or None, students)
+    print("feedback written to feedback/<student>/<assignment>/")
+
+
+def cmd_grades(args) -> None:
+    print(f"grades written to {c.export_grades(Path(args.to))}")
+
+
+def cmd_sample_class(args) -> None:
+    from instructor.sample_class import write_class
+
+    names = _assignments(args.assignment) or ["02_stacked_autoencoders"]
+    for name in names:
+        dest = Path(args.dest) / name
+        students = write_class(name, dest, n=args.n)
+        print(f"{dest}: " + ", ".join(s for s, _ in students))
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("COURSE_MODE", "fast")
+    parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func in [("release", cmd_release), ("solutions", cmd_solutions),
+                       ("collect", cmd_collect), ("autograde", cmd_autograde),
+                       ("feedback", cmd_feedback), ("grades", cmd_grades),
+                       ("sample-class", cmd_sample_class)]:
+        p = sub.add_parser(name)
+        p.set_defaults(func=func)
+        p.add_argument("--assignment", "-a", default=None,
+                       help="assignment name(s), comma-separated (default: all)")
+        if name == "collect":
+            p.add_argument("source", help="folder with <student>/ or <student>.zip entries, "
+                           "or a zip of such a folder")
+        if name in ("autograde", "feedback"):
+            p.add_argument("--student", "-s", default=None, help="student id(s), comma-separated")
+        if name == "autograde":
+            p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")
+        if name == "grades":
+            p.add_argument("--to", default="grades.csv")
+        if name == "sample-class":
+            p.add_argument("--dest", default="sample_class")
+            p.add_argument("-n", type=int, default=6, help="students per assignment")
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+"""Autograde a class: every student in parallel, each in an isolated course folder.
+
+nbgrader grades one submission after another in one process, against one SQLite
+gradebook (jupyter/nbgrader#174 asks for parallel grading). Here each submission is
+graded by its own ``nbgrader autograde`` process, in a scratch course folder that holds
+a copy of the gradebook, that student's submission, the release and the assignment's
+data files, nothing else. ``--jobs`` of these run at once. When one finishes, the
+parent process, and only it, copies that student's automatic scores into the course
+gradebook (manual scores given there are kept) and the graded notebook into
+``autograded/``. So SQLite sees one writer; a submission that crashes, hangs or
+tampers with its gradebook copy harms no one else; and a failure is reported per
+student, with 0 points and a note, never silently.
+
+Before grading, the gradebook gets the assignment's current cells (``nbgrader
+generate_assignment`` into a scratch release folder), and each notebook is checked:
+an unreadable file scores 0 with a note, a damaged but parsable one is rebuilt from its
+cells, deleted or edited graded cells are noted (nbgrader and
+:class:`instructor.preprocessors.RestoreMissingCells` put the originals back).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from instructor import ROOT
+from instructor.course import (
+    NOTES_FILE,
+    nbgrader,
+    read_notes,
+    sync_gradebook,
+    write_notes,
+)
+
+#: Error names in a graded notebook that deserve a note of their own.
+NOTEWORTHY = {
+    "CellTimeoutError": "ran too long and was stopped",
+    "DeadKernelError": "crashed the Python kernel",
+    "MemoryError": "ran out of memory (the grader caps it)",
+    "GradingTimeBudgetExceeded": "was not run: time budget used up",
+    "TooManyKernelRestarts": "was not run: too many crashes",
+}
+
+
+@dataclass
+class Result:
+    """The outcome of grading one submission."""
+
+    student: str
+    assignment: str
+    score: float = 0.0
+    max_score: float = 0.0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    failed: bool = False      # the grader itself failed (not the student's code)
+
+    def line(self) -> str:
+        flag = "  GRADER FAILED" if self.failed else ""
+        return (f"{self.student:<20} {self.assignment:<32} {self.score:5.1f}/"
+                f"{self.max_score:<5.1f} {self.seconds:6.1f} s{flag}")
+
+
+# ---------------------------------------------------------------- checking a submission
+def _rebuild(data: dict, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A valid notebook from a damaged one's cells (type, source, metadata)."""
+    cells = []
+    for raw in data.get("cells", []):
+        if not isinstance(raw, dict):
+            continue
+        source = raw.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+        kind = raw.get("cell_type")
+        make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+                "raw": nbformat.v4.new_raw_cell}.get(kind)
+        if make:
+            cells.append(make(source=source, metadata=meta))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(release.metadata))
+    nbformat.validate(nb)
+    return nb
+
+
+def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNode,
+                     ) -> list[str]:
+    """Check (and if needed repair or set aside) a submitted notebook; notes for the student."""
+    path = Path(folder) / f"{assignment}.ipynb"
+    if not path.exists():
+        return [f"No {assignment}.ipynb was submitted: 0 points."]
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("the file is JSON but not a notebook")
+    except (UnicodeDecodeError, ValueError) as err:
+        path.rename(path.with_name(path.name + ".unreadable"))
+        return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
+                "file truncated or edited outside Jupyter? Download it again from Jupyter "
+                "(File > Download) and resubmit."]
+    notes = []
+    try:
+        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # noqa: BLE001 - any damage: try to rebuild
+        try:
+            nb = _rebuild(data, release)
+        except Exception:  # noqa: BLE001
+            path.rename(path.with_name(path.name + ".unreadable"))
+            return [f"{path.name} is not a valid notebook ({type(err).__name__}); it scores "
+                    "0. Download it again from Jupyter and resubmit."]
+        nbformat.write(nb, path)
+        notes.append(f"{path.name} was damaged ({type(err).__name__}); the grader rebuilt it "
+                     "from its cells' code and graded that.")
+
+    def by_id(cells):
+        return {(c.metadata.get("nbgrader") or {}).get("grade_id"): c for c in cells
+                if (c.metadata.get("nbgrader") or {}).get("grade_id")}
+
+    submitted, released = by_id(nb.cells), by_id(release.cells)
+    for grade_id, cell in released.items():
+        meta = cell.metadata.get("nbgrader", {})
+        if grade_id not in submitted:
+            what = "answer cell" if meta.get("solution") else "test cell" \
+                if meta.get("grade") else "cell"
+            notes.append(f"The {what} '{grade_id}' was missing from the notebook; the grader "
+                         "put the original back and graded it.")
+        elif meta.get("locked") and submitted[grade_id].source.strip() != cell.source.strip():
+            notes.append(f"The locked cell '{grade_id}' was edited; the grader used the "
+                         "original.")
+    return notes
+
+
+def notes_from_graded(path: Path) -> list[str]:
+    """Notes on cells that timed out, crashed or ran out of memory in a graded notebook."""
+    if not path.exists():
+        return []
+    nb = nbformat.read(path, as_version=4)
+    notes, count = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        count += 1
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and out.get("ename") in NOTEWORTHY:
+                grade_id = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+                where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
+                notes.append(f"The {where} {NOTEWORTHY[out['ename']]}: {out.get('evalue', '')}")
+    return notes
+
+
+# ---------------------------------------------------------------- gradebook merge
+def _read_submission(db: Path, assignment: str, student: str):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not db.exists():
+        return None
+    with Gradebook(f"sqlite:///{db}") as gb:
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return None
+        return {
+            "timestamp": sub.timestamp,
+            "grades": {(nb.notebook.name, g.name): (g.auto_score, g.needs_manual_grade)
+                       for nb in sub.notebooks for g in nb.grades},
+            "comments": {(nb.notebook.name, c.name): c.auto_comment
+                         for nb in sub.notebooks for c in nb.comments},
+            "penalties": {nb.notebook.name: nb.late_submission_penalty
+                          for nb in sub.notebooks},
+        }
+
+
+def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
+    """Write one student's automatic scores into the course gradebook; return (score, max).
+
+    ``found`` is what :func:`_read_submission` read from the worker's gradebook, or
+    ``None`` (no notebook graded): then every automatic score is 0. Manual scores and
+    comments already in the course gradebook are kept.
+    """
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{main_db}") as gb:
+        gb.update_or_create_student(student)
+        kwargs = {"timestamp": found["timestamp"]} if found and found["timestamp"] else {}
+        sub = gb.update_or_create_submission(assignment, student, **kwargs)
+        for nb in sub.notebooks:
+            for grade in nb.grades:
+                auto, manual = (found or {}).get("grades", {}).get(
+                    (nb.notebook.name, grade.name), (0.0, False))
+                if found is None and grade.auto_score is None:
+                    auto, manual = (0.0, False)
+                grade.auto_score, grade.needs_manual_grade = auto, manual
+            for comment in nb.comments:
+                comment.auto_comment = (found or {}).get("comments", {}).get(
+                    (nb.notebook.name, comment.name))
+            if found:
+                nb.late_submission_penalty = found["penalties"].get(nb.notebook.name)
+        gb.db.commit()
+        sub = gb.find_submission(assignment, student)
+        return float(sub.score), float(sub.max_score)
+
+
+# ---------------------------------------------------------------- one submission
+def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dict,
+               timeout: float) -> tuple[Result, dict | None, Path, str]:
+    """Grade one submission in its own scratch course folder (runs in a worker thread)."""
+    start = time.monotonic()
+    course = Path(tempfile.mkdtemp(prefix=f"grade-{student}-", dir=run_dir))
+    result = Result(student, assignment)
+    shutil.copy2(run_dir / "gradebook.db", course / "gradebook.db")
+    shutil.copytree(run_dir / "release" / assignment, course / "release" / assignment)
+    shutil.copytree(root / "notebooks" / assignment, course / "notebooks" / assignment,
+                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+    submitted = course / "submitted" / student / assignment
+    shutil.copytree(root / "submitted" / student / assignment, submitted)
+    release_nb = nbformat.read(run_dir / "release" / assignment / f"{assignment}.ipynb",
+                               as_version=4)
+    result.notes = read_notes(submitted) + check_submission(submitted, assignment, release_nb)
+    write_notes(submitted, result.notes)
+    log = ""
+    try:
+        proc = nbgrader("autograde", assignment, f"--student={student}", "--force",
+                        root=course, check=False, capture=True, env=env, timeout=timeout)
+        log = proc.stdout + proc.stderr
+        graded_ok = proc.returncode == 0
+    except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...
+        log += f"\n{type(err).__name__}: {err}"
+        graded_ok = False
+    out = course / "autograded" / student / assignment
+    found = _read_submission(course / "gradebook.db", assignment, student)
+    has_notebook = (submitted / f"{assignment}.ipynb").exists()
+    if has_notebook and (not graded_ok or not (out / f"{assignment}.ipynb").exists()):
+        result.failed = True
+        result.notes.append("The grader could not grade this notebook (an internal error, "
+                            "not your code); it scores 0 until the instructor grades it "
+                            "again.")
+        found = None
+    result.notes += notes_from_graded(out / f"{assignment}.ipynb")
+    result.seconds = time.monotonic() - start
+    return result, found, course, log
+
+
+def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
+    base = Path(root) / "submitted"
+    found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
+    if students:
+        missing = set(students) - set(found)
+        if missing:
+            raise SystemExit(f"no submission of {assignment} from: {', '.join(sorted(missing))}")
+        found = [s for s in found if s in students]
+    return found
+
+
+def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
+              root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
+              progress=print, sync: bool = True) -> list[Result]:
+    """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
+
+    Returns one :class:`Result` per submission, in the order they finished.
+    """
+    root = Path(root).resolve()
+    todo = [(s, a) for a in assignments for s in submissions(root, a, students)]
+    results: list[Result] = []
+    logs = root / "grading_logs"
+    logs.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp:
+        run_dir = Path(tmp)
+        # the gradebook gets each assignment's current cells (hidden tests included),
+        # and run_dir/release the matching student version
+        sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync)
+        shutil.copy2(root / "gradebook.db", run_dir / "gradebook.db")
+        t0 = time.monotonic()
+        progress(f"autograding {len(todo)} submission(s), {jobs} at a time")
+        with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(_grade_one, s, a, root, run_dir, env or {}, timeout)
+                       for s, a in todo]
+            for future in cf.as_completed(futures):
+                result, found, course, log = future.result()
+                # only this (the parent) thread writes the course gradebook
+                result.score, result.max_score = merge_scores(
+                    root / "gradebook.db", result.assignment, result.student, found)
+                dest = root / "autograded" / result.student / result.assignment
+                if dest.exists():
+                    shutil.rmtree(dest)
+                src = course / "autograded" / result.student / result.assignment
+                if src.exists():
+                    shutil.copytree(src, dest)
+                write_notes(dest, result.notes)
+                (logs / f"{result.student}__{result.assignment}.log").write_text(log)
+                shutil.rmtree(course, ignore_errors=True)
+                results.append(result)
+                progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
+        total = time.monotonic() - t0
+        if todo:
+            progress(f"done: {len(todo)} submission(s) in {total:.1f} s "
+                     f"({total / len(todo):.1f} s per submission, {jobs} job(s))")
+    return results
+
+
+__all__ = ["Result", "autograde", "check_submission", "merge_scores", "NOTES_FILE"]

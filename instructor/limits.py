@@ -1,0 +1,71 @@
+"""The limits a graded notebook runs under, in one place (see nbgrader_config.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+#: Seconds one cell may run. Under nbgrader the notebooks train in fast mode; the
+#: longest cell of a graded notebook took under a minute on 2 loaded CPU cores when this
+#: was set, so 180 s leaves room for slow machines and still stops a runaway cell.
+CELL_TIMEOUT = 180
+#: Seconds a whole notebook may run; cells after that are not run (and score nothing).
+NOTEBOOK_TIMEOUT = 900
+#: Address-space cap of a grading kernel, in GiB. TensorFlow reserves far more virtual
+#: memory than it uses (about 3 GiB just after import on CPU), so the cap is on
+#: RLIMIT_AS, generous, and still stops a cell that allocates without bound.
+KERNEL_MEMORY_GB = 8.0
+
+
+def _env_number(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a number") from None
+    if number <= 0:
+        raise ValueError(f"{name} must be positive, got {number}")
+    return number
+
+
+def cell_timeout() -> int:
+    """Per-cell timeout in seconds (``COURSE_CELL_TIMEOUT`` overrides)."""
+    return int(_env_number("COURSE_CELL_TIMEOUT", CELL_TIMEOUT))
+
+
+def notebook_timeout() -> int:
+    """Per-notebook time budget in seconds (``COURSE_NOTEBOOK_TIMEOUT`` overrides)."""
+    return int(_env_number("COURSE_NOTEBOOK_TIMEOUT", NOTEBOOK_TIMEOUT))
+
+
+def kernel_memory_gb() -> float:
+    """Kernel address-space cap in GiB (``COURSE_KERNEL_MEMORY_GB`` overrides)."""
+    return _env_number("COURSE_KERNEL_MEMORY_GB", KERNEL_MEMORY_GB)
+
+
+def readable_paths() -> list[str]:
+    """What a grading kernel may read (besides its own scratch folder): the system,
+    Python and the virtual environment, the course's ``helpers`` package and the data.
+
+    Not on the list, so unreadable: the repository (source notebooks with hidden tests,
+    solutions/, the gradebook) and the grader's own folders.
+    """
+    import helpers
+
+    home = Path.home()
+    candidates = [
+        "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc",
+        "/sys", sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+        str(Path(helpers.__file__).resolve().parent),
+        os.environ.get("COURSE_DATA_DIR", ""),
+        os.environ.get("KERAS_HOME", "") or str(home / ".keras"),
+        str(home / ".cache" / "matplotlib"), str(home / ".config" / "matplotlib"),
+    ]
+    seen: list[str] = []
+    for path in candidates:
+        if path and os.path.exists(path) and path not in seen:
+            seen.append(os.path.realpath(path))
+    return seen

@@ -1,0 +1,326 @@
+"""nbgrader preprocessors of the course (wired up in ``nbgrader_config.py``).
+
+Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``):
+
+- :class:`RestoreMissingCells`: a graded cell the student deleted comes back from the
+  release (test cells then get their hidden tests back from the gradebook, through
+  nbgrader's ``OverwriteCells``), so deleting a test cannot dodge it.
+- :class:`SafeExecute`: nbgrader's ``Execute`` with a sandboxed kernel (memory cap,
+  file-system allow-list; :mod:`instructor.sandbox`), run in a scratch folder without
+  the notebook file, a clear message on a cell timeout, a time budget per notebook, and
+  recovery from a kernel crash: the crashed cell fails, a fresh kernel re-runs the
+  ``grade-setup`` cell and grading goes on with the next cell.
+- :class:`TestCellStderrToStdout`: nbgrader gives 0 points to a test cell that wrote
+  anything to stderr; TensorFlow's C++ threads log there asynchronously, so a correct
+  answer could lose points to a library's log line. Stderr of test cells is kept (as
+  stdout, marked) but no longer decides the grade: errors do.
+
+Feedback (``GenerateFeedback.preprocessors``):
+
+- :class:`HideHiddenTests`: the student sees each test cell, whether it passed and the
+  message of a failing check, never the code of a hidden test (nbgrader #917, #1363).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbformat.corpus.words import generate_corpus_id
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Float, Integer, List, Unicode
+
+SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+#: Marks stderr text that a test cell wrote, moved to stdout by TestCellStderrToStdout.
+STDERR_MARK = "[stderr, not graded] "
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: a code cell with points and no student answer."""
+    meta = _meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) \
+        and not meta.get("solution")
+
+
+def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
+    """An error output as a kernel would have produced it (so nbgrader scores it 0)."""
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
+                                  traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+
+
+# ====================================================================== kernel sandbox
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernels start through :mod:`instructor.sandbox`."""
+
+    memory_limit_gb = Float(0.0, help="Address-space cap of the kernel in GiB (0: none)."
+                            ).tag(config=True)
+    readable_paths = List(Unicode(), help="Paths the kernel may read.").tag(config=True)
+    use_landlock = Bool(True, help="Apply the file-system allow-list.").tag(config=True)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        cwd = kw.get("cwd") or os.getcwd()
+        env = dict(kw.get("env") or os.environ)
+        tmp = os.path.join(cwd, ".tmp")
+        os.makedirs(tmp, exist_ok=True)
+        env.update({"TMPDIR": tmp, "IPYTHONDIR": os.path.join(cwd, ".ipython"),
+                    "PYTHONDONTWRITEBYTECODE": "1"})
+        kw["env"] = env
+        readable = list(self.readable_paths)
+        if "-f" in kernel_cmd:  # the connection file
+            readable.append(kernel_cmd[kernel_cmd.index("-f") + 1])
+        wrapper = [sys.executable, str(SANDBOX), "--memory-gb", str(self.memory_limit_gb)]
+        if not self.use_landlock:
+            wrapper.append("--no-landlock")
+        for path in readable:
+            wrapper += ["--ro", path]
+        for path in (cwd, "/dev"):
+            wrapper += ["--rw", path]
+        await super()._async_launch_kernel([*wrapper, "--", *kernel_cmd], **kw)
+
+
+# ====================================================================== execution
+class SafeExecute(Execute):
+    """nbgrader's ``Execute``, hardened for grading untrusted notebooks."""
+
+    notebook_timeout = Integer(900, help="Seconds a whole notebook may run; later cells "
+                               "are not run and fail.").tag(config=True)
+    memory_limit_gb = Float(8.0, help="Address-space cap of the kernel in GiB (0: none)."
+                            ).tag(config=True)
+    readable_paths = List(Unicode(), help="Paths the kernel may read besides its "
+                          "scratch folder.").tag(config=True)
+    use_landlock = Bool(True, help="Restrict the kernel's file access (Linux Landlock)."
+                        ).tag(config=True)
+    max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
+                           "remaining cells are failed.").tag(config=True)
+    setup_tag = Unicode("grade-setup", help="Cells re-run in a fresh kernel after a crash."
+                        ).tag(config=True)
+
+    def create_kernel_manager(self):
+        if self.kernel_manager_class is AsyncKernelManager:
+            self.kernel_manager_class = SandboxedKernelManager
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.memory_limit_gb = self.memory_limit_gb
+            km.readable_paths = list(self.readable_paths)
+            km.use_landlock = self.use_landlock
+        return km
+
+    # -------------------------------------------------------------- helpers
+    def _fail_rest(self, cells, start: int, ename: str, evalue: str) -> None:
+        for cell in cells[start:]:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = [error_output(ename, evalue)]
+
+    def _replay_setup(self, cells, upto: int) -> None:
+        for index, cell in enumerate(cells[:upto]):
+            if cell.cell_type == "code" and self.setup_tag in cell.metadata.get("tags", []):
+                self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+
+    def _timed_out(self, cell) -> bool:
+        ename = self.error_on_timeout.get("ename")
+        return any(o.get("output_type") == "error" and o.get("ename") == ename
+                   for o in cell.get("outputs", []))
+
+    # -------------------------------------------------------------- the run
+    def preprocess(self, nb, resources=None, km=None):
+        resources = resources if resources is not None else {}
+        source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
+        scratch = tempfile.mkdtemp(prefix="grading-kernel-")
+        # The kernel runs beside copies of the assignment's data files, not beside the
+        # notebook (which holds the hidden tests after nbgrader put them back).
+        shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+            "*.ipynb", ".ipynb_checkpoints", "*.unreadable"))
+        resources.setdefault("metadata", {})["path"] = scratch
+        try:
+            return self._run(nb, resources, km)
+        finally:
+            resources["metadata"]["path"] = source_dir
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _run(self, nb, resources, km):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        self.error_on_timeout = {
+            "ename": "CellTimeoutError",
+            "evalue": f"this cell ran longer than {self.timeout} s and was stopped "
+                      "(an infinite loop, or far too much work?)",
+            "traceback": [f"\x1b[0;31mCellTimeoutError\x1b[0m: this cell ran longer than "
+                          f"{self.timeout} s and was stopped"],
+        }
+        deadline = time.monotonic() + self.notebook_timeout
+        self.timeout_func = lambda cell: max(1, min(self.timeout or self.notebook_timeout,
+                                                     int(deadline - time.monotonic()) + 1))
+        cells = self.nb.cells
+        position, restarts = 0, 0
+        while position < len(cells):
+            restart = False
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                if position:
+                    try:
+                        self._replay_setup(cells, position)
+                    except DeadKernelError:
+                        pass
+                while position < len(cells):
+                    if time.monotonic() > deadline:
+                        self._fail_rest(cells, position, "GradingTimeBudgetExceeded",
+                                        f"not run: the notebook used up its grading time "
+                                        f"budget ({self.notebook_timeout} s)")
+                        position = len(cells)
+                        break
+                    cell = cells[position]
+                    try:
+                        self.preprocess_cell(cell, resources, position)
+                    except DeadKernelError:
+                        cell.outputs.append(error_output(
+                            "DeadKernelError",
+                            "the kernel died while running this cell (os._exit, a crash in "
+                            "a library, or memory exhausted); grading went on in a fresh "
+                            "kernel from the next cell"))
+                        restart = True
+                    else:
+                        restart = self._timed_out(cell)
+                    position += 1
+                    if restart:
+                        break
+            if restart:
+                restarts += 1
+                if restarts > self.max_restarts:
+                    self._fail_rest(cells, position, "TooManyKernelRestarts",
+                                    f"not run: the kernel crashed or hung {restarts} times")
+                    break
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+
+# ====================================================================== stderr
+class TestCellStderrToStdout(NbGraderPreprocessor):
+    """Keep what a test cell wrote to stderr, as marked stdout, so it cannot zero the cell.
+
+    Why all of it, not only known library patterns: a test cell is locked instructor
+    code, and whether it passes is decided by its assertions (an error output). Its
+    stderr can only come from libraries (TensorFlow's C++ threads log asynchronously,
+    so a line can land in whichever cell runs at that moment) or from the student's
+    code it calls (a warning is not a wrong answer). The text stays visible to the
+    student and the instructor.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if is_test_cell(cell):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    output["name"] = "stdout"
+                    output["text"] = "".join(STDERR_MARK + line
+                                             for line in output["text"].splitlines(True))
+        return cell, resources
+
+
+# ====================================================================== deleted cells
+class RestoreMissingCells(NbGraderPreprocessor):
+    """Put back graded cells missing from a submission, in their release position.
+
+    A deleted test cell comes back (nbgrader's ``OverwriteCells``, which runs next,
+    then restores its full source, hidden tests included, from the gradebook), so it is
+    graded like any other; a deleted solution cell comes back as the released stub, so
+    the tests fail with the stub's message instead of a NameError.
+    """
+
+    release_notebook = Unicode("", help="Release notebook to restore from (default: "
+                               "<release>/<assignment>/<notebook>.ipynb).").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        path = Path(self.release_notebook) if self.release_notebook else Path(
+            CourseDirectory(config=self.config).format_path(
+                CourseDirectory(config=self.config).release_directory, ".",
+                info.get("assignment", ""))) / f"{info.get('notebook', '')}.ipynb"
+        if not path.is_file():
+            self.log.warning("Cannot restore deleted cells: no release notebook %s", path)
+            return nb, resources
+        release = nbformat.read(path, as_version=4)
+        present = {_meta(c).get("grade_id") for c in nb.cells if _meta(c).get("grade_id")}
+        wanted = [c for c in release.cells if _meta(c).get("grade_id")]
+        restored = []
+        order = [_meta(c)["grade_id"] for c in wanted]
+        for i, cell in enumerate(wanted):
+            grade_id = _meta(cell)["grade_id"]
+            if grade_id in present:
+                continue
+            new = nbformat.from_dict(copy.deepcopy(dict(cell)))
+            if "id" in new or nb.get("nbformat_minor", 0) >= 5:
+                new["id"] = generate_corpus_id()
+            if new.cell_type == "code":
+                new.outputs, new.execution_count = [], None
+                if _meta(new).get("solution"):
+                    new.source = ("# This cell was missing from your submission; the grader "
+                                  "put the released version back.\n" + new.source)
+            # after the nearest earlier graded cell that is in the notebook
+            earlier = [g for g in order[:i] if g in present]
+            ids = [_meta(c).get("grade_id") for c in nb.cells]
+            if earlier:
+                at = ids.index(earlier[-1]) + 1
+            else:
+                later = [g for g in order[i + 1:] if g in present]
+                at = ids.index(later[0]) if later else len(nb.cells)
+            nb.cells.insert(at, new)
+            present.add(grade_id)
+            restored.append(grade_id)
+        if restored:
+            self.log.warning("Restored deleted cells %s in %s/%s", restored,
+                             info.get("student"), info.get("notebook"))
+            resources.setdefault("nbgrader", {})["restored_cells"] = restored
+        return nb, resources
+
+
+# ====================================================================== feedback
+_HIDDEN_REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN_HIDDEN)}.*?^[ \t]*"
+                            rf"{re.escape(END_HIDDEN)}[^\n]*\n?", re.M | re.S)
+
+
+def hide_hidden_tests(source: str) -> tuple[str, bool]:
+    """Replace each hidden-test region of ``source`` by one placeholder line."""
+    new, count = _HIDDEN_REGION.subn(
+        lambda m: f"{m.group(1)}# (hidden tests: not shown; their result is below)\n", source)
+    if BEGIN_HIDDEN in new:  # an unterminated region: hide everything after it
+        head = new.split(BEGIN_HIDDEN, 1)[0]
+        new, count = head + "# (hidden tests: not shown)\n", count + 1
+    return new, bool(count)
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """Feedback without hidden-test code: regions replaced, tracebacks cut to the message.
+
+    A traceback quotes the failing source lines, so in a cell that had hidden tests each
+    error keeps only its type and message (``AssertionError: decoder weights of ...``).
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.get("cell_type") != "code":
+            return cell, resources
+        cell.source, had_hidden = hide_hidden_tests(cell.source)
+        if had_hidden:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    message = output.get("evalue") or "a hidden test failed (no message)"
+                    output["traceback"] = [f"\x1b[0;31m{output.get('ename')}\x1b[0m: {message}"]
+        return cell, resources

@@ -1,0 +1,106 @@
+"""Synthetic submissions for trying the instructor commands (and for the benchmark).
+
+For an assignment, each synthetic student's notebook is the release with its answer
+cells filled in one of these ways:
+
+- ``correct``: the reference solution;
+- ``partial``: the reference with a plausible mistake in the first answer cell (a
+  wrong loss, a wrong activation, a wrong formula...), the other answers correct;
+- ``stub``: nothing done (the released stubs);
+- ``broken``: a syntax error in every answer cell.
+
+A few are delivered the way students deliver: a zip, or a notebook with another name.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+from instructor import ROOT
+
+KINDS = ("correct", "partial", "stub", "broken")
+#: Plausible mistakes, tried in order on the first answer cell (first that applies wins).
+MISTAKES = [
+    ('"binary_crossentropy"', '"mse"'),
+    ("'binary_crossentropy'", "'mse'"),
+    ('activation="sigmoid"', 'activation="relu"'),
+    ("np.log10", "np.log"),
+    ("axis=1", "axis=0"),
+    ("strides=2", "strides=1"),
+    ("np.exp(0.5 * ", "np.exp("),
+    ("0.5 * ", "0.25 * "),
+]
+_SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n?", re.M)
+
+
+def reference(source: str) -> str:
+    """The reference answer: the source cell without its solution markers."""
+    return _SOLUTION.sub("", source)
+
+
+def _answers(assignment: str, root: Path) -> dict[str, str]:
+    nb = nbformat.read(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb", 4)
+    return {c.metadata["nbgrader"]["grade_id"]: reference(c.source) for c in nb.cells
+            if (c.metadata.get("nbgrader") or {}).get("solution")}
+
+
+def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.NotebookNode:
+    """One synthetic student's notebook of ``kind`` (see :data:`KINDS`)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    release = Path(root) / "release" / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(release, as_version=4)
+    answers = _answers(assignment, root)
+    first = True
+    for cell in nb.cells:
+        grade_id = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        if grade_id not in answers:
+            continue
+        if kind == "correct":
+            cell.source = answers[grade_id]
+        elif kind == "broken":
+            cell.source = answers[grade_id] + "\nthis is not python (\n"
+        elif kind == "partial":
+            text = answers[grade_id]
+            if first:
+                for wrong, right in MISTAKES:
+                    if wrong in text:
+                        text = text.replace(wrong, right, 1)
+                        break
+                else:
+                    text = cell.source  # leave the stub: this task scores 0
+            cell.source = text
+        first = False
+    return nb
+
+
+def write_class(assignment: str, dest: Path, n: int = 6, root: Path = ROOT,
+                kinds: tuple[str, ...] = KINDS) -> list[tuple[str, str]]:
+    """Write ``n`` students into ``dest`` (a folder per student, some as zips).
+
+    Student ``i`` gets kind ``kinds[i % len(kinds)]``; every third student sends a zip,
+    and the fifth renames the notebook. Returns ``(student, kind)`` pairs.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    students = []
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        student = f"student{i + 1:02d}_{kind}"
+        name = f"{assignment}.ipynb" if i % 5 != 4 else f"{assignment} (1).ipynb"
+        nb = make_notebook(assignment, kind, root)
+        if i % 3 == 2:
+            with zipfile.ZipFile(dest / f"{student}.zip", "w") as zf:
+                zf.writestr(f"{assignment}/{name}", nbformat.writes(nb))
+        else:
+            (dest / student).mkdir()
+            nbformat.write(nb, dest / student / name)
+        students.append((student, kind))
+    return students

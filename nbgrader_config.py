@@ -1,0 +1,125 @@
+"""nbgrader configuration of the course (nbgrader 0.9.6).
+
+Folders, relative to this file:
+
+- ``notebooks/<NN_name>/``  the source: one assignment per folder, solutions and hidden
+  tests included (``CourseDirectory.source_directory``);
+- ``release/<NN_name>/``    the student version (``make release``: ``nbgrader
+  generate_assignment``);
+- ``solutions/<NN_name>/``  the answer key (``make solutions``: ``nbgrader
+  generate_solution``, not executed: see below);
+- ``submitted/``, ``autograded/``, ``feedback/``, ``gradebook.db``: the instructor's
+  working files (git-ignored).
+
+What this file adds to plain nbgrader, all of it in the ``instructor`` package:
+
+- autograding runs each kernel in a sandbox (memory cap, file-system allow-list), with a
+  per-cell timeout and a per-notebook time budget, survives kernel crashes and
+  restores deleted graded cells (``instructor.preprocessors``);
+- stderr written while a test cell runs is kept but no longer zeroes the cell;
+- feedback shows test results and messages but never hidden-test code.
+
+``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds) and
+``COURSE_KERNEL_MEMORY_GB`` override the limits below (the test suite uses them).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:  # the instructor package lives beside this file
+    sys.path.insert(0, str(ROOT))
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearMarkScheme,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    IncludeHeaderFooter,
+    LimitOutput,
+    LockCells,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from instructor import limits  # noqa: E402
+from instructor.preprocessors import (  # noqa: E402
+    HideHiddenTests,
+    RestoreMissingCells,
+    SafeExecute,
+    TestCellStderrToStdout,
+)
+
+c = get_config()  # noqa: F821  (nbgrader provides get_config)
+
+# ------------------------------------------------------------------ folders
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.source_directory = "notebooks"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.solution_directory = "solutions"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            ".DS_Store", "*.unreadable"]
+
+# ------------------------------------------------------------------ student version
+# The stub left in a solution cell: running it, or a test that calls it, says what to do.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\n"
+              "raise NotImplementedError(\"exercise not done yet: replace this line with "
+              "your solution\")",
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# ------------------------------------------------------------------ answer key
+# nbgrader's GenerateSolution also *executes* the notebooks; our answer key is committed,
+# so it is kept free of outputs (figures, timings: volatile) and quick to regenerate.
+# Run a notebook in notebooks/ to see the outputs.
+c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme]
+
+# ------------------------------------------------------------------ autograding
+# nbgrader sets NBGRADER_EXECUTION while it runs a notebook, and helpers.modes then forces
+# fast mode (at most 3 epochs on 6,000 images): the longest cell of a graded notebook
+# takes well under a minute on 2 loaded CPU cores, so a cell that runs for
+# CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
+c.SafeExecute.timeout = limits.cell_timeout()
+c.SafeExecute.notebook_timeout = limits.notebook_timeout()
+c.SafeExecute.memory_limit_gb = limits.kernel_memory_gb()
+c.SafeExecute.readable_paths = limits.readable_paths()
+c.Execute.timeout = limits.cell_timeout()
+
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    RestoreMissingCells,        # ours: put back graded cells a student deleted
+    OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SafeExecute,                # ours: sandbox, timeouts, crash recovery
+    TestCellStderrToStdout,     # ours: a library's log line must not zero a test cell
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+
+# ------------------------------------------------------------------ feedback
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# ------------------------------------------------------------------ grades
+c.ExportApp.plugin_class = "instructor.export.CourseCsvExport"
+
+if os.environ.get("COURSE_NBGRADER_DEBUG"):
+    c.Application.log_level = "DEBUG"
