@@ -1,0 +1,49 @@
+"""Notebook 09's checkpoint round trip: a restored model reproduces the saved one exactly.
+
+Runs only the notebook's own cells tagged ``grade-setup`` and ``checkpoint-demo`` (data,
+model definition, save, restore into a fresh model, compare); training is skipped, which
+does not matter for a save/restore round trip. Then a check cell inspects the result.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.grading import NOTEBOOKS
+
+NOTEBOOK = NOTEBOOKS / "09_vae_tfp_layers" / "09_vae_tfp_layers.ipynb"
+TAGS = {"grade-setup", "checkpoint-demo"}
+
+CHECK = """
+assert checkpoint_identical and all(checkpoint_identical.values()), checkpoint_identical
+fresh_model = ProbabilisticVAE(latent_dims, beta)
+fresh_model(x_probe)
+untouched = deterministic_outputs(fresh_model)
+assert not any(np.array_equal(saved[k], untouched[k]) for k in saved), \\
+    "a model that was not restored should differ: the comparison proves nothing"
+assert manager.latest_checkpoint == saved_path
+print("CHECKPOINT-OK", sorted(checkpoint_identical))
+"""
+
+
+@pytest.mark.notebook
+def test_restored_model_reproduces_saved_outputs(data_dir, tmp_path, monkeypatch):
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    cells = [c for c in nb.cells
+             if c.cell_type == "code" and TAGS & set(c.metadata.get("tags", []))]
+    assert any("checkpoint-demo" in c.metadata["tags"] for c in cells)
+    cells.append(nbformat.v4.new_code_cell(CHECK))
+    small = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
+    monkeypatch.setenv("COURSE_MODE", "fast")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))   # the notebook saves under tempfile
+    NotebookClient(small, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": os.fspath(tmp_path)}}).execute()
+    text = "".join(out.get("text", "") for out in small.cells[-1].outputs)
+    assert "CHECKPOINT-OK" in text, text
+    assert list(tmp_path.glob("vae-checkpoints-*/ckpt-1.index")), "no checkpoint written"

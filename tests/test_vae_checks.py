@@ -1,0 +1,108 @@
+"""Tests for helpers.vae_checks on small VAEs built right and built wrong, in-process."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import helpers
+
+helpers.import_quietly("keras", "tensorflow")
+import keras  # noqa: E402
+
+from helpers import vae_checks as vc  # noqa: E402
+
+L = keras.layers
+D, H, K = 12, [8], 2          # input size, hidden layers, latent size of the test models
+
+
+class Sampling(L.Layer):
+    def __init__(self, log_sigma=False, **kwargs):
+        super().__init__(**kwargs)
+        self.log_sigma = log_sigma
+        self.seeds = keras.random.SeedGenerator(0)
+
+    def call(self, inputs):
+        mean, log_var = inputs
+        scale = keras.ops.exp(log_var if self.log_sigma else 0.5 * log_var)
+        return mean + scale * keras.random.normal(keras.ops.shape(mean), seed=self.seeds)
+
+
+class AddKL(L.Layer):
+    def __init__(self, factor=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, inputs):
+        z, mean, log_var = inputs
+        kl = -0.5 * keras.ops.sum(1 + log_var - mean**2 - keras.ops.exp(log_var), axis=-1)
+        self.add_loss(self.factor * keras.ops.mean(kl))
+        return z
+
+
+def build(mean_act=None, log_sigma=False, kl_factor=1.0, pixel_sum=True, separate_relu=False,
+          swap_order=False):
+    """A small functional VAE; the keyword arguments introduce one mistake each."""
+    x = keras.Input((D,))
+    h = x
+    for units in H:
+        h = L.ReLU()(L.Dense(units)(h)) if separate_relu else L.Dense(units, "relu")(h)
+    mean, log_var = L.Dense(K, activation=mean_act)(h), L.Dense(K)(h)
+    z = Sampling(log_sigma)([mean, log_var])
+    encoder = keras.Model(x, [mean, log_var, z] if swap_order else [z, mean, log_var])
+    c = keras.Input((K,))
+    h = c
+    for units in reversed(H):
+        h = L.Dense(units, "relu")(h)
+    decoder = keras.Model(c, L.Dense(D, "sigmoid")(h))
+    auto = keras.Model(x, decoder(AddKL(kl_factor)([z, mean, log_var])))
+    scale = D if pixel_sum else 1
+    auto.compile(optimizer="adam",
+                 loss=lambda t, p: scale * keras.losses.binary_crossentropy(t, p))
+    return encoder, decoder, auto
+
+
+def test_kl_matches_closed_form():
+    assert vc.kl_to_standard_normal([0.0, 0.0], [0.0, 0.0]) == 0.0
+    expected = 0.5 * (1.5**2 + 4 - 1 - math.log(4))
+    assert np.isclose(vc.kl_to_standard_normal([1.5], [math.log(4)]), expected)
+
+
+def test_dense_summary_reads_separate_activation_layers():
+    encoder, decoder, _ = build(separate_relu=True)
+    assert vc.dense_summary(encoder) == [(8, "relu"), (K, "linear"), (K, "linear")]
+    assert vc.dense_summary(decoder) == [(8, "relu"), (D, "sigmoid")]
+
+
+def test_correct_model_passes_every_check():
+    models = build()
+    vc.check_structure(*models, D, H, K)
+    vc.check_output_order(models[0], D)
+    vc.check_linear_heads(build()[0], D, K)
+    vc.check_sampling(build()[0], D, K)
+    vc.check_reconstruction_loss(build(), D, K)
+    vc.check_kl_loss(build(), D, K)
+
+
+@pytest.mark.parametrize("mistake, check, message", [
+    ({"swap_order": True}, lambda m: vc.check_output_order(m[0], D), "in this order"),
+    ({"mean_act": "relu"}, lambda m: vc.check_linear_heads(m[0], D, K), "mean layer"),
+    ({"log_sigma": True}, lambda m: vc.check_sampling(m[0], D, K), "standard deviation"),
+    ({"pixel_sum": False}, lambda m: vc.check_reconstruction_loss(m, D, K), "averaged"),
+    ({"kl_factor": -1.0}, lambda m: vc.check_kl_loss(m, D, K), "KL term"),
+    ({"kl_factor": 0.0}, lambda m: vc.check_kl_loss(m, D, K), "KL term"),
+    ({"kl_factor": 0.5}, lambda m: vc.check_kl_loss(m, D, K), "KL term"),
+])
+def test_each_mistake_is_caught_with_a_message(mistake, check, message):
+    with pytest.raises(AssertionError, match=message):
+        check(build(**mistake))
+
+
+def test_structure_reports_wrong_decoder():
+    encoder, _, auto = build()
+    c = keras.Input((K,))
+    bad_decoder = keras.Model(c, L.Dense(D, "sigmoid")(L.Dense(8, "tanh")(c)))
+    with pytest.raises(AssertionError, match="decoder Dense layers"):
+        vc.check_structure(encoder, bad_decoder, auto, D, H, K)
