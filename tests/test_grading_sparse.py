@@ -1,0 +1,151 @@
+"""Grading of task (b) `sparse` in notebook 02: the reference, correct answers with the L1
+penalty written three ways, and wrong answers that must each lose specific points."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import nbformat
+import pytest
+
+from tests.grading import NOTEBOOKS, grade_variants, solution_cell, task_cells
+
+NOTEBOOK = "02_stacked_autoencoders.ipynb"
+TASK = "sparse"
+LAYERS, PENALTY, TRAINING = (f"{TASK}-tests-{part}" for part in ("layers", "penalty", "training"))
+
+
+def reference() -> str:
+    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
+    return solution_cell(task_cells(nb, TASK), TASK).source
+
+
+def released_stub() -> str:
+    """The solution cell as students receive it: the solution region replaced by a raise."""
+    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION",
+                  "# YOUR CODE HERE\n    raise NotImplementedError()", reference(), flags=re.S)
+
+
+def reference_with(old: str, new: str) -> str:
+    """The reference solution with ``old`` replaced by ``new`` (``old`` must occur)."""
+    source = reference()
+    assert old in source, f"{old!r} not in the reference solution"
+    return source.replace(old, new)
+
+
+#: Correct: Sequential, the penalty as an ActivityRegularization layer after the code.
+LAYER_STYLE = '''
+def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
+    encoder = keras.Sequential([keras.Input((input_dims,))])
+    for units in hidden_layers:
+        encoder.add(keras.layers.Dense(units, activation="relu"))
+    encoder.add(keras.layers.Dense(latent_dims, activation="relu"))
+    encoder.add(keras.layers.ActivityRegularization(l1=lambtha))
+    decoder = keras.Sequential([keras.Input((latent_dims,))])
+    for units in hidden_layers[::-1]:
+        decoder.add(keras.layers.Dense(units, activation="relu"))
+    decoder.add(keras.layers.Dense(input_dims, activation="sigmoid"))
+    auto = keras.Sequential([encoder, decoder])
+    auto.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+    return encoder, decoder, auto
+'''
+
+#: Correct: tensorflow.keras, L1L2 with only l1, layers imported by name.
+L1L2_STYLE = '''
+from tensorflow import keras
+from tensorflow.keras import layers, regularizers
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
+    x_in = layers.Input(shape=(input_dims,))
+    h = x_in
+    for units in hidden_layers:
+        h = layers.Dense(units, activation="relu")(h)
+    code = layers.Dense(latent_dims, activation="relu",
+                        activity_regularizer=regularizers.L1L2(l1=lambtha))(h)
+    encoder = keras.Model(x_in, code)
+    z_in = layers.Input(shape=(latent_dims,))
+    h = z_in
+    for units in reversed(hidden_layers):
+        h = layers.Dense(units, activation="relu")(h)
+    decoder = keras.Model(z_in, layers.Dense(input_dims, activation="sigmoid")(h))
+    auto = keras.Model(x_in, decoder(encoder(x_in)))
+    auto.compile(loss=keras.losses.BinaryCrossentropy(), optimizer="adam")
+    return encoder, decoder, auto
+'''
+
+
+def wrong_variants() -> dict[str, str]:
+    code_layer = ('code = keras.layers.Dense(latent_dims, activation="relu",\n'
+                  '                              activity_regularizer=keras.regularizers.L1('
+                  'lambtha))(x)')
+    assert code_layer in reference()
+    return {
+        # the penalty on the last hidden layer instead of the code
+        "l1_on_hidden": reference_with(code_layer, (
+            'x = keras.layers.ActivityRegularization(l1=lambtha)(x)\n'
+            '    code = keras.layers.Dense(latent_dims, activation="relu")(x)')),
+        # a fixed weight: right for the visible example only
+        "fixed_weight": reference_with("L1(lambtha)", "L1(1e-5)"),
+        "ten_times": reference_with("L1(lambtha)", "L1(10 * lambtha)"),
+        "l2_instead": reference_with("L1(lambtha)", "L2(lambtha)"),
+        # the right penalty, plus one on the decoder's input as well
+        "also_in_decoder": reference_with(
+            "x = code_input\n", "x = keras.layers.ActivityRegularization(l1=lambtha)("
+            "code_input)\n"),
+        # the penalty on the code layer's input to its ReLU, not on the code itself
+        "before_relu": reference_with(code_layer, (
+            'code = keras.layers.Dense(latent_dims,\n'
+            '        activity_regularizer=keras.regularizers.L1(lambtha))(x)\n'
+            '    code = keras.layers.ReLU()(code)')),
+        "no_sigmoid": reference_with('activation="sigmoid"', 'activation="relu"'),
+        "not_reversed": reference_with("reversed(hidden_layers)", "hidden_layers"),
+        "mse_loss": reference_with('loss="binary_crossentropy"', 'loss="mse"'),
+    }
+
+
+@pytest.fixture(scope="module")
+def grades(data_dir):
+    os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
+    variants = {"reference": None, "layer_style": LAYER_STYLE, "l1l2_style": L1L2_STYLE,
+                "stub": released_stub(), **wrong_variants()}
+    return grade_variants(NOTEBOOK, TASK, variants)
+
+
+pytestmark = [pytest.mark.grading,
+              pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")]
+
+
+def test_points_per_cell(grades):
+    assert grades["reference"].cells == {LAYERS: 2.0, PENALTY: 2.0, TRAINING: 2.0}
+
+
+@pytest.mark.parametrize("name", ["reference", "layer_style", "l1l2_style"])
+def test_correct_answers_score_full_marks(grades, name):
+    grade = grades[name]
+    assert grade.full_marks, f"{name}: {grade.points}/{grade.max_points}, {grade.failures}"
+    assert grade.max_points == 6
+
+
+def test_stub_scores_nothing(grades):
+    assert grades["stub"].points == 0
+    assert all("NotImplementedError" in why for why in grades["stub"].failures.values())
+
+
+@pytest.mark.parametrize("name, lost, message", [
+    ("l1_on_hidden", {PENALTY}, "penalty the encoder adds for a known code"),
+    ("fixed_weight", {PENALTY}, "penalty on a known code with lambtha=0.002"),
+    ("ten_times", {PENALTY}, "penalty the encoder adds for a known code"),
+    ("l2_instead", {PENALTY}, "penalty the encoder adds for a known code"),
+    ("also_in_decoder", {PENALTY}, "activity penalty in the decoder"),
+    ("before_relu", {PENALTY}, "after its ReLU"),
+    ("no_sigmoid", {LAYERS}, "activations of auto"),
+    ("not_reversed", {LAYERS}, "hidden layers reversed"),
+    ("mse_loss", {TRAINING}, "auto's loss"),
+])
+def test_wrong_answers_lose_specific_points(grades, name, lost, message):
+    grade = grades[name]
+    assert set(grade.failures) == lost, f"{name}: failed {grade.failures}"
+    assert grade.points == 6 - 2 * len(lost)
+    assert any(message in why for why in grade.failures.values()), grade.failures

@@ -1,0 +1,139 @@
+"""Grading of task (a) `vanilla` in notebook 02: the reference, differently written correct
+answers, and wrong answers that must each lose the points of a specific test cell."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import nbformat
+import pytest
+
+from tests.grading import NOTEBOOKS, grade_variants, solution_cell, task_cells
+
+NOTEBOOK = "02_stacked_autoencoders.ipynb"
+TASK = "vanilla"
+SHAPES, LAYERS, TRAINING = (f"{TASK}-tests-{part}" for part in ("shapes", "layers", "training"))
+
+
+def released_stub(task: str) -> str:
+    """The solution cell as students receive it: the solution region replaced by a raise."""
+    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
+    source = solution_cell(task_cells(nb, task), task).source
+    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION",
+                  "# YOUR CODE HERE\n    raise NotImplementedError()", source, flags=re.S)
+
+
+#: Correct: Sequential models, optimizer and loss as objects, auto as Sequential.
+SEQUENTIAL = '''
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder = keras.Sequential([keras.Input(shape=(input_dims,))]
+                               + [keras.layers.Dense(u, activation="relu") for u in hidden_layers]
+                               + [keras.layers.Dense(latent_dims, activation="relu")])
+    decoder = keras.Sequential([keras.Input(shape=(latent_dims,))]
+                               + [keras.layers.Dense(u, activation="relu")
+                                  for u in hidden_layers[::-1]]
+                               + [keras.layers.Dense(input_dims, activation="sigmoid")])
+    auto = keras.Sequential([encoder, decoder])
+    auto.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy())
+    return encoder, decoder, auto
+'''
+
+#: Correct: tensorflow.keras, input_shape instead of Input, activations as separate layers,
+#: the loss as a function.
+TF_KERAS = '''
+from tensorflow import keras
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder = keras.models.Sequential()
+    sizes = list(hidden_layers) + [latent_dims]
+    for i, units in enumerate(sizes):
+        if i == 0:
+            encoder.add(keras.layers.Dense(units, input_shape=(input_dims,)))
+        else:
+            encoder.add(keras.layers.Dense(units))
+        encoder.add(keras.layers.ReLU())
+    decoder = keras.models.Sequential()
+    decoder.add(keras.layers.InputLayer(shape=(latent_dims,)))
+    for units in reversed(hidden_layers):
+        decoder.add(keras.layers.Dense(units))
+        decoder.add(keras.layers.Activation("relu"))
+    decoder.add(keras.layers.Dense(input_dims))
+    decoder.add(keras.layers.Activation("sigmoid"))
+    x = keras.layers.Input((input_dims,))
+    auto = keras.models.Model(x, decoder(encoder(x)))
+    auto.compile(optimizer="Adam", loss=keras.losses.binary_crossentropy)
+    return encoder, decoder, auto
+'''
+
+def reference_with(old: str, new: str, count: int = 1) -> str:
+    """The reference solution with ``old`` replaced by ``new`` (``old`` must occur)."""
+    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
+    source = solution_cell(task_cells(nb, TASK), TASK).source
+    assert source.count(old) >= count, f"{old!r} not in the reference solution"
+    return source.replace(old, new, count)
+
+
+def wrong_variants() -> dict[str, str]:
+    return {
+        "no_sigmoid": reference_with('activation="sigmoid"', 'activation="relu"'),
+        "not_reversed": reference_with("reversed(hidden_layers)", "hidden_layers"),
+        "linear_code": reference_with('Dense(latent_dims, activation="relu")',
+                                      "Dense(latent_dims)"),
+        "latent_ignored": reference_with("Dense(latent_dims,", "Dense(hidden_layers[-1] if "
+                                         "hidden_layers else latent_dims,").replace(
+            "shape=(latent_dims,)", "shape=(hidden_layers[-1] if hidden_layers else "
+            "latent_dims,)"),
+        "mse_loss": reference_with('loss="binary_crossentropy"', 'loss="mse"'),
+        "sgd": reference_with('optimizer="adam"', 'optimizer="sgd"'),
+        # auto rebuilt from fresh layers: right shapes, but not decoder(encoder(x))
+        "not_shared": reference_with(
+            "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
+            "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))"),
+    }
+
+
+@pytest.fixture(scope="module")
+def grades(data_dir):
+    os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
+    variants = {"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS,
+                "stub": released_stub(TASK), **wrong_variants()}
+    return grade_variants(NOTEBOOK, TASK, variants)
+
+
+pytestmark = [pytest.mark.grading,
+              pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")]
+
+
+def test_points_per_cell(grades):
+    ref = grades["reference"]
+    assert ref.cells == {SHAPES: 2.0, LAYERS: 2.0, TRAINING: 2.0}
+
+
+@pytest.mark.parametrize("name", ["reference", "sequential", "tf_keras"])
+def test_correct_answers_score_full_marks(grades, name):
+    grade = grades[name]
+    assert grade.full_marks, f"{name}: {grade.points}/{grade.max_points}, {grade.failures}"
+    assert grade.max_points == 6
+
+
+def test_stub_scores_nothing(grades):
+    assert grades["stub"].points == 0
+    assert all("NotImplementedError" in why for why in grades["stub"].failures.values())
+
+
+@pytest.mark.parametrize("name, lost, message", [
+    ("no_sigmoid", {LAYERS}, "decoder activations"),
+    ("not_reversed", {LAYERS}, "hidden layers reversed"),
+    ("linear_code", {LAYERS}, "encoder activations"),
+    ("latent_ignored", {SHAPES, LAYERS}, "encoder: output shape"),
+    ("mse_loss", {TRAINING}, "auto's loss"),
+    ("sgd", {TRAINING}, "auto's optimizer"),
+    ("not_shared", {TRAINING}, "decoder(encoder(x))"),
+])
+def test_wrong_answers_lose_specific_points(grades, name, lost, message):
+    grade = grades[name]
+    assert set(grade.failures) == lost, f"{name}: failed {grade.failures}"
+    assert grade.points == 6 - 2 * len(lost)
+    assert any(message in why for why in grade.failures.values()), grade.failures
