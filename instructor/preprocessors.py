@@ -110,6 +110,8 @@ class SafeExecute(Execute):
                            "remaining cells are failed.").tag(config=True)
     setup_tag = Unicode("grade-setup", help="Cells re-run in a fresh kernel after a crash."
                         ).tag(config=True)
+    setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
+                            "if longer than the cell timeout.").tag(config=True)
 
     def create_kernel_manager(self):
         if self.kernel_manager_class is AsyncKernelManager:
@@ -167,8 +169,14 @@ class SafeExecute(Execute):
                           f"{self.timeout} s and was stopped"],
         }
         deadline = time.monotonic() + self.notebook_timeout
-        self.timeout_func = lambda cell: max(1, min(self.timeout or self.notebook_timeout,
-                                                     int(deadline - time.monotonic()) + 1))
+
+        def cell_timeout(cell) -> int:
+            limit = self.timeout or self.notebook_timeout
+            if self.setup_tag in cell.metadata.get("tags", []):
+                limit = max(limit, self.setup_timeout)
+            return max(1, min(limit, int(deadline - time.monotonic()) + 1))
+
+        self.timeout_func = cell_timeout
         cells = self.nb.cells
         position, restarts = 0, 0
         while position < len(cells):

@@ -1,0 +1,111 @@
+"""Benchmark: autograde a synthetic class through the instructor pipeline.
+
+    .venv/bin/python benchmarks/autograde_class.py                 # 30 students, 2 jobs
+    .venv/bin/python benchmarks/autograde_class.py -n 4 -a 06_super_resolution
+
+In a scratch course folder (the repository is not touched), it generates the release
+of the graded notebooks, writes ``n`` synthetic submissions (correct, partial, stub,
+broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class mixes
+all of them), collects them as an instructor would, and autogrades the class with
+``instructor.autograde`` (``--jobs`` graders in parallel, each in its own course folder
+and gradebook copy, merged into one gradebook). Whole notebooks are graded, in fast
+mode, as nbgrader does. It prints progress (students done / total), the seconds each
+submission took, the class total and the mean per student, per notebook and overall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from instructor import course  # noqa: E402
+from instructor.autograde import autograde  # noqa: E402
+from instructor.collect import collect  # noqa: E402
+from instructor.sample_class import KINDS, make_notebook  # noqa: E402
+
+
+def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, str]]:
+    """Scratch course at ``root`` with ``n`` collected submissions; student -> (nb, kind)."""
+    (root / "notebooks").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copytree(ROOT / "notebooks" / name, root / "notebooks" / name)
+    course.generate("release", names, root=root)
+    roster = {}
+    for name in names:
+        incoming = root / "incoming" / name
+        incoming.mkdir(parents=True)
+    for i in range(n):
+        name, kind = names[i % len(names)], KINDS[(i // len(names)) % len(KINDS)]
+        student = f"s{i + 1:02d}_{kind}"
+        folder = root / "incoming" / name / student
+        folder.mkdir()
+        import nbformat
+
+        nbformat.write(make_notebook(name, kind, root), folder / f"{name}.ipynb")
+        roster[student] = (name, kind)
+    for name in names:
+        collect(root / "incoming" / name, name, root=root)
+    return roster
+
+
+def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
+        progress=print) -> dict:
+    names = names or course.graded_assignments()
+    os.environ.setdefault("COURSE_MODE", "fast")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
+    try:
+        t0 = time.monotonic()
+        roster = build_class(tmp, n, names)
+        setup_s = time.monotonic() - t0
+        t1 = time.monotonic()
+        results = autograde(names, root=tmp, jobs=jobs, progress=progress)
+        total = time.monotonic() - t1
+    finally:
+        if keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    per_nb: dict[str, list[float]] = {}
+    for r in results:
+        per_nb.setdefault(r.assignment, []).append(r.seconds)
+    summary = {
+        "students": len(results), "jobs": jobs, "setup_s": setup_s, "total_s": total,
+        "per_student_wall_s": total / max(1, len(results)),
+        "per_student_cpu_s": statistics.mean(r.seconds for r in results) if results else 0,
+        "per_notebook_s": {k: statistics.mean(v) for k, v in per_nb.items()},
+        "failed": [r.student for r in results if r.failed],
+        "scores": {r.student: (roster[r.student][1], r.score, r.max_score) for r in results},
+    }
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=30, help="students (default 30)")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel graders")
+    parser.add_argument("-a", "--assignments", default="",
+                        help="comma-separated notebooks (default: every graded one)")
+    parser.add_argument("--keep", type=Path, help="keep the scratch course here")
+    args = parser.parse_args()
+    names = [a for a in args.assignments.split(",") if a] or None
+    s = run(args.n, args.jobs, names, args.keep)
+    print(f"\nclass of {s['students']} on {os.cpu_count()} CPU core(s), {s['jobs']} job(s):")
+    print(f"  class total {s['total_s']:.0f} s ({s['total_s'] / 60:.1f} min), "
+          f"{s['per_student_wall_s']:.1f} s per student (wall), "
+          f"{s['per_student_cpu_s']:.1f} s per submission (each grader)")
+    for name, sec in sorted(s["per_notebook_s"].items()):
+        print(f"  {name:<32} {sec:6.1f} s per submission")
+    print(f"  setup (release + collect) {s['setup_s']:.0f} s; failed: {s['failed'] or 'none'}")
+    for student, (kind, score, max_score) in sorted(s["scores"].items()):
+        print(f"  {student:<16} {kind:<8} {score:g}/{max_score:g}")
+
+
+if __name__ == "__main__":
+    main()
