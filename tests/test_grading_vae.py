@@ -185,7 +185,10 @@ EXPECTED_FAILURES = {
 
 @pytest.fixture(scope="module")
 def grades():
-    return grade_variants(NOTEBOOK, "vae", VARIANTS, timeout=600)
+    results = grade_variants(NOTEBOOK, "vae", VARIANTS, timeout=600)
+    for name, grade in results.items():   # the score matrix, shown with `pytest -s`
+        print(f"{name:<22}{grade.points:g}/{grade.max_points:g}  lost: {sorted(grade.failures)}")
+    return results
 
 
 @pytest.mark.grading
