@@ -53,7 +53,7 @@ from instructor.preprocessors import (  # noqa: E402
     HideHiddenTests,
     RestoreMissingCells,
     SafeExecute,
-    TestCellStderrToStdout,
+    StderrToStdoutInTests,
 )
 
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
@@ -106,7 +106,7 @@ c.Autograde.sanitize_preprocessors = [
 ]
 c.Autograde.autograde_preprocessors = [
     SafeExecute,                # ours: sandbox, timeouts, crash recovery
-    TestCellStderrToStdout,     # ours: a library's log line must not zero a test cell
+    StderrToStdoutInTests,     # ours: a library's log line must not zero a test cell
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

@@ -8,9 +8,10 @@ Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``)
 - :class:`SafeExecute`: nbgrader's ``Execute`` with a sandboxed kernel (memory cap,
   file-system allow-list; :mod:`instructor.sandbox`), run in a scratch folder without
   the notebook file, a clear message on a cell timeout, a time budget per notebook, and
-  recovery from a kernel crash: the crashed cell fails, a fresh kernel re-runs the
-  ``grade-setup`` cell and grading goes on with the next cell.
-- :class:`TestCellStderrToStdout`: nbgrader gives 0 points to a test cell that wrote
+  recovery from a kernel crash or hang: the cell fails, a fresh kernel re-runs the
+  ``grade-setup`` cell and the answer and task-context cells before it (not the cell
+  that crashed) and grading goes on with the next cell.
+- :class:`StderrToStdoutInTests`: nbgrader gives 0 points to a test cell that wrote
   anything to stderr; TensorFlow's C++ threads log there asynchronously, so a correct
   answer could lose points to a library's log line. Stderr of test cells is kept (as
   stdout, marked) but no longer decides the grade: errors do.
@@ -43,7 +44,7 @@ from traitlets import Bool, Float, Integer, List, Unicode
 SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
-#: Marks stderr text that a test cell wrote, moved to stdout by TestCellStderrToStdout.
+#: Marks stderr text that a test cell wrote, moved to stdout by StderrToStdoutInTests.
 STDERR_MARK = "[stderr, not graded] "
 
 
@@ -108,8 +109,8 @@ class SafeExecute(Execute):
                         ).tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
                            "remaining cells are failed.").tag(config=True)
-    setup_tag = Unicode("grade-setup", help="Cells re-run in a fresh kernel after a crash."
-                        ).tag(config=True)
+    setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
+                        "after a crash, with answer and task-* context cells.").tag(config=True)
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
 
@@ -129,9 +130,16 @@ class SafeExecute(Execute):
             if cell.cell_type == "code" and cell.source.strip():
                 cell.outputs = [error_output(ename, evalue)]
 
-    def _replay_setup(self, cells, upto: int) -> None:
+    def _replayable(self, cell) -> bool:
+        """Cells re-run in a fresh kernel: setup, answers and task context (not tests)."""
+        tags = cell.metadata.get("tags", [])
+        return cell.cell_type == "code" and not is_test_cell(cell) and (
+            self.setup_tag in tags or bool(_meta(cell).get("solution"))
+            or any(t.startswith("task-") for t in tags))
+
+    def _replay(self, cells, upto: int, skip: set[int]) -> None:
         for index, cell in enumerate(cells[:upto]):
-            if cell.cell_type == "code" and self.setup_tag in cell.metadata.get("tags", []):
+            if index not in skip and self._replayable(cell):
                 self.execute_cell(copy.deepcopy(cell), index, store_history=False)
 
     def _timed_out(self, cell) -> bool:
@@ -179,6 +187,7 @@ class SafeExecute(Execute):
         self.timeout_func = cell_timeout
         cells = self.nb.cells
         position, restarts = 0, 0
+        broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
             restart = False
             with self.setup_kernel():
@@ -186,7 +195,7 @@ class SafeExecute(Execute):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:
                     try:
-                        self._replay_setup(cells, position)
+                        self._replay(cells, position, broken)
                     except DeadKernelError:
                         pass
                 while position < len(cells):
@@ -208,6 +217,8 @@ class SafeExecute(Execute):
                         restart = True
                     else:
                         restart = self._timed_out(cell)
+                    if restart:
+                        broken.add(position)
                     position += 1
                     if restart:
                         break
@@ -222,7 +233,7 @@ class SafeExecute(Execute):
 
 
 # ====================================================================== stderr
-class TestCellStderrToStdout(NbGraderPreprocessor):
+class StderrToStdoutInTests(NbGraderPreprocessor):
     """Keep what a test cell wrote to stderr, as marked stdout, so it cannot zero the cell.
 
     Why all of it, not only known library patterns: a test cell is locked instructor

@@ -78,16 +78,20 @@ def crash():
 
 
 def library_stderr():
-    """Correct, plus TensorFlow-style log lines on fd 2 from a background thread, as
-    TensorFlow's C++ threads write them (they land in whichever cell is running)."""
-    return REF + (
-        "\nimport os, threading, time\n"
-        "def _tf_logs():\n"
-        "    for _ in range(6000):\n"
-        "        os.write(2, b'W0000 00:00:1700000000.000000   4242 cpu_allocator_impl.cc:83]"
-        " Allocation of 3211264 exceeds 10% of free system memory.\\n')\n"
-        "        time.sleep(0.005)\n"
-        "threading.Thread(target=_tf_logs, daemon=True).start()\n")
+    """Correct, but reading a layer's kernel prints a library-style warning to stderr.
+
+    The warning comes from the layer class the student used, when the *test* cell reads
+    the layers' kernels outside ``helpers.quiet()``: stderr inside a graded cell, every
+    time, as a TensorFlow or Keras log line would be."""
+    return (
+        "import warnings\n\n\n"
+        "class _Dense(keras.layers.Dense):\n"
+        "    @property\n"
+        "    def kernel(self):\n"
+        "        warnings.warn('W0000 00:00:1700000000.000000 4242 cpu_allocator_impl.cc:83]"
+        " Allocation of 3211264 exceeds 10% of free system memory.', UserWarning)\n"
+        "        return super().kernel\n\n\n"
+        + _sub("keras.layers.Dense(", "_Dense("))
 
 
 def snoop(paths: list[str]):
@@ -107,7 +111,7 @@ _targets += [f"/proc/{{os.getppid()}}/cwd/README.md"]
 for _path in _targets:
     try:
         _text = open(_path, "rb").read()
-        print("READ", _path, "HIDDEN FOUND" if b"BEGIN HIDDEN" in _text else "")
+        print("READ", _path, "HIDDEN FOUND" if b"BEGIN " + b"HIDDEN" in _text else "")
     except OSError as _err:
         print("blocked read:", type(_err).__name__)
     if _path.endswith(".db"):
@@ -138,7 +142,7 @@ CASES = {
     "s13_wrong_name": ("rename", 6, []),
     "s14_zip": ("zip", 6, []),
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
-    "s16_library_stderr": (library_stderr, 6, []),
+    "s16_library_stderr": (library_stderr, 6, ["[stderr, not graded]"]),
     "s17_snoop": ("snoop", 6, []),
 }
 NOTES = {
@@ -298,8 +302,7 @@ def test_library_stderr_did_not_cost_points(graded):
     tests = [c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade")]
     assert not any(o.get("name") == "stderr" for c in tests for o in c.outputs)
     moved = [c for c in tests for o in c.outputs if STDERR_MARK in o.get("text", "")]
-    if not moved:
-        pytest.skip("no log line happened to land in a test cell this time")
+    assert moved, "the warning should be in a test cell's output, marked as not graded"
 
 
 def test_regrading_gives_the_same_score(graded):

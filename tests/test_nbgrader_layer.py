@@ -1,0 +1,179 @@
+"""Unit tests of the instructor layer: preprocessors, sandbox, collection (no kernels)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor import sandbox
+from instructor.autograde import check_submission
+from instructor.collect import collect
+from instructor.preprocessors import (
+    STDERR_MARK,
+    HideHiddenTests,
+    RestoreMissingCells,
+    StderrToStdoutInTests,
+    hide_hidden_tests,
+)
+
+SANDBOX = Path(sandbox.__file__)
+
+
+def _cell(source, grade_id=None, grade=False, solution=False, locked=False, outputs=()):
+    cell = nbformat.v4.new_code_cell(source)
+    if grade_id:
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "grade": grade,
+                                     "solution": solution, "locked": locked,
+                                     "schema_version": 3, **({"points": 2} if grade else {})}
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return cell
+
+
+TEST_SOURCE = """\
+with helpers.quiet():
+    enc = autoencoder(3)
+mc.expect_equal(enc, 3, "visible")
+    ### BEGIN HIDDEN TESTS
+    secret_check = 41
+    ### END HIDDEN TESTS
+### BEGIN HIDDEN TESTS
+assert secret_value == 42, "hidden: expected 42"
+### END HIDDEN TESTS
+print("OK")
+"""
+
+
+def test_hidden_regions_are_replaced_by_a_placeholder():
+    shown, had = hide_hidden_tests(TEST_SOURCE)
+    assert had
+    assert "secret" not in shown and "HIDDEN TESTS" not in shown
+    assert "mc.expect_equal(enc, 3" in shown and 'print("OK")' in shown
+    assert shown.count("(hidden tests: not shown") == 2
+    assert hide_hidden_tests("x = 1\n") == ("x = 1\n", False)
+    assert "secret" not in hide_hidden_tests("a\n### BEGIN HIDDEN TESTS\nsecret\n")[0]
+
+
+def test_feedback_keeps_the_message_not_the_traceback():
+    error = {"output_type": "error", "ename": "AssertionError", "evalue": "hidden: expected 42",
+             "traceback": ["----> 8 assert secret_value == 42", "AssertionError: hidden"]}
+    cell = _cell(TEST_SOURCE, "t-hidden", grade=True, locked=True, outputs=[error])
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert "secret" not in cell.source
+    assert cell.outputs[0].traceback == ["\x1b[0;31mAssertionError\x1b[0m: hidden: expected 42"]
+    bare = {"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": []}
+    cell = _cell(TEST_SOURCE, "t-hidden", grade=True, locked=True, outputs=[bare])
+    cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
+    assert "a hidden test failed" in cell.outputs[0].traceback[0]
+
+
+def test_stderr_of_test_cells_no_longer_zeroes_them():
+    from nbgrader.utils import determine_grade
+
+    log = {"output_type": "stream", "name": "stderr",
+           "text": "W0000 00:00:1700000000.0 42 cpu_allocator_impl.cc:83] Allocation\n"}
+    test = _cell("check()", "t", grade=True, locked=True, outputs=[log])
+    answer = _cell("answer()", "s", solution=True, outputs=[dict(log)])
+    assert determine_grade(test)[0] == 0  # plain nbgrader
+    StderrToStdoutInTests().preprocess_cell(test, {}, 0)
+    StderrToStdoutInTests().preprocess_cell(answer, {}, 1)
+    assert determine_grade(test)[0] == 2
+    assert test.outputs[0].name == "stdout" and test.outputs[0].text.startswith(STDERR_MARK)
+    assert answer.outputs[0].name == "stderr"  # not a test cell: left alone
+    failing = _cell("check()", "t", grade=True, locked=True, outputs=[
+        log, {"output_type": "error", "ename": "AssertionError", "evalue": "x",
+              "traceback": []}])
+    StderrToStdoutInTests().preprocess_cell(failing, {}, 0)
+    assert determine_grade(failing)[0] == 0  # an error still fails
+
+
+def test_deleted_graded_cells_come_back_in_place(tmp_path):
+    release = nbformat.v4.new_notebook(cells=[
+        _cell("setup"), _cell("stub", "a-solution", solution=True),
+        _cell("t1", "a-tests-1", grade=True, locked=True),
+        _cell("t2", "a-tests-2", grade=True, locked=True), _cell("demo")])
+    path = tmp_path / "rel.ipynb"
+    nbformat.write(release, path)
+    submitted = nbformat.v4.new_notebook(cells=[
+        _cell("setup"), _cell("my extra cell"), _cell("t2", "a-tests-2", grade=True,
+                                                        locked=True), _cell("demo")])
+    pre = RestoreMissingCells(release_notebook=str(path))
+    nb, resources = pre.preprocess(submitted, {"nbgrader": {}})
+    ids = [(c.metadata.get("nbgrader") or {}).get("grade_id") for c in nb.cells]
+    assert ids == [None, None, "a-solution", "a-tests-1", "a-tests-2", None]
+    assert resources["nbgrader"]["restored_cells"] == ["a-solution", "a-tests-1"]
+    assert "was missing from your submission" in nb.cells[2].source
+
+
+def test_submission_checks(tmp_path):
+    release = nbformat.v4.new_notebook(cells=[
+        _cell("stub", "a-solution", solution=True),
+        _cell("t1", "a-tests-1", grade=True, locked=True)])
+    good = nbformat.writes(release)
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "hw.ipynb").write_text(good[: len(good) // 2])
+    notes = check_submission(folder, "hw", release)
+    assert "could not be read as a notebook" in notes[0]
+    assert (folder / "hw.ipynb.unreadable").exists() and not (folder / "hw.ipynb").exists()
+    edited = nbformat.reads(good, as_version=4)
+    edited.cells[1].source = "pass"
+    nbformat.write(edited, folder / "hw.ipynb")
+    assert "was edited" in check_submission(folder, "hw", release)[0]
+    assert "No hw.ipynb" in check_submission(tmp_path, "hw", release)[0]
+
+
+def test_collect_from_folders_zips_and_odd_names(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[_cell("x", "a-solution", solution=True)])
+    text = nbformat.writes(nb)
+    incoming = tmp_path / "in"
+    (incoming / "alice").mkdir(parents=True)
+    (incoming / "alice" / "hw.ipynb").write_text(text)
+    (incoming / "bob smith").mkdir()
+    (incoming / "bob smith" / "Untitled.ipynb").write_text(text)
+    with zipfile.ZipFile(incoming / "carol.zip", "w") as zf:
+        zf.writestr("deep/folder/hw.ipynb", text)
+        zf.writestr("__MACOSX/deep/._hw.ipynb", "junk")
+        zf.writestr("deep/data.csv", "1,2")
+    (incoming / "dave.ipynb").write_text(text)
+    report = collect(incoming, "hw", root=tmp_path)
+    assert sorted(report) == ["alice", "bob_smith", "carol", "dave"]
+    for student in report:
+        assert (tmp_path / "submitted" / student / "hw" / "hw.ipynb").read_text() == text
+        assert (tmp_path / "submitted" / student / "hw" / "timestamp.txt").exists()
+    assert "named 'Untitled.ipynb'" in report["bob_smith"][0]
+    assert (tmp_path / "submitted" / "carol" / "hw" / "deep" / "data.csv").exists()
+
+
+def _sandboxed(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SANDBOX), *args, "--", sys.executable, "-c",
+                           code], capture_output=True, text=True, timeout=60)
+
+
+def test_memory_cap_raises_memory_error():
+    proc = _sandboxed("import numpy as np\nxs = []\ntry:\n    while True:\n"
+                      "        xs.append(np.ones(10**7))\nexcept MemoryError:\n"
+                      "    print('capped at', len(xs))", "--memory-gb", "1", "--no-landlock")
+    assert "capped at" in proc.stdout, proc.stderr
+
+
+@pytest.mark.skipif(sandbox.landlock_abi() < 1, reason="no Landlock on this kernel")
+def test_landlock_allows_only_listed_paths(tmp_path):
+    secret = Path(__file__)  # in the repository: not on the list
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    code = (f"import os\nprint(len(os.listdir({str(scratch)!r})))\n"
+            f"open({str(scratch / 'ok')!r}, 'w').write('x')\n"
+            f"try:\n    open({str(secret)!r}).read(); print('LEAK')\n"
+            "except PermissionError: print('blocked')\n"
+            f"try:\n    open({str(tmp_path / 'out')!r}, 'w'); print('LEAK')\n"
+            "except PermissionError: print('blocked')\n")
+    ro = ["/usr", "/lib", "/lib64", "/etc", sys.prefix, sys.base_prefix]
+    args = [a for p in ro for a in ("--ro", p)] + ["--rw", str(scratch)]
+    proc = _sandboxed(code, *args)
+    assert proc.stdout.split() == ["0", "blocked", "blocked"], proc.stderr
+    assert (scratch / "ok").exists()
