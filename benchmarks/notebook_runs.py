@@ -1,0 +1,80 @@
+"""Fast-mode cost of every notebook: wall time and the kernel's peak memory.
+
+Each notebook runs in a fresh child process that executes it with nbclient, as nbval
+does; once its kernel has exited, the child reads the kernel's peak resident memory
+from ``getrusage(RUSAGE_CHILDREN)``. Prints one row per notebook and the total, next
+to the targets (10 minutes in total, 4 GiB per kernel).
+
+    make bench-notebooks            # or: .venv/bin/python benchmarks/notebook_runs.py [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_TOTAL_S = 600
+TARGET_PEAK_GIB = 4.0
+
+CHILD = r"""
+import json, resource, sys, time
+import nbformat
+from nbclient import NotebookClient
+path = sys.argv[1]
+nb = nbformat.read(path, as_version=4)
+start = time.perf_counter()
+error = ""
+try:
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": sys.argv[2]}}).execute()
+except Exception as exc:  # report, do not hide
+    error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+seconds = time.perf_counter() - start
+peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"seconds": seconds, "peak_kib": peak_kib, "error": error}))
+"""
+
+
+def notebooks(names: list[str]) -> list[Path]:
+    found = sorted(p for p in (ROOT / "notebooks").glob("*/*.ipynb")
+                   if ".ipynb_checkpoints" not in p.parts)
+    if names:
+        found = [p for p in found if any(n in p.stem for n in names)]
+    return found
+
+
+def run_one(path: Path) -> dict:
+    env = dict(os.environ, COURSE_MODE="fast", MPLBACKEND="Agg")
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(path.parent)],
+                         capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="run only notebooks whose name contains one")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}; COURSE_DATA_DIR={os.environ.get('COURSE_DATA_DIR')}")
+    print(f"{'notebook':<34}{'seconds':>9}{'peak GiB':>10}  status")
+    total, worst = 0.0, 0.0
+    for path in notebooks(args.names):
+        result = run_one(path)
+        gib = result["peak_kib"] / 2**20
+        total += result["seconds"]
+        worst = max(worst, gib)
+        status = result["error"] or "ok"
+        print(f"{path.stem:<34}{result['seconds']:>9.1f}{gib:>10.2f}  {status}", flush=True)
+    print(f"{'total':<34}{total:>9.1f}{worst:>10.2f}  "
+          f"(targets: {TARGET_TOTAL_S} s in total, {TARGET_PEAK_GIB} GiB per kernel; "
+          f"time {total / TARGET_TOTAL_S:.2f}x of target, peak {worst / TARGET_PEAK_GIB:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
