@@ -265,7 +265,7 @@ def load_raw(name: str, data_dir: str | os.PathLike | None = None,
 
 def _shape(x: np.ndarray, shape: Shape) -> np.ndarray:
     if shape == "flat":
-        return x.reshape(len(x), -1)
+        return x.reshape(len(x), int(np.prod(x.shape[1:])))
     if shape == "channels" and x.ndim == 3:
         return x[..., np.newaxis]
     if shape in ("image", "channels"):

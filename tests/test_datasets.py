@@ -218,3 +218,8 @@ def test_idx_reader_rejects_non_idx(tmp_path):
     path.write_bytes(gzip.compress(b"\x00\x00\x09\x01" + b"\x00" * 20))
     with pytest.raises(datasets.ChecksumError, match="IDX"):
         datasets._read_idx(path)
+
+
+def test_validation_zero_keeps_all_training_examples(data_dir):
+    ds = datasets.load_mnist(shape="flat", validation=0, data_dir=data_dir)
+    assert ds.x_train.shape == (60_000, 784) and ds.x_val.shape == (0, 784)
