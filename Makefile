@@ -57,6 +57,7 @@ ASSIGNMENT ?= all
 STUDENT    ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
+SCOPE      ?= notebook
 INSTRUCTOR  = COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde feedback grades
@@ -74,7 +75,7 @@ collect: setup          ## FROM (folder or zip) -> submitted/<student>/<ASSIGNME
 	$(INSTRUCTOR) collect --assignment $(ASSIGNMENT) $(FROM)
 
 autograde: setup        ## grade everyone (or STUDENT=id) into gradebook.db, JOBS at a time
-	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) $(if $(STUDENT),--student $(STUDENT))
+	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) --scope $(SCOPE) $(if $(STUDENT),--student $(STUDENT))
 
 feedback: setup         ## feedback/<student>/<assignment>/ (HTML without hidden tests)
 	$(INSTRUCTOR) feedback --assignment $(ASSIGNMENT) $(if $(STUDENT),--student $(STUDENT))

@@ -9,7 +9,8 @@ broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class
 all of them), collects them as an instructor would, and autogrades the class with
 ``instructor.autograde`` (``--jobs`` graders in parallel, each in its own course folder
 and gradebook copy, merged into one gradebook). Whole notebooks are graded, in fast
-mode, as nbgrader does. It prints progress (students done / total), the seconds each
+mode, as nbgrader does (``--scope tasks``: only the cells the graded tasks need). It
+prints progress (students done / total), the seconds each
 submission took, the class total and the mean per student, per notebook and overall.
 """
 
@@ -58,7 +59,7 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
 
 
 def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
-        progress=print) -> dict:
+        progress=print, scope: str = "notebook") -> dict:
     names = names or course.graded_assignments()
     os.environ.setdefault("COURSE_MODE", "fast")
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
@@ -67,7 +68,8 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
         roster = build_class(tmp, n, names)
         setup_s = time.monotonic() - t0
         t1 = time.monotonic()
-        results = autograde(names, root=tmp, jobs=jobs, progress=progress)
+        results = autograde(names, root=tmp, jobs=jobs, progress=progress,
+                            env={"COURSE_GRADE_SCOPE": scope})
         total = time.monotonic() - t1
     finally:
         if keep is None:
@@ -76,7 +78,7 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
     for r in results:
         per_nb.setdefault(r.assignment, []).append(r.seconds)
     summary = {
-        "students": len(results), "jobs": jobs, "setup_s": setup_s, "total_s": total,
+        "students": len(results), "jobs": jobs, "scope": scope, "setup_s": setup_s, "total_s": total,
         "per_student_wall_s": total / max(1, len(results)),
         "per_student_cpu_s": statistics.mean(r.seconds for r in results) if results else 0,
         "per_notebook_s": {k: statistics.mean(v) for k, v in per_nb.items()},
@@ -92,11 +94,15 @@ def main() -> None:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel graders")
     parser.add_argument("-a", "--assignments", default="",
                         help="comma-separated notebooks (default: every graded one)")
+    parser.add_argument("--scope", choices=["notebook", "tasks"], default="notebook",
+                        help="grade every cell (nbgrader's way, default) or only what "
+                        "the graded tasks need")
     parser.add_argument("--keep", type=Path, help="keep the scratch course here")
     args = parser.parse_args()
     names = [a for a in args.assignments.split(",") if a] or None
-    s = run(args.n, args.jobs, names, args.keep)
-    print(f"\nclass of {s['students']} on {os.cpu_count()} CPU core(s), {s['jobs']} job(s):")
+    s = run(args.n, args.jobs, names, args.keep, scope=args.scope)
+    print(f"\nclass of {s['students']} on {os.cpu_count()} CPU core(s), {s['jobs']} job(s), "
+          f"scope {s['scope']}:")
     print(f"  class total {s['total_s']:.0f} s ({s['total_s'] / 60:.1f} min), "
           f"{s['per_student_wall_s']:.1f} s per student (wall), "
           f"{s['per_student_cpu_s']:.1f} s per submission (each grader)")

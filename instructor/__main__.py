@@ -61,7 +61,8 @@ def cmd_autograde(args) -> None:
     if not names:
         raise SystemExit("nothing to grade: no submissions in submitted/")
     students = [s for s in (args.student or "").split(",") if s] or None
-    results = autograde(names, students, jobs=args.jobs)
+    env = {"COURSE_GRADE_SCOPE": args.scope} if args.scope else None
+    results = autograde(names, students, jobs=args.jobs, env=env)
     failed = [r for r in results if r.failed]
     for r in results:
         for note in r.notes:
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--student", "-s", default=None, help="student id(s), comma-separated")
         if name == "autograde":
             p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")
+            p.add_argument("--scope", choices=["notebook", "tasks"], default=None,
+                           help="every cell (default) or only what the graded tasks need")
         if name == "grades":
             p.add_argument("--to", default="grades.csv")
         if name == "sample-class":

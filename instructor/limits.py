@@ -69,3 +69,11 @@ def readable_paths() -> list[str]:
         if path and os.path.exists(path) and path not in seen:
             seen.append(os.path.realpath(path))
     return seen
+
+
+def grade_scope() -> str:
+    """``COURSE_GRADE_SCOPE``: ``notebook`` (default, every cell) or ``tasks``."""
+    value = os.environ.get("COURSE_GRADE_SCOPE", "").strip() or "notebook"
+    if value not in ("notebook", "tasks"):
+        raise ValueError(f"COURSE_GRADE_SCOPE={value!r}: use 'notebook' or 'tasks'")
+    return value

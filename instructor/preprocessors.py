@@ -96,6 +96,71 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 
 # ====================================================================== execution
+_DYNAMIC = {"globals", "locals", "exec", "eval", "vars", "__import__"}
+
+
+def names_of(source: str) -> tuple[set[str], set[str]] | None:
+    """(names a cell defines, names it uses); ``None`` when it cannot be analysed
+    (not Python, a magic, a star import or dynamic access to the namespace)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    defined, used = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (defined if isinstance(node.ctx, ast.Store | ast.Del) else used).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                defined.add((alias.asname or alias.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+    if used & _DYNAMIC:
+        return None
+    return defined, used
+
+
+def cells_to_skip(cells, release_cells, setup_tag: str = "grade-setup") -> set[int]:
+    """Indices of cells grading does not need: unchanged, untagged instructor cells
+    (demos, figures, long training) whose names no needed cell uses.
+
+    Needed: the setup cell, every ``task-*`` cell, every nbgrader cell, every cell the
+    student added or changed, and, transitively, every earlier cell that defines a name
+    a needed cell uses. If any needed cell cannot be analysed, nothing is skipped.
+    """
+    demo_sources = {c.source.strip() for c in release_cells if c.cell_type == "code"
+                    and not _meta(c) and not c.metadata.get("tags")}
+    analysed, demo = [], []
+    for cell in cells:
+        tags = cell.metadata.get("tags", [])
+        is_demo = (cell.cell_type == "code" and not _meta(cell) and setup_tag not in tags
+                   and not any(t.startswith("task-") for t in tags)
+                   and cell.source.strip() in demo_sources)
+        demo.append(is_demo)
+        analysed.append(names_of(cell.source) if cell.cell_type == "code" else (set(), set()))
+    wanted: set[str] = set()
+    skip: set[int] = set()
+    for index in reversed(range(len(cells))):
+        names = analysed[index]
+        if not demo[index]:
+            if names is None:
+                if cells[index].source.strip():
+                    return set()
+                continue
+            wanted |= names[1]
+        elif names is None or names[0] & wanted:
+            wanted |= names[1] if names else set()
+        else:
+            skip.add(index)
+    return skip
+
+
 class SafeExecute(Execute):
     """nbgrader's ``Execute``, hardened for grading untrusted notebooks."""
 
@@ -111,6 +176,9 @@ class SafeExecute(Execute):
                            "remaining cells are failed.").tag(config=True)
     setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
                         "after a crash, with answer and task-* context cells.").tag(config=True)
+    scope = Unicode("notebook", help="'notebook': run every cell, as nbgrader does; "
+                    "'tasks': skip cells grading does not need (see cells_to_skip)."
+                    ).tag(config=True)
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
 
@@ -141,6 +209,17 @@ class SafeExecute(Execute):
         for index, cell in enumerate(cells[:upto]):
             if index not in skip and self._replayable(cell):
                 self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+
+    def _skippable(self, cells, resources) -> set[int]:
+        info = resources.get("nbgrader", {})
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.release_directory, ".",
+                                          info.get("assignment", ""))) / \
+            f"{info.get('notebook', '')}.ipynb"
+        if not path.is_file():
+            self.log.warning("scope 'tasks' needs the release notebook %s; running all", path)
+            return set()
+        return cells_to_skip(cells, nbformat.read(path, as_version=4).cells, self.setup_tag)
 
     def _timed_out(self, cell) -> bool:
         ename = self.error_on_timeout.get("ename")
@@ -186,6 +265,7 @@ class SafeExecute(Execute):
 
         self.timeout_func = cell_timeout
         cells = self.nb.cells
+        skip = self._skippable(cells, resources) if self.scope == "tasks" else set()
         position, restarts = 0, 0
         broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
@@ -206,6 +286,12 @@ class SafeExecute(Execute):
                         position = len(cells)
                         break
                     cell = cells[position]
+                    if position in skip:
+                        cell.outputs = [nbformat.v4.new_output(
+                            "stream", name="stdout",
+                            text="[not run while grading: the graded tasks do not need it]\n")]
+                        position += 1
+                        continue
                     try:
                         self.preprocess_cell(cell, resources, position)
                     except DeadKernelError:

@@ -177,3 +177,25 @@ def test_landlock_allows_only_listed_paths(tmp_path):
     proc = _sandboxed(code, *args)
     assert proc.stdout.split() == ["0", "blocked", "blocked"], proc.stderr
     assert (scratch / "ok").exists()
+
+
+def test_tasks_scope_skips_only_demo_cells_nobody_needs():
+    from instructor.preprocessors import cells_to_skip
+
+    setup = _cell("import numpy as np")
+    setup.metadata["tags"] = ["grade-setup"]
+    release = [setup, _cell("data = np.ones(3)"), _cell("figure = plot(data)"),
+               _cell("stub", "a-solution", solution=True),
+               _cell("check(f)", "a-tests", grade=True, locked=True), _cell("slow_demo()")]
+    submitted = [nbformat.from_dict(dict(c)) for c in release]
+    submitted[3] = _cell("def f():\n    return 1", "a-solution", solution=True)
+    assert cells_to_skip(submitted, release) == {1, 2, 5}
+    # the answer uses `data`: the cell defining it runs, and what it needs
+    submitted[3] = _cell("def f():\n    return data.sum()", "a-solution", solution=True)
+    assert cells_to_skip(submitted, release) == {2, 5}
+    # a changed demo cell runs; an added cell is analysed like an answer
+    submitted[2] = _cell("figure = plot(data, 'mine')")
+    assert cells_to_skip(submitted, release) == {5}
+    # dynamic access to the namespace: nothing is skipped
+    submitted.insert(4, _cell("x = globals()['figure']"))
+    assert cells_to_skip(submitted, release) == set()
