@@ -78,7 +78,8 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
     for r in results:
         per_nb.setdefault(r.assignment, []).append(r.seconds)
     summary = {
-        "students": len(results), "jobs": jobs, "scope": scope, "setup_s": setup_s, "total_s": total,
+        "students": len(results), "jobs": jobs, "scope": scope, "setup_s": setup_s,
+        "total_s": total,
         "per_student_wall_s": total / max(1, len(results)),
         "per_student_cpu_s": statistics.mean(r.seconds for r in results) if results else 0,
         "per_notebook_s": {k: statistics.mean(v) for k, v in per_nb.items()},
