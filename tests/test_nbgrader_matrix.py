@@ -85,13 +85,13 @@ def library_stderr():
     time, as a TensorFlow or Keras log line would be."""
     return (
         "import warnings\n\n\n"
-        "class _Dense(keras.layers.Dense):\n"
+        "class Dense(keras.layers.Dense):\n"
         "    @property\n"
         "    def kernel(self):\n"
         "        warnings.warn('W0000 00:00:1700000000.000000 4242 cpu_allocator_impl.cc:83]"
         " Allocation of 3211264 exceeds 10% of free system memory.', UserWarning)\n"
         "        return super().kernel\n\n\n"
-        + _sub("keras.layers.Dense(", "_Dense("))
+        + _sub("keras.layers.Dense(", "Dense("))
 
 
 def snoop(paths: list[str]):
