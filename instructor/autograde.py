@@ -183,9 +183,13 @@ def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[f
     ``None`` (no notebook graded): then every automatic score is 0. Manual scores and
     comments already in the course gradebook are kept.
     """
+    import warnings
+
     from nbgrader.api import Gradebook
 
-    with Gradebook(f"sqlite:///{main_db}") as gb:
+    with Gradebook(f"sqlite:///{main_db}") as gb, warnings.catch_warnings():
+        # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush warning
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         gb.update_or_create_student(student)
         kwargs = {"timestamp": found["timestamp"]} if found and found["timestamp"] else {}
         sub = gb.update_or_create_submission(assignment, student, **kwargs)
