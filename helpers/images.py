@@ -12,6 +12,8 @@ from helpers.figures import CELL_INCHES, as_images, draw_image, new_figure
 
 #: Width in inches reserved for row titles in `plot_image_rows`.
 ROW_TITLE_INCHES = 1.3
+#: Width in inches of one title character at the "medium" font size (about 10 pt).
+TITLE_CHAR_INCHES = 0.085
 #: Height in inches added per grid row when images have titles.
 TITLE_INCHES = 0.3
 
@@ -55,7 +57,9 @@ def plot_images(
     ncols = min(n, 10) if ncols is None else min(ncols, n)
     nrows = math.ceil(n / ncols)
     cell_height = CELL_INCHES + (TITLE_INCHES if titles is not None else 0.0)
-    fig, axes = new_figure(nrows, ncols, fig=fig, cell_size=(CELL_INCHES, cell_height))
+    longest = max((len(str(t)) for t in titles[:n]), default=0) if titles is not None else 0
+    cell_width = max(CELL_INCHES, TITLE_CHAR_INCHES * longest)  # long titles must not overlap
+    fig, axes = new_figure(nrows, ncols, fig=fig, cell_size=(cell_width, cell_height))
     for i, ax in enumerate(axes.flat):
         if i >= n:
             ax.remove()

@@ -173,3 +173,13 @@ def test_plot_triplets_gray_input_rgb_outputs():
     assert shown(fig.axes[0]).shape == (32, 32)
     assert shown(fig.axes[8]).shape == (32, 32, 3)
     assert fig.axes[16].get_ylabel() == "true"
+
+
+def test_long_titles_widen_the_cells_so_they_do_not_overlap():
+    imgs = np.zeros((2, 28, 28))
+    short = plot_images(imgs, titles=["a", "b"])
+    long = plot_images(imgs, titles=["transposed convolution", "upsampling + conv"])
+    assert long.get_figwidth() > short.get_figwidth()
+    long.canvas.draw()
+    left, right = (ax.title.get_window_extent() for ax in long.axes)
+    assert left.x1 <= right.x0, "the two titles overlap"
