@@ -46,6 +46,23 @@ def kernel_memory_gb() -> float:
     return _env_number("COURSE_KERNEL_MEMORY_GB", KERNEL_MEMORY_GB)
 
 
+def helpers_dirs() -> list[str]:
+    """Where a kernel imports ``helpers`` from: this repository's copy and, asked in a
+    fresh interpreter outside the repository, wherever the environment installed it."""
+    import subprocess
+
+    found = [str(Path(__file__).resolve().parents[1] / "helpers")]
+    try:
+        out = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
+                              "print(u.find_spec('helpers').submodule_search_locations[0])"],
+                             cwd="/", capture_output=True, text=True, timeout=60)
+        if out.returncode == 0 and out.stdout.strip():
+            found.append(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return found
+
+
 def readable_paths() -> list[str]:
     """What a grading kernel may read (besides its own scratch folder): the system,
     Python and the virtual environment, the course's ``helpers`` package and the data.
@@ -53,20 +70,18 @@ def readable_paths() -> list[str]:
     Not on the list, so unreadable: the repository (source notebooks with hidden tests,
     solutions/, the gradebook) and the grader's own folders.
     """
-    import helpers
-
     home = Path.home()
     candidates = [
         "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc",
         "/sys", sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-        str(Path(helpers.__file__).resolve().parent),
+        *helpers_dirs(),
         os.environ.get("COURSE_DATA_DIR", ""),
         os.environ.get("KERAS_HOME", "") or str(home / ".keras"),
         str(home / ".cache" / "matplotlib"), str(home / ".config" / "matplotlib"),
     ]
     seen: list[str] = []
     for path in candidates:
-        if path and os.path.exists(path) and path not in seen:
+        if path and os.path.exists(path) and os.path.realpath(path) not in seen:
             seen.append(os.path.realpath(path))
     return seen
 
