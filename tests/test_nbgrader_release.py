@@ -129,13 +129,8 @@ def _errors(cell) -> list[str]:
 @pytest.mark.grading
 @pytest.mark.parametrize("name", GRADED)
 def test_stubs_fail_visible_tests_with_a_clear_message(name, data_dir):
-    """Each released stub, run with the test cell after it, fails with the stub's message.
-
-    The stub cell itself raises it. When the stub keeps the signature (``def f(...):``
-    outside the solution region, as docs/authoring.md asks), calling it from the test
-    raises it too; when the whole cell is the solution region, the test fails with a
-    NameError and the student reads the message in the stub cell just above.
-    """
+    """Each released stub keeps its signature, and the test cell after it fails with the
+    stub's message (not a NameError), so the student knows what to do."""
     release = _read(ROOT / "release" / name / f"{name}.ipynb")
     cells = [c for c in release.cells if "grade-setup" in c.metadata.get("tags", [])]
     checks = []
@@ -149,11 +144,10 @@ def test_stubs_fail_visible_tests_with_a_clear_message(name, data_dir):
     _execute(nb, ROOT / "release" / name, timeout=300)
     for stub, test in checks:
         grade_id = test.metadata.nbgrader.grade_id
-        assert any(STUB_MESSAGE in e for e in _errors(stub)), f"stub before {grade_id}"
+        assert re.search(r"^def ", stub.source, re.M), f"the stub before {grade_id} lost its def"
+        assert not _errors(stub), f"the stub before {grade_id} should define, not raise"
         errors = _errors(test)
-        assert errors, f"{grade_id} passes with the stub"
-        if re.search(r"^(def|class) ", stub.source, re.M):
-            assert STUB_MESSAGE in errors[0], f"{grade_id} with the stub: {errors}"
+        assert errors and STUB_MESSAGE in errors[0], f"{grade_id} with the stub: {errors}"
 
 
 @pytest.mark.notebook
