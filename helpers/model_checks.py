@@ -91,8 +91,19 @@ def layer_kinds(model: Any, ignore: Iterable[str] = PASS_THROUGH + ACTIVATION_LA
     same list. Useful in messages: ``['Conv2D', 'MaxPooling2D', ...]``.
     """
     skip = set(ignore)
-    return [type(layer).__name__ for layer in layers_of(model)
+    return [keras_kind(layer) for layer in layers_of(model)
             if not any(cls.__name__ in skip for cls in type(layer).__mro__)]
+
+
+def keras_kind(layer: Any) -> str:
+    """The name of the Keras layer class a layer is, or derives from.
+
+    A student's ``class MyDense(keras.layers.Dense)`` is a ``"Dense"``.
+    """
+    for cls in type(layer).__mro__:
+        if cls.__module__.split(".")[0] in ("keras", "tf_keras"):
+            return cls.__name__
+    return type(layer).__name__
 
 
 # ---------------------------------------------------------------- activations

@@ -150,3 +150,13 @@ def test_expectations_name_what_is_wrong(both):
         mc.expect_close(2.0, 1.0, "penalty")
     with pytest.raises(AssertionError, match="no defined input"):
         mc.input_shape_of(keras.Sequential([L.Dense(2)]))
+
+
+def test_layer_kinds_see_a_subclass_as_its_keras_base():
+    class MyDense(keras.layers.Dense):
+        pass
+
+    model = keras.Sequential([keras.Input((4,)), MyDense(3, activation="relu"),
+                              keras.layers.Dense(4)])
+    assert mc.layer_kinds(model) == ["Dense", "Dense"]
+    assert mc.keras_kind(model.layers[0]) == "Dense"
