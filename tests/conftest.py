@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 import pytest
 
 matplotlib.use("Agg")
@@ -21,3 +22,15 @@ def data_dir() -> Path:
     if not (path / "mnist.npz").is_file():
         pytest.skip(f"no staged data at {path}; set COURSE_DATA_DIR")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _headless_figures(monkeypatch):
+    """plt.show() fails the test (helpers never call it); figures are closed after each test."""
+
+    def no_show(*args, **kwargs):
+        raise AssertionError("plt.show() must not be called by helpers")
+
+    monkeypatch.setattr(plt, "show", no_show)
+    yield
+    plt.close("all")

@@ -57,6 +57,12 @@ def solution_cell(cells: list, task: str):
     return found[0]
 
 
+def errors(cell) -> list[str]:
+    """``"Name: message"`` for every error a cell raised."""
+    return [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", [])
+            if o.output_type == "error"]
+
+
 def _failure(cell) -> str | None:
     for out in cell.get("outputs", []):
         if out.output_type == "error":
@@ -73,8 +79,12 @@ for _name in [n for n in list(globals()) if n not in _grading_baseline]:
 _BASELINE = "_grading_baseline = set(globals()) | {'_grading_baseline', '_name'}"
 
 
-def _execute(nb, cwd: Path, timeout: int) -> None:
-    env = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
+GRADING_ENV = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
+
+
+def execute(nb, cwd: Path, env: dict[str, str], timeout: int = 600) -> None:
+    """Run ``nb`` in place in a fresh kernel started in ``cwd`` with ``env`` added to its
+    environment; errors stay in the cells' outputs (see :func:`errors`)."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -141,7 +151,7 @@ def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | No
             new_cells.append(copy)
         spans[name] = (begin, len(new_cells))
     small = nbformat.v4.new_notebook(cells=new_cells, metadata=nb.metadata)
-    _execute(small, path.parent, timeout)
+    execute(small, path.parent, GRADING_ENV, timeout)
     return {name: _score(small.cells[a:b]) for name, (a, b) in spans.items()}
 
 

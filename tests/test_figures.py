@@ -11,17 +11,6 @@ from helpers.figures import as_images, draw_image, new_figure, save_figure
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _headless(monkeypatch):
-    """Fail on plt.show() and close every figure after each test."""
-
-    def _no_show(*args, **kwargs):
-        raise AssertionError("plt.show() must not be called by helpers")
-
-    monkeypatch.setattr(plt, "show", _no_show)
-    yield
-    plt.close("all")
-
 
 def test_as_images_reshapes_flat_mnist_vectors():
     x = np.random.default_rng(0).random((5, 784))

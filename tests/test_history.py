@@ -10,17 +10,6 @@ from helpers.history import plot_history
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _headless(monkeypatch):
-    """Fail on plt.show() and close every figure after each test."""
-
-    def _no_show(*args, **kwargs):
-        raise AssertionError("plt.show() must not be called by helpers")
-
-    monkeypatch.setattr(plt, "show", _no_show)
-    yield
-    plt.close("all")
-
 
 class FakeHistory:
     """Stands in for keras.callbacks.History: only the ``.history`` dict matters."""

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
-from tests.grading import NOTEBOOKS
+from tests.grading import NOTEBOOKS, execute
 
 pytestmark = pytest.mark.notebook
 
@@ -45,21 +43,6 @@ def notebook_path(name: str) -> Path:
     return NOTEBOOKS / name / f"{name}.ipynb"
 
 
-def _execute(nb, cwd: Path, env: dict[str, str], timeout: int = 600) -> None:
-    """Run ``nb`` in place with ``env`` set for the kernel, errors kept in the outputs."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def errors(nb) -> list[tuple[int, str, str]]:
     """(cell index, exception name, message) for every cell that raised."""
     return [(i, out.ename, out.evalue) for i, cell in enumerate(nb.cells)
@@ -77,7 +60,7 @@ def run(name: str, data_dir: Path) -> tuple[object, dict, float]:
         f"import json as _json\nprint({MARKER!r} + _json.dumps({{{fields}}}))"))
     env = {"COURSE_MODE": "fast", "MPLBACKEND": "Agg", "COURSE_DATA_DIR": str(data_dir)}
     start = time.perf_counter()
-    _execute(nb, path.parent, env)
+    execute(nb, path.parent, env)
     seconds = time.perf_counter() - start
     report = {}
     for out in nb.cells[-1].get("outputs", []):
@@ -143,7 +126,7 @@ def test_colorization_stops_early_and_clearly_without_cifar(tmp_path):
            # a closed local port: Keras' download attempt fails at once, even online
            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
            "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
-    _execute(nb, path.parent, env, timeout=300)
+    execute(nb, path.parent, env, timeout=300)
     found = errors(nb)
     assert found, "the notebook should stop when CIFAR-10 is missing"
     index, ename, message = found[0]

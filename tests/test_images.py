@@ -15,17 +15,6 @@ from helpers.images import (
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _headless(monkeypatch):
-    """Fail on plt.show() and close every figure after each test."""
-
-    def _no_show(*args, **kwargs):
-        raise AssertionError("plt.show() must not be called by helpers")
-
-    monkeypatch.setattr(plt, "show", _no_show)
-    yield
-    plt.close("all")
-
 
 @pytest.fixture
 def digits():

@@ -12,17 +12,6 @@ from helpers.latent import interpolate, plot_interpolation, plot_latent_scatter,
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def _headless(monkeypatch):
-    """Fail on plt.show() and close every figure after each test."""
-
-    def _no_show(*args, **kwargs):
-        raise AssertionError("plt.show() must not be called by helpers")
-
-    monkeypatch.setattr(plt, "show", _no_show)
-    yield
-    plt.close("all")
-
 
 def coordinate_decoder(z):
     """Flat 8x8 images whose first pixels hold the code: easy to check tiling."""

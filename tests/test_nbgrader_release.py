@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from instructor import course
+from tests.grading import errors, execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks"
@@ -105,25 +104,10 @@ def _first_solution(nb) -> int | None:
     return None
 
 
+FAST = {"COURSE_MODE": "fast", "MPLBACKEND": "Agg"}
+
 GRADED = [n for n in NAMES if _first_solution(_read(ROOT / "release" / n / f"{n}.ipynb"))
           is not None] if (ROOT / "release").exists() else []
-
-
-def _execute(nb, cwd: Path, timeout: int = 600) -> None:
-    env = {"COURSE_MODE": "fast", "MPLBACKEND": "Agg"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
-    finally:
-        for k, v in saved.items():
-            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-
-
-def _errors(cell) -> list[str]:
-    return [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", [])
-            if o.output_type == "error"]
 
 
 @pytest.mark.grading
@@ -141,13 +125,13 @@ def test_stubs_fail_visible_tests_with_a_clear_message(name, data_dir):
             cells += [cell, test]
             checks.append((cell, test))
     nb = nbformat.v4.new_notebook(cells=cells, metadata=release.metadata)
-    _execute(nb, ROOT / "release" / name, timeout=300)
+    execute(nb, ROOT / "release" / name, FAST, timeout=300)
     for stub, test in checks:
         grade_id = test.metadata.nbgrader.grade_id
         assert re.search(r"^def ", stub.source, re.M), f"the stub before {grade_id} lost its def"
-        assert not _errors(stub), f"the stub before {grade_id} should define, not raise"
-        errors = _errors(test)
-        assert errors and STUB_MESSAGE in errors[0], f"{grade_id} with the stub: {errors}"
+        assert not errors(stub), f"the stub before {grade_id} should define, not raise"
+        failed = errors(test)
+        assert failed and STUB_MESSAGE in failed[0], f"{grade_id} with the stub: {failed}"
 
 
 @pytest.mark.notebook
@@ -157,6 +141,6 @@ def test_release_runs_up_to_the_first_exercise(name, data_dir):
     release = _read(ROOT / "release" / name / f"{name}.ipynb")
     stop = _first_solution(release)
     nb = nbformat.v4.new_notebook(cells=release.cells[:stop], metadata=release.metadata)
-    _execute(nb, ROOT / "release" / name)
-    failed = {i: _errors(c) for i, c in enumerate(nb.cells) if _errors(c)}
+    execute(nb, ROOT / "release" / name, FAST)
+    failed = {i: errors(c) for i, c in enumerate(nb.cells) if errors(c)}
     assert not failed, f"release/{name}: cells before the first exercise fail: {failed}"
