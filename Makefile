@@ -21,6 +21,8 @@ help:
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
 	@echo "make lint   ruff only;  make strip  remove outputs from notebooks/"
 	@echo "make clean  remove the virtual environment"
+	@echo "make release | solutions | sample-class | collect | autograde | feedback | grades"
+	@echo "make bench-notebooks | bench-reference | bench-grading   (see docs/results.md)"
 
 setup: $(STAMP)
 
@@ -82,3 +84,17 @@ feedback: setup         ## feedback/<student>/<assignment>/ (HTML without hidden
 
 grades: setup           ## grades.csv
 	$(INSTRUCTOR) grades --to grades.csv
+
+# ---------------------------------------------------------------- benchmarks (docs/results.md)
+ROWS ?=
+
+.PHONY: bench-notebooks bench-reference bench-grading
+
+bench-notebooks: setup  ## fast-mode time and kernel peak memory of every notebook
+	MPLBACKEND=Agg $(BIN)/python benchmarks/notebook_runs.py
+
+bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla vae_mse")
+	$(BIN)/python benchmarks/reference_results.py $(ROWS)
+
+bench-grading: setup    ## autograde a synthetic class of 30
+	COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
