@@ -102,8 +102,7 @@ def grades(data_dir):
     return grade_variants(NOTEBOOK, TASK, variants)
 
 
-pytestmark = [pytest.mark.grading,
-              pytest.mark.filterwarnings("ignore::nbformat.warnings.DuplicateCellId")]
+pytestmark = pytest.mark.grading
 
 
 def test_points_per_cell(grades):
