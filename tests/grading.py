@@ -159,3 +159,25 @@ def grade_task(notebook: str | Path, task: str, solution_source: str | None = No
                timeout: int = 300) -> TaskGrade:
     """Grade one answer to ``task`` (``None``: the reference solution) in a fresh kernel."""
     return grade_variants(notebook, task, {"answer": solution_source}, timeout)["answer"]
+
+
+# ---------------------------------------------------------------- assertions for the grading tests
+def assert_full_marks(grade: TaskGrade, name: str, max_points: float) -> None:
+    """A correct answer earns every point of a task worth ``max_points``."""
+    assert grade.full_marks, f"{name}: {grade.points}/{grade.max_points}, {grade.failures}"
+    assert grade.max_points == max_points
+
+
+def assert_stub_scores_nothing(grade: TaskGrade) -> None:
+    """The released stub earns nothing, and every test cell says it is not implemented."""
+    assert grade.points == 0
+    assert all("NotImplementedError" in why for why in grade.failures.values())
+
+
+def assert_loses(grade: TaskGrade, reference: TaskGrade, name: str, lost: set[str],
+                 message: str) -> None:
+    """A wrong answer fails exactly the ``lost`` test cells, keeps the points of the
+    others (as the reference earns them), and one failure explains it with ``message``."""
+    assert set(grade.failures) == lost, f"{name}: failed {grade.failures}"
+    assert grade.points == sum(p for cell, p in reference.cells.items() if cell not in lost)
+    assert any(message in why for why in grade.failures.values()), grade.failures

@@ -9,7 +9,15 @@ import re
 import nbformat
 import pytest
 
-from tests.grading import NOTEBOOKS, grade_variants, solution_cell, task_cells
+from tests.grading import (
+    NOTEBOOKS,
+    assert_full_marks,
+    assert_loses,
+    assert_stub_scores_nothing,
+    grade_variants,
+    solution_cell,
+    task_cells,
+)
 
 NOTEBOOK = "03_convolutional_autoencoders.ipynb"
 TASK = "conv"
@@ -132,14 +140,11 @@ def test_points_per_cell(grades):
 
 @pytest.mark.parametrize("name", ["reference", "sequential", "one_loop"])
 def test_correct_answers_score_full_marks(grades, name):
-    grade = grades[name]
-    assert grade.full_marks, f"{name}: {grade.points}/{grade.max_points}, {grade.failures}"
-    assert grade.max_points == 7
+    assert_full_marks(grades[name], name, 7)
 
 
 def test_stub_scores_nothing(grades):
-    assert grades["stub"].points == 0
-    assert all("NotImplementedError" in why for why in grades["stub"].failures.values())
+    assert_stub_scores_nothing(grades["stub"])
 
 
 @pytest.mark.parametrize("name, lost, message", [
@@ -155,7 +160,4 @@ def test_stub_scores_nothing(grades):
     ("sgd", {TRAINING}, "auto's optimizer"),
 ])
 def test_wrong_answers_lose_specific_points(grades, name, lost, message):
-    grade = grades[name]
-    assert set(grade.failures) == lost, f"{name}: failed {grade.failures}"
-    assert grade.points == sum(p for cell, p in POINTS.items() if cell not in lost)
-    assert any(message in why for why in grade.failures.values()), grade.failures
+    assert_loses(grades[name], grades["reference"], name, lost, message)
