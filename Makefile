@@ -23,6 +23,7 @@ help:
 	@echo "make clean  remove the virtual environment"
 	@echo "make release | solutions | sample-class | collect | autograde | feedback | grades"
 	@echo "make bench-notebooks | bench-reference | bench-grading   (see docs/results.md)"
+	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
 setup: $(STAMP)
 
@@ -43,8 +44,9 @@ lab: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 test: setup lint
-	COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
+	COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env tests notebooks
 
 strip: setup
@@ -98,3 +100,10 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 
 bench-grading: setup    ## autograde a synthetic class of 30
 	COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+
+# ---------------------------------------------------------------- pre-trained weights
+NOTEBOOKS ?=
+
+.PHONY: weights
+weights: setup          ## retrain the shipped weights in full mode (long: NOTEBOOKS="04 08")
+	MPLBACKEND=Agg $(BIN)/python scripts/train_weights.py $(NOTEBOOKS)

@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from helpers.pretrained import weights_dir
+
 #: Seconds one cell may run. Under nbgrader the notebooks train in fast mode; the
 #: longest cell of a graded notebook took under a minute on 2 loaded CPU cores when this
 #: was set, so 180 s leaves room for slow machines and still stops a runaway cell.
@@ -65,7 +67,8 @@ def helpers_dirs() -> list[str]:
 
 def readable_paths() -> list[str]:
     """What a grading kernel may read (besides its own scratch folder): the system,
-    Python and the virtual environment, the course's ``helpers`` package and the data.
+    Python and the virtual environment, the course's ``helpers`` package, the data and the
+    course's pre-trained weights (so demo models load instead of training).
 
     Not on the list, so unreadable: the repository (source notebooks with hidden tests,
     solutions/, the gradebook) and the grader's own folders.
@@ -76,6 +79,7 @@ def readable_paths() -> list[str]:
         "/sys", sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
         *helpers_dirs(),
         os.environ.get("COURSE_DATA_DIR", ""),
+        str(weights_dir()),
         os.environ.get("KERAS_HOME", "") or str(home / ".keras"),
         str(home / ".cache" / "matplotlib"), str(home / ".config" / "matplotlib"),
     ]

@@ -1,0 +1,81 @@
+"""Make the course's pre-trained weights by running notebooks with training switched on.
+
+Every notebook that calls ``helpers.fit_or_load`` is executed top to bottom in a fresh
+kernel with ``COURSE_RETRAIN=1`` (train instead of loading) and ``COURSE_SAVE_WEIGHTS=1``
+(save what was trained), in full mode unless told otherwise. The notebook is the only
+place a model is defined, so the weights always match it. Prints, per notebook, the wall
+time and each weights file written with its size and training time.
+
+    .venv/bin/python scripts/train_weights.py                   # every notebook, full mode
+    .venv/bin/python scripts/train_weights.py 04 05             # notebooks whose name has 04 or 05
+    .venv/bin/python scripts/train_weights.py --mode fast --out /tmp/w 04   # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from helpers.pretrained import REPO_WEIGHTS  # noqa: E402
+
+
+def weight_notebooks(names: list[str]) -> list[Path]:
+    """Source notebooks that call ``fit_or_load`` (filtered by ``names`` when given)."""
+    found = [p for p in sorted((ROOT / "notebooks").glob("*/*.ipynb"))
+             if ".ipynb_checkpoints" not in p.parts and "fit_or_load(" in p.read_text()]
+    return [p for p in found if not names or any(n in p.stem for n in names)]
+
+
+def run(path: Path, mode: str, out: Path, timeout: int) -> float:
+    """Execute one notebook with training and saving on; return its wall time."""
+    os.environ.update(COURSE_MODE=mode, COURSE_RETRAIN="1", COURSE_SAVE_WEIGHTS="1",
+                      COURSE_WEIGHTS_DIR=str(out), MPLBACKEND="Agg")
+    os.environ.pop("COURSE_WEIGHTS", None)
+    if os.environ.get("COURSE_DATA_DIR"):  # the kernel runs in the notebook's folder
+        os.environ["COURSE_DATA_DIR"] = os.path.abspath(os.environ["COURSE_DATA_DIR"])
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="only notebooks whose name contains one")
+    parser.add_argument("--mode", choices=("full", "fast"), default="full")
+    parser.add_argument("--out", type=Path, default=REPO_WEIGHTS,
+                        help=f"where to write the weights (default {REPO_WEIGHTS})")
+    parser.add_argument("--timeout", type=int, default=6 * 3600, help="seconds per cell")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    chosen = weight_notebooks(args.names)
+    if not chosen:
+        parser.error("no notebook calls fit_or_load with that name")
+    for path in chosen:
+        before = {p: p.stat().st_mtime for p in args.out.glob("*.json")}
+        seconds = run(path, args.mode, args.out.resolve(), args.timeout)
+        print(f"{path.stem}: {seconds:.0f} s ({args.mode} mode)", flush=True)
+        for meta in sorted(args.out.glob("*.json")):
+            if before.get(meta) == meta.stat().st_mtime:
+                continue
+            info = json.loads(meta.read_text())
+            weights = meta.with_name(f"{info['name']}.weights.npz")
+            print(f"  {weights.name:<34}{weights.stat().st_size / 2**20:6.2f} MiB  "
+                  f"{info['parameters']:>9,} parameters  {info['made']['epochs']:>3} epochs  "
+                  f"{info['made']['seconds']:7.0f} s  val_loss "
+                  f"{info['history'].get('val_loss', ['-'])[-1]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
