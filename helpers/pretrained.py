@@ -179,7 +179,8 @@ def fit_or_load(model: Any, name: str, fit: Callable[[], Any], *, retrain: bool 
         print(f"{name}: {loaded}; training instead.")
     start = time.perf_counter()
     history = fit()
-    record = TrainingRecord(_history_dict(history), "trained", time.perf_counter() - start)
+    values = {key: [float(v) for v in series] for key, series in _history_dict(history).items()}
+    record = TrainingRecord(values, "trained", time.perf_counter() - start)
     if _flag(env, "COURSE_SAVE_WEIGHTS"):
         path = save_weights(model, name, record, env)
         record.info = json.loads(path.with_name(f"{name}.json").read_text())
