@@ -9,6 +9,7 @@ time and each weights file written with its size and training time.
     .venv/bin/python scripts/train_weights.py                   # every notebook, full mode
     .venv/bin/python scripts/train_weights.py 04 05             # notebooks whose name has 04 or 05
     .venv/bin/python scripts/train_weights.py --mode fast --out /tmp/w 04   # a quick check
+    .venv/bin/python scripts/train_weights.py --list            # a table of what is shipped
 """
 
 from __future__ import annotations
@@ -50,6 +51,21 @@ def run(path: Path, mode: str, out: Path, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+def table(folder: Path) -> str:
+    """A Markdown table of the weights in ``folder``, from their records."""
+    lines = ["| weights | parameters | MiB | epochs | training (s) | final loss | val loss "
+             "| made on |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for meta in sorted(folder.glob("*.json")):
+        info = json.loads(meta.read_text())
+        size = meta.with_name(f"{info['name']}.weights.npz").stat().st_size / 2**20
+        made, hist = info["made"], info["history"]
+        val = f"{hist['val_loss'][-1]:.4g}" if "val_loss" in hist else "–"
+        lines.append(f"| `{info['name']}` | {info['parameters']:,} | {size:.2f} | "
+                     f"{made['epochs']} | {made['seconds']:.0f} | {hist['loss'][-1]:.4g} | "
+                     f"{val} | {made['machine']}, {made['mode']} mode |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="only notebooks whose name contains one")
@@ -57,7 +73,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO_WEIGHTS,
                         help=f"where to write the weights (default {REPO_WEIGHTS})")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="seconds per cell")
+    parser.add_argument("--list", action="store_true", help="print a table of the weights in --out")
     args = parser.parse_args()
+    if args.list:
+        print(table(args.out))
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     chosen = weight_notebooks(args.names)
     if not chosen:
