@@ -165,3 +165,17 @@ def test_every_shipped_file_is_full_mode_checked_and_used():
         total += path.stat().st_size
     assert total / 2**20 < MAX_TOTAL_MIB
     assert {p.name.removesuffix(".weights.npz") for p in SHIPPED.glob("*.npz")} == names
+
+
+def test_weights_files_are_not_ignored_by_git():
+    """The no-data rule (*.npz in .gitignore) must not swallow the shipped weights."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = sorted(SHIPPED.glob("*.weights.npz"))
+    assert files
+    out = subprocess.run(["git", "check-ignore", *map(str, files)], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.stdout.strip() == "", f"ignored by git: {out.stdout}"
