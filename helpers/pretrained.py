@@ -33,11 +33,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from helpers.history import _history_dict
 from helpers.modes import current_mode
 
 #: The repository's weights folder, next to the ``helpers`` package.
 REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def per_epoch(history: Any) -> dict[str, list[float]]:
+    """``{metric: [float per epoch]}`` from a Keras ``History`` or a mapping of sequences."""
+    values = getattr(history, "history", history)
+    if not isinstance(values, Mapping):
+        raise TypeError(f"fit() should return a Keras History or a dict of per-epoch values, "
+                        f"got {type(history).__name__}")
+    return {str(key): [float(v) for v in np.ravel(series)] for key, series in values.items()}
 
 
 class WeightsError(RuntimeError):
@@ -179,8 +187,7 @@ def fit_or_load(model: Any, name: str, fit: Callable[[], Any], *, retrain: bool 
         print(f"{name}: {loaded}; training instead.")
     start = time.perf_counter()
     history = fit()
-    values = {key: [float(v) for v in series] for key, series in _history_dict(history).items()}
-    record = TrainingRecord(values, "trained", time.perf_counter() - start)
+    record = TrainingRecord(per_epoch(history), "trained", time.perf_counter() - start)
     if _flag(env, "COURSE_SAVE_WEIGHTS"):
         path = save_weights(model, name, record, env)
         record.info = json.loads(path.with_name(f"{name}.json").read_text())

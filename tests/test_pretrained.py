@@ -179,3 +179,9 @@ def test_weights_files_are_not_ignored_by_git():
     out = subprocess.run(["git", "check-ignore", *map(str, files)], cwd=ROOT,
                          capture_output=True, text=True)
     assert out.stdout.strip() == "", f"ignored by git: {out.stdout}"
+
+
+def test_fit_must_return_a_history(tmp_path):
+    model = tiny_model()
+    with pytest.raises(TypeError, match="History"):
+        helpers.fit_or_load(model, "tiny", lambda: None, environ=env(tmp_path))
