@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ("04", "08", "09")
+NOTEBOOKS = ("03", "04", "08", "09")
 
 pytestmark = pytest.mark.notebook
 
