@@ -22,6 +22,7 @@ from the environment at each call (no state is kept here):
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -94,10 +95,6 @@ def weights_path(name: str, environ: Mapping[str, str] | None = None) -> Path:
     return weights_dir(environ) / f"{name}.weights.npz"
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def _machine() -> str:
     try:
         import tensorflow as tf
@@ -122,25 +119,27 @@ def _versions() -> dict[str, str]:
 
 
 def save_weights(model: Any, name: str, record: TrainingRecord,
-                 environ: Mapping[str, str] | None = None) -> Path:
-    """Write ``model``'s weights and ``record`` (with provenance) for ``name``."""
+                 environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Write ``model``'s weights and ``record`` (with provenance) for ``name``; return the
+    record as written to ``<name>.json``."""
     path = weights_path(name, environ)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = model.get_weights()
-    with open(path, "wb") as file:  # a file object: numpy would append .npz to a name
-        np.savez_compressed(file, **{f"w{i:03d}": a for i, a in enumerate(arrays)})
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{f"w{i:03d}": a for i, a in enumerate(arrays)})
+    path.write_bytes(buffer.getvalue())
     info = {
         "name": name,
         "model": getattr(model, "name", type(model).__name__),
         "parameters": int(sum(a.size for a in arrays)),
-        "sha256": sha256(path),
+        "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(),
         "made": {"mode": current_mode(environ), "seconds": round(record.seconds, 1),
                  "epochs": record.epochs, "machine": _machine(),
                  "date": time.strftime("%Y-%m-%d"), "versions": _versions()},
         "history": record.history,
     }
     path.with_name(f"{name}.json").write_text(json.dumps(info, indent=1) + "\n")
-    return path
+    return info
 
 
 def _load(model: Any, name: str, environ: Mapping[str, str]) -> TrainingRecord | str:
@@ -151,9 +150,10 @@ def _load(model: Any, name: str, environ: Mapping[str, str]) -> TrainingRecord |
         return f"no weights file {path}"
     try:
         info = json.loads(meta.read_text())
-        if sha256(path) != info.get("sha256"):
+        raw = path.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != info.get("sha256"):
             return f"{path} does not match the checksum in {meta.name}"
-        with np.load(path) as stored:
+        with np.load(io.BytesIO(raw)) as stored:
             arrays = [stored[f"w{i:03d}"] for i in range(len(stored.files))]
         model.set_weights(arrays)
     except OSError as err:
@@ -189,8 +189,7 @@ def fit_or_load(model: Any, name: str, fit: Callable[[], Any], *, retrain: bool 
     history = fit()
     record = TrainingRecord(per_epoch(history), "trained", time.perf_counter() - start)
     if _flag(env, "COURSE_SAVE_WEIGHTS"):
-        path = save_weights(model, name, record, env)
-        record.info = json.loads(path.with_name(f"{name}.json").read_text())
-        print(f"{name}: saved {path}")
+        record.info = save_weights(model, name, record, env)
+        print(f"{name}: saved {weights_path(name, env)}")
     print(f"{name}: {record}.")
     return record

@@ -12,6 +12,7 @@ import pytest
 
 import helpers
 from helpers import pretrained
+from helpers.datasets import sha256_of
 
 helpers.import_quietly("tensorflow", "keras")
 import keras  # noqa: E402
@@ -158,7 +159,7 @@ def test_every_shipped_file_is_full_mode_checked_and_used():
     total = 0
     for info in infos:
         path = SHIPPED / f"{info['name']}.weights.npz"
-        assert pretrained.sha256(path) == info["sha256"], path
+        assert sha256_of(path) == info["sha256"], path
         assert info["made"]["mode"] == "full", f"{path.name} was not trained in full mode"
         assert info["name"][:2] in prefixes, f"no notebook loads {path.name}"
         assert len(info["history"]["loss"]) == info["made"]["epochs"]
