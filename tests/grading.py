@@ -11,6 +11,7 @@ if it raised no error and wrote nothing to stderr.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,6 +56,36 @@ def solution_cell(cells: list, task: str):
     if len(found) != 1:
         raise ValueError(f"task-{task} has {len(found)} solution cells, expected 1")
     return found[0]
+
+
+def notebook_path(notebook: str | Path) -> Path:
+    """A source notebook given by its file name (searched under notebooks/) or its path."""
+    path = Path(notebook)
+    if not path.is_absolute():
+        path = next(NOTEBOOKS.glob(f"**/{path}"), NOTEBOOKS / path)
+    return path
+
+
+def reference_solution(notebook: str | Path, task: str) -> str:
+    """The source of ``task``'s solution cell, solution region included."""
+    nb = nbformat.read(notebook_path(notebook), as_version=4)
+    return solution_cell(task_cells(nb, task), task).source
+
+
+def released_stub(notebook: str | Path, task: str) -> str:
+    """The solution cell as students receive it: the solution region replaced by a raise."""
+    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION",
+                  "# YOUR CODE HERE\n    raise NotImplementedError()",
+                  reference_solution(notebook, task), flags=re.S)
+
+
+def reference_with(notebook: str | Path, task: str, *replacements: tuple[str, str]) -> str:
+    """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
+    source = reference_solution(notebook, task)
+    for old, new in replacements:
+        assert old in source, f"{old!r} not in the reference solution"
+        source = source.replace(old, new)
+    return source
 
 
 def errors(cell) -> list[str]:
@@ -130,9 +161,7 @@ def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | No
     deleted, then the task's cells run with the variant as the solution (``None``
     keeps the reference solution). Much faster than one kernel per variant.
     """
-    path = Path(notebook)
-    if not path.is_absolute():
-        path = next(NOTEBOOKS.glob(f"**/{path}"), NOTEBOOKS / path)
+    path = notebook_path(notebook)
     nb = nbformat.read(path, as_version=4)
     cells = task_cells(nb, task)
     setup = [c for c in cells if f"task-{task}" not in _tags(c)]

@@ -4,45 +4,22 @@ answers, and wrong answers that must each lose the points of specific test cells
 from __future__ import annotations
 
 import os
-import re
 
-import nbformat
 import pytest
 
+from tests import grading
 from tests.grading import (
-    NOTEBOOKS,
     assert_full_marks,
     assert_loses,
     assert_stub_scores_nothing,
     grade_variants,
-    solution_cell,
-    task_cells,
+    released_stub,
 )
 
 NOTEBOOK = "03_convolutional_autoencoders.ipynb"
 TASK = "conv"
 SHAPES, LAYERS, TRAINING = (f"{TASK}-tests-{part}" for part in ("shapes", "layers", "training"))
 POINTS = {SHAPES: 2.0, LAYERS: 3.0, TRAINING: 2.0}
-
-
-def reference() -> str:
-    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
-    return solution_cell(task_cells(nb, TASK), TASK).source
-
-
-def released_stub() -> str:
-    """The solution cell as students receive it: the solution region replaced by a raise."""
-    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION",
-                  "# YOUR CODE HERE\n    raise NotImplementedError()", reference(), flags=re.S)
-
-
-def reference_with(*replacements: tuple[str, str]) -> str:
-    """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
-    source = reference()
-    for old, new in replacements:
-        assert old in source, f"{old!r} not in the reference solution"
-        source = source.replace(old, new)
-    return source
 
 
 #: Correct: Sequential, tensorflow.keras, int kernel sizes, activations as separate layers,
@@ -97,6 +74,11 @@ def autoencoder(input_dims, filters, latent_dims):
 '''
 
 
+def reference_with(*replacements: tuple[str, str]) -> str:
+    """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
+    return grading.reference_with(NOTEBOOK, TASK, *replacements)
+
+
 def wrong_variants() -> dict[str, str]:
     valid = 'x = keras.layers.Conv2D(backwards[-1], (3, 3), padding="valid"'
     return {
@@ -127,7 +109,7 @@ def wrong_variants() -> dict[str, str]:
 def grades(data_dir):
     os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
     variants = {"reference": None, "sequential": SEQUENTIAL, "one_loop": ONE_LOOP,
-                "stub": released_stub(), **wrong_variants()}
+                "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
     return grade_variants(NOTEBOOK, TASK, variants)
 
 

@@ -4,42 +4,22 @@ penalty written three ways, and wrong answers that must each lose specific point
 from __future__ import annotations
 
 import os
-import re
 
-import nbformat
 import pytest
 
+from tests import grading
 from tests.grading import (
-    NOTEBOOKS,
     assert_full_marks,
     assert_loses,
     assert_stub_scores_nothing,
     grade_variants,
-    solution_cell,
-    task_cells,
+    reference_solution,
+    released_stub,
 )
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"
 TASK = "sparse"
 LAYERS, PENALTY, TRAINING = (f"{TASK}-tests-{part}" for part in ("layers", "penalty", "training"))
-
-
-def reference() -> str:
-    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
-    return solution_cell(task_cells(nb, TASK), TASK).source
-
-
-def released_stub() -> str:
-    """The solution cell as students receive it: the solution region replaced by a raise."""
-    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION",
-                  "# YOUR CODE HERE\n    raise NotImplementedError()", reference(), flags=re.S)
-
-
-def reference_with(old: str, new: str) -> str:
-    """The reference solution with ``old`` replaced by ``new`` (``old`` must occur)."""
-    source = reference()
-    assert old in source, f"{old!r} not in the reference solution"
-    return source.replace(old, new)
 
 
 #: Correct: Sequential, the penalty as an ActivityRegularization layer after the code.
@@ -84,32 +64,37 @@ def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
 '''
 
 
+def reference_with(*replacements: tuple[str, str]) -> str:
+    """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
+    return grading.reference_with(NOTEBOOK, TASK, *replacements)
+
+
 def wrong_variants() -> dict[str, str]:
     code_layer = ('code = keras.layers.Dense(latent_dims, activation="relu",\n'
                   '                              activity_regularizer=keras.regularizers.L1('
                   'lambtha))(x)')
-    assert code_layer in reference()
+    assert code_layer in reference_solution(NOTEBOOK, TASK)
     return {
         # the penalty on the last hidden layer instead of the code
-        "l1_on_hidden": reference_with(code_layer, (
+        "l1_on_hidden": reference_with((code_layer, (
             'x = keras.layers.ActivityRegularization(l1=lambtha)(x)\n'
-            '    code = keras.layers.Dense(latent_dims, activation="relu")(x)')),
+            '    code = keras.layers.Dense(latent_dims, activation="relu")(x)'))),
         # a fixed weight: right for the visible example only
-        "fixed_weight": reference_with("L1(lambtha)", "L1(1e-5)"),
-        "ten_times": reference_with("L1(lambtha)", "L1(10 * lambtha)"),
-        "l2_instead": reference_with("L1(lambtha)", "L2(lambtha)"),
+        "fixed_weight": reference_with(("L1(lambtha)", "L1(1e-5)")),
+        "ten_times": reference_with(("L1(lambtha)", "L1(10 * lambtha)")),
+        "l2_instead": reference_with(("L1(lambtha)", "L2(lambtha)")),
         # the right penalty, plus one on the decoder's input as well
-        "also_in_decoder": reference_with(
+        "also_in_decoder": reference_with((
             "x = code_input\n", "x = keras.layers.ActivityRegularization(l1=lambtha)("
-            "code_input)\n"),
+            "code_input)\n")),
         # the penalty on the code layer's input to its ReLU, not on the code itself
-        "before_relu": reference_with(code_layer, (
+        "before_relu": reference_with((code_layer, (
             'code = keras.layers.Dense(latent_dims,\n'
             '        activity_regularizer=keras.regularizers.L1(lambtha))(x)\n'
-            '    code = keras.layers.ReLU()(code)')),
-        "no_sigmoid": reference_with('activation="sigmoid"', 'activation="relu"'),
-        "not_reversed": reference_with("reversed(hidden_layers)", "hidden_layers"),
-        "mse_loss": reference_with('loss="binary_crossentropy"', 'loss="mse"'),
+            '    code = keras.layers.ReLU()(code)'))),
+        "no_sigmoid": reference_with(('activation="sigmoid"', 'activation="relu"')),
+        "not_reversed": reference_with(("reversed(hidden_layers)", "hidden_layers")),
+        "mse_loss": reference_with(('loss="binary_crossentropy"', 'loss="mse"')),
     }
 
 
@@ -117,7 +102,7 @@ def wrong_variants() -> dict[str, str]:
 def grades(data_dir):
     os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
     variants = {"reference": None, "layer_style": LAYER_STYLE, "l1l2_style": L1L2_STYLE,
-                "stub": released_stub(), **wrong_variants()}
+                "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
     return grade_variants(NOTEBOOK, TASK, variants)
 
 

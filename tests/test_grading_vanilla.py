@@ -4,32 +4,21 @@ answers, and wrong answers that must each lose the points of a specific test cel
 from __future__ import annotations
 
 import os
-import re
 
-import nbformat
 import pytest
 
+from tests import grading
 from tests.grading import (
-    NOTEBOOKS,
     assert_full_marks,
     assert_loses,
     assert_stub_scores_nothing,
     grade_variants,
-    solution_cell,
-    task_cells,
+    released_stub,
 )
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"
 TASK = "vanilla"
 SHAPES, LAYERS, TRAINING = (f"{TASK}-tests-{part}" for part in ("shapes", "layers", "training"))
-
-
-def released_stub(task: str) -> str:
-    """The solution cell as students receive it: the solution region replaced by a raise."""
-    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
-    source = solution_cell(task_cells(nb, task), task).source
-    return re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION",
-                  "# YOUR CODE HERE\n    raise NotImplementedError()", source, flags=re.S)
 
 
 #: Correct: Sequential models, optimizer and loss as objects, auto as Sequential.
@@ -75,30 +64,28 @@ def autoencoder(input_dims, hidden_layers, latent_dims):
     return encoder, decoder, auto
 '''
 
-def reference_with(old: str, new: str, count: int = 1) -> str:
-    """The reference solution with ``old`` replaced by ``new`` (``old`` must occur)."""
-    nb = nbformat.read(next(NOTEBOOKS.glob(f"**/{NOTEBOOK}")), as_version=4)
-    source = solution_cell(task_cells(nb, TASK), TASK).source
-    assert source.count(old) >= count, f"{old!r} not in the reference solution"
-    return source.replace(old, new, count)
+
+def reference_with(*replacements: tuple[str, str]) -> str:
+    """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
+    return grading.reference_with(NOTEBOOK, TASK, *replacements)
 
 
 def wrong_variants() -> dict[str, str]:
     return {
-        "no_sigmoid": reference_with('activation="sigmoid"', 'activation="relu"'),
-        "not_reversed": reference_with("reversed(hidden_layers)", "hidden_layers"),
-        "linear_code": reference_with('Dense(latent_dims, activation="relu")',
-                                      "Dense(latent_dims)"),
-        "latent_ignored": reference_with("Dense(latent_dims,", "Dense(hidden_layers[-1] if "
-                                         "hidden_layers else latent_dims,").replace(
+        "no_sigmoid": reference_with(('activation="sigmoid"', 'activation="relu"')),
+        "not_reversed": reference_with(("reversed(hidden_layers)", "hidden_layers")),
+        "linear_code": reference_with(('Dense(latent_dims, activation="relu")',
+                                       "Dense(latent_dims)")),
+        "latent_ignored": reference_with(("Dense(latent_dims,", "Dense(hidden_layers[-1] if "
+                                          "hidden_layers else latent_dims,")).replace(
             "shape=(latent_dims,)", "shape=(hidden_layers[-1] if hidden_layers else "
             "latent_dims,)"),
-        "mse_loss": reference_with('loss="binary_crossentropy"', 'loss="mse"'),
-        "sgd": reference_with('optimizer="adam"', 'optimizer="sgd"'),
+        "mse_loss": reference_with(('loss="binary_crossentropy"', 'loss="mse"')),
+        "sgd": reference_with(('optimizer="adam"', 'optimizer="sgd"')),
         # auto rebuilt from fresh layers: right shapes, but not decoder(encoder(x))
-        "not_shared": reference_with(
+        "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
-            "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))"),
+            "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))")),
     }
 
 
@@ -106,7 +93,7 @@ def wrong_variants() -> dict[str, str]:
 def grades(data_dir):
     os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
     variants = {"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS,
-                "stub": released_stub(TASK), **wrong_variants()}
+                "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
     return grade_variants(NOTEBOOK, TASK, variants)
 
 
