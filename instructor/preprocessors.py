@@ -39,17 +39,28 @@ from nbclient.exceptions import DeadKernelError
 from nbformat.corpus.words import generate_corpus_id
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from traitlets import Bool, Float, Integer, List, Unicode
+from traitlets import Bool, Dict, Float, Integer, List, Unicode
+
+from instructor import review
 
 SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
+VERIFY = Path(__file__).resolve().parent / "verify.py"
+#: The kernel's records of graded calls, inside its scratch folder (helpers.evidence).
+EVIDENCE = ".grading-evidence"
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 #: Marks stderr text that a test cell wrote, moved to stdout by StderrToStdoutInTests.
 STDERR_MARK = "[stderr, not graded] "
 
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata; ``{}`` when there is none or it is not a mapping."""
+    meta = cell.get("metadata", {})
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+_meta = nbgrader_meta
 
 
 def is_test_cell(cell) -> bool:
@@ -57,6 +68,44 @@ def is_test_cell(cell) -> bool:
     meta = _meta(cell)
     return cell.get("cell_type") == "code" and bool(meta.get("grade")) \
         and not meta.get("solution")
+
+
+def task_of(cell) -> str | None:
+    """The task a cell belongs to (its ``task-<name>`` tag), if any."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    tags = tags if isinstance(tags, list) else []
+    return next((t[5:] for t in tags if isinstance(t, str) and t.startswith("task-")), None)
+
+
+def graded_calls(cells, release_cells) -> dict[int, tuple[str, str, list[str]]]:
+    """Test cell index -> (key, task, the graded functions it calls).
+
+    The key (``<index>-<grade_id>``) names the cell's records and verdict. The graded
+    functions of a task are those its released answer cell defines.
+    """
+    functions: dict[str, list[str]] = {}
+    for cell in release_cells:
+        task = task_of(cell)
+        if task and cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
+            for name in review.defined_functions(cell.source):
+                if name not in functions.setdefault(task, []):
+                    functions[task].append(name)
+    plan = {}
+    for index, cell in enumerate(cells):
+        task = task_of(cell)
+        if task and is_test_cell(cell) and functions.get(task):
+            key = f"{index:03d}-{nbgrader_meta(cell).get('grade_id')}"
+            plan[index] = (key, task, functions[task])
+    return plan
+
+
+def student_sources(cells, release_cells) -> list[str]:
+    """The code the student wrote or changed: answer cells and every code cell that is
+    not one of the released instructor cells."""
+    released = {c.source.strip() for c in release_cells if c.cell_type == "code"
+                and not nbgrader_meta(c).get("solution")}
+    return [c.source for c in cells if c.cell_type == "code" and (
+        nbgrader_meta(c).get("solution") or c.source.strip() not in released)]
 
 
 def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
@@ -73,26 +122,45 @@ class SandboxedKernelManager(AsyncKernelManager):
                             ).tag(config=True)
     readable_paths = List(Unicode(), help="Paths the kernel may read.").tag(config=True)
     use_landlock = Bool(True, help="Apply the file-system allow-list.").tag(config=True)
+    limits = Dict(help="Further caps: file_mb, cpu_seconds, processes (0: none)."
+                  ).tag(config=True)
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
         cwd = kw.get("cwd") or os.getcwd()
-        env = dict(kw.get("env") or os.environ)
-        tmp = os.path.join(cwd, ".tmp")
-        os.makedirs(tmp, exist_ok=True)
-        env.update({"TMPDIR": tmp, "IPYTHONDIR": os.path.join(cwd, ".ipython"),
-                    "PYTHONDONTWRITEBYTECODE": "1"})
-        kw["env"] = env
+        kw["env"] = sandbox_env(cwd, kw.get("env"))
         readable = list(self.readable_paths)
         if "-f" in kernel_cmd:  # the connection file
             readable.append(kernel_cmd[kernel_cmd.index("-f") + 1])
-        wrapper = [sys.executable, str(SANDBOX), "--memory-gb", str(self.memory_limit_gb)]
-        if not self.use_landlock:
-            wrapper.append("--no-landlock")
-        for path in readable:
-            wrapper += ["--ro", path]
-        for path in (cwd, "/dev"):
-            wrapper += ["--rw", path]
-        await super()._async_launch_kernel([*wrapper, "--", *kernel_cmd], **kw)
+        command = sandbox_command(kernel_cmd, cwd, readable, self.memory_limit_gb,
+                                  self.use_landlock, **self.limits)
+        await super()._async_launch_kernel(command, **kw)
+
+
+def sandbox_env(cwd: str, env: dict | None = None) -> dict:
+    """The environment of a sandboxed process working in ``cwd`` (temp files there)."""
+    env = dict(env or os.environ)
+    tmp = os.path.join(cwd, ".tmp")
+    os.makedirs(tmp, exist_ok=True)
+    env.update({"TMPDIR": tmp, "IPYTHONDIR": os.path.join(cwd, ".ipython"),
+                "PYTHONDONTWRITEBYTECODE": "1"})
+    return env
+
+
+def sandbox_command(command: list[str], cwd: str, readable: list[str], memory_gb: float,
+                    landlock: bool = True, file_mb: float = 0, cpu_seconds: float = 0,
+                    processes: int = 0) -> list[str]:
+    """``command`` prefixed by :mod:`instructor.sandbox`: read ``readable``, write ``cwd``,
+    under the given caps (0: none)."""
+    wrapper = [sys.executable, str(SANDBOX), "--memory-gb", str(memory_gb),
+               "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
+               "--processes", str(processes)]
+    if not landlock:
+        wrapper.append("--no-landlock")
+    for path in readable:
+        wrapper += ["--ro", path]
+    for path in (cwd, "/dev"):
+        wrapper += ["--rw", path]
+    return [*wrapper, "--", *command]
 
 
 # ====================================================================== execution
@@ -172,6 +240,12 @@ class SafeExecute(Execute):
                           "scratch folder.").tag(config=True)
     use_landlock = Bool(True, help="Restrict the kernel's file access (Linux Landlock)."
                         ).tag(config=True)
+    file_limit_mb = Float(0.0, help="Largest file a kernel may write, in MiB (0: none)."
+                          ).tag(config=True)
+    cpu_limit_seconds = Float(0.0, help="CPU seconds of a kernel, all threads (0: none)."
+                              ).tag(config=True)
+    process_limit = Integer(0, help="Processes and threads of a kernel (0: none)."
+                            ).tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
                            "remaining cells are failed.").tag(config=True)
     setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
@@ -181,6 +255,17 @@ class SafeExecute(Execute):
                     ).tag(config=True)
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
+    check_outside = Bool(True, help="Run each test cell again outside the kernel on what "
+                         "the graded functions returned (instructor.verify); a test passes "
+                         "only if it passes both times.").tag(config=True)
+    verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
+                               ).tag(config=True)
+    release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
+                               "answer cells define what is checked (default: the "
+                               "assignment's release).").tag(config=True)
+    course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
+                                  "course's own implementation of it, which an answer may "
+                                  "not call.").tag(config=True)
 
     def create_kernel_manager(self):
         if self.kernel_manager_class is AsyncKernelManager:
@@ -190,7 +275,12 @@ class SafeExecute(Execute):
             km.memory_limit_gb = self.memory_limit_gb
             km.readable_paths = list(self.readable_paths)
             km.use_landlock = self.use_landlock
+            km.limits = self._limits()
         return km
+
+    def _limits(self) -> dict:
+        return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
+                "processes": self.process_limit}
 
     # -------------------------------------------------------------- helpers
     def _fail_rest(self, cells, start: int, ename: str, evalue: str) -> None:
@@ -234,13 +324,170 @@ class SafeExecute(Execute):
         # The kernel runs beside copies of the assignment's data files, not beside the
         # notebook (which holds the hidden tests after nbgrader put them back).
         shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-            "*.ipynb", ".ipynb_checkpoints", "*.unreadable"))
+            "*.ipynb", ".ipynb_checkpoints", "*.unreadable", EVIDENCE))
         resources.setdefault("metadata", {})["path"] = scratch
+        release = self._release(resources)
+        self._plan = graded_calls(nb.cells, release.cells if release else [])
+        self._evidence = Path(scratch) / EVIDENCE
+        self._evidence.mkdir(exist_ok=True)
+        checker = None
         try:
-            return self._run(nb, resources, km)
+            if self.check_outside and self._plan:
+                checker = self._start_checker(self._setup_sources(release))
+            nb, resources = self._run(nb, resources, km)
+            self._check(nb, release, checker)
+            checker = None
+            return nb, resources
         finally:
+            if checker is not None:
+                checker.kill()
             resources["metadata"]["path"] = source_dir
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _release(self, resources):
+        if self.release_notebook:
+            return nbformat.read(self.release_notebook, as_version=4)
+        info = resources.get("nbgrader", {})
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.format_path(coursedir.release_directory, ".",
+                                          info.get("assignment", ""))) / \
+            f"{info.get('notebook', '')}.ipynb"
+        if not path.is_file():
+            self.log.warning("no release notebook %s: tests are checked in the kernel only",
+                             path)
+            return None
+        return nbformat.read(path, as_version=4)
+
+    # -------------------------------------------------------------- the outside check
+    def _setup_sources(self, release) -> list[str]:
+        return [c.source for c in (release.cells if release else []) if c.cell_type == "code"
+                and self.setup_tag in c.metadata.get("tags", [])]
+
+    def _start_checker(self, setup: list[str]):
+        """The checking process, started now: it runs the setup cells (TensorFlow's
+        import) while the notebook runs."""
+        import json
+        import subprocess
+
+        work = tempfile.mkdtemp(prefix="grading-check-")
+        readable = [*self.readable_paths, str(VERIFY.parent), str(self._evidence)]
+        command = sandbox_command([sys.executable, str(VERIFY), os.path.join(work, "out.json")],
+                                  work, readable, self.memory_limit_gb, self.use_landlock,
+                                  **self._limits())
+        proc = subprocess.Popen(command, cwd=work, env=sandbox_env(work),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        proc.work = work
+        try:
+            proc.stdin.write(json.dumps(setup) + "\n")
+            proc.stdin.flush()
+        except OSError:
+            pass  # it died at once: no verdicts, every checked test fails
+        return proc
+
+    def _record(self, index: int, wrap: bool) -> None:
+        """Wrap (or unwrap) the graded functions a test cell calls, in the kernel."""
+        grade_id, _task, names = self._plan[index]
+        call = (f"wrap(globals(), {names!r}, {str(self._evidence / grade_id)!r})" if wrap
+                else f"unwrap(globals(), {names!r})")
+        code = f"import helpers.evidence as _e\n_e.{call}\ndel _e"
+        try:
+            self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False,
+                                                allow_stdin=False))
+        except Exception as err:  # noqa: BLE001 - no records: the outside check fails it
+            self.log.warning("could not %s graded functions: %s",
+                             "wrap" if wrap else "unwrap", err)
+
+    def _check(self, nb, release, checker) -> None:
+        """Check the test cells outside the kernel and put the verdicts into the notebook."""
+        tests = {i: cell for i, cell in enumerate(nb.cells) if is_test_cell(cell)}
+        for cell in tests.values():  # nbgrader reads a number there as partial credit
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "execute_result":
+                    text = output.get("data", {}).get("text/plain", "")
+                    output.clear()
+                    output.update(nbformat.v4.new_output("stream", name="stdout",
+                                                         text=f"{text}\n"))
+        if not self._plan:
+            return
+        release_cells = release.cells if release else []
+        setup = self._setup_sources(release)
+        contexts = {}
+        for cell in release_cells:
+            task = task_of(cell)
+            if task and cell.cell_type == "code" and not nbgrader_meta(cell):
+                contexts.setdefault(task, []).append(cell.source)
+        job = {"evidence": str(self._evidence), "cells": [
+            {"grade_id": grade_id, "task": task, "names": names,
+             "source": nb.cells[i].source, "context": contexts.get(task, [])}
+            for i, (grade_id, task, names) in sorted(self._plan.items())]}
+        verdicts = self._run_checker(checker, job) if checker else {}
+        graded = {name for _g, _t, names in self._plan.values() for name in names}
+        trusted = [*setup, *[s for v in contexts.values() for s in v],
+                   *[nb.cells[i].source for i in self._plan]]
+        own = student_sources(nb.cells, release_cells)
+        findings = review.tampering(own, review.free_names(trusted) - graded)
+        answers = {}
+        for cell in nb.cells:
+            if task_of(cell) and nbgrader_meta(cell).get("solution"):
+                answers.setdefault(task_of(cell), []).append(cell.source)
+        for index, (grade_id, task, _names) in self._plan.items():
+            cell = nb.cells[index]
+            failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            forbidden = [n.strip() for n in self.course_implementations.get(task, "").split(",")
+                         if n.strip()]
+            calls = review.course_calls("\n".join(answers.get(task, [])), forbidden)
+            verdict = verdicts.get(grade_id) or {
+                "replayed": False, "passed": None, "error": None,
+                "reason": "the outside check did not run" if checker else
+                          "the outside check is switched off"}
+            if calls:
+                cell.outputs.append(error_output(
+                    "UsesCourseImplementation",
+                    f"your answer calls {', '.join(calls)}, the course's own implementation "
+                    "of this task: write your own (the tests of this task score 0)"))
+            elif failed:
+                continue
+            elif verdict["replayed"] and not verdict["passed"]:
+                cell.outputs.append(error_output(
+                    "FailedOutsideKernel",
+                    f"{verdict['error']} (this test passed inside your notebook, but it "
+                    "failed when the grader ran it again on what your functions returned, "
+                    "outside your notebook: code in the notebook changed what the tests "
+                    "rely on)"))
+            elif findings:
+                shown = "; ".join(findings[:5]) + (" ..." if len(findings) > 5 else "")
+                cell.outputs.append(error_output(
+                    "NeedsReview",
+                    f"your notebook has code that can change how tests run ({shown}); "
+                    "the instructor will review this test before it counts"))
+            elif not verdict["replayed"]:
+                cell.outputs.append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"[checked inside the notebook only: {verdict['reason']}]\n"))
+
+    def _run_checker(self, checker, job) -> dict:
+        import json
+        import subprocess
+
+        try:
+            log, _ = checker.communicate(json.dumps(job), timeout=self.verifier_timeout)
+        except subprocess.TimeoutExpired:
+            checker.kill()
+            checker.communicate()
+            log = f"the outside check took longer than {self.verifier_timeout} s"
+        out = Path(checker.work) / "out.json"
+        try:
+            verdicts = json.loads(out.read_text()) if out.is_file() else None
+        finally:
+            shutil.rmtree(checker.work, ignore_errors=True)
+        if not isinstance(verdicts, dict):
+            self.log.error("the outside check failed:\n%s", log)
+            message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
+            return {grade_id: {"replayed": True, "passed": False, "reason": None,
+                               "error": f"GraderCheckFailed: {message[0][:300]}"}
+                    for grade_id, _t, _n in self._plan.values()}
+        return verdicts
 
     def _run(self, nb, resources, km):
         from nbclient import NotebookClient
@@ -292,8 +539,13 @@ class SafeExecute(Execute):
                             text="[not run while grading: the graded tasks do not need it]\n")]
                         position += 1
                         continue
+                    recorded = position in self._plan and self.check_outside
                     try:
+                        if recorded:
+                            self._record(position, wrap=True)
                         self.preprocess_cell(cell, resources, position)
+                        if recorded and not self._timed_out(cell):
+                            self._record(position, wrap=False)
                     except DeadKernelError:
                         cell.outputs.append(error_output(
                             "DeadKernelError",

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -113,14 +113,30 @@ _BASELINE = "_grading_baseline = set(globals()) | {'_grading_baseline', '_name'}
 GRADING_ENV = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
 
 
-def execute(nb, cwd: Path, env: dict[str, str], timeout: int = 600) -> None:
-    """Run ``nb`` in place in a fresh kernel started in ``cwd`` with ``env`` added to its
-    environment; errors stay in the cells' outputs (see :func:`errors`)."""
+def execute(nb, cwd: Path, env: dict[str, str], timeout: int = 600,
+            release: Path | None = None) -> None:
+    """Run ``nb`` in place as the grader does, through the course's ``SafeExecute`` with
+    the course's nbgrader configuration (sandboxed kernel, tests checked again outside
+    the kernel), in a fresh kernel started beside a copy of ``cwd``'s files, with ``env``
+    added to the environment; errors stay in the cells' outputs (see :func:`errors`).
+
+    ``release``: the trusted notebook (setup, context and answer cells) the outside check
+    reads; ``None`` runs ``nb`` without the outside check.
+    """
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from instructor.preprocessors import SafeExecute
+
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                       resources={"metadata": {"path": str(cwd)}}).execute()
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+        executor = SafeExecute(config=config, kernel_name="python3", timeout=timeout,
+                               notebook_timeout=max(timeout, 900),
+                               release_notebook=str(release or ""),
+                               check_outside=release is not None)
+        executor.readable_paths = [*executor.readable_paths, str(cwd)]
+        executor.preprocess(nb, {"metadata": {"path": str(cwd)}})
     finally:
         for k, v in saved.items():
             if v is None:
@@ -180,7 +196,13 @@ def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | No
             new_cells.append(copy)
         spans[name] = (begin, len(new_cells))
     small = nbformat.v4.new_notebook(cells=new_cells, metadata=nb.metadata)
-    execute(small, path.parent, GRADING_ENV, timeout)
+    # what the grader trusts: the source notebook and this harness's own cells
+    trusted = nbformat.v4.new_notebook(cells=[*nb.cells, nbformat.v4.new_code_cell(_BASELINE),
+                                              nbformat.v4.new_code_cell(_RESET)])
+    with tempfile.TemporaryDirectory() as tmp:
+        release = Path(tmp) / path.name
+        nbformat.write(trusted, release)
+        execute(small, path.parent, GRADING_ENV, timeout, release=release)
     return {name: _score(small.cells[a:b]) for name, (a, b) in spans.items()}
 
 

@@ -1,0 +1,326 @@
+"""Records of what a graded function was called with and returned, for checking elsewhere.
+
+While a notebook is graded, the grader wraps the graded functions of a task (``psnr``,
+``autoencoder``, ...) just before each of the task's test cells runs, and unwraps them
+after it. Every call the test cell makes is written to a folder: the arguments, the
+arguments again if the call changed them, and the returned value (arrays as ``.npy``
+files, Keras models as ``.keras`` files). The grader then runs the test cell's code a
+second time in a separate Python process that never ran the notebook's own code, with
+each graded function replaced by its records (:class:`Replay`). A test passes only if
+it passes both times, so nothing the notebook changed inside its kernel can make a
+check pass.
+
+This module is used inside the grading kernel and by the checking process; it imports
+Keras only when a model has to be written or read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+RECORDS = "calls.jsonl"
+#: Largest array the recorder writes (elements); larger values are not recorded.
+MAX_ELEMENTS = 50_000_000
+
+
+class NotRecordable(Exception):
+    """A returned value the records cannot hold faithfully (its test is checked in the
+    kernel only)."""
+
+
+class NotReplayable(Exception):
+    """Records that the checking process cannot turn back into values."""
+
+
+class ReplayMismatch(AssertionError):
+    """The test called a graded function differently from the recorded run."""
+
+
+# ------------------------------------------------------------------ writing
+def _is_model(value: Any) -> bool:
+    return any(cls.__name__ in ("Model", "Functional", "Sequential")
+               and cls.__module__.startswith("keras") for cls in type(value).__mro__)
+
+
+def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
+    """(path of layer names, layer) for every layer inside ``model``, at any depth."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(([layer.name], layer))
+        for path, inner in _nested_layers(layer):
+            found.append(([layer.name, *path], inner))
+    return found
+
+
+class _Writer:
+    def __init__(self, folder: Path, stem: str):
+        self.folder, self.stem, self.count = folder, stem, 0
+        self.models: list[tuple[Any, dict]] = []
+
+    def _file(self, suffix: str) -> str:
+        self.count += 1
+        return f"{self.stem}-{self.count}{suffix}"
+
+    def encode(self, value: Any) -> Any:
+        if value is None or isinstance(value, bool | int | float | str):
+            if isinstance(value, float) and not np.isfinite(value):
+                return {"float": repr(value)}
+            return value
+        if isinstance(value, tuple | list):
+            items = [self.encode(v) for v in value]
+            return {"tuple": items} if isinstance(value, tuple) else {"list": items}
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {"dict": {k: self.encode(v) for k, v in value.items()}}
+        if _is_model(value):
+            entry: dict = {"model": None}
+            self.models.append((value, entry))
+            return entry
+        if isinstance(value, np.generic | np.ndarray) or hasattr(value, "__array__"):
+            array = np.asarray(value)
+            if array.dtype == object or array.size > MAX_ELEMENTS:
+                raise NotRecordable(f"an array of dtype {array.dtype} and size {array.size}")
+            name = self._file(".npy")
+            np.save(self.folder / name, array, allow_pickle=False)
+            return {"array": name}
+        raise NotRecordable(f"a value of type {type(value).__name__}")
+
+    def save_models(self) -> None:
+        """Write each model once; a model inside another is recorded as a path in it.
+
+        Models that share weights without one containing the other cannot be written
+        faithfully (loading them would break the sharing): :class:`NotRecordable`.
+        """
+        models = [m for m, _ in self.models]
+        inside: dict[int, tuple[int, list[str]]] = {}
+        for i, model in enumerate(models):
+            for j, other in enumerate(models):
+                if i != j and id(other) != id(model):
+                    for path, layer in _nested_layers(other):
+                        if layer is model:
+                            inside.setdefault(i, (j, path))
+        roots = [i for i in range(len(models)) if i not in inside]
+        owners: dict[int, int] = {}
+        for i in roots:
+            for variable in models[i].weights:
+                owner = owners.setdefault(id(variable), i)
+                if owner != i and models[owner] is not models[i]:
+                    raise NotRecordable("models that share layers without one containing "
+                                        "the other")
+        saved: dict[int, str] = {}
+        for i in roots:
+            if id(models[i]) not in saved:
+                name = self._file(".keras")
+                with contextlib.redirect_stdout(io.StringIO()), \
+                        contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        models[i].save(self.folder / name)
+                    except Exception as err:  # noqa: BLE001 - any failure: not recordable
+                        raise NotRecordable(f"a model Keras cannot save ({err})") from None
+                saved[id(models[i])] = name
+            self.models[i][1]["model"] = saved[id(models[i])]
+        for i, (j, path) in inside.items():
+            while j in inside:  # the outermost container
+                j, outer = inside[j]
+                path = [*outer, *path]
+            self.models[i][1].update(model=saved[id(models[j])], path=path)
+
+
+def _changed(before: Any, after: Any) -> bool:
+    if isinstance(before, np.ndarray):
+        return not (isinstance(after, np.ndarray) and before.shape == after.shape
+                    and np.array_equal(before, after, equal_nan=True))
+    return False
+
+
+class Recorder:
+    """A graded function that records each call in ``folder`` (see module docstring)."""
+
+    def __init__(self, name: str, function: Any, folder: Path):
+        self.name, self.function, self.folder = name, function, Path(folder)
+        self.calls = 0
+        self.__wrapped__ = function
+        self.__doc__ = getattr(function, "__doc__", None)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        index, self.calls = self.calls, self.calls + 1
+        stem = f"{self.name}-{index}"
+        record: dict[str, Any] = {"name": self.name, "index": index}
+        try:
+            before = _Writer(self.folder, stem + "-in")
+            record["args"] = before.encode([list(args), kwargs])
+            copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None
+                      for a in args]
+        except NotRecordable as err:
+            record["not_recordable"] = f"its arguments include {err}"
+            copies = []
+        try:
+            result = self.function(*args, **kwargs)
+        except BaseException as err:
+            record["raised"] = [type(err).__name__, str(err)]
+            self._write(record)
+            raise
+        if "not_recordable" not in record:
+            try:
+                writer = _Writer(self.folder, stem + "-out")
+                record["result"] = writer.encode(result)
+                writer.save_models()
+                changed = {str(i): _Writer(self.folder, f"{stem}-arg{i}").encode(a)
+                           for i, (a, c) in enumerate(zip(args, copies))
+                           if c is not None and _changed(c, a)}
+                if changed:
+                    record["changed_args"] = changed
+            except NotRecordable as err:
+                record["not_recordable"] = f"it returned {err}"
+            except OSError as err:
+                record["not_recordable"] = f"the record could not be written ({err})"
+        self._write(record)
+        return result
+
+    def _write(self, record: dict) -> None:
+        with open(self.folder / RECORDS, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+def wrap(namespace: dict, names: list[str], folder: str | Path) -> None:
+    """Replace each function ``names`` in ``namespace`` by a :class:`Recorder` writing to
+    ``folder`` (emptied first)."""
+    folder = Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RECORDS).touch()
+    for name in names:
+        function = namespace.get(name)
+        if isinstance(function, Recorder):
+            function = function.function
+        if callable(function):
+            namespace[name] = Recorder(name, function, folder)
+
+
+def unwrap(namespace: dict, names: list[str]) -> None:
+    """Put back the functions :func:`wrap` replaced."""
+    for name in names:
+        value = namespace.get(name)
+        if isinstance(value, Recorder):
+            namespace[name] = value.function
+
+
+# ------------------------------------------------------------------ reading
+class Replay:
+    """The recorded calls of one test cell, played back in place of the graded functions.
+
+    ``custom_objects``: classes the course itself defines (trusted), which recorded
+    models may use. Any other class of a model's own makes it :class:`NotReplayable`.
+    """
+
+    def __init__(self, folder: str | Path, custom_objects: dict | None = None):
+        self.folder = Path(folder)
+        self.custom_objects = custom_objects or {}
+        path = self.folder / RECORDS
+        self.records: dict[str, list[dict]] = {}
+        # no file: nothing was recorded, so every call of the test fails (ReplayMismatch)
+        with open(path, encoding="utf-8") if path.is_file() else io.StringIO() as lines:
+            for line in lines:
+                if line.strip():
+                    record = json.loads(line)
+                    self.records.setdefault(str(record.get("name")), []).append(record)
+        self.used: dict[str, int] = {}
+        self.loaded: dict[str, Any] = {}
+        for records in self.records.values():
+            for record in records:
+                if "not_recordable" in record:
+                    raise NotReplayable(f"{record['name']}: {record['not_recordable']}")
+
+    def function(self, name: str):
+        """A stand-in for the graded function ``name``."""
+        def replayed(*args: Any, **kwargs: Any) -> Any:
+            return self.call(name, list(args), kwargs)
+        replayed.__name__ = name
+        return replayed
+
+    def call(self, name: str, args: list, kwargs: dict) -> Any:
+        index = self.used.get(name, 0)
+        self.used[name] = index + 1
+        records = self.records.get(name, [])
+        if index >= len(records):
+            raise ReplayMismatch(f"{name} was called {index + 1} time(s) here, but the "
+                                 f"graded run recorded {len(records)} call(s)")
+        record = records[index]
+        if "raised" in record:
+            ename, message = record["raised"]
+            if "args" not in record or not _same(self.decode(record["args"]), [args, kwargs]):
+                raise ReplayMismatch(f"call {index + 1} of {name} had other arguments")
+            raise type(str(ename), (Exception,), {})(message)
+        if not _same(self.decode(record["args"]), [args, kwargs]):
+            raise ReplayMismatch(f"call {index + 1} of {name} had other arguments in the "
+                                 "graded run (did the notebook change the tests' inputs?)")
+        for position, value in record.get("changed_args", {}).items():
+            target = args[int(position)]
+            changed = self.decode(value)
+            if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
+                np.copyto(target, changed, casting="unsafe")
+        return self.decode(record["result"])
+
+    def decode(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        if "tuple" in value:
+            return tuple(self.decode(v) for v in value["tuple"])
+        if "list" in value:
+            return [self.decode(v) for v in value["list"]]
+        if "dict" in value:
+            return {k: self.decode(v) for k, v in value["dict"].items()}
+        if "float" in value:
+            return float(value["float"])
+        if "array" in value:
+            return np.load(self._path(value["array"]), allow_pickle=False)
+        if "model" in value:
+            model = self._model(value["model"])
+            for name in value.get("path", []):
+                model = model.get_layer(name)
+            return model
+        raise NotReplayable(f"an unknown record {sorted(value)}")
+
+    def _path(self, name: str) -> Path:
+        path = (self.folder / name).resolve()
+        if path.parent != self.folder.resolve():
+            raise NotReplayable(f"a record names a file outside its folder: {name}")
+        return path
+
+    def _model(self, name: str) -> Any:
+        if name not in self.loaded:
+            import keras
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self.loaded[name] = keras.saving.load_model(
+                        self._path(name), custom_objects=self.custom_objects,
+                        safe_mode=True)
+            except Exception as err:  # noqa: BLE001 - code of its own, a damaged file...
+                message = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
+                raise NotReplayable(f"a returned model could not be loaded without running "
+                                    f"its own code ({type(err).__name__}: {message})") from None
+        return self.loaded[name]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b,
+                                                                              equal_nan=True)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return type(a) is type(b) and a == b

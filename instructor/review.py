@@ -1,0 +1,256 @@
+"""Read a submission's own code for what could change how its tests run.
+
+The grader checks every test it can outside the student's kernel
+(:mod:`instructor.verify`). This module reads the code the student wrote, without
+running it, for the two things that checking cannot rule out by itself:
+
+- :func:`tampering`: code that changes state the tests rely on (assigning to a
+  module's attributes, rebinding a name the tests use, reaching into frames, the
+  interpreter or IPython, running code built from strings). A test that passed in such
+  a notebook is set aside for the instructor ("needs review"), never silently counted.
+- :func:`course_calls`: an answer that calls the course's own implementation of the
+  task it is graded on (``helpers.psnr`` for task ``psnr``): its tests score 0.
+
+It reads source only, so it cannot be fooled by what the code does at run time, but it
+can be by code it cannot see: it flags every construct that could hide such code
+(``exec``, ``getattr`` with a computed name, ``__dict__``, an import of ``importlib``,
+...), so hiding the change is itself flagged.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+#: Modules an answer has no reason to import: each reaches the interpreter, the kernel
+#: or other processes.
+SUSPECT_MODULES = {
+    "sys", "builtins", "importlib", "ctypes", "gc", "inspect", "types", "threading",
+    "multiprocessing", "subprocess", "IPython", "ipykernel", "traceback", "ast",
+    "marshal", "pickle", "dill", "code", "codeop", "runpy", "signal", "atexit",
+    "unittest", "pytest", "faulthandler", "weakref", "helpers.evidence",
+    "helpers.model_checks", "helpers.vae_checks", "instructor",
+}
+#: Built-in functions that run or reach code and namespaces by name.
+SUSPECT_CALLS = {
+    "exec", "eval", "compile", "setattr", "delattr", "globals", "locals", "vars",
+    "__import__", "get_ipython", "breakpoint", "memoryview",
+}
+#: Attributes that lead to frames, code objects or the interpreter.
+SUSPECT_ATTRIBUTES = {
+    "f_back", "f_locals", "f_globals", "f_builtins", "f_code", "tb_frame", "tb_next",
+    "gi_frame", "cr_frame", "ag_frame", "co_code", "_getframe", "modules", "displayhook",
+    "excepthook", "set_custom_exc", "showtraceback", "events", "run_cell", "clear_output",
+}
+#: Dunder attributes an answer may use (a Layer subclass calls ``super().__init__``).
+ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__qualname__"}
+#: Modules a cell may import under a name the tests use (the same library).
+SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_keras"},
+                "tf": {"tensorflow"}, "tfp": {"tensorflow_probability"},
+                "helpers": {"helpers"}}
+
+
+def _line(node: ast.AST) -> int:
+    return getattr(node, "lineno", 0)
+
+
+def _root(node: ast.AST) -> ast.AST:
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call | ast.Starred):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _bound_in(scope: ast.AST) -> set[str]:
+    """Names a function binds locally (its parameters and what it assigns)."""
+    names: set[str] = set()
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        args = scope.args
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                    *([args.vararg] if args.vararg else []),
+                    *([args.kwarg] if args.kwarg else [])]:
+            names.add(arg.arg)
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+class _Reader(ast.NodeVisitor):
+    def __init__(self, protected: set[str], cell_names: set[str]):
+        self.protected, self.findings = protected, []
+        self.scopes: list[set[str]] = [cell_names]
+        self.depth = 0
+
+    def flag(self, node: ast.AST, what: str) -> None:
+        self.findings.append((_line(node), what))
+
+    # scopes
+    def _function(self, node) -> None:
+        self.scopes.append(_bound_in(node))
+        self.depth += 1
+        self.generic_visit(node)
+        self.depth -= 1
+        self.scopes.pop()
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
+
+    # imports
+    def _import(self, node, module: str, alias: ast.alias) -> None:
+        full = f"{module}.{alias.name}" if module else alias.name
+        top = full.split(".")[0]
+        if alias.name == "*":
+            self.flag(node, f"a star import from {module}")
+        if top in SUSPECT_MODULES or full in SUSPECT_MODULES or \
+                any(full.startswith(m + ".") for m in SUSPECT_MODULES):
+            self.flag(node, f"imports {full}")
+        bound = alias.asname or alias.name.split(".")[0]
+        if self.depth == 0 and bound in self.protected:
+            libraries = SAME_LIBRARY.get(bound, set())
+            if not (full in libraries or (not module and alias.name in libraries)):
+                self.flag(node, f"rebinds '{bound}', a name the tests use, to {full}")
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._import(node, "", alias)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            self._import(node, "." * node.level + (node.module or ""), alias)
+
+    # names and attributes
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load) and node.id in SUSPECT_CALLS:
+            self.flag(node, f"uses {node.id}")
+        if isinstance(node.ctx, ast.Store | ast.Del) and self.depth == 0 \
+                and node.id in self.protected:
+            self.flag(node, f"rebinds '{node.id}', a name the tests use")
+        if isinstance(node.ctx, ast.Load) and node.id.startswith("__") \
+                and node.id not in ALLOWED_DUNDERS:
+            self.flag(node, f"uses {node.id}")
+
+    def visit_Global(self, node: ast.Global) -> None:
+        for name in node.names:
+            if name in self.protected:
+                self.flag(node, f"rebinds '{name}', a name the tests use (global)")
+        self.generic_visit(node)
+
+    visit_Nonlocal = visit_Global
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS:
+            self.flag(node, f"uses the attribute {node.attr}")
+        if node.attr in SUSPECT_ATTRIBUTES:
+            self.flag(node, f"uses the attribute {node.attr}")
+        if isinstance(node.ctx, ast.Store | ast.Del):
+            self._store(node)
+        self.generic_visit(node)
+
+    def visit_Subscript(self, node: ast.Subscript) -> None:
+        if isinstance(node.ctx, ast.Store | ast.Del):
+            self._store(node)
+        self.generic_visit(node)
+
+    def _store(self, node: ast.AST) -> None:
+        root = _root(node)
+        local = isinstance(root, ast.Name) and root.id in self.scopes[-1] \
+            and root.id not in self.protected
+        if not local:
+            where = root.id if isinstance(root, ast.Name) else "an object it did not create"
+            self.flag(node, f"changes {ast.unparse(node)} (an attribute or item of "
+                            f"{where}, which is not its own)")
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2 \
+                and not isinstance(node.args[1], ast.Constant):
+            self.flag(node, "uses getattr with a computed name")
+        self.generic_visit(node)
+
+
+def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[str]:
+    """What in the student's cells could change how the tests run, one line per finding.
+
+    ``sources``: the code cells the student wrote or changed. ``protected``: the names
+    the instructor's cells (setup, context, tests) use, less the graded functions the
+    student must define.
+    """
+    protected = set(protected)
+    found: list[str] = []
+    for number, source in enumerate(sources, 1):
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as err:
+            if source.lstrip().startswith(("%", "!")) or "\n%" in source or "\n!" in source:
+                found.append(f"cell {number}: IPython magics or shell commands "
+                             "(not plain Python)")
+            else:
+                found.append(f"cell {number}: not valid Python ({err.msg}, line {err.lineno})")
+            continue
+        cell_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                      and isinstance(n.ctx, ast.Store)}
+        reader = _Reader(protected, cell_names - protected)
+        reader.visit(tree)
+        lines = source.splitlines()
+        for line, what in sorted(set(reader.findings)):
+            code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            found.append(f"cell {number}, line {line}: {what}: `{code[:100]}`")
+    return found
+
+
+def course_calls(source: str, names: Iterable[str]) -> list[str]:
+    """Uses, in an answer's ``source``, of the course's own implementations ``names``
+    (functions of the ``helpers`` package, reached through any alias of it)."""
+    names = set(names)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    course = {"helpers"}
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            course |= {a.asname or a.name.split(".")[0] for a in node.names
+                       if a.name.split(".")[0] == "helpers"}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "helpers":
+            course |= {a.asname or a.name for a in node.names}
+            found |= {f"{node.module}.{a.name}" for a in node.names if a.name in names}
+    for node in ast.walk(tree):
+        root = _root(node)
+        if isinstance(node, ast.Attribute) and node.attr in names \
+                and isinstance(root, ast.Name) and root.id in course:
+            found.add(ast.unparse(node))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                and node.func.id == "getattr" and len(node.args) >= 2 \
+                and isinstance(_root(node.args[0]), ast.Name) \
+                and _root(node.args[0]).id in course \
+                and isinstance(node.args[1], ast.Constant) and node.args[1].value in names:
+            found.add(ast.unparse(node))
+    return sorted(found)
+
+
+def free_names(sources: Iterable[str]) -> set[str]:
+    """Names the given (trusted) cells read but do not bind themselves: what they rely on
+    from the rest of the notebook (``helpers``, ``np``, ``mc``, the graded functions)."""
+    read, bound = set(), set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                bound.add(node.name)
+            elif isinstance(node, ast.alias):
+                bound.add((node.asname or node.name).split(".")[0])
+    return read - bound
+
+
+def defined_functions(source: str) -> list[str]:
+    """The functions a cell defines at its top level."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]

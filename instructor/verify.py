@@ -1,0 +1,121 @@
+"""Check a graded notebook's tests again, outside the kernel that ran the student's code.
+
+Started by :class:`instructor.preprocessors.SafeExecute` as its own process (under the
+grading sandbox) while the notebook runs::
+
+    python instructor/verify.py VERDICTS.json < JOB
+
+It reads two JSON documents from standard input. The first line holds the trusted
+sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
+imported while the notebook still runs); the rest, sent when the notebook is done, the
+trusted sources of each task's context cells and of each test cell (hidden tests
+included), and the folder of records that
+:mod:`helpers.evidence` wrote while the kernel ran each test cell. Each test cell's
+code runs again here, in a namespace that never saw the student's code, with the
+task's graded functions replaced by their records. The verdicts, one per test cell,
+go to ``VERDICTS.json``::
+
+    {"vanilla-tests-shapes": {"replayed": true, "passed": false,
+                              "error": "AssertionError: ...", "reason": null}, ...}
+
+``replayed`` is false when the records cannot be played back without running the
+student's own code (a model with a class of its own, a value the records cannot
+hold); ``reason`` then says why, and the grader falls back to the kernel's verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+
+def _message(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def run_setup(namespace: dict, sources: list[str]) -> str | None:
+    """Run the trusted setup cells; the error, if one failed."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for source in sources:
+            try:
+                exec(compile(source, "<grade-setup>", "exec"), namespace)  # noqa: S102
+            except Exception as err:  # noqa: BLE001 - reported per cell
+                return _message(err)
+    return None
+
+
+def run(namespace: dict, setup_error: str | None, job: dict) -> dict:
+    """Run each test cell of ``job`` again on the records; a verdict per cell."""
+    from helpers import evidence
+
+    verdicts: dict[str, dict] = {}
+    output = io.StringIO()
+    contexts_run: set[str] = set()
+    for cell in job.get("cells", []):
+        grade_id = cell["grade_id"]
+        if setup_error:
+            verdicts[grade_id] = {"replayed": False, "passed": None, "error": None,
+                                  "reason": f"the setup cell failed here ({setup_error})"}
+            continue
+        task = cell.get("task", "")
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            if task not in contexts_run:
+                contexts_run.add(task)
+                for source in cell.get("context", []):
+                    exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
+        classes = {k: v for k, v in namespace.items() if isinstance(v, type)}
+        try:
+            replay = evidence.Replay(Path(job["evidence"]) / grade_id, classes)
+        except evidence.NotReplayable as err:
+            verdicts[grade_id] = {"replayed": False, "passed": None, "error": None,
+                                  "reason": str(err)}
+            continue
+        saved = {name: namespace.get(name) for name in cell["names"]}
+        for name in cell["names"]:
+            namespace[name] = replay.function(name)
+        verdict = {"replayed": True, "passed": True, "error": None, "reason": None}
+        try:
+            with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+                exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
+        except evidence.NotReplayable as err:
+            verdict.update(replayed=False, passed=None, reason=str(err))
+        except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
+            verdict.update(passed=False, error=_message(err))
+        finally:
+            for name, value in saved.items():
+                namespace[name] = value
+        verdicts[grade_id] = verdict
+    return verdicts
+
+
+def main() -> None:
+    """Read the setup cells (first line) and run them at once, so that the heavy imports
+    happen while the notebook is still running; then read the test cells and check."""
+    out = Path(sys.argv[1])
+    first = sys.stdin.readline()
+    if not first.strip():
+        return  # nothing to check
+    namespace: dict = {"__name__": "__main__"}
+    setup_error = run_setup(namespace, json.loads(first))
+    raw = sys.stdin.read()
+    if not raw.strip():
+        return
+    try:
+        verdicts = run(namespace, setup_error, json.loads(raw))
+    except Exception:  # noqa: BLE001 - the grader treats a missing file as a failure
+        traceback.print_exc()
+        raise SystemExit(1) from None
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(verdicts))
+    os.replace(tmp, out)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()

@@ -1,0 +1,73 @@
+"""instructor.review: what the grader flags in a student's code, and what it lets pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from instructor import review
+
+PROTECTED = {"mc", "np", "helpers", "keras", "print", "len"}
+
+HONEST = {
+    "functional": "def autoencoder(a, b, c):\n    x = keras.Input(shape=(a,))\n"
+                  "    model = keras.Model(x, x)\n    model.trainable = True\n    return model\n",
+    "layer subclass": "class KL(keras.layers.Layer):\n    def __init__(self, **kw):\n"
+                      "        super().__init__(**kw)\n        self.weight = 1.0\n\n"
+                      "    def call(self, inputs):\n        self.add_loss(0.0)\n"
+                      "        return inputs\n",
+    "tf.keras import": "from tensorflow import keras\nimport numpy as np\nimport tensorflow as tf\n",
+    "own globals": "history = {}\nhistory['a'] = 1\nresults = []\nresults.append(2)\n",
+    "constant getattr": "act = getattr(keras.activations, 'relu')\n",
+    "dict of layers": "layers = {}\nfor n in range(3):\n    layers[n] = keras.layers.Dense(n + 1)\n",
+}
+
+TAMPERING = {
+    "module attribute": ("mc.expect_equal = lambda *a: None", "mc.expect_equal"),
+    "rebinds a test name": ("mc = object()", "rebinds 'mc'"),
+    "numpy patch": ("np.allclose = lambda *a, **k: True", "np.allclose"),
+    "setattr": ("setattr(mc, 'expect_io', print)", "uses setattr"),
+    "computed getattr": ("f = getattr(np, 'all' + 'close')", "computed name"),
+    "frames": ("import sys\nsys._getframe(1).f_globals['mc'] = 0", "imports sys"),
+    "ipython": ("get_ipython().showtraceback = None", "uses get_ipython"),
+    "exec": ("exec('mc = 1')", "uses exec"),
+    "dict": ("vars(np)['allclose'] = print", "uses vars"),
+    "dunder": ("np.__dict__['allclose'] = print", "__dict__"),
+    "imported module": ("import helpers.model_checks as m\nm.expect_equal = print",
+                        "imports helpers.model_checks"),
+    "other library as np": ("import math as np", "rebinds 'np'"),
+    "builtin": ("len = lambda x: 0", "rebinds 'len'"),
+    "global in a function": ("def f():\n    global mc\n    mc = 1\n", "(global)"),
+    "from import then patch": ("from numpy import testing\ntesting.assert_allclose = print",
+                               "testing.assert_allclose"),
+    "magic": ("%load_ext something", "magics"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HONEST))
+def test_honest_code_is_not_flagged(name):
+    assert review.tampering([HONEST[name]], PROTECTED) == []
+
+
+@pytest.mark.parametrize("name", sorted(TAMPERING))
+def test_tampering_is_flagged_with_its_line(name):
+    source, words = TAMPERING[name]
+    found = review.tampering([source], PROTECTED)
+    assert found and any(words in f for f in found), found
+    assert all(f.startswith("cell 1") for f in found)
+
+
+def test_free_names_are_what_trusted_cells_rely_on():
+    tests = ["x = np.ones(3)\nmc.expect_equal(autoencoder(x), x, 'w')\nprint(len(x))"]
+    assert review.free_names(tests) == {"np", "mc", "autoencoder", "print", "len"}
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def psnr(p, t):\n    return helpers.psnr(p, t)", ["helpers.psnr"]),
+    ("import helpers as h\ndef psnr(p, t):\n    return h.metrics.psnr(p, t)", ["h.metrics.psnr"]),
+    ("from helpers.metrics import psnr as q", ["helpers.metrics.psnr"]),
+    ("def psnr(p, t):\n    return getattr(helpers, 'psnr')(p, t)", ["getattr(helpers, 'psnr')"]),
+    ("import tensorflow as tf\ndef psnr(p, t):\n    return tf.image.psnr(p, t, 1.0)", []),
+    ("def psnr(p, t):\n    return 10 * np.log10(1 / helpers.mse(p, t))", []),
+])
+def test_course_calls(source, found):
+    assert review.course_calls(source, {"psnr", "mean_psnr"}) == found
