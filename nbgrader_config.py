@@ -19,8 +19,9 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
 - feedback shows test results and messages but never hidden-test code.
 
-``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds) and
-``COURSE_KERNEL_MEMORY_GB`` override the limits below (the test suite uses them).
+``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds),
+``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS`` and
+``COURSE_KERNEL_PROCESSES`` override the limits below (the test suite uses them).
 """
 
 import os
@@ -58,6 +59,11 @@ from instructor.preprocessors import (  # noqa: E402
 
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
 
+# nbgrader runs `alembic` (the gradebook's migrations) from PATH: put this environment's
+# own scripts first, so that `.venv/bin/nbgrader ...` works without activating .venv.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable),
+                                      os.environ.get("PATH", "")])
+
 # ------------------------------------------------------------------ folders
 c.CourseDirectory.root = str(ROOT)
 c.CourseDirectory.source_directory = "notebooks"
@@ -93,6 +99,14 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 c.SafeExecute.timeout = limits.cell_timeout()
 c.SafeExecute.notebook_timeout = limits.notebook_timeout()
 c.SafeExecute.memory_limit_gb = limits.kernel_memory_gb()
+c.SafeExecute.file_limit_mb = limits.kernel_file_mb()
+c.SafeExecute.cpu_limit_seconds = limits.kernel_cpu_seconds()
+c.SafeExecute.process_limit = limits.kernel_processes()
+# A test passes only if it also passes when run again outside the kernel, on what the
+# graded functions returned (instructor/verify.py). An answer that calls the course's
+# own implementation of its task scores 0 on that task.
+c.SafeExecute.check_outside = True
+c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale"}
 c.SafeExecute.readable_paths = limits.readable_paths()
 # "notebook": every cell runs, as nbgrader does. "tasks" (COURSE_GRADE_SCOPE=tasks):
 # unchanged demo cells that no graded or student cell depends on are skipped, which is

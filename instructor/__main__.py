@@ -67,6 +67,11 @@ def cmd_autograde(args) -> None:
     for r in results:
         for note in r.notes:
             print(f"  {r.student}/{r.assignment}: {note}")
+    review = [r for r in results if r.review]
+    if review:
+        print(f"{len(review)} submission(s) need your review (tests marked 'needs manual "
+              "grade' in the gradebook): " + ", ".join(f"{r.student}/{r.assignment}"
+                                                       for r in review))
     if failed:
         print(f"{len(failed)} submission(s) could not be graded; see grading_logs/",
               file=sys.stderr)

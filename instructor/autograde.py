@@ -21,6 +21,7 @@ cells, deleted or edited graded cells are noted (nbgrader and
 from __future__ import annotations
 
 import concurrent.futures as cf
+import copy
 import json
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ from instructor.course import (
     sync_gradebook,
     write_notes,
 )
+from instructor.preprocessors import nbgrader_meta
 
 #: Error names in a graded notebook that deserve a note of their own.
 NOTEWORTHY = {
@@ -46,6 +48,9 @@ NOTEWORTHY = {
     "MemoryError": "ran out of memory (the grader caps it)",
     "GradingTimeBudgetExceeded": "was not run: time budget used up",
     "TooManyKernelRestarts": "was not run: too many crashes",
+    "FailedOutsideKernel": "failed when checked again outside the notebook",
+    "UsesCourseImplementation": "calls the course's own implementation of the task",
+    "NeedsReview": "needs the instructor's review",
 }
 
 
@@ -60,9 +65,10 @@ class Result:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     failed: bool = False      # the grader itself failed (not the student's code)
+    review: list[str] = field(default_factory=list)  # test cells set aside for review
 
     def line(self) -> str:
-        flag = "  GRADER FAILED" if self.failed else ""
+        flag = "  GRADER FAILED" if self.failed else "  NEEDS REVIEW" if self.review else ""
         return (f"{self.student:<20} {self.assignment:<32} {self.score:5.1f}/"
                 f"{self.max_score:<5.1f} {self.seconds:6.1f} s{flag}")
 
@@ -114,17 +120,15 @@ def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNo
             path.rename(path.with_name(path.name + ".unreadable"))
             return [f"{path.name} is not a valid notebook ({type(err).__name__}); it scores "
                     "0. Download it again from Jupyter and resubmit."]
-        nbformat.write(nb, path)
         notes.append(f"{path.name} was damaged ({type(err).__name__}); the grader rebuilt it "
                      "from its cells' code and graded that.")
 
-    def by_id(cells):
-        return {(c.metadata.get("nbgrader") or {}).get("grade_id"): c for c in cells
-                if (c.metadata.get("nbgrader") or {}).get("grade_id")}
+    notes += repair_metadata(nb, release)
+    nbformat.write(nb, path)
 
     submitted, released = by_id(nb.cells), by_id(release.cells)
     for grade_id, cell in released.items():
-        meta = cell.metadata.get("nbgrader", {})
+        meta = nbgrader_meta(cell)
         if grade_id not in submitted:
             what = "answer cell" if meta.get("solution") else "test cell" \
                 if meta.get("grade") else "cell"
@@ -133,6 +137,78 @@ def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNo
         elif meta.get("locked") and submitted[grade_id].source.strip() != cell.source.strip():
             notes.append(f"The locked cell '{grade_id}' was edited; the grader used the "
                          "original.")
+    return notes
+
+
+def by_id(cells) -> dict:
+    """grade_id -> cell, for the cells with nbgrader metadata."""
+    return {nbgrader_meta(c)["grade_id"]: c for c in cells
+            if isinstance(nbgrader_meta(c).get("grade_id"), str)}
+
+
+def _well_formed(meta) -> bool:
+    """Whether a cell's nbgrader metadata is what nbgrader can read."""
+    if not isinstance(meta, dict):
+        return False
+    if not isinstance(meta.get("grade_id"), str) or not meta["grade_id"]:
+        return False
+    if any(not isinstance(meta.get(key, False), bool)
+           for key in ("grade", "solution", "locked", "task")):
+        return False
+    if meta.get("grade") or meta.get("task"):
+        points = meta.get("points")
+        if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
+            return False
+    return True
+
+
+def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Give every cell nbgrader metadata that nbgrader can read; notes on what changed.
+
+    A cell whose metadata is damaged (not a mapping, missing or wrongly typed keys) gets
+    the released cell's metadata back when the cell's id or its source identifies it, and
+    loses its grading metadata otherwise (a deleted graded cell is then put back by
+    :class:`instructor.preprocessors.RestoreMissingCells`). Of two cells with the same
+    grade_id (a copied cell), the one the release identifies keeps it; the other stays
+    in the notebook as a plain cell, so its code still runs.
+    """
+    released = [c for c in release.cells if nbgrader_meta(c)]
+    by_cell_id = {c.get("id"): c for c in released if c.get("id")}
+    by_source = {c.source.strip(): c for c in released}
+    notes, seen = [], {}
+    for position, cell in enumerate(nb.cells):
+        metadata = cell.get("metadata")
+        if not isinstance(metadata, dict):
+            cell["metadata"] = metadata = nbformat.NotebookNode()
+        if "nbgrader" not in metadata:
+            continue
+        meta = metadata["nbgrader"]
+        if not _well_formed(meta):
+            origin = by_cell_id.get(cell.get("id")) or by_source.get(cell.source.strip())
+            if origin is not None:
+                metadata["nbgrader"] = copy.deepcopy(origin.metadata["nbgrader"])
+                notes.append(f"The grading metadata of cell '{metadata['nbgrader']['grade_id']}' "
+                             "was damaged; the grader restored it from the assignment.")
+            else:
+                del metadata["nbgrader"]
+                notes.append(f"Cell {position + 1} had damaged grading metadata that matches no "
+                             "cell of the assignment; it was graded as a plain cell.")
+                continue
+        grade_id = metadata["nbgrader"]["grade_id"]
+        seen.setdefault(grade_id, []).append(cell)
+    for grade_id, cells in seen.items():
+        if len(cells) < 2:
+            continue
+        origin = next((c for c in released if nbgrader_meta(c).get("grade_id") == grade_id),
+                      None)
+        keep = next((c for c in cells if origin is not None
+                     and c.get("id") == origin.get("id")), cells[0])
+        for cell in cells:
+            if cell is not keep:
+                del cell.metadata["nbgrader"]
+        notes.append(f"{len(cells)} cells had the grade_id '{grade_id}' (a copied cell?); "
+                     "the grader graded the assignment's own and ran the others as plain "
+                     "cells.")
     return notes
 
 
@@ -212,10 +288,32 @@ def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[f
 
 # ---------------------------------------------------------------- one submission
 def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dict,
-               timeout: float) -> tuple[Result, dict | None, Path, str]:
-    """Grade one submission in its own scratch course folder (runs in a worker thread)."""
+               timeout: float) -> tuple[Result, dict | None, Path | None, str]:
+    """Grade one submission in its own scratch course folder (runs in a worker thread).
+
+    Whatever goes wrong in any step, only this student is affected: the result is
+    marked ``failed`` with a note, and the class goes on.
+    """
     start = time.monotonic()
-    course = Path(tempfile.mkdtemp(prefix=f"grade-{student}-", dir=run_dir))
+    course = None
+    try:
+        course = Path(tempfile.mkdtemp(prefix=f"grade-{student}-", dir=run_dir))
+        result, found, log = _grade_in(course, student, assignment, root, run_dir, env,
+                                       timeout)
+    except Exception as err:  # noqa: BLE001 - one broken submission costs one student
+        import traceback
+
+        result, found = Result(student, assignment), None
+        result.failed = True
+        result.notes.append(f"The grader could not grade this notebook ({type(err).__name__}: "
+                            f"{err}); it scores 0 until the instructor grades it again.")
+        log = traceback.format_exc()
+    result.seconds = time.monotonic() - start
+    return result, found, course, log
+
+
+def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: Path,
+              env: dict, timeout: float) -> tuple[Result, dict | None, str]:
     result = Result(student, assignment)
     shutil.copy2(run_dir / "gradebook.db", course / "gradebook.db")
     shutil.copytree(run_dir / "release" / assignment, course / "release" / assignment)
@@ -225,7 +323,8 @@ def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: di
     shutil.copytree(root / "submitted" / student / assignment, submitted)
     release_nb = nbformat.read(run_dir / "release" / assignment / f"{assignment}.ipynb",
                                as_version=4)
-    result.notes = read_notes(submitted) + check_submission(submitted, assignment, release_nb)
+    result.notes = read_notes(submitted)
+    result.notes += check_submission(submitted, assignment, release_nb)
     write_notes(submitted, result.notes)
     log = ""
     try:
@@ -246,8 +345,39 @@ def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: di
                             "again.")
         found = None
     result.notes += notes_from_graded(out / f"{assignment}.ipynb")
-    result.seconds = time.monotonic() - start
-    return result, found, course, log
+    result.review = needs_review(out / f"{assignment}.ipynb")
+    if found and result.review:
+        for key in list(found["grades"]):
+            if key[1] in result.review:
+                found["grades"][key] = (0.0, True)
+        result.notes.append("Tests set aside for the instructor's review: "
+                            f"{', '.join(result.review)}.")
+    return result, found, log
+
+
+def needs_review(path: Path) -> list[str]:
+    """grade_ids of the test cells the grader set aside for review (``NeedsReview``)."""
+    if not path.exists():
+        return []
+    nb = nbformat.read(path, as_version=4)
+    return [nbgrader_meta(c).get("grade_id") for c in nb.cells
+            if any(o.get("output_type") == "error" and o.get("ename") == "NeedsReview"
+                   for o in c.get("outputs", []))]
+
+
+def _file_result(result: Result, found, course: Path | None, log: str, root: Path,
+                 logs: Path) -> None:
+    """Write one student's grade, graded notebook, notes and log (parent thread only)."""
+    (logs / f"{result.student}__{result.assignment}.log").write_text(log)
+    result.score, result.max_score = merge_scores(
+        root / "gradebook.db", result.assignment, result.student, found)
+    dest = root / "autograded" / result.student / result.assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    src = course / "autograded" / result.student / result.assignment if course else None
+    if src is not None and src.exists():
+        shutil.copytree(src, dest)
+    write_notes(dest, result.notes)
 
 
 def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
@@ -286,18 +416,15 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
                        for s, a in todo]
             for future in cf.as_completed(futures):
                 result, found, course, log = future.result()
-                # only this (the parent) thread writes the course gradebook
-                result.score, result.max_score = merge_scores(
-                    root / "gradebook.db", result.assignment, result.student, found)
-                dest = root / "autograded" / result.student / result.assignment
-                if dest.exists():
-                    shutil.rmtree(dest)
-                src = course / "autograded" / result.student / result.assignment
-                if src.exists():
-                    shutil.copytree(src, dest)
-                write_notes(dest, result.notes)
-                (logs / f"{result.student}__{result.assignment}.log").write_text(log)
-                shutil.rmtree(course, ignore_errors=True)
+                try:
+                    _file_result(result, found, course, log, root, logs)
+                except Exception as err:  # noqa: BLE001 - this student only
+                    result.failed = True
+                    result.notes.append(f"The grader could not record this grade "
+                                        f"({type(err).__name__}: {err}).")
+                finally:
+                    if course is not None:
+                        shutil.rmtree(course, ignore_errors=True)
                 results.append(result)
                 progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
         total = time.monotonic() - t0

@@ -41,8 +41,6 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
     """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository)."""
     full_env = dict(os.environ)
     full_env.setdefault("COURSE_MODE", "fast")
-    # nbgrader runs `alembic` to create a gradebook: it must be on PATH
-    full_env["PATH"] = os.pathsep.join([str(Path(NBGRADER).parent), full_env.get("PATH", "")])
     if env:
         full_env.update(env)
     command = [NBGRADER, *args]
@@ -80,8 +78,6 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
 
-    os.environ["PATH"] = os.pathsep.join([str(Path(NBGRADER).parent),
-                                          os.environ.get("PATH", "")])
     names = names or assignments(root)
     folder = Path(out) if out else Path(root) / kind
     setting = {"release": "release_directory", "solutions": "solution_directory"}[kind]

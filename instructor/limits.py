@@ -18,6 +18,15 @@ NOTEBOOK_TIMEOUT = 900
 #: memory than it uses (about 3 GiB just after import on CPU), so the cap is on
 #: RLIMIT_AS, generous, and still stops a cell that allocates without bound.
 KERNEL_MEMORY_GB = 8.0
+#: Largest file a grading kernel may write, in MiB: the course's models and figures are
+#: a few MiB; a runaway write stops here instead of filling the disk.
+KERNEL_FILE_MB = 512
+#: CPU seconds of one grading kernel, all its threads together: four cores busy for the
+#: whole notebook budget. A kernel past it is stopped (graded as a crash of that cell).
+KERNEL_CPU_SECONDS = 4 * NOTEBOOK_TIMEOUT
+#: Processes and threads of one grading kernel. TensorFlow starts a few dozen threads
+#: on a small machine; a fork loop stops here.
+KERNEL_PROCESSES = 512
 
 
 def _env_number(name: str, default: float) -> float:
@@ -46,6 +55,21 @@ def notebook_timeout() -> int:
 def kernel_memory_gb() -> float:
     """Kernel address-space cap in GiB (``COURSE_KERNEL_MEMORY_GB`` overrides)."""
     return _env_number("COURSE_KERNEL_MEMORY_GB", KERNEL_MEMORY_GB)
+
+
+def kernel_file_mb() -> float:
+    """Largest file a kernel may write, MiB (``COURSE_KERNEL_FILE_MB`` overrides)."""
+    return _env_number("COURSE_KERNEL_FILE_MB", KERNEL_FILE_MB)
+
+
+def kernel_cpu_seconds() -> float:
+    """CPU seconds of a kernel (``COURSE_KERNEL_CPU_SECONDS`` overrides)."""
+    return _env_number("COURSE_KERNEL_CPU_SECONDS", KERNEL_CPU_SECONDS)
+
+
+def kernel_processes() -> int:
+    """Processes and threads of a kernel (``COURSE_KERNEL_PROCESSES`` overrides)."""
+    return int(_env_number("COURSE_KERNEL_PROCESSES", KERNEL_PROCESSES))
 
 
 def helpers_dirs() -> list[str]:

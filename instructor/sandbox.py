@@ -2,10 +2,15 @@
 
 Used as a command prefix by :class:`SandboxedKernelManager`::
 
-    python instructor/sandbox.py --memory-gb 8 --rw /tmp/scratch --ro /usr ... -- \\
+    python instructor/sandbox.py --memory-gb 8 --file-mb 256 --cpu-seconds 1800 \\
+        --processes 256 --rw /tmp/scratch --ro /usr ... -- \\
         python -m ipykernel_launcher -f kernel.json
 
-then ``exec``\\ s the kernel, which inherits both limits (as does anything it starts):
+then ``exec``\\ s the kernel, which inherits the limits (as does anything it starts):
+
+- ``--file-mb``, ``--cpu-seconds`` and ``--processes`` cap the size of a file it
+  writes, its CPU time and its processes (a fork loop): see :func:`cap_files`,
+  :func:`cap_cpu`, :func:`cap_processes`.
 
 - ``RLIMIT_AS`` caps the address space: an allocation beyond it fails with
   ``MemoryError`` in the student's cell (or, inside a C library, kills the kernel,
@@ -130,10 +135,68 @@ def cap_memory(gigabytes: float) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
+def cap_files(megabytes: float) -> None:
+    """Cap the size of any file this process writes (RLIMIT_FSIZE): a larger write fails
+    with ``OSError: File too large`` (Python ignores the SIGXFSZ signal)."""
+    limit = int(megabytes * 1024 ** 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def cap_cpu(seconds: float) -> None:
+    """Cap this process's CPU time, all threads together (RLIMIT_CPU): past it the kernel
+    gets SIGXCPU and stops, which the grader reports as a crash of that cell."""
+    limit = max(1, int(seconds))
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    hard = limit + 5 if hard == resource.RLIM_INFINITY else min(hard, limit + 5)
+    resource.setrlimit(resource.RLIMIT_CPU, (min(limit, hard), hard))
+
+
+#: Where a cgroup (v1) pids controller lets this user make groups, if anywhere.
+PIDS_CGROUP = "/sys/fs/cgroup/pids"
+
+
+def cap_processes(count: int) -> str:
+    """Cap the processes and threads this process and its children may have.
+
+    With a writable cgroup pids controller (v1) the process moves into a new group
+    with ``pids.max = count``; it counts only this kernel's tasks. Otherwise the limit is
+    RLIMIT_NPROC, which counts every process of the user (so ``count`` must leave room
+    for the grader itself) and which Linux does not apply to root. Returns which one
+    applies.
+    """
+    base = os.path.join(PIDS_CGROUP, "course-grading")
+    try:
+        os.makedirs(base, exist_ok=True)
+        for old in os.listdir(base):  # groups of kernels that have ended
+            if old.isdigit() and not os.path.exists(f"/proc/{old}"):
+                try:
+                    os.rmdir(os.path.join(base, old))
+                except OSError:
+                    pass
+        group = os.path.join(base, str(os.getpid()))
+        os.makedirs(group, exist_ok=True)
+        with open(os.path.join(group, "pids.max"), "w") as out:
+            out.write(str(int(count)))
+        with open(os.path.join(group, "cgroup.procs"), "w") as out:
+            out.write(str(os.getpid()))
+        return "cgroup"
+    except OSError:
+        pass
+    resource.setrlimit(resource.RLIMIT_NPROC, (int(count), int(count)))
+    return "rlimit" if os.geteuid() != 0 else "none"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--memory-gb", type=float, default=0.0,
                         help="address-space cap in GiB (0: none)")
+    parser.add_argument("--file-mb", type=float, default=0.0,
+                        help="largest file the process may write, in MiB (0: no cap)")
+    parser.add_argument("--cpu-seconds", type=float, default=0.0,
+                        help="CPU time of the process, all threads (0: no cap)")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="processes and threads of the process and its children "
+                             "(0: no cap)")
     parser.add_argument("--ro", action="append", default=[], help="a readable path")
     parser.add_argument("--rw", action="append", default=[], help="a read-write path")
     parser.add_argument("--no-landlock", action="store_true",
@@ -145,6 +208,14 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("no command to run")
     if args.memory_gb > 0:
         cap_memory(args.memory_gb)
+    if args.file_mb > 0:
+        cap_files(args.file_mb)
+    if args.cpu_seconds > 0:
+        cap_cpu(args.cpu_seconds)
+    if args.processes > 0 and cap_processes(args.processes) == "none":
+        print("[grading sandbox] no process limit: no writable cgroup, and RLIMIT_NPROC "
+              "does not apply to root. Grade as another user or in a container.",
+              file=sys.stderr)
     if not args.no_landlock and not restrict_files(args.ro, args.rw):
         print("[grading sandbox] Landlock is not available: the kernel can read and write "
               "every file this user can. Grade in a container or as a separate user.",

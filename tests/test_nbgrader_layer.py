@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -159,6 +161,31 @@ def test_memory_cap_raises_memory_error():
                       "        xs.append(np.ones(10**7))\nexcept MemoryError:\n"
                       "    print('capped at', len(xs))", "--memory-gb", "1", "--no-landlock")
     assert "capped at" in proc.stdout, proc.stderr
+
+
+def test_file_size_cap_stops_a_large_write(tmp_path):
+    code = (f"f = open({str(tmp_path / 'big')!r}, 'wb')\n"
+            "try:\n    [f.write(bytes(2 ** 20)) for _ in range(8)]\n"
+            "except OSError as err:\n    print('capped:', err.strerror)")
+    proc = _sandboxed(code, "--file-mb", "2", "--no-landlock")
+    assert "capped: File too large" in proc.stdout, proc.stderr
+    assert (tmp_path / "big").stat().st_size <= 2 * 2 ** 20
+
+
+def test_cpu_cap_stops_a_busy_process():
+    proc = _sandboxed("while True:\n    pass", "--cpu-seconds", "1", "--no-landlock")
+    assert proc.returncode == -signal.SIGXCPU, (proc.returncode, proc.stderr)
+
+
+@pytest.mark.skipif(not os.access(sandbox.PIDS_CGROUP, os.W_OK) and os.geteuid() == 0,
+                    reason="root without a writable pids cgroup: no process cap applies")
+def test_process_cap_stops_a_fork_loop():
+    code = ("import os, time\nn = 0\ntry:\n    for _ in range(60):\n"
+            "        if os.fork() == 0:\n            time.sleep(2)\n            os._exit(0)\n"
+            "        n += 1\nexcept OSError as err:\n    print('capped after', n, err.strerror)")
+    proc = _sandboxed(code, "--processes", "20", "--no-landlock")
+    assert "capped after" in proc.stdout, proc.stderr
+    assert int(proc.stdout.split()[2]) < 20
 
 
 @pytest.mark.skipif(sandbox.landlock_abi() < 1, reason="no Landlock on this kernel")
