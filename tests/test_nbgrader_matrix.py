@@ -1,18 +1,28 @@
 """The bad-submission matrix, graded end to end by real ``nbgrader autograde`` runs.
 
-A small assignment is built in a scratch course folder from notebook 02's ``grade-setup``
-cell and the cells of its ``vanilla`` task (6 points: shapes 2, layers 2, training 2).
+Three small assignments are built in a scratch course folder:
+
+- ``m02_vanilla``: notebook 02's ``grade-setup`` cell and the cells of its ``vanilla``
+  task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
+  resource abuse and attacks on the grader;
+- ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
+  course's own implementation;
+- ``m_meta``: a tiny numpy-only task (3 points): notebooks whose nbgrader metadata is
+  damaged in every way we know, and one submission the grader cannot even read.
+
 One synthetic student per case is collected from a folder (some as zips, one misnamed,
 one truncated), the whole class is autograded through the parallel path
 (``instructor.autograde``, 2 jobs), then feedback and grades.csv are generated. Each
 case must get a deterministic score and a clear message, and everyone else must be
-graded normally. The cell timeout is lowered to 20 s here (the course uses 180 s).
+graded normally. The cell timeout is lowered to 20 s here (the course uses 180 s), and
+the kernels' file size and process caps are small enough for a quick, bounded probe.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import sqlite3
 import zipfile
@@ -26,14 +36,22 @@ from instructor.autograde import autograde
 from instructor.collect import collect
 from instructor.preprocessors import STDERR_MARK
 from instructor.sample_class import reference
+from instructor.sandbox import PIDS_CGROUP
 
 pytestmark = pytest.mark.grading
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / "02_stacked_autoencoders" / "02_stacked_autoencoders.ipynb"
+SOURCE_05 = ROOT / "notebooks" / "05_denoising_autoencoders" / "05_denoising_autoencoders.ipynb"
 A = "m02_vanilla"
+P = "m05_psnr"
+M = "m_meta"
+#: Where a process cap can be tested: a cgroup we may write, or a user RLIMIT_NPROC
+#: applies to (not root).
+CAN_CAP_PROCESSES = os.access(PIDS_CGROUP, os.W_OK) or os.geteuid() != 0
 ENV = {"COURSE_CELL_TIMEOUT": "20", "COURSE_NOTEBOOK_TIMEOUT": "300",
-       "COURSE_KERNEL_MEMORY_GB": "5"}
+       "COURSE_KERNEL_MEMORY_GB": "5", "COURSE_KERNEL_FILE_MB": "16",
+       **({"COURSE_KERNEL_PROCESSES": "64"} if os.access(PIDS_CGROUP, os.W_OK) else {})}
 
 # ------------------------------------------------------------------ the answers
 REF = None  # the reference solution of task vanilla, set by the fixture
@@ -125,6 +143,90 @@ for _path in _targets:
 """
 
 
+# ------------------------------------------------------------------ attacks on the grader
+#: A useless model: one Dense layer, SGD, MSE (0 of 6 points when honestly graded).
+USELESS = """\
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    inputs = keras.Input(shape=(input_dims,))
+    auto = keras.Model(inputs, keras.layers.Dense(input_dims)(inputs))
+    auto.compile(optimizer="sgd", loss="mse")
+    return auto, auto, auto
+"""
+ANYTHING = """
+class _Anything:
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: (1.0, 0.5)
+"""
+
+
+def noop_checks():      # the checking module's functions replaced by no-ops
+    return USELESS + (
+        "\nfor _name in ['expect_equal', 'expect_close', 'expect_io', 'expect_composed']:\n"
+        "    setattr(mc, _name, lambda *a, **k: None)\n"
+        "mc.train_losses = lambda *a, **k: (1.0, 0.5)\n")
+
+
+def rebind_checks():    # the name the tests use for the checks, bound to anything
+    return USELESS + ANYTHING + "mc = _Anything()\n"
+
+
+def patch_numpy():      # numpy's comparisons and the equality check always say yes
+    return USELESS + (
+        "\nnp.allclose = np.isclose = np.array_equal = lambda *a, **k: True\n"
+        "import helpers.model_checks\n"
+        "helpers.model_checks.expect_equal = lambda *a, **k: None\n"
+        "helpers.model_checks.train_losses = lambda *a, **k: (1.0, 0.5)\n")
+
+
+def hide_traceback():   # IPython's traceback display silenced
+    return USELESS + "\nget_ipython().showtraceback = lambda *a, **k: None\n"
+
+
+def custom_exc():       # an IPython handler that swallows every exception
+    return USELESS + ("\nget_ipython().set_custom_exc((BaseException,), "
+                      "lambda *a, **k: None)\n")
+
+
+def hide_errors():      # the kernel's own error reporting silenced: no error output at all
+    return USELESS + "\nget_ipython()._showtraceback = lambda *a, **k: None\n"
+
+
+def partial_credit():   # a number published as the test cell's result (partial credit)
+    return USELESS.replace('    inputs = keras.Input(shape=(input_dims,))',
+                           '    import sys\n    sys.displayhook(2)\n'
+                           '    inputs = keras.Input(shape=(input_dims,))')
+
+
+def recorder_off():     # correct, but the grader's records switched off
+    return REF + "\nimport helpers.evidence\nhelpers.evidence.wrap = lambda *a, **k: None\n"
+
+
+def frame_rebind():     # the tests' namespace changed from inside the graded function
+    return ANYTHING + USELESS.replace(
+        '    inputs = keras.Input(shape=(input_dims,))',
+        '    import sys\n    sys._getframe(1).f_globals["mc"] = _Anything()\n'
+        '    inputs = keras.Input(shape=(input_dims,))')
+
+
+def fork_loop():        # a bounded fork loop: up to 200 children that sleep 3 s
+    return _sub("    inputs = keras.Input(shape=(input_dims,))",
+                "    import os, time\n"
+                "    for _ in range(200):\n"
+                "        if os.fork() == 0:\n"
+                "            time.sleep(3)\n"
+                "            os._exit(0)\n"
+                "    inputs = keras.Input(shape=(input_dims,))")
+
+
+def big_file():         # writes a 64 MiB file in its scratch folder
+    return _sub("    inputs = keras.Input(shape=(input_dims,))",
+                "    with open('filler.bin', 'wb') as out:\n"
+                "        for _ in range(64):\n"
+                "            out.write(bytes(2 ** 20))\n"
+                "    inputs = keras.Input(shape=(input_dims,))")
+
+
+OUTSIDE = "failed when the grader ran it again on what your functions returned"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
     "s01_correct": (lambda: REF, 6, []),
@@ -144,6 +246,49 @@ CASES = {
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
     "s16_library_stderr": (library_stderr, 6, ["[stderr, not graded]"]),
     "s17_snoop": ("snoop", 6, []),
+    "s18_noop_checks": (noop_checks, 0, [OUTSIDE]),
+    "s19_rebind_checks": (rebind_checks, 0, [OUTSIDE]),
+    "s20_patch_numpy": (patch_numpy, 0, [OUTSIDE]),
+    "s21_hide_traceback": (hide_traceback, 0, []),
+    "s22_custom_exc": (custom_exc, 0, []),
+    "s23_hide_errors": (hide_errors, 0, [OUTSIDE]),
+    "s24_partial_credit": (partial_credit, 0, []),
+    "s25_recorder_off": (recorder_off, 0, [OUTSIDE]),
+    "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
+    "s28_big_file": (big_file, 0, ["File too large"]),
+}
+if CAN_CAP_PROCESSES:
+    CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
+
+# ------------------------------------------------------------------ task psnr of notebook 05
+PSNR_CASES = {
+    "p01_correct": (None, 3, []),
+    "p02_course_psnr": ("def psnr(pred, target):\n    return helpers.psnr(pred, target)\n",
+                        0, ["calls helpers.psnr, the course's own implementation"]),
+    "p03_course_alias": ("from helpers.metrics import psnr as _theirs\n\n\n"
+                         "def psnr(pred, target):\n    return _theirs(pred, target)\n",
+                         0, ["calls helpers.metrics.psnr, the course's own implementation"]),
+}
+
+# ------------------------------------------------------------------ damaged metadata
+META_SOLUTION = '''def double(x):
+    """Twice ``x``, elementwise."""
+    ### BEGIN SOLUTION
+    return 2 * np.asarray(x)
+    ### END SOLUTION
+'''
+RESTORED = "was damaged; the grader restored it from the assignment"
+# case: (cell to damage, how, expected score, note)
+META_CASES = {
+    "m01_correct": (None, None, 3, None),
+    "m02_string": ("double-solution", "string", 3, RESTORED),
+    "m03_list": ("double-tests-visible", "list", 3, RESTORED),
+    "m04_null": ("double-solution", "null", 3, RESTORED),
+    "m05_missing_keys": ("double-solution", "missing", 3, RESTORED),
+    "m06_points_string": ("double-tests-hidden", "points", 3, RESTORED),
+    "m07_grade_id_int": ("double-tests-visible", "grade_id", 3, RESTORED),
+    "m08_duplicate": ("double-solution", "duplicate", 3, "2 cells had the grade_id"),
+    "m09_unmatched": ("double-solution", "unmatched", 3, "graded as a plain cell"),
 }
 NOTES = {
     "s06_infinite_loop": "ran too long",
@@ -163,19 +308,56 @@ def _grade_id(cell):
     return (cell.metadata.get("nbgrader") or {}).get("grade_id")
 
 
-def _build_course(tmp: Path) -> None:
-    src = nbformat.read(SOURCE, as_version=4)
-    cells = [nbformat.v4.new_markdown_cell("# Matrix test: task (a) of notebook 02")]
-    cells += [c for c in src.cells if {"grade-setup", "task-vanilla"}
+def _meta(grade_id: str, *, points=None, solution=False, locked=False) -> dict:
+    meta = {"grade": points is not None, "grade_id": grade_id, "locked": locked,
+            "schema_version": 3, "solution": solution, "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta, "tags": ["task-double"]}
+
+
+def _meta_notebook() -> nbformat.NotebookNode:
+    """A tiny numpy-only assignment: one answer cell, tests worth 1 and 2 points."""
+    setup = nbformat.v4.new_code_cell("import numpy as np")
+    setup.metadata = {"nbgrader": {**_meta("setup", locked=True)["nbgrader"]},
+                      "tags": ["grade-setup"]}
+    cells = [nbformat.v4.new_markdown_cell("# Matrix test: damaged metadata"), setup,
+             nbformat.v4.new_code_cell(META_SOLUTION,
+                                       metadata=_meta("double-solution", solution=True)),
+             nbformat.v4.new_code_cell(
+                 'assert np.array_equal(double([1, 2]), [2, 4]), "double([1, 2])"',
+                 metadata=_meta("double-tests-visible", points=1, locked=True)),
+             nbformat.v4.new_code_cell(
+                 "### BEGIN HIDDEN TESTS\n_x = np.arange(6.0).reshape(2, 3)\n"
+                 "assert np.array_equal(double(_x), 2 * _x), 'double of a 2x3 array'\n"
+                 "### END HIDDEN TESTS",
+                 metadata=_meta("double-tests-hidden", points=2, locked=True))]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def _task_notebook(source: Path, task: str, title: str) -> nbformat.NotebookNode:
+    src = nbformat.read(source, as_version=4)
+    cells = [nbformat.v4.new_markdown_cell(f"# Matrix test: {title}")]
+    cells += [c for c in src.cells if {"grade-setup", f"task-{task}"}
               & set(c.metadata.get("tags", []))]
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=src.metadata)
-    (tmp / "notebooks" / A).mkdir(parents=True)
-    nbformat.write(nb, tmp / "notebooks" / A / f"{A}.ipynb")
-    course.generate("release", [A], root=tmp)
+    return nbformat.v4.new_notebook(cells=cells, metadata=src.metadata)
+
+
+def _build_course(tmp: Path) -> None:
+    for name, nb in [(A, _task_notebook(SOURCE, "vanilla", "task (a) of notebook 02")),
+                     (P, _task_notebook(SOURCE_05, "psnr", "task (e) of notebook 05")),
+                     (M, _meta_notebook())]:
+        (tmp / "notebooks" / name).mkdir(parents=True)
+        nbformat.write(nb, tmp / "notebooks" / name / f"{name}.ipynb")
+    course.generate("release", [A, P, M], root=tmp)
+
+
+def _release(tmp: Path, name: str) -> nbformat.NotebookNode:
+    return nbformat.read(tmp / "release" / name / f"{name}.ipynb", as_version=4)
 
 
 def _student_notebook(tmp: Path, how) -> nbformat.NotebookNode:
-    nb = nbformat.read(tmp / "release" / A / f"{A}.ipynb", as_version=4)
+    nb = _release(tmp, A)
     solution = next(c for c in nb.cells if _grade_id(c) == "vanilla-solution")
     if callable(how):
         solution.source = how()
@@ -189,6 +371,51 @@ def _student_notebook(tmp: Path, how) -> nbformat.NotebookNode:
     elif how is not None:
         solution.source = REF
     return nb
+
+
+def _psnr_notebook(tmp: Path, answer: str | None) -> nbformat.NotebookNode:
+    nb = _release(tmp, P)
+    solution = next(c for c in nb.cells if _grade_id(c) == "psnr-solution")
+    src = nbformat.read(SOURCE_05, as_version=4)
+    solution.source = answer or reference(
+        next(c.source for c in src.cells if _grade_id(c) == "psnr-solution"))
+    return nb
+
+
+def _damaged_notebook(tmp: Path, target: str | None, how: str | None) -> dict:
+    """The m_meta answer key as JSON, with ``target``'s metadata damaged ``how``."""
+    nb = _release(tmp, M)
+    for cell in nb.cells:
+        if _grade_id(cell) == "double-solution":
+            cell.source = reference(META_SOLUTION)
+    data = json.loads(nbformat.writes(nb))
+    cells = data["cells"]
+    index = next((i for i, c in enumerate(cells)
+                  if (c["metadata"].get("nbgrader") or {}).get("grade_id") == target), None)
+    if index is None:
+        return data
+    meta = cells[index]["metadata"]
+    if how == "string":
+        meta["nbgrader"] = "damaged"
+    elif how == "list":
+        meta["nbgrader"] = []
+    elif how == "null":
+        meta["nbgrader"] = None
+    elif how == "missing":
+        meta["nbgrader"] = {"solution": True}
+    elif how == "points":
+        meta["nbgrader"]["points"] = "2"
+    elif how == "grade_id":
+        meta["nbgrader"]["grade_id"] = 7
+    elif how == "duplicate":
+        copy = json.loads(json.dumps(cells[index]))
+        copy["id"] = "copied-cell"
+        cells.insert(index + 1, copy)
+    elif how == "unmatched":
+        meta["nbgrader"] = "damaged"
+        cells[index]["id"] = "renamed-cell"
+        cells[index]["source"] = "# my answer\n" + "".join(cells[index]["source"])
+    return data
 
 
 @pytest.fixture(scope="module")
@@ -225,21 +452,32 @@ def graded(tmp_path_factory, data_dir):
             text = json.dumps(data)
         (folder / name).write_text(text)
     collect(incoming, A, root=tmp)
-    results = autograde([A], root=tmp, jobs=2, env=ENV)
-    course.feedback([A], root=tmp)
+    for name, students in [(P, PSNR_CASES), (M, META_CASES)]:
+        folder = tmp / f"incoming_{name}"
+        for student, case in students.items():
+            (folder / student).mkdir(parents=True)
+            data = _damaged_notebook(tmp, case[0], case[1]) if name == M else \
+                json.loads(nbformat.writes(_psnr_notebook(tmp, case[0])))
+            (folder / student / f"{name}.ipynb").write_text(json.dumps(data))
+        collect(folder, name, root=tmp)
+    # a submission the grader cannot even open: a folder where the notebook should be
+    (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
+    results = autograde([A, P, M], root=tmp, jobs=2, env=ENV)
+    course.feedback([A, P, M], root=tmp)
     csv_path = course.export_grades(tmp / "grades.csv", root=tmp)
     return {"root": tmp, "results": {r.student: r for r in results}, "csv": csv_path}
 
 
-def _graded_nb(root: Path, student: str):
-    path = root / "autograded" / student / A / f"{A}.ipynb"
+def _graded_nb(root: Path, student: str, assignment: str = A):
+    path = root / "autograded" / student / assignment / f"{assignment}.ipynb"
     return nbformat.read(path, as_version=4) if path.exists() else None
 
 
-def _student_view(root: Path, student: str) -> str:
-    """Everything the student gets back: feedback HTML and notes."""
-    folder = root / "feedback" / student / A
-    return "\n".join(p.read_text() for p in sorted(folder.glob("*")) if p.is_file())
+def _student_view(root: Path, student: str, assignment: str = A) -> str:
+    """Everything the student gets back: feedback HTML and notes, as text."""
+    folder = root / "feedback" / student / assignment
+    view = "\n".join(p.read_text() for p in sorted(folder.glob("*")) if p.is_file())
+    return html.unescape(re.sub(r"<[^>]+>", "", view))
 
 
 def _gradebook_scores(root: Path) -> dict[str, float]:
@@ -253,37 +491,55 @@ def _gradebook_scores(root: Path) -> dict[str, float]:
     return dict(rows)
 
 
-@pytest.mark.parametrize("student", sorted(CASES))
+#: student -> (assignment, expected score, max score)
+EXPECTED = {**{s: (A, c[1], 6) for s, c in CASES.items()},
+            **{s: (P, c[1], 3) for s, c in PSNR_CASES.items()},
+            **{s: (M, c[2], 3) for s, c in META_CASES.items()}}
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_score_is_as_expected(graded, student):
     result = graded["results"][student]
-    expected = CASES[student][1]
+    assignment, expected, max_score = EXPECTED[student]
+    assert result.assignment == assignment
     assert not result.failed, f"{student}: the grader failed: {result.notes}"
-    assert (result.score, result.max_score) == (expected, 6), \
+    assert not result.review, f"{student}: set aside for review: {result.notes}"
+    assert (result.score, result.max_score) == (expected, max_score), \
         f"{student}: {result.score}/{result.max_score}, notes {result.notes}"
 
 
-@pytest.mark.parametrize("student", sorted(CASES))
+@pytest.mark.parametrize("student", sorted(EXPECTED))
 def test_student_sees_a_clear_message_and_no_hidden_code(graded, student):
-    view = _student_view(graded["root"], student)
-    text = html.unescape(re.sub(r"<[^>]+>", "", view))
-    for words in CASES[student][2]:
-        assert words in text, f"{student}'s feedback lacks {words!r}"
-    if student in NOTES:
-        assert NOTES[student] in text, f"{student}'s feedback lacks the note {NOTES[student]!r}"
+    assignment = EXPECTED[student][0]
+    text = _student_view(graded["root"], student, assignment)
+    words = {**CASES, **PSNR_CASES}.get(student, (None, None, []))[2]
+    for word in words:
+        assert word in text, f"{student}'s feedback lacks {word!r}"
+    note = NOTES.get(student) or META_CASES.get(student, (None,) * 4)[3]
+    if note:
+        assert note in text, f"{student}'s feedback lacks the note {note!r}"
     for code in HIDDEN_CODE:
         assert code not in text, f"{student}'s feedback shows hidden-test code {code!r}"
 
 
+def test_an_unreadable_submission_costs_that_student_only(graded):
+    result = graded["results"]["m10_unreadable"]
+    assert result.failed and result.score == 0, result
+    assert any("could not grade this notebook" in n for n in result.notes), result.notes
+    others = [r for s, r in graded["results"].items() if s != "m10_unreadable"]
+    assert others and not any(r.failed for r in others)
+
+
 def test_gradebook_holds_everyone_and_was_not_tampered(graded):
     scores = _gradebook_scores(graded["root"])
-    assert scores == {s: float(c[1]) for s, c in CASES.items()}
+    assert scores == {**{s: float(e[1]) for s, e in EXPECTED.items()}, "m10_unreadable": 0.0}
 
 
 def test_grades_csv(graded):
     import csv
 
     rows = {r["student_id"]: r for r in csv.DictReader(graded["csv"].open())}
-    assert set(rows) == set(CASES)
+    assert set(rows) == {*EXPECTED, "m10_unreadable"}
     assert float(rows["s03_wrong_arch"]["score"]) == 4
     assert rows["s03_wrong_arch"]["tasks"] == "vanilla 4/6"
     assert "could not be read" in rows["s11_truncated"]["notes"]
@@ -305,6 +561,24 @@ def test_library_stderr_did_not_cost_points(graded):
     assert moved, "the warning should be in a test cell's output, marked as not graded"
 
 
+def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
+    """The attacks that fooled the tests inside the kernel: each test cell shows no error
+    of the kernel's own, only the outside check's verdict."""
+    for student in ("s18_noop_checks", "s19_rebind_checks", "s20_patch_numpy",
+                    "s23_hide_errors", "s26_frame_rebind"):
+        nb = _graded_nb(graded["root"], student)
+        for cell in nb.cells:
+            if (cell.metadata.get("nbgrader") or {}).get("grade"):
+                names = [o.get("ename") for o in cell.outputs if o.output_type == "error"]
+                assert names == ["FailedOutsideKernel"], (student, _grade_id(cell), names)
+
+
+def test_a_published_number_is_not_partial_credit(graded):
+    nb = _graded_nb(graded["root"], "s24_partial_credit")
+    tests = [c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade")]
+    assert not any(o.output_type == "execute_result" for c in tests for o in c.outputs)
+
+
 def test_regrading_gives_the_same_score(graded):
     root = graded["root"]
     again = autograde([A], students=["s03_wrong_arch", "s12_damaged"], root=root, jobs=2,
@@ -312,4 +586,5 @@ def test_regrading_gives_the_same_score(graded):
     for result in again:
         first = graded["results"][result.student]
         assert (result.score, result.max_score) == (first.score, first.max_score)
-    assert _gradebook_scores(root) == {s: float(c[1]) for s, c in CASES.items()}
+    assert _gradebook_scores(root) == {**{s: float(e[1]) for s, e in EXPECTED.items()},
+                                       "m10_unreadable": 0.0}

@@ -1,0 +1,72 @@
+"""The README's plain nbgrader commands, exactly as written, in a fresh copy of the course.
+
+A copy of the tracked files (as a clean clone has them) gets the course's environment as
+``.venv`` (a link: installing it again would take minutes) and nothing else: no activated
+environment, so ``.venv/bin`` is not on ``PATH``. nbgrader then has to find ``alembic``
+(which it runs to create the gradebook) through the course's configuration.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.grading
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "02_stacked_autoencoders"
+AUTOGRADE = f".venv/bin/nbgrader autograde {A} --student alice"
+
+
+def _fresh_copy(dest: Path) -> None:
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)  # mtimes kept: make sees setup as done
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+
+
+def _run(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    done = subprocess.run(shlex.split(command), cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, f"{command}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def test_plain_nbgrader_commands_work_without_an_activated_environment(tmp_path, data_dir):
+    readme = (ROOT / "README.md").read_text()
+    assert AUTOGRADE in readme, "the README no longer shows this command: update the test"
+    if not (ROOT / ".venv" / "bin" / "nbgrader").exists():
+        pytest.skip("no .venv: run make setup")
+    course = tmp_path / "course"
+    course.mkdir()
+    _fresh_copy(course)
+    venv_bin = str(ROOT / ".venv" / "bin")
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep)
+            if p and ".venv" not in p and not Path(p, "alembic").exists()]
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env.update(PATH=os.pathsep.join(path), COURSE_DATA_DIR=str(data_dir))
+    assert shutil.which("alembic", path=env["PATH"]) is None
+    assert venv_bin not in env["PATH"]
+    # the first command that creates gradebook.db (nbgrader runs alembic for it)
+    _run(f".venv/bin/nbgrader generate_assignment {A} --force", course, env)
+    assert (course / "gradebook.db").exists()
+    answer = course / "submitted" / "alice" / A
+    answer.mkdir(parents=True)
+    shutil.copy2(course / "solutions" / A / f"{A}.ipynb", answer / f"{A}.ipynb")
+    _run(AUTOGRADE, course, env)
+    assert (course / "autograded" / "alice" / A / f"{A}.ipynb").exists()
+    _run("make grades", course, env)  # README: "make grades  # -> grades.csv"
+    rows = list(csv.DictReader((course / "grades.csv").open()))
+    alice = next(r for r in rows if r["student_id"] == "alice")
+    assert float(alice["score"]) == float(alice["max_score"]) == 12, alice
