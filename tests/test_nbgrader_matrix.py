@@ -226,6 +226,12 @@ def big_file():         # writes a 64 MiB file in its scratch folder
                 "    inputs = keras.Input(shape=(input_dims,))")
 
 
+def custom_layer_tamper():   # correct, but only checkable in the kernel, and it tampers
+    return ("class Dense(keras.layers.Dense):\n    pass\n\n\n"
+            + _sub("keras.layers.Dense(", "Dense(")
+            + "\nmc.expect_equal = lambda *a, **k: None\n")
+
+
 OUTSIDE = "failed when the grader ran it again on what your functions returned"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
@@ -256,6 +262,7 @@ CASES = {
     "s25_recorder_off": (recorder_off, 0, [OUTSIDE]),
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
     "s28_big_file": (big_file, 0, ["File too large"]),
+    "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview", "rebinds", "mc"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -268,7 +275,12 @@ PSNR_CASES = {
     "p03_course_alias": ("from helpers.metrics import psnr as _theirs\n\n\n"
                          "def psnr(pred, target):\n    return _theirs(pred, target)\n",
                          0, ["calls helpers.metrics.psnr, the course's own implementation"]),
+    "p04_obfuscated": ("import importlib\n\n\ndef psnr(pred, target):\n    return "
+                       "importlib.import_module('helpers.metr' + 'ics').psnr(pred, target)\n",
+                       0, ["NeedsReview", "imports importlib"]),
 }
+#: Submissions set aside for the instructor's review.
+REVIEW = {"s29_custom_layer_tamper", "p04_obfuscated"}
 
 # ------------------------------------------------------------------ damaged metadata
 META_SOLUTION = '''def double(x):
@@ -503,7 +515,7 @@ def test_score_is_as_expected(graded, student):
     assignment, expected, max_score = EXPECTED[student]
     assert result.assignment == assignment
     assert not result.failed, f"{student}: the grader failed: {result.notes}"
-    assert not result.review, f"{student}: set aside for review: {result.notes}"
+    assert bool(result.review) == (student in REVIEW), f"{student}: {result.notes}"
     assert (result.score, result.max_score) == (expected, max_score), \
         f"{student}: {result.score}/{result.max_score}, notes {result.notes}"
 
@@ -571,6 +583,22 @@ def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
             if (cell.metadata.get("nbgrader") or {}).get("grade"):
                 names = [o.get("ename") for o in cell.outputs if o.output_type == "error"]
                 assert names == ["FailedOutsideKernel"], (student, _grade_id(cell), names)
+
+
+def test_review_is_marked_for_manual_grading_in_the_gradebook(graded):
+    db = sqlite3.connect(graded["root"] / "gradebook.db")
+    flagged = {row[0] for row in db.execute(
+        "SELECT DISTINCT student.id FROM grade "
+        "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+        "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+        "submitted_assignment.id JOIN student ON submitted_assignment.student_id = student.id "
+        "WHERE grade.needs_manual_grade = 1")}
+    assert REVIEW <= flagged, flagged
+
+
+def test_a_model_checked_in_the_kernel_only_says_so(graded):
+    text = _student_view(graded["root"], "s16_library_stderr")
+    assert "checked inside the notebook only" in text
 
 
 def test_a_published_number_is_not_partial_credit(graded):

@@ -15,10 +15,12 @@ HONEST = {
                       "        super().__init__(**kw)\n        self.weight = 1.0\n\n"
                       "    def call(self, inputs):\n        self.add_loss(0.0)\n"
                       "        return inputs\n",
-    "tf.keras import": "from tensorflow import keras\nimport numpy as np\nimport tensorflow as tf\n",
+    "tf.keras import": "from tensorflow import keras\nimport numpy as np\n"
+                       "import tensorflow as tf\n",
     "own globals": "history = {}\nhistory['a'] = 1\nresults = []\nresults.append(2)\n",
     "constant getattr": "act = getattr(keras.activations, 'relu')\n",
-    "dict of layers": "layers = {}\nfor n in range(3):\n    layers[n] = keras.layers.Dense(n + 1)\n",
+    "dict of layers": "layers = {}\nfor n in range(3):\n"
+                      "    layers[n] = keras.layers.Dense(n + 1)\n",
 }
 
 TAMPERING = {
