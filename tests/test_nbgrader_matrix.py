@@ -262,7 +262,7 @@ CASES = {
     "s25_recorder_off": (recorder_off, 0, [OUTSIDE]),
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
     "s28_big_file": (big_file, 0, ["File too large"]),
-    "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview", "rebinds", "mc"]),
+    "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview", "mc.expect_equal"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
