@@ -15,7 +15,9 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 
 - autograding runs each kernel in a sandbox (memory cap, file-system allow-list), with a
   per-cell timeout and a per-notebook time budget, survives kernel crashes and
-  restores deleted graded cells (``instructor.preprocessors``);
+  restores deleted graded cells (``instructor.execute``, ``instructor.preprocessors``);
+- every test cell is checked again outside the student's kernel, and the student's own
+  code is read for tampering (``instructor.verify``, ``instructor.review``);
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
 - feedback shows test results and messages but never hidden-test code.
 
@@ -50,10 +52,10 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from instructor import limits  # noqa: E402
+from instructor.execute import SafeExecute  # noqa: E402
 from instructor.preprocessors import (  # noqa: E402
     HideHiddenTests,
     RestoreMissingCells,
-    SafeExecute,
     StderrToStdoutInTests,
 )
 

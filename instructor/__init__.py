@@ -8,10 +8,15 @@ repository root) and fills the gaps the course needs:
   handled and reported;
 - :mod:`instructor.autograde`: autograde a class in parallel, one isolated course folder
   and gradebook copy per student, merged into the course gradebook;
-- :mod:`instructor.preprocessors`: a sandboxed, crash- and timeout-proof execute step,
-  stderr that does not zero test cells, restored deleted cells, feedback without hidden
-  tests;
-- :mod:`instructor.sandbox`: the kernel launcher (memory cap, Landlock file-system rules);
+- :mod:`instructor.execute`: a sandboxed, crash- and timeout-proof execute step that
+  checks every test again outside the kernel (:mod:`instructor.verify`) and reads the
+  student's code for tampering (:mod:`instructor.review`);
+- :mod:`instructor.preprocessors`: stderr that does not zero test cells, restored
+  deleted cells, feedback without hidden tests;
+- :mod:`instructor.cells`, :mod:`instructor.scope`: reading nbgrader cells; the cells
+  the ``tasks`` scope skips;
+- :mod:`instructor.kernel`, :mod:`instructor.sandbox`: the kernel launcher (memory,
+  file-size, CPU and process caps, Landlock file-system rules);
 - :mod:`instructor.export`: grades to CSV, with per-task scores and grading notes;
 - :mod:`instructor.sample_class`: synthetic submissions to try all of this on.
 

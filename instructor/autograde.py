@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 
 from instructor import ROOT
+from instructor.cells import nbgrader_meta
 from instructor.course import (
     NOTES_FILE,
     nbgrader,
@@ -39,7 +40,6 @@ from instructor.course import (
     sync_gradebook,
     write_notes,
 )
-from instructor.preprocessors import nbgrader_meta
 
 #: Error names in a graded notebook that deserve a note of their own.
 NOTEWORTHY = {

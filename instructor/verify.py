@@ -1,6 +1,6 @@
 """Check a graded notebook's tests again, outside the kernel that ran the student's code.
 
-Started by :class:`instructor.preprocessors.SafeExecute` as its own process (under the
+Started by :class:`instructor.execute.SafeExecute` as its own process (under the
 grading sandbox) while the notebook runs::
 
     python instructor/verify.py VERDICTS.json < JOB

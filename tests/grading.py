@@ -125,7 +125,7 @@ def execute(nb, cwd: Path, env: dict[str, str], timeout: int = 600,
     """
     from traitlets.config.loader import PyFileConfigLoader
 
-    from instructor.preprocessors import SafeExecute
+    from instructor.execute import SafeExecute
 
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)

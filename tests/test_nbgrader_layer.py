@@ -207,7 +207,7 @@ def test_landlock_allows_only_listed_paths(tmp_path):
 
 
 def test_tasks_scope_skips_only_demo_cells_nobody_needs():
-    from instructor.preprocessors import cells_to_skip
+    from instructor.scope import cells_to_skip
 
     setup = _cell("import numpy as np")
     setup.metadata["tags"] = ["grade-setup"]

@@ -1,0 +1,412 @@
+"""``SafeExecute``: nbgrader's ``Execute``, hardened for grading untrusted notebooks.
+
+- a sandboxed kernel (:mod:`instructor.kernel`, :mod:`instructor.sandbox`), run in a
+  scratch folder without the notebook file;
+- a clear message on a cell timeout, a time budget per notebook, and recovery from a
+  kernel crash or hang: the cell fails, a fresh kernel re-runs the ``grade-setup`` cell
+  and the answer and task-context cells before it (not the cell that crashed) and
+  grading goes on with the next cell;
+- every test cell checked again outside the kernel (:mod:`helpers.evidence`,
+  :mod:`instructor.verify`) and the student's own code read for tampering and for calls
+  to the course's own implementation of a task (:mod:`instructor.review`).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import DeadKernelError
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Dict, Float, Integer, List, Unicode
+
+from instructor import review
+from instructor.cells import error_output, is_test_cell, nbgrader_meta, release_path, task_of
+from instructor.kernel import SandboxedKernelManager, sandbox_command, sandbox_env
+from instructor.scope import cells_to_skip
+
+VERIFY = Path(__file__).resolve().parent / "verify.py"
+#: The kernel's records of graded calls, inside its scratch folder (helpers.evidence).
+EVIDENCE = ".grading-evidence"
+
+
+def graded_calls(cells, release_cells) -> dict[int, tuple[str, str, list[str]]]:
+    """Test cell index -> (key, task, the graded functions it calls).
+
+    The key (``<index>-<grade_id>``) names the cell's records and verdict. The graded
+    functions of a task are those its released answer cell defines.
+    """
+    functions: dict[str, list[str]] = {}
+    for cell in release_cells:
+        task = task_of(cell)
+        if task and cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
+            for name in review.defined_functions(cell.source):
+                if name not in functions.setdefault(task, []):
+                    functions[task].append(name)
+    plan = {}
+    for index, cell in enumerate(cells):
+        task = task_of(cell)
+        if task and is_test_cell(cell) and functions.get(task):
+            key = f"{index:03d}-{nbgrader_meta(cell).get('grade_id')}"
+            plan[index] = (key, task, functions[task])
+    return plan
+
+
+def student_sources(cells, release_cells) -> list[str]:
+    """The code the student wrote or changed: answer cells and every code cell that is
+    not one of the released instructor cells."""
+    released = {c.source.strip() for c in release_cells if c.cell_type == "code"
+                and not nbgrader_meta(c).get("solution")}
+    own = []
+    for cell in cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type != "code" or (not meta.get("solution") and (
+                meta.get("locked") or is_test_cell(cell)
+                or cell.source.strip() in released)):
+            continue  # locked and test cells: nbgrader restored them from the gradebook
+        own.append(cell.source)
+    return own
+
+
+class SafeExecute(Execute):
+    """nbgrader's ``Execute``, hardened for grading untrusted notebooks."""
+
+    notebook_timeout = Integer(900, help="Seconds a whole notebook may run; later cells "
+                               "are not run and fail.").tag(config=True)
+    memory_limit_gb = Float(8.0, help="Address-space cap of the kernel in GiB (0: none)."
+                            ).tag(config=True)
+    readable_paths = List(Unicode(), help="Paths the kernel may read besides its "
+                          "scratch folder.").tag(config=True)
+    use_landlock = Bool(True, help="Restrict the kernel's file access (Linux Landlock)."
+                        ).tag(config=True)
+    file_limit_mb = Float(0.0, help="Largest file a kernel may write, in MiB (0: none)."
+                          ).tag(config=True)
+    cpu_limit_seconds = Float(0.0, help="CPU seconds of a kernel, all threads (0: none)."
+                              ).tag(config=True)
+    process_limit = Integer(0, help="Processes and threads of a kernel (0: none)."
+                            ).tag(config=True)
+    max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
+                           "remaining cells are failed.").tag(config=True)
+    setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
+                        "after a crash, with answer and task-* context cells.").tag(config=True)
+    scope = Unicode("notebook", help="'notebook': run every cell, as nbgrader does; "
+                    "'tasks': skip cells grading does not need (see cells_to_skip)."
+                    ).tag(config=True)
+    setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
+                            "if longer than the cell timeout.").tag(config=True)
+    check_outside = Bool(True, help="Run each test cell again outside the kernel on what "
+                         "the graded functions returned (instructor.verify); a test passes "
+                         "only if it passes both times.").tag(config=True)
+    verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
+                               ).tag(config=True)
+    release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
+                               "answer cells define what is checked (default: the "
+                               "assignment's release).").tag(config=True)
+    course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
+                                  "course's own implementation of it, which an answer may "
+                                  "not call.").tag(config=True)
+
+    def create_kernel_manager(self):
+        if self.kernel_manager_class is AsyncKernelManager:
+            self.kernel_manager_class = SandboxedKernelManager
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.memory_limit_gb = self.memory_limit_gb
+            km.readable_paths = list(self.readable_paths)
+            km.use_landlock = self.use_landlock
+            km.limits = self._limits()
+        return km
+
+    def _limits(self) -> dict:
+        return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
+                "processes": self.process_limit}
+
+    # -------------------------------------------------------------- helpers
+    def _fail_rest(self, cells, start: int, ename: str, evalue: str) -> None:
+        for cell in cells[start:]:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = [error_output(ename, evalue)]
+
+    def _replayable(self, cell) -> bool:
+        """Cells re-run in a fresh kernel: setup, answers and task context (not tests)."""
+        tags = cell.metadata.get("tags", [])
+        return cell.cell_type == "code" and not is_test_cell(cell) and (
+            self.setup_tag in tags or bool(nbgrader_meta(cell).get("solution"))
+            or any(t.startswith("task-") for t in tags))
+
+    def _replay(self, cells, upto: int, skip: set[int]) -> None:
+        for index, cell in enumerate(cells[:upto]):
+            if index not in skip and self._replayable(cell):
+                self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+
+    def _timed_out(self, cell) -> bool:
+        ename = self.error_on_timeout.get("ename")
+        return any(o.get("output_type") == "error" and o.get("ename") == ename
+                   for o in cell.get("outputs", []))
+
+    # -------------------------------------------------------------- the run
+    def preprocess(self, nb, resources=None, km=None):
+        resources = resources if resources is not None else {}
+        source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
+        scratch = tempfile.mkdtemp(prefix="grading-kernel-")
+        # The kernel runs beside copies of the assignment's data files, not beside the
+        # notebook (which holds the hidden tests after nbgrader put them back).
+        shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
+            "*.ipynb", ".ipynb_checkpoints", "*.unreadable", EVIDENCE))
+        resources.setdefault("metadata", {})["path"] = scratch
+        release = self._release(resources)
+        self._release_cells = release.cells if release else None
+        self._plan = graded_calls(nb.cells, release.cells if release else [])
+        self._evidence = Path(scratch) / EVIDENCE
+        self._evidence.mkdir(exist_ok=True)
+        checker = None
+        try:
+            if self.check_outside and self._plan:
+                checker = self._start_checker(self._setup_sources(release))
+            nb, resources = self._run(nb, resources, km)
+            self._check(nb, release, checker)
+            checker = None
+            return nb, resources
+        finally:
+            if checker is not None:
+                checker.kill()
+            resources["metadata"]["path"] = source_dir
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _release(self, resources):
+        if self.release_notebook:
+            return nbformat.read(self.release_notebook, as_version=4)
+        path = release_path(self.config, resources)
+        if not path.is_file():
+            self.log.warning("no release notebook %s: tests are checked in the kernel only",
+                             path)
+            return None
+        return nbformat.read(path, as_version=4)
+
+    # -------------------------------------------------------------- the outside check
+    def _setup_sources(self, release) -> list[str]:
+        return [c.source for c in (release.cells if release else []) if c.cell_type == "code"
+                and self.setup_tag in c.metadata.get("tags", [])]
+
+    def _start_checker(self, setup: list[str]):
+        """The checking process, started now: it runs the setup cells (TensorFlow's
+        import) while the notebook runs."""
+        import json
+        import subprocess
+
+        work = tempfile.mkdtemp(prefix="grading-check-")
+        readable = [*self.readable_paths, str(VERIFY.parent), str(self._evidence)]
+        command = sandbox_command([sys.executable, str(VERIFY), os.path.join(work, "out.json")],
+                                  work, readable, self.memory_limit_gb, self.use_landlock,
+                                  **self._limits())
+        proc = subprocess.Popen(command, cwd=work, env=sandbox_env(work),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        proc.work = work
+        try:
+            proc.stdin.write(json.dumps(setup) + "\n")
+            proc.stdin.flush()
+        except OSError:
+            pass  # it died at once: no verdicts, every checked test fails
+        return proc
+
+    def _record(self, index: int, wrap: bool) -> None:
+        """Wrap (or unwrap) the graded functions a test cell calls, in the kernel."""
+        grade_id, _task, names = self._plan[index]
+        call = (f"wrap(globals(), {names!r}, {str(self._evidence / grade_id)!r})" if wrap
+                else f"unwrap(globals(), {names!r})")
+        code = f"import helpers.evidence as _e\n_e.{call}\ndel _e"
+        try:
+            self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False,
+                                                allow_stdin=False))
+        except Exception as err:  # noqa: BLE001 - no records: the outside check fails it
+            self.log.warning("could not %s graded functions: %s",
+                             "wrap" if wrap else "unwrap", err)
+
+    def _check(self, nb, release, checker) -> None:
+        """Check the test cells outside the kernel and put the verdicts into the notebook."""
+        tests = {i: cell for i, cell in enumerate(nb.cells) if is_test_cell(cell)}
+        for cell in tests.values():  # nbgrader reads a number there as partial credit
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "execute_result":
+                    text = output.get("data", {}).get("text/plain", "")
+                    output.clear()
+                    output.update(nbformat.v4.new_output("stream", name="stdout",
+                                                         text=f"{text}\n"))
+        if not self._plan:
+            return
+        release_cells = release.cells if release else []
+        setup = self._setup_sources(release)
+        contexts = {}
+        for cell in release_cells:
+            task = task_of(cell)
+            if task and cell.cell_type == "code" and not nbgrader_meta(cell):
+                contexts.setdefault(task, []).append(cell.source)
+        job = {"evidence": str(self._evidence), "cells": [
+            {"grade_id": grade_id, "task": task, "names": names,
+             "source": nb.cells[i].source, "context": contexts.get(task, [])}
+            for i, (grade_id, task, names) in sorted(self._plan.items())]}
+        verdicts = self._run_checker(checker, job) if checker else {}
+        graded = {name for _g, _t, names in self._plan.values() for name in names}
+        trusted = [*setup, *[s for v in contexts.values() for s in v],
+                   *[nb.cells[i].source for i in self._plan]]
+        own = student_sources(nb.cells, release_cells)
+        findings = review.tampering(own, review.free_names(trusted) - graded)
+        answers = {}
+        for cell in nb.cells:
+            if task_of(cell) and nbgrader_meta(cell).get("solution"):
+                answers.setdefault(task_of(cell), []).append(cell.source)
+        for index, (grade_id, task, _names) in self._plan.items():
+            cell = nb.cells[index]
+            failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            forbidden = [n.strip() for n in self.course_implementations.get(task, "").split(",")
+                         if n.strip()]
+            calls = review.course_calls("\n".join(answers.get(task, [])), forbidden)
+            verdict = verdicts.get(grade_id) or {
+                "replayed": False, "passed": None, "error": None,
+                "reason": "the outside check did not run" if checker else
+                          "the outside check is switched off"}
+            if calls:
+                cell.outputs.append(error_output(
+                    "UsesCourseImplementation",
+                    f"your answer calls {', '.join(calls)}, the course's own implementation "
+                    "of this task: write your own (the tests of this task score 0)"))
+            elif failed:
+                continue
+            elif verdict["replayed"] and not verdict["passed"]:
+                cell.outputs.append(error_output(
+                    "FailedOutsideKernel",
+                    f"{verdict['error']} (this test passed inside your notebook, but it "
+                    "failed when the grader ran it again on what your functions returned, "
+                    "outside your notebook: code in the notebook changed what the tests "
+                    "rely on)"))
+            elif findings and verdict["replayed"] and not forbidden:
+                cell.outputs.append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"[your notebook has code that can change how tests run "
+                         f"({findings[0]}); this test was checked again outside the "
+                         "notebook and passed]\n"))
+            elif findings:
+                # checked in the kernel only, or a task whose course implementation an
+                # obfuscated call could reach: the instructor decides
+                shown = "; ".join(findings[:5]) + (" ..." if len(findings) > 5 else "")
+                cell.outputs.append(error_output(
+                    "NeedsReview",
+                    f"your notebook has code that can change how tests run ({shown}); "
+                    "the instructor will review this test before it counts"))
+            elif not verdict["replayed"]:
+                cell.outputs.append(nbformat.v4.new_output(
+                    "stream", name="stdout",
+                    text=f"[checked inside the notebook only: {verdict['reason']}]\n"))
+
+    def _run_checker(self, checker, job) -> dict:
+        import json
+        import subprocess
+
+        try:
+            log, _ = checker.communicate(json.dumps(job), timeout=self.verifier_timeout)
+        except subprocess.TimeoutExpired:
+            checker.kill()
+            checker.communicate()
+            log = f"the outside check took longer than {self.verifier_timeout} s"
+        out = Path(checker.work) / "out.json"
+        try:
+            verdicts = json.loads(out.read_text()) if out.is_file() else None
+        finally:
+            shutil.rmtree(checker.work, ignore_errors=True)
+        if not isinstance(verdicts, dict):
+            self.log.error("the outside check failed:\n%s", log)
+            message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
+            return {grade_id: {"replayed": True, "passed": False, "reason": None,
+                               "error": f"GraderCheckFailed: {message[0][:300]}"}
+                    for grade_id, _t, _n in self._plan.values()}
+        return verdicts
+
+    def _run(self, nb, resources, km):
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        timeout = error_output("CellTimeoutError",
+                               f"this cell ran longer than {self.timeout} s and was stopped "
+                               "(an infinite loop, or far too much work?)")
+        self.error_on_timeout = {k: v for k, v in timeout.items() if k != "output_type"}
+        deadline = time.monotonic() + self.notebook_timeout
+
+        def cell_timeout(cell) -> int:
+            limit = self.timeout or self.notebook_timeout
+            if self.setup_tag in cell.metadata.get("tags", []):
+                limit = max(limit, self.setup_timeout)
+            return max(1, min(limit, int(deadline - time.monotonic()) + 1))
+
+        self.timeout_func = cell_timeout
+        cells = self.nb.cells
+        skip = set()
+        if self.scope == "tasks":
+            if self._release_cells is None:
+                self.log.warning("scope 'tasks' needs the release notebook; running all")
+            else:
+                skip = cells_to_skip(cells, self._release_cells, self.setup_tag)
+        position, restarts = 0, 0
+        broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
+        while position < len(cells):
+            restart = False
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                if position:
+                    try:
+                        self._replay(cells, position, broken)
+                    except DeadKernelError:
+                        pass
+                while position < len(cells):
+                    if time.monotonic() > deadline:
+                        self._fail_rest(cells, position, "GradingTimeBudgetExceeded",
+                                        f"not run: the notebook used up its grading time "
+                                        f"budget ({self.notebook_timeout} s)")
+                        position = len(cells)
+                        break
+                    cell = cells[position]
+                    if position in skip:
+                        cell.outputs = [nbformat.v4.new_output(
+                            "stream", name="stdout",
+                            text="[not run while grading: the graded tasks do not need it]\n")]
+                        position += 1
+                        continue
+                    recorded = position in self._plan and self.check_outside
+                    try:
+                        if recorded:
+                            self._record(position, wrap=True)
+                        self.preprocess_cell(cell, resources, position)
+                        if recorded and not self._timed_out(cell):
+                            self._record(position, wrap=False)
+                    except DeadKernelError:
+                        cell.outputs.append(error_output(
+                            "DeadKernelError",
+                            "the kernel died while running this cell (os._exit, a crash in "
+                            "a library, or memory exhausted); grading went on in a fresh "
+                            "kernel from the next cell"))
+                        restart = True
+                    else:
+                        restart = self._timed_out(cell)
+                    if restart:
+                        broken.add(position)
+                    position += 1
+                    if restart:
+                        break
+            if restart:
+                restarts += 1
+                if restarts > self.max_restarts:
+                    self._fail_rest(cells, position, "TooManyKernelRestarts",
+                                    f"not run: the kernel crashed or hung {restarts} times")
+                    break
+        self.set_widgets_metadata()
+        return self.nb, self.resources
