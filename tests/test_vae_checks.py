@@ -76,6 +76,24 @@ def test_dense_summary_reads_separate_activation_layers():
     assert vc.dense_summary(decoder) == [(8, "relu"), (D, "sigmoid")]
 
 
+def test_a_dense_subclass_counts_as_dense_as_in_model_checks():
+    class MyDense(L.Dense):
+        pass
+
+    x = keras.Input((D,))
+    model = keras.Model(x, MyDense(4, "relu")(x))
+    assert vc.dense_summary(model) == [(4, "relu")]
+
+
+def test_checks_fail_under_python_optimisations_too():
+    """Explicit AssertionErrors, not ``assert`` statements (which ``python -O`` drops)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(vc))
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+
+
 def test_correct_model_passes_every_check():
     models = build()
     vc.check_structure(*models, D, H, K)
