@@ -111,8 +111,8 @@ c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale"}
 c.SafeExecute.readable_paths = limits.readable_paths()
 # "notebook": every cell runs, as nbgrader does. "tasks" (COURSE_GRADE_SCOPE=tasks):
-# unchanged demo cells that no graded or student cell depends on are skipped, which is
-# how tests/grading.py grades a task; 2-3 times faster on notebooks with long demos.
+# unchanged demo cells that no graded or student cell depends on are skipped;
+# 2-3 times faster on notebooks with long demos.
 c.SafeExecute.scope = limits.grade_scope()
 c.Execute.timeout = limits.cell_timeout()
 
