@@ -14,10 +14,11 @@ export COURSE_DATA_DIR
 
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: setup lab test lint strip clean help
+.PHONY: setup lab lab-source test lint strip clean help
 
 help:
-	@echo "make lab    set up and open the course in JupyterLab"
+	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
+	@echo "make lab-source   authors and instructors: open notebooks/ (the answer key)"
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
 	@echo "make lint   ruff only;  make strip  remove outputs from notebooks/"
 	@echo "make clean  remove the virtual environment"
@@ -38,8 +39,17 @@ $(STAMP): requirements.txt pyproject.toml
 		--display-name "Python 3 (autoencoders course)"
 	touch $(STAMP)
 
+# Students: your own copy of the student version, in work/ (git-ignored). It is made
+# from release/ on first use; later runs add new notebooks and never write over yours.
+WORK ?= work
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/python scripts/workspace.py --work $(WORK)
+	$(BIN)/jupyter lab $(WORK)/
+
+# Authors and instructors: the source notebooks (solutions and hidden tests included);
+# notebooks in notebooks/, release/ and solutions/ are saved without outputs.
+lab-source: setup
+	$(BIN)/jupyter lab --config=scripts/author_lab_config.py notebooks/
 
 lint: setup
 	$(BIN)/ruff check .
