@@ -1,6 +1,7 @@
 """Every source notebook follows the course skeleton (docs/authoring.md)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,30 @@ def test_graded_cells_are_well_formed(path):
         if meta.get("grade") or meta.get("solution"):
             assert any(t.startswith("task-") for t in cell["metadata"].get("tags", [])), \
                 f"{meta['grade_id']} needs a task-<name> tag"
+
+
+#: The graded tasks, lettered in course order: (a)-(d) the builders, then the functions.
+TASKS = {"a": "vanilla", "b": "sparse", "c": "conv", "d": "vae", "e": "psnr",
+         "f": "nearest", "g": "chroma"}
+HEADING = re.compile(r"^## Graded task \(([a-z])\) · (.+) · (\d+) points?$", re.M)
+
+
+def test_graded_tasks_share_one_heading_format_and_lettering():
+    found = {}
+    for path in NOTEBOOKS:
+        nb = _load(path)
+        points: dict[str, int] = {}
+        for cell in nb["cells"]:
+            meta = cell["metadata"].get("nbgrader") or {}
+            tags = cell["metadata"].get("tags", [])
+            task = next((t[5:] for t in tags if t.startswith("task-")), None)
+            if task and meta.get("grade") and not meta.get("solution"):
+                points[task] = points.get(task, 0) + meta["points"]
+        headings = HEADING.findall(_text(nb, "markdown"))
+        assert len(headings) == len(points), f"{path.name}: {headings} for tasks {points}"
+        for letter, _name, total in headings:
+            task = TASKS.get(letter)
+            assert task in points, f"{path.name}: task ({letter}) is {task}, not here"
+            assert int(total) == points[task], f"({letter}): heading says {total} points"
+            found[letter] = path.stem
+    assert sorted(found) == sorted(TASKS), found
