@@ -108,7 +108,8 @@ c.SafeExecute.process_limit = limits.kernel_processes()
 # graded functions returned (instructor/verify.py). An answer that calls the course's
 # own implementation of its task scores 0 on that task.
 c.SafeExecute.check_outside = True
-c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale"}
+c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
+                                        "chroma": "mean_chroma"}
 c.SafeExecute.readable_paths = limits.readable_paths()
 # "notebook": every cell runs, as nbgrader does. "tasks" (COURSE_GRADE_SCOPE=tasks):
 # unchanged demo cells that no graded or student cell depends on are skipped;

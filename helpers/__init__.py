@@ -24,7 +24,7 @@ _EXPORTS = {
     "DataNotFoundError": "datasets", "ChecksumError": "datasets",
     "add_noise": "transforms", "downscale": "transforms", "upscale": "transforms",
     "rgb_to_gray": "transforms", "gray_to_rgb": "transforms",
-    "mse": "metrics", "psnr": "metrics", "mean_psnr": "metrics",
+    "mse": "metrics", "psnr": "metrics", "mean_psnr": "metrics", "mean_chroma": "metrics",
     "as_images": "figures", "save_figure": "figures",
     "plot_images": "images", "plot_reconstructions": "images", "plot_triplets": "images",
     "plot_image_rows": "images",

@@ -31,3 +31,16 @@ def mean_psnr(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0) -> 
     """The average of the per-image PSNR values (finite ones) in decibels."""
     values = psnr(pred, target, data_range)
     return float(values[np.isfinite(values)].mean())
+
+
+def mean_chroma(images: np.ndarray) -> np.ndarray:
+    """Mean chroma of each RGB image: the average over its pixels of max(R, G, B) - min(R, G, B).
+
+    ``images`` has shape ``(N, ..., 3)``, colour last, e.g. ``(N, H, W, 3)``. Returns an
+    array of shape ``(N,)``; gray images (R = G = B) give 0. The input is not changed.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim < 2 or images.shape[-1] != 3:
+        raise ValueError(f"expected RGB images of shape (N, ..., 3), got {images.shape}")
+    chroma = images.max(axis=-1) - images.min(axis=-1)
+    return chroma.reshape(len(images), -1).mean(axis=1)

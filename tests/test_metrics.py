@@ -30,3 +30,17 @@ def test_identical_images_have_infinite_psnr_and_are_skipped_in_the_mean():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes differ"):
         metrics.mse(np.zeros((1, 2)), np.zeros((1, 3)))
+
+
+def test_mean_chroma_per_image_and_input_unchanged():
+    images = np.array([[[[1.0, 0.0, 0.0], [0.5, 0.5, 0.5]]],
+                       [[[0.2, 0.4, 0.3], [0.2, 0.4, 0.3]]]], dtype=np.float32)
+    copy = images.copy()
+    got = metrics.mean_chroma(images)
+    assert got.shape == (2,)
+    assert np.allclose(got, [0.5, 0.2])
+    assert np.array_equal(images, copy)
+    gray = np.repeat(np.random.default_rng(0).random((3, 4, 5, 1)), 3, axis=-1)
+    assert np.allclose(metrics.mean_chroma(gray), 0.0)
+    with pytest.raises(ValueError, match="RGB images"):
+        metrics.mean_chroma(np.zeros((2, 4, 4, 1)))
