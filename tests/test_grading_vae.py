@@ -1,4 +1,4 @@
-"""Grading of task (d) `vae` in notebook 08: the reference, two other correct builds, and
+"""Grading of task (d) `vae` in notebook 08: the reference, three other correct builds, and
 wrong answers that must each lose the points of a specific test cell."""
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ def _build(input_dims, hidden_layers, latent_dims, mean_act=None, sampler=None,
     return encoder, decoder
 '''
 
-#: Correct: a subclassed model whose own train_step computes both terms.
-TRAIN_STEP = SAMPLING + FUNCTIONAL + '''
+#: Correct: a subclassed model whose own train_step and test_step compute both terms
+#: (the task asks for both: the notebook's demo fits with validation_data, which calls
+#: test_step, and Keras' default test_step finds no compiled loss here).
+TRAIN_TEST_STEP = SAMPLING + FUNCTIONAL + '''
 class VAEModel(keras.Model):
     def __init__(self, encoder, decoder, **kwargs):
         super().__init__(**kwargs)
@@ -58,9 +60,9 @@ class VAEModel(keras.Model):
     def call(self, x):
         return self.decoder(self.encoder(x)[0])
 
-    def _loss(self, x):
-        z, mean, log_var = self.encoder(x, training=True)
-        rec = self.decoder(z, training=True)
+    def _loss(self, x, training):
+        z, mean, log_var = self.encoder(x, training=training)
+        rec = self.decoder(z, training=training)
         bce = keras.ops.sum(keras.ops.binary_crossentropy(x, rec), axis=1)
         kl = -0.5 * keras.ops.sum(
             1 + log_var - keras.ops.square(mean) - keras.ops.exp(log_var), axis=1)
@@ -69,10 +71,15 @@ class VAEModel(keras.Model):
     def train_step(self, data):
         x = data[0] if isinstance(data, tuple) else data
         with tf.GradientTape() as tape:
-            loss = self._loss(x)
+            loss = self._loss(x, training=True)
         grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
         self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        self.tracker.update_state(self._loss(x, training=False))
         return {"loss": self.tracker.result()}
 
 
@@ -158,7 +165,7 @@ STUB = "def autoencoder(input_dims, hidden_layers, latent_dims):\n    raise NotI
 
 VARIANTS = {
     "reference": None,
-    "train_step": TRAIN_STEP,
+    "train_and_test_step": TRAIN_TEST_STEP,
     "compute_loss_mc_kl": COMPUTE_LOSS,
     "kl_layer": _kl_layer_variant(GOOD_KL),
     "wrong_order": _kl_layer_variant(GOOD_KL, order="mean-logvar-z"),
@@ -170,7 +177,7 @@ VARIANTS = {
     "stub": STUB,
 }
 
-CORRECT = ("reference", "train_step", "compute_loss_mc_kl", "kl_layer")
+CORRECT = ("reference", "train_and_test_step", "compute_loss_mc_kl", "kl_layer")
 
 #: Test cells each wrong answer must fail (and no others).
 EXPECTED_FAILURES = {

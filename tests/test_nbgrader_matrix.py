@@ -172,7 +172,7 @@ def rebind_checks():    # the name the tests use for the checks, bound to anythi
 
 def patch_numpy():      # numpy's comparisons and the equality check always say yes
     return USELESS + (
-        "\nnp.allclose = np.isclose = np.array_equal = lambda *a, **k: True\n"
+        "\nnp.allclose = lambda *a, **k: True\n"
         "import helpers.model_checks\n"
         "helpers.model_checks.expect_equal = lambda *a, **k: None\n"
         "helpers.model_checks.train_losses = lambda *a, **k: (1.0, 0.5)\n")
@@ -187,7 +187,7 @@ def custom_exc():       # an IPython handler that swallows every exception
                       "lambda *a, **k: None)\n")
 
 
-def hide_errors():      # the kernel's own error reporting silenced: no error output at all
+def hide_errors():      # the kernel's error display replaced (ipykernel still reports it)
     return USELESS + "\nget_ipython()._showtraceback = lambda *a, **k: None\n"
 
 
@@ -204,7 +204,10 @@ def recorder_off():     # correct, but the grader's records switched off
 def frame_rebind():     # the tests' namespace changed from inside the graded function
     return ANYTHING + USELESS.replace(
         '    inputs = keras.Input(shape=(input_dims,))',
-        '    import sys\n    sys._getframe(1).f_globals["mc"] = _Anything()\n'
+        '    import sys\n    frame = sys._getframe(1)\n'
+        '    while "mc" not in frame.f_globals:  # past any wrapper, to the tests\n'
+        '        frame = frame.f_back\n'
+        '    frame.f_globals["mc"] = _Anything()\n'
         '    inputs = keras.Input(shape=(input_dims,))')
 
 
@@ -257,7 +260,7 @@ CASES = {
     "s20_patch_numpy": (patch_numpy, 0, [OUTSIDE]),
     "s21_hide_traceback": (hide_traceback, 0, []),
     "s22_custom_exc": (custom_exc, 0, []),
-    "s23_hide_errors": (hide_errors, 0, [OUTSIDE]),
+    "s23_hide_errors": (hide_errors, 0, ["auto's optimizer"]),
     "s24_partial_credit": (partial_credit, 0, []),
     "s25_recorder_off": (recorder_off, 0, [OUTSIDE]),
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
@@ -550,11 +553,13 @@ def test_gradebook_holds_everyone_and_was_not_tampered(graded):
 def test_grades_csv(graded):
     import csv
 
-    rows = {r["student_id"]: r for r in csv.DictReader(graded["csv"].open())}
-    assert set(rows) == {*EXPECTED, "m10_unreadable"}
-    assert float(rows["s03_wrong_arch"]["score"]) == 4
-    assert rows["s03_wrong_arch"]["tasks"] == "vanilla 4/6"
-    assert "could not be read" in rows["s11_truncated"]["notes"]
+    rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(graded["csv"].open())}
+    submitted = {(s, e[0]) for s, e in EXPECTED.items()} | {("m10_unreadable", M)}
+    assert submitted <= set(rows)
+    assert float(rows["s03_wrong_arch", A]["score"]) == 4
+    assert rows["s03_wrong_arch", A]["tasks"] == "vanilla 4/6"
+    assert "could not be read" in rows["s11_truncated", A]["notes"]
+    assert float(rows["p02_course_psnr", P]["score"]) == 0
 
 
 def test_snooping_was_blocked(graded):
@@ -577,7 +582,7 @@ def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
     """The attacks that fooled the tests inside the kernel: each test cell shows no error
     of the kernel's own, only the outside check's verdict."""
     for student in ("s18_noop_checks", "s19_rebind_checks", "s20_patch_numpy",
-                    "s23_hide_errors", "s26_frame_rebind"):
+                    "s26_frame_rebind"):
         nb = _graded_nb(graded["root"], student)
         for cell in nb.cells:
             if (cell.metadata.get("nbgrader") or {}).get("grade"):
