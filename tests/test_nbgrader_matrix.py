@@ -579,13 +579,16 @@ def test_library_stderr_did_not_cost_points(graded):
 
 
 def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
-    """The attacks that fooled the tests inside the kernel: each test cell shows no error
+    """The attacks that fooled the tests inside the kernel: those test cells show no error
     of the kernel's own, only the outside check's verdict."""
-    for student in ("s18_noop_checks", "s19_rebind_checks", "s20_patch_numpy",
-                    "s26_frame_rebind"):
+    every = {"vanilla-tests-shapes", "vanilla-tests-layers", "vanilla-tests-training"}
+    fooled = {"s18_noop_checks": every, "s19_rebind_checks": every, "s26_frame_rebind": every,
+              # its patches leave the shapes test failing inside the kernel too
+              "s20_patch_numpy": every - {"vanilla-tests-shapes"}}
+    for student, cells in fooled.items():
         nb = _graded_nb(graded["root"], student)
         for cell in nb.cells:
-            if (cell.metadata.get("nbgrader") or {}).get("grade"):
+            if _grade_id(cell) in cells:
                 names = [o.get("ename") for o in cell.outputs if o.output_type == "error"]
                 assert names == ["FailedOutsideKernel"], (student, _grade_id(cell), names)
 
