@@ -50,6 +50,21 @@ SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_kera
                 "helpers": {"helpers"}}
 
 
+#: Findings that only change names and attributes inside the kernel: a test checked again
+#: outside the kernel is immune to them. Every other finding reaches the interpreter,
+#: other processes or hidden code, and sets a passed test aside for review.
+KERNEL_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
+
+
+class Finding(str):
+    """One finding, as text; ``kernel_only`` when a check outside the kernel makes it moot."""
+
+    @property
+    def kernel_only(self) -> bool:
+        what = self.split(": ", 1)[1] if ": " in self else self
+        return what.startswith(KERNEL_ONLY)
+
+
 def _line(node: ast.AST) -> int:
     return getattr(node, "lineno", 0)
 
@@ -167,7 +182,7 @@ class _Reader(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[str]:
+def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[Finding]:
     """What in the student's cells could change how the tests run, one line per finding.
 
     ``sources``: the code cells the student wrote or changed. ``protected``: the names
@@ -181,10 +196,11 @@ def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[str]:
             tree = ast.parse(source)
         except SyntaxError as err:
             if source.lstrip().startswith(("%", "!")) or "\n%" in source or "\n!" in source:
-                found.append(f"cell {number}: IPython magics or shell commands "
-                             "(not plain Python)")
+                found.append(Finding(f"cell {number}: IPython magics or shell commands "
+                                     "(not plain Python)"))
             else:
-                found.append(f"cell {number}: not valid Python ({err.msg}, line {err.lineno})")
+                found.append(Finding(f"cell {number}: not valid Python ({err.msg}, "
+                                     f"line {err.lineno})"))
             continue
         cell_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
                       and isinstance(n.ctx, ast.Store)}
@@ -193,7 +209,7 @@ def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[str]:
         lines = source.splitlines()
         for line, what in sorted(set(reader.findings)):
             code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
-            found.append(f"cell {number}, line {line}: {what}: `{code[:100]}`")
+            found.append(Finding(f"cell {number}, line {line}: {what}: `{code[:100]}`"))
     return found
 
 

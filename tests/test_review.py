@@ -73,3 +73,17 @@ def test_free_names_are_what_trusted_cells_rely_on():
 ])
 def test_course_calls(source, found):
     assert review.course_calls(source, {"psnr", "mean_psnr"}) == found
+
+
+@pytest.mark.parametrize("source, kernel_only", [
+    ("mc.expect_equal = print", True),
+    ("mc = 1", True),
+    ("setattr(mc, 'expect_io', print)", True),
+    ("import ctypes", False),
+    ("import sys\nsys.modules['numpy'] = None", False),
+    ("exec('x = 1')", False),
+    ("%timeit 1", False),
+])
+def test_findings_that_an_outside_check_makes_moot(source, kernel_only):
+    found = review.tampering([source], PROTECTED)
+    assert found and all(f.kernel_only for f in found) == kernel_only, found
