@@ -75,6 +75,17 @@ def _root(node: ast.AST) -> ast.AST:
     return node
 
 
+#: Settings an honest answer may change: environment variables (``os.environ[...] = ``,
+#: to quiet TensorFlow) and matplotlib's ``rcParams[...]``. The checks use neither.
+SETTINGS = {"environ", "rcParams"}
+
+
+def _settings_item(node: ast.AST) -> bool:
+    """Whether ``node`` stores an item of ``<anything>.environ`` or ``<anything>.rcParams``."""
+    return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) \
+        and node.value.attr in SETTINGS
+
+
 def _bound_in(scope: ast.AST) -> set[str]:
     """Names a function binds locally (its parameters and what it assigns)."""
     names: set[str] = set()
@@ -169,7 +180,7 @@ class _Reader(ast.NodeVisitor):
         root = _root(node)
         local = isinstance(root, ast.Name) and root.id in self.scopes[-1] \
             and root.id not in self.protected
-        if not local:
+        if not local and not _settings_item(node):
             where = root.id if isinstance(root, ast.Name) else "an object it did not create"
             self.flag(node, f"changes {ast.unparse(node)} (an attribute or item of "
                             f"{where}, which is not its own)")

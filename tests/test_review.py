@@ -21,6 +21,8 @@ HONEST = {
     "constant getattr": "act = getattr(keras.activations, 'relu')\n",
     "dict of layers": "layers = {}\nfor n in range(3):\n"
                       "    layers[n] = keras.layers.Dense(n + 1)\n",
+    "quiet TensorFlow": "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n",
+    "figure settings": "import matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 80\n",
 }
 
 TAMPERING = {
