@@ -212,11 +212,11 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
     return notes
 
 
-def notes_from_graded(path: Path) -> list[str]:
-    """Notes on cells that timed out, crashed or ran out of memory in a graded notebook."""
-    if not path.exists():
+def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
+    """Notes on cells of a graded notebook that timed out, crashed, ran out of memory,
+    failed outside the kernel or were set aside for review."""
+    if nb is None:
         return []
-    nb = nbformat.read(path, as_version=4)
     notes, count = [], 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -224,7 +224,7 @@ def notes_from_graded(path: Path) -> list[str]:
         count += 1
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error" and out.get("ename") in NOTEWORTHY:
-                grade_id = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+                grade_id = nbgrader_meta(cell).get("grade_id")
                 where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
                 notes.append(f"The {where} {NOTEWORTHY[out['ename']]}: {out.get('evalue', '')}")
     return notes
@@ -344,22 +344,21 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
                             "not your code); it scores 0 until the instructor grades it "
                             "again.")
         found = None
-    result.notes += notes_from_graded(out / f"{assignment}.ipynb")
-    result.review = needs_review(out / f"{assignment}.ipynb")
+    graded_path = out / f"{assignment}.ipynb"
+    graded = nbformat.read(graded_path, as_version=4) if graded_path.exists() else None
+    result.notes += notes_from_graded(graded)  # a set-aside test's note included
+    result.review = needs_review(graded)
     if found and result.review:
         for key in list(found["grades"]):
             if key[1] in result.review:
                 found["grades"][key] = (0.0, True)
-        result.notes.append("Tests set aside for the instructor's review: "
-                            f"{', '.join(result.review)}.")
     return result, found, log
 
 
-def needs_review(path: Path) -> list[str]:
+def needs_review(nb: nbformat.NotebookNode | None) -> list[str]:
     """grade_ids of the test cells the grader set aside for review (``NeedsReview``)."""
-    if not path.exists():
+    if nb is None:
         return []
-    nb = nbformat.read(path, as_version=4)
     return [nbgrader_meta(c).get("grade_id") for c in nb.cells
             if any(o.get("output_type") == "error" and o.get("ename") == "NeedsReview"
                    for o in c.get("outputs", []))]
