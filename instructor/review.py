@@ -258,19 +258,12 @@ def course_calls(source: str, names: Iterable[str]) -> list[str]:
 def free_names(sources: Iterable[str]) -> set[str]:
     """Names the given (trusted) cells read but do not bind themselves: what they rely on
     from the rest of the notebook (``helpers``, ``np``, ``mc``, the graded functions)."""
+    from instructor.scope import bindings
+
     read, bound = set(), set()
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name):
-                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                bound.add(node.name)
-            elif isinstance(node, ast.alias):
-                bound.add((node.asname or node.name).split(".")[0])
+    for found in filter(None, map(bindings, sources)):
+        bound |= found[0]
+        read |= found[1]
     return read - bound
 
 

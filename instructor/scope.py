@@ -9,14 +9,14 @@ from instructor.cells import nbgrader_meta
 _DYNAMIC = {"globals", "locals", "exec", "eval", "vars", "__import__"}
 
 
-def names_of(source: str) -> tuple[set[str], set[str]] | None:
-    """(names a cell defines, names it uses); ``None`` when it cannot be analysed
-    (not Python, a magic, a star import or dynamic access to the namespace)."""
+def bindings(source: str) -> tuple[set[str], set[str], bool] | None:
+    """(names a cell binds, names it reads, whether it has a star import); ``None`` when
+    it is not Python (a magic, a syntax error)."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
-    defined, used = set(), set()
+    defined, used, star = set(), set(), False
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
             (defined if isinstance(node.ctx, ast.Store | ast.Del) else used).add(node.id)
@@ -24,14 +24,20 @@ def names_of(source: str) -> tuple[set[str], set[str]] | None:
             defined.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             for alias in node.names:
-                if alias.name == "*":
-                    return None
+                star = star or alias.name == "*"
                 defined.add((alias.asname or alias.name).split(".")[0])
         elif isinstance(node, ast.arg):
             defined.add(node.arg)
-    if used & _DYNAMIC:
+    return defined, used, star
+
+
+def names_of(source: str) -> tuple[set[str], set[str]] | None:
+    """(names a cell defines, names it uses); ``None`` when it cannot be analysed
+    (not Python, a magic, a star import or dynamic access to the namespace)."""
+    found = bindings(source)
+    if found is None or found[2] or found[1] & _DYNAMIC:
         return None
-    return defined, used
+    return found[0], found[1]
 
 
 def cells_to_skip(cells, release_cells, setup_tag: str = "grade-setup") -> set[int]:
