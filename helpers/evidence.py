@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from helpers.model_checks import is_model
+
 RECORDS = "calls.jsonl"
 #: Largest array the recorder writes (elements); larger values are not recorded.
 MAX_ELEMENTS = 50_000_000
@@ -45,11 +47,6 @@ class ReplayMismatch(AssertionError):
 
 
 # ------------------------------------------------------------------ writing
-def _is_model(value: Any) -> bool:
-    return any(cls.__name__ in ("Model", "Functional", "Sequential")
-               and cls.__module__.startswith("keras") for cls in type(value).__mro__)
-
-
 def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
     """(path of layer names, layer) for every layer inside ``model``, at any depth."""
     found = []
@@ -79,7 +76,7 @@ class _Writer:
             return {"tuple": items} if isinstance(value, tuple) else {"list": items}
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"dict": {k: self.encode(v) for k, v in value.items()}}
-        if _is_model(value):
+        if is_model(value):
             entry: dict = {"model": None}
             self.models.append((value, entry))
             return entry

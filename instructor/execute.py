@@ -163,13 +163,15 @@ class SafeExecute(Execute):
         resources.setdefault("metadata", {})["path"] = scratch
         release = self._release(resources)
         self._release_cells = release.cells if release else None
+        self._setup = [c.source for c in (release.cells if release else [])
+                       if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
         self._plan = graded_calls(nb.cells, release.cells if release else [])
         self._evidence = Path(scratch) / EVIDENCE
         self._evidence.mkdir(exist_ok=True)
         checker = None
         try:
             if self.check_outside and self._plan:
-                checker = self._start_checker(self._setup_sources(release))
+                checker = self._start_checker(self._setup)
             nb, resources = self._run(nb, resources, km)
             self._check(nb, release, checker)
             checker = None
@@ -191,10 +193,6 @@ class SafeExecute(Execute):
         return nbformat.read(path, as_version=4)
 
     # -------------------------------------------------------------- the outside check
-    def _setup_sources(self, release) -> list[str]:
-        return [c.source for c in (release.cells if release else []) if c.cell_type == "code"
-                and self.setup_tag in c.metadata.get("tags", [])]
-
     def _start_checker(self, setup: list[str]):
         """The checking process, started now: it runs the setup cells (TensorFlow's
         import) while the notebook runs."""
@@ -243,7 +241,7 @@ class SafeExecute(Execute):
         if not self._plan:
             return
         release_cells = release.cells if release else []
-        setup = self._setup_sources(release)
+        setup = self._setup
         contexts = {}
         for cell in release_cells:
             task = task_of(cell)
