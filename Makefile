@@ -20,7 +20,7 @@ help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
 	@echo "make lab-source   authors and instructors: open notebooks/ (the answer key)"
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
-	@echo "make lint   ruff only;  make strip  remove outputs from notebooks/"
+	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
 	@echo "make release | solutions | sample-class | collect | autograde | feedback | grades"
 	@echo "make bench-notebooks | bench-reference | bench-grading   (see docs/results.md)"
@@ -42,14 +42,16 @@ $(STAMP): requirements.txt pyproject.toml
 # Students: your own copy of the student version, in work/ (git-ignored). It is made
 # from release/ on first use; later runs add new notebooks and never write over yours.
 WORK ?= work
+# Jupyter refuses to run as root (a container, say) unless told it may.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(BIN)/python scripts/workspace.py --work $(WORK)
-	$(BIN)/jupyter lab $(WORK)/
+	$(BIN)/jupyter lab $(LAB_ROOT) $(WORK)/
 
 # Authors and instructors: the source notebooks (solutions and hidden tests included);
 # notebooks in notebooks/, release/ and solutions/ are saved without outputs.
 lab-source: setup
-	$(BIN)/jupyter lab --config=scripts/author_lab_config.py notebooks/
+	$(BIN)/jupyter lab $(LAB_ROOT) --config=scripts/author_lab_config.py notebooks/
 
 lint: setup
 	$(BIN)/ruff check .
@@ -59,8 +61,9 @@ test: setup lint
 	COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env tests notebooks
 
+# No outputs, the course kernel, JupyterLab's own JSON (scripts/notebook_form.py).
 strip: setup
-	$(BIN)/jupyter nbconvert --clear-output --inplace notebooks/*/*.ipynb
+	$(BIN)/python scripts/notebook_form.py
 
 clean:
 	rm -rf $(VENV)

@@ -2,9 +2,13 @@
 
 import json
 import re
+import sys
 from pathlib import Path
 
+import nbformat
 import pytest
+
+from scripts import notebook_form
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*/*.ipynb"))
 NOTEBOOKS = [p for p in NOTEBOOKS if ".ipynb_checkpoints" not in p.parts]
@@ -26,15 +30,21 @@ def test_there_are_notebooks():
 def test_layout_name_and_kernel(path):
     assert path.stem == path.parent.name, "one assignment folder per notebook, same name"
     assert path.stem[:2].isdigit() and path.stem[2] == "_"
-    assert _load(path)["metadata"]["kernelspec"]["name"] == "python3"
+    assert _load(path)["metadata"]["kernelspec"]["name"] == "autoencoders-course"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_stored_without_outputs(path):
-    for cell in _load(path)["cells"]:
-        if cell["cell_type"] == "code":
-            assert not cell.get("outputs") and cell.get("execution_count") is None, \
-                f"{path.name} has stored outputs: run `make strip`"
+@pytest.mark.parametrize("path", notebook_form.stored_notebooks(), ids=lambda p: str(p.parent))
+def test_stored_in_the_form_jupyterlab_writes(path):
+    """No outputs, the course kernel, and the JSON JupyterLab saves: a notebook opened in
+    JupyterLab is not marked as changed before anything runs. The kernel's patch version
+    is the one exception (it is whatever Python 3.11 the environment has)."""
+    text = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(text, as_version=4)
+    stored = nb.metadata.get("language_info", {})
+    info = dict(notebook_form.language_info(), version=stored.get("version", "?"))
+    assert stored.get("version", "").startswith("3.11."), f"{path}: {stored}"
+    assert text == notebook_form.normal_text(nb, info), \
+        f"{path} is not in the stored form: run `make strip` (and `make release solutions`)"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -98,3 +108,16 @@ def test_graded_tasks_share_one_heading_format_and_lettering():
             assert int(total) == points[task], f"({letter}): heading says {total} points"
             found[letter] = path.stem
     assert sorted(found) == sorted(TASKS), found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_setup_names_the_course_kernel_when_helpers_is_missing(path, monkeypatch):
+    """In a kernel without the course's package (plain ``python3`` on a JupyterHub, say),
+    the setup cell says which kernel to choose instead of a bare ModuleNotFoundError."""
+    setup = next(c for c in _load(path)["cells"]
+                 if "grade-setup" in c["metadata"].get("tags", []))
+    source = "".join(setup["source"])
+    block = source[source.index("try:"):source.index("from None") + len("from None")]
+    monkeypatch.setitem(sys.modules, "helpers", None)  # as if it were not installed
+    with pytest.raises(ModuleNotFoundError, match=r"Python 3 \(autoencoders course\)"):
+        exec(compile(block, "setup", "exec"), {})
