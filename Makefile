@@ -22,7 +22,8 @@ help:
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
-	@echo "make release | solutions | sample-class | collect | autograde | feedback | grades"
+	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
+	@echo "     | feedback | grades"
 	@echo "make bench-notebooks | bench-reference | bench-grading   (see docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
@@ -72,12 +73,13 @@ clean:
 # README, "For instructors". ASSIGNMENT: a name, comma-separated names, or all.
 ASSIGNMENT ?= all
 STUDENT    ?=
+SHARD      ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
 SCOPE      ?= notebook
 INSTRUCTOR  = COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m instructor
 
-.PHONY: release solutions sample-class collect autograde feedback grades
+.PHONY: release solutions sample-class collect autograde merge-shards feedback grades
 
 release: setup          ## notebooks/ -> release/ (student version)
 	$(INSTRUCTOR) release --assignment $(ASSIGNMENT)
@@ -92,7 +94,10 @@ collect: setup          ## FROM (folder or zip) -> submitted/<student>/<ASSIGNME
 	$(INSTRUCTOR) collect --assignment $(ASSIGNMENT) $(FROM)
 
 autograde: setup        ## grade everyone (or STUDENT=id) into gradebook.db, JOBS at a time
-	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) --scope $(SCOPE) $(if $(STUDENT),--student $(STUDENT))
+	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) --scope $(SCOPE) $(if $(STUDENT),--student $(STUDENT)) $(if $(SHARD),--shard $(SHARD))
+
+merge-shards: setup     ## after autograde SHARD=1/N ... SHARD=N/N: results into the course
+	$(INSTRUCTOR) merge-shards
 
 feedback: setup         ## feedback/<student>/<assignment>/ (HTML without hidden tests)
 	$(INSTRUCTOR) feedback --assignment $(ASSIGNMENT) $(if $(STUDENT),--student $(STUDENT))

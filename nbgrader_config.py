@@ -78,6 +78,17 @@ c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             ".DS_Store", "*.unreadable"]
 
+# ------------------------------------------------------------------ exchange
+# nbgrader's exchange (release_assignment, fetch_assignment, submit, collect,
+# release_feedback, fetch_feedback), used when the course runs on a JupyterHub: the
+# exchange is the folder COURSE_EXCHANGE names, shared by every user's server
+# (docs/jupyterhub.md; students get the same two settings from
+# deploy/jupyterhub/nbgrader_config.py). Without it, exchange/ beside this file
+# (git-ignored): nbgrader's student extensions in `make lab` then list an empty course
+# instead of showing errors.
+c.CourseDirectory.course_id = "autoencoders"
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or str(ROOT / "exchange")
+
 # ------------------------------------------------------------------ student version
 # The stub left in a solution cell: running it, or a test that calls it, says what to do.
 c.ClearSolutions.code_stub = {

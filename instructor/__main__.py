@@ -4,6 +4,7 @@
     solutions    notebooks/ -> solutions/  (nbgrader generate_solution)
     collect      a folder or zip of students' files -> submitted/<student>/<assignment>/
     autograde    grade everyone (or --student) in parallel into the gradebook
+    merge-shards bring the results of autograde --shard I/N runs into the course
     feedback     feedback/<student>/<assignment>/*.html (+ GRADING_NOTES.txt)
     grades       grades.csv
     sample-class synthetic submissions to try all of this on
@@ -55,6 +56,7 @@ def cmd_collect(args) -> None:
 
 def cmd_autograde(args) -> None:
     from instructor.autograde import autograde
+    from instructor.shards import Shard
 
     names = _assignments(args.assignment) or [
         a for a in c.graded_assignments() if any((ROOT / "submitted").glob(f"*/{a}"))]
@@ -62,7 +64,11 @@ def cmd_autograde(args) -> None:
         raise SystemExit("nothing to grade: no submissions in submitted/")
     students = [s for s in (args.student or "").split(",") if s] or None
     env = {"COURSE_GRADE_SCOPE": args.scope} if args.scope else None
-    results = autograde(names, students, jobs=args.jobs, env=env)
+    try:
+        shard = Shard.parse(args.shard) if args.shard else None
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+    results = autograde(names, students, jobs=args.jobs, env=env, shard=shard)
     failed = [r for r in results if r.failed]
     for r in results:
         for note in r.notes:
@@ -76,6 +82,15 @@ def cmd_autograde(args) -> None:
         print(f"{len(failed)} submission(s) could not be graded; see grading_logs/",
               file=sys.stderr)
         raise SystemExit(1)
+
+
+def cmd_merge_shards(args) -> None:
+    from instructor.shards import merge
+
+    merged = merge(ROOT, [Path(f) for f in args.folders] or None)
+    for student, assignment, score, max_score in merged:
+        print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
+    print(f"merged {len(merged)} submission(s) into gradebook.db, autograded/, grading_logs/")
 
 
 def cmd_feedback(args) -> None:
@@ -105,12 +120,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in [("release", cmd_release), ("solutions", cmd_solutions),
                        ("collect", cmd_collect), ("autograde", cmd_autograde),
-                       ("feedback", cmd_feedback), ("grades", cmd_grades),
+                       ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
+                       ("grades", cmd_grades),
                        ("sample-class", cmd_sample_class)]:
         p = sub.add_parser(name)
         p.set_defaults(func=func)
-        p.add_argument("--assignment", "-a", default=None,
-                       help="assignment name(s), comma-separated (default: all)")
+        if name != "merge-shards":
+            p.add_argument("--assignment", "-a", default=None,
+                           help="assignment name(s), comma-separated (default: all)")
         if name == "collect":
             p.add_argument("source", help="folder with <student>/ or <student>.zip entries, "
                            "or a zip of such a folder")
@@ -120,6 +137,12 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")
             p.add_argument("--scope", choices=["notebook", "tasks"], default=None,
                            help="every cell (default) or only what the graded tasks need")
+            p.add_argument("--shard", default=None, metavar="I/N",
+                           help="grade only shard I of N of the students, into shards/I-of-N/ "
+                                "(then merge-shards)")
+        if name == "merge-shards":
+            p.add_argument("folders", nargs="*",
+                           help="shard folders (default: every shards/*-of-*/)")
         if name == "grades":
             p.add_argument("--to", default="grades.csv")
         if name == "sample-class":

@@ -40,6 +40,7 @@ from instructor.course import (
     sync_gradebook,
     write_notes,
 )
+from instructor.shards import Shard
 
 #: Error names in a graded notebook that deserve a note of their own.
 NOTEWORTHY = {
@@ -231,7 +232,7 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
 
 
 # ---------------------------------------------------------------- gradebook merge
-def _read_submission(db: Path, assignment: str, student: str):
+def read_submission(db: Path, assignment: str, student: str):
     from nbgrader.api import Gradebook, MissingEntry
 
     if not db.exists():
@@ -255,7 +256,7 @@ def _read_submission(db: Path, assignment: str, student: str):
 def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
     """Write one student's automatic scores into the course gradebook; return (score, max).
 
-    ``found`` is what :func:`_read_submission` read from the worker's gradebook, or
+    ``found`` is what :func:`read_submission` read from the worker's gradebook, or
     ``None`` (no notebook graded): then every automatic score is 0. Manual scores and
     comments already in the course gradebook are kept.
     """
@@ -336,7 +337,7 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
         log += f"\n{type(err).__name__}: {err}"
         graded_ok = False
     out = course / "autograded" / student / assignment
-    found = _read_submission(course / "gradebook.db", assignment, student)
+    found = read_submission(course / "gradebook.db", assignment, student)
     has_notebook = (submitted / f"{assignment}.ipynb").exists()
     if has_notebook and (not graded_ok or not (out / f"{assignment}.ipynb").exists()):
         result.failed = True
@@ -364,13 +365,13 @@ def needs_review(nb: nbformat.NotebookNode | None) -> list[str]:
                    for o in c.get("outputs", []))]
 
 
-def _file_result(result: Result, found, course: Path | None, log: str, root: Path,
-                 logs: Path) -> None:
-    """Write one student's grade, graded notebook, notes and log (parent thread only)."""
-    (logs / f"{result.student}__{result.assignment}.log").write_text(log)
+def _file_result(result: Result, found, course: Path | None, log: str, out: Path) -> None:
+    """Write one student's grade, graded notebook, notes and log into the course folder
+    ``out`` (parent thread only)."""
+    (out / "grading_logs" / f"{result.student}__{result.assignment}.log").write_text(log)
     result.score, result.max_score = merge_scores(
-        root / "gradebook.db", result.assignment, result.student, found)
-    dest = root / "autograded" / result.student / result.assignment
+        out / "gradebook.db", result.assignment, result.student, found)
+    dest = out / "autograded" / result.student / result.assignment
     if dest.exists():
         shutil.rmtree(dest)
     src = course / "autograded" / result.student / result.assignment if course else None
@@ -392,31 +393,38 @@ def submissions(root: Path, assignment: str, students: list[str] | None = None) 
 
 def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
               root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
-              progress=print, sync: bool = True) -> list[Result]:
+              progress=print, sync: bool = True, shard: Shard | None = None,
+              ) -> list[Result]:
     """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
 
+    With ``shard``, only that shard's students, into the shard's own folder
+    (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which
+    :func:`instructor.shards.merge` later brings into the course.
     Returns one :class:`Result` per submission, in the order they finished.
     """
     root = Path(root).resolve()
-    todo = [(s, a) for a in assignments for s in submissions(root, a, students)]
+    todo = [(s, a) for a in assignments for s in submissions(root, a, students)
+            if shard is None or shard.has(s)]
+    out = shard.folder(root) if shard else root
     results: list[Result] = []
-    logs = root / "grading_logs"
-    logs.mkdir(exist_ok=True)
+    (out / "grading_logs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp:
         run_dir = Path(tmp)
         # the gradebook gets each assignment's current cells (hidden tests included),
         # and run_dir/release the matching student version
-        sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync)
-        shutil.copy2(root / "gradebook.db", run_dir / "gradebook.db")
+        sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync,
+                       gradebook=out / "gradebook.db")
+        shutil.copy2(out / "gradebook.db", run_dir / "gradebook.db")
         t0 = time.monotonic()
-        progress(f"autograding {len(todo)} submission(s), {jobs} at a time")
+        where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
+        progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")
         with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             futures = [pool.submit(_grade_one, s, a, root, run_dir, env or {}, timeout)
                        for s, a in todo]
             for future in cf.as_completed(futures):
                 result, found, course, log = future.result()
                 try:
-                    _file_result(result, found, course, log, root, logs)
+                    _file_result(result, found, course, log, out)
                 except Exception as err:  # noqa: BLE001 - this student only
                     result.failed = True
                     result.notes.append(f"The grader could not record this grade "

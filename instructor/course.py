@@ -36,17 +36,21 @@ def graded_assignments(root: Path = ROOT) -> list[str]:
 
 
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
-             capture: bool = False, timeout: float | None = None,
+             capture: bool = False, timeout: float | None = None, db: Path | None = None,
              ) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository)."""
+    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository).
+
+    ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
+    """
     full_env = dict(os.environ)
     full_env.setdefault("COURSE_MODE", "fast")
     if env:
         full_env.update(env)
     command = [NBGRADER, *args]
     if Path(root).resolve() != ROOT:
-        command += [f"--CourseDirectory.root={root}",
-                    f"--CourseDirectory.db_url=sqlite:///{Path(root) / 'gradebook.db'}"]
+        command.append(f"--CourseDirectory.root={root}")
+    if Path(root).resolve() != ROOT or db is not None:
+        command.append(f"--CourseDirectory.db_url=sqlite:///{db or Path(root) / 'gradebook.db'}")
     return subprocess.run(command, cwd=ROOT, env=full_env, check=check, text=True,
                           capture_output=capture, timeout=timeout)
 
@@ -116,19 +120,21 @@ def in_gradebook(assignment: str, root: Path = ROOT) -> bool:
 
 
 def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None = None,
-                   db: bool = True) -> None:
+                   db: bool = True, gradebook: Path | None = None) -> None:
     """Give the gradebook each assignment's current cells (hidden tests included).
 
     ``nbgrader generate_assignment`` is what records them; it writes the student version
     into ``release_dir`` (default: a scratch folder, removed), so the committed
     ``release/`` is left alone. ``db=False`` only writes the student version.
+    ``gradebook``: another gradebook than ``<root>/gradebook.db``.
     """
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
     try:
         for name in names:
             nbgrader("generate_assignment", name, "--force", "--log-level=ERROR",
                      *([] if db else ["--no-db"]),
-                     f"--CourseDirectory.release_directory={scratch}", root=root)
+                     f"--CourseDirectory.release_directory={scratch}", root=root,
+                     db=gradebook)
     finally:
         if release_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)

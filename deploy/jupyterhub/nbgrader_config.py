@@ -1,0 +1,19 @@
+"""nbgrader settings for every user of a JupyterHub that runs the course.
+
+Copy this file into the single-user image as ``/etc/jupyter/nbgrader_config.py``
+(docs/jupyterhub.md). It tells nbgrader's Assignment List (fetch, Validate, submit,
+feedback) which course to show and where the exchange folder is; the instructor's
+``nbgrader_config.py`` in the course folder names the same course and exchange.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (nbgrader provides get_config)
+
+# The course id, as in the course's nbgrader_config.py.
+c.CourseDirectory.course_id = "autoencoders"
+# A folder every user's server mounts read-write (a shared volume on the hub).
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or "/srv/nbgrader/exchange"
+# Validate runs the whole notebook; the course's longest cell takes about a minute
+# on 2 CPU cores in full mode, so nbgrader's default of 30 s per cell is too short.
+c.Execute.timeout = 600

@@ -1,0 +1,178 @@
+"""The course on a JupyterHub, end to end, and a class graded in shards.
+
+nbgrader's exchange round trip with the course's configuration, in a fresh copy of the
+course (the instructor's folder) and a home folder for each student, each student with
+the hub's ``deploy/jupyterhub/nbgrader_config.py`` as their own configuration:
+
+release_assignment -> fetch_assignment, Validate, submit -> collect -> the course's
+autograde -> feedback -> release_feedback -> fetch_feedback.
+
+Then the same submissions graded in two shards (``autograde --shard 1/2`` and ``2/2``)
+and merged: the same scores and the same files as the single-machine run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.shards import shard_of
+from tests.course_copy import ROOT, fresh_copy
+
+pytestmark = pytest.mark.grading
+
+A = "06_super_resolution"
+STUDENTS = ("alice", "bob", "carol")  # solved, not started, a mistake
+SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[^\n]*\n", re.M)
+
+
+def _run(command: str, cwd: Path, env: dict) -> str:
+    done = subprocess.run(shlex.split(command), cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, f"{command}\n{out[-4000:]}"
+    return out
+
+
+def _answer(notebook: Path, mistake: tuple[str, str] | None = None) -> None:
+    """Fill the notebook's answer cells with the answer key's (with ``mistake`` made)."""
+    key = nbformat.read(ROOT / "solutions" / A / f"{A}.ipynb", as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: SOLUTION.sub("", c.source)
+               for c in key.cells if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in answers:
+            cell.source = answers[grade_id]
+            if mistake:
+                assert mistake[0] in cell.source
+                cell.source = cell.source.replace(*mistake)
+    nbformat.write(nb, notebook)
+
+
+def _scores(course: Path) -> dict[str, float]:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        rows = db.execute(
+            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
+            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
+            "student.id GROUP BY student.id").fetchall()
+    return dict(rows)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def round_trip(tmp_path_factory, data_dir):
+    """Everything done once; the tests below read what it left."""
+    tmp = tmp_path_factory.mktemp("hub")
+    course = fresh_copy(tmp / "instructor" / "course")
+    exchange = tmp / "exchange"
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("VIRTUAL_ENV", "PYTHONPATH", "JUPYTERHUB_USER")}
+    base.update(COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
+                COURSE_EXCHANGE=str(exchange))
+    teacher = dict(base, HOME=str(tmp / "instructor"))
+    nbgrader = str(course / ".venv" / "bin" / "nbgrader")
+    python = str(course / ".venv" / "bin" / "python")
+    log = {}
+
+    log["release"] = _run(f"{nbgrader} release_assignment {A}", course, teacher)
+    homes, env = {}, {}
+    for student in STUDENTS:
+        home = homes[student] = tmp / "home" / student
+        (home / ".jupyter").mkdir(parents=True)
+        shutil.copy2(ROOT / "deploy" / "jupyterhub" / "nbgrader_config.py",
+                     home / ".jupyter" / "nbgrader_config.py")
+        env[student] = dict(base, HOME=str(home), JUPYTERHUB_USER=student)
+        _run(f"{nbgrader} fetch_assignment {A}", home, env[student])
+    mine = {s: homes[s] / A / f"{A}.ipynb" for s in STUDENTS}
+    log["validate_release"] = _run(f"{nbgrader} validate {mine['bob']}", homes["bob"], env["bob"])
+    _answer(mine["alice"])
+    _answer(mine["carol"], mistake=("axis=2", "axis=3"))
+    log["validate_alice"] = _run(f"{nbgrader} validate {mine['alice']}", homes["alice"],
+                                 env["alice"])
+    log["validate_solutions"] = _run(
+        f"{nbgrader} validate {ROOT / 'solutions' / A / f'{A}.ipynb'}", homes["alice"],
+        env["alice"])
+    for student in STUDENTS:
+        # on a hub the student's id comes from JUPYTERHUB_USER; here all run as one user
+        _run(f"{nbgrader} submit {A} --student {student}", homes[student], env[student])
+
+    _run(f"{nbgrader} collect {A}", course, teacher)
+    log["autograde"] = _run(f"{python} -m instructor autograde --assignment {A}", course,
+                            teacher)
+    _run(f"{python} -m instructor feedback --assignment {A}", course, teacher)
+    _run(f"{nbgrader} release_feedback {A}", course, teacher)
+    for student in STUDENTS:
+        _run(f"{nbgrader} fetch_feedback {A} --student {student}", homes[student],
+             env[student])
+
+    # the same class on "two machines": a second copy of the course, graded in shards
+    other = fresh_copy(tmp / "instructor2" / "course")
+    shutil.copytree(course / "submitted", other / "submitted")
+    for shard in ("1/2", "2/2"):
+        log[f"shard {shard}"] = _run(
+            f"{python} -m instructor autograde --assignment {A} --shard {shard}", other,
+            teacher)
+    log["merge"] = _run(f"{python} -m instructor merge-shards", other, teacher)
+    merged_once = (_scores(other), _files(other / "autograded"))
+    log["merge again"] = _run(f"{python} -m instructor merge-shards", other, teacher)
+    return {"course": course, "other": other, "homes": homes, "log": log,
+            "exchange": exchange, "merged_once": merged_once}
+
+
+def test_the_release_reaches_every_student_and_the_exchange_is_the_configured_one(
+        round_trip):
+    assert "Released as: autoencoders 06_super_resolution" in round_trip["log"]["release"]
+    assert (round_trip["exchange"] / "autoencoders" / "outbound" / A / f"{A}.ipynb").is_file()
+    for home in round_trip["homes"].values():
+        assert (home / A / f"{A}.ipynb").is_file()
+
+
+def test_validate_reports_the_stub_before_the_task_and_success_after(round_trip):
+    log = round_trip["log"]
+    assert "exercise not done yet" in log["validate_release"]
+    assert "Success!" not in log["validate_release"]
+    for key in ("validate_alice", "validate_solutions"):
+        assert "Success! Your notebook passes all the tests." in log[key], log[key][-2000:]
+
+
+def test_collected_graded_and_feedback_fetched_by_each_student(round_trip):
+    course = round_trip["course"]
+    assert sorted(p.name for p in (course / "submitted").iterdir()) == sorted(STUDENTS)
+    scores = _scores(course)
+    assert scores["alice"] == 3 and scores["bob"] == 0 and 0 <= scores["carol"] < 3, scores
+    for student, home in round_trip["homes"].items():
+        fetched = list((home / A / "feedback").glob(f"*/{A}.html"))
+        assert len(fetched) == 1, f"{student}: {fetched}"
+        html = fetched[0].read_text()
+        assert "BEGIN HIDDEN TESTS" not in html and "upsample_nearest" in html
+
+
+def test_two_shards_grade_like_one_machine(round_trip):
+    course, other = round_trip["course"], round_trip["other"]
+    assert {shard_of(s, 2) for s in STUDENTS} == {1, 2}, "pick ids that fill both shards"
+    for shard in ("1/2", "2/2"):
+        graded = [s for s in STUDENTS if f"{shard_of(s, 2)}/2" == shard]
+        assert f"autograding {len(graded)} submission(s)" in round_trip["log"][f"shard {shard}"]
+    assert _scores(other) == _scores(course)
+    assert _files(other / "autograded") == _files(course / "autograded")
+    for notes in (course / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
+        twin = other / notes.relative_to(course)
+        assert twin.read_text() == notes.read_text()
+    assert sorted(p.name for p in (other / "grading_logs").iterdir()) == \
+        sorted(p.name for p in (course / "grading_logs").iterdir())
+    # merging again changes nothing
+    assert round_trip["merged_once"] == (_scores(other), _files(other / "autograded"))
