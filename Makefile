@@ -47,7 +47,7 @@ WORK ?= work
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(BIN)/python scripts/workspace.py --work $(WORK)
-	$(BIN)/jupyter lab $(LAB_ROOT) $(WORK)/
+	cd $(WORK) && $(abspath $(BIN))/jupyter lab $(LAB_ROOT)
 
 # Authors and instructors: the source notebooks (solutions and hidden tests included);
 # notebooks in notebooks/, release/ and solutions/ are saved without outputs.

@@ -12,6 +12,10 @@
   saying so. A notebook the student never changed is simply updated.
 - ``work/.release.json`` remembers the checksum of each file as it was copied, which is
   how a student's change is told from a new release.
+- ``work/nbgrader_config.py`` is the hub's student configuration
+  (``deploy/jupyterhub/nbgrader_config.py``) with a local exchange folder,
+  ``work/.exchange``: nbgrader's Assignment List in JupyterLab then shows an empty
+  course instead of errors.
 
 Nothing here touches ``release/`` or ``notebooks/``.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ".release.json"
 NEW = ".new-release"
+STUDENT_CONFIG = ROOT / "deploy" / "jupyterhub" / "nbgrader_config.py"
 
 
 def _sha(path: Path) -> str:
@@ -67,7 +72,22 @@ def sync(release: Path, work: Path) -> list[str]:
         done.append(f"{name} has a new release; yours is kept, the new one is "
                     f"{beside.relative_to(work).as_posix()}")
     state_path.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n")
+    write_nbgrader_config(work)
     return done
+
+
+def write_nbgrader_config(work: Path) -> Path:
+    """nbgrader's settings for a copy of the course on one's own machine: the hub's, with
+    the exchange in ``work/.exchange`` (nbgrader reads them from the folder JupyterLab
+    serves)."""
+    exchange = (Path(work) / ".exchange").resolve()
+    exchange.mkdir(parents=True, exist_ok=True)  # nbgrader lists only an existing one
+    text = STUDENT_CONFIG.read_text()
+    text += ("\n# Written by `make lab`: your own copy, no JupyterHub, so a local exchange.\n"
+             f"c.Exchange.root = {str(exchange)!r}\n")
+    path = Path(work) / "nbgrader_config.py"
+    path.write_text(text)
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,193 @@
+"""The student's path in a real browser: ``make lab``'s JupyterLab, driven by Chromium.
+
+JupyterLab runs from the course's environment on a student's own copy (``work/``, made
+from ``release/`` as ``make lab`` makes it), and headless Debian Chromium, driven by
+Playwright, opens a notebook with a graded task and runs it all, as a student would:
+
+- the notebook opens in the course's kernel, with no kernel dialog, and is not marked
+  as changed before anything runs;
+- Run All stops at the graded task's test cell with the stub's message, and no cell
+  before it shows an error;
+- nbgrader's Assignment List opens without errors (a local exchange, not the hub's).
+
+Screenshots go to the test's temporary folder (the path is printed). Needs Chromium
+(``apt install chromium``) and the ``playwright`` package: without them the test is
+skipped with a message saying so, except under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.course_copy import ROOT
+
+pytestmark = pytest.mark.notebook
+
+A = "06_super_resolution"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Chromium in a closed network: no background connections, no first-run work.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+
+def _browser_or_skip():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "the playwright package (pip install -e .[dev])"
+    else:
+        if CHROMIUM:
+            return sync_playwright
+        missing = "Chromium (Debian: apt install chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the browser test needs {missing}; CI must install it")
+    pytest.skip(f"the browser test needs {missing}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, data_dir):
+    """A student's JupyterLab on a fresh copy of the student version; yields its URL."""
+    sync_playwright = _browser_or_skip()
+    tmp = tmp_path_factory.mktemp("lab")
+    work = tmp / "work"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "workspace.py"), "--work",
+                    str(work)], check=True, capture_output=True)
+    port, token = _free_port(), "course-browser-test"
+    # a student's settings: fast mode, the course's data, Jupyter's own figure backend
+    env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER", "MPLBACKEND")}
+    env.update(COURSE_MODE="fast", COURSE_DATA_DIR=str(data_dir), HOME=str(tmp / "home"),
+               JUPYTER_CONFIG_DIR=str(tmp / "home" / ".jupyter"))
+    command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
+               f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+               "--LabApp.expose_app_in_browser=True"]
+    if os.geteuid() == 0:
+        command.insert(2, "--allow-root")  # as `make lab` does
+    log = (tmp / "server.log").open("w")
+    t0 = time.monotonic()
+    # as `make lab` starts it: in the student's folder
+    server = subprocess.Popen(command, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None, (tmp / "server.log").read_text()[-3000:]
+                time.sleep(0.1)
+        started = time.monotonic() - t0
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            yield {"page": page, "url": url, "token": token, "tmp": tmp, "work": work,
+                   "started": started, "log": tmp / "server.log"}
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+        print(f"\nbrowser test files (screenshots, server log): {tmp}")
+
+
+def _command(page, command: str, args: dict | None = None):
+    return page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)",
+                         [command, args or {}])
+
+
+def _cells(page) -> list[dict]:
+    """Each cell of the open notebook: kind, execution count, outputs' text, errors."""
+    return page.evaluate("""() => {
+        const nb = window.jupyterapp.shell.currentWidget.content;
+        return nb.widgets.map(cell => {
+            const model = cell.model, out = model.outputs;
+            const outputs = [];
+            if (out) for (let i = 0; i < out.length; i++) outputs.push(out.get(i).toJSON());
+            return {type: model.type, count: model.executionCount ?? null, outputs,
+                    source: model.sharedModel.getSource()};
+        });
+    }""")
+
+
+def test_a_student_runs_a_notebook_with_a_graded_task(lab):
+    page, tmp = lab["page"], lab["tmp"]
+    page.goto(f"{lab['url']}/lab/tree/{A}/{A}.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    page.wait_for_function(
+        "() => { const w = window.jupyterapp.shell.currentWidget;"
+        " return w && w.sessionContext && w.sessionContext.session &&"
+        " w.sessionContext.session.kernel &&"
+        " w.sessionContext.session.kernel.status === 'idle'; }", timeout=120_000)
+    news = page.get_by_role("button", name="No")  # JupyterLab asks once about its news
+    if news.count():
+        news.first.click()
+    kernel = page.evaluate("() => window.jupyterapp.shell.currentWidget"
+                           ".sessionContext.session.kernel.name")
+    assert kernel == "autoencoders-course"
+    assert page.locator(".jp-Dialog").count() == 0, page.locator(".jp-Dialog").all_inner_texts()
+    time.sleep(2)  # the kernel's language_info has arrived by now
+    stored = json.loads((lab["work"] / A / f"{A}.ipynb").read_text())["metadata"]
+    if stored["language_info"]["version"] == platform.python_version():
+        assert page.locator(".lm-TabBar-tab.jp-mod-dirty").count() == 0, \
+            "the notebook is marked as changed before anything ran"
+    t0 = time.monotonic()
+    _command(page, "notebook:run-all-cells")
+    time.sleep(1)
+    page.wait_for_function(  # the kernel is idle and no cell waits ([*]) any more
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle' && [...document.querySelectorAll('.jp-InputArea-prompt')]"
+        ".every(p => !p.textContent.includes('*'))", timeout=600_000, polling=500)
+    run_all = time.monotonic() - t0
+    page.screenshot(path=str(tmp / "run-all.png"), full_page=False)
+    cells = _cells(page)
+    errors = [i for i, c in enumerate(cells)
+              if any(o.get("output_type") == "error" for o in c["outputs"])]
+    assert errors, "the graded task's test cell should stop Run All with the stub's message"
+    first = cells[errors[0]]
+    assert "upsample_nearest(" in first["source"], "the first error is not the task's test"
+    error = next(o for o in first["outputs"] if o.get("output_type") == "error")
+    assert error["ename"] == "NotImplementedError"
+    assert "exercise not done yet" in error["evalue"]
+    ran = [c for c in cells[:errors[0]] if c["type"] == "code"]
+    assert ran and all(c["count"] for c in ran), "a cell before the task did not run"
+    figures = sum(1 for c in ran for o in c["outputs"] if "image/png" in o.get("data", {}))
+    assert figures >= 1, "no figure was shown before the task"
+    page.evaluate("i => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                  " nb.activeCellIndex = i; return nb.scrollToItem(i, 'center'); }", errors[0])
+    time.sleep(1)
+    page.screenshot(path=str(tmp / "graded-task.png"))
+    print(f"\nJupyterLab started in {lab['started']:.1f} s; Run All until the graded task "
+          f"took {run_all:.1f} s; {figures} figure(s); screenshots in {tmp}")
+
+
+def test_the_assignment_list_shows_no_exchange_errors(lab):
+    page = lab["page"]
+    _command(page, "nbgrader:open-assignment-list")
+    page.wait_for_selector("#released_assignments_list, .list_placeholder, #assignments",
+                           timeout=60_000)
+    time.sleep(3)
+    text = page.inner_text("body")
+    page.screenshot(path=str(lab["tmp"] / "assignment-list.png"))
+    for bad in ("Error fetching courses", "exchange directory does not exist"):
+        assert bad not in text
+    log = lab["log"].read_text()
+    for bad in ("Unwritable directory", "does not exist and could not be created",
+                "not a subdirectory of the notebook server root"):
+        assert bad not in log, log[-3000:]
