@@ -54,6 +54,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 from instructor import limits  # noqa: E402
 from instructor.execute import SafeExecute  # noqa: E402
 from instructor.preprocessors import (  # noqa: E402
+    GradingNotesInFeedback,
     HideHiddenTests,
     RestoreMissingCells,
     StderrToStdoutInTests,
@@ -148,7 +149,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 
 # ------------------------------------------------------------------ feedback
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# The grading notes go into the page: nbgrader's exchange sends students the HTML only.
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, GradingNotesInFeedback,
+                                    CSSHTMLHeaderPreprocessor]
 
 # ------------------------------------------------------------------ grades
 c.ExportApp.plugin_class = "instructor.export.CourseCsvExport"

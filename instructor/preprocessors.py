@@ -36,6 +36,7 @@ from instructor.cells import (
     nbgrader_meta,
     release_path,
 )
+from instructor.course import read_notes
 
 #: Marks stderr text that a test cell wrote, moved to stdout by StderrToStdoutInTests.
 STDERR_MARK = "[stderr, not graded] "
@@ -151,3 +152,21 @@ class HideHiddenTests(NbGraderPreprocessor):
                     message = output.get("evalue") or "a hidden test failed (no message)"
                     output["traceback"] = [f"\x1b[0;31m{output.get('ename')}\x1b[0m: {message}"]
         return cell, resources
+
+
+class GradingNotesInFeedback(NbGraderPreprocessor):
+    """The submission's grading notes (``GRADING_NOTES.txt``) at the top of its feedback.
+
+    nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on
+    a JupyterHub notes kept beside it (a renamed notebook, a restored cell, a test set
+    aside for review) would never reach them.
+    """
+
+    def preprocess(self, nb, resources):
+        folder = (resources.get("metadata") or {}).get("path")
+        notes = read_notes(Path(folder)) if folder else []
+        if notes:
+            lines = "\n".join(f"- {note}" for note in notes)
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(
+                f"**Notes from the grader**\n\n{lines}", id="grading-notes"))
+        return nb, resources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import subprocess
@@ -71,6 +72,22 @@ def test_feedback_keeps_the_message_not_the_traceback():
     cell = _cell(TEST_SOURCE, "t-hidden", grade=True, locked=True, outputs=[bare])
     cell, _ = HideHiddenTests().preprocess_cell(cell, {}, 0)
     assert "a hidden test failed" in cell.outputs[0].traceback[0]
+
+
+def test_feedback_pages_carry_the_grading_notes(tmp_path):
+    """On a hub, students get the feedback page only (release_feedback sends HTML)."""
+    from instructor.course import write_notes
+    from instructor.preprocessors import GradingNotesInFeedback
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
+    resources = {"metadata": {"path": str(tmp_path)}}
+    same, _ = GradingNotesInFeedback().preprocess(copy.deepcopy(nb), resources)
+    assert same.cells == nb.cells  # no notes: nothing added
+    write_notes(tmp_path, ["Your notebook was named 'Untitled.ipynb'; it was graded."])
+    shown, _ = GradingNotesInFeedback().preprocess(copy.deepcopy(nb), resources)
+    assert shown.cells[0].cell_type == "markdown"
+    assert "Notes from the grader" in shown.cells[0].source
+    assert "named 'Untitled.ipynb'" in shown.cells[0].source and len(shown.cells) == 2
 
 
 def test_stderr_of_test_cells_no_longer_zeroes_them():
