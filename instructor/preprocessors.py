@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from instructor.cells import (
     BEGIN_HIDDEN,
@@ -135,7 +135,15 @@ def hide_hidden_tests(source: str) -> tuple[str, bool]:
     return new, bool(count)
 
 
-class HideHiddenTests(NbGraderPreprocessor):
+class FeedbackPreprocessor(NbGraderPreprocessor):
+    """A preprocessor of ``generate_feedback``, which converts to HTML: nbconvert's HTML
+    exporter configures ``display_data_priority`` of every preprocessor, so it is
+    declared configurable here (as nbgrader's ``GetGrades`` does) instead of warning."""
+
+    display_data_priority = List().tag(config=True)
+
+
+class HideHiddenTests(FeedbackPreprocessor):
     """Feedback without hidden-test code: regions replaced, tracebacks cut to the message.
 
     A traceback quotes the failing source lines, so in a cell that had hidden tests each
@@ -154,7 +162,7 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
-class GradingNotesInFeedback(NbGraderPreprocessor):
+class GradingNotesInFeedback(FeedbackPreprocessor):
     """The submission's grading notes (``GRADING_NOTES.txt``) at the top of its feedback.
 
     nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on
