@@ -14,12 +14,13 @@ export COURSE_DATA_DIR
 
 PYTEST_ARGS ?= -n 2 --dist loadfile
 
-.PHONY: setup lab lab-source test lint strip clean help
+.PHONY: setup lab lab-source test test-quick lint strip clean help
 
 help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
 	@echo "make lab-source   authors and instructors: open notebooks/ (the answer key)"
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
+	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
@@ -63,6 +64,11 @@ test: setup lint
 		--nbval-lax --nbval-current-env tests notebooks
 
 # No outputs, the course kernel, JupyterLab's own JSON (scripts/notebook_form.py).
+# The edit loop: everything but notebook runs and grading kernels (about a minute).
+test-quick: setup lint
+	COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
+		-m "not notebook and not grading" tests
+
 strip: setup
 	$(BIN)/python scripts/notebook_form.py
 
