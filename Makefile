@@ -72,7 +72,8 @@ STUDENT    ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
 SCOPE      ?= notebook
-INSTRUCTOR  = COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m instructor
+# fast mode: instructor/course.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
+INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde feedback grades
 
@@ -109,7 +110,7 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 	$(BIN)/python benchmarks/reference_results.py $(ROWS)
 
 bench-grading: setup    ## autograde a synthetic class of 30
-	COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+	MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
 
 # ---------------------------------------------------------------- pre-trained weights
 NOTEBOOKS ?=
