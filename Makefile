@@ -1,6 +1,6 @@
 # The course's task runner. `make lab` and `make test` set everything up first.
 # Setup is idempotent: the virtual environment is rebuilt only when
-# requirements.txt or pyproject.toml change.
+# requirements.txt (the pins) or pyproject.toml (the packages and their extras) change.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -32,8 +32,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
 		"Python 3.11 is required, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[dev]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python 3 (autoencoders course)"
