@@ -1,6 +1,6 @@
 # The course's task runner. `make lab` and `make test` set everything up first.
 # Setup is idempotent: the virtual environment is rebuilt only when
-# requirements.txt or pyproject.toml change.
+# requirements.txt (the pins) or pyproject.toml (the packages and their extras) change.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -34,8 +34,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
 		"Python 3.11 is required, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[dev]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python 3 (autoencoders course)"
@@ -83,7 +82,8 @@ SHARD      ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
 SCOPE      ?= notebook
-INSTRUCTOR  = COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python -m instructor
+# fast mode: instructor/course.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
+INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde merge-shards feedback grades
 
@@ -123,7 +123,7 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 	$(BIN)/python benchmarks/reference_results.py $(ROWS)
 
 bench-grading: setup    ## autograde a synthetic class of 30
-	COURSE_MODE=fast MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+	MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
 
 # ---------------------------------------------------------------- pre-trained weights
 NOTEBOOKS ?=

@@ -23,19 +23,17 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 
 ``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds),
 ``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS`` and
-``COURSE_KERNEL_PROCESSES`` override the limits below (the test suite uses them).
+``COURSE_KERNEL_PROCESSES`` override the limits below (the test suite uses them);
+``COURSE_GRADE_SCOPE`` and ``COURSE_NBGRADER_DEBUG`` are read here too. All of them are
+declared in ``helpers/settings.py``.
 """
 
 import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-if str(ROOT) not in sys.path:  # the instructor package lives beside this file
-    sys.path.insert(0, str(ROOT))
-
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
     AssignLatePenalties,
     CheckCellMetadata,
     ClearMarkScheme,
@@ -51,15 +49,17 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from instructor import limits  # noqa: E402
-from instructor.execute import SafeExecute  # noqa: E402
-from instructor.preprocessors import (  # noqa: E402
+from helpers import settings
+from instructor import limits
+from instructor.execute import SafeExecute
+from instructor.preprocessors import (
     GradingNotesInFeedback,
     HideHiddenTests,
     RestoreMissingCells,
     StderrToStdoutInTests,
 )
 
+ROOT = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
 
 # nbgrader runs `alembic` (the gradebook's migrations) from PATH: put this environment's
@@ -88,7 +88,7 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # (git-ignored): nbgrader's student extensions in `make lab` then list an empty course
 # instead of showing errors.
 c.CourseDirectory.course_id = "autoencoders"
-c.Exchange.root = os.environ.get("COURSE_EXCHANGE") or str(ROOT / "exchange")
+c.Exchange.root = str(settings.path("COURSE_EXCHANGE") or ROOT / "exchange")
 
 # ------------------------------------------------------------------ student version
 # The stub left in a solution cell: running it, or a test that calls it, says what to do.
@@ -156,5 +156,5 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, GradingNotesInFe
 # ------------------------------------------------------------------ grades
 c.ExportApp.plugin_class = "instructor.export.CourseCsvExport"
 
-if os.environ.get("COURSE_NBGRADER_DEBUG"):
+if settings.flag("COURSE_NBGRADER_DEBUG"):
     c.Application.log_level = "DEBUG"

@@ -20,18 +20,14 @@ import argparse
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from instructor import course  # noqa: E402
-from instructor.autograde import autograde  # noqa: E402
-from instructor.collect import collect  # noqa: E402
-from instructor.sample_class import KINDS, make_notebook  # noqa: E402
+from instructor import ROOT, course
+from instructor.autograde import autograde
+from instructor.collect import collect
+from instructor.sample_class import KINDS, make_notebook
 
 
 def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, str]]:
@@ -61,7 +57,6 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
 def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
         progress=print, scope: str = "notebook") -> dict:
     names = names or course.graded_assignments()
-    os.environ.setdefault("COURSE_MODE", "fast")
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
     try:
         t0 = time.monotonic()

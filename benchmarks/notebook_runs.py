@@ -1,7 +1,8 @@
 """Fast-mode cost of every notebook: wall time and the kernel's peak memory.
 
-Each notebook runs in a fresh child process that executes it with nbclient, as nbval
-does; once its kernel has exited, the child reads the kernel's peak resident memory
+Each notebook runs in a fresh child process (this script with ``--child``) that executes
+it with the course's notebook runner (:mod:`instructor.runner`, nbclient, as nbval
+does); once its kernel has exited, the child reads the kernel's peak resident memory
 from ``getrusage(RUSAGE_CHILDREN)``. Prints one row per notebook and the total, next
 to the targets (10 minutes in total, 4 GiB per kernel).
 
@@ -14,31 +15,36 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import nbformat
+
+from helpers import settings
+from instructor import ROOT
+from instructor.runner import run_notebook
+
 TARGET_TOTAL_S = 600
 TARGET_PEAK_GIB = 4.0
+#: What each notebook's kernel runs with, over this process's environment.
+FAST = {"COURSE_MODE": "fast", "MPLBACKEND": "Agg"}
 
-CHILD = r"""
-import json, resource, sys, time
-import nbformat
-from nbclient import NotebookClient
-path = sys.argv[1]
-nb = nbformat.read(path, as_version=4)
-start = time.perf_counter()
-error = ""
-try:
-    NotebookClient(nb, timeout=900, kernel_name="python3",
-                   resources={"metadata": {"path": sys.argv[2]}}).execute()
-except Exception as exc:  # report, do not hide
-    error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-seconds = time.perf_counter() - start
-peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(json.dumps({"seconds": seconds, "peak_kib": peak_kib, "error": error}))
-"""
+
+def child(path: Path) -> dict:
+    """Run one notebook here (a fresh process): seconds, the kernel's peak memory, error."""
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    error = ""
+    try:
+        run_notebook(nb, path.parent, FAST, timeout=900)
+    except Exception as exc:  # noqa: BLE001 - report, do not hide
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"seconds": seconds, "peak_kib": peak_kib, "error": error}
 
 
 def notebooks(names: list[str]) -> list[Path]:
@@ -50,18 +56,22 @@ def notebooks(names: list[str]) -> list[Path]:
 
 
 def run_one(path: Path) -> dict:
-    env = dict(os.environ, COURSE_MODE="fast", MPLBACKEND="Agg")
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path), str(path.parent)],
-                         capture_output=True, text=True, env=env, check=True)
+    """:func:`child` in a fresh process, so that its peak memory is this notebook's."""
+    out = subprocess.run([sys.executable, __file__, "--child", str(path)],
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="run only notebooks whose name contains one")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; COURSE_DATA_DIR={os.environ.get('COURSE_DATA_DIR')}")
+          f"{platform.python_version()}; COURSE_DATA_DIR={settings.path('COURSE_DATA_DIR')}")
     print(f"{'notebook':<34}{'seconds':>9}{'peak GiB':>10}  status")
     total, worst = 0.0, 0.0
     for path in notebooks(args.names):

@@ -24,6 +24,8 @@ from typing import Literal
 
 import numpy as np
 
+from helpers import settings
+
 Shape = Literal["flat", "image", "channels"]
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
@@ -109,7 +111,7 @@ def keras_cache_dir() -> Path:
 
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """The folders searched, in order: ``data_dir`` or ``COURSE_DATA_DIR``, then Keras' cache."""
-    chosen = data_dir if data_dir is not None else os.environ.get("COURSE_DATA_DIR")
+    chosen = settings.path("COURSE_DATA_DIR") if data_dir is None else data_dir
     dirs = [Path(chosen).expanduser()] if chosen else []
     return dirs + [keras_cache_dir()]
 

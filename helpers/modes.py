@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from helpers import settings
+
 Mode = Literal["full", "fast"]
 MODES: tuple[Mode, ...] = ("full", "fast")
 
@@ -43,12 +45,11 @@ class Budget:
 def current_mode(environ: Mapping[str, str] | None = None) -> Mode:
     """Return the run mode from ``COURSE_MODE``, forced to fast under nbgrader.
 
-    Raises ``ValueError`` for a ``COURSE_MODE`` other than ``full`` or ``fast``.
+    Raises :class:`helpers.settings.SettingError` (a ``ValueError``) for a
+    ``COURSE_MODE`` other than ``full`` or ``fast``.
     """
     env = os.environ if environ is None else environ
-    value = env.get("COURSE_MODE", "").strip().lower() or "full"
-    if value not in MODES:
-        raise ValueError(f"COURSE_MODE={value!r} is not a run mode; use 'full' or 'fast'.")
+    value = settings.choice("COURSE_MODE", env)
     if env.get("NBGRADER_EXECUTION"):
         return "fast"
     return value  # type: ignore[return-value]

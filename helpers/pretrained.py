@@ -9,8 +9,8 @@ and their weights ship in the repository's ``weights/`` folder:
 - ``<name>.json``: the training history and how the weights were made (mode, epochs,
   seconds, machine, library versions, the weights' sha256).
 
-A notebook calls :func:`fit_or_load` where it would call ``model.fit``. Settings, read
-from the environment at each call (no state is kept here):
+A notebook calls :func:`fit_or_load` where it would call ``model.fit``. Settings
+(:mod:`helpers.settings`), read from the environment at each call:
 
 - ``COURSE_RETRAIN=1``: always train (a notebook's own ``RETRAIN = True`` does the same);
 - ``COURSE_WEIGHTS_DIR``: where the weights are (default: the repository's ``weights/``);
@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from helpers import settings
 from helpers.modes import current_mode
 
 #: The repository's weights folder, next to the ``helpers`` package.
@@ -77,15 +78,9 @@ class TrainingRecord:
         return f"{how}: {self.epochs} epoch(s), {self.seconds:.0f} s of training{where}"
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
-    return environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def weights_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``COURSE_WEIGHTS_DIR`` if set, else the repository's ``weights/`` folder."""
-    env = os.environ if environ is None else environ
-    value = env.get("COURSE_WEIGHTS_DIR", "").strip()
-    return Path(value).expanduser() if value else REPO_WEIGHTS
+    return settings.path("COURSE_WEIGHTS_DIR", environ) or REPO_WEIGHTS
 
 
 def weights_path(name: str, environ: Mapping[str, str] | None = None) -> Path:
@@ -175,8 +170,8 @@ def fit_or_load(model: Any, name: str, fit: Callable[[], Any], *, retrain: bool 
     usable weights file exists; the reason is printed. Prints one line saying what happened.
     """
     env = os.environ if environ is None else environ
-    retrain = retrain or _flag(env, "COURSE_RETRAIN")
-    required = env.get("COURSE_WEIGHTS", "").strip().lower() == "require"
+    retrain = retrain or settings.flag("COURSE_RETRAIN", env)
+    required = settings.choice("COURSE_WEIGHTS", env) == "require"
     if not retrain:
         loaded = _load(model, name, env)
         if isinstance(loaded, TrainingRecord):
@@ -188,7 +183,7 @@ def fit_or_load(model: Any, name: str, fit: Callable[[], Any], *, retrain: bool 
     start = time.perf_counter()
     history = fit()
     record = TrainingRecord(per_epoch(history), "trained", time.perf_counter() - start)
-    if _flag(env, "COURSE_SAVE_WEIGHTS"):
+    if settings.flag("COURSE_SAVE_WEIGHTS", env):
         record.info = save_weights(model, name, record, env)
         print(f"{name}: saved {weights_path(name, env)}")
     print(f"{name}: {record}.")

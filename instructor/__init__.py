@@ -19,6 +19,9 @@ repository root) and fills the gaps the course needs:
   file-size, CPU and process caps, Landlock file-system rules);
 - :mod:`instructor.export`: grades to CSV, with per-task scores and grading notes;
 - :mod:`instructor.sample_class`: synthetic submissions to try all of this on.
+- :mod:`instructor.runner`: run a notebook in a fresh kernel with a given environment
+  (the scripts, benchmarks and tests that run notebooks outside grading);
+- :mod:`instructor.limits`: the grading limits, read through :mod:`helpers.settings`.
 
 Run ``python -m instructor --help`` (or the ``make`` targets in the README).
 """

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -114,7 +113,6 @@ def cmd_sample_class(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    os.environ.setdefault("COURSE_MODE", "fast")
     parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)

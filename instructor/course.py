@@ -13,6 +13,10 @@ from instructor import ROOT
 
 #: The nbgrader executable of this environment (beside the running Python).
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+#: What nbgrader runs with unless the environment or the caller says otherwise: the
+#: instructor's commands run notebooks in fast mode (the one place this default is set;
+#: under ``nbgrader autograde`` helpers.modes forces fast mode anyway).
+NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 #: Notes for one submission: collection and grading problems, in the words a student reads.
 NOTES_FILE = "GRADING_NOTES.txt"
 
@@ -38,14 +42,12 @@ def graded_assignments(root: Path = ROOT) -> list[str]:
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
              ) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository).
+    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository),
+    in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top.
 
     ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
     """
-    full_env = dict(os.environ)
-    full_env.setdefault("COURSE_MODE", "fast")
-    if env:
-        full_env.update(env)
+    full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
     command = [NBGRADER, *args]
     if Path(root).resolve() != ROOT:
         command.append(f"--CourseDirectory.root={root}")

@@ -109,6 +109,8 @@ class SafeExecute(Execute):
     release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
                                "answer cells define what is checked (default: the "
                                "assignment's release).").tag(config=True)
+    kernel_environment = Dict(Unicode(), help="The environment of the kernels and of the "
+                              "outside check (empty: this process's)").tag(config=True)
     course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
                                   "course's own implementation of it, which an answer may "
                                   "not call.").tag(config=True)
@@ -123,6 +125,10 @@ class SafeExecute(Execute):
             km.use_landlock = self.use_landlock
             km.limits = self._limits()
         return km
+
+    def _environment(self) -> dict[str, str] | None:
+        """The environment kernels start with (``None``: this process's)."""
+        return dict(self.kernel_environment) or None
 
     def _limits(self) -> dict:
         return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
@@ -204,7 +210,7 @@ class SafeExecute(Execute):
         command = sandbox_command([sys.executable, str(VERIFY), os.path.join(work, "out.json")],
                                   work, readable, self.memory_limit_gb, self.use_landlock,
                                   **self._limits())
-        proc = subprocess.Popen(command, cwd=work, env=sandbox_env(work),
+        proc = subprocess.Popen(command, cwd=work, env=sandbox_env(work, self._environment()),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         proc.work = work
@@ -359,7 +365,8 @@ class SafeExecute(Execute):
         broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
             restart = False
-            with self.setup_kernel():
+            environment = self._environment()
+            with self.setup_kernel(**({"env": environment} if environment else {})):
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:

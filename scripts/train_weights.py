@@ -17,17 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from helpers.pretrained import REPO_WEIGHTS  # noqa: E402
+from helpers import settings
+from helpers.pretrained import REPO_WEIGHTS
+from instructor import ROOT
+from instructor.runner import run_notebook
 
 
 def weight_notebooks(names: list[str]) -> list[Path]:
@@ -39,15 +37,14 @@ def weight_notebooks(names: list[str]) -> list[Path]:
 
 def run(path: Path, mode: str, out: Path, timeout: int) -> float:
     """Execute one notebook with training and saving on; return its wall time."""
-    os.environ.update(COURSE_MODE=mode, COURSE_RETRAIN="1", COURSE_SAVE_WEIGHTS="1",
-                      COURSE_WEIGHTS_DIR=str(out), MPLBACKEND="Agg")
-    os.environ.pop("COURSE_WEIGHTS", None)
-    if os.environ.get("COURSE_DATA_DIR"):  # the kernel runs in the notebook's folder
-        os.environ["COURSE_DATA_DIR"] = os.path.abspath(os.environ["COURSE_DATA_DIR"])
+    env = {"COURSE_MODE": mode, "COURSE_RETRAIN": "1", "COURSE_SAVE_WEIGHTS": "1",
+           "COURSE_WEIGHTS_DIR": str(out), "COURSE_WEIGHTS": None, "MPLBACKEND": "Agg"}
+    data = settings.path("COURSE_DATA_DIR")
+    if data:  # the kernel runs in the notebook's folder
+        env["COURSE_DATA_DIR"] = os.path.abspath(data)
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    run_notebook(nb, path.parent, env, timeout=timeout)
     return time.perf_counter() - start
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 import pytest
+
+from helpers import settings
 
 matplotlib.use("Agg")
 
@@ -17,11 +18,17 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The staged datasets (COURSE_DATA_DIR, else ../shared/data); skip if absent."""
-    chosen = os.environ.get("COURSE_DATA_DIR") or str(ROOT.parent / "shared" / "data")
-    path = Path(chosen)
+    path = settings.path("COURSE_DATA_DIR") or ROOT.parent / "shared" / "data"
     if not (path / "mnist.npz").is_file():
         pytest.skip(f"no staged data at {path}; set COURSE_DATA_DIR")
     return path
+
+
+@pytest.fixture(scope="session")
+def data_env(data_dir) -> dict[str, str]:
+    """What a notebook's kernel needs to find the staged data: passed to the runner,
+    never set in this process's environment."""
+    return {"COURSE_DATA_DIR": str(data_dir.resolve())}
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,9 @@ if it raised no error and wrote nothing to stderr.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,36 +113,35 @@ _BASELINE = "_grading_baseline = set(globals()) | {'_grading_baseline', '_name'}
 GRADING_ENV = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
 
 
-def execute(nb, cwd: Path, env: dict[str, str], timeout: int = 600,
+def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
             release: Path | None = None) -> None:
     """Run ``nb`` in place as the grader does, through the course's ``SafeExecute`` with
     the course's nbgrader configuration (sandboxed kernel, tests checked again outside
     the kernel), in a fresh kernel started beside a copy of ``cwd``'s files, with ``env``
-    added to the environment; errors stay in the cells' outputs (see :func:`errors`).
+    added to the kernel's environment (this process's is not changed); errors stay in
+    the cells' outputs (see :func:`errors`).
 
     ``release``: the trusted notebook (setup, context and answer cells) the outside check
     reads; ``None`` runs ``nb`` without the outside check.
     """
     from traitlets.config.loader import PyFileConfigLoader
 
+    from instructor import limits
     from instructor.execute import SafeExecute
+    from instructor.runner import kernel_env
 
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-        executor = SafeExecute(config=config, kernel_name="python3", timeout=timeout,
-                               notebook_timeout=max(timeout, 900),
-                               release_notebook=str(release or ""),
-                               check_outside=release is not None)
-        executor.readable_paths = [*executor.readable_paths, str(cwd)]
-        executor.preprocess(nb, {"metadata": {"path": str(cwd)}})
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    environment = kernel_env(env)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    # what the kernels may read, for this environment (its data folder): in the config,
+    # since SafeExecute re-reads its config when it starts the notebook
+    config.SafeExecute.readable_paths = limits.readable_paths(environment)
+    executor = SafeExecute(config=config, kernel_name="python3", timeout=timeout,
+                           notebook_timeout=max(timeout, 900),
+                           release_notebook=str(release or ""),
+                           check_outside=release is not None,
+                           kernel_environment=environment)
+    executor.readable_paths = [*executor.readable_paths, str(cwd)]
+    executor.preprocess(nb, {"metadata": {"path": str(cwd)}})
 
 
 def _score(cells: list) -> TaskGrade:
@@ -170,12 +169,14 @@ def _copy(cell):
 
 
 def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | None],
-                   timeout: int = 300) -> dict[str, TaskGrade]:
+                   timeout: int = 300, env: Mapping[str, str] | None = None,
+                   ) -> dict[str, TaskGrade]:
     """Grade several answers to ``task`` in one kernel, each from a clean namespace.
 
     The setup cells run once; before each variant every name defined since then is
     deleted, then the task's cells run with the variant as the solution (``None``
-    keeps the reference solution). Much faster than one kernel per variant.
+    keeps the reference solution). Much faster than one kernel per variant. ``env`` is
+    added to the kernel's environment, over :data:`GRADING_ENV`.
     """
     path = notebook_path(notebook)
     nb = nbformat.read(path, as_version=4)
@@ -202,14 +203,14 @@ def grade_variants(notebook: str | Path, task: str, variants: dict[str, str | No
     with tempfile.TemporaryDirectory() as tmp:
         release = Path(tmp) / path.name
         nbformat.write(trusted, release)
-        execute(small, path.parent, GRADING_ENV, timeout, release=release)
+        execute(small, path.parent, {**GRADING_ENV, **(env or {})}, timeout, release=release)
     return {name: _score(small.cells[a:b]) for name, (a, b) in spans.items()}
 
 
 def grade_task(notebook: str | Path, task: str, solution_source: str | None = None,
-               timeout: int = 300) -> TaskGrade:
+               timeout: int = 300, env: Mapping[str, str] | None = None) -> TaskGrade:
     """Grade one answer to ``task`` (``None``: the reference solution) in a fresh kernel."""
-    return grade_variants(notebook, task, {"answer": solution_source}, timeout)["answer"]
+    return grade_variants(notebook, task, {"answer": solution_source}, timeout, env)["answer"]
 
 
 # ---------------------------------------------------------------- assertions for the grading tests

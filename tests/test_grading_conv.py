@@ -3,8 +3,6 @@ answers, and wrong answers that must each lose the points of specific test cells
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests import grading
@@ -106,11 +104,10 @@ def wrong_variants() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def grades(data_dir):
-    os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
+def grades(data_env):
     variants = {"reference": None, "sequential": SEQUENTIAL, "one_loop": ONE_LOOP,
                 "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
-    return grade_variants(NOTEBOOK, TASK, variants)
+    return grade_variants(NOTEBOOK, TASK, variants, env=data_env)
 
 
 pytestmark = pytest.mark.grading

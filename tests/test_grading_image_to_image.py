@@ -85,9 +85,9 @@ def psnr(pred, target):
 }
 
 
-def test_psnr_task():
+def test_psnr_task(data_env):
     variants = {**PSNR_CORRECT, **{k: src for k, (src, _) in PSNR_WRONG.items()}}
-    grades = grade_variants("05_denoising_autoencoders.ipynb", "psnr", variants)
+    grades = grade_variants("05_denoising_autoencoders.ipynb", "psnr", variants, env=data_env)
     check(grades, {k: points for k, (_, points) in PSNR_WRONG.items()})
 
 
@@ -140,9 +140,9 @@ def upsample_nearest(x, factor):
 }
 
 
-def test_nearest_task():
+def test_nearest_task(data_env):
     variants = {**NEAREST_CORRECT, **{k: src for k, (src, _) in NEAREST_WRONG.items()}}
-    grades = grade_variants("06_super_resolution.ipynb", "nearest", variants)
+    grades = grade_variants("06_super_resolution.ipynb", "nearest", variants, env=data_env)
     check(grades, {k: points for k, (_, points) in NEAREST_WRONG.items()})
 
 
@@ -192,7 +192,7 @@ def mean_chroma(images):
 }
 
 
-def test_chroma_task():
+def test_chroma_task(data_env):
     variants = {**CHROMA_CORRECT, **{k: src for k, (src, _) in CHROMA_WRONG.items()}}
-    grades = grade_variants("07_colorization.ipynb", "chroma", variants)
+    grades = grade_variants("07_colorization.ipynb", "chroma", variants, env=data_env)
     check(grades, {k: points for k, (_, points) in CHROMA_WRONG.items()})

@@ -3,8 +3,6 @@ penalty written three ways, and wrong answers that must each lose specific point
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests import grading
@@ -99,11 +97,10 @@ def wrong_variants() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def grades(data_dir):
-    os.environ.setdefault("COURSE_DATA_DIR", str(data_dir))
+def grades(data_env):
     variants = {"reference": None, "layer_style": LAYER_STYLE, "l1l2_style": L1L2_STYLE,
                 "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
-    return grade_variants(NOTEBOOK, TASK, variants)
+    return grade_variants(NOTEBOOK, TASK, variants, env=data_env)
 
 
 pytestmark = pytest.mark.grading

@@ -191,8 +191,8 @@ EXPECTED_FAILURES = {
 
 
 @pytest.fixture(scope="module")
-def grades():
-    results = grade_variants(NOTEBOOK, "vae", VARIANTS, timeout=600)
+def grades(data_env):
+    results = grade_variants(NOTEBOOK, "vae", VARIANTS, timeout=600, env=data_env)
     for name, grade in results.items():   # the score matrix, shown with `pytest -s`
         print(f"{name:<22}{grade.points:g}/{grade.max_points:g}  lost: {sorted(grade.failures)}")
     return results

@@ -7,12 +7,10 @@ does not matter for a save/restore round trip. Then a check cell inspects the re
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
+from instructor.runner import run_notebook
 from tests.grading import NOTEBOOKS
 
 NOTEBOOK = NOTEBOOKS / "09_vae_tfp_layers" / "09_vae_tfp_layers.ipynb"
@@ -31,19 +29,16 @@ print("CHECKPOINT-OK", sorted(checkpoint_identical))
 
 
 @pytest.mark.notebook
-def test_restored_model_reproduces_saved_outputs(data_dir, tmp_path, monkeypatch):
+def test_restored_model_reproduces_saved_outputs(data_env, tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     cells = [c for c in nb.cells
              if c.cell_type == "code" and TAGS & set(c.metadata.get("tags", []))]
     assert any("checkpoint-demo" in c.metadata["tags"] for c in cells)
     cells.append(nbformat.v4.new_code_cell(CHECK))
     small = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
-    monkeypatch.setenv("COURSE_MODE", "fast")
-    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("TMPDIR", str(tmp_path))   # the notebook saves under tempfile
-    NotebookClient(small, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": os.fspath(tmp_path)}}).execute()
+    # TMPDIR: the notebook saves under tempfile
+    run_notebook(small, tmp_path, {**data_env, "COURSE_MODE": "fast", "MPLBACKEND": "Agg",
+                                   "TMPDIR": str(tmp_path)}, timeout=300)
     text = "".join(out.get("text", "") for out in small.cells[-1].outputs)
     assert "CHECKPOINT-OK" in text, text
     assert list(tmp_path.glob("vae-checkpoints-*/ckpt-1.index")), "no checkpoint written"

@@ -1,0 +1,193 @@
+"""The course's settings: every ``COURSE_*`` environment variable, declared once.
+
+Each :class:`Setting` has a kind, a default, its allowed values and a line of help.
+Reading takes a mapping (default ``os.environ``) and keeps no state, so a value is read
+afresh at each call. An unset or empty variable means the default; any other value
+that does not parse raises :class:`SettingError`, which names the variable, the value
+and what is allowed. Flags accept 1/0, true/false, yes/no and on/off.
+
+    >>> flag("COURSE_RETRAIN", {"COURSE_RETRAIN": "0"})
+    False
+    >>> choice("COURSE_MODE", {})
+    'full'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["choice", "flag", "path", "integer", "number"]
+Value = str | bool | Path | int | float | None
+
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+
+
+class SettingError(ValueError):
+    """An environment variable of the course has a value it does not accept."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``COURSE_*`` variable: how it is read and what it means."""
+
+    name: str
+    kind: Kind
+    default: Value
+    help: str
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        """The values this setting accepts, in words."""
+        return {"choice": " or ".join(repr(c) for c in self.choices),
+                "flag": "1/0, true/false, yes/no or on/off",
+                "path": "a folder", "integer": "a whole number above 0",
+                "number": "a number above 0"}[self.kind]
+
+    def shown_default(self) -> str:
+        """The default as the README shows it (``-`` when there is none)."""
+        if self.default is None:
+            return "-"
+        if isinstance(self.default, bool):
+            return "1" if self.default else "0"
+        if isinstance(self.default, float):
+            return f"{self.default:g}"
+        return str(self.default)
+
+
+def _declare(*settings: Setting) -> dict[str, Setting]:
+    return {s.name: s for s in settings}
+
+
+#: Every setting of the course, by name.
+SETTINGS: dict[str, Setting] = _declare(
+    Setting("COURSE_MODE", "choice", "full", "run mode: `full` trains as the text says, "
+            "`fast` briefly on a subset (always fast under nbgrader)", ("full", "fast")),
+    Setting("COURSE_DATA_DIR", "path", None, "folder searched first for the datasets "
+            "(then Keras' cache, then a download)"),
+    Setting("COURSE_WEIGHTS", "choice", "optional", "`require`: a missing or stale "
+            "pre-trained weights file is an error instead of a reason to train",
+            ("optional", "require")),
+    Setting("COURSE_WEIGHTS_DIR", "path", None, "folder of the pre-trained weights "
+            "(unset: the repository's `weights/`)"),
+    Setting("COURSE_RETRAIN", "flag", False, "train every pre-trained model instead of "
+            "loading its weights"),
+    Setting("COURSE_SAVE_WEIGHTS", "flag", False, "after training, save the weights and "
+            "their record in the weights folder"),
+    Setting("COURSE_GRADE_SCOPE", "choice", "notebook", "what grading runs: every cell "
+            "(`notebook`) or only what the graded tasks need (`tasks`)",
+            ("notebook", "tasks")),
+    Setting("COURSE_NBGRADER_DEBUG", "flag", False, "nbgrader logs at DEBUG level"),
+    Setting("COURSE_EXCHANGE", "path", None, "nbgrader's exchange folder, shared by every "
+            "user's server on a JupyterHub (unset: `exchange/` in the course folder)"),
+    # The longest cell of a graded notebook took under a minute in fast mode on 2 loaded
+    # cores: 180 s leaves room for slow machines and still stops a runaway cell.
+    Setting("COURSE_CELL_TIMEOUT", "integer", 180, "seconds one cell may run while grading"),
+    Setting("COURSE_NOTEBOOK_TIMEOUT", "integer", 900, "seconds a whole notebook may run "
+            "while grading; later cells fail"),
+    # TensorFlow reserves far more virtual memory than it uses (about 3 GiB just after
+    # import on CPU): the cap on RLIMIT_AS is generous and still stops unbounded growth.
+    Setting("COURSE_KERNEL_MEMORY_GB", "number", 8.0, "address-space cap of a grading "
+            "kernel, GiB"),
+    # The course's models and figures are a few MiB; a runaway write stops here.
+    Setting("COURSE_KERNEL_FILE_MB", "number", 512.0, "largest file a grading kernel may "
+            "write, MiB"),
+    # Four cores busy for the whole notebook budget; past it, a crash of that cell.
+    Setting("COURSE_KERNEL_CPU_SECONDS", "number", 3600.0, "CPU seconds of a grading "
+            "kernel, all threads together"),
+    # TensorFlow starts a few dozen threads on a small machine; a fork loop stops here.
+    Setting("COURSE_KERNEL_PROCESSES", "integer", 512, "processes and threads of a "
+            "grading kernel"),
+)
+
+
+def declared(name: str) -> Setting:
+    """The declaration of ``name``; ``KeyError`` names the known settings otherwise."""
+    try:
+        return SETTINGS[name]
+    except KeyError:
+        raise KeyError(f"{name} is not a course setting; known: {', '.join(SETTINGS)}") from None
+
+
+def parse(setting: Setting, raw: str) -> Value:
+    """``raw`` as a value of ``setting`` (empty: the default); :class:`SettingError` if
+    it does not parse."""
+    text = raw.strip()
+    if not text:
+        return setting.default
+    lowered = text.lower()
+    problem = f"{setting.name}={raw!r} is not allowed: use {setting.allowed()}"
+    if setting.kind == "choice":
+        if lowered not in setting.choices:
+            raise SettingError(problem)
+        return lowered
+    if setting.kind == "flag":
+        if lowered not in TRUE + FALSE:
+            raise SettingError(problem)
+        return lowered in TRUE
+    if setting.kind == "path":
+        return Path(text).expanduser()
+    try:
+        number = int(text) if setting.kind == "integer" else float(text)
+    except ValueError:
+        raise SettingError(problem) from None
+    if number <= 0:
+        raise SettingError(problem)
+    return number
+
+
+def read(name: str, environ: Mapping[str, str] | None = None) -> Value:
+    """The value of setting ``name`` in ``environ`` (default ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    return parse(declared(name), env.get(name, ""))
+
+
+def _typed(name: str, kind: Kind, environ: Mapping[str, str] | None) -> Value:
+    setting = declared(name)
+    if setting.kind != kind:
+        raise TypeError(f"{name} is a {setting.kind} setting, not a {kind}")
+    return read(name, environ)
+
+
+def choice(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """A setting that takes one of a few words (``COURSE_MODE``, ...), lower-cased."""
+    return str(_typed(name, "choice", environ))
+
+
+def flag(name: str, environ: Mapping[str, str] | None = None) -> bool:
+    """A yes/no setting (``COURSE_RETRAIN``, ...)."""
+    return bool(_typed(name, "flag", environ))
+
+
+def path(name: str, environ: Mapping[str, str] | None = None) -> Path | None:
+    """A folder setting (``COURSE_DATA_DIR``, ...); ``None`` when unset."""
+    value = _typed(name, "path", environ)
+    return value if isinstance(value, Path) else None
+
+
+def integer(name: str, environ: Mapping[str, str] | None = None) -> int:
+    """A positive whole-number setting (``COURSE_CELL_TIMEOUT``, ...)."""
+    return int(_typed(name, "integer", environ))  # type: ignore[arg-type]
+
+
+def number(name: str, environ: Mapping[str, str] | None = None) -> float:
+    """A positive number setting (``COURSE_KERNEL_MEMORY_GB``, ...)."""
+    return float(_typed(name, "number", environ))  # type: ignore[arg-type]
+
+
+def check(environ: Mapping[str, str] | None = None) -> dict[str, Value]:
+    """Every setting's value; the first bad one raises :class:`SettingError`."""
+    return {name: read(name, environ) for name in SETTINGS}
+
+
+def markdown_table() -> str:
+    """The settings as the README's table: variable, default, allowed values, meaning."""
+    rows = ["| variable | default | values | what it does |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | `{s.shown_default()}` | {s.allowed()} | {s.help} |"
+             for s in SETTINGS.values()]
+    return "\n".join(rows)
+

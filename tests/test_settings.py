@@ -1,0 +1,93 @@
+"""helpers.settings: every COURSE_* variable declared once, read strictly, documented."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import settings
+from helpers.settings import SettingError
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["helpers", "instructor", "scripts", "benchmarks", "tests", "nbgrader_config.py",
+           "Makefile", "README.md", "docs"]
+
+
+def test_defaults_when_unset_or_empty():
+    assert settings.check({}) == {s.name: s.default for s in settings.SETTINGS.values()}
+    assert settings.choice("COURSE_MODE", {"COURSE_MODE": "  "}) == "full"
+    assert settings.flag("COURSE_RETRAIN", {}) is False
+    assert settings.path("COURSE_DATA_DIR", {}) is None
+    assert settings.integer("COURSE_CELL_TIMEOUT", {}) == 180
+
+
+@pytest.mark.parametrize("raw", ["1", "true", "Yes", " ON "])
+def test_flags_on(raw):
+    assert settings.flag("COURSE_NBGRADER_DEBUG", {"COURSE_NBGRADER_DEBUG": raw}) is True
+
+
+@pytest.mark.parametrize("raw", ["0", "false", "No", "off"])
+def test_flags_off(raw):
+    assert settings.flag("COURSE_NBGRADER_DEBUG", {"COURSE_NBGRADER_DEBUG": raw}) is False
+
+
+def test_a_flag_rejects_other_words():
+    with pytest.raises(SettingError, match=r"COURSE_RETRAIN='y' is not allowed: use 1/0"):
+        settings.flag("COURSE_RETRAIN", {"COURSE_RETRAIN": "y"})
+
+
+def test_a_typo_names_the_variable_the_value_and_the_choices():
+    with pytest.raises(SettingError) as err:
+        settings.choice("COURSE_WEIGHTS", {"COURSE_WEIGHTS": "required"})
+    assert str(err.value) == ("COURSE_WEIGHTS='required' is not allowed: "
+                              "use 'optional' or 'require'")
+    assert isinstance(err.value, ValueError)
+
+
+def test_choices_ignore_case_and_spaces():
+    assert settings.choice("COURSE_GRADE_SCOPE", {"COURSE_GRADE_SCOPE": " Tasks"}) == "tasks"
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-5", "1.5"])
+def test_integers_must_be_whole_and_positive(raw):
+    with pytest.raises(SettingError, match="COURSE_KERNEL_PROCESSES="):
+        settings.integer("COURSE_KERNEL_PROCESSES", {"COURSE_KERNEL_PROCESSES": raw})
+
+
+def test_numbers_and_paths():
+    assert settings.number("COURSE_KERNEL_MEMORY_GB", {"COURSE_KERNEL_MEMORY_GB": "2.5"}) == 2.5
+    assert settings.path("COURSE_WEIGHTS_DIR", {"COURSE_WEIGHTS_DIR": "~/w"}) == Path.home() / "w"
+
+
+def test_reading_keeps_no_state(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "fast")
+    assert settings.choice("COURSE_MODE") == "fast"
+    assert settings.choice("COURSE_MODE", {}) == "full"
+    monkeypatch.setenv("COURSE_MODE", "full")
+    assert settings.choice("COURSE_MODE") == "full"
+
+
+def test_unknown_names_and_wrong_kinds_are_programming_errors():
+    with pytest.raises(KeyError, match="COURSE_MOOD is not a course setting"):
+        settings.read("COURSE_MOOD", {})
+    with pytest.raises(TypeError, match="COURSE_MODE is a choice setting"):
+        settings.flag("COURSE_MODE", {})
+
+
+def test_every_course_variable_in_the_sources_is_declared():
+    used = set()
+    for name in SOURCES:
+        for path in [ROOT / name] if (ROOT / name).is_file() else (ROOT / name).rglob("*"):
+            if (path.is_file() and path.suffix in (".py", ".md", "")
+                    and "__pycache__" not in path.parts and path.name != "test_settings.py"):
+                used |= set(re.findall(r"\bCOURSE_[A-Z_]*[A-Z]\b", path.read_text()))
+    assert used == set(settings.SETTINGS)
+
+
+def test_readme_shows_the_declared_settings():
+    readme = (ROOT / "README.md").read_text()
+    table = re.search(r"<!-- settings -->\n(.*?)\n<!-- /settings -->", readme, re.S)
+    assert table, "README.md needs the settings table between <!-- settings --> markers"
+    assert table.group(1) == settings.markdown_table(), (
+        "README's settings table is out of date; paste the output of\n"
+        "python -c 'from helpers.settings import markdown_table; print(markdown_table())'")
