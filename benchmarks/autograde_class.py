@@ -24,9 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from instructor import ROOT, course
+from instructor import ROOT
+from instructor.assignments import graded_assignments
 from instructor.autograde import autograde
 from instructor.collect import collect
+from instructor.generate import generate
 from instructor.sample_class import KINDS, make_notebook
 
 
@@ -35,7 +37,7 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
     (root / "notebooks").mkdir(parents=True, exist_ok=True)
     for name in names:
         shutil.copytree(ROOT / "notebooks" / name, root / "notebooks" / name)
-    course.generate("release", names, root=root)
+    generate("release", names, root=root)
     roster = {}
     for name in names:
         incoming = root / "incoming" / name
@@ -56,7 +58,7 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
 
 def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
         progress=print, scope: str = "notebook") -> dict:
-    names = names or course.graded_assignments()
+    names = names or graded_assignments()
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
     try:
         t0 = time.monotonic()

@@ -17,6 +17,13 @@ repository root) and fills the gaps the course needs:
   the ``tasks`` scope skips;
 - :mod:`instructor.kernel`, :mod:`instructor.sandbox`: the kernel launcher (memory,
   file-size, CPU and process caps, Landlock file-system rules);
+- :mod:`instructor.shards`: a class graded in shards on several machines, and merged;
+- :mod:`instructor.assignments`, :mod:`instructor.generate`: the assignments, and their
+  student version and answer key;
+- :mod:`instructor.nbgrader_cli`, :mod:`instructor.gradebook`: nbgrader's command line
+  and configuration; the gradebook's cells and scores;
+- :mod:`instructor.notes`, :mod:`instructor.feedback`: grading notes; feedback pages and
+  grades;
 - :mod:`instructor.export`: grades to CSV, with per-task scores and grading notes;
 - :mod:`instructor.sample_class`: synthetic submissions to try all of this on.
 - :mod:`instructor.runner`: run a notebook in a fresh kernel with a given environment

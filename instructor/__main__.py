@@ -17,27 +17,29 @@ import sys
 from pathlib import Path
 
 from instructor import ROOT
-from instructor import course as c
+from instructor.assignments import assignments, graded_assignments
+from instructor.feedback import export_grades, feedback
+from instructor.generate import generate
 
 
 def _assignments(value: str | None) -> list[str]:
     if value and value != "all":
         names = [v.strip().rstrip("/").split("/")[-1] for v in value.split(",") if v.strip()]
-        unknown = set(names) - set(c.assignments())
+        unknown = set(names) - set(assignments())
         if unknown:
             raise SystemExit(f"unknown assignment(s): {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(c.assignments())}")
+                             f"known: {', '.join(assignments())}")
         return names
     return []
 
 
 def cmd_release(args) -> None:
-    c.generate("release", _assignments(args.assignment) or None)
-    print(f"release/ regenerated from notebooks/ ({', '.join(c.assignments())})")
+    generate("release", _assignments(args.assignment) or None)
+    print(f"release/ regenerated from notebooks/ ({', '.join(assignments())})")
 
 
 def cmd_solutions(args) -> None:
-    c.generate("solutions", _assignments(args.assignment) or None)
+    generate("solutions", _assignments(args.assignment) or None)
     print("solutions/ regenerated from notebooks/")
 
 
@@ -58,7 +60,7 @@ def cmd_autograde(args) -> None:
     from instructor.shards import Shard
 
     names = _assignments(args.assignment) or [
-        a for a in c.graded_assignments() if any((ROOT / "submitted").glob(f"*/{a}"))]
+        a for a in graded_assignments() if any((ROOT / "submitted").glob(f"*/{a}"))]
     if not names:
         raise SystemExit("nothing to grade: no submissions in submitted/")
     students = [s for s in (args.student or "").split(",") if s] or None
@@ -94,12 +96,12 @@ def cmd_merge_shards(args) -> None:
 
 def cmd_feedback(args) -> None:
     students = [s for s in (args.student or "").split(",") if s] or None
-    c.feedback(_assignments(args.assignment) or None, students)
+    feedback(_assignments(args.assignment) or None, students)
     print("feedback written to feedback/<student>/<assignment>/")
 
 
 def cmd_grades(args) -> None:
-    print(f"grades written to {c.export_grades(Path(args.to))}")
+    print(f"grades written to {export_grades(Path(args.to))}")
 
 
 def cmd_sample_class(args) -> None:

@@ -33,13 +33,9 @@ import nbformat
 
 from instructor import ROOT
 from instructor.cells import nbgrader_meta
-from instructor.course import (
-    NOTES_FILE,
-    nbgrader,
-    read_notes,
-    sync_gradebook,
-    write_notes,
-)
+from instructor.gradebook import merge_scores, read_submission, sync_gradebook
+from instructor.nbgrader_cli import nbgrader
+from instructor.notes import read_notes, write_notes
 from instructor.shards import Shard
 
 #: Error names in a graded notebook that deserve a note of their own.
@@ -231,62 +227,6 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
     return notes
 
 
-# ---------------------------------------------------------------- gradebook merge
-def read_submission(db: Path, assignment: str, student: str):
-    from nbgrader.api import Gradebook, MissingEntry
-
-    if not db.exists():
-        return None
-    with Gradebook(f"sqlite:///{db}") as gb:
-        try:
-            sub = gb.find_submission(assignment, student)
-        except MissingEntry:
-            return None
-        return {
-            "timestamp": sub.timestamp,
-            "grades": {(nb.notebook.name, g.name): (g.auto_score, g.needs_manual_grade)
-                       for nb in sub.notebooks for g in nb.grades},
-            "comments": {(nb.notebook.name, c.name): c.auto_comment
-                         for nb in sub.notebooks for c in nb.comments},
-            "penalties": {nb.notebook.name: nb.late_submission_penalty
-                          for nb in sub.notebooks},
-        }
-
-
-def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
-    """Write one student's automatic scores into the course gradebook; return (score, max).
-
-    ``found`` is what :func:`read_submission` read from the worker's gradebook, or
-    ``None`` (no notebook graded): then every automatic score is 0. Manual scores and
-    comments already in the course gradebook are kept.
-    """
-    import warnings
-
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{main_db}") as gb, warnings.catch_warnings():
-        # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush warning
-        warnings.filterwarnings("ignore", message=".*not in session.*")
-        gb.update_or_create_student(student)
-        kwargs = {"timestamp": found["timestamp"]} if found and found["timestamp"] else {}
-        sub = gb.update_or_create_submission(assignment, student, **kwargs)
-        for nb in sub.notebooks:
-            for grade in nb.grades:
-                auto, manual = (found or {}).get("grades", {}).get(
-                    (nb.notebook.name, grade.name), (0.0, False))
-                if found is None and grade.auto_score is None:
-                    auto, manual = (0.0, False)
-                grade.auto_score, grade.needs_manual_grade = auto, manual
-            for comment in nb.comments:
-                comment.auto_comment = (found or {}).get("comments", {}).get(
-                    (nb.notebook.name, comment.name))
-            if found:
-                nb.late_submission_penalty = found["penalties"].get(nb.notebook.name)
-        gb.db.commit()
-        sub = gb.find_submission(assignment, student)
-        return float(sub.score), float(sub.max_score)
-
-
 # ---------------------------------------------------------------- one submission
 def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dict,
                timeout: float) -> tuple[Result, dict | None, Path | None, str]:
@@ -441,4 +381,4 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     return results
 
 
-__all__ = ["Result", "autograde", "check_submission", "merge_scores", "NOTES_FILE"]
+__all__ = ["Result", "autograde", "check_submission"]

@@ -24,7 +24,8 @@ import zipfile
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.course import write_notes
+from instructor.cells import nbgrader_meta
+from instructor.notes import write_notes
 
 _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
 
@@ -41,8 +42,7 @@ def grade_ids(path: Path) -> set[str]:
     """The nbgrader grade ids in a notebook file; empty when it cannot be read."""
     try:
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {(c.get("metadata", {}).get("nbgrader") or {}).get("grade_id")
-                for c in nb.get("cells", [])} - {None}
+        return {nbgrader_meta(c).get("grade_id") for c in nb.get("cells", [])} - {None}
     except (OSError, ValueError, AttributeError, TypeError):
         return set()
 

@@ -36,7 +36,7 @@ from instructor.cells import (
     nbgrader_meta,
     release_path,
 )
-from instructor.course import read_notes
+from instructor.notes import read_notes
 
 #: Marks stderr text that a test cell wrote, moved to stdout by StderrToStdoutInTests.
 STDERR_MARK = "[stderr, not graded] "

@@ -20,8 +20,10 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_solution
 
 from instructor import ROOT
+from instructor.cells import nbgrader_meta
 
 KINDS = ("correct", "partial", "stub", "broken")
 #: Plausible mistakes, tried in order on the first answer cell (first that applies wins).
@@ -45,8 +47,8 @@ def reference(source: str) -> str:
 
 def _answers(assignment: str, root: Path) -> dict[str, str]:
     nb = nbformat.read(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb", 4)
-    return {c.metadata["nbgrader"]["grade_id"]: reference(c.source) for c in nb.cells
-            if (c.metadata.get("nbgrader") or {}).get("solution")}
+    return {c.metadata.nbgrader.grade_id: reference(c.source) for c in nb.cells
+            if is_solution(c)}
 
 
 def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.NotebookNode:
@@ -58,7 +60,7 @@ def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.Not
     answers = _answers(assignment, root)
     first = True
     for cell in nb.cells:
-        grade_id = (cell.metadata.get("nbgrader") or {}).get("grade_id")
+        grade_id = nbgrader_meta(cell).get("grade_id")
         if grade_id not in answers:
             continue
         if kind == "correct":

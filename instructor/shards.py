@@ -74,8 +74,7 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
 
     Returns ``(student, assignment, score, max_score)`` for each submission merged.
     """
-    from instructor.autograde import merge_scores, read_submission
-    from instructor.course import in_gradebook, sync_gradebook
+    from instructor.gradebook import in_gradebook, merge_scores, read_submission, sync_gradebook
 
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else shard_folders(root)

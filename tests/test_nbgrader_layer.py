@@ -76,7 +76,7 @@ def test_feedback_keeps_the_message_not_the_traceback():
 
 def test_feedback_pages_carry_the_grading_notes(tmp_path):
     """On a hub, students get the feedback page only (release_feedback sends HTML)."""
-    from instructor.course import write_notes
+    from instructor.notes import write_notes
     from instructor.preprocessors import GradingNotesInFeedback
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])

@@ -31,9 +31,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor import course
 from instructor.autograde import autograde
 from instructor.collect import collect
+from instructor.feedback import export_grades, feedback
+from instructor.generate import generate
 from instructor.preprocessors import STDERR_MARK
 from instructor.sample_class import reference
 from instructor.sandbox import PIDS_CGROUP
@@ -364,7 +365,7 @@ def _build_course(tmp: Path) -> None:
                      (M, _meta_notebook())]:
         (tmp / "notebooks" / name).mkdir(parents=True)
         nbformat.write(nb, tmp / "notebooks" / name / f"{name}.ipynb")
-    course.generate("release", [A, P, M], root=tmp)
+    generate("release", [A, P, M], root=tmp)
 
 
 def _release(tmp: Path, name: str) -> nbformat.NotebookNode:
@@ -478,8 +479,8 @@ def graded(tmp_path_factory, data_dir):
     # a submission the grader cannot even open: a folder where the notebook should be
     (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
     results = autograde([A, P, M], root=tmp, jobs=2, env=ENV)
-    course.feedback([A, P, M], root=tmp)
-    csv_path = course.export_grades(tmp / "grades.csv", root=tmp)
+    feedback([A, P, M], root=tmp)
+    csv_path = export_grades(tmp / "grades.csv", root=tmp)
     return {"root": tmp, "results": {r.student: r for r in results}, "csv": csv_path}
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor import course
+from instructor.assignments import assignments
+from instructor.generate import generate
 from tests.grading import errors, execute
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks"
-NAMES = course.assignments()
+NAMES = assignments()
 VOLATILE_CELL_META = {"execution", "collapsed", "scrolled", "ExecuteTime"}
 STUB_MESSAGE = "exercise not done yet"
 
@@ -37,8 +38,8 @@ def regenerated(tmp_path_factory) -> Path:
     """release/ and solutions/ regenerated from notebooks/ in a scratch course folder."""
     tmp = tmp_path_factory.mktemp("course")
     shutil.copytree(SOURCE, tmp / "notebooks")
-    course.generate("release", NAMES, root=tmp)
-    course.generate("solutions", NAMES, root=tmp)
+    generate("release", NAMES, root=tmp)
+    generate("solutions", NAMES, root=tmp)
     return tmp
 
 

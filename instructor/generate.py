@@ -1,0 +1,48 @@
+"""The student version (``release/``) and the answer key (``solutions/``), made by nbgrader."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from instructor import ROOT
+from instructor.assignments import assignments
+from instructor.gradebook import in_gradebook
+from instructor.nbgrader_cli import load_config
+
+
+def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
+             out: Path | None = None) -> None:
+    """Regenerate the student version (``release``) or answer key (``solutions``).
+
+    Runs nbgrader's own converters (``generate_assignment``, ``generate_solution``) in
+    this process, one assignment after another. Each output folder is rebuilt from
+    scratch. ``out`` writes elsewhere than ``<root>/release`` or ``<root>/solutions``
+    (the tests regenerate into a temporary folder this way). ``solutions`` needs the
+    assignment in the gradebook, so the student version is generated first when the
+    gradebook lacks it.
+    """
+    from nbgrader.converters import GenerateAssignment, GenerateSolution
+    from nbgrader.coursedir import CourseDirectory
+
+    names = names or assignments(root)
+    folder = Path(out) if out else Path(root) / kind
+    setting = {"release": "release_directory", "solutions": "solution_directory"}[kind]
+    cfg = load_config(root, **{f"CourseDirectory__{setting}": str(folder)})
+    for name in names:
+        if (folder / name).exists():
+            shutil.rmtree(folder / name)
+        steps = [GenerateAssignment] if kind == "release" else [GenerateSolution]
+        if kind == "solutions" and not in_gradebook(name, root):
+            steps.insert(0, GenerateAssignment)
+        for step in steps:
+            step_cfg = cfg
+            if step is GenerateAssignment and kind == "solutions":
+                step_cfg = load_config(root, CourseDirectory__release_directory=str(
+                    Path(root) / ".release-tmp"))
+            coursedir = CourseDirectory(config=step_cfg)
+            coursedir.assignment_id = name
+            app = step(coursedir=coursedir, config=step_cfg)
+            app.force = True
+            app.start()
+        shutil.rmtree(Path(root) / ".release-tmp", ignore_errors=True)

@@ -1,0 +1,48 @@
+"""nbgrader with the course's configuration: its command line and its config file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from instructor import ROOT
+
+#: The nbgrader executable of this environment (beside the running Python).
+NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
+#: What nbgrader runs with unless the environment or the caller says otherwise: the
+#: instructor's commands run notebooks in fast mode (the one place this default is set;
+#: under ``nbgrader autograde`` helpers.modes forces fast mode anyway).
+NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
+
+
+def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
+             capture: bool = False, timeout: float | None = None, db: Path | None = None,
+             ) -> subprocess.CompletedProcess:
+    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository),
+    in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top.
+
+    ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
+    """
+    full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
+    command = [NBGRADER, *args]
+    if Path(root).resolve() != ROOT:
+        command.append(f"--CourseDirectory.root={root}")
+    if Path(root).resolve() != ROOT or db is not None:
+        command.append(f"--CourseDirectory.db_url=sqlite:///{db or Path(root) / 'gradebook.db'}")
+    return subprocess.run(command, cwd=ROOT, env=full_env, check=check, text=True,
+                          capture_output=capture, timeout=timeout)
+
+
+def load_config(root: Path = ROOT, **overrides):
+    """The course's nbgrader config, pointed at course folder ``root``."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    cfg.CourseDirectory.root = str(root)
+    cfg.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    for key, value in overrides.items():
+        section, name = key.split("__")
+        cfg[section][name] = value
+    return cfg

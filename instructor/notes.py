@@ -1,0 +1,24 @@
+"""Grading notes: what went wrong with a submission, in the words a student reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: Notes for one submission: collection and grading problems, kept beside it.
+NOTES_FILE = "GRADING_NOTES.txt"
+
+
+def read_notes(folder: Path) -> list[str]:
+    path = Path(folder) / NOTES_FILE
+    return path.read_text().splitlines() if path.is_file() else []
+
+
+def write_notes(folder: Path, notes: list[str]) -> None:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    unique = list(dict.fromkeys(n for n in notes if n.strip()))
+    path = folder / NOTES_FILE
+    if unique:
+        path.write_text("\n".join(unique) + "\n")
+    elif path.exists():
+        path.unlink()
