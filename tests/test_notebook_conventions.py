@@ -114,6 +114,50 @@ def test_closing_sections_are_cells_of_their_own(path):
         f"{path.name}: Summary and Concept check are not the last two cells"
 
 
+def _is_answer(cell) -> bool:
+    return "exercise-answer" in cell["metadata"].get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_exercise_has_an_ungraded_answer(path):
+    """Each numbered exercise (a markdown cell '<N>. ...' in the Exercises section) is
+    followed by its answer: an ungraded nbgrader solution code cell, all of it a solution
+    region, so that solutions/ has it and release/ does not. After the first answer come
+    only answers and markdown, so that a student's Run All stops at an unanswered exercise
+    only after everything else has run."""
+    cells = _load(path)["cells"]
+    start = next(i for i, c in enumerate(cells)
+                 if c["cell_type"] == "markdown" and "Exercises" in _headings(c))
+    end = next(i for i, c in enumerate(cells)
+               if c["cell_type"] == "markdown" and "Summary" in _headings(c))
+    numbered = [int(m.group(1)) for c in cells[start + 1:end] if c["cell_type"] == "markdown"
+                and (m := re.match(r"(\d+)\. ", "".join(c["source"])))]
+    assert numbered == list(range(1, len(numbered) + 1)) and numbered, \
+        f"{path.name}: exercises numbered {numbered}: one markdown cell per exercise, 1..N"
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells if _is_answer(c)}
+    assert sorted(answers) == sorted(f"ex{n}-answer" for n in numbered), \
+        f"{path.name}: answers {sorted(answers)} for exercises {numbered}"
+    first = min(i for i, c in enumerate(cells) if _is_answer(c))
+    assert start < first and all(start < i < end for i, c in enumerate(cells) if _is_answer(c))
+    late = [c["id"] for c in cells[first:] if c["cell_type"] == "code" and not _is_answer(c)]
+    assert not late, f"{path.name}: code cells after the first exercise answer: {late}"
+    for grade_id, cell in answers.items():
+        meta = cell["metadata"]["nbgrader"]
+        assert cell["cell_type"] == "code", f"{grade_id}: a code cell, not a markdown one"
+        assert meta.get("solution") is True and not meta.get("grade") \
+            and not meta.get("locked") and not meta.get("task") and "points" not in meta, \
+            f"{grade_id}: an ungraded solution cell (solution, not grade/locked/task/points)"
+        assert not any(t.startswith("task-") for t in cell["metadata"].get("tags", [])), \
+            f"{grade_id}: an exercise answer belongs to no graded task"
+        source = "".join(cell["source"]).strip()
+        assert source.startswith("### BEGIN SOLUTION") and source.endswith("### END SOLUTION") \
+            and source.count("### BEGIN SOLUTION") == 1, \
+            f"{grade_id}: the whole cell is one solution region"
+        body = source[len("### BEGIN SOLUTION"):-len("### END SOLUTION")]
+        assert re.search(r"^# Answer", body, re.M), \
+            f"{grade_id}: the written answer is a comment block starting '# Answer'"
+
+
 #: The course writes "gray" and "color", not "grey" and "colour". Identifiers from
 #: libraries that must keep their own spelling go here (none is used so far).
 LIBRARY_SPELLINGS: set[str] = set()
@@ -148,7 +192,7 @@ def test_graded_cells_are_well_formed(path):
         if meta.get("grade") and not meta.get("solution"):
             assert meta.get("points", 0) > 0 and meta.get("locked")
             assert "import " not in source, "keep imports out of graded cells"
-        if meta.get("grade") or meta.get("solution"):
+        if (meta.get("grade") or meta.get("solution")) and not _is_answer(cell):
             assert any(t.startswith("task-") for t in cell["metadata"].get("tags", [])), \
                 f"{meta['grade_id']} needs a task-<name> tag"
 
