@@ -98,11 +98,37 @@ def test_every_solution_was_checked():
     assert graded, "no source notebook has solution or hidden-test regions"
 
 
+def _is_exercise_answer(cell) -> bool:
+    """An ungraded exercise's answer (docs/authoring.md): no graded task's solution."""
+    return "exercise-answer" in cell.metadata.get("tags", [])
+
+
 def _first_solution(nb) -> int | None:
+    """The first graded task's answer cell (exercise answers come after every task)."""
     for i, cell in enumerate(nb.cells):
-        if (cell.metadata.get("nbgrader") or {}).get("solution"):
+        if (cell.metadata.get("nbgrader") or {}).get("solution") \
+                and not _is_exercise_answer(cell):
             return i
     return None
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_released_exercise_answers_are_stubs(name):
+    """Every exercise answer reaches release/ as the stub alone, and solutions/ in full."""
+    source = _read(SOURCE / name / f"{name}.ipynb")
+    answers = {c.metadata.nbgrader.grade_id for c in source.cells if _is_exercise_answer(c)}
+    assert answers, f"{name} has no exercise answers"
+    for kind in ("release", "solutions"):
+        nb = _read(ROOT / kind / name / f"{name}.ipynb")
+        cells = {c.metadata.nbgrader.grade_id: c for c in nb.cells if _is_exercise_answer(c)}
+        assert set(cells) == answers, f"{kind}/{name}: exercise answers {sorted(cells)}"
+        for grade_id, cell in cells.items():
+            if kind == "release":
+                assert cell.source.strip().splitlines() == [
+                    "# YOUR CODE HERE", f'raise NotImplementedError("{STUB_MESSAGE}: replace '
+                    'this line with your solution")'], f"release/{name}: {grade_id}"
+            else:
+                assert "### BEGIN SOLUTION" in cell.source, f"solutions/{name}: {grade_id}"
 
 
 FAST = {"COURSE_MODE": "fast", "MPLBACKEND": "Agg"}
@@ -120,7 +146,8 @@ def test_stubs_fail_visible_tests_with_a_clear_message(name, data_dir):
     cells = [c for c in release.cells if "grade-setup" in c.metadata.get("tags", [])]
     checks = []
     for i, cell in enumerate(release.cells):
-        if (cell.metadata.get("nbgrader") or {}).get("solution"):
+        if (cell.metadata.get("nbgrader") or {}).get("solution") \
+                and not _is_exercise_answer(cell):
             test = next(c for c in release.cells[i + 1:]
                         if (c.metadata.get("nbgrader") or {}).get("grade"))
             cells += [cell, test]
