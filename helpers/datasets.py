@@ -317,9 +317,11 @@ def load_dataset(name: str, shape: Shape = "image", validation: int = 5000,
 
     cut = len(x_train) - validation
     y_train, y_test = y_train.reshape(-1).astype(np.int64), y_test.reshape(-1).astype(np.int64)
-    ds = Dataset(name, prep(x_train[:cut]), y_train[:cut], prep(x_train[cut:]), y_train[cut:],
-                 prep(x_test), y_test, CLASS_NAMES[name], source)
-    return ds.subset(n_train, n_eval)
+    # the subset is taken on the uint8 arrays: only what is kept becomes float32
+    raw = Dataset(name, x_train[:cut], y_train[:cut], x_train[cut:], y_train[cut:],
+                  x_test, y_test, CLASS_NAMES[name], source).subset(n_train, n_eval)
+    return replace(raw, x_train=prep(raw.x_train), x_val=prep(raw.x_val),
+                   x_test=prep(raw.x_test))
 
 
 def load_mnist(**kwargs) -> Dataset:

@@ -18,14 +18,13 @@ PANEL_INCHES = (4.0, 3.0)
 MAX_COLUMNS = 3
 
 
-def _history_dict(history: Any) -> dict[str, list[float]]:
-    """Return the ``{name: per-epoch values}`` dict of a Keras ``History`` or a mapping."""
+def per_epoch(history: Any) -> dict[str, list[float]]:
+    """``{metric: [float per epoch]}`` from a Keras ``History`` or a mapping of sequences."""
     values = getattr(history, "history", history)
     if not isinstance(values, Mapping):
-        raise TypeError(
-            f"expected a Keras History or a dict of lists, got {type(history).__name__}"
-        )
-    return {str(key): list(np.ravel(value)) for key, value in values.items()}
+        raise TypeError(f"expected a Keras History or a dict of per-epoch values, "
+                        f"got {type(history).__name__}")
+    return {str(key): [float(v) for v in np.ravel(series)] for key, series in values.items()}
 
 
 def _metric_names(history: Mapping[str, Sequence[float]]) -> list[str]:
@@ -60,7 +59,7 @@ def plot_history(
     Figure or SubFigure
         The figure drawn in.
     """
-    values = _history_dict(history)
+    values = per_epoch(history)
     available = _metric_names(values)
     if not available:
         raise ValueError("the history is empty: nothing to plot")

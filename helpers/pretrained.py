@@ -35,19 +35,11 @@ from typing import Any, Literal
 import numpy as np
 
 from helpers import settings
+from helpers.history import per_epoch
 from helpers.modes import current_mode
 
 #: The repository's weights folder, next to the ``helpers`` package.
 REPO_WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
-
-
-def per_epoch(history: Any) -> dict[str, list[float]]:
-    """``{metric: [float per epoch]}`` from a Keras ``History`` or a mapping of sequences."""
-    values = getattr(history, "history", history)
-    if not isinstance(values, Mapping):
-        raise TypeError(f"fit() should return a Keras History or a dict of per-epoch values, "
-                        f"got {type(history).__name__}")
-    return {str(key): [float(v) for v in np.ravel(series)] for key, series in values.items()}
 
 
 class WeightsError(RuntimeError):

@@ -6,11 +6,8 @@ import contextlib
 import importlib
 import os
 import platform
-import random
 import sys
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from helpers.modes import Mode, current_mode
 
@@ -92,9 +89,8 @@ def _version(module: str) -> str | None:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and TensorFlow (and Keras' own generator)."""
-    random.seed(seed)
-    np.random.seed(seed)
+    """Seed Python's ``random``, NumPy's global generator and the backend
+    (``keras.utils.set_random_seed`` seeds all three)."""
     import keras
 
     keras.utils.set_random_seed(seed)

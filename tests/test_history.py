@@ -104,5 +104,5 @@ def test_plot_history_empty():
 
 
 def test_plot_history_rejects_other_objects():
-    with pytest.raises(TypeError, match="Keras History or a dict"):
+    with pytest.raises(TypeError, match="Keras History or a dict of per-epoch values"):
         plot_history([0.1, 0.2])

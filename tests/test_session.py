@@ -47,14 +47,22 @@ def test_user_log_level_is_respected():
     assert result.stdout.strip() == "1"
 
 
-def test_setup_seeds_numpy_and_keras(capsys):
+def test_setup_seeds_python_numpy_and_keras(capsys):
+    import random
+
     import keras
+    import tensorflow as tf
+
+    def draw():
+        return (random.random(), *np.random.rand(2), *keras.random.uniform((2,)).numpy(),
+                *tf.random.uniform((2,)).numpy())
 
     info = helpers.setup(seed=7, verbose=False)
-    a = np.random.rand(3), keras.random.uniform((3,)).numpy()
+    a = draw()
     helpers.setup(seed=7, verbose=False)
-    b = np.random.rand(3), keras.random.uniform((3,)).numpy()
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert draw() == a
+    helpers.setup(seed=8, verbose=False)
+    assert draw() != a
     assert info.seed == 7 and info.mode in ("full", "fast")
     assert "tensorflow" in info.versions and capsys.readouterr().out == ""
 
