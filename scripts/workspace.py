@@ -23,19 +23,16 @@ Nothing here touches ``release/`` or ``notebooks/``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 from pathlib import Path
+
+from helpers.datasets import sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE = ".release.json"
 NEW = ".new-release"
 STUDENT_CONFIG = ROOT / "deploy" / "jupyterhub" / "nbgrader_config.py"
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def sync(release: Path, work: Path) -> list[str]:
@@ -52,7 +49,7 @@ def sync(release: Path, work: Path) -> list[str]:
         if ".ipynb_checkpoints" in name:
             continue
         target = work / name
-        new_sha = _sha(source)
+        new_sha = sha256_of(source)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
@@ -61,7 +58,7 @@ def sync(release: Path, work: Path) -> list[str]:
             continue
         if state.get(name) == new_sha:
             continue  # the release did not change
-        if state.get(name) == _sha(target) or _sha(target) == new_sha:
+        if state.get(name) == sha256_of(target) or sha256_of(target) == new_sha:
             shutil.copy2(source, target)  # the student never changed it
             state[name] = new_sha
             done.append(f"updated {name}")
