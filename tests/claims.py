@@ -357,15 +357,13 @@ def fast_mode_network_against_bicubic(run: Run) -> None:
     table, printed = _scores_06(run)
     assert (round(table["network"][1], 1), round(table["bicubic"][1], 1)) == (29.9, 20.6), \
         printed
-    # printed to 0 decimals, "100%" does not tell all 1,000 images from 995 of them
-    assert number(r"better than bicubic on (\d+)% of the test images", printed) == 100, printed
+    assert "better than bicubic on 1,000 of 1,000 test images" in printed, printed
 
 
 @claim(N06)
 def full_mode_network_against_bicubic_is_the_recorded_one(run: Run) -> None:
     run.says(r"full mode, which scores all 10,000 test images, gives 29\.9 dB against 20\.8 "
-             r"dB for bicubic, and the network is better on all but one of the 10,000 images "
-             r"\(the cell above rounds this to 100%\)")
+             r"dB for bicubic, and the network is better on 9,999 of the 10,000 images")
     row = results_row("06", "upsampler")
     assert number(r"^[\d.]+ / ([\d.]+) dB", row) == 29.9, row
     assert number(r"bicubic [\d.]+ / ([\d.]+) dB", row) == 20.8, row
@@ -496,9 +494,9 @@ def kl_settles_at_a_few_nats_reconstruction_falls_steadily(run: Run) -> None:
 
 
 @claim(N08)
-def the_vae_codes_are_centred_with_spread_about_1_2(run: Run) -> None:
-    run.says(r"the cloud is centred: mean code about \(0\.0, 0\.1\), spread about 1\.2 per "
-             r"axis")
+def the_vae_codes_are_centred_with_a_spread_near_1(run: Run) -> None:
+    run.says(r"the cloud is centred: mean code about \(0\.0, 0\.1\), spread about 1\.1 to "
+             r"1\.3 per axis")
     run.says(r"The printed average \$\\sigma\$ shows how wide each image's cloud is: much "
              r"narrower than the prior")
     printed = run.output("average sigma")
@@ -506,7 +504,7 @@ def the_vae_codes_are_centred_with_spread_about_1_2(run: Run) -> None:
     spread = numbers("spread:", printed.split("average sigma:")[0])
     sigma = numbers("average sigma:", printed)
     assert abs(centre[0] - 0.0) <= 0.05 and abs(centre[1] - 0.1) <= 0.05, printed
-    assert all(abs(s - 1.2) <= 0.1 for s in spread), printed
+    assert all(1.05 <= s < 1.35 for s in spread), printed
     assert max(sigma) < 0.5, printed
 
 
