@@ -404,7 +404,7 @@ def _scores_07(run: Run) -> tuple[dict[str, dict[str, float]], str]:
 
 @claim(N07)
 def some_test_photos_are_almost_gray(run: Run) -> None:
-    run.says(r"The CIFAR-10 test photos are not very colourful on average, and some are "
+    run.says(r"The CIFAR-10 test photos are not very colorful on average, and some are "
              r"almost gray")
     printed = run.output("mean chroma of the test photos")
     assert number(r"(\d+) of \d+ below 0\.02", printed) > 0, printed
@@ -422,7 +422,7 @@ def colorizer_beats_gray_in_mse_median_psnr_and_on_most_images(run: Run) -> None
 
 
 @claim(N07)
-def predicted_colours_are_faint(run: Run) -> None:
+def predicted_colors_are_faint(run: Run) -> None:
     run.says(r"about 0\.08 for the colorizer against about 0\.13 in the true photos")
     table, printed = _scores_07(run)
     photos = run.output("mean chroma of the test photos")
