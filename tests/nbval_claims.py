@@ -114,6 +114,8 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         checks = CLAIMS.get(path.stem)
         if not checks:
             continue
-        claims = ClaimsItem.from_parent(cells[-1].parent, name="claims", cells=cells,
-                                        checks=checks)
+        # the cells' node id prefix, so that --dist loadfile sends it to their worker
+        nodeid = cells[-1].nodeid.rsplit("::", 1)[0] + "::claims"
+        claims = ClaimsItem.from_parent(cells[-1].parent, name="claims", nodeid=nodeid,
+                                        cells=cells, checks=checks)
         items.insert(items.index(cells[-1]) + 1, claims)
