@@ -28,6 +28,24 @@ def is_test_cell(cell) -> bool:
         and not meta.get("solution")
 
 
+#: The tag of an ungraded exercise's worked answer (docs/authoring.md).
+EXERCISE_ANSWER = "exercise-answer"
+
+
+def is_exercise_answer(cell) -> bool:
+    """A worked answer to an ungraded exercise: in ``solutions/`` only, worth no points."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return isinstance(tags, list) and EXERCISE_ANSWER in tags
+
+
+def without_exercise_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` without its exercise answers (they come last and change nothing
+    that runs before them): for runs that retrain the notebook's models."""
+    copy = nbformat.from_dict(nb)
+    copy.cells = [cell for cell in copy.cells if not is_exercise_answer(cell)]
+    return copy
+
+
 def task_of(cell) -> str | None:
     """The task a cell belongs to (its ``task-<name>`` tag), if any."""
     tags = cell.get("metadata", {}).get("tags", [])

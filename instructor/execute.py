@@ -159,6 +159,11 @@ class SafeExecute(Execute):
 
     # -------------------------------------------------------------- the run
     def preprocess(self, nb, resources=None, km=None):
+        if self.execute_retries:
+            self.log.warning("SafeExecute does not re-run whole notebooks "
+                             "(Execute.execute_retries=%d is not used): a crashed or hung "
+                             "kernel is restarted at the next cell, up to max_restarts=%d "
+                             "times", self.execute_retries, self.max_restarts)
         resources = resources if resources is not None else {}
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
         scratch = tempfile.mkdtemp(prefix="grading-kernel-")

@@ -7,13 +7,24 @@ import sys
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Bool, Dict, Float, List, Unicode
 
 SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
 
 
+#: The name of :class:`SandboxProvisioner` among jupyter_client's kernel provisioners
+#: (``pyproject.toml``: entry point group ``jupyter_client.kernel_provisioners``).
+PROVISIONER = "course-sandbox"
+
+
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start through :mod:`instructor.sandbox`."""
+    """A kernel manager whose kernels start through :mod:`instructor.sandbox`.
+
+    It holds the caps; its kernel spec names the :class:`SandboxProvisioner`, which
+    jupyter_client then uses to launch the kernel (the kernel's own spec is otherwise
+    unchanged: the same command, environment and language).
+    """
 
     memory_limit_gb = Float(0.0, help="Address-space cap of the kernel in GiB (0: none)."
                             ).tag(config=True)
@@ -22,15 +33,31 @@ class SandboxedKernelManager(AsyncKernelManager):
     limits = Dict(help="Further caps: file_mb, cpu_seconds, processes (0: none)."
                   ).tag(config=True)
 
-    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
-        cwd = kw.get("cwd") or os.getcwd()
-        kw["env"] = sandbox_env(cwd, kw.get("env"))
-        readable = list(self.readable_paths)
-        if "-f" in kernel_cmd:  # the connection file
-            readable.append(kernel_cmd[kernel_cmd.index("-f") + 1])
-        command = sandbox_command(kernel_cmd, cwd, readable, self.memory_limit_gb,
-                                  self.use_landlock, **self.limits)
-        await super()._async_launch_kernel(command, **kw)
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.metadata = {**spec.metadata,
+                             "kernel_provisioner": {"provisioner_name": PROVISIONER}}
+        return spec
+
+
+class SandboxProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, with the kernel's command run through
+    :mod:`instructor.sandbox` under the caps of the :class:`SandboxedKernelManager` that
+    owns it: it reads the paths it is given, writes only its working folder."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        km = self.parent
+        cwd = kwargs.get("cwd") or os.getcwd()
+        kwargs["env"] = sandbox_env(cwd, kwargs.get("env"))
+        readable = list(getattr(km, "readable_paths", []))
+        if "-f" in cmd:  # the connection file
+            readable.append(cmd[cmd.index("-f") + 1])
+        command = sandbox_command(cmd, cwd, readable, getattr(km, "memory_limit_gb", 0.0),
+                                  getattr(km, "use_landlock", True),
+                                  **dict(getattr(km, "limits", {})))
+        return await super().launch_kernel(command, **kwargs)
 
 
 def sandbox_env(cwd: str, env: dict | None = None) -> dict:

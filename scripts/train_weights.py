@@ -25,6 +25,7 @@ import nbformat
 from helpers import settings
 from helpers.pretrained import REPO_WEIGHTS
 from instructor import ROOT
+from instructor.cells import without_exercise_answers
 from instructor.runner import run_notebook
 
 
@@ -42,7 +43,8 @@ def run(path: Path, mode: str, out: Path, timeout: int) -> float:
     data = settings.path("COURSE_DATA_DIR")
     if data:  # the kernel runs in the notebook's folder
         env["COURSE_DATA_DIR"] = os.path.abspath(data)
-    nb = nbformat.read(path, as_version=4)
+    # the exercise answers come last and train models of their own: not needed here
+    nb = without_exercise_answers(nbformat.read(path, as_version=4))
     start = time.perf_counter()
     run_notebook(nb, path.parent, env, timeout=timeout)
     return time.perf_counter() - start

@@ -243,3 +243,19 @@ def test_tasks_scope_skips_only_demo_cells_nobody_needs():
     # dynamic access to the namespace: nothing is skipped
     submitted.insert(4, _cell("x = globals()['figure']"))
     assert cells_to_skip(submitted, release) == set()
+
+
+def test_grading_kernels_launch_through_the_sandbox_provisioner():
+    """jupyter_client picks the provisioner from the kernel spec: ours, found by its entry
+    point, for every kernel a SandboxedKernelManager starts (the matrix probes its caps)."""
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    from instructor.kernel import PROVISIONER, SandboxedKernelManager, SandboxProvisioner
+
+    km = SandboxedKernelManager(kernel_name="python3", memory_limit_gb=2.0)
+    spec = km.kernel_spec
+    assert spec.metadata["kernel_provisioner"]["provisioner_name"] == PROVISIONER
+    factory = KernelProvisionerFactory.instance()
+    assert factory.is_provisioner_available(spec)
+    provisioner = factory.create_provisioner_instance("k", spec, parent=km)
+    assert isinstance(provisioner, SandboxProvisioner) and provisioner.parent is km

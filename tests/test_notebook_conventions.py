@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from instructor.cells import is_exercise_answer
 from scripts import notebook_form
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*/*.ipynb"))
@@ -114,10 +115,6 @@ def test_closing_sections_are_cells_of_their_own(path):
         f"{path.name}: Summary and Concept check are not the last two cells"
 
 
-def _is_answer(cell) -> bool:
-    return "exercise-answer" in cell["metadata"].get("tags", [])
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_exercise_has_an_ungraded_answer(path):
     """Each numbered exercise (a markdown cell '<N>. ...' in the Exercises section) is
@@ -134,12 +131,14 @@ def test_every_exercise_has_an_ungraded_answer(path):
                 and (m := re.match(r"(\d+)\. ", "".join(c["source"])))]
     assert numbered == list(range(1, len(numbered) + 1)) and numbered, \
         f"{path.name}: exercises numbered {numbered}: one markdown cell per exercise, 1..N"
-    answers = {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells if _is_answer(c)}
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c for c in cells if is_exercise_answer(c)}
     assert sorted(answers) == sorted(f"ex{n}-answer" for n in numbered), \
         f"{path.name}: answers {sorted(answers)} for exercises {numbered}"
-    first = min(i for i, c in enumerate(cells) if _is_answer(c))
-    assert start < first and all(start < i < end for i, c in enumerate(cells) if _is_answer(c))
-    late = [c["id"] for c in cells[first:] if c["cell_type"] == "code" and not _is_answer(c)]
+    at = [i for i, c in enumerate(cells) if is_exercise_answer(c)]
+    first = min(at)
+    assert start < first and all(start < i < end for i in at)
+    late = [c["id"] for c in cells[first:]
+            if c["cell_type"] == "code" and not is_exercise_answer(c)]
     assert not late, f"{path.name}: code cells after the first exercise answer: {late}"
     for grade_id, cell in answers.items():
         meta = cell["metadata"]["nbgrader"]
@@ -192,7 +191,7 @@ def test_graded_cells_are_well_formed(path):
         if meta.get("grade") and not meta.get("solution"):
             assert meta.get("points", 0) > 0 and meta.get("locked")
             assert "import " not in source, "keep imports out of graded cells"
-        if (meta.get("grade") or meta.get("solution")) and not _is_answer(cell):
+        if (meta.get("grade") or meta.get("solution")) and not is_exercise_answer(cell):
             assert any(t.startswith("task-") for t in cell["metadata"].get("tags", [])), \
                 f"{meta['grade_id']} needs a task-<name> tag"
 
