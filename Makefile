@@ -12,7 +12,7 @@ KERNEL := autoencoders-course
 COURSE_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export COURSE_DATA_DIR
 
-PYTEST_ARGS ?= -n 2 --dist loadfile
+PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
 .PHONY: setup lab lab-source test test-quick lint strip clean help
 
