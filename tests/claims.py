@@ -217,7 +217,11 @@ N05 = "05_denoising_autoencoders"
 
 def _scores_05(run: Run) -> tuple[dict[str, tuple[float, float]], str]:
     """(MSE, PSNR) of each row of the last score table, and the printed text."""
-    printed = run.output("scores[name] = score(outputs)")
+    return _mse_psnr_table(run.output("scores[name] = score(outputs)"))
+
+
+def _mse_psnr_table(printed: str) -> tuple[dict[str, tuple[float, float]], str]:
+    """``{row: (MSE, PSNR)}`` of a table printed as ``<row>  MSE <m>  PSNR <p> dB``."""
     table = {}
     for line in printed.splitlines():
         match = re.match(r"(.+?)\s+MSE ([\d.]+)\s+PSNR\s+([\d.]+) dB", line)
@@ -320,13 +324,7 @@ N06 = "06_super_resolution"
 
 
 def _scores_06(run: Run) -> tuple[dict[str, tuple[float, float]], str]:
-    printed = run.output('scores["network"] = score(')
-    table = {}
-    for line in printed.splitlines():
-        match = re.match(r"(\w+)\s+MSE ([\d.]+)\s+PSNR\s+([\d.]+) dB", line)
-        if match:
-            table[match.group(1)] = (float(match.group(2)), float(match.group(3)))
-    return table, printed
+    return _mse_psnr_table(run.output('scores["network"] = score('))
 
 
 @claim(N06)
