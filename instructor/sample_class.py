@@ -23,7 +23,7 @@ import nbformat
 from nbgrader.utils import is_solution
 
 from instructor import ROOT
-from instructor.cells import nbgrader_meta
+from instructor.cells import is_exercise_answer, nbgrader_meta
 
 KINDS = ("correct", "partial", "stub", "broken")
 #: Plausible mistakes, tried in order on the first answer cell (first that applies wins).
@@ -46,9 +46,11 @@ def reference(source: str) -> str:
 
 
 def _answers(assignment: str, root: Path) -> dict[str, str]:
+    """The graded tasks' reference answers by grade_id (ungraded exercises keep their
+    stubs, as most students leave them)."""
     nb = nbformat.read(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb", 4)
     return {c.metadata.nbgrader.grade_id: reference(c.source) for c in nb.cells
-            if is_solution(c)}
+            if is_solution(c) and not is_exercise_answer(c)}
 
 
 def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.NotebookNode:

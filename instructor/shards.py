@@ -20,6 +20,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from instructor.gradebook import in_gradebook, merge_scores, read_submission, sync_gradebook
+
 SHARDS = "shards"
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -74,8 +76,6 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
 
     Returns ``(student, assignment, score, max_score)`` for each submission merged.
     """
-    from instructor.gradebook import in_gradebook, merge_scores, read_submission, sync_gradebook
-
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else shard_folders(root)
     if not folders:
