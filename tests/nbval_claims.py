@@ -13,7 +13,7 @@ Loaded with ``-p tests.nbval_claims`` (``pyproject.toml``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,7 +28,6 @@ class Run:
     sources: list[str]
     printed: list[str | None]   # None: the cell did not run
     markdown: str
-    errors: list[int] = field(default_factory=list)
 
     def output(self, marker: str) -> str:
         """What the first code cell whose source contains ``marker`` printed."""
