@@ -9,6 +9,7 @@ time and each weights file written with its size and training time.
     .venv/bin/python scripts/train_weights.py                   # every notebook, full mode
     .venv/bin/python scripts/train_weights.py 04 05             # notebooks whose name has 04 or 05
     .venv/bin/python scripts/train_weights.py --mode fast --out /tmp/w 04   # a quick check
+    .venv/bin/python scripts/train_weights.py --missing 03      # only weights not yet in --out
     .venv/bin/python scripts/train_weights.py --list            # a table of what is shipped
 """
 
@@ -36,9 +37,14 @@ def weight_notebooks(names: list[str]) -> list[Path]:
     return [p for p in found if not names or any(n in p.stem for n in names)]
 
 
-def run(path: Path, mode: str, out: Path, timeout: int) -> float:
-    """Execute one notebook with training and saving on; return its wall time."""
-    env = {"COURSE_MODE": mode, "COURSE_RETRAIN": "1", "COURSE_SAVE_WEIGHTS": "1",
+def run(path: Path, mode: str, out: Path, timeout: int, missing: bool = False) -> float:
+    """Execute one notebook with training and saving on; return its wall time.
+
+    With ``missing``, models whose weights are already in ``out`` load them, and only the
+    others are trained and saved.
+    """
+    env = {"COURSE_MODE": mode, "COURSE_RETRAIN": None if missing else "1",
+           "COURSE_SAVE_WEIGHTS": "1",
            "COURSE_WEIGHTS_DIR": str(out), "COURSE_WEIGHTS": None, "MPLBACKEND": "Agg"}
     data = settings.path("COURSE_DATA_DIR")
     if data:  # the kernel runs in the notebook's folder
@@ -72,6 +78,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO_WEIGHTS,
                         help=f"where to write the weights (default {REPO_WEIGHTS})")
     parser.add_argument("--timeout", type=int, default=6 * 3600, help="seconds per cell")
+    parser.add_argument("--missing", action="store_true",
+                        help="train only the models with no weights in --out yet")
     parser.add_argument("--list", action="store_true", help="print a table of the weights in --out")
     args = parser.parse_args()
     if args.list:
@@ -83,7 +91,7 @@ def main() -> None:
         parser.error("no notebook calls fit_or_load with that name")
     for path in chosen:
         before = {p: p.stat().st_mtime for p in args.out.glob("*.json")}
-        seconds = run(path, args.mode, args.out.resolve(), args.timeout)
+        seconds = run(path, args.mode, args.out.resolve(), args.timeout, args.missing)
         print(f"{path.stem}: {seconds:.0f} s ({args.mode} mode)", flush=True)
         for meta in sorted(args.out.glob("*.json")):
             if before.get(meta) == meta.stat().st_mtime:
