@@ -341,11 +341,15 @@ class SafeExecute(Execute):
         return verdicts
 
     def _run(self, nb, resources, km):
+        """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
+        ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
+        a time budget per notebook, the ``tasks`` scope, the graded calls recorded around
+        test cells, and a fresh kernel after a crash or a hang instead of a failed run."""
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
-        self._check_assign_resources(resources)
+        self.resources = resources
         timeout = error_output("CellTimeoutError",
                                f"this cell ran longer than {self.timeout} s and was stopped "
                                "(an infinite loop, or far too much work?)")
