@@ -31,6 +31,7 @@ _EXPORTS = {
     "plot_history": "history",
     "plot_latent_scatter": "latent", "plot_manifold": "latent",
     "plot_interpolation": "latent", "interpolate": "latent",
+    "plot_code_channels": "latent",
     "fit_or_load": "pretrained", "TrainingRecord": "pretrained", "WeightsError": "pretrained",
     "weights_dir": "pretrained",
 }

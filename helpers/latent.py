@@ -1,4 +1,5 @@
-"""Latent-space views: code scatter plots, decoded manifolds and interpolations."""
+"""Latent-space views: code scatter plots, decoded manifolds, interpolations and
+convolutional codes as channel maps."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from helpers.figures import as_images, draw_image
-from helpers.images import plot_images
+from helpers.figures import as_images, draw_image, new_figure
+from helpers.images import ROW_TITLE_INCHES, plot_images
 
 #: Projection methods accepted by `plot_latent_scatter`.
 METHODS = ("auto", "tsne", "pca", "none")
@@ -97,6 +98,78 @@ def plot_interpolation(
     images = _decode_images(decoder, codes, image_shape)
     titles = [f"w = {weight:.2f}" for weight in np.linspace(0.0, 1.0, steps)]
     return plot_images(images, n=steps, ncols=steps, titles=titles, fig=fig)
+
+
+def plot_code_channels(
+    codes: np.ndarray,
+    images: np.ndarray | None = None,
+    n: int = 4,
+    row_titles: Sequence[str] | None = None,
+    fig: Figure | SubFigure | None = None,
+    cmap: str = "viridis",
+) -> Figure | SubFigure:
+    """Show convolutional codes as small images: one row per code, one column per channel.
+
+    Parameters
+    ----------
+    codes : array-like, shape (N, H, W, C)
+        Feature maps, e.g. a convolutional encoder's output.
+    images : array-like, optional
+        The ``N`` images the codes come from, drawn (gray) in a first column.
+    n : int
+        Number of codes (rows), at most ``N``.
+    row_titles : sequence of str, optional
+        One title per row, written to the left of the row (e.g. the labels).
+    fig : Figure or SubFigure, optional
+        Figure to draw in; a new one is created when omitted.
+    cmap : str
+        Colour map of the channel maps.
+
+    All channel maps share one colour scale, from ``min(0, smallest value)`` to the
+    largest value shown, so brightness compares across channels and codes; a colorbar
+    gives it.
+
+    Returns
+    -------
+    Figure or SubFigure
+        The figure drawn in.
+    """
+    codes = np.asarray(codes)
+    if codes.ndim != 4:
+        raise ValueError(f"codes must have shape (N, H, W, C), got {codes.shape}")
+    n = min(n, len(codes))
+    if n < 1:
+        raise ValueError("plot_code_channels needs at least one code")
+    if images is not None:
+        images = as_images(images)
+        if len(images) < n:
+            raise ValueError(f"got {len(images)} images for {n} codes")
+    if row_titles is not None and len(row_titles) < n:
+        raise ValueError(f"got {len(row_titles)} row titles for {n} codes")
+    shown = codes[:n]
+    vmin, vmax = min(0.0, float(shown.min())), float(shown.max())
+    vmax = vmax if vmax > vmin else vmin + 1.0
+    extra = int(images is not None)
+    ncols = extra + codes.shape[-1]
+    fig, axes = new_figure(n, ncols, fig=fig, extra_width=ROW_TITLE_INCHES + 0.6)
+    for row in range(n):
+        if images is not None:
+            draw_image(axes[row, 0], images[row])
+        for channel in range(codes.shape[-1]):
+            ax = axes[row, extra + channel]
+            mappable = ax.imshow(shown[row, :, :, channel], cmap=cmap, vmin=vmin, vmax=vmax,
+                                 interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if row_titles is not None:
+            axes[row, 0].set_ylabel(str(row_titles[row]), rotation=0, ha="right",
+                                    va="center")
+    if images is not None:
+        axes[0, 0].set_title("image", fontsize="medium")
+    for channel in range(codes.shape[-1]):
+        axes[0, extra + channel].set_title(f"channel {channel}", fontsize="medium")
+    fig.colorbar(mappable, ax=axes[:, extra:], shrink=0.8, label="activation")
+    return fig
 
 
 def plot_manifold(

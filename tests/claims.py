@@ -151,6 +151,98 @@ def the_graded_example_shapes_hold(run: Run) -> None:
     assert "shapes: OK" in printed, printed
 
 
+def _channels_03(run: Run) -> tuple[dict[int, tuple[float, float, float]], str]:
+    """``{channel: (mean over ink, mean over background, % zero)}`` as printed in section 4."""
+    printed = run.output("patches = data.x_test.reshape")
+    rows = {}
+    for line in printed.splitlines():
+        match = re.match(r"channel (\d): mean ([\d.]+) over ink, ([\d.]+) over background, "
+                         r"zero at (\d+)%", line)
+        if match:
+            rows[int(match.group(1))] = tuple(float(v) for v in match.groups()[1:])
+    assert sorted(rows) == [0, 1, 2, 3], printed
+    return rows, printed
+
+
+@claim(N03)
+def the_code_channels_split_strokes_background_and_one_dead_channel(run: Run) -> None:
+    run.says(r"channels 0 and 2 are more than twice as active over ink as over background, "
+             r"channel 3 less active over ink, and channel 1 is zero at every position of "
+             r"every test digit")
+    run.says(r"this code really carries 3 x 49 = 147 numbers, not 196")
+    run.says(r"channels 0, 2 and 3 are non-zero at nearly every position")
+    rows, printed = _channels_03(run)
+    for c in (0, 2):
+        assert rows[c][0] > 2 * rows[c][1], printed
+    assert rows[3][0] < rows[3][1], printed
+    assert rows[1] == (0.0, 0.0, 100.0), printed
+    assert all(rows[c][2] <= 2 for c in (0, 2, 3)), printed
+    live = number(r"7x7x4 .*code numbers ever non-zero: (\d+) of 196",
+                  run.output('bottleneck_row("dense"'))
+    assert live == 3 * 49, live
+
+
+def _bottleneck_rows_03(run: Run) -> tuple[dict[str, dict[str, float]], str]:
+    """The rows of section 5's comparison, by model ("7x7x4", "dense")."""
+    printed = run.output('bottleneck_row("dense"')
+    rows = {}
+    for line in printed.splitlines():
+        match = re.match(r"(\S+)\s+([\d,]+) parameters\s+val loss ([\d.]+) after (\d+) epochs, "
+                         r"([\d.]+) after (\d+)\s+test MSE ([\d.]+)\s+code numbers ever "
+                         r"non-zero: (\d+) of (\d+)", line)
+        if match:
+            values = [float(v.replace(",", "")) for v in match.groups()[1:]]
+            rows[match.group(1)] = dict(zip(
+                ("parameters", "val_same", "epochs_same", "val_last", "epochs_last", "mse",
+                 "live", "code"), values, strict=True))
+    assert sorted(rows) == ["7x7x4", "dense"], printed
+    return rows, printed
+
+
+@claim(N03)
+def the_dense_bottleneck_has_7_5_times_the_parameters_and_reconstructs_worse(run: Run) -> None:
+    run.says(r"Its two dense layers add 2 x \(196 x 196 \+ 196\) = 77,224 weights, 89,133 in "
+             r"all against 11,909: about 7\.5 times as many")
+    run.says(r"Here it had about 7\.5 times the parameters and reconstructed worse")
+    run.says(r"The dense layers add weights \(77,224 here\)")
+    rows, printed = _bottleneck_rows_03(run)
+    conv, dense = rows["7x7x4"], rows["dense"]
+    assert (conv["parameters"], dense["parameters"]) == (11_909, 89_133), printed
+    assert dense["parameters"] - conv["parameters"] == 2 * (196 * 196 + 196) == 77_224
+    assert round(dense["parameters"] / conv["parameters"], 1) == 7.5, printed
+    assert conv["code"] == dense["code"] == 196, printed
+    run.says(r"its test MSE is about 1\.7 times the convolutional model's")
+    assert 1.6 <= dense["mse"] / conv["mse"] < 1.8, printed
+    run.says(r"147 and 146 of 196 are non-zero for at least one test digit")
+    assert (conv["live"], dense["live"]) == (147, 146), printed
+
+
+@claim(N03)
+def after_15_epochs_the_dense_bottleneck_trails_in_validation_loss(run: Run) -> None:
+    run.says(r"In full mode this model trains for 15 epochs instead of the 20 of section 2 "
+             r"\(on the same 55,000 images\)")
+    run.says(r"after the same 15 epochs its validation loss is higher \(0\.0733 against "
+             r"0\.0687, from the two training records; the convolutional model reaches 0\.0682 "
+             r"after its 20\)")
+    run.says(r"still falling at epoch 15, but by less than 0\.0004 per epoch over its last "
+             r"five epochs, less than a tenth of the gap")
+    rows, printed = _bottleneck_rows_03(run)
+    conv, dense = rows["7x7x4"], rows["dense"]
+    up, bottleneck = weights_record("03_upsampling_ae"), weights_record("03_dense_bottleneck_ae")
+    assert (up["made"]["epochs"], bottleneck["made"]["epochs"]) == (20, 15)
+    assert bottleneck["made"]["mode"] == "full"
+    val_up, val_dense = up["history"]["val_loss"], bottleneck["history"]["val_loss"]
+    assert (round(val_dense[14], 4), round(val_up[14], 4), round(val_up[-1], 4)) == \
+        (0.0733, 0.0687, 0.0682)
+    # what the cell printed: the same records, loaded in fast mode as in full mode
+    assert conv["epochs_same"] == dense["epochs_same"] == 15, printed
+    assert (conv["val_same"], dense["val_same"], conv["val_last"]) == \
+        (0.0687, 0.0733, 0.0682), printed
+    per_epoch = (val_dense[9] - val_dense[14]) / 5
+    assert 0 < per_epoch < 0.0004 and val_dense[14] < val_dense[13], val_dense
+    assert per_epoch < (val_dense[14] - val_up[14]) / 10, (per_epoch, val_dense[14], val_up[14])
+
+
 # ---------------------------------------------------------------- 04 recurrent AE
 N04 = "04_recurrent_autoencoder"
 

@@ -7,7 +7,13 @@ import pytest
 from matplotlib.offsetbox import AnnotationBbox
 
 import helpers.latent as latent
-from helpers.latent import interpolate, plot_interpolation, plot_latent_scatter, plot_manifold
+from helpers.latent import (
+    interpolate,
+    plot_code_channels,
+    plot_interpolation,
+    plot_latent_scatter,
+    plot_manifold,
+)
 
 matplotlib.use("Agg")
 
@@ -292,3 +298,52 @@ def test_plot_latent_scatter_errors(clusters):
         plot_latent_scatter(codes[:, :2], labels[:-1])
     with pytest.raises(ValueError, match="got 10 images for 60 codes"):
         plot_latent_scatter(codes[:, :2], images=images[:10], n_thumbnails=5)
+
+
+# plot_code_channels ------------------------------------------------------------------------
+
+
+def test_plot_code_channels_one_row_per_code_one_column_per_channel():
+    codes = np.random.default_rng(0).random((6, 7, 7, 4)).astype(np.float32)
+    fig = plot_code_channels(codes, n=3)
+    maps = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(maps) == 3 * 4
+    assert [ax.get_title() for ax in maps[:4]] == [f"channel {c}" for c in range(4)]
+    # row r, channel c shows codes[r, :, :, c] on one shared scale from 0 to the largest value
+    for k, ax in enumerate(maps):
+        image = ax.get_images()[0]
+        np.testing.assert_array_equal(image.get_array(), codes[k // 4, :, :, k % 4])
+        assert image.get_clim() == (0.0, pytest.approx(float(codes[:3].max())))
+    assert len(fig.axes) == len(maps) + 1            # and one colorbar
+    plt.close(fig)
+
+
+def test_plot_code_channels_with_images_row_titles_and_given_figure():
+    rng = np.random.default_rng(1)
+    codes = rng.normal(size=(2, 4, 4, 8)).astype(np.float32)   # negative values too
+    images = rng.random((2, 28, 28, 1)).astype(np.float32)
+    fig = plt.figure()
+    assert plot_code_channels(codes, images, row_titles=["7", "2"], fig=fig) is fig
+    maps = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert len(maps) == 2 * (1 + 8)
+    assert maps[0].get_title() == "image" and maps[1].get_title() == "channel 0"
+    np.testing.assert_array_equal(maps[9].get_images()[0].get_array(), images[1, :, :, 0])
+    assert [maps[0].get_ylabel(), maps[9].get_ylabel()] == ["7", "2"]
+    assert maps[1].get_images()[0].get_clim() == (pytest.approx(float(codes.min())),
+                                                  pytest.approx(float(codes.max())))
+    plt.close(fig)
+
+
+def test_plot_code_channels_errors():
+    codes = np.zeros((3, 7, 7, 4), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        plot_code_channels(codes.reshape(3, -1))
+    with pytest.raises(ValueError, match="at least one code"):
+        plot_code_channels(codes[:0])
+    with pytest.raises(ValueError, match="2 images for 3 codes"):
+        plot_code_channels(codes, np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match="1 row titles for 3 codes"):
+        plot_code_channels(codes, row_titles=["a"])
+    fig = plot_code_channels(codes)                  # all zeros: still a valid scale
+    assert fig.axes[0].get_images()[0].get_clim() == (0.0, 1.0)
+    plt.close(fig)
