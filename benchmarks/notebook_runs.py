@@ -5,7 +5,9 @@ it with the course's notebook runner (:mod:`instructor.runner`, nbclient, as nbv
 does); once its kernel has exited, the child reads the kernel's peak resident memory
 from ``getrusage(RUSAGE_CHILDREN)``. Prints one row per notebook and the total, next
 to the targets: in fast mode 10 minutes in total and 4 GiB per kernel; in full mode
-(``--mode full``, with the course's weights) 5 minutes per notebook.
+(``--mode full``, with the course's weights) 5 minutes per notebook, run as a student
+runs it with the graded tasks solved and without the worked answers to the exercises
+(which a student writes, and which train models of their own).
 
     make bench-notebooks            # or: .venv/bin/python benchmarks/notebook_runs.py [NAME ...]
     .venv/bin/python benchmarks/notebook_runs.py --mode full 03 08
@@ -27,6 +29,7 @@ import nbformat
 
 from helpers import settings
 from instructor import ROOT
+from instructor.cells import without_exercise_answers
 from instructor.runner import run_notebook
 
 TARGET_TOTAL_S = 600
@@ -38,6 +41,8 @@ TARGET_FULL_S = 300
 def child(path: Path, mode: str) -> dict:
     """Run one notebook here (a fresh process): seconds, the kernel's peak memory, error."""
     nb = nbformat.read(path, as_version=4)
+    if mode == "full":
+        nb = without_exercise_answers(nb)
     start = time.perf_counter()
     error = ""
     try:
