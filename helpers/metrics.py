@@ -44,3 +44,21 @@ def mean_chroma(images: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected RGB images of shape (N, ..., 3), got {images.shape}")
     chroma = images.max(axis=-1) - images.min(axis=-1)
     return chroma.reshape(len(images), -1).mean(axis=1)
+
+
+def mean_gradient(images: np.ndarray) -> np.ndarray:
+    """How much fine detail (edges, texture) each image has: the mean absolute difference
+    between vertically and between horizontally neighbouring pixels, averaged.
+
+    ``images`` has shape ``(N, H, W)`` or ``(N, H, W, C)`` (every channel counts alike).
+    Returns an array of shape ``(N,)``; a flat image gives 0, a black-and-white
+    checkerboard of single pixels 1. Blurring an image lowers it. The input is not changed.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if images.ndim not in (3, 4) or min(images.shape[1:3]) < 2:
+        raise ValueError(f"expected images (N, H, W) or (N, H, W, C) of at least 2x2 "
+                         f"pixels, got {images.shape}")
+    n = len(images)
+    down = np.abs(np.diff(images, axis=1)).reshape(n, -1).mean(axis=1)
+    across = np.abs(np.diff(images, axis=2)).reshape(n, -1).mean(axis=1)
+    return (down + across) / 2

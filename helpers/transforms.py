@@ -6,6 +6,8 @@ return float32 arrays without changing the input.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import ndimage
 
@@ -45,18 +47,40 @@ def downscale(x: np.ndarray, factor: int = 2) -> np.ndarray:
     return pooled[..., 0] if added else pooled
 
 
+@functools.lru_cache(maxsize=32)
+def _zoom_matrix(size: int, factor: int, order: int) -> np.ndarray:
+    """The (size·factor, size) matrix that enlarges one line of ``size`` pixels with a
+    spline of ``order``, as ``ndimage.zoom(..., mode="nearest", grid_mode=True)`` does:
+    column ``k`` is the enlarged line of a single bright pixel at ``k``."""
+    impulses = np.eye(size)
+    columns = [ndimage.zoom(line, factor, order=order, mode="nearest", grid_mode=True)
+               for line in impulses]
+    matrix = np.stack(columns, axis=1).astype(np.float32)
+    matrix.flags.writeable = False
+    return matrix
+
+
 def upscale(x: np.ndarray, factor: int = 2, method: str = "nearest") -> np.ndarray:
     """Enlarge images by ``factor``: ``nearest`` (pixel repetition), ``bilinear`` or ``bicubic``.
 
-    The spline methods treat each pixel as a square area, so they line up with
-    :func:`downscale`; their output is clipped to [0, 1].
+    Works on gray (N, H, W) or (N, H, W, 1) and color (N, H, W, 3) batches alike: each
+    channel of each image is enlarged on its own. The spline methods treat each pixel as
+    a square area, so they line up with :func:`downscale`; their output is clipped to
+    [0, 1]. A spline enlargement is linear and separable, so it is computed as one matrix
+    product along the height and one along the width (the same numbers as
+    ``scipy.ndimage.zoom`` of each image, much faster than zooming the whole batch).
     """
     x4, added = _split_channels(x)
+    if factor < 1 or factor != int(factor):
+        raise ValueError(f"factor must be a positive integer, not {factor!r}")
     if method == "nearest":
         out = x4.repeat(factor, axis=1).repeat(factor, axis=2)
     elif method in _SPLINE_ORDER:
-        out = ndimage.zoom(x4, (1, factor, factor, 1), order=_SPLINE_ORDER[method],
-                           mode="nearest", grid_mode=True)
+        _, h, w, _ = x4.shape
+        rows = _zoom_matrix(h, factor, _SPLINE_ORDER[method])
+        cols = _zoom_matrix(w, factor, _SPLINE_ORDER[method])
+        planes = np.moveaxis(x4, 3, 1)                  # (N, C, H, W): one plane per channel
+        out = np.moveaxis(rows @ planes @ cols.T, 1, 3)
         out = np.clip(out, 0.0, 1.0)
     else:
         raise ValueError(f"method must be 'nearest', 'bilinear' or 'bicubic', not {method!r}")

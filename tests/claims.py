@@ -476,6 +476,92 @@ def only_nearest_is_exactly_consistent(run: Run) -> None:
         assert value <= table[name][0], f"{name}: gap {value}, MSE {table[name][0]}\n{scores}"
 
 
+def _cifar_06(run: Run) -> tuple[dict[int, dict[str, float]], str]:
+    """Section 6's table: ``{factor: {nearest, bicubic, network, lead, better, n,
+    detail bicubic, detail network}}`` (PSNR in dB, detail in % of the originals')."""
+    printed = run.output("cifar_scores, cifar_better")
+    table: dict[int, dict[str, float]] = {}
+    for line in printed.splitlines():
+        row = re.match(r"(\d)×\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([+-][\d.]+) dB\s+on "
+                       r"([\d,]+) of ([\d,]+) test images", line)
+        if row:
+            values = [float(v.replace(",", "")) for v in row.groups()[1:]]
+            table[int(row.group(1))] = dict(zip(
+                ("nearest", "bicubic", "network", "lead", "better", "n"), values, strict=True))
+        detail = re.match(r"(\d)×\s+bicubic (\d+)%\s+network (\d+)%", line)
+        if detail:
+            table[int(detail.group(1))].update({"detail bicubic": float(detail.group(2)),
+                                                "detail network": float(detail.group(3))})
+    assert set(table) == {2, 4} and all(len(row) == 8 for row in table.values()), printed
+    return table, printed
+
+
+@claim(N06)
+def cifar_budget_is_25_epochs_on_30000_photos(run: Run) -> None:
+    run.says(r"Each trains for 25 epochs on 30,000 photos, a smaller budget than the digit "
+             r"network's 30 epochs on 55,000 images")
+    source = next(s for s in run.sources if "cifar = helpers.load_cifar10(" in s)
+    assert "helpers.budget(epochs=25, n_train=30_000, n_eval=10_000)" in source, source
+    for factor in (2, 4):
+        assert weights_record(f"06_cifar_upsampler_x{factor}")["made"]["epochs"] == 25
+    assert weights_record("06_upsampler")["made"]["epochs"] == 30
+    assert "55_000" in next(s for s in run.sources if "helpers.load_mnist(" in s)
+
+
+@claim(N06)
+def on_photos_the_lead_over_bicubic_is_under_half_a_decibel(run: Run) -> None:
+    run.says(r"0\.4 to 0\.45 dB at 2× and 0\.3 to 0\.35 dB at 4×, against about 9 dB on digits")
+    run.says(r"the same network's lead over bicubic is under half a decibel")
+    table, printed = _cifar_06(run)
+    for factor, (low, high) in ((2, (0.4, 0.45)), (4, (0.3, 0.35))):
+        row = table[factor]
+        assert abs(row["network"] - row["bicubic"] - row["lead"]) <= 0.011, printed
+        assert low <= row["lead"] <= high, printed
+        assert row["network"] > row["bicubic"] > row["nearest"], printed
+    run.says(r"about 90% of them at 2× and about 86% at 4×")
+    for factor, share in ((2, 0.90), (4, 0.86)):
+        assert abs(table[factor]["better"] / table[factor]["n"] - share) <= 0.015, printed
+
+
+@claim(N06)
+def cifar_full_mode_figures_match_this_run(run: Run) -> None:
+    """The full-mode figures of the shipped weights (all 10,000 test images) were printed
+    by this section in full mode; a run on the first 1,000 differs from them only a little."""
+    run.says(r"at 2× 27\.19 dB against 26\.78 dB for bicubic, better on 9,036 photos; at 4× "
+             r"21\.78 dB against 21\.45 dB, better on 8,563")
+    table, printed = _cifar_06(run)
+    for factor, network, bicubic, better in ((2, 27.19, 26.78, 9_036), (4, 21.78, 21.45, 8_563)):
+        assert abs(table[factor]["network"] - network) <= 0.1, printed
+        assert abs(table[factor]["bicubic"] - bicubic) <= 0.1, printed
+        assert abs(table[factor]["better"] / table[factor]["n"] - better / 10_000) <= 0.02
+    for factor in (2, 4):
+        assert weights_record(f"06_cifar_upsampler_x{factor}")["made"]["mode"] == "full"
+
+
+@claim(N06)
+def four_times_loses_4_to_6_db_and_half_the_detail(run: Run) -> None:
+    run.says(r"every method loses 4 to 6 dB from 2× to 4× \(the network about 5\.4 dB\)")
+    run.says(r"From 2× to 4× every method loses 4 to 6 dB")
+    table, printed = _cifar_06(run)
+    for name in ("nearest", "bicubic", "network"):
+        assert 4 <= table[2][name] - table[4][name] <= 6, printed
+    assert abs(table[2]["network"] - table[4]["network"] - 5.4) <= 0.15, printed
+    run.says(r"At 2× the network keeps about 79% of it \(bicubic 68%\); at 4× only about "
+             r"half, 54% \(bicubic 42%\)")
+    run.says(r"from about four fifths to about half")
+    expected = {2: (68, 79), 4: (42, 54)}
+    for factor, (bicubic, network) in expected.items():
+        assert abs(table[factor]["detail bicubic"] - bicubic) <= 1, printed
+        assert abs(table[factor]["detail network"] - network) <= 1, printed
+    run.says(r"The network adds 11 to 12 points of detail over bicubic at both factors")
+    for factor in (2, 4):
+        assert 11 <= table[factor]["detail network"] - table[factor]["detail bicubic"] <= 12
+    run.says(r"The network's lead shrinks, by about 0\.1 dB, and so does the share of photos "
+             r"it improves")
+    assert 0.05 <= table[2]["lead"] - table[4]["lead"] <= 0.15, printed
+    assert table[4]["better"] < table[2]["better"], printed
+
+
 # ---------------------------------------------------------------- 07 colorization
 N07 = "07_colorization"
 

@@ -44,3 +44,22 @@ def test_mean_chroma_per_image_and_input_unchanged():
     assert np.allclose(metrics.mean_chroma(gray), 0.0)
     with pytest.raises(ValueError, match="RGB images"):
         metrics.mean_chroma(np.zeros((2, 4, 4, 1)))
+
+
+def test_mean_gradient_measures_detail_per_image():
+    checker = (np.indices((4, 6)).sum(axis=0) % 2).astype(np.float32)
+    ramp = np.tile(np.arange(6, dtype=np.float32) / 10, (4, 1))      # steps of 0.1 across
+    images = np.stack([np.full((4, 6), 0.3, np.float32), checker, ramp])
+    copy = images.copy()
+    got = metrics.mean_gradient(images)
+    assert got.shape == (3,)
+    assert np.allclose(got, [0.0, 1.0, 0.05])      # the ramp: 0.1 across, 0 down
+    assert np.array_equal(images, copy)
+    # channels count alike: three copies of a gray image give the gray image's value
+    assert np.allclose(metrics.mean_gradient(np.repeat(images[..., None], 3, axis=-1)), got)
+    # blurring lowers it
+    sharp = np.random.default_rng(0).random((2, 8, 8, 3))
+    blurred = (sharp + np.roll(sharp, 1, axis=1) + np.roll(sharp, 1, axis=2)) / 3
+    assert np.all(metrics.mean_gradient(blurred) < metrics.mean_gradient(sharp))
+    with pytest.raises(ValueError, match="at least 2x2"):
+        metrics.mean_gradient(np.zeros((2, 1, 5)))

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from helpers import transforms
 
@@ -57,6 +58,40 @@ def test_spline_upscale_is_smooth_bounded_and_exact_on_constants(method):
     assert up.shape == (1, 28, 28) and up.min() >= 0 and up.max() <= 1
     assert np.all(np.diff(up[0, 10]) >= -1e-6)  # a ramp stays monotone
     assert len(np.unique(up[0, 10])) > 14  # new in-between values, unlike nearest
+
+
+@pytest.mark.parametrize("method", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("factor", [2, 4])
+def test_spline_upscale_is_scipy_zoom_of_each_channel_of_each_image(method, factor):
+    # color images at CIFAR-10's size: the batch and channel axes are left alone
+    x = np.random.default_rng(1).random((3, 32 // factor, 32 // factor, 3)).astype(np.float32)
+    copy = x.copy()
+    up = transforms.upscale(x, factor, method)
+    assert up.shape == (3, 32, 32, 3) and up.dtype == np.float32
+    order = {"bilinear": 1, "bicubic": 3}[method]
+    for n in range(len(x)):
+        for c in range(3):
+            expected = np.clip(ndimage.zoom(x[n, ..., c].astype(np.float64), factor,
+                                            order=order, mode="nearest", grid_mode=True), 0, 1)
+            assert np.allclose(up[n, ..., c], expected, atol=1e-6), (n, c)
+    assert np.array_equal(x, copy)
+    # gray (N, H, W) and (N, H, W, 1) batches give the same enlargement
+    assert np.array_equal(transforms.upscale(x[..., 0], factor, method), up[..., 0])
+    assert np.array_equal(transforms.upscale(x[..., :1], factor, method)[..., 0], up[..., 0])
+
+
+def test_nearest_upscale_by_4_inverts_downscale_of_color_images():
+    x = np.random.default_rng(2).random((2, 8, 8, 3)).astype(np.float32)
+    up = transforms.upscale(x, 4, "nearest")
+    assert up.shape == (2, 32, 32, 3)
+    assert np.array_equal(up[:, :4, :4, 2], np.broadcast_to(x[:, :1, :1, 2], (2, 4, 4)))
+    assert np.allclose(transforms.downscale(up, 4), x)
+
+
+def test_upscale_rejects_a_factor_that_is_not_a_positive_integer():
+    for factor in (0, 1.5):
+        with pytest.raises(ValueError, match="factor"):
+            transforms.upscale(np.zeros((1, 2, 2)), factor, "bicubic")
 
 
 def test_upscale_rejects_unknown_method():
