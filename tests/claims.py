@@ -282,8 +282,9 @@ def at_the_same_epoch_the_two_layer_model_trails_by_0_06_to_0_11(run: Run) -> No
 
 @claim(N04)
 def the_two_layer_encoder_gives_every_image_the_same_code(run: Run) -> None:
-    run.says(r"Its encoder gives every image practically the same code \(a spread across test "
-             r"images below 0\.0001, against about 0\.2 for the one-layer encoder\)")
+    run.says(r"The codes show why: its encoder gives every image practically the same code "
+             r"\(a spread across test images below 0\.0001, against about 0\.2 for the "
+             r"one-layer encoder\)")
     printed = run.output('for name, encoder in (("one-layer", recurrent_encoder)')
     one = number(r"one-layer\s+code: spread across test images ([\d.e-]+)", printed)
     two = number(r"two-layer\s+code: spread across test images ([\d.e-]+)", printed)
@@ -311,8 +312,8 @@ def the_two_layer_model_has_twice_the_parameters_and_slower_steps(run: Run) -> N
              r"62,308\), and each training step does more work \(a second LSTM pass over the "
              r"28 rows\), so it takes longer: see the side-by-side timing above")
     run.says(r"a second LSTM layer nearly doubled the model's parameters and made each "
-             r"training step slower, and with the one-layer model's recipe it did not learn at "
-             r"all, giving every image the same code")
+             r"training step slower, and with the one-layer model's recipe it learned nothing "
+             r"about its input, giving every image the same code")
     rows, _, printed = _deeper_04(run)
     assert (rows["two-layer"]["parameters"], rows["one-layer"]["parameters"]) == \
         (122_548, 62_308), printed
