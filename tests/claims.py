@@ -303,6 +303,117 @@ def the_recurrent_ae_was_still_learning_at_epoch_20(run: Run) -> None:
     assert (round(val[14], 3), round(val[19], 3)) == (0.128, 0.122), val
 
 
+
+def _deeper_04(run: Run) -> tuple[dict[str, dict[str, float]], list[list[float]], str]:
+    """Section 5: the one- and two-layer rows of the comparison, the same-epoch lines
+    (epoch, one-layer, two-layer, difference) and the printed text."""
+    printed = run.output('compare({"one-layer"')
+    rows = {}
+    for name in ("one-layer", "two-layer"):
+        line = next(line for line in printed.splitlines() if line.startswith(name))
+        rows[name] = {"val loss": number(r"val loss ([\d.]+)", line),
+                      "psnr": number(r"PSNR\s+([\d.]+) dB", line),
+                      "parameters": number(r"([\d,]+) parameters", line),
+                      "seconds": number(r"([\d.]+) s training", line),
+                      "epochs": number(r"\((\d+) epochs", line)}
+    epochs = [[float(v) for v in re.findall(r"-?[\d.]+", line.replace("+", ""))]
+              for line in printed.splitlines() if line.strip().startswith("epoch ")]
+    return rows, epochs, printed
+
+
+@claim(N04)
+def the_two_layer_model_trained_4_epochs_in_409_s(run: Run) -> None:
+    run.says(r"An epoch of the one-layer model took 36 s in full mode on 2 CPU cores \(724 s "
+             r"for 20 epochs\)")
+    run.says(r"so the course trained the two-layer model for 4 epochs only \(55,000 images, as "
+             r"before; fast mode: 1 epoch\)")
+    run.says(r"Its 4 epochs took 409 s in full mode, about 102 s per epoch against the "
+             r"one-layer model's 36 s")
+    one, two = weights_record("04_recurrent_ae")["made"], weights_record("04_deep_recurrent_ae")
+    assert two["made"]["mode"] == "full" and two["made"]["epochs"] == 4, two["made"]
+    assert "2 CPU cores" in two["made"]["machine"], two["made"]
+    assert round(two["made"]["seconds"]) == 409 and round(two["made"]["seconds"] / 4) == 102
+    assert round(one["seconds"] / one["epochs"]) == 36 and round(one["seconds"]) == 724, one
+    rows, _, printed = _deeper_04(run)
+    assert rows["two-layer"]["epochs"] == 4 and round(rows["two-layer"]["seconds"]) == 409, \
+        printed
+    budget = run.output('b_deep = helpers.budget(')
+    assert "fast mode: 1 epoch(s) on 6,000" in budget, budget
+    # the same training images as the one-layer model, in full mode
+    assert "n_train=55_000" in next(s for s in run.sources if "b_deep = " in s)
+
+
+@claim(N04)
+def the_two_layer_model_did_not_learn(run: Run) -> None:
+    run.says(r"With the course's weights \(full mode, 4 epochs on 55,000 images\) its "
+             r"validation loss stayed at about 0\.265 in every epoch \(0\.264 after epoch 1, "
+             r"0\.266 after epoch 4\), while the one-layer model's fell from 0\.205 after "
+             r"epoch 1 to 0\.159 after epoch 4, and on to 0\.122 after 20 epochs")
+    one = weights_record("04_recurrent_ae")["history"]["val_loss"]
+    two = weights_record("04_deep_recurrent_ae")["history"]["val_loss"]
+    assert all(abs(v - 0.265) < 0.0025 for v in two), two
+    assert (round(two[0], 3), round(two[3], 3)) == (0.264, 0.266), two
+    assert [round(one[i], 3) for i in (0, 3, 19)] == [0.205, 0.159, 0.122], one
+    # and the cell prints these very histories, epoch by epoch
+    _, epochs, printed = _deeper_04(run)
+    assert len(epochs) == 4, printed
+    for k, one_k, two_k, _ in epochs:
+        assert (one_k, two_k) == (round(one[int(k) - 1], 4), round(two[int(k) - 1], 4)), printed
+
+
+@claim(N04)
+def at_the_same_epoch_the_two_layer_model_trails_by_0_06_to_0_11(run: Run) -> None:
+    run.says(r"So at the same epoch the two-layer model trails by 0\.06 to 0\.11, and the "
+             r"one-layer model was already below its last value after its first epoch")
+    _, epochs, printed = _deeper_04(run)
+    differences = [difference for *_, difference in epochs]
+    assert round(min(differences), 2) == 0.06 and round(max(differences), 2) == 0.11, printed
+    assert "first at or below the two-layer model's last" in printed, printed
+    assert printed.rstrip().endswith("after epoch 1"), printed
+
+
+@claim(N04)
+def the_two_layer_encoder_gives_every_image_the_same_code(run: Run) -> None:
+    run.says(r"The codes show why: its encoder gives every image practically the same code "
+             r"\(a spread across test images below 0\.0001, against about 0\.2 for the "
+             r"one-layer encoder\)")
+    printed = run.output('for name, encoder in (("one-layer", recurrent_encoder)')
+    one = number(r"one-layer\s+code: spread across test images ([\d.e-]+)", printed)
+    two = number(r"two-layer\s+code: spread across test images ([\d.e-]+)", printed)
+    assert two < 1e-4 and 0.15 <= one <= 0.25, printed
+
+
+@claim(N04)
+def the_two_layer_model_scores_like_the_mean_image(run: Run) -> None:
+    run.says(r"its validation loss \(0\.266\) and PSNR \(about 12 dB\) are close to those of "
+             r"the training images' mean drawn for every image \(printed above: a loss about "
+             r"0\.003 lower, the same PSNR within 0\.1 dB\)")
+    rows, _, printed = _deeper_04(run)
+    mean_line = run.output('for name, encoder in (("one-layer", recurrent_encoder)')
+    loss = number(r"validation loss ([\d.]+)", mean_line)
+    psnr = number(r"PSNR\s+([\d.]+) dB", mean_line)
+    two = rows["two-layer"]
+    assert round(two["val loss"], 3) == 0.266, printed
+    assert 0.0015 <= two["val loss"] - loss <= 0.0045, (printed, mean_line)
+    assert round(two["psnr"]) == 12 and abs(two["psnr"] - psnr) <= 0.1, (printed, mean_line)
+
+
+@claim(N04)
+def the_two_layer_model_has_twice_the_parameters_and_slower_steps(run: Run) -> None:
+    run.says(r"The deeper model has about twice as many parameters \(122,548 against "
+             r"62,308\), and each training step does more work \(a second LSTM pass over the "
+             r"28 rows\), so it takes longer: see the side-by-side timing above")
+    run.says(r"a second LSTM layer nearly doubled the model's parameters and made each "
+             r"training step slower, and with the one-layer model's recipe it learned nothing "
+             r"about its input, giving every image the same code")
+    rows, _, printed = _deeper_04(run)
+    assert (rows["two-layer"]["parameters"], rows["one-layer"]["parameters"]) == \
+        (122_548, 62_308), printed
+    timing = run.output("def seconds_per_step")
+    ratio = number(r"two-layer / one-layer: ([\d.]+) times", timing)
+    assert ratio > 1, timing
+
+
 # ---------------------------------------------------------------- 05 denoising AEs
 N05 = "05_denoising_autoencoders"
 
