@@ -417,22 +417,39 @@ def the_two_denoisers_had_30_and_12_epochs(run: Run) -> None:
 
 
 @claim(N05)
-def the_extra_epochs_do_not_explain_the_lag_on_digits(run: Run) -> None:
-    run.says(r"By epoch 12 the MNIST denoiser's validation loss had made about nine tenths of "
-             r"its fall from epoch 1 to epoch 30")
-    printed = run.output("share of its fall made by epoch")
-    first, at_12, last = numbers("MNIST denoiser, validation loss: epoch 1", printed)[0:5:2]
-    assert number(r"epoch 30 [\d.]+; share of its fall made by epoch 12: (\d+)%",
-                  printed) == round(100 * (first - at_12) / (first - last))
-    assert 0.85 <= (first - at_12) / (first - last) <= 0.95, printed
-    run.says(r"reaches about 18 dB on digits: more than the Fashion denoiser's 17 dB or so here")
-    rows, table = _transfer_05(run)
-    assert abs(rows["Fashion-MNIST"][0] - 17) <= 0.5 and rows["Fashion-MNIST"][0] < 17.75, \
-        table
-    run.says(r"Its own validation loss was still falling slowly at epoch 12")
-    fashion = numbers("Fashion denoiser, validation loss: epoch 1", printed)
-    before, after = fashion[2], fashion[4]
-    assert fashion[1] == 11 and 0 < before - after < 0.001, printed
+def at_equal_budgets_the_picture_stays_the_same(run: Run) -> None:
+    run.says(r"so it is the 30-epoch run stopped at epoch 12; the course's weights "
+             r"`05_conv_denoiser_12_epochs`")
+    short, full = weights_record("05_conv_denoiser_12_epochs"), weights_record("05_conv_denoiser")
+    assert short["made"]["epochs"] == 12 and short["made"]["mode"] == "full"
+    assert all(abs(a - b) < 1e-4 for a, b in zip(short["history"]["val_loss"],
+                                                   full["history"]["val_loss"][:12],
+                                                   strict=False))
+    run.says(r"Stopped at epoch 12, the MNIST denoiser scores 0\.1 to 0\.2 dB lower on digits "
+             r"and the same on clothes \(to a few hundredths of a dB\), so the Fashion denoiser "
+             r"still trails on digits by about 3 dB and the MNIST denoiser on clothes by about "
+             r"4 dB")
+    printed = run.output('short["MNIST", name]')
+    long_run = numbers("trained on MNIST (30 epochs)", printed)
+    short_run = numbers("trained on MNIST (12 epochs)", printed)
+    fashion = numbers("trained on Fashion-MNIST (12 epochs)", printed)
+    assert 0.05 <= long_run[0] - short_run[0] <= 0.25, printed
+    assert abs(long_run[1] - short_run[1]) <= 0.05, printed
+    ahead = numbers("in-domain ahead, equal budgets", printed)
+    assert abs(ahead[0] - (short_run[0] - fashion[0])) < 0.02, printed
+    assert abs(ahead[1] - (fashion[1] - short_run[1])) < 0.02, printed
+    assert abs(ahead[0] - 3) <= 0.3 and abs(ahead[1] - 4) <= 0.3, printed
+    # full-mode figures: the same weights on the first 1,000 images print nearly the same
+    run.says(r"With the course's weights \(full mode, all 10,000 test images\), the MNIST "
+             r"denoiser scores 20\.0 dB on digits and 14\.5 dB on clothes after 12 epochs, 20\.1 "
+             r"and 14\.5 dB after 30")
+    for quoted, fast in ((20.0, short_run[0]), (14.5, short_run[1]), (20.1, long_run[0]),
+                         (14.5, long_run[1])):
+        assert abs(quoted - fast) <= 0.2, printed
+    run.says(r"The Fashion denoiser's validation loss was still falling slowly at epoch 12")
+    epochs_and_losses = numbers("Fashion denoiser, validation loss after epochs", printed)
+    assert epochs_and_losses[:2] == [11, 12], printed
+    assert 0 < epochs_and_losses[2] - epochs_and_losses[3] < 0.001, printed
 
 
 @claim(N05)
