@@ -25,7 +25,7 @@ _EXPORTS = {
     "add_noise": "transforms", "downscale": "transforms", "upscale": "transforms",
     "rgb_to_gray": "transforms", "gray_to_rgb": "transforms",
     "mse": "metrics", "psnr": "metrics", "mean_psnr": "metrics", "mean_chroma": "metrics",
-    "mean_gradient": "metrics",
+    "mean_gradient": "metrics", "image_scores": "metrics", "score_table": "metrics",
     "as_images": "figures", "save_figure": "figures",
     "plot_images": "images", "plot_reconstructions": "images", "plot_triplets": "images",
     "plot_image_rows": "images",

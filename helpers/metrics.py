@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 
@@ -31,6 +33,37 @@ def mean_psnr(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0) -> 
     """The average of the per-image PSNR values (finite ones) in decibels."""
     values = psnr(pred, target, data_range)
     return float(values[np.isfinite(values)].mean())
+
+
+def image_scores(pred: np.ndarray, target: np.ndarray, *, chroma: bool = False
+                 ) -> dict[str, float]:
+    """How close a batch of images is to its targets, as :func:`score_table` prints it.
+
+    Returns ``mse`` (over every pixel), ``psnr`` (:func:`mean_psnr`) and ``psnr_median``
+    (the median of the per-image PSNR values, in dB); with ``chroma=True`` also
+    ``chroma``, the average :func:`mean_chroma` of ``pred`` (RGB images only).
+    """
+    per_image = psnr(pred, target)
+    scores = {"mse": mse(pred, target),
+              "psnr": float(per_image[np.isfinite(per_image)].mean()),
+              "psnr_median": float(np.median(per_image))}
+    if chroma:
+        scores["chroma"] = float(mean_chroma(pred).mean())
+    return scores
+
+
+def score_table(scores: Mapping[str, Mapping[str, float]]) -> str:
+    """One line per entry of ``{name: image_scores(...)}``, names aligned:
+    ``<name>  MSE <mse>   PSNR <mean> dB, median <median> dB[   chroma <chroma>]``."""
+    width = max((len(name) for name in scores), default=0)
+    lines = []
+    for name, s in scores.items():
+        line = (f"{name:<{width}}  MSE {s['mse']:.5f}   PSNR {s['psnr']:5.2f} dB, "
+                f"median {s['psnr_median']:5.2f} dB")
+        if "chroma" in s:
+            line += f"   chroma {s['chroma']:.3f}"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def mean_chroma(images: np.ndarray) -> np.ndarray:

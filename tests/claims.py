@@ -420,7 +420,7 @@ N05 = "05_denoising_autoencoders"
 
 def _scores_05(run: Run) -> tuple[dict[str, tuple[float, float]], str]:
     """(MSE, PSNR) of each row of the last score table, and the printed text."""
-    return _mse_psnr_table(run.output("scores[name] = score(outputs)"))
+    return _mse_psnr_table(run.output("scores[name] = helpers.image_scores(outputs"))
 
 
 def _mse_psnr_table(printed: str) -> tuple[dict[str, tuple[float, float]], str]:
@@ -682,7 +682,7 @@ N06 = "06_super_resolution"
 
 
 def _scores_06(run: Run) -> tuple[dict[str, tuple[float, float]], str]:
-    return _mse_psnr_table(run.output('scores["network"] = score('))
+    return _mse_psnr_table(run.output('scores["network"] = helpers.image_scores('))
 
 
 @claim(N06)
@@ -833,10 +833,10 @@ N07 = "07_colorization"
 
 
 def _scores_07(run: Run) -> tuple[dict[str, dict[str, float]], str]:
-    printed = run.output('scores["colorizer"] = score(')
+    printed = run.output('scores["colorizer"] = helpers.image_scores(')
     table = {}
     for line in printed.splitlines():
-        match = re.match(r"(.+?)\s+MSE ([\d.]+)\s+PSNR mean\s+([\d.]+) dB, median\s+([\d.]+) "
+        match = re.match(r"(.+?)\s+MSE ([\d.]+)\s+PSNR\s+([\d.]+) dB, median\s+([\d.]+) "
                          r"dB\s+chroma ([\d.]+)", line)
         if match:
             table[match.group(1)] = dict(zip(("mse", "mean", "median", "chroma"),

@@ -63,3 +63,22 @@ def test_mean_gradient_measures_detail_per_image():
     assert np.all(metrics.mean_gradient(blurred) < metrics.mean_gradient(sharp))
     with pytest.raises(ValueError, match="at least 2x2"):
         metrics.mean_gradient(np.zeros((2, 1, 5)))
+
+
+def test_image_scores_and_their_table():
+    target = np.zeros((3, 4, 4, 3))
+    pred = np.stack([np.full((4, 4, 3), v) for v in (0.1, 0.01, 0.0)])
+    pred[0, ..., 0] = 0.1 + 0.2          # a red tint in the first image: chroma 0.2
+    pred[0, ..., 1:] = 0.1
+    scores = metrics.image_scores(pred, target, chroma=True)
+    per_image = metrics.psnr(pred, target)          # ~15.2, 40, inf
+    assert scores["mse"] == pytest.approx(metrics.mse(pred, target))
+    assert scores["psnr"] == pytest.approx(per_image[:2].mean())   # the identical image skipped
+    assert scores["psnr_median"] == pytest.approx(40.0)
+    assert scores["chroma"] == pytest.approx(0.2 / 3)
+    assert "chroma" not in metrics.image_scores(pred, target)
+    table = metrics.score_table({"tinted": scores, "gray baseline": metrics.image_scores(
+        pred[1:2], target[1:2])}).splitlines()
+    assert table[0] == (f"tinted         MSE {scores['mse']:.5f}   PSNR {scores['psnr']:5.2f} "
+                        "dB, median 40.00 dB   chroma 0.067")
+    assert table[1] == "gray baseline  MSE 0.00010   PSNR 40.00 dB, median 40.00 dB"
