@@ -1028,7 +1028,7 @@ def plain_codes_spread_over_tens_of_units(run: Run) -> None:
 @claim(N08)
 def graded_vae_full_mode_near_150_fast_mode_about_190(run: Run) -> None:
     run.says(r"In full mode \(50 epochs on 55,000 images\) expect a validation loss near "
-             r"150: the VAE of section 7 has the same layers and reached 149\.9 after its 30 "
+             r"150: the VAE of section 8 has the same layers and reached 149\.9 after its 30 "
              r"epochs")
     run.says(r"Fast mode stops far earlier, at about 190")
     history = weights_record("08_vae")
@@ -1039,6 +1039,105 @@ def graded_vae_full_mode_near_150_fast_mode_about_190(run: Run) -> None:
     printed = run.output("b_task = helpers.budget(")
     assert abs(number(r"validation loss after \d+ epoch\(s\): ([\d.]+)", printed) - 190) <= 5, \
         printed
+
+
+@claim(N08)
+def the_subclassed_plain_ae_shipped_30_epochs_255_s(run: Run) -> None:
+    run.says(r"in full mode 30 epochs on 55,000 images")
+    run.says(r"loads the course's weights into it \(the shipped ones record 255 s of training "
+             r"on two cores")
+    made = weights_record("08_plain_ae")["made"]
+    assert made["epochs"] == 30 and round(made["seconds"]) == 255, made
+    assert "2 CPU cores" in made["machine"] and made["mode"] == "full", made
+    printed = run.output('"08_plain_ae"')
+    assert "30 epoch(s), 255 s of training" in printed, printed
+
+
+@claim(N08)
+def the_restored_plain_ae_gives_identical_outputs(run: Run) -> None:
+    run.says(r"The restored model's outputs are identical to the original's, bit for bit")
+    printed = run.output("restored.load_weights(path)")
+    assert "identical: True" in printed, printed
+
+
+@claim(N08)
+def the_gaussian_vae_shipped_30_epochs_182_s(run: Run) -> None:
+    run.says(r"trained with the Bernoulli VAE's optimizer and budget \(its shipped weights "
+             r"record 182 s of training on two cores\)")
+    made = weights_record("08_vae_gaussian")["made"]
+    assert made["epochs"] == 30 and round(made["seconds"]) == 182, made
+    assert made["mode"] == "full" and made["epochs"] == weights_record("08_vae")["made"]["epochs"]
+    printed = run.output('"08_vae_gaussian"')
+    assert "30 epoch(s), 182 s of training" in printed, printed
+
+
+@claim(N08)
+def the_gaussian_nll_is_the_squared_error_plus_392_log_pi(run: Run) -> None:
+    run.says(r"the constant is \$392\\log\\pi \\approx 448\.7\$ nats")
+    run.says(r"the Gaussian negative log-likelihood with \$\\sigma_x\^2 = \\frac12\$ exceeds "
+             r"the summed squared error by exactly \$392\\log\\pi\$")
+    run.says(r"adds 448\.7 nats to the squared error")
+    constant = 392 * math.log(math.pi)
+    assert round(constant, 1) == 448.7, constant
+    printed = run.output("392 * np.log(np.pi)")
+    low = number(r"images: ([\d.]+) to", printed)
+    high = number(r"images: [\d.]+ to ([\d.]+)", printed)
+    assert abs(low - constant) < 0.01 and abs(high - constant) < 0.01, printed
+
+
+def _loss_table(run: Run) -> dict[str, list[float]]:
+    printed = run.output("392 * np.log(np.pi)")
+    return {name: numbers(name, printed) for name in ("Bernoulli VAE", "Gaussian VAE")}
+
+
+@claim(N08)
+def the_squared_error_is_a_fifth_of_the_cross_entropy(run: Run) -> None:
+    run.says(r"the summed squared error is about a fifth of the cross-entropy")
+    run.says(r"So a few nats of KL are a small part of the Bernoulli VAE's loss and a larger "
+             r"part of the Gaussian VAE's")
+    table = _loss_table(run)
+    for name, (ce, se, _) in table.items():
+        assert 0.17 <= se / ce <= 0.25, (name, table)
+    (ce_b, _, kl_b), (_, se_g, kl_g) = table["Bernoulli VAE"], table["Gaussian VAE"]
+    assert 2 <= kl_b <= 10 and 2 <= kl_g <= 10, table
+    assert kl_b / (ce_b + kl_b) < kl_g / (se_g + kl_g), table
+
+
+@claim(N08)
+def the_gaussian_vae_keeps_less_and_reconstructs_worse(run: Run) -> None:
+    run.says(r"the Gaussian VAE has the smaller KL term, so its codes carry less information "
+             r"about each image, and its reconstructions are worse by both measures, even by "
+             r"the squared error it was trained on")
+    run.says(r"the Gaussian VAE keeps fewer nats in its codes than the Bernoulli VAE and "
+             r"reconstructs worse, even by the squared error")
+    table = _loss_table(run)
+    (ce_b, se_b, kl_b), (ce_g, se_g, kl_g) = table["Bernoulli VAE"], table["Gaussian VAE"]
+    assert kl_g < kl_b and ce_g > ce_b and se_g > se_b, table
+    run.says(r"a standard deviation of \$\\sqrt\{1/2\} \\approx 0\.71\$ per pixel is large "
+             r"for pixel values between 0 and 1")
+    assert round(math.sqrt(0.5), 2) == 0.71
+
+
+@claim(N08)
+def most_pixels_are_black(run: Run) -> None:
+    run.says(r"For a black pixel \(most of the pixels, printed above\)")
+    printed = run.output("392 * np.log(np.pi)")
+    assert number(r"pixels exactly 0 \(black\) in these images: (\d+)%", printed) > 50, printed
+
+
+@claim(N08)
+def the_gaussian_vae_codes_are_closer_to_the_prior(run: Run) -> None:
+    run.says(r"its spread per axis \(printed above\) is closer to 1 than the Bernoulli VAE's "
+             r"\(section 10\), and each image's cloud is wider \(a larger average \$\\sigma\$\)")
+    bernoulli = run.output("average sigma: ")
+    gaussian = run.output("Gaussian VAE: mean code")
+    spread_b = numbers("spread:", bernoulli.split("average sigma:")[0])
+    sigma_b = numbers("average sigma:", bernoulli)
+    spread_g = numbers("spread", gaussian.split("average sigma")[0])
+    sigma_g = numbers("average sigma", gaussian)
+    assert max(abs(s - 1) for s in spread_g) < min(abs(s - 1) for s in spread_b), \
+        (bernoulli, gaussian)
+    assert min(sigma_g) > max(sigma_b), (bernoulli, gaussian)
 
 
 # ---------------------------------------------------------------- 09 VAE with TFP layers
