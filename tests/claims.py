@@ -97,6 +97,18 @@ def weights_record(name: str) -> dict:
     return json.loads((ROOT / "weights" / f"{name}.json").read_text())
 
 
+def shipped_as_stated(run: Run, name: str, epochs: int, seconds: int) -> dict:
+    """Check that the weights ``name`` were trained in full mode on 2 CPU cores for
+    ``epochs`` epochs in ``seconds`` s (rounded), and that the notebook's ``fit_or_load``
+    line printed the same; return the record's ``made``."""
+    made = weights_record(name)["made"]
+    assert made["epochs"] == epochs and round(made["seconds"]) == seconds, made
+    assert "2 CPU cores" in made["machine"] and made["mode"] == "full", made
+    printed = run.output(f'"{name}"')
+    assert f"{epochs} epoch(s), {seconds} s of training" in printed, printed
+    return made
+
+
 def results_row(notebook: str, model: str) -> str:
     """The cells after "model(s)" of the row of docs/results.md's table "what the models
     reach with the course's weights" for ``notebook`` whose model(s) cell names ``model``."""
@@ -984,11 +996,7 @@ def the_trap_samples_std_4_and_pays_the_kl_of_std_2(run: Run) -> None:
 def the_shipped_vae_trained_30_epochs_in_140_s(run: Run) -> None:
     run.says(r"A full run of 30 epochs takes a few minutes on a laptop CPU \(the shipped "
              r"weights took 140 s on two cores\)")
-    made = weights_record("08_vae")["made"]
-    assert made["epochs"] == 30 and round(made["seconds"]) == 140, made
-    assert "2 CPU cores" in made["machine"] and made["mode"] == "full", made
-    printed = run.output('"08_vae"')
-    assert "30 epoch(s), 140 s of training" in printed, printed
+    shipped_as_stated(run, "08_vae", 30, 140)
 
 
 @claim(N08)
@@ -1045,11 +1053,7 @@ def the_subclassed_plain_ae_shipped_30_epochs_255_s(run: Run) -> None:
     run.says(r"in full mode 30 epochs on 55,000 images")
     run.says(r"loads the course's weights into it \(the shipped ones record 255 s of training "
              r"on two cores")
-    made = weights_record("08_plain_ae")["made"]
-    assert made["epochs"] == 30 and round(made["seconds"]) == 255, made
-    assert "2 CPU cores" in made["machine"] and made["mode"] == "full", made
-    printed = run.output('"08_plain_ae"')
-    assert "30 epoch(s), 255 s of training" in printed, printed
+    shipped_as_stated(run, "08_plain_ae", 30, 255)
 
 
 @claim(N08)
@@ -1063,11 +1067,8 @@ def the_restored_plain_ae_gives_identical_outputs(run: Run) -> None:
 def the_gaussian_vae_shipped_30_epochs_182_s(run: Run) -> None:
     run.says(r"trained with the Bernoulli VAE's optimizer and budget \(its shipped weights "
              r"record 182 s of training on two cores\)")
-    made = weights_record("08_vae_gaussian")["made"]
-    assert made["epochs"] == 30 and round(made["seconds"]) == 182, made
-    assert made["mode"] == "full" and made["epochs"] == weights_record("08_vae")["made"]["epochs"]
-    printed = run.output('"08_vae_gaussian"')
-    assert "30 epoch(s), 182 s of training" in printed, printed
+    made = shipped_as_stated(run, "08_vae_gaussian", 30, 182)
+    assert made["epochs"] == weights_record("08_vae")["made"]["epochs"], made
 
 
 @claim(N08)
