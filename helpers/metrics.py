@@ -31,7 +31,11 @@ def psnr(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0) -> np.nd
 
 def mean_psnr(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0) -> float:
     """The average of the per-image PSNR values (finite ones) in decibels."""
-    values = psnr(pred, target, data_range)
+    return _finite_mean(psnr(pred, target, data_range))
+
+
+def _finite_mean(values: np.ndarray) -> float:
+    """The mean of the finite values (identical images have an infinite PSNR)."""
     return float(values[np.isfinite(values)].mean())
 
 
@@ -45,7 +49,7 @@ def image_scores(pred: np.ndarray, target: np.ndarray, *, chroma: bool = False
     """
     per_image = psnr(pred, target)
     scores = {"mse": mse(pred, target),
-              "psnr": float(per_image[np.isfinite(per_image)].mean()),
+              "psnr": _finite_mean(per_image),
               "psnr_median": float(np.median(per_image))}
     if chroma:
         scores["chroma"] = float(mean_chroma(pred).mean())
