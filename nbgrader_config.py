@@ -110,12 +110,10 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # fast mode (at most 3 epochs on 6,000 images): the longest cell of a graded notebook
 # takes well under a minute on 2 loaded CPU cores, so a cell that runs for
 # CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
-c.SafeExecute.timeout = limits.cell_timeout()
-c.SafeExecute.notebook_timeout = limits.notebook_timeout()
-c.SafeExecute.memory_limit_gb = limits.kernel_memory_gb()
-c.SafeExecute.file_limit_mb = limits.kernel_file_mb()
-c.SafeExecute.cpu_limit_seconds = limits.kernel_cpu_seconds()
-c.SafeExecute.process_limit = limits.kernel_processes()
+# The timeouts and the kernel's caps, and the grading scope: "notebook" runs every cell,
+# as nbgrader does; "tasks" (COURSE_GRADE_SCOPE=tasks) skips unchanged demo cells that
+# no graded or student cell depends on, 2-3 times faster on notebooks with long demos.
+c.SafeExecute.update(limits.safe_execute())  # instructor/limits.py: SAFE_EXECUTE
 # A test passes only if it also passes when run again outside the kernel, on what the
 # graded functions returned (instructor/verify.py). An answer that calls the course's
 # own implementation of its task scores 0 on that task.
@@ -123,11 +121,7 @@ c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma"}
 c.SafeExecute.readable_paths = limits.readable_paths()
-# "notebook": every cell runs, as nbgrader does. "tasks" (COURSE_GRADE_SCOPE=tasks):
-# unchanged demo cells that no graded or student cell depends on are skipped;
-# 2-3 times faster on notebooks with long demos.
-c.SafeExecute.scope = limits.grade_scope()
-c.Execute.timeout = limits.cell_timeout()
+c.Execute.timeout = c.SafeExecute.timeout
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,

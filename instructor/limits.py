@@ -15,35 +15,21 @@ from helpers.pretrained import weights_dir
 
 Environ = Mapping[str, str] | None
 
-
-def cell_timeout(environ: Environ = None) -> int:
-    """Per-cell timeout in seconds (``COURSE_CELL_TIMEOUT``)."""
-    return settings.integer("COURSE_CELL_TIMEOUT", environ)
-
-
-def notebook_timeout(environ: Environ = None) -> int:
-    """Per-notebook time budget in seconds (``COURSE_NOTEBOOK_TIMEOUT``)."""
-    return settings.integer("COURSE_NOTEBOOK_TIMEOUT", environ)
-
-
-def kernel_memory_gb(environ: Environ = None) -> float:
-    """Kernel address-space cap in GiB (``COURSE_KERNEL_MEMORY_GB``)."""
-    return settings.number("COURSE_KERNEL_MEMORY_GB", environ)
+#: ``SafeExecute``'s traits that a setting gives (nbgrader_config.py), and the settings.
+SAFE_EXECUTE = {
+    "timeout": "COURSE_CELL_TIMEOUT",
+    "notebook_timeout": "COURSE_NOTEBOOK_TIMEOUT",
+    "memory_limit_gb": "COURSE_KERNEL_MEMORY_GB",
+    "file_limit_mb": "COURSE_KERNEL_FILE_MB",
+    "cpu_limit_seconds": "COURSE_KERNEL_CPU_SECONDS",
+    "process_limit": "COURSE_KERNEL_PROCESSES",
+    "scope": "COURSE_GRADE_SCOPE",
+}
 
 
-def kernel_file_mb(environ: Environ = None) -> float:
-    """Largest file a kernel may write, MiB (``COURSE_KERNEL_FILE_MB``)."""
-    return settings.number("COURSE_KERNEL_FILE_MB", environ)
-
-
-def kernel_cpu_seconds(environ: Environ = None) -> float:
-    """CPU seconds of a kernel, all threads (``COURSE_KERNEL_CPU_SECONDS``)."""
-    return settings.number("COURSE_KERNEL_CPU_SECONDS", environ)
-
-
-def kernel_processes(environ: Environ = None) -> int:
-    """Processes and threads of a kernel (``COURSE_KERNEL_PROCESSES``)."""
-    return settings.integer("COURSE_KERNEL_PROCESSES", environ)
+def safe_execute(environ: Environ = None) -> dict[str, settings.Value]:
+    """The values of :data:`SAFE_EXECUTE`'s traits, read from ``environ``."""
+    return {trait: settings.read(name, environ) for trait, name in SAFE_EXECUTE.items()}
 
 
 def helpers_dirs() -> list[str]:
@@ -88,8 +74,3 @@ def readable_paths(environ: Environ = None) -> list[str]:
         if path and os.path.exists(path) and os.path.realpath(path) not in seen:
             seen.append(os.path.realpath(path))
     return seen
-
-
-def grade_scope(environ: Environ = None) -> str:
-    """``COURSE_GRADE_SCOPE``: ``notebook`` (default, every cell) or ``tasks``."""
-    return settings.choice("COURSE_GRADE_SCOPE", environ)

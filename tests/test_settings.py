@@ -91,3 +91,20 @@ def test_readme_shows_the_declared_settings():
     assert table.group(1) == settings.markdown_table(), (
         "README's settings table is out of date; paste the output of\n"
         "python -c 'from helpers.settings import markdown_table; print(markdown_table())'")
+
+
+def test_the_grading_limits_reach_safe_execute_from_the_environment():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from instructor.execute import SafeExecute
+    from instructor.limits import SAFE_EXECUTE, safe_execute
+
+    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_GRADE_SCOPE": "tasks",
+           "COURSE_KERNEL_MEMORY_GB": "2.5"}
+    values = safe_execute(env)
+    assert set(values) == set(SAFE_EXECUTE)
+    assert (values["timeout"], values["scope"], values["memory_limit_gb"]) == (20, "tasks", 2.5)
+    executor = SafeExecute(**values)  # each is a trait SafeExecute accepts
+    assert executor.process_limit == settings.declared("COURSE_KERNEL_PROCESSES").default
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert config.Execute.timeout == config.SafeExecute.timeout == safe_execute()["timeout"]
