@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -233,3 +234,65 @@ def assert_loses(grade: TaskGrade, reference: TaskGrade, name: str, lost: set[st
     assert set(grade.failures) == lost, f"{name}: failed {grade.failures}"
     assert grade.points == sum(p for cell, p in reference.cells.items() if cell not in lost)
     assert any(message in why for why in grade.failures.values()), grade.failures
+
+
+# ---------------------------------------------------------------- the tests of one builder task
+@dataclass
+class GradedTask:
+    """What the grading tests of one task check (see :func:`task_tests`).
+
+    ``points``: test cell -> points. ``correct``: differently written correct answers
+    (name -> source, ``None`` for the reference, which must be there). ``wrong``: name ->
+    the test cells that wrong answer must fail, and words one of its failures must
+    contain. ``sources``: gives the wrong answers' sources when the tests run (most are
+    the reference solution with a mistake put in, so reading it waits until then).
+    """
+
+    notebook: str
+    task: str
+    points: dict[str, float]
+    correct: dict[str, str | None]
+    wrong: dict[str, tuple[set[str], str]]
+    sources: Callable[[], dict[str, str]]
+    timeout: int = 300
+
+
+def task_tests(spec: GradedTask) -> dict[str, object]:
+    """The grading tests of one task, for a test module's globals.
+
+    A module-scoped ``grades`` fixture grades every answer in one kernel
+    (:func:`grade_variants`; ``pytest -s`` shows the score matrix); the tests check the
+    points per test cell, full marks for each correct answer, nothing for the released
+    stub, and each wrong answer losing exactly the points of its test cells, with its
+    message.
+    """
+
+    @pytest.fixture(scope="module")
+    def grades(data_env):
+        sources = spec.sources()
+        assert set(sources) == set(spec.wrong), "each wrong answer needs a source and an outcome"
+        variants = {**spec.correct, "stub": released_stub(spec.notebook, spec.task), **sources}
+        results = grade_variants(spec.notebook, spec.task, variants, spec.timeout, data_env)
+        for name, grade in results.items():
+            print(f"{name:<22}{grade.points:g}/{grade.max_points:g}  "
+                  f"lost: {sorted(grade.failures)}")
+        return results
+
+    def test_points_per_cell(grades):
+        assert grades["reference"].cells == spec.points
+
+    @pytest.mark.parametrize("name", list(spec.correct))
+    def test_correct_answers_score_full_marks(grades, name):
+        assert_full_marks(grades[name], name, sum(spec.points.values()))
+
+    def test_stub_scores_nothing(grades):
+        assert_stub_scores_nothing(grades["stub"])
+
+    @pytest.mark.parametrize("name", list(spec.wrong))
+    def test_wrong_answers_lose_specific_points(grades, name):
+        lost, message = spec.wrong[name]
+        assert_loses(grades[name], grades["reference"], name, lost, message)
+
+    tests = (test_points_per_cell, test_correct_answers_score_full_marks,
+             test_stub_scores_nothing, test_wrong_answers_lose_specific_points)
+    return {"grades": grades, **{test.__name__: pytest.mark.grading(test) for test in tests}}

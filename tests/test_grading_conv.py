@@ -3,16 +3,7 @@ answers, and wrong answers that must each lose the points of specific test cells
 
 from __future__ import annotations
 
-import pytest
-
 from tests import grading
-from tests.grading import (
-    assert_full_marks,
-    assert_loses,
-    assert_stub_scores_nothing,
-    grade_variants,
-    released_stub,
-)
 
 NOTEBOOK = "03_convolutional_autoencoders.ipynb"
 TASK = "conv"
@@ -103,40 +94,19 @@ def wrong_variants() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def grades(data_env):
-    variants = {"reference": None, "sequential": SEQUENTIAL, "one_loop": ONE_LOOP,
-                "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
-    return grade_variants(NOTEBOOK, TASK, variants, env=data_env)
-
-
-pytestmark = pytest.mark.grading
-
-
-def test_points_per_cell(grades):
-    assert grades["reference"].cells == POINTS
-
-
-@pytest.mark.parametrize("name", ["reference", "sequential", "one_loop"])
-def test_correct_answers_score_full_marks(grades, name):
-    assert_full_marks(grades[name], name, 7)
-
-
-def test_stub_scores_nothing(grades):
-    assert_stub_scores_nothing(grades["stub"])
-
-
-@pytest.mark.parametrize("name, lost, message", [
-    # a wrong output shape also makes training on 28x28 images fail
-    ("all_same", {SHAPES, LAYERS, TRAINING}, "expected (28, 28, 1), got (32, 32, 1)"),
-    ("unreversed", {LAYERS}, "decoder filters"),
-    ("valid_first", {SHAPES, LAYERS, TRAINING}, "decoder: output shape"),
-    # the encoder gives 3x3x8, which the decoder rejects: the function itself fails
-    ("valid_pooling", {SHAPES, LAYERS, TRAINING}, "expected shape=(None, 4, 4, 8)"),
-    ("one_channel", {SHAPES, LAYERS}, "(28, 28, 3)"),
-    ("no_sigmoid", {LAYERS}, "decoder activations"),
-    ("mse_loss", {TRAINING}, "auto's loss"),
-    ("sgd", {TRAINING}, "auto's optimizer"),
-])
-def test_wrong_answers_lose_specific_points(grades, name, lost, message):
-    assert_loses(grades[name], grades["reference"], name, lost, message)
+globals().update(grading.task_tests(grading.GradedTask(
+    NOTEBOOK, TASK, points=POINTS,
+    correct={"reference": None, "sequential": SEQUENTIAL, "one_loop": ONE_LOOP},
+    wrong={
+        # a wrong output shape also makes training on 28x28 images fail
+        "all_same": ({SHAPES, LAYERS, TRAINING}, "expected (28, 28, 1), got (32, 32, 1)"),
+        "unreversed": ({LAYERS}, "decoder filters"),
+        "valid_first": ({SHAPES, LAYERS, TRAINING}, "decoder: output shape"),
+        # the encoder gives 3x3x8, which the decoder rejects: the function itself fails
+        "valid_pooling": ({SHAPES, LAYERS, TRAINING}, "expected shape=(None, 4, 4, 8)"),
+        "one_channel": ({SHAPES, LAYERS}, "(28, 28, 3)"),
+        "no_sigmoid": ({LAYERS}, "decoder activations"),
+        "mse_loss": ({TRAINING}, "auto's loss"),
+        "sgd": ({TRAINING}, "auto's optimizer"),
+    },
+    sources=wrong_variants)))

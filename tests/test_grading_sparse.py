@@ -3,17 +3,7 @@ penalty written three ways, and wrong answers that must each lose specific point
 
 from __future__ import annotations
 
-import pytest
-
 from tests import grading
-from tests.grading import (
-    assert_full_marks,
-    assert_loses,
-    assert_stub_scores_nothing,
-    grade_variants,
-    reference_solution,
-    released_stub,
-)
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"
 TASK = "sparse"
@@ -71,7 +61,7 @@ def wrong_variants() -> dict[str, str]:
     code_layer = ('code = keras.layers.Dense(latent_dims, activation="relu",\n'
                   '                              activity_regularizer=keras.regularizers.L1('
                   'lambtha))(x)')
-    assert code_layer in reference_solution(NOTEBOOK, TASK)
+    assert code_layer in grading.reference_solution(NOTEBOOK, TASK)
     return {
         # the penalty on the last hidden layer instead of the code
         "l1_on_hidden": reference_with((code_layer, (
@@ -96,39 +86,18 @@ def wrong_variants() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def grades(data_env):
-    variants = {"reference": None, "layer_style": LAYER_STYLE, "l1l2_style": L1L2_STYLE,
-                "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
-    return grade_variants(NOTEBOOK, TASK, variants, env=data_env)
-
-
-pytestmark = pytest.mark.grading
-
-
-def test_points_per_cell(grades):
-    assert grades["reference"].cells == {LAYERS: 2.0, PENALTY: 2.0, TRAINING: 2.0}
-
-
-@pytest.mark.parametrize("name", ["reference", "layer_style", "l1l2_style"])
-def test_correct_answers_score_full_marks(grades, name):
-    assert_full_marks(grades[name], name, 6)
-
-
-def test_stub_scores_nothing(grades):
-    assert_stub_scores_nothing(grades["stub"])
-
-
-@pytest.mark.parametrize("name, lost, message", [
-    ("l1_on_hidden", {PENALTY}, "penalty the encoder adds for a known code"),
-    ("fixed_weight", {PENALTY}, "penalty on a known code with lambtha=0.002"),
-    ("ten_times", {PENALTY}, "penalty the encoder adds for a known code"),
-    ("l2_instead", {PENALTY}, "penalty the encoder adds for a known code"),
-    ("also_in_decoder", {PENALTY}, "activity penalty in the decoder"),
-    ("before_relu", {PENALTY}, "after its ReLU"),
-    ("no_sigmoid", {LAYERS}, "activations of auto"),
-    ("not_reversed", {LAYERS}, "hidden layers reversed"),
-    ("mse_loss", {TRAINING}, "auto's loss"),
-])
-def test_wrong_answers_lose_specific_points(grades, name, lost, message):
-    assert_loses(grades[name], grades["reference"], name, lost, message)
+globals().update(grading.task_tests(grading.GradedTask(
+    NOTEBOOK, TASK, points={LAYERS: 2.0, PENALTY: 2.0, TRAINING: 2.0},
+    correct={"reference": None, "layer_style": LAYER_STYLE, "l1l2_style": L1L2_STYLE},
+    wrong={
+        "l1_on_hidden": ({PENALTY}, "penalty the encoder adds for a known code"),
+        "fixed_weight": ({PENALTY}, "penalty on a known code with lambtha=0.002"),
+        "ten_times": ({PENALTY}, "penalty the encoder adds for a known code"),
+        "l2_instead": ({PENALTY}, "penalty the encoder adds for a known code"),
+        "also_in_decoder": ({PENALTY}, "activity penalty in the decoder"),
+        "before_relu": ({PENALTY}, "after its ReLU"),
+        "no_sigmoid": ({LAYERS}, "activations of auto"),
+        "not_reversed": ({LAYERS}, "hidden layers reversed"),
+        "mse_loss": ({TRAINING}, "auto's loss"),
+    },
+    sources=wrong_variants)))

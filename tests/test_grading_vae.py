@@ -3,9 +3,7 @@ wrong answers that must each lose the points of a specific test cell."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.grading import grade_variants
+from tests import grading
 
 NOTEBOOK = "08_variational_autoencoder.ipynb"
 
@@ -149,72 +147,33 @@ def autoencoder(input_dims, hidden_layers, latent_dims):
 GOOD_KL = ("-0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean) "
            "- keras.ops.exp(log_var), axis=-1)")
 
-EXP_SIGMA = '''
-class _SigmaSampling(keras.layers.Layer):
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.seeds = keras.random.SeedGenerator(3)
+#: Wrong: exp(log_var) taken as the standard deviation (the variance is then squared).
+EXP_SIGMA = SAMPLING.replace("GoodSampling", "_SigmaSampling").replace(
+    "exp(0.5 * log_var)", "exp(log_var)")
 
-    def call(self, inputs):
-        mean, log_var = inputs
-        eps = keras.random.normal(keras.ops.shape(mean), seed=self.seeds)
-        return mean + keras.ops.exp(log_var) * eps
-'''
-
-STUB = "def autoencoder(input_dims, hidden_layers, latent_dims):\n    raise NotImplementedError()\n"
-
-VARIANTS = {
-    "reference": None,
-    "train_and_test_step": TRAIN_TEST_STEP,
-    "compute_loss_mc_kl": COMPUTE_LOSS,
-    "kl_layer": _kl_layer_variant(GOOD_KL),
+#: The wrong answers, and the test cells each must fail (and no others).
+WRONG = {
     "wrong_order": _kl_layer_variant(GOOD_KL, order="mean-logvar-z"),
     "exp_logvar_as_sigma": EXP_SIGMA + _kl_layer_variant(GOOD_KL, sampler="_SigmaSampling()"),
     "kl_sign_flipped": _kl_layer_variant("-(" + GOOD_KL + ")"),
     "kl_missing": _kl_layer_variant("0.0 * " + GOOD_KL),
     "relu_on_mean": _kl_layer_variant(GOOD_KL, mean_act='"relu"'),
     "recon_averaged": _kl_layer_variant(GOOD_KL, recon="keras.losses.binary_crossentropy"),
-    "stub": STUB,
 }
 
-CORRECT = ("reference", "train_and_test_step", "compute_loss_mc_kl", "kl_layer")
-
-#: Test cells each wrong answer must fail (and no others).
-EXPECTED_FAILURES = {
-    "wrong_order": {"vae-tests-order"},
-    "exp_logvar_as_sigma": {"vae-tests-sampling"},
-    "kl_sign_flipped": {"vae-tests-kl"},
-    "kl_missing": {"vae-tests-kl"},
-    "relu_on_mean": {"vae-tests-linear"},
-    "recon_averaged": {"vae-tests-reconstruction"},
-}
-
-
-@pytest.fixture(scope="module")
-def grades(data_env):
-    results = grade_variants(NOTEBOOK, "vae", VARIANTS, timeout=600, env=data_env)
-    for name, grade in results.items():   # the score matrix, shown with `pytest -s`
-        print(f"{name:<22}{grade.points:g}/{grade.max_points:g}  lost: {sorted(grade.failures)}")
-    return results
-
-
-@pytest.mark.grading
-@pytest.mark.parametrize("name", CORRECT)
-def test_correct_answers_score_full_marks(grades, name):
-    grade = grades[name]
-    assert grade.full_marks, (name, grade.points, grade.failures)
-
-
-@pytest.mark.grading
-@pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
-def test_wrong_answers_lose_specific_points(grades, name):
-    grade = grades[name]
-    assert set(grade.failures) == EXPECTED_FAILURES[name], (name, grade.failures)
-    assert grade.points < grade.max_points
-
-
-@pytest.mark.grading
-def test_stub_scores_zero(grades):
-    grade = grades["stub"]
-    assert grade.points == 0, grade.failures
-    assert grade.max_points >= 10
+globals().update(grading.task_tests(grading.GradedTask(
+    NOTEBOOK, "vae", timeout=600,
+    points={"vae-tests-structure": 2.0, "vae-tests-training": 2.0, "vae-tests-order": 2.0,
+            "vae-tests-linear": 2.0, "vae-tests-sampling": 2.0,
+            "vae-tests-reconstruction": 2.0, "vae-tests-kl": 3.0},
+    correct={"reference": None, "train_and_test_step": TRAIN_TEST_STEP,
+             "compute_loss_mc_kl": COMPUTE_LOSS, "kl_layer": _kl_layer_variant(GOOD_KL)},
+    wrong={
+        "wrong_order": ({"vae-tests-order"}, "(z, mean, log_var) in this order"),
+        "exp_logvar_as_sigma": ({"vae-tests-sampling"}, "standard deviation of z should be 2"),
+        "kl_sign_flipped": ({"vae-tests-kl"}, "the KL term should add"),
+        "kl_missing": ({"vae-tests-kl"}, "the KL term should add"),
+        "relu_on_mean": ({"vae-tests-linear"}, "the mean layer should be linear"),
+        "recon_averaged": ({"vae-tests-reconstruction"}, "should be 50 * log 2"),
+    },
+    sources=lambda: WRONG)))

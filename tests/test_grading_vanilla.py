@@ -3,16 +3,7 @@ answers, and wrong answers that must each lose the points of a specific test cel
 
 from __future__ import annotations
 
-import pytest
-
 from tests import grading
-from tests.grading import (
-    assert_full_marks,
-    assert_loses,
-    assert_stub_scores_nothing,
-    grade_variants,
-    released_stub,
-)
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"
 TASK = "vanilla"
@@ -87,38 +78,16 @@ def wrong_variants() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def grades(data_env):
-    variants = {"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS,
-                "stub": released_stub(NOTEBOOK, TASK), **wrong_variants()}
-    return grade_variants(NOTEBOOK, TASK, variants, env=data_env)
-
-
-pytestmark = pytest.mark.grading
-
-
-def test_points_per_cell(grades):
-    ref = grades["reference"]
-    assert ref.cells == {SHAPES: 2.0, LAYERS: 2.0, TRAINING: 2.0}
-
-
-@pytest.mark.parametrize("name", ["reference", "sequential", "tf_keras"])
-def test_correct_answers_score_full_marks(grades, name):
-    assert_full_marks(grades[name], name, 6)
-
-
-def test_stub_scores_nothing(grades):
-    assert_stub_scores_nothing(grades["stub"])
-
-
-@pytest.mark.parametrize("name, lost, message", [
-    ("no_sigmoid", {LAYERS}, "decoder activations"),
-    ("not_reversed", {LAYERS}, "hidden layers reversed"),
-    ("linear_code", {LAYERS}, "encoder activations"),
-    ("latent_ignored", {SHAPES, LAYERS}, "encoder: output shape"),
-    ("mse_loss", {TRAINING}, "auto's loss"),
-    ("sgd", {TRAINING}, "auto's optimizer"),
-    ("not_shared", {TRAINING}, "decoder(encoder(x))"),
-])
-def test_wrong_answers_lose_specific_points(grades, name, lost, message):
-    assert_loses(grades[name], grades["reference"], name, lost, message)
+globals().update(grading.task_tests(grading.GradedTask(
+    NOTEBOOK, TASK, points={SHAPES: 2.0, LAYERS: 2.0, TRAINING: 2.0},
+    correct={"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS},
+    wrong={
+        "no_sigmoid": ({LAYERS}, "decoder activations"),
+        "not_reversed": ({LAYERS}, "hidden layers reversed"),
+        "linear_code": ({LAYERS}, "encoder activations"),
+        "latent_ignored": ({SHAPES, LAYERS}, "encoder: output shape"),
+        "mse_loss": ({TRAINING}, "auto's loss"),
+        "sgd": ({TRAINING}, "auto's optimizer"),
+        "not_shared": ({TRAINING}, "decoder(encoder(x))"),
+    },
+    sources=wrong_variants)))
