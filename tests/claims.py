@@ -119,6 +119,13 @@ def results_row(notebook: str, model: str) -> str:
     raise AssertionError(f"docs/results.md has no row for {notebook} {model!r}")
 
 
+def results_numbers(notebook: str, model: str, expected: dict[str, float]) -> None:
+    """Check that :func:`results_row` gives each number: a pattern (whose group is the
+    number) -> the value it must read."""
+    row = results_row(notebook, model)
+    assert {pattern: number(pattern, row) for pattern in expected} == expected, row
+
+
 def results_note(label: str) -> str:
     """The line of docs/results.md that contains ``label``."""
     for line in (ROOT / "docs" / "results.md").read_text().splitlines():
@@ -547,10 +554,9 @@ def full_mode_scores_are_the_recorded_ones(run: Run) -> None:
     run.says(r"With the course's shipped weights \(30 epochs on 55,000 images\), full mode "
              r"scores all 10,000 test images: 20\.1 dB for the convolutional denoiser, 14\.2 "
              r"dB for the median filter and 9\.4 dB for the noisy input")
-    row = results_row("05", "conv denoiser")
-    assert number(r"^[\d.]+ / ([\d.]+) dB", row) == 20.1, row
-    assert number(r"median filter [\d.]+ / ([\d.]+) dB", row) == 14.2, row
-    assert number(r"noisy input [\d.]+ / ([\d.]+) dB", row) == 9.4, row
+    results_numbers("05", "conv denoiser", {r"^[\d.]+ / ([\d.]+) dB": 20.1,
+                                            r"median filter [\d.]+ / ([\d.]+) dB": 14.2,
+                                            r"noisy input [\d.]+ / ([\d.]+) dB": 9.4})
     assert weights_record("05_conv_denoiser")["made"]["epochs"] == 30
 
 
@@ -798,10 +804,9 @@ def fast_mode_network_against_bicubic(run: Run) -> None:
 def full_mode_network_against_bicubic_is_the_recorded_one(run: Run) -> None:
     run.says(r"full mode, which scores all 10,000 test images, gives 29\.9 dB against 20\.8 "
              r"dB for bicubic, and the network is better on 9,999 of the 10,000 images")
-    row = results_row("06", "upsampler")
-    assert number(r"^[\d.]+ / ([\d.]+) dB", row) == 29.9, row
-    assert number(r"bicubic [\d.]+ / ([\d.]+) dB", row) == 20.8, row
-    assert number(r"better on [\d.]+% / ([\d,]+) of 10,000 images", row) == 9_999, row
+    results_numbers("06", "upsampler", {r"^[\d.]+ / ([\d.]+) dB": 29.9,
+                                        r"bicubic [\d.]+ / ([\d.]+) dB": 20.8,
+                                        r"better on [\d.]+% / ([\d,]+) of 10,000 images": 9_999})
     assert weights_record("06_upsampler")["made"]["epochs"] == 30
 
 
