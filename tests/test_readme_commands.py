@@ -15,8 +15,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from instructor.sample_class import make_notebook
 from tests.course_copy import fresh_copy
 
 pytestmark = pytest.mark.grading
@@ -51,7 +53,8 @@ def test_plain_nbgrader_commands_work_without_an_activated_environment(tmp_path,
     assert (course / "gradebook.db").exists()
     answer = course / "submitted" / "alice" / A
     answer.mkdir(parents=True)
-    shutil.copy2(course / "solutions" / A / f"{A}.ipynb", answer / f"{A}.ipynb")
+    # the released notebook with both tasks done (the answer key's answers)
+    nbformat.write(make_notebook(A, "correct", course), answer / f"{A}.ipynb")
     _run(AUTOGRADE, course, env)
     assert (course / "autograded" / "alice" / A / f"{A}.ipynb").exists()
     _run("make grades", course, env)  # README: "make grades  # -> grades.csv"
