@@ -24,7 +24,11 @@ def psnr(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0) -> np.nd
 
     Identical images give ``inf``.
     """
-    err = _per_image(pred, target)
+    return _psnr_of(_per_image(pred, target), data_range)
+
+
+def _psnr_of(err: np.ndarray, data_range: float = 1.0) -> np.ndarray:
+    """PSNR in decibels from per-image mean squared errors."""
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(data_range ** 2 / err)
 
@@ -47,8 +51,9 @@ def image_scores(pred: np.ndarray, target: np.ndarray, *, chroma: bool = False
     (the median of the per-image PSNR values, in dB); with ``chroma=True`` also
     ``chroma``, the average :func:`mean_chroma` of ``pred`` (RGB images only).
     """
-    per_image = psnr(pred, target)
-    scores = {"mse": mse(pred, target),
+    err = _per_image(pred, target)     # once: mse and PSNR both come from it
+    per_image = _psnr_of(err)
+    scores = {"mse": float(err.mean()),
               "psnr": _finite_mean(per_image),
               "psnr_median": float(np.median(per_image))}
     if chroma:
