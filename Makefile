@@ -16,6 +16,8 @@ PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 # Two workers already keep both cores busy: each TensorFlow process (notebook kernels,
 # grading kernels and checkers) gets one thread instead of one per core.
 TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1
+# COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
+TEST_ENV := $(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg
 
 .PHONY: setup lab lab-source test test-quick lint strip clean help
 
@@ -60,15 +62,14 @@ lab-source: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 test: setup lint
-	$(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env tests notebooks
 
 # No outputs, the course kernel, JupyterLab's own JSON (scripts/notebook_form.py).
 # The edit loop: everything but notebook runs and grading kernels (about a minute).
 test-quick: setup lint
-	$(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS) \
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		-m "not notebook and not grading" tests
 
 strip: setup
