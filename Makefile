@@ -86,7 +86,7 @@ SHARD      ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
 SCOPE      ?= notebook
-# fast mode: instructor/nbgrader_cli.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
+# fast mode: instructor/workflow/nbgrader_cli.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde merge-shards feedback grades

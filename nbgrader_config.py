@@ -15,9 +15,10 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 
 - autograding runs each kernel in a sandbox (memory cap, file-system allow-list), with a
   per-cell timeout and a per-notebook time budget, survives kernel crashes and
-  restores deleted graded cells (``instructor.execute``, ``instructor.preprocessors``);
+  restores deleted graded cells (``instructor.engine.execute``,
+  ``instructor.engine.preprocessors``);
 - every test cell is checked again outside the student's kernel, and the student's own
-  code is read for tampering (``instructor.verify``, ``instructor.review``);
+  code is read for tampering (``instructor.engine.verify``, ``instructor.engine.review``);
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
 - feedback shows test results and messages but never hidden-test code.
 
@@ -50,9 +51,9 @@ from nbgrader.preprocessors import (
 )
 
 from helpers import settings
-from instructor import limits
-from instructor.execute import SafeExecute
-from instructor.preprocessors import (
+from instructor.engine import limits
+from instructor.engine.execute import SafeExecute
+from instructor.engine.preprocessors import (
     GradingNotesInFeedback,
     HideHiddenTests,
     RestoreMissingCells,
@@ -113,9 +114,9 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # The timeouts and the kernel's caps, and the grading scope: "notebook" runs every cell,
 # as nbgrader does; "tasks" (COURSE_GRADE_SCOPE=tasks) skips unchanged demo cells that
 # no graded or student cell depends on, 2-3 times faster on notebooks with long demos.
-c.SafeExecute.update(limits.safe_execute())  # instructor/limits.py: SAFE_EXECUTE
+c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # A test passes only if it also passes when run again outside the kernel, on what the
-# graded functions returned (instructor/verify.py). An answer that calls the course's
+# graded functions returned (instructor/engine/verify.py). An answer that calls the course's
 # own implementation of its task scores 0 on that task.
 c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
@@ -148,7 +149,7 @@ c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, GradingNotesInFe
                                     CSSHTMLHeaderPreprocessor]
 
 # ------------------------------------------------------------------ grades
-c.ExportApp.plugin_class = "instructor.export.CourseCsvExport"
+c.ExportApp.plugin_class = "instructor.workflow.export.CourseCsvExport"
 
 if settings.flag("COURSE_NBGRADER_DEBUG"):
     c.Application.log_level = "DEBUG"

@@ -7,7 +7,7 @@ In a scratch course folder (the repository is not touched), it generates the rel
 of the graded notebooks, writes ``n`` synthetic submissions (correct, partial, stub,
 broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class mixes
 all of them), collects them as an instructor would, and autogrades the class with
-``instructor.autograde`` (``--jobs`` graders in parallel, each in its own course folder
+``instructor.workflow.autograde`` (``--jobs`` graders in parallel, each in its own course folder
 and gradebook copy, merged into one gradebook). Whole notebooks are graded, in fast
 mode, as nbgrader does (``--scope tasks``: only the cells the graded tasks need). It
 prints progress (students done / total), the seconds each
@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.assignments import graded_assignments
-from instructor.autograde import autograde
-from instructor.collect import collect
-from instructor.generate import generate
-from instructor.sample_class import KINDS, make_notebook
+from instructor.workflow.assignments import graded_assignments
+from instructor.workflow.autograde import autograde
+from instructor.workflow.collect import collect
+from instructor.workflow.generate import generate
+from instructor.workflow.sample_class import KINDS, make_notebook
 
 
 def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, str]]:

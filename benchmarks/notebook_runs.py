@@ -1,7 +1,7 @@
 """What running every notebook costs: wall time and the kernel's peak memory.
 
 Each notebook runs in a fresh child process (this script with ``--child``) that executes
-it with the course's notebook runner (:mod:`instructor.runner`, nbclient, as nbval
+it with the course's notebook runner (:mod:`instructor.engine.runner`, nbclient, as nbval
 does); once its kernel has exited, the child reads the kernel's peak resident memory
 from ``getrusage(RUSAGE_CHILDREN)``. Prints one row per notebook and the total, next
 to the targets: in fast mode 10 minutes in total and 4 GiB per kernel; in full mode
@@ -29,8 +29,8 @@ import nbformat
 
 from helpers import settings
 from instructor import ROOT
-from instructor.cells import without_exercise_answers
-from instructor.runner import run_notebook
+from instructor.engine.cells import without_exercise_answers
+from instructor.engine.runner import run_notebook
 
 TARGET_TOTAL_S = 600
 TARGET_PEAK_GIB = 4.0

@@ -1,34 +1,17 @@
-"""Instructor-side code of the course: collecting, autograding and reporting on submissions.
+"""Instructor-side code of the course, built on nbgrader 0.9.6 (``nbgrader_config.py``).
 
-Everything here wraps nbgrader 0.9.6 (configured in ``nbgrader_config.py`` at the
-repository root) and fills the gaps the course needs:
+Three rooms, each importing only from the ones below it (``tests/test_layout.py``)::
 
-- :mod:`instructor.collect`: files or zips per student -> nbgrader's
-  ``submitted/<student>/<assignment>/`` layout, with unreadable or misnamed notebooks
-  handled and reported;
-- :mod:`instructor.autograde`: autograde a class in parallel, one isolated course folder
-  and gradebook copy per student, merged into the course gradebook;
-- :mod:`instructor.execute`: a sandboxed, crash- and timeout-proof execute step that
-  checks every test again outside the kernel (:mod:`instructor.verify`) and reads the
-  student's code for tampering (:mod:`instructor.review`);
-- :mod:`instructor.preprocessors`: stderr that does not zero test cells, restored
-  deleted cells, feedback without hidden tests;
-- :mod:`instructor.cells`, :mod:`instructor.scope`: reading nbgrader cells; the cells
-  the ``tasks`` scope skips;
-- :mod:`instructor.kernel`, :mod:`instructor.sandbox`: the kernel launcher (memory,
-  file-size, CPU and process caps, Landlock file-system rules);
-- :mod:`instructor.shards`: a class graded in shards on several machines, and merged;
-- :mod:`instructor.assignments`, :mod:`instructor.generate`: the assignments, and their
-  student version and answer key;
-- :mod:`instructor.nbgrader_cli`, :mod:`instructor.gradebook`: nbgrader's command line
-  and configuration; the gradebook's cells and scores;
-- :mod:`instructor.notes`, :mod:`instructor.feedback`: grading notes; feedback pages and
-  grades;
-- :mod:`instructor.export`: grades to CSV, with per-task scores and grading notes;
-- :mod:`instructor.sample_class`: synthetic submissions to try all of this on.
-- :mod:`instructor.runner`: run a notebook in a fresh kernel with a given environment
-  (the scripts, benchmarks and tests that run notebooks outside grading);
-- :mod:`instructor.limits`: the grading limits, read through :mod:`helpers.settings`.
+    analytics  ->  workflow  ->  engine  ->  helpers
+
+- :mod:`instructor.engine`: grade *one* notebook safely. The sandboxed kernel and its
+  limits, the execute step with timeouts and crash recovery, the check of every test
+  outside the kernel, the review of the student's code, nbgrader's cells and scopes,
+  and a plain notebook runner for scripts, benchmarks and tests.
+- :mod:`instructor.workflow`: what an instructor drives for a *class*. Release and
+  answer key, collecting submissions, autograding in parallel or in shards, the
+  gradebook, feedback, grades to CSV, and a synthetic class to try it on.
+- :mod:`instructor.analytics`: what the grades say once a class is graded.
 
 Run ``python -m instructor --help`` (or the ``make`` targets in the README).
 """

@@ -17,9 +17,9 @@ import sys
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.assignments import assignments, graded_assignments
-from instructor.feedback import export_grades, feedback
-from instructor.generate import generate
+from instructor.workflow.assignments import assignments, graded_assignments
+from instructor.workflow.feedback import export_grades, feedback
+from instructor.workflow.generate import generate
 
 
 def _assignments(value: str | None) -> list[str]:
@@ -44,7 +44,7 @@ def cmd_solutions(args) -> None:
 
 
 def cmd_collect(args) -> None:
-    from instructor.collect import collect
+    from instructor.workflow.collect import collect
 
     names = _assignments(args.assignment)
     if len(names) != 1:
@@ -56,8 +56,8 @@ def cmd_collect(args) -> None:
 
 
 def cmd_autograde(args) -> None:
-    from instructor.autograde import autograde
-    from instructor.shards import Shard
+    from instructor.workflow.autograde import autograde
+    from instructor.workflow.shards import Shard
 
     names = _assignments(args.assignment) or [
         a for a in graded_assignments() if any((ROOT / "submitted").glob(f"*/{a}"))]
@@ -86,7 +86,7 @@ def cmd_autograde(args) -> None:
 
 
 def cmd_merge_shards(args) -> None:
-    from instructor.shards import merge
+    from instructor.workflow.shards import merge
 
     merged = merge(ROOT, [Path(f) for f in args.folders] or None)
     for student, assignment, score, max_score in merged:
@@ -105,7 +105,7 @@ def cmd_grades(args) -> None:
 
 
 def cmd_sample_class(args) -> None:
-    from instructor.sample_class import write_class
+    from instructor.workflow.sample_class import write_class
 
     names = _assignments(args.assignment) or ["02_stacked_autoencoders"]
     for name in names:

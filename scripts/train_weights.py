@@ -26,8 +26,8 @@ import nbformat
 from helpers import settings
 from helpers.pretrained import REPO_WEIGHTS
 from instructor import ROOT
-from instructor.cells import without_exercise_answers
-from instructor.runner import run_notebook
+from instructor.engine.cells import without_exercise_answers
+from instructor.engine.runner import run_notebook
 
 
 def weight_notebooks(names: list[str]) -> list[Path]:

@@ -127,9 +127,9 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
     """
     from traitlets.config.loader import PyFileConfigLoader
 
-    from instructor import limits
-    from instructor.execute import SafeExecute
-    from instructor.runner import kernel_env
+    from instructor.engine import limits
+    from instructor.engine.execute import SafeExecute
+    from instructor.engine.runner import kernel_env
 
     environment = kernel_env(env)
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()

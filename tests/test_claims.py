@@ -59,6 +59,6 @@ def test_numbers_reads_the_labelled_line():
 
 
 def test_every_notebook_has_claims():
-    from instructor.assignments import assignments
+    from instructor.workflow.assignments import assignments
 
     assert set(CLAIMS) == set(assignments())

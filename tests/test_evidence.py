@@ -1,11 +1,11 @@
-"""helpers.evidence: records of graded calls, and playing them back elsewhere."""
+"""helpers.grading.evidence: records of graded calls, and playing them back elsewhere."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from helpers import evidence
+from helpers.grading import evidence
 
 
 def _roundtrip(tmp_path, function, *calls):

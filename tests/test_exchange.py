@@ -24,8 +24,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.sample_class import make_notebook
-from instructor.shards import shard_of
+from instructor.workflow.sample_class import make_notebook
+from instructor.workflow.shards import shard_of
 from tests.course_copy import ROOT, fresh_copy
 
 pytestmark = pytest.mark.grading

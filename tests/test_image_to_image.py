@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.cells import without_exercise_answers
+from instructor.engine.cells import without_exercise_answers
 from tests.grading import NOTEBOOKS, execute
 
 pytestmark = pytest.mark.notebook

@@ -1,4 +1,4 @@
-"""Tests for helpers.model_checks: the same architecture, built in different styles."""
+"""Tests for helpers.grading.model_checks: the same architecture, built in different styles."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import helpers
 helpers.import_quietly("keras")
 import keras  # noqa: E402
 
-from helpers import model_checks as mc  # noqa: E402
+from helpers.grading import model_checks as mc  # noqa: E402
 
 L = keras.layers
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor import sandbox
-from instructor.autograde import check_submission
-from instructor.collect import collect
-from instructor.preprocessors import (
+from instructor.engine import sandbox
+from instructor.engine.preprocessors import (
     STDERR_MARK,
     HideHiddenTests,
     RestoreMissingCells,
     StderrToStdoutInTests,
     hide_hidden_tests,
 )
+from instructor.workflow.autograde import check_submission
+from instructor.workflow.collect import collect
 
 SANDBOX = Path(sandbox.__file__)
 
@@ -76,8 +76,8 @@ def test_feedback_keeps_the_message_not_the_traceback():
 
 def test_feedback_pages_carry_the_grading_notes(tmp_path):
     """On a hub, students get the feedback page only (release_feedback sends HTML)."""
-    from instructor.notes import write_notes
-    from instructor.preprocessors import GradingNotesInFeedback
+    from instructor.engine.notes import write_notes
+    from instructor.engine.preprocessors import GradingNotesInFeedback
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
     resources = {"metadata": {"path": str(tmp_path)}}
@@ -224,7 +224,7 @@ def test_landlock_allows_only_listed_paths(tmp_path):
 
 
 def test_tasks_scope_skips_only_demo_cells_nobody_needs():
-    from instructor.scope import cells_to_skip
+    from instructor.engine.scope import cells_to_skip
 
     setup = _cell("import numpy as np")
     setup.metadata["tags"] = ["grade-setup"]
@@ -250,7 +250,7 @@ def test_grading_kernels_launch_through_the_sandbox_provisioner():
     point, for every kernel a SandboxedKernelManager starts (the matrix probes its caps)."""
     from jupyter_client.provisioning import KernelProvisionerFactory
 
-    from instructor.kernel import PROVISIONER, SandboxedKernelManager, SandboxProvisioner
+    from instructor.engine.kernel import PROVISIONER, SandboxedKernelManager, SandboxProvisioner
 
     km = SandboxedKernelManager(kernel_name="python3", memory_limit_gb=2.0)
     spec = km.kernel_spec

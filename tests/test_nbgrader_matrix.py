@@ -12,7 +12,7 @@ Three small assignments are built in a scratch course folder:
 
 One synthetic student per case is collected from a folder (some as zips, one misnamed,
 one truncated), the whole class is autograded through the parallel path
-(``instructor.autograde``, 2 jobs), then feedback and grades.csv are generated. Each
+(``instructor.workflow.autograde``, 2 jobs), then feedback and grades.csv are generated. Each
 case must get a deterministic score and a clear message, and everyone else must be
 graded normally. The cell timeout is lowered to 20 s here (the course uses 180 s), and
 the kernels' file size and process caps are small enough for a quick, bounded probe.
@@ -31,13 +31,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.autograde import autograde
-from instructor.collect import collect
-from instructor.feedback import export_grades, feedback
-from instructor.generate import generate
-from instructor.preprocessors import STDERR_MARK
-from instructor.sample_class import reference
-from instructor.sandbox import PIDS_CGROUP
+from instructor.engine.preprocessors import STDERR_MARK
+from instructor.engine.sandbox import PIDS_CGROUP
+from instructor.workflow.autograde import autograde
+from instructor.workflow.collect import collect
+from instructor.workflow.feedback import export_grades, feedback
+from instructor.workflow.generate import generate
+from instructor.workflow.sample_class import reference
 
 pytestmark = pytest.mark.grading
 
@@ -174,9 +174,9 @@ def rebind_checks():    # the name the tests use for the checks, bound to anythi
 def patch_numpy():      # numpy's comparisons and the equality check always say yes
     return USELESS + (
         "\nnp.allclose = lambda *a, **k: True\n"
-        "import helpers.model_checks\n"
-        "helpers.model_checks.expect_equal = lambda *a, **k: None\n"
-        "helpers.model_checks.train_losses = lambda *a, **k: (1.0, 0.5)\n")
+        "import helpers.grading.model_checks\n"
+        "helpers.grading.model_checks.expect_equal = lambda *a, **k: None\n"
+        "helpers.grading.model_checks.train_losses = lambda *a, **k: (1.0, 0.5)\n")
 
 
 def hide_traceback():   # IPython's traceback display silenced
@@ -199,7 +199,7 @@ def partial_credit():   # a number published as the test cell's result (partial 
 
 
 def recorder_off():     # correct, but the grader's records switched off
-    return REF + "\nimport helpers.evidence\nhelpers.evidence.wrap = lambda *a, **k: None\n"
+    return REF + "\nimport helpers.grading.evidence\nhelpers.evidence.wrap = lambda *a, **k: None\n"
 
 
 def frame_rebind():     # the tests' namespace changed from inside the graded function

@@ -9,9 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.assignments import assignments
-from instructor.cells import is_exercise_answer
-from instructor.generate import generate
+from instructor.engine.cells import is_exercise_answer
+from instructor.workflow.assignments import assignments
+from instructor.workflow.generate import generate
 from tests.grading import errors, execute
 
 ROOT = Path(__file__).resolve().parents[1]

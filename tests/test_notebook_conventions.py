@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.cells import is_exercise_answer
+from instructor.engine.cells import is_exercise_answer
 from scripts import notebook_form
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*/*.ipynb"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.sample_class import make_notebook
+from instructor.workflow.sample_class import make_notebook
 from tests.course_copy import fresh_copy
 
 pytestmark = pytest.mark.grading

@@ -1,10 +1,10 @@
-"""instructor.review: what the grader flags in a student's code, and what it lets pass."""
+"""instructor.engine.review: what the grader flags in a student's code, and what it lets pass."""
 
 from __future__ import annotations
 
 import pytest
 
-from instructor import review
+from instructor.engine import review
 
 PROTECTED = {"mc", "np", "helpers", "keras", "print", "len"}
 
@@ -36,8 +36,8 @@ TAMPERING = {
     "exec": ("exec('mc = 1')", "uses exec"),
     "dict": ("vars(np)['allclose'] = print", "uses vars"),
     "dunder": ("np.__dict__['allclose'] = print", "__dict__"),
-    "imported module": ("import helpers.model_checks as m\nm.expect_equal = print",
-                        "imports helpers.model_checks"),
+    "imported module": ("import helpers.grading.model_checks as m\nm.expect_equal = print",
+                        "imports helpers.grading.model_checks"),
     "other library as np": ("import math as np", "rebinds 'np'"),
     "builtin": ("len = lambda x: 0", "rebinds 'len'"),
     "global in a function": ("def f():\n    global mc\n    mc = 1\n", "(global)"),

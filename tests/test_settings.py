@@ -96,8 +96,8 @@ def test_readme_shows_the_declared_settings():
 def test_the_grading_limits_reach_safe_execute_from_the_environment():
     from traitlets.config.loader import PyFileConfigLoader
 
-    from instructor.execute import SafeExecute
-    from instructor.limits import SAFE_EXECUTE, safe_execute
+    from instructor.engine.execute import SafeExecute
+    from instructor.engine.limits import SAFE_EXECUTE, safe_execute
 
     env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_GRADE_SCOPE": "tasks",
            "COURSE_KERNEL_MEMORY_GB": "2.5"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from instructor.runner import run_notebook
+from instructor.engine.runner import run_notebook
 from tests.grading import NOTEBOOKS
 
 NOTEBOOK = NOTEBOOKS / "09_vae_tfp_layers" / "09_vae_tfp_layers.ipynb"

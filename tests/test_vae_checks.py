@@ -1,4 +1,4 @@
-"""Tests for helpers.vae_checks on small VAEs built right and built wrong, in-process."""
+"""Tests for helpers.grading.vae_checks on small VAEs built right and built wrong, in-process."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import helpers
 helpers.import_quietly("keras", "tensorflow")
 import keras  # noqa: E402
 
-from helpers import vae_checks as vc  # noqa: E402
+from helpers.grading import vae_checks as vc  # noqa: E402
 
 L = keras.layers
 D, H, K = 12, [8], 2          # input size, hidden layers, latent size of the test models

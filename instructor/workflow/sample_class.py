@@ -23,7 +23,7 @@ import nbformat
 from nbgrader.utils import is_solution
 
 from instructor import ROOT
-from instructor.cells import is_exercise_answer, nbgrader_meta
+from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 
 KINDS = ("correct", "partial", "stub", "broken")
 #: Plausible mistakes, tried in order on the first answer cell (first that applies wins).

@@ -10,7 +10,7 @@ Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``)
   answer could lose points to a library's log line. Stderr of test cells is kept (as
   stdout, marked) but no longer decides the grade: errors do.
 
-The execute step itself is :class:`instructor.execute.SafeExecute`.
+The execute step itself is :class:`instructor.engine.execute.SafeExecute`.
 
 Feedback (``GenerateFeedback.preprocessors``):
 
@@ -29,14 +29,14 @@ from nbformat.corpus.words import generate_corpus_id
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List, Unicode
 
-from instructor.cells import (
+from instructor.engine.cells import (
     BEGIN_HIDDEN,
     END_HIDDEN,
     is_test_cell,
     nbgrader_meta,
     release_path,
 )
-from instructor.notes import read_notes
+from instructor.engine.notes import read_notes
 
 #: Marks stderr text that a test cell wrote, moved to stdout by StderrToStdoutInTests.
 STDERR_MARK = "[stderr, not graded] "

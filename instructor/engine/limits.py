@@ -37,7 +37,7 @@ def helpers_dirs() -> list[str]:
     fresh interpreter outside the repository, wherever the environment installed it."""
     import subprocess
 
-    found = [str(Path(__file__).resolve().parents[1] / "helpers")]
+    found = [str(Path(__file__).resolve().parents[2] / "helpers")]
     try:
         out = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
                               "print(u.find_spec('helpers').submodule_search_locations[0])"],

@@ -9,7 +9,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import ExportPlugin
 
-from instructor.notes import read_notes
+from instructor.engine.notes import read_notes
 
 COLUMNS = ["assignment", "student_id", "timestamp", "score", "max_score", "tasks", "notes"]
 

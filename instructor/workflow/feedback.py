@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.nbgrader_cli import nbgrader
-from instructor.notes import NOTES_FILE
+from instructor.engine.notes import NOTES_FILE
+from instructor.workflow.nbgrader_cli import nbgrader
 
 
 def feedback(names: list[str] | None = None, students: list[str] | None = None,
@@ -35,7 +35,8 @@ def feedback(names: list[str] | None = None, students: list[str] | None = None,
 
 
 def export_grades(to: Path, root: Path = ROOT) -> Path:
-    """``nbgrader export`` (``instructor.export.CourseCsvExport``) to the CSV file ``to``."""
+    """``nbgrader export`` (``instructor.workflow.export.CourseCsvExport``) to the CSV
+    file ``to``."""
     to = Path(to).resolve()
     nbgrader("export", f"--to={to}", "--log-level=WARN", root=root)
     return to

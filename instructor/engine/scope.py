@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from instructor.cells import nbgrader_meta
+from instructor.engine.cells import nbgrader_meta
 
 _DYNAMIC = {"globals", "locals", "exec", "eval", "vars", "__import__"}
 

@@ -24,8 +24,8 @@ import zipfile
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.cells import nbgrader_meta
-from instructor.notes import write_notes
+from instructor.engine.cells import nbgrader_meta
+from instructor.engine.notes import write_notes
 
 _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
 

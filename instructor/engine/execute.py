@@ -1,14 +1,14 @@
 """``SafeExecute``: nbgrader's ``Execute``, hardened for grading untrusted notebooks.
 
-- a sandboxed kernel (:mod:`instructor.kernel`, :mod:`instructor.sandbox`), run in a
+- a sandboxed kernel (:mod:`instructor.engine.kernel`, :mod:`instructor.engine.sandbox`), run in a
   scratch folder without the notebook file;
 - a clear message on a cell timeout, a time budget per notebook, and recovery from a
   kernel crash or hang: the cell fails, a fresh kernel re-runs the ``grade-setup`` cell
   and the answer and task-context cells before it (not the cell that crashed) and
   grading goes on with the next cell;
-- every test cell checked again outside the kernel (:mod:`helpers.evidence`,
-  :mod:`instructor.verify`) and the student's own code read for tampering and for calls
-  to the course's own implementation of a task (:mod:`instructor.review`).
+- every test cell checked again outside the kernel (:mod:`helpers.grading.evidence`,
+  :mod:`instructor.engine.verify`) and the student's own code read for tampering and for calls
+  to the course's own implementation of a task (:mod:`instructor.engine.review`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
-from instructor import review
-from instructor.cells import error_output, is_test_cell, nbgrader_meta, release_path, task_of
-from instructor.kernel import SandboxedKernelManager, sandbox_command, sandbox_env
-from instructor.scope import cells_to_skip
+from instructor.engine import review
+from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path, task_of
+from instructor.engine.kernel import SandboxedKernelManager, sandbox_command, sandbox_env
+from instructor.engine.scope import cells_to_skip
 
 VERIFY = Path(__file__).resolve().parent / "verify.py"
-#: The kernel's records of graded calls, inside its scratch folder (helpers.evidence).
+#: The kernel's records of graded calls, inside its scratch folder (helpers.grading.evidence).
 EVIDENCE = ".grading-evidence"
 
 
@@ -102,7 +102,7 @@ class SafeExecute(Execute):
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
     check_outside = Bool(True, help="Run each test cell again outside the kernel on what "
-                         "the graded functions returned (instructor.verify); a test passes "
+                         "the graded functions returned (instructor.engine.verify); a test passes "
                          "only if it passes both times.").tag(config=True)
     verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
                                ).tag(config=True)
@@ -231,7 +231,7 @@ class SafeExecute(Execute):
         grade_id, _task, names = self._plan[index]
         call = (f"wrap(globals(), {names!r}, {str(self._evidence / grade_id)!r})" if wrap
                 else f"unwrap(globals(), {names!r})")
-        code = f"import helpers.evidence as _e\n_e.{call}\ndel _e"
+        code = f"import helpers.grading.evidence as _e\n_e.{call}\ndel _e"
         try:
             self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False,
                                                 allow_stdin=False))

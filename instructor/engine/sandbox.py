@@ -2,7 +2,7 @@
 
 Used as a command prefix by :class:`SandboxedKernelManager`::
 
-    python instructor/sandbox.py --memory-gb 8 --file-mb 256 --cpu-seconds 1800 \\
+    python instructor/engine/sandbox.py --memory-gb 8 --file-mb 256 --cpu-seconds 1800 \\
         --processes 256 --rw /tmp/scratch --ro /usr ... -- \\
         python -m ipykernel_launcher -f kernel.json
 

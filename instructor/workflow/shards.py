@@ -20,7 +20,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from instructor.gradebook import in_gradebook, merge_scores, read_submission, sync_gradebook
+from instructor.workflow.gradebook import (
+    in_gradebook,
+    merge_scores,
+    read_submission,
+    sync_gradebook,
+)
 
 SHARDS = "shards"
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")

@@ -1,4 +1,4 @@
-"""Grading kernels started through :mod:`instructor.sandbox` (limits, file allow-list)."""
+"""Grading kernels started through :mod:`instructor.engine.sandbox` (limits, file allow-list)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ PROVISIONER = "course-sandbox"
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start through :mod:`instructor.sandbox`.
+    """A kernel manager whose kernels start through :mod:`instructor.engine.sandbox`.
 
     It holds the caps; its kernel spec names the :class:`SandboxProvisioner`, which
     jupyter_client then uses to launch the kernel (the kernel's own spec is otherwise
@@ -44,7 +44,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 class SandboxProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, with the kernel's command run through
-    :mod:`instructor.sandbox` under the caps of the :class:`SandboxedKernelManager` that
+    :mod:`instructor.engine.sandbox` under the caps of the :class:`SandboxedKernelManager` that
     owns it: it reads the paths it is given, writes only its working folder."""
 
     async def launch_kernel(self, cmd: list[str], **kwargs):
@@ -73,7 +73,7 @@ def sandbox_env(cwd: str, env: dict | None = None) -> dict:
 def sandbox_command(command: list[str], cwd: str, readable: list[str], memory_gb: float,
                     landlock: bool = True, file_mb: float = 0, cpu_seconds: float = 0,
                     processes: int = 0) -> list[str]:
-    """``command`` prefixed by :mod:`instructor.sandbox`: read ``readable``, write ``cwd``,
+    """``command`` prefixed by :mod:`instructor.engine.sandbox`: read ``readable``, write ``cwd``,
     under the given caps (0: none)."""
     wrapper = [sys.executable, str(SANDBOX), "--memory-gb", str(memory_gb),
                "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),

@@ -1,7 +1,7 @@
 """Run a notebook top to bottom in a fresh kernel, with the environment given to the kernel.
 
 The one way the course's scripts, benchmarks and tests execute a notebook outside
-grading (grading goes through :class:`instructor.execute.SafeExecute`). The environment
+grading (grading goes through :class:`instructor.engine.execute.SafeExecute`). The environment
 reaches the kernel through its kernel manager (``start_kernel(env=...)``); this process's
 ``os.environ`` is never changed.
 """

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.assignments import assignments
-from instructor.gradebook import in_gradebook
-from instructor.nbgrader_cli import load_config
+from instructor.workflow.assignments import assignments
+from instructor.workflow.gradebook import in_gradebook
+from instructor.workflow.nbgrader_cli import load_config
 
 
 def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,

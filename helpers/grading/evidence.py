@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.model_checks import is_model
+from helpers.grading.model_checks import is_model
 
 RECORDS = "calls.jsonl"
 #: Largest array the recorder writes (elements); larger values are not recorded.

@@ -20,7 +20,7 @@ and look at what the models do:
 The loss is read from ``auto.train_on_batch`` with the learning rate set to 0 (a
 subclassed model may have no compiled loss, so ``evaluate`` cannot be used). Every check
 raises ``AssertionError`` with a message meant for the student. Layers, activations and
-the optimizer are read with :mod:`helpers.model_checks`, as for the other graded tasks.
+the optimizer are read with :mod:`helpers.grading.model_checks`, as for the other graded tasks.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from helpers import model_checks as mc
+from helpers.grading import model_checks as mc
 
 #: Batch size for the loss checks: large, so that a Monte Carlo KL estimate is precise.
 LOSS_BATCH = 8192
@@ -48,7 +48,7 @@ def expect(condition: bool, message: str) -> None:
 
 def dense_summary(model) -> list[tuple[int, str]]:
     """``(units, activation)`` of each Dense layer of ``model``, in order: the activation
-    its output finally goes through (:func:`helpers.model_checks.effective_activations`)."""
+    its output finally goes through (:func:`helpers.grading.model_checks.effective_activations`)."""
     units = [int(layer.units) for layer in mc.dense_layers(model)]
     return list(zip(units, mc.effective_activations(model, "Dense"), strict=True))
 

@@ -1,7 +1,7 @@
 """Read a submission's own code for what could change how its tests run.
 
 The grader checks every test it can outside the student's kernel
-(:mod:`instructor.verify`). This module reads the code the student wrote, without
+(:mod:`instructor.engine.verify`). This module reads the code the student wrote, without
 running it, for the two things that checking cannot rule out by itself:
 
 - :func:`tampering`: code that changes state the tests rely on (assigning to a
@@ -28,8 +28,8 @@ SUSPECT_MODULES = {
     "sys", "builtins", "importlib", "ctypes", "gc", "inspect", "types", "threading",
     "multiprocessing", "subprocess", "IPython", "ipykernel", "traceback", "ast",
     "marshal", "pickle", "dill", "code", "codeop", "runpy", "signal", "atexit",
-    "unittest", "pytest", "faulthandler", "weakref", "helpers.evidence",
-    "helpers.model_checks", "helpers.vae_checks", "instructor",
+    "unittest", "pytest", "faulthandler", "weakref", "helpers.grading.evidence",
+    "helpers.grading.model_checks", "helpers.grading.vae_checks", "instructor",
 }
 #: Built-in functions that run or reach code and namespaces by name.
 SUSPECT_CALLS = {
@@ -258,7 +258,7 @@ def course_calls(source: str, names: Iterable[str]) -> list[str]:
 def free_names(sources: Iterable[str]) -> set[str]:
     """Names the given (trusted) cells read but do not bind themselves: what they rely on
     from the rest of the notebook (``helpers``, ``np``, ``mc``, the graded functions)."""
-    from instructor.scope import bindings
+    from instructor.engine.scope import bindings
 
     read, bound = set(), set()
     for found in filter(None, map(bindings, sources)):

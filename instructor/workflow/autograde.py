@@ -15,7 +15,7 @@ Before grading, the gradebook gets the assignment's current cells (``nbgrader
 generate_assignment`` into a scratch release folder), and each notebook is checked:
 an unreadable file scores 0 with a note, a damaged but parsable one is rebuilt from its
 cells, deleted or edited graded cells are noted (nbgrader and
-:class:`instructor.preprocessors.RestoreMissingCells` put the originals back).
+:class:`instructor.engine.preprocessors.RestoreMissingCells` put the originals back).
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from pathlib import Path
 import nbformat
 
 from instructor import ROOT
-from instructor.cells import nbgrader_meta
-from instructor.gradebook import merge_scores, read_submission, sync_gradebook
-from instructor.nbgrader_cli import nbgrader
-from instructor.notes import read_notes, write_notes
-from instructor.shards import Shard
+from instructor.engine.cells import nbgrader_meta
+from instructor.engine.notes import read_notes, write_notes
+from instructor.workflow.gradebook import merge_scores, read_submission, sync_gradebook
+from instructor.workflow.nbgrader_cli import nbgrader
+from instructor.workflow.shards import Shard
 
 #: Error names in a graded notebook that deserve a note of their own.
 NOTEWORTHY = {
@@ -165,7 +165,7 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
     A cell whose metadata is damaged (not a mapping, missing or wrongly typed keys) gets
     the released cell's metadata back when the cell's id or its source identifies it, and
     loses its grading metadata otherwise (a deleted graded cell is then put back by
-    :class:`instructor.preprocessors.RestoreMissingCells`). Of two cells with the same
+    :class:`instructor.engine.preprocessors.RestoreMissingCells`). Of two cells with the same
     grade_id (a copied cell), the one the release identifies keeps it; the other stays
     in the notebook as a plain cell, so its code still runs.
     """
@@ -339,7 +339,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
 
     With ``shard``, only that shard's students, into the shard's own folder
     (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which
-    :func:`instructor.shards.merge` later brings into the course.
+    :func:`instructor.workflow.shards.merge` later brings into the course.
     Returns one :class:`Result` per submission, in the order they finished.
     """
     root = Path(root).resolve()

@@ -1,16 +1,16 @@
 """Check a graded notebook's tests again, outside the kernel that ran the student's code.
 
-Started by :class:`instructor.execute.SafeExecute` as its own process (under the
+Started by :class:`instructor.engine.execute.SafeExecute` as its own process (under the
 grading sandbox) while the notebook runs::
 
-    python instructor/verify.py VERDICTS.json < JOB
+    python instructor/engine/verify.py VERDICTS.json < JOB
 
 It reads two JSON documents from standard input. The first line holds the trusted
 sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
 imported while the notebook still runs); the rest, sent when the notebook is done, the
 trusted sources of each task's context cells and of each test cell (hidden tests
 included), and the folder of records that
-:mod:`helpers.evidence` wrote while the kernel ran each test cell. Each test cell's
+:mod:`helpers.grading.evidence` wrote while the kernel ran each test cell. Each test cell's
 code runs again here, in a namespace that never saw the student's code, with the
 task's graded functions replaced by their records. The verdicts, one per test cell,
 go to ``VERDICTS.json``::
@@ -52,7 +52,7 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
 
 def run(namespace: dict, setup_error: str | None, job: dict) -> dict:
     """Run each test cell of ``job`` again on the records; a verdict per cell."""
-    from helpers import evidence
+    from helpers.grading import evidence
 
     verdicts: dict[str, dict] = {}
     output = io.StringIO()

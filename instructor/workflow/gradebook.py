@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.nbgrader_cli import nbgrader
+from instructor.workflow.nbgrader_cli import nbgrader
 
 
 def in_gradebook(assignment: str, root: Path = ROOT) -> bool:

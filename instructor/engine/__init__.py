@@ -1,0 +1,17 @@
+"""The grading engine: run one notebook safely and decide its verdicts.
+
+- :mod:`.execute`: nbgrader's execute step, sandboxed and crash- and timeout-proof, with
+  every test checked again outside the kernel (:mod:`.verify`) and the student's code
+  read for tampering (:mod:`.review`);
+- :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`: the kernel launcher (memory,
+  file-size, CPU and process caps, Landlock file-system rules) and its limits;
+- :mod:`.preprocessors`: stderr that does not zero test cells, restored deleted cells,
+  feedback without hidden tests;
+- :mod:`.cells`, :mod:`.scope`: reading nbgrader's cells; the cells the ``tasks`` scope
+  skips;
+- :mod:`.notes`: grading notes, in the words a student reads;
+- :mod:`.runner`: run a notebook in a fresh kernel with a given environment (scripts,
+  benchmarks and tests that run notebooks outside grading).
+
+Imports :mod:`helpers` only, never :mod:`instructor.workflow`.
+"""

@@ -1,0 +1,100 @@
+"""The layout is the architecture: each room imports only from the rooms below it.
+
+    instructor.analytics -> instructor.workflow -> instructor.engine -> helpers
+
+and, inside ``helpers``, the student's toolkit never imports what the grader uses
+(``helpers.grading``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: room -> the rooms it may import from (itself included)
+ALLOWED = {
+    "helpers": {"helpers"},
+    "helpers.grading": {"helpers", "helpers.grading"},
+    "instructor.engine": {"helpers", "helpers.grading", "instructor", "instructor.engine"},
+    "instructor.workflow": {"helpers", "helpers.grading", "instructor", "instructor.engine",
+                            "instructor.workflow"},
+    "instructor.analytics": {"helpers", "helpers.grading", "instructor", "instructor.engine",
+                             "instructor.workflow", "instructor.analytics"},
+}
+ROOMS = sorted(ALLOWED, key=len, reverse=True)
+
+
+def room_of(module: str) -> str | None:
+    """The room a dotted module name belongs to (the longest matching prefix)."""
+    for room in ROOMS:
+        if module == room or module.startswith(room + "."):
+            return room
+    return "instructor" if module.split(".")[0] == "instructor" else None
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(module: str, source: str, is_package: bool = False) -> set[str]:
+    """Every module ``source`` (the text of ``module``) imports, at any depth."""
+    names = set()
+    package = module if is_package else module.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            target = (f"{base}.{node.module}" if node.module else base) if node.level \
+                else node.module
+            names.add(target)
+            names.update(f"{target}.{alias.name}" for alias in node.names)
+    return names
+
+
+def violations(module: str, source: str, is_package: bool = False) -> list[str]:
+    """The imports of ``module`` that run against the layout."""
+    own = room_of(module)
+    if own == "instructor":  # the package's entry points: ROOT and the command line
+        return []
+    assert own in ALLOWED, f"{module} is in no room of the layout"
+    return sorted(m for m in imported(module, source, is_package)
+                  if (room := room_of(m)) is not None and room not in ALLOWED[own])
+
+
+def course_modules() -> list[Path]:
+    return sorted(p for pkg in ("helpers", "instructor") for p in (ROOT / pkg).rglob("*.py"))
+
+
+def test_instructor_has_no_loose_modules():
+    """Everything but the package's entry points lives in a room."""
+    loose = sorted(p.name for p in (ROOT / "instructor").glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py"], loose
+
+
+@pytest.mark.parametrize("path", course_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_imports_run_one_way(path):
+    module = module_name(path)
+    wrong = violations(module, path.read_text(), path.name == "__init__.py")
+    assert not wrong, f"{module} ({room_of(module)}) imports {wrong} against the layout"
+
+
+@pytest.mark.parametrize("module, source, expected", [
+    ("instructor.engine.execute", "from instructor.workflow.gradebook import sync\n",
+     ["instructor.workflow.gradebook", "instructor.workflow.gradebook.sync"]),
+    ("instructor.engine.execute", "from ..workflow import shards\n",
+     ["instructor.workflow", "instructor.workflow.shards"]),
+    ("helpers.metrics", "import instructor.engine.cells\n", ["instructor.engine.cells"]),
+    ("helpers.images", "from helpers.grading import evidence\n",
+     ["helpers.grading", "helpers.grading.evidence"]),
+    ("instructor.workflow.shards", "from instructor.analytics import report\n",
+     ["instructor.analytics", "instructor.analytics.report"]),
+    ("instructor.analytics.report", "from instructor.workflow import gradebook\n", []),
+])
+def test_the_rule_catches_an_upward_import(module, source, expected):
+    assert violations(module, source) == expected
