@@ -79,7 +79,7 @@ clean:
 	rm -rf $(VENV)
 
 # ---------------------------------------------------------------- for instructors (nbgrader)
-# README, "For instructors". ASSIGNMENT: a name, comma-separated names, or all.
+# docs/instructors.md. ASSIGNMENT: a name, comma-separated names, or all.
 ASSIGNMENT ?= all
 STUDENT    ?=
 SHARD      ?=

@@ -49,7 +49,7 @@ class Setting:
                 "number": "a number above 0"}[self.kind]
 
     def shown_default(self) -> str:
-        """The default as the README shows it (``-`` when there is none)."""
+        """The default as docs/settings.md shows it (``-`` when there is none)."""
         if self.default is None:
             return "-"
         if isinstance(self.default, bool):
@@ -185,7 +185,7 @@ def check(environ: Mapping[str, str] | None = None) -> dict[str, Value]:
 
 
 def markdown_table() -> str:
-    """The settings as the README's table: variable, default, allowed values, meaning."""
+    """The settings as docs/settings.md's table: variable, default, allowed values, meaning."""
     rows = ["| variable | default | values | what it does |", "|---|---|---|---|"]
     rows += [f"| `{s.name}` | `{s.shown_default()}` | {s.allowed()} | {s.help} |"
              for s in SETTINGS.values()]

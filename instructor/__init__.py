@@ -13,7 +13,7 @@ Three rooms, each importing only from the ones below it (``tests/test_layout.py`
   gradebook, feedback, grades to CSV, and a synthetic class to try it on.
 - :mod:`instructor.analytics`: what the grades say once a class is graded.
 
-Run ``python -m instructor --help`` (or the ``make`` targets in the README).
+Run ``python -m instructor --help`` (or the ``make`` targets in docs/instructors.md).
 """
 
 from pathlib import Path

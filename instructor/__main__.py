@@ -1,4 +1,4 @@
-"""``python -m instructor <command>``: the instructor's commands (see the README).
+"""``python -m instructor <command>``: the instructor's commands (see docs/instructors.md).
 
     release      notebooks/ -> release/    (nbgrader generate_assignment, all assignments)
     solutions    notebooks/ -> solutions/  (nbgrader generate_solution)

@@ -1,4 +1,4 @@
-"""The README's plain nbgrader commands, exactly as written, in a fresh copy of the course.
+"""The instructor guide's plain nbgrader commands, exactly as written, in a fresh copy.
 
 A copy of the tracked files (as a clean clone has them) gets the course's environment as
 ``.venv`` (a link: installing it again would take minutes) and nothing else: no activated
@@ -36,8 +36,8 @@ def _run(command: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_plain_nbgrader_commands_work_without_an_activated_environment(tmp_path, data_dir):
-    readme = (ROOT / "README.md").read_text()
-    assert AUTOGRADE in readme, "the README no longer shows this command: update the test"
+    guide = (ROOT / "docs" / "instructors.md").read_text()
+    assert AUTOGRADE in guide, "docs/instructors.md no longer shows this command: update the test"
     course = tmp_path / "course"
     course.mkdir()
     fresh_copy(course)
@@ -57,7 +57,7 @@ def test_plain_nbgrader_commands_work_without_an_activated_environment(tmp_path,
     nbformat.write(make_notebook(A, "correct", course), answer / f"{A}.ipynb")
     _run(AUTOGRADE, course, env)
     assert (course / "autograded" / "alice" / A / f"{A}.ipynb").exists()
-    _run("make grades", course, env)  # README: "make grades  # -> grades.csv"
+    _run("make grades", course, env)  # docs/instructors.md: "make grades  # -> grades.csv"
     rows = list(csv.DictReader((course / "grades.csv").open()))
     alice = next(r for r in rows if r["student_id"] == "alice")
     assert float(alice["score"]) == float(alice["max_score"]) == 12, alice

@@ -84,12 +84,12 @@ def test_every_course_variable_in_the_sources_is_declared():
     assert used == set(settings.SETTINGS)
 
 
-def test_readme_shows_the_declared_settings():
-    readme = (ROOT / "README.md").read_text()
-    table = re.search(r"<!-- settings -->\n(.*?)\n<!-- /settings -->", readme, re.S)
-    assert table, "README.md needs the settings table between <!-- settings --> markers"
+def test_the_settings_page_shows_the_declared_settings():
+    page = (ROOT / "docs" / "settings.md").read_text()
+    table = re.search(r"<!-- settings -->\n(.*?)\n<!-- /settings -->", page, re.S)
+    assert table, "docs/settings.md needs the settings table between <!-- settings --> markers"
     assert table.group(1) == settings.markdown_table(), (
-        "README's settings table is out of date; paste the output of\n"
+        "docs/settings.md's settings table is out of date; paste the output of\n"
         "python -c 'from helpers.settings import markdown_table; print(markdown_table())'")
 
 
