@@ -134,7 +134,7 @@ def verify(path: Path, expected: str | None = None) -> Path:
             raise ChecksumError(
                 f"{path} is corrupted or not the expected file: its sha256 is {actual}, "
                 f"expected {expected}. Delete it and stage a fresh copy "
-                "(see docs/running.md, "Data").")
+                "(see docs/running.md, 'Data').")
     return path
 
 
