@@ -1,14 +1,16 @@
-"""``SafeExecute``: nbgrader's ``Execute``, hardened for grading untrusted notebooks.
+"""``SafeExecute``: nbgrader's ``Execute``, hardened for running untrusted notebooks.
 
-- a sandboxed kernel (:mod:`instructor.engine.kernel`, :mod:`instructor.engine.sandbox`), run in a
-  scratch folder without the notebook file;
+- a sandboxed kernel (:mod:`instructor.engine.kernel`, :mod:`instructor.engine.sandbox`),
+  run in a scratch folder without the notebook file;
 - a clear message on a cell timeout, a time budget per notebook, and recovery from a
   kernel crash or hang: the cell fails, a fresh kernel re-runs the ``grade-setup`` cell
   and the answer and task-context cells before it (not the cell that crashed) and
   grading goes on with the next cell;
-- every test cell checked again outside the kernel (:mod:`helpers.grading.evidence`,
-  :mod:`instructor.engine.verify`) and the student's own code read for tampering and for calls
-  to the course's own implementation of a task (:mod:`instructor.engine.review`).
+- the ``tasks`` scope: cells grading does not need are not run (:mod:`.scope`).
+
+Around each test cell it runs what :class:`instructor.engine.outside.OutsideCheck` asks
+for (recording the graded calls), and afterwards hands it the notebook, which checks every
+test again outside the kernel and gives the verdicts.
 """
 
 from __future__ import annotations
@@ -16,10 +18,8 @@ from __future__ import annotations
 import copy
 import os
 import shutil
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -27,52 +27,10 @@ from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
-from instructor.engine import review
-from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path, task_of
-from instructor.engine.kernel import SandboxedKernelManager, sandbox_command, sandbox_env
+from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path
+from instructor.engine.kernel import SandboxedKernelManager
+from instructor.engine.outside import EVIDENCE, OutsideCheck, Sandbox, results_as_text
 from instructor.engine.scope import cells_to_skip
-
-VERIFY = Path(__file__).resolve().parent / "verify.py"
-#: The kernel's records of graded calls, inside its scratch folder (helpers.grading.evidence).
-EVIDENCE = ".grading-evidence"
-
-
-def graded_calls(cells, release_cells) -> dict[int, tuple[str, str, list[str]]]:
-    """Test cell index -> (key, task, the graded functions it calls).
-
-    The key (``<index>-<grade_id>``) names the cell's records and verdict. The graded
-    functions of a task are those its released answer cell defines.
-    """
-    functions: dict[str, list[str]] = {}
-    for cell in release_cells:
-        task = task_of(cell)
-        if task and cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
-            for name in review.defined_functions(cell.source):
-                if name not in functions.setdefault(task, []):
-                    functions[task].append(name)
-    plan = {}
-    for index, cell in enumerate(cells):
-        task = task_of(cell)
-        if task and is_test_cell(cell) and functions.get(task):
-            key = f"{index:03d}-{nbgrader_meta(cell).get('grade_id')}"
-            plan[index] = (key, task, functions[task])
-    return plan
-
-
-def student_sources(cells, release_cells) -> list[str]:
-    """The code the student wrote or changed: answer cells and every code cell that is
-    not one of the released instructor cells."""
-    released = {c.source.strip() for c in release_cells if c.cell_type == "code"
-                and not nbgrader_meta(c).get("solution")}
-    own = []
-    for cell in cells:
-        meta = nbgrader_meta(cell)
-        if cell.cell_type != "code" or (not meta.get("solution") and (
-                meta.get("locked") or is_test_cell(cell)
-                or cell.source.strip() in released)):
-            continue  # locked and test cells: nbgrader restored them from the gradebook
-        own.append(cell.source)
-    return own
 
 
 class SafeExecute(Execute):
@@ -174,22 +132,22 @@ class SafeExecute(Execute):
         resources.setdefault("metadata", {})["path"] = scratch
         release = self._release(resources)
         self._release_cells = release.cells if release else None
-        self._setup = [c.source for c in (release.cells if release else [])
-                       if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
-        self._plan = graded_calls(nb.cells, release.cells if release else [])
-        self._evidence = Path(scratch) / EVIDENCE
-        self._evidence.mkdir(exist_ok=True)
-        checker = None
+        setup = [c.source for c in (release.cells if release else [])
+                 if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
+        self._outside = OutsideCheck(
+            nb.cells, release.cells if release else [], setup, scratch,
+            Sandbox(list(self.readable_paths), self.memory_limit_gb, self.use_landlock,
+                    self._limits(), self._environment()),
+            dict(self.course_implementations), self.verifier_timeout, self.log)
         try:
-            if self.check_outside and self._plan:
-                checker = self._start_checker(self._setup)
+            if self.check_outside and self._outside.plan:
+                self._outside.start()
             nb, resources = self._run(nb, resources, km)
-            self._check(nb, release, checker)
-            checker = None
+            results_as_text(nb.cells)
+            self._outside.decide(nb.cells)
             return nb, resources
         finally:
-            if checker is not None:
-                checker.kill()
+            self._outside.stop()
             resources["metadata"]["path"] = source_dir
             shutil.rmtree(scratch, ignore_errors=True)
 
@@ -203,142 +161,15 @@ class SafeExecute(Execute):
             return None
         return nbformat.read(path, as_version=4)
 
-    # -------------------------------------------------------------- the outside check
-    def _start_checker(self, setup: list[str]):
-        """The checking process, started now: it runs the setup cells (TensorFlow's
-        import) while the notebook runs."""
-        import json
-        import subprocess
-
-        work = tempfile.mkdtemp(prefix="grading-check-")
-        readable = [*self.readable_paths, str(VERIFY.parent), str(self._evidence)]
-        command = sandbox_command([sys.executable, str(VERIFY), os.path.join(work, "out.json")],
-                                  work, readable, self.memory_limit_gb, self.use_landlock,
-                                  **self._limits())
-        proc = subprocess.Popen(command, cwd=work, env=sandbox_env(work, self._environment()),
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
-        proc.work = work
-        try:
-            proc.stdin.write(json.dumps(setup) + "\n")
-            proc.stdin.flush()
-        except OSError:
-            pass  # it died at once: no verdicts, every checked test fails
-        return proc
-
     def _record(self, index: int, wrap: bool) -> None:
         """Wrap (or unwrap) the graded functions a test cell calls, in the kernel."""
-        grade_id, _task, names = self._plan[index]
-        call = (f"wrap(globals(), {names!r}, {str(self._evidence / grade_id)!r})" if wrap
-                else f"unwrap(globals(), {names!r})")
-        code = f"import helpers.grading.evidence as _e\n_e.{call}\ndel _e"
         try:
-            self.wait_for_reply(self.kc.execute(code, silent=True, store_history=False,
+            self.wait_for_reply(self.kc.execute(self._outside.record_code(index, wrap),
+                                                silent=True, store_history=False,
                                                 allow_stdin=False))
         except Exception as err:  # noqa: BLE001 - no records: the outside check fails it
             self.log.warning("could not %s graded functions: %s",
                              "wrap" if wrap else "unwrap", err)
-
-    def _check(self, nb, release, checker) -> None:
-        """Check the test cells outside the kernel and put the verdicts into the notebook."""
-        tests = {i: cell for i, cell in enumerate(nb.cells) if is_test_cell(cell)}
-        for cell in tests.values():  # nbgrader reads a number there as partial credit
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "execute_result":
-                    text = output.get("data", {}).get("text/plain", "")
-                    output.clear()
-                    output.update(nbformat.v4.new_output("stream", name="stdout",
-                                                         text=f"{text}\n"))
-        if not self._plan:
-            return
-        release_cells = release.cells if release else []
-        setup = self._setup
-        contexts = {}
-        for cell in release_cells:
-            task = task_of(cell)
-            if task and cell.cell_type == "code" and not nbgrader_meta(cell):
-                contexts.setdefault(task, []).append(cell.source)
-        job = {"evidence": str(self._evidence), "cells": [
-            {"grade_id": grade_id, "task": task, "names": names,
-             "source": nb.cells[i].source, "context": contexts.get(task, [])}
-            for i, (grade_id, task, names) in sorted(self._plan.items())]}
-        verdicts = self._run_checker(checker, job) if checker else {}
-        graded = {name for _g, _t, names in self._plan.values() for name in names}
-        trusted = [*setup, *[s for v in contexts.values() for s in v],
-                   *[nb.cells[i].source for i in self._plan]]
-        own = student_sources(nb.cells, release_cells)
-        findings = review.tampering(own, review.free_names(trusted) - graded)
-        answers = {}
-        for cell in nb.cells:
-            if task_of(cell) and nbgrader_meta(cell).get("solution"):
-                answers.setdefault(task_of(cell), []).append(cell.source)
-        for index, (grade_id, task, _names) in self._plan.items():
-            cell = nb.cells[index]
-            failed = any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-            forbidden = [n.strip() for n in self.course_implementations.get(task, "").split(",")
-                         if n.strip()]
-            calls = review.course_calls("\n".join(answers.get(task, [])), forbidden)
-            verdict = verdicts.get(grade_id) or {
-                "replayed": False, "passed": None, "error": None,
-                "reason": "the outside check did not run" if checker else
-                          "the outside check is switched off"}
-            if calls:
-                cell.outputs.append(error_output(
-                    "UsesCourseImplementation",
-                    f"your answer calls {', '.join(calls)}, the course's own implementation "
-                    "of this task: write your own (the tests of this task score 0)"))
-            elif failed:
-                continue
-            elif verdict["replayed"] and not verdict["passed"]:
-                cell.outputs.append(error_output(
-                    "FailedOutsideKernel",
-                    f"{verdict['error']} (this test passed inside your notebook, but it "
-                    "failed when the grader ran it again on what your functions returned, "
-                    "outside your notebook: code in the notebook changed what the tests "
-                    "rely on)"))
-            elif findings and verdict["replayed"] and not forbidden \
-                    and all(f.kernel_only for f in findings):
-                cell.outputs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"[your notebook has code that can change how tests run "
-                         f"({findings[0]}); this test was checked again outside the "
-                         "notebook and passed]\n"))
-            elif findings:
-                # checked in the kernel only; a task whose course implementation an
-                # obfuscated call could reach; or code that reaches beyond the kernel's
-                # names (imports of sys, ctypes..., exec, frames): the instructor decides
-                shown = "; ".join(findings[:5]) + (" ..." if len(findings) > 5 else "")
-                cell.outputs.append(error_output(
-                    "NeedsReview",
-                    f"your notebook has code that can change how tests run ({shown}); "
-                    "the instructor will review this test before it counts"))
-            elif not verdict["replayed"]:
-                cell.outputs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"[checked inside the notebook only: {verdict['reason']}]\n"))
-
-    def _run_checker(self, checker, job) -> dict:
-        import json
-        import subprocess
-
-        try:
-            log, _ = checker.communicate(json.dumps(job), timeout=self.verifier_timeout)
-        except subprocess.TimeoutExpired:
-            checker.kill()
-            checker.communicate()
-            log = f"the outside check took longer than {self.verifier_timeout} s"
-        out = Path(checker.work) / "out.json"
-        try:
-            verdicts = json.loads(out.read_text()) if out.is_file() else None
-        finally:
-            shutil.rmtree(checker.work, ignore_errors=True)
-        if not isinstance(verdicts, dict):
-            self.log.error("the outside check failed:\n%s", log)
-            message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
-            return {grade_id: {"replayed": True, "passed": False, "reason": None,
-                               "error": f"GraderCheckFailed: {message[0][:300]}"}
-                    for grade_id, _t, _n in self._plan.values()}
-        return verdicts
 
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
@@ -397,7 +228,7 @@ class SafeExecute(Execute):
                             text="[not run while grading: the graded tasks do not need it]\n")]
                         position += 1
                         continue
-                    recorded = position in self._plan and self.check_outside
+                    recorded = position in self._outside.plan and self.check_outside
                     try:
                         if recorded:
                             self._record(position, wrap=True)
