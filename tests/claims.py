@@ -1051,6 +1051,11 @@ def graded_vae_full_mode_near_150_fast_mode_about_190(run: Run) -> None:
     printed = run.output("b_task = helpers.budget(")
     assert abs(number(r"validation loss after \d+ epoch\(s\): ([\d.]+)", printed) - 190) <= 5, \
         printed
+    run.says(r"only a little below the cross-entropy of the mean training image decoded for "
+             r"every image \(about 206, printed beside it\)")
+    baseline = number(r"\(the mean training image: ([\d.]+)\)", printed)
+    task = number(r"validation loss after \d+ epoch\(s\): ([\d.]+)", printed)
+    assert abs(baseline - 206) <= 1 and 0 < baseline - task < 0.15 * baseline, printed
 
 
 @claim(N08)
