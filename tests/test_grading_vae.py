@@ -1,5 +1,6 @@
 """Grading of task (d) `vae` in notebook 08: the reference, three other correct builds, and
-wrong answers that must each lose the points of a specific test cell."""
+wrong answers that must each lose the points of a specific test cell (a `train_step`
+without a `test_step` loses the validation test's)."""
 
 from __future__ import annotations
 
@@ -151,8 +152,14 @@ GOOD_KL = ("-0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean) "
 EXP_SIGMA = SAMPLING.replace("GoodSampling", "_SigmaSampling").replace(
     "exp(0.5 * log_var)", "exp(log_var)")
 
+#: Wrong: a train_step of its own but no test_step, so fit(..., validation_data=...) meets
+#: Keras' test_step, which finds no compiled loss (the task asks for val_loss).
+TRAIN_STEP_ONLY = TRAIN_TEST_STEP[:TRAIN_TEST_STEP.index("    def test_step")].rstrip() + "\n" + \
+    TRAIN_TEST_STEP[TRAIN_TEST_STEP.index("\n\ndef autoencoder"):]
+
 #: The wrong answers, and the test cells each must fail (and no others).
 WRONG = {
+    "train_step_only": TRAIN_STEP_ONLY,
     "wrong_order": _kl_layer_variant(GOOD_KL, order="mean-logvar-z"),
     "exp_logvar_as_sigma": EXP_SIGMA + _kl_layer_variant(GOOD_KL, sampler="_SigmaSampling()"),
     "kl_sign_flipped": _kl_layer_variant("-(" + GOOD_KL + ")"),
@@ -163,12 +170,14 @@ WRONG = {
 
 globals().update(grading.task_tests(grading.GradedTask(
     NOTEBOOK, "vae", timeout=600,
-    points={"vae-tests-structure": 2.0, "vae-tests-training": 2.0, "vae-tests-order": 2.0,
+    points={"vae-tests-structure": 2.0, "vae-tests-training": 1.0,
+            "vae-tests-validation": 2.0, "vae-tests-order": 1.0,
             "vae-tests-linear": 2.0, "vae-tests-sampling": 2.0,
             "vae-tests-reconstruction": 2.0, "vae-tests-kl": 3.0},
     correct={"reference": None, "train_and_test_step": TRAIN_TEST_STEP,
              "compute_loss_mc_kl": COMPUTE_LOSS, "kl_layer": _kl_layer_variant(GOOD_KL)},
     wrong={
+        "train_step_only": ({"vae-tests-validation"}, "needs its own test_step too"),
         "wrong_order": ({"vae-tests-order"}, "(z, mean, log_var) in this order"),
         "exp_logvar_as_sigma": ({"vae-tests-sampling"}, "standard deviation of z should be 2"),
         "kl_sign_flipped": ({"vae-tests-kl"}, "the KL term should add"),

@@ -124,3 +124,74 @@ def test_structure_reports_wrong_decoder():
     bad_decoder = keras.Model(c, L.Dense(D, "sigmoid")(L.Dense(8, "tanh")(c)))
     with pytest.raises(AssertionError, match="decoder Dense layers"):
         vc.check_structure(encoder, bad_decoder, auto, D, H, K)
+
+
+class StepVAE(keras.Model):
+    """A VAE with its own train_step, and a test_step of its own unless ``test_step=None``;
+    ``test_kl`` weights the KL term in validation (1: as in training)."""
+
+    def __init__(self, encoder, decoder, own_test_step=True, test_kl=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.own_test_step, self.test_kl = own_test_step, test_kl
+        self.tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def call(self, x):
+        return self.decoder(self.encoder(x)[0])
+
+    def loss_value(self, x, kl_weight):
+        z, mean, log_var = self.encoder(x)
+        rebuilt = self.decoder(z)
+        bce = keras.ops.sum(keras.ops.binary_crossentropy(x, rebuilt), axis=-1)
+        kl = -0.5 * keras.ops.sum(1 + log_var - mean**2 - keras.ops.exp(log_var), axis=-1)
+        return keras.ops.mean(bce + kl_weight * kl)
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self.loss_value(x, 1.0)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    def test_step(self, data):
+        if not self.own_test_step:
+            return super().test_step(data)
+        x = data[0] if isinstance(data, tuple) else data
+        self.tracker.update_state(self.loss_value(x, self.test_kl))
+        return {"loss": self.tracker.result()}
+
+
+def build_stepped(**kwargs):
+    encoder, decoder, _ = build()
+    auto = StepVAE(encoder, decoder, **kwargs)
+    auto.compile(optimizer="adam")
+    return encoder, decoder, auto
+
+
+def test_validation_loss_passes_for_a_layer_and_for_both_steps():
+    vc.check_validation_loss(build(), D, K)
+    vc.check_validation_loss(build_stepped(), D, K)
+
+
+def test_validation_loss_leaves_the_terms_to_their_own_checks():
+    """A wrong KL term, the same in training and validation, costs the KL check only."""
+    vc.check_validation_loss(build(kl_factor=-1.0), D, K)
+    vc.check_validation_loss(build(pixel_sum=False), D, K)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"own_test_step": False}, "needs its own test_step too"),
+    ({"test_kl": 0.0}, "It lacks the KL term"),
+    ({"test_kl": 0.5}, "validation should compute the loss as training does"),
+])
+def test_validation_loss_catches_a_missing_or_different_test_step(kwargs, message):
+    with pytest.raises(AssertionError, match=message):
+        vc.check_validation_loss(build_stepped(**kwargs), D, K)

@@ -18,7 +18,9 @@ and look at what the models do:
   ``input_dims * log 2`` for the reconstruction plus the closed-form KL divergence.
 
 The loss is read from ``auto.train_on_batch`` with the learning rate set to 0 (a
-subclassed model may have no compiled loss, so ``evaluate`` cannot be used). Every check
+subclassed model may have no compiled loss, so ``evaluate`` cannot be used). The task
+also asks for ``val_loss`` in ``fit(..., validation_data=...)``: one check compares it
+with the training loss of the same step, at a learning rate of 0. Every check
 raises ``AssertionError`` with a message meant for the student. Layers, activations and
 the optimizer are read with :mod:`helpers.grading.model_checks`, as for the other graded tasks.
 """
@@ -296,3 +298,45 @@ def check_kl_loss(models, input_dims: int, latent_dims: int) -> None:
             f"{extra:.3f}. KL = -0.5 * sum(1 + log_var - mean^2 - exp(log_var)) over the "
             "latent dimensions, averaged over the batch.",
         )
+
+
+def check_validation_loss(models, input_dims: int, latent_dims: int) -> None:
+    """``fit(..., validation_data=...)`` reports ``val_loss``, computed as in training.
+
+    One ``fit`` epoch on one batch with the learning rate at 0 leaves the weights as they
+    are, so the validation loss must equal the training loss of the same step (up to the
+    sampling of ``z``). What the two terms should be is left to
+    :func:`check_reconstruction_loss` and :func:`check_kl_loss`, so that one mistake costs
+    one test. A model with its own ``train_step`` and Keras' ``test_step`` fails here:
+    that ``test_step`` finds no compiled loss to compute.
+    """
+    auto, found, x = _setup_loss(models, input_dims, latent_dims)
+    mean, log_var = 1.5, math.log(4.0)
+    _set_dense(found.mean, mean)
+    _set_dense(found.log_var, log_var)
+    auto.optimizer.learning_rate = 0.0
+    try:
+        history = auto.fit(x, x, validation_data=(x, x), epochs=1, batch_size=LOSS_BATCH,
+                           verbose=0).history
+    except Exception as error:  # noqa: BLE001 - any failure is the student's to see
+        raise AssertionError(
+            "auto.fit(x, x, validation_data=(x_val, x_val)) failed in validation: "
+            f"{type(error).__name__}: {str(error)[:300]}. A model with its own train_step "
+            "needs its own test_step too: Keras' test_step finds no loss to compute."
+        ) from None
+    expect(
+        "val_loss" in history,
+        "fit(..., validation_data=...) should report the total loss as 'val_loss'; its "
+        f"history has {sorted(history)}. A test_step of your own returns it as 'loss'.",
+    )
+    kl = float(kl_to_standard_normal(np.full(latent_dims, mean), np.full(latent_dims, log_var)))
+    train, val = float(history["loss"][-1]), float(history["val_loss"][-1])
+    hint = ""
+    if abs(train - val - kl) < LOSS_RTOL * kl:
+        hint = " It lacks the KL term: validation should add it as training does."
+    expect(
+        abs(val - train) < LOSS_RTOL * kl + 1e-3,
+        "validation should compute the loss as training does (reconstruction plus KL): "
+        f"with the learning rate at 0, one step on the same images gave loss {train:.4g} "
+        f"and val_loss {val:.4g}.{hint}",
+    )
