@@ -12,13 +12,10 @@ the two terms fails it.
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 
-from instructor.runner import run_notebook
-from tests.grading import NOTEBOOKS
+from tests.test_tfp_checkpoint import run_tagged_cells
 
-NOTEBOOK = NOTEBOOKS / "09_vae_tfp_layers" / "09_vae_tfp_layers.ipynb"
 TAGS = {"grade-setup", "checkpoint-demo", "vae-objective"}
 
 CHECK = r'''
@@ -94,13 +91,5 @@ print("OBJECTIVE-OK")
 
 @pytest.mark.notebook
 def test_loss_is_reconstruction_plus_beta_times_one_kl(data_env, tmp_path):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    cells = [c for c in nb.cells
-             if c.cell_type == "code" and TAGS & set(c.metadata.get("tags", []))]
-    assert any("vae-objective" in c.metadata["tags"] for c in cells), "no loss cell tagged"
-    cells.append(nbformat.v4.new_code_cell(CHECK))
-    small = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
-    run_notebook(small, tmp_path, {**data_env, "COURSE_MODE": "fast", "MPLBACKEND": "Agg",
-                                   "TMPDIR": str(tmp_path)}, timeout=300)
-    text = "".join(out.get("text", "") for out in small.cells[-1].outputs)
+    text = run_tagged_cells(TAGS, CHECK, data_env, tmp_path)
     assert "OBJECTIVE-OK" in text, text
