@@ -1347,13 +1347,21 @@ def the_exercise_vae_trains_5_epochs_full_1_fast(run: Run) -> None:
 N09 = "09_vae_tfp_layers"
 
 
+def answer_says(run: Run, marker: str, text: str) -> None:
+    """``text`` (a regular expression) in the comments of the code cell holding ``marker``."""
+    source = next(s for s in run.sources if marker in s)
+    said = " ".join(line.lstrip("# ") for line in source.splitlines()
+                    if line.lstrip().startswith("#"))
+    assert re.search(text, " ".join(said.split())), f"the answer no longer says /{text}/"
+
+
 @claim(N09)
-def the_tfp_vae_trained_893_s_on_2_cores(run: Run) -> None:
-    run.says(r"Training the VAE in full mode takes about a quarter of an hour on a CPU \(893 "
-             r"s on 2 CPU cores, as recorded with the course's weights\)")
-    made = weights_record("09_tfp_vae")["made"]
-    assert round(made["seconds"]) == 893 and "2 CPU cores" in made["machine"], made
-    assert made["mode"] == "full" and 10 * 60 <= made["seconds"] <= 20 * 60, made
+def the_tfp_vae_training_time_is_recorded(run: Run) -> None:
+    paragraph = run.says(r"Training the VAE in full mode took \d+ s on 2 CPU cores that other "
+                         r"jobs were using at the same time \(as recorded with the course's "
+                         r"weights")
+    seconds = int(number(r"took (\d+) s on 2 CPU cores", " ".join(paragraph.split())))
+    shipped_as_stated(run, "09_tfp_vae", 30, seconds)
 
 
 @claim(N09)
@@ -1382,6 +1390,31 @@ def the_posterior_has_65_parameters(run: Run) -> None:
 
 
 @claim(N09)
+def the_kl_regularizer_counts_the_kl_twice(run: Run) -> None:
+    run.says(r"With `tf_keras` the term is added \*\*twice\*\*")
+    run.says(r"two equal entries, each the regularizer's default estimate "
+             r"\(`use_exact_kl=False`\), \$\\log q\(z\\mid x\) - \\log p\(z\)\$ at the one "
+             r"sample the layer drew, printed beside the exact KL")
+    printed = run.output("KLDivergenceRegularizer(prior, weight=1.0)")
+    entries = numbers("entries in the layer's losses:", printed)
+    assert len(entries) == 3 and entries[0] == 2 and entries[1] == entries[2], printed
+    assert entries[1] == number(r"one-sample estimate at that sample: ([\d.]+)", printed), \
+        printed
+    run.says(r"for a `MultivariateNormalTriL` against `Independent\(Normal\(0, 1\)\)`, the "
+             r"same distribution in another class, TFP registers no closed form")
+    assert re.search(r"NotImplementedError: No KL.*MultivariateNormalTriL.*Independent",
+                     printed), printed
+
+
+@claim(N09)
+def the_layers_add_no_losses(run: Run) -> None:
+    run.says(r"The last line of the next cell checks that the layers add no losses of their "
+             r"own")
+    printed = run.output("losses the layers added")
+    assert number(r"losses the layers added: (\d+)", printed) == 0, printed
+
+
+@claim(N09)
 def a_plain_bernoulli_reads_gray_pixels_as_0(run: Run) -> None:
     run.says(r"so 0\.3 and 0\.7 are silently read as 0 \(the cell below\)")
     printed = run.output("bernoulli = tfd.Bernoulli(")
@@ -1402,18 +1435,44 @@ def loss_outside_the_tape_gives_no_gradients(run: Run) -> None:
 
 
 @claim(N09)
-def the_shipped_run_ends_at_107_4_fast_mode_ends_higher(run: Run) -> None:
-    run.says(r"the curves below show that full-mode run \(30 epochs on 55,000 images\) in "
-             r"either mode; its validation loss ends at 107\.4 nats per image")
+def the_shipped_run_ends_as_quoted_fast_mode_ends_higher(run: Run) -> None:
+    paragraph = run.says(r"the curves below show that full-mode run \(30 epochs on 55,000 "
+                         r"images\) in either mode; its validation loss ends at [\d.]+ nats "
+                         r"per image")
+    quoted = number(r"its validation loss ends at ([\d.]+) nats", " ".join(paragraph.split()))
     run.says(r"Trained here in fast mode, the loop runs the 3 epochs on 6,000 images that the "
              r"data cell printed, and the curves end higher")
     record = weights_record("09_tfp_vae")
-    assert round(record["history"]["val_loss"][-1], 1) == 107.4, record["history"]["val_loss"]
+    final = round(record["history"]["val_loss"][-1], 1)
+    assert final == quoted, (quoted, record["history"]["val_loss"][-1])
     assert record["made"]["epochs"] == 30, record["made"]
     printed = run.output("b = helpers.budget(")
     assert "3 epoch(s) on 6,000 training examples" in printed, printed
     row = results_row("09", "TFP VAE")
-    assert number(r"fast mode from scratch: ([\d.]+)", row) > 107.4, row
+    assert number(r"val loss ([\d.]+)", row) == final, row
+    assert number(r"fast mode from scratch: ([\d.]+)", row) > final, row
+
+
+@claim(N09)
+def the_vae_beats_the_mean_image_by_half(run: Run) -> None:
+    run.says(r"this run's validation images \(1,000 in fast mode, 5,000 in full mode, as the "
+             r"data cell printed\)")
+    assert "n_eval=5_000" in next(s for s in run.sources if "b = helpers.budget(" in s)
+    assert "1,000 for evaluation" in run.output("b = helpers.budget(")
+    run.says(r"The VAE's loss is less than half of that")
+    printed = run.output("mean_image_loss = ")
+    loss = number(r"validation images of this run: loss ([\d.]+) nats", printed)
+    assert "on the 1,000 validation images" in printed, printed
+    baseline = number(r"as every reconstruction, KL 0: ([\d.]+)", printed)
+    assert loss < baseline / 2, printed
+
+
+@claim(N09)
+def an_unused_optimizer_saves_its_step_count_and_learning_rate(run: Run) -> None:
+    run.says(r"this optimizer has not taken a step yet, so only its step count and learning "
+             r"rate are saved")
+    printed = run.output("optimizer entries:")
+    assert "optimizer entries: ['_iterations', '_learning_rate']" in printed, printed
 
 
 @claim(N09)
@@ -1424,3 +1483,63 @@ def restoring_a_checkpoint_reproduces_the_outputs_exactly(run: Run) -> None:
     before = printed.split("identical before restoring:")[1].split("\n")[0]
     assert after.count("True") == 3 and "False" not in after, printed
     assert before.count("False") == 3 and "True" not in before, printed
+
+
+@claim(N09)
+def exercise_1_the_smaller_beta_reconstructs_better_with_a_larger_kl(run: Run) -> None:
+    answer_says(run, "beta_models = {}", r"beta = 0\.25 gives the sharper reconstructions and "
+                r"the lower reconstruction term \(printed above\)")
+    answer_says(run, "beta_models = {}", r"so its KL is several times larger")
+    answer_says(run, "beta_models = {}", r"Neither code has collapsed in this run: both KLs "
+                r"are well above 0")
+    printed = run.output("beta_models = {}")
+    small = numbers("beta 0.25:", printed)   # loss, reconstruction, KL, beta * KL
+    large = numbers("beta 4.0 :", printed)
+    assert small[1] < large[1], printed
+    assert small[2] >= 3 * large[2] and large[2] > 1.0, printed
+
+
+@claim(N09)
+def exercise_2_the_one_sample_kl_is_unbiased_and_as_noisy_as_the_batches(run: Run) -> None:
+    answer_says(run, "def one_sample_kl(", r"the one-sample estimates average to the exact KL "
+                r"\(within a few standard errors, printed above\)")
+    answer_says(run, "def one_sample_kl(", r"for a batch of 32 by about as much as the exact "
+                r"KL differs from one batch to another \(the two stds above\)")
+    printed = run.output("def one_sample_kl(")
+    exact = number(r"exact KL of the batch: ([\d.]+)", printed)
+    mean = number(r"one-sample estimates: mean ([\d.]+)", printed)
+    error = number(r"standard error ([\d.]+)", printed)
+    spread = number(r"\), std ([\d.]+)", printed)
+    between = number(r"20 batches of 32: std ([\d.]+)", printed)
+    assert abs(mean - exact) <= 3 * error + 0.01, printed
+    assert 0.5 <= spread / between <= 2, printed
+
+
+@claim(N09)
+def exercise_4_every_axis_is_used_and_the_principal_spreads_are_wider(run: Run) -> None:
+    answer_says(run, "posterior_now = fresh.encoder(x_val)", r"along every axis the codes "
+                r"spread by a similar amount and the average posterior standard deviation is "
+                r"far below the prior's 1 \(printed above\)")
+    answer_says(run, "posterior_now = fresh.encoder(x_val)", r"The principal directions of the "
+                r"codes spread over a wider range than the axes")
+    printed = run.output("posterior_now = fresh.encoder(x_val)")
+    axes = numbers("spread of the codes along the axes:", printed)
+    stds = numbers("average posterior std along the axes:", printed)
+    principal = numbers("spread of the codes along principal directions:", printed)
+    assert len(axes) == len(stds) == len(principal) == 10, printed
+    assert max(axes) <= 1.5 * min(axes) and max(stds) <= 0.6, printed
+    assert max(principal) - min(principal) > max(axes) - min(axes), printed
+
+
+@claim(N09)
+def exercise_3_training_resumes_where_it_stopped(run: Run) -> None:
+    answer_says(run, "resume_step = ", r"the loss of its first batch is close to the trained "
+                r"model's validation loss printed in section 6")
+    printed = run.output("resume_step = ")
+    saved = number(r"optimizer steps: saved (\d+)", printed)
+    assert saved > 0 and saved == number(r"restored (\d+)", printed), printed
+    assert "same outputs: True" in printed, printed
+    first = number(r"loss ([\d.]+) on its first batch", printed)
+    trained = number(r"validation images of this run: loss ([\d.]+) nats",
+                     run.output("mean_image_loss = "))
+    assert abs(first - trained) <= 0.1 * trained, (printed, trained)

@@ -28,17 +28,24 @@ print("CHECKPOINT-OK", sorted(checkpoint_identical))
 """
 
 
-@pytest.mark.notebook
-def test_restored_model_reproduces_saved_outputs(data_env, tmp_path):
+def run_tagged_cells(tags: set[str], check: str, data_env: dict[str, str], folder) -> str:
+    """Run notebook 09's code cells carrying one of ``tags`` (each tag must occur), then the
+    cell ``check``, in fast mode in ``folder``; return what ``check`` printed."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     cells = [c for c in nb.cells
-             if c.cell_type == "code" and TAGS & set(c.metadata.get("tags", []))]
-    assert any("checkpoint-demo" in c.metadata["tags"] for c in cells)
-    cells.append(nbformat.v4.new_code_cell(CHECK))
+             if c.cell_type == "code" and tags & set(c.metadata.get("tags", []))]
+    found = {tag for c in cells for tag in c.metadata["tags"]}
+    assert tags <= found, f"no cell tagged {sorted(tags - found)}"
+    cells.append(nbformat.v4.new_code_cell(check))
     small = nbformat.v4.new_notebook(cells=cells, metadata=nb.metadata)
     # TMPDIR: the notebook saves under tempfile
-    run_notebook(small, tmp_path, {**data_env, "COURSE_MODE": "fast", "MPLBACKEND": "Agg",
-                                   "TMPDIR": str(tmp_path)}, timeout=300)
-    text = "".join(out.get("text", "") for out in small.cells[-1].outputs)
+    run_notebook(small, folder, {**data_env, "COURSE_MODE": "fast", "MPLBACKEND": "Agg",
+                                 "TMPDIR": str(folder)}, timeout=300)
+    return "".join(out.get("text", "") for out in small.cells[-1].outputs)
+
+
+@pytest.mark.notebook
+def test_restored_model_reproduces_saved_outputs(data_env, tmp_path):
+    text = run_tagged_cells(TAGS, CHECK, data_env, tmp_path)
     assert "CHECKPOINT-OK" in text, text
     assert list(tmp_path.glob("vae-checkpoints-*/ckpt-1.index")), "no checkpoint written"
