@@ -10,7 +10,8 @@ behind MOSS, on a normalized token stream:
    functions and classes the given code defines (the stub's ``def autoencoder``, which
    the tests call). Names it only uses (``keras``, ``layers.Dense``, keyword arguments)
    and literals stay: they are what the code does. Renaming, reformatting and commenting
-   a copy therefore change nothing. A cell that does not parse is tokenized by a regular expression instead.
+   a copy therefore change nothing. A cell that does not parse is tokenized by a regular
+   expression instead.
 2. **Fingerprint.** Every run of :data:`K` consecutive tokens is hashed; of each window
    of :data:`W` consecutive hashes, the smallest is kept. Any stretch of at least
    ``K + W - 1`` tokens two answers share is guaranteed to give both a common
