@@ -57,7 +57,11 @@ def _uses(stmt: ast.stmt) -> tuple[set[str], set[str]]:
     """(names read, names written) by a statement; a method call writes its object."""
     reads, writes = set(), set()
     for node in ast.walk(stmt):
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.alias):
+            writes.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            writes.add(node.name)
+        elif isinstance(node, ast.Name):
             (writes if isinstance(node.ctx, ast.Store) else reads).add(node.id)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
                 and isinstance(node.func.value, ast.Name):

@@ -20,8 +20,8 @@ behind MOSS, on a normalized token stream:
 3. **Subtract what was given.** Hashes of the released stub of the cell and of every
    other code cell of the released notebook (setup, given helpers, visible tests) are
    removed, so the template everyone starts from is never evidence. So are fingerprints
-   that more than :data:`COMMON_SHARE` of the class has (MOSS' ``-m``): at that point a
-   stretch of code is an idiom, not a copy.
+   that more than :data:`COMMON` answers have (MOSS' ``-m``, same default): a stretch
+   of code that many students wrote is an idiom, not a copy.
 4. **Index, not all pairs.** An inverted index maps each fingerprint to the students who
    have it; only students who share a fingerprint are ever paired, and each shared
    fingerprint is counted once per pair. The work grows with the number of shared
@@ -52,10 +52,9 @@ from dataclasses import dataclass, field
 K, W = 8, 4
 #: A pair is listed at or above this share of the smaller answer's fingerprints.
 THRESHOLD = 0.6
-#: Fingerprints held by more than this share of the class are treated as idioms ...
-COMMON_SHARE = 0.2
-#: ... once the class has at least this many answers (below, every fingerprint counts).
-COMMON_MIN_CLASS = 20
+#: Fingerprints held by more answers than this are idioms, not evidence (MOSS' ``-m``,
+#: whose default is also 10).
+COMMON = 10
 #: Answers with fewer fingerprints than this (after subtraction) are never paired.
 MIN_FINGERPRINTS = 6
 #: The placeholder for every name an answer binds.
@@ -288,9 +287,7 @@ def compare(task: str, answers: dict[str, str], given: list[str],
     for student, answer in usable.items():
         for fp in answer.prints:
             index[fp].append(student)
-    limit = (COMMON_SHARE * len(usable) if len(usable) >= COMMON_MIN_CLASS
-             else float("inf"))
-    common = {fp for fp, who in index.items() if len(who) > limit}
+    common = {fp for fp, who in index.items() if len(who) > COMMON}
     counts: dict[tuple[str, str], int] = defaultdict(int)
     for fp, who in index.items():
         if fp in common or len(who) < 2:
