@@ -6,7 +6,8 @@
 The class is generated from the correct answers to task (a) of notebook 02 written in
 three styles (the answer key, and the Sequential and tf.keras answers of
 tests/test_grading_vanilla.py): each student takes one of them, adds a few statements of
-their own (random checks and constants) and disguises it in a random mix of ways (renamed, reordered, commented, padded with dead code;
+their own (a small computation with random constants) and disguises it in a random mix
+of ways (renamed, reordered, commented, padded with dead code;
 ``instructor.analytics.sample_answers``), and ``--copies`` students hand in a disguised
 copy of another student's answer. The script prints the time to prepare
 (normalize, fingerprint) and compare all answers with
