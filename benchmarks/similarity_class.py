@@ -9,8 +9,9 @@ tests/test_grading_vanilla.py): each student takes one of them, adds a few state
 their own (a small computation with random constants) and disguises it in a random mix
 of ways (renamed, reordered, commented, padded with dead code;
 ``instructor.analytics.sample_answers``), and ``--copies`` students hand in a disguised
-copy of another student's answer. The script prints the time to prepare
-(normalize, fingerprint) and compare all answers with
+copy of another student's answer. The script prints the time (wall and CPU: on a shared
+machine the second is the one to compare) to prepare (normalize, fingerprint) and
+compare all answers with
 ``instructor.analytics.similarity.compare``, the number of pairs and clusters listed,
 and how many planted copies were among them. Nothing is graded; one process.
 """
@@ -29,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from instructor.analytics.sample_answers import DISGUISES, disguise  # noqa: E402
-from instructor.analytics.similarity import compare  # noqa: E402
+from instructor.analytics.similarity import K, W, compare  # noqa: E402
 from instructor.workflow.sample_class import reference  # noqa: E402
 from tests.test_grading_vanilla import SEQUENTIAL, TF_KERAS  # noqa: E402
 
@@ -90,12 +91,12 @@ def main() -> None:
     answers, planted = build(args.n, args.copies)
     release = nbformat.read(ROOT / "release" / A / f"{A}.ipynb", as_version=4)
     given = [c.source for c in release.cells if c.cell_type == "code"]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = compare("vanilla", answers, given)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     found = {frozenset((p.a, p.b)) for p in result.pairs}
-    print(f"{len(answers)} answers to task vanilla compared in {seconds:.1f} s "
-          f"(one process; winnowing K=8, W=4, indexed)")
+    print(f"{len(answers)} answers to task vanilla compared in {seconds:.1f} s wall, "
+          f"{cpu:.1f} s CPU (one process; winnowing K={K}, W={W}, indexed)")
     print(f"pairs listed: {len(result.pairs)}, clusters: {len(result.clusters)}, "
           f"fingerprints dropped as idioms: {result.ignored_common}")
     print(f"planted copies found: {len(planted & found)}/{len(planted)}")

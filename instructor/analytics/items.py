@@ -25,7 +25,8 @@ LOW_DISCRIMINATION = 0.2
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
-_RUN = re.compile(r"#(?:\s*,\s*(?:#|None))+|(?:None\s*,\s*)+#")
+_ITEM = r"(?:#|None|…|\(…\)|\[…\])"
+_GROUP = re.compile(rf"([(\[])\s*(?!…[)\]])(?:{_ITEM}\s*,\s*)*{_ITEM}\s*,?\s*([)\]])")
 _QUOTED_PATH = re.compile(r"'/[^']*'|\"/[^\"]*\"")
 _SPACES = re.compile(r"\s+")
 #: Where a message's own words end: what the grader adds after them is cut.
@@ -42,9 +43,11 @@ def normalize_message(message: str | None, limit: int = 240) -> str:
     text = _TAIL.sub("", text)
     text = _QUOTED_PATH.sub("'<path>'", text)
     text = _NUMBER.sub("#", text)
-    text = _RUN.sub("…", text)
-    text = re.sub(r"\((?:#|…|None)?,?\)", "(…)", text)
-    text = re.sub(r"\[(?:#|…)\]", "[…]", text)
+    while True:  # tuples and lists of numbers (shapes, sizes), nested ones too
+        new = _GROUP.sub(lambda m: m.group(1) + "…" + m.group(2)[-1], text)
+        if new == text:
+            break
+        text = new
     text = _SPACES.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
