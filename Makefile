@@ -30,7 +30,7 @@ help:
 	@echo "make clean  remove the virtual environment"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
-	@echo "make bench-notebooks | bench-reference | bench-grading   (see docs/results.md)"
+	@echo "make bench-notebooks | bench-reference | bench-grading | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
 setup: $(STAMP)
@@ -128,7 +128,7 @@ lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<AS
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=
 
-.PHONY: bench-notebooks bench-reference bench-grading
+.PHONY: bench-notebooks bench-reference bench-grading bench-similarity
 
 bench-notebooks: setup  ## fast-mode time and kernel peak memory of every notebook
 	MPLBACKEND=Agg $(BIN)/python benchmarks/notebook_runs.py
@@ -138,6 +138,9 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 
 bench-grading: setup    ## autograde a synthetic class of 30
 	MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+
+bench-similarity: setup ## similar answers among 1,000 generated answers to one task
+	$(BIN)/python benchmarks/similarity_class.py
 
 # ---------------------------------------------------------------- pre-trained weights
 NOTEBOOKS ?=
