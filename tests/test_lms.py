@@ -111,6 +111,7 @@ def test_canvas(graded, tmp_path, mapping, drop):
                          "9.00", "8")]
     assert out.not_in_lms == ["ghost"]
     assert out.not_in_gradebook == ["Student, Test"]
+    assert set(out.written) == {"jmuller", "zchen", "bnguyen", "jupyter-okafor"}
     assert len(rows) == CANVAS.count("\n") - 1     # every row of the export is there
     text = "\n".join(out.summary())
     assert "ghost" in text and "Student, Test" in text and "--overwrite" in text

@@ -39,10 +39,6 @@ ID_COLUMNS = {
 }
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
-#: Moodle: the columns of its text export that are not grade items.
-MOODLE_IDENTITY = re.compile(r"^(First name|Last name|Surname|Full name|ID number|Institution|"
-                             r"Department|Email address|Email|Username|User ID|Groups?|"
-                             r"Last downloaded from this course)$", re.I)
 _CANVAS_ID = re.compile(r"\s*\(\d+\)\s*$")
 _EMPTY = {"", "-", "N/A"}
 
@@ -190,6 +186,7 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
         sub = by_id[matched[i]]
         values = {out.column: sub.score}
         values.update({col: sub.task_score(t, graded.tests) for t, col in task_cols.items()})
+        wrote = False
         for col, value in values.items():
             theirs = (row.get(col) or "").strip()
             ours = _fmt(value)
@@ -197,8 +194,9 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
                 if not _same(theirs, value):
                     out.kept.append((f"{who.strip()} [{col}]", theirs, ours))
                 continue
-            row[col] = ours
-        out.written[sub.student] = who.strip()
+            row[col], wrote = ours, True
+        if wrote:
+            out.written[sub.student] = who.strip()
 
     # the columns written
     new_cols = [c for c in [out.column, *task_cols.values()] if c not in header]
