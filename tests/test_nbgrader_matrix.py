@@ -638,7 +638,7 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
     for name in (A, P, M):
         page = write_report(name, root=root)
         assert "Flagged submissions" in page.read_text()
-        flags.update({s.student: {f for f, _ in s.flags} for s in load(name, root).submissions})
+        flags.update({s.student: {f for f, _ in s.flags} for s in load(name, root).submitted})
         with (page.parent / "flagged.csv").open() as f:
             assert all(row["reason"] for row in csv.DictReader(f))
     expected = {"m10_unreadable": "GRADER FAILED", "s11_truncated": "UNREADABLE",

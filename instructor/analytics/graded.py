@@ -35,8 +35,8 @@ STUB_MESSAGE = "exercise not done yet"
 FLAG_NOTES = [
     ("GRADER FAILED", re.compile(r"grader could not (grade|record)")),
     ("UNREADABLE", re.compile(r"could not be read as a notebook|is not a valid notebook")),
-    ("REPAIRED", re.compile(r"grading metadata|had the grade_id|was damaged; the grader "
-                            r"rebuilt|was missing from the notebook|locked cell .* was edited")),
+    ("REPAIRED", re.compile(r"grading metadata|had the grade_id|the grader rebuilt it|"
+                            r"was missing from the notebook|locked cell .* was edited")),
     ("TIMEOUT", re.compile(r"ran too long|time budget used up")),
     ("CRASH", re.compile(r"crashed the Python kernel|too many crashes|ran out of memory")),
     ("NEEDS REVIEW", re.compile(r"needs the instructor's review")),
