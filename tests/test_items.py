@@ -49,8 +49,12 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
     from instructor import ROOT
     from instructor.analytics.graded import flags_of
     from instructor.engine.cells import nbgrader_meta
-    from instructor.workflow.autograde import (NOTEWORTHY, check_submission,
-                                               notes_from_graded, repair_metadata)
+    from instructor.workflow.autograde import (
+        NOTEWORTHY,
+        check_submission,
+        notes_from_graded,
+        repair_metadata,
+    )
 
     a = "02_stacked_autoencoders"
     release = nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4)
