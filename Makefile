@@ -29,8 +29,8 @@ help:
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
-	@echo "     | feedback | grades"
-	@echo "make bench-notebooks | bench-reference | bench-grading   (see docs/results.md)"
+	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
+	@echo "make bench-notebooks | bench-reference | bench-grading | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
 setup: $(STAMP)
@@ -90,6 +90,7 @@ SCOPE      ?= notebook
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde merge-shards feedback grades
+.PHONY: report similarity lms-export
 
 release: setup          ## notebooks/ -> release/ (student version)
 	$(INSTRUCTOR) release --assignment $(ASSIGNMENT)
@@ -115,10 +116,19 @@ feedback: setup         ## feedback/<student>/<assignment>/ (HTML without hidden
 grades: setup           ## grades.csv
 	$(INSTRUCTOR) grades --to grades.csv
 
+report: setup           ## reports/<ASSIGNMENT>/index.html: the class at a glance (+ CSV)
+	$(INSTRUCTOR) report --assignment $(ASSIGNMENT)
+
+similarity: setup       ## similar answers per task, side by side in the report
+	$(INSTRUCTOR) similarity --assignment $(ASSIGNMENT)
+
+lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<ASSIGNMENT>_<LMS>.csv
+	$(INSTRUCTOR) lms-export --assignment $(ASSIGNMENT) --lms $(LMS) $(FROM) $(if $(MAPPING),--mapping $(MAPPING)) $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks)
+
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=
 
-.PHONY: bench-notebooks bench-reference bench-grading
+.PHONY: bench-notebooks bench-reference bench-grading bench-similarity
 
 bench-notebooks: setup  ## fast-mode time and kernel peak memory of every notebook
 	MPLBACKEND=Agg $(BIN)/python benchmarks/notebook_runs.py
@@ -128,6 +138,9 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 
 bench-grading: setup    ## autograde a synthetic class of 30
 	MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+
+bench-similarity: setup ## similar answers among 1,000 generated answers to one task
+	$(BIN)/python benchmarks/similarity_class.py
 
 # ---------------------------------------------------------------- pre-trained weights
 NOTEBOOKS ?=

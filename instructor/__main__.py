@@ -7,6 +7,9 @@
     merge-shards bring the results of autograde --shard I/N runs into the course
     feedback     feedback/<student>/<assignment>/*.html (+ GRADING_NOTES.txt)
     grades       grades.csv
+    report       reports/<assignment>/index.html: scores, test cells, flags (+ CSV)
+    similarity   pairs of similar answers, per task, into the report
+    lms-export   the gradebook CSV downloaded from Canvas or Moodle, with grades filled in
     sample-class synthetic submissions to try all of this on
 """
 
@@ -104,6 +107,56 @@ def cmd_grades(args) -> None:
     print(f"grades written to {export_grades(Path(args.to))}")
 
 
+def _one(value: str | None, command: str) -> str:
+    names = _assignments(value)
+    if len(names) != 1:
+        raise SystemExit(f"{command} needs exactly one --assignment")
+    return names[0]
+
+
+def cmd_report(args) -> None:
+    from instructor.analytics.report import write_report
+
+    print(f"report written to {write_report(_one(args.assignment, 'report'))}")
+
+
+def cmd_similarity(args) -> None:
+    from instructor.analytics import pairs
+    from instructor.analytics.graded import load
+    from instructor.analytics.report import report_dir, write_report
+
+    name = _one(args.assignment, "similarity")
+    graded = load(name)
+    result = pairs.run(graded, report_dir(name), threshold=args.threshold)
+    for task in result["tasks"]:
+        print(f"task {task['task']}: {len(task['pairs'])} pair(s) at or above "
+              f"{args.threshold:.0%} among {task['answers']} answers")
+        for p in task["pairs"][:10]:
+            print(f"  {p['score']:5.0%}  {p['a']}  {p['b']}")
+    page = write_report(name, graded=graded)
+    print(f"side by side in {page}#similarity (a prompt to read both answers; no grade "
+          "was changed)")
+
+
+def cmd_lms_export(args) -> None:
+    from instructor.analytics.graded import load
+    from instructor.analytics.lms import fill, read_mapping
+
+    name = _one(args.assignment, "lms-export")
+    source = Path(args.source)
+    if not source.is_file():
+        raise SystemExit(f"{source} is not a file: FROM must be the gradebook CSV downloaded "
+                         "from the LMS (Canvas: Grades > Export; Moodle: Export > Plain text)")
+    dest = Path(args.to) if args.to else ROOT / "lms" / f"{name}_{args.lms}.csv"
+    done = fill(load(name), args.lms, source, dest, read_mapping(args.mapping),
+                column=args.column, overwrite=args.overwrite, tasks=args.tasks)
+    for line in done.summary():
+        print(line)
+    if done.not_in_lms or done.ambiguous:
+        print("unmatched students: see above; their grades are not in the file",
+              file=sys.stderr)
+
+
 def cmd_sample_class(args) -> None:
     from instructor.workflow.sample_class import write_class
 
@@ -121,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, func in [("release", cmd_release), ("solutions", cmd_solutions),
                        ("collect", cmd_collect), ("autograde", cmd_autograde),
                        ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
-                       ("grades", cmd_grades),
+                       ("grades", cmd_grades), ("report", cmd_report),
+                       ("similarity", cmd_similarity), ("lms-export", cmd_lms_export),
                        ("sample-class", cmd_sample_class)]:
         p = sub.add_parser(name)
         p.set_defaults(func=func)
@@ -145,6 +199,23 @@ def main(argv: list[str] | None = None) -> None:
                            help="shard folders (default: every shards/*-of-*/)")
         if name == "grades":
             p.add_argument("--to", default="grades.csv")
+        if name == "similarity":
+            from instructor.analytics.similarity import THRESHOLD
+
+            p.add_argument("--threshold", type=float, default=THRESHOLD,
+                           help="share of the smaller answer's fingerprints shared "
+                           f"(default {THRESHOLD})")
+        if name == "lms-export":
+            p.add_argument("--lms", choices=["canvas", "moodle"], required=True)
+            p.add_argument("source", help="the gradebook CSV downloaded from the LMS")
+            p.add_argument("--to", default=None, help="default: lms/<assignment>_<lms>.csv")
+            p.add_argument("--mapping", default=None,
+                           help="CSV of nbgrader_id,lms_id for ids that differ")
+            p.add_argument("--column", default=None,
+                           help="the LMS column to fill (default: the assignment's name)")
+            p.add_argument("--overwrite", action="store_true",
+                           help="replace grades the LMS export already holds")
+            p.add_argument("--tasks", action="store_true", help="a column per task too")
         if name == "sample-class":
             p.add_argument("--dest", default="sample_class")
             p.add_argument("-n", type=int, default=6, help="students per assignment")

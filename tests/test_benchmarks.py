@@ -40,3 +40,9 @@ def test_notebook_benchmark_reports_time_and_memory(data_dir):
     _, seconds, gib, status = row.split()[:4]
     assert float(seconds) > 0 and 0.1 < float(gib) < 4 and status == "ok"
     assert "targets: 600 s in total" in out
+
+
+def test_similarity_benchmark_prints_its_time_and_what_it_found():
+    out = _run("benchmarks/similarity_class.py", "-n", "60", "--copies", "3")
+    assert "60 answers to task vanilla compared in" in out and "s CPU" in out, out
+    assert "planted copies found: " in out and "/3" in out, out

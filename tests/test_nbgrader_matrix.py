@@ -625,3 +625,28 @@ def test_regrading_gives_the_same_score(graded):
         assert (result.score, result.max_score) == (first.score, first.max_score)
     assert _gradebook_scores(root) == {**{s: float(e[1]) for s, e in EXPECTED.items()},
                                        "m10_unreadable": 0.0}
+
+
+def test_report_lists_every_kind_of_flagged_submission(graded):
+    """``make report`` on this class: each flag with its reason (instructor.analytics)."""
+    import csv
+
+    from instructor.analytics.graded import load
+    from instructor.analytics.report import write_report
+
+    root, flags = graded["root"], {}
+    for name in (A, P, M):
+        page = write_report(name, root=root)
+        assert "Flagged submissions" in page.read_text()
+        flags.update({s.student: {f for f, _ in s.flags} for s in load(name, root).submitted})
+        with (page.parent / "flagged.csv").open() as f:
+            assert all(row["reason"] for row in csv.DictReader(f))
+    expected = {"m10_unreadable": "GRADER FAILED", "s11_truncated": "UNREADABLE",
+                "s06_infinite_loop": "TIMEOUT", "s07_crash": "CRASH", "s15_memory": "CRASH",
+                "s08_deleted_answer": "REPAIRED", "s09_deleted_test": "REPAIRED",
+                "s10_edited_test": "REPAIRED", "s12_damaged": "REPAIRED",
+                **{s: "REPAIRED" for s in META_CASES if s != "m01_correct"},
+                **{s: "NEEDS REVIEW" for s in REVIEW}}
+    missing = {s: f for s, f in expected.items() if f not in flags[s]}
+    assert not missing, {s: flags[s] for s in missing}
+    assert flags["s01_correct"] == flags["p01_correct"] == set()

@@ -1,0 +1,233 @@
+"""A graded class as data: what the gradebook and the graded notebooks hold, read once.
+
+Nothing is graded again. For one assignment this reads, from the course folder:
+
+- ``gradebook.db``: the test cells (grade_id, points), every student the gradebook
+  knows, and each submission's points per test cell and "needs manual grade" marks;
+- ``autograded/<student>/<assignment>/<assignment>.ipynb``: each test cell's error
+  output (the failing check's message, as the student reads it), each answer cell's
+  code, and the cells' execution times (nbclient records them in the cells' metadata),
+  from which the grading time of the submission is taken;
+- ``autograded/<student>/<assignment>/GRADING_NOTES.txt``: the notes of collection and
+  grading (repaired metadata, a notebook that could not be read, a grader failure...);
+- ``release/<assignment>/<assignment>.ipynb``: the stubs and the code students were given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+
+from instructor import ROOT
+from instructor.engine.cells import nbgrader_meta
+from instructor.engine.notes import read_notes
+from instructor.workflow.autograde import NOTEWORTHY
+from instructor.workflow.export import task_of
+
+#: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
+STUB_MESSAGE = "exercise not done yet"
+
+#: Why a submission is flagged: (flag, pattern in a grading note or an error name).
+FLAG_NOTES = [
+    ("GRADER FAILED", re.compile(r"grader could not (grade|record)")),
+    ("UNREADABLE", re.compile(r"could not be read as a notebook|is not a valid notebook")),
+    ("REPAIRED", re.compile(r"grading metadata|had the grade_id|the grader rebuilt it|"
+                            r"was missing from the notebook|locked cell .* was edited")),
+    ("TIMEOUT", re.compile(r"ran too long|time budget used up")),
+    ("CRASH", re.compile(r"crashed the Python kernel|too many crashes|ran out of memory")),
+    ("NEEDS REVIEW", re.compile(r"needs the instructor's review")),
+]
+
+
+@dataclass
+class TestCell:
+    __test__ = False  # not a pytest class
+    grade_id: str
+    task: str
+    points: float
+
+
+@dataclass
+class TestResult:
+    """One test cell of one submission."""
+
+    __test__ = False
+
+    points: float                 # points given (0 while it awaits review)
+    max_points: float
+    message: str | None = None    # "ErrorName: message" of the first error shown
+    review: bool = False          # needs manual grade
+
+    @property
+    def passed(self) -> bool:
+        return not self.review and self.points >= self.max_points > 0
+
+
+@dataclass
+class Submission:
+    student: str
+    score: float = 0.0
+    max_score: float = 0.0
+    submitted: bool = True
+    tests: dict[str, TestResult] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)   # answer grade_id -> code
+    notes: list[str] = field(default_factory=list)
+    flags: list[tuple[str, str]] = field(default_factory=list)  # (flag, reason)
+    seconds: float | None = None  # grading time (the graded notebook's cells)
+    notebook: Path | None = None  # the graded notebook
+
+    def task_score(self, task: str, cells: list[TestCell]) -> float:
+        return sum(self.tests[c.grade_id].points for c in cells
+                   if c.task == task and c.grade_id in self.tests)
+
+
+@dataclass
+class GradedClass:
+    assignment: str
+    root: Path
+    tests: list[TestCell]
+    stubs: dict[str, str]          # answer grade_id -> released stub
+    given: list[str]               # every other code cell of the release
+    submissions: list[Submission]
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(dict.fromkeys(c.task for c in self.tests))
+
+    def task_max(self, task: str) -> float:
+        return sum(c.points for c in self.tests if c.task == task)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.tests)
+
+    @property
+    def submitted(self) -> list[Submission]:
+        return [s for s in self.submissions if s.submitted]
+
+    def attempted(self, sub: Submission, task: str) -> bool:
+        """Whether ``sub`` did something for ``task``: not the stub, not the stub's
+        message in every test of the task."""
+        answers = [g for g in self.stubs if task_of(g) == task]
+        if answers and all(sub.answers.get(g, self.stubs[g]).strip() == self.stubs[g].strip()
+                           for g in answers):
+            return False
+        cells = [c for c in self.tests if c.task == task and c.grade_id in sub.tests]
+        return not cells or not all(STUB_MESSAGE in (sub.tests[c.grade_id].message or "")
+                                    for c in cells)
+
+
+def error_message(cell) -> str | None:
+    """The first error a cell shows, as ``Name: message``."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
+    return None
+
+
+def grading_seconds(nb) -> float | None:
+    """Wall time from the first cell's start to the last cell's end, as recorded by
+    nbclient in the cells' ``execution`` metadata (None if not recorded)."""
+    starts, ends = [], []
+    for cell in nb.cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        for key, bucket in (("iopub.execute_input", starts), ("shell.execute_reply", ends)):
+            if key in timing:
+                try:
+                    bucket.append(datetime.fromisoformat(timing[key].replace("Z", "+00:00")))
+                except (TypeError, ValueError):
+                    pass
+    if not starts or not ends:
+        return None
+    return max(0.0, (max(ends) - min(starts)).total_seconds())
+
+
+def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, str]]:
+    """The submission's flags, each with the note or test that raised it."""
+    found = []
+    for flag, pattern in FLAG_NOTES:
+        for note in notes:
+            if pattern.search(note):
+                found.append((flag, note))
+    for grade_id, result in tests.items():
+        if result.review and not any(f == "NEEDS REVIEW" for f, _ in found):
+            found.append(("NEEDS REVIEW", f"test cell '{grade_id}' awaits a manual grade"))
+        name = (result.message or "").split(":", 1)[0]
+        if name in NOTEWORTHY and not any(grade_id in r for _, r in found):
+            flag = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
+                    "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
+                    "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}.get(name)
+            if flag:
+                found.append((flag, f"test cell '{grade_id}': {result.message}"))
+    return list(dict.fromkeys(found))
+
+
+def load(assignment: str, root: Path = ROOT) -> GradedClass:
+    """The graded class of ``assignment`` in the course folder ``root``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    root = Path(root)
+    db = root / "gradebook.db"
+    if not db.exists():
+        raise FileNotFoundError(f"no gradebook at {db}: grade the class first "
+                                "(make autograde)")
+    release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb",
+                            as_version=4)
+    stubs, given = {}, []
+    for cell in release.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = nbgrader_meta(cell)
+        if meta.get("solution") and isinstance(meta.get("grade_id"), str):
+            stubs[meta["grade_id"]] = cell.source
+        else:
+            given.append(cell.source)
+    with Gradebook(f"sqlite:///{db}") as gb:
+        try:
+            entry = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise SystemExit(f"{assignment} is not in the gradebook: grade it first "
+                             "(make autograde)") from None
+        tests = [TestCell(g.name, task_of(g.name), float(g.max_score))
+                 for nb in entry.notebooks for g in nb.grade_cells
+                 if g.cell_type == "code" and g.max_score > 0]
+        students = sorted(s.id for s in gb.students)
+        subs = []
+        for student in students:
+            try:
+                found = gb.find_submission(assignment, student)
+            except MissingEntry:
+                subs.append(Submission(student, max_score=float(entry.max_score),
+                                       submitted=False, notes=["no submission"]))
+                continue
+            sub = Submission(student, float(found.score), float(found.max_score))
+            for nb in found.notebooks:
+                for grade in nb.grades:
+                    if grade.cell_type == "code" and grade.max_score > 0:
+                        sub.tests[grade.name] = TestResult(
+                            float(grade.score or 0.0), float(grade.max_score),
+                            review=bool(grade.needs_manual_grade))
+            subs.append(sub)
+    for sub in subs:
+        if not sub.submitted:
+            continue
+        folder = root / "autograded" / sub.student / assignment
+        sub.notes = read_notes(folder)
+        path = folder / f"{assignment}.ipynb"
+        if path.is_file():
+            sub.notebook = path
+            graded = nbformat.read(path, as_version=4)
+            for cell in graded.cells:
+                meta = nbgrader_meta(cell)
+                grade_id = meta.get("grade_id")
+                if grade_id in sub.tests:
+                    sub.tests[grade_id].message = error_message(cell)
+                elif grade_id in stubs and cell.cell_type == "code":
+                    sub.answers[grade_id] = cell.source
+            sub.seconds = grading_seconds(graded)
+        sub.flags = flags_of(sub.notes, sub.tests)
+    return GradedClass(assignment, root, tests, stubs, given, subs)

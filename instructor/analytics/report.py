@@ -1,0 +1,315 @@
+"""The class at a glance: one self-contained HTML page per assignment, and its tables as CSV.
+
+``reports/<assignment>/index.html`` holds the score distributions (figures drawn by
+matplotlib, embedded as PNG data URIs), the item analysis of every test cell
+(:mod:`instructor.analytics.items`), the flagged submissions and the grading times,
+and, once ``make similarity`` has run, the pairs of similar answers side by side
+(:mod:`instructor.analytics.pairs`). The page loads nothing from the network and needs
+no JavaScript. The same tables go beside it: ``tasks.csv``, ``tests.csv``,
+``failures.csv``, ``flagged.csv`` and ``submissions.csv``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import os
+import statistics
+from pathlib import Path
+
+from instructor import ROOT
+from instructor.analytics import pairs as pairs_io
+from instructor.analytics.graded import GradedClass, load
+from instructor.analytics.items import LOW_DISCRIMINATION, ItemAnalysis, analyse
+
+REPORTS = "reports"
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;
+ padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;
+ text-align:left;vertical-align:top}th{background:#f3f3f3}td.n{text-align:right}
+.low{background:#fff3cd}.note{color:#555;font-size:.95em}.flag{font-weight:600;color:#a40000}
+details{margin:.3em 0}summary{cursor:pointer}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:.6em;margin:.5em 0 1.5em}
+pre.code{margin:0;padding:.4em;background:#fafafa;border:1px solid #ddd;overflow-x:auto;
+ font-size:.85em}pre.code span{display:block;white-space:pre}pre.code span.hit{background:#ffe08a}
+.banner{background:#eef5ff;border:1px solid #9cc3ff;padding:.6em 1em;margin:1em 0}
+img{max-width:100%}
+"""
+
+
+def _e(x) -> str:
+    return html.escape(str(x))
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else \
+        f"{x:.0f}"
+
+
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def figures(analysis: ItemAnalysis) -> dict[str, str]:
+    """The page's figures as data URIs: total scores, scores per task, pass rates."""
+    from matplotlib.figure import Figure
+
+    out = {}
+    totals = list(analysis.totals.values())
+    fig = Figure(figsize=(6, 2.8))
+    ax = fig.subplots()
+    top = max(analysis.max_score, 1.0)
+    ax.hist(totals, bins=min(20, max(4, int(top) + 1)), range=(0, top), color="#4c78a8",
+            edgecolor="white")
+    ax.set_xlabel(f"total score (out of {_num(analysis.max_score)})")
+    ax.set_ylabel("submissions")
+    ax.set_title(f"Total scores, {len(totals)} submissions")
+    out["total"] = _png(fig)
+
+    n = len(analysis.tasks)
+    if n:
+        fig = Figure(figsize=(min(3 * n, 12), 2.6))
+        axes = fig.subplots(1, n, squeeze=False)[0]
+        for ax, task in zip(axes, analysis.tasks, strict=True):
+            ax.hist(task.scores, bins=min(12, max(3, int(task.max_points) + 1)),
+                    range=(0, max(task.max_points, 1.0)), color="#72b7b2", edgecolor="white")
+            ax.set_title(f"{task.task} (out of {_num(task.max_points)})", fontsize=9)
+            ax.set_xlabel("score", fontsize=8)
+        axes[0].set_ylabel("submissions")
+        fig.tight_layout()
+        out["tasks"] = _png(fig)
+
+    if analysis.tests:
+        fig = Figure(figsize=(6, 0.35 * len(analysis.tests) + 0.8))
+        ax = fig.subplots()
+        names = [t.grade_id for t in analysis.tests][::-1]
+        rates = [100 * t.pass_rate for t in analysis.tests][::-1]
+        colors = ["#e45756" if (t.discrimination is not None
+                                and t.discrimination < LOW_DISCRIMINATION) else "#4c78a8"
+                  for t in analysis.tests][::-1]
+        ax.barh(names, rates, color=colors)
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("submissions passing (%); red: low discrimination")
+        ax.tick_params(axis="y", labelsize=8)
+        out["tests"] = _png(fig)
+    return out
+
+
+def _link(graded: GradedClass, student: str, here: Path) -> str:
+    """A link to the student's feedback page (or graded notebook), relative to ``here``."""
+    a = graded.assignment
+    for target in (graded.root / "feedback" / student / a / f"{a}.html",
+                   graded.root / "autograded" / student / a / f"{a}.ipynb"):
+        if target.exists():
+            rel = os.path.relpath(target, here)
+            return f'<a href="{_e(rel)}">{_e(student)}</a>'
+    return _e(student)
+
+
+def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
+    def write(name, header, rows):
+        with (dest / name).open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(header)
+            w.writerows(rows)
+
+    write("tasks.csv", ["task", "max_points", "submissions", "mean", "median", "full_marks_share",
+                        "not_attempted_share"],
+          [[t.task, t.max_points, t.n, round(t.mean, 3), t.median, round(t.full_share, 3),
+            round(t.not_attempted_share, 3)] for t in analysis.tasks])
+    write("tests.csv", ["grade_id", "task", "points", "submissions", "pass_rate", "mean_points",
+                        "awaiting_review", "discrimination"],
+          [[t.grade_id, t.task, t.points, t.n, round(t.pass_rate, 3), round(t.mean_points, 3),
+            t.review, "" if t.discrimination is None else round(t.discrimination, 3)]
+           for t in analysis.tests])
+    write("failures.csv", ["grade_id", "message", "count", "students"],
+          [[t.grade_id, f.message, f.count, " ".join(f.students)]
+           for t in analysis.tests for f in t.failures])
+    write("flagged.csv", ["student", "flag", "reason"], analysis.flagged)
+    write("submissions.csv", ["student", "submitted", "score", "max_score", "grading_seconds",
+                              "flags", "notes"],
+          [[s.student, s.submitted, s.score, s.max_score,
+            "" if s.seconds is None else round(s.seconds, 1),
+            " ".join(sorted({f for f, _ in s.flags})), " | ".join(s.notes)]
+           for s in graded.submissions])
+
+
+def _code(source: str, hits: set[int]) -> str:
+    lines = source.splitlines() or [""]
+    return '<pre class="code">' + "".join(
+        f'<span class="{"hit" if i + 1 in hits else ""}">{_e(line) or " "}</span>'
+        for i, line in enumerate(lines)) + "</pre>"
+
+
+def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> str:
+    parts = ['<h2 id="similarity">Similar answers</h2>',
+             '<div class="banner"><strong>A prompt for human judgement, not a verdict.</strong> '
+             "Pairs of answers that share long stretches of code once comments, names and "
+             "formatting are set aside and the code students were given is subtracted. "
+             "Similar code has innocent causes (a shared tutorial, a study group, one obvious "
+             "way to write it). Read both answers before concluding anything; this section "
+             "never changes a grade.</div>"]
+    if result is None:
+        parts.append("<p>Not computed yet: run <code>make similarity ASSIGNMENT="
+                     f"{_e(graded.assignment)}</code>.</p>")
+        return "\n".join(parts)
+    parts.append(f"<p class=note>Threshold: {_pct(result['threshold'])} of the smaller "
+                 "answer's fingerprints found in the other (winnowing, as MOSS does; see "
+                 "docs/instructors.md). Files: similarity_pairs.csv, "
+                 "similarity_clusters.csv.</p>")
+    for task in result["tasks"]:
+        pairs = task["pairs"]
+        parts.append(f"<h3>Task {_e(task['task'])}: {len(pairs)} pair(s) among "
+                     f"{task['answers']} answers</h3>")
+        if task["too_short"]:
+            parts.append(f"<p class=note>{len(task['too_short'])} answer(s) too short after "
+                         "subtracting the given code to compare.</p>")
+        if not pairs:
+            continue
+        if task["clusters"]:
+            parts.append("<p>Clusters: " + "; ".join(
+                f"{i + 1}: " + ", ".join(_e(s) for s in g)
+                for i, g in enumerate(task["clusters"])) + "</p>")
+        parts.append("<table><tr><th>#</th><th>student A</th><th>student B</th><th>score</th>"
+                     "<th>Jaccard</th><th>shared fingerprints</th><th>cluster</th></tr>")
+        for i, p in enumerate(pairs):
+            anchor = f"pair-{_e(task['task'])}-{i + 1}"
+            parts.append(f'<tr><td><a href="#{anchor}">{i + 1}</a></td>'
+                         f"<td>{_link(graded, p['a'], here)}</td>"
+                         f"<td>{_link(graded, p['b'], here)}</td>"
+                         f"<td class=n>{_pct(p['score'])}</td>"
+                         f"<td class=n>{_pct(p['jaccard'])}</td><td class=n>{p['shared']}</td>"
+                         f"<td class=n>{p['cluster'] or ''}</td></tr>")
+        parts.append("</table>")
+        for i, p in enumerate(pairs):
+            anchor = f"pair-{_e(task['task'])}-{i + 1}"
+            parts.append(f'<details id="{anchor}"{" open" if i < 3 else ""}><summary>Pair '
+                         f"{i + 1}: {_e(p['a'])} and {_e(p['b'])}, {_pct(p['score'])} "
+                         "(shared lines highlighted)</summary><div class=pair>"
+                         f"<div><strong>{_e(p['a'])}</strong>"
+                         f"{_code(task['sources'][p['a']], set(p['lines_a']))}</div>"
+                         f"<div><strong>{_e(p['b'])}</strong>"
+                         f"{_code(task['sources'][p['b']], set(p['lines_b']))}</div>"
+                         "</div></details>")
+    return "\n".join(parts)
+
+
+def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
+           here: Path) -> str:
+    figs = figures(analysis)
+    subs = graded.submitted
+    totals = list(analysis.totals.values())
+    a = _e(graded.assignment)
+    out = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{a}: the class at a "
+           f"glance</title><meta name=viewport content='width=device-width'>"
+           f"<style>{CSS}</style></head><body>",
+           f"<h1>{a}: the class at a glance</h1>",
+           f"<p>{len(subs)} graded submission(s)"
+           + (f", {len(analysis.missing)} student(s) of the gradebook without one"
+              if analysis.missing else "")
+           + (f"; total score mean {_num(statistics.fmean(totals))}, median "
+              f"{_num(statistics.median(totals))} out of {_num(analysis.max_score)}"
+              if totals else "")
+           + ". Read from the gradebook and the graded notebooks; nothing was graded again."
+           " Tables as CSV beside this page.</p>",
+           '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
+           '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
+           ' · <a href="#similarity">Similar answers</a></p>']
+    if "total" in figs:
+        out.append(f'<img alt="histogram of total scores" src="{figs["total"]}">')
+    out.append('<h2 id="tasks">Tasks</h2>')
+    if "tasks" in figs:
+        out.append(f'<img alt="histograms of scores per task" src="{figs["tasks"]}">')
+    out.append("<table><tr><th>task</th><th>points</th><th>mean</th><th>median</th>"
+               "<th>full marks</th><th>not attempted (stub)</th></tr>")
+    for t in analysis.tasks:
+        out.append(f"<tr><td>{_e(t.task)}</td><td class=n>{_num(t.max_points)}</td>"
+                   f"<td class=n>{_num(t.mean)}</td><td class=n>{_num(t.median)}</td>"
+                   f"<td class=n>{_pct(t.full_share)}</td>"
+                   f"<td class=n>{_pct(t.not_attempted_share)}</td></tr>")
+    out.append("</table>")
+
+    out.append('<h2 id="tests">Test cells</h2>')
+    out.append("<p class=note>Discrimination: the correlation between passing the cell and "
+               "the rest of the score (the total without this cell). Near 0 or negative "
+               f"(below {LOW_DISCRIMINATION}, highlighted): strong students fail it as often as "
+               "weak ones; its instructions or its check may be unclear. Empty when everyone "
+               "passed or everyone failed. Failure messages are grouped with numbers and "
+               "shapes set aside.</p>")
+    if "tests" in figs:
+        out.append(f'<img alt="pass rate per test cell" src="{figs["tests"]}">')
+    out.append("<table><tr><th>test cell</th><th>points</th><th>pass rate</th>"
+               "<th>mean points</th><th>discrimination</th><th>awaiting review</th>"
+               "<th>most frequent failures</th></tr>")
+    for t in analysis.tests:
+        low = t.discrimination is not None and t.discrimination < LOW_DISCRIMINATION
+        fails = "".join(
+            f"<details><summary>{f.count} × {_e(f.message)}</summary><p class=note>e.g. "
+            f"<code>{_e(f.example)}</code><br>"
+            + ", ".join(_link(graded, s, here) for s in f.students[:8])
+            + (f" and {len(f.students) - 8} more" if len(f.students) > 8 else "")
+            + "</p></details>" for f in t.failures) or "–"
+        out.append(f"<tr><td>{_e(t.grade_id)}</td><td class=n>{_num(t.points)}</td>"
+                   f"<td class=n>{_pct(t.pass_rate)}</td><td class=n>{_num(t.mean_points)}</td>"
+                   f"<td class='n{' low' if low else ''}'>{_num(t.discrimination)}</td>"
+                   f"<td class=n>{t.review}</td><td>{fails}</td></tr>")
+    out.append("</table>")
+
+    out.append('<h2 id="flagged">Flagged submissions</h2>')
+    if analysis.flagged:
+        out.append("<table><tr><th>student</th><th>flag</th><th>reason</th></tr>")
+        for student, flag, reason in analysis.flagged:
+            out.append(f"<tr><td>{_link(graded, student, here)}</td>"
+                       f"<td class=flag>{_e(flag)}</td><td>{_e(reason)}</td></tr>")
+        out.append("</table>")
+    else:
+        out.append("<p>None: no grader failure, review, repaired notebook or timeout.</p>")
+    if analysis.missing:
+        out.append("<p>In the gradebook without a submission (0 points in grades.csv): "
+                   + ", ".join(_e(s) for s in analysis.missing) + "</p>")
+
+    out.append('<h2 id="times">Grading times</h2>')
+    times = sorted(analysis.seconds.items(), key=lambda kv: -kv[1])
+    if times:
+        values = [v for _, v in times]
+        out.append(f"<p>Per submission, from the graded notebook's first cell to its last "
+                   f"(kernel start-up not included): median {_num(statistics.median(values), 1)} "
+                   f"s, longest {_num(values[0], 1)} s.</p><details><summary>Every "
+                   "submission</summary><table><tr><th>student</th><th>seconds</th></tr>"
+                   + "".join(f"<tr><td>{_link(graded, s, here)}</td><td class=n>{v:.1f}</td>"
+                             "</tr>" for s, v in times) + "</table></details>")
+    else:
+        out.append("<p>No timing recorded in the graded notebooks.</p>")
+    out.append(similarity_section(similarity, graded, here))
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def report_dir(assignment: str, root: Path = ROOT) -> Path:
+    return Path(root) / REPORTS / assignment
+
+
+def write_report(assignment: str, root: Path = ROOT, dest: Path | None = None,
+                 graded: GradedClass | None = None) -> Path:
+    """Write the page and its CSV files into ``dest`` (default ``reports/<assignment>/``);
+    return the page's path. The similarity section shows what ``make similarity`` last
+    wrote there."""
+    graded = graded or load(assignment, root)
+    dest = Path(dest) if dest else report_dir(assignment, root)
+    dest.mkdir(parents=True, exist_ok=True)
+    analysis = analyse(graded)
+    write_csvs(analysis, graded, dest)
+    page = dest / "index.html"
+    page.write_text(render(graded, analysis, pairs_io.saved(dest), dest), encoding="utf-8")
+    return page

@@ -1,0 +1,330 @@
+"""Similar answers: pairs of students whose code for one task shares long stretches.
+
+The method is winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), the algorithm
+behind MOSS, on a normalized token stream:
+
+1. **Normalize.** Each answer cell is tokenized with Python's own tokenizer; comments,
+   docstrings, blank lines, line breaks inside brackets, indentation widths and trailing
+   commas go; every name the cell itself binds (assigned variables, parameters, loop
+   variables, functions and classes it defines, import aliases) becomes ``V``, except the
+   functions and classes the given code defines (the stub's ``def autoencoder``, which
+   the tests call). Names it only uses (``keras``, ``layers.Dense``, keyword arguments)
+   and literals stay: they are what the code does. Renaming, reformatting and commenting
+   a copy therefore change nothing. A cell that does not parse is tokenized by a regular
+   expression instead.
+2. **Fingerprint.** Every run of :data:`K` consecutive tokens is hashed; of each window
+   of :data:`W` consecutive hashes, the smallest is kept. Any stretch of at least
+   ``K + W - 1`` tokens two answers share is guaranteed to give both a common
+   fingerprint, wherever it sits in either: statements or functions moved around keep
+   their fingerprints, and code added around a copy (dead code) does not remove them.
+3. **Subtract what was given.** Hashes of the released stub of the cell and of every
+   other code cell of the released notebook (setup, given helpers, visible tests) are
+   removed, so the template everyone starts from is never evidence. So are fingerprints
+   that more than :data:`COMMON` answers have (MOSS' ``-m``, same default): a stretch
+   of code that many students wrote is an idiom, not a copy.
+4. **Index, not all pairs.** An inverted index maps each fingerprint to the students who
+   have it; only students who share a fingerprint are ever paired, and each shared
+   fingerprint is counted once per pair. The work grows with the number of shared
+   fingerprints, not with the square of the class (the benchmark,
+   ``benchmarks/similarity_class.py``, times 1,000 answers).
+5. **Rank.** A pair's score is the share of the smaller answer's fingerprints found in
+   the other (so padding a copy with dead code does not hide it); pairs at or above
+   :data:`THRESHOLD` are listed, highest first, and grouped into clusters (connected
+   components). Answers with fewer than :data:`MIN_FINGERPRINTS` fingerprints left are
+   too short to tell copying from the obvious solution and are never paired.
+
+The result is a prompt for the instructor's judgement: it reads the answers and writes
+CSV files and a section of the report page; it never changes a grade.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import keyword
+import re
+import tokenize
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+#: Tokens per hashed run, and hashes per winnowing window.
+K, W = 8, 4
+#: A pair is listed at or above this share of the smaller answer's fingerprints.
+THRESHOLD = 0.6
+#: Fingerprints held by more answers than this are idioms, not evidence (MOSS' ``-m``,
+#: whose default is also 10).
+COMMON = 10
+#: Answers with fewer fingerprints than this (after subtraction) are never paired.
+MIN_FINGERPRINTS = 6
+#: The placeholder for every name an answer binds.
+NAME = "V"
+
+_SKIP = {tokenize.COMMENT, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
+         tokenize.ENCODING, tokenize.ENDMARKER}
+_FALLBACK = re.compile(r"""(?P<str>"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|(?P<com>\#[^\n]*)
+                           |(?P<name>[A-Za-z_]\w*)|(?P<num>\d[\w.]*)|(?P<nl>\n)
+                           |(?P<op>\*\*|//|==|!=|<=|>=|->|[^\s\w])""", re.X)
+_MAGIC = re.compile(r"^[ \t]*[%!].*$", re.M)
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    line: int  # 1-based line of the original cell
+
+
+def bound_names(source: str) -> set[str] | None:
+    """The names ``source`` binds (None if it does not parse)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.alias) and node.asname:
+            names.add(node.asname)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+    return names
+
+
+def _string(text: str) -> str:
+    try:
+        return repr(ast.literal_eval(text))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
+def _python_tokens(source: str, bound: set[str]) -> list[Token]:
+    out: list[Token] = []
+    toks = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type not in _SKIP]
+    for i, tok in enumerate(toks):
+        if tok.type == tokenize.STRING:
+            before = toks[i - 1].type if i else tokenize.NEWLINE
+            after = toks[i + 1].type if i + 1 < len(toks) else tokenize.NEWLINE
+            if before == tokenize.NEWLINE and after == tokenize.NEWLINE:
+                continue  # a docstring or a bare string: a comment
+            out.append(Token(_string(tok.string), tok.start[0]))
+        elif tok.type == tokenize.NEWLINE:
+            if out and out[-1].text != ";":
+                out.append(Token(";", tok.start[0]))
+        elif tok.type == tokenize.NAME:
+            after = toks[i + 1].string if i + 1 < len(toks) else ""
+            before = toks[i - 1].string if i else ""
+            keep = (tok.string not in bound or before == "."
+                    or (after == "=" and before in ("(", ",")))  # attribute, keyword arg
+            out.append(Token(tok.string if keep else NAME, tok.start[0]))
+        elif tok.string in (")", "]", "}") and out and out[-1].text == ",":
+            out[-1] = Token(tok.string, tok.start[0])  # a trailing comma is formatting
+        elif tok.type == tokenize.OP and tok.string == ";":
+            if out and out[-1].text != ";":
+                out.append(Token(";", tok.start[0]))
+        else:
+            out.append(Token(tok.string, tok.start[0]))
+    return out
+
+
+def _fallback_tokens(source: str, keep: frozenset[str] = frozenset()) -> list[Token]:
+    """Tokens of code that does not parse: names it seems to bind become ``V``."""
+    bound = set(re.findall(r"^\s*(?:def|class)\s+(\w+)", source, re.M))
+    bound |= set(re.findall(r"^\s*(\w+)\s*(?:,\s*\w+\s*)*=(?!=)", source, re.M))
+    bound |= set(re.findall(r"\bfor\s+(\w+)\s+in\b", source))
+    bound -= keep
+    out, line = [], 1
+    for m in _FALLBACK.finditer(source):
+        kind, text = m.lastgroup, m.group()
+        if kind == "nl":
+            line += 1
+            if out and out[-1].text != ";":
+                out.append(Token(";", line - 1))
+        elif kind == "com":
+            continue
+        elif kind == "name":
+            keep = text not in bound or keyword.iskeyword(text) or (out and out[-1].text == ".")
+            out.append(Token(text if keep else NAME, line))
+        elif kind == "str":
+            out.append(Token(_string(text), line))
+        else:
+            out.append(Token(text, line))
+    return out
+
+
+def api_names(sources: list[str]) -> frozenset[str]:
+    """The functions and classes the given code defines at its top level (the stub's
+    ``def autoencoder(...)``): the names tests call, which students do not rename."""
+    names = set()
+    for source in sources:
+        try:
+            tree = ast.parse(_MAGIC.sub("", source))
+        except (SyntaxError, ValueError):
+            continue
+        names.update(n.name for n in tree.body
+                     if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef))
+    return frozenset(names)
+
+
+def normalize(source: str, keep: frozenset[str] = frozenset()) -> list[Token]:
+    """The normalized token stream of one cell's code (see the module's docstring);
+    names in ``keep`` are never replaced."""
+    source = _MAGIC.sub("", source)
+    bound = bound_names(source)
+    if bound is not None:
+        try:
+            tokens = _python_tokens(source, bound - keep)
+        except (tokenize.TokenError, IndentationError, SyntaxError):
+            tokens = _fallback_tokens(source, keep)
+    else:
+        tokens = _fallback_tokens(source, keep)
+    while tokens and tokens[-1].text == ";":
+        tokens.pop()
+    return tokens
+
+
+def _hash(texts: list[str]) -> int:
+    digest = hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def kgram_hashes(tokens: list[Token], k: int = K) -> list[int]:
+    texts = [t.text for t in tokens]
+    return [_hash(texts[i:i + k]) for i in range(len(texts) - k + 1)]
+
+
+def winnow(hashes: list[int], w: int = W) -> dict[int, list[int]]:
+    """Fingerprints: the smallest hash of each window of ``w`` (rightmost on ties), with
+    the positions (k-gram indices) where each was selected."""
+    chosen: dict[int, list[int]] = {}
+    if not hashes:
+        return chosen
+    last = -1
+    for start in range(max(1, len(hashes) - w + 1)):
+        window = hashes[start:start + w]
+        low = min(window)
+        pos = start + max(i for i, h in enumerate(window) if h == low)
+        if pos != last:
+            chosen.setdefault(low, []).append(pos)
+            last = pos
+    return chosen
+
+
+@dataclass
+class Answer:
+    """One student's answer to one task, ready for comparison."""
+
+    student: str
+    source: str
+    tokens: list[Token]
+    prints: dict[int, list[int]]  # fingerprint -> k-gram positions
+
+    def lines_of(self, fingerprints) -> set[int]:
+        """The source lines the given fingerprints cover."""
+        lines = set()
+        for fp in fingerprints:
+            for pos in self.prints.get(fp, []):
+                lines.update(t.line for t in self.tokens[pos:pos + K])
+        return lines
+
+
+def prepare(student: str, source: str, given: set[int],
+            keep: frozenset[str] = frozenset()) -> Answer:
+    tokens = normalize(source, keep)
+    prints = {h: p for h, p in winnow(kgram_hashes(tokens)).items() if h not in given}
+    return Answer(student, source, tokens, prints)
+
+
+def given_hashes(sources: list[str], keep: frozenset[str] = frozenset()) -> set[int]:
+    """Every k-gram hash of the code students were given (stub, setup, helpers, tests)."""
+    out: set[int] = set()
+    for source in sources:
+        out.update(kgram_hashes(normalize(source, keep)))
+    return out
+
+
+@dataclass
+class Pair:
+    a: str
+    b: str
+    score: float          # shared / fingerprints of the smaller answer
+    jaccard: float
+    shared: int
+    lines_a: set[int] = field(default_factory=set)
+    lines_b: set[int] = field(default_factory=set)
+
+
+@dataclass
+class TaskSimilarity:
+    """The pairs and clusters of one task."""
+
+    task: str
+    answers: dict[str, Answer]
+    pairs: list[Pair]
+    clusters: list[list[str]]
+    ignored_common: int   # fingerprints dropped as idioms
+    too_short: list[str]  # students whose answers were too short to compare
+
+
+def compare(task: str, answers: dict[str, str], given: list[str],
+            threshold: float = THRESHOLD) -> TaskSimilarity:
+    """Pairs of ``answers`` (student -> code) above ``threshold``, for one task.
+
+    ``given`` holds the code students started from (the stub and the notebook's other
+    code cells), which is never counted as shared.
+    """
+    keep = api_names(given)
+    given_set = given_hashes(given, keep)
+    prepared = {s: prepare(s, src, given_set, keep) for s, src in answers.items()}
+    too_short = sorted(s for s, a in prepared.items() if len(a.prints) < MIN_FINGERPRINTS)
+    usable = {s: a for s, a in prepared.items() if len(a.prints) >= MIN_FINGERPRINTS}
+    index: dict[int, list[str]] = defaultdict(list)
+    for student, answer in usable.items():
+        for fp in answer.prints:
+            index[fp].append(student)
+    common = {fp for fp, who in index.items() if len(who) > COMMON}
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for fp, who in index.items():
+        if fp in common or len(who) < 2:
+            continue
+        who = sorted(who)
+        for i, a in enumerate(who):
+            for b in who[i + 1:]:
+                counts[a, b] += 1
+    pairs = []
+    for (a, b), shared in counts.items():
+        na = len(usable[a].prints.keys() - common)
+        nb = len(usable[b].prints.keys() - common)
+        if min(na, nb) < MIN_FINGERPRINTS:
+            continue
+        score = shared / min(na, nb)
+        if score >= threshold:
+            both = (usable[a].prints.keys() & usable[b].prints.keys()) - common
+            pairs.append(Pair(a, b, score, shared / (na + nb - shared), shared,
+                              usable[a].lines_of(both), usable[b].lines_of(both)))
+    pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
+    return TaskSimilarity(task, prepared, pairs, clusters(pairs), len(common), too_short)
+
+
+def clusters(pairs: list[Pair]) -> list[list[str]]:
+    """Groups of students linked by listed pairs (connected components), largest first."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for p in pairs:
+        parent[find(p.a)] = find(p.b)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for x in list(parent):
+        groups[find(x)].append(x)
+    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g))

@@ -1,0 +1,150 @@
+"""Similar answers (``instructor.analytics.similarity``) on generated classes, no grading.
+
+Copies disguised by renaming, reordering, added comments and dead code
+(``instructor.analytics.sample_answers``) must be found; the correct answers the grading
+tests hold, written independently in different styles, must not be flagged.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.analytics.sample_answers import DISGUISES, disguise
+from instructor.analytics.similarity import (
+    THRESHOLD,
+    K,
+    W,
+    compare,
+    kgram_hashes,
+    normalize,
+    winnow,
+)
+from instructor.workflow.sample_class import reference
+from tests.test_grading_sparse import L1L2_STYLE, LAYER_STYLE
+from tests.test_grading_vanilla import SEQUENTIAL, TF_KERAS
+
+ROOT = Path(__file__).resolve().parents[1]
+A = "02_stacked_autoencoders"
+
+
+def _grade_id(cell):
+    return (cell.metadata.get("nbgrader") or {}).get("grade_id")
+
+
+@pytest.fixture(scope="module")
+def given() -> list[str]:
+    """The code students of notebook 02 were given: every code cell of the release."""
+    nb = nbformat.read(ROOT / "release" / A / f"{A}.ipynb", as_version=4)
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def _reference(task: str) -> str:
+    nb = nbformat.read(ROOT / "notebooks" / A / f"{A}.ipynb", as_version=4)
+    return reference(next(c.source for c in nb.cells if _grade_id(c) == f"{task}-solution"))
+
+
+#: task -> the independently written correct answers (tests/test_grading_<task>.py)
+STYLES = {"vanilla": {"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS},
+          "sparse": {"reference": None, "layer_style": LAYER_STYLE, "l1l2_style": L1L2_STYLE}}
+
+
+def _styles(task: str) -> dict[str, str]:
+    return {name: src or _reference(task) for name, src in STYLES[task].items()}
+
+
+def _pairs(result) -> set[frozenset]:
+    return {frozenset((p.a, p.b)) for p in result.pairs}
+
+
+def test_normalizing_removes_comments_names_and_formatting():
+    a = "def f(x, n):\n    total = 0  # running sum\n    for i in range(n):\n" \
+        "        total += x[i] * 2\n    return total\n"
+    b = ('def f(values, count):\n    """Sum, doubled."""\n    acc = 0\n\n'
+         "    for k in range(count):\n        acc += values[k]*2\n    return acc\n")
+    assert [t.text for t in normalize(a)] == [t.text for t in normalize(b)]
+    # what the code uses (a library's names, keyword arguments, literals) is kept
+    c = a.replace("range(n)", "reversed(n)")
+    assert [t.text for t in normalize(a)] != [t.text for t in normalize(c)]
+
+
+def test_code_that_does_not_parse_is_still_compared():
+    broken = "def f(x):\n    y = x +\n    return y * 3  # oops\n"
+    assert [t.text for t in normalize(broken)][:3] == ["def", "V", "("]
+    assert "# oops" not in " ".join(t.text for t in normalize(broken))
+
+
+def test_winnowing_guarantee():
+    """Any shared run of K + W - 1 tokens gives both sides a common fingerprint."""
+    shared = " ".join(f"v{i} = f{i}(v{i - 1})" for i in range(1, 12))  # 66 tokens
+    tokens_a = normalize("a0 = 1\nprint(a0, 'left')\n" + shared.replace(" v", "\nv"))
+    tokens_b = normalize(shared.replace(" v", "\nv") + "\nz = [q for q in 'right']\n")
+    fa = winnow(kgram_hashes(tokens_a))
+    fb = winnow(kgram_hashes(tokens_b))
+    assert len(shared.split()) >= K + W - 1
+    assert fa.keys() & fb.keys()
+
+
+@pytest.mark.parametrize("how", [*[(d,) for d in DISGUISES], tuple(DISGUISES)],
+                         ids=lambda h: "+".join(h))
+@pytest.mark.parametrize("task", list(STYLES))
+def test_disguised_copies_are_found(task, how, given):
+    styles = _styles(task)
+    answers = dict(styles)
+    for i, (name, source) in enumerate(styles.items()):
+        answers[f"copy_of_{name}"] = disguise(source, how, seed=i)
+        assert answers[f"copy_of_{name}"] != source
+    result = compare(task, answers, given)
+    expected = {frozenset((name, f"copy_of_{name}")) for name in styles}
+    assert _pairs(result) == expected, [(p.a, p.b, round(p.score, 2)) for p in result.pairs]
+    assert all(p.score >= THRESHOLD for p in result.pairs)
+
+
+@pytest.mark.parametrize("task", list(STYLES))
+def test_independent_correct_answers_are_not_flagged(task, given):
+    styles = _styles(task)
+    result = compare(task, styles, given)
+    assert not result.pairs, [(p.a, p.b, round(p.score, 2)) for p in result.pairs]
+    assert not result.too_short  # compared, not skipped
+    # and none of them comes near the threshold
+    low = compare(task, styles, given, threshold=0.0)
+    assert max((p.score for p in low.pairs), default=0) < THRESHOLD - 0.1, \
+        [(p.a, p.b, round(p.score, 2)) for p in low.pairs]
+
+
+def test_the_given_code_is_not_evidence(given):
+    """Two answers made of the stub and of a cell the notebook gives (a test cell pasted
+    into the answer) are never paired."""
+    nb = nbformat.read(ROOT / "release" / A / f"{A}.ipynb", as_version=4)
+    stub = next(c.source for c in nb.cells if _grade_id(c) == "vanilla-solution")
+    test = next(c.source for c in nb.cells if _grade_id(c) == "vanilla-tests-layers")
+    answers = {"a": stub + "\n" + test, "b": "# mine\n" + test + "\n" + stub}
+    result = compare("vanilla", answers, given)
+    assert not result.pairs
+    assert set(result.too_short) == {"a", "b"}
+
+
+def test_clusters_group_copies_of_one_answer(given):
+    source = _reference("vanilla")
+    answers = {"orig": source, "c1": disguise(source, seed=1), "c2": disguise(source, seed=2),
+               "other": SEQUENTIAL}
+    result = compare("vanilla", answers, given)
+    assert result.clusters == [["c1", "c2", "orig"]]
+    assert {frozenset(p) for p in combinations(["orig", "c1", "c2"], 2)} == _pairs(result)
+    for p in result.pairs:  # the shared lines are known on both sides, for the side-by-side
+        assert p.lines_a and p.lines_b
+
+
+def test_idioms_of_a_large_class_are_not_evidence(given):
+    """Fingerprints most of a class shares are dropped: 30 students who all wrote the
+    reference (renamed) are not 435 pairs, and a real copy pair still stands out."""
+    source = _reference("vanilla")
+    answers = {f"s{i:02d}": disguise(source, ("rename",), seed=i) for i in range(30)}
+    answers["x"] = TF_KERAS
+    answers["x_copy"] = disguise(TF_KERAS, seed=7)
+    result = compare("vanilla", answers, given)
+    assert _pairs(result) == {frozenset(("x", "x_copy"))}
+    assert result.ignored_common > 0
