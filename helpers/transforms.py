@@ -89,7 +89,8 @@ def upscale(x: np.ndarray, factor: int = 2, method: str = "nearest") -> np.ndarr
 
 
 def rgb_to_gray(x: np.ndarray, keepdims: bool = True) -> np.ndarray:
-    """Luminance with the ITU-R 601 weights, for RGB images already scaled to [0, 1].
+    """Luma (not luminance: the weights act on the stored, gamma-encoded values) with the
+    ITU-R 601 weights, for RGB images already scaled to [0, 1].
 
     The images are weighted once and not rescaled again. Returns (N, H, W, 1), or
     (N, H, W) with ``keepdims=False``.
