@@ -127,7 +127,8 @@ def _draw_metric(ax: Any, runs: Mapping[str, Mapping[str, list[float]]], metric:
     keys = _keys(metric)
     shown = [(run, key, kind) for run, values in runs.items() for key, kind in keys
              if key in values]
-    both_kinds = len({kind for _, _, kind in shown}) > 1
+    kinds = {kind for _, _, kind in shown}
+    both_kinds = len(kinds) > 1
     colors: dict[str, Any] = {}
     last_epoch = first_epoch
     for run, key, kind in shown:
@@ -143,7 +144,8 @@ def _draw_metric(ax: Any, runs: Mapping[str, Mapping[str, list[float]]], metric:
             style["color"] = colors[run]
         (line,) = ax.plot(epochs, series, marker="o", markersize=4, label=label, **style)
         colors.setdefault(run, line.get_color())
-    ax.set_title(metric)
+    ax.set_title(f"val_{metric}" if kinds == {"validation"} and not metric.startswith("val_")
+                 else metric)
     ax.set_xlabel("epoch")
     ax.set_xlim(first_epoch - 0.5, last_epoch + 0.5)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

@@ -145,7 +145,8 @@ def test_compared_runs_name_train_and_validation_when_both_are_drawn(two_runs):
 
 def test_compared_runs_one_panel_per_metric_loss_first(two_runs):
     fig = plot_history(two_runs)
-    assert [ax.get_title() for ax in fig.axes] == ["loss", "mse"]
+    # "mse" has only validation curves in these runs, and its panel says so
+    assert [ax.get_title() for ax in fig.axes] == ["loss", "val_mse"]
     assert set(curves(fig.axes[0])) == {"binary cross-entropy", "mse"}
 
 
@@ -154,6 +155,7 @@ def test_first_epoch_zero_puts_the_untrained_value_at_epoch_0():
             "residual": {"val_loss": [0.01, 0.008, 0.007]}}
     fig = plot_history(runs, first_epoch=0)
     ax = fig.axes[0]
+    assert ax.get_title() == "val_loss"          # only validation curves: named so
     for x, _ in curves(ax).values():
         np.testing.assert_array_equal(x, [0, 1, 2])
     assert ax.get_xlim() == (-0.5, 2.5)
