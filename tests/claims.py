@@ -1059,6 +1059,15 @@ def four_times_loses_4_to_6_db_and_half_the_detail(run: Run) -> None:
 
 
 @claim(N06)
+def no_checkerboard_in_the_networks_error(run: Run) -> None:
+    run.says(r"the network's error is the same, to within 10%, on even and odd output rows "
+             r"and columns \(printed there\)")
+    printed = run.output('scores["network"] = helpers.image_scores(')
+    errors = numbers("network's MSE by output row/column:", printed)
+    assert len(errors) == 4 and max(errors) <= 1.1 * min(errors), printed
+
+
+@claim(N06)
 def the_cubic_spline_beats_the_4x4_pixel_bicubic(run: Run) -> None:
     run.says(r"It is also ahead of the 4×4-pixel bicubic of Keras, PIL and OpenCV \(the last "
              r"line printed\), so it is the harder of the two baselines")
