@@ -121,3 +121,19 @@ def test_gray_to_rgb_copies_the_channel():
     assert rgb.shape == (2, 4, 4, 3)
     assert all(np.array_equal(rgb[..., c], g[..., 0]) for c in range(3))
     assert np.allclose(transforms.rgb_to_gray(rgb), g, atol=1e-6)
+
+
+def test_bicubic_is_a_cubic_spline_reaching_the_whole_line_bilinear_two_pixels():
+    """What upscale's docstring says: one bright pixel of a 14-pixel row, enlarged 2x,
+    changes every output pixel with "bicubic" (SciPy's prefiltered spline), but only the
+    4 output pixels over its two neighbours' half-way points with "bilinear"; a 4-tap
+    cubic convolution would change 8."""
+    row = np.zeros((1, 1, 14), dtype=np.float32)
+    row[0, 0, 7] = 0.5
+    row = row + 0.25                       # stay inside [0, 1], so clipping changes nothing
+    base = np.full((1, 1, 28), 0.25, dtype=np.float32)
+    spline = transforms.upscale(row, 2, "bicubic")[0, 0] - base[0, 0]
+    linear = transforms.upscale(row, 2, "bilinear")[0, 0] - base[0, 0]
+    assert np.count_nonzero(np.abs(spline) > 1e-7) == 28
+    assert np.count_nonzero(np.abs(linear) > 1e-7) == 4
+    assert (spline < -1e-4).any(), "the spline's weights alternate in sign"
