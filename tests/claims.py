@@ -134,17 +134,6 @@ def results_note(label: str) -> str:
     raise AssertionError(f"docs/results.md has no line with {label!r}")
 
 
-def answer_says(run: Run, marker: str, *texts: str) -> str:
-    """The ``#`` comments (the written answer) of the code cell whose source holds
-    ``marker``, on one line; fails unless they say each of ``texts``."""
-    source = next(s for s in run.sources if marker in s)
-    said = " ".join(" ".join(line.lstrip("# ") for line in source.splitlines()
-                             if line.startswith("#")).split())
-    for text in texts:
-        assert text in said, f"the answer no longer says {text!r}"
-    return said
-
-
 # ---------------------------------------------------------------- 03 convolutional AEs
 N03 = "03_convolutional_autoencoders"
 
@@ -846,10 +835,11 @@ def at_equal_budgets_the_picture_stays_the_same(run: Run) -> None:
 
 @claim(N05)
 def sandals_transfer_best_trousers_and_pullovers_worst(run: Run) -> None:
-    answer_says(run, "by_class = {}",
-                "comes closest on sandals (about 1.5 dB behind), then on sneakers and ankle "
-                "boots", "Sandals are among the Fashion denoiser's weakest classes",
-                "by about 5 dB, on trousers and pullovers")
+    run.answer('by_class = {}',
+               r"comes closest on sandals \(about 1\.5 dB behind\), then on sneakers and "
+               'ankle boots',
+               "Sandals are among the Fashion denoiser's weakest classes",
+               'by about 5 dB, on trousers and pullovers')
     printed = run.output("by_class = {}")
     table = {}
     for line in printed.splitlines()[1:]:
@@ -866,10 +856,10 @@ def sandals_transfer_best_trousers_and_pullovers_worst(run: Run) -> None:
 
 @claim(N05)
 def the_denoiser_at_other_noise_levels(run: Run) -> None:
-    answer_says(run, "levels = {}",
-                "at each nonzero noise level above, its MSE is below the noisy input's, and "
-                "the less noise, the higher its PSNR",
-                "on clean images (factor 0) it changes its input, so its MSE is above 0")
+    run.answer('levels = {}',
+               "at each nonzero noise level above, its MSE is below the noisy input's, "
+               'and the less noise, the higher its PSNR',
+               r"on clean images \(factor 0\) it changes its input, so its MSE is above 0")
     printed = run.output("levels = {}")
     rows = {}
     for line in printed.splitlines():
@@ -887,11 +877,12 @@ def the_denoiser_at_other_noise_levels(run: Run) -> None:
 
 @claim(N05)
 def binary_cross_entropy_wins_in_fast_mode_the_mse_model_goes_black(run: Run) -> None:
-    answer_says(run, "loss_runs = {}",
-                "In this fast-mode run (3 epochs on 6,000 images, one seed) binary "
-                "cross-entropy wins clearly on the same measure, the test MSE and PSNR",
-                "Its validation MSE falls every epoch, while the MSE model's stays at that of "
-                "an all-black output", "that model has gone black everywhere")
+    run.answer('loss_runs = {}',
+               r"In this fast-mode run \(3 epochs on 6,000 images, one seed\) binary "
+               'cross-entropy wins clearly on the same measure, the test MSE and PSNR',
+               "Its validation MSE falls every epoch, while the MSE model's stays at "
+               'that of an all-black output',
+               'that model has gone black everywhere')
     assert "fast mode: 3 epoch(s) on 6,000" in run.output("helpers.budget(")
     printed = run.output("loss_runs = {}")
     table, _ = _mse_psnr_table(printed)
@@ -1097,9 +1088,9 @@ def from_scratch_in_fast_mode_the_network_reaches_24_7_db(run: Run) -> None:
 
 @claim(N06)
 def the_lead_over_bicubic_is_smaller_on_clothes(run: Run) -> None:
-    said = answer_says(run, 'for name, dataset in (("digits", data), ("clothes", fashion))',
-                       "in fast mode (both networks trained here for 3 epochs on 6,000 images, "
-                       "one seed) it is about 4 dB on digits and about 1.3 dB on clothes")
+    said = run.answer('for name, dataset in (("digits", data), ("clothes", fashion))',
+                      r"in fast mode \(both networks trained here for 3 epochs on 6,000 images, "
+                      r"one seed\) it is about 4 dB on digits and about 1\.3 dB on clothes")
     assert "Answer: smaller." in said, said
     printed = run.output('for name, dataset in (("digits", data), ("clothes", fashion))')
     digits = number(r"both trained here: digits ([\d.]+) dB", printed)
@@ -1110,12 +1101,12 @@ def the_lead_over_bicubic_is_smaller_on_clothes(run: Run) -> None:
 
 @claim(N06)
 def horses_dogs_and_cars_gain_most_deer_and_frogs_least(run: Run) -> None:
-    answer_says(run, "per_class = {name:",
-                "on the first 1,000 test photos (fast mode), the gain is largest, about half a "
-                "decibel or a little more, for horses, dogs and cars",
-                "It is smallest, 0.25 to 0.3 dB, for deer and frogs",
-                "the gain rises with the original's detail (a positive correlation",
-                "frogs have more detail than most classes and gain little")
+    run.answer('per_class = {name:',
+               r"on the first 1,000 test photos \(fast mode\), the gain is largest, "
+               'about half a decibel or a little more, for horses, dogs and cars',
+               r"It is smallest, 0\.25 to 0\.3 dB, for deer and frogs",
+               r"the gain rises with the original's detail \(a positive correlation",
+               'frogs have more detail than most classes and gain little')
     printed = run.output("per_class = {name:")
     rows = {}
     for line in printed.splitlines():
@@ -1135,11 +1126,12 @@ def horses_dogs_and_cars_gain_most_deer_and_frogs_least(run: Run) -> None:
 
 @claim(N06)
 def the_residual_model_starts_near_bicubic_and_stays_ahead(run: Run) -> None:
-    answer_says(run, "def build_residual_upsampler",
-                "yes, in this run (fast mode: 3 epochs on 6,000 images, one seed)",
-                "the residual model is already within a factor of 2 of the bicubic "
-                "enlargement's error", "the plain network starts about 20 times further off",
-                "after each epoch the residual model's validation MSE is lower")
+    run.answer('def build_residual_upsampler',
+               r"yes, in this run \(fast mode: 3 epochs on 6,000 images, one seed\)",
+               'the residual model is already within a factor of 2 of the bicubic '
+               "enlargement's error",
+               'the plain network starts about 20 times further off',
+               "after each epoch the residual model's validation MSE is lower")
     printed = run.output("def build_residual_upsampler")
     curves = {}
     for line in printed.splitlines():
@@ -1287,24 +1279,18 @@ def predicted_colors_are_faint(run: Run) -> None:
     assert weights_record("07_colorizer")["made"]["epochs"] == 30
 
 
-def _answer_says(run: Run, text: str) -> None:
-    """Fail unless an exercise answer's comments say ``text`` (a regular expression)."""
-    for source in run.sources:
-        comments = " ".join(line.strip().lstrip("#").strip() for line in source.splitlines()
-                            if line.strip().startswith("# "))
-        if re.search(text, comments):
-            return
-    raise AssertionError(f"{run.name}'s answers no longer say /{text}/: update the claim")
-
-
 @claim(N07)
 def per_class_the_warm_tint_helps_animals_and_hurts_sky_and_water(run: Run) -> None:
-    _answer_says(run, r"gains most on frogs, deer and horses, little on trucks, and does "
-                      r"worse than gray on cars, airplanes and ships")
-    _answer_says(run, r"The colorizer tints every class warm \(red above blue on average\), "
-                      r"the animals a little more")
-    _answer_says(run, r"their photos are bluish on average")
-    _answer_says(run, r"Cars and trucks are near neutral on average")
+    run.answer(None,
+               'gains most on frogs, deer and horses, little on trucks, and does worse '
+               'than gray on cars, airplanes and ships')
+    run.answer(None,
+               r"The colorizer tints every class warm \(red above blue on average\), the "
+               'animals a little more')
+    run.answer(None,
+               'their photos are bluish on average')
+    run.answer(None,
+               'Cars and trucks are near neutral on average')
     printed = run.output("warmth_true = ")
     rows = {}
     for line in printed.splitlines()[1:]:
@@ -1325,9 +1311,11 @@ def per_class_the_warm_tint_helps_animals_and_hurts_sky_and_water(run: Run) -> N
 
 @claim(N07)
 def mae_and_mse_give_nearly_the_same_colors(run: Run) -> None:
-    _answer_says(run, r"In fast mode the two models' MSE agree to within 1 % and their "
-                      r"chroma to within 0\.01, both far below the photos' own chroma")
-    _answer_says(run, r"has median R 1, G 0 and B 0, exactly red")
+    run.answer(None,
+               "In fast mode the two models' MSE agree to within 1 % and their chroma "
+               r"to within 0\.01, both far below the photos' own chroma")
+    run.answer(None,
+               'has median R 1, G 0 and B 0, exactly red')
     printed = run.output('for loss in ("mse", "mae"):')
     table = _scores_07_rows(printed)
     mse, mae = table["trained with mse"], table["trained with mae"]
@@ -1340,11 +1328,15 @@ def mae_and_mse_give_nearly_the_same_colors(run: Run) -> None:
 
 @claim(N07)
 def the_most_likely_bin_is_gray_and_the_bins_lose_little(run: Run) -> None:
-    _answer_says(run, r"in fast mode, decoded by its most likely bin, the classifier gives "
-                      r"no color")
-    _answer_says(run, r"the output equals the gray baseline \(chroma 0\)")
-    _answer_says(run, r"shows more color than the most likely bin")
-    _answer_says(run, r"its MSE is far below the models'")
+    run.answer(None,
+               'in fast mode, decoded by its most likely bin, the classifier gives no '
+               'color')
+    run.answer(None,
+               r"the output equals the gray baseline \(chroma 0\)")
+    run.answer(None,
+               'shows more color than the most likely bin')
+    run.answer(None,
+               "its MSE is far below the models'")
     printed = run.output("N_BINS, LIMIT = ")
     table = _scores_07_rows(printed)
     assert table["bins, most likely"] == table["gray (baseline)"], printed
@@ -1356,10 +1348,12 @@ def the_most_likely_bin_is_gray_and_the_bins_lose_little(run: Run) -> None:
 
 @claim(N07)
 def without_the_trick_the_model_is_worse_than_gray(run: Run) -> None:
-    _answer_says(run, r"in fast mode, worse than the baseline after the same training: a "
-                      r"higher MSE and a lower mean and median PSNR")
-    _answer_says(run, r"its luma alone misses the gray input by an MSE \(printed last\) "
-                      r"that is a large part of its whole MSE")
+    run.answer(None,
+               'in fast mode, worse than the baseline after the same training: a higher '
+               'MSE and a lower mean and median PSNR')
+    run.answer(None,
+               r"its luma alone misses the gray input by an MSE \(printed last\) that is "
+               'a large part of its whole MSE')
     printed = run.output("def build_direct_colorizer")
     table = _scores_07_rows(printed)
     gray, direct = table["gray (baseline)"], table["direct RGB"]
@@ -1555,19 +1549,6 @@ def most_pixels_are_black(run: Run) -> None:
     assert black > 50, printed
 
 
-def _answer_says(run: Run, marker: str, text: str) -> str:
-    """``text`` (a regular expression) in the ``#`` comments of the code cell whose source
-    contains ``marker`` (an exercise answer), lines joined; returns the joined comments."""
-    for source in run.sources:
-        if marker in source:
-            comments = " ".join(line.strip().lstrip("#").strip()
-                                for line in source.splitlines() if line.strip().startswith("#"))
-            assert re.search(text, comments), \
-                f"the answer with {marker!r} no longer says /{text}/: update the claim"
-            return comments
-    raise AssertionError(f"{run.name} has no code cell with {marker!r}")
-
-
 def _row_08(label: str, model: str = "VAE 784-512-2") -> list[float]:
     """The numbers after ``label`` in 08's row of docs/results.md for ``model``."""
     return numbers(label, results_row("08", model))
@@ -1582,9 +1563,10 @@ def all_codes_together_are_wider_than_the_prior(run: Run) -> None:
     run.says(r"their variance per axis, the variance of the means plus the average "
              r"\$\\sigma\^2\$ \(printed last\), is about 1\.3 to 1\.7 with the course's "
              r"weights, against the prior's 1")
-    _answer_says(run, "kl_per_dimension = ", r"its variance per dimension \(the variance of "
-                 r"the means plus the average sigma\^2, printed above\) is about 1\.3 to 1\.7 "
-                 r"with the course's weights, above the prior's 1")
+    run.answer('kl_per_dimension = ',
+               r"its variance per dimension \(the variance of the means plus the average "
+               r"sigma\^2, printed above\) is about 1\.3 to 1\.7 with the course's "
+               "weights, above the prior's 1")
     printed = run.output(ALL_CODES_08)
     fast = numbers(ALL_CODES_08, printed)
     spread = numbers("spread:", printed.split("average sigma:")[0])
@@ -1690,8 +1672,8 @@ def xla_made_dense_epochs_about_1_6_times_faster(run: Run) -> None:
 def the_prior_puts_its_mass_within_3(run: Run) -> None:
     run.says(r"where \$\\mathcal N\(0, I\)\$ puts almost all its mass \(within a radius of "
              r"about 3\)")
-    _answer_says(run, "vae_10 = build_vae(10, 1.0)", r"N\(0, I\) in 2-D puts 99\.5 % of its "
-                 r"mass")
+    run.answer('vae_10 = build_vae(10, 1.0)',
+               r"N\(0, I\) in 2-D puts 99\.5 % of its mass")
     assert 1 - math.exp(-9 / 2) > 0.98                     # the disc of radius 3 in 2-D
     assert round(100 * math.erf(3 / math.sqrt(2)) ** 2, 1) == 99.5    # the square [-3, 3]^2
 
@@ -1712,15 +1694,15 @@ def _beta_runs(run: Run) -> dict[float, dict[str, list[float]]]:
 
 @claim(N08)
 def exercise_1_beta_0_shrinks_sigma_beta_4_keeps_least(run: Run) -> None:
-    _answer_says(run, "for beta_value in (0.0, 0.1, 4.0):",
-                 r"it shrinks that noise \(sigma far below 1\) and spreads its codes as widely "
-                 r"as it likes \(a spread of several units, far from N\(0, I\)\)")
-    _answer_says(run, "for beta_value in (0.0, 0.1, 4.0):",
-                 r"at beta = 4 it is the smallest of the three")
-    _answer_says(run, "for beta_value in (0.0, 0.1, 4.0):",
-                 r"In fast mode \(one short epoch\) the beta = 4 one is the worst, the other two "
-                 r"barely differ, and all three are still above the cross-entropy of the mean "
-                 r"training image \(section 12\)")
+    run.answer('for beta_value in (0.0, 0.1, 4.0):',
+               r"it shrinks that noise \(sigma far below 1\) and spreads its codes as "
+               r"widely as it likes \(a spread of several units, far from N\(0, I\)\)")
+    run.answer('for beta_value in (0.0, 0.1, 4.0):',
+               'at beta = 4 it is the smallest of the three')
+    run.answer('for beta_value in (0.0, 0.1, 4.0):',
+               r"In fast mode \(one short epoch\) the beta = 4 one is the worst, the "
+               'other two barely differ, and all three are still above the '
+               r"cross-entropy of the mean training image \(section 12\)")
     runs = _beta_runs(run)
     zero, small, four = runs[0.0], runs[0.1], runs[4.0]
     assert max(zero["sigma"]) < 0.3 and min(zero["spread"]) > 2, zero
@@ -1734,8 +1716,8 @@ def exercise_1_beta_0_shrinks_sigma_beta_4_keeps_least(run: Run) -> None:
 
 @claim(N08)
 def exercise_2_ten_dimensions_reconstruct_better(run: Run) -> None:
-    _answer_says(run, "vae_10 = build_vae(10, 1.0)",
-                 r"the reconstructions improve \(a lower reconstruction loss\)")
+    run.answer('vae_10 = build_vae(10, 1.0)',
+               r"the reconstructions improve \(a lower reconstruction loss\)")
     printed = run.output("vae_10 = build_vae(10, 1.0)")
     two = number(r" 2 latent dimensions: reconstruction\s+([\d.]+)", printed)
     ten = number(r"10 latent dimensions: reconstruction\s+([\d.]+)", printed)
@@ -1744,7 +1726,8 @@ def exercise_2_ten_dimensions_reconstruct_better(run: Run) -> None:
 
 @claim(N08)
 def exercise_4_sigma_well_below_1_a_few_nats_per_dimension(run: Run) -> None:
-    _answer_says(run, "kl_per_dimension = ", r"the KL term charges a few nats per dimension")
+    run.answer('kl_per_dimension = ',
+               'the KL term charges a few nats per dimension')
     printed = run.output("kl_per_dimension = ")
     assert max(numbers("average sigma per dimension:", printed)) < 0.2, printed
     assert all(2 <= v <= 5 for v in numbers("KL per dimension (nats):", printed)), printed
@@ -1764,14 +1747,6 @@ def the_exercise_vae_trains_5_epochs_full_1_fast(run: Run) -> None:
 
 # ---------------------------------------------------------------- 09 VAE with TFP layers
 N09 = "09_vae_tfp_layers"
-
-
-def answer_says(run: Run, marker: str, text: str) -> None:
-    """``text`` (a regular expression) in the comments of the code cell holding ``marker``."""
-    source = next(s for s in run.sources if marker in s)
-    said = " ".join(line.lstrip("# ") for line in source.splitlines()
-                    if line.lstrip().startswith("#"))
-    assert re.search(text, " ".join(said.split())), f"the answer no longer says /{text}/"
 
 
 @claim(N09)
@@ -1906,11 +1881,13 @@ def restoring_a_checkpoint_reproduces_the_outputs_exactly(run: Run) -> None:
 
 @claim(N09)
 def exercise_1_the_smaller_beta_reconstructs_better_with_a_larger_kl(run: Run) -> None:
-    answer_says(run, "beta_models = {}", r"beta = 0\.25 gives the sharper reconstructions and "
-                r"the lower reconstruction term \(printed above\)")
-    answer_says(run, "beta_models = {}", r"so its KL is several times larger")
-    answer_says(run, "beta_models = {}", r"Neither code has collapsed in this run: both KLs "
-                r"are well above 0")
+    run.answer('beta_models = {}',
+               r"beta = 0\.25 gives the sharper reconstructions and the lower "
+               r"reconstruction term \(printed above\)")
+    run.answer('beta_models = {}',
+               'so its KL is several times larger')
+    run.answer('beta_models = {}',
+               'Neither code has collapsed in this run: both KLs are well above 0')
     printed = run.output("beta_models = {}")
     small = numbers("beta 0.25:", printed)   # loss, reconstruction, KL, beta * KL
     large = numbers("beta 4.0 :", printed)
@@ -1920,10 +1897,12 @@ def exercise_1_the_smaller_beta_reconstructs_better_with_a_larger_kl(run: Run) -
 
 @claim(N09)
 def exercise_2_the_one_sample_kl_is_unbiased_and_as_noisy_as_the_batches(run: Run) -> None:
-    answer_says(run, "def one_sample_kl(", r"the one-sample estimates average to the exact KL "
-                r"\(within a few standard errors, printed above\)")
-    answer_says(run, "def one_sample_kl(", r"for a batch of 32 by about as much as the exact "
-                r"KL differs from one batch to another \(the two stds above\)")
+    run.answer('def one_sample_kl(',
+               r"the one-sample estimates average to the exact KL \(within a few "
+               r"standard errors, printed above\)")
+    run.answer('def one_sample_kl(',
+               'for a batch of 32 by about as much as the exact KL differs from one '
+               r"batch to another \(the two stds above\)")
     printed = run.output("def one_sample_kl(")
     exact = number(r"exact KL of the batch: ([\d.]+)", printed)
     mean = number(r"one-sample estimates: mean ([\d.]+)", printed)
@@ -1936,11 +1915,13 @@ def exercise_2_the_one_sample_kl_is_unbiased_and_as_noisy_as_the_batches(run: Ru
 
 @claim(N09)
 def exercise_4_every_axis_is_used_and_the_principal_spreads_are_wider(run: Run) -> None:
-    answer_says(run, "posterior_now = fresh.encoder(x_val)", r"along every axis the codes "
-                r"spread by a similar amount and the average posterior standard deviation is "
-                r"far below the prior's 1 \(printed above\)")
-    answer_says(run, "posterior_now = fresh.encoder(x_val)", r"The principal directions of the "
-                r"codes spread over a wider range than the axes")
+    run.answer('posterior_now = fresh.encoder(x_val)',
+               'along every axis the codes spread by a similar amount and the average '
+               r"posterior standard deviation is far below the prior's 1 \(printed "
+               r"above\)")
+    run.answer('posterior_now = fresh.encoder(x_val)',
+               'The principal directions of the codes spread over a wider range than '
+               'the axes')
     printed = run.output("posterior_now = fresh.encoder(x_val)")
     axes = numbers("spread of the codes along the axes:", printed)
     stds = numbers("average posterior std along the axes:", printed)
@@ -1952,8 +1933,9 @@ def exercise_4_every_axis_is_used_and_the_principal_spreads_are_wider(run: Run) 
 
 @claim(N09)
 def exercise_3_training_resumes_where_it_stopped(run: Run) -> None:
-    answer_says(run, "resume_step = ", r"the loss of its first batch is close to the trained "
-                r"model's validation loss printed in section 6")
+    run.answer('resume_step = ',
+               "the loss of its first batch is close to the trained model's validation "
+               'loss printed in section 6')
     printed = run.output("resume_step = ")
     saved = number(r"optimizer steps: saved (\d+)", printed)
     assert saved > 0 and saved == number(r"restored (\d+)", printed), printed

@@ -47,6 +47,30 @@ class Run:
         raise AssertionError(f"{self.name}'s text no longer says /{text}/: "
                              "update the claim with the text")
 
+    def answer(self, marker: str | None, *texts: str) -> str:
+        """The written part of a worked exercise, on one line: the ``#`` comments of the
+        code cell whose source holds ``marker`` (of the first such cell whose comments say
+        every ``texts``, regular expressions, when ``marker`` is ``None``); fails unless
+        they say each of ``texts``."""
+        cells = [s for s in self.sources if marker is None or marker in s]
+        if not cells:
+            raise AssertionError(f"{self.name} has no code cell with {marker!r}")
+        for source in cells:
+            said = comments(source)
+            missing = [text for text in texts if not re.search(text, said)]
+            if not missing:
+                return said
+        raise AssertionError(f"{self.name}'s answer ({marker!r}) no longer says "
+                             f"/{missing[0]}/: update the claim with the text")
+
+
+def comments(source: str) -> str:
+    """A code cell's ``#`` comments, as one line of prose."""
+    lines = [line.strip().lstrip("#").strip() for line in source.splitlines()
+             if line.strip().startswith("#")
+             and not line.strip().startswith(("### BEGIN", "### END"))]
+    return " ".join(" ".join(lines).split())
+
 
 def number(pattern: str, text: str) -> float:
     """The number captured by ``pattern``'s first group in ``text``."""

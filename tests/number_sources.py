@@ -19,15 +19,17 @@ notebook 02, exercise 3), a citation's year (Vincent et al., 2008) and a library
 
 from __future__ import annotations
 
+import ast
 import io
 import re
 import tokenize
 from dataclasses import dataclass
+from pathlib import Path
 
 import nbformat
 
-from tests.claims import CLAIMS
-from tests.nbval_claims import Run
+from tests import claims
+from tests.nbval_claims import comments
 
 #: Facts of the world every notebook may state: the number as written -> its source.
 COMMON_FACTS = {
@@ -43,6 +45,16 @@ COMMON_FACTS = {
 }
 #: Facts of the world one notebook states: the number as written -> its source.
 FACTS: dict[str, dict[str, str]] = {
+    "05_denoising_autoencoders": {"0.9": "9 dB / 10 dB, the exponent in 10^0.9"},
+    "06_super_resolution": {
+        "196": "14 × 14 block averages", "588": "784 − 196", "3,072": "32 × 32 × 3",
+        "192": "8 × 8 × 3", "2,880": "3,072 − 192", "768": "16 × 16 × 3",
+        "2,304": "3,072 − 768",
+    },
+    "07_colorization": {
+        "2016": "Zhang, Isola and Efros, Colorful Image Colorization, ECCV 2016",
+        "60": "an example's proportions (60 % red, 40 % blue)", "40": "the same example",
+    },
     "08_variational_autoencoder": {
         "0.71": "sqrt(1/2), the Gaussian likelihood's standard deviation",
         "99.5": "N(0, I)'s mass in [-3, 3]^2: 0.9973^2",
@@ -62,7 +74,6 @@ NOT_A_QUANTITY = re.compile(
     r"|et al\.,|[A-Z][a-z]+,|TensorFlow|Keras|Python|NumPy|TFP|tf_keras|ipywidgets|nbgrader"
     r"|Probability|ITU-R|BT\.)\s*\(?$", re.I)
 HEADING_OR_ITEM = re.compile(r"^(?:#+ .*|\s*(?:\d+\.|[-*])\s)", re.M)
-ANSWER = re.compile(r"^\s*# ?(.*)$")
 
 
 def value(text: str) -> float:
@@ -85,49 +96,46 @@ def code_literals(source: str) -> set[float]:
     return found
 
 
-def answer_comments(source: str) -> str:
-    """The written part of a worked exercise: its comment lines, as prose."""
-    lines = [m.group(1) for line in source.splitlines() if (m := ANSWER.match(line))
-             and not line.strip().startswith("###")]
-    return "\n".join(lines)
+def answers(nb) -> list[str]:
+    """The sources of the notebook's worked exercise answers."""
+    return [c.source for c in nb.cells if c.cell_type == "code"
+            and "exercise-answer" in c.get("metadata", {}).get("tags", [])]
 
 
 def prose(nb) -> list[str]:
     """Every paragraph a student reads: markdown cells and worked answers' comments."""
     texts = [c.source for c in nb.cells if c.cell_type == "markdown"]
-    texts += [answer_comments(c.source) for c in nb.cells if c.cell_type == "code"
-              and "exercise-answer" in c.get("metadata", {}).get("tags", [])]
+    texts += [comments(source) for source in answers(nb)]
     return [p for text in texts for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-class _Quotes(Run):
-    """A run that only collects what a claim's ``says`` patterns match."""
-
-    class Done(Exception):
-        pass
-
-    def __init__(self, name: str, paragraphs: list[str]):
-        super().__init__(name, [], [], "\n\n".join(paragraphs))
-        self.spans: list[str] = []
-
-    def says(self, text: str) -> str:
-        paragraph = super().says(text)
-        self.spans += [m.group(0) for m in re.finditer(text, " ".join(paragraph.split()))]
-        return paragraph
-
-    def output(self, marker: str) -> str:
-        raise self.Done
+def claim_patterns() -> list[tuple[str, str | None, str]]:
+    """What the claims quote, read from tests/claims.py's source: (``says`` or ``answer``,
+    the answer's marker, the pattern) for every call whose pattern is written out."""
+    found = []
+    for node in ast.walk(ast.parse(Path(claims.__file__).read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("says", "answer")):
+            continue
+        args = [a.value if isinstance(a, ast.Constant) else False for a in node.args]
+        if node.func.attr == "says" and args and isinstance(args[0], str):
+            found.append(("says", None, args[0]))
+        elif node.func.attr == "answer" and args and args[0] is not False:
+            found += [("answer", args[0], text) for text in args[1:] if isinstance(text, str)]
+    return found
 
 
-def quoted(name: str, paragraphs: list[str]) -> str:
-    """All the text the claims of notebook ``name`` quote, joined."""
-    run = _Quotes(name, paragraphs)
-    for check in CLAIMS.get(name, []):
-        try:
-            check(run)
-        except Exception:  # noqa: BLE001, S110 - a claim that stops early quoted what it quoted
-            pass
-    return "\n".join(run.spans)
+def quoted(paragraphs: list[str], sources: list[str]) -> str:
+    """All the text of a notebook that claims quote, joined."""
+    flat = [" ".join(p.split()) for p in paragraphs]
+    spans = []
+    for kind, marker, pattern in claim_patterns():
+        if kind == "says":
+            texts = flat
+        else:
+            texts = [comments(s) for s in sources if marker is None or marker in s]
+        spans += [m.group(0) for text in texts for m in re.finditer(pattern, text)]
+    return "\n".join(spans)
 
 
 @dataclass
@@ -148,7 +156,8 @@ def unsourced(nb, name: str) -> list[Unsourced]:
         if cell.cell_type == "code":
             literals |= code_literals(cell.source)
     paragraphs = prose(nb)
-    claimed = {abs(value(m.group(0))) for m in NUMBER.finditer(quoted(name, paragraphs))}
+    claimed = {abs(value(m.group(0)))
+               for m in NUMBER.finditer(quoted(paragraphs, answers(nb)))}
     facts = {abs(value(n)) for n in {**COMMON_FACTS, **FACTS.get(name, {})}}
     found = []
     for paragraph in paragraphs:

@@ -58,13 +58,19 @@ def test_small_counts_references_names_and_code_are_not_quantities():
 
 
 def test_a_number_a_claim_quotes_is_covered(monkeypatch):
-    def claim(run):
-        run.says(r"the loss fell to 0\.0846")
-        run.output("print(loss)")  # the quoting run stops here
+    monkeypatch.setattr(number_sources, "claim_patterns", lambda: [
+        ("says", None, r"the loss fell to 0\.0846"),
+        ("answer", "z = 2", r"about 18\.5 dB")])
+    answer = "### BEGIN SOLUTION\nz = 2\n# Answer: about 18.5 dB,\n# not 19.5.\n### END SOLUTION"
+    nb = notebook("After training, the loss fell to 0.0846; the baseline is 0.263.",
+                  answer=answer)
+    assert numbers(nb) == ["0.263", "19.5"]
 
-    monkeypatch.setitem(number_sources.CLAIMS, "fake", [claim])
-    nb = notebook("After training, the loss fell to 0.0846; the baseline is 0.263.")
-    assert numbers(nb) == ["0.263"]
+
+def test_the_claims_quotes_are_read_from_their_source():
+    found = number_sources.claim_patterns()
+    assert ("says", None, r"the decoder's directions are not orthogonal") in found
+    assert any(kind == "answer" for kind, _m, _p in found)
 
 
 def test_a_fact_is_covered(monkeypatch):
