@@ -79,6 +79,43 @@ def more_noise_moves_the_planes_and_raises_the_error(run: Run) -> None:
     assert angles["0.5"][0] > angles["0.1"][0] and angles["0.5"][1] > angles["0.1"][1], printed
 
 
+def _comments(run: Run, marker: str) -> str:
+    """The source of the code cell with ``marker``, its lines joined without comment marks."""
+    source = next(s for s in run.sources if marker in s)
+    return " ".join(line.lstrip("# ") for line in source.splitlines())
+
+
+@claim(N01)
+def a_relu_encoder_still_finds_the_plane(run: Run) -> None:
+    text = _comments(run, "relu_encoder, _, relu_ae, _ = ")
+    assert "The printout shows how many codes were clipped at 0" in text and \
+        "an error close to the linear one" in text, text
+    printed = run.output("relu_encoder, _, relu_ae, _ = ")
+    assert max(numbers("exactly 0, per unit:", printed)) <= 0.05, printed
+    relu, linear, pca = (number(rf"{name} ([\d.]+)", printed) for name in ("ReLU", "linear",
+                                                                           "PCA"))
+    assert abs(relu - linear) <= 0.1 * linear and relu <= 1.1 * pca, printed
+
+
+@claim(N01)
+def qr_of_the_fast_mode_decoder_lies_along_pca(run: Run) -> None:
+    text = _comments(run, "q, _ = np.linalg.qr(")
+    assert "In the fast-mode run the first decoder direction happens to lie along PC1, so QR " \
+        "looks right (|cosines| 1.000 and 0.029)" in text, text
+    printed = run.output("q, _ = np.linalg.qr(")
+    assert numbers("[[", printed.split("ordered axes")[0]) == [1.0, 0.029], printed
+
+
+@claim(N01)
+def adam_is_not_faster_here(run: Run) -> None:
+    text = _comments(run, "adam_losses = train_linear_ae(")
+    assert "in fast mode (2 epochs) Adam's loss is higher than SGD's after each epoch" in text
+    printed = run.output("adam_losses = train_linear_ae(")
+    sgd, adam = numbers("loss per epoch, SGD:", printed), numbers("loss per epoch, Adam:", printed)
+    assert len(sgd) == len(adam) == 2 and all(a > s for s, a in zip(sgd, adam)), printed
+    assert max(numbers("angles Adam-PCA (degrees):", printed)) < 2, printed
+
+
 # ---------------------------------------------------------------- 02 stacked AEs
 N02 = "02_stacked_autoencoders"
 
