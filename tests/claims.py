@@ -29,6 +29,13 @@ def claim(notebook: str) -> Callable[[Check], Check]:
     return register
 
 
+def code_text(run: Run, marker: str) -> str:
+    """The source of the code cell with ``marker``, its lines joined into one without the
+    comment marks: what an exercise answer's ``# Answer:`` comment says, for ``in``/``re``."""
+    source = next(s for s in run.sources if marker in s)
+    return " ".join(line.lstrip("# ") for line in source.splitlines())
+
+
 # ---------------------------------------------------------------- 01 linear AE and PCA
 N01 = "01_linear_autoencoder_pca"
 
@@ -79,15 +86,9 @@ def more_noise_moves_the_planes_and_raises_the_error(run: Run) -> None:
     assert angles["0.5"][0] > angles["0.1"][0] and angles["0.5"][1] > angles["0.1"][1], printed
 
 
-def _comments(run: Run, marker: str) -> str:
-    """The source of the code cell with ``marker``, its lines joined without comment marks."""
-    source = next(s for s in run.sources if marker in s)
-    return " ".join(line.lstrip("# ") for line in source.splitlines())
-
-
 @claim(N01)
 def a_relu_encoder_still_finds_the_plane(run: Run) -> None:
-    text = _comments(run, "relu_encoder, _, relu_ae, _ = ")
+    text = code_text(run, "relu_encoder, _, relu_ae, _ = ")
     assert "The printout shows how many codes were clipped at 0" in text and \
         "an error close to the linear one" in text, text
     printed = run.output("relu_encoder, _, relu_ae, _ = ")
@@ -99,7 +100,7 @@ def a_relu_encoder_still_finds_the_plane(run: Run) -> None:
 
 @claim(N01)
 def qr_of_the_fast_mode_decoder_lies_along_pca(run: Run) -> None:
-    text = _comments(run, "q, _ = np.linalg.qr(")
+    text = code_text(run, "q, _ = np.linalg.qr(")
     assert "In the fast-mode run the first decoder direction happens to lie along PC1, so QR " \
         "looks right (|cosines| 1.000 and 0.029)" in text, text
     printed = run.output("q, _ = np.linalg.qr(")
@@ -108,7 +109,7 @@ def qr_of_the_fast_mode_decoder_lies_along_pca(run: Run) -> None:
 
 @claim(N01)
 def adam_is_not_faster_here(run: Run) -> None:
-    text = _comments(run, "adam_losses = train_linear_ae(")
+    text = code_text(run, "adam_losses = train_linear_ae(")
     assert "in fast mode (2 epochs) Adam's loss is higher than SGD's after each epoch" in text
     printed = run.output("adam_losses = train_linear_ae(")
     sgd, adam = numbers("loss per epoch, SGD:", printed), numbers("loss per epoch, Adam:", printed)
@@ -219,7 +220,7 @@ def the_l1_penalty_makes_the_code_sparse(run: Run) -> None:
 def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
     run.says(r"In fast mode, from `lambtha` = 1e-3 on the code is dead: almost all zero, hardly "
              r"varying from image to image, and its loss is that of the mean image")
-    text, printed = _answer_of(run, "lambthas = (1e-5")
+    text, printed = code_text(run, "lambthas = (1e-5"), run.output("lambthas = (1e-5")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images\), 1e-5 leaves the code as it is "
                      r"without a penalty \(45% zeros\) and 1e-4 costs little \(53% zeros, loss "
                      r"0\.2335 against 0\.2301\)\. From 1e-3 on the code is dead: 92% and 97% "
@@ -242,15 +243,9 @@ def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
     assert vanilla == 45, vanilla
 
 
-def _answer_of(run: Run, marker: str) -> tuple[str, str]:
-    """An exercise answer's source, its comment lines joined into one line, and its output."""
-    source = next(s for s in run.sources if marker in s)
-    return " ".join(line.lstrip("# ") for line in source.splitlines()), run.output(marker)
-
-
 @claim(N02)
 def a_larger_code_lowers_the_loss(run: Run) -> None:
-    text, printed = _answer_of(run, "def stacked(code_size")
+    text, printed = code_text(run, "def stacked(code_size"), run.output("def stacked(code_size")
     assert re.search(r"gains from 10 to 30 units \(0\.587 to 0\.667\) and less from 30 to 100 "
                      r"\(0\.687\), a step about as large as the spread over draws", text), text
     rows = {int(number(r"code\s+(\d+):", line)): (number(r"validation loss ([\d.]+)", line),
@@ -265,7 +260,7 @@ def a_larger_code_lowers_the_loss(run: Run) -> None:
 
 @claim(N02)
 def tied_weights_save_half_the_parameters(run: Run) -> None:
-    text, printed = _answer_of(run, "class DenseTranspose")
+    text, printed = code_text(run, "class DenseTranspose"), run.output("class DenseTranspose")
     assert re.search(r"30 x 100 \+ 100 x 784 = 81,400 weights, about half of the 163,814", text)
     assert re.search(r"the tied model is even ahead \(validation loss 0\.1972 against 0\.2089\)",
                      text), text
@@ -275,7 +270,8 @@ def tied_weights_save_half_the_parameters(run: Run) -> None:
 
 @claim(N02)
 def both_classifiers_fit_the_labelled_images(run: Run) -> None:
-    text, printed = _answer_of(run, "def classifier(pretrained)")
+    marker = "def classifier(pretrained)"
+    text, printed = code_text(run, marker), run.output(marker)
     assert re.search(r"fit the 100 labelled images perfectly \(accuracy 1\.000 on them", text)
     assert "fine-tuned encoder 1.000, same network from scratch 1.000" in printed, printed
     assert re.search(r"81,840 weights", text) and "weights to train: 81,840" in printed
@@ -761,15 +757,9 @@ def from_epoch_5_to_20_the_recurrent_model_fell_further(run: Run) -> None:
     assert "fast mode, 3 epochs on 6,000 images" in source and "epochs=40" in source, source
 
 
-def _answer(run: Run, marker: str) -> tuple[str, str]:
-    """An exercise answer's source with its comments joined into one line, and its output."""
-    source = next(s for s in run.sources if marker in s)
-    return " ".join(line.lstrip("# ") for line in source.splitlines()), run.output(marker)
-
-
 @claim(N04)
 def reading_by_columns_changes_the_recurrent_loss_by_a_fifth_of_the_gap(run: Run) -> None:
-    text, printed = _answer(run, "columns = {")
+    text, printed = code_text(run, "columns = {"), run.output("columns = {")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images, one seed\) the columns gave the "
                      r"lower loss \(0\.232 against 0\.256\), a difference about a fifth of the gap "
                      r"between the two models \(0\.11\)", text), text
@@ -785,7 +775,7 @@ def reading_by_columns_changes_the_recurrent_loss_by_a_fifth_of_the_gap(run: Run
 
 @claim(N04)
 def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
-    text, printed = _answer(run, "gru_ae = ")
+    text, printed = code_text(run, "gru_ae = "), run.output("gru_ae = ")
     assert re.search(r"its loss is the lower one here \(0\.229 against 0\.256\)", text), text
     lstm = next(line for line in printed.splitlines() if line.startswith("LSTM"))
     gru = next(line for line in printed.splitlines() if line.startswith("GRU"))
@@ -797,7 +787,7 @@ def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
 
 @claim(N04)
 def the_bidirectional_gain_is_larger_on_the_lower_half(run: Run) -> None:
-    text, printed = _answer(run, "bidirectional_ae = ")
+    text, printed = code_text(run, "bidirectional_ae = "), run.output("bidirectional_ae = ")
     assert re.search(r"the bidirectional encoder's gain is larger on the lower half \(test MSE "
                      r"0\.066 to 0\.057\) than on the upper half \(0\.058 to 0\.056\)", text), text
     halves = {name: (number(r"rows 0-13 ([\d.]+)", line), number(r"rows 14-27 ([\d.]+)", line))
@@ -810,7 +800,7 @@ def the_bidirectional_gain_is_larger_on_the_lower_half(run: Run) -> None:
 
 @claim(N04)
 def the_recurrent_error_is_larger_in_the_upper_rows(run: Run) -> None:
-    text, printed = _answer(run, "row_errors = ")
+    text, printed = code_text(run, "row_errors = "), run.output("row_errors = ")
     assert re.search(r"about 0\.032 in rows 6 to 15 of the table, 0\.025 and 0\.020 in rows 18 "
                      r"and 21\), and its ratio to the dense model's error .* falls down the "
                      r"image, from about 3 in rows 6 to 15 to 1\.4 in row 24", text), text
