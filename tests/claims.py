@@ -117,6 +117,16 @@ def adam_is_not_faster_here(run: Run) -> None:
     assert max(numbers("angles Adam-PCA (degrees):", printed)) < 2, printed
 
 
+@claim(N01)
+def a_one_unit_code_points_along_the_first_component(run: Run) -> None:
+    text = code_text(run, "decoder_1d, ae_1d")
+    assert "along PCA's first component (angle close to 0 degrees)" in text, text
+    printed = run.output("decoder_1d, ae_1d")
+    first = number(r"angle to PCA's first component ([\d.]+) degrees", printed)
+    second = number(r"to its second ([\d.]+) degrees", printed)
+    assert first < 2 and abs(second - 90) < 2, printed
+
+
 # ---------------------------------------------------------------- 02 stacked AEs
 N02 = "02_stacked_autoencoders"
 
