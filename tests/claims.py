@@ -819,7 +819,9 @@ def the_recurrent_error_is_larger_in_the_upper_rows(run: Run) -> None:
                      r"and 21\), and its ratio to the dense model's error .* falls down the "
                      r"image, from about 3 in rows 6 to 15 to 1\.4 in row 24", text), text
     table = {}
-    for line in printed.splitlines()[1:]:
+    for line in printed.splitlines():
+        if not re.match(r"\s*\d+\s+\d\.\d+\s", line):
+            continue                                   # the header, a figure's text
         row, _ink, recurrent, _dense, ratio = line.split()
         table[int(row)] = (float(recurrent), None if ratio == "-" else float(ratio))
     assert all(round(table[r][0], 3) in (0.031, 0.032, 0.033) for r in (6, 9, 12, 15)), printed
