@@ -29,13 +29,6 @@ def claim(notebook: str) -> Callable[[Check], Check]:
     return register
 
 
-def code_text(run: Run, marker: str) -> str:
-    """The source of the code cell with ``marker``, its lines joined into one without the
-    comment marks: what an exercise answer's ``# Answer:`` comment says, for ``in``/``re``."""
-    source = next(s for s in run.sources if marker in s)
-    return " ".join(line.lstrip("# ") for line in source.splitlines())
-
-
 # ---------------------------------------------------------------- 01 linear AE and PCA
 N01 = "01_linear_autoencoder_pca"
 
@@ -62,11 +55,9 @@ def decoder_directions_are_not_orthogonal(run: Run) -> None:
 
 @claim(N01)
 def more_noise_moves_the_planes_and_raises_the_error(run: Run) -> None:
-    answer = next(s for s in run.sources if "X_noisy = " in s)
-    assert re.search(r"The PCA\n# errors printed above are 0\.0855 and 0\.0034 in fast mode "
-                     r"\(6,000 points\) and 0\.0836 and\n# 0\.0033 in full mode \(10,000 "
-                     r"points, docs/results\.md\); the autoencoder's are a little\n# higher",
-                     answer), answer
+    run.answer("X_noisy = ", r"The PCA errors printed above are 0\.0855 and 0\.0034 in fast "
+               r"mode \(6,000 points\) and 0\.0836 and 0\.0033 in full mode \(10,000 "
+               r"points, docs/results\.md\); the autoencoder's are a little higher")
     printed = run.output("X_noisy = ")
     pca = [number(rf"noise {noise}: autoencoder [\d.]+, PCA ([\d.]+)", printed)
            for noise in ("0.1", "0.5")]
@@ -88,7 +79,7 @@ def more_noise_moves_the_planes_and_raises_the_error(run: Run) -> None:
 
 @claim(N01)
 def a_relu_encoder_still_finds_the_plane(run: Run) -> None:
-    text = code_text(run, "relu_encoder, _, relu_ae, _ = ")
+    text = run.answer("relu_encoder, _, relu_ae, _ = ")
     assert "The printout shows how many codes were clipped at 0" in text and \
         "an error close to the linear one" in text, text
     printed = run.output("relu_encoder, _, relu_ae, _ = ")
@@ -100,7 +91,7 @@ def a_relu_encoder_still_finds_the_plane(run: Run) -> None:
 
 @claim(N01)
 def qr_of_the_fast_mode_decoder_lies_along_pca(run: Run) -> None:
-    text = code_text(run, "q, _ = np.linalg.qr(")
+    text = run.answer("q, _ = np.linalg.qr(")
     assert "In the fast-mode run the first decoder direction happens to lie along PC1, so QR " \
         "looks right (|cosines| 1.000 and 0.029)" in text, text
     printed = run.output("q, _ = np.linalg.qr(")
@@ -109,7 +100,7 @@ def qr_of_the_fast_mode_decoder_lies_along_pca(run: Run) -> None:
 
 @claim(N01)
 def adam_is_not_faster_here(run: Run) -> None:
-    text = code_text(run, "adam_losses = train_linear_ae(")
+    text = run.answer("adam_losses = train_linear_ae(")
     assert "in fast mode (2 epochs) Adam's loss is higher than SGD's after each epoch" in text
     printed = run.output("adam_losses = train_linear_ae(")
     sgd, adam = numbers("loss per epoch, SGD:", printed), numbers("loss per epoch, Adam:", printed)
@@ -119,7 +110,7 @@ def adam_is_not_faster_here(run: Run) -> None:
 
 @claim(N01)
 def a_one_unit_code_points_along_the_first_component(run: Run) -> None:
-    text = code_text(run, "decoder_1d, ae_1d")
+    text = run.answer("decoder_1d, ae_1d")
     assert "along PCA's first component (angle close to 0 degrees)" in text, text
     printed = run.output("decoder_1d, ae_1d")
     first = number(r"angle to PCA's first component ([\d.]+) degrees", printed)
@@ -230,7 +221,7 @@ def the_l1_penalty_makes_the_code_sparse(run: Run) -> None:
 def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
     run.says(r"In fast mode, from `lambtha` = 1e-3 on the code is dead: almost all zero, hardly "
              r"varying from image to image, and its loss is that of the mean image")
-    text, printed = code_text(run, "lambthas = (1e-5"), run.output("lambthas = (1e-5")
+    text, printed = run.answer("lambthas = (1e-5"), run.output("lambthas = (1e-5")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images\), 1e-5 leaves the code as it is "
                      r"without a penalty \(45% zeros\) and 1e-4 costs little \(53% zeros, loss "
                      r"0\.2335 against 0\.2301\)\. From 1e-3 on the code is dead: 92% and 97% "
@@ -255,7 +246,7 @@ def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
 
 @claim(N02)
 def a_larger_code_lowers_the_loss(run: Run) -> None:
-    text, printed = code_text(run, "def stacked(code_size"), run.output("def stacked(code_size")
+    text, printed = run.answer("def stacked(code_size"), run.output("def stacked(code_size")
     assert re.search(r"gains from 10 to 30 units \(0\.587 to 0\.667\) and less from 30 to 100 "
                      r"\(0\.687\), a step about as large as the spread over draws", text), text
     rows = {int(number(r"code\s+(\d+):", line)): (number(r"validation loss ([\d.]+)", line),
@@ -270,7 +261,7 @@ def a_larger_code_lowers_the_loss(run: Run) -> None:
 
 @claim(N02)
 def tied_weights_save_half_the_parameters(run: Run) -> None:
-    text, printed = code_text(run, "class DenseTranspose"), run.output("class DenseTranspose")
+    text, printed = run.answer("class DenseTranspose"), run.output("class DenseTranspose")
     assert re.search(r"30 x 100 \+ 100 x 784 = 81,400 weights, about half of the 163,814", text)
     assert re.search(r"the tied model is even ahead \(validation loss 0\.1972 against 0\.2089\)",
                      text), text
@@ -281,7 +272,7 @@ def tied_weights_save_half_the_parameters(run: Run) -> None:
 @claim(N02)
 def both_classifiers_fit_the_labelled_images(run: Run) -> None:
     marker = "def classifier(pretrained)"
-    text, printed = code_text(run, marker), run.output(marker)
+    text, printed = run.answer(marker), run.output(marker)
     assert re.search(r"fit the 100 labelled images perfectly \(accuracy 1\.000 on them", text)
     assert "fine-tuned encoder 1.000, same network from scratch 1.000" in printed, printed
     assert re.search(r"81,840 weights", text) and "weights to train: 81,840" in printed
@@ -760,20 +751,20 @@ def the_lr_0_001_run_took_189_s(run: Run) -> None:
 
 @claim(N04)
 def from_epoch_5_to_20_the_recurrent_model_fell_further(run: Run) -> None:
-    source = next(s for s in run.sources if "b_long = helpers.budget(" in s)
-    assert re.search(r"its validation loss\n# went from 0\.153 to 0\.122 from epoch 5 to 20 "
-                     r"with the course's weights, against 0\.097 to\n# 0\.086 for the dense one",
-                     source), source
+    run.answer("b_long = helpers.budget(", r"its validation loss went from 0\.153 to 0\.122 "
+               r"from epoch 5 to 20 with the course's weights, against 0\.097 to 0\.086 for "
+               r"the dense one")
     recurrent = weights_record("04_recurrent_ae")["history"]["val_loss"]
     dense = weights_record("04_dense_ae")["history"]["val_loss"]
     assert [round(recurrent[i], 3) for i in (4, 19)] == [0.153, 0.122], recurrent
     assert [round(dense[i], 3) for i in (4, 19)] == [0.097, 0.086], dense
+    source = next(s for s in run.sources if "b_long = helpers.budget(" in s)
     assert "fast mode, 3 epochs on 6,000 images" in source and "epochs=40" in source, source
 
 
 @claim(N04)
 def reading_by_columns_changes_the_recurrent_loss_by_a_fifth_of_the_gap(run: Run) -> None:
-    text, printed = code_text(run, "columns = {"), run.output("columns = {")
+    text, printed = run.answer("columns = {"), run.output("columns = {")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images, one seed\) the columns gave the "
                      r"lower loss \(0\.232 against 0\.256\), a difference about a fifth of the gap "
                      r"between the two models \(0\.11\)", text), text
@@ -789,7 +780,7 @@ def reading_by_columns_changes_the_recurrent_loss_by_a_fifth_of_the_gap(run: Run
 
 @claim(N04)
 def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
-    text, printed = code_text(run, "gru_ae = "), run.output("gru_ae = ")
+    text, printed = run.answer("gru_ae = "), run.output("gru_ae = ")
     assert re.search(r"its loss is the lower one here \(0\.229 against 0\.256\)", text), text
     lstm = next(line for line in printed.splitlines() if line.startswith("LSTM"))
     gru = next(line for line in printed.splitlines() if line.startswith("GRU"))
@@ -801,7 +792,7 @@ def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
 
 @claim(N04)
 def the_bidirectional_gain_is_larger_on_the_lower_half(run: Run) -> None:
-    text, printed = code_text(run, "bidirectional_ae = "), run.output("bidirectional_ae = ")
+    text, printed = run.answer("bidirectional_ae = "), run.output("bidirectional_ae = ")
     assert re.search(r"the bidirectional encoder's gain is larger on the lower half \(test MSE "
                      r"0\.066 to 0\.057\) than on the upper half \(0\.058 to 0\.056\)", text), text
     halves = {name: (number(r"rows 0-13 ([\d.]+)", line), number(r"rows 14-27 ([\d.]+)", line))
@@ -814,7 +805,7 @@ def the_bidirectional_gain_is_larger_on_the_lower_half(run: Run) -> None:
 
 @claim(N04)
 def the_recurrent_error_is_larger_in_the_upper_rows(run: Run) -> None:
-    text, printed = code_text(run, "row_errors = "), run.output("row_errors = ")
+    text, printed = run.answer("row_errors = "), run.output("row_errors = ")
     assert re.search(r"about 0\.032 in rows 6 to 15 of the table, 0\.025 and 0\.020 in rows 18 "
                      r"and 21\), and its ratio to the dense model's error .* falls down the "
                      r"image, from about 3 in rows 6 to 15 to 1\.4 in row 24", text), text

@@ -45,6 +45,12 @@ COMMON_FACTS = {
 }
 #: Facts of the world one notebook states: the number as written -> its source.
 FACTS: dict[str, dict[str, str]] = {
+    "01_linear_autoencoder_pca": {
+        "0.25": "the noise's variance, 0.5²", "0.08": "0.25 / 3", "0.003": "0.01 / 3",
+        "25": "0.25 / 0.01, the ratio of the two noise variances",
+    },
+    "02_stacked_autoencoders": {"26": "784 / 30, the code's compression"},
+    "04_recurrent_autoencoder": {"1,000": "fast mode's evaluation images (helpers/modes.py)"},
     "05_denoising_autoencoders": {"0.9": "9 dB / 10 dB, the exponent in 10^0.9"},
     "06_super_resolution": {
         "196": "14 × 14 block averages", "588": "784 − 196", "3,072": "32 × 32 × 3",
@@ -111,9 +117,18 @@ def prose(nb) -> list[str]:
 
 def claim_patterns() -> list[tuple[str, str | None, str]]:
     """What the claims quote, read from tests/claims.py's source: (``says`` or ``answer``,
-    the answer's marker, the pattern) for every call whose pattern is written out."""
+    the answer's marker, the pattern) for every call whose pattern is written out, and
+    (``text``, None, the pattern) for every ``re.search(pattern, ...)`` and every
+    ``assert "words" in ...`` on the text a ``says`` or ``answer`` returned."""
     found = []
     for node in ast.walk(ast.parse(Path(claims.__file__).read_text())):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) \
+                and isinstance(node.left.value, str) and isinstance(node.ops[0], ast.In):
+            found.append(("text", None, re.escape(node.left.value)))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "search" and node.args \
+                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            found.append(("text", None, node.args[0].value))
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr in ("says", "answer")):
             continue
@@ -132,6 +147,8 @@ def quoted(paragraphs: list[str], sources: list[str]) -> str:
     for kind, marker, pattern in claim_patterns():
         if kind == "says":
             texts = flat
+        elif kind == "text":
+            texts = flat + [comments(s) for s in sources]
         else:
             texts = [comments(s) for s in sources if marker is None or marker in s]
         spans += [m.group(0) for text in texts for m in re.finditer(pattern, text)]
