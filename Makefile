@@ -25,6 +25,7 @@ help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
 	@echo "make lab-source   authors and instructors: open notebooks/ (the answer key)"
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
+	@echo "     [TESTS=\"notebooks/10_x tests/test_x.py\"]   only these paths"
 	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
@@ -62,16 +63,18 @@ lab-source: setup
 lint: setup
 	$(BIN)/ruff check .
 
+# TESTS narrows the run, e.g. make test TESTS="notebooks/10_x tests/test_grading_x.py"
+TESTS ?= tests notebooks
 test: setup lint
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
-		--nbval-lax --nbval-current-env tests notebooks
+		--nbval-lax --nbval-current-env $(TESTS)
 
-# No outputs, the course kernel, JupyterLab's own JSON (scripts/notebook_form.py).
 # The edit loop: everything but notebook runs and grading kernels (about a minute).
 test-quick: setup lint
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		-m "not notebook and not grading" tests
 
+# No outputs, the course kernel, JupyterLab's own JSON (scripts/notebook_form.py).
 strip: setup
 	$(BIN)/python scripts/notebook_form.py
 

@@ -217,6 +217,9 @@ def test_graded_tasks_share_one_heading_format_and_lettering():
         assert len(headings) == len(points), f"{path.name}: {headings} for tasks {points}"
         for letter, _name, total in headings:
             task = TASKS.get(letter)
+            assert task is not None, (
+                f"{path.name}: no task has the letter ({letter}) yet: add it to TASKS above, "
+                f"e.g. {letter!r}: {next(iter(points), '<task>')!r} (its task-<name> tag)")
             assert task in points, f"{path.name}: task ({letter}) is {task}, not here"
             assert int(total) == points[task], f"({letter}): heading says {total} points"
             found[letter] = path.stem
@@ -230,6 +233,9 @@ def test_setup_names_the_course_kernel_when_helpers_is_missing(path, monkeypatch
     setup = next(c for c in _load(path)["cells"]
                  if "grade-setup" in c["metadata"].get("tags", []))
     source = "".join(setup["source"])
+    assert "try:" in source and "from None" in source, (
+        f"{path.name}: the setup cell should import helpers in the try/except block that "
+        "names the course's kernel (docs/authoring.md, Skeleton, item 3)")
     block = source[source.index("try:"):source.index("from None") + len("from None")]
     monkeypatch.setitem(sys.modules, "helpers", None)  # as if it were not installed
     with pytest.raises(ModuleNotFoundError, match=r"Python 3 \(autoencoders course\)"):
