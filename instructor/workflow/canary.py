@@ -240,6 +240,13 @@ def answer_key(assignment: str, root: Path, dest: Path) -> Path:
     return target
 
 
+def _short(problem: str) -> str:
+    """A preflight problem in two lines at most: what failed, and what to do."""
+    lines = problem.splitlines()
+    advice = [line for line in lines[1:] if line.startswith("To work offline")]
+    return "\n      ".join(lines[:1] + advice)
+
+
 def _errors(cell) -> list[str]:
     return [f"{o.get('ename')}: {str(o.get('evalue', '')).strip()}"
             for o in cell.get("outputs", []) if o.get("output_type") == "error"]
@@ -361,10 +368,10 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
             source = nbformat.read(root / "notebooks" / assignment / f"{assignment}.ipynb", 4)
             _judge(canary, graded[KEY], graded[STUB], source)
             if problems:
-                where = "\n".join(f"      {p}" for p in canary.looked)
                 canary.problems += ["what the tests load, checked from inside the grading "
-                                    "sandbox:", *(f"  - {p}" for p in problems),
-                                    f"    data was looked for in:\n{where}"]
+                                    "sandbox:", *(f"  - {_short(p)}" for p in problems),
+                                    "    data was looked for in, in order: "
+                                    + ", ".join([*canary.looked, "no download"])]
             if canary.ok:
                 cached.write_text(json.dumps({**asdict(canary), "cached": False}))
     shutil.rmtree(work, ignore_errors=True)
