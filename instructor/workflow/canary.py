@@ -244,7 +244,7 @@ def _short(problem: str) -> str:
     """A preflight problem in two lines at most: what failed, and what to do."""
     lines = problem.splitlines()
     advice = [line for line in lines[1:] if line.startswith("To work offline")]
-    return "\n      ".join(lines[:1] + advice)
+    return "\n      ".join([lines[0].removesuffix(" Places looked, in order:"), *advice])
 
 
 def _errors(cell) -> list[str]:
@@ -281,7 +281,7 @@ def failing_tests(graded: nbformat.NotebookNode, source: nbformat.NotebookNode) 
             continue
         grade_id = meta.get("grade_id")
         what = f"hidden test of '{grade_id}'" if grade_id in hidden else f"test '{grade_id}'"
-        first = errors[0].splitlines()[0][:300]
+        first = errors[0].splitlines()[0].removesuffix(" Places looked, in order:")[:300]
         hint = _hint(errors[0])
         lines.append(f"{what} failed: {first}" + (f"\n      -> {hint}" if hint else ""))
     return lines
@@ -327,13 +327,19 @@ def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: 
         futures = {who: pool.submit(_grade_one, who, assignment, root, run_dir, env,
                                     timeout, folder) for who, folder in sources.items()}
         for who, future in futures.items():
-            result, _found, course, log = future.result()
+            result, found, course, log = future.result()
             graded = None
             if course is not None:
                 path = course / "autograded" / who / assignment / f"{assignment}.ipynb"
                 if path.exists():
                     graded = nbformat.read(path, as_version=4)
                 shutil.rmtree(course, ignore_errors=True)
+            # as the course gradebook would record it (merge_scores), without writing it
+            result.score = sum(auto or 0.0 for auto, _ in (found or {}).get("grades", {})
+                               .values())
+            result.max_score = sum(float(nbgrader_meta(c).get("points") or 0)
+                                   for c in (graded or nbformat.v4.new_notebook()).cells
+                                   if nbgrader_meta(c).get("grade"))
             out[who] = (result, graded, log)
     return out
 
