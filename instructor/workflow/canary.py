@@ -18,13 +18,16 @@ is as wrong. So before the first student of an assignment is graded
 3. requires full marks for the key and 0 for the stub, with the stub's message
    (``ClearSolutions.code_stub`` in nbgrader_config.py) among its errors; otherwise
    raises :class:`CanaryFailed`, whose message names the failing test cells, their
-   errors and where the grader looked for data, and which exits non-zero.
+   errors and what the preflight found (where the grader looked for data), and which
+   exits non-zero. When the verdict is good, what the preflight found is printed as a
+   warning (weights the sandbox cannot open: the models train instead of loading).
 
 A canary that passed is remembered in ``COURSE_CANARY_CACHE`` (default ``.canary/`` in
 the course folder) under a key made of the release, source and key notebooks, the
 grader's code, every installed package's version, the course's settings and the
 machine (:func:`cache_key`): a re-run or another shard on the same machine does not
-grade it again. Failures are not remembered. ``--skip-canary`` grades without it.
+grade it again, unless the preflight finds a dataset missing now. Failures are not
+remembered. ``--skip-canary`` grades without it.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ class Canary:
     cached: bool = False
     problems: list[str] = field(default_factory=list)
     looked: list[str] = field(default_factory=list)  # preflight: where data was looked for
+    warnings: list[str] = field(default_factory=list)  # preflight, when the verdict is good
 
     @property
     def ok(self) -> bool:
@@ -360,12 +364,17 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
     key = answer_key(assignment, root, work / KEY / assignment)
     canary = Canary(assignment)
     # preflight: every time (data can vanish between runs), a second or two
-    problems, canary.looked = preflight(assignment, root, work / "preflight", env)
+    problems, looked = preflight(assignment, root, work / "preflight", env)
+    canary.looked = looked
+    # data that cannot be loaded now may have been there when the canary passed: grade
+    # again; weights that cannot be opened only cost time (the model trains instead)
+    missing_data = any(p.startswith("dataset ") for p in problems)
     digest = cache_key(assignment, root, release, key, env)
     cached = cache_dir(root, env) / f"{assignment}-{digest[:24]}.json"
     with _locked(cached.with_suffix(".lock")):
-        if not problems and cached.is_file():
-            canary = Canary(**{**json.loads(cached.read_text()), "cached": True})
+        if not missing_data and cached.is_file():
+            canary = Canary(**{**json.loads(cached.read_text()), "cached": True,
+                               "looked": looked})
         else:
             start = time.monotonic()
             graded = _grade_pair(assignment, root, run_dir, env, timeout,
@@ -373,15 +382,19 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
             canary.seconds = time.monotonic() - start
             source = nbformat.read(root / "notebooks" / assignment / f"{assignment}.ipynb", 4)
             _judge(canary, graded[KEY], graded[STUB], source)
-            if problems:
+            if problems and not canary.ok:
                 canary.problems += ["what the tests load, checked from inside the grading "
                                     "sandbox:", *(f"  - {_short(p)}" for p in problems),
                                     "    data was looked for in, in order: "
                                     + ", ".join([*canary.looked, "no download"])]
             if canary.ok:
                 cached.write_text(json.dumps({**asdict(canary), "cached": False}))
+    if canary.ok:
+        canary.warnings = [_short(p) for p in problems]
     shutil.rmtree(work, ignore_errors=True)
     progress(canary.line())
+    for warning in canary.warnings:
+        progress(f"  warning (the key still got full marks): {warning}")
     return canary
 
 
