@@ -373,6 +373,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
             canaries.check([a for a in assignments
                             if canary_only or any(a == name for _, name in todo)],
                            root, run_dir, env, timeout, progress)
+        if canary_only:
+            return results
         t0 = time.monotonic()
         where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
         progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")
