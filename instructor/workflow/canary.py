@@ -174,6 +174,14 @@ def _digest(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+def _notebook_digest(path: Path) -> str:
+    """What grading reads of a notebook: each cell's type, source and nbgrader metadata
+    (not the ids and metadata that nbgrader or Jupyter write afresh)."""
+    nb = nbformat.read(path, as_version=4)
+    return _digest(json.dumps([[c.cell_type, c.source, nbgrader_meta(c)] for c in nb.cells],
+                              sort_keys=True))
+
+
 def _files_digest(paths) -> str:
     return _digest(*(f"{p.name}:{_digest(p.read_bytes())}" for p in sorted(paths)
                      if p.is_file()))
@@ -194,7 +202,7 @@ def cache_key(assignment: str, root: Path, release: Path, key: Path,
                       for d in importlib.metadata.distributions())
     values = {name: str(settings.read(name, full)) for name in settings.SETTINGS
               if name != "COURSE_CANARY_CACHE"}
-    return _digest(assignment, _digest(release.read_bytes()), _digest(key.read_bytes()),
+    return _digest(assignment, _notebook_digest(release), _notebook_digest(key),
                    _files_digest(p for p in source.rglob("*")
                                  if ".ipynb_checkpoints" not in p.parts),
                    _files_digest(grader), sys.version, *packages,
