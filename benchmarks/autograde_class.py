@@ -9,9 +9,12 @@ broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class
 all of them), collects them as an instructor would, and autogrades the class with
 ``instructor.workflow.autograde`` (``--jobs`` graders in parallel, each in its own course folder
 and gradebook copy, merged into one gradebook). Whole notebooks are graded, in fast
-mode, as nbgrader does (``--scope tasks``: only the cells the graded tasks need). It
-prints progress (students done / total), the seconds each
-submission took, the class total and the mean per student, per notebook and overall.
+mode, as nbgrader does (``--scope tasks``: only the cells the graded tasks need). The
+canary (``instructor.workflow.canary``: the answer key and the stub graded first) runs
+before the class, and stops it if the key does not get full marks here (``--skip-canary``
+to measure without it). It prints the canary's time, progress (students done / total),
+the seconds each submission took, the class total and the mean per student, per
+notebook and overall.
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
 
 
 def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
-        progress=print, scope: str = "notebook") -> dict:
+        progress=print, scope: str = "notebook", canary: bool = True) -> dict:
     names = names or graded_assignments()
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
     try:
@@ -65,9 +68,17 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
         roster = build_class(tmp, n, names)
         setup_s = time.monotonic() - t0
         t1 = time.monotonic()
-        results = autograde(names, root=tmp, jobs=jobs, progress=progress,
-                            env={"COURSE_GRADE_SCOPE": scope})
+        started = []  # when the first student's grading began (after sync and canary)
+
+        def tell(line: str) -> None:
+            if line.startswith("autograding ") and not started:
+                started.append(time.monotonic())
+            progress(line)
+
+        results = autograde(names, root=tmp, jobs=jobs, progress=tell,
+                            env={"COURSE_GRADE_SCOPE": scope}, canary=canary)
         total = time.monotonic() - t1
+        before_class = (started[0] if started else t1 + total) - t1
     finally:
         if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -76,7 +87,7 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
         per_nb.setdefault(r.assignment, []).append(r.seconds)
     summary = {
         "students": len(results), "jobs": jobs, "scope": scope, "setup_s": setup_s,
-        "total_s": total,
+        "total_s": total, "before_class_s": before_class,
         "per_student_wall_s": total / max(1, len(results)),
         "per_student_cpu_s": statistics.mean(r.seconds for r in results) if results else 0,
         "per_notebook_s": {k: statistics.mean(v) for k, v in per_nb.items()},
@@ -96,9 +107,12 @@ def main() -> None:
                         help="grade every cell (nbgrader's way, default) or only what "
                         "the graded tasks need")
     parser.add_argument("--keep", type=Path, help="keep the scratch course here")
+    parser.add_argument("--skip-canary", action="store_true",
+                        help="grade without the canary (answer key and stub first)")
     args = parser.parse_args()
     names = [a for a in args.assignments.split(",") if a] or None
-    s = run(args.n, args.jobs, names, args.keep, scope=args.scope)
+    s = run(args.n, args.jobs, names, args.keep, scope=args.scope,
+            canary=not args.skip_canary)
     print(f"\nclass of {s['students']} on {os.cpu_count()} CPU core(s), {s['jobs']} job(s), "
           f"scope {s['scope']}:")
     print(f"  class total {s['total_s']:.0f} s ({s['total_s'] / 60:.1f} min), "
@@ -106,7 +120,8 @@ def main() -> None:
           f"{s['per_student_cpu_s']:.1f} s per submission (each grader)")
     for name, sec in sorted(s["per_notebook_s"].items()):
         print(f"  {name:<32} {sec:6.1f} s per submission")
-    print(f"  setup (release + collect) {s['setup_s']:.0f} s; failed: {s['failed'] or 'none'}")
+    print(f"  setup (release + collect) {s['setup_s']:.0f} s; gradebook sync and canary "
+          f"{s['before_class_s']:.0f} s (in the class total); failed: {s['failed'] or 'none'}")
     for student, (kind, score, max_score) in sorted(s["scores"].items()):
         print(f"  {student:<16} {kind:<8} {score:g}/{max_score:g}")
 

@@ -84,6 +84,8 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_NBGRADER_DEBUG", "flag", False, "nbgrader logs at DEBUG level"),
     Setting("COURSE_EXCHANGE", "path", None, "nbgrader's exchange folder, shared by every "
             "user's server on a JupyterHub (unset: `exchange/` in the course folder)"),
+    Setting("COURSE_CANARY_CACHE", "path", None, "folder where autograde remembers a passed "
+            "canary (answer key and stub graded first); default `.canary/` in the course"),
     # The longest cell of a graded notebook took under a minute in fast mode on 2 loaded
     # cores: 180 s leaves room for slow machines and still stops a runaway cell.
     Setting("COURSE_CELL_TIMEOUT", "integer", 180, "seconds one cell may run while grading"),

@@ -63,7 +63,10 @@ def cmd_autograde(args) -> None:
     from instructor.workflow.shards import Shard
 
     names = _assignments(args.assignment) or [
-        a for a in graded_assignments() if any((ROOT / "submitted").glob(f"*/{a}"))]
+        a for a in graded_assignments()
+        if args.canary_only or any((ROOT / "submitted").glob(f"*/{a}"))]
+    if args.canary_only and args.skip_canary:
+        raise SystemExit("--canary-only and --skip-canary contradict each other")
     if not names:
         raise SystemExit("nothing to grade: no submissions in submitted/")
     students = [s for s in (args.student or "").split(",") if s] or None
@@ -72,7 +75,8 @@ def cmd_autograde(args) -> None:
         shard = Shard.parse(args.shard) if args.shard else None
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    results = autograde(names, students, jobs=args.jobs, env=env, shard=shard)
+    results = autograde(names, students, jobs=args.jobs, env=env, shard=shard,
+                        canary=not args.skip_canary, canary_only=args.canary_only)
     failed = [r for r in results if r.failed]
     for r in results:
         for note in r.notes:
@@ -194,6 +198,12 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--shard", default=None, metavar="I/N",
                            help="grade only shard I of N of the students, into shards/I-of-N/ "
                                 "(then merge-shards)")
+            p.add_argument("--skip-canary", action="store_true",
+                           help="grade without first checking that the answer key gets full "
+                                "marks and the stub 0 here (docs/grading.md, 'The canary')")
+            p.add_argument("--canary-only", action="store_true",
+                           help="only the canary, no student (before plain nbgrader "
+                                "autograde)")
         if name == "merge-shards":
             p.add_argument("folders", nargs="*",
                            help="shard folders (default: every shards/*-of-*/)")

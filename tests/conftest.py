@@ -31,6 +31,14 @@ def data_env(data_dir) -> dict[str, str]:
     return {"COURSE_DATA_DIR": str(data_dir.resolve())}
 
 
+@pytest.fixture(scope="session")
+def canary_cache(tmp_path_factory) -> Path:
+    """One canary cache (COURSE_CANARY_CACHE) for the whole session: an assignment's
+    answer key and stub are graded once per environment, however many courses the tests
+    grade it in (instructor/workflow/canary.py)."""
+    return tmp_path_factory.mktemp("canary-cache")
+
+
 @pytest.fixture(autouse=True)
 def _headless_figures(monkeypatch):
     """plt.show() fails the test (helpers never call it); figures are closed after each test."""

@@ -58,7 +58,7 @@ def _files(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def round_trip(tmp_path_factory, data_dir):
+def round_trip(tmp_path_factory, data_dir, canary_cache):
     """Everything done once; the tests below read what it left."""
     tmp = tmp_path_factory.mktemp("hub")
     course = fresh_copy(tmp / "instructor" / "course")
@@ -66,7 +66,7 @@ def round_trip(tmp_path_factory, data_dir):
     base = {k: v for k, v in os.environ.items()
             if k not in ("VIRTUAL_ENV", "PYTHONPATH", "JUPYTERHUB_USER")}
     base.update(COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
-                COURSE_EXCHANGE=str(exchange))
+                COURSE_EXCHANGE=str(exchange), COURSE_CANARY_CACHE=str(canary_cache))
     # the instructor grades with the ``tasks`` scope: demo cells no task needs are skipped
     teacher = dict(base, HOME=str(tmp / "instructor"), COURSE_GRADE_SCOPE="tasks")
     nbgrader = str(course / ".venv" / "bin" / "nbgrader")

@@ -229,18 +229,21 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
 
 # ---------------------------------------------------------------- one submission
 def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dict,
-               timeout: float) -> tuple[Result, dict | None, Path | None, str]:
+               timeout: float, source: Path | None = None,
+               ) -> tuple[Result, dict | None, Path | None, str]:
     """Grade one submission in its own scratch course folder (runs in a worker thread).
 
     Whatever goes wrong in any step, only this student is affected: the result is
-    marked ``failed`` with a note, and the class goes on.
+    marked ``failed`` with a note, and the class goes on. ``source``: the folder the
+    submission is copied from (default ``<root>/submitted/<student>/<assignment>``; the
+    canary's answer key and stub come from elsewhere).
     """
     start = time.monotonic()
     course = None
     try:
         course = Path(tempfile.mkdtemp(prefix=f"grade-{student}-", dir=run_dir))
         result, found, log = _grade_in(course, student, assignment, root, run_dir, env,
-                                       timeout)
+                                       timeout, source)
     except Exception as err:  # noqa: BLE001 - one broken submission costs one student
         import traceback
 
@@ -254,14 +257,15 @@ def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: di
 
 
 def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: Path,
-              env: dict, timeout: float) -> tuple[Result, dict | None, str]:
+              env: dict, timeout: float, source: Path | None = None,
+              ) -> tuple[Result, dict | None, str]:
     result = Result(student, assignment)
     shutil.copy2(run_dir / "gradebook.db", course / "gradebook.db")
     shutil.copytree(run_dir / "release" / assignment, course / "release" / assignment)
     shutil.copytree(root / "notebooks" / assignment, course / "notebooks" / assignment,
                     ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     submitted = course / "submitted" / student / assignment
-    shutil.copytree(root / "submitted" / student / assignment, submitted)
+    shutil.copytree(source or root / "submitted" / student / assignment, submitted)
     release_nb = nbformat.read(run_dir / "release" / assignment / f"{assignment}.ipynb",
                                as_version=4)
     result.notes = read_notes(submitted)
@@ -334,8 +338,15 @@ def submissions(root: Path, assignment: str, students: list[str] | None = None) 
 def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
               root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
               progress=print, sync: bool = True, shard: Shard | None = None,
-              ) -> list[Result]:
+              canary: bool = True, canary_only: bool = False) -> list[Result]:
     """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
+
+    First, for each assignment with a submission to grade, the canary
+    (:mod:`instructor.workflow.canary`): the answer key must get full marks and the
+    released stub 0, graded as the students will be, or
+    :class:`~instructor.workflow.canary.CanaryFailed` is raised before any student is
+    graded. ``canary=False`` skips it (``--skip-canary``); ``canary_only`` runs it for
+    every assignment and grades no one (before plain ``nbgrader autograde``).
 
     With ``shard``, only that shard's students, into the shard's own folder
     (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which
@@ -343,8 +354,9 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     Returns one :class:`Result` per submission, in the order they finished.
     """
     root = Path(root).resolve()
-    todo = [(s, a) for a in assignments for s in submissions(root, a, students)
-            if shard is None or shard.has(s)]
+    todo = [] if canary_only else [(s, a) for a in assignments
+                                   for s in submissions(root, a, students)
+                                   if shard is None or shard.has(s)]
     out = shard.folder(root) if shard else root
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
@@ -355,6 +367,14 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
         sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync,
                        gradebook=out / "gradebook.db")
         shutil.copy2(out / "gradebook.db", run_dir / "gradebook.db")
+        if canary_only or (canary and todo):
+            from instructor.workflow import canary as canaries
+
+            canaries.check([a for a in assignments
+                            if canary_only or any(a == name for _, name in todo)],
+                           root, run_dir, env, timeout, progress)
+        if canary_only:
+            return results
         t0 = time.monotonic()
         where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
         progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")

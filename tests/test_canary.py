@@ -1,0 +1,178 @@
+"""The canary: no student is graded unless the answer key gets full marks and the stub 0.
+
+In a fresh copy of the course, a small assignment (task (e) of notebook 05, whose
+hidden test also loads MNIST) is autograded by ``python -m instructor autograde`` as an
+instructor runs it: with the data hidden (stops before any student, with a message that
+names the test and where the grader looked), with the data present (grades the class,
+and a second run reads the canary from the cache), with a broken hidden test (stops),
+and with a checker that accepts anything (the stub's canary stops it).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.workflow import canary
+from instructor.workflow.generate import generate
+from instructor.workflow.sample_class import make_notebook
+from tests.course_copy import ROOT, fresh_copy
+
+pytestmark = pytest.mark.grading
+
+SOURCE_05 = ROOT / "notebooks" / "05_denoising_autoencoders" / "05_denoising_autoencoders.ipynb"
+GOOD, BROKEN = "t_canary", "t_canary_broken"
+LOADS_MNIST = """
+from helpers.datasets import load_mnist
+_x = load_mnist(shape="flat").x_test[:4]
+assert np.asarray(psnr(np.clip(_x + 0.1, 0, 1), _x)).shape == (4,)
+"""
+BROKEN_TEST = '\nassert False, "this hidden test is broken"\n'
+#: A checker that accepts anything: every error of a graded cell is dropped before
+#: nbgrader scores it.
+ACCEPT_ANYTHING = """
+
+from nbgrader.preprocessors import NbGraderPreprocessor as _Preprocessor
+
+
+class AcceptAnything(_Preprocessor):  # enabled, as nbgrader's preprocessors are
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if o.output_type != "error"]
+        return cell, resources
+
+
+c.Autograde.autograde_preprocessors.insert(1, AcceptAnything)
+"""
+
+
+def _assignment(extra_hidden: str) -> nbformat.NotebookNode:
+    """Task (e) of notebook 05 alone, its hidden test extended by ``extra_hidden``."""
+    src = nbformat.read(SOURCE_05, as_version=4)
+    cells = [c for c in src.cells if {"grade-setup", "task-psnr"}
+             & set(c.metadata.get("tags", []))]
+    hidden = next(c for c in cells if canary.HIDDEN in c.source)
+    hidden.source = hidden.source.replace("### END HIDDEN TESTS",
+                                          extra_hidden.strip() + "\n### END HIDDEN TESTS")
+    return nbformat.v4.new_notebook(cells=cells, metadata=src.metadata)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, data_dir, canary_cache):
+    tmp = tmp_path_factory.mktemp("canary")
+    root = fresh_copy(tmp / "course")
+    for name, extra in [(GOOD, LOADS_MNIST), (BROKEN, LOADS_MNIST + BROKEN_TEST)]:
+        (root / "notebooks" / name).mkdir()
+        nbformat.write(_assignment(extra), root / "notebooks" / name / f"{name}.ipynb")
+    generate("release", [GOOD, BROKEN], root=root)
+    for name in (GOOD, BROKEN):
+        for student, kind in [("alice", "correct"), ("bob", "stub")]:
+            folder = root / "submitted" / student / name
+            folder.mkdir(parents=True)
+            nbformat.write(make_notebook(name, kind, root), folder / f"{name}.ipynb")
+    empty = tmp / "nowhere"
+    (empty / "data").mkdir(parents=True)
+    (empty / "keras" / "datasets").mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("VIRTUAL_ENV", "PYTHONPATH", "COURSE_DATA_DIR", "KERAS_HOME")}
+    env.update(COURSE_MODE="fast", MPLBACKEND="Agg", COURSE_CANARY_CACHE=str(canary_cache))
+    return {"root": root, "env": env, "data": dict(env, COURSE_DATA_DIR=str(data_dir)),
+            "no_data": dict(env, COURSE_DATA_DIR=str(empty / "data"),
+                            KERAS_HOME=str(empty / "keras")), "empty": empty}
+
+
+def _autograde(course: dict, env: str, *args: str) -> subprocess.CompletedProcess:
+    python = str(course["root"] / ".venv" / "bin" / "python")
+    return subprocess.run([python, "-m", "instructor", "autograde", *args],
+                          cwd=course["root"], env=course[env], capture_output=True,
+                          text=True, timeout=900)
+
+
+def _students(root: Path) -> set[str]:
+    if not (root / "gradebook.db").exists():
+        return set()
+    with sqlite3.connect(root / "gradebook.db") as db:
+        return {row[0] for row in db.execute(
+            "SELECT DISTINCT student.id FROM student JOIN submitted_assignment "
+            "ON submitted_assignment.student_id = student.id")}
+
+
+def _graded(root: Path) -> set[str]:
+    return {p.parent.name for p in (root / "autograded").glob("*/*")}
+
+
+def test_missing_data_stops_before_any_student(course):
+    done = _autograde(course, "no_data", "--assignment", GOOD)
+    message = done.stderr
+    print(message)  # the message an instructor sees (pytest -s)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "no student was graded" in message
+    assert "hidden test of 'psnr-tests-hidden' failed: DataNotFoundError" in message
+    assert "could not load mnist: set COURSE_DATA_DIR or fill Keras' cache" in message
+    assert "dataset 'mnist'" in message  # the preflight, from inside the sandbox
+    assert str(course["empty"] / "data") in message  # where the grader looked
+    assert str(course["empty"] / "keras" / "datasets") in message
+    assert "autograding" not in done.stdout
+    assert _students(course["root"]) == set() and _graded(course["root"]) == set()
+
+
+def test_data_present_grades_the_class_and_a_rerun_reads_the_canary(course):
+    first = _autograde(course, "data", "--assignment", GOOD, "--student", "alice")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert f"canary {GOOD}: answer key 3/3, stub 0/3, " in first.stdout
+    assert _students(course["root"]) == {"alice"} == _graded(course["root"])
+    # a re-run (here the canary alone, as before plain nbgrader autograde) reads the cache
+    again = _autograde(course, "data", "--assignment", GOOD, "--canary-only")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"canary {GOOD}: answer key 3/3, stub 0/3, cached" in again.stdout
+    assert "autograding" not in again.stdout
+
+
+def test_a_broken_hidden_test_fails_the_canary(course):
+    done = _autograde(course, "data", "--assignment", BROKEN)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"the answer key of {BROKEN} scored 1/3" in done.stderr
+    assert ("hidden test of 'psnr-tests-hidden' failed: AssertionError: this hidden test "
+            "is broken") in done.stderr
+    assert not any(p.name == BROKEN for p in (course["root"] / "autograded").glob("*/*"))
+
+
+def test_the_stub_canary_catches_a_checker_that_accepts_anything(course):
+    config = course["root"] / "nbgrader_config.py"
+    original = config.read_text()
+    config.write_text(original + ACCEPT_ANYTHING)
+    try:
+        done = _autograde(course, "data", "--assignment", GOOD, "--student", "bob")
+    finally:
+        config.write_text(original)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"the released stub of {GOOD} scored 3/3 (it must score 0)" in done.stderr
+
+
+def test_what_an_assignment_loads():
+    assert canary.needs("02_stacked_autoencoders") == (["fashion_mnist", "mnist"], [])
+    datasets, weights = canary.needs("08_variational_autoencoder")
+    assert datasets == ["mnist"] and "08_vae" in weights
+
+
+def test_the_cache_key_follows_the_release_and_the_settings(tmp_path):
+    name = "02_stacked_autoencoders"
+    release = tmp_path / "release.ipynb"
+    release.write_bytes((ROOT / "release" / name / f"{name}.ipynb").read_bytes())
+    key = ROOT / "solutions" / name / f"{name}.ipynb"
+    first = canary.cache_key(name, ROOT, release, key, {})
+    assert canary.cache_key(name, ROOT, release, key, {}) == first
+    assert canary.cache_key(name, ROOT, release, key, {"COURSE_CELL_TIMEOUT": "17"}) != first
+    nb = nbformat.read(release, as_version=4)
+    for cell in nb.cells:
+        cell["id"] = cell["id"][::-1]  # rewritten by nbgrader or Jupyter: not graded
+    nbformat.write(nb, release)
+    assert canary.cache_key(name, ROOT, release, key, {}) == first
+    nb.cells[-1].source += "\n# changed"
+    nbformat.write(nb, release)
+    assert canary.cache_key(name, ROOT, release, key, {}) != first
