@@ -668,16 +668,26 @@ def the_two_layer_encoder_gives_every_image_the_same_code(run: Run) -> None:
 @claim(N04)
 def the_two_layer_model_scores_like_the_mean_image(run: Run) -> None:
     run.says(r"its validation loss \(0\.266\) and PSNR \(about 12 dB\) are close to those of "
-             r"the training images' mean drawn for every image \(printed above: a loss about "
-             r"0\.003 lower, the same PSNR within 0\.1 dB\)")
+             r"the training images' mean drawn for every image")
+    run.says(r"Compared on the same images \(printed above\), the mean image's loss is lower by "
+             r"a few thousandths \(fast mode, the first 1,000 validation images: 0\.2636 against "
+             r"0\.2686; full mode, all 5,000: 0\.2629 against 0\.2658\) and its PSNR is the "
+             r"same within 0\.1 dB")
     rows, _, printed = _deeper_04(run)
-    mean_line = _codes_04(run)
+    codes = _codes_04(run)
+    mean_line = next(line for line in codes.splitlines() if line.startswith("the training"))
     loss = number(r"validation loss ([\d.]+)", mean_line)
     psnr = number(r"PSNR\s+([\d.]+) dB", mean_line)
-    two = rows["two-layer"]
-    assert round(two["val loss"], 3) == 0.266, printed
-    assert 0.0015 <= two["val loss"] - loss <= 0.0045, (printed, mean_line)
-    assert round(two["psnr"]) == 12 and abs(two["psnr"] - psnr) <= 0.1, (printed, mean_line)
+    # on the same images (fast mode: the first 1,000 validation images)
+    two = number(r"two-layer\s+code: .* validation loss on these images ([\d.]+)", codes)
+    assert (loss, two) == (0.2636, 0.2686), codes
+    assert round(rows["two-layer"]["val loss"], 3) == 0.266, printed
+    two_psnr = rows["two-layer"]["psnr"]
+    assert round(two_psnr) == 12 and abs(two_psnr - psnr) <= 0.1, (printed, mean_line)
+    # full mode, all 5,000: the record of the shipped weights, and the mean image's loss on
+    # the same MNIST split as recorded for notebook 02
+    assert round(weights_record("04_deep_recurrent_ae")["history"]["val_loss"][-1], 4) == 0.2658
+    assert "drawn for every input 0.2629" in results_item("validation on 5,000: the stacked")
 
 
 @claim(N04)
@@ -702,7 +712,7 @@ def the_two_layer_model_has_twice_the_parameters_and_work(run: Run) -> None:
 @claim(N04)
 def at_learning_rate_0_001_the_two_layer_model_learns(run: Run) -> None:
     run.says(r"With 0\.001 instead of 0\.01, and nothing else changed, the same two-layer model "
-             r"learned: its codes differ from image to image \(a spread of about 0\.25\), and "
+             r"learned: its codes differ from image to image \(a spread of about 0\.26\), and "
              r"with the course's weights its validation loss fell from 0\.203 after epoch 1 to "
              r"0\.106 after epoch 4")
     made = weights_record("04_deep_recurrent_ae_lr1e3")
@@ -715,7 +725,7 @@ def at_learning_rate_0_001_the_two_layer_model_learns(run: Run) -> None:
     assert "batch_size=32" in source and "clone_model(deep_ae)" in source, source
     printed = _codes_04(run)
     spread = number(r"two-layer lr 0\.001\s+code: spread across test images ([\d.e-]+)", printed)
-    assert 0.2 <= spread <= 0.3, printed
+    assert spread == 0.26, printed
 
 
 @claim(N04)
