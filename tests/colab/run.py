@@ -92,7 +92,10 @@ def scratch_repository(where: Path, branch: str) -> Path:
     repo = where / "repository"
     subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(ROOT), str(repo)],
                    check=True)
-    subprocess.run(["git", "branch", "-f", branch, snapshot], cwd=repo, check=True)
+    sha = subprocess.run(["git", "rev-parse", snapshot], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    # update-ref, not `branch -f`: the clone may have ``branch`` as its current branch
+    subprocess.run(["git", "update-ref", f"refs/heads/{branch}", sha], cwd=repo, check=True)
     return repo
 
 
