@@ -19,7 +19,7 @@ TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREAD
 # COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 TEST_ENV := $(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg
 
-.PHONY: setup lab lab-source test test-quick lint strip clean help
+.PHONY: setup lab lab-source test test-quick test-colab lint strip clean help
 
 help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
@@ -27,6 +27,7 @@ help:
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
 	@echo "     [TESTS=\"notebooks/10_x tests/test_x.py\"]   only these paths"
 	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
+	@echo "make test-colab   every notebook in a Colab-like environment (Python 3.13)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
@@ -48,12 +49,14 @@ $(STAMP): requirements.txt pyproject.toml
 
 # Students: your own copy of the student version, in work/ (git-ignored). It is made
 # from release/ on first use; later runs add new notebooks and never write over yours.
+# nbgrader's instructor tools are off there (scripts/student_lab/).
 WORK ?= work
 # Jupyter refuses to run as root (a container, say) unless told it may.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
 	$(BIN)/python scripts/workspace.py --work $(WORK)
-	cd $(WORK) && $(abspath $(BIN))/jupyter lab $(LAB_ROOT)
+	cd $(WORK) && JUPYTER_CONFIG_PATH=$(abspath scripts/student_lab) \
+		$(abspath $(BIN))/jupyter lab $(LAB_ROOT)
 
 # Authors and instructors: the source notebooks (solutions and hidden tests included);
 # notebooks in notebooks/, release/ and solutions/ are saved without outputs.
@@ -68,6 +71,12 @@ TESTS ?= tests notebooks
 test: setup lint
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env $(TESTS)
+
+# The course as on Colab (tests/colab/run.py): Colab's freeze on Python 3.13 in
+# .venv-colab, every notebook installed by its own setup cell, no preloaded package changed.
+COLAB_PYTHON ?= $(or $(wildcard $(HOME)/.pyenv/versions/3.13.0/bin/python3.13),python3.13)
+test-colab:
+	$(COLAB_PYTHON) tests/colab/run.py $(COLAB_ARGS)
 
 # The edit loop: everything but notebook runs and grading kernels (about a minute).
 test-quick: setup lint

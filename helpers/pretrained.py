@@ -13,7 +13,8 @@ A notebook calls :func:`fit_or_load` where it would call ``model.fit``. Settings
 (:mod:`helpers.settings`), read from the environment at each call:
 
 - ``COURSE_RETRAIN=1``: always train (a notebook's own ``RETRAIN = True`` does the same);
-- ``COURSE_WEIGHTS_DIR``: where the weights are (default: the repository's ``weights/``);
+- ``COURSE_WEIGHTS_DIR``: where the weights are (default: the repository's ``weights/``;
+  on Colab and Kaggle a folder that :mod:`helpers.hosted` fills on first use);
 - ``COURSE_SAVE_WEIGHTS=1``: after training, save the weights and their record there;
 - ``COURSE_WEIGHTS=require``: a missing or unusable weights file is an error instead of
   a reason to train (the test suite uses it, so a stale file cannot hide).
@@ -34,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from helpers import settings
+from helpers import hosted, settings
 from helpers.history import per_epoch
 from helpers.modes import current_mode
 
@@ -133,6 +134,11 @@ def _load(model: Any, name: str, environ: Mapping[str, str]) -> TrainingRecord |
     """Load ``name`` into ``model``; a string says why it could not be used."""
     path = weights_path(name, environ)
     meta = path.with_name(f"{name}.json")
+    if not (path.is_file() and meta.is_file()) and hosted.platform(environ):
+        try:  # on Colab and Kaggle, the weights come from the repository on first use
+            hosted.fetch_weights([name], path.parent, hosted.weights_url(environ))
+        except hosted.HostedSetupError as err:
+            return str(err)
     if not path.is_file() or not meta.is_file():
         return f"no weights file {path}"
     try:

@@ -9,6 +9,8 @@ import platform
 import sys
 from dataclasses import dataclass, field
 
+from helpers import hosted as _hosted
+from helpers.hosted import Prepared
 from helpers.modes import Mode, current_mode
 
 #: Set before TensorFlow is first imported, this keeps its C++ log lines
@@ -68,9 +70,13 @@ class SessionInfo:
     mode: Mode
     versions: dict[str, str] = field(default_factory=dict)
     gpus: list[str] = field(default_factory=list)
+    #: On Colab or Kaggle, what :func:`helpers.hosted.prepare` did; ``None`` elsewhere.
+    hosted: Prepared | None = None
 
     def report(self) -> str:
-        """A short, human-readable summary."""
+        """A short, human-readable summary (one line on Colab and Kaggle)."""
+        if self.hosted is not None:
+            return self._hosted_line()
         lines = [f"{name:<24}{version}" for name, version in self.versions.items()]
         lines.append(f"{'run mode':<24}{self.mode} (seed {self.seed})")
         if self.gpus:
@@ -79,6 +85,19 @@ class SessionInfo:
             lines.append("No GPU found: training runs on the CPU. Fast mode "
                          "(COURSE_MODE=fast) keeps every notebook short.")
         return "\n".join(lines)
+
+    def _hosted_line(self) -> str:
+        done = self.hosted
+        course = "course " + (done.commit[:7] if done.commit else "(no commit recorded)")
+        versions = ", ".join(f"{name} {version}" for name, version in self.versions.items())
+        device = self.gpus[0] if self.gpus else "CPU"
+        extra = []
+        if done.installed:
+            extra.append("installed " + ", ".join(done.installed))
+        if done.outside:
+            extra.append("outside the course's range: " + "; ".join(done.outside))
+        return "; ".join([f"{done.platform}: {course}, {versions}, {device}, "
+                          f"{self.mode} mode", *extra])
 
 
 def _version(module: str) -> str | None:
@@ -102,8 +121,12 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
 
     Call it before importing TensorFlow or Keras yourself, so that TensorFlow's C++
     logger starts quiet. ``extra_modules`` adds versions to the report, for example
-    ``("tensorflow_probability", "tf_keras")``.
+    ``("tensorflow_probability", "tf_keras")``. On Colab and Kaggle it first installs what
+    the platform lacks, without changing what it has (:mod:`helpers.hosted`), and the
+    report is one line.
     """
+    where = _hosted.platform()
+    prepared = _hosted.prepare(where) if where else None
     modules = ("tensorflow", "keras", "numpy", "matplotlib", "sklearn", *extra_modules)
     import_quietly(*modules)
     import tensorflow as tf
@@ -113,7 +136,8 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
     versions = {"python": platform.python_version()}
     versions.update({m: v for m in modules if (v := _version(m)) is not None})
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
-    info = SessionInfo(seed=seed, mode=current_mode(), versions=versions, gpus=gpus)
+    info = SessionInfo(seed=seed, mode=current_mode(), versions=versions, gpus=gpus,
+                       hosted=prepared)
     if verbose:
         print(info.report())
     return info

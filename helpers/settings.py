@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Kind = Literal["choice", "flag", "path", "integer", "number"]
+Kind = Literal["choice", "flag", "path", "url", "integer", "number"]
 Value = str | bool | Path | int | float | None
 
 TRUE = ("1", "true", "yes", "on")
@@ -45,7 +45,7 @@ class Setting:
         """The values this setting accepts, in words."""
         return {"choice": " or ".join(repr(c) for c in self.choices),
                 "flag": "1/0, true/false, yes/no or on/off",
-                "path": "a folder", "integer": "a whole number above 0",
+                "path": "a folder", "url": "a URL", "integer": "a whole number above 0",
                 "number": "a number above 0"}[self.kind]
 
     def shown_default(self) -> str:
@@ -74,6 +74,9 @@ SETTINGS: dict[str, Setting] = _declare(
             ("optional", "require")),
     Setting("COURSE_WEIGHTS_DIR", "path", None, "folder of the pre-trained weights "
             "(unset: the repository's `weights/`)"),
+    Setting("COURSE_WEIGHTS_URL", "url", None, "on Colab and Kaggle, where the setup cell "
+            "downloads the weights from (unset: the repository's `weights/` at the "
+            "installed commit)"),
     Setting("COURSE_RETRAIN", "flag", False, "train every pre-trained model instead of "
             "loading its weights"),
     Setting("COURSE_SAVE_WEIGHTS", "flag", False, "after training, save the weights and "
@@ -133,6 +136,8 @@ def parse(setting: Setting, raw: str) -> Value:
         return lowered in TRUE
     if setting.kind == "path":
         return Path(text).expanduser()
+    if setting.kind == "url":
+        return text
     try:
         number = int(text) if setting.kind == "integer" else float(text)
     except ValueError:

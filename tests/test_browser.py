@@ -8,7 +8,9 @@ Playwright, opens a notebook with a graded task and runs it all, as a student wo
   as changed before anything runs;
 - Run All stops at the graded task's test cell with the stub's message, and no cell
   before it shows an error;
-- nbgrader's Assignment List opens without errors (a local exchange, not the hub's).
+- nbgrader's Assignment List opens without errors (a local exchange, not the hub's);
+- the student's tools are there (Validate, the Assignment List), the instructor's are
+  not (Formgrader, Create Assignment, Course List: ``scripts/student_lab/``).
 
 Screenshots go to the test's temporary folder (the path is printed). Needs Chromium
 (``apt install chromium``) and the ``playwright`` package: without them the test is
@@ -25,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -74,7 +77,8 @@ def lab(tmp_path_factory, data_dir):
     # a student's settings: fast mode, the course's data, Jupyter's own figure backend
     env = {k: v for k, v in os.environ.items() if k not in ("JUPYTERHUB_USER", "MPLBACKEND")}
     env.update(COURSE_MODE="fast", COURSE_DATA_DIR=str(data_dir), HOME=str(tmp / "home"),
-               JUPYTER_CONFIG_DIR=str(tmp / "home" / ".jupyter"))
+               JUPYTER_CONFIG_DIR=str(tmp / "home" / ".jupyter"),
+               JUPYTER_CONFIG_PATH=str(ROOT / "scripts" / "student_lab"))  # as `make lab`
     command = [str(Path(sys.executable).with_name("jupyter")), "lab", "--no-browser",
                f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                "--LabApp.expose_app_in_browser=True"]
@@ -191,3 +195,23 @@ def test_the_assignment_list_shows_no_exchange_errors(lab):
     for bad in ("Unwritable directory", "does not exist and could not be created",
                 "not a subdirectory of the notebook server root"):
         assert bad not in log, log[-3000:]
+
+
+def test_the_students_lab_has_the_students_tools_only(lab):
+    page = lab["page"]
+    if not page.url.startswith(lab["url"]):
+        page.goto(f"{lab['url']}/lab?token={lab['token']}")
+    page.wait_for_function("() => window.jupyterapp && "
+                           "window.jupyterapp.commands.hasCommand('nbgrader:open-assignment-list')",
+                           timeout=60_000)
+    plugins = {name: page.evaluate("p => window.jupyterapp.hasPlugin(p) && "
+                                   "window.jupyterapp.isPluginActivated(p)",
+                                   f"@jupyter/nbgrader:{name}")
+               for name in ("assignment-list", "validate-assignment", "formgrader",
+                            "create-assignment", "course-list")}
+    assert plugins == {"assignment-list": True, "validate-assignment": True,
+                       "formgrader": False, "create-assignment": False,
+                       "course-list": False}, plugins
+    for path in ("formgrader", "formgrader/api/assignments"):   # the server side, too
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{lab['url']}/{path}?token={lab['token']}", timeout=30)

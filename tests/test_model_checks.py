@@ -160,3 +160,15 @@ def test_layer_kinds_see_a_subclass_as_its_keras_base():
                               keras.layers.Dense(4)])
     assert mc.layer_kinds(model) == ["Dense", "Dense"]
     assert mc.keras_kind(model.layers[0]) == "Dense"
+
+
+def test_activity_loss_is_per_example_on_a_keras_that_adds_it_up(monkeypatch):
+    """Keras 3.13 (Colab's) records an activity loss summed over the batch, 3.15 its
+    mean: activity_loss reports the mean on both."""
+    with helpers.quiet():
+        encoder, _, _ = functional_ae(reg=keras.regularizers.L1(0.1))
+    x = np.random.default_rng(0).random((16, 8), dtype=np.float32)
+    recorded = mc.activity_loss(encoder, x)
+    assert mc._activity_loss_is_averaged() != keras.__version__.startswith("3.13.")
+    monkeypatch.setattr(mc, "_activity_loss_is_averaged", lambda: False)
+    assert mc.activity_loss(encoder, x) == pytest.approx(recorded / len(x))

@@ -11,6 +11,7 @@ import pytest
 
 from instructor.engine.cells import is_exercise_answer
 from instructor.workflow.assignments import assignments
+from instructor.workflow.badges import BADGE_CELL
 from instructor.workflow.generate import generate
 from tests.grading import errors, execute
 
@@ -165,6 +166,8 @@ def test_release_runs_up_to_the_first_exercise(name):
     mode in this suite (tests/test_browser.py runs one released notebook for real)."""
     release = _read(ROOT / "release" / name / f"{name}.ipynb")
     source = _read(SOURCE / name / f"{name}.ipynb")
+    assert release.cells[0].get("id") == BADGE_CELL, f"release/{name} has no badge cell"
+    release.cells = release.cells[1:]   # the Colab/Kaggle badges (tests/test_badges.py)
     stop = _first_solution(release)
     assert stop == _first_solution(source)
     for i, (ours, theirs) in enumerate(zip(release.cells[:stop], source.cells[:stop])):

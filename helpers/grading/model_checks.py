@@ -15,6 +15,7 @@ imported Keras.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -239,12 +240,25 @@ def activity_loss(model: Any, x: np.ndarray) -> float:
 
     This counts penalties on every layer (not only the code), so comparing it with
     :func:`l1_penalty_on_code` on the model's own output tells whether any penalty sits
-    elsewhere.
+    elsewhere. Divided by the batch size as Keras 3.15 records it, on a Keras that adds
+    activity losses up over the batch instead (3.13, Colab's).
     """
     import keras
 
     model(np.asarray(x, dtype=np.float32))
-    return float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+    total = float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
+    return total if _activity_loss_is_averaged() else total / max(1, len(x))
+
+
+@functools.cache
+def _activity_loss_is_averaged() -> bool:
+    """Whether this Keras divides a recorded activity loss by the batch size (3.15 does,
+    3.13 does not), measured on a one-unit layer."""
+    import keras
+
+    layer = keras.layers.Activation("linear", activity_regularizer=keras.regularizers.L1(1.0))
+    layer(np.ones((2, 1), dtype=np.float32))
+    return abs(sum(float(keras.ops.convert_to_numpy(loss)) for loss in layer.losses) - 1.0) < 1e-6
 
 
 # ---------------------------------------------------------------- compilation and training

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from instructor import ROOT
 from instructor.workflow.assignments import assignments
+from instructor.workflow.badges import add_badge_cells
 from instructor.workflow.gradebook import in_gradebook
 from instructor.workflow.nbgrader_cli import load_config
 
@@ -20,7 +21,7 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
     scratch. ``out`` writes elsewhere than ``<root>/release`` or ``<root>/solutions``
     (the tests regenerate into a temporary folder this way). ``solutions`` needs the
     assignment in the gradebook, so the student version is generated first when the
-    gradebook lacks it.
+    gradebook lacks it. Each released notebook starts with its badge cell.
     """
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
@@ -45,4 +46,6 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
             app = step(coursedir=coursedir, config=step_cfg)
             app.force = True
             app.start()
+        if kind == "release":   # the "Open in Colab / Kaggle" badges (badges.py)
+            add_badge_cells(folder, [name])
         shutil.rmtree(Path(root) / ".release-tmp", ignore_errors=True)

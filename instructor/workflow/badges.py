@@ -1,0 +1,70 @@
+""""Open in Colab" and "Open in Kaggle" links to the student version of each notebook.
+
+Every link derives from one value, ``[project.urls] Repository`` in pyproject.toml, and
+the branch ``[tool.course] default-branch``: a link opens
+``release/<NN_name>/<NN_name>.ipynb`` on that branch. The release step puts a badge cell
+at the top of every released notebook (:func:`add_badge_cells`); the README's notebook
+table carries the same badges (tests/test_badges.py checks both, and that every target
+exists in ``release/``). The setup cells install the package from the same repository and
+branch (their ``repo = "git+<Repository>@<branch>"`` line, checked by the same test).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+from instructor import ROOT
+
+#: The id and tag of the badge cell, so that it is recognised (and not a course cell).
+BADGE_CELL = "course-badges"
+COLAB_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+KAGGLE_IMAGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
+
+
+def repository(root: Path = ROOT) -> tuple[str, str]:
+    """The repository's URL and its default branch, from pyproject.toml."""
+    project = tomllib.loads((Path(root) / "pyproject.toml").read_text())
+    url = project["project"]["urls"]["Repository"].rstrip("/")
+    return url, project["tool"]["course"]["default-branch"]
+
+
+def install_target(root: Path = ROOT) -> str:
+    """What the setup cells install on Colab and Kaggle: ``git+<repository>@<branch>``."""
+    url, branch = repository(root)
+    return f"git+{url}@{branch}"
+
+
+def links(name: str, root: Path = ROOT) -> dict[str, str]:
+    """The Colab and Kaggle links that open ``release/<name>/<name>.ipynb``."""
+    url, branch = repository(root)
+    if not url.startswith("https://github.com/"):
+        raise ValueError(f"{url}: Colab and Kaggle open notebooks from GitHub repositories")
+    path = f"{url.removeprefix('https://github.com/')}/blob/{branch}/release/{name}/{name}.ipynb"
+    return {"Colab": f"https://colab.research.google.com/github/{path}",
+            "Kaggle": f"https://kaggle.com/kernels/welcome?src=https://github.com/{path}"}
+
+
+def badges(name: str, root: Path = ROOT) -> str:
+    """Both badges of notebook ``name`` as markdown, on one line."""
+    found = links(name, root)
+    return (f"[![Open in Colab]({COLAB_IMAGE})]({found['Colab']}) "
+            f"[![Open in Kaggle]({KAGGLE_IMAGE})]({found['Kaggle']})")
+
+
+def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
+    """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``.
+
+    A markdown cell without nbgrader metadata: nbgrader neither locks nor checksums it, so
+    grading ignores it, and a student who deletes it loses nothing.
+    """
+    for name in names:
+        path = Path(folder) / name / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if c.get("id") != BADGE_CELL]
+        cell = nbformat.v4.new_markdown_cell(badges(name, root), id=BADGE_CELL)
+        cell.metadata["tags"] = [BADGE_CELL]
+        nb.cells.insert(0, cell)
+        nbformat.write(nb, path)
