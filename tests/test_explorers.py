@@ -145,3 +145,17 @@ def test_widgets_only_where_a_frontend_can_show_them(monkeypatch):
     assert not explorers.widgets_shown()
     monkeypatch.delenv("COURSE_EXPLORERS")
     assert not explorers.widgets_shown(), "no IPython kernel runs in pytest"
+
+
+def test_the_marker_sits_on_the_chosen_code():
+    codes = RNG.normal(size=(300, 2))
+    scatter = explorers._scatter(codes, RNG.integers(0, 10, 300), None,
+                                 explorers._limits(codes), "VAE")
+    for x, y in [(0.0, 0.0), (1.5, -2.0)]:
+        import io
+
+        from PIL import Image
+        rgb = np.asarray(Image.open(io.BytesIO(scatter.with_marker(x, y))).convert("RGB"))
+        rows, cols = np.nonzero((rgb == explorers.MARKER_RGB).all(axis=-1))
+        px, py = scatter.transform.transform((x, y))
+        assert abs(cols.mean() - px) < 1.5 and abs(rows.mean() - (scatter.height - py)) < 1.5
