@@ -233,20 +233,24 @@ class Explorer:
         return self.throttle.seconds
 
     def _ipython_display_(self) -> None:      # ipywidgets 7 and 8 both display this way
-        from IPython.display import display
-        display(self.widget)
+        if self.widget is not None:
+            from IPython.display import display
+            display(self.widget)
 
 
-def _show(explorer: Explorer, static: Callable[[], plt.Figure], show: bool | None) -> Explorer:
-    """Display the explorer's widgets, or draw its static figure."""
+def _static(static: Callable[[], plt.Figure]) -> Explorer:
+    """An explorer without widgets: only its static figure, drawn now."""
+    explorer = Explorer({}, {}, None, lambda: None)
+    explorer.figure = static()
+    return explorer
+
+
+def _shown(explorer: Explorer, show: bool) -> Explorer:
+    """Render the explorer's first picture and display its widgets."""
     explorer.update()
-    if show is None:
-        show = widgets_shown()
     if show:
         from IPython.display import display
         display(explorer.widget)
-    else:
-        explorer.figure = static()
     return explorer
 
 
@@ -295,7 +299,8 @@ def explore_latent_2d(
     seed : int
         Seed of the prior's draws.
     show : bool, optional
-        Widgets (True) or the static figure (False); by default `widgets_shown`.
+        Display the widgets (True) or draw only the static figure (False, and then no
+        widget is created); by default `widgets_shown`.
 
     Returns
     -------
@@ -304,7 +309,6 @@ def explore_latent_2d(
         ``images``: ``"decoded"`` (the decoded image, and the nearest training image
         beside it when asked), ``"scatter"``.
     """
-    w = _widgets()
     names = list(decoders)
     if set(names) != set(codes):
         raise ValueError(f"decoders {names} and codes {list(codes)} name different models")
@@ -313,6 +317,41 @@ def explore_latent_2d(
     train_norms = np.einsum("ij,ij->i", flat_train, flat_train)
     rng = np.random.default_rng(seed)
     limits = {name: _limits(codes[name]) for name in names}
+
+    def static() -> plt.Figure:
+        draws = np.random.default_rng(seed).standard_normal((6, 2)).astype(np.float32)
+        fig = plt.figure(figsize=(12, 4.2 * len(names)), layout="constrained")
+        rows = np.atleast_1d(fig.subfigures(len(names), 1))
+        for row, name in zip(rows, names):
+            left, right = row.subfigures(1, 2, width_ratios=[1.0, 1.4])
+            ax = left.add_subplot()
+            plot_latent_scatter(codes[name], labels, ax=ax, method="none",
+                                class_names=class_names)
+            ax.scatter(draws[:, 0], draws[:, 1], marker="x", s=80, c="red", zorder=3)
+            for k, (x, y) in enumerate(draws):
+                ax.annotate(str(k + 1), (x, y), xytext=(4, 4), textcoords="offset points",
+                            color="red", fontweight="bold")
+            ax.set_xlim(*limits[name][:2])
+            ax.set_ylim(*limits[name][2:])
+            ax.set_title(f"{name}: codes of N(0, I) marked")
+            images = decode(decoders[name], draws, image_shape)
+            flat = images.reshape(len(images), -1)
+            near = np.argmin(train_norms[None, :] - 2 * flat @ flat_train.T, axis=1)
+            plot_image_rows([images, flat_train[near].reshape(-1, *image_shape)],
+                            [f"{name}:\ndecoded", "nearest\ntraining image"], n=len(draws),
+                            fig=right)
+            for k, ax_k in enumerate(right.axes[:len(draws)]):
+                ax_k.set_title(str(k + 1), fontsize="medium")
+        return fig
+
+    if show is None:
+        show = widgets_shown()
+    if show is not True and show is not False:
+        raise ValueError(f"show must be True, False or None, got {show!r}")
+    if not show:
+        return _static(static)
+
+    w = _widgets()
     scatters = {name: _scatter(codes[name], labels, class_names, limits[name], name)
                 for name in names}
 
@@ -365,33 +404,7 @@ def explore_latent_2d(
                          "nearest": nearest}, {"decoded": decoded, "scatter": scatter},
                         layout, render)
 
-    def static() -> plt.Figure:
-        draws = np.random.default_rng(seed).standard_normal((6, 2)).astype(np.float32)
-        fig = plt.figure(figsize=(12, 4.2 * len(names)), layout="constrained")
-        rows = np.atleast_1d(fig.subfigures(len(names), 1))
-        for row, name in zip(rows, names):
-            left, right = row.subfigures(1, 2, width_ratios=[1.0, 1.4])
-            ax = left.add_subplot()
-            plot_latent_scatter(codes[name], labels, ax=ax, method="none",
-                                class_names=class_names)
-            ax.scatter(draws[:, 0], draws[:, 1], marker="x", s=80, c="red", zorder=3)
-            for k, (x, y) in enumerate(draws):
-                ax.annotate(str(k + 1), (x, y), xytext=(4, 4), textcoords="offset points",
-                            color="red", fontweight="bold")
-            ax.set_xlim(*limits[name][:2])
-            ax.set_ylim(*limits[name][2:])
-            ax.set_title(f"{name}: codes of N(0, I) marked")
-            images = decode(decoders[name], draws, image_shape)
-            flat = images.reshape(len(images), -1)
-            near = np.argmin(train_norms[None, :] - 2 * flat @ flat_train.T, axis=1)
-            plot_image_rows([images, flat_train[near].reshape(-1, *image_shape)],
-                            [f"{name}:\ndecoded", "nearest\ntraining image"], n=len(draws),
-                            fig=right)
-            for k, ax_k in enumerate(right.axes[:len(draws)]):
-                ax_k.set_title(str(k + 1), fontsize="medium")
-        return fig
-
-    return _show(explorer, static, show)
+    return _shown(explorer, show)
 
 
 def _limits(codes: np.ndarray) -> tuple[float, float, float, float]:
@@ -435,14 +448,9 @@ def explore_interpolation(
         ``controls``: ``"first"``, ``"second"``, ``"w"``; ``images``: ``"blend"``, four
         panels: image a, the code-space blend, the pixel-space blend, image b.
     """
-    w = _widgets()
     images = np.asarray(images, dtype=np.float32)
     image_shape = as_images(images[:1]).shape[1:]
     last = len(images) - 1
-    a = w.BoundedIntText(value=first, min=0, max=last, description="image a")
-    b = w.BoundedIntText(value=second, min=0, max=last, description="image b")
-    weight = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="w",
-                           continuous_update=True, readout_format=".2f")
     cache: dict[int, np.ndarray] = {}
 
     def code_of(index: int) -> np.ndarray:
@@ -459,6 +467,26 @@ def explore_interpolation(
                                         for t in weights]))
         return in_code, in_pixels
 
+    def static() -> plt.Figure:
+        weights = interpolate(np.zeros(1), np.ones(1), steps)[:, 0]
+        in_code, in_pixels = blends(first, second, weights)
+        fig = plot_image_rows([in_code, in_pixels], ["code space", "pixel space"], n=steps)
+        for ax, t in zip(fig.axes[:steps], weights):
+            ax.set_title(f"w = {t:.2f}", fontsize="medium")
+        return fig
+
+    if show is None:
+        show = widgets_shown()
+    if show is not True and show is not False:
+        raise ValueError(f"show must be True, False or None, got {show!r}")
+    if not show:
+        return _static(static)
+
+    w = _widgets()
+    a = w.BoundedIntText(value=first, min=0, max=last, description="image a")
+    b = w.BoundedIntText(value=second, min=0, max=last, description="image b")
+    weight = w.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.01, description="w",
+                           continuous_update=True, readout_format=".2f")
     blend = _image_widget(panels([np.ones(image_shape)] * 4))
     titles = w.Label(value="image a | blend of the codes, decoded | blend of the pixels | image b")
 
@@ -472,15 +500,7 @@ def explore_interpolation(
     explorer = Explorer({"first": a, "second": b, "w": weight}, {"blend": blend}, layout,
                         render)
 
-    def static() -> plt.Figure:
-        weights = interpolate(np.zeros(1), np.ones(1), steps)[:, 0]
-        in_code, in_pixels = blends(first, second, weights)
-        fig = plot_image_rows([in_code, in_pixels], ["code space", "pixel space"], n=steps)
-        for ax, t in zip(fig.axes[:steps], weights):
-            ax.set_title(f"w = {t:.2f}", fontsize="medium")
-        return fig
-
-    return _show(explorer, static, show)
+    return _shown(explorer, show)
 
 
 # --- 3: a traversal along principal directions ---------------------------------------------
@@ -516,7 +536,6 @@ def explore_traversal(
         ``"t"``; ``images``: ``"traversal"``, three panels: the image, its code decoded,
         the moved code decoded.
     """
-    w = _widgets()
     codes = np.asarray(codes, dtype=np.float32)
     images = np.asarray(images, dtype=np.float32)
     image_shape = as_images(images[:1]).shape[1:]
@@ -524,24 +543,8 @@ def explore_traversal(
     shares = spreads**2 / np.sum(spreads**2)
     options = [(f"PC {k + 1} ({share:.0%} of the variance)", k)
                for k, share in enumerate(shares)]
-    chosen = w.BoundedIntText(value=index, min=0, max=len(codes) - 1, description="image")
-    direction = w.Dropdown(options=options, value=0, description="direction")
-    t = w.FloatSlider(value=0.0, min=-span, max=span, step=0.05, description="t (std)",
-                      continuous_update=True, readout_format=".2f")
-    traversal = _image_widget(panels([np.ones(image_shape)] * 3))
-    titles = w.Label(value="image | its code, decoded | the moved code, decoded")
-
     def moved(i: int, k: int, ts: np.ndarray) -> np.ndarray:
         return codes[i] + ts[:, None] * spreads[k] * directions[k]
-
-    def render() -> None:
-        i, k = int(chosen.value), int(direction.value)
-        pair = decode(decoder, moved(i, k, np.array([0.0, t.value], np.float32)), image_shape)
-        traversal.value = png(panels([as_images(images[i:i + 1])[0], pair[0], pair[1]]))
-
-    layout = w.VBox([w.HBox([chosen, direction]), t, titles, traversal])
-    explorer = Explorer({"index": chosen, "direction": direction, "t": t},
-                        {"traversal": traversal}, layout, render)
 
     def static() -> plt.Figure:
         ts = np.linspace(-span, span, steps).astype(np.float32)
@@ -552,4 +555,28 @@ def explore_traversal(
             ax.set_title(f"t = {value:+.1f}", fontsize="medium")
         return fig
 
-    return _show(explorer, static, show)
+    if show is None:
+        show = widgets_shown()
+    if show is not True and show is not False:
+        raise ValueError(f"show must be True, False or None, got {show!r}")
+    if not show:
+        return _static(static)
+
+    w = _widgets()
+    chosen = w.BoundedIntText(value=index, min=0, max=len(codes) - 1, description="image")
+    direction = w.Dropdown(options=options, value=0, description="direction")
+    t = w.FloatSlider(value=0.0, min=-span, max=span, step=0.05, description="t (std)",
+                      continuous_update=True, readout_format=".2f")
+    traversal = _image_widget(panels([np.ones(image_shape)] * 3))
+    titles = w.Label(value="image | its code, decoded | the moved code, decoded")
+
+    def render() -> None:
+        i, k = int(chosen.value), int(direction.value)
+        pair = decode(decoder, moved(i, k, np.array([0.0, t.value], np.float32)), image_shape)
+        traversal.value = png(panels([as_images(images[i:i + 1])[0], pair[0], pair[1]]))
+
+    layout = w.VBox([w.HBox([chosen, direction]), t, titles, traversal])
+    explorer = Explorer({"index": chosen, "direction": direction, "t": t},
+                        {"traversal": traversal}, layout, render)
+
+    return _shown(explorer, show)

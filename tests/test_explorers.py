@@ -5,10 +5,12 @@ cannot show."""
 from __future__ import annotations
 
 import asyncio
+import io
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("ipywidgets")
 
@@ -48,8 +50,7 @@ def test_latent_2d_shows_the_decoders_image_of_the_chosen_code():
     train = RNG.random((50, 784)).astype(np.float32)
     explorer = explorers.explore_latent_2d(
         {"VAE": vae_decoder, "plain AE": plain_decoder}, codes, RNG.integers(0, 10, 200),
-        train, show=False)
-    assert explorer.figure is not None, "the static figure was not drawn"
+        train, show=True)
     c = explorer.controls
     c["z0"].value, c["z1"].value = 1.25, -0.5
     explorer.update()
@@ -81,7 +82,7 @@ def test_interpolation_blends_codes_and_pixels():
     def encoder(x):
         return np.asarray(x).reshape(len(x), -1)[:, :2] * 3 - 1.5
 
-    explorer = explorers.explore_interpolation(encoder, vae_decoder, images, 3, 7, show=False)
+    explorer = explorers.explore_interpolation(encoder, vae_decoder, images, 3, 7, show=True)
     c = explorer.controls
     c["first"].value, c["second"].value, c["w"].value = 4, 11, 0.3
     explorer.update()
@@ -101,7 +102,7 @@ def test_traversal_moves_along_a_principal_direction():
     def decoder(z):
         return sigmoid(np.asarray(z) @ WEIGHTS_10)
 
-    explorer = explorers.explore_traversal(decoder, codes, images, index=5, show=False)
+    explorer = explorers.explore_traversal(decoder, codes, images, index=5, show=True)
     directions, spreads = explorers.principal_directions(codes)
     np.testing.assert_allclose(directions @ directions.T, np.eye(10), atol=1e-5)
     assert np.all(np.diff(spreads) <= 0)
@@ -152,10 +153,30 @@ def test_the_marker_sits_on_the_chosen_code():
     scatter = explorers._scatter(codes, RNG.integers(0, 10, 300), None,
                                  explorers._limits(codes), "VAE")
     for x, y in [(0.0, 0.0), (1.5, -2.0)]:
-        import io
-
-        from PIL import Image
         rgb = np.asarray(Image.open(io.BytesIO(scatter.with_marker(x, y))).convert("RGB"))
         rows, cols = np.nonzero((rgb == explorers.MARKER_RGB).all(axis=-1))
         px, py = scatter.transform.transform((x, y))
         assert abs(cols.mean() - px) < 1.5 and abs(rows.mean() - (scatter.height - py)) < 1.5
+
+
+def test_the_static_figure_creates_no_widget(monkeypatch):
+    """Where widgets cannot show, no widget is made: nbclient would store its state (and
+    its PNG) in the executed notebook."""
+    import ipywidgets
+
+    made = []
+    monkeypatch.setattr(ipywidgets.Widget, "open", lambda self: made.append(self))
+    codes = RNG.normal(size=(100, 10))
+    images = RNG.random((100, 28, 28)).astype(np.float32)
+    for explorer in (
+        explorers.explore_latent_2d({"VAE": vae_decoder}, {"VAE": codes[:, :2]},
+                                    RNG.integers(0, 10, 100), images, show=False),
+        explorers.explore_interpolation(lambda x: x.reshape(len(x), -1)[:, :2], vae_decoder,
+                                        images, show=False),
+        explorers.explore_traversal(lambda z: sigmoid(np.asarray(z) @ WEIGHTS_10), codes,
+                                    images, show=False),
+    ):
+        assert explorer.figure is not None and explorer.controls == {}
+    assert not made
+    with pytest.raises(ValueError, match="show must be"):
+        explorers.explore_traversal(vae_decoder, codes, images, show="static")
