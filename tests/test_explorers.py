@@ -122,6 +122,12 @@ def test_a_keras_decoder_is_called_directly_not_through_predict():
     decoder.predict = None               # predict must not be used
     images = explorers.decode(decoder, np.zeros((1, 2)), SHAPE)
     assert images.shape == (1, 28, 28)
+    codes = RNG.normal(size=(3, 2)).astype(np.float32)
+    compiled = explorers.compile_decoder(decoder)
+    np.testing.assert_allclose(np.asarray(compiled(codes)), np.asarray(decoder(codes)),
+                               atol=1e-6)
+    numpy_only = explorers.compile_decoder(vae_decoder)      # cannot be traced: used as is
+    np.testing.assert_array_equal(numpy_only(codes), vae_decoder(codes))
 
 
 def test_changes_arriving_before_the_render_are_rendered_once():
