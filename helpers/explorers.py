@@ -42,8 +42,8 @@ WAIT_SECONDS = 0.02
 SCALE = 6
 #: White pixels between two panels of a picture.
 GAP = 4
-#: Colour of the marker drawn on a code scatter (RGB).
-MARKER_RGB = (230, 20, 20)
+#: Colour of the marker drawn on a code scatter (RGB): black, a colour no class has.
+MARKER_RGB = (0, 0, 0)
 
 #: A decoder: a callable (a Keras model, a function) mapping a ``(k, ...)`` code batch to images.
 Decoder = Callable[[np.ndarray], Any]
@@ -360,10 +360,10 @@ def explore_latent_2d(
             ax = left.add_subplot()
             plot_latent_scatter(codes[name], labels, ax=ax, method="none",
                                 class_names=class_names)
-            ax.scatter(draws[:, 0], draws[:, 1], marker="x", s=80, c="red", zorder=3)
+            ax.scatter(draws[:, 0], draws[:, 1], marker="x", s=80, c="black", zorder=3)
             for k, (x, y) in enumerate(draws):
                 ax.annotate(str(k + 1), (x, y), xytext=(4, 4), textcoords="offset points",
-                            color="red", fontweight="bold")
+                            color="black", fontweight="bold")
             ax.set_xlim(*limits[name][:2])
             ax.set_ylim(*limits[name][2:])
             ax.set_title(f"{name}: codes of N(0, I) marked")
