@@ -441,10 +441,12 @@ def explore_latent_2d(
 
 
 def _limits(codes: np.ndarray) -> tuple[float, float, float, float]:
-    """Slider and axes ranges: the codes' extent with a margin, and at least [-3.5, 3.5]."""
+    """Slider and axes ranges: the codes' extent with a margin, at least [-3.5, 3.5],
+    rounded out to multiples of 0.5 (so the sliders' steps fall on round values)."""
     lo, hi = codes.min(axis=0), codes.max(axis=0)
     margin = 0.05 * (hi - lo)
-    lo, hi = np.minimum(lo - margin, -3.5), np.maximum(hi + margin, 3.5)
+    lo = np.floor(np.minimum(lo - margin, -3.5) * 2) / 2
+    hi = np.ceil(np.maximum(hi + margin, 3.5) * 2) / 2
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
