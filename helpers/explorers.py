@@ -405,7 +405,7 @@ def explore_latent_2d(
         code = np.array([[z0.value, z1.value]], dtype=np.float32)
         image = decode(decoders[model.value], code, image_shape)[0]
         shown = [image]
-        text = f"{model.value}: z = ({z0.value:.2f}, {z1.value:.2f})"
+        text = f"{model.value}: z = ({z0.value + 0.0:.2f}, {z1.value + 0.0:.2f})"  # no -0.00
         if nearest.value:
             flat = image.reshape(-1).astype(np.float32)
             distances = train_norms - 2 * flat_train @ flat + flat @ flat

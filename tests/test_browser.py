@@ -191,3 +191,61 @@ def test_the_assignment_list_shows_no_exchange_errors(lab):
     for bad in ("Unwritable directory", "does not exist and could not be created",
                 "not a subdirectory of the notebook server root"):
         assert bad not in log, log[-3000:]
+
+
+#: The notebook whose latent-space explorer the browser drives (helpers.explorers).
+EXPLORER = "08_variational_autoencoder"
+
+
+def test_the_latent_explorer_answers_a_dragged_slider(lab):
+    """Run 08 up to its explorer, drag a slider: the decoded image changes, nothing fails."""
+    page, tmp = lab["page"], lab["tmp"]
+    page.goto(f"{lab['url']}/lab/tree/{EXPLORER}/{EXPLORER}.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    idle = ("() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.sessionContext && w.sessionContext.session &&"
+            " w.sessionContext.session.kernel &&"
+            " w.sessionContext.session.kernel.status === 'idle' &&"
+            " [...document.querySelectorAll('.jp-InputArea-prompt')]"
+            ".every(p => !p.textContent.includes('*')); }")
+    page.wait_for_function(idle, timeout=120_000, polling=500)
+    news = page.get_by_role("button", name="No")  # JupyterLab asks once about its news
+    if news.count():
+        news.first.click()
+    cells = _cells(page)
+    index = next(i for i, c in enumerate(cells) if "helpers.explore_latent_2d(" in c["source"])
+    page.evaluate("i => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }",
+                  index + 1)
+    _command(page, "notebook:run-all-above")
+    time.sleep(1)
+    page.wait_for_function(idle, timeout=600_000, polling=500)
+    cells = _cells(page)
+    errors = [i for i, c in enumerate(cells[:index + 1])
+              if any(o.get("output_type") == "error" for o in c["outputs"])]
+    assert not errors, [cells[i]["outputs"] for i in errors]
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.scroll_into_view_if_needed()
+    image = cell.locator(".widget-image").first
+    image.wait_for(timeout=60_000)
+    before = image.get_attribute("src")
+    handle = cell.locator(".noUi-handle, .ui-slider-handle").first
+    handle.scroll_into_view_if_needed()
+    time.sleep(1)
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=15)     # a drag: many values while the button is down
+    page.mouse.up()
+    page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                           arg=[image.element_handle(), before], timeout=30_000)
+    time.sleep(1)
+    handle.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp / "latent-explorer.png"))
+    text = cell.inner_text()
+    assert "Error" not in text and "Traceback" not in text, text[-2000:]
+    outputs = _cells(page)[index]["outputs"]
+    assert not any(o.get("output_type") == "error" for o in outputs), outputs
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for o in outputs), "the explorer's cell shows no widget"
+    print(f"\nlatent explorer: screenshot {tmp / 'latent-explorer.png'}")
