@@ -199,8 +199,15 @@ EXPLORER = "08_variational_autoencoder"
 
 def test_the_latent_explorer_answers_a_dragged_slider(lab):
     """Run 08 up to its explorer, drag a slider: the decoded image changes, nothing fails."""
+    drag_an_explorer(lab, EXPLORER, "helpers.explore_latent_2d(", "latent-explorer.png")
+
+
+def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
+    """Open ``notebook``, run it up to the cell that contains ``call`` (an explorer of
+    helpers.explorers), drag the cell's first slider and check that its first image
+    changes and that no error appears; save a screenshot as ``screenshot``."""
     page, tmp = lab["page"], lab["tmp"]
-    page.goto(f"{lab['url']}/lab/tree/{EXPLORER}/{EXPLORER}.ipynb?token={lab['token']}")
+    page.goto(f"{lab['url']}/lab/tree/{notebook}/{notebook}.ipynb?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
     idle = ("() => { const w = window.jupyterapp.shell.currentWidget;"
             " return w && w.sessionContext && w.sessionContext.session &&"
@@ -213,7 +220,7 @@ def test_the_latent_explorer_answers_a_dragged_slider(lab):
     if news.count():
         news.first.click()
     cells = _cells(page)
-    index = next(i for i, c in enumerate(cells) if "helpers.explore_latent_2d(" in c["source"])
+    index = next(i for i, c in enumerate(cells) if call in c["source"])
     page.evaluate("i => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }",
                   index + 1)
     _command(page, "notebook:run-all-above")
@@ -241,11 +248,11 @@ def test_the_latent_explorer_answers_a_dragged_slider(lab):
                            arg=[image.element_handle(), before], timeout=30_000)
     time.sleep(1)
     handle.scroll_into_view_if_needed()
-    page.screenshot(path=str(tmp / "latent-explorer.png"))
+    page.screenshot(path=str(tmp / screenshot))
     text = cell.inner_text()
     assert "Error" not in text and "Traceback" not in text, text[-2000:]
     outputs = _cells(page)[index]["outputs"]
     assert not any(o.get("output_type") == "error" for o in outputs), outputs
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
                for o in outputs), "the explorer's cell shows no widget"
-    print(f"\nlatent explorer: screenshot {tmp / 'latent-explorer.png'}")
+    print(f"\n{notebook}'s explorer: screenshot {tmp / screenshot}")
