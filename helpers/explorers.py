@@ -432,7 +432,7 @@ def explore_latent_2d(
     model.observe(switch_model, names="value")
     prior.on_click(draw_prior)
     layout = w.VBox([model, w.HBox([w.VBox([z0, z1, prior, nearest]), decoded]), status,
-                     scatter])
+                     w.HBox([scatter])])     # in an HBox, an image keeps its own size
     explorer = Explorer({"model": model, "z0": z0, "z1": z1, "prior": prior,
                          "nearest": nearest}, {"decoded": decoded, "scatter": scatter},
                         layout, render)
@@ -532,7 +532,7 @@ def explore_interpolation(
         pair = as_images(images[[i, j]])
         blend.value = png(panels([pair[0], in_code[0], in_pixels[0], pair[1]]))
 
-    layout = w.VBox([w.HBox([a, b]), weight, titles, blend])
+    layout = w.VBox([w.HBox([a, b]), weight, titles, w.HBox([blend])])
     explorer = Explorer({"first": a, "second": b, "w": weight}, {"blend": blend}, layout,
                         render)
 
@@ -612,7 +612,7 @@ def explore_traversal(
         pair = decode(decoder, moved(i, k, np.array([0.0, t.value], np.float32)), image_shape)
         traversal.value = png(panels([as_images(images[i:i + 1])[0], pair[0], pair[1]]))
 
-    layout = w.VBox([w.HBox([chosen, direction]), t, titles, traversal])
+    layout = w.VBox([w.HBox([chosen, direction]), t, titles, w.HBox([traversal])])
     explorer = Explorer({"index": chosen, "direction": direction, "t": t},
                         {"traversal": traversal}, layout, render)
 
