@@ -230,8 +230,10 @@ def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
     errors = [i for i, c in enumerate(cells[:index + 1])
               if any(o.get("output_type") == "error" for o in c["outputs"])]
     assert not errors, [cells[i]["outputs"] for i in errors]
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    cell.scroll_into_view_if_needed()
+    page.evaluate("i => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                  " nb.activeCellIndex = i; return nb.scrollToItem(i, 'start'); }", index)
+    time.sleep(1)
+    cell = page.locator(".jp-Notebook .jp-Cell.jp-mod-active")  # the DOM may skip cells
     image = cell.locator(".widget-image").first
     image.wait_for(timeout=60_000)
     before = image.get_attribute("src")
