@@ -33,6 +33,8 @@ _EXPORTS = {
     "plot_latent_scatter": "latent", "plot_manifold": "latent",
     "plot_interpolation": "latent", "interpolate": "latent",
     "plot_code_channels": "latent",
+    "explore_latent_2d": "explorers", "explore_interpolation": "explorers",
+    "explore_traversal": "explorers",
     "fit_or_load": "pretrained", "TrainingRecord": "pretrained", "WeightsError": "pretrained",
     "weights_dir": "pretrained",
 }

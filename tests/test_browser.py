@@ -215,3 +215,70 @@ def test_the_students_lab_has_the_students_tools_only(lab):
     for path in ("formgrader", "formgrader/api/assignments"):   # the server side, too
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"{lab['url']}/{path}?token={lab['token']}", timeout=30)
+
+
+#: The notebook whose latent-space explorer the browser drives (helpers.explorers).
+EXPLORER = "08_variational_autoencoder"
+
+
+def test_the_latent_explorer_answers_a_dragged_slider(lab):
+    """Run 08 up to its explorer, drag a slider: the decoded image changes, nothing fails."""
+    drag_an_explorer(lab, EXPLORER, "helpers.explore_latent_2d(", "latent-explorer.png")
+
+
+def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
+    """Open ``notebook``, run it up to the cell that contains ``call`` (an explorer of
+    helpers.explorers), drag the cell's first slider and check that its first image
+    changes and that no error appears; save a screenshot as ``screenshot``."""
+    page, tmp = lab["page"], lab["tmp"]
+    page.goto(f"{lab['url']}/lab/tree/{notebook}/{notebook}.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    idle = ("() => { const w = window.jupyterapp.shell.currentWidget;"
+            " return w && w.sessionContext && w.sessionContext.session &&"
+            " w.sessionContext.session.kernel &&"
+            " w.sessionContext.session.kernel.status === 'idle' &&"
+            " [...document.querySelectorAll('.jp-InputArea-prompt')]"
+            ".every(p => !p.textContent.includes('*')); }")
+    page.wait_for_function(idle, timeout=120_000, polling=500)
+    news = page.get_by_role("button", name="No")  # JupyterLab asks once about its news
+    if news.count():
+        news.first.click()
+    cells = _cells(page)
+    index = next(i for i, c in enumerate(cells) if call in c["source"])
+    page.evaluate("i => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }",
+                  index + 1)
+    _command(page, "notebook:run-all-above")
+    time.sleep(1)
+    page.wait_for_function(idle, timeout=600_000, polling=500)
+    cells = _cells(page)
+    errors = [i for i, c in enumerate(cells[:index + 1])
+              if any(o.get("output_type") == "error" for o in c["outputs"])]
+    assert not errors, [cells[i]["outputs"] for i in errors]
+    page.evaluate("i => { const nb = window.jupyterapp.shell.currentWidget.content;"
+                  " nb.activeCellIndex = i; return nb.scrollToItem(i, 'start'); }", index)
+    time.sleep(1)
+    cell = page.locator(".jp-Notebook .jp-Cell.jp-mod-active")  # the DOM may skip cells
+    image = cell.locator(".widget-image").first
+    image.wait_for(timeout=60_000)
+    before = image.get_attribute("src")
+    handle = cell.locator(".noUi-handle, .ui-slider-handle").first
+    handle.scroll_into_view_if_needed()
+    time.sleep(1)
+    box = handle.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 60, y, steps=15)     # a drag: many values while the button is down
+    page.mouse.up()
+    page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                           arg=[image.element_handle(), before], timeout=30_000)
+    time.sleep(1)
+    handle.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp / screenshot))
+    text = cell.inner_text()
+    assert "Error" not in text and "Traceback" not in text, text[-2000:]
+    outputs = _cells(page)[index]["outputs"]
+    assert not any(o.get("output_type") == "error" for o in outputs), outputs
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for o in outputs), "the explorer's cell shows no widget"
+    print(f"\n{notebook}'s explorer: screenshot {tmp / screenshot}")
