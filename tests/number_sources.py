@@ -45,6 +45,12 @@ COMMON_FACTS = {
 }
 #: Facts of the world one notebook states: the number as written -> its source.
 FACTS: dict[str, dict[str, str]] = {
+    "03_convolutional_autoencoders": {
+        "0.57": "4/7, a mixing weight of helpers.plot_interpolation with steps=8 "
+                "(np.linspace(0, 1, 8))",
+        "0.71": "5/7, the next mixing weight of the same strip",
+        "44": "3 × 2^4 − 4, the third size H = k × 2^n − 4 for n = 4 filters",
+    },
     "05_denoising_autoencoders": {"0.9": "9 dB / 10 dB, the exponent in 10^0.9"},
     "06_super_resolution": {
         "196": "14 × 14 block averages", "588": "784 − 196", "3,072": "32 × 32 × 3",
