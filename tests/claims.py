@@ -472,6 +472,63 @@ def after_15_epochs_the_dense_bottleneck_trails_in_validation_loss(run: Run) -> 
     assert per_epoch < (val_dense[14] - val_up[14]) / 10, (per_epoch, val_dense[14], val_up[14])
 
 
+@claim(N03)
+def both_bottlenecks_beat_the_mean_image_and_stay_above_the_floor(run: Run) -> None:
+    run.says(r"Both models are far from the trivial baseline of drawing the mean training "
+             r"image for every digit \(printed last, with the floor no model can beat")
+    rows, printed = _bottleneck_rows_03(run)
+    mean_mse = number(r"the mean training image, test MSE ([\d.]+)", printed)
+    mean_val = number(r"the mean training image, .* val loss ([\d.]+)", printed)
+    floor = number(r"each image against itself\) ([\d.]+)", printed)
+    for row in rows.values():
+        assert row["mse"] < mean_mse / 10 and floor < row["val_last"] < mean_val / 2, printed
+
+
+@claim(N03)
+def a_4x4_transposed_kernel_overlaps_evenly_but_does_not_train_better(run: Run) -> None:
+    run.answer("stamp_4", r"in fast mode, 2 epochs on 6,000 images",
+               r"10,433 decoder parameters against 5,953",
+               r"does not reach a lower validation loss \(printed above\)")
+    assert "fast mode: 2 epoch(s) on 6,000 training" in run.output("b = helpers.budget(epochs=20"),\
+        "the budget"
+    printed = run.output("stamp_4")
+    three = number(r"3x3 kernels: ([\d,]+) decoder parameters", printed)
+    four = number(r"4x4 kernels: ([\d,]+) decoder parameters", printed)
+    assert (three, four) == (5_953, 10_433), printed
+    val3 = number(r"3x3 kernels: .*validation loss ([\d.]+)", printed)
+    val4 = number(r"4x4 kernels: .*validation loss ([\d.]+)", printed)
+    assert val4 >= val3, printed
+
+
+@claim(N03)
+def smaller_codes_lose_more(run: Run) -> None:
+    run.answer("small_code_ae", r"the smaller the code, the higher the loss",
+               r"in fast mode the 2- and 4-channel codes differ less than the 1- and "
+               r"2-channel ones")
+    printed = run.output("small_code_ae")
+    val = {c: number(rf"code 7 x 7 x {c}: validation loss ([\d.]+)", printed) for c in (1, 2, 4)}
+    assert val[1] > val[2] > val[4] and val[2] - val[4] < val[1] - val[2], printed
+
+
+@claim(N03)
+def the_output_size_formula_holds(run: Run) -> None:
+    run.answer("predicted_size", r"with 1 or 2 filters no size works",
+               r"4, 12, 20, 28, 36, \.\.\. for 3 filters")
+    printed = run.output("predicted_size")
+    assert "1 filter(s): output size = input size for H in []" in printed, printed
+    assert "2 filter(s): output size = input size for H in []" in printed, printed
+    assert "3 filter(s): output size = input size for H in [4, 12, 20, 28, 36]" in printed, \
+        printed
+    assert "formula wrong for: none" in printed, printed
+
+
+@claim(N03)
+def no_channel_of_the_graded_code_dies_in_fast_mode(run: Run) -> None:
+    run.answer("graded_codes", r"none after the fast-mode run \(2 epochs\)")
+    printed = run.output("graded_codes")
+    assert printed.rstrip().endswith("zero for every test digit: []"), printed
+
+
 # ---------------------------------------------------------------- 04 recurrent AE
 N04 = "04_recurrent_autoencoder"
 

@@ -50,6 +50,12 @@ FACTS: dict[str, dict[str, str]] = {
         "25": "0.25 / 0.01, the ratio of the two noise variances",
     },
     "02_stacked_autoencoders": {"26": "784 / 30, the code's compression"},
+    "03_convolutional_autoencoders": {
+        "0.57": "4/7, a mixing weight of helpers.plot_interpolation with steps=8 "
+                "(np.linspace(0, 1, 8))",
+        "0.71": "5/7, the next mixing weight of the same strip",
+        "44": "3 × 2^4 − 4, the third size H = k × 2^n − 4 for n = 4 filters",
+    },
     "04_recurrent_autoencoder": {"1,000": "fast mode's evaluation images (helpers/modes.py)"},
     "05_denoising_autoencoders": {"0.9": "9 dB / 10 dB, the exponent in 10^0.9"},
     "06_super_resolution": {
