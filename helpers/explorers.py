@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image as PILImage
 
+from helpers import settings
 from helpers.figures import as_images
 from helpers.images import plot_image_rows
 from helpers.latent import interpolate, plot_latent_scatter
@@ -60,8 +61,8 @@ def widgets_shown() -> bool:
     matplotlib's backend only writes files (the test suite and the instructor's tools
     run with ``MPLBACKEND=Agg``), True with Jupyter's inline backend.
     """
-    forced = os.environ.get(MODE_VARIABLE, "").strip().lower()
-    if forced in ("widgets", "static"):
+    forced = settings.choice(MODE_VARIABLE)
+    if forced != "auto":
         return forced == "widgets"
     if os.environ.get("NBGRADER_EXECUTION"):
         return False

@@ -85,6 +85,9 @@ SETTINGS: dict[str, Setting] = _declare(
             "(`notebook`) or only what the graded tasks need (`tasks`)",
             ("notebook", "tasks")),
     Setting("COURSE_NBGRADER_DEBUG", "flag", False, "nbgrader logs at DEBUG level"),
+    Setting("COURSE_EXPLORERS", "choice", "auto", "the latent-space explorers: `widgets`, "
+            "a `static` figure, or `auto` (widgets where a frontend shows them)",
+            ("auto", "widgets", "static")),
     Setting("COURSE_EXCHANGE", "path", None, "nbgrader's exchange folder, shared by every "
             "user's server on a JupyterHub (unset: `exchange/` in the course folder)"),
     Setting("COURSE_CANARY_CACHE", "path", None, "folder where autograde remembers a passed "
