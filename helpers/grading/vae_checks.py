@@ -245,8 +245,12 @@ def _constant_decoder(decoder, latent_dims: int) -> None:
 
 
 def training_loss(auto, x) -> float:
-    """The loss ``auto`` reports for one training step on ``(x, x)``, learning rate 0."""
+    """The loss ``auto`` reports for one training step on ``(x, x)``, learning rate 0.
+
+    The metrics are reset first: Keras 3.13 (Colab's) reports the running mean over every
+    ``train_on_batch`` since the last reset, Keras 3.15 the step's own loss."""
     auto.optimizer.learning_rate = 0.0
+    auto.reset_metrics()
     logs = auto.train_on_batch(x, x, return_dict=True)
     expect("loss" in logs, f"the training step should report 'loss', got {sorted(logs)}")
     return float(logs["loss"])
