@@ -199,7 +199,8 @@ def partial_credit():   # a number published as the test cell's result (partial 
 
 
 def recorder_off():     # correct, but the grader's records switched off
-    return REF + "\nimport helpers.grading.evidence\nhelpers.evidence.wrap = lambda *a, **k: None\n"
+    return (REF + "\nimport helpers.grading.evidence\n"
+            "helpers.grading.evidence.wrap = lambda *a, **k: None\n")
 
 
 def frame_rebind():     # the tests' namespace changed from inside the graded function
