@@ -133,7 +133,8 @@ def _cells(page) -> list[dict]:
 def test_a_student_runs_a_notebook_with_a_graded_task(lab):
     page, tmp = lab["page"], lab["tmp"]
     page.goto(f"{lab['url']}/lab/tree/{A}/{A}.ipynb?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    # earlier tests' notebooks stay open in hidden tabs: only this one's cells are visible
+    page.wait_for_selector(".jp-Notebook .jp-Cell >> visible=true", timeout=120_000)
     page.wait_for_function(
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w && w.sessionContext && w.sessionContext.session &&"
@@ -232,7 +233,8 @@ def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
     changes and that no error appears; save a screenshot as ``screenshot``."""
     page, tmp = lab["page"], lab["tmp"]
     page.goto(f"{lab['url']}/lab/tree/{notebook}/{notebook}.ipynb?token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    # earlier tests' notebooks stay open in hidden tabs: only this one's cells are visible
+    page.wait_for_selector(".jp-Notebook .jp-Cell >> visible=true", timeout=120_000)
     idle = ("() => { const w = window.jupyterapp.shell.currentWidget;"
             " return w && w.sessionContext && w.sessionContext.session &&"
             " w.sessionContext.session.kernel &&"
@@ -257,7 +259,8 @@ def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
     page.evaluate("i => { const nb = window.jupyterapp.shell.currentWidget.content;"
                   " nb.activeCellIndex = i; return nb.scrollToItem(i, 'start'); }", index)
     time.sleep(1)
-    cell = page.locator(".jp-Notebook .jp-Cell.jp-mod-active")  # the DOM may skip cells
+    cell = page.locator(  # the DOM may skip cells; hidden tabs have active cells too
+        ".jp-Notebook .jp-Cell.jp-mod-active >> visible=true")
     image = cell.locator(".widget-image").first
     image.wait_for(timeout=60_000)
     before = image.get_attribute("src")
