@@ -271,6 +271,15 @@ class Explorer:
             display(self.widget)
 
 
+def _shows_widgets(show: bool | None) -> bool:
+    """An explorer's ``show`` argument: True, False, or None to ask :func:`widgets_shown`."""
+    if show is None:
+        return widgets_shown()
+    if show is not True and show is not False:
+        raise ValueError(f"show must be True, False or None, got {show!r}")
+    return show
+
+
 def _static(static: Callable[[], plt.Figure]) -> Explorer:
     """An explorer without widgets: only its static figure, drawn now."""
     explorer = Explorer({}, {}, None, lambda: None)
@@ -378,11 +387,7 @@ def explore_latent_2d(
                 ax_k.set_title(str(k + 1), fontsize="medium")
         return fig
 
-    if show is None:
-        show = widgets_shown()
-    if show is not True and show is not False:
-        raise ValueError(f"show must be True, False or None, got {show!r}")
-    if not show:
+    if not _shows_widgets(show):
         return _static(static)
 
     w = _widgets()
@@ -512,11 +517,7 @@ def explore_interpolation(
             ax.set_title(f"w = {t:.2f}", fontsize="medium")
         return fig
 
-    if show is None:
-        show = widgets_shown()
-    if show is not True and show is not False:
-        raise ValueError(f"show must be True, False or None, got {show!r}")
-    if not show:
+    if not _shows_widgets(show):
         return _static(static)
 
     w = _widgets()
@@ -593,11 +594,7 @@ def explore_traversal(
             ax.set_title(f"t = {value:+.1f}", fontsize="medium")
         return fig
 
-    if show is None:
-        show = widgets_shown()
-    if show is not True and show is not False:
-        raise ValueError(f"show must be True, False or None, got {show!r}")
-    if not show:
+    if not _shows_widgets(show):
         return _static(static)
 
     w = _widgets()
