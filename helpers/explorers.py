@@ -387,7 +387,8 @@ def explore_latent_2d(
                 ax_k.set_title(str(k + 1), fontsize="medium")
         return fig
 
-    if not _shows_widgets(show):
+    show = _shows_widgets(show)
+    if not show:
         return _static(static)
 
     w = _widgets()
@@ -517,7 +518,8 @@ def explore_interpolation(
             ax.set_title(f"w = {t:.2f}", fontsize="medium")
         return fig
 
-    if not _shows_widgets(show):
+    show = _shows_widgets(show)
+    if not show:
         return _static(static)
 
     w = _widgets()
@@ -594,7 +596,8 @@ def explore_traversal(
             ax.set_title(f"t = {value:+.1f}", fontsize="medium")
         return fig
 
-    if not _shows_widgets(show):
+    show = _shows_widgets(show)
+    if not show:
         return _static(static)
 
     w = _widgets()

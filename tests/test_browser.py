@@ -140,7 +140,9 @@ def test_a_student_runs_a_notebook_with_a_graded_task(lab):
         " return w && w.sessionContext && w.sessionContext.session &&"
         " w.sessionContext.session.kernel &&"
         " w.sessionContext.session.kernel.status === 'idle'; }", timeout=120_000)
-    news = page.get_by_role("button", name="No")  # JupyterLab asks once about its news
+    # JupyterLab asks once about its news; exact: "No" is also a prefix of the
+    # "Notebook" button (Open in... Notebook), which opens another interface
+    news = page.get_by_role("button", name="No", exact=True)
     if news.count():
         news.first.click()
     kernel = page.evaluate("() => window.jupyterapp.shell.currentWidget"
@@ -242,7 +244,9 @@ def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
             " [...document.querySelectorAll('.jp-InputArea-prompt')]"
             ".every(p => !p.textContent.includes('*')); }")
     page.wait_for_function(idle, timeout=120_000, polling=500)
-    news = page.get_by_role("button", name="No")  # JupyterLab asks once about its news
+    # JupyterLab asks once about its news; exact: "No" is also a prefix of the
+    # "Notebook" button (Open in... Notebook), which opens another interface
+    news = page.get_by_role("button", name="No", exact=True)
     if news.count():
         news.first.click()
     cells = _cells(page)
@@ -250,9 +254,14 @@ def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
     page.evaluate("i => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = i; }",
                   index + 1)
     _command(page, "notebook:run-all-above")
-    time.sleep(1)
+    ran = ("i => { const nb = window.jupyterapp.shell.currentWidget.content;"
+           " return nb.widgets[i].model.executionCount !== null; }")
+    page.wait_for_function(ran, arg=index, timeout=600_000, polling=500)
     page.wait_for_function(idle, timeout=600_000, polling=500)
     cells = _cells(page)
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               for o in cells[index]["outputs"]), \
+        ("the explorer's cell shows no widget", cells[index]["outputs"])
     errors = [i for i, c in enumerate(cells[:index + 1])
               if any(o.get("output_type") == "error" for o in c["outputs"])]
     assert not errors, [cells[i]["outputs"] for i in errors]

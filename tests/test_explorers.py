@@ -188,3 +188,26 @@ def test_the_static_figure_creates_no_widget(monkeypatch):
     assert not made
     with pytest.raises(ValueError, match="show must be"):
         explorers.explore_traversal(vae_decoder, codes, images, show="static")
+
+
+@pytest.mark.parametrize("show", [None, True])
+def test_an_explorer_that_shows_widgets_displays_them(monkeypatch, show):
+    """Left to decide (``show=None``, as the notebooks call them) or told to, each explorer
+    displays its widget once; it drew nothing at all when ``None`` was taken for False."""
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: shown.extend(objects))
+    monkeypatch.setenv("COURSE_EXPLORERS", "widgets")
+    codes = RNG.normal(size=(100, 10))
+    images = RNG.random((100, 28, 28)).astype(np.float32)
+    made = [
+        explorers.explore_latent_2d({"VAE": vae_decoder}, {"VAE": codes[:, :2]},
+                                    RNG.integers(0, 10, 100), images, show=show),
+        explorers.explore_interpolation(lambda x: x.reshape(len(x), -1)[:, :2], vae_decoder,
+                                        images, show=show),
+        explorers.explore_traversal(lambda z: sigmoid(np.asarray(z) @ WEIGHTS_10), codes,
+                                    images, show=show),
+    ]
+    assert [id(w) for w in shown] == [id(e.widget) for e in made]
+    assert all(e.widget is not None for e in made)
