@@ -296,6 +296,11 @@ def _shown(explorer: Explorer, show: bool) -> Explorer:
     return explorer
 
 
+def _shown_value(value: float) -> str:
+    """A slider's value with two decimals, never "-0.00" (a slider at -1e-17 reads 0.00)."""
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
 def _widgets():
     import ipywidgets
     return ipywidgets
@@ -412,7 +417,7 @@ def explore_latent_2d(
         code = np.array([[z0.value, z1.value]], dtype=np.float32)
         image = decode(decoders[model.value], code, image_shape)[0]
         shown = [image]
-        text = f"{model.value}: z = ({z0.value + 0.0:.2f}, {z1.value + 0.0:.2f})"  # no -0.00
+        text = f"{model.value}: z = ({_shown_value(z0.value)}, {_shown_value(z1.value)})"
         if nearest.value:
             flat = image.reshape(-1).astype(np.float32)
             distances = train_norms - 2 * flat_train @ flat + flat @ flat

@@ -116,6 +116,19 @@ def _command(page, command: str, args: dict | None = None):
                          [command, args or {}])
 
 
+def _open_notebook(lab, notebook: str) -> None:
+    """Open ``notebook`` (its folder's name) in the lab and wait until it is in front with
+    its cells shown: earlier tests' notebooks stay open in hidden tabs."""
+    page = lab["page"]
+    page.goto(f"{lab['url']}/lab/tree/{notebook}/{notebook}.ipynb?token={lab['token']}")
+    page.wait_for_function(
+        "p => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " return w && w.context && w.context.path === p && w.context.isReady &&"
+        " w.content.widgets.length > 0; }",
+        arg=f"{notebook}/{notebook}.ipynb", timeout=120_000, polling=500)
+    page.wait_for_selector(".jp-Notebook .jp-Cell >> visible=true", timeout=120_000)
+
+
 def _cells(page) -> list[dict]:
     """Each cell of the open notebook: kind, execution count, outputs' text, errors."""
     return page.evaluate("""() => {
@@ -132,9 +145,7 @@ def _cells(page) -> list[dict]:
 
 def test_a_student_runs_a_notebook_with_a_graded_task(lab):
     page, tmp = lab["page"], lab["tmp"]
-    page.goto(f"{lab['url']}/lab/tree/{A}/{A}.ipynb?token={lab['token']}")
-    # earlier tests' notebooks stay open in hidden tabs: only this one's cells are visible
-    page.wait_for_selector(".jp-Notebook .jp-Cell >> visible=true", timeout=120_000)
+    _open_notebook(lab, A)
     page.wait_for_function(
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w && w.sessionContext && w.sessionContext.session &&"
@@ -229,14 +240,24 @@ def test_the_latent_explorer_answers_a_dragged_slider(lab):
     drag_an_explorer(lab, EXPLORER, "helpers.explore_latent_2d(", "latent-explorer.png")
 
 
+def test_the_interpolation_explorer_answers_a_dragged_slider(lab):
+    """03's explorer: the slider blends two test images' codes (and their pixels)."""
+    drag_an_explorer(lab, "03_convolutional_autoencoders", "helpers.explore_interpolation(",
+                     "interpolation-explorer.png")
+
+
+def test_the_traversal_explorer_answers_a_dragged_slider(lab):
+    """09's explorer: the slider moves a code along a principal direction of the means."""
+    drag_an_explorer(lab, "09_vae_tfp_layers", "helpers.explore_traversal(",
+                     "traversal-explorer.png")
+
+
 def drag_an_explorer(lab, notebook: str, call: str, screenshot: str) -> None:
     """Open ``notebook``, run it up to the cell that contains ``call`` (an explorer of
     helpers.explorers), drag the cell's first slider and check that its first image
     changes and that no error appears; save a screenshot as ``screenshot``."""
     page, tmp = lab["page"], lab["tmp"]
-    page.goto(f"{lab['url']}/lab/tree/{notebook}/{notebook}.ipynb?token={lab['token']}")
-    # earlier tests' notebooks stay open in hidden tabs: only this one's cells are visible
-    page.wait_for_selector(".jp-Notebook .jp-Cell >> visible=true", timeout=120_000)
+    _open_notebook(lab, notebook)
     idle = ("() => { const w = window.jupyterapp.shell.currentWidget;"
             " return w && w.sessionContext && w.sessionContext.session &&"
             " w.sessionContext.session.kernel &&"

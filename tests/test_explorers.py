@@ -211,3 +211,8 @@ def test_an_explorer_that_shows_widgets_displays_them(monkeypatch, show):
     ]
     assert [id(w) for w in shown] == [id(e.widget) for e in made]
     assert all(e.widget is not None for e in made)
+
+
+def test_a_slider_near_zero_reads_zero_not_minus_zero():
+    assert [explorers._shown_value(v) for v in (-1.4e-17, -0.004, -0.05, 3.85)] == \
+        ["0.00", "0.00", "-0.05", "3.85"]
