@@ -45,7 +45,6 @@ from nbgrader.preprocessors import (
     IncludeHeaderFooter,
     LimitOutput,
     LockCells,
-    OverwriteCells,
     OverwriteKernelspec,
     SaveAutoGrades,
 )
@@ -56,6 +55,7 @@ from instructor.engine.execute import SafeExecute
 from instructor.engine.preprocessors import (
     GradingNotesInFeedback,
     HideHiddenTests,
+    OverwriteCellsFromRelease,
     RestoreMissingCells,
     StderrToStdoutInTests,
 )
@@ -129,7 +129,7 @@ c.Autograde.sanitize_preprocessors = [
     DeduplicateIds,
     OverwriteKernelspec,
     RestoreMissingCells,        # ours: put back graded cells a student deleted
-    OverwriteCells,
+    OverwriteCellsFromRelease,  # ours: OverwriteCells + metadata and tags from the release
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
