@@ -17,6 +17,9 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
   per-cell timeout and a per-notebook time budget, survives kernel crashes and
   restores deleted graded cells (``instructor.engine.execute``,
   ``instructor.engine.preprocessors``);
+- which cells are tests, of which task, with how many points, comes from the release:
+  every cell's nbgrader metadata and ``task-*`` / ``grade-setup`` tags are restored from
+  it (``OverwriteCellsFromRelease``), never read from the submission;
 - every test cell is checked again outside the student's kernel, and the student's own
   code is read for tampering (``instructor.engine.verify``, ``instructor.engine.review``);
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
