@@ -17,6 +17,9 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
   per-cell timeout and a per-notebook time budget, survives kernel crashes and
   restores deleted graded cells (``instructor.engine.execute``,
   ``instructor.engine.preprocessors``);
+- which cells are tests, of which task, with how many points, comes from the release:
+  every cell's nbgrader metadata and ``task-*`` / ``grade-setup`` tags are restored from
+  it (``OverwriteCellsFromRelease``), never read from the submission;
 - every test cell is checked again outside the student's kernel, and the student's own
   code is read for tampering (``instructor.engine.verify``, ``instructor.engine.review``);
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
@@ -45,7 +48,6 @@ from nbgrader.preprocessors import (
     IncludeHeaderFooter,
     LimitOutput,
     LockCells,
-    OverwriteCells,
     OverwriteKernelspec,
     SaveAutoGrades,
 )
@@ -56,6 +58,7 @@ from instructor.engine.execute import SafeExecute
 from instructor.engine.preprocessors import (
     GradingNotesInFeedback,
     HideHiddenTests,
+    OverwriteCellsFromRelease,
     RestoreMissingCells,
     StderrToStdoutInTests,
 )
@@ -129,7 +132,7 @@ c.Autograde.sanitize_preprocessors = [
     DeduplicateIds,
     OverwriteKernelspec,
     RestoreMissingCells,        # ours: put back graded cells a student deleted
-    OverwriteCells,
+    OverwriteCellsFromRelease,  # ours: OverwriteCells + metadata and tags from the release
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [

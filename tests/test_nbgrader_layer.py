@@ -12,11 +12,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.preprocessors import OverwriteCells
 
 from instructor.engine import sandbox
+from instructor.engine.cells import nbgrader_meta
 from instructor.engine.preprocessors import (
     STDERR_MARK,
     HideHiddenTests,
+    OverwriteCellsFromRelease,
     RestoreMissingCells,
     StderrToStdoutInTests,
     hide_hidden_tests,
@@ -126,6 +129,74 @@ def test_deleted_graded_cells_come_back_in_place(tmp_path):
     assert ids == [None, None, "a-solution", "a-tests-1", "a-tests-2", None]
     assert resources["nbgrader"]["restored_cells"] == ["a-solution", "a-tests-1"]
     assert "was missing from your submission" in nb.cells[2].source
+
+
+def _tagged(cell, *tags):
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+def _metadata_release():
+    return nbformat.v4.new_notebook(cells=[
+        _tagged(_cell("import numpy", "setup", locked=True), "grade-setup"),
+        _tagged(_cell("context = 1"), "task-a"),
+        _tagged(_cell("stub", "a-solution", solution=True), "task-a"),
+        _tagged(_cell("t1", "a-tests-1", grade=True, locked=True), "task-a"),
+        _tagged(_cell("t2", "a-tests-2", grade=True, locked=True), "task-a")])
+
+
+def _wrong_metadata(release):
+    """``release`` with metadata that nbgrader can read but that is not the release's."""
+    nb = copy.deepcopy(release)
+    nb.cells[1].metadata["tags"] = []                           # context tag removed
+    nb.cells[3].metadata["nbgrader"]["grade"] = False           # a test, "not graded"
+    nb.cells[3].metadata["tags"] = []                           # its task tag removed
+    nb.cells[4].metadata["nbgrader"]["points"] = 20             # other points
+    nb.cells[4].metadata["tags"] = ["task-b", "mine"]          # another task, own tag
+    nb.cells.append(_tagged(_cell("x = 2"), "task-a", "grade-setup"))  # added: "setup"
+    nb.cells.append(_cell("assert True", "my-test", grade=True))       # added: "graded"
+    return nb
+
+
+def _expected_tags(release):
+    return [c.metadata["tags"] for c in release.cells[:4]] + [["task-a", "mine"], [], []]
+
+
+def test_grading_metadata_and_tags_come_from_the_release(tmp_path, monkeypatch):
+    release = _metadata_release()
+    path = tmp_path / "rel.ipynb"
+    nbformat.write(release, path)
+    nb = _wrong_metadata(release)
+    # nbgrader's own checks (source, points, checksum against the gradebook) run after
+    # ours; without a gradebook here, only our part runs
+    monkeypatch.setattr(OverwriteCells, "preprocess_cell",
+                        lambda self, cell, resources, index: (cell, resources))
+    pre = OverwriteCellsFromRelease(release_notebook=str(path))
+    pre.load_release({})
+    for index, cell in enumerate(nb.cells):
+        pre.preprocess_cell(cell, {}, index)
+    assert [nbgrader_meta(c) for c in nb.cells] == \
+        [nbgrader_meta(c) for c in release.cells] + [{}, {}]
+    assert [c.metadata.get("tags", []) for c in nb.cells] == _expected_tags(release)
+
+
+def test_wrong_but_valid_metadata_is_restored_before_grading_with_a_note(tmp_path):
+    release = _metadata_release()
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    nbformat.write(_wrong_metadata(release), folder / "hw.ipynb")
+    notes = check_submission(folder, "hw", release)
+    nb = nbformat.read(folder / "hw.ipynb", as_version=4)
+    assert [nbgrader_meta(c) for c in nb.cells] == \
+        [nbgrader_meta(c) for c in release.cells] + [{}, {}]
+    assert [c.metadata.get("tags", []) for c in nb.cells] == _expected_tags(release)
+    assert len(notes) == 5, notes
+    assert "cell 'a-tests-1' was not the assignment's (grade: False; tags [])" in notes[1]
+    assert "cell 'a-tests-2' was not the assignment's (points: 20; tags ['task-b'])" \
+        in notes[2]
+    assert all(n.endswith("the grader used the assignment's.") for n in notes)
+    # graded again, nothing is left to restore
+    assert check_submission(folder, "hw", release) == []
 
 
 def test_submission_checks(tmp_path):

@@ -4,7 +4,8 @@ Three small assignments are built in a scratch course folder:
 
 - ``m02_vanilla``: notebook 02's ``grade-setup`` cell and the cells of its ``vanilla``
   task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
-  resource abuse and attacks on the grader;
+  resource abuse, attacks on the grader, grading metadata that is valid but not the
+  release's, and a cell added after the tests that rewrites the grader's records;
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
 - ``m_meta``: a tiny numpy-only task (3 points): notebooks whose nbgrader metadata is
@@ -237,6 +238,35 @@ def custom_layer_tamper():   # correct, but only checkable in the kernel, and it
             + "\nmc.expect_equal = lambda *a, **k: None\n")
 
 
+#: A cell added after the tests: it marks every recorded call as one the records cannot
+#: hold, so that the outside check, reading the records after the notebook, would give up.
+REWRITE_RECORDS = """\
+import glob, json
+for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
+    with open(_path, "a") as _out:
+        _out.write(json.dumps({"name": "autoencoder", "not_recordable": "a lie"}) + "\\n")
+"""
+
+
+def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
+    """Metadata nbgrader can read but that is not the release's, or a cell added after the
+    tests; the answer is useless with no-op checks where the edit is an attack, the
+    reference (or a wrong compile) where it only changes the grading metadata."""
+    solution = next(c for c in nb.cells if _grade_id(c) == "vanilla-solution")
+    tests = [c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade")]
+    training = next(c for c in tests if _grade_id(c) == "vanilla-tests-training")
+    solution.source = {"untag": noop_checks, "retag": noop_checks, "after": noop_checks,
+                       "ungrade-failing": wrong_compile}.get(how, lambda: REF)()
+    for cell in tests if how in ("untag", "retag") else []:
+        cell.metadata["tags"] = [] if how == "untag" else ["task-other"]
+    if how.startswith("ungrade"):
+        training.metadata["nbgrader"]["grade"] = False
+    elif how == "points":
+        tests[0].metadata["nbgrader"]["points"] = 100
+    elif how == "after":
+        nb.cells.append(nbformat.v4.new_code_cell(REWRITE_RECORDS))
+
+
 OUTSIDE = "failed when the grader ran it again on what your functions returned"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
@@ -268,6 +298,13 @@ CASES = {
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
     "s28_big_file": (big_file, 0, ["File too large"]),
     "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview", "mc.expect_equal"]),
+    # the submission's metadata decides nothing; cells added after the tests change no record
+    "s30_task_tag_removed": ("meta:untag", 0, [OUTSIDE]),
+    "s31_task_tag_changed": ("meta:retag", 0, [OUTSIDE]),
+    "s32_grade_false": ("meta:ungrade", 6, []),
+    "s33_grade_false_failing": ("meta:ungrade-failing", 4, ["auto's optimizer"]),
+    "s34_points_changed": ("meta:points", 6, []),
+    "s35_rewrites_records_after": ("meta:after", 0, [OUTSIDE]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -317,6 +354,11 @@ NOTES = {
     "s12_damaged": "rebuilt it",
     "s13_wrong_name": "was named 'Untitled1.ipynb'",
     "s15_memory": "ran out of memory",
+    "s30_task_tag_removed": "cell 'vanilla-tests-shapes' was not the assignment's (tags [])",
+    "s31_task_tag_changed": "was not the assignment's (tags ['task-other'])",
+    "s32_grade_false": "cell 'vanilla-tests-training' was not the assignment's (grade: False)",
+    "s33_grade_false_failing": "'vanilla-tests-training' was not the assignment's (grade: False)",
+    "s34_points_changed": "cell 'vanilla-tests-shapes' was not the assignment's (points: 100)",
 }
 HIDDEN_CODE = ["enc_shapes", "x_check", "BEGIN HIDDEN", "mc.expect_composed"]
 
@@ -381,6 +423,8 @@ def _student_notebook(tmp: Path, how) -> nbformat.NotebookNode:
     elif isinstance(how, str) and how.startswith("delete:"):
         solution.source = REF if how.endswith("solution") else wrong_compile()
         nb.cells = [c for c in nb.cells if _grade_id(c) != how.split(":")[1]]
+    elif isinstance(how, str) and how.startswith("meta:"):
+        edit_metadata(nb, how[5:])
     elif isinstance(how, str) and how.startswith("edit:"):
         solution.source = wrong_compile()
         test = next(c for c in nb.cells if _grade_id(c) == how.split(":")[1])
@@ -587,7 +631,9 @@ def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
     every = {"vanilla-tests-shapes", "vanilla-tests-layers", "vanilla-tests-training"}
     fooled = {"s18_noop_checks": every, "s19_rebind_checks": every, "s26_frame_rebind": every,
               # its patches leave the shapes test failing inside the kernel too
-              "s20_patch_numpy": every - {"vanilla-tests-shapes"}}
+              "s20_patch_numpy": every - {"vanilla-tests-shapes"},
+              "s30_task_tag_removed": every, "s31_task_tag_changed": every,
+              "s35_rewrites_records_after": every}
     for student, cells in fooled.items():
         nb = _graded_nb(graded["root"], student)
         for cell in nb.cells:
@@ -648,6 +694,8 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
                 "s08_deleted_answer": "REPAIRED", "s09_deleted_test": "REPAIRED",
                 "s10_edited_test": "REPAIRED", "s12_damaged": "REPAIRED",
                 **{s: "REPAIRED" for s in META_CASES if s != "m01_correct"},
+                **{s: "REPAIRED" for s in NOTES if s.startswith(("s30", "s31", "s32", "s33",
+                                                                 "s34"))},
                 **{s: "NEEDS REVIEW" for s in REVIEW}}
     missing = {s: f for s, f in expected.items() if f not in flags[s]}
     assert not missing, {s: flags[s] for s in missing}

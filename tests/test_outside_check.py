@@ -62,6 +62,47 @@ def test_the_plan_names_each_test_cell_and_the_functions_its_task_defines():
                                                                ["area"])}
 
 
+@pytest.mark.parametrize("tags", [[], ["task-other"]])
+def test_the_plan_reads_which_cells_are_tests_from_the_release(tags):
+    cells = submission()
+    cells[2].metadata["tags"] = tags               # the task tag removed, or changed
+    cells[2].metadata["nbgrader"]["grade"] = False  # and the cell "not graded"
+    assert graded_calls(cells, release_cells()) == {2: ("002-area-tests", "area", ["area"])}
+    cells[1].metadata["nbgrader"]["grade_id"] = "mine"  # an answer the release lacks
+    cells.append(cell(TEST, task="area", grade=True, grade_id="my-test"))
+    assert graded_calls(cells, release_cells()) == {2: ("002-area-tests", "area", ["area"])}
+
+
+def test_records_are_sealed_when_the_test_cell_ends(tmp_path):
+    outside = check(tmp_path, submission())
+    records = tmp_path / EVIDENCE / "002-area-tests"
+    records.mkdir()
+    (records / "calls.jsonl").write_text('{"name": "area"}\n')
+    (tmp_path / "elsewhere.npy").write_text("kernel's file")
+    (records / "linked.npy").symlink_to(tmp_path / "elsewhere.npy")
+    outside.seal(2)
+    sealed = outside.sealed / "002-area-tests"
+    assert sorted(p.name for p in sealed.iterdir()) == ["calls.jsonl"]  # no link followed
+    assert not records.exists()
+    # a later cell writes the records again: the sealed copy is what the check reads
+    records.mkdir()
+    (records / "calls.jsonl").write_text('{"name": "area", "not_recordable": "x"}\n')
+    assert (sealed / "calls.jsonl").read_text() == '{"name": "area"}\n'
+    outside.stop()
+    assert not outside.sealed.exists()
+
+
+def test_a_linked_record_folder_is_not_followed(tmp_path):
+    outside = check(tmp_path, submission())
+    (tmp_path / "planted").mkdir()
+    (tmp_path / "planted" / "calls.jsonl").write_text('{"name": "area"}\n')
+    (tmp_path / EVIDENCE / "002-area-tests").symlink_to(tmp_path / "planted")
+    outside.seal(2)
+    assert list((outside.sealed / "002-area-tests").iterdir()) == []
+    assert (tmp_path / "planted" / "calls.jsonl").exists()  # the link went, not its target
+    outside.stop()
+
+
 def test_student_sources_are_answers_and_added_cells_not_instructor_cells():
     own = student_sources(submission(extra=["x = 1"]), release_cells())
     assert own == [ANSWER, "x = 1"]

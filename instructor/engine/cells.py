@@ -6,6 +6,7 @@ hand edit); these helpers treat such a cell as having none, instead of failing.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
@@ -51,6 +52,54 @@ def task_of(cell) -> str | None:
     tags = cell.get("metadata", {}).get("tags", [])
     tags = tags if isinstance(tags, list) else []
     return next((t[5:] for t in tags if isinstance(t, str) and t.startswith("task-")), None)
+
+
+#: Tags that steer grading (docs/authoring.md): the setup cell and a task's cells.
+SETUP_TAG = "grade-setup"
+
+
+def is_grading_tag(tag) -> bool:
+    """Whether ``tag`` tells the grader something: ``grade-setup`` or ``task-<name>``."""
+    return isinstance(tag, str) and (tag == SETUP_TAG or tag.startswith("task-"))
+
+
+def grading_tags(cell) -> list[str]:
+    """The tags of ``cell`` that steer grading."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    return [t for t in tags if is_grading_tag(t)] if isinstance(tags, list) else []
+
+
+def restore_from_release(cell, origin) -> list[str]:
+    """Give ``cell`` the grading metadata of the released cell ``origin`` (``None``: no
+    released cell, so none): nbgrader's keys and the grading tags. What was changed, as
+    short phrases for a note (``grade: False``, ``tags``); ``[]`` if nothing.
+
+    The submission's metadata decides nothing: which cells are tests, of which task,
+    with how many points, is what the release says. Tags that do not steer grading
+    (a student's own) are kept.
+    """
+    metadata = cell.setdefault("metadata", nbformat.NotebookNode())
+    changed = []
+    released = copy.deepcopy(nbgrader_meta(origin)) if origin is not None else {}
+    current = metadata.get("nbgrader")
+    if released:
+        if isinstance(current, dict):
+            changed += [f"{key}: {current.get(key)!r}" for key in sorted(released)
+                        if key != "checksum" and current.get(key) != released[key]]
+            changed += [f"{key}: {current[key]!r}" for key in sorted(current)
+                        if key not in released]
+        else:
+            changed.append("nbgrader metadata")
+        metadata["nbgrader"] = nbformat.from_dict(released)
+    elif "nbgrader" in metadata:
+        del metadata["nbgrader"]
+        changed.append("nbgrader metadata")
+    wanted = grading_tags(origin) if origin is not None else []
+    if grading_tags(cell) != wanted:
+        changed.append(f"tags {grading_tags(cell)!r}")
+        tags = metadata.get("tags") if isinstance(metadata.get("tags"), list) else []
+        metadata["tags"] = wanted + [t for t in tags if not is_grading_tag(t)]
+    return changed
 
 
 def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:

@@ -9,8 +9,9 @@
 - the ``tasks`` scope: cells grading does not need are not run (:mod:`.scope`).
 
 Around each test cell it runs what :class:`instructor.engine.outside.OutsideCheck` asks
-for (recording the graded calls), and afterwards hands it the notebook, which checks every
-test again outside the kernel and gives the verdicts.
+for (recording the graded calls), moves the cell's records out of the kernel's reach as
+soon as the cell ends, and afterwards hands it the notebook, which checks every test
+again outside the kernel and gives the verdicts.
 """
 
 from __future__ import annotations
@@ -244,6 +245,8 @@ class SafeExecute(Execute):
                         restart = True
                     else:
                         restart = self._timed_out(cell)
+                    if recorded:
+                        self._outside.seal(position)
                     if restart:
                         broken.add(position)
                     position += 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -50,11 +51,26 @@ def graded_calls(cells, release_cells) -> dict[int, tuple[str, str, list[str]]]:
                     functions[task].append(name)
     plan = {}
     for index, cell in enumerate(cells):
-        task = task_of(cell)
-        if task and is_test_cell(cell) and functions.get(task):
-            key = f"{index:03d}-{nbgrader_meta(cell).get('grade_id')}"
+        origin = released_cell(cell, release_cells)
+        task = task_of(origin) if origin is not None else None
+        if task and is_test_cell(origin) and functions.get(task):
+            key = f"{index:03d}-{nbgrader_meta(origin)['grade_id']}"
             plan[index] = (key, task, functions[task])
     return plan
+
+
+def released_cell(cell, release_cells):
+    """The released graded cell ``cell`` is, by its ``grade_id`` (``None``: not one).
+
+    Which cells are tests, and of which task, is read from the release, never from the
+    submission's own tags or flags (nbgrader restores the source of locked cells by
+    ``grade_id``, and :class:`~instructor.engine.preprocessors.OverwriteCellsFromRelease`
+    their metadata)."""
+    grade_id = nbgrader_meta(cell).get("grade_id")
+    if not isinstance(grade_id, str):
+        return None
+    return next((c for c in release_cells if nbgrader_meta(c).get("grade_id") == grade_id),
+                None)
 
 
 def student_sources(cells, release_cells) -> list[str]:
@@ -90,6 +106,20 @@ def stdout(text: str):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
+def _copy_regular(path: str, target: Path) -> None:
+    """Copy ``path`` to ``target`` if it is a regular file, never through a link (opened
+    with ``O_NOFOLLOW``, checked after opening, so a file swapped meanwhile for a link
+    or a pipe is skipped, not followed or waited on)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return
+    with os.fdopen(fd, "rb") as source:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            with open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
+
+
 @dataclass
 class Sandbox:
     """How the checking process is confined: the kernel's own limits."""
@@ -112,6 +142,9 @@ class OutsideCheck:
         self.plan = graded_calls(cells, release_cells)
         self.evidence = Path(scratch) / EVIDENCE
         self.evidence.mkdir(exist_ok=True)
+        # each test cell's records, moved out of the kernel's reach as soon as it ends
+        # (made by start(), which comes first, or by the first seal())
+        self.sealed: Path | None = None
         self.sandbox = sandbox
         self.course_implementations = course_implementations
         self.timeout = timeout
@@ -125,7 +158,7 @@ class OutsideCheck:
         while the notebook runs."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         box = self.sandbox
-        readable = [*box.readable_paths, str(VERIFY.parent), str(self.evidence)]
+        readable = [*box.readable_paths, str(VERIFY.parent), str(self._sealed())]
         command = sandbox_command(
             [sys.executable, str(VERIFY), os.path.join(self.work, "out.json")],
             self.work, readable, box.memory_limit_gb, box.use_landlock, **box.limits)
@@ -145,6 +178,8 @@ class OutsideCheck:
             self.process.communicate()
         if self.work:
             shutil.rmtree(self.work, ignore_errors=True)
+        if self.sealed is not None:
+            shutil.rmtree(self.sealed, ignore_errors=True)
 
     def record_code(self, index: int, wrap: bool) -> str:
         """The code that wraps (or unwraps) the graded functions test cell ``index`` calls."""
@@ -152,6 +187,34 @@ class OutsideCheck:
         call = (f"wrap(globals(), {names!r}, {str(self.evidence / grade_id)!r})" if wrap
                 else f"unwrap(globals(), {names!r})")
         return f"import helpers.grading.evidence as _e\n_e.{call}\ndel _e"
+
+    def _sealed(self) -> Path:
+        """The grader's folder of sealed records (outside the kernel's scratch folder:
+        the kernel's sandbox can neither write nor read it)."""
+        if self.sealed is None:
+            self.sealed = Path(tempfile.mkdtemp(prefix="grading-records-"))
+        return self.sealed
+
+    def seal(self, index: int) -> None:
+        """Move test cell ``index``'s records out of the kernel's scratch folder, right
+        after the cell ran: cells that run later (a cell the student added after the
+        tests) can no longer change what the outside check reads. Only regular files are
+        copied, never through a link, so the copy holds no path back into the kernel's
+        folder; what is left in the kernel's folder is removed."""
+        key = self.plan[index][0]
+        source, target = self.evidence / key, self._sealed() / key
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir()
+        if source.is_dir() and not source.is_symlink():
+            for entry in os.scandir(source):
+                _copy_regular(entry.path, target / entry.name)
+        try:
+            if source.is_symlink() or source.is_file():
+                source.unlink()
+            elif source.is_dir():
+                shutil.rmtree(source)
+        except OSError:
+            pass  # the sealed copy is what counts
 
     def _verdicts(self, job: dict) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
@@ -182,7 +245,7 @@ class OutsideCheck:
             task = task_of(cell)
             if task and cell.cell_type == "code" and not nbgrader_meta(cell):
                 contexts.setdefault(task, []).append(cell.source)
-        job = {"evidence": str(self.evidence), "cells": [
+        job = {"evidence": str(self._sealed()), "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "source": cells[i].source, "context": contexts.get(task, [])}
             for i, (grade_id, task, names) in sorted(self.plan.items())]}
@@ -194,8 +257,9 @@ class OutsideCheck:
                                     review.free_names(trusted) - graded)
         answers: dict[str, list[str]] = {}
         for cell in cells:
-            if task_of(cell) and nbgrader_meta(cell).get("solution"):
-                answers.setdefault(task_of(cell), []).append(cell.source)
+            origin = released_cell(cell, self.release_cells)
+            if origin is not None and task_of(origin) and nbgrader_meta(origin).get("solution"):
+                answers.setdefault(task_of(origin), []).append(cell.source)
         for index, (grade_id, task, _names) in self.plan.items():
             verdict = verdicts.get(grade_id) or {
                 "replayed": False, "passed": None, "error": None,

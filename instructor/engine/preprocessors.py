@@ -5,6 +5,10 @@ Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``)
 - :class:`RestoreMissingCells`: a graded cell the student deleted comes back from the
   release (test cells then get their hidden tests back from the gradebook, through
   nbgrader's ``OverwriteCells``), so deleting a test cannot dodge it.
+- :class:`OverwriteCellsFromRelease`: nbgrader's ``OverwriteCells``, which restores the
+  source, points and lock of graded cells, restoring their whole grading metadata too
+  (nbgrader's flags and the ``task-*`` / ``grade-setup`` tags) from the release, so that
+  the submission's metadata decides nothing.
 - :class:`StderrToStdoutInTests`: nbgrader gives 0 points to a test cell that wrote
   anything to stderr; TensorFlow's C++ threads log there asynchronously, so a correct
   answer could lose points to a library's log line. Stderr of test cells is kept (as
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
 from traitlets import List, Unicode
 
 from instructor.engine.cells import (
@@ -35,6 +39,7 @@ from instructor.engine.cells import (
     is_test_cell,
     nbgrader_meta,
     release_path,
+    restore_from_release,
 )
 from instructor.engine.notes import read_notes
 
@@ -118,6 +123,59 @@ class RestoreMissingCells(NbGraderPreprocessor):
                              info.get("student"), info.get("notebook"))
             resources.setdefault("nbgrader", {})["restored_cells"] = restored
         return nb, resources
+
+
+# ====================================================================== metadata
+class OverwriteCellsFromRelease(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, with every cell's grading metadata from the release.
+
+    nbgrader restores the source, ``locked`` flag, points and checksum of a graded cell,
+    but reads whether it is graded at all (``grade``, ``solution``) and its tags from the
+    submission: a test cell marked ``grade: false`` then fails nbgrader's checksum check
+    (the grader fails on every regrade), and one without its ``task-*`` tag would escape
+    the outside check. Here each cell whose ``grade_id`` the release knows gets that
+    released cell's nbgrader metadata and grading tags before nbgrader's own checks; a
+    cell with any other nbgrader metadata loses it (a cell the student made "graded");
+    a cell without nbgrader metadata keeps grading tags only if it is a released cell
+    (same cell id or same source), so a cell the student added is never setup or a
+    task's context. Tags that do not steer grading are the student's and are kept.
+    """
+
+    release_notebook = Unicode("", help="Release notebook whose cells' metadata is "
+                               "restored (default: <release>/<assignment>/<notebook>.ipynb)."
+                               ).tag(config=True)
+
+    _release: list | None = None
+
+    def load_release(self, resources) -> None:
+        """Read the release notebook's cells (none, with a warning, if it is missing)."""
+        path = Path(self.release_notebook) if self.release_notebook else \
+            release_path(self.config, resources)
+        self._release = nbformat.read(path, as_version=4).cells if path.is_file() else None
+        if self._release is None:
+            self.log.warning("Cannot restore grading metadata: no release notebook %s", path)
+        self._graded = {nbgrader_meta(c)["grade_id"]: c for c in self._release or []
+                        if isinstance(nbgrader_meta(c).get("grade_id"), str)}
+        plain = [c for c in self._release or [] if not nbgrader_meta(c)]
+        self._plain = {**{c.source.strip(): c for c in plain},
+                       **{c.get("id"): c for c in plain if c.get("id")}}
+
+    def preprocess(self, nb, resources):
+        self.load_release(resources)
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if self._release is not None:
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if "nbgrader" in cell.get("metadata", {}):
+                origin = self._graded.get(grade_id) if isinstance(grade_id, str) else None
+            else:
+                origin = self._plain.get(cell.get("id")) or self._plain.get(cell.source.strip())
+            changed = restore_from_release(cell, origin)
+            if changed:
+                self.log.warning("Cell %d (%s): grading metadata restored from the release "
+                                 "(%s)", cell_index, grade_id, ", ".join(changed))
+        return super().preprocess_cell(cell, resources, cell_index)
 
 
 # ====================================================================== feedback

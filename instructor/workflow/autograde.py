@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from instructor import ROOT
-from instructor.engine.cells import nbgrader_meta
+from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
 from instructor.workflow.gradebook import merge_scores, read_submission, sync_gradebook
 from instructor.workflow.nbgrader_cli import nbgrader
@@ -206,6 +206,34 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
         notes.append(f"{len(cells)} cells had the grade_id '{grade_id}' (a copied cell?); "
                      "the grader graded the assignment's own and ran the others as plain "
                      "cells.")
+    return notes + _restore_valid_metadata(nb, release)
+
+
+def _restore_valid_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
+                            ) -> list[str]:
+    """Metadata that nbgrader can read but that is not the release's (``grade: false`` on
+    a test cell, other points, a task tag removed or changed) is restored like damaged
+    metadata: the release says which cells are tests, of which task, for how many points
+    (:func:`instructor.engine.cells.restore_from_release`; nbgrader's run does the same
+    again in :class:`instructor.engine.preprocessors.OverwriteCellsFromRelease`)."""
+    graded = by_id(release.cells)
+    plain = [c for c in release.cells if not nbgrader_meta(c)]
+    plain = {**{c.source.strip(): c for c in plain}, **{c.get("id"): c for c in plain
+                                                        if c.get("id")}}
+    notes = []
+    for position, cell in enumerate(nb.cells):
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if "nbgrader" in cell.metadata:
+            origin = graded.get(grade_id)
+        else:
+            origin = plain.get(cell.get("id")) or plain.get(cell.source.strip())
+        changed = restore_from_release(cell, origin)
+        if not changed:
+            continue
+        name = f"cell '{grade_id}'" if origin is not None and grade_id else \
+            f"cell {position + 1}"
+        notes.append(f"The grading metadata of {name} was not the assignment's "
+                     f"({'; '.join(changed)}); the grader used the assignment's.")
     return notes
 
 
