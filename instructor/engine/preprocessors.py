@@ -36,6 +36,7 @@ from traitlets import List, Unicode
 from instructor.engine.cells import (
     BEGIN_HIDDEN,
     END_HIDDEN,
+    ReleasedCells,
     is_test_cell,
     nbgrader_meta,
     release_path,
@@ -145,20 +146,16 @@ class OverwriteCellsFromRelease(OverwriteCells):
                                "restored (default: <release>/<assignment>/<notebook>.ipynb)."
                                ).tag(config=True)
 
-    _release: list | None = None
+    _release: ReleasedCells | None = None
 
     def load_release(self, resources) -> None:
         """Read the release notebook's cells (none, with a warning, if it is missing)."""
         path = Path(self.release_notebook) if self.release_notebook else \
             release_path(self.config, resources)
-        self._release = nbformat.read(path, as_version=4).cells if path.is_file() else None
+        self._release = ReleasedCells(nbformat.read(path, as_version=4).cells) \
+            if path.is_file() else None
         if self._release is None:
             self.log.warning("Cannot restore grading metadata: no release notebook %s", path)
-        self._graded = {nbgrader_meta(c)["grade_id"]: c for c in self._release or []
-                        if isinstance(nbgrader_meta(c).get("grade_id"), str)}
-        plain = [c for c in self._release or [] if not nbgrader_meta(c)]
-        self._plain = {**{c.source.strip(): c for c in plain},
-                       **{c.get("id"): c for c in plain if c.get("id")}}
 
     def preprocess(self, nb, resources):
         self.load_release(resources)
@@ -167,11 +164,7 @@ class OverwriteCellsFromRelease(OverwriteCells):
     def preprocess_cell(self, cell, resources, cell_index):
         if self._release is not None:
             grade_id = nbgrader_meta(cell).get("grade_id")
-            if "nbgrader" in cell.get("metadata", {}):
-                origin = self._graded.get(grade_id) if isinstance(grade_id, str) else None
-            else:
-                origin = self._plain.get(cell.get("id")) or self._plain.get(cell.source.strip())
-            changed = restore_from_release(cell, origin)
+            changed = restore_from_release(cell, self._release.origin(cell))
             if changed:
                 self.log.warning("Cell %d (%s): grading metadata restored from the release "
                                  "(%s)", cell_index, grade_id, ", ".join(changed))

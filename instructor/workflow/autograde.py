@@ -32,7 +32,7 @@ from pathlib import Path
 import nbformat
 
 from instructor import ROOT
-from instructor.engine.cells import nbgrader_meta, restore_from_release
+from instructor.engine.cells import ReleasedCells, nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
 from instructor.workflow.gradebook import merge_scores, read_submission, sync_gradebook
 from instructor.workflow.nbgrader_cli import nbgrader
@@ -216,17 +216,11 @@ def _restore_valid_metadata(nb: nbformat.NotebookNode, release: nbformat.Noteboo
     metadata: the release says which cells are tests, of which task, for how many points
     (:func:`instructor.engine.cells.restore_from_release`; nbgrader's run does the same
     again in :class:`instructor.engine.preprocessors.OverwriteCellsFromRelease`)."""
-    graded = by_id(release.cells)
-    plain = [c for c in release.cells if not nbgrader_meta(c)]
-    plain = {**{c.source.strip(): c for c in plain}, **{c.get("id"): c for c in plain
-                                                        if c.get("id")}}
+    released = ReleasedCells(release.cells)
     notes = []
     for position, cell in enumerate(nb.cells):
         grade_id = nbgrader_meta(cell).get("grade_id")
-        if "nbgrader" in cell.metadata:
-            origin = graded.get(grade_id)
-        else:
-            origin = plain.get(cell.get("id")) or plain.get(cell.source.strip())
+        origin = released.origin(cell)
         changed = restore_from_release(cell, origin)
         if not changed:
             continue
