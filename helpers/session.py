@@ -13,6 +13,39 @@ from helpers import hosted as _hosted
 from helpers.hosted import Prepared
 from helpers.modes import Mode, current_mode
 
+#: The versions (major.minor) the text's fast-mode figures were printed with: those
+#: requirements.txt pins (tests/test_session.py checks that the two agree). Other versions,
+#: Colab's among them, train to slightly different figures.
+FIGURES_FROM = {"tensorflow": "2.21", "keras": "3.15"}
+
+
+def figures_from_these_versions(versions: dict[str, str] | None = None) -> bool:
+    """Whether TensorFlow and Keras here (or in ``versions``: name -> version) are the
+    major.minor versions of :data:`FIGURES_FROM`. Reads package metadata, imports nothing."""
+    if versions is None:
+        from importlib import metadata
+
+        versions = {}
+        for name in FIGURES_FROM:
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                pass
+    return all(".".join(str(versions.get(name, "")).split(".")[:2]) == wanted
+               for name, wanted in FIGURES_FROM.items())
+
+
+def figures_note(versions: dict[str, str]) -> str | None:
+    """One sentence for a student whose TensorFlow or Keras is not :data:`FIGURES_FROM`'s."""
+    if figures_from_these_versions(versions):
+        return None
+    quoted = " and ".join(f"{_NAMES[name]} {version}" for name, version in FIGURES_FROM.items())
+    return (f"the text's fast-mode figures were printed with {quoted}; these versions "
+            "train to slightly different ones")
+
+
+_NAMES = {"tensorflow": "TensorFlow", "keras": "Keras"}
+
 #: Set before TensorFlow is first imported, this keeps its C++ log lines
 #: (``cuInit`` and the like) off stderr, where nbgrader would zero a test cell.
 QUIET_TF_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -84,6 +117,8 @@ class SessionInfo:
         else:
             lines.append("No GPU found: training runs on the CPU. Fast mode "
                          "(COURSE_MODE=fast) keeps every notebook short.")
+        if note := figures_note(self.versions):
+            lines.append(note[0].upper() + note[1:] + ".")
         return "\n".join(lines)
 
     def _hosted_line(self) -> str:
@@ -96,6 +131,8 @@ class SessionInfo:
             extra.append("installed " + ", ".join(done.installed))
         if done.outside:
             extra.append("outside the course's range: " + "; ".join(done.outside))
+        if note := figures_note(self.versions):
+            extra.append(note)
         return "; ".join([f"{done.platform}: {course}, {versions}, {device}, "
                           f"{self.mode} mode", *extra])
 

@@ -8,13 +8,14 @@ it (then update the claim with the text). Register a claim with ``@claim(<notebo
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.nbval_claims import Run, number, numbers
+from tests.nbval_claims import QUOTED_VERSIONS, Run, as_quoted, number, numbers
 
 Check = Callable[[Run], None]
 #: The claims of each notebook, by notebook name.
@@ -190,7 +191,8 @@ def the_model_beats_the_trivial_outputs(run: Run) -> None:
 
 @claim(N02)
 def the_l1_penalty_makes_the_code_sparse(run: Run) -> None:
-    run.says(r"With `lambtha` = 3e-4 the code is sparser than the vanilla one: more of its "
+    run.says(r"With a penalty of 3e-4 per example the code is sparser than the vanilla one: "
+             r"more of its "
              r"values are exactly zero, and more of its units are zero for every image")
     run.says(r"its reconstruction loss stays below that of the mean image, about as far below "
              r"as the vanilla model's. In fast mode both models are only just past the mean "
@@ -253,7 +255,9 @@ def a_larger_code_lowers_the_loss(run: Run) -> None:
                                                   number(r"regression ([\d.]+)", line))
             for line in printed.splitlines()}
     assert rows[10][0] > rows[30][0] > rows[100][0], printed
-    assert [rows[k][1] for k in (10, 30, 100)] == [0.587, 0.667, 0.687], printed
+    as_quoted([rows[k][1] for k in (10, 30, 100)], [0.587, 0.667, 0.687], printed)
+    accuracy = [rows[k][1] for k in (10, 30, 100)]
+    assert accuracy[1] - accuracy[0] > accuracy[2] - accuracy[1] > 0, printed
     table, _ = _few_labels_02(run)
     spread = table["codes", "logistic regression"][1]
     assert 0.5 * spread <= rows[100][1] - rows[30][1] <= 2 * spread, (printed, spread)
@@ -840,7 +844,8 @@ def reading_by_columns_changes_the_recurrent_loss_by_a_fifth_of_the_gap(run: Run
             for name in ("dense", "recurrent") for order in ("rows", "columns")}
     rows, columns = loss["recurrent", "rows"], loss["recurrent", "columns"]
     gap = rows - loss["dense", "rows"]
-    assert (round(columns, 3), round(rows, 3), round(gap, 2)) == (0.232, 0.256, 0.11), printed
+    as_quoted((round(columns, 3), round(rows, 3), round(gap, 2)), (0.232, 0.256, 0.11), printed)
+    assert columns < rows, printed
     assert 0.15 <= (rows - columns) / gap <= 0.25, printed
     assert abs(loss["dense", "rows"] - loss["dense", "columns"]) < (rows - columns) / 4, printed
 
@@ -852,22 +857,31 @@ def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
     lstm = next(line for line in printed.splitlines() if line.startswith("LSTM"))
     gru = next(line for line in printed.splitlines() if line.startswith("GRU"))
     losses = [number(r"validation loss ([\d.]+)", line) for line in (gru, lstm)]
-    assert [round(v, 3) for v in losses] == [0.229, 0.256], printed
+    as_quoted([round(v, 3) for v in losses], [0.229, 0.256], printed)
+    assert losses[0] < losses[1], printed
     params = [number(r"([\d,]+) parameters", line) for line in (gru, lstm)]
     assert params[0] < params[1], printed
 
 
 @claim(N04)
-def the_bidirectional_gain_is_larger_on_the_lower_half(run: Run) -> None:
+def which_half_the_bidirectional_encoder_helps_more_depends_on_the_run(run: Run) -> None:
     text, printed = run.answer("bidirectional_ae = "), run.output("bidirectional_ae = ")
-    assert re.search(r"the bidirectional encoder's gain is larger on the lower half \(test MSE "
-                     r"0\.066 to 0\.057\) than on the upper half \(0\.058 to 0\.056\)", text), text
+    assert re.search(r"With TensorFlow 2\.21 and Keras 3\.15 the printout does not bear this "
+                     r"out: in fast mode \(2 epochs, one seed\) the bidirectional encoder's gain "
+                     r"is larger on the lower half \(test MSE 0\.066 to 0\.057\) than on the "
+                     r"upper half \(0\.058 to 0\.056\)\. With Keras 3\.13 \(Colab's\) the upper "
+                     r"half gains slightly more\. Both halves gain on both", text), text
     halves = {name: (number(r"rows 0-13 ([\d.]+)", line), number(r"rows 14-27 ([\d.]+)", line))
               for name, line in zip(("forward", "bidirectional"), printed.splitlines())}
     (f_top, f_bottom), (b_top, b_bottom) = halves["forward"], halves["bidirectional"]
-    assert [round(v, 3) for v in (f_bottom, b_bottom, f_top, b_top)] == \
-        [0.066, 0.057, 0.058, 0.056], printed
-    assert f_bottom - b_bottom > f_top - b_top > 0, printed
+    as_quoted([round(v, 3) for v in (f_bottom, b_bottom, f_top, b_top)],
+              [0.066, 0.057, 0.058, 0.056], printed)
+    lower, upper = f_bottom - b_bottom, f_top - b_top
+    assert lower > 0 and upper > 0, printed
+    if QUOTED_VERSIONS:
+        assert lower > upper, printed
+    elif importlib.metadata.version("keras").startswith("3.13."):
+        assert upper > lower, printed
 
 
 @claim(N04)

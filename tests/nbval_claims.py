@@ -18,6 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.session import FIGURES_FROM, figures_from_these_versions
+
+#: Whether this run's TensorFlow and Keras are the versions the text's fast-mode figures
+#: were printed with (``helpers.session.FIGURES_FROM``, requirements.txt's pins). Other
+#: versions, Colab's among them, train to slightly different figures; there a claim checks
+#: its directions and relations, not the quoted figures (:func:`as_quoted`).
+QUOTED_VERSIONS = figures_from_these_versions()
+
 
 @dataclass
 class Run:
@@ -62,6 +70,16 @@ class Run:
                 return said
         raise AssertionError(f"{self.name}'s answer ({marker!r}) no longer says "
                              f"/{missing[0]}/: update the claim with the text")
+
+
+def as_quoted(actual, expected, printed: str = "") -> None:
+    """Fail unless ``actual == expected``: the exact fast-mode figures the text quotes,
+    checked on the versions they were printed with (:data:`QUOTED_VERSIONS`) only. A claim
+    that uses it also asserts what the figures show, which holds on every version."""
+    if QUOTED_VERSIONS:
+        assert actual == expected, (
+            f"{actual!r} != {expected!r} (the text quotes these as printed with "
+            f"{FIGURES_FROM}):\n{printed}")
 
 
 def comments(source: str) -> str:

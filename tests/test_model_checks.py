@@ -169,6 +169,27 @@ def test_activity_loss_is_per_example_on_a_keras_that_adds_it_up(monkeypatch):
         encoder, _, _ = functional_ae(reg=keras.regularizers.L1(0.1))
     x = np.random.default_rng(0).random((16, 8), dtype=np.float32)
     recorded = mc.activity_loss(encoder, x)
-    assert mc._activity_loss_is_averaged() != keras.__version__.startswith("3.13.")
-    monkeypatch.setattr(mc, "_activity_loss_is_averaged", lambda: False)
+    assert mc.activity_loss_is_averaged() != keras.__version__.startswith("3.13.")
+    monkeypatch.setattr(mc, "activity_loss_is_averaged", lambda: False)
     assert mc.activity_loss(encoder, x) == pytest.approx(recorded / len(x))
+
+
+def test_activity_weight_trains_the_same_penalty_on_either_keras(monkeypatch):
+    """helpers.activity_weight: lambtha where Keras averages the activity loss over the
+    batch (3.15), lambtha / batch_size where it adds it up (3.13); so the penalty a batch
+    records is lambtha * mean over examples of sum(|code|) on both."""
+    from helpers import keras_versions
+
+    x = np.random.default_rng(1).random((32, 8), dtype=np.float32)
+    expected = 0.5 * np.abs(x).sum() / len(x)
+    weight = helpers.activity_weight(0.5, batch_size=len(x))
+    layer = keras.layers.Activation("linear", activity_regularizer=keras.regularizers.L1(weight))
+    layer(x)
+    recorded = sum(float(keras.ops.convert_to_numpy(loss)) for loss in layer.losses)
+    assert recorded == pytest.approx(expected, rel=1e-5)
+    monkeypatch.setattr(keras_versions, "activity_loss_is_averaged", lambda: False)
+    assert helpers.activity_weight(0.5, batch_size=128) == 0.5 / 128
+    monkeypatch.setattr(keras_versions, "activity_loss_is_averaged", lambda: True)
+    assert helpers.activity_weight(0.5, batch_size=128) == 0.5
+    with pytest.raises(ValueError, match="batch_size"):
+        helpers.activity_weight(0.5, batch_size=0)

@@ -96,3 +96,31 @@ def test_lazy_exports_resolve_and_unknown_names_fail():
         assert getattr(helpers, name) is not None
     with pytest.raises(AttributeError, match="no_such_helper"):
         _ = helpers.no_such_helper
+
+
+def test_figures_from_names_the_versions_requirements_pin():
+    """FIGURES_FROM, what the text's fast-mode figures were printed with, is what
+    requirements.txt pins for the suite (major.minor)."""
+    from pathlib import Path
+
+    pins = dict(line.split("==") for line in
+                (Path(__file__).resolve().parents[1] / "requirements.txt").read_text()
+                .splitlines() if "==" in line and not line.startswith("#"))
+    assert {name: ".".join(pins[name].split(".")[:2]) for name in session.FIGURES_FROM} \
+        == session.FIGURES_FROM
+    assert session.figures_from_these_versions({"tensorflow": pins["tensorflow"],
+                                                "keras": pins["keras"]})
+
+
+def test_other_versions_are_told_the_figures_differ():
+    """Colab's TensorFlow 2.20 and Keras 3.13: the report says whose figures the text
+    quotes; the pinned versions get no such line."""
+    colab = {"python": "3.13.5", "tensorflow": "2.20.0", "keras": "3.13.2"}
+    assert not session.figures_from_these_versions(colab)
+    assert not session.figures_from_these_versions({"tensorflow": "2.21.0"})
+    info = session.SessionInfo(seed=1, mode=helpers.current_mode(), versions=colab)
+    assert "printed with TensorFlow 2.21 and Keras 3.15" in info.report()
+    pinned = {**colab, "tensorflow": "2.21.0", "keras": "3.15.1"}
+    assert session.figures_note(pinned) is None
+    assert "printed with" not in session.SessionInfo(
+        seed=1, mode=helpers.current_mode(), versions=pinned).report()

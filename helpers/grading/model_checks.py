@@ -15,12 +15,13 @@ imported Keras.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from helpers.keras_versions import activity_loss_is_averaged
 
 #: Layers that pass their input through unchanged (apart from side effects such as an
 #: activity penalty) and so do not change which tensor "the code" is.
@@ -247,18 +248,7 @@ def activity_loss(model: Any, x: np.ndarray) -> float:
 
     model(np.asarray(x, dtype=np.float32))
     total = float(sum(float(keras.ops.convert_to_numpy(loss)) for loss in model.losses))
-    return total if _activity_loss_is_averaged() else total / max(1, len(x))
-
-
-@functools.cache
-def _activity_loss_is_averaged() -> bool:
-    """Whether this Keras divides a recorded activity loss by the batch size (3.15 does,
-    3.13 does not), measured on a one-unit layer."""
-    import keras
-
-    layer = keras.layers.Activation("linear", activity_regularizer=keras.regularizers.L1(1.0))
-    layer(np.ones((2, 1), dtype=np.float32))
-    return abs(sum(float(keras.ops.convert_to_numpy(loss)) for loss in layer.losses) - 1.0) < 1e-6
+    return total if activity_loss_is_averaged() else total / max(1, len(x))
 
 
 # ---------------------------------------------------------------- compilation and training
