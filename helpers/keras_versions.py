@@ -29,7 +29,8 @@ def activity_weight(lambtha: float, batch_size: int) -> float:
     ``batch_size``, it costs ``lambtha`` times the penalty per example, averaged over the
     batch: ``lambtha`` itself where Keras averages, ``lambtha / batch_size`` where it sums.
 
-    A last, smaller batch is weighed as if it were full on a Keras that sums.
+    On a Keras that sums, a last, smaller batch of ``n`` examples is still divided by
+    ``batch_size``, so its penalty counts ``n / batch_size`` as much as where Keras averages.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")

@@ -35,13 +35,14 @@ def figures_from_these_versions(versions: dict[str, str] | None = None) -> bool:
                for name, wanted in FIGURES_FROM.items())
 
 
-def figures_note(versions: dict[str, str]) -> str | None:
-    """One sentence for a student whose TensorFlow or Keras is not :data:`FIGURES_FROM`'s."""
-    if figures_from_these_versions(versions):
+def figures_note(versions: dict[str, str], gpus: list[str] | tuple = ()) -> str | None:
+    """One sentence for a student whose TensorFlow or Keras is not :data:`FIGURES_FROM`'s,
+    or who trains on a GPU: the figures they get differ slightly from the text's."""
+    if figures_from_these_versions(versions) and not gpus:
         return None
     quoted = " and ".join(f"{_NAMES[name]} {version}" for name, version in FIGURES_FROM.items())
-    return (f"the text's fast-mode figures were printed with {quoted}; these versions "
-            "train to slightly different ones")
+    return (f"the text's fast-mode figures come from {quoted} on a CPU; with your versions "
+            "or device they will differ slightly")
 
 
 _NAMES = {"tensorflow": "TensorFlow", "keras": "Keras"}
@@ -117,7 +118,7 @@ class SessionInfo:
         else:
             lines.append("No GPU found: training runs on the CPU. Fast mode "
                          "(COURSE_MODE=fast) keeps every notebook short.")
-        if note := figures_note(self.versions):
+        if note := figures_note(self.versions, self.gpus):
             lines.append(note[0].upper() + note[1:] + ".")
         return "\n".join(lines)
 
@@ -131,7 +132,7 @@ class SessionInfo:
             extra.append("installed " + ", ".join(done.installed))
         if done.outside:
             extra.append("outside the course's range: " + "; ".join(done.outside))
-        if note := figures_note(self.versions):
+        if note := figures_note(self.versions, self.gpus):
             extra.append(note)
         return "; ".join([f"{done.platform}: {course}, {versions}, {device}, "
                           f"{self.mode} mode", *extra])

@@ -190,7 +190,7 @@ def the_model_beats_the_trivial_outputs(run: Run) -> None:
 
 @claim(N02)
 def the_l1_penalty_makes_the_code_sparse(run: Run) -> None:
-    run.says(r"With a penalty of 3e-4 per example the code is sparser than the vanilla one: "
+    run.says(r"With an L1 weight of 3e-4 per example the code is sparser than the vanilla one: "
              r"more of its "
              r"values are exactly zero, and more of its units are zero for every image")
     run.says(r"its reconstruction loss stays below that of the mean image, about as far below "
@@ -206,8 +206,8 @@ def the_l1_penalty_makes_the_code_sparse(run: Run) -> None:
     mean = number(r"drawn for every image: validation loss ([\d.]+)", printed)
     assert sparse["zeros"] > vanilla["zeros"] + 15 and sparse["dead"] > vanilla["dead"], printed
     assert sparse["mean"] < vanilla["mean"], printed
-    assert [round(v, 3) for v in (vanilla["loss"], sparse["loss"], mean)] == \
-        [0.230, 0.235, 0.264], printed
+    as_quoted([round(v, 3) for v in (vanilla["loss"], sparse["loss"])], [0.230, 0.235], printed)
+    assert round(mean, 3) == 0.264, printed      # the data's, on every version
     assert 0.75 <= (mean - sparse["loss"]) / (mean - vanilla["loss"]) <= 1, printed
     # full mode, docs/results.md
     run.says(r"in full mode \(docs/results\.md\) the share of zeros went from 16% to 35% at a "
@@ -220,7 +220,8 @@ def the_l1_penalty_makes_the_code_sparse(run: Run) -> None:
 
 @claim(N02)
 def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
-    run.says(r"In fast mode, from `lambtha` = 1e-3 on the code is dead: almost all zero, hardly "
+    run.says(r"In fast mode, from an L1 weight of 1e-3 per example on the code is dead: almost all "
+             r"zero, hardly "
              r"varying from image to image, and its loss is that of the mean image")
     text, printed = run.answer("lambthas = (1e-5"), run.output("lambthas = (1e-5")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images\), 1e-5 leaves the code as it is "
@@ -233,8 +234,8 @@ def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
                      r"without the penalty", text), text
     rows = {}
     for line in printed.splitlines():
-        if line.startswith("lambtha"):
-            rows[line.split(":")[0].split()[1]] = (
+        if line.startswith("L1 weight"):
+            rows[line.split(":")[0].split()[2]] = (
                 number(r"zeros (\d+)%", line), number(r"images ([\d.]+)", line),
                 number(r"loss ([\d.]+)", line))
     mean = number(r"every image: ([\d.]+)", printed)
@@ -247,7 +248,12 @@ def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
     assert mean == 0.2636 and all(mean - rows[k][2] < 0.005 for k in ("0.001", "0.01")), printed
     assert min(rows[k][0] for k in ("0.001", "0.01")) >= 90, printed
     vanilla = number(r"vanilla\s+mean code value .* zeros (\d+)%", run.output("mean code value"))
-    assert vanilla == 45, vanilla
+    as_quoted(vanilla, 45, printed)
+    # what the figures show, on every version: 1e-5 leaves the code as it is, 1e-4 costs
+    # little, and from 1e-3 on the codes hardly vary between images
+    assert abs(rows["1e-05"][0] - vanilla) <= 3, (vanilla, printed)
+    assert rows["0.0001"][2] - rows["1e-05"][2] < 0.01, printed
+    assert rows["0.001"][1] < 0.2 * rows["1e-05"][1], printed
 
 
 @claim(N02)
@@ -838,20 +844,22 @@ def from_epoch_5_to_20_the_recurrent_model_fell_further(run: Run) -> None:
 
 
 @claim(N04)
-def reading_by_columns_changes_the_recurrent_loss_by_a_fifth_of_the_gap(run: Run) -> None:
+def reading_by_columns_changes_the_recurrent_loss_a_little(run: Run) -> None:
     text, printed = run.answer("columns = {"), run.output("columns = {")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images, one seed\) the columns gave the "
-                     r"lower loss \(0\.232 against 0\.256\), a difference about a fifth of the gap "
-                     r"between the two models \(0\.11\)", text), text
+                     r"lower loss \(0\.232 against 0\.256 with TensorFlow 2\.21 and Keras "
+                     r"3\.15\), a difference small beside the gap between the two models "
+                     r"\(0\.11; a fifth of it here\)", text), text
     loss = {(name, order): number(rf"{name}\s+read by {order}\s+validation loss ([\d.]+)",
                                   printed)
             for name in ("dense", "recurrent") for order in ("rows", "columns")}
     rows, columns = loss["recurrent", "rows"], loss["recurrent", "columns"]
     gap = rows - loss["dense", "rows"]
+    dense_change = abs(loss["dense", "rows"] - loss["dense", "columns"])
     as_quoted((round(columns, 3), round(rows, 3), round(gap, 2),
-               0.15 <= (rows - columns) / gap <= 0.25), (0.232, 0.256, 0.11, True), printed)
-    assert columns < rows, printed
-    assert abs(loss["dense", "rows"] - loss["dense", "columns"]) < (rows - columns) / 4, printed
+               0.15 <= (rows - columns) / gap <= 0.25, dense_change < (rows - columns) / 4),
+              (0.232, 0.256, 0.11, True, True), printed)
+    assert abs(rows - columns) < 0.3 * gap, printed      # small beside the gap, everywhere
 
 
 @claim(N04)
@@ -868,13 +876,12 @@ def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
 
 
 @claim(N04)
-def which_half_the_bidirectional_encoder_helps_more_depends_on_the_run(run: Run) -> None:
+def both_halves_gain_and_which_gains_more_changes_with_the_run(run: Run) -> None:
     text, printed = run.answer("bidirectional_ae = "), run.output("bidirectional_ae = ")
-    assert re.search(r"With TensorFlow 2\.21 and Keras 3\.15 the printout does not bear this "
-                     r"out: in fast mode \(2 epochs, one seed\) the bidirectional encoder's gain "
-                     r"is larger on the lower half \(test MSE 0\.066 to 0\.057\) than on the "
-                     r"upper half \(0\.058 to 0\.056\)\. With Keras 3\.13 \(Colab's\) the order "
-                     r"can come out the other way\. Both halves gain on both", text), text
+    assert re.search(r"In fast mode with TensorFlow 2\.21 and Keras 3\.15 \(2 epochs, one seed\) "
+                     r"the bidirectional encoder's gain is larger on the lower half \(test MSE "
+                     r"0\.066 to 0\.057\) than on the upper half \(0\.058 to 0\.056\), but the "
+                     r"order changes from run to run: .* Both halves gain", text), text
     halves = {name: (number(r"rows 0-13 ([\d.]+)", line), number(r"rows 14-27 ([\d.]+)", line))
               for name, line in zip(("forward", "bidirectional"), printed.splitlines())}
     (f_top, f_bottom), (b_top, b_bottom) = halves["forward"], halves["bidirectional"]

@@ -113,14 +113,17 @@ def test_figures_from_names_the_versions_requirements_pin():
 
 
 def test_other_versions_are_told_the_figures_differ():
-    """Colab's TensorFlow 2.20 and Keras 3.13: the report says whose figures the text
-    quotes; the pinned versions get no such line."""
+    """Colab's TensorFlow 2.20 and Keras 3.13, or a GPU: the report says where the text's
+    figures come from; the pinned versions on a CPU get no such line."""
     colab = {"python": "3.13.5", "tensorflow": "2.20.0", "keras": "3.13.2"}
     assert not session.figures_from_these_versions(colab)
     assert not session.figures_from_these_versions({"tensorflow": "2.21.0"})
     info = session.SessionInfo(seed=1, mode=helpers.current_mode(), versions=colab)
-    assert "printed with TensorFlow 2.21 and Keras 3.15" in info.report()
+    assert "figures come from TensorFlow 2.21 and Keras 3.15 on a CPU" in info.report()
     pinned = {**colab, "tensorflow": "2.21.0", "keras": "3.15.1"}
     assert session.figures_note(pinned) is None
-    assert "printed with" not in session.SessionInfo(
+    assert "figures come from" not in session.SessionInfo(
         seed=1, mode=helpers.current_mode(), versions=pinned).report()
+    on_gpu = session.SessionInfo(seed=1, mode=helpers.current_mode(), versions=pinned,
+                                 gpus=["/physical_device:GPU:0"])
+    assert "on a CPU; with your versions or device" in on_gpu.report()

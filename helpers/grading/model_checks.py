@@ -224,10 +224,10 @@ def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
 
     ``code`` is a batch of codes, shape ``(batch, ...)``. Every regularizer found by
     :func:`code_regularizers` is applied to it and the total is divided by the batch
-    size, as Keras 3 does when it records activity losses. For an L1 penalty of weight
-    ``lam`` the result is ``lam * mean over examples of sum(|code|)``, whether the penalty
-    came as ``regularizers.L1``, ``L1L2(l1=...)`` or an ``ActivityRegularization`` layer;
-    a model without a penalty on its code gives ``0.0``.
+    size, as Keras 3.15 does when it records activity losses (3.13 does not). For an L1
+    penalty of weight ``lam`` the result is ``lam * mean over examples of sum(|code|)``,
+    whether the penalty came as ``regularizers.L1``, ``L1L2(l1=...)`` or an
+    ``ActivityRegularization`` layer; a model without a penalty on its code gives ``0.0``.
     """
     import keras
 
