@@ -41,8 +41,8 @@ def figures_note(versions: dict[str, str], gpus: list[str] | tuple = ()) -> str 
     if figures_from_these_versions(versions) and not gpus:
         return None
     quoted = " and ".join(f"{_NAMES[name]} {version}" for name, version in FIGURES_FROM.items())
-    return (f"the text's fast-mode figures come from {quoted} on a CPU; with your versions "
-            "or device they will differ slightly")
+    return (f"the text's fast-mode figures come from {quoted} on a CPU; other versions and "
+            "devices give slightly different ones")
 
 
 _NAMES = {"tensorflow": "TensorFlow", "keras": "Keras"}

@@ -259,13 +259,12 @@ def from_lambtha_1e_3_the_code_is_dead(run: Run) -> None:
 @claim(N02)
 def a_larger_code_lowers_the_loss(run: Run) -> None:
     text, printed = run.answer("def stacked(code_size"), run.output("def stacked(code_size")
-    assert re.search(r"gains from 10 to 30 units \(0\.587 to 0\.667\) and less from 30 to 100 "
-                     r"\(0\.687\), a step about as large as the spread over draws", text), text
+    assert re.search(r"gains more from 10 to 30 units than from 30 to 100, a second step about as "
+                     r"large as the spread over draws", text), text
     rows = {int(number(r"code\s+(\d+):", line)): (number(r"validation loss ([\d.]+)", line),
                                                   number(r"regression ([\d.]+)", line))
             for line in printed.splitlines()}
     assert rows[10][0] > rows[30][0] > rows[100][0], printed
-    as_quoted([rows[k][1] for k in (10, 30, 100)], [0.587, 0.667, 0.687], printed)
     accuracy = [rows[k][1] for k in (10, 30, 100)]
     assert accuracy[1] - accuracy[0] > accuracy[2] - accuracy[1] > 0, printed
     table, _ = _few_labels_02(run)
@@ -847,49 +846,40 @@ def from_epoch_5_to_20_the_recurrent_model_fell_further(run: Run) -> None:
 def reading_by_columns_changes_the_recurrent_loss_a_little(run: Run) -> None:
     text, printed = run.answer("columns = {"), run.output("columns = {")
     assert re.search(r"In fast mode \(2 epochs on 6,000 images, one seed\) the columns gave the "
-                     r"lower loss \(0\.232 against 0\.256 with TensorFlow 2\.21 and Keras "
-                     r"3\.15\), a difference small beside the gap between the two models "
-                     r"\(0\.11; a fifth of it here\)", text), text
+                     r"lower loss \(printed above\), by a small fraction of the gap between the "
+                     r"two models", text), text
     loss = {(name, order): number(rf"{name}\s+read by {order}\s+validation loss ([\d.]+)",
                                   printed)
             for name in ("dense", "recurrent") for order in ("rows", "columns")}
     rows, columns = loss["recurrent", "rows"], loss["recurrent", "columns"]
     gap = rows - loss["dense", "rows"]
-    dense_change = abs(loss["dense", "rows"] - loss["dense", "columns"])
-    as_quoted((round(columns, 3), round(rows, 3), round(gap, 2),
-               0.15 <= (rows - columns) / gap <= 0.25, dense_change < (rows - columns) / 4),
-              (0.232, 0.256, 0.11, True, True), printed)
-    assert abs(rows - columns) < 0.3 * gap, printed      # small beside the gap, everywhere
+    assert columns < rows and rows - columns < 0.3 * gap, printed
+    # the dense model's two orders differ less still (the same problem, other weights)
+    assert abs(loss["dense", "rows"] - loss["dense", "columns"]) < 0.1 * gap, printed
 
 
 @claim(N04)
 def the_gru_has_fewer_parameters_and_here_a_lower_loss(run: Run) -> None:
     text, printed = run.answer("gru_ae = "), run.output("gru_ae = ")
-    assert re.search(r"its loss is the lower one here \(0\.229 against 0\.256\)", text), text
+    assert re.search(r"its loss is the lower one here \(printed above\)", text), text
     lstm = next(line for line in printed.splitlines() if line.startswith("LSTM"))
     gru = next(line for line in printed.splitlines() if line.startswith("GRU"))
     losses = [number(r"validation loss ([\d.]+)", line) for line in (gru, lstm)]
-    as_quoted([round(v, 3) for v in losses], [0.229, 0.256], printed)
     assert losses[0] < losses[1], printed
     params = [number(r"([\d,]+) parameters", line) for line in (gru, lstm)]
     assert params[0] < params[1], printed
 
 
 @claim(N04)
-def both_halves_gain_and_which_gains_more_changes_with_the_run(run: Run) -> None:
+def both_halves_gain_from_the_bidirectional_encoder(run: Run) -> None:
     text, printed = run.answer("bidirectional_ae = "), run.output("bidirectional_ae = ")
-    assert re.search(r"In fast mode with TensorFlow 2\.21 and Keras 3\.15 \(2 epochs, one seed\) "
-                     r"the bidirectional encoder's gain is larger on the lower half \(test MSE "
-                     r"0\.066 to 0\.057\) than on the upper half \(0\.058 to 0\.056\), but the "
-                     r"order changes from run to run: .* Both halves gain", text), text
+    assert re.search(r"The printout does not settle this\. Both halves gain \(printed above\), "
+                     r"but which gains more is not stable", text), text
     halves = {name: (number(r"rows 0-13 ([\d.]+)", line), number(r"rows 14-27 ([\d.]+)", line))
               for name, line in zip(("forward", "bidirectional"), printed.splitlines())}
     (f_top, f_bottom), (b_top, b_bottom) = halves["forward"], halves["bidirectional"]
-    as_quoted([round(v, 3) for v in (f_bottom, b_bottom, f_top, b_top)],
-              [0.066, 0.057, 0.058, 0.056], printed)
     lower, upper = f_bottom - b_bottom, f_top - b_top
     assert lower > 0 and upper > 0, printed
-    as_quoted(lower > upper, True, printed)
 
 
 @claim(N04)

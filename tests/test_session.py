@@ -126,4 +126,4 @@ def test_other_versions_are_told_the_figures_differ():
         seed=1, mode=helpers.current_mode(), versions=pinned).report()
     on_gpu = session.SessionInfo(seed=1, mode=helpers.current_mode(), versions=pinned,
                                  gpus=["/physical_device:GPU:0"])
-    assert "on a CPU; with your versions or device" in on_gpu.report()
+    assert "on a CPU; other versions and devices" in on_gpu.report()
