@@ -409,10 +409,11 @@ def kill_descendants(rounds: int = 200) -> None:
 def isolate(run_kernel, shm_mb: float) -> None:
     """Run ``run_kernel()`` (which execs the kernel) in a child, alone, and end as it ends.
 
-    With namespaces: this process stays outside and passes signals on; its child is
-    process 1 (the init) of a new PID namespace, which mounts ``/proc`` and ``/dev/shm`` afresh, starts the kernel, reaps orphans, and ends
-    when the kernel ends, and Linux then kills whatever else is in the namespace. The init
-    dies with this process (``PR_SET_PDEATHSIG``), so killing the launcher kills it all.
+    With namespaces: this process stays outside and passes signals on. Its child is
+    process 1 (the init) of a new PID namespace: it mounts ``/proc`` and ``/dev/shm``
+    afresh, starts the kernel, reaps orphans and ends when the kernel ends; Linux then
+    kills whatever else is in the namespace. The init dies with this process
+    (``PR_SET_PDEATHSIG``), so killing the launcher kills it all.
     Without namespaces: this process is a child subreaper and kills every descendant
     when the kernel ends.
     """
