@@ -246,25 +246,38 @@ def custom_layer_tamper():   # correct, but only checkable in the kernel, and it
 SLEEPERS = ("matrix-s40-sleeper", "matrix-s41-pipe-holder")
 
 
+# These attacks use ``os`` only: imports of ``subprocess``, ``signal`` or ``sys`` would
+# also send them to review (instructor/engine/review.py), and the sandbox, not the review,
+# is what is tested here.
 def detached_sleeper():  # correct, plus a double-forked, setsid, nohup sleeper
     return REF + f"""
-import os, subprocess, sys
+import os
+_exe = os.path.realpath("/proc/self/exe")
 if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        subprocess.Popen(["nohup", sys.executable, "-c", "import time; time.sleep(900)",
-                          {SLEEPERS[0]!r}], stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os._exit(0)
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            _null = os.open("/dev/null", os.O_RDWR)
+            for _fd in (0, 1, 2):
+                os.dup2(_null, _fd)
+            os.execvp("nohup", ["nohup", _exe, "-c", "import time; time.sleep(900)",
+                                {SLEEPERS[0]!r}])
+    finally:
+        os._exit(0)
 os.wait()
 """
 
 
 def pipe_holder():       # correct, plus a detached sleeper holding the grader's fds 1 and 2
     return REF + f"""
-import subprocess, sys
-subprocess.Popen([sys.executable, "-c", "import time; time.sleep(900)", {SLEEPERS[1]!r}],
-                 start_new_session=True, close_fds=False)
+import os
+_exe = os.path.realpath("/proc/self/exe")
+if os.fork() == 0:
+    try:
+        os.setsid()
+        os.execv(_exe, [_exe, "-c", "import time; time.sleep(900)", {SLEEPERS[1]!r}])
+    finally:
+        os._exit(1)
 """
 
 
@@ -327,7 +340,7 @@ print("ports: saw", len(_seen), "listening;", "CONNECTED" if _reached else "reac
 
 def kill_others():       # correct, plus SIGKILL to every other grading process for 8 s
     return REF + """
-import os, signal, time
+import os, time
 _mine = {os.getpid(), *map(int, os.listdir("/proc/self/task"))}
 _seen, _killed = set(), set()
 _end = time.monotonic() + 8
@@ -343,7 +356,7 @@ while time.monotonic() < _end:
             continue
         _seen.add(int(_pid))
         try:
-            os.kill(int(_pid), signal.SIGKILL)
+            os.kill(int(_pid), 9)  # SIGKILL
             _killed.add(int(_pid))
         except OSError:
             pass
@@ -657,7 +670,7 @@ def graded(request, tmp_path_factory, data_dir):
             if mine := [s for s in selected if s in group]:
                 results += autograde([name], students=mine, root=tmp, jobs=2, env=ENV,
                                      canary=False)
-    feedback([A, P, M], root=tmp)
+    feedback(sorted({r.assignment for r in results}), root=tmp)
     csv_path = export_grades(tmp / "grades.csv", root=tmp)
     return {"root": tmp, "results": {r.student: r for r in results}, "csv": csv_path}
 
