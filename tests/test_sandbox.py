@@ -9,10 +9,12 @@ namespace or a Landlock feature are skipped where this machine lacks it; the fal
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -270,3 +272,45 @@ def test_killing_the_launcher_ends_everything_inside(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/bin/setpriv")
+                    or not os.path.exists(SYSTEM_PYTHON),
+                    reason="needs root (to become nobody), setpriv and a system Python")
+def test_not_root_the_sandbox_uses_a_user_namespace():
+    """As an unprivileged user (nobody), through a user namespace: the same PID namespace,
+    private /dev/shm and end of a detached grandchild."""
+    work = Path(tempfile.mkdtemp(prefix="sandbox-nobody-"))  # pytest's folders are root's
+    try:
+        _as_nobody(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _as_nobody(work: Path) -> None:
+    launcher = work / "sandbox.py"
+    launcher.write_bytes(SANDBOX.read_bytes())
+    for path in (work, launcher):
+        path.chmod(0o777)
+    marker = f"nobody-{uuid.uuid4().hex}"
+    code = ("import os\nprint(os.getuid(), os.getpid())\n"
+            "s = os.statvfs('/dev/shm'); print(s.f_blocks * s.f_frsize // 2 ** 20)\n"
+            "if os.fork() == 0:\n    os.setsid()\n"
+            f"    os.execv({SYSTEM_PYTHON!r}, ['python3', '-c', 'import time; time.sleep(120)', "
+            f"{marker!r}])\n")
+    rules = [a for p in ("/usr", "/lib", "/lib64", "/etc", "/proc") for a in ("--ro", p)]
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i",
+         "PATH=/usr/bin:/bin", SYSTEM_PYTHON, str(launcher), *rules, "--rw", str(work),
+         "--rw", "/dev", "--shm-mb", "16", "--", SYSTEM_PYTHON, "-c", code],
+        cwd=work, capture_output=True, text=True, timeout=120)
+    if "no PID and mount namespaces" in proc.stderr:
+        pytest.skip(f"user namespaces refused here: {proc.stderr.strip()}")
+    assert proc.stdout.split() == ["65534", "2", "16"], proc.stderr
+    deadline = time.monotonic() + 10
+    while _alive_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive_with(marker)
