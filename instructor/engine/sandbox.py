@@ -406,6 +406,20 @@ def kill_descendants(rounds: int = 200) -> None:
                 break
 
 
+def _start(run_kernel) -> None:
+    """In a forked child: signals back to their defaults, then ``run_kernel()``, which
+    execs; if it cannot, say why and end (never return into the launcher's code)."""
+    try:
+        for signum in FORWARDED:
+            signal.signal(signum, signal.SIG_DFL)
+        run_kernel()
+    except BaseException as err:  # noqa: BLE001 - a forked child must not return
+        print(f"[grading sandbox] could not start the command: {err}", file=sys.stderr)
+    finally:
+        sys.stderr.flush()
+        os._exit(127)
+
+
 def isolate(run_kernel, shm_mb: float) -> None:
     """Run ``run_kernel()`` (which execs the kernel) in a child, alone, and end as it ends.
 
@@ -443,20 +457,14 @@ def isolate(run_kernel, shm_mb: float) -> None:
             if kernel == 0:
                 os.close(status_w)
                 os.close(alive_r)
-                for signum in FORWARDED:
-                    signal.signal(signum, signal.SIG_DFL)
-                run_kernel()
-                os._exit(127)
+                _start(run_kernel)
             target[0] = kernel
             status = _wait_for(kernel)
             os.write(status_w, str(status).encode())
             os._exit(0)  # process 1 ends: Linux kills the rest of the namespace
         os.close(status_w)
         os.close(alive_r)
-        for signum in FORWARDED:
-            signal.signal(signum, signal.SIG_DFL)
-        run_kernel()
-        os._exit(127)
+        _start(run_kernel)
     os.close(alive_r)
     os.close(status_w)
     target[0] = pid
@@ -499,16 +507,16 @@ def main(argv: list[str] | None = None) -> None:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command to run")
-    if args.processes > 0 and cap_processes(args.processes) == "none":
-        print("[grading sandbox] no process limit: no writable cgroup, and RLIMIT_NPROC "
-              "does not apply to root. Grade as another user or in a container.",
-              file=sys.stderr)
     env = allowed_env(dict(os.environ), set(args.keep_env))
     if env != dict(os.environ):
         # start again with only the allowed environment: the init forked from this
         # process shows its environment in /proc/1/environ, which a fork cannot rewrite
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__),
                                    *(sys.argv[1:] if argv is None else argv)], env)
+    if args.processes > 0 and cap_processes(args.processes) == "none":
+        print("[grading sandbox] no process limit: no writable cgroup, and RLIMIT_NPROC "
+              "does not apply to root. Grade as another user or in a container.",
+              file=sys.stderr)
 
     def run_kernel() -> None:
         if args.memory_gb > 0:
