@@ -7,8 +7,8 @@ Used as a command prefix by :class:`SandboxedKernelManager`::
         --processes 256 --shm-mb 64 --bind-port 50001 ... --rw /tmp/scratch --ro /usr ... \\
         -- python -m ipykernel_launcher -f kernel.json
 
-It runs the kernel under a small init of its own (:func:`isolate`), which ``exec``\\ s
-nothing itself and ends everything the kernel started when the kernel ends:
+It runs the kernel under a small init of its own (:func:`isolate`), which ends
+everything the kernel started when the kernel ends:
 
 - ``--file-mb``, ``--cpu-seconds`` and ``--processes`` cap the size of a file it
   writes, its CPU time and its processes (a fork loop): see :func:`cap_files`,
