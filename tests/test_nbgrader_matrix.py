@@ -4,7 +4,9 @@ Three small assignments are built in a scratch course folder:
 
 - ``m02_vanilla``: notebook 02's ``grade-setup`` cell and the cells of its ``vanilla``
   task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
-  resource abuse, attacks on the grader, grading metadata that is valid but not the
+  resource abuse, attacks on the grader, escapes from the sandbox (processes left
+  behind, /dev/shm, the grader's environment, other kernels' ports and processes, while
+  another student is graded at the same time), grading metadata that is valid but not the
   release's, and a cell added after the tests that rewrites the grader's records;
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
@@ -15,7 +17,8 @@ One synthetic student per case is collected from a folder (some as zips, one mis
 one truncated), the whole class is autograded through the parallel path
 (``instructor.workflow.autograde``, 2 jobs), then feedback and grades.csv are generated. Each
 case must get a deterministic score and a clear message, and everyone else must be
-graded normally. The cell timeout is lowered to 20 s here (the course uses 180 s), and
+graded normally. With ``-k`` selecting only per-student tests, only those students are
+graded (2 at a time). The cell timeout is lowered to 20 s here (the course uses 180 s), and
 the kernels' file size and process caps are small enough for a quick, bounded probe.
 """
 
