@@ -13,7 +13,8 @@ Folders, relative to this file:
 
 What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 
-- autograding runs each kernel in a sandbox (memory cap, file-system allow-list), with a
+- autograding runs each kernel in a sandbox (caps, file and network allow-lists, its
+  own PID and mount namespaces, an environment allow-list), with a
   per-cell timeout and a per-notebook time budget, survives kernel crashes and
   restores deleted graded cells (``instructor.engine.execute``,
   ``instructor.engine.preprocessors``);

@@ -4,7 +4,9 @@ Three small assignments are built in a scratch course folder:
 
 - ``m02_vanilla``: notebook 02's ``grade-setup`` cell and the cells of its ``vanilla``
   task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
-  resource abuse, attacks on the grader, grading metadata that is valid but not the
+  resource abuse, attacks on the grader, escapes from the sandbox (processes left
+  behind, /dev/shm, the grader's environment, other kernels' ports and processes, while
+  another student is graded at the same time), grading metadata that is valid but not the
   release's, and a cell added after the tests that rewrites the grader's records;
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
@@ -15,7 +17,8 @@ One synthetic student per case is collected from a folder (some as zips, one mis
 one truncated), the whole class is autograded through the parallel path
 (``instructor.workflow.autograde``, 2 jobs), then feedback and grades.csv are generated. Each
 case must get a deterministic score and a clear message, and everyone else must be
-graded normally. The cell timeout is lowered to 20 s here (the course uses 180 s), and
+graded normally. With ``-k`` selecting only per-student tests, only those students are
+graded (2 at a time). The cell timeout is lowered to 20 s here (the course uses 180 s), and
 the kernels' file size and process caps are small enough for a quick, bounded probe.
 """
 
@@ -51,8 +54,11 @@ M = "m_meta"
 #: Where a process cap can be tested: a cgroup we may write, or a user RLIMIT_NPROC
 #: applies to (not root).
 CAN_CAP_PROCESSES = os.access(PIDS_CGROUP, os.W_OK) or os.geteuid() != 0
+#: A secret in the grader's environment (ENV), which no kernel may see (s43).
+GRADER_SECRET = "matrix-grader-secret-4f1c"
 ENV = {"COURSE_CELL_TIMEOUT": "20", "COURSE_NOTEBOOK_TIMEOUT": "300",
        "COURSE_KERNEL_MEMORY_GB": "5", "COURSE_KERNEL_FILE_MB": "16",
+       "GRADER_SECRET": GRADER_SECRET,
        **({"COURSE_KERNEL_PROCESSES": "64"} if os.access(PIDS_CGROUP, os.W_OK) else {})}
 
 # ------------------------------------------------------------------ the answers
@@ -238,6 +244,130 @@ def custom_layer_tamper():   # correct, but only checkable in the kernel, and it
             + "\nmc.expect_equal = lambda *a, **k: None\n")
 
 
+# ------------------------------------------------------------------ escapes from the sandbox
+#: Command-line markers of the processes the s40/s41 answers leave behind.
+SLEEPERS = ("matrix-s40-sleeper", "matrix-s41-pipe-holder")
+
+
+# These attacks use ``os`` only: imports of ``subprocess``, ``signal`` or ``sys`` would
+# also send them to review (instructor/engine/review.py), and the sandbox, not the review,
+# is what is tested here.
+def detached_sleeper():  # correct, plus a double-forked, setsid, nohup sleeper
+    return REF + f"""
+import os
+_exe = os.path.realpath("/proc/self/exe")
+if os.fork() == 0:
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            _null = os.open("/dev/null", os.O_RDWR)
+            for _fd in (0, 1, 2):
+                os.dup2(_null, _fd)
+            os.execvp("nohup", ["nohup", _exe, "-c", "import time; time.sleep(900)",
+                                {SLEEPERS[0]!r}])
+    finally:
+        os._exit(0)
+os.wait()
+"""
+
+
+def pipe_holder():       # correct, plus a detached sleeper holding the grader's fds 1 and 2
+    return REF + f"""
+import os
+_exe = os.path.realpath("/proc/self/exe")
+if os.fork() == 0:
+    try:
+        os.setsid()
+        os.execv(_exe, [_exe, "-c", "import time; time.sleep(900)", {SLEEPERS[1]!r}])
+    finally:
+        os._exit(1)
+"""
+
+
+def shm_filler():        # correct, plus 450 MiB written to /dev/shm, 1 MiB a file
+    return REF + """
+_n = 0
+try:
+    for _n in range(450):
+        with open(f"/dev/shm/matrix-s42-{_n}", "wb") as _out:
+            _out.write(bytes(2 ** 20))
+    print("shm: wrote 450 MiB")
+except OSError as _err:
+    print("shm: capped after", _n, "MiB:", _err.strerror)
+"""
+
+
+def env_secret():        # correct, plus a search for the grader's secret
+    return REF + f"""
+import glob, os
+_found = [k for k, v in os.environ.items() if {GRADER_SECRET!r} in v]
+for _path in glob.glob("/proc/*/environ"):
+    try:
+        if {GRADER_SECRET!r}.encode() in open(_path, "rb").read():
+            _found.append(_path)
+    except OSError:
+        pass
+print("SECRET FOUND" if _found else "secret: not found", _found)
+"""
+
+
+def port_scan():         # correct, plus connections to every listening port for 8 s
+    return REF + """
+import socket, time
+_seen, _reached = set(), set()
+_end = time.monotonic() + 8
+while time.monotonic() < _end:
+    for _table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            _rows = open(_table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for _row in _rows:
+            _fields = _row.split()
+            if _fields[3] == "0A":  # LISTEN
+                _seen.add(int(_fields[1].split(":")[-1], 16))
+    for _port in sorted(_seen - _reached):
+        _c = socket.socket()
+        _c.settimeout(1)
+        try:
+            _c.connect(("127.0.0.1", _port))
+            _reached.add(_port)
+        except OSError:
+            pass
+        finally:
+            _c.close()
+    time.sleep(0.5)
+print("ports: saw", len(_seen), "listening;", "CONNECTED" if _reached else "reached none")
+"""
+
+
+def kill_others():       # correct, plus SIGKILL to every other grading process for 8 s
+    return REF + """
+import os, time
+_mine = {os.getpid(), *map(int, os.listdir("/proc/self/task"))}
+_seen, _killed = set(), set()
+_end = time.monotonic() + 8
+while time.monotonic() < _end:
+    for _pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            _cmd = open(f"/proc/{_pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        # (pid 1 in a sandbox is its own init, which Linux protects from what it starts)
+        if int(_pid) in _mine or _pid == "1" or not any(
+                _w in _cmd for _w in (b"verify.py", b"ipykernel", b"nbgrader", b"sandbox.py")):
+            continue
+        _seen.add(int(_pid))
+        try:
+            os.kill(int(_pid), 9)  # SIGKILL
+            _killed.add(int(_pid))
+        except OSError:
+            pass
+    time.sleep(0.5)
+print("kill: saw", len(_seen), "grading processes;", "KILLED" if _killed else "killed none")
+"""
+
+
 #: A cell added after the tests: it marks every recorded call as one the records cannot
 #: hold, so that the outside check, reading the records after the notebook, would give up.
 REWRITE_RECORDS = """\
@@ -305,6 +435,13 @@ CASES = {
     "s33_grade_false_failing": ("meta:ungrade-failing", 4, ["auto's optimizer"]),
     "s34_points_changed": ("meta:points", 6, []),
     "s35_rewrites_records_after": ("meta:after", 0, [OUTSIDE]),
+    # escapes from the sandbox: each is stopped, and the honest answer keeps its marks
+    "s40_detached_sleeper": (detached_sleeper, 6, []),
+    "s41_pipe_holder": (pipe_holder, 6, []),
+    "s42_shm_filler": (shm_filler, 6, []),
+    "s43_env_secret": (env_secret, 6, []),
+    "s44_port_scan": (port_scan, 6, []),
+    "s45_kill_others": (kill_others, 6, []),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -480,8 +617,11 @@ def _damaged_notebook(tmp: Path, target: str | None, how: str | None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, data_dir):
-    """The matrix class, collected, autograded (2 jobs), with feedback and grades.csv."""
+def graded(request, tmp_path_factory, data_dir):
+    """The matrix class, collected, autograded (2 jobs), with feedback and grades.csv.
+
+    When only per-student tests of this module are selected (``-k s40``), only those
+    students are graded (still 2 at a time); any other test grades the whole class."""
     global REF
     tmp = tmp_path_factory.mktemp("matrix")
     src = nbformat.read(SOURCE, as_version=4)
@@ -524,10 +664,31 @@ def graded(tmp_path_factory, data_dir):
     # a submission the grader cannot even open: a folder where the notebook should be
     (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
     # the class's answers are the matrix; the canary has tests of its own (test_canary.py)
-    results = autograde([A, P, M], root=tmp, jobs=2, env=ENV, canary=False)
-    feedback([A, P, M], root=tmp)
+    selected = _selected_students(request)
+    if selected is None:
+        results = autograde([A, P, M], root=tmp, jobs=2, env=ENV, canary=False)
+    else:
+        results = []
+        for name, group in ((A, CASES), (P, PSNR_CASES), (M, META_CASES)):
+            if mine := [s for s in selected if s in group]:
+                results += autograde([name], students=mine, root=tmp, jobs=2, env=ENV,
+                                     canary=False)
+    feedback(sorted({r.assignment for r in results}), root=tmp)
     csv_path = export_grades(tmp / "grades.csv", root=tmp)
     return {"root": tmp, "results": {r.student: r for r in results}, "csv": csv_path}
+
+
+def _selected_students(request) -> list[str] | None:
+    """The students the selected tests of this module are about; None: everyone."""
+    students = set()
+    for item in request.session.items:
+        if getattr(item, "module", None) is not request.module:
+            continue
+        student = getattr(getattr(item, "callspec", None), "params", {}).get("student")
+        if student is None:
+            return None
+        students.add(student)
+    return sorted(students) or None
 
 
 def _graded_nb(root: Path, student: str, assignment: str = A):
@@ -615,6 +776,43 @@ def test_snooping_was_blocked(graded):
     out = "".join(o.get("text", "") for o in solution.outputs)
     assert "blocked read" in out and "blocked write" in out, out
     assert "READ" not in out and "WROTE" not in out and "HIDDEN FOUND" not in out, out
+
+
+#: student -> what its answer cell must print (the attack stopped), and must not.
+ESCAPES = {"s40_detached_sleeper": ([], []), "s41_pipe_holder": ([], []),
+           "s42_shm_filler": (["shm: capped after"], ["wrote 450 MiB"]),
+           "s43_env_secret": (["secret: not found"], ["SECRET FOUND"]),
+           "s44_port_scan": (["reached none"], ["CONNECTED"]),
+           "s45_kill_others": (["killed none"], ["KILLED"])}
+
+
+def _alive_with(marker: str) -> list[str]:
+    """This machine's processes whose command line holds ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.parametrize("student", sorted(ESCAPES))
+def test_escapes_from_the_sandbox_were_stopped(graded, student):
+    """Nothing a kernel started outlived it, its /dev/shm was its own, it saw no secret,
+    reached no other kernel's port and killed no other grading process."""
+    nb = _graded_nb(graded["root"], student)
+    solution = next(c for c in nb.cells if _grade_id(c) == "vanilla-solution")
+    out = "".join(o.get("text", "") for o in solution.outputs)
+    must, must_not = ESCAPES[student]
+    for words in must:
+        assert words in out, (student, out)
+    for words in must_not:
+        assert words not in out, (student, out)
+    for marker in SLEEPERS:
+        assert not _alive_with(marker), f"{marker} outlived its kernel"
+    assert not list(Path("/dev/shm").glob("matrix-s42-*")), "the kernel's /dev/shm leaked"
 
 
 def test_library_stderr_did_not_cost_points(graded):

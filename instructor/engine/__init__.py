@@ -4,7 +4,8 @@
   every test checked again outside the kernel (:mod:`.verify`) and the student's code
   read for tampering (:mod:`.review`);
 - :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`: the kernel launcher (memory,
-  file-size, CPU and process caps, Landlock file-system rules) and its limits;
+  file-size, CPU and process caps, Landlock file-system and network rules, its own PID
+  and mount namespaces, an environment allow-list) and its limits;
 - :mod:`.preprocessors`: stderr that does not zero test cells, restored deleted cells,
   feedback without hidden tests;
 - :mod:`.cells`, :mod:`.scope`: reading nbgrader's cells; the cells the ``tasks`` scope

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from instructor import ROOT
@@ -24,6 +25,8 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
     in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top.
 
     ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
+    Captured output goes through files, not pipes: a process that outlived nbgrader and
+    still held a pipe would make this call wait for it.
     """
     full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
     command = [NBGRADER, *args]
@@ -31,8 +34,20 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
         command.append(f"--CourseDirectory.root={root}")
     if Path(root).resolve() != ROOT or db is not None:
         command.append(f"--CourseDirectory.db_url=sqlite:///{db or Path(root) / 'gradebook.db'}")
-    return subprocess.run(command, cwd=ROOT, env=full_env, check=check, text=True,
-                          capture_output=capture, timeout=timeout)
+    if not capture:
+        return subprocess.run(command, cwd=ROOT, env=full_env, check=check, text=True,
+                              timeout=timeout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = subprocess.run(command, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
+                              stdout=out, stderr=err, timeout=timeout)
+        texts = []
+        for f in (out, err):
+            f.seek(0)
+            texts.append(f.read().decode("utf-8", errors="replace"))
+    done = subprocess.CompletedProcess(command, done.returncode, *texts)
+    if check:
+        done.check_returncode()
+    return done
 
 
 def load_config(root: Path = ROOT, **overrides):
