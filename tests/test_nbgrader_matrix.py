@@ -248,6 +248,41 @@ for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
 """
 
 
+# ------------------------------------------------------------------ bounded input
+def huge_cell():        # correct, plus 1.5 MB of data pasted into the answer cell
+    return REF + "\n_pasted = '" + "x" * 1_500_000 + "'\n"
+
+
+def prints_in_answer():  # correct, but the answer cell prints 32 MiB
+    return REF + "\nfor _ in range(32):\n    print('x' * (2 ** 20 - 1))\n"
+
+
+def prints_when_called():  # the graded function prints 9 MiB at each call
+    return _sub("    inputs = keras.Input(shape=(input_dims,))",
+                "    for _ in range(9):\n        print('x' * (2 ** 20 - 1))\n"
+                "    inputs = keras.Input(shape=(input_dims,))")
+
+
+def record_bomb():      # correct, but each call leaves a zip bomb among the test's records
+    return ("import glob as _glob\nimport io as _io\nimport zipfile as _zipfile\n\n"
+            "_buffer = _io.BytesIO()\n"
+            "with _zipfile.ZipFile(_buffer, 'w', _zipfile.ZIP_DEFLATED) as _zf:\n"
+            "    with _zf.open('model.weights.h5', 'w', force_zip64=True) as _f:\n"
+            "        for _ in range(300):\n"
+            "            _f.write(bytes(2 ** 20))\n"
+            "_BOMB = _buffer.getvalue()  # 300 MiB of zeros in 0.3 MiB\n\n\n"
+            + _sub("    inputs = keras.Input(shape=(input_dims,))",
+                   "    for _folder in _glob.glob('.grading-evidence/*/'):\n"
+                   "        for _name in [*_glob.glob(_folder + '*.keras'), _folder + 'x.keras']:\n"
+                   "            with open(_name, 'wb') as _out:\n"
+                   "                _out.write(_BOMB)\n"
+                   "    inputs = keras.Input(shape=(input_dims,))"))
+
+
+#: A notebook file over COURSE_SUBMISSION_MB (32 MiB): a markdown cell of 33 MiB.
+HUGE_NOTEBOOK_MB = 33
+
+
 def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
     """Metadata nbgrader can read but that is not the release's, or a cell added after the
     tests; the answer is useless with no-op checks where the edit is an attack, the
@@ -305,6 +340,12 @@ CASES = {
     "s33_grade_false_failing": ("meta:ungrade-failing", 4, ["auto's optimizer"]),
     "s34_points_changed": ("meta:points", 6, []),
     "s35_rewrites_records_after": ("meta:after", 0, [OUTSIDE]),
+    # bounded input: the grader's own processes never hold more than the caps
+    "s50_huge_notebook": ("huge", 0, []),
+    "s51_huge_cell": (huge_cell, 0, ["CellTooLarge", "COURSE_CELL_SOURCE_KB"]),
+    "s52_prints_in_answer": (prints_in_answer, 6, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
+    "s53_prints_when_called": (prints_when_called, 0, ["OutputTooLarge"]),
+    "s54_record_bomb": (record_bomb, 0, ["RecordTooLarge", "COURSE_RECORD_MB"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -359,6 +400,11 @@ NOTES = {
     "s32_grade_false": "cell 'vanilla-tests-training' was not the assignment's (grade: False)",
     "s33_grade_false_failing": "'vanilla-tests-training' was not the assignment's (grade: False)",
     "s34_points_changed": "cell 'vanilla-tests-shapes' was not the assignment's (points: 100)",
+    "s50_huge_notebook": "over the grader's limit of 32 MiB for a notebook",
+    "s51_huge_cell": "over the grader's limit of 128 KiB for one cell",
+    "s52_prints_in_answer": "printed more than the grader keeps",
+    "s53_prints_when_called": "printed more than the grader keeps",
+    "s54_record_bomb": "returned more than the grader unpacks",
 }
 HIDDEN_CODE = ["enc_shapes", "x_check", "BEGIN HIDDEN", "mc.expect_composed"]
 
@@ -479,10 +525,26 @@ def _damaged_notebook(tmp: Path, target: str | None, how: str | None) -> dict:
     return data
 
 
+def _selected(request) -> set[str] | None:
+    """The students the selected tests of this module are about (``-k s50``): only they
+    are graded; ``None`` (everyone) when a test about the whole class is selected."""
+    students = set()
+    for item in request.session.items:
+        if item.module is not request.module:
+            continue
+        student = getattr(item, "callspec", None) and item.callspec.params.get("student")
+        if not student:
+            return None
+        students.add(student)
+    return students
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, data_dir):
-    """The matrix class, collected, autograded (2 jobs), with feedback and grades.csv."""
+def graded(tmp_path_factory, data_dir, request):
+    """The matrix class, collected, autograded (2 jobs), with feedback and grades.csv;
+    only the students of the selected tests when all of them are about one student."""
     global REF
+    wanted = _selected(request)
     tmp = tmp_path_factory.mktemp("matrix")
     src = nbformat.read(SOURCE, as_version=4)
     REF = reference(next(c.source for c in src.cells if _grade_id(c) == "vanilla-solution"))
@@ -490,10 +552,14 @@ def graded(tmp_path_factory, data_dir):
     incoming = tmp / "incoming"
     incoming.mkdir()
     for student, (how, _, _) in CASES.items():
+        if wanted is not None and student not in wanted:
+            continue
         if how == "snoop":
             how = lambda: snoop([str(tmp / "gradebook.db"), str(SOURCE),  # noqa: E731
                                  str(tmp / "notebooks" / A / f"{A}.ipynb")])
         nb = _student_notebook(tmp, how)
+        if how == "huge":
+            nb.cells.append(nbformat.v4.new_markdown_cell("x" * HUGE_NOTEBOOK_MB * 2 ** 20))
         text = nbformat.writes(nb)
         folder = incoming / student
         if how == "zip":
@@ -515,14 +581,18 @@ def graded(tmp_path_factory, data_dir):
     collect(incoming, A, root=tmp)
     for name, students in [(P, PSNR_CASES), (M, META_CASES)]:
         folder = tmp / f"incoming_{name}"
+        folder.mkdir()
         for student, case in students.items():
+            if wanted is not None and student not in wanted:
+                continue
             (folder / student).mkdir(parents=True)
             data = _damaged_notebook(tmp, case[0], case[1]) if name == M else \
                 json.loads(nbformat.writes(_psnr_notebook(tmp, case[0])))
             (folder / student / f"{name}.ipynb").write_text(json.dumps(data))
         collect(folder, name, root=tmp)
     # a submission the grader cannot even open: a folder where the notebook should be
-    (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
+    if wanted is None:
+        (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
     # the class's answers are the matrix; the canary has tests of its own (test_canary.py)
     results = autograde([A, P, M], root=tmp, jobs=2, env=ENV, canary=False)
     feedback([A, P, M], root=tmp)
@@ -696,7 +766,8 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
                 **{s: "REPAIRED" for s in META_CASES if s != "m01_correct"},
                 **{s: "REPAIRED" for s in NOTES if s.startswith(("s30", "s31", "s32", "s33",
                                                                  "s34"))},
-                **{s: "NEEDS REVIEW" for s in REVIEW}}
+                **{s: "NEEDS REVIEW" for s in REVIEW},
+                **{s: "TOO LARGE" for s in CASES if s.startswith("s5")}}
     missing = {s: f for s, f in expected.items() if f not in flags[s]}
     assert not missing, {s: flags[s] for s in missing}
     assert flags["s01_correct"] == flags["p01_correct"] == set()
