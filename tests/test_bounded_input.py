@@ -196,3 +196,22 @@ def test_a_refused_record_fails_its_test_with_the_message(tmp_path):
     cell = nbformat.v4.new_code_cell("assert f() is not None")
     output = check._verdict_output(cell, verdict, [], "", "t")
     assert output.ename == "RecordTooLarge" and "COURSE_RECORD_MB" in output.evalue
+
+
+# ------------------------------------------------------------------ collecting
+def test_a_zip_member_over_the_cap_is_left_out_with_a_note(tmp_path, monkeypatch):
+    from instructor.workflow.collect import collect
+
+    monkeypatch.setenv("COURSE_SUBMISSION_MB", "1")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    nb = _release()
+    with zipfile.ZipFile(incoming / "dana.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("hw.ipynb", nbformat.writes(nb))
+        with zf.open("data.bin", "w") as out:  # 2 MiB of zeros in a few KiB
+            for _ in range(2):
+                out.write(bytes(MIB))
+    report = collect(incoming, "hw", root=tmp_path)
+    assert any("data.bin unpacks to 2,097,152 bytes" in n for n in report["dana"]), report
+    folder = tmp_path / "submitted" / "dana" / "hw"
+    assert (folder / "hw.ipynb").exists() and not (folder / "data.bin").exists()
