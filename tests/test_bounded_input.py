@@ -215,3 +215,9 @@ def test_a_zip_member_over_the_cap_is_left_out_with_a_note(tmp_path, monkeypatch
     assert any("data.bin unpacks to 2,097,152 bytes" in n for n in report["dana"]), report
     folder = tmp_path / "submitted" / "dana" / "hw"
     assert (folder / "hw.ipynb").exists() and not (folder / "data.bin").exists()
+
+
+def test_output_still_arriving_after_a_cell_ends_costs_that_cell_only():
+    """nbgrader stops the whole notebook (GRADER FAILED) when a cell's output is still
+    arriving 4 s after it ended, as 200 MiB of print does on a loaded machine."""
+    assert SafeExecute().raise_on_iopub_timeout is False

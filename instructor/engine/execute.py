@@ -24,7 +24,7 @@ import time
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
@@ -71,6 +71,10 @@ class SafeExecute(Execute):
                                "assignment's release).").tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the kernels and of the "
                               "outside check (empty: this process's)").tag(config=True)
+    raise_on_iopub_timeout = Bool(False, help="Stop the whole notebook when a cell's "
+                                  "output is still arriving iopub_timeout s after it "
+                                  "ended (nbgrader: True). Here the cell keeps what "
+                                  "arrived and grading goes on.").tag(config=True)
     cell_source_limit_kb = Integer(128, help="Largest source of one cell, KiB: a larger "
                                    "cell is not run and fails (CellTooLarge).").tag(config=True)
     output_limit_mb = Float(8.0, help="Output one cell may keep, MiB: past it, output is "
@@ -272,6 +276,10 @@ class SafeExecute(Execute):
                         self.preprocess_cell(cell, resources, position)
                         if recorded and not self._timed_out(cell):
                             self._record(position, wrap=False)
+                    except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
+                        cell.outputs.append(error_output(
+                            "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
+                        restart = False
                     except DeadKernelError:
                         cell.outputs.append(error_output(
                             "DeadKernelError",
