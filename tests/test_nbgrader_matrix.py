@@ -5,7 +5,8 @@ Three small assignments are built in a scratch course folder:
 - ``m02_vanilla``: notebook 02's ``grade-setup`` cell and the cells of its ``vanilla``
   task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
   resource abuse, attacks on the grader, grading metadata that is valid but not the
-  release's, and a cell added after the tests that rewrites the grader's records;
+  release's, a cell added after the tests that rewrites the grader's records, and
+  input over the grader's size caps (s50-s54);
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
 - ``m_meta``: a tiny numpy-only task (3 points): notebooks whose nbgrader metadata is
@@ -15,7 +16,8 @@ One synthetic student per case is collected from a folder (some as zips, one mis
 one truncated), the whole class is autograded through the parallel path
 (``instructor.workflow.autograde``, 2 jobs), then feedback and grades.csv are generated. Each
 case must get a deterministic score and a clear message, and everyone else must be
-graded normally. The cell timeout is lowered to 20 s here (the course uses 180 s), and
+graded normally. Tests that are all about single students (``-k s50``) grade only
+those students. The cell timeout is lowered to 20 s here (the course uses 180 s), and
 the kernels' file size and process caps are small enough for a quick, bounded probe.
 """
 
