@@ -110,6 +110,22 @@ SETTINGS: dict[str, Setting] = _declare(
     # TensorFlow starts a few dozen threads on a small machine; a fork loop stops here.
     Setting("COURSE_KERNEL_PROCESSES", "integer", 512, "processes and threads of a "
             "grading kernel"),
+    # Bounded input: what a student sends the grader's own (unsandboxed) processes.
+    # The course's notebooks are under 100 KiB without outputs; a student's, with its
+    # figures, a few MiB. Past the cap the file is not even parsed: 0 and a note.
+    Setting("COURSE_SUBMISSION_MB", "number", 32.0, "largest submitted notebook file the "
+            "grader reads, MiB (larger: 0 points, not parsed)"),
+    # The longest cell of the course has 4 KiB of code; parsing code costs the grader
+    # a few hundred times its size (a 1.5 MB cell: 641 MiB).
+    Setting("COURSE_CELL_SOURCE_KB", "integer", 128, "largest source of one submitted "
+            "cell, KiB (larger: the cell is not run and fails)"),
+    # A figure is 20-200 KiB; a training log a few KiB in fast mode.
+    Setting("COURSE_CELL_OUTPUT_MB", "number", 8.0, "output one cell may keep, MiB: "
+            "stored outputs over it are dropped, output past it while grading is cut "
+            "and the cell fails"),
+    # A test cell's records (its calls' arguments and results, models) are a few MiB.
+    Setting("COURSE_RECORD_MB", "number", 256.0, "what the outside check may unpack "
+            "from one test cell's records, MiB (more: the test fails, nothing unpacked)"),
 )
 
 

@@ -7,7 +7,8 @@ Three small assignments are built in a scratch course folder:
   resource abuse, attacks on the grader, escapes from the sandbox (processes left
   behind, /dev/shm, the grader's environment, other kernels' ports and processes, while
   another student is graded at the same time), grading metadata that is valid but not the
-  release's, and a cell added after the tests that rewrites the grader's records;
+  release's, a cell added after the tests that rewrites the grader's records, and input
+  over the grader's size caps (s50-s54);
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
 - ``m_meta``: a tiny numpy-only task (3 points): notebooks whose nbgrader metadata is
@@ -378,6 +379,45 @@ for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
 """
 
 
+# ------------------------------------------------------------------ bounded input
+def huge_cell():        # correct, plus 1.5 MB of data pasted into the answer cell
+    return REF + "\n_pasted = '" + "x" * 1_500_000 + "'\n"
+
+
+def prints_in_answer():  # correct, but the answer cell prints 32 MiB
+    return REF + "\nfor _ in range(32):\n    print('x' * (2 ** 20 - 1))\n"
+
+
+def prints_when_called():  # the graded function prints 9 MiB at each call
+    return _sub("    inputs = keras.Input(shape=(input_dims,))",
+                "    for _ in range(9):\n        print('x' * (2 ** 20 - 1))\n"
+                "    inputs = keras.Input(shape=(input_dims,))")
+
+
+def record_bomb():      # correct, but each call turns the test's earlier model records
+    # into zip bombs Keras would unpack: their config, and 300 MiB of weights in 0.3 MiB
+    return ("import glob as _glob\nimport zipfile as _zipfile\n\n\n"
+            "def _bomb(path):\n"
+            "    with _zipfile.ZipFile(path) as _zf:\n"
+            "        if any(_i.file_size > 2 ** 28 for _i in _zf.infolist()):\n"
+            "            return  # a bomb already\n"
+            "        _keep = {n: _zf.read(n) for n in _zf.namelist() if n.endswith('.json')}\n"
+            "    with _zipfile.ZipFile(path, 'w', _zipfile.ZIP_DEFLATED) as _zf:\n"
+            "        for _name, _data in _keep.items():\n"
+            "            _zf.writestr(_name, _data)\n"
+            "        with _zf.open('model.weights.h5', 'w', force_zip64=True) as _f:\n"
+            "            for _ in range(300):\n"
+            "                _f.write(bytes(2 ** 20))\n\n\n"
+            + _sub("    inputs = keras.Input(shape=(input_dims,))",
+                   "    for _name in _glob.glob('.grading-evidence/*/*.keras'):\n"
+                   "        _bomb(_name)\n"
+                   "    inputs = keras.Input(shape=(input_dims,))"))
+
+
+#: A notebook file over COURSE_SUBMISSION_MB (32 MiB): a markdown cell of 33 MiB.
+HUGE_NOTEBOOK_MB = 33
+
+
 def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
     """Metadata nbgrader can read but that is not the release's, or a cell added after the
     tests; the answer is useless with no-op checks where the edit is an attack, the
@@ -442,6 +482,12 @@ CASES = {
     "s43_env_secret": (env_secret, 6, []),
     "s44_port_scan": (port_scan, 6, []),
     "s45_kill_others": (kill_others, 6, []),
+    # bounded input: the grader's own processes never hold more than the caps
+    "s50_huge_notebook": ("huge", 0, []),
+    "s51_huge_cell": (huge_cell, 0, ["CellTooLarge", "COURSE_CELL_SOURCE_KB"]),
+    "s52_prints_in_answer": (prints_in_answer, 6, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
+    "s53_prints_when_called": (prints_when_called, 0, ["OutputTooLarge"]),
+    "s54_record_bomb": (record_bomb, 0, ["RecordTooLarge", "COURSE_RECORD_MB"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -496,6 +542,11 @@ NOTES = {
     "s32_grade_false": "cell 'vanilla-tests-training' was not the assignment's (grade: False)",
     "s33_grade_false_failing": "'vanilla-tests-training' was not the assignment's (grade: False)",
     "s34_points_changed": "cell 'vanilla-tests-shapes' was not the assignment's (points: 100)",
+    "s50_huge_notebook": "over the grader's limit of 32 MiB for a notebook",
+    "s51_huge_cell": "over the grader's limit of 128 KiB for one cell",
+    "s52_prints_in_answer": "printed more than the grader keeps",
+    "s53_prints_when_called": "printed more than the grader keeps",
+    "s54_record_bomb": "returned more than the grader unpacks",
 }
 HIDDEN_CODE = ["enc_shapes", "x_check", "BEGIN HIDDEN", "mc.expect_composed"]
 
@@ -623,6 +674,7 @@ def graded(request, tmp_path_factory, data_dir):
     When only per-student tests of this module are selected (``-k s40``), only those
     students are graded (still 2 at a time); any other test grades the whole class."""
     global REF
+    wanted = _selected_students(request)
     tmp = tmp_path_factory.mktemp("matrix")
     src = nbformat.read(SOURCE, as_version=4)
     REF = reference(next(c.source for c in src.cells if _grade_id(c) == "vanilla-solution"))
@@ -630,10 +682,14 @@ def graded(request, tmp_path_factory, data_dir):
     incoming = tmp / "incoming"
     incoming.mkdir()
     for student, (how, _, _) in CASES.items():
+        if wanted is not None and student not in wanted:
+            continue
         if how == "snoop":
             how = lambda: snoop([str(tmp / "gradebook.db"), str(SOURCE),  # noqa: E731
                                  str(tmp / "notebooks" / A / f"{A}.ipynb")])
         nb = _student_notebook(tmp, how)
+        if how == "huge":
+            nb.cells.append(nbformat.v4.new_markdown_cell("x" * HUGE_NOTEBOOK_MB * 2 ** 20))
         text = nbformat.writes(nb)
         folder = incoming / student
         if how == "zip":
@@ -655,7 +711,10 @@ def graded(request, tmp_path_factory, data_dir):
     collect(incoming, A, root=tmp)
     for name, students in [(P, PSNR_CASES), (M, META_CASES)]:
         folder = tmp / f"incoming_{name}"
+        folder.mkdir()
         for student, case in students.items():
+            if wanted is not None and student not in wanted:
+                continue
             (folder / student).mkdir(parents=True)
             data = _damaged_notebook(tmp, case[0], case[1]) if name == M else \
                 json.loads(nbformat.writes(_psnr_notebook(tmp, case[0])))
@@ -664,13 +723,12 @@ def graded(request, tmp_path_factory, data_dir):
     # a submission the grader cannot even open: a folder where the notebook should be
     (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
     # the class's answers are the matrix; the canary has tests of its own (test_canary.py)
-    selected = _selected_students(request)
-    if selected is None:
+    if wanted is None:
         results = autograde([A, P, M], root=tmp, jobs=2, env=ENV, canary=False)
     else:
         results = []
         for name, group in ((A, CASES), (P, PSNR_CASES), (M, META_CASES)):
-            if mine := [s for s in selected if s in group]:
+            if mine := [s for s in wanted if s in group]:
                 results += autograde([name], students=mine, root=tmp, jobs=2, env=ENV,
                                      canary=False)
     feedback(sorted({r.assignment for r in results}), root=tmp)
@@ -894,7 +952,8 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
                 **{s: "REPAIRED" for s in META_CASES if s != "m01_correct"},
                 **{s: "REPAIRED" for s in NOTES if s.startswith(("s30", "s31", "s32", "s33",
                                                                  "s34"))},
-                **{s: "NEEDS REVIEW" for s in REVIEW}}
+                **{s: "NEEDS REVIEW" for s in REVIEW},
+                **{s: "TOO LARGE" for s in CASES if s.startswith("s5")}}
     missing = {s: f for s, f in expected.items() if f not in flags[s]}
     assert not missing, {s: flags[s] for s in missing}
     assert flags["s01_correct"] == flags["p01_correct"] == set()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -29,6 +30,9 @@ import numpy as np
 from helpers.grading.model_checks import is_model
 
 RECORDS = "calls.jsonl"
+#: Most members a recorded ``.keras`` file may hold (Keras writes three: metadata.json,
+#: config.json, model.weights.h5).
+MAX_MEMBERS = 64
 #: Largest array the recorder writes (elements); larger values are not recorded.
 MAX_ELEMENTS = 50_000_000
 
@@ -40,6 +44,11 @@ class NotRecordable(Exception):
 
 class NotReplayable(Exception):
     """Records that the checking process cannot turn back into values."""
+
+
+class RecordTooLarge(Exception):
+    """Records that would unpack to more than the checking process may read: refused
+    before anything is unpacked (its test fails)."""
 
 
 class ReplayMismatch(AssertionError):
@@ -211,15 +220,107 @@ def unwrap(namespace: dict, names: list[str]) -> None:
 
 
 # ------------------------------------------------------------------ reading
+def _npy_size(path: Path) -> int:
+    """The bytes an ``.npy`` file's array takes, from its header alone."""
+    with open(path, "rb") as stream:
+        try:
+            fmt = np.lib.format
+            version = fmt.read_magic(stream)
+            read = {(1, 0): fmt.read_array_header_1_0,
+                    (2, 0): fmt.read_array_header_2_0}.get(version)
+            shape, _order, dtype = read(stream) if read else \
+                fmt._read_array_header(stream, version)
+        except (ValueError, OSError, SyntaxError):
+            return path.stat().st_size  # not an array: np.load refuses it
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
+def _h5_size(archive, member) -> int:
+    """The bytes the datasets of an HDF5 member of a zip take, from its metadata alone
+    (copied to a temporary file first: its declared size was checked already)."""
+    import tempfile
+
+    import h5py
+
+    total = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        target = Path(tmp) / "weights.h5"
+        with archive.open(member) as source, open(target, "wb") as out:
+            shutil.copyfileobj(source, out)
+        try:
+            with h5py.File(target, "r") as h5:
+                def visit(_name, item):
+                    nonlocal total
+                    if isinstance(item, h5py.Dataset):
+                        total += int(np.prod(item.shape, dtype=object)) * item.dtype.itemsize
+                h5.visititems(visit)
+        except OSError:
+            return 0  # not HDF5: Keras refuses it
+    return total
+
+
+def _keras_size(path: Path, budget: int) -> int:
+    """The bytes a ``.keras`` file unpacks to: its members' declared sizes (which bound
+    what Python's zipfile yields) and the arrays of its HDF5 weights, read unpacked."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return path.stat().st_size  # not a zip: Keras refuses it
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise RecordTooLarge(f"a recorded model file holds {len(members)} files "
+                                 f"(a model has 3; the limit is {MAX_MEMBERS})")
+        total = sum(m.file_size for m in members)
+        if total > budget:
+            return total
+        for member in members:
+            if member.filename.endswith(".h5"):
+                total += _h5_size(archive, member)
+    return total
+
+
+def record_size(folder: str | Path, max_bytes: int | None = None) -> int:
+    """What reading one test cell's records would take, in bytes, measured without
+    unpacking anything: arrays by their headers, models by their zip's declared sizes
+    and their weights' shapes. :class:`RecordTooLarge` past ``max_bytes``."""
+    folder, total = Path(folder), 0
+    budget = max_bytes if max_bytes else float("inf")
+    if not folder.is_dir():
+        return 0
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        if path.suffix == ".npy":
+            total += _npy_size(path)
+        elif path.suffix == ".keras":
+            total += _keras_size(path, budget - total)
+        else:
+            total += entry.stat(follow_symlinks=False).st_size
+        if total > budget:
+            raise RecordTooLarge(
+                f"the records of this test (what your functions returned) unpack to more "
+                f"than the grader's limit of {budget / 2 ** 20:g} MiB (COURSE_RECORD_MB); "
+                "they were not read, and the test fails")
+    return total
+
+
 class Replay:
     """The recorded calls of one test cell, played back in place of the graded functions.
 
     ``custom_objects``: classes the course itself defines (trusted), which recorded
     models may use. Any other class of a model's own makes it :class:`NotReplayable`.
+    ``max_bytes``: what the records may unpack to (:func:`record_size`), else
+    :class:`RecordTooLarge`.
     """
 
-    def __init__(self, folder: str | Path, custom_objects: dict | None = None):
+    def __init__(self, folder: str | Path, custom_objects: dict | None = None,
+                 max_bytes: int | None = None):
         self.folder = Path(folder)
+        record_size(self.folder, max_bytes)  # RecordTooLarge before anything is read
         self.custom_objects = custom_objects or {}
         path = self.folder / RECORDS
         self.records: dict[str, list[dict]] = {}

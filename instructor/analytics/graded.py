@@ -40,6 +40,7 @@ FLAG_NOTES = [
     ("TIMEOUT", re.compile(r"ran too long|time budget used up")),
     ("CRASH", re.compile(r"crashed the Python kernel|too many crashes|ran out of memory")),
     ("NEEDS REVIEW", re.compile(r"needs the instructor's review")),
+    ("TOO LARGE", re.compile(r"over the grader's limit")),
 ]
 
 

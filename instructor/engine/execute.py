@@ -24,10 +24,11 @@ import time
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
+from instructor.engine import limits
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path
 from instructor.engine.kernel import SandboxedKernelManager
 from instructor.engine.outside import EVIDENCE, OutsideCheck, Sandbox, results_as_text
@@ -70,6 +71,18 @@ class SafeExecute(Execute):
                                "assignment's release).").tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the kernels and of the "
                               "outside check (empty: this process's)").tag(config=True)
+    raise_on_iopub_timeout = Bool(False, help="Stop the whole notebook when a cell's "
+                                  "output is still arriving iopub_timeout s after it "
+                                  "ended (nbgrader: True). Here the cell keeps what "
+                                  "arrived and grading goes on.").tag(config=True)
+    cell_source_limit_kb = Integer(128, help="Largest source of one cell, KiB: a larger "
+                                   "cell is not run and fails (CellTooLarge).").tag(config=True)
+    output_limit_mb = Float(8.0, help="Output one cell may keep, MiB: past it, output is "
+                            "dropped as it arrives and the cell fails (OutputTooLarge)."
+                            ).tag(config=True)
+    record_limit_mb = Float(256.0, help="What the outside check may unpack from one test "
+                            "cell's records, MiB: more, and the test fails unread "
+                            "(RecordTooLarge).").tag(config=True)
     course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
                                   "course's own implementation of it, which an answer may "
                                   "not call.").tag(config=True)
@@ -92,6 +105,29 @@ class SafeExecute(Execute):
     def _limits(self) -> dict:
         return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
                 "processes": self.process_limit}
+
+    # -------------------------------------------------------------- output, bounded
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's handling of one output message, with a cap on what a cell keeps:
+        once its outputs would pass ``output_limit_mb``, the rest of its output is
+        dropped as it arrives and one error says so (the cell fails)."""
+        state = getattr(self, "_output_state", None)
+        used, cut = (state[1], state[2]) if state and state[0] is outs else (0, False)
+        if not outs:
+            used, cut = 0, False  # a new cell, or its output cleared
+        if cut:
+            return None
+        limit = int(self.output_limit_mb * limits.MIB)
+        size = limits.text_size(msg.get("content", {}))
+        if used + size > limit:
+            outs.append(error_output(
+                limits.OUTPUT_TOO_LARGE,
+                f"this cell's output passed the grader's limit of {self.output_limit_mb:g} MiB "
+                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
+            self._output_state = (outs, used, True)
+            return None
+        self._output_state = (outs, used + size, False)
+        return super().output(outs, msg, display_id, cell_index)
 
     # -------------------------------------------------------------- helpers
     def _fail_rest(self, cells, start: int, ename: str, evalue: str) -> None:
@@ -131,6 +167,9 @@ class SafeExecute(Execute):
         shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
             "*.ipynb", ".ipynb_checkpoints", "*.unreadable", EVIDENCE))
         resources.setdefault("metadata", {})["path"] = scratch
+        # before anything parses the student's code (the review, the scope analysis)
+        for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
+            self.log.warning("%s", note)
         release = self._release(resources)
         self._release_cells = release.cells if release else None
         setup = [c.source for c in (release.cells if release else [])
@@ -139,7 +178,8 @@ class SafeExecute(Execute):
             nb.cells, release.cells if release else [], setup, scratch,
             Sandbox(list(self.readable_paths), self.memory_limit_gb, self.use_landlock,
                     self._limits(), self._environment()),
-            dict(self.course_implementations), self.verifier_timeout, self.log)
+            dict(self.course_implementations), self.verifier_timeout, self.log,
+            int(self.record_limit_mb * limits.MIB))
         try:
             if self.check_outside and self._outside.plan:
                 self._outside.start()
@@ -236,6 +276,10 @@ class SafeExecute(Execute):
                         self.preprocess_cell(cell, resources, position)
                         if recorded and not self._timed_out(cell):
                             self._record(position, wrap=False)
+                    except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
+                        cell.outputs.append(error_output(
+                            "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
+                        restart = False
                     except DeadKernelError:
                         cell.outputs.append(error_output(
                             "DeadKernelError",

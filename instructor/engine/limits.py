@@ -24,12 +24,89 @@ SAFE_EXECUTE = {
     "cpu_limit_seconds": "COURSE_KERNEL_CPU_SECONDS",
     "process_limit": "COURSE_KERNEL_PROCESSES",
     "scope": "COURSE_GRADE_SCOPE",
+    "cell_source_limit_kb": "COURSE_CELL_SOURCE_KB",
+    "output_limit_mb": "COURSE_CELL_OUTPUT_MB",
+    "record_limit_mb": "COURSE_RECORD_MB",
 }
 
 
 def safe_execute(environ: Environ = None) -> dict[str, settings.Value]:
     """The values of :data:`SAFE_EXECUTE`'s traits, read from ``environ``."""
     return {trait: settings.read(name, environ) for trait, name in SAFE_EXECUTE.items()}
+
+
+# ------------------------------------------------------------------ bounded input
+# What a student sends reaches the grader's own processes (nbgrader, the autograde
+# workflow, the outside check), which are not sandboxed: each of these is checked for
+# size before it is parsed, unpacked or kept.
+MIB = 2 ** 20
+#: The ``ename`` of a cell whose code was too large to run, and of one whose output was cut.
+CELL_TOO_LARGE = "CellTooLarge"
+OUTPUT_TOO_LARGE = "OutputTooLarge"
+
+
+def submission_limit(environ: Environ = None) -> int:
+    """The largest notebook file the grader reads, in bytes (``COURSE_SUBMISSION_MB``)."""
+    return int(settings.number("COURSE_SUBMISSION_MB", environ) * MIB)
+
+
+def text_size(value) -> int:
+    """The size in bytes of the text in a JSON-like value (a cell's source, an output),
+    without serialising it."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, dict):
+        return sum(text_size(k) + text_size(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return sum(text_size(v) for v in value)
+    return 8
+
+
+def too_large_source(size: int, limit_kb: int) -> str:
+    """The code that replaces a cell whose code is over ``limit_kb`` KiB: it fails, saying so."""
+    message = (f"this cell has {size:,} bytes of code, over the grader's limit of "
+               f"{limit_kb} KiB (COURSE_CELL_SOURCE_KB): it was not run")
+    return (f"class {CELL_TOO_LARGE}(Exception):\n    pass\n\n\n"
+            f"raise {CELL_TOO_LARGE}({message!r})\n")
+
+
+def refuse_large_sources(cells, limit_kb: int) -> list[str]:
+    """Replace the source of every cell over ``limit_kb`` KiB, before anything parses
+    it (a code cell then fails with :data:`CELL_TOO_LARGE`; a text cell says it was
+    dropped). ``cells``: notebook cells or their JSON; returns notes for the student."""
+    notes = []
+    for position, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            continue
+        size = text_size(cell.get("source", ""))
+        if size <= limit_kb * 1024:
+            continue
+        if cell.get("cell_type") == "code":
+            cell["source"] = too_large_source(size, limit_kb)
+            what = "was not run and fails (if it was an answer, its tests score 0)"
+        else:
+            cell["source"] = (f"*(this cell had {size:,} bytes, over the grader's limit "
+                              f"of {limit_kb} KiB: dropped)*")
+            what = "was dropped"
+        notes.append(f"Cell {position + 1} has {size:,} bytes, over the grader's limit of "
+                     f"{limit_kb} KiB for one cell (COURSE_CELL_SOURCE_KB); it {what}.")
+    return notes
+
+
+def drop_large_outputs(cells, limit_mb: float) -> list[str]:
+    """Drop the stored outputs of every cell whose outputs are over ``limit_mb`` MiB
+    (grading clears outputs anyway: nothing is lost); notes for the student."""
+    notes = []
+    for position, cell in enumerate(cells):
+        if not isinstance(cell, dict) or not isinstance(cell.get("outputs"), list):
+            continue
+        size = text_size(cell["outputs"])
+        if size > limit_mb * MIB:
+            cell["outputs"] = []
+            notes.append(f"The stored outputs of cell {position + 1} ({size / MIB:.1f} MiB) "
+                         f"are over the grader's limit of {limit_mb:g} MiB per cell "
+                         "(COURSE_CELL_OUTPUT_MB); they were dropped before grading.")
+    return notes
 
 
 def helpers_dirs() -> list[str]:

@@ -136,8 +136,10 @@ class OutsideCheck:
 
     def __init__(self, cells, release_cells, setup: list[str], scratch: Path,
                  sandbox: Sandbox, course_implementations: dict[str, str],
-                 timeout: int = 600, log=None):
+                 timeout: int = 600, log=None, record_limit: int | None = None):
         self.release_cells = release_cells
+        #: bytes the checking process may unpack from one test cell's records
+        self.record_limit = record_limit
         self.setup = setup
         self.plan = graded_calls(cells, release_cells)
         self.evidence = Path(scratch) / EVIDENCE
@@ -245,7 +247,7 @@ class OutsideCheck:
             task = task_of(cell)
             if task and cell.cell_type == "code" and not nbgrader_meta(cell):
                 contexts.setdefault(task, []).append(cell.source)
-        job = {"evidence": str(self._sealed()), "cells": [
+        job = {"evidence": str(self._sealed()), "record_limit": self.record_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "source": cells[i].source, "context": contexts.get(task, [])}
             for i, (grade_id, task, names) in sorted(self.plan.items())]}
@@ -282,6 +284,9 @@ class OutsideCheck:
                 "of this task: write your own (the tests of this task score 0)")
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             return None
+        if verdict["replayed"] and not verdict["passed"] and \
+                str(verdict.get("error")).startswith("RecordTooLarge: "):
+            return error_output("RecordTooLarge", verdict["error"].split(": ", 1)[1])
         if verdict["replayed"] and not verdict["passed"]:
             return error_output(
                 "FailedOutsideKernel",

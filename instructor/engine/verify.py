@@ -71,7 +71,12 @@ def run(namespace: dict, setup_error: str | None, job: dict) -> dict:
                     exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
         classes = {k: v for k, v in namespace.items() if isinstance(v, type)}
         try:
-            replay = evidence.Replay(Path(job["evidence"]) / grade_id, classes)
+            replay = evidence.Replay(Path(job["evidence"]) / grade_id, classes,
+                                     max_bytes=job.get("record_limit"))
+        except evidence.RecordTooLarge as err:
+            verdicts[grade_id] = {"replayed": True, "passed": False, "reason": None,
+                                  "error": _message(err)}
+            continue
         except evidence.NotReplayable as err:
             verdicts[grade_id] = {"replayed": False, "passed": None, "error": None,
                                   "reason": str(err)}

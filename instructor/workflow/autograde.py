@@ -23,6 +23,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import copy
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -31,7 +32,9 @@ from pathlib import Path
 
 import nbformat
 
+from helpers import settings
 from instructor import ROOT
+from instructor.engine import limits
 from instructor.engine.cells import ReleasedCells, nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
 from instructor.workflow.gradebook import merge_scores, read_submission, sync_gradebook
@@ -48,6 +51,9 @@ NOTEWORTHY = {
     "FailedOutsideKernel": "failed when checked again outside the notebook",
     "UsesCourseImplementation": "calls the course's own implementation of the task",
     "NeedsReview": "needs the instructor's review",
+    limits.CELL_TOO_LARGE: "was over the grader's size limit and was not run",
+    limits.OUTPUT_TOO_LARGE: "printed more than the grader keeps (over the grader's limit)",
+    "RecordTooLarge": "returned more than the grader unpacks (over the grader's limit)",
 }
 
 
@@ -91,11 +97,25 @@ def _rebuild(data: dict, release: nbformat.NotebookNode) -> nbformat.NotebookNod
 
 
 def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNode,
-                     ) -> list[str]:
-    """Check (and if needed repair or set aside) a submitted notebook; notes for the student."""
+                     environ: dict | None = None) -> list[str]:
+    """Check (and if needed repair or set aside) a submitted notebook; notes for the student.
+
+    Sizes are checked before anything is parsed (``environ``: the settings, default this
+    process's environment; :mod:`instructor.engine.limits`): a file over
+    ``COURSE_SUBMISSION_MB`` is set aside unread and scores 0; a cell whose source is over
+    ``COURSE_CELL_SOURCE_KB`` is replaced by code that fails saying so; stored outputs
+    over ``COURSE_CELL_OUTPUT_MB`` are dropped (grading clears them anyway)."""
+    env = {**os.environ, **(environ or {})}
     path = Path(folder) / f"{assignment}.ipynb"
     if not path.exists():
         return [f"No {assignment}.ipynb was submitted: 0 points."]
+    size, cap = path.stat().st_size, limits.submission_limit(env)
+    if size > cap:
+        path.rename(path.with_name(path.name + ".unreadable"))
+        return [f"{path.name} has {size / limits.MIB:.1f} MiB, over the grader's limit of "
+                f"{cap / limits.MIB:g} MiB for a notebook (COURSE_SUBMISSION_MB); it was not "
+                "read and scores 0. Clear the outputs (Edit > Clear Outputs of All Cells), "
+                "save, and resubmit."]
     raw = path.read_bytes()
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -106,9 +126,15 @@ def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNo
         return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
                 "file truncated or edited outside Jupyter? Download it again from Jupyter "
                 "(File > Download) and resubmit."]
+    del raw
     notes = []
+    if isinstance(data.get("cells"), list):
+        notes += limits.refuse_large_sources(
+            data["cells"], settings.integer("COURSE_CELL_SOURCE_KB", env))
+        notes += limits.drop_large_outputs(
+            data["cells"], settings.number("COURSE_CELL_OUTPUT_MB", env))
     try:
-        nb = nbformat.reads(raw.decode("utf-8"), as_version=4)
+        nb = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(nb)
     except Exception as err:  # noqa: BLE001 - any damage: try to rebuild
         try:
@@ -291,7 +317,7 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     release_nb = nbformat.read(run_dir / "release" / assignment / f"{assignment}.ipynb",
                                as_version=4)
     result.notes = read_notes(submitted)
-    result.notes += check_submission(submitted, assignment, release_nb)
+    result.notes += check_submission(submitted, assignment, release_nb, env)
     write_notes(submitted, result.notes)
     log = ""
     try:

@@ -10,7 +10,9 @@ The notebook is found even when the student renamed it (``02_stacked (1).ipynb``
 ``Untitled.ipynb``): a file that carries this assignment's graded cell ids wins, or the
 only notebook there is. Every decision is written to the submission's
 ``GRADING_NOTES.txt``, which the student gets back with the feedback. Unreadable
-notebooks are collected as they are: the autograde step reports them.
+notebooks are collected as they are: the autograde step reports them. A file in a
+student's zip that unpacks to more than ``COURSE_SUBMISSION_MB`` is left out (streamed,
+never held in memory).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import zipfile
 from pathlib import Path
 
 from instructor import ROOT
+from instructor.engine import limits
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import write_notes
 
@@ -39,8 +42,11 @@ def safe_student_id(name: str) -> str:
 
 
 def grade_ids(path: Path) -> set[str]:
-    """The nbgrader grade ids in a notebook file; empty when it cannot be read."""
+    """The nbgrader grade ids in a notebook file; empty when it cannot be read or is
+    over ``COURSE_SUBMISSION_MB`` (not read: autograde gives it 0 with a note)."""
     try:
+        if Path(path).stat().st_size > limits.submission_limit():
+            return set()
         nb = json.loads(Path(path).read_text(encoding="utf-8"))
         return {nbgrader_meta(c).get("grade_id") for c in nb.get("cells", [])} - {None}
     except (OSError, ValueError, AttributeError, TypeError):
@@ -52,10 +58,12 @@ def _release_ids(assignment: str, root: Path) -> set[str]:
     return grade_ids(path) if path.exists() else set()
 
 
-def _files_of(entry: Path, workdir: Path) -> Path:
-    """A folder holding the student's files, extracting a zip if needed."""
+def _files_of(entry: Path, workdir: Path) -> tuple[Path, list[str]]:
+    """A folder holding the student's files, extracting a zip if needed; notes on files
+    left out."""
+    notes: list[str] = []
     if entry.is_dir():
-        return entry
+        return entry, notes
     target = workdir / entry.stem
     target.mkdir(parents=True, exist_ok=True)
     if entry.suffix == ".zip":
@@ -66,11 +74,18 @@ def _files_of(entry: Path, workdir: Path) -> Path:
                     continue
                 if ".." in parts or Path(info.filename).is_absolute():
                     continue
+                if info.file_size > limits.submission_limit():
+                    notes.append(f"{info.filename} unpacks to {info.file_size:,} bytes, over "
+                                 "the grader's limit for a file (COURSE_SUBMISSION_MB); it "
+                                 "was left out.")
+                    continue
                 (target / Path(*parts)).parent.mkdir(parents=True, exist_ok=True)
-                (target / Path(*parts)).write_bytes(zf.read(info))
+                # streamed: zipfile yields at most the declared size
+                with zf.open(info) as source, open(target / Path(*parts), "wb") as out:
+                    shutil.copyfileobj(source, out)
     else:
         shutil.copy2(entry, target / entry.name)
-    return target
+    return target, notes
 
 
 def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
@@ -124,12 +139,13 @@ def collect(source: Path, assignment: str, root: Path = ROOT,
             if entry.is_file() and entry.suffix not in (".zip", ".ipynb"):
                 continue
             student = safe_student_id(entry.stem if entry.is_file() else entry.name)
-            files = _files_of(entry, workdir / "students")
+            files, left_out = _files_of(entry, workdir / "students")
             dest = root / "submitted" / student / assignment
             if dest.exists():
                 shutil.rmtree(dest)
             dest.mkdir(parents=True)
             notebook, notes = choose_notebook(files, assignment, expected_ids)
+            notes = left_out + notes
             if notebook is not None:
                 shutil.copy2(notebook, dest / f"{assignment}.ipynb")
             for extra in files.rglob("*"):

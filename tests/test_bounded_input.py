@@ -1,0 +1,223 @@
+"""Bounded input: what a student sends the grader's own processes is checked for size
+before it is parsed, kept or unpacked (instructor/engine/limits.py, helpers/grading/evidence.py).
+
+Behaviour only: refused with the message, the cell or test fails, honest work passes.
+The memory these caps save is measured in docs/grading.md, not asserted here.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from helpers.grading import evidence
+from instructor.engine import limits
+from instructor.engine.execute import SafeExecute
+from instructor.engine.outside import OutsideCheck, Sandbox
+from instructor.workflow.autograde import NOTEWORTHY, check_submission
+
+MIB = 2 ** 20
+
+
+# ------------------------------------------------------------------ the submitted file
+def _release() -> nbformat.NotebookNode:
+    meta = {"nbgrader": {"grade": False, "grade_id": "answer", "locked": False,
+                         "schema_version": 3, "solution": True, "task": False}}
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("def f():\n    raise NotImplementedError", metadata=meta)])
+
+
+def _submit(folder: Path, nb: nbformat.NotebookNode) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / "hw.ipynb")
+    return folder / "hw.ipynb"
+
+
+def test_a_notebook_over_the_cap_is_set_aside_unread(tmp_path):
+    release = _release()
+    nb = _release()
+    nb.cells.append(nbformat.v4.new_markdown_cell("x" * (2 * MIB)))
+    _submit(tmp_path, nb)
+    notes = check_submission(tmp_path, "hw", release, {"COURSE_SUBMISSION_MB": "1"})
+    assert len(notes) == 1 and "over the grader's limit of 1 MiB for a notebook" in notes[0]
+    assert "COURSE_SUBMISSION_MB" in notes[0] and "scores 0" in notes[0]
+    assert not (tmp_path / "hw.ipynb").exists()
+    assert (tmp_path / "hw.ipynb.unreadable").exists()  # nbgrader ignores it: 0 points
+
+
+def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
+    release = _release()
+    nb = _release()
+    nb.cells[0].source = "def f():\n    return 1\n_data = '" + "x" * 200_000 + "'\n"
+    path = _submit(tmp_path, nb)
+    notes = check_submission(tmp_path, "hw", release, {"COURSE_CELL_SOURCE_KB": "64"})
+    assert any("over the grader's limit of 64 KiB for one cell" in n for n in notes), notes
+    source = nbformat.read(path, as_version=4).cells[0].source
+    assert len(source) < 1000 and "_data" not in source
+    namespace: dict = {}
+    with pytest.raises(Exception) as raised:
+        exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102 - our own code
+    assert type(raised.value).__name__ == limits.CELL_TOO_LARGE
+    assert "COURSE_CELL_SOURCE_KB" in str(raised.value) and "f" not in namespace
+    assert limits.CELL_TOO_LARGE in NOTEWORTHY
+
+
+def test_stored_outputs_over_the_cap_are_dropped_and_the_code_kept(tmp_path):
+    release = _release()
+    nb = _release()
+    nb.cells[0].source = "def f():\n    return 1\n"
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                  text="y" * (3 * MIB))]
+    path = _submit(tmp_path, nb)
+    notes = check_submission(tmp_path, "hw", release, {"COURSE_CELL_OUTPUT_MB": "1"})
+    assert any("were dropped before grading" in n for n in notes), notes
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.outputs == [] and cell.source == "def f():\n    return 1\n"
+
+
+def test_an_honest_notebook_is_untouched(tmp_path):
+    release = _release()
+    nb = _release()
+    nb.cells[0].source = "def f():\n    return 1\n"
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
+    path = _submit(tmp_path, nb)
+    assert check_submission(tmp_path, "hw", release) == []
+    cell = nbformat.read(path, as_version=4).cells[0]
+    assert cell.source == "def f():\n    return 1\n" and cell.outputs[0].text == "ok\n"
+
+
+# ------------------------------------------------------------------ output while grading
+def _client(limit_mb: float) -> SafeExecute:
+    from nbclient import NotebookClient
+
+    client = SafeExecute(output_limit_mb=limit_mb)
+    NotebookClient.__init__(client, nbformat.v4.new_notebook())
+    client.reset_execution_trackers()
+    client.clear_before_next_output = False  # as async_execute_cell sets it
+    return client
+
+
+def _stream(text: str) -> dict:
+    return {"msg_type": "stream", "header": {"msg_type": "stream"},
+            "parent_header": {"msg_id": "run-1"}, "content": {"name": "stdout", "text": text}}
+
+
+def test_output_past_the_cap_is_cut_with_one_error():
+    client, outs = _client(1.0), []
+    for _ in range(5):
+        client.output(outs, _stream("x" * (MIB // 2)), None, 0)
+    errors = [o for o in outs if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == limits.OUTPUT_TOO_LARGE
+    assert "COURSE_CELL_OUTPUT_MB" in errors[0].evalue
+    assert sum(len(o.get("text", "")) for o in outs) <= MIB
+    assert limits.OUTPUT_TOO_LARGE in NOTEWORTHY
+
+
+def test_output_under_the_cap_is_kept_whole_and_each_cell_counts_afresh():
+    client = _client(1.0)
+    for _cell in range(3):
+        outs: list = []
+        for _ in range(3):
+            client.output(outs, _stream("x" * (MIB // 4)), None, 0)
+        assert [o.output_type for o in outs] == ["stream"] * 3
+
+
+# ------------------------------------------------------------------ records
+def _zip_bomb(path: Path, unpacked_mb: int = 300) -> None:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("model.weights.h5", "w", force_zip64=True) as out:
+            for _ in range(unpacked_mb):
+                out.write(bytes(MIB))
+
+
+def _npy_header(path: Path, shape: tuple) -> None:
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(
+            out, {"descr": "<f8", "fortran_order": False, "shape": shape})
+
+
+@pytest.mark.parametrize("bomb", ["keras-zip", "keras-members", "keras-h5", "npy"])
+def test_records_that_unpack_past_the_cap_are_refused_unread(tmp_path, bomb):
+    (tmp_path / evidence.RECORDS).write_text("")
+    if bomb == "keras-zip":
+        _zip_bomb(tmp_path / "f-0-out-1.keras")
+        assert (tmp_path / "f-0-out-1.keras").stat().st_size < 2 * MIB
+    elif bomb == "keras-members":
+        with zipfile.ZipFile(tmp_path / "f-0-out-1.keras", "w") as zf:
+            for i in range(evidence.MAX_MEMBERS + 1):
+                zf.writestr(f"{i}.json", "{}")
+    elif bomb == "keras-h5":  # a small file whose weights declare 4 GB
+        import h5py
+
+        h5 = io.BytesIO()
+        with h5py.File(h5, "w") as f:
+            f.create_dataset("w", shape=(10 ** 9,), dtype="f4", chunks=(2 ** 16,),
+                             compression="gzip")
+        with zipfile.ZipFile(tmp_path / "f-0-out-1.keras", "w") as zf:
+            zf.writestr("model.weights.h5", h5.getvalue())
+    else:
+        _npy_header(tmp_path / "f-0-out-1.npy", (10 ** 9,))
+    with pytest.raises(evidence.RecordTooLarge, match="COURSE_RECORD_MB|holds"):
+        evidence.Replay(tmp_path, max_bytes=256 * MIB)
+
+
+def test_honest_records_are_read(tmp_path):
+    folder = tmp_path / "records"
+    evidence.wrap(namespace := {"f": lambda: np.arange(1000.0)}, ["f"], folder)
+    namespace["f"]()
+    assert 8000 <= evidence.record_size(folder, 256 * MIB) < 10_000
+    replay = evidence.Replay(folder, max_bytes=256 * MIB)
+    assert np.array_equal(replay.function("f")(), np.arange(1000.0))
+
+
+def test_a_refused_record_fails_its_test_with_the_message(tmp_path):
+    """The outside check's verdict: failed (not 'checked in the kernel only'), and the
+    test cell gets a RecordTooLarge error (0 points)."""
+    from instructor.engine import verify
+
+    records = tmp_path / "000-t"
+    records.mkdir()
+    (records / evidence.RECORDS).write_text('{"name": "f", "index": 0, "args": '
+                                            '{"list": [{"list": []}, {"dict": {}}]}, '
+                                            '"result": {"model": "f-0-out-1.keras"}}\n')
+    _zip_bomb(records / "f-0-out-1.keras")
+    job = {"evidence": str(tmp_path), "record_limit": 256 * MIB,
+           "cells": [{"grade_id": "000-t", "task": "", "names": ["f"], "context": [],
+                      "source": "assert f() is not None"}]}
+    verdict = verify.run({}, None, job)["000-t"]
+    assert verdict["replayed"] and not verdict["passed"]
+    assert verdict["error"].startswith("RecordTooLarge: ")
+    check = OutsideCheck([], [], [], tmp_path, Sandbox(), {})
+    cell = nbformat.v4.new_code_cell("assert f() is not None")
+    output = check._verdict_output(cell, verdict, [], "", "t")
+    assert output.ename == "RecordTooLarge" and "COURSE_RECORD_MB" in output.evalue
+
+
+# ------------------------------------------------------------------ collecting
+def test_a_zip_member_over_the_cap_is_left_out_with_a_note(tmp_path, monkeypatch):
+    from instructor.workflow.collect import collect
+
+    monkeypatch.setenv("COURSE_SUBMISSION_MB", "1")
+    incoming = tmp_path / "incoming"
+    incoming.mkdir()
+    nb = _release()
+    with zipfile.ZipFile(incoming / "dana.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("hw.ipynb", nbformat.writes(nb))
+        with zf.open("data.bin", "w") as out:  # 2 MiB of zeros in a few KiB
+            for _ in range(2):
+                out.write(bytes(MIB))
+    report = collect(incoming, "hw", root=tmp_path)
+    assert any("data.bin unpacks to 2,097,152 bytes" in n for n in report["dana"]), report
+    folder = tmp_path / "submitted" / "dana" / "hw"
+    assert (folder / "hw.ipynb").exists() and not (folder / "data.bin").exists()
+
+
+def test_output_still_arriving_after_a_cell_ends_costs_that_cell_only():
+    """nbgrader stops the whole notebook (GRADER FAILED) when a cell's output is still
+    arriving 4 s after it ended, as 200 MiB of print does on a loaded machine."""
+    assert SafeExecute().raise_on_iopub_timeout is False
