@@ -1638,10 +1638,17 @@ def the_exactly_gray_photos_decide_the_mean_psnr(run: Run) -> None:
     table, scores = _scores_07(run)
     assert abs(table["gray (baseline)"]["mean"] - every[0]) < 0.01, (scores, printed)
     assert abs(table["colorizer"]["mean"] - every[1]) < 0.01, (scores, printed)
-    # docs/results.md records these (the first 1,000 photos) and full mode's 10,000
+    # docs/results.md records these (the first 1,000 photos) and full mode's 10,000. Other
+    # processors print them a few hundredths of a dB apart, and gray's mean over all photos
+    # further still: its 151 to 165 dB on the exactly gray ones are float32 rounding
     row = results_row("07", "colorizer")
-    assert f"mean PSNR {every[1]:.2f} / " in row and f"mean {every[0]:.2f} / " in row, row
-    assert f"({without[1]:.2f} / " in row and f"({without[0]:.2f} / " in row, row
+    recorded = [number(pattern, row) for pattern in (
+        r"gray [\d.]+ / [\d.]+, median [\d.]+ / [\d.]+ dB, mean ([\d.]+) /",
+        r"mean PSNR ([\d.]+) /", r"\(([\d.]+) / [\d.]+ without the exactly gray",
+        r"\(([\d.]+) / [\d.]+ without the \d+ / ")]
+    for value, quoted, within in zip((every[0], every[1], without[0], without[1]), recorded,
+                                     (0.3, 0.1, 0.1, 0.1)):
+        assert abs(value - quoted) <= within, (value, quoted, row, printed)
     assert f"without the {counted:.0f} / " in row, row
 
 
