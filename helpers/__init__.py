@@ -37,6 +37,7 @@ _EXPORTS = {
     "explore_traversal": "explorers",
     "fit_or_load": "pretrained", "TrainingRecord": "pretrained", "WeightsError": "pretrained",
     "weights_dir": "pretrained",
+    "hidden_rng": "grading.hidden",
 }
 
 __all__ = sorted(_EXPORTS)

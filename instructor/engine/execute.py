@@ -28,6 +28,8 @@ from nbclient.exceptions import DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
+from helpers.grading.hidden import KEY_VARIABLE, submission_key
+from instructor.engine import hidden
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path
 from instructor.engine.kernel import SandboxedKernelManager
 from instructor.engine.outside import EVIDENCE, OutsideCheck, Sandbox, results_as_text
@@ -70,6 +72,13 @@ class SafeExecute(Execute):
                                "assignment's release).").tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the kernels and of the "
                               "outside check (empty: this process's)").tag(config=True)
+    hidden_secret_file = Unicode("", help="File of the grader's secret, from which each "
+                                 "submission's hidden-test inputs are drawn (created if "
+                                 "missing; empty: no secret, the public draws)."
+                                 ).tag(config=True)
+    withhold_hidden_outputs = Bool(True, help="Withhold what a test cell with hidden tests "
+                                   "printed, displayed or raised, but the course's own "
+                                   "messages (instructor.engine.hidden).").tag(config=True)
     course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
                                   "course's own implementation of it, which an answer may "
                                   "not call.").tag(config=True)
@@ -85,9 +94,26 @@ class SafeExecute(Execute):
             km.limits = self._limits()
         return km
 
-    def _environment(self) -> dict[str, str] | None:
-        """The environment kernels start with (``None``: this process's)."""
-        return dict(self.kernel_environment) or None
+    _hidden_key: str = ""
+
+    def _environment(self) -> dict[str, str]:
+        """The environment kernels and the outside check start with: ``kernel_environment``
+        (empty: this process's), without the grader's secret, with the submission's
+        hidden-test key (:mod:`instructor.engine.hidden`)."""
+        env = dict(self.kernel_environment) or dict(os.environ)
+        env.pop("COURSE_HIDDEN_SECRET_FILE", None)
+        env.pop(KEY_VARIABLE, None)
+        if self._hidden_key:
+            env[KEY_VARIABLE] = self._hidden_key
+        return env
+
+    def _set_hidden_key(self, resources: dict, folder: str) -> None:
+        """This submission's key: the grader's secret, the student, the timestamp."""
+        self._hidden_key = ""
+        if self.hidden_secret_file:
+            student = str(resources.get("nbgrader", {}).get("student") or "")
+            self._hidden_key = submission_key(hidden.read_secret(self.hidden_secret_file),
+                                              student, hidden.submission_stamp(folder))
 
     def _limits(self) -> dict:
         return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
@@ -125,6 +151,7 @@ class SafeExecute(Execute):
                              "times", self.execute_retries, self.max_restarts)
         resources = resources if resources is not None else {}
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
+        self._set_hidden_key(resources, source_dir)
         scratch = tempfile.mkdtemp(prefix="grading-kernel-")
         # The kernel runs beside copies of the assignment's data files, not beside the
         # notebook (which holds the hidden tests after nbgrader put them back).
@@ -133,6 +160,9 @@ class SafeExecute(Execute):
         resources.setdefault("metadata", {})["path"] = scratch
         release = self._release(resources)
         self._release_cells = release.cells if release else None
+        self._trusted = hidden.string_constants(
+            [c.source for c in (release.cells if release else []) if c.cell_type == "code"])
+        self._course_dirs = hidden.course_dirs()
         setup = [c.source for c in (release.cells if release else [])
                  if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
         self._outside = OutsideCheck(
@@ -172,6 +202,14 @@ class SafeExecute(Execute):
             self.log.warning("could not %s graded functions: %s",
                              "wrap" if wrap else "unwrap", err)
 
+    def _withhold(self, cell) -> None:
+        """A test cell with hidden tests, just run: its outputs withheld but the course's
+        own messages (:func:`instructor.engine.hidden.withhold`)."""
+        if self.withhold_hidden_outputs and hidden.has_hidden_tests(cell):
+            trusted = self._trusted | hidden.string_constants([cell.source])
+            trusted.add(self.error_on_timeout.get("evalue", ""))
+            hidden.withhold(cell, trusted, self._course_dirs)
+
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
         ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
@@ -206,8 +244,7 @@ class SafeExecute(Execute):
         broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
             restart = False
-            environment = self._environment()
-            with self.setup_kernel(**({"env": environment} if environment else {})):
+            with self.setup_kernel(env=self._environment()):
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:
@@ -234,9 +271,11 @@ class SafeExecute(Execute):
                         if recorded:
                             self._record(position, wrap=True)
                         self.preprocess_cell(cell, resources, position)
+                        self._withhold(cell)
                         if recorded and not self._timed_out(cell):
                             self._record(position, wrap=False)
                     except DeadKernelError:
+                        self._withhold(cell)
                         cell.outputs.append(error_output(
                             "DeadKernelError",
                             "the kernel died while running this cell (os._exit, a crash in "
