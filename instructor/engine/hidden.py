@@ -82,13 +82,12 @@ def string_constants(sources) -> set[str]:
             tree = ast.parse(source)
         except (SyntaxError, ValueError):
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                found.add(node.value.strip())
-            elif isinstance(node, ast.JoinedStr):  # an f-string's literal parts are not
-                for part in node.values:          # messages on their own
-                    if isinstance(part, ast.Constant):
-                        found.discard(part.value.strip())
+        # an f-string's literal parts are not messages on their own
+        parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
+                 for part in node.values}
+        found |= {node.value.strip() for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in parts}
     found.discard("")
     return found
 
