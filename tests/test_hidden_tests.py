@@ -110,9 +110,8 @@ def _error(ename, evalue, traceback):
                                "traceback": traceback})
 
 
-def _cell(*outputs, count=7):
+def _cell(*outputs):
     cell = v4.new_code_cell("### BEGIN HIDDEN TESTS\nx\n### END HIDDEN TESTS\n")
-    cell.execution_count = count
     cell.outputs = [nbformat.from_dict(o) for o in outputs]
     return cell
 
@@ -148,8 +147,8 @@ def test_a_message_of_the_tests_own_constants_is_kept():
     (["Cell In[7], line 3", "Cell In[4], line 2, in psnr(p, t)"], False),  # the answer's
     (["Cell In[7], line 3", "File /tmp/grading-kernel-x/mine.py:2, in f()"], False),
     ([], False),                                        # %xmode Minimal: no frames at all
-    (["Cell In[8], line 1"], False),                    # not this cell
-], ids=["library", "test-cell", "answer-frame", "student-file", "no-frames", "other-cell"])
+    ([f"File {CHECKS}:20, in allclose()"], False),      # no frame of the test cell
+], ids=["library", "test-cell", "answer-frame", "student-file", "no-frames", "no-cell"])
 def test_a_message_is_the_courses_only_when_no_student_frame_raised_it(frames, kept):
     text = "x = [0.41702200, 0.72032449]"
     cell = _cell(_error("ValueError", text, ["\x1b[36mTraceback\x1b[39m", *frames]))
@@ -159,17 +158,17 @@ def test_a_message_is_the_courses_only_when_no_student_frame_raised_it(frames, k
 
 
 def test_an_exception_class_named_by_the_student_is_not_shown():
-    cell = _cell(_error("Leak_0_41702200", "0.417", ["Cell In[4], line 1"]))
+    cell = _cell(_error("Leak_0_41702200", "0.417", ["Cell In[7], line 3", "Cell In[4], line 1"]))
     hidden.withhold(cell, set(), DIRS)
     assert cell.outputs[-1].ename == "Exception"
     assert cell.outputs[-1].evalue == hidden.WITHHELD_MESSAGE
 
 
 def test_an_operating_system_error_keeps_its_own_words_only():
-    kept = _cell(_error("OSError", "[Errno 27] File too large", ["Cell In[4]"]))
+    kept = _cell(_error("OSError", "[Errno 27] File too large", ["Cell In[7]", "Cell In[4]"]))
     hidden.withhold(kept, set(), DIRS)
     assert kept.outputs[-1].evalue == "[Errno 27] File too large"
-    forged = _cell(_error("OSError", "[Errno 27] 0.41702200", ["Cell In[4]"]))
+    forged = _cell(_error("OSError", "[Errno 27] 0.41702200", ["Cell In[7]", "Cell In[4]"]))
     hidden.withhold(forged, set(), DIRS)
     assert forged.outputs[-1].evalue == hidden.WITHHELD_MESSAGE
 
@@ -186,7 +185,10 @@ def _hidden_double_tests():
     assert np.allclose(got, 2 * x), "double of random values: wrong values"
 
 
-_hidden_double_tests()
+try:
+    _hidden_double_tests()
+finally:
+    del _hidden_double_tests
 ### END HIDDEN TESTS
 '''
 RIGHT = "    return 2 * np.asarray(x)\n"
@@ -206,7 +208,7 @@ LEAKS = {
 }
 
 
-def _grading_nb(answer: str) -> nbformat.NotebookNode:
+def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNode:
     def cell(source, grade_id, *, grade=False, solution=False, tags=("task-double",)):
         meta = {"tags": list(tags), "nbgrader": {
             "grade": grade, "solution": solution, "locked": grade, "grade_id": grade_id,
@@ -216,10 +218,12 @@ def _grading_nb(answer: str) -> nbformat.NotebookNode:
     return v4.new_notebook(cells=[
         cell("import numpy as np\nimport helpers", "setup", tags=("grade-setup",)),
         cell(answer, "double-solution", solution=True),
-        cell(HIDDEN_TEST, "double-tests-hidden", grade=True)])
+        cell(HIDDEN_TEST, "double-tests-hidden", grade=True),
+        *[v4.new_code_cell(source) for source in after]])
 
 
-def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1"):
+def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1",
+           after: tuple[str, ...] = (), cells: bool = False):
     from instructor.engine.limits import readable_paths
 
     release = tmp_path / "release.ipynb"
@@ -233,10 +237,11 @@ def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1
     ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
                      timeout=120, notebook_timeout=300, verifier_timeout=120,
                      readable_paths=readable_paths())
-    nb, _ = ex.preprocess(_grading_nb(answer), {"metadata": {"path": str(work)},
+    nb, _ = ex.preprocess(_grading_nb(answer, after), {"metadata": {"path": str(work)},
                                                 "nbgrader": {"student": student}})
     key = submission_key(b"the grader's secret", student, stamp)
-    return nb.cells[2], hidden_rng("double-tests-hidden", key=key).random(6)
+    return (nb.cells if cells else nb.cells[2]), hidden_rng("double-tests-hidden",
+                                                           key=key).random(6)
 
 
 def _shown(cell) -> str:
@@ -305,3 +310,33 @@ def test_a_key_the_student_changes_in_the_kernel_fails_outside(tmp_path):
     cell, _ = _grade(tmp_path, answer)
     names = [o.ename for o in cell.outputs if o.output_type == "error"]
     assert names in (["FailedOutsideKernel"], ["NeedsReview"]), _shown(cell)
+
+
+#: Cells a student adds after the tests, looking for what the hidden test left behind.
+AFTERWARDS = (
+    "print(In, _ih, Out)\n"
+    "print([h for h in get_ipython().history_manager.get_range(output=False)])",
+    "import linecache\nprint([v for v in linecache.cache.values()])",
+    "print({k: v for k, v in globals().items() if k.startswith('_hidden')})",
+    "import os\nfor root, _, files in os.walk('.'):\n"
+    "    for f in files:\n"
+    "        if f.startswith('leak'):\n"
+    "            print(f, open(os.path.join(root, f)).read())",
+)
+
+
+@pytest.mark.grading
+def test_later_cells_find_no_trace_of_the_hidden_test(tmp_path):
+    """The test cell ran without store_history, its source left linecache, its function
+    was deleted, and the file the answer wrote while it ran was removed."""
+    answer = ("def double(x):\n"
+              "    import inspect\n"
+              "    with open('leak.txt', 'w') as out:\n"
+              "        out.write(repr(x) + In[-1] + inspect.stack()[2].code_context[0])\n"
+              + RIGHT)
+    cells, drawn = _grade(tmp_path, answer, after=AFTERWARDS, cells=True)
+    later = "\n".join(_shown(c) for c in cells[3:])
+    assert "import numpy as np" in later  # the cells ran and printed
+    for secret in ["HIDDEN-MARKER", "_hidden_double_tests()", "hidden_rng", "BEGIN HIDDEN",
+                   *_digits(drawn)]:
+        assert secret not in later, (secret, later)

@@ -152,12 +152,14 @@ class SafeExecute(Execute):
         resources = resources if resources is not None else {}
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
         self._set_hidden_key(resources, source_dir)
+        self._source_dir = source_dir
         scratch = tempfile.mkdtemp(prefix="grading-kernel-")
         # The kernel runs beside copies of the assignment's data files, not beside the
         # notebook (which holds the hidden tests after nbgrader put them back).
         shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
             "*.ipynb", ".ipynb_checkpoints", "*.unreadable", EVIDENCE))
         resources.setdefault("metadata", {})["path"] = scratch
+        self._scratch = scratch
         release = self._release(resources)
         self._release_cells = release.cells if release else None
         self._trusted = hidden.string_constants(
@@ -202,13 +204,40 @@ class SafeExecute(Execute):
             self.log.warning("could not %s graded functions: %s",
                              "wrap" if wrap else "unwrap", err)
 
-    def _withhold(self, cell) -> None:
-        """A test cell with hidden tests, just run: its outputs withheld but the course's
-        own messages (:func:`instructor.engine.hidden.withhold`)."""
-        if self.withhold_hidden_outputs and hidden.has_hidden_tests(cell):
-            trusted = self._trusted | hidden.string_constants([cell.source])
-            trusted.add(self.error_on_timeout.get("evalue", ""))
-            hidden.withhold(cell, trusted, self._course_dirs)
+    def _execute(self, cell, resources, index: int) -> None:
+        """Run one cell; a test cell with hidden tests without ``store_history`` (so
+        ``In``, ``_ih`` and IPython's history never hold its code), then
+        :meth:`_after_hidden`."""
+        if not (self.withhold_hidden_outputs and hidden.has_hidden_tests(cell)):
+            self.preprocess_cell(cell, resources, index)
+            return
+        self._hidden_before = hidden.snapshot(self._scratch, self._evidence_dir())
+        self._check_assign_resources(resources)
+        self.execute_cell(cell, index, store_history=False)
+        self._after_hidden(cell)
+
+    def _evidence_dir(self) -> str:
+        return os.path.join(self._scratch, EVIDENCE)
+
+    def _after_hidden(self, cell, kernel: bool = True) -> None:
+        """A test cell with hidden tests has run: its outputs withheld but the course's
+        own messages, the files written while it ran undone, its source out of the
+        kernel's ``linecache`` (:mod:`instructor.engine.hidden`)."""
+        if not (self.withhold_hidden_outputs and hidden.has_hidden_tests(cell)):
+            return
+        trusted = self._trusted | hidden.string_constants([cell.source])
+        trusted.add(self.error_on_timeout.get("evalue", ""))
+        hidden.withhold(cell, trusted, self._course_dirs)
+        before = getattr(self, "_hidden_before", None)
+        if before is not None:
+            hidden.undo_writes(self._scratch, before, self._source_dir, self._evidence_dir())
+            self._hidden_before = None
+        if kernel and not self._timed_out(cell):
+            try:
+                self.wait_for_reply(self.kc.execute(hidden.FORGET_SOURCE, silent=True,
+                                                    store_history=False, allow_stdin=False))
+            except Exception as err:  # noqa: BLE001 - best effort; the cell is graded
+                self.log.warning("could not clear a hidden test's source: %s", err)
 
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
@@ -270,12 +299,11 @@ class SafeExecute(Execute):
                     try:
                         if recorded:
                             self._record(position, wrap=True)
-                        self.preprocess_cell(cell, resources, position)
-                        self._withhold(cell)
+                        self._execute(cell, resources, position)
                         if recorded and not self._timed_out(cell):
                             self._record(position, wrap=False)
                     except DeadKernelError:
-                        self._withhold(cell)
+                        self._after_hidden(cell, kernel=False)
                         cell.outputs.append(error_output(
                             "DeadKernelError",
                             "the kernel died while running this cell (os._exit, a crash in "

@@ -102,13 +102,13 @@ def course_dirs() -> list[str]:
     return sorted(dirs)
 
 
-def raised_by_course(traceback: list[str], count: int | None, dirs: list[str]) -> bool:
-    """Whether an error's ``traceback`` shows it raised by the test cell itself
-    (``Cell In[count]``) or by code in ``dirs`` called from it, with no frame of another
-    cell or file on the way."""
+def raised_by_course(traceback: list[str], dirs: list[str]) -> bool:
+    """Whether an error's ``traceback`` shows it raised by the test cell itself (its
+    first frame, ``Cell In[n]``) or by code in ``dirs`` called from it, with no frame of
+    another cell or file on the way."""
     text = _ANSI.sub("", "\n".join(traceback))
     cells = [int(n) for n in _CELL_FRAME.findall(text)]
-    if count is None or count not in cells or any(n != count for n in cells):
+    if not cells or any(n != cells[0] for n in cells):
         return False
     for path in _FILE_FRAME.findall(text):
         real = os.path.realpath(path.strip())
@@ -127,7 +127,6 @@ def withhold(cell, trusted: set[str], dirs: list[str]) -> bool:
     """Drop what a hidden test cell printed or displayed (one note instead) and withhold
     an error's message unless it is the course's own; whether anything was withheld."""
     kept, dropped = [], False
-    count = cell.get("execution_count")
     for output in cell.get("outputs", []):
         kind = output.get("output_type")
         if kind != "error":
@@ -135,7 +134,7 @@ def withhold(cell, trusted: set[str], dirs: list[str]) -> bool:
             continue
         ename, evalue = str(output.get("ename", "")), str(output.get("evalue", ""))
         own = (evalue.strip() in trusted or _system_message(evalue)
-               or raised_by_course(output.get("traceback", []), count, dirs))
+               or raised_by_course(output.get("traceback", []), dirs))
         if not own:
             if not (ename.isidentifier() and isinstance(getattr(builtins, ename, None), type)):
                 ename = "Exception"
@@ -149,3 +148,53 @@ def withhold(cell, trusted: set[str], dirs: list[str]) -> bool:
         kept.insert(0, nbformat.v4.new_output("stream", name="stdout", text=WITHHELD_NOTE))
     cell["outputs"] = kept
     return dropped
+
+
+#: Run in the kernel (silently) after a test cell with hidden tests: the cell's source
+#: out of ``linecache``, where IPython keeps every cell's code for its tracebacks
+#: (the cell itself runs without ``store_history``, so ``In``, ``_ih`` and the history
+#: database never hold it).
+FORGET_SOURCE = (
+    "import linecache as _course_lc\n"
+    "for _course_k, _course_v in list(_course_lc.cache.items()):\n"
+    "    if any('### BEGIN ' + 'HIDDEN TESTS' in _l for _l in (_course_v[2] if len(_course_v) > 2 "
+    "and isinstance(_course_v[2], list) else [])):\n"
+    "        _course_lc.cache.pop(_course_k, None)\n"
+    "del _course_lc, _course_k, _course_v\n")
+
+
+def snapshot(folder: str | os.PathLike, skip: str) -> dict[str, tuple[int, int]]:
+    """Every regular file under ``folder`` (not under ``skip``): size and mtime."""
+    found = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) != skip]
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            found[path] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+def undo_writes(folder: str | os.PathLike, before: dict, source: str | os.PathLike,
+                skip: str) -> list[str]:
+    """Files written under ``folder`` since ``before`` (:func:`snapshot`): a new one is
+    removed, a changed one is copied again from ``source`` (the assignment's folder)
+    or removed; the paths undone."""
+    import shutil
+
+    undone = []
+    for path, state in snapshot(folder, skip).items():
+        if before.get(path) == state:
+            continue
+        original = Path(source) / os.path.relpath(path, folder)
+        try:
+            os.remove(path)
+            if path in before and original.is_file():
+                shutil.copy2(original, path)
+        except OSError:
+            continue
+        undone.append(path)
+    return undone
