@@ -843,7 +843,8 @@ def _drawn_digits(root: Path, student: str) -> list[str]:
         for value in [*pred.ravel()[:3], *target.ravel()[:3]]:
             digits.append(f"{value:.10f}"[2:9])
         digits += [f"{value:.10f}".split(".")[1][:7] for value in result[:2]]
-    return digits
+    # (a value clipped to 0 or 1 prints as zeros, which anything may contain)
+    return [d for d in digits if len(set(d)) >= 4]
 
 
 @pytest.mark.parametrize("student", sorted(HIDDEN_CASES))
