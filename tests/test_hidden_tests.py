@@ -340,3 +340,12 @@ def test_later_cells_find_no_trace_of_the_hidden_test(tmp_path):
     for secret in ["HIDDEN-MARKER", "_hidden_double_tests()", "hidden_rng", "BEGIN HIDDEN",
                    *_digits(drawn)]:
         assert secret not in later, (secret, later)
+
+
+def test_graders_started_at_once_share_one_new_secret(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / ".grader-secret"
+    with ThreadPoolExecutor(4) as pool:
+        found = set(pool.map(lambda _: hidden.read_secret(path), range(8)))
+    assert len(found) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]

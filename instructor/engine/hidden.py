@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 
 from instructor.engine.cells import BEGIN_HIDDEN
@@ -51,10 +52,18 @@ def read_secret(path: str | os.PathLike, create: bool = True) -> bytes:
     its owner only) if the file does not exist and ``create``."""
     path = Path(path)
     if not path.exists() and create:
+        # written whole, then linked into place: graders started at once (JOBS=2) all
+        # read the one secret that was linked first
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_hex(32) + "\n")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(secrets.token_hex(32) + "\n")
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
     secret = path.read_bytes().strip()
     if not secret:
         raise ValueError(f"the grader's secret file {path} is empty")
