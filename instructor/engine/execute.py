@@ -7,6 +7,9 @@
   and the answer and task-context cells before it (not the cell that crashed) and
   grading goes on with the next cell;
 - the ``tasks`` scope: cells grading does not need are not run (:mod:`.scope`).
+- hidden tests: the kernels get the submission's key for ``helpers.hidden_rng``, never
+  the grader's secret, and what a test cell with hidden tests printed, displayed or
+  raised is withheld but the course's own messages (:mod:`.hidden`).
 
 Around each test cell it runs what :class:`instructor.engine.outside.OutsideCheck` asks
 for (recording the graded calls), moves the cell's records out of the kernel's reach as
