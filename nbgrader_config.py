@@ -126,6 +126,11 @@ c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma"}
 c.SafeExecute.readable_paths = limits.readable_paths()
+# Hidden tests draw their inputs per submission from a key the grader derives from this
+# secret, the student and the submission's timestamp (instructor/engine/hidden.py); the
+# file is outside what a kernel may read, and is created on first use.
+c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE")
+                                       or ROOT / ".grader-secret")
 c.Execute.timeout = c.SafeExecute.timeout
 
 c.Autograde.sanitize_preprocessors = [

@@ -38,6 +38,7 @@ _EXPORTS = {
     "fit_or_load": "pretrained", "TrainingRecord": "pretrained", "WeightsError": "pretrained",
     "weights_dir": "pretrained",
     "activity_weight": "keras_versions",
+    "hidden_rng": "grading.hidden",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -92,6 +92,10 @@ SETTINGS: dict[str, Setting] = _declare(
             "user's server on a JupyterHub (unset: `exchange/` in the course folder)"),
     Setting("COURSE_CANARY_CACHE", "path", None, "folder where autograde remembers a passed "
             "canary (answer key and stub graded first); default `.canary/` in the course"),
+    Setting("COURSE_HIDDEN_SECRET_FILE", "path", None, "file holding the grader's secret, "
+            "from which each submission's hidden-test inputs are drawn (unset: "
+            "`.grader-secret` in the course folder, created on first use); keep it "
+            "outside what a grading kernel may read"),
     # The longest cell of a graded notebook took under a minute in fast mode on 2 loaded
     # cores: 180 s leaves room for slow machines and still stops a runaway cell.
     Setting("COURSE_CELL_TIMEOUT", "integer", 180, "seconds one cell may run while grading"),

@@ -25,6 +25,7 @@ the kernels' file size and process caps are small enough for a quick, bounded pr
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -34,8 +35,10 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
+from instructor.engine.hidden import WITHHELD_NOTE
 from instructor.engine.preprocessors import STDERR_MARK
 from instructor.engine.sandbox import PIDS_CGROUP
 from instructor.workflow.autograde import autograde
@@ -455,7 +458,7 @@ CASES = {
     "s13_wrong_name": ("rename", 6, []),
     "s14_zip": ("zip", 6, []),
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
-    "s16_library_stderr": (library_stderr, 6, ["[stderr, not graded]"]),
+    "s16_library_stderr": (library_stderr, 6, ["[output withheld"]),
     "s17_snoop": ("snoop", 6, []),
     "s18_noop_checks": (noop_checks, 0, [OUTSIDE]),
     "s19_rebind_checks": (rebind_checks, 0, [OUTSIDE]),
@@ -877,8 +880,11 @@ def test_library_stderr_did_not_cost_points(graded):
     nb = _graded_nb(graded["root"], "s16_library_stderr")
     tests = [c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade")]
     assert not any(o.get("name") == "stderr" for c in tests for o in c.outputs)
-    moved = [c for c in tests for o in c.outputs if STDERR_MARK in o.get("text", "")]
-    assert moved, "the warning should be in a test cell's output, marked as not graded"
+    # every test cell of task (a) has hidden tests, so what ran during it printed, the
+    # warning included, is withheld (instructor/engine/hidden.py); test cells without
+    # hidden tests keep it as marked stdout (StderrToStdoutInTests, test_nbgrader_layer.py)
+    assert not any(STDERR_MARK in o.get("text", "") for c in tests for o in c.outputs)
+    assert any(WITHHELD_NOTE in o.get("text", "") for c in tests for o in c.outputs)
 
 
 def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
@@ -957,3 +963,173 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
     missing = {s: f for s, f in expected.items() if f not in flags[s]}
     assert not missing, {s: flags[s] for s in missing}
     assert flags["s01_correct"] == flags["p01_correct"] == set()
+
+
+# ------------------------------------------------------------------ hidden tests stay hidden
+# Notebook 05's psnr task graded with a grader's secret: answers that try to show the
+# hidden test's code, inputs and expected values in their feedback (In[-1], _ih, frames,
+# exception messages, a file read back by a later cell), and answers that memorise the
+# inputs of a published run (the notebook run without a secret, as a student runs it).
+# Graded in a course folder of their own, so `-k s6` grades these alone.
+H = "m05_hidden"
+HIDDEN_SECRET = "the matrix grader's secret"
+PSNR_BODY = """\
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    return 10.0 * np.log10(1.0 / ((pred - target) ** 2).reshape(len(pred), -1).mean(axis=1))
+"""
+#: a cell added after the tests, looking for what the hidden test left behind
+LOOK_AFTER = """\
+import glob, linecache
+print(In, _ih)
+print([v for v in linecache.cache.values()])
+for _name in glob.glob("**/leak*", recursive=True):
+    print(_name, open(_name).read())
+"""
+
+
+def _leaky(first: str) -> str:
+    """A correct psnr that first runs ``first`` (with pred and target in scope)."""
+    return "def psnr(pred, target):\n" + first + PSNR_BODY
+
+
+def _memorising(memo: dict[str, list[float]], preamble: str = "") -> str:
+    """Right answers for the inputs it memorised (by their bytes), zeros elsewhere."""
+    return (preamble + "import hashlib\n\n_MEMO = " + repr(memo) + "\n\n\n"
+            "def psnr(pred, target):\n"
+            "    key = hashlib.sha256(np.asarray(pred).tobytes()\n"
+            "                         + np.asarray(target).tobytes()).hexdigest()\n"
+            "    return np.array(_MEMO.get(key, [0.0] * len(pred)))\n")
+
+
+def _published_memo() -> dict[str, list[float]]:
+    """The inputs and results of notebook 05's psnr tests as a run without a grader's
+    secret draws them (what a student sees running the notebook, or a published run)."""
+    return {hashlib.sha256(np.asarray(p).tobytes() + np.asarray(t).tobytes()).hexdigest():
+            list(result) for p, t, result in _psnr_calls(key="")}
+
+
+def _psnr_calls(key: str) -> list[tuple]:
+    """(pred, target, psnr) of every call notebook 05's psnr tests make, drawn with
+    ``key`` (run here with the reference answer)."""
+    import helpers
+    from helpers.grading.hidden import KEY_VARIABLE
+
+    src = nbformat.read(SOURCE_05, as_version=4)
+    calls = []
+
+    def psnr(pred, target):
+        namespace = {"np": np}
+        exec(reference(next(c.source for c in src.cells  # noqa: S102
+                            if _grade_id(c) == "psnr-solution")), namespace)
+        result = namespace["psnr"](pred, target)
+        calls.append((np.array(pred), np.array(target), result))
+        return result
+
+    saved = os.environ.get(KEY_VARIABLE)
+    os.environ[KEY_VARIABLE] = key
+    try:
+        for grade_id in ("psnr-tests-visible", "psnr-tests-hidden"):
+            source = next(c.source for c in src.cells if _grade_id(c) == grade_id)
+            exec(source, {"np": np, "helpers": helpers, "psnr": psnr})  # noqa: S102
+    finally:
+        if saved is None:
+            os.environ.pop(KEY_VARIABLE, None)
+        else:
+            os.environ[KEY_VARIABLE] = saved
+    return calls
+
+
+# case: (answer, cells added after the tests, expected score)
+HIDDEN_CASES = {
+    "s60_correct": (lambda: _leaky(""), (), 3),
+    "s61_prints_source": (lambda: _leaky("    print(In[-1])\n    print(_ih)\n"), (), 3),
+    "s62_prints_inputs": (lambda: _leaky("    print(repr(pred), repr(target))\n"), (), 3),
+    "s63_raises_with_inputs": (lambda: _leaky(
+        "    if np.ndim(pred) != 3:  # not the visible test's shape\n"
+        "        raise ValueError(f'{pred!r} {target!r} {In[-1]}')\n"), (), 1),
+    "s64_reads_frames": (lambda: _leaky(
+        "    import inspect\n"
+        "    print([(f.frame.f_locals, f.code_context) for f in inspect.stack()])\n"), (), 0),
+    "s65_file_read_later": (lambda: _leaky(
+        "    with open('leak.txt', 'a') as out:\n"
+        "        out.write(repr(pred) + repr(target) + In[-1])\n"), (LOOK_AFTER,), 3),
+    "s66_memorises_published_run": (lambda: _memorising(_published_memo()), (), 1),
+    "s67_memorises_and_unsets_key": (lambda: _memorising(
+        _published_memo(), "import os\n\nos.environ.pop('GRADER_HIDDEN_KEY', None)\n"), (), 1),
+}
+#: ... set aside for review (the frames are read with inspect)
+HIDDEN_REVIEW = {"s64_reads_frames"}
+HIDDEN_TEST_CODE = ["_hidden_psnr_tests", "hidden_rng", "BEGIN HIDDEN", "float32 inputs, as"]
+
+
+@pytest.fixture(scope="module")
+def hidden_graded(tmp_path_factory, data_dir):
+    """The students of HIDDEN_CASES, graded with a grader's secret, with feedback."""
+    tmp = tmp_path_factory.mktemp("matrix_hidden")
+    (tmp / "notebooks" / H).mkdir(parents=True)
+    nbformat.write(_task_notebook(SOURCE_05, "psnr", "task (e) of notebook 05, hidden tests"),
+                   tmp / "notebooks" / H / f"{H}.ipynb")
+    generate("release", [H], root=tmp)
+    secret = tmp / "grader-secret"
+    secret.write_text(HIDDEN_SECRET)
+    incoming = tmp / "incoming"
+    for student, (answer, after, _) in HIDDEN_CASES.items():
+        nb = _release(tmp, H)
+        next(c for c in nb.cells if _grade_id(c) == "psnr-solution").source = answer()
+        nb.cells += [nbformat.v4.new_code_cell(source) for source in after]
+        (incoming / student).mkdir(parents=True)
+        nbformat.write(nb, incoming / student / f"{H}.ipynb")
+    collect(incoming, H, root=tmp)
+    env = {**ENV, "COURSE_HIDDEN_SECRET_FILE": str(secret)}
+    results = autograde([H], root=tmp, jobs=2, env=env, canary=False)
+    feedback([H], root=tmp)
+    return {"root": tmp, "results": {r.student: r for r in results}, "env": env}
+
+
+def _drawn_digits(root: Path, student: str) -> list[str]:
+    """Seven digits of each value the hidden test drew for this submission and of each
+    expected result: numbers no answer could have written, since they come from the
+    grader's secret."""
+    from helpers.grading.hidden import submission_key
+
+    stamp = (root / "submitted" / student / H / "timestamp.txt").read_text().strip()
+    key = submission_key(HIDDEN_SECRET.encode(), student, stamp)
+    digits = []
+    for pred, target, result in _psnr_calls(key)[1:]:  # the first call is the visible test
+        for value in [*pred.ravel()[:3], *target.ravel()[:3]]:
+            digits.append(f"{value:.10f}"[2:9])
+        digits += [f"{value:.10f}".split(".")[1][:7] for value in result[:2]]
+    # (a value clipped to 0 or 1 prints as zeros, which anything may contain)
+    return [d for d in digits if len(set(d)) >= 4]
+
+
+@pytest.mark.parametrize("student", sorted(HIDDEN_CASES))
+def test_hidden_tests_stay_hidden(hidden_graded, student):
+    result = hidden_graded["results"][student]
+    assert not result.failed, f"{student}: the grader failed: {result.notes}"
+    assert bool(result.review) == (student in HIDDEN_REVIEW), f"{student}: {result.notes}"
+    assert (result.score, result.max_score) == (HIDDEN_CASES[student][2], 3), \
+        f"{student}: {result.score}/{result.max_score}, notes {result.notes}"
+    root = hidden_graded["root"]
+    outputs = json.dumps([c.get("outputs", []) for c in _graded_nb(root, student, H).cells])
+    drawn = _drawn_digits(root, student)
+    assert len(drawn) > 20
+    for where, text in [("feedback", _student_view(root, student, H)),
+                        ("graded notebook's outputs", outputs)]:
+        for code in HIDDEN_TEST_CODE:
+            assert code not in text, f"{student}'s {where} shows hidden-test code {code!r}"
+        for digits in drawn:
+            assert digits not in text, f"{student}'s {where} shows a hidden input or result"
+
+
+def test_a_regrade_draws_the_same_inputs(hidden_graded):
+    """Same submission, same secret: the same score (the memoriser still fails, the
+    correct answers still pass)."""
+    root = hidden_graded["root"]
+    students = ["s60_correct", "s66_memorises_published_run"]
+    again = autograde([H], students=students, root=root, jobs=2, env=hidden_graded["env"],
+                      progress=lambda *_: None, sync=False, canary=False)
+    for result in again:
+        first = hidden_graded["results"][result.student]
+        assert (result.score, result.max_score) == (first.score, first.max_score)

@@ -7,6 +7,9 @@
   and the answer and task-context cells before it (not the cell that crashed) and
   grading goes on with the next cell;
 - the ``tasks`` scope: cells grading does not need are not run (:mod:`.scope`).
+- hidden tests: the kernels get the submission's key for ``helpers.hidden_rng``, never
+  the grader's secret, and what a test cell with hidden tests printed, displayed or
+  raised is withheld but the course's own messages (:mod:`.hidden`).
 
 Around each test cell it runs what :class:`instructor.engine.outside.OutsideCheck` asks
 for (recording the graded calls), moves the cell's records out of the kernel's reach as
@@ -28,7 +31,8 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer, List, Unicode
 
-from instructor.engine import limits
+from helpers.grading.hidden import KEY_VARIABLE, submission_key
+from instructor.engine import hidden, limits
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path
 from instructor.engine.kernel import SandboxedKernelManager
 from instructor.engine.outside import EVIDENCE, OutsideCheck, Sandbox, results_as_text
@@ -83,6 +87,13 @@ class SafeExecute(Execute):
     record_limit_mb = Float(256.0, help="What the outside check may unpack from one test "
                             "cell's records, MiB: more, and the test fails unread "
                             "(RecordTooLarge).").tag(config=True)
+    hidden_secret_file = Unicode("", help="File of the grader's secret, from which each "
+                                 "submission's hidden-test inputs are drawn (created if "
+                                 "missing; empty: no secret, the public draws)."
+                                 ).tag(config=True)
+    withhold_hidden_outputs = Bool(True, help="Withhold what a test cell with hidden tests "
+                                   "printed, displayed or raised, but the course's own "
+                                   "messages (instructor.engine.hidden).").tag(config=True)
     course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
                                   "course's own implementation of it, which an answer may "
                                   "not call.").tag(config=True)
@@ -98,9 +109,26 @@ class SafeExecute(Execute):
             km.limits = self._limits()
         return km
 
-    def _environment(self) -> dict[str, str] | None:
-        """The environment kernels start with (``None``: this process's)."""
-        return dict(self.kernel_environment) or None
+    _hidden_key: str = ""
+
+    def _environment(self) -> dict[str, str]:
+        """The environment kernels and the outside check start with: ``kernel_environment``
+        (empty: this process's), without the grader's secret, with the submission's
+        hidden-test key (:mod:`instructor.engine.hidden`)."""
+        env = dict(self.kernel_environment) or dict(os.environ)
+        env.pop("COURSE_HIDDEN_SECRET_FILE", None)
+        env.pop(KEY_VARIABLE, None)
+        if self._hidden_key:
+            env[KEY_VARIABLE] = self._hidden_key
+        return env
+
+    def _set_hidden_key(self, resources: dict, folder: str) -> None:
+        """This submission's key: the grader's secret, the student, the timestamp."""
+        self._hidden_key = ""
+        if self.hidden_secret_file:
+            student = str(resources.get("nbgrader", {}).get("student") or "")
+            self._hidden_key = submission_key(hidden.read_secret(self.hidden_secret_file),
+                                              student, hidden.submission_stamp(folder))
 
     def _limits(self) -> dict:
         return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
@@ -120,14 +148,15 @@ class SafeExecute(Execute):
         limit = int(self.output_limit_mb * limits.MIB)
         size = limits.text_size(msg.get("content", {}))
         if used + size > limit:
-            outs.append(error_output(
-                limits.OUTPUT_TOO_LARGE,
-                f"this cell's output passed the grader's limit of {self.output_limit_mb:g} MiB "
-                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
+            outs.append(error_output(limits.OUTPUT_TOO_LARGE, self._output_cap_message()))
             self._output_state = (outs, used, True)
             return None
         self._output_state = (outs, used + size, False)
         return super().output(outs, msg, display_id, cell_index)
+
+    def _output_cap_message(self) -> str:
+        return (f"this cell's output passed the grader's limit of {self.output_limit_mb:g} MiB "
+                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails")
 
     # -------------------------------------------------------------- helpers
     def _fail_rest(self, cells, start: int, ename: str, evalue: str) -> None:
@@ -161,6 +190,8 @@ class SafeExecute(Execute):
                              "times", self.execute_retries, self.max_restarts)
         resources = resources if resources is not None else {}
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
+        self._set_hidden_key(resources, source_dir)
+        self._source_dir = source_dir
         scratch = tempfile.mkdtemp(prefix="grading-kernel-")
         # The kernel runs beside copies of the assignment's data files, not beside the
         # notebook (which holds the hidden tests after nbgrader put them back).
@@ -170,8 +201,12 @@ class SafeExecute(Execute):
         # before anything parses the student's code (the review, the scope analysis)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
+        self._scratch = scratch
         release = self._release(resources)
         self._release_cells = release.cells if release else None
+        self._trusted = hidden.string_constants(
+            [c.source for c in (release.cells if release else []) if c.cell_type == "code"])
+        self._course_dirs = hidden.course_dirs()
         setup = [c.source for c in (release.cells if release else [])
                  if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
         self._outside = OutsideCheck(
@@ -212,6 +247,42 @@ class SafeExecute(Execute):
             self.log.warning("could not %s graded functions: %s",
                              "wrap" if wrap else "unwrap", err)
 
+    def _execute(self, cell, resources, index: int) -> None:
+        """Run one cell; a test cell with hidden tests without ``store_history`` (so
+        ``In``, ``_ih`` and IPython's history never hold its code), then
+        :meth:`_after_hidden`."""
+        if not (self.withhold_hidden_outputs and hidden.has_hidden_tests(cell)):
+            self.preprocess_cell(cell, resources, index)
+            return
+        self._hidden_before = hidden.snapshot(self._scratch, self._evidence_dir())
+        self._check_assign_resources(resources)
+        self.execute_cell(cell, index, store_history=False)
+        self._after_hidden(cell)
+
+    def _evidence_dir(self) -> str:
+        return os.path.join(self._scratch, EVIDENCE)
+
+    def _after_hidden(self, cell, kernel: bool = True) -> None:
+        """A test cell with hidden tests has run: its outputs withheld but the course's
+        own messages, the files written while it ran undone, its source out of the
+        kernel's ``linecache`` (:mod:`instructor.engine.hidden`)."""
+        if not (self.withhold_hidden_outputs and hidden.has_hidden_tests(cell)):
+            return
+        trusted = self._trusted | hidden.string_constants([cell.source])
+        trusted.add(self.error_on_timeout.get("evalue", ""))
+        trusted.add(self._output_cap_message())     # the grader's own, not the student's
+        hidden.withhold(cell, trusted, self._course_dirs)
+        before = getattr(self, "_hidden_before", None)
+        if before is not None:
+            hidden.undo_writes(self._scratch, before, self._source_dir, self._evidence_dir())
+            self._hidden_before = None
+        if kernel and not self._timed_out(cell):
+            try:
+                self.wait_for_reply(self.kc.execute(hidden.FORGET_SOURCE, silent=True,
+                                                    store_history=False, allow_stdin=False))
+            except Exception as err:  # noqa: BLE001 - best effort; the cell is graded
+                self.log.warning("could not clear a hidden test's source: %s", err)
+
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
         ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
@@ -246,8 +317,7 @@ class SafeExecute(Execute):
         broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
             restart = False
-            environment = self._environment()
-            with self.setup_kernel(**({"env": environment} if environment else {})):
+            with self.setup_kernel(env=self._environment()):
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:
@@ -273,7 +343,7 @@ class SafeExecute(Execute):
                     try:
                         if recorded:
                             self._record(position, wrap=True)
-                        self.preprocess_cell(cell, resources, position)
+                        self._execute(cell, resources, position)
                         if recorded and not self._timed_out(cell):
                             self._record(position, wrap=False)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
@@ -281,6 +351,7 @@ class SafeExecute(Execute):
                             "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
                         restart = False
                     except DeadKernelError:
+                        self._after_hidden(cell, kernel=False)
                         cell.outputs.append(error_output(
                             "DeadKernelError",
                             "the kernel died while running this cell (os._exit, a crash in "

@@ -1,0 +1,351 @@
+"""Hidden tests stay unguessable (instructor/engine/hidden.py, helpers/grading/hidden.py).
+
+- the drawing: ``helpers.hidden_rng`` per submission key, the key from the grader's secret,
+  the student and the timestamp, the secret kept out of the kernel's environment;
+- the withholding: what a hidden test cell printed, displayed or raised is dropped but the
+  course's own messages, rule by rule, then in a real grading kernel (``SafeExecute`` on a
+  tiny numpy notebook) with answers that try to leak the hidden test's source, locals and
+  inputs through ``In[-1]``, ``_ih``, frames, exceptions and displays.
+
+The bad-submission matrix (tests/test_nbgrader_matrix.py, students s60-s69) grades the
+same attempts on notebook 05's task through nbgrader, with feedback.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from helpers import hidden_rng
+from helpers.grading.hidden import KEY_VARIABLE, hidden_seed, submission_key
+from instructor.engine import hidden
+from instructor.engine.execute import SafeExecute
+
+v4 = nbformat.v4
+
+
+# ---------------------------------------------------------------- drawing
+def test_the_same_key_draws_the_same_inputs_and_another_key_others():
+    a = hidden_rng("psnr-tests-hidden", key="k1").random(8)
+    assert np.array_equal(a, hidden_rng("psnr-tests-hidden", key="k1").random(8))
+    assert not np.allclose(a, hidden_rng("psnr-tests-hidden", key="k2").random(8))
+    assert not np.allclose(a, hidden_rng("nearest-tests-hidden", key="k1").random(8))
+
+
+def test_without_a_key_the_draws_are_public_and_fixed(monkeypatch):
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    public = hidden_rng("psnr-tests-hidden").random(4)
+    assert np.array_equal(public, hidden_rng("psnr-tests-hidden", key="").random(4))
+    monkeypatch.setenv(KEY_VARIABLE, "abc")
+    assert np.array_equal(hidden_rng("x").random(4), hidden_rng("x", key="abc").random(4))
+    assert not np.allclose(hidden_rng("psnr-tests-hidden").random(4), public)
+
+
+def test_the_key_depends_on_secret_student_and_submission():
+    key = submission_key(b"secret", "alice", "2026-01-01 10:00:00")
+    assert key == submission_key(b"secret", "alice", "2026-01-01 10:00:00")
+    others = {submission_key(b"other", "alice", "2026-01-01 10:00:00"),
+              submission_key(b"secret", "bob", "2026-01-01 10:00:00"),
+              submission_key(b"secret", "alice", "2026-01-02 10:00:00"),
+              submission_key(b"secret", "alice")}
+    assert key not in others and len(others) == 4
+    assert b"secret" not in key.encode() and len(key) == 64
+    assert hidden_seed("t", key) != hidden_seed("t", submission_key(b"secret", "bob"))
+
+
+def test_the_secret_file_is_created_once_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "course" / ".grader-secret"
+    first = hidden.read_secret(path)
+    assert first == hidden.read_secret(path) and len(first) >= 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("\n")
+    with pytest.raises(ValueError, match="empty"):
+        hidden.read_secret(path)
+
+
+def test_the_kernel_gets_the_submission_key_never_the_secret(tmp_path, monkeypatch):
+    secret = tmp_path / "secret"
+    secret.write_text("top secret\n")
+    submission = tmp_path / "submitted"
+    submission.mkdir()
+    (submission / "timestamp.txt").write_text("2026-11-23 10:00:00.000000 UTC\n")
+    monkeypatch.setenv("COURSE_HIDDEN_SECRET_FILE", str(secret))
+    monkeypatch.setenv(KEY_VARIABLE, "a key the student set")
+    ex = SafeExecute(hidden_secret_file=str(secret))
+    resources = {"nbgrader": {"student": "alice"}}
+    ex._set_hidden_key(resources, str(submission))
+    env = ex._environment()
+    assert env[KEY_VARIABLE] == submission_key(b"top secret", "alice",
+                                               "2026-11-23 10:00:00.000000 UTC")
+    assert "COURSE_HIDDEN_SECRET_FILE" not in env
+    assert not any("top secret" in value for value in env.values())
+    ex._set_hidden_key({"nbgrader": {"student": "bob"}}, str(submission))
+    assert ex._environment()[KEY_VARIABLE] != env[KEY_VARIABLE]
+    plain = SafeExecute(kernel_environment={"A": "1", KEY_VARIABLE: "stale"})
+    plain._set_hidden_key(resources, str(submission))
+    assert plain._environment() == {"A": "1"}  # no secret: the public draws
+
+
+def test_the_course_secret_is_outside_what_a_kernel_reads():
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from instructor.engine.limits import readable_paths
+
+    root = Path(__file__).resolve().parents[1]
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    secret = os.path.realpath(config.SafeExecute.hidden_secret_file)
+    if not os.environ.get("COURSE_HIDDEN_SECRET_FILE"):
+        assert secret == str(root / hidden.DEFAULT_SECRET_FILE)
+    assert not any(secret == p or secret.startswith(p + os.sep) for p in readable_paths())
+
+
+# ---------------------------------------------------------------- withholding, rule by rule
+def _error(ename, evalue, traceback):
+    return nbformat.from_dict({"output_type": "error", "ename": ename, "evalue": evalue,
+                               "traceback": traceback})
+
+
+def _cell(*outputs):
+    cell = v4.new_code_cell("### BEGIN HIDDEN TESTS\nx\n### END HIDDEN TESTS\n")
+    cell.outputs = [nbformat.from_dict(o) for o in outputs]
+    return cell
+
+
+HELPERS = os.path.dirname(hidden.course_dirs()[0])  # any folder that holds course code
+DIRS = hidden.course_dirs()
+CHECKS = os.path.join(os.path.dirname(np.__file__), "core", "numeric.py")
+
+
+def test_printed_and_displayed_outputs_are_replaced_by_one_note():
+    cell = _cell(v4.new_output("stream", name="stdout", text="0.4170220047\n"),
+                 v4.new_output("display_data", data={"text/plain": "array([0.417])"}),
+                 v4.new_output("execute_result", data={"text/plain": "0.72"},
+                               execution_count=7))
+    assert hidden.withhold(cell, set(), DIRS)
+    assert [o.output_type for o in cell.outputs] == ["stream"]
+    assert cell.outputs[0].text == hidden.WITHHELD_NOTE
+
+
+def test_a_message_of_the_tests_own_constants_is_kept():
+    trusted = hidden.string_constants(['assert ok, "psnr: wrong values"',
+                                       'assert ok, f"got {x}"'])
+    assert trusted == {"psnr: wrong values"}
+    cell = _cell(_error("AssertionError", "psnr: wrong values", ["anything"]))
+    assert not hidden.withhold(cell, trusted, DIRS)
+    assert cell.outputs[0].evalue == "psnr: wrong values"
+    assert cell.outputs[0].traceback == ["\x1b[0;31mAssertionError\x1b[0m: psnr: wrong values"]
+
+
+@pytest.mark.parametrize("frames, kept", [
+    (["Cell In[7], line 3", f"File {CHECKS}:20, in allclose()"], True),
+    (["Cell In[7], line 3", "Cell In[7], line 9, in _hidden()"], True),
+    (["Cell In[7], line 3", "Cell In[4], line 2, in psnr(p, t)"], False),  # the answer's
+    (["Cell In[7], line 3", "File /tmp/grading-kernel-x/mine.py:2, in f()"], False),
+    ([], False),                                        # %xmode Minimal: no frames at all
+    ([f"File {CHECKS}:20, in allclose()"], False),      # no frame of the test cell
+], ids=["library", "test-cell", "answer-frame", "student-file", "no-frames", "no-cell"])
+def test_a_message_is_the_courses_only_when_no_student_frame_raised_it(frames, kept):
+    text = "x = [0.41702200, 0.72032449]"
+    cell = _cell(_error("ValueError", text, ["\x1b[36mTraceback\x1b[39m", *frames]))
+    assert hidden.withhold(cell, set(), DIRS) is not kept
+    assert (cell.outputs[-1].evalue == text) is kept
+    assert cell.outputs[-1].ename == "ValueError"
+
+
+def test_an_exception_class_named_by_the_student_is_not_shown():
+    cell = _cell(_error("Leak_0_41702200", "0.417", ["Cell In[7], line 3", "Cell In[4], line 1"]))
+    hidden.withhold(cell, set(), DIRS)
+    assert cell.outputs[-1].ename == "Exception"
+    assert cell.outputs[-1].evalue == hidden.WITHHELD_MESSAGE
+
+
+def test_an_operating_system_error_keeps_its_own_words_only():
+    kept = _cell(_error("OSError", "[Errno 27] File too large", ["Cell In[7]", "Cell In[4]"]))
+    hidden.withhold(kept, set(), DIRS)
+    assert kept.outputs[-1].evalue == "[Errno 27] File too large"
+    forged = _cell(_error("OSError", "[Errno 27] 0.41702200", ["Cell In[7]", "Cell In[4]"]))
+    hidden.withhold(forged, set(), DIRS)
+    assert forged.outputs[-1].evalue == hidden.WITHHELD_MESSAGE
+
+
+# ---------------------------------------------------------------- in a grading kernel
+HIDDEN_TEST = '''# Hidden tests: random inputs.
+### BEGIN HIDDEN TESTS
+def _hidden_double_tests():
+    rng = helpers.hidden_rng("double-tests-hidden")
+    x = rng.random(6)
+    marker = "HIDDEN-MARKER-" + "QX7"
+    with helpers.quiet():
+        got = np.asarray(double(x), dtype=float)
+    assert np.allclose(got, 2 * x), "double of random values: wrong values"
+
+
+try:
+    _hidden_double_tests()
+finally:
+    del _hidden_double_tests
+### END HIDDEN TESTS
+'''
+RIGHT = "    return 2 * np.asarray(x)\n"
+LEAKS = {
+    "in": "    print(In[-1])\n" + RIGHT,
+    "ih": "    print(_ih[-1], _ih)\n" + RIGHT,
+    "frames": ("    import inspect\n"
+               "    for f in inspect.stack():\n"
+               "        print(f.frame.f_locals, f.code_context)\n" + RIGHT),
+    "display": "    from IPython.display import display\n    display(x)\n" + RIGHT,
+    "exception": ("    import sys\n    caller = sys._getframe(2).f_locals\n"
+                  "    raise ValueError(f'{x!r} {caller!r} {In[-1]}')\n"),
+    "exception-class": "    raise type('Leak' + str(x[0]).replace('.', '_'), (Exception,), {})()\n",
+    "assertion": "    assert False, repr(x) + In[-1]\n",
+    "minimal-traceback": ("    get_ipython().run_line_magic('xmode', 'Minimal')\n"
+                          "    raise AssertionError(repr(x))\n"),
+}
+
+
+def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    def cell(source, grade_id, *, grade=False, solution=False, tags=("task-double",)):
+        meta = {"tags": list(tags), "nbgrader": {
+            "grade": grade, "solution": solution, "locked": grade, "grade_id": grade_id,
+            "schema_version": 3, "task": False, **({"points": 2} if grade else {})}}
+        return v4.new_code_cell(source, metadata=meta)
+
+    return v4.new_notebook(cells=[
+        cell("import numpy as np\nimport helpers", "setup", tags=("grade-setup",)),
+        cell(answer, "double-solution", solution=True),
+        cell(HIDDEN_TEST, "double-tests-hidden", grade=True),
+        *[v4.new_code_cell(source) for source in after]])
+
+
+def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1",
+           after: tuple[str, ...] = (), cells: bool = False):
+    from instructor.engine.limits import readable_paths
+
+    release = tmp_path / "release.ipynb"
+    if not release.exists():
+        nbformat.write(_grading_nb("def double(x):\n    raise NotImplementedError("
+                                   "'exercise not done yet')\n"), release)
+        (tmp_path / "secret").write_text("the grader's secret\n")
+    work = tmp_path / f"{student}-{stamp}"
+    work.mkdir(exist_ok=True)
+    (work / "timestamp.txt").write_text(stamp)
+    ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
+                     timeout=120, notebook_timeout=300, verifier_timeout=120,
+                     readable_paths=readable_paths())
+    nb, _ = ex.preprocess(_grading_nb(answer, after), {"metadata": {"path": str(work)},
+                                                "nbgrader": {"student": student}})
+    key = submission_key(b"the grader's secret", student, stamp)
+    return (nb.cells if cells else nb.cells[2]), hidden_rng("double-tests-hidden",
+                                                           key=key).random(6)
+
+
+def _shown(cell) -> str:
+    return "\n".join(str(o.get(k, "")) for o in cell.outputs
+                     for k in ("text", "data", "ename", "evalue", "traceback"))
+
+
+def _digits(values) -> list[str]:
+    """Runs of digits each drawn value prints with, whatever the format."""
+    return [f"{v:.8f}"[2:8] for v in values]
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("leak", sorted(LEAKS))
+def test_a_leaking_answer_shows_nothing_of_the_hidden_test(tmp_path, leak):
+    cell, drawn = _grade(tmp_path, "def double(x):\n" + LEAKS[leak])
+    shown = _shown(cell)
+    for secret in ["HIDDEN-MARKER", "_hidden_double_tests", "hidden_rng", "BEGIN HIDDEN",
+                   *_digits(drawn), *_digits(2 * drawn)]:
+        assert secret not in shown, (leak, secret, shown)
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    if leak in ("in", "ih", "frames", "display"):  # correct answers
+        # (the review may set code that imports IPython or reads frames aside)
+        assert all(o.ename == "NeedsReview" for o in errors), shown
+        assert hidden.WITHHELD_NOTE in shown
+    else:
+        assert errors and errors[0].evalue == hidden.WITHHELD_MESSAGE, shown
+
+
+@pytest.mark.grading
+def test_a_correct_answer_passes_a_wrong_one_reads_the_tests_message(tmp_path):
+    good, _ = _grade(tmp_path, "def double(x):\n" + RIGHT)
+    assert good.outputs == []
+    bad, _ = _grade(tmp_path, "def double(x):\n    return 3 * np.asarray(x)\n")
+    assert [(o.ename, o.evalue) for o in bad.outputs] == [
+        ("AssertionError", "double of random values: wrong values")]
+
+
+@pytest.mark.grading
+def test_an_answer_memorising_another_submissions_inputs_fails(tmp_path):
+    """Right on the inputs of one submission (as if leaked), wrong elsewhere: it passes
+    only where those inputs are drawn again, i.e. a regrade of that submission."""
+    seen = hidden_rng("double-tests-hidden",
+                      key=submission_key(b"the grader's secret", "alice", "t1")).random(6)
+    memorised = ("def double(x):\n"
+                 f"    if np.allclose(x, {seen.tolist()!r}):\n"
+                 f"        return np.array({(2 * seen).tolist()!r})\n"
+                 "    return np.zeros_like(x)\n")
+    again, _ = _grade(tmp_path, memorised, "alice", "t1")
+    assert again.outputs == []  # a regrade of the same submission draws the same inputs
+    for student, stamp in [("alice", "t2"), ("bob", "t1")]:
+        cell, _ = _grade(tmp_path, memorised, student, stamp)
+        assert [o.evalue for o in cell.outputs] == ["double of random values: wrong values"]
+
+
+@pytest.mark.grading
+def test_a_key_the_student_changes_in_the_kernel_fails_outside(tmp_path):
+    """An answer that swaps the key in the kernel for one whose inputs it knows passes
+    inside the kernel, and fails when the grader runs the test again outside it."""
+    known = hidden_rng("double-tests-hidden", key="known").random(6)
+    answer = (f"import os\nos.environ[{KEY_VARIABLE!r}] = 'known'\n\n\n"
+              "def double(x):\n"
+              f"    if np.allclose(x, {known.tolist()!r}):\n"
+              "        return 2 * np.asarray(x)\n"
+              "    return np.zeros_like(x)\n")
+    cell, _ = _grade(tmp_path, answer)
+    names = [o.ename for o in cell.outputs if o.output_type == "error"]
+    assert names in (["FailedOutsideKernel"], ["NeedsReview"]), _shown(cell)
+
+
+#: Cells a student adds after the tests, looking for what the hidden test left behind.
+AFTERWARDS = (
+    "print(In, _ih, Out)\n"
+    "print([h for h in get_ipython().history_manager.get_range(output=False)])",
+    "import linecache\nprint([v for v in linecache.cache.values()])",
+    "print({k: v for k, v in globals().items() if k.startswith('_hidden')})",
+    "import os\nfor root, _, files in os.walk('.'):\n"
+    "    for f in files:\n"
+    "        if f.startswith('leak'):\n"
+    "            print(f, open(os.path.join(root, f)).read())",
+)
+
+
+@pytest.mark.grading
+def test_later_cells_find_no_trace_of_the_hidden_test(tmp_path):
+    """The test cell ran without store_history, its source left linecache, its function
+    was deleted, and the file the answer wrote while it ran was removed."""
+    answer = ("def double(x):\n"
+              "    import inspect\n"
+              "    with open('leak.txt', 'w') as out:\n"
+              "        out.write(repr(x) + In[-1] + inspect.stack()[2].code_context[0])\n"
+              + RIGHT)
+    cells, drawn = _grade(tmp_path, answer, after=AFTERWARDS, cells=True)
+    later = "\n".join(_shown(c) for c in cells[3:])
+    assert "import numpy as np" in later  # the cells ran and printed
+    for secret in ["HIDDEN-MARKER", "_hidden_double_tests()", "hidden_rng", "BEGIN HIDDEN",
+                   *_digits(drawn)]:
+        assert secret not in later, (secret, later)
+
+
+def test_graders_started_at_once_share_one_new_secret(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / ".grader-secret"
+    with ThreadPoolExecutor(4) as pool:
+        found = set(pool.map(lambda _: hidden.read_secret(path), range(8)))
+    assert len(found) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
