@@ -347,6 +347,7 @@ class SafeExecute(Execute):
                         if recorded and not self._timed_out(cell):
                             self._record(position, wrap=False)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
+                        self._after_hidden(cell, kernel=False)
                         cell.outputs.append(error_output(
                             "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
                         restart = False
