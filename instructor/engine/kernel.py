@@ -12,6 +12,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
 from traitlets import Bool, Dict, Float, List, Unicode
 
+from helpers.grading.hidden import KEY_VARIABLE
 from helpers.settings import SETTINGS
 from instructor.engine.sandbox import allowed_env
 
@@ -68,8 +69,9 @@ class SandboxProvisioner(LocalProvisioner):
 
 
 #: The grader's environment variables a sandboxed process keeps besides the sandbox's own
-#: allow-list (:data:`instructor.engine.sandbox.ENV_NAMES`): the course's declared settings.
-KEPT_ENV = frozenset(SETTINGS)
+#: allow-list (:data:`instructor.engine.sandbox.ENV_NAMES`): the course's declared settings
+#: and this submission's hidden-test key (never the secret it is made from).
+KEPT_ENV = frozenset(SETTINGS) | {KEY_VARIABLE}
 
 
 def kernel_ports(connection_file: str) -> list[int]:
