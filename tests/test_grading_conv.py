@@ -102,8 +102,10 @@ globals().update(grading.task_tests(grading.GradedTask(
         "all_same": ({SHAPES, LAYERS, TRAINING}, "expected (28, 28, 1), got (32, 32, 1)"),
         "unreversed": ({LAYERS}, "decoder filters"),
         "valid_first": ({SHAPES, LAYERS, TRAINING}, "decoder: output shape"),
-        # the encoder gives 3x3x8, which the decoder rejects: the function itself fails
-        "valid_pooling": ({SHAPES, LAYERS, TRAINING}, "expected shape=(None, 4, 4, 8)"),
+        # the encoder gives 3x3x8, which the decoder rejects: the function itself fails,
+        # inside code of the student's, so its message is withheld in hidden-test cells
+        "valid_pooling": ({SHAPES, LAYERS, TRAINING}, "a hidden test failed; the message is "
+                          "withheld"),
         "one_channel": ({SHAPES, LAYERS}, "(28, 28, 3)"),
         "no_sigmoid": ({LAYERS}, "decoder activations"),
         "mse_loss": ({TRAINING}, "auto's loss"),
