@@ -8,6 +8,8 @@
   and mount namespaces, an environment allow-list) and its limits;
 - :mod:`.preprocessors`: stderr that does not zero test cells, restored deleted cells,
   feedback without hidden tests;
+- :mod:`.stripped`: the copy of ``helpers`` an answer runs against, without the course's
+  own implementations of the tasks (every route to them raises ``UsesCourseImplementation``);
 - :mod:`.cells`, :mod:`.scope`: reading nbgrader's cells; the cells the ``tasks`` scope
   skips;
 - :mod:`.notes`: grading notes, in the words a student reads;

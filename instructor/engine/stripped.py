@@ -1,0 +1,250 @@
+"""A copy of the ``helpers`` package without the course's own implementations of the tasks.
+
+Tasks (e)-(g) ask for functions that ``helpers`` already has (``psnr``, ``mean_psnr``,
+``upscale``, ``mean_chroma``: ``course_implementations`` in nbgrader_config.py). Spotting
+a call to them by name in an answer's source misses every indirect route (an alias,
+``operator.attrgetter``, ``pkgutil.resolve_name``, ``importlib.reload``, exec-ing
+``inspect.getsource``, copying ``__code__``, a private helper such as ``_psnr_of``, or a
+public function that computes the same thing internally). So the answer runs in a
+process whose ``helpers`` is a *stripped copy* (:func:`strip_package`): the bodies of
+those functions, and of every module-level function of their module that they use,
+directly or transitively (``_per_image``, ``_psnr_of``, ``_finite_mean``), are replaced
+by ``raise UsesCourseImplementation(...)``; every route reaches only that. Public
+functions that use a stripped one (``mse``, ``image_scores``, ``downscale``) raise too.
+
+The answer process calls :func:`activate` first, before anything imports ``helpers``:
+the copy must win over the real package, which an editable install (``pip install -e``)
+also offers through a meta-path finder, and a ``python -I`` process ignores
+``PYTHONPATH``. The real package's folder must also be unreadable there (the grader's
+Landlock rules, :mod:`.sandbox`): otherwise an answer could still load its files by path.
+
+Standard library only: the answer process imports this before ``helpers``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+#: The class name of what a stripped function raises; the grader maps it to its verdict.
+USES_COURSE_IMPLEMENTATION = "UsesCourseImplementation"
+#: The subpackage of the copy that defines it (every stripped body imports it from there).
+EXCEPTION_MODULE = "grading"
+
+_EXCEPTION_SOURCE = f'''
+
+class {USES_COURSE_IMPLEMENTATION}(Exception):
+    """Raised by a function of the stripped ``helpers`` copy (instructor/engine/stripped.py):
+    the answer reached the course's own implementation of its task."""
+'''
+
+_Function = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def course_names(course_implementations: Mapping[str, str]) -> list[str]:
+    """Every name of ``course_implementations`` (task -> comma-separated names, as in
+    nbgrader_config.py), once each, in order."""
+    names: list[str] = []
+    for value in course_implementations.values():
+        names += [n for n in (part.strip() for part in value.split(","))
+                  if n and n not in names]
+    return names
+
+
+def course_package() -> Path:
+    """The folder of the ``helpers`` package this process imports."""
+    import helpers
+
+    return Path(helpers.__file__).resolve().parent
+
+
+def _module_name(package: str, path: Path) -> str:
+    """``helpers.grading`` for ``grading/__init__.py``, ``helpers.metrics`` for ``metrics.py``."""
+    parts = [package, *path.with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _top_level(statements: list[ast.stmt]):
+    """The statements that run when the module is imported (into ``if``, ``try``,
+    ``with`` blocks, not into functions or classes)."""
+    for node in statements:
+        yield node
+        if isinstance(node, ast.If | ast.For | ast.While | ast.With | ast.Try | ast.TryStar):
+            for field in ("body", "orelse", "finalbody"):
+                yield from _top_level(getattr(node, field, []))
+            for handler in getattr(node, "handlers", []):
+                yield from _top_level(handler.body)
+
+
+def _functions(tree: ast.Module) -> dict[str, list[_Function | str]]:
+    """Module-level functions by name: their ``def`` nodes, and for a module-level alias
+    (``name = other``) the name of the function it stands for."""
+    found: dict[str, list[_Function | str]] = {}
+    for node in _top_level(tree.body):
+        if isinstance(node, _Function):
+            found.setdefault(node.name, []).append(node)
+    for node in _top_level(tree.body):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) \
+                and node.value.id in found:
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id != node.value.id:
+                    found.setdefault(target.id, []).append(node.value.id)
+    return found
+
+
+def _uses(function: _Function, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` the body of ``function`` (nested functions included) reads.
+    Decorators, defaults and annotations run when the module is imported: not counted."""
+    read = {node.id for statement in function.body for node in ast.walk(statement)
+            if isinstance(node, ast.Name)}
+    return read & set(names)
+
+
+def _closure(functions: dict[str, list[_Function | str]], start: Iterable[str]) -> set[str]:
+    """``start`` and every module-level function they use, directly or transitively."""
+    seen, todo = set(), list(start)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for definition in functions[name]:
+            todo += [definition] if isinstance(definition, str) \
+                else sorted(_uses(definition, functions))
+    return seen
+
+
+def _defines(source: str, name: str) -> bool:
+    """Whether ``source`` may define ``name`` (a ``def`` or an assignment to it): only such
+    modules are parsed."""
+    return re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b"
+                     rf"|^[ \t]*{re.escape(name)}[ \t]*=", source, re.MULTILINE) is not None
+
+
+def _plan(package_dir: Path, names: Iterable[str]) -> dict[Path, tuple[ast.Module, set[str]]]:
+    """:func:`plan`, with the parsed module of each path."""
+    sources = {path.relative_to(package_dir): path.read_text(encoding="utf-8")
+               for path in sorted(package_dir.rglob("*.py")) if "__pycache__" not in path.parts}
+    trees: dict[Path, ast.Module] = {}
+    functions: dict[Path, dict[str, list[_Function | str]]] = {}
+    wanted: dict[Path, set[str]] = {}
+    for name in names:
+        module, _, function = name.rpartition(".")
+        where = []
+        for path, source in sources.items():
+            if module and _module_name(package_dir.name, path) not in \
+                    (module, f"{package_dir.name}.{module}"):
+                continue
+            if path not in trees and _defines(source, function):
+                trees[path] = ast.parse(source, str(package_dir / path))
+                functions[path] = _functions(trees[path])
+            if function in functions.get(path, {}):
+                where.append(path)
+        if not where:
+            raise ValueError(f"{name!r} is not a module-level function of any module of "
+                             f"the package {package_dir}: nothing to strip")
+        for path in where:
+            wanted.setdefault(path, set()).add(function)
+    return {path: (trees[path], _closure(functions[path], start))
+            for path, start in wanted.items()}
+
+
+def plan(package_dir: Path, names: Iterable[str]) -> dict[Path, set[str]]:
+    """Which functions of which module (path relative to ``package_dir``) to strip: each
+    of ``names`` where it is defined, a module-level ``def`` in any module of the package
+    (a name re-exported elsewhere counts where it is defined), and what it uses of its
+    own module. ``module.name`` (``metrics.psnr``) picks one module.
+
+    Raises ValueError for a name that no module defines."""
+    return {path: strip for path, (_, strip) in _plan(Path(package_dir), names).items()}
+
+
+def _stripped_body(qualified: str, package: str) -> list[ast.stmt]:
+    """``from <package>.grading import UsesCourseImplementation; raise ...(message)``:
+    the import is inside the body, so a copy of the code object made with other globals
+    raises the same exception."""
+    message = f"{qualified} is the course's own implementation of this task; write your own"
+    return [ast.ImportFrom(module=f"{package}.{EXCEPTION_MODULE}",
+                           names=[ast.alias(USES_COURSE_IMPLEMENTATION)], level=0),
+            ast.Raise(exc=ast.Call(func=ast.Name(USES_COURSE_IMPLEMENTATION, ast.Load()),
+                                   args=[ast.Constant(message)], keywords=[]))]
+
+
+def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
+    """Copy the package ``package_dir`` (``helpers/``, without ``__pycache__``) into
+    ``dest`` with the functions ``names`` (and those of their module they use, see
+    :func:`plan`) replaced by ``raise UsesCourseImplementation(...)``; their signature and
+    decorators stay, their docstring goes. A copy already in ``dest`` is replaced.
+
+    Returns ``dest``: what to put first on ``sys.path`` (:func:`activate`)."""
+    package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
+    todo = _plan(package_dir, names)
+    copy = dest / package_dir.name
+    if copy.exists():
+        shutil.rmtree(copy)
+    shutil.copytree(package_dir, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    exception_init = copy / EXCEPTION_MODULE / "__init__.py"
+    exception_init.parent.mkdir(exist_ok=True)
+    with exception_init.open("a", encoding="utf-8") as f:
+        f.write(_EXCEPTION_SOURCE)
+    for path, (tree, strip) in todo.items():
+        module = _module_name(package_dir.name, path)
+        for node in _top_level(tree.body):
+            if isinstance(node, _Function) and node.name in strip:
+                node.body = _stripped_body(f"{module}.{node.name}", package_dir.name)
+        (copy / path).write_text(ast.unparse(ast.fix_missing_locations(tree)) + "\n",
+                                 encoding="utf-8")
+    return dest
+
+
+class _Without:
+    """A meta-path finder that finds what ``finder`` finds, except ``package``."""
+
+    def __init__(self, finder, package: str):
+        self.finder, self.package = finder, package
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == self.package or fullname.startswith(self.package + "."):
+            return None
+        return self.finder.find_spec(fullname, path, target)
+
+    def invalidate_caches(self) -> None:
+        getattr(self.finder, "invalidate_caches", lambda: None)()
+
+
+def activate(dest: Path, package: str = "helpers") -> None:
+    """Make this process import ``package`` from the stripped copy in ``dest``; call it
+    first thing, before anything imports the package.
+
+    Puts ``dest`` first on ``sys.path`` (ahead of the current folder, which ``python -c``
+    puts first, and of ``PYTHONPATH``, which ``python -I`` ignores) and hides the package
+    from every other meta-path finder that would find it elsewhere: the editable
+    install's ``_EditableFinder`` comes after ``sys.path`` but answers where ``sys.path``
+    has no copy. Raises RuntimeError if the package was imported already or would
+    still come from elsewhere."""
+    dest = str(Path(dest).resolve())
+    loaded = sorted(m for m in sys.modules if m == package or m.startswith(package + "."))
+    if loaded:
+        raise RuntimeError(f"activate({dest!r}) comes too late: {', '.join(loaded)} "
+                           "already imported")
+    sys.path[:] = [dest, *(p for p in sys.path if p != dest)]
+    for i, finder in enumerate(sys.meta_path):
+        if getattr(finder, "__name__", None) == "PathFinder" \
+                or type(finder).__name__ in ("PathFinder", "_Without"):
+            continue
+        try:
+            spec = finder.find_spec(package, None)
+        except Exception:               # a finder that cannot answer does not find it
+            spec = None
+        if spec is not None:
+            sys.meta_path[i] = _Without(finder, package)
+    importlib.invalidate_caches()
+    spec = importlib.util.find_spec(package)
+    origin = Path(spec.origin).resolve() if spec and spec.origin else None
+    if origin is None or not origin.is_relative_to(dest):
+        raise RuntimeError(f"{package} would be imported from {origin}, not from {dest}")
