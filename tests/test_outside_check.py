@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from instructor.engine.outside import (
-    EVIDENCE,
+
     OutsideCheck,
     Sandbox,
     graded_calls,

@@ -1,24 +1,21 @@
-"""Records of what a graded function was called with and returned, for checking elsewhere.
+"""Values passed between the grader's checking process and a student's answer process.
 
-While a notebook is graded, the grader wraps the graded functions of a task (``psnr``,
-``autoencoder``, ...) just before each of the task's test cells runs, and unwraps them
-after it. Every call the test cell makes is written to a folder: the arguments, the
-arguments again if the call changed them, and the returned value (arrays as ``.npy``
-files, Keras models as ``.keras`` files). The grader then runs the test cell's code a
-second time in a separate Python process that never ran the notebook's own code, with
-each graded function replaced by its records (:class:`Replay`). A test passes only if
-it passes both times, so nothing the notebook changed inside its kernel can make a
-check pass.
+When a notebook is graded, each test cell runs a second time in a checking process that
+never runs the student's code (:mod:`instructor.engine.verify`). The graded functions it
+calls (``psnr``, ``autoencoder``...) are answered by the student's answer cells running
+in a process of their own (:mod:`instructor.engine.answers`). What crosses between the
+two is data: arrays as ``.npy`` files, Keras models as ``.keras`` files (:class:`Writer`,
+in the answer process), read back by :class:`Reader` in the checking process after a
+size check (:func:`record_size`) that unpacks nothing, and with Keras' ``safe_mode``, so
+reading never runs code of the student's own.
 
-This module is used inside the grading kernel and by the checking process; it imports
-Keras only when a model has to be written or read.
+This module imports Keras only when a model has to be written or read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import shutil
 import warnings
@@ -29,7 +26,6 @@ import numpy as np
 
 from helpers.grading.model_checks import is_model
 
-RECORDS = "calls.jsonl"
 #: Most members a recorded ``.keras`` file may hold (Keras writes three: metadata.json,
 #: config.json, model.weights.h5).
 MAX_MEMBERS = 64
@@ -51,10 +47,6 @@ class RecordTooLarge(Exception):
     before anything is unpacked (its test fails)."""
 
 
-class ReplayMismatch(AssertionError):
-    """The test called a graded function differently from the recorded run."""
-
-
 # ------------------------------------------------------------------ writing
 def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
     """(path of layer names, layer) for every layer inside ``model``, at any depth."""
@@ -66,7 +58,10 @@ def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
     return found
 
 
-class _Writer:
+class Writer:
+    """Encode a value as JSON, writing its arrays and models as files to ``folder``
+    (named ``<stem>-<n>.npy`` / ``.keras``); :meth:`save_models` writes the models."""
+
     def __init__(self, folder: Path, stem: str):
         self.folder, self.stem, self.count = folder, stem, 0
         self.models: list[tuple[Any, dict]] = []
@@ -138,85 +133,6 @@ class _Writer:
                 j, outer = inside[j]
                 path = [*outer, *path]
             self.models[i][1].update(model=saved[id(models[j])], path=path)
-
-
-def _changed(before: Any, after: Any) -> bool:
-    if isinstance(before, np.ndarray):
-        return not (isinstance(after, np.ndarray) and before.shape == after.shape
-                    and np.array_equal(before, after, equal_nan=True))
-    return False
-
-
-class Recorder:
-    """A graded function that records each call in ``folder`` (see module docstring)."""
-
-    def __init__(self, name: str, function: Any, folder: Path):
-        self.name, self.function, self.folder = name, function, Path(folder)
-        self.calls = 0
-        self.__wrapped__ = function
-        self.__doc__ = getattr(function, "__doc__", None)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        index, self.calls = self.calls, self.calls + 1
-        stem = f"{self.name}-{index}"
-        record: dict[str, Any] = {"name": self.name, "index": index}
-        try:
-            before = _Writer(self.folder, stem + "-in")
-            record["args"] = before.encode([list(args), kwargs])
-            copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None
-                      for a in args]
-        except NotRecordable as err:
-            record["not_recordable"] = f"its arguments include {err}"
-            copies = []
-        try:
-            result = self.function(*args, **kwargs)
-        except BaseException as err:
-            record["raised"] = [type(err).__name__, str(err)]
-            self._write(record)
-            raise
-        if "not_recordable" not in record:
-            try:
-                writer = _Writer(self.folder, stem + "-out")
-                record["result"] = writer.encode(result)
-                writer.save_models()
-                changed = {str(i): _Writer(self.folder, f"{stem}-arg{i}").encode(a)
-                           for i, (a, c) in enumerate(zip(args, copies))
-                           if c is not None and _changed(c, a)}
-                if changed:
-                    record["changed_args"] = changed
-            except NotRecordable as err:
-                record["not_recordable"] = f"it returned {err}"
-            except OSError as err:
-                record["not_recordable"] = f"the record could not be written ({err})"
-        self._write(record)
-        return result
-
-    def _write(self, record: dict) -> None:
-        with open(self.folder / RECORDS, "a", encoding="utf-8") as out:
-            out.write(json.dumps(record) + "\n")
-
-
-def wrap(namespace: dict, names: list[str], folder: str | Path) -> None:
-    """Replace each function ``names`` in ``namespace`` by a :class:`Recorder` writing to
-    ``folder`` (emptied first)."""
-    folder = Path(folder)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / RECORDS).touch()
-    for name in names:
-        function = namespace.get(name)
-        if isinstance(function, Recorder):
-            function = function.function
-        if callable(function):
-            namespace[name] = Recorder(name, function, folder)
-
-
-def unwrap(namespace: dict, names: list[str]) -> None:
-    """Put back the functions :func:`wrap` replaced."""
-    for name in names:
-        value = namespace.get(name)
-        if isinstance(value, Recorder):
-            namespace[name] = value.function
 
 
 # ------------------------------------------------------------------ reading
@@ -308,13 +224,12 @@ def record_size(folder: str | Path, max_bytes: int | None = None) -> int:
     return total
 
 
-class Replay:
-    """The recorded calls of one test cell, played back in place of the graded functions.
+class Reader:
+    """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`).
 
-    ``custom_objects``: classes the course itself defines (trusted), which recorded
-    models may use. Any other class of a model's own makes it :class:`NotReplayable`.
-    ``max_bytes``: what the records may unpack to (:func:`record_size`), else
-    :class:`RecordTooLarge`.
+    ``custom_objects``: classes the course itself defines (trusted), which models may use.
+    Any other class of a model's own makes it :class:`NotReplayable`. ``max_bytes``: what
+    the folder may unpack to (:func:`record_size`), else :class:`RecordTooLarge`.
     """
 
     def __init__(self, folder: str | Path, custom_objects: dict | None = None,
@@ -322,50 +237,7 @@ class Replay:
         self.folder = Path(folder)
         record_size(self.folder, max_bytes)  # RecordTooLarge before anything is read
         self.custom_objects = custom_objects or {}
-        path = self.folder / RECORDS
-        self.records: dict[str, list[dict]] = {}
-        # no file: nothing was recorded, so every call of the test fails (ReplayMismatch)
-        with open(path, encoding="utf-8") if path.is_file() else io.StringIO() as lines:
-            for line in lines:
-                if line.strip():
-                    record = json.loads(line)
-                    self.records.setdefault(str(record.get("name")), []).append(record)
-        self.used: dict[str, int] = {}
         self.loaded: dict[str, Any] = {}
-        for records in self.records.values():
-            for record in records:
-                if "not_recordable" in record:
-                    raise NotReplayable(f"{record['name']}: {record['not_recordable']}")
-
-    def function(self, name: str):
-        """A stand-in for the graded function ``name``."""
-        def replayed(*args: Any, **kwargs: Any) -> Any:
-            return self.call(name, list(args), kwargs)
-        replayed.__name__ = name
-        return replayed
-
-    def call(self, name: str, args: list, kwargs: dict) -> Any:
-        index = self.used.get(name, 0)
-        self.used[name] = index + 1
-        records = self.records.get(name, [])
-        if index >= len(records):
-            raise ReplayMismatch(f"{name} was called {index + 1} time(s) here, but the "
-                                 f"graded run recorded {len(records)} call(s)")
-        record = records[index]
-        if "raised" in record:
-            ename, message = record["raised"]
-            if "args" not in record or not _same(self.decode(record["args"]), [args, kwargs]):
-                raise ReplayMismatch(f"call {index + 1} of {name} had other arguments")
-            raise type(str(ename), (Exception,), {})(message)
-        if not _same(self.decode(record["args"]), [args, kwargs]):
-            raise ReplayMismatch(f"call {index + 1} of {name} had other arguments in the "
-                                 "graded run (did the notebook change the tests' inputs?)")
-        for position, value in record.get("changed_args", {}).items():
-            target = args[int(position)]
-            changed = self.decode(value)
-            if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
-                np.copyto(target, changed, casting="unsafe")
-        return self.decode(record["result"])
 
     def decode(self, value: Any) -> Any:
         if not isinstance(value, dict):
@@ -409,16 +281,3 @@ class Replay:
                                     f"its own code ({type(err).__name__}: {message})") from None
         return self.loaded[name]
 
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b,
-                                                                              equal_nan=True)
-    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
-        return True
-    return type(a) is type(b) and a == b

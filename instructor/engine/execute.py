@@ -11,10 +11,10 @@
   the grader's secret, and what a test cell with hidden tests printed, displayed or
   raised is withheld but the course's own messages (:mod:`.hidden`).
 
-Around each test cell it runs what :class:`instructor.engine.outside.OutsideCheck` asks
-for (recording the graded calls), moves the cell's records out of the kernel's reach as
-soon as the cell ends, and afterwards hands it the notebook, which checks every test
-again outside the kernel and gives the verdicts.
+It starts :class:`instructor.engine.outside.OutsideCheck` with the notebook and
+afterwards hands it the executed notebook: it checks every test again outside the
+kernel, with the student's functions answered by their answer cells in a process of
+their own, and gives the verdicts. Nothing the kernel writes is read by it.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, release_path
 from instructor.engine.kernel import SandboxedKernelManager
-from instructor.engine.outside import EVIDENCE, OutsideCheck, Sandbox, results_as_text
+from instructor.engine.outside import OutsideCheck, Sandbox, results_as_text
 from instructor.engine.scope import cells_to_skip
 
 
@@ -196,7 +196,7 @@ class SafeExecute(Execute):
         # The kernel runs beside copies of the assignment's data files, not beside the
         # notebook (which holds the hidden tests after nbgrader put them back).
         shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-            "*.ipynb", ".ipynb_checkpoints", "*.unreadable", EVIDENCE))
+            "*.ipynb", ".ipynb_checkpoints", "*.unreadable"))
         resources.setdefault("metadata", {})["path"] = scratch
         # before anything parses the student's code (the review, the scope analysis)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
@@ -237,16 +237,6 @@ class SafeExecute(Execute):
             return None
         return nbformat.read(path, as_version=4)
 
-    def _record(self, index: int, wrap: bool) -> None:
-        """Wrap (or unwrap) the graded functions a test cell calls, in the kernel."""
-        try:
-            self.wait_for_reply(self.kc.execute(self._outside.record_code(index, wrap),
-                                                silent=True, store_history=False,
-                                                allow_stdin=False))
-        except Exception as err:  # noqa: BLE001 - no records: the outside check fails it
-            self.log.warning("could not %s graded functions: %s",
-                             "wrap" if wrap else "unwrap", err)
-
     def _execute(self, cell, resources, index: int) -> None:
         """Run one cell; a test cell with hidden tests without ``store_history`` (so
         ``In``, ``_ih`` and IPython's history never hold its code), then
@@ -254,13 +244,10 @@ class SafeExecute(Execute):
         if not (self.withhold_hidden_outputs and hidden.has_hidden_tests(cell)):
             self.preprocess_cell(cell, resources, index)
             return
-        self._hidden_before = hidden.snapshot(self._scratch, self._evidence_dir())
+        self._hidden_before = hidden.snapshot(self._scratch)
         self._check_assign_resources(resources)
         self.execute_cell(cell, index, store_history=False)
         self._after_hidden(cell)
-
-    def _evidence_dir(self) -> str:
-        return os.path.join(self._scratch, EVIDENCE)
 
     def _after_hidden(self, cell, kernel: bool = True) -> None:
         """A test cell with hidden tests has run: its outputs withheld but the course's
@@ -274,7 +261,7 @@ class SafeExecute(Execute):
         hidden.withhold(cell, trusted, self._course_dirs)
         before = getattr(self, "_hidden_before", None)
         if before is not None:
-            hidden.undo_writes(self._scratch, before, self._source_dir, self._evidence_dir())
+            hidden.undo_writes(self._scratch, before, self._source_dir)
             self._hidden_before = None
         if kernel and not self._timed_out(cell):
             try:
@@ -286,8 +273,7 @@ class SafeExecute(Execute):
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
         ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
-        a time budget per notebook, the ``tasks`` scope, the graded calls recorded around
-        test cells, and a fresh kernel after a crash or a hang instead of a failed run."""
+        a time budget per notebook, the ``tasks`` scope, and a fresh kernel after a crash or a hang instead of a failed run."""
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
@@ -339,13 +325,8 @@ class SafeExecute(Execute):
                             text="[not run while grading: the graded tasks do not need it]\n")]
                         position += 1
                         continue
-                    recorded = position in self._outside.plan and self.check_outside
                     try:
-                        if recorded:
-                            self._record(position, wrap=True)
                         self._execute(cell, resources, position)
-                        if recorded and not self._timed_out(cell):
-                            self._record(position, wrap=False)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
                         self._after_hidden(cell, kernel=False)
                         cell.outputs.append(error_output(
@@ -361,8 +342,6 @@ class SafeExecute(Execute):
                         restart = True
                     else:
                         restart = self._timed_out(cell)
-                    if recorded:
-                        self._outside.seal(position)
                     if restart:
                         broken.add(position)
                     position += 1

@@ -172,7 +172,7 @@ FORGET_SOURCE = (
     "del _course_lc, _course_k, _course_v\n")
 
 
-def snapshot(folder: str | os.PathLike, skip: str) -> dict[str, tuple[int, int]]:
+def snapshot(folder: str | os.PathLike, skip: str = "") -> dict[str, tuple[int, int]]:
     """Every regular file under ``folder`` (not under ``skip``): size and mtime."""
     found = {}
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -188,7 +188,7 @@ def snapshot(folder: str | os.PathLike, skip: str) -> dict[str, tuple[int, int]]
 
 
 def undo_writes(folder: str | os.PathLike, before: dict, source: str | os.PathLike,
-                skip: str) -> list[str]:
+                skip: str = "") -> list[str]:
     """Files written under ``folder`` since ``before`` (:func:`snapshot`): a new one is
     removed, a changed one is copied again from ``source`` (the assignment's folder)
     or removed; the paths undone."""

@@ -5,6 +5,7 @@ Their defaults, and the reasons for them, are declared in :mod:`helpers.settings
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -109,6 +110,7 @@ def drop_large_outputs(cells, limit_mb: float) -> list[str]:
     return notes
 
 
+@functools.cache
 def helpers_dirs() -> list[str]:
     """Where a kernel imports ``helpers`` from: this repository's copy and, asked in a
     fresh interpreter outside the repository, wherever the environment installed it."""

@@ -1,16 +1,20 @@
 """The check of every test cell outside the student's kernel, and the verdict it gives.
 
-While the notebook runs, the graded functions a test cell calls are wrapped in the kernel,
-so that each call is recorded (:mod:`helpers.grading.evidence`). A checking process,
-sandboxed like the kernel and never running the student's code, starts before the
-notebook and afterwards runs each test cell's own code again on those records
-(:mod:`instructor.engine.verify`). :meth:`OutsideCheck.decide` then puts the verdict into
-the test cell's outputs: a failure outside the kernel, a call to the course's own
-implementation of the task, or code the instructor must review.
+Two processes start with the notebook, both sandboxed like the kernel: a checking
+process (:mod:`instructor.engine.verify`), which never runs the student's code, and an
+answer process (:mod:`instructor.engine.answers`), which runs only the student's answer
+cells (after the trusted setup and context cells), holds none of the checks, expected
+values or hidden tests, and imports a ``helpers`` without the course's own
+implementations of the tasks (:mod:`instructor.engine.stripped`). When the notebook is
+done, the checking process runs each test cell's code again, and every call of a graded
+function becomes a request to the answer process, answered with data
+(:mod:`instructor.engine.remote`). Nothing the kernel wrote is read.
+:meth:`OutsideCheck.decide` then puts the verdict into the test cell's outputs: a failure
+outside the kernel, a call to the course's own implementation of the task, or a test
+the instructor must review because its verdict could not be established outside.
 
 :class:`OutsideCheck` knows nothing of how cells run; :mod:`instructor.engine.execute`
-asks it what to run around a test cell (:meth:`~OutsideCheck.record_code`) and hands it
-the executed notebook.
+starts it before the notebook and hands it the executed notebook.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -27,13 +30,13 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.engine import review
+from instructor.engine import review, stripped
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
 from instructor.engine.kernel import sandbox_command, sandbox_env
+from instructor.engine.limits import helpers_dirs
 
 VERIFY = Path(__file__).resolve().parent / "verify.py"
-#: The kernel's records of graded calls, inside its scratch folder (helpers.grading.evidence).
-EVIDENCE = ".grading-evidence"
+ANSWERS = Path(__file__).resolve().parent / "answers.py"
 
 
 def graded_calls(cells, release_cells) -> dict[int, tuple[str, str, list[str]]]:
@@ -102,22 +105,27 @@ def results_as_text(cells) -> None:
                 output.update(nbformat.v4.new_output("stream", name="stdout", text=f"{text}\n"))
 
 
+def answer_sources(cells, release_cells) -> dict[str, list[tuple[int, str]]]:
+    """Task -> (index, source) of the student's answer cells of it, matched in the
+    release, in notebook order."""
+    answers: dict[str, list[tuple[int, str]]] = {}
+    for index, cell in enumerate(cells):
+        origin = released_cell(cell, release_cells)
+        if origin is not None and task_of(origin) and nbgrader_meta(origin).get("solution"):
+            answers.setdefault(task_of(origin), []).append((index, cell.source))
+    return answers
+
+
+def answers_key(task: str, test_index: int, answers: dict) -> str:
+    """Which answers a test cell calls: its task's answer cells above it (one namespace
+    of the answer process each; a notebook has one answer cell per task, a notebook
+    holding several variants of it one namespace per variant)."""
+    above = [i for i, _ in answers.get(task, []) if i < test_index]
+    return f"{task}@{above[-1] if above else -1}"
+
+
 def stdout(text: str):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
-
-
-def _copy_regular(path: str, target: Path) -> None:
-    """Copy ``path`` to ``target`` if it is a regular file, never through a link (opened
-    with ``O_NOFOLLOW``, checked after opening, so a file swapped meanwhile for a link
-    or a pipe is skipped, not followed or waited on)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return
-    with os.fdopen(fd, "rb") as source:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            with open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
 
 
 @dataclass
@@ -132,101 +140,112 @@ class Sandbox:
 
 
 class OutsideCheck:
-    """The outside check of one notebook: plan, records, checking process and verdicts."""
+    """The outside check of one notebook: plan, the two processes, and verdicts."""
 
     def __init__(self, cells, release_cells, setup: list[str], scratch: Path,
                  sandbox: Sandbox, course_implementations: dict[str, str],
                  timeout: int = 600, log=None, record_limit: int | None = None):
         self.release_cells = release_cells
-        #: bytes the checking process may unpack from one test cell's records
+        #: bytes the checking process reads of one reply of the answer process
         self.record_limit = record_limit
         self.setup = setup
         self.plan = graded_calls(cells, release_cells)
-        self.evidence = Path(scratch) / EVIDENCE
-        self.evidence.mkdir(exist_ok=True)
-        # each test cell's records, moved out of the kernel's reach as soon as it ends
-        # (made by start(), which comes first, or by the first seal())
-        self.sealed: Path | None = None
         self.sandbox = sandbox
         self.course_implementations = course_implementations
         self.timeout = timeout
         self.log = log
         self.process: subprocess.Popen | None = None
+        self.answers: subprocess.Popen | None = None
         self.work: str | None = None
 
-    # -------------------------------------------------------------- the checking process
+    # -------------------------------------------------------------- the two processes
     def start(self) -> None:
-        """Start the checking process now: it runs the setup cells (TensorFlow's import)
-        while the notebook runs."""
+        """Start the checking and answer processes now: they run the setup cells
+        (TensorFlow's import) while the notebook runs. They talk over two pipes."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         box = self.sandbox
-        readable = [*box.readable_paths, str(VERIFY.parent), str(self._sealed())]
-        command = sandbox_command(
-            [sys.executable, str(VERIFY), os.path.join(self.work, "out.json")],
-            self.work, readable, box.memory_limit_gb, box.use_landlock, **box.limits)
-        self.process = subprocess.Popen(
-            command, cwd=self.work, env=sandbox_env(self.work, box.environment),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))
+        os.mkdir(check_dir)
+        os.mkdir(answer_dir)
+        stripped_dir = os.path.join(self.work, "stripped")
+        names = stripped.course_names(self.course_implementations)
+        course = [os.path.realpath(d) for d in helpers_dirs()]
+        stripped.strip_package(Path(course[0]), names, Path(stripped_dir))
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
         try:
-            self.process.stdin.write(json.dumps(self.setup) + "\n")
-            self.process.stdin.flush()
-        except OSError:
-            pass  # it died at once: no verdicts, every checked test fails
+            # the answer process: the stripped helpers, never the real package
+            readable = [p for p in box.readable_paths if os.path.realpath(p) not in course]
+            self.answers = self._spawn(
+                [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir],
+                answer_dir, [*readable, str(ANSWERS.parent), stripped_dir],
+                (requests_r, replies_w))
+            self.process = self._spawn(
+                [sys.executable, str(VERIFY), os.path.join(check_dir, "out.json"),
+                 str(requests_w), str(replies_r)],
+                check_dir, [*box.readable_paths, str(VERIFY.parent.parent)],
+                (requests_w, replies_r), stdout=subprocess.PIPE)
+        finally:
+            for fd in (requests_r, requests_w, replies_r, replies_w):
+                os.close(fd)
+        for process in (self.answers, self.process):
+            try:
+                process.stdin.write(json.dumps(self.setup) + "\n")
+                process.stdin.flush()
+            except OSError:
+                pass  # it died at once: no verdicts, every checked test fails
+
+    def _spawn(self, command: list[str], cwd: str, readable: list[str], fds: tuple,
+               stdout=subprocess.DEVNULL) -> subprocess.Popen:
+        box = self.sandbox
+        return subprocess.Popen(
+            sandbox_command(command, cwd, readable, box.memory_limit_gb, box.use_landlock,
+                            **box.limits),
+            cwd=cwd, env=sandbox_env(cwd, box.environment), pass_fds=fds,
+            stdin=subprocess.PIPE, stdout=stdout,
+            stderr=subprocess.STDOUT if stdout is subprocess.PIPE else subprocess.DEVNULL,
+            text=True)
 
     def stop(self) -> None:
-        """End the checking process if it still runs, and remove its folder."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.communicate()
+        """End both processes if they still run, and remove their folders."""
+        for process in (self.process, self.answers):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.communicate()
         if self.work:
             shutil.rmtree(self.work, ignore_errors=True)
-        if self.sealed is not None:
-            shutil.rmtree(self.sealed, ignore_errors=True)
 
-    def record_code(self, index: int, wrap: bool) -> str:
-        """The code that wraps (or unwraps) the graded functions test cell ``index`` calls."""
-        grade_id, _task, names = self.plan[index]
-        call = (f"wrap(globals(), {names!r}, {str(self.evidence / grade_id)!r})" if wrap
-                else f"unwrap(globals(), {names!r})")
-        return f"import helpers.grading.evidence as _e\n_e.{call}\ndel _e"
-
-    def _sealed(self) -> Path:
-        """The grader's folder of sealed records (outside the kernel's scratch folder:
-        the kernel's sandbox can neither write nor read it)."""
-        if self.sealed is None:
-            self.sealed = Path(tempfile.mkdtemp(prefix="grading-records-"))
-        return self.sealed
-
-    def seal(self, index: int) -> None:
-        """Move test cell ``index``'s records out of the kernel's scratch folder, right
-        after the cell ran: cells that run later (a cell the student added after the
-        tests) can no longer change what the outside check reads. Only regular files are
-        copied, never through a link, so the copy holds no path back into the kernel's
-        folder; what is left in the kernel's folder is removed."""
-        key = self.plan[index][0]
-        source, target = self.evidence / key, self._sealed() / key
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir()
-        if source.is_dir() and not source.is_symlink():
-            for entry in os.scandir(source):
-                _copy_regular(entry.path, target / entry.name)
+    def _send_answers(self, cells) -> None:
+        """Give the answer process each task's trusted context cells and the student's
+        answer cells, and close its input: it then answers the checking process."""
+        contexts = self._contexts()
+        answers = answer_sources(cells, self.release_cells)
+        namespaces = {}
+        for index, (_key, task, _names) in self.plan.items():
+            key = answers_key(task, index, answers)
+            namespaces[key] = {"context": contexts.get(task, []),
+                               "answers": [source for i, source in answers.get(task, [])
+                                           if i < index]}
         try:
-            if source.is_symlink() or source.is_file():
-                source.unlink()
-            elif source.is_dir():
-                shutil.rmtree(source)
+            self.answers.stdin.write(json.dumps({"tasks": namespaces}))
+            self.answers.stdin.close()
         except OSError:
-            pass  # the sealed copy is what counts
+            pass  # it died: the checking process says so for every call
 
-    def _verdicts(self, job: dict) -> dict:
+    def _verdicts(self, job: dict, cells) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
+        if self.answers is not None:
+            self._send_answers(cells)
         try:
             log, _ = self.process.communicate(json.dumps(job), timeout=self.timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
             log = f"the outside check took longer than {self.timeout} s"
-        out = Path(self.work) / "out.json"
+        if self.answers is not None and self.answers.poll() is None:
+            self.answers.kill()
+            self.answers.communicate()
+        out = Path(self.work) / "check" / "out.json"
         verdicts = json.loads(out.read_text()) if out.is_file() else None
         if isinstance(verdicts, dict):
             return verdicts
@@ -238,37 +257,40 @@ class OutsideCheck:
                 for grade_id, _t, _n in self.plan.values()}
 
     # -------------------------------------------------------------- the verdicts
-    def decide(self, cells) -> None:
-        """Check the test cells outside the kernel and put the verdicts into ``cells``."""
-        if not self.plan:
-            return
+    def _contexts(self) -> dict[str, list[str]]:
+        """Task -> the sources of its context cells in the release (trusted)."""
         contexts: dict[str, list[str]] = {}
         for cell in self.release_cells:
             task = task_of(cell)
             if task and cell.cell_type == "code" and not nbgrader_meta(cell):
                 contexts.setdefault(task, []).append(cell.source)
-        job = {"evidence": str(self._sealed()), "record_limit": self.record_limit, "cells": [
+        return contexts
+
+    def decide(self, cells) -> None:
+        """Check the test cells outside the kernel and put the verdicts into ``cells``."""
+        if not self.plan:
+            return
+        contexts = self._contexts()
+        answers = answer_sources(cells, self.release_cells)
+        job = {"record_limit": self.record_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
+             "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, [])}
             for i, (grade_id, task, names) in sorted(self.plan.items())]}
-        verdicts = self._verdicts(job) if self.process else {}
+        verdicts = self._verdicts(job, cells) if self.process else {}
         graded = {name for _g, _t, names in self.plan.values() for name in names}
         trusted = [*self.setup, *[s for v in contexts.values() for s in v],
                    *[cells[i].source for i in self.plan]]
         findings = review.tampering(student_sources(cells, self.release_cells),
                                     review.free_names(trusted) - graded)
-        answers: dict[str, list[str]] = {}
-        for cell in cells:
-            origin = released_cell(cell, self.release_cells)
-            if origin is not None and task_of(origin) and nbgrader_meta(origin).get("solution"):
-                answers.setdefault(task_of(origin), []).append(cell.source)
         for index, (grade_id, task, _names) in self.plan.items():
             verdict = verdicts.get(grade_id) or {
-                "replayed": False, "passed": None, "error": None,
+                "replayed": False, "passed": None, "error": None, "off": not self.process,
                 "reason": "the outside check did not run" if self.process else
                           "the outside check is switched off"}
             output = self._verdict_output(cells[index], verdict, findings,
-                                          "\n".join(answers.get(task, [])), task)
+                                          "\n".join(s for _i, s in answers.get(task, [])),
+                                          task)
             if output is not None:
                 cells[index].outputs.append(output)
 
@@ -284,30 +306,43 @@ class OutsideCheck:
                 "of this task: write your own (the tests of this task score 0)")
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             return None
-        if verdict["replayed"] and not verdict["passed"] and \
-                str(verdict.get("error")).startswith("RecordTooLarge: "):
-            return error_output("RecordTooLarge", verdict["error"].split(": ", 1)[1])
+        error = str(verdict.get("error"))
         if verdict["replayed"] and not verdict["passed"]:
+            if error.startswith("UsesCourseImplementation: "):
+                return error_output("UsesCourseImplementation", error.split(": ", 1)[1])
+            if error.startswith("RecordTooLarge: "):
+                return error_output("RecordTooLarge", error.split(": ", 1)[1])
+            if error.startswith("AnswerFailed: "):
+                return error_output(
+                    "FailedOutsideKernel",
+                    f"{error.split(': ', 1)[1]} (this test passed inside your notebook, "
+                    "but failed when the grader ran your answer cells on their own, after "
+                    "the setup cell, and called your functions again)")
             return error_output(
                 "FailedOutsideKernel",
                 f"{verdict['error']} (this test passed inside your notebook, but it "
-                "failed when the grader ran it again on what your functions returned, "
-                "outside your notebook: code in the notebook changed what the tests "
-                "rely on)")
-        if findings and verdict["replayed"] and not forbidden \
-                and all(f.kernel_only for f in findings):
+                "failed when the grader ran it again outside your notebook, calling your "
+                "answer cells' functions afresh: code elsewhere in the notebook changed "
+                "what the tests rely on)")
+        if verdict.get("off"):
+            return stdout(f"[checked inside the notebook only: {verdict['reason']}]\n")
+        if not verdict["replayed"]:
+            # nothing kernel-only is silent: no verdict outside, no points until reviewed
+            return error_output(
+                "NeedsReview",
+                f"this test passed inside your notebook, but the grader could not check "
+                f"it again outside ({verdict['reason']}); the instructor will review it "
+                "before it counts")
+        if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
             return stdout(f"[your notebook has code that can change how tests run "
                           f"({findings[0]}); this test was checked again outside the "
                           "notebook and passed]\n")
         if findings:
-            # checked in the kernel only; a task whose course implementation an obfuscated
-            # call could reach; or code that reaches beyond the kernel's names (imports of
-            # sys, ctypes..., exec, frames): the instructor decides
+            # code that reaches beyond the kernel's names (imports of sys, ctypes...,
+            # exec, frames): the instructor decides
             shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
             return error_output(
                 "NeedsReview",
                 f"your notebook has code that can change how tests run ({shown}); "
                 "the instructor will review this test before it counts")
-        if not verdict["replayed"]:
-            return stdout(f"[checked inside the notebook only: {verdict['reason']}]\n")
         return None

@@ -1,26 +1,27 @@
 """Check a graded notebook's tests again, outside the kernel that ran the student's code.
 
-Started by :class:`instructor.engine.execute.SafeExecute` as its own process (under the
+Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
 grading sandbox) while the notebook runs::
 
-    python instructor/engine/verify.py VERDICTS.json < JOB
+    python instructor/engine/verify.py VERDICTS.json REQUESTS_FD REPLIES_FD < JOB
 
 It reads two JSON documents from standard input. The first line holds the trusted
 sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
 imported while the notebook still runs); the rest, sent when the notebook is done, the
 trusted sources of each task's context cells and of each test cell (hidden tests
-included), and the folder of records that
-:mod:`helpers.grading.evidence` wrote while the kernel ran each test cell. Each test cell's
-code runs again here, in a namespace that never saw the student's code, with the
-task's graded functions replaced by their records. The verdicts, one per test cell,
-go to ``VERDICTS.json``::
+included). Each test cell's code runs again here, in a namespace that never saw the
+student's code, with the task's graded functions answered by the student's answer cells
+running in another process (:mod:`instructor.engine.answers`, reached through
+:mod:`instructor.engine.remote`): what crosses is data, and nothing that process writes
+is read here but its replies. The verdicts, one per test cell, go to ``VERDICTS.json``::
 
     {"vanilla-tests-shapes": {"replayed": true, "passed": false,
                               "error": "AssertionError: ...", "reason": null}, ...}
 
-``replayed`` is false when the records cannot be played back without running the
-student's own code (a model with a class of its own, a value the records cannot
-hold); ``reason`` then says why, and the grader falls back to the kernel's verdict.
+``replayed`` is false when the checks asked something the answer process cannot answer
+with data (a value of a type it cannot send, an attribute of a model of the student's
+own class the grader does not forward); ``reason`` then says why, and the test goes to
+the instructor's review.
 """
 
 from __future__ import annotations
@@ -50,13 +51,16 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
     return None
 
 
-def run(namespace: dict, setup_error: str | None, job: dict) -> dict:
-    """Run each test cell of ``job`` again on the records; a verdict per cell."""
+def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
+    """Run each test cell of ``job`` again, its graded functions answered by ``channel``
+    (:class:`instructor.engine.remote.AnswerChannel`); a verdict per cell."""
     from helpers.grading import evidence
+    from instructor.engine.remote import AnswerFailed
 
     verdicts: dict[str, dict] = {}
     output = io.StringIO()
     contexts_run: set[str] = set()
+    channel.max_bytes = job.get("record_limit")
     for cell in job.get("cells", []):
         grade_id = cell["grade_id"]
         if setup_error:
@@ -69,27 +73,18 @@ def run(namespace: dict, setup_error: str | None, job: dict) -> dict:
                 contexts_run.add(task)
                 for source in cell.get("context", []):
                     exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
-        classes = {k: v for k, v in namespace.items() if isinstance(v, type)}
-        try:
-            replay = evidence.Replay(Path(job["evidence"]) / grade_id, classes,
-                                     max_bytes=job.get("record_limit"))
-        except evidence.RecordTooLarge as err:
-            verdicts[grade_id] = {"replayed": True, "passed": False, "reason": None,
-                                  "error": _message(err)}
-            continue
-        except evidence.NotReplayable as err:
-            verdicts[grade_id] = {"replayed": False, "passed": None, "error": None,
-                                  "reason": str(err)}
-            continue
+        channel.custom_objects = {k: v for k, v in namespace.items() if isinstance(v, type)}
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:
-            namespace[name] = replay.function(name)
+            namespace[name] = channel.function(cell.get("answers", task), name)
         verdict = {"replayed": True, "passed": True, "error": None, "reason": None}
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
         except evidence.NotReplayable as err:
             verdict.update(replayed=False, passed=None, reason=str(err))
+        except AnswerFailed as err:
+            verdict.update(passed=False, error=f"AnswerFailed: {err}")
         except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
             verdict.update(passed=False, error=_message(err))
         finally:
@@ -102,7 +97,10 @@ def run(namespace: dict, setup_error: str | None, job: dict) -> dict:
 def main() -> None:
     """Read the setup cells (first line) and run them at once, so that the heavy imports
     happen while the notebook is still running; then read the test cells and check."""
+    from instructor.engine.remote import AnswerChannel
+
     out = Path(sys.argv[1])
+    channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]))
     first = sys.stdin.readline()
     if not first.strip():
         return  # nothing to check
@@ -112,7 +110,7 @@ def main() -> None:
     if not raw.strip():
         return
     try:
-        verdicts = run(namespace, setup_error, json.loads(raw))
+        verdicts = run(namespace, setup_error, json.loads(raw), channel)
     except Exception:  # noqa: BLE001 - the grader treats a missing file as a failure
         traceback.print_exc()
         raise SystemExit(1) from None

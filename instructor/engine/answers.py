@@ -1,0 +1,402 @@
+"""A student's answer cells, run in a process of their own that answers data requests.
+
+Started by :class:`instructor.engine.outside.OutsideCheck` under the grading sandbox::
+
+    python instructor/engine/answers.py REQUESTS_FD REPLIES_FD STRIPPED_DIR < SOURCES
+
+The process holds none of the checks, the expected values or the hidden tests: only the
+trusted ``grade-setup`` cells, each task's trusted context cells and the student's
+answer cells. Its ``helpers`` is a copy in which the course's own implementations of
+the tasks raise ``UsesCourseImplementation`` (:mod:`instructor.engine.stripped`), and
+the real package is not readable, so no route leads to them.
+
+Standard input brings two JSON documents: the setup sources (first line, run at once, so
+that TensorFlow is imported while the notebook still runs) and then, when the notebook
+is done, ``{"tasks": {task: {"context": [...], "answers": [...]}}}``: each task's
+answers run in a namespace of their own (two tasks may define the same function name).
+Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
+``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
+arguments, call a model on these arrays, set its weights, take a training step. Replies
+are data: JSON, arrays and Keras model files (:class:`helpers.grading.evidence.Writer`),
+never objects or code. What the student's code prints goes to a log file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import struct
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+HEADER = struct.Struct(">Q")
+
+
+# ------------------------------------------------------------------ frames (both sides)
+def write_frame(fd: int, message: dict) -> None:
+    data = json.dumps(message).encode()
+    view = memoryview(HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the other process closed the channel")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, max_bytes: int | None = None) -> dict:
+    """One message; ``ValueError`` when it announces more than ``max_bytes``."""
+    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
+    if max_bytes is not None and size > max_bytes:
+        raise ValueError(f"a reply of {size} bytes (the limit is {max_bytes})")
+    return json.loads(_read_exactly(fd, size))
+
+
+def encode_array(array) -> dict:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return {"array": base64.b64encode(buffer.getvalue()).decode()}
+
+
+def decode_value(value):
+    """Plain JSON values, lists, tuples, dicts and arrays (:func:`encode_value`)."""
+    import io
+
+    import numpy as np
+
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "array" in value:
+        return np.load(io.BytesIO(base64.b64decode(value["array"])), allow_pickle=False)
+    if "tuple" in value:
+        return tuple(decode_value(v) for v in value["tuple"])
+    if "dict" in value:
+        return {k: decode_value(v) for k, v in value["dict"].items()}
+    if "float" in value:
+        return float(value["float"])
+    raise ValueError(f"an unknown value {sorted(value)}")
+
+
+def encode_value(value):
+    """The inverse of :func:`decode_value`, for arguments and plain results."""
+    import math
+
+    import numpy as np
+
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, tuple):
+        return {"tuple": [encode_value(v) for v in value]}
+    if isinstance(value, list):
+        return [encode_value(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"dict": {k: encode_value(v) for k, v in value.items()}}
+    if isinstance(value, np.generic | np.ndarray) or hasattr(value, "__array__"):
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise TypeError("an array of Python objects")
+        return encode_array(array)
+    raise TypeError(f"a value of type {type(value).__name__}")
+
+
+# ------------------------------------------------------------------ the answer process
+class Answers:
+    """The answer process's state: namespaces per task, and the objects it handed out."""
+
+    def __init__(self, work: Path):
+        self.work = work
+        self.base: dict = {"__name__": "__main__"}
+        self.setup_error: str | None = None
+        self.tasks: dict[str, dict] = {}
+        self.errors: dict[str, str] = {}
+        self.objects: dict[int, object] = {}
+        self.calls = 0
+
+    # the sources
+    def run_setup(self, sources: list[str]) -> None:
+        for source in sources:
+            try:
+                exec(compile(source, "<grade-setup>", "exec"), self.base)  # noqa: S102
+            except Exception as err:  # noqa: BLE001 - reported with every request
+                self.setup_error = _message(err)
+                return
+
+    def run_tasks(self, tasks: dict) -> None:
+        for task, sources in tasks.items():
+            namespace = dict(self.base)
+            self.tasks[task] = namespace
+            for kind in ("context", "answers"):
+                for source in sources.get(kind, []):
+                    try:
+                        exec(compile(source, f"<{kind} {task}>", "exec"),  # noqa: S102
+                             namespace)
+                    except Exception as err:  # noqa: BLE001 - reported when it is called
+                        self.errors.setdefault(task, f"{_message(err)} (in your answer cell)"
+                                               if kind == "answers" else _message(err))
+
+    # requests
+    def handle(self, request: dict) -> dict:
+        op = request.get("op")
+        try:
+            if op == "call":
+                return self._call(request)
+            if op == "describe":
+                return {"objects": self._describe(int(request["handle"]))}
+            if op == "method":
+                return self._method(request)
+        except Exception as err:  # noqa: BLE001 - the student's code raised: say what
+            return {"raised": [type(err).__name__, str(err)[:2000]]}
+        return {"error": f"unknown request {op!r}"}
+
+    def _call(self, request: dict) -> dict:
+        task, name = request["task"], request["name"]
+        if self.setup_error:
+            return {"failed": f"the setup cell failed in the answer process ({self.setup_error})"}
+        if task in self.errors:
+            return {"failed": self.errors[task]}
+        function = self.tasks.get(task, {}).get(name)
+        if not callable(function):
+            return {"failed": f"your answer cells do not define {name} (the grader runs "
+                              "your answer cells on their own: define everything your "
+                              "answer uses inside them)"}
+        args, kwargs = decode_value(request["args"])
+        import numpy as np
+
+        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
+        result = function(*args, **kwargs)
+        reply = self._encode_result(result)
+        changed = {str(i): encode_array(a) for i, (a, c) in enumerate(zip(args, copies))
+                   if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
+                                             and np.array_equal(a, c, equal_nan=True))}
+        if changed:
+            reply["changed_args"] = changed
+        return reply
+
+    def _encode_result(self, result) -> dict:
+        from helpers.grading import evidence
+
+        self.calls += 1
+        folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
+        writer = _HandleWriter(self, folder, "r")
+        try:
+            encoded = writer.encode(result)
+        except evidence.NotRecordable as err:
+            return {"failed": f"it returned {err}, which the grader cannot check"}
+        files: dict[str, str] = {}
+        try:
+            writer.save_models()
+            for path in folder.iterdir():
+                files[path.name] = base64.b64encode(path.read_bytes()).decode()
+        except (evidence.NotRecordable, OSError):
+            files = {}
+            for _model, entry in writer.models:
+                entry["model"] = None
+        return {"result": encoded, "files": files}
+
+    def remember(self, obj) -> int:
+        handle = id(obj)
+        self.objects[handle] = obj
+        return handle
+
+    def _describe(self, handle: int) -> dict:
+        """The object ``handle`` and every layer inside it, as the checker's proxies need
+        them (what they report is the student's claim; the checks probe behaviour)."""
+        found: dict[str, dict] = {}
+        todo = [self.objects[handle]]
+        while todo:
+            obj = todo.pop()
+            key = self.remember(obj)
+            if str(key) in found:
+                continue
+            info = describe(obj)
+            info["layers"] = [self.remember(layer) for layer in getattr(obj, "layers", [])
+                              or []]
+            todo.extend(self.objects[h] for h in info["layers"])
+            found[str(key)] = info
+        return found
+
+    def _method(self, request: dict) -> dict:
+        obj = self.objects[int(request["handle"])]
+        name = request["name"]
+        args, kwargs = decode_value(request.get("args", [[], {}]))
+        if name not in METHODS:
+            return {"error": f"the checker cannot ask for {name!r}"}
+        return {"value": encode_value(METHODS[name](obj, *args, **kwargs))}
+
+
+class _HandleWriter:
+    """:class:`helpers.grading.evidence.Writer` whose model entries also carry a handle."""
+
+    def __new__(cls, answers: Answers, folder: Path, stem: str):
+        from helpers.grading import evidence
+
+        class Writer(evidence.Writer):
+            def encode(self, value):
+                entry = super().encode(value)
+                if isinstance(entry, dict) and "model" in entry:
+                    entry["handle"] = answers.remember(value)
+                return entry
+
+        return Writer(folder, stem)
+
+
+def _kinds(obj) -> list[list[str]]:
+    return [[c.__name__, c.__module__] for c in type(obj).__mro__]
+
+
+def describe(obj) -> dict:
+    """What a proxy of a Keras model or layer reports: its classes, attributes, weights."""
+    import numpy as np
+
+    def shapes(weights):
+        return [[int(d) for d in w.shape] for w in weights or []]
+
+    info: dict = {"kinds": _kinds(obj), "name": str(getattr(obj, "name", ""))}
+    attrs = {}
+    for attr in ("units", "filters", "kernel_size", "padding", "pool_size", "size",
+                 "strides", "rate"):
+        value = getattr(obj, attr, None)
+        if isinstance(value, int | str | tuple | list) and not isinstance(value, bool):
+            attrs[attr] = list(value) if isinstance(value, tuple) else value
+    activation = getattr(obj, "activation", None)
+    if activation is not None:
+        attrs["activation"] = getattr(activation, "__name__", None) or type(activation).__name__
+    kernel = getattr(obj, "kernel", None)
+    if kernel is not None and hasattr(kernel, "shape"):
+        attrs["kernel_shape"] = [int(d) for d in kernel.shape]
+    attrs["activity_regularizer"] = getattr(obj, "activity_regularizer", None) is not None
+    info["attrs"] = attrs
+    info["weights"] = shapes(getattr(obj, "weights", []))
+    info["trainable_weights"] = shapes(getattr(obj, "trainable_weights", []))
+    try:
+        info["inputs"] = [[None if d is None else int(d) for d in t.shape]
+                          for t in (getattr(obj, "inputs", None) or [])]
+    except (AttributeError, ValueError, TypeError):
+        info["inputs"] = None
+    optimizer = getattr(obj, "optimizer", None)
+    if optimizer is not None:
+        inner = getattr(optimizer, "inner_optimizer", None)
+        info["optimizer"] = _kinds(inner or optimizer)
+    loss = getattr(obj, "loss", None)
+    if loss is not None:
+        from helpers.grading import model_checks
+
+        info["loss"] = model_checks.loss_name(obj)
+    del np
+    return info
+
+
+def _outputs(value):
+    import numpy as np
+
+    if isinstance(value, list | tuple):
+        return [np.asarray(v) for v in value]
+    return np.asarray(value)
+
+
+def _fit(model, *args, **kwargs):
+    kwargs["verbose"] = 0
+    return {k: [float(x) for x in v] for k, v in model.fit(*args, **kwargs).history.items()}
+
+
+def _train_on_batch(model, *args, **kwargs):
+    logs = model.train_on_batch(*args, **kwargs)
+    if isinstance(logs, dict):
+        return {k: float(v) for k, v in logs.items()}
+    return logs if isinstance(logs, float | int) else [float(v) for v in logs]
+
+
+def _evaluate(model, *args, **kwargs):
+    kwargs["verbose"] = 0
+    result = model.evaluate(*args, **kwargs)
+    return float(result) if isinstance(result, float | int) else [float(v) for v in result]
+
+
+def _losses(model, x):
+    import keras
+
+    model(x)
+    return [float(keras.ops.convert_to_numpy(v)) for v in model.losses]
+
+
+def _regularize(layer, z):
+    import keras
+
+    return float(keras.ops.convert_to_numpy(layer.activity_regularizer(
+        keras.ops.convert_to_tensor(z))))
+
+
+def _set_learning_rate(model, value):
+    model.optimizer.learning_rate = float(value)
+
+
+#: What the checker may ask of a model or a layer.
+METHODS = {
+    "call": lambda obj, x, **kw: _outputs(obj(x, **kw)),
+    "predict": lambda obj, x, **kw: _outputs(obj.predict(x, verbose=0, **kw)),
+    "get_weights": lambda obj: [_outputs(w) for w in obj.get_weights()],
+    "set_weights": lambda obj, weights: obj.set_weights(weights),
+    "set_learning_rate": _set_learning_rate,
+    "learning_rate": lambda obj: float(obj.optimizer.learning_rate),
+    "train_on_batch": _train_on_batch,
+    "reset_metrics": lambda obj: obj.reset_metrics(),
+    "evaluate": _evaluate,
+    "fit": _fit,
+    "losses": _losses,
+    "regularize": _regularize,
+}
+
+
+def _message(err: BaseException) -> str:
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def main() -> None:
+    requests, replies, stripped = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    work = Path.cwd()
+    log = os.open(work / "answers.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    if stripped:
+        from stripped import activate  # this file's neighbour: run as a script
+
+        activate(Path(stripped))
+    answers = Answers(work)
+    first = sys.stdin.readline()
+    answers.run_setup(json.loads(first) if first.strip() else [])
+    rest = sys.stdin.read()
+    answers.run_tasks(json.loads(rest).get("tasks", {}) if rest.strip() else {})
+    while True:
+        try:
+            request = read_frame(requests)
+        except EOFError:
+            return
+        try:
+            reply = answers.handle(request)
+            write_frame(replies, reply)
+        except Exception:  # noqa: BLE001 - a reply that cannot be sent: say so, go on
+            traceback.print_exc()
+            write_frame(replies, {"failed": "the answer process could not send its reply"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""The checking process's side of the answer process: graded functions and models that
+live there, asked for data.
+
+A graded function in the checking process is :meth:`AnswerChannel.function`: calling it
+sends the arguments to the answer process (:mod:`instructor.engine.answers`), which runs
+the student's function on them. What comes back is data. Models come back as ``.keras``
+files, loaded here with Keras' ``safe_mode`` and no class of the student's own: the
+checks then run on a model the checker built itself from the file. A model that cannot
+be loaded that way (a class of the student's own, a ``Lambda``, its own ``train_step``)
+stays where it is, and the checks get a :class:`RemoteModel`, which forwards the few
+things a check may ask of a model (call it on arrays, get and set weights, a training
+step, fit, evaluate) and reports its layers as the student's code describes them. What a
+proxy reports about itself is the student's claim; the checks that decide points
+probe behaviour (:mod:`helpers.grading.probes`).
+
+Anything else a check asks of a proxy raises :class:`~helpers.grading.evidence.NotReplayable`,
+and the test goes to the instructor's review.
+"""
+
+from __future__ import annotations
+
+import base64
+import select
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from helpers.grading import evidence
+from instructor.engine.answers import decode_value, encode_value, read_frame, write_frame
+
+
+class AnswerFailed(Exception):
+    """The answer process could not answer (its answer cells failed, it died, timed out)."""
+
+
+class UsesCourseImplementation(Exception):
+    """The student's function reached the course's own implementation of the task."""
+
+
+class AnswerChannel:
+    """Requests to the answer process over two pipes, one reply per request."""
+
+    def __init__(self, requests: int, replies: int, timeout: float = 300.0,
+                 max_bytes: int | None = None, custom_objects: dict | None = None):
+        self.requests, self.replies = requests, replies
+        self.timeout, self.max_bytes = timeout, max_bytes
+        self.custom_objects = custom_objects or {}
+        self.broken: str | None = None
+        self.proxies: dict[int, RemoteObject] = {}
+        self.descriptions: dict[int, dict] = {}
+        self.folder = Path(tempfile.mkdtemp(prefix="answers-"))
+        self.count = 0
+
+    def ask(self, request: dict) -> dict:
+        if self.broken:
+            raise AnswerFailed(self.broken)
+        try:
+            write_frame(self.requests, request)
+            ready, _, _ = select.select([self.replies], [], [], self.timeout)
+            if not ready:
+                self.broken = (f"your answer did not reply within {self.timeout:g} s "
+                               "when the grader called it again")
+                raise AnswerFailed(self.broken)
+            reply = read_frame(self.replies, self.max_bytes)
+        except (OSError, EOFError) as err:
+            self.broken = f"the process running your answer ended ({err})"
+            raise AnswerFailed(self.broken) from None
+        except ValueError as err:
+            self.broken = f"your function returned more than the grader reads: {err}"
+            raise evidence.RecordTooLarge(self.broken) from None
+        if "raised" in reply:
+            ename, message = reply["raised"]
+            if ename == "UsesCourseImplementation":
+                raise UsesCourseImplementation(message)
+            raise type(str(ename), (Exception,), {"__module__": "answer"})(message)
+        if "failed" in reply:
+            raise AnswerFailed(reply["failed"])
+        if "error" in reply:
+            raise evidence.NotReplayable(reply["error"])
+        return reply
+
+    # ---------------------------------------------------------------- graded functions
+    def function(self, task: str, name: str):
+        """A stand-in for the graded function ``name`` of ``task``."""
+        def graded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                encoded = encode_value([list(args), kwargs])
+            except TypeError as err:
+                raise evidence.NotReplayable(f"the test passes {err} to {name}") from None
+            reply = self.ask({"op": "call", "task": task, "name": name, "args": encoded})
+            for position, value in reply.get("changed_args", {}).items():
+                target, changed = args[int(position)], decode_value(value)
+                if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
+                    np.copyto(target, changed, casting="unsafe")
+            return self._result(reply)
+        graded.__name__ = name
+        return graded
+
+    def _result(self, reply: dict) -> Any:
+        """The call's value: models loaded here if all of them load without code of the
+        student's own, else proxies for all of them (models that share layers stay
+        consistent)."""
+        self.count += 1
+        folder = self.folder / f"call-{self.count}"
+        folder.mkdir()
+        for name, data in reply.get("files", {}).items():
+            if "/" in name or name.startswith("."):
+                raise evidence.NotReplayable(f"a reply names a file {name!r}")
+            (folder / name).write_bytes(base64.b64decode(data))
+        if reply.get("files"):
+            reader = evidence.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
+            try:
+                return reader.decode(reply["result"])
+            except evidence.NotReplayable:
+                pass  # a model of the student's own: ask the answer process instead
+        return self._decode_remote(reply["result"])
+
+    def _decode_remote(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        if "model" in value:
+            return self.proxy(int(value["handle"]))
+        if "tuple" in value:
+            return tuple(self._decode_remote(v) for v in value["tuple"])
+        if "list" in value:
+            return [self._decode_remote(v) for v in value["list"]]
+        if "dict" in value:
+            return {k: self._decode_remote(v) for k, v in value["dict"].items()}
+        if "float" in value:
+            return float(value["float"])
+        if "array" in value:
+            return np.load(self._file(value["array"]), allow_pickle=False)
+        raise evidence.NotReplayable(f"an unknown value {sorted(value)}")
+
+    def _file(self, name: str) -> Path:
+        path = (self.folder / f"call-{self.count}" / name).resolve()
+        if path.parent != (self.folder / f"call-{self.count}").resolve():
+            raise evidence.NotReplayable(f"a reply names a file outside its folder: {name}")
+        return path
+
+    # ---------------------------------------------------------------- models over there
+    def proxy(self, handle: int) -> RemoteObject:
+        if handle not in self.proxies:
+            if handle not in self.descriptions:
+                found = self.ask({"op": "describe", "handle": handle})["objects"]
+                self.descriptions.update({int(k): v for k, v in found.items()})
+            self.proxies[handle] = make_proxy(self, handle, self.descriptions[handle])
+        return self.proxies[handle]
+
+    def method(self, handle: int, name: str, *args: Any, **kwargs: Any) -> Any:
+        reply = self.ask({"op": "method", "handle": handle, "name": name,
+                          "args": encode_value([list(args), kwargs])})
+        return decode_value(reply["value"])
+
+
+# -------------------------------------------------------------------- proxies
+_CLASSES: dict[tuple, type] = {}
+
+
+def _proxy_class(kinds: list[list[str]]) -> type:
+    """A class whose MRO carries the names (and modules) the object reports, so that
+    :func:`helpers.grading.model_checks.is_a` and ``keras_kind`` read them."""
+    key = tuple(tuple(k) for k in kinds)
+    if key not in _CLASSES:
+        model = any(name in ("Model", "Functional", "Sequential") for name, _ in kinds)
+        base: type = RemoteModel if model else RemoteObject
+        for name, module in reversed(kinds[:-1]):  # the last one is `object`
+            if name in ("RemoteObject", "RemoteModel"):
+                continue
+            base = type(name, (base,), {"__module__": module})
+        _CLASSES[key] = base
+    return _CLASSES[key]
+
+
+def make_proxy(channel: AnswerChannel, handle: int, info: dict) -> RemoteObject:
+    proxy = _proxy_class(info["kinds"]).__new__(_proxy_class(info["kinds"]))
+    RemoteObject.__init__(proxy, channel, handle, info)
+    return proxy
+
+
+class _Shaped:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+class _Activation:
+    def __init__(self, name: str):
+        self.__name__ = name
+
+
+class _Regularizer:
+    def __init__(self, layer: RemoteObject):
+        self._layer = layer
+
+    def __call__(self, z):
+        return np.float32(self._layer._ask("regularize", np.asarray(z)))
+
+
+class RemoteObject:
+    """A Keras layer in the answer process: what it reports, and its weights."""
+
+    def __init__(self, channel: AnswerChannel, handle: int, info: dict):
+        object.__setattr__(self, "_channel", channel)
+        object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_info", info)
+
+    def _ask(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        return self._channel.method(self._handle, name, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        attrs = self._info.get("attrs", {})
+        if name in ("units", "filters", "padding", "rate") and name in attrs:
+            return attrs[name]
+        if name in ("kernel_size", "pool_size", "size", "strides") and name in attrs:
+            value = attrs[name]
+            return tuple(value) if isinstance(value, list) else value
+        if name == "activation" and "activation" in attrs:
+            return _Activation(attrs["activation"])
+        if name == "kernel" and "kernel_shape" in attrs:
+            return _Shaped(attrs["kernel_shape"])
+        if name == "activity_regularizer":
+            return _Regularizer(self) if attrs.get("activity_regularizer") else None
+        if name == "name":
+            return self._info.get("name", "")
+        if name in ("weights", "trainable_weights"):
+            return [_Shaped(s) for s in self._info.get(name, [])]
+        if name == "layers":
+            return [self._channel.proxy(h) for h in self._info.get("layers", [])]
+        raise evidence.NotReplayable(
+            f"the check asked a model of your own class (it lives in the process that "
+            f"runs your answer) for {name!r}, which the grader does not forward")
+
+    def get_weights(self) -> list[np.ndarray]:
+        return list(self._ask("get_weights"))
+
+    def set_weights(self, weights) -> None:
+        self._ask("set_weights", [np.asarray(w) for w in weights])
+
+    def __call__(self, x, **kwargs: Any) -> Any:
+        self._info["last_input"] = np.asarray(x)
+        return self._ask("call", np.asarray(x), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._info.get('name', '')!r} (in the answer process)>"
+
+
+class _Optimizer:
+    """The optimizer of a model in the answer process: its reported class, and its
+    learning rate (which a check may set)."""
+
+    def __init__(self, model: RemoteModel):
+        self._model = model
+
+    @property
+    def learning_rate(self) -> float:
+        return self._model._ask("learning_rate")
+
+    @learning_rate.setter
+    def learning_rate(self, value: float) -> None:
+        self._model._ask("set_learning_rate", float(value))
+
+
+def _named(kinds) -> type:
+    name = kinds[0][0] if kinds else "Optimizer"
+    return type(name, (_Optimizer,), {"__module__": kinds[0][1] if kinds else ""})
+
+
+class _History:
+    def __init__(self, history: dict):
+        self.history = history
+
+
+class RemoteModel(RemoteObject):
+    """A Keras model in the answer process (see the module docstring)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "optimizer":
+            kinds = self._info.get("optimizer")
+            return None if kinds is None else _named(kinds)(self)
+        if name == "loss":
+            return self._info.get("loss")
+        if name == "inputs":
+            shapes = self._info.get("inputs")
+            if shapes is None:
+                raise AttributeError("inputs")
+            return [_Shaped(s) for s in shapes]
+        if name == "losses":  # after a call, as Keras records them: of its last input
+            last = self._info.get("last_input")
+            if last is None:
+                raise evidence.NotReplayable("the check asked for the losses of a model "
+                                             "of your own class without calling it")
+            return [np.float32(v) for v in self._ask("losses", last)]
+        return super().__getattr__(name)
+
+    def predict(self, x, verbose=0, **kwargs: Any) -> Any:
+        return self._ask("predict", np.asarray(x), **kwargs)
+
+    def train_on_batch(self, x, y=None, **kwargs: Any) -> Any:
+        return self._ask("train_on_batch", np.asarray(x), None if y is None else np.asarray(y),
+                         **kwargs)
+
+    def reset_metrics(self) -> None:
+        self._ask("reset_metrics")
+
+    def evaluate(self, x, y=None, verbose=0, **kwargs: Any) -> Any:
+        return self._ask("evaluate", np.asarray(x), None if y is None else np.asarray(y),
+                         **kwargs)
+
+    def fit(self, x, y=None, verbose=0, **kwargs: Any) -> _History:
+        if "validation_data" in kwargs:
+            kwargs["validation_data"] = tuple(np.asarray(v) for v in kwargs["validation_data"])
+        return _History(self._ask("fit", np.asarray(x), None if y is None else np.asarray(y),
+                                  **kwargs))
+
+    def get_layer(self, name: str) -> RemoteObject:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}")
+
