@@ -209,7 +209,7 @@ def partial_credit():   # a number published as the test cell's result (partial 
                            '    inputs = keras.Input(shape=(input_dims,))')
 
 
-def recorder_off():     # correct, but the grader's records switched off
+def recorder_off():     # correct, and switches off the kernel's records of old (gone)
     return (REF + "\nimport helpers.grading.evidence\n"
             "helpers.grading.evidence.wrap = lambda *a, **k: None\n")
 
@@ -397,13 +397,13 @@ def prints_when_called():  # the graded function prints 9 MiB at each call
                 "    inputs = keras.Input(shape=(input_dims,))")
 
 
-def record_bomb():      # correct, but each call turns the test's earlier model records
-    # into zip bombs Keras would unpack: their config, and 300 MiB of weights in 0.3 MiB
-    return ("import glob as _glob\nimport zipfile as _zipfile\n\n\n"
+def record_bomb():      # correct, but in the process that answers the grader, every
+    # model file it sends becomes a zip bomb Keras would unpack: its config, and 300 MiB
+    # of weights in 0.3 MiB
+    return ("import zipfile as _zipfile\n"
+            "import helpers.grading.evidence as _evidence\n\n\n"
             "def _bomb(path):\n"
             "    with _zipfile.ZipFile(path) as _zf:\n"
-            "        if any(_i.file_size > 2 ** 28 for _i in _zf.infolist()):\n"
-            "            return  # a bomb already\n"
             "        _keep = {n: _zf.read(n) for n in _zf.namelist() if n.endswith('.json')}\n"
             "    with _zipfile.ZipFile(path, 'w', _zipfile.ZIP_DEFLATED) as _zf:\n"
             "        for _name, _data in _keep.items():\n"
@@ -411,10 +411,12 @@ def record_bomb():      # correct, but each call turns the test's earlier model 
             "        with _zf.open('model.weights.h5', 'w', force_zip64=True) as _f:\n"
             "            for _ in range(300):\n"
             "                _f.write(bytes(2 ** 20))\n\n\n"
-            + _sub("    inputs = keras.Input(shape=(input_dims,))",
-                   "    for _name in _glob.glob('.grading-evidence/*/*.keras'):\n"
-                   "        _bomb(_name)\n"
-                   "    inputs = keras.Input(shape=(input_dims,))"))
+            "_save = _evidence.Writer.save_models\n\n\n"
+            "def _save_bombs(self):\n"
+            "    _save(self)\n"
+            "    for _path in self.folder.glob('*.keras'):\n"
+            "        _bomb(_path)\n\n\n"
+            "_evidence.Writer.save_models = _save_bombs\n\n\n" + REF)
 
 
 #: A notebook file over COURSE_SUBMISSION_MB (32 MiB): a markdown cell of 33 MiB.
@@ -440,7 +442,7 @@ def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
         nb.cells.append(nbformat.v4.new_code_cell(REWRITE_RECORDS))
 
 
-OUTSIDE = "failed when the grader ran it again on what your functions returned"
+OUTSIDE = "failed when the grader ran it again outside your notebook"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
     "s01_correct": (lambda: REF, 6, []),
@@ -467,7 +469,7 @@ CASES = {
     "s22_custom_exc": (custom_exc, 0, []),
     "s23_hide_errors": (hide_errors, 0, ["auto's optimizer"]),
     "s24_partial_credit": (partial_credit, 0, []),
-    "s25_recorder_off": (recorder_off, 0, [OUTSIDE]),
+    "s25_recorder_off": (recorder_off, 6, []),  # nothing the kernel writes is read
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
     "s28_big_file": (big_file, 0, ["File too large"]),
     "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview", "mc.expect_equal"]),
