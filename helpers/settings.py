@@ -127,9 +127,10 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_CELL_OUTPUT_MB", "number", 8.0, "output one cell may keep, MiB: "
             "stored outputs over it are dropped, output past it while grading is cut "
             "and the cell fails"),
-    # A test cell's records (its calls' arguments and results, models) are a few MiB.
-    Setting("COURSE_RECORD_MB", "number", 256.0, "what the outside check may unpack "
-            "from one test cell's records, MiB (more: the test fails, nothing unpacked)"),
+    # One reply of the answer process (a call's result: arrays, models) is a few MiB.
+    Setting("COURSE_RECORD_MB", "number", 256.0, "what the outside check reads of one "
+            "reply of the answer process, MiB: its frame, and what its .npy and .keras "
+            "files unpack to (more: the test fails, nothing unpacked)"),
 )
 
 
