@@ -119,9 +119,10 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # as nbgrader does; "tasks" (COURSE_GRADE_SCOPE=tasks) skips unchanged demo cells that
 # no graded or student cell depends on, 2-3 times faster on notebooks with long demos.
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
-# A test passes only if it also passes when run again outside the kernel, on what the
-# graded functions returned (instructor/engine/verify.py). An answer that calls the course's
-# own implementation of its task scores 0 on that task.
+# A test passes only if it also passes when run again outside the kernel, with the graded
+# functions answered by the student's answer cells in a process of their own
+# (instructor/engine/outside.py). The course's own implementations of a task raise there:
+# an answer that reaches them, by any route, scores 0 on that task.
 c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma"}

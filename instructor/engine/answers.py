@@ -198,8 +198,9 @@ class Answers:
         writer = _HandleWriter(self, folder, "r")
         try:
             encoded = writer.encode(result)
-        except evidence.NotRecordable as err:
-            return {"failed": f"it returned {err}, which the grader cannot check"}
+        except evidence.NotRecordable as err:  # not data: the instructor decides
+            return {"error": f"your function returned {err}, which the grader cannot "
+                             "check outside your notebook"}
         files: dict[str, str] = {}
         try:
             writer.save_models()

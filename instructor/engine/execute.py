@@ -65,9 +65,10 @@ class SafeExecute(Execute):
                     ).tag(config=True)
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
-    check_outside = Bool(True, help="Run each test cell again outside the kernel on what "
-                         "the graded functions returned (instructor.engine.verify); a test passes "
-                         "only if it passes both times.").tag(config=True)
+    check_outside = Bool(True, help="Run each test cell again outside the kernel, the "
+                         "graded functions answered by the answer cells in a process of "
+                         "their own (instructor.engine.outside); a test passes only if it "
+                         "passes both times.").tag(config=True)
     verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
                                ).tag(config=True)
     release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
@@ -84,9 +85,9 @@ class SafeExecute(Execute):
     output_limit_mb = Float(8.0, help="Output one cell may keep, MiB: past it, output is "
                             "dropped as it arrives and the cell fails (OutputTooLarge)."
                             ).tag(config=True)
-    record_limit_mb = Float(256.0, help="What the outside check may unpack from one test "
-                            "cell's records, MiB: more, and the test fails unread "
-                            "(RecordTooLarge).").tag(config=True)
+    record_limit_mb = Float(256.0, help="What the outside check reads of one reply of the "
+                            "answer process (and what its files unpack to), MiB: more, and "
+                            "the test fails unread (RecordTooLarge).").tag(config=True)
     hidden_secret_file = Unicode("", help="File of the grader's secret, from which each "
                                  "submission's hidden-test inputs are drawn (created if "
                                  "missing; empty: no secret, the public draws)."

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.engine import review, stripped
+from instructor.engine import hidden, review, stripped
+from instructor.engine.hidden import WITHHELD_MESSAGE
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
 from instructor.engine.kernel import sandbox_command, sandbox_env
 from instructor.engine.limits import helpers_dirs
@@ -122,6 +123,22 @@ def answers_key(task: str, test_index: int, answers: dict) -> str:
     holding several variants of it one namespace per variant)."""
     above = [i for i, _ in answers.get(task, []) if i < test_index]
     return f"{task}@{above[-1] if above else -1}"
+
+
+def withheld(verdict: dict, trusted: set[str]) -> dict:
+    """A hidden test's verdict with every message withheld that is not the course's own:
+    the answer process's exceptions and replies are the student's code, which may put
+    the hidden inputs into them (:mod:`instructor.engine.hidden`)."""
+    verdict = dict(verdict)
+    error = verdict.get("error")
+    if error:
+        ename, _, message = str(error).partition(": ")
+        if message.strip() not in trusted and not message.startswith(WITHHELD_MESSAGE):
+            verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: " \
+                               f"{WITHHELD_MESSAGE}"
+    if verdict.get("reason") and verdict["reason"].strip() not in trusted:
+        verdict["reason"] = WITHHELD_MESSAGE
+    return verdict
 
 
 def stdout(text: str):
@@ -283,7 +300,12 @@ class OutsideCheck:
                    *[cells[i].source for i in self.plan]]
         findings = review.tampering(student_sources(cells, self.release_cells),
                                     review.free_names(trusted) - graded)
+        trusted = hidden.string_constants([c.source for c in self.release_cells
+                                           if c.cell_type == "code"])
         for index, (grade_id, task, _names) in self.plan.items():
+            if hidden.has_hidden_tests(cells[index]) and grade_id in verdicts:
+                verdicts[grade_id] = withheld(verdicts[grade_id], trusted
+                                              | hidden.string_constants([cells[index].source]))
             verdict = verdicts.get(grade_id) or {
                 "replayed": False, "passed": None, "error": None, "off": not self.process,
                 "reason": "the outside check did not run" if self.process else

@@ -68,12 +68,18 @@ class AnswerChannel:
             self.broken = f"the process running your answer ended ({err})"
             raise AnswerFailed(self.broken) from None
         except ValueError as err:
-            self.broken = f"your function returned more than the grader reads: {err}"
+            limit = (self.max_bytes or 0) / 2 ** 20
+            self.broken = (f"what your function returned ({err}) is more than the grader's "
+                           f"limit of {limit:g} MiB (COURSE_RECORD_MB); it was not read, "
+                           "and the test fails")
             raise evidence.RecordTooLarge(self.broken) from None
         if "raised" in reply:
             ename, message = reply["raised"]
             if ename == "UsesCourseImplementation":
                 raise UsesCourseImplementation(message)
+            if ename == "NameError":
+                message += (" (the grader runs your answer cells on their own, after the "
+                            "setup cell: define everything your answer uses inside them)")
             raise type(str(ename), (Exception,), {"__module__": "answer"})(message)
         if "failed" in reply:
             raise AnswerFailed(reply["failed"])
