@@ -278,8 +278,9 @@ class OutsideCheck:
         """Task -> the sources of its context cells in the release (trusted)."""
         contexts: dict[str, list[str]] = {}
         for cell in self.release_cells:
-            task = task_of(cell)
-            if task and cell.cell_type == "code" and not nbgrader_meta(cell):
+            task, meta = task_of(cell), nbgrader_meta(cell)
+            if task and cell.cell_type == "code" and not meta.get("solution") \
+                    and not meta.get("grade"):  # instructor cells of the task, locked or not
                 contexts.setdefault(task, []).append(cell.source)
         return contexts
 
