@@ -1,6 +1,7 @@
 """Grading of task (d) `vae` in notebook 08: the reference, three other correct builds, and
 wrong answers that must each lose the points of a specific test cell (a `train_step`
-without a `test_step` loses the validation test's)."""
+without a `test_step` loses the validation test's), two of them reporting a structure
+they do not compute (only the random-weight probes catch these)."""
 
 from __future__ import annotations
 
@@ -157,6 +158,27 @@ EXP_SIGMA = SAMPLING.replace("GoodSampling", "_SigmaSampling").replace(
 TRAIN_STEP_ONLY = TRAIN_TEST_STEP[:TRAIN_TEST_STEP.index("    def test_step")].rstrip() + "\n" + \
     TRAIN_TEST_STEP[TRAIN_TEST_STEP.index("\n\ndef autoencoder"):]
 
+#: Wrong, and reported right: the encoder's hidden layers are a Dense subclass whose
+#: `activation` attribute says relu (what the structure test reads) but whose call
+#: computes tanh; the special-weight checks see zero kernels or inputs, where the two
+#: agree. The random-weight probes of the structure, linear and KL tests see it.
+TANH_DENSE = """
+class _SaysRelu(keras.layers.Dense):
+    def call(self, inputs):
+        return keras.ops.tanh(keras.ops.matmul(inputs, self.kernel) + self.bias)
+"""
+LYING_HIDDEN = TANH_DENSE + _kl_layer_variant(GOOD_KL).replace(
+    'h = keras.layers.Dense(units, activation="relu")(h)',
+    'h = _SaysRelu(units, activation="relu")(h)', 1)
+
+#: Wrong, and reported right: plain gradient descent under Adam's name (the name is what
+#: the structure test reads); the training test's Adam step sees it.
+SGD_AS_ADAM = """
+class Adam(keras.optimizers.SGD):
+    pass
+""" + _kl_layer_variant(GOOD_KL).replace('auto.compile(optimizer="adam"',
+                                         'auto.compile(optimizer=Adam()')
+
 #: The wrong answers, and the test cells each must fail (and no others).
 WRONG = {
     "train_step_only": TRAIN_STEP_ONLY,
@@ -166,6 +188,8 @@ WRONG = {
     "kl_missing": _kl_layer_variant("0.0 * " + GOOD_KL),
     "relu_on_mean": _kl_layer_variant(GOOD_KL, mean_act='"relu"'),
     "recon_averaged": _kl_layer_variant(GOOD_KL, recon="keras.losses.binary_crossentropy"),
+    "tanh_hidden_says_relu": LYING_HIDDEN,
+    "sgd_named_adam": SGD_AS_ADAM,
 }
 
 globals().update(grading.task_tests(grading.GradedTask(
@@ -184,5 +208,8 @@ globals().update(grading.task_tests(grading.GradedTask(
         "kl_missing": ({"vae-tests-kl"}, "the KL term should add"),
         "relu_on_mean": ({"vae-tests-linear"}, "the mean layer should be linear"),
         "recon_averaged": ({"vae-tests-reconstruction"}, "should be 50 * log 2"),
+        "tanh_hidden_says_relu": ({"vae-tests-structure", "vae-tests-linear", "vae-tests-kl"},
+                                  "are the encoder's hidden layers relu"),
+        "sgd_named_adam": ({"vae-tests-training"}, "should move each of the decoder's"),
     },
     sources=lambda: WRONG)))

@@ -195,3 +195,182 @@ def test_validation_loss_leaves_the_terms_to_their_own_checks():
 def test_validation_loss_catches_a_missing_or_different_test_step(kwargs, message):
     with pytest.raises(AssertionError, match=message):
         vc.check_validation_loss(build_stepped(**kwargs), D, K)
+
+
+# ---------------------------------------------------------------- probes with random weights
+SEEDS = [0, 1, 2]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_correct_models_pass_the_random_weight_probes(seed):
+    vc.check_forward(build(), D, H, K, rng=seed)
+    vc.check_encoder_forward(build()[0], D, H, K, rng=seed, heads="either")
+    vc.check_adam_step(build(), D, H, K, rng=seed, log_var_head=True)
+    vc.check_adam_step(build_stepped(), D, H, K, rng=seed, log_var_head=True)
+
+
+def test_probes_take_a_generator_and_several_hidden_layers():
+    rng = np.random.default_rng(5)
+    global H
+    saved, H = H, [8, 6]
+    try:
+        vc.check_forward(build(), D, H, K, rng=rng)
+        vc.check_adam_step(build(), D, H, K, rng=rng, log_var_head=True)
+    finally:
+        H = saved
+
+
+@pytest.mark.parametrize("mistake", [
+    {"swap_order": True}, {"mean_act": "relu"}, {"log_sigma": True}, {"pixel_sum": False},
+    {"kl_factor": -1.0}, {"kl_factor": 0.0},
+])
+def test_the_training_probe_leaves_each_mistake_to_its_own_test(mistake):
+    """One mistake, one test: the decoder's Adam step and the structure test's forward
+    probes (one linear head is enough there) pass for mistakes other tests catch."""
+    vc.check_adam_step(build(**mistake), D, H, K, rng=0)
+    models = build(**mistake)
+    vc.check_encoder_forward(models[0], D, H, K, rng=0, heads="either")
+    vc.check_decoder_forward(models[1], D, H, K, rng=0)
+    vc.check_auto_forward(models, D, H, K, rng=0)
+
+
+@pytest.mark.parametrize("mistake, check, message", [
+    ({"mean_act": "relu"}, lambda m: vc.check_encoder_forward(m[0], D, H, K), "mean layer"),
+    ({"log_sigma": True}, lambda m: vc.check_sampling_forward(m[0], D, H, K),
+     "standard normal"),
+    ({"kl_factor": -1.0}, lambda m: vc.check_adam_step(m, D, H, K, log_var_head=True),
+     "did not"),
+    ({"kl_factor": 0.0}, lambda m: vc.check_adam_step(m, D, H, K, log_var_head=True),
+     "did not"),
+])
+def test_the_probes_catch_what_the_special_weight_checks_catch(mistake, check, message):
+    with pytest.raises(AssertionError, match=message):
+        check(build(**mistake))
+
+
+class LyingDense(L.Dense):
+    """Says relu (its ``activation`` attribute, what ``check_structure`` reads), computes tanh."""
+
+    def call(self, inputs):
+        return keras.ops.tanh(keras.ops.matmul(inputs, self.kernel) + self.bias)
+
+
+class SecretScale(L.Layer):
+    """Not a Dense layer, so no check that reads Dense layers sees it: halves its input."""
+
+    def call(self, inputs):
+        return 0.5 * inputs
+
+
+class InputScaledSampling(L.Layer):
+    """Spreads z by (1 + mean of the input): right for the zero inputs the special-weight
+    checks use, wrong for any other."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seeds = keras.random.SeedGenerator(0)
+
+    def call(self, inputs):
+        mean, log_var, x = inputs
+        scale = keras.ops.exp(0.5 * log_var) * (1.0 + keras.ops.mean(x, axis=-1, keepdims=True))
+        return mean + scale * keras.random.normal(keras.ops.shape(mean), seed=self.seeds)
+
+
+def build_liar(hidden_dense=L.Dense, decoder_dense=L.Dense, secret=False, sampler=False,
+               optimizer="adam", own_decoder=False):
+    """A VAE that reports the right structure but computes something else."""
+    x = keras.Input((D,))
+    h = x
+    for units in H:
+        h = hidden_dense(units, "relu")(h)
+    if secret:
+        h = SecretScale()(h)
+    mean, log_var = L.Dense(K)(h), L.Dense(K)(h)
+    z = InputScaledSampling()([mean, log_var, x]) if sampler else Sampling()([mean, log_var])
+    encoder = keras.Model(x, [z, mean, log_var])
+
+    def make_decoder():
+        c = keras.Input((K,))
+        h = c
+        for units in reversed(H):
+            h = decoder_dense(units, "relu")(h)
+        return keras.Model(c, L.Dense(D, "sigmoid")(h))
+
+    decoder = make_decoder()
+    used = make_decoder() if own_decoder else decoder
+    auto = keras.Model(x, used(AddKL()([z, mean, log_var])))
+    auto.compile(optimizer=optimizer,
+                 loss=lambda t, p: D * keras.losses.binary_crossentropy(t, p))
+    return encoder, decoder, auto
+
+
+class Adam(keras.optimizers.SGD):
+    """Plain gradient descent under Adam's name (the name is what check_structure reads)."""
+
+
+class RMSAdam(keras.optimizers.RMSprop):
+    """RMSprop under Adam's name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+
+
+RMSAdam.__name__ = "Adam"
+
+
+def _old_checks(models):
+    """The special-weight checks (fresh models for each, as in the notebook)."""
+    vc.check_structure(*models(), D, H, K)
+    vc.check_output_order(models()[0], D)
+    vc.check_linear_heads(models()[0], D, K)
+    vc.check_sampling(models()[0], D, K)
+    vc.check_kl_loss(models(), D, K)
+
+
+@pytest.mark.parametrize("liar, check, message", [
+    ({"hidden_dense": LyingDense},
+     lambda m: vc.check_encoder_forward(m[0], D, H, K, heads="either"), "hidden layers relu"),
+    ({"decoder_dense": LyingDense},
+     lambda m: vc.check_decoder_forward(m[1], D, H, K), "decoder should compute"),
+    ({"secret": True},
+     lambda m: vc.check_encoder_forward(m[0], D, H, K, heads="either"), "hidden layers relu"),
+    ({"sampler": True}, lambda m: vc.check_sampling_forward(m[0], D, H, K), "standard normal"),
+    ({"own_decoder": True}, lambda m: vc.check_auto_forward(m, D, H, K), "chain the encoder"),
+    ({"optimizer": Adam()}, lambda m: vc.check_adam_step(m, D, H, K), "should move each"),
+    ({"optimizer": RMSAdam()}, lambda m: vc.check_adam_step(m, D, H, K), "more than the "),
+])
+def test_the_probes_catch_liars_the_special_weight_checks_let_through(liar, check, message):
+    """Each liar passes the checks that set special weights and read what models report;
+    a probe with random weights catches it."""
+    if "optimizer" in liar:
+        def models():
+            return build_liar(optimizer=type(liar["optimizer"])())
+    else:
+        def models():
+            return build_liar(**liar)
+    if not liar.get("own_decoder"):     # a copied decoder is not zeroed by the loss checks
+        _old_checks(models)
+    else:
+        vc.check_structure(*models(), D, H, K)
+    with pytest.raises(AssertionError, match=message):
+        check(models())
+
+
+def test_the_adam_probe_checks_adams_first_step_against_the_keras_source():
+    """The step the probe expects is the installed Keras Adam's first step at its
+    defaults: -lr * g / (|g| + epsilon / sqrt(1 - beta_2))."""
+    opt = keras.optimizers.Adam(learning_rate=vc.ADAM_LR)
+    assert (opt.epsilon, opt.beta_2) == (vc.ADAM_EPSILON, vc.ADAM_BETA_2)
+    g = np.array([1e-7, 1e-5, 1e-3, -0.5], dtype="float32")
+    w = keras.Variable(np.zeros(4, dtype="float32"))
+    opt.apply_gradients([(keras.ops.convert_to_tensor(g), w)])
+    expected = -vc.ADAM_LR * g / (np.abs(g) + vc.ADAM_EPSILON / np.sqrt(1 - vc.ADAM_BETA_2))
+    assert np.allclose(np.asarray(w), expected, rtol=1e-4, atol=1e-9)
+    assert np.abs(np.asarray(w)[2:]).min() >= vc.ADAM_STEP_MIN * vc.ADAM_LR
+
+
+def test_the_kl_tests_adam_probe_leaves_the_optimizer_to_the_training_test():
+    """SGD under Adam's name fails the training test's probe only: the KL test's checks
+    the direction of the log-variance layer's step, which any gradient step gets right."""
+    vc.check_adam_step(build_liar(optimizer=Adam()), D, H, K, log_var_head=True)
+    vc.check_adam_step(build(pixel_sum=False), D, H, K, log_var_head=True)

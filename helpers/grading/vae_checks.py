@@ -23,6 +23,12 @@ also asks for ``val_loss`` in ``fit(..., validation_data=...)``: one check compa
 with the training loss of the same step, at a learning rate of 0. Every check
 raises ``AssertionError`` with a message meant for the student. Layers, activations and
 the optimizer are read with :mod:`helpers.grading.model_checks`, as for the other graded tasks.
+
+Special weights can be met by a model that computes something else, and what a model
+reports (Dense units and activations, the optimizer's class) is its own claim. So the
+probes at the end (:func:`check_forward`, :func:`check_adam_step`) set every Dense
+weight to random values and compare the outputs, and one Adam step, with a NumPy
+computation of the specification.
 """
 
 from __future__ import annotations
@@ -343,4 +349,373 @@ def check_validation_loss(models, input_dims: int, latent_dims: int) -> None:
         "validation should compute the loss as training does (reconstruction plus KL): "
         f"with the learning rate at 0, one step on the same images gave loss {train:.4g} "
         f"and val_loss {val:.4g}.{hint}",
+    )
+
+
+# ---------------------------------------------------------------- probes with random weights
+# The checks above set special weights (zero kernels, chosen biases), which a model can
+# meet while computing something else. The probes below set every Dense weight to random
+# values drawn from ``rng`` (``helpers.hidden_rng`` in the hidden tests) and compare what
+# the models do with this module's own NumPy computation of the specification: a forward
+# pass (relu hidden layers, linear mean and log-variance heads, sigmoid output) and the
+# gradient of one Adam step. They reach the models only through ``mc.dense_layers``,
+# ``layer.units``, ``layer.get_weights/set_weights``, ``model(x, training=...)``,
+# ``auto.optimizer.learning_rate``, ``auto.reset_metrics`` and ``auto.train_on_batch``,
+# so what a model reports about itself (layer classes, activation attributes, the
+# optimizer's class) does not enter them. Their messages name no drawn value.
+
+#: Absolute tolerance of the forward comparisons (float32 models, float64 NumPy).
+FORWARD_ATOL = 2e-4
+#: Log-variance bias that makes z the mean: exp(-30 / 2) ~ 3e-7.
+LOG_VAR_OFF = -30.0
+#: Log-variance bias of the Adam probe: z - mean ~ exp(-10) ~ 5e-5, negligible for the
+#: loss yet far above float32 rounding (a Monte Carlo KL divides it by exp(log_var / 2)).
+LOG_VAR_QUIET = -20.0
+#: Learning rate and batch size of the Adam probe.
+ADAM_LR = 0.01
+ADAM_BATCH = 64
+#: Keras' Adam (keras/src/optimizers/adam.py) at its defaults moves each weight, on its
+#: first step, by -lr * m / (sqrt(v) + epsilon) * sqrt(1 - beta_2) / (1 - beta_1) with
+#: m = (1 - beta_1) g and v = (1 - beta_2) g^2, that is by
+#: -lr * g / (|g| + epsilon / sqrt(1 - beta_2)): lr against the sign of g wherever |g|
+#: is well above epsilon / sqrt(1 - beta_2) ~ 3.2e-6, and never more than lr.
+ADAM_EPSILON, ADAM_BETA_2 = 1e-7, 0.999
+#: Weights whose (NumPy) gradient is at least this large must move by about lr.
+ADAM_GRAD_MIN = 1e-2
+#: Their step, as a fraction of lr: at least this (|g| / (|g| + 3.2e-6) > 0.999 for the
+#: specified loss; a loss scaled down by up to 100 still passes) and at most 1 + 1e-3.
+ADAM_STEP_MIN, ADAM_STEP_MAX = 0.9, 1.001
+
+
+def _generator(rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _relu(a):
+    return np.maximum(a, 0.0)
+
+
+def _sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+@dataclass
+class RandomWeights:
+    """The Dense weights a probe set (float64 ``(kernel, bias)`` pairs) and their layers.
+
+    ``encoder_layers``: the hidden layers, then the mean and log-variance heads;
+    ``decoder_layers``: the decoder's Dense layers (empty if its weights were not set).
+    """
+
+    encoder_hidden: list
+    mean: tuple
+    log_var: tuple
+    decoder: list
+    encoder_layers: list
+    decoder_layers: list
+    found: LatentLayers
+
+    def encode(self, x):
+        """NumPy: the pre-activations and features of the hidden layers, mean, log variance."""
+        h, stages = np.asarray(x, float), []
+        for kernel, bias in self.encoder_hidden:
+            a = h @ kernel + bias
+            stages.append((h, a))
+            h = _relu(a)
+        return stages, h, h @ self.mean[0] + self.mean[1], h @ self.log_var[0] + self.log_var[1]
+
+    def decode(self, codes):
+        """NumPy: the inputs and pre-activations of the decoder's layers, and its output."""
+        h, stages = np.asarray(codes, float), []
+        for i, (kernel, bias) in enumerate(self.decoder):
+            a = h @ kernel + bias
+            stages.append((h, a))
+            h = _sigmoid(a) if i == len(self.decoder) - 1 else _relu(a)
+        return stages, h
+
+
+def _set_random(layer, fan_in: int, units: int, rng, *, bias_mean: float = 0.0,
+                kernel_scale: float = 1.0) -> tuple:
+    weights = layer.get_weights()
+    expect(
+        len(weights) == 2 and tuple(np.shape(weights[0])) == (fan_in, units),
+        f"expected a Dense layer of {units} units on {fan_in} inputs, with a kernel and a "
+        f"bias; found weights of shapes {[tuple(np.shape(w)) for w in weights]}",
+    )
+    kernel = rng.normal(0.0, kernel_scale / math.sqrt(fan_in), (fan_in, units))
+    bias = bias_mean + rng.normal(0.0, 0.5, units)
+    kernel, bias = kernel.astype("float32"), bias.astype("float32")
+    layer.set_weights([kernel, bias])
+    return kernel.astype(float), bias.astype(float)
+
+
+def _expect_units(layers, want: list[int], what: str) -> None:
+    got = [int(layer.units) for layer in layers]
+    expect(got == want, f"the {what} Dense layers should have {want} units; they have {got}")
+
+
+def randomise(encoder, decoder, input_dims: int, hidden_layers, latent_dims: int, rng, *,
+              log_var_bias: float = 0.0, log_var_scale: float = 1.0) -> RandomWeights:
+    """Set every Dense weight of ``encoder`` and ``decoder`` (``None``: leave it) to
+    random values from ``rng``; return them.
+
+    The mean and log-variance heads are found by :func:`find_latent_layers`; the log
+    variance's bias is centred on ``log_var_bias`` and its kernel scaled by
+    ``log_var_scale``.
+    """
+    rng = _generator(rng)
+    hidden = [int(u) for u in hidden_layers]
+    found = find_latent_layers(encoder, input_dims, latent_dims)
+    mark = float(np.ravel(found.mean.get_weights()[1])[0])  # the bias it gave the mean
+    layers = mc.dense_layers(encoder)
+    heads = [layer for layer in layers if int(layer.units) == latent_dims]
+    first_is_mean = np.isclose(float(np.ravel(heads[0].get_weights()[1])[0]), mark)
+    mean_layer, log_var_layer = heads if first_is_mean else heads[::-1]
+    body = [layer for layer in layers if int(layer.units) != latent_dims]
+    _expect_units(body, hidden, "encoder's hidden")
+    sizes = [input_dims, *hidden]
+    encoder_hidden = [_set_random(layer, n, u, rng)
+                      for layer, n, u in zip(body, sizes[:-1], hidden, strict=True)]
+    mean = _set_random(mean_layer, sizes[-1], latent_dims, rng, )
+    log_var = _set_random(log_var_layer, sizes[-1], latent_dims, rng,
+                          bias_mean=log_var_bias, kernel_scale=log_var_scale)
+    decoder_layers, decoder_weights = [], []
+    if decoder is not None:
+        decoder_layers = mc.dense_layers(decoder)
+        sizes = [latent_dims, *reversed(hidden), input_dims]
+        _expect_units(decoder_layers, sizes[1:], "decoder's")
+        decoder_weights = [_set_random(layer, n, u, rng) for layer, n, u
+                           in zip(decoder_layers, sizes[:-1], sizes[1:], strict=True)]
+    return RandomWeights(encoder_hidden, mean, log_var, decoder_weights,
+                         [*body, mean_layer, log_var_layer], decoder_layers, found)
+
+
+def _centre_heads(weights: RandomWeights, x) -> None:
+    """Shift the heads' biases so that, on ``x``, each mean and log-variance output is
+    negative for half the examples and positive for the other half (a relu, say, on a
+    head then shows)."""
+    _, _, mean, log_var = weights.encode(x)
+    for i, (head, out) in enumerate(((weights.mean, mean), (weights.log_var, log_var))):
+        kernel, bias = head
+        bias = (bias - np.median(out, axis=0)).astype("float32")
+        weights.encoder_layers[len(weights.encoder_hidden) + i].set_weights(
+            [kernel.astype("float32"), bias])
+        if i == 0:
+            weights.mean = (kernel, bias.astype(float))
+        else:
+            weights.log_var = (kernel, bias.astype(float))
+
+
+def _inputs(rng, n: int, input_dims: int) -> np.ndarray:
+    return rng.uniform(size=(n, input_dims)).astype("float32")
+
+
+def check_decoder_forward(decoder, input_dims: int, hidden_layers, latent_dims: int,
+                          rng=0) -> None:
+    """With random weights the decoder computes relu hidden layers and a sigmoid output."""
+    rng = _generator(rng)
+    layers = mc.dense_layers(decoder)
+    sizes = [latent_dims, *reversed([int(u) for u in hidden_layers]), input_dims]
+    _expect_units(layers, sizes[1:], "decoder's")
+    weights = RandomWeights([], (), (), [_set_random(layer, n, u, rng) for layer, n, u
+                                         in zip(layers, sizes[:-1], sizes[1:], strict=True)],
+                            [], layers, None)
+    codes = rng.normal(0.0, 1.5, (64, latent_dims)).astype("float32")
+    got = _outputs(decoder, codes, training=False)[0]
+    want = weights.decode(codes)[1]
+    expect(
+        got.shape == want.shape and np.allclose(got, want, atol=FORWARD_ATOL),
+        "with random weights the decoder should compute Dense layers mirroring the hidden "
+        "layers (relu) and a Dense output with a sigmoid; its outputs differ from that",
+    )
+
+
+def check_encoder_forward(encoder, input_dims: int, hidden_layers, latent_dims: int,
+                          rng=0, heads: str = "linear") -> None:
+    """With random weights the encoder's mean and log variance are those of relu hidden
+    layers and linear heads.
+
+    ``heads="either"`` asks it of one head only: enough to see the hidden layers, and
+    whether the heads are linear is left to the linear-heads test (one mistake, one test).
+    """
+    rng = _generator(rng)
+    weights = randomise(encoder, None, input_dims, hidden_layers, latent_dims, rng)
+    x = _inputs(rng, 64, input_dims)
+    _centre_heads(weights, x)
+    outputs = _outputs(encoder, x)
+    _, _, mean, log_var = weights.encode(x)
+    found = weights.found
+    ok = [np.allclose(outputs[i], want, atol=FORWARD_ATOL)
+          for i, want in ((found.mean_index, mean), (found.log_var_index, log_var))]
+    if heads == "either":
+        expect(
+            any(ok),
+            "with random weights neither the mean nor the log variance is what Dense "
+            "hidden layers with relu and a linear Dense head on the last of them compute: "
+            "are the encoder's hidden layers relu, one after the other?",
+        )
+        return
+    for good, name in zip(ok, ("mean", "log-variance"), strict=True):
+        expect(
+            good,
+            f"with random weights the {name} output is not what relu hidden layers and a "
+            f"linear Dense {name} layer on the last of them compute: the {name} layer "
+            "should be linear",
+        )
+
+
+def check_sampling_forward(encoder, input_dims: int, hidden_layers, latent_dims: int,
+                           rng=0) -> None:
+    """With random weights, eps = (z - mean) / exp(log_var / 2), from one call's outputs,
+    is standard normal in each latent dimension, whether log_var is high or low."""
+    rng = _generator(rng)
+    weights = randomise(encoder, None, input_dims, hidden_layers, latent_dims, rng)
+    outputs = _outputs(encoder, _inputs(rng, SPREAD_SAMPLES, input_dims))
+    found = weights.found
+    z, mean, log_var = (outputs[i].astype(float)
+                        for i in (found.z_index, found.mean_index, found.log_var_index))
+    eps = (z - mean) / np.exp(0.5 * log_var)
+    for d in range(latent_dims):
+        high = log_var[:, d] > np.median(log_var[:, d])
+        for part in (eps[:, d], eps[high, d], eps[~high, d]):
+            expect(
+                abs(part.mean()) < 0.12 and abs(part.std() - 1.0) < 0.12,
+                "with random weights, (z - mean) / exp(log_var / 2) should be standard "
+                "normal (mean 0, standard deviation 1) in each latent dimension, for low "
+                "and high log variances alike: z = mean + exp(0.5 * log_var) * eps",
+            )
+
+
+def check_auto_forward(models, input_dims: int, hidden_layers, latent_dims: int,
+                       rng=0) -> None:
+    """With random weights and the log variance very negative (z = mean), ``auto(x)`` is
+    the decoder's output at the encoder's mean, computed with NumPy."""
+    encoder, decoder, auto = models
+    rng = _generator(rng)
+    weights = randomise(encoder, decoder, input_dims, hidden_layers, latent_dims, rng,
+                        log_var_bias=LOG_VAR_OFF, log_var_scale=0.1)
+    x = _inputs(rng, 64, input_dims)
+    mean = _outputs(encoder, x)[weights.found.mean_index]
+    got = _outputs(auto, x, training=False)[0]
+    want = weights.decode(mean)[1]
+    expect(
+        got.shape == want.shape and np.allclose(got, want, atol=FORWARD_ATOL),
+        "with random weights and z equal to the mean, auto(x) should be the decoder's "
+        "output at the encoder's z: auto should chain the encoder and decoder returned, "
+        "with their weights",
+    )
+
+
+def check_forward(models, input_dims: int, hidden_layers, latent_dims: int, rng=0) -> None:
+    """Every forward probe: the encoder's mean and log variance, the decoder, the spread
+    of z and ``auto``, each with its own random weights."""
+    rng = _generator(rng)
+    encoder, decoder, _ = models
+    check_encoder_forward(encoder, input_dims, hidden_layers, latent_dims, rng)
+    check_decoder_forward(decoder, input_dims, hidden_layers, latent_dims, rng)
+    check_sampling_forward(encoder, input_dims, hidden_layers, latent_dims, rng)
+    check_auto_forward(models, input_dims, hidden_layers, latent_dims, rng)
+
+
+def numpy_gradients(weights: RandomWeights, x, codes) -> tuple[list, list]:
+    """NumPy: the gradient of the specified loss (summed BCE + closed-form KL, averaged
+    over the batch) for the encoder's and the decoder's ``(kernel, bias)`` pairs, with z
+    the mean (the sampling noise negligible). ``codes``: the decoder's input (the
+    encoder's own mean output, so that the decoder's gradient depends on nothing else)."""
+    x = np.asarray(x, float)
+    batch = len(x)
+    stages, p = weights.decode(codes)
+    delta = (p - x) / batch                     # sigmoid + summed BCE, mean over the batch
+    decoder_grads = []
+    for i in range(len(stages) - 1, -1, -1):
+        h, _ = stages[i]
+        decoder_grads.insert(0, (h.T @ delta, delta.sum(axis=0)))
+        delta = delta @ weights.decoder[i][0].T
+        if i > 0:
+            delta = delta * (stages[i - 1][1] > 0)
+    enc_stages, h, mean, log_var = weights.encode(x)
+    d_mean = delta + mean / batch                                   # reconstruction + KL
+    d_log_var = 0.5 * (np.exp(log_var) - 1.0) / batch               # KL (z hardly moves)
+    heads = [(h.T @ d_mean, d_mean.sum(axis=0)), (h.T @ d_log_var, d_log_var.sum(axis=0))]
+    delta = d_mean @ weights.mean[0].T + d_log_var @ weights.log_var[0].T
+    hidden_grads = []
+    for i in range(len(enc_stages) - 1, -1, -1):
+        h_in, a = enc_stages[i]
+        delta = delta * (a > 0)
+        hidden_grads.insert(0, (h_in.T @ delta, delta.sum(axis=0)))
+        delta = delta @ weights.encoder_hidden[i][0].T
+    return hidden_grads + heads, decoder_grads
+
+
+def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rng=0,
+                    log_var_head: bool = False) -> None:
+    """One ``train_on_batch`` of a freshly built ``auto`` at learning rate ``ADAM_LR``
+    moves each weight as Adam's first step does: by at most the learning rate, and by
+    about the learning rate against the sign of the gradient of the specified loss
+    (NumPy's) wherever that gradient is clearly nonzero.
+
+    The weights are random, but for the log variance's bias: very negative, so that z is
+    the mean and the loss deterministic. No weight may move further than the learning
+    rate; the decoder's must move by about it, their gradient the reconstruction term's
+    alone (a wrong KL term does not change it). ``log_var_head`` instead checks only
+    that the log-variance layer's weights move against the sign of their gradient, then
+    the KL term's alone (the KL test's probe: neither a wrong reconstruction term nor
+    another optimizer changes that direction).
+    """
+    encoder, decoder, auto = models
+    rng = _generator(rng)
+    weights = randomise(encoder, decoder, input_dims, hidden_layers, latent_dims, rng,
+                        log_var_bias=LOG_VAR_QUIET, log_var_scale=0.1)
+    x = (rng.uniform(size=(ADAM_BATCH, input_dims)) > 0.6).astype("float32")
+    codes = _outputs(encoder, x)[weights.found.mean_index]
+    encoder_grads, decoder_grads = numpy_gradients(weights, x, codes)
+    # the reconstruction term's gradient at the log variance: through z, ~exp(-10) of it
+    # (negligible); the KL term's: 0.5 * (exp(log_var) - 1) / batch
+    layers = weights.encoder_layers + weights.decoder_layers
+    before = [[np.asarray(w, float) for w in layer.get_weights()] for layer in layers]
+    auto.optimizer.learning_rate = ADAM_LR
+    auto.reset_metrics()
+    auto.train_on_batch(x, x, return_dict=True)
+    after = [[np.asarray(w, float) for w in layer.get_weights()] for layer in layers]
+    steps = [[b - a for a, b in zip(old, new, strict=True)]
+             for old, new in zip(before, after, strict=True)]
+    n_encoder = len(weights.encoder_layers)
+    if log_var_head:
+        # direction only: how far Adam moves is the training test's to check
+        pair, grads = steps[n_encoder - 1], encoder_grads[-1]
+        total = wrong = 0
+        for step, grad in zip(pair, grads, strict=True):
+            big = np.abs(grad) >= ADAM_GRAD_MIN
+            total += int(big.sum())
+            wrong += int(np.sum(-np.sign(grad[big]) * step[big] <= 0))
+        expect(total > 0, "internal: the Adam probe drew no weight with a clear gradient")
+        expect(
+            wrong == 0,
+            "one training step should move each of the log-variance layer's weights "
+            "against the gradient of the KL term (the only term that depends on the log "
+            f"variance when it is very low); {wrong} of the {total} weights with a clear "
+            "gradient did not",
+        )
+        return
+    largest = max(float(np.abs(s).max()) for pair in steps for s in pair)
+    expect(
+        largest <= ADAM_STEP_MAX * ADAM_LR + 1e-6,
+        "one training step of a freshly built auto moved a weight by more than the "
+        "learning rate: Adam's first step moves no weight further (is auto compiled with "
+        "Adam, and does each step apply the optimizer once?)",
+    )
+    moved = total = 0
+    for pair, grads in zip(steps[n_encoder:], decoder_grads, strict=True):
+        for step, grad in zip(pair, grads, strict=True):
+            big = np.abs(grad) >= ADAM_GRAD_MIN
+            along = -np.sign(grad[big]) * step[big] / ADAM_LR
+            total += int(big.sum())
+            moved += int(np.sum((along >= ADAM_STEP_MIN) & (along <= ADAM_STEP_MAX)))
+    expect(total > 0, "internal: the Adam probe drew no weight with a clear gradient")
+    expect(
+        moved == total,
+        "one Adam step should move each of the decoder's weights by the learning rate "
+        "against the sign of the loss's gradient (summed binary cross-entropy, averaged "
+        f"over the batch); {total - moved} of the {total} weights with a clear gradient "
+        "did not",
     )
