@@ -54,11 +54,16 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
+class FrameTooLarge(ValueError):
+    """A frame announcing more bytes than its reader takes (nothing of it is read)."""
+
+
 def read_frame(fd: int, max_bytes: int | None = None) -> dict:
-    """One message; ``ValueError`` when it announces more than ``max_bytes``."""
+    """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes``
+    (``ValueError`` too, as for a frame that is not JSON)."""
     (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
     if max_bytes is not None and size > max_bytes:
-        raise ValueError(f"a reply of {size} bytes (the limit is {max_bytes})")
+        raise FrameTooLarge(f"a reply of {size} bytes (the limit is {max_bytes})")
     return json.loads(_read_exactly(fd, size))
 
 
