@@ -145,17 +145,27 @@ class Answers:
                 return
 
     def run_tasks(self, tasks: dict) -> None:
+        """Each task's context cells, then its answer cells in order. A failed context
+        cell fails every call; of the answer cells, the last one decides, as in the
+        notebook: one that runs supersedes an earlier one that failed (a draft)."""
         for task, sources in tasks.items():
             namespace = dict(self.base)
             self.tasks[task] = namespace
+            context_error = answer_error = None
             for kind in ("context", "answers"):
                 for source in sources.get(kind, []):
                     try:
                         exec(compile(source, f"<{kind} {task}>", "exec"),  # noqa: S102
                              namespace)
+                        if kind == "answers":
+                            answer_error = None
                     except Exception as err:  # noqa: BLE001 - reported when it is called
-                        self.errors.setdefault(task, f"{_message(err)} (in your answer cell)"
-                                               if kind == "answers" else _message(err))
+                        if kind == "answers":
+                            answer_error = f"{_message(err)} (in your answer cell)"
+                        else:
+                            context_error = context_error or _message(err)
+            if context_error or answer_error:
+                self.errors[task] = context_error or answer_error
 
     # requests
     def handle(self, request: dict) -> dict:
