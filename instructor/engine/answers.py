@@ -33,6 +33,9 @@ import traceback
 from pathlib import Path
 
 HEADER = struct.Struct(">Q")
+#: Why a name of the notebook's other cells is missing here.
+ALONE = ("the grader runs your answer cells on their own: define everything your answer "
+         "uses inside them")
 
 
 # ------------------------------------------------------------------ frames (both sides)
@@ -189,14 +192,15 @@ class Answers:
             return {"failed": self.errors[task]}
         function = self.tasks.get(task, {}).get(name)
         if not callable(function):
-            return {"failed": f"your answer cells do not define {name} (the grader runs "
-                              "your answer cells on their own: define everything your "
-                              "answer uses inside them)"}
+            return {"failed": f"your answer cells do not define {name} ({ALONE})"}
         args, kwargs = decode_value(request["args"])
         import numpy as np
 
         copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
-        result = function(*args, **kwargs)
+        try:
+            result = function(*args, **kwargs)
+        except NameError as err:  # it passed in the kernel: the name is another cell's
+            return {"failed": f"{_message(err)} ({ALONE})"}
         reply = self._encode_result(result)
         changed = {str(i): encode_array(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
