@@ -225,7 +225,10 @@ class Answers:
             for path in folder.iterdir():
                 files[path.name] = base64.b64encode(path.read_bytes()).decode()
         except (evidence.NotRecordable, OSError):
-            files = {}
+            # the models stay here (the checker asks them through their handles); the
+            # arrays beside them still travel
+            files = {path.name: base64.b64encode(path.read_bytes()).decode()
+                     for path in folder.iterdir() if path.suffix == ".npy"}
             for _model, entry in writer.models:
                 entry["model"] = None
         return {"result": encoded, "files": files}
