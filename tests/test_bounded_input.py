@@ -143,12 +143,11 @@ def _npy_header(path: Path, shape: tuple) -> None:
 
 @pytest.mark.parametrize("bomb", ["keras-zip", "keras-members", "keras-h5", "npy"])
 def test_records_that_unpack_past_the_cap_are_refused_unread(tmp_path, bomb):
-    (tmp_path / evidence.RECORDS).write_text("")
     if bomb == "keras-zip":
-        _zip_bomb(tmp_path / "f-0-out-1.keras")
-        assert (tmp_path / "f-0-out-1.keras").stat().st_size < 2 * MIB
+        _zip_bomb(tmp_path / "r-1.keras")
+        assert (tmp_path / "r-1.keras").stat().st_size < 2 * MIB
     elif bomb == "keras-members":
-        with zipfile.ZipFile(tmp_path / "f-0-out-1.keras", "w") as zf:
+        with zipfile.ZipFile(tmp_path / "r-1.keras", "w") as zf:
             for i in range(evidence.MAX_MEMBERS + 1):
                 zf.writestr(f"{i}.json", "{}")
     elif bomb == "keras-h5":  # a small file whose weights declare 4 GB
@@ -158,44 +157,54 @@ def test_records_that_unpack_past_the_cap_are_refused_unread(tmp_path, bomb):
         with h5py.File(h5, "w") as f:
             f.create_dataset("w", shape=(10 ** 9,), dtype="f4", chunks=(2 ** 16,),
                              compression="gzip")
-        with zipfile.ZipFile(tmp_path / "f-0-out-1.keras", "w") as zf:
+        with zipfile.ZipFile(tmp_path / "r-1.keras", "w") as zf:
             zf.writestr("model.weights.h5", h5.getvalue())
     else:
-        _npy_header(tmp_path / "f-0-out-1.npy", (10 ** 9,))
+        _npy_header(tmp_path / "r-1.npy", (10 ** 9,))
     with pytest.raises(evidence.RecordTooLarge, match="COURSE_RECORD_MB|holds"):
-        evidence.Replay(tmp_path, max_bytes=256 * MIB)
+        evidence.Reader(tmp_path, max_bytes=256 * MIB)
+    evidence.Reader(tmp_path / "empty")  # without a cap nothing is refused
 
 
 def test_honest_records_are_read(tmp_path):
-    folder = tmp_path / "records"
-    evidence.wrap(namespace := {"f": lambda: np.arange(1000.0)}, ["f"], folder)
-    namespace["f"]()
-    assert 8000 <= evidence.record_size(folder, 256 * MIB) < 10_000
-    replay = evidence.Replay(folder, max_bytes=256 * MIB)
-    assert np.array_equal(replay.function("f")(), np.arange(1000.0))
+    writer = evidence.Writer(tmp_path, "r")
+    encoded = writer.encode(np.arange(1000.0))
+    assert 8000 <= evidence.record_size(tmp_path, 256 * MIB) < 10_000
+    reader = evidence.Reader(tmp_path, max_bytes=256 * MIB)
+    assert np.array_equal(reader.decode(encoded), np.arange(1000.0))
 
 
-def test_a_refused_record_fails_its_test_with_the_message(tmp_path):
-    """The outside check's verdict: failed (not 'checked in the kernel only'), and the
-    test cell gets a RecordTooLarge error (0 points)."""
+def test_a_refused_reply_fails_its_test_with_the_message():
+    """A reply announcing more than the cap is refused before it is read: the outside
+    check's verdict is failed (not 'needs review'), and the test cell gets a
+    RecordTooLarge error (0 points)."""
+    import os
+    import struct
+
     from instructor.engine import verify
+    from instructor.engine.remote import AnswerChannel, AnswerFailed
 
-    records = tmp_path / "000-t"
-    records.mkdir()
-    (records / evidence.RECORDS).write_text('{"name": "f", "index": 0, "args": '
-                                            '{"list": [{"list": []}, {"dict": {}}]}, '
-                                            '"result": {"model": "f-0-out-1.keras"}}\n')
-    _zip_bomb(records / "f-0-out-1.keras")
-    job = {"evidence": str(tmp_path), "record_limit": 256 * MIB,
-           "cells": [{"grade_id": "000-t", "task": "", "names": ["f"], "context": [],
-                      "source": "assert f() is not None"}]}
-    verdict = verify.run({}, None, job)["000-t"]
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    try:
+        os.write(replies_w, struct.pack(">Q", 2 ** 40))  # the header of a 1 TiB reply
+        channel = AnswerChannel(requests_w, replies_r, timeout=5)
+        job = {"record_limit": 256 * MIB,
+               "cells": [{"grade_id": "000-t", "task": "t", "names": ["f"], "context": [],
+                          "answers": "t@0", "source": "assert f() is not None"}]}
+        verdict = verify.run({}, None, job, channel)["000-t"]
+        with pytest.raises(AnswerFailed, match="more than the grader reads"):
+            channel.function("t@0", "f")()  # the rest of the reply is never read
+    finally:
+        for fd in (requests_r, requests_w, replies_r, replies_w):
+            os.close(fd)
     assert verdict["replayed"] and not verdict["passed"]
     assert verdict["error"].startswith("RecordTooLarge: ")
-    check = OutsideCheck([], [], [], tmp_path, Sandbox(), {})
+    check = OutsideCheck([], [], [], Path("."), Sandbox(), {})
     cell = nbformat.v4.new_code_cell("assert f() is not None")
     output = check._verdict_output(cell, verdict, [], "", "t")
     assert output.ename == "RecordTooLarge" and "COURSE_RECORD_MB" in output.evalue
+    assert "1099511627776 bytes" in output.evalue
 
 
 # ------------------------------------------------------------------ collecting

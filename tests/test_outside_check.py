@@ -1,16 +1,20 @@
 """The outside check's plan and verdicts (instructor/engine/outside.py), without kernels.
 
-The whole path (kernel, records, checking process) is graded end to end by the
-bad-submission matrix and the grading tests; here each verdict rule is checked alone.
+The whole path (kernel, answer process, checking process) is graded end to end by the
+bad-submission matrix and the grading tests; here each verdict rule is checked alone,
+and the two processes run for real on a one-task notebook (no kernel).
 """
 
 from __future__ import annotations
+
+import copy
+import tempfile
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from instructor.engine.outside import (
-
     OutsideCheck,
     Sandbox,
     graded_calls,
@@ -73,47 +77,9 @@ def test_the_plan_reads_which_cells_are_tests_from_the_release(tags):
     assert graded_calls(cells, release_cells()) == {2: ("002-area-tests", "area", ["area"])}
 
 
-def test_records_are_sealed_when_the_test_cell_ends(tmp_path):
-    outside = check(tmp_path, submission())
-    records = tmp_path / EVIDENCE / "002-area-tests"
-    records.mkdir()
-    (records / "calls.jsonl").write_text('{"name": "area"}\n')
-    (tmp_path / "elsewhere.npy").write_text("kernel's file")
-    (records / "linked.npy").symlink_to(tmp_path / "elsewhere.npy")
-    outside.seal(2)
-    sealed = outside.sealed / "002-area-tests"
-    assert sorted(p.name for p in sealed.iterdir()) == ["calls.jsonl"]  # no link followed
-    assert not records.exists()
-    # a later cell writes the records again: the sealed copy is what the check reads
-    records.mkdir()
-    (records / "calls.jsonl").write_text('{"name": "area", "not_recordable": "x"}\n')
-    assert (sealed / "calls.jsonl").read_text() == '{"name": "area"}\n'
-    outside.stop()
-    assert not outside.sealed.exists()
-
-
-def test_a_linked_record_folder_is_not_followed(tmp_path):
-    outside = check(tmp_path, submission())
-    (tmp_path / "planted").mkdir()
-    (tmp_path / "planted" / "calls.jsonl").write_text('{"name": "area"}\n')
-    (tmp_path / EVIDENCE / "002-area-tests").symlink_to(tmp_path / "planted")
-    outside.seal(2)
-    assert list((outside.sealed / "002-area-tests").iterdir()) == []
-    assert (tmp_path / "planted" / "calls.jsonl").exists()  # the link went, not its target
-    outside.stop()
-
-
 def test_student_sources_are_answers_and_added_cells_not_instructor_cells():
     own = student_sources(submission(extra=["x = 1"]), release_cells())
     assert own == [ANSWER, "x = 1"]
-
-
-def test_record_code_wraps_into_the_scratch_folder_and_unwraps(tmp_path):
-    outside = check(tmp_path, submission())
-    assert (tmp_path / EVIDENCE).is_dir()
-    wrap, unwrap = outside.record_code(2, True), outside.record_code(2, False)
-    assert f"wrap(globals(), ['area'], '{tmp_path / EVIDENCE / '002-area-tests'}')" in wrap
-    assert "unwrap(globals(), ['area'])" in unwrap
 
 
 def test_a_test_result_becomes_text_never_a_number_nbgrader_would_score():
@@ -126,7 +92,7 @@ def test_a_test_result_becomes_text_never_a_number_nbgrader_would_score():
 def verdict_after(tmp_path, cells, verdicts, **kwargs):
     outside = check(tmp_path, cells, **kwargs)
     outside.process = object()  # as if started: the verdicts below are its answer
-    outside._verdicts = lambda job: verdicts
+    outside._verdicts = lambda job, cells: verdicts
     outside.decide(cells)
     return cells[2].outputs
 
@@ -164,13 +130,16 @@ def test_calling_the_course_implementation_scores_0(tmp_path):
 def test_tampering_where_only_the_kernel_checked_needs_review(tmp_path):
     cells = submission(extra=["import sys\nsys.modules['math'] = None"])
     [output] = verdict_after(tmp_path, cells, NOT_REPLAYED)
-    assert output.ename == "NeedsReview" and "import" in output.evalue
+    assert output.ename == "NeedsReview" and "a model of a class" in output.evalue
+    assert "`import sys`" in output.evalue  # the reviewer sees the tampering too
 
 
-def test_a_test_checked_in_the_kernel_only_says_so(tmp_path):
+def test_a_test_not_checked_outside_needs_review(tmp_path):
+    """Nothing kernel-only is silent: a test the outside check could not establish
+    scores 0 until the instructor reviews it."""
     [output] = verdict_after(tmp_path, submission(), NOT_REPLAYED)
-    assert output.output_type == "stream"
-    assert "checked inside the notebook only: a model of a class" in output.text
+    assert output.output_type == "error" and output.ename == "NeedsReview"
+    assert "could not check it again outside (a model of a class" in output.evalue
 
 
 @pytest.mark.parametrize("started", [False, True])
@@ -179,7 +148,7 @@ def test_without_a_checking_process_no_test_is_silently_trusted(tmp_path, starte
     outside = check(tmp_path, cells)
     if started:  # started, but it gave no verdicts: every checked test fails
         outside.process = object()
-        outside._verdicts = lambda job: {g: {"replayed": True, "passed": False,
+        outside._verdicts = lambda job, cells: {g: {"replayed": True, "passed": False,
                                              "reason": None, "error": "GraderCheckFailed: x"}
                                          for g, _t, _n in outside.plan.values()}
     outside.decide(cells)
@@ -188,3 +157,74 @@ def test_without_a_checking_process_no_test_is_silently_trusted(tmp_path, starte
         assert output.ename == "FailedOutsideKernel"
     else:
         assert "the outside check is switched off" in output.text
+
+
+# ------------------------------------------------------------ the two processes, for real
+def checked_outside(cells, release=None, setup=("import math",), **kwargs):
+    """``cells`` checked by a started OutsideCheck (answer and checking processes under
+    the grader's sandbox; no kernel): the outputs it adds to each test cell."""
+    from instructor.engine import limits
+
+    outside = OutsideCheck(cells, release or release_cells(), list(setup),
+                           Path(tempfile.gettempdir()), Sandbox(limits.readable_paths()),
+                           kwargs.get("course_implementations", {}), timeout=120)
+    outside.start()
+    try:
+        outside.decide(cells)
+    finally:
+        outside.stop()
+    return {i: [(o.get("ename"), o.get("evalue")) for o in cells[i].outputs]
+            for i in outside.plan}
+
+
+def test_a_correct_answer_passes_outside():
+    assert checked_outside(submission()) == {2: []}
+
+
+def test_a_wrong_answer_fails_outside():
+    [(ename, evalue)] = checked_outside(submission("def area(r):\n    return 1.0\n"))[2]
+    assert ename == "FailedOutsideKernel" and evalue.startswith("AssertionError: area(2)")
+
+
+@pytest.mark.parametrize("answer", [
+    "SCALE = PI\ndef area(r):\n    return SCALE * r * r\n",  # the cell itself fails
+    "def area(r):\n    return PI * r * r\n"])                 # the call fails
+def test_an_answer_using_another_cells_name_fails_saying_answers_run_alone(answer):
+    [(ename, evalue)] = checked_outside(submission(answer, extra=["PI = 3.14159"]))[2]
+    assert ename == "FailedOutsideKernel" and "NameError: name 'PI' is not defined" in evalue
+    assert "your answer cells on their own" in evalue
+
+
+def test_reaching_the_course_implementation_by_an_indirect_route_scores_0():
+    answer = ("import functools, importlib\nimport numpy as np\n"
+              "importlib.import_module('helpers.metrics')\n"
+              "def area(r):\n    one = np.ones((2, 2))\n"
+              "    return functools.reduce(getattr, ['metrics', 'psnr'], helpers)(one, one)\n")
+    [(ename, evalue)] = checked_outside(submission(answer), setup=["import helpers"],
+                                       course_implementations={"area": "psnr"})[2]
+    assert ename == "UsesCourseImplementation", evalue
+    assert "psnr is the course's own implementation" in evalue
+    assert "your answer calls" not in evalue  # not the source check: the answer process
+
+
+def two_variants(first, second):
+    """A notebook with two variants of the task: each answer cell, then its test cell."""
+    release = [*release_cells(),
+               cell("def area(r):\n    raise NotImplementedError", task="area",
+                    solution=True, grade_id="area-solution-2"),
+               cell(TEST, task="area", grade=True, locked=True, grade_id="area-tests-2")]
+    cells = copy.deepcopy(release)
+    cells[1] = cell(first, task="area", solution=True, grade_id="area-solution")
+    cells[3] = cell(second, task="area", solution=True, grade_id="area-solution-2")
+    return cells, release
+
+
+@pytest.mark.parametrize("first, second, failed", [
+    (ANSWER, "def area(r):\n    return 1.0\n", [4]),
+    ("raise ValueError('a draft')\n", ANSWER, [2])])  # a broken draft, then the answer
+def test_each_variant_is_checked_against_its_own_answer(first, second, failed):
+    cells, release = two_variants(first, second)
+    outputs = checked_outside(cells, release)
+    assert sorted(outputs) == [2, 4]
+    assert [i for i, found in outputs.items() if found] == failed, outputs
+    assert all(ename == "FailedOutsideKernel" for i in failed for ename, _ in outputs[i])

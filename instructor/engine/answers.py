@@ -33,6 +33,9 @@ import traceback
 from pathlib import Path
 
 HEADER = struct.Struct(">Q")
+#: Why a name of the notebook's other cells is missing here.
+ALONE = ("the grader runs your answer cells on their own: define everything your answer "
+         "uses inside them")
 
 
 # ------------------------------------------------------------------ frames (both sides)
@@ -54,11 +57,16 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(chunks)
 
 
+class FrameTooLarge(ValueError):
+    """A frame announcing more bytes than its reader takes (nothing of it is read)."""
+
+
 def read_frame(fd: int, max_bytes: int | None = None) -> dict:
-    """One message; ``ValueError`` when it announces more than ``max_bytes``."""
+    """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes``
+    (``ValueError`` too, as for a frame that is not JSON)."""
     (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
     if max_bytes is not None and size > max_bytes:
-        raise ValueError(f"a reply of {size} bytes (the limit is {max_bytes})")
+        raise FrameTooLarge(f"a reply of {size} bytes (the limit is {max_bytes})")
     return json.loads(_read_exactly(fd, size))
 
 
@@ -140,17 +148,27 @@ class Answers:
                 return
 
     def run_tasks(self, tasks: dict) -> None:
+        """Each task's context cells, then its answer cells in order. A failed context
+        cell fails every call; of the answer cells, the last one decides, as in the
+        notebook: one that runs supersedes an earlier one that failed (a draft)."""
         for task, sources in tasks.items():
             namespace = dict(self.base)
             self.tasks[task] = namespace
+            context_error = answer_error = None
             for kind in ("context", "answers"):
                 for source in sources.get(kind, []):
                     try:
                         exec(compile(source, f"<{kind} {task}>", "exec"),  # noqa: S102
                              namespace)
+                        if kind == "answers":
+                            answer_error = None
                     except Exception as err:  # noqa: BLE001 - reported when it is called
-                        self.errors.setdefault(task, f"{_message(err)} (in your answer cell)"
-                                               if kind == "answers" else _message(err))
+                        if kind == "answers":
+                            answer_error = f"{_message(err)} (in your answer cell)"
+                        else:
+                            context_error = context_error or _message(err)
+            if context_error or answer_error:
+                self.errors[task] = context_error or answer_error
 
     # requests
     def handle(self, request: dict) -> dict:
@@ -174,14 +192,15 @@ class Answers:
             return {"failed": self.errors[task]}
         function = self.tasks.get(task, {}).get(name)
         if not callable(function):
-            return {"failed": f"your answer cells do not define {name} (the grader runs "
-                              "your answer cells on their own: define everything your "
-                              "answer uses inside them)"}
+            return {"failed": f"your answer cells do not define {name} ({ALONE})"}
         args, kwargs = decode_value(request["args"])
         import numpy as np
 
         copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
-        result = function(*args, **kwargs)
+        try:
+            result = function(*args, **kwargs)
+        except NameError as err:  # it passed in the kernel: the name is another cell's
+            return {"failed": f"{_message(err)} ({ALONE})"}
         reply = self._encode_result(result)
         changed = {str(i): encode_array(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
@@ -207,7 +226,10 @@ class Answers:
             for path in folder.iterdir():
                 files[path.name] = base64.b64encode(path.read_bytes()).decode()
         except (evidence.NotRecordable, OSError):
-            files = {}
+            # the models stay here (the checker asks them through their handles); the
+            # arrays beside them still travel
+            files = {path.name: base64.b64encode(path.read_bytes()).decode()
+                     for path in folder.iterdir() if path.suffix == ".npy"}
             for _model, entry in writer.models:
                 entry["model"] = None
         return {"result": encoded, "files": files}

@@ -274,7 +274,8 @@ class SafeExecute(Execute):
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
         ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
-        a time budget per notebook, the ``tasks`` scope, and a fresh kernel after a crash or a hang instead of a failed run."""
+        a time budget per notebook, the ``tasks`` scope, and a fresh kernel after a crash
+        or a hang instead of a failed run."""
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)

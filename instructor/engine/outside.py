@@ -349,13 +349,16 @@ class OutsideCheck:
                 "what the tests rely on)")
         if verdict.get("off"):
             return stdout(f"[checked inside the notebook only: {verdict['reason']}]\n")
+        shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
         if not verdict["replayed"]:
             # nothing kernel-only is silent: no verdict outside, no points until reviewed
+            also = (f"; your notebook also has code that can change how tests run ({shown})"
+                    if findings else "")
             return error_output(
                 "NeedsReview",
                 f"this test passed inside your notebook, but the grader could not check "
-                f"it again outside ({verdict['reason']}); the instructor will review it "
-                "before it counts")
+                f"it again outside ({verdict['reason']}){also}; the instructor will "
+                "review it before it counts")
         if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
             return stdout(f"[your notebook has code that can change how tests run "
                           f"({findings[0]}); this test was checked again outside the "
@@ -363,7 +366,6 @@ class OutsideCheck:
         if findings:
             # code that reaches beyond the kernel's names (imports of sys, ctypes...,
             # exec, frames): the instructor decides
-            shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
             return error_output(
                 "NeedsReview",
                 f"your notebook has code that can change how tests run ({shown}); "

@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from helpers.grading import evidence
-from instructor.engine.answers import decode_value, encode_value, read_frame, write_frame
+from instructor.engine.answers import (
+    FrameTooLarge,
+    decode_value,
+    encode_value,
+    read_frame,
+    write_frame,
+)
 
 
 class AnswerFailed(Exception):
@@ -67,12 +73,15 @@ class AnswerChannel:
         except (OSError, EOFError) as err:
             self.broken = f"the process running your answer ended ({err})"
             raise AnswerFailed(self.broken) from None
-        except ValueError as err:
+        except FrameTooLarge as err:
             limit = (self.max_bytes or 0) / 2 ** 20
             self.broken = (f"what your function returned ({err}) is more than the grader's "
                            f"limit of {limit:g} MiB (COURSE_RECORD_MB); it was not read, "
                            "and the test fails")
             raise evidence.RecordTooLarge(self.broken) from None
+        except ValueError as err:  # not JSON: not a reply of the answer process's loop
+            self.broken = f"the process running your answer sent an unreadable reply ({err})"
+            raise AnswerFailed(self.broken) from None
         if "raised" in reply:
             ename, message = reply["raised"]
             if ename == "UsesCourseImplementation":

@@ -1,0 +1,191 @@
+"""The answer process (instructor/engine/answers.py), in this process: its frames, its
+values, and the requests it answers on the student's answer cells."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+
+import numpy as np
+import pytest
+
+from instructor.engine.answers import (
+    Answers,
+    decode_value,
+    encode_value,
+    read_frame,
+    write_frame,
+)
+
+
+@pytest.fixture
+def pipe():
+    r, w = os.pipe()
+    yield r, w
+    for fd in (r, w):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+def test_frames_cross_a_pipe_whole(pipe):
+    r, w = pipe
+    write_frame(w, {"op": "call", "args": [1, "x" * 1000]})
+    write_frame(w, {"second": True})
+    assert read_frame(r, max_bytes=2000) == {"op": "call", "args": [1, "x" * 1000]}
+    assert read_frame(r) == {"second": True}
+
+
+def test_a_frame_over_the_cap_is_refused_and_a_closed_pipe_ends(pipe):
+    r, w = pipe
+    write_frame(w, {"big": "x" * 100})
+    with pytest.raises(ValueError, match="the limit is 50"):
+        read_frame(r, max_bytes=50)
+    os.close(w)
+    with pytest.raises(EOFError):
+        read_frame(r)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "int8", "uint64", "bool",
+                                   "complex64"])
+def test_arrays_keep_dtype_shape_and_values(dtype):
+    array = (np.arange(6) % 3).reshape(2, 3).astype(dtype)
+    got = decode_value(encode_value(array))
+    assert got.dtype == array.dtype and got.shape == (2, 3) and np.array_equal(got, array)
+
+
+def test_values_round_trip():
+    value = [(1, "a", None), {"k": [True, 2.5]}, float("nan"), float("-inf"), np.int32(7)]
+    got = decode_value(encode_value(value))
+    assert got[:2] == [(1, "a", None), {"k": [True, 2.5]}] and isinstance(got[0], tuple)
+    assert np.isnan(got[2]) and got[3] == float("-inf")
+    assert got[4] == 7 and got[4].dtype == np.int32
+
+
+def test_values_that_are_not_data_are_refused():
+    with pytest.raises(TypeError, match="Python objects"):
+        encode_value(np.array([None, 1], dtype=object))
+    with pytest.raises(TypeError, match="type object"):
+        encode_value(object())
+    with pytest.raises(TypeError):
+        encode_value({1: "a key that is no string"})
+    with pytest.raises(ValueError, match="unknown value"):
+        decode_value({"pickle": "..."})
+
+
+# ------------------------------------------------------------------ Answers
+BUILDER = """
+import keras
+
+def build(n):
+    x = keras.Input(shape=(n,))
+    encoder = keras.Model(x, keras.layers.Dense(2, activation="relu")(x), name="encoder")
+    auto = keras.Model(x, keras.layers.Dense(n)(encoder(x)), name="auto")
+    auto.compile(optimizer="adam", loss="mse")
+    return encoder, auto
+
+def double(a):
+    return a * 2
+
+def broken(a):
+    raise KeyError("not yet")
+"""
+
+
+@pytest.fixture
+def answers(tmp_path):
+    answers = Answers(tmp_path)
+    answers.run_setup(["import numpy as np"])
+    answers.run_tasks({"t@1": {"context": ["N = 3"], "answers": [BUILDER]},
+                       "bad@1": {"context": [], "answers": ["raise ValueError('oops')"]}})
+    assert answers.setup_error is None
+    return answers
+
+
+def call(answers, name, *args, task="t@1", **kwargs):
+    return answers.handle({"op": "call", "task": task, "name": name,
+                           "args": encode_value([list(args), kwargs])})
+
+
+def _file(reply, name):
+    return io.BytesIO(base64.b64decode(reply["files"][name]))
+
+
+def test_a_numpy_function_is_called_and_its_array_sent_as_a_file(answers):
+    reply = call(answers, "double", np.arange(3.0))
+    assert reply["result"] == {"array": "r-1.npy"} and "changed_args" not in reply
+    assert np.array_equal(np.load(_file(reply, "r-1.npy")), [0.0, 2.0, 4.0])
+
+
+def test_a_builders_models_come_with_a_handle_and_one_keras_file(answers):
+    reply = call(answers, "build", 4)
+    encoder, auto = reply["result"]["tuple"]
+    assert auto["model"] == encoder["model"] == "r-1.keras" and encoder["path"] == ["encoder"]
+    assert list(reply["files"]) == ["r-1.keras"]
+    assert answers.objects[auto["handle"]].name == "auto"
+    assert answers.objects[encoder["handle"]].name == "encoder"
+
+
+def test_a_failing_answer_cell_is_named(answers):
+    assert call(answers, "anything", task="bad@1") == {
+        "failed": "ValueError: oops (in your answer cell)"}
+
+
+def test_an_undefined_function_says_answers_run_alone(answers):
+    reply = call(answers, "missing")
+    assert "do not define missing" in reply["failed"]
+    assert "define everything your answer uses" in reply["failed"]
+    assert "do not define" in call(answers, "double", 1, task="unknown@9")["failed"]
+
+
+def test_an_exception_of_the_function_comes_back_raised(answers):
+    assert call(answers, "broken", 1) == {"raised": ["KeyError", "'not yet'"]}
+
+
+def test_a_setup_failure_fails_every_call(tmp_path):
+    answers = Answers(tmp_path)
+    answers.run_setup(["import numpy", "1 / 0"])
+    answers.run_tasks({"t@1": {"answers": ["def f():\n    return 1"]}})
+    assert "ZeroDivisionError" in call(answers, "f")["failed"]
+
+
+def describe(answers, handle):
+    return answers.handle({"op": "describe", "handle": handle})["objects"]
+
+
+def test_describe_reports_a_model_and_every_layer_inside_it(answers):
+    auto = call(answers, "build", 4)["result"]["tuple"][1]
+    found = describe(answers, auto["handle"])
+    model = found[str(auto["handle"])]
+    assert model["kinds"][0][0] == "Functional" and model["name"] == "auto"
+    assert model["optimizer"][0][0] == "Adam" and model["loss"] == "mean_squared_error"
+    assert model["inputs"] == [[None, 4]]
+    assert model["weights"] == [[4, 2], [2], [2, 4], [4]]
+    encoder = next(info for info in found.values() if info["name"] == "encoder")
+    [dense] = [found[str(h)] for h in encoder["layers"] if found[str(h)]["kinds"][0][0] == "Dense"]
+    assert dense["attrs"]["units"] == 2 and dense["attrs"]["activation"] == "relu"
+    assert dense["attrs"]["kernel_shape"] == [4, 2] and dense["trainable_weights"] == [[4, 2], [2]]
+
+
+def method(answers, handle, name, *args, **kwargs):
+    return answers.handle({"op": "method", "handle": handle, "name": name,
+                           "args": encode_value([list(args), kwargs])})
+
+
+def test_weights_set_there_are_read_back_and_used_in_a_call(answers):
+    handle = call(answers, "build", 4)["result"]["tuple"][1]["handle"]
+    weights = [np.full(s, 0.5, "float32") for s in [(4, 2), (2,), (2, 4), (4,)]]
+    assert method(answers, handle, "set_weights", weights) == {"value": None}
+    got = decode_value(method(answers, handle, "get_weights")["value"])
+    assert all(np.array_equal(g, w) for g, w in zip(got, weights, strict=True))
+    out = decode_value(method(answers, handle, "call", np.ones((1, 4), "float32"))["value"])
+    assert np.allclose(out, 3.0)  # relu(4*0.5 + 0.5) = 2.5 per unit; 2*2.5*0.5 + 0.5
+
+
+def test_only_the_listed_methods_can_be_asked_for(answers):
+    handle = call(answers, "build", 4)["result"]["tuple"][1]["handle"]
+    reply = method(answers, handle, "save", "/tmp/elsewhere.keras")
+    assert reply == {"error": "the checker cannot ask for 'save'"}
+    assert "unknown request" in answers.handle({"op": "exec", "source": "1"})["error"]

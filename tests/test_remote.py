@@ -1,0 +1,219 @@
+"""The checking process's side of the answer process (instructor/engine/remote.py): a
+real answer process (instructor/engine/answers.py, without the sandbox) answers an
+AnswerChannel over two pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers.grading import evidence
+from helpers.grading import model_checks as mc
+from instructor.engine.remote import AnswerChannel, AnswerFailed, RemoteModel, RemoteObject
+
+ANSWERS = Path(__file__).resolve().parents[1] / "instructor" / "engine" / "answers.py"
+
+MODELS = """
+import keras
+
+def standard(n):
+    x = keras.Input(shape=(n,))
+    encoder = keras.Model(x, keras.layers.Dense(2, activation="relu")(x), name="encoder")
+    auto = keras.Model(x, keras.layers.Dense(n)(encoder(x)), name="auto")
+    auto.compile(optimizer="adam", loss="mse")
+    return encoder, auto
+
+class Same(keras.layers.Layer):  # a class of the student's own: not loaded by the checker
+    def call(self, x):
+        return x
+
+def custom(n):
+    x = keras.Input(shape=(n,))
+    h = keras.layers.ReLU()(keras.layers.Dense(2)(x))
+    encoder = keras.Model(x, Same()(h), name="encoder")
+    z = keras.Input(shape=(2,))
+    decoder = keras.Model(z, keras.layers.Dense(n, activation="sigmoid")(z), name="decoder")
+    auto = keras.Model(x, decoder(encoder(x)), name="auto")
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    return encoder, decoder, auto
+
+def shared(n):  # two models sharing a layer, neither inside the other: not saved
+    dense = keras.layers.Dense(2)
+    a, b = keras.Input(shape=(n,)), keras.Input(shape=(n,))
+    return keras.Model(a, dense(a)), keras.Model(b, dense(b)), np.arange(3.0)
+"""
+
+FUNCTIONS = """
+import os, signal, time
+
+def complain(x):
+    raise ValueError(f"bad input of shape {np.shape(x)}")
+
+def scale_in_place(a):
+    a *= 2
+    return float(a.sum())
+
+def total(a):
+    return float(np.sum(a))
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def slow():
+    time.sleep(60)
+"""
+
+
+class Answering:
+    """answers.py started with ``sources`` as the answer cells of task ``t@1``."""
+
+    def __init__(self, tmp: Path, sources: list[str], timeout: float = 120.0):
+        requests_r, requests_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), ""], cwd=tmp,
+            pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE, text=True)
+        os.close(requests_r)
+        os.close(replies_w)
+        self.process.stdin.write(json.dumps(["import numpy as np"]) + "\n")
+        self.process.stdin.write(json.dumps({"tasks": {"t@1": {"context": [],
+                                                               "answers": sources}}}))
+        self.process.stdin.close()
+        self.channel = AnswerChannel(requests_w, replies_r, timeout=timeout)
+
+    def __getattr__(self, name: str):
+        return self.channel.function("t@1", name)
+
+    def close(self) -> None:
+        os.close(self.channel.requests)  # the answer process ends on EOF
+        os.close(self.channel.replies)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    answering = Answering(tmp_path_factory.mktemp("answers"), [MODELS])
+    yield answering
+    answering.close()
+
+
+@pytest.fixture
+def functions(tmp_path):
+    answering = Answering(tmp_path, [FUNCTIONS], timeout=30.0)
+    yield answering
+    answering.close()
+
+
+X = np.random.default_rng(0).random((4, 4)).astype("float32")
+
+
+def test_standard_models_are_loaded_here(models):
+    import keras
+
+    encoder, auto = models.standard(4)
+    assert isinstance(auto, keras.Model) and not isinstance(auto, RemoteObject)
+    assert any(layer is encoder for layer in auto.layers)
+    assert mc.weight_shapes(auto) == [(4, 2), (2,), (2, 4), (4,)]
+
+
+def test_models_of_the_students_own_class_are_proxies_the_checks_work_on(models):
+    encoder, decoder, auto = models.custom(4)
+    assert all(isinstance(m, RemoteModel) for m in (encoder, decoder, auto))
+    assert any(layer is encoder for layer in auto.layers)  # one proxy per object
+    mc.expect_io(auto, (4,), (4,), "auto")
+    mc.expect_io(encoder, (4,), (2,), "encoder")
+    assert mc.weight_shapes(auto) == [(4, 2), (2,), (2, 4), (4,)]
+    assert [layer.units for layer in mc.dense_layers(auto)] == [2, 4]
+    assert mc.effective_activations(auto) == ["relu", "sigmoid"]
+    assert mc.optimizer_name(auto) == "adam"
+    assert mc.loss_name(auto) == "binary_crossentropy"
+
+
+def test_a_proxys_weights_calls_and_training_run_over_there(models):
+    _, decoder, auto = models.custom(4)
+    auto.set_weights([np.zeros(w.shape, "float32") for w in auto.weights])
+    assert all(not w.any() for w in decoder.get_weights())  # the decoder is inside auto
+    assert np.allclose(auto(X), 0.5)  # sigmoid(0)
+    logs = auto.train_on_batch(X, X, return_dict=True)
+    assert set(logs) >= {"loss"} and np.isfinite(logs["loss"])
+    auto.optimizer.learning_rate = 0.0
+    assert auto.optimizer.learning_rate == 0.0
+    before = auto.get_weights()
+    history = auto.fit(X, X, epochs=2, batch_size=2).history
+    assert len(history["loss"]) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(before, auto.get_weights(), strict=True))
+
+
+def test_models_that_cannot_be_saved_stay_there_and_the_arrays_still_come(models):
+    first, second, array = models.shared(4)
+    assert isinstance(first, RemoteModel) and isinstance(second, RemoteModel)
+    assert np.array_equal(array, [0.0, 1.0, 2.0])
+    first.set_weights([np.ones((4, 2), "float32"), np.zeros(2, "float32")])
+    assert np.array_equal(second.get_weights()[0], np.ones((4, 2)))  # still shared
+
+
+def test_what_a_proxy_does_not_forward_needs_review(models):
+    auto = models.custom(4)[2]
+    with pytest.raises(evidence.NotReplayable, match="'get_config'"):
+        auto.get_config()
+    with pytest.raises(evidence.NotReplayable, match="the checker cannot ask for 'save'"):
+        auto._ask("save", "elsewhere.keras")
+
+
+def test_the_answers_exception_comes_back_with_its_name_and_message(functions):
+    with pytest.raises(Exception, match=r"^bad input of shape \(2, 3\)$") as info:
+        functions.complain(np.zeros((2, 3)))
+    assert type(info.value).__name__ == "ValueError"
+    assert functions.total(np.ones(3)) == 3.0  # the channel still works
+
+
+def test_an_argument_changed_in_place_is_changed_here_too(functions):
+    x = np.ones(3)
+    assert functions.scale_in_place(x) == 6.0
+    assert np.array_equal(x, [2.0, 2.0, 2.0])
+
+
+def test_an_answer_process_that_dies_fails_this_call_and_every_later_one(functions):
+    assert functions.total(np.ones(2)) == 2.0
+    with pytest.raises(AnswerFailed, match="the process running your answer ended"):
+        functions.die()
+    with pytest.raises(AnswerFailed, match="ended"):
+        functions.total(np.ones(2))
+
+
+def test_an_answer_that_never_replies_fails(tmp_path):
+    answering = Answering(tmp_path, [FUNCTIONS], timeout=30.0)
+    try:
+        assert answering.total(np.ones(2)) == 2.0  # started: from now on, 0.5 s
+        answering.channel.timeout = 0.5
+        with pytest.raises(AnswerFailed, match=r"did not reply within 0.5 s"):
+            answering.slow()
+        with pytest.raises(AnswerFailed, match="did not reply"):
+            answering.total(np.ones(2))
+    finally:
+        answering.process.kill()
+        answering.close()
+
+
+def test_a_reply_that_is_not_json_fails_and_is_not_taken_for_a_large_one():
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    try:
+        os.write(replies_w, struct.pack(">Q", 5) + b"{oops")
+        channel = AnswerChannel(requests_w, replies_r, timeout=5, max_bytes=100)
+        with pytest.raises(AnswerFailed, match="an unreadable reply"):
+            channel.function("t@1", "f")()
+    finally:
+        for fd in (requests_r, requests_w, replies_r, replies_w):
+            os.close(fd)
