@@ -31,8 +31,8 @@ from pathlib import Path
 import nbformat
 
 from instructor.engine import hidden, review, stripped
-from instructor.engine.hidden import WITHHELD_MESSAGE
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
+from instructor.engine.hidden import WITHHELD_MESSAGE
 from instructor.engine.kernel import sandbox_command, sandbox_env
 from instructor.engine.limits import helpers_dirs
 

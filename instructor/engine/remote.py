@@ -86,9 +86,6 @@ class AnswerChannel:
             ename, message = reply["raised"]
             if ename == "UsesCourseImplementation":
                 raise UsesCourseImplementation(message)
-            if ename == "NameError":
-                message += (" (the grader runs your answer cells on their own, after the "
-                            "setup cell: define everything your answer uses inside them)")
             raise type(str(ename), (Exception,), {"__module__": "answer"})(message)
         if "failed" in reply:
             raise AnswerFailed(reply["failed"])
