@@ -373,7 +373,8 @@ print("kill: saw", len(_seen), "grading processes;", "KILLED" if _killed else "k
 
 
 #: A cell added after the tests: it marks every recorded call as one the records cannot
-#: hold, so that the outside check, reading the records after the notebook, would give up.
+#: hold, so that an outside check reading the kernel's records would give up. The outside
+#: check reads nothing the kernel writes now: the useless answer still scores 0.
 REWRITE_RECORDS = """\
 import glob, json
 for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
