@@ -138,9 +138,11 @@ def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarra
 
 
 def bce(target: np.ndarray, output: np.ndarray) -> float:
-    """Keras' binary cross-entropy: predictions clipped to [EPS, 1 - EPS], mean over the
-    last axis, then over every other axis (the batch, and the pixels of an image)."""
-    p = np.clip(np.asarray(output, np.float64), EPS, 1.0 - EPS)
+    """Keras' binary cross-entropy: predictions clipped to [EPS, 1 - EPS] in float32 (where
+    1 - EPS is 1 - 1.19e-7), mean over the last axis, then over every other axis (the
+    batch, and the pixels of an image)."""
+    eps = np.float32(EPS)
+    p = np.clip(np.asarray(output, np.float32), eps, np.float32(1.0) - eps).astype(np.float64)
     t = np.asarray(target, np.float64)
     return float(np.mean(-(t * np.log(p) + (1.0 - t) * np.log(1.0 - p))))
 
@@ -212,8 +214,15 @@ def _unit_inputs(rng: np.random.Generator, shape) -> np.ndarray:
 def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape,
                        seed: int = 0) -> None:
     """The models, called on random inputs, return batches of the expected shapes, and
-    what they return depends on the input."""
+    what they return depends on the input.
+
+    Random weights of the models' own shapes are set first, with positive biases: a ReLU
+    layer of the default initialisation (zero biases) can happen to be dead for every input.
+    """
     rng = np.random.default_rng(seed)
+    for model in (encoder, decoder, auto):
+        model.set_weights([w if w.ndim > 1 else np.abs(w) + np.float32(0.1)
+                           for w in _own_weights(model, rng)])
     x = _unit_inputs(rng, (3, *input_shape))
     z = rng.uniform(0.0, 2.0, size=(3, *code_shape)).astype(np.float32)
     for name, model, inputs, shape in (("encoder", encoder, x, code_shape),
