@@ -38,15 +38,17 @@ def dense_ae(*, style="functional", lam=None, l1="L1", code_act="relu", out_act=
             enc_layers.append(L.ActivityRegularization(l1=lam))
     if lam and penalty_at == "before_relu":
         enc_layers += [L.Dense(K, activity_regularizer=keras.regularizers.L1(lam)), L.ReLU()]
-    elif lam and penalty_at == "code" and l1 in ("L1", "L1L2", "L2", "10x"):
+    elif lam and penalty_at in ("code", "code_and_decoder") and l1 in ("L1", "L1L2", "L2", "10x"):
         reg = {"L1": keras.regularizers.L1(lam), "L1L2": keras.regularizers.L1L2(l1=lam),
                "L2": keras.regularizers.L2(lam), "10x": keras.regularizers.L1(10 * lam)}[l1]
         enc_layers.append(L.Dense(K, activation=code_act, activity_regularizer=reg))
     else:
         enc_layers += dense(K, code_act)
-        if lam and penalty_at == "code" and l1 == "layer":
+        if lam and penalty_at in ("code", "code_and_decoder") and l1 == "layer":
             enc_layers.append(L.ActivityRegularization(l1=lam))
     dec_layers = [keras.Input((K,))]
+    if penalty_at == "code_and_decoder":
+        dec_layers.append(L.ActivityRegularization(l1=lam))
     for units in (HIDDEN[::-1] if reverse else HIDDEN):
         dec_layers += dense(units, "relu")
     dec_layers += dense(N, out_act)
@@ -297,6 +299,7 @@ def test_l1_penalty_accepts_every_style(style, l1):
 @pytest.mark.parametrize("change", [
     {"lam": None}, {"penalty_at": "hidden"}, {"penalty_at": "before_relu"}, {"l1": "10x"},
     {"l1": "L2"}, {"loss": "mse", "lam": LAM / 2},
+    {"penalty_at": "code_and_decoder"},
 ])
 def test_l1_penalty_rejects_wrong_penalties(change):
     _, _, auto = build(dense_ae, **{"lam": LAM, **change})

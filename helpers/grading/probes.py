@@ -429,7 +429,13 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
     without = training_loss(auto, x)
     code = forward(enc_ops, w_enc, x)
     want, got = l1_loss(code, lambtha), with_code - without
+    hint = ""
+    if abs(got) <= 1e-2 * want:
+        hint = " No penalty on the code reaches the training loss."
+    elif abs(got - 2 * want) <= 2e-2 * want:
+        hint = (" That is twice the penalty: is there an activity penalty in the decoder "
+                "too (on its input, the code)?")
     expect(abs(got - want) <= 1e-2 * want + 1e-6,
            f"the training loss should include an L1 penalty of weight lambtha={lambtha:g} on "
            f"the code (the encoder's output, after its ReLU): for codes the check chose it "
-           f"should add {want:.5g} to the loss, it added {got:.5g}.")
+           f"should add {want:.5g} to the loss, it added {got:.5g}.{hint}")
