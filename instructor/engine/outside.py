@@ -356,9 +356,10 @@ class OutsideCheck:
                     if findings else "")
             return error_output(
                 "NeedsReview",
-                f"this test passed inside your notebook, but the grader could not check "
-                f"it again outside ({verdict['reason']}){also}; the instructor will "
-                "review it before it counts")
+                f"the grader could not check this test outside your notebook "
+                f"({verdict['reason']}){also}; it scores 0 until the instructor reviews "
+                "it (a pass inside the notebook is no evidence: your code ran the checks "
+                "there)")
         if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
             return stdout(f"[your notebook has code that can change how tests run "
                           f"({findings[0]}); this test was checked again outside the "

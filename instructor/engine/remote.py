@@ -48,7 +48,7 @@ class UsesCourseImplementation(Exception):
 class AnswerChannel:
     """Requests to the answer process over two pipes, one reply per request."""
 
-    def __init__(self, requests: int, replies: int, timeout: float = 300.0,
+    def __init__(self, requests: int, replies: int, timeout: float = 120.0,
                  max_bytes: int | None = None, custom_objects: dict | None = None):
         self.requests, self.replies = requests, replies
         self.timeout, self.max_bytes = timeout, max_bytes
