@@ -8,6 +8,7 @@ and the two processes run for real on a one-task notebook (no kernel).
 from __future__ import annotations
 
 import copy
+import os
 import tempfile
 from pathlib import Path
 
@@ -229,3 +230,28 @@ def test_each_variant_is_checked_against_its_own_answer(first, second, failed):
     assert sorted(outputs) == [2, 4]
     assert [i for i, found in outputs.items() if found] == failed, outputs
     assert all(ename == "FailedOutsideKernel" for i in failed for ename, _ in outputs[i])
+
+
+def test_the_answer_process_gets_no_hidden_test_key():
+    """The checker draws hidden inputs from the submission's key; the answer process,
+    which runs no hidden test, never sees it (an answer keyed on it fails outside)."""
+    from helpers.grading.hidden import KEY_VARIABLE
+    from instructor.engine import limits
+
+    answer = ("import os\ndef area(r):\n"
+              f"    return 3.14159 * r * r if os.environ.get({KEY_VARIABLE!r}) else 0.0\n")
+    cells = submission(answer)
+    test = f"import os\nassert os.environ.get({KEY_VARIABLE!r}) == 'k'\n" + TEST
+    cells[2].source = test
+    release = release_cells()
+    release[2].source = test
+    outside = OutsideCheck(cells, release, ["import math"], Path(tempfile.gettempdir()),
+                           Sandbox(limits.readable_paths(),
+                                   environment={**os.environ, KEY_VARIABLE: "k"}), {})
+    outside.start()
+    try:
+        outside.decide(cells)
+    finally:
+        outside.stop()
+    [output] = cells[2].outputs
+    assert output.ename == "FailedOutsideKernel" and "area(2)" in output.evalue

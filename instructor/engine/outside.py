@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.grading.hidden import KEY_VARIABLE
 from instructor.engine import hidden, review, stripped
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
 from instructor.engine.hidden import WITHHELD_MESSAGE
@@ -193,10 +194,13 @@ class OutsideCheck:
         try:
             # the answer process: the stripped helpers, never the real package
             readable = [p for p in box.readable_paths if os.path.realpath(p) not in course]
+            # ... nor this submission's hidden-test key: it runs no hidden test
+            environment = {k: v for k, v in (box.environment or os.environ).items()
+                           if k != KEY_VARIABLE}
             self.answers = self._spawn(
                 [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir],
                 answer_dir, [*readable, str(ANSWERS.parent), stripped_dir],
-                (requests_r, replies_w))
+                (requests_r, replies_w), environment=environment)
             self.process = self._spawn(
                 [sys.executable, str(VERIFY), os.path.join(check_dir, "out.json"),
                  str(requests_w), str(replies_r)],
@@ -213,12 +217,13 @@ class OutsideCheck:
                 pass  # it died at once: no verdicts, every checked test fails
 
     def _spawn(self, command: list[str], cwd: str, readable: list[str], fds: tuple,
-               stdout=subprocess.DEVNULL) -> subprocess.Popen:
+               stdout=subprocess.DEVNULL, environment: dict | None = None
+               ) -> subprocess.Popen:
         box = self.sandbox
         return subprocess.Popen(
             sandbox_command(command, cwd, readable, box.memory_limit_gb, box.use_landlock,
                             **box.limits),
-            cwd=cwd, env=sandbox_env(cwd, box.environment), pass_fds=fds,
+            cwd=cwd, env=sandbox_env(cwd, environment or box.environment), pass_fds=fds,
             stdin=subprocess.PIPE, stdout=stdout,
             stderr=subprocess.STDOUT if stdout is subprocess.PIPE else subprocess.DEVNULL,
             text=True)
