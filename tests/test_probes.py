@@ -98,7 +98,7 @@ def conv_ae(*, style="functional", out_act="sigmoid", valid_at=-1, pool_first=Fa
 
 class Liar(keras.Model):
     """A model with the weights of ``inner`` (get_weights and set_weights work) whose
-    call computes something else: ``mode`` "zeros" or "linear" (inputs times the first
+    call computes something other: ``mode`` "zeros" or "linear" (inputs times the first
     kernel, cut or padded to the output's width)."""
 
     def __init__(self, inner, mode, **kwargs):
@@ -194,9 +194,9 @@ def test_dense_forward_accepts_correct_styles(style):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"out_act": "relu"}, "computes something else"),
-    ({"code_act": "linear"}, "encoder computes something else"),
-    ({"middle_act": "sigmoid"}, "encoder computes something else"),
+    ({"out_act": "relu"}, "computes something other"),
+    ({"code_act": "linear"}, "encoder computes something other"),
+    ({"middle_act": "sigmoid"}, "encoder computes something other"),
     ({"reverse": False}, r"decoder.get_weights\(\) should list"),
 ])
 def test_dense_forward_rejects_wrong_models(change, message):
@@ -223,8 +223,8 @@ def test_conv_forward_accepts_correct_styles(style):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"out_act": "relu"}, "decoder computes something else"),
-    ({"pool_first": True}, "encoder computes something else"),
+    ({"out_act": "relu"}, "decoder computes something other"),
+    ({"pool_first": True}, "encoder computes something other"),
     ({"valid_at": -2}, "decoder called on a batch of 3 inputs"),
     ({"reverse": False}, r"decoder.get_weights\(\) should list"),
 ])
@@ -316,3 +316,26 @@ def test_l1_loss_follows_the_keras_version():
     code = np.array([[1.0, -2.0], [3.0, 0.0]])
     want = 0.6 / 2 if activity_loss_is_averaged() else 0.6
     assert probes.l1_loss(code, 0.1) == pytest.approx(want)
+
+
+def test_l1_penalty_given_the_encoder_judges_the_penalty_not_the_layers():
+    """With the encoder given, the code is its own output: a code layer with the wrong
+    activation (the layers test's mistake) still carries a right penalty here."""
+    encoder, _, auto = build(dense_ae, lam=LAM, code_act="sigmoid")
+    probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM, encoder=encoder)
+    with pytest.raises(AssertionError, match="should include an L1 penalty"):
+        probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM)  # the NumPy code is relu's
+
+
+def test_l1_penalty_refuses_an_encoder_whose_code_is_all_zeros():
+    """An encoder that outputs zeros would make any missing penalty look right."""
+    class Zeros:
+        def set_weights(self, weights):
+            pass
+
+        def __call__(self, x):
+            return np.zeros((len(x), K), np.float32)
+
+    _, _, auto = build(dense_ae, lam=None)
+    with pytest.raises(AssertionError, match="not be \\(nearly\\) all zeros"):
+        probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM, encoder=Zeros())
