@@ -324,6 +324,7 @@ def _adam_step(auto, weights, x, target, lr: float):
     auto.set_weights(weights)
     auto.optimizer.learning_rate = lr
     auto.reset_metrics()
+    auto.run_eagerly = True   # the same numbers, without seconds of tracing for one step
     loss = float(auto.train_on_batch(x, target, return_dict=True)["loss"])
     moves = [np.asarray(after, np.float64) - np.asarray(before, np.float64)
              for before, after in zip(weights, auto.get_weights(), strict=True)]
