@@ -189,3 +189,15 @@ def test_only_the_listed_methods_can_be_asked_for(answers):
     reply = method(answers, handle, "save", "/tmp/elsewhere.keras")
     assert reply == {"error": "the checker cannot ask for 'save'"}
     assert "unknown request" in answers.handle({"op": "exec", "source": "1"})["error"]
+
+
+def test_answer_cells_may_use_what_ipython_gives_a_notebook(tmp_path):
+    """Magics, display, get_ipython() and In work as in the kernel (an honest answer
+    cell that uses them must not fail outside)."""
+    answers = Answers(tmp_path)
+    answers.run_setup(["import numpy as np"])
+    answers.run_tasks({"t@1": {"context": [], "answers": [
+        "%matplotlib inline\n"
+        "def f(x):\n    display(x)\n    get_ipython()\n    return len(In[-1]) + x\n"]}})
+    assert answers.errors == {}
+    assert call(answers, "f", 1) == {"result": len(answers.base["In"][-1]) + 1, "files": {}}

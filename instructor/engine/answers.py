@@ -137,12 +137,35 @@ class Answers:
         self.errors: dict[str, str] = {}
         self.objects: dict[int, object] = {}
         self.calls = 0
+        self.shell = None
+
+    def _ipython(self) -> None:
+        """What a notebook's code may expect of IPython: ``get_ipython()``, ``display``,
+        ``In``/``_ih`` (the sources run so far) and magics (``%matplotlib inline``), here
+        without a kernel (what they display goes to the log)."""
+        try:
+            from IPython.core.interactiveshell import InteractiveShell
+            from IPython.display import display
+        except ImportError:
+            return
+        self.shell = InteractiveShell.instance()
+        self.shell.enable_gui = lambda gui=None: None  # %matplotlib: no event loop here
+        history: list[str] = [""]
+        self.base.update(get_ipython=lambda: self.shell, display=display, In=history,
+                         _ih=history, Out={}, _oh={})
+
+    def _run(self, source: str, name: str, namespace: dict) -> None:
+        if self.shell is not None:
+            namespace.get("In", []).append(source)
+            source = self.shell.transform_cell(source)
+        exec(compile(source, name, "exec"), namespace)  # noqa: S102
 
     # the sources
     def run_setup(self, sources: list[str]) -> None:
+        self._ipython()
         for source in sources:
             try:
-                exec(compile(source, "<grade-setup>", "exec"), self.base)  # noqa: S102
+                self._run(source, "<grade-setup>", self.base)
             except Exception as err:  # noqa: BLE001 - reported with every request
                 self.setup_error = _message(err)
                 return
@@ -158,8 +181,7 @@ class Answers:
             for kind in ("context", "answers"):
                 for source in sources.get(kind, []):
                     try:
-                        exec(compile(source, f"<{kind} {task}>", "exec"),  # noqa: S102
-                             namespace)
+                        self._run(source, f"<{kind} {task}>", namespace)
                         if kind == "answers":
                             answer_error = None
                     except Exception as err:  # noqa: BLE001 - reported when it is called
