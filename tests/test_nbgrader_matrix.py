@@ -473,7 +473,10 @@ CASES = {
     "s25_recorder_off": (recorder_off, 6, []),  # nothing the kernel writes is read
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
     "s28_big_file": (big_file, 0, ["File too large"]),
-    "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview", "mc.expect_equal"]),
+    # checked outside on the model's behaviour, through a proxy: the tampering reaches
+    # only the kernel's checks, and the feedback says so
+    "s29_custom_layer_tamper": (custom_layer_tamper, 6, ["mc.expect_equal",
+                                                         "checked again outside"]),
     # the submission's metadata decides nothing; cells added after the tests change no record
     "s30_task_tag_removed": ("meta:untag", 0, [OUTSIDE]),
     "s31_task_tag_changed": ("meta:retag", 0, [OUTSIDE]),
@@ -494,6 +497,9 @@ CASES = {
     "s52_prints_in_answer": (prints_in_answer, 6, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
     "s53_prints_when_called": (prints_when_called, 0, ["OutputTooLarge"]),
     "s54_record_bomb": (record_bomb, 0, ["RecordTooLarge", "COURSE_RECORD_MB"]),
+    # correct, but it imports ctypes: code that could reach past Python is set aside
+    "s72_reaches_beyond_the_kernel": (lambda: REF + "\nimport ctypes\n", 0,
+                                      ["NeedsReview", "ctypes"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -506,12 +512,14 @@ PSNR_CASES = {
     "p03_course_alias": ("from helpers.metrics import psnr as _theirs\n\n\n"
                          "def psnr(pred, target):\n    return _theirs(pred, target)\n",
                          0, ["calls helpers.metrics.psnr, the course's own implementation"]),
+    # caught by running it: in the answer process, the course's psnr raises
     "p04_obfuscated": ("import importlib\n\n\ndef psnr(pred, target):\n    return "
                        "importlib.import_module('helpers.metr' + 'ics').psnr(pred, target)\n",
-                       0, ["NeedsReview", "imports importlib"]),
+                       0, ["UsesCourseImplementation",
+                           "is the course's own implementation of this task"]),
 }
 #: Submissions set aside for the instructor's review.
-REVIEW = {"s29_custom_layer_tamper", "p04_obfuscated"}
+REVIEW = {"s72_reaches_beyond_the_kernel"}
 
 # ------------------------------------------------------------------ damaged metadata
 META_SOLUTION = '''def double(x):
