@@ -179,8 +179,27 @@ class Adam(keras.optimizers.SGD):
 """ + _kl_layer_variant(GOOD_KL).replace('auto.compile(optimizer="adam"',
                                          'auto.compile(optimizer=Adam()')
 
+#: Honest mistakes, each of which must cost one test (the random-weight probes of the
+#: other tests leave it to that one): tanh hidden layers in the encoder (structure), SGD
+#: (structure), a relu on the log variance (linear; the KL test's special weights see
+#: it too, as they did before the probes).
+KL_LAYER = _kl_layer_variant(GOOD_KL)
+TANH_HIDDEN = KL_LAYER.replace('h = keras.layers.Dense(units, activation="relu")(h)',
+                               'h = keras.layers.Dense(units, activation="tanh")(h)', 1)
+HONEST_SGD = KL_LAYER.replace('auto.compile(optimizer="adam"', 'auto.compile(optimizer="sgd"')
+RELU_ON_LOG_VAR = KL_LAYER.replace("log_var = keras.layers.Dense(latent_dims)(h)",
+                                   'log_var = keras.layers.Dense(latent_dims, '
+                                   'activation="relu")(h)')
+#: Correct: Adam with a larger epsilon than Keras' default (its first step is still about
+#: the learning rate wherever the gradient is clear).
+ADAM_EPSILON = KL_LAYER.replace('auto.compile(optimizer="adam"',
+                                'auto.compile(optimizer=keras.optimizers.Adam(epsilon=1e-4)')
+
 #: The wrong answers, and the test cells each must fail (and no others).
 WRONG = {
+    "tanh_hidden": TANH_HIDDEN,
+    "honest_sgd": HONEST_SGD,
+    "relu_on_log_var": RELU_ON_LOG_VAR,
     "train_step_only": TRAIN_STEP_ONLY,
     "wrong_order": _kl_layer_variant(GOOD_KL, order="mean-logvar-z"),
     "exp_logvar_as_sigma": EXP_SIGMA + _kl_layer_variant(GOOD_KL, sampler="_SigmaSampling()"),
@@ -199,7 +218,8 @@ globals().update(grading.task_tests(grading.GradedTask(
             "vae-tests-linear": 2.0, "vae-tests-sampling": 2.0,
             "vae-tests-reconstruction": 2.0, "vae-tests-kl": 3.0},
     correct={"reference": None, "train_and_test_step": TRAIN_TEST_STEP,
-             "compute_loss_mc_kl": COMPUTE_LOSS, "kl_layer": _kl_layer_variant(GOOD_KL)},
+             "compute_loss_mc_kl": COMPUTE_LOSS, "kl_layer": KL_LAYER,
+             "adam_epsilon": ADAM_EPSILON},
     wrong={
         "train_step_only": ({"vae-tests-validation"}, "needs its own test_step too"),
         "wrong_order": ({"vae-tests-order"}, "(z, mean, log_var) in this order"),
@@ -208,8 +228,12 @@ globals().update(grading.task_tests(grading.GradedTask(
         "kl_missing": ({"vae-tests-kl"}, "the KL term should add"),
         "relu_on_mean": ({"vae-tests-linear"}, "the mean layer should be linear"),
         "recon_averaged": ({"vae-tests-reconstruction"}, "should be 50 * log 2"),
-        "tanh_hidden_says_relu": ({"vae-tests-structure", "vae-tests-linear", "vae-tests-kl"},
+        "tanh_hidden_says_relu": ({"vae-tests-structure"},
                                   "are the encoder's hidden layers relu"),
+        "tanh_hidden": ({"vae-tests-structure"}, "should start with Dense layers"),
+        "honest_sgd": ({"vae-tests-structure"}, "should be compiled with Adam"),
+        "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
+                            "the log-variance layer should be linear"),
         "sgd_named_adam": ({"vae-tests-training"}, "moved a weight by more than the learning rate"),
     },
     sources=lambda: WRONG)))

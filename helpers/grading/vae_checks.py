@@ -257,6 +257,7 @@ def training_loss(auto, x) -> float:
     ``train_on_batch`` since the last reset, Keras 3.15 the step's own loss."""
     auto.optimizer.learning_rate = 0.0
     auto.reset_metrics()
+    auto.run_eagerly = True   # the same numbers, without seconds of tracing per model
     logs = auto.train_on_batch(x, x, return_dict=True)
     expect("loss" in logs, f"the training step should report 'loss', got {sorted(logs)}")
     return float(logs["loss"])
@@ -383,8 +384,9 @@ ADAM_EPSILON, ADAM_BETA_2 = 1e-7, 0.999
 #: Weights whose (NumPy) gradient is at least this large must move by about lr.
 ADAM_GRAD_MIN = 1e-2
 #: Their step, as a fraction of lr: at least this (|g| / (|g| + 3.2e-6) > 0.999 for the
-#: specified loss; a loss scaled down by up to 100 still passes) and at most 1 + 1e-3.
-ADAM_STEP_MIN, ADAM_STEP_MAX = 0.9, 1.001
+#: specified loss; a loss scaled down by up to 100, or an Adam whose epsilon is up to
+#: 3e-4, still passes) and at most 1 + 1e-3.
+ADAM_STEP_MIN, ADAM_STEP_MAX = 0.5, 1.001
 
 
 def _generator(rng) -> np.random.Generator:
@@ -555,6 +557,15 @@ def check_encoder_forward(encoder, input_dims: int, hidden_layers, latent_dims: 
             "are the encoder's hidden layers relu, one after the other?",
         )
         return
+    if not any(ok):
+        # both heads differ: the hidden layers are not the specification's, which the
+        # structure test reports (one mistake, one test); the heads must still follow
+        # the input, as linear layers on any hidden layers do
+        follows = [float(np.std(outputs[i], axis=0).min()) > 1e-3
+                   for i in (found.mean_index, found.log_var_index)]
+        expect(all(follows), "with random weights the mean and log-variance outputs "
+               "should change with the input: the encoder's heads ignore it")
+        return
     for good, name in zip(ok, ("mean", "log-variance"), strict=True):
         expect(
             good,
@@ -576,8 +587,9 @@ def check_sampling_forward(encoder, input_dims: int, hidden_layers, latent_dims:
                         for i in (found.z_index, found.mean_index, found.log_var_index))
     eps = (z - mean) / np.exp(0.5 * log_var)
     for d in range(latent_dims):
-        high = log_var[:, d] > np.median(log_var[:, d])
-        for part in (eps[:, d], eps[high, d], eps[~high, d]):
+        order = np.argsort(log_var[:, d], kind="stable")  # equal halves, even for ties
+        low, high = order[:len(order) // 2], order[len(order) // 2:]
+        for part in (eps[:, d], eps[high, d], eps[low, d]):
             expect(
                 abs(part.mean()) < 0.12 and abs(part.std() - 1.0) < 0.12,
                 "with random weights, (z - mean) / exp(log_var / 2) should be standard "
@@ -595,7 +607,10 @@ def check_auto_forward(models, input_dims: int, hidden_layers, latent_dims: int,
     weights = randomise(encoder, decoder, input_dims, hidden_layers, latent_dims, rng,
                         log_var_bias=LOG_VAR_OFF, log_var_scale=0.1)
     x = _inputs(rng, 64, input_dims)
-    mean = _outputs(encoder, x)[weights.found.mean_index]
+    outputs = _outputs(encoder, x)
+    if not _z_is_mean(outputs, weights.found):
+        return  # a log variance that is not linear: the linear test's mistake
+    mean = outputs[weights.found.mean_index]
     got = _outputs(auto, x, training=False)[0]
     want = weights.decode(mean)[1]
     expect(
@@ -604,6 +619,11 @@ def check_auto_forward(models, input_dims: int, hidden_layers, latent_dims: int,
         "output at the encoder's z: auto should chain the encoder and decoder returned, "
         "with their weights",
     )
+
+
+def _z_is_mean(outputs, found: LatentLayers) -> bool:
+    """Whether z equals the mean, as it does with the log variance's bias very low."""
+    return bool(np.max(np.abs(outputs[found.z_index] - outputs[found.mean_index])) < 1e-3)
 
 
 def check_forward(models, input_dims: int, hidden_layers, latent_dims: int, rng=0) -> None:
@@ -667,7 +687,16 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
     weights = randomise(encoder, decoder, input_dims, hidden_layers, latent_dims, rng,
                         log_var_bias=LOG_VAR_QUIET, log_var_scale=0.1)
     x = (rng.uniform(size=(ADAM_BATCH, input_dims)) > 0.6).astype("float32")
-    codes = _outputs(encoder, x)[weights.found.mean_index]
+    if mc.optimizer_name(auto) not in ("adam", None):
+        return  # another optimizer, as auto says: the structure test's mistake
+    outputs = _outputs(encoder, x)
+    if not _z_is_mean(outputs, weights.found):
+        return  # a log variance that is not linear: the linear test's mistake
+    codes = outputs[weights.found.mean_index]
+    # a decoder that is not the specification's (the structure test's mistake): no NumPy
+    # gradient to compare with, only the size of Adam's steps
+    exact = np.allclose(_outputs(decoder, codes, training=False)[0],
+                        weights.decode(codes)[1], atol=FORWARD_ATOL)
     encoder_grads, decoder_grads = numpy_gradients(weights, x, codes)
     # the reconstruction term's gradient at the log variance: through z, ~exp(-10) of it
     # (negligible); the KL term's: 0.5 * (exp(log_var) - 1) / batch
@@ -675,6 +704,7 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
     before = [[np.asarray(w, float) for w in layer.get_weights()] for layer in layers]
     auto.optimizer.learning_rate = ADAM_LR
     auto.reset_metrics()
+    auto.run_eagerly = True   # the same numbers, without seconds of tracing
     auto.train_on_batch(x, x, return_dict=True)
     after = [[np.asarray(w, float) for w in layer.get_weights()] for layer in layers]
     steps = [[b - a for a, b in zip(old, new, strict=True)]
@@ -682,7 +712,9 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
     n_encoder = len(weights.encoder_layers)
     if log_var_head:
         # direction only: how far Adam moves is the training test's to check
-        pair, grads = steps[n_encoder - 1], encoder_grads[-1]
+        # the bias only: its gradient, 0.5 * (exp(log_var) - 1) per example, does not
+        # depend on the hidden layers (a mistake there is the structure test's)
+        pair, grads = steps[n_encoder - 1][1:], encoder_grads[-1][1:]
         total = wrong = 0
         for step, grad in zip(pair, grads, strict=True):
             big = np.abs(grad) >= ADAM_GRAD_MIN
@@ -693,8 +725,7 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
             wrong == 0,
             "one training step should move each of the log-variance layer's weights "
             "against the gradient of the KL term (the only term that depends on the log "
-            f"variance when it is very low); {wrong} of the {total} weights with a clear "
-            "gradient did not",
+            "variance when it is very low); some of them did not",
         )
         return
     largest = max(float(np.abs(s).max()) for pair in steps for s in pair)
@@ -704,6 +735,14 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
         "learning rate: Adam's first step moves no weight further (is auto compiled with "
         "Adam, and does each step apply the optimizer once?)",
     )
+    if not exact:
+        moves = np.concatenate([np.abs(s).ravel() for pair in steps[n_encoder:] for s in pair])
+        expect(
+            np.mean(moves >= ADAM_STEP_MIN * ADAM_LR) >= 0.25,
+            "one Adam step should move most of the decoder's weights by about the learning "
+            "rate; most of them moved much less (is auto compiled with Adam?)",
+        )
+        return
     moved = total = 0
     for pair, grads in zip(steps[n_encoder:], decoder_grads, strict=True):
         for step, grad in zip(pair, grads, strict=True):
@@ -716,6 +755,5 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
         moved == total,
         "one Adam step should move each of the decoder's weights by the learning rate "
         "against the sign of the loss's gradient (summed binary cross-entropy, averaged "
-        f"over the batch); {total - moved} of the {total} weights with a clear gradient "
-        "did not",
+        "over the batch); some of the weights with a clear gradient did not",
     )
