@@ -136,8 +136,11 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
     # what the kernels may read, for this environment (its data folder): in the config,
     # since SafeExecute re-reads its config when it starts the notebook
     config.SafeExecute.readable_paths = limits.readable_paths(environment)
+    # a notebook of many variants: its outside check runs every variant's tests, so it
+    # gets as long as the notebook itself (a submission's is one variant, well under it)
     executor = SafeExecute(config=config, kernel_name="python3", timeout=timeout,
                            notebook_timeout=max(timeout, 900),
+                           verifier_timeout=max(timeout, 900),
                            release_notebook=str(release or ""),
                            check_outside=release is not None,
                            kernel_environment=environment)
