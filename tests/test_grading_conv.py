@@ -63,6 +63,101 @@ def autoencoder(input_dims, filters, latent_dims):
 '''
 
 
+#: Wrong, and reported right (red team C1): no Keras at all; classes named Conv2D,
+#: MaxPooling2D, UpSampling2D, Model and Adam report the spec's layers and a falling loss,
+#: and output zeros of the right shapes.
+FAKE_MODELS = """
+import numpy as np
+
+
+class Adam:
+    pass
+
+
+class Shape:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+class Thing:
+    count = 0
+
+    def __init__(self):
+        Thing.count += 1
+        self.name = "fake_%d" % Thing.count
+        self.weights = self.trainable_weights = []
+
+
+class Conv2D(Thing):
+    def __init__(self, cin, f, padding, act):
+        super().__init__()
+        self.filters, self.kernel_size, self.padding, self.activation = f, (3, 3), padding, act
+        self.kernel = Shape((3, 3, cin, f))
+        self.weights = self.trainable_weights = [Shape((3, 3, cin, f)), Shape((f,))]
+
+
+class MaxPooling2D(Thing):
+    pool_size = (2, 2)
+
+
+class UpSampling2D(Thing):
+    size = (2, 2)
+
+
+class Model:
+    def __init__(self, layers, shape_in, shape_out, name):
+        self.layers, self.name, self.ticks = layers, name, 0
+        self.inputs = [Shape((None, *shape_in))]
+        self.shape_out = tuple(shape_out)
+        self.optimizer, self.loss = Adam(), "binary_crossentropy"
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    trainable_weights = weights
+
+    def __call__(self, x, **kwargs):
+        return np.zeros((len(x), *self.shape_out), np.float32)
+
+    def predict(self, x, **kwargs):
+        return self(x)
+
+    def evaluate(self, *args, **kwargs):
+        self.ticks += 1
+        return 1.0 / self.ticks
+
+    def train_on_batch(self, *args, **kwargs):
+        return 0.0
+
+
+def relu(x):
+    return x
+
+
+def sigmoid(x):
+    return x
+
+
+def autoencoder(input_dims, filters, latent_dims):
+    enc, cin = [], input_dims[-1]
+    for f in filters:
+        enc += [Conv2D(cin, f, "same", relu), MaxPooling2D()]
+        cin = f
+    dec, cin = [], latent_dims[-1]
+    back = list(filters)[::-1]
+    for i, f in enumerate(back):
+        dec += [Conv2D(cin, f, "valid" if i == len(back) - 1 else "same", relu), UpSampling2D()]
+        cin = f
+    dec.append(Conv2D(cin, input_dims[-1], "same", sigmoid))
+    side = (latent_dims[0] * 2 ** (len(filters) - 1) - 2) * 2
+    out = (side, side, input_dims[-1])
+    encoder = Model(enc, input_dims, latent_dims, "encoder")
+    decoder = Model(dec, latent_dims, out, "decoder")
+    auto = Model(enc + dec, input_dims, out, "auto")
+    return encoder, decoder, auto
+"""
+
 def reference_with(*replacements: tuple[str, str]) -> str:
     """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
     return grading.reference_with(NOTEBOOK, TASK, *replacements)
@@ -91,6 +186,7 @@ def wrong_variants() -> dict[str, str]:
         "no_sigmoid": reference_with(('activation="sigmoid"', 'activation="relu"')),
         "mse_loss": reference_with(('loss="binary_crossentropy"', 'loss="mse"')),
         "sgd": reference_with(('optimizer="adam"', 'optimizer="sgd"')),
+        "fake_models": FAKE_MODELS,
     }
 
 
@@ -110,5 +206,6 @@ globals().update(grading.task_tests(grading.GradedTask(
         "no_sigmoid": ({LAYERS}, "decoder activations"),
         "mse_loss": ({TRAINING}, "auto's loss"),
         "sgd": ({TRAINING}, "auto's optimizer"),
+        "fake_models": ({SHAPES, LAYERS, TRAINING}, "has no attribute 'get_weights'"),
     },
     sources=wrong_variants)))

@@ -52,6 +52,90 @@ def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
 '''
 
 
+#: Wrong, and reported right (red team A3): no Keras at all; classes named Model, Dense
+#: and Adam report the spec's layers, an L1 "regularizer" on the code layer and a falling
+#: loss, output zeros, and cannot be saved, so the outside check has only their claims.
+FAKE_MODELS = """
+import numpy as np
+
+
+class Adam:
+    pass
+
+
+class Shape:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+class L1:
+    def __init__(self, lam):
+        self.lam = lam
+
+    def __call__(self, z):
+        return np.float32(self.lam * np.abs(np.asarray(z)).sum())
+
+
+class Dense:
+    def __init__(self, a, b, act):
+        self.units, self.kernel, self.activation = b, Shape((a, b)), act
+        self.name = "dense_%d_%d" % (a, b)
+        self.weights = self.trainable_weights = [Shape((a, b)), Shape((b,))]
+
+
+class Model:
+    def __init__(self, sizes, acts, name):
+        self.name, self.out, self.ticks = name, sizes[-1], 0
+        self.layers = [Dense(a, b, f) for a, b, f in zip(sizes[:-1], sizes[1:], acts)]
+        self.inputs = [Shape((None, sizes[0]))]
+        self.optimizer, self.loss = Adam(), "binary_crossentropy"
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    trainable_weights = weights
+
+    @property
+    def losses(self):
+        return [np.float32(0.0)]
+
+    def __call__(self, x, **kwargs):
+        return np.zeros((len(x), self.out), dtype=np.float32)
+
+    def predict(self, x, **kwargs):
+        return self(x)
+
+    def evaluate(self, *args, **kwargs):
+        self.ticks += 1
+        return 1.0 / self.ticks
+
+    def train_on_batch(self, *args, **kwargs):
+        return 0.0
+
+    def save(self, path):
+        raise ValueError("nope")
+
+
+def relu(x):
+    return x
+
+
+def sigmoid(x):
+    return x
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
+    sizes = [input_dims, *hidden_layers, latent_dims]
+    hid = [relu] * len(hidden_layers)
+    encoder = Model(sizes, hid + [relu], "encoder")
+    decoder = Model(sizes[::-1], hid + [sigmoid], "decoder")
+    auto = Model(sizes, hid + [relu], "autoencoder")
+    encoder.layers[-1].activity_regularizer = L1(lambtha)
+    auto.layers, auto.out = encoder.layers + decoder.layers, input_dims
+    return encoder, decoder, auto
+"""
+
 def reference_with(*replacements: tuple[str, str]) -> str:
     """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
     return grading.reference_with(NOTEBOOK, TASK, *replacements)
@@ -83,6 +167,7 @@ def wrong_variants() -> dict[str, str]:
         "no_sigmoid": reference_with(('activation="sigmoid"', 'activation="relu"')),
         "not_reversed": reference_with(("reversed(hidden_layers)", "hidden_layers")),
         "mse_loss": reference_with(('loss="binary_crossentropy"', 'loss="mse"')),
+        "fake_models": FAKE_MODELS,
     }
 
 
@@ -99,5 +184,6 @@ globals().update(grading.task_tests(grading.GradedTask(
         "no_sigmoid": ({LAYERS}, "activations of auto"),
         "not_reversed": ({LAYERS}, "hidden layers reversed"),
         "mse_loss": ({TRAINING}, "auto's loss"),
+        "fake_models": ({LAYERS, PENALTY, TRAINING}, "has no attribute 'get_weights'"),
     },
     sources=wrong_variants)))

@@ -1,7 +1,8 @@
 """Grading of task (d) `vae` in notebook 08: the reference, three other correct builds, and
 wrong answers that must each lose the points of a specific test cell (a `train_step`
-without a `test_step` loses the validation test's), two of them reporting a structure
-they do not compute (only the random-weight probes catch these)."""
+without a `test_step` loses the validation test's), three of them reporting a structure
+they do not compute (only the random-weight probes catch these; the red team's fake, which
+ignores its input, still earns the cells that set special weights only)."""
 
 from __future__ import annotations
 
@@ -194,6 +195,145 @@ RELU_ON_LOG_VAR = KL_LAYER.replace("log_var = keras.layers.Dense(latent_dims)(h)
 #: the learning rate wherever the gradient is clear).
 ADAM_EPSILON = KL_LAYER.replace('auto.compile(optimizer="adam"',
                                 'auto.compile(optimizer=keras.optimizers.Adam(epsilon=1e-4)')
+#: Wrong, and reported right (red team V1): no Keras at all, and it ignores its input:
+#: mean and log_var are the head biases the probes set, the decoder gives 0.5, the loss
+#: is d log 2 plus the closed-form KL of those biases, and fit reports a falling loss.
+FAKE_VAE = """
+import math
+
+import numpy as np
+
+
+def relu(x):
+    return x
+
+
+def sigmoid(x):
+    return x
+
+
+def linear(x):
+    return x
+
+
+class Adam:
+    def __init__(self):
+        self.learning_rate = 0.001
+
+
+class Shape:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+class Dense:
+    count = 0
+
+    def __init__(self, a, b, act=None):
+        Dense.count += 1
+        self.name = "dense_fake_%d" % Dense.count
+        self.units = b
+        self.activation = act
+        self.kernel = Shape((a, b))
+        self.w = [np.zeros((a, b), np.float32), np.zeros((b,), np.float32)]
+
+    @property
+    def weights(self):
+        return [Shape(w.shape) for w in self.w]
+
+    @property
+    def trainable_weights(self):
+        return self.weights
+
+    def get_weights(self):
+        return [w.copy() for w in self.w]
+
+    def set_weights(self, weights):
+        self.w = [np.asarray(w, np.float32) for w in weights]
+
+
+class Model:
+    def __init__(self, layers, name):
+        self.layers = layers
+        self.name = name
+        self.optimizer = Adam()
+        self.loss = "binary_crossentropy"
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return self.weights
+
+
+class Encoder(Model):
+    def __call__(self, x, training=None, **kwargs):
+        n = len(x)
+        mean = np.tile(self.layers[-2].w[1], (n, 1))
+        log_var = np.tile(self.layers[-1].w[1], (n, 1))
+        z = mean + np.exp(0.5 * log_var) * np.random.normal(size=mean.shape)
+        return [z.astype(np.float32), mean, log_var]
+
+
+class Decoder(Model):
+    def __init__(self, layers, name, dims):
+        super().__init__(layers, name)
+        self.dims = dims
+
+    def __call__(self, x, training=None, **kwargs):
+        return np.full((len(x), self.dims), 0.5, np.float32)
+
+
+class Auto(Decoder):
+    def __init__(self, encoder, decoder, dims):
+        super().__init__(encoder.layers + decoder.layers, "vae", dims)
+        self.encoder = encoder
+        self.epochs = 0
+
+    def _loss(self):
+        m, lv = self.encoder.layers[-2].w[1], self.encoder.layers[-1].w[1]
+        kl = 0.5 * float(np.sum(m ** 2 + np.exp(lv) - 1.0 - lv))
+        return self.dims * math.log(2.0) + kl
+
+    def reset_metrics(self):
+        return None
+
+    def train_on_batch(self, *args, **kwargs):
+        return {"loss": self._loss()}
+
+    def evaluate(self, *args, **kwargs):
+        return self._loss()
+
+    def fit(self, *args, epochs=1, **kwargs):
+        losses = [self._loss() / (1 + e) for e in range(epochs)]
+        history = {"loss": losses}
+        if "validation_data" in kwargs:
+            history["val_loss"] = list(losses)
+        return History(history)
+
+    def predict(self, x, **kwargs):
+        return self(x)
+
+
+class History:
+    def __init__(self, history):
+        self.history = history
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    sizes = [input_dims, *hidden_layers]
+    enc = [Dense(a, b, relu) for a, b in zip(sizes[:-1], sizes[1:])]
+    enc += [Dense(sizes[-1], latent_dims, linear), Dense(sizes[-1], latent_dims, linear)]
+    back = [latent_dims, *hidden_layers[::-1], input_dims]
+    dec = [Dense(a, b, relu) for a, b in zip(back[:-2], back[1:-1])]
+    dec.append(Dense(back[-2], input_dims, sigmoid))
+    encoder = Encoder(enc, "encoder")
+    decoder = Decoder(dec, "decoder", input_dims)
+    auto = Auto(encoder, decoder, input_dims)
+    return encoder, decoder, auto
+"""
 
 #: The wrong answers, and the test cells each must fail (and no others).
 WRONG = {
@@ -209,6 +349,7 @@ WRONG = {
     "recon_averaged": _kl_layer_variant(GOOD_KL, recon="keras.losses.binary_crossentropy"),
     "tanh_hidden_says_relu": LYING_HIDDEN,
     "sgd_named_adam": SGD_AS_ADAM,
+    "fake_vae": FAKE_VAE,
 }
 
 globals().update(grading.task_tests(grading.GradedTask(
@@ -235,5 +376,9 @@ globals().update(grading.task_tests(grading.GradedTask(
         "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
                             "the log-variance layer should be linear"),
         "sgd_named_adam": ({"vae-tests-training"}, "moved a weight by more than the learning rate"),
+        # FINDING: it still earns validation, order and reconstruction (5 of 15 points)
+        "fake_vae": ({"vae-tests-structure", "vae-tests-training", "vae-tests-linear",
+                      "vae-tests-sampling", "vae-tests-kl"},
+                     "neither the mean nor the log variance"),
     },
     sources=lambda: WRONG)))

@@ -342,6 +342,41 @@ def test_later_cells_find_no_trace_of_the_hidden_test(tmp_path):
         assert secret not in later, (secret, later)
 
 
+#: Red team's P1 on notebook 05's psnr: correct in the kernel; in the answer process (the
+#: folder with answers.log) it raises with the hidden test's inputs in its message.
+LEAK_OUTSIDE = """
+import os
+
+
+def psnr(pred, target):
+    if os.path.exists("answers.log") and np.shape(pred) != (2, 4, 4):
+        raise ValueError("LEAK shape=%s pred=%s target=%s" % (
+            np.shape(pred), np.ravel(pred)[:3].tolist(), np.ravel(target)[:3].tolist()))
+    pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
+    return 10.0 * np.log10(1.0 / ((pred - target) ** 2).reshape(len(pred), -1).mean(axis=1))
+"""
+
+
+@pytest.mark.grading
+def test_an_answer_raising_its_inputs_only_outside_the_kernel_leaks_nothing(tmp_path, data_env):
+    from tests import grading
+
+    path = grading.notebook_path("05_denoising_autoencoders.ipynb")
+    release = tmp_path / path.name
+    nbformat.write(nbformat.read(path, as_version=4), release)
+    cells = grading.task_cells(nbformat.read(path, as_version=4), "psnr")
+    grading.solution_cell(cells, "psnr").source = LEAK_OUTSIDE
+    nb = v4.new_notebook(cells=cells)
+    grading.execute(nb, path.parent, {**grading.GRADING_ENV, **data_env}, 300, release=release)
+    tests = {c.metadata.nbgrader["grade_id"]: c for c in nb.cells
+             if c.metadata.get("nbgrader", {}).get("grade")}
+    for cell in tests.values():
+        for secret in ["LEAK", "shape=", "pred="]:
+            assert secret not in _shown(cell), (secret, _shown(cell))
+    errors = [o for o in tests["psnr-tests-hidden"].outputs if o.output_type == "error"]
+    assert [o.ename for o in errors] == ["FailedOutsideKernel"], _shown(tests["psnr-tests-hidden"])
+    assert errors[0].evalue.startswith(f"ValueError: {hidden.WITHHELD_MESSAGE}"), errors[0].evalue
+
 def test_graders_started_at_once_share_one_new_secret(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -7,8 +7,9 @@ Three small assignments are built in a scratch course folder:
   resource abuse, attacks on the grader, escapes from the sandbox (processes left
   behind, /dev/shm, the grader's environment, other kernels' ports and processes, while
   another student is graded at the same time), grading metadata that is valid but not the
-  release's, a cell added after the tests that rewrites the grader's records, and input
-  over the grader's size caps (s50-s54);
+  release's, a cell added after the tests that rewrites the grader's records, input
+  over the grader's size caps (s50-s54), and fakes that report the spec's structure but
+  compute nothing (s70-s71);
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
 - ``m_meta``: a tiny numpy-only task (3 points): notebooks whose nbgrader metadata is
@@ -383,6 +384,126 @@ for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
 """
 
 
+# ------------------------------------------------------------------ fakes of the spec's structure
+#: No Keras at all (red team A1): classes named Model, Dense and Adam that report the
+#: spec's layers, kernels and loss, output zeros, report a falling loss, and cannot be
+#: saved, so the outside check has only their claims.
+FAKE_MODELS = """
+import numpy as np
+
+
+class Adam:
+    pass
+
+
+class Shape:
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+
+
+class Dense:
+    def __init__(self, a, b, act):
+        self.units, self.kernel, self.activation = b, Shape((a, b)), act
+        self.name = "dense_%d_%d" % (a, b)
+        self.weights = self.trainable_weights = [Shape((a, b)), Shape((b,))]
+
+
+class Model:
+    def __init__(self, sizes, acts, name):
+        self.name, self.out, self.ticks = name, sizes[-1], 0
+        self.layers = [Dense(a, b, f) for a, b, f in zip(sizes[:-1], sizes[1:], acts)]
+        self.inputs = [Shape((None, sizes[0]))]
+        self.optimizer, self.loss = Adam(), "binary_crossentropy"
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    trainable_weights = weights
+
+    def __call__(self, x, **kwargs):
+        return np.zeros((len(x), self.out), dtype=np.float32)
+
+    def predict(self, x, **kwargs):
+        return self(x)
+
+    def evaluate(self, *args, **kwargs):
+        self.ticks += 1
+        return 1.0 / self.ticks
+
+    def train_on_batch(self, *args, **kwargs):
+        return 0.0
+
+    def save(self, path):
+        raise ValueError("nope")
+
+
+def relu(x):
+    return x
+
+
+def sigmoid(x):
+    return x
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    sizes = [input_dims, *hidden_layers, latent_dims]
+    hid = [relu] * len(hidden_layers)
+    encoder = Model(sizes, hid + [relu], "encoder")
+    decoder = Model(sizes[::-1], hid + [sigmoid], "decoder")
+    auto = Model(sizes, hid + [relu], "autoencoder")
+    auto.layers, auto.out = encoder.layers + decoder.layers, input_dims
+    return encoder, decoder, auto
+"""
+
+#: A real keras.Model subclass (red team A2b) holding built Dense layers of the spec's
+#: sizes, compiled with Adam and binary cross-entropy, whose call returns zeros and
+#: whose evaluate reports a falling loss.
+KERAS_SUBCLASS_LIAR = """
+import numpy as np
+
+
+class Liar(keras.Model):
+    def __init__(self, stack, in_dim, out, **kwargs):
+        super().__init__(**kwargs)
+        self.stack, self.in_dim, self.out, self.ticks = stack, in_dim, out, 0
+
+    @property
+    def inputs(self):
+        return [keras.KerasTensor((None, self.in_dim))]
+
+    def call(self, x):
+        return keras.ops.zeros((keras.ops.shape(x)[0], self.out))
+
+    def evaluate(self, *args, **kwargs):
+        self.ticks += 1
+        return 1.0 / self.ticks
+
+    def train_on_batch(self, *args, **kwargs):
+        return 0.0
+
+
+def _dense(sizes, acts):
+    layers = [keras.layers.Dense(b, activation=f) for b, f in zip(sizes[1:], acts)]
+    x = np.zeros((1, sizes[0]), dtype=np.float32)
+    for layer in layers:
+        x = layer(x)
+    return layers
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    sizes = [input_dims, *hidden_layers, latent_dims]
+    hid = ["relu"] * len(hidden_layers)
+    enc = _dense(sizes, hid + ["relu"])
+    dec = _dense(sizes[::-1], hid + ["sigmoid"])
+    encoder = Liar(enc, input_dims, latent_dims, name="encoder")
+    decoder = Liar(dec, latent_dims, input_dims, name="decoder")
+    auto = Liar(enc + dec, input_dims, input_dims, name="autoencoder")
+    for model in (encoder, decoder, auto):
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+    return encoder, decoder, auto
+"""
+
 # ------------------------------------------------------------------ bounded input
 def huge_cell():        # correct, plus 1.5 MB of data pasted into the answer cell
     return REF + "\n_pasted = '" + "x" * 1_500_000 + "'\n"
@@ -500,6 +621,12 @@ CASES = {
     # correct, but it imports ctypes: code that could reach past Python is set aside
     "s72_reaches_beyond_the_kernel": (lambda: REF + "\nimport ctypes\n", 0,
                                       ["NeedsReview", "ctypes"]),
+    # fakes that report the spec's structure and compute nothing (the behaviour probes)
+    "s70_fake_models": (lambda: FAKE_MODELS, 0, ["has no attribute 'set_weights'",
+                                                 "has no attribute 'get_weights'"]),
+    "s71_keras_subclass_liar": (lambda: KERAS_SUBCLASS_LIAR, 0, [
+        "encoder returns the same output for different inputs",
+        "encoder computes something other than the task asks for"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
