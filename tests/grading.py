@@ -137,10 +137,10 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
     # since SafeExecute re-reads its config when it starts the notebook
     config.SafeExecute.readable_paths = limits.readable_paths(environment)
     # a notebook of many variants: its outside check runs every variant's tests, so it
-    # gets as long as the notebook itself (a submission's is one variant, well under it)
+    # gets twice as long as the notebook itself (a submission has one variant, far less)
     executor = SafeExecute(config=config, kernel_name="python3", timeout=timeout,
                            notebook_timeout=max(timeout, 900),
-                           verifier_timeout=max(timeout, 900),
+                           verifier_timeout=2 * max(timeout, 900),
                            release_notebook=str(release or ""),
                            check_outside=release is not None,
                            kernel_environment=environment)
