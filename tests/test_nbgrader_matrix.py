@@ -591,7 +591,8 @@ CASES = {
     "s22_custom_exc": (custom_exc, 0, []),
     "s23_hide_errors": (hide_errors, 0, ["auto's optimizer"]),
     "s24_partial_credit": (partial_credit, 0, []),
-    "s25_recorder_off": (recorder_off, 6, []),  # nothing the kernel writes is read
+    # nothing the kernel writes is read, but it changes an attribute of helpers: review
+    "s25_recorder_off": (recorder_off, 0, ["NeedsReview", "helpers.grading.evidence.wrap"]),
     "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
     "s28_big_file": (big_file, 0, ["File too large"]),
     # checked outside on the model's behaviour, through a proxy: the tampering reaches
@@ -646,7 +647,7 @@ PSNR_CASES = {
                            "is the course's own implementation of this task"]),
 }
 #: Submissions set aside for the instructor's review.
-REVIEW = {"s72_reaches_beyond_the_kernel"}
+REVIEW = {"s25_recorder_off", "s72_reaches_beyond_the_kernel"}
 
 # ------------------------------------------------------------------ damaged metadata
 META_SOLUTION = '''def double(x):

@@ -111,21 +111,27 @@ def drop_large_outputs(cells, limit_mb: float) -> list[str]:
 
 
 @functools.cache
-def helpers_dirs() -> list[str]:
-    """Where a kernel imports ``helpers`` from: this repository's copy and, asked in a
-    fresh interpreter outside the repository, wherever the environment installed it."""
+def package_dirs(package: str = "helpers") -> list[str]:
+    """Where a process imports ``package`` from: this repository's copy and, asked in a
+    fresh interpreter outside the repository, wherever the environment installed it (an
+    editable install points at the repository it was made from)."""
     import subprocess
 
-    found = [str(Path(__file__).resolve().parents[2] / "helpers")]
+    found = [str(Path(__file__).resolve().parents[2] / package)]
     try:
         out = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
-                              "print(u.find_spec('helpers').submodule_search_locations[0])"],
+                              f"print(u.find_spec({package!r}).submodule_search_locations[0])"],
                              cwd="/", capture_output=True, text=True, timeout=60)
         if out.returncode == 0 and out.stdout.strip():
             found.append(out.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
     return found
+
+
+def helpers_dirs() -> list[str]:
+    """Where a kernel imports ``helpers`` from (:func:`package_dirs`)."""
+    return package_dirs("helpers")
 
 
 def readable_paths(environ: Environ = None) -> list[str]:
