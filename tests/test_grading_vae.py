@@ -376,9 +376,11 @@ globals().update(grading.task_tests(grading.GradedTask(
         "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
                             "the log-variance layer should be linear"),
         "sgd_named_adam": ({"vae-tests-training"}, "moved a weight by more than the learning rate"),
-        # FINDING: it still earns validation, order and reconstruction (5 of 15 points)
+        # FINDING: it still earns validation, order, reconstruction and sampling (7 of 15
+        # points): their checks see only its own z, mean and log variance, which it keeps
+        # consistent (z is sampled from them), or special weights
         "fake_vae": ({"vae-tests-structure", "vae-tests-training", "vae-tests-linear",
-                      "vae-tests-sampling", "vae-tests-kl"},
+                      "vae-tests-kl"},
                      "neither the mean nor the log variance"),
     },
     sources=lambda: WRONG)))
