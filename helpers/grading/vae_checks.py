@@ -124,8 +124,24 @@ def check_structure(
     )
 
 
+def expect_follows_input(encoder, input_dims: int) -> None:
+    """A freshly built encoder's mean and log variance change with its input (with the
+    weights it was built with). The checks of the order, the reconstruction loss and the
+    validation loss look at special weights or at outputs alone, where an encoder that
+    ignores its input could pass; this ties them to the input."""
+    x = np.random.default_rng(4).uniform(size=(64, input_dims)).astype("float32")
+    first, second = _outputs(encoder, x), _outputs(encoder, x)
+    fixed = [a for a, b in zip(first, second, strict=True) if np.allclose(a, b, atol=1e-6)]
+    expect(
+        bool(fixed) and all(float(np.std(a, axis=0).max()) > 1e-4 for a in fixed),
+        "the encoder's mean and log variance should change with its input; for 64 "
+        "different inputs they did not",
+    )
+
+
 def check_output_order(encoder, input_dims: int) -> None:
     """The first encoder output is the random one (z); mean and log variance are not."""
+    expect_follows_input(encoder, input_dims)
     x = np.random.default_rng(1).uniform(size=(64, input_dims)).astype("float32")
     first, second = _outputs(encoder, x), _outputs(encoder, x)
     varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
@@ -214,6 +230,7 @@ def check_linear_heads(encoder, input_dims: int, latent_dims: int) -> None:
 
 def check_sampling(encoder, input_dims: int, latent_dims: int) -> None:
     """z = mean + exp(log_var / 2) * eps: its centre and spread match mean and log_var."""
+    expect_follows_input(encoder, input_dims)
     found = find_latent_layers(encoder, input_dims, latent_dims)
     _set_dense(found.mean, 1.0)
     _set_dense(found.log_var, math.log(4.0))
@@ -271,6 +288,7 @@ def _loss_at(auto, found: LatentLayers, x, mean: float, log_var: float) -> float
 
 def _setup_loss(models, input_dims: int, latent_dims: int):
     encoder, decoder, auto = models
+    expect_follows_input(encoder, input_dims)
     found = find_latent_layers(encoder, input_dims, latent_dims)
     _constant_decoder(decoder, latent_dims)
     rng = np.random.default_rng(3)
