@@ -565,6 +565,9 @@ def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
 
 
 OUTSIDE = "failed when the grader ran it again outside your notebook"
+#: What the useless model (MSE, SGD) meets first now: the behaviour probes, which the
+#: attacks on the checks' names do not reach, fail it inside the kernel already.
+PROBED = "That is the mean squared error"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
     "s01_correct": (lambda: REF, 6, []),
@@ -584,28 +587,28 @@ CASES = {
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
     "s16_library_stderr": (library_stderr, 6, ["[output withheld"]),
     "s17_snoop": ("snoop", 6, []),
-    "s18_noop_checks": (noop_checks, 0, [OUTSIDE]),
-    "s19_rebind_checks": (rebind_checks, 0, [OUTSIDE]),
-    "s20_patch_numpy": (patch_numpy, 0, [OUTSIDE]),
+    "s18_noop_checks": (noop_checks, 0, [PROBED]),
+    "s19_rebind_checks": (rebind_checks, 0, [PROBED]),
+    "s20_patch_numpy": (patch_numpy, 0, [PROBED]),
     "s21_hide_traceback": (hide_traceback, 0, []),
     "s22_custom_exc": (custom_exc, 0, []),
     "s23_hide_errors": (hide_errors, 0, ["auto's optimizer"]),
     "s24_partial_credit": (partial_credit, 0, []),
     # nothing the kernel writes is read, but it changes an attribute of helpers: review
     "s25_recorder_off": (recorder_off, 0, ["NeedsReview", "helpers.grading.evidence.wrap"]),
-    "s26_frame_rebind": (frame_rebind, 0, [OUTSIDE]),
+    "s26_frame_rebind": (frame_rebind, 0, [PROBED]),
     "s28_big_file": (big_file, 0, ["File too large"]),
     # checked outside on the model's behaviour, through a proxy: the tampering reaches
     # only the kernel's checks, and the feedback says so
     "s29_custom_layer_tamper": (custom_layer_tamper, 6, ["mc.expect_equal",
                                                          "checked again outside"]),
     # the submission's metadata decides nothing; cells added after the tests change no record
-    "s30_task_tag_removed": ("meta:untag", 0, [OUTSIDE]),
-    "s31_task_tag_changed": ("meta:retag", 0, [OUTSIDE]),
+    "s30_task_tag_removed": ("meta:untag", 0, [PROBED]),
+    "s31_task_tag_changed": ("meta:retag", 0, [PROBED]),
     "s32_grade_false": ("meta:ungrade", 6, []),
     "s33_grade_false_failing": ("meta:ungrade-failing", 4, ["auto's optimizer"]),
     "s34_points_changed": ("meta:points", 6, []),
-    "s35_rewrites_records_after": ("meta:after", 0, [OUTSIDE]),
+    "s35_rewrites_records_after": ("meta:after", 0, [PROBED]),
     # escapes from the sandbox: each is stopped, and the honest answer keeps its marks
     "s40_detached_sleeper": (detached_sleeper, 6, []),
     "s41_pipe_holder": (pipe_holder, 6, []),
