@@ -564,7 +564,6 @@ def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
         nb.cells.append(nbformat.v4.new_code_cell(REWRITE_RECORDS))
 
 
-OUTSIDE = "failed when the grader ran it again outside your notebook"
 #: What the useless model (MSE, SGD) meets first now: the behaviour probes, which the
 #: attacks on the checks' names do not reach, fail it inside the kernel already.
 PROBED = "That is the mean squared error"
