@@ -127,30 +127,7 @@ class AnswerChannel:
                 return reader.decode(reply["result"])
             except evidence.NotReplayable:
                 pass  # a model of the student's own: ask the answer process instead
-        return self._decode_remote(reply["result"])
-
-    def _decode_remote(self, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        if "model" in value:
-            return self.proxy(int(value["handle"]))
-        if "tuple" in value:
-            return tuple(self._decode_remote(v) for v in value["tuple"])
-        if "list" in value:
-            return [self._decode_remote(v) for v in value["list"]]
-        if "dict" in value:
-            return {k: self._decode_remote(v) for k, v in value["dict"].items()}
-        if "float" in value:
-            return float(value["float"])
-        if "array" in value:
-            return np.load(self._file(value["array"]), allow_pickle=False)
-        raise evidence.NotReplayable(f"an unknown value {sorted(value)}")
-
-    def _file(self, name: str) -> Path:
-        path = (self.folder / f"call-{self.count}" / name).resolve()
-        if path.parent != (self.folder / f"call-{self.count}").resolve():
-            raise evidence.NotReplayable(f"a reply names a file outside its folder: {name}")
-        return path
+        return _ProxyReader(self, folder).decode(reply["result"])
 
     # ---------------------------------------------------------------- models over there
     def proxy(self, handle: int) -> RemoteObject:
@@ -165,6 +142,20 @@ class AnswerChannel:
         reply = self.ask({"op": "method", "handle": handle, "name": name,
                           "args": encode_value([list(args), kwargs])})
         return decode_value(reply["value"])
+
+
+class _ProxyReader(evidence.Reader):
+    """A reply's values as :class:`~helpers.grading.evidence.Reader` reads them, but its
+    models left in the answer process: proxies."""
+
+    def __init__(self, channel: AnswerChannel, folder: Path):
+        super().__init__(folder, max_bytes=channel.max_bytes)
+        self.channel = channel
+
+    def decode(self, value: Any) -> Any:
+        if isinstance(value, dict) and "model" in value:
+            return self.channel.proxy(int(value["handle"]))
+        return super().decode(value)
 
 
 # -------------------------------------------------------------------- proxies
