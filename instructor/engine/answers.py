@@ -236,7 +236,7 @@ class Answers:
 
         self.calls += 1
         folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
-        writer = _HandleWriter(self, folder, "r")
+        writer = _handle_writer(self, folder, "r")
         try:
             encoded = writer.encode(result)
         except evidence.NotRecordable as err:  # not data: the instructor decides
@@ -287,20 +287,19 @@ class Answers:
         return {"value": encode_value(METHODS[name](obj, *args, **kwargs))}
 
 
-class _HandleWriter:
-    """:class:`helpers.grading.evidence.Writer` whose model entries also carry a handle."""
+def _handle_writer(answers: Answers, folder: Path, stem: str):
+    """A :class:`helpers.grading.evidence.Writer` whose model entries also carry a handle
+    (made here, not at import: ``helpers`` is imported once the stripped copy is active)."""
+    from helpers.grading import evidence
 
-    def __new__(cls, answers: Answers, folder: Path, stem: str):
-        from helpers.grading import evidence
+    class Writer(evidence.Writer):
+        def encode(self, value):
+            entry = super().encode(value)
+            if isinstance(entry, dict) and "model" in entry:
+                entry["handle"] = answers.remember(value)
+            return entry
 
-        class Writer(evidence.Writer):
-            def encode(self, value):
-                entry = super().encode(value)
-                if isinstance(entry, dict) and "model" in entry:
-                    entry["handle"] = answers.remember(value)
-                return entry
-
-        return Writer(folder, stem)
+    return Writer(folder, stem)
 
 
 def _kinds(obj) -> list[list[str]]:
