@@ -12,11 +12,13 @@ import pytest
 
 from instructor.engine.answers import (
     Answers,
+    CappedLog,
     decode_value,
     encode_value,
     read_frame,
     write_frame,
 )
+from tests import answer_cells
 
 
 @pytest.fixture
@@ -76,16 +78,7 @@ def test_values_that_are_not_data_are_refused():
 
 
 # ------------------------------------------------------------------ Answers
-BUILDER = """
-import keras
-
-def build(n):
-    x = keras.Input(shape=(n,))
-    encoder = keras.Model(x, keras.layers.Dense(2, activation="relu")(x), name="encoder")
-    auto = keras.Model(x, keras.layers.Dense(n)(encoder(x)), name="auto")
-    auto.compile(optimizer="adam", loss="mse")
-    return encoder, auto
-
+BUILDER = answer_cells.STANDARD + """
 def double(a):
     return a * 2
 
@@ -120,7 +113,7 @@ def test_a_numpy_function_is_called_and_its_array_sent_as_a_file(answers):
 
 
 def test_a_builders_models_come_with_a_handle_and_one_keras_file(answers):
-    reply = call(answers, "build", 4)
+    reply = call(answers, "standard", 4)
     encoder, auto = reply["result"]["tuple"]
     assert auto["model"] == encoder["model"] == "r-1.keras" and encoder["path"] == ["encoder"]
     assert list(reply["files"]) == ["r-1.keras"]
@@ -156,7 +149,7 @@ def describe(answers, handle):
 
 
 def test_describe_reports_a_model_and_every_layer_inside_it(answers):
-    auto = call(answers, "build", 4)["result"]["tuple"][1]
+    auto = call(answers, "standard", 4)["result"]["tuple"][1]
     found = describe(answers, auto["handle"])
     model = found[str(auto["handle"])]
     assert model["kinds"][0][0] == "Functional" and model["name"] == "auto"
@@ -175,7 +168,7 @@ def method(answers, handle, name, *args, **kwargs):
 
 
 def test_weights_set_there_are_read_back_and_used_in_a_call(answers):
-    handle = call(answers, "build", 4)["result"]["tuple"][1]["handle"]
+    handle = call(answers, "standard", 4)["result"]["tuple"][1]["handle"]
     weights = [np.full(s, 0.5, "float32") for s in [(4, 2), (2,), (2, 4), (4,)]]
     assert method(answers, handle, "set_weights", weights) == {"value": None}
     got = decode_value(method(answers, handle, "get_weights")["value"])
@@ -185,7 +178,7 @@ def test_weights_set_there_are_read_back_and_used_in_a_call(answers):
 
 
 def test_only_the_listed_methods_can_be_asked_for(answers):
-    handle = call(answers, "build", 4)["result"]["tuple"][1]["handle"]
+    handle = call(answers, "standard", 4)["result"]["tuple"][1]["handle"]
     reply = method(answers, handle, "save", "/tmp/elsewhere.keras")
     assert reply == {"error": "the checker cannot ask for 'save'"}
     assert "unknown request" in answers.handle({"op": "exec", "source": "1"})["error"]
@@ -201,3 +194,15 @@ def test_answer_cells_may_use_what_ipython_gives_a_notebook(tmp_path):
         "def f(x):\n    display(x)\n    get_ipython()\n    return len(In[-1]) + x\n"]}})
     assert answers.errors == {}
     assert call(answers, "f", 1) == {"result": len(answers.base["In"][-1]) + 1, "files": {}}
+
+
+def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
+    fd = os.open(tmp_path / "answers.log", os.O_WRONLY | os.O_CREAT, 0o600)
+    log = CappedLog(fd, limit=10)
+    try:
+        for _ in range(3):
+            print("x" * 7, file=log)   # 24 characters in all; a write past the cap
+    finally:
+        os.close(fd)
+    assert (tmp_path / "answers.log").read_text() == "xxxxxxx\nxx"
+    assert log.write("more") == 4      # past the cap: dropped, reported as written

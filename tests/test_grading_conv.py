@@ -3,7 +3,7 @@ answers, and wrong answers that must each lose the points of specific test cells
 
 from __future__ import annotations
 
-from tests import grading
+from tests import answer_cells, grading
 
 NOTEBOOK = "03_convolutional_autoencoders.ipynb"
 TASK = "conv"
@@ -66,78 +66,7 @@ def autoencoder(input_dims, filters, latent_dims):
 #: Wrong, and reported right (red team C1): no Keras at all; classes named Conv2D,
 #: MaxPooling2D, UpSampling2D, Model and Adam report the spec's layers and a falling loss,
 #: and output zeros of the right shapes.
-FAKE_MODELS = """
-import numpy as np
-
-
-class Adam:
-    pass
-
-
-class Shape:
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-
-class Thing:
-    count = 0
-
-    def __init__(self):
-        Thing.count += 1
-        self.name = "fake_%d" % Thing.count
-        self.weights = self.trainable_weights = []
-
-
-class Conv2D(Thing):
-    def __init__(self, cin, f, padding, act):
-        super().__init__()
-        self.filters, self.kernel_size, self.padding, self.activation = f, (3, 3), padding, act
-        self.kernel = Shape((3, 3, cin, f))
-        self.weights = self.trainable_weights = [Shape((3, 3, cin, f)), Shape((f,))]
-
-
-class MaxPooling2D(Thing):
-    pool_size = (2, 2)
-
-
-class UpSampling2D(Thing):
-    size = (2, 2)
-
-
-class Model:
-    def __init__(self, layers, shape_in, shape_out, name):
-        self.layers, self.name, self.ticks = layers, name, 0
-        self.inputs = [Shape((None, *shape_in))]
-        self.shape_out = tuple(shape_out)
-        self.optimizer, self.loss = Adam(), "binary_crossentropy"
-
-    @property
-    def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
-
-    trainable_weights = weights
-
-    def __call__(self, x, **kwargs):
-        return np.zeros((len(x), *self.shape_out), np.float32)
-
-    def predict(self, x, **kwargs):
-        return self(x)
-
-    def evaluate(self, *args, **kwargs):
-        self.ticks += 1
-        return 1.0 / self.ticks
-
-    def train_on_batch(self, *args, **kwargs):
-        return 0.0
-
-
-def relu(x):
-    return x
-
-
-def sigmoid(x):
-    return x
-
+FAKE_MODELS = answer_cells.PRELUDE + answer_cells.CONV + """
 
 def autoencoder(input_dims, filters, latent_dims):
     enc, cin = [], input_dims[-1]

@@ -3,7 +3,7 @@ penalty written three ways, and wrong answers that must each lose specific point
 
 from __future__ import annotations
 
-from tests import grading
+from tests import answer_cells, grading
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"
 TASK = "sparse"
@@ -55,18 +55,7 @@ def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
 #: Wrong, and reported right (red team A3): no Keras at all; classes named Model, Dense
 #: and Adam report the spec's layers, an L1 "regularizer" on the code layer and a falling
 #: loss, output zeros, and cannot be saved, so the outside check has only their claims.
-FAKE_MODELS = """
-import numpy as np
-
-
-class Adam:
-    pass
-
-
-class Shape:
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
+FAKE_MODELS = answer_cells.PRELUDE + answer_cells.DENSE + """
 
 class L1:
     def __init__(self, lam):
@@ -74,55 +63,6 @@ class L1:
 
     def __call__(self, z):
         return np.float32(self.lam * np.abs(np.asarray(z)).sum())
-
-
-class Dense:
-    def __init__(self, a, b, act):
-        self.units, self.kernel, self.activation = b, Shape((a, b)), act
-        self.name = "dense_%d_%d" % (a, b)
-        self.weights = self.trainable_weights = [Shape((a, b)), Shape((b,))]
-
-
-class Model:
-    def __init__(self, sizes, acts, name):
-        self.name, self.out, self.ticks = name, sizes[-1], 0
-        self.layers = [Dense(a, b, f) for a, b, f in zip(sizes[:-1], sizes[1:], acts)]
-        self.inputs = [Shape((None, sizes[0]))]
-        self.optimizer, self.loss = Adam(), "binary_crossentropy"
-
-    @property
-    def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
-
-    trainable_weights = weights
-
-    @property
-    def losses(self):
-        return [np.float32(0.0)]
-
-    def __call__(self, x, **kwargs):
-        return np.zeros((len(x), self.out), dtype=np.float32)
-
-    def predict(self, x, **kwargs):
-        return self(x)
-
-    def evaluate(self, *args, **kwargs):
-        self.ticks += 1
-        return 1.0 / self.ticks
-
-    def train_on_batch(self, *args, **kwargs):
-        return 0.0
-
-    def save(self, path):
-        raise ValueError("nope")
-
-
-def relu(x):
-    return x
-
-
-def sigmoid(x):
-    return x
 
 
 def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):

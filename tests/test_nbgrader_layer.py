@@ -330,3 +330,38 @@ def test_grading_kernels_launch_through_the_sandbox_provisioner():
     assert factory.is_provisioner_available(spec)
     provisioner = factory.create_provisioner_instance("k", spec, parent=km)
     assert isinstance(provisioner, SandboxProvisioner) and provisioner.parent is km
+
+
+def test_a_damaged_answer_cell_with_a_new_id_is_known_by_its_place(tmp_path):
+    release = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("Task a."),
+        _cell("stub", "a-solution", solution=True),
+        _cell("t1", "a-tests-1", grade=True, locked=True)])
+
+    def submitted(copied_answer=False):
+        nb = copy.deepcopy(release)
+        answer = nb.cells[1]
+        answer.source, answer["id"] = "my answer", "renamed-cell"
+        answer.metadata["nbgrader"] = "damaged"
+        if copied_answer:  # the answer's grade_id is still in the notebook
+            nb.cells.insert(1, nbformat.v4.new_code_cell("x = 1", metadata={
+                "nbgrader": copy.deepcopy(nbgrader_meta(release.cells[1]))}))
+        nb.cells.insert(1, nbformat.v4.new_code_cell("import numpy"))  # added by the student
+        return nb
+
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    nbformat.write(submitted(), folder / "hw.ipynb")
+    notes = check_submission(folder, "hw", release)
+    nb = nbformat.read(folder / "hw.ipynb", as_version=4)
+    assert [nbgrader_meta(c).get("grade_id") for c in nb.cells] == \
+        [None, None, "a-solution", "a-tests-1"]
+    assert nb.cells[2].source == "my answer"
+    assert any("stands where that answer cell stood" in n for n in notes), notes
+
+    nbformat.write(submitted(copied_answer=True), folder / "hw.ipynb")
+    notes = check_submission(folder, "hw", release)
+    nb = nbformat.read(folder / "hw.ipynb", as_version=4)
+    assert [nbgrader_meta(c).get("grade_id") for c in nb.cells] == \
+        [None, None, "a-solution", None, "a-tests-1"]
+    assert any("graded as a plain cell" in n for n in notes), notes

@@ -47,6 +47,7 @@ from instructor.workflow.collect import collect
 from instructor.workflow.feedback import export_grades, feedback
 from instructor.workflow.generate import generate
 from instructor.workflow.sample_class import reference
+from tests import answer_cells
 
 pytestmark = pytest.mark.grading
 
@@ -181,6 +182,20 @@ def noop_checks():      # the checking module's functions replaced by no-ops
 
 def rebind_checks():    # the name the tests use for the checks, bound to anything
     return USELESS + ANYTHING + "mc = _Anything()\n"
+
+
+def rebind_probes():    # both names the tests use, the checks and the probes, bound to anything
+    return USELESS + ANYTHING + "mc = _Anything()\nprobes = _Anything()\n"
+
+
+def patch_probes():     # every expect_ function of the checks and the probes a no-op
+    return USELESS + (
+        "\nimport helpers.grading.model_checks as _checks\n"
+        "import helpers.grading.probes as _probes\n"
+        "for _module in (_checks, _probes):\n"
+        "    for _name in dir(_module):\n"
+        "        if _name.startswith('expect_'):\n"
+        "            setattr(_module, _name, lambda *a, **k: None)\n")
 
 
 def patch_numpy():      # numpy's comparisons and the equality check always say yes
@@ -388,73 +403,7 @@ for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
 #: No Keras at all (red team A1): classes named Model, Dense and Adam that report the
 #: spec's layers, kernels and loss, output zeros, report a falling loss, and cannot be
 #: saved, so the outside check has only their claims.
-FAKE_MODELS = """
-import numpy as np
-
-
-class Adam:
-    pass
-
-
-class Shape:
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-
-class Dense:
-    def __init__(self, a, b, act):
-        self.units, self.kernel, self.activation = b, Shape((a, b)), act
-        self.name = "dense_%d_%d" % (a, b)
-        self.weights = self.trainable_weights = [Shape((a, b)), Shape((b,))]
-
-
-class Model:
-    def __init__(self, sizes, acts, name):
-        self.name, self.out, self.ticks = name, sizes[-1], 0
-        self.layers = [Dense(a, b, f) for a, b, f in zip(sizes[:-1], sizes[1:], acts)]
-        self.inputs = [Shape((None, sizes[0]))]
-        self.optimizer, self.loss = Adam(), "binary_crossentropy"
-
-    @property
-    def weights(self):
-        return [w for layer in self.layers for w in layer.weights]
-
-    trainable_weights = weights
-
-    def __call__(self, x, **kwargs):
-        return np.zeros((len(x), self.out), dtype=np.float32)
-
-    def predict(self, x, **kwargs):
-        return self(x)
-
-    def evaluate(self, *args, **kwargs):
-        self.ticks += 1
-        return 1.0 / self.ticks
-
-    def train_on_batch(self, *args, **kwargs):
-        return 0.0
-
-    def save(self, path):
-        raise ValueError("nope")
-
-
-def relu(x):
-    return x
-
-
-def sigmoid(x):
-    return x
-
-
-def autoencoder(input_dims, hidden_layers, latent_dims):
-    sizes = [input_dims, *hidden_layers, latent_dims]
-    hid = [relu] * len(hidden_layers)
-    encoder = Model(sizes, hid + [relu], "encoder")
-    decoder = Model(sizes[::-1], hid + [sigmoid], "decoder")
-    auto = Model(sizes, hid + [relu], "autoencoder")
-    auto.layers, auto.out = encoder.layers + decoder.layers, input_dims
-    return encoder, decoder, auto
-"""
+FAKE_MODELS = answer_cells.PRELUDE + answer_cells.DENSE + answer_cells.DENSE_BUILDER
 
 #: A real keras.Model subclass (red team A2b) holding built Dense layers of the spec's
 #: sizes, compiled with Adam and binary cross-entropy, whose call returns zeros and
@@ -625,6 +574,9 @@ CASES = {
     "s72_reaches_beyond_the_kernel": (lambda: REF + "\nimport ctypes\n", 0,
                                       ["NeedsReview", "ctypes"]),
     # fakes that report the spec's structure and compute nothing (the behaviour probes)
+    # the probes bypassed too: the tests pass inside the kernel, and fail outside it
+    "s73_rebind_probes": (rebind_probes, 0, ["FailedOutsideKernel"]),
+    "s74_patch_probes": (patch_probes, 0, ["FailedOutsideKernel"]),
     "s70_fake_models": (lambda: FAKE_MODELS, 0, ["has no attribute 'set_weights'",
                                                  "has no attribute 'get_weights'"]),
     "s71_keras_subclass_liar": (lambda: KERAS_SUBCLASS_LIAR, 0, [
@@ -669,7 +621,7 @@ META_CASES = {
     "m06_points_string": ("double-tests-hidden", "points", 3, RESTORED),
     "m07_grade_id_int": ("double-tests-visible", "grade_id", 3, RESTORED),
     "m08_duplicate": ("double-solution", "duplicate", 3, "2 cells had the grade_id"),
-    "m09_unmatched": ("double-solution", "unmatched", 3, "graded as a plain cell"),
+    "m09_unmatched": ("double-solution", "unmatched", 3, "stands where that answer cell stood"),
 }
 NOTES = {
     "s06_infinite_loop": "ran too long",
@@ -1029,20 +981,21 @@ def test_library_stderr_did_not_cost_points(graded):
 
 
 def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
-    """The attacks that fooled the tests inside the kernel: those test cells show no error
-    of the kernel's own, only the outside check's verdict."""
+    """The attacks on the checks' names are caught inside the kernel by the probes; the
+    two that bypass the probes as well pass every test there, and each of those test
+    cells shows no error of the kernel's own, only the outside check's verdict."""
     every = {"vanilla-tests-shapes", "vanilla-tests-layers", "vanilla-tests-training"}
-    fooled = {"s18_noop_checks": every, "s19_rebind_checks": every, "s26_frame_rebind": every,
-              # its patches leave the shapes test failing inside the kernel too
-              "s20_patch_numpy": every - {"vanilla-tests-shapes"},
-              "s30_task_tag_removed": every, "s31_task_tag_changed": every,
-              "s35_rewrites_records_after": every}
-    for student, cells in fooled.items():
+    for student in ("s73_rebind_probes", "s74_patch_probes"):
         nb = _graded_nb(graded["root"], student)
         for cell in nb.cells:
-            if _grade_id(cell) in cells:
+            if _grade_id(cell) in every:
                 names = [o.get("ename") for o in cell.outputs if o.output_type == "error"]
                 assert names == ["FailedOutsideKernel"], (student, _grade_id(cell), names)
+    for student in ("s18_noop_checks", "s19_rebind_checks", "s26_frame_rebind"):
+        nb = _graded_nb(graded["root"], student)
+        names = {o.get("ename") for c in nb.cells if _grade_id(c) in every
+                 for o in c.outputs if o.output_type == "error"}
+        assert "FailedOutsideKernel" not in names, (student, names)
 
 
 def test_review_is_marked_for_manual_grading_in_the_gradebook(graded):
@@ -1054,11 +1007,6 @@ def test_review_is_marked_for_manual_grading_in_the_gradebook(graded):
         "submitted_assignment.id JOIN student ON submitted_assignment.student_id = student.id "
         "WHERE grade.needs_manual_grade = 1")}
     assert REVIEW <= flagged, flagged
-
-
-def test_a_model_checked_in_the_kernel_only_says_so(graded):
-    text = _student_view(graded["root"], "s16_library_stderr")
-    assert "checked inside the notebook only" in text
 
 
 def test_a_published_number_is_not_partial_credit(graded):

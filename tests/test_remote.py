@@ -17,19 +17,11 @@ import pytest
 from helpers.grading import evidence
 from helpers.grading import model_checks as mc
 from instructor.engine.remote import AnswerChannel, AnswerFailed, RemoteModel, RemoteObject
+from tests import answer_cells
 
 ANSWERS = Path(__file__).resolve().parents[1] / "instructor" / "engine" / "answers.py"
 
-MODELS = """
-import keras
-
-def standard(n):
-    x = keras.Input(shape=(n,))
-    encoder = keras.Model(x, keras.layers.Dense(2, activation="relu")(x), name="encoder")
-    auto = keras.Model(x, keras.layers.Dense(n)(encoder(x)), name="auto")
-    auto.compile(optimizer="adam", loss="mse")
-    return encoder, auto
-
+MODELS = answer_cells.STANDARD + """
 class Same(keras.layers.Layer):  # a class of the student's own: not loaded by the checker
     def call(self, x):
         return x

@@ -18,12 +18,14 @@ Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
 ``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
 arguments, call a model on these arrays, set its weights, take a training step. Replies
 are data: JSON, arrays and Keras model files (:class:`helpers.grading.evidence.Writer`),
-never objects or code. What the student's code prints goes to a log file.
+never objects or code. What the student's code prints goes to a log file, of which the
+first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in the kernel).
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import struct
@@ -36,6 +38,8 @@ HEADER = struct.Struct(">Q")
 #: Why a name of the notebook's other cells is missing here.
 ALONE = ("the grader runs your answer cells on their own: define everything your answer "
          "uses inside them")
+#: How much of what the student's code prints the log keeps.
+LOG_BYTES = 2 ** 20
 
 
 # ------------------------------------------------------------------ frames (both sides)
@@ -409,6 +413,29 @@ METHODS = {
 }
 
 
+class CappedLog(io.TextIOBase):
+    """``sys.stdout`` and ``sys.stderr`` of the answer process: the first ``limit`` bytes
+    go to the log, the rest is dropped, and a write never fails (the file-size cap of
+    the sandbox would otherwise make ``print`` raise in the student's answer)."""
+
+    def __init__(self, fd: int, limit: int = LOG_BYTES):
+        super().__init__()
+        self.fd, self.left = fd, limit
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.left > 0:
+            data = str(text).encode("utf-8", "replace")[:self.left]
+            self.left -= len(data)
+            try:
+                os.write(self.fd, data)
+            except OSError:
+                self.left = 0
+        return len(text)
+
+
 def _message(err: BaseException) -> str:
     text = str(err).strip()
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
@@ -420,6 +447,7 @@ def main() -> None:
     log = os.open(work / "answers.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    sys.stdout = sys.stderr = CappedLog(log)
     if stripped:
         from stripped import activate  # this file's neighbour: run as a script
 

@@ -208,10 +208,14 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
         meta = metadata["nbgrader"]
         if not _well_formed(meta):
             origin = by_cell_id.get(cell.get("id")) or by_source.get(cell.source.strip())
+            placed = origin is None and _answer_cell_in_place(nb, position, release)
+            origin = origin or placed
             if origin is not None:
                 metadata["nbgrader"] = copy.deepcopy(origin.metadata["nbgrader"])
                 notes.append(f"The grading metadata of cell '{metadata['nbgrader']['grade_id']}' "
-                             "was damaged; the grader restored it from the assignment.")
+                             "was damaged; the grader restored it from the assignment"
+                             + (" (the cell stands where that answer cell stood, and no "
+                                "other cell has its grade_id)." if placed else "."))
             else:
                 del metadata["nbgrader"]
                 notes.append(f"Cell {position + 1} had damaged grading metadata that matches no "
@@ -233,6 +237,27 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
                      "the grader graded the assignment's own and ran the others as plain "
                      "cells.")
     return notes + _restore_valid_metadata(nb, release)
+
+
+def _answer_cell_in_place(nb, position: int, release):
+    """The released answer cell the damaged cell at ``position`` stands in for, or
+    ``None``: an editor that breaks a cell's metadata may give it a new id, and the
+    student has changed its source, so neither identifies it. Its place does when the
+    nearest cell above it that the release identifies is followed, in the release, by an
+    answer cell whose ``grade_id`` no cell of the notebook has."""
+    released = ReleasedCells(release.cells)
+    present = set(by_id(nb.cells))
+    for above in reversed(nb.cells[:position]):
+        origin = released.origin(above)
+        if origin is None:
+            continue  # a cell the student added: look further up
+        index = next(i for i, c in enumerate(release.cells) if c is origin)
+        follower = release.cells[index + 1] if index + 1 < len(release.cells) else None
+        meta = nbgrader_meta(follower) if follower is not None else {}
+        if meta.get("solution") and meta.get("grade_id") not in present:
+            return follower
+        return None
+    return None
 
 
 def _restore_valid_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
