@@ -19,6 +19,7 @@ their own, and gives the verdicts. Nothing the kernel writes is read by it.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import shutil
@@ -58,6 +59,9 @@ class SafeExecute(Execute):
                             ).tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
                            "remaining cells are failed.").tag(config=True)
+    start_attempts = Integer(3, help="Kernel starts tried when a new kernel dies before it "
+                             "replies (a port taken by another process between being chosen "
+                             "and bound, under load).").tag(config=True)
     setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
                         "after a crash, with answer and task-* context cells.").tag(config=True)
     scope = Unicode("notebook", help="'notebook': run every cell, as nbgrader does; "
@@ -182,6 +186,23 @@ class SafeExecute(Execute):
         return any(o.get("output_type") == "error" and o.get("ename") == ename
                    for o in cell.get("outputs", []))
 
+    def _start_kernel(self, stack: contextlib.ExitStack) -> dict:
+        """Enter ``setup_kernel`` on ``stack``; the kernel's ``kernel_info`` reply. A kernel
+        that dies before it replies (jupyter_client's ``RuntimeError``; nbclient has then
+        shut it down) is started again, ``start_attempts`` times in all: it never ran a
+        cell, and without this one unlucky start fails the whole submission."""
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                stack.enter_context(self.setup_kernel(env=self._environment()))
+            except RuntimeError as err:
+                if attempt >= self.start_attempts:
+                    raise
+                self.log.warning("a new kernel died before it replied (%s); starting "
+                                 "another (%d of %d)", err, attempt + 1, self.start_attempts)
+                continue
+            return self.wait_for_reply(self.kc.kernel_info())
+        raise RuntimeError("no kernel started")  # start_attempts < 1
+
     # -------------------------------------------------------------- the run
     def preprocess(self, nb, resources=None, km=None):
         if self.execute_retries:
@@ -305,8 +326,8 @@ class SafeExecute(Execute):
         broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
             restart = False
-            with self.setup_kernel(env=self._environment()):
-                info = self.wait_for_reply(self.kc.kernel_info())
+            with contextlib.ExitStack() as kernel:
+                info = self._start_kernel(kernel)
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:
                     try:

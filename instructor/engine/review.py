@@ -53,6 +53,10 @@ SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_kera
 #: Findings that only change names and attributes inside the kernel: a test checked again
 #: outside the kernel is immune to them. Every other finding reaches the interpreter,
 #: other processes or hidden code, and sets a passed test aside for review.
+#: The answer cells run again in the answer process, where the same code changes that
+#: process's names (``from __main__ import METHODS`` and rebinding it, say): moot too,
+#: as the checker believes nothing the answer process says of its objects beyond the
+#: data it returns (its structure is the student's claim; points rest on the probes).
 KERNEL_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
 
 

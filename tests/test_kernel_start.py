@@ -1,0 +1,41 @@
+"""A grading kernel that dies before it replies is started again (SafeExecute.start_attempts):
+a kernel start can fail under load (a port chosen for it taken before it binds it), and
+without a second start that one unlucky start fails the whole submission."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from instructor.engine.execute import SafeExecute
+from instructor.engine.limits import readable_paths
+
+v4 = nbformat.v4
+
+
+def _run(tmp_path, monkeypatch, deaths: int, attempts: int):
+    real, calls = SafeExecute.setup_kernel, []
+
+    def dies_first(self, **kwargs):
+        calls.append(kwargs)
+        if len(calls) <= deaths:  # what nbclient raises, after shutting the kernel down
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(self, **kwargs)
+
+    monkeypatch.setattr(SafeExecute, "setup_kernel", dies_first)
+    ex = SafeExecute(check_outside=False, timeout=60, notebook_timeout=120,
+                     start_attempts=attempts, readable_paths=readable_paths())
+    nb = v4.new_notebook(cells=[v4.new_code_cell("print(6 * 7)")])
+    nb, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    return nb, calls
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):
+    nb, calls = _run(tmp_path, monkeypatch, deaths=2, attempts=3)
+    assert len(calls) == 3
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["42\n"]
+
+
+def test_the_starts_are_bounded(tmp_path, monkeypatch):
+    with pytest.raises(RuntimeError, match="died before replying"):
+        _run(tmp_path, monkeypatch, deaths=2, attempts=2)
