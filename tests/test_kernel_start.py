@@ -1,6 +1,6 @@
 """A grading kernel that dies before it replies is started again (SafeExecute.start_attempts):
-a kernel start can fail under load (a port chosen for it taken before it binds it), and
-without a second start that one unlucky start fails the whole submission."""
+a kernel start failed once in a class run's canary, and without a second start that one
+unlucky start fails the whole submission (or stops the class)."""
 
 from __future__ import annotations
 

@@ -60,8 +60,7 @@ class SafeExecute(Execute):
     max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
                            "remaining cells are failed.").tag(config=True)
     start_attempts = Integer(3, help="Kernel starts tried when a new kernel dies before it "
-                             "replies (a port taken by another process between being chosen "
-                             "and bound, under load).").tag(config=True)
+                             "replies to kernel_info (it has run no cell).").tag(config=True)
     setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
                         "after a crash, with answer and task-* context cells.").tag(config=True)
     scope = Unicode("notebook", help="'notebook': run every cell, as nbgrader does; "
