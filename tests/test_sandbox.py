@@ -56,6 +56,14 @@ def _run(code: str, tmp_path: Path, *args: str, env: dict | None = None,
                           timeout=120, env=env)
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _alive_with(marker: str) -> list[int]:
     """Host processes whose command line holds ``marker``."""
     found = []
@@ -272,6 +280,50 @@ def test_killing_the_launcher_ends_everything_inside(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("isolation", ["namespaces", "subreaper"])
+def test_killing_the_grader_ends_the_launcher_and_everything_inside(tmp_path, isolation):
+    """The grader killed mid-run (SIGKILL: no cleanup of its own): its launcher is
+    reparented, notices, and ends the kernel and what the kernel started."""
+    if isolation == "namespaces" and not NAMESPACES:
+        pytest.skip("no PID/mount namespaces here")
+    marker = f"orphan-{uuid.uuid4().hex}"
+    ready = tmp_path / "ready"
+    code = ("import subprocess, sys, time\n"
+            "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', "
+            f"{marker!r}])\n"
+            f"open({str(ready)!r}, 'w').close()\ntime.sleep(120)\n")
+    launch = [sys.executable, str(SANDBOX), "--no-landlock", "--", sys.executable, "-c", code]
+    if isolation == "subreaper":
+        launch[1:2] = ["-c", "import sys\nsys.path.insert(0, sys.argv[1])\nimport sandbox\n"
+                       "sandbox.new_namespaces = lambda: 'no namespaces (test)'\n"
+                       "sandbox.main(sys.argv[2:])", str(SANDBOX.parent)]
+    grader = subprocess.Popen(  # a stand-in grader: starts the launcher, waits on it
+        [sys.executable, "-c", "import subprocess, sys\n"
+         "p = subprocess.Popen(sys.argv[2:], stderr=subprocess.DEVNULL)\n"
+         "open(sys.argv[1], 'w').write(str(p.pid))\np.wait()", str(tmp_path / "launcher"),
+         *launch],
+        cwd=tmp_path, env=sandbox.allowed_env(dict(os.environ)))
+    try:
+        deadline = time.monotonic() + 60
+        while not (ready.exists() and _alive_with(marker)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _alive_with(marker)
+        launcher = int((tmp_path / "launcher").read_text())
+        grader.kill()
+        grader.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while (_alive_with(marker) or _running(launcher)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive_with(marker), "the kernel's child outlived the killed grader"
+        assert not _running(launcher), "the launcher outlived the killed grader"
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+            grader.wait(timeout=10)
+        for pid in _alive_with(marker):
+            os.kill(pid, signal.SIGKILL)
 
 
 SYSTEM_PYTHON = "/usr/bin/python3"

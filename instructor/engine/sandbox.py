@@ -50,6 +50,7 @@ import resource
 import select
 import signal
 import sys
+import time
 
 # Landlock ABI (linux/landlock.h)
 _SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
@@ -351,8 +352,30 @@ def _forward(target: list[int]):
         signal.signal(signum, handler)
 
 
-def _wait_for(pid: int) -> int:
-    """Reap children until ``pid`` ends; its wait status."""
+def _wait_for(pid: int, starter: int | None = None, every: float = 0.2) -> int:
+    """Reap children until ``pid`` ends; its wait status.
+
+    With ``starter`` (the launcher's parent, the grader), kill ``pid`` once this process
+    is no longer its child: a grader killed mid-run would otherwise leave the launcher
+    and its kernel running, reparented. (``PR_SET_PDEATHSIG`` fires when the starting
+    *thread* ends, which may be long before the grader does; and a process that has
+    entered new PID namespaces cannot start a thread to watch. So it polls.)"""
+    while starter is not None:
+        try:
+            done, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return 0
+        if done == pid:
+            return status
+        if done:
+            continue
+        if os.getppid() != starter:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            break  # reaped below
+        time.sleep(every)
     while True:
         try:
             done, status = os.waitpid(-1, 0)
@@ -427,7 +450,8 @@ def isolate(run_kernel, shm_mb: float) -> None:
     process 1 (the init) of a new PID namespace: it mounts ``/proc`` and ``/dev/shm``
     afresh, starts the kernel, reaps orphans and ends when the kernel ends; Linux then
     kills whatever else is in the namespace. The init dies with this process
-    (``PR_SET_PDEATHSIG``), so killing the launcher kills it all.
+    (``PR_SET_PDEATHSIG``), so killing the launcher kills it all; and the launcher kills
+    the init when its own starter (the grader) ends (:func:`_wait_for`).
     Without namespaces: this process is a child subreaper and kills every descendant
     when the kernel ends.
     """
@@ -468,7 +492,7 @@ def isolate(run_kernel, shm_mb: float) -> None:
     os.close(alive_r)
     os.close(status_w)
     target[0] = pid
-    status = _wait_for(pid)
+    status = _wait_for(pid, starter=os.getppid())
     if why is None:
         sent = b""
         while chunk := os.read(status_r, 64):
