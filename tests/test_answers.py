@@ -206,3 +206,4 @@ def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
         os.close(fd)
     assert (tmp_path / "answers.log").read_text() == "xxxxxxx\nxx"
     assert log.write("more") == 4      # past the cap: dropped, reported as written
+    assert log.encoding == "utf-8" and log.writable() and not log.isatty()

@@ -422,6 +422,8 @@ class CappedLog(io.TextIOBase):
         super().__init__()
         self.fd, self.left = fd, limit
 
+    encoding, errors = "utf-8", "replace"  # what code that inspects sys.stdout expects
+
     def writable(self) -> bool:
         return True
 
