@@ -122,7 +122,8 @@ c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE
 # A test passes only if it also passes when run again outside the kernel, with the graded
 # functions answered by the student's answer cells in a process of their own
 # (instructor/engine/outside.py). The course's own implementations of a task raise there:
-# an answer that reaches them, by any route, scores 0 on that task.
+# a test whose call reaches them, by any route, scores 0; an answer cell that calls its
+# task's own function by name or alias scores 0 on the whole task.
 c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma"}

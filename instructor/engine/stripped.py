@@ -9,8 +9,9 @@ public function that computes the same thing internally). So the answer runs in 
 process whose ``helpers`` is a *stripped copy* (:func:`strip_package`): the bodies of
 those functions, and of every module-level function of their module that they use,
 directly or transitively (``_per_image``, ``_psnr_of``, ``_finite_mean``), are replaced
-by ``raise UsesCourseImplementation(...)``; every route reaches only that. Public
-functions that use a stripped one (``mse``, ``image_scores``, ``downscale``) raise too.
+by ``raise UsesCourseImplementation(...)``; every route reaches only that. The other
+functions of those modules that use a stripped one (``mse``, ``image_scores``,
+``downscale``, ``gray_to_rgb``) are stripped too, so that their message names them.
 
 The answer process calls :func:`activate` first, before anything imports ``helpers``:
 the copy must win over the real package, which an editable install (``pip install -e``)
@@ -119,6 +120,23 @@ def _closure(functions: dict[str, list[_Function | str]], start: Iterable[str]) 
     return seen
 
 
+def _callers(functions: dict[str, list[_Function | str]], stripped: set[str]) -> set[str]:
+    """The module-level functions not in ``stripped`` that use one of them, directly or
+    transitively: they would raise anyway, with the message of a function the answer
+    never named."""
+    found = set(stripped)
+    grown = True
+    while grown:
+        grown = False
+        for name, definitions in functions.items():
+            if name not in found and any(
+                    definition in found if isinstance(definition, str)
+                    else _uses(definition, functions) & found for definition in definitions):
+                found.add(name)
+                grown = True
+    return found - stripped
+
+
 def _defines(source: str, name: str) -> bool:
     """Whether ``source`` may define ``name`` (a ``def`` or an assignment to it): only such
     modules are parsed."""
@@ -126,8 +144,10 @@ def _defines(source: str, name: str) -> bool:
                      rf"|^[ \t]*{re.escape(name)}[ \t]*=", source, re.MULTILINE) is not None
 
 
-def _plan(package_dir: Path, names: Iterable[str]) -> dict[Path, tuple[ast.Module, set[str]]]:
-    """:func:`plan`, with the parsed module of each path."""
+def _plan(package_dir: Path, names: Iterable[str]
+          ) -> dict[Path, tuple[ast.Module, set[str], set[str], set[str]]]:
+    """:func:`plan`, as the parsed module of each path and three sets of its functions:
+    those named, those they use, and those that use one of these."""
     sources = {path.relative_to(package_dir): path.read_text(encoding="utf-8")
                for path in sorted(package_dir.rglob("*.py")) if "__pycache__" not in path.parts}
     trees: dict[Path, ast.Module] = {}
@@ -150,25 +170,41 @@ def _plan(package_dir: Path, names: Iterable[str]) -> dict[Path, tuple[ast.Modul
                              f"the package {package_dir}: nothing to strip")
         for path in where:
             wanted.setdefault(path, set()).add(function)
-    return {path: (trees[path], _closure(functions[path], start))
-            for path, start in wanted.items()}
+    plans = {}
+    for path, start in wanted.items():
+        used = _closure(functions[path], start)
+        plans[path] = (trees[path], start, used - start, _callers(functions[path], used))
+    return plans
 
 
 def plan(package_dir: Path, names: Iterable[str]) -> dict[Path, set[str]]:
     """Which functions of which module (path relative to ``package_dir``) to strip: each
     of ``names`` where it is defined, a module-level ``def`` in any module of the package
     (a name re-exported elsewhere counts where it is defined), and what it uses of its
-    own module. ``module.name`` (``metrics.psnr``) picks one module.
+    own module, and every other function of the module that uses one of these (``mse``,
+    ``image_scores``, ``downscale``: their message then names them, not a private helper
+    the answer never called). ``module.name`` (``metrics.psnr``) picks one module.
 
     Raises ValueError for a name that no module defines."""
-    return {path: strip for path, (_, strip) in _plan(Path(package_dir), names).items()}
+    return {path: named | used | callers
+            for path, (_, named, used, callers) in _plan(Path(package_dir), names).items()}
 
 
-def _stripped_body(qualified: str, package: str) -> list[ast.stmt]:
+#: What a stripped function says: it is named in ``course_implementations``, one of
+#: those uses it, or it uses one of those.
+MESSAGES = {
+    "named": "{} is the course's own implementation of this task; write your own",
+    "used": "{} is part of the course's own implementation of this task; write your own",
+    "caller": "{} uses the course's own implementation of a task, so it is not available "
+              "while your answer is checked; write your own",
+}
+
+
+def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[ast.stmt]:
     """``from <package>.grading import UsesCourseImplementation; raise ...(message)``:
     the import is inside the body, so a copy of the code object made with other globals
     raises the same exception."""
-    message = f"{qualified} is the course's own implementation of this task; write your own"
+    message = MESSAGES[kind].format(qualified)
     return [ast.ImportFrom(module=f"{package}.{EXCEPTION_MODULE}",
                            names=[ast.alias(USES_COURSE_IMPLEMENTATION)], level=0),
             ast.Raise(exc=ast.Call(func=ast.Name(USES_COURSE_IMPLEMENTATION, ast.Load()),
@@ -192,11 +228,14 @@ def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
     exception_init.parent.mkdir(exist_ok=True)
     with exception_init.open("a", encoding="utf-8") as f:
         f.write(_EXCEPTION_SOURCE)
-    for path, (tree, strip) in todo.items():
+    for path, (tree, named, used, callers) in todo.items():
         module = _module_name(package_dir.name, path)
+        kinds = {**dict.fromkeys(callers, "caller"), **dict.fromkeys(used, "used"),
+                 **dict.fromkeys(named, "named")}
         for node in _top_level(tree.body):
-            if isinstance(node, _Function) and node.name in strip:
-                node.body = _stripped_body(f"{module}.{node.name}", package_dir.name)
+            if isinstance(node, _Function) and node.name in kinds:
+                node.body = _stripped_body(f"{module}.{node.name}", package_dir.name,
+                                           kinds[node.name])
         (copy / path).write_text(ast.unparse(ast.fix_missing_locations(tree)) + "\n",
                                  encoding="utf-8")
     return dest
