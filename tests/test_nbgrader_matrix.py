@@ -388,6 +388,30 @@ print("kill: saw", len(_seen), "grading processes;", "KILLED" if _killed else "k
 """
 
 
+def root_powers():       # correct, plus what root's capabilities and /dev once allowed
+    return REF + """
+import os, socket, time
+try:                      # read the loopback traffic of the kernels graded beside it
+    _s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+    _s.bind(("lo", 0))
+    _s.settimeout(0.5)
+    _got, _end = 0, time.monotonic() + 5
+    while time.monotonic() < _end:
+        try:
+            _got += len(_s.recv(65535))
+        except socket.timeout:
+            pass
+    print("SNIFFED", _got, "bytes")
+except OSError as _err:
+    print("sniff: refused", _err.errno)
+try:                      # a file in the machine's /dev, where every sandbox could reach it
+    open("/dev/matrix-s46-%d" % os.getpid(), "w").write("x")
+    print("DEV WRITTEN")
+except OSError as _err:
+    print("dev: refused", _err.errno)
+"""
+
+
 #: A cell added after the tests: it marks every recorded call as one the records cannot
 #: hold, so that an outside check reading the kernel's records would give up. The outside
 #: check reads nothing the kernel writes now: the useless answer still scores 0.
@@ -564,6 +588,7 @@ CASES = {
     "s43_env_secret": (env_secret, 6, []),
     "s44_port_scan": (port_scan, 6, []),
     "s45_kill_others": (kill_others, 6, []),
+    "s46_root_powers": (root_powers, 6, []),
     # bounded input: the grader's own processes never hold more than the caps
     "s50_huge_notebook": ("huge", 0, []),
     "s51_huge_cell": (huge_cell, 0, ["CellTooLarge", "COURSE_CELL_SOURCE_KB"]),
@@ -937,7 +962,8 @@ ESCAPES = {"s40_detached_sleeper": ([], []), "s41_pipe_holder": ([], []),
            "s42_shm_filler": (["shm: capped after"], ["wrote 450 MiB"]),
            "s43_env_secret": (["secret: not found"], ["SECRET FOUND"]),
            "s44_port_scan": (["reached none"], ["CONNECTED"]),
-           "s45_kill_others": (["killed none"], ["KILLED"])}
+           "s45_kill_others": (["killed none"], ["KILLED"]),
+           "s46_root_powers": (["sniff: refused", "dev: refused"], ["SNIFFED", "DEV WRITTEN"])}
 
 
 def _alive_with(marker: str) -> list[str]:
@@ -967,6 +993,7 @@ def test_escapes_from_the_sandbox_were_stopped(graded, student):
     for marker in SLEEPERS:
         assert not _alive_with(marker), f"{marker} outlived its kernel"
     assert not list(Path("/dev/shm").glob("matrix-s42-*")), "the kernel's /dev/shm leaked"
+    assert not list(Path("/dev").glob("matrix-s46-*")), "a kernel wrote to the host's /dev"
 
 
 def test_library_stderr_did_not_cost_points(graded):

@@ -48,8 +48,7 @@ def _readable() -> list[str]:
 def _run(code: str, tmp_path: Path, *args: str, env: dict | None = None,
          landlock: bool = True) -> subprocess.CompletedProcess:
     """``code`` in the sandbox, reading the system and Python, writing ``tmp_path``."""
-    rules = [a for p in _readable() for a in ("--ro", p)] + ["--rw", str(tmp_path),
-                                                              "--rw", "/dev"]
+    rules = [a for p in _readable() for a in ("--ro", p)] + ["--rw", str(tmp_path)]
     command = [sys.executable, str(SANDBOX), *(rules if landlock else ["--no-landlock"]),
                *args, "--", sys.executable, "-c", code]
     return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True,
@@ -135,6 +134,47 @@ def test_proc_shows_only_the_sandboxs_processes(tmp_path):
     # process 1 is the sandbox's own init, whose environment is the filtered one anyway;
     # the grader (this test) is not in the namespace at all
     assert str(os.getpid()) not in lines[0]
+
+
+#: What a kernel graded as root once could do with root's capabilities and all of /dev:
+#: read other kernels' loopback traffic, change the machine's network, replace devices.
+ROOT_POWERS = """
+import os, socket
+status = open("/proc/self/status").read().splitlines()
+print(*[line.split()[1] for line in status if line.startswith(("CapEff", "CapPrm", "CapBnd"))])
+for what, attempt in [
+        ("raw socket", lambda: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 768)),
+        ("new file in /dev", lambda: open("/dev/probe-%d" % os.getpid(), "w")),
+        ("device node", lambda: os.mknod("node", 0o20600, os.makedev(1, 3))),
+        ("another uid", lambda: os.setuid(12345))]:
+    try:
+        attempt()
+        print(what, "ALLOWED")
+    except OSError as err:
+        print(what, "refused", err.errno)
+for device in ("/dev/null", "/dev/zero", "/dev/urandom"):
+    with open(device, "r+b" if device == "/dev/null" else "rb") as f:
+        f.read(1)
+print("devices usable")
+"""
+
+
+def test_it_holds_no_capability_and_only_its_devices(tmp_path):
+    """Graded as root (CI) too: no capability left, no raw socket, nothing made in /dev."""
+    proc = _run(ROOT_POWERS, tmp_path)
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stderr
+    caps = lines[0].split()
+    assert int(caps[0], 16) == int(caps[1], 16) == 0, proc.stdout   # effective, permitted
+    if os.geteuid() == 0:
+        assert int(caps[2], 16) == 0, proc.stdout                   # bounding: none to regain
+    assert lines[1].startswith("raw socket refused"), proc.stdout
+    assert lines[3].startswith("device node refused"), proc.stdout
+    assert lines[4].startswith("another uid refused"), proc.stdout
+    if ABI >= 1:
+        assert lines[2].startswith("new file in /dev refused"), proc.stdout
+    assert lines[5] == "devices usable"
+    assert not list(Path("/dev").glob("probe-*"))
 
 
 @needs_namespaces
@@ -357,7 +397,7 @@ def _as_nobody(work: Path) -> None:
     proc = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "-i",
          "PATH=/usr/bin:/bin", SYSTEM_PYTHON, str(launcher), *rules, "--rw", str(work),
-         "--rw", "/dev", "--shm-mb", "16", "--", SYSTEM_PYTHON, "-c", code],
+         "--shm-mb", "16", "--", SYSTEM_PYTHON, "-c", code],
         cwd=work, capture_output=True, text=True, timeout=120)
     if "no PID and mount namespaces" in proc.stderr:
         pytest.skip(f"user namespaces refused here: {proc.stderr.strip()}")

@@ -110,6 +110,5 @@ def sandbox_command(command: list[str], cwd: str, readable: list[str], memory_gb
         wrapper += ["--keep-env", name]
     for path in readable:
         wrapper += ["--ro", path]
-    for path in (cwd, "/dev"):
-        wrapper += ["--rw", path]
+    wrapper += ["--rw", cwd]        # and the devices the sandbox allows (sandbox.DEVICES)
     return [*wrapper, "--", *command]

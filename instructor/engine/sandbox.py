@@ -31,6 +31,11 @@ everything the kernel started when the kernel ends:
   neither signal nor reach (abstract unix sockets) a process outside its sandbox.
 - Its environment is an allow-list (:func:`allowed_env`): a secret in the grader's
   environment does not reach it.
+- It holds no capability, even when the grader runs as root (:func:`drop_capabilities`):
+  no raw sockets to read the loopback traffic of other kernels, no changes to the
+  machine's network, its sockets or its device files.
+- Of ``/dev`` it may use only the devices in :data:`DEVICES` (read and write them, never
+  create, remove or rename anything there) and its private ``/dev/shm``.
 
 Where something is missing (no namespaces, an old kernel, another OS) the launcher
 says what on one line of stderr and does what it can: without namespaces it stays the
@@ -51,6 +56,7 @@ import select
 import signal
 import sys
 import time
+from pathlib import Path
 
 # Landlock ABI (linux/landlock.h)
 _SYSCALLS = {"x86_64": (444, 445, 446), "aarch64": (444, 445, 446)}
@@ -67,6 +73,14 @@ _READ = _FS["execute"] | _FS["read_file"] | _FS["read_dir"]
 _FILE_ONLY = _FS["execute"] | _FS["write_file"] | _FS["read_file"] | _FS["truncate"] \
     | _FS["ioctl_dev"]
 
+
+#: The devices a sandboxed process may read and write (no other file of ``/dev``: the
+#: host's device folder is shared by every process of the machine).
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+           "/dev/tty", "/dev/ptmx", "/dev/pts")
+#: Whether this process is in a sandbox of its own with a private ``/dev/shm``
+#: (:func:`private_mounts`): only then may the kernel write there.
+_PRIVATE_SHM = False
 
 _RULE_NET_PORT = 2
 _NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
@@ -168,6 +182,46 @@ def restrict_files(read_only: list[str], read_write: list[str],
     finally:
         os.close(ruleset)
     return True
+
+
+# ---------------------------------------------------------------- capabilities
+_PR_CAPBSET_DROP, _PR_SET_SECUREBITS, _PR_CAP_AMBIENT = 24, 28, 47
+_PR_CAP_AMBIENT_CLEAR_ALL = 4
+#: SECBIT_NOROOT, SECBIT_NO_SETUID_FIXUP, SECBIT_NO_CAP_AMBIENT_RAISE and SECBIT_KEEP_CAPS'
+#: lock, each locked: uid 0 gains no capability at exec, for good.
+_SECUREBITS = 0b11101111
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def drop_capabilities() -> str | None:
+    """Give up every capability of this process and of what it will run, for good: the
+    bounding and ambient sets emptied, the effective, permitted and inheritable sets
+    cleared, root's privilege at exec switched off (securebits) and no new privileges at
+    exec (a program's file capabilities). Run as root, the kernel is then an ordinary
+    process of uid 0 that Landlock confines like any other. None when none is left, else
+    what is (another user's full bounding set is harmless: nothing can raise into it)."""
+    libc = _libc()
+    try:
+        last = int(Path("/proc/sys/kernel/cap_last_cap").read_text())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)   # fails where it is not held: fine
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    libc.prctl(_PR_SET_SECUREBITS, _SECUREBITS, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()                   # two words each, all zero
+    libc.capset(header, data)
+    libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError as err:
+        return f"capabilities unknown ({err.strerror})"
+    held = [line for line in status.splitlines()
+            if line.startswith(("CapEff:", "CapPrm:", *(("CapBnd:",) if os.geteuid() == 0
+                                                        else ())))
+            and int(line.split()[1], 16)]
+    return f"capabilities kept ({', '.join(held)})" if held else None
 
 
 def missing(abi: int, network: bool = True) -> list[str]:
@@ -332,12 +386,14 @@ def private_mounts(shm_mb: float) -> list[str]:
         _mount("proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
     except OSError as err:
         problems.append(f"no fresh /proc ({err.strerror}): the host's processes are visible")
+    global _PRIVATE_SHM
     if os.path.isdir("/dev/shm"):
         try:
             _mount("tmpfs", "/dev/shm", "tmpfs", _MS_NOSUID | _MS_NODEV,
                    f"size={max(1, int(shm_mb * 1024))}k,mode=1777")
+            _PRIVATE_SHM = True
         except OSError as err:
-            problems.append(f"no private /dev/shm ({err.strerror})")
+            problems.append(f"no private /dev/shm ({err.strerror}): it may not use it")
     return problems
 
 
@@ -549,14 +605,20 @@ def main(argv: list[str] | None = None) -> None:
             cap_files(args.file_mb)
         if args.cpu_seconds > 0:
             cap_cpu(args.cpu_seconds)
+        gaps = []
         if not args.no_landlock:
             abi = landlock_abi()
-            if not restrict_files(args.ro, args.rw, args.bind_port):
+            # the devices, file by file, and /dev/shm where it is this sandbox's own
+            devices = [*DEVICES, *(["/dev/shm"] if _PRIVATE_SHM else [])]
+            if not restrict_files(args.ro, [*args.rw, *devices], args.bind_port):
                 abi = 0
             gaps = missing(abi)
-            if gaps:
-                print(f"[grading sandbox] missing: {'; '.join(gaps)}. Grade in a container "
-                      "or as a separate user.", file=sys.stderr)
+        kept = drop_capabilities()
+        if kept:
+            gaps.append(kept)
+        if gaps:
+            print(f"[grading sandbox] missing: {'; '.join(gaps)}. Grade in a container "
+                  "or as a separate user.", file=sys.stderr)
         os.execvpe(command[0], command, env)
 
     if args.no_isolation:
