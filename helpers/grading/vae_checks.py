@@ -696,7 +696,7 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
     the mean and the loss deterministic. No weight may move further than the learning
     rate; the decoder's must move by about it, their gradient the reconstruction term's
     alone (a wrong KL term does not change it). ``log_var_head`` instead checks only
-    that the log-variance layer's weights move against the sign of their gradient, then
+    that the log-variance layer's bias moves against the sign of its gradient, then
     the KL term's alone (the KL test's probe: neither a wrong reconstruction term nor
     another optimizer changes that direction).
     """
@@ -741,7 +741,7 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
         expect(total > 0, "internal: the Adam probe drew no weight with a clear gradient")
         expect(
             wrong == 0,
-            "one training step should move each of the log-variance layer's weights "
+            "one training step should move each entry of the log-variance layer's bias "
             "against the gradient of the KL term (the only term that depends on the log "
             "variance when it is very low); some of them did not",
         )
