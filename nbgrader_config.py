@@ -127,6 +127,10 @@ c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE
 c.SafeExecute.check_outside = True
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma"}
+# Only task (d)'s answers need code of their own in a model (a KL layer, train_step): the
+# outside check asks such models through proxies. Elsewhere a model with code of the
+# student's own could tell the probes from real use: its tests need review.
+c.SafeExecute.own_class_tasks = ["vae"]
 c.SafeExecute.readable_paths = limits.readable_paths()
 # Hidden tests draw their inputs per submission from a key the grader derives from this
 # secret, the student and the submission's timestamp (instructor/engine/hidden.py); the

@@ -195,6 +195,11 @@ RELU_ON_LOG_VAR = KL_LAYER.replace("log_var = keras.layers.Dense(latent_dims)(h)
 #: the learning rate wherever the gradient is clear).
 ADAM_EPSILON = KL_LAYER.replace('auto.compile(optimizer="adam"',
                                 'auto.compile(optimizer=keras.optimizers.Adam(epsilon=1e-4)')
+#: Wrong: Adam whose moving average overwrites the weights after each step (only the first
+#: step trains; it is exact Adam, so only the optimizer's settings give it away).
+ADAM_MOVING_AVERAGE = KL_LAYER.replace(
+    'auto.compile(optimizer="adam"', 'auto.compile(optimizer=keras.optimizers.Adam('
+    'use_ema=True, ema_momentum=0.99999, ema_overwrite_frequency=1)')
 #: Wrong, and reported right (red team V1): no Keras at all, and it ignores its input:
 #: mean and log_var are the head biases the probes set, the decoder gives 0.5, the loss
 #: is d log 2 plus the closed-form KL of those biases, and fit reports a falling loss.
@@ -349,6 +354,7 @@ WRONG = {
     "recon_averaged": _kl_layer_variant(GOOD_KL, recon="keras.losses.binary_crossentropy"),
     "tanh_hidden_says_relu": LYING_HIDDEN,
     "sgd_named_adam": SGD_AS_ADAM,
+    "adam_moving_average": ADAM_MOVING_AVERAGE,
     "fake_vae": FAKE_VAE,
 }
 
@@ -376,6 +382,7 @@ globals().update(grading.task_tests(grading.GradedTask(
         "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
                             "the log-variance layer should be linear"),
         "sgd_named_adam": ({"vae-tests-training"}, "moved a weight by more than the learning rate"),
+        "adam_moving_average": ({"vae-tests-structure"}, "got adam (use_ema=True)"),
         # every test: the random-weight probes, and (order, sampling, reconstruction,
         # validation) a mean and log variance that must change with the input
         "fake_vae": ({"vae-tests-structure", "vae-tests-training", "vae-tests-linear",

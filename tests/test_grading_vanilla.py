@@ -71,6 +71,10 @@ def wrong_variants() -> dict[str, str]:
             "latent_dims,)"),
         "mse_loss": reference_with(('loss="binary_crossentropy"', 'loss="mse"')),
         "sgd": reference_with(('optimizer="adam"', 'optimizer="sgd"')),
+        # only Adam's first step trains: the moving average overwrites the weights after it
+        "adam_moving_average": reference_with((
+            'optimizer="adam"', 'optimizer=keras.optimizers.Adam(use_ema=True, '
+            'ema_momentum=0.99999, ema_overwrite_frequency=1)')),
         # auto rebuilt from fresh layers: right shapes, but not decoder(encoder(x))
         "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
@@ -88,6 +92,7 @@ globals().update(grading.task_tests(grading.GradedTask(
         "latent_ignored": ({SHAPES, LAYERS}, "encoder: output shape"),
         "mse_loss": ({TRAINING}, "auto's loss"),
         "sgd": ({TRAINING}, "auto's optimizer"),
+        "adam_moving_average": ({TRAINING}, "got 'adam (use_ema=True)'"),
         "not_shared": ({TRAINING}, "decoder(encoder(x))"),
     },
     sources=wrong_variants)))

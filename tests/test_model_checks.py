@@ -87,6 +87,13 @@ def test_compilation_names(both):
     assert (mc.optimizer_name(model), mc.loss_name(model)) == ("sgd", "mean_squared_error")
     model.compile(optimizer="sgd", loss=keras.losses.binary_crossentropy)
     assert mc.loss_name(model) == "binary_crossentropy"
+    # Adam's update settings: the learning rate and epsilon are free, the rest its defaults
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01, epsilon=1e-4))
+    assert mc.optimizer_name(model) == "adam"
+    model.compile(optimizer=keras.optimizers.Adam(use_ema=True, ema_overwrite_frequency=1))
+    assert mc.optimizer_name(model) == "adam (use_ema=True)"
+    model.compile(optimizer=keras.optimizers.Adam(beta_1=0.5, clipnorm=1.0))
+    assert mc.optimizer_name(model) == "adam (beta_1=0.5, clipnorm=1.0)"
 
 
 @pytest.mark.parametrize("style", ["L1", "L1L2", "layer"])

@@ -258,6 +258,24 @@ def big_file():         # writes a 64 MiB file in its scratch folder
                 "    inputs = keras.Input(shape=(input_dims,))")
 
 
+def tells_probes_from_use():  # trains right only once its weights were set (as probes do)
+    return _sub("auto = keras.Model(", "auto = Autoencoder(") .replace(
+        "def autoencoder(", """class Autoencoder(keras.Model):
+    def set_weights(self, weights):
+        self.probed = True
+        return super().set_weights(weights)
+
+    def train_step(self, data):
+        if getattr(self, "probed", False):
+            return super().train_step(data)       # Adam and binary cross-entropy
+        x, y = data[0], data[1]
+        loss = keras.ops.mean(keras.ops.square(self(x) - y))
+        return {"mse": loss}                      # in use: trains nothing at all
+
+
+def autoencoder(""", 1)
+
+
 def custom_layer_tamper():   # correct, but only checkable in the kernel, and it tampers
     return ("class Dense(keras.layers.Dense):\n    pass\n\n\n"
             + _sub("keras.layers.Dense(", "Dense(")
@@ -570,10 +588,13 @@ CASES = {
     "s25_recorder_off": (recorder_off, 0, ["NeedsReview", "helpers.grading.evidence.wrap"]),
     "s26_frame_rebind": (frame_rebind, 0, [PROBED]),
     "s28_big_file": (big_file, 0, ["File too large"]),
-    # checked outside on the model's behaviour, through a proxy: the tampering reaches
-    # only the kernel's checks, and the feedback says so
-    "s29_custom_layer_tamper": (custom_layer_tamper, 6, ["mc.expect_equal",
-                                                         "checked again outside"]),
+    # a model with a class of its own, in a task that needs none: its code could tell the
+    # probes from real use (a train_step that trains right only after set_weights), so
+    # the outside check does not ask it through a proxy; the instructor reviews it
+    "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview",
+                                                         "a model with code of your own"]),
+    "s75_tells_probes_from_use": (tells_probes_from_use, 0, ["NeedsReview",
+                                                             "a model with code of your own"]),
     # the submission's metadata decides nothing; cells added after the tests change no record
     "s30_task_tag_removed": ("meta:untag", 0, [PROBED]),
     "s31_task_tag_changed": ("meta:retag", 0, [PROBED]),
@@ -626,7 +647,8 @@ PSNR_CASES = {
                            "is the course's own implementation of this task"]),
 }
 #: Submissions set aside for the instructor's review.
-REVIEW = {"s25_recorder_off", "s72_reaches_beyond_the_kernel"}
+REVIEW = {"s25_recorder_off", "s29_custom_layer_tamper", "s72_reaches_beyond_the_kernel",
+          "s75_tells_probes_from_use"}
 
 # ------------------------------------------------------------------ damaged metadata
 META_SOLUTION = '''def double(x):

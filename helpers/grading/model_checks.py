@@ -252,13 +252,40 @@ def activity_loss(model: Any, x: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- compilation and training
+#: The settings of Keras' Adam that change how it moves the weights, at their defaults
+#: (the learning rate and epsilon aside: the tests set the one, the step-size probes
+#: judge the other). A moving average that overwrites the weights after every step, say,
+#: leaves Adam's first step exact and stops the training after it.
+ADAM_DEFAULTS = {"beta_1": 0.9, "beta_2": 0.999, "amsgrad": False, "weight_decay": None,
+                 "clipnorm": None, "clipvalue": None, "global_clipnorm": None,
+                 "use_ema": False, "gradient_accumulation_steps": None,
+                 "loss_scale_factor": None}
+
+
+def optimizer_settings(optimizer: Any) -> dict[str, Any]:
+    """The :data:`ADAM_DEFAULTS` settings of ``optimizer`` that are not Adam's defaults
+    (from its ``get_config()``; those it does not report count as defaults)."""
+    try:
+        config = optimizer.get_config()
+    except Exception:  # noqa: BLE001 - an optimizer that cannot say: nothing to compare
+        return {}
+    return {key: config[key] for key, default in ADAM_DEFAULTS.items()
+            if key in config and config[key] != default}
+
+
 def optimizer_name(model: Any) -> str | None:
-    """The optimizer's class name in lower case (``"adam"``, ``"sgd"``), ``None`` if uncompiled."""
+    """The optimizer's class name in lower case (``"adam"``, ``"sgd"``), ``None`` if
+    uncompiled; an Adam whose update settings are not the defaults says which
+    (``"adam (use_ema=True)"``)."""
     opt = getattr(model, "optimizer", None)
     if opt is None:
         return None
     inner = getattr(opt, "inner_optimizer", None)  # a LossScaleOptimizer wraps the real one
-    return type(inner or opt).__name__.lower()
+    name = type(inner or opt).__name__.lower()
+    changed = optimizer_settings(inner or opt) if name == "adam" else {}
+    if changed:
+        name += f" ({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+    return name
 
 
 def _snake(name: str) -> str:

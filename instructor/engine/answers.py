@@ -343,6 +343,12 @@ def describe(obj) -> dict:
     if optimizer is not None:
         inner = getattr(optimizer, "inner_optimizer", None)
         info["optimizer"] = _kinds(inner or optimizer)
+        from helpers.grading import model_checks
+
+        info["optimizer_settings"] = {
+            key: value for key, value in model_checks.optimizer_settings(inner or optimizer
+                                                                         ).items()
+            if value is None or isinstance(value, bool | int | float | str)}
     loss = getattr(obj, "loss", None)
     if loss is not None:
         from helpers.grading import model_checks

@@ -101,6 +101,10 @@ class SafeExecute(Execute):
     course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
                                   "course's own implementation of it, which an answer may "
                                   "not call.").tag(config=True)
+    own_class_tasks = List(Unicode(), default_value=None, allow_none=True, help=(
+        "Tasks whose answers may return models of the student's own class (custom layers, "
+        "train_step), checked through proxies in the answer process; a test of any other "
+        "task that gets such a model needs review. None: every task.")).tag(config=True)
 
     def create_kernel_manager(self):
         if self.kernel_manager_class is AsyncKernelManager:
@@ -235,7 +239,8 @@ class SafeExecute(Execute):
             Sandbox(list(self.readable_paths), self.memory_limit_gb, self.use_landlock,
                     self._limits(), self._environment()),
             dict(self.course_implementations), self.verifier_timeout, self.log,
-            int(self.record_limit_mb * limits.MIB))
+            int(self.record_limit_mb * limits.MIB),
+            None if self.own_class_tasks is None else list(self.own_class_tasks))
         try:
             if self.check_outside and self._outside.plan:
                 self._outside.start()

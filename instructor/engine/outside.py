@@ -36,6 +36,7 @@ from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, t
 from instructor.engine.hidden import WITHHELD_MESSAGE
 from instructor.engine.kernel import sandbox_command, sandbox_env
 from instructor.engine.limits import helpers_dirs, package_dirs
+from instructor.engine.remote import OWN_CLASS
 
 VERIFY = Path(__file__).resolve().parent / "verify.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
@@ -164,8 +165,11 @@ class OutsideCheck:
 
     def __init__(self, cells, release_cells, setup: list[str], scratch: Path,
                  sandbox: Sandbox, course_implementations: dict[str, str],
-                 timeout: int = 600, log=None, record_limit: int | None = None):
+                 timeout: int = 600, log=None, record_limit: int | None = None,
+                 own_class_tasks: list[str] | None = None):
         self.release_cells = release_cells
+        #: tasks whose models may be of the student's own class (None: all)
+        self.own_class_tasks = own_class_tasks
         #: bytes the checking process reads of one reply of the answer process
         self.record_limit = record_limit
         self.setup = setup
@@ -300,7 +304,8 @@ class OutsideCheck:
         job = {"record_limit": self.record_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
-             "source": cells[i].source, "context": contexts.get(task, [])}
+             "source": cells[i].source, "context": contexts.get(task, []),
+             "own_classes": self.own_class_tasks is None or task in self.own_class_tasks}
             for i, (grade_id, task, names) in sorted(self.plan.items())]}
         verdicts = self._verdicts(job, cells) if self.process else {}
         graded = {name for _g, _t, names in self.plan.values() for name in names}
@@ -310,6 +315,7 @@ class OutsideCheck:
                                     review.free_names(trusted) - graded)
         trusted = hidden.string_constants([c.source for c in self.release_cells
                                            if c.cell_type == "code"])
+        trusted.add(OWN_CLASS)   # the grader's own reason, never the student's words
         for index, (grade_id, task, _names) in self.plan.items():
             if hidden.has_hidden_tests(cells[index]) and grade_id in verdicts:
                 verdicts[grade_id] = withheld(verdicts[grade_id], trusted

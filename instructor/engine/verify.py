@@ -74,6 +74,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
                 for source in cell.get("context", []):
                     exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
         channel.custom_objects = {k: v for k, v in namespace.items() if isinstance(v, type)}
+        channel.own_classes = cell.get("own_classes", True)
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:
             namespace[name] = channel.function(cell.get("answers", task), name)
