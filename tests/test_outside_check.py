@@ -109,6 +109,26 @@ def test_passing_both_times_adds_nothing(tmp_path):
     assert verdict_after(tmp_path, submission(), PASSED) == []
 
 
+def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
+    """A verdict that rests on code of the student's own (a proxy) keeps its points,
+    and the test cell, the notes and the class report say so."""
+    from instructor.analytics.graded import flags_of
+    from instructor.engine.outside import OWN_CODE_NOTE
+    from instructor.workflow.autograde import notes_from_graded
+
+    cells = submission()
+    proxied = {k: dict(v, proxied=True) for k, v in PASSED.items()}
+    assert verdict_after(tmp_path, cells, proxied) == [
+        v4.new_output("stream", name="stdout", text=OWN_CODE_NOTE)]
+    notes = notes_from_graded(v4.new_notebook(cells=cells))
+    assert notes == ["The cell 'area-tests' was checked through your model's own code, "
+                     "which ran behind the checks."]
+    assert [flag for flag, _ in flags_of(notes, {})] == ["OWN MODEL CODE"]
+    failed = {k: dict(v, proxied=True) for k, v in FAILED.items()}
+    [output] = verdict_after(tmp_path, submission(), failed)   # a failure says only that
+    assert output.ename == "FailedOutsideKernel"
+
+
 def test_failing_outside_after_passing_inside_scores_0(tmp_path):
     [output] = verdict_after(tmp_path, submission(), FAILED)
     assert output.output_type == "error" and output.ename == "FailedOutsideKernel"

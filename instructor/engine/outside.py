@@ -145,6 +145,14 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
     return verdict
 
 
+#: What a test cell that passed outside through a model with code of the student's own
+#: shows: that code ran behind the checks (it could tell them from real use), so the
+#: instructor may want to read it (:func:`instructor.workflow.autograde.own_code`).
+OWN_CODE_NOTE = ("[checked again outside the notebook through your model's own code (a class "
+                 "or layer of yours, which ran behind the checks): the instructor may read "
+                 "it]\n")
+
+
 def stdout(text: str):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
@@ -384,4 +392,6 @@ class OutsideCheck:
                 "NeedsReview",
                 f"your notebook has code that can change how tests run ({shown}); "
                 "the instructor will review this test before it counts")
+        if verdict.get("proxied") and verdict.get("passed"):
+            return stdout(OWN_CODE_NOTE)
         return None

@@ -61,6 +61,8 @@ class AnswerChannel:
         #: whether a model of the student's own class may be checked through a proxy
         #: (else the test needs review: its code could tell the probes from real use)
         self.own_classes = True
+        #: whether a reply was a model left in the answer process (a proxy) since reset
+        self.proxied = False
 
     def ask(self, request: dict) -> dict:
         if self.broken:
@@ -134,6 +136,7 @@ class AnswerChannel:
 
     # ---------------------------------------------------------------- models over there
     def proxy(self, handle: int) -> RemoteObject:
+        self.proxied = True     # this test's verdict rests on code of the student's own
         if handle not in self.proxies:
             if handle not in self.descriptions:
                 found = self.ask({"op": "describe", "handle": handle})["objects"]

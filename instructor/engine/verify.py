@@ -75,6 +75,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
                     exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
         channel.custom_objects = {k: v for k, v in namespace.items() if isinstance(v, type)}
         channel.own_classes = cell.get("own_classes", True)
+        channel.proxied = False
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:
             namespace[name] = channel.function(cell.get("answers", task), name)
@@ -91,6 +92,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         finally:
             for name, value in saved.items():
                 namespace[name] = value
+        verdict["proxied"] = channel.proxied
         verdicts[grade_id] = verdict
     return verdicts
 

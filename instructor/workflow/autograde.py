@@ -57,6 +57,10 @@ NOTEWORTHY = {
 }
 
 
+#: The note on a test that passed outside through a model with code of the student's own.
+OWN_CODE = "was checked through your model's own code, which ran behind the checks"
+
+
 @dataclass
 class Result:
     """The outcome of grading one submission."""
@@ -287,12 +291,16 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
     failed outside the kernel or were set aside for review."""
     if nb is None:
         return []
+    from instructor.engine.outside import OWN_CODE_NOTE
+
     notes, count = [], 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         count += 1
         for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("text") == OWN_CODE_NOTE:
+                notes.append(f"The cell '{nbgrader_meta(cell).get('grade_id')}' {OWN_CODE}.")
             if out.get("output_type") == "error" and out.get("ename") in NOTEWORTHY:
                 grade_id = nbgrader_meta(cell).get("grade_id")
                 where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
