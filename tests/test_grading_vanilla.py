@@ -54,6 +54,13 @@ def autoencoder(input_dims, hidden_layers, latent_dims):
 '''
 
 
+def shared_layers() -> str:
+    """Correct, Keras-blog style: ``auto`` is built on the encoder's own tensors, so the
+    three models share layers without ``auto`` containing the encoder: Keras cannot save
+    them faithfully, and the outside check asks them through proxies (flagged)."""
+    return reference_with(("decoder(encoder(inputs))", "decoder(code)"))
+
+
 def reference_with(*replacements: tuple[str, str]) -> str:
     """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
     return grading.reference_with(NOTEBOOK, TASK, *replacements)
@@ -84,7 +91,8 @@ def wrong_variants() -> dict[str, str]:
 
 globals().update(grading.task_tests(grading.GradedTask(
     NOTEBOOK, TASK, points={SHAPES: 2.0, LAYERS: 2.0, TRAINING: 2.0},
-    correct={"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS},
+    correct={"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS,
+             "shared_layers": shared_layers()},
     wrong={
         "no_sigmoid": ({LAYERS}, "decoder activations"),
         "not_reversed": ({LAYERS}, "hidden layers reversed"),

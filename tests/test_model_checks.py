@@ -92,6 +92,10 @@ def test_compilation_names(both):
     assert mc.optimizer_name(model) == "adam"
     model.compile(optimizer=keras.optimizers.Adam(use_ema=True, ema_overwrite_frequency=1))
     assert mc.optimizer_name(model) == "adam (use_ema=True)"
+    for same in (keras.optimizers.Adam(weight_decay=0.0),
+                 keras.optimizers.Adam(beta_1=float(np.float32(0.9)))):   # a float32 round trip
+        model.compile(optimizer=same)
+        assert mc.optimizer_name(model) == "adam"
     model.compile(optimizer=keras.optimizers.Adam(beta_1=0.5, clipnorm=1.0))
     assert mc.optimizer_name(model) == "adam (beta_1=0.5, clipnorm=1.0)"
 

@@ -124,6 +124,11 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
     assert notes == ["The cell 'area-tests' was checked through your model's own code, "
                      "which ran behind the checks."]
     assert [flag for flag, _ in flags_of(notes, {})] == ["OWN MODEL CODE"]
+    # a harmless rebinding in the kernel (a kernel-only finding) does not hide the note
+    cells = submission(extra=["math.pi = 3"])
+    [output] = verdict_after(tmp_path, cells, proxied)
+    assert output.text.endswith(OWN_CODE_NOTE) and "can change how tests run" in output.text
+    assert notes_from_graded(v4.new_notebook(cells=cells)) == notes
     failed = {k: dict(v, proxied=True) for k, v in FAILED.items()}
     [output] = verdict_after(tmp_path, submission(), failed)   # a failure says only that
     assert output.ename == "FailedOutsideKernel"

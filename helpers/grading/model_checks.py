@@ -270,7 +270,18 @@ def optimizer_settings(optimizer: Any) -> dict[str, Any]:
     except Exception:  # noqa: BLE001 - an optimizer that cannot say: nothing to compare
         return {}
     return {key: config[key] for key, default in ADAM_DEFAULTS.items()
-            if key in config and config[key] != default}
+            if key in config and not _same_setting(config[key], default)}
+
+
+def _same_setting(value: Any, default: Any) -> bool:
+    """A setting that moves the weights as the default does (a float saved as float32,
+    a weight decay of 0)."""
+    if isinstance(default, float) and isinstance(value, int | float) \
+            and not isinstance(value, bool):
+        return abs(float(value) - default) <= 1e-6 * abs(default)
+    if default is None and value == 0 and not isinstance(value, bool):
+        return True
+    return value == default
 
 
 def optimizer_name(model: Any) -> str | None:

@@ -101,8 +101,8 @@ def check_structure(
     )
     optimizer = mc.optimizer_name(auto)
     expect(optimizer is not None, "auto is not compiled: call auto.compile(optimizer=...)")
-    expect(optimizer == "adam", "auto should be compiled with Adam, at its default settings "
-                                f"but the learning rate, got {optimizer}")
+    expect(optimizer == "adam", "auto should be compiled with Adam at its default settings "
+                                f"(the learning rate and epsilon may differ), got {optimizer}")
 
     hidden = [int(u) for u in hidden_layers]
     got_encoder = dense_summary(encoder)

@@ -381,10 +381,11 @@ class OutsideCheck:
                 f"({verdict['reason']}){also}; it scores 0 until the instructor reviews "
                 "it (a pass inside the notebook is no evidence: your code ran the checks "
                 "there)")
+        own = OWN_CODE_NOTE if verdict.get("proxied") and verdict.get("passed") else ""
         if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
             return stdout(f"[your notebook has code that can change how tests run "
                           f"({findings[0]}); this test was checked again outside the "
-                          "notebook and passed]\n")
+                          f"notebook and passed]\n{own}")
         if findings:
             # code that reaches beyond the kernel's names (imports of sys, ctypes...,
             # exec, frames): the instructor decides
@@ -392,6 +393,4 @@ class OutsideCheck:
                 "NeedsReview",
                 f"your notebook has code that can change how tests run ({shown}); "
                 "the instructor will review this test before it counts")
-        if verdict.get("proxied") and verdict.get("passed"):
-            return stdout(OWN_CODE_NOTE)
-        return None
+        return stdout(own) if own else None

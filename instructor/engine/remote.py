@@ -131,7 +131,12 @@ class AnswerChannel:
             try:
                 return reader.decode(reply["result"])
             except evidence.NotReplayable:
-                pass  # a model of the student's own: ask the answer process instead
+                # every model was saved, and one does not load without code of the
+                # student's own: a proxy, where the task allows one
+                if not self.own_classes and _all_saved(reply["result"]):
+                    raise evidence.NotReplayable(OWN_CLASS) from None
+        # models Keras could not save (models sharing layers without one containing the
+        # other), or code of the student's own where the task allows it
         return _ProxyReader(self, folder).decode(reply["result"])
 
     # ---------------------------------------------------------------- models over there
@@ -151,9 +156,20 @@ class AnswerChannel:
 
 
 #: Why a test of a task whose models must be Keras' own needs review.
-OWN_CLASS = ("your function returned a model with code of your own (a class of your own, "
-             "a Lambda layer, or one Keras cannot save), which this task does not need; "
-             "such a model could behave one way for the tests and another in use")
+OWN_CLASS = ("your function returned a model with code of your own (a class or a function "
+             "of yours, or a Lambda layer), which this task does not need; such a model "
+             "could behave one way for the tests and another in use")
+
+
+def _all_saved(value: Any) -> bool:
+    """Whether every model in an encoded reply came with its file."""
+    if isinstance(value, dict):
+        if "model" in value:
+            return bool(value["model"])
+        return all(_all_saved(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_all_saved(v) for v in value)
+    return True
 
 
 class _ProxyReader(evidence.Reader):
@@ -166,8 +182,6 @@ class _ProxyReader(evidence.Reader):
 
     def decode(self, value: Any) -> Any:
         if isinstance(value, dict) and "model" in value:
-            if not self.channel.own_classes:
-                raise evidence.NotReplayable(OWN_CLASS)
             return self.channel.proxy(int(value["handle"]))
         return super().decode(value)
 

@@ -299,7 +299,7 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
             continue
         count += 1
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and out.get("text") == OWN_CODE_NOTE:
+            if out.get("output_type") == "stream" and OWN_CODE_NOTE in out.get("text", ""):
                 notes.append(f"The cell '{nbgrader_meta(cell).get('grade_id')}' {OWN_CODE}.")
             if out.get("output_type") == "error" and out.get("ename") in NOTEWORTHY:
                 grade_id = nbgrader_meta(cell).get("grade_id")
