@@ -575,7 +575,9 @@ CASES = {
     "s13_wrong_name": ("rename", 6, []),
     "s14_zip": ("zip", 6, []),
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
-    "s16_library_stderr": (library_stderr, 6, ["[output withheld"]),
+    # its warning comes from a Dense subclass of its own, which task (a) does not need:
+    # the tests go to review (0 until then); its stderr still costs nothing in the kernel
+    "s16_library_stderr": (library_stderr, 0, ["[output withheld", "NeedsReview"]),
     "s17_snoop": ("snoop", 6, []),
     "s18_noop_checks": (noop_checks, 0, [PROBED]),
     "s19_rebind_checks": (rebind_checks, 0, [PROBED]),
@@ -647,8 +649,8 @@ PSNR_CASES = {
                            "is the course's own implementation of this task"]),
 }
 #: Submissions set aside for the instructor's review.
-REVIEW = {"s25_recorder_off", "s29_custom_layer_tamper", "s72_reaches_beyond_the_kernel",
-          "s75_tells_probes_from_use"}
+REVIEW = {"s16_library_stderr", "s25_recorder_off", "s29_custom_layer_tamper",
+          "s72_reaches_beyond_the_kernel", "s75_tells_probes_from_use"}
 
 # ------------------------------------------------------------------ damaged metadata
 META_SOLUTION = '''def double(x):
