@@ -84,6 +84,10 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_GRADE_SCOPE", "choice", "notebook", "what grading runs: every cell "
             "(`notebook`) or only what the graded tasks need (`tasks`)",
             ("notebook", "tasks")),
+    Setting("COURSE_GRADING_ISOLATION", "choice", "bubblewrap", "how grading isolates student "
+            "code: `bubblewrap` (namespaces, no network, only the files it needs), or "
+            "`limits-only` (caps alone, for a machine where bwrap cannot make namespaces; "
+            "every report page then says so)", ("bubblewrap", "limits-only")),
     Setting("COURSE_NBGRADER_DEBUG", "flag", False, "nbgrader logs at DEBUG level"),
     Setting("COURSE_EXPLORERS", "choice", "auto", "the latent-space explorers: `widgets`, "
             "a `static` figure, or `auto` (widgets where a frontend shows them)",

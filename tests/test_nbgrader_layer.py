@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import copy
-import os
-import signal
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import nbformat
-import pytest
 from nbgrader.preprocessors import OverwriteCells
 
 from instructor.engine import sandbox
@@ -237,61 +232,6 @@ def test_collect_from_folders_zips_and_odd_names(tmp_path):
         assert (tmp_path / "submitted" / student / "hw" / "timestamp.txt").exists()
     assert "named 'Untitled.ipynb'" in report["bob_smith"][0]
     assert (tmp_path / "submitted" / "carol" / "hw" / "deep" / "data.csv").exists()
-
-
-def _sandboxed(code: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SANDBOX), *args, "--", sys.executable, "-c",
-                           code], capture_output=True, text=True, timeout=60)
-
-
-def test_memory_cap_raises_memory_error():
-    proc = _sandboxed("import numpy as np\nxs = []\ntry:\n    while True:\n"
-                      "        xs.append(np.ones(10**7))\nexcept MemoryError:\n"
-                      "    print('capped at', len(xs))", "--memory-gb", "1", "--no-landlock")
-    assert "capped at" in proc.stdout, proc.stderr
-
-
-def test_file_size_cap_stops_a_large_write(tmp_path):
-    code = (f"f = open({str(tmp_path / 'big')!r}, 'wb')\n"
-            "try:\n    [f.write(bytes(2 ** 20)) for _ in range(8)]\n"
-            "except OSError as err:\n    print('capped:', err.strerror)")
-    proc = _sandboxed(code, "--file-mb", "2", "--no-landlock")
-    assert "capped: File too large" in proc.stdout, proc.stderr
-    assert (tmp_path / "big").stat().st_size <= 2 * 2 ** 20
-
-
-def test_cpu_cap_stops_a_busy_process():
-    proc = _sandboxed("while True:\n    pass", "--cpu-seconds", "1", "--no-landlock")
-    assert proc.returncode == -signal.SIGXCPU, (proc.returncode, proc.stderr)
-
-
-@pytest.mark.skipif(not os.access(sandbox.PIDS_CGROUP, os.W_OK) and os.geteuid() == 0,
-                    reason="root without a writable pids cgroup: no process cap applies")
-def test_process_cap_stops_a_fork_loop():
-    code = ("import os, time\nn = 0\ntry:\n    for _ in range(60):\n"
-            "        if os.fork() == 0:\n            time.sleep(2)\n            os._exit(0)\n"
-            "        n += 1\nexcept OSError as err:\n    print('capped after', n, err.strerror)")
-    proc = _sandboxed(code, "--processes", "20", "--no-landlock")
-    assert "capped after" in proc.stdout, proc.stderr
-    assert int(proc.stdout.split()[2]) < 20
-
-
-@pytest.mark.skipif(sandbox.landlock_abi() < 1, reason="no Landlock on this kernel")
-def test_landlock_allows_only_listed_paths(tmp_path):
-    secret = Path(__file__)  # in the repository: not on the list
-    scratch = tmp_path / "scratch"
-    scratch.mkdir()
-    code = (f"import os\nprint(len(os.listdir({str(scratch)!r})))\n"
-            f"open({str(scratch / 'ok')!r}, 'w').write('x')\n"
-            f"try:\n    open({str(secret)!r}).read(); print('LEAK')\n"
-            "except PermissionError: print('blocked')\n"
-            f"try:\n    open({str(tmp_path / 'out')!r}, 'w'); print('LEAK')\n"
-            "except PermissionError: print('blocked')\n")
-    ro = ["/usr", "/lib", "/lib64", "/etc", sys.prefix, sys.base_prefix]
-    args = [a for p in ro for a in ("--ro", p)] + ["--rw", str(scratch)]
-    proc = _sandboxed(code, *args)
-    assert proc.stdout.split() == ["0", "blocked", "blocked"], proc.stderr
-    assert (scratch / "ok").exists()
 
 
 def test_tasks_scope_skips_only_demo_cells_nobody_needs():

@@ -49,7 +49,10 @@ class SafeExecute(Execute):
                             ).tag(config=True)
     readable_paths = List(Unicode(), help="Paths the kernel may read besides its "
                           "scratch folder.").tag(config=True)
-    use_landlock = Bool(True, help="Restrict the kernel's file access (Linux Landlock)."
+    isolation = Unicode("bubblewrap", help="How kernels and the outside check are isolated: "
+                        "'bubblewrap' (namespaces, no network, a built view of the files), "
+                        "or 'limits-only' (caps and the environment allow-list only, for a "
+                        "machine where bwrap cannot run; every report then says so)."
                         ).tag(config=True)
     file_limit_mb = Float(0.0, help="Largest file a kernel may write, in MiB (0: none)."
                           ).tag(config=True)
@@ -113,7 +116,7 @@ class SafeExecute(Execute):
         if isinstance(km, SandboxedKernelManager):
             km.memory_limit_gb = self.memory_limit_gb
             km.readable_paths = list(self.readable_paths)
-            km.use_landlock = self.use_landlock
+            km.isolation = self.isolation
             km.limits = self._limits()
         return km
 
@@ -236,7 +239,7 @@ class SafeExecute(Execute):
                  if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
         self._outside = OutsideCheck(
             nb.cells, release.cells if release else [], setup, scratch,
-            Sandbox(list(self.readable_paths), self.memory_limit_gb, self.use_landlock,
+            Sandbox(list(self.readable_paths), self.memory_limit_gb, self.isolation,
                     self._limits(), self._environment()),
             dict(self.course_implementations), self.verifier_timeout, self.log,
             int(self.record_limit_mb * limits.MIB),

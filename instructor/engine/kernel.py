@@ -1,23 +1,18 @@
-"""Grading kernels started through :mod:`instructor.engine.sandbox` (limits, file and
-network allow-lists, namespaces of their own, an environment allow-list)."""
+"""Grading kernels started through :mod:`instructor.engine.sandbox`: bubblewrap, caps and
+an environment allow-list, talking to the grader over unix sockets in their own folder."""
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from traitlets import Bool, Dict, Float, List, Unicode
+from traitlets import Dict, Float, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE
 from helpers.settings import SETTINGS
+from instructor.engine import sandbox
 from instructor.engine.sandbox import allowed_env
-
-SANDBOX = Path(__file__).resolve().parent / "sandbox.py"
-
 
 #: The name of :class:`SandboxProvisioner` among jupyter_client's kernel provisioners
 #: (``pyproject.toml``: entry point group ``jupyter_client.kernel_provisioners``).
@@ -28,14 +23,17 @@ class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels start through :mod:`instructor.engine.sandbox`.
 
     It holds the caps; its kernel spec names the :class:`SandboxProvisioner`, which
-    jupyter_client then uses to launch the kernel (the kernel's own spec is otherwise
-    unchanged: the same command, environment and language).
+    jupyter_client then uses to launch the kernel, and asks for interrupts by message
+    (a signal to the sandbox's process group would reach bwrap, not the kernel). Its
+    kernels talk over ``ipc`` (unix sockets in the kernel's own folder): inside the
+    sandbox there is no network to reach a TCP port through.
     """
 
     memory_limit_gb = Float(0.0, help="Address-space cap of the kernel in GiB (0: none)."
                             ).tag(config=True)
     readable_paths = List(Unicode(), help="Paths the kernel may read.").tag(config=True)
-    use_landlock = Bool(True, help="Apply the file-system allow-list.").tag(config=True)
+    isolation = Unicode("bubblewrap", help="'bubblewrap', or 'limits-only' (no namespaces: "
+                        "the instructor's explicit choice)").tag(config=True)
     limits = Dict(help="Further caps: file_mb, cpu_seconds, processes (0: none)."
                   ).tag(config=True)
 
@@ -45,25 +43,32 @@ class SandboxedKernelManager(AsyncKernelManager):
         if spec is not None:
             spec.metadata = {**spec.metadata,
                              "kernel_provisioner": {"provisioner_name": PROVISIONER}}
+            spec.interrupt_mode = "message"
         return spec
 
 
 class SandboxProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, with the kernel's command run through
     :mod:`instructor.engine.sandbox` under the caps of the :class:`SandboxedKernelManager` that
-    owns it: it reads the paths it is given, writes only its working folder."""
+    owns it: it reads the paths it is given and its connection file, writes only its
+    working folder, where its sockets are."""
+
+    async def pre_launch(self, **kwargs):
+        km = self.parent
+        if getattr(km, "isolation", "bubblewrap") == "bubblewrap" and km.transport != "ipc":
+            folder = os.path.join(kwargs.get("cwd") or os.getcwd(), ".ipc")
+            os.makedirs(folder, exist_ok=True)
+            km.transport, km.ip = "ipc", os.path.join(folder, "kernel")
+        return await super().pre_launch(**kwargs)
 
     async def launch_kernel(self, cmd: list[str], **kwargs):
         km = self.parent
         cwd = kwargs.get("cwd") or os.getcwd()
         kwargs["env"] = sandbox_env(cwd, kwargs.get("env"))
-        readable = list(getattr(km, "readable_paths", []))
-        ports: list[int] = []
-        if "-f" in cmd:  # the connection file: readable, and its ports the kernel's own
-            readable.append(cmd[cmd.index("-f") + 1])
-            ports = kernel_ports(cmd[cmd.index("-f") + 1])
-        command = sandbox_command(cmd, cwd, readable, getattr(km, "memory_limit_gb", 0.0),
-                                  getattr(km, "use_landlock", True), bind_ports=ports,
+        files = [cmd[cmd.index("-f") + 1]] if "-f" in cmd else []  # the connection file
+        command = sandbox_command(cmd, cwd, list(getattr(km, "readable_paths", [])),
+                                  getattr(km, "memory_limit_gb", 0.0), files=files,
+                                  isolation=getattr(km, "isolation", "bubblewrap"),
                                   **dict(getattr(km, "limits", {})))
         return await super().launch_kernel(command, **kwargs)
 
@@ -72,15 +77,6 @@ class SandboxProvisioner(LocalProvisioner):
 #: allow-list (:data:`instructor.engine.sandbox.ENV_NAMES`): the course's declared settings
 #: and this submission's hidden-test key (never the secret it is made from).
 KEPT_ENV = frozenset(SETTINGS) | {KEY_VARIABLE}
-
-
-def kernel_ports(connection_file: str) -> list[int]:
-    """The TCP ports of a kernel's connection file (none if it cannot be read)."""
-    try:
-        info = json.loads(Path(connection_file).read_text())
-    except (OSError, ValueError):
-        return []
-    return [int(v) for k, v in info.items() if k.endswith("_port") and int(v or 0) > 0]
 
 
 def sandbox_env(cwd: str, env: dict | None = None) -> dict:
@@ -95,20 +91,10 @@ def sandbox_env(cwd: str, env: dict | None = None) -> dict:
 
 
 def sandbox_command(command: list[str], cwd: str, readable: list[str], memory_gb: float,
-                    landlock: bool = True, file_mb: float = 0, cpu_seconds: float = 0,
-                    processes: int = 0, bind_ports: list[int] = ()) -> list[str]:
-    """``command`` prefixed by :mod:`instructor.engine.sandbox`: read ``readable``, write ``cwd``,
-    bind only ``bind_ports`` and connect nowhere, under the given caps (0: none)."""
-    wrapper = [sys.executable, str(SANDBOX), "--memory-gb", str(memory_gb),
-               "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
-               "--processes", str(processes)]
-    if not landlock:
-        wrapper.append("--no-landlock")
-    for port in bind_ports:
-        wrapper += ["--bind-port", str(port)]
-    for name in sorted(KEPT_ENV):
-        wrapper += ["--keep-env", name]
-    for path in readable:
-        wrapper += ["--ro", path]
-    wrapper += ["--rw", cwd]        # and the devices the sandbox allows (sandbox.DEVICES)
-    return [*wrapper, "--", *command]
+                    files: list[str] = (), isolation: str = "bubblewrap", file_mb: float = 0,
+                    cpu_seconds: float = 0, processes: int = 0) -> list[str]:
+    """``command`` run sandboxed (:func:`instructor.engine.sandbox.command`): read
+    ``readable`` and ``files``, write ``cwd``, under the given caps (0: none)."""
+    return sandbox.command(command, cwd, readable, files, memory_gb=memory_gb,
+                           file_mb=file_mb, cpu_seconds=cpu_seconds, processes=processes,
+                           isolation=isolation)

@@ -25,6 +25,7 @@ SAFE_EXECUTE = {
     "cpu_limit_seconds": "COURSE_KERNEL_CPU_SECONDS",
     "process_limit": "COURSE_KERNEL_PROCESSES",
     "scope": "COURSE_GRADE_SCOPE",
+    "isolation": "COURSE_GRADING_ISOLATION",
     "cell_source_limit_kb": "COURSE_CELL_SOURCE_KB",
     "output_limit_mb": "COURSE_CELL_OUTPUT_MB",
     "record_limit_mb": "COURSE_RECORD_MB",
@@ -134,6 +135,14 @@ def helpers_dirs() -> list[str]:
     return package_dirs("helpers")
 
 
+#: What of ``/etc`` a sandboxed process sees: the loader, users' names, time zone, fonts.
+#: Not the rest (a root-owned secret there would be readable in a sandbox of root's).
+ETC = tuple(f"/etc/{name}" for name in (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf",
+    "localtime", "timezone", "hosts", "host.conf", "fonts", "alternatives", "mime.types",
+    "matplotlibrc", "os-release", "debian_version"))
+
+
 def readable_paths(environ: Environ = None) -> list[str]:
     """What a grading kernel may read (besides its own scratch folder): the system,
     Python and the virtual environment, the course's ``helpers`` package, the data and the
@@ -146,8 +155,8 @@ def readable_paths(environ: Environ = None) -> list[str]:
     home = Path.home()
     data = settings.path("COURSE_DATA_DIR", env)
     candidates = [
-        "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc",
-        "/sys", sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+        "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", *ETC, "/sys", sys.prefix,
+        sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
         *helpers_dirs(),
         str(data or ""),
         str(weights_dir(env)),
@@ -158,4 +167,6 @@ def readable_paths(environ: Environ = None) -> list[str]:
     for path in candidates:
         if path and os.path.exists(path) and os.path.realpath(path) not in seen:
             seen.append(os.path.realpath(path))
-    return seen
+    # a top-level link (/lib -> usr/lib) stays a link in the sandbox's view
+    return [*seen, *(p for p in candidates
+                     if p and os.path.islink(p) and os.path.dirname(p) == "/")]

@@ -163,7 +163,7 @@ class Sandbox:
 
     readable_paths: list[str] = field(default_factory=list)
     memory_limit_gb: float = 8.0
-    use_landlock: bool = True
+    isolation: str = "bubblewrap"
     limits: dict = field(default_factory=dict)
     environment: dict[str, str] | None = None
 
@@ -235,8 +235,8 @@ class OutsideCheck:
                ) -> subprocess.Popen:
         box = self.sandbox
         return subprocess.Popen(
-            sandbox_command(command, cwd, readable, box.memory_limit_gb, box.use_landlock,
-                            **box.limits),
+            sandbox_command(command, cwd, readable, box.memory_limit_gb,
+                            isolation=box.isolation, **box.limits),
             cwd=cwd, env=sandbox_env(cwd, environment or box.environment), pass_fds=fds,
             stdin=subprocess.PIPE, stdout=stdout,
             stderr=subprocess.STDOUT if stdout is subprocess.PIPE else subprocess.DEVNULL,

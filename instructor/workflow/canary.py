@@ -154,7 +154,8 @@ def preflight(assignment: str, root: Path, work: Path, env: dict | None = None,
     caps = limits.safe_execute(full)
     command = sandbox_command([sys.executable, "-c", _PREFLIGHT, ",".join(datasets),
                                ",".join(weights)], str(work), limits.readable_paths(full),
-                              float(caps["memory_limit_gb"]))
+                              float(caps["memory_limit_gb"]),
+                              isolation=str(caps["isolation"]))
     done = subprocess.run(command, cwd=work, env=sandbox_env(str(work), full),
                           capture_output=True, text=True, timeout=600)
     try:
