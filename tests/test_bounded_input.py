@@ -18,7 +18,7 @@ import pytest
 from helpers.grading import evidence
 from instructor.engine import limits
 from instructor.engine.execute import SafeExecute
-from instructor.engine.outside import OutsideCheck, Sandbox
+from instructor.engine.outside import verdict_output
 from instructor.workflow.autograde import NOTEWORTHY, check_submission
 
 MIB = 2 ** 20
@@ -200,9 +200,8 @@ def test_a_refused_reply_fails_its_test_with_the_message():
             os.close(fd)
     assert verdict["replayed"] and not verdict["passed"]
     assert verdict["error"].startswith("RecordTooLarge: ")
-    check = OutsideCheck([], [], [], Path("."), Sandbox(), {})
     cell = nbformat.v4.new_code_cell("assert f() is not None")
-    output = check._verdict_output(cell, verdict, [], "", "t")
+    output = verdict_output(cell, verdict, [], "", [])
     assert output.ename == "RecordTooLarge" and "COURSE_RECORD_MB" in output.evalue
     assert "1099511627776 bytes" in output.evalue
 

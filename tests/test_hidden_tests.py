@@ -264,9 +264,9 @@ def test_a_leaking_answer_shows_nothing_of_the_hidden_test(tmp_path, leak):
         assert secret not in shown, (leak, secret, shown)
     errors = [o for o in cell.outputs if o.output_type == "error"]
     if leak in ("in", "ih", "frames", "display"):  # correct answers
-        # (the review may set code that imports IPython or reads frames aside)
+        # (the review may set code that imports IPython or reads frames aside); the
+        # kernel ran only the visible part, so there was nothing hidden to see
         assert all(o.ename == "NeedsReview" for o in errors), shown
-        assert hidden.WITHHELD_NOTE in shown
     else:
         assert errors and errors[0].evalue == hidden.WITHHELD_MESSAGE, shown
 
@@ -299,8 +299,8 @@ def test_an_answer_memorising_another_submissions_inputs_fails(tmp_path):
 
 @pytest.mark.grading
 def test_a_key_the_student_changes_in_the_kernel_fails_outside(tmp_path):
-    """An answer that swaps the key in the kernel for one whose inputs it knows passes
-    inside the kernel, and fails when the grader runs the test again outside it."""
+    """An answer that swaps the key in the kernel for one whose inputs it knows: the
+    kernel runs no hidden test (and has no key), and outside it the test fails."""
     known = hidden_rng("double-tests-hidden", key="known").random(6)
     answer = (f"import os\nos.environ[{KEY_VARIABLE!r}] = 'known'\n\n\n"
               "def double(x):\n"
@@ -309,7 +309,7 @@ def test_a_key_the_student_changes_in_the_kernel_fails_outside(tmp_path):
               "    return np.zeros_like(x)\n")
     cell, _ = _grade(tmp_path, answer)
     names = [o.ename for o in cell.outputs if o.output_type == "error"]
-    assert names in (["FailedOutsideKernel"], ["NeedsReview"]), _shown(cell)
+    assert names in (["AssertionError"], ["NeedsReview"]), _shown(cell)
 
 
 #: Cells a student adds after the tests, looking for what the hidden test left behind.
@@ -374,8 +374,8 @@ def test_an_answer_raising_its_inputs_only_outside_the_kernel_leaks_nothing(tmp_
         for secret in ["LEAK", "shape=", "pred="]:
             assert secret not in _shown(cell), (secret, _shown(cell))
     errors = [o for o in tests["psnr-tests-hidden"].outputs if o.output_type == "error"]
-    assert [o.ename for o in errors] == ["FailedOutsideKernel"], _shown(tests["psnr-tests-hidden"])
-    assert errors[0].evalue.startswith(f"ValueError: {hidden.WITHHELD_MESSAGE}"), errors[0].evalue
+    assert [o.ename for o in errors] == ["ValueError"], _shown(tests["psnr-tests-hidden"])
+    assert errors[0].evalue == hidden.WITHHELD_MESSAGE, errors[0].evalue
 
 def test_graders_started_at_once_share_one_new_secret(tmp_path):
     from concurrent.futures import ThreadPoolExecutor

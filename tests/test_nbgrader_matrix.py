@@ -31,6 +31,7 @@ import html
 import json
 import os
 import re
+import socket
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -635,6 +636,57 @@ if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
 
 # ------------------------------------------------------------------ task psnr of notebook 05
+#: Listeners on the grader's side that no sandboxed process may reach (p05 tries each,
+#: from the kernel and from the answer process).
+_TCP = socket.create_server(("127.0.0.1", 0))
+_UDP = socket.socket(type=socket.SOCK_DGRAM)
+_UDP.bind(("127.0.0.1", 0))
+_ABSTRACT = socket.socket(socket.AF_UNIX)
+_ABSTRACT.bind(f"\0course-matrix-{os.getpid()}")
+_ABSTRACT.listen(1)
+for _listener in (_TCP, _UDP, _ABSTRACT):
+    _listener.setblocking(False)
+#: A correct psnr only where every property of the sandbox holds where it runs: a
+#: process with uid 0, a /proc with the grader's processes, a connection that reaches
+#: the grader, the repository or a hidden test's source in sight make it wrong.
+PROBES_FROM_INSIDE = f"""import linecache, os, socket
+
+
+def _sandbox_broken():
+    broken = []
+    if os.getuid() == 0:
+        broken.append("uid 0")
+    if len([p for p in os.listdir("/proc") if p.isdigit()]) > 12:
+        broken.append("the grader's processes")
+    for family, address in [(socket.AF_INET, {_TCP.getsockname()!r}),
+                            (socket.AF_UNIX, {_ABSTRACT.getsockname()!r})]:
+        with socket.socket(family) as s:
+            s.settimeout(2)
+            try:
+                s.connect(address)
+                broken.append(f"connected to {{address}}")
+            except OSError:
+                pass
+    with socket.socket(type=socket.SOCK_DGRAM) as s:
+        try:
+            s.sendto(b"from inside", {_UDP.getsockname()!r})
+        except OSError:
+            pass
+    for path in [{str(SOURCE)!r}, {str(SOURCE_05)!r}]:
+        if os.path.exists(path):
+            broken.append(path)
+    if any("HIDDEN TESTS" in "".join(v[2]) for v in list(linecache.cache.values())
+           if len(v) > 2 and isinstance(v[2], list)):
+        broken.append("a hidden test's source")
+    return broken
+
+
+def psnr(pred, target):
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    mse = ((pred - target) ** 2).reshape(len(pred), -1).mean(axis=1)
+    return 10.0 * np.log10(1.0 / mse) + len(_sandbox_broken())
+"""
 PSNR_CASES = {
     "p01_correct": (None, 3, []),
     "p02_course_psnr": ("def psnr(pred, target):\n    return helpers.psnr(pred, target)\n",
@@ -647,6 +699,8 @@ PSNR_CASES = {
                        "importlib.import_module('helpers.metr' + 'ics').psnr(pred, target)\n",
                        0, ["UsesCourseImplementation",
                            "is the course's own implementation of this task"]),
+    # probes the sandbox at each call, in the kernel and in the answer process
+    "p05_probes_from_inside": (PROBES_FROM_INSIDE, 3, []),
 }
 #: Submissions set aside for the instructor's review.
 REVIEW = {"s16_library_stderr", "s25_recorder_off", "s29_custom_layer_tamper",
@@ -1018,6 +1072,16 @@ def test_escapes_from_the_sandbox_were_stopped(graded, student):
         assert not _alive_with(marker), f"{marker} outlived its kernel"
     assert not list(Path("/dev/shm").glob("matrix-s42-*")), "the kernel's /dev/shm leaked"
     assert not list(Path("/dev").glob("matrix-s46-*")), "a kernel wrote to the host's /dev"
+
+
+def test_nothing_from_inside_reached_the_grader(graded):
+    """p05 connected and sent from its kernel and its answer process: nothing arrived."""
+    assert graded["results"].get("p05_probes_from_inside") is not None
+    for listener in (_TCP, _ABSTRACT):
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    with pytest.raises(BlockingIOError):
+        _UDP.recvfrom(64)
 
 
 def test_library_stderr_did_not_cost_points(graded):

@@ -2,14 +2,14 @@
 
 Two halves, both used by :class:`instructor.engine.execute.SafeExecute`:
 
-- **The key.** The grader's secret (a file the kernel's sandbox cannot read) never
-  enters the kernel. For each submission the grader derives a key from it, the
-  student's id and the submission's timestamp (:func:`helpers.grading.hidden.submission_key`)
-  and puts only that key into the environment of the kernel and of the outside check;
-  ``helpers.hidden_rng(name)`` draws the hidden tests' inputs from it.
-- **Withholding.** While a test cell with hidden tests runs, the student's code can see
-  the drawn inputs (it is called with them), the cell's source (``In[-1]``, ``_ih``,
-  frames) and the test's locals. Everything that cell printed or displayed is therefore
+- **The key.** The grader's secret (a file no sandbox can read) never enters a
+  sandbox. For each submission the grader derives a key from it, the student's id and
+  the submission's timestamp (:func:`helpers.grading.hidden.submission_key`) and puts
+  only that key into the environment of the checking process, which alone runs the
+  hidden tests; ``helpers.hidden_rng(name)`` draws their inputs from it. The kernel
+  runs only the visible part of a test cell and gets no key.
+- **Withholding.** The answer process is called with the hidden inputs, and the kernel
+  runs the visible tests: what a test cell with hidden tests printed or displayed is
   dropped from the graded notebook (so from the feedback) and replaced by one note; an
   error keeps its message only if the message is the course's own: a string constant
   of the test cell or of the released notebook (the tests' ``assert ..., "..."``, the
@@ -157,19 +157,6 @@ def withhold(cell, trusted: set[str], dirs: list[str]) -> bool:
         kept.insert(0, nbformat.v4.new_output("stream", name="stdout", text=WITHHELD_NOTE))
     cell["outputs"] = kept
     return dropped
-
-
-#: Run in the kernel (silently) after a test cell with hidden tests: the cell's source
-#: out of ``linecache``, where IPython keeps every cell's code for its tracebacks
-#: (the cell itself runs without ``store_history``, so ``In``, ``_ih`` and the history
-#: database never hold it).
-FORGET_SOURCE = (
-    "import linecache as _course_lc\n"
-    "for _course_k, _course_v in list(_course_lc.cache.items()):\n"
-    "    if any('### BEGIN ' + 'HIDDEN TESTS' in _l for _l in (_course_v[2] if len(_course_v) > 2 "
-    "and isinstance(_course_v[2], list) else [])):\n"
-    "        _course_lc.cache.pop(_course_k, None)\n"
-    "del _course_lc, _course_k, _course_v\n")
 
 
 def snapshot(folder: str | os.PathLike, skip: str = "") -> dict[str, tuple[int, int]]:

@@ -19,6 +19,7 @@ starts it before the notebook and hands it the executed notebook.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -332,65 +333,71 @@ class OutsideCheck:
                 "replayed": False, "passed": None, "error": None, "off": not self.process,
                 "reason": "the outside check did not run" if self.process else
                           "the outside check is switched off"}
-            output = self._verdict_output(cells[index], verdict, findings,
-                                          "\n".join(s for _i, s in answers.get(task, [])),
-                                          task)
+            forbidden = [n.strip() for n in
+                         self.course_implementations.get(task, "").split(",") if n.strip()]
+            output = verdict_output(cells[index], verdict, findings,
+                                    "\n".join(s for _i, s in answers.get(task, [])), forbidden)
             if output is not None:
                 cells[index].outputs.append(output)
 
-    def _verdict_output(self, cell, verdict: dict, findings: list, answer: str, task: str):
-        """What a test cell gets added to its outputs, if anything."""
-        forbidden = [n.strip() for n in self.course_implementations.get(task, "").split(",")
-                     if n.strip()]
-        calls = review.course_calls(answer, forbidden)
-        if calls:
-            return error_output(
-                "UsesCourseImplementation",
-                f"your answer calls {', '.join(calls)}, the course's own implementation "
-                "of this task: write your own (the tests of this task score 0)")
-        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-            return None
-        error = str(verdict.get("error"))
-        if verdict["replayed"] and not verdict["passed"]:
-            if error.startswith("UsesCourseImplementation: "):
-                return error_output("UsesCourseImplementation", error.split(": ", 1)[1])
-            if error.startswith("RecordTooLarge: "):
-                return error_output("RecordTooLarge", error.split(": ", 1)[1])
-            if error.startswith("AnswerFailed: "):
-                return error_output(
-                    "FailedOutsideKernel",
-                    f"{error.split(': ', 1)[1]} (this test passed inside your notebook, "
-                    "but failed when the grader ran your answer cells on their own, after "
-                    "the setup cell, and called your functions again)")
+
+def verdict_output(cell, verdict: dict, findings: list, answer: str, forbidden: list[str]):
+    """What a test cell gets added to its outputs, if anything: ``verdict`` of the
+    checking process, ``findings`` of the review, the task's ``answer`` cells and the
+    names of the course's ``forbidden`` implementations of the task."""
+    calls = review.course_calls(answer, forbidden)
+    if calls:
+        return error_output(
+            "UsesCourseImplementation",
+            f"your answer calls {', '.join(calls)}, the course's own implementation "
+            "of this task: write your own (the tests of this task score 0)")
+    if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+        return None
+    error = str(verdict.get("error"))
+    if verdict["replayed"] and not verdict["passed"]:
+        if error.startswith("UsesCourseImplementation: "):
+            return error_output("UsesCourseImplementation", error.split(": ", 1)[1])
+        if error.startswith("RecordTooLarge: "):
+            return error_output("RecordTooLarge", error.split(": ", 1)[1])
+        if hidden.has_hidden_tests(cell):  # its hidden part ran only here
+            name, _, message = error.partition(": ")  # a name of the student's own
+            builtin = isinstance(getattr(builtins, name, None), type)  # is not shown
+            return error_output(name if builtin else "Exception", message or error)
+        if error.startswith("AnswerFailed: "):
             return error_output(
                 "FailedOutsideKernel",
-                f"{verdict['error']} (this test passed inside your notebook, but it "
-                "failed when the grader ran it again outside your notebook, calling your "
-                "answer cells' functions afresh: code elsewhere in the notebook changed "
-                "what the tests rely on)")
-        if verdict.get("off"):
-            return stdout(f"[checked inside the notebook only: {verdict['reason']}]\n")
-        shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
-        if not verdict["replayed"]:
-            # nothing kernel-only is silent: no verdict outside, no points until reviewed
-            also = (f"; your notebook also has code that can change how tests run ({shown})"
-                    if findings else "")
-            return error_output(
-                "NeedsReview",
-                f"the grader could not check this test outside your notebook "
-                f"({verdict['reason']}){also}; it scores 0 until the instructor reviews "
-                "it (a pass inside the notebook is no evidence: your code ran the checks "
-                "there)")
-        own = OWN_CODE_NOTE if verdict.get("proxied") and verdict.get("passed") else ""
-        if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
-            return stdout(f"[your notebook has code that can change how tests run "
-                          f"({findings[0]}); this test was checked again outside the "
-                          f"notebook and passed]\n{own}")
-        if findings:
-            # code that reaches beyond the kernel's names (imports of sys, ctypes...,
-            # exec, frames): the instructor decides
-            return error_output(
-                "NeedsReview",
-                f"your notebook has code that can change how tests run ({shown}); "
-                "the instructor will review this test before it counts")
-        return stdout(own) if own else None
+                f"{error.split(': ', 1)[1]} (this test passed inside your notebook, "
+                "but failed when the grader ran your answer cells on their own, after "
+                "the setup cell, and called your functions again)")
+        return error_output(
+            "FailedOutsideKernel",
+            f"{verdict['error']} (this test passed inside your notebook, but it "
+            "failed when the grader ran it again outside your notebook, calling your "
+            "answer cells' functions afresh: code elsewhere in the notebook changed "
+            "what the tests rely on)")
+    if verdict.get("off"):
+        return stdout(f"[checked inside the notebook only: {verdict['reason']}]\n")
+    shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
+    if not verdict["replayed"]:
+        # nothing kernel-only is silent: no verdict outside, no points until reviewed
+        also = (f"; your notebook also has code that can change how tests run ({shown})"
+                if findings else "")
+        return error_output(
+            "NeedsReview",
+            f"the grader could not check this test outside your notebook "
+            f"({verdict['reason']}){also}; it scores 0 until the instructor reviews "
+            "it (a pass inside the notebook is no evidence: your code ran the checks "
+            "there)")
+    own = OWN_CODE_NOTE if verdict.get("proxied") and verdict.get("passed") else ""
+    if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
+        return stdout(f"[your notebook has code that can change how tests run "
+                      f"({findings[0]}); this test was checked again outside the "
+                      f"notebook and passed]\n{own}")
+    if findings:
+        # code that reaches beyond the kernel's names (imports of sys, ctypes...,
+        # exec, frames): the instructor decides
+        return error_output(
+            "NeedsReview",
+            f"your notebook has code that can change how tests run ({shown}); "
+            "the instructor will review this test before it counts")
+    return stdout(own) if own else None

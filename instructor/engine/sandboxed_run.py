@@ -1,0 +1,246 @@
+"""``SandboxedExecute``: nbgrader's ``Execute`` in a sandboxed kernel, bounded, recovering.
+
+- the kernel starts through :mod:`instructor.engine.kernel` (bubblewrap, caps), in the
+  folder nbclient is given;
+- a clear message on a cell timeout, a time budget per notebook, a cap on what a cell's
+  output keeps, and recovery from a kernel crash or hang: the cell fails, a fresh kernel
+  re-runs the ``grade-setup`` cell and the answer and task-context cells before it (not
+  the cell that crashed) and the run goes on with the next cell;
+- the ``tasks`` scope: cells grading does not need are not run (:mod:`.scope`).
+
+What grading adds on top (hidden tests, the outside check) is
+:class:`instructor.engine.execute.SafeExecute`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+
+import nbformat
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Float, Integer, List, Unicode
+
+from instructor.engine import limits
+from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
+from instructor.engine.kernel import SandboxedKernelManager
+from instructor.engine.scope import cells_to_skip
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's ``Execute`` in a sandboxed kernel, with limits and crash recovery."""
+
+    notebook_timeout = Integer(900, help="Seconds a whole notebook may run; later cells "
+                               "are not run and fail.").tag(config=True)
+    memory_limit_gb = Float(8.0, help="Address-space cap of the kernel in GiB (0: none)."
+                            ).tag(config=True)
+    readable_paths = List(Unicode(), help="Paths the kernel may read besides its "
+                          "scratch folder.").tag(config=True)
+    isolation = Unicode("bubblewrap", help="How kernels and the outside check are isolated: "
+                        "'bubblewrap' (namespaces, no network, a built view of the files), "
+                        "or 'limits-only' (caps and the environment allow-list only, for a "
+                        "machine where bwrap cannot run; every report then says so)."
+                        ).tag(config=True)
+    file_limit_mb = Float(0.0, help="Largest file a kernel may write, in MiB (0: none)."
+                          ).tag(config=True)
+    cpu_limit_seconds = Float(0.0, help="CPU seconds of a kernel, all threads (0: none)."
+                              ).tag(config=True)
+    process_limit = Integer(0, help="Processes and threads of a kernel (0: none)."
+                            ).tag(config=True)
+    max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
+                           "remaining cells are failed.").tag(config=True)
+    start_attempts = Integer(3, help="Kernel starts tried when a new kernel dies before it "
+                             "replies to kernel_info (it has run no cell).").tag(config=True)
+    setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
+                        "after a crash, with answer and task-* context cells.").tag(config=True)
+    scope = Unicode("notebook", help="'notebook': run every cell, as nbgrader does; "
+                    "'tasks': skip cells grading does not need (see cells_to_skip)."
+                    ).tag(config=True)
+    setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
+                            "if longer than the cell timeout.").tag(config=True)
+    raise_on_iopub_timeout = Bool(False, help="Stop the whole notebook when a cell's "
+                                  "output is still arriving iopub_timeout s after it "
+                                  "ended (nbgrader: True). Here the cell keeps what "
+                                  "arrived and grading goes on.").tag(config=True)
+    output_limit_mb = Float(8.0, help="Output one cell may keep, MiB: past it, output is "
+                            "dropped as it arrives and the cell fails (OutputTooLarge)."
+                            ).tag(config=True)
+
+    #: the release's cells, for the ``tasks`` scope (None: every cell runs)
+    _release_cells = None
+
+    def create_kernel_manager(self):
+        if self.kernel_manager_class is AsyncKernelManager:
+            self.kernel_manager_class = SandboxedKernelManager
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.memory_limit_gb = self.memory_limit_gb
+            km.readable_paths = list(self.readable_paths)
+            km.isolation = self.isolation
+            km.limits = self._limits()
+        return km
+
+    def _limits(self) -> dict:
+        return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
+                "processes": self.process_limit}
+
+    def _execute(self, cell, resources, index: int) -> None:
+        """Run one cell (a subclass may run less of it)."""
+        self.preprocess_cell(cell, resources, index)
+
+    def _cell_failed(self, cell) -> None:
+        """A cell timed out or crashed its kernel (a subclass may tidy up)."""
+
+    # -------------------------------------------------------------- output, bounded
+    def output(self, outs, msg, display_id, cell_index):
+        """nbclient's handling of one output message, with a cap on what a cell keeps:
+        once its outputs would pass ``output_limit_mb``, the rest of its output is
+        dropped as it arrives and one error says so (the cell fails)."""
+        state = getattr(self, "_output_state", None)
+        used, cut = (state[1], state[2]) if state and state[0] is outs else (0, False)
+        if not outs:
+            used, cut = 0, False  # a new cell, or its output cleared
+        if cut:
+            return None
+        limit = int(self.output_limit_mb * limits.MIB)
+        size = limits.text_size(msg.get("content", {}))
+        if used + size > limit:
+            outs.append(error_output(limits.OUTPUT_TOO_LARGE, self._output_cap_message()))
+            self._output_state = (outs, used, True)
+            return None
+        self._output_state = (outs, used + size, False)
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _output_cap_message(self) -> str:
+        return (f"this cell's output passed the grader's limit of {self.output_limit_mb:g} MiB "
+                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails")
+
+    # -------------------------------------------------------------- restarts
+    def _fail_rest(self, cells, start: int, ename: str, evalue: str) -> None:
+        for cell in cells[start:]:
+            if cell.cell_type == "code" and cell.source.strip():
+                cell.outputs = [error_output(ename, evalue)]
+
+    def _replayable(self, cell) -> bool:
+        """Cells re-run in a fresh kernel: setup, answers and task context (not tests)."""
+        tags = cell.metadata.get("tags", [])
+        return cell.cell_type == "code" and not is_test_cell(cell) and (
+            self.setup_tag in tags or bool(nbgrader_meta(cell).get("solution"))
+            or any(t.startswith("task-") for t in tags))
+
+    def _replay(self, cells, upto: int, skip: set[int]) -> None:
+        for index, cell in enumerate(cells[:upto]):
+            if index not in skip and self._replayable(cell):
+                self.execute_cell(copy.deepcopy(cell), index, store_history=False)
+
+    def _timed_out(self, cell) -> bool:
+        ename = self.error_on_timeout.get("ename")
+        return any(o.get("output_type") == "error" and o.get("ename") == ename
+                   for o in cell.get("outputs", []))
+
+    def _start_kernel(self, stack: contextlib.ExitStack) -> dict:
+        """Enter ``setup_kernel`` on ``stack``; the kernel's ``kernel_info`` reply. A kernel
+        that dies before it replies (jupyter_client's ``RuntimeError``; nbclient has then
+        shut it down) is started again, ``start_attempts`` times in all: it never ran a
+        cell, and without this one unlucky start fails the whole submission."""
+        for attempt in range(1, self.start_attempts + 1):
+            try:
+                stack.enter_context(self.setup_kernel(env=self._environment(key=False)))
+            except RuntimeError as err:
+                if attempt >= self.start_attempts:
+                    raise
+                self.log.warning("a new kernel died before it replied (%s); starting "
+                                 "another (%d of %d)", err, attempt + 1, self.start_attempts)
+                continue
+            return self.wait_for_reply(self.kc.kernel_info())
+        raise RuntimeError("no kernel started")  # start_attempts < 1
+
+    def _run(self, nb, resources, km):
+        """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
+        ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
+        a time budget per notebook, the ``tasks`` scope, and a fresh kernel after a crash
+        or a hang instead of a failed run."""
+        from nbclient import NotebookClient
+
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self.resources = resources
+        timeout = error_output("CellTimeoutError",
+                               f"this cell ran longer than {self.timeout} s and was stopped "
+                               "(an infinite loop, or far too much work?)")
+        self.error_on_timeout = {k: v for k, v in timeout.items() if k != "output_type"}
+        deadline = time.monotonic() + self.notebook_timeout
+
+        def cell_timeout(cell) -> int:
+            limit = self.timeout or self.notebook_timeout
+            if self.setup_tag in cell.metadata.get("tags", []):
+                limit = max(limit, self.setup_timeout)
+            return max(1, min(limit, int(deadline - time.monotonic()) + 1))
+
+        self.timeout_func = cell_timeout
+        cells = self.nb.cells
+        skip = set()
+        if self.scope == "tasks":
+            if self._release_cells is None:
+                self.log.warning("scope 'tasks' needs the release notebook; running all")
+            else:
+                skip = cells_to_skip(cells, self._release_cells, self.setup_tag)
+        position, restarts = 0, 0
+        broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
+        while position < len(cells):
+            restart = False
+            with contextlib.ExitStack() as kernel:
+                info = self._start_kernel(kernel)
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                if position:
+                    try:
+                        self._replay(cells, position, broken)
+                    except DeadKernelError:
+                        pass
+                while position < len(cells):
+                    if time.monotonic() > deadline:
+                        self._fail_rest(cells, position, "GradingTimeBudgetExceeded",
+                                        f"not run: the notebook used up its grading time "
+                                        f"budget ({self.notebook_timeout} s)")
+                        position = len(cells)
+                        break
+                    cell = cells[position]
+                    if position in skip:
+                        cell.outputs = [nbformat.v4.new_output(
+                            "stream", name="stdout",
+                            text="[not run while grading: the graded tasks do not need it]\n")]
+                        position += 1
+                        continue
+                    try:
+                        self._execute(cell, resources, position)
+                    except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
+                        self._cell_failed(cell)
+                        cell.outputs.append(error_output(
+                            "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
+                        restart = False
+                    except DeadKernelError:
+                        self._cell_failed(cell)
+                        cell.outputs.append(error_output(
+                            "DeadKernelError",
+                            "the kernel died while running this cell (os._exit, a crash in "
+                            "a library, or memory exhausted); grading went on in a fresh "
+                            "kernel from the next cell"))
+                        restart = True
+                    else:
+                        restart = self._timed_out(cell)
+                    if restart:
+                        broken.add(position)
+                    position += 1
+                    if restart:
+                        break
+            if restart:
+                restarts += 1
+                if restarts > self.max_restarts:
+                    self._fail_rest(cells, position, "TooManyKernelRestarts",
+                                    f"not run: the kernel crashed or hung {restarts} times")
+                    break
+        self.set_widgets_metadata()
+        return self.nb, self.resources
