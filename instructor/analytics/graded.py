@@ -82,6 +82,7 @@ class Submission:
     flags: list[tuple[str, str]] = field(default_factory=list)  # (flag, reason)
     seconds: float | None = None  # grading time (the graded notebook's cells)
     notebook: Path | None = None  # the graded notebook
+    isolation: str = ""  # how its student code was isolated (SafeExecute.isolation)
 
     def task_score(self, task: str, cells: list[TestCell]) -> float:
         return sum(self.tests[c.grade_id].points for c in cells
@@ -100,6 +101,11 @@ class GradedClass:
     @property
     def tasks(self) -> list[str]:
         return list(dict.fromkeys(c.task for c in self.tests))
+
+    @property
+    def weaker_isolation(self) -> list[str]:
+        """Students whose code was graded without bubblewrap (``limits-only``)."""
+        return [s.student for s in self.submitted if s.isolation == "limits-only"]
 
     def task_max(self, task: str) -> float:
         return sum(c.points for c in self.tests if c.task == task)
@@ -232,5 +238,6 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
                 elif grade_id in stubs and cell.cell_type == "code":
                     sub.answers[grade_id] = cell.source
             sub.seconds = grading_seconds(graded)
+            sub.isolation = graded.metadata.get("course_grading", {}).get("isolation", "")
         sub.flags = flags_of(sub.notes, sub.tests)
     return GradedClass(assignment, root, tests, stubs, given, subs)

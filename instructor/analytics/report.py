@@ -38,6 +38,7 @@ details{margin:.3em 0}summary{cursor:pointer}
 pre.code{margin:0;padding:.4em;background:#fafafa;border:1px solid #ddd;overflow-x:auto;
  font-size:.85em}pre.code span{display:block;white-space:pre}pre.code span.hit{background:#ffe08a}
 .banner{background:#eef5ff;border:1px solid #9cc3ff;padding:.6em 1em;margin:1em 0}
+.warning{background:#fff4e5;border-color:#e0a040}
 img{max-width:100%}
 """
 
@@ -223,6 +224,11 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
               if totals else "")
            + ". Read from the gradebook and the graded notebooks; nothing was graded again."
            " Tables as CSV beside this page.</p>",
+           *([f'<div class="banner warning"><strong>Graded with a weaker sandbox</strong> '
+              f'(COURSE_GRADING_ISOLATION=limits-only) for {len(graded.weaker_isolation)} '
+              'submission(s): their code ran with caps only, without bubblewrap, so it could '
+              'read and reach what the grading user can. Read their flags and answers with '
+              'that in mind.</div>'] if graded.weaker_isolation else []),
            '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
            '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
            ' · <a href="#similarity">Similar answers</a></p>']

@@ -130,6 +130,7 @@ class SafeExecute(SandboxedExecute):
             if self.check_outside and self._outside.plan:
                 self._outside.start()
             nb, resources = self._run(nb, resources, km)
+            nb.metadata.setdefault("course_grading", {})["isolation"] = self.isolation
             results_as_text(nb.cells)
             self._outside.decide(nb.cells)
             return nb, resources

@@ -416,6 +416,21 @@ def submissions(root: Path, assignment: str, students: list[str] | None = None) 
     return found
 
 
+def isolation_problem(env: dict | None = None) -> str | None:
+    """One line saying why grading cannot start sandboxed here, and what to do; None
+    when bwrap works or the instructor chose ``limits-only``."""
+    from instructor.engine import limits, sandbox
+
+    if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
+        return None
+    why = sandbox.unavailable()
+    return why and (f"grading stopped before the first student: {why}. Grade where user "
+                    "namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1, or "
+                    "a container started with them), or set "
+                    "COURSE_GRADING_ISOLATION=limits-only for a weaker sandbox that every "
+                    "report then names")
+
+
 def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
               root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
               progress=print, sync: bool = True, shard: Shard | None = None,
@@ -435,6 +450,9 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     Returns one :class:`Result` per submission, in the order they finished.
     """
     root = Path(root).resolve()
+    why = isolation_problem(env)
+    if why:
+        raise SystemExit(why)
     todo = [] if canary_only else [(s, a) for a in assignments
                                    for s in submissions(root, a, students)
                                    if shard is None or shard.has(s)]
