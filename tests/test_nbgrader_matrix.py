@@ -1039,7 +1039,9 @@ def test_snooping_was_blocked(graded):
 ESCAPES = {"s40_detached_sleeper": ([], []), "s41_pipe_holder": ([], []),
            "s42_shm_filler": (["shm: capped after"], ["wrote 450 MiB"]),
            "s43_env_secret": (["secret: not found"], ["SECRET FOUND"]),
-           "s44_port_scan": (["reached none"], ["CONNECTED"]),
+           # its own network: what it sees listening is its own kernel's (p05 and
+           # test_nothing_from_inside_reached_the_grader try the grader's listeners)
+           "s44_port_scan": (["ports: saw"], []),
            "s45_kill_others": (["killed none"], ["KILLED"]),
            "s46_root_powers": (["sniff: refused", "dev: refused"], ["SNIFFED", "DEV WRITTEN"])}
 

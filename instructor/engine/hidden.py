@@ -83,6 +83,19 @@ def has_hidden_tests(cell) -> bool:
     return cell.get("cell_type") == "code" and BEGIN_HIDDEN in cell.get("source", "")
 
 
+def hidden_lines(source: str) -> set[int]:
+    """The lines (1-based) of ``source`` in its hidden-test regions, delimiters included."""
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        if BEGIN_HIDDEN in line:
+            inside = True
+        if inside:
+            lines.add(number)
+        if "END HIDDEN TESTS" in line:
+            inside = False
+    return lines
+
+
 def string_constants(sources) -> set[str]:
     """Every string constant in ``sources`` (code that does not parse gives none)."""
     found: set[str] = set()

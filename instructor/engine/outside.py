@@ -130,11 +130,12 @@ def answers_key(task: str, test_index: int, answers: dict) -> str:
 
 def withheld(verdict: dict, trusted: set[str]) -> dict:
     """A hidden test's verdict with every message withheld that is not the course's own:
-    the answer process's exceptions and replies are the student's code, which may put
-    the hidden inputs into them (:mod:`instructor.engine.hidden`)."""
+    an exception the student's code raised in the answer process (or its failure) may
+    carry the hidden inputs; an error of the checks themselves, which ran in the
+    checking process, keeps its message (:mod:`instructor.engine.hidden`)."""
     verdict = dict(verdict)
     error = verdict.get("error")
-    if error:
+    if error and verdict.get("student"):  # raised by the student's code, or about it
         ename, _, message = str(error).partition(": ")
         # RecordTooLarge is the checker's own refusal, in the grader's words and sizes
         if ename != "RecordTooLarge" and message.strip() not in trusted \
@@ -359,7 +360,7 @@ def verdict_output(cell, verdict: dict, findings: list, answer: str, forbidden: 
             return error_output("UsesCourseImplementation", error.split(": ", 1)[1])
         if error.startswith("RecordTooLarge: "):
             return error_output("RecordTooLarge", error.split(": ", 1)[1])
-        if hidden.has_hidden_tests(cell):  # its hidden part ran only here
+        if verdict.get("line") in hidden.hidden_lines(cell.source):  # ran only here
             name, _, message = error.partition(": ")  # a name of the student's own
             builtin = isinstance(getattr(builtins, name, None), type)  # is not shown
             return error_output(name if builtin else "Exception", message or error)

@@ -15,8 +15,8 @@ the process's view of the machine (:func:`bwrap_args`):
   sends (TCP, UDP, abstract unix sockets) reaches the grader's machine or beyond;
 - an empty root with read-only binds of what it needs (``readable``: the system,
   Python and the environment, the helpers, the data, the weights) and one writable
-  folder (``cwd``); a private ``/tmp`` and ``/dev/shm`` of capped size and a minimal
-  ``/dev``. The repository, the gradebook, other students' folders and the grader's
+  folder (``cwd``); a private ``/tmp`` and ``/dev/shm`` of capped size and a minimal,
+  read-only ``/dev``. The repository, the gradebook, other students' folders and the grader's
   secret are not in the view;
 - ``--die-with-parent`` and its own PID namespace: when the grader or the command ends,
   everything the command started ends; ``--new-session``: no terminal to type into.
@@ -83,6 +83,7 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
             "--hostname", "sandbox", "--unsetenv", "JPY_PARENT_PID",
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(int(shm_mb * 2 ** 20)), "--perms", "1777", "--tmpfs", "/dev/shm",
+            "--remount-ro", "/dev",
             "--size", str(int(tmp_mb * 2 ** 20)), "--perms", "1777", "--tmpfs", "/tmp"]
     seen = set()
     for path in [*readable, *files]:

@@ -40,6 +40,16 @@ def _message(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
+def _line(err: BaseException, grade_id: str) -> int | None:
+    """The line of the test cell's code where ``err`` left it (1-based), if any."""
+    line, tb = None, err.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == f"<{grade_id}>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def run_setup(namespace: dict, sources: list[str]) -> str | None:
     """Run the trusted setup cells; the error, if one failed."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -86,9 +96,11 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         except evidence.NotReplayable as err:
             verdict.update(replayed=False, passed=None, reason=str(err))
         except AnswerFailed as err:
-            verdict.update(passed=False, error=f"AnswerFailed: {err}")
+            verdict.update(passed=False, error=f"AnswerFailed: {err}", line=_line(err, grade_id),
+                           student=True)
         except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
-            verdict.update(passed=False, error=_message(err))
+            verdict.update(passed=False, error=_message(err), line=_line(err, grade_id),
+                           student=type(err).__module__ == "answer")  # raised by the answer
         finally:
             for name, value in saved.items():
                 namespace[name] = value
