@@ -675,7 +675,7 @@ def _sandbox_broken():
     for path in [{str(SOURCE)!r}, {str(SOURCE_05)!r}]:
         if os.path.exists(path):
             broken.append(path)
-    if any("HIDDEN TESTS" in "".join(v[2]) for v in list(linecache.cache.values())
+    if any("HIDDEN" + " TESTS" in "".join(v[2]) for v in list(linecache.cache.values())
            if len(v) > 2 and isinstance(v[2], list)):
         broken.append("a hidden test's source")
     return broken
