@@ -12,7 +12,7 @@ is as wrong. So before the first student of an assignment is graded
    the assignment's cells load are found and readable (:func:`preflight`);
 2. grades the answer key (``solutions/<A>/<A>.ipynb``; built from the source notebook
    when the course folder has no ``solutions/``) and the released stub through the
-   grading path students take (``autograde._grade_one``: the same scratch course folder
+   grading path students take (``submission.grade_one``: the same scratch course folder
    with a copy of the gradebook, sandbox, limits, scope and outside check), never
    writing the course's gradebook or ``autograded/``;
 3. requires full marks for the key and 0 for the stub, with the stub's message
@@ -54,6 +54,7 @@ from helpers import settings
 from instructor import ROOT
 from instructor.engine.cells import nbgrader_meta
 from instructor.workflow.nbgrader_cli import NBGRADER_DEFAULTS, load_config
+from instructor.workflow.submission import grade_one
 
 #: The canary's two submissions (student ids in the scratch gradebook only).
 KEY, STUB = "canary-answer-key", "canary-stub"
@@ -332,11 +333,9 @@ def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: 
                 sources: dict[str, Path]) -> dict[str, tuple]:
     """Grade the key and the stub at once, each as a student would be; their
     ``(result, graded notebook, log)``."""
-    from instructor.workflow.autograde import _grade_one
-
     out = {}
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {who: pool.submit(_grade_one, who, assignment, root, run_dir, env,
+        futures = {who: pool.submit(grade_one, who, assignment, root, run_dir, env,
                                     timeout, folder) for who, folder in sources.items()}
         for who, future in futures.items():
             result, found, course, log = future.result()
