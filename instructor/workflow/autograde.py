@@ -61,7 +61,8 @@ def submissions(root: Path, assignment: str, students: list[str] | None = None) 
 def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
               root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
               progress=print, sync: bool = True, shard: Shard | None = None,
-              canary: bool = True, canary_only: bool = False) -> list[Result]:
+              canary: bool = True, canary_only: bool = False, rerun_canary: bool = False,
+              ) -> list[Result]:
     """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
 
     First, for each assignment with a submission to grade, the canary
@@ -69,7 +70,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     released stub 0, graded as the students will be, or
     :class:`~instructor.workflow.canary.CanaryFailed` is raised before any student is
     graded. ``canary=False`` skips it (``--skip-canary``); ``canary_only`` runs it for
-    every assignment and grades no one (before plain ``nbgrader autograde``).
+    every assignment and grades no one (before plain ``nbgrader autograde``);
+    ``rerun_canary`` grades it even when a passed canary is cached (``--rerun-canary``).
 
     With ``shard``, only that shard's students, into the shard's own folder
     (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which
@@ -93,7 +95,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
         if canary_only or (canary and todo):
             canaries.check([a for a in assignments
                             if canary_only or any(a == name for _, name in todo)],
-                           root, run_dir, env, timeout, progress)
+                           root, run_dir, env, timeout, progress,
+                           rerun_canary)
         if canary_only:
             return results
         t0 = time.monotonic()

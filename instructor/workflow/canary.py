@@ -27,7 +27,8 @@ the course folder) under a key made of the release, source and key notebooks, th
 grader's code, every installed package's version, the course's settings and the
 machine (:func:`cache_key`): a re-run or another shard on the same machine does not
 grade it again, unless the preflight finds a dataset missing now. Failures are not
-remembered. ``--skip-canary`` grades without it.
+remembered. ``--rerun-canary`` grades it whatever the cache holds; ``--skip-canary``
+grades without it.
 """
 
 from __future__ import annotations
@@ -183,30 +184,40 @@ def _notebook_digest(path: Path) -> str:
                               sort_keys=True))
 
 
-def _files_digest(paths) -> str:
-    return _digest(*(f"{p.name}:{_digest(p.read_bytes())}" for p in sorted(paths)
+def _files_digest(paths, base: Path) -> str:
+    """Each file's path under ``base`` and its content."""
+    return _digest(*(f"{p.relative_to(base)}:{_digest(p.read_bytes())}" for p in sorted(paths)
                      if p.is_file()))
+
+
+def grader_files() -> list[Path]:
+    """The code a grading run executes besides the installed packages: the course's
+    package (``helpers/``, which every notebook imports), the grader (``instructor/``)
+    and ``nbgrader_config.py``."""
+    return [*sorted((ROOT / "helpers").rglob("*.py")),
+            *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
+
+
+def installed_packages() -> list[str]:
+    """``name==version`` of every installed distribution."""
+    return sorted(f"{d.metadata['Name']}=={d.version}"
+                  for d in importlib.metadata.distributions())
 
 
 def cache_key(assignment: str, root: Path, release: Path, key: Path,
               env: dict | None = None) -> str:
     """What the canary's result depends on: the release (``release``), the source
     (hidden tests, data files) and the answer key (``key``) of ``assignment``; the
-    grader's code; every installed package's version and Python's; the course's settings
-    and Keras' home; the machine (name, cores)."""
+    grader's code (:func:`grader_files`); every installed package's version and
+    Python's; the course's settings and Keras' home; the machine (name, cores)."""
     full = grading_env(env)
     source = Path(root) / "notebooks" / assignment
-    grader = [*sorted((ROOT / "instructor" / "engine").glob("*.py")),
-              *sorted((ROOT / "helpers").rglob("*.py")), ROOT / "nbgrader_config.py",
-              Path(__file__), ROOT / "instructor" / "workflow" / "autograde.py"]
-    packages = sorted(f"{d.metadata['Name']}=={d.version}"
-                      for d in importlib.metadata.distributions())
     values = {name: str(settings.read(name, full)) for name in settings.SETTINGS
               if name != "COURSE_CANARY_CACHE"}
     return _digest(assignment, _notebook_digest(release), _notebook_digest(key),
-                   _files_digest(p for p in source.rglob("*")
-                                 if ".ipynb_checkpoints" not in p.parts),
-                   _files_digest(grader), sys.version, *packages,
+                   _files_digest((p for p in source.rglob("*")
+                                  if ".ipynb_checkpoints" not in p.parts), source),
+                   _files_digest(grader_files(), ROOT), sys.version, *installed_packages(),
                    json.dumps(values, sort_keys=True), full.get("KERAS_HOME", ""),
                    platform.node(), str(os.cpu_count()))
 
@@ -356,8 +367,9 @@ def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: 
 
 
 def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
-        timeout: float = 3600, progress=print) -> Canary:
-    """The canary of ``assignment``, from the cache or graded now.
+        timeout: float = 3600, progress=print, rerun: bool = False) -> Canary:
+    """The canary of ``assignment``, from the cache or graded now (``rerun``: graded now,
+    whatever the cache holds; a pass replaces the cached one).
 
     ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch folder
     (``release/<A>``, ``gradebook.db``: the assignment's current cells).
@@ -379,7 +391,7 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
     digest = cache_key(assignment, root, release, key, env)
     cached = cache_dir(root, env) / f"{assignment}-{digest[:24]}.json"
     with _locked(cached.with_suffix(".lock")):
-        if not missing_data and cached.is_file():
+        if not rerun and not missing_data and cached.is_file():
             canary = Canary(**{**json.loads(cached.read_text()), "cached": True,
                                "looked": looked})
         else:
@@ -406,9 +418,9 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
 
 
 def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,
-          timeout: float = 3600, progress=print) -> list[Canary]:
+          timeout: float = 3600, progress=print, rerun: bool = False) -> list[Canary]:
     """Every assignment's canary; :class:`CanaryFailed` if any is not as it must be."""
-    canaries = [run(a, root, run_dir, env, timeout, progress) for a in assignments]
+    canaries = [run(a, root, run_dir, env, timeout, progress, rerun) for a in assignments]
     failed = [c for c in canaries if not c.ok]
     if failed:
         lines = ["The grader cannot be trusted here, so no student was graded.", ""]
