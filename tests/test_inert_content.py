@@ -8,9 +8,11 @@ student answers correctly and, in the answer cell, displays a ``<script>``, an
 markdown with a ``javascript:`` link, next to a PNG figure and printed text; a markdown
 cell of the student's own holds the same kinds. Another student's answer raises an
 error whose message is a script (it reaches the report's failures and the feedback's
-traceback). Each payload calls ``alert`` with a marker of its own: no marker may stand
-in anything a browser would run (a script element, an ``on...`` handler, a frame, a
-``javascript:`` address) in the graded notebook, the feedback pages or the report.
+traceback); a third displays with IPython's ``display`` in a cell of its own. Each
+payload calls ``alert`` with a marker of its own: no marker may stand in anything a
+browser would run (a script element, an ``on...`` handler, a frame, a ``javascript:``
+address) in the graded notebook, formgrader's page of it, the feedback pages or the
+report.
 """
 
 from __future__ import annotations
@@ -221,6 +223,26 @@ def test_feedback_pages_are_inert(graded, student):
         assert "My notes" in page  # the student's markdown, rendered
     elif student == FAILS:  # the error's message, as text
         assert '&lt;script&gt;alert("R1")' in page
+
+
+@pytest.mark.parametrize("student", [SHOWS, DISPLAYS])
+def test_the_formgrader_page_is_inert(graded, student):
+    """formgrader's page of a submission: nbconvert's HTML of the stored graded notebook
+    with nbgrader's ``formgrade`` template, as its handler makes it."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+
+    exporter = HTMLExporter(template_name="formgrade",
+                            extra_template_basedirs=[handlers.template_path])
+    resources = {"assignment_id": M, "notebook_id": M, "submission_id": "1", "index": 0,
+                 "total": 1, "base_url": "", "student": student, "last_name": "",
+                 "first_name": "", "notebook_path": "autograded"}
+    page, _ = exporter.from_filename(
+        str(graded["root"] / "autograded" / student / M / f"{M}.ipynb"), resources=resources)
+    assert not active(page)
+    assert "My notes" in page
+    if student == SHOWS:
+        assert PLAIN in page and 'src="data:image/png;base64,' in page
 
 
 def test_the_class_report_is_inert(graded):
