@@ -264,17 +264,6 @@ STUDENT_MARKDOWN = '<div class="student-markdown">'
 DROPPED = "[output not shown: {types} can run in the viewer's browser]"
 
 
-def _badge_cell(resources) -> set[str]:
-    """The source of the badge cell ``make release`` puts first in the committed release
-    (the gradebook's scratch release has none), if the course has one."""
-    from instructor.workflow.badges import badges
-
-    try:
-        return {badges((resources.get("nbgrader") or {}).get("assignment", "")).strip()}
-    except (ValueError, KeyError, OSError):  # no GitHub repository in pyproject.toml
-        return set()
-
-
 class InertContent(FeedbackPreprocessor, SanitizeHTML):
     """Nothing a student wrote or printed runs where a person views it.
 
@@ -310,7 +299,7 @@ class InertContent(FeedbackPreprocessor, SanitizeHTML):
             release_path(self.config, resources)
         release = nbformat.read(path, as_version=4).cells if path.is_file() else []
         self._course_markdown = {c.source.strip() for c in release
-                                 if c.cell_type == "markdown"} | _badge_cell(resources)
+                                 if c.cell_type == "markdown"}
         nb.metadata.pop("widgets", None)
         return super().preprocess(nb, resources)
 
