@@ -24,6 +24,9 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - every test cell is checked again outside the student's kernel, and the student's own
   code is read for tampering (``instructor.engine.verify``, ``instructor.engine.review``);
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
+- what the student's code printed or displayed and the student's markdown are stored,
+  and shown in formgrader and the feedback page, without anything a browser would run
+  (``InertContent``: nbconvert's ``SanitizeHTML``);
 - feedback shows test results and messages but never hidden-test code.
 
 ``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds),
@@ -59,6 +62,7 @@ from instructor.engine.execute import SafeExecute
 from instructor.engine.preprocessors import (
     GradingNotesInFeedback,
     HideHiddenTests,
+    InertContent,
     OverwriteCellsFromRelease,
     RestoreMissingCells,
     StderrToStdoutInTests,
@@ -154,14 +158,16 @@ c.Autograde.autograde_preprocessors = [
     ClearMetadataPreprocessor,
     LimitOutput,
     SaveAutoGrades,
+    InertContent,               # ours: stored without anything a browser would run
     AssignLatePenalties,
     CheckCellMetadata,
 ]
 
 # ------------------------------------------------------------------ feedback
 # The grading notes go into the page: nbgrader's exchange sends students the HTML only.
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, GradingNotesInFeedback,
-                                    CSSHTMLHeaderPreprocessor]
+# InertContent again: a notebook graded before it existed is made inert here too.
+c.GenerateFeedback.preprocessors = [GetGrades, InertContent, HideHiddenTests,
+                                    GradingNotesInFeedback, CSSHTMLHeaderPreprocessor]
 
 # ------------------------------------------------------------------ grades
 c.ExportApp.plugin_class = "instructor.workflow.export.CourseCsvExport"

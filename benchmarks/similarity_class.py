@@ -5,7 +5,7 @@
 
 The class is generated from the correct answers to task (a) of notebook 02 written in
 three styles (the answer key, and the Sequential and tf.keras answers of
-tests/test_grading_vanilla.py): each student takes one of them, adds a few statements of
+instructor/analytics/sample_answers.py): each student takes one of them, adds a few statements of
 their own (a small computation with random constants) and disguises it in a random mix
 of ways (renamed, reordered, commented, padded with dead code;
 ``instructor.analytics.sample_answers``), and ``--copies`` students hand in a disguised
@@ -20,19 +20,14 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
-from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from instructor.analytics.sample_answers import DISGUISES, disguise  # noqa: E402
-from instructor.analytics.similarity import K, W, compare  # noqa: E402
-from instructor.workflow.sample_class import reference  # noqa: E402
-from tests.test_grading_vanilla import SEQUENTIAL, TF_KERAS  # noqa: E402
+from instructor import ROOT
+from instructor.analytics.sample_answers import DISGUISES, SEQUENTIAL, TF_KERAS, disguise
+from instructor.analytics.similarity import K, W, compare
+from instructor.workflow.sample_class import reference
 
 A = "02_stacked_autoencoders"
 

@@ -65,8 +65,8 @@ def cmd_autograde(args) -> None:
     names = _assignments(args.assignment) or [
         a for a in graded_assignments()
         if args.canary_only or any((ROOT / "submitted").glob(f"*/{a}"))]
-    if args.canary_only and args.skip_canary:
-        raise SystemExit("--canary-only and --skip-canary contradict each other")
+    if args.skip_canary and (args.canary_only or args.rerun_canary):
+        raise SystemExit("--skip-canary contradicts --canary-only and --rerun-canary")
     if not names:
         raise SystemExit("nothing to grade: no submissions in submitted/")
     students = [s for s in (args.student or "").split(",") if s] or None
@@ -76,7 +76,8 @@ def cmd_autograde(args) -> None:
     except ValueError as err:
         raise SystemExit(str(err)) from None
     results = autograde(names, students, jobs=args.jobs, env=env, shard=shard,
-                        canary=not args.skip_canary, canary_only=args.canary_only)
+                        canary=not args.skip_canary, canary_only=args.canary_only,
+                        rerun_canary=args.rerun_canary)
     failed = [r for r in results if r.failed]
     for r in results:
         for note in r.notes:
@@ -201,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--skip-canary", action="store_true",
                            help="grade without first checking that the answer key gets full "
                                 "marks and the stub 0 here (docs/grading.md, 'The canary')")
+            p.add_argument("--rerun-canary", action="store_true",
+                           help="grade the canary again even if it passed before with the "
+                                "same release, grader and packages (its cache: .canary/)")
             p.add_argument("--canary-only", action="store_true",
                            help="only the canary, no student (before plain nbgrader "
                                 "autograde)")

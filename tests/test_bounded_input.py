@@ -19,7 +19,7 @@ from helpers.grading import evidence
 from instructor.engine import limits
 from instructor.engine.execute import SafeExecute
 from instructor.engine.outside import verdict_output
-from instructor.workflow.autograde import NOTEWORTHY, check_submission
+from instructor.workflow.submission import NOTEWORTHY, check_submission
 
 MIB = 2 ** 20
 

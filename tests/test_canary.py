@@ -177,3 +177,110 @@ def test_the_cache_key_follows_the_release_and_the_settings(tmp_path):
     nb.cells[-1].source += "\n# changed"
     nbformat.write(nb, release)
     assert canary.cache_key(name, ROOT, release, key, {}) != first
+
+
+# ---------------------------------------------------------------- the cache, without grading
+class _Graded:
+    """What grading the key or the stub returns, as the stand-in for ``_grade_pair``
+    gives it (``canary.run`` judges it as it judges a real run)."""
+
+    def __init__(self, score: float, max_score: float = 3.0):
+        self.score, self.max_score, self.failed, self.notes = score, max_score, False, []
+
+
+@pytest.fixture
+def cheap(tmp_path, monkeypatch):
+    """A course and a copy of the grader's code in ``tmp_path``, with the canary's two
+    gradings replaced by a stand-in that counts its calls and gives ``scores``."""
+    from instructor.engine.cells import nbgrader_meta
+
+    course, code = tmp_path / "course", tmp_path / "code"
+    for folder in ("helpers", "instructor"):
+        (code / folder).mkdir(parents=True)
+        (code / folder / "__init__.py").write_text("# the code\n")
+    (code / "nbgrader_config.py").write_text("c = get_config()\n")
+    nb = _assignment("")
+    for folder in ("notebooks", "solutions"):
+        (course / folder / GOOD).mkdir(parents=True)
+        nbformat.write(nb, course / folder / GOOD / f"{GOOD}.ipynb")
+    run_dir = tmp_path / "run"
+    (run_dir / "release" / GOOD).mkdir(parents=True)
+    nbformat.write(nb, run_dir / "release" / GOOD / f"{GOOD}.ipynb")
+    calls, scores = [], {"key": 3.0, "stub": 0.0}
+    stub_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "x", outputs=[nbformat.v4.new_output("error", ename="NotImplementedError",
+                                             evalue=canary.stub_message(), traceback=[])])])
+
+    def grade_pair(assignment, root, run_dir, env, timeout, sources):
+        calls.append(assignment)
+        key = nbformat.v4.new_notebook(cells=[c for c in nb.cells
+                                              if nbgrader_meta(c).get("grade")])
+        return {canary.KEY: (_Graded(scores["key"]), key, ""),
+                canary.STUB: (_Graded(scores["stub"]), stub_nb, "")}
+
+    monkeypatch.setattr(canary, "ROOT", code)
+    monkeypatch.setattr(canary, "_grade_pair", grade_pair)
+    monkeypatch.setattr(canary, "preflight", lambda *args, **kwargs: ([], []))
+    packages = canary.installed_packages()
+    monkeypatch.setattr(canary, "installed_packages", lambda: packages)
+    env = {"COURSE_CANARY_CACHE": str(tmp_path / "cache")}
+
+    def run(**kwargs):
+        return canary.run(GOOD, course, run_dir, env, progress=lambda line: None, **kwargs)
+
+    return {"course": course, "code": code, "run_dir": run_dir, "calls": calls,
+            "scores": scores, "run": run, "packages": packages, "cache": tmp_path / "cache"}
+
+
+def test_a_passed_canary_is_read_from_the_cache(cheap):
+    first = cheap["run"]()
+    assert first.ok and not first.cached and cheap["calls"] == [GOOD]
+    again = cheap["run"]()
+    assert again.ok and again.cached and cheap["calls"] == [GOOD]  # not graded again
+    assert (again.key_score, again.stub_score, again.max_score) == (3, 0, 3)
+    assert "cached" in again.line()
+
+
+def _edit_notebook(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[-1].source += "\n# changed"
+    nbformat.write(nb, path)
+
+
+CHANGES = {
+    "release": lambda c: _edit_notebook(c["run_dir"] / "release" / GOOD / f"{GOOD}.ipynb"),
+    "source": lambda c: _edit_notebook(c["course"] / "notebooks" / GOOD / f"{GOOD}.ipynb"),
+    "data file of the source": lambda c: (
+        c["course"] / "notebooks" / GOOD / "table.csv").write_text("1,2\n"),
+    "answer key": lambda c: _edit_notebook(c["course"] / "solutions" / GOOD / f"{GOOD}.ipynb"),
+    "helpers": lambda c: (c["code"] / "helpers" / "__init__.py").write_text("# changed\n"),
+    "instructor": lambda c: (c["code"] / "instructor" / "report.py").write_text("# new\n"),
+    "nbgrader_config.py": lambda c: (c["code"] / "nbgrader_config.py").write_text("c = 1\n"),
+    "a package's version": lambda c: c["packages"].append("numpy==0.0.1"),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_a_change_of_any_input_grades_the_canary_again(cheap, change):
+    cheap["run"]()
+    CHANGES[change](cheap)
+    again = cheap["run"]()
+    assert not again.cached and cheap["calls"] == [GOOD, GOOD]
+
+
+def test_a_failed_canary_is_never_cached(cheap):
+    cheap["scores"]["key"] = 2.0
+    for _ in range(2):
+        failed = cheap["run"]()
+        assert not failed.ok and not failed.cached
+    assert cheap["calls"] == [GOOD, GOOD]
+    assert not list(cheap["cache"].glob("*.json"))
+    cheap["scores"]["key"] = 3.0
+    assert cheap["run"]().ok and len(cheap["calls"]) == 3
+
+
+def test_an_instructor_can_force_a_rerun(cheap):
+    cheap["run"]()
+    forced = cheap["run"](rerun=True)
+    assert forced.ok and not forced.cached and len(cheap["calls"]) == 2
+    assert cheap["run"]().cached and len(cheap["calls"]) == 2

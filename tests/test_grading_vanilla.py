@@ -3,55 +3,12 @@ answers, and wrong answers that must each lose the points of a specific test cel
 
 from __future__ import annotations
 
+from instructor.analytics.sample_answers import SEQUENTIAL, TF_KERAS
 from tests import grading
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"
 TASK = "vanilla"
 SHAPES, LAYERS, TRAINING = (f"{TASK}-tests-{part}" for part in ("shapes", "layers", "training"))
-
-
-#: Correct: Sequential models, optimizer and loss as objects, auto as Sequential.
-SEQUENTIAL = '''
-def autoencoder(input_dims, hidden_layers, latent_dims):
-    encoder = keras.Sequential([keras.Input(shape=(input_dims,))]
-                               + [keras.layers.Dense(u, activation="relu") for u in hidden_layers]
-                               + [keras.layers.Dense(latent_dims, activation="relu")])
-    decoder = keras.Sequential([keras.Input(shape=(latent_dims,))]
-                               + [keras.layers.Dense(u, activation="relu")
-                                  for u in hidden_layers[::-1]]
-                               + [keras.layers.Dense(input_dims, activation="sigmoid")])
-    auto = keras.Sequential([encoder, decoder])
-    auto.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy())
-    return encoder, decoder, auto
-'''
-
-#: Correct: tensorflow.keras, input_shape instead of Input, activations as separate layers,
-#: the loss as a function.
-TF_KERAS = '''
-from tensorflow import keras
-
-
-def autoencoder(input_dims, hidden_layers, latent_dims):
-    encoder = keras.models.Sequential()
-    sizes = list(hidden_layers) + [latent_dims]
-    for i, units in enumerate(sizes):
-        if i == 0:
-            encoder.add(keras.layers.Dense(units, input_shape=(input_dims,)))
-        else:
-            encoder.add(keras.layers.Dense(units))
-        encoder.add(keras.layers.ReLU())
-    decoder = keras.models.Sequential()
-    decoder.add(keras.layers.InputLayer(shape=(latent_dims,)))
-    for units in reversed(hidden_layers):
-        decoder.add(keras.layers.Dense(units))
-        decoder.add(keras.layers.Activation("relu"))
-    decoder.add(keras.layers.Dense(input_dims))
-    decoder.add(keras.layers.Activation("sigmoid"))
-    x = keras.layers.Input((input_dims,))
-    auto = keras.models.Model(x, decoder(encoder(x)))
-    auto.compile(optimizer="Adam", loss=keras.losses.binary_crossentropy)
-    return encoder, decoder, auto
-'''
 
 
 def shared_layers() -> str:

@@ -49,7 +49,7 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
     from instructor import ROOT
     from instructor.analytics.graded import flags_of
     from instructor.engine.cells import nbgrader_meta
-    from instructor.workflow.autograde import (
+    from instructor.workflow.submission import (
         NOTEWORTHY,
         check_submission,
         notes_from_graded,

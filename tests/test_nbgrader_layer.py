@@ -19,8 +19,8 @@ from instructor.engine.preprocessors import (
     StderrToStdoutInTests,
     hide_hidden_tests,
 )
-from instructor.workflow.autograde import check_submission
 from instructor.workflow.collect import collect
+from instructor.workflow.submission import check_submission
 
 SANDBOX = Path(sandbox.__file__)
 

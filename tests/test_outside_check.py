@@ -114,7 +114,7 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
     and the test cell, the notes and the class report say so."""
     from instructor.analytics.graded import flags_of
     from instructor.engine.outside import OWN_CODE_NOTE
-    from instructor.workflow.autograde import notes_from_graded
+    from instructor.workflow.submission import notes_from_graded
 
     cells = submission()
     proxied = {k: dict(v, proxied=True) for k, v in PASSED.items()}

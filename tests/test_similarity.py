@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.analytics.sample_answers import DISGUISES, disguise
+from instructor.analytics.sample_answers import DISGUISES, SEQUENTIAL, TF_KERAS, disguise
 from instructor.analytics.similarity import (
     THRESHOLD,
     K,
@@ -25,7 +25,6 @@ from instructor.analytics.similarity import (
 )
 from instructor.workflow.sample_class import reference
 from tests.test_grading_sparse import L1L2_STYLE, LAYER_STYLE
-from tests.test_grading_vanilla import SEQUENTIAL, TF_KERAS
 
 ROOT = Path(__file__).resolve().parents[1]
 A = "02_stacked_autoencoders"

@@ -25,8 +25,8 @@ import nbformat
 from instructor import ROOT
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import read_notes
-from instructor.workflow.autograde import NOTEWORTHY
 from instructor.workflow.export import task_of
+from instructor.workflow.submission import NOTEWORTHY
 
 #: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
 STUB_MESSAGE = "exercise not done yet"

@@ -21,6 +21,53 @@ DEAD_CODE = ["_unused = [i ** 2 for i in range(10)]",
              "_tmp = {'k': 1}\n_tmp.clear()"]
 
 
+# Two correct answers to task (a) `vanilla` of notebook 02 besides the answer key, each
+# in a style of its own (graded in tests/test_grading_vanilla.py; the similarity check is
+# tried on them in tests/test_similarity.py and benchmarks/similarity_class.py).
+#: Correct: Sequential models, optimizer and loss as objects, auto as Sequential.
+SEQUENTIAL = '''
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder = keras.Sequential([keras.Input(shape=(input_dims,))]
+                               + [keras.layers.Dense(u, activation="relu") for u in hidden_layers]
+                               + [keras.layers.Dense(latent_dims, activation="relu")])
+    decoder = keras.Sequential([keras.Input(shape=(latent_dims,))]
+                               + [keras.layers.Dense(u, activation="relu")
+                                  for u in hidden_layers[::-1]]
+                               + [keras.layers.Dense(input_dims, activation="sigmoid")])
+    auto = keras.Sequential([encoder, decoder])
+    auto.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy())
+    return encoder, decoder, auto
+'''
+
+#: Correct: tensorflow.keras, input_shape instead of Input, activations as separate layers,
+#: the loss as a function.
+TF_KERAS = '''
+from tensorflow import keras
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    encoder = keras.models.Sequential()
+    sizes = list(hidden_layers) + [latent_dims]
+    for i, units in enumerate(sizes):
+        if i == 0:
+            encoder.add(keras.layers.Dense(units, input_shape=(input_dims,)))
+        else:
+            encoder.add(keras.layers.Dense(units))
+        encoder.add(keras.layers.ReLU())
+    decoder = keras.models.Sequential()
+    decoder.add(keras.layers.InputLayer(shape=(latent_dims,)))
+    for units in reversed(hidden_layers):
+        decoder.add(keras.layers.Dense(units))
+        decoder.add(keras.layers.Activation("relu"))
+    decoder.add(keras.layers.Dense(input_dims))
+    decoder.add(keras.layers.Activation("sigmoid"))
+    x = keras.layers.Input((input_dims,))
+    auto = keras.models.Model(x, decoder(encoder(x)))
+    auto.compile(optimizer="Adam", loss=keras.losses.binary_crossentropy)
+    return encoder, decoder, auto
+'''
+
+
 class _Renamer(ast.NodeTransformer):
     def __init__(self, names: dict[str, str]):
         self.names = names

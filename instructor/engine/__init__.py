@@ -3,9 +3,11 @@
 - :mod:`.execute`: nbgrader's execute step, sandboxed and crash- and timeout-proof, with
   every test checked again outside the kernel (:mod:`.verify`) and the student's code
   read for tampering (:mod:`.review`);
-- :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`: the kernel launcher (memory,
-  file-size, CPU and process caps, Landlock file-system and network rules, its own PID
-  and mount namespaces, an environment allow-list) and its limits;
+- :mod:`.sandboxed_run`: nbgrader's execute step in a sandboxed kernel, bounded and
+  recovering from crashes;
+- :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`: the kernel's start under bubblewrap
+  (its own namespaces, a built read-only view, no network, uid 65534 without
+  capabilities) with the caps bwrap does not set, and the limits;
 - :mod:`.preprocessors`: stderr that does not zero test cells, restored deleted cells,
   feedback without hidden tests;
 - :mod:`.stripped`: the copy of ``helpers`` an answer runs against, without the course's

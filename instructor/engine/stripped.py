@@ -16,8 +16,9 @@ functions of those modules that use a stripped one (``mse``, ``image_scores``,
 The answer process calls :func:`activate` first, before anything imports ``helpers``:
 the copy must win over the real package, which an editable install (``pip install -e``)
 also offers through a meta-path finder, and a ``python -I`` process ignores
-``PYTHONPATH``. The real package's folder must also be unreadable there (the grader's
-Landlock rules, :mod:`.sandbox`): otherwise an answer could still load its files by path.
+``PYTHONPATH``. The real package's folder must also be out of its view (the answer
+process's sandbox does not bind it, :mod:`.sandbox`): otherwise an answer could still
+load its files by path.
 
 Standard library only: the answer process imports this before ``helpers``.
 """

@@ -4,390 +4,33 @@ nbgrader grades one submission after another in one process, against one SQLite
 gradebook (jupyter/nbgrader#174 asks for parallel grading). Here each submission is
 graded by its own ``nbgrader autograde`` process, in a scratch course folder that holds
 a copy of the gradebook, that student's submission, the release and the assignment's
-data files, nothing else. ``--jobs`` of these run at once. When one finishes, the
-parent process, and only it, copies that student's automatic scores into the course
-gradebook (manual scores given there are kept) and the graded notebook into
-``autograded/``. So SQLite sees one writer; a submission that crashes, hangs or
-tampers with its gradebook copy harms no one else; and a failure is reported per
-student, with 0 points and a note, never silently.
+data files, nothing else (:func:`instructor.workflow.submission.grade_one`). ``--jobs``
+of these run at once. When one finishes, the parent process, and only it, copies that
+student's automatic scores into the course gradebook (manual scores given there are
+kept) and the graded notebook into ``autograded/``. So SQLite sees one writer; a
+submission that crashes, hangs or tampers with its gradebook copy harms no one else;
+and a failure is reported per student, with 0 points and a note, never silently.
 
 Before grading, the gradebook gets the assignment's current cells (``nbgrader
-generate_assignment`` into a scratch release folder), and each notebook is checked:
-an unreadable file scores 0 with a note, a damaged but parsable one is rebuilt from its
-cells, deleted or edited graded cells are noted (nbgrader and
-:class:`instructor.engine.preprocessors.RestoreMissingCells` put the originals back).
+generate_assignment`` into a scratch release folder), and the canary
+(:mod:`instructor.workflow.canary`) of each assignment to grade runs.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import copy
-import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-
-from helpers import settings
 from instructor import ROOT
-from instructor.engine import limits
-from instructor.engine.cells import ReleasedCells, nbgrader_meta, restore_from_release
-from instructor.engine.notes import read_notes, write_notes
-from instructor.workflow.gradebook import merge_scores, read_submission, sync_gradebook
-from instructor.workflow.nbgrader_cli import nbgrader
+from instructor.engine.notes import write_notes
+from instructor.workflow import canary as canaries
+from instructor.workflow.gradebook import merge_scores, sync_gradebook
 from instructor.workflow.shards import Shard
-
-#: Error names in a graded notebook that deserve a note of their own.
-NOTEWORTHY = {
-    "CellTimeoutError": "ran too long and was stopped",
-    "DeadKernelError": "crashed the Python kernel",
-    "MemoryError": "ran out of memory (the grader caps it)",
-    "GradingTimeBudgetExceeded": "was not run: time budget used up",
-    "TooManyKernelRestarts": "was not run: too many crashes",
-    "FailedOutsideKernel": "failed when checked again outside the notebook",
-    "UsesCourseImplementation": "calls the course's own implementation of the task",
-    "NeedsReview": "needs the instructor's review",
-    limits.CELL_TOO_LARGE: "was over the grader's size limit and was not run",
-    limits.OUTPUT_TOO_LARGE: "printed more than the grader keeps (over the grader's limit)",
-    "RecordTooLarge": "returned more than the grader unpacks (over the grader's limit)",
-}
-
-
-#: The note on a test that passed outside through a model with code of the student's own.
-OWN_CODE = "was checked through your model's own code, which ran behind the checks"
-
-
-@dataclass
-class Result:
-    """The outcome of grading one submission."""
-
-    student: str
-    assignment: str
-    score: float = 0.0
-    max_score: float = 0.0
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    failed: bool = False      # the grader itself failed (not the student's code)
-    review: list[str] = field(default_factory=list)  # test cells set aside for review
-
-    def line(self) -> str:
-        flag = "  GRADER FAILED" if self.failed else "  NEEDS REVIEW" if self.review else ""
-        return (f"{self.student:<20} {self.assignment:<32} {self.score:5.1f}/"
-                f"{self.max_score:<5.1f} {self.seconds:6.1f} s{flag}")
-
-
-# ---------------------------------------------------------------- checking a submission
-def _rebuild(data: dict, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A valid notebook from a damaged one's cells (type, source, metadata)."""
-    cells = []
-    for raw in data.get("cells", []):
-        if not isinstance(raw, dict):
-            continue
-        source = raw.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
-        meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-        kind = raw.get("cell_type")
-        make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
-                "raw": nbformat.v4.new_raw_cell}.get(kind)
-        if make:
-            cells.append(make(source=source, metadata=meta))
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(release.metadata))
-    nbformat.validate(nb)
-    return nb
-
-
-def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNode,
-                     environ: dict | None = None) -> list[str]:
-    """Check (and if needed repair or set aside) a submitted notebook; notes for the student.
-
-    Sizes are checked before anything is parsed (``environ``: the settings, default this
-    process's environment; :mod:`instructor.engine.limits`): a file over
-    ``COURSE_SUBMISSION_MB`` is set aside unread and scores 0; a cell whose source is over
-    ``COURSE_CELL_SOURCE_KB`` is replaced by code that fails saying so; stored outputs
-    over ``COURSE_CELL_OUTPUT_MB`` are dropped (grading clears them anyway)."""
-    env = {**os.environ, **(environ or {})}
-    path = Path(folder) / f"{assignment}.ipynb"
-    if not path.exists():
-        return [f"No {assignment}.ipynb was submitted: 0 points."]
-    size, cap = path.stat().st_size, limits.submission_limit(env)
-    if size > cap:
-        path.rename(path.with_name(path.name + ".unreadable"))
-        return [f"{path.name} has {size / limits.MIB:.1f} MiB, over the grader's limit of "
-                f"{cap / limits.MIB:g} MiB for a notebook (COURSE_SUBMISSION_MB); it was not "
-                "read and scores 0. Clear the outputs (Edit > Clear Outputs of All Cells), "
-                "save, and resubmit."]
-    raw = path.read_bytes()
-    try:
-        data = json.loads(raw.decode("utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("the file is JSON but not a notebook")
-    except (UnicodeDecodeError, ValueError) as err:
-        path.rename(path.with_name(path.name + ".unreadable"))
-        return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
-                "file truncated or edited outside Jupyter? Download it again from Jupyter "
-                "(File > Download) and resubmit."]
-    del raw
-    notes = []
-    if isinstance(data.get("cells"), list):
-        notes += limits.refuse_large_sources(
-            data["cells"], settings.integer("COURSE_CELL_SOURCE_KB", env))
-        notes += limits.drop_large_outputs(
-            data["cells"], settings.number("COURSE_CELL_OUTPUT_MB", env))
-    try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
-    except Exception as err:  # noqa: BLE001 - any damage: try to rebuild
-        try:
-            nb = _rebuild(data, release)
-        except Exception:  # noqa: BLE001
-            path.rename(path.with_name(path.name + ".unreadable"))
-            return [f"{path.name} is not a valid notebook ({type(err).__name__}); it scores "
-                    "0. Download it again from Jupyter and resubmit."]
-        notes.append(f"{path.name} was damaged ({type(err).__name__}); the grader rebuilt it "
-                     "from its cells' code and graded that.")
-
-    notes += repair_metadata(nb, release)
-    nbformat.write(nb, path)
-
-    submitted, released = by_id(nb.cells), by_id(release.cells)
-    for grade_id, cell in released.items():
-        meta = nbgrader_meta(cell)
-        if grade_id not in submitted:
-            what = "answer cell" if meta.get("solution") else "test cell" \
-                if meta.get("grade") else "cell"
-            notes.append(f"The {what} '{grade_id}' was missing from the notebook; the grader "
-                         "put the original back and graded it.")
-        elif meta.get("locked") and submitted[grade_id].source.strip() != cell.source.strip():
-            notes.append(f"The locked cell '{grade_id}' was edited; the grader used the "
-                         "original.")
-    return notes
-
-
-def by_id(cells) -> dict:
-    """grade_id -> cell, for the cells with nbgrader metadata."""
-    return {nbgrader_meta(c)["grade_id"]: c for c in cells
-            if isinstance(nbgrader_meta(c).get("grade_id"), str)}
-
-
-def _well_formed(meta) -> bool:
-    """Whether a cell's nbgrader metadata is what nbgrader can read."""
-    if not isinstance(meta, dict):
-        return False
-    if not isinstance(meta.get("grade_id"), str) or not meta["grade_id"]:
-        return False
-    if any(not isinstance(meta.get(key, False), bool)
-           for key in ("grade", "solution", "locked", "task")):
-        return False
-    if meta.get("grade") or meta.get("task"):
-        points = meta.get("points")
-        if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
-            return False
-    return True
-
-
-def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
-    """Give every cell nbgrader metadata that nbgrader can read; notes on what changed.
-
-    A cell whose metadata is damaged (not a mapping, missing or wrongly typed keys) gets
-    the released cell's metadata back when the cell's id or its source identifies it, and
-    loses its grading metadata otherwise (a deleted graded cell is then put back by
-    :class:`instructor.engine.preprocessors.RestoreMissingCells`). Of two cells with the same
-    grade_id (a copied cell), the one the release identifies keeps it; the other stays
-    in the notebook as a plain cell, so its code still runs.
-    """
-    released = [c for c in release.cells if nbgrader_meta(c)]
-    by_cell_id = {c.get("id"): c for c in released if c.get("id")}
-    by_source = {c.source.strip(): c for c in released}
-    notes, seen = [], {}
-    for position, cell in enumerate(nb.cells):
-        metadata = cell.get("metadata")
-        if not isinstance(metadata, dict):
-            cell["metadata"] = metadata = nbformat.NotebookNode()
-        if "nbgrader" not in metadata:
-            continue
-        meta = metadata["nbgrader"]
-        if not _well_formed(meta):
-            origin = by_cell_id.get(cell.get("id")) or by_source.get(cell.source.strip())
-            placed = origin is None and _answer_cell_in_place(nb, position, release)
-            origin = origin or placed
-            if origin is not None:
-                metadata["nbgrader"] = copy.deepcopy(origin.metadata["nbgrader"])
-                notes.append(f"The grading metadata of cell '{metadata['nbgrader']['grade_id']}' "
-                             "was damaged; the grader restored it from the assignment"
-                             + (" (the cell stands where that answer cell stood, and no "
-                                "other cell has its grade_id)." if placed else "."))
-            else:
-                del metadata["nbgrader"]
-                notes.append(f"Cell {position + 1} had damaged grading metadata that matches no "
-                             "cell of the assignment; it was graded as a plain cell.")
-                continue
-        grade_id = metadata["nbgrader"]["grade_id"]
-        seen.setdefault(grade_id, []).append(cell)
-    for grade_id, cells in seen.items():
-        if len(cells) < 2:
-            continue
-        origin = next((c for c in released if nbgrader_meta(c).get("grade_id") == grade_id),
-                      None)
-        keep = next((c for c in cells if origin is not None
-                     and c.get("id") == origin.get("id")), cells[0])
-        for cell in cells:
-            if cell is not keep:
-                del cell.metadata["nbgrader"]
-        notes.append(f"{len(cells)} cells had the grade_id '{grade_id}' (a copied cell?); "
-                     "the grader graded the assignment's own and ran the others as plain "
-                     "cells.")
-    return notes + _restore_valid_metadata(nb, release)
-
-
-def _answer_cell_in_place(nb, position: int, release):
-    """The released answer cell the damaged cell at ``position`` stands in for, or
-    ``None``: an editor that breaks a cell's metadata may give it a new id, and the
-    student has changed its source, so neither identifies it. Its place does when the
-    nearest cell above it that the release identifies is followed, in the release, by an
-    answer cell whose ``grade_id`` no cell of the notebook has."""
-    released = ReleasedCells(release.cells)
-    present = set(by_id(nb.cells))
-    for above in reversed(nb.cells[:position]):
-        origin = released.origin(above)
-        if origin is None:
-            continue  # a cell the student added: look further up
-        index = next(i for i, c in enumerate(release.cells) if c is origin)
-        follower = release.cells[index + 1] if index + 1 < len(release.cells) else None
-        meta = nbgrader_meta(follower) if follower is not None else {}
-        if meta.get("solution") and meta.get("grade_id") not in present:
-            return follower
-        return None
-    return None
-
-
-def _restore_valid_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
-                            ) -> list[str]:
-    """Metadata that nbgrader can read but that is not the release's (``grade: false`` on
-    a test cell, other points, a task tag removed or changed) is restored like damaged
-    metadata: the release says which cells are tests, of which task, for how many points
-    (:func:`instructor.engine.cells.restore_from_release`; nbgrader's run does the same
-    again in :class:`instructor.engine.preprocessors.OverwriteCellsFromRelease`)."""
-    released = ReleasedCells(release.cells)
-    notes = []
-    for position, cell in enumerate(nb.cells):
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        origin = released.origin(cell)
-        changed = restore_from_release(cell, origin)
-        if not changed:
-            continue
-        name = f"cell '{grade_id}'" if origin is not None and grade_id else \
-            f"cell {position + 1}"
-        notes.append(f"The grading metadata of {name} was not the assignment's "
-                     f"({'; '.join(changed)}); the grader used the assignment's.")
-    return notes
-
-
-def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
-    """Notes on cells of a graded notebook that timed out, crashed, ran out of memory,
-    failed outside the kernel or were set aside for review."""
-    if nb is None:
-        return []
-    from instructor.engine.outside import OWN_CODE_NOTE
-
-    notes, count = [], 0
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        count += 1
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and OWN_CODE_NOTE in out.get("text", ""):
-                notes.append(f"The cell '{nbgrader_meta(cell).get('grade_id')}' {OWN_CODE}.")
-            if out.get("output_type") == "error" and out.get("ename") in NOTEWORTHY:
-                grade_id = nbgrader_meta(cell).get("grade_id")
-                where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
-                notes.append(f"The {where} {NOTEWORTHY[out['ename']]}: {out.get('evalue', '')}")
-    return notes
-
-
-# ---------------------------------------------------------------- one submission
-def _grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dict,
-               timeout: float, source: Path | None = None,
-               ) -> tuple[Result, dict | None, Path | None, str]:
-    """Grade one submission in its own scratch course folder (runs in a worker thread).
-
-    Whatever goes wrong in any step, only this student is affected: the result is
-    marked ``failed`` with a note, and the class goes on. ``source``: the folder the
-    submission is copied from (default ``<root>/submitted/<student>/<assignment>``; the
-    canary's answer key and stub come from elsewhere).
-    """
-    start = time.monotonic()
-    course = None
-    try:
-        course = Path(tempfile.mkdtemp(prefix=f"grade-{student}-", dir=run_dir))
-        result, found, log = _grade_in(course, student, assignment, root, run_dir, env,
-                                       timeout, source)
-    except Exception as err:  # noqa: BLE001 - one broken submission costs one student
-        import traceback
-
-        result, found = Result(student, assignment), None
-        result.failed = True
-        result.notes.append(f"The grader could not grade this notebook ({type(err).__name__}: "
-                            f"{err}); it scores 0 until the instructor grades it again.")
-        log = traceback.format_exc()
-    result.seconds = time.monotonic() - start
-    return result, found, course, log
-
-
-def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: Path,
-              env: dict, timeout: float, source: Path | None = None,
-              ) -> tuple[Result, dict | None, str]:
-    result = Result(student, assignment)
-    shutil.copy2(run_dir / "gradebook.db", course / "gradebook.db")
-    shutil.copytree(run_dir / "release" / assignment, course / "release" / assignment)
-    shutil.copytree(root / "notebooks" / assignment, course / "notebooks" / assignment,
-                    ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-    submitted = course / "submitted" / student / assignment
-    shutil.copytree(source or root / "submitted" / student / assignment, submitted)
-    release_nb = nbformat.read(run_dir / "release" / assignment / f"{assignment}.ipynb",
-                               as_version=4)
-    result.notes = read_notes(submitted)
-    result.notes += check_submission(submitted, assignment, release_nb, env)
-    write_notes(submitted, result.notes)
-    log = ""
-    try:
-        proc = nbgrader("autograde", assignment, f"--student={student}", "--force",
-                        root=course, check=False, capture=True, env=env, timeout=timeout)
-        log = proc.stdout + proc.stderr
-        graded_ok = proc.returncode == 0
-    except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...
-        log += f"\n{type(err).__name__}: {err}"
-        graded_ok = False
-    out = course / "autograded" / student / assignment
-    found = read_submission(course / "gradebook.db", assignment, student)
-    has_notebook = (submitted / f"{assignment}.ipynb").exists()
-    if has_notebook and (not graded_ok or not (out / f"{assignment}.ipynb").exists()):
-        result.failed = True
-        result.notes.append("The grader could not grade this notebook (an internal error, "
-                            "not your code); it scores 0 until the instructor grades it "
-                            "again.")
-        found = None
-    graded_path = out / f"{assignment}.ipynb"
-    graded = nbformat.read(graded_path, as_version=4) if graded_path.exists() else None
-    result.notes += notes_from_graded(graded)  # a set-aside test's note included
-    result.review = needs_review(graded)
-    if found and result.review:
-        for key in list(found["grades"]):
-            if key[1] in result.review:
-                found["grades"][key] = (0.0, True)
-    return result, found, log
-
-
-def needs_review(nb: nbformat.NotebookNode | None) -> list[str]:
-    """grade_ids of the test cells the grader set aside for review (``NeedsReview``)."""
-    if nb is None:
-        return []
-    return [nbgrader_meta(c).get("grade_id") for c in nb.cells
-            if any(o.get("output_type") == "error" and o.get("ename") == "NeedsReview"
-                   for o in c.get("outputs", []))]
+from instructor.workflow.submission import Result, grade_one
 
 
 def _file_result(result: Result, found, course: Path | None, log: str, out: Path) -> None:
@@ -434,7 +77,8 @@ def isolation_problem(env: dict | None = None) -> str | None:
 def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
               root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
               progress=print, sync: bool = True, shard: Shard | None = None,
-              canary: bool = True, canary_only: bool = False) -> list[Result]:
+              canary: bool = True, canary_only: bool = False, rerun_canary: bool = False,
+              ) -> list[Result]:
     """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
 
     First, for each assignment with a submission to grade, the canary
@@ -442,7 +86,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     released stub 0, graded as the students will be, or
     :class:`~instructor.workflow.canary.CanaryFailed` is raised before any student is
     graded. ``canary=False`` skips it (``--skip-canary``); ``canary_only`` runs it for
-    every assignment and grades no one (before plain ``nbgrader autograde``).
+    every assignment and grades no one (before plain ``nbgrader autograde``);
+    ``rerun_canary`` grades it even when a passed canary is cached (``--rerun-canary``).
 
     With ``shard``, only that shard's students, into the shard's own folder
     (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which
@@ -467,18 +112,17 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
                        gradebook=out / "gradebook.db")
         shutil.copy2(out / "gradebook.db", run_dir / "gradebook.db")
         if canary_only or (canary and todo):
-            from instructor.workflow import canary as canaries
-
             canaries.check([a for a in assignments
                             if canary_only or any(a == name for _, name in todo)],
-                           root, run_dir, env, timeout, progress)
+                           root, run_dir, env, timeout, progress,
+                           rerun_canary)
         if canary_only:
             return results
         t0 = time.monotonic()
         where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
         progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")
         with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(_grade_one, s, a, root, run_dir, env or {}, timeout)
+            futures = [pool.submit(grade_one, s, a, root, run_dir, env or {}, timeout)
                        for s, a in todo]
             for future in cf.as_completed(futures):
                 result, found, course, log = future.result()
@@ -500,4 +144,4 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     return results
 
 
-__all__ = ["Result", "autograde", "check_submission"]
+__all__ = ["autograde"]

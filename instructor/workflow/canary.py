@@ -12,7 +12,7 @@ is as wrong. So before the first student of an assignment is graded
    the assignment's cells load are found and readable (:func:`preflight`);
 2. grades the answer key (``solutions/<A>/<A>.ipynb``; built from the source notebook
    when the course folder has no ``solutions/``) and the released stub through the
-   grading path students take (``autograde._grade_one``: the same scratch course folder
+   grading path students take (``submission.grade_one``: the same scratch course folder
    with a copy of the gradebook, sandbox, limits, scope and outside check), never
    writing the course's gradebook or ``autograded/``;
 3. requires full marks for the key and 0 for the stub, with the stub's message
@@ -27,7 +27,8 @@ the course folder) under a key made of the release, source and key notebooks, th
 grader's code, every installed package's version, the course's settings and the
 machine (:func:`cache_key`): a re-run or another shard on the same machine does not
 grade it again, unless the preflight finds a dataset missing now. Failures are not
-remembered. ``--skip-canary`` grades without it.
+remembered. ``--rerun-canary`` grades it whatever the cache holds; ``--skip-canary``
+grades without it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from helpers import settings
 from instructor import ROOT
 from instructor.engine.cells import nbgrader_meta
 from instructor.workflow.nbgrader_cli import NBGRADER_DEFAULTS, load_config
+from instructor.workflow.submission import grade_one
 
 #: The canary's two submissions (student ids in the scratch gradebook only).
 KEY, STUB = "canary-answer-key", "canary-stub"
@@ -183,30 +185,40 @@ def _notebook_digest(path: Path) -> str:
                               sort_keys=True))
 
 
-def _files_digest(paths) -> str:
-    return _digest(*(f"{p.name}:{_digest(p.read_bytes())}" for p in sorted(paths)
+def _files_digest(paths, base: Path) -> str:
+    """Each file's path under ``base`` and its content."""
+    return _digest(*(f"{p.relative_to(base)}:{_digest(p.read_bytes())}" for p in sorted(paths)
                      if p.is_file()))
+
+
+def grader_files() -> list[Path]:
+    """The code a grading run executes besides the installed packages: the course's
+    package (``helpers/``, which every notebook imports), the grader (``instructor/``)
+    and ``nbgrader_config.py``."""
+    return [*sorted((ROOT / "helpers").rglob("*.py")),
+            *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
+
+
+def installed_packages() -> list[str]:
+    """``name==version`` of every installed distribution."""
+    return sorted(f"{d.metadata['Name']}=={d.version}"
+                  for d in importlib.metadata.distributions())
 
 
 def cache_key(assignment: str, root: Path, release: Path, key: Path,
               env: dict | None = None) -> str:
     """What the canary's result depends on: the release (``release``), the source
     (hidden tests, data files) and the answer key (``key``) of ``assignment``; the
-    grader's code; every installed package's version and Python's; the course's settings
-    and Keras' home; the machine (name, cores)."""
+    grader's code (:func:`grader_files`); every installed package's version and
+    Python's; the course's settings and Keras' home; the machine (name, cores)."""
     full = grading_env(env)
     source = Path(root) / "notebooks" / assignment
-    grader = [*sorted((ROOT / "instructor" / "engine").glob("*.py")),
-              *sorted((ROOT / "helpers").rglob("*.py")), ROOT / "nbgrader_config.py",
-              Path(__file__), ROOT / "instructor" / "workflow" / "autograde.py"]
-    packages = sorted(f"{d.metadata['Name']}=={d.version}"
-                      for d in importlib.metadata.distributions())
     values = {name: str(settings.read(name, full)) for name in settings.SETTINGS
               if name != "COURSE_CANARY_CACHE"}
     return _digest(assignment, _notebook_digest(release), _notebook_digest(key),
-                   _files_digest(p for p in source.rglob("*")
-                                 if ".ipynb_checkpoints" not in p.parts),
-                   _files_digest(grader), sys.version, *packages,
+                   _files_digest((p for p in source.rglob("*")
+                                  if ".ipynb_checkpoints" not in p.parts), source),
+                   _files_digest(grader_files(), ROOT), sys.version, *installed_packages(),
                    json.dumps(values, sort_keys=True), full.get("KERAS_HOME", ""),
                    platform.node(), str(os.cpu_count()))
 
@@ -333,11 +345,9 @@ def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: 
                 sources: dict[str, Path]) -> dict[str, tuple]:
     """Grade the key and the stub at once, each as a student would be; their
     ``(result, graded notebook, log)``."""
-    from instructor.workflow.autograde import _grade_one
-
     out = {}
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {who: pool.submit(_grade_one, who, assignment, root, run_dir, env,
+        futures = {who: pool.submit(grade_one, who, assignment, root, run_dir, env,
                                     timeout, folder) for who, folder in sources.items()}
         for who, future in futures.items():
             result, found, course, log = future.result()
@@ -358,8 +368,9 @@ def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: 
 
 
 def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
-        timeout: float = 3600, progress=print) -> Canary:
-    """The canary of ``assignment``, from the cache or graded now.
+        timeout: float = 3600, progress=print, rerun: bool = False) -> Canary:
+    """The canary of ``assignment``, from the cache or graded now (``rerun``: graded now,
+    whatever the cache holds; a pass replaces the cached one).
 
     ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch folder
     (``release/<A>``, ``gradebook.db``: the assignment's current cells).
@@ -381,7 +392,7 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
     digest = cache_key(assignment, root, release, key, env)
     cached = cache_dir(root, env) / f"{assignment}-{digest[:24]}.json"
     with _locked(cached.with_suffix(".lock")):
-        if not missing_data and cached.is_file():
+        if not rerun and not missing_data and cached.is_file():
             canary = Canary(**{**json.loads(cached.read_text()), "cached": True,
                                "looked": looked})
         else:
@@ -408,9 +419,9 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
 
 
 def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,
-          timeout: float = 3600, progress=print) -> list[Canary]:
+          timeout: float = 3600, progress=print, rerun: bool = False) -> list[Canary]:
     """Every assignment's canary; :class:`CanaryFailed` if any is not as it must be."""
-    canaries = [run(a, root, run_dir, env, timeout, progress) for a in assignments]
+    canaries = [run(a, root, run_dir, env, timeout, progress, rerun) for a in assignments]
     failed = [c for c in canaries if not c.ok]
     if failed:
         lines = ["The grader cannot be trusted here, so no student was graded.", ""]

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from instructor import ROOT
+from instructor.workflow.badges import add_badge_cells
 from instructor.workflow.nbgrader_cli import nbgrader
 
 
@@ -29,7 +30,9 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
 
     ``nbgrader generate_assignment`` is what records them; it writes the student version
     into ``release_dir`` (default: a scratch folder, removed), so the committed
-    ``release/`` is left alone. ``db=False`` only writes the student version.
+    ``release/`` is left alone; with its badge cell, as ``make release`` writes it (a
+    submission's first cell is then the course's, not the student's). ``db=False`` only
+    writes the student version.
     ``gradebook``: another gradebook than ``<root>/gradebook.db``.
     """
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
@@ -39,6 +42,8 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
                      *([] if db else ["--no-db"]),
                      f"--CourseDirectory.release_directory={scratch}", root=root,
                      db=gradebook)
+        if release_dir is not None:
+            add_badge_cells(scratch, names)
     finally:
         if release_dir is None:
             shutil.rmtree(scratch, ignore_errors=True)
