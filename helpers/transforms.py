@@ -68,8 +68,9 @@ def upscale(x: np.ndarray, factor: int = 2, method: str = "nearest") -> np.ndarr
     output pixel mixes the 2x2 nearest input pixels. Order 3 is a *cubic spline*, not the
     4-tap cubic convolution that PIL, OpenCV and ``tf.image.resize`` call bicubic: SciPy
     first prefilters each line so that the spline passes through every pixel, which makes
-    each input pixel reach every output pixel of its row and column, with weights that
-    shrink quickly with distance (and alternate in sign). Notebook 06 scores both rules.
+    each input pixel reach every output pixel of the image (the rule runs along every row,
+    then every column), with weights that shrink quickly with distance and alternate in
+    sign. Notebook 06 scores both rules.
 
     Works on gray (N, H, W) or (N, H, W, 1) and color (N, H, W, 3) batches alike: each
     channel of each image is enlarged on its own. The spline methods treat each pixel as
