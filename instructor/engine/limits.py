@@ -167,6 +167,7 @@ def readable_paths(environ: Environ = None) -> list[str]:
     for path in candidates:
         if path and os.path.exists(path) and os.path.realpath(path) not in seen:
             seen.append(os.path.realpath(path))
-    # a top-level link (/lib -> usr/lib) stays a link in the sandbox's view
-    return [*seen, *(p for p in candidates
-                     if p and os.path.islink(p) and os.path.dirname(p) == "/")]
+    # a top-level link (/lib -> usr/lib) stays a link in the sandbox's view; a path
+    # reached through another link (a course folder's .venv) is seen at that path too
+    return [*seen, *(p for p in map(os.path.abspath, filter(None, candidates))
+                     if os.path.exists(p) and p not in seen)]

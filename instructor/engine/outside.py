@@ -362,8 +362,8 @@ def verdict_output(cell, verdict: dict, findings: list, answer: str, forbidden: 
             return error_output("RecordTooLarge", error.split(": ", 1)[1])
         if verdict.get("line") in hidden.hidden_lines(cell.source):  # ran only here
             name, _, message = error.partition(": ")  # a name of the student's own
-            builtin = isinstance(getattr(builtins, name, None), type)  # is not shown
-            return error_output(name if builtin else "Exception", message or error)
+            shown = isinstance(getattr(builtins, name, None), type) or not verdict.get("student")
+            return error_output(name if shown else "Exception", message or error)
         if error.startswith("AnswerFailed: "):
             return error_output(
                 "FailedOutsideKernel",
