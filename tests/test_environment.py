@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)$")
+#: NAME==VERSION, with an environment marker where a package exists on some platforms only
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([^\s;#]+)(\s*;\s*[^#;]+)?$")
 
 
 def _pins(lines) -> dict[str, str]:

@@ -33,6 +33,7 @@ import os
 import re
 import socket
 import sqlite3
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -642,7 +643,7 @@ _TCP = socket.create_server(("127.0.0.1", 0))
 _UDP = socket.socket(type=socket.SOCK_DGRAM)
 _UDP.bind(("127.0.0.1", 0))
 _ABSTRACT = socket.socket(socket.AF_UNIX)
-_ABSTRACT.bind(f"\0course-matrix-{os.getpid()}")
+_ABSTRACT.bind(f"\0course-matrix-{uuid.uuid4().hex}")  # imported twice: unique per import
 _ABSTRACT.listen(1)
 for _listener in (_TCP, _UDP, _ABSTRACT):
     _listener.setblocking(False)

@@ -103,7 +103,7 @@ def test_figures_from_names_the_versions_requirements_pin():
     requirements.txt pins for the suite (major.minor)."""
     from pathlib import Path
 
-    pins = dict(line.split("==") for line in
+    pins = dict(line.split(";")[0].strip().split("==") for line in
                 (Path(__file__).resolve().parents[1] / "requirements.txt").read_text()
                 .splitlines() if "==" in line and not line.startswith("#"))
     assert {name: ".".join(pins[name].split(".")[:2]) for name in session.FIGURES_FROM} \
