@@ -93,8 +93,43 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
         "per_notebook_s": {k: statistics.mean(v) for k, v in per_nb.items()},
         "failed": [r.student for r in results if r.failed],
         "scores": {r.student: (roster[r.student][1], r.score, r.max_score) for r in results},
+        "phases": phase_table(results),
     }
     return summary
+
+
+#: The phases of one submission, in the order they happen: the grading kernel's
+#: (instructor.engine.sandboxed_run / execute: ``course_grading.seconds`` in the graded
+#: notebook), then what the rest of the submission's seconds went to: nbgrader's own
+#: passes (the gradebook, the other preprocessors, saving), the submission's checks and
+#: copies, and the process that runs ``nbgrader autograde``.
+PHASES = ["outside check start", "kernel start", "setup cells", "other cells",
+          "test cells", "replay after a restart", "outside check (waited for)"]
+REST = "nbgrader and the rest"
+
+
+def phase_table(results) -> dict[str, dict[str, float]]:
+    """Notebook -> phase -> mean seconds per submission (every phase of :data:`PHASES`
+    that any submission had, then :data:`REST`: the submission's seconds not in them)."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for r in results:
+        row = table.setdefault(r.assignment, {})
+        for phase, sec in r.phases.items():
+            row.setdefault(phase, []).append(sec)
+        row.setdefault(REST, []).append(r.seconds - sum(r.phases.values()))
+    return {nb: {phase: statistics.mean(v) for phase, v in row.items()}
+            for nb, row in table.items()}
+
+
+def print_phases(table: dict[str, dict[str, float]]) -> None:
+    """The phase table: one column per notebook, seconds per submission."""
+    names = sorted(table)
+    phases = [p for p in [*PHASES, REST] if any(p in table[n] for n in names)]
+    short = [n[:2] for n in names]
+    print(f"\n  {'seconds per submission, by phase':<34}" + "".join(f"{s:>7}" for s in short))
+    for phase in phases:
+        print(f"  {phase:<34}" + "".join(f"{table[n].get(phase, 0.0):7.1f}" for n in names))
+    print(f"  {'total':<34}" + "".join(f"{sum(table[n].values()):7.1f}" for n in names))
 
 
 def main() -> None:
@@ -122,6 +157,7 @@ def main() -> None:
         print(f"  {name:<32} {sec:6.1f} s per submission")
     print(f"  setup (release + collect) {s['setup_s']:.0f} s; gradebook sync and canary "
           f"{s['before_class_s']:.0f} s (in the class total); failed: {s['failed'] or 'none'}")
+    print_phases(s["phases"])
     for student, (kind, score, max_score) in sorted(s["scores"].items()):
         print(f"  {student:<16} {kind:<8} {score:g}/{max_score:g}")
 

@@ -126,13 +126,18 @@ class SafeExecute(SandboxedExecute):
             dict(self.course_implementations), self.verifier_timeout, self.log,
             int(self.record_limit_mb * limits.MIB),
             None if self.own_class_tasks is None else list(self.own_class_tasks))
+        self.seconds = {}
         try:
             if self.check_outside and self._outside.plan:
-                self._outside.start()
+                with self._timed("outside check start"):
+                    self._outside.start()
             nb, resources = self._run(nb, resources, km)
-            nb.metadata.setdefault("course_grading", {})["isolation"] = self.isolation
+            meta = nb.metadata.setdefault("course_grading", {})
+            meta["isolation"] = self.isolation
             results_as_text(nb.cells)
-            self._outside.decide(nb.cells)
+            with self._timed("outside check (waited for)"):
+                self._outside.decide(nb.cells)
+            meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
             return nb, resources
         finally:
             self._outside.stop()

@@ -71,6 +71,8 @@ class SandboxedExecute(Execute):
 
     #: the release's cells, for the ``tasks`` scope (None: every cell runs)
     _release_cells = None
+    #: where this notebook's grading seconds went (phase -> seconds), see :meth:`_timed`
+    seconds: dict[str, float]
 
     def create_kernel_manager(self):
         if self.kernel_manager_class is AsyncKernelManager:
@@ -90,6 +92,21 @@ class SandboxedExecute(Execute):
     def _execute(self, cell, resources, index: int) -> None:
         """Run one cell (a subclass may run less of it)."""
         self.preprocess_cell(cell, resources, index)
+
+    @contextlib.contextmanager
+    def _timed(self, phase: str):
+        """Add the wall-clock seconds of the block to ``seconds[phase]`` (the benchmark's
+        table of where a submission's time goes; nothing decides on them)."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - start
+
+    def _phase(self, cell) -> str:
+        if self.setup_tag in cell.metadata.get("tags", []):
+            return "setup cells"
+        return "test cells" if is_test_cell(cell) else "other cells"
 
     def _cell_failed(self, cell) -> None:
         """A cell timed out or crashed its kernel (a subclass may tidy up)."""
@@ -148,14 +165,16 @@ class SandboxedExecute(Execute):
         cell, and without this one unlucky start fails the whole submission."""
         for attempt in range(1, self.start_attempts + 1):
             try:
-                stack.enter_context(self.setup_kernel(env=self._environment(key=False)))
+                with self._timed("kernel start"):
+                    stack.enter_context(self.setup_kernel(env=self._environment(key=False)))
+                    info = self.wait_for_reply(self.kc.kernel_info())
             except RuntimeError as err:
                 if attempt >= self.start_attempts:
                     raise
                 self.log.warning("a new kernel died before it replied (%s); starting "
                                  "another (%d of %d)", err, attempt + 1, self.start_attempts)
                 continue
-            return self.wait_for_reply(self.kc.kernel_info())
+            return info
         raise RuntimeError("no kernel started")  # start_attempts < 1
 
     def _run(self, nb, resources, km):
@@ -167,6 +186,7 @@ class SandboxedExecute(Execute):
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
+        self.seconds = getattr(self, "seconds", None) or {}
         self.resources = resources
         timeout = error_output("CellTimeoutError",
                                f"this cell ran longer than {self.timeout} s and was stopped "
@@ -197,7 +217,8 @@ class SandboxedExecute(Execute):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:
                     try:
-                        self._replay(cells, position, broken)
+                        with self._timed("replay after a restart"):
+                            self._replay(cells, position, broken)
                     except DeadKernelError:
                         pass
                 while position < len(cells):
@@ -215,7 +236,8 @@ class SandboxedExecute(Execute):
                         position += 1
                         continue
                     try:
-                        self._execute(cell, resources, position)
+                        with self._timed(self._phase(cell)):
+                            self._execute(cell, resources, position)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
                         self._cell_failed(cell)
                         cell.outputs.append(error_output(

@@ -61,6 +61,9 @@ class Result:
     notes: list[str] = field(default_factory=list)
     failed: bool = False      # the grader itself failed (not the student's code)
     review: list[str] = field(default_factory=list)  # test cells set aside for review
+    #: where the grading kernel's run went (phase -> seconds; the graded notebook's
+    #: ``course_grading.seconds``): the benchmark's table, nothing decides on it
+    phases: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         flag = "  GRADER FAILED" if self.failed else "  NEEDS REVIEW" if self.review else ""
@@ -361,6 +364,8 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     graded_path = out / f"{assignment}.ipynb"
     graded = nbformat.read(graded_path, as_version=4) if graded_path.exists() else None
     result.notes += notes_from_graded(graded)  # a set-aside test's note included
+    if graded is not None:
+        result.phases = dict(graded.metadata.get("course_grading", {}).get("seconds", {}))
     result.review = needs_review(graded)
     if found and result.review:
         for key in list(found["grades"]):
