@@ -31,6 +31,8 @@ class TaskGrade:
     max_points: float
     cells: dict[str, float] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    #: test cells marked as checked through the student's own model code (OWN MODEL CODE)
+    own_code: set[str] = field(default_factory=set)
 
     @property
     def full_marks(self) -> bool:
@@ -149,6 +151,8 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
 
 
 def _score(cells: list) -> TaskGrade:
+    from instructor.engine.outside import OWN_CODE_NOTE
+
     grade = TaskGrade(points=0.0, max_points=0.0)
     for cell in cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -160,6 +164,9 @@ def _score(cells: list) -> TaskGrade:
         earned = 0.0 if reason else points
         grade.cells[meta["grade_id"]] = earned
         grade.points += earned
+        if any(o.output_type == "stream" and OWN_CODE_NOTE in o.text
+               for o in cell.get("outputs", [])):
+            grade.own_code.add(meta["grade_id"])
         if reason:
             grade.failures[meta["grade_id"]] = reason
     return grade
@@ -258,6 +265,9 @@ class GradedTask:
     wrong: dict[str, tuple[set[str], str]]
     sources: Callable[[], dict[str, str]]
     timeout: int = 300
+    #: the correct answers whose tests run code of the student's own behind the checks
+    #: (a class or layer of theirs): their passing tests say so, and no other's do
+    own_code: frozenset[str] = frozenset()
 
 
 def task_tests(spec: GradedTask) -> dict[str, object]:
@@ -296,6 +306,15 @@ def task_tests(spec: GradedTask) -> dict[str, object]:
         lost, message = spec.wrong[name]
         assert_loses(grades[name], grades["reference"], name, lost, message)
 
+    @pytest.mark.parametrize("name", list(spec.correct))
+    def test_own_model_code_is_flagged_where_it_ran(grades, name):
+        flagged = grades[name].own_code
+        if name in spec.own_code:
+            assert flagged, f"{name}: no test says it ran the student's own model code"
+        else:
+            assert not flagged, f"{name} has no code of its own, yet {sorted(flagged)} say so"
+
     tests = (test_points_per_cell, test_correct_answers_score_full_marks,
-             test_stub_scores_nothing, test_wrong_answers_lose_specific_points)
+             test_stub_scores_nothing, test_wrong_answers_lose_specific_points,
+             test_own_model_code_is_flagged_where_it_ran)
     return {"grades": grades, **{test.__name__: pytest.mark.grading(test) for test in tests}}

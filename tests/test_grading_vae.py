@@ -150,6 +150,39 @@ def autoencoder(input_dims, hidden_layers, latent_dims):
 GOOD_KL = ("-0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean) "
            "- keras.ops.exp(log_var), axis=-1)")
 
+#: Correct: the student's own sampling layer, named as the course's is, adds the KL term
+#: itself, and the summed BCE is Keras' mean BCE weighted by the number of pixels. (The
+#: outside check once loaded the model with the course's `Sampling` in its place: no KL.)
+SAMPLING_ADDS_KL = '''
+class Sampling(keras.layers.Layer):
+    def call(self, inputs):
+        mean, log_var = inputs
+        kl = -0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean)
+                                  - keras.ops.exp(log_var), axis=-1)
+        self.add_loss(keras.ops.mean(kl))
+        eps = keras.random.normal(keras.ops.shape(mean))
+        return mean + keras.ops.exp(0.5 * log_var) * eps
+
+
+def autoencoder(input_dims, hidden_layers, latent_dims):
+    inputs = keras.Input((input_dims,))
+    h = inputs
+    for units in hidden_layers:
+        h = keras.layers.Dense(units, activation="relu")(h)
+    mean = keras.layers.Dense(latent_dims)(h)
+    log_var = keras.layers.Dense(latent_dims)(h)
+    encoder = keras.Model(inputs, [Sampling()([mean, log_var]), mean, log_var])
+    codes = keras.Input((latent_dims,))
+    h = codes
+    for units in reversed(hidden_layers):
+        h = keras.layers.Dense(units, activation="relu")(h)
+    decoder = keras.Model(codes, keras.layers.Dense(input_dims, activation="sigmoid")(h))
+    auto = keras.Model(inputs, decoder(encoder(inputs)[0]))
+    auto.compile(optimizer="adam", loss="binary_crossentropy",
+                 loss_weights=float(input_dims))
+    return encoder, decoder, auto
+'''
+
 #: Wrong: exp(log_var) taken as the standard deviation (the variance is then squared).
 EXP_SIGMA = SAMPLING.replace("GoodSampling", "_SigmaSampling").replace(
     "exp(0.5 * log_var)", "exp(log_var)")
@@ -369,7 +402,11 @@ globals().update(grading.task_tests(grading.GradedTask(
             "vae-tests-reconstruction": 2.0, "vae-tests-kl": 3.0},
     correct={"reference": None, "train_and_test_step": TRAIN_TEST_STEP,
              "compute_loss_mc_kl": COMPUTE_LOSS, "kl_layer": KL_LAYER,
-             "adam_epsilon": ADAM_EPSILON},
+             "adam_epsilon": ADAM_EPSILON,
+             # last of the correct answers: its `Sampling` is the only one of that name
+             "sampling_adds_kl": SAMPLING_ADDS_KL},
+    own_code=frozenset({"train_and_test_step", "compute_loss_mc_kl", "kl_layer",
+                        "adam_epsilon", "sampling_adds_kl"}),
     wrong={
         "train_step_only": ({"vae-tests-validation"}, "needs its own test_step too"),
         "wrong_order": ({"vae-tests-order"}, "(z, mean, log_var) in this order"),

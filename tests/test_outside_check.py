@@ -125,13 +125,20 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
                      "which ran behind the checks."]
     assert [flag for flag, _ in flags_of(notes, {})] == ["OWN MODEL CODE"]
     # a harmless rebinding in the kernel (a kernel-only finding) does not hide the note
-    cells = submission(extra=["math.pi = 3"])
+    cells = submission(extra=["abs = abs"])
     [output] = verdict_after(tmp_path, cells, proxied)
     assert output.text.endswith(OWN_CODE_NOTE) and "can change how tests run" in output.text
     assert notes_from_graded(v4.new_notebook(cells=cells)) == notes
     failed = {k: dict(v, proxied=True) for k, v in FAILED.items()}
     [output] = verdict_after(tmp_path, submission(), failed)   # a failure says only that
     assert output.ename == "FailedOutsideKernel"
+
+
+def test_a_patch_of_a_library_needs_review_though_it_passed_outside(tmp_path):
+    """The answer cells run again in the answer process: a change to a library's own
+    module or class (here the setup's ``math``) reaches the second run too."""
+    [output] = verdict_after(tmp_path, submission(extra=["math.pi = 3"]), PASSED)
+    assert output.ename == "NeedsReview" and "patches math.pi" in output.evalue
 
 
 def test_failing_outside_after_passing_inside_scores_0(tmp_path):

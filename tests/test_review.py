@@ -89,3 +89,34 @@ def test_course_calls(source, found):
 def test_findings_that_an_outside_check_makes_moot(source, kernel_only):
     found = review.tampering([source], PROTECTED)
     assert found and all(f.kernel_only for f in found) == kernel_only, found
+
+
+#: The setup cell's imports: these names are libraries (the course's model_checks too).
+SETUP = "import numpy as np\nimport keras\nfrom helpers.grading import model_checks as mc\n"
+
+
+@pytest.mark.parametrize("source, patched", [
+    ("keras.Model.train_step = lambda self, data: {}", "keras.Model.train_step"),
+    ("keras.Model.set_weights = lambda self, w: None", "keras.Model.set_weights"),
+    ("np.mean = np.median", "np.mean"),
+    ("mc.expect_equal = print", "mc.expect_equal"),
+    ("from keras import Model\nModel.fit = print", "Model.fit"),
+    ("import keras as K\nsetattr(K.layers.Dense, 'call', print)", "K.layers.Dense through setattr"),
+])
+def test_a_patch_of_a_library_goes_to_review(source, patched):
+    """The answer cells run again in the answer process, where a patch of Keras, NumPy or
+    the course reaches what the outside check asks (a proxied model's methods): review."""
+    found = review.tampering([source], PROTECTED, [SETUP])
+    patches = [f for f in found if "patches " in f]
+    assert patches and all(not f.kernel_only for f in patches), found
+    assert any(patched in f for f in patches), found
+
+
+@pytest.mark.parametrize("source", [
+    "def autoencoder(a, b, c):\n    model = keras.Sequential()\n    model.trainable = False\n"
+    "    model.optimizer = 'adam'\n    return model\n",
+    "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n",
+    "results = {}\nresults['x'] = np.mean([1, 2])\n",
+])
+def test_own_objects_and_settings_are_no_patch(source):
+    assert not [f for f in review.tampering([source], PROTECTED, [SETUP]) if "patches " in f]

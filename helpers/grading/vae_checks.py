@@ -287,25 +287,39 @@ def _loss_at(auto, found: LatentLayers, x, mean: float, log_var: float) -> float
     return training_loss(auto, x)
 
 
-def _setup_loss(models, input_dims: int, latent_dims: int):
+def _setup_loss(models, input_dims: int, latent_dims: int, rng=None):
+    """The models, the latent layers, and a batch of binary images: ``LOSS_BATCH`` of
+    them, or (``rng``: the hidden tests' generator, drawn per submission) between half
+    that and that many, so that a model cannot know the checks by their batch size."""
     encoder, decoder, auto = models
     expect_follows_input(encoder, input_dims)
     found = find_latent_layers(encoder, input_dims, latent_dims)
     _constant_decoder(decoder, latent_dims)
-    rng = np.random.default_rng(3)
-    x = (rng.uniform(size=(LOSS_BATCH, input_dims)) > 0.7).astype("float32")
+    batch = LOSS_BATCH if rng is None else int(rng.integers(LOSS_BATCH // 2, LOSS_BATCH + 1))
+    rng = np.random.default_rng(3) if rng is None else rng
+    x = (rng.uniform(size=(batch, input_dims)) > 0.7).astype("float32")
     return auto, found, x
 
 
-def check_reconstruction_loss(models, input_dims: int, latent_dims: int) -> None:
-    """With KL = 0 and outputs 0.5, the loss is the BCE summed over pixels: d * log 2."""
-    auto, found, x = _setup_loss(models, input_dims, latent_dims)
+def _kl_settings(rng) -> list[tuple[float, float]]:
+    """(mean, log variance) pairs of the KL check: fixed, or drawn from ``rng`` (one
+    variance above 1, one below)."""
+    if rng is None:
+        return [(1.5, math.log(4.0)), (0.5, -1.5)]
+    return [(float(rng.uniform(0.8, 2.0)), float(np.log(rng.uniform(2.0, 6.0)))),
+            (float(rng.uniform(0.2, 0.8)), float(rng.uniform(-2.0, -1.0)))]
+
+
+def check_reconstruction_loss(models, input_dims: int, latent_dims: int, rng=None) -> None:
+    """With KL = 0 and outputs 0.5, the loss is the BCE summed over pixels: d * log 2.
+    ``rng``: draw the batch size (:func:`_setup_loss`)."""
+    auto, found, x = _setup_loss(models, input_dims, latent_dims, _generator_or_none(rng))
     loss = _loss_at(auto, found, x, 0.0, 0.0)
     expected = input_dims * math.log(2.0)
     hint = ""
     if abs(loss - math.log(2.0)) < 0.05:
         hint = " It looks averaged over the pixels: sum the cross-entropy over them."
-    elif abs(loss / expected - LOSS_BATCH) < 0.05 * LOSS_BATCH:
+    elif abs(loss / expected - len(x)) < 0.05 * len(x):
         hint = " It looks summed over the batch: Keras expects the mean over examples."
     expect(
         abs(loss - expected) < LOSS_RTOL * expected,
@@ -314,11 +328,13 @@ def check_reconstruction_loss(models, input_dims: int, latent_dims: int) -> None
     )
 
 
-def check_kl_loss(models, input_dims: int, latent_dims: int) -> None:
-    """The loss grows by exactly the closed-form KL when mean and log variance move."""
-    auto, found, x = _setup_loss(models, input_dims, latent_dims)
+def check_kl_loss(models, input_dims: int, latent_dims: int, rng=None) -> None:
+    """The loss grows by exactly the closed-form KL when mean and log variance move.
+    ``rng``: draw the batch size and the means and log variances (:func:`_setup_loss`)."""
+    rng = _generator_or_none(rng)
+    auto, found, x = _setup_loss(models, input_dims, latent_dims, rng)
     base = _loss_at(auto, found, x, 0.0, 0.0)
-    for mean, log_var in ((1.5, math.log(4.0)), (0.5, -1.5)):
+    for mean, log_var in _kl_settings(rng):
         kl = float(kl_to_standard_normal(np.full(latent_dims, mean), np.full(latent_dims, log_var)))
         extra = _loss_at(auto, found, x, mean, log_var) - base
         expect(
@@ -391,7 +407,7 @@ LOG_VAR_OFF = -30.0
 #: Log-variance bias of the Adam probe: z - mean ~ exp(-10) ~ 5e-5, negligible for the
 #: loss yet far above float32 rounding (a Monte Carlo KL divides it by exp(log_var / 2)).
 LOG_VAR_QUIET = -20.0
-#: Learning rate and batch size of the Adam probe.
+#: Learning rate of the Adam probe, and its smallest batch (it draws 64 to 128 images).
 ADAM_LR = 0.01
 ADAM_BATCH = 64
 #: Keras' Adam (keras/src/optimizers/adam.py) at its defaults moves each weight, on its
@@ -410,6 +426,10 @@ ADAM_STEP_MIN, ADAM_STEP_MAX = 0.5, 1.001
 
 def _generator(rng) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _generator_or_none(rng) -> np.random.Generator | None:
+    return None if rng is None else _generator(rng)
 
 
 def _relu(a):
@@ -705,7 +725,9 @@ def check_adam_step(models, input_dims: int, hidden_layers, latent_dims: int, rn
     rng = _generator(rng)
     weights = randomise(encoder, decoder, input_dims, hidden_layers, latent_dims, rng,
                         log_var_bias=LOG_VAR_QUIET, log_var_scale=0.1)
-    x = (rng.uniform(size=(ADAM_BATCH, input_dims)) > 0.6).astype("float32")
+    # the batch size drawn too (ADAM_BATCH to twice it): a model cannot know the probe by it
+    batch = int(rng.integers(ADAM_BATCH, 2 * ADAM_BATCH + 1))
+    x = (rng.uniform(size=(batch, input_dims)) > 0.6).astype("float32")
     if (mc.optimizer_name(auto) or "adam").split(" ")[0] != "adam":
         return  # another optimizer, as auto says: the structure test's mistake
     outputs = _outputs(encoder, x)

@@ -140,6 +140,8 @@ class Answers:
         self.tasks: dict[str, dict] = {}
         self.errors: dict[str, str] = {}
         self.objects: dict[int, object] = {}
+        #: task -> the classes its trusted cells (setup, context) defined, by identity
+        self.trusted_classes: dict[str, set[int]] = {}
         self.calls = 0
         self.shell = None
 
@@ -183,6 +185,9 @@ class Answers:
             self.tasks[task] = namespace
             context_error = answer_error = None
             for kind in ("context", "answers"):
+                if kind == "answers":  # what setup and context defined, before any answer
+                    self.trusted_classes[task] = {id(v) for v in namespace.values()
+                                                  if isinstance(v, type)}
                 for source in sources.get(kind, []):
                     try:
                         self._run(source, f"<{kind} {task}>", namespace)
@@ -227,7 +232,7 @@ class Answers:
             result = function(*args, **kwargs)
         except NameError as err:  # it passed in the kernel: the name is another cell's
             return {"failed": f"{_message(err)} ({ALONE})"}
-        reply = self._encode_result(result)
+        reply = self._encode_result(result, self.trusted_classes.get(task, set()))
         changed = {str(i): encode_array(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
                                              and np.array_equal(a, c, equal_nan=True))}
@@ -235,7 +240,11 @@ class Answers:
             reply["changed_args"] = changed
         return reply
 
-    def _encode_result(self, result) -> dict:
+    def _encode_result(self, result, trusted: set[int]) -> dict:
+        """The result as data, its models as ``.keras`` files; but a model with a class
+        of the student's own stays here (a proxy's handle, ``own_code``): loaded in
+        the checking process by its name, it would become the course's class of that
+        name, or fail to load."""
         from helpers.grading import evidence
 
         self.calls += 1
@@ -247,7 +256,12 @@ class Answers:
             return {"error": f"your function returned {err}, which the grader cannot "
                              "check outside your notebook"}
         files: dict[str, str] = {}
+        own = [entry for model, entry in writer.models if own_classes(model, trusted)]
+        for entry in own:
+            entry["own_code"] = True
         try:
+            if own:  # all stay here: models that share layers stay consistent
+                raise evidence.NotRecordable("a class of the student's own")
             writer.save_models()
             for path in folder.iterdir():
                 files[path.name] = base64.b64encode(path.read_bytes()).decode()
@@ -304,6 +318,26 @@ def _handle_writer(answers: Answers, folder: Path, stem: str):
             return entry
 
     return Writer(folder, stem)
+
+
+#: Where Keras' and the course's own classes live (a class from anywhere else, or a
+#: class the setup and context cells did not define, is the student's own).
+LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", "helpers")
+
+
+def own_classes(model, trusted: set[int]) -> list[str]:
+    """The classes in ``model`` (itself and every layer in it) that are neither Keras'
+    nor one ``trusted`` holds (the classes the task's setup and context cells defined)."""
+    layers = [model]
+    flatten = getattr(model, "_flatten_layers", None)
+    if callable(flatten):
+        layers += list(flatten(include_self=False, recursive=True))
+    found = []
+    for layer in layers:
+        cls = type(layer)
+        if id(cls) not in trusted and cls.__module__.split(".")[0] not in LIBRARY_MODULES:
+            found.append(cls.__name__)
+    return found
 
 
 def _kinds(obj) -> list[list[str]]:

@@ -149,7 +149,8 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
 
 #: What a test cell that passed outside through a model with code of the student's own
 #: shows: that code ran behind the checks (it could tell them from real use), so the
-#: instructor may want to read it (:func:`instructor.workflow.autograde.own_code`).
+#: instructor may want to read it (the OWN MODEL CODE flag,
+#: :func:`instructor.workflow.submission.notes_from_graded`).
 OWN_CODE_NOTE = ("[checked again outside the notebook through your model's own code (a class "
                  "or layer of yours, which ran behind the checks): the instructor may read "
                  "it]\n")
@@ -322,7 +323,7 @@ class OutsideCheck:
         trusted = [*self.setup, *[s for v in contexts.values() for s in v],
                    *[cells[i].source for i in self.plan]]
         findings = review.tampering(student_sources(cells, self.release_cells),
-                                    review.free_names(trusted) - graded)
+                                    review.free_names(trusted) - graded, trusted)
         trusted = hidden.string_constants([c.source for c in self.release_cells
                                            if c.cell_type == "code"])
         trusted.add(OWN_CLASS)   # the grader's own reason, never the student's words

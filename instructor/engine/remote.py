@@ -126,22 +126,28 @@ class AnswerChannel:
             if "/" in name or name.startswith("."):
                 raise evidence.NotReplayable(f"a reply names a file {name!r}")
             (folder / name).write_bytes(base64.b64decode(data))
-        if reply.get("files"):
+        own = _has_own_code(reply["result"])
+        if own and not self.own_classes:
+            raise evidence.NotReplayable(OWN_CLASS)
+        if reply.get("files") and not own:
             reader = evidence.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
             try:
                 return reader.decode(reply["result"])
             except evidence.NotReplayable:
                 # every model was saved, and one does not load without code of the
-                # student's own: a proxy, where the task allows one
+                # student's own (a Lambda's function): a proxy, where the task allows one
                 if not self.own_classes and _all_saved(reply["result"]):
                     raise evidence.NotReplayable(OWN_CLASS) from None
+                own = True
         # models Keras could not save (models sharing layers without one containing the
-        # other), or code of the student's own where the task allows it
-        return _ProxyReader(self, folder).decode(reply["result"])
+        # other: Keras' own code only), or code of the student's own where the task
+        # allows it: proxies
+        return _ProxyReader(self, folder, own).decode(reply["result"])
 
     # ---------------------------------------------------------------- models over there
-    def proxy(self, handle: int) -> RemoteObject:
-        self.proxied = True     # this test's verdict rests on code of the student's own
+    def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
+        # this test's verdict rests on code of the student's own, which ran behind it
+        self.proxied = self.proxied or own_code
         if handle not in self.proxies:
             if handle not in self.descriptions:
                 found = self.ask({"op": "describe", "handle": handle})["objects"]
@@ -161,6 +167,19 @@ OWN_CLASS = ("your function returned a model with code of your own (a class or a
              "could behave one way for the tests and another in use")
 
 
+def _has_own_code(value: Any) -> bool:
+    """Whether the answer process kept a model of an encoded reply because it has a
+    class of the student's own (what it says decides only whether the model comes as a
+    proxy: a model loaded here is built from Keras' and the course's classes alone)."""
+    if isinstance(value, dict):
+        if "model" in value:
+            return bool(value.get("own_code"))
+        return any(_has_own_code(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_own_code(v) for v in value)
+    return False
+
+
 def _all_saved(value: Any) -> bool:
     """Whether every model in an encoded reply came with its file."""
     if isinstance(value, dict):
@@ -176,13 +195,13 @@ class _ProxyReader(evidence.Reader):
     """A reply's values as :class:`~helpers.grading.evidence.Reader` reads them, but its
     models left in the answer process: proxies."""
 
-    def __init__(self, channel: AnswerChannel, folder: Path):
+    def __init__(self, channel: AnswerChannel, folder: Path, own_code: bool):
         super().__init__(folder, max_bytes=channel.max_bytes)
-        self.channel = channel
+        self.channel, self.own_code = channel, own_code
 
     def decode(self, value: Any) -> Any:
         if isinstance(value, dict) and "model" in value:
-            return self.channel.proxy(int(value["handle"]))
+            return self.channel.proxy(int(value["handle"]), self.own_code)
         return super().decode(value)
 
 

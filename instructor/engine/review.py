@@ -105,9 +105,23 @@ def _bound_in(scope: ast.AST) -> set[str]:
     return names
 
 
+def imported_names(trees: Iterable[ast.AST]) -> set[str]:
+    """The names import statements bind, with the course's own names for libraries (``np``,
+    ``keras``, ``tf``, ``tfp``, ``helpers``): a module, or a class or function of one."""
+    names = set(SAME_LIBRARY)
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names.update(a.asname or a.name.split(".")[0] for a in node.names
+                             if a.name != "*")
+    return names
+
+
 class _Reader(ast.NodeVisitor):
-    def __init__(self, protected: set[str], cell_names: set[str]):
+    def __init__(self, protected: set[str], cell_names: set[str],
+                 libraries: frozenset[str] = frozenset()):
         self.protected, self.findings = protected, []
+        self.libraries = libraries
         self.scopes: list[set[str]] = [cell_names]
         self.depth = 0
 
@@ -188,27 +202,60 @@ class _Reader(ast.NodeVisitor):
             where = root.id if isinstance(root, ast.Name) else "an object it did not create"
             self.flag(node, f"changes {ast.unparse(node)} (an attribute or item of "
                             f"{where}, which is not its own)")
+        if isinstance(root, ast.Name) and root.id in self.libraries \
+                and root.id not in self.scopes[-1] and not _settings_item(node):
+            self._patches(node, ast.unparse(node))
+
+    def _patches(self, node: ast.AST, what: str) -> None:
+        """A change to a library's own module, class or function (Keras, NumPy, the
+        course's): the answer cells run again in the answer process, so it reaches the
+        models and functions the outside check asks there too. Not kernel-only."""
+        self.flag(node, f"patches {what}, a library's own (the change also reaches the "
+                        "grader's second run of your answer)")
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2 \
                 and not isinstance(node.args[1], ast.Constant):
             self.flag(node, "uses getattr with a computed name")
+        if isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
+            root = _root(node.args[0])
+            if isinstance(root, ast.Name) and root.id in self.libraries \
+                    and root.id not in self.scopes[-1]:
+                self._patches(node, f"{ast.unparse(node.args[0])} through {func.id}")
         self.generic_visit(node)
 
 
-def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[Finding]:
+def _parsed(sources: Iterable[str]) -> list[ast.AST | None]:
+    trees: list[ast.AST | None] = []
+    for source in sources:
+        try:
+            trees.append(ast.parse(source))
+        except SyntaxError:
+            trees.append(None)
+    return trees
+
+
+def tampering(sources: Iterable[str], protected: Iterable[str],
+              trusted: Iterable[str] = ()) -> list[Finding]:
     """What in the student's cells could change how the tests run, one line per finding.
 
     ``sources``: the code cells the student wrote or changed. ``protected``: the names
     the instructor's cells (setup, context, tests) use, less the graded functions the
-    student must define.
+    student must define. ``trusted``: those cells' sources, whose imports name libraries
+    too (``from helpers.grading import model_checks as mc``): a change to one of those
+    is a patch of a library's own, which reaches the answer process.
     """
     protected = set(protected)
+    sources = list(sources)
+    trees = _parsed(sources)
+    libraries = frozenset(imported_names(t for t in [*trees, *_parsed(trusted)]
+                                         if t is not None))
     found: list[str] = []
-    for number, source in enumerate(sources, 1):
+    for number, (source, tree) in enumerate(zip(sources, trees), 1):
         try:
-            tree = ast.parse(source)
+            if tree is None:
+                ast.parse(source)
         except SyntaxError as err:
             if source.lstrip().startswith(("%", "!")) or "\n%" in source or "\n!" in source:
                 found.append(Finding(f"cell {number}: IPython magics or shell commands "
@@ -219,7 +266,7 @@ def tampering(sources: Iterable[str], protected: Iterable[str]) -> list[Finding]
             continue
         cell_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
                       and isinstance(n.ctx, ast.Store)}
-        reader = _Reader(protected, cell_names - protected)
+        reader = _Reader(protected, cell_names - protected, libraries - cell_names)
         reader.visit(tree)
         lines = source.splitlines()
         for line, what in sorted(set(reader.findings)):
