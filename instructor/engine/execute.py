@@ -30,7 +30,7 @@ from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
 from instructor.engine.cells import release_path
 from instructor.engine.outside import OutsideCheck, Sandbox, results_as_text
-from instructor.engine.sandboxed_run import SandboxedExecute
+from instructor.engine.sandboxed_run import SandboxedExecute, timed
 
 
 class SafeExecute(SandboxedExecute):
@@ -129,13 +129,13 @@ class SafeExecute(SandboxedExecute):
         self.seconds = {}
         try:
             if self.check_outside and self._outside.plan:
-                with self._timed("outside check start"):
+                with timed(self.seconds, "outside check start"):
                     self._outside.start()
             nb, resources = self._run(nb, resources, km)
             meta = nb.metadata.setdefault("course_grading", {})
             meta["isolation"] = self.isolation
             results_as_text(nb.cells)
-            with self._timed("outside check (waited for)"):
+            with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
             meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
             return nb, resources

@@ -30,6 +30,23 @@ from instructor.engine.kernel import SandboxedKernelManager
 from instructor.engine.scope import cells_to_skip
 
 
+@contextlib.contextmanager
+def timed(seconds: dict[str, float], phase: str):
+    """Add the wall-clock seconds of the block to ``seconds[phase]`` (the benchmark's
+    table of where a submission's time goes; nothing decides on them)."""
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        seconds[phase] = seconds.get(phase, 0.0) + time.monotonic() - start
+
+
+def phase_of(cell, setup_tag: str) -> str:
+    if setup_tag in cell.metadata.get("tags", []):
+        return "setup cells"
+    return "test cells" if is_test_cell(cell) else "other cells"
+
+
 class SandboxedExecute(Execute):
     """nbgrader's ``Execute`` in a sandboxed kernel, with limits and crash recovery."""
 
@@ -71,8 +88,6 @@ class SandboxedExecute(Execute):
 
     #: the release's cells, for the ``tasks`` scope (None: every cell runs)
     _release_cells = None
-    #: where this notebook's grading seconds went (phase -> seconds), see :meth:`_timed`
-    seconds: dict[str, float]
 
     def create_kernel_manager(self):
         if self.kernel_manager_class is AsyncKernelManager:
@@ -92,21 +107,6 @@ class SandboxedExecute(Execute):
     def _execute(self, cell, resources, index: int) -> None:
         """Run one cell (a subclass may run less of it)."""
         self.preprocess_cell(cell, resources, index)
-
-    @contextlib.contextmanager
-    def _timed(self, phase: str):
-        """Add the wall-clock seconds of the block to ``seconds[phase]`` (the benchmark's
-        table of where a submission's time goes; nothing decides on them)."""
-        start = time.monotonic()
-        try:
-            yield
-        finally:
-            self.seconds[phase] = self.seconds.get(phase, 0.0) + time.monotonic() - start
-
-    def _phase(self, cell) -> str:
-        if self.setup_tag in cell.metadata.get("tags", []):
-            return "setup cells"
-        return "test cells" if is_test_cell(cell) else "other cells"
 
     def _cell_failed(self, cell) -> None:
         """A cell timed out or crashed its kernel (a subclass may tidy up)."""
@@ -165,7 +165,7 @@ class SandboxedExecute(Execute):
         cell, and without this one unlucky start fails the whole submission."""
         for attempt in range(1, self.start_attempts + 1):
             try:
-                with self._timed("kernel start"):
+                with timed(self.seconds, "kernel start"):
                     stack.enter_context(self.setup_kernel(env=self._environment(key=False)))
                     info = self.wait_for_reply(self.kc.kernel_info())
             except RuntimeError as err:
@@ -217,7 +217,7 @@ class SandboxedExecute(Execute):
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 if position:
                     try:
-                        with self._timed("replay after a restart"):
+                        with timed(self.seconds, "replay after a restart"):
                             self._replay(cells, position, broken)
                     except DeadKernelError:
                         pass
@@ -236,7 +236,7 @@ class SandboxedExecute(Execute):
                         position += 1
                         continue
                     try:
-                        with self._timed(self._phase(cell)):
+                        with timed(self.seconds, phase_of(cell, self.setup_tag)):
                             self._execute(cell, resources, position)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
                         self._cell_failed(cell)
