@@ -386,8 +386,8 @@ def transposed_overlap_is_uneven_upsampling_even(run: Run) -> None:
 
 @claim(N03)
 def the_graded_example_shapes_hold(run: Run) -> None:
-    run.says(r"Example: `autoencoder\(\(28, 28, 1\), \[16, 8, 8\], \(4, 4, 8\)\)`\. The "
-             r"encoder goes 28 → 14 → 7 → 4 and outputs `\(4, 4, 8\)`")
+    run.says(r"Example: `autoencoder\(\(28, 28, 1\), \[16, 8, 8\], \(4, 4, 8\)\)`: the "
+             r"encoder goes 28 → 14 → 7 → 4, the decoder 4 → 8 → 16 → 14 \(`valid`\) → 28\.")
     run.says(r"The encoder gives 8x8x4 \(32 → 16 → 8\)\. .* and the last conv 28x28x3")
     # the tests cell checks exactly these shapes, (32, 32, 3) -> (8, 8, 4) -> (28, 28, 3)
     printed = run.output("(((32, 32, 3), [8, 4], (8, 8, 4)), (28, 28, 3))")
