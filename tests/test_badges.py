@@ -39,6 +39,20 @@ def test_every_released_notebook_opens_itself_in_colab_and_kaggle(name):
         assert _target(link) == ROOT / "release" / name / f"{name}.ipynb"
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_graded_notebook_links_the_grading_page_by_its_address(name):
+    """On Colab, Kaggle or a hub a relative link to docs/ leads nowhere: the badge cell
+    of a graded notebook links the students' page by its repository address."""
+    from instructor.workflow.badges import GRADING_PAGE, page
+
+    nb = nbformat.read(ROOT / "release" / name / f"{name}.ipynb", as_version=4)
+    graded = any(c.metadata.get("nbgrader", {}).get("grade") for c in nb.cells)
+    url, branch = repository()
+    assert page(GRADING_PAGE) == f"{url}/blob/{branch}/docs/graded-work.md"
+    assert (ROOT / GRADING_PAGE).is_file()
+    assert (f"({page(GRADING_PAGE)})" in nb.cells[0].source) == graded, name
+
+
 def test_the_readme_table_has_every_notebooks_badges_and_their_targets_exist():
     readme = (ROOT / "README.md").read_text()
     for name in NAMES:

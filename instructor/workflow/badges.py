@@ -54,8 +54,24 @@ def badges(name: str, root: Path = ROOT) -> str:
             f"[![Open in Kaggle]({KAGGLE_IMAGE})]({found['Kaggle']})")
 
 
+#: The students' page on grading, linked from the badge cell of every graded notebook.
+GRADING_PAGE = "docs/graded-work.md"
+
+
+def page(path: str, root: Path = ROOT) -> str:
+    """The address of the repository's file ``path`` on the default branch: a link that
+    opens wherever the notebook runs (Colab, Kaggle, a hub), unlike a relative one."""
+    url, branch = repository(root)
+    return f"{url}/blob/{branch}/{path}"
+
+
+def _graded(nb) -> bool:
+    return any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.cells)
+
+
 def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
-    """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``.
+    """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``;
+    a graded notebook's also links the students' page on grading, by its address.
 
     A markdown cell without nbgrader metadata: nbgrader neither locks nor checksums it, so
     grading ignores it, and a student who deletes it loses nothing.
@@ -64,7 +80,11 @@ def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
         path = Path(folder) / name / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
         nb.cells = [c for c in nb.cells if c.get("id") != BADGE_CELL]
-        cell = nbformat.v4.new_markdown_cell(badges(name, root), id=BADGE_CELL)
+        text = badges(name, root)
+        if _graded(nb):
+            text += (f"\n\nGraded tasks: [how your work is graded]"
+                     f"({page(GRADING_PAGE, root)})")
+        cell = nbformat.v4.new_markdown_cell(text, id=BADGE_CELL)
         cell.metadata["tags"] = [BADGE_CELL]
         nb.cells.insert(0, cell)
         nbformat.write(nb, path)
