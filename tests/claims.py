@@ -2055,11 +2055,11 @@ def the_squared_error_is_a_fifth_of_the_cross_entropy(run: Run) -> None:
 
 @claim(N08)
 def the_gaussian_vae_keeps_less_and_reconstructs_worse(run: Run) -> None:
-    run.says(r"the Gaussian VAE has the smaller KL term, so its codes carry less information "
-             r"about each image, and its reconstructions are worse by both measures, even by "
-             r"the squared error it was trained on")
-    run.says(r"the Gaussian VAE keeps fewer nats in its codes than the Bernoulli VAE and "
-             r"reconstructs worse, even by the squared error")
+    run.says(r"the Gaussian VAE has the smaller KL term \(an upper bound on the information "
+             r"its codes carry about an image\), and its reconstructions are worse by both "
+             r"measures, even by the squared error it was trained on")
+    run.says(r"the Gaussian VAE has the smaller KL term and reconstructs worse, even by the "
+             r"squared error, decoded from sampled codes or from the mean codes")
     table = _loss_table(run)
     (ce_b, se_b, kl_b), (ce_g, se_g, kl_g) = table["Bernoulli VAE"], table["Gaussian VAE"]
     assert kl_g < kl_b and ce_g > ce_b and se_g > se_b, table
