@@ -49,7 +49,11 @@ FACTS: dict[str, dict[str, str]] = {
         "0.25": "the noise's variance, 0.5²", "0.08": "0.25 / 3", "0.003": "0.01 / 3",
         "25": "0.25 / 0.01, the ratio of the two noise variances",
     },
-    "02_stacked_autoencoders": {"26": "784 / 30, the code's compression"},
+    "02_stacked_autoencoders": {
+        "26": "784 / 30, the code's compression",
+        "−1.76": "SELU's lower bound, −λα = −1.0507 × 1.6733 (Klambauer et al., 2017; "
+                 "keras.activations.selu's constants)",
+    },
     "03_convolutional_autoencoders": {
         "0.57": "4/7, a mixing weight of helpers.plot_interpolation with steps=8 "
                 "(np.linspace(0, 1, 8))",
