@@ -61,7 +61,10 @@ FACTS: dict[str, dict[str, str]] = {
         "0.71": "5/7, the next mixing weight of the same strip",
         "44": "3 × 2^4 − 4, the third size H = k × 2^n − 4 for n = 4 filters",
     },
-    "04_recurrent_autoencoder": {"1,000": "fast mode's evaluation images (helpers/modes.py)"},
+    "04_recurrent_autoencoder": {
+        "1,000": "fast mode's evaluation images (helpers/modes.py)",
+        "1e-7": "Keras' Adam's default epsilon (keras.optimizers.Adam, epsilon=1e-07)",
+    },
     "05_denoising_autoencoders": {"0.9": "9 dB / 10 dB, the exponent in 10^0.9"},
     "06_super_resolution": {
         "196": "14 × 14 block averages", "588": "784 − 196", "3,072": "32 × 32 × 3",
