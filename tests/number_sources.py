@@ -73,6 +73,9 @@ FACTS: dict[str, dict[str, str]] = {
     },
     "07_colorization": {
         "2016": "Zhang, Isola and Efros, Colorful Image Colorization, ECCV 2016",
+        "0.38": "an example's red: 0.114 / 0.299, the red of pure blue's luma",
+        "0.114": "pure blue's luma (the weight of B in section 1's luma)",
+        "0.23": "the example's mean red, 0.6 × 0.38", "0.4": "the example's mean blue, 0.4 × 1",
         "60": "an example's proportions (60 % red, 40 % blue)", "40": "the same example",
     },
     "08_variational_autoencoder": {
