@@ -99,9 +99,23 @@ def qr_of_the_fast_mode_decoder_lies_along_pca(run: Run) -> None:
 
 
 @claim(N01)
+def ten_times_the_steps_leave_the_gap(run: Run) -> None:
+    run.says(r"do not settle on it: in full mode, with many times the steps \(20 epochs on 10,000 "
+             r"points\), the gap is no "
+             r"smaller, 0\.00355 against 0\.00333, docs/results\.md")
+    note = results_item("reconstruction MSE 0.00355 (autoencoder) vs 0.00333 (PCA)")
+    assert note, "docs/results.md no longer records 0.00355 against 0.00333"
+    printed = run.output("PCA(n_components=2)")
+    ae = number(r"reconstruction MSE: autoencoder ([\d.]+)", printed)
+    pca = number(r"reconstruction MSE: .* PCA ([\d.]+)", printed)
+    assert (0.00355 - 0.00333) / 0.00333 >= (ae - pca) / pca, printed
+
+
+@claim(N01)
 def adam_is_not_faster_here(run: Run) -> None:
     text = run.answer("adam_losses = train_linear_ae(")
-    assert "in fast mode (2 epochs) Adam's loss is higher than SGD's after each epoch" in text
+    assert "in fast mode (2 epochs) Adam's loss, averaged over each epoch, is higher than " \
+        "SGD's in both epochs" in text
     printed = run.output("adam_losses = train_linear_ae(")
     sgd, adam = numbers("loss per epoch, SGD:", printed), numbers("loss per epoch, Adam:", printed)
     assert len(sgd) == len(adam) == 2 and all(a > s for s, a in zip(sgd, adam)), printed
@@ -125,8 +139,8 @@ N02 = "02_stacked_autoencoders"
 @claim(N02)
 def plain_codes_are_far_from_a_standard_normal(run: Run) -> None:
     run.says(r"the codes spread far wider than the values of about -2 to 2 that a standard "
-             r"normal would give \(their mean and standard deviation per axis are printed in "
-             r"the next section\)")
+             r"normal would give \(their mean and standard deviation per axis are printed "
+             r"below, under \"Is this a generator\?\"\)")
     printed = run.output('print("code mean:"')
     std = numbers("code std:", printed)
     # far wider: each axis's standard deviation at least twice a standard normal's
@@ -154,6 +168,8 @@ def fashion_classes_overlap_as_the_answer_says(run: Run) -> None:
     upper = sum(share[c] for c in FASHION_UPPER_BODY) / 4
     footwear = sum(share[c] for c in FASHION_FOOTWEAR) / 3
     assert upper < footwear < share["Trouser"], printed
+    run.answer("fashion_codes = ", r"Bags have low shares too")
+    assert share["Bag"] < 0.5, printed
 
 
 def _few_labels_02(run: Run) -> tuple[dict[tuple[str, str], tuple[float, float]], str]:
