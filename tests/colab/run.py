@@ -9,7 +9,8 @@
    Colab, from the repository URL and branch it names (pyproject.toml). git rewrites
    that URL to a scratch repository holding this checkout's files on that branch, and
    COURSE_WEIGHTS_URL points the weights' download at this checkout's weights/.
-3. nbval runs every source notebook (answer key included) in fast mode, then one
+3. nbval runs every source notebook (answer key included) in fast mode (notebook 01
+   first, the others two at a time), then one
    released notebook runs up to its first stub (helpers' stub message is the expected
    stop), and the preloaded packages' versions are compared with those before.
 
@@ -35,8 +36,11 @@ FREEZE = max(HERE.glob("pip-freeze-*.txt"))
 PRELOADED = ["tensorflow", "keras", "tf_keras", "tensorflow-probability", "numpy", "scipy",
              "matplotlib", "scikit-learn", "packaging", "ipykernel", "ipywidgets", "ipython",
              "jupyter_client", "nbformat", "nbclient", "pytest", "pip", "setuptools"]
-#: The test's own tool, not on Colab: installed with the freeze as constraints too.
-TOOLS = ["nbval"]
+#: The test's own tools, not on Colab: installed with the freeze as constraints too.
+TOOLS = ["nbval", "pytest-xdist"]
+#: Runs first and alone: its Setup cell installs the course as on Colab, so that the
+#: others (two at a time, one kernel thread each) find it installed.
+FIRST = "notebooks/01_linear_autoencoder_pca"
 RELEASED = "02_stacked_autoencoders"
 STUB_MESSAGE = "NotImplementedError"
 THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
@@ -53,7 +57,7 @@ def _pip(*args: str) -> None:
 
 def build() -> None:
     stamp = VENV / ".installed"
-    if stamp.is_file() and stamp.read_text() == FREEZE.name:
+    if stamp.is_file() and stamp.read_text() == f"{FREEZE.name} {' '.join(TOOLS)}":
         return
     assert sys.version_info[:2] == (3, 13), f"Colab runs Python 3.13, not {sys.version}"
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
@@ -72,7 +76,7 @@ def build() -> None:
     startup = VENV / "ipython" / "profile_default" / "startup"
     startup.mkdir(parents=True, exist_ok=True)
     (startup / "00-colab.py").write_text("import google.colab  # as Colab's kernel does\n")
-    stamp.write_text(FREEZE.name)
+    stamp.write_text(f"{FREEZE.name} {' '.join(TOOLS)}")
 
 
 def installed() -> dict[str, str]:
@@ -151,8 +155,24 @@ def main(args: list[str]) -> int:
         runner = f"import sys; sys.path.insert(0, {str(ROOT)!r}); import tests.nbval_claims; " \
                  "import pytest; sys.exit(pytest.main(sys.argv[1:]))"
         pytest = [str(_python()), "-c", runner, "-p", "no:cacheprovider", "--nbval-lax",
-                  "--nbval-current-env", "--durations=0", *(args or ["notebooks"])]
-        tests = subprocess.run(pytest, cwd=ROOT, env=env)
+                  "--nbval-current-env", "--durations=0", "--rootdir", str(ROOT),
+                  "-c", str(ROOT / "pyproject.toml")]
+        # pytest-xdist's workers import the claims plugin by name, where Colab's IPython
+        # puts a package of its own named `tests` (IPython/extensions/tests) ahead of
+        # this checkout's `tests/` (a folder without __init__.py): a package `tests` in
+        # the folder pytest runs from leads to this checkout's tests/ first
+        empty = Path(tmp) / "runner"
+        (empty / "tests").mkdir(parents=True)
+        (empty / "tests" / "__init__.py").write_text(f"__path__ = [{str(ROOT / 'tests')!r}]\n")
+        if args:
+            args = [str(ROOT / a) if (ROOT / a).exists() else a for a in args]
+            tests = subprocess.run([*pytest, *args], cwd=empty, env=env)
+        else:   # the first notebook alone (it installs the course), then two at a time
+            tests = subprocess.run([*pytest, str(ROOT / FIRST)], cwd=empty, env=env)
+            rest = subprocess.run([*pytest, "-n", "2", "--dist", "loadfile",
+                                   str(ROOT / "notebooks"), f"--ignore={ROOT / FIRST}"],
+                                  cwd=empty, env=env)
+            tests = tests if tests.returncode else rest
         released = run_released(env)
     after = installed()
     changed = {name: (version, after.get(name)) for name, version in before.items()
