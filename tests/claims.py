@@ -1486,8 +1486,8 @@ def cifar_budget_is_25_epochs_on_30000_photos(run: Run) -> None:
 @claim(N06)
 def on_photos_the_lead_over_bicubic_is_under_half_a_decibel(run: Run) -> None:
     run.says(r"0\.4 to 0\.45 dB at 2× and 0\.3 to 0\.35 dB at 4×, against about 9 dB on digits")
-    run.says(r"the same architecture, trained anew on photos, leads bicubic by under half a "
-             r"decibel")
+    run.says(r"a network from the same builder, trained anew on photos, leads bicubic by "
+             r"under half a decibel")
     table, printed = _cifar_06(run)
     for factor, (low, high) in ((2, (0.4, 0.45)), (4, (0.3, 0.35))):
         row = table[factor]
