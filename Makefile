@@ -19,7 +19,7 @@ TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREAD
 # COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 TEST_ENV := $(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg
 
-.PHONY: setup lab lab-source test test-quick test-colab lint strip clean help
+.PHONY: setup lab lab-source test test-quick test-colab lint strip clean help site
 
 help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
@@ -30,6 +30,7 @@ help:
 	@echo "make test-colab   every notebook in a Colab-like environment (Python 3.13)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
+	@echo "make site   the course website in build/site/html (every notebook run in full mode)"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
 	@echo "make bench-notebooks | bench-reference | bench-grading | bench-similarity   (docs/results.md)"
@@ -82,6 +83,13 @@ test-colab:
 test-quick: setup lint
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		-m "not notebook and not grading" tests
+
+# The course website (website/build.py): every notebook run in full mode with the course's
+# weights (runs cached in build/site/runs/), as a student's copy shows it; build/site/html/.
+# SITE_ARGS="08 --mode fast" builds one notebook's page from a fast run.
+SITE_ARGS ?=
+site: setup
+	$(BIN)/python -m website.build $(SITE_ARGS)
 
 # No outputs, the course kernel, JupyterLab's own JSON (scripts/notebook_form.py).
 strip: setup

@@ -124,3 +124,80 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 100) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
+
+
+# --- text descriptions (alt text) -----------------------------------------------------------
+#: Where a figure keeps the descriptions its helpers gave it, one per part drawn.
+DESCRIPTION_ATTR = "course_descriptions"
+
+
+def listing(items, most: int = 6) -> str:
+    """``items`` as words in a sentence: all of them, or the first three, "…" and the last."""
+    words = [f"'{item}'" for item in map(str, items)]
+    if len(words) > most:
+        words = [*words[:3], "…", words[-1]]
+    return ", ".join(words)
+
+
+def describe(fig: Figure | SubFigure, text: str) -> Figure | SubFigure:
+    """Add ``text`` to the description of ``fig``'s whole figure and return ``fig``.
+
+    A figure drawn in parts (subfigures, several helpers) gets one description per part,
+    in order. The description travels with the figure's picture when Jupyter shows it
+    (:func:`show_descriptions`): a web page built from the notebook uses it as the
+    picture's text alternative, for readers who do not see it.
+    """
+    root = fig
+    while isinstance(root, SubFigure):
+        root = root.figure
+    parts = getattr(root, DESCRIPTION_ATTR, None)
+    if parts is None:
+        parts = []
+        setattr(root, DESCRIPTION_ATTR, parts)
+    text = " ".join(str(text).split())
+    if text and text not in parts:
+        parts.append(text)
+    show_descriptions()  # Jupyter's figure printer exists once a figure does
+    return fig
+
+
+def description(fig: Figure) -> str:
+    """The description of ``fig`` (its parts joined), or ``""`` when no helper gave one."""
+    return " ".join(part if part.endswith(".") else part + "."
+                    for part in getattr(fig, DESCRIPTION_ATTR, []))
+
+
+def _with_description(printer):
+    """``printer`` (IPython's PNG printer of a figure) returning the figure's description
+    as the picture's ``alt`` metadata as well."""
+    def print_png(fig):
+        data = printer(fig)
+        text = description(fig)
+        if not text:
+            return data
+        data, meta = data if isinstance(data, tuple) else (data, {})
+        return data, {**(meta or {}), "alt": text}
+    print_png.course_describes = True
+    return print_png
+
+
+def show_descriptions() -> bool:
+    """Let a figure shown in a Jupyter kernel carry its description: the PNG of a figure
+    gets ``{"alt": <description>}`` as its output metadata. Returns whether it is on (only
+    in an IPython shell whose PNG printer of figures is set)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    png = shell.display_formatter.formatters["image/png"]
+    try:
+        printer = png.lookup_by_type(Figure)
+    except KeyError:
+        return False
+    if not getattr(printer, "course_describes", False):
+        png.for_type(Figure, _with_description(printer))
+    return True
+

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 
-from helpers.figures import new_figure
+from helpers.figures import describe, listing, new_figure
 
 #: Size in inches of one metric's axes.
 PANEL_INCHES = (4.0, 3.0)
@@ -70,6 +70,7 @@ def plot_history(
     fig: Figure | SubFigure | None = None,
     *,
     first_epoch: int = 1,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Plot training curves, one axes per metric; several runs share each axes.
 
@@ -90,6 +91,9 @@ def plot_history(
     first_epoch : int
         The epoch of each series' first value: 1 (default) for the values Keras records
         after each epoch, 0 when a series starts with the value before training.
+    alt : str, optional
+        What the figure shows, in words (its text alternative on a web page); by default
+        the metrics and the runs drawn.
 
     Returns
     -------
@@ -118,7 +122,11 @@ def plot_history(
             ax.remove()
             continue
         _draw_metric(ax, runs, metrics[i], comparing, first_epoch)
-    return fig
+    if alt is None:
+        alt = f"Line plots of {listing(metrics)} against the epoch"
+        alt += (f", one line per run: {listing(runs)} (training dashed)" if comparing
+                else ", training and validation")
+    return describe(fig, alt)
 
 
 def _draw_metric(ax: Any, runs: Mapping[str, Mapping[str, list[float]]], metric: str,

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure, SubFigure
 
-from helpers.figures import CELL_INCHES, as_images, draw_image, new_figure
+from helpers.figures import CELL_INCHES, as_images, describe, draw_image, listing, new_figure
 
 #: Width in inches reserved for row titles in `plot_image_rows`.
 ROW_TITLE_INCHES = 1.3
@@ -25,6 +25,8 @@ def plot_images(
     titles: Sequence[str] | None = None,
     fig: Figure | SubFigure | None = None,
     cmap: str = "gray",
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Show the first ``n`` images in a row, or in a grid of ``ncols`` columns.
 
@@ -42,6 +44,9 @@ def plot_images(
         Figure to draw in; a new one is created when omitted.
     cmap : str
         Colour map for grayscale images.
+    alt : str, optional
+        What the figure shows, in words (its text alternative on a web page); by default
+        the number of images, their layout and titles.
 
     Returns
     -------
@@ -68,7 +73,12 @@ def plot_images(
         ax.set_axis_off()
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize="medium")
-    return fig
+    if alt is None:
+        layout = "in one row" if nrows == 1 else f"in {nrows} rows of {ncols}"
+        alt = f"{n} images {layout}"
+        if titles is not None:
+            alt += f", titled {listing(titles[:n])}"
+    return describe(fig, alt)
 
 
 def plot_image_rows(
@@ -76,6 +86,8 @@ def plot_image_rows(
     row_titles: Sequence[str],
     n: int = 8,
     fig: Figure | SubFigure | None = None,
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Show several aligned image batches, one per row, column ``j`` = sample ``j``.
 
@@ -93,6 +105,8 @@ def plot_image_rows(
         Number of columns (samples), at most the smallest batch size.
     fig : Figure or SubFigure, optional
         Figure to draw in; a new one is created when omitted.
+    alt : str, optional
+        What the figure shows, in words; by default its rows and columns.
 
     Returns
     -------
@@ -112,7 +126,10 @@ def plot_image_rows(
         for ax, image in zip(axes_row, batch[:n], strict=True):
             draw_image(ax, image)
         axes_row[0].set_ylabel(str(title), rotation=0, ha="right", va="center")
-    return fig
+    if alt is None:
+        alt = (f"{n} examples side by side, one per column, each in {len(batches)} rows, "
+               f"top to bottom: {listing(row_titles)}")
+    return describe(fig, alt)
 
 
 def plot_reconstructions(
@@ -121,6 +138,8 @@ def plot_reconstructions(
     n: int = 10,
     fig: Figure | SubFigure | None = None,
     row_titles: Sequence[str] = ("original", "reconstruction"),
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Show ``n`` originals above their reconstructions.
 
@@ -129,7 +148,7 @@ def plot_reconstructions(
     Figure or SubFigure
         The figure drawn in (see `plot_image_rows`).
     """
-    return plot_image_rows([originals, reconstructions], row_titles, n=n, fig=fig)
+    return plot_image_rows([originals, reconstructions], row_titles, n=n, fig=fig, alt=alt)
 
 
 def plot_triplets(
@@ -139,6 +158,8 @@ def plot_triplets(
     n: int = 8,
     fig: Figure | SubFigure | None = None,
     row_titles: Sequence[str] = ("input", "output", "target"),
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Show inputs, model outputs and targets in three rows.
 
@@ -150,4 +171,4 @@ def plot_triplets(
     Figure or SubFigure
         The figure drawn in (see `plot_image_rows`).
     """
-    return plot_image_rows([inputs, outputs, targets], row_titles, n=n, fig=fig)
+    return plot_image_rows([inputs, outputs, targets], row_titles, n=n, fig=fig, alt=alt)

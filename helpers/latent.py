@@ -17,7 +17,7 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 
-from helpers.figures import as_images, draw_image, new_figure
+from helpers.figures import as_images, describe, draw_image, listing, new_figure
 from helpers.images import ROW_TITLE_INCHES, plot_images
 
 #: Projection methods accepted by `plot_latent_scatter`.
@@ -73,6 +73,8 @@ def plot_interpolation(
     steps: int = 10,
     fig: Figure | SubFigure | None = None,
     image_shape: tuple[int, ...] | None = None,
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Decode a linear interpolation between two codes and show it as one strip.
 
@@ -88,6 +90,9 @@ def plot_interpolation(
         Figure to draw in; a new one is created when omitted.
     image_shape : tuple of int, optional
         Shape of one image, to reshape flat decoder outputs.
+    alt : str, optional
+        What the figure shows, in words (its text alternative on a web page); by default
+        what the strip holds.
 
     Returns
     -------
@@ -97,7 +102,9 @@ def plot_interpolation(
     codes = interpolate(z_start, z_end, steps)
     images = _decode_images(decoder, codes, image_shape)
     titles = [f"w = {weight:.2f}" for weight in np.linspace(0.0, 1.0, steps)]
-    return plot_images(images, n=steps, ncols=steps, titles=titles, fig=fig)
+    alt = alt or (f"{steps} decoded images in a row, from the start code (w = 0) to the "
+                  f"end code (w = 1) in equal steps of the mixing weight w")
+    return plot_images(images, n=steps, ncols=steps, titles=titles, fig=fig, alt=alt)
 
 
 def plot_code_channels(
@@ -107,6 +114,8 @@ def plot_code_channels(
     row_titles: Sequence[str] | None = None,
     fig: Figure | SubFigure | None = None,
     cmap: str = "viridis",
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Show convolutional codes as small images: one row per code, one column per channel.
 
@@ -124,6 +133,9 @@ def plot_code_channels(
         Figure to draw in; a new one is created when omitted.
     cmap : str
         Colour map of the channel maps.
+    alt : str, optional
+        What the figure shows, in words (its text alternative on a web page); by default
+        its rows, columns and colour scale.
 
     All channel maps share one colour scale, from ``min(0, smallest value)`` to the
     largest value shown, so brightness compares across channels and codes; a colorbar
@@ -169,7 +181,14 @@ def plot_code_channels(
     for channel in range(codes.shape[-1]):
         axes[0, extra + channel].set_title(f"channel {channel}", fontsize="medium")
     fig.colorbar(mappable, ax=axes[:, extra:], shrink=0.8, label="activation")
-    return fig
+    if alt is None:
+        rows = f" ({listing(row_titles[:n])})" if row_titles is not None else ""
+        alt = (f"The feature maps of {n} codes{rows}, one row per code"
+               + (", its image first" if images is not None else "")
+               + f", then one {codes.shape[1]}×{codes.shape[2]} map per channel "
+               f"({codes.shape[-1]} channels); colour scale {cmap} from {vmin:.3g} "
+               f"(dark) to {vmax:.3g} (bright)")
+    return describe(fig, alt)
 
 
 def plot_manifold(
@@ -180,6 +199,8 @@ def plot_manifold(
     ax: Axes | None = None,
     dims: tuple[int, int] = (0, 1),
     latent_dims: int = 2,
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Decode an ``n`` x ``n`` grid of codes and tile the images into one picture.
 
@@ -203,6 +224,9 @@ def plot_manifold(
         Latent dimensions varied along x and y.
     latent_dims : int
         Size of the codes given to the decoder.
+    alt : str, optional
+        What the figure shows, in words (its text alternative on a web page); by default
+        the grid and the codes it covers.
 
     Returns
     -------
@@ -229,6 +253,11 @@ def plot_manifold(
     ax.set_yticks(ticks * height + (height - 1) / 2, [f"{grid[::-1][t]:.1f}" for t in ticks])
     ax.set_xlabel(f"z[{dims[0]}]")
     ax.set_ylabel(f"z[{dims[1]}]")
+    others = " (every other dimension 0)" if latent_dims > 2 else ""
+    alt = alt or (f"A {n} by {n} grid of decoded images: z[{dims[0]}] runs from {-span:g} "
+                  f"to {span:g} left to right, z[{dims[1]}] from {span:g} to {-span:g} "
+                  f"top to bottom{others}")
+    describe(ax.figure, alt)
     return ax.figure
 
 
@@ -241,6 +270,8 @@ def plot_latent_scatter(
     n_thumbnails: int = 0,
     random_state: int = 0,
     class_names: Sequence[str] | None = None,
+    *,
+    alt: str | None = None,
 ) -> Figure | SubFigure:
     """Scatter latent codes in 2-D, coloured by label, optionally with image thumbnails.
 
@@ -264,6 +295,9 @@ def plot_latent_scatter(
         Seed for t-SNE and for choosing thumbnail points.
     class_names : sequence of str, optional
         Legend names, indexed by integer label.
+    alt : str, optional
+        What the figure shows, in words (its text alternative on a web page); by default
+        the points, the projection and the colours.
 
     Returns
     -------
@@ -282,6 +316,15 @@ def plot_latent_scatter(
         _add_thumbnails(ax, points, images, n_thumbnails, random_state, colours)
     ax.set_xlabel(axis_labels[0])
     ax.set_ylabel(axis_labels[1])
+    if alt is None:
+        alt = (f"Scatter plot of {len(points)} codes, {axis_labels[0]} across and "
+               f"{axis_labels[1]} up")
+        if labels is not None:
+            alt += (", one colour per class (named in the legend)" if colours is not None
+                    else ", coloured by label on a viridis scale")
+        if images is not None and n_thumbnails > 0:
+            alt += ", with some of the images drawn at their points"
+    describe(ax.figure, alt)
     return ax.figure
 
 

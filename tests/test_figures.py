@@ -112,3 +112,63 @@ def test_save_figure_creates_folders_and_returns_path(tmp_path):
     result = save_figure(fig, str(target), dpi=50)
     assert result == target
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# --- descriptions (alt text on the course website) -------------------------------------------
+
+def _described_figures():
+    from helpers.history import plot_history
+    from helpers.images import plot_image_rows, plot_images, plot_reconstructions, plot_triplets
+    from helpers.latent import (
+        plot_code_channels,
+        plot_interpolation,
+        plot_latent_scatter,
+        plot_manifold,
+    )
+    rng = np.random.default_rng(0)
+    x = rng.random((6, 784))
+    decoder = lambda z: np.tile(np.asarray(z)[:, :1], (1, 784))  # noqa: E731
+    return {
+        "plot_images": plot_images(x, titles=list("abcdef")),
+        "plot_image_rows": plot_image_rows([x, x], ["clean", "noisy"], n=4),
+        "plot_reconstructions": plot_reconstructions(x, x, n=4),
+        "plot_triplets": plot_triplets(x, x, x, n=4),
+        "plot_history": plot_history({"loss": [2, 1], "val_loss": [3, 2]}),
+        "plot_interpolation": plot_interpolation(decoder, np.zeros(2), np.ones(2), steps=4),
+        "plot_code_channels": plot_code_channels(rng.random((3, 4, 4, 2)), n=2),
+        "plot_manifold": plot_manifold(decoder, n=3),
+        "plot_latent_scatter": plot_latent_scatter(rng.random((20, 2)), np.arange(20) % 3),
+    }
+
+
+@pytest.mark.parametrize("helper", ["plot_images", "plot_image_rows", "plot_reconstructions",
+                                    "plot_triplets", "plot_history", "plot_interpolation",
+                                    "plot_code_channels", "plot_manifold",
+                                    "plot_latent_scatter"])
+def test_every_figure_helper_describes_what_it_draws(helper):
+    from helpers.figures import description
+    fig = _described_figures()[helper]
+    text = description(fig)
+    assert len(text.split()) >= 6, f"{helper}: {text!r}"
+    expected = {"plot_images": "'a'", "plot_image_rows": "'noisy'", "plot_history": "'loss'",
+                "plot_reconstructions": "'reconstruction'", "plot_triplets": "'target'",
+                "plot_interpolation": "mixing weight", "plot_code_channels": "2 channels",
+                "plot_manifold": "3 by 3", "plot_latent_scatter": "one colour per class"}
+    assert expected[helper] in text, text
+
+
+def test_a_figure_in_parts_joins_their_descriptions_and_a_caller_may_give_its_own():
+    from helpers.figures import describe, description
+    from helpers.images import plot_images
+    fig = plt.figure()
+    left, right = fig.subfigures(1, 2)
+    plot_images(np.zeros((2, 784)), fig=left, alt="Two blank digits")
+    describe(right, "an empty panel")
+    assert description(fig) == "Two blank digits. an empty panel."
+
+
+def test_jupyter_gets_the_description_as_the_pictures_alt_text():
+    from helpers.figures import _with_description, describe
+    fig = describe(plt.figure(), "A described figure")
+    assert _with_description(lambda f: "PNG")(fig) == ("PNG", {"alt": "A described figure."})
+    assert _with_description(lambda f: "PNG")(plt.figure()) == "PNG"

@@ -1,0 +1,1 @@
+"""The course website (make site): the executed notebooks as a student reads them."""
