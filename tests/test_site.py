@@ -248,3 +248,28 @@ def test_the_pages_workflow_builds_with_make_site_and_deploys_its_folder():
     cache = next(s for s in steps if s.get("uses", "").startswith("actions/cache"))
     assert ROOT / cache["with"]["path"] == site.SITE / "runs"
     assert "make site" in (ROOT / "README.md").read_text()
+
+
+def test_headings_go_down_one_level_at_a_time(planted_site):
+    for path in planted_site.rglob("*.html"):
+        text = path.read_text()
+        article = text[text.find("<article"):text.rfind("</article>")]
+        levels = [int(n) for n in re.findall(r"<h([1-6])\b", article)]
+        jumps = [(a, b) for a, b in zip(levels, levels[1:], strict=False) if b > a + 1]
+        assert not jumps, f"{path.relative_to(planted_site)}: heading levels skip: {jumps}"
+        if "notebooks" in path.parts:
+            assert levels and levels[0] == 1 and levels.count(1) == 1, (path, levels[:5])
+
+
+#: Colour maps whose lightness does not rise steadily, so their order is lost to many
+#: colour-blind readers and in grayscale.
+RAINBOWS = ("jet", "rainbow", "hsv", "gist_rainbow", "nipy_spectral", "turbo", "Spectral")
+
+
+def test_no_rainbow_colour_map_carries_meaning():
+    sources = [*(ROOT / "helpers").rglob("*.py"), *(ROOT / "notebooks").rglob("*.ipynb")]
+    found = [f"{p.relative_to(ROOT)}: {m}" for p in sources
+             for m in re.findall(r"""cmap\s*=\s*["']([A-Za-z_]+)["']|get_cmap\(\s*["']"""
+                                 r"""([A-Za-z_]+)""", p.read_text())
+             if any(name.removesuffix("_r") in RAINBOWS for name in m)]
+    assert not found, found
