@@ -177,7 +177,8 @@ def build(names: list[str], mode: str = "full", out: Path = SITE, log=print,
         shutil.rmtree(html)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c",
-                    str(ROOT / "website"), str(source), str(html)], check=True)
+                    str(ROOT / "website"), "-d", str(out / "doctrees"), str(source), str(html)],
+                   check=True)
     log(f"rendered {len(names)} notebook page(s) in {time.perf_counter() - start:.0f} s: "
         f"{html / 'index.html'}")
     return html
