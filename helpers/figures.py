@@ -161,10 +161,25 @@ def describe(fig: Figure | SubFigure, text: str) -> Figure | SubFigure:
     return fig
 
 
+def _titles(fig: Figure | SubFigure) -> list[str]:
+    """The titles of ``fig``, its subfigures and their axes, in drawing order."""
+    found = [fig.get_suptitle()] + [ax.get_title() for ax in fig.axes]
+    for sub in fig.subfigs:
+        found += _titles(sub)
+    return found
+
+
 def description(fig: Figure) -> str:
-    """The description of ``fig`` (its parts joined), or ``""`` when no helper gave one."""
-    return " ".join(part if part.endswith(".") else part + "."
-                    for part in getattr(fig, DESCRIPTION_ATTR, []))
+    """The description of ``fig``: its parts joined, led by the titles the parts do not
+    already name (a cell may title a helper's figure afterwards); ``""`` when no helper
+    gave one."""
+    parts = [part if part.endswith(".") else part + "."
+             for part in getattr(fig, DESCRIPTION_ATTR, [])]
+    if not parts:
+        return ""
+    text = " ".join(parts)
+    titles = [t for t in dict.fromkeys(_titles(fig)) if t and f"'{t}'" not in text]
+    return f"Titled {listing(titles)}. {text}" if titles else text
 
 
 def _with_description(printer):
@@ -172,7 +187,10 @@ def _with_description(printer):
     as the picture's ``alt`` metadata as well."""
     def print_png(fig):
         data = printer(fig)
-        text = description(fig)
+        try:
+            text = description(fig)
+        except Exception:  # noqa: BLE001 - a description never costs the picture
+            text = ""
         if not text:
             return data
         data, meta = data if isinstance(data, tuple) else (data, {})

@@ -172,3 +172,24 @@ def test_jupyter_gets_the_description_as_the_pictures_alt_text():
     fig = describe(plt.figure(), "A described figure")
     assert _with_description(lambda f: "PNG")(fig) == ("PNG", {"alt": "A described figure."})
     assert _with_description(lambda f: "PNG")(plt.figure()) == "PNG"
+
+
+def test_a_title_given_after_the_helper_leads_the_description():
+    from helpers.figures import description
+    from helpers.images import plot_images
+    from helpers.latent import plot_latent_scatter
+    fig = plot_latent_scatter(np.random.default_rng(0).random((10, 2)))
+    fig.axes[0].set_title("Bernoulli VAE")
+    assert description(fig).startswith("Titled 'Bernoulli VAE'. Scatter plot of 10 codes")
+    titled = plot_images(np.zeros((2, 784)), titles=["a", "b"])
+    assert "Titled" not in description(titled)
+
+
+def test_a_description_that_fails_never_costs_the_picture(monkeypatch):
+    import helpers.figures as figures
+
+    def broken(fig):
+        raise RuntimeError("no description")
+    monkeypatch.setattr(figures, "description", broken)
+    fig = figures.describe(plt.figure(), "A described figure")
+    assert figures._with_description(lambda f: "PNG")(fig) == "PNG"

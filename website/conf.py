@@ -31,3 +31,21 @@ html_show_sourcelink = False
 exclude_patterns = ["_build", "downloads"]
 # The reader's light or dark preference decides (pydata-sphinx-theme's default_mode).
 html_context = {"default_mode": "auto"}
+
+
+def _describe_pictures(app, doctree, docname):
+    """Give each notebook picture its own description (website/pages.py, picture_alts)."""
+    import json
+    from pathlib import Path
+
+    from docutils import nodes
+    path = Path(app.srcdir) / "pictures.json"
+    alts = json.loads(path.read_text()) if path.is_file() else {}
+    for image in doctree.findall(nodes.image):
+        name = Path(image.get("uri", "")).stem
+        if name in alts:
+            image["alt"] = alts[name]
+
+
+def setup(app):
+    app.connect("doctree-resolved", _describe_pictures)

@@ -12,13 +12,17 @@ errors), and a figure's description (helpers.figures.describe) becomes its alt t
 
 from __future__ import annotations
 
+import hashlib
 import re
+from binascii import a2b_base64
 
 import nbformat
 
 from instructor.engine.cells import is_exercise_answer, is_test_cell, nbgrader_meta
 from instructor.workflow.badges import BADGE_CELL, links
 
+#: The file of the staged site that maps each picture's file name to its description.
+ALTS = "pictures.json"
 #: Output types a page shows; an error or a warning on stderr is the run's, not the text's.
 SHOWN_OUTPUTS = ("display_data", "execute_result", "stream")
 #: A markdown image inside a link, as in the release's badges: ``[![alt](img)](url)``.
@@ -42,6 +46,20 @@ def alt_text(outputs) -> str:
     texts = [o.get("metadata", {}).get("image/png", {}).get("alt", "") for o in outputs
              if "image/png" in o.get("data", {})]
     return " ".join(dict.fromkeys(t for t in texts if t))
+
+
+def picture_alts(page: nbformat.NotebookNode) -> dict[str, str]:
+    """Each described picture of ``page`` by the name myst-nb gives its file (the SHA-256 of
+    its bytes): website/conf.py gives every picture its own description, where myst-nb
+    alone would give all pictures of a cell the cell's."""
+    found = {}
+    for cell in page.cells:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            alt = output.get("metadata", {}).get("image/png", {}).get("alt")
+            if png and alt:
+                found[hashlib.sha256(a2b_base64(png)).hexdigest()] = alt
+    return found
 
 
 def links_cell(cell, name: str, download: str) -> None:
