@@ -9,6 +9,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure, SubFigure
@@ -320,7 +321,8 @@ def plot_latent_scatter(
         alt = (f"Scatter plot of {len(points)} codes, {axis_labels[0]} across and "
                f"{axis_labels[1]} up")
         if labels is not None:
-            alt += (", one colour per class (named in the legend)" if colours is not None
+            alt += (", one colour per class, each class named at its median point and in "
+                    "the legend" if colours is not None
                     else ", coloured by label on a viridis scale")
         if images is not None and n_thumbnails > 0:
             alt += ", with some of the images drawn at their points"
@@ -414,6 +416,12 @@ def _scatter(
         for k, c in enumerate(classes)
     ]
     ax.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    # Each class's name at its median point too, so that no reader needs the colours.
+    outline = [patheffects.withStroke(linewidth=2.5, foreground="white")]
+    for k, c in enumerate(classes):
+        x, y = np.median(points[index == k], axis=0)
+        ax.text(x, y, _class_name(c, class_names), ha="center", va="center",
+                fontsize="small", fontweight="bold", path_effects=outline)
     return colours
 
 

@@ -153,7 +153,7 @@ def test_every_figure_helper_describes_what_it_draws(helper):
     expected = {"plot_images": "'a'", "plot_image_rows": "'noisy'", "plot_history": "'loss'",
                 "plot_reconstructions": "'reconstruction'", "plot_triplets": "'target'",
                 "plot_interpolation": "mixing weight", "plot_code_channels": "2 channels",
-                "plot_manifold": "3 by 3", "plot_latent_scatter": "one colour per class"}
+                "plot_manifold": "3 by 3", "plot_latent_scatter": "named at its median point"}
     assert expected[helper] in text, text
 
 
