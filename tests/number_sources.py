@@ -52,6 +52,8 @@ FACTS: dict[str, dict[str, str]] = {
     "02_stacked_autoencoders": {
         "26": "784 / 30, the code's compression",
         "0.5": "a pixel value halfway between black and white (an example)",
+        "1.05": "SELU's slope for positive inputs, λ = 1.0507 (Klambauer et al., 2017; "
+                "keras.activations.selu's scale)",
         "−1.76": "SELU's lower bound, −λα = −1.0507 × 1.6733 (Klambauer et al., 2017; "
                  "keras.activations.selu's constants)",
     },
