@@ -2537,8 +2537,9 @@ def exercise_4_every_axis_is_used_and_the_principal_spreads_are_wider(run: Run) 
     assert max(principal) - min(principal) > max(axes) - min(axes), printed
     run.answer('posterior_now = fresh.encoder(x_val)',
                "The average posterior standard deviation is not the same on every axis, "
-               r"though: it grows with the axis index overall \(printed above\), an effect of "
-               "the lower-triangular parameterization, not of the loss")
+               r"though: it grows with the axis index overall \(printed above\)\. The loss "
+               r"cannot cause that .* the only part of the model that tells the axes apart is "
+               r"the lower-triangular factor, so it is the likely source \(one training run")
     # overall: the last three axes' posterior std well above the first three's
     assert sum(stds[-3:]) > 1.5 * sum(stds[:3]) and stds[-1] > stds[0], printed
 
