@@ -1066,8 +1066,8 @@ def the_denoisers_mse_is_11_times_smaller_and_its_background_nearly_black(run: R
 def the_mean_psnr_gain_is_a_geometric_mean_factor_of_about_12(run: Run) -> None:
     """Mean PSNR gained = 10·log10 of the ratio of the geometric means of the per-image
     MSEs; the pooled MSE ratio (11) differs from it."""
-    run.says(r"The mean PSNR rose by more, a factor of about 12: it measures the geometric "
-             r"mean of the per-image MSEs")
+    run.says(r"The mean PSNR says more: the geometric mean of the per-image MSEs \(section 2\), "
+             r"which it measures, fell by a factor of about 12")
     printed = run.output('scores["conv denoiser"] = helpers.image_scores(')
     table, _ = _mse_psnr_table(printed)
     gain = number(r"gain in mean PSNR ([\d.]+) dB", printed)
@@ -1657,9 +1657,10 @@ def sub_pixel_overlap_is_even_transposed_is_4_2_2_1(run: Run) -> None:
 
 @claim(N06)
 def neither_upsampler_trained_here_shows_a_checkerboard(run: Run) -> None:
-    run.says(r"In this run \(in fast mode, 2 epochs on 6,000 images\) neither network shows a "
-             r"checkerboard: the errors on the four kinds of output pixel differ by less than "
-             r"10% for both \(printed above\)")
+    run.says(r"In fast mode \(2 epochs on 6,000 images; full mode trains 20 and prints its own "
+             r"figures above, not recorded here\) neither network shows a checkerboard: the "
+             r"errors on the four kinds of output pixel differ by less than 10% for both "
+             r"\(printed above\)")
     run.says(r"The sub-pixel network scores higher in this run, but it also has about twice "
              r"the parameters")
     printed = run.output("def build_sub_pixel_upsampler")
