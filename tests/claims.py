@@ -1664,8 +1664,8 @@ def neither_upsampler_trained_here_shows_a_checkerboard(run: Run) -> None:
              r"figures above, not recorded here\) neither network shows a checkerboard: the "
              r"errors on the four kinds of output pixel differ by less than 10% for both "
              r"\(printed above\)")
-    run.says(r"The sub-pixel network scores higher in this run, but it also has about twice "
-             r"the parameters")
+    run.says(r"The sub-pixel network scores higher in the fast-mode run, but it also has about "
+             r"twice the parameters")
     printed = run.output("def build_sub_pixel_upsampler")
     assert "fast mode: 2 epoch(s) on 6,000" in printed, printed
     rows = {}
