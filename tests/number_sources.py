@@ -134,13 +134,11 @@ def prose(nb) -> list[str]:
     return [p for text in texts for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-def claim_patterns() -> list[tuple[str, str | None, str]]:
-    """What the claims quote, read from tests/claims.py's source: (``says`` or ``answer``,
-    the answer's marker, the pattern) for every call whose pattern is written out, and
-    (``text``, None, the pattern) for every ``re.search(pattern, ...)`` and every
-    ``assert "words" in ...`` on the text a ``says`` or ``answer`` returned."""
+def _quotes(tree: ast.AST, per_call: bool = False) -> list[tuple]:
+    """(kind, marker, pattern) for every quote of the text under ``tree`` (below);
+    ``per_call``: an ``answer``'s patterns together, as a tuple, as the call says them."""
     found = []
-    for node in ast.walk(ast.parse(Path(claims.__file__).read_text())):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant) \
                 and isinstance(node.left.value, str) and isinstance(node.ops[0], ast.In):
             found.append(("text", None, re.escape(node.left.value)))
@@ -155,7 +153,33 @@ def claim_patterns() -> list[tuple[str, str | None, str]]:
         if node.func.attr == "says" and args and isinstance(args[0], str):
             found.append(("says", None, args[0]))
         elif node.func.attr == "answer" and args and args[0] is not False:
-            found += [("answer", args[0], text) for text in args[1:] if isinstance(text, str)]
+            texts = tuple(text for text in args[1:] if isinstance(text, str))
+            found += [("answer", args[0], texts)] if per_call else \
+                [("answer", args[0], text) for text in texts]
+    return found
+
+
+def claim_patterns() -> list[tuple[str, str | None, str]]:
+    """What the claims quote, read from tests/claims.py's source: (``says`` or ``answer``,
+    the answer's marker, the pattern) for every call whose pattern is written out, and
+    (``text``, None, the pattern) for every ``re.search(pattern, ...)`` and every
+    ``assert "words" in ...`` on the text a ``says`` or ``answer`` returned."""
+    return _quotes(ast.parse(Path(claims.__file__).read_text()))
+
+
+def claim_quotes() -> list[tuple[str, str, str, str | None, str]]:
+    """The same quotes per claim: (notebook, claim, kind, marker, pattern), for each
+    function of tests/claims.py registered with ``@claim(<notebook>)``; an ``answer``'s
+    patterns as one tuple per call."""
+    found = []
+    for fn in ast.parse(Path(claims.__file__).read_text()).body:
+        if not isinstance(fn, ast.FunctionDef):
+            continue
+        notebook = next((getattr(claims, d.args[0].id) for d in fn.decorator_list
+                         if isinstance(d, ast.Call) and getattr(d.func, "id", None) == "claim"
+                         and d.args and isinstance(d.args[0], ast.Name)), None)
+        if notebook is not None:
+            found += [(notebook, fn.name, *quote) for quote in _quotes(fn, per_call=True)]
     return found
 
 

@@ -6,13 +6,13 @@ The claims themselves run on the suite's nbval run of each notebook
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import pytest
 
 from tests.claims import CLAIMS, autoencoder_finds_pcas_plane
 from tests.nbval_claims import Run, numbers
+from tests.number_sources import claim_quotes
 
 TEXT = ("## Comparing with PCA\n\nsubspace_angles returns two, largest first, and in 3-D the "
         "second is always 0°: any two planes through the origin share a line.\n\nThe larger "
@@ -69,30 +69,6 @@ def test_every_notebook_has_claims():
     assert set(CLAIMS) == set(assignments())
 
 
-def _text_checks() -> list[tuple[str, str, str, tuple]]:
-    """Every ``run.says``/``run.answer`` of tests/claims.py whose arguments are literals:
-    (notebook, claim, method, arguments), read from the module's source."""
-    import ast
-
-    import tests.claims as module
-
-    checks = []
-    for fn in ast.parse(Path(module.__file__).read_text()).body:
-        if not isinstance(fn, ast.FunctionDef):
-            continue
-        notebook = next((getattr(module, d.args[0].id) for d in fn.decorator_list
-                         if isinstance(d, ast.Call) and d.args
-                         and isinstance(d.args[0], ast.Name)), None)
-        for call in ast.walk(fn):
-            if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                    and getattr(call.func.value, "id", None) == "run"
-                    and call.func.attr in ("says", "answer")):
-                with contextlib.suppress(ValueError):
-                    args = tuple(ast.literal_eval(a) for a in call.args)
-                    checks.append((notebook, fn.name, call.func.attr, args))
-    return checks
-
-
 def test_the_text_every_claim_quotes_is_in_its_notebook():
     """The claims' words checked against the source notebooks without running them (the
     nbval run checks them again, with the figures): an edit of the text that leaves a
@@ -105,12 +81,15 @@ def test_the_text_every_claim_quotes_is_in_its_notebook():
         code = [c.source for c in nb.cells if c.cell_type == "code"]
         runs[path.stem] = Run(path.stem, code, [""] * len(code),
                               "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
-    checks = _text_checks()
+    checks = [q for q in claim_quotes() if q[2] in ("says", "answer")]
     assert len(checks) > 200 and {n for n, *_ in checks} == set(runs), len(checks)
     failed = []
-    for notebook, name, method, args in checks:
+    for notebook, name, kind, marker, pattern in checks:
         try:
-            getattr(runs[notebook], method)(*args)
+            if kind == "says":
+                runs[notebook].says(pattern)
+            else:
+                runs[notebook].answer(marker, *pattern)
         except AssertionError as err:
             failed.append(f"{name}: {str(err)[:200]}")
     assert not failed, "\n".join(failed)
