@@ -5,22 +5,34 @@ pytest_plugins = ["tests.nbval_claims"]
 
 import pytest  # noqa: E402
 
-#: The suite's longest files, longest first (`make test`'s per-file times in a .ci/run
-#: at a30e680: the matrix's class about 2,000 s, the VAE matrix 1,000 s, the exchange
-#: 900 s, ...). Two workers (--dist loadfile) take files in collection order, each the
-#: next when it is done: started first, the long files no longer end the run on one
-#: worker while the other idles.
+#: The suite's longest files, longest first (per-file seconds of an idle `make test` at
+#: eb314b2: the matrix's class 885 s, the VAE matrix 384 s, the exchange 159 s, ...).
+#: Two workers (--dist loadfile --no-loadscope-reorder: without it pytest-xdist orders
+#: files by their number of tests) take files in this order, each the next when it is
+#: done, so the long files never end the run on one worker while the other idles.
 LONGEST_FIRST = (
     "tests/test_nbgrader_matrix.py",
     "tests/test_grading_vae.py",
     "tests/test_exchange.py",
-    "tests/test_image_to_image.py",
-    "tests/test_train_weights.py",
     "tests/test_after_grading.py",
+    "tests/test_image_to_image.py",
     "notebooks/07_colorization/07_colorization.ipynb",
-    "tests/test_nbgrader_benchmark.py",
+    "tests/test_train_weights.py",
     "notebooks/03_convolutional_autoencoders/03_convolutional_autoencoders.ipynb",
+    "tests/test_canary.py",
+    "notebooks/08_variational_autoencoder/08_variational_autoencoder.ipynb",
+    "notebooks/09_vae_tfp_layers/09_vae_tfp_layers.ipynb",
+    "notebooks/04_recurrent_autoencoder/04_recurrent_autoencoder.ipynb",
+    "tests/test_browser.py",
+    "notebooks/02_stacked_autoencoders/02_stacked_autoencoders.ipynb",
+    "tests/test_grading_conv.py",
+    "notebooks/06_super_resolution/06_super_resolution.ipynb",
+    "tests/test_nbgrader_release.py",
+    "tests/test_grading_sparse.py",
     "notebooks/05_denoising_autoencoders/05_denoising_autoencoders.ipynb",
+    "tests/test_grading_vanilla.py",
+    "tests/test_site.py",
+    "tests/test_nbgrader_benchmark.py",
     "tests/test_readme_commands.py",
 )
 

@@ -170,7 +170,8 @@ def main(args: list[str]) -> int:
         else:   # the first notebook alone (it installs the course), then two at a time
             tests = subprocess.run([*pytest, str(ROOT / FIRST)], cwd=empty, env=env)
             rest = subprocess.run([*pytest, "-n", "2", "--dist", "loadfile",
-                                   str(ROOT / "notebooks"), f"--ignore={ROOT / FIRST}"],
+                                   "--no-loadscope-reorder", str(ROOT / "notebooks"),
+                                   f"--ignore={ROOT / FIRST}"],
                                   cwd=empty, env=env)
             tests = tests if tests.returncode else rest
         released = run_released(env)
