@@ -105,7 +105,7 @@ STUDENT    ?=
 SHARD      ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
-SCOPE      ?= notebook
+SCOPE      ?= tasks
 # fast mode: instructor/workflow/nbgrader_cli.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 

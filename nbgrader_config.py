@@ -119,9 +119,10 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # fast mode (at most 3 epochs on 6,000 images): the longest cell of a graded notebook
 # takes well under a minute on 2 loaded CPU cores, so a cell that runs for
 # CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
-# The timeouts and the kernel's caps, and the grading scope: "notebook" runs every cell,
-# as nbgrader does; "tasks" (COURSE_GRADE_SCOPE=tasks) skips unchanged demo cells that
-# no graded or student cell depends on, 2-3 times faster on notebooks with long demos.
+# The timeouts and the kernel's caps, and the grading scope: "tasks" (the default) skips
+# unchanged demo cells that no graded or student cell depends on, 2-3 times faster on
+# notebooks with long demos; "notebook" (COURSE_GRADE_SCOPE=notebook) runs every cell,
+# as nbgrader does.
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # A test passes only if it also passes when run again outside the kernel, with the graded
 # functions answered by the student's answer cells in a process of their own

@@ -8,13 +8,13 @@ of the graded notebooks, writes ``n`` synthetic submissions (correct, partial, s
 broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class mixes
 all of them), collects them as an instructor would, and autogrades the class with
 ``instructor.workflow.autograde`` (``--jobs`` graders in parallel, each in its own course folder
-and gradebook copy, merged into one gradebook). Whole notebooks are graded, in fast
-mode, as nbgrader does (``--scope tasks``: only the cells the graded tasks need). The
-canary (``instructor.workflow.canary``: the answer key and the stub graded first) runs
-before the class, and stops it if the key does not get full marks here (``--skip-canary``
-to measure without it). It prints the canary's time, progress (students done / total),
-the seconds each submission took, the class total and the mean per student, per
-notebook and overall.
+and gradebook copy, merged into one gradebook). Notebooks are graded in fast mode, as
+``make autograde`` grades them: the cells the graded tasks need (``--scope notebook``:
+every cell, as nbgrader does). The canary (``instructor.workflow.canary``: the answer key
+and the stub graded first) runs before the class, and stops it if the key does not get
+full marks here (``--skip-canary`` to measure without it). It prints the canary's time,
+progress (students done / total), the seconds each submission took, the class total and
+the mean per student, per notebook and overall, and where a submission's seconds go.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from helpers import settings
 from instructor import ROOT
 from instructor.workflow.assignments import graded_assignments
 from instructor.workflow.autograde import autograde
@@ -60,7 +61,8 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
 
 
 def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
-        progress=print, scope: str = "notebook", canary: bool = True) -> dict:
+        progress=print, scope: str | None = None, canary: bool = True) -> dict:
+    scope = scope or settings.choice("COURSE_GRADE_SCOPE", os.environ)
     names = names or graded_assignments()
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
     try:
@@ -138,9 +140,9 @@ def main() -> None:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel graders")
     parser.add_argument("-a", "--assignments", default="",
                         help="comma-separated notebooks (default: every graded one)")
-    parser.add_argument("--scope", choices=["notebook", "tasks"], default="notebook",
-                        help="grade every cell (nbgrader's way, default) or only what "
-                        "the graded tasks need")
+    parser.add_argument("--scope", choices=["notebook", "tasks"], default=None,
+                        help="only what the graded tasks need (`make autograde`'s default, "
+                        "COURSE_GRADE_SCOPE) or every cell, the demos too")
     parser.add_argument("--keep", type=Path, help="keep the scratch course here")
     parser.add_argument("--skip-canary", action="store_true",
                         help="grade without the canary (answer key and stub first)")
