@@ -22,7 +22,7 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Float, Integer, List, Unicode
+from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from instructor.engine import limits
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
@@ -78,6 +78,12 @@ class SandboxedExecute(Execute):
                     ).tag(config=True)
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
+    shutdown_kernel = Enum(["graceful", "immediate"], "immediate", help="nbclient's "
+                           "shutdown: a grading kernel has nothing to save (its sandbox goes "
+                           "with it), so it is killed at once; 'graceful' asked it to exit "
+                           "and waited up to 5 s (jupyter_client's shutdown_wait_time, "
+                           "then SIGTERM, then SIGKILL) after every notebook and restart."
+                           ).tag(config=True)
     raise_on_iopub_timeout = Bool(False, help="Stop the whole notebook when a cell's "
                                   "output is still arriving iopub_timeout s after it "
                                   "ended (nbgrader: True). Here the cell keeps what "
