@@ -105,7 +105,7 @@ STUDENT    ?=
 SHARD      ?=
 FROM       ?= sample_class/02_stacked_autoencoders
 JOBS       ?= 2
-SCOPE      ?= tasks
+SCOPE      ?=
 # fast mode: instructor/workflow/nbgrader_cli.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
@@ -125,7 +125,7 @@ collect: setup          ## FROM (folder or zip) -> submitted/<student>/<ASSIGNME
 	$(INSTRUCTOR) collect --assignment $(ASSIGNMENT) $(FROM)
 
 autograde: setup        ## grade everyone (or STUDENT=id) into gradebook.db, JOBS at a time
-	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) --scope $(SCOPE) $(if $(STUDENT),--student $(STUDENT)) $(if $(SHARD),--shard $(SHARD)) $(if $(SKIP_CANARY),--skip-canary) $(if $(RERUN_CANARY),--rerun-canary)
+	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) $(if $(SCOPE),--scope $(SCOPE)) $(if $(STUDENT),--student $(STUDENT)) $(if $(SHARD),--shard $(SHARD)) $(if $(SKIP_CANARY),--skip-canary) $(if $(RERUN_CANARY),--rerun-canary)
 
 merge-shards: setup     ## after autograde SHARD=1/N ... SHARD=N/N: results into the course
 	$(INSTRUCTOR) merge-shards
