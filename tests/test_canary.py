@@ -181,11 +181,12 @@ def test_the_cache_key_follows_the_release_and_the_settings(tmp_path):
 
 # ---------------------------------------------------------------- the cache, without grading
 class _Graded:
-    """What grading the key or the stub returns, as the stand-in for ``_grade_pair``
+    """What grading the key or the stub returns, as the stand-in for ``_grade_all``
     gives it (``canary.run`` judges it as it judges a real run)."""
 
     def __init__(self, score: float, max_score: float = 3.0):
         self.score, self.max_score, self.failed, self.notes = score, max_score, False, []
+        self.seconds = 1.0
 
 
 @pytest.fixture
@@ -206,20 +207,26 @@ def cheap(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     (run_dir / "release" / GOOD).mkdir(parents=True)
     nbformat.write(nb, run_dir / "release" / GOOD / f"{GOOD}.ipynb")
-    calls, scores = [], {"key": 3.0, "stub": 0.0}
+    calls, scores, batches = [], {"key": 3.0, "stub": 0.0}, []
     stub_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "x", outputs=[nbformat.v4.new_output("error", ename="NotImplementedError",
                                              evalue=canary.stub_message(), traceback=[])])])
 
-    def grade_pair(assignment, root, run_dir, env, timeout, sources):
-        calls.append(assignment)
-        key = nbformat.v4.new_notebook(cells=[c for c in nb.cells
-                                              if nbgrader_meta(c).get("grade")])
-        return {canary.KEY: (_Graded(scores["key"]), key, ""),
-                canary.STUB: (_Graded(scores["stub"]), stub_nb, "")}
+    def grade_all(todo, root, run_dir, env, timeout, jobs):
+        batches.append([(assignment, who) for assignment, who, _ in todo])
+        out = {}
+        for assignment, who, folder in todo:
+            if who == canary.KEY:
+                calls.append(assignment)
+                key = nbformat.v4.new_notebook(cells=[c for c in nb.cells
+                                                      if nbgrader_meta(c).get("grade")])
+                out[assignment, who] = (_Graded(scores["key"]), key, "")
+            else:
+                out[assignment, who] = (_Graded(scores["stub"]), stub_nb, "")
+        return out
 
     monkeypatch.setattr(canary, "ROOT", code)
-    monkeypatch.setattr(canary, "_grade_pair", grade_pair)
+    monkeypatch.setattr(canary, "_grade_all", grade_all)
     monkeypatch.setattr(canary, "preflight", lambda *args, **kwargs: ([], []))
     packages = canary.installed_packages()
     monkeypatch.setattr(canary, "installed_packages", lambda: packages)
@@ -229,6 +236,7 @@ def cheap(tmp_path, monkeypatch):
         return canary.run(GOOD, course, run_dir, env, progress=lambda line: None, **kwargs)
 
     return {"course": course, "code": code, "run_dir": run_dir, "calls": calls,
+            "batches": batches, "nb": nb, "env": env,
             "scores": scores, "run": run, "packages": packages, "cache": tmp_path / "cache"}
 
 
@@ -284,3 +292,42 @@ def test_an_instructor_can_force_a_rerun(cheap):
     forced = cheap["run"](rerun=True)
     assert forced.ok and not forced.cached and len(cheap["calls"]) == 2
     assert cheap["run"]().cached and len(cheap["calls"]) == 2
+
+
+def test_the_keys_and_stubs_of_all_assignments_share_one_pool(cheap):
+    """Every key before any stub, in one batch for the pool of graders; a cached
+    canary grades nothing."""
+    other = "t_canary_other"
+    for folder in (cheap["course"] / "notebooks", cheap["course"] / "solutions",
+                   cheap["run_dir"] / "release"):
+        (folder / other).mkdir(parents=True)
+        nbformat.write(cheap["nb"], folder / other / f"{other}.ipynb")
+    cheap["run"]()  # GOOD's canary passes and is cached
+    done = canary.run_all([other, GOOD], cheap["course"], cheap["run_dir"], cheap["env"],
+                          progress=lambda line: None, jobs=2)
+    assert [c.assignment for c in done] == [other, GOOD] and all(c.ok for c in done)
+    assert done[1].cached and not done[0].cached
+    assert cheap["batches"][-1] == [(other, canary.KEY), (other, canary.STUB)]
+    canary.run_all([other, GOOD], cheap["course"], cheap["run_dir"], cheap["env"],
+                   progress=lambda line: None, rerun=True)
+    assert cheap["batches"][-1] == [(GOOD, canary.KEY), (other, canary.KEY),
+                                    (GOOD, canary.STUB), (other, canary.STUB)]
+
+
+def test_the_key_leaves_the_ungraded_exercises_as_released(tmp_path):
+    """The key's graded answers are the solutions; its exercise answers are the
+    released stubs (they score nothing, and would run every demo they use)."""
+    from instructor.engine.cells import is_exercise_answer, nbgrader_meta
+
+    name = "05_denoising_autoencoders"
+    release = ROOT / "release" / name / f"{name}.ipynb"
+    key = nbformat.read(canary.answer_key(name, ROOT, tmp_path, release), as_version=4)
+    released = {nbgrader_meta(c).get("grade_id"): c.source
+                for c in nbformat.read(release, as_version=4).cells}
+    exercises = [c for c in key.cells if is_exercise_answer(c)]
+    answers = [c for c in key.cells if nbgrader_meta(c).get("solution")
+               and not is_exercise_answer(c)]
+    assert exercises and answers
+    assert all(c.source == released[nbgrader_meta(c)["grade_id"]] for c in exercises)
+    assert all(c.source != released[nbgrader_meta(c)["grade_id"]] for c in answers)
+    assert all(not c.get("outputs") for c in key.cells if c.cell_type == "code")

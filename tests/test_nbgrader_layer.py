@@ -256,6 +256,33 @@ def test_tasks_scope_skips_only_demo_cells_nobody_needs():
     assert cells_to_skip(submitted, release) == set()
 
 
+def test_tasks_scope_reads_names_in_order_and_in_their_scopes():
+    """A name a cell binds before it reads it, and a function's own locals, need no demo
+    cell; a name read before the cell binds it, or read by a function as a global, does.
+    A cell with a syntax error runs nothing; a magic may do anything."""
+    from instructor.engine.scope import cells_to_skip
+
+    setup = _cell("import numpy as np")
+    setup.metadata["tags"] = ["grade-setup"]
+    demo_auto = _cell("encoder, decoder, auto = train_demo()")
+    demo_scale = _cell("scale = 2")
+    release = [setup, demo_auto, demo_scale, _cell("stub", "a-solution", solution=True),
+               _cell("encoder, decoder, auto = f(3)\nassert auto.ok", "a-tests",
+                     grade=True, locked=True)]
+    submitted = [nbformat.from_dict(dict(c)) for c in release]
+    answer = "def f(n):\n    encoder = np.ones(n)\n    auto = encoder * {}\n    return auto"
+    submitted[3] = _cell(answer.format(2), "a-solution", solution=True)
+    assert cells_to_skip(submitted, release) == {1, 2}
+    submitted[3] = _cell(answer.format("scale"), "a-solution", solution=True)  # a global
+    assert cells_to_skip(submitted, release) == {1}
+    submitted[3] = _cell("auto = auto + 1", "a-solution", solution=True)  # read first
+    assert cells_to_skip(submitted, release) == {2}
+    submitted[3] = _cell("def f(n:\n    return n", "a-solution", solution=True)
+    assert cells_to_skip(submitted, release) == {1, 2}
+    submitted[3] = _cell("%time f = len", "a-solution", solution=True)
+    assert cells_to_skip(submitted, release) == set()
+
+
 def test_grading_kernels_launch_through_the_sandbox_provisioner():
     """jupyter_client picks the provisioner from the kernel spec: ours, found by its entry
     point, for every kernel a SandboxedKernelManager starts (the matrix probes its caps)."""

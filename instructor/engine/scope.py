@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import symtable
 
 from instructor.engine.cells import nbgrader_meta
 
@@ -10,16 +11,27 @@ _DYNAMIC = {"globals", "locals", "exec", "eval", "vars", "__import__"}
 
 
 def bindings(source: str) -> tuple[set[str], set[str], bool] | None:
-    """(names a cell binds, names it reads, whether it has a star import); ``None`` when
-    it is not Python (a magic, a syntax error)."""
+    """(names a cell may bind, names it reads from the namespace it runs in, whether it
+    has a star import); ``None`` when it is not plain Python (IPython's magics, shell
+    escapes, ``?``).
+
+    The names it reads are its free names: a name read only after the cell itself bound
+    it (``encoder, decoder, auto = autoencoder(...)`` then ``auto.fit``), a function's own
+    local variables and arguments are not among them (:func:`free_names`). A cell with a
+    syntax error runs nothing (IPython compiles a whole cell before running any of it):
+    it binds and reads nothing."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return None
-    defined, used, star = set(), set(), False
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        if TransformerManager().transform_cell(source).rstrip() != source.rstrip():
+            return None  # IPython syntax: a magic may do anything
+        return set(), set(), False
+    defined, star = set(), False
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            (defined if isinstance(node.ctx, ast.Store | ast.Del) else used).add(node.id)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
+            defined.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             defined.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -28,7 +40,160 @@ def bindings(source: str) -> tuple[set[str], set[str], bool] | None:
                 defined.add((alias.asname or alias.name).split(".")[0])
         elif isinstance(node, ast.arg):
             defined.add(node.arg)
-    return defined, used, star
+    try:
+        free = free_names(source, tree)
+    except SyntaxError:  # a rule the compiler checks after parsing: nothing runs either
+        return set(), set(), False
+    return defined, free, star
+
+
+class _Loads(ast.NodeVisitor):
+    """Names an expression or statement reads in the scope it runs in: not inside the
+    bodies of the functions, classes, lambdas and comprehensions it defines (their own
+    scopes), but their decorators, defaults, annotations, bases and first iterable."""
+
+    def __init__(self):
+        self.names: set[str] = set()
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load):
+            self.names.add(node.id)
+
+    def visit_AugAssign(self, node):  # x += 1 reads x
+        if isinstance(node.target, ast.Name):
+            self.names.add(node.target.id)
+        self.generic_visit(node)
+
+    def _arguments(self, args: ast.arguments) -> list:
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+        return [*args.defaults, *args.kw_defaults,
+                *(a.annotation for a in every if a is not None)]
+
+    def visit_FunctionDef(self, node):
+        for part in [*node.decorator_list, *self._arguments(node.args), node.returns]:
+            if part is not None:
+                self.visit(part)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node):
+        for part in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
+            self.visit(part)
+
+    def visit_Lambda(self, node):
+        for part in self._arguments(node.args):
+            if part is not None:
+                self.visit(part)
+
+    def _comprehension(self, node):
+        self.visit(node.generators[0].iter)
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+
+def _loads(*nodes) -> set[str]:
+    visitor = _Loads()
+    for node in nodes:
+        if node is not None:
+            visitor.visit(node)
+    return visitor.names
+
+
+def _targets(node) -> set[str]:
+    """Names an assignment target surely binds (``a``, ``a, (b, *c)``; not ``a.b``)."""
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Tuple | ast.List):
+        return set().union(*map(_targets, node.elts)) if node.elts else set()
+    if isinstance(node, ast.Starred):
+        return _targets(node.value)
+    return set()
+
+
+def _binds(stmt) -> set[str]:
+    """Names a simple statement surely binds when it completes."""
+    if isinstance(stmt, ast.Assign):
+        return set().union(*map(_targets, stmt.targets))
+    if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+        return _targets(stmt.target)
+    if isinstance(stmt, ast.Import | ast.ImportFrom):
+        return {(a.asname or a.name).split(".")[0] for a in stmt.names if a.name != "*"}
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {stmt.name}
+    return set()
+
+
+def free_names(source: str, tree: ast.Module | None = None) -> set[str]:
+    """The names a cell reads from the namespace it runs in (a superset of them).
+
+    Top-level statements are read in order: a name read after the cell surely bound it
+    (an assignment, an import, a ``def``, ``with ... as``, in the same block or one that
+    encloses it) is not free; a binding inside an ``if``, a loop or a ``try`` counts only
+    inside it. In the functions, classes, lambdas and comprehensions the cell defines,
+    the names Python resolves as globals (:mod:`symtable`) are free, unless the cell
+    bound them before the statement that defines them. A name the cell deletes at top
+    level is always free.
+    """
+    tree = tree or ast.parse(source)
+    deleted = {t.id for node in tree.body for t in ast.walk(node)
+               if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Del)}
+    nested: list[tuple[int, set[str]]] = []
+    pending = list(symtable.symtable(source, "<cell>", "exec").get_children())
+    while pending:
+        table = pending.pop()
+        pending += table.get_children()
+        # a class body reads a name it has not bound yet from the globals, so every
+        # name it reads counts
+        nested.append((table.get_lineno(), {
+            s.get_name() for s in table.get_symbols() if s.is_referenced()
+            and (s.is_global() or table.get_type() == "class")}))
+    free: set[str] = set()
+
+    def block(stmts, bound: set[str]) -> None:
+        for stmt in stmts:
+            known = bound - deleted
+            if isinstance(stmt, ast.With | ast.AsyncWith):
+                for item in stmt.items:
+                    free.update(_loads(item.context_expr) - (bound - deleted))
+                    if item.optional_vars is not None:
+                        free.update(_loads(item.optional_vars) - (bound - deleted))
+                        bound |= _targets(item.optional_vars)
+                block(stmt.body, bound)
+            elif isinstance(stmt, ast.If | ast.While):
+                free.update(_loads(stmt.test) - known)
+                block(stmt.body, set(bound))
+                block(stmt.orelse, set(bound))
+            elif isinstance(stmt, ast.For | ast.AsyncFor):
+                free.update(_loads(stmt.iter, stmt.target) - known)
+                block(stmt.body, bound | _targets(stmt.target))
+                block(stmt.orelse, set(bound))
+            elif isinstance(stmt, ast.Try | getattr(ast, "TryStar", ast.Try)):
+                block(stmt.body, set(bound))
+                for handler in stmt.handlers:
+                    free.update(_loads(handler.type) - known)
+                    block(handler.body, bound | ({handler.name} if handler.name else set()))
+                block(stmt.orelse, set(bound))
+                block(stmt.finalbody, set(bound))
+            elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) \
+                    or not hasattr(stmt, "body"):
+                free.update(_loads(stmt) - known)
+                bound |= _binds(stmt)
+            else:  # match, and anything newer: every name it reads
+                free.update(_loads(stmt) - known)
+
+    def statement_lines(stmt) -> range:
+        first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+        return range(first, (stmt.end_lineno or stmt.lineno) + 1)
+
+    bound: set[str] = set()
+    for stmt in tree.body:
+        # the globals of the scopes this statement defines, as bound where it starts
+        lines = statement_lines(stmt)
+        for line, names in nested:
+            if line in lines:
+                free.update(names - (bound - deleted))
+        block([stmt], bound)
+    return free
 
 
 def names_of(source: str) -> tuple[set[str], set[str]] | None:

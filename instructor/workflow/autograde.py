@@ -115,7 +115,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
             canaries.check([a for a in assignments
                             if canary_only or any(a == name for _, name in todo)],
                            root, run_dir, env, timeout, progress,
-                           rerun_canary)
+                           rerun_canary, jobs)
         if canary_only:
             return results
         t0 = time.monotonic()

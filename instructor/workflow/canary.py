@@ -45,7 +45,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -53,7 +52,7 @@ import nbformat
 
 from helpers import settings
 from instructor import ROOT
-from instructor.engine.cells import nbgrader_meta
+from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.workflow.nbgrader_cli import NBGRADER_DEFAULTS, load_config
 from instructor.workflow.submission import grade_one
 
@@ -82,7 +81,7 @@ class Canary:
     key_score: float = 0.0
     stub_score: float = 0.0
     max_score: float = 0.0
-    seconds: float = 0.0        # grading time when it ran (also when read from the cache)
+    seconds: float = 0.0  # the key's and the stub's grading seconds, added (also cached)
     cached: bool = False
     problems: list[str] = field(default_factory=list)
     looked: list[str] = field(default_factory=list)  # preflight: where data was looked for
@@ -248,20 +247,27 @@ def stub_message() -> str:
     return found[1] if found else "NotImplementedError"
 
 
-def answer_key(assignment: str, root: Path, dest: Path) -> Path:
-    """The answer key's notebook, copied into ``dest``: ``solutions/`` of the course, or
-    (a course folder without it) the source with its solutions and without its outputs."""
+def answer_key(assignment: str, root: Path, dest: Path, release: Path) -> Path:
+    """The answer key's notebook, written into ``dest``: ``solutions/`` of the course, or
+    (a course folder without it) the source with its solutions and without its outputs.
+
+    Its ungraded exercise answers are replaced by the released ``release``'s stubs, as a
+    student who did the graded tasks leaves them: they are worth no points, and in the
+    ``tasks`` scope they would run every demo they use, so the key would cost a whole
+    notebook's run instead of a student's."""
     dest.mkdir(parents=True, exist_ok=True)
     committed = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
+    source = Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"
+    nb = nbformat.read(committed if committed.is_file() else source, as_version=4)
+    stubs = {nbgrader_meta(c).get("grade_id"): c.source
+             for c in nbformat.read(release, as_version=4).cells if is_exercise_answer(c)}
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            if is_exercise_answer(cell) and nbgrader_meta(cell).get("grade_id") in stubs:
+                cell.source = stubs[nbgrader_meta(cell)["grade_id"]]
     target = dest / f"{assignment}.ipynb"
-    if committed.is_file():
-        shutil.copy2(committed, target)
-    else:
-        nb = nbformat.read(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb", 4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(nb, target)
+    nbformat.write(nb, target)
     return target
 
 
@@ -341,15 +347,16 @@ def _judge(canary: Canary, key, stub, source: nbformat.NotebookNode) -> None:
                                f"the stub's message ({message!r}): is it the release?")
 
 
-def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: float,
-                sources: dict[str, Path]) -> dict[str, tuple]:
-    """Grade the key and the stub at once, each as a student would be; their
-    ``(result, graded notebook, log)``."""
+def _grade_all(todo: list[tuple[str, str, Path]], root: Path, run_dir: Path, env: dict,
+               timeout: float, jobs: int) -> dict[tuple[str, str], tuple]:
+    """Grade each ``(assignment, who, folder)`` of ``todo`` as a student would be, ``jobs``
+    at a time, in the order given; ``(assignment, who) -> (result, graded notebook, log)``."""
     out = {}
-    with cf.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {who: pool.submit(grade_one, who, assignment, root, run_dir, env,
-                                    timeout, folder) for who, folder in sources.items()}
-        for who, future in futures.items():
+    with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {(assignment, who): pool.submit(grade_one, who, assignment, root, run_dir,
+                                                  env, timeout, folder)
+                   for assignment, who, folder in todo}
+        for (assignment, who), future in futures.items():
             result, found, course, log = future.result()
             graded = None
             if course is not None:
@@ -363,25 +370,32 @@ def _grade_pair(assignment: str, root: Path, run_dir: Path, env: dict, timeout: 
             result.max_score = sum(float(nbgrader_meta(c).get("points") or 0)
                                    for c in (graded or nbformat.v4.new_notebook()).cells
                                    if nbgrader_meta(c).get("grade"))
-            out[who] = (result, graded, log)
+            out[assignment, who] = (result, graded, log)
     return out
 
 
-def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
-        timeout: float = 3600, progress=print, rerun: bool = False) -> Canary:
-    """The canary of ``assignment``, from the cache or graded now (``rerun``: graded now,
-    whatever the cache holds; a pass replaces the cached one).
+@dataclass
+class _Plan:
+    """One assignment's canary before grading: read from the cache (``sources`` None),
+    or the key's and the stub's folders to grade."""
 
-    ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch folder
-    (``release/<A>``, ``gradebook.db``: the assignment's current cells).
-    """
-    root, run_dir, env = Path(root), Path(run_dir), dict(env or {})
+    canary: Canary
+    work: Path
+    cached: Path
+    problems: list[str]
+    sources: dict[str, Path] | None
+
+
+def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
+          locks: contextlib.ExitStack) -> _Plan:
+    """Preflight, cache lookup and the two folders to grade; the cache entry's lock is
+    held on ``locks`` until the verdict is written."""
     work = run_dir / "canary" / assignment
     release = run_dir / "release" / assignment / f"{assignment}.ipynb"
     stub_dir = work / STUB / assignment
     stub_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy2(release, stub_dir / release.name)
-    key = answer_key(assignment, root, work / KEY / assignment)
+    key = answer_key(assignment, root, work / KEY / assignment, release)
     canary = Canary(assignment)
     # preflight: every time (data can vanish between runs), a second or two
     problems, looked = preflight(assignment, root, work / "preflight", env)
@@ -391,37 +405,74 @@ def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
     missing_data = any(p.startswith("dataset ") for p in problems)
     digest = cache_key(assignment, root, release, key, env)
     cached = cache_dir(root, env) / f"{assignment}-{digest[:24]}.json"
-    with _locked(cached.with_suffix(".lock")):
-        if not rerun and not missing_data and cached.is_file():
-            canary = Canary(**{**json.loads(cached.read_text()), "cached": True,
-                               "looked": looked})
-        else:
-            start = time.monotonic()
-            graded = _grade_pair(assignment, root, run_dir, env, timeout,
-                                 {KEY: key.parent, STUB: stub_dir})
-            canary.seconds = time.monotonic() - start
-            source = nbformat.read(root / "notebooks" / assignment / f"{assignment}.ipynb", 4)
-            _judge(canary, graded[KEY], graded[STUB], source)
-            if problems and not canary.ok:
-                canary.problems += ["what the tests load, checked from inside the grading "
-                                    "sandbox:", *(f"  - {_short(p)}" for p in problems),
-                                    "    data was looked for in, in order: "
-                                    + ", ".join([*canary.looked, "no download"])]
-            if canary.ok:
-                cached.write_text(json.dumps({**asdict(canary), "cached": False}))
+    locks.enter_context(_locked(cached.with_suffix(".lock")))
+    if not rerun and not missing_data and cached.is_file():
+        canary = Canary(**{**json.loads(cached.read_text()), "cached": True,
+                           "looked": looked})
+        return _Plan(canary, work, cached, problems, None)
+    return _Plan(canary, work, cached, problems, {KEY: key.parent, STUB: stub_dir})
+
+
+def _finish(plan: _Plan, graded: dict, root: Path, progress) -> Canary:
+    """Judge a graded canary and cache it if it passed; report it."""
+    canary, problems = plan.canary, plan.problems
+    if plan.sources is not None:
+        key, stub = graded[canary.assignment, KEY], graded[canary.assignment, STUB]
+        canary.seconds = key[0].seconds + stub[0].seconds
+        source = nbformat.read(root / "notebooks" / canary.assignment
+                               / f"{canary.assignment}.ipynb", 4)
+        _judge(canary, key, stub, source)
+        if problems and not canary.ok:
+            canary.problems += ["what the tests load, checked from inside the grading "
+                                "sandbox:", *(f"  - {_short(p)}" for p in problems),
+                                "    data was looked for in, in order: "
+                                + ", ".join([*canary.looked, "no download"])]
+        if canary.ok:
+            plan.cached.write_text(json.dumps({**asdict(canary), "cached": False}))
     if canary.ok:
         canary.warnings = [_short(p) for p in problems]
-    shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(plan.work, ignore_errors=True)
     progress(canary.line())
     for warning in canary.warnings:
         progress(f"  warning (the key still got full marks): {warning}")
     return canary
 
 
+def run_all(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,
+            timeout: float = 3600, progress=print, rerun: bool = False, jobs: int = 2,
+            ) -> list[Canary]:
+    """The canaries of ``assignments``, from the cache or graded now (``rerun``: graded
+    now, whatever the cache holds; a pass replaces the cached one), in that order.
+
+    The keys and stubs to grade share one pool of ``jobs`` graders, every key first (a
+    key runs more than its stub), so no grader waits for another assignment's pair.
+    ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch folder
+    (``release/<A>``, ``gradebook.db``: the assignment's current cells).
+    """
+    root, run_dir, env = Path(root), Path(run_dir), dict(env or {})
+    with contextlib.ExitStack() as locks:
+        # the cache's locks are taken in one order, so two shards never wait on each other
+        plans = {a: _plan(a, root, run_dir, env, rerun, locks) for a in sorted(set(assignments))}
+        todo = [(a, who, plan.sources[who]) for who in (KEY, STUB)
+                for a, plan in plans.items() if plan.sources is not None]
+        if todo:
+            progress(f"canary: grading the answer key and the stub of {len(todo) // 2} "
+                     f"assignment(s), {max(1, jobs)} at a time")
+        graded = _grade_all(todo, root, run_dir, env, timeout, jobs)
+        return [_finish(plans[a], graded, root, progress) for a in assignments]
+
+
+def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
+        timeout: float = 3600, progress=print, rerun: bool = False) -> Canary:
+    """The canary of ``assignment`` (:func:`run_all` of it alone)."""
+    return run_all([assignment], root, run_dir, env, timeout, progress, rerun)[0]
+
+
 def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,
-          timeout: float = 3600, progress=print, rerun: bool = False) -> list[Canary]:
+          timeout: float = 3600, progress=print, rerun: bool = False, jobs: int = 2,
+          ) -> list[Canary]:
     """Every assignment's canary; :class:`CanaryFailed` if any is not as it must be."""
-    canaries = [run(a, root, run_dir, env, timeout, progress, rerun) for a in assignments]
+    canaries = run_all(assignments, root, run_dir, env, timeout, progress, rerun, jobs)
     failed = [c for c in canaries if not c.ok]
     if failed:
         lines = ["The grader cannot be trusted here, so no student was graded.", ""]
@@ -431,3 +482,5 @@ def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = 
                      "--skip-canary grades anyway.")
         raise CanaryFailed("\n".join(lines))
     return canaries
+
+
