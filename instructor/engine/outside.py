@@ -32,12 +32,13 @@ from pathlib import Path
 import nbformat
 
 from helpers.grading.hidden import KEY_VARIABLE
-from instructor.engine import hidden, review, stripped
+from instructor.engine import check_server, hidden, review, stripped
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
 from instructor.engine.hidden import WITHHELD_MESSAGE
-from instructor.engine.kernel import sandbox_command, sandbox_env
+from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
 from instructor.engine.limits import helpers_dirs, package_dirs
 from instructor.engine.remote import OWN_CLASS
+from instructor.engine.sandbox import allowed_env
 
 VERIFY = Path(__file__).resolve().parent / "verify.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
@@ -208,6 +209,7 @@ class OutsideCheck:
         stripped.strip_package(Path(course[0]), names, Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
+        verdicts = None
         try:
             # the answer process: the stripped helpers, never the real package
             readable = [p for p in box.readable_paths if os.path.realpath(p) not in course]
@@ -218,20 +220,39 @@ class OutsideCheck:
                 [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir],
                 answer_dir, [*readable, str(ANSWERS.parent), stripped_dir],
                 (requests_r, replies_w), environment=environment)
-            self.process = self._spawn(
-                [sys.executable, str(VERIFY), os.path.join(check_dir, "out.json"),
-                 str(requests_w), str(replies_r)],
-                check_dir, [*box.readable_paths, *package_dirs("instructor")],
-                (requests_w, replies_r), stdout=subprocess.PIPE)
+            verdicts = os.open(os.path.join(check_dir, "out.json"),
+                               os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            fds = (verdicts, requests_w, replies_r)
+            self.process = self._forked(fds) or self._spawn(
+                [sys.executable, str(VERIFY), *map(str, fds)], check_dir,
+                [*box.readable_paths, *package_dirs("instructor")], fds,
+                stdout=subprocess.PIPE)
         finally:
-            for fd in (requests_r, requests_w, replies_r, replies_w):
-                os.close(fd)
+            for fd in (requests_r, requests_w, replies_r, replies_w, verdicts):
+                if fd is not None:
+                    os.close(fd)
         for process in (self.answers, self.process):
             try:
                 process.stdin.write(json.dumps(self.setup) + "\n")
                 process.stdin.flush()
             except OSError:
                 pass  # it died at once: no verdicts, every checked test fails
+
+    def _forked(self, fds: tuple) -> check_server.Forked | None:
+        """The checking process forked by the server this grading was given
+        (:mod:`instructor.engine.check_server`), or None: none given, or it does not
+        answer (then the checking process is spawned)."""
+        path = os.environ.get(check_server.SERVER)
+        if not path or self.sandbox.isolation != "bubblewrap":
+            return None
+        environment = allowed_env(dict(self.sandbox.environment or os.environ), KEPT_ENV)
+        try:
+            return check_server.Forked(path, environment, *fds)
+        except OSError as err:
+            if self.log:
+                self.log.warning("the check server did not answer (%s): the checking "
+                                 "process is started anew", err)
+            return None
 
     def _spawn(self, command: list[str], cwd: str, readable: list[str], fds: tuple,
                stdout=subprocess.DEVNULL, environment: dict | None = None
@@ -285,7 +306,10 @@ class OutsideCheck:
             self.answers.kill()
             self.answers.communicate()
         out = Path(self.work) / "check" / "out.json"
-        verdicts = json.loads(out.read_text()) if out.is_file() else None
+        try:
+            verdicts = json.loads(out.read_text())
+        except (OSError, ValueError):  # none, or cut short
+            verdicts = None
         if isinstance(verdicts, dict):
             return verdicts
         if self.log:

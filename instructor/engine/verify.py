@@ -3,7 +3,7 @@
 Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
 grading sandbox) while the notebook runs::
 
-    python instructor/engine/verify.py VERDICTS.json REQUESTS_FD REPLIES_FD < JOB
+    python instructor/engine/verify.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
 It reads two JSON documents from standard input. The first line holds the trusted
 sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
@@ -13,7 +13,8 @@ included). Each test cell's code runs again here, in a namespace that never saw 
 student's code, with the task's graded functions answered by the student's answer cells
 running in another process (:mod:`instructor.engine.answers`, reached through
 :mod:`instructor.engine.remote`): what crosses is data, and nothing that process writes
-is read here but its replies. The verdicts, one per test cell, go to ``VERDICTS.json``::
+is read here but its replies. The verdicts, one per test cell, are written to the file
+open at ``VERDICTS_FD`` (the grader opened it, outside this process's sandbox)::
 
     {"vanilla-tests-shapes": {"replayed": true, "passed": false,
                               "error": "AssertionError: ...", "reason": null}, ...}
@@ -32,7 +33,6 @@ import json
 import os
 import sys
 import traceback
-from pathlib import Path
 
 
 def _message(err: BaseException) -> str:
@@ -114,7 +114,7 @@ def main() -> None:
     happen while the notebook is still running; then read the test cells and check."""
     from instructor.engine.remote import AnswerChannel
 
-    out = Path(sys.argv[1])
+    out = int(sys.argv[1])
     channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]))
     first = sys.stdin.readline()
     if not first.strip():
@@ -129,9 +129,8 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - the grader treats a missing file as a failure
         traceback.print_exc()
         raise SystemExit(1) from None
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(verdicts))
-    os.replace(tmp, out)
+    with os.fdopen(out, "w") as verdicts_file:  # cut short, it is not JSON: no verdicts
+        verdicts_file.write(json.dumps(verdicts))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 
 from helpers import settings
-from instructor.engine import limits
+from instructor.engine import check_server, limits
 from instructor.engine.cells import ReleasedCells, nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
 from instructor.workflow.gradebook import read_submission
@@ -345,8 +345,10 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     write_notes(submitted, result.notes)
     log = ""
     try:
-        proc = nbgrader("autograde", assignment, f"--student={student}", "--force",
-                        root=course, check=False, capture=True, env=env, timeout=timeout)
+        with check_server.lease(env) as grading_env:  # a server's, when the run has them
+            proc = nbgrader("autograde", assignment, f"--student={student}", "--force",
+                            root=course, check=False, capture=True, env=grading_env,
+                            timeout=timeout)
         log = proc.stdout + proc.stderr
         graded_ok = proc.returncode == 0
     except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...

@@ -1,0 +1,339 @@
+"""Checking processes forked from a sandboxed server that has imported TensorFlow once.
+
+Every graded notebook starts a checking process (:mod:`instructor.engine.verify`), and
+each one imported TensorFlow, Keras and the course's checks before it could check
+anything: 3 to 5 CPU-seconds a submission, on a machine whose cores the kernels need.
+The checking process never runs student code, so ``instructor autograde`` starts, per
+grader (``JOBS``), one server in the grading sandbox (bubblewrap, the view, caps and
+environment of a checking process), which imports those modules once and then, per
+submission, forks a fresh checking process. A server serves one submission at a time;
+between two, it kills every process left in its sandbox (``kill(-1)``) and empties the
+folders its processes may write (its own, ``/tmp``, ``/dev/shm``), so a checking process
+starts as a spawned one would, bar the modules already imported. The server is not
+dumpable (``PR_SET_DUMPABLE``): a process of its sandbox can neither trace it nor read
+its memory. Requests come over a unix socket that the grader made outside the sandbox
+and handed to the server as an open descriptor: nothing in the sandbox can reach its
+path.
+
+What a checking process receives from student code is data (the answer process's
+replies, :mod:`instructor.engine.remote`), which it parses and never runs. A checking
+process taken over through such data could, as before, forge its own submission's
+verdicts; it could also end its server, whose next submissions then spawn their
+checking processes as plain ``nbgrader autograde`` does (:data:`SERVER`), or leave
+SysV IPC objects (not emptied) behind for the next.
+
+The grader side (:class:`Forked`) offers the part of :class:`subprocess.Popen` that
+:class:`instructor.engine.outside.OutsideCheck` uses. Which server a grading uses is
+in the environment of its ``nbgrader autograde`` process (:data:`SERVER`), set by
+:func:`lease` while :func:`running` servers are up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import queue
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+#: The environment variable naming the server's socket that a grading's checking process
+#: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
+SERVER = "INSTRUCTOR_CHECK_SERVER"
+#: What the server imports once: what the graded notebooks' setup cells import
+#: (``helpers.setup`` and the lines after it) and the checks; not matplotlib, which
+#: makes a temporary folder when imported here. A module that is not installed is left
+#: out.
+PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
+           "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
+           "helpers", "helpers.datasets", "helpers.grading.model_checks",
+           "helpers.grading.probes", "helpers.grading.vae_checks",
+           "helpers.grading.evidence", "instructor.engine.remote",
+           "instructor.engine.verify")
+_PR_SET_DUMPABLE = 4
+
+
+# ---------------------------------------------------------------- in the sandbox
+def preload() -> None:
+    from helpers.session import import_quietly
+
+    for name in PRELOAD:
+        try:
+            import_quietly(name)
+        except ImportError:
+            pass
+
+
+def serve(listen: socket.socket, folder: str) -> None:
+    """Fork one checking process per connection, one at a time, for ever."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    preload()
+    while True:
+        conn, _ = listen.accept()
+        with conn:
+            status = _serve_one(conn, listen, folder)
+            if status is None:
+                continue
+            try:
+                conn.sendall(f"{status}\n".encode())
+            except OSError:
+                pass
+
+
+def _serve_one(conn: socket.socket, listen: socket.socket, folder: str) -> int | None:
+    try:
+        message, fds, _flags, _address = socket.recv_fds(conn, 1 << 20, 5)
+        request = json.loads(message)
+    except (OSError, ValueError):
+        return None
+    if len(fds) != 5 or not isinstance(request, dict):
+        for fd in fds:
+            os.close(fd)
+        return None
+    work = os.path.join(folder, "check")
+    os.makedirs(os.path.join(work, ".tmp"), exist_ok=True)
+    pid = os.fork()
+    if pid == 0:
+        _child(request, fds, work, (listen, conn))
+    for fd in fds:
+        os.close(fd)
+    status = _wait(pid, conn)
+    _clean(folder)
+    return status
+
+
+def _child(request: dict, fds: list[int], work: str, sockets) -> None:
+    """In the forked process: become the checking process of one submission."""
+    code = 1
+    try:
+        for sock in sockets:
+            sock.close()
+        stdin, stdout, verdicts, requests, replies = fds
+        os.dup2(stdin, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stdout, 2)
+        os.close(stdin)
+        os.close(stdout)
+        os.chdir(work)
+        env = {str(k): str(v) for k, v in dict(request.get("env") or {}).items()}
+        env.update(TMPDIR=os.path.join(work, ".tmp"), IPYTHONDIR=os.path.join(work, ".ipython"),
+                   PYTHONDONTWRITEBYTECODE="1")
+        os.environ.clear()
+        os.environ.update(env)
+        tempfile.tempdir = None  # the server's TMPDIR was read when it imported
+        from instructor.engine import verify
+
+        sys.argv = [verify.__file__, str(verdicts), str(requests), str(replies)]
+        verify.main()
+        code = 0
+    except SystemExit as end:
+        code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+    except BaseException:  # noqa: BLE001 - reported on its output, as a spawned one would
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _wait(pid: int, conn: socket.socket) -> int:
+    """The checking process's exit status; it is killed when the grader hangs up (or
+    sends anything)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if select.select([conn], [], [], 0.05)[0]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _clean(folder: str) -> None:
+    """Kill every process left in the sandbox but this one (and bwrap's PID 1), reap
+    them, and empty the folders a checking process may write; stop if one stays."""
+    for _ in range(2):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    for place in (folder, "/tmp", "/dev/shm"):
+        if _empty(place, keep=folder if place != folder else None):
+            raise SystemExit(f"check server: {place} could not be emptied; stopping")
+
+
+def _empty(place: str, keep: str | None) -> list[str]:
+    """Remove what ``place`` holds but the folders on the way to ``keep`` (the server's
+    own folder, bound inside ``/tmp``); what is left that should not be."""
+    left = []
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(place):
+            path = os.path.join(place, name)
+            if keep and (keep == path or keep.startswith(path + os.sep)):
+                left += [] if keep == path else _empty(path, keep)
+                continue
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+            if os.path.lexists(path):
+                left.append(path)
+    return left
+
+
+# ---------------------------------------------------------------- the grader's side
+class Forked:
+    """A checking process forked by the server at ``path``: ``stdin``, ``poll``,
+    ``kill``, ``wait`` and ``communicate`` as :class:`subprocess.Popen` has them."""
+
+    def __init__(self, path: str, env: dict[str, str], verdicts: int, requests: int,
+                 replies: int):
+        self.args, self.returncode = [path], None
+        self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        try:
+            self._conn.connect(path)
+            socket.send_fds(self._conn, [json.dumps({"env": env}).encode()],
+                            [stdin_r, stdout_w, verdicts, requests, replies])
+        except OSError:
+            for fd in (stdin_r, stdin_w, stdout_r, stdout_w):
+                os.close(fd)
+            self._conn.close()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(stdin_r)
+                os.close(stdout_w)
+        self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
+        self._stdout = open(stdout_r, errors="replace")  # noqa: SIM115
+        self._out: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with self._stdout:
+            self._out.append(self._stdout.read())
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self._conn.settimeout(timeout)
+            data = b""
+            try:
+                while not data.endswith(b"\n"):
+                    chunk = self._conn.recv(64)
+                    if not chunk:
+                        break
+                    data += chunk
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(self.args, timeout) from None
+            except OSError:
+                data = b""
+            self.returncode = int(data) if data.strip().lstrip(b"-").isdigit() else -9
+            self._conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._conn], [], [], 0)[0]:
+            self.wait()
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(OSError):
+                self._conn.shutdown(socket.SHUT_WR)  # the server kills it
+
+    def communicate(self, input: str | None = None, timeout: float | None = None):
+        if not self.stdin.closed:
+            with contextlib.suppress(OSError):
+                if input:
+                    self.stdin.write(input)
+                self.stdin.close()
+        start = time.monotonic()
+        self.wait(timeout)
+        self._reader.join(None if timeout is None
+                          else max(1.0, timeout - (time.monotonic() - start)))
+        return "".join(self._out), None
+
+
+_free: queue.Queue | None = None
+
+
+@contextlib.contextmanager
+def lease(env: dict[str, str]):
+    """``env`` naming a free server, held until the block ends (unchanged when no server
+    runs)."""
+    free = _free
+    if free is None:
+        yield env
+        return
+    path = free.get()
+    try:
+        yield {**env, SERVER: path}
+    finally:
+        free.put(path)
+
+
+@contextlib.contextmanager
+def running(count: int, folder, env: dict[str, str]):
+    """``count`` servers, each in its own sandbox, for the block (:func:`lease`); none
+    when grading is not sandboxed by bubblewrap."""
+    global _free
+    from helpers.grading.hidden import KEY_VARIABLE
+    from instructor.engine import limits
+    from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
+    from instructor.engine.sandbox import allowed_env
+
+    caps = limits.safe_execute(env)
+    if caps["isolation"] != "bubblewrap" or _free is not None or count < 1:
+        yield
+        return
+    readable = [*limits.readable_paths(env), *limits.package_dirs("instructor")]
+    base = {k: v for k, v in allowed_env(env, KEPT_ENV).items()
+            if k not in (KEY_VARIABLE, "COURSE_HIDDEN_SECRET_FILE")}
+    servers, free = [], queue.Queue()
+    try:
+        for i in range(count):
+            work = os.path.join(str(folder), f"check-server-{i}")
+            os.makedirs(work, exist_ok=True)
+            path = os.path.join(str(folder), f"check-server-{i}.sock")
+            listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listen.bind(path)
+            listen.listen(4)
+            command = sandbox_command(
+                [sys.executable, __file__, str(listen.fileno()), work], work, readable,
+                float(caps["memory_limit_gb"]), isolation="bubblewrap",
+                file_mb=float(caps.get("file_limit_mb", 0)),
+                cpu_seconds=float(caps.get("cpu_limit_seconds", 0)),
+                processes=int(caps.get("process_limit", 0)))
+            with open(f"{work}.log", "ab") as log:  # outside its view
+                servers.append(subprocess.Popen(
+                    command, cwd=work, env=sandbox_env(work, base),
+                    pass_fds=(listen.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT))
+            listen.close()  # the server's alone: when it ends, connecting fails at once
+            free.put(path)
+        _free = free
+        yield
+    finally:
+        _free = None
+        for server in servers:
+            server.kill()
+            server.wait()
+
+
+if __name__ == "__main__":
+    sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
+    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2])

@@ -1,0 +1,112 @@
+"""The check server (instructor/engine/check_server.py), probed from inside the checking
+processes it forks: each runs sandboxed as a spawned one does, cannot read its server,
+finds nothing the one before it left (processes, files), and a server that is gone sends
+the next grading back to a spawned checking process.
+
+The probes are test cells the forked checking process runs (instructor.engine.verify)
+with no answer process behind them: each assertion is a property, and its verdict says
+whether it held.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import pytest
+
+from instructor.engine import check_server, sandbox
+from instructor.workflow.canary import grading_env
+
+pytestmark = pytest.mark.skipif(
+    sandbox.unavailable() is not None and not os.environ.get("CI"),
+    reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
+
+INSIDE = """
+import os
+assert os.getuid() == 65534 and os.getgid() == 65534, (os.getuid(), os.getgid())
+status = open("/proc/self/status").read()
+assert "CapEff:\\t0000000000000000" in status, status
+# its server: alive, in the same sandbox, but not readable (PR_SET_DUMPABLE 0)
+server = os.getppid()
+assert os.path.exists(f"/proc/{server}"), server
+for what in ("mem", "environ"):
+    try:
+        open(f"/proc/{server}/{what}", "rb").read(1)
+    except PermissionError:
+        pass
+    else:
+        raise AssertionError(f"read the server's {what}")
+assert os.environ.get("GRADER_HIDDEN_KEY") == "key-of-this-one", os.environ.get("GRADER_HIDDEN_KEY")
+"""
+
+LEAVE = """
+import os, subprocess
+for place in ("/tmp", "/dev/shm", os.getcwd(), os.environ["TMPDIR"]):
+    open(os.path.join(place, "left-behind"), "w").write("x")
+subprocess.Popen(["sleep", "300"], start_new_session=True)
+"""
+
+FIND = """
+import os
+for place in ("/tmp", "/dev/shm", os.getcwd(), os.environ["TMPDIR"]):
+    assert not os.path.exists(os.path.join(place, "left-behind")), place
+alive = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+assert alive == sorted({1, os.getppid(), os.getpid()}), alive
+"""
+
+
+@pytest.fixture
+def server(tmp_path):
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap"})
+    with check_server.running(1, tmp_path, env):
+        path = check_server._free.get()
+        check_server._free.put(path)
+        yield path
+
+
+def _check(path: str, source: str, key: str = "") -> dict | None:
+    """One checking process forked by the server at ``path`` runs ``source`` as a test
+    cell; its verdict (None: it did not end normally)."""
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
+    try:
+        forked = check_server.Forked(path, {"GRADER_HIDDEN_KEY": key} if key else {},
+                                     out.fileno(), requests_w, replies_r)
+        for fd in (requests_w, replies_r):
+            os.close(fd)
+        forked.stdin.write(json.dumps(["import os"]) + "\n")
+        forked.stdin.flush()
+        job = {"cells": [{"grade_id": "probe", "task": "t", "names": [], "context": [],
+                          "source": source}]}
+        forked.communicate(json.dumps(job), timeout=120)
+        if forked.returncode != 0:
+            return None
+        return json.loads(open(out.name).read())["probe"]
+    finally:
+        for fd in (requests_r, replies_w):
+            os.close(fd)
+        out.close()
+        os.unlink(out.name)
+
+
+def test_a_forked_checking_process_is_sandboxed_and_cannot_read_its_server(server):
+    verdict = _check(server, INSIDE, key="key-of-this-one")
+    assert verdict and verdict["passed"], verdict
+
+
+def test_nothing_one_submission_leaves_reaches_the_next(server):
+    assert _check(server, LEAVE)["passed"]
+    verdict = _check(server, FIND)
+    assert verdict and verdict["passed"], verdict
+    # the other way round too: a probe that finds what it left fails
+    assert not _check(server, LEAVE + FIND)["passed"]
+
+
+def test_a_server_that_is_gone_sends_the_grading_back_to_spawning(server):
+    assert _check(server, "assert True")["passed"]
+    assert _check(server, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)") is None
+    with pytest.raises(OSError):
+        check_server.Forked(server, {}, *[os.open(os.devnull, os.O_WRONLY)] * 3)
