@@ -215,7 +215,7 @@ def cheap(tmp_path, monkeypatch):
     def grade_all(todo, root, run_dir, env, timeout, jobs):
         batches.append([(assignment, who) for assignment, who, _ in todo])
         out = {}
-        for assignment, who, folder in todo:
+        for assignment, who, _folder in todo:
             if who == canary.KEY:
                 calls.append(assignment)
                 key = nbformat.v4.new_notebook(cells=[c for c in nb.cells
