@@ -1,7 +1,7 @@
 """The check server (instructor/engine/check_server.py), probed from inside the checking
-processes it forks: each runs sandboxed as a spawned one does, cannot read its server,
-finds nothing the one before it left (processes, files), and a server that is gone sends
-the next grading back to a spawned checking process.
+processes it forks: each runs sandboxed as a spawned one does, cannot read, stop or kill
+its server, finds nothing the one before it left (processes, files), and a server that
+is gone sends the next grading back to a spawned checking process.
 
 The probes are test cells the forked checking process runs (instructor.engine.verify)
 with no answer process behind them: each assertion is a property, and its verdict says
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
+import time
 
 import pytest
 
@@ -45,6 +47,13 @@ LEAVE = """
 import os, subprocess
 for place in ("/tmp", "/dev/shm", os.getcwd(), os.environ["TMPDIR"]):
     open(os.path.join(place, "left-behind"), "w").write("x")
+for place in ("/", "/etc", os.path.expanduser("~")):  # the root bwrap built: read-only
+    try:
+        open(os.path.join(place, "left-behind"), "w").write("x")
+    except OSError:
+        pass
+    else:
+        raise AssertionError(f"wrote into {place}")
 subprocess.Popen(["sleep", "300"], start_new_session=True)
 """
 
@@ -105,8 +114,25 @@ def test_nothing_one_submission_leaves_reaches_the_next(server):
     assert not _check(server, LEAVE + FIND)["passed"]
 
 
+def test_a_checking_process_can_neither_stop_nor_kill_its_server(server):
+    """The server is PID 1 of its sandbox: signals from inside do not reach it."""
+    attack = ("import os, signal\nfor sig in (signal.SIGSTOP, signal.SIGKILL):\n"
+              "    os.kill(os.getppid(), sig)\nassert os.getppid() == 1")
+    assert _check(server, attack)["passed"]
+    verdict = _check(server, "assert True")
+    assert verdict and verdict["passed"], verdict
+
+
 def test_a_server_that_is_gone_sends_the_grading_back_to_spawning(server):
     assert _check(server, "assert True")["passed"]
-    assert _check(server, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)") is None
+    work = server.removesuffix(".sock")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if work.encode() in command:
+            os.kill(int(pid), signal.SIGKILL)
+    time.sleep(1)
     with pytest.raises(OSError):
         check_server.Forked(server, {}, *[os.open(os.devnull, os.O_WRONLY)] * 3)

@@ -281,6 +281,24 @@ def test_tasks_scope_reads_names_in_order_and_in_their_scopes():
     assert cells_to_skip(submitted, release) == {1, 2}
     submitted[3] = _cell("%time f = len", "a-solution", solution=True)
     assert cells_to_skip(submitted, release) == set()
+    # a function reads its globals when called: a later demo that rebinds one runs
+    late = [*release[:3], _cell("def f(n):\n    return scale", "a-solution", solution=True),
+            _cell("scale = 3"), release[4]]
+    assert cells_to_skip(late, [*release[:4], late[4], release[4]]) == {1}
+    # del needs the name; a student's with may swallow the error that skips a binding
+    submitted[3] = _cell("del scale\ndef f(n):\n    return n", "a-solution", solution=True)
+    assert cells_to_skip(submitted, release) == {1}
+    student_with = "with suppress(E):\n    scale = g()\ndef f(n):\n    return n * {}"
+    submitted[3] = _cell(student_with.format(2) + "\nprint(scale)", "a-solution",
+                         solution=True)
+    assert cells_to_skip(submitted, release) == {1}
+    # reaching the namespace another way, or a demo the analysis cannot read
+    submitted[3] = _cell("import sys\nf = sys.modules['__main__'].f", "a-solution",
+                         solution=True)
+    assert cells_to_skip(submitted, release) == set()
+    submitted[3] = _cell(answer.format(2), "a-solution", solution=True)
+    magic_demo = [*submitted[:3], _cell("%time auto2 = 1"), *submitted[3:]]
+    assert cells_to_skip(magic_demo, [*release[:3], magic_demo[3], *release[3:]]) == set()
 
 
 def test_grading_kernels_launch_through_the_sandbox_provisioner():

@@ -80,39 +80,49 @@ def serve(listen: socket.socket, folder: str) -> None:
     while True:
         conn, _ = listen.accept()
         with conn:
+            conn.settimeout(30)
             status = _serve_one(conn, listen, folder)
-            if status is None:
-                continue
-            try:
-                conn.sendall(f"{status}\n".encode())
-            except OSError:
-                pass
+            if status is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"{status}\n".encode())
 
 
 def _serve_one(conn: socket.socket, listen: socket.socket, folder: str) -> int | None:
+    """Fork the checking process the grader asks for; its exit status once it ended and
+    the sandbox is clean. The grader reads ``forked`` first, or ``refused`` (then it
+    spawns one)."""
+    fds: list[int] = []
     try:
-        message, fds, _flags, _address = socket.recv_fds(conn, 1 << 20, 5)
-        request = json.loads(message)
+        message, fds, _flags, _address = socket.recv_fds(conn, 4096, 5)
+        if len(fds) != 5 or message != b"fork":
+            raise ValueError("not a request")
+        work = os.path.join(folder, "check")
+        os.makedirs(os.path.join(work, ".tmp"), exist_ok=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
     except (OSError, ValueError):
-        return None
-    if len(fds) != 5 or not isinstance(request, dict):
         for fd in fds:
-            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            conn.sendall(b"refused\n")
         return None
-    work = os.path.join(folder, "check")
-    os.makedirs(os.path.join(work, ".tmp"), exist_ok=True)
-    pid = os.fork()
     if pid == 0:
-        _child(request, fds, work, (listen, conn))
+        _child(fds, work, (listen, conn))
     for fd in fds:
         os.close(fd)
+    with contextlib.suppress(OSError):
+        conn.sendall(b"forked\n")
     status = _wait(pid, conn)
     _clean(folder)
     return status
 
 
-def _child(request: dict, fds: list[int], work: str, sockets) -> None:
-    """In the forked process: become the checking process of one submission."""
+def _child(fds: list[int], work: str, sockets) -> None:
+    """In the forked process: become the checking process of one submission. Its
+    environment is the first line on its standard input (the server never reads it:
+    it holds the submission's hidden-test key)."""
     code = 1
     try:
         for sock in sockets:
@@ -124,7 +134,8 @@ def _child(request: dict, fds: list[int], work: str, sockets) -> None:
         os.close(stdin)
         os.close(stdout)
         os.chdir(work)
-        env = {str(k): str(v) for k, v in dict(request.get("env") or {}).items()}
+        given = json.loads(sys.stdin.readline() or "{}")
+        env = {str(k): str(v) for k, v in dict(given).items()}
         env.update(TMPDIR=os.path.join(work, ".tmp"), IPYTHONDIR=os.path.join(work, ".ipython"),
                    PYTHONDONTWRITEBYTECODE="1")
         os.environ.clear()
@@ -160,14 +171,20 @@ def _wait(pid: int, conn: socket.socket) -> int:
 
 
 def _clean(folder: str) -> None:
-    """Kill every process left in the sandbox but this one (and bwrap's PID 1), reap
-    them, and empty the folders a checking process may write; stop if one stays."""
-    for _ in range(2):
+    """Kill every process left in the sandbox but this one (PID 1), reap them, and
+    empty the folders a checking process may write; stop if one stays."""
+    deadline = time.monotonic() + 30
+    while True:  # PID 1 of the sandbox: every process left is its child, or orphaned to it
         with contextlib.suppress(ProcessLookupError):
             os.kill(-1, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        while os.waitpid(-1, os.WNOHANG)[0]:
-            pass
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            break  # none left
+        if time.monotonic() > deadline:
+            raise SystemExit("check server: processes left in its sandbox would not end")
+        time.sleep(0.01)
     for place in (folder, "/tmp", "/dev/shm"):
         if _empty(place, keep=folder if place != folder else None):
             raise SystemExit(f"check server: {place} could not be emptied; stopping")
@@ -196,32 +213,47 @@ def _empty(place: str, keep: str | None) -> list[str]:
 # ---------------------------------------------------------------- the grader's side
 class Forked:
     """A checking process forked by the server at ``path``: ``stdin``, ``poll``,
-    ``kill``, ``wait`` and ``communicate`` as :class:`subprocess.Popen` has them."""
+    ``kill``, ``wait`` and ``communicate`` as :class:`subprocess.Popen` has them.
+    Raises :class:`OSError` when the server does not fork it (gone, refusing, or not
+    answering within ``patience`` seconds): the caller then spawns one."""
 
     def __init__(self, path: str, env: dict[str, str], verdicts: int, requests: int,
-                 replies: int):
-        self.args, self.returncode = [path], None
+                 replies: int, patience: float = 120.0):
+        self.args, self.returncode, self._killed = [path], None, False
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         try:
+            self._conn.settimeout(patience)
             self._conn.connect(path)
-            socket.send_fds(self._conn, [json.dumps({"env": env}).encode()],
+            socket.send_fds(self._conn, [b"fork"],
                             [stdin_r, stdout_w, verdicts, requests, replies])
-        except OSError:
-            for fd in (stdin_r, stdin_w, stdout_r, stdout_w):
+            if self._line() != b"forked":
+                raise ConnectionRefusedError(f"the check server at {path} did not fork")
+        except (OSError, ValueError) as err:
+            for fd in (stdin_w, stdout_r):
                 os.close(fd)
             self._conn.close()
-            raise
+            raise OSError(str(err)) from err
         finally:
-            with contextlib.suppress(OSError):
-                os.close(stdin_r)
-                os.close(stdout_w)
+            os.close(stdin_r)
+            os.close(stdout_w)
         self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
+        self.stdin.write(json.dumps(env) + "\n")  # the child's environment, first
+        self.stdin.flush()
         self._stdout = open(stdout_r, errors="replace")  # noqa: SIM115
         self._out: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    def _line(self) -> bytes:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = self._conn.recv(64)
+            if not chunk:
+                break
+            data += chunk
+        return data.strip()
 
     def _read(self) -> None:
         with self._stdout:
@@ -229,19 +261,17 @@ class Forked:
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
-            self._conn.settimeout(timeout)
-            data = b""
+            # once killed, the server answers at once; one that does not is given up on
+            self._conn.settimeout(60 if self._killed and timeout is None else timeout)
             try:
-                while not data.endswith(b"\n"):
-                    chunk = self._conn.recv(64)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = self._line()
             except TimeoutError:
-                raise subprocess.TimeoutExpired(self.args, timeout) from None
+                if not self._killed:
+                    raise subprocess.TimeoutExpired(self.args, timeout) from None
+                data = b""
             except OSError:
                 data = b""
-            self.returncode = int(data) if data.strip().lstrip(b"-").isdigit() else -9
+            self.returncode = int(data) if data.lstrip(b"-").isdigit() else -9
             self._conn.close()
         return self.returncode
 
@@ -252,15 +282,20 @@ class Forked:
 
     def kill(self) -> None:
         if self.returncode is None:
+            self._killed = True
             with contextlib.suppress(OSError):
                 self._conn.shutdown(socket.SHUT_WR)  # the server kills it
 
+    def _send(self, text: str | None) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            if text:
+                self.stdin.write(text)
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+
     def communicate(self, input: str | None = None, timeout: float | None = None):
-        if not self.stdin.closed:
-            with contextlib.suppress(OSError):
-                if input:
-                    self.stdin.write(input)
-                self.stdin.close()
+        if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
+            threading.Thread(target=self._send, args=(input,), daemon=True).start()
         start = time.monotonic()
         self.wait(timeout)
         self._reader.join(None if timeout is None
@@ -291,47 +326,69 @@ def running(count: int, folder, env: dict[str, str]):
     """``count`` servers, each in its own sandbox, for the block (:func:`lease`); none
     when grading is not sandboxed by bubblewrap."""
     global _free
-    from helpers.grading.hidden import KEY_VARIABLE
     from instructor.engine import limits
-    from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
-    from instructor.engine.sandbox import allowed_env
 
     caps = limits.safe_execute(env)
     if caps["isolation"] != "bubblewrap" or _free is not None or count < 1:
         yield
         return
     readable = [*limits.readable_paths(env), *limits.package_dirs("instructor")]
+    try:
+        servers = _start(count, folder, env, caps, readable)
+    except OSError as err:  # e.g. a socket path too long: grade with spawned ones
+        print(f"warning: no check server ({err}); checking processes are spawned",
+              file=sys.stderr)
+        yield
+        return
+    free = queue.Queue()
+    for path, _server in servers:
+        free.put(path)
+    _free = free
+    try:
+        yield
+    finally:
+        _free = None
+        for _path, server in servers:
+            server.kill()
+            server.wait()
+
+
+def _start(count: int, folder, env: dict[str, str], caps: dict, readable: list[str],
+           ) -> list[tuple[str, subprocess.Popen]]:
+    """Start ``count`` servers; (socket path, process) each."""
+    from helpers.grading.hidden import KEY_VARIABLE
+    from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
+    from instructor.engine.sandbox import allowed_env
+
     base = {k: v for k, v in allowed_env(env, KEPT_ENV).items()
             if k not in (KEY_VARIABLE, "COURSE_HIDDEN_SECRET_FILE")}
-    servers, free = [], queue.Queue()
+    servers: list[tuple[str, subprocess.Popen]] = []
     try:
         for i in range(count):
             work = os.path.join(str(folder), f"check-server-{i}")
             os.makedirs(work, exist_ok=True)
             path = os.path.join(str(folder), f"check-server-{i}.sock")
-            listen = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            listen.bind(path)
-            listen.listen(4)
-            command = sandbox_command(
-                [sys.executable, __file__, str(listen.fileno()), work], work, readable,
-                float(caps["memory_limit_gb"]), isolation="bubblewrap",
-                file_mb=float(caps.get("file_limit_mb", 0)),
-                cpu_seconds=float(caps.get("cpu_limit_seconds", 0)),
-                processes=int(caps.get("process_limit", 0)))
-            with open(f"{work}.log", "ab") as log:  # outside its view
-                servers.append(subprocess.Popen(
-                    command, cwd=work, env=sandbox_env(work, base),
-                    pass_fds=(listen.fileno(),), stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT))
-            listen.close()  # the server's alone: when it ends, connecting fails at once
-            free.put(path)
-        _free = free
-        yield
-    finally:
-        _free = None
-        for server in servers:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listen:
+                listen.bind(path)
+                listen.listen(4)
+                command = sandbox_command(
+                    [sys.executable, __file__, str(listen.fileno()), work], work, readable,
+                    float(caps["memory_limit_gb"]), isolation="bubblewrap",
+                    file_mb=float(caps.get("file_limit_mb", 0)),
+                    cpu_seconds=float(caps.get("cpu_limit_seconds", 0)),
+                    processes=int(caps.get("process_limit", 0)), server=True)
+                with open(f"{work}.log", "ab") as log:  # outside its view
+                    servers.append((path, subprocess.Popen(
+                        command, cwd=work, env=sandbox_env(work, base),
+                        pass_fds=(listen.fileno(),), stdin=subprocess.DEVNULL,
+                        stdout=log, stderr=subprocess.STDOUT)))
+            # closed here: the server's alone, so when it ends, connecting fails at once
+    except OSError:
+        for _path, server in servers:
             server.kill()
             server.wait()
+        raise
+    return servers
 
 
 if __name__ == "__main__":

@@ -92,9 +92,10 @@ def sandbox_env(cwd: str, env: dict | None = None) -> dict:
 
 def sandbox_command(command: list[str], cwd: str, readable: list[str], memory_gb: float,
                     files: list[str] = (), isolation: str = "bubblewrap", file_mb: float = 0,
-                    cpu_seconds: float = 0, processes: int = 0) -> list[str]:
+                    cpu_seconds: float = 0, processes: int = 0, server: bool = False,
+                    ) -> list[str]:
     """``command`` run sandboxed (:func:`instructor.engine.sandbox.command`): read
     ``readable`` and ``files``, write ``cwd``, under the given caps (0: none)."""
     return sandbox.command(command, cwd, readable, files, memory_gb=memory_gb,
                            file_mb=file_mb, cpu_seconds=cpu_seconds, processes=processes,
-                           isolation=isolation)
+                           isolation=isolation, server=server)

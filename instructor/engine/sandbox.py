@@ -75,9 +75,15 @@ def bwrap_path() -> str | None:
 
 
 def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
-               shm_mb: float = 64, tmp_mb: float = 512) -> list[str]:
+               shm_mb: float = 64, tmp_mb: float = 512, server: bool = False) -> list[str]:
     """bwrap's options for a process that reads ``readable`` and ``files`` and writes
-    only ``cwd`` (each at its own path), alone in every namespace bwrap makes."""
+    only ``cwd`` (each at its own path), alone in every namespace bwrap makes.
+
+    ``server``: a process that forks others, one after another, and must outlast them
+    (:mod:`instructor.engine.check_server`): it is PID 1 of its namespace, which no
+    process inside can stop or kill, and the root bwrap builds (where it makes the
+    folders the binds need) is read-only, so nothing but ``cwd``, ``/tmp`` and
+    ``/dev/shm`` keeps what one of them writes."""
     args = ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
             "--cap-drop", "ALL", "--die-with-parent", "--new-session",
             "--hostname", "sandbox", "--unsetenv", "JPY_PARENT_PID",
@@ -95,7 +101,10 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
             args += ["--symlink", os.readlink(path), path]
         else:
             args += ["--ro-bind", path, path]
-    return [*args, "--bind", cwd, cwd, "--chdir", cwd]
+    args += ["--bind", cwd, cwd]
+    if server:  # after every mount point is made; the mounts under / stay as they are
+        args = ["--as-pid-1", *args, "--remount-ro", "/"]
+    return [*args, "--chdir", cwd]
 
 
 def unavailable(bwrap: str | None = None) -> str | None:
@@ -116,7 +125,8 @@ def unavailable(bwrap: str | None = None) -> str | None:
 
 def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = (),
             memory_gb: float = 0, file_mb: float = 0, cpu_seconds: float = 0,
-            processes: int = 0, isolation: str = "bubblewrap") -> list[str]:
+            processes: int = 0, isolation: str = "bubblewrap", server: bool = False,
+            ) -> list[str]:
     """``cmd`` run through this launcher's caps and then bwrap (``isolation``
     ``"bubblewrap"``), or through the caps alone (``"limits-only"``: the instructor's
     explicit choice where bwrap cannot run; student code then sees the machine)."""
@@ -130,7 +140,7 @@ def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = ()
     bwrap = bwrap_path()
     if not bwrap:
         raise RuntimeError(unavailable(bwrap))
-    return [*caps, bwrap, *bwrap_args(cwd, readable, files), "--", *cmd]
+    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server), "--", *cmd]
 
 
 # ---------------------------------------------------------------- the launcher's caps

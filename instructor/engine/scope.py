@@ -3,23 +3,42 @@
 from __future__ import annotations
 
 import ast
+import re
 import symtable
 
 from instructor.engine.cells import nbgrader_meta
 
-_DYNAMIC = {"globals", "locals", "exec", "eval", "vars", "__import__"}
+_DYNAMIC = {"globals", "locals", "exec", "eval", "vars", "__import__",
+            # IPython's own reads of the namespace and its history, which skipped cells change
+            "get_ipython", "In", "Out", "_ih", "_oh", "_dh", "_", "__", "___", "_i", "_ii",
+            "_iii"}
+_HISTORY = re.compile(r"_i?\d+")
+#: attributes that reach the namespace a cell runs in by another road
+_DYNAMIC_ATTRIBUTES = {"f_globals", "user_ns", "_getframe"}
 
 
-def bindings(source: str) -> tuple[set[str], set[str], bool] | None:
+def bindings(source: str, sure_with: bool = True) -> tuple[set[str], set[str], bool] | None:
     """(names a cell may bind, names it reads from the namespace it runs in, whether it
     has a star import); ``None`` when it is not plain Python (IPython's magics, shell
-    escapes, ``?``).
+    escapes, ``?``) or reaches the namespace by a road the analysis does not follow
+    (``__main__``, a frame's ``f_globals``, IPython's ``user_ns``),
+    or is too deep to analyse.
 
-    The names it reads are its free names: a name read only after the cell itself bound
-    it (``encoder, decoder, auto = autoencoder(...)`` then ``auto.fit``), a function's own
-    local variables and arguments are not among them (:func:`free_names`). A cell with a
-    syntax error runs nothing (IPython compiles a whole cell before running any of it):
-    it binds and reads nothing."""
+    The names it reads are its free names (:func:`free_names`): a name read only after
+    the cell itself surely bound it (``encoder, decoder, auto = autoencoder(...)`` then
+    ``auto.fit``), a function's own local variables and arguments are not among them. A
+    cell with a syntax error runs nothing (IPython compiles a whole cell before running
+    any of it): it binds and reads nothing. The names it may bind include the object an
+    assignment to an attribute or an item changes (``cfg["epochs"] = 1`` binds ``cfg``).
+    ``sure_with``: a ``with`` block's bindings hold after it (its context manager does
+    not swallow exceptions: the course's own cells, which use ``helpers.quiet()``)."""
+    try:
+        return _bindings(source, sure_with)
+    except (RecursionError, MemoryError, ValueError):
+        return None
+
+
+def _bindings(source: str, sure_with: bool) -> tuple[set[str], set[str], bool] | None:
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -32,16 +51,34 @@ def bindings(source: str) -> tuple[set[str], set[str], bool] | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             defined.add(node.id)
+        elif isinstance(node, ast.Attribute | ast.Subscript) \
+                and isinstance(node.ctx, ast.Store | ast.Del):
+            root = node
+            while isinstance(root, ast.Attribute | ast.Subscript):
+                root = root.value
+            if isinstance(root, ast.Name):
+                defined.add(root.id)  # the object it changes
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             defined.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             for alias in node.names:
                 star = star or alias.name == "*"
+                if alias.name == "__main__" or getattr(node, "module", None) == "__main__":
+                    return None
                 defined.add((alias.asname or alias.name).split(".")[0])
         elif isinstance(node, ast.arg):
             defined.add(node.arg)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            defined.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            defined.add(node.rest)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+        elif isinstance(node, ast.Attribute) and node.attr in _DYNAMIC_ATTRIBUTES \
+                or isinstance(node, ast.Constant) and node.value == "__main__":
+            return None  # sys.modules["__main__"], importlib.import_module("__main__")
     try:
-        free = free_names(source, tree)
+        free = free_names(source, tree, sure_with)
     except SyntaxError:  # a rule the compiler checks after parsing: nothing runs either
         return set(), set(), False
     return defined, free, star
@@ -123,42 +160,65 @@ def _binds(stmt) -> set[str]:
     return set()
 
 
-def free_names(source: str, tree: ast.Module | None = None) -> set[str]:
+def _scopes(source: str) -> list[tuple[int, set[str], bool]]:
+    """The scopes a cell defines (functions, lambdas, generators, classes,
+    comprehensions): (first line, the names they read as globals, whether they run only
+    when called, perhaps after a later cell rebound those names)."""
+    found = []
+    pending = [(table, False) for table in
+               symtable.symtable(source, "<cell>", "exec").get_children()]
+    while pending:
+        table, outer_deferred = pending.pop()
+        kind, name = table.get_type(), table.get_name()
+        deferred = outer_deferred or (
+            kind != "class" and name not in ("listcomp", "setcomp", "dictcomp"))
+        pending += [(child, deferred) for child in table.get_children()]
+        # a class body reads a name it has not bound yet from the globals, so every
+        # name it reads counts
+        found.append((table.get_lineno(), {
+            s.get_name() for s in table.get_symbols() if s.is_referenced()
+            and (s.is_global() or kind == "class")}, deferred))
+    return found
+
+
+def deferred_names(source: str) -> set[str]:
+    """The globals a cell's functions, lambdas and generators read when they run: a call
+    in a later cell reads them as that cell finds them."""
+    try:
+        return set().union(*(names for _line, names, deferred in _scopes(source) if deferred))
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return set()
+
+
+def free_names(source: str, tree: ast.Module | None = None, sure_with: bool = True,
+               ) -> set[str]:
     """The names a cell reads from the namespace it runs in (a superset of them).
 
     Top-level statements are read in order: a name read after the cell surely bound it
-    (an assignment, an import, a ``def``, ``with ... as``, in the same block or one that
-    encloses it) is not free; a binding inside an ``if``, a loop or a ``try`` counts only
-    inside it. In the functions, classes, lambdas and comprehensions the cell defines,
-    the names Python resolves as globals (:mod:`symtable`) are free, unless the cell
-    bound them before the statement that defines them. A name the cell deletes at top
-    level is always free.
+    (an assignment, an import, a ``def``, and with ``sure_with`` a ``with`` block's, in the
+    same block or one that encloses it) is not free; a binding inside an ``if``, a loop or
+    a ``try`` counts only inside it. The names the cell's functions, lambdas and
+    generators read as globals (:mod:`symtable`) are always free; those its classes and
+    comprehensions read as globals are, unless the cell bound them before the statement
+    that runs them. A name the cell deletes is free (``del`` needs it).
     """
     tree = tree or ast.parse(source)
     deleted = {t.id for node in tree.body for t in ast.walk(node)
                if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Del)}
-    nested: list[tuple[int, set[str]]] = []
-    pending = list(symtable.symtable(source, "<cell>", "exec").get_children())
-    while pending:
-        table = pending.pop()
-        pending += table.get_children()
-        # a class body reads a name it has not bound yet from the globals, so every
-        # name it reads counts
-        nested.append((table.get_lineno(), {
-            s.get_name() for s in table.get_symbols() if s.is_referenced()
-            and (s.is_global() or table.get_type() == "class")}))
-    free: set[str] = set()
+    nested = _scopes(source)
+    free: set[str] = set(deleted)
 
     def block(stmts, bound: set[str]) -> None:
         for stmt in stmts:
             known = bound - deleted
             if isinstance(stmt, ast.With | ast.AsyncWith):
+                inner = bound if sure_with else set(bound)
                 for item in stmt.items:
-                    free.update(_loads(item.context_expr) - (bound - deleted))
+                    free.update(_loads(item.context_expr) - (inner - deleted))
                     if item.optional_vars is not None:
-                        free.update(_loads(item.optional_vars) - (bound - deleted))
-                        bound |= _targets(item.optional_vars)
-                block(stmt.body, bound)
+                        free.update(_loads(item.optional_vars) - (inner - deleted))
+                        inner |= _targets(item.optional_vars)
+                block(stmt.body, inner)
             elif isinstance(stmt, ast.If | ast.While):
                 free.update(_loads(stmt.test) - known)
                 block(stmt.body, set(bound))
@@ -187,20 +247,22 @@ def free_names(source: str, tree: ast.Module | None = None) -> set[str]:
 
     bound: set[str] = set()
     for stmt in tree.body:
-        # the globals of the scopes this statement defines, as bound where it starts
+        # the globals of the scopes this statement defines: as bound where it starts
+        # for those that run at once, all of them for those that run when called
         lines = statement_lines(stmt)
-        for line, names in nested:
+        for line, names, deferred in nested:
             if line in lines:
-                free.update(names - (bound - deleted))
+                free.update(names if deferred else names - (bound - deleted))
         block([stmt], bound)
     return free
 
 
-def names_of(source: str) -> tuple[set[str], set[str]] | None:
+def names_of(source: str, sure_with: bool = True) -> tuple[set[str], set[str]] | None:
     """(names a cell defines, names it uses); ``None`` when it cannot be analysed
     (not Python, a magic, a star import or dynamic access to the namespace)."""
-    found = bindings(source)
-    if found is None or found[2] or found[1] & _DYNAMIC:
+    found = bindings(source, sure_with)
+    if found is None or found[2] or found[1] & _DYNAMIC \
+            or any(_HISTORY.fullmatch(name) for name in found[1]):
         return None
     return found[0], found[1]
 
@@ -211,18 +273,45 @@ def cells_to_skip(cells, release_cells, setup_tag: str = "grade-setup") -> set[i
 
     Needed: the setup cell, every ``task-*`` cell, every nbgrader cell, every cell the
     student added or changed, and, transitively, every earlier cell that defines a name
-    a needed cell uses. If any needed cell cannot be analysed, nothing is skipped.
+    a needed cell uses, and every cell, earlier or later, that defines a name a needed
+    cell's functions read when they are called. If a needed cell cannot be analysed,
+    nothing is skipped; if a demo cell cannot be analysed, it runs, and so does every
+    cell before it. The course's own cells (a release cell's source, a locked or test
+    cell) are read with their ``with`` blocks' bindings holding after them; a
+    student's, without.
     """
+    released = {c.source.strip() for c in release_cells if c.cell_type == "code"}
     demo_sources = {c.source.strip() for c in release_cells if c.cell_type == "code"
                     and not nbgrader_meta(c) and not c.metadata.get("tags")}
-    analysed, demo = [], []
+    analysed, demo, late_of = [], [], []
     for cell in cells:
         tags = cell.metadata.get("tags", [])
-        is_demo = (cell.cell_type == "code" and not nbgrader_meta(cell) and setup_tag not in tags
+        code = cell.cell_type == "code"
+        is_demo = (code and not nbgrader_meta(cell) and setup_tag not in tags
                    and not any(t.startswith("task-") for t in tags)
                    and cell.source.strip() in demo_sources)
         demo.append(is_demo)
-        analysed.append(names_of(cell.source) if cell.cell_type == "code" else (set(), set()))
+        meta = nbgrader_meta(cell)
+        # the course's own: a release cell's source, or a locked or test cell (nbgrader
+        # put back its source from the gradebook, hidden tests included, before this runs)
+        own = cell.source.strip() in released or (
+            bool(meta.get("locked") or meta.get("grade")) and not meta.get("solution"))
+        analysed.append(names_of(cell.source, own) if code else (set(), set()))
+        late_of.append(deferred_names(cell.source) if code else set())
+    late: set[str] = set()
+    while True:
+        skip = _skipped(cells, analysed, demo, late)
+        if skip is None:
+            return set()
+        more = set().union(*(late_of[i] for i in range(len(cells)) if i not in skip))
+        if more <= late:
+            return skip
+        late |= more
+
+
+def _skipped(cells, analysed, demo, late: set[str]) -> set[int] | None:
+    """One pass from the last cell up; ``late``: names read when functions run (a cell
+    defining one runs wherever it is). None: nothing may be skipped."""
     wanted: set[str] = set()
     skip: set[int] = set()
     for index in reversed(range(len(cells))):
@@ -230,11 +319,13 @@ def cells_to_skip(cells, release_cells, setup_tag: str = "grade-setup") -> set[i
         if not demo[index]:
             if names is None:
                 if cells[index].source.strip():
-                    return set()
+                    return None
                 continue
             wanted |= names[1]
-        elif names is None or names[0] & wanted:
-            wanted |= names[1] if names else set()
+        elif names is None:  # it runs, and it may need anything before it
+            return skip
+        elif names[0] & (wanted | late):
+            wanted |= names[1]
         else:
             skip.add(index)
     return skip
