@@ -125,6 +125,13 @@ SETTINGS: dict[str, Setting] = _declare(
     # figures, a few MiB. Past the cap the file is not even parsed: 0 and a note.
     Setting("COURSE_SUBMISSION_MB", "number", 32.0, "largest submitted notebook file the "
             "grader reads, MiB (larger: 0 points, not parsed)"),
+    # What `collect` keeps of one student's hand-in: the notebook and a few files beside
+    # it (a PDF, a figure). An LMS download or a student's zip past these is cut short,
+    # with a note, before it can fill the disk or the grader's folder listing.
+    Setting("COURSE_SUBMISSION_TOTAL_MB", "number", 128.0, "what collect keeps of one "
+            "student's files in all, MiB (files past it are left out, with a note)"),
+    Setting("COURSE_SUBMISSION_FILES", "integer", 50, "how many files collect keeps of "
+            "one student (files past it are left out, with a note)"),
     # The longest cell of the course has 4 KiB of code; parsing code costs the grader
     # a few hundred times its size (a 1.5 MB cell: 641 MiB).
     Setting("COURSE_CELL_SOURCE_KB", "integer", 128, "largest source of one submitted "

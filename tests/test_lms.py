@@ -165,3 +165,202 @@ def test_the_command_refuses_a_folder_and_lists_the_unmatched(graded, tmp_path, 
     out = capsys.readouterr()
     assert "ghost" in out.out and "jupyter-okafor" in out.out
     assert "unmatched" in out.err
+
+
+# ------------------------------------------------------------------ LMS downloads
+# collect reads Canvas' and Moodle's bulk downloads as they come (tests/lms_downloads.py
+# writes them from the LMSs' own naming); lms-export then finds every student in the
+# same LMS's gradebook file with no mapping file.
+def _course(tmp_path: Path) -> tuple[Path, str]:
+    """A course folder with a release of one graded cell, and a student's notebook."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("answer = None")
+    cell.metadata["nbgrader"] = {"grade_id": "t-answer", "solution": True, "grade": False,
+                                 "locked": False, "schema_version": 3}
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    (tmp_path / "release" / "hw").mkdir(parents=True)
+    nbformat.write(nb, tmp_path / "release" / "hw" / "hw.ipynb")
+    return tmp_path, nbformat.writes(nb)
+
+
+def _class(text: str):
+    """Six students: late and renamed, several files, a resubmission Canvas renamed, a
+    zip, a PDF alone, names with letters beyond ASCII."""
+    from tests.lms_downloads import Student
+
+    nb = text.encode()
+    return [
+        Student("Jürgen", "Müller", 4101, 912301, [("hw.ipynb", nb), ("notes.pdf", b"%PDF")]),
+        Student("Zoë", "Chen", 4102, 912302, [("hw (1).ipynb", nb)], late=True),
+        Student("Ana María", "López García", 4103, 912303,
+                [("hw-1.ipynb", nb), ("figure.png", b"\x89PNG")]),
+        Student("Bảo", "Nguyen", 4104, 912304, [("report.pdf", b"%PDF")]),
+        Student("Chidi", "Okafor", 4105, 912305, [("Untitled.ipynb", nb)]),
+        Student("Siobhán", "O'Brien", 4106, 912306,
+                [("mine.zip", _zip({"work/hw.ipynb": nb, "work/data.csv": b"1"}))]),
+    ]
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+    return buf.getvalue()
+
+
+def test_canvas_download_is_collected_under_canvas_user_ids(tmp_path):
+    from instructor.workflow.collect import collect
+    from instructor.workflow.lms_download import read_handins
+    from tests.lms_downloads import canvas_download, canvas_name
+
+    root, text = _course(tmp_path)
+    students = _class(text)
+    assert canvas_name(students[1], 7, "hw (1).ipynb") == "chenzoë_LATE_4102_7_hw (1).ipynb"
+    report = collect(canvas_download(students, tmp_path / "submissions.zip"), "hw", root)
+    assert sorted(report) == [str(s.canvas_id) for s in students]
+    for s in students:
+        folder = root / "submitted" / str(s.canvas_id) / "hw"
+        assert (folder / "hw.ipynb").is_file() == (s.last != "Nguyen"), s.last
+    assert (root / "submitted/4101/hw/notes.pdf").read_bytes() == b"%PDF"
+    assert (root / "submitted/4106/hw/work/data.csv").is_file()
+    assert report["4102"][0] == "Canvas marked this submission late (handed in after the " \
+        "due date)."
+    assert "named 'hw (1).ipynb'" in report["4102"][1]
+    assert "No notebook found" in report["4104"][0]
+    handins = read_handins("hw", root)
+    assert handins["4102"]["late"] == "yes" and handins["4101"]["late"] == ""
+    assert handins["4101"]["name"] == "müllerjürgen" and handins["4101"]["lms"] == "canvas"
+    assert handins["4103"]["files"] == "hw-1.ipynb | figure.png"
+
+
+def test_moodle_download_is_collected_under_participant_ids(tmp_path):
+    from instructor.workflow.collect import collect
+    from instructor.workflow.lms_download import read_handins
+    from tests.lms_downloads import moodle_download
+
+    root, text = _course(tmp_path)
+    students = _class(text)
+    source = moodle_download(students, tmp_path / "moodle.zip")
+    report = collect(source, "hw", root)
+    assert sorted(report) == [str(s.moodle_id) for s in students]
+    assert (root / "submitted/912303/hw/figure.png").is_file()
+    assert (root / "submitted/912306/hw/hw.ipynb").is_file()
+    assert read_handins("hw", root)["912301"]["name"] == "Jürgen Müller"
+    # the same download unpacked into a folder (and wrapped in one) reads the same
+    import zipfile
+    with zipfile.ZipFile(source) as zf:
+        zf.extractall(tmp_path / "unpacked" / "course-hw-42")
+    again = collect(tmp_path / "unpacked", "hw", root)
+    assert again == report
+
+
+def test_a_students_files_are_capped_in_number_and_in_all(tmp_path, monkeypatch):
+    from instructor.workflow.collect import collect
+
+    root, text = _course(tmp_path)
+    monkeypatch.setenv("COURSE_SUBMISSION_FILES", "3")
+    monkeypatch.setenv("COURSE_SUBMISSION_TOTAL_MB", "1")
+    incoming = tmp_path / "in"
+    (incoming / "many").mkdir(parents=True)
+    for i in range(10):
+        (incoming / "many" / f"f{i}.txt").write_text("x")
+    (incoming / "many" / "hw.ipynb").write_text(text)  # notebooks first in line
+    (incoming / "big").mkdir()
+    (incoming / "big" / "hw.ipynb").write_text(text)
+    for i in range(2):
+        (incoming / "big" / f"part{i}.bin").write_bytes(bytes(700_000))
+    report = collect(incoming, "hw", root)
+    kept = sorted(p.name for p in (root / "submitted/many/hw").iterdir())
+    assert kept == ["GRADING_NOTES.txt", "f0.txt", "f1.txt", "hw.ipynb", "timestamp.txt"]
+    assert "8 more file(s) were left out" in report["many"][0]
+    assert "COURSE_SUBMISSION_FILES" in report["many"][0]
+    assert (root / "submitted/big/hw/part0.bin").exists()
+    assert not (root / "submitted/big/hw/part1.bin").exists()
+    assert "part1.bin was left out" in report["big"][0]
+    assert "COURSE_SUBMISSION_TOTAL_MB" in report["big"][0]
+
+
+def test_collect_follows_no_link_and_writes_nowhere_else(tmp_path):
+    """A folder's symbolic links are left out (never read through); a zip's paths that
+    climb out, or a zip member that is a link, are left out; collect does not write
+    through a link planted in ``submitted/``."""
+    import stat
+    import zipfile
+
+    from instructor.workflow.collect import collect
+
+    root, text = _course(tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("grader's secret")
+    incoming = tmp_path / "in"
+    (incoming / "eve").mkdir(parents=True)
+    (incoming / "eve" / "hw.ipynb").write_text(text)
+    (incoming / "eve" / "loot.txt").symlink_to(secret)
+    (incoming / "eve" / "dir").symlink_to(tmp_path)
+    (incoming / "mallory.ipynb").symlink_to(secret)
+    with zipfile.ZipFile(incoming / "trudy.zip", "w") as zf:
+        zf.writestr("hw.ipynb", text)
+        zf.writestr("../../escaped.txt", "out")
+        zf.writestr("/abs.txt", "out")
+        link = zipfile.ZipInfo("link.txt")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        zf.writestr(link, str(secret))
+    report = collect(incoming, "hw", root)
+    assert sorted(report) == ["eve", "trudy"]
+    eve = root / "submitted" / "eve" / "hw"
+    assert (eve / "hw.ipynb").is_file() and not (eve / "loot.txt").exists()
+    assert not (eve / "dir").exists()
+    trudy = root / "submitted" / "trudy" / "hw"
+    assert sorted(p.name for p in trudy.iterdir()) == ["GRADING_NOTES.txt", "hw.ipynb",
+                                                       "timestamp.txt"]
+    assert not list(tmp_path.rglob("escaped.txt")) and not (Path("/abs.txt")).exists()
+    # a link planted where a student's folder goes: refused, nothing written through it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    import shutil
+    shutil.rmtree(root / "submitted" / "eve")
+    (root / "submitted" / "eve").symlink_to(elsewhere)
+    with pytest.raises(SystemExit, match="symbolic link"):
+        collect(incoming, "hw", root)
+    assert not any(elsewhere.iterdir())
+
+
+@pytest.mark.parametrize("lms", ["canvas", "moodle-worksheet", "moodle-gradebook"])
+def test_lms_export_finds_every_collected_student_without_a_mapping(tmp_path, lms):
+    """collect from the LMS's download, then fill the same LMS's file: every student
+    matched on the id (Canvas' user id, Moodle's participant id) or, in Moodle's
+    gradebook export, the full name its download gave."""
+    from instructor.workflow.collect import collect
+    from tests.lms_downloads import (
+        canvas_download,
+        canvas_gradebook,
+        moodle_download,
+        moodle_gradebook,
+        moodle_worksheet,
+    )
+
+    root, text = _course(tmp_path)
+    students = _class(text)
+    kind = lms.split("-")[0]
+    download = canvas_download if kind == "canvas" else moodle_download
+    collect(download(students, tmp_path / "dl.zip"), "hw", root)
+    ids = [str(s.canvas_id if kind == "canvas" else s.moodle_id) for s in students]
+    subs = [Submission(i, float(n), 10.0, tests={}) for n, i in enumerate(ids)]
+    graded = GradedClass("hw", root, [], {}, [], subs)
+    source = tmp_path / "export.csv"
+    source.write_text({"canvas": canvas_gradebook(students, "hw (5501)"),
+                       "moodle-worksheet": moodle_worksheet(students, 10),
+                       "moodle-gradebook": moodle_gradebook(students, "hw")}[lms],
+                      encoding="utf-8")
+    out = fill(graded, kind, source, tmp_path / "out.csv")
+    assert out.not_in_lms == [] and out.not_in_gradebook == [] and out.ambiguous == []
+    col = {"canvas": "hw (5501)", "moodle-worksheet": "Grade",
+           "moodle-gradebook": "Assignment: hw (Real)"}[lms]
+    rows = [r for r in _rows(tmp_path / "out.csv") if "Points Possible" not in
+            r.get("Student", "")]
+    assert [r[col] for r in rows] == [str(n) for n in range(len(students))]

@@ -41,6 +41,8 @@ FLAG_NOTES = [
     ("CRASH", re.compile(r"crashed the Python kernel|too many crashes|ran out of memory")),
     ("NEEDS REVIEW", re.compile(r"needs the instructor's review")),
     ("TOO LARGE", re.compile(r"over the grader's limit")),
+    # the LMS's own mark, carried by collect from its download (Canvas' LATE)
+    ("LATE", re.compile(r"marked this submission late")),
     # a verdict that rests on code of the student's own, behind a proxy (task (d))
     ("OWN MODEL CODE", re.compile(r"checked through your model's own code")),
 ]

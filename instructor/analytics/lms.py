@@ -16,10 +16,18 @@ filled from the course's gradebook (and, on request, one column per task):
   number) and each grade column to a grade item (or a new one) on its own screen; every
   identity column of the export is kept, the assignment's column filled or added.
 
+- **Moodle's grading worksheet** (the assignment's View all submissions > Download
+  grading worksheet, re-imported by its Upload grading worksheet): one row per
+  participant, ``Identifier`` = ``Participant <id>``, the score goes in ``Grade``.
+
 Students are matched on their nbgrader id: in a mapping file (``nbgrader_id,lms_id``)
-when given, else against the export's login and id columns. A student of the gradebook
-not found in the export, and a student of the export not in the gradebook, are listed,
-never silently dropped. A grade the export already holds is kept unless ``overwrite``.
+when given, else against the export's login and id columns: Canvas' ``ID`` is the user
+id ``collect`` takes from Canvas' download, the worksheet's participant id the one it
+takes from Moodle's. A student collected from Moodle's download is found in Moodle's
+gradebook export by the full name the download gave (``lms/<assignment>_handins.csv``),
+when one row alone has it. A student of the gradebook not found in the export, and a
+student of the export not in the gradebook, are listed, never silently dropped. A grade
+the export already holds is kept unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -31,12 +39,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructor.analytics.graded import GradedClass
+from instructor.workflow.lms_download import read_handins
 
 #: The export's columns that identify a student, by LMS, most specific first.
 ID_COLUMNS = {
     "canvas": ["SIS Login ID", "SIS User ID", "Integration ID", "ID"],
-    "moodle": ["Username", "Email address", "ID number", "Email", "User ID"],
+    "moodle": ["Username", "Email address", "ID number", "Email", "User ID", "Identifier"],
 }
+#: Moodle's grading worksheet: its identifier column, the prefix of each id, the grade.
+WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
 _CANVAS_ID = re.compile(r"\s*\(\d+\)\s*$")
@@ -147,6 +158,8 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
         return re.sub(r"^[^:]*:\s*|\s*\((Real|Percentage|Letter)\)\s*$", "", h)
     target = next((h for h in header if _key(h) == wanted), None) or next(
         (h for h in header if _key(name_of(h)) == wanted), None)
+    if lms == "moodle" and WORKSHEET_ID in header and WORKSHEET_GRADE in header:
+        target = WORKSHEET_GRADE  # one assignment's worksheet: its grade column
     out = Export(Path(dest), target or column or graded.assignment)
     if target is None:
         out.notes.append(f"no column '{column or graded.assignment}' in the export: added "
@@ -163,10 +176,21 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
                 if "@" in value and col.lower().startswith("email"):
                     local = value.split("@", 1)[0].casefold()
                     index.setdefault(local, []).append(i)
+                if col == WORKSHEET_ID and value.startswith(WORKSHEET_PREFIX):
+                    index.setdefault(value[len(WORKSHEET_PREFIX):].strip(), []).append(i)
+    names: dict[str, list[int]] = {}
+    if lms == "moodle" and {"First name", "Last name"} <= set(header):
+        for i, row in enumerate(people):
+            full = f"{row.get('First name', '')} {row.get('Last name', '')}"
+            names.setdefault(_key(full), []).append(i)
+    handins = read_handins(graded.assignment, graded.root)
     matched: dict[int, str] = {}
     for sub in graded.submissions:
         key = mapping.get(sub.student, sub.student).casefold()
         hits = sorted(set(index.get(key, [])))
+        handin = handins.get(sub.student, {})
+        if not hits and handin.get("lms") == lms and handin.get("name"):
+            hits = names.get(_key(handin["name"]), [])  # Moodle's download: its full name
         if not hits:
             out.not_in_lms.append(sub.student)
         elif len(hits) > 1:
@@ -177,7 +201,7 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
             matched[hits[0]] = sub.student
     by_id = {s.student: s for s in graded.submissions}
     for i, row in enumerate(people):
-        who = row.get("Student") or " ".join(
+        who = row.get("Student") or row.get("Full name") or " ".join(
             row.get(c, "") for c in ("First name", "Last name") if row.get(c)) or \
             next((row[c] for c in id_cols if row.get(c)), f"row {i + 2}")
         if i not in matched:

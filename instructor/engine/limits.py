@@ -52,6 +52,17 @@ def submission_limit(environ: Environ = None) -> int:
     return int(settings.number("COURSE_SUBMISSION_MB", environ) * MIB)
 
 
+def submission_total_limit(environ: Environ = None) -> int:
+    """What ``collect`` keeps of one student's files in all, in bytes
+    (``COURSE_SUBMISSION_TOTAL_MB``)."""
+    return int(settings.number("COURSE_SUBMISSION_TOTAL_MB", environ) * MIB)
+
+
+def submission_file_count(environ: Environ = None) -> int:
+    """How many files ``collect`` keeps of one student (``COURSE_SUBMISSION_FILES``)."""
+    return settings.integer("COURSE_SUBMISSION_FILES", environ)
+
+
 def text_size(value) -> int:
     """The size in bytes of the text in a JSON-like value (a cell's source, an output),
     without serialising it."""

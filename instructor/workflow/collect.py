@@ -1,34 +1,46 @@
 """Put students' files into nbgrader's ``submitted/<student>/<assignment>/`` layout.
 
-The input is a folder (or a zip of such a folder) with one entry per student:
-
-- ``<student>/`` a folder with the student's files, or
-- ``<student>.zip`` a zip of them (folders inside the zip do not matter), or
-- ``<student>.ipynb`` just the notebook.
+The input is a folder, or a zip of one, in one of the layouts of
+:mod:`instructor.workflow.lms_download`: Canvas' or Moodle's bulk download as it comes
+(the LMS's user id becomes the student id; the pairing with the student's name, and
+Canvas' "late" mark, are kept in ``lms/<assignment>_handins.csv``), or one entry per
+student (``<student>/``, ``<student>.zip`` or ``<student>.ipynb``). A zip a student
+handed in is unpacked (folders inside it do not matter).
 
 The notebook is found even when the student renamed it (``02_stacked (1).ipynb``,
 ``Untitled.ipynb``): a file that carries this assignment's graded cell ids wins, or the
 only notebook there is. Every decision is written to the submission's
-``GRADING_NOTES.txt``, which the student gets back with the feedback. Unreadable
-notebooks are collected as they are: the autograde step reports them. A file in a
-student's zip that unpacks to more than ``COURSE_SUBMISSION_MB`` is left out (streamed,
-never held in memory).
+``GRADING_NOTES.txt``, which the student gets back with the feedback; a late hand-in is
+noted there and flagged LATE in the class report. Unreadable notebooks are collected as
+they are: the autograde step reports them.
+
+What a student sends is read without trust: nothing is held in memory, no symbolic link
+is followed (in a folder they are left out, in a zip they are never made), no path
+leaves the student's folder, and a student's files are capped one by one
+(``COURSE_SUBMISSION_MB``), in number (``COURSE_SUBMISSION_FILES``) and in all
+(``COURSE_SUBMISSION_TOTAL_MB``); past a cap a file is left out with a note, notebooks
+first in line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import shutil
+import stat
 import tempfile
 import zipfile
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 from instructor import ROOT
 from instructor.engine import limits
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import write_notes
+from instructor.workflow.lms_download import Hand, hands, write_handins
 
 _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
 
@@ -58,36 +70,6 @@ def _release_ids(assignment: str, root: Path) -> set[str]:
     return grade_ids(path) if path.exists() else set()
 
 
-def _files_of(entry: Path, workdir: Path) -> tuple[Path, list[str]]:
-    """A folder holding the student's files, extracting a zip if needed; notes on files
-    left out."""
-    notes: list[str] = []
-    if entry.is_dir():
-        return entry, notes
-    target = workdir / entry.stem
-    target.mkdir(parents=True, exist_ok=True)
-    if entry.suffix == ".zip":
-        with zipfile.ZipFile(entry) as zf:
-            for info in zf.infolist():
-                parts = Path(info.filename).parts
-                if info.is_dir() or any(p in _SKIP or p.startswith("._") for p in parts):
-                    continue
-                if ".." in parts or Path(info.filename).is_absolute():
-                    continue
-                if info.file_size > limits.submission_limit():
-                    notes.append(f"{info.filename} unpacks to {info.file_size:,} bytes, over "
-                                 "the grader's limit for a file (COURSE_SUBMISSION_MB); it "
-                                 "was left out.")
-                    continue
-                (target / Path(*parts)).parent.mkdir(parents=True, exist_ok=True)
-                # streamed: zipfile yields at most the declared size
-                with zf.open(info) as source, open(target / Path(*parts), "wb") as out:
-                    shutil.copyfileobj(source, out)
-    else:
-        shutil.copy2(entry, target / entry.name)
-    return target, notes
-
-
 def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
                     ) -> tuple[Path | None, list[str]]:
     """The student's notebook for ``assignment`` among ``files``, and notes on the choice."""
@@ -114,47 +96,281 @@ def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
                   f"as {expected} because {why}."]
 
 
+
+
+# ------------------------------------------------------------------ reading the input
+_NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 1 << 20
+#: What a student's late hand-in says in its notes (the class report flags it LATE).
+LATE_NOTE = "{lms} marked this submission late (handed in after the due date)."
+
+
+def _skipped(path: str) -> bool:
+    parts = path.split("/")
+    return any(p in _SKIP or p.startswith("._") for p in parts)
+
+
+def _safe_parts(path: str) -> tuple[str, ...] | None:
+    """The parts of a relative path that stays where it is put, or None."""
+    parts = tuple(p for p in path.replace("\\", "/").split("/") if p not in ("", "."))
+    if not parts or path.startswith("/") or ".." in parts or any("\0" in p for p in parts):
+        return None
+    return parts
+
+
+class _Input:
+    """The class's hand-in, a zip or a folder: its files' relative paths, their sizes
+    and a way to read each, never through a symbolic link."""
+
+    def __init__(self, source: Path, stack: ExitStack):
+        self.notes: list[str] = []
+        self.sizes: dict[str, int] = {}
+        self._zip: zipfile.ZipFile | None = None
+        self._infos: dict[str, zipfile.ZipInfo] = {}
+        self._root = source
+        if source.is_file():
+            self._zip = stack.enter_context(zipfile.ZipFile(source))
+            for info in self._zip.infolist():
+                if info.is_dir() or _skipped(info.filename):
+                    continue
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    self.notes.append(f"{info.filename} is a symbolic link: left out.")
+                    continue
+                parts = _safe_parts(info.filename)
+                if parts is None:
+                    self.notes.append(f"{info.filename}: a path outside the download, "
+                                      "left out.")
+                    continue
+                self.sizes["/".join(parts)] = info.file_size
+                self._infos["/".join(parts)] = info
+        else:
+            for folder, dirs, files in os.walk(source, followlinks=False):
+                here = Path(folder)
+                for d in list(dirs):
+                    if (here / d).is_symlink():
+                        dirs.remove(d)
+                        self.notes.append(f"{(here / d).relative_to(source)} is a symbolic "
+                                          "link: left out.")
+                for name in files:
+                    path = here / name
+                    rel = path.relative_to(source).as_posix()
+                    if _skipped(rel):
+                        continue
+                    info = path.lstat()
+                    if not stat.S_ISREG(info.st_mode):
+                        self.notes.append(f"{rel} is not a regular file (a symbolic link?): "
+                                          "left out.")
+                        continue
+                    self.sizes[rel] = info.st_size
+
+    def open(self, rel: str):
+        if self._zip is not None:
+            return self._zip.open(self._infos[rel])  # yields at most the declared size
+        fd = os.open(self._root / rel, os.O_RDONLY | _NOFOLLOW)
+        return os.fdopen(fd, "rb")
+
+    def unwrapped(self) -> str:
+        """The one folder that wraps the whole class, if any (a zip of the folder)."""
+        tops = {p.split("/", 1)[0] for p in self.sizes}
+        if len(tops) != 1 or not all("/" in p for p in self.sizes):
+            return ""
+        top = tops.pop()
+        inner = [p.split("/", 1)[1] for p in self.sizes]
+        # every entry inside is a folder: a class folder, not one student's
+        return top if all("/" in p for p in inner) or hands(inner, safe_student_id)[0] \
+            != "folders" else ""
+
+
+class _Budget:
+    """What is left of one student's caps: files, bytes in all, bytes per file."""
+
+    def __init__(self):
+        self.files = limits.submission_file_count()
+        self.total = limits.submission_total_limit()
+        self.per_file = limits.submission_limit()
+        self.notes: list[str] = []
+        self.over_count = 0
+
+    def admit(self, name: str, size: int) -> bool:
+        if size > self.per_file:
+            self.notes.append(f"{name} unpacks to {size:,} bytes, over the grader's limit "
+                              "for a file (COURSE_SUBMISSION_MB); it was left out.")
+            return False
+        if self.files <= 0:
+            self.over_count += 1
+            return False
+        if size > self.total:
+            self.notes.append(
+                f"{name} was left out: with it, this student's files would be over the "
+                f"grader's limit of {limits.submission_total_limit() / limits.MIB:g} MiB "
+                "in all (COURSE_SUBMISSION_TOTAL_MB).")
+            return False
+        return True
+
+    def close(self) -> list[str]:
+        if self.over_count:
+            self.notes.append(
+                f"{self.over_count} more file(s) were left out: the grader keeps at most "
+                f"{limits.submission_file_count()} files of a student, over the grader's "
+                "limit (COURSE_SUBMISSION_FILES).")
+        return self.notes
+
+
+def _free(target: Path) -> Path:
+    """``target``, or ``name (2).ext``... when a file of that name is already there."""
+    n = 2
+    candidate = target
+    while candidate.exists():
+        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
+        n += 1
+    return candidate
+
+
+def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str, ...],
+           budget: _Budget) -> Path | None:
+    """Copy one file, streamed, under ``folder``, if the caps allow; a file that turns
+    out larger than it said is cut and left out."""
+    if not budget.admit(name, size):
+        return None
+    target = folder.joinpath(*parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target = _free(target)
+    cap = min(budget.per_file, budget.total)
+    written = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    with read() as source, os.fdopen(fd, "wb") as out:
+        while chunk := source.read(min(_CHUNK, cap + 1 - written)):
+            written += len(chunk)
+            if written > cap:
+                break
+            out.write(chunk)
+    if written > cap:
+        target.unlink()
+        budget.notes.append(f"{name} is larger than it said, over the grader's limit "
+                            "(COURSE_SUBMISSION_MB); it was left out.")
+        return None
+    budget.files -= 1
+    budget.total -= written
+    return target
+
+
+def _unpack(zip_path: Path, label: str, folder: Path, budget: _Budget) -> None:
+    """A zip the student handed in, unpacked into ``folder`` within the caps."""
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError):
+        budget.notes.append(f"{label} could not be read as a zip; it was kept as it is.")
+        shutil.move(zip_path, _free(folder / zip_path.name))
+        return
+    with zf:
+        members = [i for i in zf.infolist() if not i.is_dir() and not _skipped(i.filename)]
+        members.sort(key=lambda i: not i.filename.endswith(".ipynb"))
+        for info in members:
+            parts = _safe_parts(info.filename)
+            if parts is None or stat.S_ISLNK(info.external_attr >> 16):
+                budget.notes.append(f"{info.filename} in {label} was left out (a link, or "
+                                    "a path outside the submission).")
+                continue
+            _store(lambda i=info: zf.open(i), info.filename, info.file_size, folder, parts,
+                   budget)
+
+
+def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path) -> list[str]:
+    """One student's files, copied into ``folder`` within the caps; notes."""
+    budget = _Budget()
+    order = sorted(hand.files, key=lambda f: (not f[1].endswith((".ipynb", ".zip")),))
+    for path, name in order:
+        parts = _safe_parts(name)
+        if parts is None:
+            budget.notes.append(f"{name}: a path outside the submission, left out.")
+            continue
+        source = f"{prefix}{path}"
+        size = given.sizes[source]
+        unpack = name.endswith(".zip") and len(parts) == 1 and (kind != "folders"
+                                                               or "/" not in path)
+        if unpack:
+            with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
+                held = _Budget()  # the zip itself: one file, the per-file cap
+                held.files, held.total = 1, held.per_file
+                got = _store(lambda s=source: given.open(s), name, size, Path(tmp), parts,
+                             held)
+                budget.notes += held.notes
+                if got is not None:
+                    _unpack(got, name, folder, budget)
+            continue
+        _store(lambda s=source: given.open(s), name, size, folder, parts, budget)
+    return budget.close()
+
+
+# ------------------------------------------------------------------ writing the output
+def _own_folder(path: Path, root: Path) -> None:
+    """Refuse to write through a symbolic link anywhere from ``root`` down to ``path``."""
+    here = root
+    for part in path.relative_to(root).parts:
+        here = here / part
+        if here.is_symlink():
+            raise SystemExit(f"{here} is a symbolic link: collect does not write through "
+                             "one; remove it first")
+
+
+def _copy_tree(files: Path, dest: Path, notebook: Path | None, assignment: str) -> None:
+    """The chosen notebook and the student's other files into ``dest`` (just made)."""
+    def copy(src: Path, target: Path) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+        with open(src, "rb") as i, os.fdopen(fd, "wb") as o:
+            shutil.copyfileobj(i, o)
+        shutil.copystat(src, target)
+
+    if notebook is not None:
+        copy(notebook, dest / f"{assignment}.ipynb")
+    for extra in sorted(files.rglob("*")):
+        rel = extra.relative_to(files)
+        if extra.is_file() and extra.suffix != ".ipynb" and rel.as_posix() not in (
+                "timestamp.txt", "GRADING_NOTES.txt"):
+            copy(extra, dest / rel)
+
+
 def collect(source: Path, assignment: str, root: Path = ROOT,
             timestamp: dt.datetime | None = None) -> dict[str, list[str]]:
     """Collect every student in ``source`` (folder or zip); returns notes per student."""
     source = Path(source)
     root = Path(root)
+    if source.is_symlink() or not (source.is_dir() or zipfile.is_zipfile(source)):
+        raise SystemExit(f"{source}: not a folder or a zip of the class's hand-in")
     stamp = (timestamp or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     expected_ids = _release_ids(assignment, root)
     report: dict[str, list[str]] = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        if source.is_file() and source.suffix == ".zip":
-            with zipfile.ZipFile(source) as zf:
-                zf.extractall(workdir / "class")
-            source = workdir / "class"
-            entries = [p for p in source.iterdir() if p.name not in _SKIP]
-            if len(entries) == 1 and entries[0].is_dir() and not any(
-                    e.suffix in (".zip", ".ipynb") for e in entries[0].iterdir()
-                    if e.is_file()) and all(e.is_dir() for e in entries[0].iterdir()):
-                source = entries[0]  # a zip that wraps the class folder
-        for entry in sorted(source.iterdir()):
-            if entry.name in _SKIP or entry.name.startswith("."):
-                continue
-            if entry.is_file() and entry.suffix not in (".zip", ".ipynb"):
-                continue
-            student = safe_student_id(entry.stem if entry.is_file() else entry.name)
-            files, left_out = _files_of(entry, workdir / "students")
-            dest = root / "submitted" / student / assignment
-            if dest.exists():
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        given = _Input(source, stack)
+        prefix = given.unwrapped()
+        prefix = f"{prefix}/" if prefix else ""
+        paths = [p[len(prefix):] for p in given.sizes]
+        # a file at the top that is not a notebook or a zip is no student's (a README)
+        paths = [p for p in paths if "/" in p or p.endswith((".zip", ".ipynb"))
+                 or hands([p], safe_student_id)[0] != "folders"]
+        kind, found = hands(paths, safe_student_id)
+        for note in given.notes:
+            print(f"collect: {note}")
+        submitted = root / "submitted"
+        submitted.mkdir(exist_ok=True)
+        _own_folder(submitted, root)
+        for hand in found:
+            files = Path(tmp) / "students" / hand.student
+            files.mkdir(parents=True)
+            left_out = _gather(hand, kind, given, prefix, files)
+            dest = submitted / hand.student / assignment
+            if dest.exists() or dest.is_symlink() or dest.parent.is_symlink():
+                _own_folder(dest, root)
                 shutil.rmtree(dest)
             dest.mkdir(parents=True)
             notebook, notes = choose_notebook(files, assignment, expected_ids)
-            notes = left_out + notes
-            if notebook is not None:
-                shutil.copy2(notebook, dest / f"{assignment}.ipynb")
-            for extra in files.rglob("*"):
-                if extra.is_file() and extra.suffix != ".ipynb" and not any(
-                        p in _SKIP for p in extra.parts) and extra.name != "timestamp.txt":
-                    rel = extra.relative_to(files)
-                    (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(extra, dest / rel)
+            late = [LATE_NOTE.format(lms=hand.lms.capitalize())] if hand.late else []
+            notes = late + left_out + notes
+            _copy_tree(files, dest, notebook, assignment)
             (dest / "timestamp.txt").write_text(stamp)
             write_notes(dest, notes)
-            report[student] = notes
+            report[hand.student] = notes
+        if kind != "folders":
+            write_handins(assignment, root, found)
     return report

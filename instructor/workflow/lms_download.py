@@ -1,0 +1,128 @@
+"""Who handed in which file, read from the names in an LMS's bulk download.
+
+``collect`` reads three layouts of a class's hand-in (a folder, or a zip of it):
+
+- **Canvas** (Assignments > the assignment > *Download Submissions*): flat files, each
+  named ``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>``, the name
+  lower-cased with everything but letters and digits removed, ``LATE`` when Canvas
+  marked the submission late, ``anon_<anonymous id>`` in place of the user id when the
+  assignment is graded anonymously (Canvas' ``ContentZipper#get_filename``; older Canvas
+  wrote ``-late_`` before the user id). Only the latest attempt's files are in it.
+- **Moodle** (Assignment > View all submissions > *Download all submissions*): one folder
+  per participant and submission plugin, ``<full name>_<participant id>_assignsubmission_
+  <plugin>_/`` holding the student's files as uploaded, or, with "Download submissions in
+  folders" off, flat files ``<full name>_<participant id>_assignsubmission_<plugin>_<file
+  name>`` (``mod/assign/locallib.php``, ``download_submissions``). The participant id is
+  the assignment's own id for the student, the one its grading worksheet lists as
+  ``Participant <id>``; under blind marking the full name is ``Participant``.
+- **a folder per student** (``<student>/``, ``<student>.zip`` or ``<student>.ipynb``),
+  as ``make sample-class`` writes and as nbgrader's own ``submitted/`` holds.
+
+The LMS's id is the nbgrader student id, so that ``lms-export`` finds each student in the
+LMS's gradebook without a mapping file.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CANVAS = re.compile(
+    r"^(?P<name>[^/]*?)(?P<late>_LATE|-late)?_(?P<id>\d+|anon_[A-Za-z0-9]+)_"
+    r"(?P<attachment>\d+)_(?P<file>[^/]+)$")
+MOODLE = re.compile(
+    r"^(?P<name>[^_/]+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_"
+    r"(?:/(?P<inner>.+)|(?P<file>[^/]+))$")
+
+
+@dataclass
+class Hand:
+    """One student's hand-in: the LMS's id and name, and the files."""
+
+    student: str                 # the nbgrader student id
+    lms: str                     # "canvas", "moodle" or "" (a folder per student)
+    lms_id: str = ""
+    name: str = ""
+    late: bool = False
+    #: (path in the download, name the student gave the file), in download order
+    files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _top(path: str) -> str:
+    return path.split("/", 1)[0]
+
+
+def layout(paths: list[str]) -> str:
+    """``canvas``, ``moodle`` or ``folders``: the layout every top-level entry follows."""
+    tops = sorted({_top(p) for p in paths})
+    if tops and all(CANVAS.match(t) for t in tops):
+        return "canvas"
+    if tops and all(MOODLE.match(p) for p in paths):
+        return "moodle"
+    return "folders"
+
+
+def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
+    """The layout of a download's file ``paths`` (relative, ``/``-separated) and each
+    student's hand-in. ``safe_id`` makes a student id of a folder's name."""
+    kind = layout(paths)
+    found: dict[str, Hand] = {}
+    for path in sorted(paths):
+        if kind == "canvas":
+            m = CANVAS.match(path)
+            lms_id = m["id"]
+            hand = found.setdefault(lms_id, Hand(lms_id, "canvas", lms_id, m["name"]))
+            hand.late = hand.late or bool(m["late"])
+            hand.files.append((path, m["file"]))
+        elif kind == "moodle":
+            m = MOODLE.match(path)
+            lms_id = m["id"]
+            hand = found.setdefault(lms_id, Hand(lms_id, "moodle", lms_id, m["name"]))
+            hand.files.append((path, m["inner"] or m["file"]))
+        else:
+            top = _top(path)
+            is_file = top == path
+            stem = top.rsplit(".", 1)[0] if is_file and "." in top else top
+            student = safe_id(stem)
+            hand = found.setdefault(student, Hand(student, ""))
+            hand.files.append((path, path.split("/", 1)[1] if not is_file else top))
+    if kind == "canvas":  # a file's order in the download is its attachment's
+        for hand in found.values():
+            hand.files.sort(key=lambda f: int(CANVAS.match(f[0])["attachment"]))
+    return kind, [found[k] for k in sorted(found)]
+
+
+HANDINS = "lms/{assignment}_handins.csv"
+HANDIN_COLUMNS = ["student", "lms", "lms_id", "name", "late", "files"]
+
+
+def handins_path(assignment: str, root: Path) -> Path:
+    """Where collect records who handed in what: the LMS's id and name, late or not."""
+    return Path(root) / HANDINS.format(assignment=assignment)
+
+
+def read_handins(assignment: str, root: Path) -> dict[str, dict[str, str]]:
+    """``lms/<assignment>_handins.csv`` by student id (empty if none)."""
+    path = handins_path(assignment, root)
+    if not path.is_file():
+        return {}
+    with path.open(newline="", encoding="utf-8") as f:
+        return {r["student"]: r for r in csv.DictReader(f)}
+
+
+def write_handins(assignment: str, root: Path, found: list[Hand]) -> None:
+    """Add (or replace) these students' rows of ``lms/<assignment>_handins.csv``."""
+    rows = read_handins(assignment, root)
+    for hand in found:
+        rows[hand.student] = {"student": hand.student, "lms": hand.lms,
+                              "lms_id": hand.lms_id, "name": hand.name,
+                              "late": "yes" if hand.late else "",
+                              "files": " | ".join(name for _, name in hand.files)}
+    path = handins_path(assignment, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=HANDIN_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows[k] for k in sorted(rows))
