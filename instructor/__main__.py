@@ -134,6 +134,10 @@ def cmd_similarity(args) -> None:
     graded = load(name)
     result = pairs.run(graded, report_dir(name), threshold=args.threshold)
     for task in result["tasks"]:
+        for m in task["key"]:
+            print(f"task {task['task']}: {m['student']} is a near-copy of the public answer "
+                  f"key ({m['score']:.0%})")
+    for task in result["tasks"]:
         print(f"task {task['task']}: {len(task['pairs'])} pair(s) at or above "
               f"{args.threshold:.0%} among {task['answers']} answers")
         for p in task["pairs"][:10]:
@@ -151,7 +155,8 @@ def cmd_lms_export(args) -> None:
     source = Path(args.source)
     if not source.is_file():
         raise SystemExit(f"{source} is not a file: FROM must be the gradebook CSV downloaded "
-                         "from the LMS (Canvas: Grades > Export; Moodle: Export > Plain text)")
+                         "from the LMS (Canvas: Grades > Export; Moodle: Export > Plain text, "
+                         "or the assignment's grading worksheet)")
     dest = Path(args.to) if args.to else ROOT / "lms" / f"{name}_{args.lms}.csv"
     done = fill(load(name), args.lms, source, dest, read_mapping(args.mapping),
                 column=args.column, overwrite=args.overwrite, tasks=args.tasks)

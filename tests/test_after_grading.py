@@ -168,6 +168,11 @@ def test_similarity_section(report):
             for b in trio[i + 1:]:
                 assert (task, frozenset((a, b))) in found
     assert not any("student03_stub" in pair for _, pair in found)
+    # the same three are near-copies of the public answer key, listed first
+    key = {(r["task"], r["student"]) for r in _csv(report["dir"] / "similarity_key.csv")}
+    assert key == {(task, s) for task in ("vanilla", "sparse") for s in trio}
+    assert page.index("Near-copies of the public answer key") < page.index("<h3>Task ")
+    assert "near-copy of the public answer key" in report["similarity"]
     assert '<pre class="code">' in page and 'class="hit"' in page
     assert "student01_correct" in report["similarity"]
 

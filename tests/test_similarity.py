@@ -147,3 +147,85 @@ def test_idioms_of_a_large_class_are_not_evidence(given):
     result = compare("vanilla", answers, given)
     assert _pairs(result) == {frozenset(("x", "x_copy"))}
     assert result.ignored_common > 0
+
+
+# ------------------------------------------------------------------ the public answer key
+def _cells(nb, stubs) -> dict[str, str]:
+    """task -> the code of its answer cells (those the release has a stub for)."""
+    from instructor.workflow.export import task_of
+
+    out: dict[str, str] = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and _grade_id(cell) in stubs:
+            task = task_of(_grade_id(cell))
+            out[task] = (out.get(task, "") + "\n" + cell.source).strip("\n")
+    return out
+
+
+def key_measurement() -> list[tuple[str, str, str, float | None]]:
+    """(assignment, task, answer, score against the key) for every graded task: answers
+    built on the key (the synthetic class's correct, partial and broken answers of
+    ``make sample-class``; the key disguised every way :mod:`sample_answers` knows) and
+    answers rewritten without it (the correct alternatives of the grading tests, each
+    in a style of its own). Graded tasks only. None: too short to compare."""
+    from instructor.analytics.similarity import api_names, given_hashes, key_scores, prepare
+    from instructor.workflow.assignments import graded_assignments
+    from instructor.workflow.sample_class import make_notebook
+    from tests.test_grading_image_to_image import CHROMA_CORRECT, NEAREST_CORRECT, PSNR_CORRECT
+
+    rewritten = {"vanilla": STYLES["vanilla"], "sparse": STYLES["sparse"],
+                 "psnr": PSNR_CORRECT, "nearest": NEAREST_CORRECT, "chroma": CHROMA_CORRECT}
+    rows = []
+    for a in graded_assignments(ROOT):
+        release = nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4)
+        stubs = {_grade_id(c): c.source for c in release.cells
+                 if c.cell_type == "code" and (c.metadata.get("nbgrader") or {}).get(
+                     "solution")}
+        given = [c.source for c in release.cells if c.cell_type == "code"]
+        keep = api_names(given)
+        given_set = given_hashes(given, keep)
+        graded = {_grade_id(c).split("-", 1)[0] for c in release.cells
+                  if (c.metadata.get("nbgrader") or {}).get("grade")}
+        keys = {t: k for t, k in _cells(nbformat.read(ROOT / "solutions" / a / f"{a}.ipynb",
+                                                      as_version=4), stubs).items()
+                if t in graded}
+        answers: dict[str, dict[str, str]] = {t: {} for t in keys}
+        for kind in ("correct", "partial", "broken"):
+            for task, code in _cells(make_notebook(a, kind, ROOT), stubs).items():
+                if task in keys:
+                    answers[task][f"key-based: sample-class {kind}"] = code
+        for task, key in keys.items():
+            for i, how in enumerate([*[(d,) for d in DISGUISES], tuple(DISGUISES)]):
+                answers[task][f"key-based: key, {'+'.join(how)}"] = disguise(key, how, seed=i)
+            for name, code in rewritten.get(task, {}).items():
+                if code:  # None: the key itself
+                    answers[task][f"rewritten: {name}"] = code
+            prepared = {n: prepare(n, c, given_set, keep) for n, c in answers[task].items()}
+            scores = key_scores(prepared, prepare("key", key, given_set, keep))
+            for name in answers[task]:
+                rows.append((a, task, name, scores[name].score if name in scores else None))
+    return rows
+
+
+def test_near_copies_of_the_key_stand_apart_from_independent_answers():
+    """The key threshold separates every answer built on the key from every correct
+    answer rewritten without it (docs/instructors.md, "The public answer key", has the table:
+    ``python -c 'from tests.test_similarity import print_key_measurement as p; p()'``)."""
+    from instructor.analytics.similarity import KEY_THRESHOLD
+
+    rows = key_measurement()
+    # a copy with a syntax error in every answer cell (sample-class "broken") is read by
+    # the fallback tokenizer and may score lower (0.27 on the short upsample_nearest):
+    # it scores 0 points anyway
+    based = [s for _, _, n, s in rows if n.startswith("key-based") and s is not None
+             and not n.endswith("broken")]
+    rewritten = [s for _, _, n, s in rows if n.startswith("rewritten") and s is not None]
+    assert len(based) >= 45 and len(rewritten) >= 10
+    assert len(rewritten) == len([n for _, _, n, _ in rows if n.startswith("rewritten")])
+    assert min(based) >= KEY_THRESHOLD > max(rewritten), (min(based), max(rewritten))
+
+
+def print_key_measurement() -> None:
+    rows = key_measurement()
+    for a, task, name, score in rows:
+        print(f"{a:32} {task:10} {name:48} {'too short' if score is None else f'{score:.2f}'}")

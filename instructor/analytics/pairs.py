@@ -4,9 +4,10 @@ For each task of the assignment, the answer cells of every submission are compar
 :func:`instructor.analytics.similarity.compare`, with the released stubs and the
 notebook's other code as what students were given. The results go beside the report:
 ``similarity_pairs.csv`` (task, student_a, student_b, score, jaccard, shared
-fingerprints, cluster), ``similarity_clusters.csv`` and ``similarity.json`` (what the
-report page shows, the two answers of each pair included). Nothing leaves the machine
-and no grade is touched.
+fingerprints, cluster), ``similarity_clusters.csv``, ``similarity_key.csv`` (the
+answers that are near-copies of the course's public answer key, ``solutions/``) and
+``similarity.json`` (what the report page shows, the answers of each pair and near-copy
+included). Nothing leaves the machine and no grade is touched.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ import csv
 import json
 from pathlib import Path
 
+import nbformat
+
 from instructor.analytics.graded import GradedClass
-from instructor.analytics.similarity import THRESHOLD, compare
+from instructor.analytics.similarity import KEY_THRESHOLD, THRESHOLD, compare
+from instructor.engine.cells import nbgrader_meta
 from instructor.workflow.export import task_of
 
 JSON_FILE = "similarity.json"
@@ -35,19 +39,36 @@ def answers_by_task(graded: GradedClass) -> dict[str, dict[str, str]]:
     return {t: out[t] for t in graded.tasks if t in out}
 
 
-def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
-    """Compare every task's answers; write the CSV files and the JSON into ``dest``."""
+def key_by_task(graded: GradedClass) -> dict[str, str]:
+    """task -> the code of the task's answer cells in the answer key (``solutions/``)."""
+    path = Path(graded.root) / "solutions" / graded.assignment / f"{graded.assignment}.ipynb"
+    if not path.is_file():
+        return {}
+    out: dict[str, str] = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        if cell.cell_type == "code" and grade_id in graded.stubs:
+            task = task_of(grade_id)
+            out[task] = (out.get(task, "") + "\n" + cell.source).strip("\n")
+    return out
+
+
+def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD,
+        key_threshold: float = KEY_THRESHOLD) -> dict:
+    """Compare every task's answers with one another and with the answer key; write the
+    CSV files and the JSON into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    given_by_task = {}
-    for grade_id, stub in graded.stubs.items():
-        given_by_task.setdefault(task_of(grade_id), []).append(stub)
     others = list(graded.given) + list(graded.stubs.values())
-    result = {"assignment": graded.assignment, "threshold": threshold, "tasks": []}
+    keys = key_by_task(graded)
+    result = {"assignment": graded.assignment, "threshold": threshold,
+              "key_threshold": key_threshold, "key_found": bool(keys), "tasks": []}
     for task, answers in answers_by_task(graded).items():
-        found = compare(task, answers, others, threshold=threshold)
+        found = compare(task, answers, others, threshold=threshold, key=keys.get(task),
+                        key_threshold=key_threshold)
         cluster_of = {s: i + 1 for i, group in enumerate(found.clusters) for s in group}
-        in_pairs = {s for p in found.pairs for s in (p.a, p.b)}
+        in_pairs = {s for p in found.pairs for s in (p.a, p.b)} | {m.student
+                                                                   for m in found.key}
         result["tasks"].append({
             "task": task, "answers": len(answers), "too_short": found.too_short,
             "ignored_common": found.ignored_common,
@@ -56,6 +77,10 @@ def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
                        "cluster": cluster_of.get(p.a), "lines_a": sorted(p.lines_a),
                        "lines_b": sorted(p.lines_b)} for p in found.pairs],
             "clusters": found.clusters,
+            "key": [{"student": m.student, "score": round(m.score, 3), "shared": m.shared,
+                     "lines": sorted(m.lines), "key_lines": sorted(m.key_lines)}
+                    for m in found.key],
+            "key_source": keys.get(task, "") if found.key else "",
             "sources": {s: answers[s] for s in sorted(in_pairs)},
         })
     with (dest / "similarity_pairs.csv").open("w", newline="") as f:
@@ -71,6 +96,12 @@ def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
         for t in result["tasks"]:
             for i, group in enumerate(t["clusters"]):
                 w.writerow([t["task"], i + 1, len(group), " ".join(group)])
+    with (dest / "similarity_key.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["task", "student", "score", "shared"])
+        for t in result["tasks"]:
+            for m in t["key"]:
+                w.writerow([t["task"], m["student"], m["score"], m["shared"]])
     (dest / JSON_FILE).write_text(json.dumps(result, indent=1))
     return result
 

@@ -153,6 +153,35 @@ def _code(source: str, hits: set[int]) -> str:
         for i, line in enumerate(lines)) + "</pre>"
 
 
+def _key_section(result: dict, graded: GradedClass, here: Path) -> str:
+    """The answers that are near-copies of the public answer key, first of all."""
+    parts = ['<h3 id="answer-key">Near-copies of the public answer key</h3>']
+    if not result.get("key_found"):
+        return parts[0] + "<p>No answer key in solutions/ to compare with.</p>"
+    found = [(t, m) for t in result["tasks"] for m in t.get("key", [])]
+    parts.append(f"<p class=note>The answer key is public (solutions/ in the course's "
+                 f"repository). Listed: answers with {_pct(result['key_threshold'])} or more "
+                 "of the smaller side's fingerprints in the key's answer, the given code "
+                 f"subtracted. {len(found)} found.</p>")
+    if not found:
+        return "\n".join(parts)
+    parts.append("<table><tr><th>task</th><th>student</th><th>score</th>"
+                 "<th>shared fingerprints</th></tr>")
+    for task, m in found:
+        parts.append(f"<tr><td>{_e(task['task'])}</td><td>{_link(graded, m['student'], here)}"
+                     f"</td><td class=n>{_pct(m['score'])}</td><td class=n>{m['shared']}</td>"
+                     "</tr>")
+    parts.append("</table>")
+    for task, m in found:
+        parts.append(f"<details><summary>{_e(m['student'])} and the key, task "
+                     f"{_e(task['task'])}, {_pct(m['score'])}</summary><div class=pair>"
+                     f"<div><strong>{_e(m['student'])}</strong>"
+                     f"{_code(task['sources'][m['student']], set(m['lines']))}</div>"
+                     f"<div><strong>answer key</strong>"
+                     f"{_code(task['key_source'], set(m['key_lines']))}</div></div></details>")
+    return "\n".join(parts)
+
+
 def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> str:
     parts = ['<h2 id="similarity">Similar answers</h2>',
              '<div class="banner"><strong>A prompt for human judgement, not a verdict.</strong> '
@@ -168,7 +197,8 @@ def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> 
     parts.append(f"<p class=note>Threshold: {_pct(result['threshold'])} of the smaller "
                  "answer's fingerprints found in the other (winnowing, as MOSS does; see "
                  "docs/instructors.md). Files: similarity_pairs.csv, "
-                 "similarity_clusters.csv.</p>")
+                 "similarity_clusters.csv, similarity_key.csv.</p>")
+    parts.append(_key_section(result, graded, here))
     for task in result["tasks"]:
         pairs = task["pairs"]
         parts.append(f"<h3>Task {_e(task['task'])}: {len(pairs)} pair(s) among "

@@ -33,6 +33,12 @@ behind MOSS, on a normalized token stream:
    components). Answers with fewer than :data:`MIN_FINGERPRINTS` fingerprints left are
    too short to tell copying from the obvious solution and are never paired.
 
+6. **The answer key.** The course's answer key is public (``solutions/``, ``notebooks/``):
+   each answer is also compared with the key's answer to the task, the given code
+   subtracted in the same way but no idiom dropped (a key that a whole class copied is
+   the very thing to see). An answer with at least :data:`KEY_THRESHOLD` of the smaller
+   side's fingerprints in the key is a near-copy of the key.
+
 The result is a prompt for the instructor's judgement: it reads the answers and writes
 CSV files and a section of the report page; it never changes a grade.
 """
@@ -57,6 +63,12 @@ THRESHOLD = 0.6
 COMMON = 10
 #: Answers with fewer fingerprints than this (after subtraction) are never paired.
 MIN_FINGERPRINTS = 6
+#: An answer is a near-copy of the answer key at or above this share of the smaller
+#: side's fingerprints found in the other. Measured on every graded task
+#: (tests/test_similarity.py, docs/instructors.md "The public answer key"): answers built
+#: on the key score 0.73 to 1 (a copy that does not parse, 0.27 to 0.94), correct answers
+#: rewritten without it at most 0.35.
+KEY_THRESHOLD = 0.5
 #: The placeholder for every name an answer binds.
 NAME = "V"
 
@@ -260,8 +272,19 @@ class Pair:
 
 
 @dataclass
+class KeyMatch:
+    """An answer that is a near-copy of the answer key."""
+
+    student: str
+    score: float          # shared / fingerprints of the smaller of answer and key
+    shared: int
+    lines: set[int] = field(default_factory=set)      # the answer's lines found in the key
+    key_lines: set[int] = field(default_factory=set)  # the key's lines found in the answer
+
+
+@dataclass
 class TaskSimilarity:
-    """The pairs and clusters of one task."""
+    """The pairs and clusters of one task, and the answers close to the answer key."""
 
     task: str
     answers: dict[str, Answer]
@@ -269,11 +292,28 @@ class TaskSimilarity:
     clusters: list[list[str]]
     ignored_common: int   # fingerprints dropped as idioms
     too_short: list[str]  # students whose answers were too short to compare
+    key: list[KeyMatch] = field(default_factory=list)
+
+
+def key_scores(prepared: dict[str, Answer], key: Answer) -> dict[str, KeyMatch]:
+    """Every comparable answer's match with the answer key (no idiom dropped)."""
+    out = {}
+    if len(key.prints) < MIN_FINGERPRINTS:
+        return out
+    for student, answer in prepared.items():
+        if len(answer.prints) < MIN_FINGERPRINTS:
+            continue
+        both = answer.prints.keys() & key.prints.keys()
+        out[student] = KeyMatch(student, len(both) / min(len(answer.prints), len(key.prints)),
+                                len(both), answer.lines_of(both), key.lines_of(both))
+    return out
 
 
 def compare(task: str, answers: dict[str, str], given: list[str],
-            threshold: float = THRESHOLD) -> TaskSimilarity:
-    """Pairs of ``answers`` (student -> code) above ``threshold``, for one task.
+            threshold: float = THRESHOLD, key: str | None = None,
+            key_threshold: float = KEY_THRESHOLD) -> TaskSimilarity:
+    """Pairs of ``answers`` (student -> code) above ``threshold``, for one task, and the
+    answers at or above ``key_threshold`` of the answer ``key`` (when given).
 
     ``given`` holds the code students started from (the stub and the notebook's other
     code cells), which is never counted as shared.
@@ -308,7 +348,13 @@ def compare(task: str, answers: dict[str, str], given: list[str],
             pairs.append(Pair(a, b, score, shared / (na + nb - shared), shared,
                               usable[a].lines_of(both), usable[b].lines_of(both)))
     pairs.sort(key=lambda p: (-p.score, -p.shared, p.a, p.b))
-    return TaskSimilarity(task, prepared, pairs, clusters(pairs), len(common), too_short)
+    near_key = []
+    if key is not None:
+        scores = key_scores(prepared, prepare("answer key", key, given_set, keep))
+        near_key = sorted((m for m in scores.values() if m.score >= key_threshold),
+                          key=lambda m: (-m.score, m.student))
+    return TaskSimilarity(task, prepared, pairs, clusters(pairs), len(common), too_short,
+                          near_key)
 
 
 def clusters(pairs: list[Pair]) -> list[list[str]]:
