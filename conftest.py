@@ -15,6 +15,7 @@ LONGEST_FIRST = (
     "tests/test_grading_vae.py",
     "tests/test_exchange.py",
     "tests/test_after_grading.py",
+    "tests/test_lms_round_trip.py",
     "tests/test_image_to_image.py",
     "notebooks/07_colorization/07_colorization.ipynb",
     "tests/test_train_weights.py",

@@ -79,13 +79,13 @@ def moodle_download(students: list[Student], dest: Path) -> Path:
     return dest
 
 
-def canvas_gradebook(students: list[Student], column: str) -> str:
+def canvas_gradebook(students: list[Student], column: str, points: float = 10) -> str:
     """Canvas' gradebook export (Grades > Export > Export Entire Gradebook)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column,
                 "Current Score", "Final Score"])
-    w.writerow(["    Points Possible", "", "", "", "", "10.00", "(read only)",
+    w.writerow(["    Points Possible", "", "", "", "", f"{points:.2f}", "(read only)",
                 "(read only)"])
     for s in students:
         w.writerow([s.sortable, s.canvas_id, f"S{s.canvas_id}", s.email.split("@")[0],
