@@ -32,6 +32,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -238,12 +239,18 @@ def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str,
     cap = min(budget.per_file, budget.total)
     written = 0
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
-    with read() as source, os.fdopen(fd, "wb") as out:
-        while chunk := source.read(min(_CHUNK, cap + 1 - written)):
-            written += len(chunk)
-            if written > cap:
-                break
-            out.write(chunk)
+    try:
+        with read() as source, os.fdopen(fd, "wb") as out:
+            while chunk := source.read(min(_CHUNK, cap + 1 - written)):
+                written += len(chunk)
+                if written > cap:
+                    break
+                out.write(chunk)
+    except (OSError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        target.unlink()  # encrypted, corrupt, or gone while read
+        budget.notes.append(f"{name} could not be read ({type(err).__name__}); it was "
+                            "left out.")
+        return None
     if written > cap:
         target.unlink()
         budget.notes.append(f"{name} is larger than it said, over the grader's limit "
@@ -336,7 +343,7 @@ def collect(source: Path, assignment: str, root: Path = ROOT,
     """Collect every student in ``source`` (folder or zip); returns notes per student."""
     source = Path(source)
     root = Path(root)
-    if source.is_symlink() or not (source.is_dir() or zipfile.is_zipfile(source)):
+    if not (source.is_dir() or zipfile.is_zipfile(source)):
         raise SystemExit(f"{source}: not a folder or a zip of the class's hand-in")
     stamp = (timestamp or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     expected_ids = _release_ids(assignment, root)
