@@ -364,3 +364,18 @@ def test_lms_export_finds_every_collected_student_without_a_mapping(tmp_path, lm
     rows = [r for r in _rows(tmp_path / "out.csv") if "Points Possible" not in
             r.get("Student", "")]
     assert [r[col] for r in rows] == [str(n) for n in range(len(students))]
+
+
+def test_a_notebook_over_the_cap_is_left_out_with_the_graders_note(tmp_path, monkeypatch):
+    from instructor.workflow.collect import collect
+
+    root, text = _course(tmp_path)
+    monkeypatch.setenv("COURSE_SUBMISSION_MB", "1")
+    (tmp_path / "in" / "huge").mkdir(parents=True)
+    (tmp_path / "in" / "huge" / "hw.ipynb").write_text(text + " " * 2 ** 21)
+    report = collect(tmp_path / "in", "hw", root)
+    assert report["huge"] == ["hw.ipynb has 2.0 MiB, over the grader's limit of 1 MiB for a "
+                              "notebook (COURSE_SUBMISSION_MB); it was not read and scores 0. "
+                              "Clear the outputs (Edit > Clear Outputs of All Cells), save, "
+                              "and resubmit."]
+    assert not (root / "submitted" / "huge" / "hw" / "hw.ipynb").exists()

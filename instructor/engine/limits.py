@@ -52,6 +52,13 @@ def submission_limit(environ: Environ = None) -> int:
     return int(settings.number("COURSE_SUBMISSION_MB", environ) * MIB)
 
 
+def notebook_too_large(name: str, size: int, cap: int) -> str:
+    """The note on a notebook file over ``COURSE_SUBMISSION_MB``, which is not read."""
+    return (f"{name} has {size / MIB:.1f} MiB, over the grader's limit of {cap / MIB:g} MiB "
+            "for a notebook (COURSE_SUBMISSION_MB); it was not read and scores 0. Clear the "
+            "outputs (Edit > Clear Outputs of All Cells), save, and resubmit.")
+
+
 def submission_total_limit(environ: Environ = None) -> int:
     """What ``collect`` keeps of one student's files in all, in bytes
     (``COURSE_SUBMISSION_TOTAL_MB``)."""

@@ -191,8 +191,13 @@ class _Budget:
         self.per_file = limits.submission_limit()
         self.notes: list[str] = []
         self.over_count = 0
+        self.large_notebook = False
 
     def admit(self, name: str, size: int) -> bool:
+        if size > self.per_file and name.endswith(".ipynb"):
+            self.notes.append(limits.notebook_too_large(name, size, self.per_file))
+            self.large_notebook = True
+            return False
         if size > self.per_file:
             self.notes.append(f"{name} unpacks to {size:,} bytes, over the grader's limit "
                               "for a file (COURSE_SUBMISSION_MB); it was left out.")
@@ -282,8 +287,10 @@ def _unpack(zip_path: Path, label: str, folder: Path, budget: _Budget) -> None:
                    budget)
 
 
-def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path) -> list[str]:
-    """One student's files, copied into ``folder`` within the caps; notes."""
+def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path
+            ) -> tuple[list[str], bool]:
+    """One student's files, copied into ``folder`` within the caps; notes, and whether a
+    notebook was left out for its size."""
     budget = _Budget()
     order = sorted(hand.files, key=lambda f: (not f[1].endswith((".ipynb", ".zip")),))
     for path, name in order:
@@ -306,7 +313,7 @@ def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path) -> 
                     _unpack(got, name, folder, budget)
             continue
         _store(lambda s=source: given.open(s), name, size, folder, parts, budget)
-    return budget.close()
+    return budget.close(), budget.large_notebook
 
 
 # ------------------------------------------------------------------ writing the output
@@ -365,13 +372,15 @@ def collect(source: Path, assignment: str, root: Path = ROOT,
         for hand in found:
             files = Path(tmp) / "students" / hand.student
             files.mkdir(parents=True)
-            left_out = _gather(hand, kind, given, prefix, files)
+            left_out, large_notebook = _gather(hand, kind, given, prefix, files)
             dest = submitted / hand.student / assignment
             if dest.exists() or dest.is_symlink() or dest.parent.is_symlink():
                 _own_folder(dest, root)
                 shutil.rmtree(dest)
             dest.mkdir(parents=True)
             notebook, notes = choose_notebook(files, assignment, expected_ids)
+            if notebook is None and large_notebook:
+                notes = []  # the note on its size says it all
             late = [LATE_NOTE.format(lms=hand.lms.capitalize())] if hand.late else []
             notes = late + left_out + notes
             _copy_tree(files, dest, notebook, assignment)

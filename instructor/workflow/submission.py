@@ -107,10 +107,7 @@ def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNo
     size, cap = path.stat().st_size, limits.submission_limit(env)
     if size > cap:
         path.rename(path.with_name(path.name + ".unreadable"))
-        return [f"{path.name} has {size / limits.MIB:.1f} MiB, over the grader's limit of "
-                f"{cap / limits.MIB:g} MiB for a notebook (COURSE_SUBMISSION_MB); it was not "
-                "read and scores 0. Clear the outputs (Edit > Clear Outputs of All Cells), "
-                "save, and resubmit."]
+        return [limits.notebook_too_large(path.name, size, cap)]
     raw = path.read_bytes()
     try:
         data = json.loads(raw.decode("utf-8"))
