@@ -41,7 +41,7 @@ from instructor import ROOT
 from instructor.engine import limits
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import write_notes
-from instructor.workflow.lms_download import Hand, hands, write_handins
+from instructor.workflow.lms_download import Hand, handins_path, hands, write_handins
 
 _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
 
@@ -366,6 +366,9 @@ def collect(source: Path, assignment: str, root: Path = ROOT,
         kind, found = hands(paths, safe_student_id)
         for note in given.notes:
             print(f"collect: {note}")
+        if kind != "folders":
+            print(f"collect: {kind.capitalize()}'s download; the LMS's ids are the student "
+                  f"ids, paired with names in {handins_path(assignment, root)}")
         submitted = root / "submitted"
         submitted.mkdir(exist_ok=True)
         _own_folder(submitted, root)
