@@ -214,6 +214,8 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 def test_canvas_download_is_collected_under_canvas_user_ids(tmp_path):
+    import zipfile
+
     from instructor.workflow.collect import collect
     from instructor.workflow.lms_download import read_handins
     from tests.lms_downloads import canvas_download, canvas_name
@@ -221,12 +223,16 @@ def test_canvas_download_is_collected_under_canvas_user_ids(tmp_path):
     root, text = _course(tmp_path)
     students = _class(text)
     assert canvas_name(students[1], 7, "hw (1).ipynb") == "chenzoë_LATE_4102_7_hw (1).ipynb"
-    report = collect(canvas_download(students, tmp_path / "submissions.zip"), "hw", root)
+    download = canvas_download(students, tmp_path / "submissions.zip")
+    with zipfile.ZipFile(download, "a") as zf:  # a text entry beside a file (Canvas' name)
+        zf.writestr("müllerjürgen_4101_text.html", "<p>see the notebook</p>")
+    report = collect(download, "hw", root)
     assert sorted(report) == [str(s.canvas_id) for s in students]
     for s in students:
         folder = root / "submitted" / str(s.canvas_id) / "hw"
         assert (folder / "hw.ipynb").is_file() == (s.last != "Nguyen"), s.last
     assert (root / "submitted/4101/hw/notes.pdf").read_bytes() == b"%PDF"
+    assert (root / "submitted/4101/hw/text.html").is_file()
     assert (root / "submitted/4106/hw/work/data.csv").is_file()
     assert report["4102"][0] == "Canvas marked this submission late (handed in after the " \
         "due date)."

@@ -7,7 +7,9 @@
   lower-cased with everything but letters and digits removed, ``LATE`` when Canvas
   marked the submission late, ``anon_<anonymous id>`` in place of the user id when the
   assignment is graded anonymously (Canvas' ``ContentZipper#get_filename``; older Canvas
-  wrote ``-late_`` before the user id). Only the latest attempt's files are in it.
+  wrote ``-late_`` before the user id); a text entry or a URL handed in instead of a file
+  is ``<name>_<user id>_text.html`` or ``_link.html``. Only the latest attempt's files
+  are in it.
 - **Moodle** (Assignment > View all submissions > *Download all submissions*): one folder
   per participant and submission plugin, ``<full name>_<participant id>_assignsubmission_
   <plugin>_/`` holding the student's files as uploaded, or, with "Download submissions in
@@ -31,7 +33,7 @@ from pathlib import Path
 
 CANVAS = re.compile(
     r"^(?P<name>[^/]*?)(?P<late>_LATE|-late)?_(?P<id>\d+|anon_[A-Za-z0-9]+)_"
-    r"(?P<attachment>\d+)_(?P<file>[^/]+)$")
+    r"(?:(?P<attachment>\d+)_(?P<file>[^/]+)|(?P<entry>text|link)\.html)$")
 MOODLE = re.compile(
     r"^(?P<name>[^_/]+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)_"
     r"(?:/(?P<inner>.+)|(?P<file>[^/]+))$")
@@ -75,7 +77,7 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
             lms_id = m["id"]
             hand = found.setdefault(lms_id, Hand(lms_id, "canvas", lms_id, m["name"]))
             hand.late = hand.late or bool(m["late"])
-            hand.files.append((path, m["file"]))
+            hand.files.append((path, m["file"] or f"{m['entry']}.html"))
         elif kind == "moodle":
             m = MOODLE.match(path)
             lms_id = m["id"]
@@ -90,7 +92,7 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
             hand.files.append((path, path.split("/", 1)[1] if not is_file else top))
     if kind == "canvas":  # a file's order in the download is its attachment's
         for hand in found.values():
-            hand.files.sort(key=lambda f: int(CANVAS.match(f[0])["attachment"]))
+            hand.files.sort(key=lambda f: int(CANVAS.match(f[0])["attachment"] or 0))
     return kind, [found[k] for k in sorted(found)]
 
 
