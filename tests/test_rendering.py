@@ -317,3 +317,32 @@ def test_the_content_security_policy_alone_stops_them(browser, tmp_path, policy)
     from instructor.engine import inert
 
     assert not ran_in(browser, _raw_page(tmp_path, inert.policy_tag(getattr(inert, policy))))
+
+
+def test_unit_a_markdown_attachment_never_fails_the_grader():
+    """nbconvert's renderer raises on an attachment the cell lacks; a student's pasted
+    image (present or not) must not make the grader fail, and its data shows nowhere."""
+    from instructor.engine.inert import inert_markdown
+
+    page = inert_markdown("see ![a plot](attachment:missing.png) and "
+                          "![b](attachment:b.png 'title') **here**")
+    assert "<strong>here</strong>" in page and "attachment" not in page and "<img" not in page
+
+
+def test_unit_output_metadata_is_typed():
+    from instructor.engine.inert import inert_output
+
+    png = "iVBORw0KGgo="
+    out = inert_output({"output_type": "execute_result", "execution_count": "1<b>",
+                        "data": {"image/png": png, "image/jpeg": 'x" onerror="y',
+                                 "image/svg+xml": "<svg/>", "text/plain": "p"},
+                        "metadata": {"image/png": {"width": 320, "height": "200 onload=x"},
+                                     "image/jpeg": {"width": 3}, "width": 5,
+                                     "needs_background": "light", "isolated": True}})
+    assert out["metadata"] == {"image/png": {"width": 320}}
+    assert out["execution_count"] is None and out["data"]["image/png"] == png
+    assert "image/jpeg" not in out["data"] and "image/svg+xml" in out["data"]["text/plain"]
+    for bad in (True, 0, -3, 2.5, "320"):
+        kept = inert_output({"output_type": "display_data", "data": {"image/png": png},
+                             "metadata": {"image/png": {"width": bad}}})
+        assert kept["metadata"] == {}, bad
