@@ -346,3 +346,16 @@ def test_unit_output_metadata_is_typed():
         kept = inert_output({"output_type": "display_data", "data": {"image/png": png},
                              "metadata": {"image/png": {"width": bad}}})
         assert kept["metadata"] == {}, bad
+
+
+def test_unit_the_notebook_keeps_the_graders_record_and_names_only():
+    from instructor.engine.inert import notebook_metadata
+
+    kept = notebook_metadata({
+        "course_grading": {"isolation": "bubblewrap", "note": "<img src=x onerror=y>",
+                           "seconds": {"kernel start": 3.6, "outside check (waited for)": 1}},
+        "kernelspec": {"name": "autoencoders-course", "display_name": "x<script>"},
+        "title": "</title><script>alert(1)</script>", "widgets": {"state": {}}})
+    assert kept == {"course_grading": {"isolation": "bubblewrap", "seconds": {
+        "kernel start": 3.6, "outside check (waited for)": 1}},
+        "kernelspec": {"name": "autoencoders-course"}}

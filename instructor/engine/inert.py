@@ -70,6 +70,7 @@ DROPPED = "[not shown: {types}: only text, clean HTML and PNG or JPEG images are
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 _WORD = re.compile(r"[\w.:+-]{1,100}")
+_KEY = re.compile(r"[\w .:+()/-]{1,100}")  # "outside check (waited for)"
 _CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TIME = re.compile(r"[0-9T:.+Z-]{1,40}")
 _ATTACHMENT = re.compile(r"attachment:([^\s)\]\"'<>]+)")
@@ -140,7 +141,7 @@ def _plain(value, depth: int = 3):
         return value if len(value) <= 200 and "<" not in value and "&" not in value else None
     if depth and isinstance(value, dict):
         return {k: v for k, v in ((k, _plain(v, depth - 1)) for k, v in value.items()
-                                  if isinstance(k, str) and _WORD.fullmatch(k.replace(" ", "_")))
+                                  if isinstance(k, str) and _KEY.fullmatch(k))
                 if v is not None}
     if depth and isinstance(value, list):
         return [v for v in (_plain(v, depth - 1) for v in value) if v is not None]
