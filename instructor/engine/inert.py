@@ -39,10 +39,10 @@ import nbformat
 import nh3
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat.corpus.words import generate_corpus_id
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import List, Unicode
+from traitlets import Unicode
 
 from instructor.engine.cells import release_path
+from instructor.engine.preprocessors import FeedbackPreprocessor
 
 #: Tags a student's HTML output or markdown keeps (any other is removed, its text kept):
 #: text, lists, tables, code; no image, frame, form, style sheet, SVG, MathML or script.
@@ -270,7 +270,7 @@ def _attachments(value) -> dict:
 
 
 # ---------------------------------------------------------------------- the preprocessor
-class InertContent(NbGraderPreprocessor):
+class InertContent(FeedbackPreprocessor):
     """Nothing a student wrote, printed or set runs where a person views it.
 
     Applies the allow-lists of this module to every code cell's outputs (student code
@@ -286,8 +286,6 @@ class InertContent(NbGraderPreprocessor):
     shows is already inert, and again in ``generate_feedback``.
     """
 
-    #: nbconvert's HTML exporter sets this on every preprocessor of ``generate_feedback``.
-    display_data_priority = List().tag(config=True)
     release_notebook = Unicode("", help="Release notebook whose markdown cells are the "
                                "course's (default: <release>/<assignment>/<notebook>.ipynb)."
                                ).tag(config=True)
