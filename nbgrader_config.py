@@ -24,9 +24,10 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - every test cell is checked again outside the student's kernel, and the student's own
   code is read for tampering (``instructor.engine.verify``, ``instructor.engine.review``);
 - stderr written while a test cell runs is kept but no longer zeroes the cell;
-- what the student's code printed or displayed and the student's markdown are stored,
-  and shown in formgrader and the feedback page, without anything a browser would run
-  (``InertContent``: nbconvert's ``SanitizeHTML``);
+- what the student's code printed or displayed, the student's markdown and every
+  cell's and the notebook's metadata are stored, and shown in formgrader and the
+  feedback page, only as far as allow-lists keep them (``InertContent``, in
+  ``instructor.engine.inert``: nh3 and typed metadata);
 - feedback shows test results and messages but never hidden-test code.
 
 ``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds),
@@ -59,10 +60,10 @@ from nbgrader.preprocessors import (
 from helpers import settings
 from instructor.engine import limits
 from instructor.engine.execute import SafeExecute
+from instructor.engine.inert import InertContent
 from instructor.engine.preprocessors import (
     GradingNotesInFeedback,
     HideHiddenTests,
-    InertContent,
     OverwriteCellsFromRelease,
     RestoreMissingCells,
     StderrToStdoutInTests,

@@ -5,8 +5,9 @@ matplotlib, embedded as PNG data URIs), the item analysis of every test cell
 (:mod:`instructor.analytics.items`), the flagged submissions and the grading times,
 and, once ``make similarity`` has run, the pairs of similar answers side by side
 (:mod:`instructor.analytics.pairs`). The page loads nothing from the network and needs
-no JavaScript. The same tables go beside it: ``tasks.csv``, ``tests.csv``,
-``failures.csv``, ``flagged.csv`` and ``submissions.csv``.
+no JavaScript: its Content-Security-Policy allows none (``instructor.engine.inert``).
+The same tables go beside it: ``tasks.csv``, ``tests.csv``, ``failures.csv``,
+``flagged.csv`` and ``submissions.csv``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from instructor import ROOT
 from instructor.analytics import pairs as pairs_io
 from instructor.analytics.graded import GradedClass, load
 from instructor.analytics.items import LOW_DISCRIMINATION, ItemAnalysis, analyse
+from instructor.engine.inert import policy_tag
 
 REPORTS = "reports"
 
@@ -242,7 +244,8 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
     subs = graded.submitted
     totals = list(analysis.totals.values())
     a = _e(graded.assignment)
-    out = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{a}: the class at a "
+    out = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>{policy_tag()}"
+           f"<title>{a}: the class at a "
            f"glance</title><meta name=viewport content='width=device-width'>"
            f"<style>{CSS}</style></head><body>",
            f"<h1>{a}: the class at a glance</h1>",

@@ -14,9 +14,8 @@ Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``)
   answer could lose points to a library's log line. Stderr of test cells is kept (as
   stdout, marked) but no longer decides the grade: errors do.
 
-- :class:`InertContent` (after ``SaveAutoGrades``, and again in feedback): what the
-  student's code displayed and the student's markdown are stored without anything a
-  browser would run (nbconvert's ``SanitizeHTML``).
+- ``InertContent`` (after ``SaveAutoGrades``, and again in feedback) is in
+  :mod:`instructor.engine.inert`: what a student controls, through allow-lists.
 
 The execute step itself is :class:`instructor.engine.execute.SafeExecute`.
 
@@ -34,13 +33,10 @@ import html
 import re
 from pathlib import Path
 
-import bleach
 import nbformat
-from nbconvert.filters.markdown_mistune import markdown2html_mistune
-from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.corpus.words import generate_corpus_id
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
-from traitlets import Any, List, Set, Unicode
+from traitlets import List, Unicode
 
 from instructor.engine.cells import (
     BEGIN_HIDDEN,
@@ -241,94 +237,3 @@ class GradingNotesInFeedback(FeedbackPreprocessor):
                 "<div class=\"grading-notes\"><p><strong>Notes from the grader</strong></p>"
                 f"<ul>{items}</ul></div>".replace("\n", "&#10;"), id="grading-notes"))
         return nb, resources
-
-
-# ====================================================================== inert content
-#: Tags a student's HTML output or markdown keeps (nbconvert's ``SanitizeHTML`` escapes
-#: every other tag into visible text): text, lists, tables, code; no image, frame, form,
-#: style sheet or script.
-INERT_TAGS = [*sorted(bleach.ALLOWED_TAGS), "p", "br", "hr", "h1", "h2", "h3", "h4", "h5",
-              "h6", "pre", "span", "div", "table", "thead", "tbody", "tr", "th", "td", "del",
-              "sup", "sub", "dl", "dt", "dd"]
-#: Attributes kept: links (bleach keeps http, https and mailto addresses only), a table
-#: cell's alignment and a style of the properties below (rich's HTML, Keras' summary);
-#: no class (one of the page's own would let a student's text pose as the grader's).
-INERT_ATTRIBUTES = {"a": ["href", "title"], "abbr": ["title"], "acronym": ["title"],
-                    "th": ["align"], "td": ["align"], "span": ["style"], "pre": ["style"],
-                    "div": ["style"]}
-INERT_STYLES = ["color", "background-color", "font-weight", "font-style", "font-family",
-                "text-decoration", "text-align", "white-space", "line-height", "overflow-x"]
-#: How a student's markdown cell starts once stored as clean HTML.
-STUDENT_MARKDOWN = '<div class="student-markdown">'
-#: What stands in for an output whose every type was dropped.
-DROPPED = "[output not shown: {types} can run in the viewer's browser]"
-
-
-class InertContent(FeedbackPreprocessor, SanitizeHTML):
-    """Nothing a student wrote or printed runs where a person views it.
-
-    nbconvert's ``SanitizeHTML`` with the course's allow-lists, on everything the
-    student controls: every code cell's outputs (student code runs in the same kernel
-    as the course's cells, so any output may be its), every markdown cell that is not
-    one of the release's, every raw cell. In outputs, ``text/html`` is cleaned by bleach
-    (scripts, frames, event handlers and ``javascript:`` links become visible text or
-    go), ``application/javascript``, ``text/markdown``, SVG, widgets and every other type
-    not in ``safe_output_keys`` are dropped (an output left empty says so), and an
-    image's ``filenames`` (an address the page would load) go. A student's markdown is
-    rendered by nbconvert's own markdown renderer, cleaned the same way, and stored as
-    one line of HTML, so that no later renderer (formgrader, the feedback page,
-    JupyterLab) parses it as markdown again. The notebook's widget state goes too.
-
-    It runs in autograding after ``SaveAutoGrades`` (the scores are decided on the
-    outputs as the kernel wrote them), so the stored graded notebook that formgrader
-    shows is already inert, and again in ``generate_feedback``.
-    """
-
-    tags = List(Unicode(), default_value=INERT_TAGS).tag(config=True)
-    attributes = Any(default_value=INERT_ATTRIBUTES).tag(config=True)
-    styles = List(Unicode(), default_value=INERT_STYLES).tag(config=True)
-    sanitized_output_types = Set(default_value={"text/html"}).tag(config=True)
-    release_notebook = Unicode("", help="Release notebook whose markdown cells are the "
-                               "course's (default: <release>/<assignment>/<notebook>.ipynb)."
-                               ).tag(config=True)
-
-    _course_markdown: set[str] = set()
-
-    def preprocess(self, nb, resources):
-        path = Path(self.release_notebook) if self.release_notebook else \
-            release_path(self.config, resources)
-        release = nbformat.read(path, as_version=4).cells if path.is_file() else []
-        self._course_markdown = {c.source.strip() for c in release
-                                 if c.cell_type == "markdown"}
-        nb.metadata.pop("widgets", None)
-        return super().preprocess(nb, resources)
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code":
-            for output in cell.get("outputs", []):
-                self.inert_output(output)
-        elif cell.cell_type == "raw":
-            cell.source = self.sanitize_html_tags(cell.source)
-        elif cell.cell_type == "markdown" and cell.source.strip() not in self._course_markdown:
-            cell.source = self.inert_markdown(cell.source)
-            cell.pop("attachments", None)
-        return cell, resources
-
-    def inert_output(self, output) -> None:
-        if "data" not in output:  # stream, error: rendered as escaped text
-            return
-        before = sorted(output["data"])
-        self.sanitize_code_outputs([output])
-        output.get("metadata", {}).pop("filenames", None)
-        if not set(output["data"]) - {"metadata"}:
-            output["data"]["text/plain"] = DROPPED.format(types=", ".join(before))
-
-    def inert_markdown(self, source: str) -> str:
-        """``source`` as one line of clean HTML (newlines as character references)."""
-        inner = source.strip()
-        if inner.startswith(STUDENT_MARKDOWN) and inner.endswith("</div>"):
-            # stored so by an earlier pass (feedback after autograde): cleaned again
-            inner = inner[len(STUDENT_MARKDOWN):-len("</div>")]
-        html = self.sanitize_html_tags(markdown2html_mistune(inner)).strip()
-        html = html.replace("\n", "&#10;")
-        return f"{STUDENT_MARKDOWN}{html}</div>"

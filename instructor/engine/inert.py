@@ -1,0 +1,340 @@
+"""Everything a student controls, as a person will see it: clean HTML and typed metadata.
+
+The one place where what a submission carries is made safe to show. nbconvert's
+templates insert much of a notebook into HTML as it is (an image's width and height
+unquoted, image data inside a quoted ``src``, an execution count in the prompt), so
+nothing is escaped "later": :class:`InertContent` keeps, of everything a student can
+set, only what passes an allow-list, and nbconvert, formgrader, the feedback page and
+JupyterLab then render only that.
+
+- HTML (an output's ``text/html``, a student's markdown cell rendered to HTML, a raw
+  cell) goes through nh3 (the Ammonia sanitizer) with the tags, attributes, style
+  properties and address schemes below: no script, frame, image, form, SVG, MathML,
+  style sheet or event handler, links to http, https and mailto only.
+- An output keeps ``text/plain``, clean ``text/html`` and PNG or JPEG data that is
+  base64 (anything else would land inside a ``src="..."``); every other type is
+  dropped, and the output says which. Its metadata keeps, per kept image type, a width
+  and a height that are positive integers, nothing else. A stream is ``stdout`` or
+  ``stderr``; an execution count is an integer or nothing; an error is text.
+- A cell keeps its id if it is a valid one, an integer execution count, and metadata
+  of the kinds below, each of its type (tags are plain words); a markdown cell that is
+  not one of the release's is stored as clean HTML and loses its attachments; the
+  release's own keep PNG, JPEG or GIF attachments that are base64.
+- The notebook keeps its kernel's and language's names and the grader's record
+  (``course_grading``, plain values only).
+
+:data:`CONTENT_SECURITY_POLICY` is the policy the pages the course writes declare (the
+class report with its similarity section, the feedback pages): a second wall, with no
+inline script allowed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from pathlib import Path
+
+import nbformat
+import nh3
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+from nbformat.corpus.words import generate_corpus_id
+from traitlets import Unicode
+
+from instructor.engine.cells import release_path
+from instructor.engine.preprocessors import FeedbackPreprocessor
+
+#: Tags a student's HTML output or markdown keeps (any other is removed, its text kept):
+#: text, lists, tables, code; no image, frame, form, style sheet, SVG, MathML or script.
+TAGS = {"a", "abbr", "acronym", "b", "blockquote", "br", "code", "dd", "del", "div", "dl",
+        "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre",
+        "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
+#: Attributes kept: links, a table cell's alignment and a style of the properties below
+#: (rich's HTML, Keras' summary); no class (one of the page's own would let a student's
+#: text pose as the grader's), no id.
+ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "acronym": {"title"},
+              "th": {"align"}, "td": {"align"}, "span": {"style"}, "pre": {"style"},
+              "div": {"style"}}
+STYLES = {"color", "background-color", "font-weight", "font-style", "font-family",
+          "text-decoration", "text-align", "white-space", "line-height", "overflow-x"}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+#: Output types kept; images only as base64 data.
+TEXT_TYPES = ("text/plain", "text/html")
+IMAGE_TYPES = ("image/png", "image/jpeg")
+ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/gif")
+#: How a student's markdown cell starts once stored as clean HTML.
+STUDENT_MARKDOWN = '<div class="student-markdown">'
+#: What an output says of the types it lost.
+DROPPED = "[not shown: {types}: only text, clean HTML and PNG or JPEG images are shown]"
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
+_WORD = re.compile(r"[\w.:+-]{1,100}")
+_KEY = re.compile(r"[\w .:+()/-]{1,100}")  # "outside check (waited for)"
+_CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+_TIME = re.compile(r"[0-9T:.+Z-]{1,40}")
+_ATTACHMENT = re.compile(r"attachment:([^\s)\]\"'<>]+)")
+_TIMES = ("iopub.execute_input", "iopub.status.busy", "iopub.status.idle",
+          "shell.execute_reply")
+
+#: The pages the course writes load nothing but their own data: no script at all (the
+#: feedback page's MathJax from cdnjs aside, see FEEDBACK_POLICY), styles inline.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+                           "base-uri 'none'; form-action 'none'")
+#: The feedback page: nbconvert's classic page loads MathJax 2 from cdnjs, which reads
+#: its configuration block with eval; no inline script, no handler runs.
+FEEDBACK_POLICY = ("default-src 'none'; img-src data:; "
+                   "style-src 'unsafe-inline' https://cdnjs.cloudflare.com; "
+                   "font-src data: https://cdnjs.cloudflare.com; "
+                   "script-src https://cdnjs.cloudflare.com 'unsafe-eval'; "
+                   "base-uri 'none'; form-action 'none'")
+
+
+def policy_tag(policy: str = CONTENT_SECURITY_POLICY) -> str:
+    """The ``<meta>`` element that declares ``policy`` (first in a page's head)."""
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
+
+
+# ---------------------------------------------------------------------- values
+def clean_html(text: str) -> str:
+    """``text`` with only the allowed tags, attributes, styles and link schemes (nh3);
+    a removed script's or style sheet's text stays, as text, for the reader to see."""
+    return nh3.clean(str(text), tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES,
+                     clean_content_tags=set(), filter_style_properties=STYLES,
+                     link_rel="noopener noreferrer nofollow")
+
+
+def _text(value) -> str:
+    """Text as nbformat stores it (a string or a list of lines); anything else, its repr."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return value if isinstance(value, str) else repr(value)
+
+
+def _base64(value) -> str | None:
+    """``value`` if it is base64 that decodes, else None."""
+    value = _text(value)
+    if not _BASE64.fullmatch(value):
+        return None
+    try:
+        base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return value
+
+
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) \
+        and value >= 0 else None
+
+
+def _size(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) \
+        and value > 0 else None
+
+
+def _plain(value, depth: int = 3):
+    """A JSON value of plain words and numbers (the grader's own record), else None."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= 200 and "<" not in value and "&" not in value else None
+    if depth and isinstance(value, dict):
+        return {k: v for k, v in ((k, _plain(v, depth - 1)) for k, v in value.items()
+                                  if isinstance(k, str) and _KEY.fullmatch(k))
+                if v is not None}
+    if depth and isinstance(value, list):
+        return [v for v in (_plain(v, depth - 1) for v in value) if v is not None]
+    return None
+
+
+# ---------------------------------------------------------------------- outputs
+def inert_output(output: dict) -> dict:
+    """``output`` with what an allow-list keeps, changed in place (and returned)."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        name = output.get("name")
+        text = _text(output.get("text", ""))
+        output.clear()
+        output.update(output_type="stream", name=name if name in ("stdout", "stderr")
+                      else "stdout", text=text)
+        return output
+    if kind == "error":
+        ename, evalue = _text(output.get("ename", "")), _text(output.get("evalue", ""))
+        trace = output.get("traceback")
+        trace = [_text(line) for line in trace] if isinstance(trace, list) else []
+        output.clear()
+        output.update(output_type="error", ename=ename, evalue=evalue, traceback=trace)
+        return output
+    data = output.get("data") if isinstance(output.get("data"), dict) else {}
+    meta = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
+    kept: dict = {}
+    for mime in TEXT_TYPES:
+        if mime in data:
+            kept[mime] = clean_html(_text(data[mime])) if mime == "text/html" \
+                else _text(data[mime])
+    sizes: dict = {}
+    for mime in IMAGE_TYPES:
+        image = _base64(data[mime]) if mime in data else None
+        if image is None:
+            continue
+        kept[mime] = image
+        size = meta.get(mime) if isinstance(meta.get(mime), dict) else {}
+        size = {k: _size(size.get(k)) for k in ("width", "height")}
+        if any(size.values()):
+            sizes[mime] = {k: v for k, v in size.items() if v}
+    dropped = sorted(set(data) - set(kept))
+    if dropped:
+        note = DROPPED.format(types=", ".join(dropped))
+        kept["text/plain"] = (kept.get("text/plain", "").rstrip("\n") + "\n" + note).lstrip()
+        if "text/html" in kept:
+            kept["text/html"] += f"<p><em>{clean_html(note)}</em></p>"
+    if kind not in ("display_data", "execute_result"):
+        kind = "display_data"
+    count = _count(output.get("execution_count"))
+    output.clear()
+    output.update(output_type=kind, data=kept, metadata=sizes)
+    if kind == "execute_result":
+        output["execution_count"] = count
+    return output
+
+
+# ---------------------------------------------------------------------- metadata
+def _tags(value) -> list[str]:
+    return [t for t in value if isinstance(t, str) and _WORD.fullmatch(t)] \
+        if isinstance(value, list) else []
+
+
+def cell_metadata(meta: dict) -> dict:
+    """A cell's metadata as the allow-list keeps it: nbgrader's (restored from the
+    release and checked by nbgrader before this runs), tags that are plain words, the
+    execution times nbclient records, and the display switches, each of its type."""
+    kept: dict = {}
+    if isinstance(meta.get("nbgrader"), dict):
+        kept["nbgrader"] = meta["nbgrader"]
+    if "tags" in meta:
+        kept["tags"] = _tags(meta["tags"])
+    times = meta.get("execution")
+    if isinstance(times, dict):
+        kept["execution"] = {k: times[k] for k in _TIMES
+                             if isinstance(times.get(k), str) and _TIME.fullmatch(times[k])}
+    jupyter = meta.get("jupyter")
+    if isinstance(jupyter, dict):
+        kept["jupyter"] = {k: jupyter[k] for k in ("source_hidden", "outputs_hidden")
+                           if isinstance(jupyter.get(k), bool)}
+    for key in ("deletable", "editable", "collapsed"):
+        if isinstance(meta.get(key), bool):
+            kept[key] = meta[key]
+    if isinstance(meta.get("scrolled"), bool) or meta.get("scrolled") == "auto":
+        kept["scrolled"] = meta["scrolled"]
+    for key in ("raw_mimetype", "format"):
+        if isinstance(meta.get(key), str) and re.fullmatch(r"[\w.+-]+/[\w.+-]+", meta[key]):
+            kept[key] = meta[key]
+    return kept
+
+
+def notebook_metadata(meta: dict) -> dict:
+    """The notebook's metadata as the allow-list keeps it: the kernel's and the
+    language's names (plain words) and the grader's record of plain values."""
+    kept: dict = {}
+    for key, fields in (("kernelspec", ("name", "display_name", "language")),
+                        ("language_info", ("name", "version", "mimetype", "file_extension",
+                                           "pygments_lexer", "nbconvert_exporter"))):
+        value = meta.get(key)
+        if isinstance(value, dict):
+            kept[key] = {f: value[f] for f in fields if isinstance(value.get(f), str)
+                         and re.fullmatch(r"[\w .()/+-]{0,100}", value[f])}
+    mode = (meta.get("language_info") or {}).get("codemirror_mode") \
+        if isinstance(meta.get("language_info"), dict) else None
+    if isinstance(mode, str) and _WORD.fullmatch(mode):
+        kept.setdefault("language_info", {})["codemirror_mode"] = mode
+    elif isinstance(mode, dict):
+        kept.setdefault("language_info", {})["codemirror_mode"] = _plain(mode, 1)
+    if isinstance(meta.get("course_grading"), dict):
+        kept["course_grading"] = _plain(meta["course_grading"])
+    return kept
+
+
+def _attachments(value) -> dict:
+    """A course markdown cell's attachments: base64 images of the types above."""
+    if not isinstance(value, dict):
+        return {}
+    kept = {}
+    for name, bundle in value.items():
+        if isinstance(name, str) and _WORD.fullmatch(name) and isinstance(bundle, dict):
+            images = {m: d for m, d in ((m, _base64(bundle[m])) for m in ATTACHMENT_TYPES
+                                        if m in bundle) if d is not None}
+            if images:
+                kept[name] = images
+    return kept
+
+
+# ---------------------------------------------------------------------- the preprocessor
+class InertContent(FeedbackPreprocessor):
+    """Nothing a student wrote, printed or set runs where a person views it.
+
+    Applies the allow-lists of this module to every code cell's outputs (student code
+    runs in the same kernel as the course's cells, so any output may be its), every
+    cell's id, execution count and metadata, the notebook's metadata, every raw cell and
+    every markdown cell that is not one of the release's. A student's markdown is
+    rendered by nbconvert's own markdown renderer, cleaned, and stored as one line of
+    HTML, so that no later renderer (formgrader, the feedback page, JupyterLab) parses
+    it as markdown again.
+
+    It runs in autograding after ``SaveAutoGrades`` (the scores are decided on the
+    outputs as the kernel wrote them), so the stored graded notebook that formgrader
+    shows is already inert, and again in ``generate_feedback``.
+    """
+
+    release_notebook = Unicode("", help="Release notebook whose markdown cells are the "
+                               "course's (default: <release>/<assignment>/<notebook>.ipynb)."
+                               ).tag(config=True)
+
+    _course_markdown: set[str] = set()
+
+    def preprocess(self, nb, resources):
+        path = Path(self.release_notebook) if self.release_notebook else \
+            release_path(self.config, resources)
+        release = nbformat.read(path, as_version=4).cells if path.is_file() else []
+        self._course_markdown = {c.source.strip() for c in release
+                                 if c.cell_type == "markdown"}
+        nb.metadata = nbformat.from_dict(notebook_metadata(dict(nb.metadata)))
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        if "id" in cell and not (isinstance(cell.id, str) and _CELL_ID.fullmatch(cell.id)):
+            cell.id = generate_corpus_id()
+        cell.metadata = nbformat.from_dict(cell_metadata(dict(cell.get("metadata", {}))))
+        cell.source = _text(cell.get("source", ""))
+        if cell.cell_type == "code":
+            cell.execution_count = _count(cell.get("execution_count"))
+            outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
+            cell.outputs = [nbformat.from_dict(inert_output(dict(o))) for o in outputs
+                            if isinstance(o, dict)]
+        elif cell.cell_type == "raw":
+            cell.source = clean_html(cell.source)
+        elif cell.cell_type == "markdown" and cell.source.strip() in self._course_markdown:
+            if "attachments" in cell:
+                cell.attachments = nbformat.from_dict(_attachments(cell.attachments))
+        elif cell.cell_type == "markdown":
+            cell.source = inert_markdown(cell.source)
+            cell.pop("attachments", None)
+        return cell, resources
+
+
+def inert_markdown(source: str) -> str:
+    """``source`` as one line of clean HTML (newlines as character references).
+
+    Rendered by nbconvert's markdown renderer, as nbconvert would, with every
+    attachment the source names given an empty stand-in: an image is no allowed tag, so
+    no attachment's data reaches the page, and a name the cell lacks raises nothing.
+    """
+    inner = source.strip()
+    if inner.startswith(STUDENT_MARKDOWN) and inner.endswith("</div>"):
+        # stored so by an earlier pass (feedback after autograde): cleaned again
+        inner = inner[len(STUDENT_MARKDOWN):-len("</div>")]
+    named = {name: {"text/plain": ""} for name in _ATTACHMENT.findall(inner)}
+    renderer = IPythonRenderer(escape=False, attachments=named)
+    html = clean_html(MarkdownWithMath(renderer=renderer).render(inner)).strip()
+    html = html.replace("\n", "&#10;")
+    return f"{STUDENT_MARKDOWN}{html}</div>"
