@@ -183,6 +183,14 @@ def fashion_classes_overlap_as_the_answer_says(run: Run) -> None:
     quoted = ("T-shirt/top", "Pullover", "Coat", "Shirt")
     as_quoted(tuple(share[c] for c in quoted), (0.40, 0.34, 0.29, 0.18), printed)
     assert all(share["T-shirt/top"] > share[c] for c in ("Pullover", "Coat", "Shirt")), printed
+    # "0.40 against 0.34 is a small gap for one short run scored on the first 1,000 test
+    # images": fashion is the first b.n_eval test images, and the budget printed 1,000
+    run.answer("fashion_codes = ", r"0\.40 against 0\.34 is a small gap for one short run "
+               r"scored on the first 1,000 test images")
+    assert "1,000 for evaluation" in run.output("b = helpers.budget("), \
+        run.output("b = helpers.budget(")
+    assert len(share) == 10 and share["T-shirt/top"] - share["Pullover"] < 0.1, printed
+    assert "subset(b.n_train, b.n_eval)" in next(s for s in run.sources if "fashion = " in s)
 
 
 def _few_labels_02(run: Run) -> tuple[dict[tuple[str, str], tuple[float, float]], str]:
