@@ -94,10 +94,11 @@ def mean_gradient(images: np.ndarray) -> np.ndarray:
 
     ``images`` has shape ``(N, H, W)`` or ``(N, H, W, C)`` (every channel counts alike).
     Returns an array of shape ``(N,)``; a flat image gives 0, a black-and-white
-    checkerboard of single pixels 1. Blurring an image (with its borders repeated, not
-    zero-padded or wrapped) lowers it or leaves it unchanged: it falls where blur flattens
-    texture or merges the two sides of a thin line, but a lone straight edge keeps its score
-    while the blurred edge stays clear of the image's border. The input is not changed.
+    checkerboard of single pixels 1. Blurring an image (with its borders mirrored, not
+    repeated, zero-padded or wrapped) lowers it or leaves it unchanged: it falls where blur
+    flattens texture or merges the two sides of a thin line, but a lone straight edge
+    parallel to a side keeps its score while the blurred edge stays clear of the image's
+    border. The input is not changed.
     """
     images = np.asarray(images, dtype=np.float64)
     if images.ndim not in (3, 4) or min(images.shape[1:3]) < 2:
