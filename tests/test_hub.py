@@ -1,0 +1,527 @@
+"""The course on a real JupyterHub, from release to feedback, driven in Chromium.
+
+A JupyterHub (``.venv/bin/jupyterhub``, its proxy from npm in ``build/hub/``:
+``make hub-proxy``) runs on loopback as root with ``LocalProcessSpawner``, fixed
+passwords, and the course's hub settings (``deploy/jupyterhub/jupyterhub_config.py``):
+Unix users ``instructor``, ``alice``, ``bob`` and ``mallory`` (created if missing, homes
+in a temporary folder), the instructor's clone of the course in ``~/course``, one
+exchange folder. Headless Chromium (Playwright) then does what people do:
+
+1. the instructor releases notebook 05 from Formgrader;
+2. alice fetches it in the Assignment List, writes a correct ``psnr``, validates
+   (Success) and submits; bob submits the stub; mallory submits a correct ``psnr`` whose
+   cell displays script payloads (a PNG whose width is ``320 onload=...``, HTML with an
+   ``onerror`` image, markdown with a ``javascript:`` link);
+3. the instructor collects and autogrades every submission from Formgrader's buttons,
+   opens each submission there (no payload may run: each calls ``alert`` with a marker,
+   the page's dialogs are recorded, the link is clicked), writes a comment, generates
+   and releases feedback;
+4. alice fetches her feedback: 3/3 and the hidden test's message, not its code.
+
+Then the same submissions are graded by the course's own grader (``python -m instructor
+autograde``, what ``make autograde`` runs) in a second copy of the course, and the
+scores are compared. Screenshots go to the test's temporary folder (printed).
+
+Needs root (``useradd``, the hub's spawner), Chromium, Playwright and the proxy: without
+them the test is skipped with a message, except under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.workflow.sample_class import make_notebook
+from tests.course_copy import ROOT, fresh_copy
+
+pytestmark = pytest.mark.grading
+
+A = "05_denoising_autoencoders"
+NB = f"{A}.ipynb"
+INSTRUCTOR = "instructor"
+STUDENTS = ("alice", "bob", "mallory")
+PASSWORDS = {name: f"{name}-course-hub" for name in (INSTRUCTOR, *STUDENTS)}
+PROXY = ROOT / "build" / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
+
+#: mallory's answer cell: the correct psnr, then three displays that each call
+#: ``alert`` with a marker of their own if a browser runs them.
+XSS_CODE = '''
+
+import base64 as _b64
+
+from IPython.display import HTML as _HTML
+from IPython.display import display as _display
+
+_PNG = _b64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+_display({"image/png": _PNG}, raw=True,
+         metadata={"image/png": {"width": "320 onload=alert('XSS-PNG')", "height": "10"}})
+_display(_HTML("<img src='x' onerror=\\"alert('XSS-IMG')\\"> an image that fails"))
+'''
+XSS_MARKDOWN = "My notes: [read me](javascript:alert('XSS-LINK'))"
+MARKERS = ("XSS-PNG", "XSS-IMG", "XSS-LINK")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _missing() -> str | None:
+    """What this machine lacks for the hub test, or None."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package (pip install -e .[dev])"
+    if not CHROMIUM:
+        return "Chromium (Debian: apt install chromium)"
+    if not PROXY.exists():
+        return "configurable-http-proxy (make hub-proxy: npm install into build/hub)"
+    if not Path(sys.executable).with_name("jupyterhub").exists():
+        return "jupyterhub (pip install -e .[dev])"
+    if os.geteuid() != 0:
+        return "root (the hub starts each user's server as that user)"
+    return None
+
+
+def _user(name: str, home: Path) -> pwd.struct_passwd:
+    """The Unix user ``name`` with ``home`` as home folder (created if missing)."""
+    try:
+        pwd.getpwnam(name)
+        subprocess.run(["usermod", "--home", str(home), name], check=True)
+    except KeyError:
+        subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home),
+                        "--shell", "/bin/bash", name], check=True)
+    home.mkdir(parents=True, exist_ok=True)
+    user = pwd.getpwnam(name)
+    os.chown(home, user.pw_uid, user.pw_gid)
+    return user
+
+
+def _open_the_way(paths) -> dict[Path, int]:
+    """Let other users reach ``paths`` (the course's Python, its environment, the data):
+    add the search bit (``o+x``, not read) to each folder above them that lacks it, as
+    a hub host's ``/usr`` or ``/opt`` has it. Returns the modes to put back."""
+    changed = {}
+    for path in paths:
+        for folder in reversed(Path(path).resolve().parents):
+            mode = folder.stat().st_mode
+            if not mode & 0o001 and folder not in changed:
+                changed[folder] = mode & 0o7777
+                folder.chmod(mode & 0o7777 | 0o001)
+    return changed
+
+
+def _chown_tree(folder: Path, user: pwd.struct_passwd) -> None:
+    subprocess.run(["chown", "-R", "--no-dereference", f"{user.pw_uid}:{user.pw_gid}",
+                    str(folder)], check=True)
+
+
+def _scores(gradebook: Path) -> dict[str, float]:
+    with sqlite3.connect(gradebook) as db:
+        rows = db.execute(
+            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
+            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
+            "student.id GROUP BY student.id").fetchall()
+    return dict(rows)
+
+
+HUB_CONFIG = '''
+import json
+from jupyterhub.auth import DummyAuthenticator
+
+c = get_config()  # noqa: F821
+load_subconfig({deploy!r})  # noqa: F821  the course's hub settings
+
+PASSWORDS = json.loads({passwords!r})
+
+
+class FixedPasswords(DummyAuthenticator):
+    async def authenticate(self, handler, data):
+        if PASSWORDS.get(data["username"]) == data["password"]:
+            return data["username"]
+        return None
+
+
+c.JupyterHub.authenticator_class = FixedPasswords
+c.Authenticator.allowed_users = set(PASSWORDS)
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.command = [{proxy!r}]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
+c.JupyterHub.db_url = "sqlite:///{folder}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{folder}/cookie_secret"
+c.JupyterHub.pid_file = "{folder}/jupyterhub.pid"
+c.Spawner.cmd = [{singleuser!r}]
+c.Spawner.args = ["--LabApp.expose_app_in_browser=True"]  # the test reads the page's app
+c.Spawner.start_timeout = 300
+c.Spawner.http_timeout = 300
+c.Spawner.environment = json.loads({environment!r})
+'''
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, data_dir, canary_cache):
+    """A running hub with its users; yields what the tests need."""
+    missing = _missing()
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the hub test needs {missing}; CI must install it")
+        pytest.skip(f"the hub test needs {missing}")
+    shots = tmp_path_factory.mktemp("hub")
+    modes = _open_the_way([Path(sys.executable).resolve(), ROOT / ".venv", data_dir])
+    # the users' homes and the exchange: a folder every user can reach (pytest's own
+    # temporary folders are the root user's alone)
+    base = Path(tempfile.mkdtemp(prefix="course-hub-"))
+    base.chmod(0o755)
+    users = {name: _user(name, base / "home" / name) for name in (INSTRUCTOR, *STUDENTS)}
+    (base / "home").chmod(0o755)
+    exchange = base / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    course = fresh_copy(Path(users[INSTRUCTOR].pw_dir) / "course")
+    _chown_tree(course, users[INSTRUCTOR])
+    folder = base / "hub"
+    folder.mkdir()
+    port, bin_dir = _free_port(), Path(sys.executable).parent
+    environment = {
+        "COURSE_DATA_DIR": str(data_dir), "COURSE_MODE": "fast",
+        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
+    }
+    (folder / "jupyterhub_config.py").write_text(HUB_CONFIG.format(
+        deploy=str(ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"),
+        passwords=json.dumps(PASSWORDS), port=port, hub_port=_free_port(),
+        api_port=_free_port(), proxy=str(PROXY), folder=folder,
+        singleuser=str(bin_dir / "jupyterhub-singleuser"),
+        environment=json.dumps(environment)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_"))}
+    env.update(COURSE_ROOT=str(ROOT), COURSE_INSTRUCTORS=INSTRUCTOR,
+               COURSE_EXCHANGE=str(exchange), PATH=f"{bin_dir}:{env.get('PATH', '')}")
+    log = (shots / "hub.log").open("w")
+    t0 = time.monotonic()
+    server = subprocess.Popen([str(bin_dir / "jupyterhub"), "-f",
+                               str(folder / "jupyterhub_config.py")], cwd=folder, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    from playwright.sync_api import sync_playwright
+    try:
+        for _ in range(1200):
+            try:
+                urllib.request.urlopen(f"{url}/hub/api/", timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None, (shots / "hub.log").read_text()[-4000:]
+                time.sleep(0.1)
+        started = time.monotonic() - t0
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield {"url": url, "browser": browser, "shots": shots, "course": course,
+                   "exchange": exchange, "users": users, "started": started, "t0": t0,
+                   "homes": {n: Path(u.pw_dir) for n, u in users.items()},
+                   "log": shots / "hub.log", "timings": {},
+                   "canary": canary_cache}
+            browser.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+        # the users' servers are the hub's children's children: stop any left
+        subprocess.run(["pkill", "-u", ",".join(str(u.pw_uid) for u in users.values())],
+                       check=False)
+        for folder, mode in modes.items():
+            folder.chmod(mode)
+        print(f"\nhub test files (screenshots, hub log): {shots}; homes: {base}")
+
+
+class Session:
+    """One person's browser session on the hub."""
+
+    def __init__(self, hub, name: str):
+        self.hub, self.name = hub, name
+        self.context = hub["browser"].new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+        self.dialogs: list[str] = []
+        self.page.on("dialog", self._dialog)
+        self.base = f"{hub['url']}/user/{name}"
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.hub["shots"] / f"{name}.png"))
+
+    def log_in(self) -> None:
+        page = self.page
+        page.goto(f"{self.hub['url']}/hub/login")
+        page.fill("#username_input", self.name)
+        page.fill("#password_input", PASSWORDS[self.name])
+        page.click("#login_submit")
+        # the hub starts the server, then sends the browser to JupyterLab
+        for _ in range(300):
+            if page.url.startswith(f"{self.base}/lab"):
+                break
+            log = self.hub["log"].read_text()
+            assert f"Error starting server {self.name}" not in log, log[-3000:]
+            page.wait_for_timeout(1000)  # (the page's events arrive while it waits)
+        page.wait_for_url(f"{self.base}/lab**", timeout=10_000)
+        self.shot(f"0-{self.name}-lab")
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started",
+                               timeout=120_000)
+        page.wait_for_function("() => window.jupyterapp.commands.hasCommand("
+                               "'nbgrader:open-assignment-list')", timeout=120_000)
+        news = page.get_by_role("button", name="No", exact=True)
+        if news.count():
+            news.first.click()
+
+    def command(self, command: str, args: dict | None = None):
+        return self.page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)",
+                                  [command, args or {}])
+
+    def assignment_list(self):
+        self.command("nbgrader:open-assignment-list")
+        self.page.wait_for_selector("#released_assignments_list_loading, "
+                                    "#fetched_assignments_list", timeout=60_000)
+
+    def click_button(self, name: str, timeout: float = 120_000) -> None:
+        button = self.page.get_by_role("button", name=name, exact=True).first
+        button.wait_for(timeout=timeout)
+        button.click()
+
+
+def _student_fetches(hub, name: str):
+    s = Session(hub, name)
+    s.log_in()
+    s.assignment_list()
+    s.click_button("Fetch")
+    s.page.get_by_role("button", name="Submit", exact=True).first.wait_for(timeout=120_000)
+    s.shot(f"2-{name}-fetched")
+    assert (hub["homes"][name] / A / NB).is_file()
+    return s
+
+
+def _student_submits(s: Session) -> None:
+    s.assignment_list()
+    s.click_button("Submit")
+    s.page.wait_for_selector("#submitted_assignments_list .list_item", timeout=120_000)
+    s.shot(f"4-{s.name}-submitted")
+
+
+def _write_as(user: pwd.struct_passwd, path: Path, nb) -> None:
+    nbformat.write(nb, path)
+    os.chown(path, user.pw_uid, user.pw_gid)
+
+
+@pytest.fixture(scope="module")
+def round_trip(hub):
+    """Everything, once, through the pages; the tests below read what it left."""
+    course, t = hub["course"], hub["timings"]
+    teacher = Session(hub, INSTRUCTOR)
+    teacher.log_in()
+    fg = teacher.page
+    # 1. release from Formgrader (the student version in release/ is the course's own)
+    fg.goto(f"{teacher.base}/formgrader")
+    row = fg.locator("tr", has_text=A).first
+    row.wait_for(timeout=120_000)
+    teacher.shot("1-formgrader-assignments")
+    row.locator("td.release a").click()
+    fg.wait_for_selector("#success-modal", timeout=120_000)
+    teacher.shot("1-formgrader-released")
+    fg.locator("#success-modal button.close").first.click()
+    assert (hub["exchange"] / "autoencoders" / "outbound" / A / NB).is_file()
+
+    # 2. the students
+    students = {name: _student_fetches(hub, name) for name in STUDENTS}
+    alice = students["alice"]
+    answer = make_notebook(A, "correct", course)
+    solution = next(c for c in answer.cells
+                    if (c.metadata.get("nbgrader") or {}).get("grade_id") == "psnr-solution")
+    alice.page.goto(f"{alice.base}/lab/tree/{A}/{NB}")
+    alice.page.wait_for_function(
+        "p => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " return w && w.context && w.context.path === p && w.context.isReady &&"
+        " w.content.widgets.length > 0; }", arg=f"{A}/{NB}", timeout=120_000, polling=500)
+    alice.page.evaluate(
+        """src => { const nb = window.jupyterapp.shell.currentWidget.content;
+            const cell = nb.widgets.find(c => (c.model.getMetadata('nbgrader') || {})
+                .grade_id === 'psnr-solution');
+            cell.model.sharedModel.setSource(src); }""", solution.source)
+    alice.command("docmanager:save")
+    alice.page.wait_for_function(
+        "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=60_000)
+    alice.shot("3-alice-answers")
+    t0 = time.monotonic()
+    alice.assignment_list()
+    alice.page.locator("#fetched_assignments_list .list_item button",
+                       has_text="Validate").first.click()
+    dialog = alice.page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=600_000)
+    alice.page.wait_for_function(
+        "() => !document.querySelector('.jp-Dialog').innerText.includes('Validating')",
+        timeout=600_000)
+    t["validate"] = time.monotonic() - t0
+    validated = dialog.inner_text()
+    alice.shot("3-alice-validated")
+    dialog.get_by_role("button").last.click()
+    _student_submits(alice)
+    _student_submits(students["bob"])
+    mallory = students["mallory"]
+    evil = make_notebook(A, "correct", course)
+    at = next(i for i, c in enumerate(evil.cells)
+              if (c.metadata.get("nbgrader") or {}).get("grade_id") == "psnr-solution")
+    evil.cells[at].source += XSS_CODE
+    evil.cells.insert(at + 1, nbformat.v4.new_markdown_cell(XSS_MARKDOWN))
+    _write_as(hub["users"]["mallory"], hub["homes"]["mallory"] / A / NB, evil)
+    _student_submits(mallory)
+
+    # 3. collect, autograde, read, comment, feedback: Formgrader's buttons
+    fg.goto(f"{teacher.base}/formgrader")
+    row = fg.locator("tr", has_text=A).first
+    row.locator("td.collect a").wait_for(timeout=60_000)
+    row.locator("td.collect a").click()
+    fg.wait_for_selector("#success-modal", timeout=120_000)
+    teacher.shot("5-formgrader-collected")
+    fg.locator("#success-modal button.close").first.click()
+    fg.goto(f"{teacher.base}/formgrader/manage_submissions/{A}")
+    logs, t["autograde"] = {}, {}
+    for name in STUDENTS:
+        fg.locator("tr", has_text=name).locator("td.autograde a").first.wait_for(
+            timeout=60_000)
+        t0 = time.monotonic()
+        fg.locator("tr", has_text=name).locator("td.autograde a").first.click()
+        modal = fg.locator("#success-modal, #error-modal").first
+        modal.wait_for(timeout=900_000)
+        t["autograde"][name] = time.monotonic() - t0
+        logs[name] = modal.inner_text()
+        teacher.shot(f"6-formgrader-autograded-{name}")
+        modal.locator("button.close").first.click()
+        fg.wait_for_selector("#success-modal, #error-modal", state="detached",
+                             timeout=30_000)
+    teacher.shot("6-formgrader-submissions")
+    # each submission as Formgrader shows it: a comment on the first graded cell
+    seen = {}
+    fg.goto(f"{teacher.base}/formgrader/gradebook/{A}/{A}")
+    for name in STUDENTS:
+        fg.goto(f"{teacher.base}/formgrader/gradebook/{A}/{A}")
+        link = fg.locator("tr", has_text=name).locator("td a").first
+        link.wait_for(timeout=60_000)
+        before = len(teacher.dialogs)
+        link.click()
+        fg.wait_for_selector("textarea.comment", timeout=120_000)
+        fg.wait_for_timeout(2000)  # images load, handlers (if any) fire
+        # a javascript: link runs only when clicked: click every link that says so
+        for anchor in fg.locator("#notebook a", has_text="read me").all():
+            anchor.click(timeout=10_000, no_wait_after=True)
+        fg.wait_for_timeout(1000)
+        comment = fg.locator("textarea.comment").first
+        comment.fill(f"Read by the instructor: {name}.")
+        comment.blur()
+        fg.wait_for_selector(".comment-saved >> visible=true", timeout=60_000)
+        teacher.shot(f"7-formgrader-submission-{name}")
+        seen[name] = {"dialogs": teacher.dialogs[before:], "url": fg.url,
+                      "html": fg.content()}
+    fg.goto(f"{teacher.base}/formgrader")
+    row = fg.locator("tr", has_text=A).first
+    for step in ("generate-feedback", "release-feedback"):
+        row.locator(f"td.{step} a").wait_for(timeout=60_000)
+        row.locator(f"td.{step} a").click()
+        modal = fg.locator("#success-modal, #error-modal").first
+        modal.wait_for(timeout=600_000)
+        logs[step] = modal.inner_text()
+        teacher.shot(f"8-formgrader-{step}")
+        modal.locator("button.close").first.click()
+        fg.wait_for_selector("#success-modal, #error-modal", state="detached",
+                             timeout=30_000)
+
+    # 4. alice reads her feedback
+    alice.assignment_list()
+    alice.click_button("Fetch Feedback")
+    pages = []
+    for _ in range(120):
+        pages = sorted((hub["homes"]["alice"] / A / "feedback").glob(f"*/{A}.html"))
+        if pages:
+            break
+        alice.page.wait_for_timeout(1000)
+    assert pages, "alice's feedback did not arrive"
+    relative = pages[0].relative_to(hub["homes"]["alice"]).as_posix()
+    alice.page.goto(f"{alice.base}/files/{relative}")
+    alice.page.wait_for_load_state()
+    alice.shot("9-alice-feedback")
+    feedback = alice.page.inner_text("body")
+    t["browser"] = time.monotonic() - hub["t0"]
+
+    # the course's own grader on the same submissions, in a second copy of the course
+    other = fresh_copy(Path(tempfile.mkdtemp(prefix="course-hub-cli-")) / "course")
+    shutil.copytree(course / "submitted", other / "submitted")
+    t0 = time.monotonic()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+    env.update(COURSE_MODE="fast", MPLBACKEND="Agg", COURSE_CANARY_CACHE=str(hub["canary"]))
+    cli = subprocess.run([sys.executable, "-m", "instructor", "autograde", "--assignment", A,
+                          "--jobs", "2"], cwd=other, env=env, capture_output=True, text=True,
+                         timeout=900)
+    t["make autograde"] = time.monotonic() - t0
+    assert cli.returncode == 0, (cli.stdout + cli.stderr)[-4000:]
+    print(f"\nhub started in {hub['started']:.1f} s; validate {t['validate']:.1f} s; "
+          f"Formgrader's autograde {t['autograde']}; the course's autograde "
+          f"{t['make autograde']:.1f} s; through the browser {t['browser']:.1f} s; "
+          f"screenshots in {hub['shots']}")
+    return {"validated": validated, "logs": logs, "seen": seen, "feedback": feedback,
+            "hub_scores": _scores(course / "gradebook.db"),
+            "cli_scores": _scores(other / "gradebook.db"), "cli": cli.stdout + cli.stderr,
+            "course": course, "other": other, "timings": t}
+
+
+def test_validate_says_success_for_a_correct_answer(round_trip):
+    assert "Success! Your notebook passes all the tests." in round_trip["validated"], \
+        round_trip["validated"][-2000:]
+
+
+def test_no_payload_runs_in_formgraders_view_of_a_submission(round_trip):
+    seen = round_trip["seen"]
+    assert set(seen) == set(STUDENTS)
+    ran = {name: v["dialogs"] for name, v in seen.items() if v["dialogs"]}
+    assert not ran, f"scripts ran in Formgrader: {ran}"
+    # the payloads were there to run: mallory's page shows her displays and her note
+    assert "My notes" in seen["mallory"]["html"]
+
+
+def test_formgraders_autograde_grades_as_the_course_does(round_trip):
+    assert round_trip["hub_scores"] == {"alice": 3, "bob": 0, "mallory": 3}, \
+        (round_trip["hub_scores"], round_trip["logs"])
+    assert round_trip["cli_scores"] == round_trip["hub_scores"], round_trip["cli"][-3000:]
+    graded = nbformat.read(round_trip["course"] / "autograded" / "alice" / A / NB, 4)
+    assert graded.metadata.kernelspec.name == "autoencoders-course"
+
+
+def test_alice_sees_three_of_three_and_the_hidden_tests_message_not_its_code(round_trip):
+    text = round_trip["feedback"]
+    assert "3 / 3" in text or "3.0 / 3.0" in text, text[:2000]
+    assert "Hidden tests check other image shapes" in text
+    assert "_hidden_psnr_tests" not in text and "BEGIN HIDDEN TESTS" not in text
+    assert "Read by the instructor: alice." in text
