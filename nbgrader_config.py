@@ -67,6 +67,7 @@ from instructor.engine.preprocessors import (
     RestoreMissingCells,
     StderrToStdoutInTests,
 )
+from instructor.workflow.formgrader import SayWhichGrader
 
 ROOT = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
@@ -153,6 +154,7 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
+    SayWhichGrader,             # ours: Formgrader's button says what it does not do
     SafeExecute,                # ours: sandbox, timeouts, crash recovery
     StderrToStdoutInTests,     # ours: a library's log line must not zero a test cell
     IgnorePattern,

@@ -245,6 +245,8 @@ def hub(tmp_path_factory, data_dir, canary_cache):
                    "canary": canary_cache}
             browser.close()
     finally:
+        for folder, mode in modes.items():
+            folder.chmod(mode)
         server.terminate()
         try:
             server.wait(timeout=60)
@@ -254,8 +256,6 @@ def hub(tmp_path_factory, data_dir, canary_cache):
         # the users' servers are the hub's children's children: stop any left
         subprocess.run(["pkill", "-u", ",".join(str(u.pw_uid) for u in users.values())],
                        check=False)
-        for folder, mode in modes.items():
-            folder.chmod(mode)
         print(f"\nhub test files (screenshots, hub log): {shots}; homes: {base}")
 
 
@@ -275,15 +275,22 @@ class Session:
         dialog.dismiss()
 
     def shot(self, name: str) -> None:
+        if "/lab" in self.page.url:
+            self.no_news()
         self.page.screenshot(path=str(self.hub["shots"] / f"{name}.png"))
 
-    def log_in(self) -> None:
+    def log_in(self) -> Session:
+        """Log in: the hub starts the user's server (wait for it with :meth:`ready`)."""
         page = self.page
         page.goto(f"{self.hub['url']}/hub/login")
         page.fill("#username_input", self.name)
         page.fill("#password_input", PASSWORDS[self.name])
         page.click("#login_submit")
-        # the hub starts the server, then sends the browser to JupyterLab
+        return self
+
+    def ready(self) -> None:
+        """Wait until the hub has sent the browser to JupyterLab, and JupyterLab is up."""
+        page = self.page
         for _ in range(300):
             if page.url.startswith(f"{self.base}/lab"):
                 break
@@ -296,7 +303,11 @@ class Session:
                                timeout=120_000)
         page.wait_for_function("() => window.jupyterapp.commands.hasCommand("
                                "'nbgrader:open-assignment-list')", timeout=120_000)
-        news = page.get_by_role("button", name="No", exact=True)
+
+    def no_news(self) -> None:
+        """JupyterLab asks once whether to fetch its news: no (exactly "No": "Notebook"
+        is a button too)."""
+        news = self.page.get_by_role("button", name="No", exact=True)
         if news.count():
             news.first.click()
 
@@ -306,8 +317,11 @@ class Session:
 
     def assignment_list(self):
         self.command("nbgrader:open-assignment-list")
-        self.page.wait_for_selector("#released_assignments_list_loading, "
-                                    "#fetched_assignments_list", timeout=60_000)
+        tab = self.page.locator(".lm-TabBar-tab", has_text="Assignments")
+        tab.first.wait_for(timeout=60_000)
+        tab.first.click()  # in front, if it was open behind a notebook
+        self.page.get_by_text("Downloaded assignments").first.wait_for(timeout=60_000)
+        self.page.wait_for_timeout(1000)  # the lists load
 
     def click_button(self, name: str, timeout: float = 120_000) -> None:
         button = self.page.get_by_role("button", name=name, exact=True).first
@@ -315,9 +329,9 @@ class Session:
         button.click()
 
 
-def _student_fetches(hub, name: str):
-    s = Session(hub, name)
-    s.log_in()
+def _student_fetches(s: Session) -> Session:
+    name, hub = s.name, s.hub
+    s.ready()
     s.assignment_list()
     s.click_button("Fetch")
     s.page.get_by_role("button", name="Submit", exact=True).first.wait_for(timeout=120_000)
@@ -342,8 +356,10 @@ def _write_as(user: pwd.struct_passwd, path: Path, nb) -> None:
 def round_trip(hub):
     """Everything, once, through the pages; the tests below read what it left."""
     course, t = hub["course"], hub["timings"]
-    teacher = Session(hub, INSTRUCTOR)
-    teacher.log_in()
+    teacher = Session(hub, INSTRUCTOR).log_in()
+    # everyone logs in at once: the hub starts the four servers side by side
+    sessions = {name: Session(hub, name).log_in() for name in STUDENTS}
+    teacher.ready()
     fg = teacher.page
     # 1. release from Formgrader (the student version in release/ is the course's own)
     fg.goto(f"{teacher.base}/formgrader")
@@ -357,7 +373,7 @@ def round_trip(hub):
     assert (hub["exchange"] / "autoencoders" / "outbound" / A / NB).is_file()
 
     # 2. the students
-    students = {name: _student_fetches(hub, name) for name in STUDENTS}
+    students = {name: _student_fetches(sessions[name]) for name in STUDENTS}
     alice = students["alice"]
     answer = make_notebook(A, "correct", course)
     solution = next(c for c in answer.cells
@@ -371,15 +387,16 @@ def round_trip(hub):
         """src => { const nb = window.jupyterapp.shell.currentWidget.content;
             const cell = nb.widgets.find(c => (c.model.getMetadata('nbgrader') || {})
                 .grade_id === 'psnr-solution');
-            cell.model.sharedModel.setSource(src); }""", solution.source)
+            cell.model.sharedModel.setSource(src);
+            const i = nb.widgets.indexOf(cell);
+            nb.activeCellIndex = i; return nb.scrollToItem(i, 'center'); }""", solution.source)
     alice.command("docmanager:save")
     alice.page.wait_for_function(
         "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=60_000)
     alice.shot("3-alice-answers")
     t0 = time.monotonic()
-    alice.assignment_list()
-    alice.page.locator("#fetched_assignments_list .list_item button",
-                       has_text="Validate").first.click()
+    alice.page.locator(".jp-NotebookPanel-toolbar .validate-button >> visible=true") \
+        .first.click()  # the notebook's own Validate button
     dialog = alice.page.locator(".jp-Dialog")
     dialog.wait_for(timeout=600_000)
     alice.page.wait_for_function(
@@ -487,6 +504,9 @@ def round_trip(hub):
                          timeout=900)
     t["make autograde"] = time.monotonic() - t0
     assert cli.returncode == 0, (cli.stdout + cli.stderr)[-4000:]
+    notes = {name: [(c / "autograded" / name / A / "GRADING_NOTES.txt").is_file()
+                    for c in (course, other)] for name in STUDENTS}
+    print(f"\nGRADING_NOTES.txt (Formgrader, the course's autograde): {notes}")
     print(f"\nhub started in {hub['started']:.1f} s; validate {t['validate']:.1f} s; "
           f"Formgrader's autograde {t['autograde']}; the course's autograde "
           f"{t['make autograde']:.1f} s; through the browser {t['browser']:.1f} s; "
@@ -515,8 +535,17 @@ def test_formgraders_autograde_grades_as_the_course_does(round_trip):
     assert round_trip["hub_scores"] == {"alice": 3, "bob": 0, "mallory": 3}, \
         (round_trip["hub_scores"], round_trip["logs"])
     assert round_trip["cli_scores"] == round_trip["hub_scores"], round_trip["cli"][-3000:]
-    graded = nbformat.read(round_trip["course"] / "autograded" / "alice" / A / NB, 4)
-    assert graded.metadata.kernelspec.name == "autoencoders-course"
+    for name in STUDENTS:
+        # the course's markers: graded in the sandbox, tests checked outside the kernel
+        graded = nbformat.read(round_trip["course"] / "autograded" / name / A / NB, 4)
+        assert graded.metadata.kernelspec.name == "autoencoders-course"
+        marks = graded.metadata["course_grading"]
+        assert marks["isolation"] == "bubblewrap", marks
+        assert "outside check (waited for)" in marks["seconds"], marks
+        # Formgrader says what its button leaves out; the course's own run does not
+        assert "Graded by nbgrader's own Autograde" in round_trip["logs"][name]
+        log = round_trip["other"] / "grading_logs" / f"{name}__{A}.log"
+        assert "Graded by nbgrader's own Autograde" not in log.read_text()
 
 
 def test_alice_sees_three_of_three_and_the_hidden_tests_message_not_its_code(round_trip):
