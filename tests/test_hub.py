@@ -29,6 +29,7 @@ them the test is skipped with a message, except under ``CI=true``, where it fail
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -192,49 +193,57 @@ def hub(tmp_path_factory, data_dir, canary_cache):
             pytest.fail(f"the hub test needs {missing}; CI must install it")
         pytest.skip(f"the hub test needs {missing}")
     shots = tmp_path_factory.mktemp("hub")
-    modes = _open_the_way([Path(sys.executable).resolve(), ROOT / ".venv", data_dir])
-    # the users' homes and the exchange: a folder every user can reach (pytest's own
-    # temporary folders are the root user's alone)
-    base = Path(tempfile.mkdtemp(prefix="course-hub-"))
-    base.chmod(0o755)
-    users = {name: _user(name, base / "home" / name) for name in (INSTRUCTOR, *STUDENTS)}
-    (base / "home").chmod(0o755)
-    exchange = base / "exchange"
-    exchange.mkdir()
-    exchange.chmod(0o777)
-    course = fresh_copy(Path(users[INSTRUCTOR].pw_dir) / "course")
-    _chown_tree(course, users[INSTRUCTOR])
-    # the instructor's `make release`, in their clone: the student version with its
-    # badge, and the assignment in the gradebook (Formgrader's Generate button would
-    # write the release without the badge)
-    subprocess.run(["runuser", "-u", INSTRUCTOR, "--", sys.executable, "-m", "instructor",
-                    "release", "--assignment", A], cwd=course, check=True,
-                   capture_output=True, env={**os.environ, "HOME": users[INSTRUCTOR].pw_dir})
-    folder = base / "hub"
-    folder.mkdir()
-    port, bin_dir = _free_port(), Path(sys.executable).parent
-    environment = {
-        "COURSE_DATA_DIR": str(data_dir), "COURSE_MODE": "fast",
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-        "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1",
-    }
-    (folder / "jupyterhub_config.py").write_text(HUB_CONFIG.format(
-        deploy=str(ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"),
-        passwords=json.dumps(PASSWORDS), port=port, hub_port=_free_port(),
-        api_port=_free_port(), proxy=str(PROXY), folder=folder,
-        singleuser=str(bin_dir / "jupyterhub-singleuser"),
-        environment=json.dumps(environment)))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "COURSE_"))}
-    env.update(COURSE_ROOT=str(ROOT), COURSE_INSTRUCTORS=INSTRUCTOR,
-               COURSE_EXCHANGE=str(exchange), PATH=f"{bin_dir}:{env.get('PATH', '')}")
-    log = (shots / "hub.log").open("w")
-    t0 = time.monotonic()
-    server = subprocess.Popen([str(bin_dir / "jupyterhub"), "-f",
-                               str(folder / "jupyterhub_config.py")], cwd=folder, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    from playwright.sync_api import sync_playwright
-    try:
+    with contextlib.ExitStack() as cleanup:  # undone in reverse order, whatever fails
+        modes = _open_the_way([Path(sys.executable).resolve(), ROOT / ".venv", data_dir])
+        cleanup.callback(lambda: [folder.chmod(mode) for folder, mode in modes.items()])
+        # the users' homes and the exchange: a folder every user can reach (pytest's own
+        # temporary folders are the root user's alone)
+        base = Path(tempfile.mkdtemp(prefix="course-hub-"))
+        cleanup.callback(shutil.rmtree, base, ignore_errors=True)
+        base.chmod(0o755)
+        users = {name: _user(name, base / "home" / name) for name in (INSTRUCTOR, *STUDENTS)}
+        # the users' servers are the hub's children's children: stop any left
+        cleanup.callback(subprocess.run, ["pkill", "-u", ",".join(
+            str(u.pw_uid) for u in users.values())], check=False)
+        (base / "home").chmod(0o755)
+        exchange = base / "exchange"
+        exchange.mkdir()
+        exchange.chmod(0o777)
+        course = fresh_copy(Path(users[INSTRUCTOR].pw_dir) / "course")
+        _chown_tree(course, users[INSTRUCTOR])
+        # the instructor's `make release`, in their clone: the student version with its
+        # badge, and the assignment in the gradebook (Formgrader's Generate button would
+        # write the release without the badge)
+        subprocess.run(["runuser", "-u", INSTRUCTOR, "--", sys.executable, "-m",
+                        "instructor", "release", "--assignment", A], cwd=course, check=True,
+                       capture_output=True,
+                       env={**os.environ, "HOME": users[INSTRUCTOR].pw_dir})
+        folder = base / "hub"
+        folder.mkdir()
+        port, bin_dir = _free_port(), Path(sys.executable).parent
+        environment = {
+            "COURSE_DATA_DIR": str(data_dir), "COURSE_MODE": "fast",
+            "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+            "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1",
+            "OMP_NUM_THREADS": "1",
+        }
+        (folder / "jupyterhub_config.py").write_text(HUB_CONFIG.format(
+            deploy=str(ROOT / "deploy" / "jupyterhub" / "jupyterhub_config.py"),
+            passwords=json.dumps(PASSWORDS), port=port, hub_port=_free_port(),
+            api_port=_free_port(), proxy=str(PROXY), folder=folder,
+            singleuser=str(bin_dir / "jupyterhub-singleuser"),
+            environment=json.dumps(environment)))
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("JUPYTER", "COURSE_"))}
+        env.update(COURSE_ROOT=str(ROOT), COURSE_INSTRUCTORS=INSTRUCTOR,
+                   COURSE_EXCHANGE=str(exchange), PATH=f"{bin_dir}:{env.get('PATH', '')}")
+        log = cleanup.enter_context((shots / "hub.log").open("w"))
+        t0 = time.monotonic()
+        server = subprocess.Popen([str(bin_dir / "jupyterhub"), "-f",
+                                   str(folder / "jupyterhub_config.py")], cwd=folder,
+                                  env=env, stdout=log, stderr=subprocess.STDOUT)
+        cleanup.callback(_stop, server)
+        url = f"http://127.0.0.1:{port}"
         for _ in range(1200):
             try:
                 urllib.request.urlopen(f"{url}/hub/api/", timeout=1)
@@ -243,6 +252,8 @@ def hub(tmp_path_factory, data_dir, canary_cache):
                 assert server.poll() is None, (shots / "hub.log").read_text()[-4000:]
                 time.sleep(0.1)
         started = time.monotonic() - t0
+        from playwright.sync_api import sync_playwright
+
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield {"url": url, "browser": browser, "shots": shots, "course": course,
@@ -251,20 +262,16 @@ def hub(tmp_path_factory, data_dir, canary_cache):
                    "log": shots / "hub.log", "timings": {},
                    "canary": canary_cache, "base": base, "data": data_dir}
             browser.close()
-    finally:
-        for folder, mode in modes.items():
-            folder.chmod(mode)
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-        # the users' servers are the hub's children's children: stop any left
-        subprocess.run(["pkill", "-u", ",".join(str(u.pw_uid) for u in users.values())],
-                       check=False)
-        shutil.rmtree(base, ignore_errors=True)  # the homes, the clones, the exchange
         print(f"\nhub test files (screenshots, hub log): {shots}")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 class Session:
