@@ -154,7 +154,6 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    SayWhichGrader,             # ours: Formgrader's button says what it does not do
     SafeExecute,                # ours: sandbox, timeouts, crash recovery
     StderrToStdoutInTests,     # ours: a library's log line must not zero a test cell
     IgnorePattern,
@@ -164,6 +163,7 @@ c.Autograde.autograde_preprocessors = [
     InertContent,               # ours: stored without anything a browser would run
     AssignLatePenalties,
     CheckCellMetadata,
+    SayWhichGrader,             # ours: Formgrader's button says what it leaves out
 ]
 
 # ------------------------------------------------------------------ feedback
