@@ -104,14 +104,23 @@ def _missing() -> str | None:
     return None
 
 
+#: The comment of the users this test creates: it changes no other user.
+TEST_USER = "autoencoders course hub test"
+
+
 def _user(name: str, home: Path) -> pwd.struct_passwd:
-    """The Unix user ``name`` with ``home`` as home folder (created if missing)."""
+    """The Unix user ``name`` with ``home`` as home folder (created if missing; a user of
+    that name that this test did not create stops it)."""
     try:
-        pwd.getpwnam(name)
-        subprocess.run(["usermod", "--home", str(home), name], check=True)
+        found = pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home),
-                        "--shell", "/bin/bash", name], check=True)
+        subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--comment",
+                        TEST_USER, "--shell", "/bin/bash", name], check=True)
+    else:
+        if found.pw_gecos != TEST_USER:
+            pytest.fail(f"a user {name!r} exists that the hub test did not create: "
+                        "run the test on a machine without it")
+        subprocess.run(["usermod", "--home", str(home), name], check=True)
     home.mkdir(parents=True, exist_ok=True)
     user = pwd.getpwnam(name)
     os.chown(home, user.pw_uid, user.pw_gid)
