@@ -19,7 +19,7 @@ TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREAD
 # COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 TEST_ENV := $(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg
 
-.PHONY: setup lab lab-source test test-quick test-colab lint strip clean help site
+.PHONY: setup lab lab-source test test-quick test-colab lint strip clean help site hub-proxy
 
 help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
@@ -28,6 +28,7 @@ help:
 	@echo "     [TESTS=\"notebooks/10_x tests/test_x.py\"]   only these paths"
 	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
 	@echo "make test-colab   every notebook in a Colab-like environment (Python 3.13)"
+	@echo "make hub-proxy   JupyterHub's proxy from npm into build/hub (the hub test)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
 	@echo "make site   the course website in build/site/html (every notebook run in full mode)"
@@ -69,9 +70,21 @@ lint: setup
 
 # TESTS narrows the run, e.g. make test TESTS="notebooks/10_x tests/test_grading_x.py"
 TESTS ?= tests notebooks
-test: setup lint
+test: setup lint hub-proxy
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env $(TESTS)
+
+# The hub test (tests/test_hub.py) runs a real JupyterHub: the hub comes with the dev
+# extra, its proxy (configurable-http-proxy) from npm into build/hub/, never globally.
+# Without npm the hub test is skipped (and fails under CI=true).
+CHP_VERSION := 4.6.3
+HUB_PROXY   := build/hub/node_modules/.bin/configurable-http-proxy
+hub-proxy: $(HUB_PROXY)
+$(HUB_PROXY):
+	@if command -v npm >/dev/null; then \
+		npm install --prefix build/hub --no-audit --no-fund --loglevel=error \
+			configurable-http-proxy@$(CHP_VERSION); \
+	else echo "no npm: the hub test (tests/test_hub.py) will be skipped"; fi
 
 # The course as on Colab (tests/colab/run.py): Colab's freeze on Python 3.13 in
 # .venv-colab, every notebook installed by its own setup cell, no preloaded package changed.

@@ -68,6 +68,7 @@ from instructor.engine.preprocessors import (
     RestoreMissingCells,
     StderrToStdoutInTests,
 )
+from instructor.workflow.formgrader import SayWhichGrader
 
 ROOT = Path(__file__).resolve().parent
 c = get_config()  # noqa: F821  (nbgrader provides get_config)
@@ -163,6 +164,7 @@ c.Autograde.autograde_preprocessors = [
     InertContent,               # ours: stored without anything a browser would run
     AssignLatePenalties,
     CheckCellMetadata,
+    SayWhichGrader,             # ours: Formgrader's button says what it leaves out
 ]
 
 # ------------------------------------------------------------------ feedback

@@ -1,0 +1,48 @@
+"""JupyterHub settings of the course: nbgrader's tools per role, the exchange, the kernel.
+
+Load it from the hub's own ``jupyterhub_config.py`` (``load_subconfig(...)``), which
+adds what only the site knows: its authenticator, spawner and address
+(docs/jupyterhub.md; ``values.yaml`` loads it on Zero to JupyterHub;
+``tests/test_hub.py`` on a hub with ``LocalProcessSpawner``). Read from the hub's
+environment:
+
+- ``COURSE_ROOT``: where the course is installed in the single-user image
+  (``/opt/course``, as ``Dockerfile`` puts it);
+- ``COURSE_INSTRUCTORS``: comma-separated hub user names of the instructors;
+  everyone else is a student;
+- ``COURSE_EXCHANGE``: nbgrader's exchange, one folder every user's server mounts
+  read-write (``/srv/nbgrader/exchange``).
+
+Every server finds ``deploy/jupyterhub/nbgrader_config.py`` (the course id, the
+exchange, Validate's time per cell) on ``JUPYTER_CONFIG_PATH``. A student's server
+also reads ``scripts/student_lab/`` there (as ``make lab`` does): Formgrader, Create
+Assignment and Course List are off, the Assignment List and Validate stay. An
+instructor's server keeps every tool, and that file then loads ``~/course``'s
+``nbgrader_config.py`` (the instructor's clone of the course), which Formgrader reads.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (JupyterHub provides get_config)
+
+COURSE_ROOT = os.environ.get("COURSE_ROOT", "/opt/course")
+INSTRUCTORS = {name.strip() for name in os.environ.get("COURSE_INSTRUCTORS",
+                                                       "instructor").split(",") if name.strip()}
+EXCHANGE = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
+
+
+def course_environment(spawner) -> None:
+    """Set the spawner's environment and start folder for its user's role."""
+    hub_config = os.path.join(COURSE_ROOT, "deploy", "jupyterhub")
+    if spawner.user.name in INSTRUCTORS:
+        role, config_path = "instructor", [hub_config]
+    else:
+        role = "student"
+        config_path = [os.path.join(COURSE_ROOT, "scripts", "student_lab"), hub_config]
+    spawner.environment = {**spawner.environment, "COURSE_EXCHANGE": EXCHANGE,
+                           "COURSE_ROLE": role,
+                           "JUPYTER_CONFIG_PATH": os.pathsep.join(config_path)}
+
+
+c.Spawner.pre_spawn_hook = course_environment
+c.Spawner.default_url = "/lab"
