@@ -162,7 +162,7 @@ def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNo
 
 
 def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1",
-           after: tuple[str, ...] = (), cells: bool = False):
+           after: tuple[str, ...] = (), cells: bool = False, files: tuple[str, ...] = ()):
     from instructor.engine.limits import readable_paths
 
     release = tmp_path / "release.ipynb"
@@ -173,6 +173,8 @@ def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1
     work = tmp_path / f"{student}-{stamp}"
     work.mkdir(exist_ok=True)
     (work / "timestamp.txt").write_text(stamp)
+    for name in files:   # the assignment's data files, copied beside the kernel
+        (work / name).write_text("the assignment's data\n")
     ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
                      timeout=120, notebook_timeout=300, verifier_timeout=120,
                      readable_paths=readable_paths())
@@ -322,3 +324,116 @@ def test_graders_started_at_once_share_one_new_secret(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         found = set(pool.map(lambda _: hidden.read_secret(path), range(8)))
     assert len(found) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+# ---------------------------------------------------------------- links a sandbox plants
+#: An answer cell that forks a process which, for two minutes, keeps replacing every data
+#: file of the kernel's folder by a link to a folder of the grading machine (``{victim}``)
+#: while grading goes on: whatever the grader writes or removes there by name could land
+#: in that folder (docs/grading.md, "What the grader touches").
+PLANTER = '''import os
+import time
+
+
+def double(x):
+    return 2 * np.asarray(x)
+
+
+for _name in ["data%d.txt" % i for i in range(8)] if os.path.exists("data0.txt") else []:
+    if os.fork() == 0:   # one process per file, each replacing it as fast as it can
+        os.setsid()
+        _end = time.time() + 120
+        while time.time() < _end:
+            try:
+                os.unlink(_name)
+            except OSError:
+                pass
+            try:
+                os.symlink("{victim}/" + _name, _name)
+            except OSError:
+                pass
+        os._exit(0)
+'''
+
+
+@pytest.mark.grading
+def test_links_a_forked_process_plants_in_the_kernels_folder_are_never_followed(tmp_path):
+    """A process the answer cell forked plants links while the (hidden) test cell is
+    graded: the grader writes nothing through them, and the answer keeps its marks."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    cell, _ = _grade(tmp_path, PLANTER.format(victim=victim),
+                     files=tuple(f"data{i}.txt" for i in range(8)))
+    assert sorted(p.name for p in victim.iterdir()) == []
+    assert [o for o in cell.outputs if o.output_type == "error"] == [], _shown(cell)
+
+
+#: A cell that swaps the kernel's socket folder for a link to a folder of the grading
+#: machine (``{victim}``), where files named as the kernel's sockets wait.
+IPC_SWAP = '''import glob, os
+
+for _folder in glob.glob(".ipc*"):
+    os.rename(_folder, _folder + "-moved")
+    os.symlink("{victim}", _folder)
+print("swapped")
+'''
+
+
+@pytest.mark.grading
+def test_the_kernels_socket_folder_swapped_for_a_link_removes_nothing_outside(tmp_path):
+    """jupyter_client removes a kernel's ipc sockets by name when it ends: through a
+    link the kernel planted, that removed files of the grading machine."""
+    from instructor.engine.limits import readable_paths
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    names = [f"kernel-{n}" for n in range(1, 11)]
+    for name in names:
+        (victim / name).write_text("the grading machine's file\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    ex = SafeExecute(timeout=60, notebook_timeout=120, readable_paths=readable_paths())
+    nb = v4.new_notebook(cells=[v4.new_code_cell(IPC_SWAP.format(victim=victim))])
+    nb, _ = ex.preprocess(nb, {"metadata": {"path": str(work)}})
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["swapped\n"]
+    assert sorted(p.name for p in victim.iterdir()) == sorted(names)
+
+
+#: An answer cell that forks a watcher: for a minute it rewrites the data file the kernel
+#: was given, in place, and notes (``grader-wrote``) if that file was ever removed or
+#: replaced, by someone outside the sandbox while it ran.
+WATCHER = '''import os
+import time
+
+
+def double(x):
+    return 2 * np.asarray(x)
+
+
+if os.path.exists("data0.txt") and os.fork() == 0:
+    os.setsid()
+    with open("data0.txt", "w") as _file:
+        _file.write("the student's")
+    _inode = os.stat("data0.txt").st_ino
+    _end = time.time() + 60
+    while time.time() < _end:
+        try:   # the same file, only ever rewritten in place here
+            _same = os.stat("data0.txt").st_ino == _inode
+        except OSError:
+            _same = False
+        if not _same:
+            open("grader-wrote", "w").close()
+            break
+        with open("data0.txt", "r+") as _file:
+            _file.write("the student's")
+        time.sleep(0.001)
+    os._exit(0)
+time.sleep(0.5)
+'''
+
+
+@pytest.mark.grading
+def test_the_grader_writes_nothing_into_the_kernels_folder_while_it_runs(tmp_path):
+    cells, _ = _grade(tmp_path, WATCHER, files=("data0.txt",), cells=True,
+                      after=("import os\nprint('grader wrote:', os.path.exists('grader-wrote'))",))
+    assert [o.get("text") for o in cells[-1].outputs] == ["grader wrote: False\n"]
