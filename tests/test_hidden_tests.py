@@ -110,7 +110,7 @@ def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
     trusted = hidden.string_constants(['assert ok, "psnr: wrong values"',
                                        'assert ok, f"got {x}"'])
     assert trusted == {"psnr: wrong values"}
-    own = {"replayed": True, "passed": False, "error": "AssertionError: psnr: wrong values",
+    own = {"checked": True, "passed": False, "error": "AssertionError: psnr: wrong values",
            "student": True, "output": "0.4170220047\n"}
     shown = withheld(own, trusted)
     assert shown["error"] == own["error"] and shown["output"] == WITHHELD_OUTPUT

@@ -110,10 +110,10 @@ def verdict_after(tmp_path, cells, verdicts, **kwargs):
     return cells[2].outputs
 
 
-PASSED = {"002-area-tests": {"replayed": True, "passed": True, "error": None, "reason": None}}
-FAILED = {"002-area-tests": {"replayed": True, "passed": False, "reason": None,
+PASSED = {"002-area-tests": {"checked": True, "passed": True, "error": None, "reason": None}}
+FAILED = {"002-area-tests": {"checked": True, "passed": False, "reason": None,
                              "error": "AssertionError: area(2)"}}
-NOT_REPLAYED = {"002-area-tests": {"replayed": False, "passed": None, "error": None,
+NOT_REPLAYED = {"002-area-tests": {"checked": False, "passed": None, "error": None,
                                    "reason": "a model of a class of the student's own"}}
 
 
@@ -193,7 +193,7 @@ def test_without_a_checking_process_no_test_is_silently_trusted(tmp_path, starte
     outside = check(tmp_path, cells)
     if started:  # started, but it gave no verdicts: every checked test fails
         outside.process = object()
-        outside._verdicts = lambda job, cells: {g: {"replayed": True, "passed": False,
+        outside._verdicts = lambda job, cells: {g: {"checked": True, "passed": False,
                                              "reason": None, "error": "GraderCheckFailed: x"}
                                          for g, _t, _n in outside.plan.values()}
     outside.decide(cells)

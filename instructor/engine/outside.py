@@ -330,7 +330,7 @@ class OutsideCheck:
         if self.log:
             self.log.error("the outside check failed:\n%s", log)
         message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
-        return {grade_id: {"replayed": True, "passed": False, "reason": None,
+        return {grade_id: {"checked": True, "passed": False, "reason": None,
                            "error": f"GraderCheckFailed: {message[0][:300]}"}
                 for grade_id, _t, _n in self.plan.values()}
 
@@ -372,7 +372,7 @@ class OutsideCheck:
         for index in sorted(tests):
             grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {
-                "replayed": False, "passed": None, "error": None,
+                "checked": False, "passed": None, "error": None,
                 "reason": "the outside check did not run" if index in self.plan else
                           "this test cell checks no graded function of the release"}
             if hidden.has_hidden_tests(cells[index]):
@@ -397,7 +397,7 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
             f"your answer calls {', '.join(calls)}, the course's own implementation "
             "of this task: write your own (the tests of this task score 0)")]
     shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
-    if not verdict["replayed"]:
+    if not verdict["checked"]:
         also = (f"; your notebook also has code that can change how tests run ({shown})"
                 if findings else "")
         return [*outputs, error_output(

@@ -16,11 +16,11 @@ running in another process (:mod:`instructor.engine.answers`, reached through
 is read here but its replies. The verdicts, one per test cell, are written to the file
 open at ``VERDICTS_FD`` (the grader opened it, outside this process's sandbox)::
 
-    {"vanilla-tests-shapes": {"replayed": true, "passed": false,
+    {"vanilla-tests-shapes": {"checked": true, "passed": false,
                               "error": "AssertionError: ...", "reason": null,
                               "output": "what the test cell printed"}, ...}
 
-``replayed`` is false when the checks asked something the answer process cannot answer
+``checked`` is false when the checks asked something the answer process cannot answer
 with data (a value of a type it cannot send, an attribute of a model of the student's
 own class the grader does not forward); ``reason`` then says why, and the test goes to
 the instructor's review.
@@ -77,7 +77,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
     for cell in job.get("cells", []):
         grade_id = cell["grade_id"]
         if setup_error:
-            verdicts[grade_id] = {"replayed": False, "passed": None, "error": None,
+            verdicts[grade_id] = {"checked": False, "passed": None, "error": None,
                                   "reason": f"the setup cell failed here ({setup_error})"}
             continue
         task = cell.get("task", "")
@@ -92,13 +92,13 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:
             namespace[name] = channel.function(cell.get("answers", task), name)
-        verdict = {"replayed": True, "passed": True, "error": None, "reason": None}
+        verdict = {"checked": True, "passed": True, "error": None, "reason": None}
         output = io.StringIO()
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
         except evidence.NotReplayable as err:
-            verdict.update(replayed=False, passed=None, reason=str(err))
+            verdict.update(checked=False, passed=None, reason=str(err))
         except AnswerFailed as err:
             verdict.update(passed=False, error=f"AnswerFailed: {err}", line=_line(err, grade_id),
                            student=True)
