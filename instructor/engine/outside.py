@@ -133,6 +133,9 @@ WITHHELD_MESSAGE = ("a hidden test failed; the message is withheld, as it did no
 #: What a test cell with hidden tests shows in place of what it printed.
 WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, as it could "
                    "show the hidden tests' inputs]\n")
+#: Why a test cell has no verdict: the checking process gave none, or had nothing to ask.
+NOT_RUN = "the outside check did not run"
+NO_FUNCTION = "this test cell checks no graded function of the release"
 #: Errors of the grader's own, whose names a student's code cannot choose.
 GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
                  "GraderCheckFailed"}
@@ -368,13 +371,12 @@ class OutsideCheck:
                     if not f.kernel_only]
         trusted = hidden.string_constants([c.source for c in self.release_cells
                                            if c.cell_type == "code"])
-        trusted.add(OWN_CLASS)   # the grader's own reason, never the student's words
+        trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
         for index in sorted(tests):
             grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {
                 "checked": False, "passed": None, "error": None,
-                "reason": "the outside check did not run" if index in self.plan else
-                          "this test cell checks no graded function of the release"}
+                "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
             if hidden.has_hidden_tests(cells[index]):
                 verdict = withheld(verdict, trusted
                                    | hidden.string_constants([cells[index].source]))
