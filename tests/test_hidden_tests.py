@@ -118,6 +118,10 @@ def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
     assert withheld(leak, trusted)["error"] == f"ValueError: {WITHHELD_MESSAGE}"
     checks = dict(leak, student=False)   # raised by the checks, not the student's code
     assert withheld(checks, trusted)["error"] == checks["error"]
+    system = dict(leak, error="OSError: [Errno 27] File too large")   # the system's words
+    assert withheld(system, trusted)["error"] == system["error"]
+    forged = dict(leak, error="OSError: [Errno 27] 0.41702200")
+    assert withheld(forged, trusted)["error"] == f"OSError: {WITHHELD_MESSAGE}"
 
 
 # ---------------------------------------------------------------- in a grading kernel

@@ -555,9 +555,9 @@ def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
         nb.cells.append(nbformat.v4.new_code_cell(REWRITE_RECORDS))
 
 
-#: What the useless model (MSE, SGD) meets first now: the behaviour probes, which the
-#: attacks on the checks' names do not reach, fail it inside the kernel already.
-PROBED = "That is the mean squared error"
+#: What the useless model (MSE, SGD) meets first: the checks' own compile check, in the
+#: checking process, which the attacks on the checks' names in the kernel do not reach.
+PROBED = "auto's optimizer: expected 'adam', got 'sgd'"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
     "s01_correct": (lambda: REF, 6, []),
@@ -745,7 +745,6 @@ NOTES = {
     "s50_huge_notebook": "over the grader's limit of 32 MiB for a notebook",
     "s51_huge_cell": "over the grader's limit of 128 KiB for one cell",
     "s52_prints_in_answer": "printed more than the grader keeps",
-    "s53_prints_when_called": "printed more than the grader keeps",
     "s54_record_bomb": "returned more than the grader unpacks",
 }
 HIDDEN_CODE = ["enc_shapes", "x_check", "BEGIN HIDDEN", "mc.expect_composed"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -141,6 +142,18 @@ GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
                  "GraderCheckFailed"}
 
 
+_ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
+
+
+def system_message(message: str) -> bool:
+    """An operating system's own words (``[Errno 27] File too large``), after built-in
+    exceptions' names only: nothing in it the student's code chose."""
+    match = _ERRNO.fullmatch(message.strip())
+    return bool(match) and os.strerror(int(match[2])) == match[3] and all(
+        isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
+        for name in match[1].split(": ") if name)
+
+
 def withheld(verdict: dict, trusted: set[str]) -> dict:
     """A hidden test's verdict with every message withheld that is not the course's own:
     an exception the student's code raised in the answer process (or its failure) may
@@ -154,7 +167,7 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
         ename, _, message = str(error).partition(": ")
         # RecordTooLarge is the checker's own refusal, in the grader's words and sizes
         if ename != "RecordTooLarge" and message.strip() not in trusted \
-                and not message.startswith(WITHHELD_MESSAGE):
+                and not system_message(message) and not message.startswith(WITHHELD_MESSAGE):
             verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: " \
                                f"{WITHHELD_MESSAGE}"
     if verdict.get("reason") and verdict["reason"].strip() not in trusted:
