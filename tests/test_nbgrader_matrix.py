@@ -588,7 +588,8 @@ CASES = {
     "s24_partial_credit": (partial_credit, 0, []),
     # nothing the kernel writes is read, but it changes an attribute of helpers: review
     "s25_recorder_off": (recorder_off, 0, ["NeedsReview", "helpers.grading.evidence.wrap"]),
-    "s26_frame_rebind": (frame_rebind, 0, [PROBED]),
+    # its frame walk finds no tests' namespace in the answer process: its function fails
+    "s26_frame_rebind": (frame_rebind, 0, ["a hidden test failed; the message is withheld"]),
     "s28_big_file": (big_file, 0, ["File too large"]),
     # a model with a class of its own, in a task that needs none: its code could tell the
     # probes from real use (a train_step that trains right only after set_weights), so
