@@ -21,9 +21,10 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - which cells are tests, of which task, with how many points, comes from the release:
   every cell's nbgrader metadata and ``task-*`` / ``grade-setup`` tags are restored from
   it (``OverwriteCellsFromRelease``), never read from the submission;
-- every test cell is checked again outside the student's kernel, and the student's own
-  code is read for tampering (``instructor.engine.verify``, ``instructor.engine.review``);
-- stderr written while a test cell runs is kept but no longer zeroes the cell;
+- no test cell runs in the student's kernel: each runs in a checking process of its own,
+  the graded functions answered by the student's answer cells in another, and its
+  verdict and what it printed become its output; the student's own code is read for
+  tampering (``instructor.engine.outside``, ``instructor.engine.review``);
 - what the student's code printed or displayed, the student's markdown and every
   cell's and the notebook's metadata are stored, and shown in formgrader and the
   feedback page, only as far as allow-lists keep them (``InertContent``, in
@@ -66,7 +67,6 @@ from instructor.engine.preprocessors import (
     HideHiddenTests,
     OverwriteCellsFromRelease,
     RestoreMissingCells,
-    StderrToStdoutInTests,
 )
 from instructor.workflow.formgrader import SayWhichGrader
 
@@ -126,12 +126,11 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # notebooks with long demos; "notebook" (COURSE_GRADE_SCOPE=notebook) runs every cell,
 # as nbgrader does.
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
-# A test passes only if it also passes when run again outside the kernel, with the graded
-# functions answered by the student's answer cells in a process of their own
-# (instructor/engine/outside.py). The course's own implementations of a task raise there:
-# a test whose call reaches them, by any route, scores 0; an answer cell that calls its
-# task's own function by name or alias scores 0 on the whole task.
-c.SafeExecute.check_outside = True
+# Test cells run outside the kernel only, with the graded functions answered by the
+# student's answer cells in a process of their own (instructor/engine/outside.py). The
+# course's own implementations of a task raise there: a test whose call reaches them, by
+# any route, scores 0; an answer cell that calls its task's own function by name or
+# alias scores 0 on the whole task.
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma"}
 # Only task (d)'s answers need code of their own in a model (a KL layer, train_step): the
@@ -155,8 +154,7 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    SafeExecute,                # ours: sandbox, timeouts, crash recovery
-    StderrToStdoutInTests,     # ours: a library's log line must not zero a test cell
+    SafeExecute,                # ours: sandbox, timeouts, crash recovery, tests outside
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

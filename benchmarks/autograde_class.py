@@ -106,7 +106,7 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
 #: passes (the gradebook, the other preprocessors, saving), the submission's checks and
 #: copies, and the process that runs ``nbgrader autograde``.
 PHASES = ["outside check start", "kernel start", "setup cells", "other cells",
-          "test cells", "replay after a restart", "outside check (waited for)"]
+          "replay after a restart", "outside check (waited for)"]
 REST = "nbgrader and the rest"
 
 

@@ -119,13 +119,13 @@ GRADING_ENV = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
 def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
             release: Path | None = None) -> None:
     """Run ``nb`` in place as the grader does, through the course's ``SafeExecute`` with
-    the course's nbgrader configuration (sandboxed kernel, tests checked again outside
+    the course's nbgrader configuration (sandboxed kernel, tests run outside
     the kernel), in a fresh kernel started beside a copy of ``cwd``'s files, with ``env``
     added to the kernel's environment (this process's is not changed); errors stay in
     the cells' outputs (see :func:`errors`).
 
-    ``release``: the trusted notebook (setup, context and answer cells) the outside check
-    reads; ``None`` runs ``nb`` without the outside check.
+    ``release``: the trusted notebook (setup, context, answer and test cells) the outside
+    check reads; ``None``: no test can be checked (each needs review).
     """
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -144,7 +144,6 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
                            notebook_timeout=max(timeout, 900),
                            verifier_timeout=2 * max(timeout, 900),
                            release_notebook=str(release or ""),
-                           check_outside=release is not None,
                            kernel_environment=environment)
     executor.readable_paths = [*executor.readable_paths, str(cwd)]
     executor.preprocess(nb, {"metadata": {"path": str(cwd)}})

@@ -2,10 +2,10 @@
 
 - the drawing: ``helpers.hidden_rng`` per submission key, the key from the grader's secret,
   the student and the timestamp, the secret kept out of the kernel's environment;
-- the withholding: what a hidden test cell printed, displayed or raised is dropped but the
-  course's own messages, rule by rule, then in a real grading kernel (``SafeExecute`` on a
-  tiny numpy notebook) with answers that try to leak the hidden test's source, locals and
-  inputs through ``In[-1]``, ``_ih``, frames, exceptions and displays.
+- what a hidden test's verdict shows (``instructor.engine.outside.withheld``), then in a
+  real grading (``SafeExecute`` on a tiny numpy notebook) with answers that try to leak
+  the hidden test's source, locals and inputs through ``In[-1]``, ``_ih``, frames,
+  exceptions and displays.
 
 The bad-submission matrix (tests/test_nbgrader_matrix.py, students s60-s69) grades the
 same attempts on notebook 05's task through nbgrader, with feedback.
@@ -25,6 +25,7 @@ from helpers import hidden_rng
 from helpers.grading.hidden import KEY_VARIABLE, hidden_seed, submission_key
 from instructor.engine import hidden
 from instructor.engine.execute import SafeExecute
+from instructor.engine.outside import WITHHELD_MESSAGE, WITHHELD_OUTPUT, withheld
 
 v4 = nbformat.v4
 
@@ -104,91 +105,33 @@ def test_the_course_secret_is_outside_what_a_kernel_reads():
     assert not any(secret == p or secret.startswith(p + os.sep) for p in readable_paths())
 
 
-# ---------------------------------------------------------------- withholding, rule by rule
-def _error(ename, evalue, traceback):
-    return nbformat.from_dict({"output_type": "error", "ename": ename, "evalue": evalue,
-                               "traceback": traceback})
-
-
-def _cell(*outputs):
-    cell = v4.new_code_cell("### BEGIN HIDDEN TESTS\nx\n### END HIDDEN TESTS\n")
-    cell.outputs = [nbformat.from_dict(o) for o in outputs]
-    return cell
-
-
-HELPERS = os.path.dirname(hidden.course_dirs()[0])  # any folder that holds course code
-DIRS = hidden.course_dirs()
-CHECKS = os.path.join(os.path.dirname(np.__file__), "core", "numeric.py")
-
-
-def test_printed_and_displayed_outputs_are_replaced_by_one_note():
-    cell = _cell(v4.new_output("stream", name="stdout", text="0.4170220047\n"),
-                 v4.new_output("display_data", data={"text/plain": "array([0.417])"}),
-                 v4.new_output("execute_result", data={"text/plain": "0.72"},
-                               execution_count=7))
-    assert hidden.withhold(cell, set(), DIRS)
-    assert [o.output_type for o in cell.outputs] == ["stream"]
-    assert cell.outputs[0].text == hidden.WITHHELD_NOTE
-
-
-def test_a_message_of_the_tests_own_constants_is_kept():
+# ---------------------------------------------------------------- what a verdict shows
+def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
     trusted = hidden.string_constants(['assert ok, "psnr: wrong values"',
                                        'assert ok, f"got {x}"'])
     assert trusted == {"psnr: wrong values"}
-    cell = _cell(_error("AssertionError", "psnr: wrong values", ["anything"]))
-    assert not hidden.withhold(cell, trusted, DIRS)
-    assert cell.outputs[0].evalue == "psnr: wrong values"
-    assert cell.outputs[0].traceback == ["\x1b[0;31mAssertionError\x1b[0m: psnr: wrong values"]
-
-
-@pytest.mark.parametrize("frames, kept", [
-    (["Cell In[7], line 3", f"File {CHECKS}:20, in allclose()"], True),
-    (["Cell In[7], line 3", "Cell In[7], line 9, in _hidden()"], True),
-    (["Cell In[7], line 3", "Cell In[4], line 2, in psnr(p, t)"], False),  # the answer's
-    (["Cell In[7], line 3", "File /tmp/grading-kernel-x/mine.py:2, in f()"], False),
-    ([], False),                                        # %xmode Minimal: no frames at all
-    ([f"File {CHECKS}:20, in allclose()"], False),      # no frame of the test cell
-], ids=["library", "test-cell", "answer-frame", "student-file", "no-frames", "no-cell"])
-def test_a_message_is_the_courses_only_when_no_student_frame_raised_it(frames, kept):
-    text = "x = [0.41702200, 0.72032449]"
-    cell = _cell(_error("ValueError", text, ["\x1b[36mTraceback\x1b[39m", *frames]))
-    assert hidden.withhold(cell, set(), DIRS) is not kept
-    assert (cell.outputs[-1].evalue == text) is kept
-    assert cell.outputs[-1].ename == "ValueError"
-
-
-def test_an_exception_class_named_by_the_student_is_not_shown():
-    cell = _cell(_error("Leak_0_41702200", "0.417", ["Cell In[7], line 3", "Cell In[4], line 1"]))
-    hidden.withhold(cell, set(), DIRS)
-    assert cell.outputs[-1].ename == "Exception"
-    assert cell.outputs[-1].evalue == hidden.WITHHELD_MESSAGE
-
-
-def test_an_operating_system_error_keeps_its_own_words_only():
-    kept = _cell(_error("OSError", "[Errno 27] File too large", ["Cell In[7]", "Cell In[4]"]))
-    hidden.withhold(kept, set(), DIRS)
-    assert kept.outputs[-1].evalue == "[Errno 27] File too large"
-    forged = _cell(_error("OSError", "[Errno 27] 0.41702200", ["Cell In[7]", "Cell In[4]"]))
-    hidden.withhold(forged, set(), DIRS)
-    assert forged.outputs[-1].evalue == hidden.WITHHELD_MESSAGE
+    own = {"checked": True, "passed": False, "error": "AssertionError: psnr: wrong values",
+           "student": True, "output": "0.4170220047\n"}
+    shown = withheld(own, trusted)
+    assert shown["error"] == own["error"] and shown["output"] == WITHHELD_OUTPUT
+    leak = dict(own, error="ValueError: x = [0.41702200, 0.72032449]")
+    assert withheld(leak, trusted)["error"] == f"ValueError: {WITHHELD_MESSAGE}"
+    checks = dict(leak, student=False)   # raised by the checks, not the student's code
+    assert withheld(checks, trusted)["error"] == checks["error"]
+    system = dict(leak, error="OSError: [Errno 27] File too large")   # the system's words
+    assert withheld(system, trusted)["error"] == system["error"]
+    forged = dict(leak, error="OSError: [Errno 27] 0.41702200")
+    assert withheld(forged, trusted)["error"] == f"OSError: {WITHHELD_MESSAGE}"
 
 
 # ---------------------------------------------------------------- in a grading kernel
 HIDDEN_TEST = '''# Hidden tests: random inputs.
 ### BEGIN HIDDEN TESTS
-def _hidden_double_tests():
-    rng = helpers.hidden_rng("double-tests-hidden")
-    x = rng.random(6)
-    marker = "HIDDEN-MARKER-" + "QX7"
-    with helpers.quiet():
-        got = np.asarray(double(x), dtype=float)
-    assert np.allclose(got, 2 * x), "double of random values: wrong values"
-
-
-try:
-    _hidden_double_tests()
-finally:
-    del _hidden_double_tests
+x = helpers.hidden_rng("double-tests-hidden").random(6)
+marker = "HIDDEN-MARKER-" + "QX7"
+with helpers.quiet():
+    got = np.asarray(double(x), dtype=float)
+assert np.allclose(got, 2 * x), "double of random values: wrong values"
 ### END HIDDEN TESTS
 '''
 RIGHT = "    return 2 * np.asarray(x)\n"
@@ -223,7 +166,7 @@ def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNo
 
 
 def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1",
-           after: tuple[str, ...] = (), cells: bool = False):
+           after: tuple[str, ...] = (), cells: bool = False, files: tuple[str, ...] = ()):
     from instructor.engine.limits import readable_paths
 
     release = tmp_path / "release.ipynb"
@@ -234,6 +177,8 @@ def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1
     work = tmp_path / f"{student}-{stamp}"
     work.mkdir(exist_ok=True)
     (work / "timestamp.txt").write_text(stamp)
+    for name in files:   # the assignment's data files, copied beside the kernel
+        (work / name).write_text("the assignment's data\n")
     ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
                      timeout=120, notebook_timeout=300, verifier_timeout=120,
                      readable_paths=readable_paths())
@@ -259,16 +204,16 @@ def _digits(values) -> list[str]:
 def test_a_leaking_answer_shows_nothing_of_the_hidden_test(tmp_path, leak):
     cell, drawn = _grade(tmp_path, "def double(x):\n" + LEAKS[leak])
     shown = _shown(cell)
-    for secret in ["HIDDEN-MARKER", "_hidden_double_tests", "hidden_rng", "BEGIN HIDDEN",
+    for secret in ["HIDDEN-MARKER", "hidden_rng", "BEGIN HIDDEN",
                    *_digits(drawn), *_digits(2 * drawn)]:
         assert secret not in shown, (leak, secret, shown)
     errors = [o for o in cell.outputs if o.output_type == "error"]
     if leak in ("in", "ih", "frames", "display"):  # correct answers
         # (the review may set code that imports IPython or reads frames aside); the
-        # kernel ran only the visible part, so there was nothing hidden to see
+        # kernel ran no test, and the answer process's prints go nowhere
         assert all(o.ename == "NeedsReview" for o in errors), shown
     else:
-        assert errors and errors[0].evalue == hidden.WITHHELD_MESSAGE, shown
+        assert errors and errors[0].evalue.startswith(WITHHELD_MESSAGE), shown
 
 
 @pytest.mark.grading
@@ -327,8 +272,8 @@ AFTERWARDS = (
 
 @pytest.mark.grading
 def test_later_cells_find_no_trace_of_the_hidden_test(tmp_path):
-    """The test cell ran without store_history, its source left linecache, its function
-    was deleted, and the file the answer wrote while it ran was removed."""
+    """The kernel never ran the test cell; the answer ran, and wrote its file, in the
+    answer process's own folder."""
     answer = ("def double(x):\n"
               "    import inspect\n"
               "    with open('leak.txt', 'w') as out:\n"
@@ -337,8 +282,7 @@ def test_later_cells_find_no_trace_of_the_hidden_test(tmp_path):
     cells, drawn = _grade(tmp_path, answer, after=AFTERWARDS, cells=True)
     later = "\n".join(_shown(c) for c in cells[3:])
     assert "import numpy as np" in later  # the cells ran and printed
-    for secret in ["HIDDEN-MARKER", "_hidden_double_tests()", "hidden_rng", "BEGIN HIDDEN",
-                   *_digits(drawn)]:
+    for secret in ["HIDDEN-MARKER", "hidden_rng", "BEGIN HIDDEN", *_digits(drawn)]:
         assert secret not in later, (secret, later)
 
 
@@ -375,7 +319,7 @@ def test_an_answer_raising_its_inputs_only_outside_the_kernel_leaks_nothing(tmp_
             assert secret not in _shown(cell), (secret, _shown(cell))
     errors = [o for o in tests["psnr-tests-hidden"].outputs if o.output_type == "error"]
     assert [o.ename for o in errors] == ["ValueError"], _shown(tests["psnr-tests-hidden"])
-    assert errors[0].evalue == hidden.WITHHELD_MESSAGE, errors[0].evalue
+    assert errors[0].evalue == WITHHELD_MESSAGE, errors[0].evalue
 
 def test_graders_started_at_once_share_one_new_secret(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
@@ -384,3 +328,116 @@ def test_graders_started_at_once_share_one_new_secret(tmp_path):
     with ThreadPoolExecutor(4) as pool:
         found = set(pool.map(lambda _: hidden.read_secret(path), range(8)))
     assert len(found) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+
+
+# ---------------------------------------------------------------- links a sandbox plants
+#: An answer cell that forks a process which, for two minutes, keeps replacing every data
+#: file of the kernel's folder by a link to a folder of the grading machine (``{victim}``)
+#: while grading goes on: whatever the grader writes or removes there by name could land
+#: in that folder (docs/grading.md, "What the grader touches").
+PLANTER = '''import os
+import time
+
+
+def double(x):
+    return 2 * np.asarray(x)
+
+
+for _name in ["data%d.txt" % i for i in range(8)] if os.path.exists("data0.txt") else []:
+    if os.fork() == 0:   # one process per file, each replacing it as fast as it can
+        os.setsid()
+        _end = time.time() + 120
+        while time.time() < _end:
+            try:
+                os.unlink(_name)
+            except OSError:
+                pass
+            try:
+                os.symlink("{victim}/" + _name, _name)
+            except OSError:
+                pass
+        os._exit(0)
+'''
+
+
+@pytest.mark.grading
+def test_links_a_forked_process_plants_in_the_kernels_folder_are_never_followed(tmp_path):
+    """A process the answer cell forked plants links while the (hidden) test cell is
+    graded: the grader writes nothing through them, and the answer keeps its marks."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    cell, _ = _grade(tmp_path, PLANTER.format(victim=victim),
+                     files=tuple(f"data{i}.txt" for i in range(8)))
+    assert sorted(p.name for p in victim.iterdir()) == []
+    assert [o for o in cell.outputs if o.output_type == "error"] == [], _shown(cell)
+
+
+#: A cell that swaps the kernel's socket folder for a link to a folder of the grading
+#: machine (``{victim}``), where files named as the kernel's sockets wait.
+IPC_SWAP = '''import glob, os
+
+for _folder in glob.glob(".ipc*"):
+    os.rename(_folder, _folder + "-moved")
+    os.symlink("{victim}", _folder)
+print("swapped")
+'''
+
+
+@pytest.mark.grading
+def test_the_kernels_socket_folder_swapped_for_a_link_removes_nothing_outside(tmp_path):
+    """jupyter_client removes a kernel's ipc sockets by name when it ends: through a
+    link the kernel planted, that removed files of the grading machine."""
+    from instructor.engine.limits import readable_paths
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    names = [f"kernel-{n}" for n in range(1, 11)]
+    for name in names:
+        (victim / name).write_text("the grading machine's file\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    ex = SafeExecute(timeout=60, notebook_timeout=120, readable_paths=readable_paths())
+    nb = v4.new_notebook(cells=[v4.new_code_cell(IPC_SWAP.format(victim=victim))])
+    nb, _ = ex.preprocess(nb, {"metadata": {"path": str(work)}})
+    assert [o.get("text") for o in nb.cells[0].outputs] == ["swapped\n"]
+    assert sorted(p.name for p in victim.iterdir()) == sorted(names)
+
+
+#: An answer cell that forks a watcher: for a minute it rewrites the data file the kernel
+#: was given, in place, and notes (``grader-wrote``) if that file was ever removed or
+#: replaced, by someone outside the sandbox while it ran.
+WATCHER = '''import os
+import time
+
+
+def double(x):
+    return 2 * np.asarray(x)
+
+
+if os.path.exists("data0.txt") and os.fork() == 0:
+    os.setsid()
+    with open("data0.txt", "w") as _file:
+        _file.write("the student's")
+    _inode = os.stat("data0.txt").st_ino
+    _end = time.time() + 60
+    while time.time() < _end:
+        try:   # the same file, only ever rewritten in place here
+            _same = os.stat("data0.txt").st_ino == _inode
+        except OSError:
+            _same = False
+        if not _same:
+            open("grader-wrote", "w").close()
+            break
+        with open("data0.txt", "r+") as _file:
+            _file.write("the student's")
+        time.sleep(0.001)
+    os._exit(0)
+time.sleep(0.5)
+'''
+
+
+@pytest.mark.grading
+def test_the_grader_writes_nothing_into_the_kernels_folder_while_it_runs(tmp_path):
+    cells, _ = _grade(tmp_path, WATCHER, files=("data0.txt",), cells=True,
+                      after=("import os\nprint('grader wrote:', os.path.exists('grader-wrote'))",))
+    assert [o.get("text") for o in cells[-1].outputs] == ["grader wrote: False\n"]

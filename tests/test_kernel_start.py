@@ -23,7 +23,7 @@ def _run(tmp_path, monkeypatch, deaths: int, attempts: int):
         return real(self, **kwargs)
 
     monkeypatch.setattr(SafeExecute, "setup_kernel", dies_first)
-    ex = SafeExecute(check_outside=False, timeout=60, notebook_timeout=120,
+    ex = SafeExecute(timeout=60, notebook_timeout=120,
                      start_attempts=attempts, readable_paths=readable_paths())
     nb = v4.new_notebook(cells=[v4.new_code_cell("print(6 * 7)")])
     nb, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})

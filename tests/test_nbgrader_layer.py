@@ -12,11 +12,9 @@ from nbgrader.preprocessors import OverwriteCells
 from instructor.engine import sandbox
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.preprocessors import (
-    STDERR_MARK,
     HideHiddenTests,
     OverwriteCellsFromRelease,
     RestoreMissingCells,
-    StderrToStdoutInTests,
     hide_hidden_tests,
 )
 from instructor.workflow.collect import collect
@@ -86,26 +84,6 @@ def test_feedback_pages_carry_the_grading_notes(tmp_path):
     assert shown.cells[0].cell_type == "markdown"
     assert "Notes from the grader" in shown.cells[0].source
     assert "named 'Untitled.ipynb'" in shown.cells[0].source and len(shown.cells) == 2
-
-
-def test_stderr_of_test_cells_no_longer_zeroes_them():
-    from nbgrader.utils import determine_grade
-
-    log = {"output_type": "stream", "name": "stderr",
-           "text": "W0000 00:00:1700000000.0 42 cpu_allocator_impl.cc:83] Allocation\n"}
-    test = _cell("check()", "t", grade=True, locked=True, outputs=[log])
-    answer = _cell("answer()", "s", solution=True, outputs=[dict(log)])
-    assert determine_grade(test)[0] == 0  # plain nbgrader
-    StderrToStdoutInTests().preprocess_cell(test, {}, 0)
-    StderrToStdoutInTests().preprocess_cell(answer, {}, 1)
-    assert determine_grade(test)[0] == 2
-    assert test.outputs[0].name == "stdout" and test.outputs[0].text.startswith(STDERR_MARK)
-    assert answer.outputs[0].name == "stderr"  # not a test cell: left alone
-    failing = _cell("check()", "t", grade=True, locked=True, outputs=[
-        log, {"output_type": "error", "ename": "AssertionError", "evalue": "x",
-              "traceback": []}])
-    StderrToStdoutInTests().preprocess_cell(failing, {}, 0)
-    assert determine_grade(failing)[0] == 0  # an error still fails
 
 
 def test_deleted_graded_cells_come_back_in_place(tmp_path):

@@ -41,8 +41,6 @@ import nbformat
 import numpy as np
 import pytest
 
-from instructor.engine.hidden import WITHHELD_NOTE
-from instructor.engine.preprocessors import STDERR_MARK
 from instructor.engine.sandbox import PIDS_CGROUP
 from instructor.workflow.autograde import autograde
 from instructor.workflow.collect import collect
@@ -557,9 +555,9 @@ def edit_metadata(nb: nbformat.NotebookNode, how: str) -> None:
         nb.cells.append(nbformat.v4.new_code_cell(REWRITE_RECORDS))
 
 
-#: What the useless model (MSE, SGD) meets first now: the behaviour probes, which the
-#: attacks on the checks' names do not reach, fail it inside the kernel already.
-PROBED = "That is the mean squared error"
+#: What the useless model (MSE, SGD) meets first: the checks' own compile check, in the
+#: checking process, which the attacks on the checks' names in the kernel do not reach.
+PROBED = "auto's optimizer: expected 'adam', got 'sgd'"
 # case: (how the notebook is made, expected score, words the student must see)
 CASES = {
     "s01_correct": (lambda: REF, 6, []),
@@ -579,7 +577,7 @@ CASES = {
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
     # its warning comes from a Dense subclass of its own, which task (a) does not need:
     # the tests go to review (0 until then); its stderr still costs nothing in the kernel
-    "s16_library_stderr": (library_stderr, 0, ["[output withheld", "NeedsReview"]),
+    "s16_library_stderr": (library_stderr, 0, ["NeedsReview"]),
     "s17_snoop": ("snoop", 6, []),
     "s18_noop_checks": (noop_checks, 0, [PROBED]),
     "s19_rebind_checks": (rebind_checks, 0, [PROBED]),
@@ -590,7 +588,8 @@ CASES = {
     "s24_partial_credit": (partial_credit, 0, []),
     # nothing the kernel writes is read, but it changes an attribute of helpers: review
     "s25_recorder_off": (recorder_off, 0, ["NeedsReview", "helpers.grading.evidence.wrap"]),
-    "s26_frame_rebind": (frame_rebind, 0, [PROBED]),
+    # its frame walk finds no tests' namespace in the answer process: its function fails
+    "s26_frame_rebind": (frame_rebind, 0, ["a hidden test failed; the message is withheld"]),
     "s28_big_file": (big_file, 0, ["File too large"]),
     # a model with a class of its own, in a task that needs none: its code could tell the
     # probes from real use (a train_step that trains right only after set_weights), so
@@ -618,15 +617,17 @@ CASES = {
     "s50_huge_notebook": ("huge", 0, []),
     "s51_huge_cell": (huge_cell, 0, ["CellTooLarge", "COURSE_CELL_SOURCE_KB"]),
     "s52_prints_in_answer": (prints_in_answer, 6, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
-    "s53_prints_when_called": (prints_when_called, 0, ["OutputTooLarge"]),
+    # correct; what it prints when the tests call it stays in the answer process's
+    # capped log, never in the grader's memory or the graded notebook
+    "s53_prints_when_called": (prints_when_called, 6, []),
     "s54_record_bomb": (record_bomb, 0, ["RecordTooLarge", "COURSE_RECORD_MB"]),
     # correct, but it imports ctypes: code that could reach past Python is set aside
     "s72_reaches_beyond_the_kernel": (lambda: REF + "\nimport ctypes\n", 0,
                                       ["NeedsReview", "ctypes"]),
     # fakes that report the spec's structure and compute nothing (the behaviour probes)
-    # the probes bypassed too: the tests pass inside the kernel, and fail outside it
-    "s73_rebind_probes": (rebind_probes, 0, ["FailedOutsideKernel"]),
-    "s74_patch_probes": (patch_probes, 0, ["FailedOutsideKernel"]),
+    # the probes bypassed too, in the kernel, where no test runs: the probes still fail it
+    "s73_rebind_probes": (rebind_probes, 0, [PROBED]),
+    "s74_patch_probes": (patch_probes, 0, [PROBED]),
     "s70_fake_models": (lambda: FAKE_MODELS, 0, ["has no attribute 'set_weights'",
                                                  "has no attribute 'get_weights'"]),
     "s71_keras_subclass_liar": (lambda: KERAS_SUBCLASS_LIAR, 0, [
@@ -745,7 +746,6 @@ NOTES = {
     "s50_huge_notebook": "over the grader's limit of 32 MiB for a notebook",
     "s51_huge_cell": "over the grader's limit of 128 KiB for one cell",
     "s52_prints_in_answer": "printed more than the grader keeps",
-    "s53_prints_when_called": "printed more than the grader keeps",
     "s54_record_bomb": "returned more than the grader unpacks",
 }
 HIDDEN_CODE = ["enc_shapes", "x_check", "BEGIN HIDDEN", "mc.expect_composed"]
@@ -1091,29 +1091,19 @@ def test_library_stderr_did_not_cost_points(graded):
     nb = _graded_nb(graded["root"], "s16_library_stderr")
     tests = [c for c in nb.cells if (c.metadata.get("nbgrader") or {}).get("grade")]
     assert not any(o.get("name") == "stderr" for c in tests for o in c.outputs)
-    # every test cell of task (a) has hidden tests, so what ran during it printed, the
-    # warning included, is withheld (instructor/engine/hidden.py); test cells without
-    # hidden tests keep it as marked stdout (StderrToStdoutInTests, test_nbgrader_layer.py)
-    assert not any(STDERR_MARK in o.get("text", "") for c in tests for o in c.outputs)
-    assert any(WITHHELD_NOTE in o.get("text", "") for c in tests for o in c.outputs)
 
 
-def test_tampering_passed_inside_the_kernel_and_failed_outside(graded):
-    """The attacks on the checks' names are caught inside the kernel by the probes; the
-    two that bypass the probes as well pass every test there, and each of those test
-    cells shows no error of the kernel's own, only the outside check's verdict."""
+def test_tampering_with_the_checks_names_changes_no_verdict(graded):
+    """The attacks on the checks' names (and on the probes') run in the kernel, where
+    no test runs: every test cell shows the checks' own failure."""
     every = {"vanilla-tests-shapes", "vanilla-tests-layers", "vanilla-tests-training"}
-    for student in ("s73_rebind_probes", "s74_patch_probes"):
+    for student in ("s18_noop_checks", "s19_rebind_checks", "s26_frame_rebind",
+                    "s73_rebind_probes", "s74_patch_probes"):
         nb = _graded_nb(graded["root"], student)
         for cell in nb.cells:
             if _grade_id(cell) in every:
                 names = [o.get("ename") for o in cell.outputs if o.output_type == "error"]
-                assert names == ["FailedOutsideKernel"], (student, _grade_id(cell), names)
-    for student in ("s18_noop_checks", "s19_rebind_checks", "s26_frame_rebind"):
-        nb = _graded_nb(graded["root"], student)
-        names = {o.get("ename") for c in nb.cells if _grade_id(c) in every
-                 for o in c.outputs if o.output_type == "error"}
-        assert "FailedOutsideKernel" not in names, (student, names)
+                assert names and "NeedsReview" not in names, (student, _grade_id(cell), names)
 
 
 def test_review_is_marked_for_manual_grading_in_the_gradebook(graded):

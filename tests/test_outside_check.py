@@ -1,4 +1,4 @@
-"""The outside check's plan and verdicts (instructor/engine/outside.py), without kernels.
+"""The test cells' verdicts (instructor/engine/outside.py), without kernels.
 
 The whole path (kernel, answer process, checking process) is graded end to end by the
 bad-submission matrix and the grading tests; here each verdict rule is checked alone,
@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
-from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import determine_grade
 
 from instructor.engine.outside import (
+    WITHHELD_OUTPUT,
     OutsideCheck,
     Sandbox,
     graded_calls,
-    results_as_text,
+    graded_test_cells,
     student_sources,
 )
 
@@ -58,7 +58,7 @@ def submission(answer=ANSWER, test_outputs=(), extra=()):
 
 
 def check(tmp_path, cells, course_implementations=None):
-    return OutsideCheck(cells, release_cells(), ["import math"], tmp_path, Sandbox(),
+    return OutsideCheck(cells, release_cells(), ["import math"], Sandbox(),
                         course_implementations or {})
 
 
@@ -83,11 +83,23 @@ def test_student_sources_are_answers_and_added_cells_not_instructor_cells():
     assert own == [ANSWER, "x = 1"]
 
 
-def test_a_test_result_becomes_text_never_a_number_nbgrader_would_score():
-    cells = submission(test_outputs=[v4.new_output(
-        "execute_result", data={"text/plain": "0.5"}, execution_count=1)])
-    results_as_text(cells)
-    assert cells[2].outputs == [v4.new_output("stream", name="stdout", text="0.5\n")]
+def test_the_test_cells_are_the_releases_whatever_the_submission_says():
+    cells = submission(extra=["x = 1"])
+    cells[2].metadata["nbgrader"]["grade"] = False     # "not graded"
+    cells[3].metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "mine"}
+    assert graded_test_cells(cells, release_cells()) == {2}
+    assert graded_test_cells(cells, None) == {3}            # no release: their own metadata
+
+
+def test_a_test_cells_outputs_are_its_verdict_and_nothing_it_brought(tmp_path):
+    """Outputs a submission brought (a number nbgrader would read as partial credit, an
+    error) are replaced by the verdict: no test cell ran anywhere else."""
+    brought = [v4.new_output("execute_result", data={"text/plain": "0.5"}, execution_count=1),
+               v4.new_output("error", ename="AssertionError", evalue="area(2)", traceback=[])]
+    assert verdict_after(tmp_path, submission(test_outputs=brought), PASSED) == []
+    printed = {k: dict(v, output="area OK\n") for k, v in FAILED.items()}
+    assert [o.get("text") or o.ename for o in verdict_after(tmp_path, submission(), printed)
+            ] == ["area OK\n", "AssertionError"]
 
 
 def verdict_after(tmp_path, cells, verdicts, **kwargs):
@@ -98,14 +110,14 @@ def verdict_after(tmp_path, cells, verdicts, **kwargs):
     return cells[2].outputs
 
 
-PASSED = {"002-area-tests": {"replayed": True, "passed": True, "error": None, "reason": None}}
-FAILED = {"002-area-tests": {"replayed": True, "passed": False, "reason": None,
+PASSED = {"002-area-tests": {"checked": True, "passed": True, "error": None, "reason": None}}
+FAILED = {"002-area-tests": {"checked": True, "passed": False, "reason": None,
                              "error": "AssertionError: area(2)"}}
-NOT_REPLAYED = {"002-area-tests": {"replayed": False, "passed": None, "error": None,
+NOT_REPLAYED = {"002-area-tests": {"checked": False, "passed": None, "error": None,
                                    "reason": "a model of a class of the student's own"}}
 
 
-def test_passing_both_times_adds_nothing(tmp_path):
+def test_a_pass_shows_nothing(tmp_path):
     assert verdict_after(tmp_path, submission(), PASSED) == []
 
 
@@ -124,14 +136,14 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
     assert notes == ["The cell 'area-tests' was checked through your model's own code, "
                      "which ran behind the checks."]
     assert [flag for flag, _ in flags_of(notes, {})] == ["OWN MODEL CODE"]
-    # a harmless rebinding in the kernel (a kernel-only finding) does not hide the note
+    # a rebinding of a name (moot: no test runs where it ran) does not hide the note
     cells = submission(extra=["abs = abs"])
     [output] = verdict_after(tmp_path, cells, proxied)
-    assert output.text.endswith(OWN_CODE_NOTE) and "can change how tests run" in output.text
+    assert output.text == OWN_CODE_NOTE
     assert notes_from_graded(v4.new_notebook(cells=cells)) == notes
     failed = {k: dict(v, proxied=True) for k, v in FAILED.items()}
     [output] = verdict_after(tmp_path, submission(), failed)   # a failure says only that
-    assert output.ename == "FailedOutsideKernel"
+    assert output.ename == "AssertionError"
 
 
 def test_a_patch_of_a_library_needs_review_though_it_passed_outside(tmp_path):
@@ -141,16 +153,16 @@ def test_a_patch_of_a_library_needs_review_though_it_passed_outside(tmp_path):
     assert output.ename == "NeedsReview" and "patches math.pi" in output.evalue
 
 
-def test_failing_outside_after_passing_inside_scores_0(tmp_path):
+def test_a_failed_check_scores_0_with_its_own_message(tmp_path):
     [output] = verdict_after(tmp_path, submission(), FAILED)
-    assert output.output_type == "error" and output.ename == "FailedOutsideKernel"
-    assert "AssertionError: area(2)" in output.evalue
+    assert (output.output_type, output.ename, output.evalue) == \
+        ("error", "AssertionError", "area(2)")
 
 
-def test_a_failure_inside_the_kernel_stands_alone(tmp_path):
-    failed = [v4.new_output("error", ename="AssertionError", evalue="area(2)", traceback=[])]
-    outputs = verdict_after(tmp_path, submission(test_outputs=failed), FAILED)
-    assert [o.ename for o in outputs] == ["AssertionError"]
+def test_an_error_class_of_the_students_own_is_not_named(tmp_path):
+    own = {k: dict(v, error="Leak_0_1234: x", student=True) for k, v in FAILED.items()}
+    [output] = verdict_after(tmp_path, submission(), own)
+    assert (output.ename, output.evalue) == ("Exception", "x")
 
 
 def test_calling_the_course_implementation_scores_0(tmp_path):
@@ -172,8 +184,7 @@ def test_a_test_not_checked_outside_needs_review(tmp_path):
     scores 0 until the instructor reviews it."""
     [output] = verdict_after(tmp_path, submission(), NOT_REPLAYED)
     assert output.output_type == "error" and output.ename == "NeedsReview"
-    assert "could not check this test outside your notebook (a model of a class" \
-        in output.evalue and "no evidence" in output.evalue
+    assert "could not check this test (a model of a class" in output.evalue
 
 
 @pytest.mark.parametrize("started", [False, True])
@@ -182,15 +193,15 @@ def test_without_a_checking_process_no_test_is_silently_trusted(tmp_path, starte
     outside = check(tmp_path, cells)
     if started:  # started, but it gave no verdicts: every checked test fails
         outside.process = object()
-        outside._verdicts = lambda job, cells: {g: {"replayed": True, "passed": False,
+        outside._verdicts = lambda job, cells: {g: {"checked": True, "passed": False,
                                              "reason": None, "error": "GraderCheckFailed: x"}
                                          for g, _t, _n in outside.plan.values()}
     outside.decide(cells)
     [output] = cells[2].outputs
     if started:
-        assert output.ename == "FailedOutsideKernel"
+        assert output.ename == "GraderCheckFailed"
     else:
-        assert "the outside check is switched off" in output.text
+        assert output.ename == "NeedsReview" and "did not run" in output.evalue
 
 
 # ------------------------------------------------------------ the two processes, for real
@@ -200,7 +211,7 @@ def checked_outside(cells, release=None, setup=("import math",), **kwargs):
     from instructor.engine import limits
 
     outside = OutsideCheck(cells, release or release_cells(), list(setup),
-                           Path(tempfile.gettempdir()), Sandbox(limits.readable_paths()),
+                           Sandbox(limits.readable_paths()),
                            kwargs.get("course_implementations", {}), timeout=120)
     outside.start()
     try:
@@ -217,7 +228,22 @@ def test_a_correct_answer_passes_outside():
 
 def test_a_wrong_answer_fails_outside():
     [(ename, evalue)] = checked_outside(submission("def area(r):\n    return 1.0\n"))[2]
-    assert ename == "FailedOutsideKernel" and evalue.startswith("AssertionError: area(2)")
+    assert (ename, evalue) == ("AssertionError", "area(2)")
+
+
+def test_what_a_test_cell_prints_is_its_output_but_withheld_with_hidden_tests():
+    cells = submission()
+    release = release_cells()
+    for c in (cells[2], release[2]):   # stderr too (a library's log): never a failure
+        c.source = "import sys\nprint('checked area')\nprint('log', file=sys.stderr)\n" + TEST
+    assert checked_outside(cells, release) == {2: [(None, None)]}
+    assert [(o.name, o.text) for o in cells[2].outputs] == [("stdout", "checked area\nlog\n")]
+    assert determine_grade(cells[2])[0] == 1
+    for c in (cells[2], release[2]):
+        c.source = ("print('visible')\n### BEGIN HIDDEN TESTS\nprint(area(0.5))\n"
+                    "### END HIDDEN TESTS\n")
+    checked_outside(cells, release)
+    assert [o.text for o in cells[2].outputs] == [WITHHELD_OUTPUT]
 
 
 @pytest.mark.parametrize("answer", [
@@ -225,7 +251,7 @@ def test_a_wrong_answer_fails_outside():
     "def area(r):\n    return PI * r * r\n"])                 # the call fails
 def test_an_answer_using_another_cells_name_fails_saying_answers_run_alone(answer):
     [(ename, evalue)] = checked_outside(submission(answer, extra=["PI = 3.14159"]))[2]
-    assert ename == "FailedOutsideKernel" and "NameError: name 'PI' is not defined" in evalue
+    assert ename == "AnswerFailed" and "NameError: name 'PI' is not defined" in evalue
     assert "your answer cells on their own" in evalue
 
 
@@ -261,7 +287,8 @@ def test_each_variant_is_checked_against_its_own_answer(first, second, failed):
     outputs = checked_outside(cells, release)
     assert sorted(outputs) == [2, 4]
     assert [i for i, found in outputs.items() if found] == failed, outputs
-    assert all(ename == "FailedOutsideKernel" for i in failed for ename, _ in outputs[i])
+    assert all(ename in ("AssertionError", "AnswerFailed")
+               for i in failed for ename, _ in outputs[i]), outputs
 
 
 def test_the_answer_process_gets_no_hidden_test_key():
@@ -277,8 +304,7 @@ def test_the_answer_process_gets_no_hidden_test_key():
     cells[2].source = test
     release = release_cells()
     release[2].source = test
-    outside = OutsideCheck(cells, release, ["import math"], Path(tempfile.gettempdir()),
-                           Sandbox(limits.readable_paths(),
+    outside = OutsideCheck(cells, release, ["import math"], Sandbox(limits.readable_paths(),
                                    environment={**os.environ, KEY_VARIABLE: "k"}), {})
     outside.start()
     try:
@@ -286,4 +312,4 @@ def test_the_answer_process_gets_no_hidden_test_key():
     finally:
         outside.stop()
     [output] = cells[2].outputs
-    assert output.ename == "FailedOutsideKernel" and "area(2)" in output.evalue
+    assert (output.ename, output.evalue) == ("AssertionError", "area(2)")

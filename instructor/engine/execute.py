@@ -4,44 +4,37 @@ On top of :class:`instructor.engine.sandboxed_run.SandboxedExecute` (a sandboxed
 bounded, recovering from crashes; the ``tasks`` scope), run in a scratch folder without
 the notebook file:
 
-- hidden tests: only the visible part of a test cell runs in the kernel, which gets
-  neither the grader's secret nor the submission's key; what a test cell with hidden
-  tests printed, displayed or raised is withheld but the course's own messages
-  (:mod:`.hidden`);
-- it starts :class:`instructor.engine.outside.OutsideCheck` with the notebook and
-  afterwards hands it the executed notebook: it checks every test, hidden parts
-  included, outside the kernel, with the student's functions answered by their answer
-  cells in a process of their own, and gives the verdicts. Nothing the kernel writes
-  is read by it.
+- the kernel runs the student's cells for their own outputs and decides nothing: it
+  never runs a test cell, so neither the tests nor their hidden parts enter it, and it
+  gets neither the grader's secret nor the submission's key;
+- :class:`instructor.engine.outside.OutsideCheck` runs every test cell, hidden parts
+  included, in a checking process of its own, the student's functions answered by their
+  answer cells in an answer process; its verdict, message and what the test printed
+  become the test cell's outputs, which nbgrader scores as usual. Nothing the kernel
+  writes is read by it.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import tempfile
 
 import nbformat
-from nbgrader.preprocessors import ClearHiddenTests
-from traitlets import Bool, Dict, Float, Integer, List, Unicode
+from traitlets import Dict, Float, Integer, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
 from instructor.engine.cells import release_path
-from instructor.engine.outside import OutsideCheck, Sandbox, results_as_text
+from instructor.engine.outside import OutsideCheck, Sandbox, graded_test_cells
 from instructor.engine.sandboxed_run import SandboxedExecute, timed
 
 
 class SafeExecute(SandboxedExecute):
     """nbgrader's ``Execute``, hardened for grading untrusted notebooks: a sandboxed,
-    bounded kernel (:class:`SandboxedExecute`), hidden tests that never enter it, and
-    every test checked again outside it."""
+    bounded kernel (:class:`SandboxedExecute`) that runs no test cell, and every test
+    cell run by the outside check, whose verdict is the cell's output."""
 
-    check_outside = Bool(True, help="Run each test cell again outside the kernel, the "
-                         "graded functions answered by the answer cells in a process of "
-                         "their own (instructor.engine.outside); a test passes only if it "
-                         "passes both times.").tag(config=True)
     verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
                                ).tag(config=True)
     release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
@@ -58,9 +51,6 @@ class SafeExecute(SandboxedExecute):
                                  "submission's hidden-test inputs are drawn (created if "
                                  "missing; empty: no secret, the public draws)."
                                  ).tag(config=True)
-    withhold_hidden_outputs = Bool(True, help="Withhold what a test cell with hidden tests "
-                                   "printed, displayed or raised, but the course's own "
-                                   "messages (instructor.engine.hidden).").tag(config=True)
     course_implementations = Dict(Unicode(), help="Task -> comma-separated names of the "
                                   "course's own implementation of it, which an answer may "
                                   "not call.").tag(config=True)
@@ -74,7 +64,7 @@ class SafeExecute(SandboxedExecute):
     def _environment(self, key: bool = True) -> dict[str, str]:
         """The environment the outside check (with the submission's hidden-test key,
         :mod:`instructor.engine.hidden`) and the kernels (``key=False``: they run no
-        hidden test) start with: ``kernel_environment`` (empty: this process's), without
+        test) start with: ``kernel_environment`` (empty: this process's), without
         the grader's secret."""
         env = dict(self.kernel_environment) or dict(os.environ)
         env.pop("COURSE_HIDDEN_SECRET_FILE", None)
@@ -111,16 +101,13 @@ class SafeExecute(SandboxedExecute):
         # before anything parses the student's code (the review, the scope analysis)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
-        self._scratch = scratch
         release = self._release(resources)
         self._release_cells = release.cells if release else None
-        self._trusted = hidden.string_constants(
-            [c.source for c in (release.cells if release else []) if c.cell_type == "code"])
-        self._course_dirs = hidden.course_dirs()
+        self._unexecuted = graded_test_cells(nb.cells, self._release_cells)
         setup = [c.source for c in (release.cells if release else [])
                  if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
         self._outside = OutsideCheck(
-            nb.cells, release.cells if release else [], setup, scratch,
+            nb.cells, release.cells if release else [], setup,
             Sandbox(list(self.readable_paths), self.memory_limit_gb, self.isolation,
                     self._limits(), self._environment()),
             dict(self.course_implementations), self.verifier_timeout, self.log,
@@ -128,13 +115,12 @@ class SafeExecute(SandboxedExecute):
             None if self.own_class_tasks is None else list(self.own_class_tasks))
         self.seconds = {}
         try:
-            if self.check_outside and self._outside.plan:
+            if self._outside.plan:
                 with timed(self.seconds, "outside check start"):
                     self._outside.start()
             nb, resources = self._run(nb, resources, km)
             meta = nb.metadata.setdefault("course_grading", {})
             meta["isolation"] = self.isolation
-            results_as_text(nb.cells)
             with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
             meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
@@ -149,45 +135,6 @@ class SafeExecute(SandboxedExecute):
             return nbformat.read(self.release_notebook, as_version=4)
         path = release_path(self.config, resources)
         if not path.is_file():
-            self.log.warning("no release notebook %s: tests are checked in the kernel only",
-                             path)
+            self.log.warning("no release notebook %s: no test can be checked", path)
             return None
         return nbformat.read(path, as_version=4)
-
-    def _execute(self, cell, resources, index: int) -> None:
-        """Run one cell. Of a test cell with hidden tests only the visible part runs in
-        the kernel, without ``store_history``: the hidden part never enters a process
-        that runs student code (the outside check runs the whole cell, and its verdict
-        decides); then :meth:`_after_hidden`."""
-        if not hidden.has_hidden_tests(cell):
-            self.preprocess_cell(cell, resources, index)
-            return
-        self._hidden_before = hidden.snapshot(self._scratch)
-        self._check_assign_resources(resources)
-        visible = copy.deepcopy(cell)
-        ClearHiddenTests()._remove_hidden_test_region(visible)  # nbgrader's own parser
-        try:
-            self.execute_cell(visible, index, store_history=False)
-        finally:  # nbclient put the copy in the notebook: the whole cell goes back
-            cell.outputs = visible.outputs
-            cell.execution_count = visible.get("execution_count")
-            self.nb.cells[index] = cell
-        self._after_hidden(cell)
-
-    def _cell_failed(self, cell) -> None:
-        self._after_hidden(cell)
-
-    def _after_hidden(self, cell) -> None:
-        """A test cell with hidden tests has run: its outputs withheld but the course's
-        own messages, the files written while it ran undone
-        (:mod:`instructor.engine.hidden`)."""
-        if not (self.withhold_hidden_outputs and hidden.has_hidden_tests(cell)):
-            return
-        trusted = self._trusted | hidden.string_constants([cell.source])
-        trusted.add(self.error_on_timeout.get("evalue", ""))
-        trusted.add(self._output_cap_message())     # the grader's own, not the student's
-        hidden.withhold(cell, trusted, self._course_dirs)
-        before = getattr(self, "_hidden_before", None)
-        if before is not None:
-            hidden.undo_writes(self._scratch, before, self._source_dir)
-            self._hidden_before = None

@@ -4,6 +4,7 @@ an environment allow-list, talking to the grader over unix sockets in their own 
 from __future__ import annotations
 
 import os
+import tempfile
 
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
@@ -11,7 +12,7 @@ from traitlets import Dict, Float, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE
 from helpers.settings import SETTINGS
-from instructor.engine import sandbox
+from instructor.engine import sandbox, untrusted
 from instructor.engine.sandbox import allowed_env
 
 #: The name of :class:`SandboxProvisioner` among jupyter_client's kernel provisioners
@@ -46,6 +47,16 @@ class SandboxedKernelManager(AsyncKernelManager):
             spec.interrupt_mode = "message"
         return spec
 
+    def cleanup_ipc_files(self) -> None:
+        """jupyter_client's removal of the kernel's sockets, without following a link the
+        kernel planted in their folder (:mod:`instructor.engine.untrusted`)."""
+        if self.transport != "ipc":
+            return
+        folder, stem = os.path.split(self.ip)
+        for port in self.ports:
+            untrusted.remove(os.path.dirname(folder),
+                             os.path.join(os.path.basename(folder), f"{stem}-{port}"))
+
 
 class SandboxProvisioner(LocalProvisioner):
     """jupyter_client's local provisioner, with the kernel's command run through
@@ -55,9 +66,9 @@ class SandboxProvisioner(LocalProvisioner):
 
     async def pre_launch(self, **kwargs):
         km = self.parent
-        if getattr(km, "isolation", "bubblewrap") == "bubblewrap" and km.transport != "ipc":
-            folder = os.path.join(kwargs.get("cwd") or os.getcwd(), ".ipc")
-            os.makedirs(folder, exist_ok=True)
+        if getattr(km, "isolation", "bubblewrap") == "bubblewrap":
+            # a new folder for each start: never one an earlier kernel could have replaced
+            folder = tempfile.mkdtemp(prefix=".ipc-", dir=kwargs.get("cwd") or os.getcwd())
             km.transport, km.ip = "ipc", os.path.join(folder, "kernel")
         return await super().pre_launch(**kwargs)
 

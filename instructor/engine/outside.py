@@ -1,4 +1,4 @@
-"""The check of every test cell outside the student's kernel, and the verdict it gives.
+"""Every test cell runs here, outside the student's kernel, and its verdict is its output.
 
 Two processes start with the notebook, both sandboxed like the kernel: a checking
 process (:mod:`instructor.engine.verify`), which never runs the student's code, and an
@@ -6,12 +6,13 @@ answer process (:mod:`instructor.engine.answers`), which runs only the student's
 cells (after the trusted setup and context cells), holds none of the checks, expected
 values or hidden tests, and imports a ``helpers`` without the course's own
 implementations of the tasks (:mod:`instructor.engine.stripped`). When the notebook is
-done, the checking process runs each test cell's code again, and every call of a graded
-function becomes a request to the answer process, answered with data
-(:mod:`instructor.engine.remote`). Nothing the kernel wrote is read.
-:meth:`OutsideCheck.decide` then puts the verdict into the test cell's outputs: a failure
-outside the kernel, a call to the course's own implementation of the task, or a test
-the instructor must review because its verdict could not be established outside.
+done, the checking process runs each test cell's code (its hidden tests included), and
+every call of a graded function becomes a request to the answer process, answered with
+data (:mod:`instructor.engine.remote`). The kernel runs no test cell; nothing it wrote
+is read. :meth:`OutsideCheck.decide` then makes each test cell's outputs what the
+checking process printed and its verdict: passed (no error), a failed check with its
+message, a call to the course's own implementation of the task, or a test the
+instructor must review because its verdict could not be established.
 
 :class:`OutsideCheck` knows nothing of how cells run; :mod:`instructor.engine.execute`
 starts it before the notebook and hands it the executed notebook.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,14 +34,15 @@ from pathlib import Path
 import nbformat
 
 from helpers.grading.hidden import KEY_VARIABLE
-from instructor.engine import check_server, hidden, review, stripped
+from instructor.engine import check_server, hidden, review, stripped, untrusted
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
-from instructor.engine.hidden import WITHHELD_MESSAGE
 from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
 from instructor.engine.limits import helpers_dirs, package_dirs
 from instructor.engine.remote import OWN_CLASS
 from instructor.engine.sandbox import allowed_env
 
+#: What the grader reads of the checking process's verdicts, bytes.
+VERDICTS_LIMIT = 64 * 2 ** 20
 VERIFY = Path(__file__).resolve().parent / "verify.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
 
@@ -97,17 +100,13 @@ def student_sources(cells, release_cells) -> list[str]:
     return own
 
 
-def results_as_text(cells) -> None:
-    """Turn a test cell's result into printed text: nbgrader reads a number there as
-    partial credit, and a test cell's verdict is its assertions, never a value it shows."""
-    for cell in cells:
-        if not is_test_cell(cell):
-            continue
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "execute_result":
-                text = output.get("data", {}).get("text/plain", "")
-                output.clear()
-                output.update(nbformat.v4.new_output("stream", name="stdout", text=f"{text}\n"))
+def graded_test_cells(cells, release_cells) -> frozenset[int]:
+    """The test cells of ``cells``: as the release says (:func:`released_cell`), or, with
+    no release, as their own metadata says. No process that runs student code runs them."""
+    if release_cells is None:
+        return frozenset(i for i, c in enumerate(cells) if is_test_cell(c))
+    return frozenset(i for i, c in enumerate(cells)
+                     if is_test_cell(released_cell(c, release_cells) or {}))
 
 
 def answer_sources(cells, release_cells) -> dict[str, list[tuple[int, str]]]:
@@ -129,18 +128,46 @@ def answers_key(task: str, test_index: int, answers: dict) -> str:
     return f"{task}@{above[-1] if above else -1}"
 
 
+#: The message of a hidden test's error that did not come from the course.
+WITHHELD_MESSAGE = ("a hidden test failed; the message is withheld, as it did not come from "
+                    "the test's own checks (it could show the hidden tests' inputs)")
+#: What a test cell with hidden tests shows in place of what it printed.
+WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, as it could "
+                   "show the hidden tests' inputs]\n")
+#: Why a test cell has no verdict: the checking process gave none, or had nothing to ask.
+NOT_RUN = "the outside check did not run"
+NO_FUNCTION = "this test cell checks no graded function of the release"
+#: Errors of the grader's own, whose names a student's code cannot choose.
+GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
+                 "GraderCheckFailed"}
+
+
+_ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
+
+
+def system_message(message: str) -> bool:
+    """An operating system's own words (``[Errno 27] File too large``), after built-in
+    exceptions' names only: nothing in it the student's code chose."""
+    match = _ERRNO.fullmatch(message.strip())
+    return bool(match) and os.strerror(int(match[2])) == match[3] and all(
+        isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
+        for name in match[1].split(": ") if name)
+
+
 def withheld(verdict: dict, trusted: set[str]) -> dict:
     """A hidden test's verdict with every message withheld that is not the course's own:
     an exception the student's code raised in the answer process (or its failure) may
     carry the hidden inputs; an error of the checks themselves, which ran in the
-    checking process, keeps its message (:mod:`instructor.engine.hidden`)."""
+    checking process, keeps its message; what the test printed is withheld."""
     verdict = dict(verdict)
+    if verdict.get("output"):
+        verdict["output"] = WITHHELD_OUTPUT
     error = verdict.get("error")
     if error and verdict.get("student"):  # raised by the student's code, or about it
         ename, _, message = str(error).partition(": ")
         # RecordTooLarge is the checker's own refusal, in the grader's words and sizes
         if ename != "RecordTooLarge" and message.strip() not in trusted \
-                and not message.startswith(WITHHELD_MESSAGE):
+                and not system_message(message) and not message.startswith(WITHHELD_MESSAGE):
             verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: " \
                                f"{WITHHELD_MESSAGE}"
     if verdict.get("reason") and verdict["reason"].strip() not in trusted:
@@ -152,9 +179,8 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
 #: shows: that code ran behind the checks (it could tell them from real use), so the
 #: instructor may want to read it (the OWN MODEL CODE flag,
 #: :func:`instructor.workflow.submission.notes_from_graded`).
-OWN_CODE_NOTE = ("[checked again outside the notebook through your model's own code (a class "
-                 "or layer of yours, which ran behind the checks): the instructor may read "
-                 "it]\n")
+OWN_CODE_NOTE = ("[checked through your model's own code (a class or layer of yours, which "
+                 "ran behind the checks): the instructor may read it]\n")
 
 
 def stdout(text: str):
@@ -175,8 +201,8 @@ class Sandbox:
 class OutsideCheck:
     """The outside check of one notebook: plan, the two processes, and verdicts."""
 
-    def __init__(self, cells, release_cells, setup: list[str], scratch: Path,
-                 sandbox: Sandbox, course_implementations: dict[str, str],
+    def __init__(self, cells, release_cells, setup: list[str], sandbox: Sandbox,
+                 course_implementations: dict[str, str],
                  timeout: int = 600, log=None, record_limit: int | None = None,
                  own_class_tasks: list[str] | None = None):
         self.release_cells = release_cells
@@ -193,6 +219,7 @@ class OutsideCheck:
         self.process: subprocess.Popen | None = None
         self.answers: subprocess.Popen | None = None
         self.work: str | None = None
+        self.verdicts_fd: int | None = None
 
     # -------------------------------------------------------------- the two processes
     def start(self) -> None:
@@ -221,7 +248,9 @@ class OutsideCheck:
                 answer_dir, [*readable, str(ANSWERS.parent), stripped_dir],
                 (requests_r, replies_w), environment=environment)
             verdicts = os.open(os.path.join(check_dir, "out.json"),
-                               os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                               os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            # read back through this descriptor, never by name (instructor.engine.untrusted)
+            self.verdicts_fd = os.dup(verdicts)
             fds = (verdicts, requests_w, replies_r)
             self.process = self._forked(fds) or self._spawn(
                 [sys.executable, str(VERIFY), *map(str, fds)], check_dir,
@@ -272,7 +301,10 @@ class OutsideCheck:
             if process is not None and process.poll() is None:
                 process.kill()
                 process.communicate()
-        if self.work:
+        if self.verdicts_fd is not None:
+            os.close(self.verdicts_fd)
+            self.verdicts_fd = None
+        if self.work:   # removed without following a link (shutil's fd-based rmtree)
             shutil.rmtree(self.work, ignore_errors=True)
 
     def _send_answers(self, cells) -> None:
@@ -305,9 +337,8 @@ class OutsideCheck:
         if self.answers is not None and self.answers.poll() is None:
             self.answers.kill()
             self.answers.communicate()
-        out = Path(self.work) / "check" / "out.json"
         try:
-            verdicts = json.loads(out.read_text())
+            verdicts = json.loads(untrusted.read_descriptor(self.verdicts_fd, VERDICTS_LIMIT))
         except (OSError, ValueError):  # none, or cut short
             verdicts = None
         if isinstance(verdicts, dict):
@@ -315,7 +346,7 @@ class OutsideCheck:
         if self.log:
             self.log.error("the outside check failed:\n%s", log)
         message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
-        return {grade_id: {"replayed": True, "passed": False, "reason": None,
+        return {grade_id: {"checked": True, "passed": False, "reason": None,
                            "error": f"GraderCheckFailed: {message[0][:300]}"}
                 for grade_id, _t, _n in self.plan.values()}
 
@@ -331,8 +362,9 @@ class OutsideCheck:
         return contexts
 
     def decide(self, cells) -> None:
-        """Check the test cells outside the kernel and put the verdicts into ``cells``."""
-        if not self.plan:
+        """Run the test cells outside the kernel and make their outputs their verdicts."""
+        tests = graded_test_cells(cells, self.release_cells or None)
+        if not tests:
             return
         contexts = self._contexts()
         answers = answer_sources(cells, self.release_cells)
@@ -346,84 +378,60 @@ class OutsideCheck:
         graded = {name for _g, _t, names in self.plan.values() for name in names}
         trusted = [*self.setup, *[s for v in contexts.values() for s in v],
                    *[cells[i].source for i in self.plan]]
-        findings = review.tampering(student_sources(cells, self.release_cells),
-                                    review.free_names(trusted) - graded, trusted)
+        # what only changes names and attributes: moot, as no test runs where it ran
+        findings = [f for f in review.tampering(student_sources(cells, self.release_cells),
+                                                review.free_names(trusted) - graded, trusted)
+                    if not f.kernel_only]
         trusted = hidden.string_constants([c.source for c in self.release_cells
                                            if c.cell_type == "code"])
-        trusted.add(OWN_CLASS)   # the grader's own reason, never the student's words
-        for index, (grade_id, task, _names) in self.plan.items():
-            if hidden.has_hidden_tests(cells[index]) and grade_id in verdicts:
-                verdicts[grade_id] = withheld(verdicts[grade_id], trusted
-                                              | hidden.string_constants([cells[index].source]))
+        trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
+        for index in sorted(tests):
+            grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {
-                "replayed": False, "passed": None, "error": None, "off": not self.process,
-                "reason": "the outside check did not run" if self.process else
-                          "the outside check is switched off"}
+                "checked": False, "passed": None, "error": None,
+                "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
+            if hidden.has_hidden_tests(cells[index]):
+                verdict = withheld(verdict, trusted
+                                   | hidden.string_constants([cells[index].source]))
             forbidden = [n.strip() for n in
-                         self.course_implementations.get(task, "").split(",") if n.strip()]
-            output = verdict_output(cells[index], verdict, findings,
-                                    "\n".join(s for _i, s in answers.get(task, [])), forbidden)
-            if output is not None:
-                cells[index].outputs.append(output)
+                         self.course_implementations.get(task or "", "").split(",")
+                         if n.strip()]
+            cells[index].outputs = verdict_outputs(
+                verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
 
-def verdict_output(cell, verdict: dict, findings: list, answer: str, forbidden: list[str]):
-    """What a test cell gets added to its outputs, if anything: ``verdict`` of the
-    checking process, ``findings`` of the review, the task's ``answer`` cells and the
-    names of the course's ``forbidden`` implementations of the task."""
+def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:
+    """A test cell's outputs: what it printed, then its verdict (an error: it fails).
+    ``verdict`` of the checking process, ``findings`` of the review, the task's
+    ``answer`` cells and the names of the course's ``forbidden`` implementations."""
+    outputs = [stdout(verdict["output"])] if verdict.get("output") else []
     calls = review.course_calls(answer, forbidden)
     if calls:
-        return error_output(
+        return [*outputs, error_output(
             "UsesCourseImplementation",
             f"your answer calls {', '.join(calls)}, the course's own implementation "
-            "of this task: write your own (the tests of this task score 0)")
-    if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-        return None
-    error = str(verdict.get("error"))
-    if verdict["replayed"] and not verdict["passed"]:
-        if error.startswith("UsesCourseImplementation: "):
-            return error_output("UsesCourseImplementation", error.split(": ", 1)[1])
-        if error.startswith("RecordTooLarge: "):
-            return error_output("RecordTooLarge", error.split(": ", 1)[1])
-        if verdict.get("line") in hidden.hidden_lines(cell.source):  # ran only here
-            name, _, message = error.partition(": ")  # a name of the student's own
-            shown = isinstance(getattr(builtins, name, None), type) or not verdict.get("student")
-            return error_output(name if shown else "Exception", message or error)
-        if error.startswith("AnswerFailed: "):
-            return error_output(
-                "FailedOutsideKernel",
-                f"{error.split(': ', 1)[1]} (this test passed inside your notebook, "
-                "but failed when the grader ran your answer cells on their own, after "
-                "the setup cell, and called your functions again)")
-        return error_output(
-            "FailedOutsideKernel",
-            f"{verdict['error']} (this test passed inside your notebook, but it "
-            "failed when the grader ran it again outside your notebook, calling your "
-            "answer cells' functions afresh: code elsewhere in the notebook changed "
-            "what the tests rely on)")
-    if verdict.get("off"):
-        return stdout(f"[checked inside the notebook only: {verdict['reason']}]\n")
+            "of this task: write your own (the tests of this task score 0)")]
     shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
-    if not verdict["replayed"]:
-        # nothing kernel-only is silent: no verdict outside, no points until reviewed
+    if not verdict["checked"]:
         also = (f"; your notebook also has code that can change how tests run ({shown})"
                 if findings else "")
-        return error_output(
-            "NeedsReview",
-            f"the grader could not check this test outside your notebook "
-            f"({verdict['reason']}){also}; it scores 0 until the instructor reviews "
-            "it (a pass inside the notebook is no evidence: your code ran the checks "
-            "there)")
-    own = OWN_CODE_NOTE if verdict.get("proxied") and verdict.get("passed") else ""
-    if findings and verdict["replayed"] and all(f.kernel_only for f in findings):
-        return stdout(f"[your notebook has code that can change how tests run "
-                      f"({findings[0]}); this test was checked again outside the "
-                      f"notebook and passed]\n{own}")
+        return [*outputs, error_output(
+            "NeedsReview", f"the grader could not check this test ({verdict['reason']})"
+            f"{also}; it scores 0 until the instructor reviews it")]
+    if not verdict["passed"]:
+        name, _, message = str(verdict["error"]).partition(": ")
+        if name == "AnswerFailed":
+            message += (" (the grader runs your answer cells on their own, after the setup "
+                        "cell, and calls your functions from the test)")
+        elif verdict.get("student") and not (
+                isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS):
+            name = "Exception"  # a name of the student's own could carry anything
+        return [*outputs, error_output(name if name.isidentifier() else "Exception",
+                                       message or name)]
     if findings:
-        # code that reaches beyond the kernel's names (imports of sys, ctypes...,
-        # exec, frames): the instructor decides
-        return error_output(
-            "NeedsReview",
-            f"your notebook has code that can change how tests run ({shown}); "
-            "the instructor will review this test before it counts")
-    return stdout(own) if own else None
+        # code that reaches beyond its own names (imports of sys, ctypes..., exec,
+        # frames): the instructor decides
+        return [*outputs, error_output(
+            "NeedsReview", f"your notebook has code that can change how tests run ({shown}); "
+            "the instructor will review this test before it counts")]
+    return [*outputs, stdout(OWN_CODE_NOTE)] if verdict.get("proxied") else outputs

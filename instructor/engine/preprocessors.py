@@ -9,11 +9,6 @@ Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``)
   source, points and lock of graded cells, restoring their whole grading metadata too
   (nbgrader's flags and the ``task-*`` / ``grade-setup`` tags) from the release, so that
   the submission's metadata decides nothing.
-- :class:`StderrToStdoutInTests`: nbgrader gives 0 points to a test cell that wrote
-  anything to stderr; TensorFlow's C++ threads log there asynchronously, so a correct
-  answer could lose points to a library's log line. Stderr of test cells is kept (as
-  stdout, marked) but no longer decides the grade: errors do.
-
 - ``InertContent`` (after ``SaveAutoGrades``, and again in feedback) is in
   :mod:`instructor.engine.inert`: what a student controls, through allow-lists.
 
@@ -42,37 +37,11 @@ from instructor.engine.cells import (
     BEGIN_HIDDEN,
     END_HIDDEN,
     ReleasedCells,
-    is_test_cell,
     nbgrader_meta,
     release_path,
     restore_from_release,
 )
 from instructor.engine.notes import read_notes
-
-#: Marks stderr text that a test cell wrote, moved to stdout by StderrToStdoutInTests.
-STDERR_MARK = "[stderr, not graded] "
-
-
-# ====================================================================== stderr
-class StderrToStdoutInTests(NbGraderPreprocessor):
-    """Keep what a test cell wrote to stderr, as marked stdout, so it cannot zero the cell.
-
-    Why all of it, not only known library patterns: a test cell is locked instructor
-    code, and whether it passes is decided by its assertions (an error output). Its
-    stderr can only come from libraries (TensorFlow's C++ threads log asynchronously,
-    so a line can land in whichever cell runs at that moment) or from the student's
-    code it calls (a warning is not a wrong answer). The text stays visible to the
-    student and the instructor.
-    """
-
-    def preprocess_cell(self, cell, resources, index):
-        if is_test_cell(cell):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                    output["name"] = "stdout"
-                    output["text"] = "".join(STDERR_MARK + line
-                                             for line in output["text"].splitlines(True))
-        return cell, resources
 
 
 # ====================================================================== deleted cells

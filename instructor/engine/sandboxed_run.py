@@ -42,9 +42,7 @@ def timed(seconds: dict[str, float], phase: str):
 
 
 def phase_of(cell, setup_tag: str) -> str:
-    if setup_tag in cell.metadata.get("tags", []):
-        return "setup cells"
-    return "test cells" if is_test_cell(cell) else "other cells"
+    return "setup cells" if setup_tag in cell.metadata.get("tags", []) else "other cells"
 
 
 class SandboxedExecute(Execute):
@@ -94,6 +92,9 @@ class SandboxedExecute(Execute):
 
     #: the release's cells, for the ``tasks`` scope (None: every cell runs)
     _release_cells = None
+    #: cells the kernel leaves unexecuted, whatever the scope: the test cells, which
+    #: the outside check runs (:mod:`instructor.engine.execute`)
+    _unexecuted: frozenset[int] = frozenset()
 
     def create_kernel_manager(self):
         if self.kernel_manager_class is AsyncKernelManager:
@@ -109,13 +110,6 @@ class SandboxedExecute(Execute):
     def _limits(self) -> dict:
         return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
                 "processes": self.process_limit}
-
-    def _execute(self, cell, resources, index: int) -> None:
-        """Run one cell (a subclass may run less of it)."""
-        self.preprocess_cell(cell, resources, index)
-
-    def _cell_failed(self, cell) -> None:
-        """A cell timed out or crashed its kernel (a subclass may tidy up)."""
 
     # -------------------------------------------------------------- output, bounded
     def output(self, outs, msg, display_id, cell_index):
@@ -235,6 +229,10 @@ class SandboxedExecute(Execute):
                         position = len(cells)
                         break
                     cell = cells[position]
+                    if position in self._unexecuted:
+                        cell.outputs, cell.execution_count = [], None
+                        position += 1
+                        continue
                     if position in skip:
                         cell.outputs = [nbformat.v4.new_output(
                             "stream", name="stdout",
@@ -243,14 +241,12 @@ class SandboxedExecute(Execute):
                         continue
                     try:
                         with timed(self.seconds, phase_of(cell, self.setup_tag)):
-                            self._execute(cell, resources, position)
+                            self.preprocess_cell(cell, resources, position)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
-                        self._cell_failed(cell)
                         cell.outputs.append(error_output(
                             "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
                         restart = False
                     except DeadKernelError:
-                        self._cell_failed(cell)
                         cell.outputs.append(error_output(
                             "DeadKernelError",
                             "the kernel died while running this cell (os._exit, a crash in "

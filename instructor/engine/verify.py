@@ -1,4 +1,4 @@
-"""Check a graded notebook's tests again, outside the kernel that ran the student's code.
+"""Run a graded notebook's test cells, outside every process that runs the student's code.
 
 Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
 grading sandbox) while the notebook runs::
@@ -9,17 +9,18 @@ It reads two JSON documents from standard input. The first line holds the truste
 sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
 imported while the notebook still runs); the rest, sent when the notebook is done, the
 trusted sources of each task's context cells and of each test cell (hidden tests
-included). Each test cell's code runs again here, in a namespace that never saw the
+included). Each test cell's code runs here (and nowhere else), in a namespace that never saw the
 student's code, with the task's graded functions answered by the student's answer cells
 running in another process (:mod:`instructor.engine.answers`, reached through
 :mod:`instructor.engine.remote`): what crosses is data, and nothing that process writes
 is read here but its replies. The verdicts, one per test cell, are written to the file
 open at ``VERDICTS_FD`` (the grader opened it, outside this process's sandbox)::
 
-    {"vanilla-tests-shapes": {"replayed": true, "passed": false,
-                              "error": "AssertionError: ...", "reason": null}, ...}
+    {"vanilla-tests-shapes": {"checked": true, "passed": false,
+                              "error": "AssertionError: ...", "reason": null,
+                              "output": "what the test cell printed"}, ...}
 
-``replayed`` is false when the checks asked something the answer process cannot answer
+``checked`` is false when the checks asked something the answer process cannot answer
 with data (a value of a type it cannot send, an attribute of a model of the student's
 own class the grader does not forward); ``reason`` then says why, and the test goes to
 the instructor's review.
@@ -33,6 +34,9 @@ import json
 import os
 import sys
 import traceback
+
+#: What a test cell's printed output keeps (characters): it becomes the cell's output.
+OUTPUT_CHARS = 64 * 1024
 
 
 def _message(err: BaseException) -> str:
@@ -68,17 +72,16 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
     from instructor.engine.remote import AnswerFailed
 
     verdicts: dict[str, dict] = {}
-    output = io.StringIO()
     contexts_run: set[str] = set()
     channel.max_bytes = job.get("record_limit")
     for cell in job.get("cells", []):
         grade_id = cell["grade_id"]
         if setup_error:
-            verdicts[grade_id] = {"replayed": False, "passed": None, "error": None,
+            verdicts[grade_id] = {"checked": False, "passed": None, "error": None,
                                   "reason": f"the setup cell failed here ({setup_error})"}
             continue
         task = cell.get("task", "")
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             if task not in contexts_run:
                 contexts_run.add(task)
                 for source in cell.get("context", []):
@@ -89,12 +92,13 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:
             namespace[name] = channel.function(cell.get("answers", task), name)
-        verdict = {"replayed": True, "passed": True, "error": None, "reason": None}
+        verdict = {"checked": True, "passed": True, "error": None, "reason": None}
+        output = io.StringIO()
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
         except evidence.NotReplayable as err:
-            verdict.update(replayed=False, passed=None, reason=str(err))
+            verdict.update(checked=False, passed=None, reason=str(err))
         except AnswerFailed as err:
             verdict.update(passed=False, error=f"AnswerFailed: {err}", line=_line(err, grade_id),
                            student=True)
@@ -105,6 +109,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
             for name, value in saved.items():
                 namespace[name] = value
         verdict["proxied"] = channel.proxied
+        verdict["output"] = output.getvalue()[:OUTPUT_CHARS]
         verdicts[grade_id] = verdict
     return verdicts
 

@@ -36,7 +36,8 @@ NOTEWORTHY = {
     "MemoryError": "ran out of memory (the grader caps it)",
     "GradingTimeBudgetExceeded": "was not run: time budget used up",
     "TooManyKernelRestarts": "was not run: too many crashes",
-    "FailedOutsideKernel": "failed when checked again outside the notebook",
+    "AnswerFailed": "failed: the answer cells, run on their own after the setup cell, "
+                    "could not answer",
     "UsesCourseImplementation": "calls the course's own implementation of the task",
     "NeedsReview": "needs the instructor's review",
     limits.CELL_TOO_LARGE: "was over the grader's size limit and was not run",

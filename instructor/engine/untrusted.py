@@ -1,0 +1,67 @@
+"""Touching what a sandbox could write, from outside it, without following its links.
+
+A sandboxed process (and anything it forked) may replace any name in its writable
+folder by a symbolic link to a path of the grading machine, at any moment. The grader
+runs outside the sandbox, often as root, so a path it opens, copies or removes there
+could reach any file of the machine. The rule (docs/grading.md, "What the grader
+touches"): the grader writes nothing into a sandbox-writable folder while a process of
+that sandbox runs, reads what such a process wrote only through a descriptor it opened
+itself beforehand, and every other touch goes through these functions: each name is
+looked up from a directory descriptor with ``O_NOFOLLOW``, so a link is never followed.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Flags of a directory opened on the way: never through a link, never a device.
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_folder(base: str | os.PathLike, relative: str) -> int:
+    """A descriptor of the folder ``relative`` under ``base`` (``base`` itself is the
+    grader's, made by it), each part opened with ``O_NOFOLLOW``: a link on the way
+    raises ``OSError`` (``ELOOP`` or ``ENOTDIR``) instead of being followed."""
+    fd = os.open(base, _DIRECTORY)
+    try:
+        for part in [p for p in relative.split(os.sep) if p not in ("", ".")]:
+            if part == "..":
+                raise OSError(f"{relative!r} leaves {base}")
+            inner = os.open(part, _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def remove(base: str | os.PathLike, relative: str) -> bool:
+    """Remove the file ``relative`` under ``base`` (a link: the link itself, never what
+    it names); whether it was removed. A link on the way removes nothing."""
+    folder, name = os.path.split(relative)
+    try:
+        fd = open_folder(base, folder)
+    except OSError:
+        return False
+    try:
+        os.unlink(name, dir_fd=fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def read_descriptor(fd: int, limit: int) -> bytes:
+    """At most ``limit`` bytes of the file open at ``fd``, from its start: the file the
+    grader opened, whatever its name now names."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks, left = [], limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
