@@ -118,6 +118,20 @@ def test_output_past_the_cap_is_cut_with_one_error():
     assert limits.OUTPUT_TOO_LARGE in NOTEWORTHY
 
 
+def test_an_output_message_that_is_not_a_valid_output_is_dropped_with_one_error():
+    """Student code can send its own output messages on the kernel's channel; one that
+    nbformat rejects (a non-integer execution count) fails that cell, not the notebook."""
+    client, outs = _client(1.0), []
+    bad = {"msg_type": "execute_result", "header": {"msg_type": "execute_result"},
+           "parent_header": {"msg_id": "run-1"},
+           "content": {"data": {"text/plain": "1"}, "metadata": {}, "execution_count": "x"}}
+    client.output(outs, bad, None, 0)
+    client.output(outs, _stream("after\n"), None, 0)
+    assert [o.output_type for o in outs] == ["error", "stream"]
+    assert outs[0].ename == limits.MALFORMED_OUTPUT and "execute_result" in outs[0].evalue
+    assert limits.MALFORMED_OUTPUT in NOTEWORTHY
+
+
 def test_output_under_the_cap_is_kept_whole_and_each_cell_counts_afresh():
     client = _client(1.0)
     for _cell in range(3):

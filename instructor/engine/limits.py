@@ -45,6 +45,7 @@ MIB = 2 ** 20
 #: The ``ename`` of a cell whose code was too large to run, and of one whose output was cut.
 CELL_TOO_LARGE = "CellTooLarge"
 OUTPUT_TOO_LARGE = "OutputTooLarge"
+MALFORMED_OUTPUT = "MalformedOutput"
 
 
 def submission_limit(environ: Environ = None) -> int:

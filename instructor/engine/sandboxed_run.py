@@ -129,7 +129,16 @@ class SandboxedExecute(Execute):
             self._output_state = (outs, used, True)
             return None
         self._output_state = (outs, used + size, False)
-        return super().output(outs, msg, display_id, cell_index)
+        try:
+            return super().output(outs, msg, display_id, cell_index)
+        except nbformat.ValidationError as error:
+            # The kernel runs the student's code, which can send an output message of its
+            # own; one that is not a valid output is dropped, and says so, instead of
+            # failing the whole notebook.
+            outs.append(error_output(limits.MALFORMED_OUTPUT, (
+                f"the kernel sent a {msg.get('msg_type', 'message')!s:.40} output that is "
+                f"not a valid notebook output ({str(error.message)[:200]}); it was dropped")))
+            return None
 
     def _output_cap_message(self) -> str:
         return (f"this cell's output passed the grader's limit of {self.output_limit_mb:g} MiB "

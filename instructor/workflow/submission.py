@@ -42,6 +42,7 @@ NOTEWORTHY = {
     "NeedsReview": "needs the instructor's review",
     limits.CELL_TOO_LARGE: "was over the grader's size limit and was not run",
     limits.OUTPUT_TOO_LARGE: "printed more than the grader keeps (over the grader's limit)",
+    limits.MALFORMED_OUTPUT: "sent an output that is not a valid notebook output (dropped)",
     "RecordTooLarge": "returned more than the grader unpacks (over the grader's limit)",
 }
 
