@@ -119,7 +119,7 @@ class SafeExecute(SandboxedExecute):
                 with timed(self.seconds, "outside check start"):
                     self._outside.start()
             nb, resources = self._run(nb, resources, km)
-            meta = nb.metadata.setdefault("course_grading", {})
+            meta = nb.metadata["course_grading"] = {}  # the grader's own: never the student's
             meta["isolation"] = self.isolation
             with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
