@@ -112,6 +112,7 @@ class SafeExecute(SandboxedExecute):
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
         self._scratch = scratch
+        self._open_group()  # before the first sandboxed process starts
         release = self._release(resources)
         self._release_cells = release.cells if release else None
         self._trusted = hidden.string_constants(
@@ -137,10 +138,12 @@ class SafeExecute(SandboxedExecute):
             results_as_text(nb.cells)
             with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
+            self._close_group(nb)
             meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
             return nb, resources
         finally:
             self._outside.stop()
+            self._close_group()
             resources["metadata"]["path"] = source_dir
             shutil.rmtree(scratch, ignore_errors=True)
 
