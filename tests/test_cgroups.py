@@ -65,7 +65,8 @@ def test_v1_one_folder_per_controller(tmp_path):
     group = cgroups.make(300 * MIB, 64, 200, root=str(root),
                          proc_cgroup=_proc_cgroup(tmp_path, lines))
     memory, pids, cpu = map(Path, group.paths)
-    assert memory.parent == root / "memory" / "outer" / cgroups.PARENT
+    assert memory.parent == root / "memory" / "outer"
+    assert memory.name.startswith(cgroups.PARENT) and pids.parent == root / "pids"
     assert (memory / "memory.limit_in_bytes").read_text() == str(300 * MIB)
     assert (pids / "pids.max").read_text() == "64"
     assert (cpu / "cpu.shares").read_text() == "2048"

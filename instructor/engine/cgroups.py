@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 ROOT = "/sys/fs/cgroup"
 #: The controllers a submission's group needs, v1 names.
 CONTROLLERS = ("memory", "pids", "cpu")
-#: The folder under the grader's own group that holds its submissions' groups.
+#: The name (v1: prefix) of the grader's submissions' groups (v2: their folder).
 PARENT = "course-grading"
+#: The CPU weight of a submission, v2's scale (100: one process's default share): that
+#: of the three processes a grading runs (kernel, answer and checking processes).
+CPU_WEIGHT = 300
 _names = itertools.count()
 
 
@@ -110,7 +113,9 @@ def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
             own = own_path(controller, proc_cgroup)
             if own is None or not os.path.isfile(os.path.join(mount, "cgroup.procs")):
                 raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
-            path = os.path.join(mount, own.lstrip("/"), PARENT, name)
+            # beside the grader's other groups, not in a folder of their own: in the
+            # cpu hierarchy, a shared parent would hold every submission to one share
+            path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
             os.makedirs(path)
             group.paths.append(path)
         memory_path, pids_path, cpu_path = group.paths
@@ -157,11 +162,11 @@ def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
     return group
 
 
-def make(memory_bytes: int, processes: int, cpu_weight: int = 100, root: str = ROOT,
+def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
          proc_cgroup: str = "/proc/self/cgroup") -> Group:
     """A new group under the grader's own, capped at ``memory_bytes`` of memory (0: no
     cap), ``processes`` processes and threads (0: no cap) and with ``cpu_weight`` (v2's
-    scale: 100 is the default share). cgroup v1 where its controllers are mounted, else
+    scale: 100 is one process's default share). cgroup v1 where its controllers are mounted, else
     v2. Raises :class:`Unavailable` (saying why) where no group can be made."""
     name = f"{os.getpid()}-{next(_names)}"
     reasons = []
