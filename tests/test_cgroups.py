@@ -256,3 +256,15 @@ def test_a_hostile_submission_is_stopped_by_its_own_caps_beside_a_correct_one(da
     assert threads < 300, hostile["out"]
     assert "disk 28" in hostile["out"], hostile["out"]  # ENOSPC: its tmpfs is full
     assert int(lines[lines.index("written") + 1]) < 300, hostile["out"]
+
+
+def test_autograde_says_in_one_line_when_caps_are_per_process(monkeypatch):
+    from instructor.workflow.autograde import caps_problem
+
+    monkeypatch.setattr(cgroups, "unavailable", lambda: "no cgroup for a submission: v1: "
+                        "Permission denied (/sys/fs/cgroup/memory/x)")
+    line = caps_problem({"COURSE_GRADING_ISOLATION": "bubblewrap"})
+    assert line.startswith("warning: caps per process") and "Permission denied" in line
+    assert "\n" not in line
+    monkeypatch.setattr(cgroups, "unavailable", lambda: None)
+    assert caps_problem({"COURSE_GRADING_ISOLATION": "bubblewrap"}) is None
