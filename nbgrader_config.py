@@ -32,8 +32,9 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - feedback shows test results and messages but never hidden-test code.
 
 ``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds),
-``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS`` and
-``COURSE_KERNEL_PROCESSES`` override the limits below (the test suite uses them);
+``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS``,
+``COURSE_KERNEL_PROCESSES``, ``COURSE_SUBMISSION_MEMORY_GB`` and ``COURSE_KERNEL_DISK_MB``
+override the limits below (the test suite uses them);
 ``COURSE_GRADE_SCOPE`` and ``COURSE_NBGRADER_DEBUG`` are read here too. All of them are
 declared in ``helpers/settings.py``.
 """

@@ -118,8 +118,16 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_KERNEL_CPU_SECONDS", "number", 3600.0, "CPU seconds of a grading "
             "kernel, all threads together"),
     # TensorFlow starts a few dozen threads on a small machine; a fork loop stops here.
-    Setting("COURSE_KERNEL_PROCESSES", "integer", 512, "processes and threads of a "
-            "grading kernel"),
+    Setting("COURSE_KERNEL_PROCESSES", "integer", 512, "processes and threads of one "
+            "submission's grading together (of each process where no cgroup can be made)"),
+    # A TensorFlow kernel holds about 1 GiB resident after training a fast-mode model; the
+    # answer and checking processes as much again each. tmpfs pages count here too.
+    Setting("COURSE_SUBMISSION_MEMORY_GB", "number", 8.0, "memory of one submission's "
+            "grading, every process and its writable folders together, GiB (where a "
+            "cgroup can be made)"),
+    # The course's notebooks write a few MiB of models and figures.
+    Setting("COURSE_KERNEL_DISK_MB", "number", 1024.0, "size of the writable folder of "
+            "each grading process (a tmpfs), MiB"),
     # Bounded input: what a student sends the grader's own (unsandboxed) processes.
     # The course's notebooks are under 100 KiB without outputs; a student's, with its
     # figures, a few MiB. Past the cap the file is not even parsed: 0 and a note.

@@ -245,3 +245,43 @@ def test_autograde_stops_before_the_first_student_when_bwrap_cannot_run(tmp_path
                        "uid map: Permission denied.*COURSE_GRADING_ISOLATION=limits-only"):
         autograde(["02_stacked_autoencoders"], root=tmp_path)
     assert not (tmp_path / "grading_logs").exists()  # nothing started
+
+
+# ---------------------------------------------------------------- the view (issue 42, 5)
+def test_no_sys_no_host_pids_no_host_interfaces(tmp_path):
+    """Nothing of ``/sys`` (TensorFlow reads none of it that it needs: docs/grading.md),
+    so no host PIDs in the cgroup files, no host network interfaces; ``/proc`` and the
+    interfaces the sandbox has are its own."""
+    code = ("import os, socket\n"
+            "print(os.path.exists('/sys/class/net'), os.path.exists('/sys/fs/cgroup'))\n"
+            "pids = set()\n"
+            "for folder, _dirs, names in os.walk('/sys'):\n"
+            "    if 'cgroup.procs' in names:\n"
+            "        try: pids |= set(open(os.path.join(folder, 'cgroup.procs')).read().split())\n"
+            "        except OSError: pass\n"
+            "print(len(pids))\n"
+            "print(sorted(name for _i, name in socket.if_nameindex()))\n")
+    out = _run(code, tmp_path).stdout.splitlines()
+    assert out[:3] == ["False False", "0", "['lo']"], out
+
+
+def test_every_bind_path_is_resolved_first(tmp_path, monkeypatch):
+    """``COURSE_DATA_DIR=<a>/link/../data`` where ``link`` leads elsewhere: the host reads
+    ``<elsewhere>/data``, and so does the sandbox."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "deep").mkdir(parents=True)
+    (elsewhere / "data").mkdir()
+    (elsewhere / "data" / "mnist.npz").write_text("digits")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "link").symlink_to(elsewhere / "deep")
+    given = f"{tmp_path}/a/link/../data"
+    assert os.path.isfile(f"{given}/mnist.npz")  # as the host reads it
+    monkeypatch.setenv("COURSE_DATA_DIR", given)
+    box = tmp_path / "box"
+    box.mkdir()
+    code = ("from helpers import settings\n"
+            "print(open(settings.path('COURSE_DATA_DIR') / 'mnist.npz').read())")
+    done = subprocess.run(
+        sandbox_command([sys.executable, "-c", code], str(box), limits.readable_paths(), 0),
+        cwd=box, env=sandbox_env(str(box)), capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "digits", done.stderr[-2000:]

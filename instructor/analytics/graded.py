@@ -85,6 +85,7 @@ class Submission:
     seconds: float | None = None  # grading time (the graded notebook's cells)
     notebook: Path | None = None  # the graded notebook
     isolation: str = ""  # how its student code was isolated (SafeExecute.isolation)
+    caps: str = ""  # "per submission" (a cgroup) or "per process" (instructor.engine.cgroups)
 
     def task_score(self, task: str, cells: list[TestCell]) -> float:
         return sum(self.tests[c.grade_id].points for c in cells
@@ -108,6 +109,11 @@ class GradedClass:
     def weaker_isolation(self) -> list[str]:
         """Students whose code was graded without bubblewrap (``limits-only``)."""
         return [s.student for s in self.submitted if s.isolation == "limits-only"]
+
+    @property
+    def caps_per_process(self) -> list[str]:
+        """Students whose grading had no cgroup of its own: caps per process only."""
+        return [s.student for s in self.submitted if s.caps == "per process"]
 
     def task_max(self, task: str) -> float:
         return sum(c.points for c in self.tests if c.task == task)
@@ -241,5 +247,6 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
                     sub.answers[grade_id] = cell.source
             sub.seconds = grading_seconds(graded)
             sub.isolation = graded.metadata.get("course_grading", {}).get("isolation", "")
+            sub.caps = graded.metadata.get("course_grading", {}).get("caps", "")
         sub.flags = flags_of(sub.notes, sub.tests)
     return GradedClass(assignment, root, tests, stubs, given, subs)

@@ -262,6 +262,11 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
               'submission(s): their code ran with caps only, without bubblewrap, so it could '
               'read and reach what the grading user can. Read their flags and answers with '
               'that in mind.</div>'] if graded.weaker_isolation else []),
+           *([f'<div class="banner warning"><strong>Caps per process</strong> for '
+              f'{len(graded.caps_per_process)} submission(s): no cgroup could be made for '
+              'them, so their memory and process caps held for each process, not for the '
+              'submission as a whole (docs/grading.md).</div>']
+             if graded.caps_per_process else []),
            '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
            '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
            ' · <a href="#similarity">Similar answers</a></p>']

@@ -101,6 +101,7 @@ class SafeExecute(SandboxedExecute):
         # before anything parses the student's code (the review, the scope analysis)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
+        self._open_group()  # before the first sandboxed process starts
         release = self._release(resources)
         self._release_cells = release.cells if release else None
         self._unexecuted = graded_test_cells(nb.cells, self._release_cells)
@@ -123,10 +124,12 @@ class SafeExecute(SandboxedExecute):
             meta["isolation"] = self.isolation
             with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
+            self._close_group(nb)
             meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
             return nb, resources
         finally:
             self._outside.stop()
+            self._close_group()
             resources["metadata"]["path"] = source_dir
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -88,12 +88,18 @@ class SandboxProvisioner(LocalProvisioner):
 #: allow-list (:data:`instructor.engine.sandbox.ENV_NAMES`): the course's declared settings
 #: and this submission's hidden-test key (never the secret it is made from).
 KEPT_ENV = frozenset(SETTINGS) | {KEY_VARIABLE}
+#: The settings that name a file or folder: resolved in a sandbox's environment, as the
+#: paths it reads are resolved before they are bound.
+PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
 
 
 def sandbox_env(cwd: str, env: dict | None = None) -> dict:
     """The environment of a sandboxed process working in ``cwd`` (temp files there): the
     allow-list of the sandbox and the course's settings, nothing else of ``env``."""
     env = allowed_env(dict(env or os.environ), KEPT_ENV)
+    for name in PATH_SETTINGS & set(env):  # as bound: /a/b/../data is /a/data only if b is
+        if env[name]:
+            env[name] = os.path.realpath(env[name])
     tmp = os.path.join(cwd, ".tmp")
     os.makedirs(tmp, exist_ok=True)
     env.update({"TMPDIR": tmp, "IPYTHONDIR": os.path.join(cwd, ".ipython"),
@@ -104,9 +110,11 @@ def sandbox_env(cwd: str, env: dict | None = None) -> dict:
 def sandbox_command(command: list[str], cwd: str, readable: list[str], memory_gb: float,
                     files: list[str] = (), isolation: str = "bubblewrap", file_mb: float = 0,
                     cpu_seconds: float = 0, processes: int = 0, server: bool = False,
-                    ) -> list[str]:
+                    groups: list[str] = (), disk_mb: float = 0) -> list[str]:
     """``command`` run sandboxed (:func:`instructor.engine.sandbox.command`): read
-    ``readable`` and ``files``, write ``cwd``, under the given caps (0: none)."""
+    ``readable`` and ``files``, write ``cwd`` (a tmpfs of ``disk_mb`` MiB if not 0), in
+    the submission's cgroup ``groups`` if any, under the given caps (0: none)."""
     return sandbox.command(command, cwd, readable, files, memory_gb=memory_gb,
                            file_mb=file_mb, cpu_seconds=cpu_seconds, processes=processes,
-                           isolation=isolation, server=server)
+                           isolation=isolation, server=server, groups=groups,
+                           disk_mb=disk_mb)

@@ -24,6 +24,8 @@ SAFE_EXECUTE = {
     "file_limit_mb": "COURSE_KERNEL_FILE_MB",
     "cpu_limit_seconds": "COURSE_KERNEL_CPU_SECONDS",
     "process_limit": "COURSE_KERNEL_PROCESSES",
+    "group_memory_gb": "COURSE_SUBMISSION_MEMORY_GB",
+    "disk_limit_mb": "COURSE_KERNEL_DISK_MB",
     "scope": "COURSE_GRADE_SCOPE",
     "isolation": "COURSE_GRADING_ISOLATION",
     "cell_source_limit_kb": "COURSE_CELL_SOURCE_KB",
@@ -174,7 +176,7 @@ def readable_paths(environ: Environ = None) -> list[str]:
     home = Path.home()
     data = settings.path("COURSE_DATA_DIR", env)
     candidates = [
-        "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", *ETC, "/sys", sys.prefix,
+        "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", *ETC, sys.prefix,
         sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
         *helpers_dirs(),
         str(data or ""),

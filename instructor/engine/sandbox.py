@@ -75,9 +75,14 @@ def bwrap_path() -> str | None:
 
 
 def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
-               shm_mb: float = 64, tmp_mb: float = 512, server: bool = False) -> list[str]:
+               shm_mb: float = 64, tmp_mb: float = 512, server: bool = False,
+               disk_mb: float = 0) -> list[str]:
     """bwrap's options for a process that reads ``readable`` and ``files`` and writes
-    only ``cwd`` (each at its own path), alone in every namespace bwrap makes.
+    only ``cwd`` (each at its own path), alone in every namespace bwrap makes. Each
+    path is resolved (``os.path.realpath``) before it is bound.
+
+    ``disk_mb``: ``cwd`` is a tmpfs of that size (:func:`writable_tmpfs`), not the host's
+    folder (0: the host's folder, bound writable).
 
     ``server``: a process that forks others, one after another, and must outlast them
     (:mod:`instructor.engine.check_server`): it is PID 1 of its namespace, which no
@@ -99,12 +104,41 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
         seen.add(path)
         if os.path.islink(path) and os.path.dirname(path) == "/":  # /lib -> usr/lib
             args += ["--symlink", os.readlink(path), path]
-        else:
-            args += ["--ro-bind", path, path]
-    args += ["--bind", cwd, cwd]
+        else:  # what is bound is the resolved path, never a link a process could swap
+            args += ["--ro-bind", os.path.realpath(path), path]
+    cwd = os.path.realpath(cwd)
+    if disk_mb > 0:
+        args += writable_tmpfs(cwd, disk_mb)
+    else:
+        args += ["--bind", cwd, cwd]
     if server:  # after every mount point is made; the mounts under / stay as they are
         args = ["--as-pid-1", *args, "--remount-ro", "/"]
     return [*args, "--chdir", cwd]
+
+
+#: The folder of a process's ``cwd`` that stays the host's, writable, when ``cwd`` is a
+#: tmpfs: the kernel's ipc sockets (:class:`instructor.engine.kernel.SandboxProvisioner`),
+#: which the grader connects to from outside.
+IPC_DIR = ".ipc"
+
+
+def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
+    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (its pages count against
+    the memory of the submission's group too), with what the grader put in the host's
+    folder: files and non-empty folders read-only, empty folders made anew (writable, in
+    the tmpfs), :data:`IPC_DIR` bound writable."""
+    args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
+    for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
+        inside = os.path.join(cwd, entry.name)
+        if entry.name == IPC_DIR and entry.is_dir(follow_symlinks=False):
+            args += ["--bind", entry.path, inside]
+        elif entry.is_symlink():
+            continue  # nothing the grader puts there is a link
+        elif entry.is_dir() and not os.listdir(entry.path):
+            args += ["--dir", inside]
+        else:
+            args += ["--ro-bind", entry.path, inside]
+    return args
 
 
 def unavailable(bwrap: str | None = None) -> str | None:
@@ -126,13 +160,16 @@ def unavailable(bwrap: str | None = None) -> str | None:
 def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = (),
             memory_gb: float = 0, file_mb: float = 0, cpu_seconds: float = 0,
             processes: int = 0, isolation: str = "bubblewrap", server: bool = False,
-            ) -> list[str]:
+            groups: list[str] = (), disk_mb: float = 0) -> list[str]:
     """``cmd`` run through this launcher's caps and then bwrap (``isolation``
     ``"bubblewrap"``), or through the caps alone (``"limits-only"``: the instructor's
-    explicit choice where bwrap cannot run; student code then sees the machine)."""
+    explicit choice where bwrap cannot run; student code then sees the machine).
+    ``groups``: the submission's cgroup folders (:mod:`instructor.engine.cgroups`) the
+    command joins; its process cap is then the group's, not one of its own.
+    ``disk_mb``: its writable folder is a tmpfs of that size (:func:`writable_tmpfs`)."""
     caps = [sys.executable, "-I", "-S", LAUNCHER, "--memory-gb", str(memory_gb),
             "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
-            "--processes", str(processes), "--"]
+            "--processes", str(processes), *(f"--group={g}" for g in groups), "--"]
     if isolation == "limits-only":
         return [*caps, *cmd]
     if isolation != "bubblewrap":
@@ -140,7 +177,8 @@ def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = ()
     bwrap = bwrap_path()
     if not bwrap:
         raise RuntimeError(unavailable(bwrap))
-    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server), "--", *cmd]
+    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server, disk_mb=disk_mb),
+            "--", *cmd]
 
 
 # ---------------------------------------------------------------- the launcher's caps
@@ -178,17 +216,30 @@ def _cap(kind: int, value: int, slack: int = 0) -> None:
                               else hard))
 
 
-def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int) -> None:
+def join_groups(groups: list[str]) -> None:
+    """Move this process into the submission's cgroup folders (one per v1 controller, or
+    one v2 folder; :mod:`instructor.engine.cgroups` made them): everything it starts is
+    counted there. A folder it cannot join stops the launch."""
+    for group in groups:
+        with open(os.path.join(group, "cgroup.procs"), "w") as out:
+            out.write(str(os.getpid()))
+
+
+def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
+               groups: list[str] = ()) -> None:
     """Address space (an allocation past it fails with ``MemoryError``), largest file
     written (``OSError: File too large``), CPU seconds (then SIGXCPU: the grader sees a
-    crash), processes and threads. 0: no cap."""
+    crash), processes and threads (the submission's group's cap when ``groups``, else a
+    cap of this process's own). 0: no cap."""
+    if groups:
+        join_groups(groups)
     if memory_gb > 0:
         _cap(resource.RLIMIT_AS, int(memory_gb * 2 ** 30))
     if file_mb > 0:
         _cap(resource.RLIMIT_FSIZE, int(file_mb * 2 ** 20))
     if cpu_seconds > 0:
         _cap(resource.RLIMIT_CPU, max(1, int(cpu_seconds)), slack=5)
-    if processes > 0:
+    if processes > 0 and not groups:
         cap_processes(processes)
 
 
@@ -197,12 +248,14 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("memory-gb", "file-mb", "cpu-seconds"):
         parser.add_argument(f"--{name}", type=float, default=0.0, help="0: no cap")
     parser.add_argument("--processes", type=int, default=0, help="0: no cap")
+    parser.add_argument("--group", action="append", default=[],
+                        help="a cgroup folder to join (repeatable)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         parser.error("no command to run")
-    apply_caps(args.memory_gb, args.file_mb, args.cpu_seconds, args.processes)
+    apply_caps(args.memory_gb, args.file_mb, args.cpu_seconds, args.processes, args.group)
     os.execvp(cmd[0], cmd)
 
 

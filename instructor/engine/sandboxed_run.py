@@ -24,7 +24,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
-from instructor.engine import limits
+from instructor.engine import cgroups, limits
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.kernel import SandboxedKernelManager
 from instructor.engine.scope import cells_to_skip
@@ -63,8 +63,14 @@ class SandboxedExecute(Execute):
                           ).tag(config=True)
     cpu_limit_seconds = Float(0.0, help="CPU seconds of a kernel, all threads (0: none)."
                               ).tag(config=True)
-    process_limit = Integer(0, help="Processes and threads of a kernel (0: none)."
+    process_limit = Integer(0, help="Processes and threads of a submission's grading "
+                            "together, in its cgroup; of each process where no cgroup "
+                            "can be made (0: none).").tag(config=True)
+    group_memory_gb = Float(0.0, help="Memory of a submission's grading together (its "
+                            "cgroup: every process, its tmpfs folders), GiB (0: none)."
                             ).tag(config=True)
+    disk_limit_mb = Float(0.0, help="Size of each sandboxed process's writable folder, "
+                          "a tmpfs, MiB (0: the host's folder)").tag(config=True)
     max_restarts = Integer(3, help="Kernel restarts (after a crash or a timeout) before the "
                            "remaining cells are failed.").tag(config=True)
     start_attempts = Integer(3, help="Kernel starts tried when a new kernel dies before it "
@@ -107,9 +113,39 @@ class SandboxedExecute(Execute):
             km.limits = self._limits()
         return km
 
+    #: this submission's cgroup (:meth:`_open_group`), None: caps per process
+    _group = None
+
     def _limits(self) -> dict:
+        sandboxed = self.isolation == "bubblewrap"
         return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
-                "processes": self.process_limit}
+                "processes": self.process_limit,
+                "groups": list(self._group.paths) if self._group else [],
+                "disk_mb": self.disk_limit_mb if sandboxed else 0}
+
+    def _open_group(self) -> None:
+        """This submission's cgroup (:mod:`instructor.engine.cgroups`), which every
+        process of its grading joins; where none can be made, the caps are each
+        process's and the notebook's metadata says so."""
+        self._close_group()
+        try:
+            self._group = cgroups.make(int(self.group_memory_gb * limits.MIB * 1024),
+                                       self.process_limit)
+        except cgroups.Unavailable as why:
+            self.log.warning("caps per process: %s", why)
+
+    def _close_group(self, nb=None) -> None:
+        """End what is left of the submission's group and remove it; its peak memory
+        goes into ``nb``'s grading metadata."""
+        group, self._group = self._group, None
+        if nb is not None:
+            meta = nb.metadata.setdefault("course_grading", {})
+            meta["caps"] = "per submission" if group else "per process"
+            peak = group.memory_peak() if group else None
+            if peak is not None:
+                meta["memory_peak_mb"] = round(peak / limits.MIB)
+        if group:
+            group.remove()
 
     # -------------------------------------------------------------- output, bounded
     def output(self, outs, msg, display_id, cell_index):

@@ -75,6 +75,20 @@ def isolation_problem(env: dict | None = None) -> str | None:
                     "report then names")
 
 
+def caps_problem(env: dict | None = None) -> str | None:
+    """One line saying that the caps are per process, and why, where no cgroup can be
+    made for a submission (:mod:`instructor.engine.cgroups`); None where one can (or
+    where nothing is sandboxed, which :func:`isolation_problem` and the report say)."""
+    from instructor.engine import cgroups, limits
+
+    if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
+        return None
+    why = cgroups.unavailable()
+    return why and (f"warning: caps per process, not per submission ({why}); a student's "
+                    "processes together may hold more memory and threads than one's cap. "
+                    "Every report page says so")
+
+
 def autograde(assignments: list[str], students: list[str] | None = None, jobs: int = 2,
               root: Path = ROOT, env: dict | None = None, timeout: float = 3600,
               progress=print, sync: bool = True, shard: Shard | None = None,
@@ -122,6 +136,9 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
                 return results
             t0 = time.monotonic()
             where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
+            caps = caps_problem(env)
+            if caps and todo:
+                progress(caps)
             progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")
             with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
                 futures = [pool.submit(grade_one, s, a, root, run_dir, env or {}, timeout)

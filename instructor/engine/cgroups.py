@@ -1,0 +1,193 @@
+"""One control group per submission: every process of one student's grading in it, with
+caps on the whole (memory, processes and threads, a CPU weight).
+
+The grader makes the group (:func:`make`) before the submission's first sandboxed process
+starts and removes it, ending whatever is left in it, when the submission is graded
+(:meth:`Group.remove`). Each sandboxed process joins it through the launcher
+(:mod:`instructor.engine.sandbox`, ``--group``) before bwrap starts, so the kernel, the
+answer and checking processes and everything they fork are counted together, and only
+with each other: one student's threads never count against another's cap.
+
+Two layouts, one interface:
+
+- cgroup v1 (a hierarchy per controller, ``/sys/fs/cgroup/{memory,pids,cpu}``): one
+  folder per controller, ``memory.limit_in_bytes``, ``pids.max``, ``cpu.shares``;
+- cgroup v2 (one hierarchy; a subtree delegated to the grader, e.g. run under
+  ``systemd-run --scope -p Delegate=yes``): one folder, ``memory.max``, ``pids.max``,
+  ``cpu.weight``.
+
+Groups are made under the grader's own group (``/proc/self/cgroup``), never beside it:
+the caps of whatever runs the grader still hold over them. Where neither layout lets the
+grader make a group, :func:`make` says why and the caps are those of each process
+(rlimits, :mod:`instructor.engine.sandbox`). Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+
+ROOT = "/sys/fs/cgroup"
+#: The controllers a submission's group needs, v1 names.
+CONTROLLERS = ("memory", "pids", "cpu")
+#: The name (v1: prefix) of the grader's submissions' groups (v2: their folder).
+PARENT = "course-grading"
+#: The CPU weight of a submission, v2's scale (100: one process's default share): that
+#: of the three processes a grading runs (kernel, answer and checking processes).
+CPU_WEIGHT = 300
+_names = itertools.count()
+
+
+class Unavailable(Exception):
+    """No group can be made here: the message says why (one line)."""
+
+
+@dataclass
+class Group:
+    """A submission's group: one folder per v1 controller, or one v2 folder."""
+    version: int
+    paths: list[str] = field(default_factory=list)
+
+    def pids(self) -> set[int]:
+        """The processes in the group now."""
+        found: set[int] = set()
+        for path in self.paths:
+            with contextlib.suppress(OSError), open(os.path.join(path, "cgroup.procs")) as f:
+                found.update(int(line) for line in f if line.strip())
+        return found
+
+    def memory_peak(self) -> int | None:
+        """The most memory the group has held, bytes (None: not known)."""
+        names = ("memory.max_usage_in_bytes",) if self.version == 1 else ("memory.peak",)
+        for path in self.paths:
+            for name in names:
+                with contextlib.suppress(OSError, ValueError), \
+                        open(os.path.join(path, name)) as f:
+                    return int(f.read())
+        return None
+
+    def remove(self, timeout: float = 10.0) -> None:
+        """End every process left in the group (SIGKILL) and remove its folders."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = self.pids()
+            if not left:
+                break
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        for path in self.paths:
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+
+
+def own_path(controller: str, proc_cgroup: str = "/proc/self/cgroup") -> str | None:
+    """This process's group in ``controller``'s v1 hierarchy (``""`` for v2's), as a path
+    under the hierarchy's root; None when it is in no such hierarchy."""
+    with open(proc_cgroup) as f:
+        for line in f:
+            _id, names, path = line.rstrip("\n").split(":", 2)
+            if controller in names.split(","):
+                return path
+    return None
+
+
+def _write(path: str, name: str, value: str) -> None:
+    with open(os.path.join(path, name), "w") as f:
+        f.write(value)
+
+
+def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
+             proc_cgroup: str) -> Group:
+    group = Group(1)
+    try:
+        for controller in CONTROLLERS:
+            mount = os.path.join(root, controller)
+            own = own_path(controller, proc_cgroup)
+            if own is None or not os.path.isfile(os.path.join(mount, "cgroup.procs")):
+                raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
+            # beside the grader's other groups, not in a folder of their own: in the
+            # cpu hierarchy, a shared parent would hold every submission to one share
+            path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
+            os.makedirs(path)
+            group.paths.append(path)
+        memory_path, pids_path, cpu_path = group.paths
+        if memory > 0:
+            _write(memory_path, "memory.limit_in_bytes", str(memory))
+            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+                _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
+        _write(pids_path, "pids.max", str(processes) if processes > 0 else "max")
+        _write(cpu_path, "cpu.shares", str(max(2, cpu_weight * 1024 // 100)))
+    except BaseException:
+        group.remove()
+        raise
+    return group
+
+
+def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
+             proc_cgroup: str) -> Group:
+    own = own_path("", proc_cgroup)
+    if own is None or not os.path.isfile(os.path.join(root, "cgroup.controllers")):
+        raise Unavailable(f"no cgroup v2 hierarchy at {root}")
+    parent = os.path.join(root, own.lstrip("/"), PARENT)
+    with open(os.path.join(root, own.lstrip("/"), "cgroup.controllers")) as f:
+        offered = set(f.read().split())
+    missing = {"memory", "pids", "cpu"} - offered
+    if missing:
+        raise Unavailable(f"the grader's cgroup v2 group ({own}) is not delegated the "
+                          f"{', '.join(sorted(missing))} controller(s)")
+    os.makedirs(parent, exist_ok=True)
+    # a group with processes cannot hand controllers down; PARENT holds none
+    _write(parent, "cgroup.subtree_control", "+memory +pids +cpu")
+    group = Group(2, [os.path.join(parent, name)])
+    try:
+        os.makedirs(group.paths[0])
+        path = group.paths[0]
+        if memory > 0:
+            _write(path, "memory.max", str(memory))
+            with contextlib.suppress(OSError):
+                _write(path, "memory.swap.max", "0")
+        _write(path, "pids.max", str(processes) if processes > 0 else "max")
+        _write(path, "cpu.weight", str(max(1, min(10000, cpu_weight))))
+    except BaseException:
+        group.remove()
+        raise
+    return group
+
+
+def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
+         proc_cgroup: str = "/proc/self/cgroup") -> Group:
+    """A new group under the grader's own, capped at ``memory_bytes`` of memory (0: no
+    cap), ``processes`` processes and threads (0: no cap) and with ``cpu_weight`` (v2's
+    scale: 100 is one process's default share). cgroup v1 where its controllers are mounted, else
+    v2. Raises :class:`Unavailable` (saying why) where no group can be made."""
+    name = f"{os.getpid()}-{next(_names)}"
+    reasons = []
+    v2 = os.path.join(root, "unified") if os.path.isdir(os.path.join(root, "unified")) \
+        else root
+    for maker, where in ((_make_v1, root), (_make_v2, v2)):
+        try:
+            return maker(where, name, memory_bytes, processes, cpu_weight, proc_cgroup)
+        except Unavailable as why:
+            reasons.append(str(why))
+        except OSError as err:
+            reasons.append(f"{maker.__name__[-2:]}: {err.strerror} ({err.filename})")
+    raise Unavailable("no cgroup for a submission: " + "; ".join(reasons))
+
+
+
+
+def unavailable(root: str = ROOT) -> str | None:
+    """Why no submission's group can be made here (one line), or None when one can."""
+    try:
+        make(0, 0, root=root).remove()
+    except Unavailable as why:
+        return str(why)
+    return None
