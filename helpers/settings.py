@@ -96,6 +96,11 @@ SETTINGS: dict[str, Setting] = _declare(
             ("auto", "widgets", "static")),
     Setting("COURSE_EXCHANGE", "path", None, "nbgrader's exchange folder, shared by every "
             "user's server on a JupyterHub (unset: `exchange/` in the course folder)"),
+    Setting("COURSE_ROLE", "choice", None, "on a JupyterHub, set by the hub's "
+            "configuration for each user's server: `instructor` loads the course's grading "
+            "settings, `student` does not (deploy/jupyterhub/)", ("instructor", "student")),
+    Setting("COURSE_ROOT", "path", None, "on a JupyterHub, where the course is installed in "
+            "the single-user image (deploy/jupyterhub/; default `/opt/course`)"),
     Setting("COURSE_CANARY_CACHE", "path", None, "folder where autograde remembers a passed "
             "canary (answer key and stub graded first); default `.canary/` in the course"),
     Setting("COURSE_HIDDEN_SECRET_FILE", "path", None, "file holding the grader's secret, "

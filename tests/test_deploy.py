@@ -59,7 +59,7 @@ def test_the_values_file_parses_and_wires_the_course():
 def _spawn(name: str, monkeypatch) -> dict:
     """The environment the course's hub settings give ``name``'s server."""
     monkeypatch.setenv("COURSE_ROOT", "/opt/course")
-    monkeypatch.setenv("COURSE_INSTRUCTORS", "instructor, ta")
+    monkeypatch.setenv("HUB_INSTRUCTORS", "instructor, ta")
     monkeypatch.setenv("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
     config = PyFileConfigLoader("jupyterhub_config.py", path=str(DEPLOY)).load_config()
     spawner = SimpleNamespace(user=SimpleNamespace(name=name), environment={"KEEP": "1"})

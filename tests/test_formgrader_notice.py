@@ -8,14 +8,14 @@ import subprocess
 import nbformat
 
 from instructor.workflow import nbgrader_cli
-from instructor.workflow.formgrader import COURSE_GRADER, MESSAGE, SayWhichGrader
+from instructor.workflow.formgrader import MESSAGE, RUN_BY_THE_COURSE, SayWhichGrader
 
 
 def _logged(monkeypatch, caplog, value: str | None) -> list[str]:
     if value is None:
-        monkeypatch.delenv(COURSE_GRADER, raising=False)
+        monkeypatch.delenv(RUN_BY_THE_COURSE, raising=False)
     else:
-        monkeypatch.setenv(COURSE_GRADER, value)
+        monkeypatch.setenv(RUN_BY_THE_COURSE, value)
     step = SayWhichGrader()
     step.log.propagate = True
     with caplog.at_level(logging.WARNING, logger=step.log.name):
@@ -39,7 +39,7 @@ def test_every_nbgrader_command_of_the_course_is_marked(monkeypatch):
         seen.update(kwargs["env"])
         return subprocess.CompletedProcess(command, 0)
 
-    monkeypatch.delenv(COURSE_GRADER, raising=False)
+    monkeypatch.delenv(RUN_BY_THE_COURSE, raising=False)
     monkeypatch.setattr(nbgrader_cli.subprocess, "run", run)
     nbgrader_cli.nbgrader("--version")
-    assert seen[COURSE_GRADER] == "1"
+    assert seen[RUN_BY_THE_COURSE] == "1"

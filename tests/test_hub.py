@@ -244,7 +244,7 @@ def hub(tmp_path_factory, data_dir, canary_cache):
             environment=json.dumps(environment)))
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("JUPYTER", "COURSE_"))}
-        env.update(COURSE_ROOT=str(ROOT), COURSE_INSTRUCTORS=INSTRUCTOR,
+        env.update(COURSE_ROOT=str(ROOT), HUB_INSTRUCTORS=INSTRUCTOR,
                    COURSE_EXCHANGE=str(exchange), PATH=f"{bin_dir}:{env.get('PATH', '')}")
         log = cleanup.enter_context((shots / "hub.log").open("w"))
         t0 = time.monotonic()

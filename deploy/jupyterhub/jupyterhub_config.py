@@ -8,7 +8,7 @@ environment:
 
 - ``COURSE_ROOT``: where the course is installed in the single-user image
   (``/opt/course``, as ``Dockerfile`` puts it);
-- ``COURSE_INSTRUCTORS``: comma-separated hub user names of the instructors;
+- ``HUB_INSTRUCTORS``: comma-separated hub user names of the instructors;
   everyone else is a student;
 - ``COURSE_EXCHANGE``: nbgrader's exchange, one folder every user's server mounts
   read-write (``/srv/nbgrader/exchange``).
@@ -26,7 +26,7 @@ import os
 c = get_config()  # noqa: F821  (JupyterHub provides get_config)
 
 COURSE_ROOT = os.environ.get("COURSE_ROOT", "/opt/course")
-INSTRUCTORS = {name.strip() for name in os.environ.get("COURSE_INSTRUCTORS",
+INSTRUCTORS = {name.strip() for name in os.environ.get("HUB_INSTRUCTORS",
                                                        "instructor").split(",") if name.strip()}
 EXCHANGE = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
 

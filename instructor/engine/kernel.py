@@ -68,7 +68,8 @@ class SandboxProvisioner(LocalProvisioner):
         km = self.parent
         if getattr(km, "isolation", "bubblewrap") == "bubblewrap":
             # a new folder for each start: never one an earlier kernel could have replaced
-            folder = tempfile.mkdtemp(prefix=".ipc-", dir=kwargs.get("cwd") or os.getcwd())
+            folder = tempfile.mkdtemp(prefix=sandbox.IPC_DIR + "-",
+                                      dir=kwargs.get("cwd") or os.getcwd())
             km.transport, km.ip = "ipc", os.path.join(folder, "kernel")
         return await super().pre_launch(**kwargs)
 

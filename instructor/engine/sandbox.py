@@ -116,21 +116,26 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     return [*args, "--chdir", cwd]
 
 
-#: The folder of a process's ``cwd`` that stays the host's, writable, when ``cwd`` is a
-#: tmpfs: the kernel's ipc sockets (:class:`instructor.engine.kernel.SandboxProvisioner`),
-#: which the grader connects to from outside.
+#: The folders of a process's ``cwd`` that stay the host's, writable, when ``cwd`` is a
+#: tmpfs: the kernel's ipc sockets, a new ``.ipc-*`` folder for each start
+#: (:class:`instructor.engine.kernel.SandboxProvisioner`), which the grader connects to
+#: from outside.
 IPC_DIR = ".ipc"
+
+
+def is_ipc_dir(name: str) -> bool:
+    return name == IPC_DIR or name.startswith(IPC_DIR + "-")
 
 
 def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
     """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (its pages count against
     the memory of the submission's group too), with what the grader put in the host's
     folder: files and non-empty folders read-only, empty folders made anew (writable, in
-    the tmpfs), :data:`IPC_DIR` bound writable."""
+    the tmpfs), the ipc folders (:func:`is_ipc_dir`) bound writable."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
         inside = os.path.join(cwd, entry.name)
-        if entry.name == IPC_DIR and entry.is_dir(follow_symlinks=False):
+        if is_ipc_dir(entry.name) and entry.is_dir(follow_symlinks=False):
             args += ["--bind", entry.path, inside]
         elif entry.is_symlink():
             continue  # nothing the grader puts there is a link

@@ -9,7 +9,7 @@ notes (``GRADING_NOTES.txt``), one scratch course folder per submission, the gra
 logs, parallel graders (docs/jupyterhub.md, "Formgrader's Autograde and make
 autograde"). Formgrader shows Autograde's log after each click: :class:`SayWhichGrader`
 writes the difference there, unless the course's own commands run nbgrader
-(:data:`COURSE_GRADER`, set by :func:`instructor.workflow.nbgrader_cli.nbgrader`).
+(:data:`RUN_BY_THE_COURSE`, set by :func:`instructor.workflow.nbgrader_cli.nbgrader`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 #: Set to "1" in the environment of every nbgrader command the course's tools run.
-COURSE_GRADER = "COURSE_GRADED_BY_THE_COURSE"
+RUN_BY_THE_COURSE = "NBGRADER_RUN_BY_THE_COURSE"
 
 MESSAGE = ("Graded by nbgrader's own Autograde (Formgrader's button or `nbgrader "
            "autograde`): the course's sandbox and outside check ran, but not the canary, "
@@ -31,6 +31,6 @@ class SayWhichGrader(NbGraderPreprocessor):
     """Log :data:`MESSAGE` when nbgrader grades outside the course's own commands."""
 
     def preprocess(self, nb, resources):
-        if os.environ.get(COURSE_GRADER) != "1":
+        if os.environ.get(RUN_BY_THE_COURSE) != "1":
             self.log.warning(MESSAGE)
         return nb, resources

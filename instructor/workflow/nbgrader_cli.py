@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from instructor import ROOT
-from instructor.workflow.formgrader import COURSE_GRADER
+from instructor.workflow.formgrader import RUN_BY_THE_COURSE
 
 #: The nbgrader executable of this environment (beside the running Python).
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
@@ -24,13 +24,13 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
              ) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository),
     in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top
-    (and :data:`~instructor.workflow.formgrader.COURSE_GRADER`: the course's own run).
+    (and :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`: the course's own run).
 
     ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
     Captured output goes through files, not pipes: a process that outlived nbgrader and
     still held a pipe would make this call wait for it.
     """
-    full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {}), COURSE_GRADER: "1"}
+    full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {}), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
     if Path(root).resolve() != ROOT:
         command.append(f"--CourseDirectory.root={root}")
