@@ -279,3 +279,21 @@ def test_unit_rich_html_tables_keep_their_look():
     inert_output(out)
     assert out["data"]["text/html"].startswith("<pre style=")
     assert "font-weight:bold" in out["data"]["text/html"]  # nh3 writes styles compactly
+
+
+@pytest.mark.parametrize("breaker", ["&#13;", "&#10;", "&#x0d;", "&#13;&#10;"])
+def test_unit_stored_markdown_survives_formgraders_second_markdown_pass(breaker):
+    """Formgrader renders a markdown cell's source as markdown again: a line break that a
+    character reference in an attribute turns into (nh3 decodes it) must not reach that
+    pass raw, or a blank line ends the stored block and the rest is read as new markdown."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from instructor.engine.inert import inert_markdown
+
+    attack = (f'<abbr title="{breaker}{breaker}[a](x/contenteditable/autofocus/'
+              'onfocus=alert(document.domain)//)">x</abbr> M9')
+    stored = inert_markdown(attack)
+    assert "\r" not in stored and "\n" not in stored
+    rendered = markdown2html_mistune(stored)
+    assert not re.search(r"<[^>]*\son\w+\s*=", rendered), rendered
+    assert "contenteditable" not in re.sub(r'"[^"]*"', "", rendered), rendered

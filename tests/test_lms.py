@@ -385,3 +385,29 @@ def test_a_notebook_over_the_cap_is_left_out_with_the_graders_note(tmp_path, mon
                               "Clear the outputs (Edit > Clear Outputs of All Cells), save, "
                               "and resubmit."]
     assert not (root / "submitted" / "huge" / "hw" / "hw.ipynb").exists()
+
+
+def test_a_member_that_cannot_be_stored_is_left_out_and_the_class_goes_on(tmp_path):
+    """A zip member whose name is too long for the file system, or a file where the
+    student's own zip later wants a folder, costs that member, with a note; the student's
+    notebook and the other students are collected."""
+    import zipfile
+
+    from instructor.workflow.collect import collect
+
+    root, text = _course(tmp_path)
+    incoming = tmp_path / "in"
+    incoming.mkdir()
+    with zipfile.ZipFile(incoming / "ann.zip", "w") as zf:
+        zf.writestr("hw.ipynb", text)
+        zf.writestr("n" * 300 + ".txt", "long")
+        zf.writestr("data", "a file")
+        zf.writestr("data/inner.txt", "under a file")
+    (incoming / "bob").mkdir()
+    (incoming / "bob" / "hw.ipynb").write_text(text)
+    report = collect(incoming, "hw", root)
+    assert sorted(report) == ["ann", "bob"]
+    assert (root / "submitted/ann/hw/hw.ipynb").is_file()
+    assert (root / "submitted/bob/hw/hw.ipynb").is_file()
+    notes = " ".join(report["ann"])
+    assert "could not be stored" in notes and "inner.txt" in notes

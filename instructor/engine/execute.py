@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 
 import nbformat
@@ -28,6 +29,21 @@ from instructor.engine import hidden, limits
 from instructor.engine.cells import release_path
 from instructor.engine.outside import OutsideCheck, Sandbox, graded_test_cells
 from instructor.engine.sandboxed_run import SandboxedExecute, timed
+
+
+def copy_data_files(source: str, dest: str) -> None:
+    """The files the kernel runs beside: copies of the assignment's data files, not the
+    notebook (which holds the hidden tests after nbgrader put them back). Only regular
+    files and folders: a link (a student's files can hold one to a file of the machine)
+    is neither followed nor copied."""
+    skip = shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "*.unreadable")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        modes = {n: os.lstat(os.path.join(folder, n)).st_mode for n in names}
+        return set(skip(folder, names)) | {
+            n for n, m in modes.items() if not (stat.S_ISREG(m) or stat.S_ISDIR(m))}
+
+    shutil.copytree(source, dest, dirs_exist_ok=True, symlinks=True, ignore=ignore)
 
 
 class SafeExecute(SandboxedExecute):
@@ -93,29 +109,27 @@ class SafeExecute(SandboxedExecute):
         self._set_hidden_key(resources, source_dir)
         self._source_dir = source_dir
         scratch = tempfile.mkdtemp(prefix="grading-kernel-")
-        # The kernel runs beside copies of the assignment's data files, not beside the
-        # notebook (which holds the hidden tests after nbgrader put them back).
-        shutil.copytree(source_dir, scratch, dirs_exist_ok=True, ignore=shutil.ignore_patterns(
-            "*.ipynb", ".ipynb_checkpoints", "*.unreadable"))
+        copy_data_files(source_dir, scratch)
         resources.setdefault("metadata", {})["path"] = scratch
         # before anything parses the student's code (the review, the scope analysis)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
-        self._open_group()  # before the first sandboxed process starts
-        release = self._release(resources)
-        self._release_cells = release.cells if release else None
-        self._unexecuted = graded_test_cells(nb.cells, self._release_cells)
-        setup = [c.source for c in (release.cells if release else [])
-                 if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
-        self._outside = OutsideCheck(
-            nb.cells, release.cells if release else [], setup,
-            Sandbox(list(self.readable_paths), self.memory_limit_gb, self.isolation,
-                    self._limits(), self._environment()),
-            dict(self.course_implementations), self.verifier_timeout, self.log,
-            int(self.record_limit_mb * limits.MIB),
-            None if self.own_class_tasks is None else list(self.own_class_tasks))
         self.seconds = {}
+        self._outside = None
         try:
+            self._open_group()  # before the first sandboxed process starts
+            release = self._release(resources)
+            self._release_cells = release.cells if release else None
+            self._unexecuted = graded_test_cells(nb.cells, self._release_cells)
+            setup = [c.source for c in (release.cells if release else [])
+                     if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
+            self._outside = OutsideCheck(
+                nb.cells, release.cells if release else [], setup,
+                Sandbox(list(self.readable_paths), self.memory_limit_gb, self.isolation,
+                        self._limits(), self._environment()),
+                dict(self.course_implementations), self.verifier_timeout, self.log,
+                int(self.record_limit_mb * limits.MIB),
+                None if self.own_class_tasks is None else list(self.own_class_tasks))
             if self._outside.plan:
                 with timed(self.seconds, "outside check start"):
                     self._outside.start()
@@ -128,7 +142,8 @@ class SafeExecute(SandboxedExecute):
             meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
             return nb, resources
         finally:
-            self._outside.stop()
+            if self._outside is not None:
+                self._outside.stop()
             self._close_group()
             resources["metadata"]["path"] = source_dir
             shutil.rmtree(scratch, ignore_errors=True)

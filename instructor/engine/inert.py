@@ -336,5 +336,8 @@ def inert_markdown(source: str) -> str:
     named = {name: {"text/plain": ""} for name in _ATTACHMENT.findall(inner)}
     renderer = IPythonRenderer(escape=False, attachments=named)
     html = clean_html(MarkdownWithMath(renderer=renderer).render(inner)).strip()
-    html = html.replace("\n", "&#10;")
+    # nh3 turns a character reference in an attribute (&#13;) back into the character: a
+    # raw line break of either kind would let formgrader's second markdown pass split the
+    # line and read the rest as new markdown
+    html = html.replace("\r", "&#13;").replace("\n", "&#10;")
     return f"{STUDENT_MARKDOWN}{html}</div>"

@@ -287,10 +287,11 @@ class OutsideCheck:
                stdout=subprocess.DEVNULL, environment: dict | None = None
                ) -> subprocess.Popen:
         box = self.sandbox
+        env = sandbox_env(cwd, environment or box.environment)  # makes cwd/.tmp: bound next
         return subprocess.Popen(
             sandbox_command(command, cwd, readable, box.memory_limit_gb,
                             isolation=box.isolation, **box.limits),
-            cwd=cwd, env=sandbox_env(cwd, environment or box.environment), pass_fds=fds,
+            cwd=cwd, env=env, pass_fds=fds,
             stdin=subprocess.PIPE, stdout=stdout,
             stderr=subprocess.STDOUT if stdout is subprocess.PIPE else subprocess.DEVNULL,
             text=True)

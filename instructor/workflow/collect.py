@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import lzma
 import os
 import re
 import shutil
@@ -239,11 +240,16 @@ def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str,
     if not budget.admit(name, size):
         return None
     target = folder.joinpath(*parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target = _free(target)
     cap = min(budget.per_file, budget.total)
     written = 0
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target = _free(target)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
+    except OSError as err:  # a name too long, a file where a folder should be
+        budget.notes.append(f"{name} could not be stored ({type(err).__name__}); it was "
+                            "left out.")
+        return None
     try:
         with read() as source, os.fdopen(fd, "wb") as out:
             while chunk := source.read(min(_CHUNK, cap + 1 - written)):
@@ -251,7 +257,8 @@ def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str,
                 if written > cap:
                     break
                 out.write(chunk)
-    except (OSError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+    except (OSError, RuntimeError, EOFError, zipfile.BadZipFile, zlib.error,
+            lzma.LZMAError) as err:
         target.unlink()  # encrypted, corrupt, or gone while read
         budget.notes.append(f"{name} could not be read ({type(err).__name__}); it was "
                             "left out.")
