@@ -48,6 +48,7 @@ import pytest
 
 from instructor.workflow.sample_class import make_notebook
 from tests.course_copy import ROOT, fresh_copy
+from tests.test_exchange import _scores
 
 pytestmark = pytest.mark.grading
 
@@ -144,17 +145,6 @@ def _open_the_way(paths) -> dict[Path, int]:
 def _chown_tree(folder: Path, user: pwd.struct_passwd) -> None:
     subprocess.run(["chown", "-R", "--no-dereference", f"{user.pw_uid}:{user.pw_gid}",
                     str(folder)], check=True)
-
-
-def _scores(gradebook: Path) -> dict[str, float]:
-    with sqlite3.connect(gradebook) as db:
-        rows = db.execute(
-            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
-            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
-            "student.id GROUP BY student.id").fetchall()
-    return dict(rows)
 
 
 HUB_CONFIG = '''
@@ -551,8 +541,8 @@ def round_trip(hub):
           f"in all {t['total']:.1f} s; screenshots in {hub['shots']}")
     return {"validated": validated, "logs": logs, "notes": notes, "seen": seen,
             "feedback": feedback,
-            "hub_scores": _scores(course / "gradebook.db"),
-            "cli_scores": _scores(other / "gradebook.db"), "cli": cli_out,
+            "hub_scores": _scores(course),
+            "cli_scores": _scores(other), "cli": cli_out,
             "course": course, "other": other, "timings": t}
 
 
