@@ -134,7 +134,8 @@ class SafeExecute(SandboxedExecute):
                 with timed(self.seconds, "outside check start"):
                     self._outside.start()
             nb, resources = self._run(nb, resources, km)
-            meta = nb.metadata["course_grading"] = {}  # the grader's own: never the student's
+            nb.metadata["course_grading"] = {}  # the grader's own: never the student's
+            meta = nb.metadata["course_grading"]  # (the node stores a copy of the dict)
             meta["isolation"] = self.isolation
             with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
