@@ -628,11 +628,12 @@ CASES = {
     # the probes bypassed too, in the kernel, where no test runs: the probes still fail it
     "s73_rebind_probes": (rebind_probes, 0, [PROBED]),
     "s74_patch_probes": (patch_probes, 0, [PROBED]),
-    "s70_fake_models": (lambda: FAKE_MODELS, 0, ["has no attribute 'set_weights'",
-                                                 "has no attribute 'get_weights'"]),
+    # models of the student's own classes: no test cell runs in the kernel any more, so the
+    # probes' messages there are gone; outside, such a model cannot be checked for this
+    # task and the test waits for the instructor's review (0 until then)
+    "s70_fake_models": (lambda: FAKE_MODELS, 0, ["model with code of your own"]),
     "s71_keras_subclass_liar": (lambda: KERAS_SUBCLASS_LIAR, 0, [
-        "encoder returns the same output for different inputs",
-        "encoder computes something other than the task asks for"]),
+        "model with code of your own"]),
 }
 if CAN_CAP_PROCESSES:
     CASES["s27_fork_loop"] = (fork_loop, 0, ["Resource temporarily unavailable"])
@@ -706,6 +707,7 @@ PSNR_CASES = {
 }
 #: Submissions set aside for the instructor's review.
 REVIEW = {"s16_library_stderr", "s25_recorder_off", "s29_custom_layer_tamper",
+          "s70_fake_models", "s71_keras_subclass_liar",
           "s72_reaches_beyond_the_kernel", "s75_tells_probes_from_use"}
 
 # ------------------------------------------------------------------ damaged metadata

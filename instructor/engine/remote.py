@@ -38,7 +38,15 @@ from instructor.engine.answers import (
 
 
 class AnswerFailed(Exception):
-    """The answer process could not answer (its answer cells failed, it died, timed out)."""
+    """The answer process could not answer (its answer cells failed, it died, timed out).
+
+    ``own``: the message is the grader's own words (a timeout, the process gone), which
+    no hidden input can reach; else it came from the answer process, where the student's
+    code runs, and a hidden test withholds it."""
+
+    def __init__(self, message: str, own: bool = False):
+        super().__init__(message)
+        self.own = own
 
 
 class UsesCourseImplementation(Exception):
@@ -54,6 +62,7 @@ class AnswerChannel:
         self.timeout, self.max_bytes = timeout, max_bytes
         self.custom_objects = custom_objects or {}
         self.broken: str | None = None
+        self.broken_own = False  # whether ``broken`` is in the grader's own words
         self.proxies: dict[int, RemoteObject] = {}
         self.descriptions: dict[int, dict] = {}
         self.folder = Path(tempfile.mkdtemp(prefix="answers-"))
@@ -66,18 +75,19 @@ class AnswerChannel:
 
     def ask(self, request: dict) -> dict:
         if self.broken:
-            raise AnswerFailed(self.broken)
+            raise AnswerFailed(self.broken, own=self.broken_own)
         try:
             write_frame(self.requests, request)
             ready, _, _ = select.select([self.replies], [], [], self.timeout)
             if not ready:
-                self.broken = (f"your answer did not reply within {self.timeout:g} s "
-                               "when the grader called it again")
-                raise AnswerFailed(self.broken)
+                self.broken, self.broken_own = (
+                    f"ran too long: your function ran longer than {self.timeout:g} s when "
+                    "the grader called it (COURSE_CELL_TIMEOUT)"), True
+                raise AnswerFailed(self.broken, own=True)
             reply = read_frame(self.replies, self.max_bytes)
-        except (OSError, EOFError) as err:
-            self.broken = f"the process running your answer ended ({err})"
-            raise AnswerFailed(self.broken) from None
+        except (OSError, EOFError):
+            self.broken, self.broken_own = "the process running your answer ended", True
+            raise AnswerFailed(self.broken, own=True) from None
         except FrameTooLarge as err:
             limit = (self.max_bytes or 0) / 2 ** 20
             self.broken = (f"what your function returned ({err}) is more than the grader's "

@@ -101,7 +101,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
             verdict.update(checked=False, passed=None, reason=str(err))
         except AnswerFailed as err:
             verdict.update(passed=False, error=f"AnswerFailed: {err}", line=_line(err, grade_id),
-                           student=True)
+                           student=not err.own)
         except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
             verdict.update(passed=False, error=_message(err), line=_line(err, grade_id),
                            student=type(err).__module__ == "answer")  # raised by the answer
@@ -120,7 +120,11 @@ def main() -> None:
     from instructor.engine.remote import AnswerChannel
 
     out = int(sys.argv[1])
-    channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]))
+    from helpers import settings
+
+    # a call of the student's function may take as long as a cell may
+    channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]),
+                            timeout=float(settings.read("COURSE_CELL_TIMEOUT")))
     first = sys.stdin.readline()
     if not first.strip():
         return  # nothing to check
