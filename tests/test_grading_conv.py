@@ -135,6 +135,6 @@ globals().update(grading.task_tests(grading.GradedTask(
         "no_sigmoid": ({LAYERS}, "decoder activations"),
         "mse_loss": ({TRAINING}, "auto's loss"),
         "sgd": ({TRAINING}, "auto's optimizer"),
-        "fake_models": ({SHAPES, LAYERS, TRAINING}, "has no attribute 'get_weights'"),
+        "fake_models": ({SHAPES, LAYERS, TRAINING}, "model with code of your own"),
     },
     sources=wrong_variants)))

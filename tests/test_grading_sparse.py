@@ -124,6 +124,6 @@ globals().update(grading.task_tests(grading.GradedTask(
         "no_sigmoid": ({LAYERS}, "activations of auto"),
         "not_reversed": ({LAYERS}, "hidden layers reversed"),
         "mse_loss": ({TRAINING}, "auto's loss"),
-        "fake_models": ({LAYERS, PENALTY, TRAINING}, "has no attribute 'get_weights'"),
+        "fake_models": ({LAYERS, PENALTY, TRAINING}, "model with code of your own"),
     },
     sources=wrong_variants)))
