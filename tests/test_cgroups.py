@@ -2,7 +2,8 @@
 hold over every process of a submission together, and only over them.
 
 The v2 layout is checked against a folder laid out as a delegated cgroup v2 subtree (this
-machine's v2 hierarchy has no memory, pids or cpu controller); v1 for real where its
+machine's v2 hierarchy has no memory, pids or cpu controller) and its delegation for real
+with the one controller that hierarchy has (hugetlb); v1 for real where its
 hierarchies are writable (as root here and on CI), with bubblewrap sandboxes that join
 the group as grading's processes do.
 """
@@ -29,22 +30,75 @@ def _proc_cgroup(tmp_path: Path, lines: str) -> str:
     return str(path)
 
 
-def test_v2_one_folder_with_the_three_caps_under_the_graders_own(tmp_path):
+def test_v2_the_grader_moves_to_a_leaf_and_submissions_are_its_siblings(tmp_path):
+    """A delegated v2 group that holds the grader cannot hand controllers down (the
+    no-internal-process rule): its processes move to a leaf first, then the controllers
+    are enabled, and each submission's group is the leaf's sibling."""
     root = tmp_path / "cgroup2"
     own = root / "grader.scope"
     own.mkdir(parents=True)
     (root / "cgroup.controllers").write_text("cpu memory pids\n")
     (own / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (own / "cgroup.subtree_control").write_text("")
+    (own / "cgroup.procs").write_text("4242\n4243\n")
     group = cgroups.make(300 * MIB, 64, 50, root=str(root),
                          proc_cgroup=_proc_cgroup(tmp_path, "0::/grader.scope\n"))
     assert group.version == 2 and len(group.paths) == 1
     path = Path(group.paths[0])
-    assert path.parent == own / cgroups.PARENT
-    assert (own / cgroups.PARENT / "cgroup.subtree_control").read_text() == \
-        "+memory +pids +cpu"
+    assert path.parent == own and path.name.startswith(f"{cgroups.PARENT}-{os.getpid()}-")
+    # a fake folder keeps the last pid written; the kernel takes one pid per write
+    assert (own / cgroups.LEAF / "cgroup.procs").read_text() == "4243"
+    assert (own / "cgroup.subtree_control").read_text() == "+memory +pids +cpu"
     assert (path / "memory.max").read_text() == str(300 * MIB)
     assert (path / "pids.max").read_text() == "64"
     assert (path / "cpu.weight").read_text() == "50"
+    # later groups, made once the grader sits in the leaf, go beside it too
+    (own / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    again = cgroups.make(300 * MIB, 64, 50, root=str(root), proc_cgroup=_proc_cgroup(
+        tmp_path, f"0::/grader.scope/{cgroups.LEAF}\n"))
+    assert Path(again.paths[0]).parent == own
+
+
+V2 = "/sys/fs/cgroup/unified"
+
+
+def test_v2_delegation_for_real_where_the_kernel_enforces_the_rule(tmp_path, monkeypatch):
+    """On this machine's cgroup v2 hierarchy (only hugetlb is not bound to v1): a group
+    holding a process gets EBUSY when it enables a controller for children; make() moves
+    the process into the leaf and makes the submission's group beside it."""
+    if not os.access(os.path.join(V2, "cgroup.subtree_control"), os.W_OK):
+        pytest.skip(f"no writable cgroup v2 hierarchy at {V2}")
+    with open(os.path.join(V2, "cgroup.controllers")) as f:
+        if "hugetlb" not in f.read().split():
+            pytest.skip("the v2 hierarchy offers no controller to enable")
+    with open(os.path.join(V2, "cgroup.subtree_control"), "w") as f:
+        f.write("+hugetlb")  # the root is exempt from the rule
+    delegated = Path(V2) / f"course-test-{os.getpid()}"
+    delegated.mkdir()
+    grader = subprocess.Popen(["sleep", "300"])
+    try:
+        (delegated / "cgroup.procs").write_text(str(grader.pid))
+        with pytest.raises(OSError) as busy:
+            (delegated / "cgroup.subtree_control").write_text("+hugetlb")
+        assert busy.value.errno == 16  # EBUSY: the rule this layout exists for
+        monkeypatch.setattr(cgroups, "V2_CONTROLLERS", ("hugetlb",), raising=False)
+        group = cgroups.make(0, 0, root=V2, proc_cgroup=_proc_cgroup(
+            tmp_path, f"0::/{delegated.name}\n"))
+        path = Path(group.paths[0])
+        assert path.parent == delegated
+        assert (path / "cgroup.controllers").read_text().split() == ["hugetlb"]
+        assert (delegated / cgroups.LEAF / "cgroup.procs").read_text().split() == \
+            [str(grader.pid)]
+        assert (delegated / "cgroup.procs").read_text() == ""
+        group.remove()
+        assert not path.exists()
+    finally:
+        grader.kill()
+        grader.wait()
+        for leftover in sorted(delegated.glob("*/"), reverse=True):
+            if (leftover / "cgroup.procs").exists():
+                leftover.rmdir()
+        delegated.rmdir()
 
 
 def test_v2_without_delegated_controllers_says_why(tmp_path):
@@ -77,6 +131,41 @@ def test_nowhere_to_make_a_group_says_so_in_one_line(tmp_path):
         cgroups.make(MIB, 1, root=str(tmp_path / "none"),
                      proc_cgroup=_proc_cgroup(tmp_path, "0::/\n"))
     assert "\n" not in str(why.value)
+
+
+GRADER = """
+import sys, time
+from instructor.engine import cgroups
+group = cgroups.make(64 * 2 ** 20, 16)
+print(" ".join(group.paths), flush=True)
+time.sleep(300)
+"""
+
+
+def test_groups_of_a_grader_killed_with_sigkill_are_removed_by_the_next(tmp_path):
+    """A grader killed with SIGKILL leaves its (empty) groups; the next grader's first
+    group removes those whose grader is gone, and leaves a live grader's alone."""
+    _real_group(MIB, 1).remove()  # skip where no group can be made
+    root = Path(__file__).resolve().parents[1]
+    graders = [subprocess.Popen([sys.executable, "-c", GRADER], cwd=root,
+                                stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    killed = alive = []
+    try:
+        killed, alive = ([Path(p) for p in g.stdout.readline().split()] for g in graders)
+        graders[0].kill()
+        graders[0].wait()
+        assert killed and all(p.is_dir() for p in killed + alive)
+        group = cgroups.make(64 * MIB, 16)
+        group.remove()
+        assert not any(p.exists() for p in killed), killed
+        assert all(p.is_dir() for p in alive), alive
+    finally:
+        for grader in graders:
+            grader.kill()
+            grader.wait()
+        for path in killed + alive:
+            if path.exists():
+                path.rmdir()
 
 
 def _real_group(memory: int, processes: int) -> cgroups.Group:

@@ -14,12 +14,17 @@ Two layouts, one interface:
   folder per controller, ``memory.limit_in_bytes``, ``pids.max``, ``cpu.shares``;
 - cgroup v2 (one hierarchy; a subtree delegated to the grader, e.g. run under
   ``systemd-run --scope -p Delegate=yes``): one folder, ``memory.max``, ``pids.max``,
-  ``cpu.weight``.
+  ``cpu.weight``. A group that holds processes cannot enable controllers for its
+  children (the "no internal processes" rule: EBUSY), so the processes of the grader's
+  delegated group first move into its leaf :data:`LEAF`; submissions' groups are the
+  leaf's siblings.
 
 Groups are made under the grader's own group (``/proc/self/cgroup``), never beside it:
-the caps of whatever runs the grader still hold over them. Where neither layout lets the
-grader make a group, :func:`make` says why and the caps are those of each process
-(rlimits, :mod:`instructor.engine.sandbox`). Standard library only.
+the caps of whatever runs the grader still hold over them. Each is named after the
+grader's pid; a grader killed with SIGKILL leaves its groups, and the next grader's
+:func:`make` removes those that are empty and whose grader is gone. Where neither layout
+lets the grader make a group, :func:`make` says why and the caps are those of each
+process (rlimits, :mod:`instructor.engine.sandbox`). Standard library only.
 """
 
 from __future__ import annotations
@@ -34,8 +39,12 @@ from dataclasses import dataclass, field
 ROOT = "/sys/fs/cgroup"
 #: The controllers a submission's group needs, v1 names.
 CONTROLLERS = ("memory", "pids", "cpu")
-#: The name (v1: prefix) of the grader's submissions' groups (v2: their folder).
+#: The v2 controllers a submission's group needs, in the order they are enabled.
+V2_CONTROLLERS = ("memory", "pids", "cpu")
+#: How a submission's group is named: ``<PARENT>-<grader's pid>-<number>``.
 PARENT = "course-grading"
+#: v2: the leaf of the grader's delegated group that its processes move into.
+LEAF = "course-grader"
 #: The CPU weight of a submission, v2's scale (100: one process's default share): that
 #: of the three processes a grading runs (kernel, answer and checking processes).
 CPU_WEIGHT = 300
@@ -104,6 +113,22 @@ def _write(path: str, name: str, value: str) -> None:
         f.write(value)
 
 
+def _sweep(parent: str) -> None:
+    """Remove the groups in ``parent`` left by graders that are gone (SIGKILL), if empty."""
+    with contextlib.suppress(OSError):
+        for entry in os.listdir(parent):
+            pid = entry[len(PARENT) + 1:].split("-")[0]
+            if not (entry.startswith(PARENT + "-") and pid.isdigit()):
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                with contextlib.suppress(OSError):  # EBUSY: it still holds a process
+                    os.rmdir(os.path.join(parent, entry))
+            except OSError:
+                pass  # alive, another user's
+
+
 def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
              proc_cgroup: str) -> Group:
     group = Group(1)
@@ -115,6 +140,7 @@ def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
                 raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
             # beside the grader's other groups, not in a folder of their own: in the
             # cpu hierarchy, a shared parent would hold every submission to one share
+            _sweep(os.path.join(mount, own.lstrip("/")))
             path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
             os.makedirs(path)
             group.paths.append(path)
@@ -131,31 +157,53 @@ def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
     return group
 
 
+def _delegated(root: str, own: str) -> str:
+    """The grader's delegated v2 group, its controllers enabled for children: its
+    processes (the grader's) first move into its leaf, as a group that holds processes
+    cannot hand controllers down. The grader may already sit in the leaf."""
+    base = os.path.join(root, own.strip("/"))
+    if os.path.basename(base) == LEAF:
+        base = os.path.dirname(base)
+    with open(os.path.join(base, "cgroup.controllers")) as f:
+        offered = f.read().split()
+    missing = [c for c in V2_CONTROLLERS if c not in offered]
+    if missing:
+        raise Unavailable(f"the grader's cgroup v2 group ({own}) is not delegated the "
+                          f"{', '.join(sorted(missing))} controller(s)")
+    with open(os.path.join(base, "cgroup.subtree_control")) as f:
+        if set(V2_CONTROLLERS) <= set(f.read().split()):
+            return base
+    if os.path.normpath(base) != os.path.normpath(root):  # the root is exempt
+        leaf = os.path.join(base, LEAF)
+        os.makedirs(leaf, exist_ok=True)
+        with open(os.path.join(base, "cgroup.procs")) as f:
+            pids = f.read().split()
+        for pid in pids:  # the kernel takes one pid per write
+            with contextlib.suppress(ProcessLookupError):
+                _write(leaf, "cgroup.procs", pid)
+    _write(base, "cgroup.subtree_control", " ".join(f"+{c}" for c in V2_CONTROLLERS))
+    return base
+
+
 def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
              proc_cgroup: str) -> Group:
     own = own_path("", proc_cgroup)
     if own is None or not os.path.isfile(os.path.join(root, "cgroup.controllers")):
         raise Unavailable(f"no cgroup v2 hierarchy at {root}")
-    parent = os.path.join(root, own.lstrip("/"), PARENT)
-    with open(os.path.join(root, own.lstrip("/"), "cgroup.controllers")) as f:
-        offered = set(f.read().split())
-    missing = {"memory", "pids", "cpu"} - offered
-    if missing:
-        raise Unavailable(f"the grader's cgroup v2 group ({own}) is not delegated the "
-                          f"{', '.join(sorted(missing))} controller(s)")
-    os.makedirs(parent, exist_ok=True)
-    # a group with processes cannot hand controllers down; PARENT holds none
-    _write(parent, "cgroup.subtree_control", "+memory +pids +cpu")
-    group = Group(2, [os.path.join(parent, name)])
+    base = _delegated(root, own)
+    _sweep(base)
+    group = Group(2, [os.path.join(base, f"{PARENT}-{name}")])
+    caps = {"memory": ("memory.max", str(memory) if memory > 0 else "max"),
+            "pids": ("pids.max", str(processes) if processes > 0 else "max"),
+            "cpu": ("cpu.weight", str(max(1, min(10000, cpu_weight))))}
     try:
         os.makedirs(group.paths[0])
-        path = group.paths[0]
-        if memory > 0:
-            _write(path, "memory.max", str(memory))
-            with contextlib.suppress(OSError):
-                _write(path, "memory.swap.max", "0")
-        _write(path, "pids.max", str(processes) if processes > 0 else "max")
-        _write(path, "cpu.weight", str(max(1, min(10000, cpu_weight))))
+        for controller in V2_CONTROLLERS:
+            if controller in caps:
+                _write(group.paths[0], *caps[controller])
+        if memory > 0 and "memory" in V2_CONTROLLERS:
+            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+                _write(group.paths[0], "memory.swap.max", "0")
     except BaseException:
         group.remove()
         raise
