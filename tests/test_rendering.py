@@ -10,8 +10,9 @@ name), a markdown cell of the student's own (with an attachment), a raw
 cell, cell tags and metadata, the notebook's title, an error's message, and an answer
 that the similarity section quotes. Then each page a person opens is rendered:
 formgrader's page of the graded notebook (nbgrader's ``formgrade`` template, as its
-handler makes it), the same notebook in nbconvert's lab template, the feedback pages and
-the class report with its similarity section.
+handler makes it), the same notebook in nbconvert's lab template, the feedback pages (one
+made by ``make feedback``, one by formgrader's Generate Feedback, nbgrader's API in
+this process) and the class report with its similarity section.
 
 Headless Chromium (one browser, one page per document) loads each with the network cut
 off, triggers what a viewer might (hover, focus, a click on a ``javascript:`` link or
@@ -132,7 +133,11 @@ def _submission(release: nbformat.NotebookNode, answer: str) -> nbformat.Noteboo
 def pages(tmp_path_factory):
     """Every page a person opens for these submissions: {name: path of an HTML file}."""
     from nbconvert.exporters import HTMLExporter
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
     from nbgrader.server_extensions.formgrader import handlers
+
+    from instructor.workflow.nbgrader_cli import load_config
 
     from instructor.analytics import pairs
     from instructor.analytics.graded import load
@@ -150,7 +155,11 @@ def pages(tmp_path_factory):
         nbformat.write(_submission(release, answer), incoming / student / f"{M}.ipynb")
     collect(incoming, M, root=root)
     results = autograde([M], root=root, jobs=2, env=ENV, canary=False)
-    feedback([M], root=root)
+    feedback([M], students=[CARRIES], root=root)
+    config = load_config(root)  # formgrader's Generate Feedback, in its server's process
+    made = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)\
+        .generate_feedback(M, RAISES)
+    assert made["success"], made
     graded = load(M, root)
     pairs.run(graded, report_dir(M, root), threshold=0.5)
     found = {"report": write_report(M, root=root, graded=graded)}
@@ -200,14 +209,31 @@ TRIGGER = """() => {
 }"""
 
 
-def ran_in(browser, path: Path) -> list[str]:
-    """The markers of every dialog a vector opened while ``path`` was shown."""
+#: Where a site's folder is served from (requests there are answered from the folder).
+SITE = "http://site.test/"
+
+
+def _serve(folder: Path):
+    def answer(route):
+        file = folder / route.request.url[len(SITE):].split("?")[0].split("#")[0]
+        if file.is_file():
+            route.fulfill(path=str(file))
+        else:
+            route.abort()
+    return answer
+
+
+def ran_in(browser, path: Path, site: Path | None = None) -> list[str]:
+    """The markers of every dialog a vector opened while ``path`` was shown (a page of
+    the folder ``site``, served over HTTP, when given)."""
     seen: list[str] = []
     context = browser.new_context()
     context.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())
+    if site is not None:
+        context.route(re.compile("^" + re.escape(SITE)), _serve(site))
     page = context.new_page()
     page.on("dialog", lambda d: (seen.append(d.message), d.dismiss()))
-    page.goto(path.as_uri(), wait_until="load")
+    page.goto(SITE + str(path.relative_to(site)) if site else path.as_uri(), wait_until="load")
     page.wait_for_timeout(300)
     try:
         page.evaluate(TRIGGER)
@@ -232,6 +258,79 @@ def browser():
 def test_no_vector_runs_on_any_page(pages, browser):
     ran = {name: ran_in(browser, path) for name, path in pages["pages"].items()}
     assert not {k: v for k, v in ran.items() if v}, ran
+
+
+@pytest.fixture(scope="module")
+def site_page(tmp_path_factory):
+    """The website's page of notebook 05 (website/build.py), from a run in which every
+    code cell showed the corpus: its HTML vectors as HTML, its markdown vectors as
+    markdown (myst-nb renders both)."""
+    from website import build as site
+
+    def run(name, *args, **kwargs):
+        nb = nbformat.read(site.ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs = [
+                    nbformat.v4.new_output("display_data", data={
+                        "text/html": all_html("S"), "text/plain": "html"}),
+                    nbformat.v4.new_output("display_data", data={
+                        "text/markdown": all_html("W") + "\n\n" + "\n\n".join(
+                            v for _, v in vectors("markdown", "X")), "text/plain": "md"})]
+        return nb
+
+    name = site.select(["05"])[0]
+    html = site.build([name], out=tmp_path_factory.mktemp("site"), log=lambda *a: None,
+                      run=run)
+    return html, html / "notebooks" / f"{name}.html"
+
+
+def test_no_vector_runs_on_the_website(site_page, browser):
+    folder, page = site_page
+    text = page.read_text()
+    assert "S00" in text and "X00" in text  # the vectors are on the page
+    assert not ran_in(browser, page, site=folder)
+
+
+#: Records what the page's policy blocked (its first characters), before the page runs.
+VIOLATIONS = """window.__blocked = [];
+document.addEventListener('securitypolicyviolation',
+    e => window.__blocked.push(`${e.violatedDirective} ${e.blockedURI} ${e.sample}`));"""
+
+
+def test_the_website_still_works_under_its_policy(site_page, browser):
+    """The theme's inline scripts (colour mode, the search's page name) and the site's
+    MathJax run; what the policy blocked is the corpus's vectors only (their marker, or
+    a ``javascript:`` style sheet)."""
+    folder, page = site_page
+    context = browser.new_context()
+    context.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())
+    context.route(re.compile("^" + re.escape(SITE)), _serve(folder))
+    tab = context.new_page()
+    tab.on("dialog", lambda d: d.dismiss())
+    tab.add_init_script(VIOLATIONS)
+    tab.goto(SITE + str(page.relative_to(folder)), wait_until="load")
+    tab.wait_for_selector("mjx-container", timeout=30_000)
+    mode, name, blocked = tab.evaluate(
+        "[document.documentElement.dataset.mode, DOCUMENTATION_OPTIONS.pagename, "
+        "window.__blocked]")
+    context.close()
+    assert mode == "auto" and name == "notebooks/05_denoising_autoencoders"
+    theirs = [b for b in blocked if not re.search(r"[SWX]\d\d| javascript ", b)]
+    assert blocked and not theirs, sorted(set(theirs))
+
+
+def test_every_site_page_forbids_inline_script_but_the_templates(site_page):
+    folder, _ = site_page
+    pages = list(folder.rglob("*.html"))
+    for path in pages:
+        if "_static" in path.parts:
+            continue
+        head = path.read_text().split("</head>", 1)[0]
+        policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', head)
+        assert policy, path
+        script = policy[1].split("script-src", 1)[1].split(";")[0]
+        assert "'unsafe-inline'" not in script and "'unsafe-eval'" not in script, script
 
 
 def test_every_submission_is_graded(pages):
@@ -282,7 +381,7 @@ def test_the_course_pages_forbid_inline_script(pages):
                          (f"feedback {CARRIES}", inert.FEEDBACK_POLICY),
                          (f"feedback {RAISES}", inert.FEEDBACK_POLICY)):
         head = pages["pages"][name].read_text().split("</head>", 1)[0]
-        assert inert.policy_tag(policy) in head, name
+        assert f'content="{policy}"' in head and "Content-Security-Policy" in head, name
         script = policy.split("script-src", 1)[1].split(";")[0] if "script-src" in policy \
             else "'none'"  # default-src 'none'
         assert "'unsafe-inline'" not in script and "'strict-dynamic'" not in script

@@ -182,7 +182,7 @@ def build(names: list[str], mode: str = "full", out: Path = SITE, log=print,
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c",
                     str(ROOT / "website"), "-d", str(out / "doctrees"), str(source), str(html)],
-                   check=True)
+                   check=True, cwd=ROOT)  # from ROOT: website.policy, a Sphinx extension
     log(f"rendered {len(names)} notebook page(s) in {time.perf_counter() - start:.0f} s: "
         f"{html / 'index.html'}")
     return html

@@ -2,14 +2,15 @@
 
 The pages are notebooks that are already executed and pruned to the student's view, so
 myst-nb only renders them; math is typeset by a MathJax shipped with the site, so a page
-fetches nothing from another host.
+fetches nothing from another host. Every page declares a Content-Security-Policy that runs
+no inline script but the templates' own (website/policy.py).
 """
 
 project = "Autoencoders: from PCA to variational autoencoders"
 author = "the course's authors"
 copyright = "the course's authors"
 
-extensions = ["myst_nb", "sphinx-mathjax-offline"]
+extensions = ["myst_nb", "sphinx-mathjax-offline", "website.policy"]
 nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
