@@ -69,6 +69,7 @@ from instructor.engine.preprocessors import (
     OverwriteCellsFromRelease,
     RestoreMissingCells,
 )
+from instructor.workflow.feedback import FeedbackExporter
 from instructor.workflow.formgrader import SayWhichGrader
 
 ROOT = Path(__file__).resolve().parent
@@ -171,6 +172,8 @@ c.Autograde.autograde_preprocessors = [
 # InertContent again: a notebook graded before it existed is made inert here too.
 c.GenerateFeedback.preprocessors = [GetGrades, InertContent, HideHiddenTests,
                                     GradingNotesInFeedback, CSSHTMLHeaderPreprocessor]
+# nbgrader's page with the course's Content-Security-Policy, formgrader's button's too.
+c.GenerateFeedback.exporter_class = FeedbackExporter
 
 # ------------------------------------------------------------------ grades
 c.ExportApp.plugin_class = "instructor.workflow.export.CourseCsvExport"

@@ -137,11 +137,10 @@ def pages(tmp_path_factory):
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.server_extensions.formgrader import handlers
 
-    from instructor.workflow.nbgrader_cli import load_config
-
     from instructor.analytics import pairs
     from instructor.analytics.graded import load
     from instructor.analytics.report import report_dir, write_report
+    from instructor.workflow.nbgrader_cli import load_config
 
     root = tmp_path_factory.mktemp("rendering")
     (root / "notebooks" / M).mkdir(parents=True)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from pathlib import Path
 
@@ -78,16 +79,25 @@ _TIMES = ("iopub.execute_input", "iopub.status.busy", "iopub.status.idle",
           "shell.execute_reply")
 
 #: The pages the course writes load nothing but their own data: no script at all (the
-#: feedback page's MathJax from cdnjs aside, see FEEDBACK_POLICY), styles inline.
+#: feedback page's MathJax aside, see FEEDBACK_POLICY), styles inline.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
                            "base-uri 'none'; form-action 'none'")
-#: The feedback page: nbconvert's classic page loads MathJax 2 from cdnjs, which reads
-#: its configuration block with eval; no inline script, no handler runs.
-FEEDBACK_POLICY = ("default-src 'none'; img-src data:; "
-                   "style-src 'unsafe-inline' https://cdnjs.cloudflare.com; "
-                   "font-src data: https://cdnjs.cloudflare.com; "
-                   "script-src https://cdnjs.cloudflare.com 'unsafe-eval'; "
-                   "base-uri 'none'; form-action 'none'")
+#: The feedback page's MathJax 2: one folder of cdnjs (its extensions and fonts come from
+#: there too), and its configuration, a script the policy allows by its hash only.
+MATHJAX_ROOT = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/"
+MATHJAX_URL = MATHJAX_ROOT + "MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+MATHJAX_CONFIG = ('window.MathJax = {TeX: {equationNumbers: {autoNumber: "AMS", '
+                  'useLabelIds: true}}, tex2jax: {inlineMath: [["$", "$"], ["\\(", "\\)"]], '
+                  'displayMath: [["$$", "$$"], ["\\[", "\\]"]], processEscapes: true, '
+                  'processEnvironments: true}, displayAlign: "center", '
+                  'messageStyle: "none", CommonHTML: {linebreaks: {automatic: true}}};')
+#: The feedback page (instructor/templates/course_feedback): no inline script but
+#: MathJax's configuration, no eval, nothing from elsewhere but MathJax's folder.
+FEEDBACK_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+    f"font-src {MATHJAX_ROOT}; script-src 'sha256-"
+    f"{base64.b64encode(hashlib.sha256(MATHJAX_CONFIG.encode()).digest()).decode()}' "
+    f"{MATHJAX_ROOT}; base-uri 'none'; form-action 'none'")
 
 
 def policy_tag(policy: str = CONTENT_SECURITY_POLICY) -> str:

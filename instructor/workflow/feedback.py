@@ -5,8 +5,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from nbconvert.exporters import HTMLExporter
+from nbgrader.server_extensions.formgrader.handlers import template_path
+
 from instructor import ROOT
-from instructor.engine.inert import FEEDBACK_POLICY, policy_tag
+from instructor.engine import inert
 from instructor.engine.notes import NOTES_FILE
 from instructor.workflow.nbgrader_cli import nbgrader
 
@@ -17,9 +20,9 @@ def feedback(names: list[str] | None = None, students: list[str] | None = None,
 
     The HTML comes without hidden-test code (``HideHiddenTests`` in nbgrader_config.py)
     and with what the student controls through allow-lists (``InertContent``), and
-    declares a Content-Security-Policy that lets no inline script run (added here:
-    nbgrader's template has no place for it); each submission's ``GRADING_NOTES.txt``
-    goes beside it, also for a submission that had no notebook to show.
+    declares a Content-Security-Policy that lets no inline script run
+    (:class:`FeedbackExporter`); each submission's ``GRADING_NOTES.txt`` goes beside it,
+    also for a submission that had no notebook to show.
     """
     root = Path(root)
     names = names or sorted({p.name for p in (root / "autograded").glob("*/*") if p.is_dir()})
@@ -28,9 +31,6 @@ def feedback(names: list[str] | None = None, students: list[str] | None = None,
             extra = [f"--student={student}"] if student else []
             nbgrader("generate_feedback", name, "--force", "--log-level=WARN", *extra,
                      root=root)
-        for page in (root / "feedback").glob(f"*/{name}/*.html"):
-            if not students or page.parent.parent.name in students:
-                declare_policy(page)
         for notes in (root / "autograded").glob(f"*/{name}/{NOTES_FILE}"):
             student = notes.parent.parent.name
             if students and student not in students:
@@ -48,10 +48,22 @@ def export_grades(to: Path, root: Path = ROOT) -> Path:
     return to
 
 
-def declare_policy(page: Path) -> None:
-    """Put the feedback page's Content-Security-Policy first in its head."""
-    text = page.read_text(encoding="utf-8")
-    tag = policy_tag(FEEDBACK_POLICY)
-    if tag not in text:
-        head = text.index("<head>") + len("<head>")
-        page.write_text(text[:head] + tag + text[head:], encoding="utf-8")
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page (its ``feedback`` template) with the course's
+    Content-Security-Policy first in its head and MathJax configured by a script the
+    policy names by its hash (``instructor/templates/course_feedback``;
+    ``inert.FEEDBACK_POLICY``). nbgrader_config.py makes it the exporter of every
+    feedback page, ``make feedback``'s and formgrader's Generate Feedback button's."""
+
+    def __init__(self, **kwargs):
+        # over nbgrader's configuration of HTMLExporter's template: this one's is its own
+        super().__init__(**kwargs, template_name="course_feedback",
+                         template_file="feedback.html.j2", extra_template_basedirs=[
+            str(Path(__file__).parents[1] / "templates"), template_path])
+
+    def _create_environment(self):
+        env = super()._create_environment()
+        env.globals.update(course_policy_tag=inert.policy_tag(inert.FEEDBACK_POLICY),
+                           course_mathjax_config=inert.MATHJAX_CONFIG,
+                           course_mathjax_url=inert.MATHJAX_URL)
+        return env
