@@ -121,12 +121,12 @@ def _sweep(parent: str) -> None:
             if not (entry.startswith(PARENT + "-") and pid.isdigit()):
                 continue
             try:
-                os.kill(int(pid), 0)
+                os.kill(int(pid), 0)  # alive (PermissionError: another user's)
             except ProcessLookupError:
                 with contextlib.suppress(OSError):  # EBUSY: it still holds a process
                     os.rmdir(os.path.join(parent, entry))
-            except OSError:
-                pass  # alive, another user's
+            except PermissionError:
+                pass
 
 
 def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
@@ -228,8 +228,6 @@ def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: 
         except OSError as err:
             reasons.append(f"{maker.__name__[-2:]}: {err.strerror} ({err.filename})")
     raise Unavailable("no cgroup for a submission: " + "; ".join(reasons))
-
-
 
 
 def unavailable(root: str = ROOT) -> str | None:
