@@ -417,6 +417,19 @@ def test_the_content_security_policy_alone_stops_them(browser, tmp_path, policy)
     assert not ran_in(browser, _raw_page(tmp_path, inert.policy_tag(getattr(inert, policy))))
 
 
+def test_the_feedback_pages_mathjax_configuration_keeps_the_tex_delimiters(browser):
+    """The hashed configuration script, run as the page runs it: $...$ and \\(...\\)
+    inline, $$...$$ and \\[...\\] displayed (a lost backslash makes every parenthesis
+    a formula)."""
+    from instructor.engine import inert
+
+    page = browser.new_page()
+    tex = page.evaluate("() => {" + inert.MATHJAX_CONFIG + " return window.MathJax.tex2jax}")
+    page.close()
+    assert tex["inlineMath"] == [["$", "$"], ["\\(", "\\)"]], tex
+    assert tex["displayMath"] == [["$$", "$$"], ["\\[", "\\]"]], tex
+
+
 def test_unit_a_markdown_attachment_never_fails_the_grader():
     """nbconvert's renderer raises on an attachment the cell lacks; a student's pasted
     image (present or not) must not make the grader fail, and its data shows nowhere."""

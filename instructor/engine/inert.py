@@ -87,8 +87,8 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe
 MATHJAX_ROOT = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/"
 MATHJAX_URL = MATHJAX_ROOT + "MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 MATHJAX_CONFIG = ('window.MathJax = {TeX: {equationNumbers: {autoNumber: "AMS", '
-                  'useLabelIds: true}}, tex2jax: {inlineMath: [["$", "$"], ["\\(", "\\)"]], '
-                  'displayMath: [["$$", "$$"], ["\\[", "\\]"]], processEscapes: true, '
+                  r'useLabelIds: true}}, tex2jax: {inlineMath: [["$", "$"], ["\\(", "\\)"]], '
+                  r'displayMath: [["$$", "$$"], ["\\[", "\\]"]], processEscapes: true, '
                   'processEnvironments: true}, displayAlign: "center", '
                   'messageStyle: "none", CommonHTML: {linebreaks: {automatic: true}}};')
 #: The feedback page (instructor/templates/course_feedback): no inline script but
