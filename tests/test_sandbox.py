@@ -20,8 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor.engine import limits, sandbox
-from instructor.engine.kernel import sandbox_command, sandbox_env
+from instructor.engine import limits, roles, sandbox
 
 pytestmark = pytest.mark.skipif(
     sandbox.unavailable() is not None and not os.environ.get("CI"),
@@ -29,8 +28,12 @@ pytestmark = pytest.mark.skipif(
 
 
 def _command(code: str, cwd: Path, isolation: str = "bubblewrap", **caps) -> list[str]:
-    return sandbox_command([sys.executable, "-c", code], str(cwd), limits.readable_paths(),
-                           caps.pop("memory_gb", 0), isolation=isolation, **caps)
+    box = roles.Box(limits.readable_paths(), caps.pop("memory_gb", 0), isolation, **caps)
+    return roles.command(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)
+
+
+def sandbox_env(cwd: str, env: dict | None = None) -> dict:
+    return roles.environment(roles.KERNEL, roles.Box(environment=env), cwd)
 
 
 def _run(code: str, cwd: Path, **caps) -> subprocess.CompletedProcess:
@@ -282,6 +285,6 @@ def test_every_bind_path_is_resolved_first(tmp_path, monkeypatch):
     code = ("from helpers import settings\n"
             "print(open(settings.path('COURSE_DATA_DIR') / 'mnist.npz').read())")
     done = subprocess.run(
-        sandbox_command([sys.executable, "-c", code], str(box), limits.readable_paths(), 0),
+        _command(code, box),
         cwd=box, env=sandbox_env(str(box)), capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "digits", done.stderr[-2000:]
