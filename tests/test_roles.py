@@ -146,3 +146,18 @@ def test_the_grading_user_cannot_write_the_course(tmp_path):
         finally:
             os._exit(wrote if os.getuid() == uid else 99)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_thread_pools_are_sized_by_the_process_cap_not_the_host(monkeypatch):
+    """On 64 cores, TensorFlow's and OpenMP's pools of the three processes of a submission
+    stay within its process cap (512): 25 threads each, not 64; an instructor's own
+    value is kept."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    base = {"PATH": "/usr/bin"}
+    env = roles.environment(roles.KERNEL, roles.Box(processes=512, environment=base))
+    sizes = [int(env[name]) for name in roles.THREAD_POOLS]
+    assert sizes == [25, 25, 25] and 3 * (3 * 25 + 10) <= 512
+    assert roles.environment(roles.CHECK, roles.Box(environment=base))["OMP_NUM_THREADS"] == "64"
+    mine = roles.environment(roles.CHECK, roles.Box(processes=512, environment={
+        **base, "OMP_NUM_THREADS": "1"}))
+    assert mine["OMP_NUM_THREADS"] == "1" and mine["TF_NUM_INTRAOP_THREADS"] == "25"

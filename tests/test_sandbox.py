@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(
 
 def _command(code: str, cwd: Path, isolation: str = "bubblewrap", **caps) -> list[str]:
     box = roles.Box(limits.readable_paths(), caps.pop("memory_gb", 0), isolation, **caps)
-    return roles.command(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)
+    return roles.launch(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)[0]
 
 
 def sandbox_env(cwd: str, env: dict | None = None) -> dict:

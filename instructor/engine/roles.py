@@ -36,6 +36,20 @@ SECRET = "COURSE_HIDDEN_SECRET_FILE"
 PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
 
 
+#: TensorFlow's and OpenMP's thread pools, which they size by the host's cores.
+THREAD_POOLS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
+def pool_size(box: Box) -> int:
+    """Threads per pool of a sandboxed process: the cores the grader may use, at most what
+    keeps the three TensorFlow processes of a submission (three pools each, and about ten
+    threads of their own) within half its process cap, so many cores cannot exhaust it."""
+    cores = len(os.sched_getaffinity(0))
+    if box.processes <= 0:
+        return cores
+    return max(1, min(cores, (box.processes // 2 - 30) // 9))
+
+
 @dataclass(frozen=True)
 class Role:
     name: str
@@ -86,6 +100,8 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     env.pop(SECRET, None)
     if not role.key:
         env.pop(KEY_VARIABLE, None)
+    for name in THREAD_POOLS:  # unless the instructor sized them
+        env.setdefault(name, str(pool_size(box)))
     for name in PATH_SETTINGS & set(env):  # as bound: /a/b/../data is /a/data only if b is
         if env[name]:
             env[name] = os.path.realpath(env[name])
@@ -108,22 +124,17 @@ def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
     return [*paths, *extra]
 
 
-def command(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
-            extra: list[str] = ()) -> list[str]:
-    """``cmd`` run as ``role`` in ``box`` (:func:`instructor.engine.sandbox.command`),
-    writing only ``cwd``, reading :func:`readable` and ``files``."""
+def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
+           extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
+    """The command line (:func:`instructor.engine.sandbox.command`) and the environment
+    of ``cmd`` started as ``role`` in ``box``, writing only ``cwd`` (handed to the
+    grading user), reading :func:`readable` and ``files``."""
+    env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
+    for folder in (cwd, env["TMPDIR"]):
+        sandbox.hand_over(folder)
     mine = role.submission
     return sandbox.command(
         cmd, cwd, readable(role, box, extra), files, memory_gb=box.memory_gb,
         file_mb=box.file_mb, cpu_seconds=box.cpu_seconds, processes=box.processes,
         isolation=box.isolation, server=role.server, groups=box.groups if mine else [],
-        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0)
-
-
-def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
-           extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The command line and the environment of ``cmd`` started as ``role``."""
-    env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
-    for folder in (cwd, env["TMPDIR"]):  # the grading user's (the grader is root)
-        sandbox.hand_over(folder)
-    return command(role, cmd, cwd, box, files, extra), env
+        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0), env

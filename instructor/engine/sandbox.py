@@ -38,6 +38,7 @@ import os
 import pwd
 import resource
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -218,12 +219,13 @@ def reachable(path: str, user: tuple[int, int]) -> bool:
 
 
 def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
-    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach bound first under
-    :data:`STAGE` by this process (root), in a mount namespace of its own made here, and
-    bwrap binding it from there: only this launch sees it."""
+    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach (and bwrap itself, if
+    so) bound first under :data:`STAGE` by this process (root), in a mount namespace of
+    its own made here, and bwrap binding it from there: only this launch sees it."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
     blocked = [i + 1 for i in range(end - 2)
                if cmd[i] in ("--ro-bind", "--bind") and not reachable(cmd[i + 1], user)]
+    blocked += [0] if not reachable(cmd[0], user) else []  # bwrap itself
     if not blocked:
         return cmd
     libc = ctypes.CDLL(None, use_errno=True)
@@ -367,6 +369,7 @@ def main(argv: list[str] | None = None) -> None:
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         parser.error("no command to run")
+    parent = os.getppid()
     apply_caps(args.memory_gb, args.file_mb, args.cpu_seconds, args.processes, args.group)
     if args.user:  # after the groups and the caps, which need root; for good
         uid, gid = map(int, args.user.split(":"))
@@ -374,6 +377,11 @@ def main(argv: list[str] | None = None) -> None:
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
+    # dies with the grader from here on (bwrap's own --die-with-parent starts later;
+    # a change of user clears this, so it is set last), and not if it already died
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:
+        sys.exit("the grader ended while this process started")
     os.execvp(cmd[0], cmd)
 
 
