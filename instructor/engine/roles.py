@@ -2,18 +2,9 @@
 whether it holds the submission's hidden-test key. Started by root, each runs as the
 grading user, in a folder handed to that user (:func:`instructor.engine.sandbox.hand_over`).
 
-Every process that runs in the grading sandbox starts through :func:`launch` with its
-:class:`Role` and the grading's :class:`Box`, so a new process cannot forget a rule:
-
-============== ======== ================ ================= =====================
-role           the key  course helpers   ``instructor/``   submission's caps
-============== ======== ================ ================= =====================
-grading kernel no       yes              no                group, tmpfs folder
-answer process no       a stripped copy  no                group, tmpfs folder
-checking proc. yes      yes              yes               group, tmpfs folder
-check server   no       yes              yes               its own (serves many)
-preflight      no       yes              no                its own (the canary)
-============== ======== ================ ================= =====================
+Every sandboxed process starts through :func:`launch` with its :class:`Role` (the
+declarations below are the table of what each gets) and the grading's :class:`Box`, so a
+new process cannot forget a rule.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run a command that executes student code under bubblewrap, with caps bwrap does not set.
 
-Every process that runs student code (the grading kernel, the answer process) and the
-checking process start through :func:`command`::
+Every sandboxed process starts through :func:`command`, called by its role's spec
+(:mod:`instructor.engine.roles`)::
 
     python -I -S instructor/engine/sandbox.py --memory-gb 8 --file-mb 256 \\
         --cpu-seconds 1800 --processes 256 -- bwrap --unshare-all ... -- python -m ...
@@ -210,10 +210,8 @@ def reachable(path: str, user: tuple[int, int]) -> bool:
         except OSError:
             return False
         shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
-        need = 4 if depth == len(parts) else 1  # read the path, search the folders on the way
-        if stat.S_ISDIR(info.st_mode) and depth == len(parts):
-            need = 5
-        if not (info.st_mode >> shift) & need == need:
+        need = 1 if depth < len(parts) else 5 if stat.S_ISDIR(info.st_mode) else 4
+        if (info.st_mode >> shift) & need != need:  # search on the way, read at the end
             return False
     return True
 
