@@ -161,3 +161,23 @@ def test_thread_pools_are_sized_by_the_process_cap_not_the_host(monkeypatch):
     mine = roles.environment(roles.CHECK, roles.Box(processes=512, environment={
         **base, "OMP_NUM_THREADS": "1"}))
     assert mine["OMP_NUM_THREADS"] == "1" and mine["TF_NUM_INTRAOP_THREADS"] == "25"
+
+
+@as_root
+def test_root_binds_for_the_user_only_what_the_user_cannot_swap(tmp_path):
+    """What the launcher binds as root for the grading user (sandbox.stage) is never in a
+    folder the user owns, nor reached through a link: the user could swap it for a link
+    to any file between the check and the bind."""
+    user = sandbox.grading_user()
+    mine = tmp_path / "handed"
+    mine.mkdir()
+    sandbox.hand_over(str(mine))
+    (mine / "data.npz").write_bytes(b"")
+    os.chmod(mine / "data.npz", 0o600)  # root's, unreachable by the user
+    (tmp_path / "link").symlink_to("/etc")
+    assert not sandbox.reachable(str(mine / "data.npz"), user)
+    assert not sandbox.fixed(str(mine / "data.npz"), user)
+    assert not sandbox.fixed(str(tmp_path / "link" / "hostname"), user)
+    assert sandbox.fixed("/usr/bin", user) and sandbox.fixed(sys.base_prefix, user)
+    cmd = ["bwrap", "--ro-bind", str(mine / "data.npz"), "/data.npz", "--", "true"]
+    assert sandbox.stage(cmd, user) == cmd  # left to bwrap, as the user: it fails

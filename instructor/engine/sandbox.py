@@ -192,7 +192,7 @@ def hand_over(folder: str) -> None:
     finally:
         os.close(fd)
     top = os.path.realpath(tempfile.gettempdir())
-    parent = os.path.dirname(os.path.realpath(folder))
+    parent = os.path.dirname(os.path.abspath(folder))  # as given: no link followed
     while parent.startswith(top + os.sep):
         info = os.lstat(parent)
         if info.st_uid == 0 and not info.st_mode & stat.S_IXOTH:
@@ -216,14 +216,30 @@ def reachable(path: str, user: tuple[int, int]) -> bool:
     return True
 
 
+def fixed(path: str, user: tuple[int, int]) -> bool:
+    """Whether nothing on ``path`` is a link, nor the user's, nor writable by others but
+    in a sticky folder: what root binds for the user there, the user cannot swap."""
+    parts = os.path.abspath(path).split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        try:
+            info = os.lstat(os.sep.join(parts[:depth]) or os.sep)
+        except OSError:
+            return False
+        if stat.S_ISLNK(info.st_mode) or info.st_uid == user[0] or (
+                info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX):
+            return False
+    return True
+
+
 def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
     """``cmd`` (bwrap's) with each bound path ``user`` cannot reach (and bwrap itself, if
     so) bound first under :data:`STAGE` by this process (root), in a mount namespace of
-    its own made here, and bwrap binding it from there: only this launch sees it."""
+    its own made here, and bwrap binding it from there: only this launch sees it. Only a
+    path the user cannot change (:func:`fixed`); any other is left to bwrap, as the user."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
-    blocked = [i + 1 for i in range(end - 2)
-               if cmd[i] in ("--ro-bind", "--bind") and not reachable(cmd[i + 1], user)]
-    blocked += [0] if not reachable(cmd[0], user) else []  # bwrap itself
+    blocked = [i + 1 for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")
+               and not reachable(cmd[i + 1], user) and fixed(cmd[i + 1], user)]
+    blocked += [0] if not reachable(cmd[0], user) and fixed(cmd[0], user) else []  # bwrap
     if not blocked:
         return cmd
     libc = ctypes.CDLL(None, use_errno=True)
