@@ -147,12 +147,14 @@ def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
     folder: files and non-empty folders read-only, empty folders made anew (writable, in
     the tmpfs), the ipc folders (:func:`is_ipc_dir`) bound writable."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
+    user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
         inside = os.path.join(cwd, entry.name)
         if is_ipc_dir(entry.name) and entry.is_dir(follow_symlinks=False):
             args += ["--bind", entry.path, inside]
-        elif entry.is_symlink():
-            continue  # nothing the grader puts there is a link
+        elif entry.is_symlink() or (user and not reachable(entry.path, user)):
+            continue  # nothing the grader puts there is a link; a file the grading user
+            # cannot read (a student's file of mode 0600) would stop bwrap: left out
         elif entry.is_dir() and not os.listdir(entry.path):
             args += ["--dir", inside]
         else:
@@ -169,10 +171,14 @@ def grading_user() -> tuple[int, int] | None:
         return None
     try:
         entry = pwd.getpwnam(GRADER)
-    except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                        "/usr/sbin/nologin", GRADER], check=True, capture_output=True)
-        entry = pwd.getpwnam(GRADER)
+    except KeyError:  # not checked: a grading beside this one may have made it first
+        done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                               "/usr/sbin/nologin", GRADER], capture_output=True, text=True)
+        try:
+            entry = pwd.getpwnam(GRADER)
+        except KeyError:
+            raise RuntimeError(f"no user {GRADER} to grade as, and useradd failed: "
+                               f"{done.stderr.strip()}") from None
     return entry.pw_uid, entry.pw_gid
 
 
