@@ -380,6 +380,11 @@ def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: 
         cap_processes(processes)
 
 
+def die_with_parent() -> None:
+    """SIGKILL this process when the one that started it ends (``PR_SET_PDEATHSIG``)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("memory-gb", "file-mb", "cpu-seconds"):
@@ -393,6 +398,7 @@ def main(argv: list[str] | None = None) -> None:
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         parser.error("no command to run")
+    die_with_parent()  # as early as it can: a grader that ends now takes this with it
     parent = os.getppid()
     apply_caps(args.memory_gb, args.file_mb, args.cpu_seconds, args.processes, args.group)
     if args.user:  # after the groups and the caps, which need root; for good
@@ -401,9 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
-    # dies with the grader from here on (bwrap's own --die-with-parent starts later;
-    # a change of user clears this, so it is set last), and not if it already died
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    die_with_parent()  # again: a change of user cleared it; bwrap's own comes later
     if os.getppid() != parent:
         sys.exit("the grader ended while this process started")
     os.execvp(cmd[0], cmd)
