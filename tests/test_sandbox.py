@@ -9,6 +9,7 @@ the same from inside a real grading kernel and answer process (student s76).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -145,16 +146,26 @@ def test_a_process_left_behind_dies_with_the_command(tmp_path):
 def test_killing_the_grader_ends_everything_inside(tmp_path):
     """The grader dies (SIGKILL): bwrap's --die-with-parent ends the sandbox."""
     marker = f"orphan-{uuid.uuid4().hex}"
-    inner = _command(f"import time; time.sleep(300)  # {marker}", tmp_path)
+    code = f"import time; time.sleep(300)  # {marker}"
+    inner = _command(code, tmp_path)
     grader = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, sys, time; "
          f"subprocess.Popen({inner!r}); time.sleep(300)"],
         env=sandbox_env(str(tmp_path)), cwd=tmp_path)
+
+    def inside() -> bool:  # the sandboxed command runs (not only the grader, which
+        for pid in _running(marker):  # names the marker too)
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:3] == [
+                        b"-c", code.encode()]:
+                    return True
+        return False
+
     try:
         deadline = time.monotonic() + 30
-        while not _running(marker) and time.monotonic() < deadline:
+        while not inside() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _running(marker)
+        assert inside()
         grader.kill()
         grader.wait(timeout=10)
         deadline = time.monotonic() + 20
