@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor.engine import cgroups, limits, sandbox
-from instructor.engine.kernel import sandbox_command, sandbox_env
+from instructor.engine import cgroups, limits, roles, sandbox
 
 MIB = 2 ** 20
 
@@ -186,12 +185,17 @@ needs_bwrap = pytest.mark.skipif(
     reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
 
 
+def _launch(code: str, cwd: Path, group: cgroups.Group, disk_mb: float):
+    """How to start ``code`` as a kernel of ``group``: Popen's arguments."""
+    box = roles.Box(limits.readable_paths(), 0, groups=group.paths, disk_mb=disk_mb)
+    argv, env = roles.launch(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)
+    return {"args": argv, "cwd": cwd, "env": env}
+
+
 def _start(code: str, cwd: Path, group: cgroups.Group, disk_mb: float = 0):
     cwd.mkdir()
     return subprocess.Popen(
-        sandbox_command([sys.executable, "-c", code], str(cwd), limits.readable_paths(), 0,
-                        groups=group.paths, disk_mb=disk_mb),
-        cwd=cwd, env=sandbox_env(str(cwd)), stdout=subprocess.PIPE, text=True)
+        **_launch(code, cwd, group, disk_mb), stdout=subprocess.PIPE, text=True)
 
 
 @needs_bwrap
@@ -246,10 +250,8 @@ def test_the_writable_folder_is_a_capped_tmpfs(tmp_path):
     try:
         box.mkdir()
         (box / "given.txt").write_text("from the grader")
-        done = subprocess.run(
-            sandbox_command([sys.executable, "-c", code], str(box), limits.readable_paths(),
-                            0, groups=group.paths, disk_mb=64),
-            cwd=box, env=sandbox_env(str(box)), capture_output=True, text=True, timeout=120)
+        done = subprocess.run(**_launch(code, box, group, 64), capture_output=True,
+                              text=True, timeout=120)
     finally:
         group.remove()
     assert done.stdout.split("\n")[:3] == ["28", "40 from the grader", "30"], done

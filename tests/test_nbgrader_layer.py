@@ -285,8 +285,9 @@ def test_grading_kernels_launch_through_the_sandbox_provisioner():
     from jupyter_client.provisioning import KernelProvisionerFactory
 
     from instructor.engine.kernel import PROVISIONER, SandboxedKernelManager, SandboxProvisioner
+    from instructor.engine.roles import Box
 
-    km = SandboxedKernelManager(kernel_name="python3", memory_limit_gb=2.0)
+    km = SandboxedKernelManager(kernel_name="python3", box=Box(memory_gb=2.0))
     spec = km.kernel_spec
     assert spec.metadata["kernel_provisioner"]["provisioner_name"] == PROVISIONER
     factory = KernelProvisionerFactory.instance()

@@ -17,11 +17,11 @@ from nbgrader.utils import determine_grade
 from instructor.engine.outside import (
     WITHHELD_OUTPUT,
     OutsideCheck,
-    Sandbox,
     graded_calls,
     graded_test_cells,
     student_sources,
 )
+from instructor.engine.roles import Box
 
 v4 = nbformat.v4
 
@@ -58,7 +58,7 @@ def submission(answer=ANSWER, test_outputs=(), extra=()):
 
 
 def check(tmp_path, cells, course_implementations=None):
-    return OutsideCheck(cells, release_cells(), ["import math"], Sandbox(),
+    return OutsideCheck(cells, release_cells(), ["import math"], Box(),
                         course_implementations or {})
 
 
@@ -211,7 +211,7 @@ def checked_outside(cells, release=None, setup=("import math",), **kwargs):
     from instructor.engine import limits
 
     outside = OutsideCheck(cells, release or release_cells(), list(setup),
-                           Sandbox(limits.readable_paths()),
+                           Box(limits.readable_paths()),
                            kwargs.get("course_implementations", {}), timeout=120)
     outside.start()
     try:
@@ -304,7 +304,7 @@ def test_the_answer_process_gets_no_hidden_test_key():
     cells[2].source = test
     release = release_cells()
     release[2].source = test
-    outside = OutsideCheck(cells, release, ["import math"], Sandbox(limits.readable_paths(),
+    outside = OutsideCheck(cells, release, ["import math"], Box(limits.readable_paths(),
                                    environment={**os.environ, KEY_VARIABLE: "k"}), {})
     outside.start()
     try:

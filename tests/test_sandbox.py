@@ -9,6 +9,7 @@ the same from inside a real grading kernel and answer process (student s76).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from instructor.engine import limits, sandbox
-from instructor.engine.kernel import sandbox_command, sandbox_env
+from instructor.engine import limits, roles, sandbox
 
 pytestmark = pytest.mark.skipif(
     sandbox.unavailable() is not None and not os.environ.get("CI"),
@@ -29,8 +29,12 @@ pytestmark = pytest.mark.skipif(
 
 
 def _command(code: str, cwd: Path, isolation: str = "bubblewrap", **caps) -> list[str]:
-    return sandbox_command([sys.executable, "-c", code], str(cwd), limits.readable_paths(),
-                           caps.pop("memory_gb", 0), isolation=isolation, **caps)
+    box = roles.Box(limits.readable_paths(), caps.pop("memory_gb", 0), isolation, **caps)
+    return roles.launch(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)[0]
+
+
+def sandbox_env(cwd: str, env: dict | None = None) -> dict:
+    return roles.environment(roles.KERNEL, roles.Box(environment=env), cwd)
 
 
 def _run(code: str, cwd: Path, **caps) -> subprocess.CompletedProcess:
@@ -142,16 +146,26 @@ def test_a_process_left_behind_dies_with_the_command(tmp_path):
 def test_killing_the_grader_ends_everything_inside(tmp_path):
     """The grader dies (SIGKILL): bwrap's --die-with-parent ends the sandbox."""
     marker = f"orphan-{uuid.uuid4().hex}"
-    inner = _command(f"import time; time.sleep(300)  # {marker}", tmp_path)
+    code = f"import time; time.sleep(300)  # {marker}"
+    inner = _command(code, tmp_path)
     grader = subprocess.Popen(
         [sys.executable, "-c", "import subprocess, sys, time; "
          f"subprocess.Popen({inner!r}); time.sleep(300)"],
         env=sandbox_env(str(tmp_path)), cwd=tmp_path)
+
+    def inside() -> bool:  # the sandboxed command runs (not only the grader, which
+        for pid in _running(marker):  # names the marker too)
+            with contextlib.suppress(OSError):
+                if Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:3] == [
+                        b"-c", code.encode()]:
+                    return True
+        return False
+
     try:
         deadline = time.monotonic() + 30
-        while not _running(marker) and time.monotonic() < deadline:
+        while not inside() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert _running(marker)
+        assert inside()
         grader.kill()
         grader.wait(timeout=10)
         deadline = time.monotonic() + 20
@@ -282,6 +296,6 @@ def test_every_bind_path_is_resolved_first(tmp_path, monkeypatch):
     code = ("from helpers import settings\n"
             "print(open(settings.path('COURSE_DATA_DIR') / 'mnist.npz').read())")
     done = subprocess.run(
-        sandbox_command([sys.executable, "-c", code], str(box), limits.readable_paths(), 0),
+        _command(code, box),
         cwd=box, env=sandbox_env(str(box)), capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "digits", done.stderr[-2000:]

@@ -11,9 +11,12 @@
   for what can change how tests run;
 - :mod:`.sandboxed_run`: nbgrader's execute step in a sandboxed kernel, bounded and
   recovering from crashes;
+- :mod:`.roles`: one spec per sandboxed process (kernel, answer and checking processes,
+  check server, preflight): what it reads, its caps, its environment, the key or not;
 - :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`: the start of every sandboxed process
   under bubblewrap (its own namespaces, a built read-only view, no network, uid 65534
-  without capabilities) with the caps bwrap does not set, and the limits;
+  without capabilities; as ``course-grader`` when the grader is root) with the caps
+  bwrap does not set, and the limits;
 - :mod:`.untrusted`: how the grader touches a folder a sandbox can write (never through
   a link);
 - :mod:`.hidden`: the grader's secret and each submission's hidden-test key;

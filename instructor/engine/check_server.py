@@ -326,15 +326,14 @@ def running(count: int, folder, env: dict[str, str]):
     """``count`` servers, each in its own sandbox, for the block (:func:`lease`); none
     when grading is not sandboxed by bubblewrap."""
     global _free
-    from instructor.engine import limits
+    from instructor.engine import roles
 
-    caps = limits.safe_execute(env)
-    if caps["isolation"] != "bubblewrap" or _free is not None or count < 1:
+    box = roles.Box.from_settings(env)
+    if box.isolation != "bubblewrap" or _free is not None or count < 1:
         yield
         return
-    readable = [*limits.readable_paths(env), *limits.package_dirs("instructor")]
     try:
-        servers = _start(count, folder, env, caps, readable)
+        servers = _start(count, folder, box)
     except OSError as err:  # e.g. a socket path too long: grade with spawned ones
         print(f"warning: no check server ({err}); checking processes are spawned",
               file=sys.stderr)
@@ -353,15 +352,11 @@ def running(count: int, folder, env: dict[str, str]):
             server.wait()
 
 
-def _start(count: int, folder, env: dict[str, str], caps: dict, readable: list[str],
-           ) -> list[tuple[str, subprocess.Popen]]:
-    """Start ``count`` servers; (socket path, process) each."""
-    from helpers.grading.hidden import KEY_VARIABLE
-    from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
-    from instructor.engine.sandbox import allowed_env
+def _start(count: int, folder, box) -> list[tuple[str, subprocess.Popen]]:
+    """Start ``count`` servers in ``box`` (:class:`instructor.engine.roles.Box`);
+    (socket path, process) each."""
+    from instructor.engine import roles
 
-    base = {k: v for k, v in allowed_env(env, KEPT_ENV).items()
-            if k not in (KEY_VARIABLE, "COURSE_HIDDEN_SECRET_FILE")}
     servers: list[tuple[str, subprocess.Popen]] = []
     try:
         for i in range(count):
@@ -371,15 +366,12 @@ def _start(count: int, folder, env: dict[str, str], caps: dict, readable: list[s
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listen:
                 listen.bind(path)
                 listen.listen(4)
-                command = sandbox_command(
-                    [sys.executable, __file__, str(listen.fileno()), work], work, readable,
-                    float(caps["memory_limit_gb"]), isolation="bubblewrap",
-                    file_mb=float(caps.get("file_limit_mb", 0)),
-                    cpu_seconds=float(caps.get("cpu_limit_seconds", 0)),
-                    processes=int(caps.get("process_limit", 0)), server=True)
+                command, environment = roles.launch(
+                    roles.SERVER, [sys.executable, __file__, str(listen.fileno()), work],
+                    work, box)
                 with open(f"{work}.log", "ab") as log:  # outside its view
                     servers.append((path, subprocess.Popen(
-                        command, cwd=work, env=sandbox_env(work, base),
+                        command, cwd=work, env=environment,
                         pass_fds=(listen.fileno(),), stdin=subprocess.DEVNULL,
                         stdout=log, stderr=subprocess.STDOUT)))
             # closed here: the server's alone, so when it ends, connecting fails at once

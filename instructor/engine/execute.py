@@ -27,7 +27,7 @@ from traitlets import Dict, Float, Integer, List, Unicode
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
 from instructor.engine.cells import release_path
-from instructor.engine.outside import OutsideCheck, Sandbox, graded_test_cells
+from instructor.engine.outside import OutsideCheck, graded_test_cells
 from instructor.engine.sandboxed_run import SandboxedExecute, timed
 
 
@@ -77,15 +77,15 @@ class SafeExecute(SandboxedExecute):
 
     _hidden_key: str = ""
 
-    def _environment(self, key: bool = True) -> dict[str, str]:
-        """The environment the outside check (with the submission's hidden-test key,
-        :mod:`instructor.engine.hidden`) and the kernels (``key=False``: they run no
-        test) start with: ``kernel_environment`` (empty: this process's), without
-        the grader's secret."""
+    def _environment(self) -> dict[str, str]:
+        """The environment this grading's sandboxed processes start from:
+        ``kernel_environment`` (empty: this process's) with the submission's hidden-test
+        key (:mod:`instructor.engine.hidden`), which only a role that holds it keeps
+        (:mod:`instructor.engine.roles`), without the grader's secret."""
         env = dict(self.kernel_environment) or dict(os.environ)
         env.pop("COURSE_HIDDEN_SECRET_FILE", None)
         env.pop(KEY_VARIABLE, None)
-        if self._hidden_key and key:
+        if self._hidden_key:
             env[KEY_VARIABLE] = self._hidden_key
         return env
 
@@ -125,8 +125,7 @@ class SafeExecute(SandboxedExecute):
                      if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
             self._outside = OutsideCheck(
                 nb.cells, release.cells if release else [], setup,
-                Sandbox(list(self.readable_paths), self.memory_limit_gb, self.isolation,
-                        self._limits(), self._environment()),
+                self._box(),
                 dict(self.course_implementations), self.verifier_timeout, self.log,
                 int(self.record_limit_mb * limits.MIB),
                 None if self.own_class_tasks is None else list(self.own_class_tasks))

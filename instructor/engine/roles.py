@@ -1,0 +1,131 @@
+"""One spec per role of a sandboxed process: what it reads, its caps, its environment and
+whether it holds the submission's hidden-test key. Started by root, each runs as the
+grading user, in a folder handed to that user (:func:`instructor.engine.sandbox.hand_over`).
+
+Every sandboxed process starts through :func:`launch` with its :class:`Role` (the
+declarations below are the table of what each gets) and the grading's :class:`Box`, so a
+new process cannot forget a rule.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from helpers.grading.hidden import KEY_VARIABLE
+from helpers.settings import SETTINGS
+from instructor.engine import limits, sandbox
+
+#: The grader's environment variables a sandboxed process keeps besides the sandbox's own
+#: allow-list (:data:`instructor.engine.sandbox.ENV_NAMES`): the course's declared settings
+#: and, for a role that holds it, the submission's hidden-test key.
+KEPT_ENV = frozenset(SETTINGS) | {KEY_VARIABLE}
+#: Never in a sandbox: the file of the grader's secret the keys are drawn from.
+SECRET = "COURSE_HIDDEN_SECRET_FILE"
+#: The settings that name a file or folder: resolved in a sandbox's environment, as the
+#: paths it reads are resolved before they are bound.
+PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
+
+
+#: TensorFlow's and OpenMP's thread pools, which they size by the host's cores.
+THREAD_POOLS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
+def pool_size(box: Box) -> int:
+    """Threads per pool of a sandboxed process: the cores the grader may use, at most what
+    keeps the three TensorFlow processes of a submission (three pools each, and about ten
+    threads of their own) within half its process cap, so many cores cannot exhaust it."""
+    cores = len(os.sched_getaffinity(0))
+    if box.processes <= 0:
+        return cores
+    return max(1, min(cores, (box.processes // 2 - 30) // 9))
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    key: bool = False           # the submission's hidden-test key in its environment
+    course: bool = True         # reads the course's own helpers (else: a stripped copy)
+    instructor: bool = False    # reads the grader's package
+    server: bool = False        # PID 1 of a read-only view, forks checking processes
+    submission: bool = True     # in the submission's cgroup, its folder a capped tmpfs
+
+
+KERNEL = Role("grading kernel")
+ANSWERS = Role("answer process", course=False)
+CHECK = Role("checking process", key=True, instructor=True)
+SERVER = Role("check server", instructor=True, server=True, submission=False)
+PREFLIGHT = Role("preflight", submission=False)
+
+
+@dataclass
+class Box:
+    """One grading's sandbox: what its processes read, their caps (0: none), the cgroup
+    folders of the submission, and the environment they start from (None: this
+    process's), the hidden-test key in it if the submission has one."""
+    readable: list[str] = field(default_factory=list)
+    memory_gb: float = 8.0
+    isolation: str = "bubblewrap"
+    file_mb: float = 0
+    cpu_seconds: float = 0
+    processes: int = 0
+    groups: list[str] = field(default_factory=list)
+    disk_mb: float = 0
+    environment: dict[str, str] | None = None
+
+    @classmethod
+    def from_settings(cls, env: dict[str, str]) -> Box:
+        """The box the course's settings in ``env`` give, with no submission's group."""
+        caps = limits.safe_execute(env)
+        return cls(limits.readable_paths(env), float(caps["memory_limit_gb"]),
+                   str(caps["isolation"]), float(caps["file_limit_mb"]),
+                   float(caps["cpu_limit_seconds"]), int(caps["process_limit"]),
+                   disk_mb=float(caps["disk_limit_mb"]), environment=dict(env))
+
+
+def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
+    """The environment of ``role``: the sandbox's allow-list and the course's settings
+    (paths resolved), the key only if the role holds it; with ``cwd``, temporary files
+    there (its ``.tmp`` is made)."""
+    env = sandbox.allowed_env(dict(box.environment or os.environ), KEPT_ENV)
+    env.pop(SECRET, None)
+    if not role.key:
+        env.pop(KEY_VARIABLE, None)
+    for name in THREAD_POOLS:  # unless the instructor sized them
+        env.setdefault(name, str(pool_size(box)))
+    for name in PATH_SETTINGS & set(env):  # as bound: /a/b/../data is /a/data only if b is
+        if env[name]:
+            env[name] = os.path.realpath(env[name])
+    if cwd is not None:
+        os.makedirs(os.path.join(cwd, ".tmp"), exist_ok=True)
+        env.update({"TMPDIR": os.path.join(cwd, ".tmp"), "PYTHONDONTWRITEBYTECODE": "1",
+                    "IPYTHONDIR": os.path.join(cwd, ".ipython")})
+    return env
+
+
+def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
+    """What ``role`` reads: the box's paths (without the course's helpers for a role
+    that gets a stripped copy in ``extra``), the grader's package if it needs it."""
+    paths = list(box.readable)
+    if not role.course:
+        course = {os.path.realpath(d) for d in limits.helpers_dirs()}
+        paths = [p for p in paths if os.path.realpath(p) not in course]
+    if role.instructor:
+        paths += limits.package_dirs("instructor")
+    return [*paths, *extra]
+
+
+def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
+           extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
+    """The command line (:func:`instructor.engine.sandbox.command`) and the environment
+    of ``cmd`` started as ``role`` in ``box``, writing only ``cwd`` (handed to the
+    grading user), reading :func:`readable` and ``files``."""
+    env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
+    for folder in (cwd, env["TMPDIR"]):
+        sandbox.hand_over(folder)
+    mine = role.submission
+    return sandbox.command(
+        cmd, cwd, readable(role, box, extra), files, memory_gb=box.memory_gb,
+        file_mb=box.file_mb, cpu_seconds=box.cpu_seconds, processes=box.processes,
+        isolation=box.isolation, server=role.server, groups=box.groups if mine else [],
+        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0), env

@@ -1,0 +1,183 @@
+"""Every sandboxed process starts through its role's spec (instructor.engine.roles), and,
+when the grader is root, runs as the unprivileged grading user, who cannot write the
+course: probed from a real sandboxed run, on the host side (/proc/<pid>/status of bwrap)
+and inside."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from helpers.grading.hidden import KEY_VARIABLE
+from instructor.engine import limits, roles, sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+needs_bwrap = pytest.mark.skipif(
+    sandbox.unavailable() is not None and not os.environ.get("CI"),
+    reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
+as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the grader is not root here")
+
+PROBE = """
+import json, os, sys
+sys.stdin.readline()  # held until the grader has looked at it from outside
+print(json.dumps({{"key": os.environ.get({!r}), "secret": "COURSE_HIDDEN_SECRET_FILE" in
+                  os.environ, "helpers": os.path.exists({!r}),
+                  "instructor": os.path.exists({!r}), "write": os.access(".", os.W_OK)}}))
+""".format(KEY_VARIABLE, str(ROOT / "helpers" / "grading"), str(ROOT / "instructor"))
+
+
+def host_uid(pid: int) -> int:
+    """The real uid of ``pid`` as the host sees it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid line for {pid}")
+
+
+def probe(role: roles.Role, cwd: Path) -> tuple[dict, int]:
+    """What ``role`` sees inside, and the host uid of its bwrap process."""
+    cwd.mkdir(parents=True)
+    box = roles.Box(limits.readable_paths(), 0, environment={
+        **os.environ, KEY_VARIABLE: "the key", "COURSE_HIDDEN_SECRET_FILE": "/secret"})
+    argv, env = roles.launch(role, [sys.executable, "-c", PROBE], str(cwd), box)
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30  # the launcher execs bwrap: same pid
+        while not Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0].endswith(
+                b"bwrap") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        uid = host_uid(proc.pid)
+        out, err = proc.communicate("go\n", timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    return json.loads(out.strip().splitlines()[-1]), uid
+
+
+@needs_bwrap
+def test_each_role_gets_its_rules_and_only_them(tmp_path):
+    """The key reaches the checking process alone, the grader's secret none; the answer
+    process does not see the course's helpers, only the checking process and its server
+    the grader's package; each writes its own folder."""
+    seen = {role.name: probe(role, tmp_path / role.name.replace(" ", "-"))[0]
+            for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER,
+                         roles.PREFLIGHT)}
+    for name, inside in seen.items():
+        assert inside["key"] == ("the key" if name == roles.CHECK.name else None), name
+        assert not inside["secret"] and inside["write"], name
+        assert inside["helpers"] == (name != roles.ANSWERS.name), name
+        assert inside["instructor"] == (name in (roles.CHECK.name, roles.SERVER.name)), name
+
+
+@needs_bwrap
+@as_root
+def test_started_as_root_every_role_runs_as_the_grading_user(tmp_path):
+    user = sandbox.grading_user()
+    assert user and user[0] != 0
+    for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
+        assert probe(role, tmp_path / role.name.replace(" ", "-"))[1] == user[0], role.name
+
+
+@needs_bwrap
+@as_root
+def test_a_grading_kernel_runs_as_the_grading_user(tmp_path):
+    """A real grading (SafeExecute): its kernel's bwrap, seen from the host, is the
+    grading user's; the kernel still runs the notebook."""
+    from instructor.engine.execute import SafeExecute
+
+    ex = SafeExecute(timeout=120, notebook_timeout=300, readable_paths=limits.readable_paths())
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import time, helpers\ntime.sleep(8)\nprint(6 * 7)")])
+    done: dict = {}
+    run = threading.Thread(target=lambda: done.update(
+        nb=ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})[0]))
+    run.start()
+    uids = set()
+    while run.is_alive():
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                if cmd[0].endswith(b"bwrap") and f"PPid:\t{os.getpid()}\n" in \
+                        Path(f"/proc/{pid}/status").read_text():  # a kernel of this test's
+                    uids.add(host_uid(int(pid)))
+            except OSError:
+                pass
+        time.sleep(0.2)
+    run.join()
+    assert [o.get("text") for o in done["nb"].cells[0].outputs] == ["42\n"]
+    assert uids == {sandbox.grading_user()[0]}
+
+
+@as_root
+def test_the_grading_user_cannot_write_the_course(tmp_path):
+    """What an escape from a sandbox would run as: it can write none of the course's
+    code, configuration, gradebook or a student's submitted folder."""
+    uid, gid = sandbox.grading_user()
+    student = tmp_path / "submitted" / "alice" / "ps1"
+    student.mkdir(parents=True)
+    (student / "ps1.ipynb").write_text("{}")
+    (tmp_path / "gradebook.db").write_bytes(b"")
+    targets = [ROOT / "nbgrader_config.py", ROOT / "helpers" / "__init__.py",
+               ROOT / "instructor" / "engine" / "sandbox.py", tmp_path / "gradebook.db",
+               student / "ps1.ipynb", student / "new.py"]
+    os.chmod(tmp_path, 0o755)
+    pid = os.fork()
+    if pid == 0:  # becomes the grading user, as the launcher does, and tries each
+        wrote = 0
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            for path in targets:
+                try:
+                    open(path, "a").close()
+                    wrote += 1
+                except PermissionError:
+                    pass
+        finally:
+            os._exit(wrote if os.getuid() == uid else 99)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_thread_pools_are_sized_by_the_process_cap_not_the_host(monkeypatch):
+    """On 64 cores, TensorFlow's and OpenMP's pools of the three processes of a submission
+    stay within its process cap (512): 25 threads each, not 64; an instructor's own
+    value is kept."""
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    base = {"PATH": "/usr/bin"}
+    env = roles.environment(roles.KERNEL, roles.Box(processes=512, environment=base))
+    sizes = [int(env[name]) for name in roles.THREAD_POOLS]
+    assert sizes == [25, 25, 25] and 3 * (3 * 25 + 10) <= 512
+    assert roles.environment(roles.CHECK, roles.Box(environment=base))["OMP_NUM_THREADS"] == "64"
+    mine = roles.environment(roles.CHECK, roles.Box(processes=512, environment={
+        **base, "OMP_NUM_THREADS": "1"}))
+    assert mine["OMP_NUM_THREADS"] == "1" and mine["TF_NUM_INTRAOP_THREADS"] == "25"
+
+
+@as_root
+def test_root_binds_for_the_user_only_what_the_user_cannot_swap(tmp_path):
+    """What the launcher binds as root for the grading user (sandbox.stage) is never in a
+    folder the user owns, nor reached through a link: the user could swap it for a link
+    to any file between the check and the bind."""
+    user = sandbox.grading_user()
+    mine = tmp_path / "handed"
+    mine.mkdir()
+    sandbox.hand_over(str(mine))
+    (mine / "data.npz").write_bytes(b"")
+    os.chmod(mine / "data.npz", 0o600)  # root's, unreachable by the user
+    (tmp_path / "link").symlink_to("/etc")
+    assert not sandbox.reachable(str(mine / "data.npz"), user)
+    assert not sandbox.fixed(str(mine / "data.npz"), user)
+    assert not sandbox.fixed(str(tmp_path / "link" / "hostname"), user)
+    assert sandbox.fixed("/usr/bin", user) and sandbox.fixed(sys.base_prefix, user)
+    cmd = ["bwrap", "--ro-bind", str(mine / "data.npz"), "/data.npz", "--", "true"]
+    assert sandbox.stage(cmd, user) == cmd  # left to bwrap, as the user: it fails
