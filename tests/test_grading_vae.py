@@ -419,12 +419,12 @@ globals().update(grading.task_tests(grading.GradedTask(
         "recon_averaged": ({"vae-tests-reconstruction"}, "should be 50 * log 2"),
         "tanh_hidden_says_relu": ({"vae-tests-structure"},
                                   "are the encoder's hidden layers relu"),
-        "tanh_hidden": ({"vae-tests-structure"}, "should start with Dense layers"),
-        "honest_sgd": ({"vae-tests-structure"}, "should be compiled with Adam"),
+        "tanh_hidden": ({"vae-tests-structure"}, "the encoder's hidden Dense layers"),
+        "honest_sgd": ({"vae-tests-structure"}, "expected 'adam', got 'sgd'"),
         "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
                             "the log-variance layer should be linear"),
         "sgd_named_adam": ({"vae-tests-training"}, "the learning rate"),  # too far or too short
-        "adam_moving_average": ({"vae-tests-structure"}, "got adam (use_ema=True)"),
+        "adam_moving_average": ({"vae-tests-structure"}, "got 'adam (use_ema=True)'"),
         # every test: the random-weight probes, and (order, sampling, reconstruction,
         # validation) a mean and log variance that must change with the input
         "fake_vae": ({"vae-tests-structure", "vae-tests-training", "vae-tests-linear",
