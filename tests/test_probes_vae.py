@@ -95,17 +95,24 @@ def test_correct_model_passes_every_check():
 
 
 def test_the_heads_are_found_by_what_they_do_in_either_order():
-    """A log-variance layer made before the mean's: its weights come first."""
-    x = keras.Input((D,))
-    h = L.Dense(H[0], "relu")(x)
-    log_var = L.Dense(K)(h)
-    mean = L.Dense(K)(h)
-    encoder = keras.Model(x, [Sampling()([mean, log_var]), mean, log_var])
-    assert not vc.VaeEncoder(encoder, D, H, K).mean_first
-    vc.expect_linear_heads(encoder, D, H, K)
-    vc.expect_sampling(encoder, D, H, K)
-    vc.expect_vae_encoder(encoder, D, H, K, rng())
-    vc.expect_sampling_noise(encoder, D, H, K, rng())
+    """A sampling layer that takes (log_var, mean): the log variance's weights come first."""
+    class Swapped(Sampling):
+        def call(self, inputs):
+            return super().call(inputs[::-1])
+
+    def encoder():
+        x = keras.Input((D,))
+        h = L.Dense(H[0], "relu")(x)
+        log_var = L.Dense(K)(h)
+        mean = L.Dense(K)(h)
+        return keras.Model(x, [Swapped()([log_var, mean]), mean, log_var])
+
+    assert not vc.VaeEncoder(encoder(), D, H, K).mean_first
+    assert vc.VaeEncoder(build()[0], D, H, K).mean_first
+    vc.expect_linear_heads(encoder(), D, H, K)
+    vc.expect_sampling(encoder(), D, H, K)
+    vc.expect_vae_encoder(encoder(), D, H, K, rng())
+    vc.expect_sampling_noise(encoder(), D, H, K, rng())
 
 
 @pytest.mark.parametrize("mistake, check, message", [

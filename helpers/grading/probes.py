@@ -613,15 +613,14 @@ class VaeEncoder:
         outputs = _outputs(self.model, x)
         return [outputs[i] for i in self.index]
 
-    def randomise(self, rng, x, log_var_bias: float | None = None):
-        """Random weights, set and returned as ``(body, mean, log_var)``. The heads' biases
-        are centred on the NumPy outputs for ``x`` (half of each output negative, so that
-        an activation on a head shows), unless ``log_var_bias``: then the log variance's
-        bias is about that and its kernel a tenth of the usual."""
+    def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
+        """Random weights, set and returned as ``(body, mean, log_var)``, the log
+        variance's kernel scaled by ``log_var_scale``. The heads' biases are centred on the
+        NumPy outputs for ``x`` (half of each output negative, so that an activation on a
+        head shows), unless ``log_var_bias``: then the log variance's bias is about that."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
-        log_var = self.head_weights(rng) if log_var_bias is None else self.head_weights(
-            rng, log_var_bias, 0.1)
+        log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
         features = forward(self.body, body, x)
         for weights in (mean, log_var) if log_var_bias is None else (mean,):
             centre = np.median(forward(self.head, weights, features), axis=0)
@@ -734,7 +733,7 @@ def _quiet_weights(enc: VaeEncoder, decoder, latent_dims: int, rng, x, bias: flo
     """Random weights with the log variance's bias about ``bias`` (z is then the mean):
     the decoder's weights, and the mean output for ``x``; None if z is not the mean
     (a log variance that is not linear: the linear test's mistake)."""
-    enc.randomise(rng, x, log_var_bias=bias)
+    enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
     shapes = weight_shapes(enc.decoder_ops, (latent_dims,))
     expect_weight_shapes(decoder, shapes, "decoder")
     weights = random_weights(shapes, rng)
@@ -780,7 +779,7 @@ def expect_sampling_noise(encoder, input_dims: int, hidden_layers, latent_dims: 
     standard normal in each latent dimension, for low and high log variances alike."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (SPREAD_SAMPLES, input_dims))
-    enc.randomise(rng, x)
+    enc.randomise(rng, x, log_var_scale=4.0)  # log variances spread over several units
     z, mean, log_var = enc.outputs(x)
     eps = (z - mean) / np.exp(0.5 * log_var)
     for d in range(latent_dims):
