@@ -2,7 +2,7 @@
 wrong answers that must each lose the points of a specific test cell (a `train_step`
 without a `test_step` loses the validation test's), three of them reporting a structure
 they do not compute (only the random-weight probes catch these; the red team's fake, which
-ignores its input, still earns the cells that set special weights only)."""
+ignores its input, loses every cell)."""
 
 from __future__ import annotations
 
@@ -419,17 +419,18 @@ globals().update(grading.task_tests(grading.GradedTask(
         "recon_averaged": ({"vae-tests-reconstruction"}, "should be 50 * log 2"),
         "tanh_hidden_says_relu": ({"vae-tests-structure"},
                                   "are the encoder's hidden layers relu"),
-        "tanh_hidden": ({"vae-tests-structure"}, "should start with Dense layers"),
-        "honest_sgd": ({"vae-tests-structure"}, "should be compiled with Adam"),
+        "tanh_hidden": ({"vae-tests-structure"}, "the encoder's hidden Dense layers"),
+        "honest_sgd": ({"vae-tests-structure"}, "expected 'adam', got 'sgd'"),
         "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
                             "the log-variance layer should be linear"),
         "sgd_named_adam": ({"vae-tests-training"}, "the learning rate"),  # too far or too short
-        "adam_moving_average": ({"vae-tests-structure"}, "got adam (use_ema=True)"),
-        # every test: the random-weight probes, and (order, sampling, reconstruction,
-        # validation) a mean and log variance that must change with the input
+        "adam_moving_average": ({"vae-tests-structure"}, "got 'adam (use_ema=True)'"),
+        # every test: the random-weight probes (it has no get_weights for them to set),
+        # and (order, sampling, the three loss tests) a mean and log variance that must
+        # change with the input
         "fake_vae": ({"vae-tests-structure", "vae-tests-training", "vae-tests-linear",
                       "vae-tests-kl", "vae-tests-order", "vae-tests-sampling",
                       "vae-tests-reconstruction", "vae-tests-validation"},
-                     "neither the mean nor the log variance"),
+                     "the encoder's mean and log variance should change with its input"),
     },
     sources=lambda: WRONG)))

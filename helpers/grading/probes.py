@@ -3,13 +3,13 @@
 :mod:`helpers.grading.model_checks` reads a model's structure (its layers, their classes,
 activations, the optimizer's and the loss's names) and gives precise messages. A model
 that lives in another process and is reached through a proxy can report any structure it
-likes, so the points of the graded tasks (a) ``vanilla``, (b) ``sparse`` and (c)
-``conv`` also rest on the probes here. Each probe sets the weights to values it picks,
-runs the models on inputs it picks and compares what comes out with its own NumPy
+likes, so the points of the graded tasks (a) ``vanilla``, (b) ``sparse``, (c) ``conv``
+and (d) ``vae`` also rest on the probes here. Each probe sets the weights to values it
+picks, runs the models on inputs it picks and compares what comes out with its own NumPy
 computation of the specification; the loss and one Adam step are checked against its own
 arithmetic. The probes use nothing but ``model.get_weights()``, ``model.set_weights()``,
-``model(x)``, ``model.optimizer.learning_rate = value``, ``model.reset_metrics()`` and
-``model.train_on_batch(x, y, return_dict=True)``.
+``model(x)``, ``model.optimizer.learning_rate = value``, ``model.reset_metrics()``,
+``model.train_on_batch(x, y, return_dict=True)`` and (the VAE's validation) ``fit``.
 
 The specification is written as a list of operations, data flow order::
 
@@ -18,10 +18,16 @@ The specification is written as a list of operations, data flow order::
     ("pool",)                          MaxPooling2D(2, padding="same")
     ("up",)                            UpSampling2D(2), nearest neighbour
 
+(``activation``: ``"relu"``, ``"sigmoid"``, or ``"linear"`` for the VAE's two heads.)
+
 A model's weights must come in the order of its operations, kernel then bias, as Keras'
 ``get_weights()`` lists them for the layers of a ``Sequential`` or functional model. Each
 check raises ``AssertionError`` with a message meant for the student. The training probes
 need a freshly built model: Adam's first step is what they check.
+
+Task (d), the variational autoencoder, is the last section (:func:`vae_ops`,
+:class:`VaeEncoder`): the same NumPy model, plus the sampling of z, the closed-form KL
+divergence, and its checks of the loss with special weights (kernels at zero).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from helpers.grading.vae_checks import expect, training_loss
+from helpers.grading import model_checks as mc
 from helpers.keras_versions import activity_loss_is_averaged
 
 #: ``keras.backend.epsilon()``: binary cross-entropy clips predictions to [EPS, 1 - EPS].
@@ -39,6 +45,14 @@ EPS = 1e-7
 ADAM_BETA_2, ADAM_EPSILON = 0.999, 1e-7
 #: The learning rate of the probed optimizer step.
 STEP_LR = 1e-3
+
+
+
+
+def expect(condition: bool, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless ``condition`` (kept under ``python -O``)."""
+    if not condition:
+        raise AssertionError(message)
 
 
 # ---------------------------------------------------------------- the specifications
@@ -89,9 +103,11 @@ def random_weights(shapes, rng: np.random.Generator) -> list[np.ndarray]:
 
 # ---------------------------------------------------------------- NumPy forward passes
 def activate(x: np.ndarray, activation: str) -> np.ndarray:
-    """``relu`` or ``sigmoid``."""
+    """``relu``, ``sigmoid`` or ``linear``."""
     if activation == "relu":
         return np.maximum(x, 0.0)
+    if activation == "linear":
+        return x
     return 1.0 / (1.0 + np.exp(-x))
 
 
@@ -360,16 +376,24 @@ def _expect_adam_directions(moves, grads, lr: float) -> None:
 
 
 def _expect_lower_loss(auto, x, target, before: float) -> None:
-    after = _loss_at_zero_lr(auto, x, target)
+    after = training_loss(auto, x, target)
     expect(after < before,
            f"one training step should lower the loss on the same batch: {before:.6g} -> "
            f"{after:.6g}")
 
 
-def _loss_at_zero_lr(auto, x, target) -> float:
+def training_loss(auto, x, target=None) -> float:
+    """The loss ``auto`` reports for one training step on ``(x, target)`` (``target``
+    None: ``x``) at learning rate 0, which leaves the weights as they are.
+
+    The metrics are reset first: Keras 3.13 (Colab's) reports the running mean over every
+    ``train_on_batch`` since the last reset, Keras 3.15 the step's own loss."""
     auto.optimizer.learning_rate = 0.0
     auto.reset_metrics()
-    return float(auto.train_on_batch(x, target, return_dict=True)["loss"])
+    auto.run_eagerly = True   # the same numbers, without seconds of tracing per model
+    logs = auto.train_on_batch(x, x if target is None else target, return_dict=True)
+    expect("loss" in logs, f"the training step should report 'loss', got {sorted(logs)}")
+    return float(logs["loss"])
 
 
 def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int,
@@ -475,3 +499,455 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
            f"the training loss should include an L1 penalty of weight lambtha={lambtha:g} on "
            f"the code (the encoder's output, after its ReLU): for codes the check chose it "
            f"should add {want:.5g} to the loss, it added {got:.5g}.{hint}")
+
+
+# ---------------------------------------------------------------- the VAE of task (d)
+# The encoder: the hidden Dense relu layers, then two linear Dense(latent_dims) heads on
+# the last of them, mean and log variance (either may come first in its weights), then
+# z = mean + exp(log_var / 2) * eps; it returns (z, mean, log_var). The decoder: the
+# decoder of tasks (a) and (b). The loss, averaged over the batch: the binary
+# cross-entropy summed over pixels plus KL(N(mean, exp(log_var)) || N(0, I)) summed over
+# the latent dimensions. The weights of the encoder and the decoder are set through
+# ``encoder.set_weights`` and ``decoder.set_weights``; auto, which shares them, is only
+# called and trained, so that its own order of weights does not matter.
+
+#: Batch of the loss checks: large, so that a one-sample Monte Carlo KL is precise.
+LOSS_BATCH = 8192
+#: Relative tolerance of the loss checks (covers a one-sample Monte Carlo KL).
+LOSS_RTOL = 0.05
+#: Samples drawn to measure the spread of z.
+SPREAD_SAMPLES = 4000
+#: Log-variance biases that make z the mean: exp(-30 / 2) ~ 3e-7; the Adam probe's,
+#: exp(-20 / 2) ~ 5e-5, negligible in the loss yet far above float32 rounding.
+LOG_VAR_OFF, LOG_VAR_QUIET = -30.0, -20.0
+#: The Adam probe's learning rate and smallest batch (it draws up to twice as many), and
+#: the gradient above which a weight must move by half the learning rate at least
+#: (another epsilon up to 3e-4, or a loss scaled down by up to 100, still does).
+ADAM_LR, ADAM_BATCH, ADAM_GRAD_MIN = 0.01, 64, 1e-2
+
+
+def vae_ops(input_dims: int, hidden_layers, latent_dims: int):
+    """The VAE's ``(body, head, decoder)`` operations: the encoder's hidden layers, one of
+    its two heads (mean and log variance alike), the decoder."""
+    _, decoder = dense_ops(input_dims, hidden_layers, latent_dims)
+    return ([("dense", int(u), "relu") for u in hidden_layers],
+            [("dense", int(latent_dims), "linear")], decoder)
+
+
+def kl_divergence(mean, log_var) -> np.ndarray:
+    """KL(N(mean, exp(log_var)) || N(0, I)) per example, summed over the last axis."""
+    mean, log_var = np.asarray(mean, np.float64), np.asarray(log_var, np.float64)
+    return 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+def _outputs(model, x, training: bool = True) -> list[np.ndarray]:
+    result = model(np.asarray(x, np.float32), training=training)
+    if not isinstance(result, list | tuple):
+        result = [result]
+    return [np.asarray(r, np.float64) for r in result]
+
+
+def _close(got: np.ndarray, want: np.ndarray) -> bool:
+    return got.shape == want.shape and float(np.max(np.abs(got - want))) <= (
+        _tolerance() * max(1.0, float(np.max(np.abs(want)))))
+
+
+class VaeEncoder:
+    """An encoder as the VAE probes see it: the shapes of its weights, and which of its
+    two heads, and of its three outputs, is the mean and which the log variance, found by
+    what they do: with the heads' kernels at zero their biases *are* their outputs, and z
+    is the one output that is random."""
+
+    def __init__(self, encoder, input_dims: int, hidden_layers, latent_dims: int):
+        self.model, self.input_dims = encoder, int(input_dims)
+        self.body, self.head, self.decoder_ops = vae_ops(input_dims, hidden_layers,
+                                                         latent_dims)
+        self.body_shapes = weight_shapes(self.body, (input_dims,))
+        width = int(hidden_layers[-1]) if len(hidden_layers) else int(input_dims)
+        self.head_shapes = weight_shapes(self.head, (width,))
+        expect_weight_shapes(encoder, self.body_shapes + 2 * self.head_shapes, "encoder")
+        self.mean_first, self.index = True, (0, 1, 2)
+        self.set(0.5, 1.5)  # the first head's bias 0.5, the second's 1.5
+        outputs = _outputs(encoder, np.zeros((SPREAD_SAMPLES, input_dims)))
+        expect(len(outputs) == 3,
+               f"the encoder should return 3 outputs (z, mean, log_var), got {len(outputs)}")
+        random = [i for i, out in enumerate(outputs) if float(out.std(axis=0).mean()) > 1e-3]
+        expect(len(random) == 1,
+               f"expected exactly one random encoder output (z), found {len(random)}")
+        self.mean_first = abs(float(outputs[random[0]].mean()) - 0.5) < abs(
+            float(outputs[random[0]].mean()) - 1.5)
+
+        def index_of(value: float) -> int:
+            hits = [i for i, out in enumerate(outputs)
+                    if i != random[0] and np.allclose(out, value, atol=1e-4)]
+            expect(len(hits) == 1,
+                   "with their kernels at zero, the mean and log-variance outputs should "
+                   "equal the biases of their Dense layers; are both layers linear and "
+                   "output directly?")
+            return hits[0]
+
+        first, second = index_of(0.5), index_of(1.5)
+        self.index = (random[0], *((first, second) if self.mean_first else (second, first)))
+
+    def head_weights(self, rng, bias: float = 0.0, scale: float = 1.0) -> list[np.ndarray]:
+        """A head's random weights: the kernel scaled by ``scale``, the bias about ``bias``."""
+        kernel, _ = random_weights(self.head_shapes, rng)
+        bias = bias + rng.normal(0.0, 0.5, self.head_shapes[1])
+        return [(scale * kernel).astype(np.float32), bias.astype(np.float32)]
+
+    def set(self, mean, log_var, body=None) -> None:
+        """Set the encoder's weights: ``body`` (None: fixed random ones), and each head's
+        (kernel, bias), or a number: a zero kernel and that bias."""
+        def head(value):
+            if isinstance(value, int | float):
+                return [np.zeros(self.head_shapes[0], np.float32),
+                        np.full(self.head_shapes[1], value, np.float32)]
+            return value
+        body = random_weights(self.body_shapes, np.random.default_rng(0)) if body is None \
+            else body
+        heads = head(mean) + head(log_var) if self.mean_first else head(log_var) + head(mean)
+        self.model.set_weights(body + heads)
+
+    def outputs(self, x) -> list[np.ndarray]:
+        """``[z, mean, log_var]`` of the encoder for inputs ``x``."""
+        outputs = _outputs(self.model, x)
+        return [outputs[i] for i in self.index]
+
+    def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
+        """Random weights, set and returned as ``(body, mean, log_var)``, the log
+        variance's kernel scaled by ``log_var_scale``. The heads' biases are centred on the
+        NumPy outputs for ``x`` (half of each output negative, so that an activation on a
+        head shows), unless ``log_var_bias``: then the log variance's bias is about that."""
+        body = random_weights(self.body_shapes, rng)
+        mean = self.head_weights(rng)
+        log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
+        features = forward(self.body, body, x)
+        for weights in (mean, log_var) if log_var_bias is None else (mean,):
+            centre = np.median(forward(self.head, weights, features), axis=0)
+            weights[1] = (weights[1] - centre).astype(np.float32)
+        self.set(mean, log_var, body)
+        return body, mean, log_var
+
+
+def _expect_follows_input(encoder, input_dims: int) -> None:
+    """A freshly built encoder's mean and log variance change with its input. The checks
+    that set special weights or read outputs alone could pass an encoder that ignores
+    its input; this ties them to it."""
+    x = np.random.default_rng(4).uniform(size=(64, input_dims))
+    first, second = _outputs(encoder, x), _outputs(encoder, x)
+    fixed = [a for a, b in zip(first, second, strict=True) if np.allclose(a, b, atol=1e-6)]
+    expect(bool(fixed) and all(float(np.std(a, axis=0).max()) > 1e-4 for a in fixed),
+           "the encoder's mean and log variance should change with its input; for 64 "
+           "different inputs they did not")
+
+
+def expect_vae_shapes(encoder, decoder, auto, input_dims: int, latent_dims: int) -> None:
+    """The encoder maps a batch to three ``(batch, latent_dims)`` outputs, the decoder
+    codes to ``(batch, input_dims)`` values in [0, 1], auto inputs to ``(batch, input_dims)``."""
+    x = np.random.default_rng(0).uniform(size=(5, input_dims))
+    outputs = _outputs(encoder, x)
+    expect(len(outputs) == 3,
+           f"the encoder should return 3 outputs (z, mean, log_var), got {len(outputs)}")
+    for name, out in zip(("z", "mean", "log_var"), outputs, strict=True):
+        expect(out.shape == (5, latent_dims),
+               f"encoder output {name} should have shape (batch, {latent_dims}), got {out.shape}")
+    images = _outputs(decoder, outputs[0])[0]
+    expect(images.shape == (5, input_dims),
+           f"the decoder should map (batch, {latent_dims}) codes to (batch, {input_dims}), "
+           f"got {images.shape}")
+    expect(images.min() >= 0 and images.max() <= 1, "decoder outputs should lie in [0, 1]")
+    rebuilt = _outputs(auto, x)[0]
+    expect(rebuilt.shape == (5, input_dims),
+           f"auto should map (batch, {input_dims}) to (batch, {input_dims}), got {rebuilt.shape}")
+
+
+def expect_vae_order(encoder, input_dims: int) -> None:
+    """The encoder returns ``(z, mean, log_var)``: the first output is sampled anew on each
+    call, the other two are not (and follow the input)."""
+    _expect_follows_input(encoder, input_dims)
+    x = np.random.default_rng(1).uniform(size=(64, input_dims))
+    first, second = _outputs(encoder, x), _outputs(encoder, x)
+    varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
+    expect(varies == [True, False, False],
+           "the encoder should return (z, mean, log_var) in this order: z is sampled anew "
+           "on each call, the mean and log variance are not. Outputs that changed between "
+           f"two calls on the same input: {varies}")
+
+
+def expect_linear_heads(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
+    """With the heads' kernels at zero and their biases at -2 (mean) and -1 (log
+    variance), the mean and log-variance outputs are -2 and -1: both heads are linear."""
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    enc.set(-2.0, -1.0)
+    _, mean, log_var = enc.outputs(np.zeros((8, input_dims)))
+    expect(np.allclose(mean, -2.0, atol=1e-4),
+           "the mean layer should be linear: with its bias at -2 (kernel 0) the mean output "
+           f"is {float(mean.mean()):.3f}, expected -2")
+    expect(np.allclose(log_var, -1.0, atol=1e-4),
+           "the log-variance layer should be linear: with its bias at -1 (kernel 0) the "
+           f"output is {float(log_var.mean()):.3f}, expected -1")
+
+
+def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int, rng,
+                       heads: str = "linear") -> None:
+    """With random weights, the mean and log variance are what the NumPy encoder (relu
+    hidden layers, linear heads) computes. ``heads="either"`` asks it of one head only:
+    enough to see the hidden layers; whether the heads are linear is then the
+    linear-heads test's to say (one mistake, one test)."""
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    x = _unit_inputs(rng, (64, input_dims))
+    body, mean_w, log_var_w = enc.randomise(rng, x)
+    features = forward(enc.body, body, x)
+    _, mean, log_var = enc.outputs(x)
+    ok = [_close(mean, forward(enc.head, mean_w, features)),
+          _close(log_var, forward(enc.head, log_var_w, features))]
+    if heads == "either":
+        expect(any(ok), "with random weights neither the mean nor the log variance is what "
+               "Dense hidden layers with relu and a linear Dense head on the last of them "
+               "compute: are the encoder's hidden layers relu, one after the other?")
+    elif not any(ok):  # the hidden layers differ: the structure test's mistake; the heads
+        expect(all(float(np.std(out, axis=0).min()) > 1e-3 for out in (mean, log_var)),
+               "with random weights the mean and log-variance outputs should change with "
+               "the input: the encoder's heads ignore it")  # must still follow the input
+    else:
+        for good, name in zip(ok, ("mean", "log-variance"), strict=True):
+            expect(good, f"with random weights the {name} output is not what relu hidden "
+                   f"layers and a linear Dense {name} layer on the last of them compute: "
+                   f"the {name} layer should be linear")
+
+
+def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int,
+                       rng) -> None:
+    """With random weights the decoder computes the relu hidden layers, reversed, and a
+    sigmoid Dense output, as the NumPy decoder does."""
+    ops = vae_ops(input_dims, hidden_layers, latent_dims)[2]
+    shapes = weight_shapes(ops, (latent_dims,))
+    expect_weight_shapes(decoder, shapes, "decoder")
+    codes = rng.normal(0.0, 1.5, (64, latent_dims))
+    expect_computes(decoder, ops, random_weights(shapes, rng), codes, "decoder",
+                    " It should be Dense layers mirroring the hidden layers (relu) and a "
+                    "Dense output with a sigmoid.")
+
+
+def _quiet_weights(enc: VaeEncoder, decoder, latent_dims: int, rng, x, bias: float):
+    """Random weights with the log variance's bias about ``bias`` (z is then the mean):
+    the decoder's weights, and the mean output for ``x``; None if z is not the mean
+    (a log variance that is not linear: the linear test's mistake)."""
+    enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
+    shapes = weight_shapes(enc.decoder_ops, (latent_dims,))
+    expect_weight_shapes(decoder, shapes, "decoder")
+    weights = random_weights(shapes, rng)
+    decoder.set_weights(weights)
+    z, mean, _ = enc.outputs(x)
+    return (weights, mean) if float(np.max(np.abs(z - mean))) < 1e-3 else None
+
+
+def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
+                    latent_dims: int, rng) -> None:
+    """With random weights and the log variance very low (z is the mean), ``auto(x)`` is
+    the NumPy decoder's output at the encoder's mean: auto chains the two models."""
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    x = _unit_inputs(rng, (64, input_dims))
+    quiet = _quiet_weights(enc, decoder, latent_dims, rng, x, LOG_VAR_OFF)
+    if quiet is None:
+        return
+    weights, mean = quiet
+    expect(_close(_outputs(auto, x, training=False)[0], forward(enc.decoder_ops, weights, mean)),
+           "with random weights and z equal to the mean, auto(x) should be the decoder's "
+           "output at the encoder's z: auto should chain the encoder and decoder returned, "
+           "with their weights")
+
+
+def expect_sampling(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
+    """With the mean at 1 and the log variance at log 4 (kernels zero), z is centred on 1
+    with standard deviation 2: z = mean + exp(log_var / 2) * eps."""
+    _expect_follows_input(encoder, input_dims)
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    enc.set(1.0, float(np.log(4.0)))
+    z = enc.outputs(np.zeros((SPREAD_SAMPLES, input_dims)))[0]
+    centre, spread = float(z.mean()), float(z.std())
+    expect(abs(centre - 1.0) < 0.1,
+           f"z should be centred on the mean: mean 1 gave samples centred on {centre:.2f}")
+    expect(abs(spread - 2.0) < 0.15,
+           "z = mean + exp(0.5 * log_var) * eps: with log_var = log 4 (variance 4) the "
+           f"standard deviation of z should be 2, got {spread:.2f}")
+
+
+def expect_sampling_noise(encoder, input_dims: int, hidden_layers, latent_dims: int,
+                          rng) -> None:
+    """With random weights, (z - mean) / exp(log_var / 2) from one call's outputs is
+    standard normal in each latent dimension, for low and high log variances alike."""
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    x = _unit_inputs(rng, (SPREAD_SAMPLES, input_dims))
+    enc.randomise(rng, x, log_var_scale=4.0)  # log variances spread over several units
+    z, mean, log_var = enc.outputs(x)
+    eps = (z - mean) / np.exp(0.5 * log_var)
+    for d in range(latent_dims):
+        order = np.argsort(log_var[:, d], kind="stable")  # equal halves, even for ties
+        for part in (eps[:, d], eps[order[len(order) // 2:], d], eps[order[:len(order) // 2], d]):
+            expect(abs(part.mean()) < 0.12 and abs(part.std() - 1.0) < 0.12,
+                   "with random weights, (z - mean) / exp(log_var / 2) should be standard "
+                   "normal (mean 0, standard deviation 1) in each latent dimension, for low "
+                   "and high log variances alike: z = mean + exp(0.5 * log_var) * eps")
+
+
+# ---------------------------------------------------------------- the VAE's loss
+def _loss_setup(encoder, decoder, input_dims: int, hidden_layers, latent_dims: int, rng):
+    """The encoder's layout, the decoder's weights at zero (it outputs 0.5 everywhere,
+    whatever z is, so the loss is deterministic), and binary images: ``LOSS_BATCH`` of
+    them, or (``rng``, the hidden tests' generator) between half that and that many, so
+    that a model cannot know the checks by their batch size."""
+    _expect_follows_input(encoder, input_dims)
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    decoder.set_weights([np.zeros_like(w) for w in decoder.get_weights()])
+    out = _outputs(decoder, np.random.default_rng(2).normal(size=(4, latent_dims)))[0]
+    expect(np.allclose(out, 0.5, atol=1e-5),
+           "with all its weights at zero the decoder should output 0.5 (sigmoid of 0) "
+           "everywhere; does it end in a sigmoid Dense layer?")
+    batch = LOSS_BATCH if rng is None else int(rng.integers(LOSS_BATCH // 2, LOSS_BATCH + 1))
+    rng = np.random.default_rng(3) if rng is None else rng
+    return enc, (rng.uniform(size=(batch, input_dims)) > 0.7).astype(np.float32)
+
+
+def _loss_at(auto, enc: VaeEncoder, x, mean: float, log_var: float) -> float:
+    enc.set(mean, log_var)
+    return training_loss(auto, x)
+
+
+def expect_reconstruction_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
+                               latent_dims: int, rng=None) -> None:
+    """With the decoder at 0.5 everywhere and a KL of 0 (mean 0, log variance 0), the
+    loss is the binary cross-entropy summed over pixels: ``input_dims * log 2``."""
+    enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
+    loss = _loss_at(auto, enc, x, 0.0, 0.0)
+    expected = input_dims * float(np.log(2.0))
+    hint = ""
+    if abs(loss - np.log(2.0)) < 0.05:
+        hint = " It looks averaged over the pixels: sum the cross-entropy over them."
+    elif abs(loss / expected - len(x)) < 0.05 * len(x):
+        hint = " It looks summed over the batch: Keras expects the mean over examples."
+    expect(abs(loss - expected) < LOSS_RTOL * expected,
+           f"with the decoder outputting 0.5 for every pixel and a KL of 0, the loss per "
+           f"example should be {input_dims} * log 2 = {expected:.2f}, got {loss:.4g}.{hint}")
+
+
+def _kl_settings(rng) -> list[tuple[float, float]]:
+    """(mean, log variance) pairs of the KL check: fixed, or drawn from ``rng`` (one
+    variance above 1, one below)."""
+    if rng is None:
+        return [(1.5, float(np.log(4.0))), (0.5, -1.5)]
+    return [(float(rng.uniform(0.8, 2.0)), float(np.log(rng.uniform(2.0, 6.0)))),
+            (float(rng.uniform(0.2, 0.8)), float(rng.uniform(-2.0, -1.0)))]
+
+
+def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, latent_dims: int,
+                   rng=None) -> None:
+    """With the decoder at 0.5 everywhere, setting every mean and log variance (kernels
+    zero) adds the closed-form KL to the loss."""
+    enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
+    base = _loss_at(auto, enc, x, 0.0, 0.0)
+    for mean, log_var in _kl_settings(rng):
+        kl = float(kl_divergence(np.full(latent_dims, mean), np.full(latent_dims, log_var)))
+        extra = _loss_at(auto, enc, x, mean, log_var) - base
+        expect(abs(extra - kl) < LOSS_RTOL * kl + 1e-3,
+               f"with mean {mean:.3f} and log variance {log_var:.3f} in each of {latent_dims} "
+               f"latent dimensions, the KL term should add {kl:.3f} to the loss, it added "
+               f"{extra:.3f}. KL = -0.5 * sum(1 + log_var - mean^2 - exp(log_var)) over the "
+               "latent dimensions, averaged over the batch.")
+
+
+def expect_validation_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
+                           latent_dims: int) -> None:
+    """``fit(..., validation_data=...)`` reports ``val_loss``, computed as the training loss
+    is: one epoch on one batch at learning rate 0 leaves the weights as they are, so the two
+    agree (up to the sampling of z). What the terms are is the other tests' to check."""
+    enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, None)
+    mean, log_var = 1.5, float(np.log(4.0))
+    enc.set(mean, log_var)
+    auto.optimizer.learning_rate = 0.0
+    try:
+        history = auto.fit(x, x, validation_data=(x, x), epochs=1, batch_size=LOSS_BATCH,
+                           verbose=0).history
+    except Exception as error:  # noqa: BLE001 - any failure is the student's to see
+        raise AssertionError(
+            "auto.fit(x, x, validation_data=(x_val, x_val)) failed in validation: "
+            f"{type(error).__name__}: {str(error)[:300]}. A model with its own train_step "
+            "needs its own test_step too: Keras' test_step finds no loss to compute."
+        ) from None
+    expect("val_loss" in history,
+           "fit(..., validation_data=...) should report the total loss as 'val_loss'; its "
+           f"history has {sorted(history)}. A test_step of your own returns it as 'loss'.")
+    kl = float(kl_divergence(np.full(latent_dims, mean), np.full(latent_dims, log_var)))
+    train, val = float(history["loss"][-1]), float(history["val_loss"][-1])
+    hint = ""
+    if abs(train - val - kl) < LOSS_RTOL * kl:
+        hint = " It lacks the KL term: validation should add it as training does."
+    expect(abs(val - train) < LOSS_RTOL * kl + 1e-3,
+           "validation should compute the loss as training does (reconstruction plus KL): "
+           f"with the learning rate at 0, one step on the same images gave loss {train:.4g} "
+           f"and val_loss {val:.4g}.{hint}")
+
+
+def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
+                         latent_dims: int, rng, log_var_head: bool = False) -> None:
+    """One ``train_on_batch`` of a freshly built auto at learning rate ``ADAM_LR``, with
+    random weights and the log variance very low (z is the mean), moves no weight by more
+    than the learning rate, and each decoder weight with a clear NumPy gradient by about
+    the learning rate against its sign (that gradient is the reconstruction term's alone).
+
+    ``log_var_head``: only that the log variance's bias moves against the sign of the KL
+    term's gradient, 0.5 * (exp(log_var) - 1) averaged over the batch (the KL test's
+    probe: neither the reconstruction term nor the optimizer changes that direction).
+    """
+    if (mc.optimizer_name(auto) or "adam").split(" ")[0] != "adam":
+        return  # another optimizer, as auto says: the structure test's mistake
+    enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
+    batch = int(rng.integers(ADAM_BATCH, 2 * ADAM_BATCH + 1))
+    x = (rng.uniform(size=(batch, input_dims)) > 0.6).astype(np.float32)
+    quiet = _quiet_weights(enc, decoder, latent_dims, rng, x, LOG_VAR_QUIET)
+    if quiet is None:
+        return
+    dec_weights, mean = quiet
+    exact = _close(_outputs(decoder, mean, training=False)[0],
+                   forward(enc.decoder_ops, dec_weights, mean))
+    log_var = enc.outputs(x)[2]
+    enc_weights = encoder.get_weights()
+    auto.optimizer.learning_rate = ADAM_LR
+    auto.reset_metrics()
+    auto.run_eagerly = True   # the same numbers, without seconds of tracing
+    auto.train_on_batch(x, x, return_dict=True)
+    enc_moves = [np.asarray(b, np.float64) - a for a, b in zip(enc_weights,
+                                                              encoder.get_weights(), strict=True)]
+    dec_moves = [np.asarray(b, np.float64) - a for a, b in zip(dec_weights,
+                                                              decoder.get_weights(), strict=True)]
+    if log_var_head:  # the log variance's bias: last of the heads' weights, or the first's
+        step = enc_moves[-1] if enc.mean_first else enc_moves[len(enc.body_shapes) + 1]
+        grad = 0.5 * (np.exp(log_var) - 1.0).mean(axis=0)
+        big = np.abs(grad) >= ADAM_GRAD_MIN
+        expect(big.any(), "internal: the Adam probe drew no weight with a clear gradient")
+        expect(np.all(-np.sign(grad[big]) * step[big] > 0),
+               "one training step should move each entry of the log-variance layer's bias "
+               "against the gradient of the KL term (the only term that depends on the log "
+               "variance when it is very low); some of them did not")
+        return
+    largest = max(float(np.abs(m).max()) for m in enc_moves + dec_moves)
+    expect(largest <= 1.001 * ADAM_LR + 1e-6,
+           "one training step of a freshly built auto moved a weight by more than the "
+           "learning rate: Adam's first step moves no weight further (is auto compiled with "
+           "Adam, and does each step apply the optimizer once?)")
+    moved = np.abs(np.concatenate([m.ravel() for m in dec_moves])) / ADAM_LR
+    if not exact:  # the decoder is not the specification's: the structure test's mistake
+        expect(np.mean(moved >= 0.5) >= 0.25,
+               "one Adam step should move most of the decoder's weights by about the "
+               "learning rate; most of them moved much less (is auto compiled with Adam?)")
+        return
+    # summed cross-entropy, averaged over the batch: input_dims times the mean's gradient
+    grads = dense_grads(enc.decoder_ops, dec_weights, mean, x)
+    g = np.concatenate([gr.ravel() for gr in grads]) * input_dims
+    along = -np.sign(g) * np.concatenate([m.ravel() for m in dec_moves]) / ADAM_LR
+    big = np.abs(g) >= ADAM_GRAD_MIN
+    expect(big.any(), "internal: the Adam probe drew no weight with a clear gradient")
+    expect(np.all((along[big] >= 0.5) & (along[big] <= 1.001)),
+           "one Adam step should move each of the decoder's weights by the learning rate "
+           "against the sign of the loss's gradient (summed binary cross-entropy, averaged "
+           "over the batch); some of the weights with a clear gradient did not")

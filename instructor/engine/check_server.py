@@ -56,7 +56,7 @@ SERVER = "INSTRUCTOR_CHECK_SERVER"
 PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
            "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
            "helpers", "helpers.datasets", "helpers.grading.model_checks",
-           "helpers.grading.probes", "helpers.grading.vae_checks",
+           "helpers.grading.probes",
            "helpers.grading.evidence", "instructor.engine.remote",
            "instructor.engine.verify")
 _PR_SET_DUMPABLE = 4

@@ -29,7 +29,7 @@ SUSPECT_MODULES = {
     "multiprocessing", "subprocess", "IPython", "ipykernel", "traceback", "ast",
     "marshal", "pickle", "dill", "code", "codeop", "runpy", "signal", "atexit",
     "unittest", "pytest", "faulthandler", "weakref", "helpers.grading.evidence",
-    "helpers.grading.model_checks", "helpers.grading.vae_checks", "instructor",
+    "helpers.grading.model_checks", "helpers.grading.probes", "instructor",
 }
 #: Built-in functions that run or reach code and namespaces by name.
 SUSPECT_CALLS = {

@@ -1,4 +1,5 @@
-"""Tests for helpers.grading.vae_checks on small VAEs built right and built wrong, in-process."""
+"""Tests for the VAE probes of helpers.grading.probes (task (d)) on small VAEs built right
+and built wrong, in-process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import helpers
 helpers.import_quietly("keras", "tensorflow")
 import keras  # noqa: E402
 
-from helpers.grading import vae_checks as vc  # noqa: E402
+from helpers.grading import probes as vc  # noqa: E402
 
 L = keras.layers
 D, H, K = 12, [8], 2          # input size, hidden layers, latent size of the test models
@@ -65,24 +66,9 @@ def build(mean_act=None, log_sigma=False, kl_factor=1.0, pixel_sum=True, separat
 
 
 def test_kl_matches_closed_form():
-    assert vc.kl_to_standard_normal([0.0, 0.0], [0.0, 0.0]) == 0.0
+    assert vc.kl_divergence([0.0, 0.0], [0.0, 0.0]) == 0.0
     expected = 0.5 * (1.5**2 + 4 - 1 - math.log(4))
-    assert np.isclose(vc.kl_to_standard_normal([1.5], [math.log(4)]), expected)
-
-
-def test_dense_summary_reads_separate_activation_layers():
-    encoder, decoder, _ = build(separate_relu=True)
-    assert vc.dense_summary(encoder) == [(8, "relu"), (K, "linear"), (K, "linear")]
-    assert vc.dense_summary(decoder) == [(8, "relu"), (D, "sigmoid")]
-
-
-def test_a_dense_subclass_counts_as_dense_as_in_model_checks():
-    class MyDense(L.Dense):
-        pass
-
-    x = keras.Input((D,))
-    model = keras.Model(x, MyDense(4, "relu")(x))
-    assert vc.dense_summary(model) == [(4, "relu")]
+    assert np.isclose(vc.kl_divergence([1.5], [math.log(4)]), expected)
 
 
 def test_checks_fail_under_python_optimisations_too():
@@ -94,36 +80,63 @@ def test_checks_fail_under_python_optimisations_too():
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Assert)]
 
 
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
 def test_correct_model_passes_every_check():
     models = build()
-    vc.check_structure(*models, D, H, K)
-    vc.check_output_order(models[0], D)
-    vc.check_linear_heads(build()[0], D, K)
-    vc.check_sampling(build()[0], D, K)
-    vc.check_reconstruction_loss(build(), D, K)
-    vc.check_kl_loss(build(), D, K)
+    vc.expect_vae_shapes(*models, D, K)
+    vc.expect_vae_order(models[0], D)
+    vc.expect_linear_heads(build()[0], D, H, K)
+    vc.expect_sampling(build()[0], D, H, K)
+    vc.expect_reconstruction_loss(*build(), D, H, K)
+    vc.expect_kl_loss(*build(), D, H, K)
+
+
+def test_the_heads_are_found_by_what_they_do_in_either_order():
+    """A sampling layer that takes (log_var, mean): the log variance's weights come first."""
+    class Swapped(Sampling):
+        def call(self, inputs):
+            return super().call(inputs[::-1])
+
+    def encoder():
+        x = keras.Input((D,))
+        h = L.Dense(H[0], "relu")(x)
+        log_var = L.Dense(K)(h)
+        mean = L.Dense(K)(h)
+        return keras.Model(x, [Swapped()([log_var, mean]), mean, log_var])
+
+    assert not vc.VaeEncoder(encoder(), D, H, K).mean_first
+    assert vc.VaeEncoder(build()[0], D, H, K).mean_first
+    vc.expect_linear_heads(encoder(), D, H, K)
+    vc.expect_sampling(encoder(), D, H, K)
+    vc.expect_vae_encoder(encoder(), D, H, K, rng())
+    vc.expect_sampling_noise(encoder(), D, H, K, rng())
 
 
 @pytest.mark.parametrize("mistake, check, message", [
-    ({"swap_order": True}, lambda m: vc.check_output_order(m[0], D), "in this order"),
-    ({"mean_act": "relu"}, lambda m: vc.check_linear_heads(m[0], D, K), "mean layer"),
-    ({"log_sigma": True}, lambda m: vc.check_sampling(m[0], D, K), "standard deviation"),
-    ({"pixel_sum": False}, lambda m: vc.check_reconstruction_loss(m, D, K), "averaged"),
-    ({"kl_factor": -1.0}, lambda m: vc.check_kl_loss(m, D, K), "KL term"),
-    ({"kl_factor": 0.0}, lambda m: vc.check_kl_loss(m, D, K), "KL term"),
-    ({"kl_factor": 0.5}, lambda m: vc.check_kl_loss(m, D, K), "KL term"),
+    ({"swap_order": True}, lambda m: vc.expect_vae_order(m[0], D), "in this order"),
+    ({"mean_act": "relu"}, lambda m: vc.expect_linear_heads(m[0], D, H, K), "mean layer"),
+    ({"log_sigma": True}, lambda m: vc.expect_sampling(m[0], D, H, K), "standard deviation"),
+    ({"pixel_sum": False}, lambda m: vc.expect_reconstruction_loss(*m, D, H, K), "averaged"),
+    ({"kl_factor": -1.0}, lambda m: vc.expect_kl_loss(*m, D, H, K), "KL term"),
+    ({"kl_factor": 0.0}, lambda m: vc.expect_kl_loss(*m, D, H, K), "KL term"),
+    ({"kl_factor": 0.5}, lambda m: vc.expect_kl_loss(*m, D, H, K), "KL term"),
 ])
 def test_each_mistake_is_caught_with_a_message(mistake, check, message):
     with pytest.raises(AssertionError, match=message):
         check(build(**mistake))
 
 
-def test_structure_reports_wrong_decoder():
+def test_shapes_report_a_wrong_decoder():
     encoder, _, auto = build()
     c = keras.Input((K,))
-    bad_decoder = keras.Model(c, L.Dense(D, "sigmoid")(L.Dense(8, "tanh")(c)))
-    with pytest.raises(AssertionError, match="decoder Dense layers"):
-        vc.check_structure(encoder, bad_decoder, auto, D, H, K)
+    bad_decoder = keras.Model(c, L.Dense(D, "tanh")(c))
+    with pytest.raises(AssertionError, match="decoder outputs should lie in"):
+        vc.expect_vae_shapes(encoder, bad_decoder, auto, D, K)
+    with pytest.raises(AssertionError, match=r"decoder.get_weights\(\) should list"):
+        vc.expect_vae_decoder(bad_decoder, D, H, K, rng())
 
 
 class StepVAE(keras.Model):
@@ -177,14 +190,14 @@ def build_stepped(**kwargs):
 
 
 def test_validation_loss_passes_for_a_layer_and_for_both_steps():
-    vc.check_validation_loss(build(), D, K)
-    vc.check_validation_loss(build_stepped(), D, K)
+    vc.expect_validation_loss(*build(), D, H, K)
+    vc.expect_validation_loss(*build_stepped(), D, H, K)
 
 
 def test_validation_loss_leaves_the_terms_to_their_own_checks():
     """A wrong KL term, the same in training and validation, costs the KL check only."""
-    vc.check_validation_loss(build(kl_factor=-1.0), D, K)
-    vc.check_validation_loss(build(pixel_sum=False), D, K)
+    vc.expect_validation_loss(*build(kl_factor=-1.0), D, H, K)
+    vc.expect_validation_loss(*build(pixel_sum=False), D, H, K)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -194,7 +207,7 @@ def test_validation_loss_leaves_the_terms_to_their_own_checks():
 ])
 def test_validation_loss_catches_a_missing_or_different_test_step(kwargs, message):
     with pytest.raises(AssertionError, match=message):
-        vc.check_validation_loss(build_stepped(**kwargs), D, K)
+        vc.expect_validation_loss(*build_stepped(**kwargs), D, H, K)
 
 
 # ---------------------------------------------------------------- probes with random weights
@@ -203,19 +216,29 @@ SEEDS = [0, 1, 2]
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_correct_models_pass_the_random_weight_probes(seed):
-    vc.check_forward(build(), D, H, K, rng=seed)
-    vc.check_encoder_forward(build()[0], D, H, K, rng=seed, heads="either")
-    vc.check_adam_step(build(), D, H, K, rng=seed, log_var_head=True)
-    vc.check_adam_step(build_stepped(), D, H, K, rng=seed, log_var_head=True)
+    forward_probes(build(), rng(seed))
+    vc.expect_vae_encoder(build()[0], D, H, K, rng(seed), heads="either")
+    vc.expect_vae_adam_step(*build(), D, H, K, rng(seed))
+    vc.expect_vae_adam_step(*build(), D, H, K, rng(seed), log_var_head=True)
+    vc.expect_vae_adam_step(*build_stepped(), D, H, K, rng(seed), log_var_head=True)
 
 
-def test_probes_take_a_generator_and_several_hidden_layers():
-    rng = np.random.default_rng(5)
+def forward_probes(models, draws):
+    """The forward probes of the structure, linear and sampling tests."""
+    vc.expect_vae_encoder(models[0], D, H, K, draws)
+    vc.expect_vae_decoder(models[1], D, H, K, draws)
+    vc.expect_sampling_noise(models[0], D, H, K, draws)
+    vc.expect_vae_auto(*models, D, H, K, draws)
+
+
+def test_probes_take_several_hidden_layers():
+    draws = rng(5)
     global H
     saved, H = H, [8, 6]
     try:
-        vc.check_forward(build(), D, H, K, rng=rng)
-        vc.check_adam_step(build(), D, H, K, rng=rng, log_var_head=True)
+        forward_probes(build(), draws)
+        vc.expect_vae_adam_step(*build(), D, H, K, draws)
+        vc.expect_vae_adam_step(*build(), D, H, K, draws, log_var_head=True)
     finally:
         H = saved
 
@@ -227,19 +250,19 @@ def test_probes_take_a_generator_and_several_hidden_layers():
 def test_the_training_probe_leaves_each_mistake_to_its_own_test(mistake):
     """One mistake, one test: the decoder's Adam step and the structure test's forward
     probes (one linear head is enough there) pass for mistakes other tests catch."""
-    vc.check_adam_step(build(**mistake), D, H, K, rng=0)
+    vc.expect_vae_adam_step(*build(**mistake), D, H, K, rng())
     models = build(**mistake)
-    vc.check_encoder_forward(models[0], D, H, K, rng=0, heads="either")
-    vc.check_decoder_forward(models[1], D, H, K, rng=0)
-    vc.check_auto_forward(models, D, H, K, rng=0)
+    vc.expect_vae_encoder(models[0], D, H, K, rng(), heads="either")
+    vc.expect_vae_decoder(models[1], D, H, K, rng())
+    vc.expect_vae_auto(*models, D, H, K, rng())
 
 
 @pytest.mark.parametrize("mistake, check, message", [
-    ({"mean_act": "relu"}, lambda m: vc.check_encoder_forward(m[0], D, H, K), "mean layer"),
-    ({"log_sigma": True}, lambda m: vc.check_sampling_forward(m[0], D, H, K),
+    ({"mean_act": "relu"}, lambda m: vc.expect_vae_encoder(m[0], D, H, K, rng()), "mean layer"),
+    ({"log_sigma": True}, lambda m: vc.expect_sampling_noise(m[0], D, H, K, rng()),
      "standard normal"),
-    ({"kl_factor": -1.0}, lambda m: vc.check_adam_step(m, D, H, K, log_var_head=True),
-     "did not"),
+    ({"kl_factor": -1.0}, lambda m: vc.expect_vae_adam_step(*m, D, H, K, rng(),
+                                                            log_var_head=True), "did not"),
 ])
 def test_the_probes_catch_what_the_special_weight_checks_catch(mistake, check, message):
     with pytest.raises(AssertionError, match=message):
@@ -251,21 +274,22 @@ def test_the_kl_probe_catches_a_missing_kl_term_in_most_draws():
     gradient through z (about exp(-10) of it), above Adam's epsilon: Adam moves it by
     the learning rate in a direction that depends on the draw. So the probe catches a
     missing KL term in most draws only (6 of these 8 seeds); the KL test's special-weight
-    check (check_kl_loss) catches it in every one."""
+    check (expect_kl_loss) catches it in every one."""
     caught = 0
     for seed in range(8):
         try:
-            vc.check_adam_step(build(kl_factor=0.0), D, H, K, rng=seed, log_var_head=True)
+            vc.expect_vae_adam_step(*build(kl_factor=0.0), D, H, K, rng(seed),
+                                    log_var_head=True)
         except AssertionError as err:
             assert "did not" in str(err)
             caught += 1
         with pytest.raises(AssertionError, match="KL term"):
-            vc.check_kl_loss(build(kl_factor=0.0), D, K, rng=seed)
+            vc.expect_kl_loss(*build(kl_factor=0.0), D, H, K, rng(seed))
     assert caught >= 5, caught
 
 
 class LyingDense(L.Dense):
-    """Says relu (its ``activation`` attribute, what ``check_structure`` reads), computes tanh."""
+    """Says relu (its ``activation`` attribute, what the structure test reads), computes tanh."""
 
     def call(self, inputs):
         return keras.ops.tanh(keras.ops.matmul(inputs, self.kernel) + self.bias)
@@ -321,7 +345,7 @@ def build_liar(hidden_dense=L.Dense, decoder_dense=L.Dense, secret=False, sample
 
 
 class Adam(keras.optimizers.SGD):
-    """Plain gradient descent under Adam's name (the name is what check_structure reads)."""
+    """Plain gradient descent under Adam's name (the name is what the structure test reads)."""
 
 
 class RMSAdam(keras.optimizers.RMSprop):
@@ -336,26 +360,31 @@ RMSAdam.__name__ = "Adam"
 
 def _old_checks(models):
     """The special-weight checks (fresh models for each, as in the notebook)."""
-    vc.check_structure(*models(), D, H, K)
-    vc.check_output_order(models()[0], D)
-    vc.check_linear_heads(models()[0], D, K)
-    vc.check_sampling(models()[0], D, K)
-    vc.check_kl_loss(models(), D, K)
+    vc.expect_vae_shapes(*models(), D, K)
+    vc.expect_vae_order(models()[0], D)
+    vc.expect_linear_heads(models()[0], D, H, K)
+    vc.expect_sampling(models()[0], D, H, K)
+    vc.expect_kl_loss(*models(), D, H, K)
 
 
 @pytest.mark.parametrize("liar, check, message", [
     ({"hidden_dense": LyingDense},
-     lambda m: vc.check_encoder_forward(m[0], D, H, K, heads="either"), "hidden layers relu"),
+     lambda m: vc.expect_vae_encoder(m[0], D, H, K, rng(), heads="either"),
+     "hidden layers relu"),
     ({"decoder_dense": LyingDense},
-     lambda m: vc.check_decoder_forward(m[1], D, H, K), "decoder should compute"),
+     lambda m: vc.expect_vae_decoder(m[1], D, H, K, rng()), "decoder computes something"),
     ({"secret": True},
-     lambda m: vc.check_encoder_forward(m[0], D, H, K, heads="either"), "hidden layers relu"),
-    ({"sampler": True}, lambda m: vc.check_sampling_forward(m[0], D, H, K), "standard normal"),
-    ({"own_decoder": True}, lambda m: vc.check_auto_forward(m, D, H, K), "chain the encoder"),
+     lambda m: vc.expect_vae_encoder(m[0], D, H, K, rng(), heads="either"),
+     "hidden layers relu"),
+    ({"sampler": True}, lambda m: vc.expect_sampling_noise(m[0], D, H, K, rng()),
+     "standard normal"),
+    ({"own_decoder": True}, lambda m: vc.expect_vae_auto(*m, D, H, K, rng()),
+     "chain the encoder"),
     # plain SGD: a step of lr * g, too short or too long (which, depends on the draw)
-    ({"optimizer": Adam()}, lambda m: vc.check_adam_step(m, D, H, K),
+    ({"optimizer": Adam()}, lambda m: vc.expect_vae_adam_step(*m, D, H, K, rng()),
      "should move each|more than the learning rate"),
-    ({"optimizer": RMSAdam()}, lambda m: vc.check_adam_step(m, D, H, K), "more than the "),
+    ({"optimizer": RMSAdam()}, lambda m: vc.expect_vae_adam_step(*m, D, H, K, rng()),
+     "more than the "),
 ])
 def test_the_probes_catch_liars_the_special_weight_checks_let_through(liar, check, message):
     """Each liar passes the checks that set special weights and read what models report;
@@ -369,7 +398,7 @@ def test_the_probes_catch_liars_the_special_weight_checks_let_through(liar, chec
     if not liar.get("own_decoder"):     # a copied decoder is not zeroed by the loss checks
         _old_checks(models)
     else:
-        vc.check_structure(*models(), D, H, K)
+        vc.expect_vae_shapes(*models(), D, K)
     with pytest.raises(AssertionError, match=message):
         check(models())
 
@@ -384,11 +413,11 @@ def test_the_adam_probe_checks_adams_first_step_against_the_keras_source():
     opt.apply_gradients([(keras.ops.convert_to_tensor(g), w)])
     expected = -vc.ADAM_LR * g / (np.abs(g) + vc.ADAM_EPSILON / np.sqrt(1 - vc.ADAM_BETA_2))
     assert np.allclose(np.asarray(w), expected, rtol=1e-4, atol=1e-9)
-    assert np.abs(np.asarray(w)[2:]).min() >= vc.ADAM_STEP_MIN * vc.ADAM_LR
+    assert np.abs(np.asarray(w)[2:]).min() >= 0.5 * vc.ADAM_LR
 
 
 def test_the_kl_tests_adam_probe_leaves_the_optimizer_to_the_training_test():
     """SGD under Adam's name fails the training test's probe only: the KL test's checks
     the direction of the log-variance layer's step, which any gradient step gets right."""
-    vc.check_adam_step(build_liar(optimizer=Adam()), D, H, K, log_var_head=True)
-    vc.check_adam_step(build(pixel_sum=False), D, H, K, log_var_head=True)
+    vc.expect_vae_adam_step(*build_liar(optimizer=Adam()), D, H, K, rng(), log_var_head=True)
+    vc.expect_vae_adam_step(*build(pixel_sum=False), D, H, K, rng(), log_var_head=True)
