@@ -49,6 +49,8 @@ def copy_data_files(source: str, dest: str) -> None:
 #: What a cell the ``tasks`` scope does not run shows.
 NOT_RUN = ("[not run while grading: the grader runs only the setup and your answer cells, "
            "in a process of their own, and the tests]\n")
+#: What the setup cell shows there: it ran before the answer cells, its output not kept.
+SETUP_RUN = "[run while grading before your answer cells; its output is not kept]\n"
 
 
 class SafeExecute(SandboxedExecute):
@@ -172,8 +174,10 @@ class SafeExecute(SandboxedExecute):
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
                 if cell.source.strip():
+                    text = SETUP_RUN if self.setup_tag in cell.metadata.get("tags", []) \
+                        else NOT_RUN
                     cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                           text=NOT_RUN)]
+                                                           text=text)]
 
     def _release(self, resources):
         if self.release_notebook:
