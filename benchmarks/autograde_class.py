@@ -10,8 +10,9 @@ all of them), collects them as an instructor would, and autogrades the class wit
 ``instructor.workflow.autograde`` (``--jobs`` graders in parallel, each in its own course folder
 and gradebook copy, merged into one gradebook). Notebooks are graded in fast mode, as
 ``make autograde`` grades them: the setup and answer cells in the answer process, no
-kernel (``--scope notebook``: every cell in a kernel, as nbgrader does). The canary (``instructor.workflow.canary``: the answer key
-and the stub graded first) runs before the class, and stops it if the key does not get
+kernel (``--scope notebook``: every cell in a kernel, as nbgrader does). The canary
+(``instructor.workflow.canary``: the answer key and the stub graded first) runs before
+the class, and stops it if the key does not get
 full marks here (``--skip-canary`` to measure without it). It prints the canary's time,
 progress (students done / total), the seconds each submission took, the class total and
 the mean per student, per notebook and overall, and where a submission's seconds go.

@@ -217,7 +217,8 @@ def _report(path):
 
 def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
     """What an answer cell prints, displays and evaluates last, and its error with a
-    traceback, are reported once per cell (not again in a second namespace), bounded."""
+    traceback, are reported once per cell (not again in a second namespace), bounded; a
+    cell that runs too long is stopped, each time it runs."""
     path = tmp_path / "cells.jsonl"
     answers = Answers(tmp_path)
     answers.report = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
@@ -228,7 +229,8 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
                                 "display({'a': 1})\ndef f():\n    return 2\nf() + 1"]]},
         "t@9": {"answers": [[3, "print('hi')"], [7, "print('x' * 5000)\ng = 1"],
                             [8, "def h():\n    return 1\n1 / 0"]]},
-        "u@9": {"answers": [[2, "while True:\n    pass"]]}})
+        "u@9": {"answers": [[2, "while True:\n    pass"]]},
+        "u@12": {"answers": [[2, "while True:\n    pass"]]}})  # again: stopped again
     os.close(answers.report)
     lines = _report(path)
     assert [line["cell"] for line in lines] == [3, 3, 7, 7, 8, 8, 2, 2]
@@ -249,4 +251,4 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
     (timeout,) = outputs[2]
     assert timeout["ename"] == "CellTimeoutError"
     assert "COURSE_CELL_TIMEOUT" in timeout["evalue"]
-    assert "ran longer than 2 s" in answers.errors["u@9"]
+    assert "ran longer than 2 s" in answers.errors["u@9"] == answers.errors["u@12"]

@@ -579,11 +579,8 @@ class _CellStream(io.TextIOBase):
 
 @contextlib.contextmanager
 def _captured(outputs: CellOutputs | None, timeout: int):
-    """While an answer cell runs: its prints and displays into ``outputs``, and a
-    :class:`CellTimeoutError` after ``timeout`` seconds (0: none)."""
-    if outputs is None:
-        yield
-        return
+    """While a cell runs: a :class:`CellTimeoutError` after ``timeout`` seconds (0:
+    none), and its prints and displays into ``outputs`` (None: to the log)."""
     from IPython.core.interactiveshell import InteractiveShell
 
     publisher = InteractiveShell.instance().display_pub
@@ -593,8 +590,9 @@ def _captured(outputs: CellOutputs | None, timeout: int):
         raise CellTimeoutError(timeout)
 
     previous = signal.signal(signal.SIGALRM, stop)
-    sys.stdout, sys.stderr = _CellStream(outputs, "stdout"), _CellStream(outputs, "stderr")
-    publisher.publish = outputs.publish
+    if outputs is not None:
+        sys.stdout, sys.stderr = _CellStream(outputs, "stdout"), _CellStream(outputs, "stderr")
+        publisher.publish = outputs.publish
     signal.alarm(max(0, int(timeout)))
     try:
         yield

@@ -429,6 +429,8 @@ class OutsideCheck:
         for task_answers in answer_sources(cells, self.release_cells).values():
             for index, _source in task_answers:
                 outputs = report.get(index, NOT_RUN_ANSWER)
+                cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \
+                    else list(report).index(index) + 1  # in the order they ran
                 if outputs is None:  # started, never ended
                     outputs = [error_output("DeadKernelError", DIED)]
                 elif outputs is NOT_RUN_ANSWER:
