@@ -505,6 +505,7 @@ class CellOutputs:
 
     def __init__(self, index: int, fd: int | None, limit: int):
         self.index, self.fd, self.left, self.cut = index, fd, limit, False
+        self.limit = limit
         self.outputs: list[dict] = []
         self._write({"cell": index})
 
@@ -520,11 +521,9 @@ class CellOutputs:
             return
         if size > self.left:
             self.cut = True
-            self.outputs.append({
-                "output_type": "error", "ename": "OutputTooLarge",
-                "evalue": "this cell's output passed the grader's limit (COURSE_CELL_OUTPUT_MB);"
-                          " the rest of it was dropped, and the cell fails",
-                "traceback": []})
+            self._error("OutputTooLarge", (
+                f"this cell's output passed the grader's limit of {self.limit / 2 ** 20:g} MiB "
+                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
             return
         self.left -= size
         last = self.outputs[-1] if self.outputs else {}
@@ -551,10 +550,14 @@ class CellOutputs:
         self._add(output, len(json.dumps(output, default=str)))
 
     def error(self, err: BaseException) -> None:
-        lines = traceback.format_exception(type(err), err, err.__traceback__)
-        lines = [line for line in lines if __file__ not in line][-40:]
-        self.outputs.append({"output_type": "error", "ename": type(err).__name__,
-                             "evalue": str(err)[:2000], "traceback": lines})
+        """The cell's error, its traceback from the cell's own frames down."""
+        frames = [line for line in traceback.format_tb(err.__traceback__)
+                  if __file__ not in line][-40:]
+        self._error(type(err).__name__, str(err)[:2000], frames)
+
+    def _error(self, ename: str, evalue: str, frames: list[str] = ()) -> None:
+        self.outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
+                             "traceback": [*frames, f"{ename}: {evalue}"]})
 
     def end(self) -> None:
         self._write({"cell": self.index, "outputs": self.outputs})
