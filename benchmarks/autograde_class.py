@@ -13,8 +13,9 @@ and gradebook copy, merged into one gradebook). Notebooks are graded in fast mod
 kernel (``--scope notebook``: every cell in a kernel, as nbgrader does). The canary
 (``instructor.workflow.canary``: the answer key and the stub graded first) runs before
 the class, and stops it if the key does not get full marks here (``--skip-canary`` to
-measure without it). It prints the canary's time, progress (students done / total), the seconds each submission took, the class total and
-the mean per student, per notebook and overall, and where a submission's seconds go.
+measure without it). It prints the canary's time, progress (students done / total),
+the seconds each submission took, the class total and the mean per student, per notebook
+and overall, and where a submission's seconds go.
 """
 
 from __future__ import annotations

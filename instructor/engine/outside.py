@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -335,12 +336,26 @@ class OutsideCheck:
         except OSError:
             pass  # it died: the checking process says so for every call
 
+    def _wait_for_answers(self, deadline: float) -> None:
+        """Until the answer process has run its answer cells (the report's last line
+        says ``done``), ended, or ``deadline``: the tests' calls, each bounded by the cell
+        timeout, then start with the answers ready."""
+        while self.report_fd is not None and self.answers.poll() is None \
+                and time.monotonic() < deadline:
+            size = os.fstat(self.report_fd).st_size
+            if os.pread(self.report_fd, len(DONE), max(0, size - len(DONE))) == DONE:
+                return
+            time.sleep(0.1)
+
     def _verdicts(self, job: dict, cells) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
+        deadline = time.monotonic() + self.timeout
         if self.answers is not None:
             self._send_answers(cells)
+            self._wait_for_answers(deadline)
         try:
-            log, _ = self.process.communicate(json.dumps(job), timeout=self.timeout)
+            log, _ = self.process.communicate(
+                json.dumps(job), timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
@@ -421,6 +436,8 @@ class OutsideCheck:
         if self.report_fd is not None:
             text = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
             for line in text.decode("utf-8", "replace").splitlines():
+                if line.encode() + b"\n" == DONE:
+                    break
                 try:
                     entry = json.loads(line)
                     report[int(entry["cell"])] = entry.get("outputs")
@@ -441,11 +458,14 @@ class OutsideCheck:
                                         for o in outputs if isinstance(o, dict)]
 
 
+#: The answer process's last line of its report: every answer cell has run.
+DONE = b'{"done": true}\n'
 #: Why an answer cell has no outputs: no test of its task runs after it.
 NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n"
 #: An answer cell the answer process died in.
-DIED = ("the process running your answer cells died while running this cell (os._exit, a "
-        "crash in a library, or memory exhausted); its task's tests could not call it")
+DIED = ("the process running your answer cells ended while running this cell (os._exit, a "
+        "crash in a library, memory exhausted, or past the grader's time limit); its task's "
+        "tests could not call it")
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:
