@@ -123,10 +123,10 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # fast mode (at most 3 epochs on 6,000 images): the longest cell of a graded notebook
 # takes well under a minute on 2 loaded CPU cores, so a cell that runs for
 # CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
-# The timeouts and the kernel's caps, and the grading scope: "tasks" (the default) skips
-# unchanged demo cells that no graded or student cell depends on, 2-3 times faster on
-# notebooks with long demos; "notebook" (COURSE_GRADE_SCOPE=notebook) runs every cell,
-# as nbgrader does.
+# The timeouts and the kernel's caps, and the grading scope: "tasks" (the default) starts
+# no kernel: the answer process runs the setup and the answer cells, whose outputs it
+# reports, and the other cells are not run; "notebook" (COURSE_GRADE_SCOPE=notebook) runs
+# every cell but the tests in a kernel, as nbgrader does.
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # Test cells run outside the kernel only, with the graded functions answered by the
 # student's answer cells in a process of their own (instructor/engine/outside.py). The

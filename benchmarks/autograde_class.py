@@ -9,12 +9,13 @@ broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class
 all of them), collects them as an instructor would, and autogrades the class with
 ``instructor.workflow.autograde`` (``--jobs`` graders in parallel, each in its own course folder
 and gradebook copy, merged into one gradebook). Notebooks are graded in fast mode, as
-``make autograde`` grades them: the cells the graded tasks need (``--scope notebook``:
-every cell, as nbgrader does). The canary (``instructor.workflow.canary``: the answer key
-and the stub graded first) runs before the class, and stops it if the key does not get
-full marks here (``--skip-canary`` to measure without it). It prints the canary's time,
-progress (students done / total), the seconds each submission took, the class total and
-the mean per student, per notebook and overall, and where a submission's seconds go.
+``make autograde`` grades them: the setup and answer cells in the answer process, no
+kernel (``--scope notebook``: every cell in a kernel, as nbgrader does). The canary
+(``instructor.workflow.canary``: the answer key and the stub graded first) runs before
+the class, and stops it if the key does not get full marks here (``--skip-canary`` to
+measure without it). It prints the canary's time, progress (students done / total),
+the seconds each submission took, the class total and the mean per student, per notebook
+and overall, and where a submission's seconds go.
 """
 
 from __future__ import annotations
@@ -100,9 +101,9 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
     return summary
 
 
-#: The phases of one submission, in the order they happen: the grading kernel's
-#: (instructor.engine.sandboxed_run / execute: ``course_grading.seconds`` in the graded
-#: notebook), then what the rest of the submission's seconds went to: nbgrader's own
+#: The phases of one submission, in the order they happen (instructor.engine.execute,
+#: ``course_grading.seconds`` in the graded notebook; the kernel's only with ``--scope
+#: notebook``), then what the rest of the submission's seconds went to: nbgrader's own
 #: passes (the gradebook, the other preprocessors, saving), the submission's checks and
 #: copies, and the process that runs ``nbgrader autograde``.
 PHASES = ["outside check start", "kernel start", "setup cells", "other cells",
@@ -141,8 +142,8 @@ def main() -> None:
     parser.add_argument("-a", "--assignments", default="",
                         help="comma-separated notebooks (default: every graded one)")
     parser.add_argument("--scope", choices=["notebook", "tasks"], default=None,
-                        help="only what the graded tasks need (`make autograde`'s default, "
-                        "COURSE_GRADE_SCOPE) or every cell, the demos too")
+                        help="the setup and answer cells, no kernel (`make autograde`'s "
+                        "default, COURSE_GRADE_SCOPE) or every cell in a kernel")
     parser.add_argument("--keep", type=Path, help="keep the scratch course here")
     parser.add_argument("--skip-canary", action="store_true",
                         help="grade without the canary (answer key and stub first)")

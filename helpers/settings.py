@@ -81,8 +81,8 @@ SETTINGS: dict[str, Setting] = _declare(
             "loading its weights"),
     Setting("COURSE_SAVE_WEIGHTS", "flag", False, "after training, save the weights and "
             "their record in the weights folder"),
-    Setting("COURSE_GRADE_SCOPE", "choice", "tasks", "what grading runs: only what the "
-            "graded tasks need (`tasks`) or every cell, the demos too (`notebook`)",
+    Setting("COURSE_GRADE_SCOPE", "choice", "tasks", "what grading runs: the setup and "
+            "answer cells, without a kernel (`tasks`), or every cell in a kernel (`notebook`)",
             ("notebook", "tasks")),
     Setting("COURSE_GRADING_ISOLATION", "choice", "bubblewrap", "how grading isolates student "
             "code: `bubblewrap` (namespaces, no network, only the files it needs), or "

@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
         if name == "autograde":
             p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")
             p.add_argument("--scope", choices=["notebook", "tasks"], default=None,
-                           help="only what the graded tasks need (default: "
-                           "COURSE_GRADE_SCOPE, else tasks) or every cell")
+                           help="the setup and answer cells, no kernel (default: "
+                           "COURSE_GRADE_SCOPE, else tasks) or every cell in a kernel")
             p.add_argument("--shard", default=None, metavar="I/N",
                            help="grade only shard I of N of the students, into shards/I-of-N/ "
                                 "(then merge-shards)")

@@ -207,3 +207,48 @@ def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
     assert (tmp_path / "answers.log").read_text() == "xxxxxxx\nxx"
     assert log.write("more") == 4      # past the cap: dropped, reported as written
     assert log.encoding == "utf-8" and log.writable() and not log.isatty()
+
+
+def _report(path):
+    import json
+
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
+    """What an answer cell prints, displays and evaluates last, and its error with a
+    traceback, are reported once per cell (not again in a second namespace), bounded; a
+    cell that runs too long is stopped, each time it runs."""
+    path = tmp_path / "cells.jsonl"
+    answers = Answers(tmp_path)
+    answers.report = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    answers.cell_timeout, answers.output_bytes = 2, 4096
+    answers.run_setup(["import numpy as np"])
+    answers.run_tasks({
+        "t@5": {"answers": [[3, "print('hi')\nimport sys\nprint('warn', file=sys.stderr)\n"
+                                "display({'a': 1})\ndef f():\n    return 2\nf() + 1"]]},
+        "t@9": {"answers": [[3, "print('hi')"], [7, "print('x' * 5000)\ng = 1"],
+                            [8, "def h():\n    return 1\n1 / 0"]]},
+        "u@9": {"answers": [[2, "while True:\n    pass"]]},
+        "u@12": {"answers": [[2, "while True:\n    pass"]]}})  # again: stopped again
+    os.close(answers.report)
+    lines = _report(path)
+    assert [line["cell"] for line in lines] == [3, 3, 7, 7, 8, 8, 2, 2]
+    outputs = {line["cell"]: line["outputs"] for line in lines if "outputs" in line}
+    first = outputs[3]
+    assert first[0] == {"output_type": "stream", "name": "stdout", "text": "hi\n"}
+    assert first[1]["name"] == "stderr" and "warn" in first[1]["text"]
+    assert first[2]["output_type"] == "display_data"
+    assert first[2]["data"]["text/plain"] == "{'a': 1}"
+    assert first[3]["output_type"] == "execute_result"
+    assert first[3]["data"]["text/plain"] == "3"
+    assert [o["ename"] for o in outputs[7]] == ["OutputTooLarge"]
+    assert "COURSE_CELL_OUTPUT_MB" in outputs[7][0]["evalue"]
+    assert answers.errors.get("t@9", "").startswith("ZeroDivisionError")  # 7 ran on
+    (error,) = outputs[8]
+    assert error["ename"] == "ZeroDivisionError"
+    assert any("1 / 0" in line or "line 3" in line for line in error["traceback"])
+    (timeout,) = outputs[2]
+    assert timeout["ename"] == "CellTimeoutError"
+    assert "COURSE_CELL_TIMEOUT" in timeout["evalue"]
+    assert "ran longer than 2 s" in answers.errors["u@9"] == answers.errors["u@12"]

@@ -1,8 +1,9 @@
 """The test cells' verdicts (instructor/engine/outside.py), without kernels.
 
-The whole path (kernel, answer process, checking process) is graded end to end by the
-bad-submission matrix and the grading tests; here each verdict rule is checked alone,
-and the two processes run for real on a one-task notebook (no kernel).
+The whole path (answer process, checking process; with SCOPE=notebook the kernel) is
+graded end to end by the bad-submission matrix and the grading tests; here each verdict
+rule is checked alone, and the two processes run for real on a one-task notebook (no
+kernel).
 """
 
 from __future__ import annotations
@@ -313,3 +314,36 @@ def test_the_answer_process_gets_no_hidden_test_key():
         outside.stop()
     [output] = cells[2].outputs
     assert (output.ename, output.evalue) == ("AssertionError", "area(2)")
+
+
+def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
+    """The answer process's report becomes the answer cells' outputs, made inert; a cell
+    it started and never ended died there; one it never ran says so."""
+    import json
+
+    from instructor.engine.outside import DIED, NOT_RUN_ANSWER
+
+    cells = submission()
+    cells.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
+    release = [*release_cells()]
+    release.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
+    outside = OutsideCheck(cells, release, [], Box(), {})
+    path = tmp_path / "cells.jsonl"
+    lines = [{"cell": 1}, {"cell": 1, "outputs": [
+        {"output_type": "stream", "name": "stdout", "text": "hi\n"},
+        {"output_type": "display_data", "data": {"text/html": "<script>x</script><b>b</b>",
+                                                 "application/javascript": "alert(1)"},
+         "metadata": {}}]}, {"cell": 2}]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    outside.report_fd = os.open(path, os.O_RDONLY)
+    try:
+        outside.answer_outputs(cells)
+    finally:
+        os.close(outside.report_fd)
+    stream, shown = cells[1].outputs
+    assert stream.text == "hi\n" and cells[1].execution_count == 1
+    assert "<script" not in shown.data["text/html"] and "application/javascript" not in shown.data
+    assert [(o.ename, o.evalue) for o in cells[2].outputs] == [("DeadKernelError", DIED)]
+    outside.report_fd = None
+    outside.answer_outputs(cells)
+    assert cells[1].outputs[0].text == NOT_RUN_ANSWER and cells[1].execution_count is None

@@ -38,7 +38,7 @@ FLAG_NOTES = [
     ("REPAIRED", re.compile(r"grading metadata|had the grade_id|the grader rebuilt it|"
                             r"was missing from the notebook|locked cell .* was edited")),
     ("TIMEOUT", re.compile(r"ran too long|time budget used up")),
-    ("CRASH", re.compile(r"crashed the Python kernel|too many crashes|ran out of memory")),
+    ("CRASH", re.compile(r"crashed the Python|too many crashes|ran out of memory")),
     ("NEEDS REVIEW", re.compile(r"needs the instructor's review")),
     ("TOO LARGE", re.compile(r"over the grader's limit")),
     # the LMS's own mark, carried by collect from its download (Canvas' LATE)

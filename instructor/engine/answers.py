@@ -2,7 +2,8 @@
 
 Started by :class:`instructor.engine.outside.OutsideCheck` under the grading sandbox::
 
-    python instructor/engine/answers.py REQUESTS_FD REPLIES_FD STRIPPED_DIR < SOURCES
+    python instructor/engine/answers.py REQUESTS_FD REPLIES_FD STRIPPED_DIR \
+        [REPORT_FD CELL_TIMEOUT OUTPUT_BYTES] < SOURCES
 
 The process holds none of the checks, the expected values or the hidden tests: only the
 trusted ``grade-setup`` cells, each task's trusted context cells and the student's
@@ -13,7 +14,12 @@ the real package is not readable, so no route leads to them.
 Standard input brings two JSON documents: the setup sources (first line, run at once, so
 that TensorFlow is imported while the notebook still runs) and then, when the notebook
 is done, ``{"tasks": {task: {"context": [...], "answers": [...]}}}``: each task's
-answers run in a namespace of their own (two tasks may define the same function name).
+answers run in a namespace of their own (two tasks may define the same function name);
+an answer given as ``[index, source]`` is the notebook's cell ``index``, whose outputs
+are reported (:class:`CellOutputs`) the first time it runs, on ``REPORT_FD``, one JSON
+line when it starts and one with its outputs when it ends (a start without an end: the
+process died in it), each cell stopped after ``CELL_TIMEOUT`` seconds and its outputs
+kept up to ``OUTPUT_BYTES``.
 Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
 ``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
 arguments, call a model on these arrays, set its weights, take a training step. Replies
@@ -25,9 +31,11 @@ first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in th
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
+import signal
 import struct
 import sys
 import tempfile
@@ -45,7 +53,11 @@ LOG_BYTES = 2 ** 20
 # ------------------------------------------------------------------ frames (both sides)
 def write_frame(fd: int, message: dict) -> None:
     data = json.dumps(message).encode()
-    view = memoryview(HEADER.pack(len(data)) + data)
+    write_all(fd, HEADER.pack(len(data)) + data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 
@@ -144,6 +156,10 @@ class Answers:
         self.trusted_classes: dict[str, set[int]] = {}
         self.calls = 0
         self.shell = None
+        #: where the answer cells' outputs go (None: nowhere), their caps, cells done
+        self.report: int | None = None
+        self.cell_timeout, self.output_bytes = 0, LOG_BYTES
+        self.reported: set[int] = set()
 
     def _ipython(self) -> None:
         """What a notebook's code may expect of IPython: ``get_ipython()``, ``display``,
@@ -160,11 +176,24 @@ class Answers:
         self.base.update(get_ipython=lambda: self.shell, display=display, In=history,
                          _ih=history, Out={}, _oh={})
 
-    def _run(self, source: str, name: str, namespace: dict) -> None:
+    def _run(self, source: str, name: str, namespace: dict, outputs=None) -> None:
+        """Run one cell; with ``outputs`` (:class:`CellOutputs`), the value of its last
+        expression becomes its result, as in a kernel."""
         if self.shell is not None:
             namespace.get("In", []).append(source)
             source = self.shell.transform_cell(source)
-        exec(compile(source, name, "exec"), namespace)  # noqa: S102
+        if outputs is None:
+            exec(compile(source, name, "exec"), namespace)  # noqa: S102
+            return
+        import ast
+
+        tree = ast.parse(source, name)
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, name, "exec"), namespace)  # noqa: S102
+        if last is not None:
+            value = eval(compile(ast.Expression(last.value), name, "eval"), namespace)  # noqa: S307
+            if value is not None:
+                outputs.display(value, result=True)
 
     # the sources
     def run_setup(self, sources: list[str]) -> None:
@@ -188,16 +217,26 @@ class Answers:
                 if kind == "answers":  # what setup and context defined, before any answer
                     self.trusted_classes[task] = {id(v) for v in namespace.values()
                                                   if isinstance(v, type)}
-                for source in sources.get(kind, []):
+                for item in sources.get(kind, []):
+                    index, source = item if isinstance(item, list) else (None, item)
+                    outputs = None
+                    if index is not None and index not in self.reported:
+                        outputs = CellOutputs(index, self.report, self.output_bytes)
+                        self.reported.add(index)
                     try:
-                        self._run(source, f"<{kind} {task}>", namespace)
+                        with _captured(outputs, self.cell_timeout):
+                            self._run(source, f"<{kind} {task}>", namespace, outputs)
                         if kind == "answers":
                             answer_error = None
-                    except Exception as err:  # noqa: BLE001 - reported when it is called
+                    except (Exception, CellTimeoutError) as err:  # noqa: BLE001 - reported
+                        if outputs is not None:
+                            outputs.error(err)
                         if kind == "answers":
                             answer_error = f"{_message(err)} (in your answer cell)"
                         else:
                             context_error = context_error or _message(err)
+                    if outputs is not None:
+                        outputs.end()
             if context_error or answer_error:
                 self.errors[task] = context_error or answer_error
 
@@ -453,6 +492,121 @@ METHODS = {
 }
 
 
+class CellTimeoutError(BaseException):
+    """An answer cell ran past the cell timeout (a ``BaseException``: ``except
+    Exception`` in the student's code does not swallow it)."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"this cell ran longer than {seconds} s and was stopped (an "
+                         "infinite loop, or far too much work?) (COURSE_CELL_TIMEOUT)")
+
+
+class CellOutputs:
+    """One answer cell's outputs as a kernel would send them (streams, displayed and
+    result mime bundles, its error and traceback), kept up to ``limit`` bytes: past it,
+    output is dropped and one ``OutputTooLarge`` error says so. Written to ``fd`` as a
+    JSON line when the cell starts and one when it ends."""
+
+    def __init__(self, index: int, fd: int | None, limit: int):
+        self.index, self.fd, self.left, self.cut = index, fd, limit, False
+        self.limit = limit
+        self.outputs: list[dict] = []
+        self._write({"cell": index})
+
+    def _write(self, message: dict) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):  # the student's code closed it: no report
+                write_all(self.fd, (json.dumps(message) + "\n").encode())
+
+    def _add(self, output: dict, size: int) -> None:
+        if self.cut:
+            return
+        if size > self.left:
+            self.cut = True
+            self._error("OutputTooLarge", (
+                f"this cell's output passed the grader's limit of {self.limit / 2 ** 20:g} MiB "
+                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
+            return
+        self.left -= size
+        last = self.outputs[-1] if self.outputs else {}
+        if output["output_type"] == "stream" and last.get("name") == output.get("name") \
+                and last.get("output_type") == "stream":
+            last["text"] += output["text"]
+        else:
+            self.outputs.append(output)
+
+    def stream(self, name: str, text: str) -> None:
+        self._add({"output_type": "stream", "name": name, "text": text}, len(text))
+
+    def display(self, value, result: bool = False) -> None:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        data, metadata = InteractiveShell.instance().display_formatter.format(value)
+        self.publish(data, metadata, "execute_result" if result else "display_data")
+
+    def publish(self, data, metadata=None, kind: str = "display_data", **_ignored) -> None:
+        output = {"output_type": kind, "data": dict(data or {}),
+                  "metadata": dict(metadata or {})}
+        if kind == "execute_result":
+            output["execution_count"] = None
+        self._add(output, len(json.dumps(output, default=str)))
+
+    def error(self, err: BaseException) -> None:
+        """The cell's error, its traceback from the cell's own frames down."""
+        frames = [line for line in traceback.format_tb(err.__traceback__)
+                  if __file__ not in line][-40:]
+        self._error(type(err).__name__, str(err)[:2000], frames)
+
+    def _error(self, ename: str, evalue: str, frames: list[str] = ()) -> None:
+        self.outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
+                             "traceback": [*frames, f"{ename}: {evalue}"]})
+
+    def end(self) -> None:
+        self._write({"cell": self.index, "outputs": self.outputs})
+
+
+class _CellStream(io.TextIOBase):
+    """``sys.stdout`` or ``sys.stderr`` while an answer cell runs: into its outputs."""
+
+    encoding, errors = "utf-8", "replace"
+
+    def __init__(self, outputs: CellOutputs, name: str):
+        super().__init__()
+        self.outputs, self.name = outputs, name
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.outputs.stream(self.name, str(text))
+        return len(text)
+
+
+@contextlib.contextmanager
+def _captured(outputs: CellOutputs | None, timeout: int):
+    """While a cell runs: a :class:`CellTimeoutError` after ``timeout`` seconds (0:
+    none), and its prints and displays into ``outputs`` (None: to the log)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    publisher = InteractiveShell.instance().display_pub
+    saved = sys.stdout, sys.stderr, publisher.publish
+
+    def stop(_signum, _frame):
+        raise CellTimeoutError(timeout)
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    if outputs is not None:
+        sys.stdout, sys.stderr = _CellStream(outputs, "stdout"), _CellStream(outputs, "stderr")
+        publisher.publish = outputs.publish
+    signal.alarm(max(0, int(timeout)))
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        sys.stdout, sys.stderr, publisher.publish = saved
+
+
 class CappedLog(io.TextIOBase):
     """``sys.stdout`` and ``sys.stderr`` of the answer process: the first ``limit`` bytes
     go to the log, the rest is dropped, and a write never fails (the file-size cap of
@@ -495,10 +649,16 @@ def main() -> None:
 
         activate(Path(stripped))
     answers = Answers(work)
+    if len(sys.argv) > 4:
+        answers.report = int(sys.argv[4])
+        answers.cell_timeout, answers.output_bytes = int(sys.argv[5]), int(sys.argv[6])
     first = sys.stdin.readline()
     answers.run_setup(json.loads(first) if first.strip() else [])
     rest = sys.stdin.read()
     answers.run_tasks(json.loads(rest).get("tasks", {}) if rest.strip() else {})
+    if answers.report is not None:  # every answer cell has run (outside.DONE)
+        with contextlib.suppress(OSError):
+            write_all(answers.report, b'{"done": true}\n')
     while True:
         try:
             request = read_frame(requests)

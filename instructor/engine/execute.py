@@ -46,6 +46,13 @@ def copy_data_files(source: str, dest: str) -> None:
     shutil.copytree(source, dest, dirs_exist_ok=True, symlinks=True, ignore=ignore)
 
 
+#: What a cell the ``tasks`` scope does not run shows.
+NOT_RUN = ("[not run while grading: the grader runs only the setup and your answer cells, "
+           "in a process of their own, and the tests]\n")
+#: What the setup cell shows there: it ran before the answer cells, its output not kept.
+SETUP_RUN = "[run while grading before your answer cells; its output is not kept]\n"
+
+
 class SafeExecute(SandboxedExecute):
     """nbgrader's ``Execute``, hardened for grading untrusted notebooks: a sandboxed,
     bounded kernel (:class:`SandboxedExecute`) that runs no test cell, and every test
@@ -108,10 +115,8 @@ class SafeExecute(SandboxedExecute):
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
         self._set_hidden_key(resources, source_dir)
         self._source_dir = source_dir
-        scratch = tempfile.mkdtemp(prefix="grading-kernel-")
-        copy_data_files(source_dir, scratch)
-        resources.setdefault("metadata", {})["path"] = scratch
-        # before anything parses the student's code (the review, the scope analysis)
+        scratch = None
+        # before anything parses the student's code (the review)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
         self.seconds = {}
@@ -119,8 +124,14 @@ class SafeExecute(SandboxedExecute):
         try:
             self._open_group()  # before the first sandboxed process starts
             release = self._release(resources)
-            self._release_cells = release.cells if release else None
-            self._unexecuted = graded_test_cells(nb.cells, self._release_cells)
+            kernel = self.scope != "tasks" or release is None
+            if release is None and self.scope == "tasks":
+                self.log.warning("scope 'tasks' needs the release notebook; running all")
+            if kernel:
+                scratch = tempfile.mkdtemp(prefix="grading-kernel-")
+                copy_data_files(source_dir, scratch)
+                resources.setdefault("metadata", {})["path"] = scratch
+            self._unexecuted = graded_test_cells(nb.cells, release.cells if release else None)
             setup = [c.source for c in (release.cells if release else [])
                      if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
             self._outside = OutsideCheck(
@@ -128,16 +139,22 @@ class SafeExecute(SandboxedExecute):
                 self._box(),
                 dict(self.course_implementations), self.verifier_timeout, self.log,
                 int(self.record_limit_mb * limits.MIB),
-                None if self.own_class_tasks is None else list(self.own_class_tasks))
+                None if self.own_class_tasks is None else list(self.own_class_tasks),
+                (self.timeout or 0, int(self.output_limit_mb * limits.MIB)))
             if self._outside.plan:
                 with timed(self.seconds, "outside check start"):
                     self._outside.start()
-            nb, resources = self._run(nb, resources, km)
+            if kernel:
+                nb, resources = self._run(nb, resources, km)
+            else:
+                self._not_run(nb.cells)
             nb.metadata["course_grading"] = {}  # the grader's own: never the student's
             meta = nb.metadata["course_grading"]  # (the node stores a copy of the dict)
             meta["isolation"] = self.isolation
             with timed(self.seconds, "outside check (waited for)"):
                 self._outside.decide(nb.cells)
+            if not kernel:
+                self._outside.answer_outputs(nb.cells)
             self._close_group(nb)
             meta["seconds"] = {k: round(v, 2) for k, v in self.seconds.items()}
             return nb, resources
@@ -145,8 +162,21 @@ class SafeExecute(SandboxedExecute):
             if self._outside is not None:
                 self._outside.stop()
             self._close_group()
-            resources["metadata"]["path"] = source_dir
-            shutil.rmtree(scratch, ignore_errors=True)
+            resources.setdefault("metadata", {})["path"] = source_dir
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+    def _not_run(self, cells) -> None:
+        """The ``tasks`` scope: no kernel; every code cell but the tests (the outside
+        check's) and the answers (the answer process's) says it was not run."""
+        for cell in cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+                if cell.source.strip():
+                    text = SETUP_RUN if self.setup_tag in cell.metadata.get("tags", []) \
+                        else NOT_RUN
+                    cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                           text=text)]
 
     def _release(self, resources):
         if self.release_notebook:

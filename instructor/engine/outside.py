@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -189,8 +190,11 @@ class OutsideCheck:
     def __init__(self, cells, release_cells, setup: list[str], sandbox: roles.Box,
                  course_implementations: dict[str, str],
                  timeout: int = 600, log=None, record_limit: int | None = None,
-                 own_class_tasks: list[str] | None = None):
+                 own_class_tasks: list[str] | None = None,
+                 cell_limits: tuple[int, int] = (0, VERDICTS_LIMIT)):
         self.release_cells = release_cells
+        #: an answer cell's timeout (s) and the bytes of output it keeps
+        self.cell_limits = cell_limits
         #: tasks whose models may be of the student's own class (None: all)
         self.own_class_tasks = own_class_tasks
         #: bytes the checking process reads of one reply of the answer process
@@ -205,6 +209,7 @@ class OutsideCheck:
         self.answers: subprocess.Popen | None = None
         self.work: str | None = None
         self.verdicts_fd: int | None = None
+        self.report_fd: int | None = None
 
     # -------------------------------------------------------------- the two processes
     def start(self) -> None:
@@ -220,12 +225,19 @@ class OutsideCheck:
                                Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
-        verdicts = None
-        try:  # the answer process reads the stripped helpers, never the real package
+        verdicts = report = None
+        try:
+            # the answer cells' outputs, read back through this descriptor, as the verdicts
+            report = os.open(os.path.join(answer_dir, "cells.jsonl"),
+                             os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            self.report_fd = os.dup(report)
+            # the answer process reads the stripped helpers, never the real package
             self.answers = self._spawn(
                 roles.ANSWERS,
-                [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir],
-                answer_dir, [str(ANSWERS.parent), stripped_dir], (requests_r, replies_w))
+                [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir,
+                 str(report), *map(str, self.cell_limits)],
+                answer_dir, [str(ANSWERS.parent), stripped_dir],
+                (requests_r, replies_w, report))
             verdicts = os.open(os.path.join(check_dir, "out.json"),
                                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
             # read back through this descriptor, never by name (instructor.engine.untrusted)
@@ -235,7 +247,7 @@ class OutsideCheck:
                 roles.CHECK, [sys.executable, str(VERIFY), *map(str, fds)], check_dir, [],
                 fds, stdout=subprocess.PIPE)
         finally:
-            for fd in (requests_r, requests_w, replies_r, replies_w, verdicts):
+            for fd in (requests_r, requests_w, replies_r, replies_w, verdicts, report):
                 if fd is not None:
                     os.close(fd)
         for process in (self.answers, self.process):
@@ -275,9 +287,10 @@ class OutsideCheck:
             if process is not None and process.poll() is None:
                 process.kill()
                 process.communicate()
-        if self.verdicts_fd is not None:
-            os.close(self.verdicts_fd)
-            self.verdicts_fd = None
+        for fd in (self.verdicts_fd, self.report_fd):
+            if fd is not None:
+                os.close(fd)
+        self.verdicts_fd = self.report_fd = None
         if self.work:   # removed without following a link (shutil's fd-based rmtree)
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -290,7 +303,7 @@ class OutsideCheck:
         for index, (_key, task, _names) in self.plan.items():
             key = answers_key(task, index, answers)
             namespaces[key] = {"context": contexts.get(task, []),
-                               "answers": [source for i, source in answers.get(task, [])
+                               "answers": [[i, source] for i, source in answers.get(task, [])
                                            if i < index]}
         try:
             self.answers.stdin.write(json.dumps({"tasks": namespaces}))
@@ -298,12 +311,26 @@ class OutsideCheck:
         except OSError:
             pass  # it died: the checking process says so for every call
 
+    def _wait_for_answers(self, deadline: float) -> None:
+        """Until the answer process has run its answer cells (the report's last line
+        says ``done``), ended, or ``deadline``: the tests' calls, each bounded by the cell
+        timeout, then start with the answers ready."""
+        while self.report_fd is not None and self.answers.poll() is None \
+                and time.monotonic() < deadline:
+            size = os.fstat(self.report_fd).st_size
+            if os.pread(self.report_fd, len(DONE), max(0, size - len(DONE))) == DONE:
+                return
+            time.sleep(0.1)
+
     def _verdicts(self, job: dict, cells) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
+        deadline = time.monotonic() + self.timeout
         if self.answers is not None:
             self._send_answers(cells)
+            self._wait_for_answers(deadline)
         try:
-            log, _ = self.process.communicate(json.dumps(job), timeout=self.timeout)
+            log, _ = self.process.communicate(
+                json.dumps(job), timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
@@ -372,6 +399,48 @@ class OutsideCheck:
                          if n.strip()]
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
+
+
+    def answer_outputs(self, cells) -> None:
+        """Make each answer cell the answer process ran show its outputs there (through
+        :func:`instructor.engine.inert.inert_output`), or why it has none: it was not
+        run (no test calls it), or the process died in it."""
+        from instructor.engine.inert import inert_output
+
+        report = {}
+        if self.report_fd is not None:
+            text = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
+            for line in text.decode("utf-8", "replace").splitlines():
+                if line.encode() + b"\n" == DONE:
+                    break
+                try:
+                    entry = json.loads(line)
+                    report[int(entry["cell"])] = entry.get("outputs")
+                except (ValueError, TypeError, KeyError):
+                    break  # cut short: the cells after it never ended
+        for task_answers in answer_sources(cells, self.release_cells).values():
+            for index, _source in task_answers:
+                outputs = report.get(index, NOT_RUN_ANSWER)
+                cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \
+                    else list(report).index(index) + 1  # in the order they ran
+                if outputs is None:  # started, never ended
+                    outputs = [error_output("DeadKernelError", DIED)]
+                elif outputs is NOT_RUN_ANSWER:
+                    outputs = [stdout(NOT_RUN_ANSWER)]
+                elif not isinstance(outputs, list):
+                    outputs = []
+                cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
+                                        for o in outputs if isinstance(o, dict)]
+
+
+#: The answer process's last line of its report: every answer cell has run.
+DONE = b'{"done": true}\n'
+#: Why an answer cell has no outputs: no test of its task runs after it.
+NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n"
+#: An answer cell the answer process died in.
+DIED = ("the process running your answer cells ended while running this cell (os._exit, a "
+        "crash in a library, memory exhausted, or past the grader's time limit); its task's "
+        "tests could not call it")
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:

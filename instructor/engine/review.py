@@ -309,12 +309,27 @@ def course_calls(source: str, names: Iterable[str]) -> list[str]:
 def free_names(sources: Iterable[str]) -> set[str]:
     """Names the given (trusted) cells read but do not bind themselves: what they rely on
     from the rest of the notebook (``helpers``, ``np``, ``mc``, the graded functions)."""
-    from instructor.engine.scope import bindings
-
     read, bound = set(), set()
-    for found in filter(None, map(bindings, sources)):
-        bound |= found[0]
-        read |= found[1]
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # IPython's syntax (a magic), or nothing Python runs
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                bound.add(node.name)
+            elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(
+                    _root(node), ast.Name) and not isinstance(node.ctx, ast.Load):
+                bound.add(_root(node).id)  # the object it changes
+            elif isinstance(node, ast.arg):
+                bound.add(node.arg)
+            elif isinstance(node, ast.alias):
+                bound.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.ExceptHandler | ast.MatchAs | ast.MatchStar) \
+                    and node.name:
+                bound.add(node.name)
     return read - bound
 
 

@@ -6,10 +6,8 @@
   output keeps, and recovery from a kernel crash or hang: the cell fails, a fresh kernel
   re-runs the ``grade-setup`` cell and the answer and task-context cells before it (not
   the cell that crashed) and the run goes on with the next cell;
-- the ``tasks`` scope: cells grading does not need are not run (:mod:`.scope`).
-
-What grading adds on top (hidden tests, the outside check) is
-:class:`instructor.engine.execute.SafeExecute`.
+What grading adds on top (the outside check, the ``tasks`` scope, where no kernel
+starts) is :class:`instructor.engine.execute.SafeExecute`.
 """
 
 from __future__ import annotations
@@ -27,7 +25,6 @@ from traitlets import Bool, Enum, Float, Integer, List, Unicode
 from instructor.engine import cgroups, limits, roles
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.kernel import SandboxedKernelManager
-from instructor.engine.scope import cells_to_skip
 
 
 @contextlib.contextmanager
@@ -77,9 +74,9 @@ class SandboxedExecute(Execute):
                              "replies to kernel_info (it has run no cell).").tag(config=True)
     setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
                         "after a crash, with answer and task-* context cells.").tag(config=True)
-    scope = Unicode("notebook", help="'notebook': run every cell, as nbgrader does; "
-                    "'tasks': skip cells grading does not need (see cells_to_skip)."
-                    ).tag(config=True)
+    scope = Unicode("notebook", help="'notebook': every cell runs in a kernel, as nbgrader "
+                    "does; 'tasks': no kernel, only the answer process's setup and answer "
+                    "cells (SafeExecute).").tag(config=True)
     setup_timeout = Integer(180, help="Timeout of the setup cells (they import TensorFlow), "
                             "if longer than the cell timeout.").tag(config=True)
     shutdown_kernel = Enum(["graceful", "immediate"], "immediate", help="nbclient's "
@@ -96,8 +93,6 @@ class SandboxedExecute(Execute):
                             "dropped as it arrives and the cell fails (OutputTooLarge)."
                             ).tag(config=True)
 
-    #: the release's cells, for the ``tasks`` scope (None: every cell runs)
-    _release_cells = None
     #: cells the kernel leaves unexecuted, whatever the scope: the test cells, which
     #: the outside check runs (:mod:`instructor.engine.execute`)
     _unexecuted: frozenset[int] = frozenset()
@@ -223,7 +218,7 @@ class SandboxedExecute(Execute):
     def _run(self, nb, resources, km):
         """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
         ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
-        a time budget per notebook, the ``tasks`` scope, and a fresh kernel after a crash
+        a time budget per notebook, and a fresh kernel after a crash
         or a hang instead of a failed run."""
         from nbclient import NotebookClient
 
@@ -245,12 +240,6 @@ class SandboxedExecute(Execute):
 
         self.timeout_func = cell_timeout
         cells = self.nb.cells
-        skip = set()
-        if self.scope == "tasks":
-            if self._release_cells is None:
-                self.log.warning("scope 'tasks' needs the release notebook; running all")
-            else:
-                skip = cells_to_skip(cells, self._release_cells, self.setup_tag)
         position, restarts = 0, 0
         broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
         while position < len(cells):
@@ -274,12 +263,6 @@ class SandboxedExecute(Execute):
                     cell = cells[position]
                     if position in self._unexecuted:
                         cell.outputs, cell.execution_count = [], None
-                        position += 1
-                        continue
-                    if position in skip:
-                        cell.outputs = [nbformat.v4.new_output(
-                            "stream", name="stdout",
-                            text="[not run while grading: the graded tasks do not need it]\n")]
                         position += 1
                         continue
                     try:

@@ -249,8 +249,7 @@ def answer_key(assignment: str, root: Path, dest: Path, release: Path) -> Path:
 
     Its ungraded exercise answers are replaced by the released ``release``'s stubs, as a
     student who did the graded tasks leaves them: they are worth no points, and in the
-    ``tasks`` scope they would run every demo they use, so the key would cost a whole
-    notebook's run instead of a student's."""
+    ``notebook`` scope they would cost more than a student's run."""
     dest.mkdir(parents=True, exist_ok=True)
     committed = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
     source = Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"

@@ -32,7 +32,7 @@ from instructor.workflow.nbgrader_cli import nbgrader
 #: Error names in a graded notebook that deserve a note of their own.
 NOTEWORTHY = {
     "CellTimeoutError": "ran too long and was stopped",
-    "DeadKernelError": "crashed the Python kernel",
+    "DeadKernelError": "crashed the Python process running it",
     "MemoryError": "ran out of memory (the grader caps it)",
     "GradingTimeBudgetExceeded": "was not run: time budget used up",
     "TooManyKernelRestarts": "was not run: too many crashes",
