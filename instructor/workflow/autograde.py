@@ -29,6 +29,7 @@ from instructor import ROOT
 from instructor.engine import check_server
 from instructor.engine.notes import write_notes
 from instructor.workflow import canary as canaries
+from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import merge_scores, sync_gradebook
 from instructor.workflow.shards import Shard
 from instructor.workflow.submission import Result, grade_one
@@ -126,7 +127,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
         sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync,
                        gradebook=out / "gradebook.db")
         shutil.copy2(out / "gradebook.db", run_dir / "gradebook.db")
-        with check_server.running(max(1, jobs), run_dir, canaries.grading_env(env)):
+        with check_server.running(max(1, jobs), run_dir, canaries.grading_env(env)), \
+                nbgrader_server.running(max(1, jobs), run_dir):
             if canary_only or (canary and todo):
                 canaries.check([a for a in assignments
                                 if canary_only or any(a == name for _, name in todo)],
