@@ -218,6 +218,6 @@ class Forked:
         start = time.monotonic()
         self.wait(timeout)
         if self._reader.ident is not None:
-                self._reader.join(None if timeout is None
+            self._reader.join(None if timeout is None
                               else max(1.0, timeout - (time.monotonic() - start)))
         return "".join(self._out), None

@@ -120,15 +120,15 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     out = shard.folder(root) if shard else root
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
+            nbgrader_server.running(max(1, jobs), Path(tmp)):  # they load while we sync
         run_dir = Path(tmp)
         # the gradebook gets each assignment's current cells (hidden tests included),
         # and run_dir/release the matching student version
         sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync,
                        gradebook=out / "gradebook.db")
         shutil.copy2(out / "gradebook.db", run_dir / "gradebook.db")
-        with check_server.running(max(1, jobs), run_dir, canaries.grading_env(env)), \
-                nbgrader_server.running(max(1, jobs), run_dir):
+        with check_server.running(max(1, jobs), run_dir, canaries.grading_env(env)):
             if canary_only or (canary and todo):
                 canaries.check([a for a in assignments
                                 if canary_only or any(a == name for _, name in todo)],
