@@ -9,8 +9,9 @@
   functions answered by the student's answer cells in an answer process
   (:mod:`.answers`) over pipes (:mod:`.remote`), against a ``helpers`` without the course's
   implementations of the tasks (:mod:`.stripped`); :mod:`.check_server` forks checking
-  processes with the setup already imported; :mod:`.review` reads the student's code
-  for what can change how tests run;
+  processes with the setup already imported (through :mod:`.forking`, the fork server
+  it shares with :mod:`instructor.workflow.nbgrader_server`); :mod:`.review` reads the
+  student's code for what can change how tests run;
 - :mod:`.sandboxed_run`: nbgrader's execute step in a sandboxed kernel, bounded and
   recovering from crashes;
 - :mod:`.roles`: one spec per sandboxed process (kernel, answer and checking processes,

@@ -22,8 +22,9 @@ verdicts; it could also end its server, whose next submissions then spawn their
 checking processes as plain ``nbgrader autograde`` does (:data:`SERVER`), or leave
 SysV IPC objects (not emptied) behind for the next.
 
-The grader side (:class:`Forked`) offers the part of :class:`subprocess.Popen` that
-:class:`instructor.engine.outside.OutsideCheck` uses. Which server a grading uses is
+The forking, its protocol and the grader's handle (:class:`Forked`, the part of
+:class:`subprocess.Popen` that :class:`instructor.engine.outside.OutsideCheck` uses) are
+:mod:`instructor.engine.forking`'s, shared with the nbgrader server. Which server a grading uses is
 in the environment of its ``nbgrader autograde`` process (:data:`SERVER`), set by
 :func:`lease` while :func:`running` servers are up.
 """
@@ -35,16 +36,15 @@ import ctypes
 import json
 import os
 import queue
-import select
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import traceback
+
+from instructor.engine import forking
 
 #: The environment variable naming the server's socket that a grading's checking process
 #: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
@@ -77,97 +77,33 @@ def serve(listen: socket.socket, folder: str) -> None:
     """Fork one checking process per connection, one at a time, for ever."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
     preload()
-    while True:
-        conn, _ = listen.accept()
-        with conn:
-            conn.settimeout(30)
-            status = _serve_one(conn, listen, folder)
-            if status is not None:
-                with contextlib.suppress(OSError):
-                    conn.sendall(f"{status}\n".encode())
+    work = os.path.join(folder, "check")
 
-
-def _serve_one(conn: socket.socket, listen: socket.socket, folder: str) -> int | None:
-    """Fork the checking process the grader asks for; its exit status once it ended and
-    the sandbox is clean. The grader reads ``forked`` first, or ``refused`` (then it
-    spawns one)."""
-    fds: list[int] = []
-    try:
-        message, fds, _flags, _address = socket.recv_fds(conn, 4096, 5)
-        if len(fds) != 5 or message != b"fork":
-            raise ValueError("not a request")
-        work = os.path.join(folder, "check")
+    def fresh() -> None:
+        _clean(folder)
         os.makedirs(os.path.join(work, ".tmp"), exist_ok=True)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-    except (OSError, ValueError):
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        with contextlib.suppress(OSError):
-            conn.sendall(b"refused\n")
-        return None
-    if pid == 0:
-        _child(fds, work, (listen, conn))
-    for fd in fds:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        conn.sendall(b"forked\n")
-    status = _wait(pid, conn)
-    _clean(folder)
-    return status
+
+    fresh()
+    forking.serve(listen, lambda fds: _child(fds, work), fds=5, clean=fresh)
 
 
-def _child(fds: list[int], work: str, sockets) -> None:
+def _child(fds: list[int], work: str) -> None:
     """In the forked process: become the checking process of one submission. Its
     environment is the first line on its standard input (the server never reads it:
     it holds the submission's hidden-test key)."""
-    code = 1
-    try:
-        for sock in sockets:
-            sock.close()
-        stdin, stdout, verdicts, requests, replies = fds
-        os.dup2(stdin, 0)
-        os.dup2(stdout, 1)
-        os.dup2(stdout, 2)
-        os.close(stdin)
-        os.close(stdout)
-        os.chdir(work)
-        given = json.loads(sys.stdin.readline() or "{}")
-        env = {str(k): str(v) for k, v in dict(given).items()}
-        env.update(TMPDIR=os.path.join(work, ".tmp"), IPYTHONDIR=os.path.join(work, ".ipython"),
-                   PYTHONDONTWRITEBYTECODE="1")
-        os.environ.clear()
-        os.environ.update(env)
-        tempfile.tempdir = None  # the server's TMPDIR was read when it imported
-        from instructor.engine import verify
+    verdicts, requests, replies = fds
+    os.chdir(work)
+    given = json.loads(sys.stdin.readline() or "{}")
+    env = {str(k): str(v) for k, v in dict(given).items()}
+    env.update(TMPDIR=os.path.join(work, ".tmp"), IPYTHONDIR=os.path.join(work, ".ipython"),
+               PYTHONDONTWRITEBYTECODE="1")
+    os.environ.clear()
+    os.environ.update(env)
+    tempfile.tempdir = None  # the server's TMPDIR was read when it imported
+    from instructor.engine import verify
 
-        sys.argv = [verify.__file__, str(verdicts), str(requests), str(replies)]
-        verify.main()
-        code = 0
-    except SystemExit as end:
-        code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
-    except BaseException:  # noqa: BLE001 - reported on its output, as a spawned one would
-        traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
-
-
-def _wait(pid: int, conn: socket.socket) -> int:
-    """The checking process's exit status; it is killed when the grader hangs up (or
-    sends anything)."""
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if select.select([conn], [], [], 0.05)[0]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    sys.argv = [verify.__file__, str(verdicts), str(requests), str(replies)]
+    verify.main()
 
 
 def _clean(folder: str) -> None:
@@ -211,96 +147,13 @@ def _empty(place: str, keep: str | None) -> list[str]:
 
 
 # ---------------------------------------------------------------- the grader's side
-class Forked:
-    """A checking process forked by the server at ``path``: ``stdin``, ``poll``,
-    ``kill``, ``wait`` and ``communicate`` as :class:`subprocess.Popen` has them.
-    Raises :class:`OSError` when the server does not fork it (gone, refusing, or not
-    answering within ``patience`` seconds): the caller then spawns one."""
+class Forked(forking.Forked):
+    """A checking process forked by the server at ``path``, in environment ``env``, with
+    the descriptors of its three channels (:class:`instructor.engine.forking.Forked`)."""
 
     def __init__(self, path: str, env: dict[str, str], verdicts: int, requests: int,
                  replies: int, patience: float = 120.0):
-        self.args, self.returncode, self._killed = [path], None, False
-        self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        stdin_r, stdin_w = os.pipe()
-        stdout_r, stdout_w = os.pipe()
-        try:
-            self._conn.settimeout(patience)
-            self._conn.connect(path)
-            socket.send_fds(self._conn, [b"fork"],
-                            [stdin_r, stdout_w, verdicts, requests, replies])
-            if self._line() != b"forked":
-                raise ConnectionRefusedError(f"the check server at {path} did not fork")
-        except (OSError, ValueError) as err:
-            for fd in (stdin_w, stdout_r):
-                os.close(fd)
-            self._conn.close()
-            raise OSError(str(err)) from err
-        finally:
-            os.close(stdin_r)
-            os.close(stdout_w)
-        self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
-        self.stdin.write(json.dumps(env) + "\n")  # the child's environment, first
-        self.stdin.flush()
-        self._stdout = open(stdout_r, errors="replace")  # noqa: SIM115
-        self._out: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _line(self) -> bytes:
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = self._conn.recv(64)
-            if not chunk:
-                break
-            data += chunk
-        return data.strip()
-
-    def _read(self) -> None:
-        with self._stdout:
-            self._out.append(self._stdout.read())
-
-    def wait(self, timeout: float | None = None) -> int:
-        if self.returncode is None:
-            # once killed, the server answers at once; one that does not is given up on
-            self._conn.settimeout(60 if self._killed and timeout is None else timeout)
-            try:
-                data = self._line()
-            except TimeoutError:
-                if not self._killed:
-                    raise subprocess.TimeoutExpired(self.args, timeout) from None
-                data = b""
-            except OSError:
-                data = b""
-            self.returncode = int(data) if data.lstrip(b"-").isdigit() else -9
-            self._conn.close()
-        return self.returncode
-
-    def poll(self) -> int | None:
-        if self.returncode is None and select.select([self._conn], [], [], 0)[0]:
-            self.wait()
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.returncode is None:
-            self._killed = True
-            with contextlib.suppress(OSError):
-                self._conn.shutdown(socket.SHUT_WR)  # the server kills it
-
-    def _send(self, text: str | None) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            if text:
-                self.stdin.write(text)
-        with contextlib.suppress(OSError, ValueError):
-            self.stdin.close()
-
-    def communicate(self, input: str | None = None, timeout: float | None = None):
-        if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
-            threading.Thread(target=self._send, args=(input,), daemon=True).start()
-        start = time.monotonic()
-        self.wait(timeout)
-        self._reader.join(None if timeout is None
-                          else max(1.0, timeout - (time.monotonic() - start)))
-        return "".join(self._out), None
+        super().__init__(path, json.dumps(env), (verdicts, requests, replies), patience)
 
 
 _free: queue.Queue | None = None

@@ -29,6 +29,7 @@ from instructor import ROOT
 from instructor.engine import check_server
 from instructor.engine.notes import write_notes
 from instructor.workflow import canary as canaries
+from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import merge_scores, sync_gradebook
 from instructor.workflow.shards import Shard
 from instructor.workflow.submission import Result, grade_one
@@ -119,47 +120,48 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     out = shard.folder(root) if shard else root
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
+            check_server.running(max(1, jobs), Path(tmp), canaries.grading_env(env)), \
+            nbgrader_server.running(max(1, jobs), Path(tmp)):  # loading while the sync runs
         run_dir = Path(tmp)
         # the gradebook gets each assignment's current cells (hidden tests included),
         # and run_dir/release the matching student version
         sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync,
                        gradebook=out / "gradebook.db")
         shutil.copy2(out / "gradebook.db", run_dir / "gradebook.db")
-        with check_server.running(max(1, jobs), run_dir, canaries.grading_env(env)):
-            if canary_only or (canary and todo):
-                canaries.check([a for a in assignments
-                                if canary_only or any(a == name for _, name in todo)],
-                               root, run_dir, env, timeout, progress,
-                               rerun_canary, jobs)
-            if canary_only:
-                return results
-            t0 = time.monotonic()
-            where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
-            caps = caps_problem(env)
-            if caps and todo:
-                progress(caps)
-            progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")
-            with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-                futures = [pool.submit(grade_one, s, a, root, run_dir, env or {}, timeout)
-                           for s, a in todo]
-                for future in cf.as_completed(futures):
-                    result, found, course, log = future.result()
-                    try:
-                        _file_result(result, found, course, log, out)
-                    except Exception as err:  # noqa: BLE001 - this student only
-                        result.failed = True
-                        result.notes.append(f"The grader could not record this grade "
-                                            f"({type(err).__name__}: {err}).")
-                    finally:
-                        if course is not None:
-                            shutil.rmtree(course, ignore_errors=True)
-                    results.append(result)
-                    progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
-            total = time.monotonic() - t0
-            if todo:
-                progress(f"done: {len(todo)} submission(s) in {total:.1f} s "
-                         f"({total / len(todo):.1f} s per submission, {jobs} job(s))")
+        if canary_only or (canary and todo):
+            canaries.check([a for a in assignments
+                            if canary_only or any(a == name for _, name in todo)],
+                           root, run_dir, env, timeout, progress,
+                           rerun_canary, jobs)
+        if canary_only:
+            return results
+        t0 = time.monotonic()
+        where = f" (shard {shard}: {out.relative_to(root)})" if shard else ""
+        caps = caps_problem(env)
+        if caps and todo:
+            progress(caps)
+        progress(f"autograding {len(todo)} submission(s), {jobs} at a time{where}")
+        with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(grade_one, s, a, root, run_dir, env or {}, timeout)
+                       for s, a in todo]
+            for future in cf.as_completed(futures):
+                result, found, course, log = future.result()
+                try:
+                    _file_result(result, found, course, log, out)
+                except Exception as err:  # noqa: BLE001 - this student only
+                    result.failed = True
+                    result.notes.append(f"The grader could not record this grade "
+                                        f"({type(err).__name__}: {err}).")
+                finally:
+                    if course is not None:
+                        shutil.rmtree(course, ignore_errors=True)
+                results.append(result)
+                progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
+        total = time.monotonic() - t0
+        if todo:
+            progress(f"done: {len(todo)} submission(s) in {total:.1f} s "
+                     f"({total / len(todo):.1f} s per submission, {jobs} job(s))")
     return results
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,14 +22,16 @@ NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
-             ) -> subprocess.CompletedProcess:
+             server: str | None = None) -> subprocess.CompletedProcess:
     """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository),
     in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top
     (and :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`: the course's own run).
 
     ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
     Captured output goes through files, not pipes: a process that outlived nbgrader and
-    still held a pipe would make this call wait for it.
+    still held a pipe would make this call wait for it. With ``server`` (the socket of
+    an :mod:`instructor.workflow.nbgrader_server`), a captured run is forked from it
+    (its output then all in ``stdout``); spawned when the server does not fork.
     """
     full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {}), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
@@ -36,6 +39,11 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
         command.append(f"--CourseDirectory.root={root}")
     if Path(root).resolve() != ROOT or db is not None:
         command.append(f"--CourseDirectory.db_url=sqlite:///{db or Path(root) / 'gradebook.db'}")
+    done = _forked(server, command, full_env, timeout) if server and capture else None
+    if done is not None:
+        if check:
+            done.check_returncode()
+        return done
     if not capture:
         return subprocess.run(command, cwd=ROOT, env=full_env, check=check, text=True,
                               timeout=timeout)
@@ -50,6 +58,28 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
     if check:
         done.check_returncode()
     return done
+
+
+def _forked(server: str, command: list[str], env: dict, timeout: float | None,
+            ) -> subprocess.CompletedProcess | None:
+    """``command`` run by a child of the nbgrader server; None when it is not forked."""
+    from instructor.engine.forking import Forked
+
+    with tempfile.TemporaryFile() as out:
+        try:
+            child = Forked(server, json.dumps({"argv": command, "cwd": str(ROOT), "env": env}),
+                           output=out.fileno())
+        except OSError:
+            return None
+        try:
+            child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+            raise
+        out.seek(0)
+        text = out.read().decode("utf-8", errors="replace")
+    return subprocess.CompletedProcess(command, child.returncode, text, "")
 
 
 def load_config(root: Path = ROOT, **overrides):

@@ -26,6 +26,7 @@ from helpers import settings
 from instructor.engine import check_server, limits
 from instructor.engine.cells import ReleasedCells, nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
+from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission
 from instructor.workflow.nbgrader_cli import nbgrader
 
@@ -344,10 +345,11 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     write_notes(submitted, result.notes)
     log = ""
     try:
-        with check_server.lease(env) as grading_env:  # a server's, when the run has them
+        # servers' (a check server's, an nbgrader server's), when the run has them
+        with check_server.lease(env) as grading_env, nbgrader_server.lease() as server:
             proc = nbgrader("autograde", assignment, f"--student={student}", "--force",
                             root=course, check=False, capture=True, env=grading_env,
-                            timeout=timeout)
+                            timeout=timeout, server=server)
         log = proc.stdout + proc.stderr
         graded_ok = proc.returncode == 0
     except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...

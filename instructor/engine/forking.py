@@ -1,0 +1,223 @@
+"""A server that forks, per request, a child from a process that has imported its modules
+once; and the requester's handle on that child, shaped like :class:`subprocess.Popen`.
+
+Two servers use it: the check server (:mod:`instructor.engine.check_server`, in the
+grading sandbox, forking checking processes) and the nbgrader server
+(:mod:`instructor.workflow.nbgrader_server`, outside it, forking one ``nbgrader
+autograde`` per submission). A server listens on a unix socket and serves one request at
+a time: the requester sends ``fork`` with the child's standard input and output (and
+whatever other descriptors the server asks for); the server answers ``forked`` (or
+``refused``: the requester then spawns the process itself), waits for the child, kills
+its process group when the requester hangs up (a timeout, a kill), cleans up, and sends
+the child's exit status. The child reads what it is to do from the first line of its
+standard input: the server never reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+# ---------------------------------------------------------------- the server's side
+def serve(listen: socket.socket, child: Callable[[list[int]], None], fds: int = 2,
+          clean: Callable[[], None] = lambda: None) -> None:
+    """Fork one child per connection, one at a time, for ever. ``child(extra)`` runs in
+    the child with its standard input and output (stderr too) in place and ``extra``
+    the other ``fds - 2`` descriptors it was sent; its exit status is what it raises
+    with :class:`SystemExit` (0 when it returns). ``clean`` runs after each child."""
+    while True:
+        conn, _ = listen.accept()
+        with conn:
+            conn.settimeout(30)
+            status = _serve_one(conn, listen, child, fds)
+            clean()
+            if status is not None:
+                with contextlib.suppress(OSError):
+                    conn.sendall(f"{status}\n".encode())
+
+
+def _serve_one(conn: socket.socket, listen: socket.socket, child, count: int) -> int | None:
+    """Fork the child the requester asks for; its exit status once it ended (None: it
+    was refused, and the requester has read ``refused``)."""
+    fds: list[int] = []
+    try:
+        message, fds, _flags, _address = socket.recv_fds(conn, 4096, count)
+        if len(fds) != count or message != b"fork":
+            raise ValueError("not a request")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+    except (OSError, ValueError):
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        with contextlib.suppress(OSError):
+            conn.sendall(b"refused\n")
+        return None
+    if pid == 0:
+        _become(child, fds, (listen, conn))
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)  # as the child does: whichever runs first
+    for fd in fds:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        conn.sendall(b"forked\n")
+    status = _wait(pid, conn)
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)  # what it started in its own group ends with it
+    return status
+
+
+def _become(child, fds: list[int], sockets) -> None:
+    """In the forked process: the server's sockets closed, standard input and output
+    in place, ``child`` run; never returns."""
+    code = 1
+    try:
+        os.setpgid(0, 0)
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # ends with its server
+        for sock in sockets:
+            sock.close()
+        stdin, stdout, *extra = fds
+        os.dup2(stdin, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stdout, 2)
+        os.close(stdin)
+        os.close(stdout)
+        child(extra)
+        code = 0
+    except SystemExit as end:
+        code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+    except BaseException:  # noqa: BLE001 - reported on its output, as a spawned one would
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _wait(pid: int, conn: socket.socket) -> int:
+    """The child's exit status; its process group is killed when the requester hangs up
+    (or sends anything)."""
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if select.select([conn], [], [], 0.05)[0]:
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    kill(pid, signal.SIGKILL)
+            return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+# ---------------------------------------------------------------- the requester's side
+class Forked:
+    """A child forked by the server at ``path``, told ``request`` (one line, its first
+    line of input) and handed ``fds`` besides its standard input and output:
+    ``stdin``, ``poll``, ``kill``, ``wait`` and ``communicate`` as
+    :class:`subprocess.Popen` has them (its output, stderr included, is ``communicate``'s
+    first value). Raises :class:`OSError` when the server does not fork it (gone,
+    refusing, or not answering within ``patience`` seconds): the caller then spawns it."""
+
+    def __init__(self, path: str, request: str, fds: list[int] | tuple = (),
+                 patience: float = 120.0, output: int | None = None):
+        self.args, self.returncode, self._killed = [path], None, False
+        self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stdin_r, stdin_w = os.pipe()
+        # ``output``: a file the child writes instead (a process it leaves behind that
+        # still holds a pipe would keep its reader waiting)
+        stdout_r, stdout_w = os.pipe() if output is None else (None, output)
+        try:
+            self._conn.settimeout(patience)
+            self._conn.connect(path)
+            socket.send_fds(self._conn, [b"fork"], [stdin_r, stdout_w, *fds])
+            if self._line() != b"forked":
+                raise ConnectionRefusedError(f"the server at {path} did not fork")
+        except (OSError, ValueError) as err:
+            for fd in (stdin_w, stdout_r):
+                if fd is not None:
+                    os.close(fd)
+            self._conn.close()
+            raise OSError(str(err)) from err
+        finally:
+            os.close(stdin_r)
+            if output is None:
+                os.close(stdout_w)
+        self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
+        self.stdin.write(request + "\n")  # one line (JSON): what the child is to do, first
+        self.stdin.flush()
+        self._out: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(stdout_r,), daemon=True)
+        if stdout_r is not None:
+            self._reader.start()
+
+    def _line(self) -> bytes:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = self._conn.recv(64)
+            if not chunk:
+                break
+            data += chunk
+        return data.strip()
+
+    def _read(self, fd: int) -> None:
+        with open(fd, errors="replace") as stdout:
+            self._out.append(stdout.read())
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            # once killed, the server answers at once; one that does not is given up on
+            self._conn.settimeout(60 if self._killed and timeout is None else timeout)
+            try:
+                data = self._line()
+            except TimeoutError:
+                if not self._killed:
+                    raise subprocess.TimeoutExpired(self.args, timeout) from None
+                data = b""
+            except OSError:
+                data = b""
+            self.returncode = int(data) if data.lstrip(b"-").isdigit() else -9
+            self._conn.close()
+        return self.returncode
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._conn], [], [], 0)[0]:
+            self.wait()
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            self._killed = True
+            with contextlib.suppress(OSError):
+                self._conn.shutdown(socket.SHUT_WR)  # the server kills it
+
+    def _send(self, text: str | None) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            if text:
+                self.stdin.write(text)
+        with contextlib.suppress(OSError, ValueError):
+            self.stdin.close()
+
+    def communicate(self, input: str | None = None, timeout: float | None = None):
+        if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
+            threading.Thread(target=self._send, args=(input,), daemon=True).start()
+        start = time.monotonic()
+        self.wait(timeout)
+        if self._reader.ident is not None:
+            self._reader.join(None if timeout is None
+                              else max(1.0, timeout - (time.monotonic() - start)))
+        return "".join(self._out), None
