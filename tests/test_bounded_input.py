@@ -19,6 +19,7 @@ from helpers.grading import evidence
 from instructor.engine import limits
 from instructor.engine.execute import SafeExecute
 from instructor.engine.outside import verdict_outputs
+from instructor.engine.release import Release
 from instructor.workflow.submission import NOTEWORTHY, check_submission
 
 MIB = 2 ** 20
@@ -39,7 +40,7 @@ def _submit(folder: Path, nb: nbformat.NotebookNode) -> Path:
 
 
 def test_a_notebook_over_the_cap_is_set_aside_unread(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells.append(nbformat.v4.new_markdown_cell("x" * (2 * MIB)))
     _submit(tmp_path, nb)
@@ -51,7 +52,7 @@ def test_a_notebook_over_the_cap_is_set_aside_unread(tmp_path):
 
 
 def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n_data = '" + "x" * 200_000 + "'\n"
     path = _submit(tmp_path, nb)
@@ -68,7 +69,7 @@ def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
 
 
 def test_stored_outputs_over_the_cap_are_dropped_and_the_code_kept(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n"
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout",
@@ -81,7 +82,7 @@ def test_stored_outputs_over_the_cap_are_dropped_and_the_code_kept(tmp_path):
 
 
 def test_an_honest_notebook_is_untouched(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n"
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]

@@ -21,13 +21,12 @@ import shutil
 import stat
 import tempfile
 
-import nbformat
 from traitlets import Dict, Float, Integer, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
-from instructor.engine.cells import release_path
-from instructor.engine.outside import OutsideCheck, Sandbox, graded_test_cells
+from instructor.engine import release as released
+from instructor.engine.outside import OutsideCheck, Sandbox
 from instructor.engine.sandboxed_run import SandboxedExecute, timed
 
 
@@ -118,13 +117,14 @@ class SafeExecute(SandboxedExecute):
         self._outside = None
         try:
             self._open_group()  # before the first sandboxed process starts
-            release = self._release(resources)
-            self._release_cells = release.cells if release else None
-            self._unexecuted = graded_test_cells(nb.cells, self._release_cells)
-            setup = [c.source for c in (release.cells if release else [])
-                     if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
+            release, path = released.find(self.config, resources, self.release_notebook)
+            if release is None:
+                self.log.warning("no release notebook %s: no test can be checked", path)
+            self._release = release or released.NONE
+            self._release_cells = release.cells if release else None  # the tasks scope
+            self._unexecuted = self._release.test_cells(nb.cells)
             self._outside = OutsideCheck(
-                nb.cells, release.cells if release else [], setup,
+                nb.cells, self._release,
                 Sandbox(list(self.readable_paths), self.memory_limit_gb, self.isolation,
                         self._limits(), self._environment()),
                 dict(self.course_implementations), self.verifier_timeout, self.log,
@@ -148,12 +148,3 @@ class SafeExecute(SandboxedExecute):
             self._close_group()
             resources["metadata"]["path"] = source_dir
             shutil.rmtree(scratch, ignore_errors=True)
-
-    def _release(self, resources):
-        if self.release_notebook:
-            return nbformat.read(self.release_notebook, as_version=4)
-        path = release_path(self.config, resources)
-        if not path.is_file():
-            self.log.warning("no release notebook %s: no test can be checked", path)
-            return None
-        return nbformat.read(path, as_version=4)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from pathlib import Path
 
 import nbformat
 import nh3
@@ -41,7 +40,7 @@ from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat.corpus.words import generate_corpus_id
 from traitlets import Unicode
 
-from instructor.engine.cells import release_path
+from instructor.engine import release as released
 from instructor.engine.preprocessors import FeedbackPreprocessor
 
 #: Tags a student's HTML output or markdown keeps (any other is removed, its text kept):
@@ -290,14 +289,11 @@ class InertContent(FeedbackPreprocessor):
                                "course's (default: <release>/<assignment>/<notebook>.ipynb)."
                                ).tag(config=True)
 
-    _course_markdown: set[str] = set()
+    _course_markdown: frozenset[str] = frozenset()
 
     def preprocess(self, nb, resources):
-        path = Path(self.release_notebook) if self.release_notebook else \
-            release_path(self.config, resources)
-        release = nbformat.read(path, as_version=4).cells if path.is_file() else []
-        self._course_markdown = {c.source.strip() for c in release
-                                 if c.cell_type == "markdown"}
+        release, _path = released.find(self.config, resources, self.release_notebook)
+        self._course_markdown = release.markdown if release else frozenset()
         nb.metadata = nbformat.from_dict(notebook_metadata(dict(nb.metadata)))
         return super().preprocess(nb, resources)
 
