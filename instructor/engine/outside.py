@@ -1,7 +1,7 @@
 """Every test cell runs here, outside the student's kernel, and its verdict is its output.
 
 Two processes start with the notebook, both sandboxed like the kernel: a checking
-process (:mod:`instructor.engine.verify`), which never runs the student's code, and an
+process (:mod:`instructor.engine.checking`), which never runs the student's code, and an
 answer process (:mod:`instructor.engine.answers`), which runs only the student's answer
 cells (after the trusted setup and context cells), holds none of the checks, expected
 values or hidden tests, and imports a ``helpers`` without the course's own
@@ -44,7 +44,7 @@ from instructor.engine.sandbox import allowed_env
 
 #: What the grader reads of the checking process's verdicts, bytes.
 VERDICTS_LIMIT = 64 * 2 ** 20
-VERIFY = Path(__file__).resolve().parent / "verify.py"
+CHECKING = Path(__file__).resolve().parent / "checking.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
 
 
@@ -213,7 +213,7 @@ class OutsideCheck:
             self.verdicts_fd = os.dup(verdicts)
             fds = (verdicts, requests_w, replies_r)
             self.process = self._forked(fds) or self._spawn(
-                [sys.executable, str(VERIFY), *map(str, fds)], check_dir,
+                [sys.executable, str(CHECKING), *map(str, fds)], check_dir,
                 [*box.readable_paths, *package_dirs("instructor")], fds,
                 stdout=subprocess.PIPE)
         finally:
