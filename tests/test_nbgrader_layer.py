@@ -145,7 +145,7 @@ def test_grading_metadata_and_tags_come_from_the_release(tmp_path, monkeypatch):
     monkeypatch.setattr(OverwriteCells, "preprocess_cell",
                         lambda self, cell, resources, index: (cell, resources))
     pre = OverwriteCellsFromRelease(release_notebook=str(path))
-    pre.load_release({})
+    pre._release = pre.read_release({})
     for index, cell in enumerate(nb.cells):
         pre.preprocess_cell(cell, {}, index)
     assert [nbgrader_meta(c) for c in nb.cells] == \

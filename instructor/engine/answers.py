@@ -25,6 +25,7 @@ first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in th
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import os
@@ -307,13 +308,8 @@ class Answers:
 def _wire():
     """:mod:`instructor.engine.wire`: this file's neighbour when it runs as the answer
     process (a script, without the ``instructor`` package), else from the package."""
-    if __name__ == "__main__":
-        import wire
-
-        return wire
-    from instructor.engine import wire
-
-    return wire
+    return importlib.import_module("wire" if __name__ == "__main__" else
+                                   "instructor.engine.wire")
 
 
 def _handle_writer(answers: Answers, folder: Path, stem: str):

@@ -45,16 +45,13 @@ def copy_data_files(source: str, dest: str) -> None:
     shutil.copytree(source, dest, dirs_exist_ok=True, symlinks=True, ignore=ignore)
 
 
-class SafeExecute(SandboxedExecute):
+class SafeExecute(released.FromRelease, SandboxedExecute):
     """nbgrader's ``Execute``, hardened for grading untrusted notebooks: a sandboxed,
     bounded kernel (:class:`SandboxedExecute`) that runs no test cell, and every test
     cell run by the outside check, whose verdict is the cell's output."""
 
     verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
                                ).tag(config=True)
-    release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
-                               "answer cells define what is checked (default: the "
-                               "assignment's release).").tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the kernels and of the "
                               "outside check (empty: this process's)").tag(config=True)
     cell_source_limit_kb = Integer(128, help="Largest source of one cell, KiB: a larger "
@@ -117,9 +114,7 @@ class SafeExecute(SandboxedExecute):
         self._outside = None
         try:
             self._open_group()  # before the first sandboxed process starts
-            release, path = released.find(self.config, resources, self.release_notebook)
-            if release is None:
-                self.log.warning("no release notebook %s: no test can be checked", path)
+            release = self.read_release(resources)  # None: no test can be checked
             self._release = release or released.NONE
             self._release_cells = release.cells if release else None  # the tasks scope
             self._unexecuted = self._release.test_cells(nb.cells)

@@ -30,7 +30,7 @@ from pathlib import Path
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
-from traitlets import List, Unicode
+from traitlets import List
 
 from instructor.engine import release as released
 from instructor.engine.cells import nbgrader_meta, restore_from_release
@@ -38,7 +38,7 @@ from instructor.engine.notes import read_notes
 
 
 # ====================================================================== deleted cells
-class RestoreMissingCells(NbGraderPreprocessor):
+class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
     """Put back graded cells missing from a submission, in their release position.
 
     A deleted test cell comes back (nbgrader's ``OverwriteCells``, which runs next,
@@ -47,14 +47,10 @@ class RestoreMissingCells(NbGraderPreprocessor):
     the tests fail with the stub's message instead of a NameError.
     """
 
-    release_notebook = Unicode("", help="Release notebook to restore from (default: "
-                               "<release>/<assignment>/<notebook>.ipynb).").tag(config=True)
-
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        release, path = released.find(self.config, resources, self.release_notebook)
+        release = self.read_release(resources)
         if release is None:
-            self.log.warning("Cannot restore deleted cells: no release notebook %s", path)
             return nb, resources
         present = set(released.by_grade_id(nb.cells))
         restored = []
@@ -89,7 +85,7 @@ class RestoreMissingCells(NbGraderPreprocessor):
 
 
 # ====================================================================== metadata
-class OverwriteCellsFromRelease(OverwriteCells):
+class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
     """nbgrader's ``OverwriteCells``, with every cell's grading metadata from the release.
 
     nbgrader restores the source, ``locked`` flag, points and checksum of a graded cell,
@@ -104,20 +100,10 @@ class OverwriteCellsFromRelease(OverwriteCells):
     task's context. Tags that do not steer grading are the student's and are kept.
     """
 
-    release_notebook = Unicode("", help="Release notebook whose cells' metadata is "
-                               "restored (default: <release>/<assignment>/<notebook>.ipynb)."
-                               ).tag(config=True)
-
     _release: released.Release | None = None
 
-    def load_release(self, resources) -> None:
-        """Read the release notebook's cells (none, with a warning, if it is missing)."""
-        self._release, path = released.find(self.config, resources, self.release_notebook)
-        if self._release is None:
-            self.log.warning("Cannot restore grading metadata: no release notebook %s", path)
-
     def preprocess(self, nb, resources):
-        self.load_release(resources)
+        self._release = self.read_release(resources)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):

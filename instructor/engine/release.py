@@ -23,6 +23,8 @@ from types import MappingProxyType
 
 import nbformat
 from nbgrader.preprocessors import ClearHiddenTests
+from traitlets import Unicode
+from traitlets.config import LoggingConfigurable
 
 from instructor.engine.cells import SETUP_TAG, is_test_cell, nbgrader_meta, task_of
 from instructor.engine.review import defined_functions
@@ -166,23 +168,26 @@ def load(path: str | Path) -> Release | None:
     return _read(str(path), (stat.st_mtime_ns, stat.st_size, stat.st_ino))
 
 
-def release_path(config, resources: dict) -> Path:
-    """Where nbgrader keeps the release (student) version of the notebook being processed."""
-    from nbgrader.coursedir import CourseDirectory
-
-    info = resources.get("nbgrader", {})
-    coursedir = CourseDirectory(config=config)
-    return Path(coursedir.format_path(coursedir.release_directory, ".",
-                                      info.get("assignment", ""))) / \
-        f"{info.get('notebook', '')}.ipynb"
-
-
-def find(config, resources: dict, notebook: str = "") -> tuple[Release | None, Path]:
-    """The release of the notebook nbgrader is processing (``notebook``: another file),
-    and where it was looked for."""
-    path = Path(notebook) if notebook else release_path(config, resources)
-    return load(path), path
-
-
 #: No release: no task, and test cells by their own metadata (:meth:`Release.is_test`).
 NONE = Release.of(nbformat.v4.new_notebook())
+
+
+class FromRelease(LoggingConfigurable):
+    """A step of nbgrader's that reads the release of the notebook it processes."""
+
+    release_notebook = Unicode("", help="The release notebook (default: "
+                               "<release>/<assignment>/<notebook>.ipynb).").tag(config=True)
+
+    def read_release(self, resources: dict) -> Release | None:
+        """The release (``None``, with a warning, if there is none)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        path = Path(self.release_notebook)
+        if not self.release_notebook:
+            info, course = resources.get("nbgrader", {}), CourseDirectory(config=self.config)
+            path = Path(course.format_path(course.release_directory, ".", info.get(
+                "assignment", ""))) / f"{info.get('notebook', '')}.ipynb"
+        release = load(path)
+        if release is None:
+            self.log.warning("%s: no release notebook %s", type(self).__name__, path)
+        return release
