@@ -1,16 +1,8 @@
-"""The release: what the assignment is, read once and asked by every step of grading.
-
-The release notebook (what the students were given) decides which cells are graded,
-which task each belongs to, which cells are trusted, what each test is worth. A
-submission's own metadata decides none of it: a submitted cell stands for the released
-cell with its ``grade_id`` (as nbgrader's ``OverwriteCells`` matches them), and a cell
-without nbgrader metadata for the released one with its cell id or source (so a cell
-the student added stands for nothing). :func:`load` reads a release notebook once per
-process; the repair of a submission, nbgrader's preprocessors, the execute step and
-the outside check all read the same :class:`Release`.
-
-The hidden-test markers are nbgrader's (``ClearHiddenTests``), read the way it reads them
-(:func:`hide_hidden`).
+"""The release, read once per process (:func:`load`) and asked by every step of grading:
+which cells are graded, of which task, trusted, worth what. A submission's metadata
+decides none of it: a submitted cell stands for the released cell with its ``grade_id``,
+as nbgrader's ``OverwriteCells`` matches them (:meth:`Release.origin`). The hidden-test
+markers are nbgrader's (``ClearHiddenTests``), read as it reads them (:func:`hide_hidden`).
 """
 
 from __future__ import annotations
@@ -81,9 +73,7 @@ class Release:
     tasks: Mapping[str, Task]
     markdown: frozenset[str]                      # the course's markdown, stripped
 
-    @property
-    def cells(self) -> list:
-        return self.notebook.cells
+    cells = property(lambda self: self.notebook.cells)
 
     @classmethod
     def of(cls, nb: nbformat.NotebookNode) -> Release:
@@ -134,9 +124,8 @@ class Release:
         return self.tasks.get(task_of(origin)) if origin is not None else None
 
     def is_test(self, cell) -> bool:
-        """Whether ``cell`` is a test cell: as the release says, or with no graded cell
-        in the release (none found), as its own metadata says (then no student process
-        runs it, and no verdict is given it)."""
+        """Whether ``cell`` is a test cell: as the release says; with no release
+        (:data:`NONE`), as its own metadata says (no process runs it; it waits for review)."""
         return is_test_cell(self.graded_origin(cell) or {} if self.graded else cell)
 
     def test_cells(self, cells) -> frozenset[int]:
