@@ -1,5 +1,5 @@
 """Bounded input: what a student sends the grader's own processes is checked for size
-before it is parsed, kept or unpacked (instructor/engine/limits.py, helpers/grading/evidence.py).
+before it is parsed, kept or unpacked (instructor/engine/limits.py, instructor/engine/wire.py).
 
 Behaviour only: refused with the message, the cell or test fails, honest work passes.
 The memory these caps save is measured in docs/grading.md, not asserted here.
@@ -15,10 +15,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from helpers.grading import evidence
-from instructor.engine import limits
+from instructor.engine import limits, wire
 from instructor.engine.execute import SafeExecute
 from instructor.engine.outside import verdict_outputs
+from instructor.engine.release import Release
 from instructor.workflow.submission import NOTEWORTHY, check_submission
 
 MIB = 2 ** 20
@@ -39,7 +39,7 @@ def _submit(folder: Path, nb: nbformat.NotebookNode) -> Path:
 
 
 def test_a_notebook_over_the_cap_is_set_aside_unread(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells.append(nbformat.v4.new_markdown_cell("x" * (2 * MIB)))
     _submit(tmp_path, nb)
@@ -51,7 +51,7 @@ def test_a_notebook_over_the_cap_is_set_aside_unread(tmp_path):
 
 
 def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n_data = '" + "x" * 200_000 + "'\n"
     path = _submit(tmp_path, nb)
@@ -68,7 +68,7 @@ def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
 
 
 def test_stored_outputs_over_the_cap_are_dropped_and_the_code_kept(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n"
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout",
@@ -81,7 +81,7 @@ def test_stored_outputs_over_the_cap_are_dropped_and_the_code_kept(tmp_path):
 
 
 def test_an_honest_notebook_is_untouched(tmp_path):
-    release = _release()
+    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n"
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
@@ -162,7 +162,7 @@ def test_records_that_unpack_past_the_cap_are_refused_unread(tmp_path, bomb):
         assert (tmp_path / "r-1.keras").stat().st_size < 2 * MIB
     elif bomb == "keras-members":
         with zipfile.ZipFile(tmp_path / "r-1.keras", "w") as zf:
-            for i in range(evidence.MAX_MEMBERS + 1):
+            for i in range(wire.MAX_MEMBERS + 1):
                 zf.writestr(f"{i}.json", "{}")
     elif bomb == "keras-h5":  # a small file whose weights declare 4 GB
         import h5py
@@ -175,16 +175,16 @@ def test_records_that_unpack_past_the_cap_are_refused_unread(tmp_path, bomb):
             zf.writestr("model.weights.h5", h5.getvalue())
     else:
         _npy_header(tmp_path / "r-1.npy", (10 ** 9,))
-    with pytest.raises(evidence.RecordTooLarge, match="COURSE_RECORD_MB|holds"):
-        evidence.Reader(tmp_path, max_bytes=256 * MIB)
-    evidence.Reader(tmp_path / "empty")  # without a cap nothing is refused
+    with pytest.raises(wire.RecordTooLarge, match="COURSE_RECORD_MB|holds"):
+        wire.Reader(tmp_path, max_bytes=256 * MIB)
+    wire.Reader(tmp_path / "empty")  # without a cap nothing is refused
 
 
 def test_honest_records_are_read(tmp_path):
-    writer = evidence.Writer(tmp_path, "r")
+    writer = wire.Writer(tmp_path, "r")
     encoded = writer.encode(np.arange(1000.0))
-    assert 8000 <= evidence.record_size(tmp_path, 256 * MIB) < 10_000
-    reader = evidence.Reader(tmp_path, max_bytes=256 * MIB)
+    assert 8000 <= wire.record_size(tmp_path, 256 * MIB) < 10_000
+    reader = wire.Reader(tmp_path, max_bytes=256 * MIB)
     assert np.array_equal(reader.decode(encoded), np.arange(1000.0))
 
 
@@ -195,7 +195,7 @@ def test_a_refused_reply_fails_its_test_with_the_message():
     import os
     import struct
 
-    from instructor.engine import verify
+    from instructor.engine import checking
     from instructor.engine.remote import AnswerChannel, AnswerFailed
 
     requests_r, requests_w = os.pipe()
@@ -206,7 +206,7 @@ def test_a_refused_reply_fails_its_test_with_the_message():
         job = {"record_limit": 256 * MIB,
                "cells": [{"grade_id": "000-t", "task": "t", "names": ["f"], "context": [],
                           "answers": "t@0", "source": "assert f() is not None"}]}
-        verdict = verify.run({}, None, job, channel)["000-t"]
+        verdict = checking.run({}, None, job, channel)["000-t"]
         with pytest.raises(AnswerFailed, match="more than the grader.s limit"):
             channel.function("t@0", "f")()  # the rest of the reply is never read
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from instructor.engine.release import hide_hidden
 from instructor.workflow import canary
 from instructor.workflow.generate import generate
 from instructor.workflow.sample_class import make_notebook
@@ -56,7 +57,7 @@ def _assignment(extra_hidden: str) -> nbformat.NotebookNode:
     src = nbformat.read(SOURCE_05, as_version=4)
     cells = [c for c in src.cells if {"grade-setup", "task-psnr"}
              & set(c.metadata.get("tags", []))]
-    hidden = next(c for c in cells if canary.HIDDEN in c.source)
+    hidden = next(c for c in cells if hide_hidden(c.source)[1])
     hidden.source = hidden.source.replace("### END HIDDEN TESTS",
                                           extra_hidden.strip() + "\n### END HIDDEN TESTS")
     return nbformat.v4.new_notebook(cells=cells, metadata=src.metadata)

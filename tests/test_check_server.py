@@ -3,7 +3,7 @@ processes it forks: each runs sandboxed as a spawned one does, cannot read, stop
 its server, finds nothing the one before it left (processes, files), and a server that
 is gone sends the next grading back to a spawned checking process.
 
-The probes are test cells the forked checking process runs (instructor.engine.verify)
+The probes are test cells the forked checking process runs (instructor.engine.checking)
 with no answer process behind them: each assertion is a property, and its verdict says
 whether it held.
 """

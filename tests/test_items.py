@@ -49,6 +49,7 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
     from instructor import ROOT
     from instructor.analytics.graded import flags_of
     from instructor.engine.cells import nbgrader_meta
+    from instructor.engine.release import Release
     from instructor.workflow.submission import (
         NOTEWORTHY,
         check_submission,
@@ -65,12 +66,12 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
     damaged = nbformat.from_dict(json.loads(nbformat.writes(release)))
     cell = next(c for c in damaged.cells if nbgrader_meta(c).get("grade_id"))
     cell.metadata["nbgrader"] = "damaged"
-    assert kinds(repair_metadata(damaged, release)) == {"REPAIRED"}
+    assert kinds(repair_metadata(damaged, Release.of(release))) == {"REPAIRED"}
 
     folder = tmp_path / "truncated"
     folder.mkdir()
     (folder / f"{a}.ipynb").write_text(nbformat.writes(release)[:500])
-    assert kinds(check_submission(folder, a, release)) == {"UNREADABLE"}
+    assert kinds(check_submission(folder, a, Release.of(release))) == {"UNREADABLE"}
 
     folder = tmp_path / "invalid"
     folder.mkdir()
@@ -79,7 +80,7 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
         c.pop("outputs", None)
         c.pop("execution_count", None)
     (folder / f"{a}.ipynb").write_text(json.dumps(data))
-    assert kinds(check_submission(folder, a, release)) == {"REPAIRED"}
+    assert kinds(check_submission(folder, a, Release.of(release))) == {"REPAIRED"}
 
     expected = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
                 "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",

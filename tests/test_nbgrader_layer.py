@@ -15,8 +15,8 @@ from instructor.engine.preprocessors import (
     HideHiddenTests,
     OverwriteCellsFromRelease,
     RestoreMissingCells,
-    hide_hidden_tests,
 )
+from instructor.engine.release import Release, hide_hidden
 from instructor.workflow.collect import collect
 from instructor.workflow.submission import check_submission
 
@@ -48,13 +48,13 @@ print("OK")
 
 
 def test_hidden_regions_are_replaced_by_a_placeholder():
-    shown, had = hide_hidden_tests(TEST_SOURCE)
-    assert had
+    shown, had = hide_hidden(TEST_SOURCE, "# (hidden tests: not shown)")
+    assert had == 2
     assert "secret" not in shown and "HIDDEN TESTS" not in shown
     assert "mc.expect_equal(enc, 3" in shown and 'print("OK")' in shown
     assert shown.count("(hidden tests: not shown") == 2
-    assert hide_hidden_tests("x = 1\n") == ("x = 1\n", False)
-    assert "secret" not in hide_hidden_tests("a\n### BEGIN HIDDEN TESTS\nsecret\n")[0]
+    assert hide_hidden("x = 1\n") == ("x = 1\n", 0)
+    assert "secret" not in hide_hidden("a\n### BEGIN HIDDEN TESTS\nsecret\n")[0]
 
 
 def test_feedback_keeps_the_message_not_the_traceback():
@@ -145,7 +145,7 @@ def test_grading_metadata_and_tags_come_from_the_release(tmp_path, monkeypatch):
     monkeypatch.setattr(OverwriteCells, "preprocess_cell",
                         lambda self, cell, resources, index: (cell, resources))
     pre = OverwriteCellsFromRelease(release_notebook=str(path))
-    pre.load_release({})
+    pre._release = pre.read_release({})
     for index, cell in enumerate(nb.cells):
         pre.preprocess_cell(cell, {}, index)
     assert [nbgrader_meta(c) for c in nb.cells] == \
@@ -158,7 +158,7 @@ def test_wrong_but_valid_metadata_is_restored_before_grading_with_a_note(tmp_pat
     folder = tmp_path / "sub"
     folder.mkdir()
     nbformat.write(_wrong_metadata(release), folder / "hw.ipynb")
-    notes = check_submission(folder, "hw", release)
+    notes = check_submission(folder, "hw", Release.of(release))
     nb = nbformat.read(folder / "hw.ipynb", as_version=4)
     assert [nbgrader_meta(c) for c in nb.cells] == \
         [nbgrader_meta(c) for c in release.cells] + [{}, {}]
@@ -169,7 +169,7 @@ def test_wrong_but_valid_metadata_is_restored_before_grading_with_a_note(tmp_pat
         in notes[2]
     assert all(n.endswith("the grader used the assignment's.") for n in notes)
     # graded again, nothing is left to restore
-    assert check_submission(folder, "hw", release) == []
+    assert check_submission(folder, "hw", Release.of(release)) == []
 
 
 def test_submission_checks(tmp_path):
@@ -180,14 +180,14 @@ def test_submission_checks(tmp_path):
     folder = tmp_path / "sub"
     folder.mkdir()
     (folder / "hw.ipynb").write_text(good[: len(good) // 2])
-    notes = check_submission(folder, "hw", release)
+    notes = check_submission(folder, "hw", Release.of(release))
     assert "could not be read as a notebook" in notes[0]
     assert (folder / "hw.ipynb.unreadable").exists() and not (folder / "hw.ipynb").exists()
     edited = nbformat.reads(good, as_version=4)
     edited.cells[1].source = "pass"
     nbformat.write(edited, folder / "hw.ipynb")
-    assert "was edited" in check_submission(folder, "hw", release)[0]
-    assert "No hw.ipynb" in check_submission(tmp_path, "hw", release)[0]
+    assert "was edited" in check_submission(folder, "hw", Release.of(release))[0]
+    assert "No hw.ipynb" in check_submission(tmp_path, "hw", Release.of(release))[0]
 
 
 def test_collect_from_folders_zips_and_odd_names(tmp_path):
@@ -249,7 +249,7 @@ def test_a_damaged_answer_cell_with_a_new_id_is_known_by_its_place(tmp_path):
     folder = tmp_path / "sub"
     folder.mkdir()
     nbformat.write(submitted(), folder / "hw.ipynb")
-    notes = check_submission(folder, "hw", release)
+    notes = check_submission(folder, "hw", Release.of(release))
     nb = nbformat.read(folder / "hw.ipynb", as_version=4)
     assert [nbgrader_meta(c).get("grade_id") for c in nb.cells] == \
         [None, None, "a-solution", "a-tests-1"]
@@ -257,7 +257,7 @@ def test_a_damaged_answer_cell_with_a_new_id_is_known_by_its_place(tmp_path):
     assert any("stands where that answer cell stood" in n for n in notes), notes
 
     nbformat.write(submitted(copied_answer=True), folder / "hw.ipynb")
-    notes = check_submission(folder, "hw", release)
+    notes = check_submission(folder, "hw", Release.of(release))
     nb = nbformat.read(folder / "hw.ipynb", as_version=4)
     assert [nbgrader_meta(c).get("grade_id") for c in nb.cells] == \
         [None, None, "a-solution", None, "a-tests-1"]

@@ -225,9 +225,9 @@ def partial_credit():   # a number published as the test cell's result (partial 
                            '    inputs = keras.Input(shape=(input_dims,))')
 
 
-def recorder_off():     # correct, and switches off the kernel's records of old (gone)
-    return (REF + "\nimport helpers.grading.evidence\n"
-            "helpers.grading.evidence.wrap = lambda *a, **k: None\n")
+def wire_patched():     # correct, and patches the answer process's wire format
+    return (REF + "\nimport wire\n"
+            "wire.wrap = lambda *a, **k: None\n")
 
 
 def frame_rebind():     # the tests' namespace changed from inside the graded function
@@ -393,7 +393,7 @@ while time.monotonic() < _end:
             continue
         # (pid 1 in a sandbox is its own init, which Linux protects from what it starts)
         if int(_pid) in _mine or _pid == "1" or not any(
-                _w in _cmd for _w in (b"verify.py", b"ipykernel", b"nbgrader", b"sandbox.py")):
+                _w in _cmd for _w in (b"checking.py", b"ipykernel", b"nbgrader", b"sandbox.py")):
             continue
         _seen.add(int(_pid))
         try:
@@ -514,7 +514,7 @@ def record_bomb():      # correct, but in the process that answers the grader, e
     # model file it sends becomes a zip bomb Keras would unpack: its config, and 300 MiB
     # of weights in 0.3 MiB
     return ("import zipfile as _zipfile\n"
-            "import helpers.grading.evidence as _evidence\n\n\n"
+            "import wire as _evidence\n\n\n"
             "def _bomb(path):\n"
             "    with _zipfile.ZipFile(path) as _zf:\n"
             "        _keep = {n: _zf.read(n) for n in _zf.namelist() if n.endswith('.json')}\n"
@@ -587,7 +587,7 @@ CASES = {
     "s23_hide_errors": (hide_errors, 0, ["auto's optimizer"]),
     "s24_partial_credit": (partial_credit, 0, []),
     # nothing the kernel writes is read, but it changes an attribute of helpers: review
-    "s25_recorder_off": (recorder_off, 0, ["NeedsReview", "helpers.grading.evidence.wrap"]),
+    "s25_recorder_off": (wire_patched, 0, ["NeedsReview", "wire.wrap"]),
     # its frame walk finds no tests' namespace in the answer process: its function fails
     "s26_frame_rebind": (frame_rebind, 0, ["a hidden test failed; the message is withheld"]),
     "s28_big_file": (big_file, 0, ["File too large"]),

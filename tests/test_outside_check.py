@@ -19,9 +19,9 @@ from instructor.engine.outside import (
     WITHHELD_OUTPUT,
     OutsideCheck,
     graded_calls,
-    graded_test_cells,
     student_sources,
 )
+from instructor.engine.release import NONE, Release
 from instructor.engine.roles import Box
 
 v4 = nbformat.v4
@@ -50,6 +50,14 @@ def release_cells():
             cell(TEST, task="area", grade=True, locked=True, grade_id="area-tests")]
 
 
+def release_of(cells) -> Release:
+    return Release.of(v4.new_notebook(cells=cells))
+
+
+def the_release() -> Release:
+    return release_of(release_cells())
+
+
 def submission(answer=ANSWER, test_outputs=(), extra=()):
     cells = release_cells()
     cells[1] = cell(answer, task="area", solution=True, grade_id="area-solution")
@@ -59,13 +67,13 @@ def submission(answer=ANSWER, test_outputs=(), extra=()):
 
 
 def check(tmp_path, cells, course_implementations=None):
-    return OutsideCheck(cells, release_cells(), ["import math"], Box(),
+    return OutsideCheck(cells, the_release(), Box(),
                         course_implementations or {})
 
 
 def test_the_plan_names_each_test_cell_and_the_functions_its_task_defines():
-    assert graded_calls(submission(), release_cells()) == {2: ("002-area-tests", "area",
-                                                               ["area"])}
+    assert graded_calls(submission(), the_release()) == {2: ("002-area-tests", "area",
+                                                            ["area"])}
 
 
 @pytest.mark.parametrize("tags", [[], ["task-other"]])
@@ -73,10 +81,10 @@ def test_the_plan_reads_which_cells_are_tests_from_the_release(tags):
     cells = submission()
     cells[2].metadata["tags"] = tags               # the task tag removed, or changed
     cells[2].metadata["nbgrader"]["grade"] = False  # and the cell "not graded"
-    assert graded_calls(cells, release_cells()) == {2: ("002-area-tests", "area", ["area"])}
+    assert graded_calls(cells, the_release()) == {2: ("002-area-tests", "area", ["area"])}
     cells[1].metadata["nbgrader"]["grade_id"] = "mine"  # an answer the release lacks
     cells.append(cell(TEST, task="area", grade=True, grade_id="my-test"))
-    assert graded_calls(cells, release_cells()) == {2: ("002-area-tests", "area", ["area"])}
+    assert graded_calls(cells, the_release()) == {2: ("002-area-tests", "area", ["area"])}
 
 
 def test_student_sources_are_answers_and_added_cells_not_instructor_cells():
@@ -88,8 +96,8 @@ def test_the_test_cells_are_the_releases_whatever_the_submission_says():
     cells = submission(extra=["x = 1"])
     cells[2].metadata["nbgrader"]["grade"] = False     # "not graded"
     cells[3].metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "mine"}
-    assert graded_test_cells(cells, release_cells()) == {2}
-    assert graded_test_cells(cells, None) == {3}            # no release: their own metadata
+    assert the_release().test_cells(cells) == {2}
+    assert NONE.test_cells(cells) == {3}            # no release: their own metadata
 
 
 def test_a_test_cells_outputs_are_its_verdict_and_nothing_it_brought(tmp_path):
@@ -206,13 +214,15 @@ def test_without_a_checking_process_no_test_is_silently_trusted(tmp_path, starte
 
 
 # ------------------------------------------------------------ the two processes, for real
-def checked_outside(cells, release=None, setup=("import math",), **kwargs):
+def checked_outside(cells, release=None, setup=None, **kwargs):
     """``cells`` checked by a started OutsideCheck (answer and checking processes under
     the grader's sandbox; no kernel): the outputs it adds to each test cell."""
     from instructor.engine import limits
 
-    outside = OutsideCheck(cells, release or release_cells(), list(setup),
-                           Box(limits.readable_paths()),
+    release = release or release_cells()
+    if setup is not None:
+        release[0] = v4.new_code_cell(setup, metadata={"tags": ["grade-setup"]})
+    outside = OutsideCheck(cells, release_of(release), Box(limits.readable_paths()),
                            kwargs.get("course_implementations", {}), timeout=120)
     outside.start()
     try:
@@ -261,7 +271,7 @@ def test_reaching_the_course_implementation_by_an_indirect_route_scores_0():
               "importlib.import_module('helpers.metrics')\n"
               "def area(r):\n    one = np.ones((2, 2))\n"
               "    return functools.reduce(getattr, ['metrics', 'psnr'], helpers)(one, one)\n")
-    [(ename, evalue)] = checked_outside(submission(answer), setup=["import helpers"],
+    [(ename, evalue)] = checked_outside(submission(answer), setup="import helpers",
                                        course_implementations={"area": "psnr"})[2]
     assert ename == "UsesCourseImplementation", evalue
     assert "psnr is the course's own implementation" in evalue
@@ -305,8 +315,8 @@ def test_the_answer_process_gets_no_hidden_test_key():
     cells[2].source = test
     release = release_cells()
     release[2].source = test
-    outside = OutsideCheck(cells, release, ["import math"], Box(limits.readable_paths(),
-                                   environment={**os.environ, KEY_VARIABLE: "k"}), {})
+    outside = OutsideCheck(cells, release_of(release), Box(
+        limits.readable_paths(), environment={**os.environ, KEY_VARIABLE: "k"}), {})
     outside.start()
     try:
         outside.decide(cells)
@@ -327,7 +337,7 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     cells.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
     release = [*release_cells()]
     release.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
-    outside = OutsideCheck(cells, release, [], Box(), {})
+    outside = OutsideCheck(cells, release_of(release), Box(), {})
     path = tmp_path / "cells.jsonl"
     lines = [{"cell": 1}, {"cell": 1, "outputs": [
         {"output_type": "stream", "name": "stdout", "text": "hi\n"},

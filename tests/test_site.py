@@ -27,13 +27,8 @@ import urllib.request
 import nbformat
 import pytest
 
-from instructor.engine.cells import (
-    BEGIN_HIDDEN,
-    END_HIDDEN,
-    is_exercise_answer,
-    is_test_cell,
-    nbgrader_meta,
-)
+from instructor.engine.cells import is_exercise_answer, is_test_cell, nbgrader_meta
+from instructor.engine.release import BEGIN_HIDDEN, END_HIDDEN
 from tests.course_copy import ROOT
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, _browser_or_skip, _free_port
 from website import build as site
@@ -93,7 +88,7 @@ def secrets(name: str) -> tuple[set[str], set[str], set[str]]:
             regions.append(cell.source)
         elif nbgrader_meta(cell).get("solution"):
             regions += _between(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
-        regions += _between(cell.source, BEGIN_HIDDEN, END_HIDDEN)
+        regions += _between(cell.source, f"### {BEGIN_HIDDEN}", f"### {END_HIDDEN}")
         graded = is_exercise_answer(cell) or is_test_cell(cell) or nbgrader_meta(
             cell).get("solution")
         (hidden if graded else shown).add(_mark(cell))

@@ -1,7 +1,7 @@
-"""What graded test cells and the grader use inside the kernel (students never call it).
+"""What graded test cells import (students never call it).
 
 - :mod:`.model_checks`: behavioural checks of the builder tasks' Keras models;
-- :mod:`.probes`: what the graded models compute, against the probes' NumPy model;
-- :mod:`.evidence`: what a graded function returned, recorded for the check outside the
-  kernel (:mod:`instructor.engine.verify`).
+- :mod:`.probes`: NumPy models of what the graded models (the builders' and the
+  variational autoencoder's) should compute, and the probes that compare them;
+- :mod:`.hidden`: the per-submission inputs of hidden tests (``helpers.hidden_rng``).
 """

@@ -23,7 +23,7 @@ kept up to ``OUTPUT_BYTES``.
 Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
 ``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
 arguments, call a model on these arrays, set its weights, take a training step. Replies
-are data: JSON, arrays and Keras model files (:class:`helpers.grading.evidence.Writer`),
+are data: JSON, arrays and Keras model files (:class:`instructor.engine.wire.Writer`),
 never objects or code. What the student's code prints goes to a log file, of which the
 first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in the kernel).
 """
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib
 import io
 import json
 import os
@@ -284,14 +285,13 @@ class Answers:
         of the student's own stays here (a proxy's handle, ``own_code``): loaded in
         the checking process by its name, it would become the course's class of that
         name, or fail to load."""
-        from helpers.grading import evidence
-
+        wire = _wire()
         self.calls += 1
         folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
         writer = _handle_writer(self, folder, "r")
         try:
             encoded = writer.encode(result)
-        except evidence.NotRecordable as err:  # not data: the instructor decides
+        except wire.NotData as err:  # not data: the instructor decides
             return {"error": f"your function returned {err}, which the grader cannot "
                              "check outside your notebook"}
         files: dict[str, str] = {}
@@ -300,11 +300,11 @@ class Answers:
             entry["own_code"] = True
         try:
             if own:  # all stay here: models that share layers stay consistent
-                raise evidence.NotRecordable("a class of the student's own")
+                raise wire.NotData("a class of the student's own")
             writer.save_models()
             for path in folder.iterdir():
                 files[path.name] = base64.b64encode(path.read_bytes()).decode()
-        except (evidence.NotRecordable, OSError):
+        except (wire.NotData, OSError):
             # the models stay here (the checker asks them through their handles); the
             # arrays beside them still travel
             files = {path.name: base64.b64encode(path.read_bytes()).decode()
@@ -344,12 +344,17 @@ class Answers:
         return {"value": encode_value(METHODS[name](obj, *args, **kwargs))}
 
 
-def _handle_writer(answers: Answers, folder: Path, stem: str):
-    """A :class:`helpers.grading.evidence.Writer` whose model entries also carry a handle
-    (made here, not at import: ``helpers`` is imported once the stripped copy is active)."""
-    from helpers.grading import evidence
+def _wire():
+    """:mod:`instructor.engine.wire`: this file's neighbour when it runs as the answer
+    process (a script, without the ``instructor`` package), else from the package."""
+    return importlib.import_module("wire" if __name__ == "__main__" else
+                                   "instructor.engine.wire")
 
-    class Writer(evidence.Writer):
+
+def _handle_writer(answers: Answers, folder: Path, stem: str):
+    """A :class:`instructor.engine.wire.Writer` whose model entries also carry a handle
+    (made here, not at import: ``helpers`` is imported once the stripped copy is active)."""
+    class Writer(_wire().Writer):
         def encode(self, value):
             entry = super().encode(value)
             if isinstance(entry, dict) and "model" in entry:

@@ -7,12 +7,8 @@ hand edit); these helpers treat such a cell as having none, instead of failing.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import nbformat
-
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
 
 
 def nbgrader_meta(cell) -> dict:
@@ -69,26 +65,6 @@ def grading_tags(cell) -> list[str]:
     return [t for t in tags if is_grading_tag(t)] if isinstance(tags, list) else []
 
 
-class ReleasedCells:
-    """The release's cells, to find the one a submitted cell stands for: a cell with
-    nbgrader metadata by its ``grade_id`` (no other graded cell), any other cell by its
-    cell id, else by its source (so a cell the student added matches nothing)."""
-
-    def __init__(self, cells) -> None:
-        self.graded = {nbgrader_meta(c)["grade_id"]: c for c in cells
-                       if isinstance(nbgrader_meta(c).get("grade_id"), str)}
-        plain = [c for c in cells if not nbgrader_meta(c)]
-        self.plain = {**{c.source.strip(): c for c in plain},
-                      **{c.get("id"): c for c in plain if c.get("id")}}
-
-    def origin(self, cell):
-        """The released cell ``cell`` stands for, ``None`` if none."""
-        if "nbgrader" in cell.get("metadata", {}):
-            grade_id = nbgrader_meta(cell).get("grade_id")
-            return self.graded.get(grade_id) if isinstance(grade_id, str) else None
-        return self.plain.get(cell.get("id")) or self.plain.get(cell.source.strip())
-
-
 def restore_from_release(cell, origin) -> list[str]:
     """Give ``cell`` the grading metadata of the released cell ``origin`` (``None``: no
     released cell, so none): nbgrader's keys and the grading tags. What was changed, as
@@ -126,14 +102,3 @@ def error_output(ename: str, evalue: str) -> nbformat.NotebookNode:
     """An error output as a kernel would have produced it (so nbgrader scores it 0)."""
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue,
                                   traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
-
-
-def release_path(config, resources: dict) -> Path:
-    """Where nbgrader keeps the release (student) version of the notebook being processed."""
-    from nbgrader.coursedir import CourseDirectory
-
-    info = resources.get("nbgrader", {})
-    coursedir = CourseDirectory(config=config)
-    return Path(coursedir.format_path(coursedir.release_directory, ".",
-                                      info.get("assignment", ""))) / \
-        f"{info.get('notebook', '')}.ipynb"

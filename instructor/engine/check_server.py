@@ -1,6 +1,6 @@
 """Checking processes forked from a sandboxed server that has imported TensorFlow once.
 
-Every graded notebook starts a checking process (:mod:`instructor.engine.verify`), and
+Every graded notebook starts a checking process (:mod:`instructor.engine.checking`), and
 each one imported TensorFlow, Keras and the course's checks before it could check
 anything: 3 to 5 CPU-seconds a submission, on a machine whose cores the kernels need.
 The checking process never runs student code, so ``instructor autograde`` starts, per
@@ -57,8 +57,8 @@ PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
            "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
            "helpers", "helpers.datasets", "helpers.grading.model_checks",
            "helpers.grading.probes",
-           "helpers.grading.evidence", "instructor.engine.remote",
-           "instructor.engine.verify")
+           "instructor.engine.wire", "instructor.engine.remote",
+           "instructor.engine.checking")
 _PR_SET_DUMPABLE = 4
 
 
@@ -100,10 +100,10 @@ def _child(fds: list[int], work: str) -> None:
     os.environ.clear()
     os.environ.update(env)
     tempfile.tempdir = None  # the server's TMPDIR was read when it imported
-    from instructor.engine import verify
+    from instructor.engine import checking
 
-    sys.argv = [verify.__file__, str(verdicts), str(requests), str(replies)]
-    verify.main()
+    sys.argv = [checking.__file__, str(verdicts), str(requests), str(replies)]
+    checking.main()
 
 
 def _clean(folder: str) -> None:

@@ -26,8 +26,8 @@ from traitlets import Dict, Float, Integer, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
-from instructor.engine.cells import release_path
-from instructor.engine.outside import OutsideCheck, graded_test_cells
+from instructor.engine import release as released
+from instructor.engine.outside import OutsideCheck
 from instructor.engine.sandboxed_run import SandboxedExecute, timed
 
 
@@ -53,16 +53,13 @@ NOT_RUN = ("[not run while grading: the grader runs only the setup and your answ
 SETUP_RUN = "[run while grading before your answer cells; its output is not kept]\n"
 
 
-class SafeExecute(SandboxedExecute):
+class SafeExecute(released.FromRelease, SandboxedExecute):
     """nbgrader's ``Execute``, hardened for grading untrusted notebooks: a sandboxed,
     bounded kernel (:class:`SandboxedExecute`) that runs no test cell, and every test
     cell run by the outside check, whose verdict is the cell's output."""
 
     verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
                                ).tag(config=True)
-    release_notebook = Unicode("", help="The trusted notebook whose setup, context and "
-                               "answer cells define what is checked (default: the "
-                               "assignment's release).").tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the kernels and of the "
                               "outside check (empty: this process's)").tag(config=True)
     cell_source_limit_kb = Integer(128, help="Largest source of one cell, KiB: a larger "
@@ -123,7 +120,8 @@ class SafeExecute(SandboxedExecute):
         self._outside = None
         try:
             self._open_group()  # before the first sandboxed process starts
-            release = self._release(resources)
+            release = self.read_release(resources)  # None: no test can be checked
+            self._release = release or released.NONE
             kernel = self.scope != "tasks" or release is None
             if release is None and self.scope == "tasks":
                 self.log.warning("scope 'tasks' needs the release notebook; running all")
@@ -131,11 +129,9 @@ class SafeExecute(SandboxedExecute):
                 scratch = tempfile.mkdtemp(prefix="grading-kernel-")
                 copy_data_files(source_dir, scratch)
                 resources.setdefault("metadata", {})["path"] = scratch
-            self._unexecuted = graded_test_cells(nb.cells, release.cells if release else None)
-            setup = [c.source for c in (release.cells if release else [])
-                     if c.cell_type == "code" and self.setup_tag in c.metadata.get("tags", [])]
+            self._unexecuted = self._release.test_cells(nb.cells)
             self._outside = OutsideCheck(
-                nb.cells, release.cells if release else [], setup,
+                nb.cells, self._release,
                 self._box(),
                 dict(self.course_implementations), self.verifier_timeout, self.log,
                 int(self.record_limit_mb * limits.MIB),
@@ -178,11 +174,3 @@ class SafeExecute(SandboxedExecute):
                     cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
                                                            text=text)]
 
-    def _release(self, resources):
-        if self.release_notebook:
-            return nbformat.read(self.release_notebook, as_version=4)
-        path = release_path(self.config, resources)
-        if not path.is_file():
-            self.log.warning("no release notebook %s: no test can be checked", path)
-            return None
-        return nbformat.read(path, as_version=4)

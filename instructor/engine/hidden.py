@@ -18,8 +18,6 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from instructor.engine.cells import BEGIN_HIDDEN
-
 #: The secret's file in the course folder when ``COURSE_HIDDEN_SECRET_FILE`` is unset.
 DEFAULT_SECRET_FILE = ".grader-secret"
 
@@ -54,10 +52,6 @@ def submission_stamp(folder: str | os.PathLike) -> str:
         return stamp.read_text().strip()
     except OSError:
         return ""
-
-
-def has_hidden_tests(cell) -> bool:
-    return cell.get("cell_type") == "code" and BEGIN_HIDDEN in cell.get("source", "")
 
 
 def string_constants(sources) -> set[str]:

@@ -34,16 +34,14 @@ import base64
 import binascii
 import hashlib
 import re
-from pathlib import Path
 
 import nbformat
 import nh3
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat.corpus.words import generate_corpus_id
-from traitlets import Unicode
 
-from instructor.engine.cells import release_path
 from instructor.engine.preprocessors import FeedbackPreprocessor
+from instructor.engine.release import FromRelease
 
 #: Tags a student's HTML output or markdown keeps (any other is removed, its text kept):
 #: text, lists, tables, code; no image, frame, form, style sheet, SVG, MathML or script.
@@ -280,7 +278,7 @@ def _attachments(value) -> dict:
 
 
 # ---------------------------------------------------------------------- the preprocessor
-class InertContent(FeedbackPreprocessor):
+class InertContent(FromRelease, FeedbackPreprocessor):
     """Nothing a student wrote, printed or set runs where a person views it.
 
     Applies the allow-lists of this module to every code cell's outputs (student code
@@ -296,18 +294,11 @@ class InertContent(FeedbackPreprocessor):
     shows is already inert, and again in ``generate_feedback``.
     """
 
-    release_notebook = Unicode("", help="Release notebook whose markdown cells are the "
-                               "course's (default: <release>/<assignment>/<notebook>.ipynb)."
-                               ).tag(config=True)
-
-    _course_markdown: set[str] = set()
+    _course_markdown: frozenset[str] = frozenset()
 
     def preprocess(self, nb, resources):
-        path = Path(self.release_notebook) if self.release_notebook else \
-            release_path(self.config, resources)
-        release = nbformat.read(path, as_version=4).cells if path.is_file() else []
-        self._course_markdown = {c.source.strip() for c in release
-                                 if c.cell_type == "markdown"}
+        release = self.read_release(resources)
+        self._course_markdown = release.markdown if release else frozenset()
         nb.metadata = nbformat.from_dict(notebook_metadata(dict(nb.metadata)))
         return super().preprocess(nb, resources)
 

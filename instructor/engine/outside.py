@@ -1,7 +1,7 @@
 """Every test cell runs here, outside the student's kernel, and its verdict is its output.
 
 Two processes start with the notebook, both sandboxed like the kernel: a checking
-process (:mod:`instructor.engine.verify`), which never runs the student's code, and an
+process (:mod:`instructor.engine.checking`), which never runs the student's code, and an
 answer process (:mod:`instructor.engine.answers`), which runs only the student's answer
 cells (after the trusted setup and context cells), holds none of the checks, expected
 values or hidden tests, and imports a ``helpers`` without the course's own
@@ -34,51 +34,31 @@ from pathlib import Path
 import nbformat
 
 from instructor.engine import check_server, hidden, review, roles, stripped, untrusted
-from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta, task_of
+from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import helpers_dirs
+from instructor.engine.release import Release, hide_hidden
 from instructor.engine.remote import OWN_CLASS
 
 #: What the grader reads of the checking process's verdicts, bytes.
 VERDICTS_LIMIT = 64 * 2 ** 20
-VERIFY = Path(__file__).resolve().parent / "verify.py"
+CHECKING = Path(__file__).resolve().parent / "checking.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
 
 
-def graded_calls(cells, release_cells) -> dict[int, tuple[str, str, list[str]]]:
+def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
     """Test cell index -> (key, task, the graded functions it calls).
 
     The key (``<index>-<grade_id>``) names the cell's records and verdict. The graded
-    functions of a task are those its released answer cell defines.
+    functions of a task are those its released answer cells define. Which cells are
+    tests, and of which task, is read from the release, never from the submission.
     """
-    functions: dict[str, list[str]] = {}
-    for cell in release_cells:
-        task = task_of(cell)
-        if task and cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
-            for name in review.defined_functions(cell.source):
-                if name not in functions.setdefault(task, []):
-                    functions[task].append(name)
     plan = {}
     for index, cell in enumerate(cells):
-        origin = released_cell(cell, release_cells)
-        task = task_of(origin) if origin is not None else None
-        if task and is_test_cell(origin) and functions.get(task):
-            key = f"{index:03d}-{nbgrader_meta(origin)['grade_id']}"
-            plan[index] = (key, task, functions[task])
+        task = release.task_of(cell)
+        if task and task.names and release.is_test(cell):
+            key = f"{index:03d}-{nbgrader_meta(cell)['grade_id']}"
+            plan[index] = (key, task.name, list(task.names))
     return plan
-
-
-def released_cell(cell, release_cells):
-    """The released graded cell ``cell`` is, by its ``grade_id`` (``None``: not one).
-
-    Which cells are tests, and of which task, is read from the release, never from the
-    submission's own tags or flags (nbgrader restores the source of locked cells by
-    ``grade_id``, and :class:`~instructor.engine.preprocessors.OverwriteCellsFromRelease`
-    their metadata)."""
-    grade_id = nbgrader_meta(cell).get("grade_id")
-    if not isinstance(grade_id, str):
-        return None
-    return next((c for c in release_cells if nbgrader_meta(c).get("grade_id") == grade_id),
-                None)
 
 
 def student_sources(cells, release_cells) -> list[str]:
@@ -95,26 +75,6 @@ def student_sources(cells, release_cells) -> list[str]:
             continue  # locked and test cells: nbgrader restored them from the gradebook
         own.append(cell.source)
     return own
-
-
-def graded_test_cells(cells, release_cells) -> frozenset[int]:
-    """The test cells of ``cells``: as the release says (:func:`released_cell`), or, with
-    no release, as their own metadata says. No process that runs student code runs them."""
-    if release_cells is None:
-        return frozenset(i for i, c in enumerate(cells) if is_test_cell(c))
-    return frozenset(i for i, c in enumerate(cells)
-                     if is_test_cell(released_cell(c, release_cells) or {}))
-
-
-def answer_sources(cells, release_cells) -> dict[str, list[tuple[int, str]]]:
-    """Task -> (index, source) of the student's answer cells of it, matched in the
-    release, in notebook order."""
-    answers: dict[str, list[tuple[int, str]]] = {}
-    for index, cell in enumerate(cells):
-        origin = released_cell(cell, release_cells)
-        if origin is not None and task_of(origin) and nbgrader_meta(origin).get("solution"):
-            answers.setdefault(task_of(origin), []).append((index, cell.source))
-    return answers
 
 
 def answers_key(task: str, test_index: int, answers: dict) -> str:
@@ -187,20 +147,20 @@ def stdout(text: str):
 class OutsideCheck:
     """The outside check of one notebook: plan, the two processes, and verdicts."""
 
-    def __init__(self, cells, release_cells, setup: list[str], sandbox: roles.Box,
+    def __init__(self, cells, release: Release, sandbox: roles.Box,
                  course_implementations: dict[str, str],
                  timeout: int = 600, log=None, record_limit: int | None = None,
                  own_class_tasks: list[str] | None = None,
                  cell_limits: tuple[int, int] = (0, VERDICTS_LIMIT)):
-        self.release_cells = release_cells
+        self.release = release
         #: an answer cell's timeout (s) and the bytes of output it keeps
         self.cell_limits = cell_limits
         #: tasks whose models may be of the student's own class (None: all)
         self.own_class_tasks = own_class_tasks
         #: bytes the checking process reads of one reply of the answer process
         self.record_limit = record_limit
-        self.setup = setup
-        self.plan = graded_calls(cells, release_cells)
+        self.setup = list(release.setup)
+        self.plan = graded_calls(cells, release)
         self.sandbox = sandbox
         self.course_implementations = course_implementations
         self.timeout = timeout
@@ -244,7 +204,7 @@ class OutsideCheck:
             self.verdicts_fd = os.dup(verdicts)
             fds = (verdicts, requests_w, replies_r)
             self.process = self._forked(fds) or self._spawn(
-                roles.CHECK, [sys.executable, str(VERIFY), *map(str, fds)], check_dir, [],
+                roles.CHECK, [sys.executable, str(CHECKING), *map(str, fds)], check_dir, [],
                 fds, stdout=subprocess.PIPE)
         finally:
             for fd in (requests_r, requests_w, replies_r, replies_w, verdicts, report):
@@ -297,12 +257,11 @@ class OutsideCheck:
     def _send_answers(self, cells) -> None:
         """Give the answer process each task's trusted context cells and the student's
         answer cells, and close its input: it then answers the checking process."""
-        contexts = self._contexts()
-        answers = answer_sources(cells, self.release_cells)
+        answers = self.release.answer_cells(cells)
         namespaces = {}
         for index, (_key, task, _names) in self.plan.items():
             key = answers_key(task, index, answers)
-            namespaces[key] = {"context": contexts.get(task, []),
+            namespaces[key] = {"context": list(self.release.tasks[task].context),
                                "answers": [[i, source] for i, source in answers.get(task, [])
                                            if i < index]}
         try:
@@ -352,23 +311,13 @@ class OutsideCheck:
                 for grade_id, _t, _n in self.plan.values()}
 
     # -------------------------------------------------------------- the verdicts
-    def _contexts(self) -> dict[str, list[str]]:
-        """Task -> the sources of its context cells in the release (trusted)."""
-        contexts: dict[str, list[str]] = {}
-        for cell in self.release_cells:
-            task, meta = task_of(cell), nbgrader_meta(cell)
-            if task and cell.cell_type == "code" and not meta.get("solution") \
-                    and not meta.get("grade"):  # instructor cells of the task, locked or not
-                contexts.setdefault(task, []).append(cell.source)
-        return contexts
-
     def decide(self, cells) -> None:
         """Run the test cells outside the kernel and make their outputs their verdicts."""
-        tests = graded_test_cells(cells, self.release_cells or None)
+        tests = self.release.test_cells(cells)
         if not tests:
             return
-        contexts = self._contexts()
-        answers = answer_sources(cells, self.release_cells)
+        contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
+        answers = self.release.answer_cells(cells)
         job = {"record_limit": self.record_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
@@ -380,10 +329,10 @@ class OutsideCheck:
         trusted = [*self.setup, *[s for v in contexts.values() for s in v],
                    *[cells[i].source for i in self.plan]]
         # what only changes names and attributes: moot, as no test runs where it ran
-        findings = [f for f in review.tampering(student_sources(cells, self.release_cells),
+        findings = [f for f in review.tampering(student_sources(cells, self.release.cells),
                                                 review.free_names(trusted) - graded, trusted)
                     if not f.kernel_only]
-        trusted = hidden.string_constants([c.source for c in self.release_cells
+        trusted = hidden.string_constants([c.source for c in self.release.cells
                                            if c.cell_type == "code"])
         trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
         for index in sorted(tests):
@@ -391,7 +340,7 @@ class OutsideCheck:
             verdict = verdicts.get(grade_id) or {
                 "checked": False, "passed": None, "error": None,
                 "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
-            if hidden.has_hidden_tests(cells[index]):
+            if hide_hidden(cells[index].source)[1]:
                 verdict = withheld(verdict, trusted
                                    | hidden.string_constants([cells[index].source]))
             forbidden = [n.strip() for n in
@@ -418,7 +367,7 @@ class OutsideCheck:
                     report[int(entry["cell"])] = entry.get("outputs")
                 except (ValueError, TypeError, KeyError):
                     break  # cut short: the cells after it never ended
-        for task_answers in answer_sources(cells, self.release_cells).values():
+        for task_answers in self.release.answer_cells(cells).values():
             for index, _source in task_answers:
                 outputs = report.get(index, NOT_RUN_ANSWER)
                 cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \

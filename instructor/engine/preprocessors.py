@@ -25,27 +25,20 @@ from __future__ import annotations
 
 import copy
 import html
-import re
 from pathlib import Path
 
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
 from nbgrader.preprocessors import NbGraderPreprocessor, OverwriteCells
-from traitlets import List, Unicode
+from traitlets import List
 
-from instructor.engine.cells import (
-    BEGIN_HIDDEN,
-    END_HIDDEN,
-    ReleasedCells,
-    nbgrader_meta,
-    release_path,
-    restore_from_release,
-)
+from instructor.engine import release as released
+from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes
 
 
 # ====================================================================== deleted cells
-class RestoreMissingCells(NbGraderPreprocessor):
+class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
     """Put back graded cells missing from a submission, in their release position.
 
     A deleted test cell comes back (nbgrader's ``OverwriteCells``, which runs next,
@@ -54,24 +47,15 @@ class RestoreMissingCells(NbGraderPreprocessor):
     the tests fail with the stub's message instead of a NameError.
     """
 
-    release_notebook = Unicode("", help="Release notebook to restore from (default: "
-                               "<release>/<assignment>/<notebook>.ipynb).").tag(config=True)
-
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
-        path = Path(self.release_notebook) if self.release_notebook else \
-            release_path(self.config, resources)
-        if not path.is_file():
-            self.log.warning("Cannot restore deleted cells: no release notebook %s", path)
+        release = self.read_release(resources)
+        if release is None:
             return nb, resources
-        release = nbformat.read(path, as_version=4)
-        present = {nbgrader_meta(c).get("grade_id") for c in nb.cells
-                   if nbgrader_meta(c).get("grade_id")}
-        wanted = [c for c in release.cells if nbgrader_meta(c).get("grade_id")]
+        present = set(released.by_grade_id(nb.cells))
         restored = []
-        order = [nbgrader_meta(c)["grade_id"] for c in wanted]
-        for i, cell in enumerate(wanted):
-            grade_id = nbgrader_meta(cell)["grade_id"]
+        order = list(release.graded)
+        for i, (grade_id, cell) in enumerate(release.graded.items()):
             if grade_id in present:
                 continue
             new = nbformat.from_dict(copy.deepcopy(dict(cell)))
@@ -101,7 +85,7 @@ class RestoreMissingCells(NbGraderPreprocessor):
 
 
 # ====================================================================== metadata
-class OverwriteCellsFromRelease(OverwriteCells):
+class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
     """nbgrader's ``OverwriteCells``, with every cell's grading metadata from the release.
 
     nbgrader restores the source, ``locked`` flag, points and checksum of a graded cell,
@@ -116,23 +100,10 @@ class OverwriteCellsFromRelease(OverwriteCells):
     task's context. Tags that do not steer grading are the student's and are kept.
     """
 
-    release_notebook = Unicode("", help="Release notebook whose cells' metadata is "
-                               "restored (default: <release>/<assignment>/<notebook>.ipynb)."
-                               ).tag(config=True)
-
-    _release: ReleasedCells | None = None
-
-    def load_release(self, resources) -> None:
-        """Read the release notebook's cells (none, with a warning, if it is missing)."""
-        path = Path(self.release_notebook) if self.release_notebook else \
-            release_path(self.config, resources)
-        self._release = ReleasedCells(nbformat.read(path, as_version=4).cells) \
-            if path.is_file() else None
-        if self._release is None:
-            self.log.warning("Cannot restore grading metadata: no release notebook %s", path)
+    _release: released.Release | None = None
 
     def preprocess(self, nb, resources):
-        self.load_release(resources)
+        self._release = self.read_release(resources)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
@@ -146,20 +117,6 @@ class OverwriteCellsFromRelease(OverwriteCells):
 
 
 # ====================================================================== feedback
-_HIDDEN_REGION = re.compile(rf"^([ \t]*){re.escape(BEGIN_HIDDEN)}.*?^[ \t]*"
-                            rf"{re.escape(END_HIDDEN)}[^\n]*\n?", re.M | re.S)
-
-
-def hide_hidden_tests(source: str) -> tuple[str, bool]:
-    """Replace each hidden-test region of ``source`` by one placeholder line."""
-    new, count = _HIDDEN_REGION.subn(
-        lambda m: f"{m.group(1)}# (hidden tests: not shown; their result is below)\n", source)
-    if BEGIN_HIDDEN in new:  # an unterminated region: hide everything after it
-        head = new.split(BEGIN_HIDDEN, 1)[0]
-        new, count = head + "# (hidden tests: not shown)\n", count + 1
-    return new, bool(count)
-
-
 class FeedbackPreprocessor(NbGraderPreprocessor):
     """A preprocessor of ``generate_feedback``, which converts to HTML: nbconvert's HTML
     exporter configures ``display_data_priority`` of every preprocessor, so it is
@@ -178,7 +135,8 @@ class HideHiddenTests(FeedbackPreprocessor):
     def preprocess_cell(self, cell, resources, index):
         if cell.get("cell_type") != "code":
             return cell, resources
-        cell.source, had_hidden = hide_hidden_tests(cell.source)
+        cell.source, had_hidden = released.hide_hidden(
+            cell.source, "# (hidden tests: not shown; their result is below)")
         if had_hidden:
             for output in cell.get("outputs", []):
                 if output.get("output_type") == "error":

@@ -13,7 +13,7 @@ step, fit, evaluate) and reports its layers as the student's code describes them
 proxy reports about itself is the student's claim; the checks that decide points
 probe behaviour (:mod:`helpers.grading.probes`).
 
-Anything else a check asks of a proxy raises :class:`~helpers.grading.evidence.NotReplayable`,
+Anything else a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`,
 and the test goes to the instructor's review.
 """
 
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from helpers.grading import evidence
+from instructor.engine import wire
 from instructor.engine.answers import (
     FrameTooLarge,
     decode_value,
@@ -93,7 +93,7 @@ class AnswerChannel:
             self.broken = (f"what your function returned ({err}) is more than the grader's "
                            f"limit of {limit:g} MiB (COURSE_RECORD_MB); it was not read, "
                            "and the test fails")
-            raise evidence.RecordTooLarge(self.broken) from None
+            raise wire.RecordTooLarge(self.broken) from None
         except ValueError as err:  # not JSON: not a reply of the answer process's loop
             self.broken = f"the process running your answer sent an unreadable reply ({err})"
             raise AnswerFailed(self.broken) from None
@@ -105,7 +105,7 @@ class AnswerChannel:
         if "failed" in reply:
             raise AnswerFailed(reply["failed"])
         if "error" in reply:
-            raise evidence.NotReplayable(reply["error"])
+            raise wire.Unreadable(reply["error"])
         return reply
 
     # ---------------------------------------------------------------- graded functions
@@ -115,7 +115,7 @@ class AnswerChannel:
             try:
                 encoded = encode_value([list(args), kwargs])
             except TypeError as err:
-                raise evidence.NotReplayable(f"the test passes {err} to {name}") from None
+                raise wire.Unreadable(f"the test passes {err} to {name}") from None
             reply = self.ask({"op": "call", "task": task, "name": name, "args": encoded})
             for position, value in reply.get("changed_args", {}).items():
                 target, changed = args[int(position)], decode_value(value)
@@ -134,20 +134,20 @@ class AnswerChannel:
         folder.mkdir()
         for name, data in reply.get("files", {}).items():
             if "/" in name or name.startswith("."):
-                raise evidence.NotReplayable(f"a reply names a file {name!r}")
+                raise wire.Unreadable(f"a reply names a file {name!r}")
             (folder / name).write_bytes(base64.b64decode(data))
         own = _has_own_code(reply["result"])
         if own and not self.own_classes:
-            raise evidence.NotReplayable(OWN_CLASS)
+            raise wire.Unreadable(OWN_CLASS)
         if reply.get("files") and not own:
-            reader = evidence.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
+            reader = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
             try:
                 return reader.decode(reply["result"])
-            except evidence.NotReplayable:
+            except wire.Unreadable:
                 # every model was saved, and one does not load without code of the
                 # student's own (a Lambda's function): a proxy, where the task allows one
                 if not self.own_classes and _all_saved(reply["result"]):
-                    raise evidence.NotReplayable(OWN_CLASS) from None
+                    raise wire.Unreadable(OWN_CLASS) from None
                 own = True
         # models Keras could not save (models sharing layers without one containing the
         # other: Keras' own code only), or code of the student's own where the task
@@ -201,8 +201,8 @@ def _all_saved(value: Any) -> bool:
     return True
 
 
-class _ProxyReader(evidence.Reader):
-    """A reply's values as :class:`~helpers.grading.evidence.Reader` reads them, but its
+class _ProxyReader(wire.Reader):
+    """A reply's values as :class:`~instructor.engine.wire.Reader` reads them, but its
     models left in the answer process: proxies."""
 
     def __init__(self, channel: AnswerChannel, folder: Path, own_code: bool):
@@ -288,7 +288,7 @@ class RemoteObject:
             return [_Shaped(s) for s in self._info.get(name, [])]
         if name == "layers":
             return [self._channel.proxy(h) for h in self._info.get("layers", [])]
-        raise evidence.NotReplayable(
+        raise wire.Unreadable(
             f"the check asked a model of your own class (it lives in the process that "
             f"runs your answer) for {name!r}, which the grader does not forward")
 
@@ -354,7 +354,7 @@ class RemoteModel(RemoteObject):
         if name == "losses":  # after a call, as Keras records them: of its last input
             last = self._info.get("last_input")
             if last is None:
-                raise evidence.NotReplayable("the check asked for the losses of a model "
+                raise wire.Unreadable("the check asked for the losses of a model "
                                              "of your own class without calling it")
             return [np.float32(v) for v in self._ask("losses", last)]
         return super().__getattr__(name)

@@ -1,7 +1,7 @@
 """Read a submission's own code for what could change how its tests run.
 
 The grader checks every test it can outside the student's kernel
-(:mod:`instructor.engine.verify`). This module reads the code the student wrote, without
+(:mod:`instructor.engine.checking`). This module reads the code the student wrote, without
 running it, for the two things that checking cannot rule out by itself:
 
 - :func:`tampering`: code that changes state the tests rely on (assigning to a
@@ -28,7 +28,7 @@ SUSPECT_MODULES = {
     "sys", "builtins", "importlib", "ctypes", "gc", "inspect", "types", "threading",
     "multiprocessing", "subprocess", "IPython", "ipykernel", "traceback", "ast",
     "marshal", "pickle", "dill", "code", "codeop", "runpy", "signal", "atexit",
-    "unittest", "pytest", "faulthandler", "weakref", "helpers.grading.evidence",
+    "unittest", "pytest", "faulthandler", "weakref", "wire",
     "helpers.grading.model_checks", "helpers.grading.probes", "instructor",
 }
 #: Built-in functions that run or reach code and namespaces by name.

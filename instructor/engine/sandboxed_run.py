@@ -179,16 +179,16 @@ class SandboxedExecute(Execute):
             if cell.cell_type == "code" and cell.source.strip():
                 cell.outputs = [error_output(ename, evalue)]
 
-    def _replayable(self, cell) -> bool:
+    def _reruns(self, cell) -> bool:
         """Cells re-run in a fresh kernel: setup, answers and task context (not tests)."""
         tags = cell.metadata.get("tags", [])
         return cell.cell_type == "code" and not is_test_cell(cell) and (
             self.setup_tag in tags or bool(nbgrader_meta(cell).get("solution"))
             or any(t.startswith("task-") for t in tags))
 
-    def _replay(self, cells, upto: int, skip: set[int]) -> None:
+    def _rerun(self, cells, upto: int, skip: set[int]) -> None:
         for index, cell in enumerate(cells[:upto]):
-            if index not in skip and self._replayable(cell):
+            if index not in skip and self._reruns(cell):
                 self.execute_cell(copy.deepcopy(cell), index, store_history=False)
 
     def _timed_out(self, cell) -> bool:
@@ -241,7 +241,7 @@ class SandboxedExecute(Execute):
         self.timeout_func = cell_timeout
         cells = self.nb.cells
         position, restarts = 0, 0
-        broken: set[int] = set()  # cells that crashed or hung the kernel: not replayed
+        broken: set[int] = set()  # cells that crashed or hung the kernel: not re-run
         while position < len(cells):
             restart = False
             with contextlib.ExitStack() as kernel:
@@ -250,7 +250,7 @@ class SandboxedExecute(Execute):
                 if position:
                     try:
                         with timed(self.seconds, "replay after a restart"):
-                            self._replay(cells, position, broken)
+                            self._rerun(cells, position, broken)
                     except DeadKernelError:
                         pass
                 while position < len(cells):

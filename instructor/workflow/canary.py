@@ -53,12 +53,12 @@ import nbformat
 from helpers import settings
 from instructor import ROOT
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
+from instructor.engine.release import hide_hidden
 from instructor.workflow.nbgrader_cli import NBGRADER_DEFAULTS, load_config
 from instructor.workflow.submission import grade_one
 
 #: The canary's two submissions (student ids in the scratch gradebook only).
 KEY, STUB = "canary-answer-key", "canary-stub"
-HIDDEN = "### BEGIN HIDDEN TESTS"
 _DATASET_CALLS = (re.compile(r"load_(mnist|fashion_mnist|cifar10)\("),
                   re.compile(r"load_dataset\(\s*[\"'](\w+)"),
                   re.compile(r"DATASET\s*=\s*[\"'](\w+)"))
@@ -296,7 +296,8 @@ def _hint(error: str) -> str:
 def failing_tests(graded: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
     """One line per graded test cell of ``graded`` that raised: its grade_id, whether it
     holds hidden tests, its first error (and what to do, for a data error)."""
-    hidden = {nbgrader_meta(c).get("grade_id") for c in source.cells if HIDDEN in c.source}
+    hidden = {nbgrader_meta(c).get("grade_id") for c in source.cells
+              if hide_hidden(c.source)[1]}
     lines = []
     for cell in graded.cells:
         meta = nbgrader_meta(cell)

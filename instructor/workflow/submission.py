@@ -24,8 +24,10 @@ import nbformat
 
 from helpers import settings
 from instructor.engine import check_server, limits
-from instructor.engine.cells import ReleasedCells, nbgrader_meta, restore_from_release
+from instructor.engine import release as released
+from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
+from instructor.engine.release import Release
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission
 from instructor.workflow.nbgrader_cli import nbgrader
@@ -75,7 +77,7 @@ class Result:
 
 
 # ---------------------------------------------------------------- checking a submission
-def _rebuild(data: dict, release: nbformat.NotebookNode) -> nbformat.NotebookNode:
+def _rebuild(data: dict, release: Release) -> nbformat.NotebookNode:
     """A valid notebook from a damaged one's cells (type, source, metadata)."""
     cells = []
     for raw in data.get("cells", []):
@@ -89,12 +91,12 @@ def _rebuild(data: dict, release: nbformat.NotebookNode) -> nbformat.NotebookNod
                 "raw": nbformat.v4.new_raw_cell}.get(kind)
         if make:
             cells.append(make(source=source, metadata=meta))
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(release.metadata))
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(release.notebook.metadata))
     nbformat.validate(nb)
     return nb
 
 
-def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNode,
+def check_submission(folder: Path, assignment: str, release: Release,
                      environ: dict | None = None) -> list[str]:
     """Check (and if needed repair or set aside) a submitted notebook; notes for the student.
 
@@ -144,8 +146,8 @@ def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNo
     notes += repair_metadata(nb, release)
     nbformat.write(nb, path)
 
-    submitted, released = by_id(nb.cells), by_id(release.cells)
-    for grade_id, cell in released.items():
+    submitted = released.by_grade_id(nb.cells)
+    for grade_id, cell in release.graded.items():
         meta = nbgrader_meta(cell)
         if grade_id not in submitted:
             what = "answer cell" if meta.get("solution") else "test cell" \
@@ -156,12 +158,6 @@ def check_submission(folder: Path, assignment: str, release: nbformat.NotebookNo
             notes.append(f"The locked cell '{grade_id}' was edited; the grader used the "
                          "original.")
     return notes
-
-
-def by_id(cells) -> dict:
-    """grade_id -> cell, for the cells with nbgrader metadata."""
-    return {nbgrader_meta(c)["grade_id"]: c for c in cells
-            if isinstance(nbgrader_meta(c).get("grade_id"), str)}
 
 
 def _well_formed(meta) -> bool:
@@ -180,7 +176,7 @@ def _well_formed(meta) -> bool:
     return True
 
 
-def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
     """Give every cell nbgrader metadata that nbgrader can read; notes on what changed.
 
     A cell whose metadata is damaged (not a mapping, missing or wrongly typed keys) gets
@@ -190,9 +186,9 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
     grade_id (a copied cell), the one the release identifies keeps it; the other stays
     in the notebook as a plain cell, so its code still runs.
     """
-    released = [c for c in release.cells if nbgrader_meta(c)]
-    by_cell_id = {c.get("id"): c for c in released if c.get("id")}
-    by_source = {c.source.strip(): c for c in released}
+    graded = release.graded.values()
+    by_cell_id = {c.get("id"): c for c in graded if c.get("id")}
+    by_source = {c.source.strip(): c for c in graded}
     notes, seen = [], {}
     for position, cell in enumerate(nb.cells):
         metadata = cell.get("metadata")
@@ -221,8 +217,7 @@ def repair_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -
     for grade_id, cells in seen.items():
         if len(cells) < 2:
             continue
-        origin = next((c for c in released if nbgrader_meta(c).get("grade_id") == grade_id),
-                      None)
+        origin = release.graded.get(grade_id)
         keep = next((c for c in cells if origin is not None
                      and c.get("id") == origin.get("id")), cells[0])
         for cell in cells:
@@ -240,10 +235,9 @@ def _answer_cell_in_place(nb, position: int, release):
     student has changed its source, so neither identifies it. Its place does when the
     nearest cell above it that the release identifies is followed, in the release, by an
     answer cell whose ``grade_id`` no cell of the notebook has."""
-    released = ReleasedCells(release.cells)
-    present = set(by_id(nb.cells))
+    present = set(released.by_grade_id(nb.cells))
     for above in reversed(nb.cells[:position]):
-        origin = released.origin(above)
+        origin = release.origin(above)
         if origin is None:
             continue  # a cell the student added: look further up
         index = next(i for i, c in enumerate(release.cells) if c is origin)
@@ -255,18 +249,16 @@ def _answer_cell_in_place(nb, position: int, release):
     return None
 
 
-def _restore_valid_metadata(nb: nbformat.NotebookNode, release: nbformat.NotebookNode,
-                            ) -> list[str]:
+def _restore_valid_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
     """Metadata that nbgrader can read but that is not the release's (``grade: false`` on
     a test cell, other points, a task tag removed or changed) is restored like damaged
     metadata: the release says which cells are tests, of which task, for how many points
     (:func:`instructor.engine.cells.restore_from_release`; nbgrader's run does the same
     again in :class:`instructor.engine.preprocessors.OverwriteCellsFromRelease`)."""
-    released = ReleasedCells(release.cells)
     notes = []
     for position, cell in enumerate(nb.cells):
         grade_id = nbgrader_meta(cell).get("grade_id")
-        origin = released.origin(cell)
+        origin = release.origin(cell)
         changed = restore_from_release(cell, origin)
         if not changed:
             continue
@@ -338,10 +330,9 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
                     ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
     submitted = course / "submitted" / student / assignment
     shutil.copytree(source or root / "submitted" / student / assignment, submitted)
-    release_nb = nbformat.read(run_dir / "release" / assignment / f"{assignment}.ipynb",
-                               as_version=4)
+    release = released.load(run_dir / "release" / assignment / f"{assignment}.ipynb")
     result.notes = read_notes(submitted)
-    result.notes += check_submission(submitted, assignment, release_nb, env)
+    result.notes += check_submission(submitted, assignment, release, env)
     write_notes(submitted, result.notes)
     log = ""
     try:

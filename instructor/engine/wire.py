@@ -1,7 +1,7 @@
 """Values passed between the grader's checking process and a student's answer process.
 
-When a notebook is graded, each test cell runs a second time in a checking process that
-never runs the student's code (:mod:`instructor.engine.verify`). The graded functions it
+When a notebook is graded, each test cell runs in a checking process that never runs
+the student's code (:mod:`instructor.engine.checking`). The graded functions it
 calls (``psnr``, ``autoencoder``...) are answered by the student's answer cells running
 in a process of their own (:mod:`instructor.engine.answers`). What crosses between the
 two is data: arrays as ``.npy`` files, Keras models as ``.keras`` files (:class:`Writer`,
@@ -29,17 +29,16 @@ from helpers.grading.model_checks import is_model
 #: Most members a recorded ``.keras`` file may hold (Keras writes three: metadata.json,
 #: config.json, model.weights.h5).
 MAX_MEMBERS = 64
-#: Largest array the recorder writes (elements); larger values are not recorded.
+#: Largest array the writer writes (elements); a larger value is not data (:class:`NotData`).
 MAX_ELEMENTS = 50_000_000
 
 
-class NotRecordable(Exception):
-    """A returned value the records cannot hold faithfully (its test is checked in the
-    kernel only)."""
+class NotData(Exception):
+    """A returned value that cannot cross as data (its test waits for review)."""
 
 
-class NotReplayable(Exception):
-    """Records that the checking process cannot turn back into values."""
+class Unreadable(Exception):
+    """What the checking process cannot turn back into values, or ask of a proxy."""
 
 
 class RecordTooLarge(Exception):
@@ -87,17 +86,17 @@ class Writer:
         if isinstance(value, np.generic | np.ndarray) or hasattr(value, "__array__"):
             array = np.asarray(value)
             if array.dtype == object or array.size > MAX_ELEMENTS:
-                raise NotRecordable(f"an array of dtype {array.dtype} and size {array.size}")
+                raise NotData(f"an array of dtype {array.dtype} and size {array.size}")
             name = self._file(".npy")
             np.save(self.folder / name, array, allow_pickle=False)
             return {"array": name}
-        raise NotRecordable(f"a value of type {type(value).__name__}")
+        raise NotData(f"a value of type {type(value).__name__}")
 
     def save_models(self) -> None:
         """Write each model once; a model inside another is recorded as a path in it.
 
         Models that share weights without one containing the other cannot be written
-        faithfully (loading them would break the sharing): :class:`NotRecordable`.
+        faithfully (loading them would break the sharing): :class:`NotData`.
         """
         models = [m for m, _ in self.models]
         inside: dict[int, tuple[int, list[str]]] = {}
@@ -113,7 +112,7 @@ class Writer:
             for variable in models[i].weights:
                 owner = owners.setdefault(id(variable), i)
                 if owner != i and models[owner] is not models[i]:
-                    raise NotRecordable("models that share layers without one containing "
+                    raise NotData("models that share layers without one containing "
                                         "the other")
         saved: dict[int, str] = {}
         for i in roots:
@@ -125,7 +124,7 @@ class Writer:
                     try:
                         models[i].save(self.folder / name)
                     except Exception as err:  # noqa: BLE001 - any failure: not recordable
-                        raise NotRecordable(f"a model Keras cannot save ({err})") from None
+                        raise NotData(f"a model Keras cannot save ({err})") from None
                 saved[id(models[i])] = name
             self.models[i][1]["model"] = saved[id(models[i])]
         for i, (j, path) in inside.items():
@@ -228,7 +227,7 @@ class Reader:
     """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`).
 
     ``custom_objects``: classes the course itself defines (trusted), which models may use.
-    Any other class of a model's own makes it :class:`NotReplayable`. ``max_bytes``: what
+    Any other class of a model's own makes it :class:`Unreadable`. ``max_bytes``: what
     the folder may unpack to (:func:`record_size`), else :class:`RecordTooLarge`.
     """
 
@@ -257,12 +256,12 @@ class Reader:
             for name in value.get("path", []):
                 model = model.get_layer(name)
             return model
-        raise NotReplayable(f"an unknown record {sorted(value)}")
+        raise Unreadable(f"an unknown record {sorted(value)}")
 
     def _path(self, name: str) -> Path:
         path = (self.folder / name).resolve()
         if path.parent != self.folder.resolve():
-            raise NotReplayable(f"a record names a file outside its folder: {name}")
+            raise Unreadable(f"a record names a file outside its folder: {name}")
         return path
 
     def _model(self, name: str) -> Any:
@@ -277,7 +276,7 @@ class Reader:
                         safe_mode=True)
             except Exception as err:  # noqa: BLE001 - code of its own, a damaged file...
                 message = str(err).strip().splitlines()[0][:300] if str(err).strip() else ""
-                raise NotReplayable(f"a returned model could not be loaded without running "
+                raise Unreadable(f"a returned model could not be loaded without running "
                                     f"its own code ({type(err).__name__}: {message})") from None
         return self.loaded[name]
 

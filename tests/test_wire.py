@@ -1,4 +1,4 @@
-"""helpers.grading.evidence: values written by the answer process (Writer) and read back
+"""instructor.engine.wire: values written by the answer process (Writer) and read back
 by the checking process (Reader)."""
 
 from __future__ import annotations
@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers.grading import evidence
+from instructor.engine import wire
 
 
 def _roundtrip(folder, value):
     """``value`` written as the answer process writes a reply, and read back."""
-    writer = evidence.Writer(folder, "r")
+    writer = wire.Writer(folder, "r")
     encoded = writer.encode(value)
     writer.save_models()
-    return evidence.Reader(folder).decode(encoded)
+    return wire.Reader(folder).decode(encoded)
 
 
 def test_arrays_and_numbers_come_back(tmp_path):
@@ -56,9 +56,9 @@ def test_models_sharing_layers_without_nesting_are_not_recordable(tmp_path):
 
     dense = keras.layers.Dense(2)
     a, b = keras.Input(shape=(3,)), keras.Input(shape=(3,))
-    writer = evidence.Writer(tmp_path, "r")
+    writer = wire.Writer(tmp_path, "r")
     writer.encode([keras.Model(a, dense(a)), keras.Model(b, dense(b))])
-    with pytest.raises(evidence.NotRecordable, match="share layers"):
+    with pytest.raises(wire.NotData, match="share layers"):
         writer.save_models()
 
 
@@ -76,7 +76,7 @@ def test_a_model_with_its_own_code_is_not_loaded_and_its_code_not_run(tmp_path):
             return x * 2
 
     x = keras.Input(shape=(3,))
-    with pytest.raises(evidence.NotReplayable, match="without running its own code"):
+    with pytest.raises(wire.Unreadable, match="without running its own code"):
         _roundtrip(tmp_path, keras.Model(x, Mine()(x)))
     assert len(made) == 1  # only the student's own construction, none while reading
 
@@ -85,21 +85,21 @@ def test_a_lambda_layer_is_not_loaded(tmp_path):
     import keras
 
     x = keras.Input(shape=(3,))
-    with pytest.raises(evidence.NotReplayable, match="without running its own code"):
+    with pytest.raises(wire.Unreadable, match="without running its own code"):
         _roundtrip(tmp_path, keras.Model(x, keras.layers.Lambda(lambda t: t * 2)(x)))
 
 
 def test_unknown_values_are_refused_both_ways(tmp_path):
-    writer = evidence.Writer(tmp_path, "r")
-    with pytest.raises(evidence.NotRecordable, match="type object"):
+    writer = wire.Writer(tmp_path, "r")
+    with pytest.raises(wire.NotData, match="type object"):
         writer.encode(object())
-    with pytest.raises(evidence.NotRecordable, match="dtype object"):
+    with pytest.raises(wire.NotData, match="dtype object"):
         writer.encode(np.array([None, 1], dtype=object))
-    with pytest.raises(evidence.NotRecordable):
+    with pytest.raises(wire.NotData):
         writer.encode({1: "not a string key"})
-    reader = evidence.Reader(tmp_path)
-    with pytest.raises(evidence.NotReplayable, match="unknown record"):
+    reader = wire.Reader(tmp_path)
+    with pytest.raises(wire.Unreadable, match="unknown record"):
         reader.decode({"code": "print(1)"})
     (tmp_path.parent / "outside.npy").write_bytes(b"")
-    with pytest.raises(evidence.NotReplayable, match="outside its folder"):
+    with pytest.raises(wire.Unreadable, match="outside its folder"):
         reader.decode({"array": "../outside.npy"})

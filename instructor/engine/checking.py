@@ -3,7 +3,7 @@
 Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
 grading sandbox) while the notebook runs::
 
-    python instructor/engine/verify.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
+    python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
 It reads two JSON documents from standard input. The first line holds the trusted
 sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
@@ -68,7 +68,7 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
 def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
     """Run each test cell of ``job`` again, its graded functions answered by ``channel``
     (:class:`instructor.engine.remote.AnswerChannel`); a verdict per cell."""
-    from helpers.grading import evidence
+    from instructor.engine import wire
     from instructor.engine.remote import AnswerFailed
 
     verdicts: dict[str, dict] = {}
@@ -97,7 +97,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         try:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
-        except evidence.NotReplayable as err:
+        except wire.Unreadable as err:
             verdict.update(checked=False, passed=None, reason=str(err))
         except AnswerFailed as err:
             verdict.update(passed=False, error=f"AnswerFailed: {err}", line=_line(err, grade_id),
