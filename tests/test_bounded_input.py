@@ -2,7 +2,7 @@
 before it is parsed, kept or unpacked (instructor/engine/limits.py, instructor/engine/wire.py).
 
 Behaviour only: refused with the message, the cell or test fails, honest work passes.
-The memory these caps save is measured in docs/grading.md, not asserted here.
+The memory these caps save is measured in docs/results.md, not asserted here.
 """
 
 from __future__ import annotations
