@@ -208,10 +208,10 @@ class _Reader(ast.NodeVisitor):
 
     def _patches(self, node: ast.AST, what: str) -> None:
         """A change to a library's own module, class or function (Keras, NumPy, the
-        course's): the answer cells run again in the answer process, so it reaches the
-        models and functions the outside check asks there too. Not kernel-only."""
-        self.flag(node, f"patches {what}, a library's own (the change also reaches the "
-                        "grader's second run of your answer)")
+        course's): it runs in the answer process with the answer, so it reaches the
+        models and functions the tests call there."""
+        self.flag(node, f"patches {what}, a library's own (the change reaches the "
+                        "models and functions the tests call)")
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
