@@ -43,6 +43,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 
 LAUNCHER = os.path.abspath(__file__)
 #: The user and group a sandboxed process runs as, inside its user namespace.
@@ -171,14 +172,18 @@ def grading_user() -> tuple[int, int] | None:
         return None
     try:
         entry = pwd.getpwnam(GRADER)
-    except KeyError:  # not checked: a grading beside this one may have made it first
-        done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                               "/usr/sbin/nologin", GRADER], capture_output=True, text=True)
-        try:
-            entry = pwd.getpwnam(GRADER)
-        except KeyError:
+    except KeyError:
+        for attempt in range(10):  # a grading beside this one may hold useradd's lock
+            done = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                                   "/usr/sbin/nologin", GRADER], capture_output=True, text=True)
+            try:
+                entry = pwd.getpwnam(GRADER)
+                break
+            except KeyError:
+                time.sleep(0.2 * (attempt + 1))
+        else:
             raise RuntimeError(f"no user {GRADER} to grade as, and useradd failed: "
-                               f"{done.stderr.strip()}") from None
+                               f"{done.stderr.strip()}")
     return entry.pw_uid, entry.pw_gid
 
 
