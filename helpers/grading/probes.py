@@ -715,8 +715,9 @@ def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int
     """With random weights, the mean and log variance are what the NumPy encoder (relu
     hidden layers, linear heads) computes. ``heads="either"`` asks it of one head only:
     enough to see the hidden layers; whether the heads are linear is then the
-    linear-heads test's to say (one mistake, one test). Hidden layers of other shapes:
-    ``"either"`` fails; otherwise only that both outputs follow the input is checked."""
+    linear-heads test's to say (one mistake, one test). Hidden layers other than the
+    task's (other shapes, or neither head matches): ``"either"`` fails; otherwise only
+    that both outputs follow the input is checked."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (64, input_dims))
     body, mean_w, log_var_w = enc.randomise(rng, x)
@@ -897,7 +898,8 @@ def expect_validation_loss(encoder, decoder, auto, input_dims: int, hidden_layer
                            latent_dims: int) -> None:
     """``fit(..., validation_data=...)`` reports ``val_loss``, computed as the training loss
     is: one epoch on one batch at learning rate 0 leaves the weights as they are, so the two
-    agree (up to the sampling of z). What the terms are is the other tests' to check."""
+    agree (up to the sampling noise of a KL computed from a sample of z). What the terms
+    are is the other tests' to check."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, None)
     mean, log_var = 1.5, float(np.log(4.0))
     enc.set(mean, log_var)
