@@ -214,13 +214,17 @@ class Adam(keras.optimizers.SGD):
 """ + _kl_layer_variant(GOOD_KL).replace('auto.compile(optimizer="adam"',
                                          'auto.compile(optimizer=Adam()')
 
-#: Honest mistakes, each of which must cost one test (the random-weight probes of the
-#: other tests leave it to that one): tanh hidden layers in the encoder (structure), SGD
-#: (structure), a relu on the log variance (linear; the KL test's special weights see
-#: it too, as they did before the probes).
+#: Honest mistakes, each of which must cost one test (the probes of the other tests leave
+#: it to that one): tanh hidden layers in the encoder (structure), hidden layers of twice
+#: the units in the encoder (structure; the other probes set the hidden layers the encoder
+#: lists), SGD (structure), a relu or a tanh on the log variance (linear; the probes find
+#: the heads by which output moves with which bias, and the sampling and KL tests compare
+#: with the encoder's own mean and log-variance outputs).
 KL_LAYER = _kl_layer_variant(GOOD_KL)
 TANH_HIDDEN = KL_LAYER.replace('h = keras.layers.Dense(units, activation="relu")(h)',
                                'h = keras.layers.Dense(units, activation="tanh")(h)', 1)
+WIDE_HIDDEN = KL_LAYER.replace('h = keras.layers.Dense(units, activation="relu")(h)',
+                              'h = keras.layers.Dense(2 * units, activation="relu")(h)', 1)
 #: Wrong: plain SGD, slow enough that its loss still goes down over two epochs (at SGD's
 #: default rate it went up for one seed in six), so only the structure test fails.
 HONEST_SGD = KL_LAYER.replace('auto.compile(optimizer="adam"',
@@ -228,6 +232,9 @@ HONEST_SGD = KL_LAYER.replace('auto.compile(optimizer="adam"',
 RELU_ON_LOG_VAR = KL_LAYER.replace("log_var = keras.layers.Dense(latent_dims)(h)",
                                    'log_var = keras.layers.Dense(latent_dims, '
                                    'activation="relu")(h)')
+TANH_ON_LOG_VAR = KL_LAYER.replace("log_var = keras.layers.Dense(latent_dims)(h)",
+                                   'log_var = keras.layers.Dense(latent_dims, '
+                                   'activation="tanh")(h)')
 #: Correct: Adam with a larger epsilon than Keras' default (its first step is still about
 #: the learning rate wherever the gradient is clear).
 ADAM_EPSILON = KL_LAYER.replace('auto.compile(optimizer="adam"',
@@ -382,6 +389,8 @@ WRONG = {
     "tanh_hidden": TANH_HIDDEN,
     "honest_sgd": HONEST_SGD,
     "relu_on_log_var": RELU_ON_LOG_VAR,
+    "tanh_on_log_var": TANH_ON_LOG_VAR,
+    "wide_hidden": WIDE_HIDDEN,
     "train_step_only": TRAIN_STEP_ONLY,
     "wrong_order": _kl_layer_variant(GOOD_KL, order="mean-logvar-z"),
     "exp_logvar_as_sigma": EXP_SIGMA + _kl_layer_variant(GOOD_KL, sampler="_SigmaSampling()"),
@@ -421,8 +430,9 @@ globals().update(grading.task_tests(grading.GradedTask(
                                   "are the encoder's hidden layers relu"),
         "tanh_hidden": ({"vae-tests-structure"}, "the encoder's hidden Dense layers"),
         "honest_sgd": ({"vae-tests-structure"}, "expected 'adam', got 'sgd'"),
-        "relu_on_log_var": ({"vae-tests-linear", "vae-tests-kl"},
-                            "the log-variance layer should be linear"),
+        "relu_on_log_var": ({"vae-tests-linear"}, "the log-variance layer should be linear"),
+        "tanh_on_log_var": ({"vae-tests-linear"}, "the log-variance layer should be linear"),
+        "wide_hidden": ({"vae-tests-structure"}, "encoder Dense kernels (inputs, units)"),
         "sgd_named_adam": ({"vae-tests-training"}, "the learning rate"),  # too far or too short
         "adam_moving_average": ({"vae-tests-structure"}, "got 'adam (use_ema=True)'"),
         # every test: the random-weight probes (it has no get_weights for them to set),

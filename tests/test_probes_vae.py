@@ -44,19 +44,23 @@ class AddKL(L.Layer):
 
 
 def build(mean_act=None, log_sigma=False, kl_factor=1.0, pixel_sum=True, separate_relu=False,
-          swap_order=False):
-    """A small functional VAE; the keyword arguments introduce one mistake each."""
+          swap_order=False, log_var_act=None, wide=1, swap_heads=False, decoder_wide=1):
+    """A small functional VAE; the keyword arguments introduce one mistake each (``wide``,
+    ``decoder_wide``: the encoder's, the decoder's hidden layers that many times the task's
+    units)."""
     x = keras.Input((D,))
     h = x
     for units in H:
+        units *= wide
         h = L.ReLU()(L.Dense(units)(h)) if separate_relu else L.Dense(units, "relu")(h)
-    mean, log_var = L.Dense(K, activation=mean_act)(h), L.Dense(K)(h)
+    mean, log_var = L.Dense(K, activation=mean_act)(h), L.Dense(K, activation=log_var_act)(h)
     z = Sampling(log_sigma)([mean, log_var])
-    encoder = keras.Model(x, [mean, log_var, z] if swap_order else [z, mean, log_var])
+    encoder = keras.Model(x, [mean, log_var, z] if swap_order else
+                          [z, log_var, mean] if swap_heads else [z, mean, log_var])
     c = keras.Input((K,))
     h = c
     for units in reversed(H):
-        h = L.Dense(units, "relu")(h)
+        h = L.Dense(decoder_wide * units, "relu")(h)
     decoder = keras.Model(c, L.Dense(D, "sigmoid")(h))
     auto = keras.Model(x, decoder(AddKL(kl_factor)([z, mean, log_var])))
     scale = D if pixel_sum else 1
@@ -87,7 +91,7 @@ def rng(seed=0):
 def test_correct_model_passes_every_check():
     models = build()
     vc.expect_vae_shapes(*models, D, K)
-    vc.expect_vae_order(models[0], D)
+    vc.expect_vae_order(models[0], D, H, K)
     vc.expect_linear_heads(build()[0], D, H, K)
     vc.expect_sampling(build()[0], D, H, K)
     vc.expect_reconstruction_loss(*build(), D, H, K)
@@ -116,7 +120,9 @@ def test_the_heads_are_found_by_what_they_do_in_either_order():
 
 
 @pytest.mark.parametrize("mistake, check, message", [
-    ({"swap_order": True}, lambda m: vc.expect_vae_order(m[0], D), "in this order"),
+    ({"swap_order": True}, lambda m: vc.expect_vae_order(m[0], D, H, K), "in this order"),
+    ({"swap_heads": True}, lambda m: vc.expect_vae_order(m[0], D, H, K),
+     r"it returns \(z, log_var, mean\)"),
     ({"mean_act": "relu"}, lambda m: vc.expect_linear_heads(m[0], D, H, K), "mean layer"),
     ({"log_sigma": True}, lambda m: vc.expect_sampling(m[0], D, H, K), "standard deviation"),
     ({"pixel_sum": False}, lambda m: vc.expect_reconstruction_loss(*m, D, H, K), "averaged"),
@@ -361,7 +367,7 @@ RMSAdam.__name__ = "Adam"
 def _old_checks(models):
     """The special-weight checks (fresh models for each, as in the notebook)."""
     vc.expect_vae_shapes(*models(), D, K)
-    vc.expect_vae_order(models()[0], D)
+    vc.expect_vae_order(models()[0], D, H, K)
     vc.expect_linear_heads(models()[0], D, H, K)
     vc.expect_sampling(models()[0], D, H, K)
     vc.expect_kl_loss(*models(), D, H, K)
@@ -421,3 +427,43 @@ def test_the_kl_tests_adam_probe_leaves_the_optimizer_to_the_training_test():
     the direction of the log-variance layer's step, which any gradient step gets right."""
     vc.expect_vae_adam_step(*build_liar(optimizer=Adam()), D, H, K, rng(), log_var_head=True)
     vc.expect_vae_adam_step(*build(pixel_sum=False), D, H, K, rng(), log_var_head=True)
+
+
+#: Every probe of the hidden and visible test cells of 08, by cell (fresh models for each).
+CELLS = {
+    "structure": [lambda m: vc.expect_vae_encoder(m[0], D, H, K, rng(), heads="either"),
+                  lambda m: vc.expect_vae_decoder(m[1], D, H, K, rng()),
+                  lambda m: vc.expect_vae_auto(*m, D, H, K, rng())],
+    "training": [lambda m: vc.expect_vae_adam_step(*m, D, H, K, rng())],
+    "validation": [lambda m: vc.expect_validation_loss(*m, D, H, K)],
+    "order": [lambda m: vc.expect_vae_order(m[0], D, H, K)],
+    "linear": [lambda m: vc.expect_linear_heads(m[0], D, H, K),
+               lambda m: vc.expect_vae_encoder(m[0], D, H, K, rng())],
+    "sampling": [lambda m: vc.expect_sampling(m[0], D, H, K),
+                 lambda m: vc.expect_sampling_noise(m[0], D, H, K, rng())],
+    "reconstruction": [lambda m: vc.expect_reconstruction_loss(*m, D, H, K, rng())],
+    "kl": [lambda m: vc.expect_kl_loss(*m, D, H, K, rng()),
+           lambda m: vc.expect_vae_adam_step(*m, D, H, K, rng(), log_var_head=True)],
+}
+
+
+@pytest.mark.parametrize("mistake, cell, message", [
+    ({"wide": 2}, "structure", "of those sizes"),
+    ({"decoder_wide": 2}, "structure", "decoder.get_weights() should list"),
+    ({"log_var_act": "tanh"}, "linear", "the log-variance layer should be linear"),
+    ({"log_var_act": "relu"}, "linear", "the log-variance layer should be linear"),
+])
+def test_one_mistake_fails_one_cell_with_its_message(mistake, cell, message):
+    """Hidden layers of other sizes (the probes set the weights the models list) and a
+    log-variance head with an activation (the probes find the heads by what moves, and
+    the sampling and KL checks read the encoder's own outputs) fail their own cell only."""
+    failed = {}
+    for name, checks in CELLS.items():
+        for check in checks:
+            try:
+                check(build(**mistake))
+            except AssertionError as error:
+                failed[name] = str(error)
+                break
+    assert set(failed) == {cell}, failed
+    assert message in failed[cell]
