@@ -357,3 +357,36 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     outside.report_fd = None
     outside.answer_outputs(cells)
     assert cells[1].outputs[0].text == NOT_RUN_ANSWER and cells[1].execution_count is None
+
+
+@pytest.mark.parametrize("forged", ["big", "infinity", "nested", "not_an_answer"])
+def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
+    """The report is written by the student's process, which can write it directly: a
+    stream past the cell's output cap becomes one OutputTooLarge error; a line that is
+    not a cell the grader sent (a float, deep nesting, another cell) ends the report
+    there, and the notebook is still graded."""
+    import json
+
+    cells = submission()
+    outside = OutsideCheck(cells, the_release(), Box(), {}, cell_limits=(0, 1024))
+    lines = {
+        "big": '{"cell": 1, "outputs": [{"output_type": "stream", "name": "stdout", '
+               '"text": "' + "x" * 200_000 + '"}]}\n',
+        "infinity": '{"cell": Infinity, "outputs": []}\n',
+        "nested": '{"cell": 1, "outputs": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+        "not_an_answer": json.dumps({"cell": 2, "outputs": [
+            {"output_type": "error", "ename": "NeedsReview", "evalue": "x"}]}) + "\n",
+    }
+    path = tmp_path / "cells.jsonl"
+    path.write_text(lines[forged])
+    outside.report_fd = os.open(path, os.O_RDONLY)
+    try:
+        outside.answer_outputs(cells)
+    finally:
+        os.close(outside.report_fd)
+    shown = [(o.output_type, o.get("ename")) for o in cells[1].outputs]
+    if forged == "big":
+        assert shown == [("error", "OutputTooLarge")]
+    else:
+        assert cells[1].execution_count is None and shown == [("stream", None)]
+    assert all(o.get("ename") != "NeedsReview" for c in cells for o in c.get("outputs", []))

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -181,3 +184,26 @@ def test_root_binds_for_the_user_only_what_the_user_cannot_swap(tmp_path):
     assert sandbox.fixed("/usr/bin", user) and sandbox.fixed(sys.base_prefix, user)
     cmd = ["bwrap", "--ro-bind", str(mine / "data.npz"), "/data.npz", "--", "true"]
     assert sandbox.stage(cmd, user) == cmd  # left to bwrap, as the user: it fails
+
+
+@as_root
+def test_the_grading_user_alone_passes_through_the_graders_folders(tmp_path):
+    """A folder handed to the grading user lies in the grader's own temporary folders
+    (the gradebook copies sit beside it): the user may pass through them, no other user
+    of the machine may (a hub's students share its /tmp)."""
+    user = sandbox.grading_user()
+    run = Path(tempfile.mkdtemp(prefix="autograde-run-"))  # 0700, root's, as autograde's
+    try:
+        (run / "gradebook.db").write_bytes(b"SQLite format 3\0")
+        handed = run / "grade-s01" / "answers"
+        handed.mkdir(parents=True)
+        os.chmod(run / "grade-s01", 0o700)
+        sandbox.hand_over(str(handed))
+        assert sandbox.reachable(str(handed), user)
+        for folder in (run, run / "grade-s01"):
+            mode = os.lstat(folder).st_mode
+            assert not mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH), oct(mode)
+        other = (65534, 65534)  # nobody: any other user
+        assert not sandbox.reachable(str(run / "gradebook.db"), other)
+    finally:
+        shutil.rmtree(run)

@@ -356,18 +356,24 @@ class OutsideCheck:
         run (no test calls it), or the process died in it."""
         from instructor.engine.inert import inert_output
 
+        answer_cells = self.release.answer_cells(cells)
+        ran = {i for task_answers in answer_cells.values() for i, _source in task_answers}
         report = {}
         if self.report_fd is not None:
             text = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
             for line in text.decode("utf-8", "replace").splitlines():
                 if line.encode() + b"\n" == DONE:
                     break
-                try:
+                try:  # written by the student's process: typed, bounded, or cut here
                     entry = json.loads(line)
-                    report[int(entry["cell"])] = entry.get("outputs")
-                except (ValueError, TypeError, KeyError):
+                    index = entry["cell"]
+                    outputs = entry.get("outputs")
+                except (ValueError, TypeError, KeyError, RecursionError):
                     break  # cut short: the cells after it never ended
-        for task_answers in self.release.answer_cells(cells).values():
+                if type(index) is not int or index not in ran:
+                    break
+                report[index] = outputs if outputs is None else self._bounded(outputs)
+        for task_answers in answer_cells.values():
             for index, _source in task_answers:
                 outputs = report.get(index, NOT_RUN_ANSWER)
                 cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \
@@ -376,11 +382,25 @@ class OutsideCheck:
                     outputs = [error_output("DeadKernelError", DIED)]
                 elif outputs is NOT_RUN_ANSWER:
                     outputs = [stdout(NOT_RUN_ANSWER)]
-                elif not isinstance(outputs, list):
-                    outputs = []
                 cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
-                                        for o in outputs if isinstance(o, dict)]
+                                        for o in outputs]
 
+    def _bounded(self, outputs) -> list[dict]:
+        """An answer cell's reported outputs, kept only if they are a list of outputs
+        within the cell's output cap (the answer process keeps to it, but the student's
+        code can write the report itself); else one ``OutputTooLarge`` error."""
+        limit = self.cell_limits[1]
+        if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+            return []
+        try:
+            size = len(json.dumps(outputs))
+        except (ValueError, TypeError, RecursionError):
+            return []
+        if size <= limit + 64 * 1024:  # room for the error the process adds at its cap
+            return outputs
+        return [error_output("OutputTooLarge", (
+            f"this cell's output passed the grader's limit of {limit / 2 ** 20:g} MiB "
+            "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))]
 
 #: The answer process's last line of its report: every answer cell has run.
 DONE = b'{"done": true}\n'

@@ -206,8 +206,15 @@ def hand_over(folder: str) -> None:
     parent = os.path.dirname(os.path.abspath(folder))  # as given: no link followed
     while parent.startswith(top + os.sep):
         info = os.lstat(parent)
-        if info.st_uid == 0 and not info.st_mode & stat.S_IXOTH:
-            os.chmod(parent, stat.S_IMODE(info.st_mode) | stat.S_IXOTH)  # search, not list
+        mode = stat.S_IMODE(info.st_mode)
+        # search, not list, and for the grading user's group only: other users of the
+        # machine (a hub's students) must not reach the gradebook copies beside it
+        if info.st_uid == 0 and stat.S_ISDIR(info.st_mode) and not mode & stat.S_IXOTH:
+            if info.st_gid != user[1] and not mode & stat.S_IRWXG:
+                os.lchown(parent, -1, user[1])
+                info = os.lstat(parent)
+            if info.st_gid == user[1] and not mode & stat.S_IXGRP:
+                os.chmod(parent, mode | stat.S_IXGRP)
         parent = os.path.dirname(parent)
 
 

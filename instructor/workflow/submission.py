@@ -287,7 +287,9 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
             if out.get("output_type") == "error" and out.get("ename") in NOTEWORTHY:
                 grade_id = nbgrader_meta(cell).get("grade_id")
                 where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
-                notes.append(f"The {where} {NOTEWORTHY[out['ename']]}: {out.get('evalue', '')}")
+                evalue = str(out.get("evalue", ""))
+                evalue = evalue if len(evalue) <= 500 else evalue[:500] + " [...]"
+                notes.append(f"The {where} {NOTEWORTHY[out['ename']]}: {evalue}")
     return notes
 
 
