@@ -392,8 +392,10 @@ class OutsideCheck:
         limit = self.cell_limits[1]
         if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
             return []
-        try:
-            size = len(json.dumps(outputs))
+        try:  # measured as the answer process measures against the cap
+            size = sum(len(o["text"]) if o.get("output_type") == "stream"
+                       and isinstance(o.get("text"), str) else len(json.dumps(o))
+                       for o in outputs)
         except (ValueError, TypeError, RecursionError):
             return []
         if size <= limit + 64 * 1024:  # room for the error the process adds at its cap
