@@ -626,7 +626,8 @@ class VaeEncoder:
         variance's kernel scaled by ``log_var_scale``. The heads' biases are centred on the
         NumPy outputs for ``x`` (half of each output negative, so that an activation on a
         head shows), unless ``log_var_bias``: then the log variance's bias is about that.
-        Hidden layers other than the task's: centred on the encoder's own outputs."""
+        Hidden layers of other shapes than the task's: centred on the encoder's own
+        outputs."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
         log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
@@ -691,10 +692,11 @@ def expect_vae_order(encoder, input_dims: int, hidden_layers, latent_dims: int) 
     index = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims).index
     got = [("z", "mean", "log_var")[index.index(i)] for i in range(3)]
     expect(index == (0, 1, 2),
-           "the encoder should return (z, mean, log_var) in this order; it returns "
-           f"({', '.join(got)}): with the kernels of its two {latent_dims}-unit layers at "
-           "zero, z is centred on the output of one of them (the mean), not on its second "
-           "output")
+           "the encoder should return (z, mean, log_var) in this order, z sampled around "
+           f"the mean: with the kernels of its two {latent_dims}-unit layers at zero, z is "
+           "centred on another output than its second, as if it returned "
+           f"({', '.join(got)}); either the outputs are in another order, or the sampling "
+           "takes the log variance where the mean goes (Sampling takes [mean, log_var])")
 
 
 def expect_linear_heads(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
@@ -732,7 +734,8 @@ def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int
         expect(any(ok), "with random weights neither the mean nor the log variance is what "
                f"Dense hidden layers of {list(hidden_layers)} units with relu and a linear "
                "Dense head on the last of them compute: are the encoder's hidden layers "
-               "relu, one after the other, of those sizes?")
+               "relu, one after the other, of those sizes, and is at least one of the mean "
+               "and log-variance layers linear (no activation)?")
     elif not any(ok):  # the hidden layers differ: the structure test's mistake; the heads
         expect(all(float(np.std(out, axis=0).min()) > 1e-3 for out in (mean, log_var)),
                "with random weights the mean and log-variance outputs should change with "
@@ -878,9 +881,9 @@ def _kl_settings(rng) -> list[tuple[float, float]]:
 
 def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, latent_dims: int,
                    rng=None) -> None:
-    """With the decoder at 0.5 everywhere, setting the heads' biases (kernels zero) adds
-    the closed-form KL at the encoder's mean and log-variance outputs to the loss (at the
-    biases themselves when the heads are linear)."""
+    """With the decoder at 0.5 everywhere, setting the heads' biases (kernels zero) from
+    (0, 0) raises the loss by the change in the closed-form KL at the encoder's mean and
+    log-variance outputs (by the KL itself at the biases when the heads are linear)."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     base, base_kl = _loss_at(auto, enc, x, 0.0, 0.0)
     for mean, log_var in _kl_settings(rng):
