@@ -718,9 +718,9 @@ def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int
     """With random weights, the mean and log variance are what the NumPy encoder (relu
     hidden layers, linear heads) computes. ``heads="either"`` asks it of one head only:
     enough to see the hidden layers; whether the heads are linear is then the
-    linear-heads test's to say (one mistake, one test). Hidden layers other than the
-    task's (other shapes, or neither head matches): ``"either"`` fails; otherwise only
-    that both outputs follow the input is checked."""
+    linear-heads test's to say (one mistake, one test). When neither head matches
+    (hidden layers other than the task's, or an activation on both heads): ``"either"``
+    fails; otherwise only that both outputs follow the input is checked."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (64, input_dims))
     body, mean_w, log_var_w = enc.randomise(rng, x)
@@ -882,8 +882,9 @@ def _kl_settings(rng) -> list[tuple[float, float]]:
 def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, latent_dims: int,
                    rng=None) -> None:
     """With the decoder at 0.5 everywhere, setting the heads' biases (kernels zero) from
-    (0, 0) raises the loss by the change in the closed-form KL at the encoder's mean and
-    log-variance outputs (by the KL itself at the biases when the heads are linear)."""
+    (0, 0) changes the loss by as much as the closed-form KL at the encoder's mean and
+    log-variance outputs changes (the loss rises by the KL itself when the heads are
+    linear)."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     base, base_kl = _loss_at(auto, enc, x, 0.0, 0.0)
     for mean, log_var in _kl_settings(rng):
