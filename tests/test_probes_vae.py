@@ -122,7 +122,7 @@ def test_the_heads_are_found_by_what_they_do_in_either_order():
 @pytest.mark.parametrize("mistake, check, message", [
     ({"swap_order": True}, lambda m: vc.expect_vae_order(m[0], D, H, K), "in this order"),
     ({"swap_heads": True}, lambda m: vc.expect_vae_order(m[0], D, H, K),
-     r"it returns \(z, log_var, mean\)"),
+     r"as if it returned \(z, log_var, mean\)"),
     ({"mean_act": "relu"}, lambda m: vc.expect_linear_heads(m[0], D, H, K), "mean layer"),
     ({"log_sigma": True}, lambda m: vc.expect_sampling(m[0], D, H, K), "standard deviation"),
     ({"pixel_sum": False}, lambda m: vc.expect_reconstruction_loss(*m, D, H, K), "averaged"),
