@@ -550,11 +550,13 @@ class CellOutputs:
         self.publish(data, metadata, "execute_result" if result else "display_data")
 
     def publish(self, data, metadata=None, kind: str = "display_data", **_ignored) -> None:
-        output = {"output_type": kind, "data": dict(data or {}),
-                  "metadata": dict(metadata or {})}
+        data = {str(k): base64.b64encode(v).decode() if isinstance(v, bytes) else v
+                for k, v in dict(data or {}).items()}  # binary data as a kernel sends it
+        output = {"output_type": kind, "data": data, "metadata": dict(metadata or {})}
         if kind == "execute_result":
             output["execution_count"] = None
-        self._add(output, len(json.dumps(output, default=str)))
+        text = json.dumps(output, default=str)  # whatever it holds, as JSON
+        self._add(json.loads(text), len(text))
 
     def error(self, err: BaseException) -> None:
         """The cell's error, its traceback from the cell's own frames down."""
