@@ -171,7 +171,9 @@ def graded(tmp_path_factory):
         (incoming / student).mkdir(parents=True)
         nbformat.write(nb, incoming / student / f"{M}.ipynb")
     collect(incoming, M, root=root)
-    results = autograde([M], root=root, jobs=2, env=ENV, canary=False)
+    # every cell runs (the figure, displays and markdown are in cells of the student's own)
+    results = autograde([M], root=root, jobs=2, env={**ENV, "COURSE_GRADE_SCOPE": "notebook"},
+                        canary=False)
     feedback([M], root=root)
     from instructor.analytics.report import write_report
 
