@@ -221,17 +221,24 @@ def hand_over(folder: str) -> None:
         parent = os.path.dirname(parent)
 
 
+def _on_the_way(path: str):
+    """Each folder from ``/`` down to ``path``, then ``path``: (that path, whether it is
+    ``path`` itself)."""
+    parts = os.path.abspath(path).split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        yield os.sep.join(parts[:depth]) or os.sep, depth == len(parts)
+
+
 def reachable(path: str, user: tuple[int, int]) -> bool:
     """Whether ``user`` (no supplementary groups) can reach and read ``path``."""
     uid, gid = user
-    parts = os.path.abspath(path).split(os.sep)
-    for depth in range(1, len(parts) + 1):
+    for step, last in _on_the_way(path):
         try:
-            info = os.stat(os.sep.join(parts[:depth]) or os.sep)
+            info = os.stat(step)
         except OSError:
             return False
         shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
-        need = 1 if depth < len(parts) else 5 if stat.S_ISDIR(info.st_mode) else 4
+        need = 5 if last and stat.S_ISDIR(info.st_mode) else 4 if last else 1
         if (info.st_mode >> shift) & need != need:  # search on the way, read at the end
             return False
     return True
@@ -240,10 +247,9 @@ def reachable(path: str, user: tuple[int, int]) -> bool:
 def fixed(path: str, user: tuple[int, int]) -> bool:
     """Whether nothing on ``path`` is a link, nor the user's, nor writable by others but
     in a sticky folder: what root binds for the user there, the user cannot swap."""
-    parts = os.path.abspath(path).split(os.sep)
-    for depth in range(1, len(parts) + 1):
+    for step, _last in _on_the_way(path):
         try:
-            info = os.lstat(os.sep.join(parts[:depth]) or os.sep)
+            info = os.lstat(step)
         except OSError:
             return False
         if stat.S_ISLNK(info.st_mode) or info.st_uid == user[0] or (
