@@ -29,10 +29,12 @@ def _proc_cgroup(tmp_path: Path, lines: str) -> str:
     return str(path)
 
 
-def test_v2_the_grader_moves_to_a_leaf_and_submissions_are_its_siblings(tmp_path):
+def test_v2_the_grader_moves_to_a_leaf_and_submissions_are_its_siblings(tmp_path,
+                                                                          monkeypatch):
     """A delegated v2 group that holds the grader cannot hand controllers down (the
     no-internal-process rule): its processes move to a leaf first, then the controllers
     are enabled, and each submission's group is the leaf's sibling."""
+    monkeypatch.setenv("COURSE_CGROUP_DELEGATED", "1")
     root = tmp_path / "cgroup2"
     own = root / "grader.scope"
     own.mkdir(parents=True)
@@ -58,6 +60,36 @@ def test_v2_the_grader_moves_to_a_leaf_and_submissions_are_its_siblings(tmp_path
     assert Path(again.paths[0]).parent == own
 
 
+def test_v2_a_group_not_delegated_to_the_grader_is_left_alone(tmp_path, monkeypatch):
+    """A root grader started from a login session's or a service's group (systemd's, not
+    delegated: no ``trusted.delegate`` mark) moves none of that group's processes and
+    enables nothing there; it says how to run it delegated."""
+    monkeypatch.delenv("COURSE_CGROUP_DELEGATED", raising=False)
+    root = tmp_path / "cgroup2"
+    own = root / "user.slice" / "session-3.scope"
+    own.mkdir(parents=True)
+    (root / "cgroup.controllers").write_text("cpu memory pids\n")
+    (own / "cgroup.controllers").write_text("cpu memory pids\n")
+    (own / "cgroup.subtree_control").write_text("")
+    (own / "cgroup.procs").write_text("812\n4242\n")
+    with pytest.raises(cgroups.Unavailable, match="not delegated to it: run it under "
+                                                  "systemd-run --scope -p Delegate=yes"):
+        cgroups.make(300 * MIB, 64, root=str(root), proc_cgroup=_proc_cgroup(
+            tmp_path, "0::/user.slice/session-3.scope\n"))
+    assert sorted(p.name for p in own.iterdir()) == [
+        "cgroup.controllers", "cgroup.procs", "cgroup.subtree_control"]
+    assert (own / "cgroup.subtree_control").read_text() == ""
+    # the mark systemd sets on a group it delegates (Delegate=yes) is what lets it in
+    try:
+        os.setxattr(own, "trusted.delegate", b"1")
+    except OSError as e:
+        pytest.skip(f"no trusted.* extended attributes here ({e})")
+    group = cgroups.make(300 * MIB, 64, root=str(root), proc_cgroup=_proc_cgroup(
+        tmp_path, "0::/user.slice/session-3.scope\n"))
+    assert Path(group.paths[0]).parent == own
+    assert (own / cgroups.LEAF / "cgroup.procs").read_text() == "4242"
+
+
 V2 = "/sys/fs/cgroup/unified"
 
 
@@ -81,6 +113,7 @@ def test_v2_delegation_for_real_where_the_kernel_enforces_the_rule(tmp_path, mon
             (delegated / "cgroup.subtree_control").write_text("+hugetlb")
         assert busy.value.errno == 16  # EBUSY: the rule this layout exists for
         monkeypatch.setattr(cgroups, "V2_CONTROLLERS", ("hugetlb",), raising=False)
+        monkeypatch.setenv("COURSE_CGROUP_DELEGATED", "1")
         group = cgroups.make(0, 0, root=V2, proc_cgroup=_proc_cgroup(
             tmp_path, f"0::/{delegated.name}\n"))
         path = Path(group.paths[0])

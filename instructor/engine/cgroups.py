@@ -17,7 +17,9 @@ Two layouts, one interface:
   ``cpu.weight``. A group that holds processes cannot enable controllers for its
   children (the "no internal processes" rule: EBUSY), so the processes of the grader's
   delegated group first move into its leaf :data:`LEAF`; submissions' groups are the
-  leaf's siblings.
+  leaf's siblings. Only a group systemd marks as delegated (``trusted.delegate``) or
+  one the instructor declares theirs (``COURSE_CGROUP_DELEGATED=1``) is touched so: a
+  login session's or a service's group stays systemd's.
 
 Groups are made under the grader's own group (``/proc/self/cgroup``), never beside it:
 the caps of whatever runs the grader still hold over them. Each is named after the
@@ -174,6 +176,10 @@ def _delegated(root: str, own: str) -> str:
         if set(V2_CONTROLLERS) <= set(f.read().split()):
             return base
     if os.path.normpath(base) != os.path.normpath(root):  # the root is exempt
+        if not _is_delegated(base):  # a session's or a service's group is systemd's
+            raise Unavailable(f"the grader's cgroup v2 group ({own}) is not delegated to "
+                              "it: run it under systemd-run --scope -p Delegate=yes, or "
+                              "set COURSE_CGROUP_DELEGATED=1 for a subtree of your own")
         leaf = os.path.join(base, LEAF)
         os.makedirs(leaf, exist_ok=True)
         with open(os.path.join(base, "cgroup.procs")) as f:
@@ -183,6 +189,18 @@ def _delegated(root: str, own: str) -> str:
                 _write(leaf, "cgroup.procs", pid)
     _write(base, "cgroup.subtree_control", " ".join(f"+{c}" for c in V2_CONTROLLERS))
     return base
+
+
+def _is_delegated(base: str) -> bool:
+    """systemd marks a group it delegates (``Delegate=yes``) with a ``trusted.delegate``
+    (``user.delegate`` under a user's manager) extended attribute."""
+    if os.environ.get("COURSE_CGROUP_DELEGATED") == "1":
+        return True
+    for name in ("trusted.delegate", "user.delegate"):
+        with contextlib.suppress(OSError):
+            if os.getxattr(base, name) == b"1":
+                return True
+    return False
 
 
 def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
