@@ -196,7 +196,7 @@ class OutsideCheck:
                 roles.ANSWERS,
                 [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir,
                  str(report), *map(str, self.cell_limits)],
-                answer_dir, [str(ANSWERS.parent), stripped_dir],
+                answer_dir, [str(ANSWERS), str(ANSWERS.parent / "stripped.py"), stripped_dir],
                 (requests_r, replies_w, report))
             verdicts = os.open(os.path.join(check_dir, "out.json"),
                                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

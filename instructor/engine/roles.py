@@ -9,7 +9,10 @@ new process cannot forget a rule.
 
 from __future__ import annotations
 
+import glob
 import os
+import sys
+import sysconfig
 from dataclasses import dataclass, field
 
 from helpers.grading.hidden import KEY_VARIABLE
@@ -25,6 +28,29 @@ SECRET = "COURSE_HIDDEN_SECRET_FILE"
 #: The settings that name a file or folder: resolved in a sandbox's environment, as the
 #: paths it reads are resolved before they are bound.
 PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
+
+
+#: Where a sandbox sees the virtual environment, and the course folder's files it reads
+#: (helpers, weights, the grader's modules): neutral paths, so that nothing inside
+#: (``sys.prefix``, ``sys.path``, a module's ``__file__``, a traceback, the environment,
+#: the command line) names where the course lives.
+VENV, COURSE = "/opt/venv", "/opt/course"
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+
+
+def places(box: Box) -> dict[str, str]:
+    """Host folder -> where the sandbox sees it (:func:`instructor.engine.sandbox.seen_at`);
+    none without bubblewrap, where a process sees the machine as it is."""
+    if box.isolation != "bubblewrap":
+        return {}
+    venv = {os.path.abspath(sys.prefix): VENV, os.path.realpath(sys.prefix): VENV}
+    return {ROOT: COURSE, **(venv if sys.prefix != sys.base_prefix else {})}
+
+
+#: The editable install's import hook (``pip install -e``): its ``.pth`` and finder name the
+#: course folder, which a sandbox does not see; they are shown empty there, and the
+#: course's packages are found on ``PYTHONPATH`` (:data:`COURSE`) instead.
+EDITABLE = os.path.join(sysconfig.get_path("purelib"), "__editable__*")
 
 
 #: TensorFlow's and OpenMP's thread pools, which they size by the host's cores.
@@ -96,6 +122,12 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     for name in PATH_SETTINGS & set(env):  # as bound: /a/b/../data is /a/data only if b is
         if env[name]:
             env[name] = os.path.realpath(env[name])
+    moved = places(box)
+    if moved:
+        env = {name: os.pathsep.join(sandbox.seen_at(part, moved)
+                                     for part in value.split(os.pathsep))
+               for name, value in env.items()}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [COURSE, env.get("PYTHONPATH")]))
     if cwd is not None:
         os.makedirs(os.path.join(cwd, ".tmp"), exist_ok=True)
         env.update({"TMPDIR": os.path.join(cwd, ".tmp"), "PYTHONDONTWRITEBYTECODE": "1",
@@ -121,11 +153,13 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     of ``cmd`` started as ``role`` in ``box``, writing only ``cwd`` (handed to the
     grading user), reading :func:`readable` and ``files``."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
-    for folder in (cwd, env["TMPDIR"]):
+    for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
-    mine = role.submission
+    mine, moved = role.submission, places(box)
     return sandbox.command(
-        cmd, cwd, readable(role, box, extra), files, memory_gb=box.memory_gb,
-        file_mb=box.file_mb, cpu_seconds=box.cpu_seconds, processes=box.processes,
-        isolation=box.isolation, server=role.server, groups=box.groups if mine else [],
-        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0), env
+        [sandbox.seen_at(arg, moved) for arg in cmd], cwd, readable(role, box, extra), files,
+        memory_gb=box.memory_gb, file_mb=box.file_mb, cpu_seconds=box.cpu_seconds,
+        processes=box.processes, isolation=box.isolation, server=role.server,
+        groups=box.groups if mine else [],
+        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0,
+        places=moved, blank=glob.glob(EDITABLE) if moved else []), env
