@@ -14,10 +14,11 @@ the process's view of the machine (:func:`bwrap_args`):
   shows only its own processes; the network is a loopback of its own, so nothing it
   sends (TCP, UDP, abstract unix sockets) reaches the grader's machine or beyond;
 - an empty root with read-only binds of what it needs (``readable``: the system,
-  Python and the environment, the helpers, the data, the weights; each at its own
-  path or where ``places`` puts it: :func:`seen_at`) and one writable folder (``cwd``); a private ``/tmp`` and ``/dev/shm`` of capped size and a minimal,
-  read-only ``/dev``. The repository, the gradebook, other students' folders and the grader's
-  secret are not in the view;
+  Python and the environment, the helpers, the data, the weights; each at its own path
+  or where ``places`` puts it: :func:`seen_at`) and one writable folder (``cwd``); a
+  private ``/tmp`` and ``/dev/shm`` of capped size and a minimal, read-only ``/dev``.
+  The repository, the gradebook, other students' folders and the grader's secret are
+  not in the view;
 - ``--die-with-parent`` and its own PID namespace: when the grader or the command ends,
   everything the command started ends; ``--new-session``: no terminal to type into.
 
