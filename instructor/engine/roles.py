@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from helpers.grading.hidden import KEY_VARIABLE
 from helpers.settings import SETTINGS
+from instructor import ROOT
 from instructor.engine import limits, sandbox
 
 #: The grader's environment variables a sandboxed process keeps besides the sandbox's own
@@ -35,7 +36,6 @@ PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "pat
 #: (``sys.prefix``, ``sys.path``, a module's ``__file__``, a traceback, the environment,
 #: the command line) names where the course lives.
 VENV, COURSE = "/opt/venv", "/opt/course"
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 
 def places(box: Box) -> dict[str, str]:
@@ -44,7 +44,7 @@ def places(box: Box) -> dict[str, str]:
     if box.isolation != "bubblewrap":
         return {}
     venv = {os.path.abspath(sys.prefix): VENV, os.path.realpath(sys.prefix): VENV}
-    return {ROOT: COURSE, **(venv if sys.prefix != sys.base_prefix else {})}
+    return {str(ROOT): COURSE, **(venv if sys.prefix != sys.base_prefix else {})}
 
 
 #: The editable install's import hook (``pip install -e``): its ``.pth`` and finder name the
@@ -140,10 +140,9 @@ def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
     that gets a stripped copy in ``extra``), the grader's package if it needs it."""
     paths = list(box.readable)
     if not role.course:
-        course = {os.path.realpath(d) for d in limits.helpers_dirs()}
-        paths = [p for p in paths if os.path.realpath(p) not in course]
+        paths = [p for p in paths if os.path.realpath(p) != limits.HELPERS]
     if role.instructor:
-        paths += limits.package_dirs("instructor")
+        paths.append(str(ROOT / "instructor"))
     return [*paths, *extra]
 
 
