@@ -115,6 +115,17 @@ def test_no_role_sees_where_the_course_lives(tmp_path):
             assert roles.COURSE + "/helpers/settings.py" in inside["found"]["traceback"]
 
 
+def test_a_process_sees_its_own_folder_where_the_grader_does():
+    """Even in the course folder (a TMPDIR there): the kernel's connection file, written
+    by the grader, names its sockets there."""
+    own = str(ROOT / "build" / "grading-kernel-x")
+    moved = roles.places(roles.Box(), own)
+    assert sandbox.seen_at(f"{own}/.ipc-1/kernel.json", moved) == f"{own}/.ipc-1/kernel.json"
+    assert sandbox.seen_at(str(ROOT / "helpers"), moved) == f"{roles.COURSE}/helpers"
+    assert sandbox.seen_at(sys.prefix, moved) == roles.VENV
+    assert roles.places(roles.Box(isolation="limits-only"), own) == {}
+
+
 @needs_bwrap
 @as_root
 def test_started_as_root_every_role_runs_as_the_grading_user(tmp_path):

@@ -38,13 +38,16 @@ PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "pat
 VENV, COURSE = "/opt/venv", "/opt/course"
 
 
-def places(box: Box) -> dict[str, str]:
+def places(box: Box, cwd: str | None = None) -> dict[str, str]:
     """Host folder -> where the sandbox sees it (:func:`instructor.engine.sandbox.seen_at`);
-    none without bubblewrap, where a process sees the machine as it is."""
+    none without bubblewrap, where a process sees the machine as it is. Its own folder
+    ``cwd`` stays where the grader sees it, even in the course folder: the kernel's
+    connection file names its sockets there."""
     if box.isolation != "bubblewrap":
         return {}
     venv = {os.path.abspath(sys.prefix): VENV, os.path.realpath(sys.prefix): VENV}
-    return {str(ROOT): COURSE, **(venv if sys.prefix != sys.base_prefix else {})}
+    own = {p: p for p in {os.path.abspath(cwd), os.path.realpath(cwd)}} if cwd else {}
+    return {str(ROOT): COURSE, **(venv if sys.prefix != sys.base_prefix else {}), **own}
 
 
 #: The editable install's import hook (``pip install -e``): its ``.pth`` and finder name the
@@ -111,22 +114,19 @@ class Box:
 
 def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     """The environment of ``role``: the sandbox's allow-list and the course's settings
-    (paths resolved), the key only if the role holds it; with ``cwd``, temporary files
-    there (its ``.tmp`` is made)."""
+    (paths resolved, and as the sandbox sees them: :func:`places`), the key only if the
+    role holds it; with ``cwd``, temporary files there (its ``.tmp`` is made)."""
     env = sandbox.allowed_env(dict(box.environment or os.environ), KEPT_ENV)
     env.pop(SECRET, None)
     if not role.key:
         env.pop(KEY_VARIABLE, None)
     for name in THREAD_POOLS:  # unless the instructor sized them
         env.setdefault(name, str(pool_size(box)))
-    for name in PATH_SETTINGS & set(env):  # as bound: /a/b/../data is /a/data only if b is
-        if env[name]:
-            env[name] = os.path.realpath(env[name])
     moved = places(box)
+    for name, value in env.items():  # as bound: /a/b/../data is /a/data only if b is
+        value = os.path.realpath(value) if name in PATH_SETTINGS and value else value
+        env[name] = os.pathsep.join(sandbox.seen_at(p, moved) for p in value.split(os.pathsep))
     if moved:
-        env = {name: os.pathsep.join(sandbox.seen_at(part, moved)
-                                     for part in value.split(os.pathsep))
-               for name, value in env.items()}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [COURSE, env.get("PYTHONPATH")]))
     if cwd is not None:
         os.makedirs(os.path.join(cwd, ".tmp"), exist_ok=True)
@@ -154,7 +154,7 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
     for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
-    mine, moved = role.submission, places(box)
+    mine, moved = role.submission, places(box, cwd)
     return sandbox.command(
         [sandbox.seen_at(arg, moved) for arg in cmd], cwd, readable(role, box, extra), files,
         memory_gb=box.memory_gb, file_mb=box.file_mb, cpu_seconds=box.cpu_seconds,
