@@ -28,13 +28,31 @@ needs_bwrap = pytest.mark.skipif(
     reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the grader is not root here")
 
-PROBE = """
-import json, os, sys
+PROBE = f"""
+import json, os, sys, traceback
 sys.stdin.readline()  # held until the grader has looked at it from outside
-print(json.dumps({{"key": os.environ.get({!r}), "secret": "COURSE_HIDDEN_SECRET_FILE" in
-                  os.environ, "helpers": os.path.exists({!r}),
-                  "instructor": os.path.exists({!r}), "write": os.access(".", os.W_OK)}}))
-""".format(KEY_VARIABLE, str(ROOT / "helpers" / "grading"), str(ROOT / "instructor"))
+found = {{}}
+for name in ("helpers.grading", "instructor.engine.wire"):
+    try:
+        found[name] = __import__(name, fromlist=["_"]).__file__
+    except ImportError:
+        found[name] = None
+try:
+    from helpers import settings
+    settings.read("COURSE_NO_SUCH_SETTING")
+except Exception:
+    found["traceback"] = traceback.format_exc()
+modules = list(sys.modules.values())
+view = [sys.prefix, sys.exec_prefix, sys.executable, os.getcwd(), *sys.path,
+        *map(str, sys.meta_path), *sys.path_importer_cache, *os.environ.values(),
+        *(str(getattr(m, "__file__", None)) for m in modules),
+        *(str(getattr(m, "MAPPING", "")) for m in modules), open("/proc/self/cmdline").read()]
+print(json.dumps({{"key": os.environ.get({KEY_VARIABLE!r}), "found": found, "view": view,
+                  "secret": "COURSE_HIDDEN_SECRET_FILE" in os.environ,
+                  "write": os.access(".", os.W_OK)}}))
+"""
+#: Where the course lives on the host: no sandboxed process may see it named.
+COURSE_PATHS = {str(ROOT), os.path.realpath(sys.prefix), os.path.abspath(sys.prefix)}
 
 
 def host_uid(pid: int) -> int:
@@ -77,8 +95,35 @@ def test_each_role_gets_its_rules_and_only_them(tmp_path):
     for name, inside in seen.items():
         assert inside["key"] == ("the key" if name == roles.CHECK.name else None), name
         assert not inside["secret"] and inside["write"], name
-        assert inside["helpers"] == (name != roles.ANSWERS.name), name
-        assert inside["instructor"] == (name in (roles.CHECK.name, roles.SERVER.name)), name
+        assert bool(inside["found"]["helpers.grading"]) == (name != roles.ANSWERS.name), name
+        assert bool(inside["found"]["instructor.engine.wire"]) == (
+            name in (roles.CHECK.name, roles.SERVER.name)), name
+
+
+@needs_bwrap
+def test_no_role_sees_where_the_course_lives(tmp_path):
+    """Inside every role's sandbox, nothing names the course folder or the virtual
+    environment on the host: not sys.prefix, sys.path, a module's file, a traceback through
+    the course's code, the working folder, the environment nor the command line."""
+    for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
+        inside = probe(role, tmp_path / role.name.replace(" ", "-"))[0]
+        leaks = {line for line in [*inside["view"], *map(str, inside["found"].values())]
+                 if any(course in line for course in COURSE_PATHS)}
+        assert not leaks, (role.name, leaks)
+        if role is not roles.ANSWERS:
+            assert inside["found"]["helpers.grading"].startswith(roles.COURSE + "/")
+            assert roles.COURSE + "/helpers/settings.py" in inside["found"]["traceback"]
+
+
+def test_a_process_sees_its_own_folder_where_the_grader_does():
+    """Even in the course folder (a TMPDIR there): the kernel's connection file, written
+    by the grader, names its sockets there."""
+    own = str(ROOT / "build" / "grading-kernel-x")
+    moved = roles.places(roles.Box(), own)
+    assert sandbox.seen_at(f"{own}/.ipc-1/kernel.json", moved) == f"{own}/.ipc-1/kernel.json"
+    assert sandbox.seen_at(str(ROOT / "helpers"), moved) == f"{roles.COURSE}/helpers"
+    assert sandbox.seen_at(sys.prefix, moved) == roles.VENV
+    assert roles.places(roles.Box(isolation="limits-only"), own) == {}
 
 
 @needs_bwrap

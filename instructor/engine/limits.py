@@ -5,7 +5,6 @@ Their defaults, and the reasons for them, are declared in :mod:`helpers.settings
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from pathlib import Path
 
 from helpers import settings
 from helpers.pretrained import weights_dir
+from instructor import ROOT
 
 Environ = Mapping[str, str] | None
 
@@ -132,28 +132,9 @@ def drop_large_outputs(cells, limit_mb: float) -> list[str]:
     return notes
 
 
-@functools.cache
-def package_dirs(package: str = "helpers") -> list[str]:
-    """Where a process imports ``package`` from: this repository's copy and, asked in a
-    fresh interpreter outside the repository, wherever the environment installed it (an
-    editable install points at the repository it was made from)."""
-    import subprocess
-
-    found = [str(Path(__file__).resolve().parents[2] / package)]
-    try:
-        out = subprocess.run([sys.executable, "-c", "import importlib.util as u; "
-                              f"print(u.find_spec({package!r}).submodule_search_locations[0])"],
-                             cwd="/", capture_output=True, text=True, timeout=60)
-        if out.returncode == 0 and out.stdout.strip():
-            found.append(out.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return found
-
-
-def helpers_dirs() -> list[str]:
-    """Where a kernel imports ``helpers`` from (:func:`package_dirs`)."""
-    return package_dirs("helpers")
+#: The course's ``helpers`` a sandboxed process imports: this repository's, found on its
+#: ``PYTHONPATH`` (:data:`instructor.engine.roles.COURSE`), never through an install.
+HELPERS = str(ROOT / "helpers")
 
 
 #: What of ``/etc`` a sandboxed process sees: the loader, users' names, time zone, fonts.
@@ -178,7 +159,7 @@ def readable_paths(environ: Environ = None) -> list[str]:
     candidates = [
         "/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", *ETC, sys.prefix,
         sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
-        *helpers_dirs(),
+        HELPERS,
         str(data or ""),
         str(weights_dir(env)),
         env.get("KERAS_HOME", "") or str(home / ".keras"),

@@ -35,7 +35,7 @@ import nbformat
 
 from instructor.engine import check_server, hidden, review, roles, stripped, untrusted
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
-from instructor.engine.limits import helpers_dirs
+from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
 from instructor.engine.remote import OWN_CLASS
 
@@ -43,6 +43,9 @@ from instructor.engine.remote import OWN_CLASS
 VERDICTS_LIMIT = 64 * 2 ** 20
 CHECKING = Path(__file__).resolve().parent / "checking.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
+#: What the answer process reads of the grader's modules: answers.py, run as a script, and
+#: the neighbours it imports by name.
+ANSWER_MODULES = [str(ANSWERS.parent / name) for name in ("answers.py", "stripped.py", "wire.py")]
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
@@ -181,7 +184,7 @@ class OutsideCheck:
         os.mkdir(answer_dir)
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
-        stripped.strip_package(Path(os.path.realpath(helpers_dirs()[0])), names,
+        stripped.strip_package(Path(HELPERS), names,
                                Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
@@ -196,7 +199,7 @@ class OutsideCheck:
                 roles.ANSWERS,
                 [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir,
                  str(report), *map(str, self.cell_limits)],
-                answer_dir, [str(ANSWERS.parent), stripped_dir],
+                answer_dir, [*ANSWER_MODULES, stripped_dir],
                 (requests_r, replies_w, report))
             verdicts = os.open(os.path.join(check_dir, "out.json"),
                                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

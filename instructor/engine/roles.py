@@ -9,11 +9,15 @@ new process cannot forget a rule.
 
 from __future__ import annotations
 
+import glob
 import os
+import sys
+import sysconfig
 from dataclasses import dataclass, field
 
 from helpers.grading.hidden import KEY_VARIABLE
 from helpers.settings import SETTINGS
+from instructor import ROOT
 from instructor.engine import limits, sandbox
 
 #: The grader's environment variables a sandboxed process keeps besides the sandbox's own
@@ -25,6 +29,31 @@ SECRET = "COURSE_HIDDEN_SECRET_FILE"
 #: The settings that name a file or folder: resolved in a sandbox's environment, as the
 #: paths it reads are resolved before they are bound.
 PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
+
+
+#: Where a sandbox sees the virtual environment, and the course folder's files it reads
+#: (helpers, weights, the grader's modules): neutral paths, so that nothing inside
+#: (``sys.prefix``, ``sys.path``, a module's ``__file__``, a traceback, the environment,
+#: the command line) names where the course lives.
+VENV, COURSE = "/opt/venv", "/opt/course"
+
+
+def places(box: Box, cwd: str | None = None) -> dict[str, str]:
+    """Host folder -> where the sandbox sees it (:func:`instructor.engine.sandbox.seen_at`);
+    none without bubblewrap, where a process sees the machine as it is. Its own folder
+    ``cwd`` stays where the grader sees it, even in the course folder: the kernel's
+    connection file names its sockets there."""
+    if box.isolation != "bubblewrap":
+        return {}
+    venv = {os.path.abspath(sys.prefix): VENV, os.path.realpath(sys.prefix): VENV}
+    own = {p: p for p in {os.path.abspath(cwd), os.path.realpath(cwd)}} if cwd else {}
+    return {str(ROOT): COURSE, **(venv if sys.prefix != sys.base_prefix else {}), **own}
+
+
+#: The editable install's import hook (``pip install -e``): its ``.pth`` and finder name the
+#: course folder, which a sandbox does not see; they are shown empty there, and the
+#: course's packages are found on ``PYTHONPATH`` (:data:`COURSE`) instead.
+EDITABLE = os.path.join(sysconfig.get_path("purelib"), "__editable__*")
 
 
 #: TensorFlow's and OpenMP's thread pools, which they size by the host's cores.
@@ -85,17 +114,20 @@ class Box:
 
 def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     """The environment of ``role``: the sandbox's allow-list and the course's settings
-    (paths resolved), the key only if the role holds it; with ``cwd``, temporary files
-    there (its ``.tmp`` is made)."""
+    (paths resolved, and as the sandbox sees them: :func:`places`), the key only if the
+    role holds it; with ``cwd``, temporary files there (its ``.tmp`` is made)."""
     env = sandbox.allowed_env(dict(box.environment or os.environ), KEPT_ENV)
     env.pop(SECRET, None)
     if not role.key:
         env.pop(KEY_VARIABLE, None)
     for name in THREAD_POOLS:  # unless the instructor sized them
         env.setdefault(name, str(pool_size(box)))
-    for name in PATH_SETTINGS & set(env):  # as bound: /a/b/../data is /a/data only if b is
-        if env[name]:
-            env[name] = os.path.realpath(env[name])
+    moved = places(box)
+    for name, value in env.items():  # as bound: /a/b/../data is /a/data only if b is
+        value = os.path.realpath(value) if name in PATH_SETTINGS and value else value
+        env[name] = os.pathsep.join(sandbox.seen_at(p, moved) for p in value.split(os.pathsep))
+    if moved:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [COURSE, env.get("PYTHONPATH")]))
     if cwd is not None:
         os.makedirs(os.path.join(cwd, ".tmp"), exist_ok=True)
         env.update({"TMPDIR": os.path.join(cwd, ".tmp"), "PYTHONDONTWRITEBYTECODE": "1",
@@ -108,10 +140,9 @@ def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
     that gets a stripped copy in ``extra``), the grader's package if it needs it."""
     paths = list(box.readable)
     if not role.course:
-        course = {os.path.realpath(d) for d in limits.helpers_dirs()}
-        paths = [p for p in paths if os.path.realpath(p) not in course]
+        paths = [p for p in paths if os.path.realpath(p) != limits.HELPERS]
     if role.instructor:
-        paths += limits.package_dirs("instructor")
+        paths.append(str(ROOT / "instructor"))
     return [*paths, *extra]
 
 
@@ -121,11 +152,13 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     of ``cmd`` started as ``role`` in ``box``, writing only ``cwd`` (handed to the
     grading user), reading :func:`readable` and ``files``."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
-    for folder in (cwd, env["TMPDIR"]):
+    for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
-    mine = role.submission
+    mine, moved = role.submission, places(box, cwd)
     return sandbox.command(
-        cmd, cwd, readable(role, box, extra), files, memory_gb=box.memory_gb,
-        file_mb=box.file_mb, cpu_seconds=box.cpu_seconds, processes=box.processes,
-        isolation=box.isolation, server=role.server, groups=box.groups if mine else [],
-        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0), env
+        [sandbox.seen_at(arg, moved) for arg in cmd], cwd, readable(role, box, extra), files,
+        memory_gb=box.memory_gb, file_mb=box.file_mb, cpu_seconds=box.cpu_seconds,
+        processes=box.processes, isolation=box.isolation, server=role.server,
+        groups=box.groups if mine else [],
+        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0,
+        places=moved, blank=glob.glob(EDITABLE) if moved else []), env

@@ -14,10 +14,11 @@ the process's view of the machine (:func:`bwrap_args`):
   shows only its own processes; the network is a loopback of its own, so nothing it
   sends (TCP, UDP, abstract unix sockets) reaches the grader's machine or beyond;
 - an empty root with read-only binds of what it needs (``readable``: the system,
-  Python and the environment, the helpers, the data, the weights) and one writable
-  folder (``cwd``); a private ``/tmp`` and ``/dev/shm`` of capped size and a minimal,
-  read-only ``/dev``. The repository, the gradebook, other students' folders and the grader's
-  secret are not in the view;
+  Python and the environment, the helpers, the data, the weights; each at its own path
+  or where ``places`` puts it: :func:`seen_at`) and one writable folder (``cwd``); a
+  private ``/tmp`` and ``/dev/shm`` of capped size and a minimal, read-only ``/dev``.
+  The repository, the gradebook, other students' folders and the grader's secret are
+  not in the view;
 - ``--die-with-parent`` and its own PID namespace: when the grader or the command ends,
   everything the command started ends; ``--new-session``: no terminal to type into.
 
@@ -92,12 +93,27 @@ def bwrap_path() -> str | None:
         return os.path.realpath(found) if found else None
 
 
+def seen_at(path: str, places: dict[str, str]) -> str:
+    """Where a sandbox sees host ``path``: under ``places``' folder for the longest of
+    its host folders ``path`` lies in, else at its own path."""
+    for host in sorted(places, key=len, reverse=True):
+        if path == host or path.startswith(host.rstrip(os.sep) + os.sep):
+            return places[host] + path[len(host):]
+    return path
+
+
+#: What the launcher replaces, after ``--ro-bind-data``, by a descriptor of /dev/null.
+EMPTY = "EMPTY"
+
+
 def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
                shm_mb: float = 64, tmp_mb: float = 512, server: bool = False,
-               disk_mb: float = 0) -> list[str]:
+               disk_mb: float = 0, places: dict[str, str] | None = None,
+               blank: list[str] = ()) -> list[str]:
     """bwrap's options for a process that reads ``readable`` and ``files`` and writes
-    only ``cwd`` (each at its own path), alone in every namespace bwrap makes. Each
-    path is resolved (``os.path.realpath``) before it is bound.
+    only ``cwd``, alone in every namespace bwrap makes. Each path is resolved
+    (``os.path.realpath``) before it is bound, where :func:`seen_at` ``places`` it
+    (its own path if nowhere); each file of ``blank`` is seen there, empty.
 
     ``disk_mb``: ``cwd`` is a tmpfs of that size (:func:`writable_tmpfs`), not the host's
     folder (0: the host's folder, bound writable).
@@ -117,13 +133,16 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     seen = set()
     for path in [*readable, *files]:
         path = os.path.abspath(path)
-        if path in seen or not os.path.lexists(path) or path in ("/proc", "/dev", "/tmp"):
+        inside = seen_at(path, places or {})
+        if inside in seen or not os.path.lexists(path) or path in ("/proc", "/dev", "/tmp"):
             continue
-        seen.add(path)
+        seen.add(inside)
         if os.path.islink(path) and os.path.dirname(path) == "/":  # /lib -> usr/lib
             args += ["--symlink", os.readlink(path), path]
         else:  # what is bound is the resolved path, never a link a process could swap
-            args += ["--ro-bind", os.path.realpath(path), path]
+            args += ["--ro-bind", os.path.realpath(path), inside]
+    for path in blank:
+        args += ["--ro-bind-data", EMPTY, seen_at(os.path.abspath(path), places or {})]
     cwd = os.path.realpath(cwd)
     if disk_mb > 0:
         args += writable_tmpfs(cwd, disk_mb)
@@ -314,15 +333,17 @@ def unavailable(bwrap: str | None = None) -> str | None:
 def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = (),
             memory_gb: float = 0, file_mb: float = 0, cpu_seconds: float = 0,
             processes: int = 0, isolation: str = "bubblewrap", server: bool = False,
-            groups: list[str] = (), disk_mb: float = 0) -> list[str]:
+            groups: list[str] = (), disk_mb: float = 0, places: dict[str, str] | None = None,
+            blank: list[str] = ()) -> list[str]:
     """``cmd`` run through this launcher's caps and then bwrap (``isolation``
     ``"bubblewrap"``), or through the caps alone (``"limits-only"``: the instructor's
     explicit choice where bwrap cannot run; student code then sees the machine).
     ``groups``: the submission's cgroup folders (:mod:`instructor.engine.cgroups`) the
     command joins; its process cap is then the group's, not one of its own.
     ``disk_mb``: its writable folder is a tmpfs of that size (:func:`writable_tmpfs`).
-    Run by root under bubblewrap, it runs as the grading user (:func:`grading_user`);
-    what that user cannot reach is bound through :func:`stage`."""
+    ``places``, ``blank``: where it sees what it reads (:func:`bwrap_args`). Run by root
+    under bubblewrap, it runs as the grading user (:func:`grading_user`); what that user
+    cannot reach is bound through :func:`stage`."""
     user = grading_user() if isolation == "bubblewrap" else None
     caps = [sys.executable, "-I", "-S", LAUNCHER, "--memory-gb", str(memory_gb),
             "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
@@ -335,8 +356,8 @@ def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = ()
     bwrap = bwrap_path()
     if not bwrap:
         raise RuntimeError(unavailable(bwrap))
-    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server, disk_mb=disk_mb),
-            "--", *cmd]
+    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server, disk_mb=disk_mb,
+                                      places=places, blank=blank), "--", *cmd]
 
 
 # ---------------------------------------------------------------- the launcher's caps
@@ -429,6 +450,11 @@ def main(argv: list[str] | None = None) -> None:
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
     die_with_parent()  # again: a change of user cleared it; bwrap's own comes later
+    if "--ro-bind-data" in cmd:
+        empty = os.open(os.devnull, os.O_RDONLY)
+        os.set_inheritable(empty, True)
+        cmd = [str(empty) if arg == EMPTY and cmd[i - 1] == "--ro-bind-data" else arg
+               for i, arg in enumerate(cmd)]
     if os.getppid() != parent:
         sys.exit("the grader ended while this process started")
     os.execvp(cmd[0], cmd)
