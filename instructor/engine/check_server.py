@@ -22,12 +22,10 @@ verdicts; it could also end its server, whose next submissions then spawn their
 checking processes as plain ``nbgrader autograde`` does (:data:`SERVER`), or leave
 SysV IPC objects (not emptied) behind for the next.
 
-The forking, its protocol, the grader's handle on a checking process
-(:class:`instructor.engine.forking.Forked`, which
-:class:`instructor.engine.outside.OutsideCheck` uses as a :class:`subprocess.Popen`) and
-the pool of servers are :mod:`instructor.engine.forking`'s, shared with the nbgrader
-server. Which server a grading uses is in the environment of its ``nbgrader autograde``
-process (:data:`SERVER`), set by :func:`lease` while :func:`running` servers are up.
+The forking, the grader's handle on a forked process and the pool of servers are
+:mod:`instructor.engine.forking`'s, shared with the nbgrader server. Which server a
+grading uses is in the environment of its ``nbgrader autograde`` process (:data:`SERVER`),
+set by :func:`lease` while :func:`running` servers are up.
 """
 
 from __future__ import annotations
@@ -66,10 +64,8 @@ def preload() -> None:
     from helpers.session import import_quietly
 
     for name in PRELOAD:
-        try:
+        with contextlib.suppress(ImportError):
             import_quietly(name)
-        except ImportError:
-            pass
 
 
 def serve(listen: socket.socket, folder: str) -> None:
@@ -130,18 +126,16 @@ def _empty(place: str, keep: str | None) -> list[str]:
     own folder, bound inside ``/tmp``); what is left that should not be."""
     left = []
     with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(place):
-            path = os.path.join(place, name)
-            if keep and (keep == path or keep.startswith(path + os.sep)):
-                left += [] if keep == path else _empty(path, keep)
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
+        for path in (os.path.join(place, name) for name in os.listdir(place)):
+            if keep and keep.startswith(path + os.sep):
+                left += _empty(path, keep)
+            elif path != keep:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                with contextlib.suppress(OSError):  # a file, a link; a folder: gone already
                     os.unlink(path)
-            if os.path.lexists(path):
-                left.append(path)
+                if os.path.lexists(path):
+                    left.append(path)
     return left
 
 

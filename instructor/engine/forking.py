@@ -18,7 +18,6 @@ server never reads it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import queue
 import select
@@ -31,8 +30,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
+from instructor.engine.sandbox import die_with_parent
 
 
 # ---------------------------------------------------------------- the server's side
@@ -91,7 +89,7 @@ def _become(child, fds: list[int], sockets) -> None:
     code = 1
     try:
         os.setpgid(0, 0)
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # ends with its server
+        die_with_parent()  # ends with its server
         for sock in sockets:
             sock.close()
         stdin, stdout, *extra = fds
