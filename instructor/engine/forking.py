@@ -250,6 +250,7 @@ class Pool:
             except OSError as err:  # e.g. a socket path too long
                 print(f"warning: no {self.name} ({err}); {self.fallback}", file=sys.stderr)
                 _stop(servers)
+                servers = []
             if servers:
                 self._free = queue.Queue()
                 for path, _server in servers:
@@ -291,4 +292,3 @@ def _stop(servers: list[tuple[str, subprocess.Popen]]) -> None:
     for _path, server in servers:
         server.kill()
         server.wait()
-    servers.clear()
