@@ -25,8 +25,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
-import time
 import traceback
 from collections.abc import Callable
 
@@ -135,36 +135,29 @@ class Forked:
     refusing, or not answering within ``patience`` seconds): the caller then spawns it."""
 
     def __init__(self, path: str, request: str, fds: list[int] | tuple = (),
-                 patience: float = 120.0, output: int | None = None):
+                 patience: float = 120.0):
         self.args, self.returncode, self._killed = [path], None, False
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stdin_r, stdin_w = os.pipe()
-        # ``output``: a file the child writes instead (a process it leaves behind that
-        # still holds a pipe would keep its reader waiting)
-        stdout_r, stdout_w = os.pipe() if output is None else (None, output)
+        # its output into a file, not a pipe: a process it leaves behind that still held
+        # a pipe would keep its reader waiting
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed with this object
         try:
             self._conn.settimeout(patience)
             self._conn.connect(path)
-            socket.send_fds(self._conn, [b"fork"], [stdin_r, stdout_w, *fds])
+            socket.send_fds(self._conn, [b"fork"], [stdin_r, self._out.fileno(), *fds])
             if self._line() != b"forked":
                 raise ConnectionRefusedError(f"the server at {path} did not fork")
         except (OSError, ValueError) as err:
-            for fd in (stdin_w, stdout_r):
-                if fd is not None:
-                    os.close(fd)
+            os.close(stdin_w)
+            self._out.close()
             self._conn.close()
             raise OSError(str(err)) from err
         finally:
             os.close(stdin_r)
-            if output is None:
-                os.close(stdout_w)
         self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
         self.stdin.write(request + "\n")  # one line (JSON): what the child is to do, first
         self.stdin.flush()
-        self._out: list[str] = []
-        self._reader = threading.Thread(target=self._read, args=(stdout_r,), daemon=True)
-        if stdout_r is not None:
-            self._reader.start()
 
     def _line(self) -> bytes:
         data = b""
@@ -174,10 +167,6 @@ class Forked:
                 break
             data += chunk
         return data.strip()
-
-    def _read(self, fd: int) -> None:
-        with open(fd, errors="replace") as stdout:
-            self._out.append(stdout.read())
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -216,12 +205,9 @@ class Forked:
     def communicate(self, input: str | None = None, timeout: float | None = None):
         if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
             threading.Thread(target=self._send, args=(input,), daemon=True).start()
-        start = time.monotonic()
         self.wait(timeout)
-        if self._reader.ident is not None:
-            self._reader.join(None if timeout is None
-                              else max(1.0, timeout - (time.monotonic() - start)))
-        return "".join(self._out), None
+        self._out.seek(0)
+        return self._out.read().decode("utf-8", "replace"), None
 
 
 # ---------------------------------------------------------------- the grading run's pool
