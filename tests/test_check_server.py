@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from instructor.engine import check_server, sandbox
+from instructor.engine import check_server, forking, sandbox
 from instructor.workflow.canary import grading_env
 
 pytestmark = pytest.mark.skipif(
@@ -69,10 +69,8 @@ assert alive == sorted({1, os.getppid(), os.getpid()}), alive
 @pytest.fixture
 def server(tmp_path):
     env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap"})
-    with check_server.running(1, tmp_path, env):
-        path = check_server._free.get()
-        check_server._free.put(path)
-        yield path
+    with check_server.running(1, tmp_path, env), check_server.lease({}) as leased:
+        yield leased[check_server.SERVER]
 
 
 def _check(path: str, source: str, key: str = "") -> dict | None:
@@ -82,8 +80,8 @@ def _check(path: str, source: str, key: str = "") -> dict | None:
     replies_r, replies_w = os.pipe()
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
     try:
-        forked = check_server.Forked(path, {"GRADER_HIDDEN_KEY": key} if key else {},
-                                     out.fileno(), requests_w, replies_r)
+        forked = forking.Forked(path, json.dumps({"GRADER_HIDDEN_KEY": key} if key else {}),
+                                (out.fileno(), requests_w, replies_r))
         for fd in (requests_w, replies_r):
             os.close(fd)
         forked.stdin.write(json.dumps(["import os"]) + "\n")
@@ -135,4 +133,4 @@ def test_a_server_that_is_gone_sends_the_grading_back_to_spawning(server):
             os.kill(int(pid), signal.SIGKILL)
     time.sleep(1)
     with pytest.raises(OSError):
-        check_server.Forked(server, {}, *[os.open(os.devnull, os.O_WRONLY)] * 3)
+        forking.Forked(server, "{}", [os.open(os.devnull, os.O_WRONLY)] * 3)

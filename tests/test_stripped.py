@@ -16,15 +16,20 @@ from pathlib import Path
 
 import pytest
 
+import helpers
 from instructor.engine.stripped import (
     USES_COURSE_IMPLEMENTATION,
     course_names,
-    course_package,
     plan,
     strip_package,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def course_package() -> Path:
+    """The folder of the ``helpers`` package this process imports."""
+    return Path(helpers.__file__).resolve().parent
 
 
 def configured_implementations() -> dict[str, str]:

@@ -24,8 +24,8 @@ The processes of one graded notebook, and the files they run:
   becomes its output; :mod:`.review` reads the student's code for what can change how
   tests run;
 - :mod:`.check_server`: forks checking processes with the setup already imported,
-  through :mod:`.forking`, the fork server it shares with
-  :mod:`instructor.workflow.nbgrader_server`;
+  through :mod:`.forking` (fork server, the grader's handle, the pool of servers), which
+  it shares with :mod:`instructor.workflow.nbgrader_server`;
 - :mod:`.roles`: one spec per sandboxed process (kernel, answer and checking processes,
   check server, preflight): what it reads, its caps, its environment, the key or not;
 - :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`, :mod:`.cgroups`: the start of every

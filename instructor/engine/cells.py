@@ -65,6 +65,11 @@ def grading_tags(cell) -> list[str]:
     return [t for t in tags if is_grading_tag(t)] if isinstance(tags, list) else []
 
 
+def is_setup(cell) -> bool:
+    """A setup cell (tagged ``grade-setup``)."""
+    return SETUP_TAG in grading_tags(cell)
+
+
 def restore_from_release(cell, origin) -> list[str]:
     """Give ``cell`` the grading metadata of the released cell ``origin`` (``None``: no
     released cell, so none): nbgrader's keys and the grading tags. What was changed, as

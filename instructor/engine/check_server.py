@@ -22,11 +22,10 @@ verdicts; it could also end its server, whose next submissions then spawn their
 checking processes as plain ``nbgrader autograde`` does (:data:`SERVER`), or leave
 SysV IPC objects (not emptied) behind for the next.
 
-The forking, its protocol and the grader's handle (:class:`Forked`, the part of
-:class:`subprocess.Popen` that :class:`instructor.engine.outside.OutsideCheck` uses) are
-:mod:`instructor.engine.forking`'s, shared with the nbgrader server. Which server a grading uses is
-in the environment of its ``nbgrader autograde`` process (:data:`SERVER`), set by
-:func:`lease` while :func:`running` servers are up.
+The forking, the grader's handle on a forked process and the pool of servers are
+:mod:`instructor.engine.forking`'s, shared with the nbgrader server. Which server a
+grading uses is in the environment of its ``nbgrader autograde`` process (:data:`SERVER`),
+set by :func:`lease` while :func:`running` servers are up.
 """
 
 from __future__ import annotations
@@ -35,11 +34,9 @@ import contextlib
 import ctypes
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,10 +64,8 @@ def preload() -> None:
     from helpers.session import import_quietly
 
     for name in PRELOAD:
-        try:
+        with contextlib.suppress(ImportError):
             import_quietly(name)
-        except ImportError:
-            pass
 
 
 def serve(listen: socket.socket, folder: str) -> None:
@@ -131,109 +126,45 @@ def _empty(place: str, keep: str | None) -> list[str]:
     own folder, bound inside ``/tmp``); what is left that should not be."""
     left = []
     with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(place):
-            path = os.path.join(place, name)
-            if keep and (keep == path or keep.startswith(path + os.sep)):
-                left += [] if keep == path else _empty(path, keep)
-                continue
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
+        for path in (os.path.join(place, name) for name in os.listdir(place)):
+            if keep and keep.startswith(path + os.sep):
+                left += _empty(path, keep)
+            elif path != keep:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                with contextlib.suppress(OSError):  # a file, a link; a folder: gone already
                     os.unlink(path)
-            if os.path.lexists(path):
-                left.append(path)
+                if os.path.lexists(path):
+                    left.append(path)
     return left
 
 
 # ---------------------------------------------------------------- the grader's side
-class Forked(forking.Forked):
-    """A checking process forked by the server at ``path``, in environment ``env``, with
-    the descriptors of its three channels (:class:`instructor.engine.forking.Forked`)."""
-
-    def __init__(self, path: str, env: dict[str, str], verdicts: int, requests: int,
-                 replies: int, patience: float = 120.0):
-        super().__init__(path, json.dumps(env), (verdicts, requests, replies), patience)
-
-
-_free: queue.Queue | None = None
+POOL = forking.Pool("check server", "checking processes are spawned")
 
 
 @contextlib.contextmanager
 def lease(env: dict[str, str]):
     """``env`` naming a free server, held until the block ends (unchanged when no server
     runs)."""
-    free = _free
-    if free is None:
-        yield env
-        return
-    path = free.get()
-    try:
-        yield {**env, SERVER: path}
-    finally:
-        free.put(path)
+    with POOL.lease() as path:
+        yield env if path is None else {**env, SERVER: path}
 
 
-@contextlib.contextmanager
 def running(count: int, folder, env: dict[str, str]):
-    """``count`` servers, each in its own sandbox, for the block (:func:`lease`); none
-    when grading is not sandboxed by bubblewrap."""
-    global _free
+    """``count`` servers, each in its own sandbox (:class:`instructor.engine.roles.Box`),
+    for the block (:func:`lease`); none when grading is not sandboxed by bubblewrap."""
     from instructor.engine import roles
 
     box = roles.Box.from_settings(env)
-    if box.isolation != "bubblewrap" or _free is not None or count < 1:
-        yield
-        return
-    try:
-        servers = _start(count, folder, box)
-    except OSError as err:  # e.g. a socket path too long: grade with spawned ones
-        print(f"warning: no check server ({err}); checking processes are spawned",
-              file=sys.stderr)
-        yield
-        return
-    free = queue.Queue()
-    for path, _server in servers:
-        free.put(path)
-    _free = free
-    try:
-        yield
-    finally:
-        _free = None
-        for _path, server in servers:
-            server.kill()
-            server.wait()
 
+    def command(fd: int, work: str) -> tuple[list[str], dict]:
+        os.makedirs(work, exist_ok=True)
+        argv, environment = roles.launch(roles.SERVER, [sys.executable, __file__, str(fd), work],
+                                         work, box)
+        return argv, {"cwd": work, "env": environment}
 
-def _start(count: int, folder, box) -> list[tuple[str, subprocess.Popen]]:
-    """Start ``count`` servers in ``box`` (:class:`instructor.engine.roles.Box`);
-    (socket path, process) each."""
-    from instructor.engine import roles
-
-    servers: list[tuple[str, subprocess.Popen]] = []
-    try:
-        for i in range(count):
-            work = os.path.join(str(folder), f"check-server-{i}")
-            os.makedirs(work, exist_ok=True)
-            path = os.path.join(str(folder), f"check-server-{i}.sock")
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listen:
-                listen.bind(path)
-                listen.listen(4)
-                command, environment = roles.launch(
-                    roles.SERVER, [sys.executable, __file__, str(listen.fileno()), work],
-                    work, box)
-                with open(f"{work}.log", "ab") as log:  # outside its view
-                    servers.append((path, subprocess.Popen(
-                        command, cwd=work, env=environment,
-                        pass_fds=(listen.fileno(),), stdin=subprocess.DEVNULL,
-                        stdout=log, stderr=subprocess.STDOUT)))
-            # closed here: the server's alone, so when it ends, connecting fails at once
-    except OSError:
-        for _path, server in servers:
-            server.kill()
-            server.wait()
-        raise
-    return servers
+    return POOL.running(count if box.isolation == "bubblewrap" else 0, folder, command)
 
 
 if __name__ == "__main__":

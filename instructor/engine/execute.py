@@ -21,13 +21,13 @@ import shutil
 import stat
 import tempfile
 
-import nbformat
 from traitlets import Dict, Float, Integer, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
 from instructor.engine import hidden, limits
 from instructor.engine import release as released
-from instructor.engine.outside import OutsideCheck
+from instructor.engine.cells import is_setup
+from instructor.engine.outside import OutsideCheck, stdout
 from instructor.engine.sandboxed_run import SandboxedExecute, timed
 
 
@@ -169,8 +169,5 @@ class SafeExecute(released.FromRelease, SandboxedExecute):
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
                 if cell.source.strip():
-                    text = SETUP_RUN if self.setup_tag in cell.metadata.get("tags", []) \
-                        else NOT_RUN
-                    cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                           text=text)]
+                    cell.outputs = [stdout(SETUP_RUN if is_setup(cell) else NOT_RUN)]
 

@@ -1,35 +1,36 @@
-"""A server that forks, per request, a child from a process that has imported its modules
-once; and the requester's handle on that child, shaped like :class:`subprocess.Popen`.
+"""Servers that fork, per request, a child from a process that has imported its modules
+once: the server's loop, the requester's handle on a child (shaped like
+:class:`subprocess.Popen`), and the pool of servers a grading run leases them from.
 
-Two servers use it: the check server (:mod:`instructor.engine.check_server`, in the
+Two kinds use it: the check server (:mod:`instructor.engine.check_server`, in the
 grading sandbox, forking checking processes) and the nbgrader server
 (:mod:`instructor.workflow.nbgrader_server`, outside it, forking one ``nbgrader
-autograde`` per submission). A server listens on a unix socket and serves one request at
-a time: the requester sends ``fork`` with the child's standard input and output (and
-whatever other descriptors the server asks for); the server answers ``forked`` (or
-``refused``: the requester then spawns the process itself), waits for the child, kills
-its process group when the requester hangs up (a timeout, a kill), cleans up, and sends
-the child's exit status. The child reads what it is to do from the first line of its
-standard input: the server never reads it.
+autograde`` per submission); each says what it preloads, what its child does and how
+it starts. A server listens on a unix socket and serves one request at a time: the
+requester sends ``fork`` with the child's standard input and output (and whatever other
+descriptors the server asks for); the server answers ``forked`` (or ``refused``: the
+requester then spawns the process itself), waits for the child, kills its process group
+when the requester hangs up (a timeout, a kill), cleans up, and sends the child's exit
+status. The child reads what it is to do from the first line of its standard input: the
+server never reads it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import queue
 import select
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
-import time
 import traceback
 from collections.abc import Callable
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
+from instructor.engine.sandbox import die_with_parent
 
 
 # ---------------------------------------------------------------- the server's side
@@ -88,7 +89,7 @@ def _become(child, fds: list[int], sockets) -> None:
     code = 1
     try:
         os.setpgid(0, 0)
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # ends with its server
+        die_with_parent()  # ends with its server
         for sock in sockets:
             sock.close()
         stdin, stdout, *extra = fds
@@ -134,36 +135,29 @@ class Forked:
     refusing, or not answering within ``patience`` seconds): the caller then spawns it."""
 
     def __init__(self, path: str, request: str, fds: list[int] | tuple = (),
-                 patience: float = 120.0, output: int | None = None):
+                 patience: float = 120.0):
         self.args, self.returncode, self._killed = [path], None, False
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stdin_r, stdin_w = os.pipe()
-        # ``output``: a file the child writes instead (a process it leaves behind that
-        # still holds a pipe would keep its reader waiting)
-        stdout_r, stdout_w = os.pipe() if output is None else (None, output)
+        # its output into a file, not a pipe: a process it leaves behind that still held
+        # a pipe would keep its reader waiting
+        self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed with this object
         try:
             self._conn.settimeout(patience)
             self._conn.connect(path)
-            socket.send_fds(self._conn, [b"fork"], [stdin_r, stdout_w, *fds])
+            socket.send_fds(self._conn, [b"fork"], [stdin_r, self._out.fileno(), *fds])
             if self._line() != b"forked":
                 raise ConnectionRefusedError(f"the server at {path} did not fork")
         except (OSError, ValueError) as err:
-            for fd in (stdin_w, stdout_r):
-                if fd is not None:
-                    os.close(fd)
+            os.close(stdin_w)
+            self._out.close()
             self._conn.close()
             raise OSError(str(err)) from err
         finally:
             os.close(stdin_r)
-            if output is None:
-                os.close(stdout_w)
         self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
         self.stdin.write(request + "\n")  # one line (JSON): what the child is to do, first
         self.stdin.flush()
-        self._out: list[str] = []
-        self._reader = threading.Thread(target=self._read, args=(stdout_r,), daemon=True)
-        if stdout_r is not None:
-            self._reader.start()
 
     def _line(self) -> bytes:
         data = b""
@@ -173,10 +167,6 @@ class Forked:
                 break
             data += chunk
         return data.strip()
-
-    def _read(self, fd: int) -> None:
-        with open(fd, errors="replace") as stdout:
-            self._out.append(stdout.read())
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -215,9 +205,76 @@ class Forked:
     def communicate(self, input: str | None = None, timeout: float | None = None):
         if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
             threading.Thread(target=self._send, args=(input,), daemon=True).start()
-        start = time.monotonic()
         self.wait(timeout)
-        if self._reader.ident is not None:
-            self._reader.join(None if timeout is None
-                              else max(1.0, timeout - (time.monotonic() - start)))
-        return "".join(self._out), None
+        self._out.seek(0)
+        return self._out.read().decode("utf-8", "replace"), None
+
+
+# ---------------------------------------------------------------- the grading run's pool
+class Pool:
+    """Servers of one kind (``name``: ``check server``), started for a block
+    (:meth:`running`) and leased one per request (:meth:`lease`); ``fallback`` says, in
+    the warning given when they do not start, what is done instead."""
+
+    def __init__(self, name: str, fallback: str):
+        self.name, self.fallback = name, fallback
+        self._free: queue.Queue | None = None
+
+    @contextlib.contextmanager
+    def running(self, count: int, folder, command: Callable[[int, str], tuple[list, dict]]):
+        """``count`` servers for the block, the i-th listening on
+        ``<folder>/<name>-<i>.sock``, its log beside it; ``command(fd, stem)`` gives the
+        command line and the other :class:`subprocess.Popen` arguments of the one
+        listening on descriptor ``fd``. (socket path, process) each; none when they
+        already run, or do not start (then every request spawns its process)."""
+        servers: list[tuple[str, subprocess.Popen]] = []
+        try:
+            try:
+                for i in range(count if self._free is None else 0):
+                    stem = os.path.join(str(folder), f"{self.name.replace(' ', '-')}-{i}")
+                    servers.append((f"{stem}.sock", _start(stem, command)))
+            except OSError as err:  # e.g. a socket path too long
+                print(f"warning: no {self.name} ({err}); {self.fallback}", file=sys.stderr)
+                _stop(servers)
+                servers = []
+            if servers:
+                self._free = queue.Queue()
+                for path, _server in servers:
+                    self._free.put(path)
+            yield servers
+        finally:
+            if servers:
+                self._free = None
+                _stop(servers)
+
+    @contextlib.contextmanager
+    def lease(self):
+        """The socket of a free server (None when none runs), held until the block ends."""
+        free = self._free
+        if free is None:
+            yield None
+            return
+        path = free.get()
+        try:
+            yield path
+        finally:
+            free.put(path)
+
+
+def _start(stem: str, command) -> subprocess.Popen:
+    # the listening socket is closed here once the server holds it: the server's alone,
+    # so when the server ends, connecting fails at once
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listen:
+        listen.bind(f"{stem}.sock")
+        listen.listen(4)
+        argv, options = command(listen.fileno(), stem)
+        with open(f"{stem}.log", "ab") as log:  # outside any sandbox's view
+            return subprocess.Popen(argv, pass_fds=(listen.fileno(),),
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, **options)
+
+
+def _stop(servers: list[tuple[str, subprocess.Popen]]) -> None:
+    for _path, server in servers:
+        server.kill()
+        server.wait()

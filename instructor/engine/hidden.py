@@ -22,11 +22,11 @@ from pathlib import Path
 DEFAULT_SECRET_FILE = ".grader-secret"
 
 
-def read_secret(path: str | os.PathLike, create: bool = True) -> bytes:
+def read_secret(path: str | os.PathLike) -> bytes:
     """The grader's secret in ``path``; a new random one is written there (readable by
-    its owner only) if the file does not exist and ``create``."""
+    its owner only) if the file does not exist."""
     path = Path(path)
-    if not path.exists() and create:
+    if not path.exists():
         # written whole, then linked into place: graders started at once (JOBS=2) all
         # read the one secret that was linked first
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.engine import check_server, hidden, review, roles, stripped, untrusted
+from instructor.engine import check_server, forking, hidden, review, roles, stripped, untrusted
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
@@ -220,7 +220,7 @@ class OutsideCheck:
             except OSError:
                 pass  # it died at once: no verdicts, every checked test fails
 
-    def _forked(self, fds: tuple) -> check_server.Forked | None:
+    def _forked(self, fds: tuple) -> forking.Forked | None:
         """The checking process forked by the server this grading was given
         (:mod:`instructor.engine.check_server`), or None: none given, or it does not
         answer (then the checking process is spawned)."""
@@ -228,8 +228,9 @@ class OutsideCheck:
         if not path or self.sandbox.isolation != "bubblewrap":
             return None
         try:
-            return check_server.Forked(path, roles.environment(roles.CHECK, self.sandbox),
-                                       *fds)
+            # its environment, the first line it reads (the server never reads it)
+            return forking.Forked(path, json.dumps(roles.environment(roles.CHECK, self.sandbox)),
+                                  fds)
         except OSError as err:
             if self.log:
                 self.log.warning("the check server did not answer (%s): the checking "

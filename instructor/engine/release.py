@@ -18,7 +18,7 @@ from nbgrader.preprocessors import ClearHiddenTests
 from traitlets import Unicode
 from traitlets.config import LoggingConfigurable
 
-from instructor.engine.cells import SETUP_TAG, is_test_cell, nbgrader_meta, task_of
+from instructor.engine.cells import is_setup, is_test_cell, nbgrader_meta, task_of
 from instructor.engine.review import defined_functions
 
 BEGIN_HIDDEN = ClearHiddenTests.begin_test_delimeter.default_value
@@ -99,8 +99,7 @@ class Release:
             nb, MappingProxyType(graded),
             MappingProxyType({**{c.source.strip(): c for c in plain},
                               **{c.get("id"): c for c in plain if c.get("id")}}),
-            tuple(c.source for c in nb.cells if c.cell_type == "code"
-                  and SETUP_TAG in c.get("metadata", {}).get("tags", [])),
+            tuple(c.source for c in nb.cells if c.cell_type == "code" and is_setup(c)),
             MappingProxyType({name: Task(name, *(tuple(p[k]) for k in (
                 "context", "answers", "tests", "names")), sum(p["points"]))
                 for name, p in tasks.items()}),

@@ -181,15 +181,12 @@ class _Reader(ast.NodeVisitor):
     visit_Nonlocal = visit_Global
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS:
+        if node.attr in SUSPECT_ATTRIBUTES or (node.attr.startswith("__")
+                                               and node.attr not in ALLOWED_DUNDERS):
             self.flag(node, f"uses the attribute {node.attr}")
-        if node.attr in SUSPECT_ATTRIBUTES:
-            self.flag(node, f"uses the attribute {node.attr}")
-        if isinstance(node.ctx, ast.Store | ast.Del):
-            self._store(node)
-        self.generic_visit(node)
+        self.visit_Subscript(node)
 
-    def visit_Subscript(self, node: ast.Subscript) -> None:
+    def visit_Subscript(self, node: ast.Attribute | ast.Subscript) -> None:
         if isinstance(node.ctx, ast.Store | ast.Del):
             self._store(node)
         self.generic_visit(node)

@@ -23,7 +23,13 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Float, Integer, List, Unicode
 
 from instructor.engine import cgroups, limits, roles
-from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
+from instructor.engine.cells import (
+    error_output,
+    grading_tags,
+    is_setup,
+    is_test_cell,
+    nbgrader_meta,
+)
 from instructor.engine.kernel import SandboxedKernelManager
 
 
@@ -36,10 +42,6 @@ def timed(seconds: dict[str, float], phase: str):
         yield
     finally:
         seconds[phase] = seconds.get(phase, 0.0) + time.monotonic() - start
-
-
-def phase_of(cell, setup_tag: str) -> str:
-    return "setup cells" if setup_tag in cell.metadata.get("tags", []) else "other cells"
 
 
 class SandboxedExecute(Execute):
@@ -72,8 +74,6 @@ class SandboxedExecute(Execute):
                            "remaining cells are failed.").tag(config=True)
     start_attempts = Integer(3, help="Kernel starts tried when a new kernel dies before it "
                              "replies to kernel_info (it has run no cell).").tag(config=True)
-    setup_tag = Unicode("grade-setup", help="The setup cell's tag: re-run in a fresh kernel "
-                        "after a crash, with answer and task-* context cells.").tag(config=True)
     scope = Unicode("notebook", help="'notebook': every cell runs in a kernel, as nbgrader "
                     "does; 'tasks': no kernel, only the answer process's setup and answer "
                     "cells (SafeExecute).").tag(config=True)
@@ -181,10 +181,8 @@ class SandboxedExecute(Execute):
 
     def _reruns(self, cell) -> bool:
         """Cells re-run in a fresh kernel: setup, answers and task context (not tests)."""
-        tags = cell.metadata.get("tags", [])
         return cell.cell_type == "code" and not is_test_cell(cell) and (
-            self.setup_tag in tags or bool(nbgrader_meta(cell).get("solution"))
-            or any(t.startswith("task-") for t in tags))
+            bool(grading_tags(cell)) or bool(nbgrader_meta(cell).get("solution")))
 
     def _rerun(self, cells, upto: int, skip: set[int]) -> None:
         for index, cell in enumerate(cells[:upto]):
@@ -234,7 +232,7 @@ class SandboxedExecute(Execute):
 
         def cell_timeout(cell) -> int:
             limit = self.timeout or self.notebook_timeout
-            if self.setup_tag in cell.metadata.get("tags", []):
+            if is_setup(cell):
                 limit = max(limit, self.setup_timeout)
             return max(1, min(limit, int(deadline - time.monotonic()) + 1))
 
@@ -266,7 +264,8 @@ class SandboxedExecute(Execute):
                         position += 1
                         continue
                     try:
-                        with timed(self.seconds, phase_of(cell, self.setup_tag)):
+                        with timed(self.seconds,
+                                   "setup cells" if is_setup(cell) else "other cells"):
                             self.preprocess_cell(cell, resources, position)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
                         cell.outputs.append(error_output(

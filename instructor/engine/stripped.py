@@ -58,13 +58,6 @@ def course_names(course_implementations: Mapping[str, str]) -> list[str]:
     return names
 
 
-def course_package() -> Path:
-    """The folder of the ``helpers`` package this process imports."""
-    import helpers
-
-    return Path(helpers.__file__).resolve().parent
-
-
 def _module_name(package: str, path: Path) -> str:
     """``helpers.grading`` for ``grading/__init__.py``, ``helpers.metrics`` for ``metrics.py``."""
     parts = [package, *path.with_suffix("").parts]

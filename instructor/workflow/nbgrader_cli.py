@@ -65,20 +65,16 @@ def _forked(server: str, command: list[str], env: dict, timeout: float | None,
     """``command`` run by a child of the nbgrader server; None when it is not forked."""
     from instructor.engine.forking import Forked
 
-    with tempfile.TemporaryFile() as out:
-        try:
-            child = Forked(server, json.dumps({"argv": command, "cwd": str(ROOT), "env": env}),
-                           output=out.fileno())
-        except OSError:
-            return None
-        try:
-            child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-            raise
-        out.seek(0)
-        text = out.read().decode("utf-8", errors="replace")
+    try:
+        child = Forked(server, json.dumps({"argv": command, "cwd": str(ROOT), "env": env}))
+    except OSError:
+        return None
+    try:
+        text, _ = child.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+        raise
     return subprocess.CompletedProcess(command, child.returncode, text, "")
 
 

@@ -3,7 +3,7 @@ nbgrader and the course's configuration once.
 
 A spawned ``nbgrader autograde`` spends seconds starting Python and importing nbgrader,
 nbconvert, SQLAlchemy, traitlets and the course's preprocessors before it grades.
-``instructor autograde`` starts, per grader (``JOBS``), one server (:func:`start`) that
+``instructor autograde`` starts, per grader (``JOBS``), one server (:func:`running`) that
 imports them once, outside the sandbox, as the grader's own user, without TensorFlow
 (it never runs a notebook). Per submission, it forks a child that runs nbgrader's
 command line in the environment, folder and arguments the grader sends
@@ -11,7 +11,7 @@ command line in the environment, folder and arguments the grader sends
 would: it reads the configuration, grades in the submission's scratch course folder,
 exits with nbgrader's status. The grader's timeout kills the child's process group;
 the server goes on. A server that is gone or refuses makes the grader spawn
-``nbgrader`` as before. The forking is :mod:`instructor.engine.forking`'s.
+``nbgrader`` as before. The forking and the pool are :mod:`instructor.engine.forking`'s.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ import atexit
 import contextlib
 import json
 import os
-import queue
 import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from instructor.engine import forking
 
 #: What the server imports once (and the course's configuration, read once to import
 #: what it imports); nothing that imports TensorFlow.
@@ -67,77 +67,20 @@ def _child(_fds: list[int]) -> None:
         atexit._run_exitfuncs()  # as a spawned process would at its end
 
 
-def start(count: int, folder: Path) -> list[tuple[str, subprocess.Popen]]:
-    """Start ``count`` servers, each listening on a socket in ``folder`` (its log
-    beside it); (socket path, process) each. The one place a server process starts."""
-    servers: list[tuple[str, subprocess.Popen]] = []
-    try:
-        for i in range(count):
-            path = os.path.join(str(folder), f"nbgrader-server-{i}.sock")
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listen, \
-                    open(f"{path[:-5]}.log", "ab") as log:
-                listen.bind(path)
-                listen.listen(4)
-                servers.append((path, subprocess.Popen(
-                    [sys.executable, __file__, str(listen.fileno())],
-                    pass_fds=(listen.fileno(),), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT)))
-            # closed here: the server's alone, so when it ends, connecting fails at once
-    except OSError:
-        for _path, server in servers:
-            server.kill()
-            server.wait()
-        raise
-    return servers
-
-
 # ---------------------------------------------------------------- the grader's side
-_free: queue.Queue | None = None
+POOL = forking.Pool("nbgrader server", "nbgrader is spawned")
+#: The socket of a free server (None when none runs), held until the block ends.
+lease = POOL.lease
 
 
-@contextlib.contextmanager
-def lease():
-    """The socket of a free server (None when none runs), held until the block ends."""
-    free = _free
-    if free is None:
-        yield None
-        return
-    path = free.get()
-    try:
-        yield path
-    finally:
-        free.put(path)
-
-
-@contextlib.contextmanager
 def running(count: int, folder: Path):
-    """``count`` servers for the block (:func:`lease`); (socket path, process) each."""
-    global _free
-    if _free is not None or count < 1:
-        yield []
-        return
-    try:
-        servers = start(count, folder)
-    except OSError as err:  # e.g. a socket path too long: nbgrader is spawned
-        print(f"warning: no nbgrader server ({err}); nbgrader is spawned", file=sys.stderr)
-        yield []
-        return
-    free = queue.Queue()
-    for path, _server in servers:
-        free.put(path)
-    _free = free
-    try:
-        yield servers
-    finally:
-        _free = None
-        for _path, server in servers:
-            server.kill()
-            server.wait()
+    """``count`` servers for the block (:func:`lease`), each listening on a socket in
+    ``folder`` (its log beside it); (socket path, process) each. The one place a server
+    process starts."""
+    return POOL.running(count, folder, lambda fd, _stem: ([sys.executable, __file__, str(fd)], {}))
 
 
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
-    from instructor.engine import forking
-
     preload()
     forking.serve(socket.socket(fileno=int(sys.argv[1])), _child)

@@ -1,0 +1,71 @@
+"""The pool of preforked servers (instructor/engine/forking.py, ``Pool``) that the check
+server and the nbgrader server both use: each request leases a server of its own until it
+is done, the servers end with the block, and servers that cannot start leave the run to
+spawn its processes, with a warning.
+
+The servers here are plain processes that wait: what is tested is the pool, not the
+forking (tests/test_check_server.py and tests/test_nbgrader_server.py fork through it).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from instructor.engine.forking import Pool
+
+WAIT = [sys.executable, "-c", "import time; time.sleep(300)"]
+
+
+def _waiting(fd: int, stem: str):
+    return WAIT, {}
+
+
+def _leased(pool: Pool) -> str | None:
+    with pool.lease() as path:
+        return path
+
+
+def test_each_lease_holds_a_server_of_its_own_and_the_servers_end_with_the_block(tmp_path):
+    pool = Pool("test server", "processes are spawned")
+    with pool.running(2, tmp_path, _waiting) as servers:
+        assert [path for path, _ in servers] == [str(tmp_path / "test-server-0.sock"),
+                                                 str(tmp_path / "test-server-1.sock")]
+        assert all(process.poll() is None for _, process in servers)
+        paths = {path for path, _ in servers}
+        got: list[str | None] = []
+        waiter = threading.Thread(target=lambda: got.append(_leased(pool)))
+        with pool.lease() as first, pool.lease() as second:
+            assert {first, second} == paths
+            waiter.start()  # a third request waits while both are held
+            waiter.join(0.5)
+            assert waiter.is_alive() and got == []
+        waiter.join()
+        assert got[0] in paths  # given back
+    assert all(process.poll() is not None for _, process in servers)
+    with pool.lease() as none:
+        assert none is None
+
+
+def test_servers_that_cannot_start_leave_the_run_to_spawn_with_a_warning(tmp_path, capsys):
+    deep = tmp_path / ("x" * 120)  # a unix socket's path has at most 107 bytes
+    deep.mkdir()
+    pool = Pool("test server", "processes are spawned")
+    with pool.running(2, deep, _waiting) as servers:
+        assert servers == []
+        with pool.lease() as path:
+            assert path is None
+    err = capsys.readouterr().err
+    assert err.startswith("warning: no test server (") and \
+        err.rstrip().endswith("); processes are spawned"), err
+
+
+def test_a_pool_started_again_inside_its_block_keeps_the_servers_it_has(tmp_path):
+    pool = Pool("test server", "processes are spawned")
+    (tmp_path / "inner").mkdir()
+    with pool.running(1, tmp_path, _waiting) as servers:
+        with pool.running(1, tmp_path / "inner", _waiting) as inner:
+            assert inner == []
+        with pool.lease() as path:
+            assert path == servers[0][0]
+        assert servers[0][1].poll() is None
