@@ -50,11 +50,9 @@ def is_model(layer: Any) -> bool:
 
 
 def layers_of(model: Any) -> list[Any]:
-    """All layers of ``model`` in order, nested models flattened, ``InputLayer`` skipped.
-
-    A functional model lists its layers in the order they are called, so for a chain
-    of layers (an encoder, a decoder, an autoencoder built from both) this is the order
-    data flows through them.
+    """All layers of ``model`` in order, nested models flattened, ``InputLayer`` skipped:
+    for a chain of layers (an encoder, a decoder, an autoencoder of both) the order data
+    flows through them, as a functional model lists its layers in the order it calls them.
     """
     flat: list[Any] = []
     for layer in model.layers:
@@ -88,10 +86,8 @@ def layer_kinds(model: Any) -> list[str]:
 
 
 def keras_kind(layer: Any) -> str:
-    """The name of the Keras layer class a layer is, or derives from.
-
-    A student's ``class MyDense(keras.layers.Dense)`` is a ``"Dense"``.
-    """
+    """The name of the Keras layer class a layer is, or derives from: a student's
+    ``class MyDense(keras.layers.Dense)`` is a ``"Dense"``."""
     for cls in type(layer).__mro__:
         if cls.__module__.split(".")[0] in ("keras", "tf_keras"):
             return cls.__name__
@@ -105,12 +101,9 @@ def _function_name(fn: Any) -> str:
 
 
 def activation_name(layer: Any) -> str:
-    """The name of the activation a layer applies: ``"relu"``, ``"sigmoid"``, ``"linear"``...
-
-    Works for layers with an ``activation`` argument (``Dense``, ``Conv2D``, ``LSTM``'s
-    output activation) and for activation layers (``Activation("relu")``, ``ReLU()``).
-    A layer without any activation gives ``"linear"``.
-    """
+    """The name of the activation a layer applies (``"relu"``, ``"sigmoid"``...), from its
+    ``activation`` argument (``Dense``, ``Conv2D``...) or its class (``ReLU()``); a layer
+    without any gives ``"linear"``."""
     for cls in type(layer).__mro__:
         if cls.__name__ in _ACTIVATION_OF:
             return _ACTIVATION_OF[cls.__name__]
@@ -119,13 +112,10 @@ def activation_name(layer: Any) -> str:
 
 
 def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
-    """For each layer of class ``kind``, the activation its output finally goes through.
-
-    That is the layer's own activation, or, when it is linear, the activation of
-    activation-only layers that directly follow it (pass-through layers in between are
-    skipped). So ``Dense(8, activation="relu")`` and ``Dense(8)`` + ``ReLU()`` both
-    give ``"relu"``.
-    """
+    """For each layer of class ``kind``, the activation its output finally goes through:
+    its own, or if that is linear, that of the activation-only layers right after it
+    (pass-through layers skipped). ``Dense(8, activation="relu")`` and ``Dense(8)`` +
+    ``ReLU()`` both give ``"relu"``."""
     flat, names = layers_of(model), []
     for i, layer in enumerate(flat):
         if is_a(layer, kind):
@@ -140,13 +130,9 @@ def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
 
 # ---------------------------------------------------------------- weights and shapes
 def weight_shapes(model: Any) -> list[tuple[int, ...]]:
-    """The shapes of the model's trainable weights, in layer order.
-
-    Two models with the same list have the same layers with the same sizes in the same
-    order, whatever their names; a decoder whose layer sizes are not mirrored, or
-    convolutions with their filters in the wrong order, give a different list even when
-    the output shape happens to be right.
-    """
+    """The shapes of the model's trainable weights, in layer order: the same list, the
+    same layer sizes in the same order (a decoder not mirrored, filters in the wrong
+    order, differ even when the output shape happens to be right)."""
     return [tuple(int(d) for d in w.shape) for w in model.trainable_weights]
 
 
@@ -157,16 +143,12 @@ def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:
 
 # ---------------------------------------------------------------- regularization
 def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
-    """The activity-regularization loss ``model`` adds when its output is ``code``.
-
-    ``code`` is a batch of codes, shape ``(batch, ...)``. The regularizers that act on the
-    model's output (those of its last layer that computes something and of any
-    pass-through layers after it, ``ActivityRegularization``, ``Dropout``..., which all see
-    that tensor) are applied to it and the total is divided by the batch size, as Keras
-    3.15 does when it records activity losses (3.13 does not). For an L1 penalty of weight
-    ``lam`` the result is ``lam * mean over examples of sum(|code|)``, whether the penalty
-    came as ``regularizers.L1``, ``L1L2(l1=...)`` or an ``ActivityRegularization`` layer; a
-    model without a penalty on its code gives ``0.0``.
+    """The activity-regularization loss ``model`` adds when its output is the batch
+    ``code``: the regularizers of its last layer that computes something and of the
+    pass-through layers after it (all see its output), divided by the batch size as Keras
+    3.15 records it (3.13 does not). An L1 penalty of weight ``lam``, as ``regularizers.L1``,
+    ``L1L2(l1=...)`` or ``ActivityRegularization``, gives ``lam * mean over examples of
+    sum(|code|)``; no penalty on the code gives ``0.0``.
     """
     import keras
 
@@ -182,13 +164,9 @@ def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
 
 
 def activity_loss(model: Any, x: np.ndarray) -> float:
-    """The total activity-regularization loss the model records when called on ``x``.
-
-    This counts penalties on every layer (not only the code), so comparing it with
-    :func:`l1_penalty_on_code` on the model's own output tells whether any penalty sits
-    elsewhere. Divided by the batch size as Keras 3.15 records it, on a Keras that adds
-    activity losses up over the batch instead (3.13, Colab's).
-    """
+    """The activity-regularization loss the model records, on every layer, when called
+    on ``x`` (against :func:`l1_penalty_on_code` of its output: is a penalty elsewhere?),
+    per example on either Keras (3.15 averages over the batch, 3.13, Colab's, sums)."""
     import keras
 
     model(np.asarray(x, dtype=np.float32))
@@ -249,11 +227,9 @@ def _snake(name: str) -> str:
 
 
 def loss_name(model: Any) -> str | None:
-    """The compiled loss as one canonical snake-case name, ``None`` if there is none.
-
-    ``"binary_crossentropy"``, ``"bce"``, ``keras.losses.BinaryCrossentropy()`` and the
-    function ``keras.losses.binary_crossentropy`` all give ``"binary_crossentropy"``;
-    ``"mse"`` and ``MeanSquaredError()`` give ``"mean_squared_error"``.
+    """The compiled loss as one canonical snake-case name, ``None`` if there is none:
+    ``"bce"``, ``BinaryCrossentropy()`` and ``keras.losses.binary_crossentropy`` all give
+    ``"binary_crossentropy"``, ``"mse"`` and ``MeanSquaredError()`` ``"mean_squared_error"``.
     """
     loss = getattr(model, "loss", None)
     if loss is None:
@@ -271,10 +247,8 @@ def loss_name(model: Any) -> str | None:
 
 def train_losses(model: Any, x: np.ndarray, steps: int = 5,
                  batch_size: int = 64) -> tuple[float, float]:
-    """An autoencoder's loss on ``x`` before and after ``steps`` training steps on
-    batches of ``x``. The model must be compiled; its weights change. Losses are the
-    model's own (including any regularization penalties).
-    """
+    """An autoencoder's own loss (penalties included) on ``x`` before and after ``steps``
+    training steps on batches of ``x``. The model must be compiled; its weights change."""
     before = float(np.ravel(model.evaluate(x, x, batch_size=batch_size, verbose=0))[0])
     n = min(len(x), steps * batch_size)
     for step in range(steps):

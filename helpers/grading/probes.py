@@ -113,10 +113,8 @@ def upsample(x: np.ndarray) -> np.ndarray:
 
 
 def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarray:
-    """``ops`` applied to ``x`` (float64), taking ``weights`` in order (kernel, bias).
-
-    With ``trace``, Dense layers append ``(input, pre-activation)`` to it, for :func:`dense_grads`.
-    """
+    """``ops`` applied to ``x`` (float64), taking ``weights`` in order (kernel, bias); with
+    ``trace``, each layer appends ``(input, pre-activation)`` to it (:func:`dense_grads`)."""
     x, weights = np.asarray(x, np.float64), [np.asarray(w, np.float64) for w in weights]
     for op in ops:
         if op[0] == "pool":
@@ -241,12 +239,9 @@ def _unit_inputs(rng: np.random.Generator, shape) -> np.ndarray:
 # ---------------------------------------------------------------- shapes of real calls
 def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape,
                        seed: int = 0) -> None:
-    """The models, called on random inputs, return batches of the expected shapes, and
-    what they return depends on the input.
-
-    Random weights of the models' own shapes are set first, with positive biases: a ReLU
-    layer of the default initialisation (zero biases) can happen to be dead for every input.
-    """
+    """The models, called on random inputs, return batches of the expected shapes, which
+    depend on the input. Random weights of the models' own shapes are set first, with
+    positive biases (a ReLU layer with zero biases can be dead for every input)."""
     rng = np.random.default_rng(seed)
     for model in (encoder, decoder, auto):
         model.set_weights([w if w.ndim > 1 else np.abs(w) + np.float32(0.1)
@@ -309,10 +304,8 @@ def _own_weights(model, rng) -> list[np.ndarray]:
 
 def training_loss(auto, x, target=None, lr: float = 0.0) -> float:
     """The loss ``auto`` reports for one training step on ``(x, target)`` (``target``
-    None: ``x``) at learning rate ``lr`` (0: the weights stay as they are).
-
-    The metrics are reset first: Keras 3.13 (Colab's) reports the running mean over every
-    ``train_on_batch`` since the last reset, Keras 3.15 the step's own loss."""
+    None: ``x``) at learning rate ``lr`` (0: the weights stay), metrics reset first (Keras
+    3.13, Colab's, reports the mean since the last reset, 3.15 the step's own loss)."""
     auto.optimizer.learning_rate = lr
     auto.reset_metrics()
     auto.run_eagerly = True   # the same numbers, without seconds of tracing for one step
@@ -345,11 +338,10 @@ def expect_bce_loss(got: float, output: np.ndarray, target: np.ndarray) -> None:
 
 def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25,
                      ops=None) -> None:
-    """With ``weights`` set on a freshly built ``auto``: the loss of a step on ``x``
-    (towards ``target``, or random targets of auto's output shape) is the binary
-    cross-entropy of auto's output, Adam's first step moves the weights by about the
-    learning rate and at most by it (and, where auto computes ``ops``, each weight against
-    its NumPy gradient), and the loss drops."""
+    """With ``weights`` set on a freshly built ``auto``, a step on ``x`` (towards ``target``,
+    or random targets): its loss is the cross-entropy of auto's output, Adam's first step
+    moves weights by about the learning rate, no further (where auto computes ``ops``,
+    each against its NumPy gradient), and the loss drops."""
     auto.set_weights(weights)
     output = _call(auto, x)
     target = _unit_inputs(rng, output.shape) if target is None else target
@@ -387,14 +379,11 @@ def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25
 
 def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int,
                           code_off: bool = False, seed: int = 0) -> None:
-    """Tasks (a) and (b), on a freshly built ``auto``: :func:`_expect_training`, Adam's
-    step checked against a NumPy backpropagation when auto computes the task's function
-    (the layers are :func:`expect_dense_forward`'s to check).
-
-    ``code_off`` sets the encoder's weights to zero, so that the code is zero and an
-    activity penalty on the encoder (task (b)'s, checked by :func:`expect_l1_penalty`)
-    adds nothing: the encoder's weights get no gradient and must not move.
-    """
+    """Tasks (a) and (b): :func:`_expect_training`, Adam's step against a NumPy
+    backpropagation when auto computes the task's function (the layers are
+    :func:`expect_dense_forward`'s to check). ``code_off``: the encoder's weights at zero,
+    so that the code is zero and task (b)'s penalty (:func:`expect_l1_penalty`'s to check)
+    adds nothing; the encoder's weights get no gradient and must not move."""
     rng = np.random.default_rng(seed)
     enc_ops, dec_ops = dense_ops(input_dims, hidden_layers, latent_dims)
     weights = _own_weights(auto, rng)
@@ -420,12 +409,10 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
                       lambtha: float, encoder, seed: int = 0) -> None:
     """Task (b): the training loss carries ``lambtha`` times the L1 norm of the code.
 
-    The decoder's kernels are set to zero, so that its output, and with it the
-    reconstruction loss (whichever it is), does not depend on the code. The loss with
-    random encoder weights, minus the loss with the encoder's weights at zero, is then
-    the penalty alone; it must be the L1 penalty of the code, scaled as this Keras scales
-    activity losses. The code is the ``encoder``'s own output for the same weights (so a
-    mistake in the encoder's layers costs the layers test, not this one).
+    With the decoder's kernels at zero the reconstruction loss (whichever it is) does not
+    depend on the code, so the loss with random encoder weights minus the loss with them
+    at zero is the penalty alone: the L1 penalty (as this Keras scales it) of the
+    ``encoder``'s own code (a mistake in its layers is the layers test's to report).
     """
     rng = np.random.default_rng(seed)
     enc_ops, _ = dense_ops(input_dims, hidden_layers, latent_dims)
@@ -468,13 +455,11 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
 
 # ---------------------------------------------------------------- the VAE of task (d)
 # The encoder: the hidden Dense relu layers, then two linear Dense(latent_dims) heads on
-# the last of them, mean and log variance (either may come first in its weights), then
-# z = mean + exp(log_var / 2) * eps; it returns (z, mean, log_var). The decoder: the
-# decoder of tasks (a) and (b). The loss, averaged over the batch: the binary
-# cross-entropy summed over pixels plus KL(N(mean, exp(log_var)) || N(0, I)) summed over
-# the latent dimensions. The weights of the encoder and the decoder are set through
-# ``encoder.set_weights`` and ``decoder.set_weights``; auto, which shares them, is only
-# called and trained, so that its own order of weights does not matter.
+# the last, mean and log variance (in either order in its weights); it returns (z, mean,
+# log_var), z = mean + exp(log_var / 2) * eps. The decoder: that of tasks (a) and (b). The
+# loss, averaged over the batch: the cross-entropy summed over pixels plus the KL summed
+# over latent dimensions. The probes set the encoder's and the decoder's weights; auto,
+# which shares them, is only called and trained (its own order of weights is free).
 
 #: Batch of the loss checks: large, so that a one-sample Monte Carlo KL is precise.
 LOSS_BATCH = 8192
@@ -573,11 +558,9 @@ class VaeEncoder:
 
     def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
         """Random weights, set and returned as ``(body, mean, log_var)``, the log
-        variance's kernel scaled by ``log_var_scale``. The heads' biases are centred on the
-        NumPy outputs for ``x`` (half of each output negative, so that an activation on a
-        head shows), unless ``log_var_bias``: then the log variance's bias is about that.
-        Hidden layers of other shapes than the task's: centred on the encoder's own
-        outputs."""
+        variance's kernel scaled by ``log_var_scale``; the heads' biases centred on the
+        NumPy outputs for ``x`` (the encoder's own, for hidden layers not the task's), so
+        that an activation on a head shows, or the log variance's about ``log_var_bias``."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
         log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
@@ -595,10 +578,9 @@ class VaeEncoder:
 
 def _expect_follows_input(encoder, input_dims: int) -> list[bool]:
     """A freshly built encoder's mean or log variance changes with its input (one is
-    enough: a relu head may start dead, the linear test's mistake). The checks that set
-    special weights or read outputs alone could pass an encoder that ignores its input;
-    this ties them to it. Returns which outputs changed between two calls on the same
-    inputs (the sampled ones)."""
+    enough: a relu head may start dead, the linear test's mistake), which ties the checks
+    with special weights to the input. Returns which outputs two calls on the same
+    inputs changed (the sampled ones)."""
     x = np.random.default_rng(4).uniform(size=(64, input_dims))
     first, second = _outputs(encoder, x), _outputs(encoder, x)
     varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
@@ -709,10 +691,9 @@ def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int
 
 
 def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
-    """Random weights with the log variance's bias about ``bias`` (z is then the mean):
-    the decoder's weights, and the mean output for ``x``; None if z is not the mean (a log
-    variance that does not follow its bias down, as one with an activation: the linear
-    test's mistake). The decoder's weights have the shapes it lists."""
+    """Random weights (the decoder's of the shapes it lists), the log variance's bias about
+    ``bias``: the decoder's weights and the mean output for ``x``; None if z is not then
+    the mean (a log variance that does not follow its bias down: the linear test's)."""
     enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
     weights = random_weights(_shapes(decoder), rng)
     decoder.set_weights(weights)
@@ -889,15 +870,12 @@ def _clear(grad: np.ndarray) -> np.ndarray:
 
 def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
                          latent_dims: int, rng, log_var_head: bool = False) -> None:
-    """One ``train_on_batch`` of a freshly built auto at learning rate ``ADAM_LR``, with
-    random weights and the log variance very low (z is the mean), moves no weight by more
-    than the learning rate, and each decoder weight with a clear NumPy gradient by about
-    the learning rate against its sign (that gradient is the reconstruction term's alone).
-
+    """One training step of a freshly built auto at learning rate ``ADAM_LR``, with random
+    weights and the log variance very low (z is the mean), moves no weight by more than
+    the learning rate, and each decoder weight with a clear NumPy gradient (the
+    reconstruction term's alone) by about the learning rate against its sign.
     ``log_var_head``: only that the log variance's bias moves against the sign of the KL
-    term's gradient, 0.5 * (exp(log_var) - 1) averaged over the batch (the KL test's
-    probe: with Adam, the reconstruction term does not change that direction).
-
+    term's gradient, 0.5 * (exp(log_var) - 1) averaged over the batch (the KL test's probe).
     Nothing is checked when auto reports an optimizer other than Adam, or when z is not
     the mean (:func:`_quiet_weights`): other tests' mistakes.
     """
