@@ -292,8 +292,8 @@ def test_conv_training_rejects_wrong_compilation(change, message):
 @pytest.mark.parametrize(("style", "l1"), [("functional", "L1"), ("sequential", "layer"),
                                            ("functional", "L1L2")])
 def test_l1_penalty_accepts_every_style(style, l1):
-    _, _, auto = build(dense_ae, style=style, lam=LAM, l1=l1)
-    probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM)
+    encoder, _, auto = build(dense_ae, style=style, lam=LAM, l1=l1)
+    probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM, encoder=encoder)
 
 
 @pytest.mark.parametrize("change", [
@@ -302,14 +302,14 @@ def test_l1_penalty_accepts_every_style(style, l1):
     {"penalty_at": "code_and_decoder"},
 ])
 def test_l1_penalty_rejects_wrong_penalties(change):
-    _, _, auto = build(dense_ae, **{"lam": LAM, **change})
+    encoder, _, auto = build(dense_ae, **{"lam": LAM, **change})
     with pytest.raises(AssertionError, match="should include an L1 penalty of weight"):
-        probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM)
+        probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM, encoder=encoder)
 
 
 def test_l1_penalty_does_not_depend_on_the_reconstruction_loss():
-    _, _, auto = build(dense_ae, lam=LAM, loss="mse")
-    probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM)
+    encoder, _, auto = build(dense_ae, lam=LAM, loss="mse")
+    probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM, encoder=encoder)
 
 
 def test_l1_loss_follows_the_keras_version():
@@ -318,13 +318,11 @@ def test_l1_loss_follows_the_keras_version():
     assert probes.l1_loss(code, 0.1) == pytest.approx(want)
 
 
-def test_l1_penalty_given_the_encoder_judges_the_penalty_not_the_layers():
-    """With the encoder given, the code is its own output: a code layer with the wrong
-    activation (the layers test's mistake) still carries a right penalty here."""
+def test_l1_penalty_judges_the_penalty_not_the_layers():
+    """The code is the encoder's own output: a code layer with the wrong activation (the
+    layers test's mistake) still carries a right penalty here."""
     encoder, _, auto = build(dense_ae, lam=LAM, code_act="sigmoid")
     probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM, encoder=encoder)
-    with pytest.raises(AssertionError, match="should include an L1 penalty"):
-        probes.expect_l1_penalty(auto, N, HIDDEN, K, LAM)  # the NumPy code is relu's
 
 
 def test_l1_penalty_refuses_an_encoder_whose_code_is_all_zeros():

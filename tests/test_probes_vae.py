@@ -14,6 +14,7 @@ helpers.import_quietly("keras", "tensorflow")
 import keras  # noqa: E402
 
 from helpers.grading import probes as vc  # noqa: E402
+from tests.test_grading_vae import TRAIN_TEST_STEP  # noqa: E402
 
 L = keras.layers
 D, H, K = 12, [8], 2          # input size, hidden layers, latent size of the test models
@@ -145,52 +146,29 @@ def test_shapes_report_a_wrong_decoder():
         vc.expect_vae_decoder(bad_decoder, D, H, K, rng())
 
 
-class StepVAE(keras.Model):
-    """A VAE with its own train_step, and a test_step of its own unless ``test_step=None``;
-    ``test_kl`` weights the KL term in validation (1: as in training)."""
+def build_stepped(own_test_step=True, test_kl=1.0):
+    """build()'s encoder and decoder in the correct answer of test_grading_vae whose model
+    has a train_step and a test_step of its own: without that test_step
+    (``own_test_step=False``), or with the KL term weighted by ``test_kl`` in validation."""
+    import tensorflow as tf
 
-    def __init__(self, encoder, decoder, own_test_step=True, test_kl=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.encoder, self.decoder = encoder, decoder
-        self.own_test_step, self.test_kl = own_test_step, test_kl
-        self.tracker = keras.metrics.Mean(name="loss")
+    namespace = {"keras": keras, "tf": tf}
+    exec(TRAIN_TEST_STEP, namespace)
 
-    @property
-    def metrics(self):
-        return [self.tracker]
+    class Variant(namespace["VAEModel"]):
+        def test_step(self, data):
+            return super().test_step(data) if own_test_step else keras.Model.test_step(self, data)
 
-    def call(self, x):
-        return self.decoder(self.encoder(x)[0])
+        def _loss(self, x, training):
+            loss = super()._loss(x, training)
+            if training or test_kl == 1.0:
+                return loss
+            _, mean, log_var = self.encoder(x)
+            kl = -0.5 * keras.ops.sum(1 + log_var - mean**2 - keras.ops.exp(log_var), axis=-1)
+            return loss - (1.0 - test_kl) * keras.ops.mean(kl)
 
-    def loss_value(self, x, kl_weight):
-        z, mean, log_var = self.encoder(x)
-        rebuilt = self.decoder(z)
-        bce = keras.ops.sum(keras.ops.binary_crossentropy(x, rebuilt), axis=-1)
-        kl = -0.5 * keras.ops.sum(1 + log_var - mean**2 - keras.ops.exp(log_var), axis=-1)
-        return keras.ops.mean(bce + kl_weight * kl)
-
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x = data[0] if isinstance(data, tuple) else data
-        with tf.GradientTape() as tape:
-            loss = self.loss_value(x, 1.0)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights, strict=True))
-        self.tracker.update_state(loss)
-        return {"loss": self.tracker.result()}
-
-    def test_step(self, data):
-        if not self.own_test_step:
-            return super().test_step(data)
-        x = data[0] if isinstance(data, tuple) else data
-        self.tracker.update_state(self.loss_value(x, self.test_kl))
-        return {"loss": self.tracker.result()}
-
-
-def build_stepped(**kwargs):
     encoder, decoder, _ = build()
-    auto = StepVAE(encoder, decoder, **kwargs)
+    auto = Variant(encoder, decoder)
     auto.compile(optimizer="adam")
     return encoder, decoder, auto
 

@@ -126,7 +126,7 @@ def test_models_of_the_students_own_class_are_proxies_the_checks_work_on(models)
     mc.expect_io(auto, (4,), (4,), "auto")
     mc.expect_io(encoder, (4,), (2,), "encoder")
     assert mc.weight_shapes(auto) == [(4, 2), (2,), (2, 4), (4,)]
-    assert [layer.units for layer in mc.dense_layers(auto)] == [2, 4]
+    assert [layer.units for layer in mc.layers_of_type(auto, "Dense")] == [2, 4]
     assert mc.effective_activations(auto) == ["relu", "sigmoid"]
     assert mc.optimizer_name(auto) == "adam"
     assert mc.loss_name(auto) == "binary_crossentropy"

@@ -1,22 +1,18 @@
 """Look inside Keras models from a test cell, whatever style built them.
 
-Students build the same architecture in many correct ways: ``Sequential`` or the
-functional API, an explicit ``keras.Input`` or ``input_shape=``, a model nested in
-another, ``import keras`` or ``from tensorflow import keras``, an activation as an
-argument or as a layer of its own, an L1 penalty as ``regularizers.L1``, ``L1L2`` or an
-``ActivityRegularization`` layer. The functions here describe a model by what it does
-(layer types in order, units, activations, weight shapes, penalties, output shapes)
-rather than by layer names or indices, so that tests accept every correct style.
-
-Layer types are matched by class name along the class hierarchy, so a subclass of
-``Dense`` counts as a ``Dense`` and the checks do not depend on which module path
-imported Keras.
+Students build the same architecture in many correct ways (``Sequential`` or functional,
+``keras.Input`` or ``input_shape=``, nested models, an activation as an argument or a
+layer, an L1 penalty as ``regularizers.L1``, ``L1L2`` or an ``ActivityRegularization``
+layer). The functions here describe a model by what it does (layer types in order, units,
+activations, weight shapes, penalties, output shapes), never by layer names or indices,
+and match layer types by class name along the class hierarchy (a subclass of ``Dense`` is
+a ``Dense``, whichever module path imported Keras), so that tests accept every style.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +25,9 @@ PASS_THROUGH = ("ActivityRegularization", "Dropout", "GaussianNoise", "Identity"
 
 #: Layers that only apply an activation function.
 ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU")
+#: The activation that layers of these classes apply (``Activation`` says its own).
+_ACTIVATION_OF = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
+                  "Softmax": "softmax"}
 
 #: Common spellings of the same loss, mapped to one name.
 _LOSS_ALIASES = {
@@ -51,11 +50,9 @@ def is_model(layer: Any) -> bool:
 
 
 def layers_of(model: Any) -> list[Any]:
-    """All layers of ``model`` in order, nested models flattened, ``InputLayer`` skipped.
-
-    A functional model lists its layers in the order they are called, so for a chain
-    of layers (an encoder, a decoder, an autoencoder built from both) this is the order
-    data flows through them.
+    """All layers of ``model`` in order, nested models flattened, ``InputLayer`` skipped:
+    for a chain of layers (an encoder, a decoder, an autoencoder of both) the order data
+    flows through them, as a functional model lists its layers in the order it calls them.
     """
     flat: list[Any] = []
     for layer in model.layers:
@@ -73,35 +70,24 @@ def layers_of_type(model: Any, *class_names: str) -> list[Any]:
     return [layer for layer in layers_of(model) if is_a(layer, *class_names)]
 
 
-def dense_layers(model: Any) -> list[Any]:
-    """The ``Dense`` layers of ``model``, in order."""
-    return layers_of_type(model, "Dense")
-
-
 def conv_layers(model: Any) -> list[Any]:
     """The ``Conv2D`` layers of ``model``, in order (transposed convolutions excluded)."""
     return [layer for layer in layers_of_type(model, "Conv2D")
             if not is_a(layer, "Conv2DTranspose")]
 
 
-def layer_kinds(model: Any, ignore: Iterable[str] = PASS_THROUGH + ACTIVATION_LAYERS,
-                ) -> list[str]:
-    """Class names of the layers in order, leaving out the ``ignore`` kinds.
-
-    By default pass-through and activation-only layers are left out, so that
-    ``Dense(8, activation="relu")`` and ``Dense(8)`` + ``Activation("relu")`` give the
-    same list. Useful in messages: ``['Conv2D', 'MaxPooling2D', ...]``.
+def layer_kinds(model: Any) -> list[str]:
+    """Class names of the layers in order (see :func:`keras_kind`), pass-through and
+    activation-only layers left out, so that ``Dense(8, activation="relu")`` and
+    ``Dense(8)`` + ``Activation("relu")`` give the same list: ``['Conv2D', ...]``.
     """
-    skip = set(ignore)
     return [keras_kind(layer) for layer in layers_of(model)
-            if not any(cls.__name__ in skip for cls in type(layer).__mro__)]
+            if not is_a(layer, *PASS_THROUGH, *ACTIVATION_LAYERS)]
 
 
 def keras_kind(layer: Any) -> str:
-    """The name of the Keras layer class a layer is, or derives from.
-
-    A student's ``class MyDense(keras.layers.Dense)`` is a ``"Dense"``.
-    """
+    """The name of the Keras layer class a layer is, or derives from: a student's
+    ``class MyDense(keras.layers.Dense)`` is a ``"Dense"``."""
     for cls in type(layer).__mro__:
         if cls.__module__.split(".")[0] in ("keras", "tf_keras"):
             return cls.__name__
@@ -115,61 +101,39 @@ def _function_name(fn: Any) -> str:
 
 
 def activation_name(layer: Any) -> str:
-    """The name of the activation a layer applies: ``"relu"``, ``"sigmoid"``, ``"linear"``...
-
-    Works for layers with an ``activation`` argument (``Dense``, ``Conv2D``, ``LSTM``'s
-    output activation) and for activation layers (``Activation("relu")``, ``ReLU()``).
-    A layer without any activation gives ``"linear"``.
-    """
-    if is_a(layer, "ReLU"):
-        return "relu"
-    if is_a(layer, "LeakyReLU"):
-        return "leaky_relu"
-    if is_a(layer, "ELU"):
-        return "elu"
-    if is_a(layer, "Softmax"):
-        return "softmax"
+    """The name of the activation a layer applies (``"relu"``, ``"sigmoid"``...), from its
+    ``activation`` argument (``Dense``, ``Conv2D``...) or its class (``ReLU()``); a layer
+    without any gives ``"linear"``."""
+    for cls in type(layer).__mro__:
+        if cls.__name__ in _ACTIVATION_OF:
+            return _ACTIVATION_OF[cls.__name__]
     fn = getattr(layer, "activation", None)
-    if fn is None:
-        return "linear"
-    return _function_name(fn)
+    return "linear" if fn is None else _function_name(fn)
 
 
 def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
-    """For each layer of class ``kind``, the activation its output finally goes through.
-
-    That is the layer's own activation, or, when it is linear, the activation of
-    activation-only layers that directly follow it (pass-through layers in between are
-    skipped). So ``Dense(8, activation="relu")`` and ``Dense(8)`` + ``ReLU()`` both
-    give ``"relu"``.
-    """
-    flat = layers_of(model)
-    names = []
+    """For each layer of class ``kind``, the activation its output finally goes through:
+    its own, or if that is linear, that of the activation-only layers right after it
+    (pass-through layers skipped). ``Dense(8, activation="relu")`` and ``Dense(8)`` +
+    ``ReLU()`` both give ``"relu"``."""
+    flat, names = layers_of(model), []
     for i, layer in enumerate(flat):
-        if not is_a(layer, kind):
-            continue
-        name = activation_name(layer)
-        j = i + 1
-        while name == "linear" and j < len(flat) and is_a(flat[j], *(ACTIVATION_LAYERS
-                                                                     + PASS_THROUGH)):
-            if is_a(flat[j], *ACTIVATION_LAYERS):
-                name = activation_name(flat[j])
-            j += 1
-        names.append(name)
+        if is_a(layer, kind):
+            names.append(activation_name(layer))
+            for after in flat[i + 1:]:
+                if names[-1] != "linear" or not is_a(after, *ACTIVATION_LAYERS, *PASS_THROUGH):
+                    break
+                if is_a(after, *ACTIVATION_LAYERS):
+                    names[-1] = activation_name(after)
     return names
 
 
 # ---------------------------------------------------------------- weights and shapes
-def weight_shapes(model: Any, trainable_only: bool = True) -> list[tuple[int, ...]]:
-    """The shapes of the model's (trainable) weights, in layer order.
-
-    Two models with the same list have the same layers with the same sizes in the same
-    order, whatever their names; a decoder whose layer sizes are not mirrored, or
-    convolutions with their filters in the wrong order, give a different list even when
-    the output shape happens to be right.
-    """
-    weights = model.trainable_weights if trainable_only else model.weights
-    return [tuple(int(d) for d in w.shape) for w in weights]
+def weight_shapes(model: Any) -> list[tuple[int, ...]]:
+    """The shapes of the model's trainable weights, in layer order: the same list, the
+    same layer sizes in the same order (a decoder not mirrored, filters in the wrong
+    order, differ even when the output shape happens to be right)."""
+    return [tuple(int(d) for d in w.shape) for w in model.trainable_weights]
 
 
 def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:
@@ -177,73 +141,32 @@ def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:
     return [tuple(int(d) for d in layer.kernel.shape) for layer in layers_of_type(model, kind)]
 
 
-def input_shape_of(model: Any) -> tuple[int | None, ...]:
-    """The model's input shape without the batch axis, e.g. ``(784,)`` or ``(28, 28, 1)``.
-
-    Raises ``AssertionError`` for a model that was never given an input shape.
-    """
-    try:
-        shape = model.inputs[0].shape
-    except (AttributeError, ValueError, IndexError, TypeError):
-        raise AssertionError(f"{type(model).__name__} has no defined input; start it with "
-                             "keras.Input(shape=...)") from None
-    return tuple(None if d is None else int(d) for d in shape[1:])
-
-
-def output_shape_for(model: Any, input_shape: Sequence[int]) -> tuple[int, ...]:
-    """The shape (without batch axis) the model returns for one zero input of ``input_shape``."""
-    out = model(np.zeros((1, *input_shape), dtype=np.float32))
-    return tuple(int(d) for d in np.shape(out)[1:])
-
-
-def count_params(model: Any) -> int:
-    """The number of trainable parameters."""
-    return int(sum(np.prod(shape) for shape in weight_shapes(model)))
-
-
 # ---------------------------------------------------------------- regularization
-def code_regularizers(model: Any) -> list[Any]:
-    """The activity regularizers that act on the model's output (its code, for an encoder).
-
-    They are those of the last layer that computes something and of any pass-through
-    layers after it (``ActivityRegularization``, ``Dropout``...): all of these see the
-    same tensor, the model's output. Regularizers further up act on other tensors.
-    """
-    found = []
-    for layer in reversed(layers_of(model)):
-        reg = getattr(layer, "activity_regularizer", None)
-        if reg is not None:
-            found.append(reg)
-        if not is_a(layer, *PASS_THROUGH):
-            break
-    return found
-
-
 def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
-    """The activity-regularization loss ``model`` adds when its output is ``code``.
-
-    ``code`` is a batch of codes, shape ``(batch, ...)``. Every regularizer found by
-    :func:`code_regularizers` is applied to it and the total is divided by the batch
-    size, as Keras 3.15 does when it records activity losses (3.13 does not). For an L1
-    penalty of weight ``lam`` the result is ``lam * mean over examples of sum(|code|)``,
-    whether the penalty came as ``regularizers.L1``, ``L1L2(l1=...)`` or an
-    ``ActivityRegularization`` layer; a model without a penalty on its code gives ``0.0``.
+    """The activity-regularization loss ``model`` adds when its output is the batch
+    ``code``: the regularizers of its last layer that computes something and of the
+    pass-through layers after it (all see its output), divided by the batch size as Keras
+    3.15 records it (3.13 does not). An L1 penalty of weight ``lam``, as ``regularizers.L1``,
+    ``L1L2(l1=...)`` or ``ActivityRegularization``, gives ``lam * mean over examples of
+    sum(|code|)``; no penalty on the code gives ``0.0``.
     """
     import keras
 
     z = keras.ops.convert_to_tensor(np.asarray(code, dtype=np.float32))
-    total = sum(float(keras.ops.convert_to_numpy(reg(z))) for reg in code_regularizers(model))
-    return float(total) / max(1, int(np.shape(code)[0]))
+    total = 0.0
+    for layer in reversed(layers_of(model)):
+        reg = getattr(layer, "activity_regularizer", None)
+        if reg is not None:
+            total += float(keras.ops.convert_to_numpy(reg(z)))
+        if not is_a(layer, *PASS_THROUGH):
+            break
+    return total / max(1, int(np.shape(code)[0]))
 
 
 def activity_loss(model: Any, x: np.ndarray) -> float:
-    """The total activity-regularization loss the model records when called on ``x``.
-
-    This counts penalties on every layer (not only the code), so comparing it with
-    :func:`l1_penalty_on_code` on the model's own output tells whether any penalty sits
-    elsewhere. Divided by the batch size as Keras 3.15 records it, on a Keras that adds
-    activity losses up over the batch instead (3.13, Colab's).
-    """
+    """The activity-regularization loss the model records, on every layer, when called
+    on ``x`` (against :func:`l1_penalty_on_code` of its output: is a penalty elsewhere?),
+    per example on either Keras (3.15 averages over the batch, 3.13, Colab's, sums)."""
     import keras
 
     model(np.asarray(x, dtype=np.float32))
@@ -304,11 +227,9 @@ def _snake(name: str) -> str:
 
 
 def loss_name(model: Any) -> str | None:
-    """The compiled loss as one canonical snake-case name, ``None`` if there is none.
-
-    ``"binary_crossentropy"``, ``"bce"``, ``keras.losses.BinaryCrossentropy()`` and the
-    function ``keras.losses.binary_crossentropy`` all give ``"binary_crossentropy"``;
-    ``"mse"`` and ``MeanSquaredError()`` give ``"mean_squared_error"``.
+    """The compiled loss as one canonical snake-case name, ``None`` if there is none:
+    ``"bce"``, ``BinaryCrossentropy()`` and ``keras.losses.binary_crossentropy`` all give
+    ``"binary_crossentropy"``, ``"mse"`` and ``MeanSquaredError()`` ``"mean_squared_error"``.
     """
     loss = getattr(model, "loss", None)
     if loss is None:
@@ -324,31 +245,26 @@ def loss_name(model: Any) -> str | None:
     return _LOSS_ALIASES.get(name, _LOSS_ALIASES.get(name.replace("_", ""), name))
 
 
-def train_losses(model: Any, x: np.ndarray, y: np.ndarray | None = None, steps: int = 5,
+def train_losses(model: Any, x: np.ndarray, steps: int = 5,
                  batch_size: int = 64) -> tuple[float, float]:
-    """The model's loss on ``(x, y)`` before and after ``steps`` training steps.
-
-    ``y`` defaults to ``x`` (an autoencoder). The model must be compiled; its weights
-    change. Losses are the model's own (including any regularization penalties).
-    """
-    y = x if y is None else y
-    before = float(np.ravel(model.evaluate(x, y, batch_size=batch_size, verbose=0))[0])
+    """An autoencoder's own loss (penalties included) on ``x`` before and after ``steps``
+    training steps on batches of ``x``. The model must be compiled; its weights change."""
+    before = float(np.ravel(model.evaluate(x, x, batch_size=batch_size, verbose=0))[0])
     n = min(len(x), steps * batch_size)
     for step in range(steps):
         idx = np.arange(step * batch_size, (step + 1) * batch_size) % n
-        model.train_on_batch(x[idx], y[idx])
-    after = float(np.ravel(model.evaluate(x, y, batch_size=batch_size, verbose=0))[0])
+        model.train_on_batch(x[idx], x[idx])
+    after = float(np.ravel(model.evaluate(x, x, batch_size=batch_size, verbose=0))[0])
     return before, after
 
 
-def train_steps_lower_loss(model: Any, x: np.ndarray, steps: int = 5,
-                           y: np.ndarray | None = None) -> bool:
-    """Whether ``steps`` training steps lower the model's loss on ``x`` (target ``y or x``)."""
-    before, after = train_losses(model, x, y, steps=steps)
-    return bool(np.isfinite(after) and after < before)
-
-
 # ---------------------------------------------------------------- assertions for test cells
+def expect(condition: bool, message: str) -> None:
+    """Raise ``AssertionError(message)`` unless ``condition`` (kept under ``python -O``)."""
+    if not condition:
+        raise AssertionError(message)
+
+
 def expect_equal(got: Any, expected: Any, what: str) -> None:
     """Raise ``AssertionError("<what>: expected ..., got ...")`` unless ``got == expected``."""
     if got != expected:
@@ -364,15 +280,20 @@ def expect_close(got: float, expected: float, what: str, rtol: float = 1e-3,
 
 def expect_io(model: Any, input_shape: Sequence[int], output_shape: Sequence[int],
               name: str = "model") -> None:
-    """Check that ``model`` is a Keras model mapping ``input_shape`` to ``output_shape``.
-
-    Shapes are without the batch axis. The message names the model and the shape.
+    """Check that ``model`` is a Keras model mapping ``input_shape`` (the input it declares)
+    to ``output_shape`` (what it returns for one zero input), shapes without the batch
+    axis. The message names the model and the shape.
     """
-    if not is_model(model):
-        raise AssertionError(f"{name} should be a Keras model, got {type(model).__name__}")
-    expect_equal(input_shape_of(model), tuple(input_shape),
+    expect(is_model(model), f"{name} should be a Keras model, got {type(model).__name__}")
+    try:
+        declared = model.inputs[0].shape
+    except (AttributeError, ValueError, IndexError, TypeError):
+        raise AssertionError(f"{type(model).__name__} has no defined input; start it with "
+                             "keras.Input(shape=...)") from None
+    expect_equal(tuple(None if d is None else int(d) for d in declared[1:]), tuple(input_shape),
                  f"{name}: input shape (without the batch axis)")
-    expect_equal(output_shape_for(model, input_shape), tuple(output_shape),
+    out = model(np.zeros((1, *input_shape), dtype=np.float32))
+    expect_equal(tuple(int(d) for d in np.shape(out)[1:]), tuple(output_shape),
                  f"{name}: output shape for an input of shape {tuple(input_shape)}")
 
 
@@ -381,6 +302,6 @@ def expect_composed(auto: Any, encoder: Any, decoder: Any, x: np.ndarray,
     """Check that ``auto(x)`` equals ``decoder(encoder(x))``: the same layers, same weights."""
     got = np.asarray(auto(x))
     want = np.asarray(decoder(encoder(x)))
-    if got.shape != want.shape or not np.allclose(got, want, atol=1e-5):
-        raise AssertionError(f"{name}(x) should equal decoder(encoder(x)), using the encoder "
-                             "and decoder returned (not copies with other weights)")
+    expect(got.shape == want.shape and np.allclose(got, want, atol=1e-5),
+           f"{name}(x) should equal decoder(encoder(x)), using the encoder and decoder "
+           "returned (not copies with other weights)")

@@ -1,44 +1,38 @@
 """Behaviour probes of the graded Keras builders: what the models compute, not what they say.
 
-:mod:`helpers.grading.model_checks` reads a model's structure (its layers, their classes,
-activations, the optimizer's and the loss's names) and gives precise messages. A model
-that lives in another process and is reached through a proxy can report any structure it
-likes, so the points of the graded tasks (a) ``vanilla``, (b) ``sparse``, (c) ``conv``
-and (d) ``vae`` also rest on the probes here. Each probe sets the weights to values it
-picks, runs the models on inputs it picks and compares what comes out with its own NumPy
-computation of the specification; the loss and one Adam step are checked against its own
-arithmetic. The probes use nothing but ``model.get_weights()``, ``model.set_weights()``,
-``model(x)``, ``model.optimizer.learning_rate = value``, ``model.reset_metrics()``,
-``model.run_eagerly = True``, ``model.train_on_batch(x, y, return_dict=True)``, ``fit``
-(the VAE's validation) and the optimizer's reported name (``mc.optimizer_name``), which
-only decides whether the VAE's Adam probe runs; the structure test checks that name.
+:mod:`helpers.grading.model_checks` reads the structure a model reports (its layers,
+activations, the optimizer's and the loss's names), which a model reached through a proxy
+can make up; so the points of the graded tasks (a) ``vanilla``, (b) ``sparse``, (c)
+``conv`` and (d) ``vae`` also rest on the probes here. Each probe sets weights and inputs
+of its own, runs the models, and compares what comes out, the loss of a training step and
+Adam's first step with its own NumPy computation of the specification, through nothing
+but the calls docs/authoring.md lists (``get_weights``, ``set_weights``, calling the
+model, ``train_on_batch``...). Each check raises ``AssertionError`` with a message meant
+for the student. The training probes need a freshly built model: Adam's first step is
+what they check.
 
-The specification is written as a list of operations, data flow order::
+The specification is a list of operations in data-flow order, their weights (kernel, then
+bias) in the order ``get_weights()`` lists them for a ``Sequential`` or functional model::
 
-    ("dense", units, activation)       Dense layer: weights kernel, bias
+    ("dense", units, activation)             Dense layer: weights kernel, bias
     ("conv", filters, padding, activation)   3x3 Conv2D, stride 1: weights kernel, bias
-    ("pool",)                          MaxPooling2D(2, padding="same")
-    ("up",)                            UpSampling2D(2), nearest neighbour
+    ("pool",)                                MaxPooling2D(2, padding="same")
+    ("up",)                                  UpSampling2D(2), nearest neighbour
 
 (``activation``: ``"relu"``, ``"sigmoid"``, or ``"linear"`` for the VAE's two heads.)
-
-A model's weights must come in the order of its operations, kernel then bias, as Keras'
-``get_weights()`` lists them for the layers of a ``Sequential`` or functional model. Each
-check raises ``AssertionError`` with a message meant for the student. The training probes
-need a freshly built model: Adam's first step is what they check.
-
-Task (d), the variational autoencoder, is the last section (:func:`vae_ops`,
-:class:`VaeEncoder`): the same NumPy model, plus the sampling of z, the closed-form KL
-divergence, and its checks of the loss with special weights (kernels at zero).
+Task (d), the last section (:class:`VaeEncoder`), adds the sampling of z, the closed-form
+KL divergence, and checks of the loss with special weights (kernels at zero).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
 from helpers.grading import model_checks as mc
+from helpers.grading.model_checks import expect
 from helpers.keras_versions import activity_loss_is_averaged
 
 #: ``keras.backend.epsilon()``: binary cross-entropy clips predictions to [EPS, 1 - EPS].
@@ -47,14 +41,6 @@ EPS = 1e-7
 ADAM_BETA_2, ADAM_EPSILON = 0.999, 1e-7
 #: The learning rate of the probed optimizer step.
 STEP_LR = 1e-3
-
-
-
-
-def expect(condition: bool, message: str) -> None:
-    """Raise ``AssertionError(message)`` unless ``condition`` (kept under ``python -O``)."""
-    if not condition:
-        raise AssertionError(message)
 
 
 # ---------------------------------------------------------------- the specifications
@@ -81,26 +67,17 @@ def weight_shapes(ops, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
     """The shapes of the weights of ``ops`` applied to inputs of ``input_shape`` (no batch)."""
     shapes, channels = [], int(input_shape[-1])
     for op in ops:
-        if op[0] == "dense":
-            shapes += [(channels, op[1]), (op[1],)]
-        elif op[0] == "conv":
-            shapes += [(3, 3, channels, op[1]), (op[1],)]
         if op[0] in ("dense", "conv"):
-            channels = op[1]
+            kernel = (channels, op[1]) if op[0] == "dense" else (3, 3, channels, op[1])
+            shapes, channels = [*shapes, kernel, (op[1],)], op[1]
     return shapes
 
 
 def random_weights(shapes, rng: np.random.Generator) -> list[np.ndarray]:
     """Kernels normal with standard deviation 1.2 / sqrt(fan-in) (outputs of order 1 at
     any width), biases normal with standard deviation 0.1; float32."""
-    weights = []
-    for shape in shapes:
-        if len(shape) > 1:
-            scale = 1.2 / np.sqrt(np.prod(shape[:-1]))
-        else:
-            scale = 0.1
-        weights.append(rng.normal(0.0, scale, size=shape).astype(np.float32))
-    return weights
+    return [rng.normal(0.0, 1.2 / np.sqrt(np.prod(shape[:-1])) if len(shape) > 1 else 0.1,
+                       size=shape).astype(np.float32) for shape in shapes]
 
 
 # ---------------------------------------------------------------- NumPy forward passes
@@ -136,10 +113,8 @@ def upsample(x: np.ndarray) -> np.ndarray:
 
 
 def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarray:
-    """``ops`` applied to ``x`` (float64), taking ``weights`` in order (kernel, bias).
-
-    With ``trace``, Dense layers append ``(input, pre-activation)`` to it, for :func:`dense_grads`.
-    """
+    """``ops`` applied to ``x`` (float64), taking ``weights`` in order (kernel, bias); with
+    ``trace``, each layer appends ``(input, pre-activation)`` to it (:func:`dense_grads`)."""
     x, weights = np.asarray(x, np.float64), [np.asarray(w, np.float64) for w in weights]
     for op in ops:
         if op[0] == "pool":
@@ -199,6 +174,27 @@ def _call(model, x: np.ndarray) -> np.ndarray:
     return np.asarray(model(np.asarray(x, np.float32)), dtype=np.float64)
 
 
+def _outputs(model, x, training: bool = True) -> list[np.ndarray]:
+    """The outputs of a model of one or several (the VAE's encoder), float64."""
+    result = model(np.asarray(x, np.float32), training=training)
+    if not isinstance(result, list | tuple):
+        result = [result]
+    return [np.asarray(r, np.float64) for r in result]
+
+
+def _close(got: np.ndarray, want: np.ndarray) -> bool:
+    """``got`` is ``want`` up to float32 rounding (:func:`_tolerance`)."""
+    return got.shape == want.shape and float(np.max(np.abs(got - want))) <= (
+        _tolerance() * max(1.0, float(np.max(np.abs(want)))))
+
+
+def _computes(model, ops, weights, x: np.ndarray, got: np.ndarray) -> bool:
+    """``model`` lists the weights of ``ops``, and ``got``, its output for ``x`` with
+    ``weights`` set, is what ``ops`` compute."""
+    return _shapes(model) == weight_shapes(ops, x.shape[1:]) and _close(
+        got, forward(ops, weights, x))
+
+
 def expect_weight_shapes(model, want: list[tuple[int, ...]], name: str) -> None:
     """``model.get_weights()`` lists arrays of the shapes ``want``, in that order."""
     got = _shapes(model)
@@ -208,34 +204,28 @@ def expect_weight_shapes(model, want: list[tuple[int, ...]], name: str) -> None:
            "weights of their own in this order to test what the model computes.")
 
 
-def expect_computes(model, ops, weights, x: np.ndarray, name: str, hint: str = "") -> None:
+def expect_computes(model, ops, weights, x: np.ndarray, name: str, hint: str) -> None:
     """With ``weights`` set, ``model(x)`` equals the NumPy computation of ``ops``."""
     model.set_weights(weights)
     got, want = _call(model, x), forward(ops, weights, x)
     expect(got.shape == want.shape,
            f"{name}(x) should have shape {want.shape} for x of shape {x.shape}, got {got.shape}")
-    error = float(np.max(np.abs(got - want)))
-    expect(error <= _tolerance() * max(1.0, float(np.max(np.abs(want)))),
+    expect(_close(got, want),
            f"{name} computes something other than the task asks for: with weights the check "
            f"chose (random, set with {name}.set_weights) and random inputs, {name}(x) differs "
-           f"from the expected output by up to {error:.3g} (expected {_head(want)}, got "
-           f"{_head(got)}).{hint}")
+           f"from the expected output by up to {float(np.max(np.abs(got - want))):.3g} "
+           f"(expected {_head(want)}, got {_head(got)}).{hint}")
 
 
+@functools.cache
 def _tolerance() -> float:
     """How far a correct model's float32 output may be from NumPy's: 1e-4 on a CPU; on a
     GPU, 5e-3, as recent GPUs multiply in TF32 (10-bit mantissas) by default."""
-    global _TOLERANCE
-    if _TOLERANCE is None:
-        import keras
+    import keras
 
-        gpus = keras.backend.backend() == "tensorflow" and __import__(
-            "tensorflow").config.list_logical_devices("GPU")
-        _TOLERANCE = 5e-3 if gpus else 1e-4
-    return _TOLERANCE
-
-
-_TOLERANCE: float | None = None
+    gpus = keras.backend.backend() == "tensorflow" and __import__(
+        "tensorflow").config.list_logical_devices("GPU")
+    return 5e-3 if gpus else 1e-4
 
 
 def _head(values: np.ndarray) -> str:
@@ -249,12 +239,9 @@ def _unit_inputs(rng: np.random.Generator, shape) -> np.ndarray:
 # ---------------------------------------------------------------- shapes of real calls
 def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape,
                        seed: int = 0) -> None:
-    """The models, called on random inputs, return batches of the expected shapes, and
-    what they return depends on the input.
-
-    Random weights of the models' own shapes are set first, with positive biases: a ReLU
-    layer of the default initialisation (zero biases) can happen to be dead for every input.
-    """
+    """The models, called on random inputs, return batches of the expected shapes, which
+    depend on the input. Random weights of the models' own shapes are set first, with
+    positive biases (a ReLU layer with zero biases can be dead for every input)."""
     rng = np.random.default_rng(seed)
     for model in (encoder, decoder, auto):
         model.set_weights([w if w.ndim > 1 else np.abs(w) + np.float32(0.1)
@@ -279,43 +266,35 @@ _ORDER_HINT = (" Check each layer's activation (relu inside, sigmoid at the end 
                "decoder(encoder(x)).")
 
 
-def _expect_all_compute(models, enc_ops, dec_ops, input_shape, code_shape, x, z,
-                        rng) -> None:
-    encoder, decoder, auto = models
-    enc_shapes = weight_shapes(enc_ops, input_shape)
-    dec_shapes = weight_shapes(dec_ops, code_shape)
-    for name, model, shapes in (("encoder", encoder, enc_shapes),
-                                ("decoder", decoder, dec_shapes),
-                                ("auto", auto, enc_shapes + dec_shapes)):
-        expect_weight_shapes(model, shapes, name)
-    w_enc, w_dec = random_weights(enc_shapes, rng), random_weights(dec_shapes, rng)
-    expect_computes(encoder, enc_ops, w_enc, x, "encoder", _ORDER_HINT)
-    expect_computes(decoder, dec_ops, w_dec, z, "decoder", _ORDER_HINT)
-    expect_computes(auto, enc_ops + dec_ops, w_enc + w_dec, x, "auto", _ORDER_HINT)
+def _expect_forward(models, enc_ops, dec_ops, input_shape, code_shape, batch: int,
+                    seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    x = _unit_inputs(rng, (batch, *input_shape))
+    z = rng.uniform(0.0, 2.0, size=(batch, *code_shape)).astype(np.float32)
+    w_enc = random_weights(weight_shapes(enc_ops, input_shape), rng)
+    w_dec = random_weights(weight_shapes(dec_ops, code_shape), rng)
+    checks = [("encoder", enc_ops, w_enc, x), ("decoder", dec_ops, w_dec, z),
+              ("auto", enc_ops + dec_ops, w_enc + w_dec, x)]
+    for model, (name, _, weights, _) in zip(models, checks, strict=True):
+        expect_weight_shapes(model, [w.shape for w in weights], name)
+    for model, (name, ops, weights, inputs) in zip(models, checks, strict=True):
+        expect_computes(model, ops, weights, inputs, name, _ORDER_HINT)
 
 
 def expect_dense_forward(encoder, decoder, auto, input_dims: int, hidden_layers,
                          latent_dims: int, seed: int = 0) -> None:
     """Tasks (a) and (b): with random weights, ``encoder(x)``, ``decoder(z)`` and
     ``auto(x)`` are the Dense-relu chains of the task (sigmoid at the decoder's end)."""
-    rng = np.random.default_rng(seed)
-    enc_ops, dec_ops = dense_ops(input_dims, hidden_layers, latent_dims)
-    x = _unit_inputs(rng, (8, input_dims))
-    z = rng.uniform(0.0, 2.0, size=(8, latent_dims)).astype(np.float32)
-    _expect_all_compute((encoder, decoder, auto), enc_ops, dec_ops, (input_dims,),
-                        (latent_dims,), x, z, rng)
+    _expect_forward((encoder, decoder, auto), *dense_ops(input_dims, hidden_layers, latent_dims),
+                    (int(input_dims),), (int(latent_dims),), 8, seed)
 
 
 def expect_conv_forward(encoder, decoder, auto, input_dims, filters, latent_dims,
                         seed: int = 0) -> None:
     """Task (c): with random weights, the three models compute the convolutions, poolings
     and upsamplings of the task."""
-    rng = np.random.default_rng(seed)
-    enc_ops, dec_ops = conv_ops(input_dims, filters)
-    x = _unit_inputs(rng, (2, *input_dims))
-    z = rng.uniform(0.0, 2.0, size=(2, *latent_dims)).astype(np.float32)
-    _expect_all_compute((encoder, decoder, auto), enc_ops, dec_ops, tuple(input_dims),
-                        tuple(latent_dims), x, z, rng)
+    _expect_forward((encoder, decoder, auto), *conv_ops(input_dims, filters),
+                    tuple(input_dims), tuple(latent_dims), 2, seed)
 
 
 # ---------------------------------------------------------------- loss and optimizer step
@@ -323,13 +302,33 @@ def _own_weights(model, rng) -> list[np.ndarray]:
     return random_weights(_shapes(model), rng)
 
 
-def expect_bce_loss(got: float, output: np.ndarray, target: np.ndarray,
-                    extra: float = 0.0) -> None:
+def training_loss(auto, x, target=None, lr: float = 0.0) -> float:
+    """The loss ``auto`` reports for one training step on ``(x, target)`` (``target``
+    None: ``x``) at learning rate ``lr`` (0: the weights stay), metrics reset first (Keras
+    3.13, Colab's, reports the mean since the last reset, 3.15 the step's own loss)."""
+    auto.optimizer.learning_rate = lr
+    auto.reset_metrics()
+    auto.run_eagerly = True   # the same numbers, without seconds of tracing for one step
+    logs = auto.train_on_batch(x, x if target is None else target, return_dict=True)
+    expect("loss" in logs, f"the training step should report 'loss', got {sorted(logs)}")
+    return float(logs["loss"])
+
+
+def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarray]]:
+    """One training step of ``auto`` at learning rate ``lr``: its loss, and how far it
+    moved each weight of ``models`` (those of their ``get_weights()``, in order)."""
+    before = [np.asarray(w, np.float64) for model in models for w in model.get_weights()]
+    loss = training_loss(auto, x, target, lr)
+    after = [w for model in models for w in model.get_weights()]
+    return loss, [np.asarray(b, np.float64) - a for a, b in zip(before, after, strict=True)]
+
+
+def expect_bce_loss(got: float, output: np.ndarray, target: np.ndarray) -> None:
     """``got``, the loss of a training step, is the binary cross-entropy between ``target``
-    and ``output`` (what auto output for the step's inputs), plus ``extra``."""
-    want = bce(target, output) + extra
+    and ``output`` (what auto output for the step's inputs)."""
+    want = bce(target, output)
     hint = ""
-    if np.isclose(got, float(np.mean((output - target) ** 2)) + extra, rtol=1e-3):
+    if np.isclose(got, float(np.mean((output - target) ** 2)), rtol=1e-3):
         hint = " That is the mean squared error."
     expect(abs(got - want) <= 1e-4 * max(1.0, abs(want)),
            f"auto's training loss should be the binary cross-entropy between the targets and "
@@ -337,20 +336,20 @@ def expect_bce_loss(got: float, output: np.ndarray, target: np.ndarray,
            f"{got:.6g}.{hint}")
 
 
-def _adam_step(auto, weights, x, target, lr: float):
-    """Weights set, one ``train_on_batch`` at learning rate ``lr``; (loss, moves per array)."""
+def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25,
+                     ops=None) -> None:
+    """With ``weights`` set on a freshly built ``auto``, a step on ``x`` (towards ``target``,
+    or random targets): its loss is the cross-entropy of auto's output, Adam's first step
+    moves weights by about the learning rate, no further (where auto computes ``ops``,
+    each against its NumPy gradient), and the loss drops."""
     auto.set_weights(weights)
-    auto.optimizer.learning_rate = lr
-    auto.reset_metrics()
-    auto.run_eagerly = True   # the same numbers, without seconds of tracing for one step
-    loss = float(auto.train_on_batch(x, target, return_dict=True)["loss"])
-    moves = [np.asarray(after, np.float64) - np.asarray(before, np.float64)
-             for before, after in zip(weights, auto.get_weights(), strict=True)]
-    return loss, moves
-
-
-def _expect_adam_signature(moves, lr: float, min_share: float) -> None:
-    steps = np.abs(np.concatenate([m.ravel() for m in moves])) / lr
+    output = _call(auto, x)
+    target = _unit_inputs(rng, output.shape) if target is None else target
+    exact = ops is not None and _computes(auto, ops, weights, x, output)
+    loss, moves = _adam_step(auto, [auto], x, target, STEP_LR)  # first: Adam's first step
+    expect_bce_loss(loss, output, target)
+    moved = np.concatenate([m.ravel() for m in moves])
+    steps = np.abs(moved) / STEP_LR
     expect(steps.max() <= 1.02,
            "after one training step some weights moved by "
            f"{steps.max():.3g} times the learning rate: Adam's first step moves each weight "
@@ -361,103 +360,59 @@ def _expect_adam_signature(moves, lr: float, min_share: float) -> None:
            "learning rate: Adam's first step moves every weight with a sizeable gradient by "
            "the learning rate (SGD moves it by the learning rate times the gradient). Is "
            "auto compiled with optimizer='adam'?")
-
-
-def _expect_adam_directions(moves, grads, lr: float) -> None:
-    eps = ADAM_EPSILON / np.sqrt(1.0 - ADAM_BETA_2)  # epsilon as it acts on |g| at step 1
-    g = np.concatenate([gr.ravel() for gr in grads])
-    moved = np.concatenate([m.ravel() for m in moves])
-    clear = np.abs(g) > max(10 * eps, 1e-3 * float(np.abs(g).max()))
-    want = -lr * g[clear] / (np.abs(g[clear]) + eps)
-    wrong = np.abs(moved[clear] - want) > 0.02 * lr
-    expect(clear.any() and not wrong.any(),
-           f"after one training step {int(wrong.sum())} of {int(clear.sum())} weights with a "
-           "clear gradient did not move as Adam moves them (by the learning rate, against "
-           "the sign of the gradient of the binary cross-entropy). Is auto compiled with "
-           "optimizer='adam' and loss='binary_crossentropy'?")
-
-
-def _expect_lower_loss(auto, x, target, before: float) -> None:
+    if exact:  # each weight with a clear NumPy gradient moves as Adam's first step does
+        g = np.concatenate([gr.ravel() for gr in dense_grads(ops, weights, x, target)])
+        eps = ADAM_EPSILON / np.sqrt(1.0 - ADAM_BETA_2)  # epsilon as it acts on |g| at step 1
+        clear = np.abs(g) > max(10 * eps, 1e-3 * float(np.abs(g).max()))
+        wrong = np.abs(moved[clear] + STEP_LR * g[clear] / (np.abs(g[clear]) + eps)) \
+            > 0.02 * STEP_LR
+        expect(clear.any() and not wrong.any(),
+               f"after one training step {int(wrong.sum())} of {int(clear.sum())} weights "
+               "with a clear gradient did not move as Adam moves them (by the learning rate, "
+               "against the sign of the gradient of the binary cross-entropy). Is auto "
+               "compiled with optimizer='adam' and loss='binary_crossentropy'?")
     after = training_loss(auto, x, target)
-    expect(after < before,
-           f"one training step should lower the loss on the same batch: {before:.6g} -> "
+    expect(after < loss,
+           f"one training step should lower the loss on the same batch: {loss:.6g} -> "
            f"{after:.6g}")
-
-
-def training_loss(auto, x, target=None) -> float:
-    """The loss ``auto`` reports for one training step on ``(x, target)`` (``target``
-    None: ``x``) at learning rate 0, which leaves the weights as they are.
-
-    The metrics are reset first: Keras 3.13 (Colab's) reports the running mean over every
-    ``train_on_batch`` since the last reset, Keras 3.15 the step's own loss."""
-    auto.optimizer.learning_rate = 0.0
-    auto.reset_metrics()
-    auto.run_eagerly = True   # the same numbers, without seconds of tracing per model
-    logs = auto.train_on_batch(x, x if target is None else target, return_dict=True)
-    expect("loss" in logs, f"the training step should report 'loss', got {sorted(logs)}")
-    return float(logs["loss"])
 
 
 def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int,
                           code_off: bool = False, seed: int = 0) -> None:
-    """Tasks (a) and (b), on a freshly built ``auto``: the loss of a step is the binary
-    cross-entropy of auto's output, Adam's first step moves each weight by the learning
-    rate against its gradient (a NumPy backpropagation, when auto computes the task's
-    function; the layers are :func:`expect_dense_forward`'s to check), and the loss drops.
-
-    ``code_off`` sets the encoder's weights to zero, so that the code is zero and an
-    activity penalty on the encoder (task (b)'s, checked by :func:`expect_l1_penalty`)
-    adds nothing: the encoder's weights get no gradient and must not move.
-    """
+    """Tasks (a) and (b): :func:`_expect_training`, Adam's step against a NumPy
+    backpropagation when auto computes the task's function (the layers are
+    :func:`expect_dense_forward`'s to check). ``code_off``: the encoder's weights at zero,
+    so that the code is zero and task (b)'s penalty (:func:`expect_l1_penalty`'s to check)
+    adds nothing; the encoder's weights get no gradient and must not move."""
     rng = np.random.default_rng(seed)
     enc_ops, dec_ops = dense_ops(input_dims, hidden_layers, latent_dims)
-    spec = weight_shapes(enc_ops + dec_ops, (input_dims,))
-    weights = random_weights(spec, rng) if _shapes(auto) == spec else _own_weights(auto, rng)
+    weights = _own_weights(auto, rng)
     if code_off:  # a zero code, and decoder biases large enough to give clear gradients
         n_enc = min(len(weights), 2 * len(enc_ops))
         weights = [np.zeros_like(w) for w in weights[:n_enc]] + [
             w if w.ndim > 1 else rng.normal(0.5, 0.5, w.shape).astype(np.float32)
             for w in weights[n_enc:]]
     x = _unit_inputs(rng, (16, input_dims))
-    auto.set_weights(weights)
-    output = _call(auto, x)
-    loss, moves = _adam_step(auto, weights, x, x, STEP_LR)  # first: Adam's first step
-    expect_bce_loss(loss, output, x)
-    _expect_adam_signature(moves, STEP_LR, 0.1 if code_off else 0.25)
-    if _shapes(auto) == spec and np.allclose(output, forward(enc_ops + dec_ops, weights, x),
-                                             atol=1e-4):
-        _expect_adam_directions(moves, dense_grads(enc_ops + dec_ops, weights, x, x), STEP_LR)
-    _expect_lower_loss(auto, x, x, loss)
+    _expect_training(auto, weights, x, rng, x, 0.1 if code_off else 0.25, enc_ops + dec_ops)
 
 
 def expect_conv_training(auto, input_dims, seed: int = 0) -> None:
-    """Task (c), on a freshly built ``auto``: the loss of a step is the binary cross-entropy
-    of auto's output, Adam's first step moves the weights by about the learning rate and
-    at most by it, and the loss drops."""
+    """Task (c), on a freshly built ``auto``: :func:`_expect_training`, with random
+    targets."""
     rng = np.random.default_rng(seed)
     weights = _own_weights(auto, rng)
-    x = _unit_inputs(rng, (4, *input_dims))
-    auto.set_weights(weights)
-    output = _call(auto, x)
-    target = _unit_inputs(rng, output.shape)
-    loss, moves = _adam_step(auto, weights, x, target, STEP_LR)  # first: Adam's first step
-    expect_bce_loss(loss, output, target)
-    _expect_adam_signature(moves, STEP_LR, 0.25)
-    _expect_lower_loss(auto, x, target, loss)
+    _expect_training(auto, weights, _unit_inputs(rng, (4, *input_dims)), rng)
 
 
 # ---------------------------------------------------------------- the L1 penalty of task (b)
 def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
-                      lambtha: float, seed: int = 0, encoder=None) -> None:
+                      lambtha: float, encoder, seed: int = 0) -> None:
     """Task (b): the training loss carries ``lambtha`` times the L1 norm of the code.
 
-    The decoder's kernels are set to zero, so that its output, and with it the
-    reconstruction loss (whichever it is), does not depend on the code. The loss with
-    random encoder weights, minus the loss with the encoder's weights at zero (a zero
-    code), is then the penalty alone; it must be the L1 penalty of the code, scaled as
-    this Keras scales activity losses. The code is the ``encoder``'s own output for the
-    same weights, if it is given (so a mistake in the encoder's layers costs the layers
-    test, not this one), else the NumPy encoder's.
+    With the decoder's kernels at zero the reconstruction loss (whichever it is) does not
+    depend on the code, so the loss with random encoder weights minus the loss with them
+    at zero is the penalty alone: the L1 penalty (as this Keras scales it) of the
+    ``encoder``'s own code (a mistake in its layers is the layers test's to report).
     """
     rng = np.random.default_rng(seed)
     enc_ops, _ = dense_ops(input_dims, hidden_layers, latent_dims)
@@ -475,20 +430,15 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
     auto.set_weights([np.zeros_like(w) for w in w_enc] + w_dec)
     without = training_loss(auto, x)
     code = forward(enc_ops, w_enc, x)
-    if encoder is not None:
-        encoder.set_weights(w_enc)
-        own_code = _call(encoder, x)
-        expect(own_code.shape == code.shape
-               and np.abs(own_code).sum() >= 0.1 * np.abs(code).sum(),
-               f"with weights the check chose, the encoder's code should have shape "
-               f"{code.shape} and not be (nearly) all zeros; it has shape {own_code.shape} "
-               f"and L1 norm {float(np.abs(own_code).sum()):.3g}")
-        encoder.set_weights([np.zeros_like(w) for w in w_enc])
-        zero_code = _call(encoder, x)        # relu(0) = 0; another activation need not be
-        code = own_code
-    else:
-        zero_code = np.zeros_like(code)
-    want = l1_loss(code, lambtha) - l1_loss(zero_code, lambtha)
+    encoder.set_weights(w_enc)
+    own_code = _call(encoder, x)
+    expect(own_code.shape == code.shape and np.abs(own_code).sum() >= 0.1 * np.abs(code).sum(),
+           f"with weights the check chose, the encoder's code should have shape "
+           f"{code.shape} and not be (nearly) all zeros; it has shape {own_code.shape} "
+           f"and L1 norm {float(np.abs(own_code).sum()):.3g}")
+    encoder.set_weights([np.zeros_like(w) for w in w_enc])
+    zero_code = _call(encoder, x)        # relu(0) = 0; another activation need not be
+    want = l1_loss(own_code, lambtha) - l1_loss(zero_code, lambtha)
     got = with_code - without
     hint = ""
     if abs(got) <= 1e-2 * abs(want):
@@ -505,13 +455,11 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
 
 # ---------------------------------------------------------------- the VAE of task (d)
 # The encoder: the hidden Dense relu layers, then two linear Dense(latent_dims) heads on
-# the last of them, mean and log variance (either may come first in its weights), then
-# z = mean + exp(log_var / 2) * eps; it returns (z, mean, log_var). The decoder: the
-# decoder of tasks (a) and (b). The loss, averaged over the batch: the binary
-# cross-entropy summed over pixels plus KL(N(mean, exp(log_var)) || N(0, I)) summed over
-# the latent dimensions. The weights of the encoder and the decoder are set through
-# ``encoder.set_weights`` and ``decoder.set_weights``; auto, which shares them, is only
-# called and trained, so that its own order of weights does not matter.
+# the last, mean and log variance (in either order in its weights); it returns (z, mean,
+# log_var), z = mean + exp(log_var / 2) * eps. The decoder: that of tasks (a) and (b). The
+# loss, averaged over the batch: the cross-entropy summed over pixels plus the KL summed
+# over latent dimensions. The probes set the encoder's and the decoder's weights; auto,
+# which shares them, is only called and trained (its own order of weights is free).
 
 #: Batch of the loss checks: large, so that a one-sample Monte Carlo KL is precise.
 LOSS_BATCH = 8192
@@ -528,30 +476,10 @@ LOG_VAR_OFF, LOG_VAR_QUIET = -30.0, -20.0
 ADAM_LR, ADAM_BATCH, ADAM_GRAD_MIN = 0.01, 64, 1e-2
 
 
-def vae_ops(input_dims: int, hidden_layers, latent_dims: int):
-    """The VAE's ``(body, head, decoder)`` operations: the encoder's hidden layers, one of
-    its two heads (mean and log variance alike), the decoder."""
-    _, decoder = dense_ops(input_dims, hidden_layers, latent_dims)
-    return ([("dense", int(u), "relu") for u in hidden_layers],
-            [("dense", int(latent_dims), "linear")], decoder)
-
-
 def kl_divergence(mean, log_var) -> np.ndarray:
     """KL(N(mean, exp(log_var)) || N(0, I)) per example, summed over the last axis."""
     mean, log_var = np.asarray(mean, np.float64), np.asarray(log_var, np.float64)
     return 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
-
-
-def _outputs(model, x, training: bool = True) -> list[np.ndarray]:
-    result = model(np.asarray(x, np.float32), training=training)
-    if not isinstance(result, list | tuple):
-        result = [result]
-    return [np.asarray(r, np.float64) for r in result]
-
-
-def _close(got: np.ndarray, want: np.ndarray) -> bool:
-    return got.shape == want.shape and float(np.max(np.abs(got - want))) <= (
-        _tolerance() * max(1.0, float(np.max(np.abs(want)))))
 
 
 class VaeEncoder:
@@ -564,8 +492,10 @@ class VaeEncoder:
 
     def __init__(self, encoder, input_dims: int, hidden_layers, latent_dims: int):
         self.model, self.input_dims = encoder, int(input_dims)
-        self.body, self.head, self.decoder_ops = vae_ops(input_dims, hidden_layers,
-                                                         latent_dims)
+        # the operations of the hidden layers, of one head (mean and log variance alike),
+        # and of the decoder: the decoder of tasks (a) and (b)
+        encoder_ops, self.decoder_ops = dense_ops(input_dims, hidden_layers, latent_dims)
+        self.body, self.head = encoder_ops[:-1], [("dense", int(latent_dims), "linear")]
         shapes = _shapes(encoder)
         self.body_shapes, self.head_shapes = shapes[:-4], shapes[-2:]
         expect(len(shapes) >= 4 and shapes[-4:-2] == self.head_shapes
@@ -616,6 +546,11 @@ class VaeEncoder:
         heads = head(mean) + head(log_var) if self.mean_first else head(log_var) + head(mean)
         self.model.set_weights(body + heads)
 
+    def numpy_heads(self, x, body, *heads) -> list[np.ndarray]:
+        """What the task's encoder with hidden layers ``body`` computes for ``x`` in each
+        head of weights ``heads``."""
+        return [forward(self.body + self.head, body + w, x) for w in heads]
+
     def outputs(self, x) -> list[np.ndarray]:
         """``[z, mean, log_var]`` of the encoder for inputs ``x``."""
         outputs = _outputs(self.model, x)
@@ -623,17 +558,14 @@ class VaeEncoder:
 
     def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
         """Random weights, set and returned as ``(body, mean, log_var)``, the log
-        variance's kernel scaled by ``log_var_scale``. The heads' biases are centred on the
-        NumPy outputs for ``x`` (half of each output negative, so that an activation on a
-        head shows), unless ``log_var_bias``: then the log variance's bias is about that.
-        Hidden layers of other shapes than the task's: centred on the encoder's own
-        outputs."""
+        variance's kernel scaled by ``log_var_scale``; the heads' biases centred on the
+        NumPy outputs for ``x`` (the encoder's own, for hidden layers not the task's), so
+        that an activation on a head shows, or the log variance's about ``log_var_bias``."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
         log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
         if self.spec_body:
-            features = forward(self.body, body, x)
-            centres = [forward(self.head, w, features) for w in (mean, log_var)]
+            centres = self.numpy_heads(x, body, mean, log_var)
         else:
             self.set(mean, log_var, body)
             centres = self.outputs(x)[1:]
@@ -644,17 +576,19 @@ class VaeEncoder:
         return body, mean, log_var
 
 
-def _expect_follows_input(encoder, input_dims: int) -> None:
+def _expect_follows_input(encoder, input_dims: int) -> list[bool]:
     """A freshly built encoder's mean or log variance changes with its input (one is
-    enough: a relu head may start dead, the linear test's mistake). The checks that set
-    special weights or read outputs alone could pass an encoder that ignores its input;
-    this ties them to it."""
+    enough: a relu head may start dead, the linear test's mistake), which ties the checks
+    with special weights to the input. Returns which outputs two calls on the same
+    inputs changed (the sampled ones)."""
     x = np.random.default_rng(4).uniform(size=(64, input_dims))
     first, second = _outputs(encoder, x), _outputs(encoder, x)
-    fixed = [a for a, b in zip(first, second, strict=True) if np.allclose(a, b, atol=1e-6)]
-    expect(any(float(np.std(a, axis=0).max()) > 1e-4 for a in fixed),
+    varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
+    expect(any(not v and float(np.std(a, axis=0).max()) > 1e-4
+               for a, v in zip(first, varies, strict=True)),
            "the encoder's mean and log variance should change with its input; for 64 "
            "different inputs neither did")
+    return varies
 
 
 def expect_vae_shapes(encoder, decoder, auto, input_dims: int, latent_dims: int) -> None:
@@ -681,10 +615,7 @@ def expect_vae_order(encoder, input_dims: int, hidden_layers, latent_dims: int) 
     """The encoder returns ``(z, mean, log_var)``: the first output is sampled anew on each
     call, the other two are not (and follow the input); with the heads' kernels at zero,
     z is centred on the second (:class:`VaeEncoder` tells the heads apart)."""
-    _expect_follows_input(encoder, input_dims)
-    x = np.random.default_rng(1).uniform(size=(64, input_dims))
-    first, second = _outputs(encoder, x), _outputs(encoder, x)
-    varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
+    varies = _expect_follows_input(encoder, input_dims)
     expect(varies == [True, False, False],
            "the encoder should return (z, mean, log_var) in this order: z is sampled anew "
            "on each call, the mean and log variance are not. Outputs that changed between "
@@ -727,9 +658,8 @@ def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int
     _, mean, log_var = enc.outputs(x)
     ok = [False, False]
     if enc.spec_body:
-        features = forward(enc.body, body, x)
-        ok = [_close(mean, forward(enc.head, mean_w, features)),
-              _close(log_var, forward(enc.head, log_var_w, features))]
+        ok = [_close(got, want) for got, want in zip(
+            (mean, log_var), enc.numpy_heads(x, body, mean_w, log_var_w), strict=True)]
     if heads == "either":
         expect(any(ok), "with random weights neither the mean nor the log variance is what "
                f"Dense hidden layers of {list(hidden_layers)} units with relu and a linear "
@@ -751,7 +681,7 @@ def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int
                        rng) -> None:
     """With random weights the decoder computes the relu hidden layers, reversed, and a
     sigmoid Dense output, as the NumPy decoder does."""
-    ops = vae_ops(input_dims, hidden_layers, latent_dims)[2]
+    ops = dense_ops(input_dims, hidden_layers, latent_dims)[1]
     shapes = weight_shapes(ops, (latent_dims,))
     expect_weight_shapes(decoder, shapes, "decoder")
     codes = rng.normal(0.0, 1.5, (64, latent_dims))
@@ -760,11 +690,10 @@ def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int
                     "Dense output with a sigmoid.")
 
 
-def _quiet_weights(enc: VaeEncoder, decoder, latent_dims: int, rng, x, bias: float):
-    """Random weights with the log variance's bias about ``bias`` (z is then the mean):
-    the decoder's weights, and the mean output for ``x``; None if z is not the mean (a log
-    variance that does not follow its bias down, as one with an activation: the linear
-    test's mistake). The decoder's weights have the shapes it lists."""
+def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
+    """Random weights (the decoder's of the shapes it lists), the log variance's bias about
+    ``bias``: the decoder's weights and the mean output for ``x``; None if z is not then
+    the mean (a log variance that does not follow its bias down: the linear test's)."""
     enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
     weights = random_weights(_shapes(decoder), rng)
     decoder.set_weights(weights)
@@ -780,7 +709,7 @@ def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     expect_weight_shapes(decoder, weight_shapes(enc.decoder_ops, (latent_dims,)), "decoder")
     x = _unit_inputs(rng, (64, input_dims))
-    quiet = _quiet_weights(enc, decoder, latent_dims, rng, x, LOG_VAR_OFF)
+    quiet = _quiet_weights(enc, decoder, rng, x, LOG_VAR_OFF)
     if quiet is None:
         return
     weights, mean = quiet
@@ -932,17 +861,21 @@ def expect_validation_loss(encoder, decoder, auto, input_dims: int, hidden_layer
            f"and val_loss {val:.4g}.{hint}")
 
 
+def _clear(grad: np.ndarray) -> np.ndarray:
+    """Where the gradient ``grad`` is clear (:data:`ADAM_GRAD_MIN` or more); some must be."""
+    big = np.abs(grad) >= ADAM_GRAD_MIN
+    expect(big.any(), "internal: the Adam probe drew no weight with a clear gradient")
+    return big
+
+
 def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
                          latent_dims: int, rng, log_var_head: bool = False) -> None:
-    """One ``train_on_batch`` of a freshly built auto at learning rate ``ADAM_LR``, with
-    random weights and the log variance very low (z is the mean), moves no weight by more
-    than the learning rate, and each decoder weight with a clear NumPy gradient by about
-    the learning rate against its sign (that gradient is the reconstruction term's alone).
-
+    """One training step of a freshly built auto at learning rate ``ADAM_LR``, with random
+    weights and the log variance very low (z is the mean), moves no weight by more than
+    the learning rate, and each decoder weight with a clear NumPy gradient (the
+    reconstruction term's alone) by about the learning rate against its sign.
     ``log_var_head``: only that the log variance's bias moves against the sign of the KL
-    term's gradient, 0.5 * (exp(log_var) - 1) averaged over the batch (the KL test's
-    probe: with Adam, the reconstruction term does not change that direction).
-
+    term's gradient, 0.5 * (exp(log_var) - 1) averaged over the batch (the KL test's probe).
     Nothing is checked when auto reports an optimizer other than Adam, or when z is not
     the mean (:func:`_quiet_weights`): other tests' mistakes.
     """
@@ -951,27 +884,19 @@ def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     batch = int(rng.integers(ADAM_BATCH, 2 * ADAM_BATCH + 1))
     x = (rng.uniform(size=(batch, input_dims)) > 0.6).astype(np.float32)
-    quiet = _quiet_weights(enc, decoder, latent_dims, rng, x, LOG_VAR_QUIET)
+    quiet = _quiet_weights(enc, decoder, rng, x, LOG_VAR_QUIET)
     if quiet is None:
         return
     dec_weights, mean = quiet
-    exact = _shapes(decoder) == weight_shapes(enc.decoder_ops, (latent_dims,)) and _close(
-        _outputs(decoder, mean, training=False)[0], forward(enc.decoder_ops, dec_weights, mean))
+    exact = _computes(decoder, enc.decoder_ops, dec_weights, mean,
+                      _outputs(decoder, mean, training=False)[0])
     log_var = enc.outputs(x)[2]
-    enc_weights = encoder.get_weights()
-    auto.optimizer.learning_rate = ADAM_LR
-    auto.reset_metrics()
-    auto.run_eagerly = True   # the same numbers, without seconds of tracing
-    auto.train_on_batch(x, x, return_dict=True)
-    enc_moves = [np.asarray(b, np.float64) - a for a, b in zip(enc_weights,
-                                                              encoder.get_weights(), strict=True)]
-    dec_moves = [np.asarray(b, np.float64) - a for a, b in zip(dec_weights,
-                                                              decoder.get_weights(), strict=True)]
+    moves = _adam_step(auto, [encoder, decoder], x, x, ADAM_LR)[1]
+    enc_moves, dec_moves = moves[:len(enc.body_shapes) + 4], moves[len(enc.body_shapes) + 4:]
     if log_var_head:  # the log variance's bias: last of the heads' weights, or the first's
         step = enc_moves[-1] if enc.mean_first else enc_moves[len(enc.body_shapes) + 1]
         grad = 0.5 * (np.exp(log_var) - 1.0).mean(axis=0)
-        big = np.abs(grad) >= ADAM_GRAD_MIN
-        expect(big.any(), "internal: the Adam probe drew no weight with a clear gradient")
+        big = _clear(grad)
         expect(np.all(-np.sign(grad[big]) * step[big] > 0),
                "one training step should move each entry of the log-variance layer's bias "
                "against the gradient of the KL term (the only term that depends on the log "
@@ -992,8 +917,7 @@ def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
     grads = dense_grads(enc.decoder_ops, dec_weights, mean, x)
     g = np.concatenate([gr.ravel() for gr in grads]) * input_dims
     along = -np.sign(g) * np.concatenate([m.ravel() for m in dec_moves]) / ADAM_LR
-    big = np.abs(g) >= ADAM_GRAD_MIN
-    expect(big.any(), "internal: the Adam probe drew no weight with a clear gradient")
+    big = _clear(g)
     expect(np.all((along[big] >= 0.5) & (along[big] <= 1.001)),
            "one Adam step should move each of the decoder's weights by the learning rate "
            "against the sign of the loss's gradient (summed binary cross-entropy, averaged "
