@@ -49,13 +49,11 @@ def cmd_solutions(args) -> None:
 def cmd_collect(args) -> None:
     from instructor.workflow.collect import collect
 
-    names = _assignments(args.assignment)
-    if len(names) != 1:
-        raise SystemExit("collect needs exactly one --assignment")
-    report = collect(Path(args.source), names[0])
+    name = _one(args.assignment, "collect")
+    report = collect(Path(args.source), name)
     for student, notes in report.items():
         print(f"{student:<24} " + ("; ".join(notes) if notes else "ok"))
-    print(f"collected {len(report)} student(s) into submitted/*/{names[0]}/")
+    print(f"collected {len(report)} student(s) into submitted/*/{name}/")
 
 
 def cmd_autograde(args) -> None:

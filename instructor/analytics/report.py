@@ -13,7 +13,6 @@ The same tables go beside it: ``tasks.csv``, ``tests.csv``, ``failures.csv``,
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import os
@@ -122,11 +121,7 @@ def _link(graded: GradedClass, student: str, here: Path) -> str:
 
 def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
     def write(name, header, rows):
-        with (dest / name).open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
-
+        pairs_io.write_csv(dest / name, header, rows)
     write("tasks.csv", ["task", "max_points", "submissions", "mean", "median", "full_marks_share",
                         "not_attempted_share"],
           [[t.task, t.max_points, t.n, round(t.mean, 3), t.median, round(t.full_share, 3),

@@ -125,7 +125,7 @@ def _python_tokens(source: str, bound: set[str]) -> list[Token]:
             if before == tokenize.NEWLINE and after == tokenize.NEWLINE:
                 continue  # a docstring or a bare string: a comment
             out.append(Token(_string(tok.string), tok.start[0]))
-        elif tok.type == tokenize.NEWLINE:
+        elif tok.type == tokenize.NEWLINE or (tok.type == tokenize.OP and tok.string == ";"):
             if out and out[-1].text != ";":
                 out.append(Token(";", tok.start[0]))
         elif tok.type == tokenize.NAME:
@@ -136,9 +136,6 @@ def _python_tokens(source: str, bound: set[str]) -> list[Token]:
             out.append(Token(tok.string if keep else NAME, tok.start[0]))
         elif tok.string in (")", "]", "}") and out and out[-1].text == ",":
             out[-1] = Token(tok.string, tok.start[0])  # a trailing comma is formatting
-        elif tok.type == tokenize.OP and tok.string == ";":
-            if out and out[-1].text != ";":
-                out.append(Token(";", tok.start[0]))
         else:
             out.append(Token(tok.string, tok.start[0]))
     return out

@@ -31,6 +31,7 @@ from instructor.engine.notes import write_notes
 from instructor.workflow import canary as canaries
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import merge_scores, sync_gradebook
+from instructor.workflow.nbgrader_cli import grading_env
 from instructor.workflow.shards import Shard
 from instructor.workflow.submission import Result, grade_one
 
@@ -61,14 +62,19 @@ def submissions(root: Path, assignment: str, students: list[str] | None = None) 
     return found
 
 
+def _bubblewrap(env: dict | None) -> bool:
+    """Whether grading is to be sandboxed by bubblewrap (not ``limits-only``)."""
+    from instructor.engine import limits
+
+    return limits.safe_execute({**os.environ, **(env or {})})["isolation"] == "bubblewrap"
+
+
 def isolation_problem(env: dict | None = None) -> str | None:
     """One line saying why grading cannot start sandboxed here, and what to do; None
     when bwrap works or the instructor chose ``limits-only``."""
-    from instructor.engine import limits, sandbox
+    from instructor.engine import sandbox
 
-    if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
-        return None
-    why = sandbox.unavailable()
+    why = sandbox.unavailable() if _bubblewrap(env) else None
     return why and (f"grading stopped before the first student: {why}. Grade where user "
                     "namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1, or "
                     "a container started with them), or set "
@@ -80,11 +86,9 @@ def caps_problem(env: dict | None = None) -> str | None:
     """One line saying that the caps are per process, and why, where no cgroup can be
     made for a submission (:mod:`instructor.engine.cgroups`); None where one can (or
     where nothing is sandboxed, which :func:`isolation_problem` and the report say)."""
-    from instructor.engine import cgroups, limits
+    from instructor.engine import cgroups
 
-    if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
-        return None
-    why = cgroups.unavailable()
+    why = cgroups.unavailable() if _bubblewrap(env) else None
     return why and (f"warning: caps per process, not per submission ({why}); a student's "
                     "processes together may hold more memory and threads than one's cap. "
                     "Every report page says so")
@@ -121,7 +125,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
-            check_server.running(max(1, jobs), Path(tmp), canaries.grading_env(env)), \
+            check_server.running(max(1, jobs), Path(tmp), grading_env(env)), \
             nbgrader_server.running(max(1, jobs), Path(tmp)):  # loading while the sync runs
         run_dir = Path(tmp)
         # the gradebook gets each assignment's current cells (hidden tests included),

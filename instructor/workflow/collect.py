@@ -67,11 +67,6 @@ def grade_ids(path: Path) -> set[str]:
         return set()
 
 
-def _release_ids(assignment: str, root: Path) -> set[str]:
-    path = Path(root) / "release" / assignment / f"{assignment}.ipynb"
-    return grade_ids(path) if path.exists() else set()
-
-
 def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
                     ) -> tuple[Path | None, list[str]]:
     """The student's notebook for ``assignment`` among ``files``, and notes on the choice."""
@@ -360,7 +355,7 @@ def collect(source: Path, assignment: str, root: Path = ROOT,
     if not (source.is_dir() or zipfile.is_zipfile(source)):
         raise SystemExit(f"{source}: not a folder or a zip of the class's hand-in")
     stamp = (timestamp or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
-    expected_ids = _release_ids(assignment, root)
+    expected_ids = grade_ids(root / "release" / assignment / f"{assignment}.ipynb")
     report: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         given = _Input(source, stack)

@@ -72,17 +72,12 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
     kind = layout(paths)
     found: dict[str, Hand] = {}
     for path in sorted(paths):
-        if kind == "canvas":
-            m = CANVAS.match(path)
-            lms_id = m["id"]
-            hand = found.setdefault(lms_id, Hand(lms_id, "canvas", lms_id, m["name"]))
-            hand.late = hand.late or bool(m["late"])
-            hand.files.append((path, m["file"] or f"{m['entry']}.html"))
-        elif kind == "moodle":
-            m = MOODLE.match(path)
-            lms_id = m["id"]
-            hand = found.setdefault(lms_id, Hand(lms_id, "moodle", lms_id, m["name"]))
-            hand.files.append((path, m["inner"] or m["file"]))
+        if kind != "folders":
+            m = (CANVAS if kind == "canvas" else MOODLE).match(path)
+            hand = found.setdefault(m["id"], Hand(m["id"], kind, m["id"], m["name"]))
+            hand.late = hand.late or kind == "canvas" and bool(m["late"])
+            hand.files.append((path, m["file"] or (m["inner"] if kind == "moodle"
+                                                   else f"{m['entry']}.html")))
         else:
             top = _top(path)
             is_file = top == path
