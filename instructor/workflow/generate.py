@@ -21,7 +21,8 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
     scratch. ``out`` writes elsewhere than ``<root>/release`` or ``<root>/solutions``
     (the tests regenerate into a temporary folder this way). ``solutions`` needs the
     assignment in the gradebook, so the gradebook gets its cells first when it lacks
-    them (:func:`~instructor.workflow.gradebook.sync_gradebook`). Each released notebook starts with its badge cell.
+    them (:func:`~instructor.workflow.gradebook.sync_gradebook`). Each released notebook
+    starts with its badge cell.
     """
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
