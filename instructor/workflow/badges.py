@@ -32,12 +32,6 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
     return url, project["tool"]["course"]["default-branch"]
 
 
-def install_target(root: Path = ROOT) -> str:
-    """What the setup cells install on Colab and Kaggle: ``git+<repository>@<branch>``."""
-    url, branch = repository(root)
-    return f"git+{url}@{branch}"
-
-
 def links(name: str, root: Path = ROOT) -> dict[str, str]:
     """The Colab and Kaggle links that open ``release/<name>/<name>.ipynb``."""
     url, branch = repository(root)
