@@ -62,19 +62,14 @@ def submissions(root: Path, assignment: str, students: list[str] | None = None) 
     return found
 
 
-def _bubblewrap(env: dict | None) -> bool:
-    """Whether grading is to be sandboxed by bubblewrap (not ``limits-only``)."""
-    from instructor.engine import limits
-
-    return limits.safe_execute({**os.environ, **(env or {})})["isolation"] == "bubblewrap"
-
-
 def isolation_problem(env: dict | None = None) -> str | None:
     """One line saying why grading cannot start sandboxed here, and what to do; None
     when bwrap works or the instructor chose ``limits-only``."""
-    from instructor.engine import sandbox
+    from instructor.engine import limits, sandbox
 
-    why = sandbox.unavailable() if _bubblewrap(env) else None
+    if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
+        return None
+    why = sandbox.unavailable()
     return why and (f"grading stopped before the first student: {why}. Grade where user "
                     "namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1, or "
                     "a container started with them), or set "
@@ -86,9 +81,11 @@ def caps_problem(env: dict | None = None) -> str | None:
     """One line saying that the caps are per process, and why, where no cgroup can be
     made for a submission (:mod:`instructor.engine.cgroups`); None where one can (or
     where nothing is sandboxed, which :func:`isolation_problem` and the report say)."""
-    from instructor.engine import cgroups
+    from instructor.engine import cgroups, limits
 
-    why = cgroups.unavailable() if _bubblewrap(env) else None
+    if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
+        return None
+    why = cgroups.unavailable()
     return why and (f"warning: caps per process, not per submission ({why}); a student's "
                     "processes together may hold more memory and threads than one's cap. "
                     "Every report page says so")

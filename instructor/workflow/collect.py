@@ -190,13 +190,12 @@ class _Budget:
         self.large_notebook = False
 
     def admit(self, name: str, size: int) -> bool:
-        if size > self.per_file and name.endswith(".ipynb"):
-            self.notes.append(limits.notebook_too_large(name, size, self.per_file))
-            self.large_notebook = True
-            return False
         if size > self.per_file:
-            self.notes.append(f"{name} unpacks to {size:,} bytes, over the grader's limit "
-                              "for a file (COURSE_SUBMISSION_MB); it was left out.")
+            notebook = name.endswith(".ipynb")
+            self.large_notebook |= notebook
+            self.notes.append(limits.notebook_too_large(name, size, self.per_file) if notebook
+                              else f"{name} unpacks to {size:,} bytes, over the grader's "
+                              "limit for a file (COURSE_SUBMISSION_MB); it was left out.")
             return False
         if self.files <= 0:
             self.over_count += 1
