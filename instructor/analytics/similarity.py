@@ -356,18 +356,9 @@ def compare(task: str, answers: dict[str, str], given: list[str],
 
 def clusters(pairs: list[Pair]) -> list[list[str]]:
     """Groups of students linked by listed pairs (connected components), largest first."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    group: dict[str, set[str]] = {}  # student -> everyone linked to them so far
     for p in pairs:
-        parent[find(p.a)] = find(p.b)
-    groups: dict[str, list[str]] = defaultdict(list)
-    for x in list(parent):
-        groups[find(x)].append(x)
-    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g))
+        joined = group.get(p.a, {p.a}) | group.get(p.b, {p.b})
+        group.update(dict.fromkeys(joined, joined))
+    found = {id(g): sorted(g) for g in group.values()}.values()
+    return sorted(found, key=lambda g: (-len(g), g))

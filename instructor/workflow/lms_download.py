@@ -52,13 +52,9 @@ class Hand:
     files: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _top(path: str) -> str:
-    return path.split("/", 1)[0]
-
-
 def layout(paths: list[str]) -> str:
     """``canvas``, ``moodle`` or ``folders``: the layout every top-level entry follows."""
-    tops = sorted({_top(p) for p in paths})
+    tops = sorted({p.split("/", 1)[0] for p in paths})
     if tops and all(CANVAS.match(t) for t in tops):
         return "canvas"
     if tops and all(MOODLE.match(p) for p in paths):
@@ -79,7 +75,7 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
             hand.files.append((path, m["file"] or (m["inner"] if kind == "moodle"
                                                    else f"{m['entry']}.html")))
         else:
-            top = _top(path)
+            top = path.split("/", 1)[0]
             is_file = top == path
             stem = top.rsplit(".", 1)[0] if is_file and "." in top else top
             student = safe_id(stem)
