@@ -36,26 +36,21 @@ def _assignments(value: str | None) -> list[str]:
     return []
 
 
-def cmd_release(args) -> None:
-    generate("release", _assignments(args.assignment) or None)
-    print(f"release/ regenerated from notebooks/ ({', '.join(assignments())})")
-
-
-def cmd_solutions(args) -> None:
-    generate("solutions", _assignments(args.assignment) or None)
-    print("solutions/ regenerated from notebooks/")
+def cmd_generate(args) -> None:
+    """``release`` or ``solutions``, as the command says."""
+    generate(args.command, _assignments(args.assignment) or None)
+    listed = f" ({', '.join(assignments())})" if args.command == "release" else ""
+    print(f"{args.command}/ regenerated from notebooks/{listed}")
 
 
 def cmd_collect(args) -> None:
     from instructor.workflow.collect import collect
 
-    names = _assignments(args.assignment)
-    if len(names) != 1:
-        raise SystemExit("collect needs exactly one --assignment")
-    report = collect(Path(args.source), names[0])
+    name = _one(args.assignment, "collect")
+    report = collect(Path(args.source), name)
     for student, notes in report.items():
         print(f"{student:<24} " + ("; ".join(notes) if notes else "ok"))
-    print(f"collected {len(report)} student(s) into submitted/*/{names[0]}/")
+    print(f"collected {len(report)} student(s) into submitted/*/{name}/")
 
 
 def cmd_autograde(args) -> None:
@@ -181,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in [("release", cmd_release), ("solutions", cmd_solutions),
+    for name, func in [("release", cmd_generate), ("solutions", cmd_generate),
                        ("collect", cmd_collect), ("autograde", cmd_autograde),
                        ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
                        ("grades", cmd_grades), ("report", cmd_report),

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from instructor.workflow.assignments import assignments
-from instructor.workflow.badges import BADGE_CELL, badges, install_target, links, repository
+from instructor.workflow.badges import BADGE_CELL, badges, links, repository
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = assignments()
@@ -69,5 +69,6 @@ def test_setup_cells_install_from_the_configured_repository(name):
     who changes them there changes this line in each notebook (and runs `make release`)."""
     nb = nbformat.read(ROOT / "notebooks" / name / f"{name}.ipynb", as_version=4)
     setup = next(c for c in nb.cells if "grade-setup" in c.metadata.get("tags", []))
-    assert f'repo = "{install_target()}"' in setup.source, (
-        f"{name}'s setup cell must install {install_target()} (pyproject.toml)")
+    target = "git+{}@{}".format(*repository())  # what Colab and Kaggle install
+    assert f'repo = "{target}"' in setup.source, (
+        f"{name}'s setup cell must install {target} (pyproject.toml)")

@@ -183,7 +183,7 @@ def test_the_cache_key_follows_the_release_and_the_settings(tmp_path):
 # ---------------------------------------------------------------- the cache, without grading
 class _Graded:
     """What grading the key or the stub returns, as the stand-in for ``_grade_all``
-    gives it (``canary.run`` judges it as it judges a real run)."""
+    gives it (``canary.run_all`` judges it as it judges a real run)."""
 
     def __init__(self, score: float, max_score: float = 3.0):
         self.score, self.max_score, self.failed, self.notes = score, max_score, False, []
@@ -234,7 +234,8 @@ def cheap(tmp_path, monkeypatch):
     env = {"COURSE_CANARY_CACHE": str(tmp_path / "cache")}
 
     def run(**kwargs):
-        return canary.run(GOOD, course, run_dir, env, progress=lambda line: None, **kwargs)
+        return canary.run_all([GOOD], course, run_dir, env, progress=lambda line: None,
+                              **kwargs)[0]
 
     return {"course": course, "code": code, "run_dir": run_dir, "calls": calls,
             "batches": batches, "nb": nb, "env": env,

@@ -12,7 +12,6 @@ or the check itself, deserve a look.
 
 from __future__ import annotations
 
-import math
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -56,12 +55,10 @@ def correlation(xs: list[float], ys: list[float]) -> float | None:
     """Pearson's r, or None when either side does not vary (or fewer than 3 points)."""
     if len(xs) < 3:
         return None
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    syy = sum((y - my) ** 2 for y in ys)
-    if sxx == 0 or syy == 0:
+    try:
+        return statistics.correlation(xs, ys)
+    except statistics.StatisticsError:  # a side that does not vary
         return None
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / math.sqrt(sxx * syy)
 
 
 @dataclass

@@ -237,7 +237,6 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
                         out.notes.append(f"Canvas says '{col}' is out of {theirs}, the "
                                          f"gradebook out of {_fmt(value)}: scores are "
                                          "written in the gradebook's points")
-                    row.setdefault(col, _fmt(value))
                     if not theirs:
                         row[col] = _fmt(value)
     else:
@@ -245,8 +244,7 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with dest.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
-        for row in meta + people:
-            writer.writerow({c: row.get(c, "") for c in columns})
+        writer.writerows(meta + people)
     return out

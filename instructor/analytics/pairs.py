@@ -26,6 +26,14 @@ from instructor.workflow.export import task_of
 JSON_FILE = "similarity.json"
 
 
+def write_csv(path: Path, header: list[str], rows) -> None:
+    """A CSV table beside the report page: ``header``, then ``rows``."""
+    with Path(path).open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
 def answers_by_task(graded: GradedClass) -> dict[str, dict[str, str]]:
     """task -> student -> the code of the task's answer cells (stub left out: not compared)."""
     out: dict[str, dict[str, str]] = {}
@@ -83,25 +91,17 @@ def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD,
             "key_source": keys.get(task, "") if found.key else "",
             "sources": {s: answers[s] for s in sorted(in_pairs)},
         })
-    with (dest / "similarity_pairs.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["task", "student_a", "student_b", "score", "jaccard", "shared", "cluster"])
-        for t in result["tasks"]:
-            for p in t["pairs"]:
-                w.writerow([t["task"], p["a"], p["b"], p["score"], p["jaccard"], p["shared"],
-                            p["cluster"]])
-    with (dest / "similarity_clusters.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["task", "cluster", "size", "students"])
-        for t in result["tasks"]:
-            for i, group in enumerate(t["clusters"]):
-                w.writerow([t["task"], i + 1, len(group), " ".join(group)])
-    with (dest / "similarity_key.csv").open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["task", "student", "score", "shared"])
-        for t in result["tasks"]:
-            for m in t["key"]:
-                w.writerow([t["task"], m["student"], m["score"], m["shared"]])
+    tasks = result["tasks"]
+    write_csv(dest / "similarity_pairs.csv",
+              ["task", "student_a", "student_b", "score", "jaccard", "shared", "cluster"],
+              [[t["task"], p["a"], p["b"], p["score"], p["jaccard"], p["shared"], p["cluster"]]
+               for t in tasks for p in t["pairs"]])
+    write_csv(dest / "similarity_clusters.csv", ["task", "cluster", "size", "students"],
+              [[t["task"], i + 1, len(group), " ".join(group)]
+               for t in tasks for i, group in enumerate(t["clusters"])])
+    write_csv(dest / "similarity_key.csv", ["task", "student", "score", "shared"],
+              [[t["task"], m["student"], m["score"], m["shared"]]
+               for t in tasks for m in t["key"]])
     (dest / JSON_FILE).write_text(json.dumps(result, indent=1))
     return result
 

@@ -13,7 +13,6 @@ The same tables go beside it: ``tasks.csv``, ``tests.csv``, ``failures.csv``,
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import os
@@ -122,11 +121,7 @@ def _link(graded: GradedClass, student: str, here: Path) -> str:
 
 def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
     def write(name, header, rows):
-        with (dest / name).open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
-
+        pairs_io.write_csv(dest / name, header, rows)
     write("tasks.csv", ["task", "max_points", "submissions", "mean", "median", "full_marks_share",
                         "not_attempted_share"],
           [[t.task, t.max_points, t.n, round(t.mean, 3), t.median, round(t.full_share, 3),
@@ -155,6 +150,12 @@ def _code(source: str, hits: set[int]) -> str:
         for i, line in enumerate(lines)) + "</pre>"
 
 
+def _pair(*sides: tuple[str, str, list[int]]) -> str:
+    """Answers side by side, each ``(whose, code, lines shared)``, the shared lines marked."""
+    return "<div class=pair>" + "".join(f"<div><strong>{_e(who)}</strong>{_code(code, set(lines))}"
+                                        "</div>" for who, code, lines in sides) + "</div>"
+
+
 def _key_section(result: dict, graded: GradedClass, here: Path) -> str:
     """The answers that are near-copies of the public answer key, first of all."""
     parts = ['<h3 id="answer-key">Near-copies of the public answer key</h3>']
@@ -176,11 +177,9 @@ def _key_section(result: dict, graded: GradedClass, here: Path) -> str:
     parts.append("</table>")
     for task, m in found:
         parts.append(f"<details><summary>{_e(m['student'])} and the key, task "
-                     f"{_e(task['task'])}, {_pct(m['score'])}</summary><div class=pair>"
-                     f"<div><strong>{_e(m['student'])}</strong>"
-                     f"{_code(task['sources'][m['student']], set(m['lines']))}</div>"
-                     f"<div><strong>answer key</strong>"
-                     f"{_code(task['key_source'], set(m['key_lines']))}</div></div></details>")
+                     f"{_e(task['task'])}, {_pct(m['score'])}</summary>"
+                     + _pair((m["student"], task["sources"][m["student"]], m["lines"]),
+                             ("answer key", task["key_source"], m["key_lines"])) + "</details>")
     return "\n".join(parts)
 
 
@@ -229,12 +228,9 @@ def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> 
             anchor = f"pair-{_e(task['task'])}-{i + 1}"
             parts.append(f'<details id="{anchor}"{" open" if i < 3 else ""}><summary>Pair '
                          f"{i + 1}: {_e(p['a'])} and {_e(p['b'])}, {_pct(p['score'])} "
-                         "(shared lines highlighted)</summary><div class=pair>"
-                         f"<div><strong>{_e(p['a'])}</strong>"
-                         f"{_code(task['sources'][p['a']], set(p['lines_a']))}</div>"
-                         f"<div><strong>{_e(p['b'])}</strong>"
-                         f"{_code(task['sources'][p['b']], set(p['lines_b']))}</div>"
-                         "</div></details>")
+                         "(shared lines highlighted)</summary>"
+                         + _pair((p["a"], task["sources"][p["a"]], p["lines_a"]),
+                                 (p["b"], task["sources"][p["b"]], p["lines_b"])) + "</details>")
     return "\n".join(parts)
 
 

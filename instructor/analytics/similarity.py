@@ -125,7 +125,7 @@ def _python_tokens(source: str, bound: set[str]) -> list[Token]:
             if before == tokenize.NEWLINE and after == tokenize.NEWLINE:
                 continue  # a docstring or a bare string: a comment
             out.append(Token(_string(tok.string), tok.start[0]))
-        elif tok.type == tokenize.NEWLINE:
+        elif tok.type == tokenize.NEWLINE or (tok.type == tokenize.OP and tok.string == ";"):
             if out and out[-1].text != ";":
                 out.append(Token(";", tok.start[0]))
         elif tok.type == tokenize.NAME:
@@ -136,9 +136,6 @@ def _python_tokens(source: str, bound: set[str]) -> list[Token]:
             out.append(Token(tok.string if keep else NAME, tok.start[0]))
         elif tok.string in (")", "]", "}") and out and out[-1].text == ",":
             out[-1] = Token(tok.string, tok.start[0])  # a trailing comma is formatting
-        elif tok.type == tokenize.OP and tok.string == ";":
-            if out and out[-1].text != ";":
-                out.append(Token(";", tok.start[0]))
         else:
             out.append(Token(tok.string, tok.start[0]))
     return out
@@ -359,18 +356,9 @@ def compare(task: str, answers: dict[str, str], given: list[str],
 
 def clusters(pairs: list[Pair]) -> list[list[str]]:
     """Groups of students linked by listed pairs (connected components), largest first."""
-    parent: dict[str, str] = {}
-
-    def find(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    group: dict[str, set[str]] = {}  # student -> everyone linked to them so far
     for p in pairs:
-        parent[find(p.a)] = find(p.b)
-    groups: dict[str, list[str]] = defaultdict(list)
-    for x in list(parent):
-        groups[find(x)].append(x)
-    return sorted((sorted(g) for g in groups.values()), key=lambda g: (-len(g), g))
+        joined = group.get(p.a, {p.a}) | group.get(p.b, {p.b})
+        group.update(dict.fromkeys(joined, joined))
+    found = {id(g): sorted(g) for g in group.values()}.values()
+    return sorted(found, key=lambda g: (-len(g), g))

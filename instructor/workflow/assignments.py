@@ -10,9 +10,9 @@ from nbgrader.utils import is_grade
 from instructor import ROOT
 
 
-def assignments(root: Path = ROOT, source: str = "notebooks") -> list[str]:
+def assignments(root: Path = ROOT) -> list[str]:
     """Assignment names: the folders of ``notebooks/`` that hold a same-named notebook."""
-    base = Path(root) / source
+    base = Path(root) / "notebooks"
     return sorted(p.name for p in base.iterdir()
                   if p.is_dir() and (p / f"{p.name}.ipynb").is_file())
 

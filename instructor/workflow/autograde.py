@@ -31,6 +31,7 @@ from instructor.engine.notes import write_notes
 from instructor.workflow import canary as canaries
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import merge_scores, sync_gradebook
+from instructor.workflow.nbgrader_cli import grading_env
 from instructor.workflow.shards import Shard
 from instructor.workflow.submission import Result, grade_one
 
@@ -121,7 +122,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
-            check_server.running(max(1, jobs), Path(tmp), canaries.grading_env(env)), \
+            check_server.running(max(1, jobs), Path(tmp), grading_env(env)), \
             nbgrader_server.running(max(1, jobs), Path(tmp)):  # loading while the sync runs
         run_dir = Path(tmp)
         # the gradebook gets each assignment's current cells (hidden tests included),

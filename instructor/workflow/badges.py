@@ -15,6 +15,7 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+from nbgrader.utils import is_grade
 
 from instructor import ROOT
 
@@ -29,12 +30,6 @@ def repository(root: Path = ROOT) -> tuple[str, str]:
     project = tomllib.loads((Path(root) / "pyproject.toml").read_text())
     url = project["project"]["urls"]["Repository"].rstrip("/")
     return url, project["tool"]["course"]["default-branch"]
-
-
-def install_target(root: Path = ROOT) -> str:
-    """What the setup cells install on Colab and Kaggle: ``git+<repository>@<branch>``."""
-    url, branch = repository(root)
-    return f"git+{url}@{branch}"
 
 
 def links(name: str, root: Path = ROOT) -> dict[str, str]:
@@ -65,10 +60,6 @@ def page(path: str, root: Path = ROOT) -> str:
     return f"{url}/blob/{branch}/{path}"
 
 
-def _graded(nb) -> bool:
-    return any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.cells)
-
-
 def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
     """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``;
     a graded notebook's also links the students' page on grading, by its address.
@@ -81,7 +72,7 @@ def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
         nb = nbformat.read(path, as_version=4)
         nb.cells = [c for c in nb.cells if c.get("id") != BADGE_CELL]
         text = badges(name, root)
-        if _graded(nb):
+        if any(is_grade(c) for c in nb.cells):
             text += (f"\n\nGraded tasks: [how your work is graded]"
                      f"({page(GRADING_PAGE, root)})")
         cell = nbformat.v4.new_markdown_cell(text, id=BADGE_CELL)

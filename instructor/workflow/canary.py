@@ -54,7 +54,7 @@ from helpers import settings
 from instructor import ROOT
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.engine.release import hide_hidden
-from instructor.workflow.nbgrader_cli import NBGRADER_DEFAULTS, load_config
+from instructor.workflow.nbgrader_cli import grading_env, load_config
 from instructor.workflow.submission import grade_one
 
 #: The canary's two submissions (student ids in the scratch gradebook only).
@@ -132,11 +132,6 @@ for name in filter(None, sys.argv[2].split(",")):
                                f"{type(err).__name__}: {err.strerror}")
 print(json.dumps(out))
 """
-
-
-def grading_env(env: dict | None = None) -> dict[str, str]:
-    """The environment nbgrader (and so the grading kernels) run with."""
-    return {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
 
 
 def preflight(assignment: str, root: Path, work: Path, env: dict | None = None,
@@ -227,12 +222,9 @@ def _locked(path: Path):
     """Hold an exclusive lock on ``path`` (two shards on one machine: one grades, the
     other waits and reads its result)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
+    with open(path, "a") as handle:  # closing it releases the lock
         fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield
 
 
 # ---------------------------------------------------------------- grading the canary
@@ -456,12 +448,6 @@ def run_all(assignments: list[str], root: Path, run_dir: Path, env: dict | None 
                      f"assignment(s), {max(1, jobs)} at a time")
         graded = _grade_all(todo, root, run_dir, env, timeout, jobs)
         return [_finish(plans[a], graded, root, progress) for a in assignments]
-
-
-def run(assignment: str, root: Path, run_dir: Path, env: dict | None = None,
-        timeout: float = 3600, progress=print, rerun: bool = False) -> Canary:
-    """The canary of ``assignment`` (:func:`run_all` of it alone)."""
-    return run_all([assignment], root, run_dir, env, timeout, progress, rerun)[0]
 
 
 def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,

@@ -67,11 +67,6 @@ def grade_ids(path: Path) -> set[str]:
         return set()
 
 
-def _release_ids(assignment: str, root: Path) -> set[str]:
-    path = Path(root) / "release" / assignment / f"{assignment}.ipynb"
-    return grade_ids(path) if path.exists() else set()
-
-
 def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
                     ) -> tuple[Path | None, list[str]]:
     """The student's notebook for ``assignment`` among ``files``, and notes on the choice."""
@@ -195,13 +190,12 @@ class _Budget:
         self.large_notebook = False
 
     def admit(self, name: str, size: int) -> bool:
-        if size > self.per_file and name.endswith(".ipynb"):
-            self.notes.append(limits.notebook_too_large(name, size, self.per_file))
-            self.large_notebook = True
-            return False
         if size > self.per_file:
-            self.notes.append(f"{name} unpacks to {size:,} bytes, over the grader's limit "
-                              "for a file (COURSE_SUBMISSION_MB); it was left out.")
+            notebook = name.endswith(".ipynb")
+            self.large_notebook |= notebook
+            self.notes.append(limits.notebook_too_large(name, size, self.per_file) if notebook
+                              else f"{name} unpacks to {size:,} bytes, over the grader's "
+                              "limit for a file (COURSE_SUBMISSION_MB); it was left out.")
             return False
         if self.files <= 0:
             self.over_count += 1
@@ -360,7 +354,7 @@ def collect(source: Path, assignment: str, root: Path = ROOT,
     if not (source.is_dir() or zipfile.is_zipfile(source)):
         raise SystemExit(f"{source}: not a folder or a zip of the class's hand-in")
     stamp = (timestamp or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
-    expected_ids = _release_ids(assignment, root)
+    expected_ids = grade_ids(root / "release" / assignment / f"{assignment}.ipynb")
     report: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         given = _Input(source, stack)

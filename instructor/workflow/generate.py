@@ -8,7 +8,7 @@ from pathlib import Path
 from instructor import ROOT
 from instructor.workflow.assignments import assignments
 from instructor.workflow.badges import add_badge_cells
-from instructor.workflow.gradebook import in_gradebook
+from instructor.workflow.gradebook import in_gradebook, sync_gradebook
 from instructor.workflow.nbgrader_cli import load_config
 
 
@@ -20,8 +20,9 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
     this process, one assignment after another. Each output folder is rebuilt from
     scratch. ``out`` writes elsewhere than ``<root>/release`` or ``<root>/solutions``
     (the tests regenerate into a temporary folder this way). ``solutions`` needs the
-    assignment in the gradebook, so the student version is generated first when the
-    gradebook lacks it. Each released notebook starts with its badge cell.
+    assignment in the gradebook, so the gradebook gets its cells first when it lacks
+    them (:func:`~instructor.workflow.gradebook.sync_gradebook`). Each released notebook
+    starts with its badge cell.
     """
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
@@ -33,19 +34,13 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT,
     for name in names:
         if (folder / name).exists():
             shutil.rmtree(folder / name)
-        steps = [GenerateAssignment] if kind == "release" else [GenerateSolution]
         if kind == "solutions" and not in_gradebook(name, root):
-            steps.insert(0, GenerateAssignment)
-        for step in steps:
-            step_cfg = cfg
-            if step is GenerateAssignment and kind == "solutions":
-                step_cfg = load_config(root, CourseDirectory__release_directory=str(
-                    Path(root) / ".release-tmp"))
-            coursedir = CourseDirectory(config=step_cfg)
-            coursedir.assignment_id = name
-            app = step(coursedir=coursedir, config=step_cfg)
-            app.force = True
-            app.start()
+            sync_gradebook([name], root)
+        coursedir = CourseDirectory(config=cfg)
+        coursedir.assignment_id = name
+        step = GenerateAssignment if kind == "release" else GenerateSolution
+        app = step(coursedir=coursedir, config=cfg)
+        app.force = True
+        app.start()
         if kind == "release":   # the "Open in Colab / Kaggle" badges (badges.py)
             add_badge_cells(folder, [name])
-        shutil.rmtree(Path(root) / ".release-tmp", ignore_errors=True)

@@ -52,13 +52,9 @@ class Hand:
     files: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _top(path: str) -> str:
-    return path.split("/", 1)[0]
-
-
 def layout(paths: list[str]) -> str:
     """``canvas``, ``moodle`` or ``folders``: the layout every top-level entry follows."""
-    tops = sorted({_top(p) for p in paths})
+    tops = sorted({p.split("/", 1)[0] for p in paths})
     if tops and all(CANVAS.match(t) for t in tops):
         return "canvas"
     if tops and all(MOODLE.match(p) for p in paths):
@@ -72,19 +68,14 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
     kind = layout(paths)
     found: dict[str, Hand] = {}
     for path in sorted(paths):
-        if kind == "canvas":
-            m = CANVAS.match(path)
-            lms_id = m["id"]
-            hand = found.setdefault(lms_id, Hand(lms_id, "canvas", lms_id, m["name"]))
-            hand.late = hand.late or bool(m["late"])
-            hand.files.append((path, m["file"] or f"{m['entry']}.html"))
-        elif kind == "moodle":
-            m = MOODLE.match(path)
-            lms_id = m["id"]
-            hand = found.setdefault(lms_id, Hand(lms_id, "moodle", lms_id, m["name"]))
-            hand.files.append((path, m["inner"] or m["file"]))
+        if kind != "folders":
+            m = (CANVAS if kind == "canvas" else MOODLE).match(path)
+            hand = found.setdefault(m["id"], Hand(m["id"], kind, m["id"], m["name"]))
+            hand.late = hand.late or kind == "canvas" and bool(m["late"])
+            hand.files.append((path, m["file"] or (m["inner"] if kind == "moodle"
+                                                   else f"{m['entry']}.html")))
         else:
-            top = _top(path)
+            top = path.split("/", 1)[0]
             is_file = top == path
             stem = top.rsplit(".", 1)[0] if is_file and "." in top else top
             student = safe_id(stem)

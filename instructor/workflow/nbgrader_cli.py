@@ -20,6 +20,11 @@ NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 
 
+def grading_env(env: dict | None = None) -> dict[str, str]:
+    """The environment nbgrader (and so the grading kernels) run with."""
+    return {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
+
+
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
              server: str | None = None) -> subprocess.CompletedProcess:
@@ -33,28 +38,25 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
     an :mod:`instructor.workflow.nbgrader_server`), a captured run is forked from it
     (its output then all in ``stdout``); spawned when the server does not fork.
     """
-    full_env = {**NBGRADER_DEFAULTS, **os.environ, **(env or {}), RUN_BY_THE_COURSE: "1"}
+    full_env = {**grading_env(env), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
     if Path(root).resolve() != ROOT:
         command.append(f"--CourseDirectory.root={root}")
     if Path(root).resolve() != ROOT or db is not None:
         command.append(f"--CourseDirectory.db_url=sqlite:///{db or Path(root) / 'gradebook.db'}")
-    done = _forked(server, command, full_env, timeout) if server and capture else None
-    if done is not None:
-        if check:
-            done.check_returncode()
-        return done
     if not capture:
         return subprocess.run(command, cwd=ROOT, env=full_env, check=check, text=True,
                               timeout=timeout)
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        done = subprocess.run(command, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
-                              stdout=out, stderr=err, timeout=timeout)
-        texts = []
-        for f in (out, err):
-            f.seek(0)
-            texts.append(f.read().decode("utf-8", errors="replace"))
-    done = subprocess.CompletedProcess(command, done.returncode, *texts)
+    done = _forked(server, command, full_env, timeout) if server else None
+    if done is None:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            ran = subprocess.run(command, cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL,
+                                 stdout=out, stderr=err, timeout=timeout)
+            texts = []
+            for f in (out, err):
+                f.seek(0)
+                texts.append(f.read().decode("utf-8", errors="replace"))
+        done = subprocess.CompletedProcess(command, ran.returncode, *texts)
     if check:
         done.check_returncode()
     return done

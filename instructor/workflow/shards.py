@@ -64,12 +64,6 @@ def shard_of(student: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
-def shard_folders(root: Path) -> list[Path]:
-    """The shard folders under ``<root>/shards/``."""
-    base = Path(root) / SHARDS
-    return sorted(p for p in base.glob("*-of-*") if p.is_dir()) if base.is_dir() else []
-
-
 def _replace_tree(src: Path, dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
@@ -82,7 +76,8 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
     Returns ``(student, assignment, score, max_score)`` for each submission merged.
     """
     root = Path(root).resolve()
-    folders = [Path(f) for f in folders] if folders else shard_folders(root)
+    folders = [Path(f) for f in folders] if folders else sorted(
+        p for p in (root / SHARDS).glob("*-of-*") if p.is_dir())
     if not folders:
         raise SystemExit(f"no shard folders in {root / SHARDS}: run autograde --shard first")
     graded = [(f, p.parent.name, p.name) for f in folders

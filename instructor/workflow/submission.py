@@ -348,16 +348,14 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...
         log += f"\n{type(err).__name__}: {err}"
         graded_ok = False
-    out = course / "autograded" / student / assignment
+    graded_path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
     found = read_submission(course / "gradebook.db", assignment, student)
-    has_notebook = (submitted / f"{assignment}.ipynb").exists()
-    if has_notebook and (not graded_ok or not (out / f"{assignment}.ipynb").exists()):
+    if (submitted / f"{assignment}.ipynb").exists() and not (graded_ok and graded_path.exists()):
         result.failed = True
         result.notes.append("The grader could not grade this notebook (an internal error, "
                             "not your code); it scores 0 until the instructor grades it "
                             "again.")
         found = None
-    graded_path = out / f"{assignment}.ipynb"
     graded = nbformat.read(graded_path, as_version=4) if graded_path.exists() else None
     result.notes += notes_from_graded(graded)  # a set-aside test's note included
     if graded is not None:
