@@ -130,6 +130,9 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_SUBMISSION_MEMORY_GB", "number", 8.0, "memory of one submission's "
             "grading, every process and its writable folders together, GiB (where a "
             "cgroup can be made)"),
+    Setting("COURSE_CGROUP_DELEGATED", "flag", False, "the cgroup v2 group autograde "
+            "runs in is the instructor's to divide (as `systemd-run --scope -p "
+            "Delegate=yes` makes, which systemd marks itself); other groups are left alone"),
     # The course's notebooks write a few MiB of models and figures.
     Setting("COURSE_KERNEL_DISK_MB", "number", 1024.0, "size of the writable folder of "
             "each grading process (a tmpfs), MiB"),

@@ -39,7 +39,7 @@ for name in ("helpers.grading", "instructor.engine.wire"):
         found[name] = None
 try:
     from helpers import settings
-    settings.read("COURSE_NO_SUCH_SETTING")
+    settings.read("NOT_A_DECLARED_SETTING")
 except Exception:
     found["traceback"] = traceback.format_exc()
 modules = list(sys.modules.values())
@@ -52,7 +52,7 @@ print(json.dumps({{"key": os.environ.get({KEY_VARIABLE!r}), "found": found, "vie
                   "write": os.access(".", os.W_OK)}}))
 """
 #: Where the course lives on the host: no sandboxed process may see it named.
-COURSE_PATHS = {str(ROOT), os.path.realpath(sys.prefix), os.path.abspath(sys.prefix)}
+HOST_PATHS = {str(ROOT), os.path.realpath(sys.prefix), os.path.abspath(sys.prefix)}
 
 
 def host_uid(pid: int) -> int:
@@ -108,7 +108,7 @@ def test_no_role_sees_where_the_course_lives(tmp_path):
     for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
         inside = probe(role, tmp_path / role.name.replace(" ", "-"))[0]
         leaks = {line for line in [*inside["view"], *map(str, inside["found"].values())]
-                 if any(course in line for course in COURSE_PATHS)}
+                 if any(course in line for course in HOST_PATHS)}
         assert not leaks, (role.name, leaks)
         if role is not roles.ANSWERS:
             assert inside["found"]["helpers.grading"].startswith(roles.COURSE + "/")

@@ -194,7 +194,9 @@ def _delegated(root: str, own: str) -> str:
 def _is_delegated(base: str) -> bool:
     """systemd marks a group it delegates (``Delegate=yes``) with a ``trusted.delegate``
     (``user.delegate`` under a user's manager) extended attribute."""
-    if os.environ.get("COURSE_CGROUP_DELEGATED") == "1":
+    from helpers import settings  # the grader's side only: the launcher never asks
+
+    if settings.flag("COURSE_CGROUP_DELEGATED"):
         return True
     for name in ("trusted.delegate", "user.delegate"):
         with contextlib.suppress(OSError):
