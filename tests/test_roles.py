@@ -42,8 +42,13 @@ try:
     settings.read("NOT_A_DECLARED_SETTING")
 except Exception:
     found["traceback"] = traceback.format_exc()
+try:
+    from importlib.metadata import distribution
+    found["origin"] = distribution("autoencoders-course").read_text("direct_url.json")
+except Exception:
+    found["origin"] = None
 modules = list(sys.modules.values())
-view = [sys.prefix, sys.exec_prefix, sys.executable, os.getcwd(), *sys.path,
+view = [str(found["origin"]), sys.prefix, sys.exec_prefix, sys.executable, os.getcwd(), *sys.path,
         *map(str, sys.meta_path), *sys.path_importer_cache, *os.environ.values(),
         *(str(getattr(m, "__file__", None)) for m in modules),
         *(str(getattr(m, "MAPPING", "")) for m in modules), open("/proc/self/cmdline").read()]

@@ -54,6 +54,9 @@ def places(box: Box, cwd: str | None = None) -> dict[str, str]:
 #: course folder, which a sandbox does not see; they are shown empty there, and the
 #: course's packages are found on ``PYTHONPATH`` (:data:`COURSE`) instead.
 EDITABLE = os.path.join(sysconfig.get_path("purelib"), "__editable__*")
+#: Where a package came from (``importlib.metadata``'s ``direct_url.json``): the editable
+#: install's names the course folder too.
+ORIGINS = os.path.join(sysconfig.get_path("purelib"), "*.dist-info", "direct_url.json")
 
 
 #: TensorFlow's and OpenMP's thread pools, which they size by the host's cores.
@@ -161,4 +164,4 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
         processes=box.processes, isolation=box.isolation, server=role.server,
         groups=box.groups if mine else [],
         disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0,
-        places=moved, blank=glob.glob(EDITABLE) if moved else []), env
+        places=moved, blank=[*glob.glob(EDITABLE), *glob.glob(ORIGINS)] if moved else []), env
