@@ -121,7 +121,7 @@ def test_l1_penalty_on_code_any_style(style):
 def test_l1_penalty_elsewhere_is_not_on_code():
     with helpers.quiet():
         inp = keras.Input((8,))
-        h = L.Dense(4, activation="relu",
+        h = L.Dense(4, activation="relu", kernel_initializer="ones",  # active on ones
                     activity_regularizer=keras.regularizers.L1(0.1))(inp)
         encoder = keras.Model(inp, L.Dense(2)(h))
     assert mc.l1_penalty_on_code(encoder, np.ones((3, 2), np.float32)) == 0.0
