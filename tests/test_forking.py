@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import threading
 
+from instructor.engine import forking
 from instructor.engine.forking import Pool
 
 WAIT = [sys.executable, "-c", "import time; time.sleep(300)"]
@@ -69,3 +70,15 @@ def test_a_pool_started_again_inside_its_block_keeps_the_servers_it_has(tmp_path
         with pool.lease() as path:
             assert path == servers[0][0]
         assert servers[0][1].poll() is None
+
+
+def test_the_grader_reads_only_the_end_of_a_childs_output():
+    """A checking process's output (forked or spawned, a file under its own size cap) is
+    read from its end: a flood never fills the grader's memory, its last line is kept."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out:
+        out.write(b"x" * (3 * forking.TAIL_BYTES) + b"\nGraderCheckFailed: why\n")
+        text = forking.tail(out)
+    assert len(text) == forking.TAIL_BYTES
+    assert text.splitlines()[-1] == "GraderCheckFailed: why"

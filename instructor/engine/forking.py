@@ -206,8 +206,19 @@ class Forked:
         if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
             threading.Thread(target=self._send, args=(input,), daemon=True).start()
         self.wait(timeout)
-        self._out.seek(0)
-        return self._out.read().decode("utf-8", "replace"), None
+        return tail(self._out), None
+
+
+#: What the grader reads of a child's output, from its end: its last line says why it failed.
+TAIL_BYTES = 2 ** 20
+
+
+def tail(out) -> str:
+    """The last :data:`TAIL_BYTES` of ``out``, a file a child wrote (its size capped by
+    the child's ``RLIMIT_FSIZE``): never all of it into the grader's memory."""
+    out.seek(0, os.SEEK_END)
+    out.seek(max(0, out.tell() - TAIL_BYTES))
+    return out.read().decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------- the grading run's pool

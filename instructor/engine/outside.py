@@ -169,6 +169,7 @@ class OutsideCheck:
         self.timeout = timeout
         self.log = log
         self.process: subprocess.Popen | None = None
+        self.check_log = None
         self.answers: subprocess.Popen | None = None
         self.work: str | None = None
         self.verdicts_fd: int | None = None
@@ -206,9 +207,11 @@ class OutsideCheck:
             # read back through this descriptor, never by name (instructor.engine.untrusted)
             self.verdicts_fd = os.dup(verdicts)
             fds = (verdicts, requests_w, replies_r)
+            # forked or spawned, its output goes to a file under its own size cap
+            self.check_log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
             self.process = self._forked(fds) or self._spawn(
                 roles.CHECK, [sys.executable, str(CHECKING), *map(str, fds)], check_dir, [],
-                fds, stdout=subprocess.PIPE)
+                fds, stdout=self.check_log)
         finally:
             for fd in (requests_r, requests_w, replies_r, replies_w, verdicts, report):
                 if fd is not None:
@@ -242,7 +245,7 @@ class OutsideCheck:
         argv, env = roles.launch(role, command, cwd, self.sandbox, extra=extra)
         return subprocess.Popen(
             argv, cwd=cwd, env=env, pass_fds=fds, stdin=subprocess.PIPE, stdout=stdout,
-            stderr=subprocess.STDOUT if stdout is subprocess.PIPE else subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if stdout is subprocess.DEVNULL else subprocess.STDOUT,
             text=True)
 
     def stop(self) -> None:
@@ -255,6 +258,8 @@ class OutsideCheck:
             if fd is not None:
                 os.close(fd)
         self.verdicts_fd = self.report_fd = None
+        if self.check_log is not None:
+            self.check_log.close()
         if self.work:   # removed without following a link (shutil's fd-based rmtree)
             shutil.rmtree(self.work, ignore_errors=True)
 
@@ -294,6 +299,7 @@ class OutsideCheck:
         try:
             log, _ = self.process.communicate(
                 json.dumps(job), timeout=max(1.0, deadline - time.monotonic()))
+            log = forking.tail(self.check_log) if log is None else log
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
