@@ -209,10 +209,10 @@ def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
     assert log.encoding == "utf-8" and log.writable() and not log.isatty()
 
 
-def _report(path):
-    import json
+def _report(path, ran):
+    from instructor.engine.outside import read_report
 
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return read_report(path.read_text(), ran)
 
 
 def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
@@ -232,9 +232,9 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
         "u@9": {"answers": [[2, "while True:\n    pass"]]},
         "u@12": {"answers": [[2, "while True:\n    pass"]]}})  # again: stopped again
     os.close(answers.report)
-    lines = _report(path)
-    assert [line["cell"] for line in lines] == [3, 3, 7, 7, 8, 8, 2, 2]
-    outputs = {line["cell"]: line["outputs"] for line in lines if "outputs" in line}
+    outputs, ended = _report(path, {2, 3, 7, 8})
+    assert list(outputs) == [3, 7, 8, 2] and ended == {2, 3, 7, 8}
+    assert len(path.read_text().splitlines()) == 4 * 2 + 7  # a line per output
     first = outputs[3]
     assert first[0] == {"output_type": "stream", "name": "stdout", "text": "hi\n"}
     assert first[1]["name"] == "stderr" and "warn" in first[1]["text"]
@@ -252,3 +252,20 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
     assert timeout["ename"] == "CellTimeoutError"
     assert "COURSE_CELL_TIMEOUT" in timeout["evalue"]
     assert "ran longer than 2 s" in answers.errors["u@9"] == answers.errors["u@12"]
+
+
+def test_a_cell_that_dies_printing_leaves_what_it_printed_on_the_report(tmp_path):
+    """A stream reaches the report as it is written, one line for a run of writes: a
+    cell the process dies in (it never ends) keeps what it printed, its line read closed."""
+    from instructor.engine.answers import CellOutputs
+
+    path = tmp_path / "cells.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    outputs = CellOutputs(4, fd, 2 ** 20)
+    for i in range(300):
+        outputs.stream("stdout", f"{i} \"quoted\" \u00e9\n")
+    os.close(fd)  # the process died here
+    report, ended = _report(path, {4})
+    assert report == {4: [{"output_type": "stream", "name": "stdout",
+                           "text": "".join(f"{i} \"quoted\" \u00e9\n" for i in range(300))}]}
+    assert ended == set() and len(path.read_text().splitlines()) == 2

@@ -16,10 +16,9 @@ that TensorFlow is imported while the notebook still runs) and then, when the no
 is done, ``{"tasks": {task: {"context": [...], "answers": [...]}}}``: each task's
 answers run in a namespace of their own (two tasks may define the same function name);
 an answer given as ``[index, source]`` is the notebook's cell ``index``, whose outputs
-are reported (:class:`CellOutputs`) the first time it runs, on ``REPORT_FD``, one JSON
-line when it starts and one with its outputs when it ends (a start without an end: the
-process died in it), each cell stopped after ``CELL_TIMEOUT`` seconds and its outputs
-kept up to ``OUTPUT_BYTES``.
+are reported (:class:`CellOutputs`) the first time it runs, on ``REPORT_FD``, as they
+come (a start without an end: the process died in it, after what it printed), each cell
+stopped after ``CELL_TIMEOUT`` seconds and its outputs kept up to ``OUTPUT_BYTES``.
 Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
 ``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
 arguments, call a model on these arrays, set its weights, take a training step. Replies
@@ -509,39 +508,50 @@ class CellTimeoutError(BaseException):
 class CellOutputs:
     """One answer cell's outputs as a kernel would send them (streams, displayed and
     result mime bundles, its error and traceback), kept up to ``limit`` bytes: past it,
-    output is dropped and one ``OutputTooLarge`` error says so. Written to ``fd`` as a
-    JSON line when the cell starts and one when it ends."""
+    output is dropped and one ``OutputTooLarge`` error says so. Written to ``fd`` as
+    they come, one JSON line each: ``{"cell": index}``, ``{"cell": index, "output":
+    ...}`` and ``{"cell": index, "end": true}``. A stream's line stays open while the
+    same stream goes on (each write appends its text: one line however many prints),
+    so what a cell printed before the process died in it is on the report."""
 
     def __init__(self, index: int, fd: int | None, limit: int):
-        self.index, self.fd, self.left, self.cut = index, fd, limit, False
-        self.limit = limit
-        self.outputs: list[dict] = []
-        self._write({"cell": index})
+        self.index, self.fd, self.left, self.limit = index, fd, limit, limit
+        self.cut, self.open = False, None  # past the cap; the stream whose line is open
+        self._line({"cell": index})
 
-    def _write(self, message: dict) -> None:
+    def _write(self, text: str) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):  # the student's code closed it: no report
-                write_all(self.fd, (json.dumps(message) + "\n").encode())
+                write_all(self.fd, text.encode())
 
-    def _add(self, output: dict, size: int) -> None:
+    def _line(self, message: dict, stream: str | None = None) -> None:
+        """``message`` as a line, after closing an open stream's line; a ``stream``'s
+        line is left open, its text to follow (the state first: a timeout between the
+        two leaves a stray line, never a line run into another)."""
+        close, self.open = '"}}\n' if self.open else "", stream
+        line = json.dumps(message)
+        self._write(close + (line[:-3] if stream else line + "\n"))
+
+    def _fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes are kept (past the cap, the error says so once)."""
         if self.cut:
-            return
+            return False
         if size > self.left:
             self.cut = True
             self._error("OutputTooLarge", (
                 f"this cell's output passed the grader's limit of {self.limit / 2 ** 20:g} MiB "
                 "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
-            return
+            return False
         self.left -= size
-        last = self.outputs[-1] if self.outputs else {}
-        if output["output_type"] == "stream" and last.get("name") == output.get("name") \
-                and last.get("output_type") == "stream":
-            last["text"] += output["text"]
-        else:
-            self.outputs.append(output)
+        return True
 
     def stream(self, name: str, text: str) -> None:
-        self._add({"output_type": "stream", "name": name, "text": text}, len(text))
+        if not self._fits(len(text)):
+            return
+        if self.open != name:
+            self._line({"cell": self.index, "output": {
+                "output_type": "stream", "name": name, "text": ""}}, name)
+        self._write(json.dumps(text)[1:-1])
 
     def display(self, value, result: bool = False) -> None:
         from IPython.core.interactiveshell import InteractiveShell
@@ -556,7 +566,8 @@ class CellOutputs:
         if kind == "execute_result":
             output["execution_count"] = None
         text = json.dumps(output, default=str)  # whatever it holds, as JSON
-        self._add(json.loads(text), len(text))
+        if self._fits(len(text)):
+            self._line({"cell": self.index, "output": json.loads(text)})
 
     def error(self, err: BaseException) -> None:
         """The cell's error, its traceback from the cell's own frames down."""
@@ -565,11 +576,12 @@ class CellOutputs:
         self._error(type(err).__name__, str(err)[:2000], frames)
 
     def _error(self, ename: str, evalue: str, frames: list[str] = ()) -> None:
-        self.outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
-                             "traceback": [*frames, f"{ename}: {evalue}"]})
+        self._line({"cell": self.index, "output": {
+            "output_type": "error", "ename": ename, "evalue": evalue,
+            "traceback": [*frames, f"{ename}: {evalue}"]}})
 
     def end(self) -> None:
-        self._write({"cell": self.index, "outputs": self.outputs})
+        self._line({"cell": self.index, "end": True})
 
 
 class _CellStream(io.TextIOBase):
