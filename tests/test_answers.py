@@ -10,14 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from instructor.engine.answers import (
-    Answers,
-    CappedLog,
-    decode_value,
-    encode_value,
-    read_frame,
-    write_frame,
-)
+from instructor.engine.answers import Answers, CappedLog, read_frame, write_frame
+from instructor.engine.wire import NotData, Reader, Unreadable, Writer
 from tests import answer_cells
 
 
@@ -54,27 +48,29 @@ def test_a_frame_over_the_cap_is_refused_and_a_closed_pipe_ends(pipe):
                                    "complex64"])
 def test_arrays_keep_dtype_shape_and_values(dtype):
     array = (np.arange(6) % 3).reshape(2, 3).astype(dtype)
-    got = decode_value(encode_value(array))
+    got = Reader().decode(Writer().encode(array))
     assert got.dtype == array.dtype and got.shape == (2, 3) and np.array_equal(got, array)
 
 
 def test_values_round_trip():
     value = [(1, "a", None), {"k": [True, 2.5]}, float("nan"), float("-inf"), np.int32(7)]
-    got = decode_value(encode_value(value))
+    got = Reader().decode(Writer().encode(value))
     assert got[:2] == [(1, "a", None), {"k": [True, 2.5]}] and isinstance(got[0], tuple)
     assert np.isnan(got[2]) and got[3] == float("-inf")
     assert got[4] == 7 and got[4].dtype == np.int32
 
 
 def test_values_that_are_not_data_are_refused():
-    with pytest.raises(TypeError, match="Python objects"):
-        encode_value(np.array([None, 1], dtype=object))
-    with pytest.raises(TypeError, match="type object"):
-        encode_value(object())
-    with pytest.raises(TypeError):
-        encode_value({1: "a key that is no string"})
-    with pytest.raises(ValueError, match="unknown value"):
-        decode_value({"pickle": "..."})
+    with pytest.raises(NotData, match="dtype object"):
+        Writer().encode(np.array([None, 1], dtype=object))
+    with pytest.raises(NotData, match="type object"):
+        Writer().encode(object())
+    with pytest.raises(NotData):
+        Writer().encode({1: "a key that is no string"})
+    with pytest.raises(Unreadable, match="unknown record"):
+        Reader().decode({"pickle": "..."})
+    with pytest.raises(Unreadable, match="names a file"):
+        Reader().decode({"array": "../secret.npy"})  # inline only: no folder to read
 
 
 # ------------------------------------------------------------------ Answers
@@ -99,7 +95,7 @@ def answers(tmp_path):
 
 def call(answers, name, *args, task="t@1", **kwargs):
     return answers.handle({"op": "call", "task": task, "name": name,
-                           "args": encode_value([list(args), kwargs])})
+                           "args": Writer().encode([list(args), kwargs])})
 
 
 def _file(reply, name):
@@ -164,16 +160,16 @@ def test_describe_reports_a_model_and_every_layer_inside_it(answers):
 
 def method(answers, handle, name, *args, **kwargs):
     return answers.handle({"op": "method", "handle": handle, "name": name,
-                           "args": encode_value([list(args), kwargs])})
+                           "args": Writer().encode([list(args), kwargs])})
 
 
 def test_weights_set_there_are_read_back_and_used_in_a_call(answers):
     handle = call(answers, "standard", 4)["result"]["tuple"][1]["handle"]
     weights = [np.full(s, 0.5, "float32") for s in [(4, 2), (2,), (2, 4), (4,)]]
     assert method(answers, handle, "set_weights", weights) == {"value": None}
-    got = decode_value(method(answers, handle, "get_weights")["value"])
+    got = Reader().decode(method(answers, handle, "get_weights")["value"])
     assert all(np.array_equal(g, w) for g, w in zip(got, weights, strict=True))
-    out = decode_value(method(answers, handle, "call", np.ones((1, 4), "float32"))["value"])
+    out = Reader().decode(method(answers, handle, "call", np.ones((1, 4), "float32"))["value"])
     assert np.allclose(out, 3.0)  # relu(4*0.5 + 0.5) = 2.5 per unit; 2*2.5*0.5 + 0.5
 
 

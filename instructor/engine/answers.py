@@ -86,61 +86,6 @@ def read_frame(fd: int, max_bytes: int | None = None) -> dict:
     return json.loads(_read_exactly(fd, size))
 
 
-def encode_array(array) -> dict:
-    import io
-
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return {"array": base64.b64encode(buffer.getvalue()).decode()}
-
-
-def decode_value(value):
-    """Plain JSON values, lists, tuples, dicts and arrays (:func:`encode_value`)."""
-    import io
-
-    import numpy as np
-
-    if isinstance(value, list):
-        return [decode_value(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "array" in value:
-        return np.load(io.BytesIO(base64.b64decode(value["array"])), allow_pickle=False)
-    if "tuple" in value:
-        return tuple(decode_value(v) for v in value["tuple"])
-    if "dict" in value:
-        return {k: decode_value(v) for k, v in value["dict"].items()}
-    if "float" in value:
-        return float(value["float"])
-    raise ValueError(f"an unknown value {sorted(value)}")
-
-
-def encode_value(value):
-    """The inverse of :func:`decode_value`, for arguments and plain results."""
-    import math
-
-    import numpy as np
-
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"float": repr(value)}
-    if isinstance(value, tuple):
-        return {"tuple": [encode_value(v) for v in value]}
-    if isinstance(value, list):
-        return [encode_value(v) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: encode_value(v) for k, v in value.items()}}
-    if isinstance(value, np.generic | np.ndarray) or hasattr(value, "__array__"):
-        array = np.asarray(value)
-        if array.dtype == object:
-            raise TypeError("an array of Python objects")
-        return encode_array(array)
-    raise TypeError(f"a value of type {type(value).__name__}")
-
-
 # ------------------------------------------------------------------ the answer process
 class Answers:
     """The answer process's state: namespaces per task, and the objects it handed out."""
@@ -263,7 +208,8 @@ class Answers:
         function = self.tasks.get(task, {}).get(name)
         if not callable(function):
             return {"failed": f"your answer cells do not define {name} ({ALONE})"}
-        args, kwargs = decode_value(request["args"])
+        wire = _wire()
+        args, kwargs = wire.Reader().decode(request["args"])
         import numpy as np
 
         copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
@@ -272,7 +218,7 @@ class Answers:
         except NameError as err:  # it passed in the kernel: the name is another cell's
             return {"failed": f"{_message(err)} ({ALONE})"}
         reply = self._encode_result(result, self.trusted_classes.get(task, set()))
-        changed = {str(i): encode_array(a) for i, (a, c) in enumerate(zip(args, copies))
+        changed = {str(i): wire.Writer().encode(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
                                              and np.array_equal(a, c, equal_nan=True))}
         if changed:
@@ -337,10 +283,10 @@ class Answers:
     def _method(self, request: dict) -> dict:
         obj = self.objects[int(request["handle"])]
         name = request["name"]
-        args, kwargs = decode_value(request.get("args", [[], {}]))
+        args, kwargs = _wire().Reader().decode(request.get("args", [[], {}]))
         if name not in METHODS:
             return {"error": f"the checker cannot ask for {name!r}"}
-        return {"value": encode_value(METHODS[name](obj, *args, **kwargs))}
+        return {"value": _wire().Writer().encode(METHODS[name](obj, *args, **kwargs))}
 
 
 def _wire():

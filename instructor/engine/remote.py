@@ -28,13 +28,7 @@ from typing import Any
 import numpy as np
 
 from instructor.engine import wire
-from instructor.engine.answers import (
-    FrameTooLarge,
-    decode_value,
-    encode_value,
-    read_frame,
-    write_frame,
-)
+from instructor.engine.answers import FrameTooLarge, read_frame, write_frame
 
 
 class AnswerFailed(Exception):
@@ -113,12 +107,12 @@ class AnswerChannel:
         """A stand-in for the graded function ``name`` of ``task``."""
         def graded(*args: Any, **kwargs: Any) -> Any:
             try:
-                encoded = encode_value([list(args), kwargs])
-            except TypeError as err:
+                encoded = wire.Writer().encode([list(args), kwargs])
+            except wire.NotData as err:
                 raise wire.Unreadable(f"the test passes {err} to {name}") from None
             reply = self.ask({"op": "call", "task": task, "name": name, "args": encoded})
             for position, value in reply.get("changed_args", {}).items():
-                target, changed = args[int(position)], decode_value(value)
+                target, changed = args[int(position)], wire.Reader().decode(value)
                 if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
                     np.copyto(target, changed, casting="unsafe")
             return self._result(reply)
@@ -167,8 +161,8 @@ class AnswerChannel:
 
     def method(self, handle: int, name: str, *args: Any, **kwargs: Any) -> Any:
         reply = self.ask({"op": "method", "handle": handle, "name": name,
-                          "args": encode_value([list(args), kwargs])})
-        return decode_value(reply["value"])
+                          "args": wire.Writer().encode([list(args), kwargs])})
+        return wire.Reader().decode(reply["value"])
 
 
 #: Why a test of a task whose models must be Keras' own needs review.
