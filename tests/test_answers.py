@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from instructor.engine.answers import Answers, CappedLog, read_frame, write_frame
+from instructor.engine.answers import Answers, capped_log, read_frame, write_frame
 from instructor.engine.wire import NotData, Reader, Unreadable, Writer
 from tests import answer_cells
 
@@ -194,7 +194,7 @@ def test_answer_cells_may_use_what_ipython_gives_a_notebook(tmp_path):
 
 def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
     fd = os.open(tmp_path / "answers.log", os.O_WRONLY | os.O_CREAT, 0o600)
-    log = CappedLog(fd, limit=10)
+    log = capped_log(fd, limit=10)
     try:
         for _ in range(3):
             print("x" * 7, file=log)   # 24 characters in all; a write past the cap

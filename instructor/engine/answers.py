@@ -29,8 +29,10 @@ first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in th
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -122,23 +124,18 @@ class Answers:
                          _ih=history, Out={}, _oh={})
 
     def _run(self, source: str, name: str, namespace: dict, outputs=None) -> None:
-        """Run one cell; with ``outputs`` (:class:`CellOutputs`), the value of its last
-        expression becomes its result, as in a kernel."""
+        """Run one cell; with ``outputs`` (:class:`CellOutputs`), its last expression runs
+        in Python's interactive mode, which hands its value to ``sys.displayhook``
+        (:func:`_captured`): the cell's result, as in a kernel."""
         if self.shell is not None:
             namespace.get("In", []).append(source)
             source = self.shell.transform_cell(source)
-        if outputs is None:
-            exec(compile(source, name, "exec"), namespace)  # noqa: S102
-            return
-        import ast
-
         tree = ast.parse(source, name)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        shown = outputs is not None and tree.body and isinstance(tree.body[-1], ast.Expr)
+        last = ast.Interactive([tree.body.pop()]) if shown else None
         exec(compile(tree, name, "exec"), namespace)  # noqa: S102
         if last is not None:
-            value = eval(compile(ast.Expression(last.value), name, "eval"), namespace)  # noqa: S307
-            if value is not None:
-                outputs.display(value, result=True)
+            exec(compile(last, name, "single"), namespace)  # noqa: S102
 
     # the sources
     def run_setup(self, sources: list[str]) -> None:
@@ -530,38 +527,40 @@ class CellOutputs:
         self._line({"cell": self.index, "end": True})
 
 
-class _CellStream(io.TextIOBase):
-    """``sys.stdout`` or ``sys.stderr`` while an answer cell runs: into its outputs."""
+class _Stream(io.TextIOBase):
+    """A ``sys.stdout`` or ``sys.stderr`` whose writes go to ``sink`` and never fail."""
 
-    encoding, errors = "utf-8", "replace"
+    encoding, errors = "utf-8", "replace"  # what code that inspects sys.stdout expects
 
-    def __init__(self, outputs: CellOutputs, name: str):
+    def __init__(self, sink):
         super().__init__()
-        self.outputs, self.name = outputs, name
+        self.sink = sink
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.outputs.stream(self.name, str(text))
+        self.sink(str(text))
         return len(text)
 
 
 @contextlib.contextmanager
 def _captured(outputs: CellOutputs | None, timeout: int):
     """While a cell runs: a :class:`CellTimeoutError` after ``timeout`` seconds (0:
-    none), and its prints and displays into ``outputs`` (None: to the log)."""
+    none), and its prints, displays and result into ``outputs`` (None: to the log)."""
     from IPython.core.interactiveshell import InteractiveShell
 
     publisher = InteractiveShell.instance().display_pub
-    saved = sys.stdout, sys.stderr, publisher.publish
+    saved = sys.stdout, sys.stderr, sys.displayhook, publisher.publish
 
     def stop(_signum, _frame):
         raise CellTimeoutError(timeout)
 
     previous = signal.signal(signal.SIGALRM, stop)
     if outputs is not None:
-        sys.stdout, sys.stderr = _CellStream(outputs, "stdout"), _CellStream(outputs, "stderr")
+        sys.stdout, sys.stderr = (_Stream(functools.partial(outputs.stream, name))
+                                  for name in ("stdout", "stderr"))
+        sys.displayhook = lambda value: value is None or outputs.display(value, result=True)
         publisher.publish = outputs.publish
     signal.alarm(max(0, int(timeout)))
     try:
@@ -569,32 +568,26 @@ def _captured(outputs: CellOutputs | None, timeout: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-        sys.stdout, sys.stderr, publisher.publish = saved
+        sys.stdout, sys.stderr, sys.displayhook, publisher.publish = saved
 
 
-class CappedLog(io.TextIOBase):
+def capped_log(fd: int, limit: int = LOG_BYTES) -> _Stream:
     """``sys.stdout`` and ``sys.stderr`` of the answer process: the first ``limit`` bytes
     go to the log, the rest is dropped, and a write never fails (the file-size cap of
     the sandbox would otherwise make ``print`` raise in the student's answer)."""
+    left = limit
 
-    def __init__(self, fd: int, limit: int = LOG_BYTES):
-        super().__init__()
-        self.fd, self.left = fd, limit
-
-    encoding, errors = "utf-8", "replace"  # what code that inspects sys.stdout expects
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if self.left > 0:
-            data = str(text).encode("utf-8", "replace")[:self.left]
-            self.left -= len(data)
+    def sink(text: str) -> None:
+        nonlocal left
+        if left > 0:
+            data = text.encode("utf-8", "replace")[:left]
+            left -= len(data)
             try:
-                os.write(self.fd, data)
+                os.write(fd, data)
             except OSError:
-                self.left = 0
-        return len(text)
+                left = 0
+
+    return _Stream(sink)
 
 
 def _message(err: BaseException) -> str:
@@ -608,7 +601,7 @@ def main() -> None:
     log = os.open(work / "answers.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    sys.stdout = sys.stderr = CappedLog(log)
+    sys.stdout = sys.stderr = capped_log(log)
     if stripped:
         from stripped import activate  # this file's neighbour: run as a script
 
