@@ -265,3 +265,19 @@ def test_a_cell_that_dies_printing_leaves_what_it_printed_on_the_report(tmp_path
     assert report == {4: [{"output_type": "stream", "name": "stdout",
                            "text": "".join(f"{i} \"quoted\" \u00e9\n" for i in range(300))}]}
     assert ended == set() and len(path.read_text().splitlines()) == 2
+
+
+def test_a_write_to_a_cells_stream_after_it_ended_is_dropped(tmp_path):
+    """A stream kept past its cell (by a thread, a logging handler) writes nothing more
+    to the report: the next cell's lines stay whole."""
+    path = tmp_path / "cells.jsonl"
+    answers = Answers(tmp_path)
+    answers.report = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    answers.run_setup([])
+    answers.run_tasks({"t@5": {"answers": [
+        [1, "import sys\nkept = sys.stdout\nprint('in 1')"],
+        [2, "kept.write('late')\nprint('in 2')"]]}})
+    os.close(answers.report)
+    outputs, ended = _report(path, {1, 2})
+    assert outputs == {i: [{"output_type": "stream", "name": "stdout", "text": f"in {i}\n"}]
+                       for i in (1, 2)} and ended == {1, 2}

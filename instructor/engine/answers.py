@@ -525,6 +525,7 @@ class CellOutputs:
 
     def end(self) -> None:
         self._line({"cell": self.index, "end": True})
+        self.cut = True  # a later write (a thread, a handler that kept the stream): dropped
 
 
 class _Stream(io.TextIOBase):
