@@ -41,6 +41,7 @@ import signal
 import struct
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -460,6 +461,7 @@ class CellOutputs:
     def __init__(self, index: int, fd: int | None, limit: int):
         self.index, self.fd, self.left, self.limit = index, fd, limit, limit
         self.cut, self.open = False, None  # past the cap; the stream whose line is open
+        self.lock = threading.RLock()  # the cell's threads print too
         self._line({"cell": index})
 
     def _write(self, text: str) -> None:
@@ -471,9 +473,10 @@ class CellOutputs:
         """``message`` as a line, after closing an open stream's line; a ``stream``'s
         line is left open, its text to follow (the state first: a timeout between the
         two leaves a stray line, never a line run into another)."""
-        close, self.open = '"}}\n' if self.open else "", stream
         line = json.dumps(message)
-        self._write(close + (line[:-3] if stream else line + "\n"))
+        with self.lock:
+            close, self.open = '"}}\n' if self.open else "", stream
+            self._write(close + (line[:-3] if stream else line + "\n"))
 
     def _fits(self, size: int) -> bool:
         """Whether ``size`` more bytes are kept (past the cap, the error says so once)."""
@@ -489,12 +492,13 @@ class CellOutputs:
         return True
 
     def stream(self, name: str, text: str) -> None:
-        if not self._fits(len(text)):
-            return
-        if self.open != name:
-            self._line({"cell": self.index, "output": {
-                "output_type": "stream", "name": name, "text": ""}}, name)
-        self._write(json.dumps(text)[1:-1])
+        with self.lock:
+            if not self._fits(len(text)):
+                return
+            if self.open != name:
+                self._line({"cell": self.index, "output": {
+                    "output_type": "stream", "name": name, "text": ""}}, name)
+            self._write(json.dumps(text)[1:-1])
 
     def display(self, value, result: bool = False) -> None:
         from IPython.core.interactiveshell import InteractiveShell
