@@ -10,14 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from instructor.engine.answers import (
-    Answers,
-    CappedLog,
-    decode_value,
-    encode_value,
-    read_frame,
-    write_frame,
-)
+from instructor.engine.answers import Answers, capped_log, read_frame, write_frame
+from instructor.engine.wire import NotData, Reader, Unreadable, Writer
 from tests import answer_cells
 
 
@@ -54,27 +48,29 @@ def test_a_frame_over_the_cap_is_refused_and_a_closed_pipe_ends(pipe):
                                    "complex64"])
 def test_arrays_keep_dtype_shape_and_values(dtype):
     array = (np.arange(6) % 3).reshape(2, 3).astype(dtype)
-    got = decode_value(encode_value(array))
+    got = Reader().decode(Writer().encode(array))
     assert got.dtype == array.dtype and got.shape == (2, 3) and np.array_equal(got, array)
 
 
 def test_values_round_trip():
     value = [(1, "a", None), {"k": [True, 2.5]}, float("nan"), float("-inf"), np.int32(7)]
-    got = decode_value(encode_value(value))
+    got = Reader().decode(Writer().encode(value))
     assert got[:2] == [(1, "a", None), {"k": [True, 2.5]}] and isinstance(got[0], tuple)
     assert np.isnan(got[2]) and got[3] == float("-inf")
     assert got[4] == 7 and got[4].dtype == np.int32
 
 
 def test_values_that_are_not_data_are_refused():
-    with pytest.raises(TypeError, match="Python objects"):
-        encode_value(np.array([None, 1], dtype=object))
-    with pytest.raises(TypeError, match="type object"):
-        encode_value(object())
-    with pytest.raises(TypeError):
-        encode_value({1: "a key that is no string"})
-    with pytest.raises(ValueError, match="unknown value"):
-        decode_value({"pickle": "..."})
+    with pytest.raises(NotData, match="dtype object"):
+        Writer().encode(np.array([None, 1], dtype=object))
+    with pytest.raises(NotData, match="type object"):
+        Writer().encode(object())
+    with pytest.raises(NotData):
+        Writer().encode({1: "a key that is no string"})
+    with pytest.raises(Unreadable, match="unknown record"):
+        Reader().decode({"pickle": "..."})
+    with pytest.raises(Unreadable, match="names a file"):
+        Reader().decode({"array": "../secret.npy"})  # inline only: no folder to read
 
 
 # ------------------------------------------------------------------ Answers
@@ -99,7 +95,7 @@ def answers(tmp_path):
 
 def call(answers, name, *args, task="t@1", **kwargs):
     return answers.handle({"op": "call", "task": task, "name": name,
-                           "args": encode_value([list(args), kwargs])})
+                           "args": Writer().encode([list(args), kwargs])})
 
 
 def _file(reply, name):
@@ -164,16 +160,16 @@ def test_describe_reports_a_model_and_every_layer_inside_it(answers):
 
 def method(answers, handle, name, *args, **kwargs):
     return answers.handle({"op": "method", "handle": handle, "name": name,
-                           "args": encode_value([list(args), kwargs])})
+                           "args": Writer().encode([list(args), kwargs])})
 
 
 def test_weights_set_there_are_read_back_and_used_in_a_call(answers):
     handle = call(answers, "standard", 4)["result"]["tuple"][1]["handle"]
     weights = [np.full(s, 0.5, "float32") for s in [(4, 2), (2,), (2, 4), (4,)]]
     assert method(answers, handle, "set_weights", weights) == {"value": None}
-    got = decode_value(method(answers, handle, "get_weights")["value"])
+    got = Reader().decode(method(answers, handle, "get_weights")["value"])
     assert all(np.array_equal(g, w) for g, w in zip(got, weights, strict=True))
-    out = decode_value(method(answers, handle, "call", np.ones((1, 4), "float32"))["value"])
+    out = Reader().decode(method(answers, handle, "call", np.ones((1, 4), "float32"))["value"])
     assert np.allclose(out, 3.0)  # relu(4*0.5 + 0.5) = 2.5 per unit; 2*2.5*0.5 + 0.5
 
 
@@ -198,7 +194,7 @@ def test_answer_cells_may_use_what_ipython_gives_a_notebook(tmp_path):
 
 def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
     fd = os.open(tmp_path / "answers.log", os.O_WRONLY | os.O_CREAT, 0o600)
-    log = CappedLog(fd, limit=10)
+    log = capped_log(fd, limit=10)
     try:
         for _ in range(3):
             print("x" * 7, file=log)   # 24 characters in all; a write past the cap
@@ -209,10 +205,10 @@ def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
     assert log.encoding == "utf-8" and log.writable() and not log.isatty()
 
 
-def _report(path):
-    import json
+def _report(path, ran):
+    from instructor.engine.outside import read_report
 
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return read_report(path.read_text(), ran)
 
 
 def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
@@ -232,9 +228,9 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
         "u@9": {"answers": [[2, "while True:\n    pass"]]},
         "u@12": {"answers": [[2, "while True:\n    pass"]]}})  # again: stopped again
     os.close(answers.report)
-    lines = _report(path)
-    assert [line["cell"] for line in lines] == [3, 3, 7, 7, 8, 8, 2, 2]
-    outputs = {line["cell"]: line["outputs"] for line in lines if "outputs" in line}
+    outputs, ended = _report(path, {2, 3, 7, 8})
+    assert list(outputs) == [3, 7, 8, 2] and ended == {2, 3, 7, 8}
+    assert len(path.read_text().splitlines()) == 4 * 2 + 7  # a line per output
     first = outputs[3]
     assert first[0] == {"output_type": "stream", "name": "stdout", "text": "hi\n"}
     assert first[1]["name"] == "stderr" and "warn" in first[1]["text"]
@@ -252,3 +248,36 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
     assert timeout["ename"] == "CellTimeoutError"
     assert "COURSE_CELL_TIMEOUT" in timeout["evalue"]
     assert "ran longer than 2 s" in answers.errors["u@9"] == answers.errors["u@12"]
+
+
+def test_a_cell_that_dies_printing_leaves_what_it_printed_on_the_report(tmp_path):
+    """A stream reaches the report as it is written, one line for a run of writes: a
+    cell the process dies in (it never ends) keeps what it printed, its line read closed."""
+    from instructor.engine.answers import CellOutputs
+
+    path = tmp_path / "cells.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    outputs = CellOutputs(4, fd, 2 ** 20)
+    for i in range(300):
+        outputs.stream("stdout", f"{i} \"quoted\" \u00e9\n")
+    os.close(fd)  # the process died here
+    report, ended = _report(path, {4})
+    assert report == {4: [{"output_type": "stream", "name": "stdout",
+                           "text": "".join(f"{i} \"quoted\" \u00e9\n" for i in range(300))}]}
+    assert ended == set() and len(path.read_text().splitlines()) == 2
+
+
+def test_a_write_to_a_cells_stream_after_it_ended_is_dropped(tmp_path):
+    """A stream kept past its cell (by a thread, a logging handler) writes nothing more
+    to the report: the next cell's lines stay whole."""
+    path = tmp_path / "cells.jsonl"
+    answers = Answers(tmp_path)
+    answers.report = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    answers.run_setup([])
+    answers.run_tasks({"t@5": {"answers": [
+        [1, "import sys\nkept = sys.stdout\nprint('in 1')"],
+        [2, "kept.write('late')\nprint('in 2')"]]}})
+    os.close(answers.report)
+    outputs, ended = _report(path, {1, 2})
+    assert outputs == {i: [{"output_type": "stream", "name": "stdout", "text": f"in {i}\n"}]
+                       for i in (1, 2)} and ended == {1, 2}

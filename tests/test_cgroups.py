@@ -360,7 +360,7 @@ def test_a_hostile_submission_is_stopped_by_its_own_caps_beside_a_correct_one(da
     its peak stays under the cap) and the correct one scores what it scores alone."""
     _real_group(MIB, 1).remove()  # skip where no group can be made
     root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, **CAPS, "COURSE_GRADE_SCOPE": "notebook"}  # a kernel too
+    env = {**os.environ, **CAPS}
     runs = {name: subprocess.Popen(
         [sys.executable, "-c", GRADE, source, str(data_dir.resolve())], cwd=root, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

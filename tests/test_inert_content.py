@@ -8,7 +8,9 @@ student answers correctly and, in the answer cell, displays a ``<script>``, an
 markdown with a ``javascript:`` link, next to a PNG figure and printed text; a markdown
 cell of the student's own holds the same kinds. Another student's answer raises an
 error whose message is a script (it reaches the report's failures and the feedback's
-traceback); a third displays with IPython's ``display`` in a cell of its own. Each
+traceback); a third displays with IPython's display classes in its answer cell. Graded
+in the default scope, the answer cells' outputs are those the answer process reported
+(every cell's outputs, a kernel's too, pass the same ``inert`` preprocessor). Each
 payload calls ``alert`` with a marker of its own: no marker may stand in anything a
 browser would run (a script element, an ``on...`` handler, a frame, a ``javascript:``
 address) in the graded notebook, formgrader's page of it, the feedback pages or the
@@ -44,8 +46,8 @@ HTML_PAYLOAD = ('<script>alert("S1")</script><img src="x" onerror="alert(\'S2\')
                 '<a href="javascript:alert(\'S4\')">a link</a>')
 
 #: In the answer cell: a value whose every representation carries a payload (the cell's
-#: last value, as a ``_repr_html_`` attack is), next to printed text; a figure is the
-#: last value of a cell of the student's own (FIGURE_CODE).
+#: last value, as a ``_repr_html_`` attack is), next to printed text and a displayed
+#: figure.
 REPR_CODE = f'''
 import io
 import matplotlib
@@ -75,13 +77,12 @@ class Figure:
 
 
 print({PLAIN!r})
+display(Figure())
 Shown()
 '''
 
-FIGURE_CODE = "Figure()"
-
-#: In a code cell of the student's own: IPython's display functions (the review sets the
-#: tests aside for them; what they showed must be inert all the same).
+#: In the answer cell: IPython's display classes (the review sets the tests aside for
+#: them; what they showed must be inert all the same).
 DISPLAY_CODE = '''
 from IPython.display import HTML, Javascript, display
 
@@ -158,22 +159,17 @@ def graded(tmp_path_factory):
     generate("release", [M], root=root)
     release = nbformat.read(root / "release" / M / f"{M}.ipynb", as_version=4)
     incoming = root / "incoming"
-    for student, answer, own in ((SHOWS, reference(META_SOLUTION) + REPR_CODE, FIGURE_CODE),
-                                 (FAILS, RAISES, None),
-                                 (DISPLAYS, reference(META_SOLUTION), DISPLAY_CODE)):
+    for student, answer in ((SHOWS, reference(META_SOLUTION) + REPR_CODE), (FAILS, RAISES),
+                            (DISPLAYS, reference(META_SOLUTION) + DISPLAY_CODE)):
         nb = nbformat.from_dict(release)
         at = next(i for i, c in enumerate(nb.cells)
                   if (c.metadata.get("nbgrader") or {}).get("solution"))
         nb.cells[at].source = answer
         nb.cells.insert(at + 1, nbformat.v4.new_markdown_cell(MARKDOWN))
-        if own:
-            nb.cells.append(nbformat.v4.new_code_cell(own))
         (incoming / student).mkdir(parents=True)
         nbformat.write(nb, incoming / student / f"{M}.ipynb")
     collect(incoming, M, root=root)
-    # every cell runs (the figure, displays and markdown are in cells of the student's own)
-    results = autograde([M], root=root, jobs=2, env={**ENV, "COURSE_GRADE_SCOPE": "notebook"},
-                        canary=False)
+    results = autograde([M], root=root, jobs=2, env=ENV, canary=False)
     feedback([M], root=root)
     from instructor.analytics.report import write_report
 

@@ -339,11 +339,11 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     release.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
     outside = OutsideCheck(cells, release_of(release), Box(), {})
     path = tmp_path / "cells.jsonl"
-    lines = [{"cell": 1}, {"cell": 1, "outputs": [
-        {"output_type": "stream", "name": "stdout", "text": "hi\n"},
-        {"output_type": "display_data", "data": {"text/html": "<script>x</script><b>b</b>",
-                                                 "application/javascript": "alert(1)"},
-         "metadata": {}}]}, {"cell": 2}]
+    lines = [{"cell": 1}, {"cell": 1, "output": {
+        "output_type": "stream", "name": "stdout", "text": "hi\n"}}, {"cell": 1, "output": {
+        "output_type": "display_data", "data": {"text/html": "<script>x</script><b>b</b>",
+                                                "application/javascript": "alert(1)"},
+        "metadata": {}}}, {"cell": 1, "end": True}, {"cell": 2}]
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     outside.report_fd = os.open(path, os.O_RDONLY)
     try:
@@ -359,23 +359,48 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     assert cells[1].outputs[0].text == NOT_RUN_ANSWER and cells[1].execution_count is None
 
 
+def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
+    """What an answer cell printed before the process died in it (here killed, as a cap
+    kills it) is shown in the cell, before why it stopped; a run of prints is one
+    output, and one line of the report."""
+    from instructor.engine import limits
+    from instructor.engine.outside import DIED
+
+    answer = (f"{ANSWER}import os, signal, sys\nfor i in range(500):\n    print(i)\n"
+              "sys.stdout.flush()\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    cells = submission(answer)
+    outside = OutsideCheck(cells, the_release(), Box(limits.readable_paths()), {},
+                           timeout=120)
+    outside.start()
+    try:
+        outside.decide(cells)
+        report = os.pread(outside.report_fd, 1 << 20, 0).decode()
+        outside.answer_outputs(cells)
+    finally:
+        outside.stop()
+    printed, died = cells[1].outputs
+    assert printed.text == "".join(f"{i}\n" for i in range(500))
+    assert (died.ename, died.evalue) == ("DeadKernelError", DIED)
+    assert len(report.splitlines()) == 2  # the cell's start, and its stream's line
+
+
 @pytest.mark.parametrize("forged", ["big", "infinity", "nested", "not_an_answer"])
 def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     """The report is written by the student's process, which can write it directly: a
     stream past the cell's output cap becomes one OutputTooLarge error; a line that is
-    not a cell the grader sent (a float, deep nesting, another cell) ends the report
-    there, and the notebook is still graded."""
+    not of a cell the grader sent (a float, deep nesting, another cell) is skipped, and
+    the notebook is still graded."""
     import json
 
     cells = submission()
     outside = OutsideCheck(cells, the_release(), Box(), {}, cell_limits=(0, 1024))
     lines = {
-        "big": '{"cell": 1, "outputs": [{"output_type": "stream", "name": "stdout", '
-               '"text": "' + "x" * 200_000 + '"}]}\n',
-        "infinity": '{"cell": Infinity, "outputs": []}\n',
-        "nested": '{"cell": 1, "outputs": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
-        "not_an_answer": json.dumps({"cell": 2, "outputs": [
-            {"output_type": "error", "ename": "NeedsReview", "evalue": "x"}]}) + "\n",
+        "big": '{"cell": 1, "output": {"output_type": "stream", "name": "stdout", '
+               '"text": "' + "x" * 200_000 + '"}}\n{"cell": 1, "end": true}\n',
+        "infinity": '{"cell": Infinity, "end": true}\n',
+        "nested": '{"cell": 1, "output": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+        "not_an_answer": json.dumps({"cell": 2, "output": {
+            "output_type": "error", "ename": "NeedsReview", "evalue": "x"}}) + "\n",
     }
     path = tmp_path / "cells.jsonl"
     path.write_text(lines[forged])

@@ -16,10 +16,9 @@ that TensorFlow is imported while the notebook still runs) and then, when the no
 is done, ``{"tasks": {task: {"context": [...], "answers": [...]}}}``: each task's
 answers run in a namespace of their own (two tasks may define the same function name);
 an answer given as ``[index, source]`` is the notebook's cell ``index``, whose outputs
-are reported (:class:`CellOutputs`) the first time it runs, on ``REPORT_FD``, one JSON
-line when it starts and one with its outputs when it ends (a start without an end: the
-process died in it), each cell stopped after ``CELL_TIMEOUT`` seconds and its outputs
-kept up to ``OUTPUT_BYTES``.
+are reported (:class:`CellOutputs`) the first time it runs, on ``REPORT_FD``, as they
+come (a start without an end: the process died in it, after what it printed), each cell
+stopped after ``CELL_TIMEOUT`` seconds and its outputs kept up to ``OUTPUT_BYTES``.
 Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
 ``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
 arguments, call a model on these arrays, set its weights, take a training step. Replies
@@ -30,8 +29,10 @@ first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in th
 
 from __future__ import annotations
 
+import ast
 import base64
 import contextlib
+import functools
 import importlib
 import io
 import json
@@ -40,6 +41,7 @@ import signal
 import struct
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -87,61 +89,6 @@ def read_frame(fd: int, max_bytes: int | None = None) -> dict:
     return json.loads(_read_exactly(fd, size))
 
 
-def encode_array(array) -> dict:
-    import io
-
-    import numpy as np
-
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return {"array": base64.b64encode(buffer.getvalue()).decode()}
-
-
-def decode_value(value):
-    """Plain JSON values, lists, tuples, dicts and arrays (:func:`encode_value`)."""
-    import io
-
-    import numpy as np
-
-    if isinstance(value, list):
-        return [decode_value(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "array" in value:
-        return np.load(io.BytesIO(base64.b64decode(value["array"])), allow_pickle=False)
-    if "tuple" in value:
-        return tuple(decode_value(v) for v in value["tuple"])
-    if "dict" in value:
-        return {k: decode_value(v) for k, v in value["dict"].items()}
-    if "float" in value:
-        return float(value["float"])
-    raise ValueError(f"an unknown value {sorted(value)}")
-
-
-def encode_value(value):
-    """The inverse of :func:`decode_value`, for arguments and plain results."""
-    import math
-
-    import numpy as np
-
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else {"float": repr(value)}
-    if isinstance(value, tuple):
-        return {"tuple": [encode_value(v) for v in value]}
-    if isinstance(value, list):
-        return [encode_value(v) for v in value]
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        return {"dict": {k: encode_value(v) for k, v in value.items()}}
-    if isinstance(value, np.generic | np.ndarray) or hasattr(value, "__array__"):
-        array = np.asarray(value)
-        if array.dtype == object:
-            raise TypeError("an array of Python objects")
-        return encode_array(array)
-    raise TypeError(f"a value of type {type(value).__name__}")
-
-
 # ------------------------------------------------------------------ the answer process
 class Answers:
     """The answer process's state: namespaces per task, and the objects it handed out."""
@@ -178,23 +125,18 @@ class Answers:
                          _ih=history, Out={}, _oh={})
 
     def _run(self, source: str, name: str, namespace: dict, outputs=None) -> None:
-        """Run one cell; with ``outputs`` (:class:`CellOutputs`), the value of its last
-        expression becomes its result, as in a kernel."""
+        """Run one cell; with ``outputs`` (:class:`CellOutputs`), its last expression runs
+        in Python's interactive mode, which hands its value to ``sys.displayhook``
+        (:func:`_captured`): the cell's result, as in a kernel."""
         if self.shell is not None:
             namespace.get("In", []).append(source)
             source = self.shell.transform_cell(source)
-        if outputs is None:
-            exec(compile(source, name, "exec"), namespace)  # noqa: S102
-            return
-        import ast
-
         tree = ast.parse(source, name)
-        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        shown = outputs is not None and tree.body and isinstance(tree.body[-1], ast.Expr)
+        last = ast.Interactive([tree.body.pop()]) if shown else None
         exec(compile(tree, name, "exec"), namespace)  # noqa: S102
         if last is not None:
-            value = eval(compile(ast.Expression(last.value), name, "eval"), namespace)  # noqa: S307
-            if value is not None:
-                outputs.display(value, result=True)
+            exec(compile(last, name, "single"), namespace)  # noqa: S102
 
     # the sources
     def run_setup(self, sources: list[str]) -> None:
@@ -264,7 +206,8 @@ class Answers:
         function = self.tasks.get(task, {}).get(name)
         if not callable(function):
             return {"failed": f"your answer cells do not define {name} ({ALONE})"}
-        args, kwargs = decode_value(request["args"])
+        wire = _wire()
+        args, kwargs = wire.Reader().decode(request["args"])
         import numpy as np
 
         copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else None for a in args]
@@ -273,7 +216,7 @@ class Answers:
         except NameError as err:  # it passed in the kernel: the name is another cell's
             return {"failed": f"{_message(err)} ({ALONE})"}
         reply = self._encode_result(result, self.trusted_classes.get(task, set()))
-        changed = {str(i): encode_array(a) for i, (a, c) in enumerate(zip(args, copies))
+        changed = {str(i): wire.Writer().encode(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
                                              and np.array_equal(a, c, equal_nan=True))}
         if changed:
@@ -294,24 +237,23 @@ class Answers:
         except wire.NotData as err:  # not data: the instructor decides
             return {"error": f"your function returned {err}, which the grader cannot "
                              "check outside your notebook"}
-        files: dict[str, str] = {}
         own = [entry for model, entry in writer.models if own_classes(model, trusted)]
         for entry in own:
             entry["own_code"] = True
+        saved = False
         try:
             if own:  # all stay here: models that share layers stay consistent
                 raise wire.NotData("a class of the student's own")
             writer.save_models()
-            for path in folder.iterdir():
-                files[path.name] = base64.b64encode(path.read_bytes()).decode()
+            saved = True
         except (wire.NotData, OSError):
             # the models stay here (the checker asks them through their handles); the
             # arrays beside them still travel
-            files = {path.name: base64.b64encode(path.read_bytes()).decode()
-                     for path in folder.iterdir() if path.suffix == ".npy"}
             for _model, entry in writer.models:
                 entry["model"] = None
-        return {"result": encoded, "files": files}
+        return {"result": encoded, "files": {
+            path.name: base64.b64encode(path.read_bytes()).decode()
+            for path in folder.iterdir() if saved or path.suffix == ".npy"}}
 
     def remember(self, obj) -> int:
         handle = id(obj)
@@ -338,10 +280,10 @@ class Answers:
     def _method(self, request: dict) -> dict:
         obj = self.objects[int(request["handle"])]
         name = request["name"]
-        args, kwargs = decode_value(request.get("args", [[], {}]))
+        args, kwargs = _wire().Reader().decode(request.get("args", [[], {}]))
         if name not in METHODS:
             return {"error": f"the checker cannot ask for {name!r}"}
-        return {"value": encode_value(METHODS[name](obj, *args, **kwargs))}
+        return {"value": _wire().Writer().encode(METHODS[name](obj, *args, **kwargs))}
 
 
 def _wire():
@@ -509,39 +451,53 @@ class CellTimeoutError(BaseException):
 class CellOutputs:
     """One answer cell's outputs as a kernel would send them (streams, displayed and
     result mime bundles, its error and traceback), kept up to ``limit`` bytes: past it,
-    output is dropped and one ``OutputTooLarge`` error says so. Written to ``fd`` as a
-    JSON line when the cell starts and one when it ends."""
+    output is dropped and one ``OutputTooLarge`` error says so. Written to ``fd`` as
+    they come, one JSON line each: ``{"cell": index}``, ``{"cell": index, "output":
+    ...}`` and ``{"cell": index, "end": true}``. A stream's line stays open while the
+    same stream goes on (each write appends its text: one line however many prints),
+    so what a cell printed before the process died in it is on the report."""
 
     def __init__(self, index: int, fd: int | None, limit: int):
-        self.index, self.fd, self.left, self.cut = index, fd, limit, False
-        self.limit = limit
-        self.outputs: list[dict] = []
-        self._write({"cell": index})
+        self.index, self.fd, self.left, self.limit = index, fd, limit, limit
+        self.cut, self.open = False, None  # past the cap; the stream whose line is open
+        self.lock = threading.RLock()  # the cell's threads print too
+        self._line({"cell": index})
 
-    def _write(self, message: dict) -> None:
+    def _write(self, text: str) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):  # the student's code closed it: no report
-                write_all(self.fd, (json.dumps(message) + "\n").encode())
+                write_all(self.fd, text.encode())
 
-    def _add(self, output: dict, size: int) -> None:
+    def _line(self, message: dict, stream: str | None = None) -> None:
+        """``message`` as a line, after closing an open stream's line; a ``stream``'s
+        line is left open, its text to follow (the state first: a timeout between the
+        two leaves a stray line, never a line run into another)."""
+        line = json.dumps(message)
+        with self.lock:
+            close, self.open = '"}}\n' if self.open else "", stream
+            self._write(close + (line[:-3] if stream else line + "\n"))
+
+    def _fits(self, size: int) -> bool:
+        """Whether ``size`` more bytes are kept (past the cap, the error says so once)."""
         if self.cut:
-            return
+            return False
         if size > self.left:
             self.cut = True
             self._error("OutputTooLarge", (
                 f"this cell's output passed the grader's limit of {self.limit / 2 ** 20:g} MiB "
                 "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
-            return
+            return False
         self.left -= size
-        last = self.outputs[-1] if self.outputs else {}
-        if output["output_type"] == "stream" and last.get("name") == output.get("name") \
-                and last.get("output_type") == "stream":
-            last["text"] += output["text"]
-        else:
-            self.outputs.append(output)
+        return True
 
     def stream(self, name: str, text: str) -> None:
-        self._add({"output_type": "stream", "name": name, "text": text}, len(text))
+        with self.lock:
+            if not self._fits(len(text)):
+                return
+            if self.open != name:
+                self._line({"cell": self.index, "output": {
+                    "output_type": "stream", "name": name, "text": ""}}, name)
+            self._write(json.dumps(text)[1:-1])
 
     def display(self, value, result: bool = False) -> None:
         from IPython.core.interactiveshell import InteractiveShell
@@ -556,7 +512,8 @@ class CellOutputs:
         if kind == "execute_result":
             output["execution_count"] = None
         text = json.dumps(output, default=str)  # whatever it holds, as JSON
-        self._add(json.loads(text), len(text))
+        if self._fits(len(text)):
+            self._line({"cell": self.index, "output": json.loads(text)})
 
     def error(self, err: BaseException) -> None:
         """The cell's error, its traceback from the cell's own frames down."""
@@ -565,45 +522,49 @@ class CellOutputs:
         self._error(type(err).__name__, str(err)[:2000], frames)
 
     def _error(self, ename: str, evalue: str, frames: list[str] = ()) -> None:
-        self.outputs.append({"output_type": "error", "ename": ename, "evalue": evalue,
-                             "traceback": [*frames, f"{ename}: {evalue}"]})
+        self._line({"cell": self.index, "output": {
+            "output_type": "error", "ename": ename, "evalue": evalue,
+            "traceback": [*frames, f"{ename}: {evalue}"]}})
 
     def end(self) -> None:
-        self._write({"cell": self.index, "outputs": self.outputs})
+        self._line({"cell": self.index, "end": True})
+        self.cut = True  # a later write (a thread, a handler that kept the stream): dropped
 
 
-class _CellStream(io.TextIOBase):
-    """``sys.stdout`` or ``sys.stderr`` while an answer cell runs: into its outputs."""
+class _Stream(io.TextIOBase):
+    """A ``sys.stdout`` or ``sys.stderr`` whose writes go to ``sink`` and never fail."""
 
-    encoding, errors = "utf-8", "replace"
+    encoding, errors = "utf-8", "replace"  # what code that inspects sys.stdout expects
 
-    def __init__(self, outputs: CellOutputs, name: str):
+    def __init__(self, sink):
         super().__init__()
-        self.outputs, self.name = outputs, name
+        self.sink = sink
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        self.outputs.stream(self.name, str(text))
+        self.sink(str(text))
         return len(text)
 
 
 @contextlib.contextmanager
 def _captured(outputs: CellOutputs | None, timeout: int):
     """While a cell runs: a :class:`CellTimeoutError` after ``timeout`` seconds (0:
-    none), and its prints and displays into ``outputs`` (None: to the log)."""
+    none), and its prints, displays and result into ``outputs`` (None: to the log)."""
     from IPython.core.interactiveshell import InteractiveShell
 
     publisher = InteractiveShell.instance().display_pub
-    saved = sys.stdout, sys.stderr, publisher.publish
+    saved = sys.stdout, sys.stderr, sys.displayhook, publisher.publish
 
     def stop(_signum, _frame):
         raise CellTimeoutError(timeout)
 
     previous = signal.signal(signal.SIGALRM, stop)
     if outputs is not None:
-        sys.stdout, sys.stderr = _CellStream(outputs, "stdout"), _CellStream(outputs, "stderr")
+        sys.stdout, sys.stderr = (_Stream(functools.partial(outputs.stream, name))
+                                  for name in ("stdout", "stderr"))
+        sys.displayhook = lambda value: value is None or outputs.display(value, result=True)
         publisher.publish = outputs.publish
     signal.alarm(max(0, int(timeout)))
     try:
@@ -611,32 +572,26 @@ def _captured(outputs: CellOutputs | None, timeout: int):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-        sys.stdout, sys.stderr, publisher.publish = saved
+        sys.stdout, sys.stderr, sys.displayhook, publisher.publish = saved
 
 
-class CappedLog(io.TextIOBase):
+def capped_log(fd: int, limit: int = LOG_BYTES) -> _Stream:
     """``sys.stdout`` and ``sys.stderr`` of the answer process: the first ``limit`` bytes
     go to the log, the rest is dropped, and a write never fails (the file-size cap of
     the sandbox would otherwise make ``print`` raise in the student's answer)."""
+    left = limit
 
-    def __init__(self, fd: int, limit: int = LOG_BYTES):
-        super().__init__()
-        self.fd, self.left = fd, limit
-
-    encoding, errors = "utf-8", "replace"  # what code that inspects sys.stdout expects
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if self.left > 0:
-            data = str(text).encode("utf-8", "replace")[:self.left]
-            self.left -= len(data)
+    def sink(text: str) -> None:
+        nonlocal left
+        if left > 0:
+            data = text.encode("utf-8", "replace")[:left]
+            left -= len(data)
             try:
-                os.write(self.fd, data)
+                os.write(fd, data)
             except OSError:
-                self.left = 0
-        return len(text)
+                left = 0
+
+    return _Stream(sink)
 
 
 def _message(err: BaseException) -> str:
@@ -650,7 +605,7 @@ def main() -> None:
     log = os.open(work / "answers.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    sys.stdout = sys.stderr = CappedLog(log)
+    sys.stdout = sys.stderr = capped_log(log)
     if stripped:
         from stripped import activate  # this file's neighbour: run as a script
 

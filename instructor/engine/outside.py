@@ -21,6 +21,7 @@ starts it before the notebook and hands it the executed notebook.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import re
@@ -368,40 +369,28 @@ class OutsideCheck:
 
         answer_cells = self.release.answer_cells(cells)
         ran = {i for task_answers in answer_cells.values() for i, _source in task_answers}
-        report = {}
+        report, ended = {}, set()
         if self.report_fd is not None:
             text = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
-            for line in text.decode("utf-8", "replace").splitlines():
-                if line.encode() + b"\n" == DONE:
-                    break
-                try:  # written by the student's process: typed, bounded, or cut here
-                    entry = json.loads(line)
-                    index = entry["cell"]
-                    outputs = entry.get("outputs")
-                except (ValueError, TypeError, KeyError, RecursionError):
-                    break  # cut short: the cells after it never ended
-                if type(index) is not int or index not in ran:
-                    break
-                report[index] = outputs if outputs is None else self._bounded(outputs)
+            report, ended = read_report(text.decode("utf-8", "replace"), ran)
         for task_answers in answer_cells.values():
             for index, _source in task_answers:
                 outputs = report.get(index, NOT_RUN_ANSWER)
                 cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \
                     else list(report).index(index) + 1  # in the order they ran
-                if outputs is None:  # started, never ended
-                    outputs = [error_output("DeadKernelError", DIED)]
-                elif outputs is NOT_RUN_ANSWER:
+                if outputs is NOT_RUN_ANSWER:
                     outputs = [stdout(NOT_RUN_ANSWER)]
+                else:  # what it showed; started and never ended: why it stopped
+                    outputs = self._bounded(outputs) + (
+                        [] if index in ended else [error_output("DeadKernelError", DIED)])
                 cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
                                         for o in outputs]
 
-    def _bounded(self, outputs) -> list[dict]:
-        """An answer cell's reported outputs, kept only if they are a list of outputs
-        within the cell's output cap (the answer process keeps to it, but the student's
-        code can write the report itself); else one ``OutputTooLarge`` error."""
+    def _bounded(self, outputs: list[dict]) -> list[dict]:
+        """An answer cell's reported outputs, kept only if they are within the cell's
+        output cap (the answer process keeps to it, but the student's code can write the
+        report itself); else one ``OutputTooLarge`` error."""
         limit = self.cell_limits[1]
-        if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
-            return []
         try:  # measured as the answer process measures against the cap
             size = sum(len(o["text"]) if o.get("output_type") == "stream"
                        and isinstance(o.get("text"), str) else len(json.dumps(o))
@@ -414,6 +403,7 @@ class OutsideCheck:
             f"this cell's output passed the grader's limit of {limit / 2 ** 20:g} MiB "
             "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))]
 
+
 #: The answer process's last line of its report: every answer cell has run.
 DONE = b'{"done": true}\n'
 #: Why an answer cell has no outputs: no test of its task runs after it.
@@ -422,6 +412,33 @@ NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n
 DIED = ("the process running your answer cells ended while running this cell (os._exit, a "
         "crash in a library, memory exhausted, or past the grader's time limit); its task's "
         "tests could not call it")
+
+
+def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
+    """The answer process's report (:class:`instructor.engine.answers.CellOutputs`): each
+    cell's outputs, in the order the cells started, and the cells that ended. Written by
+    the student's process: a line that is not one of a cell in ``ran`` is skipped."""
+    report: dict[int, list] = {}
+    ended: set[int] = set()
+    for line in text.splitlines():
+        if line.encode() + b"\n" == DONE:
+            break
+        entry = _entry(line)
+        index = entry.get("cell") if isinstance(entry, dict) else None
+        if type(index) is not int or index not in ran:
+            continue
+        output = entry.get("output")
+        report.setdefault(index, []).extend([output] if isinstance(output, dict) else [])
+        if entry.get("end") is True:
+            ended.add(index)
+    return report, ended
+
+
+def _entry(line: str):
+    for attempt in (line, line + '"}}'):  # a stream's line the process died in is open
+        with contextlib.suppress(ValueError, RecursionError):
+            return json.loads(attempt)
+    return None
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:

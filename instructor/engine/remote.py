@@ -28,13 +28,7 @@ from typing import Any
 import numpy as np
 
 from instructor.engine import wire
-from instructor.engine.answers import (
-    FrameTooLarge,
-    decode_value,
-    encode_value,
-    read_frame,
-    write_frame,
-)
+from instructor.engine.answers import FrameTooLarge, read_frame, write_frame
 
 
 class AnswerFailed(Exception):
@@ -113,12 +107,12 @@ class AnswerChannel:
         """A stand-in for the graded function ``name`` of ``task``."""
         def graded(*args: Any, **kwargs: Any) -> Any:
             try:
-                encoded = encode_value([list(args), kwargs])
-            except TypeError as err:
+                encoded = wire.Writer().encode([list(args), kwargs])
+            except wire.NotData as err:
                 raise wire.Unreadable(f"the test passes {err} to {name}") from None
             reply = self.ask({"op": "call", "task": task, "name": name, "args": encoded})
             for position, value in reply.get("changed_args", {}).items():
-                target, changed = args[int(position)], decode_value(value)
+                target, changed = args[int(position)], wire.Reader().decode(value)
                 if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
                     np.copyto(target, changed, casting="unsafe")
             return self._result(reply)
@@ -136,7 +130,8 @@ class AnswerChannel:
             if "/" in name or name.startswith("."):
                 raise wire.Unreadable(f"a reply names a file {name!r}")
             (folder / name).write_bytes(base64.b64decode(data))
-        own = _has_own_code(reply["result"])
+        models = list(_models(reply["result"]))
+        own = any(m.get("own_code") for m in models)
         if own and not self.own_classes:
             raise wire.Unreadable(OWN_CLASS)
         if reply.get("files") and not own:
@@ -146,7 +141,7 @@ class AnswerChannel:
             except wire.Unreadable:
                 # every model was saved, and one does not load without code of the
                 # student's own (a Lambda's function): a proxy, where the task allows one
-                if not self.own_classes and _all_saved(reply["result"]):
+                if not self.own_classes and all(m["model"] for m in models):
                     raise wire.Unreadable(OWN_CLASS) from None
                 own = True
         # models Keras could not save (models sharing layers without one containing the
@@ -167,8 +162,8 @@ class AnswerChannel:
 
     def method(self, handle: int, name: str, *args: Any, **kwargs: Any) -> Any:
         reply = self.ask({"op": "method", "handle": handle, "name": name,
-                          "args": encode_value([list(args), kwargs])})
-        return decode_value(reply["value"])
+                          "args": wire.Writer().encode([list(args), kwargs])})
+        return wire.Reader().decode(reply["value"])
 
 
 #: Why a test of a task whose models must be Keras' own needs review.
@@ -177,28 +172,16 @@ OWN_CLASS = ("your function returned a model with code of your own (a class or a
              "could behave one way for the tests and another in use")
 
 
-def _has_own_code(value: Any) -> bool:
-    """Whether the answer process kept a model of an encoded reply because it has a
-    class of the student's own (what it says decides only whether the model comes as a
-    proxy: a model loaded here is built from Keras' and the course's classes alone)."""
-    if isinstance(value, dict):
-        if "model" in value:
-            return bool(value.get("own_code"))
-        return any(_has_own_code(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_own_code(v) for v in value)
-    return False
-
-
-def _all_saved(value: Any) -> bool:
-    """Whether every model in an encoded reply came with its file."""
-    if isinstance(value, dict):
-        if "model" in value:
-            return bool(value["model"])
-        return all(_all_saved(v) for v in value.values())
-    if isinstance(value, list):
-        return all(_all_saved(v) for v in value)
-    return True
+def _models(value: Any):
+    """The model entries of an encoded reply. Its ``own_code`` (the answer process kept
+    the model: a class of the student's own) decides only whether a model comes as a
+    proxy: a model loaded here is built from Keras' and the course's classes alone; its
+    ``model`` is its file (None: not saved)."""
+    if isinstance(value, dict) and "model" in value:
+        yield value
+    elif isinstance(value, dict | list):
+        for inner in value.values() if isinstance(value, dict) else value:
+            yield from _models(inner)
 
 
 class _ProxyReader(wire.Reader):

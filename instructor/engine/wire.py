@@ -7,13 +7,15 @@ in a process of their own (:mod:`instructor.engine.answers`). What crosses betwe
 two is data: arrays as ``.npy`` files, Keras models as ``.keras`` files (:class:`Writer`,
 in the answer process), read back by :class:`Reader` in the checking process after a
 size check (:func:`record_size`) that unpacks nothing, and with Keras' ``safe_mode``, so
-reading never runs code of the student's own.
+reading never runs code of the student's own. Without a folder (a request's arguments,
+a method's plain result), arrays travel inline, as ``.npy`` bytes in base64.
 
 This module imports Keras only when a model has to be written or read.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import os
@@ -59,9 +61,10 @@ def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
 
 class Writer:
     """Encode a value as JSON, writing its arrays and models as files to ``folder``
-    (named ``<stem>-<n>.npy`` / ``.keras``); :meth:`save_models` writes the models."""
+    (named ``<stem>-<n>.npy`` / ``.keras``); :meth:`save_models` writes the models.
+    Without a folder, arrays are inline and a model is not data."""
 
-    def __init__(self, folder: Path, stem: str):
+    def __init__(self, folder: Path | None = None, stem: str = ""):
         self.folder, self.stem, self.count = folder, stem, 0
         self.models: list[tuple[Any, dict]] = []
 
@@ -80,6 +83,8 @@ class Writer:
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"dict": {k: self.encode(v) for k, v in value.items()}}
         if is_model(value):
+            if self.folder is None:
+                raise NotData("a model")
             entry: dict = {"model": None}
             self.models.append((value, entry))
             return entry
@@ -87,6 +92,10 @@ class Writer:
             array = np.asarray(value)
             if array.dtype == object or array.size > MAX_ELEMENTS:
                 raise NotData(f"an array of dtype {array.dtype} and size {array.size}")
+            if self.folder is None:
+                buffer = io.BytesIO()
+                np.save(buffer, array, allow_pickle=False)
+                return {"npy": base64.b64encode(buffer.getvalue()).decode()}
             name = self._file(".npy")
             np.save(self.folder / name, array, allow_pickle=False)
             return {"array": name}
@@ -229,12 +238,14 @@ class Reader:
     ``custom_objects``: classes the course itself defines (trusted), which models may use.
     Any other class of a model's own makes it :class:`Unreadable`. ``max_bytes``: what
     the folder may unpack to (:func:`record_size`), else :class:`RecordTooLarge`.
+    Without a folder, inline values only (their size is their message's).
     """
 
-    def __init__(self, folder: str | Path, custom_objects: dict | None = None,
+    def __init__(self, folder: str | Path | None = None, custom_objects: dict | None = None,
                  max_bytes: int | None = None):
-        self.folder = Path(folder)
-        record_size(self.folder, max_bytes)  # RecordTooLarge before anything is read
+        self.folder = Path(folder) if folder else None
+        if self.folder:
+            record_size(self.folder, max_bytes)  # RecordTooLarge before anything is read
         self.custom_objects = custom_objects or {}
         self.loaded: dict[str, Any] = {}
 
@@ -249,6 +260,8 @@ class Reader:
             return {k: self.decode(v) for k, v in value["dict"].items()}
         if "float" in value:
             return float(value["float"])
+        if "npy" in value:
+            return np.load(io.BytesIO(base64.b64decode(value["npy"])), allow_pickle=False)
         if "array" in value:
             return np.load(self._path(value["array"]), allow_pickle=False)
         if "model" in value:
@@ -259,8 +272,8 @@ class Reader:
         raise Unreadable(f"an unknown record {sorted(value)}")
 
     def _path(self, name: str) -> Path:
-        path = (self.folder / name).resolve()
-        if path.parent != self.folder.resolve():
+        path = (self.folder / name).resolve() if self.folder else None
+        if path is None or path.parent != self.folder.resolve():
             raise Unreadable(f"a record names a file outside its folder: {name}")
         return path
 
