@@ -338,23 +338,18 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     release = [*release_cells()]
     release.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
     outside = OutsideCheck(cells, release_of(release), Box(), {})
-    path = tmp_path / "cells.jsonl"
     lines = [{"cell": 1}, {"cell": 1, "output": {
         "output_type": "stream", "name": "stdout", "text": "hi\n"}}, {"cell": 1, "output": {
         "output_type": "display_data", "data": {"text/html": "<script>x</script><b>b</b>",
                                                 "application/javascript": "alert(1)"},
         "metadata": {}}}, {"cell": 1, "end": True}, {"cell": 2}]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    outside.report_fd = os.open(path, os.O_RDONLY)
-    try:
-        outside.answer_outputs(cells)
-    finally:
-        os.close(outside.report_fd)
+    outside.report = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    outside.answer_outputs(cells)
     stream, shown = cells[1].outputs
     assert stream.text == "hi\n" and cells[1].execution_count == 1
     assert "<script" not in shown.data["text/html"] and "application/javascript" not in shown.data
     assert [(o.ename, o.evalue) for o in cells[2].outputs] == [("DeadKernelError", DIED)]
-    outside.report_fd = None
+    outside.report = None
     outside.answer_outputs(cells)
     assert cells[1].outputs[0].text == NOT_RUN_ANSWER and cells[1].execution_count is None
 
@@ -374,7 +369,7 @@ def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
     outside.start()
     try:
         outside.decide(cells)
-        report = os.pread(outside.report_fd, 1 << 20, 0).decode()
+        report = outside.report.decode()
         outside.answer_outputs(cells)
     finally:
         outside.stop()
@@ -384,7 +379,42 @@ def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
     assert len(report.splitlines()) == 2  # the cell's start, and its stream's line
 
 
-@pytest.mark.parametrize("forged", ["big", "infinity", "nested", "not_an_answer"])
+def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
+    """The report is read before the tests call the answers: a line the graded function
+    writes over it when called with a test's inputs is never an answer cell's output."""
+    from instructor.engine import limits
+
+    leak = ('import os\n'
+            'def _report():\n'
+            '    for fd in os.listdir("/proc/self/fd"):\n'
+            '        try:\n'
+            '            if os.readlink(f"/proc/self/fd/{fd}").endswith("cells.jsonl"):\n'
+            '                return int(fd)\n'
+            '        except OSError:\n'
+            '            pass\n'
+            'REPORT = _report()\n'
+            'def area(r):\n'
+            '    line = (\'{"cell": 1, "output": {"output_type": "stream", "name": '
+            '"stdout", "text": "LEAK %r"}}\\n\' % r).encode()\n'
+            '    os.pwrite(REPORT, line, 0)\n'
+            '    return 3.14159 * r * r\n')
+    cells = submission(leak)
+    outside = OutsideCheck(cells, the_release(), Box(limits.readable_paths()), {},
+                           timeout=120)
+    outside.start()
+    report = os.dup(outside.report_fd)
+    try:
+        outside.decide(cells)
+        outside.answer_outputs(cells)
+        assert b"LEAK 2.0" in os.pread(report, 1 << 20, 0)
+    finally:
+        os.close(report)
+        outside.stop()
+    shown = [o.get("text", "") for o in cells[1].outputs]
+    assert not any("LEAK" in text for text in shown), shown
+
+
+@pytest.mark.parametrize("forged", ["big", "infinity", "nested", "not_an_answer", "many"])
 def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     """The report is written by the student's process, which can write it directly: a
     stream past the cell's output cap becomes one OutputTooLarge error; a line that is
@@ -401,16 +431,14 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
         "nested": '{"cell": 1, "output": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
         "not_an_answer": json.dumps({"cell": 2, "output": {
             "output_type": "error", "ename": "NeedsReview", "evalue": "x"}}) + "\n",
+        "many": "".join(f'{{"cell": 1, "output": {{"output_type": "stream", "name": '
+                        f'"{name}", "text": ""}}}}\n'
+                        for name in ["stdout", "stderr"] * 6_000) + '{"cell": 1, "end": true}\n',
     }
-    path = tmp_path / "cells.jsonl"
-    path.write_text(lines[forged])
-    outside.report_fd = os.open(path, os.O_RDONLY)
-    try:
-        outside.answer_outputs(cells)
-    finally:
-        os.close(outside.report_fd)
+    outside.report = lines[forged].encode()
+    outside.answer_outputs(cells)
     shown = [(o.output_type, o.get("ename")) for o in cells[1].outputs]
-    if forged == "big":
+    if forged in ("big", "many"):
         assert shown == [("error", "OutputTooLarge")]
     else:
         assert cells[1].execution_count is None and shown == [("stream", None)]

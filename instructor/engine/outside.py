@@ -175,6 +175,7 @@ class OutsideCheck:
         self.work: str | None = None
         self.verdicts_fd: int | None = None
         self.report_fd: int | None = None
+        self.report: bytes | None = None
 
     # -------------------------------------------------------------- the two processes
     def start(self) -> None:
@@ -291,12 +292,22 @@ class OutsideCheck:
                 return
             time.sleep(0.1)
 
+    def _take_report(self) -> None:
+        """Read the answer cells' report once, before the checking process gets its job:
+        what the answer process writes while the tests call it (their inputs) is never
+        read, whatever it does to the file."""
+        if self.report_fd is not None:
+            self.report = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
+            os.close(self.report_fd)
+            self.report_fd = None
+
     def _verdicts(self, job: dict, cells) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
         deadline = time.monotonic() + self.timeout
         if self.answers is not None:
             self._send_answers(cells)
             self._wait_for_answers(deadline)
+        self._take_report()  # before any test calls an answer with its inputs
         try:
             log, _ = self.process.communicate(
                 json.dumps(job), timeout=max(1.0, deadline - time.monotonic()))
@@ -369,10 +380,10 @@ class OutsideCheck:
 
         answer_cells = self.release.answer_cells(cells)
         ran = {i for task_answers in answer_cells.values() for i, _source in task_answers}
+        self._take_report()  # no test ran: the report as it is
         report, ended = {}, set()
-        if self.report_fd is not None:
-            text = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
-            report, ended = read_report(text.decode("utf-8", "replace"), ran)
+        if self.report is not None:
+            report, ended = read_report(self.report.decode("utf-8", "replace"), ran)
         for task_answers in answer_cells.values():
             for index, _source in task_answers:
                 outputs = report.get(index, NOT_RUN_ANSWER)
@@ -391,6 +402,10 @@ class OutsideCheck:
         output cap (the answer process keeps to it, but the student's code can write the
         report itself); else one ``OutputTooLarge`` error."""
         limit = self.cell_limits[1]
+        if len(outputs) > MAX_OUTPUTS:
+            return [error_output("OutputTooLarge", (
+                f"this cell wrote more than {MAX_OUTPUTS} outputs; they were dropped, "
+                "and the cell fails"))]
         try:  # measured as the answer process measures against the cap
             size = sum(len(o["text"]) if o.get("output_type") == "stream"
                        and isinstance(o.get("text"), str) else len(json.dumps(o))
@@ -414,28 +429,45 @@ DIED = ("the process running your answer cells ended while running this cell (os
         "tests could not call it")
 
 
+#: Outputs kept of one answer cell (a run of prints is one): past it, OutputTooLarge.
+MAX_OUTPUTS = 10_000
+#: How each of the answer process's lines begins (json.dumps of ``{"cell": ...}``).
+ENTRY = '{"cell": '
+
+
 def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
     """The answer process's report (:class:`instructor.engine.answers.CellOutputs`): each
     cell's outputs, in the order the cells started, and the cells that ended. Written by
-    the student's process: a line that is not one of a cell in ``ran`` is skipped."""
+    the student's process: a line that is not one of a cell in ``ran`` is skipped, unparsed
+    unless it begins as the process's lines do; a stream keeps its name and text only."""
     report: dict[int, list] = {}
     ended: set[int] = set()
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
         if line.encode() + b"\n" == DONE:
             break
-        entry = _entry(line)
+        if not line.startswith(ENTRY):
+            continue
+        entry = _entry(line, open_stream=number == len(lines) - 1)
         index = entry.get("cell") if isinstance(entry, dict) else None
         if type(index) is not int or index not in ran:
             continue
+        outputs = report.setdefault(index, [])
         output = entry.get("output")
-        report.setdefault(index, []).extend([output] if isinstance(output, dict) else [])
+        if isinstance(output, dict) and len(outputs) <= MAX_OUTPUTS:
+            if output.get("output_type") == "stream":
+                output = {"output_type": "stream", "name": output.get("name"),
+                          "text": output.get("text")}
+            outputs.append(output)
         if entry.get("end") is True:
             ended.add(index)
     return report, ended
 
 
-def _entry(line: str):
-    for attempt in (line, line + '"}}'):  # a stream's line the process died in is open
+def _entry(line: str, open_stream: bool):
+    """One line of the report, or None; the last may be a stream's line the process died
+    in, left open."""
+    for attempt in (line, line + '"}}') if open_stream else (line,):
         with contextlib.suppress(ValueError, RecursionError):
             return json.loads(attempt)
     return None
