@@ -103,3 +103,25 @@ def test_unknown_values_are_refused_both_ways(tmp_path):
     (tmp_path.parent / "outside.npy").write_bytes(b"")
     with pytest.raises(wire.Unreadable, match="outside its folder"):
         reader.decode({"array": "../outside.npy"})
+
+
+def test_an_array_record_holds_an_array_and_nothing_else():
+    """np.load would open a zip (a lazy NpzFile, unpacked past the record cap on access):
+    the reader takes a .npy alone, refuses a model where data was expected, and an array
+    of elements without bytes claiming a huge shape."""
+    import base64
+    import io
+
+    def inline(write) -> dict:
+        buffer = io.BytesIO()
+        write(buffer)
+        return {"npy": base64.b64encode(buffer.getvalue()).decode()}
+
+    reader = wire.Reader()
+    assert reader.decode(inline(lambda f: np.save(f, np.arange(3)))).tolist() == [0, 1, 2]
+    for record in (inline(lambda f: np.savez_compressed(f, x=np.zeros(10 ** 6))),
+                   inline(lambda f: np.lib.format.write_array_header_1_0(
+                       f, {"descr": "|V0", "fortran_order": False, "shape": (2 ** 60,)})),
+                   {"model": ["x"]}, {"model": "m.keras"}):
+        with pytest.raises(wire.Unreadable):
+            reader.decode(record)

@@ -261,10 +261,13 @@ class Reader:
         if "float" in value:
             return float(value["float"])
         if "npy" in value:
-            return np.load(io.BytesIO(base64.b64decode(value["npy"])), allow_pickle=False)
+            return _array(io.BytesIO(base64.b64decode(value["npy"])))
         if "array" in value:
-            return np.load(self._path(value["array"]), allow_pickle=False)
+            with open(self._path(value["array"]), "rb") as f:
+                return _array(f)
         if "model" in value:
+            if self.folder is None or not isinstance(value["model"], str):
+                raise Unreadable("a model where data was expected")
             model = self._model(value["model"])
             for name in value.get("path", []):
                 model = model.get_layer(name)
@@ -293,3 +296,14 @@ class Reader:
                                     f"its own code ({type(err).__name__}: {message})") from None
         return self.loaded[name]
 
+
+def _array(f) -> np.ndarray:
+    """The array a ``.npy`` file holds, and nothing else (``np.load`` would open a zip
+    too); one of elements without bytes (dtype ``V0``) must be empty."""
+    try:
+        array = np.lib.format.read_array(f, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        raise Unreadable(f"not an array: {err}") from None
+    if array.dtype.itemsize == 0 and array.size:
+        raise Unreadable("an array of elements without bytes")
+    return array
