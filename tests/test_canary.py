@@ -228,7 +228,7 @@ def cheap(tmp_path, monkeypatch):
 
     monkeypatch.setattr(canary, "ROOT", code)
     monkeypatch.setattr(canary, "_grade_all", grade_all)
-    monkeypatch.setattr(canary, "preflight", lambda *args, **kwargs: ([], []))
+    monkeypatch.setattr(canary, "preflight", lambda *args, **kwargs: ({}, []))
     packages = canary.installed_packages()
     monkeypatch.setattr(canary, "installed_packages", lambda: packages)
     env = {"COURSE_CANARY_CACHE": str(tmp_path / "cache")}

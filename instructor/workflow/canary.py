@@ -116,46 +116,51 @@ def needs(assignment: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
 _PREFLIGHT = """
 import json, sys
 from helpers import datasets, pretrained
-out = {"looked": [str(p) for p in datasets.search_dirs()], "problems": []}
+out = {"looked": [str(p) for p in datasets.search_dirs()], "problems": {}}
 for name in filter(None, sys.argv[1].split(",")):
     try:
         datasets.load_raw(name, download=False)
     except Exception as err:
-        out["problems"].append(f"dataset '{name}': {type(err).__name__}: {err}")
+        out["problems"][name] = f"dataset '{name}': {type(err).__name__}: {err}"
 for name in filter(None, sys.argv[2].split(",")):
     path = pretrained.weights_path(name)
     try:
         with open(path, "rb") as f:
             f.read(1)
     except OSError as err:
-        out["problems"].append(f"pre-trained weights '{name}' ({path}): "
-                               f"{type(err).__name__}: {err.strerror}")
+        out["problems"][name] = (f"pre-trained weights '{name}' ({path}): "
+                                 f"{type(err).__name__}: {err.strerror}")
 print(json.dumps(out))
 """
 
 
-def preflight(assignment: str, root: Path, work: Path, env: dict | None = None,
-              ) -> tuple[list[str], list[str]]:
-    """Load the assignment's datasets and open its weights from inside the grading
-    sandbox (its read allow-list and memory cap); ``(problems, places looked)``."""
+def preflight(assignments: list[str], root: Path, work: Path, env: dict | None = None,
+              ) -> tuple[dict[str, list[str]], list[str]]:
+    """Load the datasets and open the weights of ``assignments`` from inside the grading
+    sandbox (its read allow-list and memory cap), in one process for them all;
+    ``({assignment: problems}, places looked)``."""
     from instructor.engine import roles
 
-    datasets, weights = needs(assignment, root)
+    wanted = {a: needs(a, root) for a in assignments}
+    datasets, weights = ({n for need in wanted.values() for n in need[i]} for i in (0, 1))
     if not datasets and not weights:
-        return [], []
+        return {}, []
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     box = roles.Box.from_settings(grading_env(env))
     command, environment = roles.launch(roles.PREFLIGHT, [
-        sys.executable, "-c", _PREFLIGHT, ",".join(datasets), ",".join(weights)], str(work), box)
+        sys.executable, "-c", _PREFLIGHT, ",".join(sorted(datasets)),
+        ",".join(sorted(weights))], str(work), box)
     done = subprocess.run(command, cwd=work, env=environment,
                           capture_output=True, text=True, timeout=600)
     try:
         out = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        return [f"the preflight could not run in the sandbox (exit {done.returncode}): "
-                f"{done.stderr.strip()[-800:]}"], []
-    return out["problems"], out["looked"]
+        problem = (f"the preflight could not run in the sandbox (exit {done.returncode}): "
+                   f"{done.stderr.strip()[-800:]}")
+        return {a: [problem] for a in assignments}, []
+    return ({a: [out["problems"][n] for n in [*ds, *ws] if n in out["problems"]]
+             for a, (ds, ws) in wanted.items()}, out["looked"])
 
 
 # ---------------------------------------------------------------- the cache
@@ -375,9 +380,10 @@ class _Plan:
 
 
 def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
-          locks: contextlib.ExitStack) -> _Plan:
-    """Preflight, cache lookup and the two folders to grade; the cache entry's lock is
-    held on ``locks`` until the verdict is written."""
+          locks: contextlib.ExitStack, checked: tuple[list[str], list[str]]) -> _Plan:
+    """Cache lookup and the two folders to grade, given what the preflight found
+    (``checked``: problems, places looked); the cache entry's lock is held on ``locks``
+    until the verdict is written."""
     work = run_dir / "canary" / assignment
     release = run_dir / "release" / assignment / f"{assignment}.ipynb"
     stub_dir = work / STUB / assignment
@@ -385,8 +391,7 @@ def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
     shutil.copy2(release, stub_dir / release.name)
     key = answer_key(assignment, root, work / KEY / assignment, release)
     canary = Canary(assignment)
-    # preflight: every time (data can vanish between runs), a second or two
-    problems, looked = preflight(assignment, root, work / "preflight", env)
+    problems, looked = checked
     canary.looked = looked
     # data that cannot be loaded now may have been there when the canary passed: grade
     # again; weights that cannot be opened only cost time (the model trains instead)
@@ -439,8 +444,12 @@ def run_all(assignments: list[str], root: Path, run_dir: Path, env: dict | None 
     """
     root, run_dir, env = Path(root), Path(run_dir), dict(env or {})
     with contextlib.ExitStack() as locks:
+        names = sorted(set(assignments))
+        # every run (data can vanish between runs), for all of them at once
+        found, looked = preflight(names, root, run_dir / "canary" / "preflight", env)
         # the cache's locks are taken in one order, so two shards never wait on each other
-        plans = {a: _plan(a, root, run_dir, env, rerun, locks) for a in sorted(set(assignments))}
+        plans = {a: _plan(a, root, run_dir, env, rerun, locks, (found.get(a, []), looked))
+                 for a in names}
         todo = [(a, who, plan.sources[who]) for who in (KEY, STUB)
                 for a, plan in plans.items() if plan.sources is not None]
         if todo:

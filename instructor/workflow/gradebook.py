@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from instructor import ROOT
+from instructor.workflow import nbgrader_server
 from instructor.workflow.badges import add_badge_cells
 from instructor.workflow.nbgrader_cli import nbgrader
 
@@ -37,11 +39,15 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
     """
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
     try:
-        for name in names:
-            nbgrader("generate_assignment", name, "--force", "--log-level=ERROR",
-                     *([] if db else ["--no-db"]),
-                     f"--CourseDirectory.release_directory={scratch}", root=root,
-                     db=gradebook)
+        # forked from an nbgrader server when the grader runs one (instructor autograde)
+        with nbgrader_server.lease() as server:
+            for name in names:
+                done = nbgrader("generate_assignment", name, "--force", "--log-level=ERROR",
+                                *([] if db else ["--no-db"]),
+                                f"--CourseDirectory.release_directory={scratch}", root=root,
+                                db=gradebook, capture=True, check=False, server=server)
+                sys.stderr.write(done.stdout + done.stderr)
+                done.check_returncode()
         if release_dir is not None:
             add_badge_cells(scratch, names)
     finally:
