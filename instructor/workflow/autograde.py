@@ -1,19 +1,14 @@
 """Autograde a class: every student in parallel, each in an isolated course folder.
 
-nbgrader grades one submission after another in one process, against one SQLite
-gradebook (jupyter/nbgrader#174 asks for parallel grading). Here each submission is
-graded by its own ``nbgrader autograde`` process, in a scratch course folder that holds
-a copy of the gradebook, that student's submission, the release and the assignment's
-data files, nothing else (:func:`instructor.workflow.submission.grade_one`). ``--jobs``
-of these run at once. When one finishes, the parent process, and only it, copies that
-student's automatic scores into the course gradebook (manual scores given there are
-kept) and the graded notebook into ``autograded/``. So SQLite sees one writer; a
-submission that crashes, hangs or tampers with its gradebook copy harms no one else;
-and a failure is reported per student, with 0 points and a note, never silently.
-
-Before grading, the gradebook gets the assignment's current cells (``nbgrader
-generate_assignment`` into a scratch release folder), and the canary
-(:mod:`instructor.workflow.canary`) of each assignment to grade runs.
+nbgrader grades one submission after another against one SQLite gradebook
+(jupyter/nbgrader#174). Here each submission gets its own ``nbgrader autograde`` in a
+scratch course folder holding a copy of the gradebook, that submission, the release and
+the assignment's data files (:func:`instructor.workflow.submission.grade_one`), ``--jobs``
+at once; only the parent copies a finished student's automatic scores into the course
+gradebook (manual scores kept) and the graded notebook into ``autograded/``. So SQLite
+sees one writer, a submission that crashes, hangs or tampers harms no one else, and a
+failure is that student's 0 with a note. First the gradebook gets the current cells and
+the canary (:mod:`instructor.workflow.canary`) runs.
 """
 
 from __future__ import annotations
@@ -98,13 +93,10 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
               ) -> list[Result]:
     """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
 
-    First, for each assignment with a submission to grade, the canary
-    (:mod:`instructor.workflow.canary`): the answer key must get full marks and the
-    released stub 0, graded as the students will be, or
-    :class:`~instructor.workflow.canary.CanaryFailed` is raised before any student is
-    graded. ``canary=False`` skips it (``--skip-canary``); ``canary_only`` runs it for
-    every assignment and grades no one (before plain ``nbgrader autograde``);
-    ``rerun_canary`` grades it even when a passed canary is cached (``--rerun-canary``).
+    First the canary of each assignment with a submission to grade
+    (:class:`~instructor.workflow.canary.CanaryFailed`: no student graded);
+    ``canary=False`` skips it, ``canary_only`` runs it for every assignment and grades no
+    one, ``rerun_canary`` grades it even when a pass is cached.
 
     With ``shard``, only that shard's students, into the shard's own folder
     (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which

@@ -1,34 +1,12 @@
 """The canary: the answer key and the released stub graded before any student.
 
-A grader that cannot give the answer key full marks grades every student wrongly, and
-says nothing: a dataset the hidden tests load is not reachable from the sandbox,
-another TensorFlow, a machine slow enough to hit the timeouts, a sandbox rule that
-blocks a path. A grader that gives the stub points (a checker that accepts anything)
-is as wrong. So before the first student of an assignment is graded
-(:func:`instructor.workflow.autograde.autograde`: every student, ``--student``, each
-``--shard``, the class benchmark), this module:
-
-1. checks, from inside the grading sandbox, that the datasets and pre-trained weights
-   the assignment's cells load are found and readable (:func:`preflight`);
-2. grades the answer key (``solutions/<A>/<A>.ipynb``; built from the source notebook
-   when the course folder has no ``solutions/``) and the released stub through the
-   grading path students take (``submission.grade_one``: the same scratch course folder
-   with a copy of the gradebook, sandbox, limits, scope and outside check), never
-   writing the course's gradebook or ``autograded/``;
-3. requires full marks for the key and 0 for the stub, with the stub's message
-   (``ClearSolutions.code_stub`` in nbgrader_config.py) among its errors; otherwise
-   raises :class:`CanaryFailed`, whose message names the failing test cells, their
-   errors and what the preflight found (where the grader looked for data), and which
-   exits non-zero. When the verdict is good, what the preflight found is printed as a
-   warning (weights the sandbox cannot open: the models train instead of loading).
-
-A canary that passed is remembered in ``COURSE_CANARY_CACHE`` (default ``.canary/`` in
-the course folder) under a key made of the release, source and key notebooks, the
-grader's code, every installed package's version, the course's settings and the
-machine (:func:`cache_key`): a re-run or another shard on the same machine does not
-grade it again, unless the preflight finds a dataset missing now. Failures are not
-remembered. ``--rerun-canary`` grades it whatever the cache holds; ``--skip-canary``
-grades without it.
+A grader that cannot give the key full marks, or gives the stub points, grades every
+student wrongly and says nothing. So before the first student of an assignment, a
+preflight (:func:`preflight`) loads what the assignment's cells load from inside the
+grading sandbox, then the key and the stub are graded through ``submission.grade_one``
+(never writing the course's gradebook or ``autograded/``); anything but full marks and 0
+raises :class:`CanaryFailed`. A pass is cached (:func:`cache_key`). docs/grading.md,
+"The canary", says what an instructor sees and which options change it.
 """
 
 from __future__ import annotations
