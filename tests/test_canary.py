@@ -162,6 +162,23 @@ def test_what_an_assignment_loads():
     assert datasets == ["mnist"] and "08_vae" in weights
 
 
+
+def test_one_preflight_tells_each_assignment_what_it_lacks(tmp_path, data_dir):
+    """One sandboxed process checks every assignment's data; each assignment is told
+    only of what it needs and cannot load."""
+    import shutil
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "keras").mkdir()
+    shutil.copy(data_dir / "mnist.npz", tmp_path / "data")
+    env = {"COURSE_DATA_DIR": str(tmp_path / "data"), "KERAS_HOME": str(tmp_path / "keras")}
+    found, looked = canary.preflight(["02_stacked_autoencoders", "08_variational_autoencoder"],
+                                     ROOT, tmp_path / "work", env)
+    assert [p.split(":")[0] for p in found["02_stacked_autoencoders"]] == [
+        "dataset 'fashion_mnist'"]
+    assert found["08_variational_autoencoder"] == []  # mnist is there, and its weights
+    assert str(tmp_path / "data") in looked
+
 def test_the_cache_key_follows_the_release_and_the_settings(tmp_path):
     name = "02_stacked_autoencoders"
     release = tmp_path / "release.ipynb"
