@@ -260,11 +260,10 @@ def expect_io(model: Any, input_shape: Sequence[int], output_shape: Sequence[int
                  f"{name}: output shape for an input of shape {tuple(input_shape)}")
 
 
-def expect_composed(auto: Any, encoder: Any, decoder: Any, x: np.ndarray,
-                    name: str = "auto") -> None:
+def expect_composed(auto: Any, encoder: Any, decoder: Any, x: np.ndarray) -> None:
     """``auto(x)`` equals ``decoder(encoder(x))``: the same layers, same weights."""
     got = np.asarray(auto(x))
     want = np.asarray(decoder(encoder(x)))
     expect(got.shape == want.shape and np.allclose(got, want, atol=1e-5),
-           f"{name}(x) should equal decoder(encoder(x)), using the encoder and decoder "
+           "auto(x) should equal decoder(encoder(x)), using the encoder and decoder "
            "returned (not copies with other weights)")
