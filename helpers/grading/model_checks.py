@@ -70,16 +70,13 @@ def layer_kinds(model: Any) -> list[str]:
 
 def keras_kind(layer: Any) -> str:
     """The Keras layer class a layer is or derives from (``class MyDense(Dense)``: ``"Dense"``)."""
-    for cls in type(layer).__mro__:
-        if cls.__module__.split(".")[0] in ("keras", "tf_keras"):
-            return cls.__name__
-    return type(layer).__name__
+    return next((cls.__name__ for cls in type(layer).__mro__
+                 if cls.__module__.split(".")[0] in ("keras", "tf_keras")), type(layer).__name__)
 
 
 # ---------------------------------------------------------------- activations
 def _function_name(fn: Any) -> str:
-    name = getattr(fn, "__name__", None) or type(fn).__name__
-    return name.lower()
+    return (getattr(fn, "__name__", None) or type(fn).__name__).lower()
 
 
 def activation_name(layer: Any) -> str:
