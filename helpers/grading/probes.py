@@ -513,7 +513,8 @@ class VaeEncoder:
     def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
         """Random weights, set and returned as ``(body, mean, log_var)``, the log variance's
         kernel scaled by ``log_var_scale``, the heads' biases centred on their outputs for
-        ``x`` (so that an activation on a head shows), or the log variance's on ``log_var_bias``."""
+        ``x`` (so that an activation on a head shows), or the log variance's about
+        ``log_var_bias``."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
         log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
