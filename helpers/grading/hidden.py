@@ -1,19 +1,9 @@
 """Inputs of hidden tests, drawn per submission: ``helpers.hidden_rng(name)``.
 
-A hidden test with a fixed seed draws the same inputs for everyone, every year: once
-its inputs and expected values leak (a student's code can print what it was called
-with), an answer can memorise them. So the hidden tests of notebooks 05-07 draw their
-inputs from :func:`hidden_rng`, seeded by a key the grader derives, outside the kernel,
-from its secret and the submission (:func:`submission_key`: an HMAC of the student's id
-and the submission's timestamp under the grader's secret). The kernel receives only
-that key (:data:`KEY_VARIABLE` in its environment), never the secret:
-
-- a regrade of the same submission draws the same inputs (same key);
-- another student, another submission or another secret draws other inputs;
-- without a key (a student running the notebook themselves, ``make test``) the draws
-  come from a public seed, so the notebook still runs everywhere.
-
-The tests compute their expected values from the drawn inputs themselves, with NumPy.
+Why and how: docs/grading.md, "Hidden tests stay unguessable". The grader derives the key
+outside the kernel (:func:`submission_key`); the kernel gets only the key
+(:data:`KEY_VARIABLE`), never the secret. Without a key (``make test``, a student's own
+run) the draws come from a public seed, so the notebook still runs everywhere.
 """
 
 from __future__ import annotations

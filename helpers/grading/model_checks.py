@@ -1,12 +1,10 @@
 """Look inside Keras models from a test cell, whatever style built them.
 
 Students build the same architecture in many correct ways (``Sequential`` or functional,
-``keras.Input`` or ``input_shape=``, nested models, an activation as an argument or a
-layer, an L1 penalty as ``regularizers.L1``, ``L1L2`` or an ``ActivityRegularization``
-layer). The functions here describe a model by what it does (layer types in order, units,
-activations, weight shapes, penalties, output shapes), never by layer names or indices,
-and match layer types by class name along the class hierarchy (a subclass of ``Dense`` is
-a ``Dense``, whichever module path imported Keras), so that tests accept every style.
+nested models, an activation as an argument or a layer, an L1 penalty as a regularizer or
+an ``ActivityRegularization`` layer). So a model is described by what it does, never by
+layer names or indices, and layer types are matched by class name along the class
+hierarchy (a subclass of ``Dense`` is a ``Dense``, whichever module path imported Keras).
 """
 
 from __future__ import annotations
@@ -19,8 +17,7 @@ import numpy as np
 
 from helpers.keras_versions import activity_loss_is_averaged
 
-#: Layers that pass their input through unchanged (apart from side effects such as an
-#: activity penalty) and so do not change which tensor "the code" is.
+#: Layers that pass their input through unchanged (an activity penalty aside).
 PASS_THROUGH = ("ActivityRegularization", "Dropout", "GaussianNoise", "Identity")
 
 #: Layers that only apply an activation function.
@@ -29,13 +26,10 @@ ACTIVATION_LAYERS = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU
 _ACTIVATION_OF = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "ELU": "elu",
                   "Softmax": "softmax"}
 
-#: Common spellings of the same loss, mapped to one name.
-_LOSS_ALIASES = {
-    "bce": "binary_crossentropy", "binarycrossentropy": "binary_crossentropy",
-    "binary_cross_entropy": "binary_crossentropy",
-    "mse": "mean_squared_error", "meansquarederror": "mean_squared_error",
-    "mae": "mean_absolute_error", "meanabsoluteerror": "mean_absolute_error",
-}
+#: Common spellings of the same loss (underscores dropped: :func:`loss_name`), one name.
+_LOSS_ALIASES = {"bce": "binary_crossentropy", "binarycrossentropy": "binary_crossentropy",
+                 "mse": "mean_squared_error", "meansquarederror": "mean_squared_error",
+                 "mae": "mean_absolute_error", "meanabsoluteerror": "mean_absolute_error"}
 
 
 # ---------------------------------------------------------------- layers
@@ -50,19 +44,10 @@ def is_model(layer: Any) -> bool:
 
 
 def layers_of(model: Any) -> list[Any]:
-    """All layers of ``model`` in order, nested models flattened, ``InputLayer`` skipped:
-    for a chain of layers (an encoder, a decoder, an autoencoder of both) the order data
-    flows through them, as a functional model lists its layers in the order it calls them.
-    """
-    flat: list[Any] = []
-    for layer in model.layers:
-        if is_a(layer, "InputLayer"):
-            continue
-        if is_model(layer):
-            flat.extend(layers_of(layer))
-        else:
-            flat.append(layer)
-    return flat
+    """All layers of ``model`` in order (for a chain, the order data flows through them),
+    nested models flattened, ``InputLayer`` skipped."""
+    return [leaf for layer in model.layers if not is_a(layer, "InputLayer")
+            for leaf in (layers_of(layer) if is_model(layer) else [layer])]
 
 
 def layers_of_type(model: Any, *class_names: str) -> list[Any]:
@@ -77,33 +62,26 @@ def conv_layers(model: Any) -> list[Any]:
 
 
 def layer_kinds(model: Any) -> list[str]:
-    """Class names of the layers in order (see :func:`keras_kind`), pass-through and
-    activation-only layers left out, so that ``Dense(8, activation="relu")`` and
-    ``Dense(8)`` + ``Activation("relu")`` give the same list: ``['Conv2D', ...]``.
-    """
+    """:func:`keras_kind` of the layers in order, pass-through and activation-only layers
+    left out (``Dense(8)`` + ``Activation("relu")`` is ``["Dense"]``)."""
     return [keras_kind(layer) for layer in layers_of(model)
             if not is_a(layer, *PASS_THROUGH, *ACTIVATION_LAYERS)]
 
 
 def keras_kind(layer: Any) -> str:
-    """The name of the Keras layer class a layer is, or derives from: a student's
-    ``class MyDense(keras.layers.Dense)`` is a ``"Dense"``."""
-    for cls in type(layer).__mro__:
-        if cls.__module__.split(".")[0] in ("keras", "tf_keras"):
-            return cls.__name__
-    return type(layer).__name__
+    """The Keras layer class a layer is or derives from (``class MyDense(Dense)``: ``"Dense"``)."""
+    return next((cls.__name__ for cls in type(layer).__mro__
+                 if cls.__module__.split(".")[0] in ("keras", "tf_keras")), type(layer).__name__)
 
 
 # ---------------------------------------------------------------- activations
 def _function_name(fn: Any) -> str:
-    name = getattr(fn, "__name__", None) or type(fn).__name__
-    return name.lower()
+    return (getattr(fn, "__name__", None) or type(fn).__name__).lower()
 
 
 def activation_name(layer: Any) -> str:
-    """The name of the activation a layer applies (``"relu"``, ``"sigmoid"``...), from its
-    ``activation`` argument (``Dense``, ``Conv2D``...) or its class (``ReLU()``); a layer
-    without any gives ``"linear"``."""
+    """The activation a layer applies, from its ``activation`` or its class (``ReLU()``);
+    ``"linear"`` without one."""
     for cls in type(layer).__mro__:
         if cls.__name__ in _ACTIVATION_OF:
             return _ACTIVATION_OF[cls.__name__]
@@ -114,8 +92,7 @@ def activation_name(layer: Any) -> str:
 def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
     """For each layer of class ``kind``, the activation its output finally goes through:
     its own, or if that is linear, that of the activation-only layers right after it
-    (pass-through layers skipped). ``Dense(8, activation="relu")`` and ``Dense(8)`` +
-    ``ReLU()`` both give ``"relu"``."""
+    (pass-through layers skipped)."""
     flat, names = layers_of(model), []
     for i, layer in enumerate(flat):
         if is_a(layer, kind):
@@ -130,26 +107,21 @@ def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
 
 # ---------------------------------------------------------------- weights and shapes
 def weight_shapes(model: Any) -> list[tuple[int, ...]]:
-    """The shapes of the model's trainable weights, in layer order: the same list, the
-    same layer sizes in the same order (a decoder not mirrored, filters in the wrong
-    order, differ even when the output shape happens to be right)."""
+    """The shapes of the model's trainable weights, in layer order (a decoder not mirrored
+    differs even when its output shape is right)."""
     return [tuple(int(d) for d in w.shape) for w in model.trainable_weights]
 
 
 def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:
-    """The kernel shapes of the layers of class ``kind`` in order, e.g. ``[(784, 128), ...]``."""
+    """The kernel shapes of the layers of class ``kind``, in order."""
     return [tuple(int(d) for d in layer.kernel.shape) for layer in layers_of_type(model, kind)]
 
 
 # ---------------------------------------------------------------- regularization
 def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
     """The activity-regularization loss ``model`` adds when its output is the batch
-    ``code``: the regularizers of its last layer that computes something and of the
-    pass-through layers after it (all see its output), divided by the batch size as Keras
-    3.15 records it (3.13 does not). An L1 penalty of weight ``lam``, as ``regularizers.L1``,
-    ``L1L2(l1=...)`` or ``ActivityRegularization``, gives ``lam * mean over examples of
-    sum(|code|)``; no penalty on the code gives ``0.0``.
-    """
+    ``code`` (the regularizers of its last computing layer and of the pass-through layers
+    after it), per example: an L1 of weight ``lam`` gives ``lam * mean(sum(|code|))``."""
     import keras
 
     z = keras.ops.convert_to_tensor(np.asarray(code, dtype=np.float32))
@@ -164,9 +136,8 @@ def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
 
 
 def activity_loss(model: Any, x: np.ndarray) -> float:
-    """The activity-regularization loss the model records, on every layer, when called
-    on ``x`` (against :func:`l1_penalty_on_code` of its output: is a penalty elsewhere?),
-    per example on either Keras (3.15 averages over the batch, 3.13, Colab's, sums)."""
+    """The activity-regularization loss of every layer of the model called on ``x``, per
+    example on either Keras (3.15 averages over the batch, 3.13, Colab's, sums)."""
     import keras
 
     model(np.asarray(x, dtype=np.float32))
@@ -175,9 +146,8 @@ def activity_loss(model: Any, x: np.ndarray) -> float:
 
 
 # ---------------------------------------------------------------- compilation and training
-#: The settings of Keras' Adam that change how it moves the weights, at their defaults
-#: (the learning rate and epsilon aside: the tests set the one, the step-size probes
-#: judge the other). A moving average that overwrites the weights after every step, say,
+#: Adam's settings that change how it moves the weights, at their defaults (not the learning
+#: rate and epsilon: the tests set one, the probes judge the other). ``use_ema``, say,
 #: leaves Adam's first step exact and stops the training after it.
 ADAM_DEFAULTS = {"beta_1": 0.9, "beta_2": 0.999, "amsgrad": False, "weight_decay": None,
                  "clipnorm": None, "clipvalue": None, "global_clipnorm": None,
@@ -186,8 +156,7 @@ ADAM_DEFAULTS = {"beta_1": 0.9, "beta_2": 0.999, "amsgrad": False, "weight_decay
 
 
 def optimizer_settings(optimizer: Any) -> dict[str, Any]:
-    """The :data:`ADAM_DEFAULTS` settings of ``optimizer`` that are not Adam's defaults
-    (from its ``get_config()``; those it does not report count as defaults)."""
+    """The :data:`ADAM_DEFAULTS` settings ``optimizer.get_config()`` reports otherwise."""
     try:
         config = optimizer.get_config()
     except Exception:  # noqa: BLE001 - an optimizer that cannot say: nothing to compare
@@ -208,9 +177,8 @@ def _same_setting(value: Any, default: Any) -> bool:
 
 
 def optimizer_name(model: Any) -> str | None:
-    """The optimizer's class name in lower case (``"adam"``, ``"sgd"``), ``None`` if
-    uncompiled; an Adam whose update settings are not the defaults says which
-    (``"adam (use_ema=True)"``)."""
+    """The optimizer's class name in lower case, ``None`` if uncompiled; an Adam not at its
+    defaults says which (``"adam (use_ema=True)"``)."""
     opt = getattr(model, "optimizer", None)
     if opt is None:
         return None
@@ -222,15 +190,9 @@ def optimizer_name(model: Any) -> str | None:
     return name
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-
-
 def loss_name(model: Any) -> str | None:
-    """The compiled loss as one canonical snake-case name, ``None`` if there is none:
-    ``"bce"``, ``BinaryCrossentropy()`` and ``keras.losses.binary_crossentropy`` all give
-    ``"binary_crossentropy"``, ``"mse"`` and ``MeanSquaredError()`` ``"mean_squared_error"``.
-    """
+    """The compiled loss as one snake-case name (``"bce"``, ``BinaryCrossentropy()``:
+    ``"binary_crossentropy"``), ``None`` if there is none."""
     loss = getattr(model, "loss", None)
     if loss is None:
         return None
@@ -241,14 +203,14 @@ def loss_name(model: Any) -> str | None:
     elif callable(loss) and hasattr(loss, "__name__"):
         name = loss.__name__.lower()
     else:
-        name = _snake(type(loss).__name__)
+        name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", type(loss).__name__).lower()
     return _LOSS_ALIASES.get(name, _LOSS_ALIASES.get(name.replace("_", ""), name))
 
 
 def train_losses(model: Any, x: np.ndarray, steps: int = 5,
                  batch_size: int = 64) -> tuple[float, float]:
     """An autoencoder's own loss (penalties included) on ``x`` before and after ``steps``
-    training steps on batches of ``x``. The model must be compiled; its weights change."""
+    training steps on batches of ``x``; its weights change."""
     before = float(np.ravel(model.evaluate(x, x, batch_size=batch_size, verbose=0))[0])
     n = min(len(x), steps * batch_size)
     for step in range(steps):
@@ -266,7 +228,7 @@ def expect(condition: bool, message: str) -> None:
 
 
 def expect_equal(got: Any, expected: Any, what: str) -> None:
-    """Raise ``AssertionError("<what>: expected ..., got ...")`` unless ``got == expected``."""
+    """Raise an ``AssertionError`` naming ``what`` unless ``got == expected``."""
     if got != expected:
         raise AssertionError(f"{what}: expected {expected!r}, got {got!r}")
 
@@ -280,10 +242,8 @@ def expect_close(got: float, expected: float, what: str, rtol: float = 1e-3,
 
 def expect_io(model: Any, input_shape: Sequence[int], output_shape: Sequence[int],
               name: str = "model") -> None:
-    """Check that ``model`` is a Keras model mapping ``input_shape`` (the input it declares)
-    to ``output_shape`` (what it returns for one zero input), shapes without the batch
-    axis. The message names the model and the shape.
-    """
+    """``model`` is a Keras model declaring ``input_shape`` and returning ``output_shape``
+    for one zero input (shapes without the batch axis)."""
     expect(is_model(model), f"{name} should be a Keras model, got {type(model).__name__}")
     try:
         declared = model.inputs[0].shape
@@ -297,11 +257,10 @@ def expect_io(model: Any, input_shape: Sequence[int], output_shape: Sequence[int
                  f"{name}: output shape for an input of shape {tuple(input_shape)}")
 
 
-def expect_composed(auto: Any, encoder: Any, decoder: Any, x: np.ndarray,
-                    name: str = "auto") -> None:
-    """Check that ``auto(x)`` equals ``decoder(encoder(x))``: the same layers, same weights."""
+def expect_composed(auto: Any, encoder: Any, decoder: Any, x: np.ndarray) -> None:
+    """``auto(x)`` equals ``decoder(encoder(x))``: the same layers, same weights."""
     got = np.asarray(auto(x))
     want = np.asarray(decoder(encoder(x)))
     expect(got.shape == want.shape and np.allclose(got, want, atol=1e-5),
-           f"{name}(x) should equal decoder(encoder(x)), using the encoder and decoder "
+           "auto(x) should equal decoder(encoder(x)), using the encoder and decoder "
            "returned (not copies with other weights)")

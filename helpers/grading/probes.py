@@ -1,18 +1,11 @@
 """Behaviour probes of the graded Keras builders: what the models compute, not what they say.
 
-:mod:`helpers.grading.model_checks` reads the structure a model reports (its layers,
-activations, the optimizer's and the loss's names), which a model reached through a proxy
-can make up; so the points of the graded tasks (a) ``vanilla``, (b) ``sparse``, (c)
-``conv`` and (d) ``vae`` also rest on the probes here. Each probe sets weights and inputs
-of its own, runs the models, and compares what comes out, the loss of a training step and
-Adam's first step with its own NumPy computation of the specification, through nothing
-but the calls docs/authoring.md lists (``get_weights``, ``set_weights``, calling the
-model, ``train_on_batch``...). Each check raises ``AssertionError`` with a message meant
-for the student. The training probes need a freshly built model: Adam's first step is
-what they check.
+Why, and the only calls they may make on a model: docs/authoring.md, "Graded tasks
+(nbgrader)". Each check raises ``AssertionError`` with a message for the student; the
+training probes need a freshly built model (Adam's first step is what they check).
 
 The specification is a list of operations in data-flow order, their weights (kernel, then
-bias) in the order ``get_weights()`` lists them for a ``Sequential`` or functional model::
+bias) in the order ``get_weights()`` lists them::
 
     ("dense", units, activation)             Dense layer: weights kernel, bias
     ("conv", filters, padding, activation)   3x3 Conv2D, stride 1: weights kernel, bias
@@ -20,8 +13,6 @@ bias) in the order ``get_weights()`` lists them for a ``Sequential`` or function
     ("up",)                                  UpSampling2D(2), nearest neighbour
 
 (``activation``: ``"relu"``, ``"sigmoid"``, or ``"linear"`` for the VAE's two heads.)
-Task (d), the last section (:class:`VaeEncoder`), adds the sampling of z, the closed-form
-KL divergence, and checks of the loss with special weights (kernels at zero).
 """
 
 from __future__ import annotations
@@ -81,13 +72,8 @@ def random_weights(shapes, rng: np.random.Generator) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------- NumPy forward passes
-def activate(x: np.ndarray, activation: str) -> np.ndarray:
-    """``relu``, ``sigmoid`` or ``linear``."""
-    if activation == "relu":
-        return np.maximum(x, 0.0)
-    if activation == "linear":
-        return x
-    return 1.0 / (1.0 + np.exp(-x))
+ACTIVATIONS = {"relu": lambda x: np.maximum(x, 0.0), "linear": lambda x: x,
+               "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x))}
 
 
 def conv2d(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, padding: str) -> np.ndarray:
@@ -126,16 +112,14 @@ def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarra
             pre = x @ kernel + bias if op[0] == "dense" else conv2d(x, kernel, bias, op[2])
             if trace is not None:
                 trace.append((x, pre))
-            x = activate(pre, op[-1])
+            x = ACTIVATIONS[op[-1]](pre)
     return x
 
 
 def bce(target: np.ndarray, output: np.ndarray) -> float:
-    """Binary cross-entropy of probabilities, as Keras computes it from probabilities:
-    clipped to [EPS, 1 - EPS] in float32 (where 1 - EPS is 1 - 1.19e-7), mean over the
-    last axis, then over every other axis (the batch, and the pixels of an image). On a
-    sigmoid layer Keras works from its logits instead; the two agree unless outputs
-    saturate, which the probes' weights avoid."""
+    """Binary cross-entropy as Keras computes it from probabilities: clipped to [EPS, 1 - EPS]
+    in float32 (1 - EPS is 1 - 1.19e-7), mean over every axis. From a sigmoid's logits, as
+    Keras does, it agrees unless outputs saturate, which the probes' weights avoid."""
     eps = np.float32(EPS)
     p = np.clip(np.asarray(output, np.float32), eps, np.float32(1.0) - eps).astype(np.float64)
     t = np.asarray(target, np.float64)
@@ -143,15 +127,15 @@ def bce(target: np.ndarray, output: np.ndarray) -> float:
 
 
 def l1_loss(code: np.ndarray, lambtha: float) -> float:
-    """The L1 activity loss Keras adds for ``code``: ``lambtha * sum |code|``, divided by
-    the batch size where this Keras averages activity losses (3.15), not where it sums (3.13)."""
+    """The L1 activity loss Keras adds for ``code``: ``lambtha * sum |code|``, per example
+    where this Keras averages activity losses (3.15, not 3.13)."""
     total = float(lambtha) * float(np.abs(code).sum())
     return total / len(code) if activity_loss_is_averaged() else total
 
 
 def dense_grads(ops, weights, x: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
     """Gradients of the binary cross-entropy of a chain of Dense layers ending in a sigmoid
-    (through its logits, as Keras computes it), in the order of ``weights``."""
+    (through its logits), in the order of ``weights``."""
     trace: list = []
     p = forward(ops, weights, x, trace)
     delta = (p - target) / p.size  # d loss / d logits of the mean cross-entropy
@@ -189,8 +173,7 @@ def _close(got: np.ndarray, want: np.ndarray) -> bool:
 
 
 def _computes(model, ops, weights, x: np.ndarray, got: np.ndarray) -> bool:
-    """``model`` lists the weights of ``ops``, and ``got``, its output for ``x`` with
-    ``weights`` set, is what ``ops`` compute."""
+    """``model`` lists the weights of ``ops``, and ``got`` (its output) is what they compute."""
     return _shapes(model) == weight_shapes(ops, x.shape[1:]) and _close(
         got, forward(ops, weights, x))
 
@@ -237,15 +220,13 @@ def _unit_inputs(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- shapes of real calls
-def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape,
-                       seed: int = 0) -> None:
-    """The models, called on random inputs, return batches of the expected shapes, which
-    depend on the input. Random weights of the models' own shapes are set first, with
-    positive biases (a ReLU layer with zero biases can be dead for every input)."""
-    rng = np.random.default_rng(seed)
+def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape) -> None:
+    """The models return batches of the expected shapes that depend on the input, with
+    random weights of their own shapes, positive biases (zero ones can leave a ReLU dead)."""
+    rng = np.random.default_rng(0)
     for model in (encoder, decoder, auto):
         model.set_weights([w if w.ndim > 1 else np.abs(w) + np.float32(0.1)
-                           for w in _own_weights(model, rng)])
+                           for w in random_weights(_shapes(model), rng)])
     x = _unit_inputs(rng, (3, *input_shape))
     z = rng.uniform(0.0, 2.0, size=(3, *code_shape)).astype(np.float32)
     for name, model, inputs, shape in (("encoder", encoder, x, code_shape),
@@ -266,9 +247,8 @@ _ORDER_HINT = (" Check each layer's activation (relu inside, sigmoid at the end 
                "decoder(encoder(x)).")
 
 
-def _expect_forward(models, enc_ops, dec_ops, input_shape, code_shape, batch: int,
-                    seed: int) -> None:
-    rng = np.random.default_rng(seed)
+def _expect_forward(models, enc_ops, dec_ops, input_shape, code_shape, batch: int) -> None:
+    rng = np.random.default_rng(0)
     x = _unit_inputs(rng, (batch, *input_shape))
     z = rng.uniform(0.0, 2.0, size=(batch, *code_shape)).astype(np.float32)
     w_enc = random_weights(weight_shapes(enc_ops, input_shape), rng)
@@ -282,30 +262,23 @@ def _expect_forward(models, enc_ops, dec_ops, input_shape, code_shape, batch: in
 
 
 def expect_dense_forward(encoder, decoder, auto, input_dims: int, hidden_layers,
-                         latent_dims: int, seed: int = 0) -> None:
-    """Tasks (a) and (b): with random weights, ``encoder(x)``, ``decoder(z)`` and
-    ``auto(x)`` are the Dense-relu chains of the task (sigmoid at the decoder's end)."""
+                         latent_dims: int) -> None:
+    """Tasks (a) and (b): with random weights, the three models compute the task's layers."""
     _expect_forward((encoder, decoder, auto), *dense_ops(input_dims, hidden_layers, latent_dims),
-                    (int(input_dims),), (int(latent_dims),), 8, seed)
+                    (int(input_dims),), (int(latent_dims),), 8)
 
 
-def expect_conv_forward(encoder, decoder, auto, input_dims, filters, latent_dims,
-                        seed: int = 0) -> None:
-    """Task (c): with random weights, the three models compute the convolutions, poolings
-    and upsamplings of the task."""
+def expect_conv_forward(encoder, decoder, auto, input_dims, filters, latent_dims) -> None:
+    """Task (c): with random weights, the three models compute the task's layers."""
     _expect_forward((encoder, decoder, auto), *conv_ops(input_dims, filters),
-                    tuple(input_dims), tuple(latent_dims), 2, seed)
+                    tuple(input_dims), tuple(latent_dims), 2)
 
 
 # ---------------------------------------------------------------- loss and optimizer step
-def _own_weights(model, rng) -> list[np.ndarray]:
-    return random_weights(_shapes(model), rng)
-
-
 def training_loss(auto, x, target=None, lr: float = 0.0) -> float:
-    """The loss ``auto`` reports for one training step on ``(x, target)`` (``target``
-    None: ``x``) at learning rate ``lr`` (0: the weights stay), metrics reset first (Keras
-    3.13, Colab's, reports the mean since the last reset, 3.15 the step's own loss)."""
+    """The loss ``auto`` reports for one training step on ``(x, target or x)`` at learning
+    rate ``lr``, metrics reset first (Keras 3.13, Colab's, reports the mean since the last
+    reset, 3.15 the step's own loss)."""
     auto.optimizer.learning_rate = lr
     auto.reset_metrics()
     auto.run_eagerly = True   # the same numbers, without seconds of tracing for one step
@@ -323,31 +296,24 @@ def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarr
     return loss, [np.asarray(b, np.float64) - a for a, b in zip(before, after, strict=True)]
 
 
-def expect_bce_loss(got: float, output: np.ndarray, target: np.ndarray) -> None:
-    """``got``, the loss of a training step, is the binary cross-entropy between ``target``
-    and ``output`` (what auto output for the step's inputs)."""
-    want = bce(target, output)
-    hint = ""
-    if np.isclose(got, float(np.mean((output - target) ** 2)), rtol=1e-3):
-        hint = " That is the mean squared error."
-    expect(abs(got - want) <= 1e-4 * max(1.0, abs(want)),
-           f"auto's training loss should be the binary cross-entropy between the targets and "
-           f"auto's output (averaged over outputs and examples): expected {want:.6g}, got "
-           f"{got:.6g}.{hint}")
-
-
 def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25,
                      ops=None) -> None:
     """With ``weights`` set on a freshly built ``auto``, a step on ``x`` (towards ``target``,
     or random targets): its loss is the cross-entropy of auto's output, Adam's first step
-    moves weights by about the learning rate, no further (where auto computes ``ops``,
-    each against its NumPy gradient), and the loss drops."""
+    moves weights by about the learning rate (where auto computes ``ops``, each against its
+    NumPy gradient), no further, and the loss drops."""
     auto.set_weights(weights)
     output = _call(auto, x)
     target = _unit_inputs(rng, output.shape) if target is None else target
     exact = ops is not None and _computes(auto, ops, weights, x, output)
     loss, moves = _adam_step(auto, [auto], x, target, STEP_LR)  # first: Adam's first step
-    expect_bce_loss(loss, output, target)
+    want, hint = bce(target, output), ""
+    if np.isclose(loss, float(np.mean((output - target) ** 2)), rtol=1e-3):
+        hint = " That is the mean squared error."
+    expect(abs(loss - want) <= 1e-4 * max(1.0, abs(want)),
+           f"auto's training loss should be the binary cross-entropy between the targets and "
+           f"auto's output (averaged over outputs and examples): expected {want:.6g}, got "
+           f"{loss:.6g}.{hint}")
     moved = np.concatenate([m.ravel() for m in moves])
     steps = np.abs(moved) / STEP_LR
     expect(steps.max() <= 1.02,
@@ -378,15 +344,12 @@ def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25
 
 
 def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int,
-                          code_off: bool = False, seed: int = 0) -> None:
-    """Tasks (a) and (b): :func:`_expect_training`, Adam's step against a NumPy
-    backpropagation when auto computes the task's function (the layers are
-    :func:`expect_dense_forward`'s to check). ``code_off``: the encoder's weights at zero,
-    so that the code is zero and task (b)'s penalty (:func:`expect_l1_penalty`'s to check)
-    adds nothing; the encoder's weights get no gradient and must not move."""
-    rng = np.random.default_rng(seed)
+                          code_off: bool = False) -> None:
+    """Tasks (a) and (b): :func:`_expect_training`. ``code_off``: the encoder's weights at
+    zero, so that task (b)'s penalty adds nothing (the encoder's weights must not move)."""
+    rng = np.random.default_rng(0)
     enc_ops, dec_ops = dense_ops(input_dims, hidden_layers, latent_dims)
-    weights = _own_weights(auto, rng)
+    weights = random_weights(_shapes(auto), rng)
     if code_off:  # a zero code, and decoder biases large enough to give clear gradients
         n_enc = min(len(weights), 2 * len(enc_ops))
         weights = [np.zeros_like(w) for w in weights[:n_enc]] + [
@@ -396,25 +359,21 @@ def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int
     _expect_training(auto, weights, x, rng, x, 0.1 if code_off else 0.25, enc_ops + dec_ops)
 
 
-def expect_conv_training(auto, input_dims, seed: int = 0) -> None:
-    """Task (c), on a freshly built ``auto``: :func:`_expect_training`, with random
-    targets."""
-    rng = np.random.default_rng(seed)
-    weights = _own_weights(auto, rng)
+def expect_conv_training(auto, input_dims) -> None:
+    """Task (c): :func:`_expect_training`, with random targets."""
+    rng = np.random.default_rng(0)
+    weights = random_weights(_shapes(auto), rng)
     _expect_training(auto, weights, _unit_inputs(rng, (4, *input_dims)), rng)
 
 
 # ---------------------------------------------------------------- the L1 penalty of task (b)
 def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
-                      lambtha: float, encoder, seed: int = 0) -> None:
-    """Task (b): the training loss carries ``lambtha`` times the L1 norm of the code.
-
-    With the decoder's kernels at zero the reconstruction loss (whichever it is) does not
-    depend on the code, so the loss with random encoder weights minus the loss with them
-    at zero is the penalty alone: the L1 penalty (as this Keras scales it) of the
-    ``encoder``'s own code (a mistake in its layers is the layers test's to report).
-    """
-    rng = np.random.default_rng(seed)
+                      lambtha: float, encoder) -> None:
+    """Task (b): the training loss carries ``lambtha`` times the L1 norm of the code. With
+    the decoder's kernels at zero the reconstruction loss does not depend on the code, so
+    the loss with random encoder weights minus the loss with them at zero is the penalty
+    alone, compared with that of the ``encoder``'s own code (its layers: another test's)."""
+    rng = np.random.default_rng(0)
     enc_ops, _ = dense_ops(input_dims, hidden_layers, latent_dims)
     enc_shapes = weight_shapes(enc_ops, (input_dims,))
     own = _shapes(auto)
@@ -454,12 +413,11 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
 
 
 # ---------------------------------------------------------------- the VAE of task (d)
-# The encoder: the hidden Dense relu layers, then two linear Dense(latent_dims) heads on
-# the last, mean and log variance (in either order in its weights); it returns (z, mean,
-# log_var), z = mean + exp(log_var / 2) * eps. The decoder: that of tasks (a) and (b). The
-# loss, averaged over the batch: the cross-entropy summed over pixels plus the KL summed
-# over latent dimensions. The probes set the encoder's and the decoder's weights; auto,
-# which shares them, is only called and trained (its own order of weights is free).
+# The encoder: the hidden Dense relu layers, then two linear Dense(latent_dims) heads, mean
+# and log variance (in either order in its weights); it returns (z, mean, log_var), z =
+# mean + exp(log_var / 2) * eps. The decoder: that of tasks (a) and (b). The loss, averaged
+# over the batch: the cross-entropy summed over pixels plus the KL summed over latent
+# dimensions. auto shares the weights the probes set: its own order of weights is free.
 
 #: Batch of the loss checks: large, so that a one-sample Monte Carlo KL is precise.
 LOSS_BATCH = 8192
@@ -483,17 +441,14 @@ def kl_divergence(mean, log_var) -> np.ndarray:
 
 
 class VaeEncoder:
-    """An encoder as the VAE probes see it: its weights (the last four, two heads of
-    ``latent_dims`` units; before them its hidden layers, of whatever shapes it has), and
-    which of its two heads, and of its three outputs, is the mean and which the log
-    variance, found by what they do, whatever the heads' activation: z is the one output
-    that is random; moving the second head's bias moves one output (that head's); z's
-    centre follows the mean. ``spec_body``: the hidden layers have the task's shapes."""
+    """An encoder as the VAE probes see it: its weights (the last four, two heads; before
+    them hidden layers of whatever shapes), and which head and output is the mean and which
+    the log variance, found by what they do: z is the one random output; moving the second
+    head's bias moves that head's output; z's centre follows the mean. ``spec_body``: the
+    hidden layers have the task's shapes."""
 
     def __init__(self, encoder, input_dims: int, hidden_layers, latent_dims: int):
         self.model, self.input_dims = encoder, int(input_dims)
-        # the operations of the hidden layers, of one head (mean and log variance alike),
-        # and of the decoder: the decoder of tasks (a) and (b)
         encoder_ops, self.decoder_ops = dense_ops(input_dims, hidden_layers, latent_dims)
         self.body, self.head = encoder_ops[:-1], [("dense", int(latent_dims), "linear")]
         shapes = _shapes(encoder)
@@ -534,8 +489,8 @@ class VaeEncoder:
         return [(scale * kernel).astype(np.float32), bias.astype(np.float32)]
 
     def set(self, mean, log_var, body=None) -> None:
-        """Set the encoder's weights: ``body`` (None: fixed random ones), and each head's
-        (kernel, bias), or a number: a zero kernel and that bias."""
+        """Set ``body`` (None: fixed random weights) and each head's (kernel, bias), or a
+        number: a zero kernel and that bias."""
         def head(value):
             if isinstance(value, int | float):
                 return [np.zeros(self.head_shapes[0], np.float32),
@@ -547,8 +502,7 @@ class VaeEncoder:
         self.model.set_weights(body + heads)
 
     def numpy_heads(self, x, body, *heads) -> list[np.ndarray]:
-        """What the task's encoder with hidden layers ``body`` computes for ``x`` in each
-        head of weights ``heads``."""
+        """What the task's encoder computes for ``x`` in each of the ``heads``."""
         return [forward(self.body + self.head, body + w, x) for w in heads]
 
     def outputs(self, x) -> list[np.ndarray]:
@@ -557,10 +511,10 @@ class VaeEncoder:
         return [outputs[i] for i in self.index]
 
     def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
-        """Random weights, set and returned as ``(body, mean, log_var)``, the log
-        variance's kernel scaled by ``log_var_scale``; the heads' biases centred on the
-        NumPy outputs for ``x`` (the encoder's own, for hidden layers not the task's), so
-        that an activation on a head shows, or the log variance's about ``log_var_bias``."""
+        """Random weights, set and returned as ``(body, mean, log_var)``, the log variance's
+        kernel scaled by ``log_var_scale``, the heads' biases centred on their outputs for
+        ``x`` (so that an activation on a head shows), or the log variance's about
+        ``log_var_bias``."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
         log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
@@ -578,9 +532,8 @@ class VaeEncoder:
 
 def _expect_follows_input(encoder, input_dims: int) -> list[bool]:
     """A freshly built encoder's mean or log variance changes with its input (one is
-    enough: a relu head may start dead, the linear test's mistake), which ties the checks
-    with special weights to the input. Returns which outputs two calls on the same
-    inputs changed (the sampled ones)."""
+    enough: a relu head may start dead), which ties the checks with special weights to the
+    input. Returns which outputs two calls on the same inputs changed (the sampled ones)."""
     x = np.random.default_rng(4).uniform(size=(64, input_dims))
     first, second = _outputs(encoder, x), _outputs(encoder, x)
     varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
@@ -592,8 +545,7 @@ def _expect_follows_input(encoder, input_dims: int) -> list[bool]:
 
 
 def expect_vae_shapes(encoder, decoder, auto, input_dims: int, latent_dims: int) -> None:
-    """The encoder maps a batch to three ``(batch, latent_dims)`` outputs, the decoder
-    codes to ``(batch, input_dims)`` values in [0, 1], auto inputs to ``(batch, input_dims)``."""
+    """The shapes of the three models' outputs, the decoder's in [0, 1]."""
     x = np.random.default_rng(0).uniform(size=(5, input_dims))
     outputs = _outputs(encoder, x)
     expect(len(outputs) == 3,
@@ -612,9 +564,8 @@ def expect_vae_shapes(encoder, decoder, auto, input_dims: int, latent_dims: int)
 
 
 def expect_vae_order(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
-    """The encoder returns ``(z, mean, log_var)``: the first output is sampled anew on each
-    call, the other two are not (and follow the input); with the heads' kernels at zero,
-    z is centred on the second (:class:`VaeEncoder` tells the heads apart)."""
+    """The encoder returns ``(z, mean, log_var)``: only the first is sampled anew on each
+    call, and it is centred on the second (:class:`VaeEncoder`)."""
     varies = _expect_follows_input(encoder, input_dims)
     expect(varies == [True, False, False],
            "the encoder should return (z, mean, log_var) in this order: z is sampled anew "
@@ -631,8 +582,7 @@ def expect_vae_order(encoder, input_dims: int, hidden_layers, latent_dims: int) 
 
 
 def expect_linear_heads(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
-    """With the heads' kernels at zero and their biases at -2 (mean) and -1 (log
-    variance), the mean and log-variance outputs are -2 and -1: both heads are linear."""
+    """With the heads' kernels at zero, the outputs are their biases: both heads are linear."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     enc.set(-2.0, -1.0)
     _, mean, log_var = enc.outputs(np.zeros((8, input_dims)))
@@ -646,12 +596,10 @@ def expect_linear_heads(encoder, input_dims: int, hidden_layers, latent_dims: in
 
 def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int, rng,
                        heads: str = "linear") -> None:
-    """With random weights, the mean and log variance are what the NumPy encoder (relu
-    hidden layers, linear heads) computes. ``heads="either"`` asks it of one head only:
-    enough to see the hidden layers; whether the heads are linear is then the
-    linear-heads test's to say (one mistake, one test). When neither head matches
-    (hidden layers other than the task's, or an activation on both heads): ``"either"``
-    fails; otherwise only that both outputs follow the input is checked."""
+    """With random weights, the mean and log variance are what the NumPy encoder computes.
+    ``heads="either"`` asks it of one head only (enough to see the hidden layers; the heads
+    are the linear test's). When neither matches, ``"either"`` fails; otherwise only that
+    both outputs follow the input is checked (the structure test's mistake)."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (64, input_dims))
     body, mean_w, log_var_w = enc.randomise(rng, x)
@@ -666,10 +614,10 @@ def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int
                "Dense head on the last of them compute: are the encoder's hidden layers "
                "relu, one after the other, of those sizes, and is at least one of the mean "
                "and log-variance layers linear (no activation)?")
-    elif not any(ok):  # the hidden layers differ: the structure test's mistake; the heads
+    elif not any(ok):
         expect(all(float(np.std(out, axis=0).min()) > 1e-3 for out in (mean, log_var)),
                "with random weights the mean and log-variance outputs should change with "
-               "the input: the encoder's heads ignore it")  # must still follow the input
+               "the input: the encoder's heads ignore it")
     else:
         for good, name in zip(ok, ("mean", "log-variance"), strict=True):
             expect(good, f"with random weights the {name} output is not what relu hidden "
@@ -679,8 +627,7 @@ def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int
 
 def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int,
                        rng) -> None:
-    """With random weights the decoder computes the relu hidden layers, reversed, and a
-    sigmoid Dense output, as the NumPy decoder does."""
+    """With random weights the decoder computes what the NumPy decoder does."""
     ops = dense_ops(input_dims, hidden_layers, latent_dims)[1]
     shapes = weight_shapes(ops, (latent_dims,))
     expect_weight_shapes(decoder, shapes, "decoder")
@@ -691,9 +638,8 @@ def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int
 
 
 def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
-    """Random weights (the decoder's of the shapes it lists), the log variance's bias about
-    ``bias``: the decoder's weights and the mean output for ``x``; None if z is not then
-    the mean (a log variance that does not follow its bias down: the linear test's)."""
+    """Random weights, the log variance's bias about ``bias``: the decoder's weights and the
+    mean output for ``x``; None if z is not then the mean (the linear test's mistake)."""
     enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
     weights = random_weights(_shapes(decoder), rng)
     decoder.set_weights(weights)
@@ -703,9 +649,8 @@ def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
 
 def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
                     latent_dims: int, rng) -> None:
-    """With random weights and the log variance very low (z is the mean), ``auto(x)`` is
-    the NumPy decoder's output at the encoder's mean: auto chains the two models. Nothing
-    is checked if z is not then the mean (:func:`_quiet_weights`)."""
+    """With random weights and z the mean (:func:`_quiet_weights`), ``auto(x)`` is the NumPy
+    decoder's output at the encoder's mean: auto chains the two models."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     expect_weight_shapes(decoder, weight_shapes(enc.decoder_ops, (latent_dims,)), "decoder")
     x = _unit_inputs(rng, (64, input_dims))
@@ -720,9 +665,8 @@ def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
 
 
 def expect_sampling(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
-    """With the heads' biases at 1 and log 4 (kernels zero), z is centred on the mean
-    output with standard deviation exp(log_var / 2) of the log-variance output (1 and 2
-    when the heads are linear): z = mean + exp(log_var / 2) * eps."""
+    """With the heads' kernels at zero, z = mean + exp(log_var / 2) * eps of the encoder's
+    own mean and log-variance outputs."""
     _expect_follows_input(encoder, input_dims)
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     enc.set(1.0, float(np.log(4.0)))
@@ -758,10 +702,9 @@ def expect_sampling_noise(encoder, input_dims: int, hidden_layers, latent_dims: 
 
 # ---------------------------------------------------------------- the VAE's loss
 def _loss_setup(encoder, decoder, input_dims: int, hidden_layers, latent_dims: int, rng):
-    """The encoder's layout, the decoder's weights at zero (it outputs 0.5 everywhere,
-    whatever z is, so the loss is deterministic), and binary images: ``LOSS_BATCH`` of
-    them, or (``rng``, the hidden tests' generator) between half that and that many, so
-    that a model cannot know the checks by their batch size."""
+    """The encoder's layout, the decoder's weights at zero (0.5 everywhere, whatever z is),
+    and binary images: ``LOSS_BATCH``, or with ``rng`` (the hidden tests') half to all of
+    that many, so that a model cannot know the checks by their batch size."""
     _expect_follows_input(encoder, input_dims)
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     decoder.set_weights([np.zeros_like(w) for w in decoder.get_weights()])
@@ -799,24 +742,17 @@ def expect_reconstruction_loss(encoder, decoder, auto, input_dims: int, hidden_l
            f"example should be {input_dims} * log 2 = {expected:.2f}, got {loss:.4g}.{hint}")
 
 
-def _kl_settings(rng) -> list[tuple[float, float]]:
-    """(mean, log variance) pairs of the KL check: fixed, or drawn from ``rng`` (one
-    variance above 1, one below)."""
-    if rng is None:
-        return [(1.5, float(np.log(4.0))), (0.5, -1.5)]
-    return [(float(rng.uniform(0.8, 2.0)), float(np.log(rng.uniform(2.0, 6.0)))),
-            (float(rng.uniform(0.2, 0.8)), float(rng.uniform(-2.0, -1.0)))]
-
-
 def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, latent_dims: int,
                    rng=None) -> None:
     """With the decoder at 0.5 everywhere, setting the heads' biases (kernels zero) from
-    (0, 0) changes the loss by as much as the closed-form KL at the encoder's mean and
-    log-variance outputs changes (the loss rises by the KL itself when the heads are
-    linear)."""
+    (0, 0) changes the loss by as much as the closed-form KL of the encoder's outputs."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     base, base_kl = _loss_at(auto, enc, x, 0.0, 0.0)
-    for mean, log_var in _kl_settings(rng):
+    # (mean, log variance): one variance above 1, one below
+    settings = [(1.5, float(np.log(4.0))), (0.5, -1.5)] if rng is None else [
+        (float(rng.uniform(0.8, 2.0)), float(np.log(rng.uniform(2.0, 6.0)))),
+        (float(rng.uniform(0.2, 0.8)), float(rng.uniform(-2.0, -1.0)))]
+    for mean, log_var in settings:
         loss, kl = _loss_at(auto, enc, x, mean, log_var)
         kl, extra = kl - base_kl, loss - base
         means, log_vars = enc.outputs(np.zeros((1, input_dims)))[1:]
@@ -830,10 +766,8 @@ def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, laten
 
 def expect_validation_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
                            latent_dims: int) -> None:
-    """``fit(..., validation_data=...)`` reports ``val_loss``, computed as the training loss
-    is: one epoch on one batch at learning rate 0 leaves the weights as they are, so the two
-    agree (up to the sampling noise of a KL computed from a sample of z). What the terms
-    are is the other tests' to check."""
+    """``fit(..., validation_data=...)`` reports ``val_loss`` as the training loss: at
+    learning rate 0 the weights stay, so the two agree (up to a sampled KL's noise)."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, None)
     mean, log_var = 1.5, float(np.log(4.0))
     enc.set(mean, log_var)
@@ -870,15 +804,11 @@ def _clear(grad: np.ndarray) -> np.ndarray:
 
 def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
                          latent_dims: int, rng, log_var_head: bool = False) -> None:
-    """One training step of a freshly built auto at learning rate ``ADAM_LR``, with random
-    weights and the log variance very low (z is the mean), moves no weight by more than
-    the learning rate, and each decoder weight with a clear NumPy gradient (the
-    reconstruction term's alone) by about the learning rate against its sign.
-    ``log_var_head``: only that the log variance's bias moves against the sign of the KL
-    term's gradient, 0.5 * (exp(log_var) - 1) averaged over the batch (the KL test's probe).
-    Nothing is checked when auto reports an optimizer other than Adam, or when z is not
-    the mean (:func:`_quiet_weights`): other tests' mistakes.
-    """
+    """One step of a freshly built auto with random weights and z the mean
+    (:func:`_quiet_weights`) moves no weight further than ``ADAM_LR``, and each decoder
+    weight with a clear NumPy gradient by about that against its sign. ``log_var_head``:
+    only that the log variance's bias moves against the KL term's gradient. Nothing is
+    checked when auto reports an optimizer other than Adam (the structure test's)."""
     if (mc.optimizer_name(auto) or "adam").split(" ")[0] != "adam":
         return  # another optimizer, as auto says: the structure test's mistake
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
