@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from instructor.engine import check_server, forking, hidden, review, roles, stripped, untrusted
+from instructor.engine.answers import DONE
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
@@ -106,13 +107,17 @@ GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
 _ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
 
 
+def _known_error(name: str) -> bool:
+    """A built-in exception's name, or one of the grader's: no name the student chose."""
+    return isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
+
+
 def system_message(message: str) -> bool:
     """An operating system's own words (``[Errno 27] File too large``), after built-in
     exceptions' names only: nothing in it the student's code chose."""
     match = _ERRNO.fullmatch(message.strip())
     return bool(match) and os.strerror(int(match[2])) == match[3] and all(
-        isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
-        for name in match[1].split(": ") if name)
+        _known_error(name) for name in match[1].split(": ") if name)
 
 
 def withheld(verdict: dict, trusted: set[str]) -> dict:
@@ -187,8 +192,7 @@ class OutsideCheck:
         os.mkdir(answer_dir)
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
-        stripped.strip_package(Path(HELPERS), names,
-                               Path(stripped_dir))
+        stripped.strip_package(Path(HELPERS), names, Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         verdicts = report = None
@@ -365,9 +369,7 @@ class OutsideCheck:
             if hide_hidden(cells[index].source)[1]:
                 verdict = withheld(verdict, trusted
                                    | hidden.string_constants([cells[index].source]))
-            forbidden = [n.strip() for n in
-                         self.course_implementations.get(task or "", "").split(",")
-                         if n.strip()]
+            forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
@@ -419,8 +421,6 @@ class OutsideCheck:
             "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))]
 
 
-#: The answer process's last line of its report: every answer cell has run.
-DONE = b'{"done": true}\n'
 #: Why an answer cell has no outputs: no test of its task runs after it.
 NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n"
 #: An answer cell the answer process died in.
@@ -496,8 +496,7 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
         if name == "AnswerFailed":
             message += (" (the grader runs your answer cells on their own, after the setup "
                         "cell, and calls your functions from the test)")
-        elif verdict.get("student") and not (
-                isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS):
+        elif verdict.get("student") and not _known_error(name):
             name = "Exception"  # a name of the student's own could carry anything
         return [*outputs, error_output(name if name.isidentifier() else "Exception",
                                        message or name)]
