@@ -236,15 +236,13 @@ class Answers:
         own = [entry for model, entry in writer.models if own_classes(model, trusted)]
         for entry in own:
             entry["own_code"] = True
-        saved = False
-        try:
-            if own:  # all stay here: models that share layers stay consistent
-                raise wire.NotData("a class of the student's own")
-            writer.save_models()
-            saved = True
-        except (wire.NotData, OSError):
-            # the models stay here (the checker asks them through their handles); the
-            # arrays beside them still travel
+        saved = not own  # else all stay here: models that share layers stay consistent
+        if saved:
+            try:
+                writer.save_models()
+            except (wire.NotData, OSError):
+                saved = False
+        if not saved:  # the models stay here (asked through their handles); arrays travel
             for _model, entry in writer.models:
                 entry["model"] = None
         return {"result": encoded, "files": {
@@ -474,11 +472,11 @@ class CellOutputs:
                     "output_type": "stream", "name": name, "text": ""}}, name)
             self._write(json.dumps(text)[1:-1])
 
-    def display(self, value, result: bool = False) -> None:
+    def result(self, value) -> None:
         from IPython.core.interactiveshell import InteractiveShell
 
         data, metadata = InteractiveShell.instance().display_formatter.format(value)
-        self.publish(data, metadata, "execute_result" if result else "display_data")
+        self.publish(data, metadata, "execute_result")
 
     def publish(self, data, metadata=None, kind: str = "display_data", **_ignored) -> None:
         data = {str(k): base64.b64encode(v).decode() if isinstance(v, bytes) else v
@@ -539,7 +537,7 @@ def _captured(outputs: CellOutputs | None, timeout: int):
     if outputs is not None:
         sys.stdout, sys.stderr = (_Stream(functools.partial(outputs.stream, name))
                                   for name in ("stdout", "stderr"))
-        sys.displayhook = lambda value: value is None or outputs.display(value, result=True)
+        sys.displayhook = lambda value: value is None or outputs.result(value)
         publisher.publish = outputs.publish
     signal.alarm(max(0, int(timeout)))
     try:

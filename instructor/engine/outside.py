@@ -1,21 +1,15 @@
 """Every test cell runs here, outside the student's kernel, and its verdict is its output.
 
-Two processes start with the notebook, both sandboxed like the kernel: a checking
-process (:mod:`instructor.engine.checking`), which never runs the student's code, and an
-answer process (:mod:`instructor.engine.answers`), which runs only the student's answer
-cells (after the trusted setup and context cells), holds none of the checks, expected
-values or hidden tests, and imports a ``helpers`` without the course's own
-implementations of the tasks (:mod:`instructor.engine.stripped`). When the notebook is
-done, the checking process runs each test cell's code (its hidden tests included), and
-every call of a graded function becomes a request to the answer process, answered with
-data (:mod:`instructor.engine.remote`). The kernel runs no test cell; nothing it wrote
-is read. :meth:`OutsideCheck.decide` then makes each test cell's outputs what the
-checking process printed and its verdict: passed (no error), a failed check with its
-message, a call to the course's own implementation of the task, or a test the
-instructor must review because its verdict could not be established.
-
-:class:`OutsideCheck` knows nothing of how cells run; :mod:`instructor.engine.execute`
-starts it before the notebook and hands it the executed notebook.
+Two sandboxed processes start with the notebook (docs/grading.md, "The processes"): a
+checking process (:mod:`instructor.engine.checking`), which never runs the student's
+code, and an answer process (:mod:`instructor.engine.answers`), which runs only the
+student's answer cells and holds no check, expected value or hidden test. When the
+notebook is done, the checking process runs each test cell's code, every call of a
+graded function answered with data by the answer process (:mod:`instructor.engine.remote`).
+The kernel runs no test cell; nothing it wrote is read. :meth:`OutsideCheck.decide` then
+makes each test cell's outputs what the checking process printed and its verdict.
+:mod:`instructor.engine.execute` starts :class:`OutsideCheck` before the notebook runs
+and hands it the executed notebook.
 """
 
 from __future__ import annotations
@@ -51,12 +45,9 @@ ANSWER_MODULES = [str(ANSWERS.parent / name) for name in ("answers.py", "strippe
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
-    """Test cell index -> (key, task, the graded functions it calls).
-
-    The key (``<index>-<grade_id>``) names the cell's records and verdict. The graded
-    functions of a task are those its released answer cells define. Which cells are
-    tests, and of which task, is read from the release, never from the submission.
-    """
+    """Test cell index -> (``<index>-<grade_id>``, task, the graded functions it calls:
+    those the task's released answer cells define), read from the release, never from
+    the submission."""
     plan = {}
     for index, cell in enumerate(cells):
         task = release.task_of(cell)
@@ -84,8 +75,7 @@ def student_sources(cells, release_cells) -> list[str]:
 
 def answers_key(task: str, test_index: int, answers: dict) -> str:
     """Which answers a test cell calls: its task's answer cells above it (one namespace
-    of the answer process each; a notebook has one answer cell per task, a notebook
-    holding several variants of it one namespace per variant)."""
+    of the answer process per variant of the task's answer cell)."""
     above = [i for i, _ in answers.get(task, []) if i < test_index]
     return f"{task}@{above[-1] if above else -1}"
 

@@ -1,20 +1,13 @@
 """Read a submission's own code for what could change how its tests run.
 
-The grader checks every test it can outside the student's kernel
-(:mod:`instructor.engine.checking`). This module reads the code the student wrote, without
-running it, for the two things that checking cannot rule out by itself:
-
-- :func:`tampering`: code that changes state the tests rely on (assigning to a
-  module's attributes, rebinding a name the tests use, reaching into frames, the
-  interpreter or IPython, running code built from strings). A test that passed in such
-  a notebook is set aside for the instructor ("needs review"), never silently counted.
-- :func:`course_calls`: an answer that calls the course's own implementation of the
-  task it is graded on (``helpers.psnr`` for task ``psnr``): its tests score 0.
-
-It reads source only, so it cannot be fooled by what the code does at run time, but it
-can be by code it cannot see: it flags every construct that could hide such code
-(``exec``, ``getattr`` with a computed name, ``__dict__``, an import of ``importlib``,
-...), so hiding the change is itself flagged.
+This module reads the student's code, unrun (docs/grading.md, "The review"), for what
+checking outside the kernel cannot rule out by itself: :func:`tampering`, code that
+changes state the tests rely on (a passing test in such a notebook goes to the
+instructor's review, never silently counted), and :func:`course_calls`, an answer that
+calls the course's own implementation of its task (its tests score 0). Reading source
+only, it cannot be fooled by what the code does at run time, but can be by code it
+cannot see: so every construct that could hide such code (``exec``, ``getattr`` with a
+computed name, ``__dict__``, an import of ``importlib``...) is itself flagged.
 """
 
 from __future__ import annotations
@@ -67,10 +60,6 @@ class Finding(str):
     def kernel_only(self) -> bool:
         what = self.split(": ", 1)[1] if ": " in self else self
         return what.startswith(KERNEL_ONLY)
-
-
-def _line(node: ast.AST) -> int:
-    return getattr(node, "lineno", 0)
 
 
 def _root(node: ast.AST) -> ast.AST:
@@ -126,7 +115,7 @@ class _Reader(ast.NodeVisitor):
         self.depth = 0
 
     def flag(self, node: ast.AST, what: str) -> None:
-        self.findings.append((_line(node), what))
+        self.findings.append((getattr(node, "lineno", 0), what))
 
     # scopes
     def _function(self, node) -> None:
@@ -223,14 +212,11 @@ class _Reader(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _parsed(sources: Iterable[str]) -> list[ast.AST | None]:
-    trees: list[ast.AST | None] = []
-    for source in sources:
-        try:
-            trees.append(ast.parse(source))
-        except SyntaxError:
-            trees.append(None)
-    return trees
+def _parsed(source: str) -> ast.Module | SyntaxError:
+    try:
+        return ast.parse(source)
+    except SyntaxError as err:
+        return err
 
 
 def tampering(sources: Iterable[str], protected: Iterable[str],
@@ -245,21 +231,18 @@ def tampering(sources: Iterable[str], protected: Iterable[str],
     """
     protected = set(protected)
     sources = list(sources)
-    trees = _parsed(sources)
-    libraries = frozenset(imported_names(t for t in [*trees, *_parsed(trusted)]
-                                         if t is not None))
+    trees = [_parsed(source) for source in sources]
+    libraries = frozenset(imported_names(t for t in [*trees, *map(_parsed, trusted)]
+                                         if isinstance(t, ast.AST)))
     found: list[str] = []
     for number, (source, tree) in enumerate(zip(sources, trees), 1):
-        try:
-            if tree is None:
-                ast.parse(source)
-        except SyntaxError as err:
+        if isinstance(tree, SyntaxError):
             if source.lstrip().startswith(("%", "!")) or "\n%" in source or "\n!" in source:
                 found.append(Finding(f"cell {number}: IPython magics or shell commands "
                                      "(not plain Python)"))
             else:
-                found.append(Finding(f"cell {number}: not valid Python ({err.msg}, "
-                                     f"line {err.lineno})"))
+                found.append(Finding(f"cell {number}: not valid Python ({tree.msg}, "
+                                     f"line {tree.lineno})"))
             continue
         cell_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
                       and isinstance(n.ctx, ast.Store)}
@@ -276,9 +259,8 @@ def course_calls(source: str, names: Iterable[str]) -> list[str]:
     """Uses, in an answer's ``source``, of the course's own implementations ``names``
     (functions of the ``helpers`` package, reached through any alias of it)."""
     names = set(names)
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parsed(source)
+    if isinstance(tree, SyntaxError):
         return []
     course = {"helpers"}
     found = set()
@@ -332,8 +314,7 @@ def free_names(sources: Iterable[str]) -> set[str]:
 
 def defined_functions(source: str) -> list[str]:
     """The functions a cell defines at its top level."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parsed(source)
+    if isinstance(tree, SyntaxError):
         return []
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
