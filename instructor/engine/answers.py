@@ -233,7 +233,7 @@ class Answers:
                              "check outside your notebook"}
         for model, entry in writer.models:  # the checker may ask for it by its handle
             entry["handle"] = self.remember(model)
-        own = [entry for model, entry in writer.models if own_classes(model, trusted)]
+        own = [entry for model, entry in writer.models if has_own_class(model, trusted)]
         for entry in own:
             entry["own_code"] = True
         saved = not own  # else all stay here: models that share layers stay consistent
@@ -292,19 +292,16 @@ def _wire():
 LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", "helpers")
 
 
-def own_classes(model, trusted: set[int]) -> list[str]:
-    """The classes in ``model`` (itself and every layer in it) that are neither Keras'
-    nor one ``trusted`` holds (the classes the task's setup and context cells defined)."""
+def has_own_class(model, trusted: set[int]) -> bool:
+    """Whether a class in ``model`` (itself or a layer in it) is neither Keras' nor one
+    ``trusted`` holds (the classes the task's setup and context cells defined)."""
     layers = [model]
     flatten = getattr(model, "_flatten_layers", None)
     if callable(flatten):
         layers += list(flatten(include_self=False, recursive=True))
-    found = []
-    for layer in layers:
-        cls = type(layer)
-        if id(cls) not in trusted and cls.__module__.split(".")[0] not in LIBRARY_MODULES:
-            found.append(cls.__name__)
-    return found
+    return any(id(type(layer)) not in trusted
+               and type(layer).__module__.split(".")[0] not in LIBRARY_MODULES
+               for layer in layers)
 
 
 def _kinds(obj) -> list[list[str]]:
@@ -342,12 +339,11 @@ def describe(obj) -> dict:
         info["inputs"] = None
     optimizer = getattr(obj, "optimizer", None)
     if optimizer is not None:
-        inner = getattr(optimizer, "inner_optimizer", None)
-        info["optimizer"] = _kinds(inner or optimizer)
-        info["optimizer_settings"] = {
-            key: value for key, value in model_checks.optimizer_settings(inner or optimizer
-                                                                         ).items()
-            if value is None or isinstance(value, bool | int | float | str)}
+        optimizer = getattr(optimizer, "inner_optimizer", None) or optimizer
+        info["optimizer"] = _kinds(optimizer)
+        settings = model_checks.optimizer_settings(optimizer).items()
+        info["optimizer_settings"] = {k: v for k, v in settings
+                                      if v is None or isinstance(v, bool | int | float | str)}
     loss = getattr(obj, "loss", None)
     if loss is not None:
         info["loss"] = model_checks.loss_name(obj)

@@ -39,12 +39,9 @@ OUTPUT_CHARS = 64 * 1024
 
 def _line(err: BaseException, grade_id: str) -> int | None:
     """The line of the test cell's code where ``err`` left it (1-based), if any."""
-    line, tb = None, err.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == f"<{grade_id}>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+    lines = [line for frame, line in traceback.walk_tb(err.__traceback__)
+             if frame.f_code.co_filename == f"<{grade_id}>"]
+    return lines[-1] if lines else None
 
 
 def run_setup(namespace: dict, sources: list[str]) -> str | None:

@@ -92,8 +92,6 @@ NO_FUNCTION = "this test cell checks no graded function of the release"
 #: Errors of the grader's own, whose names a student's code cannot choose.
 GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
                  "GraderCheckFailed"}
-
-
 _ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
 
 
@@ -131,10 +129,9 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
     return verdict
 
 
-#: What a test cell that passed outside through a model with code of the student's own
-#: shows: that code ran behind the checks (it could tell them from real use), so the
-#: instructor may want to read it (the OWN MODEL CODE flag,
-#: :func:`instructor.workflow.submission.notes_from_graded`).
+#: What a test passed through a model with code of the student's own shows: that code ran
+#: behind the checks (it could tell them from real use), so the instructor may read it
+#: (the OWN MODEL CODE flag, :func:`instructor.workflow.submission.notes_from_graded`).
 OWN_CODE_NOTE = ("[checked through your model's own code (a class or layer of yours, which "
                  "ran behind the checks): the instructor may read it]\n")
 
@@ -213,11 +210,9 @@ class OutsideCheck:
                 if fd is not None:
                     os.close(fd)
         for process in (self.answers, self.process):
-            try:
+            with contextlib.suppress(OSError):  # it died at once: every checked test fails
                 process.stdin.write(json.dumps(self.setup) + "\n")
                 process.stdin.flush()
-            except OSError:
-                pass  # it died at once: no verdicts, every checked test fails
 
     def _forked(self, fds: tuple) -> forking.Forked | None:
         """The checking process forked by the server this grading was given
@@ -269,11 +264,9 @@ class OutsideCheck:
             namespaces[key] = {"context": list(self.release.tasks[task].context),
                                "answers": [[i, source] for i, source in answers.get(task, [])
                                            if i < index]}
-        try:
+        with contextlib.suppress(OSError):  # it died: the checking process says so per call
             self.answers.stdin.write(json.dumps({"tasks": namespaces}))
             self.answers.stdin.close()
-        except OSError:
-            pass  # it died: the checking process says so for every call
 
     def _wait_for_answers(self, deadline: float) -> None:
         """Until the answer process has run its answer cells (the report's last line
@@ -363,7 +356,6 @@ class OutsideCheck:
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
-
     def answer_outputs(self, cells) -> None:
         """Make each answer cell the answer process ran show its outputs there (through
         :func:`instructor.engine.inert.inert_output`), or why it has none: it was not
@@ -378,14 +370,13 @@ class OutsideCheck:
             report, ended = read_report(self.report.decode("utf-8", "replace"), ran)
         for task_answers in answer_cells.values():
             for index, _source in task_answers:
-                outputs = report.get(index, NOT_RUN_ANSWER)
-                cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \
-                    else list(report).index(index) + 1  # in the order they ran
-                if outputs is NOT_RUN_ANSWER:
-                    outputs = [stdout(NOT_RUN_ANSWER)]
-                else:  # what it showed; started and never ended: why it stopped
-                    outputs = self._bounded(outputs) + (
+                if index in report:  # what it showed; started and never ended: why it stopped
+                    cells[index].execution_count = list(report).index(index) + 1  # as they ran
+                    outputs = self._bounded(report[index]) + (
                         [] if index in ended else [error_output("DeadKernelError", DIED)])
+                else:
+                    cells[index].execution_count = None
+                    outputs = [stdout(NOT_RUN_ANSWER)]
                 cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
                                         for o in outputs]
 
@@ -417,8 +408,6 @@ NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n
 DIED = ("the process running your answer cells ended while running this cell (os._exit, a "
         "crash in a library, memory exhausted, or past the grader's time limit); its task's "
         "tests could not call it")
-
-
 #: Outputs kept of one answer cell (a run of prints is one): past it, OutputTooLarge.
 MAX_OUTPUTS = 10_000
 #: How each of the answer process's lines begins (json.dumps of ``{"cell": ...}``).
@@ -438,7 +427,11 @@ def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
             break
         if not line.startswith(ENTRY):
             continue
-        entry = _entry(line, open_stream=number == len(lines) - 1)
+        entry = None  # the last line may be a stream's the process died in, left open
+        for attempt in (line, line + '"}}') if number == len(lines) - 1 else (line,):
+            with contextlib.suppress(ValueError, RecursionError):
+                entry = json.loads(attempt)
+                break
         index = entry.get("cell") if isinstance(entry, dict) else None
         if type(index) is not int or index not in ran:
             continue
@@ -452,15 +445,6 @@ def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
         if entry.get("end") is True:
             ended.add(index)
     return report, ended
-
-
-def _entry(line: str, open_stream: bool):
-    """One line of the report, or None; the last may be a stream's line the process died
-    in, left open."""
-    for attempt in (line, line + '"}}') if open_stream else (line,):
-        with contextlib.suppress(ValueError, RecursionError):
-            return json.loads(attempt)
-    return None
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:

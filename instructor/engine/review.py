@@ -43,13 +43,10 @@ SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_kera
                 "helpers": {"helpers"}}
 
 
-#: Findings that only change names and attributes inside the kernel: a test checked again
-#: outside the kernel is immune to them. Every other finding reaches the interpreter,
-#: other processes or hidden code, and sets a passed test aside for review.
-#: The answer cells run again in the answer process, where the same code changes that
-#: process's names (``from __main__ import METHODS`` and rebinding it, say): moot too,
-#: as the checker believes nothing the answer process says of its objects beyond the
-#: data it returns (its structure is the student's claim; points rest on the probes).
+#: Findings that only change names and attributes: moot for a test checked outside the
+#: kernel, and in the answer process too (rebinding its ``METHODS``, say), as the checker
+#: believes nothing that process says of its objects beyond the data it returns. Every
+#: other finding reaches the interpreter, other processes or hidden code: review.
 KERNEL_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
 
 
@@ -221,14 +218,10 @@ def _parsed(source: str) -> ast.Module | SyntaxError:
 
 def tampering(sources: Iterable[str], protected: Iterable[str],
               trusted: Iterable[str] = ()) -> list[Finding]:
-    """What in the student's cells could change how the tests run, one line per finding.
-
-    ``sources``: the code cells the student wrote or changed. ``protected``: the names
-    the instructor's cells (setup, context, tests) use, less the graded functions the
-    student must define. ``trusted``: those cells' sources, whose imports name libraries
-    too (``from helpers.grading import model_checks as mc``): a change to one of those
-    is a patch of a library's own, which reaches the answer process.
-    """
+    """What in the student's cells ``sources`` could change how the tests run, one line
+    per finding. ``protected``: the names the instructor's cells use, less the graded
+    functions; ``trusted``: those cells' sources, whose imports name libraries too
+    (``from helpers.grading import model_checks as mc``): changing one patches a library."""
     protected = set(protected)
     sources = list(sources)
     trees = [_parsed(source) for source in sources]
