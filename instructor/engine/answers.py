@@ -47,7 +47,6 @@ LOG_BYTES = 2 ** 20
 DONE = b'{"done": true}\n'
 
 
-# ------------------------------------------------------------------ frames (both sides)
 def write_frame(fd: int, message: dict) -> None:
     data = json.dumps(message).encode()
     write_all(fd, HEADER.pack(len(data)) + data)
@@ -83,7 +82,6 @@ def read_frame(fd: int, max_bytes: int | None = None) -> dict:
     return json.loads(_read_exactly(fd, size))
 
 
-# ------------------------------------------------------------------ the answer process
 class Answers:
     """The answer process's state: namespaces per task, and the objects it handed out."""
 
@@ -132,7 +130,6 @@ class Answers:
         if last is not None:
             exec(compile(last, name, "single"), namespace)  # noqa: S102
 
-    # the sources
     def run_setup(self, sources: list[str]) -> None:
         self._ipython()
         for source in sources:
@@ -177,7 +174,6 @@ class Answers:
             if context_error or answer_error:
                 self.errors[task] = context_error or answer_error
 
-    # requests
     def handle(self, request: dict) -> dict:
         op = request.get("op")
         try:

@@ -1,18 +1,16 @@
 """Run a graded notebook's test cells, outside every process that runs the student's code.
 
 Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
-grading sandbox) while the notebook runs::
+grading sandbox) while the notebook runs (docs/grading.md, "The checking process")::
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
-Standard input brings two JSON documents: the trusted sources of the ``grade-setup``
-cells (first line, run at once, so that TensorFlow is imported while the notebook still
-runs), then, when the notebook is done, those of each task's context cells and of each
-test cell (hidden tests included). Each test cell's code runs here and nowhere else, in a
-namespace that never saw the student's code, its graded functions answered by the answer
-process (:mod:`instructor.engine.remote`): nothing that process writes is read here but
-its replies. The verdicts, one per test cell, go to the file open at ``VERDICTS_FD``
-(the grader opened it, outside this process's sandbox)::
+Standard input brings the trusted sources of the ``grade-setup`` cells (first line, run
+at once: TensorFlow is imported while the notebook still runs), then the job: each
+task's context cells and each test cell, hidden tests included, run here in a namespace
+that never saw the student's code, its graded functions answered by the answer process
+(:mod:`instructor.engine.remote`), of which nothing but its replies is read. The verdicts
+go to the file open at ``VERDICTS_FD`` (opened by the grader, outside this sandbox)::
 
     {"vanilla-tests-shapes": {"checked": true, "passed": false,
                               "error": "AssertionError: ...", "reason": null,

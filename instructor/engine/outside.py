@@ -169,7 +169,6 @@ class OutsideCheck:
         self.report_fd: int | None = None
         self.report: bytes | None = None
 
-    # -------------------------------------------------------------- the two processes
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells
         (TensorFlow's import) while the notebook runs. They talk over two pipes."""
@@ -319,7 +318,6 @@ class OutsideCheck:
                            "error": f"GraderCheckFailed: {message[0][:300]}"}
                 for grade_id, _t, _n in self.plan.values()}
 
-    # -------------------------------------------------------------- the verdicts
     def decide(self, cells) -> None:
         """Run the test cells outside the kernel and make their outputs their verdicts."""
         tests = self.release.test_cells(cells)

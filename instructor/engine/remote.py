@@ -97,7 +97,6 @@ class AnswerChannel:
             raise wire.Unreadable(reply["error"])
         return reply
 
-    # ---------------------------------------------------------------- graded functions
     def function(self, task: str, name: str):
         """A stand-in for the graded function ``name`` of ``task``."""
         def graded(*args: Any, **kwargs: Any) -> Any:
@@ -139,12 +138,10 @@ class AnswerChannel:
                 if not self.own_classes and all(m["model"] for m in models):
                     raise wire.Unreadable(OWN_CLASS) from None
                 own = True
-        # models Keras could not save (models sharing layers without one containing the
-        # other: Keras' own code only), or code of the student's own where the task
-        # allows it: proxies
+        # proxies: models Keras could not save (sharing layers without one containing the
+        # other), or code of the student's own where the task allows it
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
-    # ---------------------------------------------------------------- models over there
     def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
         # this test's verdict rests on code of the student's own, which ran behind it
         self.proxied = self.proxied or own_code
@@ -194,7 +191,6 @@ class _ProxyReader(wire.Reader):
         return super().decode(value)
 
 
-# -------------------------------------------------------------------- proxies
 _CLASSES: dict[tuple, type] = {}
 
 
@@ -217,6 +213,10 @@ def _shaped(shape) -> SimpleNamespace:
     return SimpleNamespace(shape=tuple(shape))
 
 
+class _Activation(SimpleNamespace):
+    """A layer's activation: its reported ``__name__`` (the class's, if that is empty)."""
+
+
 class RemoteObject:
     """A Keras layer in the answer process: what it reports, and its weights."""
 
@@ -236,7 +236,7 @@ class RemoteObject:
             value = attrs[name]
             return tuple(value) if isinstance(value, list) else value
         if name == "activation" and "activation" in attrs:
-            return SimpleNamespace(__name__=attrs["activation"])
+            return _Activation(__name__=attrs["activation"])
         if name == "kernel" and "kernel_shape" in attrs:
             return _shaped(attrs["kernel_shape"])
         if name == "activity_regularizer":

@@ -114,7 +114,6 @@ class _Reader(ast.NodeVisitor):
     def flag(self, node: ast.AST, what: str) -> None:
         self.findings.append((getattr(node, "lineno", 0), what))
 
-    # scopes
     def _function(self, node) -> None:
         self.scopes.append(_bound_in(node))
         self.depth += 1
@@ -124,7 +123,6 @@ class _Reader(ast.NodeVisitor):
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
 
-    # imports
     def _import(self, node, module: str, alias: ast.alias) -> None:
         full = f"{module}.{alias.name}" if module else alias.name
         top = full.split(".")[0]
@@ -147,7 +145,6 @@ class _Reader(ast.NodeVisitor):
         for alias in node.names:
             self._import(node, "." * node.level + (node.module or ""), alias)
 
-    # names and attributes
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and node.id in SUSPECT_CALLS:
             self.flag(node, f"uses {node.id}")

@@ -185,11 +185,9 @@ def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[as
 
 
 def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
-    """Copy the package ``package_dir`` (``helpers/``, without ``__pycache__``) into
-    ``dest`` with the functions ``names`` (and those of their module they use, see
-    :func:`plan`) replaced by ``raise UsesCourseImplementation(...)``; their signature and
-    decorators stay, their docstring goes. A copy already in ``dest`` is replaced.
-
+    """Copy the package ``package_dir`` (without ``__pycache__``) into ``dest``, replacing
+    a copy there, with the bodies of the functions :func:`plan` finds for ``names``
+    replaced by ``raise UsesCourseImplementation(...)`` (signature and decorators stay).
     Returns ``dest``: what to put first on ``sys.path`` (:func:`activate`)."""
     package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
     todo = plan(package_dir, names)
@@ -228,15 +226,12 @@ class _Without:
 
 
 def activate(dest: Path, package: str = "helpers") -> None:
-    """Make this process import ``package`` from the stripped copy in ``dest``; call it
-    first thing, before anything imports the package.
-
-    Puts ``dest`` first on ``sys.path`` (ahead of the current folder, which ``python -c``
-    puts first, and of ``PYTHONPATH``, which ``python -I`` ignores) and hides the package
-    from every other meta-path finder that would find it elsewhere: the editable
-    install's ``_EditableFinder`` comes after ``sys.path`` but answers where ``sys.path``
-    has no copy. Raises RuntimeError if the package was imported already or would
-    still come from elsewhere."""
+    """Make this process import ``package`` from the stripped copy in ``dest``, before
+    anything imports it: ``dest`` first on ``sys.path`` (ahead of the current folder,
+    which ``python -c`` puts first; ``python -I`` ignores ``PYTHONPATH``), the package
+    hidden from every other meta-path finder (an editable install's ``_EditableFinder``
+    answers where ``sys.path`` has no copy). RuntimeError if it was imported already or
+    would still come from elsewhere."""
     dest = str(Path(dest).resolve())
     loaded = sorted(m for m in sys.modules if m == package or m.startswith(package + "."))
     if loaded:

@@ -43,7 +43,6 @@ class RecordTooLarge(Exception):
     before anything is unpacked (its test fails)."""
 
 
-# ------------------------------------------------------------------ writing
 def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
     """(path of layer names, layer) for every layer inside ``model``, at any depth."""
     found = []
@@ -136,7 +135,6 @@ class Writer:
             self.models[i][1].update(model=saved[id(models[j])], path=path)
 
 
-# ------------------------------------------------------------------ reading
 def _npy_size(path: Path) -> int:
     """The bytes an ``.npy`` file's array takes, from its header alone."""
     with open(path, "rb") as stream:
