@@ -28,10 +28,9 @@ from instructor.engine.answers import FrameTooLarge, read_frame, write_frame
 
 class AnswerFailed(Exception):
     """The answer process could not answer (its answer cells failed, it died, timed out).
-
-    ``own``: the message is the grader's own words (a timeout, the process gone), which
-    no hidden input can reach; else it came from the answer process, where the student's
-    code runs, and a hidden test withholds it."""
+    ``own``: the message is the grader's words (a timeout, the process gone), which no
+    hidden input can reach; else it came from the student's process: a hidden test
+    withholds it."""
 
     def __init__(self, message: str, own: bool = False):
         super().__init__(message)
@@ -166,10 +165,9 @@ OWN_CLASS = ("your function returned a model with code of your own (a class or a
 
 
 def _models(value: Any):
-    """The model entries of an encoded reply. Its ``own_code`` (the answer process kept
-    the model: a class of the student's own) decides only whether a model comes as a
-    proxy: a model loaded here is built from Keras' and the course's classes alone; its
-    ``model`` is its file (None: not saved)."""
+    """The model entries of an encoded reply: ``model``, its file (None: not saved), and
+    ``own_code``, which decides only whether it comes as a proxy (a model loaded here is
+    built from Keras' and the course's classes alone)."""
     if isinstance(value, dict) and "model" in value:
         yield value
     elif isinstance(value, dict | list):
