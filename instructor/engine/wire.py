@@ -113,8 +113,7 @@ class Writer:
             for variable in models[i].weights:
                 owner = owners.setdefault(id(variable), i)
                 if owner != i and models[owner] is not models[i]:
-                    raise NotData("models that share layers without one containing "
-                                        "the other")
+                    raise NotData("models that share layers without one containing the other")
         saved: dict[int, str] = {}
         for i in roots:
             if id(models[i]) not in saved:
