@@ -4,9 +4,9 @@ live there, asked for data (docs/grading.md, "The answer process").
 A graded function here is :meth:`AnswerChannel.function`: calling it sends the arguments
 to the answer process (:mod:`instructor.engine.answers`), which runs the student's
 function on them. Models come back as ``.keras`` files, loaded with Keras' ``safe_mode``
-and no class of the student's own; one that cannot be (a class of the student's own, a
-``Lambda``) stays there behind a :class:`RemoteModel`, which forwards the few things a
-check may ask of a model. What a proxy reports about itself is the student's claim; the
+and no class of the student's own; one that cannot be (a class of its own, a ``Lambda``,
+its own ``train_step``) stays there behind a :class:`RemoteModel`, which forwards the
+few things a check may ask of a model. What a proxy reports about itself is the student's claim; the
 checks that decide points probe behaviour (:mod:`helpers.grading.probes`). Anything else
 a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`: review.
 """
