@@ -5,26 +5,16 @@ Started by :class:`instructor.engine.outside.OutsideCheck` under the grading san
     python instructor/engine/answers.py REQUESTS_FD REPLIES_FD STRIPPED_DIR \
         [REPORT_FD CELL_TIMEOUT OUTPUT_BYTES] < SOURCES
 
-The process holds none of the checks, the expected values or the hidden tests: only the
-trusted ``grade-setup`` cells, each task's trusted context cells and the student's
-answer cells. Its ``helpers`` is a copy in which the course's own implementations of
-the tasks raise ``UsesCourseImplementation`` (:mod:`instructor.engine.stripped`), and
-the real package is not readable, so no route leads to them.
-
-Standard input brings two JSON documents: the setup sources (first line, run at once, so
-that TensorFlow is imported while the notebook still runs) and then, when the notebook
-is done, ``{"tasks": {task: {"context": [...], "answers": [...]}}}``: each task's
-answers run in a namespace of their own (two tasks may define the same function name);
-an answer given as ``[index, source]`` is the notebook's cell ``index``, whose outputs
-are reported (:class:`CellOutputs`) the first time it runs, on ``REPORT_FD``, as they
-come (a start without an end: the process died in it, after what it printed), each cell
-stopped after ``CELL_TIMEOUT`` seconds and its outputs kept up to ``OUTPUT_BYTES``.
-Then the checking process sends requests on ``REQUESTS_FD`` and reads replies on
-``REPLIES_FD``, one frame each (:func:`read_frame`): call a graded function with these
-arguments, call a model on these arrays, set its weights, take a training step. Replies
-are data: JSON, arrays and Keras model files (:class:`instructor.engine.wire.Writer`),
-never objects or code. What the student's code prints goes to a log file, of which the
-first :data:`LOG_BYTES` are kept (printing more never fails the answer, as in the kernel).
+What it runs, reports and answers: docs/grading.md, "The answer process". It holds none
+of the checks, expected values or hidden tests; its ``helpers`` is the stripped copy
+(:mod:`instructor.engine.stripped`) and the real package is not readable. Standard input
+brings two JSON documents: the setup sources (first line, run at once, so that
+TensorFlow is imported while the notebook still runs), then, when the notebook is done,
+``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
+its own (two tasks may define the same name); an answer given as ``[index, source]`` is
+the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the
+first time it runs. Then each request and reply is one frame (:func:`read_frame`);
+replies are data (:class:`instructor.engine.wire.Writer`), never objects or code.
 IPython's ``run_cell`` is not used: it keeps all a cell prints in its history, even with
 ``store_history=False`` (a cell printing 208 MiB grew the process by 227 MiB).
 """
@@ -53,9 +43,10 @@ ALONE = ("the grader runs your answer cells on their own: define everything your
          "uses inside them")
 #: How much of what the student's code prints the log keeps.
 LOG_BYTES = 2 ** 20
+#: The last line of the report: every answer cell has run (:mod:`instructor.engine.outside`).
+DONE = b'{"done": true}\n'
 
 
-# ------------------------------------------------------------------ frames (both sides)
 def write_frame(fd: int, message: dict) -> None:
     data = json.dumps(message).encode()
     write_all(fd, HEADER.pack(len(data)) + data)
@@ -91,7 +82,6 @@ def read_frame(fd: int, max_bytes: int | None = None) -> dict:
     return json.loads(_read_exactly(fd, size))
 
 
-# ------------------------------------------------------------------ the answer process
 class Answers:
     """The answer process's state: namespaces per task, and the objects it handed out."""
 
@@ -140,14 +130,13 @@ class Answers:
         if last is not None:
             exec(compile(last, name, "single"), namespace)  # noqa: S102
 
-    # the sources
     def run_setup(self, sources: list[str]) -> None:
         self._ipython()
         for source in sources:
             try:
                 self._run(source, "<grade-setup>", self.base)
             except Exception as err:  # noqa: BLE001 - reported with every request
-                self.setup_error = _message(err)
+                self.setup_error = error_message(err)
                 return
 
     def run_tasks(self, tasks: dict) -> None:
@@ -177,15 +166,14 @@ class Answers:
                         if outputs is not None:
                             outputs.error(err)
                         if kind == "answers":
-                            answer_error = f"{_message(err)} (in your answer cell)"
+                            answer_error = f"{error_message(err)} (in your answer cell)"
                         else:
-                            context_error = context_error or _message(err)
+                            context_error = context_error or error_message(err)
                     if outputs is not None:
                         outputs.end()
             if context_error or answer_error:
                 self.errors[task] = context_error or answer_error
 
-    # requests
     def handle(self, request: dict) -> dict:
         op = request.get("op")
         try:
@@ -216,7 +204,7 @@ class Answers:
         try:
             result = function(*args, **kwargs)
         except NameError as err:  # it passed in the kernel: the name is another cell's
-            return {"failed": f"{_message(err)} ({ALONE})"}
+            return {"failed": f"{error_message(err)} ({ALONE})"}
         reply = self._encode_result(result, self.trusted_classes.get(task, set()))
         changed = {str(i): wire.Writer().encode(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
@@ -233,24 +221,24 @@ class Answers:
         wire = _wire()
         self.calls += 1
         folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
-        writer = _handle_writer(self, folder, "r")
+        writer = wire.Writer(folder, "r")
         try:
             encoded = writer.encode(result)
         except wire.NotData as err:  # not data: the instructor decides
             return {"error": f"your function returned {err}, which the grader cannot "
                              "check outside your notebook"}
-        own = [entry for model, entry in writer.models if own_classes(model, trusted)]
+        for model, entry in writer.models:  # the checker may ask for it by its handle
+            entry["handle"] = self.remember(model)
+        own = [entry for model, entry in writer.models if has_own_class(model, trusted)]
         for entry in own:
             entry["own_code"] = True
-        saved = False
-        try:
-            if own:  # all stay here: models that share layers stay consistent
-                raise wire.NotData("a class of the student's own")
-            writer.save_models()
-            saved = True
-        except (wire.NotData, OSError):
-            # the models stay here (the checker asks them through their handles); the
-            # arrays beside them still travel
+        saved = not own  # else all stay here: models that share layers stay consistent
+        if saved:
+            try:
+                writer.save_models()
+            except (wire.NotData, OSError):
+                saved = False
+        if not saved:  # the models stay here (asked through their handles); arrays travel
             for _model, entry in writer.models:
                 entry["model"] = None
         return {"result": encoded, "files": {
@@ -295,37 +283,21 @@ def _wire():
                                    "instructor.engine.wire")
 
 
-def _handle_writer(answers: Answers, folder: Path, stem: str):
-    """A :class:`instructor.engine.wire.Writer` whose model entries also carry a handle
-    (made here, not at import: ``helpers`` is imported once the stripped copy is active)."""
-    class Writer(_wire().Writer):
-        def encode(self, value):
-            entry = super().encode(value)
-            if isinstance(entry, dict) and "model" in entry:
-                entry["handle"] = answers.remember(value)
-            return entry
-
-    return Writer(folder, stem)
-
-
 #: Where Keras' and the course's own classes live (a class from anywhere else, or a
 #: class the setup and context cells did not define, is the student's own).
 LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", "helpers")
 
 
-def own_classes(model, trusted: set[int]) -> list[str]:
-    """The classes in ``model`` (itself and every layer in it) that are neither Keras'
-    nor one ``trusted`` holds (the classes the task's setup and context cells defined)."""
+def has_own_class(model, trusted: set[int]) -> bool:
+    """Whether a class in ``model`` (itself or a layer in it) is neither Keras' nor one
+    ``trusted`` holds (the classes the task's setup and context cells defined)."""
     layers = [model]
     flatten = getattr(model, "_flatten_layers", None)
     if callable(flatten):
         layers += list(flatten(include_self=False, recursive=True))
-    found = []
-    for layer in layers:
-        cls = type(layer)
-        if id(cls) not in trusted and cls.__module__.split(".")[0] not in LIBRARY_MODULES:
-            found.append(cls.__name__)
-    return found
+    return any(id(type(layer)) not in trusted
+               and type(layer).__module__.split(".")[0] not in LIBRARY_MODULES
+               for layer in layers)
 
 
 def _kinds(obj) -> list[list[str]]:
@@ -334,7 +306,7 @@ def _kinds(obj) -> list[list[str]]:
 
 def describe(obj) -> dict:
     """What a proxy of a Keras model or layer reports: its classes, attributes, weights."""
-    import numpy as np
+    from helpers.grading import model_checks
 
     def shapes(weights):
         return [[int(d) for d in w.shape] for w in weights or []]
@@ -363,20 +335,14 @@ def describe(obj) -> dict:
         info["inputs"] = None
     optimizer = getattr(obj, "optimizer", None)
     if optimizer is not None:
-        inner = getattr(optimizer, "inner_optimizer", None)
-        info["optimizer"] = _kinds(inner or optimizer)
-        from helpers.grading import model_checks
-
-        info["optimizer_settings"] = {
-            key: value for key, value in model_checks.optimizer_settings(inner or optimizer
-                                                                         ).items()
-            if value is None or isinstance(value, bool | int | float | str)}
+        optimizer = getattr(optimizer, "inner_optimizer", None) or optimizer
+        info["optimizer"] = _kinds(optimizer)
+        settings = model_checks.optimizer_settings(optimizer).items()
+        info["optimizer_settings"] = {k: v for k, v in settings
+                                      if v is None or isinstance(v, bool | int | float | str)}
     loss = getattr(obj, "loss", None)
     if loss is not None:
-        from helpers.grading import model_checks
-
         info["loss"] = model_checks.loss_name(obj)
-    del np
     return info
 
 
@@ -420,17 +386,14 @@ def _regularize(layer, z):
         keras.ops.convert_to_tensor(z))))
 
 
-def _set_learning_rate(model, value):
-    model.optimizer.learning_rate = float(value)
-
-
 #: What the checker may ask of a model or a layer.
 METHODS = {
     "call": lambda obj, x, **kw: _outputs(obj(x, **kw)),
     "predict": lambda obj, x, **kw: _outputs(obj.predict(x, verbose=0, **kw)),
     "get_weights": lambda obj: [_outputs(w) for w in obj.get_weights()],
     "set_weights": lambda obj, weights: obj.set_weights(weights),
-    "set_learning_rate": _set_learning_rate,
+    "set_learning_rate": lambda obj, value: setattr(obj.optimizer, "learning_rate",
+                                                    float(value)),
     "learning_rate": lambda obj: float(obj.optimizer.learning_rate),
     "train_on_batch": _train_on_batch,
     "reset_metrics": lambda obj: obj.reset_metrics(),
@@ -501,11 +464,11 @@ class CellOutputs:
                     "output_type": "stream", "name": name, "text": ""}}, name)
             self._write(json.dumps(text)[1:-1])
 
-    def display(self, value, result: bool = False) -> None:
+    def result(self, value) -> None:
         from IPython.core.interactiveshell import InteractiveShell
 
         data, metadata = InteractiveShell.instance().display_formatter.format(value)
-        self.publish(data, metadata, "execute_result" if result else "display_data")
+        self.publish(data, metadata, "execute_result")
 
     def publish(self, data, metadata=None, kind: str = "display_data", **_ignored) -> None:
         data = {str(k): base64.b64encode(v).decode() if isinstance(v, bytes) else v
@@ -566,7 +529,7 @@ def _captured(outputs: CellOutputs | None, timeout: int):
     if outputs is not None:
         sys.stdout, sys.stderr = (_Stream(functools.partial(outputs.stream, name))
                                   for name in ("stdout", "stderr"))
-        sys.displayhook = lambda value: value is None or outputs.display(value, result=True)
+        sys.displayhook = lambda value: value is None or outputs.result(value)
         publisher.publish = outputs.publish
     signal.alarm(max(0, int(timeout)))
     try:
@@ -596,7 +559,8 @@ def capped_log(fd: int, limit: int = LOG_BYTES) -> _Stream:
     return _Stream(sink)
 
 
-def _message(err: BaseException) -> str:
+def error_message(err: BaseException) -> str:
+    """``Name: message``, or the name alone (the checking process's words too)."""
     text = str(err).strip()
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
@@ -620,9 +584,9 @@ def main() -> None:
     answers.run_setup(json.loads(first) if first.strip() else [])
     rest = sys.stdin.read()
     answers.run_tasks(json.loads(rest).get("tasks", {}) if rest.strip() else {})
-    if answers.report is not None:  # every answer cell has run (outside.DONE)
+    if answers.report is not None:
         with contextlib.suppress(OSError):
-            write_all(answers.report, b'{"done": true}\n')
+            write_all(answers.report, DONE)
     while True:
         try:
             request = read_frame(requests)

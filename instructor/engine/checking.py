@@ -1,29 +1,23 @@
 """Run a graded notebook's test cells, outside every process that runs the student's code.
 
 Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
-grading sandbox) while the notebook runs::
+grading sandbox) while the notebook runs (docs/grading.md, "The checking process")::
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
-It reads two JSON documents from standard input. The first line holds the trusted
-sources of the ``grade-setup`` cells, which it runs at once (so that TensorFlow is
-imported while the notebook still runs); the rest, sent when the notebook is done, the
-trusted sources of each task's context cells and of each test cell (hidden tests
-included). Each test cell's code runs here (and nowhere else), in a namespace that never saw the
-student's code, with the task's graded functions answered by the student's answer cells
-running in another process (:mod:`instructor.engine.answers`, reached through
-:mod:`instructor.engine.remote`): what crosses is data, and nothing that process writes
-is read here but its replies. The verdicts, one per test cell, are written to the file
-open at ``VERDICTS_FD`` (the grader opened it, outside this process's sandbox)::
+Standard input brings the trusted sources of the ``grade-setup`` cells (first line, run
+at once: TensorFlow is imported while the notebook still runs), then the job: each
+task's context cells and each test cell, hidden tests included, run here in a namespace
+that never saw the student's code, its graded functions answered by the answer process
+(:mod:`instructor.engine.remote`), of which nothing but its replies is read. The verdicts
+go to the file open at ``VERDICTS_FD`` (opened by the grader, outside this sandbox)::
 
     {"vanilla-tests-shapes": {"checked": true, "passed": false,
                               "error": "AssertionError: ...", "reason": null,
                               "output": "what the test cell printed"}, ...}
 
-``checked`` is false when the checks asked something the answer process cannot answer
-with data (a value of a type it cannot send, an attribute of a model of the student's
-own class the grader does not forward); ``reason`` then says why, and the test goes to
-the instructor's review.
+``checked`` is false, with its ``reason``, when the checks asked something the answer
+process cannot answer with data: the test goes to the instructor's review.
 """
 
 from __future__ import annotations
@@ -35,23 +29,17 @@ import os
 import sys
 import traceback
 
+from instructor.engine.answers import error_message
+
 #: What a test cell's printed output keeps (characters): it becomes the cell's output.
 OUTPUT_CHARS = 64 * 1024
 
 
-def _message(err: BaseException) -> str:
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
 def _line(err: BaseException, grade_id: str) -> int | None:
     """The line of the test cell's code where ``err`` left it (1-based), if any."""
-    line, tb = None, err.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == f"<{grade_id}>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
+    lines = [line for frame, line in traceback.walk_tb(err.__traceback__)
+             if frame.f_code.co_filename == f"<{grade_id}>"]
+    return lines[-1] if lines else None
 
 
 def run_setup(namespace: dict, sources: list[str]) -> str | None:
@@ -61,7 +49,7 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
             try:
                 exec(compile(source, "<grade-setup>", "exec"), namespace)  # noqa: S102
             except Exception as err:  # noqa: BLE001 - reported per cell
-                return _message(err)
+                return error_message(err)
     return None
 
 
@@ -103,7 +91,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
             verdict.update(passed=False, error=f"AnswerFailed: {err}", line=_line(err, grade_id),
                            student=not err.own)
         except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
-            verdict.update(passed=False, error=_message(err), line=_line(err, grade_id),
+            verdict.update(passed=False, error=error_message(err), line=_line(err, grade_id),
                            student=type(err).__module__ == "answer")  # raised by the answer
         finally:
             for name, value in saved.items():

@@ -1,21 +1,15 @@
 """Every test cell runs here, outside the student's kernel, and its verdict is its output.
 
-Two processes start with the notebook, both sandboxed like the kernel: a checking
-process (:mod:`instructor.engine.checking`), which never runs the student's code, and an
-answer process (:mod:`instructor.engine.answers`), which runs only the student's answer
-cells (after the trusted setup and context cells), holds none of the checks, expected
-values or hidden tests, and imports a ``helpers`` without the course's own
-implementations of the tasks (:mod:`instructor.engine.stripped`). When the notebook is
-done, the checking process runs each test cell's code (its hidden tests included), and
-every call of a graded function becomes a request to the answer process, answered with
-data (:mod:`instructor.engine.remote`). The kernel runs no test cell; nothing it wrote
-is read. :meth:`OutsideCheck.decide` then makes each test cell's outputs what the
-checking process printed and its verdict: passed (no error), a failed check with its
-message, a call to the course's own implementation of the task, or a test the
-instructor must review because its verdict could not be established.
-
-:class:`OutsideCheck` knows nothing of how cells run; :mod:`instructor.engine.execute`
-starts it before the notebook and hands it the executed notebook.
+Two sandboxed processes start with the notebook (docs/grading.md, "The processes"): a
+checking process (:mod:`instructor.engine.checking`), which never runs the student's
+code, and an answer process (:mod:`instructor.engine.answers`), which runs only the
+student's answer cells and holds no check, expected value or hidden test. When the
+notebook is done, the checking process runs each test cell's code, every call of a
+graded function answered with data by the answer process (:mod:`instructor.engine.remote`).
+The kernel runs no test cell; nothing it wrote is read. :meth:`OutsideCheck.decide` then
+makes each test cell's outputs what the checking process printed and its verdict.
+:mod:`instructor.engine.execute` starts :class:`OutsideCheck` before the notebook runs
+and hands it the executed notebook.
 """
 
 from __future__ import annotations
@@ -35,6 +29,7 @@ from pathlib import Path
 import nbformat
 
 from instructor.engine import check_server, forking, hidden, review, roles, stripped, untrusted
+from instructor.engine.answers import DONE
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
@@ -50,12 +45,9 @@ ANSWER_MODULES = [str(ANSWERS.parent / name) for name in ("answers.py", "strippe
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
-    """Test cell index -> (key, task, the graded functions it calls).
-
-    The key (``<index>-<grade_id>``) names the cell's records and verdict. The graded
-    functions of a task are those its released answer cells define. Which cells are
-    tests, and of which task, is read from the release, never from the submission.
-    """
+    """Test cell index -> (``<index>-<grade_id>``, task, the graded functions it calls:
+    those the task's released answer cells define), read from the release, never from
+    the submission."""
     plan = {}
     for index, cell in enumerate(cells):
         task = release.task_of(cell)
@@ -83,8 +75,7 @@ def student_sources(cells, release_cells) -> list[str]:
 
 def answers_key(task: str, test_index: int, answers: dict) -> str:
     """Which answers a test cell calls: its task's answer cells above it (one namespace
-    of the answer process each; a notebook has one answer cell per task, a notebook
-    holding several variants of it one namespace per variant)."""
+    of the answer process per variant of the task's answer cell)."""
     above = [i for i, _ in answers.get(task, []) if i < test_index]
     return f"{task}@{above[-1] if above else -1}"
 
@@ -101,9 +92,12 @@ NO_FUNCTION = "this test cell checks no graded function of the release"
 #: Errors of the grader's own, whose names a student's code cannot choose.
 GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
                  "GraderCheckFailed"}
-
-
 _ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
+
+
+def _known_error(name: str) -> bool:
+    """A built-in exception's name, or one of the grader's: no name the student chose."""
+    return isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
 
 
 def system_message(message: str) -> bool:
@@ -111,8 +105,7 @@ def system_message(message: str) -> bool:
     exceptions' names only: nothing in it the student's code chose."""
     match = _ERRNO.fullmatch(message.strip())
     return bool(match) and os.strerror(int(match[2])) == match[3] and all(
-        isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
-        for name in match[1].split(": ") if name)
+        _known_error(name) for name in match[1].split(": ") if name)
 
 
 def withheld(verdict: dict, trusted: set[str]) -> dict:
@@ -136,10 +129,9 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
     return verdict
 
 
-#: What a test cell that passed outside through a model with code of the student's own
-#: shows: that code ran behind the checks (it could tell them from real use), so the
-#: instructor may want to read it (the OWN MODEL CODE flag,
-#: :func:`instructor.workflow.submission.notes_from_graded`).
+#: What a test passed through a model with code of the student's own shows: that code ran
+#: behind the checks (it could tell them from real use), so the instructor may read it
+#: (the OWN MODEL CODE flag, :func:`instructor.workflow.submission.notes_from_graded`).
 OWN_CODE_NOTE = ("[checked through your model's own code (a class or layer of yours, which "
                  "ran behind the checks): the instructor may read it]\n")
 
@@ -177,7 +169,6 @@ class OutsideCheck:
         self.report_fd: int | None = None
         self.report: bytes | None = None
 
-    # -------------------------------------------------------------- the two processes
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells
         (TensorFlow's import) while the notebook runs. They talk over two pipes."""
@@ -187,8 +178,7 @@ class OutsideCheck:
         os.mkdir(answer_dir)
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
-        stripped.strip_package(Path(HELPERS), names,
-                               Path(stripped_dir))
+        stripped.strip_package(Path(HELPERS), names, Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         verdicts = report = None
@@ -219,11 +209,9 @@ class OutsideCheck:
                 if fd is not None:
                     os.close(fd)
         for process in (self.answers, self.process):
-            try:
+            with contextlib.suppress(OSError):  # it died at once: every checked test fails
                 process.stdin.write(json.dumps(self.setup) + "\n")
                 process.stdin.flush()
-            except OSError:
-                pass  # it died at once: no verdicts, every checked test fails
 
     def _forked(self, fds: tuple) -> forking.Forked | None:
         """The checking process forked by the server this grading was given
@@ -275,11 +263,9 @@ class OutsideCheck:
             namespaces[key] = {"context": list(self.release.tasks[task].context),
                                "answers": [[i, source] for i, source in answers.get(task, [])
                                            if i < index]}
-        try:
+        with contextlib.suppress(OSError):  # it died: the checking process says so per call
             self.answers.stdin.write(json.dumps({"tasks": namespaces}))
             self.answers.stdin.close()
-        except OSError:
-            pass  # it died: the checking process says so for every call
 
     def _wait_for_answers(self, deadline: float) -> None:
         """Until the answer process has run its answer cells (the report's last line
@@ -332,7 +318,6 @@ class OutsideCheck:
                            "error": f"GraderCheckFailed: {message[0][:300]}"}
                 for grade_id, _t, _n in self.plan.values()}
 
-    # -------------------------------------------------------------- the verdicts
     def decide(self, cells) -> None:
         """Run the test cells outside the kernel and make their outputs their verdicts."""
         tests = self.release.test_cells(cells)
@@ -365,12 +350,9 @@ class OutsideCheck:
             if hide_hidden(cells[index].source)[1]:
                 verdict = withheld(verdict, trusted
                                    | hidden.string_constants([cells[index].source]))
-            forbidden = [n.strip() for n in
-                         self.course_implementations.get(task or "", "").split(",")
-                         if n.strip()]
+            forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
-
 
     def answer_outputs(self, cells) -> None:
         """Make each answer cell the answer process ran show its outputs there (through
@@ -386,14 +368,13 @@ class OutsideCheck:
             report, ended = read_report(self.report.decode("utf-8", "replace"), ran)
         for task_answers in answer_cells.values():
             for index, _source in task_answers:
-                outputs = report.get(index, NOT_RUN_ANSWER)
-                cells[index].execution_count = None if outputs is NOT_RUN_ANSWER \
-                    else list(report).index(index) + 1  # in the order they ran
-                if outputs is NOT_RUN_ANSWER:
-                    outputs = [stdout(NOT_RUN_ANSWER)]
-                else:  # what it showed; started and never ended: why it stopped
-                    outputs = self._bounded(outputs) + (
+                if index in report:  # what it showed; started and never ended: why it stopped
+                    cells[index].execution_count = list(report).index(index) + 1  # as they ran
+                    outputs = self._bounded(report[index]) + (
                         [] if index in ended else [error_output("DeadKernelError", DIED)])
+                else:
+                    cells[index].execution_count = None
+                    outputs = [stdout(NOT_RUN_ANSWER)]
                 cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
                                         for o in outputs]
 
@@ -419,16 +400,12 @@ class OutsideCheck:
             "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))]
 
 
-#: The answer process's last line of its report: every answer cell has run.
-DONE = b'{"done": true}\n'
 #: Why an answer cell has no outputs: no test of its task runs after it.
 NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n"
 #: An answer cell the answer process died in.
 DIED = ("the process running your answer cells ended while running this cell (os._exit, a "
         "crash in a library, memory exhausted, or past the grader's time limit); its task's "
         "tests could not call it")
-
-
 #: Outputs kept of one answer cell (a run of prints is one): past it, OutputTooLarge.
 MAX_OUTPUTS = 10_000
 #: How each of the answer process's lines begins (json.dumps of ``{"cell": ...}``).
@@ -448,7 +425,11 @@ def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
             break
         if not line.startswith(ENTRY):
             continue
-        entry = _entry(line, open_stream=number == len(lines) - 1)
+        entry = None  # the last line may be a stream's the process died in, left open
+        for attempt in (line, line + '"}}') if number == len(lines) - 1 else (line,):
+            with contextlib.suppress(ValueError, RecursionError):
+                entry = json.loads(attempt)
+                break
         index = entry.get("cell") if isinstance(entry, dict) else None
         if type(index) is not int or index not in ran:
             continue
@@ -462,15 +443,6 @@ def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
         if entry.get("end") is True:
             ended.add(index)
     return report, ended
-
-
-def _entry(line: str, open_stream: bool):
-    """One line of the report, or None; the last may be a stream's line the process died
-    in, left open."""
-    for attempt in (line, line + '"}}') if open_stream else (line,):
-        with contextlib.suppress(ValueError, RecursionError):
-            return json.loads(attempt)
-    return None
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:
@@ -496,8 +468,7 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
         if name == "AnswerFailed":
             message += (" (the grader runs your answer cells on their own, after the setup "
                         "cell, and calls your functions from the test)")
-        elif verdict.get("student") and not (
-                isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS):
+        elif verdict.get("student") and not _known_error(name):
             name = "Exception"  # a name of the student's own could carry anything
         return [*outputs, error_output(name if name.isidentifier() else "Exception",
                                        message or name)]

@@ -1,20 +1,14 @@
 """The checking process's side of the answer process: graded functions and models that
-live there, asked for data.
+live there, asked for data (docs/grading.md, "The answer process").
 
-A graded function in the checking process is :meth:`AnswerChannel.function`: calling it
-sends the arguments to the answer process (:mod:`instructor.engine.answers`), which runs
-the student's function on them. What comes back is data. Models come back as ``.keras``
-files, loaded here with Keras' ``safe_mode`` and no class of the student's own: the
-checks then run on a model the checker built itself from the file. A model that cannot
-be loaded that way (a class of the student's own, a ``Lambda``, its own ``train_step``)
-stays where it is, and the checks get a :class:`RemoteModel`, which forwards the few
-things a check may ask of a model (call it on arrays, get and set weights, a training
-step, fit, evaluate) and reports its layers as the student's code describes them. What a
-proxy reports about itself is the student's claim; the checks that decide points
-probe behaviour (:mod:`helpers.grading.probes`).
-
-Anything else a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`,
-and the test goes to the instructor's review.
+A graded function here is :meth:`AnswerChannel.function`: calling it sends the arguments
+to the answer process (:mod:`instructor.engine.answers`), which runs the student's
+function on them. Models come back as ``.keras`` files, loaded with Keras' ``safe_mode``
+and no class of the student's own; one that cannot be (a class of its own, a ``Lambda``,
+its own ``train_step``) stays there behind a :class:`RemoteModel`, which forwards the
+few things a check may ask of a model. What a proxy reports about itself is the student's claim; the
+checks that decide points probe behaviour (:mod:`helpers.grading.probes`). Anything else
+a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`: review.
 """
 
 from __future__ import annotations
@@ -23,6 +17,7 @@ import base64
 import select
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -33,10 +28,9 @@ from instructor.engine.answers import FrameTooLarge, read_frame, write_frame
 
 class AnswerFailed(Exception):
     """The answer process could not answer (its answer cells failed, it died, timed out).
-
-    ``own``: the message is the grader's own words (a timeout, the process gone), which
-    no hidden input can reach; else it came from the answer process, where the student's
-    code runs, and a hidden test withholds it."""
+    ``own``: the message is the grader's words (a timeout, the process gone), which no
+    hidden input can reach; else it came from the student's process: a hidden test
+    withholds it."""
 
     def __init__(self, message: str, own: bool = False):
         super().__init__(message)
@@ -102,7 +96,6 @@ class AnswerChannel:
             raise wire.Unreadable(reply["error"])
         return reply
 
-    # ---------------------------------------------------------------- graded functions
     def function(self, task: str, name: str):
         """A stand-in for the graded function ``name`` of ``task``."""
         def graded(*args: Any, **kwargs: Any) -> Any:
@@ -144,12 +137,10 @@ class AnswerChannel:
                 if not self.own_classes and all(m["model"] for m in models):
                     raise wire.Unreadable(OWN_CLASS) from None
                 own = True
-        # models Keras could not save (models sharing layers without one containing the
-        # other: Keras' own code only), or code of the student's own where the task
-        # allows it: proxies
+        # proxies: models Keras could not save (sharing layers without one containing the
+        # other), or code of the student's own where the task allows it
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
-    # ---------------------------------------------------------------- models over there
     def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
         # this test's verdict rests on code of the student's own, which ran behind it
         self.proxied = self.proxied or own_code
@@ -157,7 +148,8 @@ class AnswerChannel:
             if handle not in self.descriptions:
                 found = self.ask({"op": "describe", "handle": handle})["objects"]
                 self.descriptions.update({int(k): v for k, v in found.items()})
-            self.proxies[handle] = make_proxy(self, handle, self.descriptions[handle])
+            info = self.descriptions[handle]
+            self.proxies[handle] = _proxy_class(info["kinds"])(self, handle, info)
         return self.proxies[handle]
 
     def method(self, handle: int, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -173,10 +165,9 @@ OWN_CLASS = ("your function returned a model with code of your own (a class or a
 
 
 def _models(value: Any):
-    """The model entries of an encoded reply. Its ``own_code`` (the answer process kept
-    the model: a class of the student's own) decides only whether a model comes as a
-    proxy: a model loaded here is built from Keras' and the course's classes alone; its
-    ``model`` is its file (None: not saved)."""
+    """The model entries of an encoded reply: ``model``, its file (None: not saved), and
+    ``own_code``, which decides only whether it comes as a proxy (a model loaded here is
+    built from Keras' and the course's classes alone)."""
     if isinstance(value, dict) and "model" in value:
         yield value
     elif isinstance(value, dict | list):
@@ -198,7 +189,6 @@ class _ProxyReader(wire.Reader):
         return super().decode(value)
 
 
-# -------------------------------------------------------------------- proxies
 _CLASSES: dict[tuple, type] = {}
 
 
@@ -217,28 +207,12 @@ def _proxy_class(kinds: list[list[str]]) -> type:
     return _CLASSES[key]
 
 
-def make_proxy(channel: AnswerChannel, handle: int, info: dict) -> RemoteObject:
-    proxy = _proxy_class(info["kinds"]).__new__(_proxy_class(info["kinds"]))
-    RemoteObject.__init__(proxy, channel, handle, info)
-    return proxy
+def _shaped(shape) -> SimpleNamespace:
+    return SimpleNamespace(shape=tuple(shape))
 
 
-class _Shaped:
-    def __init__(self, shape):
-        self.shape = tuple(shape)
-
-
-class _Activation:
-    def __init__(self, name: str):
-        self.__name__ = name
-
-
-class _Regularizer:
-    def __init__(self, layer: RemoteObject):
-        self._layer = layer
-
-    def __call__(self, z):
-        return np.float32(self._layer._ask("regularize", np.asarray(z)))
+class _Activation(SimpleNamespace):
+    """A layer's activation: its reported ``__name__`` (the class's, if that is empty)."""
 
 
 class RemoteObject:
@@ -260,15 +234,17 @@ class RemoteObject:
             value = attrs[name]
             return tuple(value) if isinstance(value, list) else value
         if name == "activation" and "activation" in attrs:
-            return _Activation(attrs["activation"])
+            return _Activation(__name__=attrs["activation"])
         if name == "kernel" and "kernel_shape" in attrs:
-            return _Shaped(attrs["kernel_shape"])
+            return _shaped(attrs["kernel_shape"])
         if name == "activity_regularizer":
-            return _Regularizer(self) if attrs.get("activity_regularizer") else None
+            if not attrs.get("activity_regularizer"):
+                return None
+            return lambda z: np.float32(self._ask("regularize", np.asarray(z)))
         if name == "name":
             return self._info.get("name", "")
         if name in ("weights", "trainable_weights"):
-            return [_Shaped(s) for s in self._info.get(name, [])]
+            return [_shaped(s) for s in self._info.get(name, [])]
         if name == "layers":
             return [self._channel.proxy(h) for h in self._info.get("layers", [])]
         raise wire.Unreadable(
@@ -310,30 +286,23 @@ class _Optimizer:
         return dict(self._model._info.get("optimizer_settings") or {})
 
 
-def _named(kinds) -> type:
-    name = kinds[0][0] if kinds else "Optimizer"
-    return type(name, (_Optimizer,), {"__module__": kinds[0][1] if kinds else ""})
-
-
-class _History:
-    def __init__(self, history: dict):
-        self.history = history
-
-
 class RemoteModel(RemoteObject):
     """A Keras model in the answer process (see the module docstring)."""
 
     def __getattr__(self, name: str) -> Any:
         if name == "optimizer":
             kinds = self._info.get("optimizer")
-            return None if kinds is None else _named(kinds)(self)
+            if kinds is None:
+                return None
+            name, module = (kinds[0][0], kinds[0][1]) if kinds else ("Optimizer", "")
+            return type(name, (_Optimizer,), {"__module__": module})(self)
         if name == "loss":
             return self._info.get("loss")
         if name == "inputs":
             shapes = self._info.get("inputs")
             if shapes is None:
                 raise AttributeError("inputs")
-            return [_Shaped(s) for s in shapes]
+            return [_shaped(s) for s in shapes]
         if name == "losses":  # after a call, as Keras records them: of its last input
             last = self._info.get("last_input")
             if last is None:
@@ -356,11 +325,11 @@ class RemoteModel(RemoteObject):
         return self._ask("evaluate", np.asarray(x), None if y is None else np.asarray(y),
                          **kwargs)
 
-    def fit(self, x, y=None, verbose=0, **kwargs: Any) -> _History:
+    def fit(self, x, y=None, verbose=0, **kwargs: Any) -> SimpleNamespace:
         if "validation_data" in kwargs:
             kwargs["validation_data"] = tuple(np.asarray(v) for v in kwargs["validation_data"])
-        return _History(self._ask("fit", np.asarray(x), None if y is None else np.asarray(y),
-                                  **kwargs))
+        history = self._ask("fit", np.asarray(x), None if y is None else np.asarray(y), **kwargs)
+        return SimpleNamespace(history=history)
 
     def get_layer(self, name: str) -> RemoteObject:
         for layer in self.layers:

@@ -1,20 +1,13 @@
 """Read a submission's own code for what could change how its tests run.
 
-The grader checks every test it can outside the student's kernel
-(:mod:`instructor.engine.checking`). This module reads the code the student wrote, without
-running it, for the two things that checking cannot rule out by itself:
-
-- :func:`tampering`: code that changes state the tests rely on (assigning to a
-  module's attributes, rebinding a name the tests use, reaching into frames, the
-  interpreter or IPython, running code built from strings). A test that passed in such
-  a notebook is set aside for the instructor ("needs review"), never silently counted.
-- :func:`course_calls`: an answer that calls the course's own implementation of the
-  task it is graded on (``helpers.psnr`` for task ``psnr``): its tests score 0.
-
-It reads source only, so it cannot be fooled by what the code does at run time, but it
-can be by code it cannot see: it flags every construct that could hide such code
-(``exec``, ``getattr`` with a computed name, ``__dict__``, an import of ``importlib``,
-...), so hiding the change is itself flagged.
+This module reads the student's code, unrun (docs/grading.md, "The review"), for what
+checking outside the kernel cannot rule out by itself: :func:`tampering`, code that
+changes state the tests rely on (a passing test in such a notebook goes to the
+instructor's review, never silently counted), and :func:`course_calls`, an answer that
+calls the course's own implementation of its task (its tests score 0). Reading source
+only, it cannot be fooled by what the code does at run time, but can be by code it
+cannot see: so every construct that could hide such code (``exec``, ``getattr`` with a
+computed name, ``__dict__``, an import of ``importlib``...) is itself flagged.
 """
 
 from __future__ import annotations
@@ -50,13 +43,10 @@ SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_kera
                 "helpers": {"helpers"}}
 
 
-#: Findings that only change names and attributes inside the kernel: a test checked again
-#: outside the kernel is immune to them. Every other finding reaches the interpreter,
-#: other processes or hidden code, and sets a passed test aside for review.
-#: The answer cells run again in the answer process, where the same code changes that
-#: process's names (``from __main__ import METHODS`` and rebinding it, say): moot too,
-#: as the checker believes nothing the answer process says of its objects beyond the
-#: data it returns (its structure is the student's claim; points rest on the probes).
+#: Findings that only change names and attributes: moot for a test checked outside the
+#: kernel, and in the answer process too (rebinding its ``METHODS``, say), as the checker
+#: believes nothing that process says of its objects beyond the data it returns. Every
+#: other finding reaches the interpreter, other processes or hidden code: review.
 KERNEL_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
 
 
@@ -67,10 +57,6 @@ class Finding(str):
     def kernel_only(self) -> bool:
         what = self.split(": ", 1)[1] if ": " in self else self
         return what.startswith(KERNEL_ONLY)
-
-
-def _line(node: ast.AST) -> int:
-    return getattr(node, "lineno", 0)
 
 
 def _root(node: ast.AST) -> ast.AST:
@@ -126,9 +112,8 @@ class _Reader(ast.NodeVisitor):
         self.depth = 0
 
     def flag(self, node: ast.AST, what: str) -> None:
-        self.findings.append((_line(node), what))
+        self.findings.append((getattr(node, "lineno", 0), what))
 
-    # scopes
     def _function(self, node) -> None:
         self.scopes.append(_bound_in(node))
         self.depth += 1
@@ -138,7 +123,6 @@ class _Reader(ast.NodeVisitor):
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
 
-    # imports
     def _import(self, node, module: str, alias: ast.alias) -> None:
         full = f"{module}.{alias.name}" if module else alias.name
         top = full.split(".")[0]
@@ -161,7 +145,6 @@ class _Reader(ast.NodeVisitor):
         for alias in node.names:
             self._import(node, "." * node.level + (node.module or ""), alias)
 
-    # names and attributes
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and node.id in SUSPECT_CALLS:
             self.flag(node, f"uses {node.id}")
@@ -223,43 +206,33 @@ class _Reader(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def _parsed(sources: Iterable[str]) -> list[ast.AST | None]:
-    trees: list[ast.AST | None] = []
-    for source in sources:
-        try:
-            trees.append(ast.parse(source))
-        except SyntaxError:
-            trees.append(None)
-    return trees
+def _parsed(source: str) -> ast.Module | SyntaxError:
+    try:
+        return ast.parse(source)
+    except SyntaxError as err:
+        return err
 
 
 def tampering(sources: Iterable[str], protected: Iterable[str],
               trusted: Iterable[str] = ()) -> list[Finding]:
-    """What in the student's cells could change how the tests run, one line per finding.
-
-    ``sources``: the code cells the student wrote or changed. ``protected``: the names
-    the instructor's cells (setup, context, tests) use, less the graded functions the
-    student must define. ``trusted``: those cells' sources, whose imports name libraries
-    too (``from helpers.grading import model_checks as mc``): a change to one of those
-    is a patch of a library's own, which reaches the answer process.
-    """
+    """What in the student's cells ``sources`` could change how the tests run, one line
+    per finding. ``protected``: the names the instructor's cells use, less the graded
+    functions; ``trusted``: those cells' sources, whose imports name libraries too
+    (``from helpers.grading import model_checks as mc``): changing one patches a library."""
     protected = set(protected)
     sources = list(sources)
-    trees = _parsed(sources)
-    libraries = frozenset(imported_names(t for t in [*trees, *_parsed(trusted)]
-                                         if t is not None))
+    trees = [_parsed(source) for source in sources]
+    libraries = frozenset(imported_names(t for t in [*trees, *map(_parsed, trusted)]
+                                         if isinstance(t, ast.AST)))
     found: list[str] = []
     for number, (source, tree) in enumerate(zip(sources, trees), 1):
-        try:
-            if tree is None:
-                ast.parse(source)
-        except SyntaxError as err:
+        if isinstance(tree, SyntaxError):
             if source.lstrip().startswith(("%", "!")) or "\n%" in source or "\n!" in source:
                 found.append(Finding(f"cell {number}: IPython magics or shell commands "
                                      "(not plain Python)"))
             else:
-                found.append(Finding(f"cell {number}: not valid Python ({err.msg}, "
-                                     f"line {err.lineno})"))
+                found.append(Finding(f"cell {number}: not valid Python ({tree.msg}, "
+                                     f"line {tree.lineno})"))
             continue
         cell_names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
                       and isinstance(n.ctx, ast.Store)}
@@ -276,9 +249,8 @@ def course_calls(source: str, names: Iterable[str]) -> list[str]:
     """Uses, in an answer's ``source``, of the course's own implementations ``names``
     (functions of the ``helpers`` package, reached through any alias of it)."""
     names = set(names)
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parsed(source)
+    if isinstance(tree, SyntaxError):
         return []
     course = {"helpers"}
     found = set()
@@ -332,8 +304,7 @@ def free_names(sources: Iterable[str]) -> set[str]:
 
 def defined_functions(source: str) -> list[str]:
     """The functions a cell defines at its top level."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parsed(source)
+    if isinstance(tree, SyntaxError):
         return []
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]

@@ -1,24 +1,15 @@
 """A copy of the ``helpers`` package without the course's own implementations of the tasks.
 
-Tasks (e)-(g) ask for functions that ``helpers`` already has (``psnr``, ``mean_psnr``,
-``upscale``, ``mean_chroma``: ``course_implementations`` in nbgrader_config.py). Spotting
-a call to them by name in an answer's source misses every indirect route (an alias,
-``operator.attrgetter``, ``pkgutil.resolve_name``, ``importlib.reload``, exec-ing
-``inspect.getsource``, copying ``__code__``, a private helper such as ``_psnr_of``, or a
-public function that computes the same thing internally). So the answer runs in a
-process whose ``helpers`` is a *stripped copy* (:func:`strip_package`): the bodies of
-those functions, and of every module-level function of their module that they use,
-directly or transitively (``_per_image``, ``_psnr_of``, ``_finite_mean``), are replaced
-by ``raise UsesCourseImplementation(...)``; every route reaches only that. The other
-functions of those modules that use a stripped one (``mse``, ``image_scores``,
-``downscale``, ``gray_to_rgb``) are stripped too, so that their message names them.
-
-The answer process calls :func:`activate` first, before anything imports ``helpers``:
-the copy must win over the real package, which an editable install (``pip install -e``)
-also offers through a meta-path finder, and a ``python -I`` process ignores
-``PYTHONPATH``. The real package's folder must also be out of its view (the answer
-process's sandbox does not bind it, :mod:`.sandbox`): otherwise an answer could still
-load its files by path.
+Tasks (e)-(g) ask for functions ``helpers`` already has (``course_implementations`` in
+nbgrader_config.py; docs/grading.md, "The course's own implementations"). Spotting a call
+by name misses every indirect route (an alias, ``operator.attrgetter``,
+``pkgutil.resolve_name``, ``importlib.reload``, exec-ing ``inspect.getsource``, copying
+``__code__``, a private helper such as ``_psnr_of``, or a public function computing the
+same thing). So the answer process's ``helpers`` is a copy (:func:`strip_package`) in
+which those functions, what they use of their module and what uses them (:func:`plan`)
+raise ``UsesCourseImplementation``: every route reaches only that. The answer process
+calls :func:`activate` before anything imports ``helpers``, and its sandbox does not
+bind the real package (else an answer could load its files by path).
 
 Standard library only: the answer process imports this before ``helpers``.
 """
@@ -119,15 +110,10 @@ def _callers(functions: dict[str, list[_Function | str]], stripped: set[str]) ->
     transitively: they would raise anyway, with the message of a function the answer
     never named."""
     found = set(stripped)
-    grown = True
-    while grown:
-        grown = False
-        for name, definitions in functions.items():
-            if name not in found and any(
-                    definition in found if isinstance(definition, str)
-                    else _uses(definition, functions) & found for definition in definitions):
-                found.add(name)
-                grown = True
+    while grown := {name for name, definitions in functions.items() if name not in found
+                    and any(d in found if isinstance(d, str) else _uses(d, functions) & found
+                            for d in definitions)}:
+        found |= grown
     return found - stripped
 
 
@@ -138,10 +124,14 @@ def _defines(source: str, name: str) -> bool:
                      rf"|^[ \t]*{re.escape(name)}[ \t]*=", source, re.MULTILINE) is not None
 
 
-def _plan(package_dir: Path, names: Iterable[str]
-          ) -> dict[Path, tuple[ast.Module, set[str], set[str], set[str]]]:
-    """:func:`plan`, as the parsed module of each path and three sets of its functions:
-    those named, those they use, and those that use one of these."""
+def plan(package_dir: Path, names: Iterable[str]) -> dict[Path, tuple[ast.Module, dict]]:
+    """Which functions of which module (path relative to ``package_dir``, parsed) to strip,
+    each with its kind (:data:`MESSAGES`): each of ``names`` where it is defined, a
+    module-level ``def`` in any module of the package (a name re-exported elsewhere counts
+    where it is defined), what it uses of its own module, and every other function of the
+    module that uses one of these (``mse``, ``image_scores``, ``downscale``: their message
+    then names them, not a private helper the answer never called). ``module.name``
+    (``metrics.psnr``) picks one module. Raises ValueError for a name no module defines."""
     sources = {path.relative_to(package_dir): path.read_text(encoding="utf-8")
                for path in sorted(package_dir.rglob("*.py")) if "__pycache__" not in path.parts}
     trees: dict[Path, ast.Module] = {}
@@ -167,21 +157,10 @@ def _plan(package_dir: Path, names: Iterable[str]
     plans = {}
     for path, start in wanted.items():
         used = _closure(functions[path], start)
-        plans[path] = (trees[path], start, used - start, _callers(functions[path], used))
+        kinds = {**dict.fromkeys(_callers(functions[path], used), "caller"),
+                 **dict.fromkeys(used, "used"), **dict.fromkeys(start, "named")}
+        plans[path] = (trees[path], kinds)
     return plans
-
-
-def plan(package_dir: Path, names: Iterable[str]) -> dict[Path, set[str]]:
-    """Which functions of which module (path relative to ``package_dir``) to strip: each
-    of ``names`` where it is defined, a module-level ``def`` in any module of the package
-    (a name re-exported elsewhere counts where it is defined), and what it uses of its
-    own module, and every other function of the module that uses one of these (``mse``,
-    ``image_scores``, ``downscale``: their message then names them, not a private helper
-    the answer never called). ``module.name`` (``metrics.psnr``) picks one module.
-
-    Raises ValueError for a name that no module defines."""
-    return {path: named | used | callers
-            for path, (_, named, used, callers) in _plan(Path(package_dir), names).items()}
 
 
 #: What a stripped function says: it is named in ``course_implementations``, one of
@@ -206,14 +185,12 @@ def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[as
 
 
 def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
-    """Copy the package ``package_dir`` (``helpers/``, without ``__pycache__``) into
-    ``dest`` with the functions ``names`` (and those of their module they use, see
-    :func:`plan`) replaced by ``raise UsesCourseImplementation(...)``; their signature and
-    decorators stay, their docstring goes. A copy already in ``dest`` is replaced.
-
+    """Copy the package ``package_dir`` (without ``__pycache__``) into ``dest``, replacing
+    a copy there, with the bodies of the functions :func:`plan` finds for ``names``
+    replaced by ``raise UsesCourseImplementation(...)`` (signature and decorators stay).
     Returns ``dest``: what to put first on ``sys.path`` (:func:`activate`)."""
     package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
-    todo = _plan(package_dir, names)
+    todo = plan(package_dir, names)
     copy = dest / package_dir.name
     if copy.exists():
         shutil.rmtree(copy)
@@ -222,10 +199,8 @@ def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
     exception_init.parent.mkdir(exist_ok=True)
     with exception_init.open("a", encoding="utf-8") as f:
         f.write(_EXCEPTION_SOURCE)
-    for path, (tree, named, used, callers) in todo.items():
+    for path, (tree, kinds) in todo.items():
         module = _module_name(package_dir.name, path)
-        kinds = {**dict.fromkeys(callers, "caller"), **dict.fromkeys(used, "used"),
-                 **dict.fromkeys(named, "named")}
         for node in _top_level(tree.body):
             if isinstance(node, _Function) and node.name in kinds:
                 node.body = _stripped_body(f"{module}.{node.name}", package_dir.name,
@@ -251,15 +226,12 @@ class _Without:
 
 
 def activate(dest: Path, package: str = "helpers") -> None:
-    """Make this process import ``package`` from the stripped copy in ``dest``; call it
-    first thing, before anything imports the package.
-
-    Puts ``dest`` first on ``sys.path`` (ahead of the current folder, which ``python -c``
-    puts first, and of ``PYTHONPATH``, which ``python -I`` ignores) and hides the package
-    from every other meta-path finder that would find it elsewhere: the editable
-    install's ``_EditableFinder`` comes after ``sys.path`` but answers where ``sys.path``
-    has no copy. Raises RuntimeError if the package was imported already or would
-    still come from elsewhere."""
+    """Make this process import ``package`` from the stripped copy in ``dest``, before
+    anything imports it: ``dest`` first on ``sys.path`` (ahead of the current folder,
+    which ``python -c`` puts first; ``python -I`` ignores ``PYTHONPATH``), the package
+    hidden from every other meta-path finder (an editable install's ``_EditableFinder``
+    answers where ``sys.path`` has no copy). RuntimeError if it was imported already or
+    would still come from elsewhere."""
     dest = str(Path(dest).resolve())
     loaded = sorted(m for m in sys.modules if m == package or m.startswith(package + "."))
     if loaded:

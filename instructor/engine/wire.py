@@ -1,16 +1,11 @@
 """Values passed between the grader's checking process and a student's answer process.
 
-When a notebook is graded, each test cell runs in a checking process that never runs
-the student's code (:mod:`instructor.engine.checking`). The graded functions it
-calls (``psnr``, ``autoencoder``...) are answered by the student's answer cells running
-in a process of their own (:mod:`instructor.engine.answers`). What crosses between the
-two is data: arrays as ``.npy`` files, Keras models as ``.keras`` files (:class:`Writer`,
-in the answer process), read back by :class:`Reader` in the checking process after a
-size check (:func:`record_size`) that unpacks nothing, and with Keras' ``safe_mode``, so
-reading never runs code of the student's own. Without a folder (a request's arguments,
-a method's plain result), arrays travel inline, as ``.npy`` bytes in base64.
-
-This module imports Keras only when a model has to be written or read.
+What crosses (docs/grading.md, "The answer process") is data: arrays as ``.npy`` files,
+Keras models as ``.keras`` files (:class:`Writer`, in the answer process), read back by
+:class:`Reader` in the checking process after a size check (:func:`record_size`) that
+unpacks nothing, and with Keras' ``safe_mode``, so reading never runs code of the
+student's own. Without a folder (a request's arguments, a method's plain result), arrays
+travel inline, as ``.npy`` bytes in base64. Keras is imported only for a model.
 """
 
 from __future__ import annotations
@@ -48,7 +43,6 @@ class RecordTooLarge(Exception):
     before anything is unpacked (its test fails)."""
 
 
-# ------------------------------------------------------------------ writing
 def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
     """(path of layer names, layer) for every layer inside ``model``, at any depth."""
     found = []
@@ -102,11 +96,9 @@ class Writer:
         raise NotData(f"a value of type {type(value).__name__}")
 
     def save_models(self) -> None:
-        """Write each model once; a model inside another is recorded as a path in it.
-
-        Models that share weights without one containing the other cannot be written
-        faithfully (loading them would break the sharing): :class:`NotData`.
-        """
+        """Write each model once; a model inside another is recorded as a path in it. Models
+        sharing weights without one containing the other: :class:`NotData` (loading them
+        would break the sharing)."""
         models = [m for m, _ in self.models]
         inside: dict[int, tuple[int, list[str]]] = {}
         for i, model in enumerate(models):
@@ -121,8 +113,7 @@ class Writer:
             for variable in models[i].weights:
                 owner = owners.setdefault(id(variable), i)
                 if owner != i and models[owner] is not models[i]:
-                    raise NotData("models that share layers without one containing "
-                                        "the other")
+                    raise NotData("models that share layers without one containing the other")
         saved: dict[int, str] = {}
         for i in roots:
             if id(models[i]) not in saved:
@@ -143,7 +134,6 @@ class Writer:
             self.models[i][1].update(model=saved[id(models[j])], path=path)
 
 
-# ------------------------------------------------------------------ reading
 def _npy_size(path: Path) -> int:
     """The bytes an ``.npy`` file's array takes, from its header alone."""
     with open(path, "rb") as stream:
@@ -233,13 +223,10 @@ def record_size(folder: str | Path, max_bytes: int | None = None) -> int:
 
 
 class Reader:
-    """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`).
-
-    ``custom_objects``: classes the course itself defines (trusted), which models may use.
-    Any other class of a model's own makes it :class:`Unreadable`. ``max_bytes``: what
-    the folder may unpack to (:func:`record_size`), else :class:`RecordTooLarge`.
-    Without a folder, inline values only (their size is their message's).
-    """
+    """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`); models may
+    use Keras' classes and ``custom_objects`` (the course's), any other class makes them
+    :class:`Unreadable`; the folder may unpack to ``max_bytes`` (:func:`record_size`).
+    Without a folder, inline values only (their size is their message's)."""
 
     def __init__(self, folder: str | Path | None = None, custom_objects: dict | None = None,
                  max_bytes: int | None = None):
