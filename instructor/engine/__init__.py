@@ -3,8 +3,8 @@
 What the assignment is:
 
 - :mod:`.release`: the release notebook, read once per process: cells by ``grade_id``,
-  the setup, and per task its context, answer and test cells, graded functions and
-  points; which released cell a submitted cell stands for; the hidden-test markers;
+  the setup, per task its context cells and graded functions; which released cell a
+  submitted cell stands for, which are tests and answers; the hidden-test markers;
 - :mod:`.cells`: reading nbgrader's cells, tolerant of damaged metadata;
 - :mod:`.preprocessors`: restored deleted cells and metadata, feedback without hidden
   tests; :mod:`.inert`: what a student controls made inert where a person views it.

@@ -25,14 +25,11 @@ def is_test_cell(cell) -> bool:
         and not meta.get("solution")
 
 
-#: The tag of an ungraded exercise's worked answer (docs/authoring.md).
-EXERCISE_ANSWER = "exercise-answer"
-
-
 def is_exercise_answer(cell) -> bool:
-    """A worked answer to an ungraded exercise: in ``solutions/`` only, worth no points."""
+    """A worked answer to an ungraded exercise (tag ``exercise-answer``, docs/authoring.md):
+    in ``solutions/`` only, worth no points."""
     tags = cell.get("metadata", {}).get("tags", [])
-    return isinstance(tags, list) and EXERCISE_ANSWER in tags
+    return isinstance(tags, list) and "exercise-answer" in tags
 
 
 def without_exercise_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -50,13 +47,9 @@ def task_of(cell) -> str | None:
     return next((t[5:] for t in tags if isinstance(t, str) and t.startswith("task-")), None)
 
 
-#: Tags that steer grading (docs/authoring.md): the setup cell and a task's cells.
-SETUP_TAG = "grade-setup"
-
-
 def is_grading_tag(tag) -> bool:
-    """Whether ``tag`` tells the grader something: ``grade-setup`` or ``task-<name>``."""
-    return isinstance(tag, str) and (tag == SETUP_TAG or tag.startswith("task-"))
+    """Whether ``tag`` steers grading (docs/authoring.md): ``grade-setup`` or ``task-<name>``."""
+    return isinstance(tag, str) and (tag == "grade-setup" or tag.startswith("task-"))
 
 
 def grading_tags(cell) -> list[str]:
@@ -67,7 +60,7 @@ def grading_tags(cell) -> list[str]:
 
 def is_setup(cell) -> bool:
     """A setup cell (tagged ``grade-setup``)."""
-    return SETUP_TAG in grading_tags(cell)
+    return "grade-setup" in grading_tags(cell)
 
 
 def restore_from_release(cell, origin) -> list[str]:

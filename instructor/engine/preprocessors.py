@@ -1,24 +1,11 @@
-"""Small nbgrader preprocessors of the course (wired up in ``nbgrader_config.py``).
+"""Small nbgrader preprocessors of the course, wired up in ``nbgrader_config.py`` (their
+place in a grading: docs/grading.md, "How a verdict is reached").
 
-Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``):
-
-- :class:`RestoreMissingCells`: a graded cell the student deleted comes back from the
-  release (test cells then get their hidden tests back from the gradebook, through
-  nbgrader's ``OverwriteCells``), so deleting a test cannot dodge it.
-- :class:`OverwriteCellsFromRelease`: nbgrader's ``OverwriteCells``, which restores the
-  source, points and lock of graded cells, restoring their whole grading metadata too
-  (nbgrader's flags and the ``task-*`` / ``grade-setup`` tags) from the release, so that
-  the submission's metadata decides nothing.
-- ``InertContent`` (after ``SaveAutoGrades``, and again in feedback) is in
-  :mod:`instructor.engine.inert`: what a student controls, through allow-lists.
-
-The execute step itself is :class:`instructor.engine.execute.SafeExecute`.
-
-Feedback (``GenerateFeedback.preprocessors``):
-
-- :class:`HideHiddenTests`: the student sees each test cell, whether it passed and the
-  message of a failing check, never the code of a hidden test (nbgrader #917, #1363).
-- :class:`GradingNotesInFeedback`: the grading notes at the top of the page, escaped.
+Autograding's sanitize step: :class:`RestoreMissingCells`, then
+:class:`OverwriteCellsFromRelease`, so deleting or relabelling a test cannot dodge it.
+Feedback: :class:`HideHiddenTests`, :class:`GradingNotesInFeedback`. ``InertContent``
+(after ``SaveAutoGrades``, and again in feedback) is in :mod:`instructor.engine.inert`;
+the execute step is :class:`instructor.engine.execute.SafeExecute`.
 """
 
 from __future__ import annotations
@@ -37,7 +24,6 @@ from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes
 
 
-# ====================================================================== deleted cells
 class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
     """Put back graded cells missing from a submission, in their release position.
 
@@ -66,15 +52,12 @@ class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
                 if nbgrader_meta(new).get("solution"):
                     new.source = ("# This cell was missing from your submission; the grader "
                                   "put the released version back.\n" + new.source)
-            # after the nearest earlier graded cell that is in the notebook
-            earlier = [g for g in order[:i] if g in present]
+            # after the nearest earlier graded cell in the notebook, else before a later one
             ids = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
-            if earlier:
-                at = ids.index(earlier[-1]) + 1
-            else:
-                later = [g for g in order[i + 1:] if g in present]
-                at = ids.index(later[0]) if later else len(nb.cells)
-            nb.cells.insert(at, new)
+            earlier = [g for g in order[:i] if g in present]
+            later = [g for g in order[i + 1:] if g in present]
+            nb.cells.insert(ids.index(earlier[-1]) + 1 if earlier else ids.index(later[0])
+                            if later else len(nb.cells), new)
             present.add(grade_id)
             restored.append(grade_id)
         if restored:
@@ -84,20 +67,15 @@ class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
         return nb, resources
 
 
-# ====================================================================== metadata
 class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
     """nbgrader's ``OverwriteCells``, with every cell's grading metadata from the release.
 
-    nbgrader restores the source, ``locked`` flag, points and checksum of a graded cell,
-    but reads whether it is graded at all (``grade``, ``solution``) and its tags from the
-    submission: a test cell marked ``grade: false`` then fails nbgrader's checksum check
-    (the grader fails on every regrade), and one without its ``task-*`` tag would escape
-    the outside check. Here each cell whose ``grade_id`` the release knows gets that
-    released cell's nbgrader metadata and grading tags before nbgrader's own checks; a
-    cell with any other nbgrader metadata loses it (a cell the student made "graded");
-    a cell without nbgrader metadata keeps grading tags only if it is a released cell
-    (same cell id or same source), so a cell the student added is never setup or a
-    task's context. Tags that do not steer grading are the student's and are kept.
+    nbgrader reads ``grade``, ``solution`` and the tags from the submission: a test cell
+    marked ``grade: false`` would fail its checksum check on every regrade, one without
+    its ``task-*`` tag would escape the outside check. So first every cell gets its
+    released cell's (:meth:`~instructor.engine.release.Release.origin`) nbgrader metadata
+    and grading tags, or none: a cell the student added is never graded, setup or a
+    task's context.
     """
 
     _release: released.Release | None = None
@@ -116,11 +94,9 @@ class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
         return super().preprocess_cell(cell, resources, cell_index)
 
 
-# ====================================================================== feedback
 class FeedbackPreprocessor(NbGraderPreprocessor):
-    """A preprocessor of ``generate_feedback``, which converts to HTML: nbconvert's HTML
-    exporter configures ``display_data_priority`` of every preprocessor, so it is
-    declared configurable here (as nbgrader's ``GetGrades`` does) instead of warning."""
+    """A preprocessor of ``generate_feedback``: nbconvert's HTML exporter configures every
+    preprocessor's ``display_data_priority``, declared here (as in nbgrader's ``GetGrades``)."""
 
     display_data_priority = List().tag(config=True)
 

@@ -56,10 +56,7 @@ class Task:
 
     name: str
     context: tuple[str, ...]   # sources of its instructor cells (not answers nor tests)
-    answers: tuple[str, ...]   # grade_ids of its answer cells
-    tests: tuple[str, ...]     # grade_ids of its test cells
     names: tuple[str, ...]     # the graded functions its answer cells define
-    points: float              # what its test cells are worth
 
 
 @dataclass(frozen=True)
@@ -77,32 +74,23 @@ class Release:
 
     @classmethod
     def of(cls, nb: nbformat.NotebookNode) -> Release:
-        graded = by_grade_id(nb.cells)
         plain = [c for c in nb.cells if not nbgrader_meta(c)]
-        tasks: dict[str, dict[str, list]] = {}
+        tasks: dict[str, tuple[list, list]] = {}
         for cell in nb.cells:
-            task, meta = task_of(cell), nbgrader_meta(cell)
-            if not task or cell.cell_type != "code":
+            if not task_of(cell) or cell.cell_type != "code":
                 continue
-            parts = tasks.setdefault(task, {k: [] for k in ("context", "answers", "tests",
-                                                            "names", "points")})
-            if meta.get("solution"):
-                parts["answers"].append(meta["grade_id"])
-                parts["names"] += [n for n in defined_functions(cell.source)
-                                   if n not in parts["names"]]
-            elif is_test_cell(cell):
-                parts["tests"].append(meta["grade_id"])
-                parts["points"].append(float(meta.get("points") or 0))
-            else:  # instructor cells of the task, locked or not
-                parts["context"].append(cell.source)
+            context, names = tasks.setdefault(task_of(cell), ([], []))
+            if nbgrader_meta(cell).get("solution"):
+                names += [n for n in defined_functions(cell.source) if n not in names]
+            elif not is_test_cell(cell):  # instructor cells of the task, locked or not
+                context.append(cell.source)
         return cls(
-            nb, MappingProxyType(graded),
+            nb, MappingProxyType(by_grade_id(nb.cells)),
             MappingProxyType({**{c.source.strip(): c for c in plain},
                               **{c.get("id"): c for c in plain if c.get("id")}}),
             tuple(c.source for c in nb.cells if c.cell_type == "code" and is_setup(c)),
-            MappingProxyType({name: Task(name, *(tuple(p[k]) for k in (
-                "context", "answers", "tests", "names")), sum(p["points"]))
-                for name, p in tasks.items()}),
+            MappingProxyType({name: Task(name, tuple(context), tuple(names))
+                              for name, (context, names) in tasks.items()}),
             frozenset(c.source.strip() for c in nb.cells if c.cell_type == "markdown"))
 
     # ------------------------------------------------------------ a submitted cell
