@@ -64,13 +64,9 @@ def is_setup(cell) -> bool:
 
 
 def restore_from_release(cell, origin) -> list[str]:
-    """Give ``cell`` the grading metadata of the released cell ``origin`` (``None``: no
-    released cell, so none): nbgrader's keys and the grading tags. What was changed, as
-    short phrases for a note (``grade: False``, ``tags``); ``[]`` if nothing.
-
-    The submission's metadata decides nothing: which cells are tests, of which task,
-    with how many points, is what the release says. Tags that do not steer grading
-    (a student's own) are kept.
+    """Give ``cell`` the grading metadata (nbgrader's keys, grading tags) of the released
+    cell ``origin`` (``None``: none); what changed, as short phrases for a note
+    (``grade: False``, ``tags``). Tags that do not steer grading (a student's) are kept.
     """
     metadata = cell.setdefault("metadata", nbformat.NotebookNode())
     changed = []

@@ -87,7 +87,6 @@ def policy_tag(policy: str = CONTENT_SECURITY_POLICY) -> str:
     return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 
-# ---------------------------------------------------------------------- values
 def clean_html(text: str) -> str:
     """``text`` with only the allowed tags, attributes, styles and link schemes (nh3);
     a removed script's or style sheet's text stays, as text, for the reader to see."""
@@ -136,7 +135,6 @@ def _plain(value, depth: int = 3):
     return None
 
 
-# ---------------------------------------------------------------------- outputs
 def inert_output(output: dict) -> dict:
     """``output`` with what an allow-list keeps, changed in place (and returned)."""
     kind = output.get("output_type")
@@ -178,7 +176,6 @@ def inert_output(output: dict) -> dict:
     return output
 
 
-# ---------------------------------------------------------------------- metadata
 def cell_metadata(meta: dict) -> dict:
     """A cell's metadata as the allow-list keeps it: nbgrader's (restored from the
     release and checked by nbgrader before this runs), tags that are plain words, the
@@ -242,7 +239,6 @@ def _attachments(value) -> dict:
     return kept
 
 
-# ---------------------------------------------------------------------- the preprocessor
 class InertContent(FromRelease, FeedbackPreprocessor):
     """Nothing a student wrote, printed or set runs where a person views it.
 

@@ -1,11 +1,6 @@
 """Small nbgrader preprocessors of the course, wired up in ``nbgrader_config.py`` (their
-place in a grading: docs/grading.md, "How a verdict is reached").
-
-Autograding's sanitize step: :class:`RestoreMissingCells`, then
-:class:`OverwriteCellsFromRelease`, so deleting or relabelling a test cannot dodge it.
-Feedback: :class:`HideHiddenTests`, :class:`GradingNotesInFeedback`. ``InertContent``
-(after ``SaveAutoGrades``, and again in feedback) is in :mod:`instructor.engine.inert`;
-the execute step is :class:`instructor.engine.execute.SafeExecute`.
+place in a grading: docs/grading.md, "How a verdict is reached"). ``InertContent`` is in
+:mod:`instructor.engine.inert`, the execute step in :mod:`instructor.engine.execute`.
 """
 
 from __future__ import annotations
@@ -27,10 +22,9 @@ from instructor.engine.notes import read_notes
 class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
     """Put back graded cells missing from a submission, in their release position.
 
-    A deleted test cell comes back (nbgrader's ``OverwriteCells``, which runs next,
-    then restores its full source, hidden tests included, from the gradebook), so it is
-    graded like any other; a deleted solution cell comes back as the released stub, so
-    the tests fail with the stub's message instead of a NameError.
+    A deleted test cell comes back (``OverwriteCells``, next, restores its full source,
+    hidden tests included, from the gradebook), so deleting a test cannot dodge it; a
+    deleted answer cell comes back as the stub: tests fail with its message, not a NameError.
     """
 
     def preprocess(self, nb, resources):
@@ -63,7 +57,6 @@ class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
         if restored:
             self.log.warning("Restored deleted cells %s in %s/%s", restored,
                              info.get("student"), info.get("notebook"))
-            resources.setdefault("nbgrader", {})["restored_cells"] = restored
         return nb, resources
 
 
@@ -122,12 +115,9 @@ class HideHiddenTests(FeedbackPreprocessor):
 
 
 class GradingNotesInFeedback(FeedbackPreprocessor):
-    """The submission's grading notes (``GRADING_NOTES.txt``) at the top of its feedback.
-
-    nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on
-    a JupyterHub notes kept beside it (a renamed notebook, a restored cell, a test set
-    aside for review) would never reach them.
-    """
+    """The submission's grading notes (``GRADING_NOTES.txt``) at the top of its feedback:
+    nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on a
+    JupyterHub notes kept beside it would never reach them."""
 
     def preprocess(self, nb, resources):
         folder = (resources.get("metadata") or {}).get("path")
