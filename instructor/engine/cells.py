@@ -1,7 +1,5 @@
-"""Reading nbgrader cells the way the grader needs: tolerant of damaged metadata.
-
-A student's notebook may carry nbgrader metadata that is not a mapping (a tool or a
-hand edit); these helpers treat such a cell as having none, instead of failing.
+"""Reading nbgrader cells the way the grader needs: tolerant of damaged metadata (a tool
+or a hand edit may leave nbgrader metadata that is not a mapping: read as none).
 """
 
 from __future__ import annotations
@@ -69,21 +67,18 @@ def restore_from_release(cell, origin) -> list[str]:
     (``grade: False``, ``tags``). Tags that do not steer grading (a student's) are kept.
     """
     metadata = cell.setdefault("metadata", nbformat.NotebookNode())
-    changed = []
     released = copy.deepcopy(nbgrader_meta(origin)) if origin is not None else {}
     current = metadata.get("nbgrader")
+    if released and isinstance(current, dict):
+        changed = [f"{key}: {current.get(key)!r}" for key in sorted(released)
+                   if key != "checksum" and current.get(key) != released[key]]
+        changed += [f"{key}: {current[key]!r}" for key in sorted(current) if key not in released]
+    else:
+        changed = ["nbgrader metadata"] if released or "nbgrader" in metadata else []
     if released:
-        if isinstance(current, dict):
-            changed += [f"{key}: {current.get(key)!r}" for key in sorted(released)
-                        if key != "checksum" and current.get(key) != released[key]]
-            changed += [f"{key}: {current[key]!r}" for key in sorted(current)
-                        if key not in released]
-        else:
-            changed.append("nbgrader metadata")
         metadata["nbgrader"] = nbformat.from_dict(released)
-    elif "nbgrader" in metadata:
-        del metadata["nbgrader"]
-        changed.append("nbgrader metadata")
+    else:
+        metadata.pop("nbgrader", None)
     wanted = grading_tags(origin) if origin is not None else []
     if grading_tags(cell) != wanted:
         changed.append(f"tags {grading_tags(cell)!r}")

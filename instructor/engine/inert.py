@@ -7,9 +7,8 @@ so nothing is escaped "later": :class:`InertContent` keeps, of everything a stud
 set, only what passes the allow-lists below, and nbconvert, formgrader, the feedback
 page and JupyterLab then render only that.
 
-:data:`CONTENT_SECURITY_POLICY` is the policy the pages the course writes declare (the
-class report with its similarity section, the feedback pages): a second wall, with no
-inline script allowed.
+:data:`CONTENT_SECURITY_POLICY` and :data:`FEEDBACK_POLICY`, declared by every page the
+course writes, are a second wall.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The release, read once per process (:func:`load`) and asked by every step of grading:
-which cells are graded, of which task, trusted, worth what. A submission's metadata
-decides none of it: a submitted cell stands for the released cell with its ``grade_id``,
-as nbgrader's ``OverwriteCells`` matches them (:meth:`Release.origin`). The hidden-test
-markers are nbgrader's (``ClearHiddenTests``), read as it reads them (:func:`hide_hidden`).
+which cells are graded, of which task, trusted (docs/grading.md, "The release decides,
+not the submission"). The hidden-test markers are nbgrader's (``ClearHiddenTests``),
+read as it reads them (:func:`hide_hidden`).
 """
 
 from __future__ import annotations
