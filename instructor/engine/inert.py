@@ -26,8 +26,7 @@ from nbformat.corpus.words import generate_corpus_id
 from instructor.engine.preprocessors import FeedbackPreprocessor
 from instructor.engine.release import FromRelease
 
-#: Tags a student's HTML output or markdown keeps (any other is removed, its text kept):
-#: text, lists, tables, code; no image, frame, form, style sheet, SVG, MathML or script.
+#: Tags a student's HTML output or markdown keeps (any other is removed, its text kept).
 TAGS = {"a", "abbr", "acronym", "b", "blockquote", "br", "code", "dd", "del", "div", "dl",
         "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre",
         "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
@@ -226,13 +225,11 @@ def notebook_metadata(meta: dict) -> dict:
 
 def _attachments(value) -> dict:
     """A course markdown cell's attachments: base64 images of the types above."""
-    if not isinstance(value, dict):
-        return {}
     kept = {}
-    for name, bundle in value.items():
+    for name, bundle in value.items() if isinstance(value, dict) else ():
         if isinstance(name, str) and _WORD.fullmatch(name) and isinstance(bundle, dict):
-            images = {m: d for m, d in ((m, _base64(bundle[m])) for m in ATTACHMENT_TYPES
-                                        if m in bundle) if d is not None}
+            images = {m: d for m in ATTACHMENT_TYPES
+                      if m in bundle and (d := _base64(bundle[m])) is not None}
             if images:
                 kept[name] = images
     return kept
