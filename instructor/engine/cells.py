@@ -33,16 +33,12 @@ def is_exercise_answer(cell) -> bool:
 def without_exercise_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` without its exercise answers (they come last and change nothing
     that runs before them): for runs that retrain the notebook's models."""
-    copy = nbformat.from_dict(nb)
-    copy.cells = [cell for cell in copy.cells if not is_exercise_answer(cell)]
-    return copy
+    return nbformat.from_dict({**nb, "cells": [c for c in nb.cells if not is_exercise_answer(c)]})
 
 
 def task_of(cell) -> str | None:
     """The task a cell belongs to (its ``task-<name>`` tag), if any."""
-    tags = cell.get("metadata", {}).get("tags", [])
-    tags = tags if isinstance(tags, list) else []
-    return next((t[5:] for t in tags if isinstance(t, str) and t.startswith("task-")), None)
+    return next((t[5:] for t in grading_tags(cell) if t.startswith("task-")), None)
 
 
 def is_grading_tag(tag) -> bool:

@@ -3,8 +3,7 @@ checking process gets (docs/grading.md, "Hidden tests stay unguessable").
 
 The grader's secret never enters a sandbox: :class:`instructor.engine.execute.SafeExecute`
 derives each submission's key (:func:`helpers.grading.hidden.submission_key`) and gives it
-to the checking process only, never to the kernel or the answer process. What of a
-hidden test's verdict the student reads is decided in :func:`instructor.engine.outside.withheld`.
+to the checking process only, never to the kernel or the answer process.
 """
 
 from __future__ import annotations

@@ -1,11 +1,10 @@
 """Everything a student controls, made inert where a person views it: clean HTML and
 typed metadata; the rules in short: docs/grading.md, "What students show is inert".
 
-nbconvert's templates insert much of a notebook into HTML as it is (an image's width and
-height unquoted, image data inside a quoted ``src``, an execution count in the prompt),
-so nothing is escaped "later": :class:`InertContent` keeps, of everything a student can
-set, only what passes the allow-lists below, and nbconvert, formgrader, the feedback
-page and JupyterLab then render only that.
+nbconvert's templates insert much of a notebook into HTML as it is (image sizes unquoted,
+image data inside a quoted ``src``, the execution count in the prompt), so nothing is
+escaped "later": :class:`InertContent` keeps only what passes the allow-lists below, and
+nbconvert, formgrader, the feedback page and JupyterLab render only that.
 
 :data:`CONTENT_SECURITY_POLICY` and :data:`FEEDBACK_POLICY`, declared by every page the
 course writes, are a second wall.
@@ -152,14 +151,12 @@ def inert_output(output: dict) -> dict:
                  else _text(data[mime]) for mime in TEXT_TYPES if mime in data}
         sizes: dict = {}
         for mime in IMAGE_TYPES:
-            image = _base64(data[mime]) if mime in data else None
-            if image is None:
-                continue
-            shown[mime] = image
-            size = meta.get(mime) if isinstance(meta.get(mime), dict) else {}
-            size = {k: v for k in ("width", "height") if (v := _int(size.get(k), 1))}
-            if size:
-                sizes[mime] = size
+            if mime in data and (image := _base64(data[mime])) is not None:
+                shown[mime] = image
+                size = meta.get(mime) if isinstance(meta.get(mime), dict) else {}
+                size = {k: v for k in ("width", "height") if (v := _int(size.get(k), 1))}
+                if size:
+                    sizes[mime] = size
         dropped = sorted(set(data) - set(shown))
         if dropped:
             note = DROPPED.format(types=", ".join(dropped))
@@ -175,9 +172,8 @@ def inert_output(output: dict) -> dict:
 
 
 def cell_metadata(meta: dict) -> dict:
-    """A cell's metadata as the allow-list keeps it: nbgrader's (restored from the
-    release and checked by nbgrader before this runs), tags that are plain words, the
-    execution times nbclient records, and the display switches, each of its type."""
+    """A cell's metadata as the allow-list keeps it, each of its type: nbgrader's (from the
+    release, checked before this runs), plain-word tags, nbclient's timings, display switches."""
     kept: dict = {}
     if isinstance(meta.get("nbgrader"), dict):
         kept["nbgrader"] = meta["nbgrader"]
@@ -236,14 +232,11 @@ def _attachments(value) -> dict:
 
 
 class InertContent(FromRelease, FeedbackPreprocessor):
-    """Nothing a student wrote, printed or set runs where a person views it.
-
-    The allow-lists apply to every code cell's outputs (student code runs beside the
-    course's cells, so any output may be its), every cell's id, count and metadata, the
-    notebook's metadata, raw cells and markdown cells that are not the release's. It
-    runs after ``SaveAutoGrades`` (scores are decided on the outputs as written), so the
-    graded notebook formgrader shows is stored inert, and again in ``generate_feedback``.
-    """
+    """Nothing a student wrote, printed or set runs where a person views it: every output
+    (student code runs beside the course's cells, so any output may be its), id, count,
+    metadata, raw cell and markdown cell not the release's. It runs after ``SaveAutoGrades``
+    (scores go by the outputs as written), so formgrader's graded notebook is stored
+    inert, and again in ``generate_feedback``."""
 
     _course_markdown: frozenset[str] = frozenset()
 
@@ -275,12 +268,9 @@ class InertContent(FromRelease, FeedbackPreprocessor):
 
 
 def inert_markdown(source: str) -> str:
-    """``source`` as one line of clean HTML (newlines as character references).
-
-    Rendered by nbconvert's markdown renderer, as nbconvert would, with every
-    attachment the source names given an empty stand-in: an image is no allowed tag, so
-    no attachment's data reaches the page, and a name the cell lacks raises nothing.
-    """
+    """``source`` as one line of clean HTML (newlines as character references), rendered
+    as nbconvert would, every attachment it names an empty stand-in: an image is no
+    allowed tag, so no attachment's data reaches the page; a missing one raises nothing."""
     inner = source.strip()
     if inner.startswith(STUDENT_MARKDOWN) and inner.endswith("</div>"):
         # stored so by an earlier pass (feedback after autograde): cleaned again

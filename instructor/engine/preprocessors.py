@@ -20,12 +20,10 @@ from instructor.engine.notes import read_notes
 
 
 class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
-    """Put back graded cells missing from a submission, in their release position.
-
-    A deleted test cell comes back (``OverwriteCells``, next, restores its full source,
-    hidden tests included, from the gradebook), so deleting a test cannot dodge it; a
-    deleted answer cell comes back as the stub: tests fail with its message, not a NameError.
-    """
+    """Put back graded cells missing from a submission, in their release position: a test
+    cell (``OverwriteCells``, next, restores its hidden tests from the gradebook), so
+    deleting a test cannot dodge it; an answer cell as the stub, whose message the tests
+    then show instead of a NameError."""
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
@@ -65,11 +63,9 @@ class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
 
     nbgrader reads ``grade``, ``solution`` and the tags from the submission: a test cell
     marked ``grade: false`` would fail its checksum check on every regrade, one without
-    its ``task-*`` tag would escape the outside check. So first every cell gets its
-    released cell's (:meth:`~instructor.engine.release.Release.origin`) nbgrader metadata
-    and grading tags, or none: a cell the student added is never graded, setup or a
-    task's context.
-    """
+    its ``task-*`` tag would escape the outside check. So first every cell gets the
+    nbgrader metadata and grading tags of its released cell (:meth:`.Release.origin`),
+    or none: a cell the student added is never graded, setup or a task's context."""
 
     _release: released.Release | None = None
 
@@ -95,11 +91,8 @@ class FeedbackPreprocessor(NbGraderPreprocessor):
 
 
 class HideHiddenTests(FeedbackPreprocessor):
-    """Feedback without hidden-test code: regions replaced, tracebacks cut to the message.
-
-    A traceback quotes the failing source lines, so in a cell that had hidden tests each
-    error keeps only its type and message (``AssertionError: decoder weights of ...``).
-    """
+    """Feedback without hidden-test code: regions replaced and, as a traceback quotes the
+    failing lines, each error of such a cell cut to its type and message."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("cell_type") != "code":

@@ -25,10 +25,9 @@ END_HIDDEN = ClearHiddenTests.end_test_delimeter.default_value
 
 
 def hide_hidden(source: str, placeholder: str | None = None) -> tuple[str, int]:
-    """``source`` without its hidden-test regions, and how many it had; each region
-    becomes ``placeholder`` (indented as its first line) if given. Lines as nbgrader's
-    ``ClearHiddenTests`` reads them: a region runs from the line naming ``BEGIN_HIDDEN``
-    to the one naming ``END_HIDDEN``; one left open runs to the end."""
+    """``source`` without its hidden-test regions, and how many it had; each becomes
+    ``placeholder`` (indented as its first line) if given. As ``ClearHiddenTests`` reads
+    them: from the line naming ``BEGIN_HIDDEN`` to the one naming ``END_HIDDEN`` or the end."""
     kept, regions, inside = [], 0, False
     for line in source.splitlines(keepends=True):
         if BEGIN_HIDDEN in line and not inside:
@@ -92,7 +91,6 @@ class Release:
                               for name, (context, names) in tasks.items()}),
             frozenset(c.source.strip() for c in nb.cells if c.cell_type == "markdown"))
 
-    # ------------------------------------------------------------ a submitted cell
     def origin(self, cell):
         """The released cell ``cell`` stands for (``None``: none). A cell with nbgrader
         metadata by its ``grade_id`` only; any other by its cell id, else its source."""
