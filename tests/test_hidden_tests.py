@@ -101,7 +101,7 @@ def test_the_course_secret_is_outside_what_a_kernel_reads():
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     secret = os.path.realpath(config.SafeExecute.hidden_secret_file)
     if not os.environ.get("COURSE_HIDDEN_SECRET_FILE"):
-        assert secret == str(root / hidden.DEFAULT_SECRET_FILE)
+        assert secret == str(root / ".grader-secret")
     assert not any(secret == p or secret.startswith(p + os.sep) for p in readable_paths())
 
 

@@ -1,7 +1,5 @@
-"""Reading nbgrader cells the way the grader needs: tolerant of damaged metadata.
-
-A student's notebook may carry nbgrader metadata that is not a mapping (a tool or a
-hand edit); these helpers treat such a cell as having none, instead of failing.
+"""Reading nbgrader cells the way the grader needs: tolerant of damaged metadata (a tool
+or a hand edit may leave nbgrader metadata that is not a mapping: read as none).
 """
 
 from __future__ import annotations
@@ -25,38 +23,27 @@ def is_test_cell(cell) -> bool:
         and not meta.get("solution")
 
 
-#: The tag of an ungraded exercise's worked answer (docs/authoring.md).
-EXERCISE_ANSWER = "exercise-answer"
-
-
 def is_exercise_answer(cell) -> bool:
-    """A worked answer to an ungraded exercise: in ``solutions/`` only, worth no points."""
+    """A worked answer to an ungraded exercise (tag ``exercise-answer``, docs/authoring.md):
+    in ``solutions/`` only, worth no points."""
     tags = cell.get("metadata", {}).get("tags", [])
-    return isinstance(tags, list) and EXERCISE_ANSWER in tags
+    return isinstance(tags, list) and "exercise-answer" in tags
 
 
 def without_exercise_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy of ``nb`` without its exercise answers (they come last and change nothing
     that runs before them): for runs that retrain the notebook's models."""
-    copy = nbformat.from_dict(nb)
-    copy.cells = [cell for cell in copy.cells if not is_exercise_answer(cell)]
-    return copy
+    return nbformat.from_dict({**nb, "cells": [c for c in nb.cells if not is_exercise_answer(c)]})
 
 
 def task_of(cell) -> str | None:
     """The task a cell belongs to (its ``task-<name>`` tag), if any."""
-    tags = cell.get("metadata", {}).get("tags", [])
-    tags = tags if isinstance(tags, list) else []
-    return next((t[5:] for t in tags if isinstance(t, str) and t.startswith("task-")), None)
-
-
-#: Tags that steer grading (docs/authoring.md): the setup cell and a task's cells.
-SETUP_TAG = "grade-setup"
+    return next((t[5:] for t in grading_tags(cell) if t.startswith("task-")), None)
 
 
 def is_grading_tag(tag) -> bool:
-    """Whether ``tag`` tells the grader something: ``grade-setup`` or ``task-<name>``."""
-    return isinstance(tag, str) and (tag == SETUP_TAG or tag.startswith("task-"))
+    """Whether ``tag`` steers grading (docs/authoring.md): ``grade-setup`` or ``task-<name>``."""
+    return isinstance(tag, str) and (tag == "grade-setup" or tag.startswith("task-"))
 
 
 def grading_tags(cell) -> list[str]:
@@ -67,34 +54,27 @@ def grading_tags(cell) -> list[str]:
 
 def is_setup(cell) -> bool:
     """A setup cell (tagged ``grade-setup``)."""
-    return SETUP_TAG in grading_tags(cell)
+    return "grade-setup" in grading_tags(cell)
 
 
 def restore_from_release(cell, origin) -> list[str]:
-    """Give ``cell`` the grading metadata of the released cell ``origin`` (``None``: no
-    released cell, so none): nbgrader's keys and the grading tags. What was changed, as
-    short phrases for a note (``grade: False``, ``tags``); ``[]`` if nothing.
-
-    The submission's metadata decides nothing: which cells are tests, of which task,
-    with how many points, is what the release says. Tags that do not steer grading
-    (a student's own) are kept.
+    """Give ``cell`` the grading metadata (nbgrader's keys, grading tags) of the released
+    cell ``origin`` (``None``: none); what changed, as short phrases for a note
+    (``grade: False``, ``tags``). Tags that do not steer grading (a student's) are kept.
     """
     metadata = cell.setdefault("metadata", nbformat.NotebookNode())
-    changed = []
     released = copy.deepcopy(nbgrader_meta(origin)) if origin is not None else {}
     current = metadata.get("nbgrader")
+    if released and isinstance(current, dict):
+        changed = [f"{key}: {current.get(key)!r}" for key in sorted(released)
+                   if key != "checksum" and current.get(key) != released[key]]
+        changed += [f"{key}: {current[key]!r}" for key in sorted(current) if key not in released]
+    else:
+        changed = ["nbgrader metadata"] if released or "nbgrader" in metadata else []
     if released:
-        if isinstance(current, dict):
-            changed += [f"{key}: {current.get(key)!r}" for key in sorted(released)
-                        if key != "checksum" and current.get(key) != released[key]]
-            changed += [f"{key}: {current[key]!r}" for key in sorted(current)
-                        if key not in released]
-        else:
-            changed.append("nbgrader metadata")
         metadata["nbgrader"] = nbformat.from_dict(released)
-    elif "nbgrader" in metadata:
-        del metadata["nbgrader"]
-        changed.append("nbgrader metadata")
+    else:
+        metadata.pop("nbgrader", None)
     wanted = grading_tags(origin) if origin is not None else []
     if grading_tags(cell) != wanted:
         changed.append(f"tags {grading_tags(cell)!r}")

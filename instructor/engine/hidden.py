@@ -1,13 +1,9 @@
 """Hidden tests stay unguessable: inputs drawn per submission, from a key only the
-checking process gets.
+checking process gets (docs/grading.md, "Hidden tests stay unguessable").
 
-The grader's secret (a file no sandbox can read) never enters a sandbox. For each
-submission :class:`instructor.engine.execute.SafeExecute` derives a key from it, the
-student's id and the submission's timestamp (:func:`helpers.grading.hidden.submission_key`)
-and puts only that key into the environment of the checking process, which alone runs
-test cells; ``helpers.hidden_rng(name)`` draws their inputs from it. The kernel and the
-answer process get no key. What of a hidden test's verdict the student reads is
-decided in :func:`instructor.engine.outside.withheld`.
+The grader's secret never enters a sandbox: :class:`instructor.engine.execute.SafeExecute`
+derives each submission's key (:func:`helpers.grading.hidden.submission_key`) and gives it
+to the checking process only, never to the kernel or the answer process.
 """
 
 from __future__ import annotations
@@ -17,9 +13,6 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
-
-#: The secret's file in the course folder when ``COURSE_HIDDEN_SECRET_FILE`` is unset.
-DEFAULT_SECRET_FILE = ".grader-secret"
 
 
 def read_secret(path: str | os.PathLike) -> bytes:

@@ -1,31 +1,13 @@
-"""Everything a student controls, as a person will see it: clean HTML and typed metadata.
+"""Everything a student controls, made inert where a person views it: clean HTML and
+typed metadata; the rules in short: docs/grading.md, "What students show is inert".
 
-The one place where what a submission carries is made safe to show. nbconvert's
-templates insert much of a notebook into HTML as it is (an image's width and height
-unquoted, image data inside a quoted ``src``, an execution count in the prompt), so
-nothing is escaped "later": :class:`InertContent` keeps, of everything a student can
-set, only what passes an allow-list, and nbconvert, formgrader, the feedback page and
-JupyterLab then render only that.
+nbconvert's templates insert much of a notebook into HTML as it is (image sizes unquoted,
+image data inside a quoted ``src``, the execution count in the prompt), so nothing is
+escaped "later": :class:`InertContent` keeps only what passes the allow-lists below, and
+nbconvert, formgrader, the feedback page and JupyterLab render only that.
 
-- HTML (an output's ``text/html``, a student's markdown cell rendered to HTML, a raw
-  cell) goes through nh3 (the Ammonia sanitizer) with the tags, attributes, style
-  properties and address schemes below: no script, frame, image, form, SVG, MathML,
-  style sheet or event handler, links to http, https and mailto only.
-- An output keeps ``text/plain``, clean ``text/html`` and PNG or JPEG data that is
-  base64 (anything else would land inside a ``src="..."``); every other type is
-  dropped, and the output says which. Its metadata keeps, per kept image type, a width
-  and a height that are positive integers, nothing else. A stream is ``stdout`` or
-  ``stderr``; an execution count is an integer or nothing; an error is text.
-- A cell keeps its id if it is a valid one, an integer execution count, and metadata
-  of the kinds below, each of its type (tags are plain words); a markdown cell that is
-  not one of the release's is stored as clean HTML and loses its attachments; the
-  release's own keep PNG, JPEG or GIF attachments that are base64.
-- The notebook keeps its kernel's and language's names and the grader's record
-  (``course_grading``, plain values only).
-
-:data:`CONTENT_SECURITY_POLICY` is the policy the pages the course writes declare (the
-class report with its similarity section, the feedback pages): a second wall, with no
-inline script allowed.
+:data:`CONTENT_SECURITY_POLICY` and :data:`FEEDBACK_POLICY`, declared by every page the
+course writes, are a second wall.
 """
 
 from __future__ import annotations
@@ -43,8 +25,7 @@ from nbformat.corpus.words import generate_corpus_id
 from instructor.engine.preprocessors import FeedbackPreprocessor
 from instructor.engine.release import FromRelease
 
-#: Tags a student's HTML output or markdown keeps (any other is removed, its text kept):
-#: text, lists, tables, code; no image, frame, form, style sheet, SVG, MathML or script.
+#: Tags a student's HTML output or markdown keeps (any other is removed, its text kept).
 TAGS = {"a", "abbr", "acronym", "b", "blockquote", "br", "code", "dd", "del", "div", "dl",
         "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre",
         "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
@@ -103,7 +84,6 @@ def policy_tag(policy: str = CONTENT_SECURITY_POLICY) -> str:
     return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 
-# ---------------------------------------------------------------------- values
 def clean_html(text: str) -> str:
     """``text`` with only the allowed tags, attributes, styles and link schemes (nh3);
     a removed script's or style sheet's text stays, as text, for the reader to see."""
@@ -131,14 +111,10 @@ def _base64(value) -> str | None:
     return value
 
 
-def _count(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) \
-        and value >= 0 else None
-
-
-def _size(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) \
-        and value > 0 else None
+def _int(value, least: int = 0) -> int | None:
+    """``value`` if it is an integer (not a bool) of at least ``least``, else None."""
+    integer = isinstance(value, int) and not isinstance(value, bool)
+    return value if integer and value >= least else None
 
 
 def _plain(value, depth: int = 3):
@@ -156,72 +132,54 @@ def _plain(value, depth: int = 3):
     return None
 
 
-# ---------------------------------------------------------------------- outputs
 def inert_output(output: dict) -> dict:
     """``output`` with what an allow-list keeps, changed in place (and returned)."""
     kind = output.get("output_type")
     if kind == "stream":
         name = output.get("name")
-        text = _text(output.get("text", ""))
-        output.clear()
-        output.update(output_type="stream", name=name if name in ("stdout", "stderr")
-                      else "stdout", text=text)
-        return output
-    if kind == "error":
-        ename, evalue = _text(output.get("ename", "")), _text(output.get("evalue", ""))
+        kept = dict(name=name if name in ("stdout", "stderr") else "stdout",
+                    text=_text(output.get("text", "")))
+    elif kind == "error":
         trace = output.get("traceback")
-        trace = [_text(line) for line in trace] if isinstance(trace, list) else []
-        output.clear()
-        output.update(output_type="error", ename=ename, evalue=evalue, traceback=trace)
-        return output
-    data = output.get("data") if isinstance(output.get("data"), dict) else {}
-    meta = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
-    kept: dict = {}
-    for mime in TEXT_TYPES:
-        if mime in data:
-            kept[mime] = clean_html(_text(data[mime])) if mime == "text/html" \
-                else _text(data[mime])
-    sizes: dict = {}
-    for mime in IMAGE_TYPES:
-        image = _base64(data[mime]) if mime in data else None
-        if image is None:
-            continue
-        kept[mime] = image
-        size = meta.get(mime) if isinstance(meta.get(mime), dict) else {}
-        size = {k: _size(size.get(k)) for k in ("width", "height")}
-        if any(size.values()):
-            sizes[mime] = {k: v for k, v in size.items() if v}
-    dropped = sorted(set(data) - set(kept))
-    if dropped:
-        note = DROPPED.format(types=", ".join(dropped))
-        kept["text/plain"] = (kept.get("text/plain", "").rstrip("\n") + "\n" + note).lstrip()
-        if "text/html" in kept:
-            kept["text/html"] += f"<p><em>{clean_html(note)}</em></p>"
-    if kind not in ("display_data", "execute_result"):
-        kind = "display_data"
-    count = _count(output.get("execution_count"))
+        kept = dict(ename=_text(output.get("ename", "")), evalue=_text(output.get("evalue", "")),
+                    traceback=[_text(t) for t in trace] if isinstance(trace, list) else [])
+    else:
+        kind = kind if kind in ("display_data", "execute_result") else "display_data"
+        data = output.get("data") if isinstance(output.get("data"), dict) else {}
+        meta = output.get("metadata") if isinstance(output.get("metadata"), dict) else {}
+        shown = {mime: clean_html(_text(data[mime])) if mime == "text/html"
+                 else _text(data[mime]) for mime in TEXT_TYPES if mime in data}
+        sizes: dict = {}
+        for mime in IMAGE_TYPES:
+            if mime in data and (image := _base64(data[mime])) is not None:
+                shown[mime] = image
+                size = meta.get(mime) if isinstance(meta.get(mime), dict) else {}
+                size = {k: v for k in ("width", "height") if (v := _int(size.get(k), 1))}
+                if size:
+                    sizes[mime] = size
+        dropped = sorted(set(data) - set(shown))
+        if dropped:
+            note = DROPPED.format(types=", ".join(dropped))
+            shown["text/plain"] = (shown.get("text/plain", "").rstrip("\n") + "\n" + note).lstrip()
+            if "text/html" in shown:
+                shown["text/html"] += f"<p><em>{clean_html(note)}</em></p>"
+        kept = dict(data=shown, metadata=sizes)
+        if kind == "execute_result":
+            kept["execution_count"] = _int(output.get("execution_count"))
     output.clear()
-    output.update(output_type=kind, data=kept, metadata=sizes)
-    if kind == "execute_result":
-        output["execution_count"] = count
+    output.update(output_type=kind, **kept)
     return output
 
 
-# ---------------------------------------------------------------------- metadata
-def _tags(value) -> list[str]:
-    return [t for t in value if isinstance(t, str) and _WORD.fullmatch(t)] \
-        if isinstance(value, list) else []
-
-
 def cell_metadata(meta: dict) -> dict:
-    """A cell's metadata as the allow-list keeps it: nbgrader's (restored from the
-    release and checked by nbgrader before this runs), tags that are plain words, the
-    execution times nbclient records, and the display switches, each of its type."""
+    """A cell's metadata as the allow-list keeps it, each of its type: nbgrader's (from the
+    release, checked before this runs), plain-word tags, nbclient's timings, display switches."""
     kept: dict = {}
     if isinstance(meta.get("nbgrader"), dict):
         kept["nbgrader"] = meta["nbgrader"]
     if "tags" in meta:
-        kept["tags"] = _tags(meta["tags"])
+        tags = meta["tags"] if isinstance(meta["tags"], list) else []
+        kept["tags"] = [t for t in tags if isinstance(t, str) and _WORD.fullmatch(t)]
     times = meta.get("execution")
     if isinstance(times, dict):
         kept["execution"] = {k: times[k] for k in _TIMES
@@ -230,11 +188,9 @@ def cell_metadata(meta: dict) -> dict:
     if isinstance(jupyter, dict):
         kept["jupyter"] = {k: jupyter[k] for k in ("source_hidden", "outputs_hidden")
                            if isinstance(jupyter.get(k), bool)}
-    for key in ("deletable", "editable", "collapsed"):
-        if isinstance(meta.get(key), bool):
+    for key in ("deletable", "editable", "collapsed", "scrolled"):
+        if isinstance(meta.get(key), bool) or key == "scrolled" and meta.get(key) == "auto":
             kept[key] = meta[key]
-    if isinstance(meta.get("scrolled"), bool) or meta.get("scrolled") == "auto":
-        kept["scrolled"] = meta["scrolled"]
     for key in ("raw_mimetype", "format"):
         if isinstance(meta.get(key), str) and re.fullmatch(r"[\w.+-]+/[\w.+-]+", meta[key]):
             kept[key] = meta[key]
@@ -252,8 +208,8 @@ def notebook_metadata(meta: dict) -> dict:
         if isinstance(value, dict):
             kept[key] = {f: value[f] for f in fields if isinstance(value.get(f), str)
                          and re.fullmatch(r"[\w .()/+-]{0,100}", value[f])}
-    mode = (meta.get("language_info") or {}).get("codemirror_mode") \
-        if isinstance(meta.get("language_info"), dict) else None
+    info = meta.get("language_info")
+    mode = info.get("codemirror_mode") if isinstance(info, dict) else None
     if isinstance(mode, str) and _WORD.fullmatch(mode):
         kept.setdefault("language_info", {})["codemirror_mode"] = mode
     elif isinstance(mode, dict):
@@ -265,34 +221,22 @@ def notebook_metadata(meta: dict) -> dict:
 
 def _attachments(value) -> dict:
     """A course markdown cell's attachments: base64 images of the types above."""
-    if not isinstance(value, dict):
-        return {}
     kept = {}
-    for name, bundle in value.items():
+    for name, bundle in value.items() if isinstance(value, dict) else ():
         if isinstance(name, str) and _WORD.fullmatch(name) and isinstance(bundle, dict):
-            images = {m: d for m, d in ((m, _base64(bundle[m])) for m in ATTACHMENT_TYPES
-                                        if m in bundle) if d is not None}
+            images = {m: d for m in ATTACHMENT_TYPES
+                      if m in bundle and (d := _base64(bundle[m])) is not None}
             if images:
                 kept[name] = images
     return kept
 
 
-# ---------------------------------------------------------------------- the preprocessor
 class InertContent(FromRelease, FeedbackPreprocessor):
-    """Nothing a student wrote, printed or set runs where a person views it.
-
-    Applies the allow-lists of this module to every code cell's outputs (student code
-    runs in the same kernel as the course's cells, so any output may be its), every
-    cell's id, execution count and metadata, the notebook's metadata, every raw cell and
-    every markdown cell that is not one of the release's. A student's markdown is
-    rendered by nbconvert's own markdown renderer, cleaned, and stored as one line of
-    HTML, so that no later renderer (formgrader, the feedback page, JupyterLab) parses
-    it as markdown again.
-
-    It runs in autograding after ``SaveAutoGrades`` (the scores are decided on the
-    outputs as the kernel wrote them), so the stored graded notebook that formgrader
-    shows is already inert, and again in ``generate_feedback``.
-    """
+    """Nothing a student wrote, printed or set runs where a person views it: every output
+    (student code runs beside the course's cells, so any output may be its), id, count,
+    metadata, raw cell and markdown cell not the release's. It runs after ``SaveAutoGrades``
+    (scores go by the outputs as written), so formgrader's graded notebook is stored
+    inert, and again in ``generate_feedback``."""
 
     _course_markdown: frozenset[str] = frozenset()
 
@@ -308,7 +252,7 @@ class InertContent(FromRelease, FeedbackPreprocessor):
         cell.metadata = nbformat.from_dict(cell_metadata(dict(cell.get("metadata", {}))))
         cell.source = _text(cell.get("source", ""))
         if cell.cell_type == "code":
-            cell.execution_count = _count(cell.get("execution_count"))
+            cell.execution_count = _int(cell.get("execution_count"))
             outputs = cell.get("outputs") if isinstance(cell.get("outputs"), list) else []
             cell.outputs = [nbformat.from_dict(inert_output(dict(o))) for o in outputs
                             if isinstance(o, dict)]
@@ -324,12 +268,9 @@ class InertContent(FromRelease, FeedbackPreprocessor):
 
 
 def inert_markdown(source: str) -> str:
-    """``source`` as one line of clean HTML (newlines as character references).
-
-    Rendered by nbconvert's markdown renderer, as nbconvert would, with every
-    attachment the source names given an empty stand-in: an image is no allowed tag, so
-    no attachment's data reaches the page, and a name the cell lacks raises nothing.
-    """
+    """``source`` as one line of clean HTML (newlines as character references), rendered
+    as nbconvert would, every attachment it names an empty stand-in: an image is no
+    allowed tag, so no attachment's data reaches the page; a missing one raises nothing."""
     inner = source.strip()
     if inner.startswith(STUDENT_MARKDOWN) and inner.endswith("</div>"):
         # stored so by an earlier pass (feedback after autograde): cleaned again

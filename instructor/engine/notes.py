@@ -14,10 +14,9 @@ def read_notes(folder: Path) -> list[str]:
 
 
 def write_notes(folder: Path, notes: list[str]) -> None:
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(folder) / NOTES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
     unique = list(dict.fromkeys(n for n in notes if n.strip()))
-    path = folder / NOTES_FILE
     if unique:
         path.write_text("\n".join(unique) + "\n")
     elif path.exists():

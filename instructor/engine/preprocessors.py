@@ -1,24 +1,6 @@
-"""Small nbgrader preprocessors of the course (wired up in ``nbgrader_config.py``).
-
-Autograding (``Autograde.sanitize_preprocessors`` / ``autograde_preprocessors``):
-
-- :class:`RestoreMissingCells`: a graded cell the student deleted comes back from the
-  release (test cells then get their hidden tests back from the gradebook, through
-  nbgrader's ``OverwriteCells``), so deleting a test cannot dodge it.
-- :class:`OverwriteCellsFromRelease`: nbgrader's ``OverwriteCells``, which restores the
-  source, points and lock of graded cells, restoring their whole grading metadata too
-  (nbgrader's flags and the ``task-*`` / ``grade-setup`` tags) from the release, so that
-  the submission's metadata decides nothing.
-- ``InertContent`` (after ``SaveAutoGrades``, and again in feedback) is in
-  :mod:`instructor.engine.inert`: what a student controls, through allow-lists.
-
-The execute step itself is :class:`instructor.engine.execute.SafeExecute`.
-
-Feedback (``GenerateFeedback.preprocessors``):
-
-- :class:`HideHiddenTests`: the student sees each test cell, whether it passed and the
-  message of a failing check, never the code of a hidden test (nbgrader #917, #1363).
-- :class:`GradingNotesInFeedback`: the grading notes at the top of the page, escaped.
+"""Small nbgrader preprocessors of the course, wired up in ``nbgrader_config.py`` (their
+place in a grading: docs/grading.md, "How a verdict is reached"). ``InertContent`` is in
+:mod:`instructor.engine.inert`, the execute step in :mod:`instructor.engine.execute`.
 """
 
 from __future__ import annotations
@@ -37,15 +19,11 @@ from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes
 
 
-# ====================================================================== deleted cells
 class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
-    """Put back graded cells missing from a submission, in their release position.
-
-    A deleted test cell comes back (nbgrader's ``OverwriteCells``, which runs next,
-    then restores its full source, hidden tests included, from the gradebook), so it is
-    graded like any other; a deleted solution cell comes back as the released stub, so
-    the tests fail with the stub's message instead of a NameError.
-    """
+    """Put back graded cells missing from a submission, in their release position: a test
+    cell (``OverwriteCells``, next, restores its hidden tests from the gradebook), so
+    deleting a test cannot dodge it; an answer cell as the stub, whose message the tests
+    then show instead of a NameError."""
 
     def preprocess(self, nb, resources):
         info = resources.get("nbgrader", {})
@@ -66,39 +44,28 @@ class RestoreMissingCells(released.FromRelease, NbGraderPreprocessor):
                 if nbgrader_meta(new).get("solution"):
                     new.source = ("# This cell was missing from your submission; the grader "
                                   "put the released version back.\n" + new.source)
-            # after the nearest earlier graded cell that is in the notebook
-            earlier = [g for g in order[:i] if g in present]
+            # after the nearest earlier graded cell in the notebook, else before a later one
             ids = [nbgrader_meta(c).get("grade_id") for c in nb.cells]
-            if earlier:
-                at = ids.index(earlier[-1]) + 1
-            else:
-                later = [g for g in order[i + 1:] if g in present]
-                at = ids.index(later[0]) if later else len(nb.cells)
-            nb.cells.insert(at, new)
+            earlier = [g for g in order[:i] if g in present]
+            later = [g for g in order[i + 1:] if g in present]
+            nb.cells.insert(ids.index(earlier[-1]) + 1 if earlier else ids.index(later[0])
+                            if later else len(nb.cells), new)
             present.add(grade_id)
             restored.append(grade_id)
         if restored:
             self.log.warning("Restored deleted cells %s in %s/%s", restored,
                              info.get("student"), info.get("notebook"))
-            resources.setdefault("nbgrader", {})["restored_cells"] = restored
         return nb, resources
 
 
-# ====================================================================== metadata
 class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
     """nbgrader's ``OverwriteCells``, with every cell's grading metadata from the release.
 
-    nbgrader restores the source, ``locked`` flag, points and checksum of a graded cell,
-    but reads whether it is graded at all (``grade``, ``solution``) and its tags from the
-    submission: a test cell marked ``grade: false`` then fails nbgrader's checksum check
-    (the grader fails on every regrade), and one without its ``task-*`` tag would escape
-    the outside check. Here each cell whose ``grade_id`` the release knows gets that
-    released cell's nbgrader metadata and grading tags before nbgrader's own checks; a
-    cell with any other nbgrader metadata loses it (a cell the student made "graded");
-    a cell without nbgrader metadata keeps grading tags only if it is a released cell
-    (same cell id or same source), so a cell the student added is never setup or a
-    task's context. Tags that do not steer grading are the student's and are kept.
-    """
+    nbgrader reads ``grade``, ``solution`` and the tags from the submission: a test cell
+    marked ``grade: false`` would fail its checksum check on every regrade, one without
+    its ``task-*`` tag would escape the outside check. So first every cell gets the
+    nbgrader metadata and grading tags of its released cell (:meth:`.Release.origin`),
+    or none: a cell the student added is never graded, setup or a task's context."""
 
     _release: released.Release | None = None
 
@@ -116,21 +83,16 @@ class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
         return super().preprocess_cell(cell, resources, cell_index)
 
 
-# ====================================================================== feedback
 class FeedbackPreprocessor(NbGraderPreprocessor):
-    """A preprocessor of ``generate_feedback``, which converts to HTML: nbconvert's HTML
-    exporter configures ``display_data_priority`` of every preprocessor, so it is
-    declared configurable here (as nbgrader's ``GetGrades`` does) instead of warning."""
+    """A preprocessor of ``generate_feedback``: nbconvert's HTML exporter configures every
+    preprocessor's ``display_data_priority``, declared here (as in nbgrader's ``GetGrades``)."""
 
     display_data_priority = List().tag(config=True)
 
 
 class HideHiddenTests(FeedbackPreprocessor):
-    """Feedback without hidden-test code: regions replaced, tracebacks cut to the message.
-
-    A traceback quotes the failing source lines, so in a cell that had hidden tests each
-    error keeps only its type and message (``AssertionError: decoder weights of ...``).
-    """
+    """Feedback without hidden-test code: regions replaced and, as a traceback quotes the
+    failing lines, each error of such a cell cut to its type and message."""
 
     def preprocess_cell(self, cell, resources, index):
         if cell.get("cell_type") != "code":
@@ -146,12 +108,9 @@ class HideHiddenTests(FeedbackPreprocessor):
 
 
 class GradingNotesInFeedback(FeedbackPreprocessor):
-    """The submission's grading notes (``GRADING_NOTES.txt``) at the top of its feedback.
-
-    nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on
-    a JupyterHub notes kept beside it (a renamed notebook, a restored cell, a test set
-    aside for review) would never reach them.
-    """
+    """The submission's grading notes (``GRADING_NOTES.txt``) at the top of its feedback:
+    nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on a
+    JupyterHub notes kept beside it would never reach them."""
 
     def preprocess(self, nb, resources):
         folder = (resources.get("metadata") or {}).get("path")

@@ -1,8 +1,7 @@
 """The release, read once per process (:func:`load`) and asked by every step of grading:
-which cells are graded, of which task, trusted, worth what. A submission's metadata
-decides none of it: a submitted cell stands for the released cell with its ``grade_id``,
-as nbgrader's ``OverwriteCells`` matches them (:meth:`Release.origin`). The hidden-test
-markers are nbgrader's (``ClearHiddenTests``), read as it reads them (:func:`hide_hidden`).
+which cells are graded, of which task, trusted (docs/grading.md, "The release decides,
+not the submission"). The hidden-test markers are nbgrader's (``ClearHiddenTests``),
+read as it reads them (:func:`hide_hidden`).
 """
 
 from __future__ import annotations
@@ -26,10 +25,9 @@ END_HIDDEN = ClearHiddenTests.end_test_delimeter.default_value
 
 
 def hide_hidden(source: str, placeholder: str | None = None) -> tuple[str, int]:
-    """``source`` without its hidden-test regions, and how many it had; each region
-    becomes ``placeholder`` (indented as its first line) if given. Lines as nbgrader's
-    ``ClearHiddenTests`` reads them: a region runs from the line naming ``BEGIN_HIDDEN``
-    to the one naming ``END_HIDDEN``; one left open runs to the end."""
+    """``source`` without its hidden-test regions, and how many it had; each becomes
+    ``placeholder`` (indented as its first line) if given. As ``ClearHiddenTests`` reads
+    them: from the line naming ``BEGIN_HIDDEN`` to the one naming ``END_HIDDEN`` or the end."""
     kept, regions, inside = [], 0, False
     for line in source.splitlines(keepends=True):
         if BEGIN_HIDDEN in line and not inside:
@@ -56,10 +54,7 @@ class Task:
 
     name: str
     context: tuple[str, ...]   # sources of its instructor cells (not answers nor tests)
-    answers: tuple[str, ...]   # grade_ids of its answer cells
-    tests: tuple[str, ...]     # grade_ids of its test cells
     names: tuple[str, ...]     # the graded functions its answer cells define
-    points: float              # what its test cells are worth
 
 
 @dataclass(frozen=True)
@@ -77,35 +72,25 @@ class Release:
 
     @classmethod
     def of(cls, nb: nbformat.NotebookNode) -> Release:
-        graded = by_grade_id(nb.cells)
         plain = [c for c in nb.cells if not nbgrader_meta(c)]
-        tasks: dict[str, dict[str, list]] = {}
+        tasks: dict[str, tuple[list, list]] = {}
         for cell in nb.cells:
-            task, meta = task_of(cell), nbgrader_meta(cell)
-            if not task or cell.cell_type != "code":
+            if not task_of(cell) or cell.cell_type != "code":
                 continue
-            parts = tasks.setdefault(task, {k: [] for k in ("context", "answers", "tests",
-                                                            "names", "points")})
-            if meta.get("solution"):
-                parts["answers"].append(meta["grade_id"])
-                parts["names"] += [n for n in defined_functions(cell.source)
-                                   if n not in parts["names"]]
-            elif is_test_cell(cell):
-                parts["tests"].append(meta["grade_id"])
-                parts["points"].append(float(meta.get("points") or 0))
-            else:  # instructor cells of the task, locked or not
-                parts["context"].append(cell.source)
+            context, names = tasks.setdefault(task_of(cell), ([], []))
+            if nbgrader_meta(cell).get("solution"):
+                names += [n for n in defined_functions(cell.source) if n not in names]
+            elif not is_test_cell(cell):  # instructor cells of the task, locked or not
+                context.append(cell.source)
         return cls(
-            nb, MappingProxyType(graded),
+            nb, MappingProxyType(by_grade_id(nb.cells)),
             MappingProxyType({**{c.source.strip(): c for c in plain},
                               **{c.get("id"): c for c in plain if c.get("id")}}),
             tuple(c.source for c in nb.cells if c.cell_type == "code" and is_setup(c)),
-            MappingProxyType({name: Task(name, *(tuple(p[k]) for k in (
-                "context", "answers", "tests", "names")), sum(p["points"]))
-                for name, p in tasks.items()}),
+            MappingProxyType({name: Task(name, tuple(context), tuple(names))
+                              for name, (context, names) in tasks.items()}),
             frozenset(c.source.strip() for c in nb.cells if c.cell_type == "markdown"))
 
-    # ------------------------------------------------------------ a submitted cell
     def origin(self, cell):
         """The released cell ``cell`` stands for (``None``: none). A cell with nbgrader
         metadata by its ``grade_id`` only; any other by its cell id, else its source."""
