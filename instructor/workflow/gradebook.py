@@ -28,12 +28,10 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
                    db: bool = True, gradebook: Path | None = None) -> None:
     """Give the gradebook each assignment's current cells (hidden tests included).
 
-    ``nbgrader generate_assignment`` is what records them; it writes the student version
-    into ``release_dir`` (default: a scratch folder, removed), so the committed
-    ``release/`` is left alone; with its badge cell, as ``make release`` writes it (a
-    submission's first cell is then the course's, not the student's). ``db=False`` only
-    writes the student version.
-    ``gradebook``: another gradebook than ``<root>/gradebook.db``.
+    ``nbgrader generate_assignment`` records them, writing the student version into
+    ``release_dir`` (default: a scratch folder, removed; ``release/`` is left alone) with
+    its badge cell, as ``make release`` does (a submission's first cell is then the
+    course's). ``db=False``: only the student version; ``gradebook``: not ``<root>``'s.
     """
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
     try:
@@ -73,9 +71,8 @@ def read_submission(db: Path, assignment: str, student: str):
 def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
     """Write one student's automatic scores into the course gradebook; return (score, max).
 
-    ``found`` is what :func:`read_submission` read from the worker's gradebook, or
-    ``None`` (no notebook graded): then every automatic score is 0. Manual scores and
-    comments already in the course gradebook are kept.
+    ``found``: :func:`read_submission` of the worker's gradebook, or ``None`` (no notebook
+    graded: every automatic score 0). Manual scores and comments already there are kept.
     """
     import warnings
 

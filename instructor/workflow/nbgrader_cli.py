@@ -28,15 +28,14 @@ def grading_env(env: dict | None = None) -> dict[str, str]:
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
              server: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository),
-    in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top
-    (and :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`: the course's own run).
+    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository) in
+    :func:`grading_env`, marked :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`.
 
-    ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
+    ``root``: the course folder; ``db``: the gradebook (default ``<root>/gradebook.db``).
     Captured output goes through files, not pipes: a process that outlived nbgrader and
-    still held a pipe would make this call wait for it. With ``server`` (the socket of
-    an :mod:`instructor.workflow.nbgrader_server`), a captured run is forked from it
-    (its output then all in ``stdout``); spawned when the server does not fork.
+    still held a pipe would make this call wait for it. With ``server`` (an nbgrader
+    server's socket), a captured run is forked from it (output all in ``stdout``), or
+    spawned when the server does not fork.
     """
     full_env = {**grading_env(env), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
@@ -80,14 +79,11 @@ def _forked(server: str, command: list[str], env: dict, timeout: float | None,
     return subprocess.CompletedProcess(command, child.returncode, text, "")
 
 
-def load_config(root: Path = ROOT, **overrides):
+def load_config(root: Path = ROOT):
     """The course's nbgrader config, pointed at course folder ``root``."""
     from traitlets.config.loader import PyFileConfigLoader
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     cfg.CourseDirectory.root = str(root)
     cfg.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
-    for key, value in overrides.items():
-        section, name = key.split("__")
-        cfg[section][name] = value
     return cfg
