@@ -20,13 +20,9 @@ def task_of(grade_id: str) -> str:
 
 
 class CourseCsvExport(ExportPlugin):
-    """``nbgrader export`` to ``grades.csv`` (or ``--to``), for the course.
-
-    ``tasks`` reads like ``vanilla 6/6; sparse 2/6``; ``notes`` repeats what the
-    collection and grading steps noted for the submission (a renamed file, a notebook
-    that could not be read, a cell that timed out...). Students without a submission
-    get a row with score 0 and the note ``no submission``.
-    """
+    """``nbgrader export`` to ``grades.csv`` (or ``--to``), for the course: per-task
+    scores (``vanilla 6/6; sparse 2/6``) and the submission's ``GRADING_NOTES.txt``; a
+    student without a submission gets score 0 and the note ``no submission``."""
 
     def export(self, gradebook: Gradebook) -> None:
         dest = Path(self.to or "grades.csv")

@@ -82,9 +82,8 @@ def _rebuild(data: dict, release: Release) -> nbformat.NotebookNode:
         source = raw.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-        kind = raw.get("cell_type")
         make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
-                "raw": nbformat.v4.new_raw_cell}.get(kind)
+                "raw": nbformat.v4.new_raw_cell}.get(raw.get("cell_type"))
         if make:
             cells.append(make(source=source, metadata=meta))
     nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(release.notebook.metadata))
@@ -106,9 +105,8 @@ def check_submission(folder: Path, assignment: str, release: Release,
     if size > cap:
         path.rename(path.with_name(path.name + ".unreadable"))
         return [limits.notebook_too_large(path.name, size, cap)]
-    raw = path.read_bytes()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
         if not isinstance(data, dict):
             raise ValueError("the file is JSON but not a notebook")
     except (UnicodeDecodeError, ValueError) as err:
@@ -116,7 +114,6 @@ def check_submission(folder: Path, assignment: str, release: Release,
         return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
                 "file truncated or edited outside Jupyter? Download it again from Jupyter "
                 "(File > Download) and resubmit."]
-    del raw
     notes = []
     if isinstance(data.get("cells"), list):
         notes += limits.refuse_large_sources(
