@@ -88,8 +88,6 @@ def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[f
             for grade in nb.grades:
                 auto, manual = (found or {}).get("grades", {}).get(
                     (nb.notebook.name, grade.name), (0.0, False))
-                if found is None and grade.auto_score is None:
-                    auto, manual = (0.0, False)
                 grade.auto_score, grade.needs_manual_grade = auto, manual
             for comment in nb.comments:
                 comment.auto_comment = (found or {}).get("comments", {}).get(

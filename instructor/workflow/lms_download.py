@@ -62,8 +62,7 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
         else:
             top = path.split("/", 1)[0]
             is_file = top == path
-            stem = top.rsplit(".", 1)[0] if is_file and "." in top else top
-            student = safe_id(stem)
+            student = safe_id(top.rsplit(".", 1)[0] if is_file else top)
             hand = found.setdefault(student, Hand(student, ""))
             hand.files.append((path, path.split("/", 1)[1] if not is_file else top))
     if kind == "canvas":  # a file's order in the download is its attachment's

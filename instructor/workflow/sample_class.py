@@ -1,15 +1,9 @@
 """Synthetic submissions for trying the instructor commands (and for the benchmark).
 
-For an assignment, each synthetic student's notebook is the release with its answer
-cells filled in one of these ways:
-
-- ``correct``: the reference solution;
-- ``partial``: the reference with a plausible mistake in the first answer cell (a
-  wrong loss, a wrong activation, a wrong formula...), the other answers correct;
-- ``stub``: nothing done (the released stubs);
-- ``broken``: a syntax error in every answer cell.
-
-A few are delivered the way students deliver: a zip, or a notebook with another name.
+Each synthetic student's notebook is the release with its answer cells filled in as
+:data:`KINDS` says: ``correct`` (the reference solution), ``partial`` (a plausible
+mistake in the first answer cell, the others correct), ``stub`` (the released stubs) or
+``broken`` (a syntax error in every answer cell).
 """
 
 from __future__ import annotations
