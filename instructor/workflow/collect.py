@@ -152,8 +152,7 @@ class _Input:
     def open(self, rel: str):
         if self._zip is not None:
             return self._zip.open(self._infos[rel])  # yields at most the declared size
-        fd = os.open(self._root / rel, os.O_RDONLY | _NOFOLLOW)
-        return os.fdopen(fd, "rb")
+        return os.fdopen(os.open(self._root / rel, os.O_RDONLY | _NOFOLLOW), "rb")
 
     def unwrapped(self) -> str:
         """``<top>/`` when one folder wraps the whole class (a zip of it), else ``""``."""

@@ -12,7 +12,6 @@ from pathlib import Path
 from instructor import ROOT
 from instructor.workflow.formgrader import RUN_BY_THE_COURSE
 
-#: The nbgrader executable of this environment (beside the running Python).
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 #: What nbgrader runs with unless the environment or the caller says otherwise: the
 #: instructor's commands run notebooks in fast mode (the one place this default is set;
