@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
 
 from instructor import ROOT
 from instructor.workflow.badges import add_badge_cells
@@ -12,8 +15,6 @@ from instructor.workflow.nbgrader_cli import nbgrader
 
 def in_gradebook(assignment: str, root: Path = ROOT) -> bool:
     """Whether the course's gradebook knows ``assignment`` (with its cells)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     db = Path(root) / "gradebook.db"
     if not db.exists():
         return False
@@ -48,8 +49,6 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
 
 
 def read_submission(db: Path, assignment: str, student: str):
-    from nbgrader.api import Gradebook, MissingEntry
-
     if not db.exists():
         return None
     with Gradebook(f"sqlite:///{db}") as gb:
@@ -74,10 +73,6 @@ def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[f
     ``found``: :func:`read_submission` of the worker's gradebook, or ``None`` (no notebook
     graded: every automatic score 0). Manual scores and comments already there are kept.
     """
-    import warnings
-
-    from nbgrader.api import Gradebook
-
     with Gradebook(f"sqlite:///{main_db}") as gb, warnings.catch_warnings():
         # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush warning
         warnings.filterwarnings("ignore", message=".*not in session.*")

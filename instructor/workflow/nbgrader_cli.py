@@ -9,7 +9,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from traitlets.config.loader import PyFileConfigLoader
+
 from instructor import ROOT
+from instructor.engine.forking import Forked
 from instructor.workflow.formgrader import RUN_BY_THE_COURSE
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
@@ -63,8 +66,6 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
 def _forked(server: str, command: list[str], env: dict, timeout: float | None,
             ) -> subprocess.CompletedProcess | None:
     """``command`` run by a child of the nbgrader server; None when it is not forked."""
-    from instructor.engine.forking import Forked
-
     try:
         child = Forked(server, json.dumps({"argv": command, "cwd": str(ROOT), "env": env}))
     except OSError:
@@ -80,8 +81,6 @@ def _forked(server: str, command: list[str], env: dict, timeout: float | None,
 
 def load_config(root: Path = ROOT):
     """The course's nbgrader config, pointed at course folder ``root``."""
-    from traitlets.config.loader import PyFileConfigLoader
-
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     cfg.CourseDirectory.root = str(root)
     cfg.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from instructor.engine import check_server, limits
 from instructor.engine import release as released
 from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
+from instructor.engine.outside import OWN_CODE_NOTE
 from instructor.engine.release import Release
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission
@@ -256,8 +258,6 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
     failed outside the kernel or were set aside for review."""
     if nb is None:
         return []
-    from instructor.engine.outside import OWN_CODE_NOTE
-
     notes, count = [], 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -291,8 +291,6 @@ def grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dic
         result, found, log = _grade_in(course, student, assignment, root, run_dir, env,
                                        timeout, source)
     except Exception as err:  # noqa: BLE001 - one broken submission costs one student
-        import traceback
-
         result, found = Result(student, assignment), None
         result.failed = True
         result.notes.append(f"The grader could not grade this notebook ({type(err).__name__}: "
