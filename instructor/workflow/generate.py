@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from nbgrader.converters import GenerateAssignment, GenerateSolution
+from nbgrader.coursedir import CourseDirectory
+
 from instructor import ROOT
 from instructor.workflow.assignments import assignments
 from instructor.workflow.badges import add_badge_cells
@@ -19,9 +22,6 @@ def generate(kind: str, names: list[str] | None = None, root: Path = ROOT) -> No
     scratch. ``solutions`` needs the assignment's cells in the gradebook: they are put
     there first when missing. Each released notebook starts with its badge cell.
     """
-    from nbgrader.converters import GenerateAssignment, GenerateSolution
-    from nbgrader.coursedir import CourseDirectory
-
     names = names or assignments(root)
     folder = Path(root) / kind
     cfg = load_config(root)
