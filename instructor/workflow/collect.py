@@ -1,16 +1,11 @@
 """Put students' files into nbgrader's ``submitted/<student>/<assignment>/`` layout.
 
 The input is a folder, or a zip of one, in a layout of
-:mod:`instructor.workflow.lms_download`; an LMS's ids and names, and Canvas' "late"
-mark, are kept in ``lms/<assignment>_handins.csv``. docs/instructors.md ("Collect") says
-how the notebook is chosen and what is noted in ``GRADING_NOTES.txt``; unreadable
-notebooks are collected as they are (the autograde step reports them).
-
-What a student sends is read without trust: nothing is held in memory, no symbolic link
-is followed (in a folder they are left out, in a zip they are never made), no path
-leaves the student's folder, and past a cap (``COURSE_SUBMISSION_MB`` a file,
-``COURSE_SUBMISSION_FILES``, ``COURSE_SUBMISSION_TOTAL_MB``) a file is left out with a
-note, notebooks first in line.
+:mod:`instructor.workflow.lms_download`. How the notebook is chosen, what is noted in
+``GRADING_NOTES.txt``, and the caps: docs/instructors.md ("Collect"); an unreadable
+notebook is collected as it is, for autograde to report. What a student sends is read
+without trust: nothing is held in memory, no symbolic link is followed (in a folder they
+are left out, in a zip they are never made), no path leaves the student's folder.
 """
 
 from __future__ import annotations

@@ -71,13 +71,12 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
     return kind, [found[k] for k in sorted(found)]
 
 
-HANDINS = "lms/{assignment}_handins.csv"
 HANDIN_COLUMNS = ["student", "lms", "lms_id", "name", "late", "files"]
 
 
 def handins_path(assignment: str, root: Path) -> Path:
     """Where collect records who handed in what: the LMS's id and name, late or not."""
-    return Path(root) / HANDINS.format(assignment=assignment)
+    return Path(root) / "lms" / f"{assignment}_handins.csv"
 
 
 def read_handins(assignment: str, root: Path) -> dict[str, dict[str, str]]:
