@@ -37,11 +37,11 @@ class CourseCsvExport(ExportPlugin):
             for student in sorted(students):
                 row = {"assignment": assignment.name, "student_id": student,
                        "max_score": assignment.max_score}
+                rows.append(row)
                 try:
                     sub = gradebook.find_submission(assignment.name, student)
                 except MissingEntry:
                     row.update(timestamp="", score=0.0, tasks="", notes="no submission")
-                    rows.append(row)
                     continue
                 tasks: dict[str, list[float]] = {}
                 for nb in sub.notebooks:
@@ -58,7 +58,6 @@ class CourseCsvExport(ExportPlugin):
                     score=sub.score,
                     tasks="; ".join(f"{k} {v[0]:g}/{v[1]:g}" for k, v in tasks.items()),
                     notes=" | ".join(read_notes(folder)))
-                rows.append(row)
         with dest.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
