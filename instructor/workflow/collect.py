@@ -283,9 +283,7 @@ def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path
             continue
         source = f"{prefix}{path}"
         size = given.sizes[source]
-        unpack = name.endswith(".zip") and len(parts) == 1 and (kind != "folders"
-                                                               or "/" not in path)
-        if unpack:
+        if name.endswith(".zip") and len(parts) == 1 and (kind != "folders" or "/" not in path):
             with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
                 held = _Budget()  # the zip itself: one file, the per-file cap
                 held.files, held.total = 1, held.per_file

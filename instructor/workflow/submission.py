@@ -314,7 +314,6 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     result.notes = read_notes(submitted)
     result.notes += check_submission(submitted, assignment, release, env)
     write_notes(submitted, result.notes)
-    log = ""
     try:
         # servers' (a check server's, an nbgrader server's), when the run has them
         with check_server.lease(env) as grading_env, nbgrader_server.lease() as server:
@@ -324,7 +323,7 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
         log = proc.stdout + proc.stderr
         graded_ok = proc.returncode == 0
     except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...
-        log += f"\n{type(err).__name__}: {err}"
+        log = f"\n{type(err).__name__}: {err}"
         graded_ok = False
     graded_path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
     found = read_submission(course / "gradebook.db", assignment, student)
