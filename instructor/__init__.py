@@ -4,13 +4,9 @@ Three rooms, each importing only from the ones below it (``tests/test_layout.py`
 
     analytics  ->  workflow  ->  engine  ->  helpers
 
-- :mod:`instructor.engine`: grade *one* notebook safely. The sandboxed kernel and its
-  limits, the execute step with timeouts and crash recovery, the check of every test
-  outside the kernel, the review of the student's code, nbgrader's cells and scopes,
-  and a plain notebook runner for scripts, benchmarks and tests.
-- :mod:`instructor.workflow`: what an instructor drives for a *class*. Release and
-  answer key, collecting submissions, autograding in parallel or in shards, the
-  gradebook, feedback, grades to CSV, and a synthetic class to try it on.
+- :mod:`instructor.engine`: grade *one* notebook safely (docs/grading.md), and a plain
+  notebook runner for scripts, benchmarks and tests.
+- :mod:`instructor.workflow`: what an instructor drives for a *class*.
 - :mod:`instructor.analytics`: what the grades say once a class is graded.
 
 Run ``python -m instructor --help`` (or the ``make`` targets in docs/instructors.md).

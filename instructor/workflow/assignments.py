@@ -19,9 +19,6 @@ def assignments(root: Path = ROOT) -> list[str]:
 
 def graded_assignments(root: Path = ROOT) -> list[str]:
     """Assignments with at least one autograded test cell."""
-    found = []
-    for name in assignments(root):
-        nb = nbformat.read(Path(root) / "notebooks" / name / f"{name}.ipynb", as_version=4)
-        if any(is_grade(cell) for cell in nb.cells):
-            found.append(name)
-    return found
+    base = Path(root) / "notebooks"
+    return [name for name in assignments(root)
+            if any(is_grade(c) for c in nbformat.read(base / name / f"{name}.ipynb", 4).cells)]

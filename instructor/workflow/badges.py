@@ -1,12 +1,10 @@
 """"Open in Colab" and "Open in Kaggle" links to the student version of each notebook.
 
-Every link derives from one value, ``[project.urls] Repository`` in pyproject.toml, and
-the branch ``[tool.course] default-branch``: a link opens
-``release/<NN_name>/<NN_name>.ipynb`` on that branch. The release step puts a badge cell
-at the top of every released notebook (:func:`add_badge_cells`); the README's notebook
-table carries the same badges (tests/test_badges.py checks both, and that every target
-exists in ``release/``). The setup cells install the package from the same repository and
-branch (their ``repo = "git+<Repository>@<branch>"`` line, checked by the same test).
+Every link derives from ``[project.urls] Repository`` in pyproject.toml and the branch
+``[tool.course] default-branch``. The release step puts a badge cell atop every released
+notebook (:func:`add_badge_cells`); the README's table carries the same badges, and the
+setup cells install from the same repository and branch (tests/test_badges.py checks all
+three, and every target).
 """
 
 from __future__ import annotations
@@ -61,12 +59,9 @@ def page(path: str, root: Path = ROOT) -> str:
 
 
 def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
-    """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``;
-    a graded notebook's also links the students' page on grading, by its address.
-
-    A markdown cell without nbgrader metadata: nbgrader neither locks nor checksums it, so
-    grading ignores it, and a student who deletes it loses nothing.
-    """
+    """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``
+    (a graded notebook's also links the students' page on grading). Without nbgrader
+    metadata, grading ignores it, and a student who deletes it loses nothing."""
     for name in names:
         path = Path(folder) / name / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)

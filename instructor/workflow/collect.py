@@ -1,25 +1,11 @@
 """Put students' files into nbgrader's ``submitted/<student>/<assignment>/`` layout.
 
-The input is a folder, or a zip of one, in one of the layouts of
-:mod:`instructor.workflow.lms_download`: Canvas' or Moodle's bulk download as it comes
-(the LMS's user id becomes the student id; the pairing with the student's name, and
-Canvas' "late" mark, are kept in ``lms/<assignment>_handins.csv``), or one entry per
-student (``<student>/``, ``<student>.zip`` or ``<student>.ipynb``). A zip a student
-handed in is unpacked (folders inside it do not matter).
-
-The notebook is found even when the student renamed it (``02_stacked (1).ipynb``,
-``Untitled.ipynb``): a file that carries this assignment's graded cell ids wins, or the
-only notebook there is. Every decision is written to the submission's
-``GRADING_NOTES.txt``, which the student gets back with the feedback; a late hand-in is
-noted there and flagged LATE in the class report. Unreadable notebooks are collected as
-they are: the autograde step reports them.
-
-What a student sends is read without trust: nothing is held in memory, no symbolic link
-is followed (in a folder they are left out, in a zip they are never made), no path
-leaves the student's folder, and a student's files are capped one by one
-(``COURSE_SUBMISSION_MB``), in number (``COURSE_SUBMISSION_FILES``) and in all
-(``COURSE_SUBMISSION_TOTAL_MB``); past a cap a file is left out with a note, notebooks
-first in line.
+The input is a folder, or a zip of one, in a layout of
+:mod:`instructor.workflow.lms_download`. How the notebook is chosen, what is noted in
+``GRADING_NOTES.txt``, and the caps: docs/instructors.md ("Collect"); an unreadable
+notebook is collected as it is, for autograde to report. What a student sends is read
+without trust: nothing is held in memory, no symbolic link is followed (in a folder they
+are left out, in a zip they are never made), no path leaves the student's folder.
 """
 
 from __future__ import annotations
@@ -93,8 +79,6 @@ def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
                   f"as {expected} because {why}."]
 
 
-
-
 # ------------------------------------------------------------------ reading the input
 _NOFOLLOW = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _CHUNK = 1 << 20
@@ -163,19 +147,17 @@ class _Input:
     def open(self, rel: str):
         if self._zip is not None:
             return self._zip.open(self._infos[rel])  # yields at most the declared size
-        fd = os.open(self._root / rel, os.O_RDONLY | _NOFOLLOW)
-        return os.fdopen(fd, "rb")
+        return os.fdopen(os.open(self._root / rel, os.O_RDONLY | _NOFOLLOW), "rb")
 
     def unwrapped(self) -> str:
-        """The one folder that wraps the whole class, if any (a zip of the folder)."""
+        """``<top>/`` when one folder wraps the whole class (a zip of it), else ``""``."""
         tops = {p.split("/", 1)[0] for p in self.sizes}
         if len(tops) != 1 or not all("/" in p for p in self.sizes):
             return ""
-        top = tops.pop()
         inner = [p.split("/", 1)[1] for p in self.sizes]
         # every entry inside is a folder: a class folder, not one student's
-        return top if all("/" in p for p in inner) or hands(inner, safe_student_id)[0] \
-            != "folders" else ""
+        return f"{tops.pop()}/" if all("/" in p for p in inner) \
+            or hands(inner, safe_student_id)[0] != "folders" else ""
 
 
 class _Budget:
@@ -301,9 +283,7 @@ def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path
             continue
         source = f"{prefix}{path}"
         size = given.sizes[source]
-        unpack = name.endswith(".zip") and len(parts) == 1 and (kind != "folders"
-                                                               or "/" not in path)
-        if unpack:
+        if name.endswith(".zip") and len(parts) == 1 and (kind != "folders" or "/" not in path):
             with tempfile.TemporaryDirectory(dir=folder.parent) as tmp:
                 held = _Budget()  # the zip itself: one file, the per-file cap
                 held.files, held.total = 1, held.per_file
@@ -346,20 +326,18 @@ def _copy_tree(files: Path, dest: Path, notebook: Path | None, assignment: str) 
             copy(extra, dest / rel)
 
 
-def collect(source: Path, assignment: str, root: Path = ROOT,
-            timestamp: dt.datetime | None = None) -> dict[str, list[str]]:
+def collect(source: Path, assignment: str, root: Path = ROOT) -> dict[str, list[str]]:
     """Collect every student in ``source`` (folder or zip); returns notes per student."""
     source = Path(source)
     root = Path(root)
     if not (source.is_dir() or zipfile.is_zipfile(source)):
         raise SystemExit(f"{source}: not a folder or a zip of the class's hand-in")
-    stamp = (timestamp or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
     expected_ids = grade_ids(root / "release" / assignment / f"{assignment}.ipynb")
     report: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         given = _Input(source, stack)
         prefix = given.unwrapped()
-        prefix = f"{prefix}/" if prefix else ""
         paths = [p[len(prefix):] for p in given.sizes]
         # a file at the top that is not a notebook or a zip is no student's (a README)
         paths = [p for p in paths if "/" in p or p.endswith((".zip", ".ipynb"))

@@ -20,13 +20,9 @@ def task_of(grade_id: str) -> str:
 
 
 class CourseCsvExport(ExportPlugin):
-    """``nbgrader export`` to ``grades.csv`` (or ``--to``), for the course.
-
-    ``tasks`` reads like ``vanilla 6/6; sparse 2/6``; ``notes`` repeats what the
-    collection and grading steps noted for the submission (a renamed file, a notebook
-    that could not be read, a cell that timed out...). Students without a submission
-    get a row with score 0 and the note ``no submission``.
-    """
+    """``nbgrader export`` to ``grades.csv`` (or ``--to``), for the course: per-task
+    scores (``vanilla 6/6; sparse 2/6``) and the submission's ``GRADING_NOTES.txt``; a
+    student without a submission gets score 0 and the note ``no submission``."""
 
     def export(self, gradebook: Gradebook) -> None:
         dest = Path(self.to or "grades.csv")
@@ -41,11 +37,11 @@ class CourseCsvExport(ExportPlugin):
             for student in sorted(students):
                 row = {"assignment": assignment.name, "student_id": student,
                        "max_score": assignment.max_score}
+                rows.append(row)
                 try:
                     sub = gradebook.find_submission(assignment.name, student)
                 except MissingEntry:
                     row.update(timestamp="", score=0.0, tasks="", notes="no submission")
-                    rows.append(row)
                     continue
                 tasks: dict[str, list[float]] = {}
                 for nb in sub.notebooks:
@@ -62,7 +58,6 @@ class CourseCsvExport(ExportPlugin):
                     score=sub.score,
                     tasks="; ".join(f"{k} {v[0]:g}/{v[1]:g}" for k, v in tasks.items()),
                     notes=" | ".join(read_notes(folder)))
-                rows.append(row)
         with dest.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()

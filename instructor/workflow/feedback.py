@@ -16,14 +16,9 @@ from instructor.workflow.nbgrader_cli import nbgrader
 
 def feedback(names: list[str] | None = None, students: list[str] | None = None,
              root: Path = ROOT) -> None:
-    """``nbgrader generate_feedback`` for ``names`` (default: every graded assignment).
-
-    The HTML comes without hidden-test code (``HideHiddenTests`` in nbgrader_config.py)
-    and with what the student controls through allow-lists (``InertContent``), and
-    declares a Content-Security-Policy that lets no inline script run
-    (:class:`FeedbackExporter`); each submission's ``GRADING_NOTES.txt`` goes beside it,
-    also for a submission that had no notebook to show.
-    """
+    """``nbgrader generate_feedback`` for ``names`` (default: every graded assignment),
+    with each submission's ``GRADING_NOTES.txt`` beside it, also for a submission that
+    had no notebook to show (what the page withholds: docs/grading.md)."""
     root = Path(root)
     names = names or sorted({p.name for p in (root / "autograded").glob("*/*") if p.is_dir()})
     for name in names:
@@ -41,19 +36,16 @@ def feedback(names: list[str] | None = None, students: list[str] | None = None,
 
 
 def export_grades(to: Path, root: Path = ROOT) -> Path:
-    """``nbgrader export`` (``instructor.workflow.export.CourseCsvExport``) to the CSV
-    file ``to``."""
+    """``nbgrader export`` (:class:`~instructor.workflow.export.CourseCsvExport`) to ``to``."""
     to = Path(to).resolve()
     nbgrader("export", f"--to={to}", "--log-level=WARN", root=root)
     return to
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbgrader's feedback page (its ``feedback`` template) with the course's
-    Content-Security-Policy first in its head and MathJax configured by a script the
-    policy names by its hash (``instructor/templates/course_feedback``;
-    ``inert.FEEDBACK_POLICY``). nbgrader_config.py makes it the exporter of every
-    feedback page, ``make feedback``'s and formgrader's Generate Feedback button's."""
+    """nbgrader's feedback page with the course's Content-Security-Policy first in its
+    head and MathJax configured by a script the policy names by its hash
+    (``instructor/templates/course_feedback``; docs/grading.md)."""
 
     def __init__(self, **kwargs):
         # over nbgrader's configuration of HTMLExporter's template: this one's is its own

@@ -1,15 +1,9 @@
 """What nbgrader's own Autograde (Formgrader's button, ``nbgrader autograde``) says.
 
-Formgrader's *Autograde* button runs nbgrader's Autograde in the instructor's Jupyter
-server with the course's ``nbgrader_config.py``: the sandbox, the outside check, the
-hidden tests' inputs and the cells restored from the release all apply. What
-``make autograde`` adds around it does not: the canary (no student is graded by a
-grader that cannot give the answer key full marks), the submission's checks and their
-notes (``GRADING_NOTES.txt``), one scratch course folder per submission, the grading
-logs, parallel graders (docs/jupyterhub.md, "Formgrader's Autograde and make
-autograde"). Formgrader shows Autograde's log after each click: :class:`SayWhichGrader`
-writes the difference there, unless the course's own commands run nbgrader
-(:data:`RUN_BY_THE_COURSE`, set by :func:`instructor.workflow.nbgrader_cli.nbgrader`).
+It grades with the course's sandbox and outside check, but without what ``make
+autograde`` adds around it (docs/jupyterhub.md, "Formgrader's Autograde and make
+autograde"): :class:`SayWhichGrader` says so in the log Formgrader shows, unless the
+course's own commands run nbgrader (:data:`RUN_BY_THE_COURSE`).
 """
 
 from __future__ import annotations

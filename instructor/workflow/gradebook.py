@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import shutil
 import sys
+import warnings
 from pathlib import Path
+
+from nbgrader.api import Gradebook, MissingEntry
 
 from instructor import ROOT
 from instructor.workflow import nbgrader_server
@@ -14,8 +17,6 @@ from instructor.workflow.nbgrader_cli import nbgrader
 
 def in_gradebook(assignment: str, root: Path = ROOT) -> bool:
     """Whether the course's gradebook knows ``assignment`` (with its cells)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     db = Path(root) / "gradebook.db"
     if not db.exists():
         return False
@@ -30,12 +31,10 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
                    db: bool = True, gradebook: Path | None = None) -> None:
     """Give the gradebook each assignment's current cells (hidden tests included).
 
-    ``nbgrader generate_assignment`` is what records them; it writes the student version
-    into ``release_dir`` (default: a scratch folder, removed), so the committed
-    ``release/`` is left alone; with its badge cell, as ``make release`` writes it (a
-    submission's first cell is then the course's, not the student's). ``db=False`` only
-    writes the student version.
-    ``gradebook``: another gradebook than ``<root>/gradebook.db``.
+    ``nbgrader generate_assignment`` records them, writing the student version into
+    ``release_dir`` (default: a scratch folder, removed; ``release/`` is left alone) with
+    its badge cell, as ``make release`` does (a submission's first cell is then the
+    course's). ``db=False``: only the student version; ``gradebook``: not ``<root>``'s.
     """
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
     try:
@@ -56,8 +55,6 @@ def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None
 
 
 def read_submission(db: Path, assignment: str, student: str):
-    from nbgrader.api import Gradebook, MissingEntry
-
     if not db.exists():
         return None
     with Gradebook(f"sqlite:///{db}") as gb:
@@ -79,14 +76,9 @@ def read_submission(db: Path, assignment: str, student: str):
 def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
     """Write one student's automatic scores into the course gradebook; return (score, max).
 
-    ``found`` is what :func:`read_submission` read from the worker's gradebook, or
-    ``None`` (no notebook graded): then every automatic score is 0. Manual scores and
-    comments already in the course gradebook are kept.
+    ``found``: :func:`read_submission` of the worker's gradebook, or ``None`` (no notebook
+    graded: every automatic score 0). Manual scores and comments already there are kept.
     """
-    import warnings
-
-    from nbgrader.api import Gradebook
-
     with Gradebook(f"sqlite:///{main_db}") as gb, warnings.catch_warnings():
         # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush warning
         warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -97,8 +89,6 @@ def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[f
             for grade in nb.grades:
                 auto, manual = (found or {}).get("grades", {}).get(
                     (nb.notebook.name, grade.name), (0.0, False))
-                if found is None and grade.auto_score is None:
-                    auto, manual = (0.0, False)
                 grade.auto_score, grade.needs_manual_grade = auto, manual
             for comment in nb.comments:
                 comment.auto_comment = (found or {}).get("comments", {}).get(

@@ -1,27 +1,12 @@
 """Who handed in which file, read from the names in an LMS's bulk download.
 
-``collect`` reads three layouts of a class's hand-in (a folder, or a zip of it):
-
-- **Canvas** (Assignments > the assignment > *Download Submissions*): flat files, each
-  named ``<sortable name>[_LATE]_<user id>_<attachment id>_<file name>``, the name
-  lower-cased with everything but letters and digits removed, ``LATE`` when Canvas
-  marked the submission late, ``anon_<anonymous id>`` in place of the user id when the
-  assignment is graded anonymously (Canvas' ``ContentZipper#get_filename``; older Canvas
-  wrote ``-late_`` before the user id); a text entry or a URL handed in instead of a file
-  is ``<name>_<user id>_text.html`` or ``_link.html``. Only the latest attempt's files
-  are in it.
-- **Moodle** (Assignment > View all submissions > *Download all submissions*): one folder
-  per participant and submission plugin, ``<full name>_<participant id>_assignsubmission_
-  <plugin>_/`` holding the student's files as uploaded, or, with "Download submissions in
-  folders" off, flat files ``<full name>_<participant id>_assignsubmission_<plugin>_<file
-  name>`` (``mod/assign/locallib.php``, ``download_submissions``). The participant id is
-  the assignment's own id for the student, the one its grading worksheet lists as
-  ``Participant <id>``; under blind marking the full name is ``Participant``.
-- **a folder per student** (``<student>/``, ``<student>.zip`` or ``<student>.ipynb``),
-  as ``make sample-class`` writes and as nbgrader's own ``submitted/`` holds.
-
-The LMS's id is the nbgrader student id, so that ``lms-export`` finds each student in the
-LMS's gradebook without a mapping file.
+``collect`` reads three layouts (a folder, or a zip of it): Canvas' *Download
+Submissions*, Moodle's *Download all submissions* (in folders or flat), and a folder per
+student (``<student>/``, ``<student>.zip`` or ``<student>.ipynb``, as ``make
+sample-class`` writes). docs/instructors.md, "Handing in through an LMS", says what each
+LMS's names mean and where in its code they come from; a Canvas text entry or URL is
+``<name>_<user id>_text.html`` or ``_link.html``. The LMS's id is the nbgrader student
+id, so that ``lms-export`` finds each student without a mapping file.
 """
 
 from __future__ import annotations
@@ -77,8 +62,7 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
         else:
             top = path.split("/", 1)[0]
             is_file = top == path
-            stem = top.rsplit(".", 1)[0] if is_file and "." in top else top
-            student = safe_id(stem)
+            student = safe_id(top.rsplit(".", 1)[0] if is_file else top)
             hand = found.setdefault(student, Hand(student, ""))
             hand.files.append((path, path.split("/", 1)[1] if not is_file else top))
     if kind == "canvas":  # a file's order in the download is its attachment's
@@ -87,13 +71,12 @@ def hands(paths: list[str], safe_id) -> tuple[str, list[Hand]]:
     return kind, [found[k] for k in sorted(found)]
 
 
-HANDINS = "lms/{assignment}_handins.csv"
 HANDIN_COLUMNS = ["student", "lms", "lms_id", "name", "late", "files"]
 
 
 def handins_path(assignment: str, root: Path) -> Path:
     """Where collect records who handed in what: the LMS's id and name, late or not."""
-    return Path(root) / HANDINS.format(assignment=assignment)
+    return Path(root) / "lms" / f"{assignment}_handins.csv"
 
 
 def read_handins(assignment: str, root: Path) -> dict[str, dict[str, str]]:

@@ -9,10 +9,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from traitlets.config.loader import PyFileConfigLoader
+
 from instructor import ROOT
+from instructor.engine.forking import Forked
 from instructor.workflow.formgrader import RUN_BY_THE_COURSE
 
-#: The nbgrader executable of this environment (beside the running Python).
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
 #: What nbgrader runs with unless the environment or the caller says otherwise: the
 #: instructor's commands run notebooks in fast mode (the one place this default is set;
@@ -28,15 +30,14 @@ def grading_env(env: dict | None = None) -> dict[str, str]:
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
              server: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository),
-    in this process's environment over :data:`NBGRADER_DEFAULTS`, with ``env`` on top
-    (and :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`: the course's own run).
+    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository) in
+    :func:`grading_env`, marked :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`.
 
-    ``root`` is the course folder; ``db`` the gradebook (default: ``<root>/gradebook.db``).
+    ``root``: the course folder; ``db``: the gradebook (default ``<root>/gradebook.db``).
     Captured output goes through files, not pipes: a process that outlived nbgrader and
-    still held a pipe would make this call wait for it. With ``server`` (the socket of
-    an :mod:`instructor.workflow.nbgrader_server`), a captured run is forked from it
-    (its output then all in ``stdout``); spawned when the server does not fork.
+    still held a pipe would make this call wait for it. With ``server`` (an nbgrader
+    server's socket), a captured run is forked from it (output all in ``stdout``), or
+    spawned when the server does not fork.
     """
     full_env = {**grading_env(env), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
@@ -65,8 +66,6 @@ def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None
 def _forked(server: str, command: list[str], env: dict, timeout: float | None,
             ) -> subprocess.CompletedProcess | None:
     """``command`` run by a child of the nbgrader server; None when it is not forked."""
-    from instructor.engine.forking import Forked
-
     try:
         child = Forked(server, json.dumps({"argv": command, "cwd": str(ROOT), "env": env}))
     except OSError:
@@ -80,14 +79,9 @@ def _forked(server: str, command: list[str], env: dict, timeout: float | None,
     return subprocess.CompletedProcess(command, child.returncode, text, "")
 
 
-def load_config(root: Path = ROOT, **overrides):
+def load_config(root: Path = ROOT):
     """The course's nbgrader config, pointed at course folder ``root``."""
-    from traitlets.config.loader import PyFileConfigLoader
-
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     cfg.CourseDirectory.root = str(root)
     cfg.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
-    for key, value in overrides.items():
-        section, name = key.split("__")
-        cfg[section][name] = value
     return cfg

@@ -1,17 +1,11 @@
 """``nbgrader autograde`` forked, per submission, from a process that has imported
-nbgrader and the course's configuration once.
+nbgrader and the course's configuration once (docs/grading.md, "The nbgrader server").
 
-A spawned ``nbgrader autograde`` spends seconds starting Python and importing nbgrader,
-nbconvert, SQLAlchemy, traitlets and the course's preprocessors before it grades.
-``instructor autograde`` starts, per grader (``JOBS``), one server (:func:`running`) that
-imports them once, outside the sandbox, as the grader's own user, without TensorFlow
-(it never runs a notebook). Per submission, it forks a child that runs nbgrader's
-command line in the environment, folder and arguments the grader sends
-(:func:`instructor.workflow.nbgrader_cli.nbgrader`), exactly as the spawned process
-would: it reads the configuration, grades in the submission's scratch course folder,
-exits with nbgrader's status. The grader's timeout kills the child's process group;
-the server goes on. A server that is gone or refuses makes the grader spawn
-``nbgrader`` as before. The forking and the pool are :mod:`instructor.engine.forking`'s.
+A spawned ``nbgrader autograde`` spends seconds importing nbgrader, nbconvert,
+SQLAlchemy, traitlets and the course's preprocessors before it grades. The child runs
+nbgrader's command line in the environment, folder and arguments the grader sends
+(:func:`instructor.workflow.nbgrader_cli.nbgrader`), exactly as a spawned process would.
+The forking and the pool are :mod:`instructor.engine.forking`'s.
 """
 
 from __future__ import annotations

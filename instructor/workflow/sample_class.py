@@ -1,15 +1,9 @@
 """Synthetic submissions for trying the instructor commands (and for the benchmark).
 
-For an assignment, each synthetic student's notebook is the release with its answer
-cells filled in one of these ways:
-
-- ``correct``: the reference solution;
-- ``partial``: the reference with a plausible mistake in the first answer cell (a
-  wrong loss, a wrong activation, a wrong formula...), the other answers correct;
-- ``stub``: nothing done (the released stubs);
-- ``broken``: a syntax error in every answer cell.
-
-A few are delivered the way students deliver: a zip, or a notebook with another name.
+Each synthetic student's notebook is the release with its answer cells filled in as
+:data:`KINDS` says: ``correct`` (the reference solution), ``partial`` (a plausible
+mistake in the first answer cell, the others correct), ``stub`` (the released stubs) or
+``broken`` (a syntax error in every answer cell).
 """
 
 from __future__ import annotations
@@ -62,33 +56,24 @@ def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.Not
     answers = _answers(assignment, root)
     first = True
     for cell in nb.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if grade_id not in answers:
+        text = answers.get(nbgrader_meta(cell).get("grade_id"))
+        if text is None or kind == "stub":
             continue
-        if kind == "correct":
-            cell.source = answers[grade_id]
-        elif kind == "broken":
-            cell.source = answers[grade_id] + "\nthis is not python (\n"
-        elif kind == "partial":
-            text = answers[grade_id]
-            if first:
-                for wrong, right in MISTAKES:
-                    if wrong in text:
-                        text = text.replace(wrong, right, 1)
-                        break
-                else:
-                    text = cell.source  # leave the stub: this task scores 0
-            cell.source = text
+        if kind == "broken":
+            text += "\nthis is not python (\n"
+        elif kind == "partial" and first:  # no mistake applies: the stub, this task 0
+            text = next((text.replace(wrong, right, 1) for wrong, right in MISTAKES
+                         if wrong in text), cell.source)
+        cell.source = text
         first = False
     return nb
 
 
-def write_class(assignment: str, dest: Path, n: int = 6, root: Path = ROOT,
-                kinds: tuple[str, ...] = KINDS) -> list[tuple[str, str]]:
-    """Write ``n`` students into ``dest`` (a folder per student, some as zips).
+def write_class(assignment: str, dest: Path, n: int = 6) -> list[tuple[str, str]]:
+    """Write ``n`` students into ``dest``; ``(student, kind)`` pairs.
 
-    Student ``i`` gets kind ``kinds[i % len(kinds)]``; every third student sends a zip,
-    and the fifth renames the notebook. Returns ``(student, kind)`` pairs.
+    Student ``i`` gets kind ``KINDS[i % 4]``; every third student sends a zip, and the
+    fifth renames the notebook.
     """
     dest = Path(dest)
     if dest.exists():
@@ -96,10 +81,10 @@ def write_class(assignment: str, dest: Path, n: int = 6, root: Path = ROOT,
     dest.mkdir(parents=True)
     students = []
     for i in range(n):
-        kind = kinds[i % len(kinds)]
+        kind = KINDS[i % len(KINDS)]
         student = f"student{i + 1:02d}_{kind}"
         name = f"{assignment}.ipynb" if i % 5 != 4 else f"{assignment} (1).ipynb"
-        nb = make_notebook(assignment, kind, root)
+        nb = make_notebook(assignment, kind)
         if i % 3 == 2:
             with zipfile.ZipFile(dest / f"{student}.zip", "w") as zf:
                 zf.writestr(f"{assignment}/{name}", nbformat.writes(nb))

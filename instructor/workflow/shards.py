@@ -1,15 +1,8 @@
 """Grading a class on several machines: shards of students, and merging their results.
 
-``python -m instructor autograde --shard I/N`` grades the students of shard ``I`` (of
-``N``) into ``shards/I-of-N/`` (its own gradebook, graded notebooks, notes, logs), so
-that ``N`` machines, each with a copy of the course and of ``submitted/``, never write
-to the same file. A student's shard depends only on the student's id and ``N``: the
-same on every machine, and unchanged when other students are added.
-
-``python -m instructor merge-shards`` then brings every ``shards/*-of-*/`` into the
-course: automatic scores into ``gradebook.db`` (manual scores given there are kept),
-``autograded/``, ``feedback/`` (when a shard made it) and ``grading_logs/``. Merging
-twice gives the same course as merging once.
+``autograde --shard I/N`` writes only into ``shards/I-of-N/``; ``merge-shards`` brings
+every shard into the course, ``feedback/`` too when a shard made it (docs/jupyterhub.md,
+"Grading a class on many machines").
 """
 
 from __future__ import annotations
@@ -71,10 +64,8 @@ def _replace_tree(src: Path, dest: Path) -> None:
 
 
 def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str, float, float]]:
-    """Bring the shards' results into the course at ``root``.
-
-    Returns ``(student, assignment, score, max_score)`` for each submission merged.
-    """
+    """Bring the shards' results into the course at ``root``; ``(student, assignment,
+    score, max_score)`` for each submission merged."""
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else sorted(
         p for p in (root / SHARDS).glob("*-of-*") if p.is_dir())

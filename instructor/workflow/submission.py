@@ -1,12 +1,8 @@
 """One submission: checked, repaired, and graded by ``nbgrader autograde`` in a scratch
-course folder of its own.
+course folder of its own (docs/grading.md, "How a verdict is reached", steps 2-3).
 
-:func:`grade_one` is the path every submission takes, a student's
-(:func:`instructor.workflow.autograde.autograde`) and the canary's answer key and stub
-(:mod:`instructor.workflow.canary`) alike. Before nbgrader runs, each notebook is checked:
-an unreadable file scores 0 with a note, a damaged but parsable one is rebuilt from its
-cells, deleted or edited graded cells are noted (nbgrader and
-:class:`instructor.engine.preprocessors.RestoreMissingCells` put the originals back).
+:func:`grade_one` is the path every submission takes, a student's and the canary's
+answer key and stub alike.
 """
 
 from __future__ import annotations
@@ -17,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +24,7 @@ from instructor.engine import check_server, limits
 from instructor.engine import release as released
 from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
+from instructor.engine.outside import OWN_CODE_NOTE
 from instructor.engine.release import Release
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission
@@ -86,9 +84,8 @@ def _rebuild(data: dict, release: Release) -> nbformat.NotebookNode:
         source = raw.get("source", "")
         source = "".join(source) if isinstance(source, list) else str(source)
         meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
-        kind = raw.get("cell_type")
         make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
-                "raw": nbformat.v4.new_raw_cell}.get(kind)
+                "raw": nbformat.v4.new_raw_cell}.get(raw.get("cell_type"))
         if make:
             cells.append(make(source=source, metadata=meta))
     nb = nbformat.v4.new_notebook(cells=cells, metadata=dict(release.notebook.metadata))
@@ -100,11 +97,8 @@ def check_submission(folder: Path, assignment: str, release: Release,
                      environ: dict | None = None) -> list[str]:
     """Check (and if needed repair or set aside) a submitted notebook; notes for the student.
 
-    Sizes are checked before anything is parsed (``environ``: the settings, default this
-    process's environment; :mod:`instructor.engine.limits`): a file over
-    ``COURSE_SUBMISSION_MB`` is set aside unread and scores 0; a cell whose source is over
-    ``COURSE_CELL_SOURCE_KB`` is replaced by code that fails saying so; stored outputs
-    over ``COURSE_CELL_OUTPUT_MB`` are dropped (grading clears them anyway)."""
+    Sizes are checked before anything is parsed, with the settings in ``environ`` over
+    this process's environment (docs/grading.md, "Bounded input")."""
     env = {**os.environ, **(environ or {})}
     path = Path(folder) / f"{assignment}.ipynb"
     if not path.exists():
@@ -113,9 +107,8 @@ def check_submission(folder: Path, assignment: str, release: Release,
     if size > cap:
         path.rename(path.with_name(path.name + ".unreadable"))
         return [limits.notebook_too_large(path.name, size, cap)]
-    raw = path.read_bytes()
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
         if not isinstance(data, dict):
             raise ValueError("the file is JSON but not a notebook")
     except (UnicodeDecodeError, ValueError) as err:
@@ -123,7 +116,6 @@ def check_submission(folder: Path, assignment: str, release: Release,
         return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
                 "file truncated or edited outside Jupyter? Download it again from Jupyter "
                 "(File > Download) and resubmit."]
-    del raw
     notes = []
     if isinstance(data.get("cells"), list):
         notes += limits.refuse_large_sources(
@@ -162,29 +154,24 @@ def check_submission(folder: Path, assignment: str, release: Release,
 
 def _well_formed(meta) -> bool:
     """Whether a cell's nbgrader metadata is what nbgrader can read."""
-    if not isinstance(meta, dict):
-        return False
-    if not isinstance(meta.get("grade_id"), str) or not meta["grade_id"]:
+    if not isinstance(meta, dict) or not isinstance(meta.get("grade_id"), str) \
+            or not meta["grade_id"]:
         return False
     if any(not isinstance(meta.get(key, False), bool)
            for key in ("grade", "solution", "locked", "task")):
         return False
-    if meta.get("grade") or meta.get("task"):
-        points = meta.get("points")
-        if isinstance(points, bool) or not isinstance(points, int | float) or points < 0:
-            return False
-    return True
+    points = meta.get("points")
+    return not (meta.get("grade") or meta.get("task")) or (
+        isinstance(points, int | float) and not isinstance(points, bool) and not points < 0)
 
 
 def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
     """Give every cell nbgrader metadata that nbgrader can read; notes on what changed.
 
-    A cell whose metadata is damaged (not a mapping, missing or wrongly typed keys) gets
-    the released cell's metadata back when the cell's id or its source identifies it, and
-    loses its grading metadata otherwise (a deleted graded cell is then put back by
-    :class:`instructor.engine.preprocessors.RestoreMissingCells`). Of two cells with the same
-    grade_id (a copied cell), the one the release identifies keeps it; the other stays
-    in the notebook as a plain cell, so its code still runs.
+    Damaged metadata is restored from the released cell that the cell's id, source or
+    place identifies, else dropped (``RestoreMissingCells`` then puts a deleted graded
+    cell back). Of cells sharing a grade_id (a copied cell), the one the release
+    identifies keeps it; the others run as plain cells.
     """
     graded = release.graded.values()
     by_cell_id = {c.get("id"): c for c in graded if c.get("id")}
@@ -231,10 +218,9 @@ def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
 
 def _answer_cell_in_place(nb, position: int, release):
     """The released answer cell the damaged cell at ``position`` stands in for, or
-    ``None``: an editor that breaks a cell's metadata may give it a new id, and the
-    student has changed its source, so neither identifies it. Its place does when the
-    nearest cell above it that the release identifies is followed, in the release, by an
-    answer cell whose ``grade_id`` no cell of the notebook has."""
+    ``None``: an editor that breaks metadata may give a new id, and the student changed
+    the source. Its place identifies it when the nearest identified cell above is
+    followed, in the release, by an answer cell whose ``grade_id`` the notebook lacks."""
     present = set(released.by_grade_id(nb.cells))
     for above in reversed(nb.cells[:position]):
         origin = release.origin(above)
@@ -250,11 +236,9 @@ def _answer_cell_in_place(nb, position: int, release):
 
 
 def _restore_valid_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Metadata that nbgrader can read but that is not the release's (``grade: false`` on
-    a test cell, other points, a task tag removed or changed) is restored like damaged
-    metadata: the release says which cells are tests, of which task, for how many points
-    (:func:`instructor.engine.cells.restore_from_release`; nbgrader's run does the same
-    again in :class:`instructor.engine.preprocessors.OverwriteCellsFromRelease`)."""
+    """Readable metadata that is not the release's (``grade: false`` on a test cell,
+    other points, a task tag changed) restored from the release, with notes
+    (``OverwriteCellsFromRelease`` does the same again in nbgrader's run)."""
     notes = []
     for position, cell in enumerate(nb.cells):
         grade_id = nbgrader_meta(cell).get("grade_id")
@@ -274,8 +258,6 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
     failed outside the kernel or were set aside for review."""
     if nb is None:
         return []
-    from instructor.engine.outside import OWN_CODE_NOTE
-
     notes, count = [], 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -299,10 +281,8 @@ def grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dic
                ) -> tuple[Result, dict | None, Path | None, str]:
     """Grade one submission in its own scratch course folder (runs in a worker thread).
 
-    Whatever goes wrong in any step, only this student is affected: the result is
-    marked ``failed`` with a note, and the class goes on. ``source``: the folder the
-    submission is copied from (default ``<root>/submitted/<student>/<assignment>``; the
-    canary's answer key and stub come from elsewhere).
+    Whatever goes wrong, only this student's result is ``failed``, with a note.
+    ``source``: the submission's folder (default ``<root>/submitted/<student>/<assignment>``).
     """
     start = time.monotonic()
     course = None
@@ -311,8 +291,6 @@ def grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dic
         result, found, log = _grade_in(course, student, assignment, root, run_dir, env,
                                        timeout, source)
     except Exception as err:  # noqa: BLE001 - one broken submission costs one student
-        import traceback
-
         result, found = Result(student, assignment), None
         result.failed = True
         result.notes.append(f"The grader could not grade this notebook ({type(err).__name__}: "
@@ -336,7 +314,6 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
     result.notes = read_notes(submitted)
     result.notes += check_submission(submitted, assignment, release, env)
     write_notes(submitted, result.notes)
-    log = ""
     try:
         # servers' (a check server's, an nbgrader server's), when the run has them
         with check_server.lease(env) as grading_env, nbgrader_server.lease() as server:
@@ -346,7 +323,7 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
         log = proc.stdout + proc.stderr
         graded_ok = proc.returncode == 0
     except Exception as err:  # noqa: BLE001 - a hung nbgrader, a vanished folder...
-        log += f"\n{type(err).__name__}: {err}"
+        log = f"\n{type(err).__name__}: {err}"
         graded_ok = False
     graded_path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
     found = read_submission(course / "gradebook.db", assignment, student)
