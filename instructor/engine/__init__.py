@@ -14,8 +14,8 @@ The processes of one graded notebook, and the files they run:
 - :mod:`.execute`: nbgrader's execute step: every test cell run by the outside check,
   whose verdict is the cell's output; in the ``tasks`` scope (the default) no kernel
   starts, and the answer cells' outputs are those the answer process reports; with
-  ``SCOPE=notebook`` every other cell runs in a sandboxed kernel (:mod:`.sandboxed_run`),
-  which runs no test cell and decides nothing;
+  ``SCOPE=notebook`` every other cell runs in a sandboxed kernel, which runs no test
+  cell and decides nothing;
 - :mod:`.outside`: the outside check: starts the checking process (:mod:`.checking`),
   which runs each test cell, and the answer process (:mod:`.answers`), which runs the
   student's answer cells against a ``helpers`` without the course's implementations of
