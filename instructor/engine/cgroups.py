@@ -1,32 +1,14 @@
 """One control group per submission: every process of one student's grading in it, with
-caps on the whole (memory, processes and threads, a CPU weight).
+caps on the whole (memory, processes and threads, a CPU weight); docs/grading.md, "One
+group of caps per submission".
 
 The grader makes the group (:func:`make`) before the submission's first sandboxed process
-starts and removes it, ending whatever is left in it, when the submission is graded
-(:meth:`Group.remove`). Each sandboxed process joins it through the launcher
-(:mod:`instructor.engine.sandbox`, ``--group``) before bwrap starts, so the kernel, the
-answer and checking processes and everything they fork are counted together, and only
-with each other: one student's threads never count against another's cap.
-
-Two layouts, one interface:
-
-- cgroup v1 (a hierarchy per controller, ``/sys/fs/cgroup/{memory,pids,cpu}``): one
-  folder per controller, ``memory.limit_in_bytes``, ``pids.max``, ``cpu.shares``;
-- cgroup v2 (one hierarchy; a subtree delegated to the grader, e.g. run under
-  ``systemd-run --scope -p Delegate=yes``): one folder, ``memory.max``, ``pids.max``,
-  ``cpu.weight``. A group that holds processes cannot enable controllers for its
-  children (the "no internal processes" rule: EBUSY), so the processes of the grader's
-  delegated group first move into its leaf :data:`LEAF`; submissions' groups are the
-  leaf's siblings. Only a group systemd marks as delegated (``trusted.delegate``) or
-  one the instructor declares theirs (``COURSE_CGROUP_DELEGATED=1``) is touched so: a
-  login session's or a service's group stays systemd's.
-
-Groups are made under the grader's own group (``/proc/self/cgroup``), never beside it:
-the caps of whatever runs the grader still hold over them. Each is named after the
-grader's pid; a grader killed with SIGKILL leaves its groups, and the next grader's
-:func:`make` removes those that are empty and whose grader is gone. Where neither layout
-lets the grader make a group, :func:`make` says why and the caps are those of each
-process (rlimits, :mod:`instructor.engine.sandbox`). Standard library only.
+starts and removes it (:meth:`Group.remove`) when the submission is graded; each
+sandboxed process joins it through the launcher (:mod:`instructor.engine.sandbox`,
+``--group``) before bwrap starts. Groups are made under the grader's own group, never
+beside it, so the caps of whatever runs the grader still hold over them. In cgroup v2 a
+group that holds processes cannot enable controllers for its children (EBUSY), hence
+the leaf :data:`LEAF`. Standard library only.
 """
 
 from __future__ import annotations
@@ -73,12 +55,10 @@ class Group:
 
     def memory_peak(self) -> int | None:
         """The most memory the group has held, bytes (None: not known)."""
-        names = ("memory.max_usage_in_bytes",) if self.version == 1 else ("memory.peak",)
+        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
         for path in self.paths:
-            for name in names:
-                with contextlib.suppress(OSError, ValueError), \
-                        open(os.path.join(path, name)) as f:
-                    return int(f.read())
+            with contextlib.suppress(OSError, ValueError), open(os.path.join(path, name)) as f:
+                return int(f.read())
         return None
 
     def remove(self, timeout: float = 10.0) -> None:
@@ -232,10 +212,10 @@ def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
 
 def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
          proc_cgroup: str = "/proc/self/cgroup") -> Group:
-    """A new group under the grader's own, capped at ``memory_bytes`` of memory (0: no
-    cap), ``processes`` processes and threads (0: no cap) and with ``cpu_weight`` (v2's
-    scale: 100 is one process's default share). cgroup v1 where its controllers are mounted, else
-    v2. Raises :class:`Unavailable` (saying why) where no group can be made."""
+    """A new group under the grader's own, capped at ``memory_bytes`` of memory and
+    ``processes`` processes and threads (0: no cap), with ``cpu_weight`` (v2's scale);
+    cgroup v1 where its controllers are mounted, else v2. Raises :class:`Unavailable`
+    (saying why) where no group can be made."""
     name = f"{os.getpid()}-{next(_names)}"
     reasons = []
     v2 = os.path.join(root, "unified") if os.path.isdir(os.path.join(root, "unified")) \

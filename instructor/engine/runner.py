@@ -1,9 +1,8 @@
 """Run a notebook top to bottom in a fresh kernel, with the environment given to the kernel.
 
 The one way the course's scripts, benchmarks and tests execute a notebook outside
-grading (grading goes through :class:`instructor.engine.execute.SafeExecute`). The environment
-reaches the kernel through its kernel manager (``start_kernel(env=...)``); this process's
-``os.environ`` is never changed.
+grading. The environment reaches the kernel through ``start_kernel(env=...)``; this
+process's ``os.environ`` is never changed.
 """
 
 from __future__ import annotations
