@@ -48,8 +48,8 @@ from instructor.engine.outside import OutsideCheck, stdout
 
 @contextlib.contextmanager
 def timed(seconds: dict[str, float], phase: str):
-    """Add the wall-clock seconds of the block to ``seconds[phase]`` (the benchmark's
-    table of where a submission's time goes; nothing decides on them)."""
+    """Add the wall-clock seconds of the block to ``seconds[phase]`` (for the benchmark;
+    nothing decides on them)."""
     start = time.monotonic()
     try:
         yield
@@ -267,7 +267,6 @@ class SafeExecute(released.FromRelease, Execute):
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
-        self.seconds = getattr(self, "seconds", None) or {}
         self.resources = resources
         timeout = error_output("CellTimeoutError",
                                f"this cell ran longer than {self.timeout} s and was stopped "
@@ -345,9 +344,8 @@ class SafeExecute(released.FromRelease, Execute):
 
     def _environment(self) -> dict[str, str]:
         """The environment this grading's sandboxed processes start from:
-        ``kernel_environment`` (empty: this process's) with the submission's hidden-test
-        key (:mod:`instructor.engine.hidden`), which only a role that holds it keeps
-        (:mod:`instructor.engine.roles`), without the grader's secret."""
+        ``kernel_environment`` (empty: this process's) with the submission's key (which
+        only a role that holds it keeps), without the grader's secret."""
         env = dict(self.kernel_environment) or dict(os.environ)
         env.pop("COURSE_HIDDEN_SECRET_FILE", None)
         env.pop(KEY_VARIABLE, None)
@@ -373,7 +371,6 @@ class SafeExecute(released.FromRelease, Execute):
         resources = resources if resources is not None else {}
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
         self._set_hidden_key(resources, source_dir)
-        self._source_dir = source_dir
         scratch = None
         # before anything parses the student's code (the review)
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
@@ -383,7 +380,6 @@ class SafeExecute(released.FromRelease, Execute):
         try:
             self._open_group()  # before the first sandboxed process starts
             release = self.read_release(resources)  # None: no test can be checked
-            self._release = release or released.NONE
             kernel = self.scope != "tasks" or release is None
             if release is None and self.scope == "tasks":
                 self.log.warning("scope 'tasks' needs the release notebook; running all")
@@ -391,10 +387,9 @@ class SafeExecute(released.FromRelease, Execute):
                 scratch = tempfile.mkdtemp(prefix="grading-kernel-")
                 copy_data_files(source_dir, scratch)
                 resources.setdefault("metadata", {})["path"] = scratch
-            self._unexecuted = self._release.test_cells(nb.cells)
+            self._unexecuted = (release or released.NONE).test_cells(nb.cells)
             self._outside = OutsideCheck(
-                nb.cells, self._release,
-                self._box(),
+                nb.cells, release or released.NONE, self._box(),
                 dict(self.course_implementations), self.verifier_timeout, self.log,
                 int(self.record_limit_mb * limits.MIB),
                 None if self.own_class_tasks is None else list(self.own_class_tasks),

@@ -143,15 +143,27 @@ def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
 def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
            extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
     """The command line and the environment of ``cmd`` started as ``role`` in ``box``,
-    writing only ``cwd`` (handed to the grading user), reading :func:`readable`, ``files``."""
+    writing only ``cwd`` (handed to the grading user), reading :func:`readable`, ``files``:
+    through the launcher's caps (:mod:`instructor.engine.sandbox`), then bwrap, or the caps
+    alone (``limits-only``: the instructor's explicit choice where bwrap cannot run;
+    student code then sees the machine). Run by root under bubblewrap, as the grading user."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
     for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
     mine, moved = role.submission, places(box, cwd)
-    return sandbox.command(
-        [sandbox.seen_at(arg, moved) for arg in cmd], cwd, readable(role, box, extra), files,
-        memory_gb=box.memory_gb, file_mb=box.file_mb, cpu_seconds=box.cpu_seconds,
-        processes=box.processes, isolation=box.isolation, server=role.server,
-        groups=box.groups if mine else [],
-        disk_mb=box.disk_mb if mine else 0,
-        places=moved, blank=[*glob.glob(EDITABLE), *glob.glob(ORIGINS)] if moved else []), env
+    user = sandbox.grading_user() if box.isolation == "bubblewrap" else None
+    caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER, "--memory-gb", str(box.memory_gb),
+            "--file-mb", str(box.file_mb), "--cpu-seconds", str(box.cpu_seconds),
+            "--processes", str(box.processes), *(f"--group={g}" for g in box.groups if mine),
+            *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
+    if box.isolation == "limits-only":
+        return [*caps, *cmd], env
+    if box.isolation != "bubblewrap":
+        raise ValueError(f"unknown isolation {box.isolation!r}: 'bubblewrap' or 'limits-only'")
+    bwrap = sandbox.bwrap_path()
+    if not bwrap:
+        raise RuntimeError(sandbox.unavailable(bwrap))
+    view = sandbox.bwrap_args(cwd, readable(role, box, extra), files, server=role.server,
+                              disk_mb=box.disk_mb if mine else 0, places=moved,
+                              blank=[*glob.glob(EDITABLE), *glob.glob(ORIGINS)] if moved else [])
+    return [*caps, bwrap, *view, "--", *(sandbox.seen_at(arg, moved) for arg in cmd)], env

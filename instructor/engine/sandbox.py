@@ -1,7 +1,7 @@
 """Start a sandboxed process: the caps bwrap does not set, the grading user, then bwrap.
 
-Every sandboxed process starts through :func:`command` (from
-:func:`instructor.engine.roles.launch`)::
+Every sandboxed process starts through this file
+(:func:`instructor.engine.roles.launch`)::
 
     python -I -S instructor/engine/sandbox.py --memory-gb 8 --file-mb 256 \\
         --cpu-seconds 1800 --processes 256 -- bwrap --unshare-all ... -- python -m ...
@@ -14,6 +14,7 @@ else in the sandbox's launch, so it imports only the standard library.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import os
@@ -209,8 +210,7 @@ def hand_over(folder: str) -> None:
 
 
 def _on_the_way(path: str):
-    """Each folder from ``/`` down to ``path``, then ``path``: (that path, whether it is
-    ``path`` itself)."""
+    """(folder, False) for each folder from ``/`` down to ``path``, then (``path``, True)."""
     parts = os.path.abspath(path).split(os.sep)
     for depth in range(1, len(parts) + 1):
         yield os.sep.join(parts[:depth]) or os.sep, depth == len(parts)
@@ -246,10 +246,9 @@ def fixed(path: str, user: tuple[int, int]) -> bool:
 
 
 def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
-    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach (and bwrap itself, if
-    so) bound first under :data:`STAGE` by this process (root), in a mount namespace of
-    its own made here, and bwrap binding it from there: only this launch sees it. Only a
-    path the user cannot change (:func:`fixed`); any other is left to bwrap, as the user."""
+    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach but cannot change either
+    (:func:`fixed`), and bwrap itself if so, bound first under :data:`STAGE` by root in a
+    mount namespace only this launch sees, and bwrap binding it from there."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
     blocked = [i + 1 for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")
                and not reachable(cmd[i + 1], user) and fixed(cmd[i + 1], user)]
@@ -298,57 +297,26 @@ def unavailable(bwrap: str | None = None) -> str | None:
     return None
 
 
-def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = (),
-            memory_gb: float = 0, file_mb: float = 0, cpu_seconds: float = 0,
-            processes: int = 0, isolation: str = "bubblewrap", server: bool = False,
-            groups: list[str] = (), disk_mb: float = 0, places: dict[str, str] | None = None,
-            blank: list[str] = ()) -> list[str]:
-    """``cmd`` run through this launcher's caps and then bwrap (``isolation``
-    ``"bubblewrap"``), or through the caps alone (``"limits-only"``: the instructor's
-    explicit choice where bwrap cannot run; student code then sees the machine), joining
-    the cgroup folders ``groups``; as the grading user when run by root under bubblewrap
-    (what that user cannot reach bound through :func:`stage`)."""
-    user = grading_user() if isolation == "bubblewrap" else None
-    caps = [sys.executable, "-I", "-S", LAUNCHER, "--memory-gb", str(memory_gb),
-            "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
-            "--processes", str(processes), *(f"--group={g}" for g in groups),
-            *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
-    if isolation == "limits-only":
-        return [*caps, *cmd]
-    if isolation != "bubblewrap":
-        raise ValueError(f"unknown isolation {isolation!r}: 'bubblewrap' or 'limits-only'")
-    bwrap = bwrap_path()
-    if not bwrap:
-        raise RuntimeError(unavailable(bwrap))
-    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server, disk_mb=disk_mb,
-                                      places=places, blank=blank), "--", *cmd]
-
-
 # ---------------------------------------------------------------- the launcher's caps
-def cap_processes(count: int) -> str:
+def cap_processes(count: int) -> None:
     """Cap the processes and threads of this process and its children: a new cgroup v1
     ``pids`` group with ``pids.max = count`` (it counts only this sandbox's tasks), else
-    RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root).
-    Returns which one applies."""
+    RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root)."""
     base = os.path.join(PIDS_CGROUP, "course-grading")
     try:
         os.makedirs(base, exist_ok=True)
         for old in os.listdir(base):  # groups of sandboxes that have ended
             if old.isdigit() and not os.path.exists(f"/proc/{old}"):
-                try:
+                with contextlib.suppress(OSError):
                     os.rmdir(os.path.join(base, old))
-                except OSError:
-                    pass
         group = os.path.join(base, str(os.getpid()))
         os.makedirs(group, exist_ok=True)
         with open(os.path.join(group, "pids.max"), "w") as out:
             out.write(str(int(count)))
         with open(os.path.join(group, "cgroup.procs"), "w") as out:
             out.write(str(os.getpid()))
-        return "cgroup"
     except OSError:
         resource.setrlimit(resource.RLIMIT_NPROC, (int(count), int(count)))
-        return "rlimit"
 
 
 def _cap(kind: int, value: int, slack: int = 0) -> None:
