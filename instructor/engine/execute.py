@@ -259,10 +259,8 @@ class SafeExecute(released.FromRelease, Execute):
         raise RuntimeError("no kernel started")  # start_attempts < 1
 
     def _run(self, nb, resources, km):
-        """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls:
-        ``setup_kernel``, ``wait_for_reply``, ``preprocess_cell``), with what grading adds:
-        a time budget per notebook, and a fresh kernel after a crash
-        or a hang instead of a failed run."""
+        """nbconvert's ``ExecutePreprocessor.preprocess`` (the same public nbclient calls),
+        with a time budget per notebook and a fresh kernel after a crash or a hang."""
         from nbclient import NotebookClient
 
         NotebookClient.__init__(self, nb, km)
@@ -347,7 +345,7 @@ class SafeExecute(released.FromRelease, Execute):
         ``kernel_environment`` (empty: this process's) with the submission's key (which
         only a role that holds it keeps), without the grader's secret."""
         env = dict(self.kernel_environment) or dict(os.environ)
-        env.pop("COURSE_HIDDEN_SECRET_FILE", None)
+        env.pop(roles.SECRET, None)
         env.pop(KEY_VARIABLE, None)
         if self._hidden_key:
             env[KEY_VARIABLE] = self._hidden_key

@@ -19,13 +19,9 @@ PROVISIONER = "course-sandbox"
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start through :mod:`instructor.engine.sandbox`.
-
-    Its kernel spec names the :class:`SandboxProvisioner` and asks for interrupts by
-    message (a signal to the sandbox's process group would reach bwrap, not the kernel).
-    Its kernels talk over ``ipc``: inside the sandbox there is no network to reach a TCP
-    port through.
-    """
+    """A kernel manager whose kernel spec names the :class:`SandboxProvisioner` and asks
+    for interrupts by message (a signal to the sandbox's process group would reach bwrap,
+    not the kernel); its kernels talk over ``ipc``: a sandbox has no network for TCP."""
 
     box = Instance(roles.Box, args=(), help="The grading's sandbox: what its kernel reads, "
                    "its caps.")

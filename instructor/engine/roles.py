@@ -67,6 +67,7 @@ def pool_size(box: Box) -> int:
 
 @dataclass(frozen=True)
 class Role:
+    """What a sandboxed process of one kind gets."""
     name: str
     key: bool = False           # the submission's hidden-test key in its environment
     course: bool = True         # reads the course's own helpers (else: a stripped copy)
@@ -129,22 +130,12 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     return env
 
 
-def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
-    """What ``role`` reads: the box's paths (without the course's helpers for a role
-    that gets a stripped copy in ``extra``), the grader's package if it needs it."""
-    paths = list(box.readable)
-    if not role.course:
-        paths = [p for p in paths if os.path.realpath(p) != limits.HELPERS]
-    if role.instructor:
-        paths.append(str(ROOT / "instructor"))
-    return [*paths, *extra]
-
-
 def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
            extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
     """The command line and the environment of ``cmd`` started as ``role`` in ``box``,
-    writing only ``cwd`` (handed to the grading user), reading :func:`readable`, ``files``:
-    through the launcher's caps (:mod:`instructor.engine.sandbox`), then bwrap, or the caps
+    writing only ``cwd`` (handed to the grading user), reading the box's paths (less the
+    course's helpers for a role given a stripped copy in ``extra``), the grader's package
+    if the role needs it, ``extra`` and ``files``: through the launcher's caps (:mod:`instructor.engine.sandbox`), then bwrap, or the caps
     alone (``limits-only``: the instructor's explicit choice where bwrap cannot run;
     student code then sees the machine). Run by root under bubblewrap, as the grading user."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
@@ -163,7 +154,9 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     bwrap = sandbox.bwrap_path()
     if not bwrap:
         raise RuntimeError(sandbox.unavailable(bwrap))
-    view = sandbox.bwrap_args(cwd, readable(role, box, extra), files, server=role.server,
+    reads = [p for p in box.readable if role.course or os.path.realpath(p) != limits.HELPERS]
+    reads += [str(ROOT / "instructor")] if role.instructor else []
+    view = sandbox.bwrap_args(cwd, [*reads, *extra], files, server=role.server,
                               disk_mb=box.disk_mb if mine else 0, places=moved,
                               blank=[*glob.glob(EDITABLE), *glob.glob(ORIGINS)] if moved else [])
     return [*caps, bwrap, *view, "--", *(sandbox.seen_at(arg, moved) for arg in cmd)], env

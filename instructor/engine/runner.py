@@ -31,12 +31,9 @@ def kernel_env(changes: Changes | None = None) -> dict[str, str]:
 
 def run_notebook(nb: NotebookNode, cwd: str | os.PathLike, env: Changes | None = None, *,
                  timeout: int = 600) -> NotebookNode:
-    """Execute ``nb`` in place in a fresh ``python3`` kernel working in ``cwd``, with
-    this process's environment changed by ``env``; return it.
-
-    A cell that raises stops the run with nbclient's ``CellExecutionError``; a cell that
-    runs longer than ``timeout`` seconds with ``CellTimeoutError``.
-    """
+    """Execute ``nb`` in place in a fresh ``python3`` kernel working in ``cwd``, with this
+    process's environment changed by ``env``; return it. A cell that raises stops the run
+    (``CellExecutionError``), as does one past ``timeout`` s (``CellTimeoutError``)."""
     client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(Path(cwd))}})
     return client.execute(env=kernel_env(env))
