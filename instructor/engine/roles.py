@@ -135,9 +135,10 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     """The command line and the environment of ``cmd`` started as ``role`` in ``box``,
     writing only ``cwd`` (handed to the grading user), reading the box's paths (less the
     course's helpers for a role given a stripped copy in ``extra``), the grader's package
-    if the role needs it, ``extra`` and ``files``: through the launcher's caps (:mod:`instructor.engine.sandbox`), then bwrap, or the caps
-    alone (``limits-only``: the instructor's explicit choice where bwrap cannot run;
-    student code then sees the machine). Run by root under bubblewrap, as the grading user."""
+    if the role needs it, ``extra`` and ``files``. It runs through the launcher's caps
+    (:mod:`instructor.engine.sandbox`), then bwrap, or the caps alone (``limits-only``:
+    the instructor's explicit choice where bwrap cannot run; student code then sees the
+    machine); as the grading user when run by root under bubblewrap."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
     for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
