@@ -64,10 +64,7 @@ class Group:
     def remove(self, timeout: float = 10.0) -> None:
         """End every process left in the group (SIGKILL) and remove its folders."""
         deadline = time.monotonic() + timeout
-        while True:
-            left = self.pids()
-            if not left:
-                break
+        while left := self.pids():
             for pid in left:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)

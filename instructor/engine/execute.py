@@ -254,8 +254,8 @@ class SafeExecute(released.FromRelease, Execute):
                     raise
                 self.log.warning("a new kernel died before it replied (%s); starting "
                                  "another (%d of %d)", err, attempt + 1, self.start_attempts)
-                continue
-            return info
+            else:
+                return info
         raise RuntimeError("no kernel started")  # start_attempts < 1
 
     def _run(self, nb, resources, km):
@@ -312,7 +312,6 @@ class SafeExecute(released.FromRelease, Execute):
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
                         cell.outputs.append(error_output(
                             "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
-                        restart = False
                     except DeadKernelError:
                         cell.outputs.append(error_output(
                             "DeadKernelError",
@@ -324,10 +323,9 @@ class SafeExecute(released.FromRelease, Execute):
                         restart = any(o.get("output_type") == "error" and o.get("ename") ==
                                       self.error_on_timeout.get("ename")
                                       for o in cell.get("outputs", []))
-                    if restart:
-                        broken.add(position)
                     position += 1
                     if restart:
+                        broken.add(position - 1)
                         break
             if restart:
                 restarts += 1

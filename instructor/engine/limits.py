@@ -153,10 +153,8 @@ def readable_paths(environ: Environ = None) -> list[str]:
         env.get("KERAS_HOME", "") or str(home / ".keras"),
         str(home / ".cache" / "matplotlib"), str(home / ".config" / "matplotlib"),
     ]
-    seen: list[str] = []
-    for path in candidates:
-        if path and os.path.exists(path) and os.path.realpath(path) not in seen:
-            seen.append(os.path.realpath(path))
+    seen = list(dict.fromkeys(os.path.realpath(p) for p in candidates
+                              if p and os.path.exists(p)))
     # a top-level link (/lib -> usr/lib) stays a link in the sandbox's view; a path
     # reached through another link (a course folder's .venv) is seen at that path too
     return [*seen, *(p for p in map(os.path.abspath, filter(None, candidates))
