@@ -1,19 +1,12 @@
-"""``SafeExecute``: nbgrader's ``Execute``, hardened for grading untrusted notebooks.
+"""``SafeExecute``: nbgrader's ``Execute``, hardened for grading untrusted notebooks
+(docs/grading.md, "How a verdict is reached", step 5, and "The grading kernel").
 
-Run in a scratch folder without the notebook file:
-
-- the kernel (``SCOPE=notebook`` only; started by :mod:`instructor.engine.kernel`) runs
-  the student's cells for their own outputs and decides nothing: it never runs a test
-  cell, so neither the tests nor their hidden parts enter it, and it gets neither the
-  grader's secret nor the submission's key. It has a cell timeout, a time budget per
-  notebook and a cap on a cell's output; after a crash or hang the cell fails, a fresh
-  kernel re-runs the setup, answer and task-context cells before it (not the cell that
-  crashed) and the run goes on with the next cell;
-- :class:`instructor.engine.outside.OutsideCheck` runs every test cell, hidden parts
-  included, in a checking process of its own, the student's functions answered by their
-  answer cells in an answer process; its verdict, message and what the test printed
-  become the test cell's outputs, which nbgrader scores as usual. Nothing the kernel
-  writes is read by it.
+The kernel (``SCOPE=notebook`` only, :mod:`instructor.engine.kernel`) runs the student's
+cells for their own outputs, in a scratch folder without the notebook file, and decides
+nothing: it never runs a test cell, so neither the tests nor their hidden parts enter
+it, and it gets neither the grader's secret nor the submission's key.
+:class:`instructor.engine.outside.OutsideCheck` runs every test cell; its verdict becomes
+the cell's outputs, which nbgrader scores as usual. Nothing the kernel writes is read by it.
 """
 
 from __future__ import annotations
