@@ -1,4 +1,4 @@
-"""Start a sandboxed process: the caps bwrap does not set, the grading user, then bwrap.
+"""Run a command that executes student code under bubblewrap, with caps bwrap does not set.
 
 Every sandboxed process starts through this file
 (:func:`instructor.engine.roles.launch`)::
