@@ -108,32 +108,26 @@ def _sweep(parent: str) -> None:
                 pass
 
 
-def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
-             proc_cgroup: str) -> Group:
-    group = Group(1)
-    try:
-        for controller in CONTROLLERS:
-            mount = os.path.join(root, controller)
-            own = own_path(controller, proc_cgroup)
-            if own is None or not os.path.isfile(os.path.join(mount, "cgroup.procs")):
-                raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
-            # beside the grader's other groups, not in a folder of their own: in the
-            # cpu hierarchy, a shared parent would hold every submission to one share
-            _sweep(os.path.join(mount, own.lstrip("/")))
-            path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
-            os.makedirs(path)
-            group.paths.append(path)
-        memory_path, pids_path, cpu_path = group.paths
-        if memory > 0:
-            _write(memory_path, "memory.limit_in_bytes", str(memory))
-            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
-                _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
-        _write(pids_path, "pids.max", str(processes) if processes > 0 else "max")
-        _write(cpu_path, "cpu.shares", str(max(2, cpu_weight * 1024 // 100)))
-    except BaseException:
-        group.remove()
-        raise
-    return group
+def _make_v1(group: Group, root: str, name: str, memory: int, processes: int,
+             cpu_weight: int, proc_cgroup: str) -> None:
+    for controller in CONTROLLERS:
+        mount = os.path.join(root, controller)
+        own = own_path(controller, proc_cgroup)
+        if own is None or not os.path.isfile(os.path.join(mount, "cgroup.procs")):
+            raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
+        # beside the grader's other groups, not in a folder of their own: in the
+        # cpu hierarchy, a shared parent would hold every submission to one share
+        _sweep(os.path.join(mount, own.lstrip("/")))
+        path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
+        os.makedirs(path)
+        group.paths.append(path)
+    memory_path, pids_path, cpu_path = group.paths
+    if memory > 0:
+        _write(memory_path, "memory.limit_in_bytes", str(memory))
+        with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+            _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
+    _write(pids_path, "pids.max", str(processes) if processes > 0 else "max")
+    _write(cpu_path, "cpu.shares", str(max(2, cpu_weight * 1024 // 100)))
 
 
 def _delegated(root: str, own: str) -> str:
@@ -182,29 +176,24 @@ def _is_delegated(base: str) -> bool:
     return False
 
 
-def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
-             proc_cgroup: str) -> Group:
+def _make_v2(group: Group, root: str, name: str, memory: int, processes: int,
+             cpu_weight: int, proc_cgroup: str) -> None:
     own = own_path("", proc_cgroup)
     if own is None or not os.path.isfile(os.path.join(root, "cgroup.controllers")):
         raise Unavailable(f"no cgroup v2 hierarchy at {root}")
     base = _delegated(root, own)
     _sweep(base)
-    group = Group(2, [os.path.join(base, f"{PARENT}-{name}")])
+    group.paths.append(os.path.join(base, f"{PARENT}-{name}"))
     caps = {"memory": ("memory.max", str(memory) if memory > 0 else "max"),
             "pids": ("pids.max", str(processes) if processes > 0 else "max"),
             "cpu": ("cpu.weight", str(max(1, min(10000, cpu_weight))))}
-    try:
-        os.makedirs(group.paths[0])
-        for controller in V2_CONTROLLERS:
-            if controller in caps:
-                _write(group.paths[0], *caps[controller])
-        if memory > 0 and "memory" in V2_CONTROLLERS:
-            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
-                _write(group.paths[0], "memory.swap.max", "0")
-    except BaseException:
-        group.remove()
-        raise
-    return group
+    os.makedirs(group.paths[0])
+    for controller in V2_CONTROLLERS:
+        if controller in caps:
+            _write(group.paths[0], *caps[controller])
+    if memory > 0 and "memory" in V2_CONTROLLERS:
+        with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+            _write(group.paths[0], "memory.swap.max", "0")
 
 
 def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
@@ -217,9 +206,15 @@ def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: 
     reasons = []
     v2 = os.path.join(root, "unified") if os.path.isdir(os.path.join(root, "unified")) \
         else root
-    for maker, where in ((_make_v1, root), (_make_v2, v2)):
+    for version, maker, where in ((1, _make_v1, root), (2, _make_v2, v2)):
+        group = Group(version)
         try:
-            return maker(where, name, memory_bytes, processes, cpu_weight, proc_cgroup)
+            try:
+                maker(group, where, name, memory_bytes, processes, cpu_weight, proc_cgroup)
+            except BaseException:  # what was made of it is removed
+                group.remove()
+                raise
+            return group
         except Unavailable as why:
             reasons.append(str(why))
         except OSError as err:

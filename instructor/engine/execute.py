@@ -193,10 +193,9 @@ class SafeExecute(released.FromRelease, Execute):
         """nbclient's handling of one output message, with a cap on what a cell keeps:
         once its outputs would pass ``output_limit_mb``, the rest of its output is
         dropped as it arrives and one error says so (the cell fails)."""
-        state = getattr(self, "_output_state", None)
-        used, cut = (state[1], state[2]) if state and state[0] is outs else (0, False)
-        if not outs:
-            used, cut = 0, False  # a new cell, or its output cleared
+        state = getattr(self, "_output_state", None)  # (outs, bytes kept, cut)
+        # a new cell, or its output cleared, starts again
+        used, cut = state[1:] if state and state[0] is outs and outs else (0, False)
         if cut:
             return None
         limit = int(self.output_limit_mb * limits.MIB)

@@ -156,10 +156,7 @@ class Forked:
 
     def _line(self) -> bytes:
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = self._conn.recv(64)
-            if not chunk:
-                break
+        while not data.endswith(b"\n") and (chunk := self._conn.recv(64)):
             data += chunk
         return data.strip()
 

@@ -54,10 +54,7 @@ def read_descriptor(fd: int, limit: int) -> bytes:
     grader opened, whatever its name now names."""
     os.lseek(fd, 0, os.SEEK_SET)
     chunks, left = [], limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            break
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
