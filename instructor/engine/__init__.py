@@ -13,8 +13,8 @@ The processes of one graded notebook, and the files they run:
 
 - :mod:`.execute`: nbgrader's execute step: each test cell's output is the outside
   check's verdict; in the ``tasks`` scope (the default) no kernel starts; with
-  ``SCOPE=notebook`` the other cells run in a sandboxed kernel (:mod:`.sandboxed_run`),
-  which runs no test and decides nothing;
+  ``SCOPE=notebook`` the other cells run in a sandboxed kernel, which runs no test and
+  decides nothing;
 - :mod:`.outside`: the outside check: the checking process (:mod:`.checking`) runs each
   test cell against the answer process (:mod:`.answers`), which runs the student's answer
   cells on a ``helpers`` without the course's implementations (:mod:`.stripped`) and

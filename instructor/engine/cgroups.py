@@ -1,32 +1,14 @@
 """One control group per submission: every process of one student's grading in it, with
-caps on the whole (memory, processes and threads, a CPU weight).
+caps on the whole (memory, processes and threads, a CPU weight); docs/grading.md, "One
+group of caps per submission".
 
 The grader makes the group (:func:`make`) before the submission's first sandboxed process
-starts and removes it, ending whatever is left in it, when the submission is graded
-(:meth:`Group.remove`). Each sandboxed process joins it through the launcher
-(:mod:`instructor.engine.sandbox`, ``--group``) before bwrap starts, so the kernel, the
-answer and checking processes and everything they fork are counted together, and only
-with each other: one student's threads never count against another's cap.
-
-Two layouts, one interface:
-
-- cgroup v1 (a hierarchy per controller, ``/sys/fs/cgroup/{memory,pids,cpu}``): one
-  folder per controller, ``memory.limit_in_bytes``, ``pids.max``, ``cpu.shares``;
-- cgroup v2 (one hierarchy; a subtree delegated to the grader, e.g. run under
-  ``systemd-run --scope -p Delegate=yes``): one folder, ``memory.max``, ``pids.max``,
-  ``cpu.weight``. A group that holds processes cannot enable controllers for its
-  children (the "no internal processes" rule: EBUSY), so the processes of the grader's
-  delegated group first move into its leaf :data:`LEAF`; submissions' groups are the
-  leaf's siblings. Only a group systemd marks as delegated (``trusted.delegate``) or
-  one the instructor declares theirs (``COURSE_CGROUP_DELEGATED=1``) is touched so: a
-  login session's or a service's group stays systemd's.
-
-Groups are made under the grader's own group (``/proc/self/cgroup``), never beside it:
-the caps of whatever runs the grader still hold over them. Each is named after the
-grader's pid; a grader killed with SIGKILL leaves its groups, and the next grader's
-:func:`make` removes those that are empty and whose grader is gone. Where neither layout
-lets the grader make a group, :func:`make` says why and the caps are those of each
-process (rlimits, :mod:`instructor.engine.sandbox`). Standard library only.
+starts and removes it (:meth:`Group.remove`) when the submission is graded; each
+sandboxed process joins it through the launcher (:mod:`instructor.engine.sandbox`,
+``--group``) before bwrap starts. Groups are made under the grader's own group, never
+beside it, so the caps of whatever runs the grader still hold over them. In cgroup v2 a
+group that holds processes cannot enable controllers for its children (EBUSY), hence
+the leaf :data:`LEAF`. Standard library only.
 """
 
 from __future__ import annotations
@@ -73,21 +55,16 @@ class Group:
 
     def memory_peak(self) -> int | None:
         """The most memory the group has held, bytes (None: not known)."""
-        names = ("memory.max_usage_in_bytes",) if self.version == 1 else ("memory.peak",)
+        name = "memory.max_usage_in_bytes" if self.version == 1 else "memory.peak"
         for path in self.paths:
-            for name in names:
-                with contextlib.suppress(OSError, ValueError), \
-                        open(os.path.join(path, name)) as f:
-                    return int(f.read())
+            with contextlib.suppress(OSError, ValueError), open(os.path.join(path, name)) as f:
+                return int(f.read())
         return None
 
     def remove(self, timeout: float = 10.0) -> None:
         """End every process left in the group (SIGKILL) and remove its folders."""
         deadline = time.monotonic() + timeout
-        while True:
-            left = self.pids()
-            if not left:
-                break
+        while left := self.pids():
             for pid in left:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
@@ -131,32 +108,26 @@ def _sweep(parent: str) -> None:
                 pass
 
 
-def _make_v1(root: str, name: str, memory: int, processes: int, cpu_weight: int,
-             proc_cgroup: str) -> Group:
-    group = Group(1)
-    try:
-        for controller in CONTROLLERS:
-            mount = os.path.join(root, controller)
-            own = own_path(controller, proc_cgroup)
-            if own is None or not os.path.isfile(os.path.join(mount, "cgroup.procs")):
-                raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
-            # beside the grader's other groups, not in a folder of their own: in the
-            # cpu hierarchy, a shared parent would hold every submission to one share
-            _sweep(os.path.join(mount, own.lstrip("/")))
-            path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
-            os.makedirs(path)
-            group.paths.append(path)
-        memory_path, pids_path, cpu_path = group.paths
-        if memory > 0:
-            _write(memory_path, "memory.limit_in_bytes", str(memory))
-            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
-                _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
-        _write(pids_path, "pids.max", str(processes) if processes > 0 else "max")
-        _write(cpu_path, "cpu.shares", str(max(2, cpu_weight * 1024 // 100)))
-    except BaseException:
-        group.remove()
-        raise
-    return group
+def _make_v1(group: Group, root: str, name: str, memory: int, processes: int,
+             cpu_weight: int, proc_cgroup: str) -> None:
+    for controller in CONTROLLERS:
+        mount = os.path.join(root, controller)
+        own = own_path(controller, proc_cgroup)
+        if own is None or not os.path.isfile(os.path.join(mount, "cgroup.procs")):
+            raise Unavailable(f"no cgroup v1 {controller} hierarchy at {mount}")
+        # beside the grader's other groups, not in a folder of their own: in the
+        # cpu hierarchy, a shared parent would hold every submission to one share
+        _sweep(os.path.join(mount, own.lstrip("/")))
+        path = os.path.join(mount, own.lstrip("/"), f"{PARENT}-{name}")
+        os.makedirs(path)
+        group.paths.append(path)
+    memory_path, pids_path, cpu_path = group.paths
+    if memory > 0:
+        _write(memory_path, "memory.limit_in_bytes", str(memory))
+        with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+            _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
+    _write(pids_path, "pids.max", str(processes) if processes > 0 else "max")
+    _write(cpu_path, "cpu.shares", str(max(2, cpu_weight * 1024 // 100)))
 
 
 def _delegated(root: str, own: str) -> str:
@@ -205,44 +176,45 @@ def _is_delegated(base: str) -> bool:
     return False
 
 
-def _make_v2(root: str, name: str, memory: int, processes: int, cpu_weight: int,
-             proc_cgroup: str) -> Group:
+def _make_v2(group: Group, root: str, name: str, memory: int, processes: int,
+             cpu_weight: int, proc_cgroup: str) -> None:
     own = own_path("", proc_cgroup)
     if own is None or not os.path.isfile(os.path.join(root, "cgroup.controllers")):
         raise Unavailable(f"no cgroup v2 hierarchy at {root}")
     base = _delegated(root, own)
     _sweep(base)
-    group = Group(2, [os.path.join(base, f"{PARENT}-{name}")])
+    group.paths.append(os.path.join(base, f"{PARENT}-{name}"))
     caps = {"memory": ("memory.max", str(memory) if memory > 0 else "max"),
             "pids": ("pids.max", str(processes) if processes > 0 else "max"),
             "cpu": ("cpu.weight", str(max(1, min(10000, cpu_weight))))}
-    try:
-        os.makedirs(group.paths[0])
-        for controller in V2_CONTROLLERS:
-            if controller in caps:
-                _write(group.paths[0], *caps[controller])
-        if memory > 0 and "memory" in V2_CONTROLLERS:
-            with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
-                _write(group.paths[0], "memory.swap.max", "0")
-    except BaseException:
-        group.remove()
-        raise
-    return group
+    os.makedirs(group.paths[0])
+    for controller in V2_CONTROLLERS:
+        if controller in caps:
+            _write(group.paths[0], *caps[controller])
+    if memory > 0 and "memory" in V2_CONTROLLERS:
+        with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+            _write(group.paths[0], "memory.swap.max", "0")
 
 
 def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
          proc_cgroup: str = "/proc/self/cgroup") -> Group:
-    """A new group under the grader's own, capped at ``memory_bytes`` of memory (0: no
-    cap), ``processes`` processes and threads (0: no cap) and with ``cpu_weight`` (v2's
-    scale: 100 is one process's default share). cgroup v1 where its controllers are mounted, else
-    v2. Raises :class:`Unavailable` (saying why) where no group can be made."""
+    """A new group under the grader's own, capped at ``memory_bytes`` of memory and
+    ``processes`` processes and threads (0: no cap), with ``cpu_weight`` (v2's scale);
+    cgroup v1 where its controllers are mounted, else v2. Raises :class:`Unavailable`
+    (saying why) where no group can be made."""
     name = f"{os.getpid()}-{next(_names)}"
     reasons = []
     v2 = os.path.join(root, "unified") if os.path.isdir(os.path.join(root, "unified")) \
         else root
-    for maker, where in ((_make_v1, root), (_make_v2, v2)):
+    for version, maker, where in ((1, _make_v1, root), (2, _make_v2, v2)):
+        group = Group(version)
         try:
-            return maker(where, name, memory_bytes, processes, cpu_weight, proc_cgroup)
+            try:
+                maker(group, where, name, memory_bytes, processes, cpu_weight, proc_cgroup)
+            except BaseException:  # what was made of it is removed
+                group.remove()
+                raise
+            return group
         except Unavailable as why:
             reasons.append(str(why))
         except OSError as err:

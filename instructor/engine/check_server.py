@@ -1,31 +1,16 @@
 """Checking processes forked from a sandboxed server that has imported TensorFlow once.
 
-Every graded notebook starts a checking process (:mod:`instructor.engine.checking`), and
-each one imported TensorFlow, Keras and the course's checks before it could check
-anything: 3 to 5 CPU-seconds a submission, on a machine whose cores the kernels need.
-The checking process never runs student code, so ``instructor autograde`` starts, per
-grader (``JOBS``), one server in the grading sandbox (bubblewrap, the view, caps and
-environment of a checking process), which imports those modules once and then, per
-submission, forks a fresh checking process. A server serves one submission at a time;
-between two, it kills every process left in its sandbox (``kill(-1)``) and empties the
-folders its processes may write (its own, ``/tmp``, ``/dev/shm``), so a checking process
-starts as a spawned one would, bar the modules already imported. The server is not
-dumpable (``PR_SET_DUMPABLE``): a process of its sandbox can neither trace it nor read
-its memory. Requests come over a unix socket that the grader made outside the sandbox
-and handed to the server as an open descriptor: nothing in the sandbox can reach its
-path.
-
-What a checking process receives from student code is data (the answer process's
-replies, :mod:`instructor.engine.remote`), which it parses and never runs. A checking
-process taken over through such data could, as before, forge its own submission's
-verdicts; it could also end its server, whose next submissions then spawn their
-checking processes as plain ``nbgrader autograde`` does (:data:`SERVER`), or leave
-SysV IPC objects (not emptied) behind for the next.
-
-The forking, the grader's handle on a forked process and the pool of servers are
-:mod:`instructor.engine.forking`'s, shared with the nbgrader server. Which server a
-grading uses is in the environment of its ``nbgrader autograde`` process (:data:`SERVER`),
+Importing TensorFlow, Keras and the checks cost each checking process 3 to 5
+CPU-seconds, on cores the kernels need; how the server runs and is walled is
+docs/grading.md, "The check server". The forking, the grader's handle on a forked
+process and the pool of servers are :mod:`instructor.engine.forking`'s. Which server a
+grading uses is in its ``nbgrader autograde`` process's environment (:data:`SERVER`),
 set by :func:`lease` while :func:`running` servers are up.
+
+A checking process only parses what student code sends (:mod:`instructor.engine.remote`).
+One taken over through such data could, as a spawned one could, forge its own
+submission's verdicts; it could also end its server (the next submissions then spawn
+their checking processes) or leave SysV IPC objects (not emptied) for the next.
 """
 
 from __future__ import annotations
@@ -46,10 +31,8 @@ from instructor.engine import forking
 #: The environment variable naming the server's socket that a grading's checking process
 #: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
 SERVER = "INSTRUCTOR_CHECK_SERVER"
-#: What the server imports once: what the graded notebooks' setup cells import
-#: (``helpers.setup`` and the lines after it) and the checks; not matplotlib, which
-#: makes a temporary folder when imported here. A module that is not installed is left
-#: out.
+#: What the server imports once (if installed): what the setup cells import and the
+#: checks; not matplotlib, which makes a temporary folder when imported here.
 PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
            "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
            "helpers", "helpers.datasets", "helpers.grading.model_checks",
@@ -61,6 +44,7 @@ _PR_SET_DUMPABLE = 4
 
 # ---------------------------------------------------------------- in the sandbox
 def preload() -> None:
+    """Import :data:`PRELOAD`."""
     from helpers.session import import_quietly
 
     for name in PRELOAD:

@@ -1,18 +1,14 @@
 """Servers that fork, per request, a child from a process that has imported its modules
-once: the server's loop, the requester's handle on a child (shaped like
-:class:`subprocess.Popen`), and the pool of servers a grading run leases them from.
+once: the server's loop, the requester's :class:`subprocess.Popen`-like handle on a
+child, and the pool of servers a grading run leases them from. Used by
+:mod:`instructor.engine.check_server` and :mod:`instructor.workflow.nbgrader_server`.
 
-Two kinds use it: the check server (:mod:`instructor.engine.check_server`, in the
-grading sandbox, forking checking processes) and the nbgrader server
-(:mod:`instructor.workflow.nbgrader_server`, outside it, forking one ``nbgrader
-autograde`` per submission); each says what it preloads, what its child does and how
-it starts. A server listens on a unix socket and serves one request at a time: the
-requester sends ``fork`` with the child's standard input and output (and whatever other
-descriptors the server asks for); the server answers ``forked`` (or ``refused``: the
-requester then spawns the process itself), waits for the child, kills its process group
-when the requester hangs up (a timeout, a kill), cleans up, and sends the child's exit
-status. The child reads what it is to do from the first line of its standard input: the
-server never reads it.
+A server listens on a unix socket and serves one request at a time: the requester sends
+``fork`` with the child's standard input and output (and any other descriptors the
+server asks for); the server answers ``forked`` (or ``refused``: the requester then
+spawns the process itself), waits for the child, kills its process group when the
+requester hangs up, and sends the child's exit status. The child reads what it is to do
+from the first line of its standard input, which the server never reads.
 """
 
 from __future__ import annotations
@@ -127,12 +123,11 @@ def _wait(pid: int, conn: socket.socket) -> int:
 
 # ---------------------------------------------------------------- the requester's side
 class Forked:
-    """A child forked by the server at ``path``, told ``request`` (one line, its first
-    line of input) and handed ``fds`` besides its standard input and output:
-    ``stdin``, ``poll``, ``kill``, ``wait`` and ``communicate`` as
-    :class:`subprocess.Popen` has them (its output, stderr included, is ``communicate``'s
-    first value). Raises :class:`OSError` when the server does not fork it (gone,
-    refusing, or not answering within ``patience`` seconds): the caller then spawns it."""
+    """A child forked by the server at ``path``, told ``request`` (its first line of
+    input) and handed ``fds`` besides its standard input and output, with
+    :class:`subprocess.Popen`'s ``stdin``, ``poll``, ``kill``, ``wait`` and
+    ``communicate`` (its output, stderr included). Raises :class:`OSError` when the
+    server does not fork it within ``patience`` seconds: the caller then spawns it."""
 
     def __init__(self, path: str, request: str, fds: list[int] | tuple = (),
                  patience: float = 120.0):
@@ -161,10 +156,7 @@ class Forked:
 
     def _line(self) -> bytes:
         data = b""
-        while not data.endswith(b"\n"):
-            chunk = self._conn.recv(64)
-            if not chunk:
-                break
+        while not data.endswith(b"\n") and (chunk := self._conn.recv(64)):
             data += chunk
         return data.strip()
 
@@ -234,10 +226,9 @@ class Pool:
     @contextlib.contextmanager
     def running(self, count: int, folder, command: Callable[[int, str], tuple[list, dict]]):
         """``count`` servers for the block, the i-th listening on
-        ``<folder>/<name>-<i>.sock``, its log beside it; ``command(fd, stem)`` gives the
-        command line and the other :class:`subprocess.Popen` arguments of the one
-        listening on descriptor ``fd``. (socket path, process) each; none when they
-        already run, or do not start (then every request spawns its process)."""
+        ``<folder>/<name>-<i>.sock``, its log beside it, started with ``command(fd,
+        stem)``'s command line and :class:`subprocess.Popen` arguments; (socket path,
+        process) each, none when they already run or do not start."""
         servers: list[tuple[str, subprocess.Popen]] = []
         try:
             try:

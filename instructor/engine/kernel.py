@@ -19,15 +19,9 @@ PROVISIONER = "course-sandbox"
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernels start through :mod:`instructor.engine.sandbox`.
-
-    It holds the grading's sandbox (:class:`instructor.engine.roles.Box`); its kernel
-    spec names the :class:`SandboxProvisioner`, which jupyter_client then uses to launch
-    the kernel (as :data:`instructor.engine.roles.KERNEL`), and asks for interrupts by
-    message (a signal to the sandbox's process group would reach bwrap, not the kernel). Its
-    kernels talk over ``ipc`` (unix sockets in the kernel's own folder): inside the
-    sandbox there is no network to reach a TCP port through.
-    """
+    """A kernel manager whose kernel spec names the :class:`SandboxProvisioner` and asks
+    for interrupts by message (a signal to the sandbox's process group would reach bwrap,
+    not the kernel); its kernels talk over ``ipc``: a sandbox has no network for TCP."""
 
     box = Instance(roles.Box, args=(), help="The grading's sandbox: what its kernel reads, "
                    "its caps.")
@@ -51,8 +45,7 @@ class SandboxedKernelManager(AsyncKernelManager):
                              os.path.join(os.path.basename(folder), name))
 
     def cleanup_ipc_files(self) -> None:
-        """jupyter_client's removal of the kernel's sockets, without following a link the
-        kernel planted in their folder (:mod:`instructor.engine.untrusted`)."""
+        """jupyter_client's removal of the kernel's sockets, without following a link."""
         if self.transport != "ipc":
             return
         folder, stem = os.path.split(self.ip)
@@ -62,10 +55,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
 
 class SandboxProvisioner(LocalProvisioner):
-    """jupyter_client's local provisioner, with the kernel's command run through
-    :mod:`instructor.engine.sandbox` under the caps of the :class:`SandboxedKernelManager` that
-    owns it: it reads the paths it is given and its connection file, writes only its
-    working folder, where its sockets are."""
+    """jupyter_client's local provisioner, with the kernel started as
+    :data:`instructor.engine.roles.KERNEL` in its manager's box, its connection file and
+    sockets in a folder of its own."""
 
     async def pre_launch(self, **kwargs):
         km = self.parent
@@ -74,11 +66,11 @@ class SandboxProvisioner(LocalProvisioner):
                                   dir=kwargs.get("cwd") or os.getcwd())
         sandbox.hand_over(folder)  # the kernel makes its sockets there
         km.transport, km.ip = "ipc", os.path.join(folder, "kernel")
-        # beside them, not in the grader's runtime folder (root's own, under /root)
+        # not in the grader's runtime folder (root's own, under /root)
         km.connection_file = os.path.join(folder, "kernel.json")
         kwargs = await super().pre_launch(**kwargs)  # writes the connection file
-        if sandbox.grading_user():
-            os.chown(km.connection_file, *sandbox.grading_user(), follow_symlinks=False)
+        if user := sandbox.grading_user():
+            os.chown(km.connection_file, *user, follow_symlinks=False)
         return kwargs
 
     async def launch_kernel(self, cmd: list[str], **kwargs):

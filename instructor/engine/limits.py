@@ -1,7 +1,5 @@
-"""The limits a graded notebook runs under (see nbgrader_config.py).
-
-Their defaults, and the reasons for them, are declared in :mod:`helpers.settings`.
-"""
+"""The limits a graded notebook runs under (nbgrader_config.py); their defaults, and the
+reasons for them, are declared in :mod:`helpers.settings`."""
 
 from __future__ import annotations
 
@@ -85,14 +83,6 @@ def text_size(value) -> int:
     return 8
 
 
-def too_large_source(size: int, limit_kb: int) -> str:
-    """The code that replaces a cell whose code is over ``limit_kb`` KiB: it fails, saying so."""
-    message = (f"this cell has {size:,} bytes of code, over the grader's limit of "
-               f"{limit_kb} KiB (COURSE_CELL_SOURCE_KB): it was not run")
-    return (f"class {CELL_TOO_LARGE}(Exception):\n    pass\n\n\n"
-            f"raise {CELL_TOO_LARGE}({message!r})\n")
-
-
 def refuse_large_sources(cells, limit_kb: int) -> list[str]:
     """Replace the source of every cell over ``limit_kb`` KiB, before anything parses
     it (a code cell then fails with :data:`CELL_TOO_LARGE`; a text cell says it was
@@ -104,8 +94,11 @@ def refuse_large_sources(cells, limit_kb: int) -> list[str]:
         size = text_size(cell.get("source", ""))
         if size <= limit_kb * 1024:
             continue
-        if cell.get("cell_type") == "code":
-            cell["source"] = too_large_source(size, limit_kb)
+        if cell.get("cell_type") == "code":  # the cell fails, saying why
+            message = (f"this cell has {size:,} bytes of code, over the grader's limit of "
+                       f"{limit_kb} KiB (COURSE_CELL_SOURCE_KB): it was not run")
+            cell["source"] = (f"class {CELL_TOO_LARGE}(Exception):\n    pass\n\n\n"
+                              f"raise {CELL_TOO_LARGE}({message!r})\n")
             what = "was not run and fails (if it was an answer, its tests score 0)"
         else:
             cell["source"] = (f"*(this cell had {size:,} bytes, over the grader's limit "
@@ -146,13 +139,8 @@ ETC = tuple(f"/etc/{name}" for name in (
 
 
 def readable_paths(environ: Environ = None) -> list[str]:
-    """What a grading kernel may read (besides its own scratch folder): the system,
-    Python and the virtual environment, the course's ``helpers`` package, the data and the
-    course's pre-trained weights (so demo models load instead of training).
-
-    Not on the list, so unreadable: the repository (source notebooks with hidden tests,
-    solutions/, the gradebook) and the grader's own folders.
-    """
+    """What a sandboxed process may read besides its own folder (docs/grading.md, "The
+    wall around each process"); not the repository nor the grader's own folders."""
     env = os.environ if environ is None else environ
     home = Path.home()
     data = settings.path("COURSE_DATA_DIR", env)
@@ -165,10 +153,8 @@ def readable_paths(environ: Environ = None) -> list[str]:
         env.get("KERAS_HOME", "") or str(home / ".keras"),
         str(home / ".cache" / "matplotlib"), str(home / ".config" / "matplotlib"),
     ]
-    seen: list[str] = []
-    for path in candidates:
-        if path and os.path.exists(path) and os.path.realpath(path) not in seen:
-            seen.append(os.path.realpath(path))
+    seen = list(dict.fromkeys(os.path.realpath(p) for p in candidates
+                              if p and os.path.exists(p)))
     # a top-level link (/lib -> usr/lib) stays a link in the sandbox's view; a path
     # reached through another link (a course folder's .venv) is seen at that path too
     return [*seen, *(p for p in map(os.path.abspath, filter(None, candidates))

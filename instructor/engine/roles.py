@@ -1,10 +1,8 @@
 """One spec per role of a sandboxed process: what it reads, its caps, its environment and
-whether it holds the submission's hidden-test key. Started by root, each runs as the
-grading user, in a folder handed to that user (:func:`instructor.engine.sandbox.hand_over`).
+whether it holds the submission's hidden-test key (docs/grading.md, "The processes").
 
-Every sandboxed process starts through :func:`launch` with its :class:`Role` (the
-declarations below are the table of what each gets) and the grading's :class:`Box`, so a
-new process cannot forget a rule.
+Every sandboxed process starts through :func:`launch` with its :class:`Role` and the
+grading's :class:`Box`, so a new process cannot forget a rule.
 """
 
 from __future__ import annotations
@@ -20,27 +18,23 @@ from helpers.settings import SETTINGS
 from instructor import ROOT
 from instructor.engine import limits, sandbox
 
-#: The grader's environment variables a sandboxed process keeps besides the sandbox's own
-#: allow-list (:data:`instructor.engine.sandbox.ENV_NAMES`): the course's declared settings
-#: and, for a role that holds it, the submission's hidden-test key.
+#: What a sandboxed process keeps of the environment besides
+#: :data:`instructor.engine.sandbox.ENV_NAMES`: the course's settings and the key.
 KEPT_ENV = frozenset(SETTINGS) | {KEY_VARIABLE}
 #: Never in a sandbox: the file of the grader's secret the keys are drawn from.
 SECRET = "COURSE_HIDDEN_SECRET_FILE"
-#: The settings that name a file or folder: resolved in a sandbox's environment, as the
-#: paths it reads are resolved before they are bound.
+#: The settings that name a file or folder: resolved, as the paths bound are.
 PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
 
 
-#: Where a sandbox sees the virtual environment, and the course folder's files it reads
-#: (helpers, weights, the grader's modules): neutral paths, so that nothing inside
-#: (``sys.prefix``, ``sys.path``, a module's ``__file__``, a traceback, the environment,
-#: the command line) names where the course lives.
+#: Where a sandbox sees the virtual environment and the course folder's files: neutral
+#: paths, so that nothing inside (``sys.prefix``, ``__file__``, a traceback, the
+#: environment, the command line) names where the course lives.
 VENV, COURSE = "/opt/venv", "/opt/course"
 
 
 def places(box: Box, cwd: str | None = None) -> dict[str, str]:
-    """Host folder -> where the sandbox sees it (:func:`instructor.engine.sandbox.seen_at`);
-    none without bubblewrap, where a process sees the machine as it is. Its own folder
+    """Host folder -> where the sandbox sees it (none without bubblewrap). Its own folder
     ``cwd`` stays where the grader sees it, even in the course folder: the kernel's
     connection file names its sockets there."""
     if box.isolation != "bubblewrap":
@@ -50,12 +44,10 @@ def places(box: Box, cwd: str | None = None) -> dict[str, str]:
     return {str(ROOT): COURSE, **(venv if sys.prefix != sys.base_prefix else {}), **own}
 
 
-#: The editable install's import hook (``pip install -e``): its ``.pth`` and finder name the
-#: course folder, which a sandbox does not see; they are shown empty there, and the
-#: course's packages are found on ``PYTHONPATH`` (:data:`COURSE`) instead.
+#: The editable install's ``.pth`` and finder name the course folder: a sandbox sees them
+#: empty, and finds the course's packages on ``PYTHONPATH`` (:data:`COURSE`).
 EDITABLE = os.path.join(sysconfig.get_path("purelib"), "__editable__*")
-#: Where a package came from (``importlib.metadata``'s ``direct_url.json``): the editable
-#: install's names the course folder too.
+#: ``importlib.metadata``'s ``direct_url.json``: the editable install's names it too.
 ORIGINS = os.path.join(sysconfig.get_path("purelib"), "*.dist-info", "direct_url.json")
 
 
@@ -75,6 +67,7 @@ def pool_size(box: Box) -> int:
 
 @dataclass(frozen=True)
 class Role:
+    """What a sandboxed process of one kind gets."""
     name: str
     key: bool = False           # the submission's hidden-test key in its environment
     course: bool = True         # reads the course's own helpers (else: a stripped copy)
@@ -92,9 +85,8 @@ PREFLIGHT = Role("preflight", submission=False)
 
 @dataclass
 class Box:
-    """One grading's sandbox: what its processes read, their caps (0: none), the cgroup
-    folders of the submission, and the environment they start from (None: this
-    process's), the hidden-test key in it if the submission has one."""
+    """One grading's sandbox: what its processes read, their caps (0: none), the
+    submission's cgroup folders, the environment they start from (None: this process's)."""
     readable: list[str] = field(default_factory=list)
     memory_gb: float = 8.0
     isolation: str = "bubblewrap"
@@ -116,10 +108,11 @@ class Box:
 
 
 def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
-    """The environment of ``role``: the sandbox's allow-list and the course's settings
-    (paths resolved, and as the sandbox sees them: :func:`places`), the key only if the
-    role holds it; with ``cwd``, temporary files there (its ``.tmp`` is made)."""
-    env = sandbox.allowed_env(dict(box.environment or os.environ), KEPT_ENV)
+    """The environment of ``role``: the allow-list and the course's settings (paths as
+    the sandbox sees them), the key only if the role holds it; with ``cwd``, temporary
+    files there (its ``.tmp`` is made)."""
+    env = {k: v for k, v in (box.environment or os.environ).items()
+           if k in sandbox.ENV_NAMES or k in KEPT_ENV or k.startswith(sandbox.ENV_PREFIXES)}
     env.pop(SECRET, None)
     if not role.key:
         env.pop(KEY_VARIABLE, None)
@@ -138,30 +131,34 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     return env
 
 
-def readable(role: Role, box: Box, extra: list[str] = ()) -> list[str]:
-    """What ``role`` reads: the box's paths (without the course's helpers for a role
-    that gets a stripped copy in ``extra``), the grader's package if it needs it."""
-    paths = list(box.readable)
-    if not role.course:
-        paths = [p for p in paths if os.path.realpath(p) != limits.HELPERS]
-    if role.instructor:
-        paths.append(str(ROOT / "instructor"))
-    return [*paths, *extra]
-
-
 def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
            extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The command line (:func:`instructor.engine.sandbox.command`) and the environment
-    of ``cmd`` started as ``role`` in ``box``, writing only ``cwd`` (handed to the
-    grading user), reading :func:`readable` and ``files``."""
+    """The command line and the environment of ``cmd`` started as ``role`` in ``box``,
+    writing only ``cwd`` (handed to the grading user), reading the box's paths (less the
+    course's helpers for a role given a stripped copy in ``extra``), the grader's package
+    if the role needs it, ``extra`` and ``files``. It runs through the launcher's caps
+    (:mod:`instructor.engine.sandbox`), then bwrap, or the caps alone (``limits-only``:
+    the instructor's explicit choice where bwrap cannot run; student code then sees the
+    machine); as the grading user when run by root under bubblewrap."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
     for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
     mine, moved = role.submission, places(box, cwd)
-    return sandbox.command(
-        [sandbox.seen_at(arg, moved) for arg in cmd], cwd, readable(role, box, extra), files,
-        memory_gb=box.memory_gb, file_mb=box.file_mb, cpu_seconds=box.cpu_seconds,
-        processes=box.processes, isolation=box.isolation, server=role.server,
-        groups=box.groups if mine else [],
-        disk_mb=box.disk_mb if mine and box.isolation == "bubblewrap" else 0,
-        places=moved, blank=[*glob.glob(EDITABLE), *glob.glob(ORIGINS)] if moved else []), env
+    user = sandbox.grading_user() if box.isolation == "bubblewrap" else None
+    caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER, "--memory-gb", str(box.memory_gb),
+            "--file-mb", str(box.file_mb), "--cpu-seconds", str(box.cpu_seconds),
+            "--processes", str(box.processes), *(f"--group={g}" for g in box.groups if mine),
+            *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
+    if box.isolation == "limits-only":
+        return [*caps, *cmd], env
+    if box.isolation != "bubblewrap":
+        raise ValueError(f"unknown isolation {box.isolation!r}: 'bubblewrap' or 'limits-only'")
+    bwrap = sandbox.bwrap_path()
+    if not bwrap:
+        raise RuntimeError(sandbox.unavailable(bwrap))
+    reads = [p for p in box.readable if role.course or os.path.realpath(p) != limits.HELPERS]
+    reads += [str(ROOT / "instructor")] if role.instructor else []
+    view = sandbox.bwrap_args(cwd, [*reads, *extra], files, server=role.server,
+                              disk_mb=box.disk_mb if mine else 0, places=moved,
+                              blank=[*glob.glob(EDITABLE), *glob.glob(ORIGINS)] if moved else [])
+    return [*caps, bwrap, *view, "--", *(sandbox.seen_at(arg, moved) for arg in cmd)], env

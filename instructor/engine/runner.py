@@ -1,9 +1,8 @@
 """Run a notebook top to bottom in a fresh kernel, with the environment given to the kernel.
 
 The one way the course's scripts, benchmarks and tests execute a notebook outside
-grading (grading goes through :class:`instructor.engine.execute.SafeExecute`). The environment
-reaches the kernel through its kernel manager (``start_kernel(env=...)``); this process's
-``os.environ`` is never changed.
+grading. The environment reaches the kernel through ``start_kernel(env=...)``; this
+process's ``os.environ`` is never changed.
 """
 
 from __future__ import annotations
@@ -19,10 +18,9 @@ from nbformat import NotebookNode
 Changes = Mapping[str, str | None]
 
 
-def kernel_env(changes: Changes | None = None,
-               base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A copy of ``base`` (default ``os.environ``) with ``changes`` applied."""
-    env = dict(os.environ if base is None else base)
+def kernel_env(changes: Changes | None = None) -> dict[str, str]:
+    """A copy of ``os.environ`` with ``changes`` applied."""
+    env = dict(os.environ)
     for name, value in (changes or {}).items():
         if value is None:
             env.pop(name, None)
@@ -32,13 +30,10 @@ def kernel_env(changes: Changes | None = None,
 
 
 def run_notebook(nb: NotebookNode, cwd: str | os.PathLike, env: Changes | None = None, *,
-                 timeout: int = 600, kernel_name: str = "python3") -> NotebookNode:
-    """Execute ``nb`` in place in a fresh ``kernel_name`` kernel working in ``cwd``, with
-    this process's environment changed by ``env``; return it.
-
-    A cell that raises stops the run with nbclient's ``CellExecutionError``; a cell that
-    runs longer than ``timeout`` seconds with ``CellTimeoutError``.
-    """
-    client = NotebookClient(nb, kernel_name=kernel_name, timeout=timeout,
+                 timeout: int = 600) -> NotebookNode:
+    """Execute ``nb`` in place in a fresh ``python3`` kernel working in ``cwd``, with this
+    process's environment changed by ``env``; return it. A cell that raises stops the run
+    (``CellExecutionError``), as does one past ``timeout`` s (``CellTimeoutError``)."""
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout,
                             resources={"metadata": {"path": str(Path(cwd))}})
     return client.execute(env=kernel_env(env))

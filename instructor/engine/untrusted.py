@@ -1,13 +1,9 @@
 """Touching what a sandbox could write, from outside it, without following its links.
 
-A sandboxed process (and anything it forked) may replace any name in its writable
-folder by a symbolic link to a path of the grading machine, at any moment. The grader
-runs outside the sandbox, often as root, so a path it opens, copies or removes there
-could reach any file of the machine. The rule (docs/grading.md, "What the grader
-touches"): the grader writes nothing into a sandbox-writable folder while a process of
-that sandbox runs, reads what such a process wrote only through a descriptor it opened
-itself beforehand, and every other touch goes through these functions: each name is
-looked up from a directory descriptor with ``O_NOFOLLOW``, so a link is never followed.
+A sandboxed process may turn any name in its writable folder into a link to a file of
+the machine at any moment, and the grader, outside, is often root; the rule is
+docs/grading.md, "What the grader touches". Here each name is looked up from a
+directory descriptor with ``O_NOFOLLOW``, so a link is never followed.
 """
 
 from __future__ import annotations
@@ -58,10 +54,7 @@ def read_descriptor(fd: int, limit: int) -> bytes:
     grader opened, whatever its name now names."""
     os.lseek(fd, 0, os.SEEK_SET)
     chunks, left = [], limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            break
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
         chunks.append(chunk)
         left -= len(chunk)
     return b"".join(chunks)
