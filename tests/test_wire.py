@@ -125,3 +125,12 @@ def test_an_array_record_holds_an_array_and_nothing_else():
                    {"model": ["x"]}, {"model": "m.keras"}):
         with pytest.raises(wire.Unreadable):
             reader.decode(record)
+
+
+def test_an_array_in_another_npy_format_is_refused_by_name(tmp_path):
+    """The size check reads the headers of .npy formats 1.0 and 2.0; a 3.0 header is
+    refused with the grader's own error, before any array is read."""
+    with open(tmp_path / "a.npy", "wb") as f:
+        np.lib.format.write_array(f, np.arange(3), version=(3, 0))
+    with pytest.raises(wire.Unreadable, match="format"):
+        wire.record_size(tmp_path)
