@@ -8,6 +8,6 @@ never grades again and never changes a grade.
 - :mod:`.items`: item analysis (per task and per test cell, discrimination);
 - :mod:`.report`: the HTML page and its CSV tables (``make report``);
 - :mod:`.similarity`, :mod:`.pairs`: similar answers by winnowing, per task of a class
-  (``make similarity``); :mod:`.sample_answers`: disguised copies to try it on;
+  (``make similarity``);
 - :mod:`.lms`: grades into Canvas' or Moodle's own CSV import (``make lms-export``).
 """
