@@ -61,8 +61,7 @@ def key_by_task(graded: GradedClass) -> dict[str, str]:
     return out
 
 
-def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD,
-        key_threshold: float = KEY_THRESHOLD) -> dict:
+def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
     """Compare every task's answers with one another and with the answer key; write the
     CSV files and the JSON into ``dest``."""
     dest = Path(dest)
@@ -70,10 +69,9 @@ def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD,
     others = list(graded.given) + list(graded.stubs.values())
     keys = key_by_task(graded)
     result = {"assignment": graded.assignment, "threshold": threshold,
-              "key_threshold": key_threshold, "key_found": bool(keys), "tasks": []}
+              "key_threshold": KEY_THRESHOLD, "key_found": bool(keys), "tasks": []}
     for task, answers in answers_by_task(graded).items():
-        found = compare(task, answers, others, threshold=threshold, key=keys.get(task),
-                        key_threshold=key_threshold)
+        found = compare(task, answers, others, threshold=threshold, key=keys.get(task))
         cluster_of = {s: i + 1 for i, group in enumerate(found.clusters) for s in group}
         in_pairs = {s for p in found.pairs for s in (p.a, p.b)} | {m.student
                                                                    for m in found.key}
