@@ -1,13 +1,9 @@
 """The class at a glance: one self-contained HTML page per assignment, and its tables as CSV.
 
-``reports/<assignment>/index.html`` holds the score distributions (figures drawn by
-matplotlib, embedded as PNG data URIs), the item analysis of every test cell
-(:mod:`instructor.analytics.items`), the flagged submissions and the grading times,
-and, once ``make similarity`` has run, the pairs of similar answers side by side
-(:mod:`instructor.analytics.pairs`). The page loads nothing from the network and needs
-no JavaScript: its Content-Security-Policy allows none (``instructor.engine.inert``).
-The same tables go beside it: ``tasks.csv``, ``tests.csv``, ``failures.csv``,
-``flagged.csv`` and ``submissions.csv``.
+``reports/<assignment>/index.html``, and beside it ``tasks.csv``, ``tests.csv``,
+``failures.csv``, ``flagged.csv`` and ``submissions.csv`` (docs/instructors.md, "After
+grading"). The page loads nothing from the network and needs no JavaScript: its
+Content-Security-Policy allows none (``instructor.engine.inert``).
 """
 
 from __future__ import annotations
@@ -53,8 +49,7 @@ def _pct(x: float) -> str:
 
 
 def _num(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else \
-        f"{x:.0f}"
+    return "–" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".")
 
 
 def _png(fig) -> str:
@@ -120,23 +115,22 @@ def _link(graded: GradedClass, student: str, here: Path) -> str:
 
 
 def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
-    def write(name, header, rows):
-        pairs_io.write_csv(dest / name, header, rows)
-    write("tasks.csv", ["task", "max_points", "submissions", "mean", "median", "full_marks_share",
-                        "not_attempted_share"],
+    write = pairs_io.write_csv
+    write(dest / "tasks.csv", ["task", "max_points", "submissions", "mean", "median",
+                               "full_marks_share", "not_attempted_share"],
           [[t.task, t.max_points, t.n, round(t.mean, 3), t.median, round(t.full_share, 3),
             round(t.not_attempted_share, 3)] for t in analysis.tasks])
-    write("tests.csv", ["grade_id", "task", "points", "submissions", "pass_rate", "mean_points",
-                        "awaiting_review", "discrimination"],
+    write(dest / "tests.csv", ["grade_id", "task", "points", "submissions", "pass_rate",
+                               "mean_points", "awaiting_review", "discrimination"],
           [[t.grade_id, t.task, t.points, t.n, round(t.pass_rate, 3), round(t.mean_points, 3),
             t.review, "" if t.discrimination is None else round(t.discrimination, 3)]
            for t in analysis.tests])
-    write("failures.csv", ["grade_id", "message", "count", "students"],
+    write(dest / "failures.csv", ["grade_id", "message", "count", "students"],
           [[t.grade_id, f.message, f.count, " ".join(f.students)]
            for t in analysis.tests for f in t.failures])
-    write("flagged.csv", ["student", "flag", "reason"], analysis.flagged)
-    write("submissions.csv", ["student", "submitted", "score", "max_score", "grading_seconds",
-                              "flags", "notes"],
+    write(dest / "flagged.csv", ["student", "flag", "reason"], analysis.flagged)
+    write(dest / "submissions.csv", ["student", "submitted", "score", "max_score",
+                                     "grading_seconds", "flags", "notes"],
           [[s.student, s.submitted, s.score, s.max_score,
             "" if s.seconds is None else round(s.seconds, 1),
             " ".join(sorted({f for f, _ in s.flags})), " | ".join(s.notes)]
