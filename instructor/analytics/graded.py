@@ -1,16 +1,10 @@
 """A graded class as data: what the gradebook and the graded notebooks hold, read once.
 
-Nothing is graded again. For one assignment this reads, from the course folder:
-
-- ``gradebook.db``: the test cells (grade_id, points), every student the gradebook
-  knows, and each submission's points per test cell and "needs manual grade" marks;
-- ``autograded/<student>/<assignment>/<assignment>.ipynb``: each test cell's error
-  output (the failing check's message, as the student reads it), each answer cell's
-  code, and the cells' execution times (nbclient records them in the cells' metadata),
-  from which the grading time of the submission is taken;
-- ``autograded/<student>/<assignment>/GRADING_NOTES.txt``: the notes of collection and
-  grading (repaired metadata, a notebook that could not be read, a grader failure...);
-- ``release/<assignment>/<assignment>.ipynb``: the stubs and the code students were given.
+Nothing is graded again. For one assignment this reads ``gradebook.db`` (test cells,
+students, points, "needs manual grade" marks); per student,
+``autograded/<student>/<assignment>/``'s notebook (each test cell's error, each answer
+cell's code, nbclient's cell timings) and ``GRADING_NOTES.txt``; and the release's
+notebook (the stubs and the code students were given).
 """
 
 from __future__ import annotations
@@ -168,11 +162,8 @@ def grading_seconds(nb) -> float | None:
 
 def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, str]]:
     """The submission's flags, each with the note or test that raised it."""
-    found = []
-    for flag, pattern in FLAG_NOTES:
-        for note in notes:
-            if pattern.search(note):
-                found.append((flag, note))
+    found = [(flag, note) for flag, pattern in FLAG_NOTES for note in notes
+             if pattern.search(note)]
     for grade_id, result in tests.items():
         if result.review and not any(f == "NEEDS REVIEW" for f, _ in found):
             found.append(("NEEDS REVIEW", f"test cell '{grade_id}' awaits a manual grade"))

@@ -1,13 +1,8 @@
 """Item analysis of a graded class: which checks fail, how often, and why.
 
-Per task: mean, median, share with full marks, share not attempted (the stub left, or
-the stub's message in every test). Per test cell: pass rate, mean points given, the
-most frequent failure messages (normalized, so that numbers and shapes do not split
-one mistake into many), and its discrimination: the correlation between passing the
-cell and the rest of the score (the total without this cell's points; the corrected
-point-biserial correlation of classical test theory). A check that strong students
-fail as often as weak ones has a discrimination near 0 or below: its instructions,
-or the check itself, deserve a look.
+Per task and per test cell, as docs/instructors.md ("After grading") describes them. The
+discrimination is the corrected point-biserial correlation of classical test theory:
+passing the cell against the total without this cell's points.
 """
 
 from __future__ import annotations
@@ -42,10 +37,8 @@ def normalize_message(message: str | None, limit: int = 240) -> str:
     text = _TAIL.sub("", text)
     text = _QUOTED_PATH.sub("'<path>'", text)
     text = _NUMBER.sub("#", text)
-    while True:  # tuples and lists of numbers (shapes, sizes), nested ones too
-        new = _GROUP.sub(lambda m: m.group(1) + "…" + m.group(2)[-1], text)
-        if new == text:
-            break
+    # tuples and lists of numbers (shapes, sizes), nested ones too
+    while (new := _GROUP.sub(lambda m: m.group(1) + "…" + m.group(2)[-1], text)) != text:
         text = new
     text = _SPACES.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,13 +1,10 @@
 """Similar answers in a graded class: every graded task compared, results kept on disk.
 
-For each task of the assignment, the answer cells of every submission are compared by
-:func:`instructor.analytics.similarity.compare`, with the released stubs and the
-notebook's other code as what students were given. The results go beside the report:
-``similarity_pairs.csv`` (task, student_a, student_b, score, jaccard, shared
-fingerprints, cluster), ``similarity_clusters.csv``, ``similarity_key.csv`` (the
-answers that are near-copies of the course's public answer key, ``solutions/``) and
-``similarity.json`` (what the report page shows, the answers of each pair and near-copy
-included). Nothing leaves the machine and no grade is touched.
+Each task's answer cells are compared by :func:`instructor.analytics.similarity.compare`
+(the released stubs and the notebook's other code as what students were given). Beside
+the report go ``similarity_pairs.csv``, ``similarity_clusters.csv``,
+``similarity_key.csv`` (near-copies of the public answer key) and ``similarity.json``
+(what the report page shows, the answers of each pair and near-copy included).
 """
 
 from __future__ import annotations
