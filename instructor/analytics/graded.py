@@ -189,9 +189,7 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
     release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb",
                             as_version=4)
     stubs, given = {}, []
-    for cell in release.cells:
-        if cell.cell_type != "code":
-            continue
+    for cell in (c for c in release.cells if c.cell_type == "code"):
         meta = nbgrader_meta(cell)
         if meta.get("solution") and isinstance(meta.get("grade_id"), str):
             stubs[meta["grade_id"]] = cell.source
@@ -206,9 +204,8 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
         tests = [TestCell(g.name, task_of(g.name), float(g.max_score))
                  for nb in entry.notebooks for g in nb.grade_cells
                  if g.cell_type == "code" and g.max_score > 0]
-        students = sorted(s.id for s in gb.students)
         subs = []
-        for student in students:
+        for student in sorted(s.id for s in gb.students):
             try:
                 found = gb.find_submission(assignment, student)
             except MissingEntry:
@@ -223,9 +220,7 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
                             float(grade.score or 0.0), float(grade.max_score),
                             review=bool(grade.needs_manual_grade))
             subs.append(sub)
-    for sub in subs:
-        if not sub.submitted:
-            continue
+    for sub in [s for s in subs if s.submitted]:
         folder = root / "autograded" / sub.student / assignment
         sub.notes = read_notes(folder)
         path = folder / f"{assignment}.ipynb"
@@ -233,8 +228,7 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
             sub.notebook = path
             graded = nbformat.read(path, as_version=4)
             for cell in graded.cells:
-                meta = nbgrader_meta(cell)
-                grade_id = meta.get("grade_id")
+                grade_id = nbgrader_meta(cell).get("grade_id")
                 if grade_id in sub.tests:
                     sub.tests[grade_id].message = error_message(cell)
                 elif grade_id in stubs and cell.cell_type == "code":

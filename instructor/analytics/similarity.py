@@ -278,10 +278,7 @@ def compare(task: str, answers: dict[str, str], given: list[str],
     for (a, b), shared in counts.items():
         na = len(usable[a].prints.keys() - common)
         nb = len(usable[b].prints.keys() - common)
-        if min(na, nb) < MIN_FINGERPRINTS:
-            continue
-        score = shared / min(na, nb)
-        if score >= threshold:
+        if min(na, nb) >= MIN_FINGERPRINTS and (score := shared / min(na, nb)) >= threshold:
             both = (usable[a].prints.keys() & usable[b].prints.keys()) - common
             pairs.append(Pair(a, b, score, shared / (na + nb - shared), shared,
                               usable[a].lines_of(both), usable[b].lines_of(both)))
