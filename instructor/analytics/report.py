@@ -137,6 +137,12 @@ def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
            for s in graded.submissions])
 
 
+def _table(head: str, rows: list[str]) -> str:
+    """A table: a header row of the ``|``-separated ``head``, then ``rows`` (``<tr>``s)."""
+    cells = "".join(f"<th>{h}</th>" for h in head.split("|"))
+    return "\n".join([f"<table><tr>{cells}</tr>", *rows, "</table>"])
+
+
 def _code(source: str, hits: set[int]) -> str:
     lines = source.splitlines() or [""]
     return '<pre class="code">' + "".join(
@@ -162,13 +168,10 @@ def _key_section(result: dict, graded: GradedClass, here: Path) -> str:
                  f"subtracted. {len(found)} found.</p>")
     if not found:
         return "\n".join(parts)
-    parts.append("<table><tr><th>task</th><th>student</th><th>score</th>"
-                 "<th>shared fingerprints</th></tr>")
-    for task, m in found:
-        parts.append(f"<tr><td>{_e(task['task'])}</td><td>{_link(graded, m['student'], here)}"
-                     f"</td><td class=n>{_pct(m['score'])}</td><td class=n>{m['shared']}</td>"
-                     "</tr>")
-    parts.append("</table>")
+    parts.append(_table("task|student|score|shared fingerprints", [
+        f"<tr><td>{_e(task['task'])}</td><td>{_link(graded, m['student'], here)}</td>"
+        f"<td class=n>{_pct(m['score'])}</td><td class=n>{m['shared']}</td></tr>"
+        for task, m in found]))
     for task, m in found:
         parts.append(f"<details><summary>{_e(m['student'])} and the key, task "
                      f"{_e(task['task'])}, {_pct(m['score'])}</summary>"
@@ -207,20 +210,15 @@ def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> 
             parts.append("<p>Clusters: " + "; ".join(
                 f"{i + 1}: " + ", ".join(_e(s) for s in g)
                 for i, g in enumerate(task["clusters"])) + "</p>")
-        parts.append("<table><tr><th>#</th><th>student A</th><th>student B</th><th>score</th>"
-                     "<th>Jaccard</th><th>shared fingerprints</th><th>cluster</th></tr>")
+        anchor = f"pair-{_e(task['task'])}-"
+        parts.append(_table("#|student A|student B|score|Jaccard|shared fingerprints|cluster", [
+            f'<tr><td><a href="#{anchor}{i + 1}">{i + 1}</a></td>'
+            f"<td>{_link(graded, p['a'], here)}</td><td>{_link(graded, p['b'], here)}</td>"
+            f"<td class=n>{_pct(p['score'])}</td><td class=n>{_pct(p['jaccard'])}</td>"
+            f"<td class=n>{p['shared']}</td><td class=n>{p['cluster'] or ''}</td></tr>"
+            for i, p in enumerate(pairs)]))
         for i, p in enumerate(pairs):
-            anchor = f"pair-{_e(task['task'])}-{i + 1}"
-            parts.append(f'<tr><td><a href="#{anchor}">{i + 1}</a></td>'
-                         f"<td>{_link(graded, p['a'], here)}</td>"
-                         f"<td>{_link(graded, p['b'], here)}</td>"
-                         f"<td class=n>{_pct(p['score'])}</td>"
-                         f"<td class=n>{_pct(p['jaccard'])}</td><td class=n>{p['shared']}</td>"
-                         f"<td class=n>{p['cluster'] or ''}</td></tr>")
-        parts.append("</table>")
-        for i, p in enumerate(pairs):
-            anchor = f"pair-{_e(task['task'])}-{i + 1}"
-            parts.append(f'<details id="{anchor}"{" open" if i < 3 else ""}><summary>Pair '
+            parts.append(f'<details id="{anchor}{i + 1}"{" open" if i < 3 else ""}><summary>Pair '
                          f"{i + 1}: {_e(p['a'])} and {_e(p['b'])}, {_pct(p['score'])} "
                          "(shared lines highlighted)</summary>"
                          + _pair((p["a"], task["sources"][p["a"]], p["lines_a"]),
@@ -260,19 +258,15 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
            '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
            '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
            ' · <a href="#similarity">Similar answers</a></p>']
-    if "total" in figs:
-        out.append(f'<img alt="histogram of total scores" src="{figs["total"]}">')
+    out.append(f'<img alt="histogram of total scores" src="{figs["total"]}">')
     out.append('<h2 id="tasks">Tasks</h2>')
     if "tasks" in figs:
         out.append(f'<img alt="histograms of scores per task" src="{figs["tasks"]}">')
-    out.append("<table><tr><th>task</th><th>points</th><th>mean</th><th>median</th>"
-               "<th>full marks</th><th>not attempted (stub)</th></tr>")
-    for t in analysis.tasks:
-        out.append(f"<tr><td>{_e(t.task)}</td><td class=n>{_num(t.max_points)}</td>"
-                   f"<td class=n>{_num(t.mean)}</td><td class=n>{_num(t.median)}</td>"
-                   f"<td class=n>{_pct(t.full_share)}</td>"
-                   f"<td class=n>{_pct(t.not_attempted_share)}</td></tr>")
-    out.append("</table>")
+    out.append(_table("task|points|mean|median|full marks|not attempted (stub)", [
+        f"<tr><td>{_e(t.task)}</td><td class=n>{_num(t.max_points)}</td>"
+        f"<td class=n>{_num(t.mean)}</td><td class=n>{_num(t.median)}</td>"
+        f"<td class=n>{_pct(t.full_share)}</td><td class=n>{_pct(t.not_attempted_share)}</td>"
+        "</tr>" for t in analysis.tasks]))
 
     out.append('<h2 id="tests">Test cells</h2>')
     out.append("<p class=note>Discrimination: the correlation between passing the cell and "
@@ -283,9 +277,7 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
                "shapes set aside.</p>")
     if "tests" in figs:
         out.append(f'<img alt="pass rate per test cell" src="{figs["tests"]}">')
-    out.append("<table><tr><th>test cell</th><th>points</th><th>pass rate</th>"
-               "<th>mean points</th><th>discrimination</th><th>awaiting review</th>"
-               "<th>most frequent failures</th></tr>")
+    rows = []
     for t in analysis.tests:
         low = t.discrimination is not None and t.discrimination < LOW_DISCRIMINATION
         fails = "".join(
@@ -294,19 +286,18 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
             + ", ".join(_link(graded, s, here) for s in f.students[:8])
             + (f" and {len(f.students) - 8} more" if len(f.students) > 8 else "")
             + "</p></details>" for f in t.failures) or "–"
-        out.append(f"<tr><td>{_e(t.grade_id)}</td><td class=n>{_num(t.points)}</td>"
-                   f"<td class=n>{_pct(t.pass_rate)}</td><td class=n>{_num(t.mean_points)}</td>"
-                   f"<td class='n{' low' if low else ''}'>{_num(t.discrimination)}</td>"
-                   f"<td class=n>{t.review}</td><td>{fails}</td></tr>")
-    out.append("</table>")
+        rows.append(f"<tr><td>{_e(t.grade_id)}</td><td class=n>{_num(t.points)}</td>"
+                    f"<td class=n>{_pct(t.pass_rate)}</td><td class=n>{_num(t.mean_points)}</td>"
+                    f"<td class='n{' low' if low else ''}'>{_num(t.discrimination)}</td>"
+                    f"<td class=n>{t.review}</td><td>{fails}</td></tr>")
+    out.append(_table("test cell|points|pass rate|mean points|discrimination|awaiting review|"
+                      "most frequent failures", rows))
 
     out.append('<h2 id="flagged">Flagged submissions</h2>')
     if analysis.flagged:
-        out.append("<table><tr><th>student</th><th>flag</th><th>reason</th></tr>")
-        for student, flag, reason in analysis.flagged:
-            out.append(f"<tr><td>{_link(graded, student, here)}</td>"
-                       f"<td class=flag>{_e(flag)}</td><td>{_e(reason)}</td></tr>")
-        out.append("</table>")
+        out.append(_table("student|flag|reason", [
+            f"<tr><td>{_link(graded, student, here)}</td><td class=flag>{_e(flag)}</td>"
+            f"<td>{_e(reason)}</td></tr>" for student, flag, reason in analysis.flagged]))
     else:
         out.append("<p>None: no grader failure, review, repaired notebook or timeout.</p>")
     if analysis.missing:
