@@ -100,16 +100,6 @@ class GradedClass:
     def tasks(self) -> list[str]:
         return list(dict.fromkeys(c.task for c in self.tests))
 
-    @property
-    def weaker_isolation(self) -> list[str]:
-        """Students whose code was graded without bubblewrap (``limits-only``)."""
-        return [s.student for s in self.submitted if s.isolation == "limits-only"]
-
-    @property
-    def caps_per_process(self) -> list[str]:
-        """Students whose grading had no cgroup of its own: caps per process only."""
-        return [s.student for s in self.submitted if s.caps == "per process"]
-
     def task_max(self, task: str) -> float:
         return sum(c.points for c in self.tests if c.task == task)
 

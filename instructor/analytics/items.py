@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from instructor.analytics.graded import GradedClass, Submission
@@ -89,7 +89,6 @@ class TestStats:
 
 @dataclass
 class ItemAnalysis:
-    assignment: str
     max_score: float
     totals: dict[str, float]        # student -> score (submitted only)
     tasks: list[TaskStats]
@@ -126,9 +125,8 @@ def analyse(graded: GradedClass, top: int = 5) -> ItemAnalysis:
         for s, r in results:
             if not r.passed and r.message:
                 groups[normalize_message(r.message)].append((s.student, r.message))
-        counted = Counter({k: len(v) for k, v in groups.items()})
-        failures = [Failure(k, n, [who for who, _ in groups[k]], groups[k][0][1])
-                    for k, n in counted.most_common(top)]
+        failures = [Failure(k, len(v), [who for who, _ in v], v[0][1])
+                    for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:top]]
         tests.append(TestStats(
             cell.grade_id, cell.task, cell.points, len(results),
             _share([p == 1.0 for p in passed]),
@@ -137,5 +135,4 @@ def analyse(graded: GradedClass, top: int = 5) -> ItemAnalysis:
     flagged = [(s.student, flag, reason) for s in subs for flag, reason in s.flags]
     seconds = {s.student: s.seconds for s in subs if s.seconds is not None}
     missing = [s.student for s in graded.submissions if not s.submitted]
-    return ItemAnalysis(graded.assignment, graded.max_score, totals, tasks, tests, flagged,
-                        seconds, missing)
+    return ItemAnalysis(graded.max_score, totals, tasks, tests, flagged, seconds, missing)

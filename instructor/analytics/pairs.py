@@ -26,9 +26,7 @@ JSON_FILE = "similarity.json"
 def write_csv(path: Path, header: list[str], rows) -> None:
     """A CSV table beside the report page: ``header``, then ``rows``."""
     with Path(path).open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        csv.writer(f).writerows([header, *rows])
 
 
 def answers_by_task(graded: GradedClass) -> dict[str, dict[str, str]]:

@@ -230,6 +230,8 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
            here: Path) -> str:
     figs = figures(analysis)
     subs = graded.submitted
+    weaker = [s for s in subs if s.isolation == "limits-only"]  # graded without bubblewrap
+    per_process = [s for s in subs if s.caps == "per process"]  # no cgroup of its own
     totals = list(analysis.totals.values())
     a = _e(graded.assignment)
     out = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>{policy_tag()}"
@@ -246,15 +248,14 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
            + ". Read from the gradebook and the graded notebooks; nothing was graded again."
            " Tables as CSV beside this page.</p>",
            *([f'<div class="banner warning"><strong>Graded with a weaker sandbox</strong> '
-              f'(COURSE_GRADING_ISOLATION=limits-only) for {len(graded.weaker_isolation)} '
-              'submission(s): their code ran with caps only, without bubblewrap, so it could '
-              'read and reach what the grading user can. Read their flags and answers with '
-              'that in mind.</div>'] if graded.weaker_isolation else []),
+              f'(COURSE_GRADING_ISOLATION=limits-only) for {len(weaker)} submission(s): '
+              'their code ran with caps only, without bubblewrap, so it could read and reach '
+              'what the grading user can. Read their flags and answers with that in '
+              'mind.</div>'] if weaker else []),
            *([f'<div class="banner warning"><strong>Caps per process</strong> for '
-              f'{len(graded.caps_per_process)} submission(s): no cgroup could be made for '
-              'them, so their memory and process caps held for each process, not for the '
-              'submission as a whole (docs/grading.md).</div>']
-             if graded.caps_per_process else []),
+              f'{len(per_process)} submission(s): no cgroup could be made for them, so their '
+              'memory and process caps held for each process, not for the submission as a '
+              'whole (docs/grading.md).</div>'] if per_process else []),
            '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
            '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
            ' · <a href="#similarity">Similar answers</a></p>']
