@@ -21,7 +21,6 @@ from instructor import ROOT
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import read_notes
 from instructor.workflow.export import task_of
-from instructor.workflow.submission import NOTEWORTHY
 
 #: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
 STUB_MESSAGE = "exercise not done yet"
@@ -157,13 +156,12 @@ def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, 
     for grade_id, result in tests.items():
         if result.review and not any(f == "NEEDS REVIEW" for f, _ in found):
             found.append(("NEEDS REVIEW", f"test cell '{grade_id}' awaits a manual grade"))
-        name = (result.message or "").split(":", 1)[0]
-        if name in NOTEWORTHY and not any(grade_id in r for _, r in found):
-            flag = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
-                    "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
-                    "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}.get(name)
-            if flag:
-                found.append((flag, f"test cell '{grade_id}': {result.message}"))
+        flag = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
+                "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
+                "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}.get(
+            (result.message or "").split(":", 1)[0])
+        if flag and not any(grade_id in r for _, r in found):
+            found.append((flag, f"test cell '{grade_id}': {result.message}"))
     return list(dict.fromkeys(found))
 
 
