@@ -77,7 +77,6 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     flags: list[tuple[str, str]] = field(default_factory=list)  # (flag, reason)
     seconds: float | None = None  # grading time (the graded notebook's cells)
-    notebook: Path | None = None  # the graded notebook
     isolation: str = ""  # how its student code was isolated (SafeExecute.isolation)
     caps: str = ""  # "per submission" (a cgroup) or "per process" (instructor.engine.cgroups)
 
@@ -213,7 +212,6 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
         sub.notes = read_notes(folder)
         path = folder / f"{assignment}.ipynb"
         if path.is_file():
-            sub.notebook = path
             graded = nbformat.read(path, as_version=4)
             for cell in graded.cells:
                 grade_id = nbgrader_meta(cell).get("grade_id")

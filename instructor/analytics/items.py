@@ -28,9 +28,8 @@ _TAIL = re.compile(r"\s*\(this test passed inside your notebook.*$", re.S)
 
 
 def normalize_message(message: str | None, limit: int = 240) -> str:
-    """One failure, whatever the numbers: ``expected (None, 784), got (None, 28, 28)``
-    and ``expected (None, 32), got (None, 8, 4)`` both read
-    ``expected (…), got (…)``."""
+    """One failure, whatever the numbers: ``expected (None, 784), got (None, 28, 28)`` and
+    ``expected (None, 32), got (None, 8, 4)`` both read ``expected (…), got (…)``."""
     if not message:
         return ""
     text = _ANSI.sub("", message)

@@ -57,8 +57,7 @@ def key_by_task(graded: GradedClass) -> dict[str, str]:
 
 
 def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
-    """Compare every task's answers with one another and with the answer key; write the
-    CSV files and the JSON into ``dest``."""
+    """Compare each task's answers with each other and with the answer key, into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     others = list(graded.given) + list(graded.stubs.values())
