@@ -150,8 +150,7 @@ def grading_seconds(nb) -> float | None:
 
 def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, str]]:
     """The submission's flags, each with the note or test that raised it."""
-    found = [(flag, note) for flag, pattern in FLAG_NOTES for note in notes
-             if pattern.search(note)]
+    found = [(flag, note) for flag, pattern in FLAG_NOTES for note in notes if pattern.search(note)]
     for grade_id, result in tests.items():
         if result.review and not any(f == "NEEDS REVIEW" for f, _ in found):
             found.append(("NEEDS REVIEW", f"test cell '{grade_id}' awaits a manual grade"))
@@ -171,10 +170,8 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
     root = Path(root)
     db = root / "gradebook.db"
     if not db.exists():
-        raise FileNotFoundError(f"no gradebook at {db}: grade the class first "
-                                "(make autograde)")
-    release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb",
-                            as_version=4)
+        raise FileNotFoundError(f"no gradebook at {db}: grade the class first (make autograde)")
+    release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", as_version=4)
     stubs, given = {}, []
     for cell in (c for c in release.cells if c.cell_type == "code"):
         meta = nbgrader_meta(cell)

@@ -67,8 +67,7 @@ def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
     for task, answers in answers_by_task(graded).items():
         found = compare(task, answers, others, threshold=threshold, key=keys.get(task))
         cluster_of = {s: i + 1 for i, group in enumerate(found.clusters) for s in group}
-        in_pairs = {s for p in found.pairs for s in (p.a, p.b)} | {m.student
-                                                                   for m in found.key}
+        in_pairs = {s for p in found.pairs for s in (p.a, p.b)} | {m.student for m in found.key}
         result["tasks"].append({
             "task": task, "answers": len(answers), "too_short": found.too_short,
             "ignored_common": found.ignored_common,

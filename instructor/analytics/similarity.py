@@ -16,7 +16,7 @@ import io
 import keyword
 import re
 import tokenize
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from dataclasses import dataclass, field
 from itertools import combinations
 
@@ -42,12 +42,8 @@ _FALLBACK = re.compile(r"""(?P<str>"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|(?P<
                            |(?P<name>[A-Za-z_]\w*)|(?P<num>\d[\w.]*)|(?P<nl>\n)
                            |(?P<op>\*\*|//|==|!=|<=|>=|->|[^\s\w])""", re.X)
 _MAGIC = re.compile(r"^[ \t]*[%!].*$", re.M)
-
-
-@dataclass(frozen=True)
-class Token:
-    text: str
-    line: int  # 1-based line of the original cell
+#: One normalized token, and the (1-based) line of the cell it comes from.
+Token = namedtuple("Token", "text line")
 
 
 def bound_names(source: str) -> set[str]:
