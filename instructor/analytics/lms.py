@@ -202,16 +202,15 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
             c for c in header if c == out.column or c in task_cols.values()] + new_cols
         points = {out.column: graded.max_score}
         points.update({col: graded.task_max(t) for t, col in task_cols.items()})
-        for row in meta:
-            if (row.get("Student") or "").strip() == "Points Possible":
-                for col, value in points.items():
-                    theirs = (row.get(col) or "").strip()
-                    if theirs and not _same(theirs, value):
-                        out.notes.append(f"Canvas says '{col}' is out of {theirs}, the "
-                                         f"gradebook out of {_fmt(value)}: scores are "
-                                         "written in the gradebook's points")
-                    if not theirs:
-                        row[col] = _fmt(value)
+        for row in (r for r in meta if (r.get("Student") or "").strip() == "Points Possible"):
+            for col, value in points.items():
+                theirs = (row.get(col) or "").strip()
+                if theirs and not _same(theirs, value):
+                    out.notes.append(f"Canvas says '{col}' is out of {theirs}, the gradebook "
+                                     f"out of {_fmt(value)}: scores are written in the "
+                                     "gradebook's points")
+                if not theirs:
+                    row[col] = _fmt(value)
     else:
         columns = header + new_cols
     dest = Path(dest)

@@ -109,8 +109,7 @@ def _link(graded: GradedClass, student: str, here: Path) -> str:
     for target in (graded.root / "feedback" / student / a / f"{a}.html",
                    graded.root / "autograded" / student / a / f"{a}.ipynb"):
         if target.exists():
-            rel = os.path.relpath(target, here)
-            return f'<a href="{_e(rel)}">{_e(student)}</a>'
+            return f'<a href="{_e(os.path.relpath(target, here))}">{_e(student)}</a>'
     return _e(student)
 
 
