@@ -25,7 +25,7 @@ from instructor.workflow.export import task_of
 #: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
 STUB_MESSAGE = "exercise not done yet"
 
-#: Why a submission is flagged: (flag, pattern in a grading note or an error name).
+#: Why a submission is flagged: (flag, pattern in a grading note).
 FLAG_NOTES = [
     ("GRADER FAILED", re.compile(r"grader could not (grade|record)")),
     ("UNREADABLE", re.compile(r"could not be read as a notebook|is not a valid notebook")),
@@ -123,10 +123,8 @@ class GradedClass:
 
 def error_message(cell) -> str | None:
     """The first error a cell shows, as ``Name: message``."""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
-    return None
+    return next((f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
+                 for out in cell.get("outputs", []) if out.get("output_type") == "error"), None)
 
 
 def grading_seconds(nb) -> float | None:

@@ -1,10 +1,9 @@
 """Similar answers in a graded class: every graded task compared, results kept on disk.
 
-Each task's answer cells are compared by :func:`instructor.analytics.similarity.compare`
-(the released stubs and the notebook's other code as what students were given). Beside
-the report go ``similarity_pairs.csv``, ``similarity_clusters.csv``,
-``similarity_key.csv`` (near-copies of the public answer key) and ``similarity.json``
-(what the report page shows, the answers of each pair and near-copy included).
+Each task's answers are compared by :func:`instructor.analytics.similarity.compare`, the
+release's stubs and other code cells as what students were given. The CSV files and
+``similarity.json`` (what the report page shows, the answers it quotes included) go
+beside the report.
 """
 
 from __future__ import annotations

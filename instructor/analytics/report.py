@@ -1,9 +1,8 @@
 """The class at a glance: one self-contained HTML page per assignment, and its tables as CSV.
 
-``reports/<assignment>/index.html``, and beside it ``tasks.csv``, ``tests.csv``,
-``failures.csv``, ``flagged.csv`` and ``submissions.csv`` (docs/instructors.md, "After
-grading"). The page loads nothing from the network and needs no JavaScript: its
-Content-Security-Policy allows none (``instructor.engine.inert``).
+``reports/<assignment>/`` (docs/instructors.md, "After grading"). The page loads nothing
+from the network and needs no JavaScript: its Content-Security-Policy allows none
+(``instructor.engine.inert``).
 """
 
 from __future__ import annotations
