@@ -68,9 +68,8 @@ def figures(analysis: ItemAnalysis) -> dict[str, str]:
     top = max(analysis.max_score, 1.0)
     ax.hist(totals, bins=min(20, max(4, int(top) + 1)), range=(0, top), color="#4c78a8",
             edgecolor="white")
-    ax.set_xlabel(f"total score (out of {_num(analysis.max_score)})")
-    ax.set_ylabel("submissions")
-    ax.set_title(f"Total scores, {len(totals)} submissions")
+    ax.set(xlabel=f"total score (out of {_num(analysis.max_score)})", ylabel="submissions",
+           title=f"Total scores, {len(totals)} submissions")
     out["total"] = _png(fig)
 
     n = len(analysis.tasks)
@@ -89,14 +88,12 @@ def figures(analysis: ItemAnalysis) -> dict[str, str]:
     if analysis.tests:
         fig = Figure(figsize=(6, 0.35 * len(analysis.tests) + 0.8))
         ax = fig.subplots()
-        names = [t.grade_id for t in analysis.tests][::-1]
-        rates = [100 * t.pass_rate for t in analysis.tests][::-1]
-        colors = ["#e45756" if (t.discrimination is not None
-                                and t.discrimination < LOW_DISCRIMINATION) else "#4c78a8"
-                  for t in analysis.tests][::-1]
-        ax.barh(names, rates, color=colors)
-        ax.set_xlim(0, 100)
-        ax.set_xlabel("submissions passing (%); red: low discrimination")
+        tests = analysis.tests[::-1]
+        low = [t.discrimination is not None and t.discrimination < LOW_DISCRIMINATION
+               for t in tests]
+        ax.barh([t.grade_id for t in tests], [100 * t.pass_rate for t in tests],
+                color=["#e45756" if x else "#4c78a8" for x in low])
+        ax.set(xlim=(0, 100), xlabel="submissions passing (%); red: low discrimination")
         ax.tick_params(axis="y", labelsize=8)
         out["tests"] = _png(fig)
     return out
