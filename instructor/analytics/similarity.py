@@ -72,23 +72,20 @@ def _string(text: str) -> str:
 
 def _python_tokens(source: str, bound: set[str]) -> list[Token]:
     out: list[Token] = []
-    toks = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
-            if t.type not in _SKIP]
-    for i, tok in enumerate(toks):
+    edge = tokenize.TokenInfo(tokenize.NEWLINE, "", (0, 0), (0, 0), "")
+    toks = [edge, *(t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if t.type not in _SKIP), edge]
+    for before, tok, after in zip(toks, toks[1:], toks[2:]):
         if tok.type == tokenize.STRING:
-            before = toks[i - 1].type if i else tokenize.NEWLINE
-            after = toks[i + 1].type if i + 1 < len(toks) else tokenize.NEWLINE
-            if before == tokenize.NEWLINE and after == tokenize.NEWLINE:
+            if before.type == after.type == tokenize.NEWLINE:
                 continue  # a docstring or a bare string: a comment
             out.append(Token(_string(tok.string), tok.start[0]))
         elif tok.type == tokenize.NEWLINE or (tok.type == tokenize.OP and tok.string == ";"):
             if out and out[-1].text != ";":
                 out.append(Token(";", tok.start[0]))
         elif tok.type == tokenize.NAME:
-            after = toks[i + 1].string if i + 1 < len(toks) else ""
-            before = toks[i - 1].string if i else ""
-            keep = (tok.string not in bound or before == "."
-                    or (after == "=" and before in ("(", ",")))  # attribute, keyword arg
+            keep = (tok.string not in bound or before.string == "."
+                    or (after.string == "=" and before.string in ("(", ",")))  # attribute, kwarg
             out.append(Token(tok.string if keep else NAME, tok.start[0]))
         elif tok.string in (")", "]", "}") and out and out[-1].text == ",":
             out[-1] = Token(tok.string, tok.start[0])  # a trailing comma is formatting
