@@ -107,15 +107,11 @@ def _fallback_tokens(source: str, keep: frozenset[str] = frozenset()) -> list[To
             line += 1
             if out and out[-1].text != ";":
                 out.append(Token(";", line - 1))
-        elif kind == "com":
-            continue
         elif kind == "name":
             keep = text not in bound or keyword.iskeyword(text) or (out and out[-1].text == ".")
             out.append(Token(text if keep else NAME, line))
-        elif kind == "str":
-            out.append(Token(_string(text), line))
-        else:
-            out.append(Token(text, line))
+        elif kind != "com":  # a comment is left out
+            out.append(Token(_string(text) if kind == "str" else text, line))
     return out
 
 
