@@ -142,14 +142,11 @@ def normalize(source: str, keep: frozenset[str] = frozenset()) -> list[Token]:
     return tokens
 
 
-def _hash(texts: list[str]) -> int:
-    digest = hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 def kgram_hashes(tokens: list[Token], k: int = K) -> list[int]:
     texts = [t.text for t in tokens]
-    return [_hash(texts[i:i + k]) for i in range(len(texts) - k + 1)]
+    return [int.from_bytes(hashlib.blake2b("\x1f".join(texts[i:i + k]).encode(),
+                                          digest_size=8).digest(), "big")
+            for i in range(len(texts) - k + 1)]
 
 
 def winnow(hashes: list[int], w: int = W) -> dict[int, list[int]]:
