@@ -28,7 +28,9 @@ ID_COLUMNS = {
 WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
+#: What Canvas (its `` (12345)``) and Moodle (``Assignment: ... (Real)``) add to a name.
 _CANVAS_ID = re.compile(r"\s*\(\d+\)\s*$")
+_MOODLE_ITEM = re.compile(r"^[^:]*:\s*|\s*\((Real|Percentage|Letter)\)\s*$")
 _EMPTY = {"", "-", "N/A"}
 
 
@@ -126,12 +128,9 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
 
     # the assignment's column
     wanted = _key(column or graded.assignment)
-    def name_of(h: str) -> str:
-        if lms == "canvas":
-            return _CANVAS_ID.sub("", h)
-        return re.sub(r"^[^:]*:\s*|\s*\((Real|Percentage|Letter)\)\s*$", "", h)
+    decoration = _CANVAS_ID if lms == "canvas" else _MOODLE_ITEM
     target = next((h for h in header if _key(h) == wanted), None) or next(
-        (h for h in header if _key(name_of(h)) == wanted), None)
+        (h for h in header if _key(decoration.sub("", h)) == wanted), None)
     if lms == "moodle" and WORKSHEET_ID in header and WORKSHEET_GRADE in header:
         target = WORKSHEET_GRADE  # one assignment's worksheet: its grade column
     out = Export(Path(dest), target or column or graded.assignment)
