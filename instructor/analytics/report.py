@@ -253,9 +253,9 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
               'whole (docs/grading.md).</div>'] if per_process else []),
            '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
            '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
-           ' · <a href="#similarity">Similar answers</a></p>']
-    out.append(f'<img alt="histogram of total scores" src="{figs["total"]}">')
-    out.append('<h2 id="tasks">Tasks</h2>')
+           ' · <a href="#similarity">Similar answers</a></p>',
+           f'<img alt="histogram of total scores" src="{figs["total"]}">',
+           '<h2 id="tasks">Tasks</h2>']
     if "tasks" in figs:
         out.append(f'<img alt="histograms of scores per task" src="{figs["tasks"]}">')
     out.append(_table("task|points|mean|median|full marks|not attempted (stub)", [
@@ -264,13 +264,13 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
         f"<td class=n>{_pct(t.full_share)}</td><td class=n>{_pct(t.not_attempted_share)}</td>"
         "</tr>" for t in analysis.tasks]))
 
-    out.append('<h2 id="tests">Test cells</h2>')
-    out.append("<p class=note>Discrimination: the correlation between passing the cell and "
-               "the rest of the score (the total without this cell). Near 0 or negative "
-               f"(below {LOW_DISCRIMINATION}, highlighted): strong students fail it as often as "
-               "weak ones; its instructions or its check may be unclear. Empty when everyone "
-               "passed or everyone failed. Failure messages are grouped with numbers and "
-               "shapes set aside.</p>")
+    out += ['<h2 id="tests">Test cells</h2>',
+            "<p class=note>Discrimination: the correlation between passing the cell and the "
+            "rest of the score (the total without this cell). Near 0 or negative (below "
+            f"{LOW_DISCRIMINATION}, highlighted): strong students fail it as often as weak ones; "
+            "its instructions or its check may be unclear. Empty when everyone passed or "
+            "everyone failed. Failure messages are grouped with numbers and shapes set aside."
+            "</p>"]
     if "tests" in figs:
         out.append(f'<img alt="pass rate per test cell" src="{figs["tests"]}">')
     rows = []
@@ -312,8 +312,7 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
                              "</tr>" for s, v in times) + "</table></details>")
     else:
         out.append("<p>No timing recorded in the graded notebooks.</p>")
-    out.append(similarity_section(similarity, graded, here))
-    out.append("</body></html>")
+    out += [similarity_section(similarity, graded, here), "</body></html>"]
     return "\n".join(out)
 
 
