@@ -194,14 +194,11 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
                 subs.append(Submission(student, max_score=float(entry.max_score),
                                        submitted=False, notes=["no submission"]))
                 continue
-            sub = Submission(student, float(found.score), float(found.max_score))
-            for nb in found.notebooks:
-                for grade in nb.grades:
-                    if grade.cell_type == "code" and grade.max_score > 0:
-                        sub.tests[grade.name] = TestResult(
-                            float(grade.score or 0.0), float(grade.max_score),
-                            review=bool(grade.needs_manual_grade))
-            subs.append(sub)
+            subs.append(Submission(student, float(found.score), float(found.max_score), tests={
+                g.name: TestResult(float(g.score or 0.0), float(g.max_score),
+                                   review=bool(g.needs_manual_grade))
+                for nb in found.notebooks for g in nb.grades
+                if g.cell_type == "code" and g.max_score > 0}))
     for sub in [s for s in subs if s.submitted]:
         folder = root / "autograded" / sub.student / assignment
         sub.notes = read_notes(folder)

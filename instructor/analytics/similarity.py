@@ -233,11 +233,10 @@ def key_scores(prepared: dict[str, Answer], key: Answer) -> dict[str, KeyMatch]:
     if len(key.prints) < MIN_FINGERPRINTS:
         return out
     for student, answer in prepared.items():
-        if len(answer.prints) < MIN_FINGERPRINTS:
-            continue
-        both = answer.prints.keys() & key.prints.keys()
-        out[student] = KeyMatch(student, len(both) / min(len(answer.prints), len(key.prints)),
-                                len(both), answer.lines_of(both), key.lines_of(both))
+        if len(answer.prints) >= MIN_FINGERPRINTS:
+            both = answer.prints.keys() & key.prints.keys()
+            out[student] = KeyMatch(student, len(both) / min(len(answer.prints), len(key.prints)),
+                                    len(both), answer.lines_of(both), key.lines_of(both))
     return out
 
 
