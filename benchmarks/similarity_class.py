@@ -5,13 +5,12 @@
 
 The class is generated from the correct answers to task (a) of notebook 02 written in
 three styles (the answer key, and the Sequential and tf.keras answers of
-instructor/analytics/sample_answers.py): each student takes one of them, adds a few statements of
+benchmarks/sample_answers.py): each student takes one of them, adds a few statements of
 their own (a small computation with random constants) and disguises it in a random mix
-of ways (renamed, reordered, commented, padded with dead code;
-``instructor.analytics.sample_answers``), and ``--copies`` students hand in a disguised
-copy of another student's answer. The script prints the time (wall and CPU: on a shared
-machine the second is the one to compare) to prepare (normalize, fingerprint) and
-compare all answers with
+of ways (renamed, reordered, commented, padded with dead code), and ``--copies``
+students hand in a disguised copy of another student's answer. The script prints the
+time (wall and CPU: on a shared machine the second is the one to compare) to prepare
+(normalize, fingerprint) and compare all answers with
 ``instructor.analytics.similarity.compare``, the number of pairs and clusters listed,
 and how many planted copies were among them. Nothing is graded; one process.
 """
@@ -23,9 +22,9 @@ import random
 import time
 
 import nbformat
+from sample_answers import DISGUISES, SEQUENTIAL, TF_KERAS, disguise  # benchmarks/
 
 from instructor import ROOT
-from instructor.analytics.sample_answers import DISGUISES, SEQUENTIAL, TF_KERAS, disguise
 from instructor.analytics.similarity import K, W, compare
 from instructor.workflow.sample_class import reference
 

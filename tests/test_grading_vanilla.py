@@ -3,7 +3,7 @@ answers, and wrong answers that must each lose the points of a specific test cel
 
 from __future__ import annotations
 
-from instructor.analytics.sample_answers import SEQUENTIAL, TF_KERAS
+from benchmarks.sample_answers import SEQUENTIAL, TF_KERAS
 from tests import grading
 
 NOTEBOOK = "02_stacked_autoencoders.ipynb"

@@ -1,7 +1,7 @@
 """Similar answers (``instructor.analytics.similarity``) on generated classes, no grading.
 
 Copies disguised by renaming, reordering, added comments and dead code
-(``instructor.analytics.sample_answers``) must be found; the correct answers the grading
+(``benchmarks/sample_answers.py``) must be found; the correct answers the grading
 tests hold, written independently in different styles, must not be flagged.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from instructor.analytics.sample_answers import DISGUISES, SEQUENTIAL, TF_KERAS, disguise
+from benchmarks.sample_answers import DISGUISES, SEQUENTIAL, TF_KERAS, disguise
 from instructor.analytics.similarity import (
     THRESHOLD,
     K,

@@ -1,16 +1,10 @@
 """A graded class as data: what the gradebook and the graded notebooks hold, read once.
 
-Nothing is graded again. For one assignment this reads, from the course folder:
-
-- ``gradebook.db``: the test cells (grade_id, points), every student the gradebook
-  knows, and each submission's points per test cell and "needs manual grade" marks;
-- ``autograded/<student>/<assignment>/<assignment>.ipynb``: each test cell's error
-  output (the failing check's message, as the student reads it), each answer cell's
-  code, and the cells' execution times (nbclient records them in the cells' metadata),
-  from which the grading time of the submission is taken;
-- ``autograded/<student>/<assignment>/GRADING_NOTES.txt``: the notes of collection and
-  grading (repaired metadata, a notebook that could not be read, a grader failure...);
-- ``release/<assignment>/<assignment>.ipynb``: the stubs and the code students were given.
+Nothing is graded again. For one assignment this reads ``gradebook.db`` (test cells,
+students, points, "needs manual grade" marks); per student,
+``autograded/<student>/<assignment>/``'s notebook (each test cell's error, each answer
+cell's code, nbclient's cell timings) and ``GRADING_NOTES.txt``; and the release's
+notebook (the stubs and the code students were given).
 """
 
 from __future__ import annotations
@@ -27,12 +21,11 @@ from instructor import ROOT
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import read_notes
 from instructor.workflow.export import task_of
-from instructor.workflow.submission import NOTEWORTHY
 
 #: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
 STUB_MESSAGE = "exercise not done yet"
 
-#: Why a submission is flagged: (flag, pattern in a grading note or an error name).
+#: Why a submission is flagged: (flag, pattern in a grading note).
 FLAG_NOTES = [
     ("GRADER FAILED", re.compile(r"grader could not (grade|record)")),
     ("UNREADABLE", re.compile(r"could not be read as a notebook|is not a valid notebook")),
@@ -84,7 +77,6 @@ class Submission:
     notes: list[str] = field(default_factory=list)
     flags: list[tuple[str, str]] = field(default_factory=list)  # (flag, reason)
     seconds: float | None = None  # grading time (the graded notebook's cells)
-    notebook: Path | None = None  # the graded notebook
     isolation: str = ""  # how its student code was isolated (SafeExecute.isolation)
     caps: str = ""  # "per submission" (a cgroup) or "per process" (instructor.engine.cgroups)
 
@@ -105,16 +97,6 @@ class GradedClass:
     @property
     def tasks(self) -> list[str]:
         return list(dict.fromkeys(c.task for c in self.tests))
-
-    @property
-    def weaker_isolation(self) -> list[str]:
-        """Students whose code was graded without bubblewrap (``limits-only``)."""
-        return [s.student for s in self.submitted if s.isolation == "limits-only"]
-
-    @property
-    def caps_per_process(self) -> list[str]:
-        """Students whose grading had no cgroup of its own: caps per process only."""
-        return [s.student for s in self.submitted if s.caps == "per process"]
 
     def task_max(self, task: str) -> float:
         return sum(c.points for c in self.tests if c.task == task)
@@ -141,10 +123,8 @@ class GradedClass:
 
 def error_message(cell) -> str | None:
     """The first error a cell shows, as ``Name: message``."""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "error":
-            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
-    return None
+    return next((f"{out.get('ename', 'Error')}: {out.get('evalue', '')}".strip()
+                 for out in cell.get("outputs", []) if out.get("output_type") == "error"), None)
 
 
 def grading_seconds(nb) -> float | None:
@@ -168,21 +148,16 @@ def grading_seconds(nb) -> float | None:
 
 def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, str]]:
     """The submission's flags, each with the note or test that raised it."""
-    found = []
-    for flag, pattern in FLAG_NOTES:
-        for note in notes:
-            if pattern.search(note):
-                found.append((flag, note))
+    found = [(flag, note) for flag, pattern in FLAG_NOTES for note in notes if pattern.search(note)]
     for grade_id, result in tests.items():
         if result.review and not any(f == "NEEDS REVIEW" for f, _ in found):
             found.append(("NEEDS REVIEW", f"test cell '{grade_id}' awaits a manual grade"))
-        name = (result.message or "").split(":", 1)[0]
-        if name in NOTEWORTHY and not any(grade_id in r for _, r in found):
-            flag = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
-                    "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
-                    "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}.get(name)
-            if flag:
-                found.append((flag, f"test cell '{grade_id}': {result.message}"))
+        flag = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
+                "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
+                "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}.get(
+            (result.message or "").split(":", 1)[0])
+        if flag and not any(grade_id in r for _, r in found):
+            found.append((flag, f"test cell '{grade_id}': {result.message}"))
     return list(dict.fromkeys(found))
 
 
@@ -193,14 +168,10 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
     root = Path(root)
     db = root / "gradebook.db"
     if not db.exists():
-        raise FileNotFoundError(f"no gradebook at {db}: grade the class first "
-                                "(make autograde)")
-    release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb",
-                            as_version=4)
+        raise FileNotFoundError(f"no gradebook at {db}: grade the class first (make autograde)")
+    release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", as_version=4)
     stubs, given = {}, []
-    for cell in release.cells:
-        if cell.cell_type != "code":
-            continue
+    for cell in (c for c in release.cells if c.cell_type == "code"):
         meta = nbgrader_meta(cell)
         if meta.get("solution") and isinstance(meta.get("grade_id"), str):
             stubs[meta["grade_id"]] = cell.source
@@ -215,35 +186,27 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
         tests = [TestCell(g.name, task_of(g.name), float(g.max_score))
                  for nb in entry.notebooks for g in nb.grade_cells
                  if g.cell_type == "code" and g.max_score > 0]
-        students = sorted(s.id for s in gb.students)
         subs = []
-        for student in students:
+        for student in sorted(s.id for s in gb.students):
             try:
                 found = gb.find_submission(assignment, student)
             except MissingEntry:
                 subs.append(Submission(student, max_score=float(entry.max_score),
                                        submitted=False, notes=["no submission"]))
                 continue
-            sub = Submission(student, float(found.score), float(found.max_score))
-            for nb in found.notebooks:
-                for grade in nb.grades:
-                    if grade.cell_type == "code" and grade.max_score > 0:
-                        sub.tests[grade.name] = TestResult(
-                            float(grade.score or 0.0), float(grade.max_score),
-                            review=bool(grade.needs_manual_grade))
-            subs.append(sub)
-    for sub in subs:
-        if not sub.submitted:
-            continue
+            subs.append(Submission(student, float(found.score), float(found.max_score), tests={
+                g.name: TestResult(float(g.score or 0.0), float(g.max_score),
+                                   review=bool(g.needs_manual_grade))
+                for nb in found.notebooks for g in nb.grades
+                if g.cell_type == "code" and g.max_score > 0}))
+    for sub in [s for s in subs if s.submitted]:
         folder = root / "autograded" / sub.student / assignment
         sub.notes = read_notes(folder)
         path = folder / f"{assignment}.ipynb"
         if path.is_file():
-            sub.notebook = path
             graded = nbformat.read(path, as_version=4)
             for cell in graded.cells:
-                meta = nbgrader_meta(cell)
-                grade_id = meta.get("grade_id")
+                grade_id = nbgrader_meta(cell).get("grade_id")
                 if grade_id in sub.tests:
                     sub.tests[grade_id].message = error_message(cell)
                 elif grade_id in stubs and cell.cell_type == "code":

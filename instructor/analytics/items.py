@@ -1,20 +1,15 @@
 """Item analysis of a graded class: which checks fail, how often, and why.
 
-Per task: mean, median, share with full marks, share not attempted (the stub left, or
-the stub's message in every test). Per test cell: pass rate, mean points given, the
-most frequent failure messages (normalized, so that numbers and shapes do not split
-one mistake into many), and its discrimination: the correlation between passing the
-cell and the rest of the score (the total without this cell's points; the corrected
-point-biserial correlation of classical test theory). A check that strong students
-fail as often as weak ones has a discrimination near 0 or below: its instructions,
-or the check itself, deserve a look.
+Per task and per test cell, as docs/instructors.md ("After grading") describes them. The
+discrimination is the corrected point-biserial correlation of classical test theory:
+passing the cell against the total without this cell's points.
 """
 
 from __future__ import annotations
 
 import re
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 from instructor.analytics.graded import GradedClass, Submission
@@ -33,19 +28,16 @@ _TAIL = re.compile(r"\s*\(this test passed inside your notebook.*$", re.S)
 
 
 def normalize_message(message: str | None, limit: int = 240) -> str:
-    """One failure, whatever the numbers: ``expected (None, 784), got (None, 28, 28)``
-    and ``expected (None, 32), got (None, 8, 4)`` both read
-    ``expected (…), got (…)``."""
+    """One failure, whatever the numbers: ``expected (None, 784), got (None, 28, 28)`` and
+    ``expected (None, 32), got (None, 8, 4)`` both read ``expected (…), got (…)``."""
     if not message:
         return ""
     text = _ANSI.sub("", message)
     text = _TAIL.sub("", text)
     text = _QUOTED_PATH.sub("'<path>'", text)
     text = _NUMBER.sub("#", text)
-    while True:  # tuples and lists of numbers (shapes, sizes), nested ones too
-        new = _GROUP.sub(lambda m: m.group(1) + "…" + m.group(2)[-1], text)
-        if new == text:
-            break
+    # tuples and lists of numbers (shapes, sizes), nested ones too
+    while (new := _GROUP.sub(lambda m: m.group(1) + "…" + m.group(2)[-1], text)) != text:
         text = new
     text = _SPACES.sub(" ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -96,7 +88,6 @@ class TestStats:
 
 @dataclass
 class ItemAnalysis:
-    assignment: str
     max_score: float
     totals: dict[str, float]        # student -> score (submitted only)
     tasks: list[TaskStats]
@@ -133,9 +124,8 @@ def analyse(graded: GradedClass, top: int = 5) -> ItemAnalysis:
         for s, r in results:
             if not r.passed and r.message:
                 groups[normalize_message(r.message)].append((s.student, r.message))
-        counted = Counter({k: len(v) for k, v in groups.items()})
-        failures = [Failure(k, n, [who for who, _ in groups[k]], groups[k][0][1])
-                    for k, n in counted.most_common(top)]
+        failures = [Failure(k, len(v), [who for who, _ in v], v[0][1])
+                    for k, v in sorted(groups.items(), key=lambda kv: -len(kv[1]))[:top]]
         tests.append(TestStats(
             cell.grade_id, cell.task, cell.points, len(results),
             _share([p == 1.0 for p in passed]),
@@ -144,5 +134,4 @@ def analyse(graded: GradedClass, top: int = 5) -> ItemAnalysis:
     flagged = [(s.student, flag, reason) for s in subs for flag, reason in s.flags]
     seconds = {s.student: s.seconds for s in subs if s.seconds is not None}
     missing = [s.student for s in graded.submissions if not s.submitted]
-    return ItemAnalysis(graded.assignment, graded.max_score, totals, tasks, tests, flagged,
-                        seconds, missing)
+    return ItemAnalysis(graded.max_score, totals, tasks, tests, flagged, seconds, missing)

@@ -1,33 +1,11 @@
 """Grades into Canvas or Moodle, through their own CSV import (no API token).
 
-The instructor downloads the gradebook from the LMS (Canvas: Grades > Export > CSV;
-Moodle: Grade administration > Export > Plain text file) and passes it here. The file
-written is that export, the same rows and identity columns, with the assignment's column
-filled from the course's gradebook (and, on request, one column per task):
-
-- **Canvas** matches students on re-import by its identity columns (``Student``, ``ID``,
-  ``SIS User ID``, ``SIS Login ID``, ``Section``), which are kept as exported; its
-  ``Points Possible`` row is kept. The assignment's column is the one whose name, without
-  Canvas' `` (12345)`` suffix, is the assignment's (or ``column``); if there is none, a new
-  column is added, which Canvas' import offers to create as a new assignment. Other
-  assignment columns and Canvas' computed (read-only) columns are left out, so the import
-  changes only this assignment.
-- **Moodle**'s CSV import maps one column to a user field (email address, username or ID
-  number) and each grade column to a grade item (or a new one) on its own screen; every
-  identity column of the export is kept, the assignment's column filled or added.
-
-- **Moodle's grading worksheet** (the assignment's View all submissions > Download
-  grading worksheet, re-imported by its Upload grading worksheet): one row per
-  participant, ``Identifier`` = ``Participant <id>``, the score goes in ``Grade``.
-
-Students are matched on their nbgrader id: in a mapping file (``nbgrader_id,lms_id``)
-when given, else against the export's login and id columns: Canvas' ``ID`` is the user
-id ``collect`` takes from Canvas' download, the worksheet's participant id the one it
-takes from Moodle's. A student collected from Moodle's download is found in Moodle's
-gradebook export by the full name the download gave (``lms/<assignment>_handins.csv``),
-when one row alone has it. A student of the gradebook not found in the export, and a
-student of the export not in the gradebook, are listed, never silently dropped. A grade
-the export already holds is kept unless ``overwrite``.
+The file written is the LMS's own export (Canvas' or Moodle's gradebook, or Moodle's
+grading worksheet), its rows and identity columns kept, with the assignment's column
+filled from the course's gradebook (on request, one column per task too). The formats,
+how students are matched and what the formats rely on: docs/instructors.md, "Grades
+into the LMS". A student of only one side is listed, never silently dropped; a grade the
+export already holds is kept unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -50,7 +28,9 @@ ID_COLUMNS = {
 WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
+#: What Canvas (its `` (12345)``) and Moodle (``Assignment: ... (Real)``) add to a name.
 _CANVAS_ID = re.compile(r"\s*\(\d+\)\s*$")
+_MOODLE_ITEM = re.compile(r"^[^:]*:\s*|\s*\((Real|Percentage|Letter)\)\s*$")
 _EMPTY = {"", "-", "N/A"}
 
 
@@ -93,25 +73,21 @@ def read_mapping(path: Path | None) -> dict[str, str]:
     """``nbgrader_id,lms_id`` rows (a header line is allowed) -> {nbgrader_id: lms_id}."""
     if path is None:
         return {}
-    mapping = {}
     with Path(path).open(newline="", encoding="utf-8-sig") as f:
-        for row in csv.reader(f):
-            if len(row) >= 2 and row[0].strip() and not row[0].startswith("#"):
-                mapping[row[0].strip()] = row[1].strip()
+        mapping = {row[0].strip(): row[1].strip() for row in csv.reader(f)
+                   if len(row) >= 2 and row[0].strip() and not row[0].startswith("#")}
     mapping.pop("nbgrader_id", None)
     return mapping
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
     raw = Path(path).read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    text = raw.decode("utf-8-sig")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
     rows = [dict(r) for r in reader]
     header = list(reader.fieldnames or [])
     if not header:
         raise SystemExit(f"{path}: empty file, not an LMS export")
-    return header, rows, bom
+    return header, rows, raw.startswith(b"\xef\xbb\xbf")
 
 
 def _is_canvas_meta(row: dict[str, str]) -> bool:
@@ -152,12 +128,9 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
 
     # the assignment's column
     wanted = _key(column or graded.assignment)
-    def name_of(h: str) -> str:
-        if lms == "canvas":
-            return _CANVAS_ID.sub("", h)
-        return re.sub(r"^[^:]*:\s*|\s*\((Real|Percentage|Letter)\)\s*$", "", h)
+    decoration = _CANVAS_ID if lms == "canvas" else _MOODLE_ITEM
     target = next((h for h in header if _key(h) == wanted), None) or next(
-        (h for h in header if _key(name_of(h)) == wanted), None)
+        (h for h in header if _key(decoration.sub("", h)) == wanted), None)
     if lms == "moodle" and WORKSHEET_ID in header and WORKSHEET_GRADE in header:
         target = WORKSHEET_GRADE  # one assignment's worksheet: its grade column
     out = Export(Path(dest), target or column or graded.assignment)
@@ -174,8 +147,7 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
             if value:
                 index.setdefault(value.casefold(), []).append(i)
                 if "@" in value and col.lower().startswith("email"):
-                    local = value.split("@", 1)[0].casefold()
-                    index.setdefault(local, []).append(i)
+                    index.setdefault(value.split("@", 1)[0].casefold(), []).append(i)
                 if col == WORKSHEET_ID and value.startswith(WORKSHEET_PREFIX):
                     index.setdefault(value[len(WORKSHEET_PREFIX):].strip(), []).append(i)
     names: dict[str, list[int]] = {}
@@ -229,16 +201,15 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
             c for c in header if c == out.column or c in task_cols.values()] + new_cols
         points = {out.column: graded.max_score}
         points.update({col: graded.task_max(t) for t, col in task_cols.items()})
-        for row in meta:
-            if (row.get("Student") or "").strip() == "Points Possible":
-                for col, value in points.items():
-                    theirs = (row.get(col) or "").strip()
-                    if theirs and not _same(theirs, value):
-                        out.notes.append(f"Canvas says '{col}' is out of {theirs}, the "
-                                         f"gradebook out of {_fmt(value)}: scores are "
-                                         "written in the gradebook's points")
-                    if not theirs:
-                        row[col] = _fmt(value)
+        for row in (r for r in meta if (r.get("Student") or "").strip() == "Points Possible"):
+            for col, value in points.items():
+                theirs = (row.get(col) or "").strip()
+                if theirs and not _same(theirs, value):
+                    out.notes.append(f"Canvas says '{col}' is out of {theirs}, the gradebook "
+                                     f"out of {_fmt(value)}: scores are written in the "
+                                     "gradebook's points")
+                if not theirs:
+                    row[col] = _fmt(value)
     else:
         columns = header + new_cols
     dest = Path(dest)

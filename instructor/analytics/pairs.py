@@ -1,13 +1,9 @@
 """Similar answers in a graded class: every graded task compared, results kept on disk.
 
-For each task of the assignment, the answer cells of every submission are compared by
-:func:`instructor.analytics.similarity.compare`, with the released stubs and the
-notebook's other code as what students were given. The results go beside the report:
-``similarity_pairs.csv`` (task, student_a, student_b, score, jaccard, shared
-fingerprints, cluster), ``similarity_clusters.csv``, ``similarity_key.csv`` (the
-answers that are near-copies of the course's public answer key, ``solutions/``) and
-``similarity.json`` (what the report page shows, the answers of each pair and near-copy
-included). Nothing leaves the machine and no grade is touched.
+Each task's answers are compared by :func:`instructor.analytics.similarity.compare`, the
+release's stubs and other code cells as what students were given. The CSV files and
+``similarity.json`` (what the report page shows, the answers it quotes included) go
+beside the report.
 """
 
 from __future__ import annotations
@@ -29,9 +25,7 @@ JSON_FILE = "similarity.json"
 def write_csv(path: Path, header: list[str], rows) -> None:
     """A CSV table beside the report page: ``header``, then ``rows``."""
     with Path(path).open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+        csv.writer(f).writerows([header, *rows])
 
 
 def answers_by_task(graded: GradedClass) -> dict[str, dict[str, str]]:
@@ -61,22 +55,18 @@ def key_by_task(graded: GradedClass) -> dict[str, str]:
     return out
 
 
-def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD,
-        key_threshold: float = KEY_THRESHOLD) -> dict:
-    """Compare every task's answers with one another and with the answer key; write the
-    CSV files and the JSON into ``dest``."""
+def run(graded: GradedClass, dest: Path, threshold: float = THRESHOLD) -> dict:
+    """Compare each task's answers with each other and with the answer key, into ``dest``."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     others = list(graded.given) + list(graded.stubs.values())
     keys = key_by_task(graded)
     result = {"assignment": graded.assignment, "threshold": threshold,
-              "key_threshold": key_threshold, "key_found": bool(keys), "tasks": []}
+              "key_threshold": KEY_THRESHOLD, "key_found": bool(keys), "tasks": []}
     for task, answers in answers_by_task(graded).items():
-        found = compare(task, answers, others, threshold=threshold, key=keys.get(task),
-                        key_threshold=key_threshold)
+        found = compare(task, answers, others, threshold=threshold, key=keys.get(task))
         cluster_of = {s: i + 1 for i, group in enumerate(found.clusters) for s in group}
-        in_pairs = {s for p in found.pairs for s in (p.a, p.b)} | {m.student
-                                                                   for m in found.key}
+        in_pairs = {s for p in found.pairs for s in (p.a, p.b)} | {m.student for m in found.key}
         result["tasks"].append({
             "task": task, "answers": len(answers), "too_short": found.too_short,
             "ignored_common": found.ignored_common,

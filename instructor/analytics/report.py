@@ -1,13 +1,8 @@
 """The class at a glance: one self-contained HTML page per assignment, and its tables as CSV.
 
-``reports/<assignment>/index.html`` holds the score distributions (figures drawn by
-matplotlib, embedded as PNG data URIs), the item analysis of every test cell
-(:mod:`instructor.analytics.items`), the flagged submissions and the grading times,
-and, once ``make similarity`` has run, the pairs of similar answers side by side
-(:mod:`instructor.analytics.pairs`). The page loads nothing from the network and needs
-no JavaScript: its Content-Security-Policy allows none (``instructor.engine.inert``).
-The same tables go beside it: ``tasks.csv``, ``tests.csv``, ``failures.csv``,
-``flagged.csv`` and ``submissions.csv``.
+``reports/<assignment>/`` (docs/instructors.md, "After grading"). The page loads nothing
+from the network and needs no JavaScript: its Content-Security-Policy allows none
+(``instructor.engine.inert``).
 """
 
 from __future__ import annotations
@@ -53,8 +48,7 @@ def _pct(x: float) -> str:
 
 
 def _num(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".") if digits else \
-        f"{x:.0f}"
+    return "–" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".")
 
 
 def _png(fig) -> str:
@@ -74,9 +68,8 @@ def figures(analysis: ItemAnalysis) -> dict[str, str]:
     top = max(analysis.max_score, 1.0)
     ax.hist(totals, bins=min(20, max(4, int(top) + 1)), range=(0, top), color="#4c78a8",
             edgecolor="white")
-    ax.set_xlabel(f"total score (out of {_num(analysis.max_score)})")
-    ax.set_ylabel("submissions")
-    ax.set_title(f"Total scores, {len(totals)} submissions")
+    ax.set(xlabel=f"total score (out of {_num(analysis.max_score)})", ylabel="submissions",
+           title=f"Total scores, {len(totals)} submissions")
     out["total"] = _png(fig)
 
     n = len(analysis.tasks)
@@ -95,14 +88,12 @@ def figures(analysis: ItemAnalysis) -> dict[str, str]:
     if analysis.tests:
         fig = Figure(figsize=(6, 0.35 * len(analysis.tests) + 0.8))
         ax = fig.subplots()
-        names = [t.grade_id for t in analysis.tests][::-1]
-        rates = [100 * t.pass_rate for t in analysis.tests][::-1]
-        colors = ["#e45756" if (t.discrimination is not None
-                                and t.discrimination < LOW_DISCRIMINATION) else "#4c78a8"
-                  for t in analysis.tests][::-1]
-        ax.barh(names, rates, color=colors)
-        ax.set_xlim(0, 100)
-        ax.set_xlabel("submissions passing (%); red: low discrimination")
+        tests = analysis.tests[::-1]
+        low = [t.discrimination is not None and t.discrimination < LOW_DISCRIMINATION
+               for t in tests]
+        ax.barh([t.grade_id for t in tests], [100 * t.pass_rate for t in tests],
+                color=["#e45756" if x else "#4c78a8" for x in low])
+        ax.set(xlim=(0, 100), xlabel="submissions passing (%); red: low discrimination")
         ax.tick_params(axis="y", labelsize=8)
         out["tests"] = _png(fig)
     return out
@@ -114,33 +105,37 @@ def _link(graded: GradedClass, student: str, here: Path) -> str:
     for target in (graded.root / "feedback" / student / a / f"{a}.html",
                    graded.root / "autograded" / student / a / f"{a}.ipynb"):
         if target.exists():
-            rel = os.path.relpath(target, here)
-            return f'<a href="{_e(rel)}">{_e(student)}</a>'
+            return f'<a href="{_e(os.path.relpath(target, here))}">{_e(student)}</a>'
     return _e(student)
 
 
 def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
-    def write(name, header, rows):
-        pairs_io.write_csv(dest / name, header, rows)
-    write("tasks.csv", ["task", "max_points", "submissions", "mean", "median", "full_marks_share",
-                        "not_attempted_share"],
+    write = pairs_io.write_csv
+    write(dest / "tasks.csv", ["task", "max_points", "submissions", "mean", "median",
+                               "full_marks_share", "not_attempted_share"],
           [[t.task, t.max_points, t.n, round(t.mean, 3), t.median, round(t.full_share, 3),
             round(t.not_attempted_share, 3)] for t in analysis.tasks])
-    write("tests.csv", ["grade_id", "task", "points", "submissions", "pass_rate", "mean_points",
-                        "awaiting_review", "discrimination"],
+    write(dest / "tests.csv", ["grade_id", "task", "points", "submissions", "pass_rate",
+                               "mean_points", "awaiting_review", "discrimination"],
           [[t.grade_id, t.task, t.points, t.n, round(t.pass_rate, 3), round(t.mean_points, 3),
             t.review, "" if t.discrimination is None else round(t.discrimination, 3)]
            for t in analysis.tests])
-    write("failures.csv", ["grade_id", "message", "count", "students"],
+    write(dest / "failures.csv", ["grade_id", "message", "count", "students"],
           [[t.grade_id, f.message, f.count, " ".join(f.students)]
            for t in analysis.tests for f in t.failures])
-    write("flagged.csv", ["student", "flag", "reason"], analysis.flagged)
-    write("submissions.csv", ["student", "submitted", "score", "max_score", "grading_seconds",
-                              "flags", "notes"],
+    write(dest / "flagged.csv", ["student", "flag", "reason"], analysis.flagged)
+    write(dest / "submissions.csv", ["student", "submitted", "score", "max_score",
+                                     "grading_seconds", "flags", "notes"],
           [[s.student, s.submitted, s.score, s.max_score,
             "" if s.seconds is None else round(s.seconds, 1),
             " ".join(sorted({f for f, _ in s.flags})), " | ".join(s.notes)]
            for s in graded.submissions])
+
+
+def _table(head: str, rows: list[str]) -> str:
+    """A table: a header row of the ``|``-separated ``head``, then ``rows`` (``<tr>``s)."""
+    cells = "".join(f"<th>{h}</th>" for h in head.split("|"))
+    return "\n".join([f"<table><tr>{cells}</tr>", *rows, "</table>"])
 
 
 def _code(source: str, hits: set[int]) -> str:
@@ -168,13 +163,10 @@ def _key_section(result: dict, graded: GradedClass, here: Path) -> str:
                  f"subtracted. {len(found)} found.</p>")
     if not found:
         return "\n".join(parts)
-    parts.append("<table><tr><th>task</th><th>student</th><th>score</th>"
-                 "<th>shared fingerprints</th></tr>")
-    for task, m in found:
-        parts.append(f"<tr><td>{_e(task['task'])}</td><td>{_link(graded, m['student'], here)}"
-                     f"</td><td class=n>{_pct(m['score'])}</td><td class=n>{m['shared']}</td>"
-                     "</tr>")
-    parts.append("</table>")
+    parts.append(_table("task|student|score|shared fingerprints", [
+        f"<tr><td>{_e(task['task'])}</td><td>{_link(graded, m['student'], here)}</td>"
+        f"<td class=n>{_pct(m['score'])}</td><td class=n>{m['shared']}</td></tr>"
+        for task, m in found]))
     for task, m in found:
         parts.append(f"<details><summary>{_e(m['student'])} and the key, task "
                      f"{_e(task['task'])}, {_pct(m['score'])}</summary>"
@@ -213,20 +205,15 @@ def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> 
             parts.append("<p>Clusters: " + "; ".join(
                 f"{i + 1}: " + ", ".join(_e(s) for s in g)
                 for i, g in enumerate(task["clusters"])) + "</p>")
-        parts.append("<table><tr><th>#</th><th>student A</th><th>student B</th><th>score</th>"
-                     "<th>Jaccard</th><th>shared fingerprints</th><th>cluster</th></tr>")
+        anchor = f"pair-{_e(task['task'])}-"
+        parts.append(_table("#|student A|student B|score|Jaccard|shared fingerprints|cluster", [
+            f'<tr><td><a href="#{anchor}{i + 1}">{i + 1}</a></td>'
+            f"<td>{_link(graded, p['a'], here)}</td><td>{_link(graded, p['b'], here)}</td>"
+            f"<td class=n>{_pct(p['score'])}</td><td class=n>{_pct(p['jaccard'])}</td>"
+            f"<td class=n>{p['shared']}</td><td class=n>{p['cluster'] or ''}</td></tr>"
+            for i, p in enumerate(pairs)]))
         for i, p in enumerate(pairs):
-            anchor = f"pair-{_e(task['task'])}-{i + 1}"
-            parts.append(f'<tr><td><a href="#{anchor}">{i + 1}</a></td>'
-                         f"<td>{_link(graded, p['a'], here)}</td>"
-                         f"<td>{_link(graded, p['b'], here)}</td>"
-                         f"<td class=n>{_pct(p['score'])}</td>"
-                         f"<td class=n>{_pct(p['jaccard'])}</td><td class=n>{p['shared']}</td>"
-                         f"<td class=n>{p['cluster'] or ''}</td></tr>")
-        parts.append("</table>")
-        for i, p in enumerate(pairs):
-            anchor = f"pair-{_e(task['task'])}-{i + 1}"
-            parts.append(f'<details id="{anchor}"{" open" if i < 3 else ""}><summary>Pair '
+            parts.append(f'<details id="{anchor}{i + 1}"{" open" if i < 3 else ""}><summary>Pair '
                          f"{i + 1}: {_e(p['a'])} and {_e(p['b'])}, {_pct(p['score'])} "
                          "(shared lines highlighted)</summary>"
                          + _pair((p["a"], task["sources"][p["a"]], p["lines_a"]),
@@ -238,6 +225,8 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
            here: Path) -> str:
     figs = figures(analysis)
     subs = graded.submitted
+    weaker = [s for s in subs if s.isolation == "limits-only"]  # graded without bubblewrap
+    per_process = [s for s in subs if s.caps == "per process"]  # no cgroup of its own
     totals = list(analysis.totals.values())
     a = _e(graded.assignment)
     out = [f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>{policy_tag()}"
@@ -254,44 +243,37 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
            + ". Read from the gradebook and the graded notebooks; nothing was graded again."
            " Tables as CSV beside this page.</p>",
            *([f'<div class="banner warning"><strong>Graded with a weaker sandbox</strong> '
-              f'(COURSE_GRADING_ISOLATION=limits-only) for {len(graded.weaker_isolation)} '
-              'submission(s): their code ran with caps only, without bubblewrap, so it could '
-              'read and reach what the grading user can. Read their flags and answers with '
-              'that in mind.</div>'] if graded.weaker_isolation else []),
+              f'(COURSE_GRADING_ISOLATION=limits-only) for {len(weaker)} submission(s): '
+              'their code ran with caps only, without bubblewrap, so it could read and reach '
+              'what the grading user can. Read their flags and answers with that in '
+              'mind.</div>'] if weaker else []),
            *([f'<div class="banner warning"><strong>Caps per process</strong> for '
-              f'{len(graded.caps_per_process)} submission(s): no cgroup could be made for '
-              'them, so their memory and process caps held for each process, not for the '
-              'submission as a whole (docs/grading.md).</div>']
-             if graded.caps_per_process else []),
+              f'{len(per_process)} submission(s): no cgroup could be made for them, so their '
+              'memory and process caps held for each process, not for the submission as a '
+              'whole (docs/grading.md).</div>'] if per_process else []),
            '<p><a href="#tasks">Tasks</a> · <a href="#tests">Test cells</a> · '
            '<a href="#flagged">Flagged submissions</a> · <a href="#times">Grading times</a>'
-           ' · <a href="#similarity">Similar answers</a></p>']
-    if "total" in figs:
-        out.append(f'<img alt="histogram of total scores" src="{figs["total"]}">')
-    out.append('<h2 id="tasks">Tasks</h2>')
+           ' · <a href="#similarity">Similar answers</a></p>',
+           f'<img alt="histogram of total scores" src="{figs["total"]}">',
+           '<h2 id="tasks">Tasks</h2>']
     if "tasks" in figs:
         out.append(f'<img alt="histograms of scores per task" src="{figs["tasks"]}">')
-    out.append("<table><tr><th>task</th><th>points</th><th>mean</th><th>median</th>"
-               "<th>full marks</th><th>not attempted (stub)</th></tr>")
-    for t in analysis.tasks:
-        out.append(f"<tr><td>{_e(t.task)}</td><td class=n>{_num(t.max_points)}</td>"
-                   f"<td class=n>{_num(t.mean)}</td><td class=n>{_num(t.median)}</td>"
-                   f"<td class=n>{_pct(t.full_share)}</td>"
-                   f"<td class=n>{_pct(t.not_attempted_share)}</td></tr>")
-    out.append("</table>")
+    out.append(_table("task|points|mean|median|full marks|not attempted (stub)", [
+        f"<tr><td>{_e(t.task)}</td><td class=n>{_num(t.max_points)}</td>"
+        f"<td class=n>{_num(t.mean)}</td><td class=n>{_num(t.median)}</td>"
+        f"<td class=n>{_pct(t.full_share)}</td><td class=n>{_pct(t.not_attempted_share)}</td>"
+        "</tr>" for t in analysis.tasks]))
 
-    out.append('<h2 id="tests">Test cells</h2>')
-    out.append("<p class=note>Discrimination: the correlation between passing the cell and "
-               "the rest of the score (the total without this cell). Near 0 or negative "
-               f"(below {LOW_DISCRIMINATION}, highlighted): strong students fail it as often as "
-               "weak ones; its instructions or its check may be unclear. Empty when everyone "
-               "passed or everyone failed. Failure messages are grouped with numbers and "
-               "shapes set aside.</p>")
+    out += ['<h2 id="tests">Test cells</h2>',
+            "<p class=note>Discrimination: the correlation between passing the cell and the "
+            "rest of the score (the total without this cell). Near 0 or negative (below "
+            f"{LOW_DISCRIMINATION}, highlighted): strong students fail it as often as weak ones; "
+            "its instructions or its check may be unclear. Empty when everyone passed or "
+            "everyone failed. Failure messages are grouped with numbers and shapes set aside."
+            "</p>"]
     if "tests" in figs:
         out.append(f'<img alt="pass rate per test cell" src="{figs["tests"]}">')
-    out.append("<table><tr><th>test cell</th><th>points</th><th>pass rate</th>"
-               "<th>mean points</th><th>discrimination</th><th>awaiting review</th>"
-               "<th>most frequent failures</th></tr>")
+    rows = []
     for t in analysis.tests:
         low = t.discrimination is not None and t.discrimination < LOW_DISCRIMINATION
         fails = "".join(
@@ -300,19 +282,18 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
             + ", ".join(_link(graded, s, here) for s in f.students[:8])
             + (f" and {len(f.students) - 8} more" if len(f.students) > 8 else "")
             + "</p></details>" for f in t.failures) or "–"
-        out.append(f"<tr><td>{_e(t.grade_id)}</td><td class=n>{_num(t.points)}</td>"
-                   f"<td class=n>{_pct(t.pass_rate)}</td><td class=n>{_num(t.mean_points)}</td>"
-                   f"<td class='n{' low' if low else ''}'>{_num(t.discrimination)}</td>"
-                   f"<td class=n>{t.review}</td><td>{fails}</td></tr>")
-    out.append("</table>")
+        rows.append(f"<tr><td>{_e(t.grade_id)}</td><td class=n>{_num(t.points)}</td>"
+                    f"<td class=n>{_pct(t.pass_rate)}</td><td class=n>{_num(t.mean_points)}</td>"
+                    f"<td class='n{' low' if low else ''}'>{_num(t.discrimination)}</td>"
+                    f"<td class=n>{t.review}</td><td>{fails}</td></tr>")
+    out.append(_table("test cell|points|pass rate|mean points|discrimination|awaiting review|"
+                      "most frequent failures", rows))
 
     out.append('<h2 id="flagged">Flagged submissions</h2>')
     if analysis.flagged:
-        out.append("<table><tr><th>student</th><th>flag</th><th>reason</th></tr>")
-        for student, flag, reason in analysis.flagged:
-            out.append(f"<tr><td>{_link(graded, student, here)}</td>"
-                       f"<td class=flag>{_e(flag)}</td><td>{_e(reason)}</td></tr>")
-        out.append("</table>")
+        out.append(_table("student|flag|reason", [
+            f"<tr><td>{_link(graded, student, here)}</td><td class=flag>{_e(flag)}</td>"
+            f"<td>{_e(reason)}</td></tr>" for student, flag, reason in analysis.flagged]))
     else:
         out.append("<p>None: no grader failure, review, repaired notebook or timeout.</p>")
     if analysis.missing:
@@ -331,8 +312,7 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
                              "</tr>" for s, v in times) + "</table></details>")
     else:
         out.append("<p>No timing recorded in the graded notebooks.</p>")
-    out.append(similarity_section(similarity, graded, here))
-    out.append("</body></html>")
+    out += [similarity_section(similarity, graded, here), "</body></html>"]
     return "\n".join(out)
 
 
@@ -342,9 +322,8 @@ def report_dir(assignment: str, root: Path = ROOT) -> Path:
 
 def write_report(assignment: str, root: Path = ROOT, dest: Path | None = None,
                  graded: GradedClass | None = None) -> Path:
-    """Write the page and its CSV files into ``dest`` (default ``reports/<assignment>/``);
-    return the page's path. The similarity section shows what ``make similarity`` last
-    wrote there."""
+    """Write the page (its path returned) and its CSV files into ``dest`` (default
+    ``reports/<assignment>/``), the similarity section from what ``make similarity`` wrote."""
     graded = graded or load(assignment, root)
     dest = Path(dest) if dest else report_dir(assignment, root)
     dest.mkdir(parents=True, exist_ok=True)

@@ -1,46 +1,11 @@
 """Similar answers: pairs of students whose code for one task shares long stretches.
 
-The method is winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), the algorithm
-behind MOSS, on a normalized token stream:
-
-1. **Normalize.** Each answer cell is tokenized with Python's own tokenizer; comments,
-   docstrings, blank lines, line breaks inside brackets, indentation widths and trailing
-   commas go; every name the cell itself binds (assigned variables, parameters, loop
-   variables, functions and classes it defines, import aliases) becomes ``V``, except the
-   functions and classes the given code defines (the stub's ``def autoencoder``, which
-   the tests call). Names it only uses (``keras``, ``layers.Dense``, keyword arguments)
-   and literals stay: they are what the code does. Renaming, reformatting and commenting
-   a copy therefore change nothing. A cell that does not parse is tokenized by a regular
-   expression instead.
-2. **Fingerprint.** Every run of :data:`K` consecutive tokens is hashed; of each window
-   of :data:`W` consecutive hashes, the smallest is kept. Any stretch of at least
-   ``K + W - 1`` tokens two answers share is guaranteed to give both a common
-   fingerprint, wherever it sits in either: statements or functions moved around keep
-   their fingerprints, and code added around a copy (dead code) does not remove them.
-3. **Subtract what was given.** Hashes of the released stub of the cell and of every
-   other code cell of the released notebook (setup, given helpers, visible tests) are
-   removed, so the template everyone starts from is never evidence. So are fingerprints
-   that more than :data:`COMMON` answers have (MOSS' ``-m``, same default): a stretch
-   of code that many students wrote is an idiom, not a copy.
-4. **Index, not all pairs.** An inverted index maps each fingerprint to the students who
-   have it; only students who share a fingerprint are ever paired, and each shared
-   fingerprint is counted once per pair. The work grows with the number of shared
-   fingerprints, not with the square of the class (the benchmark,
-   ``benchmarks/similarity_class.py``, times 1,000 answers).
-5. **Rank.** A pair's score is the share of the smaller answer's fingerprints found in
-   the other (so padding a copy with dead code does not hide it); pairs at or above
-   :data:`THRESHOLD` are listed, highest first, and grouped into clusters (connected
-   components). Answers with fewer than :data:`MIN_FINGERPRINTS` fingerprints left are
-   too short to tell copying from the obvious solution and are never paired.
-
-6. **The answer key.** The course's answer key is public (``solutions/``, ``notebooks/``):
-   each answer is also compared with the key's answer to the task, the given code
-   subtracted in the same way but no idiom dropped (a key that a whole class copied is
-   the very thing to see). An answer with at least :data:`KEY_THRESHOLD` of the smaller
-   side's fingerprints in the key is a near-copy of the key.
-
-The result is a prompt for the instructor's judgement: it reads the answers and writes
-CSV files and a section of the report page; it never changes a grade.
+Winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), the algorithm behind MOSS, on a
+normalized token stream: docs/instructors.md, "After grading", tells the method, its
+limits and how :data:`KEY_THRESHOLD` was measured. A pair's score is the share of the
+smaller answer's fingerprints found in the other, so padding a copy with dead code does
+not hide it. The result is a prompt for the instructor's judgement; it never changes a
+grade.
 """
 
 from __future__ import annotations
@@ -51,8 +16,9 @@ import io
 import keyword
 import re
 import tokenize
-from collections import defaultdict
+from collections import Counter, defaultdict, namedtuple
 from dataclasses import dataclass, field
+from itertools import combinations
 
 #: Tokens per hashed run, and hashes per winnowing window.
 K, W = 8, 4
@@ -64,10 +30,8 @@ COMMON = 10
 #: Answers with fewer fingerprints than this (after subtraction) are never paired.
 MIN_FINGERPRINTS = 6
 #: An answer is a near-copy of the answer key at or above this share of the smaller
-#: side's fingerprints found in the other. Measured on every graded task
-#: (tests/test_similarity.py, docs/instructors.md "The public answer key"): answers built
-#: on the key score 0.73 to 1 (a copy that does not parse, 0.27 to 0.94), correct answers
-#: rewritten without it at most 0.35.
+#: side's fingerprints found in the other (measured: docs/instructors.md, "The public
+#: answer key"; kept true by tests/test_similarity.py).
 KEY_THRESHOLD = 0.5
 #: The placeholder for every name an answer binds.
 NAME = "V"
@@ -78,22 +42,14 @@ _FALLBACK = re.compile(r"""(?P<str>"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')|(?P<
                            |(?P<name>[A-Za-z_]\w*)|(?P<num>\d[\w.]*)|(?P<nl>\n)
                            |(?P<op>\*\*|//|==|!=|<=|>=|->|[^\s\w])""", re.X)
 _MAGIC = re.compile(r"^[ \t]*[%!].*$", re.M)
+#: One normalized token, and the (1-based) line of the cell it comes from.
+Token = namedtuple("Token", "text line")
 
 
-@dataclass(frozen=True)
-class Token:
-    text: str
-    line: int  # 1-based line of the original cell
-
-
-def bound_names(source: str) -> set[str] | None:
-    """The names ``source`` binds (None if it does not parse)."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
+def bound_names(source: str) -> set[str]:
+    """The names ``source`` binds (SyntaxError or ValueError if it does not parse)."""
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             names.add(node.id)
         elif isinstance(node, ast.arg):
@@ -116,23 +72,20 @@ def _string(text: str) -> str:
 
 def _python_tokens(source: str, bound: set[str]) -> list[Token]:
     out: list[Token] = []
-    toks = [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
-            if t.type not in _SKIP]
-    for i, tok in enumerate(toks):
+    edge = tokenize.TokenInfo(tokenize.NEWLINE, "", (0, 0), (0, 0), "")
+    toks = [edge, *(t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                    if t.type not in _SKIP), edge]
+    for before, tok, after in zip(toks, toks[1:], toks[2:]):
         if tok.type == tokenize.STRING:
-            before = toks[i - 1].type if i else tokenize.NEWLINE
-            after = toks[i + 1].type if i + 1 < len(toks) else tokenize.NEWLINE
-            if before == tokenize.NEWLINE and after == tokenize.NEWLINE:
+            if before.type == after.type == tokenize.NEWLINE:
                 continue  # a docstring or a bare string: a comment
             out.append(Token(_string(tok.string), tok.start[0]))
         elif tok.type == tokenize.NEWLINE or (tok.type == tokenize.OP and tok.string == ";"):
             if out and out[-1].text != ";":
                 out.append(Token(";", tok.start[0]))
         elif tok.type == tokenize.NAME:
-            after = toks[i + 1].string if i + 1 < len(toks) else ""
-            before = toks[i - 1].string if i else ""
-            keep = (tok.string not in bound or before == "."
-                    or (after == "=" and before in ("(", ",")))  # attribute, keyword arg
+            keep = (tok.string not in bound or before.string == "."
+                    or (after.string == "=" and before.string in ("(", ",")))  # attribute, kwarg
             out.append(Token(tok.string if keep else NAME, tok.start[0]))
         elif tok.string in (")", "]", "}") and out and out[-1].text == ",":
             out[-1] = Token(tok.string, tok.start[0])  # a trailing comma is formatting
@@ -154,15 +107,11 @@ def _fallback_tokens(source: str, keep: frozenset[str] = frozenset()) -> list[To
             line += 1
             if out and out[-1].text != ";":
                 out.append(Token(";", line - 1))
-        elif kind == "com":
-            continue
         elif kind == "name":
             keep = text not in bound or keyword.iskeyword(text) or (out and out[-1].text == ".")
             out.append(Token(text if keep else NAME, line))
-        elif kind == "str":
-            out.append(Token(_string(text), line))
-        else:
-            out.append(Token(text, line))
+        elif kind != "com":  # a comment is left out
+            out.append(Token(_string(text) if kind == "str" else text, line))
     return out
 
 
@@ -181,30 +130,23 @@ def api_names(sources: list[str]) -> frozenset[str]:
 
 
 def normalize(source: str, keep: frozenset[str] = frozenset()) -> list[Token]:
-    """The normalized token stream of one cell's code (see the module's docstring);
-    names in ``keep`` are never replaced."""
+    """One cell's code as tokens: no comments, docstrings or formatting, and every name it
+    binds, but those in ``keep``, replaced by :data:`NAME`."""
     source = _MAGIC.sub("", source)
-    bound = bound_names(source)
-    if bound is not None:
-        try:
-            tokens = _python_tokens(source, bound - keep)
-        except (tokenize.TokenError, IndentationError, SyntaxError):
-            tokens = _fallback_tokens(source, keep)
-    else:
+    try:
+        tokens = _python_tokens(source, bound_names(source) - keep)
+    except (SyntaxError, ValueError, tokenize.TokenError):  # not Python: a regex reads it
         tokens = _fallback_tokens(source, keep)
     while tokens and tokens[-1].text == ";":
         tokens.pop()
     return tokens
 
 
-def _hash(texts: list[str]) -> int:
-    digest = hashlib.blake2b("\x1f".join(texts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
 def kgram_hashes(tokens: list[Token], k: int = K) -> list[int]:
     texts = [t.text for t in tokens]
-    return [_hash(texts[i:i + k]) for i in range(len(texts) - k + 1)]
+    return [int.from_bytes(hashlib.blake2b("\x1f".join(texts[i:i + k]).encode(),
+                                          digest_size=8).digest(), "big")
+            for i in range(len(texts) - k + 1)]
 
 
 def winnow(hashes: list[int], w: int = W) -> dict[int, list[int]]:
@@ -235,11 +177,8 @@ class Answer:
 
     def lines_of(self, fingerprints) -> set[int]:
         """The source lines the given fingerprints cover."""
-        lines = set()
-        for fp in fingerprints:
-            for pos in self.prints.get(fp, []):
-                lines.update(t.line for t in self.tokens[pos:pos + K])
-        return lines
+        return {t.line for fp in fingerprints for pos in self.prints.get(fp, [])
+                for t in self.tokens[pos:pos + K]}
 
 
 def prepare(student: str, source: str, given: set[int],
@@ -251,10 +190,7 @@ def prepare(student: str, source: str, given: set[int],
 
 def given_hashes(sources: list[str], keep: frozenset[str] = frozenset()) -> set[int]:
     """Every k-gram hash of the code students were given (stub, setup, helpers, tests)."""
-    out: set[int] = set()
-    for source in sources:
-        out.update(kgram_hashes(normalize(source, keep)))
-    return out
+    return {h for source in sources for h in kgram_hashes(normalize(source, keep))}
 
 
 @dataclass
@@ -284,7 +220,6 @@ class TaskSimilarity:
     """The pairs and clusters of one task, and the answers close to the answer key."""
 
     task: str
-    answers: dict[str, Answer]
     pairs: list[Pair]
     clusters: list[list[str]]
     ignored_common: int   # fingerprints dropped as idioms
@@ -298,23 +233,18 @@ def key_scores(prepared: dict[str, Answer], key: Answer) -> dict[str, KeyMatch]:
     if len(key.prints) < MIN_FINGERPRINTS:
         return out
     for student, answer in prepared.items():
-        if len(answer.prints) < MIN_FINGERPRINTS:
-            continue
-        both = answer.prints.keys() & key.prints.keys()
-        out[student] = KeyMatch(student, len(both) / min(len(answer.prints), len(key.prints)),
-                                len(both), answer.lines_of(both), key.lines_of(both))
+        if len(answer.prints) >= MIN_FINGERPRINTS:
+            both = answer.prints.keys() & key.prints.keys()
+            out[student] = KeyMatch(student, len(both) / min(len(answer.prints), len(key.prints)),
+                                    len(both), answer.lines_of(both), key.lines_of(both))
     return out
 
 
 def compare(task: str, answers: dict[str, str], given: list[str],
-            threshold: float = THRESHOLD, key: str | None = None,
-            key_threshold: float = KEY_THRESHOLD) -> TaskSimilarity:
+            threshold: float = THRESHOLD, key: str | None = None) -> TaskSimilarity:
     """Pairs of ``answers`` (student -> code) above ``threshold``, for one task, and the
-    answers at or above ``key_threshold`` of the answer ``key`` (when given).
-
-    ``given`` holds the code students started from (the stub and the notebook's other
-    code cells), which is never counted as shared.
-    """
+    near-copies of the answer ``key`` (when given); ``given``, the code students started
+    from, is never counted as shared."""
     keep = api_names(given)
     given_set = given_hashes(given, keep)
     prepared = {s: prepare(s, src, given_set, keep) for s, src in answers.items()}
@@ -325,22 +255,15 @@ def compare(task: str, answers: dict[str, str], given: list[str],
         for fp in answer.prints:
             index[fp].append(student)
     common = {fp for fp, who in index.items() if len(who) > COMMON}
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for fp, who in index.items():
-        if fp in common or len(who) < 2:
-            continue
-        who = sorted(who)
-        for i, a in enumerate(who):
-            for b in who[i + 1:]:
-                counts[a, b] += 1
+    counts: Counter[tuple[str, str]] = Counter()
+    for who in index.values():
+        if len(who) <= COMMON:  # each fingerprint not an idiom, once per pair
+            counts.update(combinations(sorted(who), 2))
     pairs = []
     for (a, b), shared in counts.items():
         na = len(usable[a].prints.keys() - common)
         nb = len(usable[b].prints.keys() - common)
-        if min(na, nb) < MIN_FINGERPRINTS:
-            continue
-        score = shared / min(na, nb)
-        if score >= threshold:
+        if min(na, nb) >= MIN_FINGERPRINTS and (score := shared / min(na, nb)) >= threshold:
             both = (usable[a].prints.keys() & usable[b].prints.keys()) - common
             pairs.append(Pair(a, b, score, shared / (na + nb - shared), shared,
                               usable[a].lines_of(both), usable[b].lines_of(both)))
@@ -348,10 +271,9 @@ def compare(task: str, answers: dict[str, str], given: list[str],
     near_key = []
     if key is not None:
         scores = key_scores(prepared, prepare("answer key", key, given_set, keep))
-        near_key = sorted((m for m in scores.values() if m.score >= key_threshold),
+        near_key = sorted((m for m in scores.values() if m.score >= KEY_THRESHOLD),
                           key=lambda m: (-m.score, m.student))
-    return TaskSimilarity(task, prepared, pairs, clusters(pairs), len(common), too_short,
-                          near_key)
+    return TaskSimilarity(task, pairs, clusters(pairs), len(common), too_short, near_key)
 
 
 def clusters(pairs: list[Pair]) -> list[list[str]]:
