@@ -162,7 +162,6 @@ def test_what_an_assignment_loads():
     assert datasets == ["mnist"] and "08_vae" in weights
 
 
-
 def test_one_preflight_tells_each_assignment_what_it_lacks(tmp_path, data_dir):
     """One sandboxed process checks every assignment's data; each assignment is told
     only of what it needs and cannot load."""
@@ -178,6 +177,29 @@ def test_one_preflight_tells_each_assignment_what_it_lacks(tmp_path, data_dir):
         "dataset 'fashion_mnist'"]
     assert found["08_variational_autoencoder"] == []  # mnist is there, and its weights
     assert str(tmp_path / "data") in looked
+
+
+def test_a_preflight_that_dies_hides_no_assignments_missing_data(monkeypatch, tmp_path):
+    """When the one process for all dies (a cap, while loading one assignment's data),
+    each assignment is checked alone: another's missing dataset is still named, so its
+    cached canary is not trusted."""
+    wanted = {"a_mnist": (["mnist"], []), "c_cifar": (["cifar10"], []), "none": ([], [])}
+    calls = []
+
+    def run(datasets, weights, work, env):
+        calls.append(sorted(datasets))
+        if "cifar10" in datasets:
+            return "the preflight could not run in the sandbox (exit -9): Killed"
+        return {"looked": ["/data"], "problems": {n: f"dataset '{n}': missing"
+                                                  for n in datasets}}
+
+    monkeypatch.setattr(canary, "needs", lambda name, root: wanted[name])
+    monkeypatch.setattr(canary, "_run_preflight", run)
+    found, looked = canary.preflight(list(wanted), ROOT, tmp_path)
+    assert calls == [["cifar10", "mnist"], ["mnist"], ["cifar10"]]
+    assert found["a_mnist"] == ["dataset 'mnist': missing"] and looked == ["/data"]
+    assert found["c_cifar"][0].startswith("the preflight could not run")
+    assert "none" not in found  # nothing to load, nothing to warn of
 
 def test_the_cache_key_follows_the_release_and_the_settings(tmp_path):
     name = "02_stacked_autoencoders"

@@ -112,18 +112,11 @@ print(json.dumps(out))
 """
 
 
-def preflight(assignments: list[str], root: Path, work: Path, env: dict | None = None,
-              ) -> tuple[dict[str, list[str]], list[str]]:
-    """Load the datasets and open the weights of ``assignments`` from inside the grading
-    sandbox (its read allow-list and memory cap), in one process for them all;
-    ``({assignment: problems}, places looked)``."""
+def _run_preflight(datasets: set[str], weights: set[str], work: Path, env: dict | None,
+                   ) -> dict | str:
+    """One sandboxed preflight process: its findings, or why it gave none."""
     from instructor.engine import roles
 
-    wanted = {a: needs(a, root) for a in assignments}
-    datasets, weights = ({n for need in wanted.values() for n in need[i]} for i in (0, 1))
-    if not datasets and not weights:
-        return {}, []
-    work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     box = roles.Box.from_settings(grading_env(env))
     command, environment = roles.launch(roles.PREFLIGHT, [
@@ -132,13 +125,32 @@ def preflight(assignments: list[str], root: Path, work: Path, env: dict | None =
     done = subprocess.run(command, cwd=work, env=environment,
                           capture_output=True, text=True, timeout=600)
     try:
-        out = json.loads(done.stdout.strip().splitlines()[-1])
+        return json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        problem = (f"the preflight could not run in the sandbox (exit {done.returncode}): "
-                   f"{done.stderr.strip()[-800:]}")
-        return {a: [problem] for a in assignments}, []
-    return ({a: [out["problems"][n] for n in [*ds, *ws] if n in out["problems"]]
-             for a, (ds, ws) in wanted.items()}, out["looked"])
+        return (f"the preflight could not run in the sandbox (exit {done.returncode}): "
+                f"{done.stderr.strip()[-800:]}")
+
+
+def preflight(assignments: list[str], root: Path, work: Path, env: dict | None = None,
+              ) -> tuple[dict[str, list[str]], list[str]]:
+    """Load the datasets and open the weights of ``assignments`` from inside the grading
+    sandbox (its read allow-list and memory cap), in one process for them all;
+    ``({assignment: problems}, places looked)``. If that process gives no findings, each
+    assignment is checked in a process of its own, so that one's crash hides no other's
+    missing data."""
+    wanted = {a: need for a in assignments if any(need := needs(a, root))}
+    if not wanted:
+        return {}, []
+    union = [{n for need in wanted.values() for n in need[i]} for i in (0, 1)]
+    out = _run_preflight(*union, Path(work), env)
+    found = {a: out for a in wanted}
+    if isinstance(out, str) and len(wanted) > 1:
+        found = {a: _run_preflight(*map(set, need), Path(work), env)
+                 for a, need in wanted.items()}
+    looked = next((f["looked"] for f in found.values() if isinstance(f, dict)), [])
+    return ({a: [f] if isinstance(f, str) else
+             [f["problems"][n] for n in [*wanted[a][0], *wanted[a][1]] if n in f["problems"]]
+             for a, f in found.items()}, looked)
 
 
 # ---------------------------------------------------------------- the cache
