@@ -610,6 +610,18 @@ def no_channel_of_the_graded_code_dies_in_fast_mode(run: Run) -> None:
     assert printed.rstrip().endswith("zero for every test digit: []"), printed
 
 
+@claim(N03)
+def the_sigmoid_hides_the_transposed_decoders_grid(run: Run) -> None:
+    run.says(r"the four kinds of output pixel average about −24\.0, −23\.0, −22\.6 and −19\.1 on "
+             r"the background with the course's weights \(printed above\), a pattern about 5 deep")
+    run.says(r"\\sigma\(-19\.1\) \\approx 5 \\cdot 10\^\{-9\}")
+    printed = run.output("before_sigmoid = keras.ops.convert_to_numpy(")
+    means = numbers("before the sigmoid, mean on the background by output row/column:", printed)
+    assert means == [-24.0, -23.0, -22.6, -19.1], printed
+    assert round(max(means) - min(means)) == 5, printed
+    assert 1 / (1 + math.exp(19.1)) < 1e-8, "sigma(-19.1)"
+
+
 # ---------------------------------------------------------------- 04 recurrent AE
 N04 = "04_recurrent_autoencoder"
 
@@ -1594,6 +1606,21 @@ def no_checkerboard_in_the_networks_error(run: Run) -> None:
     printed = run.output('scores["network"] = helpers.image_scores(')
     errors = numbers("network's MSE by output row/column:", printed)
     assert len(errors) == 4 and max(errors) <= 1.1 * min(errors), printed
+
+
+@claim(N06)
+def a_flat_gray_input_shows_the_checkerboard_digits_hide(run: Run) -> None:
+    run.says(r"yet on a flat gray\s+input, which digits never contain, the network does draw one")
+    run.says(r"the four kinds of\s+output pixel come out 0\.577, 0\.560, 0\.510 and 0\.502 for an "
+             r"input of 0\.5 \(the last line\s+printed\), so rows alternate between about 0\.57 "
+             r"and 0\.51")
+    printed = run.output('scores["network"] = helpers.image_scores(')
+    flat = numbers("network's output for a flat 0.5 input, by output row/column:", printed)
+    assert [round(value, 3) for value in flat] == [0.577, 0.56, 0.51, 0.502], printed
+    even_rows, odd_rows = (flat[0] + flat[1]) / 2, (flat[2] + flat[3]) / 2
+    assert (round(even_rows, 2), round(odd_rows, 2)) == (0.57, 0.51), printed
+    # a checkerboard the parity test on digits did not see (errors within 10% there)
+    assert max(flat) / min(flat) > 1.1, printed
 
 
 @claim(N06)
