@@ -207,18 +207,10 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
         raise SystemExit(f"{source}: no column '{column}' (--column); its columns: "
                          + ", ".join(repr(h) for h in header))
     out = Export(Path(dest), target or graded.assignment)
-    ours = graded.max_score or max((s.max_score for s in graded.submissions), default=0)
-    scale = _scale(header, people, meta, lms, target, points, Path(source))
     if target is None:
         out.notes.append(f"no column '{graded.assignment}' in the export: added as a new "
                          "column (the LMS creates the grade item on import)")
-    factor = scale / ours if scale and ours else 1.0
-    out.scales.append(f"'{out.column}': the course's {_fmt(ours)} points written out of "
-                      f"{_fmt(scale if scale else ours)}" + (
-                          "" if scale else " (a new column: its Points Possible)"))
     task_cols = {t: f"{out.column}: {t}" for t in graded.tasks} if tasks else {}
-    if task_cols:
-        out.scales.append("task columns: the course's points (new columns)")
 
     # match students by an id the LMS issued, never by a name
     index = _index(people, id_cols)
@@ -264,6 +256,14 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
         raise SystemExit(f"{source}: no student of the gradebook was found in this export "
                          f"(by {', '.join(id_cols)}): is it this course's, and this LMS's? "
                          "Nothing was written.")
+    ours = graded.max_score or max((s.max_score for s in graded.submissions), default=0)
+    scale = _scale(header, people, meta, lms, target, points, Path(source))
+    factor = scale / ours if scale and ours else 1.0
+    out.scales.append(f"'{out.column}': the course's {_fmt(ours)} points written out of "
+                      f"{_fmt(scale if scale else ours)}" + (
+                          "" if scale else " (a new column: its Points Possible)"))
+    if task_cols:
+        out.scales.append("task columns: the course's points (new columns)")
     by_id = {s.student: s for s in graded.submissions}
     for i, row in enumerate(people):
         who = row.get("Student") or row.get("Full name") or " ".join(
