@@ -403,8 +403,9 @@ def test_a_grade_never_lands_in_a_row_by_name(tmp_path):
     assert not (tmp_path / "out.csv").exists()  # before: 10 written in Bảo Nguyen's row
 
 
-def _canvas_export(points: str = "10.00", manual: bool = True) -> str:
-    return ("Student,ID,SIS User ID,SIS Login ID,Section,hw (5501),Current Score\n"
+def _canvas_export(points: str = "10.00", manual: bool = True, column: str = "hw (5501)"
+                   ) -> str:
+    return (f"Student,ID,SIS User ID,SIS Login ID,Section,{column},Current Score\n"
             + (",,,,,Manual Posting,\n" if manual else "")
             + f"    Points Possible,,,,,{points},(read only)\n"
             "\"Chen, Zoë\",4102,S2,zchen,A,,\n\"Diallo, Amara\",4107,S7,adiallo,A,,\n")
@@ -442,12 +443,16 @@ def test_lms_export_refuses_and_exits_non_zero(tmp_path, monkeypatch, case):
     from tests.lms_downloads import Student, moodle_worksheet
 
     ids = ["4102", "4107"] if case != "nobody matched" else ["9", "10"]
-    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [],
+    graded = GradedClass(A, tmp_path, [TestCell("t-a", "t", 3)], {}, [],
                          [Submission(i, 3.0, 3.0) for i in ids])
     monkeypatch.setattr("instructor.analytics.graded.load", lambda *a, **k: graded)
-    lms, text, extra = "canvas", _canvas_export(), []
+    column = "02 Stacked autoencoders (5501)"
+    lms, text, extra = "canvas", _canvas_export(column=column), []
+    said = {"no points possible": "no Points Possible", "no such column": "no column",
+            "nobody matched": "no student of the gradebook was found",
+            "worksheet without a maximum": "Maximum grade"}[case]
     if case == "no points possible":
-        text = _canvas_export(points="")
+        text = _canvas_export(points="", column=column)
     elif case == "no such column":
         extra = ["--column", "Homework 9"]
     elif case == "worksheet without a maximum":
@@ -455,11 +460,18 @@ def test_lms_export_refuses_and_exits_non_zero(tmp_path, monkeypatch, case):
         text = moodle_worksheet([Student("Zoë", "Chen", 4102, 4102)], 10).replace(
             "10.00", "")
     source = _write(tmp_path, "export.csv", text)
-    with pytest.raises(SystemExit) as stopped:
-        main(["lms-export", "-a", "hw", "--lms", lms, str(source), "--to",
+    with pytest.raises(SystemExit, match=said) as stopped:
+        main(["lms-export", "-a", A, "--lms", lms, str(source), "--to",
               str(tmp_path / "out.csv"), *extra])
     assert stopped.value.code not in (0, None)
     assert not (tmp_path / "out.csv").exists()
+    # the same export, put right, is written
+    if case != "nobody matched":
+        fixed = _canvas_export(column=column) if lms == "canvas" else \
+            text.replace(",,Yes", ",10.00,Yes")
+        main(["lms-export", "-a", A, "--lms", lms, str(_write(tmp_path, "e.csv", fixed)),
+              "--to", str(tmp_path / "out.csv")])
+        assert (tmp_path / "out.csv").is_file()
 
 
 @pytest.mark.parametrize("variant", ["4.1 folders, online text", "4.1 flat", "3 folders",
