@@ -125,19 +125,25 @@ def cmd_similarity(args) -> None:
     from instructor.analytics import pairs
     from instructor.analytics.graded import load
     from instructor.analytics.report import report_dir, write_report
+    from instructor.workflow.lms_download import read_handins
 
     name = _one(args.assignment, "similarity")
     graded = load(name)
     result = pairs.run(graded, report_dir(name), threshold=args.threshold)
+    names = {k: r.get("name", "") for k, r in read_handins(name, ROOT).items()}
+
+    def who(student: str) -> str:  # the LMS's name beside its id
+        return f"{student} ({names[student]})" if names.get(student) else student
+
     for task in result["tasks"]:
         for m in task["key"]:
-            print(f"task {task['task']}: {m['student']} is a near-copy of the public answer "
-                  f"key ({m['score']:.0%})")
+            print(f"task {task['task']}: {who(m['student'])} is a near-copy of the public "
+                  f"answer key ({m['score']:.0%})")
     for task in result["tasks"]:
         print(f"task {task['task']}: {len(task['pairs'])} pair(s) at or above "
               f"{args.threshold:.0%} among {task['answers']} answers")
         for p in task["pairs"][:10]:
-            print(f"  {p['score']:5.0%}  {p['a']}  {p['b']}")
+            print(f"  {p['score']:5.0%}  {who(p['a'])}  {who(p['b'])}")
     page = write_report(name, graded=graded)
     print(f"side by side in {page}#similarity (a prompt to read both answers; no grade "
           "was changed)")
