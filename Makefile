@@ -157,7 +157,7 @@ similarity: setup       ## similar answers per task, side by side in the report
 	$(INSTRUCTOR) similarity --assignment $(ASSIGNMENT)
 
 lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<ASSIGNMENT>_<LMS>.csv
-	$(INSTRUCTOR) lms-export --assignment $(ASSIGNMENT) --lms $(LMS) $(FROM) $(if $(MAPPING),--mapping $(MAPPING)) $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks) $(if $(POINTS),--points $(POINTS))
+	$(INSTRUCTOR) lms-export --assignment $(ASSIGNMENT) --lms $(LMS) $(FROM) $(if $(MAPPING),--mapping $(MAPPING)) $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks) $(if $(POINTS),--points $(POINTS)) $(if $(COLUMN),--column "$(COLUMN)")
 
 lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_feedback_<LMS>.zip (bulk upload)
 	$(INSTRUCTOR) lms-feedback --assignment $(ASSIGNMENT) $(if $(LMS),--lms $(LMS))

@@ -32,7 +32,7 @@ CANVAS = re.compile(
 #: or, with folders off, flat files ``<prefix>_assignsubmission_<plugin>_<file>``.
 MOODLE = re.compile(
     r"^(?P<name>[^_/]+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z0-9]+)"
-    r"(?:(?P<old>_)?/(?P<inner>.+)|_(?P<file>[^/]+))$")
+    r"(?:_?/(?P<inner>.+)|_(?P<file>[^/]+))$")
 #: what marks a name as an LMS's, in a download that matches no layout
 _LMS_MARK = re.compile(r"_assignsubmission_|_\d+_\d+_|_(?:LATE_)?\d+_(?:text|link)\.html$")
 
@@ -70,10 +70,10 @@ def layout(paths: list[str]) -> str:
     """``canvas``, ``moodle`` or ``folders``: the layout every entry follows, or ``""``
     when none does."""
     tops = sorted({_top(p) for p in paths})
+    if paths and all(MOODLE.match(p) for p in paths):  # first: no Canvas name is one
+        return "moodle"
     if tops and all(CANVAS.match(t) for t in tops):
         return "canvas"
-    if paths and all(MOODLE.match(p) for p in paths):
-        return "moodle"
     if any(_LMS_MARK.search(t) or _student_id(t) is None for t in tops):
         return ""
     return "folders"
