@@ -94,7 +94,7 @@ def course(tmp_path_factory, data_dir):
         make("report", f"ASSIGNMENT={A}")
         exported = make("lms-export", f"ASSIGNMENT={A}", f"LMS={lms}", f"FROM={gradebook}")
         make("feedback", f"ASSIGNMENT={A}")
-        fed = make("lms-feedback", f"ASSIGNMENT={A}")
+        fed = make("lms-feedback", f"ASSIGNMENT={A}", f"LMS={lms}")  # both in lms/
         graded = {s.student: s for s in load(A, root).submissions}
         out = root / "lms" / f"{A}_{lms}.csv"
         with out.open(newline="", encoding="utf-8-sig") as f:

@@ -55,9 +55,9 @@ def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROO
     kinds = sorted({r["lms"] for r in handins.values() if r.get("lms")})
     lms = lms or (kinds[0] if len(kinds) == 1 else None)
     if lms not in ("canvas", "moodle"):
-        raise SystemExit(f"lms-feedback: lms/{assignment}_handins.csv lists no hand-in from "
-                         "one LMS (collect an LMS's download first), or give LMS=canvas|"
-                         "moodle")
+        raise SystemExit(f"lms-feedback: lms/{assignment}_handins.csv lists hand-ins from "
+                         f"{' and '.join(kinds) or 'no LMS (collect its download first)'}: "
+                         "give LMS=canvas|moodle")
     dest = Path(dest or root / "lms" / f"{assignment}_feedback_{lms}.zip")
     zipped: list[str] = []
     left: list[str] = []
