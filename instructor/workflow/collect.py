@@ -339,8 +339,8 @@ def collect(source: Path, assignment: str, root: Path = ROOT) -> dict[str, list[
         # a file at the top that is not a notebook or a zip is no student's (a README)
         paths = [p for p in paths if "/" in p or p.endswith((".zip", ".ipynb"))
                  or layout([p]) in ("canvas", "moodle")]
-        kind, found = hands(paths)  # an unknown layout stops here, nothing written
-        for note in given.notes:
+        kind, found, odd = hands(paths)  # an unknown layout stops here, nothing written
+        for note in given.notes + odd:
             print(f"collect: {note}")
         if kind != "folders":
             print(f"collect: {kind.capitalize()}'s download; the LMS's ids are the student "

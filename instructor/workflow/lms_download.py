@@ -74,8 +74,8 @@ def layout(paths: list[str]) -> str:
         return "moodle"
     if tops and all(CANVAS.match(t) for t in tops):
         return "canvas"
-    if any(_LMS_MARK.search(t) or _student_id(t) is None for t in tops):
-        return ""
+    if any(_LMS_MARK.search(t) for t in tops) or not any(_student_id(t) for t in tops):
+        return ""  # an LMS's names in no layout of its, or no entry named by an id
     return "folders"
 
 
@@ -99,13 +99,15 @@ def _student_id(top: str) -> str | None:
     return stem if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", stem) else None
 
 
-def hands(paths: list[str]) -> tuple[str, list[Hand]]:
-    """The layout of a download's file ``paths`` (relative, ``/``-separated) and each
-    student's hand-in."""
+def hands(paths: list[str]) -> tuple[str, list[Hand], list[str]]:
+    """The layout of a download's file ``paths`` (relative, ``/``-separated), each
+    student's hand-in, and the entries left out: in a folder per student, those not
+    named by a student id (never made into one)."""
     kind = layout(paths)
     if not kind:
         raise _unknown(paths)
     found: dict[str, Hand] = {}
+    odd: set[str] = set()
     for path in sorted(paths):
         if kind == "canvas":
             m = _canvas_top(path)
@@ -124,12 +126,17 @@ def hands(paths: list[str]) -> tuple[str, list[Hand]]:
             top = _top(path)
             is_file = top == path
             student = _student_id(top)
+            if student is None:
+                odd.add(top)
+                continue
             hand = found.setdefault(student, Hand(student, ""))
             hand.files.append((path, path.split("/", 1)[1] if not is_file else top))
     if kind == "canvas":  # a file's order in the download is its attachment's
         for hand in found.values():
             hand.files.sort(key=lambda f: int(CANVAS.match(f[0])["attachment"] or 0))
-    return kind, [found[k] for k in sorted(found)]
+    return kind, [found[k] for k in sorted(found)], [
+        f"{t!r} is not a student id (letters, digits, '._-'), and collect makes no id of a "
+        "name: left out; rename it to the student's id and collect again." for t in sorted(odd)]
 
 
 #: ``download``: each file's name in the LMS's download (Canvas' names hold the
