@@ -549,8 +549,8 @@ def test_csv_cells_are_safe_to_open_and_read_back(tmp_path):
     quote), and read back as it was; lms-export still finds the student by id."""
     import csv as csv_module
 
-    from instructor.workflow.cells import read_cell, safe_cell
     from instructor.workflow.collect import collect
+    from instructor.workflow.csv_safe import read_cell, safe_cell
     from instructor.workflow.lms_download import handins_path, read_handins
     from tests.lms_downloads import Student, canvas_download, moodle_download, moodle_worksheet
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructor.analytics.graded import GradedClass
-from instructor.workflow.cells import safe_dict
+from instructor.workflow.csv_safe import safe_dict
 from instructor.workflow.lms_download import read_handins
 
 #: The export's columns that identify a student, by LMS, most specific first.

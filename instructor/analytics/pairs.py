@@ -16,7 +16,7 @@ import nbformat
 from instructor.analytics.graded import GradedClass
 from instructor.analytics.similarity import KEY_THRESHOLD, THRESHOLD, compare
 from instructor.engine.cells import nbgrader_meta
-from instructor.workflow.cells import write_rows
+from instructor.workflow.csv_safe import write_rows
 from instructor.workflow.export import task_of
 
 JSON_FILE = "similarity.json"
@@ -24,7 +24,7 @@ JSON_FILE = "similarity.json"
 
 def write_csv(path: Path, header: list[str], rows) -> None:
     """A CSV table beside the report page: ``header``, then ``rows`` (every cell safe to
-    open in a spreadsheet: :mod:`instructor.workflow.cells`)."""
+    open in a spreadsheet: :mod:`instructor.workflow.csv_safe`)."""
     with Path(path).open("w", newline="") as f:
         write_rows(f, [header, *rows])
 

@@ -10,7 +10,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import ExportPlugin
 
 from instructor.engine.notes import read_notes
-from instructor.workflow.cells import safe_dict
+from instructor.workflow.csv_safe import safe_dict
 
 COLUMNS = ["assignment", "student_id", "timestamp", "score", "max_score", "tasks", "notes"]
 

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from instructor.workflow.cells import read_cell, safe_dict
+from instructor.workflow.csv_safe import read_cell, safe_dict
 
 #: Canvas (lib/content_zipper.rb): ``<name>[_LATE]_<user id>_<attachment id>_<file>``,
 #: or ``<name>[_LATE]_<user id>_text.html`` / ``_link.html``; ``anon_<id>`` when graded
@@ -161,7 +161,7 @@ def read_handins(assignment: str, root: Path) -> dict[str, dict[str, str]]:
 
 def write_handins(assignment: str, root: Path, found: list[Hand]) -> None:
     """Add (or replace) these students' rows of ``lms/<assignment>_handins.csv`` (every
-    cell safe to open in a spreadsheet: :mod:`instructor.workflow.cells`)."""
+    cell safe to open in a spreadsheet: :mod:`instructor.workflow.csv_safe`)."""
     rows = read_handins(assignment, root)
     for hand in found:
         rows[hand.student] = {"student": hand.student, "lms": hand.lms,
