@@ -34,6 +34,7 @@ help:
 	@echo "make site   the course website in build/site/html (every notebook run in full mode)"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
+	@echo "     | lms-feedback [LMS=canvas|moodle]"
 	@echo "make bench-notebooks | bench-reference | bench-grading | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
@@ -123,7 +124,7 @@ SCOPE      ?=
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde merge-shards feedback grades
-.PHONY: report similarity lms-export
+.PHONY: report similarity lms-export lms-feedback
 
 release: setup          ## notebooks/ -> release/ (student version)
 	$(INSTRUCTOR) release --assignment $(ASSIGNMENT)
@@ -156,7 +157,10 @@ similarity: setup       ## similar answers per task, side by side in the report
 	$(INSTRUCTOR) similarity --assignment $(ASSIGNMENT)
 
 lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<ASSIGNMENT>_<LMS>.csv
-	$(INSTRUCTOR) lms-export --assignment $(ASSIGNMENT) --lms $(LMS) $(FROM) $(if $(MAPPING),--mapping $(MAPPING)) $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks)
+	$(INSTRUCTOR) lms-export --assignment $(ASSIGNMENT) --lms $(LMS) $(FROM) $(if $(MAPPING),--mapping $(MAPPING)) $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks) $(if $(POINTS),--points $(POINTS)) $(if $(COLUMN),--column "$(COLUMN)")
+
+lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_feedback_<LMS>.zip (bulk upload)
+	$(INSTRUCTOR) lms-feedback --assignment $(ASSIGNMENT) $(if $(LMS),--lms $(LMS))
 
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=

@@ -10,6 +10,7 @@
     report       reports/<assignment>/index.html: scores, test cells, flags (+ CSV)
     similarity   pairs of similar answers, per task, into the report
     lms-export   the gradebook CSV downloaded from Canvas or Moodle, with grades filled in
+    lms-feedback the feedback pages as one zip for Canvas' or Moodle's bulk feedback upload
     sample-class synthetic submissions to try all of this on
 """
 
@@ -124,19 +125,25 @@ def cmd_similarity(args) -> None:
     from instructor.analytics import pairs
     from instructor.analytics.graded import load
     from instructor.analytics.report import report_dir, write_report
+    from instructor.workflow.lms_download import read_handins
 
     name = _one(args.assignment, "similarity")
     graded = load(name)
     result = pairs.run(graded, report_dir(name), threshold=args.threshold)
+    names = {k: r.get("name", "") for k, r in read_handins(name, ROOT).items()}
+
+    def who(student: str) -> str:  # the LMS's name beside its id
+        return f"{student} ({names[student]})" if names.get(student) else student
+
     for task in result["tasks"]:
         for m in task["key"]:
-            print(f"task {task['task']}: {m['student']} is a near-copy of the public answer "
-                  f"key ({m['score']:.0%})")
+            print(f"task {task['task']}: {who(m['student'])} is a near-copy of the public "
+                  f"answer key ({m['score']:.0%})")
     for task in result["tasks"]:
         print(f"task {task['task']}: {len(task['pairs'])} pair(s) at or above "
               f"{args.threshold:.0%} among {task['answers']} answers")
         for p in task["pairs"][:10]:
-            print(f"  {p['score']:5.0%}  {p['a']}  {p['b']}")
+            print(f"  {p['score']:5.0%}  {who(p['a'])}  {who(p['b'])}")
     page = write_report(name, graded=graded)
     print(f"side by side in {page}#similarity (a prompt to read both answers; no grade "
           "was changed)")
@@ -154,12 +161,27 @@ def cmd_lms_export(args) -> None:
                          "or the assignment's grading worksheet)")
     dest = Path(args.to) if args.to else ROOT / "lms" / f"{name}_{args.lms}.csv"
     done = fill(load(name), args.lms, source, dest, read_mapping(args.mapping),
-                column=args.column, overwrite=args.overwrite, tasks=args.tasks)
+                column=args.column, overwrite=args.overwrite, tasks=args.tasks,
+                points=args.points)
     for line in done.summary():
         print(line)
     if done.not_in_lms or done.ambiguous:
         print("unmatched students: see above; their grades are not in the file",
               file=sys.stderr)
+
+
+def cmd_lms_feedback(args) -> None:
+    from instructor.workflow.lms_feedback import write_feedback_zip
+
+    name = _one(args.assignment, "lms-feedback")
+    dest, zipped, left = write_feedback_zip(name, args.lms)
+    for note in left:
+        print(f"left out: {note}")
+    print(f"{dest}: the feedback of {len(zipped)} student(s), named for "
+          + ("Canvas' Upload Submissions" if dest.stem.endswith("canvas") else
+             "Moodle's Upload multiple feedback files in a zip"))
+    if not zipped:
+        raise SystemExit("lms-feedback: no student's feedback was zipped")
 
 
 def cmd_sample_class(args) -> None:
@@ -181,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                        ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
                        ("grades", cmd_grades), ("report", cmd_report),
                        ("similarity", cmd_similarity), ("lms-export", cmd_lms_export),
+                       ("lms-feedback", cmd_lms_feedback),
                        ("sample-class", cmd_sample_class)]:
         p = sub.add_parser(name)
         p.set_defaults(func=func)
@@ -188,8 +211,11 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--assignment", "-a", default=None,
                            help="assignment name(s), comma-separated (default: all)")
         if name == "collect":
-            p.add_argument("source", help="folder with <student>/ or <student>.zip entries, "
-                           "or a zip of such a folder")
+            p.add_argument("source", help="Canvas' or Moodle's bulk download of the "
+                           "assignment as it comes (a zip, or the folder it unpacks to: "
+                           "the LMS's ids become the student ids), or a folder with "
+                           "<student id>/ or <student id>.zip entries, or a zip of one; "
+                           "a download in no known layout is refused, nothing written")
         if name in ("autograde", "feedback"):
             p.add_argument("--student", "-s", default=None, help="student id(s), comma-separated")
         if name == "autograde":
@@ -231,6 +257,12 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--overwrite", action="store_true",
                            help="replace grades the LMS export already holds")
             p.add_argument("--tasks", action="store_true", help="a column per task too")
+            p.add_argument("--points", type=float, default=None,
+                           help="the LMS column's maximum, when the export carries none "
+                           "(Moodle's gradebook export) or to override it")
+        if name == "lms-feedback":
+            p.add_argument("--lms", choices=["canvas", "moodle"], default=None,
+                           help="default: the LMS the hand-ins were collected from")
         if name == "sample-class":
             p.add_argument("--dest", default="sample_class")
             p.add_argument("-n", type=int, default=6, help="students per assignment")

@@ -4,9 +4,14 @@ The names follow each LMS's own code (see docs/instructors.md, "Handing in throu
 LMS"): Canvas' ``ContentZipper`` (``lib/content_zipper.rb``: the sortable name
 lower-cased with every character that is not a letter, digit or ``_`` removed, then
 ``LATE`` for a late submission, the user id, the attachment id and the file's display
-name) and Moodle's ``assign::download_submissions`` (``mod/assign/locallib.php``: a
-folder ``<full name>_<participant id>_assignsubmission_file_`` per student). Canvas'
-gradebook export and Moodle's grading worksheet are written with their own columns.
+name) and Moodle's ``mod_assign\\downloader`` (``mod/assign/classes/downloader.php``,
+Moodle 4.1 and later: a folder ``<full name>_<participant id>_assignsubmission_<plugin>``
+per student and submission plugin, or flat files with that prefix) or, before 4.1,
+``assign::download_submissions`` (``mod/assign/locallib.php``: the same folder with a
+trailing ``_``). Names go through Moodle's ``clean_filename`` (PARAM_FILE: control
+characters and ``&<>"`|':\\/`` removed). Canvas' gradebook export
+(``lib/gradebook_exporter.rb``: an optional row of "Manual Posting" marks, then "Points
+Possible") and Moodle's grading worksheet are written with their own columns.
 """
 
 from __future__ import annotations
@@ -54,10 +59,20 @@ def canvas_name(student: Student, attachment: int, display: str) -> str:
     return f"{prefix}_{attachment}_{display}"
 
 
-def moodle_folder(student: Student) -> str:
-    """The folder of one participant's files in Moodle's *Download all submissions*."""
-    name = student.full.replace("_", " ")
-    return f"{name}_{student.moodle_id}_assignsubmission_file_"
+def _clean_filename(text: str) -> str:
+    """Moodle's ``clean_filename`` (``clean_param(..., PARAM_FILE)``)."""
+    return re.sub(r"[\x00-\x1f\x7f&<>\"`|':\\/]", "", text)
+
+
+def moodle_prefix(student: Student) -> str:
+    """``downloader::get_student_prefix``: the full name (``_`` made a space), the id."""
+    return _clean_filename(f"{student.full.replace('_', ' ')}_{student.moodle_id}")
+
+
+def moodle_folder(student: Student, plugin: str = "file", version: str = "4.1") -> str:
+    """The folder of one participant's files of one plugin in Moodle's download."""
+    return f"{moodle_prefix(student)}_assignsubmission_{plugin}" + (
+        "_" if version == "3" else "")
 
 
 def canvas_download(students: list[Student], dest: Path, first_attachment: int = 70001
@@ -71,25 +86,47 @@ def canvas_download(students: list[Student], dest: Path, first_attachment: int =
     return dest
 
 
-def moodle_download(students: list[Student], dest: Path) -> Path:
+def moodle_download(students: list[Student], dest: Path, version: str = "4.1",
+                    folders: bool = True, onlinetext: bool = False) -> Path:
+    """Moodle's *Download all submissions*: ``version`` "4.1" (downloader.php, 4.1 to
+    5.x) or "3" (locallib.php, 3.x to 4.0); "Download submissions in folders" on or off;
+    with the online text plugin on, each student's ``onlinetext.html`` (the plugin's
+    ``get_files``, string ``onlinetextfilename``) beside their files."""
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
         for student in students:
-            for display, content in student.files:
-                zf.writestr(f"{moodle_folder(student)}/{display}", content)
+            plugins = [("file", student.files)]
+            if onlinetext:
+                page = f"<!DOCTYPE html><html><body><p>{student.first}</p></body></html>"
+                plugins.append(("onlinetext", [("onlinetext.html", page.encode())]))
+            for plugin, files in plugins:
+                for display, content in files:
+                    if folders:
+                        name = f"{moodle_folder(student, plugin, version)}/{display}"
+                    else:
+                        name = _clean_filename(f"{moodle_prefix(student)}_assignsubmission_"
+                                               f"{plugin}_{display}")
+                    zf.writestr(name, content)
     return dest
 
 
-def canvas_gradebook(students: list[Student], column: str, points: float = 10) -> str:
-    """Canvas' gradebook export (Grades > Export > Export Entire Gradebook)."""
+def canvas_gradebook(students: list[Student], column: str, points: float = 10,
+                     manual_posting: bool = False) -> str:
+    """Canvas' gradebook export (Grades > Export > Export Entire Gradebook): with
+    ``manual_posting``, the row Canvas writes above Points Possible when an assignment's
+    grades are posted manually (empty identity cells, "Manual Posting" in its column); a
+    name that begins with ``=`` is written ``="<name>"`` (``student_name``)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column,
-                "Current Score", "Final Score"])
-    w.writerow(["    Points Possible", "", "", "", "", f"{points:.2f}", "(read only)",
+                "Quiz 1 (88124)", "Current Score", "Final Score"])
+    if manual_posting:
+        w.writerow(["", "", "", "", "", "Manual Posting", "", "", ""])
+    w.writerow(["    Points Possible", "", "", "", "", f"{points:.2f}", "5.00", "(read only)",
                 "(read only)"])
     for s in students:
-        w.writerow([s.sortable, s.canvas_id, f"S{s.canvas_id}", s.email.split("@")[0],
-                    "Section A", "", "", ""])
+        name = f'="{s.sortable}"' if s.sortable.lstrip().startswith("=") else s.sortable
+        w.writerow([name, s.canvas_id, f"S{s.canvas_id}", s.email.split("@")[0],
+                    "Section A", "", "4.00", "", ""])
     return out.getvalue()
 
 
@@ -98,7 +135,7 @@ def moodle_worksheet(students: list[Student], max_grade: float) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["Identifier", "Full name", "Email address", "Status", "Grade",
-                "Maximum Grade", "Grade can be changed", "Last modified (submission)",
+                "Maximum grade", "Grade can be changed", "Last modified (submission)",
                 "Last modified (grade)", "Feedback comments"])
     for s in students:
         w.writerow([f"Participant {s.moodle_id}", s.full, s.email,

@@ -142,7 +142,9 @@ def test_canvas_new_column_when_the_assignment_is_not_there(graded, tmp_path):
 
 def test_moodle(graded, tmp_path, mapping):
     source = _write(tmp_path, "moodle.csv", MOODLE)
-    out = fill(graded, "moodle", source, tmp_path / "out.csv", mapping)
+    with pytest.raises(SystemExit, match="carries no maximum grade"):
+        fill(graded, "moodle", source, tmp_path / "out.csv", mapping)
+    out = fill(graded, "moodle", source, tmp_path / "out.csv", mapping, points=12)
     rows = _rows(tmp_path / "out.csv")
     col = "Assignment: 02 stacked autoencoders (Real)"
     assert list(rows[0]) == MOODLE.splitlines()[0].split(",")  # the export's own columns
@@ -337,10 +339,11 @@ def test_collect_follows_no_link_and_writes_nowhere_else(tmp_path):
 
 
 @pytest.mark.parametrize("lms", ["canvas", "moodle-worksheet", "moodle-gradebook"])
-def test_lms_export_finds_every_collected_student_without_a_mapping(tmp_path, lms):
+def test_lms_export_finds_every_collected_student_by_the_lms_id(tmp_path, lms):
     """collect from the LMS's download, then fill the same LMS's file: every student
-    matched on the id (Canvas' user id, Moodle's participant id) or, in Moodle's
-    gradebook export, the full name its download gave."""
+    matched on the id (Canvas' user id, Moodle's participant id). Moodle's gradebook
+    export carries no participant id: refused, saying which mapping it needs; with the
+    mapping, every student is found."""
     from instructor.workflow.collect import collect
     from tests.lms_downloads import (
         canvas_download,
@@ -363,13 +366,297 @@ def test_lms_export_finds_every_collected_student_without_a_mapping(tmp_path, lm
                        "moodle-worksheet": moodle_worksheet(students, 10),
                        "moodle-gradebook": moodle_gradebook(students, "hw")}[lms],
                       encoding="utf-8")
-    out = fill(graded, kind, source, tmp_path / "out.csv")
+    mapping = None
+    if lms == "moodle-gradebook":
+        with pytest.raises(SystemExit, match="MAPPING=") as refused:
+            fill(graded, kind, source, tmp_path / "out.csv", points=10)
+        assert "912301" in str(refused.value) and "Email address" in str(refused.value)
+        assert not (tmp_path / "out.csv").exists()
+        mapping = {str(s.moodle_id): s.email for s in students}
+    out = fill(graded, kind, source, tmp_path / "out.csv", mapping, points=None if
+               lms != "moodle-gradebook" else 10)
     assert out.not_in_lms == [] and out.not_in_gradebook == [] and out.ambiguous == []
     col = {"canvas": "hw (5501)", "moodle-worksheet": "Grade",
            "moodle-gradebook": "Assignment: hw (Real)"}[lms]
     rows = [r for r in _rows(tmp_path / "out.csv") if "Points Possible" not in
             r.get("Student", "")]
     assert [r[col] for r in rows] == [str(n) for n in range(len(students))]
+
+
+def test_a_grade_never_lands_in_a_row_by_name(tmp_path):
+    """The attack (issue 56.4): with Moodle's plain-text gradebook export, a student who
+    hands in under another's full name (students may edit their Moodle name) had their
+    score written into that student's row. The row is found by an id or not at all."""
+    from instructor.workflow.collect import collect
+    from tests.lms_downloads import Student, moodle_download, moodle_gradebook
+
+    root, text = _course(tmp_path)
+    nb = text.encode()
+    victim = Student("Bảo", "Nguyen", 4104, 912304, [])
+    mallory = Student("Bảo", "Nguyen", 4199, 912399, [("hw.ipynb", nb)])  # renamed self
+    collect(moodle_download([mallory], tmp_path / "dl.zip"), "hw", root)
+    graded = GradedClass("hw", root, [], {}, [], [Submission("912399", 10.0, 10.0)])
+    source = tmp_path / "export.csv"
+    source.write_text(moodle_gradebook([victim], "hw"), encoding="utf-8")
+    with pytest.raises(SystemExit, match="a name is no id"):
+        fill(graded, "moodle", source, tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()  # before: 10 written in Bảo Nguyen's row
+
+
+def _canvas_export(points: str = "10.00", manual: bool = True, column: str = "hw (5501)"
+                   ) -> str:
+    return (f"Student,ID,SIS User ID,SIS Login ID,Section,{column},Current Score\n"
+            + (",,,,,Manual Posting,\n" if manual else "")
+            + f"    Points Possible,,,,,{points},(read only)\n"
+            "\"Chen, Zoë\",4102,S2,zchen,A,,\n\"Diallo, Amara\",4107,S7,adiallo,A,,\n")
+
+
+def test_scores_go_on_the_lms_scale_and_manual_posting_stays_in_place(tmp_path, capsys,
+                                                                      monkeypatch):
+    """3/3 into a Canvas column out of 10 is 10, into a Moodle worksheet out of 100.00 is
+    100; the scale is said; Canvas' Manual Posting row stays where Canvas put it and is
+    nobody's row."""
+    from tests.lms_downloads import Student, moodle_worksheet
+
+    subs = [Submission("4102", 3.0, 3.0), Submission("4107", 1.5, 3.0)]
+    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [], subs)
+    source = _write(tmp_path, "c.csv", _canvas_export())
+    out = fill(graded, "canvas", source, tmp_path / "out.csv")
+    rows = _rows(tmp_path / "out.csv")
+    assert [r["Student"] for r in rows[:2]] == ["", "    Points Possible"]
+    assert rows[0]["hw (5501)"] == "Manual Posting" and rows[1]["hw (5501)"] == "10.00"
+    assert {r["ID"]: r["hw (5501)"] for r in rows[2:]} == {"4102": "10", "4107": "5"}
+    assert out.not_in_gradebook == []
+    assert "written out of 10" in "\n".join(out.summary())
+    people = [Student("Zoë", "Chen", 4102, 912302), Student("Amara", "Diallo", 4107, 912307)]
+    subs = [Submission("912302", 3.0, 3.0), Submission("912307", 1.0, 3.0)]
+    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [], subs)
+    source = _write(tmp_path, "w.csv", moodle_worksheet(people, 100))
+    fill(graded, "moodle", source, tmp_path / "w_out.csv")
+    assert [r["Grade"] for r in _rows(tmp_path / "w_out.csv")] == ["100", "33.33"]
+
+
+@pytest.mark.parametrize("case", ["no points possible", "no such column", "nobody matched",
+                                  "worksheet without a maximum"])
+def test_lms_export_refuses_and_exits_non_zero(tmp_path, monkeypatch, case):
+    """No silent zero: each of these stops lms-export with a message, nothing written."""
+    from tests.lms_downloads import Student, moodle_worksheet
+
+    ids = ["4102", "4107"] if case != "nobody matched" else ["9", "10"]
+    graded = GradedClass(A, tmp_path, [TestCell("t-a", "t", 3)], {}, [],
+                         [Submission(i, 3.0, 3.0) for i in ids])
+    monkeypatch.setattr("instructor.analytics.graded.load", lambda *a, **k: graded)
+    column = "02 Stacked autoencoders (5501)"
+    lms, text, extra = "canvas", _canvas_export(column=column), []
+    said = {"no points possible": "no Points Possible", "no such column": "no column",
+            "nobody matched": "no student of the gradebook was found",
+            "worksheet without a maximum": "Maximum grade"}[case]
+    if case == "no points possible":
+        text = _canvas_export(points="", column=column)
+    elif case == "no such column":
+        extra = ["--column", "Homework 9"]
+    elif case == "worksheet without a maximum":
+        lms = "moodle"
+        text = moodle_worksheet([Student("Zoë", "Chen", 4102, 4102)], 10).replace(
+            "10.00", "")
+    source = _write(tmp_path, "export.csv", text)
+    with pytest.raises(SystemExit, match=said) as stopped:
+        main(["lms-export", "-a", A, "--lms", lms, str(source), "--to",
+              str(tmp_path / "out.csv"), *extra])
+    assert stopped.value.code not in (0, None)
+    assert not (tmp_path / "out.csv").exists()
+    # the same export, put right, is written
+    if case != "nobody matched":
+        fixed = _canvas_export(column=column) if lms == "canvas" else \
+            text.replace(",,Yes", ",10.00,Yes")
+        main(["lms-export", "-a", A, "--lms", lms, str(_write(tmp_path, "e.csv", fixed)),
+              "--to", str(tmp_path / "out.csv")])
+        assert (tmp_path / "out.csv").is_file()
+
+
+@pytest.mark.parametrize("variant", ["4.1 folders, online text", "4.1 flat", "3 folders",
+                                     "3 flat"])
+def test_moodle_downloads_of_every_supported_version(tmp_path, variant):
+    """Moodle 4.1+ (downloader.php: no trailing '_', online-text folders beside the
+    files) and 3.x-4.0 (locallib.php), folders on and off: every student under the
+    participant id, once, their online text among their files."""
+    from instructor.workflow.collect import collect
+    from instructor.workflow.lms_download import read_handins
+    from tests.lms_downloads import Student, moodle_download
+
+    root, text = _course(tmp_path)
+    nb = text.encode()
+    students = [Student("Amara", "Diallo", 4107, 912301, [("hw.ipynb", nb)]),
+                Student("Jürgen", "O'Brien", 4108, 912302, [("hw (1).ipynb", nb),
+                                                             ("notes.pdf", b"%PDF")])]
+    version = variant.split()[0]
+    download = moodle_download(students, tmp_path / "dl.zip", version=version,
+                               folders="folders" in variant,
+                               onlinetext="online" in variant)
+    report = collect(download, "hw", root)
+    assert sorted(report) == ["912301", "912302"]
+    assert sorted(p.name for p in (root / "submitted").iterdir()) == ["912301", "912302"]
+    assert (root / "submitted/912302/hw/hw.ipynb").is_file()
+    assert (root / "submitted/912302/hw/notes.pdf").is_file()
+    assert (root / "submitted/912301/hw/onlinetext.html").is_file() == ("online" in variant)
+    handins = read_handins("hw", root)
+    assert handins["912302"]["name"] == "Jürgen OBrien"  # Moodle's clean_filename
+    assert handins["912302"]["lms"] == "moodle"
+
+
+@pytest.mark.parametrize("entries", [
+    ["Amara Diallo/hw.ipynb", "Zoë Chen/hw.ipynb"],             # names, not ids
+    ["Amara Diallo_912301_assignsubmission_file__extra/hw.ipynb"],  # near Moodle's
+    ["chen_zoe_4102_70001_hw.ipynb", "notes/hw.ipynb"],         # Canvas and something else
+])
+def test_a_download_in_no_known_layout_stops_collect_before_it_writes(tmp_path, entries):
+    import zipfile
+
+    from instructor.workflow.collect import collect
+    root, text = _course(tmp_path)
+    with zipfile.ZipFile(tmp_path / "dl.zip", "w") as zf:
+        for name in entries:
+            zf.writestr(name, text)
+    with pytest.raises(SystemExit, match="no layout collect knows") as stopped:
+        collect(tmp_path / "dl.zip", "hw", root)
+    assert repr(entries[0].split("/")[0]) in str(stopped.value) or "such as" in str(
+        stopped.value)
+    assert not (root / "submitted").exists() and not (root / "lms").exists()
+
+
+def test_an_odd_file_name_costs_that_file_only(tmp_path):
+    """A Canvas attachment named with a backslash (``notes\\draft.txt``) stopped collect
+    for the whole class (TypeError); now it costs that one file, with a note."""
+    import zipfile
+
+    from instructor.workflow.collect import collect
+
+    root, text = _course(tmp_path)
+    with zipfile.ZipFile(tmp_path / "dl.zip", "w") as zf:
+        zf.writestr("chenzoë_4102_70001_hw.ipynb", text)
+        zf.writestr("chenzoë_4102_70002_notes\\draft.txt", "draft")
+        zf.writestr("dialloamara_4107_70003_hw.ipynb", text)
+    report = collect(tmp_path / "dl.zip", "hw", root)
+    assert sorted(report) == ["4102", "4107"]
+    assert (root / "submitted/4102/hw/hw.ipynb").is_file()
+    assert any("draft.txt" in n and "left out" in n for n in report["4102"])
+    assert report["4107"] == []
+
+
+def test_csv_cells_are_safe_to_open_and_read_back(tmp_path):
+    """A full name or an attachment name that begins with '=' (or +, -, @, a tab, a
+    carriage return) is neutralised in lms/<A>_handins.csv as OWASP says (a leading
+    quote), and read back as it was; lms-export still finds the student by id."""
+    import csv as csv_module
+
+    from instructor.workflow.collect import collect
+    from instructor.workflow.csv_safe import read_cell, safe_cell
+    from instructor.workflow.lms_download import handins_path, read_handins
+    from tests.lms_downloads import Student, canvas_download, moodle_download, moodle_worksheet
+
+    formulas = ["=1+1", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    plain = ["plain", "-", "-1.5", "+1", "3"]  # text, Moodle's no-grade, numbers
+    for text in formulas + plain + ["'=x", "'"]:
+        assert read_cell(safe_cell(text)) == text
+    assert all(safe_cell(t) == "'" + t for t in formulas)
+    assert all(safe_cell(t) == t for t in plain)
+    root, text = _course(tmp_path)
+    evil = Student("=HYPERLINK(1)", "Evans", 4109, 912309,
+                   [("hw.ipynb", text.encode()), ("=cmd.pdf", b"%PDF"), ("@x.txt", b"x")])
+    collect(moodle_download([evil], tmp_path / "m.zip", version="3"), "hw", root)
+    with handins_path("hw", root).open(newline="", encoding="utf-8") as f:
+        raw = list(csv_module.DictReader(f))[0]
+    assert raw["name"].startswith("'=") and raw["files"].startswith("'=cmd.pdf")
+    assert all(not v.startswith(("=", "+", "-", "@", "\t", "\r")) for v in raw.values())
+    handins = read_handins("hw", root)
+    assert handins["912309"]["name"] == "=HYPERLINK(1) Evans"
+    graded = GradedClass("hw", root, [TestCell("t-a", "t", 3)], {}, [],
+                         [Submission("912309", 3.0, 3.0)])
+    source = _write(tmp_path, "w.csv", moodle_worksheet([evil], 3))
+    fill(graded, "moodle", source, tmp_path / "out.csv")
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as f:
+        row = list(csv_module.DictReader(f))[0]
+    assert row["Grade"] == "3" and row["Full name"].startswith("'=")
+    collect(canvas_download([evil], tmp_path / "c.zip"), "hw", root)
+    with handins_path("hw", root).open(newline="", encoding="utf-8") as f:
+        raw = {r["student"]: r for r in csv_module.DictReader(f)}["4109"]
+    assert read_handins("hw", root)["4109"]["files"].split(" | ")[1] == "=cmd.pdf"
+
+
+def test_lms_feedback_names_parse_back_by_each_importers_rule(tmp_path):
+    """The feedback zip's names, read by a reimplementation of each LMS's importer:
+    Canvas' (the first two all-digit parts of the name split on '_': the user id and an
+    attachment of that student's submission) and Moodle's (the first path part split on
+    '_' into at least four: the participant id, then a plugin)."""
+    import zipfile
+
+    from instructor.workflow.collect import collect
+    from instructor.workflow.lms_feedback import write_feedback_zip
+    from tests.lms_downloads import Student, canvas_download, moodle_download
+
+    root, text = _course(tmp_path)
+    nb = text.encode()
+    students = [Student("Zoë", "Chen", 4102, 912302, [("hw.ipynb", nb)], late=True),
+                Student("Amara_X", "Diallo 2", 4107, 912307, [("notes.pdf", b"%PDF"),
+                                                              ("hw.ipynb", nb)])]
+    for lms in ("canvas", "moodle"):
+        write = canvas_download if lms == "canvas" else moodle_download
+        collect(write(students, tmp_path / f"{lms}.zip"), "hw", root)
+        ids = [str(s.canvas_id if lms == "canvas" else s.moodle_id) for s in students]
+        for i in ids:
+            page = root / "feedback" / i / "hw"
+            page.mkdir(parents=True)
+            (page / "hw.html").write_text(f"<p>{i}</p>")
+            (page / "GRADING_NOTES.txt").write_text("notes")
+        # the LMS is the hand-ins' own while they come from one
+        dest, zipped, left = write_feedback_zip("hw", None if lms == "canvas" else lms,
+                                                root=root)
+        assert dest.name == f"hw_feedback_{lms}.zip" and sorted(zipped) == ids and not left
+        with zipfile.ZipFile(dest) as zf:
+            names = zf.namelist()
+            got = {}
+            for name in names:
+                who = (_canvas_importer(name, tmp_path / f"{lms}.zip") if lms == "canvas"
+                       else _moodle_importer(name, ids))
+                assert who is not None, name
+                got.setdefault(who[0], []).append(who[1])
+                assert zf.read(name) in (f"<p>{who[0]}</p>".encode(), b"notes")
+        assert {k: sorted(v) for k, v in got.items()} == {
+            i: (["hw.ipynb"] * 2 if lms == "canvas" else ["GRADING_NOTES.txt", "hw.html"])
+            for i in ids}
+
+
+def _canvas_importer(name: str, download) -> tuple[str, str] | None:
+    """Canvas' rule: user id and attachment id, the first two all-digit parts; the
+    attachment must be one of that user's in the download. Gives (user id, the
+    attachment's file name)."""
+    import re
+    import zipfile
+
+    parts = name.split("/")[-1].split("_")
+    digits = [p for p in parts if re.fullmatch(r"\d+", p)][:2]
+    if len(digits) < 2:
+        return None
+    user, attachment = digits
+    with zipfile.ZipFile(download) as zf:
+        for member in zf.namelist():
+            if f"_{user}_{attachment}_" in member:
+                return user, member.split(f"_{user}_{attachment}_", 1)[1]
+    return None
+
+
+def _moodle_importer(name: str, participants: list[str]) -> tuple[str, str] | None:
+    """Moodle's rule: the first path part that splits on '_' (at most 5) into four or
+    more, with a participant's id second and a plugin third and fourth."""
+    parts = name.split("/")
+    while parts:
+        info = parts.pop(0).split("_", 4)
+        if len(info) < 4 or not info[1].isdigit() or info[1] not in participants:
+            continue
+        if (info[2], info[3]) != ("assignsubmission", "file"):
+            continue
+        return info[1], "/".join([*([info[4]] if len(info) > 4 and info[4] else []), *parts])
+    return None
 
 
 def test_a_notebook_over_the_cap_is_left_out_with_the_graders_note(tmp_path, monkeypatch):
@@ -411,3 +698,15 @@ def test_a_member_that_cannot_be_stored_is_left_out_and_the_class_goes_on(tmp_pa
     assert (root / "submitted/bob/hw/hw.ipynb").is_file()
     notes = " ".join(report["ann"])
     assert "could not be stored" in notes and "inner.txt" in notes
+
+
+def test_the_report_shows_each_name_beside_the_id_escaped(tmp_path):
+    from instructor.analytics.report import _link, _who
+    from instructor.workflow.lms_download import Hand, write_handins
+
+    write_handins("hw", tmp_path, [Hand("912301", "moodle", "912301",
+                                        "<b>Amara</b> & =Diallo")])
+    graded = GradedClass("hw", tmp_path, [], {}, [], [Submission("912301", 1.0, 1.0)])
+    assert _who(graded, "912301") == \
+        "912301 <span class=name>(&lt;b&gt;Amara&lt;/b&gt; &amp; =Diallo)</span>"
+    assert _link(graded, "nobody", tmp_path) == "nobody"

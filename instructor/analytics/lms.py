@@ -1,11 +1,15 @@
 """Grades into Canvas or Moodle, through their own CSV import (no API token).
 
 The file written is the LMS's own export (Canvas' or Moodle's gradebook, or Moodle's
-grading worksheet), its rows and identity columns kept, with the assignment's column
-filled from the course's gradebook (on request, one column per task too). The formats,
-how students are matched and what the formats rely on: docs/instructors.md, "Grades
-into the LMS". A student of only one side is listed, never silently dropped; a grade the
-export already holds is kept unless ``overwrite``.
+grading worksheet), its rows kept in place and its identity columns kept, with the
+assignment's column filled from the course's gradebook on the LMS column's scale
+(Canvas' Points Possible, the worksheet's Maximum grade, or ``points`` for Moodle's
+gradebook export, which carries none); on request, one column per task too. A student
+is found by an id the LMS issued, never by a name. The formats and what they rely on:
+docs/instructors.md, "Grades into the LMS". A student of only one side is listed, never
+silently dropped; a grade the export already holds is kept unless ``overwrite``;
+nothing is written when no student matched, a maximum is missing, a named column is
+not there, or a student collected from the LMS's download cannot be found by its id.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from instructor.analytics.graded import GradedClass
+from instructor.workflow.csv_safe import safe_dict
 from instructor.workflow.lms_download import read_handins
 
 #: The export's columns that identify a student, by LMS, most specific first.
@@ -26,6 +31,8 @@ ID_COLUMNS = {
 }
 #: Moodle's grading worksheet: its identifier column, the prefix of each id, the grade.
 WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
+#: ... and its column of the assignment's maximum grade (string ``maxgrade``)
+WORKSHEET_MAX = "Maximum grade"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
 #: What Canvas (its `` (12345)``) and Moodle (``Assignment: ... (Real)``) add to a name.
@@ -50,9 +57,11 @@ class Export:
     not_in_gradebook: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    scales: list[str] = field(default_factory=list)
 
     def summary(self) -> list[str]:
-        lines = [f"{self.path}: column '{self.column}', {len(self.written)} grade(s) written"]
+        lines = [f"{self.path}: column '{self.column}', {len(self.written)} grade(s) written",
+                 *self.scales]
         if self.kept:
             lines.append(f"{len(self.kept)} existing grade(s) kept (pass --overwrite to "
                          "replace them): " + ", ".join(f"{w} ({theirs}; ours {ours})"
@@ -91,10 +100,17 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
 
 
 def _is_canvas_meta(row: dict[str, str]) -> bool:
-    """Canvas' rows under the header that are not students (``Points Possible``...)."""
-    name = (row.get("Student") or "").strip()
-    return name in ("Points Possible", "Muted", "Manual Posting") or (
-        not (row.get("ID") or "").strip() and (row.get("Student") or "").startswith(" "))
+    """Canvas' rows under the header that are not students: ``Points Possible`` and the
+    optional row of ``Manual Posting`` marks (no ID: lib/gradebook_exporter.rb)."""
+    return not (row.get("ID") or "").strip()
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        return None
+    return value if value > 0 else None
 
 
 def _same(text: str, value: float) -> bool:
@@ -108,16 +124,70 @@ def _fmt(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
+def _scale(header: list[str], rows: list[dict[str, str]], meta: list[dict[str, str]],
+           lms: str, target: str | None, points: float | None, source: Path) -> float | None:
+    """The LMS column's maximum: ``points`` if given, else what the export says; None for
+    a new Canvas column (Canvas takes the Points Possible written)."""
+    if points is not None:
+        return points
+    if lms == "canvas":
+        if target is None:
+            return None
+        row = next((r for r in meta if (r.get("Student") or "").strip() == "Points Possible"),
+                   {})
+        found = _number(row.get(target))
+        if found is None:
+            raise SystemExit(f"{source}: no Points Possible for '{target}' (the row Canvas "
+                             "exports under the header): give the assignment's points with "
+                             "POINTS=<n> (--points)")
+        return found
+    col = next((h for h in header if h.casefold() == WORKSHEET_MAX.casefold()), None)
+    if col:
+        found = {_number(r.get(col)) for r in rows}
+        if len(found) == 1 and None not in found:
+            return found.pop()
+        raise SystemExit(f"{source}: the worksheet's '{WORKSHEET_MAX}' is missing or not one "
+                         "number (a scale or marking guide?): give the maximum with "
+                         "POINTS=<n> (--points)")
+    raise SystemExit(f"{source}: Moodle's gradebook export carries no maximum grade: give "
+                     "the grade item's maximum (Gradebook setup, its Maximum grade) with "
+                     "POINTS=<n> (--points), or use the assignment's grading worksheet")
+
+
+def _index(people: list[dict[str, str]], cols: list[str]) -> dict[str, list[int]]:
+    index: dict[str, list[int]] = {}
+    for i, row in enumerate(people):
+        for col in cols:
+            value = (row.get(col) or "").strip()
+            if value:
+                index.setdefault(value.casefold(), []).append(i)
+                if "@" in value and col.lower().startswith("email"):
+                    index.setdefault(value.split("@", 1)[0].casefold(), []).append(i)
+                if col == WORKSHEET_ID and value.startswith(WORKSHEET_PREFIX):
+                    index.setdefault(value[len(WORKSHEET_PREFIX):].strip(), []).append(i)
+    return index
+
+
+def _lms_id_column(lms: str, header: list[str]) -> str | None:
+    """The column that holds the id a download of ``lms`` gives a student, if any."""
+    if lms == "canvas":
+        return "ID" if "ID" in header else None
+    return WORKSHEET_ID if WORKSHEET_ID in header else None
+
+
 def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
          mapping: dict[str, str] | None = None, column: str | None = None,
-         overwrite: bool = False, tasks: bool = False) -> Export:
-    """Write ``dest``: the LMS export ``source`` with ``graded``'s scores filled in."""
+         overwrite: bool = False, tasks: bool = False, points: float | None = None
+         ) -> Export:
+    """Write ``dest``: the LMS export ``source`` with ``graded``'s scores filled in, on
+    the LMS column's scale."""
     if lms not in ID_COLUMNS:
         raise SystemExit(f"LMS must be one of {', '.join(ID_COLUMNS)}, not {lms!r}")
     header, rows, bom = _read(source)
     mapping = mapping or {}
-    meta = [r for r in rows if lms == "canvas" and _is_canvas_meta(r)]
-    people = [r for r in rows if r not in meta]
+    meta_ids = {id(r) for r in rows if lms == "canvas" and _is_canvas_meta(r)}
+    meta = [r for r in rows if id(r) in meta_ids]
+    people = [r for r in rows if id(r) not in meta_ids]
     id_cols = [c for c in ID_COLUMNS[lms] if c in header]
     if lms == "canvas" and not {"ID", "SIS Login ID", "SIS User ID"} & set(header):
         raise SystemExit(f"{source}: no ID, SIS Login ID or SIS User ID column: is this "
@@ -126,43 +196,41 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
         raise SystemExit(f"{source}: none of the columns {', '.join(ID_COLUMNS[lms])}: is "
                          f"this {lms.capitalize()}'s grade export?")
 
-    # the assignment's column
+    # the assignment's column, and its scale
     wanted = _key(column or graded.assignment)
     decoration = _CANVAS_ID if lms == "canvas" else _MOODLE_ITEM
     target = next((h for h in header if _key(h) == wanted), None) or next(
         (h for h in header if _key(decoration.sub("", h)) == wanted), None)
     if lms == "moodle" and WORKSHEET_ID in header and WORKSHEET_GRADE in header:
         target = WORKSHEET_GRADE  # one assignment's worksheet: its grade column
-    out = Export(Path(dest), target or column or graded.assignment)
+    elif target is None and column:
+        raise SystemExit(f"{source}: no column '{column}' (--column); its columns: "
+                         + ", ".join(repr(h) for h in header))
+    out = Export(Path(dest), target or graded.assignment)
     if target is None:
-        out.notes.append(f"no column '{column or graded.assignment}' in the export: added "
-                         f"as a new column (the LMS creates the grade item on import)")
+        out.notes.append(f"no column '{graded.assignment}' in the export: added as a new "
+                         "column (the LMS creates the grade item on import)")
     task_cols = {t: f"{out.column}: {t}" for t in graded.tasks} if tasks else {}
 
-    # match students
-    index: dict[str, list[int]] = {}
-    for i, row in enumerate(people):
-        for col in id_cols:
-            value = (row.get(col) or "").strip()
-            if value:
-                index.setdefault(value.casefold(), []).append(i)
-                if "@" in value and col.lower().startswith("email"):
-                    index.setdefault(value.split("@", 1)[0].casefold(), []).append(i)
-                if col == WORKSHEET_ID and value.startswith(WORKSHEET_PREFIX):
-                    index.setdefault(value[len(WORKSHEET_PREFIX):].strip(), []).append(i)
-    names: dict[str, list[int]] = {}
-    if lms == "moodle" and {"First name", "Last name"} <= set(header):
-        for i, row in enumerate(people):
-            full = f"{row.get('First name', '')} {row.get('Last name', '')}"
-            names.setdefault(_key(full), []).append(i)
+    # match students by an id the LMS issued, never by a name
+    index = _index(people, id_cols)
+    own_col = _lms_id_column(lms, header)
+    own = _index(people, [own_col]) if own_col else {}
     handins = read_handins(graded.assignment, graded.root)
     matched: dict[int, str] = {}
+    needs_mapping: list[str] = []
     for sub in graded.submissions:
-        key = mapping.get(sub.student, sub.student).casefold()
-        hits = sorted(set(index.get(key, [])))
         handin = handins.get(sub.student, {})
-        if not hits and handin.get("lms") == lms and handin.get("name"):
-            hits = names.get(_key(handin["name"]), [])  # Moodle's download: its full name
+        if sub.student in mapping:
+            hits = index.get(mapping[sub.student].casefold(), [])
+        elif handin.get("lms") == lms:  # the id the LMS's download gave
+            if not own_col or sub.student.startswith("anon_"):
+                needs_mapping.append(sub.student)
+                continue
+            hits = own.get(sub.student.casefold(), [])
+        else:
+            hits = index.get(sub.student.casefold(), [])
+        hits = sorted(set(hits))
         if not hits:
             out.not_in_lms.append(sub.student)
         elif len(hits) > 1:
@@ -171,6 +239,31 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
             out.ambiguous.append(f"{sub.student} (same row as {matched[hits[0]]})")
         else:
             matched[hits[0]] = sub.student
+    if needs_mapping:
+        where = "Canvas' anonymous ids" if lms == "canvas" else (
+            "Moodle's participant ids (the download's), which only the assignment's "
+            "grading worksheet carries")
+        raise SystemExit(
+            f"{source}: {len(needs_mapping)} student(s) were collected under {where}, and "
+            f"this export has no column of them, so they cannot be found by an id (a name "
+            f"is no id: anyone can hand in under another's): "
+            + ", ".join(needs_mapping[:10]) + ". Use the assignment's grading worksheet "
+            "(Moodle) or give MAPPING=<csv> (--mapping) with rows nbgrader_id,lms_id, the "
+            "lms_id one of this export's columns " + ", ".join(id_cols) + "; "
+            f"lms/{graded.assignment}_handins.csv pairs each id with the name the download "
+            "gave. Nothing was written.")
+    if not matched:
+        raise SystemExit(f"{source}: no student of the gradebook was found in this export "
+                         f"(by {', '.join(id_cols)}): is it this course's, and this LMS's? "
+                         "Nothing was written.")
+    ours = graded.max_score or max((s.max_score for s in graded.submissions), default=0)
+    scale = _scale(header, people, meta, lms, target, points, Path(source))
+    factor = scale / ours if scale and ours else 1.0
+    out.scales.append(f"'{out.column}': the course's {_fmt(ours)} points written out of "
+                      f"{_fmt(scale if scale else ours)}" + (
+                          "" if scale else " (a new column: its Points Possible)"))
+    if task_cols:
+        out.scales.append("task columns: the course's points (new columns)")
     by_id = {s.student: s for s in graded.submissions}
     for i, row in enumerate(people):
         who = row.get("Student") or row.get("Full name") or " ".join(
@@ -180,17 +273,17 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
             out.not_in_gradebook.append(who.strip())
             continue
         sub = by_id[matched[i]]
-        values = {out.column: sub.score}
+        values = {out.column: sub.score * factor}
         values.update({col: sub.task_score(t, graded.tests) for t, col in task_cols.items()})
         wrote = False
         for col, value in values.items():
             theirs = (row.get(col) or "").strip()
-            ours = _fmt(value)
+            ours_text = _fmt(value)
             if theirs not in _EMPTY and not overwrite:
                 if not _same(theirs, value):
-                    out.kept.append((f"{who.strip()} [{col}]", theirs, ours))
+                    out.kept.append((f"{who.strip()} [{col}]", theirs, ours_text))
                 continue
-            row[col], wrote = ours, True
+            row[col], wrote = ours_text, True
         if wrote:
             out.written[sub.student] = who.strip()
 
@@ -199,16 +292,11 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
     if lms == "canvas":
         columns = [c for c in CANVAS_KEEP if c in header] + [
             c for c in header if c == out.column or c in task_cols.values()] + new_cols
-        points = {out.column: graded.max_score}
-        points.update({col: graded.task_max(t) for t, col in task_cols.items()})
+        given = {out.column: ours}
+        given.update({col: graded.task_max(t) for t, col in task_cols.items()})
         for row in (r for r in meta if (r.get("Student") or "").strip() == "Points Possible"):
-            for col, value in points.items():
-                theirs = (row.get(col) or "").strip()
-                if theirs and not _same(theirs, value):
-                    out.notes.append(f"Canvas says '{col}' is out of {theirs}, the gradebook "
-                                     f"out of {_fmt(value)}: scores are written in the "
-                                     "gradebook's points")
-                if not theirs:
+            for col, value in given.items():
+                if not (row.get(col) or "").strip():
                     row[col] = _fmt(value)
     else:
         columns = header + new_cols
@@ -217,5 +305,5 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
     with dest.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns, restval="", extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(meta + people)
+        writer.writerows(safe_dict(r) for r in rows)  # in the export's order
     return out

@@ -8,7 +8,6 @@ beside the report.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,15 +16,17 @@ import nbformat
 from instructor.analytics.graded import GradedClass
 from instructor.analytics.similarity import KEY_THRESHOLD, THRESHOLD, compare
 from instructor.engine.cells import nbgrader_meta
+from instructor.workflow.csv_safe import write_rows
 from instructor.workflow.export import task_of
 
 JSON_FILE = "similarity.json"
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:
-    """A CSV table beside the report page: ``header``, then ``rows``."""
+    """A CSV table beside the report page: ``header``, then ``rows`` (every cell safe to
+    open in a spreadsheet: :mod:`instructor.workflow.csv_safe`)."""
     with Path(path).open("w", newline="") as f:
-        csv.writer(f).writerows([header, *rows])
+        write_rows(f, [header, *rows])
 
 
 def answers_by_task(graded: GradedClass) -> dict[str, dict[str, str]]:

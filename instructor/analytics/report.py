@@ -19,6 +19,7 @@ from instructor.analytics import pairs as pairs_io
 from instructor.analytics.graded import GradedClass, load
 from instructor.analytics.items import LOW_DISCRIMINATION, ItemAnalysis, analyse
 from instructor.engine.inert import policy_tag
+from instructor.workflow.lms_download import read_handins
 
 REPORTS = "reports"
 
@@ -99,14 +100,31 @@ def figures(analysis: ItemAnalysis) -> dict[str, str]:
     return out
 
 
+def _name(graded: GradedClass, student: str) -> str:
+    """`` (<name>)``, escaped, when the LMS's download gave the student a name
+    (``lms/<assignment>_handins.csv``), else ``""``."""
+    names = graded.__dict__.get("_names")
+    if names is None:
+        names = graded.__dict__["_names"] = {
+            k: r.get("name", "") for k, r in read_handins(graded.assignment, graded.root).items()}
+    return f" <span class=name>({_e(names[student])})</span>" if names.get(student) else ""
+
+
+def _who(graded: GradedClass, student: str) -> str:
+    """The student's id and, beside it, their name, escaped."""
+    return _e(student) + _name(graded, student)
+
+
 def _link(graded: GradedClass, student: str, here: Path) -> str:
-    """A link to the student's feedback page (or graded notebook), relative to ``here``."""
+    """A link to the student's feedback page (or graded notebook), relative to ``here``,
+    and the student's name beside it."""
     a = graded.assignment
     for target in (graded.root / "feedback" / student / a / f"{a}.html",
                    graded.root / "autograded" / student / a / f"{a}.ipynb"):
         if target.exists():
-            return f'<a href="{_e(os.path.relpath(target, here))}">{_e(student)}</a>'
-    return _e(student)
+            return (f'<a href="{_e(os.path.relpath(target, here))}">{_e(student)}</a>'
+                    + _name(graded, student))
+    return _who(graded, student)
 
 
 def write_csvs(analysis: ItemAnalysis, graded: GradedClass, dest: Path) -> None:
@@ -168,7 +186,7 @@ def _key_section(result: dict, graded: GradedClass, here: Path) -> str:
         f"<td class=n>{_pct(m['score'])}</td><td class=n>{m['shared']}</td></tr>"
         for task, m in found]))
     for task, m in found:
-        parts.append(f"<details><summary>{_e(m['student'])} and the key, task "
+        parts.append(f"<details><summary>{_who(graded, m['student'])} and the key, task "
                      f"{_e(task['task'])}, {_pct(m['score'])}</summary>"
                      + _pair((m["student"], task["sources"][m["student"]], m["lines"]),
                              ("answer key", task["key_source"], m["key_lines"])) + "</details>")
@@ -203,7 +221,7 @@ def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> 
             continue
         if task["clusters"]:
             parts.append("<p>Clusters: " + "; ".join(
-                f"{i + 1}: " + ", ".join(_e(s) for s in g)
+                f"{i + 1}: " + ", ".join(_who(graded, s) for s in g)
                 for i, g in enumerate(task["clusters"])) + "</p>")
         anchor = f"pair-{_e(task['task'])}-"
         parts.append(_table("#|student A|student B|score|Jaccard|shared fingerprints|cluster", [
@@ -214,7 +232,8 @@ def similarity_section(result: dict | None, graded: GradedClass, here: Path) -> 
             for i, p in enumerate(pairs)]))
         for i, p in enumerate(pairs):
             parts.append(f'<details id="{anchor}{i + 1}"{" open" if i < 3 else ""}><summary>Pair '
-                         f"{i + 1}: {_e(p['a'])} and {_e(p['b'])}, {_pct(p['score'])} "
+                         f"{i + 1}: {_who(graded, p['a'])} and {_who(graded, p['b'])}, "
+                         f"{_pct(p['score'])} "
                          "(shared lines highlighted)</summary>"
                          + _pair((p["a"], task["sources"][p["a"]], p["lines_a"]),
                                  (p["b"], task["sources"][p["b"]], p["lines_b"])) + "</details>")
@@ -298,7 +317,7 @@ def render(graded: GradedClass, analysis: ItemAnalysis, similarity: dict | None,
         out.append("<p>None: no grader failure, review, repaired notebook or timeout.</p>")
     if analysis.missing:
         out.append("<p>In the gradebook without a submission (0 points in grades.csv): "
-                   + ", ".join(_e(s) for s in analysis.missing) + "</p>")
+                   + ", ".join(_who(graded, s) for s in analysis.missing) + "</p>")
 
     out.append('<h2 id="times">Grading times</h2>')
     times = sorted(analysis.seconds.items(), key=lambda kv: -kv[1])

@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import lzma
 import os
-import re
 import shutil
 import stat
 import tempfile
@@ -28,17 +27,15 @@ from instructor import ROOT
 from instructor.engine import limits
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import write_notes
-from instructor.workflow.lms_download import Hand, handins_path, hands, write_handins
+from instructor.workflow.lms_download import (
+    Hand,
+    handins_path,
+    hands,
+    layout,
+    write_handins,
+)
 
 _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
-
-
-def safe_student_id(name: str) -> str:
-    """A student id nbgrader accepts as a folder name: letters, digits, ``._-``."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
-    if not cleaned:
-        raise ValueError(f"cannot make a student id from {name!r}")
-    return cleaned
 
 
 def grade_ids(path: Path) -> set[str]:
@@ -157,7 +154,7 @@ class _Input:
         inner = [p.split("/", 1)[1] for p in self.sizes]
         # every entry inside is a folder: a class folder, not one student's
         return f"{tops.pop()}/" if all("/" in p for p in inner) \
-            or hands(inner, safe_student_id)[0] != "folders" else ""
+            or layout(inner) in ("canvas", "moodle") else ""
 
 
 class _Budget:
@@ -341,9 +338,9 @@ def collect(source: Path, assignment: str, root: Path = ROOT) -> dict[str, list[
         paths = [p[len(prefix):] for p in given.sizes]
         # a file at the top that is not a notebook or a zip is no student's (a README)
         paths = [p for p in paths if "/" in p or p.endswith((".zip", ".ipynb"))
-                 or hands([p], safe_student_id)[0] != "folders"]
-        kind, found = hands(paths, safe_student_id)
-        for note in given.notes:
+                 or layout([p]) in ("canvas", "moodle")]
+        kind, found, odd = hands(paths)  # an unknown layout stops here, nothing written
+        for note in given.notes + odd:
             print(f"collect: {note}")
         if kind != "folders":
             print(f"collect: {kind.capitalize()}'s download; the LMS's ids are the student "
@@ -364,7 +361,7 @@ def collect(source: Path, assignment: str, root: Path = ROOT) -> dict[str, list[
             if notebook is None and large_notebook:
                 notes = []  # the note on its size says it all
             late = [LATE_NOTE.format(lms=hand.lms.capitalize())] if hand.late else []
-            notes = late + left_out + notes
+            notes = late + hand.notes + left_out + notes
             _copy_tree(files, dest, notebook, assignment)
             (dest / "timestamp.txt").write_text(stamp)
             write_notes(dest, notes)

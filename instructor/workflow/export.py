@@ -10,6 +10,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import ExportPlugin
 
 from instructor.engine.notes import read_notes
+from instructor.workflow.csv_safe import safe_dict
 
 COLUMNS = ["assignment", "student_id", "timestamp", "score", "max_score", "tasks", "notes"]
 
@@ -61,5 +62,5 @@ class CourseCsvExport(ExportPlugin):
         with dest.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
-            writer.writerows(rows)
+            writer.writerows(safe_dict(r) for r in rows)  # safe to open in a spreadsheet
         self.log.info("Exported %d rows to %s", len(rows), dest)

@@ -1,0 +1,87 @@
+"""The class's feedback pages as one zip each LMS's bulk feedback upload takes.
+
+Each student collected from an LMS download (``lms/<assignment>_handins.csv``) gets the
+files of ``feedback/<id>/<assignment>/`` (the feedback page and ``GRADING_NOTES.txt``),
+named as the LMS's importer parses them (docs/instructors.md, "Feedback back to the
+students", cites the code):
+
+- **Canvas** (Assignments > the assignment > *Upload Submissions*;
+  ``Assignment#infer_comment_context_from_filename`` in app/models/assignment.rb): the
+  file's name split on ``_``, its first two all-digit parts are the user id and the id
+  of an attachment of that student's submission. Each file is named as the student's
+  hand-in was in the download, ``<name>[_LATE]_<user id>_<attachment id>_``, then its
+  own name. A hand-in with no attached file (a text entry) or graded anonymously cannot
+  be matched that way: it is listed, not zipped.
+- **Moodle** (*Upload multiple feedback files in a zip*;
+  ``assignfeedback_file_zip_importer::is_valid_filename_for_import`` in
+  mod/assign/feedback/file/importziplib.php): the first part of the path split on ``_``
+  into at least four gives the participant id (second) and a plugin (third and fourth):
+  ``<full name>_<participant id>_assignsubmission_file/<file>``.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from instructor import ROOT
+from instructor.workflow.lms_download import CANVAS, read_handins
+
+
+def _canvas_prefix(row: dict[str, str]) -> str | None:
+    """``<name>[_LATE]_<user id>_<attachment id>_`` of the student's first attached file
+    (the notebook first), or None."""
+    downloads = [d for d in row.get("download", "").split(" | ") if d]
+    downloads.sort(key=lambda d: not d.endswith(".ipynb"))
+    for name in downloads:
+        m = CANVAS.match(name)
+        if m and m["attachment"] and m["id"].isdigit():
+            return name[:m.start("file")]
+    return None
+
+
+def _moodle_prefix(row: dict[str, str]) -> str:
+    name = re.sub(r"[_/\\\x00-\x1f]+", " ", row.get("name") or "Participant").strip()
+    return f"{name or 'Participant'}_{row['lms_id']}_assignsubmission_file/"
+
+
+def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROOT,
+                       dest: Path | None = None) -> tuple[Path, list[str], list[str]]:
+    """``lms/<assignment>_feedback_<lms>.zip``; returns it, the students zipped and a
+    note per student left out. ``lms`` defaults to the one the hand-ins came from."""
+    root = Path(root)
+    handins = read_handins(assignment, root)
+    kinds = sorted({r["lms"] for r in handins.values() if r.get("lms")})
+    lms = lms or (kinds[0] if len(kinds) == 1 else None)
+    if lms not in ("canvas", "moodle"):
+        raise SystemExit(f"lms-feedback: lms/{assignment}_handins.csv lists hand-ins from "
+                         f"{' and '.join(kinds) or 'no LMS (collect its download first)'}: "
+                         "give LMS=canvas|moodle")
+    dest = Path(dest or root / "lms" / f"{assignment}_feedback_{lms}.zip")
+    zipped: list[str] = []
+    left: list[str] = []
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for student, row in sorted(handins.items()):
+            if row.get("lms") != lms:
+                continue
+            folder = root / "feedback" / student / assignment
+            files = sorted(p for p in folder.glob("*") if p.is_file()) if \
+                folder.is_dir() and not folder.is_symlink() else []
+            if not files:
+                left.append(f"{student}: no feedback in feedback/{student}/{assignment}/ "
+                            "(make feedback first)")
+                continue
+            prefix = _canvas_prefix(row) if lms == "canvas" else _moodle_prefix(row)
+            if prefix is None:
+                left.append(f"{student}: Canvas matches an uploaded file by the id of a file "
+                            "the student handed in, and this hand-in has none (a text entry "
+                            "or URL, or anonymous grading): upload the feedback in "
+                            "SpeedGrader")
+                continue
+            for path in files:
+                if not path.is_symlink():
+                    zf.write(path, prefix + path.name)
+            zipped.append(student)
+    return dest, zipped, left
