@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from instructor.engine import check_server, forking, sandbox
+from instructor.engine import check_server, forking, roles, sandbox
 from instructor.workflow.canary import grading_env
 
 pytestmark = pytest.mark.skipif(
@@ -134,3 +134,27 @@ def test_a_server_that_is_gone_sends_the_grading_back_to_spawning(server):
     time.sleep(1)
     with pytest.raises(OSError):
         forking.Forked(server, "{}", [os.open(os.devnull, os.O_WRONLY)] * 3)
+
+
+@pytest.mark.skipif(sandbox.grading_user() is None, reason="the grader is not root here")
+def test_a_server_that_cannot_start_says_why(tmp_path, monkeypatch):
+    """A folder above the server's made private again between its hand-over and bwrap's
+    start (what every pytest session's start does to ``pytest-of-<user>``): the server
+    stops at once, and the grading's error says why, from its log, not a bare reset."""
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o755)
+    launch = roles.launch
+
+    def then_closed(*args, **kwargs):
+        found = launch(*args, **kwargs)  # hands the server's folder over
+        closed.chmod(0o700)  # root's alone: the grading user can no longer pass
+        return found
+
+    monkeypatch.setattr(roles, "launch", then_closed)
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap"})
+    with check_server.running(1, closed, env) as [(path, server)]:
+        with pytest.raises(OSError) as stopped:
+            _check(path, "assert True")
+        server.wait()
+    assert "its log" in str(stopped.value) and "Permission denied" in str(stopped.value) \
+        and "check server ended: exit status 1" in str(stopped.value), stopped.value
