@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -158,3 +160,23 @@ def test_a_server_that_cannot_start_says_why(tmp_path, monkeypatch):
         server.wait()
     assert "its log" in str(stopped.value) and "Permission denied" in str(stopped.value) \
         and "check server ended: exit status 1" in str(stopped.value), stopped.value
+
+
+@pytest.mark.skipif(sandbox.grading_user() is None, reason="the grader is not root here")
+def test_another_pytest_session_starting_leaves_this_ones_sandboxed_folders_reachable(
+        tmp_path):
+    """Every pytest session makes ``pytest-of-<user>`` private again as it starts: this
+    session's folders are elsewhere (conftest.py), so a folder handed to the grading user
+    stays reachable by it while other sessions start on the machine."""
+    folder = tmp_path / "sandboxed"
+    folder.mkdir()
+    sandbox.hand_over(str(folder))
+    assert sandbox.reachable(str(folder), sandbox.grading_user())
+    other = tmp_path / "other"  # a session of no project's, with pytest's own defaults
+    other.mkdir()
+    (other / "test_other.py").write_text("def test_other(tmp_path):\n    pass\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "--rootdir", str(other), str(other)],
+                          cwd=other, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sandbox.reachable(str(folder), sandbox.grading_user()), tmp_path
