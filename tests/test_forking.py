@@ -116,7 +116,7 @@ def test_a_server_that_stops_before_its_first_fork_says_why_and_the_requester_re
         assert "test server stopped: RuntimeError: cannot reach its folder" in said, said
         assert "test server ended: exit status 1" in said, said
         log = (tmp_path / "test-server-0.log").read_text()
-        assert log.splitlines()[-1] == "test server ended: exit status 1", log
+        assert log.splitlines()[-1] == "grader: test server ended: exit status 1", log
 
 
 def test_a_server_killed_from_outside_has_its_end_in_its_log(tmp_path):
@@ -131,4 +131,4 @@ def test_a_server_killed_from_outside_has_its_end_in_its_log(tmp_path):
     with pool.running(1, tmp_path / "stopped", _waiting):
         pass
     log = (tmp_path / "stopped" / "test-server-0.log").read_text()
-    assert log == "test server started\n", log
+    assert log == "grader: test server started\n", log

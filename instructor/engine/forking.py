@@ -104,6 +104,7 @@ def _become(child, fds: list[int], sockets) -> None:
     in place, ``child`` run; never returns."""
     code = 1
     try:
+        faulthandler.disable()  # the server's: a child reports as a spawned one would
         os.setpgid(0, 0)
         die_with_parent()  # ends with its server
         for sock in sockets:
@@ -236,9 +237,9 @@ def tail(out, size: int = TAIL_BYTES) -> str:
     return out.read().decode("utf-8", "replace")
 
 
-#: What the grader writes in a server's log when it starts it, and when the server ends
-#: (unless the grader stopped it): ``<name> started``, ``<name> ended: <exit status>``.
-STARTED, ENDED = " started", " ended: "
+#: How the grader's own lines in a server's log begin: ``grader: <name> started`` when it
+#: starts it, ``grader: <name> ended: <exit status>`` when the server ends unasked.
+GRADER, STARTED, ENDED = "grader: ", " started", " ended: "
 
 
 def said(path: str, wait: float = 0.0) -> str:
@@ -253,9 +254,11 @@ def said(path: str, wait: float = 0.0) -> str:
                 lines = [line.strip() for line in tail(f, 8192).splitlines() if line.strip()]
         except OSError:
             return ""
-        starts = [i for i, line in enumerate(lines) if line.endswith(STARTED)]
+        starts = [i for i, line in enumerate(lines)
+                  if line.startswith(GRADER) and line.endswith(STARTED)]
         lines = lines[starts[-1] + 1:] if starts else lines
-        if (lines and ENDED in lines[-1]) or time.monotonic() >= deadline:
+        ended = lines and lines[-1].startswith(GRADER) and ENDED in lines[-1]
+        if ended or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     return f"; its log ({log}) ends: " + " | ".join(line[:300] for line in lines[-3:]) \
@@ -320,7 +323,7 @@ def _start(name: str, stem: str, command) -> subprocess.Popen:
         listen.listen(4)
         argv, options = command(listen.fileno(), stem)
         with open(f"{stem}.log", "ab") as log:  # outside any sandbox's view
-            log.write(f"{name}{STARTED}\n".encode())
+            log.write(f"{GRADER}{name}{STARTED}\n".encode())
             log.flush()
             server = subprocess.Popen(argv, pass_fds=(listen.fileno(),),
                                       stdin=subprocess.DEVNULL, stdout=log,
@@ -341,7 +344,7 @@ def _watch(name: str, server: subprocess.Popen, log: str) -> None:
     with contextlib.suppress(ValueError):
         how += f" ({signal.Signals(signal_number).name})" if signal_number else ""
     with contextlib.suppress(OSError), open(log, "a") as out:
-        out.write(f"{name}{ENDED}{how}\n")
+        out.write(f"{GRADER}{name}{ENDED}{how}\n")
 
 
 def _stop(servers: list[tuple[str, subprocess.Popen]]) -> None:
