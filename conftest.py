@@ -55,20 +55,21 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config) -> None:
-    """The session's temporary folders (``tmp_path``) under ``course-tests-of-<uid>`` in
+    """The session's temporary folders (``tmp_path``) in ``course-tests-<uid>/s<n>/t`` in
     the temporary folder, numbered and kept as pytest keeps its own (the last three
-    sessions'), not under pytest's ``pytest-of-<user>``: each pytest session of the user
-    on the machine makes that one private again (``chmod go-rwx``) as it starts, which
-    shuts the grading user out of the sandboxed folders below it between their hand-over
-    and bwrap's start (docs/grading.md, "What the grader touches")."""
+    sessions'; paths no longer than its own, for the sockets in them), not under
+    pytest's ``pytest-of-<user>``: each pytest session of the user on the machine makes
+    that one private again (``chmod go-rwx``) as it starts, which shuts the grading user
+    out of the sandboxed folders below it between their hand-over and bwrap's start
+    (docs/grading.md, "What the grader touches")."""
     if config.option.basetemp is not None or hasattr(config, "workerinput"):
         return  # given, or an xdist worker's (under its controller's)
     temp = os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
-    root = Path(temp, f"course-tests-of-{os.getuid()}")
+    root = Path(temp, f"course-tests-{os.getuid()}")
     root.mkdir(mode=0o700, exist_ok=True)
     found = os.lstat(root)
     if stat.S_ISLNK(found.st_mode) or found.st_uid != os.getuid():
         return  # not this user's own (as pytest refuses its own): pytest's default
-    session = make_numbered_dir_with_cleanup(root=root, prefix="session-", mode=0o700, keep=3,
+    session = make_numbered_dir_with_cleanup(root=root, prefix="s", mode=0o700, keep=3,
                                              lock_timeout=LOCK_TIMEOUT, register=atexit.register)
-    config.option.basetemp = str(session / "run")  # xdist's workers: run/popen-gw<i>
+    config.option.basetemp = str(session / "t")  # pytest empties it; the lock stays beside

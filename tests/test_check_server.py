@@ -143,7 +143,7 @@ def test_a_server_that_cannot_start_says_why(tmp_path, monkeypatch):
     """A folder above the server's made private again between its hand-over and bwrap's
     start (what every pytest session's start does to ``pytest-of-<user>``): the server
     stops at once, and the grading's error says why, from its log, not a bare reset."""
-    closed = tmp_path / "closed"
+    closed = tmp_path / "shut"
     closed.mkdir(mode=0o755)
     launch = roles.launch
 
