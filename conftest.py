@@ -3,7 +3,14 @@
 # The notebooks' claims, checked on the suite's nbval run (tests/nbval_claims.py).
 pytest_plugins = ["tests.nbval_claims"]
 
+import atexit  # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+from _pytest.pathlib import LOCK_TIMEOUT, make_numbered_dir_with_cleanup  # noqa: E402
 
 #: The suite's longest files, longest first (per-file seconds of an idle `make test` at
 #: eb314b2: the matrix's class 885 s, the VAE matrix 384 s, the exchange 159 s, ...).
@@ -44,3 +51,25 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     """The longest files first, each file's items in their own order (a stable sort)."""
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config) -> None:
+    """The session's temporary folders (``tmp_path``) in ``course-tests-<uid>/s<n>/t`` in
+    the temporary folder, numbered and kept as pytest keeps its own (the last three
+    sessions'; paths no longer than its own, for the sockets in them), not under
+    pytest's ``pytest-of-<user>``: each pytest session of the user on the machine makes
+    that one private again (``chmod go-rwx``) as it starts, which shuts the grading user
+    out of the sandboxed folders below it between their hand-over and bwrap's start
+    (docs/grading.md, "What the grader touches")."""
+    if config.option.basetemp is not None or hasattr(config, "workerinput"):
+        return  # given, or an xdist worker's (under its controller's)
+    temp = os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
+    root = Path(temp, f"course-tests-{os.getuid()}")
+    root.mkdir(mode=0o700, exist_ok=True)
+    found = os.lstat(root)
+    if stat.S_ISLNK(found.st_mode) or found.st_uid != os.getuid():
+        return  # not this user's own (as pytest refuses its own): pytest's default
+    session = make_numbered_dir_with_cleanup(root=root, prefix="s", mode=0o700, keep=3,
+                                             lock_timeout=LOCK_TIMEOUT, register=atexit.register)
+    config.option.basetemp = str(session / "t")  # pytest empties it; the lock stays beside

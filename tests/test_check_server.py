@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
-from instructor.engine import check_server, forking, sandbox
+from instructor.engine import check_server, forking, roles, sandbox
 from instructor.workflow.canary import grading_env
 
 pytestmark = pytest.mark.skipif(
@@ -134,3 +136,47 @@ def test_a_server_that_is_gone_sends_the_grading_back_to_spawning(server):
     time.sleep(1)
     with pytest.raises(OSError):
         forking.Forked(server, "{}", [os.open(os.devnull, os.O_WRONLY)] * 3)
+
+
+@pytest.mark.skipif(sandbox.grading_user() is None, reason="the grader is not root here")
+def test_a_server_that_cannot_start_says_why(tmp_path, monkeypatch):
+    """A folder above the server's made private again between its hand-over and bwrap's
+    start (what every pytest session's start does to ``pytest-of-<user>``): the server
+    stops at once, and the grading's error says why, from its log, not a bare reset."""
+    closed = tmp_path / "shut"
+    closed.mkdir(mode=0o755)
+    launch = roles.launch
+
+    def then_closed(*args, **kwargs):
+        found = launch(*args, **kwargs)  # hands the server's folder over
+        closed.chmod(0o700)  # root's alone: the grading user can no longer pass
+        return found
+
+    monkeypatch.setattr(roles, "launch", then_closed)
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap"})
+    with check_server.running(1, closed, env) as [(path, server)]:
+        with pytest.raises(OSError) as stopped:
+            _check(path, "assert True")
+        server.wait()
+    assert "its log" in str(stopped.value) and "Permission denied" in str(stopped.value) \
+        and "check server ended: exit status 1" in str(stopped.value), stopped.value
+
+
+@pytest.mark.skipif(sandbox.grading_user() is None, reason="the grader is not root here")
+def test_another_pytest_session_starting_leaves_this_ones_sandboxed_folders_reachable(
+        tmp_path):
+    """Every pytest session makes ``pytest-of-<user>`` private again as it starts: this
+    session's folders are elsewhere (conftest.py), so a folder handed to the grading user
+    stays reachable by it while other sessions start on the machine."""
+    folder = tmp_path / "sandboxed"
+    folder.mkdir()
+    sandbox.hand_over(str(folder))
+    assert sandbox.reachable(str(folder), sandbox.grading_user())
+    other = tmp_path / "other"  # a session of no project's, with pytest's own defaults
+    other.mkdir()
+    (other / "test_other.py").write_text("def test_other(tmp_path):\n    pass\n")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "no:xdist", "--rootdir", str(other), str(other)],
+                          cwd=other, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sandbox.reachable(str(folder), sandbox.grading_user()), tmp_path

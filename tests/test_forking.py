@@ -9,8 +9,11 @@ forking (tests/test_check_server.py and tests/test_nbgrader_server.py fork throu
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
+
+import pytest
 
 from instructor.engine import forking
 from instructor.engine.forking import Pool
@@ -82,3 +85,50 @@ def test_the_grader_reads_only_the_end_of_a_childs_output():
         text = forking.tail(out)
     assert len(text) == forking.TAIL_BYTES
     assert text.splitlines()[-1] == "GraderCheckFailed: why"
+
+
+SAYS_WHY = """
+import sys, time
+from instructor.engine import forking
+
+def body():
+    time.sleep(float(sys.argv[1]))
+    raise RuntimeError("cannot reach its folder")
+
+forking.run("test server", body)
+"""
+
+
+def _failing(fd: int, stem: str):
+    return [sys.executable, "-c", SAYS_WHY, "1"], {}
+
+
+def test_a_server_that_stops_before_its_first_fork_says_why_and_the_requester_reports_it(
+        tmp_path):
+    """The server's last line and its exit status, in its log, are in the error the
+    requester raises (the grader's warning), not a bare connection reset."""
+    pool = Pool("test server", "processes are spawned")
+    with pool.running(1, tmp_path, _failing) as [(path, server)]:
+        with pytest.raises(OSError) as refused:
+            forking.Forked(path, "{}", patience=60)  # connected while it starts
+        server.wait()
+        said = str(refused.value)
+        assert "test server stopped: RuntimeError: cannot reach its folder" in said, said
+        assert "test server ended: exit status 1" in said, said
+        log = (tmp_path / "test-server-0.log").read_text()
+        assert log.splitlines()[-1] == "grader: test server ended: exit status 1", log
+
+
+def test_a_server_killed_from_outside_has_its_end_in_its_log(tmp_path):
+    pool = Pool("test server", "processes are spawned")
+    with pool.running(1, tmp_path, _waiting) as [(path, server)]:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        with pytest.raises(OSError, match=r"test server ended: exit status -9 \(SIGKILL\)"):
+            forking.Forked(path, "{}")
+    # a server the pool stops at the end of its block ended as it should: no line
+    (tmp_path / "stopped").mkdir()
+    with pool.running(1, tmp_path / "stopped", _waiting):
+        pass
+    log = (tmp_path / "stopped" / "test-server-0.log").read_text()
+    assert log == "grader: test server started\n", log

@@ -63,6 +63,7 @@ def serve(listen: socket.socket, folder: str) -> None:
         os.makedirs(os.path.join(work, ".tmp"), exist_ok=True)
 
     fresh()
+    print("check server ready", file=sys.stderr, flush=True)
     forking.serve(listen, lambda fds: _child(fds, work), fds=5, clean=fresh)
 
 
@@ -98,11 +99,11 @@ def _clean(folder: str) -> None:
         except ChildProcessError:
             break  # none left
         if time.monotonic() > deadline:
-            raise SystemExit("check server: processes left in its sandbox would not end")
+            raise SystemExit("processes left in its sandbox would not end")
         time.sleep(0.01)
     for place in (folder, "/tmp", "/dev/shm"):
         if _empty(place, keep=folder if place != folder else None):
-            raise SystemExit(f"check server: {place} could not be emptied; stopping")
+            raise SystemExit(f"{place} could not be emptied")
 
 
 def _empty(place: str, keep: str | None) -> list[str]:
@@ -153,4 +154,4 @@ def running(count: int, folder, env: dict[str, str]):
 
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
-    serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2])
+    forking.run(POOL.name, lambda: serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2]))

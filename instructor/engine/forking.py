@@ -14,6 +14,7 @@ from the first line of its standard input, which the server never reads.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import os
 import queue
 import select
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 
@@ -30,6 +32,23 @@ from instructor.engine.sandbox import die_with_parent
 
 
 # ---------------------------------------------------------------- the server's side
+def run(name: str, body: Callable[[], None]) -> None:
+    """A server's life: ``body`` run, and why it stops said in one last line of its log
+    (its standard error), ``<name> stopped: <reason>``, as the requester reports it
+    (:class:`Forked`); a fatal signal leaves the Python stack there."""
+    faulthandler.enable()
+    try:
+        body()
+        reason = "it returned"
+    except SystemExit as end:
+        reason = str(end.code)
+    except BaseException as err:  # noqa: BLE001 - said, then the server ends
+        traceback.print_exc()
+        reason = f"{type(err).__name__}: {err}"
+    print(f"{name} stopped: {reason}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
 def serve(listen: socket.socket, child: Callable[[list[int]], None], fds: int = 2,
           clean: Callable[[], None] = lambda: None) -> None:
     """Fork one child per connection, one at a time, for ever. ``child(extra)`` runs in
@@ -58,7 +77,8 @@ def _serve_one(conn: socket.socket, listen: socket.socket, child, count: int) ->
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
-    except (OSError, ValueError):
+    except (OSError, ValueError) as err:
+        print(f"refused a request: {err}", file=sys.stderr, flush=True)
         for fd in fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -84,6 +104,7 @@ def _become(child, fds: list[int], sockets) -> None:
     in place, ``child`` run; never returns."""
     code = 1
     try:
+        faulthandler.disable()  # the server's: a child reports as a spawned one would
         os.setpgid(0, 0)
         die_with_parent()  # ends with its server
         for sock in sockets:
@@ -137,17 +158,20 @@ class Forked:
         # its output into a file, not a pipe: a process it leaves behind that still held
         # a pipe would keep its reader waiting
         self._out = tempfile.TemporaryFile()  # noqa: SIM115 - closed with this object
+        answer = b""
         try:
             self._conn.settimeout(patience)
             self._conn.connect(path)
             socket.send_fds(self._conn, [b"fork"], [stdin_r, self._out.fileno(), *fds])
-            if self._line() != b"forked":
+            answer = self._line()
+            if answer != b"forked":
                 raise ConnectionRefusedError(f"the server at {path} did not fork")
         except (OSError, ValueError) as err:
             os.close(stdin_w)
             self._out.close()
             self._conn.close()
-            raise OSError(str(err)) from err
+            gone = not isinstance(err, TimeoutError) and answer != b"refused"
+            raise OSError(f"{err}{said(path, wait=2.0 if gone else 0.0)}") from err
         finally:
             os.close(stdin_r)
         self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
@@ -205,12 +229,40 @@ class Forked:
 TAIL_BYTES = 2 ** 20
 
 
-def tail(out) -> str:
-    """The last :data:`TAIL_BYTES` of ``out``, a file a child wrote (its size capped by
-    the child's ``RLIMIT_FSIZE``): never all of it into the grader's memory."""
+def tail(out, size: int = TAIL_BYTES) -> str:
+    """The last ``size`` bytes of ``out``, a file a child wrote (its size capped by the
+    child's ``RLIMIT_FSIZE``): never all of it into the grader's memory."""
     out.seek(0, os.SEEK_END)
-    out.seek(max(0, out.tell() - TAIL_BYTES))
+    out.seek(max(0, out.tell() - size))
     return out.read().decode("utf-8", "replace")
+
+
+#: How the grader's own lines in a server's log begin: ``grader: <name> started`` when it
+#: starts it, ``grader: <name> ended: <exit status>`` when the server ends unasked.
+GRADER, STARTED, ENDED = "grader: ", " started", " ended: "
+
+
+def said(path: str, wait: float = 0.0) -> str:
+    """What the log of the server at ``path`` (beside its socket) says since it started,
+    its last three lines, as ``; its log ... ends: ...`` (empty without one); a server
+    gone is waited for, at most ``wait`` seconds, until its log says how it ended."""
+    log = path.removesuffix(".sock") + ".log"
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with open(log, "rb") as f:
+                lines = [line.strip() for line in tail(f, 8192).splitlines() if line.strip()]
+        except OSError:
+            return ""
+        starts = [i for i, line in enumerate(lines)
+                  if line.startswith(GRADER) and line.endswith(STARTED)]
+        lines = lines[starts[-1] + 1:] if starts else lines
+        ended = lines and lines[-1].startswith(GRADER) and ENDED in lines[-1]
+        if ended or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    return f"; its log ({log}) ends: " + " | ".join(line[:300] for line in lines[-3:]) \
+        if lines else f"; its log ({log}) says nothing"
 
 
 # ---------------------------------------------------------------- the grading run's pool
@@ -234,7 +286,7 @@ class Pool:
             try:
                 for i in range(count if self._free is None else 0):
                     stem = os.path.join(str(folder), f"{self.name.replace(' ', '-')}-{i}")
-                    servers.append((f"{stem}.sock", _start(stem, command)))
+                    servers.append((f"{stem}.sock", _start(self.name, stem, command)))
             except OSError as err:  # e.g. a socket path too long
                 print(f"warning: no {self.name} ({err}); {self.fallback}", file=sys.stderr)
                 _stop(servers)
@@ -263,7 +315,7 @@ class Pool:
             free.put(path)
 
 
-def _start(stem: str, command) -> subprocess.Popen:
+def _start(name: str, stem: str, command) -> subprocess.Popen:
     # the listening socket is closed here once the server holds it: the server's alone,
     # so when the server ends, connecting fails at once
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listen:
@@ -271,12 +323,32 @@ def _start(stem: str, command) -> subprocess.Popen:
         listen.listen(4)
         argv, options = command(listen.fileno(), stem)
         with open(f"{stem}.log", "ab") as log:  # outside any sandbox's view
-            return subprocess.Popen(argv, pass_fds=(listen.fileno(),),
-                                    stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, **options)
+            log.write(f"{GRADER}{name}{STARTED}\n".encode())
+            log.flush()
+            server = subprocess.Popen(argv, pass_fds=(listen.fileno(),),
+                                      stdin=subprocess.DEVNULL, stdout=log,
+                                      stderr=subprocess.STDOUT, **options)
+    threading.Thread(target=_watch, args=(name, server, f"{stem}.log"), daemon=True).start()
+    return server
+
+
+def _watch(name: str, server: subprocess.Popen, log: str) -> None:
+    """Once ``server`` ends, unless the grader stopped it, its exit status in its log: the
+    one line a server killed from outside cannot write."""
+    status = server.wait()
+    if getattr(server, "stopping", False):
+        return
+    # bwrap, the sandbox's first process, ends with 128 + the signal that ended the server
+    signal_number = -status if status < 0 else status - 128 if status > 128 else 0
+    how = f"exit status {status}"
+    with contextlib.suppress(ValueError):
+        how += f" ({signal.Signals(signal_number).name})" if signal_number else ""
+    with contextlib.suppress(OSError), open(log, "a") as out:
+        out.write(f"{GRADER}{name}{ENDED}{how}\n")
 
 
 def _stop(servers: list[tuple[str, subprocess.Popen]]) -> None:
     for _path, server in servers:
+        server.stopping = True  # no line in its log (:func:`_watch`)
         server.kill()
         server.wait()

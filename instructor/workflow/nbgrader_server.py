@@ -76,5 +76,5 @@ def running(count: int, folder: Path):
 
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
-    preload()
-    forking.serve(socket.socket(fileno=int(sys.argv[1])), _child)
+    listen = socket.socket(fileno=int(sys.argv[1]))
+    forking.run(POOL.name, lambda: [preload(), forking.serve(listen, _child)])
