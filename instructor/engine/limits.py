@@ -76,7 +76,7 @@ def submission_file_count(environ: Environ = None) -> int:
 #: answer cell's outputs, may hold: parsed, each takes 8 to 100 bytes for 2 to 4 it takes
 #: in the file (a 3 MiB list of ``{}`` grows to 2 GiB). An honest notebook has thousands.
 MAX_JSON_VALUES = 200_000
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+"')
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string, escapes and all
 
 
 def json_values(raw: bytes) -> int:
