@@ -284,12 +284,19 @@ def test_an_answer_using_another_cells_name_fails_saying_answers_run_alone(answe
     assert "your answer cells on their own" in evalue
 
 
-def test_reaching_the_course_implementation_by_an_indirect_route_scores_0():
+@pytest.mark.parametrize("hidden", [False, True])
+def test_reaching_the_course_implementation_by_an_indirect_route_scores_0(hidden):
+    """Caught in the answer process; under hidden tests too, its words are the stripped
+    helpers', known to the grader word for word."""
     answer = ("import functools, importlib\nimport numpy as np\n"
               "importlib.import_module('helpers.metrics')\n"
               "def area(r):\n    one = np.ones((2, 2))\n"
               "    return functools.reduce(getattr, ['metrics', 'psnr'], helpers)(one, one)\n")
-    [(ename, evalue)] = checked_outside(submission(answer), setup="import helpers",
+    cells, release = submission(answer), release_cells()
+    if hidden:
+        for c in (cells[2], release[2]):
+            c.source = f"### BEGIN HIDDEN TESTS\n{TEST}\n### END HIDDEN TESTS\n"
+    [(ename, evalue)] = checked_outside(cells, release, setup="import helpers",
                                        course_implementations={"area": "psnr"})[2]
     assert ename == "UsesCourseImplementation", evalue
     assert "psnr is the course's own implementation" in evalue

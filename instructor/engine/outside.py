@@ -138,8 +138,8 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
 #: What a test passed through a model with code of the student's own shows: that code ran
 #: behind the checks (it could tell them from real use), so the instructor may read it
 #: (the OWN MODEL CODE flag, :func:`instructor.workflow.submission.notes_from_graded`).
-OWN_CODE_NOTE = ("[checked through your model's own code (a class or layer of yours, which "
-                 "ran behind the checks): the instructor may read it]\n")
+OWN_CODE_NOTE = ("[checked through your model's own code (a class, layer or function of yours, "
+                 "which ran behind the checks): the instructor may read it]\n")
 
 
 def stdout(text: str):
@@ -174,6 +174,8 @@ class OutsideCheck:
         self.verdicts_fd: int | None = None
         self.report_fd: int | None = None
         self.report: bytes | None = None
+        #: what the stripped helpers' functions say (:func:`stripped.messages`)
+        self.course_messages: set[str] = set()
 
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells
@@ -185,6 +187,7 @@ class OutsideCheck:
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
         stripped.strip_package(Path(HELPERS), names, Path(stripped_dir))
+        self.course_messages = stripped.messages(Path(HELPERS), names)
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         verdicts = report = None
@@ -348,6 +351,7 @@ class OutsideCheck:
         trusted = hidden.string_constants([c.source for c in self.release.cells
                                            if c.cell_type == "code"])
         trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
+        trusted |= self.course_messages  # what the stripped helpers say, word for word
         for index in sorted(tests):
             grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {
