@@ -155,8 +155,16 @@ class AnswerChannel:
             return True  # not built: nothing to call it with (the checks will)
         xs = [rng.normal(size=(3, *[d or 4 for d in s[1:]])).astype("float32") for s in shapes]
         x = xs[0] if len(xs) == 1 else xs
-        ours, again = (_as_list(model(x)) for _ in range(2))
-        theirs = _as_list(self.method(int(entry["handle"]), "call", x))
+        try:
+            ours, again = (_as_list(model(x)) for _ in range(2))
+        except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
+            return True
+        try:
+            theirs = _as_list(self.method(int(entry["handle"]), "call", x))
+        except (AnswerFailed, wire.RecordTooLarge):
+            raise
+        except Exception:  # noqa: BLE001 - the model there fails where its copy does not
+            return False
         if len(theirs) != len(ours) or not all(
                 not np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
                 or (np.shape(a) == np.shape(c) and np.allclose(a, c, rtol=1e-4, atol=1e-5))

