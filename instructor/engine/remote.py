@@ -4,9 +4,10 @@ live there, asked for data (docs/grading.md, "The answer process").
 A graded function here is :meth:`AnswerChannel.function`: calling it sends the arguments
 to the answer process (:mod:`instructor.engine.answers`), which runs the student's
 function on them. Models come back as ``.keras`` files, loaded with Keras' ``safe_mode``
-and no class of the student's own; one that cannot be (a class of its own, a ``Lambda``,
-its own ``train_step``) stays there behind a :class:`RemoteModel`, which forwards the
-few things a check may ask of a model. What a proxy reports about itself is the student's claim; the
+and no class of the student's own, and compared with the models there; one that is not
+Keras' own (a class or function of its own, a namesake, a ``Lambda``, its own
+``train_step``) stays there behind a :class:`RemoteModel`, which forwards the few things
+a check may ask of a model. What a proxy reports about itself is the student's claim; the
 checks that decide points probe behaviour (:mod:`helpers.grading.probes`). Anything else
 a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`: review.
 """
@@ -210,8 +211,8 @@ def _as_list(value: Any) -> list[np.ndarray]:
 
 def _models(value: Any):
     """The model entries of an encoded reply: ``model``, its file (None: not saved), and
-    ``own_code``, which decides only whether it comes as a proxy (a model loaded here is
-    built from Keras' and the course's classes alone)."""
+    ``handle``, the model in the answer process (a model loaded here is built from
+    Keras' and the course's classes alone)."""
     if isinstance(value, dict) and "model" in value:
         yield value
     elif isinstance(value, dict | list):
