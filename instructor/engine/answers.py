@@ -240,9 +240,10 @@ class Answers:
         if not saved:  # the models stay here (asked through their handles); arrays travel
             for _model, entry in writer.models:
                 entry["model"] = None
-        return {"result": encoded, "shared": writer.shared, "files": {
+        reply = {"result": encoded, "files": {
             path.name: base64.b64encode(path.read_bytes()).decode()
             for path in folder.iterdir() if saved or path.suffix == ".npy"}}
+        return {**reply, "shared": True} if writer.shared else reply
 
     def remember(self, obj) -> int:
         handle = id(obj)
