@@ -50,6 +50,36 @@ def test_a_notebook_over_the_cap_is_set_aside_unread(tmp_path):
     assert (tmp_path / "hw.ipynb.unreadable").exists()  # nbgrader ignores it: 0 points
 
 
+def test_a_notebook_of_millions_of_json_values_is_set_aside_unparsed(tmp_path):
+    """A list of empty objects in a markdown cell's metadata, 3 bytes each in the file
+    and about 100 parsed (issue 56: 31.5 MiB took the grading machine's 23 GiB): counted
+    before any parser, over the bound the notebook is set aside; honest ones are read."""
+    release = Release.of(_release())
+    nb = _release()
+    nb.cells.append(nbformat.v4.new_markdown_cell("hi", metadata={"x": [{}] * 400_000}))
+    _submit(tmp_path, nb)
+    notes = check_submission(tmp_path, "hw", release)
+    assert len(notes) == 1 and "JSON values" in notes[0] and "scores 0" in notes[0], notes
+    assert (tmp_path / "hw.ipynb.unreadable").exists()
+    strings = _release()  # as many brackets and commas inside strings: read
+    strings.cells[0].outputs = [nbformat.v4.new_output("stream", text="{}, [" * 400_000)]
+    _submit(tmp_path / "strings", strings)
+    assert check_submission(tmp_path / "strings", "hw", release) == []
+    assert limits.json_values(b'{"a": [1, {"b": "x,]"}], "c": "\\"\\", "d": 2}') == 6
+
+
+def test_a_report_line_of_millions_of_json_values_is_not_parsed():
+    """An answer cell writing a line of empty objects to its report descriptor (issue 53:
+    63 MiB grew the unsandboxed grader to 1.9 GiB): the line is not parsed, its cell
+    shows OutputTooLarge."""
+    from instructor.engine import outside
+
+    flood = '{"cell": 1, "output": {"output_type": "stream", "name": "stdout", "text": "", ' \
+            '"x": [' + "{}, " * 300_000 + '{}]}}\n{"cell": 1, "end": true}\n'
+    report, ended = outside.read_report(flood, {1})
+    assert [o["ename"] for o in report[1]] == ["OutputTooLarge"] and ended == {1}
+
+
 def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
     release = Release.of(_release())
     nb = _release()

@@ -14,8 +14,16 @@ SHAPES, LAYERS, TRAINING = (f"{TASK}-tests-{part}" for part in ("shapes", "layer
 def shared_layers() -> str:
     """Correct, Keras-blog style: ``auto`` is built on the encoder's own tensors, so the
     three models share layers without ``auto`` containing the encoder: Keras cannot save
-    them faithfully, and the outside check asks them through proxies (flagged)."""
+    them faithfully, so each is sent alone, its copy compared with it, and the outside
+    check asks them through proxies (not flagged: Keras' own code)."""
     return reference_with(("decoder(encoder(inputs))", "decoder(code)"))
+
+
+#: A namesake of Keras' relu, of the student's own: the identity (a linear autoencoder).
+OWN_RELU = "def relu(x):\n    return x\n\n\n"
+#: A namesake of Keras' binary cross-entropy that computes the squared error.
+OWN_LOSS = ("def binary_crossentropy(y_true, y_pred):\n"
+            "    return keras.ops.mean((y_true - y_pred) ** 2, axis=-1)\n\n\n")
 
 
 def reference_with(*replacements: tuple[str, str]) -> str:
@@ -40,6 +48,16 @@ def wrong_variants() -> dict[str, str]:
             'optimizer="adam"', 'optimizer=keras.optimizers.Adam(use_ema=True, '
             'ema_momentum=0.99999, ema_overwrite_frequency=1)')),
         # auto rebuilt from fresh layers: right shapes, but not decoder(encoder(x))
+        # Keras saves a function by its name: loaded by name, these were checked as
+        # Keras' own (6 of 6); the student's own code, they wait for review
+        "own_relu": OWN_RELU + reference_with(('activation="relu"', "activation=relu")),
+        "own_loss": OWN_LOSS + reference_with(('loss="binary_crossentropy"',
+                                               "loss=binary_crossentropy")),
+        "shared_own_sigmoid": "def sigmoid(x):\n    return keras.activations.sigmoid(x)\n\n\n"
+        + shared_layers().replace('activation="sigmoid"', "activation=sigmoid"),
+        # correct, but code of the student's own where the task needs none: review, saying why
+        "lambda_sigmoid": reference_with(('activation="sigmoid"',
+                                          "activation=lambda x: keras.activations.sigmoid(x)")),
         "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
             "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))")),
@@ -49,7 +67,11 @@ def wrong_variants() -> dict[str, str]:
 globals().update(grading.task_tests(grading.GradedTask(
     NOTEBOOK, TASK, points={SHAPES: 2.0, LAYERS: 2.0, TRAINING: 2.0},
     correct={"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS,
-             "shared_layers": shared_layers()},
+             "shared_layers": shared_layers(),
+             "keras_objects": reference_with(
+                 ('activation="relu"', "activation=keras.activations.relu"),
+                 ('loss="binary_crossentropy"', "loss=keras.losses.BinaryCrossentropy()"),
+                 ('optimizer="adam"', "optimizer=keras.optimizers.Adam()"))},
     wrong={
         "no_sigmoid": ({LAYERS}, "decoder activations"),
         "not_reversed": ({LAYERS}, "hidden layers reversed"),
@@ -59,5 +81,7 @@ globals().update(grading.task_tests(grading.GradedTask(
         "sgd": ({TRAINING}, "auto's optimizer"),
         "adam_moving_average": ({TRAINING}, "got 'adam (use_ema=True)'"),
         "not_shared": ({TRAINING}, "decoder(encoder(x))"),
+        **{name: ({SHAPES, LAYERS, TRAINING}, "code of your own")
+           for name in ("own_relu", "own_loss", "shared_own_sigmoid", "lambda_sigmoid")},
     },
     sources=wrong_variants)))

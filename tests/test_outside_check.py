@@ -257,6 +257,24 @@ def test_what_a_test_cell_prints_is_its_output_but_withheld_with_hidden_tests():
     assert [o.text for o in cells[2].outputs] == [WITHHELD_OUTPUT]
 
 
+@pytest.mark.parametrize("name", ["RecordTooLarge", "UsesCourseImplementation",
+                                  "AnswerFailed", "GraderCheckFailed"])
+def test_an_error_named_like_the_graders_is_the_students_and_shows_no_hidden_input(name):
+    """An answer's own exception named like one of the grader's outcomes, its message the
+    hidden test's input: the name is a string the student chose, shown as theirs (or, for
+    the stripped helpers' one, the outcome it maps to, 0 points either way), and the
+    message is withheld like any the answer process sent (issue 53)."""
+    answer = (f"class {name}(Exception):\n    pass\n"
+              f"def area(r):\n    raise {name}(f'hidden input {{r!r}}')\n")
+    cells, release = submission(answer), release_cells()
+    for c in (cells[2], release[2]):
+        c.source = "### BEGIN HIDDEN TESTS\nassert area(0.123) > 0\n### END HIDDEN TESTS\n"
+    [(ename, evalue)] = checked_outside(cells, release)[2]
+    assert "0.123" not in evalue and "hidden input" not in evalue, evalue
+    assert ename == ("UsesCourseImplementation" if name == "UsesCourseImplementation"
+                     else "Exception"), (ename, evalue)
+
+
 @pytest.mark.parametrize("answer", [
     "SCALE = PI\ndef area(r):\n    return SCALE * r * r\n",  # the cell itself fails
     "def area(r):\n    return PI * r * r\n"])                 # the call fails
@@ -266,12 +284,19 @@ def test_an_answer_using_another_cells_name_fails_saying_answers_run_alone(answe
     assert "your answer cells on their own" in evalue
 
 
-def test_reaching_the_course_implementation_by_an_indirect_route_scores_0():
+@pytest.mark.parametrize("hidden", [False, True])
+def test_reaching_the_course_implementation_by_an_indirect_route_scores_0(hidden):
+    """Caught in the answer process; under hidden tests too, its words are the stripped
+    helpers', known to the grader word for word."""
     answer = ("import functools, importlib\nimport numpy as np\n"
               "importlib.import_module('helpers.metrics')\n"
               "def area(r):\n    one = np.ones((2, 2))\n"
               "    return functools.reduce(getattr, ['metrics', 'psnr'], helpers)(one, one)\n")
-    [(ename, evalue)] = checked_outside(submission(answer), setup="import helpers",
+    cells, release = submission(answer), release_cells()
+    if hidden:
+        for c in (cells[2], release[2]):
+            c.source = f"### BEGIN HIDDEN TESTS\n{TEST}\n### END HIDDEN TESTS\n"
+    [(ename, evalue)] = checked_outside(cells, release, setup="import helpers",
                                        course_implementations={"area": "psnr"})[2]
     assert ename == "UsesCourseImplementation", evalue
     assert "psnr is the course's own implementation" in evalue
@@ -418,8 +443,8 @@ def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
 def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     """The report is written by the student's process, which can write it directly: a
     stream past the cell's output cap becomes one OutputTooLarge error; a line that is
-    not of a cell the grader sent (a float, deep nesting, another cell) is skipped, and
-    the notebook is still graded."""
+    not of a cell the grader sent (a float, another cell) is skipped, one over the line's
+    bound (deep nesting) is not parsed, and the notebook is still graded."""
     import json
 
     cells = submission()
@@ -440,6 +465,8 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     shown = [(o.output_type, o.get("ename")) for o in cells[1].outputs]
     if forged in ("big", "many"):
         assert shown == [("error", "OutputTooLarge")]
+    elif forged == "nested":  # over the line's bound: not parsed, the cell says so
+        assert shown[0] == ("error", "OutputTooLarge"), shown
     else:
         assert cells[1].execution_count is None and shown == [("stream", None)]
     assert all(o.get("ename") != "NeedsReview" for c in cells for o in c.get("outputs", []))

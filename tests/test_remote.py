@@ -36,10 +36,51 @@ def custom(n):
     auto.compile(optimizer="adam", loss="binary_crossentropy")
     return encoder, decoder, auto
 
-def shared(n):  # two models sharing a layer, neither inside the other: not saved
-    dense = keras.layers.Dense(2)
+def shared(n, activation=None):  # two models sharing a layer, neither inside the other
+    dense = keras.layers.Dense(2, activation=activation)
     a, b = keras.Input(shape=(n,)), keras.Input(shape=(n,))
     return keras.Model(a, dense(a)), keras.Model(b, dense(b)), np.arange(3.0)
+
+def relu(x):  # a namesake of Keras' relu, of the student's own: the identity
+    return x
+
+def binary_crossentropy(y_true, y_pred):  # a namesake computing the squared error
+    return keras.ops.mean((y_true - y_pred) ** 2, axis=-1)
+
+def namesakes(n, activation=relu, loss="binary_crossentropy", hidden=relu):
+    x = keras.Input(shape=(n,))
+    auto = keras.Model(x, keras.layers.Dense(n, activation=activation)(
+        keras.layers.Dense(2, activation=hidden)(x)))
+    auto.compile(optimizer="adam", loss=loss)
+    return auto
+
+def namesake_loss(n):
+    return namesakes(n, "sigmoid", binary_crossentropy, "relu")
+
+def keras_own(n, loss="binary_crossentropy"):
+    return namesakes(n, keras.activations.sigmoid, loss, "relu")
+
+def shared_own(n):
+    return shared(n, activation=relu)
+
+def lambda_activation(n):  # correct, written with a lambda: the student's own code
+    return namesakes(n, activation=lambda x: keras.activations.sigmoid(x))
+
+def equivalent_layer(n):  # a class of the student's own that computes what Dense does
+    class MyDense(keras.layers.Dense):
+        pass
+    x = keras.Input(shape=(n,))
+    return keras.Model(x, MyDense(n, activation="sigmoid")(x))
+
+def checked_by_name(n):  # the answer process's own check switched off (review flags gc)
+    import gc
+    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "has_own_code" in o
+                 and "Answers" in o]
+    saved, answers["has_own_code"] = answers["has_own_code"], lambda model, trusted: False
+    try:
+        return namesakes(n)
+    finally:
+        answers["has_own_code"] = saved
 """
 
 FUNCTIONS = """
@@ -110,6 +151,7 @@ def functions(tmp_path):
 X = np.random.default_rng(0).random((4, 4)).astype("float32")
 
 
+
 def test_standard_models_are_loaded_here(models):
     import keras
 
@@ -153,6 +195,39 @@ def test_models_that_cannot_be_saved_stay_there_and_the_arrays_still_come(models
     assert np.array_equal(array, [0.0, 1.0, 2.0])
     first.set_weights([np.ones((4, 2), "float32"), np.zeros(2, "float32")])
     assert np.array_equal(second.get_weights()[0], np.ones((4, 2)))  # still shared
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: m.namesakes(4),  # relu
+    lambda m: m.namesake_loss(4),  # binary_crossentropy
+    lambda m: m.shared_own(4)[0],  # shared layers, proxied anyway
+    lambda m: m.lambda_activation(4), lambda m: m.equivalent_layer(4),
+    lambda m: m.checked_by_name(4),  # the copy computes something else
+], ids=["relu", "loss", "shared", "lambda", "class", "unchecked"])
+def test_a_model_naming_code_of_the_students_own_is_never_keras_own(models, call):
+    """A function named like Keras' own loads in the checker as Keras' one: so a model
+    naming anything that is not the very object Keras ships is the student's own code,
+    decided here: a proxy, flagged, where the task allows one, else review."""
+    models.channel.own_classes, models.channel.proxied = True, False
+    model = call(models)
+    assert isinstance(model, RemoteModel) and models.channel.proxied
+    models.channel.own_classes = False
+    try:
+        with pytest.raises(wire.Unreadable, match="code of your own"):
+            call(models)
+    finally:
+        models.channel.own_classes = True
+
+
+def test_keras_own_models_shared_or_not_keep_no_flag(models):
+    models.channel.proxied = False
+    first, _second, _ = models.shared(4, activation="relu")
+    assert isinstance(first, RemoteModel) and not models.channel.proxied
+    import keras
+
+    for loss in ("binary_crossentropy", "mse"):
+        auto = models.keras_own(4, loss)
+        assert isinstance(auto, keras.Model) and not models.channel.proxied
 
 
 def test_what_a_proxy_does_not_forward_needs_review(models):

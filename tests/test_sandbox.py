@@ -299,3 +299,19 @@ def test_every_bind_path_is_resolved_first(tmp_path, monkeypatch):
         _command(code, box),
         cwd=box, env=sandbox_env(str(box)), capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "digits", done.stderr[-2000:]
+
+
+def test_no_per_user_quota_of_the_kernel_is_reachable(tmp_path):
+    """What counts against the grading user's quota across every namespace (user
+    namespaces, keys, inotify instances, POSIX message queues) is refused inside, so one
+    submission holding them all cannot leave none for the submissions beside it (issue
+    56: 96,359 nested user namespaces zeroed 9 of 16 students graded at the same time)."""
+    code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "def tried(result):\n    return 'made' if result >= 0 else ctypes.get_errno()\n"
+            "print('userns', tried(libc.unshare(0x10000000)))\n"  # CLONE_NEWUSER
+            "print('key', tried(libc.syscall(248, b'user', b'k', b'x', 1, -2)))\n"
+            "print('inotify', tried(libc.inotify_init1(0)))\n"
+            "print('mqueue', tried(libc.mq_open(b'/q', 0o102, 0o600, None)))\n")
+    found = dict(line.split() for line in _run(code, tmp_path).stdout.splitlines())
+    assert set(found) == {"userns", "key", "inotify", "mqueue"}, found
+    assert "made" not in found.values(), found

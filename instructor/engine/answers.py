@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import traceback
+import types
 from pathlib import Path
 
 HEADER = struct.Struct(">Q")
@@ -92,8 +93,8 @@ class Answers:
         self.tasks: dict[str, dict] = {}
         self.errors: dict[str, str] = {}
         self.objects: dict[int, object] = {}
-        #: task -> the classes its trusted cells (setup, context) defined, by identity
-        self.trusted_classes: dict[str, set[int]] = {}
+        #: task -> the classes and functions its trusted cells (setup, context) defined
+        self.trusted: dict[str, set[int]] = {}
         self.calls = 0
         self.shell = None
         #: where the answer cells' outputs go (None: nowhere), their caps, cells done
@@ -149,8 +150,8 @@ class Answers:
             context_error = answer_error = None
             for kind in ("context", "answers"):
                 if kind == "answers":  # what setup and context defined, before any answer
-                    self.trusted_classes[task] = {id(v) for v in namespace.values()
-                                                  if isinstance(v, type)}
+                    self.trusted[task] = {id(v) for v in namespace.values()
+                                          if isinstance(v, type) or callable(v)}
                 for item in sources.get(kind, []):
                     index, source = item if isinstance(item, list) else (None, item)
                     outputs = None
@@ -205,7 +206,7 @@ class Answers:
             result = function(*args, **kwargs)
         except NameError as err:  # it passed in the kernel: the name is another cell's
             return {"failed": f"{error_message(err)} ({ALONE})"}
-        reply = self._encode_result(result, self.trusted_classes.get(task, set()))
+        reply = self._encode_result(result, self.trusted.get(task, set()))
         changed = {str(i): wire.Writer().encode(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
                                              and np.array_equal(a, c, equal_nan=True))}
@@ -214,10 +215,11 @@ class Answers:
         return reply
 
     def _encode_result(self, result, trusted: set[int]) -> dict:
-        """The result as data, its models as ``.keras`` files; but a model with a class
-        of the student's own stays here (a proxy's handle, ``own_code``): loaded in
-        the checking process by its name, it would become the course's class of that
-        name, or fail to load."""
+        """The result as data, its models as ``.keras`` files (each alone when they share
+        layers: ``shared``, the checker then asks them here, its copies only checked
+        against them); but no file of a model with code of the student's own
+        (:func:`has_own_code`): loaded by its names in the checking process, it would
+        become Keras' namesakes, or fail to load. The checking process decides."""
         wire = _wire()
         self.calls += 1
         folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
@@ -229,10 +231,7 @@ class Answers:
                              "check outside your notebook"}
         for model, entry in writer.models:  # the checker may ask for it by its handle
             entry["handle"] = self.remember(model)
-        own = [entry for model, entry in writer.models if has_own_class(model, trusted)]
-        for entry in own:
-            entry["own_code"] = True
-        saved = not own  # else all stay here: models that share layers stay consistent
+        saved = not any(has_own_code(model, trusted) for model, _entry in writer.models)
         if saved:
             try:
                 writer.save_models()
@@ -241,9 +240,10 @@ class Answers:
         if not saved:  # the models stay here (asked through their handles); arrays travel
             for _model, entry in writer.models:
                 entry["model"] = None
-        return {"result": encoded, "files": {
+        reply = {"result": encoded, "files": {
             path.name: base64.b64encode(path.read_bytes()).decode()
             for path in folder.iterdir() if saved or path.suffix == ".npy"}}
+        return {**reply, "shared": True} if writer.shared else reply
 
     def remember(self, obj) -> int:
         handle = id(obj)
@@ -283,21 +283,58 @@ def _wire():
                                    "instructor.engine.wire")
 
 
-#: Where Keras' and the course's own classes live (a class from anywhere else, or a
-#: class the setup and context cells did not define, is the student's own).
+#: Where Keras' and the course's own classes and functions live.
 LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", "helpers")
 
 
-def has_own_class(model, trusted: set[int]) -> bool:
-    """Whether a class in ``model`` (itself or a layer in it) is neither Keras' nor one
-    ``trusted`` holds (the classes the task's setup and context cells defined)."""
+def shipped(obj, trusted: set[int]) -> bool:
+    """Whether ``obj`` (a class or a function) is the very one a library module ships
+    under its name (found there by its module and qualified name, and identical), or
+    one ``trusted`` holds: a namesake of the student's own is not."""
+    if id(obj) in trusted:
+        return True
+    obj = getattr(obj, "__func__", obj)  # a bound method: its function
+    found = sys.modules.get(getattr(obj, "__module__", None) or "")
+    if found is None or found.__name__.split(".")[0] not in LIBRARY_MODULES:
+        return False
+    for part in str(getattr(obj, "__qualname__", "")).split("."):
+        found = getattr(found, part, None)
+    return found is obj
+
+
+def _named(obj, trusted: set[int], depth: int = 0) -> bool:
+    """Whether every class, function and object ``obj`` names in its configuration (its
+    ``get_config`` keys, read as its attributes, three levels down) is a library's own."""
+    if isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType
+                  | types.MethodType | functools.partial):
+        return shipped(obj.func if isinstance(obj, functools.partial) else obj, trusted)
+    if not callable(getattr(obj, "get_config", None)):
+        return not callable(obj)  # a number, a string, a variable: data
+    if not shipped(type(obj), trusted):
+        return False
+    try:
+        values = [getattr(obj, key, None) for key in obj.get_config()
+                  if key not in ("layers", "name", "dtype", "build_config")]
+    except Exception:  # noqa: BLE001 - a configuration it cannot give: not Keras' own
+        return False
+    return depth >= 3 or all(_named(value, trusted, depth + 1) for value in values)
+
+
+def has_own_code(model, trusted: set[int]) -> bool:
+    """Whether ``model`` (itself, a layer in it, what their configurations name, its loss
+    and optimizer) holds a class or a function that is not the very one Keras or the
+    course ships, nor one ``trusted`` holds (what the task's setup and context cells
+    defined): loaded by name in the checking process, it would become another."""
     layers = [model]
     flatten = getattr(model, "_flatten_layers", None)
     if callable(flatten):
         layers += list(flatten(include_self=False, recursive=True))
-    return any(id(type(layer)) not in trusted
-               and type(layer).__module__.split(".")[0] not in LIBRARY_MODULES
-               for layer in layers)
+    for layer in layers:
+        if not shipped(type(layer), trusted):
+            return True
+        if not getattr(layer, "layers", None) and not _named(layer, trusted):
+            return True
+    return not all(_named(getattr(model, key, None), trusted) for key in ("loss", "optimizer"))
 
 
 def _kinds(obj) -> list[list[str]]:
@@ -386,6 +423,20 @@ def _regularize(layer, z):
         keras.ops.convert_to_tensor(z))))
 
 
+def loss_value(model, y, p) -> float | None:
+    """The mean of ``model``'s compiled loss for targets ``y`` and outputs ``p``; None
+    when it has none, or one per output (the same code here and in the checker)."""
+    import keras
+    import numpy as np
+
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, str):
+        loss = keras.losses.get(loss)
+    if not callable(loss):
+        return None
+    return float(np.mean(np.asarray(loss(y, p))))
+
+
 #: What the checker may ask of a model or a layer.
 METHODS = {
     "call": lambda obj, x, **kw: _outputs(obj(x, **kw)),
@@ -401,6 +452,7 @@ METHODS = {
     "fit": _fit,
     "losses": _losses,
     "regularize": _regularize,
+    "loss": loss_value,
 }
 
 

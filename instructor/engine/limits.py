@@ -4,6 +4,7 @@ reasons for them, are declared in :mod:`helpers.settings`."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -69,6 +70,27 @@ def submission_total_limit(environ: Environ = None) -> int:
 def submission_file_count(environ: Environ = None) -> int:
     """How many files ``collect`` keeps of one student (``COURSE_SUBMISSION_FILES``)."""
     return settings.integer("COURSE_SUBMISSION_FILES", environ)
+
+
+#: Most JSON values (objects, arrays, numbers, strings...) a notebook, or one line of an
+#: answer cell's outputs, may hold: parsed, each takes 8 to 100 bytes for 2 to 4 it takes
+#: in the file (a 3 MiB list of ``{}`` grows to 2 GiB). An honest notebook has thousands.
+MAX_JSON_VALUES = 200_000
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string, escapes and all
+
+
+def json_values(raw: bytes) -> int:
+    """How many values parsing the JSON text ``raw`` makes, at most, counted without
+    parsing it: the commas and brackets outside its strings, plus one."""
+    bare = _STRING.sub(b"", raw)
+    return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
+
+
+def too_many_values(name: str, count: int) -> str:
+    """The note on a notebook over :data:`MAX_JSON_VALUES`, which is not read."""
+    return (f"{name} holds about {count:,} JSON values (its metadata or outputs, most "
+            f"likely), over the grader's limit of {MAX_JSON_VALUES:,}; it was not read and "
+            "scores 0. Clear the outputs, remove the metadata you added, save, and resubmit.")
 
 
 def text_size(value) -> int:

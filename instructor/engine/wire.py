@@ -61,6 +61,8 @@ class Writer:
     def __init__(self, folder: Path | None = None, stem: str = ""):
         self.folder, self.stem, self.count = folder, stem, 0
         self.models: list[tuple[Any, dict]] = []
+        #: whether models share layers without one containing the other (each saved alone)
+        self.shared = False
 
     def _file(self, suffix: str) -> str:
         self.count += 1
@@ -97,8 +99,8 @@ class Writer:
 
     def save_models(self) -> None:
         """Write each model once; a model inside another is recorded as a path in it. Models
-        sharing weights without one containing the other: :class:`NotData` (loading them
-        would break the sharing)."""
+        sharing weights without one containing the other are each saved alone, and
+        :attr:`shared` says so (loaded, they would share nothing)."""
         models = [m for m, _ in self.models]
         inside: dict[int, tuple[int, list[str]]] = {}
         for i, model in enumerate(models):
@@ -112,8 +114,7 @@ class Writer:
         for i in roots:
             for variable in models[i].weights:
                 owner = owners.setdefault(id(variable), i)
-                if owner != i and models[owner] is not models[i]:
-                    raise NotData("models that share layers without one containing the other")
+                self.shared = self.shared or (owner != i and models[owner] is not models[i])
         saved: dict[int, str] = {}
         for i in roots:
             if id(models[i]) not in saved:

@@ -107,11 +107,16 @@ def check_submission(folder: Path, assignment: str, release: Release,
     if size > cap:
         path.rename(path.with_name(path.name + ".unreadable"))
         return [limits.notebook_too_large(path.name, size, cap)]
+    raw = path.read_bytes()
+    values = limits.json_values(raw)
+    if values > limits.MAX_JSON_VALUES:  # parsed, it would take GiBs of the grader's memory
+        path.rename(path.with_name(path.name + ".unreadable"))
+        return [limits.too_many_values(path.name, values)]
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"))
         if not isinstance(data, dict):
             raise ValueError("the file is JSON but not a notebook")
-    except (UnicodeDecodeError, ValueError) as err:
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
         path.rename(path.with_name(path.name + ".unreadable"))
         return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
                 "file truncated or edited outside Jupyter? Download it again from Jupyter "

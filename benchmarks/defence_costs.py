@@ -1,0 +1,105 @@
+"""Benchmark: what the defences of issues 53 and 56 cost per submission, in CPU-seconds.
+
+    .venv/bin/python benchmarks/defence_costs.py
+
+- the JSON values of each course notebook, and of a 32 MiB one, counted before parsing
+  (``limits.json_values``, run by ``check_submission`` once per submission);
+- the answer process's identity check of task (a)'s three models
+  (``answers.has_own_code``);
+- the checker's comparison of each returned model with the answer process's
+  (``AnswerChannel._same``: two calls of the copy, one of the model there, the loss on
+  both sides), for task (a)'s reference, answer process included (read from its
+  ``/proc/<pid>/stat``).
+
+CPU-seconds (``time.process_time``), so a busy machine changes them less than wall time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from instructor.engine import limits  # noqa: E402
+from instructor.engine.remote import AnswerChannel  # noqa: E402
+from tests import grading  # noqa: E402
+
+ANSWERS = ROOT / "instructor" / "engine" / "answers.py"
+
+
+def cpu_of(pid: int) -> float:
+    """User and system CPU-seconds of process ``pid`` so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def per_call(function, repeat: int) -> float:
+    start = time.process_time()
+    for _ in range(repeat):
+        function()
+    return (time.process_time() - start) / repeat
+
+
+def json_values() -> None:
+    for path in sorted(ROOT.glob("notebooks/*/*.ipynb")):
+        raw = path.read_bytes()
+        cost = per_call(lambda raw=raw: limits.json_values(raw), 20)
+        print(f"json_values  {path.name:<42} {len(raw) / 2 ** 10:7.0f} KiB "
+              f"{limits.json_values(raw):>7,} values  {cost * 1000:6.2f} ms")
+    text = json.dumps({"cells": [{"source": "x" * (32 * 2 ** 20)}]}).encode()
+    print(f"json_values  a 32 MiB notebook of text        "
+          f"{per_call(lambda: limits.json_values(text), 3) * 1000:8.1f} ms")
+
+
+def model_checks() -> None:
+    reference = grading.reference_solution("02_stacked_autoencoders.ipynb", "vanilla")
+    setup = "import keras\nimport numpy as np\n"
+    requests_r, requests_w = os.pipe()
+    replies_r, replies_w = os.pipe()
+    process = subprocess.Popen(
+        [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), ""], cwd="/tmp",
+        pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE, text=True)
+    os.close(requests_r)
+    os.close(replies_w)
+    process.stdin.write(json.dumps([setup]) + "\n")
+    process.stdin.write(json.dumps({"tasks": {"a": {"context": [], "answers": [reference]}}}))
+    process.stdin.close()
+    channel = AnswerChannel(requests_w, replies_r)
+    build = channel.function("a", "autoencoder")
+    build(784, [128, 64], 32)  # warm: TensorFlow imported, functions traced
+    same, rounds = AnswerChannel._same, 5
+    for name, compare in (("without the comparison", lambda *_: True),
+                          ("with the comparison", same)):
+        AnswerChannel._same = compare
+        before_here, before_there = time.process_time(), cpu_of(process.pid)
+        for _ in range(rounds):
+            build(784, [128, 64], 32)
+        here = (time.process_time() - before_here) / rounds
+        there = (cpu_of(process.pid) - before_there) / rounds
+        print(f"one call of task (a)'s autoencoder (3 models), {name}: checker "
+              f"{here:.3f} s, answer process {there:.3f} s")
+    AnswerChannel._same = same
+    os.close(requests_w)
+    os.close(replies_r)
+    process.wait(timeout=30)
+
+    import keras
+
+    from instructor.engine.answers import has_own_code
+
+    namespace: dict = {"keras": keras}
+    exec(compile(reference, "<reference>", "exec"), namespace)  # noqa: S102
+    models = namespace["autoencoder"](784, [128, 64], 32)
+    cost = per_call(lambda: [has_own_code(m, set()) for m in models], 20)
+    print(f"has_own_code of task (a)'s 3 models: {cost * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    json_values()
+    model_checks()
