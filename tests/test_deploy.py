@@ -101,7 +101,8 @@ def test_an_instructors_pod_gets_the_instructor_image_and_what_bubblewrap_needs(
     pods = {}
     for name in ("instructor", "alice"):
         spawner = SimpleNamespace(image="student-image", extra_pod_config={},
-                                  container_security_context={"runAsUser": 1000})
+                                  container_security_context={"runAsUser": 1000},
+                                  volumes=[{"name": "home"}], volume_mounts=[{"name": "home"}])
         _spawn(name, monkeypatch, spawner)
         pods[name] = spawner
     course = values["custom"]["course"]
@@ -112,6 +113,13 @@ def test_an_instructors_pod_gets_the_instructor_image_and_what_bubblewrap_needs(
     assert teacher.container_security_context["runAsUser"] == 1000
     assert alice.container_security_context == {"runAsUser": 1000}
     assert alice.extra_pod_config == {}
+    # the grader's secret: mounted and named in the instructor's pod, never a student's
+    assert [v["name"] for v in teacher.volumes] == ["home", "grader-secret"]
+    assert [v["name"] for v in alice.volumes] == ["home"]
+    mount = next(m for m in teacher.volume_mounts if m["name"] == "grader-secret")
+    assert mount["readOnly"] and teacher.environment["COURSE_HIDDEN_SECRET_FILE"] \
+        .startswith(mount["mountPath"] + "/")
+    assert "COURSE_HIDDEN_SECRET_FILE" not in alice.environment
 
 
 def test_the_values_file_parses_and_wires_the_course():

@@ -61,6 +61,11 @@ def instructor_pod(spawner) -> None:
                                 **course.get("instructorPod", {})}
     spawner.container_security_context = {**(spawner.container_security_context or {}),
                                           **course.get("instructorSecurityContext", {})}
+    # the grader's secret: a Kubernetes Secret mounted in the instructors' pods only
+    spawner.volumes = [*(spawner.volumes or []), *course.get("instructorVolumes", [])]
+    spawner.volume_mounts = [*(spawner.volume_mounts or []),
+                             *course.get("instructorVolumeMounts", [])]
+    spawner.environment.update(course.get("instructorEnvironment", {}))
 
 
 c.Spawner.pre_spawn_hook = course_environment
