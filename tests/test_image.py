@@ -231,11 +231,11 @@ def test_the_students_server_runs_the_course(images, data_dir):
     opts = ["-d", "--name", name, "-p", f"127.0.0.1:{port}:8888",
             "-v", f"{data_dir.resolve()}:/srv/data:ro", "-e", "COURSE_MODE=fast",
             "-e", "JUPYTERHUB_USER=alice", *[f"--env={k}={v}" for k, v in env.items()]]
-    started = podman("run", *_limits(), *opts, images["student"], "jupyter", "lab",
-                     "--ip=0.0.0.0", "--port=8888", "--no-browser",
-                     f"--IdentityProvider.token={token}", check=False)
-    assert started.returncode == 0, started.stderr
     try:
+        started = podman("run", *_limits(), *opts, images["student"], "jupyter", "lab",
+                         "--ip=0.0.0.0", "--port=8888", "--no-browser",
+                         f"--IdentityProvider.token={token}", check=False)
+        assert started.returncode == 0, started.stderr
         url, status = f"http://127.0.0.1:{port}", None
         for _ in range(240):
             try:
