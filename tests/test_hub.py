@@ -311,7 +311,7 @@ class Session:
             log = self.hub["log"].read_text()
             assert f"Error starting server {self.name}" not in log, log[-3000:]
             page.wait_for_timeout(1000)  # (the page's events arrive while it waits)
-        page.wait_for_url(f"{self.base}/lab**", timeout=10_000)
+        page.wait_for_url(f"{self.base}/lab**", wait_until="domcontentloaded", timeout=60_000)
         self.shot(f"0-{self.name}-lab")
         page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started",
                                timeout=120_000)
@@ -589,3 +589,46 @@ def test_alice_sees_three_of_three_and_the_hidden_tests_message_not_its_code(rou
     assert "Hidden tests check other image shapes" in text
     assert "_hidden_psnr_tests" not in text and "BEGIN HIDDEN TESTS" not in text
     assert "Read by the instructor: alice." in text
+
+
+def _nbgrader_menu(s: Session) -> list[str]:
+    """Open JupyterLab's Nbgrader menu (as a person clicks it): its visible entries."""
+    s.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+    menu = s.page.locator(".lm-Menu").last
+    menu.wait_for(timeout=30_000)
+    return [label.strip() for label in
+            menu.locator(".lm-Menu-item:visible .lm-Menu-itemLabel").all_inner_texts()]
+
+
+def test_the_instructor_opens_formgrader_from_jupyterlabs_menu_and_a_student_cannot(hub):
+    teacher, alice = Session(hub, INSTRUCTOR).log_in(), Session(hub, "alice").log_in()
+    teacher.ready()
+    assert "Formgrader" in _nbgrader_menu(teacher)
+    teacher.page.locator(".lm-Menu .lm-Menu-item:visible").get_by_text(
+        "Formgrader", exact=True).first.click()
+    # Formgrader in JupyterLab's own tab (a frame of the instructor's server): its list
+    # of assignments, not a refused frame
+    frame = teacher.page.frame_locator("#formgrader-iframe iframe")
+    frame.locator("tr", has_text=A).first.wait_for(timeout=60_000)
+    teacher.shot("10-formgrader-from-the-menu")
+    # only the instructor's own pages may frame it: a page of another user's server on
+    # the same origin (alice's), or one without a Referer, is refused
+    policies, page = {}, f"{teacher.base}/formgrader/manage_assignments"
+    for who, referer in (("own", f"{teacher.base}/lab"),
+                         ("alice", f"{hub['url']}/user/alice/lab"), ("none", None)):
+        answer = teacher.context.request.get(page, max_redirects=0, headers=(
+            {"Referer": referer} if referer else {}))
+        assert answer.status == 200, (who, answer.status)
+        policies[who] = answer.headers["content-security-policy"]
+    assert "frame-ancestors 'self'" in policies["own"], policies
+    assert "frame-ancestors 'none'" in policies["alice"], policies
+    assert "frame-ancestors 'none'" in policies["none"], policies
+    # the rest of the instructor's server keeps the hub's header
+    lab = teacher.context.request.get(f"{teacher.base}/lab",
+                                      headers={"Referer": f"{teacher.base}/lab"})
+    assert "frame-ancestors 'none'" in lab.headers["content-security-policy"]
+    # a student's Nbgrader menu has the Assignment List and no Formgrader
+    alice.ready()
+    entries = _nbgrader_menu(alice)
+    alice.shot("10-alice-nbgrader-menu")
+    assert "Assignment List" in entries and "Formgrader" not in entries, entries

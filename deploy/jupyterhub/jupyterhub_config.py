@@ -42,6 +42,30 @@ def course_environment(spawner) -> None:
     spawner.environment = {**spawner.environment, "COURSE_EXCHANGE": EXCHANGE,
                            "COURSE_ROLE": role,
                            "JUPYTER_CONFIG_PATH": os.pathsep.join(config_path)}
+    if role == "instructor":
+        instructor_pod(spawner)
+
+
+def instructor_pod(spawner) -> None:
+    """On Zero to JupyterHub: values.yaml's ``custom.course`` for an instructor's pod, the
+    instructor image and what bubblewrap needs there (docs/jupyterhub.md); students' pods
+    keep the chart's defaults. Elsewhere (no ``z2jh`` module) nothing changes."""
+    try:
+        from z2jh import get_config
+    except ImportError:
+        return
+    course = get_config("custom.course", None) or {}
+    if course.get("instructorImage"):
+        spawner.image = course["instructorImage"]
+    spawner.extra_pod_config = {**(spawner.extra_pod_config or {}),
+                                **course.get("instructorPod", {})}
+    spawner.container_security_context = {**(spawner.container_security_context or {}),
+                                          **course.get("instructorSecurityContext", {})}
+    # the grader's secret: a Kubernetes Secret mounted in the instructors' pods only
+    spawner.volumes = [*(spawner.volumes or []), *course.get("instructorVolumes", [])]
+    spawner.volume_mounts = [*(spawner.volume_mounts or []),
+                             *course.get("instructorVolumeMounts", [])]
+    spawner.environment.update(course.get("instructorEnvironment", {}))
 
 
 c.Spawner.pre_spawn_hook = course_environment

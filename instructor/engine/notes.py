@@ -18,6 +18,9 @@ def write_notes(folder: Path, notes: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     unique = list(dict.fromkeys(n for n in notes if n.strip()))
     if unique:
+        # replaced, not rewritten: nbgrader's autograde leaves the copy it made read-only
+        # (its permissions, 444), which only root could write over
+        path.unlink(missing_ok=True)
         path.write_text("\n".join(unique) + "\n")
     elif path.exists():
         path.unlink()
