@@ -19,7 +19,7 @@ TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREAD
 # COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 TEST_ENV := $(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg
 
-.PHONY: setup lab lab-source test test-quick test-colab lint strip clean help site hub-proxy
+.PHONY: setup lab lab-source test test-quick test-colab test-image lint strip clean help site hub-proxy
 
 help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
@@ -28,6 +28,7 @@ help:
 	@echo "     [TESTS=\"notebooks/10_x tests/test_x.py\"]   only these paths"
 	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
 	@echo "make test-colab   every notebook in a Colab-like environment (Python 3.13)"
+	@echo "make test-image   the hub's images built with podman and run (long: apt podman mmdebstrap runc)"
 	@echo "make hub-proxy   JupyterHub's proxy from npm into build/hub (the hub test)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
@@ -74,6 +75,11 @@ TESTS ?= tests notebooks
 test: setup lint hub-proxy
 	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env $(TESTS)
+
+# The hub's images built with podman on a Debian base made by mmdebstrap, and run
+# (tests/test_image.py): long on a machine's first build, so not part of `make test`.
+test-image: setup
+	COURSE_IMAGE_TEST=1 $(TEST_ENV) $(BIN)/python -m pytest -n 0 tests/test_image.py
 
 # The hub test (tests/test_hub.py) runs a real JupyterHub: the hub comes with the dev
 # extra, its proxy (configurable-http-proxy) from npm into build/hub/, never globally.
