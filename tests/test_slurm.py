@@ -1,0 +1,337 @@
+"""A class graded as a Slurm job array, on a real one-node Slurm cluster.
+
+The test starts Debian's ``munged``, ``slurmctld`` and ``slurmd`` on loopback with a
+configuration it writes in its own folder, then grades a small class with the course's
+``deploy/slurm/submit.sh`` (the canary once, then the array as its dependency), while the
+same class is graded on one machine (``autograde`` without shards). Faults: shard 3 is
+cancelled before it starts (it never runs), shard 2 is cancelled with ``scancel`` once it
+has filed a student and then requeued; ``merge-shards`` names each shard not finished and
+exits non-zero until it has been graded, and merging twice changes nothing. In the end
+every score, graded notebook and log equals the one-machine run's.
+
+Slurm's own limits (``--mem``, ``--cpus-per-task``, ``--time``) come from the course's
+caps; the test's node declares 64 GiB (``SlurmdParameters=config_overrides``) so that a
+job asking a grader's memory is schedulable on a small machine: this cluster enforces
+no memory limit (no cgroup plugin), the course's own caps still apply inside.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.workflow.collect import collect
+from instructor.workflow.sample_class import KINDS, make_notebook
+from instructor.workflow.shards import job_limits, shard_of
+from tests.course_copy import fresh_copy
+
+pytestmark = pytest.mark.grading
+
+A = "05_denoising_autoencoders"   # the lightest graded notebook (tests/test_exchange.py)
+SHARDS, PER_SHARD = 3, 2
+DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol")
+
+
+def _need_slurm() -> None:
+    missing = [d for d in DAEMONS if not shutil.which(d, path=os.environ["PATH"] +
+                                                      ":/usr/sbin:/sbin")]
+    if not missing:
+        return
+    why = f"no {', '.join(missing)}: apt-get install slurm-wlm munge"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the Slurm test needs Slurm and MUNGE ({why}); CI must install them")
+    pytest.skip(why)
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _sbin(name: str) -> str:
+    return shutil.which(name, path=os.environ["PATH"] + ":/usr/sbin:/sbin")
+
+
+CONF = """\
+ClusterName=course
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort={ctld}
+SlurmdPort={slurmd}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket={run}/munge.sock
+CredType=cred/munge
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool
+SlurmctldPidFile={run}/slurmctld.pid
+SlurmdPidFile={run}/slurmd.pid
+SlurmctldLogFile={d}/slurmctld.log
+SlurmdLogFile={d}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=2
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+ReturnToService=2
+MpiDefault=none
+MinJobAge=3600
+SlurmdParameters=config_overrides
+NodeName=course1 NodeAddr=127.0.0.1 NodeHostname={host} CPUs=2 RealMemory=65536 State=UNKNOWN
+PartitionName=grading Nodes=course1 Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A one-node Slurm cluster on loopback: the environment its commands need."""
+    _need_slurm()
+    # munged wants its socket's every parent folder open to all (pytest's are not)
+    d = Path(tempfile.mkdtemp(prefix="course-slurm-", dir="/tmp"))
+    d.chmod(0o755)
+    run, key = d / "run", d / "munge"
+    for folder, mode in ((run, 0o755), (key, 0o700), (d / "state", 0o755),
+                         (d / "spool", 0o755)):
+        folder.mkdir()
+        folder.chmod(mode)
+    (key / "munge.key").write_bytes(secrets.token_bytes(1024))
+    (key / "munge.key").chmod(0o400)
+    ctld, slurmd = _free_ports(2)
+    conf = d / "slurm.conf"
+    conf.write_text(CONF.format(d=d, run=run, ctld=ctld, slurmd=slurmd,
+                                host=socket.gethostname()))
+    env = dict(os.environ, SLURM_CONF=str(conf))
+    started = []
+    try:
+        for cmd in ([_sbin("munged"), f"--key-file={key}/munge.key",
+                     f"--socket={run}/munge.sock", f"--pid-file={run}/munged.pid",
+                     f"--log-file={key}/munged.log", f"--seed-file={key}/seed"],
+                    [_sbin("slurmctld"), "-f", str(conf), "-i"],
+                    [_sbin("slurmd"), "-f", str(conf), "-N", "course1"]):
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, f"{cmd[0]}: {done.stdout}{done.stderr}"
+            started.append(run / f"{Path(cmd[0]).name}.pid")
+            time.sleep(0.5)
+        _wait(lambda: "idle" in _out(["sinfo", "-h", "-o", "%T"], env), 60,
+              lambda: _logs(d))
+        yield env
+    finally:
+        if len(started) == 3:
+            subprocess.run(["scancel", "--full", "--user=root"], env=env, capture_output=True)
+            _wait(lambda: not subprocess.run(["squeue", "-h"], env=env, capture_output=True,
+                                             text=True).stdout.strip(), 60, check=False)
+        for pid_file in reversed(started):  # only the daemons this test started
+            try:
+                os.kill(int(pid_file.read_text()), 15)
+            except (OSError, ValueError):
+                pass
+        time.sleep(1)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _out(cmd: list[str], env: dict, cwd: Path | None = None) -> str:
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{cmd}: {done.stdout}{done.stderr}"
+    return done.stdout
+
+
+def _logs(d: Path) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(d.glob("*.log")))
+
+
+def _wait(ready, seconds: float, why=lambda: "", check: bool = True) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if ready():
+            return True
+        time.sleep(1)
+    if check:
+        pytest.fail(f"timed out after {seconds} s\n{why()}")
+    return False
+
+
+def _roster() -> dict[str, str]:
+    """Student -> kind: PER_SHARD students in each shard, the kinds in turn."""
+    roster, counts, i = {}, dict.fromkeys(range(1, SHARDS + 1), 0), 0
+    while len(roster) < SHARDS * PER_SHARD:
+        kind = KINDS[len(roster) % len(KINDS)]
+        student = f"s{i:03d}_{kind}"
+        if counts[shard_of(student, SHARDS)] < PER_SHARD:
+            counts[shard_of(student, SHARDS)] += 1
+            roster[student] = kind
+        i += 1
+    return roster
+
+
+def _scores(course: Path) -> dict[str, float]:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return dict(db.execute(
+            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
+            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
+            "student.id GROUP BY student.id").fetchall())
+
+
+def _submissions(course: Path) -> int:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0]
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Each file under ``folder``, by path: a hash of its content."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _state(course: Path) -> tuple:
+    return (_scores(course), _submissions(course), _tree(course / "autograded"),
+            sorted(p.name for p in (course / "grading_logs").iterdir()))
+
+
+def _merge(course: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([str(course / ".venv" / "bin" / "python"), "-m", "instructor",
+                           "merge-shards"], cwd=course, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _state_of(task: str, env: dict) -> str:
+    return _out(["scontrol", "show", "job", task], env).split("JobState=", 1)[1].split()[0]
+
+
+def _finished(job: str, env: dict) -> bool:
+    return not _out(["squeue", "-h", "-j", job], env).strip()
+
+
+@pytest.fixture(scope="module")
+def graded(slurm, tmp_path_factory, data_dir, canary_cache):
+    tmp = tmp_path_factory.mktemp("slurm-class")
+    alone, course = fresh_copy(tmp / "alone"), fresh_copy(tmp / "cluster")
+    incoming = tmp / "incoming"
+    roster = _roster()
+    for student, kind in roster.items():
+        (incoming / student).mkdir(parents=True)
+        nbformat.write(make_notebook(A, kind, alone), incoming / student / f"{A}.ipynb")
+    collect(incoming, A, root=alone)
+    shutil.copytree(alone / "submitted", course / "submitted")  # the same timestamps
+    (tmp / "secret").write_text(secrets.token_hex(32))  # one grader's secret for both
+    env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
+               COURSE_GRADE_SCOPE="tasks", COURSE_CANARY_CACHE=str(canary_cache),
+               COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
+    for name in ("VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(name, None)
+    # the one-machine run, beside the cluster's
+    one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
+                            "autograde", "--assignment", A, "--jobs", "1"], cwd=alone,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        log, job = _cluster_run(course, env)
+        out, _ = one.communicate(timeout=900)
+    finally:
+        if one.poll() is None:  # the test failed first: the run it started ends with it
+            one.kill()
+            one.wait()
+    assert one.returncode == 0, out[-4000:]
+    return {"alone": alone, "course": course, "roster": roster, "log": log, "job": job}
+
+
+def _cluster_run(course: Path, env: dict) -> tuple[dict, str]:
+    """The class graded by the cluster, with its faults; what each step said."""
+    log = {}
+    submit = [str(course / "deploy" / "slurm" / "submit.sh"), A, str(SHARDS), "1"]
+    job = _out(submit, env, course).strip()
+    log["limits"] = _out(["scontrol", "show", "job", f"{job}_1"], env)
+    # shard 3 never runs: cancelled while it waits for the canary
+    _out(["scancel", f"{job}_3"], env)
+    # shard 2 is cancelled once it has filed one student, before the other
+    filed = course / "shards" / f"2-of-{SHARDS}" / "grading_logs"
+    _wait(lambda: any(filed.glob("*.log")) or _finished(job, env), 900,
+          lambda: _out(["squeue"], env) + _logs(course / "shards"))
+    log["filed before cancel"] = len(list(filed.glob("*.log")))
+    _out(["scancel", f"{job}_2"], env)
+    _wait(lambda: _state_of(f"{job}_2", env) == "CANCELLED", 120)
+    log["merge, 2 killed, 3 cancelled"] = _merge(course, env)
+    # requeued: eligible at once (Slurm holds a requeued job back two minutes)
+    _out(["scontrol", "requeue", f"{job}_2"], env)
+    _out(["scontrol", "update", f"JobId={job}_2", "StartTime=now"], env)
+    _wait(lambda: _finished(job, env), 900, lambda: _out(["squeue"], env))
+    log["merge, 3 cancelled"] = _merge(course, env)
+    log["tasks"] = {i: _state_of(f"{job}_{i}", env) for i in range(1, SHARDS + 1)}
+    log["shard 2 output"] = (course / "shards" / f"slurm-{job}_2.out").read_text()
+    # shard 3 graded again, alone (the canary passed for this class already)
+    again = _out([*submit, "3"], env, course).strip()
+    _wait(lambda: _finished(again, env), 900, lambda: _out(["squeue"], env))
+    log["merge"] = _merge(course, env)
+    log["merged once"] = _state(course)
+    log["merge again"] = _merge(course, env)
+    return log, job
+
+
+def test_the_array_runs_with_the_courses_limits_after_the_canary(graded):
+    shown = " ".join(graded["log"]["limits"].split())
+    limits = job_limits(PER_SHARD, 1)
+    minutes = int(limits["time"])
+    assert f"ArrayJobId={graded['job']} ArrayTaskId=1" in shown, shown
+    assert f"NumCPUs={limits['cpus-per-task']}" in shown, shown
+    assert f"MinMemoryNode={limits['mem']}" in shown, shown
+    assert f"TimeLimit={minutes // 60:02d}:{minutes % 60:02d}:00" in shown, shown
+    assert "Dependency=afterok:" in shown, shown  # waiting for the canary
+    canary = list((graded["course"] / "shards").glob("slurm-canary-*.out"))
+    assert len(canary) == 1, canary  # once for the class, not once per shard
+    assert graded["log"]["tasks"][1] in ("COMPLETED", "FAILED")
+
+
+def test_unfinished_shards_are_named_until_graded_again(graded):
+    log = graded["log"]
+    assert log["filed before cancel"] >= 1
+    first = log["merge, 2 killed, 3 cancelled"]
+    assert first.returncode != 0
+    assert f"shard 2/{SHARDS}: not finished" in first.stderr, first.stderr
+    assert f"shard 3/{SHARDS}: never ran" in first.stderr, first.stderr
+    second = log["merge, 3 cancelled"]
+    assert second.returncode != 0
+    assert f"shard 3/{SHARDS}: never ran" in second.stderr and "shard 2/" not in second.stderr
+    assert log["merge"].returncode == 0, log["merge"].stdout + log["merge"].stderr
+    assert f"merged {SHARDS * PER_SHARD} submission(s)" in log["merge"].stdout
+
+
+def test_a_requeued_shard_is_graded_once(graded):
+    output = graded["log"]["shard 2 output"]
+    assert "CANCELLED" in output and output.count("autograding 2 submission(s)") == 2, output
+    assert graded["log"]["tasks"][2] in ("COMPLETED", "FAILED")
+    course = graded["course"]
+    assert _submissions(course) == SHARDS * PER_SHARD
+    assert len(list((course / "grading_logs").iterdir())) == SHARDS * PER_SHARD
+
+
+def test_the_cluster_scores_like_one_machine_and_a_second_merge_changes_nothing(graded):
+    alone, course = graded["alone"], graded["course"]
+    scores = _scores(alone)
+    assert set(scores) == set(graded["roster"])
+    assert scores == _scores(course)
+    assert any(scores.values()) and not all(scores.values())  # a mixed class
+    assert _tree(course / "autograded").keys() == _tree(alone / "autograded").keys()
+    for notes in (alone / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
+        assert (course / notes.relative_to(alone)).read_text() == notes.read_text()
+    assert graded["log"]["merge again"].returncode == 0
+    assert _state(course) == graded["log"]["merged once"]
