@@ -34,7 +34,10 @@ from tests.course_copy import fresh_copy
 pytestmark = pytest.mark.grading
 
 A = "05_denoising_autoencoders"   # the lightest graded notebook (tests/test_exchange.py)
-SHARDS, PER_SHARD = 3, 2
+SHARDS = 3
+#: Students in each shard: shard 2, cancelled half-way, has two (one filed before).
+SIZES = {1: 1, 2: 2, 3: 1}
+CLASS = sum(SIZES.values())
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +64,12 @@ def _wait(ready, seconds: float, why=lambda: "") -> None:
 
 
 def _roster() -> dict[str, str]:
-    """Student -> kind: PER_SHARD students in each shard, the kinds in turn."""
+    """Student -> kind: SIZES[i] students in shard i, the kinds in turn."""
     roster, counts, i = {}, dict.fromkeys(range(1, SHARDS + 1), 0), 0
-    while len(roster) < SHARDS * PER_SHARD:
+    while len(roster) < CLASS:
         kind = KINDS[len(roster) % len(KINDS)]
         student = f"s{i:03d}_{kind}"
-        if counts[shard_of(student, SHARDS)] < PER_SHARD:
+        if counts[shard_of(student, SHARDS)] < SIZES[shard_of(student, SHARDS)]:
             counts[shard_of(student, SHARDS)] += 1
             roster[student] = kind
         i += 1
@@ -132,7 +135,7 @@ def graded(slurm, tmp_path_factory, data_dir, canary_cache):
         env.pop(name, None)
     # the one-machine run, beside the cluster's
     one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
-                            "autograde", "--assignment", A, "--jobs", "1"], cwd=alone,
+                            "autograde", "--assignment", A, "--jobs", "2"], cwd=alone,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         log, job = _cluster_run(course, env)
@@ -179,7 +182,7 @@ def _cluster_run(course: Path, env: dict) -> tuple[dict, str]:
 
 def test_the_array_runs_with_the_courses_limits_after_the_canary(graded):
     shown = " ".join(graded["log"]["limits"].split())
-    limits = job_limits(PER_SHARD, 1)
+    limits = job_limits(max(SIZES.values()), 1)
     minutes = int(limits["time"])
     assert f"ArrayJobId={graded['job']} ArrayTaskId=1" in shown, shown
     assert f"NumCPUs={limits['cpus-per-task']}" in shown, shown
@@ -202,7 +205,7 @@ def test_unfinished_shards_are_named_until_graded_again(graded):
     assert second.returncode != 0
     assert f"shard 3/{SHARDS}: never ran" in second.stderr and "shard 2/" not in second.stderr
     assert log["merge"].returncode == 0, log["merge"].stdout + log["merge"].stderr
-    assert f"merged {SHARDS * PER_SHARD} submission(s)" in log["merge"].stdout
+    assert f"merged {CLASS} submission(s)" in log["merge"].stdout
 
 
 def test_a_requeued_shard_is_graded_once(graded):
@@ -210,8 +213,8 @@ def test_a_requeued_shard_is_graded_once(graded):
     assert "CANCELLED" in output and output.count("autograding 2 submission(s)") == 2, output
     assert graded["log"]["tasks"][2] in ("COMPLETED", "FAILED")
     course = graded["course"]
-    assert _submissions(course) == SHARDS * PER_SHARD
-    assert len(list((course / "grading_logs").iterdir())) == SHARDS * PER_SHARD
+    assert _submissions(course) == CLASS
+    assert len(list((course / "grading_logs").iterdir())) == CLASS
 
 
 def test_the_cluster_scores_like_one_machine_and_a_second_merge_changes_nothing(graded):
