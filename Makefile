@@ -34,7 +34,7 @@ help:
 	@echo "make site   the course website in build/site/html (every notebook run in full mode)"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
-	@echo "make bench-notebooks | bench-reference | bench-grading | bench-similarity   (docs/results.md)"
+	@echo "make bench-notebooks | bench-reference | bench-grading | bench-slurm | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
 setup: $(STAMP)
@@ -161,7 +161,7 @@ lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<AS
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=
 
-.PHONY: bench-notebooks bench-reference bench-grading bench-similarity
+.PHONY: bench-notebooks bench-reference bench-grading bench-slurm bench-similarity
 
 bench-notebooks: setup  ## fast-mode time and kernel peak memory of every notebook
 	MPLBACKEND=Agg $(BIN)/python benchmarks/notebook_runs.py
@@ -171,6 +171,9 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 
 bench-grading: setup    ## autograde a synthetic class of 30
 	MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+
+bench-slurm: setup      ## a class of 120 through a one-node Slurm array and on one machine (root; slurm-wlm, munge)
+	MPLBACKEND=Agg $(BIN)/python benchmarks/slurm_class.py
 
 bench-similarity: setup ## similar answers among 1,000 generated answers to one task
 	$(BIN)/python benchmarks/similarity_class.py
