@@ -144,8 +144,9 @@ def _local(job: dict, places: dict[str, Path]) -> tuple[str, dict[str, str]]:
     mounts = {m["mountPath"]: str(places[m["name"]]) for m in _container(job)["volumeMounts"]}
 
     def here(value: str) -> str:
-        for inside, outside in mounts.items():
-            value = re.sub(rf"^{re.escape(inside)}(?=/|$)", outside, value)
+        for inside, outside in mounts.items():  # one mount at most: a local path stays
+            if re.match(rf"{re.escape(inside)}(/|$)", value):
+                return outside + value[len(inside):]
         return value
 
     return _container(job)["command"][-1], {k: here(v) for k, v in _env(job).items()}
