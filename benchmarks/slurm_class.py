@@ -12,9 +12,11 @@ same ``n`` synthetic submissions of one notebook (``correct``, ``partial``, ``st
 2. through the cluster: ``deploy/slurm/submit.sh A SHARDS J`` (the canary job, then the
    array, at most C tasks at once on the node's C CPUs), waiting for the array.
 
-It prints each run's wall time and CPU seconds (all its processes; for the array, each
-task measured by ``/usr/bin/time``), the scheduler's overhead (the array's wall time
-against the local run's, per task), and whether every score agrees. Then, on the
+It prints each run's wall time and CPU seconds: every process of the run, the sandboxed
+ones and the cluster's daemons included, counted by a cgroup v1 ``cpuacct`` group of its
+own (else only what ``wait`` reports, which misses the sandboxed processes), the
+scheduler's overhead (the array's wall time and CPU against the local run's, per job),
+and whether every score agrees. Then, on the
 cluster's course, the steps after grading at each of ``--sizes`` (the class cut to its
 first k students): ``merge-shards``, ``grades`` (the gradebook to CSV) and
 ``similarity`` (each task's answers compared pairwise), wall and CPU, to see which grows
@@ -24,6 +26,7 @@ worse than linearly. On a shared machine compare CPU seconds; wall times move wi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -49,6 +52,28 @@ from tests.course_copy import fresh_copy  # noqa: E402
 TIMED = """#!/bin/bash
 exec /usr/bin/time -a -o "$BENCH_TIMES" -f "%e %U %S %C" "{python}" "$@"
 """
+
+
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")
+
+
+@contextlib.contextmanager
+def cpu_group(name: str):
+    """This process and all it starts inside in a cpuacct group of their own: yields a
+    function giving their CPU seconds so far (None without a writable cpuacct)."""
+    group = CPUACCT / f"course-bench-{os.getpid()}-{name}"
+    try:
+        group.mkdir()
+        (group / "cgroup.procs").write_text(str(os.getpid()))
+    except OSError:
+        yield lambda: None
+        return
+    try:
+        yield lambda: int((group / "cpuacct.usage").read_text()) / 1e9
+    finally:
+        (CPUACCT / "cgroup.procs").write_text(str(os.getpid()))
+        with contextlib.suppress(OSError):
+            group.rmdir()
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
@@ -136,32 +161,38 @@ def main() -> None:
               f"{time.monotonic() - t0:.0f} s")
         python = str(alone / ".venv" / "bin" / "python")
         at_once = args.jobs * args.cpus
-        wall, cpu, _ = timed([python, "-m", "instructor", "autograde", "--assignment", a,
-                              "--jobs", str(at_once), "--skip-canary"], alone, env)
+        with cpu_group("local") as group:
+            wall, cpu, _ = timed([python, "-m", "instructor", "autograde", "--assignment", a,
+                                  "--jobs", str(at_once), "--skip-canary"], alone, env)
+            cpu = group() or cpu
         local = {"wall": wall, "cpu": cpu}
         print(f"one machine: {args.n} submissions, {at_once} at once: {wall:.0f} s wall, "
-              f"{cpu:.0f} s CPU ({cpu / args.n:.1f} s CPU per submission)")
+              f"{cpu:.0f} s CPU ({cpu / args.n:.1f} s CPU per submission)", flush=True)
         (tmp / "python").write_text(TIMED.format(python=cluster / ".venv" / "bin" / "python"))
         (tmp / "python").chmod(0o755)
         times = tmp / "times"
-        with slurm_cluster.one_node(cpus=args.cpus) as slurm:
+        with cpu_group("cluster") as group, \
+                slurm_cluster.one_node(cpus=args.cpus) as slurm:
             senv = dict(env, **{"SLURM_CONF": slurm["SLURM_CONF"]},
                         COURSE_PYTHON=str(tmp / "python"), BENCH_TIMES=str(times))
+            idle_cpu = group()
             t1 = time.monotonic()
             job = slurm_cluster.run([str(cluster / "deploy" / "slurm" / "submit.sh"), a,
                                      str(args.shards), str(args.jobs)], senv, cluster).strip()
             slurm_cluster.wait(lambda: slurm_cluster.finished(job, senv), 6 * 3600)
             array_wall = time.monotonic() - t1
+            array_cpu = group() - idle_cpu if idle_cpu is not None else None
         tasks = [line.split(maxsplit=3) for line in times.read_text().splitlines()
                  if "--shard" in line or "--canary-only" in line]
-        task_cpu = sum(float(u) + float(s) for _, u, s, _ in tasks)
+        task_cpu = array_cpu or sum(float(u) + float(s) for _, u, s, _ in tasks)
         task_wall = [float(e) for e, _, _, c in tasks if "--shard" in c]
         overhead = array_wall - local["wall"]
         print(f"Slurm array: {args.shards} shard(s), {args.jobs} at once each, the canary "
               f"job first: {array_wall:.0f} s wall, {task_cpu:.0f} s CPU in its jobs; "
               f"shard tasks {min(task_wall):.0f} to {max(task_wall):.0f} s; against one "
               f"machine {overhead:+.0f} s wall ({overhead / (args.shards + 1):+.1f} s per "
-              f"job), {task_cpu - local['cpu']:+.0f} s CPU")
+              f"job), {task_cpu - local['cpu']:+.0f} s CPU "
+              f"({(task_cpu - local['cpu']) / (args.shards + 1):+.1f} s per job)")
         py = str(cluster / ".venv" / "bin" / "python")
         students = sorted(p.name for p in (cluster / "submitted").iterdir())
         for size in sorted({int(s) for s in args.sizes.split(",")}):
@@ -169,7 +200,9 @@ def main() -> None:
             line = [f"{size:>5} students:"]
             for step in (["merge-shards"], ["grades", "--to", "grades.csv"],
                          ["similarity", "--assignment", a]):
-                wall, cpu, out = timed([py, "-m", "instructor", *step], copy, env)
+                with cpu_group(step[0]) as group:
+                    wall, cpu, out = timed([py, "-m", "instructor", *step], copy, env)
+                    cpu = group() or cpu
                 line.append(f"{step[0]} {wall:.1f} s wall {cpu:.1f} s CPU")
             print("; ".join(line), flush=True)
             if size == len(students):

@@ -124,8 +124,8 @@ def job_limits(per_shard: int, jobs: int, environ=None) -> dict[str, str]:
             "time": str(math.ceil(seconds / 60))}
 
 
-#: The grader's own processes of a shard job (autograde, the check and nbgrader
-#: servers, one nbgrader per submission graded at once): about 1 GiB measured, doubled.
+#: A margin for the grader's own processes of a shard job (autograde, the check and
+#: nbgrader servers), which no submission's cap counts.
 GRADER_GB = 2
 #: Seconds a submission spends outside its notebook (copies, nbgrader, the outside check).
 START_S = 60
