@@ -183,9 +183,9 @@ def main() -> None:
             array_wall = time.monotonic() - t1
             array_cpu = group() - idle_cpu if idle_cpu is not None else None
         tasks = [line.split(maxsplit=3) for line in times.read_text().splitlines()
-                 if "--shard" in line or "--canary-only" in line]
+                 if " autograde " in line]  # not submit.sh's limits commands
         task_cpu = array_cpu or sum(float(u) + float(s) for _, u, s, _ in tasks)
-        task_wall = [float(e) for e, _, _, c in tasks if "--shard" in c]
+        task_wall = [float(e) for e, _, _, c in tasks if "--shard " in c]
         overhead = array_wall - local["wall"]
         print(f"Slurm array: {args.shards} shard(s), {args.jobs} at once each, the canary "
               f"job first: {array_wall:.0f} s wall, {task_cpu:.0f} s CPU in its jobs; "

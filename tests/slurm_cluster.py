@@ -63,8 +63,8 @@ def which(name: str) -> str | None:
 
 
 def missing() -> list[str]:
-    """The tools of :data:`TOOLS` not installed here."""
-    return [t for t in TOOLS if not which(t)]
+    """The tools of :data:`TOOLS` not installed here (and root, which slurmd needs)."""
+    return [t for t in TOOLS if not which(t)] + (["root"] if os.geteuid() else [])
 
 
 def _free_ports(count: int) -> list[int]:
