@@ -36,7 +36,7 @@ help:
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
 	@echo "     | lms-feedback [LMS=canvas|moodle]"
-	@echo "make bench-notebooks | bench-reference | bench-grading | bench-similarity   (docs/results.md)"
+	@echo "make bench-notebooks | bench-reference | bench-grading | bench-slurm | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
 setup: $(STAMP)
@@ -171,7 +171,7 @@ lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_fee
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=
 
-.PHONY: bench-notebooks bench-reference bench-grading bench-similarity
+.PHONY: bench-notebooks bench-reference bench-grading bench-slurm bench-similarity
 
 bench-notebooks: setup  ## fast-mode time and kernel peak memory of every notebook
 	MPLBACKEND=Agg $(BIN)/python benchmarks/notebook_runs.py
@@ -181,6 +181,9 @@ bench-reference: setup  ## source recipes vs course recipes (long: ROWS="vanilla
 
 bench-grading: setup    ## autograde a synthetic class of 30
 	MPLBACKEND=Agg $(BIN)/python benchmarks/autograde_class.py
+
+bench-slurm: setup      ## a class of 120 through a one-node Slurm array and on one machine (root; slurm-wlm, munge)
+	MPLBACKEND=Agg $(BIN)/python benchmarks/slurm_class.py
 
 bench-similarity: setup ## similar answers among 1,000 generated answers to one task
 	$(BIN)/python benchmarks/similarity_class.py

@@ -110,7 +110,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     todo = [] if canary_only else [(s, a) for a in assignments
                                    for s in submissions(root, a, students)
                                    if shard is None or shard.has(s)]
-    out = shard.folder(root) if shard else root
+    out = shard.begin(root) if shard else root
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
@@ -151,6 +151,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
                         shutil.rmtree(course, ignore_errors=True)
                 results.append(result)
                 progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
+        if shard:
+            shard.finish(root, [(r.student, r.assignment) for r in results])
         total = time.monotonic() - t0
         if todo:
             progress(f"done: {len(todo)} submission(s) in {total:.1f} s "

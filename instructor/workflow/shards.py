@@ -1,18 +1,26 @@
 """Grading a class on several machines: shards of students, and merging their results.
 
-``autograde --shard I/N`` writes only into ``shards/I-of-N/``; ``merge-shards`` brings
-every shard into the course, ``feedback/`` too when a shard made it (docs/jupyterhub.md,
-"Grading a class on many machines").
+``autograde --shard I/N`` writes only into ``shards/I-of-N/``, and ``done.json`` there
+last, once every submission of the shard is filed; ``merge-shards`` brings every finished
+shard into the course, ``feedback/`` too when a shard made it, and names each shard not
+finished (killed, failed, never run, or missing a submission), exiting non-zero until it
+is graded again (docs/jupyterhub.md, "Grading a class on many machines"). A scheduler's
+per-job limits come from the course's caps (:func:`job_limits`).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
+import math
 import re
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from helpers import settings
 from instructor.workflow.gradebook import (
     in_gradebook,
     merge_scores,
@@ -21,7 +29,10 @@ from instructor.workflow.gradebook import (
 )
 
 SHARDS = "shards"
+#: Written into a shard's folder when every submission of the shard is filed.
+DONE = "done.json"
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_FOLDER = re.compile(r"^(\d+)-of-(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,19 @@ class Shard:
     def folder(self, root: Path) -> Path:
         return Path(root) / SHARDS / f"{self.index}-of-{self.count}"
 
+    def begin(self, root: Path) -> Path:
+        """The shard's folder, no longer marked finished (a run again, a requeued job)."""
+        folder = self.folder(root)
+        (folder / DONE).unlink(missing_ok=True)
+        return folder
+
+    def finish(self, root: Path, graded: list[tuple[str, str]]) -> None:
+        """Mark the shard finished: every ``(student, assignment)`` in ``graded`` filed."""
+        text = json.dumps({"shard": str(self), "graded": sorted(map(list, graded))}, indent=1)
+        tmp = self.folder(root) / f".{DONE}.tmp"
+        tmp.write_text(text)
+        tmp.replace(self.folder(root) / DONE)  # whole or absent, even if killed here
+
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
 
@@ -57,6 +81,58 @@ def shard_of(student: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
+def unfinished(root: Path, folders: list[Path], assignments: list[str]) -> list[str]:
+    """One line for each shard, of every shard count among ``folders``, that has no
+    finished run in ``folders`` holding every submission of ``assignments`` it owns."""
+    found: dict[int, dict[int, Path]] = {}
+    for folder in folders:
+        match = _FOLDER.match(folder.name)
+        if not match:
+            raise SystemExit(f"{folder}: a shard folder is named I-of-N (as autograde "
+                             "--shard I/N names it)")
+        found.setdefault(int(match[2]), {})[int(match[1])] = folder
+    from instructor.workflow.autograde import submissions
+
+    owed = [(s, a) for a in assignments for s in submissions(root, a)]
+    problems = []
+    for count, present in sorted(found.items()):
+        for index in range(1, count + 1):
+            shard, folder = Shard(index, count), present.get(index)
+            done = folder / DONE if folder else None
+            if done is None or not done.is_file():
+                problems.append(f"shard {shard}: " + ("never ran" if folder is None else
+                                "not finished (killed or failed while grading)"))
+                continue
+            graded = {tuple(pair) for pair in json.loads(done.read_text())["graded"]}
+            missing = [f"{s}/{a}" for s, a in owed if shard.has(s) and (s, a) not in graded]
+            if missing:
+                problems.append(f"shard {shard}: {len(missing)} submission(s) not graded "
+                                f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})")
+    return problems
+
+
+def job_limits(per_shard: int, jobs: int, environ=None) -> dict[str, str]:
+    """A scheduler's limits for one shard job grading ``per_shard`` submissions ``jobs``
+    at a time, from the course's caps: a CPU per submission graded at once; the memory
+    cap of each (``COURSE_SUBMISSION_MEMORY_GB``) plus :data:`GRADER_GB` for the
+    grader's own processes; every submission taking its whole notebook budget
+    (``COURSE_NOTEBOOK_TIMEOUT``) plus :data:`START_S`, plus :data:`SETUP_S` once."""
+    memory = jobs * settings.read("COURSE_SUBMISSION_MEMORY_GB", environ) + GRADER_GB
+    rounds = math.ceil(max(1, per_shard) / max(1, jobs))
+    seconds = rounds * (settings.read("COURSE_NOTEBOOK_TIMEOUT", environ) + START_S) + SETUP_S
+    return {"cpus-per-task": str(jobs), "mem": f"{math.ceil(memory)}G",
+            "time": str(math.ceil(seconds / 60))}
+
+
+#: A margin for the grader's own processes of a shard job (autograde, the check and
+#: nbgrader servers), which no submission's cap counts.
+GRADER_GB = 2
+#: Seconds a submission spends outside its notebook (copies, nbgrader, the outside check).
+START_S = 60
+#: Seconds a shard job spends before its first submission (the gradebook, the release).
+SETUP_S = 600
+
+
 def _replace_tree(src: Path, dest: Path) -> None:
     if dest.exists():
         shutil.rmtree(dest)
@@ -64,14 +140,17 @@ def _replace_tree(src: Path, dest: Path) -> None:
 
 
 def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str, float, float]]:
-    """Bring the shards' results into the course at ``root``; ``(student, assignment,
-    score, max_score)`` for each submission merged."""
+    """Bring the finished shards' results into the course at ``root``; ``(student,
+    assignment, score, max_score)`` for each submission merged. Then, if a shard is not
+    finished (:func:`unfinished`), SystemExit naming each: merging again once it is
+    graded brings it in, and changes nothing else."""
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else sorted(
         p for p in (root / SHARDS).glob("*-of-*") if p.is_dir())
     if not folders:
         raise SystemExit(f"no shard folders in {root / SHARDS}: run autograde --shard first")
-    graded = [(f, p.parent.name, p.name) for f in folders
+    finished = [f for f in folders if (f / DONE).is_file()]
+    graded = [(f, p.parent.name, p.name) for f in finished
               for p in sorted((f / "autograded").glob("*/*")) if p.is_dir()]
     assignments = sorted({a for _, _, a in graded})
     missing = [a for a in assignments if not in_gradebook(a, root)]
@@ -91,4 +170,36 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
         if log.is_file():
             shutil.copy2(log, root / "grading_logs" / log.name)
         merged.append((student, assignment, score, max_score))
+    started = sorted({p.name for f in folders for p in (f / "autograded").glob("*/*")
+                      if p.is_dir()} | set(assignments))
+    problems = unfinished(root, folders, started)
+    if problems:
+        for student, assignment, score, max_score in merged:
+            print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
+        raise SystemExit(f"merged {len(merged)} submission(s) of the finished shards; not "
+                         "merged, grade these again (autograde --shard I/N), then merge:\n  "
+                         + "\n  ".join(problems))
     return merged
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m instructor.workflow.shards limits --assignment A --shards N --jobs J``:
+    the scheduler's limits of one shard job (deploy/slurm/submit.sh), as options."""
+    parser = argparse.ArgumentParser(prog="python -m instructor.workflow.shards")
+    parser.add_argument("what", choices=["limits"])
+    parser.add_argument("--assignment", required=True)
+    parser.add_argument("--shards", type=int, required=True)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--per-shard", type=int, default=None,
+                        help="submissions of a job (default: the largest shard's)")
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    from instructor.workflow.autograde import submissions
+
+    sizes = Counter(shard_of(s, args.shards) for s in submissions(args.root, args.assignment))
+    limits = job_limits(args.per_shard or max(sizes.values(), default=1), args.jobs)
+    print(" ".join(f"--{k}={v}" for k, v in limits.items()))
+
+
+if __name__ == "__main__":
+    main()

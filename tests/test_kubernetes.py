@@ -1,0 +1,191 @@
+"""The class as a Kubernetes Indexed Job (deploy/kubernetes/), checked without a cluster.
+
+Every manifest validates against Kubernetes' own schema of the version kept in
+deploy/kubernetes/schema/ (its source: deploy/kubernetes/README.md), strict: a field
+Kubernetes does not know fails. The Indexed Job's settings agree with one another, with
+the course's caps and with what the sandbox needs; and its container command, run here
+for one index with the manifest's environment (its volumes' mount paths mapped to local
+folders), grades that shard.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import nbformat
+import pytest
+import yaml
+from referencing import Registry, Resource
+
+from instructor.workflow.collect import collect
+from instructor.workflow.sample_class import make_notebook
+from instructor.workflow.shards import DONE, job_limits, shard_of
+from tests.course_copy import ROOT, fresh_copy
+
+KUBE = ROOT / "deploy" / "kubernetes"
+SCHEMA = KUBE / "schema" / "v1.35.0.json"
+
+
+def _documents() -> dict[str, dict]:
+    return {f"{p.name}:{d['metadata']['name']}": d for p in sorted(KUBE.glob("*.yaml"))
+            for d in yaml.safe_load_all(p.read_text()) if d}
+
+
+def _validator(api_version: str, kind: str):
+    schema = json.loads(SCHEMA.read_text())
+    name = schema["x-kinds"][f"{api_version} {kind}"]
+    registry = Registry().with_resource(schema["$id"], Resource.from_contents(schema))
+    return jsonschema.Draft202012Validator(
+        {"$ref": f"{schema['$id']}#/$defs/{name}"}, registry=registry)
+
+
+def _job(name: str = "grade-job.yaml:autograde") -> dict:
+    return _documents()[name]
+
+
+def _pod(job: dict) -> dict:
+    return job["spec"]["template"]["spec"]
+
+
+def _container(job: dict) -> dict:
+    (container,) = _pod(job)["containers"]
+    return container
+
+
+def _env(job: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in _container(job)["env"]}
+
+
+def test_every_manifest_is_valid_kubernetes_of_the_stated_version():
+    docs = _documents()
+    assert {d["kind"] for d in docs.values()} == {"Job", "Secret", "PersistentVolumeClaim"}
+    for where, doc in docs.items():
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in _validator(doc["apiVersion"], doc["kind"]).iter_errors(doc)]
+        assert not errors, f"{where}: {errors}"
+
+
+def test_the_schema_refuses_what_kubernetes_would():
+    job = _job()
+    # a misspelt field, a wrong type, a completion mode Kubernetes does not have a type for
+    for path, value in ((("spec", "template", "spec", "containers", 0, "securityContext",
+                          "procMnt"), "Unmasked"),
+                        (("spec", "completions"), "eight"),
+                        (("spec", "template", "spec", "hostUsers"), "no")):
+        broken = json.loads(json.dumps(job))
+        node = broken
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        assert not _validator("batch/v1", "Job").is_valid(broken), path
+
+
+def test_the_indexed_job_grades_each_shard_once_with_the_courses_limits():
+    job = _job()
+    spec, env, container = job["spec"], _env(job), _container(job)
+    assert spec["completionMode"] == "Indexed"
+    assert spec["completions"] == int(env["SHARDS"]) >= spec["parallelism"] >= 1
+    script = container["command"][-1]
+    assert '--shard "$((JOB_COMPLETION_INDEX + 1))/$SHARDS" --skip-canary' in script
+    limits = job_limits(1, int(env["JOBS"]))
+    for given in (container["resources"]["requests"], container["resources"]["limits"]):
+        assert given["cpu"] == limits["cpus-per-task"]
+        assert given["memory"] == limits["mem"] + "i"  # the course's GB are GiB
+
+
+def test_the_canary_job_is_the_grading_pod_but_for_its_command():
+    grade, canary = _job(), _job("canary-job.yaml:autograde-canary")
+    assert "completionMode" not in canary["spec"] and canary["spec"]["completions"] == 1
+    assert "--canary-only" in _container(canary)["command"][-1]
+    strip = {"command": None}
+    assert {**_container(canary), **strip} == {**_container(grade), **strip}
+    assert {**_pod(canary), "containers": None} == {**_pod(grade), "containers": None}
+
+
+def test_the_sandbox_gets_what_bubblewrap_needs_and_no_more():
+    pod = _pod(_job())
+    context, own = pod["securityContext"], _container(_job())["securityContext"]
+    # bwrap makes a user namespace (refused by the runtime's default seccomp profile) and
+    # mounts a /proc of its own (refused over a masked /proc): both allowed, nothing else
+    assert pod["hostUsers"] is False and own["procMount"] == "Unmasked"
+    assert context["seccompProfile"] == {"type": "Unconfined"}
+    assert context["runAsNonRoot"] is True and context["runAsUser"] != 0
+    assert own["allowPrivilegeEscalation"] is False and own["privileged"] is False
+    assert own["capabilities"] == {"drop": ["ALL"]} and own["readOnlyRootFilesystem"]
+
+
+def test_the_secret_and_the_volumes_are_wired():
+    docs, job = _documents(), _job()
+    pod, env = _pod(job), _env(job)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in _container(job)["volumeMounts"]}
+    assert set(volumes) == set(mounts)
+    secret = docs["secret.yaml:course-grader-secret"]
+    assert volumes["grader-secret"]["secret"]["secretName"] == secret["metadata"]["name"]
+    assert volumes["grader-secret"]["secret"]["defaultMode"] == 0o440
+    (key,) = secret["stringData"]
+    assert env["COURSE_HIDDEN_SECRET_FILE"] == f"{mounts['grader-secret']}/{key}"
+    claim = docs["volume.yaml:course"]
+    assert volumes["course"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert "ReadWriteMany" in claim["spec"]["accessModes"]
+    assert _container(job)["workingDir"] == mounts["course"]
+    hub = yaml.safe_load((ROOT / "deploy" / "jupyterhub" / "values.yaml").read_text())
+    data = {m["name"]: m for m in hub["singleuser"]["storage"]["extraVolumeMounts"]}
+    assert env["COURSE_DATA_DIR"] == mounts["course-data"] == data["course-data"]["mountPath"]
+
+
+def _local(job: dict, places: dict[str, Path]) -> tuple[str, dict[str, str]]:
+    """The container's script and environment with each mount path a local folder."""
+    mounts = {m["mountPath"]: str(places[m["name"]]) for m in _container(job)["volumeMounts"]}
+
+    def here(value: str) -> str:
+        for inside, outside in mounts.items():  # one mount at most: a local path stays
+            if re.match(rf"{re.escape(inside)}(/|$)", value):
+                return outside + value[len(inside):]
+        return value
+
+    return _container(job)["command"][-1], {k: here(v) for k, v in _env(job).items()}
+
+
+@pytest.mark.grading
+def test_the_container_command_grades_its_shard(tmp_path, data_dir, canary_cache):
+    job = _job()
+    course = fresh_copy(tmp_path / "course")
+    shards = int(_env(job)["SHARDS"])
+    a = "05_denoising_autoencoders"
+    students = [s for s in (f"student{i}" for i in range(40)) if shard_of(s, shards) == 2][:1]
+    students += [s for s in (f"student{i}" for i in range(40)) if shard_of(s, shards) == 3][:1]
+    for student in students:
+        (tmp_path / "in" / student).mkdir(parents=True)
+        nbformat.write(make_notebook(a, "correct", course),
+                       tmp_path / "in" / student / f"{a}.ipynb")
+    collect(tmp_path / "in", a, root=course)
+    (tmp_path / "secret").mkdir()
+    secret = tmp_path / "secret" / "grader-secret"
+    places = {"course": course, "course-data": data_dir, "grader-secret": secret.parent,
+              "tmp": tmp_path / "tmp"}
+    places["tmp"].mkdir()
+    script, env = _local(job, places)
+    env.update(ASSIGNMENT=a, JOB_COMPLETION_INDEX="1", COURSE_MODE="fast",
+               COURSE_GRADE_SCOPE="tasks", COURSE_CANARY_CACHE=str(canary_cache),
+               PATH=f"{course / '.venv' / 'bin'}:{os.environ['PATH']}")
+    cwd = course  # the container's workingDir, the course volume
+    # an empty secret: the pod refuses to start
+    secret.write_text("")
+    refused = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
+                             text=True, timeout=600)
+    assert refused.returncode != 0 and "secret is empty" in refused.stderr
+    secret.write_text("a grader's secret")
+    done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    folder = course / "shards" / f"2-of-{shards}"
+    assert json.loads((folder / DONE).read_text())["graded"] == [[students[0], a]]
+    assert (folder / "autograded" / students[0] / a).is_dir()
+    assert not (course / "shards" / f"3-of-{shards}").exists()
+    assert "autograding 1 submission(s)" in done.stdout + done.stderr

@@ -1,0 +1,230 @@
+"""A class graded as a Slurm job array, on a real one-node Slurm cluster.
+
+The test starts Debian's ``munged``, ``slurmctld`` and ``slurmd`` on loopback with a
+configuration it writes in a folder of its own (tests/slurm_cluster.py), then grades a
+small class with the course's ``deploy/slurm/submit.sh`` (the canary once, then the
+array as its dependency), while the same class is graded on one machine (``autograde``
+without shards). Faults: shard 3 is cancelled before it starts (it never runs), shard 2
+is cancelled with ``scancel`` once it has filed a student, then requeued;
+``merge-shards`` names each shard not finished and exits non-zero until it has been
+graded, and merging twice changes nothing. In the end every score, graded notebook and
+log equals the one-machine run's. Slurm's own limits (``--mem``, ``--cpus-per-task``,
+``--time``) come from the course's caps (``job_limits``); the jobs show them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from instructor.workflow.collect import collect
+from instructor.workflow.sample_class import KINDS, make_notebook
+from instructor.workflow.shards import job_limits, shard_of
+from tests import slurm_cluster
+from tests.course_copy import fresh_copy
+
+pytestmark = pytest.mark.grading
+
+A = "05_denoising_autoencoders"   # the lightest graded notebook (tests/test_exchange.py)
+SHARDS = 3
+#: Students in each shard: shard 2, cancelled half-way, has two (one filed before).
+SIZES = {1: 1, 2: 2, 3: 1}
+CLASS = sum(SIZES.values())
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A one-node Slurm cluster on loopback: the environment its commands need."""
+    if slurm_cluster.missing():
+        why = f"no {', '.join(slurm_cluster.missing())}: apt-get install slurm-wlm munge"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"the Slurm test needs Slurm and MUNGE ({why}); CI must install them")
+        pytest.skip(why)
+    with slurm_cluster.one_node(cpus=2) as env:
+        yield env
+
+
+def _out(cmd: list[str], env: dict, cwd: Path | None = None) -> str:
+    return slurm_cluster.run(cmd, env, cwd)
+
+
+def _wait(ready, seconds: float, why=lambda: "") -> None:
+    try:
+        slurm_cluster.wait(ready, seconds, why)
+    except TimeoutError as err:
+        pytest.fail(str(err))
+
+
+def _roster() -> dict[str, str]:
+    """Student -> kind: SIZES[i] students in shard i, the kinds in turn."""
+    roster, counts, i = {}, dict.fromkeys(range(1, SHARDS + 1), 0), 0
+    while len(roster) < CLASS:
+        kind = KINDS[len(roster) % len(KINDS)]
+        student = f"s{i:03d}_{kind}"
+        if counts[shard_of(student, SHARDS)] < SIZES[shard_of(student, SHARDS)]:
+            counts[shard_of(student, SHARDS)] += 1
+            roster[student] = kind
+        i += 1
+    return roster
+
+
+def _scores(course: Path) -> dict[str, float]:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return dict(db.execute(
+            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
+            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
+            "student.id GROUP BY student.id").fetchall())
+
+
+def _submissions(course: Path) -> int:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0]
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    """Each file under ``folder``, by path: a hash of its content."""
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _state(course: Path) -> tuple:
+    return (_scores(course), _submissions(course), _tree(course / "autograded"),
+            sorted(p.name for p in (course / "grading_logs").iterdir()))
+
+
+def _merge(course: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([str(course / ".venv" / "bin" / "python"), "-m", "instructor",
+                           "merge-shards"], cwd=course, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def _state_of(task: str, env: dict) -> str:
+    return _out(["scontrol", "show", "job", task], env).split("JobState=", 1)[1].split()[0]
+
+
+def _finished(job: str, env: dict) -> bool:
+    return slurm_cluster.finished(job, env)
+
+
+@pytest.fixture(scope="module")
+def graded(slurm, tmp_path_factory, data_dir, canary_cache):
+    tmp = tmp_path_factory.mktemp("slurm-class")
+    alone, course = fresh_copy(tmp / "alone"), fresh_copy(tmp / "cluster")
+    incoming = tmp / "incoming"
+    roster = _roster()
+    for student, kind in roster.items():
+        (incoming / student).mkdir(parents=True)
+        nbformat.write(make_notebook(A, kind, alone), incoming / student / f"{A}.ipynb")
+    collect(incoming, A, root=alone)
+    shutil.copytree(alone / "submitted", course / "submitted")  # the same timestamps
+    (tmp / "secret").write_text(secrets.token_hex(32))  # one grader's secret for both
+    env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
+               COURSE_GRADE_SCOPE="tasks", COURSE_CANARY_CACHE=str(canary_cache),
+               COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
+    for name in ("VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(name, None)
+    # the one-machine run, beside the cluster's
+    one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
+                            "autograde", "--assignment", A, "--jobs", "2"], cwd=alone,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        log, job = _cluster_run(course, env)
+        out, _ = one.communicate(timeout=900)
+    finally:
+        if one.poll() is None:  # the test failed first: the run it started ends with it
+            one.kill()
+            one.wait()
+    assert one.returncode == 0, out[-4000:]
+    return {"alone": alone, "course": course, "roster": roster, "log": log, "job": job}
+
+
+def _cluster_run(course: Path, env: dict) -> tuple[dict, str]:
+    """The class graded by the cluster, with its faults; what each step said."""
+    log = {}
+    submit = [str(course / "deploy" / "slurm" / "submit.sh"), A, str(SHARDS), "1"]
+    job = _out(submit, env, course).strip()
+    log["limits"] = _out(["scontrol", "show", "job", f"{job}_1"], env)
+    # shard 3 never runs: cancelled while it waits for the canary
+    _out(["scancel", f"{job}_3"], env)
+    # shard 2 is cancelled once it has filed one student, before the other
+    filed = course / "shards" / f"2-of-{SHARDS}" / "grading_logs"
+    _wait(lambda: any(filed.glob("*.log")) or _finished(job, env), 900,
+          lambda: _out(["squeue"], env))
+    log["filed before cancel"] = len(list(filed.glob("*.log")))
+    _out(["scancel", f"{job}_2"], env)
+    _wait(lambda: _state_of(f"{job}_2", env) == "CANCELLED", 120)
+    log["merge, 2 killed, 3 cancelled"] = _merge(course, env)
+    # requeued: eligible at once (Slurm holds a requeued job back two minutes)
+    _out(["scontrol", "requeue", f"{job}_2"], env)
+    _out(["scontrol", "update", f"JobId={job}_2", "StartTime=now"], env)
+    _wait(lambda: _finished(job, env), 900, lambda: _out(["squeue"], env))
+    log["merge, 3 cancelled"] = _merge(course, env)
+    log["tasks"] = {i: _state_of(f"{job}_{i}", env) for i in (1, 2)}  # 3: never ran
+    log["shard 2 output"] = (course / "shards" / f"slurm-{job}_2.out").read_text()
+    # shard 3 graded again, alone (the canary passed for this class already)
+    again = _out([*submit, "3"], env, course).strip()
+    _wait(lambda: _finished(again, env), 900, lambda: _out(["squeue"], env))
+    log["merge"] = _merge(course, env)
+    log["merged once"] = _state(course)
+    log["merge again"] = _merge(course, env)
+    return log, job
+
+
+def test_the_array_runs_with_the_courses_limits_after_the_canary(graded):
+    shown = " ".join(graded["log"]["limits"].split())
+    limits = job_limits(max(SIZES.values()), 1)
+    minutes = int(limits["time"])
+    assert f"ArrayJobId={graded['job']} ArrayTaskId=1" in shown, shown
+    assert f"NumCPUs={limits['cpus-per-task']}" in shown, shown
+    assert f"MinMemoryNode={limits['mem']}" in shown, shown
+    assert f"TimeLimit={minutes // 60:02d}:{minutes % 60:02d}:00" in shown, shown
+    assert "Dependency=afterok:" in shown, shown  # waiting for the canary
+    canary = list((graded["course"] / "shards").glob("slurm-canary-*.out"))
+    assert len(canary) == 1, canary  # once for the class, not once per shard
+    assert graded["log"]["tasks"][1] in ("COMPLETED", "FAILED")
+
+
+def test_unfinished_shards_are_named_until_graded_again(graded):
+    log = graded["log"]
+    assert log["filed before cancel"] >= 1
+    first = log["merge, 2 killed, 3 cancelled"]
+    assert first.returncode != 0
+    assert f"shard 2/{SHARDS}: not finished" in first.stderr, first.stderr
+    assert f"shard 3/{SHARDS}: never ran" in first.stderr, first.stderr
+    second = log["merge, 3 cancelled"]
+    assert second.returncode != 0
+    assert f"shard 3/{SHARDS}: never ran" in second.stderr and "shard 2/" not in second.stderr
+    assert log["merge"].returncode == 0, log["merge"].stdout + log["merge"].stderr
+    assert f"merged {CLASS} submission(s)" in log["merge"].stdout
+
+
+def test_a_requeued_shard_is_graded_once(graded):
+    output = graded["log"]["shard 2 output"]
+    assert "CANCELLED" in output and output.count("autograding 2 submission(s)") == 2, output
+    assert graded["log"]["tasks"][2] in ("COMPLETED", "FAILED")
+    course = graded["course"]
+    assert _submissions(course) == CLASS
+    assert len(list((course / "grading_logs").iterdir())) == CLASS
+
+
+def test_the_cluster_scores_like_one_machine_and_a_second_merge_changes_nothing(graded):
+    alone, course = graded["alone"], graded["course"]
+    scores = _scores(alone)
+    assert set(scores) == set(graded["roster"])
+    assert scores == _scores(course)
+    assert any(scores.values()) and not all(scores.values())  # a mixed class
+    assert _tree(course / "autograded").keys() == _tree(alone / "autograded").keys()
+    for notes in (alone / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
+        assert (course / notes.relative_to(alone)).read_text() == notes.read_text()
+    assert graded["log"]["merge again"].returncode == 0
+    assert _state(course) == graded["log"]["merged once"]
