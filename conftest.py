@@ -4,6 +4,7 @@
 pytest_plugins = ["tests.nbval_claims"]
 
 import atexit  # noqa: E402
+import inspect  # noqa: E402
 import os  # noqa: E402
 import stat  # noqa: E402
 import tempfile  # noqa: E402
@@ -70,6 +71,10 @@ def pytest_configure(config) -> None:
     found = os.lstat(root)
     if stat.S_ISLNK(found.st_mode) or found.st_uid != os.getuid():
         return  # not this user's own (as pytest refuses its own): pytest's default
+    # pytest 9 asks how to register the lock's removal; 8.4 (the Colab-like run) registers
+    # it itself and takes no such argument
+    register = {"register": atexit.register} if "register" in inspect.signature(
+        make_numbered_dir_with_cleanup).parameters else {}
     session = make_numbered_dir_with_cleanup(root=root, prefix="s", mode=0o700, keep=3,
-                                             lock_timeout=LOCK_TIMEOUT, register=atexit.register)
+                                             lock_timeout=LOCK_TIMEOUT, **register)
     config.option.basetemp = str(session / "t")  # pytest empties it; the lock stays beside
