@@ -32,7 +32,6 @@ import os
 import resource
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -88,16 +87,6 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> tuple[float, float, str]:
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out[-4000:]}")
     return wall, cpu, out
-
-
-def scores(course: Path) -> dict[str, float]:
-    with sqlite3.connect(course / "gradebook.db") as db:
-        return dict(db.execute(
-            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
-            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
-            "student.id GROUP BY student.id").fetchall())
 
 
 def build(tmp: Path, n: int, assignment: str, env: dict) -> tuple[Path, Path]:
@@ -206,7 +195,7 @@ def main() -> None:
                 line.append(f"{step[0]} {wall:.1f} s wall {cpu:.1f} s CPU")
             print("; ".join(line), flush=True)
             if size == len(students):
-                same = scores(copy) == scores(alone)
+                same = slurm_cluster.scores(copy) == slurm_cluster.scores(alone)
                 print(f"every score the same on the cluster as on one machine: {same}")
             shutil.rmtree(copy, ignore_errors=True)
     finally:

@@ -76,16 +76,6 @@ def _roster() -> dict[str, str]:
     return roster
 
 
-def _scores(course: Path) -> dict[str, float]:
-    with sqlite3.connect(course / "gradebook.db") as db:
-        return dict(db.execute(
-            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
-            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
-            "student.id GROUP BY student.id").fetchall())
-
-
 def _submissions(course: Path) -> int:
     with sqlite3.connect(course / "gradebook.db") as db:
         return db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()[0]
@@ -98,7 +88,7 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 def _state(course: Path) -> tuple:
-    return (_scores(course), _submissions(course), _tree(course / "autograded"),
+    return (slurm_cluster.scores(course), _submissions(course), _tree(course / "autograded"),
             sorted(p.name for p in (course / "grading_logs").iterdir()))
 
 
@@ -219,9 +209,9 @@ def test_a_requeued_shard_is_graded_once(graded):
 
 def test_the_cluster_scores_like_one_machine_and_a_second_merge_changes_nothing(graded):
     alone, course = graded["alone"], graded["course"]
-    scores = _scores(alone)
+    scores = slurm_cluster.scores(alone)
     assert set(scores) == set(graded["roster"])
-    assert scores == _scores(course)
+    assert scores == slurm_cluster.scores(course)
     assert any(scores.values()) and not all(scores.values())  # a mixed class
     assert _tree(course / "autograded").keys() == _tree(alone / "autograded").keys()
     for notes in (alone / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
