@@ -66,6 +66,11 @@ FACTS: dict[str, dict[str, str]] = {
     "04_recurrent_autoencoder": {
         "1,000": "fast mode's evaluation images (helpers/modes.py)",
         "1e-7": "Keras' Adam's default epsilon (keras.optimizers.Adam, epsilon=1e-07)",
+        "0.9": "Keras' Adam's default beta_1 (keras.optimizers.Adam, beta_1=0.9)",
+        "0.999": "Keras' Adam's default beta_2 (keras.optimizers.Adam, beta_2=0.999)",
+        "3.2": "(1 − 0.9) / √(1 − 0.999) = 3.16: Adam's step, in learning rates, after one "
+               "gradient far above its running scale once the bias corrections are near 1 "
+               "(Kingma and Ba, 2015, algorithm 1)",
     },
     "05_denoising_autoencoders": {"0.9": "9 dB / 10 dB, the exponent in 10^0.9"},
     "06_super_resolution": {

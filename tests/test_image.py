@@ -42,6 +42,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import settings
 from tests.course_copy import ROOT, fresh_copy
 from tests.test_hub import _free_port
 
@@ -51,7 +52,7 @@ PODMAN = shutil.which("podman")
 # Debian's packages of the base: Python 3.11, its venv, certificates, make
 BASE_PACKAGES = ("python3", "python3-venv", "ca-certificates", "make")
 BASE_SUITE = "bookworm"
-MIRROR = os.environ.get("COURSE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+MIRROR = settings.read("COURSE_DEBIAN_MIRROR")
 TAG = "localhost/autoencoders-course"
 TOKEN = f"instructor-only-{uuid.uuid4().hex}"
 #: an instructor's working files, each holding TOKEN (paths relative to the clone)
@@ -125,7 +126,7 @@ def _build_volumes(tmp: Path) -> list[str]:
 def images(tmp_path_factory):
     """Both targets, built once from a seeded clone: {"student": tag, "instructor": tag,
     "times": ..., "sizes": ...}."""
-    if os.environ.get("COURSE_IMAGE_TEST") != "1":
+    if not settings.flag("COURSE_IMAGE_TEST"):
         pytest.skip("the image build is long: `make test-image` runs it")
     missing = _missing()
     if missing:
