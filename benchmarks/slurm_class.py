@@ -45,7 +45,7 @@ from instructor.workflow.collect import collect  # noqa: E402
 from instructor.workflow.sample_class import KINDS, make_notebook  # noqa: E402
 from instructor.workflow.shards import DONE, SHARDS  # noqa: E402
 from tests import slurm_cluster  # noqa: E402
-from tests.course_copy import fresh_copy  # noqa: E402
+from tests.course_copy import fresh_copy, gradebook_scores  # noqa: E402
 
 #: The command a shard task runs under, so that its CPU is counted (COURSE_PYTHON).
 TIMED = """#!/bin/bash
@@ -195,7 +195,7 @@ def main() -> None:
                 line.append(f"{step[0]} {wall:.1f} s wall {cpu:.1f} s CPU")
             print("; ".join(line), flush=True)
             if size == len(students):
-                same = slurm_cluster.scores(copy) == slurm_cluster.scores(alone)
+                same = gradebook_scores(copy) == gradebook_scores(alone)
                 print(f"every score the same on the cluster as on one machine: {same}")
             shutil.rmtree(copy, ignore_errors=True)
     finally:

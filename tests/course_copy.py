@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -26,3 +27,14 @@ def fresh_copy(dest: Path) -> Path:
             shutil.copy2(source, dest / name)  # mtimes kept: make sees setup as done
     (dest / ".venv").symlink_to(ROOT / ".venv")
     return dest
+
+
+def gradebook_scores(course: Path) -> dict[str, float]:
+    """Each student's total in ``course``'s gradebook (manual scores over automatic ones)."""
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return dict(db.execute(
+            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
+            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
+            "student.id GROUP BY student.id").fetchall())

@@ -16,7 +16,6 @@ import os
 import secrets
 import shutil
 import socket
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -152,14 +151,3 @@ def one_node(cpus: int = 2) -> Iterator[dict]:
                 os.kill(int(pid_file.read_text()), 15)
         time.sleep(1)
         shutil.rmtree(d, ignore_errors=True)
-
-
-def scores(course: Path) -> dict[str, float]:
-    """Each student's total in ``course``'s gradebook (manual scores over automatic ones)."""
-    with sqlite3.connect(course / "gradebook.db") as db:
-        return dict(db.execute(
-            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
-            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
-            "student.id GROUP BY student.id").fetchall())

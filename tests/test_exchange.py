@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pytest
 
 from instructor.workflow.sample_class import make_notebook
 from instructor.workflow.shards import shard_of
-from tests.course_copy import ROOT, fresh_copy
+from tests.course_copy import ROOT, fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
 
@@ -40,17 +39,6 @@ def _run(command: str, cwd: Path, env: dict) -> str:
     out = done.stdout + done.stderr
     assert done.returncode == 0, f"{command}\n{out[-4000:]}"
     return out
-
-
-def _scores(course: Path) -> dict[str, float]:
-    with sqlite3.connect(course / "gradebook.db") as db:
-        rows = db.execute(
-            "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
-            "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
-            "student.id GROUP BY student.id").fetchall()
-    return dict(rows)
 
 
 def _files(folder: Path) -> list[str]:
@@ -116,7 +104,7 @@ def round_trip(tmp_path_factory, data_dir, canary_cache):
         assert proc.returncode == 0, f"shard {shard}:\n{out[-4000:]}"
         log[f"shard {shard}"] = out
     log["merge"] = _run(f"{python} -m instructor merge-shards", other, teacher)
-    merged_once = (_scores(other), _files(other / "autograded"))
+    merged_once = (gradebook_scores(other), _files(other / "autograded"))
     log["merge again"] = _run(f"{python} -m instructor merge-shards", other, teacher)
     return {"course": course, "other": other, "homes": homes, "log": log,
             "exchange": exchange, "merged_once": merged_once}
@@ -147,7 +135,7 @@ def test_collected_graded_and_feedback_fetched_by_each_student(round_trip):
         "not run while grading" in o.get("text", "") for o in c.get("outputs", []))]
     ran = [c for c in graded.cells if c.cell_type == "code" and c.get("execution_count")]
     assert skipped and ran, "the tasks scope should skip demo cells and run the answers"
-    scores = _scores(course)
+    scores = gradebook_scores(course)
     assert scores == {"alice": 3, "bob": 0}, scores
     for student, home in round_trip["homes"].items():
         fetched = list((home / A / "feedback").glob(f"*/{A}.html"))
@@ -162,7 +150,7 @@ def test_two_shards_grade_like_one_machine(round_trip):
     for shard in ("1/2", "2/2"):
         graded = [s for s in STUDENTS if f"{shard_of(s, 2)}/2" == shard]
         assert f"autograding {len(graded)} submission(s)" in round_trip["log"][f"shard {shard}"]
-    assert _scores(other) == _scores(course)
+    assert gradebook_scores(other) == gradebook_scores(course)
     assert _files(other / "autograded") == _files(course / "autograded")
     for notes in (course / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
         twin = other / notes.relative_to(course)
@@ -170,4 +158,4 @@ def test_two_shards_grade_like_one_machine(round_trip):
     assert sorted(p.name for p in (other / "grading_logs").iterdir()) == \
         sorted(p.name for p in (course / "grading_logs").iterdir())
     # merging again changes nothing
-    assert round_trip["merged_once"] == (_scores(other), _files(other / "autograded"))
+    assert round_trip["merged_once"] == (gradebook_scores(other), _files(other / "autograded"))

@@ -47,8 +47,7 @@ import nbformat
 import pytest
 
 from instructor.workflow.sample_class import make_notebook
-from tests.course_copy import ROOT, fresh_copy
-from tests.test_exchange import _scores
+from tests.course_copy import ROOT, fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
 
@@ -541,8 +540,8 @@ def round_trip(hub):
           f"in all {t['total']:.1f} s; screenshots in {hub['shots']}")
     return {"validated": validated, "logs": logs, "notes": notes, "seen": seen,
             "feedback": feedback,
-            "hub_scores": _scores(course),
-            "cli_scores": _scores(other), "cli": cli_out,
+            "hub_scores": gradebook_scores(course),
+            "cli_scores": gradebook_scores(other), "cli": cli_out,
             "course": course, "other": other, "timings": t}
 
 

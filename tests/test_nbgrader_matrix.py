@@ -48,6 +48,7 @@ from instructor.workflow.feedback import export_grades, feedback
 from instructor.workflow.generate import generate
 from instructor.workflow.sample_class import reference
 from tests import answer_cells
+from tests.course_copy import gradebook_scores
 
 pytestmark = pytest.mark.grading
 
@@ -963,17 +964,6 @@ def _student_view(root: Path, student: str, assignment: str = A) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", view))
 
 
-def _gradebook_scores(root: Path) -> dict[str, float]:
-    db = sqlite3.connect(root / "gradebook.db")
-    rows = db.execute(
-        "SELECT student.id, SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) "
-        "FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-        "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-        "submitted_assignment.id JOIN student ON submitted_assignment.student_id = student.id "
-        "GROUP BY student.id").fetchall()
-    return dict(rows)
-
-
 #: student -> (assignment, expected score, max score)
 EXPECTED = {**{s: (A, c[1], 6) for s, c in CASES.items()},
             **{s: (P, c[1], 3) for s, c in PSNR_CASES.items()},
@@ -1014,7 +1004,7 @@ def test_an_unreadable_submission_costs_that_student_only(graded):
 
 
 def test_gradebook_holds_everyone_and_was_not_tampered(graded):
-    scores = _gradebook_scores(graded["root"])
+    scores = gradebook_scores(graded["root"])
     assert scores == {**{s: float(e[1]) for s, e in EXPECTED.items()}, "m10_unreadable": 0.0}
 
 
@@ -1132,7 +1122,7 @@ def test_regrading_gives_the_same_score(graded):
     for result in again:
         first = graded["results"][result.student]
         assert (result.score, result.max_score) == (first.score, first.max_score)
-    assert _gradebook_scores(root) == {**{s: float(e[1]) for s, e in EXPECTED.items()},
+    assert gradebook_scores(root) == {**{s: float(e[1]) for s, e in EXPECTED.items()},
                                        "m10_unreadable": 0.0}
 
 

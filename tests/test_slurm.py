@@ -29,7 +29,7 @@ from instructor.workflow.collect import collect
 from instructor.workflow.sample_class import KINDS, make_notebook
 from instructor.workflow.shards import job_limits, shard_of
 from tests import slurm_cluster
-from tests.course_copy import fresh_copy
+from tests.course_copy import fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
 
@@ -88,7 +88,7 @@ def _tree(folder: Path) -> dict[str, str]:
 
 
 def _state(course: Path) -> tuple:
-    return (slurm_cluster.scores(course), _submissions(course), _tree(course / "autograded"),
+    return (gradebook_scores(course), _submissions(course), _tree(course / "autograded"),
             sorted(p.name for p in (course / "grading_logs").iterdir()))
 
 
@@ -209,9 +209,9 @@ def test_a_requeued_shard_is_graded_once(graded):
 
 def test_the_cluster_scores_like_one_machine_and_a_second_merge_changes_nothing(graded):
     alone, course = graded["alone"], graded["course"]
-    scores = slurm_cluster.scores(alone)
+    scores = gradebook_scores(alone)
     assert set(scores) == set(graded["roster"])
-    assert scores == slurm_cluster.scores(course)
+    assert scores == gradebook_scores(course)
     assert any(scores.values()) and not all(scores.values())  # a mixed class
     assert _tree(course / "autograded").keys() == _tree(alone / "autograded").keys()
     for notes in (alone / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
