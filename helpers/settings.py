@@ -45,7 +45,7 @@ class Setting:
         """The values this setting accepts, in words."""
         return {"choice": " or ".join(repr(c) for c in self.choices),
                 "flag": "1/0, true/false, yes/no or on/off",
-                "path": "a folder", "url": "a URL", "integer": "a whole number above 0",
+                "path": "a path", "url": "a URL", "integer": "a whole number above 0",
                 "number": "a number above 0"}[self.kind]
 
     def shown_default(self) -> str:
