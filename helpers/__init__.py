@@ -39,6 +39,7 @@ _EXPORTS = {
     "weights_dir": "pretrained",
     "activity_weight": "keras_versions",
     "hidden_rng": "grading.hidden",
+    "quantize": "codes", "code_counts": "codes", "perplexity": "codes",
 }
 
 __all__ = sorted(_EXPORTS)
