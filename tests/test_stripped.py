@@ -71,7 +71,7 @@ def test_course_names_reads_the_configured_tasks():
     assert course_names({"psnr": "psnr, mean_psnr", "nearest": "upscale",
                          "again": "psnr,,", "chroma": "mean_chroma"}) == \
         ["psnr", "mean_psnr", "upscale", "mean_chroma"]
-    assert NAMES == ["psnr", "mean_psnr", "upscale", "mean_chroma"]
+    assert NAMES == ["psnr", "mean_psnr", "upscale", "mean_chroma", "quantize"]
 
 
 def test_the_plan_strips_each_name_and_what_it_uses_of_its_module():
@@ -81,7 +81,8 @@ def test_the_plan_strips_each_name_and_what_it_uses_of_its_module():
                        "_per_image", "_psnr_of", "_finite_mean",
                        "mse", "image_scores"},                  # they use the ones above
         "transforms.py": {"upscale", "_split_channels", "_zoom_matrix",
-                          "downscale", "gray_to_rgb"}}
+                          "downscale", "gray_to_rgb"},
+        "codes.py": {"quantize"}}
     [(path, (_, kinds))] = plan(course_package(), ["metrics.psnr"]).items()
     assert (path, set(kinds)) == (Path("metrics.py"), {"psnr", "_per_image", "_psnr_of",
                                                       "mse", "mean_psnr", "image_scores"})
@@ -116,6 +117,8 @@ CASES = {
     "helpers.upscale": "r = helpers.upscale(x, 2)",
     "helpers.upscale bicubic": "r = helpers.upscale(x, 2, 'bicubic')",
     "helpers.mean_chroma": "r = helpers.mean_chroma(x)",
+    "helpers.quantize": "r = helpers.quantize(x, x[0, 0])",
+    "quantize from its module": "from helpers.codes import quantize as q\nr = q(x, x[0, 0])",
     "module attribute": "import helpers.metrics\nr = helpers.metrics.psnr(x, y)",
     "from-import alias": "from helpers import psnr as p\nr = p(x, y)",
     "alias assignment": "f = helpers.psnr\nr = f(x, y)",
@@ -191,6 +194,8 @@ UNTOUCHED = {
                             "else mc.__name__",
     "grading.hidden": "r = callable(helpers.hidden_rng)",
     "modes": "r = helpers.current_mode()",
+    "code_counts": "r = helpers.code_counts(np.array([0, 2, 2]), 3)",
+    "perplexity": "r = helpers.perplexity(np.array([1, 1, 0]))",
 }
 PROBE = """
 import json, traceback
@@ -225,7 +230,7 @@ def test_the_answer_process_imports_the_copy(probed, dest):
 def test_every_route_to_an_implementation_raises(probed, case):
     name, message, caught = probed[case]
     assert (name, caught) == (USES_COURSE_IMPLEMENTATION, True), (case, name, message)
-    assert message.startswith(("helpers.metrics.", "helpers.transforms."))
+    assert message.startswith(("helpers.metrics.", "helpers.transforms.", "helpers.codes."))
     called = case.split(",")[0].split(" ")[0]
     if called in PUBLIC_CALLERS:
         # a public function that uses an implementation names itself, not a private helper

@@ -1,0 +1,106 @@
+"""Grading of task (h), `quantize` (notebook 10).
+
+The reference and three differently written correct answers must earn full marks (one
+of them by the expanded distance, whose rounding can differ from the direct difference
+in the last bit); each wrong answer must lose exactly the points of the test cell meant
+to catch it: 1 visible point and 2 hidden points. Graded in one kernel
+(tests.grading.grade_variants).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.grading import grade_variants
+
+pytestmark = pytest.mark.grading
+
+NOTEBOOK = "10_vector_quantization_and_masking.ipynb"
+
+CORRECT = {
+    "reference": None,
+    "expanded distance, float32": '''
+def quantize(z, codebook):
+    z = np.asarray(z, dtype=np.float32)
+    c = np.asarray(codebook, dtype=np.float32)
+    flat = z.reshape(-1, z.shape[-1])
+    d = (flat ** 2).sum(1, keepdims=True) - 2 * flat @ c.T + (c ** 2).sum(1)
+    indices = d.argmin(1).reshape(z.shape[:-1])
+    return indices, np.asarray(codebook)[indices]
+''',
+    "a loop over vectors": '''
+def quantize(z, codebook):
+    z = np.asarray(z)
+    flat = z.reshape(-1, z.shape[-1])
+    best = []
+    for v in flat:
+        d = [float(((v - row) ** 2).sum()) for row in codebook]
+        best.append(d.index(min(d)))
+    indices = np.array(best, dtype=int).reshape(z.shape[:-1])
+    return indices, np.asarray(codebook)[indices]
+''',
+    "norm along the last axis": '''
+def quantize(z, codebook):
+    d = np.linalg.norm(np.asarray(z)[..., None, :] - codebook, axis=-1)
+    indices = np.argmin(d, axis=-1)
+    return indices, codebook[indices]
+''',
+}
+WRONG = {
+    "stub": ("def quantize(*args):\n    raise NotImplementedError()\n", 0),
+    "farthest code": ('''
+def quantize(z, codebook):
+    d = ((z[..., None, :] - codebook) ** 2).sum(-1)
+    indices = d.argmax(-1)
+    return indices, codebook[indices]
+''', 0),
+    "absolute distance (L1)": ('''
+def quantize(z, codebook):
+    d = np.abs(z[..., None, :] - codebook).sum(-1)
+    indices = d.argmin(-1)
+    return indices, codebook[indices]
+''', 1),
+    "largest dot product": ('''
+def quantize(z, codebook):
+    indices = (z @ codebook.T).argmax(-1)
+    return indices, codebook[indices]
+''', 0),
+    "flat indices only": ('''
+def quantize(z, codebook):
+    flat = z.reshape(-1, z.shape[-1])
+    indices = ((flat[:, None] - codebook) ** 2).sum(-1).argmin(1)
+    return indices, codebook[indices]
+''', 1),
+    "ties to the highest index": ('''
+def quantize(z, codebook):
+    d = ((z[..., None, :] - codebook) ** 2).sum(-1)
+    last = len(codebook) - 1 - d[..., ::-1].argmin(-1)
+    return last, codebook[last]
+''', 0),
+    "returns the codes, then the indices": ('''
+def quantize(z, codebook):
+    indices = ((z[..., None, :] - codebook) ** 2).sum(-1).argmin(-1)
+    return codebook[indices], indices
+''', 0),
+    "changes its input": ('''
+def quantize(z, codebook):
+    codebook -= 0
+    z /= 1
+    d = ((z[..., None, :] - codebook) ** 2).sum(-1)
+    indices = d.argmin(-1)
+    z[...] = codebook[indices]
+    return indices, z.copy()
+''', 1),
+}
+
+
+def test_quantize_task(data_env):
+    variants = {**CORRECT, **{k: src for k, (src, _) in WRONG.items()}}
+    grades = grade_variants(NOTEBOOK, "quantize", variants, env=data_env)
+    expected = {k: points for k, (_, points) in WRONG.items()}
+    for name, grade in grades.items():
+        want = expected.get(name, grade.max_points)
+        assert grade.max_points == 3, (name, grade)
+        assert grade.points == want, (
+            f"{name}: expected {want} of {grade.max_points}, got {grade.points}; "
+            f"failures: {grade.failures}")
