@@ -85,6 +85,11 @@ FACTS: dict[str, dict[str, str]] = {
         "0.23": "the example's mean red, 0.6 × 0.38", "0.4": "the example's mean blue, 0.4 × 1",
         "60": "an example's proportions (60 % red, 40 % blue)", "40": "the same example",
     },
+    "10_vector_quantization_and_masking": {
+        "49": "7 × 7, the positions of the code grid",
+        "0.3125": "0.5² + 0.25² = (0.5 − 1)² + 0.25², the toy vector's squared distances "
+                  "to codes 0 and 1 (printed by the toy cell)",
+    },
     "08_variational_autoencoder": {
         "0.71": "sqrt(1/2), the Gaussian likelihood's standard deviation",
         "99.5": "N(0, I)'s mass in [-3, 3]^2: 0.9973^2",
