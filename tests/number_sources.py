@@ -89,6 +89,14 @@ FACTS: dict[str, dict[str, str]] = {
         "49": "7 × 7, the positions of the code grid",
         "0.3125": "0.5² + 0.25² = (0.5 − 1)² + 0.25², the toy vector's squared distances "
                   "to codes 0 and 1 (printed by the toy cell)",
+        "11": "tf.image.ssim's default filter_size (an 11×11 Gaussian window)",
+        "1,024": "16 × 16 × 4, the code of f = 2; 16 tokens × 64 numbers, the masked "
+                 "autoencoder's features",
+        "75": "He et al., 2022's masking ratio (75 %), the model of section 12",
+        "12": "0.75 × 16 patches",
+        "25": "a ratio of the sweep, MASK_RATIOS (0.25)",
+        "50": "a ratio of the sweep, MASK_RATIOS (0.5)",
+        "90": "a ratio of the sweep, MASK_RATIOS (0.9)",
     },
     "08_variational_autoencoder": {
         "0.71": "sqrt(1/2), the Gaussian likelihood's standard deviation",
