@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Vectors compared with the whole codebook at once: a batch of a few MiB of differences.
+CHUNK = 4096
+
 
 def quantize(z: np.ndarray, codebook: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each vector of ``z`` (shape ``(..., d)``) replaced by its nearest row of ``codebook``
@@ -18,8 +21,12 @@ def quantize(z: np.ndarray, codebook: np.ndarray) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"z (..., d) and codebook (K, d) must share d: {z.shape} and "
                          f"{codebook.shape}")
     flat = z.reshape(-1, z.shape[-1]).astype(np.float64)
-    distances = ((flat[:, None, :] - codebook[None].astype(np.float64)) ** 2).sum(axis=-1)
-    indices = distances.argmin(axis=1).reshape(z.shape[:-1])
+    rows = codebook.astype(np.float64)[None]
+    indices = np.empty(len(flat), dtype=np.int64)
+    for start in range(0, len(flat), CHUNK):   # (CHUNK, K, d) differences at a time
+        part = flat[start:start + CHUNK, None, :]
+        indices[start:start + CHUNK] = ((part - rows) ** 2).sum(axis=-1).argmin(axis=1)
+    indices = indices.reshape(z.shape[:-1])
     return indices, codebook[indices]
 
 
