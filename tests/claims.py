@@ -2766,3 +2766,108 @@ def exercise_3_training_resumes_where_it_stopped(run: Run) -> None:
     trained = number(r"validation images of this run: loss ([\d.]+) nats",
                      run.output("mean_image_loss = "))
     assert abs(first - trained) <= 0.1 * trained, (printed, trained)
+
+
+# ---------------------------------------------------------------- 10 vector quantization
+N10 = "10_vector_quantization_and_masking"
+
+
+def _rows_10(printed: str, first: str) -> list[list[float]]:
+    """The numbers of each line of a table that starts with ``first`` (a regular
+    expression) in ``printed``."""
+    return [[float(v) for v in re.findall(r"\d+\.?\d*", line)]
+            for line in printed.splitlines() if re.match(first, line.strip())]
+
+
+@claim(N10)
+def the_toy_tie_and_the_straight_through_gradient(run: Run) -> None:
+    run.says(r"The last vector, \$\(0\.5, 0\.25\)\$, is at squared distance 0\.3125 from code 0 "
+             r"and from code 1: a tie")
+    toy = run.output("toy_codebook = np.array(")
+    assert "[0.3125   0.3125   0.8125  ]" in toy and "nearest code of each vector: [0 1 2 0]" \
+        in toy, toy
+    run.says(r"the output equals the looked-up codes, and the gradient of .* with respect "
+             r"to \$z\$ is \$w\$ itself")
+    printed = run.output("check_layer = VectorQuantizer(")
+    assert "output equals the nearest codes: True" in printed, printed
+    assert number(r"largest \|gradient - w\|: ([\d.e-]+)", printed) < 1e-6, printed
+
+
+@claim(N10)
+def restarts_change_how_evenly_the_codes_are_used(run: Run) -> None:
+    run.says(r"Before training, some codes are dead already \(the first line printed\)")
+    run.says(r"both models use every code on the test digits")
+    run.says(r"What the restarts changed here is how evenly the codes are used, the "
+             r"perplexity")
+    printed = run.output("restarts = RestartDeadCodes(")
+    assert number(r"before training: (\d+) of 64 codes", printed) < 64, printed
+    plain = numbers("no restarts", printed)
+    restarted = numbers("restarts ", printed.split("no restarts", 1)[1])
+    assert plain[1] == restarted[1] == 64, printed              # codes used
+    assert restarted[2] > plain[2], printed                      # perplexity
+
+
+@claim(N10)
+def the_prior_sees_no_later_token_and_has_a_blind_spot(run: Run) -> None:
+    run.says(r"Every one of them comes later in reading order")
+    run.says(r"\(4, 0\) comes after \(3, 3\) and does not change")
+    printed = run.output("grid[0, 3, 3] = (grid[0, 3, 3] + 1)")
+    assert "all after (3, 3) in reading order: True" in printed, printed
+    assert "(4, 1)" in printed and "(4, 0)" not in printed, printed
+
+
+@claim(N10)
+def codes_beat_small_images_and_what_survives_falls_with_f(run: Run) -> None:
+    run.says(r"At every \$f\$ the autoencoder's code beats the small image of the same size, "
+             r"in PSNR and in SSIM, and what survives falls steadily as \$f\$ grows")
+    run.says(r"The judge still reads most digits at \$f = 16\$, from 16 numbers; at "
+             r"\$f = 32\$, from 4, it misses more of them")
+    run.says(r"the small images, more blurred, lose more by that measure")
+    printed = run.output("def stored_small(")
+    rows = {int(r[0]): r[2:] for r in _rows_10(printed, r"\d+\s+\d+\s+[\d.]+")}
+    assert sorted(rows) == [2, 4, 8, 16, 32], printed
+    psnr, ssim, accuracy = ([rows[f][i] for f in sorted(rows)] for i in range(3))
+    assert psnr == sorted(psnr, reverse=True) and ssim == sorted(ssim, reverse=True), printed
+    assert accuracy == sorted(accuracy, reverse=True), printed
+    for f in (4, 8, 16, 32):
+        ae_psnr, ae_ssim, ae_accuracy, small_psnr, small_ssim, small_accuracy = rows[f]
+        assert ae_psnr > small_psnr and ae_ssim > small_ssim, (f, printed)
+        assert small_accuracy < ae_accuracy, (f, printed)
+    assert rows[16][2] > 0.5 and rows[32][2] < rows[16][2], printed
+
+
+@claim(N10)
+def each_masked_autoencoder_fills_in_best_what_it_was_trained_for(run: Run) -> None:
+    run.says(r"On each share hidden at test time, the model trained at that share has the "
+             r"lowest error")
+    run.says(r"the one trained at 90 % is worse than the mean image when only a quarter is "
+             r"hidden")
+    printed = run.output("visible = [round(N_PATCHES * (1 - r)) for r in MASK_RATIOS]")
+    table = {int(r[0]): r[1:] for r in _rows_10(printed, r"\d+%")}
+    mean = numbers("mean image", printed)
+    assert sorted(table) == [25, 50, 75, 90] and len(mean) == 4, printed
+    for column, trained in enumerate(sorted(table)):
+        errors = [table[t][column] for t in sorted(table)]
+        assert min(errors) == table[trained][column], (trained, printed)
+    assert table[90][0] > mean[0], printed
+    error, baseline = (number(rf"{who} ([\d.]+)", run.output("hidden_error(mae, keep=4)"))
+                       for who in ("model", "mean training image"))
+    assert error < baseline
+
+
+@claim(N10)
+def the_masked_autoencoders_tokens_probe_best(run: Run) -> None:
+    run.says(r"With both budgets of labels, the masked autoencoder's tokens give the best "
+             r"linear probe here, ahead of the pixels and of every autoencoder's code, and the "
+             r"dense autoencoder's 30 numbers give the worst")
+    printed = run.output("def mae_features(")
+    scores = {}
+    for line in printed.splitlines()[1:]:
+        values = re.findall(r"\d+\.\d+", line)
+        if len(values) == 2:
+            scores[line[:28].strip()] = [float(v) for v in values]
+    assert len(scores) == 6, printed
+    for budget in (0, 1):
+        ranked = sorted(scores, key=lambda name: scores[name][budget], reverse=True)
+        assert ranked[0] == "masked autoencoder (75 %)", (budget, printed)
+        assert ranked[-1] == "dense autoencoder (02)", (budget, printed)
