@@ -94,6 +94,8 @@ FACTS: dict[str, dict[str, str]] = {
                  "autoencoder's features",
         "75": "He et al., 2022's masking ratio (75 %), the model of section 12",
         "12": "0.75 × 16 patches",
+        "14": "16 − round(16 × 0.1), the patches a ratio of 90 % hides",
+        "87.5": "14 / 16",
         "25": "a ratio of the sweep, MASK_RATIOS (0.25)",
         "50": "a ratio of the sweep, MASK_RATIOS (0.5)",
         "90": "a ratio of the sweep, MASK_RATIOS (0.9)",
