@@ -1,6 +1,6 @@
 """The stripped ``helpers`` copy an answer runs against (instructor/engine/stripped.py).
 
-Every route to the course's own implementations of tasks (e)-(g), run in a fresh
+Every route to the course's own implementations of tasks (e)-(h), run in a fresh
 interpreter that imports the copy, reaches only ``raise UsesCourseImplementation``;
 the rest of the package still works.
 """
