@@ -2797,14 +2797,19 @@ def the_toy_tie_and_the_straight_through_gradient(run: Run) -> None:
 def restarts_change_how_evenly_the_codes_are_used(run: Run) -> None:
     run.says(r"Before training, some codes are dead already \(the first line printed\)")
     run.says(r"both models use every code on the test digits")
-    run.says(r"What the restarts changed here is how evenly the codes are used, the "
-             r"perplexity")
+    run.says(r"the codes are used more evenly\s+\(a higher perplexity\), and the encoder's "
+             r"outputs sit farther from their codes \(a larger\s+\$\|z - q\|\^2\$\), for "
+             r"about the same reconstruction error")
     printed = run.output("restarts = RestartDeadCodes(")
     assert number(r"before training: (\d+) of 64 codes", printed) < 64, printed
+    # MSE, |z - q|^2, codes used, perplexity
     plain = numbers("no restarts", printed)
     restarted = numbers("restarts ", printed.split("no restarts", 1)[1])
-    assert plain[1] == restarted[1] == 64, printed              # codes used
-    assert restarted[2] > plain[2], printed                      # perplexity
+    assert len(plain) == len(restarted) == 4, printed
+    assert abs(restarted[0] - plain[0]) <= 0.1 * plain[0], printed
+    assert restarted[1] > plain[1], printed
+    assert plain[2] == restarted[2] == 64, printed
+    assert restarted[3] > plain[3], printed
 
 
 @claim(N10)
@@ -2858,15 +2863,20 @@ def each_masked_autoencoder_fills_in_best_what_it_was_trained_for(run: Run) -> N
 
 @claim(N10)
 def the_masked_autoencoders_tokens_probe_best(run: Run) -> None:
-    run.says(r"With both budgets of labels, the masked autoencoder's tokens give the best "
-             r"linear probe here, ahead of the pixels and of every autoencoder's code")
+    run.says(r"With 1,000 labels, the masked autoencoder's tokens give the best linear probe "
+             r"here, well\s+ahead of the pixels and of every other code")
+    run.says(r"With 100 labels they share the lead with the\s+\$f = 16\$ code, 16 numbers "
+             r"\(the two within 0\.02 of each other\)")
+    run.says(r"with 100 labels the\s+\$f = 16\$ code does as well")
     printed = run.output("def mae_features(")
     scores = {}
     for line in printed.splitlines()[1:]:
         values = re.findall(r"\d+\.\d+", line)
         if len(values) == 2:
             scores[line[:28].strip()] = [float(v) for v in values]
-    assert len(scores) == 6, printed
-    for budget in (0, 1):
-        ranked = sorted(scores, key=lambda name: scores[name][budget], reverse=True)
-        assert ranked[0] == "masked autoencoder (75 %)", (budget, printed)
+    assert len(scores) == 9, printed       # pixels, MAE, dense, f = 2 ... 32, VQ-VAE
+    mae, f16 = scores["masked autoencoder (75 %)"], scores["convolutional, f = 16"]
+    others = [s for name, s in scores.items() if s is not mae]
+    assert all(mae[0] - s[0] >= 0.03 for s in others), printed             # well ahead
+    assert abs(mae[1] - f16[1]) <= 0.02, printed
+    assert all(min(mae[1], f16[1]) > s[1] for s in others if s is not f16), printed
