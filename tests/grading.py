@@ -230,6 +230,19 @@ def assert_full_marks(grade: TaskGrade, name: str, max_points: float) -> None:
     assert grade.max_points == max_points
 
 
+def assert_variant_points(grades: dict[str, TaskGrade], expected: dict[str, float],
+                          max_points: float) -> None:
+    """Every variant of :func:`grade_variants` earns exactly the expected points (full
+    marks where not listed), of a task worth ``max_points``."""
+    assert set(expected) <= set(grades)
+    for name, grade in grades.items():
+        want = expected.get(name, grade.max_points)
+        assert grade.max_points == max_points, (name, grade)
+        assert grade.points == want, (
+            f"{name}: expected {want} of {grade.max_points}, got {grade.points}; "
+            f"failures: {grade.failures}")
+
+
 def assert_stub_scores_nothing(grade: TaskGrade) -> None:
     """The released stub earns nothing, and every test cell says it is not implemented."""
     assert grade.points == 0

@@ -10,22 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grading import grade_variants
+from tests.grading import assert_variant_points, grade_variants
 
 pytestmark = pytest.mark.grading
 
 STUB = "def {name}(*args):\n    raise NotImplementedError()\n"
-
-
-def check(grades, expected: dict[str, float]) -> None:
-    """Every variant earns exactly the expected points (full marks where not listed)."""
-    assert set(expected) <= set(grades)
-    for name, grade in grades.items():
-        want = expected.get(name, grade.max_points)
-        assert grade.max_points == 3, (name, grade)
-        assert grade.points == want, (
-            f"{name}: expected {want} of {grade.max_points}, got {grade.points}; "
-            f"failures: {grade.failures}")
 
 
 # ---------------------------------------------------------------- 05: psnr
@@ -88,7 +77,7 @@ def psnr(pred, target):
 def test_psnr_task(data_env):
     variants = {**PSNR_CORRECT, **{k: src for k, (src, _) in PSNR_WRONG.items()}}
     grades = grade_variants("05_denoising_autoencoders.ipynb", "psnr", variants, env=data_env)
-    check(grades, {k: points for k, (_, points) in PSNR_WRONG.items()})
+    assert_variant_points(grades, {k: points for k, (_, points) in PSNR_WRONG.items()}, 3)
 
 
 # ---------------------------------------------------------------- 06: nearest
@@ -143,7 +132,7 @@ def upsample_nearest(x, factor):
 def test_nearest_task(data_env):
     variants = {**NEAREST_CORRECT, **{k: src for k, (src, _) in NEAREST_WRONG.items()}}
     grades = grade_variants("06_super_resolution.ipynb", "nearest", variants, env=data_env)
-    check(grades, {k: points for k, (_, points) in NEAREST_WRONG.items()})
+    assert_variant_points(grades, {k: points for k, (_, points) in NEAREST_WRONG.items()}, 3)
 
 
 # ---------------------------------------------------------------- 07: chroma
@@ -195,4 +184,4 @@ def mean_chroma(images):
 def test_chroma_task(data_env):
     variants = {**CHROMA_CORRECT, **{k: src for k, (src, _) in CHROMA_WRONG.items()}}
     grades = grade_variants("07_colorization.ipynb", "chroma", variants, env=data_env)
-    check(grades, {k: points for k, (_, points) in CHROMA_WRONG.items()})
+    assert_variant_points(grades, {k: points for k, (_, points) in CHROMA_WRONG.items()}, 3)

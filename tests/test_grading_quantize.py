@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.grading import grade_variants
+from tests.grading import assert_variant_points, grade_variants
 
 pytestmark = pytest.mark.grading
 
@@ -97,10 +97,4 @@ def quantize(z, codebook):
 def test_quantize_task(data_env):
     variants = {**CORRECT, **{k: src for k, (src, _) in WRONG.items()}}
     grades = grade_variants(NOTEBOOK, "quantize", variants, env=data_env)
-    expected = {k: points for k, (_, points) in WRONG.items()}
-    for name, grade in grades.items():
-        want = expected.get(name, grade.max_points)
-        assert grade.max_points == 3, (name, grade)
-        assert grade.points == want, (
-            f"{name}: expected {want} of {grade.max_points}, got {grade.points}; "
-            f"failures: {grade.failures}")
+    assert_variant_points(grades, {k: points for k, (_, points) in WRONG.items()}, 3)
