@@ -23,6 +23,7 @@ LONGEST_FIRST = (
     "tests/test_grading_vae.py",
     "tests/test_exchange.py",
     "tests/test_hub.py",
+    "tests/test_image.py",
     "tests/test_after_grading.py",
     "tests/test_lms_round_trip.py",
     "tests/test_image_to_image.py",

@@ -162,9 +162,6 @@ SETTINGS: dict[str, Setting] = _declare(
             "files unpack to (more: the test fails, nothing unpacked)"),
     Setting("COURSE_PYTHON", "path", None, "the Python deploy/slurm/'s scripts grade with "
             "(default `.venv/bin/python` in the course folder)"),
-    Setting("COURSE_IMAGE_TEST", "flag", False, "tests/test_image.py builds and runs the "
-            "hub's images (`make test-image` sets it; a machine's first build takes tens "
-            "of minutes)"),
     Setting("COURSE_DEBIAN_MIRROR", "url", "http://deb.debian.org/debian", "the Debian "
             "mirror tests/test_image.py makes the images' base from (mmdebstrap)"),
 )
