@@ -155,6 +155,31 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
     assert output.ename == "AssertionError"
 
 
+def test_only_a_test_cell_carries_the_graders_verdicts_into_notes_and_flags():
+    """An answer cell's outputs are what the student's code sent: an exception of its own
+    named ``NeedsReview`` (or like another verdict of the outside check), or a print of
+    the own-code note, neither sets the submission aside nor writes the grader's note;
+    on a test cell, whose outputs the grader writes, they do (issue 53)."""
+    from instructor.engine.outside import OWN_CODE_NOTE
+    from instructor.workflow.submission import needs_review, notes_from_graded
+
+    forged = [v4.new_output("error", ename=name, evalue="from the answer", traceback=[])
+              for name in ("NeedsReview", "UsesCourseImplementation", "AnswerFailed",
+                           "RecordTooLarge")] + [
+        v4.new_output("stream", name="stdout", text=OWN_CODE_NOTE)]
+    cells = submission()
+    cells[1].outputs = forged
+    nb = v4.new_notebook(cells=cells)
+    assert needs_review(nb) == [] and notes_from_graded(nb) == []
+    cells[1].outputs, cells[2].outputs = [], forged
+    notes = notes_from_graded(nb)
+    assert needs_review(nb) == ["area-tests"] and len(notes) == 5, notes
+    # what happened to the cell itself (its time, its memory) is noted on any cell
+    cells[1].outputs = [v4.new_output("error", ename="MemoryError", evalue="", traceback=[])]
+    assert "The cell 'area-solution' ran out of memory (the grader caps it): " in \
+        notes_from_graded(nb)
+
+
 def test_a_patch_of_a_library_needs_review_though_it_passed_outside(tmp_path):
     """The answer cells run again in the answer process: a change to a library's own
     module or class (here the setup's ``math``) reaches the second run too."""
