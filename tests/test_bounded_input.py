@@ -15,11 +15,12 @@ import nbformat
 import numpy as np
 import pytest
 
-from instructor.engine import limits, wire
+from instructor.engine import limits, outcomes, wire
 from instructor.engine.execute import SafeExecute
+from instructor.engine.outcomes import OUTCOMES
 from instructor.engine.outside import verdict_outputs
 from instructor.engine.release import Release
-from instructor.workflow.submission import NOTEWORTHY, check_submission
+from instructor.workflow.submission import check_submission
 
 MIB = 2 ** 20
 
@@ -94,7 +95,7 @@ def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
         exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102 - our own code
     assert type(raised.value).__name__ == limits.CELL_TOO_LARGE
     assert "COURSE_CELL_SOURCE_KB" in str(raised.value) and "f" not in namespace
-    assert limits.CELL_TOO_LARGE in NOTEWORTHY
+    assert limits.CELL_TOO_LARGE in OUTCOMES
 
 
 def test_stored_outputs_over_the_cap_are_dropped_and_the_code_kept(tmp_path):
@@ -142,10 +143,10 @@ def test_output_past_the_cap_is_cut_with_one_error():
     for _ in range(5):
         client.output(outs, _stream("x" * (MIB // 2)), None, 0)
     errors = [o for o in outs if o.output_type == "error"]
-    assert len(errors) == 1 and errors[0].ename == limits.OUTPUT_TOO_LARGE
+    assert len(errors) == 1 and errors[0].ename == outcomes.OUTPUT_TOO_LARGE
     assert "COURSE_CELL_OUTPUT_MB" in errors[0].evalue
     assert sum(len(o.get("text", "")) for o in outs) <= MIB
-    assert limits.OUTPUT_TOO_LARGE in NOTEWORTHY
+    assert outcomes.OUTPUT_TOO_LARGE in OUTCOMES
 
 
 def test_an_output_message_that_is_not_a_valid_output_is_dropped_with_one_error():
@@ -158,8 +159,8 @@ def test_an_output_message_that_is_not_a_valid_output_is_dropped_with_one_error(
     client.output(outs, bad, None, 0)
     client.output(outs, _stream("after\n"), None, 0)
     assert [o.output_type for o in outs] == ["error", "stream"]
-    assert outs[0].ename == limits.MALFORMED_OUTPUT and "execute_result" in outs[0].evalue
-    assert limits.MALFORMED_OUTPUT in NOTEWORTHY
+    assert outs[0].ename == outcomes.MALFORMED_OUTPUT and "execute_result" in outs[0].evalue
+    assert outcomes.MALFORMED_OUTPUT in OUTCOMES
 
 
 def test_output_under_the_cap_is_kept_whole_and_each_cell_counts_afresh():

@@ -49,9 +49,9 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
     from instructor import ROOT
     from instructor.analytics.graded import flags_of
     from instructor.engine.cells import nbgrader_meta
+    from instructor.engine.outcomes import OUTCOMES
     from instructor.engine.release import Release
     from instructor.workflow.submission import (
-        NOTEWORTHY,
         check_submission,
         notes_from_graded,
         repair_metadata,
@@ -86,11 +86,12 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
                 "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
                 "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}
     for ename, flag in expected.items():
+        test = {"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
         graded = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-            "x", outputs=[nbformat.v4.new_output("error", ename=ename, evalue="...",
-                                                 traceback=[])])])
+            "x", metadata=test, outputs=[nbformat.v4.new_output(
+                "error", ename=ename, evalue="...", traceback=[])])])
         assert kinds(notes_from_graded(graded)) == {flag}, ename
-    assert set(expected) < set(NOTEWORTHY)
+    assert set(expected) < set(OUTCOMES)
     # written inline by autograde when the grader itself fails
     assert kinds(["The grader could not grade this notebook (an internal error, not your "
                   "code); it scores 0 until the instructor grades it again."]) \

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 
 import nbformat
 import pytest
@@ -178,6 +179,27 @@ def test_only_a_test_cell_carries_the_graders_verdicts_into_notes_and_flags():
     cells[1].outputs = [v4.new_output("error", ename="MemoryError", evalue="", traceback=[])]
     assert "The cell 'area-solution' ran out of memory (the grader caps it): " in \
         notes_from_graded(nb)
+
+
+def test_the_outcomes_are_one_table_which_the_docs_show():
+    """The grader's outcomes are outcomes.OUTCOMES: docs/grading.md shows its table, and
+    the two modules that also run in the answer process (without the ``instructor``
+    package) spell their outcome as it does; every exception of the checking process
+    that names an outcome is one of them."""
+    from instructor import ROOT
+    from instructor.engine import answers, outcomes, remote, stripped, wire
+
+    page = (ROOT / "docs" / "grading.md").read_text()
+    table = re.search(r"<!-- outcomes -->\n(.*?)\n<!-- /outcomes -->", page, re.S)
+    assert table and table.group(1) == outcomes.markdown_table(), (
+        "docs/grading.md's table of outcomes is out of date: paste the output of python -c "
+        "'from instructor.engine.outcomes import markdown_table; print(markdown_table())'")
+    assert wire.RecordTooLarge.outcome == outcomes.RECORD_TOO_LARGE
+    assert stripped.USES_COURSE_IMPLEMENTATION == outcomes.USES_COURSE_IMPLEMENTATION
+    assert answers.OUTPUT_TOO_LARGE == outcomes.OUTPUT_TOO_LARGE
+    for kind in (remote.AnswerFailed, remote.UsesCourseImplementation):
+        assert issubclass(kind, outcomes.GraderOutcome)
+        assert outcomes.OUTCOMES[kind.outcome].where == "test" and kind.outcome == kind.__name__
 
 
 def test_a_patch_of_a_library_needs_review_though_it_passed_outside(tmp_path):

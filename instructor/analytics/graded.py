@@ -20,6 +20,7 @@ import nbformat
 from instructor import ROOT
 from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import read_notes
+from instructor.engine.outcomes import OUTCOMES
 from instructor.workflow.export import task_of
 
 #: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
@@ -152,10 +153,8 @@ def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, 
     for grade_id, result in tests.items():
         if result.review and not any(f == "NEEDS REVIEW" for f, _ in found):
             found.append(("NEEDS REVIEW", f"test cell '{grade_id}' awaits a manual grade"))
-        flag = {"CellTimeoutError": "TIMEOUT", "GradingTimeBudgetExceeded": "TIMEOUT",
-                "DeadKernelError": "CRASH", "TooManyKernelRestarts": "CRASH",
-                "MemoryError": "CRASH", "NeedsReview": "NEEDS REVIEW"}.get(
-            (result.message or "").split(":", 1)[0])
+        known = OUTCOMES.get((result.message or "").split(":", 1)[0])
+        flag = known.flag if known else None
         if flag and not any(grade_id in r for _, r in found):
             found.append((flag, f"test cell '{grade_id}': {result.message}"))
     return list(dict.fromkeys(found))

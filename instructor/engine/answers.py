@@ -44,6 +44,9 @@ ALONE = ("the grader runs your answer cells on their own: define everything your
          "uses inside them")
 #: How much of what the student's code prints the log keeps.
 LOG_BYTES = 2 ** 20
+#: The error of a cell whose output passed its cap: the outcome
+#: :data:`instructor.engine.outcomes.OUTPUT_TOO_LARGE` (this file runs without the package).
+OUTPUT_TOO_LARGE = "OutputTooLarge"
 #: The last line of the report: every answer cell has run (:mod:`instructor.engine.outside`).
 DONE = b'{"done": true}\n'
 
@@ -500,7 +503,7 @@ class CellOutputs:
             return False
         if size > self.left:
             self.cut = True
-            self._error("OutputTooLarge", (
+            self._error(OUTPUT_TOO_LARGE, (
                 f"this cell's output passed the grader's limit of {self.limit / 2 ** 20:g} MiB "
                 "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
             return False

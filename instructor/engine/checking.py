@@ -57,7 +57,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
     """Run each test cell of ``job`` again, its graded functions answered by ``channel``
     (:class:`instructor.engine.remote.AnswerChannel`); a verdict per cell."""
     from instructor.engine import wire
-    from instructor.engine.remote import AnswerFailed, UsesCourseImplementation
+    from instructor.engine.outcomes import GraderOutcome
 
     verdicts: dict[str, dict] = {}
     contexts_run: set[str] = set()
@@ -87,11 +87,11 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
                 exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
         except wire.Unreadable as err:
             verdict.update(checked=False, passed=None, reason=str(err))
-        except (AnswerFailed, UsesCourseImplementation, wire.RecordTooLarge) as err:
+        except (GraderOutcome, wire.RecordTooLarge) as err:
             # the grader's outcomes, known by their classes here: ``outcome`` names them
             # (a name that crossed from the answer process is the student's string)
-            verdict.update(passed=False, error=f"{type(err).__name__}: {err}",
-                           line=_line(err, grade_id), outcome=type(err).__name__,
+            verdict.update(passed=False, error=f"{err.outcome}: {err}",
+                           line=_line(err, grade_id), outcome=err.outcome,
                            student=not getattr(err, "own", isinstance(err, wire.RecordTooLarge)))
         except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
             verdict.update(passed=False, error=error_message(err), line=_line(err, grade_id),

@@ -26,7 +26,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Enum, Float, Integer, List, Unicode
 
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
-from instructor.engine import cgroups, hidden, limits, roles
+from instructor.engine import cgroups, hidden, limits, outcomes, roles
 from instructor.engine import release as released
 from instructor.engine.cells import (
     error_output,
@@ -201,7 +201,7 @@ class SafeExecute(released.FromRelease, Execute):
         limit = int(self.output_limit_mb * limits.MIB)
         size = limits.text_size(msg.get("content", {}))
         if used + size > limit:
-            outs.append(error_output(limits.OUTPUT_TOO_LARGE, (
+            outs.append(error_output(outcomes.OUTPUT_TOO_LARGE, (
                 f"this cell's output passed the grader's limit of {self.output_limit_mb:g} "
                 "MiB (COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails")))
             self._output_state = (outs, used, True)
@@ -213,7 +213,7 @@ class SafeExecute(released.FromRelease, Execute):
             # The kernel runs the student's code, which can send an output message of its
             # own; one that is not a valid output is dropped, and says so, instead of
             # failing the whole notebook.
-            outs.append(error_output(limits.MALFORMED_OUTPUT, (
+            outs.append(error_output(outcomes.MALFORMED_OUTPUT, (
                 f"the kernel sent a {msg.get('msg_type', 'message')!s:.40} output that is "
                 f"not a valid notebook output ({str(error.message)[:200]}); it was dropped")))
             return None
@@ -258,7 +258,7 @@ class SafeExecute(released.FromRelease, Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self.resources = resources
-        timeout = error_output("CellTimeoutError",
+        timeout = error_output(outcomes.CELL_TIMEOUT,
                                f"this cell ran longer than {self.timeout} s and was stopped "
                                "(an infinite loop, or far too much work?)")
         self.error_on_timeout = {k: v for k, v in timeout.items() if k != "output_type"}
@@ -287,7 +287,7 @@ class SafeExecute(released.FromRelease, Execute):
                         pass
                 while position < len(cells):
                     if time.monotonic() > deadline:
-                        self._fail_rest(cells, position, "GradingTimeBudgetExceeded",
+                        self._fail_rest(cells, position, outcomes.TIME_BUDGET,
                                         f"not run: the notebook used up its grading time "
                                         f"budget ({self.notebook_timeout} s)")
                         position = len(cells)
@@ -303,10 +303,10 @@ class SafeExecute(released.FromRelease, Execute):
                             self.preprocess_cell(cell, resources, position)
                     except CellTimeoutError as err:  # iopub: one cell's, not the notebook's
                         cell.outputs.append(error_output(
-                            "CellTimeoutError", f"{str(err).splitlines()[0]}; grading went on"))
+                            outcomes.CELL_TIMEOUT, f"{str(err).splitlines()[0]}; grading went on"))
                     except DeadKernelError:
                         cell.outputs.append(error_output(
-                            "DeadKernelError",
+                            outcomes.DEAD_KERNEL,
                             "the kernel died while running this cell (os._exit, a crash in "
                             "a library, or memory exhausted); grading went on in a fresh "
                             "kernel from the next cell"))
@@ -322,7 +322,7 @@ class SafeExecute(released.FromRelease, Execute):
             if restart:
                 restarts += 1
                 if restarts > self.max_restarts:
-                    self._fail_rest(cells, position, "TooManyKernelRestarts",
+                    self._fail_rest(cells, position, outcomes.TOO_MANY_RESTARTS,
                                     f"not run: the kernel crashed or hung {restarts} times")
                     break
         self.set_widgets_metadata()

@@ -12,6 +12,7 @@ from pathlib import Path
 from helpers import settings
 from helpers.pretrained import weights_dir
 from instructor import ROOT
+from instructor.engine.outcomes import CELL_TOO_LARGE
 
 Environ = Mapping[str, str] | None
 
@@ -43,10 +44,6 @@ def safe_execute(environ: Environ = None) -> dict[str, settings.Value]:
 # workflow, the outside check), which are not sandboxed: each of these is checked for
 # size before it is parsed, unpacked or kept.
 MIB = 2 ** 20
-#: The ``ename`` of a cell whose code was too large to run, and of one whose output was cut.
-CELL_TOO_LARGE = "CellTooLarge"
-OUTPUT_TOO_LARGE = "OutputTooLarge"
-MALFORMED_OUTPUT = "MalformedOutput"
 
 
 def submission_limit(environ: Environ = None) -> int:

@@ -33,6 +33,7 @@ from instructor.engine import (
     forking,
     hidden,
     limits,
+    outcomes,
     review,
     roles,
     stripped,
@@ -324,7 +325,7 @@ class OutsideCheck:
             self.log.error("the outside check failed:\n%s", log)
         message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
         return {grade_id: {"checked": True, "passed": False, "reason": None,
-                           "error": f"GraderCheckFailed: {message[0][:300]}"}
+                           "error": f"{outcomes.CHECK_FAILED}: {message[0][:300]}"}
                 for grade_id, _t, _n in self.plan.values()}
 
     def decide(self, cells) -> None:
@@ -383,7 +384,7 @@ class OutsideCheck:
                 if index in report:  # what it showed; started and never ended: why it stopped
                     cells[index].execution_count = list(report).index(index) + 1  # as they ran
                     outputs = self._bounded(report[index]) + (
-                        [] if index in ended else [error_output("DeadKernelError", DIED)])
+                        [] if index in ended else [error_output(outcomes.DEAD_KERNEL, DIED)])
                 else:
                     cells[index].execution_count = None
                     outputs = [stdout(NOT_RUN_ANSWER)]
@@ -396,7 +397,7 @@ class OutsideCheck:
         report itself); else one ``OutputTooLarge`` error."""
         limit = self.cell_limits[1]
         if len(outputs) > MAX_OUTPUTS:
-            return [error_output("OutputTooLarge", (
+            return [error_output(outcomes.OUTPUT_TOO_LARGE, (
                 f"this cell wrote more than {MAX_OUTPUTS} outputs; they were dropped, "
                 "and the cell fails"))]
         try:  # measured as the answer process measures against the cap
@@ -407,7 +408,7 @@ class OutsideCheck:
             return []
         if size <= limit + 64 * 1024:  # room for the error the process adds at its cap
             return outputs
-        return [error_output("OutputTooLarge", (
+        return [error_output(outcomes.OUTPUT_TOO_LARGE, (
             f"this cell's output passed the grader's limit of {limit / 2 ** 20:g} MiB "
             "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))]
 
@@ -444,7 +445,7 @@ def read_report(text: str, ran: set[int], max_line: int = VERDICTS_LIMIT
             index = re.match(r'\{"cell": (\d+)', line)
             if index and int(index[1]) in ran:
                 report.setdefault(int(index[1]), []).append(error_output(
-                    limits.OUTPUT_TOO_LARGE, "an output of this cell was too large to read "
+                    outcomes.OUTPUT_TOO_LARGE, "an output of this cell was too large to read "
                     "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))
             continue
         entry = None  # the last line may be a stream's the process died in, left open
@@ -475,7 +476,7 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
     calls = review.course_calls(answer, forbidden)
     if calls:
         return [*outputs, error_output(
-            "UsesCourseImplementation",
+            outcomes.USES_COURSE_IMPLEMENTATION,
             f"your answer calls {', '.join(calls)}, the course's own implementation "
             "of this task: write your own (the tests of this task score 0)")]
     shown = "; ".join(map(str, findings[:5])) + (" ..." if len(findings) > 5 else "")
@@ -483,13 +484,13 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
         also = (f"; your notebook also has code that can change how tests run ({shown})"
                 if findings else "")
         return [*outputs, error_output(
-            "NeedsReview", f"the grader could not check this test ({verdict['reason']})"
+            outcomes.NEEDS_REVIEW, f"the grader could not check this test ({verdict['reason']})"
             f"{also}; it scores 0 until the instructor reviews it")]
     if not verdict["passed"]:
         name, _, message = str(verdict["error"]).partition(": ")
         if verdict.get("student"):  # a name of the student's own could carry anything
             name = verdict.get("outcome") or (name if _known_error(name) else "Exception")
-        if verdict.get("outcome") == "AnswerFailed":
+        if verdict.get("outcome") == outcomes.ANSWER_FAILED:
             message += (" (the grader runs your answer cells on their own, after the setup "
                         "cell, and calls your functions from the test)")
         return [*outputs, error_output(name if name.isidentifier() else "Exception",
@@ -498,6 +499,6 @@ def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[
         # code that reaches beyond its own names (imports of sys, ctypes..., exec,
         # frames): the instructor decides
         return [*outputs, error_output(
-            "NeedsReview", f"your notebook has code that can change how tests run ({shown}); "
-            "the instructor will review this test before it counts")]
+            outcomes.NEEDS_REVIEW, f"your notebook has code that can change how tests run "
+            f"({shown}); the instructor will review this test before it counts")]
     return [*outputs, stdout(OWN_CODE_NOTE)] if verdict.get("proxied") else outputs

@@ -23,23 +23,28 @@ from typing import Any
 
 import numpy as np
 
-from instructor.engine import wire
+from instructor.engine import outcomes, wire
 from instructor.engine.answers import FrameTooLarge, loss_value, read_frame, write_frame
 
 
-class AnswerFailed(Exception):
+class AnswerFailed(outcomes.GraderOutcome):
     """The answer process could not answer (its answer cells failed, it died, timed out).
     ``own``: the message is the grader's words (a timeout, the process gone), which no
     hidden input can reach; else it came from the student's process: a hidden test
     withholds it."""
+
+    outcome = outcomes.ANSWER_FAILED
 
     def __init__(self, message: str, own: bool = False):
         super().__init__(message)
         self.own = own
 
 
-class UsesCourseImplementation(Exception):
+class UsesCourseImplementation(outcomes.GraderOutcome):
     """The student's function reached the course's own implementation of the task."""
+
+    outcome = outcomes.USES_COURSE_IMPLEMENTATION
+    own = False
 
 
 class AnswerChannel:
@@ -88,7 +93,7 @@ class AnswerChannel:
             raise AnswerFailed(self.broken) from None
         if "raised" in reply:
             ename, message = reply["raised"]
-            if ename == "UsesCourseImplementation":
+            if ename == outcomes.USES_COURSE_IMPLEMENTATION:  # the stripped helpers'
                 raise UsesCourseImplementation(message)
             raise type(str(ename), (Exception,), {"__module__": "answer"})(message)
         if "failed" in reply:

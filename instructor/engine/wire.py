@@ -40,7 +40,11 @@ class Unreadable(Exception):
 
 class RecordTooLarge(Exception):
     """Records that would unpack to more than the checking process may read: refused
-    before anything is unpacked (its test fails)."""
+    before anything is unpacked (its test fails). The outcome
+    :data:`instructor.engine.outcomes.RECORD_TOO_LARGE` (this module also runs in the
+    answer process, without the ``instructor`` package)."""
+
+    outcome = "RecordTooLarge"
 
 
 def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:

@@ -30,6 +30,7 @@ import nbformat
 
 from helpers import settings
 from instructor import ROOT
+from instructor.engine import outcomes
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.engine.release import hide_hidden
 from instructor.workflow.nbgrader_cli import grading_env, load_config
@@ -275,7 +276,7 @@ def _hint(error: str) -> str:
                 f"({keras_cache_dir()})")
     if error.startswith(("ChecksumError", "PermissionError")):
         return "a data or weights file is damaged or unreadable from the grading sandbox"
-    if error.startswith(("CellTimeoutError", "GradingTimeBudgetExceeded")):
+    if error.startswith((outcomes.CELL_TIMEOUT, outcomes.TIME_BUDGET)):
         return "too slow here: raise COURSE_CELL_TIMEOUT / COURSE_NOTEBOOK_TIMEOUT"
     return ""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from helpers import settings
-from instructor.engine import check_server, limits
+from instructor.engine import check_server, limits, outcomes
 from instructor.engine import release as released
 from instructor.engine.cells import is_test_cell, nbgrader_meta, restore_from_release
 from instructor.engine.notes import read_notes, write_notes
@@ -29,32 +29,6 @@ from instructor.engine.release import Release
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission
 from instructor.workflow.nbgrader_cli import nbgrader
-
-#: What happened to a cell, named on its error: any cell's note. A name here on a cell
-#: the student's code ran in may be the student's own (their exception's name), and
-#: then misnames only their own cell.
-CELL_NOTES = {
-    "CellTimeoutError": "ran too long and was stopped",
-    "DeadKernelError": "crashed the Python process running it",
-    "MemoryError": "ran out of memory (the grader caps it)",
-    "GradingTimeBudgetExceeded": "was not run: time budget used up",
-    "TooManyKernelRestarts": "was not run: too many crashes",
-    limits.CELL_TOO_LARGE: "was over the grader's size limit and was not run",
-    limits.OUTPUT_TOO_LARGE: "printed more than the grader keeps (over the grader's limit)",
-    limits.MALFORMED_OUTPUT: "sent an output that is not a valid notebook output (dropped)",
-}
-#: The outside check's verdicts, read on test cells only: the grader writes every output
-#: of a test cell (a student's exception shows there as a built-in's name or
-#: ``Exception``), while an answer cell's outputs are what the student's code sent.
-TEST_NOTES = {
-    "AnswerFailed": "failed: the answer cells, run on their own after the setup cell, "
-                    "could not answer",
-    "UsesCourseImplementation": "calls the course's own implementation of the task",
-    "NeedsReview": "needs the instructor's review",
-    "RecordTooLarge": "returned more than the grader unpacks (over the grader's limit)",
-}
-NOTEWORTHY = {**CELL_NOTES, **TEST_NOTES}
-
 
 #: The note on a test that passed outside through a model with code of the student's own.
 OWN_CODE = "was checked through your model's own code, which ran behind the checks"
@@ -277,7 +251,7 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
             continue
         count += 1
         test = is_test_cell(cell)
-        known = NOTEWORTHY if test else CELL_NOTES
+        known = outcomes.read_on(test)
         for out in cell.get("outputs", []):
             if test and out.get("output_type") == "stream" \
                     and OWN_CODE_NOTE in out.get("text", ""):
@@ -287,7 +261,7 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
                 where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
                 evalue = str(out.get("evalue", ""))
                 evalue = evalue if len(evalue) <= 500 else evalue[:500] + " [...]"
-                notes.append(f"The {where} {known[out['ename']]}: {evalue}")
+                notes.append(f"The {where} {known[out['ename']].note}: {evalue}")
     return notes
 
 
@@ -367,5 +341,5 @@ def needs_review(nb: nbformat.NotebookNode | None) -> list[str]:
     if nb is None:
         return []
     return [nbgrader_meta(c).get("grade_id") for c in nb.cells if is_test_cell(c)
-            and any(o.get("output_type") == "error" and o.get("ename") == "NeedsReview"
+            and any(o.get("output_type") == "error" and o.get("ename") == outcomes.NEEDS_REVIEW
                    for o in c.get("outputs", []))]
