@@ -92,34 +92,90 @@ def test_the_values_file_is_valid_for_the_chart_version_it_names():
         jsonschema.Draft7Validator(schema).validate(wrong)
 
 
-def test_an_instructors_pod_gets_the_instructor_image_and_what_bubblewrap_needs(monkeypatch):
-    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+def _pod(name: str, values: dict, monkeypatch, tmp_path) -> dict:
+    """The pod manifest KubeSpawner 7.0.0 (what the chart 4.4.0 runs) makes for ``name``,
+    configured from ``values`` as the chart's own ``files/hub/jupyterhub_config.py``
+    configures it (4.4.0, lines 255-362): volumes and volume mounts as dicts, the home
+    volume ``volume-{user_server}``, each of ``singleuser.storage.extraVolumes`` under its
+    name and each extra mount under ``<index>-<name>``; then the course's pre-spawn hook,
+    with ``z2jh.get_config`` reading ``custom.course`` from ``values``."""
+    import asyncio
+
+    from kubespawner import KubeSpawner
+    from traitlets.config import Config
+
     z2jh = types.ModuleType("z2jh")  # what Zero to JupyterHub's hub provides
     z2jh.get_config = lambda key, default=None: values["custom"]["course"] \
         if key == "custom.course" else default
     monkeypatch.setitem(sys.modules, "z2jh", z2jh)
-    pods = {}
-    for name in ("instructor", "alice"):
-        spawner = SimpleNamespace(image="student-image", extra_pod_config={},
-                                  container_security_context={"runAsUser": 1000},
-                                  volumes=[{"name": "home"}], volume_mounts=[{"name": "home"}])
+    # KubeSpawner loads a cluster's address as it starts (and never calls it here)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "here",
+        "clusters": [{"name": "here", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "users": [{"name": "here", "user": {"token": "unused"}}],
+        "contexts": [{"name": "here", "context": {"cluster": "here", "user": "here"}}]}))
+    from kubernetes_asyncio.config import kube_config
+
+    monkeypatch.setattr(kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
+    single, home = values["singleuser"], "volume-{user_server}"
+    config = Config()
+    config.KubeSpawner.image = f"{single['image']['name']}:{single['image']['tag']}"
+    config.KubeSpawner.mem_limit = single["memory"]["limit"]
+    config.KubeSpawner.cpu_limit = float(single["cpu"]["limit"])
+    config.KubeSpawner.container_security_context = {"runAsUser": 1000}
+    config.KubeSpawner.volumes = {
+        home: {"name": home, "persistentVolumeClaim": {"claimName": "{pvc_name}"}},
+        **{v["name"]: v for v in single["storage"]["extraVolumes"]}}
+    config.KubeSpawner.volume_mounts = {
+        home: {"mountPath": "/home/jovyan", "name": home},
+        **{f"{i}-{m['name']}": m for i, m in enumerate(single["storage"]["extraVolumeMounts"])}}
+    user = SimpleNamespace(name=name, id=1, url=f"/user/{name}/", escaped_name=name)
+
+    async def manifest():  # KubeSpawner makes its API client in a running event loop
+        spawner = KubeSpawner(config=config, user=user, _mock=True)
         _spawn(name, monkeypatch, spawner)
-        pods[name] = spawner
+        return spawner, (await spawner.get_pod_manifest()).to_dict()
+
+    spawner, pod = asyncio.run(manifest())
+    return {"pod": pod["spec"], "container": pod["spec"]["containers"][0],
+            "environment": spawner.environment}
+
+
+def test_an_instructors_pod_gets_the_instructor_image_and_what_bubblewrap_needs(monkeypatch,
+                                                                                 tmp_path):
+    """Each role's pod as KubeSpawner makes it on the chart: only an instructor's gets the
+    instructor image, the grader's secret, the grading profile and the grading limits."""
+    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
     course = values["custom"]["course"]
-    teacher, alice = pods["instructor"], pods["alice"]
-    assert teacher.image == course["instructorImage"] and alice.image == "student-image"
-    assert teacher.extra_pod_config == {"hostUsers": False}
-    assert teacher.container_security_context["procMount"] == "Unmasked"
-    assert teacher.container_security_context["runAsUser"] == 1000
-    assert alice.container_security_context == {"runAsUser": 1000}
-    assert alice.extra_pod_config == {}
-    # the grader's secret: mounted and named in the instructor's pod, never a student's
-    assert [v["name"] for v in teacher.volumes] == ["home", "grader-secret"]
-    assert [v["name"] for v in alice.volumes] == ["home"]
-    mount = next(m for m in teacher.volume_mounts if m["name"] == "grader-secret")
-    assert mount["readOnly"] and teacher.environment["COURSE_HIDDEN_SECRET_FILE"] \
-        .startswith(mount["mountPath"] + "/")
-    assert "COURSE_HIDDEN_SECRET_FILE" not in alice.environment
+    teacher, alice = (_pod(n, values, monkeypatch, tmp_path) for n in ("instructor", "alice"))
+    assert teacher["container"]["image"] == course["instructorImage"]
+    assert alice["container"]["image"].startswith(values["singleuser"]["image"]["name"])
+    assert teacher["pod"]["host_users"] is False and alice["pod"]["host_users"] is None
+    context = teacher["container"]["security_context"]  # as given: Kubernetes' own keys
+    assert context["procMount"] == "Unmasked" and context["runAsUser"] == 1000
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["seccompProfile"]["type"] == "Localhost"
+    assert "procMount" not in alice["container"]["security_context"]
+    # the chart's volumes stay, and the grader's secret joins an instructor's alone
+    volumes = {role: sorted(v["name"] for v in pod["pod"]["volumes"])
+               for role, pod in (("teacher", teacher), ("alice", alice))}
+    assert volumes["alice"] == ["course-data", "exchange", "volume-alice"], volumes
+    assert volumes["teacher"] == ["course-data", "exchange", "grader-secret",
+                                  "volume-instructor"], volumes
+    mounts = {m["name"]: m for m in teacher["container"]["volume_mounts"]}
+    assert {"exchange", "course-data", "volume-instructor"} < set(mounts)
+    secret = mounts["grader-secret"]
+    assert secret["read_only"] and teacher["environment"]["COURSE_HIDDEN_SECRET_FILE"] \
+        .startswith(secret["mount_path"] + "/")
+    assert "grader-secret" not in {m["name"] for m in alice["container"]["volume_mounts"]}
+    assert "COURSE_HIDDEN_SECRET_FILE" not in alice["environment"]
+    # an instructor's pod grades two submissions at a time, as a grading Job would
+    from instructor.workflow.shards import job_limits
+
+    assert job_limits(1, 2)["mem"] == course["instructorMemoryLimit"] == "18G"
+    assert teacher["container"]["resources"]["limits"]["memory"] == 18 * 2 ** 30
+    assert alice["container"]["resources"]["limits"]["memory"] == 8 * 2 ** 30  # singleuser's
 
 
 def test_the_values_file_parses_and_wires_the_course():
@@ -143,8 +199,8 @@ def _spawn(name: str, monkeypatch, spawner=None) -> dict:
     monkeypatch.setenv("HUB_INSTRUCTORS", "instructor, ta")
     monkeypatch.setenv("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
     config = PyFileConfigLoader("jupyterhub_config.py", path=str(DEPLOY)).load_config()
-    spawner = spawner or SimpleNamespace()
-    spawner.user, spawner.environment = SimpleNamespace(name=name), {"KEEP": "1"}
+    spawner = spawner or SimpleNamespace(user=SimpleNamespace(name=name))
+    spawner.environment = {"KEEP": "1"}
     config.Spawner.pre_spawn_hook(spawner)
     return spawner.environment
 

@@ -153,6 +153,37 @@ def _local(job: dict, places: dict[str, Path]) -> tuple[str, dict[str, str]]:
 
 
 @pytest.mark.grading
+def test_the_hub_and_the_jobs_share_one_secret_and_its_volumes_are_made_here():
+    """deploy/jupyterhub/values.yaml's instructors' pods and the grading Jobs read the
+    same Secret under the same key (so both draw the same hidden inputs), and the two
+    claims every user's pod mounts are made by hub-volumes.yaml, read-write for many."""
+    docs, job = _documents(), _job()
+    values = yaml.safe_load((ROOT / "deploy" / "jupyterhub" / "values.yaml").read_text())
+    course = values["custom"]["course"]
+    (hub_volume,) = course["instructorVolumes"]
+    (hub_mount,) = course["instructorVolumeMounts"]
+    (key,) = docs["secret.yaml:course-grader-secret"]["stringData"]
+    assert hub_volume["secret"]["secretName"] == "course-grader-secret"
+    assert course["instructorEnvironment"]["COURSE_HIDDEN_SECRET_FILE"] == \
+        f"{hub_mount['mountPath']}/{key}"
+    assert _env(job)["COURSE_HIDDEN_SECRET_FILE"].endswith(f"/{key}")
+    claims = {v["persistentVolumeClaim"]["claimName"]
+              for v in values["singleuser"]["storage"]["extraVolumes"]}
+    made = {d["metadata"]["name"]: d for k, d in docs.items()
+            if k.startswith("hub-volumes.yaml:") and d["kind"] == "PersistentVolumeClaim"}
+    assert set(made) == claims == {"nbgrader-exchange", "course-data"}
+    assert all(d["spec"]["accessModes"] == ["ReadWriteMany"] for d in made.values())
+    setup = _pod(docs["hub-volumes.yaml:course-volumes"])
+    assert {v["persistentVolumeClaim"]["claimName"] for v in setup["volumes"]} == claims
+    assert "chown 1000:100 /exchange" in _container(docs["hub-volumes.yaml:course-volumes"]
+                                                    )["command"][-1]
+    for name in ("grade-job.yaml:autograde", "canary-job.yaml:autograde-canary",
+                 "hub-volumes.yaml:course-volumes"):
+        image = _container(docs[name])["image"]
+        target = "student" if name.startswith("hub-") else "instructor"
+        assert image.rsplit(":", 1)[0].endswith(f"autoencoders-course-{target}"), (name, image)
+
+
 def test_the_container_command_grades_its_shard(tmp_path, data_dir, canary_cache):
     job = _job()
     course = fresh_copy(tmp_path / "course")

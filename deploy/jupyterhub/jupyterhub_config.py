@@ -26,9 +26,15 @@ import os
 c = get_config()  # noqa: F821  (JupyterHub provides get_config)
 
 COURSE_ROOT = os.environ.get("COURSE_ROOT", "/opt/course")
-INSTRUCTORS = {name.strip() for name in os.environ.get("HUB_INSTRUCTORS",
-                                                       "instructor").split(",") if name.strip()}
+# No default: an instructor's server holds the answer key and the grader's secret.
+INSTRUCTORS = {name.strip() for name in os.environ.get("HUB_INSTRUCTORS", "").split(",")
+               if name.strip()}
 EXCHANGE = os.environ.get("COURSE_EXCHANGE", "/srv/nbgrader/exchange")
+if not INSTRUCTORS:
+    import logging
+
+    logging.getLogger("JupyterHub").warning(
+        "HUB_INSTRUCTORS is not set: every user gets a student's server")
 
 
 def course_environment(spawner) -> None:
@@ -62,10 +68,24 @@ def instructor_pod(spawner) -> None:
     spawner.container_security_context = {**(spawner.container_security_context or {}),
                                           **course.get("instructorSecurityContext", {})}
     # the grader's secret: a Kubernetes Secret mounted in the instructors' pods only
-    spawner.volumes = [*(spawner.volumes or []), *course.get("instructorVolumes", [])]
-    spawner.volume_mounts = [*(spawner.volume_mounts or []),
-                             *course.get("instructorVolumeMounts", [])]
+    spawner.volumes = _added(spawner.volumes, course.get("instructorVolumes", []))
+    spawner.volume_mounts = _added(spawner.volume_mounts,
+                                   course.get("instructorVolumeMounts", []))
     spawner.environment.update(course.get("instructorEnvironment", {}))
+    for key, trait in (("instructorMemoryLimit", "mem_limit"),
+                       ("instructorCpuLimit", "cpu_limit")):
+        if course.get(key):
+            setattr(spawner, trait, course[key])
+
+
+def _added(current, extra: list[dict]):
+    """KubeSpawner's ``volumes`` or ``volume_mounts`` with ``extra``'s entries, once each:
+    the chart (Zero to JupyterHub 4.x) gives them as a dict keyed by name, KubeSpawner
+    also takes a list."""
+    if isinstance(current, dict):
+        return {**current, **{f"course-{e['name']}": e for e in extra}}
+    current = list(current or [])
+    return current + [e for e in extra if e not in current]
 
 
 c.Spawner.pre_spawn_hook = course_environment

@@ -1,9 +1,10 @@
 """nbgrader settings for every user of a JupyterHub that runs the course.
 
-Copy this file into the single-user image as ``/etc/jupyter/nbgrader_config.py``
-(docs/jupyterhub.md). It tells nbgrader's Assignment List (fetch, Validate, submit,
-feedback) which course to show and where the exchange folder is; the instructor's
-``nbgrader_config.py`` in the course folder names the same course and exchange.
+Every server finds this file on ``JUPYTER_CONFIG_PATH``, which the course's hub settings
+set (jupyterhub_config.py; docs/jupyterhub.md); nothing is copied to ``/etc/jupyter``.
+It tells nbgrader's Assignment List (fetch, Validate, submit, feedback) which course to
+show and where the exchange folder is; the instructor's ``nbgrader_config.py`` in the
+course folder names the same course and exchange.
 """
 
 import os

@@ -28,6 +28,8 @@ The processes of one graded notebook, and the files they run:
   control group per submission;
 - :mod:`.untrusted`: a folder a sandbox can write, touched never through a link;
 - :mod:`.hidden`: the grader's secret and each submission's hidden-test key;
+- :mod:`.outcomes`: the grader's outcomes, a closed table: what each error it writes
+  means, where it is read (test cells, or any cell), its points and its note;
 - :mod:`.notes`: grading notes, in the words a student reads;
 - :mod:`.runner`: a notebook run in a fresh kernel with a given environment, outside
   grading (scripts, benchmarks, tests).
