@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
 import sys
 import tomllib
 import types
+from pathlib import Path
 from types import SimpleNamespace
 
 import jsonschema
@@ -217,3 +219,40 @@ def test_students_get_the_students_tools_and_instructors_every_tool(monkeypatch)
         assert env["COURSE_EXCHANGE"] == "/srv/nbgrader/exchange" and env["KEEP"] == "1"
     # the student's folder is the one `make lab` uses, and it turns Formgrader off
     assert (ROOT / "scripts" / "student_lab" / "jupyter_server_config.json").is_file()
+
+
+def test_the_grading_seccomp_profile_is_in_the_form_every_runtime_reads(tmp_path):
+    """deploy/jupyterhub/grading_seccomp.py writes the OCI runtime specification's form
+    (containerd reads a Localhost profile as that, dropping podman's ``includes`` and
+    ``excludes``, which would leave a rule meant for CAP_SYS_ADMIN's holders applied to
+    every process): no rule depends on a capability or an architecture, the rules for a
+    container without CAP_SYS_ADMIN are kept, and the sandbox's two calls are allowed.
+    tests/test_image.py grades a class under it with podman and runc."""
+    import os
+
+    source, NAMED = "/usr/share/containers/seccomp.json", {"sethostname", "setdomainname"}
+    if not os.path.exists(source):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{source} (Debian's containers-common, with podman): CI installs it")
+        pytest.skip(f"needs {source} (Debian's containers-common)")
+    out = tmp_path / "profile.json"
+    subprocess.run([sys.executable, str(DEPLOY / "grading_seccomp.py"), source, str(out)],
+                   check=True)
+    profile, podman = json.loads(out.read_text()), json.loads(Path(source).read_text())
+    assert set(profile) <= {"defaultAction", "defaultErrnoRet", "syscalls"}  # the node's arch
+    assert {k for rule in profile["syscalls"] for k in rule} <= {"names", "action", "args",
+                                                                "errnoRet"}
+    assert {"names": ["setdomainname", "sethostname"], "action": "SCMP_ACT_ALLOW"} in \
+        profile["syscalls"]
+    allowed = {n for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
+               for n in r["names"]}
+    to_all = {n for r in podman["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
+              and not r.get("includes", {}).get("caps") for n in r["names"]}
+    admins_only = {n for r in podman["syscalls"] if "CAP_SYS_ADMIN" in
+                   r.get("includes", {}).get("caps", []) for n in r["names"]} - to_all - NAMED
+    assert admins_only and not admins_only & allowed, admins_only & allowed
+    without_admin = [r for r in podman["syscalls"]
+                     if "CAP_SYS_ADMIN" in r.get("excludes", {}).get("caps", [])]
+    assert without_admin and all(
+        any(set(r["names"]) - {"sethostname", "setdomainname"} <= set(k["names"])
+            and k["action"] == r["action"] for k in profile["syscalls"]) for r in without_admin)

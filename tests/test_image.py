@@ -66,7 +66,9 @@ SEEDED = (".grader-secret", "gradebook.db", "grades.csv",
           "exchange/autoencoders/inbound/alice+06+1/06_super_resolution.ipynb",
           "grading_logs/alice__06_super_resolution.log", "sample_class/x/x.ipynb",
           ".canary/key", "shards/1-of-2/gradebook.db", "build/hub/x", "work/x.ipynb",
-          "notebooks/.ipynb_checkpoints/x-checkpoint.ipynb", "helpers/__pycache__/x.pyc")
+          "notebooks/.ipynb_checkpoints/x-checkpoint.ipynb", "helpers/__pycache__/x.pyc",
+          # a site's values beside the course's (its authenticator's client secret)
+          "deploy/jupyterhub/site-values.yaml", "deploy/jupyterhub/values.yaml")
 
 
 def _missing() -> str | None:
@@ -144,7 +146,9 @@ def images(tmp_path_factory):
     built, sizes = {}, {}
     for target in ("student", "instructor"):
         t0 = time.monotonic()
-        tag = f"{TAG}-{target}:test"
+        # a tag of this session's own: two suites on one machine (two clones) share
+        # podman's store and its layer cache, never each other's images
+        tag = f"{TAG}-{target}:test-{uuid.uuid4().hex[:12]}"
         done = podman("build", "--layers", "-f", "deploy/jupyterhub/Dockerfile", "--target",
                       target, "--build-arg", f"BASE={base}", *_build_volumes(tmp), "-t", tag,
                       ".", cwd=clone, check=False)
@@ -154,7 +158,9 @@ def images(tmp_path_factory):
         sizes[target] = int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout)
     print(f"\nimage build (wall s, busy machine): {times}; sizes (MB): "
           f"{ {k: round(v / 1e6) for k, v in sizes.items()} }")
-    return {**built, "times": times, "sizes": sizes, "base": base}
+    yield {**built, "times": times, "sizes": sizes, "base": base}
+    for tag in built.values():  # the layers stay in podman's cache for the next session
+        podman("rmi", tag, check=False)
 
 
 def _files(root: Path):
