@@ -159,7 +159,10 @@ def images(tmp_path_factory):
     print(f"\nimage build (wall s, busy machine): {times}; sizes (MB): "
           f"{ {k: round(v / 1e6) for k, v in sizes.items()} }")
     yield {**built, "times": times, "sizes": sizes, "base": base}
-    for tag in built.values():  # the layers stay in podman's cache for the next session
+    for target, tag in built.items():
+        # untagged, not deleted (podman's rmi would delete the layers with the last tag):
+        # the newest build keeps the name `cache`, and its layers the next session's build
+        podman("tag", tag, f"{TAG}-{target}:cache", check=False)
         podman("rmi", tag, check=False)
 
 
