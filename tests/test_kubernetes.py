@@ -152,7 +152,6 @@ def _local(job: dict, places: dict[str, Path]) -> tuple[str, dict[str, str]]:
     return _container(job)["command"][-1], {k: here(v) for k, v in _env(job).items()}
 
 
-@pytest.mark.grading
 def test_the_hub_and_the_jobs_share_one_secret_and_its_volumes_are_made_here():
     """deploy/jupyterhub/values.yaml's instructors' pods and the grading Jobs read the
     same Secret under the same key (so both draw the same hidden inputs), and the two
@@ -184,6 +183,7 @@ def test_the_hub_and_the_jobs_share_one_secret_and_its_volumes_are_made_here():
         assert image.rsplit(":", 1)[0].endswith(f"autoencoders-course-{target}"), (name, image)
 
 
+@pytest.mark.grading
 def test_the_container_command_grades_its_shard(tmp_path, data_dir, canary_cache):
     job = _job()
     course = fresh_copy(tmp_path / "course")

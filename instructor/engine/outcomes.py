@@ -80,9 +80,13 @@ OUTCOMES = {o.name: o for o in (
 )}
 
 
+#: The outcomes an error's name may stand for on a cell that is not a test cell.
+ON_ANY_CELL = {k: o for k, o in OUTCOMES.items() if o.where == "cell"}
+
+
 def read_on(test_cell: bool) -> dict[str, Outcome]:
     """The outcomes an error's name may stand for on a test cell, or on any other."""
-    return {k: o for k, o in OUTCOMES.items() if test_cell or o.where == "cell"}
+    return OUTCOMES if test_cell else ON_ANY_CELL
 
 
 class GraderOutcome(Exception):
