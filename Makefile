@@ -77,7 +77,8 @@ test: setup lint hub-proxy
 		--nbval-lax --nbval-current-env $(TESTS)
 
 # The hub's images built with podman on a Debian base made by mmdebstrap, and run
-# (tests/test_image.py, also part of `make test`): that file alone.
+# (tests/test_image.py, also part of `make test`): that file alone (.ci/run: beside
+# test-colab, then `make test` without it).
 test-image: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -s tests/test_image.py
 

@@ -281,6 +281,13 @@ class Session:
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.page.on("dialog", self._dialog)
+        #: what the browser could not load (a failed request, a server's error), shown when
+        #: JupyterLab reports an error
+        self.failed: list[str] = []
+        self.page.on("requestfailed", lambda r: self.failed.append(
+            f"{r.method} {r.url}: {r.failure}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.failed.append(
+            f"{r.request.method} {r.url}: {r.status} {r.status_text}"))
         self.base = f"{hub['url']}/user/{name}"
 
     def _dialog(self, dialog) -> None:
@@ -316,13 +323,21 @@ class Session:
                                timeout=120_000)
         page.wait_for_function("() => window.jupyterapp.commands.hasCommand("
                                "'nbgrader:open-assignment-list')", timeout=120_000)
+        self.no_errors()
 
     def no_news(self) -> None:
         """JupyterLab asks once whether to fetch its news: no (exactly "No": "Notebook"
         is a button too)."""
+        self.no_errors()
         news = self.page.get_by_role("button", name="No", exact=True)
         if news.count():
             news.first.click()
+
+    def no_errors(self) -> None:
+        """JupyterLab shows no error dialog (it would stand in front of every click)."""
+        errors = self.page.locator(".jp-Dialog[aria-label^='Error']")
+        assert not errors.count(), (errors.first.get_attribute("aria-label"), self.failed,
+                                    self.hub["log"].read_text()[-3000:])
 
     def command(self, command: str, args: dict | None = None):
         return self.page.evaluate("([c, a]) => window.jupyterapp.commands.execute(c, a)",

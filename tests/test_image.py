@@ -21,7 +21,8 @@ Needs root, podman (with runc here: crun refuses this machine's hybrid cgroups) 
 mmdebstrap; skipped without them, failed under ``CI=true`` (.ci/run installs them). A
 first build on a machine downloads Debian's base (30 s) and the course's packages (about
 150 s for the dependencies' layer); the whole file took 253 s from an empty image store
-on the idle 2-core machine. ``make test`` runs it; ``make test-image`` runs it alone.
+on the idle 2-core machine. ``make test`` runs it; ``make test-image`` runs it alone
+(``.ci/run`` so, beside ``make test-colab``, then ``make test`` without it).
 """
 
 from __future__ import annotations
