@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import needs
 from tests.course_copy import ROOT
 
 pytestmark = pytest.mark.notebook
@@ -54,9 +55,7 @@ def _browser_or_skip():
         if CHROMIUM:
             return sync_playwright
         missing = "Chromium (Debian: apt install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"the browser test needs {missing}; CI must install it")
-    pytest.skip(f"the browser test needs {missing}")
+    needs.need("the browser test", missing)
 
 
 def _free_port() -> int:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from instructor.engine import cgroups, limits, roles, sandbox
+from instructor.engine import cgroups, limits, roles
+from tests import needs
 
 MIB = 2 ** 20
 
@@ -204,7 +205,7 @@ def _real_group(memory: int, processes: int) -> cgroups.Group:
     try:
         group = cgroups.make(memory, processes)
     except cgroups.Unavailable as why:
-        if os.environ.get("CI"):
+        if needs.in_ci():
             raise
         pytest.skip(str(why))
     if group.version != 1:  # pragma: no cover - a machine with a delegated v2 subtree
@@ -213,9 +214,7 @@ def _real_group(memory: int, processes: int) -> cgroups.Group:
     return group
 
 
-needs_bwrap = pytest.mark.skipif(
-    sandbox.unavailable() is not None and not os.environ.get("CI"),
-    reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
+needs_bwrap = needs.bwrap()
 
 
 def _launch(code: str, cwd: Path, group: cgroups.Group, disk_mb: float):

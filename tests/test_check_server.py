@@ -22,10 +22,9 @@ import pytest
 
 from instructor.engine import check_server, forking, roles, sandbox
 from instructor.workflow.canary import grading_env
+from tests import needs
 
-pytestmark = pytest.mark.skipif(
-    sandbox.unavailable() is not None and not os.environ.get("CI"),
-    reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
+pytestmark = needs.bwrap()
 
 INSIDE = """
 import os

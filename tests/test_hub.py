@@ -47,6 +47,7 @@ import nbformat
 import pytest
 
 from instructor.workflow.sample_class import make_notebook
+from tests import needs
 from tests.course_copy import ROOT, fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
@@ -185,11 +186,7 @@ c.Spawner.environment = json.loads({environment!r})
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory, data_dir, canary_cache):
     """A running hub with its users; yields what the tests need."""
-    missing = _missing()
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the hub test needs {missing}; CI must install it")
-        pytest.skip(f"the hub test needs {missing}")
+    needs.need("the hub test", _missing())
     shots = tmp_path_factory.mktemp("hub")
     with contextlib.ExitStack() as cleanup:  # undone in reverse order, whatever fails
         modes = _open_the_way([Path(sys.executable).resolve(), ROOT / ".venv", data_dir])

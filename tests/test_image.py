@@ -44,6 +44,7 @@ from pathlib import Path
 import pytest
 
 from helpers import settings
+from tests import needs
 from tests.course_copy import ROOT, fresh_copy
 from tests.test_hub import _free_port
 
@@ -132,11 +133,7 @@ def _build_volumes(tmp: Path) -> list[str]:
 def images(tmp_path_factory):
     """Both targets, built once from a seeded clone: {"student": tag, "instructor": tag,
     "times": ..., "sizes": ...}."""
-    missing = _missing()
-    if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the image test needs {missing}; CI must install it")
-        pytest.skip(f"the image test needs {missing}")
+    needs.need("the image test", _missing())
     tmp = tmp_path_factory.mktemp("image")
     times = {}
     base = _base(tmp, times)

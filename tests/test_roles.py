@@ -21,11 +21,10 @@ import pytest
 
 from helpers.grading.hidden import KEY_VARIABLE
 from instructor.engine import limits, roles, sandbox
+from tests import needs
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_bwrap = pytest.mark.skipif(
-    sandbox.unavailable() is not None and not os.environ.get("CI"),
-    reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
+needs_bwrap = needs.bwrap()
 as_root = pytest.mark.skipif(os.geteuid() != 0, reason="the grader is not root here")
 
 PROBE = f"""

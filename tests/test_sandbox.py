@@ -22,10 +22,9 @@ from pathlib import Path
 import pytest
 
 from instructor.engine import limits, roles, sandbox
+from tests import needs
 
-pytestmark = pytest.mark.skipif(
-    sandbox.unavailable() is not None and not os.environ.get("CI"),
-    reason=f"bubblewrap cannot run here: {sandbox.unavailable()}")
+pytestmark = needs.bwrap()
 
 
 def _command(code: str, cwd: Path, isolation: str = "bubblewrap", **caps) -> list[str]:

@@ -15,7 +15,6 @@ log equals the one-machine run's. Slurm's own limits (``--mem``, ``--cpus-per-ta
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import shutil
 import sqlite3
@@ -28,7 +27,7 @@ import pytest
 from instructor.workflow.collect import collect
 from instructor.workflow.sample_class import KINDS, make_notebook
 from instructor.workflow.shards import job_limits, shard_of
-from tests import slurm_cluster
+from tests import needs, slurm_cluster
 from tests.course_copy import fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
@@ -43,11 +42,9 @@ CLASS = sum(SIZES.values())
 @pytest.fixture(scope="module")
 def slurm():
     """A one-node Slurm cluster on loopback: the environment its commands need."""
-    if slurm_cluster.missing():
-        why = f"no {', '.join(slurm_cluster.missing())}: apt-get install slurm-wlm munge"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"the Slurm test needs Slurm and MUNGE ({why}); CI must install them")
-        pytest.skip(why)
+    missing = slurm_cluster.missing()
+    needs.need("the Slurm test", missing and
+               f"{', '.join(missing)} (apt-get install slurm-wlm munge)")
     with slurm_cluster.one_node(cpus=2) as env:
         yield env
 
