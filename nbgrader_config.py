@@ -31,11 +31,11 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
   ``instructor.engine.inert``: nh3 and typed metadata);
 - feedback shows test results and messages but never hidden-test code.
 
-``COURSE_CELL_TIMEOUT`` and ``COURSE_NOTEBOOK_TIMEOUT`` (seconds),
+``COURSE_CELL_TIMEOUT`` (seconds),
 ``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS``,
 ``COURSE_KERNEL_PROCESSES``, ``COURSE_SUBMISSION_MEMORY_GB`` and ``COURSE_KERNEL_DISK_MB``
 override the limits below (the test suite uses them);
-``COURSE_GRADE_SCOPE`` and ``COURSE_NBGRADER_DEBUG`` are read here too. All of them are
+``COURSE_NBGRADER_DEBUG`` is read here too. All of them are
 declared in ``helpers/settings.py``.
 """
 
@@ -123,10 +123,9 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # fast mode (at most 3 epochs on 6,000 images): the longest cell of a graded notebook
 # takes well under a minute on 2 loaded CPU cores, so a cell that runs for
 # CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
-# The timeouts and the kernel's caps, and the grading scope: "tasks" (the default) starts
-# no kernel: the answer process runs the setup and the answer cells, whose outputs it
-# reports, and the other cells are not run; "notebook" (COURSE_GRADE_SCOPE=notebook) runs
-# every cell but the tests in a kernel, as nbgrader does.
+# The timeout and the caps of the sandboxed processes. No kernel starts: the answer
+# process runs the setup and the answer cells, whose outputs it reports, and the other
+# cells are not run (`make preview` runs them in the sandbox, for the instructor to see).
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # Test cells run outside the kernel only, with the graded functions answered by the
 # student's answer cells in a process of their own (instructor/engine/outside.py). The
@@ -145,7 +144,6 @@ c.SafeExecute.readable_paths = limits.readable_paths()
 # file is outside what a kernel may read, and is created on first use.
 c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE")
                                        or ROOT / ".grader-secret")
-c.Execute.timeout = c.SafeExecute.timeout
 
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
@@ -156,7 +154,7 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    SafeExecute,                # ours: sandbox, timeouts, crash recovery, tests outside
+    SafeExecute,                # ours: no kernel; the tests and answers run outside, sandboxed
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,

@@ -9,8 +9,8 @@ broken, in turn; student ``i`` submits graded notebook ``i mod k``, so the class
 all of them), collects them as an instructor would, and autogrades the class with
 ``instructor.workflow.autograde`` (``--jobs`` graders in parallel, each in its own course folder
 and gradebook copy, merged into one gradebook). Notebooks are graded in fast mode, as
-``make autograde`` grades them: the setup and answer cells in the answer process, no
-kernel (``--scope notebook``: every cell in a kernel, as nbgrader does). The canary
+``make autograde`` grades them: the setup and answer cells in the answer process, the
+tests in the checking process, no kernel. The canary
 (``instructor.workflow.canary``: the answer key and the stub graded first) runs before
 the class, and stops it if the key does not get full marks here (``--skip-canary`` to
 measure without it). It prints the canary's time, progress (students done / total),
@@ -28,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import settings
 from instructor import ROOT
 from instructor.workflow.assignments import graded_assignments
 from instructor.workflow.autograde import autograde
@@ -62,8 +61,7 @@ def build_class(root: Path, n: int, names: list[str]) -> dict[str, tuple[str, st
 
 
 def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path | None = None,
-        progress=print, scope: str | None = None, canary: bool = True) -> dict:
-    scope = scope or settings.choice("COURSE_GRADE_SCOPE", os.environ)
+        progress=print, canary: bool = True) -> dict:
     names = names or graded_assignments()
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-")) if keep is None else Path(keep)
     try:
@@ -78,8 +76,7 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
                 started.append(time.monotonic())
             progress(line)
 
-        results = autograde(names, root=tmp, jobs=jobs, progress=tell,
-                            env={"COURSE_GRADE_SCOPE": scope}, canary=canary)
+        results = autograde(names, root=tmp, jobs=jobs, progress=tell, canary=canary)
         total = time.monotonic() - t1
         before_class = (started[0] if started else t1 + total) - t1
     finally:
@@ -89,7 +86,7 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
     for r in results:
         per_nb.setdefault(r.assignment, []).append(r.seconds)
     summary = {
-        "students": len(results), "jobs": jobs, "scope": scope, "setup_s": setup_s,
+        "students": len(results), "jobs": jobs, "setup_s": setup_s,
         "total_s": total, "before_class_s": before_class,
         "per_student_wall_s": total / max(1, len(results)),
         "per_student_cpu_s": statistics.mean(r.seconds for r in results) if results else 0,
@@ -102,12 +99,11 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
 
 
 #: The phases of one submission, in the order they happen (instructor.engine.execute,
-#: ``course_grading.seconds`` in the graded notebook; the kernel's only with ``--scope
-#: notebook``), then what the rest of the submission's seconds went to: nbgrader's own
-#: passes (the gradebook, the other preprocessors, saving), the submission's checks and
-#: copies, and the process that runs ``nbgrader autograde``.
-PHASES = ["outside check start", "kernel start", "setup cells", "other cells",
-          "replay after a restart", "outside check (waited for)"]
+#: ``course_grading.seconds`` in the graded notebook), then what the rest of the
+#: submission's seconds went to: nbgrader's own passes (the gradebook, the other
+#: preprocessors, saving), the submission's checks and copies, and the process that runs
+#: ``nbgrader autograde``.
+PHASES = ["outside check start", "outside check (waited for)"]
 REST = "nbgrader and the rest"
 
 
@@ -141,18 +137,13 @@ def main() -> None:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="parallel graders")
     parser.add_argument("-a", "--assignments", default="",
                         help="comma-separated notebooks (default: every graded one)")
-    parser.add_argument("--scope", choices=["notebook", "tasks"], default=None,
-                        help="the setup and answer cells, no kernel (`make autograde`'s "
-                        "default, COURSE_GRADE_SCOPE) or every cell in a kernel")
     parser.add_argument("--keep", type=Path, help="keep the scratch course here")
     parser.add_argument("--skip-canary", action="store_true",
                         help="grade without the canary (answer key and stub first)")
     args = parser.parse_args()
     names = [a for a in args.assignments.split(",") if a] or None
-    s = run(args.n, args.jobs, names, args.keep, scope=args.scope,
-            canary=not args.skip_canary)
-    print(f"\nclass of {s['students']} on {os.cpu_count()} CPU core(s), {s['jobs']} job(s), "
-          f"scope {s['scope']}:")
+    s = run(args.n, args.jobs, names, args.keep, canary=not args.skip_canary)
+    print(f"\nclass of {s['students']} on {os.cpu_count()} CPU core(s), {s['jobs']} job(s):")
     print(f"  class total {s['total_s']:.0f} s ({s['total_s'] / 60:.1f} min), "
           f"{s['per_student_wall_s']:.1f} s per student (wall), "
           f"{s['per_student_cpu_s']:.1f} s per submission (each grader)")

@@ -140,7 +140,6 @@ def main() -> None:
     (tmp / "secret").write_text(secrets.token_hex(32))
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env.update(MPLBACKEND="Agg", COURSE_MODE=env.get("COURSE_MODE", "fast"),
-               COURSE_GRADE_SCOPE=env.get("COURSE_GRADE_SCOPE", "tasks"),
                COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"),
                COURSE_CANARY_CACHE=str(tmp / "canary"))
     try:

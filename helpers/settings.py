@@ -81,9 +81,6 @@ SETTINGS: dict[str, Setting] = _declare(
             "loading its weights"),
     Setting("COURSE_SAVE_WEIGHTS", "flag", False, "after training, save the weights and "
             "their record in the weights folder"),
-    Setting("COURSE_GRADE_SCOPE", "choice", "tasks", "what grading runs: the setup and "
-            "answer cells, without a kernel (`tasks`), or every cell in a kernel (`notebook`)",
-            ("notebook", "tasks")),
     Setting("COURSE_GRADING_ISOLATION", "choice", "bubblewrap", "how grading isolates student "
             "code: `bubblewrap` (namespaces, no network, only the files it needs), or "
             "`limits-only` (caps alone, for a machine where bwrap cannot make namespaces; "
@@ -106,22 +103,22 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_HIDDEN_SECRET_FILE", "path", None, "file holding the grader's secret, "
             "from which each submission's hidden-test inputs are drawn (unset: "
             "`.grader-secret` in the course folder, created on first use); keep it "
-            "outside what a grading kernel may read"),
+            "outside what a sandboxed process may read"),
     # The longest cell of a graded notebook took under a minute in fast mode on 2 loaded
     # cores: 180 s leaves room for slow machines and still stops a runaway cell.
     Setting("COURSE_CELL_TIMEOUT", "integer", 180, "seconds one cell may run while grading"),
     Setting("COURSE_NOTEBOOK_TIMEOUT", "integer", 900, "seconds a whole notebook may run "
-            "while grading; later cells fail"),
+            "in `make preview`; later cells fail"),
     # TensorFlow reserves far more virtual memory than it uses (about 3 GiB just after
     # import on CPU): the cap on RLIMIT_AS is generous and still stops unbounded growth.
-    Setting("COURSE_KERNEL_MEMORY_GB", "number", 8.0, "address-space cap of a grading "
-            "kernel, GiB"),
+    Setting("COURSE_KERNEL_MEMORY_GB", "number", 8.0, "address-space cap of each sandboxed "
+            "grading process, GiB"),
     # The course's models and figures are a few MiB; a runaway write stops here.
-    Setting("COURSE_KERNEL_FILE_MB", "number", 512.0, "largest file a grading kernel may "
+    Setting("COURSE_KERNEL_FILE_MB", "number", 512.0, "largest file a sandboxed process may "
             "write, MiB"),
     # Four cores busy for the whole notebook budget; past it, a crash of that cell.
-    Setting("COURSE_KERNEL_CPU_SECONDS", "number", 3600.0, "CPU seconds of a grading "
-            "kernel, all threads together"),
+    Setting("COURSE_KERNEL_CPU_SECONDS", "number", 3600.0, "CPU seconds of each "
+            "sandboxed grading process, all threads together"),
     # TensorFlow starts a few dozen threads on a small machine; a fork loop stops here.
     Setting("COURSE_KERNEL_PROCESSES", "integer", 512, "processes and threads of one "
             "submission's grading together (of each process where no cgroup can be made)"),

@@ -4,6 +4,8 @@
     solutions    notebooks/ -> solutions/  (nbgrader generate_solution)
     collect      a folder or zip of students' files -> submitted/<student>/<assignment>/
     autograde    grade everyone (or --student) in parallel into the gradebook
+    preview      autograded/ -> preview/<student>/<assignment>/: the cells grading skips, run
+                 in the sandbox for their outputs (figures), to look at
     merge-shards bring the results of autograde --shard I/N runs into the course
     feedback     feedback/<student>/<assignment>/*.html (+ GRADING_NOTES.txt)
     grades       grades.csv
@@ -66,12 +68,11 @@ def cmd_autograde(args) -> None:
     if not names:
         raise SystemExit("nothing to grade: no submissions in submitted/")
     students = [s for s in (args.student or "").split(",") if s] or None
-    env = {"COURSE_GRADE_SCOPE": args.scope} if args.scope else None
     try:
         shard = Shard.parse(args.shard) if args.shard else None
     except ValueError as err:
         raise SystemExit(str(err)) from None
-    results = autograde(names, students, jobs=args.jobs, env=env, shard=shard,
+    results = autograde(names, students, jobs=args.jobs, shard=shard,
                         canary=not args.skip_canary, canary_only=args.canary_only,
                         rerun_canary=args.rerun_canary)
     failed = [r for r in results if r.failed]
@@ -102,6 +103,15 @@ def cmd_feedback(args) -> None:
     students = [s for s in (args.student or "").split(",") if s] or None
     feedback(_assignments(args.assignment) or None, students)
     print("feedback written to feedback/<student>/<assignment>/")
+
+
+def cmd_preview(args) -> None:
+    from instructor.workflow.preview import preview
+
+    students = [s for s in (args.student or "").split(",") if s] or None
+    written = [p for name in _assignments(args.assignment) or graded_assignments()
+               for p in preview(name, students)]
+    print(f"{len(written)} preview(s) written to preview/<student>/<assignment>/")
 
 
 def cmd_grades(args) -> None:
@@ -200,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in [("release", cmd_generate), ("solutions", cmd_generate),
                        ("collect", cmd_collect), ("autograde", cmd_autograde),
+                       ("preview", cmd_preview),
                        ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
                        ("grades", cmd_grades), ("report", cmd_report),
                        ("similarity", cmd_similarity), ("lms-export", cmd_lms_export),
@@ -216,13 +227,10 @@ def main(argv: list[str] | None = None) -> None:
                            "the LMS's ids become the student ids), or a folder with "
                            "<student id>/ or <student id>.zip entries, or a zip of one; "
                            "a download in no known layout is refused, nothing written")
-        if name in ("autograde", "feedback"):
+        if name in ("autograde", "feedback", "preview"):
             p.add_argument("--student", "-s", default=None, help="student id(s), comma-separated")
         if name == "autograde":
             p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")
-            p.add_argument("--scope", choices=["notebook", "tasks"], default=None,
-                           help="the setup and answer cells, no kernel (default: "
-                           "COURSE_GRADE_SCOPE, else tasks) or every cell in a kernel")
             p.add_argument("--shard", default=None, metavar="I/N",
                            help="grade only shard I of N of the students, into shards/I-of-N/ "
                                 "(then merge-shards)")

@@ -119,10 +119,10 @@ GRADING_ENV = {"NBGRADER_EXECUTION": "autograde", "COURSE_MODE": "fast"}
 def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
             release: Path | None = None) -> None:
     """Run ``nb`` in place as the grader does, through the course's ``SafeExecute`` with
-    the course's nbgrader configuration (sandboxed kernel, tests run outside
-    the kernel), in a fresh kernel started beside a copy of ``cwd``'s files, with ``env``
-    added to the kernel's environment (this process's is not changed); errors stay in
-    the cells' outputs (see :func:`errors`).
+    the course's nbgrader configuration (the setup and answer cells in the answer
+    process, the tests in the checking process, both sandboxed, beside ``cwd``'s files),
+    with ``env`` added to their environment (this process's is not changed); errors stay
+    in the cells' outputs (see :func:`errors`).
 
     ``release``: the trusted notebook (setup, context, answer and test cells) the outside
     check reads; ``None``: no test can be checked (each needs review).
@@ -140,8 +140,7 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
     config.SafeExecute.readable_paths = limits.readable_paths(environment)
     # a notebook of many variants: its outside check runs every variant's tests, so it
     # gets twice as long as the notebook itself (a submission has one variant, far less)
-    executor = SafeExecute(config=config, kernel_name="python3", timeout=timeout,
-                           notebook_timeout=max(timeout, 900),
+    executor = SafeExecute(config=config, timeout=timeout,
                            verifier_timeout=2 * max(timeout, 900),
                            release_notebook=str(release or ""),
                            kernel_environment=environment)

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from instructor.engine import limits, outcomes, wire
-from instructor.engine.execute import SafeExecute
 from instructor.engine.outcomes import OUTCOMES
 from instructor.engine.outside import verdict_outputs
 from instructor.engine.release import Release
+from instructor.workflow.preview import SandboxedRun
 from instructor.workflow.submission import check_submission
 
 MIB = 2 ** 20
@@ -122,12 +122,9 @@ def test_an_honest_notebook_is_untouched(tmp_path):
     assert cell.source == "def f():\n    return 1\n" and cell.outputs[0].text == "ok\n"
 
 
-# ------------------------------------------------------------------ output while grading
-def _client(limit_mb: float) -> SafeExecute:
-    from nbclient import NotebookClient
-
-    client = SafeExecute(output_limit_mb=limit_mb)
-    NotebookClient.__init__(client, nbformat.v4.new_notebook())
+# ------------------------------------------------------------------ output while a preview runs
+def _client(limit_mb: float) -> SandboxedRun:
+    client = SandboxedRun(nbformat.v4.new_notebook(), output_limit_mb=limit_mb)
     client.reset_execution_trackers()
     client.clear_before_next_output = False  # as async_execute_cell sets it
     return client
@@ -272,4 +269,4 @@ def test_a_zip_member_over_the_cap_is_left_out_with_a_note(tmp_path, monkeypatch
 def test_output_still_arriving_after_a_cell_ends_costs_that_cell_only():
     """nbgrader stops the whole notebook (GRADER FAILED) when a cell's output is still
     arriving 4 s after it ended, as 200 MiB of print does on a loaded machine."""
-    assert SafeExecute().raise_on_iopub_timeout is False
+    assert SandboxedRun(nbformat.v4.new_notebook()).raise_on_iopub_timeout is False

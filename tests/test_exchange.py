@@ -5,7 +5,7 @@ course (the instructor's folder) and a home folder for each student, each studen
 the hub's ``deploy/jupyterhub/nbgrader_config.py`` as their own configuration:
 
 release_assignment -> fetch_assignment, Validate, submit -> collect -> the course's
-autograde (with ``COURSE_GRADE_SCOPE=tasks``: no kernel, only the setup and answer
+autograde (no kernel, only the setup and answer
 cells run) -> feedback -> release_feedback -> fetch_feedback.
 
 Then the same submissions graded in two shards (``autograde --shard 1/2`` and ``2/2``)
@@ -55,8 +55,8 @@ def round_trip(tmp_path_factory, data_dir, canary_cache):
             if k not in ("VIRTUAL_ENV", "PYTHONPATH", "JUPYTERHUB_USER")}
     base.update(COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
                 COURSE_EXCHANGE=str(exchange), COURSE_CANARY_CACHE=str(canary_cache))
-    # the instructor grades with the ``tasks`` scope: only the setup and answer cells run
-    teacher = dict(base, HOME=str(tmp / "instructor"), COURSE_GRADE_SCOPE="tasks")
+    # the instructor grades: only the setup and answer cells run, no kernel
+    teacher = dict(base, HOME=str(tmp / "instructor"))
     nbgrader = str(course / ".venv" / "bin" / "nbgrader")
     python = str(course / ".venv" / "bin" / "python")
     log = {}
@@ -134,7 +134,7 @@ def test_collected_graded_and_feedback_fetched_by_each_student(round_trip):
     skipped = [c for c in graded.cells if c.cell_type == "code" and any(
         "not run while grading" in o.get("text", "") for o in c.get("outputs", []))]
     ran = [c for c in graded.cells if c.cell_type == "code" and c.get("execution_count")]
-    assert skipped and ran, "the tasks scope should skip demo cells and run the answers"
+    assert skipped and ran, "grading should skip demo cells and run the answers"
     scores = gradebook_scores(course)
     assert scores == {"alice": 3, "bob": 0}, scores
     for student, home in round_trip["homes"].items():

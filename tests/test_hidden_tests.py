@@ -124,7 +124,7 @@ def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
     assert withheld(forged, trusted)["error"] == f"OSError: {WITHHELD_MESSAGE}"
 
 
-# ---------------------------------------------------------------- in a grading kernel
+# ---------------------------------------------------------------- graded, and previewed
 HIDDEN_TEST = '''# Hidden tests: random inputs.
 ### BEGIN HIDDEN TESTS
 x = helpers.hidden_rng("double-tests-hidden").random(6)
@@ -167,7 +167,12 @@ def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNo
 
 def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1",
            after: tuple[str, ...] = (), cells: bool = False, files: tuple[str, ...] = ()):
+    """Grade ``answer`` (with ``after``'s cells behind the test) as ``student`` at
+    ``stamp``; the test cell's (with ``cells``: every cell's) outputs, and the hidden
+    test's draws. With ``after``, the cells are those of the graded notebook's preview,
+    run in a kernel after grading, as ``make preview`` does."""
     from instructor.engine.limits import readable_paths
+    from instructor.workflow.preview import run_sandboxed
 
     release = tmp_path / "release.ipynb"
     if not release.exists():
@@ -180,10 +185,11 @@ def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1
     for name in files:   # the assignment's data files, copied beside the kernel
         (work / name).write_text("the assignment's data\n")
     ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
-                     timeout=120, notebook_timeout=300, verifier_timeout=120,
-                     readable_paths=readable_paths())
+                     timeout=120, verifier_timeout=120, readable_paths=readable_paths())
     nb, _ = ex.preprocess(_grading_nb(answer, after), {"metadata": {"path": str(work)},
                                                 "nbgrader": {"student": student}})
+    if after:
+        run_sandboxed(nb, work)
     key = submission_key(b"the grader's secret", student, stamp)
     return (nb.cells if cells else nb.cells[2]), hidden_rng("double-tests-hidden",
                                                            key=key).random(6)
@@ -386,8 +392,9 @@ print("swapped")
 @pytest.mark.grading
 def test_the_kernels_socket_folder_swapped_for_a_link_removes_nothing_outside(tmp_path):
     """jupyter_client removes a kernel's ipc sockets by name when it ends: through a
-    link the kernel planted, that removed files of the grading machine."""
-    from instructor.engine.limits import readable_paths
+    link the kernel (a preview's) planted, that removed files of the grading machine."""
+    from instructor.engine.roles import Box
+    from instructor.workflow.preview import SandboxedRun
 
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -396,9 +403,11 @@ def test_the_kernels_socket_folder_swapped_for_a_link_removes_nothing_outside(tm
         (victim / name).write_text("the grading machine's file\n")
     work = tmp_path / "work"
     work.mkdir()
-    ex = SafeExecute(timeout=60, notebook_timeout=120, readable_paths=readable_paths())
     nb = v4.new_notebook(cells=[v4.new_code_cell(IPC_SWAP.format(victim=victim))])
-    nb, _ = ex.preprocess(nb, {"metadata": {"path": str(work)}})
+    box = Box.from_settings(dict(os.environ))
+    box.disk_mb = 0  # the host's folder: in a tmpfs of its own, the folder is a mount
+    SandboxedRun(nb, box=box, kernel_name="python3", timeout=60,
+                 resources={"metadata": {"path": str(work)}}).execute()
     assert [o.get("text") for o in nb.cells[0].outputs] == ["swapped\n"]
     assert sorted(p.name for p in victim.iterdir()) == sorted(names)
 

@@ -1,20 +1,19 @@
-"""A grading kernel that dies before it replies is started again (SafeExecute.start_attempts):
-a kernel start failed once in a class run's canary, and without a second start that one
-unlucky start fails the whole submission (or stops the class)."""
+"""A preview's kernel that dies before it replies is started again
+(``SandboxedRun.start_attempts``): a kernel start failed once in a class run, and without
+a second start that one unlucky start loses the whole notebook's preview."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from instructor.engine.execute import SafeExecute
-from instructor.engine.limits import readable_paths
+from instructor.workflow.preview import SandboxedRun, run_sandboxed
 
 v4 = nbformat.v4
 
 
 def _run(tmp_path, monkeypatch, deaths: int, attempts: int):
-    real, calls = SafeExecute.setup_kernel, []
+    real, calls = SandboxedRun.setup_kernel, []
 
     def dies_first(self, **kwargs):
         calls.append(kwargs)
@@ -22,12 +21,9 @@ def _run(tmp_path, monkeypatch, deaths: int, attempts: int):
             raise RuntimeError("Kernel died before replying to kernel_info")
         return real(self, **kwargs)
 
-    monkeypatch.setattr(SafeExecute, "setup_kernel", dies_first)
-    ex = SafeExecute(timeout=60, notebook_timeout=120,
-                     start_attempts=attempts, readable_paths=readable_paths())
+    monkeypatch.setattr(SandboxedRun, "setup_kernel", dies_first)
     nb = v4.new_notebook(cells=[v4.new_code_cell("print(6 * 7)")])
-    nb, _ = ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})
-    return nb, calls
+    return run_sandboxed(nb, tmp_path, start_attempts=attempts), calls
 
 
 def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):

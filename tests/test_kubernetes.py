@@ -203,7 +203,7 @@ def test_the_container_command_grades_its_shard(tmp_path, data_dir, canary_cache
     places["tmp"].mkdir()
     script, env = _local(job, places)
     env.update(ASSIGNMENT=a, JOB_COMPLETION_INDEX="1", COURSE_MODE="fast",
-               COURSE_GRADE_SCOPE="tasks", COURSE_CANARY_CACHE=str(canary_cache),
+               COURSE_CANARY_CACHE=str(canary_cache),
                PATH=f"{course / '.venv' / 'bin'}:{os.environ['PATH']}")
     cwd = course  # the container's workingDir, the course volume
     # an empty secret: the pod refuses to start

@@ -1,6 +1,6 @@
 """The test cells' verdicts (instructor/engine/outside.py), without kernels.
 
-The whole path (answer process, checking process; with SCOPE=notebook the kernel) is
+The whole path (answer process, checking process) is
 graded end to end by the bad-submission matrix and the grading tests; here each verdict
 rule is checked alone, and the two processes run for real on a one-task notebook (no
 kernel).

@@ -141,17 +141,15 @@ def test_started_as_root_every_role_runs_as_the_grading_user(tmp_path):
 
 @needs_bwrap
 @as_root
-def test_a_grading_kernel_runs_as_the_grading_user(tmp_path):
-    """A real grading (SafeExecute): its kernel's bwrap, seen from the host, is the
-    grading user's; the kernel still runs the notebook."""
-    from instructor.engine.execute import SafeExecute
+def test_a_preview_kernel_runs_as_the_grading_user(tmp_path):
+    """A real preview (``make preview``'s run): its kernel's bwrap, seen from the host,
+    is the grading user's; the kernel still runs the notebook."""
+    from instructor.workflow.preview import run_sandboxed
 
-    ex = SafeExecute(timeout=120, notebook_timeout=300, readable_paths=limits.readable_paths())
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         "import time, helpers\ntime.sleep(8)\nprint(6 * 7)")])
     done: dict = {}
-    run = threading.Thread(target=lambda: done.update(
-        nb=ex.preprocess(nb, {"metadata": {"path": str(tmp_path)}})[0]))
+    run = threading.Thread(target=lambda: done.update(nb=run_sandboxed(nb, tmp_path)))
     run.start()
     uids = set()
     while run.is_alive():

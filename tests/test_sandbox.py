@@ -4,7 +4,7 @@ what it can see and reach, and what it leaves behind.
 
 Every probe is bounded (a timeout on each process). CI grades as root, so these run as
 root there: the sandbox must hold there too. ``tests/test_nbgrader_matrix.py`` probes
-the same from inside a real grading kernel and answer process (student s76).
+the same from inside a real answer process (student s76).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def sandbox_env(cwd: str, env: dict | None = None) -> dict:
 
 
 def _run(code: str, cwd: Path, **caps) -> subprocess.CompletedProcess:
-    """``code`` run as the grader runs student code: it reads what a grading kernel
+    """``code`` run as the grader runs student code: it reads what a preview kernel
     reads and writes only ``cwd``."""
     return subprocess.run(_command(code, cwd, **caps), cwd=cwd, env=sandbox_env(str(cwd)),
                           capture_output=True, text=True, timeout=120)

@@ -45,7 +45,7 @@ def test_a_typo_names_the_variable_the_value_and_the_choices():
 
 
 def test_choices_ignore_case_and_spaces():
-    assert settings.choice("COURSE_GRADE_SCOPE", {"COURSE_GRADE_SCOPE": " Tasks"}) == "tasks"
+    assert settings.choice("COURSE_MODE", {"COURSE_MODE": " Fast"}) == "fast"
 
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-5", "1.5"])
@@ -99,12 +99,22 @@ def test_the_grading_limits_reach_safe_execute_from_the_environment():
     from instructor.engine.execute import SafeExecute
     from instructor.engine.limits import SAFE_EXECUTE, safe_execute
 
-    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_GRADE_SCOPE": "tasks",
-           "COURSE_KERNEL_MEMORY_GB": "2.5"}
+    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_KERNEL_MEMORY_GB": "2.5"}
     values = safe_execute(env)
     assert set(values) == set(SAFE_EXECUTE)
-    assert (values["timeout"], values["scope"], values["memory_limit_gb"]) == (20, "tasks", 2.5)
+    assert (values["timeout"], values["memory_limit_gb"]) == (20, 2.5)
     executor = SafeExecute(**values)  # each is a trait SafeExecute accepts
     assert executor.process_limit == settings.declared("COURSE_KERNEL_PROCESSES").default
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-    assert config.Execute.timeout == config.SafeExecute.timeout == safe_execute()["timeout"]
+    assert config.SafeExecute.timeout == safe_execute()["timeout"]
+
+
+def test_safe_execute_without_configuration_has_the_settings_defaults():
+    """A SafeExecute made without nbgrader_config.py (a test's, a script's) grades under
+    the same limits as the course's configuration with no variable set."""
+    from instructor.engine.execute import SafeExecute
+    from instructor.engine.limits import SAFE_EXECUTE
+
+    plain = SafeExecute()
+    assert {trait: getattr(plain, trait) for trait in SAFE_EXECUTE} == {
+        trait: settings.declared(name).default for trait, name in SAFE_EXECUTE.items()}

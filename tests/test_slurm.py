@@ -116,7 +116,7 @@ def graded(slurm, tmp_path_factory, data_dir, canary_cache):
     shutil.copytree(alone / "submitted", course / "submitted")  # the same timestamps
     (tmp / "secret").write_text(secrets.token_hex(32))  # one grader's secret for both
     env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
-               COURSE_GRADE_SCOPE="tasks", COURSE_CANARY_CACHE=str(canary_cache),
+               COURSE_CANARY_CACHE=str(canary_cache),
                COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
     for name in ("VIRTUAL_ENV", "PYTHONPATH"):
         env.pop(name, None)

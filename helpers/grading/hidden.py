@@ -1,7 +1,7 @@
 """Inputs of hidden tests, drawn per submission: ``helpers.hidden_rng(name)``.
 
 Why and how: docs/grading.md, "Hidden tests stay unguessable". The grader derives the key
-outside the kernel (:func:`submission_key`); the kernel gets only the key
+outside every sandbox (:func:`submission_key`); the checking process gets only the key
 (:data:`KEY_VARIABLE`), never the secret. Without a key (``make test``, a student's own
 run) the draws come from a public seed, so the notebook still runs everywhere.
 """

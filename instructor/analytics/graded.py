@@ -139,7 +139,7 @@ def grading_seconds(nb) -> float | None:
             if key in timing:
                 with contextlib.suppress(TypeError, ValueError):  # not a time nbclient wrote
                     bucket.append(datetime.fromisoformat(timing[key]))
-    if not starts or not ends:  # no kernel (the tasks scope): the grader's own phases
+    if not starts or not ends:  # no kernel (since 2026-11-27): the grader's phases
         phases = nb.metadata.get("course_grading", {}).get("seconds", {})
         total = sum(v for v in phases.values() if isinstance(v, int | float)) \
             if isinstance(phases, dict) else 0

@@ -11,10 +11,8 @@ What the assignment is:
 
 The processes of one graded notebook, and the files they run:
 
-- :mod:`.execute`: nbgrader's execute step: each test cell's output is the outside
-  check's verdict; in the ``tasks`` scope (the default) no kernel starts; with
-  ``SCOPE=notebook`` the other cells run in a sandboxed kernel, which runs no test and
-  decides nothing;
+- :mod:`.execute`: nbgrader's execute step: no kernel starts; each test cell's output is
+  the outside check's verdict, each answer cell's the answer process's;
 - :mod:`.outside`: the outside check: the checking process (:mod:`.checking`) runs each
   test cell against the answer process (:mod:`.answers`), which runs the student's answer
   cells on a ``helpers`` without the course's implementations (:mod:`.stripped`) and
@@ -23,14 +21,16 @@ The processes of one graded notebook, and the files they run:
 - :mod:`.check_server`: checking processes forked with the setup imported, through
   :mod:`.forking` (shared with :mod:`instructor.workflow.nbgrader_server`);
 - :mod:`.roles`: per sandboxed process, what it reads, its caps, environment and key;
-- :mod:`.kernel`, :mod:`.sandbox`, :mod:`.limits`, :mod:`.cgroups`: every sandboxed
-  process starts under bubblewrap, with the caps bwrap does not set, the limits, and one
+- :mod:`.sandbox`, :mod:`.limits`, :mod:`.cgroups`: every sandboxed process starts
+  under bubblewrap, with the caps bwrap does not set, the limits, and one
   control group per submission;
 - :mod:`.untrusted`: a folder a sandbox can write, touched never through a link;
 - :mod:`.hidden`: the grader's secret and each submission's hidden-test key;
 - :mod:`.outcomes`: the grader's outcomes, a closed table: what each error it writes
   means, where it is read (test cells, or any cell), its points and its note;
 - :mod:`.notes`: grading notes, in the words a student reads;
+- :mod:`.kernel`: a kernel in the sandbox (``make preview``'s,
+  :mod:`instructor.workflow.preview`, which grading never starts);
 - :mod:`.runner`: a notebook run in a fresh kernel with a given environment, outside
   grading (scripts, benchmarks, tests).
 

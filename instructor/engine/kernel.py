@@ -1,5 +1,6 @@
-"""Grading kernels started through :mod:`instructor.engine.sandbox`: bubblewrap, caps and
-an environment allow-list, talking to the grader over unix sockets in their own folder."""
+"""Kernels of ``make preview`` (:mod:`instructor.workflow.preview`; grading starts none),
+started through :mod:`instructor.engine.sandbox`: bubblewrap, caps and an environment
+allow-list, talking to their client over unix sockets in their own folder."""
 
 from __future__ import annotations
 

@@ -19,14 +19,12 @@ Environ = Mapping[str, str] | None
 #: ``SafeExecute``'s traits that a setting gives (nbgrader_config.py), and the settings.
 SAFE_EXECUTE = {
     "timeout": "COURSE_CELL_TIMEOUT",
-    "notebook_timeout": "COURSE_NOTEBOOK_TIMEOUT",
     "memory_limit_gb": "COURSE_KERNEL_MEMORY_GB",
     "file_limit_mb": "COURSE_KERNEL_FILE_MB",
     "cpu_limit_seconds": "COURSE_KERNEL_CPU_SECONDS",
     "process_limit": "COURSE_KERNEL_PROCESSES",
     "group_memory_gb": "COURSE_SUBMISSION_MEMORY_GB",
     "disk_limit_mb": "COURSE_KERNEL_DISK_MB",
-    "scope": "COURSE_GRADE_SCOPE",
     "isolation": "COURSE_GRADING_ISOLATION",
     "cell_source_limit_kb": "COURSE_CELL_SOURCE_KB",
     "output_limit_mb": "COURSE_CELL_OUTPUT_MB",

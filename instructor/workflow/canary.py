@@ -236,8 +236,7 @@ def answer_key(assignment: str, root: Path, dest: Path, release: Path) -> Path:
     (a course folder without it) the source with its solutions and without its outputs.
 
     Its ungraded exercise answers are replaced by the released ``release``'s stubs, as a
-    student who did the graded tasks leaves them: they are worth no points, and in the
-    ``notebook`` scope they would cost more than a student's run."""
+    student who did the graded tasks leaves them: they are worth no points."""
     dest.mkdir(parents=True, exist_ok=True)
     committed = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
     source = Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"

@@ -23,7 +23,7 @@ NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 
 
 def grading_env(env: dict | None = None) -> dict[str, str]:
-    """The environment nbgrader (and so the grading kernels) run with."""
+    """The environment nbgrader (and so the grading's sandboxed processes) run with."""
     return {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
 
 

@@ -46,7 +46,7 @@ class Result:
     notes: list[str] = field(default_factory=list)
     failed: bool = False      # the grader itself failed (not the student's code)
     review: list[str] = field(default_factory=list)  # test cells set aside for review
-    #: where the grading kernel's run went (phase -> seconds; the graded notebook's
+    #: where the grading's seconds went (phase -> seconds; the graded notebook's
     #: ``course_grading.seconds``): the benchmark's table, nothing decides on it
     phases: dict[str, float] = field(default_factory=dict)
 
