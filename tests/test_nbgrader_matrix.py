@@ -567,7 +567,7 @@ CASES = {
     "s04_wrong_compile": (wrong_compile, 4, ["auto's optimizer: expected 'adam', got 'sgd'"]),
     "s05_hidden_only": (hidden_only, 4, ["encoder weights of autoencoder(20, [12, 8, 6], 3)"]),
     "s06_infinite_loop": (infinite_loop, 0, ["ran longer than 20 s"]),
-    "s07_crash": (crash, 0, ["ended while running this cell"]),
+    "s07_crash": (crash, 0, ["ended in this cell"]),
     "s08_deleted_answer": ("delete:vanilla-solution", 0, ["exercise not done yet"]),
     "s09_deleted_test": ("delete:vanilla-tests-training", 4, ["auto's optimizer"]),
     "s10_edited_test": ("edit:vanilla-tests-training", 4, ["auto's optimizer"]),

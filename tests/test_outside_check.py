@@ -158,15 +158,16 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
 
 def test_only_a_test_cell_carries_the_graders_verdicts_into_notes_and_flags():
     """An answer cell's outputs are what the student's code sent: an exception of its own
-    named ``NeedsReview`` (or like another verdict of the outside check), or a print of
-    the own-code note, neither sets the submission aside nor writes the grader's note;
-    on a test cell, whose outputs the grader writes, they do (issue 53)."""
+    named as any of the grader's outcomes (``NeedsReview``, ``DeadKernelError``...), or a
+    print of the own-code note, neither sets the submission aside nor writes the
+    grader's note; on a test cell, whose outputs the grader writes, they do; on an answer
+    cell, the grader's record of what it saw does (issue 53)."""
+    from instructor.engine.outcomes import OUTCOMES
     from instructor.engine.outside import OWN_CODE_NOTE
     from instructor.workflow.submission import needs_review, notes_from_graded
 
     forged = [v4.new_output("error", ename=name, evalue="from the answer", traceback=[])
-              for name in ("NeedsReview", "UsesCourseImplementation", "AnswerFailed",
-                           "RecordTooLarge")] + [
+              for name in OUTCOMES] + [
         v4.new_output("stream", name="stdout", text=OWN_CODE_NOTE)]
     cells = submission()
     cells[1].outputs = forged
@@ -174,11 +175,12 @@ def test_only_a_test_cell_carries_the_graders_verdicts_into_notes_and_flags():
     assert needs_review(nb) == [] and notes_from_graded(nb) == []
     cells[1].outputs, cells[2].outputs = [], forged
     notes = notes_from_graded(nb)
-    assert needs_review(nb) == ["area-tests"] and len(notes) == 5, notes
-    # what happened to the cell itself (its time, its memory) is noted on any cell
-    cells[1].outputs = [v4.new_output("error", ename="MemoryError", evalue="", traceback=[])]
-    assert "The cell 'area-solution' ran out of memory (the grader caps it): " in \
-        notes_from_graded(nb)
+    assert needs_review(nb) == ["area-tests"] and len(notes) == len(OUTCOMES) + 1, notes
+    # what the grader saw happen to an answer cell is in its record, which notes read
+    cells[2].outputs = []
+    nb.metadata["course_grading"] = {"outcomes": {"1": ["DeadKernelError: it died"]}}
+    assert notes_from_graded(nb) == [
+        "The cell 'area-solution' crashed the Python process running it: it died"]
 
 
 def test_the_outcomes_are_one_table_which_the_docs_show():
@@ -421,6 +423,15 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     assert stream.text == "hi\n" and cells[1].execution_count == 1
     assert "<script" not in shown.data["text/html"] and "application/javascript" not in shown.data
     assert [(o.ename, o.evalue) for o in cells[2].outputs] == [("DeadKernelError", DIED)]
+    assert outside.outcomes == {1: [], 2: [("DeadKernelError", DIED)]}
+    # an error the process reports under that name is its own, and not recorded
+    forged = {"output_type": "error", "ename": "DeadKernelError", "evalue": "x",
+              "traceback": []}
+    lines[-1:] = [{"cell": 2, "output": forged}, {"cell": 2, "end": True}]
+    outside.report = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    outside.answer_outputs(cells)
+    assert [o.ename for o in cells[2].outputs] == ["DeadKernelError"]
+    assert outside.outcomes == {1: [], 2: []}
     outside.report = None
     outside.answer_outputs(cells)
     assert cells[1].outputs[0].text == NOT_RUN_ANSWER and cells[1].execution_count is None
@@ -512,8 +523,10 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     shown = [(o.output_type, o.get("ename")) for o in cells[1].outputs]
     if forged in ("big", "many"):
         assert shown == [("error", "OutputTooLarge")]
+        assert [name for name, _ in outside.outcomes[1]] == ["OutputTooLarge"]
     elif forged == "nested":  # over the line's bound: not parsed, the cell says so
         assert shown[0] == ("error", "OutputTooLarge"), shown
+        assert [name for name, _ in outside.outcomes[1]][:1] == ["OutputTooLarge"]
     else:
         assert cells[1].execution_count is None and shown == [("stream", None)]
     assert all(o.get("ename") != "NeedsReview" for c in cells for o in c.get("outputs", []))

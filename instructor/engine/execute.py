@@ -184,6 +184,11 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             with timed(seconds, "outside check (waited for)"):
                 outside.decide(nb.cells)
             outside.answer_outputs(nb.cells)
+            # what the grader saw happen to answer cells: notes read these, never a name
+            # in an answer cell's outputs (the student's process wrote those); plain
+            # words, as the stored notebook keeps them (inert.notebook_metadata)
+            meta["outcomes"] = {str(i): [f"{name}: {message}"[:200] for name, message in found]
+                                for i, found in outside.outcomes.items() if found}
             self._close_group(nb)
             meta["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
             return nb, resources

@@ -7,9 +7,10 @@ flag. docs/grading.md's table of outcomes is :func:`markdown_table` (a test comp
 Where: a **test** cell's outputs are all the grader's (the outside check's verdict: a
 student's exception shows there as a built-in's name or ``Exception``), so a test
 outcome is read on test cells only; a **cell** outcome says what happened to a cell
-itself (its time, its output, its process) and is read on any cell. On a cell the
-student's code ran in, an error's name is a string the student chose: it can name a
-cell outcome only for that cell, and no test outcome at all.
+itself (its time, its output, its process): on a test cell, or on an answer cell, in
+the grader's record of what it saw (the graded notebook's ``course_grading.outcomes``).
+An answer cell's outputs are what the student's process reported: an error's name there
+is a string the student chose, and names no outcome at all.
 
 The exceptions the checking process raises for test outcomes derive from
 :class:`GraderOutcome`; it names them by their class (the verdict's ``outcome``), never
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Outcome:
     name: str
-    #: "test": read on test cells only; "cell": on any cell
+    #: "test": read on test cells only; "cell": also in the record of answer cells
     where: str
     points: str
     #: the summary's note: "The cell 'x' <note>: <message>"
@@ -35,11 +36,8 @@ class Outcome:
 
 CELL_TIMEOUT = "CellTimeoutError"
 DEAD_KERNEL = "DeadKernelError"
-TIME_BUDGET = "GradingTimeBudgetExceeded"
-TOO_MANY_RESTARTS = "TooManyKernelRestarts"
 CELL_TOO_LARGE = "CellTooLarge"
 OUTPUT_TOO_LARGE = "OutputTooLarge"
-MALFORMED_OUTPUT = "MalformedOutput"
 ANSWER_FAILED = "AnswerFailed"
 USES_COURSE_IMPLEMENTATION = "UsesCourseImplementation"
 NEEDS_REVIEW = "NeedsReview"
@@ -57,16 +55,10 @@ OUTCOMES = {o.name: o for o in (
     # Python's own name for what the memory cap does to student code
     Outcome("MemoryError", "cell", FAILS, "ran out of memory (the grader caps it)",
             "CRASH"),
-    Outcome(TIME_BUDGET, "cell", FAILS, "was not run: time budget used up",
-            "TIMEOUT"),
-    Outcome(TOO_MANY_RESTARTS, "cell", FAILS, "was not run: too many crashes",
-            "CRASH"),
     Outcome(CELL_TOO_LARGE, "cell", FAILS,
             "was over the grader's size limit and was not run"),
     Outcome(OUTPUT_TOO_LARGE, "cell", FAILS,
             "printed more than the grader keeps (over the grader's limit)"),
-    Outcome(MALFORMED_OUTPUT, "cell", "none: that output is dropped",
-            "sent an output that is not a valid notebook output (dropped)"),
     Outcome(ANSWER_FAILED, "test", "0", "failed: the answer cells, run on their own after "
             "the setup cell, could not answer"),
     Outcome(USES_COURSE_IMPLEMENTATION, "test", "0",
@@ -80,13 +72,11 @@ OUTCOMES = {o.name: o for o in (
 )}
 
 
-#: The outcomes an error's name may stand for on a cell that is not a test cell.
-ON_ANY_CELL = {k: o for k, o in OUTCOMES.items() if o.where == "cell"}
-
-
-def read_on(test_cell: bool) -> dict[str, Outcome]:
-    """The outcomes an error's name may stand for on a test cell, or on any other."""
-    return OUTCOMES if test_cell else ON_ANY_CELL
+#: What a preview's kernel (``make preview``, not grading) writes beside the cell
+#: outcomes above; no grading note reads them.
+TIME_BUDGET = "GradingTimeBudgetExceeded"
+TOO_MANY_RESTARTS = "TooManyKernelRestarts"
+MALFORMED_OUTPUT = "MalformedOutput"
 
 
 class GraderOutcome(Exception):
@@ -98,6 +88,6 @@ class GraderOutcome(Exception):
 def markdown_table() -> str:
     """docs/grading.md's table of the outcomes."""
     rows = ["| outcome | read on | points | the summary's note | flag |", "|---|---|---|---|---|"]
-    rows += [f"| `{o.name}` | {'test cells' if o.where == 'test' else 'any cell'} | "
+    rows += [f"| `{o.name}` | {'test cells' if o.where == 'test' else 'test cells, the record'} | "
              f"{o.points} | {o.note} | {o.flag or '–'} |" for o in OUTCOMES.values()]
     return "\n".join(rows)

@@ -163,6 +163,9 @@ class OutsideCheck:
         #: bytes the checking process reads of one reply of the answer process
         self.record_limit = record_limit
         self.setup = list(release.setup)
+        #: answer cell -> the grader's own outcomes on it (name, message): what it saw
+        #: happen to the cell, never a name from the student's process
+        self.outcomes: dict[int, list[tuple[str, str]]] = {}
         self.plan = graded_calls(cells, release)
         self.sandbox = sandbox
         self.course_implementations = course_implementations
@@ -374,32 +377,36 @@ class OutsideCheck:
         answer_cells = self.release.answer_cells(cells)
         ran = {i for task_answers in answer_cells.values() for i, _source in task_answers}
         self._take_report()  # no test ran: the report as it is
-        report, ended = {}, set()
+        report, ended, made = {}, set(), []
         if self.report is not None:
             # a character of output is at most 6 in the report's JSON (\\uXXXX)
             report, ended = read_report(self.report.decode("utf-8", "replace"), ran,
-                                        6 * self.cell_limits[1] + 64 * 1024)
+                                        6 * self.cell_limits[1] + 64 * 1024, made)
         for task_answers in answer_cells.values():
             for index, _source in task_answers:
                 if index in report:  # what it showed; started and never ended: why it stopped
                     cells[index].execution_count = list(report).index(index) + 1  # as they ran
-                    outputs = self._bounded(report[index]) + (
-                        [] if index in ended else [error_output(outcomes.DEAD_KERNEL, DIED)])
+                    outputs = self._bounded(report[index], made) + (
+                        [] if index in ended else
+                        _made(made, error_output(outcomes.DEAD_KERNEL, DIED)))
+                    self.outcomes[index] = [(o["ename"], o["evalue"]) for o in outputs
+                                            if any(o is m for m in made)]
                 else:
                     cells[index].execution_count = None
                     outputs = [stdout(NOT_RUN_ANSWER)]
                 cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
                                         for o in outputs]
 
-    def _bounded(self, outputs: list[dict]) -> list[dict]:
+    def _bounded(self, outputs: list[dict], made: list) -> list[dict]:
         """An answer cell's reported outputs, kept only if they are within the cell's
         output cap (the answer process keeps to it, but the student's code can write the
-        report itself); else one ``OutputTooLarge`` error."""
+        report itself); else one ``OutputTooLarge`` error, kept in ``made`` (the
+        grader's own outputs)."""
         limit = self.cell_limits[1]
         if len(outputs) > MAX_OUTPUTS:
-            return [error_output(outcomes.OUTPUT_TOO_LARGE, (
+            return _made(made, error_output(outcomes.OUTPUT_TOO_LARGE, (
                 f"this cell wrote more than {MAX_OUTPUTS} outputs; they were dropped, "
-                "and the cell fails"))]
+                "and the cell fails")))
         try:  # measured as the answer process measures against the cap
             size = sum(len(o["text"]) if o.get("output_type") == "stream"
                        and isinstance(o.get("text"), str) else len(json.dumps(o))
@@ -408,31 +415,38 @@ class OutsideCheck:
             return []
         if size <= limit + 64 * 1024:  # room for the error the process adds at its cap
             return outputs
-        return [error_output(outcomes.OUTPUT_TOO_LARGE, (
+        return _made(made, error_output(outcomes.OUTPUT_TOO_LARGE, (
             f"this cell's output passed the grader's limit of {limit / 2 ** 20:g} MiB "
-            "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))]
+            "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails")))
+
+
+def _made(made: list, output) -> list:
+    """``[output]``, kept in ``made``: the outputs the grader wrote itself."""
+    made.append(output)
+    return [output]
 
 
 #: Why an answer cell has no outputs: no test of its task runs after it.
 NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n"
 #: An answer cell the answer process died in.
-DIED = ("the process running your answer cells ended while running this cell (os._exit, a "
-        "crash in a library, memory exhausted, or past the grader's time limit); its task's "
-        "tests could not call it")
+DIED = ("the process running your answer cells ended in this cell (os._exit, a crash in "
+        "a library, memory exhausted, or the time limit); its tests could not call it")
 #: Outputs kept of one answer cell (a run of prints is one): past it, OutputTooLarge.
 MAX_OUTPUTS = 10_000
 #: How each of the answer process's lines begins (json.dumps of ``{"cell": ...}``).
 ENTRY = '{"cell": '
 
 
-def read_report(text: str, ran: set[int], max_line: int = VERDICTS_LIMIT
-                ) -> tuple[dict[int, list], set[int]]:
+def read_report(text: str, ran: set[int], max_line: int = VERDICTS_LIMIT,
+                made: list | None = None) -> tuple[dict[int, list], set[int]]:
     """The answer process's report (:class:`instructor.engine.answers.CellOutputs`): each
     cell's outputs, in the order the cells started, and the cells that ended. Written by
     the student's process: a line that is not one of a cell in ``ran`` is skipped, unparsed
     unless it begins as the process's lines do; one over ``max_line`` characters or
     :data:`~instructor.engine.limits.MAX_JSON_VALUES` values is not parsed (its cell
-    shows ``OutputTooLarge``); a stream keeps its name and text only."""
+    shows ``OutputTooLarge``, kept in ``made`` too: the grader's own); a stream keeps
+    its name and text only."""
+    made = [] if made is None else made
     report: dict[int, list] = {}
     ended: set[int] = set()
     lines = text.splitlines()
@@ -444,9 +458,9 @@ def read_report(text: str, ran: set[int], max_line: int = VERDICTS_LIMIT
         if len(line) > max_line or limits.json_values(line.encode()) > limits.MAX_JSON_VALUES:
             index = re.match(r'\{"cell": (\d+)', line)
             if index and int(index[1]) in ran:
-                report.setdefault(int(index[1]), []).append(error_output(
+                report.setdefault(int(index[1]), []).extend(_made(made, error_output(
                     outcomes.OUTPUT_TOO_LARGE, "an output of this cell was too large to read "
-                    "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails"))
+                    "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails")))
             continue
         entry = None  # the last line may be a stream's the process died in, left open
         for attempt in (line, line + '"}}') if number == len(lines) - 1 else (line,):

@@ -240,28 +240,44 @@ def _restore_valid_metadata(nb: nbformat.NotebookNode, release: Release) -> list
     return notes
 
 
+def _recorded(nb: nbformat.NotebookNode) -> dict[str, list]:
+    """Answer cell position -> the outcomes the grader recorded on it (name, message):
+    the graded notebook's ``course_grading.outcomes``, which only the grader writes."""
+    found = nb.metadata.get("course_grading", {})
+    found = found.get("outcomes") if isinstance(found, dict) else None
+    if not isinstance(found, dict):
+        return {}
+    return {position: [tuple(str(e).partition(": ")[::2]) for e in entries]
+            for position, entries in found.items() if isinstance(entries, list)}
+
+
 def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
-    """Notes on cells of a graded notebook that timed out, crashed, ran out of memory,
-    failed outside the kernel or were set aside for review."""
+    """Notes on the cells of a graded notebook that timed out, crashed, ran out of
+    memory, failed outside or were set aside for review: read on test cells, whose
+    outputs the grader writes, and in the grader's record of the answer cells (an error
+    an answer cell shows is the student's process's, whatever its name)."""
     if nb is None:
         return []
-    notes, count = [], 0
-    for cell in nb.cells:
+    notes, count, recorded = [], 0, _recorded(nb)
+    for position, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
         count += 1
-        test = is_test_cell(cell)
-        known = outcomes.read_on(test)
-        for out in cell.get("outputs", []):
-            if test and out.get("output_type") == "stream" \
-                    and OWN_CODE_NOTE in out.get("text", ""):
-                notes.append(f"The cell '{nbgrader_meta(cell).get('grade_id')}' {OWN_CODE}.")
-            if out.get("output_type") == "error" and out.get("ename") in known:
-                grade_id = nbgrader_meta(cell).get("grade_id")
-                where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
-                evalue = str(out.get("evalue", ""))
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        where = f"cell '{grade_id}'" if grade_id else f"code cell {count}"
+        if is_test_cell(cell):
+            found = [(o.get("ename"), o.get("evalue", "")) for o in cell.get("outputs", [])
+                     if o.get("output_type") == "error"]
+            if any(o.get("output_type") == "stream" and OWN_CODE_NOTE in o.get("text", "")
+                   for o in cell.get("outputs", [])):
+                notes.append(f"The cell '{grade_id}' {OWN_CODE}.")
+        else:
+            found = recorded.get(str(position), [])
+        for name, evalue in (f for f in found if isinstance(f, list | tuple) and len(f) == 2):
+            if name in outcomes.OUTCOMES:
+                evalue = str(evalue)
                 evalue = evalue if len(evalue) <= 500 else evalue[:500] + " [...]"
-                notes.append(f"The {where} {known[out['ename']].note}: {evalue}")
+                notes.append(f"The {where} {outcomes.OUTCOMES[name].note}: {evalue}")
     return notes
 
 
