@@ -24,7 +24,7 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - no test cell runs in the student's kernel: each runs in a checking process of its own,
   the graded functions answered by the student's answer cells in another, and its
   verdict and what it printed become its output; the student's own code is read for
-  tampering (``instructor.engine.outside``, ``instructor.engine.review``);
+  tampering (``instructor.engine.judge``, ``instructor.engine.review``);
 - what the student's code printed or displayed, the student's markdown and every
   cell's and the notebook's metadata are stored, and shown in formgrader and the
   feedback page, only as far as allow-lists keep them (``InertContent``, in
@@ -128,7 +128,7 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # cells are not run (`make preview` runs them in the sandbox, for the instructor to see).
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # Test cells run outside the kernel only, with the graded functions answered by the
-# student's answer cells in a process of their own (instructor/engine/outside.py). The
+# student's answer cells in a process of their own (instructor/engine/judge.py). The
 # course's own implementations of a task raise there: a test whose call reaches them, by
 # any route, scores 0; an answer cell that calls its task's own function by name or
 # alias scores 0 on the whole task.
@@ -140,7 +140,7 @@ c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "up
 c.SafeExecute.own_class_tasks = ["vae"]
 c.SafeExecute.readable_paths = limits.readable_paths()
 # Hidden tests draw their inputs per submission from a key the grader derives from this
-# secret, the student and the submission's timestamp (instructor/engine/hidden.py); the
+# secret, the student and the submission's timestamp (instructor/engine/secret.py); the
 # file is outside what a kernel may read, and is created on first use.
 c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE")
                                        or ROOT / ".grader-secret")

@@ -149,7 +149,7 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
 
 
 def _score(cells: list) -> TaskGrade:
-    from instructor.engine.outside import OWN_CODE_NOTE
+    from instructor.engine.judge import OWN_CODE_NOTE
 
     grade = TaskGrade(points=0.0, max_points=0.0)
     for cell in cells:

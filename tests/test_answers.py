@@ -206,7 +206,7 @@ def test_printing_past_the_log_cap_keeps_the_start_and_never_fails(tmp_path):
 
 
 def _report(path, ran):
-    from instructor.engine.outside import read_report
+    from instructor.engine.judge import read_report
 
     return read_report(path.read_text(), ran)
 

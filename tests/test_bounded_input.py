@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from instructor.engine import limits, outcomes, wire
+from instructor.engine.judge import verdict_outputs
 from instructor.engine.outcomes import OUTCOMES
-from instructor.engine.outside import verdict_outputs
 from instructor.engine.release import Release
 from instructor.workflow.preview import SandboxedRun
 from instructor.workflow.submission import check_submission
@@ -73,11 +73,11 @@ def test_a_report_line_of_millions_of_json_values_is_not_parsed():
     """An answer cell writing a line of empty objects to its report descriptor (issue 53:
     63 MiB grew the unsandboxed grader to 1.9 GiB): the line is not parsed, its cell
     shows OutputTooLarge."""
-    from instructor.engine import outside
+    from instructor.engine import judge
 
     flood = '{"cell": 1, "output": {"output_type": "stream", "name": "stdout", "text": "", ' \
             '"x": [' + "{}, " * 300_000 + '{}]}}\n{"cell": 1, "end": true}\n'
-    report, ended = outside.read_report(flood, {1})
+    report, ended = judge.read_report(flood, {1})
     assert [o["ename"] for o in report[1]] == ["OutputTooLarge"] and ended == {1}
 
 

@@ -113,7 +113,7 @@ def test_missing_data_stops_before_any_student(course):
     print(message)  # the message an instructor sees (pytest -s)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "no student was graded" in message
-    # the hidden test's own error is withheld (instructor.engine.hidden); the preflight,
+    # the hidden test's own error is withheld (instructor.engine.secret); the preflight,
     # run from inside the sandbox, names the missing data set
     assert "hidden test of 'psnr-tests-hidden' failed" in message
     assert "dataset 'mnist': DataNotFoundError" in message

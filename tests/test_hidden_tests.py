@@ -1,8 +1,8 @@
-"""Hidden tests stay unguessable (instructor/engine/hidden.py, helpers/grading/hidden.py).
+"""Hidden tests stay unguessable (instructor/engine/secret.py, helpers/grading/hidden.py).
 
 - the drawing: ``helpers.hidden_rng`` per submission key, the key from the grader's secret,
   the student and the timestamp, the secret kept out of the kernel's environment;
-- what a hidden test's verdict shows (``instructor.engine.outside.withheld``), then in a
+- what a hidden test's verdict shows (``instructor.engine.judge.withheld``), then in a
   real grading (``SafeExecute`` on a tiny numpy notebook) with answers that try to leak
   the hidden test's source, locals and inputs through ``In[-1]``, ``_ih``, frames,
   exceptions and displays.
@@ -23,9 +23,9 @@ import pytest
 
 from helpers import hidden_rng
 from helpers.grading.hidden import KEY_VARIABLE, hidden_seed, submission_key
-from instructor.engine import hidden
+from instructor.engine import secret as grader_secret
 from instructor.engine.execute import SafeExecute
-from instructor.engine.outside import WITHHELD_MESSAGE, WITHHELD_OUTPUT, withheld
+from instructor.engine.judge import WITHHELD_MESSAGE, WITHHELD_OUTPUT, withheld
 
 v4 = nbformat.v4
 
@@ -61,12 +61,12 @@ def test_the_key_depends_on_secret_student_and_submission():
 
 def test_the_secret_file_is_created_once_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "course" / ".grader-secret"
-    first = hidden.read_secret(path)
-    assert first == hidden.read_secret(path) and len(first) >= 32
+    first = grader_secret.read_secret(path)
+    assert first == grader_secret.read_secret(path) and len(first) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     path.write_text("\n")
     with pytest.raises(ValueError, match="empty"):
-        hidden.read_secret(path)
+        grader_secret.read_secret(path)
 
 
 def test_the_kernel_gets_the_submission_key_never_the_secret(tmp_path, monkeypatch):
@@ -107,7 +107,7 @@ def test_the_course_secret_is_outside_what_a_kernel_reads():
 
 # ---------------------------------------------------------------- what a verdict shows
 def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
-    trusted = hidden.string_constants(['assert ok, "psnr: wrong values"',
+    trusted = grader_secret.string_constants(['assert ok, "psnr: wrong values"',
                                        'assert ok, f"got {x}"'])
     assert trusted == {"psnr: wrong values"}
     own = {"checked": True, "passed": False, "error": "AssertionError: psnr: wrong values",
@@ -332,7 +332,7 @@ def test_graders_started_at_once_share_one_new_secret(tmp_path):
 
     path = tmp_path / ".grader-secret"
     with ThreadPoolExecutor(4) as pool:
-        found = set(pool.map(lambda _: hidden.read_secret(path), range(8)))
+        found = set(pool.map(lambda _: grader_secret.read_secret(path), range(8)))
     assert len(found) == 1 and sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 

@@ -12,12 +12,13 @@ What the assignment is:
 The processes of one graded notebook, and the files they run:
 
 - :mod:`.execute`: nbgrader's execute step: no kernel starts; each test cell's output is
-  the outside check's verdict, each answer cell's the answer process's;
-- :mod:`.outside`: the outside check: the checking process (:mod:`.checking`) runs each
-  test cell against the answer process (:mod:`.answers`), which runs the student's answer
-  cells on a ``helpers`` without the course's implementations (:mod:`.stripped`) and
-  reports their outputs; between them, requests and proxies (:mod:`.remote`), replies as
-  data (:mod:`.wire`); :mod:`.review` finds what in student code can change how tests run;
+  the judge's verdict, each answer cell's the answer process's;
+- :mod:`.judge`: the outside check (outside the student's process): the checking
+  process (:mod:`.checking`) runs each test cell against the answer process
+  (:mod:`.answers`), which runs the student's answer cells on a ``helpers`` without the
+  course's implementations (:mod:`.stripped`) and reports their outputs; between them,
+  requests and proxies (:mod:`.remote`), replies as data (:mod:`.wire`); :mod:`.review`
+  finds what in student code can change how tests run;
 - :mod:`.check_server`: checking processes forked with the setup imported, through
   :mod:`.forking` (shared with :mod:`instructor.workflow.nbgrader_server`);
 - :mod:`.roles`: per sandboxed process, what it reads, its caps, environment and key;
@@ -25,7 +26,8 @@ The processes of one graded notebook, and the files they run:
   under bubblewrap, with the caps bwrap does not set, the limits, and one
   control group per submission;
 - :mod:`.untrusted`: a folder a sandbox can write, touched never through a link;
-- :mod:`.hidden`: the grader's secret and each submission's hidden-test key;
+- :mod:`.secret`: the grader's secret, each submission's hidden-test key, and what a
+  hidden test's verdict may show;
 - :mod:`.outcomes`: the grader's outcomes, a closed table: what each error it writes
   means, where it is read (test cells, or any cell), its points and its note;
 - :mod:`.notes`: grading notes, in the words a student reads;

@@ -1,6 +1,6 @@
 """A student's answer cells, run in a process of their own that answers data requests.
 
-Started by :class:`instructor.engine.outside.OutsideCheck` under the grading sandbox::
+Started by :class:`instructor.engine.judge.Judge` under the grading sandbox::
 
     python instructor/engine/answers.py REQUESTS_FD REPLIES_FD STRIPPED_DIR \
         [REPORT_FD CELL_TIMEOUT OUTPUT_BYTES] < SOURCES
@@ -47,7 +47,7 @@ LOG_BYTES = 2 ** 20
 #: The error of a cell whose output passed its cap: the outcome
 #: :data:`instructor.engine.outcomes.OUTPUT_TOO_LARGE` (this file runs without the package).
 OUTPUT_TOO_LARGE = "OutputTooLarge"
-#: The last line of the report: every answer cell has run (:mod:`instructor.engine.outside`).
+#: The last line of the report: every answer cell has run (:mod:`instructor.engine.judge`).
 DONE = b'{"done": true}\n'
 
 

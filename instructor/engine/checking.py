@@ -1,6 +1,6 @@
 """Run a graded notebook's test cells, outside every process that runs the student's code.
 
-Started by :class:`instructor.engine.outside.OutsideCheck` as its own process (under the
+Started by :class:`instructor.engine.judge.Judge` as its own process (under the
 grading sandbox) while the notebook runs (docs/grading.md, "The checking process")::
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB

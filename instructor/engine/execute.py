@@ -1,7 +1,7 @@
 """``SafeExecute``: nbgrader's execute step, for untrusted notebooks (docs/grading.md,
 "How a verdict is reached", step 5).
 
-No kernel starts: :class:`instructor.engine.outside.OutsideCheck` runs the setup and the
+No kernel starts: :class:`instructor.engine.judge.Judge` runs the setup and the
 answer cells in the answer process and every test cell in the checking process; its
 verdict becomes each test cell's output, which nbgrader scores as usual, and the answer
 cells' outputs are those the answer process reported. The other cells say they were not
@@ -19,10 +19,10 @@ from traitlets import Dict, Float, Integer, List, Unicode
 
 from helpers import settings
 from helpers.grading.hidden import KEY_VARIABLE, submission_key
-from instructor.engine import cgroups, hidden, limits, roles
+from instructor.engine import cgroups, limits, roles, secret
 from instructor.engine import release as released
 from instructor.engine.cells import is_setup
-from instructor.engine.outside import OutsideCheck, stdout
+from instructor.engine.judge import Judge, stdout
 
 
 @contextlib.contextmanager
@@ -153,8 +153,8 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
         self._hidden_key = ""
         if self.hidden_secret_file:
             student = str(resources.get("nbgrader", {}).get("student") or "")
-            self._hidden_key = submission_key(hidden.read_secret(self.hidden_secret_file),
-                                              student, hidden.submission_stamp(folder))
+            self._hidden_key = submission_key(secret.read_secret(self.hidden_secret_file),
+                                              student, secret.submission_stamp(folder))
 
     # -------------------------------------------------------------- the run
     def preprocess(self, nb, resources):
@@ -164,37 +164,37 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
         for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
             self.log.warning("%s", note)
         seconds: dict[str, float] = {}
-        outside = None
+        judge = None
         try:
             self._open_group()  # before the first sandboxed process starts
             release = self.read_release(resources)  # None: no test can be checked
-            outside = OutsideCheck(
+            judge = Judge(
                 nb.cells, release or released.NONE, self._box(),
                 dict(self.course_implementations), self.verifier_timeout, self.log,
                 int(self.record_limit_mb * limits.MIB),
                 None if self.own_class_tasks is None else list(self.own_class_tasks),
                 (self.timeout or 0, int(self.output_limit_mb * limits.MIB)))
-            if outside.plan:
+            if judge.plan:
                 with timed(seconds, "outside check start"):
-                    outside.start()
+                    judge.start()
             _not_run(nb.cells)
             nb.metadata["course_grading"] = {}  # the grader's own: never the student's
             meta = nb.metadata["course_grading"]  # (the node stores a copy of the dict)
             meta["isolation"] = self.isolation
             with timed(seconds, "outside check (waited for)"):
-                outside.decide(nb.cells)
-            outside.answer_outputs(nb.cells)
+                judge.decide(nb.cells)
+            judge.answer_outputs(nb.cells)
             # what the grader saw happen to answer cells: notes read these, never a name
             # in an answer cell's outputs (the student's process wrote those); plain
             # words, as the stored notebook keeps them (inert.notebook_metadata)
             meta["outcomes"] = {str(i): [f"{name}: {message}"[:200] for name, message in found]
-                                for i, found in outside.outcomes.items() if found}
+                                for i, found in judge.outcomes.items() if found}
             self._close_group(nb)
             meta["seconds"] = {k: round(v, 2) for k, v in seconds.items()}
             return nb, resources
         finally:
-            if outside is not None:
-                outside.stop()
+            if judge is not None:
+                judge.stop()
             self._close_group()
 
 

@@ -23,8 +23,8 @@ from helpers import settings
 from instructor.engine import check_server, limits, outcomes
 from instructor.engine import release as released
 from instructor.engine.cells import is_test_cell, nbgrader_meta, restore_from_release
+from instructor.engine.judge import OWN_CODE_NOTE
 from instructor.engine.notes import read_notes, write_notes
-from instructor.engine.outside import OWN_CODE_NOTE
 from instructor.engine.release import Release
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission

@@ -1,4 +1,5 @@
-"""Every test cell runs here, outside the student's kernel, and its verdict is its output.
+"""The judge: every test cell runs here, outside the student's process, and its verdict
+is its output; the answer cells' outputs are the answer process's report.
 
 Two sandboxed processes start with the notebook (docs/grading.md, "The processes"): a
 checking process (:mod:`instructor.engine.checking`), which never runs the student's
@@ -6,10 +7,9 @@ code, and an answer process (:mod:`instructor.engine.answers`), which runs only 
 student's answer cells and holds no check, expected value or hidden test. When the
 notebook is done, the checking process runs each test cell's code, every call of a
 graded function answered with data by the answer process (:mod:`instructor.engine.remote`).
-The kernel runs no test cell; nothing it wrote is read. :meth:`OutsideCheck.decide` then
-makes each test cell's outputs what the checking process printed and its verdict.
-:mod:`instructor.engine.execute` starts :class:`OutsideCheck` before the notebook runs
-and hands it the executed notebook.
+:meth:`Judge.decide` then makes each test cell's outputs what the checking process
+printed and its verdict. :mod:`instructor.engine.execute` starts :class:`Judge` and
+hands it the notebook.
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ import nbformat
 from instructor.engine import (
     check_server,
     forking,
-    hidden,
     limits,
     outcomes,
     review,
     roles,
+    secret,
     stripped,
     untrusted,
 )
@@ -147,7 +147,7 @@ def stdout(text: str):
     return nbformat.v4.new_output("stream", name="stdout", text=text)
 
 
-class OutsideCheck:
+class Judge:
     """The outside check of one notebook: plan, the two processes, and verdicts."""
 
     def __init__(self, cells, release: Release, sandbox: roles.Box,
@@ -352,7 +352,7 @@ class OutsideCheck:
         findings = [f for f in review.tampering(student_sources(cells, self.release.cells),
                                                 review.free_names(trusted) - graded, trusted)
                     if not f.kernel_only]
-        trusted = hidden.string_constants([c.source for c in self.release.cells
+        trusted = secret.string_constants([c.source for c in self.release.cells
                                            if c.cell_type == "code"])
         trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
         trusted |= self.course_messages  # what the stripped helpers say, word for word
@@ -363,7 +363,7 @@ class OutsideCheck:
                 "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
             if hide_hidden(cells[index].source)[1]:
                 verdict = withheld(verdict, trusted
-                                   | hidden.string_constants([cells[index].source]))
+                                   | secret.string_constants([cells[index].source]))
             forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)

@@ -1,4 +1,4 @@
-"""The test cells' verdicts (instructor/engine/outside.py), without kernels.
+"""The test cells' verdicts (instructor/engine/judge.py), without kernels.
 
 The whole path (answer process, checking process) is
 graded end to end by the bad-submission matrix and the grading tests; here each verdict
@@ -16,9 +16,9 @@ import nbformat
 import pytest
 from nbgrader.utils import determine_grade
 
-from instructor.engine.outside import (
+from instructor.engine.judge import (
     WITHHELD_OUTPUT,
-    OutsideCheck,
+    Judge,
     graded_calls,
     student_sources,
 )
@@ -68,7 +68,7 @@ def submission(answer=ANSWER, test_outputs=(), extra=()):
 
 
 def check(tmp_path, cells, course_implementations=None):
-    return OutsideCheck(cells, the_release(), Box(),
+    return Judge(cells, the_release(), Box(),
                         course_implementations or {})
 
 
@@ -135,7 +135,7 @@ def test_a_pass_through_the_students_own_model_code_says_so(tmp_path):
     """A verdict that rests on code of the student's own (a proxy) keeps its points,
     and the test cell, the notes and the class report say so."""
     from instructor.analytics.graded import flags_of
-    from instructor.engine.outside import OWN_CODE_NOTE
+    from instructor.engine.judge import OWN_CODE_NOTE
     from instructor.workflow.submission import notes_from_graded
 
     cells = submission()
@@ -162,8 +162,8 @@ def test_only_a_test_cell_carries_the_graders_verdicts_into_notes_and_flags():
     print of the own-code note, neither sets the submission aside nor writes the
     grader's note; on a test cell, whose outputs the grader writes, they do; on an answer
     cell, the grader's record of what it saw does (issue 53)."""
+    from instructor.engine.judge import OWN_CODE_NOTE
     from instructor.engine.outcomes import OUTCOMES
-    from instructor.engine.outside import OWN_CODE_NOTE
     from instructor.workflow.submission import needs_review, notes_from_graded
 
     forged = [v4.new_output("error", ename=name, evalue="from the answer", traceback=[])
@@ -264,14 +264,14 @@ def test_without_a_checking_process_no_test_is_silently_trusted(tmp_path, starte
 
 # ------------------------------------------------------------ the two processes, for real
 def checked_outside(cells, release=None, setup=None, **kwargs):
-    """``cells`` checked by a started OutsideCheck (answer and checking processes under
+    """``cells`` checked by a started Judge (answer and checking processes under
     the grader's sandbox; no kernel): the outputs it adds to each test cell."""
     from instructor.engine import limits
 
     release = release or release_cells()
     if setup is not None:
         release[0] = v4.new_code_cell(setup, metadata={"tags": ["grade-setup"]})
-    outside = OutsideCheck(cells, release_of(release), Box(limits.readable_paths()),
+    outside = Judge(cells, release_of(release), Box(limits.readable_paths()),
                            kwargs.get("course_implementations", {}), timeout=120)
     outside.start()
     try:
@@ -389,7 +389,7 @@ def test_the_answer_process_gets_no_hidden_test_key():
     cells[2].source = test
     release = release_cells()
     release[2].source = test
-    outside = OutsideCheck(cells, release_of(release), Box(
+    outside = Judge(cells, release_of(release), Box(
         limits.readable_paths(), environment={**os.environ, KEY_VARIABLE: "k"}), {})
     outside.start()
     try:
@@ -405,13 +405,13 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     it started and never ended died there; one it never ran says so."""
     import json
 
-    from instructor.engine.outside import DIED, NOT_RUN_ANSWER
+    from instructor.engine.judge import DIED, NOT_RUN_ANSWER
 
     cells = submission()
     cells.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
     release = [*release_cells()]
     release.insert(2, cell("x = 1", task="area", solution=True, grade_id="area-more"))
-    outside = OutsideCheck(cells, release_of(release), Box(), {})
+    outside = Judge(cells, release_of(release), Box(), {})
     lines = [{"cell": 1}, {"cell": 1, "output": {
         "output_type": "stream", "name": "stdout", "text": "hi\n"}}, {"cell": 1, "output": {
         "output_type": "display_data", "data": {"text/html": "<script>x</script><b>b</b>",
@@ -442,12 +442,12 @@ def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
     kills it) is shown in the cell, before why it stopped; a run of prints is one
     output, and one line of the report."""
     from instructor.engine import limits
-    from instructor.engine.outside import DIED
+    from instructor.engine.judge import DIED
 
     answer = (f"{ANSWER}import os, signal, sys\nfor i in range(500):\n    print(i)\n"
               "sys.stdout.flush()\nos.kill(os.getpid(), signal.SIGKILL)\n")
     cells = submission(answer)
-    outside = OutsideCheck(cells, the_release(), Box(limits.readable_paths()), {},
+    outside = Judge(cells, the_release(), Box(limits.readable_paths()), {},
                            timeout=120)
     outside.start()
     try:
@@ -482,7 +482,7 @@ def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
             '    os.pwrite(REPORT, line, 0)\n'
             '    return 3.14159 * r * r\n')
     cells = submission(leak)
-    outside = OutsideCheck(cells, the_release(), Box(limits.readable_paths()), {},
+    outside = Judge(cells, the_release(), Box(limits.readable_paths()), {},
                            timeout=120)
     outside.start()
     report = os.dup(outside.report_fd)
@@ -506,7 +506,7 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     import json
 
     cells = submission()
-    outside = OutsideCheck(cells, the_release(), Box(), {}, cell_limits=(0, 1024))
+    outside = Judge(cells, the_release(), Box(), {}, cell_limits=(0, 1024))
     lines = {
         "big": '{"cell": 1, "output": {"output_type": "stream", "name": "stdout", '
                '"text": "' + "x" * 200_000 + '"}}\n{"cell": 1, "end": true}\n',
