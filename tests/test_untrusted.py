@@ -61,7 +61,7 @@ def test_a_descriptor_reads_the_file_it_opened_whatever_its_name_now_names(plant
 def test_the_kernel_gets_the_data_files_but_no_link_and_no_notebook(tmp_path):
     """A link among a student's files (to a file of the grading machine) is neither
     followed nor copied into the kernel's folder; nor is the notebook."""
-    from instructor.engine.execute import copy_data_files
+    from instructor.workflow.preview import copy_data_files
 
     secret = tmp_path / "secret.txt"
     secret.write_text("the grader's secret")
