@@ -189,7 +189,7 @@ def test_the_outcomes_are_one_table_which_the_docs_show():
     package) spell their outcome as it does; every exception of the checking process
     that names an outcome is one of them."""
     from instructor import ROOT
-    from instructor.engine import answers, outcomes, remote, stripped, wire
+    from instructor.engine import outcomes, remote, stripped, wire
 
     page = (ROOT / "docs" / "grading.md").read_text()
     table = re.search(r"<!-- outcomes -->\n(.*?)\n<!-- /outcomes -->", page, re.S)
@@ -198,7 +198,6 @@ def test_the_outcomes_are_one_table_which_the_docs_show():
         "'from instructor.engine.outcomes import markdown_table; print(markdown_table())'")
     assert wire.RecordTooLarge.outcome == outcomes.RECORD_TOO_LARGE
     assert stripped.USES_COURSE_IMPLEMENTATION == outcomes.USES_COURSE_IMPLEMENTATION
-    assert answers.OUTPUT_TOO_LARGE == outcomes.OUTPUT_TOO_LARGE
     for kind in (remote.AnswerFailed, remote.UsesCourseImplementation):
         assert issubclass(kind, outcomes.GraderOutcome)
         assert outcomes.OUTCOMES[kind.outcome].where == "test" and kind.outcome == kind.__name__
@@ -497,7 +496,8 @@ def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
     assert not any("LEAK" in text for text in shown), shown
 
 
-@pytest.mark.parametrize("forged", ["big", "infinity", "nested", "not_an_answer", "many"])
+@pytest.mark.parametrize("forged", ["big", "big_error", "infinity", "nested", "not_an_answer",
+                                    "many"])
 def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     """The report is written by the student's process, which can write it directly: a
     stream past the cell's output cap becomes one OutputTooLarge error; a line that is
@@ -510,6 +510,9 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     lines = {
         "big": '{"cell": 1, "output": {"output_type": "stream", "name": "stdout", '
                '"text": "' + "x" * 200_000 + '"}}\n{"cell": 1, "end": true}\n',
+        "big_error": json.dumps({"cell": 1, "output": {
+            "output_type": "error", "ename": "ValueError", "evalue": "x" * 200_000,
+            "traceback": []}}) + '\n{"cell": 1, "end": true}\n',
         "infinity": '{"cell": Infinity, "end": true}\n',
         "nested": '{"cell": 1, "output": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
         "not_an_answer": json.dumps({"cell": 2, "output": {
@@ -521,7 +524,7 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
     outside.report = lines[forged].encode()
     outside.answer_outputs(cells)
     shown = [(o.output_type, o.get("ename")) for o in cells[1].outputs]
-    if forged in ("big", "many"):
+    if forged in ("big", "big_error", "many"):
         assert shown == [("error", "OutputTooLarge")]
         assert [name for name, _ in outside.outcomes[1]] == ["OutputTooLarge"]
     elif forged == "nested":  # over the line's bound: not parsed, the cell says so

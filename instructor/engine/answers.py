@@ -44,9 +44,6 @@ ALONE = ("the grader runs your answer cells on their own: define everything your
          "uses inside them")
 #: How much of what the student's code prints the log keeps.
 LOG_BYTES = 2 ** 20
-#: The error of a cell whose output passed its cap: the outcome
-#: :data:`instructor.engine.outcomes.OUTPUT_TOO_LARGE` (this file runs without the package).
-OUTPUT_TOO_LARGE = "OutputTooLarge"
 #: The last line of the report: every answer cell has run (:mod:`instructor.engine.judge`).
 DONE = b'{"done": true}\n'
 
@@ -470,8 +467,9 @@ class CellTimeoutError(BaseException):
 
 class CellOutputs:
     """One answer cell's outputs as a kernel would send them (streams, displayed and
-    result mime bundles, its error and traceback), kept up to ``limit`` bytes: past it,
-    output is dropped and one ``OutputTooLarge`` error says so. Written to ``fd`` as
+    result mime bundles, its error and traceback), kept up to ``limit`` bytes and one
+    more (of the output that passes it, as text), then dropped: the grader, which trusts
+    no word of this process, sees the cell past its cap and says so. Written to ``fd`` as
     they come, one JSON line each: ``{"cell": index}``, ``{"cell": index, "output":
     ...}`` and ``{"cell": index, "end": true}``. A stream's line stays open while the
     same stream goes on (each write appends its text: one line however many prints),
@@ -497,27 +495,28 @@ class CellOutputs:
             close, self.open = '"}}\n' if self.open else "", stream
             self._write(close + (line[:-3] if stream else line + "\n"))
 
-    def _fits(self, size: int) -> bool:
-        """Whether ``size`` more bytes are kept (past the cap, the error says so once)."""
+    def _fits(self, text: str) -> bool:
+        """Whether ``text`` (an output's measure) is kept; the first that passes the cap
+        leaves one byte past it, as stderr, and nothing more is kept."""
         if self.cut:
             return False
-        if size > self.left:
+        if len(text) > self.left:
             self.cut = True
-            self._error(OUTPUT_TOO_LARGE, (
-                f"this cell's output passed the grader's limit of {self.limit / 2 ** 20:g} MiB "
-                "(COURSE_CELL_OUTPUT_MB); the rest of it was dropped, and the cell fails"))
+            self._stream("stderr", text[:self.left + 1])
             return False
-        self.left -= size
+        self.left -= len(text)
         return True
 
     def stream(self, name: str, text: str) -> None:
         with self.lock:
-            if not self._fits(len(text)):
-                return
-            if self.open != name:
-                self._line({"cell": self.index, "output": {
-                    "output_type": "stream", "name": name, "text": ""}}, name)
-            self._write(json.dumps(text)[1:-1])
+            if self._fits(text):
+                self._stream(name, text)
+
+    def _stream(self, name: str, text: str) -> None:
+        if self.open != name:
+            self._line({"cell": self.index, "output": {
+                "output_type": "stream", "name": name, "text": ""}}, name)
+        self._write(json.dumps(text)[1:-1])
 
     def result(self, value) -> None:
         from IPython.core.interactiveshell import InteractiveShell
@@ -532,7 +531,7 @@ class CellOutputs:
         if kind == "execute_result":
             output["execution_count"] = None
         text = json.dumps(output, default=str)  # whatever it holds, as JSON
-        if self._fits(len(text)):
+        if self._fits(text):
             self._line({"cell": self.index, "output": json.loads(text)})
 
     def error(self, err: BaseException) -> None:

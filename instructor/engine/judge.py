@@ -398,22 +398,24 @@ class Judge:
                                         for o in outputs]
 
     def _bounded(self, outputs: list[dict], made: list) -> list[dict]:
-        """An answer cell's reported outputs, kept only if they are within the cell's
-        output cap (the answer process keeps to it, but the student's code can write the
-        report itself); else one ``OutputTooLarge`` error, kept in ``made`` (the
-        grader's own outputs)."""
+        """An answer cell's reported outputs, kept only if what they print is within the
+        cell's output cap (the answer process stops one byte past it; the student's code
+        can also write the report itself), and its errors too (measured apart); else one
+        ``OutputTooLarge`` error, kept in ``made`` (the grader's own outputs)."""
         limit = self.cell_limits[1]
         if len(outputs) > MAX_OUTPUTS:
             return _made(made, error_output(outcomes.OUTPUT_TOO_LARGE, (
                 f"this cell wrote more than {MAX_OUTPUTS} outputs; they were dropped, "
                 "and the cell fails")))
         try:  # measured as the answer process measures against the cap
-            size = sum(len(o["text"]) if o.get("output_type") == "stream"
-                       and isinstance(o.get("text"), str) else len(json.dumps(o))
-                       for o in outputs)
+            sizes = [len(o["text"]) if o.get("output_type") == "stream"
+                     and isinstance(o.get("text"), str) else len(json.dumps(o))
+                     for o in outputs]
         except (ValueError, TypeError, RecursionError):
             return []
-        if size <= limit + 64 * 1024:  # room for the error the process adds at its cap
+        errors = sum(n for n, o in zip(sizes, outputs, strict=True)
+                     if o.get("output_type") == "error")
+        if sum(sizes) - errors <= limit and errors <= limit:
             return outputs
         return _made(made, error_output(outcomes.OUTPUT_TOO_LARGE, (
             f"this cell's output passed the grader's limit of {limit / 2 ** 20:g} MiB "
