@@ -21,7 +21,7 @@ def data_dir() -> Path:
     path = settings.path("COURSE_DATA_DIR") or ROOT.parent / "shared" / "data"
     if not (path / "mnist.npz").is_file():
         pytest.skip(f"no staged data at {path}; set COURSE_DATA_DIR")
-    return path
+    return path.resolve()  # the tests' courses are elsewhere: not relative to here
 
 
 @pytest.fixture(scope="session")

@@ -118,3 +118,14 @@ def test_safe_execute_without_configuration_has_the_settings_defaults():
     plain = SafeExecute()
     assert {trait: getattr(plain, trait) for trait in SAFE_EXECUTE} == {
         trait: settings.declared(name).default for trait, name in SAFE_EXECUTE.items()}
+
+
+def test_a_relative_folder_setting_reaches_grading_as_the_instructor_meant(tmp_path, monkeypatch):
+    """Grading runs in folders of its own: ``COURSE_DATA_DIR=../shared/data`` typed in the
+    course folder is that folder's ``../shared/data`` in every grading process."""
+    from instructor.workflow.nbgrader_cli import grading_env
+
+    monkeypatch.chdir(tmp_path)
+    env = grading_env({"COURSE_DATA_DIR": "../shared/data", "COURSE_WEIGHTS_DIR": "/w"})
+    assert env["COURSE_DATA_DIR"] == str(tmp_path.parent / "shared" / "data")
+    assert env["COURSE_WEIGHTS_DIR"] == "/w"

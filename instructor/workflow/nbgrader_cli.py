@@ -11,6 +11,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
+from helpers import settings
 from instructor import ROOT
 from instructor.engine.forking import Forked
 from instructor.workflow.formgrader import RUN_BY_THE_COURSE
@@ -23,8 +24,14 @@ NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 
 
 def grading_env(env: dict | None = None) -> dict[str, str]:
-    """The environment nbgrader (and so the grading's sandboxed processes) run with."""
-    return {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
+    """The environment nbgrader (and so the grading's sandboxed processes) run with; a
+    folder setting given relative (``COURSE_DATA_DIR=../shared/data``) is made absolute
+    here, from where the command was typed: grading runs in folders of its own."""
+    full = {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
+    for name, setting in settings.SETTINGS.items():
+        if setting.kind == "path" and full.get(name) and not os.path.isabs(full[name]):
+            full[name] = os.path.abspath(full[name])
+    return full
 
 
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
