@@ -23,7 +23,9 @@ import nbformat
 import pytest
 
 from instructor.engine.cells import is_test_cell, without_exercise_answers
-from tests.grading import NOTEBOOKS, execute
+from instructor.engine.runner import kernel_env
+from instructor.workflow.preview import run_sandboxed
+from tests.grading import NOTEBOOKS
 
 pytestmark = pytest.mark.notebook
 
@@ -67,7 +69,8 @@ def run(name: str, data_dir: Path) -> tuple[object, dict, float]:
     env = {"COURSE_MODE": "fast", "MPLBACKEND": "Agg", "COURSE_DATA_DIR": str(data_dir),
            "COURSE_RETRAIN": "1"}
     start = time.perf_counter()
-    execute(nb, path.parent, env)
+    # every cell but the tests, in the sandbox's kernel, as make preview runs a notebook
+    run_sandboxed(nb, path.parent, kernel_env({**env, "COURSE_CELL_TIMEOUT": "600"}))
     seconds = time.perf_counter() - start
     report = {}
     for out in nb.cells[-1].get("outputs", []):
@@ -148,7 +151,7 @@ def test_colorization_stops_early_and_clearly_without_cifar(tmp_path):
            # a closed local port: Keras' download attempt fails at once, even online
            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
            "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
-    execute(nb, path.parent, env, timeout=300)
+    run_sandboxed(nb, path.parent, kernel_env({**env, "COURSE_CELL_TIMEOUT": "300"}))
     found = errors(nb)
     assert found, "the notebook should stop when CIFAR-10 is missing"
     index, ename, message = found[0]
