@@ -13,15 +13,15 @@ Folders, relative to this file:
 
 What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 
-- autograding runs each kernel in a sandbox (caps, file and network allow-lists, its
-  own PID and mount namespaces, an environment allow-list), with a
-  per-cell timeout and a per-notebook time budget, survives kernel crashes and
-  restores deleted graded cells (``instructor.engine.execute``,
+- autograding starts no kernel: each process that runs a student's code runs in a
+  sandbox (caps, file and network allow-lists, its own PID and mount namespaces, an
+  environment allow-list) with a per-cell timeout, a crash costs its own cells, and
+  deleted graded cells are restored (``instructor.engine.execute``,
   ``instructor.engine.preprocessors``);
 - which cells are tests, of which task, with how many points, comes from the release:
   every cell's nbgrader metadata and ``task-*`` / ``grade-setup`` tags are restored from
   it (``OverwriteCellsFromRelease``), never read from the submission;
-- no test cell runs in the student's kernel: each runs in a checking process of its own,
+- no test cell runs where the student's code runs: each runs in a checking process,
   the graded functions answered by the student's answer cells in another, and its
   verdict and what it printed become its output; the student's own code is read for
   tampering (``instructor.engine.judge``, ``instructor.engine.review``);
@@ -127,7 +127,7 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # process runs the setup and the answer cells, whose outputs it reports, and the other
 # cells are not run (`make preview` runs them in the sandbox, for the instructor to see).
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
-# Test cells run outside the kernel only, with the graded functions answered by the
+# Test cells run in the checking process only, with the graded functions answered by the
 # student's answer cells in a process of their own (instructor/engine/judge.py). The
 # course's own implementations of a task raise there: a test whose call reaches them, by
 # any route, scores 0; an answer cell that calls its task's own function by name or
@@ -141,7 +141,7 @@ c.SafeExecute.own_class_tasks = ["vae"]
 c.SafeExecute.readable_paths = limits.readable_paths()
 # Hidden tests draw their inputs per submission from a key the grader derives from this
 # secret, the student and the submission's timestamp (instructor/engine/secret.py); the
-# file is outside what a kernel may read, and is created on first use.
+# file is outside what a sandboxed process may read, and is created on first use.
 c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE")
                                        or ROOT / ".grader-secret")
 

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/defence_costs.py
 
 - the JSON values of each course notebook, and of a 32 MiB one, counted before parsing
-  (``limits.json_values``, run by ``check_submission`` once per submission);
+  (``protocol.json_values``, run by ``check_submission`` once per submission);
 - the answer process's identity check of task (a)'s three models
   (``answers.has_own_code``);
 - the checker's comparison of each returned model with the answer process's
@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instructor.engine import limits  # noqa: E402
+from instructor.engine import protocol  # noqa: E402
 from instructor.engine.remote import AnswerChannel  # noqa: E402
 from tests import grading  # noqa: E402
 
@@ -49,12 +49,12 @@ def per_call(function, repeat: int) -> float:
 def json_values() -> None:
     for path in sorted(ROOT.glob("notebooks/*/*.ipynb")):
         raw = path.read_bytes()
-        cost = per_call(lambda raw=raw: limits.json_values(raw), 20)
+        cost = per_call(lambda raw=raw: protocol.json_values(raw), 20)
         print(f"json_values  {path.name:<42} {len(raw) / 2 ** 10:7.0f} KiB "
-              f"{limits.json_values(raw):>7,} values  {cost * 1000:6.2f} ms")
+              f"{protocol.json_values(raw):>7,} values  {cost * 1000:6.2f} ms")
     text = json.dumps({"cells": [{"source": "x" * (32 * 2 ** 20)}]}).encode()
     print(f"json_values  a 32 MiB notebook of text        "
-          f"{per_call(lambda: limits.json_values(text), 3) * 1000:8.1f} ms")
+          f"{per_call(lambda: protocol.json_values(text), 3) * 1000:8.1f} ms")
 
 
 def model_checks() -> None:

@@ -24,6 +24,7 @@ from instructor.engine.judge import (
 )
 from instructor.engine.release import NONE, Release
 from instructor.engine.roles import Box
+from tests.test_protocol import report_of
 
 v4 = nbformat.v4
 
@@ -402,7 +403,6 @@ def test_the_answer_process_gets_no_hidden_test_key():
 def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     """The answer process's report becomes the answer cells' outputs, made inert; a cell
     it started and never ended died there; one it never ran says so."""
-    import json
 
     from instructor.engine.judge import DIED, NOT_RUN_ANSWER
 
@@ -416,7 +416,7 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
         "output_type": "display_data", "data": {"text/html": "<script>x</script><b>b</b>",
                                                 "application/javascript": "alert(1)"},
         "metadata": {}}}, {"cell": 1, "end": True}, {"cell": 2}]
-    outside.report = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    outside.report = report_of(*lines)
     outside.answer_outputs(cells)
     stream, shown = cells[1].outputs
     assert stream.text == "hi\n" and cells[1].execution_count == 1
@@ -427,7 +427,7 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
     forged = {"output_type": "error", "ename": "DeadKernelError", "evalue": "x",
               "traceback": []}
     lines[-1:] = [{"cell": 2, "output": forged}, {"cell": 2, "end": True}]
-    outside.report = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    outside.report = report_of(*lines)
     outside.answer_outputs(cells)
     assert [o.ename for o in cells[2].outputs] == ["DeadKernelError"]
     assert outside.outcomes == {1: [], 2: []}
@@ -439,7 +439,7 @@ def test_answer_cells_show_what_the_answer_process_reported(tmp_path):
 def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
     """What an answer cell printed before the process died in it (here killed, as a cap
     kills it) is shown in the cell, before why it stopped; a run of prints is one
-    output, and one line of the report."""
+    output."""
     from instructor.engine import limits
     from instructor.engine.judge import DIED
 
@@ -451,85 +451,64 @@ def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
     outside.start()
     try:
         outside.decide(cells)
-        report = outside.report.decode()
         outside.answer_outputs(cells)
     finally:
         outside.stop()
     printed, died = cells[1].outputs
     assert printed.text == "".join(f"{i}\n" for i in range(500))
     assert (died.ename, died.evalue) == ("DeadKernelError", DIED)
-    assert len(report.splitlines()) == 2  # the cell's start, and its stream's line
 
 
 def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
-    """The report is read before the tests call the answers: a line the graded function
-    writes over it when called with a test's inputs is never an answer cell's output."""
+    """The report is taken before the tests call the answers: a message the graded
+    function writes to it when called with a test's inputs is never an answer cell's
+    output (the test passes: the write went through)."""
     from instructor.engine import limits
 
-    leak = ('import os\n'
-            'def _report():\n'
-            '    for fd in os.listdir("/proc/self/fd"):\n'
-            '        try:\n'
-            '            if os.readlink(f"/proc/self/fd/{fd}").endswith("cells.jsonl"):\n'
-            '                return int(fd)\n'
-            '        except OSError:\n'
-            '            pass\n'
-            'REPORT = _report()\n'
+    leak = ('import json, os, struct\n'
+            'REPORT = int(open("/proc/self/cmdline").read().split("\\0")[5])\n'
             'def area(r):\n'
-            '    line = (\'{"cell": 1, "output": {"output_type": "stream", "name": '
-            '"stdout", "text": "LEAK %r"}}\\n\' % r).encode()\n'
-            '    os.pwrite(REPORT, line, 0)\n'
+            '    data = json.dumps({"cell": 1, "output": {"output_type": "stream", '
+            '"name": "stdout", "text": "LEAK %r" % r}}).encode()\n'
+            '    os.write(REPORT, struct.pack(">Q", len(data)) + data)\n'
             '    return 3.14159 * r * r\n')
     cells = submission(leak)
-    outside = Judge(cells, the_release(), Box(limits.readable_paths()), {},
-                           timeout=120)
+    outside = Judge(cells, the_release(), Box(limits.readable_paths()), {}, timeout=120)
     outside.start()
-    report = os.dup(outside.report_fd)
     try:
         outside.decide(cells)
         outside.answer_outputs(cells)
-        assert b"LEAK 2.0" in os.pread(report, 1 << 20, 0)
     finally:
-        os.close(report)
         outside.stop()
+    assert not any(o.output_type == "error" for o in cells[2].outputs), cells[2].outputs
     shown = [o.get("text", "") for o in cells[1].outputs]
     assert not any("LEAK" in text for text in shown), shown
 
 
-@pytest.mark.parametrize("forged", ["big", "big_error", "infinity", "nested", "not_an_answer",
-                                    "many"])
-def test_a_report_the_students_code_wrote_itself_is_bounded(tmp_path, forged):
-    """The report is written by the student's process, which can write it directly: a
-    stream past the cell's output cap becomes one OutputTooLarge error; a line that is
-    not of a cell the grader sent (a float, another cell) is skipped, one over the line's
-    bound (deep nesting) is not parsed, and the notebook is still graded."""
+@pytest.mark.parametrize("forged", ["big", "nested", "not_an_answer"])
+def test_a_report_the_students_code_wrote_itself_is_bounded(forged):
+    """The report is written by the student's process, which can write it directly
+    (tests/test_protocol.py): a cell past its output cap, or a message that is not read,
+    shows one OutputTooLarge error, the grader's own outcome; a message of a cell that
+    is not an answer cell shows nowhere; the notebook is still graded."""
     import json
 
     cells = submission()
     outside = Judge(cells, the_release(), Box(), {}, cell_limits=(0, 1024))
-    lines = {
-        "big": '{"cell": 1, "output": {"output_type": "stream", "name": "stdout", '
-               '"text": "' + "x" * 200_000 + '"}}\n{"cell": 1, "end": true}\n',
-        "big_error": json.dumps({"cell": 1, "output": {
-            "output_type": "error", "ename": "ValueError", "evalue": "x" * 200_000,
-            "traceback": []}}) + '\n{"cell": 1, "end": true}\n',
-        "infinity": '{"cell": Infinity, "end": true}\n',
-        "nested": '{"cell": 1, "output": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+    forged_message = {
+        "big": json.dumps({"cell": 1, "output": {"output_type": "stream", "name": "stdout",
+                                                 "text": "x" * 200_000}}).encode(),
+        "nested": b'{"cell": 1, "output": ' + b"[" * 300_000 + b"]" * 300_000 + b"}",
         "not_an_answer": json.dumps({"cell": 2, "output": {
-            "output_type": "error", "ename": "NeedsReview", "evalue": "x"}}) + "\n",
-        "many": "".join(f'{{"cell": 1, "output": {{"output_type": "stream", "name": '
-                        f'"{name}", "text": ""}}}}\n'
-                        for name in ["stdout", "stderr"] * 6_000) + '{"cell": 1, "end": true}\n',
-    }
-    outside.report = lines[forged].encode()
+            "output_type": "error", "ename": "NeedsReview", "evalue": "x"}}).encode(),
+    }[forged]
+    cell_1 = [] if forged == "not_an_answer" else [{"cell": 1}]
+    outside.report = report_of(*cell_1, forged_message, *cell_1, cell_bytes=1024)
     outside.answer_outputs(cells)
     shown = [(o.output_type, o.get("ename")) for o in cells[1].outputs]
-    if forged in ("big", "big_error", "many"):
-        assert shown == [("error", "OutputTooLarge")]
-        assert [name for name, _ in outside.outcomes[1]] == ["OutputTooLarge"]
-    elif forged == "nested":  # over the line's bound: not parsed, the cell says so
+    if forged == "not_an_answer":
+        assert cells[1].execution_count is None and shown == [("stream", None)]
+    else:
         assert shown[0] == ("error", "OutputTooLarge"), shown
         assert [name for name, _ in outside.outcomes[1]][:1] == ["OutputTooLarge"]
-    else:
-        assert cells[1].execution_count is None and shown == [("stream", None)]
     assert all(o.get("ename") != "NeedsReview" for c in cells for o in c.get("outputs", []))

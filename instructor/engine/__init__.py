@@ -17,8 +17,9 @@ The processes of one graded notebook, and the files they run:
   process (:mod:`.checking`) runs each test cell against the answer process
   (:mod:`.answers`), which runs the student's answer cells on a ``helpers`` without the
   course's implementations (:mod:`.stripped`) and reports their outputs; between them,
-  requests and proxies (:mod:`.remote`), replies as data (:mod:`.wire`); :mod:`.review`
-  finds what in student code can change how tests run;
+  requests and proxies (:mod:`.remote`), replies as data (:mod:`.wire`), every message
+  framed and read within bounds (:mod:`.protocol`, the answer cells' report too);
+  :mod:`.review` finds what in student code can change how tests run;
 - :mod:`.check_server`: checking processes forked with the setup imported, through
   :mod:`.forking` (shared with :mod:`instructor.workflow.nbgrader_server`);
 - :mod:`.roles`: per sandboxed process, what it reads, its caps, environment and key;
@@ -29,7 +30,7 @@ The processes of one graded notebook, and the files they run:
 - :mod:`.secret`: the grader's secret, each submission's hidden-test key, and what a
   hidden test's verdict may show;
 - :mod:`.outcomes`: the grader's outcomes, a closed table: what each error it writes
-  means, where it is read (test cells, or any cell), its points and its note;
+  means, its points and its note;
 - :mod:`.notes`: grading notes, in the words a student reads;
 - :mod:`.kernel`: a kernel in the sandbox (``make preview``'s,
   :mod:`instructor.workflow.preview`, which grading never starts);

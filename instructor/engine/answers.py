@@ -13,7 +13,8 @@ TensorFlow is imported while the notebook still runs), then, when the notebook i
 ``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
 its own (two tasks may define the same name); an answer given as ``[index, source]`` is
 the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the
-first time it runs. Then each request and reply is one frame (:func:`read_frame`);
+first time it runs. Then each request and reply is one frame
+(:mod:`instructor.engine.protocol`);
 replies are data (:class:`instructor.engine.wire.Writer`), never objects or code.
 IPython's ``run_cell`` is not used: it keeps all a cell prints in its history, even with
 ``store_history=False`` (a cell printing 208 MiB grew the process by 227 MiB).
@@ -30,7 +31,6 @@ import io
 import json
 import os
 import signal
-import struct
 import sys
 import tempfile
 import threading
@@ -38,49 +38,14 @@ import traceback
 import types
 from pathlib import Path
 
-HEADER = struct.Struct(">Q")
+#: The protocol (this file's neighbour when it runs as the answer process, a script).
+protocol = importlib.import_module("protocol" if __name__ == "__main__" else
+                                   "instructor.engine.protocol")
 #: Why a name of the notebook's other cells is missing here.
 ALONE = ("the grader runs your answer cells on their own: define everything your answer "
          "uses inside them")
 #: How much of what the student's code prints the log keeps.
 LOG_BYTES = 2 ** 20
-#: The last line of the report: every answer cell has run (:mod:`instructor.engine.judge`).
-DONE = b'{"done": true}\n'
-
-
-def write_frame(fd: int, message: dict) -> None:
-    data = json.dumps(message).encode()
-    write_all(fd, HEADER.pack(len(data)) + data)
-
-
-def write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exactly(fd: int, size: int) -> bytes:
-    chunks, left = [], size
-    while left:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise EOFError("the other process closed the channel")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-class FrameTooLarge(ValueError):
-    """A frame announcing more bytes than its reader takes (nothing of it is read)."""
-
-
-def read_frame(fd: int, max_bytes: int | None = None) -> dict:
-    """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes``
-    (``ValueError`` too, as for a frame that is not JSON)."""
-    (size,) = HEADER.unpack(_read_exactly(fd, HEADER.size))
-    if max_bytes is not None and size > max_bytes:
-        raise FrameTooLarge(f"a reply of {size} bytes (the limit is {max_bytes})")
-    return json.loads(_read_exactly(fd, size))
 
 
 class Answers:
@@ -469,31 +434,21 @@ class CellOutputs:
     """One answer cell's outputs as a kernel would send them (streams, displayed and
     result mime bundles, its error and traceback), kept up to ``limit`` bytes and one
     more (of the output that passes it, as text), then dropped: the grader, which trusts
-    no word of this process, sees the cell past its cap and says so. Written to ``fd`` as
-    they come, one JSON line each: ``{"cell": index}``, ``{"cell": index, "output":
-    ...}`` and ``{"cell": index, "end": true}``. A stream's line stays open while the
-    same stream goes on (each write appends its text: one line however many prints),
-    so what a cell printed before the process died in it is on the report."""
+    no word of this process, sees the cell past its cap and says so. Each is a message
+    of the report (:class:`instructor.engine.protocol.Report`), sent to ``fd`` as it
+    comes, each write to a stream one: what a cell printed before the process died in
+    it is on the report."""
 
     def __init__(self, index: int, fd: int | None, limit: int):
-        self.index, self.fd, self.left, self.limit = index, fd, limit, limit
-        self.cut, self.open = False, None  # past the cap; the stream whose line is open
+        self.index, self.fd, self.left = index, fd, limit
+        self.cut = False  # past the cap, or ended
         self.lock = threading.RLock()  # the cell's threads print too
-        self._line({"cell": index})
+        self._send({})
 
-    def _write(self, text: str) -> None:
+    def _send(self, message: dict) -> None:
         if self.fd is not None:
-            with contextlib.suppress(OSError):  # the student's code closed it: no report
-                write_all(self.fd, text.encode())
-
-    def _line(self, message: dict, stream: str | None = None) -> None:
-        """``message`` as a line, after closing an open stream's line; a ``stream``'s
-        line is left open, its text to follow (the state first: a timeout between the
-        two leaves a stray line, never a line run into another)."""
-        line = json.dumps(message)
-        with self.lock:
-            close, self.open = '"}}\n' if self.open else "", stream
-            self._write(close + (line[:-3] if stream else line + "\n"))
+            with self.lock, contextlib.suppress(OSError):  # closed by the student's code
+                protocol.write_frame(self.fd, {"cell": self.index, **message})
 
     def _fits(self, text: str) -> bool:
         """Whether ``text`` (an output's measure) is kept; the first that passes the cap
@@ -509,14 +464,11 @@ class CellOutputs:
 
     def stream(self, name: str, text: str) -> None:
         with self.lock:
-            if self._fits(text):
+            if text and self._fits(text):
                 self._stream(name, text)
 
     def _stream(self, name: str, text: str) -> None:
-        if self.open != name:
-            self._line({"cell": self.index, "output": {
-                "output_type": "stream", "name": name, "text": ""}}, name)
-        self._write(json.dumps(text)[1:-1])
+        self._send({"output": {"output_type": "stream", "name": name, "text": text}})
 
     def result(self, value) -> None:
         from IPython.core.interactiveshell import InteractiveShell
@@ -531,8 +483,9 @@ class CellOutputs:
         if kind == "execute_result":
             output["execution_count"] = None
         text = json.dumps(output, default=str)  # whatever it holds, as JSON
-        if self._fits(text):
-            self._line({"cell": self.index, "output": json.loads(text)})
+        with self.lock:
+            if self._fits(text):
+                self._send({"output": json.loads(text)})
 
     def error(self, err: BaseException) -> None:
         """The cell's error, its traceback from the cell's own frames down."""
@@ -541,13 +494,13 @@ class CellOutputs:
         self._error(type(err).__name__, str(err)[:2000], frames)
 
     def _error(self, ename: str, evalue: str, frames: list[str] = ()) -> None:
-        self._line({"cell": self.index, "output": {
-            "output_type": "error", "ename": ename, "evalue": evalue,
-            "traceback": [*frames, f"{ename}: {evalue}"]}})
+        self._send({"output": {"output_type": "error", "ename": ename, "evalue": evalue,
+                               "traceback": [*frames, f"{ename}: {evalue}"]}})
 
     def end(self) -> None:
-        self._line({"cell": self.index, "end": True})
-        self.cut = True  # a later write (a thread, a handler that kept the stream): dropped
+        with self.lock:
+            self._send({"end": True})
+            self.cut = True  # a later write (a thread, a handler that kept the stream): dropped
 
 
 class _Stream(io.TextIOBase):
@@ -640,18 +593,18 @@ def main() -> None:
     answers.run_tasks(json.loads(rest).get("tasks", {}) if rest.strip() else {})
     if answers.report is not None:
         with contextlib.suppress(OSError):
-            write_all(answers.report, DONE)
+            protocol.write_frame(answers.report, {"done": True})
     while True:
         try:
-            request = read_frame(requests)
+            request = protocol.read_frame(requests)
         except EOFError:
             return
         try:
             reply = answers.handle(request)
-            write_frame(replies, reply)
+            protocol.write_frame(replies, reply)
         except Exception:  # noqa: BLE001 - a reply that cannot be sent: say so, go on
             traceback.print_exc()
-            write_frame(replies, {"failed": "the answer process could not send its reply"})
+            protocol.write_frame(replies, {"failed": "the answer process could not send its reply"})
 
 
 if __name__ == "__main__":

@@ -31,15 +31,14 @@ import nbformat
 from instructor.engine import (
     check_server,
     forking,
-    limits,
     outcomes,
+    protocol,
     review,
     roles,
     secret,
     stripped,
     untrusted,
 )
-from instructor.engine.answers import DONE
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
@@ -51,7 +50,8 @@ CHECKING = Path(__file__).resolve().parent / "checking.py"
 ANSWERS = Path(__file__).resolve().parent / "answers.py"
 #: What the answer process reads of the grader's modules: answers.py, run as a script, and
 #: the neighbours it imports by name.
-ANSWER_MODULES = [str(ANSWERS.parent / name) for name in ("answers.py", "stripped.py", "wire.py")]
+ANSWER_MODULES = [str(ANSWERS.parent / name)
+                  for name in ("answers.py", "protocol.py", "stripped.py", "wire.py")]
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
@@ -176,14 +176,15 @@ class Judge:
         self.answers: subprocess.Popen | None = None
         self.work: str | None = None
         self.verdicts_fd: int | None = None
-        self.report_fd: int | None = None
-        self.report: bytes | None = None
+        #: the answer cells' report, read as it comes (None: no answer process)
+        self.report: protocol.Report | None = None
         #: what the stripped helpers' functions say (:func:`stripped.messages`)
         self.course_messages: set[str] = set()
 
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells
-        (TensorFlow's import) while the notebook runs. They talk over two pipes."""
+        (TensorFlow's import) while the notebook runs. They talk over pipes, in frames
+        (:mod:`instructor.engine.protocol`)."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))
         os.mkdir(check_dir)
@@ -194,12 +195,12 @@ class Judge:
         self.course_messages = stripped.messages(Path(HELPERS), names)
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
-        verdicts = report = None
+        report_r, report = os.pipe()  # the answer cells' outputs, as they run
+        verdicts = None
         try:
-            # the answer cells' outputs, read back through this descriptor, as the verdicts
-            report = os.open(os.path.join(answer_dir, "cells.jsonl"),
-                             os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            self.report_fd = os.dup(report)
+            limit = self.cell_limits[1]  # a character of output is at most 6 in JSON
+            self.report = protocol.Report(report_r, limit, 6 * limit + 64 * 1024,
+                                          VERDICTS_LIMIT)
             # the answer process reads the stripped helpers, never the real package
             self.answers = self._spawn(
                 roles.ANSWERS,
@@ -257,10 +258,9 @@ class Judge:
             if process is not None and process.poll() is None:
                 process.kill()
                 process.communicate()
-        for fd in (self.verdicts_fd, self.report_fd):
-            if fd is not None:
-                os.close(fd)
-        self.verdicts_fd = self.report_fd = None
+        if self.verdicts_fd is not None:
+            os.close(self.verdicts_fd)
+        self.verdicts_fd = None
         if self.check_log is not None:
             self.check_log.close()
         if self.work:   # removed without following a link (shutil's fd-based rmtree)
@@ -281,32 +281,24 @@ class Judge:
             self.answers.stdin.close()
 
     def _wait_for_answers(self, deadline: float) -> None:
-        """Until the answer process has run its answer cells (the report's last line
-        says ``done``), ended, or ``deadline``: the tests' calls, each bounded by the cell
-        timeout, then start with the answers ready."""
-        while self.report_fd is not None and self.answers.poll() is None \
-                and time.monotonic() < deadline:
-            size = os.fstat(self.report_fd).st_size
-            if os.pread(self.report_fd, len(DONE), max(0, size - len(DONE))) == DONE:
-                return
-            time.sleep(0.1)
-
-    def _take_report(self) -> None:
-        """Read the answer cells' report once, before the checking process gets its job:
-        what the answer process writes while the tests call it (their inputs) is never
-        read, whatever it does to the file."""
-        if self.report_fd is not None:
-            self.report = untrusted.read_descriptor(self.report_fd, VERDICTS_LIMIT)
-            os.close(self.report_fd)
-            self.report_fd = None
+        """Until the answer process has run its answer cells (its report says ``done``),
+        ended, or ``deadline``; then what it reports is no longer read (the tests call
+        its functions next, with their inputs)."""
+        while self.report is not None and time.monotonic() < deadline:
+            if self.report.wait(min(0.5, deadline - time.monotonic())):
+                break
+            if self.answers.poll() is not None:  # ended: its report is read to the pipe's end
+                self.report.wait(min(2.0, deadline - time.monotonic()))
+                break
+        if self.report is not None:
+            self.report.take()
 
     def _verdicts(self, job: dict, cells) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
         deadline = time.monotonic() + self.timeout
         if self.answers is not None:
             self._send_answers(cells)
-            self._wait_for_answers(deadline)
-        self._take_report()  # before any test calls an answer with its inputs
+            self._wait_for_answers(deadline)  # before any test calls an answer
         try:
             log, _ = self.process.communicate(
                 json.dumps(job), timeout=max(1.0, deadline - time.monotonic()))
@@ -369,63 +361,38 @@ class Judge:
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
     def answer_outputs(self, cells) -> None:
-        """Make each answer cell the answer process ran show its outputs there (through
-        :func:`instructor.engine.inert.inert_output`), or why it has none: it was not
-        run (no test calls it), or the process died in it."""
-        from instructor.engine.inert import inert_output
-
-        answer_cells = self.release.answer_cells(cells)
-        ran = {i for task_answers in answer_cells.values() for i, _source in task_answers}
-        self._take_report()  # no test ran: the report as it is
-        report, ended, made = {}, set(), []
-        if self.report is not None:
-            # a character of output is at most 6 in the report's JSON (\\uXXXX)
-            report, ended = read_report(self.report.decode("utf-8", "replace"), ran,
-                                        6 * self.cell_limits[1] + 64 * 1024, made)
-        for task_answers in answer_cells.values():
-            for index, _source in task_answers:
-                if index in report:  # what it showed; started and never ended: why it stopped
-                    cells[index].execution_count = list(report).index(index) + 1  # as they ran
-                    outputs = self._bounded(report[index], made) + (
-                        [] if index in ended else
-                        _made(made, error_output(outcomes.DEAD_KERNEL, DIED)))
-                    self.outcomes[index] = [(o["ename"], o["evalue"]) for o in outputs
-                                            if any(o is m for m in made)]
-                else:
-                    cells[index].execution_count = None
-                    outputs = [stdout(NOT_RUN_ANSWER)]
-                cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
-                                        for o in outputs]
-
-    def _bounded(self, outputs: list[dict], made: list) -> list[dict]:
-        """An answer cell's reported outputs, kept only if what they print is within the
-        cell's output cap (the answer process stops one byte past it; the student's code
-        can also write the report itself), and its errors too (measured apart); else one
-        ``OutputTooLarge`` error, kept in ``made`` (the grader's own outputs)."""
-        limit = self.cell_limits[1]
-        if len(outputs) > MAX_OUTPUTS:
-            return _made(made, error_output(outcomes.OUTPUT_TOO_LARGE, (
-                f"this cell wrote more than {MAX_OUTPUTS} outputs; they were dropped, "
-                "and the cell fails")))
-        try:  # measured as the answer process measures against the cap
-            sizes = [len(o["text"]) if o.get("output_type") == "stream"
-                     and isinstance(o.get("text"), str) else len(json.dumps(o))
-                     for o in outputs]
-        except (ValueError, TypeError, RecursionError):
-            return []
-        errors = sum(n for n, o in zip(sizes, outputs, strict=True)
-                     if o.get("output_type") == "error")
-        if sum(sizes) - errors <= limit and errors <= limit:
-            return outputs
-        return _made(made, error_output(outcomes.OUTPUT_TOO_LARGE, (
-            f"this cell's output passed the grader's limit of {limit / 2 ** 20:g} MiB "
-            "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails")))
+        """Make each answer cell show what the answer process reported of it
+        (:func:`answer_cell_outputs`)."""
+        report = self.report.take() if self.report is not None else None
+        self.outcomes = answer_cell_outputs(cells, self.release, report)
 
 
-def _made(made: list, output) -> list:
-    """``[output]``, kept in ``made``: the outputs the grader wrote itself."""
-    made.append(output)
-    return [output]
+def answer_cell_outputs(cells, release: Release, report: protocol.Report | None,
+                        ) -> dict[int, list[tuple[str, str]]]:
+    """Make each answer cell the answer process ran show its outputs there (through
+    :func:`instructor.engine.inert.inert_output`), or why it has none: it was not run (no
+    test calls it), it was past its output cap, or the process died in it. Returns the
+    grader's own outcomes per cell it ran (name, message)."""
+    from instructor.engine.inert import inert_output
+
+    found: dict[int, list[tuple[str, str]]] = {}
+    order = list(report.outputs) if report is not None else []
+    for task_answers in release.answer_cells(cells).values():
+        for index, _source in task_answers:
+            if index not in order:
+                cells[index].execution_count = None
+                outputs = [stdout(NOT_RUN_ANSWER)]
+            else:  # what it showed; started and never ended: why it stopped
+                cells[index].execution_count = order.index(index) + 1  # as they ran
+                made = [error_output(outcomes.OUTPUT_TOO_LARGE, TOO_LARGE)] \
+                    if index in report.too_large else []
+                if index not in report.ended:
+                    made.append(error_output(outcomes.DEAD_KERNEL, DIED))
+                outputs = [*report.outputs[index], *made]
+                found[index] = [(o["ename"], o["evalue"]) for o in made]
+            cells[index].outputs = [nbformat.from_dict(inert_output(dict(o)))
+                                    for o in outputs]
+    return found
 
 
 #: Why an answer cell has no outputs: no test of its task runs after it.
@@ -433,55 +400,11 @@ NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n
 #: An answer cell the answer process died in.
 DIED = ("the process running your answer cells ended in this cell (os._exit, a crash in "
         "a library, memory exhausted, or the time limit); its tests could not call it")
-#: Outputs kept of one answer cell (a run of prints is one): past it, OutputTooLarge.
-MAX_OUTPUTS = 10_000
-#: How each of the answer process's lines begins (json.dumps of ``{"cell": ...}``).
-ENTRY = '{"cell": '
-
-
-def read_report(text: str, ran: set[int], max_line: int = VERDICTS_LIMIT,
-                made: list | None = None) -> tuple[dict[int, list], set[int]]:
-    """The answer process's report (:class:`instructor.engine.answers.CellOutputs`): each
-    cell's outputs, in the order the cells started, and the cells that ended. Written by
-    the student's process: a line that is not one of a cell in ``ran`` is skipped, unparsed
-    unless it begins as the process's lines do; one over ``max_line`` characters or
-    :data:`~instructor.engine.limits.MAX_JSON_VALUES` values is not parsed (its cell
-    shows ``OutputTooLarge``, kept in ``made`` too: the grader's own); a stream keeps
-    its name and text only."""
-    made = [] if made is None else made
-    report: dict[int, list] = {}
-    ended: set[int] = set()
-    lines = text.splitlines()
-    for number, line in enumerate(lines):
-        if line.encode() + b"\n" == DONE:
-            break
-        if not line.startswith(ENTRY):
-            continue
-        if len(line) > max_line or limits.json_values(line.encode()) > limits.MAX_JSON_VALUES:
-            index = re.match(r'\{"cell": (\d+)', line)
-            if index and int(index[1]) in ran:
-                report.setdefault(int(index[1]), []).extend(_made(made, error_output(
-                    outcomes.OUTPUT_TOO_LARGE, "an output of this cell was too large to read "
-                    "(COURSE_CELL_OUTPUT_MB); it was dropped, and the cell fails")))
-            continue
-        entry = None  # the last line may be a stream's the process died in, left open
-        for attempt in (line, line + '"}}') if number == len(lines) - 1 else (line,):
-            with contextlib.suppress(ValueError, RecursionError):
-                entry = json.loads(attempt)
-                break
-        index = entry.get("cell") if isinstance(entry, dict) else None
-        if type(index) is not int or index not in ran:
-            continue
-        outputs = report.setdefault(index, [])
-        output = entry.get("output")
-        if isinstance(output, dict) and len(outputs) <= MAX_OUTPUTS:
-            if output.get("output_type") == "stream":
-                output = {"output_type": "stream", "name": output.get("name"),
-                          "text": output.get("text")}
-            outputs.append(output)
-        if entry.get("end") is True:
-            ended.add(index)
-    return report, ended
+#: Why an answer cell shows no outputs but its error: what it printed, displayed or
+#: raised passed its cap (the answer process stops one byte past it; the student's code
+#: can also write the report itself).
+TOO_LARGE = ("this cell's output passed the grader's limit (COURSE_CELL_OUTPUT_MB); it was "
+             "dropped, and the cell fails")
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:

@@ -4,7 +4,6 @@ reasons for them, are declared in :mod:`helpers.settings`."""
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,6 +12,7 @@ from helpers import settings
 from helpers.pretrained import weights_dir
 from instructor import ROOT
 from instructor.engine.outcomes import CELL_TOO_LARGE
+from instructor.engine.protocol import MAX_JSON_VALUES
 
 Environ = Mapping[str, str] | None
 
@@ -65,20 +65,6 @@ def submission_total_limit(environ: Environ = None) -> int:
 def submission_file_count(environ: Environ = None) -> int:
     """How many files ``collect`` keeps of one student (``COURSE_SUBMISSION_FILES``)."""
     return settings.integer("COURSE_SUBMISSION_FILES", environ)
-
-
-#: Most JSON values (objects, arrays, numbers, strings...) a notebook, or one line of an
-#: answer cell's outputs, may hold: parsed, each takes 8 to 100 bytes for 2 to 4 it takes
-#: in the file (a 3 MiB list of ``{}`` grows to 2 GiB). An honest notebook has thousands.
-MAX_JSON_VALUES = 200_000
-_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string, escapes and all
-
-
-def json_values(raw: bytes) -> int:
-    """How many values parsing the JSON text ``raw`` makes, at most, counted without
-    parsing it: the commas and brackets outside its strings, plus one."""
-    bare = _STRING.sub(b"", raw)
-    return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
 
 
 def too_many_values(name: str, count: int) -> str:

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from instructor.engine import outcomes, wire
-from instructor.engine.answers import FrameTooLarge, loss_value, read_frame, write_frame
+from instructor.engine.answers import loss_value
+from instructor.engine.protocol import FrameTooLarge, read_frame, write_frame
 
 
 class AnswerFailed(outcomes.GraderOutcome):

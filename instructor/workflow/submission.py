@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from helpers import settings
-from instructor.engine import check_server, limits, outcomes
+from instructor.engine import check_server, limits, outcomes, protocol
 from instructor.engine import release as released
 from instructor.engine.cells import is_test_cell, nbgrader_meta, restore_from_release
 from instructor.engine.judge import OWN_CODE_NOTE
@@ -90,8 +90,8 @@ def check_submission(folder: Path, assignment: str, release: Release,
         path.rename(path.with_name(path.name + ".unreadable"))
         return [limits.notebook_too_large(path.name, size, cap)]
     raw = path.read_bytes()
-    values = limits.json_values(raw)
-    if values > limits.MAX_JSON_VALUES:  # parsed, it would take GiBs of the grader's memory
+    values = protocol.json_values(raw)
+    if values > protocol.MAX_JSON_VALUES:  # parsed, it would take GiBs of the grader's memory
         path.rename(path.with_name(path.name + ".unreadable"))
         return [limits.too_many_values(path.name, values)]
     try:

@@ -1,0 +1,211 @@
+"""Every message between the grader and its sandboxed processes (docs/grading.md, "The
+protocol").
+
+A message is one frame: its length (8 bytes), then that many bytes of JSON. A reader
+checks the length before it reads a byte of the message and counts the message's JSON
+values before it parses it (:func:`read_frame`), so what a student's process sends is
+parsed in memory bounded by the reader's limits, never whole whatever its size:
+
+- requests of the checking process to the answer process, and their replies
+  (:mod:`instructor.engine.remote`, :mod:`instructor.engine.answers`);
+- the answer cells' report, from the answer process to the grader, as the cells run
+  (:class:`Report`): ``{"cell": i}`` when cell ``i`` starts, ``{"cell": i, "output":
+  ...}`` for each of its outputs (a stream's each write), ``{"cell": i, "end": true}``,
+  and ``{"done": true}`` when every answer cell has run.
+
+Runs in the answer process too, as :mod:`instructor.engine.answers`' neighbour script:
+the standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import struct
+import threading
+
+HEADER = struct.Struct(">Q")
+#: Most JSON values (objects, arrays, numbers, strings...) a notebook, or one message of
+#: the answer cells' report, may hold: parsed, each takes 8 to 100 bytes for 2 to 4 it
+#: takes in the file (a 3 MiB list of ``{}`` grows to 2 GiB). An honest notebook has
+#: thousands.
+MAX_JSON_VALUES = 200_000
+_STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string, escapes and all
+
+
+def json_values(raw: bytes) -> int:
+    """How many values parsing the JSON text ``raw`` makes, at most, counted without
+    parsing it: the commas and brackets outside its strings, plus one."""
+    bare = _STRING.sub(b"", raw)
+    return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
+
+
+class FrameTooLarge(ValueError):
+    """A frame announcing more bytes, or holding more values, than its reader takes
+    (nothing of it is parsed)."""
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def write_frame(fd: int, message: dict) -> None:
+    """``message`` as one frame, written whole: a signal (the cell timeout's alarm)
+    arriving meanwhile is handled after it, so no frame is left half written."""
+    data = json.dumps(message).encode()
+    blocked = threading.current_thread() is threading.main_thread()
+    if blocked:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        write_all(fd, HEADER.pack(len(data)) + data)
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+
+
+def read_exactly(fd: int, size: int, keep: bool = True) -> bytes:
+    """``size`` bytes of ``fd`` (``keep=False``: read and dropped, in chunks)."""
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the other process closed the channel")
+        if keep:
+            chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = None) -> dict:
+    """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes`` (then
+    nothing of it is read) or holds more than ``max_values`` values (read, not parsed);
+    ``ValueError`` too for a frame that is not JSON; ``EOFError`` at the channel's end."""
+    (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
+    if max_bytes is not None and size > max_bytes:
+        raise FrameTooLarge(f"a message of {size} bytes (the limit is {max_bytes})")
+    data = read_exactly(fd, size)
+    if max_values is not None and json_values(data) > max_values:
+        raise FrameTooLarge(f"a message of over {max_values:,} JSON values")
+    return json.loads(data)
+
+
+#: Outputs kept of one answer cell (a run of writes to one stream is one).
+MAX_OUTPUTS = 10_000
+
+
+class Report:
+    """The answer cells' report, read by a thread of the grader as it arrives.
+
+    Written by the student's process, which can write the pipe itself: nothing in it is
+    trusted but its bounds. Per cell, what it prints and what it displays are kept up to
+    ``cell_bytes`` (measured as the answer process measures them), and its errors up to
+    ``cell_bytes`` apart; past either, or past :data:`MAX_OUTPUTS` outputs, the cell is
+    :attr:`too_large` and keeps nothing. A frame over ``frame_bytes``, or the report past
+    ``total_bytes``, or a message that is not JSON, ends the reading: the rest is
+    drained unread, and the cell last started is too large. :meth:`take` ends it too,
+    before any test calls an answer with its inputs."""
+
+    def __init__(self, fd: int, cell_bytes: int, frame_bytes: int, total_bytes: int):
+        self.fd, self.cell_bytes, self.frame_bytes = fd, cell_bytes, frame_bytes
+        self.left = total_bytes
+        self.outputs: dict[int, list[dict]] = {}   # in the order the cells started
+        self.ended: set[int] = set()
+        self.too_large: set[int] = set()
+        self.finished = threading.Event()          # done, or the process closed the pipe
+        self._sizes: dict[int, list[int]] = {}     # cell -> [printed, errors]
+        self._cell: int | None = None
+        self._lock = threading.Lock()
+        self._open = True
+        threading.Thread(target=self._read, name="answer-report", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                (size,) = HEADER.unpack(read_exactly(self.fd, HEADER.size))
+                with self._lock:
+                    keep = self._open and size <= min(self.frame_bytes, self.left)
+                    if self._open and not keep:
+                        self._stop_reading()
+                data = read_exactly(self.fd, size, keep)
+                if keep:
+                    self.left -= size
+                    self._message(data)
+        except (EOFError, OSError):
+            pass
+        finally:
+            self.finished.set()
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+
+    def _stop_reading(self) -> None:
+        if self._cell is not None:
+            self._too_large(self._cell)
+        self._open = False
+
+    def _message(self, data: bytes) -> None:
+        try:
+            if json_values(data) > MAX_JSON_VALUES:
+                raise ValueError("too many values")
+            message = json.loads(data)
+        except (ValueError, RecursionError):
+            with self._lock:
+                self._stop_reading()
+            return
+        if not isinstance(message, dict):
+            return
+        if message.get("done") is True:
+            self.finished.set()
+            return
+        index = message.get("cell")
+        if type(index) is not int:
+            return
+        with self._lock:
+            if not self._open:
+                return
+            self._cell = index
+            outputs = self.outputs.setdefault(index, [])
+            output = message.get("output")
+            if isinstance(output, dict) and index not in self.too_large:
+                self._keep(index, outputs, output)
+            if message.get("end") is True:
+                self.ended.add(index)
+
+    def _keep(self, index: int, outputs: list[dict], output: dict) -> None:
+        stream = output.get("output_type") == "stream"
+        text = output.get("text") if stream else None
+        if stream and not isinstance(text, str):
+            return
+        size = len(text) if stream else len(json.dumps(output))
+        sizes = self._sizes.setdefault(index, [0, 0])
+        sizes[output.get("output_type") == "error"] += size
+        if max(sizes) > self.cell_bytes:
+            return self._too_large(index)
+        name = output.get("name")
+        if stream and outputs and outputs[-1].get("name") == name \
+                and outputs[-1]["output_type"] == "stream":
+            outputs[-1]["text"] += text
+        elif len(outputs) >= MAX_OUTPUTS:
+            return self._too_large(index)
+        else:
+            outputs.append({"output_type": "stream", "name": name, "text": text}
+                           if stream else output)
+        return None
+
+    def _too_large(self, index: int) -> None:
+        self.too_large.add(index)
+        self.outputs.setdefault(index, []).clear()
+
+    def wait(self, seconds: float) -> bool:
+        """Whether the report is finished within ``seconds``."""
+        return self.finished.wait(max(0.0, seconds))
+
+    def take(self) -> Report:
+        """The report as it is now; nothing read later is kept."""
+        with self._lock:
+            self._open = False
+        return self
