@@ -12,7 +12,7 @@ KERNEL := autoencoders-course
 COURSE_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export COURSE_DATA_DIR
 
-PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 # Two workers already keep both cores busy: each TensorFlow process (notebook kernels,
 # grading kernels and checkers) gets one thread instead of one per core.
 TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREADS=1

@@ -25,6 +25,7 @@ LONGEST_FIRST = (
     "tests/test_hub.py",
     "tests/test_image.py",
     "tests/test_after_grading.py",
+    "tests/test_slurm.py",
     "tests/test_lms_round_trip.py",
     "tests/test_image_to_image.py",
     "notebooks/07_colorization/07_colorization.ipynb",
