@@ -223,21 +223,36 @@ def test_answer_cells_report_their_outputs_as_a_kernel_would(tmp_path):
 
 
 def test_a_cell_that_dies_printing_leaves_what_it_printed_on_the_report(tmp_path):
-    """A stream reaches the report as it is written, a message a write, read back as
-    one output for a run of writes: a cell the process dies in (it never ends) keeps what
-    it printed."""
-    from instructor.engine.answers import CellOutputs
+    """A stream's writes are sent together, once FLUSH_SECONDS have passed (at the next
+    write) or at flush(), and read back as one output: a cell the process dies in (it
+    never ends) keeps what it printed up to then."""
+    import time
+
+    from instructor.engine.answers import FLUSH_SECONDS, CellOutputs
+    from instructor.engine.protocol import read_frame
 
     path = tmp_path / "report"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     outputs = CellOutputs(4, fd, 2 ** 20)
-    for i in range(300):
-        outputs.stream("stdout", f"{i} \"quoted\" \u00e9\n")
-    os.close(fd)  # the process died here
-    report, ended = _report(path, {4})
+    lines = [f"{i} \"quoted\" \u00e9\n" for i in range(300)]
+    for line in lines:
+        outputs.stream("stdout", line)
+    time.sleep(FLUSH_SECONDS)
+    outputs.stream("stdout", "after a pause\n")  # sends what waited, and itself
+    outputs.stream("stdout", "unsent")             # the process dies before it is sent
+    os.close(fd)
+    report, ended = _report(path)
     assert report == {4: [{"output_type": "stream", "name": "stdout",
-                           "text": "".join(f"{i} \"quoted\" \u00e9\n" for i in range(300))}]}
+                           "text": "".join(lines) + "after a pause\n"}]}
     assert ended == set()
+    frames = []
+    with open(path, "rb") as file:
+        while True:
+            try:
+                frames.append(read_frame(file.fileno()))
+            except EOFError:
+                break
+    assert len(frames) == 2  # the cell's start, and 301 writes in one message
 
 
 def test_a_write_to_a_cells_stream_after_it_ended_is_dropped(tmp_path):

@@ -55,11 +55,11 @@ def test_a_frame_over_the_cap_is_refused_and_a_closed_pipe_ends(pipe):
 
 def framed(*messages: bytes | dict) -> bytes:
     """Frames of ``messages``: a dict as JSON, bytes as they are (forged ones)."""
-    out = b""
+    out = []
     for message in messages:
         data = message if isinstance(message, bytes) else json.dumps(message).encode()
-        out += HEADER.pack(len(data)) + data
-    return out
+        out += [HEADER.pack(len(data)), data]
+    return b"".join(out)
 
 
 def read_back(path, cell_bytes: int = 2 ** 20, frame_bytes: int = 2 ** 24,
@@ -150,3 +150,73 @@ def test_nothing_read_after_it_is_taken_is_kept(pipe):
 
 def test_values_are_counted_outside_strings():
     assert json_values(b'{"a": [1, {"b": "x,]"}], "c": "\\"\\", "d": 2}') == 6
+
+
+def test_many_small_messages_stop_at_the_reports_count_of_values():
+    """Each message within its bounds, but together more values than a report may keep
+    (an attack: 223 messages of 100,000 ``[]`` each, one per made-up cell, grew the
+    grader by 1.5 GiB for 64 MiB read): the reading ends, the last cell is too large."""
+    many = [{"cell": i, "output": {"output_type": "display_data",
+                                   "data": {"x": [[]] * 40_000}}} for i in range(8)]
+    report = report_of(*many, {"done": True}, cell_bytes=2 ** 20)
+    assert report.broken and not report.done
+    kept = sum(len(o["data"]["x"]) for outputs in report.outputs.values() for o in outputs)
+    assert kept <= 200_000 and report.too_large
+    cells = report_of(*({"cell": i} for i in range(200_001)), {"done": True})
+    assert cells.broken and len(cells.outputs) == 200_000
+
+
+def test_a_message_that_is_not_utf8_is_not_parsed():
+    """JSON in UTF-16 would hide its brackets from the count of values (the count reads
+    bytes): a message that is not UTF-8 ends the reading."""
+    utf16 = json.dumps({"cell": 1, "output": {"output_type": "display_data",
+                                              "data": {"x": "\u2200" * 10}}}).encode("utf-16")
+    report = report_of({"cell": 1}, utf16, {"done": True})
+    assert report.broken and report.too_large == {1}
+    with pytest.raises(ValueError):
+        read_back_frame(utf16)
+
+
+def read_back_frame(data: bytes):
+    r, w = os.pipe()
+    os.write(w, framed(data))
+    os.close(w)
+    try:
+        return read_frame(r, max_values=100)
+    finally:
+        os.close(r)
+
+
+def test_a_message_finished_after_the_report_was_taken_changes_nothing(pipe):
+    """The reader may be inside a message when the report is taken; what that message
+    says (here, not JSON: it would end the reading and mark the cell too large) changes
+    nothing once taken: a graded function called with a hidden test's inputs cannot
+    choose how its answer cell looks."""
+    import time
+
+    r, w = pipe
+    report = Report(r, 2 ** 20, 2 ** 24, 2 ** 26)
+    os.write(w, framed({"cell": 1}, stream(1, "ok")))
+    os.write(w, HEADER.pack(10))                   # a message begun, its body to come
+    deadline = time.monotonic() + 10
+    while not report.outputs.get(1) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.1)
+    report.take()
+    os.write(w, b"not json!!")
+    os.close(w)
+    assert report.wait(10)
+    assert report.outputs == {1: [{"output_type": "stream", "name": "stdout", "text": "ok"}]}
+    assert not report.too_large and not report.broken
+
+
+def test_odd_outputs_and_lone_surrogates_are_read_without_harm():
+    """An output without a type followed by a stream (it raised KeyError in the reading
+    thread), and a lone surrogate, which parses but no UTF-8 file can hold: the report
+    reads on, the surrogate replaced."""
+    report = report_of({"cell": 1}, {"cell": 1, "output": {}},
+                       {"cell": 1, "output": {"output_type": "stream", "text": "x"}},
+                       stream(1, "\ud800 "), {"cell": 1, "end": True}, {"done": True})
+    assert report.done and not report.broken
+    assert report.outputs[1][-1] == {"output_type": "stream", "name": "stdout", "text": "? "}
+    assert json.dumps(report.outputs, ensure_ascii=False).encode("utf-8")

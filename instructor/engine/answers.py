@@ -34,6 +34,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 import types
 from pathlib import Path
@@ -436,19 +437,36 @@ class CellOutputs:
     more (of the output that passes it, as text), then dropped: the grader, which trusts
     no word of this process, sees the cell past its cap and says so. Each is a message
     of the report (:class:`instructor.engine.protocol.Report`), sent to ``fd`` as it
-    comes, each write to a stream one: what a cell printed before the process died in
-    it is on the report."""
+    comes; a stream's writes are sent together every :data:`FLUSH_SECONDS` or
+    :data:`FLUSH_CHARS`, at ``flush()`` and before any other output: what a cell printed
+    before the process died in it is on the report, but for its last fraction of a
+    second, as with a kernel's buffered streams."""
 
     def __init__(self, index: int, fd: int | None, limit: int):
         self.index, self.fd, self.left = index, fd, limit
         self.cut = False  # past the cap, or ended
         self.lock = threading.RLock()  # the cell's threads print too
+        self.pending: list[str] = []  # a stream's writes not yet sent, and its name
+        self.name, self.size, self.since = "stdout", 0, 0.0
         self._send({})
 
     def _send(self, message: dict) -> None:
+        """``message``, after the stream's pending writes."""
+        with self.lock:
+            if self.pending:
+                text, self.pending, self.size = "".join(self.pending), [], 0
+                self._write({"output": {"output_type": "stream", "name": self.name,
+                                        "text": text}})
+            if message is not None:
+                self._write(message)
+
+    def _write(self, message: dict) -> None:
         if self.fd is not None:
-            with self.lock, contextlib.suppress(OSError):  # closed by the student's code
+            with contextlib.suppress(OSError):  # closed by the student's code
                 protocol.write_frame(self.fd, {"cell": self.index, **message})
+
+    def flush(self) -> None:
+        self._send(None)
 
     def _fits(self, text: str) -> bool:
         """Whether ``text`` (an output's measure) is kept; the first that passes the cap
@@ -468,7 +486,14 @@ class CellOutputs:
                 self._stream(name, text)
 
     def _stream(self, name: str, text: str) -> None:
-        self._send({"output": {"output_type": "stream", "name": name, "text": text}})
+        if self.pending and name != self.name:
+            self.flush()
+        if not self.pending:
+            self.name, self.since = name, time.monotonic()
+        self.pending.append(text)
+        self.size += len(text)
+        if self.size >= FLUSH_CHARS or time.monotonic() - self.since >= FLUSH_SECONDS:
+            self.flush()
 
     def result(self, value) -> None:
         from IPython.core.interactiveshell import InteractiveShell
@@ -503,14 +528,22 @@ class CellOutputs:
             self.cut = True  # a later write (a thread, a handler that kept the stream): dropped
 
 
+#: How long, and how much, a stream's writes wait to be sent together.
+FLUSH_SECONDS, FLUSH_CHARS = 0.1, 64 * 1024
+
+
 class _Stream(io.TextIOBase):
     """A ``sys.stdout`` or ``sys.stderr`` whose writes go to ``sink`` and never fail."""
 
     encoding, errors = "utf-8", "replace"  # what code that inspects sys.stdout expects
 
-    def __init__(self, sink):
+    def __init__(self, sink, flush=None):
         super().__init__()
-        self.sink = sink
+        self.sink, self._flush = sink, flush
+
+    def flush(self) -> None:
+        if self._flush is not None:
+            self._flush()
 
     def writable(self) -> bool:
         return True
@@ -534,8 +567,8 @@ def _captured(outputs: CellOutputs | None, timeout: int):
 
     previous = signal.signal(signal.SIGALRM, stop)
     if outputs is not None:
-        sys.stdout, sys.stderr = (_Stream(functools.partial(outputs.stream, name))
-                                  for name in ("stdout", "stderr"))
+        sys.stdout, sys.stderr = (_Stream(functools.partial(outputs.stream, name),
+                                          outputs.flush) for name in ("stdout", "stderr"))
         sys.displayhook = lambda value: value is None or outputs.result(value)
         publisher.publish = outputs.publish
     signal.alarm(max(0, int(timeout)))

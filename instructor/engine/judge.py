@@ -311,7 +311,8 @@ class Judge:
             self.answers.kill()
             self.answers.communicate()
         try:
-            verdicts = json.loads(untrusted.read_descriptor(self.verdicts_fd, VERDICTS_LIMIT))
+            verdicts = protocol.clean(json.loads(
+                untrusted.read_descriptor(self.verdicts_fd, VERDICTS_LIMIT)))
         except (OSError, ValueError):  # none, or cut short
             verdicts = None
         if isinstance(verdicts, dict):
@@ -377,16 +378,19 @@ def answer_cell_outputs(cells, release: Release, report: protocol.Report | None,
 
     found: dict[int, list[tuple[str, str]]] = {}
     order = list(report.outputs) if report is not None else []
+    # the process died in the cell it started last, if it never said it was done
+    died = order[-1] if order and not (report.done or report.broken) else None
     for task_answers in release.answer_cells(cells).values():
         for index, _source in task_answers:
             if index not in order:
                 cells[index].execution_count = None
-                outputs = [stdout(NOT_RUN_ANSWER)]
+                outputs = [stdout(UNREAD if report is not None and report.broken
+                                  else NOT_RUN_ANSWER)]
             else:  # what it showed; started and never ended: why it stopped
                 cells[index].execution_count = order.index(index) + 1  # as they ran
                 made = [error_output(outcomes.OUTPUT_TOO_LARGE, TOO_LARGE)] \
                     if index in report.too_large else []
-                if index not in report.ended:
+                if index == died and index not in report.ended | report.too_large:
                     made.append(error_output(outcomes.DEAD_KERNEL, DIED))
                 outputs = [*report.outputs[index], *made]
                 found[index] = [(o["ename"], o["evalue"]) for o in made]
@@ -400,6 +404,9 @@ NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n
 #: An answer cell the answer process died in.
 DIED = ("the process running your answer cells ended in this cell (os._exit, a crash in "
         "a library, memory exhausted, or the time limit); its tests could not call it")
+#: Why an answer cell has no outputs: the report was no longer read (an output before it
+#: could not be).
+UNREAD = "[outputs not read: an earlier output of your answer cells could not be read]\n"
 #: Why an answer cell shows no outputs but its error: what it printed, displayed or
 #: raised passed its cap (the answer process stops one byte past it; the student's code
 #: can also write the report itself).

@@ -81,17 +81,38 @@ def read_exactly(fd: int, size: int, keep: bool = True) -> bytes:
     return b"".join(chunks)
 
 
+def parse(data: bytes, max_values: int | None = None) -> tuple[object, int]:
+    """The message in ``data`` and how many JSON values it holds: UTF-8 only (JSON in
+    UTF-16 or 32 would hide its brackets from the count), counted before it is parsed
+    (:class:`FrameTooLarge` past ``max_values``)."""
+    text = data.decode("utf-8")  # UnicodeDecodeError: a ValueError
+    values = json_values(data)
+    if max_values is not None and values > max_values:
+        raise FrameTooLarge(f"a message of over {max_values:,} JSON values")
+    return json.loads(text), values
+
+
+def clean(value):
+    """``value`` with each lone surrogate in its strings replaced by ``?``: JSON's
+    ``"\\ud800"`` parses to one, and no UTF-8 file can hold it (the graded notebook)."""
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    if isinstance(value, dict):
+        return {clean(k): clean(v) for k, v in value.items()}
+    return value
+
+
 def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = None) -> dict:
     """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes`` (then
     nothing of it is read) or holds more than ``max_values`` values (read, not parsed);
-    ``ValueError`` too for a frame that is not JSON; ``EOFError`` at the channel's end."""
+    ``ValueError`` too for a frame that is not JSON in UTF-8; ``EOFError`` at the
+    channel's end."""
     (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
     if max_bytes is not None and size > max_bytes:
         raise FrameTooLarge(f"a message of {size} bytes (the limit is {max_bytes})")
-    data = read_exactly(fd, size)
-    if max_values is not None and json_values(data) > max_values:
-        raise FrameTooLarge(f"a message of over {max_values:,} JSON values")
-    return json.loads(data)
+    return parse(read_exactly(fd, size), max_values)[0]
 
 
 #: Outputs kept of one answer cell (a run of writes to one stream is one).
@@ -105,20 +126,23 @@ class Report:
     trusted but its bounds. Per cell, what it prints and what it displays are kept up to
     ``cell_bytes`` (measured as the answer process measures them), and its errors up to
     ``cell_bytes`` apart; past either, or past :data:`MAX_OUTPUTS` outputs, the cell is
-    :attr:`too_large` and keeps nothing. A frame over ``frame_bytes``, or the report past
-    ``total_bytes``, or a message that is not JSON, ends the reading: the rest is
-    drained unread, and the cell last started is too large. :meth:`take` ends it too,
-    before any test calls an answer with its inputs."""
+    :attr:`too_large` and keeps nothing. The cells and the values kept of their outputs
+    other than streams count against :data:`MAX_JSON_VALUES` in all. A frame over
+    ``frame_bytes``, the report past ``total_bytes`` or past that count, or a message
+    that cannot be read, ends the reading (:attr:`broken`): the rest is drained unread,
+    and the cell last started is too large. :meth:`take` ends it too, before any test
+    calls an answer with its inputs; nothing read after it changes the report."""
 
     def __init__(self, fd: int, cell_bytes: int, frame_bytes: int, total_bytes: int):
         self.fd, self.cell_bytes, self.frame_bytes = fd, cell_bytes, frame_bytes
-        self.left = total_bytes
+        self.left, self.values_left = total_bytes, MAX_JSON_VALUES
         self.outputs: dict[int, list[dict]] = {}   # in the order the cells started
         self.ended: set[int] = set()
         self.too_large: set[int] = set()
-        self.finished = threading.Event()          # done, or the process closed the pipe
+        self.done = self.broken = False            # every answer cell ran; reading ended
+        self.finished = threading.Event()          # done, broken or the pipe closed
         self._sizes: dict[int, list[int]] = {}     # cell -> [printed, errors]
-        self._cell: int | None = None
+        self._cell: int | None = None              # the cell last started
         self._lock = threading.Lock()
         self._open = True
         threading.Thread(target=self._read, name="answer-report", daemon=True).start()
@@ -130,10 +154,9 @@ class Report:
                 with self._lock:
                     keep = self._open and size <= min(self.frame_bytes, self.left)
                     if self._open and not keep:
-                        self._stop_reading()
+                        self._stop()
                 data = read_exactly(self.fd, size, keep)
                 if keep:
-                    self.left -= size
                     self._message(data)
         except (EOFError, OSError):
             pass
@@ -142,58 +165,76 @@ class Report:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
 
-    def _stop_reading(self) -> None:
+    def _stop(self) -> None:
         if self._cell is not None:
             self._too_large(self._cell)
-        self._open = False
+        self._open, self.broken = False, True
+        self.finished.set()  # nothing more is read: no reason to wait for it
 
     def _message(self, data: bytes) -> None:
         try:
-            if json_values(data) > MAX_JSON_VALUES:
-                raise ValueError("too many values")
-            message = json.loads(data)
+            message, values = parse(data, MAX_JSON_VALUES)
         except (ValueError, RecursionError):
-            with self._lock:
-                self._stop_reading()
-            return
+            message, values = None, 0
+        with self._lock:
+            if not self._open:  # taken meanwhile: nothing read now changes the report
+                return
+            self.left -= len(data)
+            if message is None:
+                return self._stop()
+            try:
+                self._read_message(message, values)
+            except Exception:  # noqa: BLE001 - whatever the student's process wrote
+                self._stop()
+        return None
+
+    def _read_message(self, message, values: int) -> None:
         if not isinstance(message, dict):
             return
         if message.get("done") is True:
+            self.done = True
             self.finished.set()
             return
         index = message.get("cell")
         if type(index) is not int:
             return
-        with self._lock:
-            if not self._open:
-                return
-            self._cell = index
-            outputs = self.outputs.setdefault(index, [])
-            output = message.get("output")
-            if isinstance(output, dict) and index not in self.too_large:
-                self._keep(index, outputs, output)
-            if message.get("end") is True:
-                self.ended.add(index)
+        if index not in self.outputs:
+            self.values_left -= 1
+            if self.values_left < 0:
+                return self._stop()
+            self.outputs[index] = []
+        self._cell = index
+        output = message.get("output")
+        if isinstance(output, dict) and index not in self.too_large:
+            self._keep(index, output, values)
+        if message.get("end") is True:
+            self.ended.add(index)
+        return None
 
-    def _keep(self, index: int, outputs: list[dict], output: dict) -> None:
-        stream = output.get("output_type") == "stream"
-        text = output.get("text") if stream else None
-        if stream and not isinstance(text, str):
-            return
-        size = len(text) if stream else len(json.dumps(output))
+    def _keep(self, index: int, output: dict, values: int) -> None:
+        outputs, kind = self.outputs[index], output.get("output_type")
+        if kind == "stream":
+            name, text = output.get("name"), output.get("text")
+            if not isinstance(name, str) or not isinstance(text, str):
+                return None
+            size = len(text)
+        else:
+            self.values_left -= values
+            if self.values_left < 0:
+                return self._stop()
+            size = len(json.dumps(output))
         sizes = self._sizes.setdefault(index, [0, 0])
-        sizes[output.get("output_type") == "error"] += size
+        sizes[kind == "error"] += size
         if max(sizes) > self.cell_bytes:
             return self._too_large(index)
-        name = output.get("name")
-        if stream and outputs and outputs[-1].get("name") == name \
-                and outputs[-1]["output_type"] == "stream":
-            outputs[-1]["text"] += text
+        if kind == "stream" and outputs and outputs[-1].get("name") == name \
+                and outputs[-1].get("output_type") == "stream":
+            outputs[-1]["text"].append(clean(text))  # joined once, when taken
         elif len(outputs) >= MAX_OUTPUTS:
             return self._too_large(index)
         else:
-            outputs.append({"output_type": "stream", "name": name, "text": text}
-                           if stream else output)
+            outputs.append({"output_type": "stream", "name": name, "text": [clean(text)]}
+                           if kind == "stream" else clean(output))
         return None
 
     def _too_large(self, index: int) -> None:
@@ -205,7 +246,11 @@ class Report:
         return self.finished.wait(max(0.0, seconds))
 
     def take(self) -> Report:
-        """The report as it is now; nothing read later is kept."""
+        """The report as it is now (each stream's text whole); nothing read later is kept."""
         with self._lock:
             self._open = False
+            for outputs in self.outputs.values():
+                for output in outputs:
+                    if output.get("output_type") == "stream" and isinstance(output["text"], list):
+                        output["text"] = "".join(output["text"])
         return self
