@@ -310,8 +310,8 @@ def test_what_a_test_cell_prints_is_its_output_but_withheld_with_hidden_tests():
                                   "AnswerFailed", "GraderCheckFailed"])
 def test_an_error_named_like_the_graders_is_the_students_and_shows_no_hidden_input(name):
     """An answer's own exception named like one of the grader's outcomes, its message the
-    hidden test's input: the name is a string the student chose, shown as theirs (or, for
-    the stripped helpers' one, the outcome it maps to, 0 points either way), and the
+    hidden test's input: the name is a string the student chose, shown as theirs (the
+    stripped helpers' own exception is known by its class, not its name), and the
     message is withheld like any the answer process sent (issue 53)."""
     answer = (f"class {name}(Exception):\n    pass\n"
               f"def area(r):\n    raise {name}(f'hidden input {{r!r}}')\n")
@@ -320,8 +320,7 @@ def test_an_error_named_like_the_graders_is_the_students_and_shows_no_hidden_inp
         c.source = "### BEGIN HIDDEN TESTS\nassert area(0.123) > 0\n### END HIDDEN TESTS\n"
     [(ename, evalue)] = checked_outside(cells, release)[2]
     assert "0.123" not in evalue and "hidden input" not in evalue, evalue
-    assert ename == ("UsesCourseImplementation" if name == "UsesCourseImplementation"
-                     else "Exception"), (ename, evalue)
+    assert ename == "Exception", (ename, evalue)
 
 
 @pytest.mark.parametrize("answer", [

@@ -82,12 +82,12 @@ def read_exactly(fd: int, size: int, keep: bool = True) -> bytes:
 
 
 def parse(data: bytes, max_values: int | None = None) -> tuple[object, int]:
-    """The message in ``data`` and how many JSON values it holds: UTF-8 only (JSON in
-    UTF-16 or 32 would hide its brackets from the count), counted before it is parsed
-    (:class:`FrameTooLarge` past ``max_values``)."""
+    """The message in ``data`` and how many JSON values it holds (0: not counted, without
+    ``max_values``): UTF-8 only (JSON in UTF-16 or 32 would hide its brackets from the
+    count), counted before it is parsed (:class:`FrameTooLarge` past ``max_values``)."""
     text = data.decode("utf-8")  # UnicodeDecodeError: a ValueError
-    values = json_values(data)
-    if max_values is not None and values > max_values:
+    values = 0 if max_values is None else json_values(data)
+    if values > (max_values or 0):
         raise FrameTooLarge(f"a message of over {max_values:,} JSON values")
     return json.loads(text), values
 

@@ -92,10 +92,10 @@ class AnswerChannel:
         except ValueError as err:  # not JSON: not a reply of the answer process's loop
             self.broken = f"the process running your answer sent an unreadable reply ({err})"
             raise AnswerFailed(self.broken) from None
+        if "course" in reply:  # the stripped helpers' exception, never one by its name
+            raise UsesCourseImplementation(str(reply["course"]))
         if "raised" in reply:
             ename, message = reply["raised"]
-            if ename == outcomes.USES_COURSE_IMPLEMENTATION:  # the stripped helpers'
-                raise UsesCourseImplementation(message)
             raise type(str(ename), (Exception,), {"__module__": "answer"})(message)
         if "failed" in reply:
             raise AnswerFailed(reply["failed"])

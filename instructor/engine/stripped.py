@@ -24,7 +24,9 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-#: The class name of what a stripped function raises; the grader maps it to its verdict,
+#: The class name of what a stripped function raises. The answer process replies with it
+#: (``course``) when a call raises that class itself, never an exception of that name, and
+#: the grader maps it to its verdict,
 #: :data:`instructor.engine.outcomes.USES_COURSE_IMPLEMENTATION` (this file also runs in
 #: the answer process, without the ``instructor`` package).
 USES_COURSE_IMPLEMENTATION = "UsesCourseImplementation"
