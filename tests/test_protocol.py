@@ -23,6 +23,7 @@ from instructor.engine.protocol import (
 
 @pytest.fixture
 def pipe():
+    """Two ends of a pipe, both closed after the test (not for a Report: it owns its end)."""
     r, w = os.pipe()
     yield r, w
     for fd in (r, w):
@@ -133,10 +134,10 @@ def test_the_report_past_its_total_is_not_read():
     assert report.too_large and max(report.outputs) < 9
 
 
-def test_nothing_read_after_it_is_taken_is_kept(pipe):
+def test_nothing_read_after_it_is_taken_is_kept():
     """What the answer process writes after the grader took the report (a graded
     function called with a test's inputs) is drained, never kept."""
-    r, w = pipe
+    r, w = os.pipe()  # r is the report's: its thread closes it, after the pipe's end
     report = Report(r, 2 ** 20, 2 ** 24, 2 ** 26)
     os.write(w, framed({"cell": 1}, stream(1, "before"), {"done": True}))
     assert report.wait(10)
@@ -187,14 +188,14 @@ def read_back_frame(data: bytes):
         os.close(r)
 
 
-def test_a_message_finished_after_the_report_was_taken_changes_nothing(pipe):
+def test_a_message_finished_after_the_report_was_taken_changes_nothing():
     """The reader may be inside a message when the report is taken; what that message
     says (here, not JSON: it would end the reading and mark the cell too large) changes
     nothing once taken: a graded function called with a hidden test's inputs cannot
     choose how its answer cell looks."""
     import time
 
-    r, w = pipe
+    r, w = os.pipe()  # r is the report's: its thread closes it, after the pipe's end
     report = Report(r, 2 ** 20, 2 ** 24, 2 ** 26)
     os.write(w, framed({"cell": 1}, stream(1, "ok")))
     os.write(w, HEADER.pack(10))                   # a message begun, its body to come
