@@ -8,8 +8,8 @@ Started by :class:`instructor.engine.judge.Judge` under the grading sandbox::
 What it runs, reports and answers: docs/grading.md, "The answer process". It holds none
 of the checks, expected values or hidden tests; its ``helpers`` is the stripped copy
 (:mod:`instructor.engine.stripped`) and the real package is not readable. Standard input
-brings two JSON documents: the setup sources (first line, run at once, so that
-TensorFlow is imported while the notebook still runs), then, when the notebook is done,
+brings two JSON documents: the setup sources (first line, run at once; TensorFlow and
+Keras load when first used, :mod:`instructor.engine.first_use`), then, when the notebook is done,
 ``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
 its own (two tasks may define the same name); an answer given as ``[index, source]`` is
 the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the
@@ -39,9 +39,11 @@ import traceback
 import types
 from pathlib import Path
 
-#: The protocol (this file's neighbour when it runs as the answer process, a script).
-protocol = importlib.import_module("protocol" if __name__ == "__main__" else
-                                   "instructor.engine.protocol")
+#: The protocol and the libraries' loading on first use (this file's neighbours when it
+#: runs as the answer process, a script); :func:`_wire` is imported after ``helpers``.
+protocol, first_use = (importlib.import_module(name if __name__ == "__main__" else
+                                               f"instructor.engine.{name}")
+                       for name in ("protocol", "first_use"))
 #: Why a name of the notebook's other cells is missing here.
 ALONE = ("the grader runs your answer cells on their own: define everything your answer "
          "uses inside them")
@@ -625,6 +627,7 @@ def main() -> None:
         from stripped import activate  # this file's neighbour: run as a script
 
         activate(Path(stripped))
+    first_use.install()
     answers = Answers(work)
     if len(sys.argv) > 4:
         answers.report = int(sys.argv[4])
@@ -633,6 +636,7 @@ def main() -> None:
     answers.run_setup(json.loads(first) if first.strip() else [])
     rest = sys.stdin.read()
     answers.run_tasks(json.loads(rest).get("tasks", {}) if rest.strip() else {})
+    first_use.load(first_use.wanted(answers.tasks.values()))  # not in a call's time
     if answers.report is not None:
         with contextlib.suppress(OSError):
             protocol.write_frame(answers.report, {"done": True})
