@@ -105,9 +105,11 @@ def slow():
 
 
 class Answering:
-    """answers.py started with ``sources`` as the answer cells of task ``t@1``."""
+    """answers.py started with ``sources`` as the answer cells of task ``t@1``, after the
+    ``setup`` cells."""
 
-    def __init__(self, tmp: Path, sources: list[str], timeout: float = 120.0):
+    def __init__(self, tmp: Path, sources: list[str], timeout: float = 120.0,
+                 setup: tuple[str, ...] = ("import numpy as np",)):
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         self.process = subprocess.Popen(
@@ -115,7 +117,7 @@ class Answering:
             pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE, text=True)
         os.close(requests_r)
         os.close(replies_w)
-        self.process.stdin.write(json.dumps(["import numpy as np"]) + "\n")
+        self.process.stdin.write(json.dumps(list(setup)) + "\n")
         self.process.stdin.write(json.dumps({"tasks": {"t@1": {"context": [],
                                                                "answers": sources}}}))
         self.process.stdin.close()

@@ -636,7 +636,8 @@ def main() -> None:
     answers.run_setup(json.loads(first) if first.strip() else [])
     rest = sys.stdin.read()
     answers.run_tasks(json.loads(rest).get("tasks", {}) if rest.strip() else {})
-    first_use.load(first_use.wanted(answers.tasks.values()))  # not in a call's time
+    with contextlib.suppress(Exception):  # else each library loads when a call uses it
+        first_use.load(first_use.wanted(answers.tasks.values()))  # not in a call's time
     if answers.report is not None:
         with contextlib.suppress(OSError):
             protocol.write_frame(answers.report, {"done": True})

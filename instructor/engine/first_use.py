@@ -105,13 +105,22 @@ class _Waiting(types.ModuleType):
     other attribute does, in :meth:`_Finder.loading`."""
 
     def __getattr__(self, name):
-        spec = self.__spec__
-        self.__class__ = types.ModuleType
-        if spec.submodule_search_locations is not None:
-            self.__path__ = spec.submodule_search_locations
-        with FINDER.loading():
-            spec.loader.loader.exec_module(self)
+        _run(self)
         return getattr(self, name)
+
+
+def _run(module: _Waiting) -> None:
+    """Run a waiting library module's code, by its own loader."""
+    spec = module.__spec__
+    module.__class__ = types.ModuleType
+    if spec.submodule_search_locations is not None:
+        module.__path__ = spec.submodule_search_locations
+    try:
+        with FINDER.loading():
+            spec.loader.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(spec.name, None)  # as a failed import leaves it
+        raise
 
 
 class _Loader:
@@ -169,20 +178,20 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
 def wanted(namespaces) -> set[str]:
     """The libraries, not loaded yet, that a function of ``namespaces`` (or one it names,
     in turn) names: by a name bound to one, or by importing it."""
-    todo = [v for namespace in namespaces for v in namespace.values()]
+    todo = [v for namespace in namespaces for v in dict.values(namespace)]
     seen: set[int] = set()
     found: set[str] = set()
-    while todo:
+    while todo:  # by exact types: a student's object may claim any class
         function = todo.pop()
-        if not isinstance(function, types.FunctionType) or id(function) in seen:
+        if type(function) is not types.FunctionType or id(function) in seen:
             continue
         seen.add(id(function))
         codes = [function.__code__]
         while codes:
             code = codes.pop()
-            codes.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+            codes.extend(c for c in code.co_consts if type(c) is types.CodeType)
             for name in code.co_names:
-                value = function.__globals__.get(name)
+                value = dict.get(function.__globals__, name)
                 found.update(n for n in LIBRARIES if n == name or (
                     value is sys.modules.get(n) and _waiting(value)))
                 todo.append(value)
@@ -194,4 +203,4 @@ def load(names) -> None:
     for name in names:
         module = importlib.import_module(name)
         if _waiting(module):
-            getattr(module, "__name__")
+            _run(module)

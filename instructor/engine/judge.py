@@ -183,8 +183,8 @@ class Judge:
         self.course_messages: set[str] = set()
 
     def start(self) -> None:
-        """Start the checking and answer processes now: they run the setup cells
-        (TensorFlow's import) while the notebook runs. They talk over pipes, in frames
+        """Start the checking and answer processes now: they run the setup cells while
+        the rest of the grading goes on. They talk over pipes, in frames
         (:mod:`instructor.engine.protocol`)."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))

@@ -1,0 +1,139 @@
+"""TensorFlow and Keras imported on first use in the answer process
+(instructor/engine/first_use.py): never for a NumPy answer, before the tests for an answer
+that names them, seeded as ``helpers.setup()`` seeds them, outside a cell's time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+import pytest
+
+from instructor.engine import first_use
+from tests.test_remote import Answering
+
+NOTEBOOK_SETUP = "import helpers\ninfo = helpers.setup()\nimport keras\nimport numpy as np\n"
+
+LOADED = """
+import sys
+
+def loaded():
+    return sorted({m.split(".")[1] for m in sys.modules
+                   if m.split(".")[0] in ("tensorflow", "keras") and "." in m})
+"""
+
+
+def answering(tmp_path, sources: list[str]) -> Answering:
+    return Answering(tmp_path, sources, setup=(NOTEBOOK_SETUP,))
+
+
+def test_a_numpy_answer_never_loads_tensorflow(tmp_path):
+    answers = answering(tmp_path, [LOADED + "def total(a):\n    return float(np.sum(a))\n"])
+    try:
+        assert answers.total([1.0, 2.0]) == 3.0
+        assert answers.loaded() == []  # neither library's code ran: no submodule
+    finally:
+        answers.close()
+
+
+def test_an_answer_that_names_keras_finds_it_loaded_before_any_call(tmp_path):
+    build = ("def build(n):\n"
+             "    return keras.Sequential([keras.Input((n,)), keras.layers.Dense(1)])\n")
+    answers = answering(tmp_path, [LOADED + build])
+    try:
+        assert "src" in answers.loaded()  # loaded when the answer cells were done
+    finally:
+        answers.close()
+
+
+SEEDED = """
+import json, random, sys
+if sys.argv[1] == "first use":
+    from instructor.engine import first_use
+    first_use.install()
+import helpers
+info = helpers.setup(verbose=False)
+import keras
+import numpy as np
+drawn = [np.random.rand(2).tolist(), random.random()]
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+drawn += [model.get_weights()[0].ravel().tolist(), keras.random.normal((2,)).numpy().tolist(),
+          np.random.rand(2).tolist()]
+print(json.dumps(drawn))
+"""
+
+
+def test_loaded_on_first_use_the_libraries_draw_what_helpers_setup_makes_them_draw(tmp_path):
+    """NumPy and Python draw before Keras loads, Keras' weights and random numbers after:
+    the same numbers as when ``helpers.setup()`` imported and seeded everything at once."""
+    script = tmp_path / "seeded.py"
+    script.write_text(SEEDED)
+    runs = [subprocess.run([sys.executable, str(script), how], capture_output=True,
+                           text=True, check=True).stdout for how in ("setup", "first use")]
+    assert json.loads(runs[0]) == json.loads(runs[1])
+
+
+SLOW = """
+import signal, os, sys, warnings
+during = signal.getitimer(signal.ITIMER_REAL)[0]
+os.write(2, b"C++ says hello\\n")
+print("Python says hello", file=sys.stderr)
+warnings.warn("a warning at import")
+value = 1
+"""
+
+
+def test_a_library_loads_quietly_on_first_use_and_outside_the_cells_time(tmp_path):
+    (tmp_path / "slowlib").mkdir()
+    (tmp_path / "slowlib" / "__init__.py").write_text(SLOW)
+    check = textwrap.dedent("""
+        import signal, sys
+        from instructor.engine import first_use
+        first_use.LIBRARIES = ("slowlib",)
+        first_use.install()
+        import slowlib
+        import slowlib  # a second import does not load it
+        assert isinstance(sys.modules["slowlib"], first_use._Waiting)
+        signal.signal(signal.SIGALRM, lambda *_: sys.exit("the cell's alarm rang"))
+        signal.alarm(50)
+        assert slowlib.value == 1
+        assert slowlib.during == 0.0, slowlib.during  # paused while it loaded
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 40  # and set again after
+        print("ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert (run.returncode, run.stdout.strip()) == (0, "ok"), run.stderr
+    assert "hello" not in run.stderr and "warning" not in run.stderr
+
+
+@pytest.fixture()
+def waiting(monkeypatch):
+    """A library ``fakelib`` imported and not loaded."""
+    monkeypatch.setattr(first_use, "LIBRARIES", ("fakelib",))
+    module = first_use._Waiting("fakelib")
+    monkeypatch.setitem(sys.modules, "fakelib", module)
+    return module
+
+
+def functions(source: str, **names) -> dict:
+    namespace = dict(names)
+    exec(source, namespace)  # noqa: S102 - the test's own source
+    return namespace
+
+
+@pytest.mark.parametrize("source, found", [
+    ("def f(x):\n    return fl.thing(x)\n", {"fakelib"}),        # a name bound to it
+    ("def f(x):\n    import fakelib\n    return x\n", {"fakelib"}),  # imported inside
+    ("def f(x):\n    def g():\n        return fl\n    return g\n", {"fakelib"}),  # nested
+    ("def g(x):\n    return fl\n\ndef f(x):\n    return g(x)\n", {"fakelib"}),  # through g
+    ("def f(x):\n    return np.sum(x)\n", set()),
+    ("class F:\n    pass\n", set()),
+])
+def test_what_an_answer_names_is_loaded_before_the_tests(waiting, source, found):
+    namespace = functions(source, fl=waiting, np=types.SimpleNamespace())
+    assert first_use.wanted([namespace]) == found
