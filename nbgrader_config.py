@@ -135,7 +135,7 @@ c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma", "quantize": "quantize"}
 # Only task (d)'s answers need code of their own in a model (a KL layer, train_step): the
-# outside check asks such models through proxies. Elsewhere a model with code of the
+# checks ask such models through proxies. Elsewhere a model with code of the
 # student's own could tell the probes from real use: its tests need review.
 c.SafeExecute.own_class_tasks = ["vae"]
 c.SafeExecute.readable_paths = limits.readable_paths()

@@ -103,7 +103,7 @@ def run(n: int = 30, jobs: int = 2, names: list[str] | None = None, keep: Path |
 #: submission's seconds went to: nbgrader's own passes (the gradebook, the other
 #: preprocessors, saving), the submission's checks and copies, and the process that runs
 #: ``nbgrader autograde``.
-PHASES = ["outside check start", "outside check (waited for)"]
+PHASES = ["checks start", "checks (waited for)"]
 REST = "nbgrader and the rest"
 
 

@@ -154,7 +154,7 @@ SETTINGS: dict[str, Setting] = _declare(
             "stored outputs over it are dropped, output past it while grading is cut "
             "and the cell fails"),
     # One reply of the answer process (a call's result: arrays, models) is a few MiB.
-    Setting("COURSE_RECORD_MB", "number", 256.0, "what the outside check reads of one "
+    Setting("COURSE_RECORD_MB", "number", 256.0, "what the checks read of one "
             "reply of the answer process, MiB: its frame, and what its .npy and .keras "
             "files unpack to (more: the test fails, nothing unpacked)"),
     Setting("COURSE_PYTHON", "path", None, "the Python deploy/slurm/'s scripts grade with "

@@ -3,7 +3,7 @@
 The red team's fake models: no Keras at all, plain classes
 named as Keras' are, which report the spec's structure, a compiled Adam and binary
 cross-entropy, and a loss that falls at each ``evaluate``, but compute nothing (they
-output zeros) and cannot be saved, so the outside check has only their claims.
+output zeros) and cannot be saved, so the checks have only their claims.
 
 A grading test composes its fake from these parts and a builder of the task's own
 signature; the checks must score it 0 inside the notebook and outside.

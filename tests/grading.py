@@ -138,10 +138,10 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
     # what the kernels may read, for this environment (its data folder): in the config,
     # since SafeExecute re-reads its config when it starts the notebook
     config.SafeExecute.readable_paths = limits.readable_paths(environment)
-    # a notebook of many variants: its outside check runs every variant's tests, so it
+    # a notebook of many variants: its checks run every variant's tests, so it
     # gets twice as long as the notebook itself (a submission has one variant, far less)
     executor = SafeExecute(config=config, timeout=timeout,
-                           verifier_timeout=2 * max(timeout, 900),
+                           checks_timeout=2 * max(timeout, 900),
                            release_notebook=str(release or ""),
                            kernel_environment=environment)
     executor.readable_paths = [*executor.readable_paths, str(cwd)]

@@ -54,7 +54,7 @@ def autoencoder(input_dims, hidden_layers, latent_dims, lambtha):
 
 #: Wrong, and reported right (red team A3): no Keras at all; classes named Model, Dense
 #: and Adam report the spec's layers, an L1 "regularizer" on the code layer and a falling
-#: loss, output zeros, and cannot be saved, so the outside check has only their claims.
+#: loss, output zeros, and cannot be saved, so the checks have only their claims.
 FAKE_MODELS = answer_cells.PRELUDE + answer_cells.DENSE + """
 
 class L1:

@@ -152,7 +152,7 @@ GOOD_KL = ("-0.5 * keras.ops.sum(1 + log_var - keras.ops.square(mean) "
 
 #: Correct: the student's own sampling layer, named as the course's is, adds the KL term
 #: itself, and the summed BCE is Keras' mean BCE weighted by the number of pixels. (The
-#: outside check once loaded the model with the course's `Sampling` in its place: no KL.)
+#: checks once loaded the model with the course's `Sampling` in its place: no KL.)
 SAMPLING_ADDS_KL = '''
 class Sampling(keras.layers.Layer):
     def call(self, inputs):

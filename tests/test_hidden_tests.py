@@ -185,7 +185,7 @@ def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1
     for name in files:   # the assignment's data files, copied beside the kernel
         (work / name).write_text("the assignment's data\n")
     ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
-                     timeout=120, verifier_timeout=120, readable_paths=readable_paths())
+                     timeout=120, checks_timeout=120, readable_paths=readable_paths())
     nb, _ = ex.preprocess(_grading_nb(answer, after), {"metadata": {"path": str(work)},
                                                 "nbgrader": {"student": student}})
     if after:

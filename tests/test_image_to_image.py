@@ -49,7 +49,7 @@ def notebook_path(name: str) -> Path:
 def errors(nb) -> list[tuple[int, str, str]]:
     """(cell index, exception name, message) for every cell but the graded tests that
     raised: this run is about the models' own training, and a graded test's verdict comes
-    from the grader's outside check, which grades submissions, not this notebook."""
+    from the grader's checks, which grade submissions, not this notebook."""
     return [(i, out.ename, out.evalue) for i, cell in enumerate(nb.cells)
             if cell.cell_type == "code" and not is_test_cell(cell)
             for out in cell.get("outputs", []) if out.output_type == "error"]

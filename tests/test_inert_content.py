@@ -2,7 +2,7 @@
 
 A tiny numpy-only assignment (the matrix's ``m_meta``: one answer cell, 3 points) is
 graded end to end by ``instructor.workflow.autograde`` (real ``nbgrader autograde``,
-sandbox and outside check), then its feedback pages and the class report are made. One
+sandbox and checks), then its feedback pages and the class report are made. One
 student answers correctly and, in the answer cell, displays a ``<script>``, an
 ``<img onerror=...>``, an ``<iframe>``, a ``javascript:`` link, ``Javascript(...)`` and
 markdown with a ``javascript:`` link, next to a PNG figure and printed text; a markdown

@@ -238,7 +238,7 @@ def test_tampering_where_only_the_kernel_checked_needs_review(tmp_path):
 
 
 def test_a_test_not_checked_outside_needs_review(tmp_path):
-    """Nothing kernel-only is silent: a test the outside check could not establish
+    """Nothing kernel-only is silent: a test the checks could not establish
     scores 0 until the instructor reviews it."""
     [output] = verdict_after(tmp_path, submission(), NOT_REPLAYED)
     assert output.output_type == "error" and output.ename == "NeedsReview"

@@ -29,9 +29,9 @@ def test_reduced_class_is_graded_in_parallel(data_dir):
     assert scores["correct"] == 3.0 and scores["stub"] == 0.0 and scores["partial"] < 3.0
     assert any(line.startswith("[  3/3]") for line in lines), lines
     # where the seconds went, read from the graded notebooks: grading starts no
-    # kernel, so the phases are the outside check's and nbgrader's
+    # kernel, so the phases are the checks' and nbgrader's
     phases = summary["phases"]["05_denoising_autoencoders"]
-    for phase in ("outside check start", "outside check (waited for)", "nbgrader and the rest"):
+    for phase in ("checks start", "checks (waited for)", "nbgrader and the rest"):
         assert phases.get(phase, 0) > 0, (phase, phases)
     for phase in ("kernel start", "setup cells", "test cells"):
         assert phase not in phases, (phase, phases)

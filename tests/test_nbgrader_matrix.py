@@ -432,7 +432,7 @@ except OSError as _err:
 
 
 #: A cell added after the tests: it marks every recorded call as one the records cannot
-#: hold, so that an outside check reading the kernel's records would give up. The outside
+#: hold, so that checks reading the kernel's records would give up. The
 #: check reads nothing the kernel writes now: the useless answer still scores 0.
 REWRITE_RECORDS = """\
 import glob, json
@@ -445,7 +445,7 @@ for _path in glob.glob(".grading-evidence/*/calls.jsonl"):
 # ------------------------------------------------------------------ fakes of the spec's structure
 #: No Keras at all (red team A1): classes named Model, Dense and Adam that report the
 #: spec's layers, kernels and loss, output zeros, report a falling loss, and cannot be
-#: saved, so the outside check has only their claims.
+#: saved, so the checks have only their claims.
 FAKE_MODELS = answer_cells.PRELUDE + answer_cells.DENSE + answer_cells.DENSE_BUILDER
 
 #: A real keras.Model subclass (red team A2b) holding built Dense layers of the spec's
@@ -594,7 +594,7 @@ CASES = {
     "s28_big_file": (big_file, 0, ["File too large"]),
     # a model with a class of its own, in a task that needs none: its code could tell the
     # probes from real use (a train_step that trains right only after set_weights), so
-    # the outside check does not ask it through a proxy; the instructor reviews it
+    # the checks do not ask it through a proxy; the instructor reviews it
     "s29_custom_layer_tamper": (custom_layer_tamper, 0, ["NeedsReview",
                                                          "a model with code of your own"]),
     "s75_tells_probes_from_use": (tells_probes_from_use, 0, ["NeedsReview",

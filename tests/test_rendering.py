@@ -464,9 +464,9 @@ def test_unit_the_notebook_keeps_the_graders_record_and_names_only():
 
     kept = notebook_metadata({
         "course_grading": {"isolation": "bubblewrap", "note": "<img src=x onerror=y>",
-                           "seconds": {"kernel start": 3.6, "outside check (waited for)": 1}},
+                           "seconds": {"kernel start": 3.6, "checks (waited for)": 1}},
         "kernelspec": {"name": "autoencoders-course", "display_name": "x<script>"},
         "title": "</title><script>alert(1)</script>", "widgets": {"state": {}}})
     assert kept == {"course_grading": {"isolation": "bubblewrap", "seconds": {
-        "kernel start": 3.6, "outside check (waited for)": 1}},
+        "kernel start": 3.6, "checks (waited for)": 1}},
         "kernelspec": {"name": "autoencoders-course"}}

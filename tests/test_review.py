@@ -105,7 +105,7 @@ SETUP = "import numpy as np\nimport keras\nfrom helpers.grading import model_che
 ])
 def test_a_patch_of_a_library_goes_to_review(source, patched):
     """The answer cells run again in the answer process, where a patch of Keras, NumPy or
-    the course reaches what the outside check asks (a proxied model's methods): review."""
+    the course reaches what the checks ask (a proxied model's methods): review."""
     found = review.tampering([source], PROTECTED, [SETUP])
     patches = [f for f in found if "patches " in f]
     assert patches and all(not f.kernel_only for f in patches), found

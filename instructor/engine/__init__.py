@@ -13,7 +13,7 @@ The processes of one graded notebook, and the files they run:
 
 - :mod:`.execute`: nbgrader's execute step: no kernel starts; each test cell's output is
   the judge's verdict, each answer cell's the answer process's;
-- :mod:`.judge`: the outside check (outside the student's process): the checking
+- :mod:`.judge`: the checks, outside the student's process: the checking
   process (:mod:`.checking`) runs each test cell against the answer process
   (:mod:`.answers`), which runs the student's answer cells on a ``helpers`` without the
   course's implementations (:mod:`.stripped`), TensorFlow loaded on first use

@@ -49,7 +49,7 @@ def _default(trait: str):
 
 
 class SafeExecute(released.FromRelease, NbGraderPreprocessor):
-    """nbgrader's execute step: the outside check's verdict is each test cell's output,
+    """nbgrader's execute step: the checks' verdict is each test cell's output,
     the answer process's output each answer cell's; every process in the sandbox, in one
     cgroup per submission. The limits' defaults are the settings' (helpers/settings.py)."""
 
@@ -83,11 +83,11 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     cell_source_limit_kb = Integer(_default("cell_source_limit_kb"), help="Largest source "
                                    "of one cell, KiB: a larger cell is not run and fails "
                                    "(CellTooLarge).").tag(config=True)
-    record_limit_mb = Float(_default("record_limit_mb"), help="What the outside check "
+    reply_limit_mb = Float(_default("reply_limit_mb"), help="What the checks "
                             "reads of one reply of the answer process (and what its files "
                             "unpack to), MiB: more, and the test fails unread "
                             "(RecordTooLarge).").tag(config=True)
-    verifier_timeout = Integer(600, help="Seconds the outside check of a notebook may take."
+    checks_timeout = Integer(600, help="Seconds the checks of a notebook may take."
                                ).tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the sandboxed processes "
                               "(empty: this process's)").tag(config=True)
@@ -170,18 +170,18 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             release = self.read_release(resources)  # None: no test can be checked
             judge = Judge(
                 nb.cells, release or released.NONE, self._box(),
-                dict(self.course_implementations), self.verifier_timeout, self.log,
-                int(self.record_limit_mb * limits.MIB),
+                dict(self.course_implementations), self.checks_timeout, self.log,
+                int(self.reply_limit_mb * limits.MIB),
                 None if self.own_class_tasks is None else list(self.own_class_tasks),
                 (self.timeout or 0, int(self.output_limit_mb * limits.MIB)))
             if judge.plan:
-                with timed(seconds, "outside check start"):
+                with timed(seconds, "checks start"):
                     judge.start()
             _not_run(nb.cells)
             nb.metadata["course_grading"] = {}  # the grader's own: never the student's
             meta = nb.metadata["course_grading"]  # (the node stores a copy of the dict)
             meta["isolation"] = self.isolation
-            with timed(seconds, "outside check (waited for)"):
+            with timed(seconds, "checks (waited for)"):
                 judge.decide(nb.cells)
             judge.answer_outputs(nb.cells)
             # what the grader saw happen to answer cells: notes read these, never a name
@@ -199,7 +199,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
 
 
 def _not_run(cells) -> None:
-    """Every code cell but the tests (the outside check's) and the answers (the answer
+    """Every code cell but the tests (the checks') and the answers (the answer
     process's) says it was not run."""
     for cell in cells:
         if cell.cell_type == "code":

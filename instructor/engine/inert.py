@@ -50,7 +50,7 @@ DROPPED = "[not shown: {types}: only text, clean HTML and PNG or JPEG images are
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 _WORD = re.compile(r"[\w.:+-]{1,100}")
-_KEY = re.compile(r"[\w .:+()/-]{1,100}")  # "outside check (waited for)"
+_KEY = re.compile(r"[\w .:+()/-]{1,100}")  # "checks (waited for)"
 _CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TIME = re.compile(r"[0-9T:.+Z-]{1,40}")
 _ATTACHMENT = re.compile(r"attachment:([^\s)\]\"'<>]+)")

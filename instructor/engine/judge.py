@@ -98,7 +98,7 @@ WITHHELD_MESSAGE = ("a hidden test failed; the message is withheld, as it did no
 WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, as it could "
                    "show the hidden tests' inputs]\n")
 #: Why a test cell has no verdict: the checking process gave none, or had nothing to ask.
-NOT_RUN = "the outside check did not run"
+NOT_RUN = "the checks did not run"
 NO_FUNCTION = "this test cell checks no graded function of the release"
 _ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
 
@@ -149,11 +149,11 @@ def stdout(text: str):
 
 
 class Judge:
-    """The outside check of one notebook: plan, the two processes, and verdicts."""
+    """The checks of one notebook: plan, the two processes, and verdicts."""
 
     def __init__(self, cells, release: Release, sandbox: roles.Box,
                  course_implementations: dict[str, str],
-                 timeout: int = 600, log=None, record_limit: int | None = None,
+                 timeout: int = 600, log=None, reply_limit: int | None = None,
                  own_class_tasks: list[str] | None = None,
                  cell_limits: tuple[int, int] = (0, VERDICTS_LIMIT)):
         self.release = release
@@ -162,7 +162,7 @@ class Judge:
         #: tasks whose models may be of the student's own class (None: all)
         self.own_class_tasks = own_class_tasks
         #: bytes the checking process reads of one reply of the answer process
-        self.record_limit = record_limit
+        self.reply_limit = reply_limit
         self.setup = list(release.setup)
         #: answer cell -> the grader's own outcomes on it (name, message): what it saw
         #: happen to the cell, never a name from the student's process
@@ -307,7 +307,7 @@ class Judge:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
-            log = f"the outside check took longer than {self.timeout} s"
+            log = f"the checks took longer than {self.timeout} s"
         if self.answers is not None and self.answers.poll() is None:
             self.answers.kill()
             self.answers.communicate()
@@ -319,7 +319,7 @@ class Judge:
         if isinstance(verdicts, dict):
             return verdicts
         if self.log:
-            self.log.error("the outside check failed:\n%s", log)
+            self.log.error("the checks failed:\n%s", log)
         message = (log or "").strip().splitlines()[-1:] or ["no verdicts"]
         return {grade_id: {"checked": True, "passed": False, "reason": None,
                            "error": f"{outcomes.CHECK_FAILED}: {message[0][:300]}"}
@@ -332,7 +332,7 @@ class Judge:
             return
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
         answers = self.release.answer_cells(cells)
-        job = {"record_limit": self.record_limit, "cells": [
+        job = {"reply_limit": self.reply_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, []),

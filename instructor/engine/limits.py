@@ -28,7 +28,7 @@ SAFE_EXECUTE = {
     "isolation": "COURSE_GRADING_ISOLATION",
     "cell_source_limit_kb": "COURSE_CELL_SOURCE_KB",
     "output_limit_mb": "COURSE_CELL_OUTPUT_MB",
-    "record_limit_mb": "COURSE_RECORD_MB",
+    "reply_limit_mb": "COURSE_RECORD_MB",
 }
 
 
@@ -39,7 +39,7 @@ def safe_execute(environ: Environ = None) -> dict[str, settings.Value]:
 
 # ------------------------------------------------------------------ bounded input
 # What a student sends reaches the grader's own processes (nbgrader, the autograde
-# workflow, the outside check), which are not sandboxed: each of these is checked for
+# workflow, the checks), which are not sandboxed: each of these is checked for
 # size before it is parsed, unpacked or kept.
 MIB = 2 ** 20
 

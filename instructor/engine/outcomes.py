@@ -4,7 +4,7 @@ Each outcome is the ``ename`` of an error output the grader writes, with where i
 read, its points, the note the instructor's summary gives it and the class report's
 flag. docs/grading.md's table of outcomes is :func:`markdown_table` (a test compares).
 
-Where: a **test** cell's outputs are all the grader's (the outside check's verdict: a
+Where: a **test** cell's outputs are all the grader's (the checks' verdict: a
 student's exception shows there as a built-in's name or ``Exception``), so a test
 outcome is read on test cells only; a **cell** outcome says what happened to a cell
 itself (its time, its output, its process): on a test cell, or on an answer cell, in

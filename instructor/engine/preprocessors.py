@@ -63,7 +63,7 @@ class OverwriteCellsFromRelease(released.FromRelease, OverwriteCells):
 
     nbgrader reads ``grade``, ``solution`` and the tags from the submission: a test cell
     marked ``grade: false`` would fail its checksum check on every regrade, one without
-    its ``task-*`` tag would escape the outside check. So first every cell gets the
+    its ``task-*`` tag would escape the checks. So first every cell gets the
     nbgrader metadata and grading tags of its released cell (:meth:`.Release.origin`),
     or none: a cell the student added is never graded, setup or a task's context."""
 

@@ -1,6 +1,6 @@
 """What nbgrader's own Autograde (Formgrader's button, ``nbgrader autograde``) says.
 
-It grades with the course's sandbox and outside check, but without what ``make
+It grades with the course's sandbox and checks, but without what ``make
 autograde`` adds around it (docs/jupyterhub.md, "Formgrader's Autograde and make
 autograde"): :class:`SayWhichGrader` says so in the log Formgrader shows, unless the
 course's own commands run nbgrader (:data:`RUN_BY_THE_COURSE`).
@@ -16,7 +16,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 RUN_BY_THE_COURSE = "NBGRADER_RUN_BY_THE_COURSE"
 
 MESSAGE = ("Graded by nbgrader's own Autograde (Formgrader's button or `nbgrader "
-           "autograde`): the course's sandbox and outside check ran, but not the canary, "
+           "autograde`): the course's sandbox and checks ran, but not the canary, "
            "the submission checks (GRADING_NOTES.txt) or the grading log. "
            "`make autograde` grades with them (docs/jupyterhub.md).")
 

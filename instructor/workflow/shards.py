@@ -127,7 +127,7 @@ def job_limits(per_shard: int, jobs: int, environ=None) -> dict[str, str]:
 #: A margin for the grader's own processes of a shard job (autograde, the check and
 #: nbgrader servers), which no submission's cap counts.
 GRADER_GB = 2
-#: Seconds a submission spends outside its notebook (copies, nbgrader, the outside check).
+#: Seconds a submission spends outside its notebook (copies, nbgrader, the checks).
 START_S = 60
 #: Seconds a shard job spends before its first submission (the gradebook, the release).
 SETUP_S = 600
