@@ -111,6 +111,52 @@ def test_a_library_loads_quietly_on_first_use_and_outside_the_cells_time(tmp_pat
     assert "hello" not in run.stderr and "warning" not in run.stderr
 
 
+THREADS = """
+import signal, sys, threading, time
+from instructor.engine import first_use
+first_use.LIBRARIES = ("slowlib",)
+first_use.install()
+import slowlib
+seen = []
+def touch():
+    try:
+        seen.append(slowlib.value)
+    except AttributeError as err:
+        seen.append(repr(err))
+signal.alarm(50)  # a cell's alarm
+first = threading.Thread(target=touch)
+first.start()
+time.sleep(0.2)  # the first thread is loading it
+touch()  # this one waits for the end of that load
+signal.alarm(0)  # the cell ends before the thread's load does
+first.join()
+print(seen, signal.getitimer(signal.ITIMER_REAL)[0])
+"""
+
+
+def test_threads_wait_for_a_load_and_a_thread_leaves_the_cells_alarm_alone(tmp_path):
+    (tmp_path / "slowlib").mkdir()
+    (tmp_path / "slowlib" / "__init__.py").write_text("import time\ntime.sleep(1)\nvalue = 1\n")
+    run = subprocess.run([sys.executable, "-c", THREADS], cwd=tmp_path, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert run.stdout.split() == ["[1,", "1]", "0.0"], run.stdout + run.stderr
+
+
+def test_matplotlib_asks_a_waiting_tensorflow_and_does_not_load_it(tmp_path):
+    check = textwrap.dedent("""
+        import sys
+        from instructor.engine import first_use
+        first_use.install()
+        import tensorflow
+        import matplotlib.pyplot as plt
+        plt.plot([1, 2, 3], [4, 5, 6])
+        print(type(sys.modules["tensorflow"]).__name__)
+    """)
+    run = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                         env={**os.environ, "MPLBACKEND": "Agg"})
+    assert run.stdout.strip() == "_Waiting", run.stderr
+
+
 @pytest.fixture()
 def waiting(monkeypatch):
     """A library ``fakelib`` imported and not loaded."""
@@ -131,9 +177,28 @@ def functions(source: str, **names) -> dict:
     ("def f(x):\n    import fakelib\n    return x\n", {"fakelib"}),  # imported inside
     ("def f(x):\n    def g():\n        return fl\n    return g\n", {"fakelib"}),  # nested
     ("def g(x):\n    return fl\n\ndef f(x):\n    return g(x)\n", {"fakelib"}),  # through g
+    ("def deco(g):\n    def inner(x):\n        return g(x)\n    return inner\n\n"
+     "@deco\ndef f(x):\n    return fl\n", {"fakelib"}),  # inside a decorator's closure
+    ("class B:\n    def make(self):\n        return fl\n\n"
+     "def f(x):\n    return B().make()\n", {"fakelib"}),  # a method of a class
+    ("import functools\ndef _f(k, x):\n    return fl\nf = functools.partial(_f, 3)\n",
+     {"fakelib"}),
     ("def f(x):\n    return np.sum(x)\n", set()),
     ("class F:\n    pass\n", set()),
+    ("def f(x):\n    return sum(x)\n", set()),  # a builtin: not in the namespace
 ])
 def test_what_an_answer_names_is_loaded_before_the_tests(waiting, source, found):
     namespace = functions(source, fl=waiting, np=types.SimpleNamespace())
+    if "class B" in source:
+        del namespace["f"]  # the class alone
     assert first_use.wanted([namespace]) == found
+
+
+def test_shared_code_objects_are_read_once_and_the_reading_is_bounded(waiting, monkeypatch):
+    code = functions("def f():\n    return fl\n")["f"].__code__
+    for _ in range(6):  # 30 ** 6 paths to the innermost code object
+        code = code.replace(co_consts=(code,) * 30)
+    assert first_use.wanted([{"g": types.FunctionType(code, {"fl": waiting})}]) == {"fakelib"}
+    monkeypatch.setattr(first_use, "MAX_LOOKED_AT", 3)
+    many = functions("def a():\n    pass\ndef b():\n    pass\ndef c():\n    pass\n")
+    assert first_use.wanted([many]) == {"fakelib"}  # past the bound: all of them

@@ -2,14 +2,16 @@
 
 A notebook's setup cell imports TensorFlow and Keras (``helpers.setup()``, ``import keras``),
 about 5 CPU-seconds and 650 MiB per process. In the answer process those imports bind a
-module that loads on first use (:class:`_Waiting`), so an answer in
-NumPy never pays for them. A library loads:
+module that loads on first use (:class:`_Waiting`), so an answer in NumPy does not pay for
+them. A library loads:
 
-- when code touches it (an answer cell that subclasses a Keras layer, a call that builds
-  a model), quietly (as ``helpers.quiet()``), with the cell's alarm paused: the library's
-  import is the grader's time, not the student's;
-- or once the answer cells have run, before any test calls them, if a function they
-  define names it (:func:`wanted`): a call's time limit then holds only the student's work.
+- once the answer cells have run, before any test calls them, if a function, class or
+  ``partial`` they define names it (:func:`wanted`): a call's time limit then holds only
+  the student's work;
+- else when code first touches it (an answer cell that subclasses a Keras layer; a
+  ``helpers`` function that uses Keras, inside a call), quietly (as ``helpers.quiet()``),
+  the cell's alarm paused (the library's import is the grader's time), after the
+  libraries before it, while other threads touching it wait, as for any import.
 
 Its generators are seeded when it loads, as ``helpers.setup()`` seeds them (:func:`setup`
 stands in for it here): Python's and NumPy's at the setup cell, TensorFlow's and Keras' at
@@ -19,16 +21,20 @@ the load, with Python's and NumPy's left where the notebook's code had brought t
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.machinery
-import importlib.util
 import random
 import signal
 import sys
+import threading
 import types
 
-#: The libraries loaded on first use (each with its submodules).
-LIBRARIES = ("tensorflow", "keras", "tf_keras", "tensorflow_probability")
+#: The libraries loaded on first use (each with its submodules), in the order
+#: ``helpers.setup()`` imports them; one loads those before it first, as there.
+LIBRARIES = ("tensorflow", "keras", "tensorflow_probability", "tf_keras")
+#: Objects :func:`wanted` looks at before it gives up and has every library loaded.
+MAX_LOOKED_AT = 100_000
 
 
 class _Finder:
@@ -36,13 +42,21 @@ class _Finder:
     that loads on first use (:class:`_Waiting`)."""
 
     def __init__(self):
+        #: held while a library loads (by one thread at a time), its thread and depth
+        self.lock = threading.RLock()
+        self.owner: int | None = None
         self.depth = 0
         #: the seed of ``helpers.setup()``, until the libraries are seeded with it
         self.seed: int | None = None
 
     def find_spec(self, name, path=None, target=None):
-        if name not in LIBRARIES:
+        top = name.partition(".")[0]
+        if top not in LIBRARIES or target is not None:  # a reload: as usual
             return None
+        if "." in name:  # loaded meanwhile by its package's code, which asking for the
+            # package's __path__ ran: not a second time (CPython looks before it asks)
+            return importlib.machinery.ModuleSpec(name, _Loaded()) if name in sys.modules \
+                else None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
             spec.loader = _Loader(spec.loader)
@@ -50,29 +64,36 @@ class _Finder:
 
     @contextlib.contextmanager
     def loading(self):
-        """While a library loads: quietly, the cell's alarm paused; then, once all of it
-        has loaded (Keras imports TensorFlow inside its own import), seeded, with Python's
-        and NumPy's generators as they were before (importing draws from them)."""
+        """While a library loads (this thread holds :attr:`lock`): quietly, the cell's
+        alarm paused (the main thread's; a thread's load outlives its cell); then, once
+        all of it has loaded (Keras imports TensorFlow inside its own import), seeded,
+        with Python's and NumPy's generators as they were before (importing draws)."""
         outermost = self.depth == 0
-        left = signal.alarm(0) if outermost else 0
+        main = threading.current_thread() is threading.main_thread()
+        left = signal.alarm(0) if outermost and main else 0
         kept = _generators() if outermost else None
         self.depth += 1
+        self.owner = threading.get_ident()
+        loaded = False
         try:
             with importlib.import_module("helpers").quiet():
                 yield
+            loaded = True
         finally:
             self.depth -= 1
-        if outermost:
-            try:
-                self.seed_loaded()
-                _generators(kept)
-            finally:
-                if left:
-                    signal.alarm(left)
+            if outermost:
+                self.owner = None
+                try:
+                    if loaded:
+                        self.seed_loaded()
+                finally:
+                    _generators(kept)
+                    if left:
+                        signal.alarm(left)
 
     def seed_loaded(self) -> None:
         """Seed the loaded libraries with :attr:`seed`, once, as ``keras.utils.
-        set_random_seed`` does, leaving Python's and NumPy's generators as they were."""
+        set_random_seed`` does."""
         seed, self.seed = self.seed, None
         if seed is None or not any(_loaded(sys.modules.get(name)) for name in LIBRARIES):
             self.seed = seed
@@ -80,10 +101,8 @@ class _Finder:
         import keras
         import tensorflow as tf
 
-        kept = _generators()
         keras.utils.set_random_seed(seed)
         tf.get_logger().setLevel("ERROR")
-        _generators(kept)
 
 
 def _generators(kept=None):
@@ -102,25 +121,56 @@ class _Waiting(types.ModuleType):
     sets are there (``__path__`` is not: a submodule's import asks for it), so importing
     the library again does not load it (CPython reads ``__spec__`` of a module already
     imported, which :class:`importlib.util.LazyLoader`'s modules answer by loading); any
-    other attribute does, in :meth:`_Finder.loading`."""
+    other attribute does."""
+
+    #: matplotlib asks a TensorFlow it finds imported whether a value is a tensor: before
+    #: TensorFlow's code has run, none is
+    is_tensor = staticmethod(lambda value: False)
 
     def __getattr__(self, name):
         _run(self)
         return getattr(self, name)
 
 
-def _run(module: _Waiting) -> None:
-    """Run a waiting library module's code, by its own loader."""
-    spec = module.__spec__
-    module.__class__ = types.ModuleType
-    if spec.submodule_search_locations is not None:
-        module.__path__ = spec.submodule_search_locations
-    try:
-        with FINDER.loading():
-            spec.loader.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(spec.name, None)  # as a failed import leaves it
-        raise
+class _Loading(types.ModuleType):
+    """A library's module while its code runs: in the thread that runs it, a name not
+    defined yet is missing, as in any module being imported; another thread waits."""
+
+    def __getattr__(self, name):
+        if FINDER.owner != threading.get_ident():
+            with FINDER.lock:
+                pass
+            return getattr(self, name)
+        raise AttributeError(f"partially initialized module {self.__name__!r} has no "
+                             f"attribute {name!r}")
+
+
+def _run(module: types.ModuleType) -> None:
+    """Run a waiting library module's code by its own loader (once, whichever thread),
+    after the libraries before it (Keras' code run inside TensorFlow's import, as it is
+    when TensorFlow is touched first, runs some of Keras' modules twice)."""
+    with FINDER.lock:
+        if type(module) is not _Waiting:  # another thread ran it meanwhile
+            return
+        spec = module.__spec__
+        for name in LIBRARIES[:LIBRARIES.index(spec.name)]:
+            with contextlib.suppress(ImportError):
+                before = importlib.import_module(name)
+                if type(before) is _Waiting:
+                    _run(before)
+        if type(module) is not _Waiting:  # their code ran it
+            return
+        module.__class__ = _Loading
+        if spec.submodule_search_locations is not None:
+            module.__path__ = spec.submodule_search_locations
+        try:
+            with FINDER.loading():
+                spec.loader.loader.exec_module(module)
+        except BaseException:
+            sys.modules.pop(spec.name, None)  # as a failed import leaves it
+            raise
+        finally:
+            module.__class__ = types.ModuleType
 
 
 class _Loader:
@@ -140,6 +190,16 @@ class _Loader:
         module.__class__ = _Waiting
 
 
+class _Loaded:
+    """The loader of a submodule already in ``sys.modules``: that module, run once."""
+
+    def create_module(self, spec):
+        return sys.modules[spec.name]
+
+    def exec_module(self, module) -> None:
+        pass
+
+
 FINDER = _Finder()
 
 
@@ -153,11 +213,7 @@ def install() -> None:
 
 def _loaded(module) -> bool:
     """Whether ``module`` is a module whose code has run (read without loading it)."""
-    return isinstance(module, types.ModuleType) and not isinstance(module, _Waiting)
-
-
-def _waiting(value) -> bool:
-    return isinstance(value, types.ModuleType) and not _loaded(value)
+    return isinstance(module, types.ModuleType) and type(module) not in (_Waiting, _Loading)
 
 
 def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True):
@@ -175,32 +231,68 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
     return session.SessionInfo(seed=seed, mode=session.current_mode())
 
 
+def _inside(obj) -> list:
+    """What a function, class, ``partial`` or method wrapper refers to, by exact types (a
+    student's object may claim any class)."""
+    kind = type(obj)
+    if kind is types.FunctionType:
+        return [obj.__code__, *(_contents(cell) for cell in obj.__closure__ or ())]
+    if kind is types.CodeType:
+        return list(obj.co_consts)
+    if kind is type:
+        return list(type.__dict__["__dict__"].__get__(obj).values())
+    if kind in (staticmethod, classmethod):
+        return [obj.__func__]
+    if kind is property:
+        return [obj.fget, obj.fset, obj.fdel]
+    if kind is functools.partial:
+        return [obj.func, *obj.args, *dict.values(obj.keywords)]
+    return []
+
+
+def _contents(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:  # empty
+        return None
+
+
 def wanted(namespaces) -> set[str]:
-    """The libraries, not loaded yet, that a function of ``namespaces`` (or one it names,
-    in turn) names: by a name bound to one, or by importing it."""
-    todo = [v for namespace in namespaces for v in dict.values(namespace)]
+    """The libraries, not loaded yet, that the functions, classes and ``partial`` objects
+    of ``namespaces`` (and what they refer to, in turn) name: by a name bound to one, or
+    by importing it. Only functions compiled from the notebook's cells are read, not a
+    library's (``helpers``, NumPy). Past :data:`MAX_LOOKED_AT` objects, every library."""
+    todo = [(v, None) for namespace in namespaces for v in dict.values(namespace)]
     seen: set[int] = set()
     found: set[str] = set()
-    while todo:  # by exact types: a student's object may claim any class
-        function = todo.pop()
-        if type(function) is not types.FunctionType or id(function) in seen:
+    while todo:
+        obj, names = todo.pop()
+        if id(obj) in seen:
             continue
-        seen.add(id(function))
-        codes = [function.__code__]
-        while codes:
-            code = codes.pop()
-            codes.extend(c for c in code.co_consts if type(c) is types.CodeType)
-            for name in code.co_names:
-                value = dict.get(function.__globals__, name)
+        seen.add(id(obj))
+        if len(seen) > MAX_LOOKED_AT:
+            found.update(LIBRARIES)
+            break
+        if type(obj) is types.FunctionType:
+            if not obj.__code__.co_filename.startswith("<"):
+                continue  # a library's: what it uses loads when used
+            names = obj.__globals__
+        elif type(obj) is types.CodeType and names is not None:
+            for name in obj.co_names:
+                value = dict.get(names, name)
                 found.update(n for n in LIBRARIES if n == name or (
-                    value is sys.modules.get(n) and _waiting(value)))
-                todo.append(value)
+                    type(value) is _Waiting and value is sys.modules.get(n)))
+                todo.append((value, None))
+        todo.extend((inner, names) for inner in _inside(obj))
     return {name for name in found if not _loaded(sys.modules.get(name))}
 
 
 def load(names) -> None:
-    """Load the libraries ``names`` now."""
-    for name in names:
-        module = importlib.import_module(name)
-        if _waiting(module):
-            _run(module)
+    """Load the libraries ``names`` now; one that fails to load fails when used."""
+    for name in sorted(names):
+        try:
+            module = importlib.import_module(name)
+            if type(module) is _Waiting:
+                _run(module)
+        except Exception:  # noqa: BLE001 - the answer's own use will say why
+            pass
