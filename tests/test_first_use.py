@@ -77,6 +77,14 @@ def test_loaded_on_first_use_the_libraries_draw_what_helpers_setup_makes_them_dr
     assert json.loads(runs[0]) == json.loads(runs[1])
 
 
+def with_slowlib(tmp_path, init: str, script: str) -> subprocess.CompletedProcess:
+    """``script`` run in a fresh Python where the package ``slowlib`` is ``init``."""
+    (tmp_path / "slowlib").mkdir()
+    (tmp_path / "slowlib" / "__init__.py").write_text(init)
+    return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+
+
 SLOW = """
 import signal, os, sys, warnings
 during = signal.getitimer(signal.ITIMER_REAL)[0]
@@ -88,8 +96,6 @@ value = 1
 
 
 def test_a_library_loads_quietly_on_first_use_and_outside_the_cells_time(tmp_path):
-    (tmp_path / "slowlib").mkdir()
-    (tmp_path / "slowlib" / "__init__.py").write_text(SLOW)
     check = textwrap.dedent("""
         import signal, sys
         from instructor.engine import first_use
@@ -105,8 +111,7 @@ def test_a_library_loads_quietly_on_first_use_and_outside_the_cells_time(tmp_pat
         assert signal.getitimer(signal.ITIMER_REAL)[0] > 40  # and set again after
         print("ok")
     """)
-    run = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    run = with_slowlib(tmp_path, SLOW, check)
     assert (run.returncode, run.stdout.strip()) == (0, "ok"), run.stderr
     assert "hello" not in run.stderr and "warning" not in run.stderr
 
@@ -135,10 +140,7 @@ print(seen, signal.getitimer(signal.ITIMER_REAL)[0])
 
 
 def test_threads_wait_for_a_load_and_a_thread_leaves_the_cells_alarm_alone(tmp_path):
-    (tmp_path / "slowlib").mkdir()
-    (tmp_path / "slowlib" / "__init__.py").write_text("import time\ntime.sleep(1)\nvalue = 1\n")
-    run = subprocess.run([sys.executable, "-c", THREADS], cwd=tmp_path, capture_output=True,
-                         text=True, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    run = with_slowlib(tmp_path, "import time\ntime.sleep(1)\nvalue = 1\n", THREADS)
     assert run.stdout.split() == ["[1,", "1]", "0.0"], run.stdout + run.stderr
 
 
