@@ -116,6 +116,26 @@ def test_a_library_loads_quietly_on_first_use_and_outside_the_cells_time(tmp_pat
     assert "hello" not in run.stderr and "warning" not in run.stderr
 
 
+def test_scikit_learn_is_absent_while_a_library_loads_and_importable_after(tmp_path):
+    """Keras imports scikit-learn only for ``keras.wrappers``, if installed: not during
+    the load; a student's ``import sklearn`` after it gets the real package."""
+    init = ("try:\n    import sklearn\nexcept ImportError:\n    sklearn = None\n"
+            "value = 1\n")
+    check = textwrap.dedent("""
+        import sys
+        from instructor.engine import first_use
+        first_use.LIBRARIES = ("slowlib",)
+        first_use.install()
+        import slowlib
+        assert slowlib.value == 1 and slowlib.sklearn is None
+        assert "sklearn" not in sys.modules
+        import sklearn.base
+        print(sklearn.base.BaseEstimator.__name__)
+    """)
+    run = with_slowlib(tmp_path, init, check)
+    assert (run.returncode, run.stdout.strip()) == (0, "BaseEstimator"), run.stderr
+
+
 THREADS = """
 import signal, sys, threading, time
 from instructor.engine import first_use

@@ -32,7 +32,7 @@ from instructor.engine import forking
 #: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
 SERVER = "INSTRUCTOR_CHECK_SERVER"
 #: What the server imports once (if installed): what the setup cells import and the
-#: checks; not matplotlib, which makes a temporary folder when imported here.
+#: checks; not matplotlib, which no check draws with.
 PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
            "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
            "helpers", "helpers.datasets", "helpers.grading.model_checks",

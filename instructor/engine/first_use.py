@@ -35,6 +35,10 @@ import types
 LIBRARIES = ("tensorflow", "keras", "tensorflow_probability", "tf_keras")
 #: Objects :func:`wanted` looks at before it gives up and has every library loaded.
 MAX_LOOKED_AT = 100_000
+#: Packages Keras imports only if installed, for what no answer here uses: not importable
+#: while the libraries load, as usual after. scikit-learn (for ``keras.wrappers``'
+#: estimators, which then say it is not installed) is a quarter of the load's time.
+ABSENT_WHILE_LOADING = ("sklearn",)
 
 
 class _Finder:
@@ -65,13 +69,16 @@ class _Finder:
     @contextlib.contextmanager
     def loading(self):
         """While a library loads (this thread holds :attr:`lock`): quietly, the cell's
-        alarm paused (the main thread's; a thread's load outlives its cell); then, once
-        all of it has loaded (Keras imports TensorFlow inside its own import), seeded,
-        with Python's and NumPy's generators as they were before (importing draws)."""
+        alarm paused (the main thread's; a thread's load outlives its cell), without
+        :data:`ABSENT_WHILE_LOADING`; then, once all of it has loaded (Keras imports
+        TensorFlow inside its own import), seeded, with Python's and NumPy's generators as
+        they were before (importing draws)."""
         outermost = self.depth == 0
         main = threading.current_thread() is threading.main_thread()
         left = signal.alarm(0) if outermost and main else 0
         kept = _generators() if outermost else None
+        absent = [n for n in ABSENT_WHILE_LOADING if n not in sys.modules] if outermost else []
+        sys.modules.update(dict.fromkeys(absent))  # None: "import sklearn" raises ImportError
         self.depth += 1
         self.owner = threading.get_ident()
         loaded = False
@@ -83,6 +90,9 @@ class _Finder:
             self.depth -= 1
             if outermost:
                 self.owner = None
+                for name in absent:
+                    if name in sys.modules and sys.modules[name] is None:
+                        del sys.modules[name]
                 try:
                     if loaded:
                         self.seed_loaded()
