@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from instructor.engine import untrusted
+from instructor.engine import protocol, untrusted
 
 
 @pytest.fixture
@@ -44,16 +44,21 @@ def test_remove_takes_the_link_never_what_it_names(planted):
     assert sorted(os.listdir(box / "own")) == []
 
 
-def test_a_descriptor_reads_the_file_it_opened_whatever_its_name_now_names(planted, tmp_path):
+def test_verdicts_are_read_through_the_descriptor_whatever_the_name_now_names(planted):
+    """As the judge reads the checking process's verdicts: one frame, from the file the
+    grader opened, never by its name."""
     box, outside = planted
     path = box / "own" / "out.json"
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        os.write(fd, b'{"verdict": 1}')
+        protocol.write_frame(fd, {"verdict": 1})
         path.unlink()
         os.symlink(outside / "precious", path)   # the name now names the machine's file
-        assert untrusted.read_descriptor(fd, 1 << 20) == b'{"verdict": 1}'
-        assert untrusted.read_descriptor(fd, 4) == b'{"ve'
+        os.lseek(fd, 0, os.SEEK_SET)
+        assert protocol.read_frame(fd, 1 << 20) == {"verdict": 1}
+        os.lseek(fd, 0, os.SEEK_SET)
+        with pytest.raises(protocol.FrameTooLarge):
+            protocol.read_frame(fd, 4)
     finally:
         os.close(fd)
 

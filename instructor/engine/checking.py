@@ -29,6 +29,7 @@ import os
 import sys
 import traceback
 
+from instructor.engine import protocol
 from instructor.engine.answers import error_message
 
 #: What a test cell's printed output keeps (characters): it becomes the cell's output.
@@ -129,8 +130,8 @@ def main() -> None:
     except Exception:  # noqa: BLE001 - the grader treats a missing file as a failure
         traceback.print_exc()
         raise SystemExit(1) from None
-    with os.fdopen(out, "w") as verdicts_file:  # cut short, it is not JSON: no verdicts
-        verdicts_file.write(json.dumps(verdicts))
+    protocol.write_frame(out, verdicts)  # cut short, it is no frame: no verdicts
+    os.close(out)
 
 
 if __name__ == "__main__":

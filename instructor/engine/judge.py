@@ -37,7 +37,6 @@ from instructor.engine import (
     roles,
     secret,
     stripped,
-    untrusted,
 )
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
@@ -311,10 +310,11 @@ class Judge:
         if self.answers is not None and self.answers.poll() is None:
             self.answers.kill()
             self.answers.communicate()
-        try:
-            verdicts = protocol.clean(json.loads(
-                untrusted.read_descriptor(self.verdicts_fd, VERDICTS_LIMIT)))
-        except (OSError, ValueError):  # none, or cut short
+        try:  # through the descriptor opened for it, whatever its name names now
+            os.lseek(self.verdicts_fd, 0, os.SEEK_SET)
+            verdicts = protocol.clean(protocol.read_frame(
+                self.verdicts_fd, VERDICTS_LIMIT, protocol.MAX_JSON_VALUES))
+        except (OSError, ValueError, EOFError, RecursionError):  # none, cut short, too large
             verdicts = None
         if isinstance(verdicts, dict):
             return verdicts

@@ -11,7 +11,9 @@ parsed in memory bounded by the reader's limits, never whole whatever its size:
 - the answer cells' report, from the answer process to the grader, as the cells run
   (:class:`Report`): ``{"cell": i}`` when cell ``i`` starts, ``{"cell": i, "output":
   ...}`` for each of its outputs (a stream's each write), ``{"cell": i, "end": true}``,
-  and ``{"done": true}`` when every answer cell has run.
+  and ``{"done": true}`` when every answer cell has run;
+- the checking process's verdicts, one frame in a file the grader made and reads through
+  the descriptor it opened (:mod:`instructor.engine.judge`).
 
 Runs in the answer process too, as :mod:`instructor.engine.answers`' neighbour script:
 the standard library only.

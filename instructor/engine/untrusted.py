@@ -48,13 +48,3 @@ def remove(base: str | os.PathLike, relative: str) -> bool:
     finally:
         os.close(fd)
 
-
-def read_descriptor(fd: int, limit: int) -> bytes:
-    """At most ``limit`` bytes of the file open at ``fd``, from its start: the file the
-    grader opened, whatever its name now names."""
-    os.lseek(fd, 0, os.SEEK_SET)
-    chunks, left = [], limit
-    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
