@@ -19,7 +19,8 @@ The processes of one graded notebook, and the files they run:
   course's implementations (:mod:`.stripped`), TensorFlow loaded on first use
   (:mod:`.first_use`), and reports their outputs; between them,
   requests and proxies (:mod:`.remote`), replies as data (:mod:`.wire`), every message
-  framed and read within bounds (:mod:`.protocol`, the answer cells' report too);
+  framed and read within bounds (:mod:`.protocol`, the answer cells' report and the
+  verdicts too);
   :mod:`.review` finds what in student code can change how tests run;
 - :mod:`.check_server`: checking processes forked with the setup imported, through
   :mod:`.forking` (shared with :mod:`instructor.workflow.nbgrader_server`);
