@@ -254,3 +254,31 @@ def test_the_grading_user_alone_passes_through_the_graders_folders(tmp_path):
         assert not sandbox.reachable(str(run / "gradebook.db"), other)
     finally:
         shutil.rmtree(run)
+
+
+def test_the_font_lists_are_copied_never_through_a_link(tmp_path, monkeypatch):
+    """A folder a kernel ran in may hold links where the copies go: the grader (root)
+    then makes, writes and hands over nothing outside it."""
+    cache, empty, theirs = tmp_path / "graders-cache", tmp_path / "empty", tmp_path / "theirs"
+    for folder in (cache, empty, theirs / "matplotlib"):
+        folder.mkdir(parents=True)
+    (cache / "fontlist-v390.json").write_text("{}")
+    monkeypatch.setenv("MPLCONFIGDIR", str(cache))
+    box = roles.Box(isolation="limits-only")
+
+    def launched(name: str, plant) -> Path:
+        cwd = tmp_path / name
+        (cwd / ".tmp").parent.mkdir()
+        plant(cwd / ".tmp")
+        env = roles.launch(roles.KERNEL, ["true"], str(cwd), box)[1]
+        return Path(env["MPLCONFIGDIR"])
+
+    config = launched("fresh", lambda tmp: None)
+    assert (config / "fontlist-v390.json").read_text() == "{}"
+    launched("whole", lambda tmp: tmp.symlink_to(empty))
+    launched("folder", lambda tmp: (tmp.mkdir(), (tmp / "matplotlib").symlink_to(
+        theirs / "matplotlib")))
+    launched("file", lambda tmp: ((tmp / "matplotlib").mkdir(parents=True), (
+        tmp / "matplotlib" / "fontlist-v390.json").symlink_to(theirs / "f")))
+    assert list(empty.iterdir()) == [] and list(theirs.rglob("*")) == [theirs / "matplotlib"]
+    assert os.stat(theirs / "matplotlib").st_uid == os.getuid()

@@ -135,27 +135,39 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
 
 
 def _copy_font_lists(folder: str) -> None:
-    """The grader's matplotlib font lists, copied into ``folder``'s ``matplotlib``: a
-    sandbox's matplotlib would otherwise list and read every font again (about 0.2 s a
-    process), its cache where the grader's is (not writable there) being replaced by a
-    temporary folder. A list whose fonts the sandbox does not see is made again there."""
+    """The grader's matplotlib font lists, copied into ``folder``'s ``matplotlib`` (given
+    to the grading user): a sandbox's matplotlib would otherwise list and read every font
+    again (about 0.2 s a process), its cache where the grader's is (not writable there)
+    being replaced by a temporary folder. A list whose fonts the sandbox does not see is
+    made again there. Nothing is touched through a link (a kernel restarted in its folder
+    may have left one)."""
     cache = os.environ.get("MPLCONFIGDIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
     found = glob.glob(os.path.join(glob.escape(cache), "fontlist-v*.json"))
     if not found:
         return
-    with contextlib.suppress(FileExistsError):
-        os.mkdir(os.path.join(folder, "matplotlib"))
+    user = sandbox.grading_user()
     try:
-        fd = untrusted.open_folder(folder, "matplotlib")  # made here, or a sandbox's
+        parent = untrusted.open_folder(folder, "")
     except OSError:
         return
     try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir("matplotlib", 0o755, dir_fd=parent)
+        fd = os.open("matplotlib", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     dir_fd=parent)
+    except OSError:
+        return
+    finally:
+        os.close(parent)
+    try:
+        if user:
+            os.fchown(fd, *user)
         for path in found:
             with contextlib.suppress(OSError), open(path, "rb") as source:
                 out = os.open(os.path.basename(path), os.O_WRONLY | os.O_CREAT | os.O_EXCL
                               | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd)
-                if user := sandbox.grading_user():
+                if user:
                     os.fchown(out, *user)
                 with os.fdopen(out, "wb") as target:
                     target.write(source.read(limits.MIB))
@@ -173,7 +185,7 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     the instructor's explicit choice where bwrap cannot run; student code then sees the
     machine); as the grading user when run by root under bubblewrap."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
-    for folder in (cwd, os.path.join(cwd, ".tmp"), os.path.join(cwd, ".tmp", "matplotlib")):
+    for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
     mine, moved = role.submission, places(box, cwd)
     user = sandbox.grading_user() if box.isolation == "bubblewrap" else None
