@@ -15,12 +15,12 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 
 - autograding starts no kernel: each process that runs a student's code runs in a
   sandbox (caps, file and network allow-lists, its own PID and mount namespaces, an
-  environment allow-list) with a per-cell timeout, a crash costs its own cells, and
-  deleted graded cells are restored (``instructor.engine.execute``,
-  ``instructor.engine.preprocessors``);
+  environment allow-list) with a per-cell timeout, and a crash costs its own cells
+  (``instructor.engine.execute``);
 - which cells are tests, of which task, with how many points, comes from the release:
   every cell's nbgrader metadata and ``task-*`` / ``grade-setup`` tags are restored from
-  it (``OverwriteCellsFromRelease``), never read from the submission;
+  it, never read from the submission, and deleted graded cells are put back, in one
+  static pass (``RepairSubmission``, in ``instructor.engine.repair``);
 - no test cell runs where the student's code runs: each runs in a checking process,
   the graded functions answered by the student's answer cells in another, and its
   verdict and what it printed become its output; the student's own code is read for
@@ -49,12 +49,12 @@ from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearMarkScheme,
     ClearOutput,
-    DeduplicateIds,
     GetGrades,
     IgnorePattern,
     IncludeHeaderFooter,
     LimitOutput,
     LockCells,
+    OverwriteCells,
     OverwriteKernelspec,
     SaveAutoGrades,
 )
@@ -63,12 +63,8 @@ from helpers import settings
 from instructor.engine import limits
 from instructor.engine.execute import SafeExecute
 from instructor.engine.inert import InertContent
-from instructor.engine.preprocessors import (
-    GradingNotesInFeedback,
-    HideHiddenTests,
-    OverwriteCellsFromRelease,
-    RestoreMissingCells,
-)
+from instructor.engine.preprocessors import GradingNotesInFeedback, HideHiddenTests
+from instructor.engine.repair import RepairSubmission
 from instructor.workflow.feedback import FeedbackExporter
 from instructor.workflow.formgrader import SayWhichGrader
 
@@ -145,14 +141,17 @@ c.SafeExecute.readable_paths = limits.readable_paths()
 c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE")
                                        or ROOT / ".grader-secret")
 
+# The one static pass (ours) reads the submission first: cells over the cap refused,
+# grading metadata and tags from the release, deleted graded cells put back, a note per
+# repair; of a copied grade_id one cell keeps it, so nbgrader's DeduplicateIds is not run.
 c.Autograde.sanitize_preprocessors = [
+    RepairSubmission,
     ClearOutput,
-    DeduplicateIds,
     OverwriteKernelspec,
-    RestoreMissingCells,        # ours: put back graded cells a student deleted
-    OverwriteCellsFromRelease,  # ours: OverwriteCells + metadata and tags from the release
+    OverwriteCells,
     CheckCellMetadata,
 ]
+c.RepairSubmission.cell_source_limit_kb = settings.integer("COURSE_CELL_SOURCE_KB")
 c.Autograde.autograde_preprocessors = [
     SafeExecute,                # ours: no kernel; the tests and answers run outside, sandboxed
     IgnorePattern,
@@ -161,7 +160,6 @@ c.Autograde.autograde_preprocessors = [
     SaveAutoGrades,
     InertContent,               # ours: stored without anything a browser would run
     AssignLatePenalties,
-    CheckCellMetadata,
     SayWhichGrader,             # ours: Formgrader's button says what it leaves out
 ]
 

@@ -19,6 +19,7 @@ from instructor.engine import limits, outcomes, protocol, wire
 from instructor.engine.judge import verdict_outputs
 from instructor.engine.outcomes import OUTCOMES
 from instructor.engine.release import Release
+from instructor.engine.repair import RepairSubmission, repaired
 from instructor.workflow.preview import SandboxedRun
 from instructor.workflow.submission import check_submission
 
@@ -70,13 +71,14 @@ def test_a_notebook_of_millions_of_json_values_is_set_aside_unparsed(tmp_path):
 
 
 def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
-    release = Release.of(_release())
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n_data = '" + "x" * 200_000 + "'\n"
-    path = _submit(tmp_path, nb)
-    notes = check_submission(tmp_path, "hw", release, {"COURSE_CELL_SOURCE_KB": "64"})
+    nbformat.write(_release(), tmp_path / "release.ipynb")
+    nb, _ = RepairSubmission(release_notebook=str(tmp_path / "release.ipynb"),
+                             cell_source_limit_kb=64).preprocess(nb, {})
+    notes = repaired(nb)
     assert any("over the grader's limit of 64 KiB for one cell" in n for n in notes), notes
-    source = nbformat.read(path, as_version=4).cells[0].source
+    source = nb.cells[0].source
     assert len(source) < 1000 and "_data" not in source
     namespace: dict = {}
     with pytest.raises(Exception) as raised:

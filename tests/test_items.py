@@ -51,11 +51,8 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
     from instructor.engine.cells import nbgrader_meta
     from instructor.engine.outcomes import OUTCOMES
     from instructor.engine.release import Release
-    from instructor.workflow.submission import (
-        check_submission,
-        notes_from_graded,
-        repair_metadata,
-    )
+    from instructor.engine.repair import repair_metadata
+    from instructor.workflow.submission import check_submission, notes_from_graded
 
     a = "02_stacked_autoencoders"
     release = nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4)

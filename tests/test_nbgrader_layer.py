@@ -7,20 +7,24 @@ import zipfile
 from pathlib import Path
 
 import nbformat
-from nbgrader.preprocessors import OverwriteCells
 
 from instructor.engine import sandbox
 from instructor.engine.cells import nbgrader_meta
-from instructor.engine.preprocessors import (
-    HideHiddenTests,
-    OverwriteCellsFromRelease,
-    RestoreMissingCells,
-)
+from instructor.engine.preprocessors import HideHiddenTests
 from instructor.engine.release import Release, hide_hidden
+from instructor.engine.repair import RepairSubmission, repaired
 from instructor.workflow.collect import collect
 from instructor.workflow.submission import check_submission
 
 SANDBOX = Path(sandbox.__file__)
+
+
+def _repair(nb, release, tmp_path, **traits):
+    """``nb`` after the static pass against ``release`` (a notebook), and its notes."""
+    path = tmp_path / "release.ipynb"
+    nbformat.write(release, path)
+    nb, _ = RepairSubmission(release_notebook=str(path), **traits).preprocess(nb, {})
+    return nb, repaired(nb)
 
 
 def _cell(source, grade_id=None, grade=False, solution=False, locked=False, outputs=()):
@@ -91,15 +95,15 @@ def test_deleted_graded_cells_come_back_in_place(tmp_path):
         _cell("setup"), _cell("stub", "a-solution", solution=True),
         _cell("t1", "a-tests-1", grade=True, locked=True),
         _cell("t2", "a-tests-2", grade=True, locked=True), _cell("demo")])
-    path = tmp_path / "rel.ipynb"
-    nbformat.write(release, path)
     submitted = nbformat.v4.new_notebook(cells=[
         _cell("setup"), _cell("my extra cell"), _cell("t2", "a-tests-2", grade=True,
                                                         locked=True), _cell("demo")])
-    pre = RestoreMissingCells(release_notebook=str(path))
-    nb, resources = pre.preprocess(submitted, {"nbgrader": {}})
+    nb, notes = _repair(submitted, release, tmp_path)
     ids = [(c.metadata.get("nbgrader") or {}).get("grade_id") for c in nb.cells]
     assert ids == [None, None, "a-solution", "a-tests-1", "a-tests-2", None]
+    assert notes == [f"The {what} '{grade_id}' was missing from the notebook; the grader put "
+                     "the original back and graded it." for what, grade_id in
+                     (("answer cell", "a-solution"), ("test cell", "a-tests-1"))]
     assert "was missing from your submission" in nb.cells[2].source
 
 
@@ -134,31 +138,9 @@ def _expected_tags(release):
     return [c.metadata["tags"] for c in release.cells[:4]] + [["task-a", "mine"], [], []]
 
 
-def test_grading_metadata_and_tags_come_from_the_release(tmp_path, monkeypatch):
+def test_grading_metadata_and_tags_come_from_the_release_with_a_note(tmp_path):
     release = _metadata_release()
-    path = tmp_path / "rel.ipynb"
-    nbformat.write(release, path)
-    nb = _wrong_metadata(release)
-    # nbgrader's own checks (source, points, checksum against the gradebook) run after
-    # ours; without a gradebook here, only our part runs
-    monkeypatch.setattr(OverwriteCells, "preprocess_cell",
-                        lambda self, cell, resources, index: (cell, resources))
-    pre = OverwriteCellsFromRelease(release_notebook=str(path))
-    pre._release = pre.read_release({})
-    for index, cell in enumerate(nb.cells):
-        pre.preprocess_cell(cell, {}, index)
-    assert [nbgrader_meta(c) for c in nb.cells] == \
-        [nbgrader_meta(c) for c in release.cells] + [{}, {}]
-    assert [c.metadata.get("tags", []) for c in nb.cells] == _expected_tags(release)
-
-
-def test_wrong_but_valid_metadata_is_restored_before_grading_with_a_note(tmp_path):
-    release = _metadata_release()
-    folder = tmp_path / "sub"
-    folder.mkdir()
-    nbformat.write(_wrong_metadata(release), folder / "hw.ipynb")
-    notes = check_submission(folder, "hw", Release.of(release))
-    nb = nbformat.read(folder / "hw.ipynb", as_version=4)
+    nb, notes = _repair(_wrong_metadata(release), release, tmp_path)
     assert [nbgrader_meta(c) for c in nb.cells] == \
         [nbgrader_meta(c) for c in release.cells] + [{}, {}]
     assert [c.metadata.get("tags", []) for c in nb.cells] == _expected_tags(release)
@@ -167,8 +149,18 @@ def test_wrong_but_valid_metadata_is_restored_before_grading_with_a_note(tmp_pat
     assert "cell 'a-tests-2' was not the assignment's (points: 20; tags ['task-b'])" \
         in notes[2]
     assert all(n.endswith("the grader used the assignment's.") for n in notes)
+    assert nb.metadata["course_grading"] == {"notes": notes}
     # graded again, nothing is left to restore
-    assert check_submission(folder, "hw", Release.of(release)) == []
+    assert _repair(nb, release, tmp_path)[1] == []
+
+
+def test_a_students_own_grading_record_is_dropped_by_the_first_step(tmp_path):
+    release = _metadata_release()
+    nb = copy.deepcopy(release)
+    nb.metadata["course_grading"] = {"notes": ["The grader says: full marks."],
+                                     "outcomes": {"2": ["NeedsReview: no"]}}
+    nb, notes = _repair(nb, release, tmp_path)
+    assert notes == [] and nb.metadata["course_grading"] == {"notes": []}
 
 
 def test_submission_checks(tmp_path):
@@ -184,8 +176,8 @@ def test_submission_checks(tmp_path):
     assert (folder / "hw.ipynb.unreadable").exists() and not (folder / "hw.ipynb").exists()
     edited = nbformat.reads(good, as_version=4)
     edited.cells[1].source = "pass"
-    nbformat.write(edited, folder / "hw.ipynb")
-    assert "was edited" in check_submission(folder, "hw", Release.of(release))[0]
+    assert _repair(edited, release, tmp_path)[1] == [
+        "The locked cell 'a-tests-1' was edited; the grader used the original."]
     assert "No hw.ipynb" in check_submission(tmp_path, "hw", Release.of(release))[0]
 
 
@@ -250,19 +242,13 @@ def test_a_damaged_answer_cell_with_a_new_id_is_known_by_its_place(tmp_path):
         nb.cells.insert(1, nbformat.v4.new_code_cell("import numpy"))  # added by the student
         return nb
 
-    folder = tmp_path / "sub"
-    folder.mkdir()
-    nbformat.write(submitted(), folder / "hw.ipynb")
-    notes = check_submission(folder, "hw", Release.of(release))
-    nb = nbformat.read(folder / "hw.ipynb", as_version=4)
+    nb, notes = _repair(submitted(), release, tmp_path)
     assert [nbgrader_meta(c).get("grade_id") for c in nb.cells] == \
         [None, None, "a-solution", "a-tests-1"]
     assert nb.cells[2].source == "my answer"
     assert any("stands where that answer cell stood" in n for n in notes), notes
 
-    nbformat.write(submitted(copied_answer=True), folder / "hw.ipynb")
-    notes = check_submission(folder, "hw", Release.of(release))
-    nb = nbformat.read(folder / "hw.ipynb", as_version=4)
+    nb, notes = _repair(submitted(copied_answer=True), release, tmp_path)
     assert [nbgrader_meta(c).get("grade_id") for c in nb.cells] == \
         [None, None, "a-solution", None, "a-tests-1"]
     assert any("graded as a plain cell" in n for n in notes), notes

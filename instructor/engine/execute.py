@@ -23,6 +23,7 @@ from instructor.engine import cgroups, limits, roles, secret
 from instructor.engine import release as released
 from instructor.engine.cells import is_setup
 from instructor.engine.judge import Judge, stdout
+from instructor.engine.repair import repaired
 
 
 @contextlib.contextmanager
@@ -80,9 +81,6 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     output_limit_mb = Float(_default("output_limit_mb"), help="Output one answer cell may "
                             "keep, MiB: past it, the rest is dropped and the cell fails "
                             "(OutputTooLarge).").tag(config=True)
-    cell_source_limit_kb = Integer(_default("cell_source_limit_kb"), help="Largest source "
-                                   "of one cell, KiB: a larger cell is not run and fails "
-                                   "(CellTooLarge).").tag(config=True)
     reply_limit_mb = Float(_default("reply_limit_mb"), help="What the checks "
                             "reads of one reply of the answer process (and what its files "
                             "unpack to), MiB: more, and the test fails unread "
@@ -160,9 +158,6 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         source_dir = resources.get("metadata", {}).get("path") or os.getcwd()
         self._set_hidden_key(resources, source_dir)
-        # before anything parses the student's code (the review)
-        for note in limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb):
-            self.log.warning("%s", note)
         seconds: dict[str, float] = {}
         judge = None
         try:
@@ -178,7 +173,8 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
                 with timed(seconds, "checks start"):
                     judge.start()
             _not_run(nb.cells)
-            nb.metadata["course_grading"] = {}  # the grader's own: never the student's
+            # the grader's own: the static pass's notes, never the student's metadata
+            nb.metadata["course_grading"] = {"notes": repaired(nb)}
             meta = nb.metadata["course_grading"]  # (the node stores a copy of the dict)
             meta["isolation"] = self.isolation
             with timed(seconds, "checks (waited for)"):

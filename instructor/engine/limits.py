@@ -26,7 +26,6 @@ SAFE_EXECUTE = {
     "group_memory_gb": "COURSE_SUBMISSION_MEMORY_GB",
     "disk_limit_mb": "COURSE_KERNEL_DISK_MB",
     "isolation": "COURSE_GRADING_ISOLATION",
-    "cell_source_limit_kb": "COURSE_CELL_SOURCE_KB",
     "output_limit_mb": "COURSE_CELL_OUTPUT_MB",
     "reply_limit_mb": "COURSE_RECORD_MB",
 }

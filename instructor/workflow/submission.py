@@ -7,7 +7,6 @@ answer key and stub alike.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -22,10 +21,11 @@ import nbformat
 from helpers import settings
 from instructor.engine import check_server, limits, outcomes, protocol
 from instructor.engine import release as released
-from instructor.engine.cells import is_test_cell, nbgrader_meta, restore_from_release
+from instructor.engine.cells import is_test_cell, nbgrader_meta
 from instructor.engine.judge import OWN_CODE_NOTE
 from instructor.engine.notes import read_notes, write_notes
 from instructor.engine.release import Release
+from instructor.engine.repair import repaired
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import read_submission
 from instructor.workflow.nbgrader_cli import nbgrader
@@ -77,7 +77,10 @@ def _rebuild(data: dict, release: Release) -> nbformat.NotebookNode:
 
 def check_submission(folder: Path, assignment: str, release: Release,
                      environ: dict | None = None) -> list[str]:
-    """Check (and if needed repair or set aside) a submitted notebook; notes for the student.
+    """Check a submitted notebook before nbgrader parses it: set aside, or rebuilt if
+    damaged; notes for the student. Its cells and metadata are repaired in nbgrader's run
+    (:class:`instructor.engine.repair.RepairSubmission`, which plain ``nbgrader
+    autograde`` runs too).
 
     Sizes are checked before anything is parsed, with the settings in ``environ`` over
     this process's environment (docs/grading.md, "Bounded input")."""
@@ -105,8 +108,6 @@ def check_submission(folder: Path, assignment: str, release: Release,
                 "(File > Download) and resubmit."]
     notes = []
     if isinstance(data.get("cells"), list):
-        notes += limits.refuse_large_sources(
-            data["cells"], settings.integer("COURSE_CELL_SOURCE_KB", env))
         notes += limits.drop_large_outputs(
             data["cells"], settings.number("COURSE_CELL_OUTPUT_MB", env))
     try:
@@ -121,122 +122,7 @@ def check_submission(folder: Path, assignment: str, release: Release,
                     "0. Download it again from Jupyter and resubmit."]
         notes.append(f"{path.name} was damaged ({type(err).__name__}); the grader rebuilt it "
                      "from its cells' code and graded that.")
-
-    notes += repair_metadata(nb, release)
     nbformat.write(nb, path)
-
-    submitted = released.by_grade_id(nb.cells)
-    for grade_id, cell in release.graded.items():
-        meta = nbgrader_meta(cell)
-        if grade_id not in submitted:
-            what = "answer cell" if meta.get("solution") else "test cell" \
-                if meta.get("grade") else "cell"
-            notes.append(f"The {what} '{grade_id}' was missing from the notebook; the grader "
-                         "put the original back and graded it.")
-        elif meta.get("locked") and submitted[grade_id].source.strip() != cell.source.strip():
-            notes.append(f"The locked cell '{grade_id}' was edited; the grader used the "
-                         "original.")
-    return notes
-
-
-def _well_formed(meta) -> bool:
-    """Whether a cell's nbgrader metadata is what nbgrader can read."""
-    if not isinstance(meta, dict) or not isinstance(meta.get("grade_id"), str) \
-            or not meta["grade_id"]:
-        return False
-    if any(not isinstance(meta.get(key, False), bool)
-           for key in ("grade", "solution", "locked", "task")):
-        return False
-    points = meta.get("points")
-    return not (meta.get("grade") or meta.get("task")) or (
-        isinstance(points, int | float) and not isinstance(points, bool) and not points < 0)
-
-
-def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Give every cell nbgrader metadata that nbgrader can read; notes on what changed.
-
-    Damaged metadata is restored from the released cell that the cell's id, source or
-    place identifies, else dropped (``RestoreMissingCells`` then puts a deleted graded
-    cell back). Of cells sharing a grade_id (a copied cell), the one the release
-    identifies keeps it; the others run as plain cells.
-    """
-    graded = release.graded.values()
-    by_cell_id = {c.get("id"): c for c in graded if c.get("id")}
-    by_source = {c.source.strip(): c for c in graded}
-    notes, seen = [], {}
-    for position, cell in enumerate(nb.cells):
-        metadata = cell.get("metadata")
-        if not isinstance(metadata, dict):
-            cell["metadata"] = metadata = nbformat.NotebookNode()
-        if "nbgrader" not in metadata:
-            continue
-        meta = metadata["nbgrader"]
-        if not _well_formed(meta):
-            origin = by_cell_id.get(cell.get("id")) or by_source.get(cell.source.strip())
-            placed = origin is None and _answer_cell_in_place(nb, position, release)
-            origin = origin or placed
-            if origin is not None:
-                metadata["nbgrader"] = copy.deepcopy(origin.metadata["nbgrader"])
-                notes.append(f"The grading metadata of cell '{metadata['nbgrader']['grade_id']}' "
-                             "was damaged; the grader restored it from the assignment"
-                             + (" (the cell stands where that answer cell stood, and no "
-                                "other cell has its grade_id)." if placed else "."))
-            else:
-                del metadata["nbgrader"]
-                notes.append(f"Cell {position + 1} had damaged grading metadata that matches no "
-                             "cell of the assignment; it was graded as a plain cell.")
-                continue
-        grade_id = metadata["nbgrader"]["grade_id"]
-        seen.setdefault(grade_id, []).append(cell)
-    for grade_id, cells in seen.items():
-        if len(cells) < 2:
-            continue
-        origin = release.graded.get(grade_id)
-        keep = next((c for c in cells if origin is not None
-                     and c.get("id") == origin.get("id")), cells[0])
-        for cell in cells:
-            if cell is not keep:
-                del cell.metadata["nbgrader"]
-        notes.append(f"{len(cells)} cells had the grade_id '{grade_id}' (a copied cell?); "
-                     "the grader graded the assignment's own and ran the others as plain "
-                     "cells.")
-    return notes + _restore_valid_metadata(nb, release)
-
-
-def _answer_cell_in_place(nb, position: int, release):
-    """The released answer cell the damaged cell at ``position`` stands in for, or
-    ``None``: an editor that breaks metadata may give a new id, and the student changed
-    the source. Its place identifies it when the nearest identified cell above is
-    followed, in the release, by an answer cell whose ``grade_id`` the notebook lacks."""
-    present = set(released.by_grade_id(nb.cells))
-    for above in reversed(nb.cells[:position]):
-        origin = release.origin(above)
-        if origin is None:
-            continue  # a cell the student added: look further up
-        index = next(i for i, c in enumerate(release.cells) if c is origin)
-        follower = release.cells[index + 1] if index + 1 < len(release.cells) else None
-        meta = nbgrader_meta(follower) if follower is not None else {}
-        if meta.get("solution") and meta.get("grade_id") not in present:
-            return follower
-        return None
-    return None
-
-
-def _restore_valid_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Readable metadata that is not the release's (``grade: false`` on a test cell,
-    other points, a task tag changed) restored from the release, with notes
-    (``OverwriteCellsFromRelease`` does the same again in nbgrader's run)."""
-    notes = []
-    for position, cell in enumerate(nb.cells):
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        origin = release.origin(cell)
-        changed = restore_from_release(cell, origin)
-        if not changed:
-            continue
-        name = f"cell '{grade_id}'" if origin is not None and grade_id else \
-            f"cell {position + 1}"
-        notes.append(f"The grading metadata of {name} was not the assignment's "
-                     f"({'; '.join(changed)}); the grader used the assignment's.")
     return notes
 
 
@@ -252,13 +138,14 @@ def _recorded(nb: nbformat.NotebookNode) -> dict[str, list]:
 
 
 def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
-    """Notes on the cells of a graded notebook that timed out, crashed, ran out of
-    memory, failed outside or were set aside for review: read on test cells, whose
-    outputs the grader writes, and in the grader's record of the answer cells (an error
-    an answer cell shows is the student's process's, whatever its name)."""
+    """Notes on a graded notebook: the static pass's repairs (:func:`.repair.repaired`),
+    and the cells that timed out, crashed, ran out of memory, failed outside or were set
+    aside for review: read on test cells, whose outputs the grader writes, and in the
+    grader's record of the answer cells (an error an answer cell shows is the student's
+    process's, whatever its name)."""
     if nb is None:
         return []
-    notes, count, recorded = [], 0, _recorded(nb)
+    notes, count, recorded = repaired(nb), 0, _recorded(nb)
     for position, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
