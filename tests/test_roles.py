@@ -268,7 +268,7 @@ def test_the_font_lists_are_copied_never_through_a_link(tmp_path, monkeypatch):
 
     def launched(name: str, plant) -> Path:
         cwd = tmp_path / name
-        (cwd / ".tmp").parent.mkdir()
+        cwd.mkdir()
         plant(cwd / ".tmp")
         env = roles.launch(roles.KERNEL, ["true"], str(cwd), box)[1]
         return Path(env["MPLCONFIGDIR"])
