@@ -64,11 +64,11 @@ def model_checks() -> None:
     replies_r, replies_w = os.pipe()
     process = subprocess.Popen(
         [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), ""], cwd="/tmp",
-        pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE, text=True)
+        pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE)
     os.close(requests_r)
     os.close(replies_w)
-    process.stdin.write(json.dumps([setup]) + "\n")
-    process.stdin.write(json.dumps({"tasks": {"a": {"context": [], "answers": [reference]}}}))
+    process.stdin.write(protocol.frame({"setup": [setup]}) + protocol.frame(
+        {"tasks": {"a": {"context": [], "answers": [reference]}}}))
     process.stdin.close()
     channel = AnswerChannel(requests_w, replies_r)
     build = channel.function("a", "autoencoder")

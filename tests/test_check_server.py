@@ -10,7 +10,6 @@ whether it held.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -81,15 +80,14 @@ def _check(path: str, source: str, key: str = "") -> dict | None:
     replies_r, replies_w = os.pipe()
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
     try:
-        forked = forking.Forked(path, json.dumps({"GRADER_HIDDEN_KEY": key} if key else {}),
+        forked = forking.Forked(path, {"GRADER_HIDDEN_KEY": key} if key else {},
                                 (out.fileno(), requests_w, replies_r))
         for fd in (requests_w, replies_r):
             os.close(fd)
-        forked.stdin.write(json.dumps(["import os"]) + "\n")
-        forked.stdin.flush()
+        forked.stdin.write(protocol.frame({"setup": ["import os"]}))
         job = {"cells": [{"grade_id": "probe", "task": "t", "names": [], "context": [],
                           "source": source}]}
-        forked.communicate(json.dumps(job), timeout=120)
+        forked.communicate(protocol.frame(job), timeout=120)
         if forked.returncode != 0:
             return None
         with open(out.name, "rb") as verdicts:  # one frame, as the judge reads it
@@ -135,7 +133,7 @@ def test_a_server_that_is_gone_sends_the_grading_back_to_spawning(server):
             os.kill(int(pid), signal.SIGKILL)
     time.sleep(1)
     with pytest.raises(OSError):
-        forking.Forked(server, "{}", [os.open(os.devnull, os.O_WRONLY)] * 3)
+        forking.Forked(server, {}, [os.open(os.devnull, os.O_WRONLY)] * 3)
 
 
 @pytest.mark.skipif(sandbox.grading_user() is None, reason="the grader is not root here")

@@ -110,7 +110,7 @@ def test_a_server_that_stops_before_its_first_fork_says_why_and_the_requester_re
     pool = Pool("test server", "processes are spawned")
     with pool.running(1, tmp_path, _failing) as [(path, server)]:
         with pytest.raises(OSError) as refused:
-            forking.Forked(path, "{}", patience=60)  # connected while it starts
+            forking.Forked(path, {}, patience=60)  # connected while it starts
         server.wait()
         said = str(refused.value)
         assert "test server stopped: RuntimeError: cannot reach its folder" in said, said
@@ -125,7 +125,7 @@ def test_a_server_killed_from_outside_has_its_end_in_its_log(tmp_path):
         server.send_signal(signal.SIGKILL)
         server.wait()
         with pytest.raises(OSError, match=r"test server ended: exit status -9 \(SIGKILL\)"):
-            forking.Forked(path, "{}")
+            forking.Forked(path, {})
     # a server the pool stops at the end of its block ended as it should: no line
     (tmp_path / "stopped").mkdir()
     with pool.running(1, tmp_path / "stopped", _waiting):

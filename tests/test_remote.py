@@ -4,7 +4,6 @@ AnswerChannel over two pipes."""
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import subprocess
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 
 from helpers.grading import model_checks as mc
-from instructor.engine import wire
+from instructor.engine import protocol, wire
 from instructor.engine.remote import AnswerChannel, AnswerFailed, RemoteModel, RemoteObject
 from tests import answer_cells
 
@@ -114,12 +113,11 @@ class Answering:
         replies_r, replies_w = os.pipe()
         self.process = subprocess.Popen(
             [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), ""], cwd=tmp,
-            pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE, text=True)
+            pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE)
         os.close(requests_r)
         os.close(replies_w)
-        self.process.stdin.write(json.dumps(list(setup)) + "\n")
-        self.process.stdin.write(json.dumps({"tasks": {"t@1": {"context": [],
-                                                               "answers": sources}}}))
+        self.process.stdin.write(protocol.frame({"setup": list(setup)}) + protocol.frame(
+            {"tasks": {"t@1": {"context": [], "answers": sources}}}))
         self.process.stdin.close()
         self.channel = AnswerChannel(requests_w, replies_r, timeout=timeout)
 

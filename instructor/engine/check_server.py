@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import json
 import os
 import shutil
 import signal
@@ -26,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from instructor.engine import forking
+from instructor.engine import forking, protocol
 
 #: The environment variable naming the server's socket that a grading's checking process
 #: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
@@ -69,11 +68,11 @@ def serve(listen: socket.socket, folder: str) -> None:
 
 def _child(fds: list[int], work: str) -> None:
     """In the forked process: become the checking process of one submission. Its
-    environment is the first line on its standard input (the server never reads it:
+    environment is the first frame on its standard input (the server never reads it:
     it holds the submission's hidden-test key)."""
     verdicts, requests, replies = fds
     os.chdir(work)
-    given = json.loads(sys.stdin.readline() or "{}")
+    given = protocol.read_frame()
     env = {str(k): str(v) for k, v in dict(given).items()}
     env.update(TMPDIR=os.path.join(work, ".tmp"), IPYTHONDIR=os.path.join(work, ".ipython"),
                PYTHONDONTWRITEBYTECODE="1")

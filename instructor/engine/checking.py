@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import sys
 import traceback
@@ -117,16 +116,18 @@ def main() -> None:
     # a call of the student's function may take as long as a cell may
     channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]),
                             timeout=float(settings.read("COURSE_CELL_TIMEOUT")))
-    first = sys.stdin.readline()
-    if not first.strip():
+    try:
+        setup = protocol.read_frame()["setup"]
+    except EOFError:
         return  # nothing to check
     namespace: dict = {"__name__": "__main__"}
-    setup_error = run_setup(namespace, json.loads(first))
-    raw = sys.stdin.read()
-    if not raw.strip():
+    setup_error = run_setup(namespace, setup)
+    try:
+        job = protocol.read_frame()
+    except EOFError:
         return
     try:
-        verdicts = run(namespace, setup_error, json.loads(raw), channel)
+        verdicts = run(namespace, setup_error, job, channel)
     except Exception:  # noqa: BLE001 - the grader treats a missing file as a failure
         traceback.print_exc()
         raise SystemExit(1) from None

@@ -8,7 +8,8 @@ A server listens on a unix socket and serves one request at a time: the requeste
 server asks for); the server answers ``forked`` (or ``refused``: the requester then
 spawns the process itself), waits for the child, kills its process group when the
 requester hangs up, and sends the child's exit status. The child reads what it is to do
-from the first line of its standard input, which the server never reads.
+from the first frame of its standard input (:mod:`instructor.engine.protocol`), which
+the server never reads.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+from instructor.engine import protocol
 from instructor.engine.sandbox import die_with_parent
 
 
@@ -144,13 +146,13 @@ def _wait(pid: int, conn: socket.socket) -> int:
 
 # ---------------------------------------------------------------- the requester's side
 class Forked:
-    """A child forked by the server at ``path``, told ``request`` (its first line of
+    """A child forked by the server at ``path``, told ``request`` (the first frame of its
     input) and handed ``fds`` besides its standard input and output, with
     :class:`subprocess.Popen`'s ``stdin``, ``poll``, ``kill``, ``wait`` and
     ``communicate`` (its output, stderr included). Raises :class:`OSError` when the
     server does not fork it within ``patience`` seconds: the caller then spawns it."""
 
-    def __init__(self, path: str, request: str, fds: list[int] | tuple = (),
+    def __init__(self, path: str, request: dict, fds: list[int] | tuple = (),
                  patience: float = 120.0):
         self.args, self.returncode, self._killed = [path], None, False
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -174,9 +176,8 @@ class Forked:
             raise OSError(f"{err}{said(path, wait=2.0 if gone else 0.0)}") from err
         finally:
             os.close(stdin_r)
-        self.stdin = open(stdin_w, "w")  # noqa: SIM115 - closed by communicate
-        self.stdin.write(request + "\n")  # one line (JSON): what the child is to do, first
-        self.stdin.flush()
+        self.stdin = open(stdin_w, "wb", buffering=0)  # noqa: SIM115 - closed by communicate
+        protocol.write_all(stdin_w, protocol.frame(request))  # what the child is to do
 
     def _line(self) -> bytes:
         data = b""
@@ -211,14 +212,14 @@ class Forked:
             with contextlib.suppress(OSError):
                 self._conn.shutdown(socket.SHUT_WR)  # the server kills it
 
-    def _send(self, text: str | None) -> None:
+    def _send(self, data: bytes | None) -> None:
         with contextlib.suppress(OSError, ValueError):
-            if text:
-                self.stdin.write(text)
+            if data:
+                protocol.write_all(self.stdin.fileno(), data)
         with contextlib.suppress(OSError, ValueError):
             self.stdin.close()
 
-    def communicate(self, input: str | None = None, timeout: float | None = None):
+    def communicate(self, input: bytes | None = None, timeout: float | None = None):
         if not self.stdin.closed:  # written aside, so that a full pipe cannot outlast timeout
             threading.Thread(target=self._send, args=(input,), daemon=True).start()
         self.wait(timeout)

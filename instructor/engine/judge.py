@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -224,8 +223,8 @@ class Judge:
                     os.close(fd)
         for process in (self.answers, self.process):
             with contextlib.suppress(OSError):  # it died at once: every checked test fails
-                process.stdin.write(json.dumps(self.setup) + "\n")
-                process.stdin.flush()
+                protocol.write_all(process.stdin.fileno(),
+                                   protocol.frame({"setup": list(self.setup)}))
 
     def _forked(self, fds: tuple) -> forking.Forked | None:
         """The checking process forked by the server this grading was given
@@ -236,8 +235,7 @@ class Judge:
             return None
         try:
             # its environment, the first line it reads (the server never reads it)
-            return forking.Forked(path, json.dumps(roles.environment(roles.CHECK, self.sandbox)),
-                                  fds)
+            return forking.Forked(path, roles.environment(roles.CHECK, self.sandbox), fds)
         except OSError as err:
             if self.log:
                 self.log.warning("the check server did not answer (%s): the checking "
@@ -249,8 +247,7 @@ class Judge:
         argv, env = roles.launch(role, command, cwd, self.sandbox, extra=extra)
         return subprocess.Popen(
             argv, cwd=cwd, env=env, pass_fds=fds, stdin=subprocess.PIPE, stdout=stdout,
-            stderr=subprocess.DEVNULL if stdout is subprocess.DEVNULL else subprocess.STDOUT,
-            text=True)
+            stderr=subprocess.DEVNULL if stdout is subprocess.DEVNULL else subprocess.STDOUT)
 
     def stop(self) -> None:
         """End both processes if they still run, and remove their folders."""
@@ -277,7 +274,8 @@ class Judge:
                                "answers": [[i, source] for i, source in answers.get(task, [])
                                            if i < index]}
         with contextlib.suppress(OSError):  # it died: the checking process says so per call
-            self.answers.stdin.write(json.dumps({"tasks": namespaces}))
+            protocol.write_all(self.answers.stdin.fileno(),
+                               protocol.frame({"tasks": namespaces}))
             self.answers.stdin.close()
 
     def _wait_for_answers(self, deadline: float) -> None:
@@ -301,7 +299,7 @@ class Judge:
             self._wait_for_answers(deadline)  # before any test calls an answer
         try:
             log, _ = self.process.communicate(
-                json.dumps(job), timeout=max(1.0, deadline - time.monotonic()))
+                protocol.frame(job), timeout=max(1.0, deadline - time.monotonic()))
             log = forking.tail(self.check_log) if log is None else log
         except subprocess.TimeoutExpired:
             self.process.kill()

@@ -13,7 +13,11 @@ parsed in memory bounded by the reader's limits, never whole whatever its size:
   ...}`` for each of its outputs (a stream's each write), ``{"cell": i, "end": true}``,
   and ``{"done": true}`` when every answer cell has run;
 - the checking process's verdicts, one frame in a file the grader made and reads through
-  the descriptor it opened (:mod:`instructor.engine.judge`).
+  the descriptor it opened (:mod:`instructor.engine.judge`);
+- what the grader tells a process it starts, on its standard input: a forked child's
+  request (:mod:`instructor.engine.forking`: a checking process's environment, an
+  nbgrader command), then the setup cells (``{"setup": [...]}``), the answer process's
+  tasks (``{"tasks": ...}``) and the checking process's job (its test cells).
 
 Runs in the answer process too, as :mod:`instructor.engine.answers`' neighbour script:
 the standard library only.
@@ -56,15 +60,21 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def frame(message: dict) -> bytes:
+    """``message`` as one frame."""
+    data = json.dumps(message).encode()
+    return HEADER.pack(len(data)) + data
+
+
 def write_frame(fd: int, message: dict) -> None:
     """``message`` as one frame, written whole: a signal (the cell timeout's alarm)
     arriving meanwhile is handled after it, so no frame is left half written."""
-    data = json.dumps(message).encode()
+    data = frame(message)
     blocked = threading.current_thread() is threading.main_thread()
     if blocked:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
     try:
-        write_all(fd, HEADER.pack(len(data)) + data)
+        write_all(fd, data)
     finally:
         if blocked:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
@@ -106,7 +116,8 @@ def clean(value):
     return value
 
 
-def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = None) -> dict:
+def read_frame(fd: int = 0, max_bytes: int | None = None, max_values: int | None = None,
+               ) -> dict:
     """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes`` (then
     nothing of it is read) or holds more than ``max_values`` values (read, not parsed);
     ``ValueError`` too for a frame that is not JSON in UTF-8; ``EOFError`` at the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -74,7 +73,7 @@ def _forked(server: str, command: list[str], env: dict, timeout: float | None,
             ) -> subprocess.CompletedProcess | None:
     """``command`` run by a child of the nbgrader server; None when it is not forked."""
     try:
-        child = Forked(server, json.dumps({"argv": command, "cwd": str(ROOT), "env": env}))
+        child = Forked(server, {"argv": command, "cwd": str(ROOT), "env": env})
     except OSError:
         return None
     try:

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import os
 import socket
 import sys
 import tempfile
 from pathlib import Path
 
-from instructor.engine import forking
+from instructor.engine import forking, protocol
 
 #: What the server imports once (and the course's configuration, read once to import
 #: what it imports); nothing that imports TensorFlow.
@@ -42,9 +41,9 @@ def preload() -> None:
 
 
 def _child(_fds: list[int]) -> None:
-    """In the forked process: run the ``nbgrader`` command line of the request (its
-    first line of input: arguments, folder, environment)."""
-    request = json.loads(sys.stdin.readline())
+    """In the forked process: run the ``nbgrader`` command line of the request (the
+    first frame of its input: arguments, folder, environment)."""
+    request = protocol.read_frame()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
