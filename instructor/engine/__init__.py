@@ -6,8 +6,11 @@ What the assignment is:
   per task its context cells and graded functions; which released cell a submitted cell
   stands for, which are tests and answers; the hidden-test markers;
 - :mod:`.cells`: nbgrader's cells, read tolerant of damaged metadata;
-- :mod:`.preprocessors`: deleted cells and metadata restored, feedback without hidden
-  tests; :mod:`.inert`: what a student controls made inert where a person views it.
+- :mod:`.repair`: the one static pass over a submission, first of nbgrader's sanitize
+  step: cells over the cap, grading metadata and tags from the release, deleted cells
+  put back, a note each;
+- :mod:`.preprocessors`: feedback without hidden tests, with the grading notes;
+  :mod:`.inert`: what a student controls made inert where a person views it.
 
 The processes of one graded notebook, and the files they run:
 
@@ -19,8 +22,8 @@ The processes of one graded notebook, and the files they run:
   course's implementations (:mod:`.stripped`), TensorFlow loaded on first use
   (:mod:`.first_use`), and reports their outputs; between them,
   requests and proxies (:mod:`.remote`), replies as data (:mod:`.wire`), every message
-  framed and read within bounds (:mod:`.protocol`, the answer cells' report and the
-  verdicts too);
+  framed and read within bounds (:mod:`.protocol`: the answer cells' report, the
+  verdicts and what the grader tells each process on its standard input too);
   :mod:`.review` finds what in student code can change how tests run;
 - :mod:`.check_server`: checking processes forked with the setup imported, through
   :mod:`.forking` (shared with :mod:`instructor.workflow.nbgrader_server`);

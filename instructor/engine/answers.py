@@ -8,8 +8,9 @@ Started by :class:`instructor.engine.judge.Judge` under the grading sandbox::
 What it runs, reports and answers: docs/grading.md, "The answer process". It holds none
 of the checks, expected values or hidden tests; its ``helpers`` is the stripped copy
 (:mod:`instructor.engine.stripped`) and the real package is not readable. Standard input
-brings two JSON documents: the setup sources (first line, run at once; TensorFlow and
-Keras load when first used, :mod:`instructor.engine.first_use`), then, when the notebook is done,
+brings two frames (:mod:`instructor.engine.protocol`): ``{"setup": [...]}``, the setup
+sources, run at once (TensorFlow and Keras load when first used,
+:mod:`instructor.engine.first_use`), then, when the notebook is done,
 ``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
 its own (two tasks may define the same name); an answer given as ``[index, source]`` is
 the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the

@@ -5,8 +5,9 @@ grading sandbox) while the notebook runs (docs/grading.md, "The checking process
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
-Standard input brings the trusted sources of the ``grade-setup`` cells (first line, run
-at once: TensorFlow is imported while the notebook still runs), then the job: each
+Standard input brings two frames (:mod:`instructor.engine.protocol`): the trusted
+sources of the ``grade-setup`` cells (``{"setup": [...]}``, run at once: TensorFlow is
+imported while the notebook still runs), then the job: each
 task's context cells and each test cell, hidden tests included, run here in a namespace
 that never saw the student's code, its graded functions answered by the answer process
 (:mod:`instructor.engine.remote`), of which nothing but its replies is read. The verdicts
@@ -106,7 +107,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
 
 
 def main() -> None:
-    """Read the setup cells (first line) and run them at once, so that the heavy imports
+    """Read the setup cells (the first frame) and run them at once, so that the heavy imports
     happen while the notebook is still running; then read the test cells and check."""
     from instructor.engine.remote import AnswerChannel
 

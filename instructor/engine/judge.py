@@ -234,7 +234,7 @@ class Judge:
         if not path or self.sandbox.isolation != "bubblewrap":
             return None
         try:
-            # its environment, the first line it reads (the server never reads it)
+            # its environment, the first frame it reads (the server never reads it)
             return forking.Forked(path, roles.environment(roles.CHECK, self.sandbox), fds)
         except OSError as err:
             if self.log:
