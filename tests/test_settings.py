@@ -109,6 +109,14 @@ def test_the_grading_limits_reach_safe_execute_from_the_environment():
     assert config.SafeExecute.timeout == safe_execute()["timeout"]
 
 
+def test_the_source_cap_reaches_the_static_pass_from_the_environment(monkeypatch):
+    from traitlets.config.loader import PyFileConfigLoader
+
+    monkeypatch.setenv("COURSE_CELL_SOURCE_KB", "64")
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert config.RepairSubmission.cell_source_limit_kb == 64
+
+
 def test_safe_execute_without_configuration_has_the_settings_defaults():
     """A SafeExecute made without nbgrader_config.py (a test's, a script's) grades under
     the same limits as the course's configuration with no variable set."""
