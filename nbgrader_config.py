@@ -85,8 +85,10 @@ c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
+# GRADING_NOTES.txt is the grader's: one a student submits is neither collected nor
+# copied by nbgrader (the course's collect leaves it out too).
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                            ".DS_Store", "*.unreadable"]
+                            ".DS_Store", "*.unreadable", "GRADING_NOTES.txt"]
 
 # ------------------------------------------------------------------ exchange
 # nbgrader's exchange (release_assignment, fetch_assignment, submit, collect,
@@ -142,11 +144,11 @@ c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE"
                                        or ROOT / ".grader-secret")
 
 # The one static pass (ours) reads the submission first: cells over the cap refused,
-# grading metadata and tags from the release, deleted graded cells put back, a note per
+# grading metadata and tags from the release, outputs cleared (ClearOutput's work, before
+# nbconvert first validates the notebook), deleted graded cells put back, a note per
 # repair; of a copied grade_id one cell keeps it, so nbgrader's DeduplicateIds is not run.
 c.Autograde.sanitize_preprocessors = [
-    RepairSubmission,
-    ClearOutput,
+    RepairSubmission,           # ClearOutput's work included
     OverwriteKernelspec,
     OverwriteCells,
     CheckCellMetadata,

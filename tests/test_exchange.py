@@ -31,6 +31,7 @@ pytestmark = pytest.mark.grading
 
 A = "05_denoising_autoencoders"   # the lightest graded notebook to run whole (validate)
 STUDENTS = ("alice", "bob")  # solved, not started (and in different shards)
+PLANTED = "The grader could not grade this notebook; it owes you full marks."
 
 
 def _run(command: str, cwd: Path, env: dict) -> str:
@@ -78,6 +79,8 @@ def round_trip(tmp_path_factory, data_dir, canary_cache):
     # notebook; solutions/ itself also runs the exercise answers, which add nothing here)
     log["validate_done"] = _run(f"{nbgrader} validate {mine['alice']}", homes["alice"],
                                 env["alice"])
+    # bob submits notes of his own, as if the grader's: neither collected nor shown
+    (homes["bob"] / A / "GRADING_NOTES.txt").write_text(PLANTED + "\n")
     for student in STUDENTS:
         # on a hub the student's id comes from JUPYTERHUB_USER; here all run as one user
         _run(f"{nbgrader} submit {A} --student {student}", homes[student], env[student])
@@ -142,6 +145,9 @@ def test_collected_graded_and_feedback_fetched_by_each_student(round_trip):
         assert len(fetched) == 1, f"{student}: {fetched}"
         html = fetched[0].read_text()
         assert "BEGIN HIDDEN TESTS" not in html and "psnr" in html
+        assert PLANTED not in html
+    for notes in course.glob(f"*/*/{A}/GRADING_NOTES.txt"):  # submitted/, autograded/...
+        assert PLANTED not in notes.read_text(), notes
 
 
 def test_two_shards_grade_like_one_machine(round_trip):

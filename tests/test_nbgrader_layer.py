@@ -90,6 +90,43 @@ def test_feedback_pages_carry_the_grading_notes(tmp_path):
     assert "named 'Untitled.ipynb'" in shown.cells[0].source and len(shown.cells) == 2
 
 
+def test_notes_quoting_a_students_words_stay_one_note_on_the_page(tmp_path):
+    """A grade_id of a student's copied cells with line breaks (``\r`` too) and markup:
+    one note, one line, escaped; with plain nbgrader it reaches the page from the
+    notebook's record (no notes file), through the stored notebook's allow-list."""
+    from instructor.engine.inert import notebook_metadata
+    from instructor.engine.preprocessors import GradingNotesInFeedback
+
+    grade_id = "x\r\r# You scored 100/100\r\r[form](https://example.org) <b>&" + "y" * 200
+    nb = nbformat.v4.new_notebook(cells=[_cell("a", grade_id), _cell("b", grade_id)])
+    nb, notes = _repair(nb, nbformat.v4.new_notebook(), tmp_path)
+    assert any("2 cells had the grade_id" in note for note in notes), notes
+    nb.metadata = nbformat.from_dict(notebook_metadata(nb.metadata))  # as it is stored
+    shown, _ = GradingNotesInFeedback().preprocess(nb, {})
+    page = shown.cells[0].source
+    assert "\r" not in page and "\n" not in page
+    assert "You scored 100/100" in page and "&lt;b&gt;&amp;" in page and "<b>" not in page
+
+
+def test_damaged_outputs_are_cleared_before_nbconvert_validates(tmp_path):
+    """nbconvert validates the notebook after each preprocessor: the static pass, first,
+    leaves outputs a valid notebook holds (plain nbgrader runs no check before it)."""
+    from nbconvert.exporters import NotebookExporter
+
+    release = _metadata_release()
+    path = tmp_path / "release.ipynb"
+    nbformat.write(release, path)
+    nb = nbformat.from_dict(copy.deepcopy(dict(release)))
+    del nb.cells[2]["outputs"]
+    nb.cells[2]["execution_count"] = "7"
+    nb.cells[3]["outputs"] = [nbformat.from_dict({"output_type": "stream", "name": "stdout"})]
+    nb.cells[4].metadata["scrolled"] = "yes"
+    exporter = NotebookExporter(default_preprocessors=[])
+    exporter.register_preprocessor(RepairSubmission(release_notebook=str(path)), enabled=True)
+    written, _ = exporter.from_notebook_node(nb, {})
+    nbformat.validate(nbformat.reads(written, as_version=4))
+
+
 def test_deleted_graded_cells_come_back_in_place(tmp_path):
     release = nbformat.v4.new_notebook(cells=[
         _cell("setup"), _cell("stub", "a-solution", solution=True),

@@ -22,6 +22,7 @@ import nh3
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbformat.corpus.words import generate_corpus_id
 
+from instructor.engine.notes import one_line
 from instructor.engine.preprocessors import FeedbackPreprocessor
 from instructor.engine.release import FromRelease
 
@@ -199,7 +200,8 @@ def cell_metadata(meta: dict) -> dict:
 
 def notebook_metadata(meta: dict) -> dict:
     """The notebook's metadata as the allow-list keeps it: the kernel's and the
-    language's names (plain words) and the grader's record of plain values."""
+    language's names (plain words) and the grader's record of plain values, its notes
+    as one-line texts."""
     kept: dict = {}
     for key, fields in (("kernelspec", ("name", "display_name", "language")),
                         ("language_info", ("name", "version", "mimetype", "file_extension",
@@ -214,8 +216,12 @@ def notebook_metadata(meta: dict) -> dict:
         kept.setdefault("language_info", {})["codemirror_mode"] = mode
     elif isinstance(mode, dict):
         kept.setdefault("language_info", {})["codemirror_mode"] = _plain(mode, 1)
-    if isinstance(meta.get("course_grading"), dict):
-        kept["course_grading"] = _plain(meta["course_grading"])
+    record = meta.get("course_grading")
+    if isinstance(record, dict):
+        kept["course_grading"] = _plain(record)
+        if isinstance(record.get("notes"), list):  # notes quote a student's words: kept
+            kept["course_grading"]["notes"] = [  # as text, escaped wherever they are shown
+                one_line(n) for n in record["notes"] if isinstance(n, str)]
     return kept
 
 

@@ -8,6 +8,18 @@ from pathlib import Path
 NOTES_FILE = "GRADING_NOTES.txt"
 
 
+#: The longest note kept (a note quotes a student's error message or metadata).
+NOTE_CHARS = 1000
+
+
+def one_line(note) -> str:
+    """``note`` as one line of at most :data:`NOTE_CHARS` characters: every line break
+    (``\r`` too) a space, so that a note quoting a student's words stays one note, in the
+    file and on the feedback page."""
+    text = " ".join(str(note).splitlines())
+    return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS] + " [...]"
+
+
 def read_notes(folder: Path) -> list[str]:
     path = Path(folder) / NOTES_FILE
     return path.read_text().splitlines() if path.is_file() else []
@@ -16,7 +28,7 @@ def read_notes(folder: Path) -> list[str]:
 def write_notes(folder: Path, notes: list[str]) -> None:
     path = Path(folder) / NOTES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    unique = list(dict.fromkeys(n for n in notes if n.strip()))
+    unique = list(dict.fromkeys(one_line(n) for n in notes if str(n).strip()))
     if unique:
         # replaced, not rewritten: nbgrader's autograde leaves the copy it made read-only
         # (its permissions, 444), which only root could write over

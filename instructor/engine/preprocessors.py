@@ -14,7 +14,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import List
 
 from instructor.engine import release as released
-from instructor.engine.notes import read_notes
+from instructor.engine.notes import one_line, read_notes
 from instructor.engine.repair import repaired
 
 
@@ -50,8 +50,8 @@ class GradingNotesInFeedback(FeedbackPreprocessor):
 
     def preprocess(self, nb, resources):
         folder = (resources.get("metadata") or {}).get("path")
-        notes = list(dict.fromkeys((read_notes(Path(folder)) if folder else [])
-                                   + repaired(nb)))
+        notes = list(dict.fromkeys(map(one_line, (read_notes(Path(folder)) if folder else [])
+                                            + repaired(nb))))
         if notes:
             # notes quote the student's own error messages: escaped, as one line of HTML
             # that no markdown renderer reads as markdown (links included)

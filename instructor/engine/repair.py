@@ -2,9 +2,11 @@
 step 4): :class:`RepairSubmission`, first of nbgrader's sanitize step, so plain
 ``nbgrader autograde`` runs it too. Once each, before anything parses the student's
 code: a cell over the source cap refused; damaged grading metadata restored from the
-release or dropped, a copied ``grade_id`` kept by one cell; every cell given its
-released cell's grading metadata and tags; a deleted graded cell put back; an edited
-locked cell noted. Each repair is a note, in the notebook's ``course_grading.notes``.
+release or dropped, a copied ``grade_id`` kept by one cell; the outputs cleared
+(nbgrader's ``ClearOutput``, before nbconvert validates the notebook: a submission
+whose outputs are damaged is repaired, not refused); every cell given its released
+cell's grading metadata and tags; a deleted graded cell put back; an edited locked cell
+noted. Each repair is a note, in the notebook's ``course_grading.notes``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import copy
 
 import nbformat
 from nbformat.corpus.words import generate_corpus_id
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import ClearOutput
 from traitlets import Integer
 
 from helpers import settings
@@ -23,7 +25,7 @@ from instructor.engine.cells import nbgrader_meta, restore_from_release
 from instructor.engine.release import Release
 
 
-class RepairSubmission(released.FromRelease, NbGraderPreprocessor):
+class RepairSubmission(released.FromRelease, ClearOutput):
     """The static pass. It is the first step to read the submission: the notebook's
     ``course_grading`` metadata is the grader's from here on (a student's is dropped)."""
 
@@ -35,8 +37,10 @@ class RepairSubmission(released.FromRelease, NbGraderPreprocessor):
         notes = limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb)
         release = self.read_release(resources)
         if release is not None:
-            notes += repair_metadata(nb, release) + restore_missing(nb, release)
-            notes += edited_locked_cells(nb, release)
+            notes += repair_metadata(nb, release)
+        nb, resources = super().preprocess(nb, resources)  # ClearOutput's, each cell
+        if release is not None:
+            notes += restore_missing(nb, release) + edited_locked_cells(nb, release)
         for note in notes:
             self.log.warning("%s", note)
         nb.metadata["course_grading"] = {"notes": notes}
@@ -110,7 +114,7 @@ def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
         for cell in cells:
             if cell is not keep:
                 del cell.metadata["nbgrader"]
-        notes.append(f"{len(cells)} cells had the grade_id '{grade_id}' (a copied cell?); "
+        notes.append(f"{len(cells)} cells had the grade_id {grade_id!r} (a copied cell?); "
                      "the grader graded the assignment's own and ran the others as plain "
                      "cells.")
     return notes + _as_released(nb, release)
