@@ -177,7 +177,7 @@ class Forked:
         finally:
             os.close(stdin_r)
         self.stdin = open(stdin_w, "wb", buffering=0)  # noqa: SIM115 - closed by communicate
-        protocol.write_all(stdin_w, protocol.frame(request))  # what the child is to do
+        protocol.write_frame(stdin_w, request)  # what the child is to do
 
     def _line(self) -> bytes:
         data = b""

@@ -223,8 +223,7 @@ class Judge:
                     os.close(fd)
         for process in (self.answers, self.process):
             with contextlib.suppress(OSError):  # it died at once: every checked test fails
-                protocol.write_all(process.stdin.fileno(),
-                                   protocol.frame({"setup": list(self.setup)}))
+                protocol.write_frame(process.stdin.fileno(), {"setup": list(self.setup)})
 
     def _forked(self, fds: tuple) -> forking.Forked | None:
         """The checking process forked by the server this grading was given
@@ -274,8 +273,7 @@ class Judge:
                                "answers": [[i, source] for i, source in answers.get(task, [])
                                            if i < index]}
         with contextlib.suppress(OSError):  # it died: the checking process says so per call
-            protocol.write_all(self.answers.stdin.fileno(),
-                               protocol.frame({"tasks": namespaces}))
+            protocol.write_frame(self.answers.stdin.fileno(), {"tasks": namespaces})
             self.answers.stdin.close()
 
     def _wait_for_answers(self, deadline: float) -> None:
