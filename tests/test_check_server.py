@@ -22,6 +22,7 @@ import pytest
 from instructor.engine import check_server, forking, protocol, roles, sandbox
 from instructor.workflow.canary import grading_env
 from tests import needs
+from tests.test_forking import gone_before_telling
 
 pytestmark = needs.bwrap()
 
@@ -110,6 +111,12 @@ def test_nothing_one_submission_leaves_reaches_the_next(server):
     assert verdict and verdict["passed"], verdict
     # the other way round too: a probe that finds what it left fails
     assert not _check(server, LEAVE + FIND)["passed"]
+
+
+def test_a_checking_process_whose_grader_went_away_before_telling_it_ends_quietly(server):
+    """The grader closed the child's standard input before its first frame (it went
+    away): the child has nothing to do, and ends with status 0 and no traceback."""
+    assert gone_before_telling(server, 5) == ([b"forked", b"0"], b"")
 
 
 def test_a_checking_process_can_neither_stop_nor_kill_its_server(server):

@@ -9,8 +9,11 @@ forking (tests/test_check_server.py and tests/test_nbgrader_server.py fork throu
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
+import tempfile
 import threading
 
 import pytest
@@ -132,3 +135,51 @@ def test_a_server_killed_from_outside_has_its_end_in_its_log(tmp_path):
         pass
     log = (tmp_path / "stopped" / "test-server-0.log").read_text()
     assert log == "grader: test server started\n", log
+
+
+#: A forking server whose child ends at once, reading nothing of its request.
+QUITS = ("import socket, sys\nfrom instructor.engine import forking\n"
+         "listen = socket.socket(fileno=int(sys.argv[1]))\n"
+         "forking.run('test server', lambda: forking.serve(listen, lambda fds: None))")
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_a_child_that_ends_before_reading_its_request_is_reported_and_leaks_nothing(
+        tmp_path):
+    """The request fills the pipe, so its write meets a child already gone: the
+    requester gets the child's exit status and output as for any other child (the
+    failed write used to raise, which sends the work back to spawning and hides why),
+    and keeps no descriptor of it once the handle goes."""
+    pool = Pool("test server", "processes are spawned")
+    command = lambda fd, _stem: ([sys.executable, "-c", QUITS, str(fd)], {})  # noqa: E731
+    with pool.running(1, tmp_path, command) as [(path, _server)]:
+        before = _open_fds()
+        forked = forking.Forked(path, {"filler": "x" * (4 << 20)})
+        output, _ = forked.communicate(timeout=60)
+        assert forked.returncode == 0 and output == "", (forked.returncode, output)
+        del forked
+        assert _open_fds() == before
+
+
+def gone_before_telling(path: str, count: int) -> tuple[list[bytes], bytes]:
+    """Ask the server at ``path`` for a child (``count`` descriptors: its standard input,
+    its output, then ``/dev/null`` for the rest) whose standard input is closed before a
+    frame is written, as when the grader goes away: what the server said (``forked``, then
+    the child's exit status) and what the child wrote."""
+    stdin_r, stdin_w = os.pipe()
+    os.close(stdin_w)
+    null = os.open(os.devnull, os.O_WRONLY)
+    with tempfile.TemporaryFile() as out, socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(60)
+        conn.connect(path)
+        socket.send_fds(conn, [b"fork"], [stdin_r, out.fileno(), *[null] * (count - 2)])
+        for fd in (stdin_r, null):
+            os.close(fd)
+        said = b""
+        while said.count(b"\n") < 2 and (chunk := conn.recv(64)):
+            said += chunk
+        out.seek(0)
+        return said.split(), out.read()

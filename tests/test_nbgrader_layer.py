@@ -200,6 +200,26 @@ def test_a_students_own_grading_record_is_dropped_by_the_first_step(tmp_path):
     assert notes == [] and nb.metadata["course_grading"] == {"notes": []}
 
 
+def test_a_locked_cell_over_the_source_cap_has_one_note_and_is_the_releases(tmp_path):
+    """Padded past the cap, a locked test cell is capped like any cell, then put back
+    (OverwriteCells): its note says it was edited and the original used, not that it
+    fails. A copy of it over the cap, no longer graded, stays capped and says so."""
+    release = nbformat.v4.new_notebook(cells=[
+        _cell("stub", "a-solution", solution=True),
+        _cell("assert True", "a-tests-1", grade=True, locked=True)])
+    nb = copy.deepcopy(release)
+    nb.cells[1].source = "assert True\n" + "#" * 3000
+    nb.cells.append(copy.deepcopy(nb.cells[1]))
+    nb, notes = _repair(nb, release, tmp_path, cell_source_limit_kb=1)
+    assert notes == [
+        "Cell 3 has 3,012 bytes, over the grader's limit of 1 KiB for one cell "
+        "(COURSE_CELL_SOURCE_KB); it was not run and fails (if it was an answer, its tests "
+        "score 0).",
+        "2 cells had the grade_id 'a-tests-1' (a copied cell?); the grader graded the "
+        "assignment's own and ran the others as plain cells.",
+        "The locked cell 'a-tests-1' was edited; the grader used the original."], notes
+
+
 def test_submission_checks(tmp_path):
     release = nbformat.v4.new_notebook(cells=[
         _cell("stub", "a-solution", solution=True),

@@ -22,6 +22,7 @@ import pytest
 from instructor.workflow import nbgrader_server
 from instructor.workflow.nbgrader_cli import nbgrader
 from instructor.workflow.submission import grade_one
+from tests.test_forking import gone_before_telling
 
 TELL = "import os\nopen({path!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
 THEN = {"finish": "", "hang": "import time\ntime.sleep(600)\n",
@@ -119,6 +120,12 @@ def test_a_submission_whose_nbgrader_hangs_fails_alone(server, tmp_path):
     assert any("could not grade" in note for note in result.notes), result.notes
     assert _pids(said)[1] == server[1].pid and _gone(_pids(said)[0])
     assert _version(tmp_path, server[0])[0].returncode == 0
+
+
+def test_a_child_whose_grader_went_away_before_asking_ends_quietly(server):
+    """Its standard input closed before the request: nothing to run, status 0, no
+    traceback."""
+    assert gone_before_telling(server[0], 2) == ([b"forked", b"0"], b"")
 
 
 def test_a_server_that_is_gone_sends_the_run_back_to_spawning(server, tmp_path):

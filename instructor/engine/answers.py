@@ -633,8 +633,8 @@ def main() -> None:
     if len(sys.argv) > 4:
         answers.report = int(sys.argv[4])
         answers.cell_timeout, answers.output_bytes = int(sys.argv[5]), int(sys.argv[6])
-    answers.run_setup(_given().get("setup", []))  # the grader's, on standard input
-    answers.run_tasks(_given().get("tasks", {}))
+    answers.run_setup((protocol.told() or {}).get("setup", []))  # the grader's
+    answers.run_tasks((protocol.told() or {}).get("tasks", {}))
     with contextlib.suppress(Exception):  # else each library loads when a call uses it
         first_use.load(first_use.wanted(answers.tasks.values()))  # not in a call's time
     if answers.report is not None:
@@ -651,14 +651,6 @@ def main() -> None:
         except Exception:  # noqa: BLE001 - a reply that cannot be sent: say so, go on
             traceback.print_exc()
             protocol.write_frame(replies, {"failed": "the answer process could not send its reply"})
-
-
-def _given() -> dict:
-    """The next message on standard input; none (``{}``) when the grader closed it."""
-    try:
-        return protocol.read_frame()
-    except EOFError:
-        return {}
 
 
 if __name__ == "__main__":

@@ -117,15 +117,13 @@ def main() -> None:
     # a call of the student's function may take as long as a cell may
     channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]),
                             timeout=float(settings.read("COURSE_CELL_TIMEOUT")))
-    try:
-        setup = protocol.read_frame()["setup"]
-    except EOFError:
+    setup = protocol.told()
+    if setup is None:
         return  # nothing to check
     namespace: dict = {"__name__": "__main__"}
-    setup_error = run_setup(namespace, setup)
-    try:
-        job = protocol.read_frame()
-    except EOFError:
+    setup_error = run_setup(namespace, setup["setup"])
+    job = protocol.told()
+    if job is None:
         return
     try:
         verdicts = run(namespace, setup_error, job, channel)

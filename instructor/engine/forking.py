@@ -177,7 +177,8 @@ class Forked:
         finally:
             os.close(stdin_r)
         self.stdin = open(stdin_w, "wb", buffering=0)  # noqa: SIM115 - closed by communicate
-        protocol.write_frame(stdin_w, request)  # what the child is to do
+        with contextlib.suppress(OSError):  # a child gone at once: its status says why
+            protocol.write_frame(stdin_w, request)  # what the child is to do
 
     def _line(self) -> bytes:
         data = b""

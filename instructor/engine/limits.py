@@ -85,10 +85,11 @@ def text_size(value) -> int:
     return 8
 
 
-def refuse_large_sources(cells, limit_kb: int) -> list[str]:
+def refuse_large_sources(cells, limit_kb: int) -> list[tuple[dict, str]]:
     """Replace the source of every cell over ``limit_kb`` KiB, before anything parses
     it (a code cell then fails with :data:`CELL_TOO_LARGE`; a text cell says it was
-    dropped). ``cells``: notebook cells or their JSON; returns notes for the student."""
+    dropped). ``cells``: notebook cells or their JSON; returns each such cell and a note
+    for the student."""
     notes = []
     for position, cell in enumerate(cells):
         if not isinstance(cell, dict):
@@ -106,8 +107,9 @@ def refuse_large_sources(cells, limit_kb: int) -> list[str]:
             cell["source"] = (f"*(this cell had {size:,} bytes, over the grader's limit "
                               f"of {limit_kb} KiB: dropped)*")
             what = "was dropped"
-        notes.append(f"Cell {position + 1} has {size:,} bytes, over the grader's limit of "
-                     f"{limit_kb} KiB for one cell (COURSE_CELL_SOURCE_KB); it {what}.")
+        notes.append((cell, f"Cell {position + 1} has {size:,} bytes, over the grader's "
+                            f"limit of {limit_kb} KiB for one cell (COURSE_CELL_SOURCE_KB); "
+                            f"it {what}."))
     return notes
 
 

@@ -17,7 +17,8 @@ parsed in memory bounded by the reader's limits, never whole whatever its size:
 - what the grader tells a process it starts, on its standard input: a forked child's
   request (:mod:`instructor.engine.forking`: a checking process's environment, an
   nbgrader command), then the setup cells (``{"setup": [...]}``), the answer process's
-  tasks (``{"tasks": ...}``) and the checking process's job (its test cells).
+  tasks (``{"tasks": ...}``) and the checking process's job (its test cells); each read
+  with :func:`told`.
 
 Runs in the answer process too, as :mod:`instructor.engine.answers`' neighbour script:
 the standard library only.
@@ -116,7 +117,7 @@ def clean(value):
     return value
 
 
-def read_frame(fd: int = 0, max_bytes: int | None = None, max_values: int | None = None,
+def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = None,
                ) -> dict:
     """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes`` (then
     nothing of it is read) or holds more than ``max_values`` values (read, not parsed);
@@ -126,6 +127,15 @@ def read_frame(fd: int = 0, max_bytes: int | None = None, max_values: int | None
     if max_bytes is not None and size > max_bytes:
         raise FrameTooLarge(f"a message of {size} bytes (the limit is {max_bytes})")
     return parse(read_exactly(fd, size), max_values)[0]
+
+
+def told() -> dict | None:
+    """What the grader tells a process on its standard input: the next frame there, or
+    None when the grader closed it first (it went away: there is nothing to do)."""
+    try:
+        return read_frame(0)
+    except EOFError:
+        return None
 
 
 #: Outputs kept of one answer cell (a run of writes to one stream is one).

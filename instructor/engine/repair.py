@@ -34,13 +34,17 @@ class RepairSubmission(released.FromRelease, ClearOutput):
                                    "not run and fails (CellTooLarge).").tag(config=True)
 
     def preprocess(self, nb, resources):
-        notes = limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb)
+        capped = limits.refuse_large_sources(nb.cells, self.cell_source_limit_kb)
         release = self.read_release(resources)
-        if release is not None:
-            notes += repair_metadata(nb, release)
+        notes = [] if release is None else repair_metadata(nb, release)
         nb, resources = super().preprocess(nb, resources)  # ClearOutput's, each cell
+        locked = [] if release is None else edited_locked_cells(nb, release)
         if release is not None:
-            notes += restore_missing(nb, release) + edited_locked_cells(nb, release)
+            notes += restore_missing(nb, release)
+        # a locked cell over the cap is the release's again (OverwriteCells): one note
+        originals = {id(cell) for cell, _note in locked}
+        notes = [note for cell, note in capped if id(cell) not in originals] + notes + [
+            note for _cell, note in locked]
         for note in notes:
             self.log.warning("%s", note)
         nb.metadata["course_grading"] = {"notes": notes}
@@ -190,10 +194,11 @@ def restore_missing(nb: nbformat.NotebookNode, release: Release) -> list[str]:
     return notes
 
 
-def edited_locked_cells(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """A note per locked cell whose source is not the release's (``OverwriteCells`` puts
-    the release's back)."""
-    return [f"The locked cell '{grade_id}' was edited; the grader used the original."
+def edited_locked_cells(nb: nbformat.NotebookNode,
+                        release: Release) -> list[tuple[dict, str]]:
+    """Each locked cell whose source is not the release's (``OverwriteCells`` puts the
+    release's back), and a note."""
+    return [(cell, f"The locked cell '{grade_id}' was edited; the grader used the original.")
             for grade_id, cell in released.by_grade_id(nb.cells).items()
             if nbgrader_meta(cell).get("locked") and grade_id in release.graded
             and cell.source.strip() != release.graded[grade_id].source.strip()]
