@@ -12,11 +12,21 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: What ``make setup`` is made from, and the file it touches when done (Makefile).
+SETUP_SOURCES, SETUP_STAMP = ("requirements.txt", "pyproject.toml"), ".venv/.installed"
+
+
 def fresh_copy(dest: Path) -> Path:
     """Copy the tracked files into ``dest``, with the course's ``.venv`` linked (installing
-    it again would take minutes); skip the test outside a git checkout or without .venv."""
+    it again would take minutes); skip the test outside a git checkout, without .venv, or
+    when setup is due: ``make`` in the copy would then run it, and point the linked
+    environment's editable install and kernel at the copy, which the test then removes."""
     if not (ROOT / ".venv" / "bin" / "nbgrader").exists():
         pytest.skip("no .venv: run make setup")
+    stamp = ROOT / SETUP_STAMP
+    if not stamp.exists() or any((ROOT / name).stat().st_mtime > stamp.stat().st_mtime
+                                 for name in SETUP_SOURCES):
+        pytest.skip(f"{' or '.join(SETUP_SOURCES)} changed since the last setup: run make setup")
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
     if listed.returncode != 0:
         pytest.skip("not a git checkout")
