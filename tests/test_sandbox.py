@@ -27,18 +27,19 @@ from tests import needs
 pytestmark = needs.bwrap()
 
 
-def _command(code: str, cwd: Path, isolation: str = "bubblewrap", **caps) -> list[str]:
+def _command(code: str, cwd: Path, isolation: str = "bubblewrap", role=roles.ANSWERS,
+             **caps) -> list[str]:
     box = roles.Box(limits.readable_paths(), caps.pop("memory_gb", 0), isolation, **caps)
-    return roles.launch(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)[0]
+    return roles.launch(role, [sys.executable, "-c", code], str(cwd), box)[0]
 
 
 def sandbox_env(cwd: str, env: dict | None = None) -> dict:
-    return roles.environment(roles.KERNEL, roles.Box(environment=env), cwd)
+    return roles.environment(roles.ANSWERS, roles.Box(environment=env), cwd)
 
 
 def _run(code: str, cwd: Path, **caps) -> subprocess.CompletedProcess:
-    """``code`` run as the grader runs student code: it reads what a preview kernel
-    reads and writes only ``cwd``."""
+    """``code`` run as the grader runs student code: it reads what the answer process
+    reads (not the course's helpers) and writes only ``cwd``."""
     return subprocess.run(_command(code, cwd, **caps), cwd=cwd, env=sandbox_env(str(cwd)),
                           capture_output=True, text=True, timeout=120)
 
@@ -313,7 +314,7 @@ def test_every_bind_path_is_resolved_first(tmp_path, monkeypatch):
     code = ("from helpers import settings\n"
             "print(open(settings.path('COURSE_DATA_DIR') / 'mnist.npz').read())")
     done = subprocess.run(
-        _command(code, box),
+        _command(code, box, role=roles.CHECK),  # a role that reads the course's helpers
         cwd=box, env=sandbox_env(str(box)), capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "digits", done.stderr[-2000:]
 
