@@ -235,7 +235,18 @@ def test_cpu_cap_stops_a_busy_process(tmp_path):
     assert proc.returncode != 0 and "SIGXCPU" not in proc.stdout, proc
 
 
-@pytest.mark.skipif(not os.access(sandbox.PIDS_CGROUP, os.W_OK),
+def test_without_a_pids_hierarchy_the_cap_is_the_rlimit_and_no_group_is_made(tmp_path):
+    """Where the v1 ``pids`` folder is not that hierarchy (a cgroup v2 host, where a
+    folder made there is a cgroup in the host's root), nothing is made there."""
+    code = ("import os, resource, sys\nfrom instructor.engine import sandbox\n"
+            "sandbox.PIDS_CGROUP = sys.argv[1]\nsandbox.cap_processes(50)\n"
+            "print(resource.getrlimit(resource.RLIMIT_NPROC), os.listdir(sys.argv[1]))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.stdout.split("\n")[0] == "(50, 50) []", done.stdout + done.stderr[-2000:]
+
+
+@pytest.mark.skipif(not (os.access(sandbox.PIDS_CGROUP, os.W_OK) and sandbox.pids_hierarchy()),
                     reason="no writable pids cgroup: RLIMIT_NPROC only")
 def test_process_cap_stops_a_fork_loop(tmp_path):
     code = ("import os, time\nn = 0\ntry:\n    for _ in range(60):\n"

@@ -328,12 +328,23 @@ def unavailable(bwrap: str | None = None) -> str | None:
 
 
 # ---------------------------------------------------------------- the launcher's caps
+def pids_hierarchy() -> bool:
+    """Whether :data:`PIDS_CGROUP` is a mount of cgroup v1's ``pids`` hierarchy. On a
+    cgroup v2 host it is not: a folder made there would be a cgroup in the host's root,
+    which would take the process out of the grader's own."""
+    with open("/proc/self/mounts") as mounts:
+        return any(len(f) > 3 and f[1] == PIDS_CGROUP and f[2] == "cgroup"
+                   and "pids" in f[3].split(",") for f in map(str.split, mounts))
+
+
 def cap_processes(count: int) -> None:
     """Cap the processes and threads of this process and its children: a new cgroup v1
     ``pids`` group with ``pids.max = count`` (it counts only this sandbox's tasks), else
     RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root)."""
     base = os.path.join(PIDS_CGROUP, "course-grading")
     try:
+        if not pids_hierarchy():
+            raise FileNotFoundError(PIDS_CGROUP)
         os.makedirs(base, exist_ok=True)
         for old in os.listdir(base):  # groups of sandboxes that have ended
             if old.isdigit() and not os.path.exists(f"/proc/{old}"):
