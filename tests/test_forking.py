@@ -164,6 +164,33 @@ def test_a_child_that_ends_before_reading_its_request_is_reported_and_leaks_noth
         assert _open_fds() == before
 
 
+def test_the_servers_two_lines_in_one_read_are_two_answers(tmp_path):
+    """A child that ends at once: its server's ``forked`` and its exit status may reach
+    the requester in one read; the first is the answer to the request, the second the
+    status (they were read as one answer, and the request refused)."""
+    path = str(tmp_path / "server.sock")
+    listen = socket.socket(socket.AF_UNIX)
+    listen.bind(path)
+    listen.listen(1)
+
+    def server():
+        conn, _ = listen.accept()
+        with conn:
+            _message, fds, _flags, _address = socket.recv_fds(conn, 64, 2)
+            for fd in fds:
+                os.close(fd)
+            conn.sendall(b"forked\n7\n")
+
+    thread = threading.Thread(target=server)
+    thread.start()
+    try:
+        forked = forking.Forked(path, {})
+        thread.join(30)
+        assert forked.poll() == 7 and forked.wait() == 7
+    finally:
+        listen.close()
+
+
 def gone_before_telling(path: str, count: int) -> tuple[list[bytes], bytes]:
     """Ask the server at ``path`` for a child (``count`` descriptors: its standard input,
     its output, then ``/dev/null`` for the rest) whose standard input is closed before a

@@ -155,6 +155,7 @@ class Forked:
     def __init__(self, path: str, request: dict, fds: list[int] | tuple = (),
                  patience: float = 120.0):
         self.args, self.returncode, self._killed = [path], None, False
+        self._said = b""  # what the server sent that no line has taken yet
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         stdin_r, stdin_w = os.pipe()
         # its output into a file, not a pipe: a process it leaves behind that still held
@@ -181,10 +182,12 @@ class Forked:
             protocol.write_frame(stdin_w, request)  # what the child is to do
 
     def _line(self) -> bytes:
-        data = b""
-        while not data.endswith(b"\n") and (chunk := self._conn.recv(64)):
-            data += chunk
-        return data.strip()
+        """The server's next line (``forked``, then the exit status), which may have come
+        in one read with the one before it: a child that ends at once."""
+        while b"\n" not in self._said and (chunk := self._conn.recv(64)):
+            self._said += chunk
+        line, _, self._said = self._said.partition(b"\n")
+        return line.strip()
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -203,7 +206,8 @@ class Forked:
         return self.returncode
 
     def poll(self) -> int | None:
-        if self.returncode is None and select.select([self._conn], [], [], 0)[0]:
+        if self.returncode is None and (b"\n" in self._said
+                                        or select.select([self._conn], [], [], 0)[0]):
             self.wait()
         return self.returncode
 
