@@ -26,6 +26,7 @@ from helpers.grading.hidden import KEY_VARIABLE, hidden_seed, submission_key
 from instructor.engine import secret as grader_secret
 from instructor.engine.execute import SafeExecute
 from instructor.engine.judge import WITHHELD_MESSAGE, WITHHELD_OUTPUT, withheld
+from instructor.engine.remote import CHANGED_INPUTS
 
 v4 = nbformat.v4
 
@@ -122,6 +123,15 @@ def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
     assert withheld(system, trusted)["error"] == system["error"]
     forged = dict(leak, error="OSError: [Errno 27] 0.41702200")
     assert withheld(forged, trusted)["error"] == f"OSError: {WITHHELD_MESSAGE}"
+    # a number the student chose (its words are the system's for any number), built-in
+    # names chained before the words, a number too large for the C library: withheld
+    for chosen in ("OSError: [Errno 616045232] Unknown error 616045232",
+                   "OSError: [Errno 300] Unknown error 300",
+                   "ValueError: KeyError: OSError: [Errno 27] File too large",
+                   f"OSError: [Errno {10 ** 40}] Unknown error {10 ** 40}"):
+        ename = chosen.partition(": ")[0]
+        assert withheld(dict(leak, error=chosen), trusted)["error"] == \
+            f"{ename}: {WITHHELD_MESSAGE}", chosen
 
 
 # ---------------------------------------------------------------- graded, and previewed
@@ -151,7 +161,17 @@ LEAKS = {
 }
 
 
-def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+#: A second task after the hidden test, whose test has no hidden part: its messages show.
+TRIPLE_STUB = "def triple(x):\n    raise NotImplementedError('exercise not done yet')\n"
+TRIPLE_TEST = """# Tests: triple
+with helpers.quiet():
+    got = np.asarray(triple(np.arange(3.0)))
+assert np.allclose(got, [0.0, 3.0, 6.0]), "triple: wrong values"
+"""
+
+
+def _grading_nb(answer: str, after: tuple[str, ...] = (),
+                triple: str = TRIPLE_STUB) -> nbformat.NotebookNode:
     def cell(source, grade_id, *, grade=False, solution=False, tags=("task-double",)):
         meta = {"tags": list(tags), "nbgrader": {
             "grade": grade, "solution": solution, "locked": grade, "grade_id": grade_id,
@@ -162,11 +182,14 @@ def _grading_nb(answer: str, after: tuple[str, ...] = ()) -> nbformat.NotebookNo
         cell("import numpy as np\nimport helpers", "setup", tags=("grade-setup",)),
         cell(answer, "double-solution", solution=True),
         cell(HIDDEN_TEST, "double-tests-hidden", grade=True),
+        cell(triple, "triple-solution", solution=True, tags=("task-triple",)),
+        cell(TRIPLE_TEST, "triple-tests", grade=True, tags=("task-triple",)),
         *[v4.new_code_cell(source) for source in after]])
 
 
 def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1",
-           after: tuple[str, ...] = (), cells: bool = False, files: tuple[str, ...] = ()):
+           after: tuple[str, ...] = (), cells: bool = False, files: tuple[str, ...] = (),
+           triple: str = TRIPLE_STUB):
     """Grade ``answer`` (with ``after``'s cells behind the test) as ``student`` at
     ``stamp``; the test cell's (with ``cells``: every cell's) outputs, and the hidden
     test's draws. With ``after``, the cells are those of the graded notebook's preview,
@@ -186,7 +209,7 @@ def _grade(tmp_path: Path, answer: str, student: str = "alice", stamp: str = "t1
         (work / name).write_text("the assignment's data\n")
     ex = SafeExecute(release_notebook=str(release), hidden_secret_file=str(tmp_path / "secret"),
                      timeout=120, checks_timeout=120, readable_paths=readable_paths())
-    nb, _ = ex.preprocess(_grading_nb(answer, after), {"metadata": {"path": str(work)},
+    nb, _ = ex.preprocess(_grading_nb(answer, after, triple), {"metadata": {"path": str(work)},
                                                 "nbgrader": {"student": student}})
     if after:
         run_sandboxed(nb, work)
@@ -220,6 +243,32 @@ def test_a_leaking_answer_shows_nothing_of_the_hidden_test(tmp_path, leak):
         assert all(o.ename == "NeedsReview" for o in errors), shown
     else:
         assert errors and errors[0].evalue.startswith(WITHHELD_MESSAGE), shown
+
+
+@pytest.mark.grading
+def test_inputs_a_hidden_test_gave_are_not_shown_by_a_later_cells_message(tmp_path):
+    """The answer process serves every test cell: an answer that keeps what a hidden test
+    gave it, and a later task's function that raises with it in a test without hidden
+    parts, whose messages are shown. The cells without hidden tests run first."""
+    stash = ("import os\n\n\ndef double(x):\n"
+             "    os.environ['SEEN'] = repr(np.asarray(x).tolist())\n" + RIGHT)
+    tell = ("import os\n\n\ndef triple(x):\n    if os.environ.get('SEEN'):\n"
+            "        raise ValueError('seen: ' + os.environ['SEEN'])\n"
+            "    return 3 * np.asarray(x)\n")
+    cells, drawn = _grade(tmp_path, stash, cells=True, triple=tell)
+    assert cells[2].outputs == [] and cells[4].outputs == [], _shown(cells[4])
+
+
+@pytest.mark.grading
+def test_a_hidden_test_fails_an_answer_that_changes_its_inputs(tmp_path):
+    """Wrong (three times x), but it rewrites its input so that the test's own check,
+    computed from that array after the call, agrees: in a cell with hidden tests a call
+    that changes what it was given fails, in the grader's words."""
+    answer = ("def double(x):\n    y = 3 * np.asarray(x)\n    x[:] = 1.5 * x\n"
+              "    return y\n")
+    cell, _ = _grade(tmp_path, answer)
+    assert [(o.ename, o.evalue) for o in cell.outputs] == [
+        ("AssertionError", CHANGED_INPUTS.format(name="double", which=[1]))], _shown(cell)
 
 
 @pytest.mark.grading

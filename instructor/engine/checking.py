@@ -77,6 +77,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
                     exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
         channel.custom_objects = {k: v for k, v in namespace.items() if isinstance(v, type)}
         channel.own_classes = cell.get("own_classes", True)
+        channel.inputs_kept = cell.get("hidden", False)
         channel.proxied = False
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -98,7 +99,14 @@ WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, 
 #: Why a test cell has no verdict: the checking process gave none, or had nothing to ask.
 NOT_RUN = "the checks did not run"
 NO_FUNCTION = "this test cell checks no graded function of the release"
-_ERRNO = re.compile(r"((?:[A-Za-z]+: )*)\[Errno (\d+)\] (.*)")
+_ERRNO = re.compile(r"\[Errno (\d{1,3})\] (.*)")
+#: The errors the sandbox's walls and caps give student code, which a hidden test's
+#: message may show in the system's words: a file, the disk, memory, processes, a
+#: read-only or hidden path, no network. Any other number the student's code could
+#: choose, and so carry the hidden inputs in it.
+WALL_ERRORS = frozenset({errno.EPERM, errno.ENOENT, errno.EAGAIN, errno.ENOMEM, errno.EACCES,
+                         errno.EMFILE, errno.EFBIG, errno.ENOSPC, errno.EROFS,
+                         errno.ENETUNREACH})
 
 
 def _known_error(name: str) -> bool:
@@ -108,11 +116,11 @@ def _known_error(name: str) -> bool:
 
 
 def system_message(message: str) -> bool:
-    """An operating system's own words (``[Errno 27] File too large``), after built-in
-    exceptions' names only: nothing in it the student's code chose."""
+    """An operating system's own words for one of :data:`WALL_ERRORS` (``[Errno 27] File
+    too large``), nothing else: all the student's code could choose in it is which."""
     match = _ERRNO.fullmatch(message.strip())
-    return bool(match) and os.strerror(int(match[2])) == match[3] and all(
-        _known_error(name) for name in match[1].split(": ") if name)
+    return bool(match) and int(match[1]) in WALL_ERRORS and os.strerror(
+        int(match[1])) == match[2]
 
 
 def withheld(verdict: dict, trusted: set[str]) -> dict:
@@ -328,12 +336,17 @@ class Judge:
             return
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
         answers = self.release.answer_cells(cells)
+        hidden = {i for i in self.plan if hide_hidden(cells[i].source)[1]}
+        # every cell without hidden tests first: no hidden input has reached the answer
+        # process yet when a cell whose messages are shown runs (it keeps what it is given)
         job = {"reply_limit": self.reply_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, []),
-             "own_classes": self.own_class_tasks is None or task in self.own_class_tasks}
-            for i, (grade_id, task, names) in sorted(self.plan.items())]}
+             "own_classes": self.own_class_tasks is None or task in self.own_class_tasks,
+             "hidden": i in hidden}
+            for i, (grade_id, task, names) in sorted(self.plan.items(),
+                                                      key=lambda p: (p[0] in hidden, p[0]))]}
         verdicts = self._verdicts(job, cells) if self.process else {}
         graded = {name for _g, _t, names in self.plan.values() for name in names}
         trusted = [*self.setup, *[s for v in contexts.values() for s in v],

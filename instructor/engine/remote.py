@@ -67,6 +67,9 @@ class AnswerChannel:
         self.own_classes = True
         #: whether a reply was a model left in the answer process (a proxy) since reset
         self.proxied = False
+        #: whether a call that changes an array it was given fails (a hidden test's: the
+        #: test may compute what it expects from its arrays after the call)
+        self.inputs_kept = False
 
     def ask(self, request: dict) -> dict:
         if self.broken:
@@ -111,6 +114,9 @@ class AnswerChannel:
             except wire.NotData as err:
                 raise wire.Unreadable(f"the test passes {err} to {name}") from None
             reply = self.ask({"op": "call", "task": task, "name": name, "args": encoded})
+            changed = sorted(int(p) + 1 for p in reply.get("changed_args", {}))
+            if changed and self.inputs_kept:
+                raise AssertionError(CHANGED_INPUTS.format(name=name, which=changed))
             for position, value in reply.get("changed_args", {}).items():
                 target, changed = args[int(position)], wire.Reader().decode(value)
                 if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
@@ -203,6 +209,9 @@ class AnswerChannel:
         return wire.Reader().decode(reply["value"])
 
 
+#: Why a hidden test fails whose graded function changed the arrays it was given.
+CHANGED_INPUTS = ("{name} changed the arrays it was given (arguments {which}, counting from "
+                  "1) in place: it should leave its inputs unchanged")
 #: Why a test of a task whose models must be Keras' own needs review.
 OWN_CLASS = ("your function returned a model with code of your own (a class or a function "
              "of yours, even one named like Keras' own, or a Lambda layer), which this task "
