@@ -269,3 +269,60 @@ def test_a_write_to_a_cells_stream_after_it_ended_is_dropped(tmp_path):
     outputs, ended = _report(path, {1, 2})
     assert outputs == {i: [{"output_type": "stream", "name": "stdout", "text": f"in {i}\n"}]
                        for i in (1, 2)} and ended == {1, 2}
+
+
+#: Three models sharing layers, none inside another (the Keras blog's style); ``{hook}``
+#: is where an answer attaches code of its own after building them.
+SHARED = """
+import keras
+
+
+def shared():
+    inputs = keras.Input((4,))
+    layer = keras.layers.Dense(2, activation="relu")
+    code = layer(inputs)
+    encoder = keras.Model(inputs, code)
+    codes = keras.Input((2,))
+    out = keras.layers.Dense(4, activation="sigmoid")
+    decoder = keras.Model(codes, out(codes))
+    auto = keras.Model(inputs, out(code))
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+{hook}
+    return encoder, decoder, auto
+"""
+#: Ways to run code of one's own in the models' process after the reply (red team, round 2).
+HOOKS = {
+    "instance call": "    plain = auto.call\n    auto.call = lambda x, **kw: plain(x, **kw)",
+    "instance loss": "    auto.compute_loss = lambda *a, **kw: 0.0",
+    "a Keras class, through an alias": (
+        "    D = keras.layers.Dense\n    plain = D.call\n"
+        "    D.call = lambda self, x, **kw: plain(self, x, **kw)"),
+    "a library module, through an alias": (
+        "    m = keras.src.activations.activations\n    plain = m.relu\n"
+        "    m.relu = lambda x, **kw: plain(x, **kw)"),
+}
+
+
+@pytest.mark.parametrize("hook", [None, *HOOKS])
+def test_models_with_code_of_the_answers_own_attached_are_not_sent_as_files(tmp_path, hook):
+    """Models sharing layers stay in the answer process (the checker asks them there):
+    what an answer attached to them, their classes or a library would run behind the
+    checks, so they count as its own code and are never sent as Keras' own."""
+    import keras
+
+    answers = Answers(tmp_path)
+    answers.run_setup(["import numpy as np"])
+    answers.run_tasks({"s@1": {"context": [], "answers": [
+        SHARED.format(hook=HOOKS.get(hook, "    pass"))]}})
+    saved = {"call": keras.layers.Dense.call,
+             "relu": keras.src.activations.activations.relu}
+    try:
+        reply = call(answers, "shared", task="s@1")
+    finally:
+        keras.layers.Dense.call = saved["call"]
+        keras.src.activations.activations.relu = saved["relu"]
+    files = [entry["model"] for entry in reply["result"]["tuple"]]
+    if hook is None:  # Keras' own: each sent as a file, and said to share layers
+        assert all(files) and reply.get("shared"), reply
+    else:
+        assert files == [None, None, None], (hook, reply)

@@ -202,7 +202,7 @@ class Answers:
                              "check outside your notebook"}
         for model, entry in writer.models:  # the checker may ask for it by its handle
             entry["handle"] = self.remember(model)
-        saved = not any(has_own_code(model, trusted) for model, _entry in writer.models)
+        saved = not own_code([model for model, _entry in writer.models], trusted)
         if saved:
             try:
                 writer.save_models()
@@ -299,20 +299,94 @@ def _named(obj, trusted: set[int], depth: int = 0) -> bool:
 
 
 def has_own_code(model, trusted: set[int]) -> bool:
-    """Whether ``model`` (itself, a layer in it, what their configurations name, its loss
-    and optimizer) holds a class or a function that is not the very one Keras or the
-    course ships, nor one ``trusted`` holds (what the task's setup and context cells
-    defined): loaded by name in the checking process, it would become another."""
-    layers = [model]
-    flatten = getattr(model, "_flatten_layers", None)
-    if callable(flatten):
-        layers += list(flatten(include_self=False, recursive=True))
-    for layer in layers:
-        if not shipped(type(layer), trusted):
+    """Whether ``model`` holds code of the student's own (:func:`own_code`)."""
+    return own_code([model], trusted)
+
+
+def own_code(models, trusted: set[int]) -> bool:
+    """Whether one of ``models`` (itself, a layer in it, what their configurations name,
+    its loss and optimizer) holds a class or a function that is not the very one Keras or
+    the course ships, nor one ``trusted`` holds (what the task's setup and context cells
+    defined): loaded by name in the checking process, it would become another. Code of
+    the notebook's cells set on one of them (``auto.call = ...``), on one of their
+    library classes (``Dense.call = ...``) or in a library module counts too: in this
+    process, where the checks may use the model, it would run."""
+    parts: list = []
+    for model in models:
+        layers = [model]
+        flatten = getattr(model, "_flatten_layers", None)
+        if callable(flatten):
+            layers += list(flatten(include_self=False, recursive=True))
+        for layer in layers:
+            if not shipped(type(layer), trusted):
+                return True
+            if not getattr(layer, "layers", None) and not _named(layer, trusted):
+                return True
+        if not all(_named(getattr(model, key, None), trusted) for key in ("loss", "optimizer")):
             return True
-        if not getattr(layer, "layers", None) and not _named(layer, trusted):
+        parts += [*layers, *(getattr(model, key, None) for key in ("loss", "optimizer"))]
+    seen: dict[int, bool] = {}
+    return any(_holds_cell_code(part, trusted, seen) for part in parts) or _libraries_patched()
+
+
+def _compiled_in_cells(value) -> bool:
+    """Whether ``value`` is, or wraps (a method, a ``partial``, a property), a function
+    compiled from the notebook's cells (:data:`CELL_FILES`; the review flags the routes to
+    a code object of another name: ``compile``, ``exec``, ``__code__``)."""
+    kind = type(value)
+    if kind is property:
+        return any(_compiled_in_cells(f) for f in (value.fget, value.fset, value.fdel))
+    for _ in range(16):
+        if kind in (types.MethodType, staticmethod, classmethod):
+            value = value.__func__
+        elif kind is functools.partial:
+            value = value.func
+        else:
+            break
+        kind = type(value)
+    return kind is types.FunctionType and value.__code__.co_filename.startswith(CELL_FILES)
+
+
+#: The names this process compiles the notebook's cells under (:meth:`Answers._run`).
+CELL_FILES = ("<grade-setup>", "<context ", "<answers ")
+
+
+def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
+    """Whether ``obj``'s own attributes, or a class in its MRO or theirs that ``trusted``
+    does not hold, carry code compiled from the notebook's cells (``seen``: classes
+    already read, and what was found)."""
+    def cell_code(klass) -> bool:
+        if id(klass) not in seen:
+            seen[id(klass)] = id(klass) not in trusted and any(
+                _compiled_in_cells(v) and id(getattr(v, "__func__", v)) not in trusted
+                for v in dict(type.__dict__["__dict__"].__get__(klass)).values())
+        return seen[id(klass)]
+
+    try:
+        own = dict(object.__getattribute__(obj, "__dict__"))
+    except (AttributeError, TypeError):
+        own = {}
+    for value in own.values():
+        if _compiled_in_cells(value) and id(getattr(value, "__func__", value)) not in trusted:
             return True
-    return not all(_named(getattr(model, key, None), trusted) for key in ("loss", "optimizer"))
+    classes = {id(k): k for v in (obj, *own.values()) for k in type(v).__mro__}
+    return any(cell_code(klass) for klass in classes.values())
+
+
+def _libraries_patched() -> bool:
+    """Whether a module of :data:`LIBRARY_MODULES` or NumPy holds a function compiled
+    from the notebook's cells (``keras.src.ops.numpy.matmul = ...``, ``np.mean = ...``)."""
+    plain, wrapped = types.FunctionType, (types.MethodType, functools.partial, staticmethod,
+                                          classmethod, property)
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] in (*LIBRARY_MODULES, "numpy") \
+                and isinstance(module, types.ModuleType):
+            for value in list(module.__dict__.values()):
+                kind = type(value)
+                if (kind is plain and value.__code__.co_filename.startswith(CELL_FILES)) or (
+                        kind in wrapped and _compiled_in_cells(value)):
+                    return True
+    return False
 
 
 def _kinds(obj) -> list[list[str]]:
