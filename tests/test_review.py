@@ -44,6 +44,12 @@ TAMPERING = {
     "from import then patch": ("from numpy import testing\ntesting.assert_allclose = print",
                                "testing.assert_allclose"),
     "magic": ("%load_ext something", "magics"),
+    # code that runs later, at a time the student does not choose but the checks may
+    # fall in (red team, round 2): a thread, a finalizer
+    "a thread": ("import _thread\n_thread.start_new_thread(print, ())", "imports _thread"),
+    "a pool": ("from concurrent.futures import ThreadPoolExecutor",
+               "imports concurrent.futures"),
+    "a finalizer": ("class Later:\n    def __del__(self):\n        pass\n", "defines __del__"),
 }
 
 

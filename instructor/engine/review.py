@@ -21,7 +21,8 @@ SUSPECT_MODULES = {
     "sys", "builtins", "importlib", "ctypes", "gc", "inspect", "types", "threading",
     "multiprocessing", "subprocess", "IPython", "ipykernel", "traceback", "ast",
     "marshal", "pickle", "dill", "code", "codeop", "runpy", "signal", "atexit",
-    "unittest", "pytest", "faulthandler", "weakref", "wire",
+    "unittest", "pytest", "faulthandler", "weakref", "wire", "_thread", "concurrent",
+    "asyncio", "sched",
     "helpers.grading.model_checks", "helpers.grading.probes", "instructor",
 }
 #: Built-in functions that run or reach code and namespaces by name.
@@ -35,6 +36,9 @@ SUSPECT_ATTRIBUTES = {
     "gi_frame", "cr_frame", "ag_frame", "co_code", "_getframe", "modules", "displayhook",
     "excepthook", "set_custom_exc", "showtraceback", "events", "run_cell", "clear_output",
 }
+#: Methods the interpreter calls at a time of its own (a finalizer: at a collection, which
+#: may fall inside a check): code of the student's running behind the checks.
+LATER_CALLED = {"__del__"}
 #: Dunder attributes an answer may use (a Layer subclass calls ``super().__init__``).
 ALLOWED_DUNDERS = {"__init__", "__name__", "__doc__", "__qualname__"}
 #: Modules a cell may import under a name the tests use (the same library).
@@ -115,6 +119,8 @@ class _Reader(ast.NodeVisitor):
         self.findings.append((getattr(node, "lineno", 0), what))
 
     def _function(self, node) -> None:
+        if getattr(node, "name", None) in LATER_CALLED:
+            self.flag(node, f"defines {node.name}, which runs when the interpreter chooses")
         self.scopes.append(_bound_in(node))
         self.depth += 1
         self.generic_visit(node)
