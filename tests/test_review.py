@@ -108,6 +108,11 @@ SETUP = "import numpy as np\nimport keras\nfrom helpers.grading import model_che
     ("mc.expect_equal = print", "mc.expect_equal"),
     ("from keras import Model\nModel.fit = print", "Model.fit"),
     ("import keras as K\nsetattr(K.layers.Dense, 'call', print)", "K.layers.Dense through setattr"),
+    # through a name bound to the library's object (red team, round 2)
+    ("def f():\n    D = keras.layers.Dense\n    D.call = print\n", "D.call"),
+    ("n = np\nn.mean = np.median", "n.mean"),
+    ("m = keras.src.activations.activations\nm.relu = print", "m.relu"),
+    ("def f():\n    D = keras.layers.Dense\n    setattr(D, 'call', print)\n", "D through setattr"),
 ])
 def test_a_patch_of_a_library_goes_to_review(source, patched):
     """The answer cells run again in the answer process, where a patch of Keras, NumPy or
@@ -121,6 +126,8 @@ def test_a_patch_of_a_library_goes_to_review(source, patched):
 @pytest.mark.parametrize("source", [
     "def autoencoder(a, b, c):\n    model = keras.Sequential()\n    model.trainable = False\n"
     "    model.optimizer = 'adam'\n    return model\n",
+    "def build():\n    Dense = keras.layers.Dense\n    layer = Dense(4)\n"
+    "    layer.trainable = False\n    return layer\n",
     "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n",
     "results = {}\nresults['x'] = np.mean([1, 2])\n",
 ])

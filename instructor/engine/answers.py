@@ -308,9 +308,10 @@ def own_code(models, trusted: set[int]) -> bool:
     its loss and optimizer) holds a class or a function that is not the very one Keras or
     the course ships, nor one ``trusted`` holds (what the task's setup and context cells
     defined): loaded by name in the checking process, it would become another. Code of
-    the notebook's cells set on one of them (``auto.call = ...``), on one of their
-    library classes (``Dense.call = ...``) or in a library module counts too: in this
-    process, where the checks may use the model, it would run."""
+    the notebook's cells set on one of them (``auto.call = ...``) or on one of their
+    library classes (``Dense.call = ...``) counts too: in this process, where the checks
+    may use the model, it would run. (A library module's function replaced is the
+    review's to find: ``review.tampering``.)"""
     parts: list = []
     for model in models:
         layers = [model]
@@ -326,7 +327,7 @@ def own_code(models, trusted: set[int]) -> bool:
             return True
         parts += [*layers, *(getattr(model, key, None) for key in ("loss", "optimizer"))]
     seen: dict[int, bool] = {}
-    return any(_holds_cell_code(part, trusted, seen) for part in parts) or _libraries_patched()
+    return any(_holds_cell_code(part, trusted, seen) for part in parts)
 
 
 def _compiled_in_cells(value) -> bool:
@@ -371,22 +372,6 @@ def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
             return True
     classes = {id(k): k for v in (obj, *own.values()) for k in type(v).__mro__}
     return any(cell_code(klass) for klass in classes.values())
-
-
-def _libraries_patched() -> bool:
-    """Whether a module of :data:`LIBRARY_MODULES` or NumPy holds a function compiled
-    from the notebook's cells (``keras.src.ops.numpy.matmul = ...``, ``np.mean = ...``)."""
-    plain, wrapped = types.FunctionType, (types.MethodType, functools.partial, staticmethod,
-                                          classmethod, property)
-    for name, module in list(sys.modules.items()):
-        if name.partition(".")[0] in (*LIBRARY_MODULES, "numpy") \
-                and isinstance(module, types.ModuleType):
-            for value in list(module.__dict__.values()):
-                kind = type(value)
-                if (kind is plain and value.__code__.co_filename.startswith(CELL_FILES)) or (
-                        kind in wrapped and _compiled_in_cells(value)):
-                    return True
-    return False
 
 
 def _kinds(obj) -> list[list[str]]:

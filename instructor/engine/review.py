@@ -113,6 +113,9 @@ class _Reader(ast.NodeVisitor):
         self.protected, self.findings = protected, []
         self.libraries = libraries
         self.scopes: list[set[str]] = [cell_names]
+        #: per scope, the names bound to a library's module, class or function by name
+        #: (``D = keras.layers.Dense``): a change through one patches the library
+        self.aliases: list[set[str]] = [set()]
         self.depth = 0
 
     def flag(self, node: ast.AST, what: str) -> None:
@@ -122,10 +125,25 @@ class _Reader(ast.NodeVisitor):
         if getattr(node, "name", None) in LATER_CALLED:
             self.flag(node, f"defines {node.name}, which runs when the interpreter chooses")
         self.scopes.append(_bound_in(node))
+        self.aliases.append(set())
         self.depth += 1
         self.generic_visit(node)
         self.depth -= 1
+        self.aliases.pop()
         self.scopes.pop()
+
+    def _library(self, name: str) -> bool:
+        """Whether ``name``, here, is a library's module, class or function."""
+        return name in self.aliases[-1] or (name in self.libraries
+                                            and name not in self.scopes[-1])
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        value = node.value  # a name or attributes of one, not a call's result
+        while isinstance(value, ast.Attribute):
+            value = value.value
+        if isinstance(value, ast.Name) and self._library(value.id):
+            self.aliases[-1].update(t.id for t in node.targets if isinstance(t, ast.Name))
+        self.generic_visit(node)
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
 
@@ -188,8 +206,7 @@ class _Reader(ast.NodeVisitor):
             where = root.id if isinstance(root, ast.Name) else "an object it did not create"
             self.flag(node, f"changes {ast.unparse(node)} (an attribute or item of "
                             f"{where}, which is not its own)")
-        if isinstance(root, ast.Name) and root.id in self.libraries \
-                and root.id not in self.scopes[-1] and not _settings_item(node):
+        if isinstance(root, ast.Name) and self._library(root.id) and not _settings_item(node):
             self._patches(node, ast.unparse(node))
 
     def _patches(self, node: ast.AST, what: str) -> None:
@@ -206,8 +223,7 @@ class _Reader(ast.NodeVisitor):
             self.flag(node, "uses getattr with a computed name")
         if isinstance(func, ast.Name) and func.id in ("setattr", "delattr") and node.args:
             root = _root(node.args[0])
-            if isinstance(root, ast.Name) and root.id in self.libraries \
-                    and root.id not in self.scopes[-1]:
+            if isinstance(root, ast.Name) and self._library(root.id):
                 self._patches(node, f"{ast.unparse(node.args[0])} through {func.id}")
         self.generic_visit(node)
 
