@@ -336,17 +336,14 @@ class Judge:
             return
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
         answers = self.release.answer_cells(cells)
-        hidden = {i for i in self.plan if hide_hidden(cells[i].source)[1]}
-        # every cell without hidden tests first: no hidden input has reached the answer
-        # process yet when a cell whose messages are shown runs (it keeps what it is given)
+        hidden = {i for i in tests if hide_hidden(cells[i].source)[1]}
         job = {"reply_limit": self.reply_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, []),
              "own_classes": self.own_class_tasks is None or task in self.own_class_tasks,
              "hidden": i in hidden}
-            for i, (grade_id, task, names) in sorted(self.plan.items(),
-                                                      key=lambda p: (p[0] in hidden, p[0]))]}
+            for i, (grade_id, task, names) in shown_first(self.plan, hidden)]}
         verdicts = self._verdicts(job, cells) if self.process else {}
         graded = {name for _g, _t, names in self.plan.values() for name in names}
         trusted = [*self.setup, *[s for v in contexts.values() for s in v],
@@ -364,7 +361,7 @@ class Judge:
             verdict = verdicts.get(grade_id) or {
                 "checked": False, "passed": None, "error": None,
                 "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
-            if hide_hidden(cells[index].source)[1]:
+            if index in hidden:
                 verdict = withheld(verdict, trusted
                                    | secret.string_constants([cells[index].source]))
             forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
@@ -376,6 +373,13 @@ class Judge:
         (:func:`answer_cell_outputs`)."""
         report = self.report.take() if self.report is not None else None
         self.outcomes = answer_cell_outputs(cells, self.release, report)
+
+
+def shown_first(plan: dict, hidden: set[int]) -> list:
+    """The plan's test cells in the order the checking process runs them: those without
+    hidden tests first, so that no hidden input has reached the answer process (which
+    keeps what it is given) while a cell whose messages are shown runs."""
+    return sorted(plan.items(), key=lambda item: (item[0] in hidden, item[0]))
 
 
 def answer_cell_outputs(cells, release: Release, report: protocol.Report | None,
