@@ -5,7 +5,7 @@
 - the JSON values of each course notebook, and of a 32 MiB one, counted before parsing
   (``protocol.json_values``, run by ``check_submission`` once per submission);
 - the answer process's identity check of task (a)'s three models
-  (``answers.has_own_code``);
+  (``answers.own_code``, once per reply);
 - the checker's comparison of each returned model with the answer process's
   (``AnswerChannel._same``: two calls of the copy, one of the model there, the loss on
   both sides), for task (a)'s reference, answer process included (read from its
@@ -91,13 +91,13 @@ def model_checks() -> None:
 
     import keras
 
-    from instructor.engine.answers import has_own_code
+    from instructor.engine.answers import own_code
 
     namespace: dict = {"keras": keras}
     exec(compile(reference, "<reference>", "exec"), namespace)  # noqa: S102
     models = namespace["autoencoder"](784, [128, 64], 32)
-    cost = per_call(lambda: [has_own_code(m, set()) for m in models], 20)
-    print(f"has_own_code of task (a)'s 3 models: {cost * 1000:.1f} ms")
+    cost = per_call(lambda: own_code(models, set()), 20)
+    print(f"own_code of task (a)'s 3 models: {cost * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

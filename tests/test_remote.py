@@ -73,13 +73,13 @@ def equivalent_layer(n):  # a class of the student's own that computes what Dens
 
 def checked_by_name(n):  # the answer process's own check switched off (review flags gc)
     import gc
-    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "has_own_code" in o
+    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
                  and "Answers" in o]
-    saved, answers["has_own_code"] = answers["has_own_code"], lambda model, trusted: False
+    saved, answers["own_code"] = answers["own_code"], lambda models, trusted: False
     try:
         return namesakes(n)
     finally:
-        answers["has_own_code"] = saved
+        answers["own_code"] = saved
 """
 
 FUNCTIONS = """

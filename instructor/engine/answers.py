@@ -189,7 +189,7 @@ class Answers:
         """The result as data, its models as ``.keras`` files (each alone when they share
         layers: ``shared``, the checker then asks them here, its copies only checked
         against them); but no file of a model with code of the student's own
-        (:func:`has_own_code`): loaded by its names in the checking process, it would
+        (:func:`own_code`): loaded by its names in the checking process, it would
         become Keras' namesakes, or fail to load. The checking process decides."""
         wire = _wire()
         self.calls += 1
@@ -298,11 +298,6 @@ def _named(obj, trusted: set[int], depth: int = 0) -> bool:
     return depth >= 3 or all(_named(value, trusted, depth + 1) for value in values)
 
 
-def has_own_code(model, trusted: set[int]) -> bool:
-    """Whether ``model`` holds code of the student's own (:func:`own_code`)."""
-    return own_code([model], trusted)
-
-
 def own_code(models, trusted: set[int]) -> bool:
     """Whether one of ``models`` (itself, a layer in it, what their configurations name,
     its loss and optimizer) holds a class or a function that is not the very one Keras or
@@ -356,20 +351,21 @@ def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
     """Whether ``obj``'s own attributes, or a class in its MRO or theirs that ``trusted``
     does not hold, carry code compiled from the notebook's cells (``seen``: classes
     already read, and what was found)."""
+    def untrusted(value) -> bool:
+        return _compiled_in_cells(value) and id(getattr(value, "__func__", value)) not in trusted
+
     def cell_code(klass) -> bool:
         if id(klass) not in seen:
             seen[id(klass)] = id(klass) not in trusted and any(
-                _compiled_in_cells(v) and id(getattr(v, "__func__", v)) not in trusted
-                for v in dict(type.__dict__["__dict__"].__get__(klass)).values())
+                map(untrusted, dict(type.__dict__["__dict__"].__get__(klass)).values()))
         return seen[id(klass)]
 
     try:
         own = dict(object.__getattribute__(obj, "__dict__"))
     except (AttributeError, TypeError):
         own = {}
-    for value in own.values():
-        if _compiled_in_cells(value) and id(getattr(value, "__func__", value)) not in trusted:
-            return True
+    if any(untrusted(value) for value in own.values()):
+        return True
     classes = {id(k): k for v in (obj, *own.values()) for k in type(v).__mro__}
     return any(cell_code(klass) for klass in classes.values())
 

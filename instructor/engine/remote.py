@@ -114,10 +114,11 @@ class AnswerChannel:
             except wire.NotData as err:
                 raise wire.Unreadable(f"the test passes {err} to {name}") from None
             reply = self.ask({"op": "call", "task": task, "name": name, "args": encoded})
-            changed = sorted(int(p) + 1 for p in reply.get("changed_args", {}))
-            if changed and self.inputs_kept:
-                raise AssertionError(CHANGED_INPUTS.format(name=name, which=changed))
-            for position, value in reply.get("changed_args", {}).items():
+            changed_args = reply.get("changed_args", {})
+            if changed_args and self.inputs_kept:
+                which = sorted(int(position) + 1 for position in changed_args)
+                raise AssertionError(CHANGED_INPUTS.format(name=name, which=which))
+            for position, value in changed_args.items():
                 target, changed = args[int(position)], wire.Reader().decode(value)
                 if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
                     np.copyto(target, changed, casting="unsafe")
