@@ -74,15 +74,16 @@ def server(tmp_path):
         yield leased[check_server.SERVER]
 
 
-def _check(path: str, source: str, key: str = "") -> dict | None:
+def _check(path: str, source: str, key: str = "", env: dict | None = None) -> dict | None:
     """One checking process forked by the server at ``path`` runs ``source`` as a test
-    cell; its verdict (None: it did not end normally)."""
+    cell, in ``env`` (default: none but the key); its verdict (None: it did not end
+    normally)."""
     requests_r, requests_w = os.pipe()
     replies_r, replies_w = os.pipe()
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
     try:
-        forked = forking.Forked(path, {"GRADER_HIDDEN_KEY": key} if key else {},
-                                (out.fileno(), requests_w, replies_r))
+        env = {**(env or {}), **({"GRADER_HIDDEN_KEY": key} if key else {})}
+        forked = forking.Forked(path, env, (out.fileno(), requests_w, replies_r))
         for fd in (requests_w, replies_r):
             os.close(fd)
         forked.stdin.write(protocol.frame({"setup": ["import os"]}))
@@ -111,6 +112,25 @@ def test_nothing_one_submission_leaves_reaches_the_next(server):
     assert verdict and verdict["passed"], verdict
     # the other way round too: a probe that finds what it left fails
     assert not _check(server, LEAVE + FIND)["passed"]
+
+
+PREPARED = """
+import numpy as np
+from helpers import datasets
+assert any(key[0] == "mnist" for key in datasets._KEPT), "MNIST not prepared by the server"
+flat, channels = (datasets.load_mnist(shape=s).x_train for s in ("flat", "channels"))
+assert not flat.flags.writeable and np.shares_memory(flat, channels)
+"""
+
+
+def test_a_checking_process_finds_mnist_prepared_by_its_server(tmp_path, data_dir):
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap",
+                       "COURSE_DATA_DIR": str(data_dir)})
+    with check_server.running(1, tmp_path, env), check_server.lease({}) as leased:
+        box = roles.Box.from_settings(env)
+        verdict = _check(leased[check_server.SERVER], PREPARED,
+                         env=roles.environment(roles.CHECK, box))
+    assert verdict and verdict["passed"], verdict
 
 
 def test_a_checking_process_whose_grader_went_away_before_telling_it_ends_quietly(server):

@@ -223,3 +223,31 @@ def test_idx_reader_rejects_non_idx(tmp_path):
 def test_validation_zero_keeps_all_training_examples(data_dir):
     ds = datasets.load_mnist(shape="flat", validation=0, data_dir=data_dir)
     assert ds.x_train.shape == (60_000, 784) and ds.x_val.shape == (0, 784)
+
+
+# ------------------------------------------------------------------ kept (checking processes)
+def test_kept_datasets_are_prepared_once_and_handed_out_read_only(data_dir, monkeypatch):
+    monkeypatch.setattr(datasets, "_KEPT", None)  # as in a notebook: arrays of its own
+    fresh = datasets.load_mnist(shape="flat", data_dir=data_dir)
+    assert fresh.x_train.flags.writeable
+    monkeypatch.setenv("COURSE_DATA_DIR", str(data_dir))
+    datasets.keep("mnist")
+    flat, channels = (datasets.load_mnist(shape=s) for s in ("flat", "channels"))
+    assert flat.x_train.shape == (55_000, 784) and channels.x_test.shape == (10_000, 28, 28, 1)
+    assert np.shares_memory(flat.x_train, channels.x_train)
+    for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        assert np.array_equal(getattr(flat, name), getattr(fresh, name)), name
+        assert not getattr(flat, name).flags.writeable, name
+    with pytest.raises(ValueError, match="read-only"):
+        flat.x_train[:256] += 1
+    # another split, or a folder named: prepared anew
+    assert datasets.load_mnist(validation=1000).x_val.shape == (1000, 28, 28)
+    assert datasets.load_mnist(data_dir=data_dir).x_train.flags.writeable
+
+
+def test_keep_leaves_missing_data_to_the_load_that_needs_it(empty_env, no_download,
+                                                             monkeypatch):
+    monkeypatch.setattr(datasets, "_KEPT", None)
+    datasets.keep("mnist")
+    with pytest.raises(datasets.DataNotFoundError, match="mnist"):
+        datasets.load_mnist()

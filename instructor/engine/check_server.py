@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib
 import os
 import shutil
 import signal
@@ -38,17 +39,21 @@ PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
            "helpers.grading.probes",
            "instructor.engine.wire", "instructor.engine.remote",
            "instructor.engine.checking")
+#: What the test cells load (each time, to take a few images): prepared once per server.
+DATASETS = ("mnist",)
 _PR_SET_DUMPABLE = 4
 
 
 # ---------------------------------------------------------------- in the sandbox
 def preload() -> None:
-    """Import :data:`PRELOAD`."""
+    """Import :data:`PRELOAD`, and prepare :data:`DATASETS` (read-only, shared with every
+    checking process forked)."""
     from helpers.session import import_quietly
 
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             import_quietly(name)
+    importlib.import_module("helpers.datasets").keep(*DATASETS)
 
 
 def serve(listen: socket.socket, folder: str) -> None:

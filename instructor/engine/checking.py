@@ -113,8 +113,9 @@ def main() -> None:
     from instructor.engine.remote import AnswerChannel
 
     out = int(sys.argv[1])
-    from helpers import settings
+    from helpers import datasets, settings
 
+    datasets.keep()  # a test cell's load of MNIST: prepared once (in a server: before)
     # a call of the student's function may take as long as a cell may
     channel = AnswerChannel(int(sys.argv[2]), int(sys.argv[3]),
                             timeout=float(settings.read("COURSE_CELL_TIMEOUT")))
