@@ -240,9 +240,16 @@ def test_kept_datasets_are_prepared_once_and_handed_out_read_only(data_dir, monk
         assert not getattr(flat, name).flags.writeable, name
     with pytest.raises(ValueError, match="read-only"):
         flat.x_train[:256] += 1
-    # another split, or a folder named: prepared anew
+    # another split, another size, another place to look, or a folder named: prepared anew
     assert datasets.load_mnist(validation=1000).x_val.shape == (1000, 28, 28)
+    small = datasets.load_mnist(n_train=100, n_eval=10)
+    assert small.x_train.shape == (100, 28, 28) and small.x_test.shape == (10, 28, 28)
+    assert not small.y_train.flags.writeable and not small.y_train.base.flags.writeable
     assert datasets.load_mnist(data_dir=data_dir).x_train.flags.writeable
+    entries = len(datasets._KEPT)
+    monkeypatch.setenv("KERAS_HOME", str(data_dir / "elsewhere"))
+    datasets.load_mnist()
+    assert len(datasets._KEPT) == entries + 1
 
 
 def test_keep_leaves_missing_data_to_the_load_that_needs_it(empty_env, no_download,

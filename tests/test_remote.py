@@ -251,6 +251,13 @@ def test_an_argument_changed_in_place_is_changed_here_too(functions):
     assert np.array_equal(x, [2.0, 2.0, 2.0])
 
 
+def test_a_read_only_argument_changed_there_stays_as_it_was_here(functions):
+    x = np.ones(3)
+    x.flags.writeable = False  # as the datasets a checking process keeps
+    assert functions.scale_in_place(x) == 6.0
+    assert np.array_equal(x, [1.0, 1.0, 1.0])
+
+
 def test_an_answer_process_that_dies_fails_this_call_and_every_later_one(functions):
     assert functions.total(np.ones(2)) == 2.0
     with pytest.raises(AnswerFailed, match="the process running your answer ended"):

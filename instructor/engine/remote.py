@@ -120,7 +120,9 @@ class AnswerChannel:
                 raise AssertionError(CHANGED_INPUTS.format(name=name, which=which))
             for position, value in changed_args.items():
                 target, changed = args[int(position)], wire.Reader().decode(value)
-                if isinstance(target, np.ndarray) and target.shape == np.shape(changed):
+                # a read-only one (a dataset the test loaded, helpers.datasets.keep) stays
+                if isinstance(target, np.ndarray) and target.shape == np.shape(changed) \
+                        and target.flags.writeable:
                     np.copyto(target, changed, casting="unsafe")
             return self._result(reply)
         graded.__name__ = name
