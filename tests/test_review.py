@@ -113,6 +113,11 @@ SETUP = "import numpy as np\nimport keras\nfrom helpers.grading import model_che
     ("n = np\nn.mean = np.median", "n.mean"),
     ("m = keras.src.activations.activations\nm.relu = print", "m.relu"),
     ("def f():\n    D = keras.layers.Dense\n    setattr(D, 'call', print)\n", "D through setattr"),
+    # an alias of an enclosing scope, annotated, or bound inside an expression
+    ("D = keras.layers.Dense\ndef f():\n    D.call = print\n", "D.call"),
+    ("def f():\n    D = keras.layers.Dense\n    def g():\n        D.call = print\n", "D.call"),
+    ("D: type = keras.layers.Dense\nD.call = print", "D.call"),
+    ("if (D := keras.layers.Dense):\n    D.call = print", "D.call"),
 ])
 def test_a_patch_of_a_library_goes_to_review(source, patched):
     """The answer cells run again in the answer process, where a patch of Keras, NumPy or

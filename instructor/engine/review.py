@@ -133,16 +133,35 @@ class _Reader(ast.NodeVisitor):
         self.scopes.pop()
 
     def _library(self, name: str) -> bool:
-        """Whether ``name``, here, is a library's module, class or function."""
-        return name in self.aliases[-1] or (name in self.libraries
-                                            and name not in self.scopes[-1])
+        """Whether ``name``, here, is a library's module, class or function: an alias of
+        the nearest scope that binds it (an enclosing one's, if this one does not), or a
+        library's name this scope does not bind."""
+        for scope, aliases in zip(reversed(self.scopes), reversed(self.aliases)):
+            if name in aliases:
+                return True
+            if name in scope:
+                break
+        return name in self.libraries and name not in self.scopes[-1]
 
-    def visit_Assign(self, node: ast.Assign) -> None:
-        value = node.value  # a name or attributes of one, not a call's result
+    def _alias(self, targets: list[ast.expr], value: ast.expr) -> None:
+        """Record the names of ``targets`` as aliases if ``value`` is a library's object
+        (a name or attributes of one, not a call's result)."""
         while isinstance(value, ast.Attribute):
             value = value.value
         if isinstance(value, ast.Name) and self._library(value.id):
-            self.aliases[-1].update(t.id for t in node.targets if isinstance(t, ast.Name))
+            self.aliases[-1].update(t.id for t in targets if isinstance(t, ast.Name))
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        self._alias(node.targets, node.value)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is not None:
+            self._alias([node.target], node.value)
+        self.generic_visit(node)
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self._alias([node.target], node.value)
         self.generic_visit(node)
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
