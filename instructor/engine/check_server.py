@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib
 import os
 import shutil
 import signal
@@ -48,12 +47,13 @@ _PR_SET_DUMPABLE = 4
 def preload() -> None:
     """Import :data:`PRELOAD`, and prepare :data:`DATASETS` (read-only, shared with every
     checking process forked)."""
+    from helpers import datasets
     from helpers.session import import_quietly
 
     for name in PRELOAD:
         with contextlib.suppress(ImportError):
             import_quietly(name)
-    importlib.import_module("helpers.datasets").keep(*DATASETS)
+    datasets.keep(*DATASETS)
 
 
 def serve(listen: socket.socket, folder: str) -> None:
