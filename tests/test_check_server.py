@@ -114,6 +114,20 @@ def test_nothing_one_submission_leaves_reaches_the_next(server):
     assert not _check(server, LEAVE + FIND)["passed"]
 
 
+def test_a_server_whose_data_sits_under_tmp_empties_around_its_mount(tmp_path):
+    """The data folder under /tmp is bound inside the sandbox's /tmp, in folders a checking
+    process may write: the server empties /tmp between children all but that mount."""
+    data = tmp_path / "data"
+    data.mkdir()
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap", "COURSE_DATA_DIR": str(data)})
+    beside = f"open({str(tmp_path / 'left-behind')!r}, 'w').write('x')\n"
+    with check_server.running(1, tmp_path, env), check_server.lease({}) as leased:
+        assert _check(leased[check_server.SERVER], LEAVE + beside)["passed"]
+        verdict = _check(leased[check_server.SERVER], FIND + f"assert os.path.isdir({str(data)!r})"
+                         f"\nassert not os.path.exists({str(tmp_path / 'left-behind')!r})")
+    assert verdict and verdict["passed"], verdict
+
+
 PREPARED = """
 import numpy as np
 from helpers import datasets

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -108,25 +107,39 @@ def _clean(folder: str) -> None:
             raise SystemExit("processes left in its sandbox would not end")
         time.sleep(0.01)
     for place in (folder, "/tmp", "/dev/shm"):
-        if _empty(place, keep=folder if place != folder else None):
+        if _empty(place):
             raise SystemExit(f"{place} could not be emptied")
 
 
-def _empty(place: str, keep: str | None) -> list[str]:
-    """Remove what ``place`` holds but the folders on the way to ``keep`` (the server's
-    own folder, bound inside ``/tmp``); what is left that should not be."""
+def _empty(place: str, device: int | None = None) -> list[str]:
+    """Remove what ``place`` holds on its own file system; what is mounted on it (what
+    bwrap bound: the server's own folder, a data folder under the host's /tmp) and the
+    folders on the way to it stay (no process inside can mount). What is left that
+    should not be."""
+    device = os.lstat(place).st_dev if device is None else device
+    try:
+        with os.scandir(place) as found:
+            entries = list(found)
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return [place]
     left = []
-    with contextlib.suppress(FileNotFoundError):
-        for path in (os.path.join(place, name) for name in os.listdir(place)):
-            if keep and keep.startswith(path + os.sep):
-                left += _empty(path, keep)
-            elif path != keep:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                with contextlib.suppress(OSError):  # a file, a link; a folder: gone already
-                    os.unlink(path)
-                if os.path.lexists(path):
-                    left.append(path)
+    for entry in entries:
+        try:
+            if entry.stat(follow_symlinks=False).st_dev != device:
+                continue  # a mount point
+            if not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+            elif inside := _empty(entry.path, device):
+                left += inside
+            else:
+                with contextlib.suppress(OSError):  # not empty: a mount point is in it
+                    os.rmdir(entry.path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            left.append(entry.path)
     return left
 
 
