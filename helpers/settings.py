@@ -120,7 +120,8 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_KERNEL_CPU_SECONDS", "number", 3600.0, "CPU seconds of each "
             "sandboxed grading process, all threads together"),
     # TensorFlow starts a few dozen threads on a small machine; a fork loop stops here.
-    Setting("COURSE_KERNEL_PROCESSES", "integer", 512, "processes and threads of one "
+    # Times each process's descriptors, 2 % of the machine's file table at most.
+    Setting("COURSE_KERNEL_PROCESSES", "integer", 256, "processes and threads of one "
             "submission's grading together (of each process where no cgroup can be made)"),
     # A TensorFlow kernel holds about 1 GiB resident after training a fast-mode model; the
     # answer and checking processes as much again each. tmpfs pages count here too.

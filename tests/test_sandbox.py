@@ -344,3 +344,44 @@ def test_no_per_user_quota_of_the_kernel_is_reachable(tmp_path):
     found = dict(line.split() for line in _run(code, tmp_path).stdout.splitlines())
     assert set(found) == {"userns", "key", "inotify", "mqueue"}, found
     assert "made" not in found.values(), found
+
+
+def test_one_submissions_descriptors_are_a_bounded_share_of_the_machines_table(tmp_path):
+    """Its process cap times each process's RLIMIT_NOFILE is at most 2 % of fs.file-max
+    (or the floor a grading process needs), which no process inside can raise."""
+    code = ("import os, resource\nsoft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+            "try:\n    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard + 1))\n"
+            "except ValueError:\n    pass\nelse:\n    print('raised')\nheld = []\n"
+            "try:\n    while True:\n        held.append(os.open('/dev/null', os.O_RDONLY))\n"
+            "except OSError as err:\n    print(soft, hard, len(held), err.errno)\n")
+    out = _run(code, tmp_path, processes=200).stdout.split()
+    table = int(Path("/proc/sys/fs/file-max").read_text())
+    soft, hard, held, errno = map(int, out)
+    assert soft == hard == max(sandbox.MIN_DESCRIPTORS, table // 50 // 200), out
+    assert held < soft and errno == 24, out  # EMFILE
+    assert sandbox.descriptors(256) * 256 <= max(table // 50, 256 * sandbox.MIN_DESCRIPTORS)
+
+
+#: Arguments that, without the filter, make each call succeed or fail otherwise than
+#: EPERM, harmlessly (a process may run them unsandboxed); the rest are called with zeros.
+HARMLESS = {"ptrace": "2, os.getpid(), 0, 0", "userfaultfd": "1",
+            "io_uring_setup": "1, ctypes.create_string_buffer(120)",
+            "perf_event_open": "None, 0, -1, -1, 0",
+            "process_vm_readv": "os.getpid(), None, 0, None, 0, 0"}
+
+
+def test_what_grading_does_not_use_of_the_kernel_is_refused(tmp_path):
+    """Each of sandbox.REFUSED_CALLS fails with EPERM inside; the same calls outside
+    the sandbox's filter (limits-only) reach the kernel."""
+    def probe(calls: dict) -> str:
+        return ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n" + "".join(
+            f"print({name!r}, libc.syscall({nr}, {HARMLESS.get(name, '0, 0, 0, 0, 0, 0')}), "
+            "ctypes.get_errno())\n" for name, nr in calls.items()))
+
+    inside = _run(probe(sandbox.REFUSED_CALLS), tmp_path).stdout.split("\n")
+    found = {line.split()[0]: line.split()[1:] for line in inside if line}
+    assert set(found) == set(sandbox.REFUSED_CALLS), inside
+    assert all(result == ["-1", "1"] for result in found.values()), found
+    bare = {name: sandbox.REFUSED_CALLS[name] for name in HARMLESS}
+    outside = _run(probe(bare), tmp_path, isolation="limits-only").stdout.split("\n")
+    assert len([line for line in outside if line and not line.endswith(" -1 1")]) == 5, outside

@@ -82,15 +82,27 @@ def seen_at(path: str, places: dict[str, str]) -> str:
 EMPTY = "EMPTY"
 #: bwrap's ``--seccomp`` descriptor in its options, made by the launcher (:func:`filter_fd`).
 SECCOMP = "SECCOMP"
-#: Calls a sandbox is refused (EPERM), x86-64 numbers: keys (``add_key``, ``request_key``,
-#: ``keyctl``), inotify (``inotify_init``, ``inotify_init1``), ``fanotify_init`` and
-#: ``mq_open``: what they make counts against the grading user's quota in every namespace
-#: (``kernel.keys.maxkeys``, ``fs.inotify.max_user_instances``...), so one sandbox holding
-#: them all would leave none for the sandboxes graded beside it.
-REFUSED_CALLS = (248, 249, 250, 253, 294, 300, 240)
+#: Calls a sandbox is refused (EPERM), x86-64 numbers. What counts against the grading
+#: user's quota in every namespace (``kernel.keys.maxkeys``,
+#: ``fs.inotify.max_user_instances``...): one sandbox holding them all would leave none
+#: for the sandboxes beside it. Kernel surface grading does not use: another process's
+#: memory or its own faults, io_uring, perf, BPF, the kernel's log. The machine's own,
+#: refused to a process without capabilities anyway: mounts, modules, kexec, swap, reboot.
+REFUSED_CALLS = {
+    "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250, "inotify_init": 253,
+    "inotify_init1": 294, "fanotify_init": 300,
+    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "userfaultfd": 323,
+    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    "perf_event_open": 298, "bpf": 321, "syslog": 103, "lookup_dcookie": 212,
+    "mount": 165, "umount2": 166, "pivot_root": 155, "open_tree": 428, "move_mount": 429,
+    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
+    "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
+    "kexec_file_load": 320, "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163,
+    "quotactl": 179, "open_by_handle_at": 304,
+}
 
 
-def seccomp_program(refused: tuple[int, ...] = REFUSED_CALLS) -> bytes:
+def seccomp_program(refused=tuple(REFUSED_CALLS.values())) -> bytes:
     """A classic BPF program (``struct sock_filter`` each) refusing ``refused`` with EPERM,
     and every call of another architecture or ABI (x32); the rest is allowed."""
     deny = len(refused) + 5  # the index of the last instruction
@@ -124,7 +136,7 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     ``/dev/shm`` keeps what the processes it forks write."""
     # no user namespace nested inside: each counts against the grading user's
     # user.max_user_namespaces, which one sandbox could use up for all (bwrap >= 0.8);
-    # nor keys, inotify, message queues (REFUSED_CALLS)
+    # nor keys, inotify, message queues, nor what grading does not use (REFUSED_CALLS)
     args = ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", NOBODY,
             "--gid", NOBODY, "--cap-drop", "ALL", "--die-with-parent", "--new-session",
             *(["--seccomp", SECCOMP] if platform.machine() == "x86_64" else []),
@@ -361,11 +373,24 @@ def cap_processes(count: int) -> None:
 
 
 def _cap(kind: int, value: int, slack: int = 0) -> None:
+    """Soft ``value`` and hard ``value + slack``, both at most the hard limit inherited:
+    a process inside cannot raise them again."""
     _soft, hard = resource.getrlimit(kind)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    resource.setrlimit(kind, (value, value + slack if hard == resource.RLIM_INFINITY
-                              else hard))
+    top = value + slack if hard == resource.RLIM_INFINITY else min(value + slack, hard)
+    resource.setrlimit(kind, (min(value, top), top))
+
+
+#: The share of the machine's file table (``fs.file-max``) one submission may hold:
+#: its process cap times each process's descriptors. Two jobs: 4 % for the grading.
+TABLE_SHARE = 0.02
+#: Descriptors a grading process has at least (a kernel that trained a model holds 70).
+MIN_DESCRIPTORS = 128
+
+
+def descriptors(processes: int) -> int:
+    """RLIMIT_NOFILE for each process of a submission capped at ``processes``."""
+    with open("/proc/sys/fs/file-max") as table:
+        return max(MIN_DESCRIPTORS, int(int(table.read()) * TABLE_SHARE) // processes)
 
 
 def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
@@ -373,7 +398,8 @@ def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: 
     """Address space (an allocation past it fails with ``MemoryError``), largest file
     written (``OSError: File too large``), CPU seconds (then SIGXCPU: the grader sees a
     crash), processes and threads (the cap of the submission's cgroup folders ``groups``,
-    joined here, else one of this process's own). 0: no cap. A group it cannot join
+    joined here, else one of this process's own) and each one's descriptors
+    (:func:`descriptors`). 0: no cap. A group it cannot join
     stops the launch."""
     for group in groups:
         with open(os.path.join(group, "cgroup.procs"), "w") as out:
@@ -386,8 +412,10 @@ def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: 
         _cap(resource.RLIMIT_CPU, max(1, int(cpu_seconds)), slack=5)
     # POSIX message queues are counted per uid across namespaces: none in a sandbox
     _cap(resource.RLIMIT_MSGQUEUE, 0)
-    if processes > 0 and not groups:
-        cap_processes(processes)
+    if processes > 0:
+        _cap(resource.RLIMIT_NOFILE, descriptors(processes))
+        if not groups:
+            cap_processes(processes)
 
 
 def die_with_parent() -> None:
