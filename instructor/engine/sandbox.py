@@ -102,9 +102,10 @@ REFUSED_CALLS = {
 }
 
 
-def seccomp_program(refused=tuple(REFUSED_CALLS.values())) -> bytes:
-    """A classic BPF program (``struct sock_filter`` each) refusing ``refused`` with EPERM,
-    and every call of another architecture or ABI (x32); the rest is allowed."""
+def seccomp_program() -> bytes:
+    """A classic BPF program (``struct sock_filter`` each) refusing :data:`REFUSED_CALLS`
+    with EPERM, and every call of another architecture or ABI (x32); the rest is allowed."""
+    refused = tuple(REFUSED_CALLS.values())
     deny = len(refused) + 5  # the index of the last instruction
     program = [(0x20, 0, 0, 4),                       # A = arch
                (0x15, 0, deny - 2, 0xC000003E),       # not x86-64: deny
