@@ -22,6 +22,7 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
+from instructor.engine import sandbox
 from instructor.workflow.collect import collect
 from instructor.workflow.sample_class import make_notebook
 from instructor.workflow.shards import DONE, job_limits, shard_of
@@ -114,9 +115,27 @@ def test_the_sandbox_gets_what_bubblewrap_needs_and_no_more():
     # mounts a /proc of its own (refused over a masked /proc): both allowed, nothing else
     assert pod["hostUsers"] is False and own["procMount"] == "Unmasked"
     assert context["seccompProfile"] == {"type": "Unconfined"}
-    assert context["runAsNonRoot"] is True and context["runAsUser"] != 0
     assert own["allowPrivilegeEscalation"] is False and own["privileged"] is False
-    assert own["capabilities"] == {"drop": ["ALL"]} and own["readOnlyRootFilesystem"]
+    assert own["readOnlyRootFilesystem"]
+
+
+def test_the_sandboxed_processes_reach_neither_the_course_nor_the_secret_nor_the_cluster():
+    """The grader is root of the pod's own user namespace, with only what dropping each
+    sandboxed process to the grading user takes (sandbox.grading_user: it owns nothing
+    of the course and cannot read the secret, 0400 and root's); no Job holds a token."""
+    pod = _pod(_job())
+    context, own = pod["securityContext"], _container(_job())["securityContext"]
+    assert pod["hostUsers"] is False and context["runAsUser"] == context["runAsGroup"] == 0
+    assert "fsGroup" not in context and "runAsNonRoot" not in context
+    assert own["capabilities"] == {"drop": ["ALL"], "add": [
+        "CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID"]}
+    (secret,) = (v["secret"] for v in pod["volumes"] if "secret" in v)
+    assert secret["defaultMode"] == 0o400
+    jobs = [d for d in _documents().values() if d["kind"] == "Job"]
+    assert len(jobs) == 3 and all(_pod(j)["automountServiceAccountToken"] is False
+                                  for j in jobs)
+    dockerfile = (ROOT / "deploy" / "jupyterhub" / "Dockerfile").read_text()
+    assert f"--shell /usr/sbin/nologin {sandbox.GRADER}" in dockerfile  # a read-only root
 
 
 def test_the_secret_and_the_volumes_are_wired():
@@ -127,7 +146,6 @@ def test_the_secret_and_the_volumes_are_wired():
     assert set(volumes) == set(mounts)
     secret = docs["secret.yaml:course-grader-secret"]
     assert volumes["grader-secret"]["secret"]["secretName"] == secret["metadata"]["name"]
-    assert volumes["grader-secret"]["secret"]["defaultMode"] == 0o440
     (key,) = secret["stringData"]
     assert env["COURSE_HIDDEN_SECRET_FILE"] == f"{mounts['grader-secret']}/{key}"
     claim = docs["volume.yaml:course"]
