@@ -112,23 +112,18 @@ def _clean(folder: str) -> None:
 
 
 def _empty(place: str, device: int | None = None) -> list[str]:
-    """Remove what ``place`` holds on its own file system; what is mounted on it (what
-    bwrap bound: the server's own folder, a data folder under the host's /tmp) and the
-    folders on the way to it stay (no process inside can mount). What is left that
-    should not be."""
+    """Remove what ``place`` holds on its own file system; what is mounted on it (bwrap's
+    binds: the server's folder, data under the host's /tmp) and the folders on the way to
+    it stay (no process inside can mount). What is left that should not be."""
     device = os.lstat(place).st_dev if device is None else device
+    left = []
     try:
         with os.scandir(place) as found:
-            entries = list(found)
-    except FileNotFoundError:
-        return []
+            entries = [e for e in found if e.stat(follow_symlinks=False).st_dev == device]
     except OSError:
-        return [place]
-    left = []
-    for entry in entries:
+        return [place] if os.path.lexists(place) else []
+    for entry in entries:  # nothing else runs: every other process was killed
         try:
-            if entry.stat(follow_symlinks=False).st_dev != device:
-                continue  # a mount point
             if not entry.is_dir(follow_symlinks=False):
                 os.unlink(entry.path)
             elif inside := _empty(entry.path, device):
@@ -136,8 +131,6 @@ def _empty(place: str, device: int | None = None) -> list[str]:
             else:
                 with contextlib.suppress(OSError):  # not empty: a mount point is in it
                     os.rmdir(entry.path)
-        except FileNotFoundError:
-            pass
         except OSError:
             left.append(entry.path)
     return left

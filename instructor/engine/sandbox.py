@@ -82,24 +82,20 @@ def seen_at(path: str, places: dict[str, str]) -> str:
 EMPTY = "EMPTY"
 #: bwrap's ``--seccomp`` descriptor in its options, made by the launcher (:func:`filter_fd`).
 SECCOMP = "SECCOMP"
-#: Calls a sandbox is refused (EPERM), x86-64 numbers. What counts against the grading
-#: user's quota in every namespace (``kernel.keys.maxkeys``,
-#: ``fs.inotify.max_user_instances``...): one sandbox holding them all would leave none
-#: for the sandboxes beside it. Kernel surface grading does not use: another process's
-#: memory or its own faults, io_uring, perf, BPF, the kernel's log. The machine's own,
-#: refused to a process without capabilities anyway: mounts, modules, kexec, swap, reboot.
+#: Calls a sandbox is refused (EPERM), x86-64 numbers: what counts per user in every
+#: namespace (keys, inotify, fanotify, message queues: one sandbox could take all), what
+#: grading does not use (another process's memory, its own faults, io_uring, perf, BPF,
+#: the kernel's log) and, refused without capabilities anyway, the machine's own.
 REFUSED_CALLS = {
     "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250, "inotify_init": 253,
-    "inotify_init1": 294, "fanotify_init": 300,
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311, "userfaultfd": 323,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "perf_event_open": 298, "bpf": 321, "syslog": 103, "lookup_dcookie": 212,
-    "mount": 165, "umount2": 166, "pivot_root": 155, "open_tree": 428, "move_mount": 429,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442,
-    "init_module": 175, "finit_module": 313, "delete_module": 176, "kexec_load": 246,
-    "kexec_file_load": 320, "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163,
-    "quotactl": 179, "open_by_handle_at": 304,
-}
+    "inotify_init1": 294, "fanotify_init": 300, "ptrace": 101, "process_vm_readv": 310,
+    "process_vm_writev": 311, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
+    "io_uring_register": 427, "perf_event_open": 298, "bpf": 321, "syslog": 103,
+    "lookup_dcookie": 212, "mount": 165, "umount2": 166, "pivot_root": 155, "open_tree": 428,
+    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
+    "mount_setattr": 442, "init_module": 175, "finit_module": 313, "delete_module": 176,
+    "kexec_load": 246, "kexec_file_load": 320, "swapon": 167, "swapoff": 168, "reboot": 169,
+    "acct": 163, "quotactl": 179, "open_by_handle_at": 304}
 
 
 def seccomp_program() -> bytes:
@@ -389,9 +385,14 @@ MIN_DESCRIPTORS = 128
 
 
 def descriptors(processes: int) -> int:
-    """RLIMIT_NOFILE for each process of a submission capped at ``processes``."""
-    with open("/proc/sys/fs/file-max") as table:
-        return max(MIN_DESCRIPTORS, int(int(table.read()) * TABLE_SHARE) // processes)
+    """RLIMIT_NOFILE for each process of a submission capped at ``processes`` (the floor
+    where the table's size cannot be read)."""
+    try:
+        with open("/proc/sys/fs/file-max") as table:
+            size = int(table.read())
+    except (OSError, ValueError):
+        size = 0
+    return max(MIN_DESCRIPTORS, int(size * TABLE_SHARE) // processes)
 
 
 def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
