@@ -377,9 +377,9 @@ def _cap(kind: int, value: int, slack: int = 0) -> None:
     resource.setrlimit(kind, (min(value, top), top))
 
 
-#: The share of the machine's file table (``fs.file-max``) one submission may hold:
-#: its process cap times each process's descriptors. Two jobs: 4 % for the grading.
-TABLE_SHARE = 0.02
+#: One submission may hold 1 / TABLE_SHARE (2 %) of the machine's file table
+#: (``fs.file-max``): its process cap times each process's descriptors. Two jobs: 4 %.
+TABLE_SHARE = 50
 #: Descriptors a grading process has at least (a kernel that trained a model holds 70).
 MIN_DESCRIPTORS = 128
 
@@ -392,7 +392,7 @@ def descriptors(processes: int) -> int:
             size = int(table.read())
     except (OSError, ValueError):
         size = 0
-    return max(MIN_DESCRIPTORS, int(size * TABLE_SHARE) // processes)
+    return max(MIN_DESCRIPTORS, size // TABLE_SHARE // processes)
 
 
 def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
