@@ -372,8 +372,8 @@ HARMLESS = {"ptrace": "2, os.getpid(), 0, 0", "userfaultfd": "1",
 
 
 def test_what_grading_does_not_use_of_the_kernel_is_refused(tmp_path):
-    """Each of sandbox.REFUSED_CALLS fails with EPERM inside; the same calls outside
-    the sandbox's filter (limits-only) reach the kernel."""
+    """Each of sandbox.REFUSED_CALLS fails with EPERM inside; outside the filter
+    (limits-only) the same calls reach the kernel."""
     def probe(calls: dict) -> str:
         return ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n" + "".join(
             f"print({name!r}, libc.syscall({nr}, {HARMLESS.get(name, '0, 0, 0, 0, 0, 0')}), "
@@ -385,4 +385,5 @@ def test_what_grading_does_not_use_of_the_kernel_is_refused(tmp_path):
     assert all(result == ["-1", "1"] for result in found.values()), found
     bare = {name: sandbox.REFUSED_CALLS[name] for name in HARMLESS}
     outside = _run(probe(bare), tmp_path, isolation="limits-only").stdout.split("\n")
-    assert len([line for line in outside if line and not line.endswith(" -1 1")]) == 5, outside
+    reached = {line.split()[0] for line in outside if line and not line.endswith(" -1 1")}
+    assert {"ptrace", "process_vm_readv"} <= reached, outside  # others: as the host allows
