@@ -2919,3 +2919,47 @@ def the_masked_autoencoders_tokens_probe_best(run: Run) -> None:
                if name != "convolutional, f = 32"), printed
 
 
+
+@claim(N10)
+def a_larger_beta_keeps_the_outputs_near_their_codes(run: Run) -> None:
+    run.answer("for beta in (0.25, 2.0)", r"Answer, in fast mode \(printed above; one seed",
+               r"the larger beta leaves the encoder's outputs much closer to their codes \(a "
+               r"far smaller \|z - q\|\^2\) and the reconstruction a little worse; the codes "
+               r"used and the perplexity move too little for one run to tell apart from chance")
+    printed = run.output("for beta in (0.25, 2.0)")
+    rows = {r[0]: r[1:] for r in _rows_10(printed, r"(0\.25|2\.0)\s")}
+    (mse, distance, used, ppl), (mse_2, distance_2, used_2, ppl_2) = rows[0.25], rows[2.0]
+    assert distance_2 < distance / 4 and mse < mse_2 < 1.3 * mse, printed
+    assert abs(used_2 - used) <= 0.1 * used and abs(ppl_2 - ppl) <= 0.3 * ppl, printed
+
+
+@claim(N10)
+def the_channels_of_a_code_differ_in_scale(run: Run) -> None:
+    run.answer("codes_f8 = ", r"In fast mode \(printed above\) the channels' standard "
+               r"deviations run from about 1\.6 to 3\.3 and their means from about 0\.5 to 2, "
+               r"and the one factor for all four, about 0\.4, gives them unit variance together")
+    printed = run.output("codes_f8 = ")
+    channels = _rows_10(printed, r"\d+\s+[+-]")
+    means, stds = [m for _, m, _ in channels], [s for _, _, s in channels]
+    assert len(channels) == 4 and max(stds) > 1.5 * min(stds), printed
+    as_quoted((min(stds), max(stds)), (1.61, 3.29), printed)
+    assert 1.4 <= min(stds) <= 1.8 and 3.0 <= max(stds) <= 3.6, printed
+    assert 0.3 <= min(means) <= 0.7 and 1.8 <= max(means) <= 2.3, printed
+    assert abs(number(r"factor 1 / std = ([\d.]+)", printed) - 0.4) <= 0.05, printed
+
+
+@claim(N10)
+def the_centre_patches_tell_the_masked_autoencoder_most(run: Run) -> None:
+    run.answer("def error_showing", r"its error on the\s*hidden patches is about 0\.017 with "
+               r"the centre shown, 0\.043 with random patches and\s*0\.081 with the corners, "
+               r"nearly the mean image's 0\.086 there",
+               r"it removes about\s*45 % of the mean image's error with the centre shown, "
+               r"about a third with random\s*patches, and about 5 % with the corners")
+    printed = run.output("def error_showing")
+    rows = {name: numbers(name, printed)[:2] for name in ("centre", "corners", "random")}
+    as_quoted([round(rows[n][0], 3) for n in ("centre", "random", "corners")] + [
+        round(rows["corners"][1], 3)], [0.017, 0.043, 0.081, 0.086], printed)
+    removed = {n: 1 - model / mean for n, (model, mean) in rows.items()}
+    assert rows["centre"][0] < rows["random"][0] < rows["corners"][0], printed
+    assert 0.4 <= removed["centre"] <= 0.5 and 0.28 <= removed["random"] <= 0.38, printed
+    assert 0 < removed["corners"] < 0.1, printed
