@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -566,6 +567,15 @@ def both_bottlenecks_beat_the_mean_image_and_stay_above_the_floor(run: Run) -> N
     for row in rows.values():
         assert row["mse"] < mean_mse / 10 and floor < row["val_last"] < mean_val / 2, printed
 
+
+@claim(N03)
+def the_dense_bottleneck_loads_full_modes_weights(run: Run) -> None:
+    run.says(r"The budget printed below is the one training\s+here would use \(with `RETRAIN = "
+             r"True`; in fast mode 2 epochs on 6,000 images\); without\s+it, both modes load "
+             r"the course's weights, trained on full mode's budget")
+    printed = run.output("b_dense = helpers.budget(")
+    assert "fast mode: 2 epoch(s) on 6,000 training" in printed, printed
+    assert "03_dense_bottleneck_ae: loaded the course's weights: 15 epoch(s)" in printed, printed
 
 @claim(N03)
 def a_4x4_transposed_kernel_overlaps_evenly_but_does_not_train_better(run: Run) -> None:
@@ -1471,16 +1481,26 @@ def _pixel_kinds_05(run: Run) -> tuple[dict[tuple[str, str], list[float]], str]:
 def the_black_background_transfers_best(run: Run) -> None:
     run.says(r"On each kind of pixel the noise is the same on digits and on clothes \(printed "
              r"above\): a gray haze of about 0\.2 on black, a darkening of about as much on "
-             r"white, a speckle with no haze on mid-gray")
+             r"white, on mid-gray no haze on average \(the pulls towards 0\.5 cancel\)")
+    run.says(r"On mid-gray pixels it clips less often \(about a third of the\s+draws on a pixel "
+             r"at 0\.5, one standard deviation from each limit\), yet it still about\s+halves "
+             r"the noise's MSE there too")
+    # a pixel at 0.5 under noise of standard deviation 0.5 is clipped on either side
+    clipped = 2 * (1 - statistics.NormalDist().cdf(0.5 / 0.5))
+    assert abs(clipped - 1 / 3) < 0.02, clipped
     run.says(r"black is about 80 % of the digits' pixels and half of the clothes', mid-gray 5 % "
              r"of the digits' and about 23 % of the clothes'")
     run.says(r"What carries over best is the cleaning of the black background: there each "
              r"denoiser's error on the other kind of image is under a tenth of the noisy "
              r"input's")
-    run.says(r"on the clothes' mid-gray pixels the MNIST denoiser removes about a quarter of "
+    run.says(r"On the clothes' mid-gray pixels the MNIST denoiser removes about a quarter of "
              r"the noise's error \(the Fashion denoiser over three quarters\), and on their "
              r"white pixels it adds to it; on the digits' white strokes the Fashion denoiser "
              r"removes under a quarter \(the MNIST denoiser over three quarters\)")
+    run.says(r"But on the digits' few mid-gray pixels, the edges of their\s+strokes, the Fashion "
+             r"denoiser does better than the MNIST denoiser itself \(about 60 % of the\s+"
+             r"noise's error removed, against about half\)")
+    run.says(r"a haze on black, none on average on mid-gray")
     run.says(r"on a black background `add_noise` does the same to every image \(a speckle and "
              r"a gray haze of about 0\.2\)")
     rows, printed = _pixel_kinds_05(run)
@@ -1501,6 +1521,10 @@ def the_black_background_transfers_best(run: Run) -> None:
     assert 0.2 <= removed(clothes, "mid-gray", 0) <= 0.3, printed
     assert removed(clothes, "mid-gray", 1) > 0.75 and removed(clothes, "white", 0) < 0, printed
     assert removed(digits, "white", 1) < 0.25 < 0.75 < removed(digits, "white", 0), printed
+    assert 0.55 <= removed(digits, "mid-gray", 1) <= 0.65, printed
+    assert 0.45 <= removed(digits, "mid-gray", 0) <= 0.55, printed
+    # the clipped noise's MSE on mid-gray, about half of the unclipped 0.25
+    assert all(0.11 <= rows[name, "mid-gray"][2] <= 0.14 for name in (digits, clothes)), printed
 
 
 # ---------------------------------------------------------------- 06 super-resolution
@@ -2110,6 +2134,12 @@ def without_the_trick_the_model_is_worse_than_gray(run: Run) -> None:
     assert direct["mean"] < gray["mean"] and direct["chroma"] > 0, printed
     luma = number(r"brightness against the gray input ([\d.]+)", printed)
     assert luma >= 0.3 * direct["mse"], printed
+    run.answer(None, r"the exactly gray photos raise the baseline's mean PSNR far more than a "
+               r"colorizer's: section 6 measures it on the course's colorizer")
+    section_6 = run.output("exactly_gray = test_chroma == 0")
+    every, without = numbers("all photos", section_6), numbers("without them", section_6)
+    raised = [a - b for a, b in zip(every, without)]          # gray, colorizer
+    assert raised[1] > 0 and raised[0] > 5 * raised[1], section_6
 
 
 @claim(N07)
@@ -2233,8 +2263,8 @@ def graded_vae_full_mode_near_150_fast_mode_about_190(run: Run) -> None:
     printed = run.output("b_task = helpers.budget(")
     assert abs(number(r"validation loss after \d+ epoch\(s\): ([\d.]+)", printed) - 190) <= 5, \
         printed
-    run.says(r"only a little below the cross-entropy of the mean training image decoded for "
-             r"every image \(about 206, printed beside it\)")
+    run.says(r"only a little below the cross-entropy of the mean training image used as every "
+             r"reconstruction \(about 206, printed beside it\)")
     baseline = number(r"\(the mean training image: ([\d.]+)\)", printed)
     task = number(r"validation loss after \d+ epoch\(s\): ([\d.]+)", printed)
     assert abs(baseline - 206) <= 1 and 0 < baseline - task < 0.15 * baseline, printed
@@ -2887,3 +2917,49 @@ def the_masked_autoencoders_tokens_probe_best(run: Run) -> None:
     f32 = scores["convolutional, f = 32"][0]
     assert all(s[0] - f32 >= 0.02 for name, s in scores.items()
                if name != "convolutional, f = 32"), printed
+
+
+
+@claim(N10)
+def a_larger_beta_keeps_the_outputs_near_their_codes(run: Run) -> None:
+    run.answer("for beta in (0.25, 2.0)", r"Answer, in fast mode \(printed above; one seed",
+               r"the larger beta leaves the encoder's outputs much closer to their codes \(a "
+               r"far smaller \|z - q\|\^2\) and the reconstruction a little worse; the codes "
+               r"used and the perplexity move too little for one run to tell apart from chance")
+    printed = run.output("for beta in (0.25, 2.0)")
+    rows = {r[0]: r[1:] for r in _rows_10(printed, r"(0\.25|2\.0)\s")}
+    (mse, distance, used, ppl), (mse_2, distance_2, used_2, ppl_2) = rows[0.25], rows[2.0]
+    assert distance_2 < distance / 4 and mse < mse_2 < 1.3 * mse, printed
+    assert abs(used_2 - used) <= 0.1 * used and abs(ppl_2 - ppl) <= 0.3 * ppl, printed
+
+
+@claim(N10)
+def the_channels_of_a_code_differ_in_scale(run: Run) -> None:
+    run.answer("codes_f8 = ", r"In fast mode \(printed above\) the channels' standard "
+               r"deviations run from about 1\.6 to 3\.3 and their means from about 0\.5 to 2, "
+               r"and the one factor for all four, about 0\.4, gives them unit variance together")
+    printed = run.output("codes_f8 = ")
+    channels = _rows_10(printed, r"\d+\s+[+-]")
+    means, stds = [m for _, m, _ in channels], [s for _, _, s in channels]
+    assert len(channels) == 4 and max(stds) > 1.5 * min(stds), printed
+    as_quoted((min(stds), max(stds)), (1.61, 3.29), printed)
+    assert 1.4 <= min(stds) <= 1.8 and 3.0 <= max(stds) <= 3.6, printed
+    assert 0.3 <= min(means) <= 0.7 and 1.8 <= max(means) <= 2.3, printed
+    assert abs(number(r"factor 1 / std = ([\d.]+)", printed) - 0.4) <= 0.05, printed
+
+
+@claim(N10)
+def the_centre_patches_tell_the_masked_autoencoder_most(run: Run) -> None:
+    run.answer("def error_showing", r"its error on the\s*hidden patches is about 0\.017 with "
+               r"the centre shown, 0\.043 with random patches and\s*0\.081 with the corners, "
+               r"nearly the mean image's 0\.086 there",
+               r"it removes about\s*45 % of the mean image's error with the centre shown, "
+               r"about a third with random\s*patches, and about 5 % with the corners")
+    printed = run.output("def error_showing")
+    rows = {name: numbers(name, printed)[:2] for name in ("centre", "corners", "random")}
+    as_quoted([round(rows[n][0], 3) for n in ("centre", "random", "corners")] + [
+        round(rows["corners"][1], 3)], [0.017, 0.043, 0.081, 0.086], printed)
+    removed = {n: 1 - model / mean for n, (model, mean) in rows.items()}
+    assert rows["centre"][0] < rows["random"][0] < rows["corners"][0], printed
+    assert 0.4 <= removed["centre"] <= 0.5 and 0.28 <= removed["random"] <= 0.38, printed
+    assert 0 < removed["corners"] < 0.1, printed

@@ -1,17 +1,23 @@
 """Grading of task (h), `quantize` (notebook 10).
 
-The reference and three differently written correct answers must earn full marks (one
-of them by the expanded distance, whose rounding can differ from the direct difference
-in the last bit); each wrong answer must lose exactly the points of the test cell meant
-to catch it: 1 visible point and 2 hidden points. Graded in one kernel
+The reference and four differently written correct answers must earn full marks (one by
+the expanded distance in float32, whose rounding can differ from the direct difference in
+the last bit, one in float64); each wrong answer must lose exactly the points of the test
+cell meant to catch it: 1 visible point and 2 hidden points (float16's distances lose the
+hidden ones, on near ties). Graded in one kernel
 (tests.grading.grade_variants).
 """
 
 from __future__ import annotations
 
+import contextlib
+from types import SimpleNamespace
+
+import nbformat
+import numpy as np
 import pytest
 
-from tests.grading import assert_variant_points, grade_variants
+from tests.grading import assert_variant_points, grade_variants, notebook_path
 
 pytestmark = pytest.mark.grading
 
@@ -26,6 +32,13 @@ def quantize(z, codebook):
     flat = z.reshape(-1, z.shape[-1])
     d = (flat ** 2).sum(1, keepdims=True) - 2 * flat @ c.T + (c ** 2).sum(1)
     indices = d.argmin(1).reshape(z.shape[:-1])
+    return indices, np.asarray(codebook)[indices]
+''',
+    "float64 throughout": '''
+def quantize(z, codebook):
+    z = np.asarray(z, dtype=np.float64)
+    c = np.asarray(codebook, dtype=np.float64)
+    indices = ((z[..., None, :] - c) ** 2).sum(-1).argmin(-1)
     return indices, np.asarray(codebook)[indices]
 ''',
     "a loop over vectors": '''
@@ -82,6 +95,19 @@ def quantize(z, codebook):
     indices = ((z[..., None, :] - codebook) ** 2).sum(-1).argmin(-1)
     return codebook[indices], indices
 ''', 0),
+    "zeros for quantized when the codebook repeats a row": ('''
+def quantize(z, codebook):
+    indices = ((z[..., None, :] - codebook) ** 2).sum(-1).argmin(-1)
+    if len(np.unique(codebook, axis=0)) < len(codebook):
+        return indices, np.zeros_like(z)
+    return indices, codebook[indices]
+''', 1),
+    "distances in float16": ('''
+def quantize(z, codebook):
+    z16, c16 = np.asarray(z, np.float16), np.asarray(codebook, np.float16)
+    indices = ((z16[..., None, :] - c16) ** 2).sum(-1).argmin(-1)
+    return indices, np.asarray(codebook)[indices]
+''', 1),
     "changes its input": ('''
 def quantize(z, codebook):
     codebook -= 0
@@ -98,3 +124,30 @@ def test_quantize_task(data_env):
     variants = {**CORRECT, **{k: src for k, (src, _) in WRONG.items()}}
     grades = grade_variants(NOTEBOOK, "quantize", variants, env=data_env)
     assert_variant_points(grades, {k: points for k, (_, points) in WRONG.items()}, 3)
+
+
+def _hidden_cell_passes(answer: str, seed: int) -> bool:
+    """Whether the hidden test cell passes ``answer`` with ``seed`` as its draws."""
+    nb = nbformat.read(notebook_path(NOTEBOOK), as_version=4)
+    cell = next(c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "quantize-tests-hidden")
+    helpers = SimpleNamespace(hidden_rng=lambda grade_id: np.random.default_rng(seed),
+                              quiet=contextlib.nullcontext)
+    names = {"np": np, "helpers": helpers}
+    exec(answer, names)
+    try:
+        exec(cell.source, names)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_hidden_tests_catch_float16_whatever_the_draws():
+    """While grading, the hidden tests draw per submission: float16's distances must fail
+    on every draw, not only on the public seed's (before the near ties, they passed on
+    most draws), and the honest float32 and float64 answers pass on every draw."""
+    seeds = range(40)
+    wrong = WRONG["distances in float16"][0]
+    assert not any(_hidden_cell_passes(wrong, seed) for seed in seeds)
+    for name in ("expanded distance, float32", "float64 throughout"):
+        assert all(_hidden_cell_passes(CORRECT[name], seed) for seed in seeds), name
