@@ -70,6 +70,21 @@ def test_a_notebook_of_millions_of_json_values_is_set_aside_unparsed(tmp_path):
     assert protocol.json_values(b'{"a": [1, {"b": "x,]"}], "c": "\\"\\", "d": 2}') == 6
 
 
+def test_a_notebook_nested_thousands_deep_is_set_aside_unparsed(tmp_path):
+    """50,000 nested lists (100 KB) make a parser recurse past Python's limit: the
+    nesting is counted before any parser; brackets inside strings are text."""
+    release = Release.of(_release())
+    text = nbformat.writes(_release())
+    bomb = '"metadata": {"x": ' + "[" * 50_000 + "]" * 50_000 + ", "
+    (tmp_path / "hw.ipynb").write_text(text.replace('"metadata": {', bomb, 1))
+    [note] = check_submission(tmp_path, "hw", release)
+    assert "nested over 100 deep" in note and "scores 0" in note, note
+    assert (tmp_path / "hw.ipynb.unreadable").exists()
+    assert not protocol.json_deeper(b'{"a": "' + b"[" * 500 + b'", "b": [[{}]]}')
+    assert protocol.json_deeper(b"[" * 101 + b"]" * 101) and protocol.json_deeper(b"[" * 200)
+    assert not protocol.json_deeper(b"[" * 100 + b"]" * 100 + b"[]" * 10_000)
+
+
 def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
     nb = _release()
     nb.cells[0].source = "def f():\n    return 1\n_data = '" + "x" * 200_000 + "'\n"

@@ -291,7 +291,7 @@ class Judge:
             os.lseek(self.verdicts_fd, 0, os.SEEK_SET)
             verdicts = protocol.clean(protocol.read_frame(
                 self.verdicts_fd, VERDICTS_LIMIT, protocol.MAX_JSON_VALUES))
-        except (OSError, ValueError, EOFError, RecursionError):  # none, cut short, too large
+        except (OSError, ValueError, EOFError):  # none, cut short, too large
             verdicts = None
         if isinstance(verdicts, dict):
             return verdicts
