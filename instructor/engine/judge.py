@@ -101,19 +101,22 @@ def _known_error(name: str) -> bool:
     return isinstance(getattr(builtins, name, None), type)
 
 
-def withheld(verdict: dict) -> dict:
+def withheld(verdict: dict, course: list[str] = ()) -> dict:
     """A hidden test's verdict as shown: what the test printed is withheld, and so is
     every message that came from the student's process (``student``, which the checking
     process sets from the exception's class, never from its words): it may carry the
-    hidden inputs. The checks' own errors and reasons keep theirs."""
+    hidden inputs. The checks' own errors and reasons keep theirs; the task's ``course``
+    implementation reached (an ``outcome`` of the class) is said in the grader's words."""
     verdict = dict(verdict)
     if verdict.get("output"):
         verdict["output"] = WITHHELD_OUTPUT
     if verdict.get("student"):
         ename = str(verdict.get("error") or "").partition(": ")[0]
+        message = WITHHELD_MESSAGE
+        if verdict.get("outcome") == outcomes.USES_COURSE_IMPLEMENTATION and course:
+            message = stripped.MESSAGES["named"].format(" or ".join(course))
         if verdict.get("error"):
-            verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: " \
-                               f"{WITHHELD_MESSAGE}"
+            verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: {message}"
         if verdict.get("reason"):
             verdict["reason"] = WITHHELD_MESSAGE
     return verdict
@@ -330,9 +333,9 @@ class Judge:
             verdict = verdicts.get(grade_id) or {
                 "checked": False, "passed": None, "error": None,
                 "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
-            if index in hidden:
-                verdict = withheld(verdict)
             forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
+            if index in hidden:
+                verdict = withheld(verdict, forbidden)
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
