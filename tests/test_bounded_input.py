@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from instructor.engine import limits, outcomes, protocol, wire
-from instructor.engine.judge import verdict_outputs
+from instructor.engine.judge import WITHHELD_MESSAGE, verdict_outputs, withheld
 from instructor.engine.outcomes import OUTCOMES
 from instructor.engine.release import Release
 from instructor.engine.repair import RepairSubmission, repaired
@@ -251,6 +251,8 @@ def test_a_refused_reply_fails_its_test_with_the_message():
     [output] = verdict_outputs(verdict, [], "", [])
     assert output.ename == "RecordTooLarge" and "COURSE_RECORD_MB" in output.evalue
     assert "1099511627776 bytes" in output.evalue
+    # a size the answer chose: under hidden tests, the outcome without it
+    assert withheld(verdict)["error"] == f"RecordTooLarge: {WITHHELD_MESSAGE}"
 
 
 # ------------------------------------------------------------------ collecting
