@@ -238,6 +238,19 @@ def test_a_leaking_answer_shows_nothing_of_the_hidden_test(tmp_path, leak):
 
 
 @pytest.mark.grading
+def test_an_answer_left_as_released_says_so_in_the_graders_words(tmp_path):
+    """The stub's message, known from the release's source (the canary looks for it);
+    the same words from an answer of the student's are withheld like any."""
+    stub = "def double(x):\n    raise NotImplementedError('exercise not done yet')\n"
+    cell, _ = _grade(tmp_path, stub)
+    assert [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"] == [
+        ("NotImplementedError", "exercise not done yet")]
+    cell, drawn = _grade(tmp_path, stub.replace("')", "' + repr(x))"), stamp="t2")
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert errors[0].evalue == WITHHELD_MESSAGE, errors[0].evalue
+
+
+@pytest.mark.grading
 def test_inputs_a_hidden_test_gave_are_not_shown_by_a_later_cells_message(tmp_path):
     """The answer process serves every test cell: an answer that keeps what a hidden test
     gave it, and a later task's function that raises with it in a test without hidden

@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -101,18 +102,28 @@ def _known_error(name: str) -> bool:
     return isinstance(getattr(builtins, name, None), type)
 
 
-def withheld(verdict: dict, course: list[str] = ()) -> dict:
+_STUB = re.compile(r"NotImplementedError\(\s*[\"'](.+?)[\"']\s*\)")
+
+
+def stub_message(source: str) -> str | None:
+    """The message a released stub's ``source`` raises (``ClearSolutions.code_stub``)."""
+    found = _STUB.search(source)
+    return found[1] if found else None
+
+
+def withheld(verdict: dict, course: list[str] = (), stub: str | None = None) -> dict:
     """A hidden test's verdict as shown: what the test printed is withheld, and so is
     every message that came from the student's process (``student``, which the checking
     process sets from the exception's class, never from its words): it may carry the
-    hidden inputs. The checks' own errors and reasons keep theirs; the task's ``course``
-    implementation reached (an ``outcome`` of the class) is said in the grader's words."""
+    hidden inputs. The checks' own errors and reasons keep theirs; the grader's words
+    say that the task's ``course`` implementation was reached (an ``outcome`` of the
+    class) or that its answer cells are the released ``stub`` (their sources say so)."""
     verdict = dict(verdict)
     if verdict.get("output"):
         verdict["output"] = WITHHELD_OUTPUT
     if verdict.get("student"):
         ename = str(verdict.get("error") or "").partition(": ")[0]
-        message = WITHHELD_MESSAGE
+        message = stub or WITHHELD_MESSAGE
         if verdict.get("outcome") == outcomes.USES_COURSE_IMPLEMENTATION and course:
             message = stripped.MESSAGES["named"].format(" or ".join(course))
         if verdict.get("error"):
@@ -311,7 +322,7 @@ class Judge:
         if not tests:
             return
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
-        answers = self.release.answer_cells(cells)
+        answers, released = (self.release.answer_cells(c) for c in (cells, self.release.cells))
         hidden = {i for i in tests if hide_hidden(cells[i].source)[1]}
         job = {"reply_limit": self.reply_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
@@ -335,7 +346,10 @@ class Judge:
                 "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
             forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
             if index in hidden:
-                verdict = withheld(verdict, forbidden)
+                mine = [s.strip() for _i, s in answers.get(task, [])]
+                stub = stub_message("\n".join(mine)) if mine == [
+                    s.strip() for _i, s in released.get(task, [])] else None
+                verdict = withheld(verdict, forbidden, stub)
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
