@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from instructor.engine import limits, outcomes, protocol, wire
-from instructor.engine.judge import verdict_outputs
+from instructor.engine.judge import WITHHELD_MESSAGE, verdict_outputs, withheld
 from instructor.engine.outcomes import OUTCOMES
 from instructor.engine.release import Release
 from instructor.engine.repair import RepairSubmission, repaired
@@ -68,6 +68,21 @@ def test_a_notebook_of_millions_of_json_values_is_set_aside_unparsed(tmp_path):
     _submit(tmp_path / "strings", strings)
     assert check_submission(tmp_path / "strings", "hw", release) == []
     assert protocol.json_values(b'{"a": [1, {"b": "x,]"}], "c": "\\"\\", "d": 2}') == 6
+
+
+def test_a_notebook_nested_thousands_deep_is_set_aside_unparsed(tmp_path):
+    """50,000 nested lists (100 KB) make a parser recurse past Python's limit: the
+    nesting is counted before any parser; brackets inside strings are text."""
+    release = Release.of(_release())
+    text = nbformat.writes(_release())
+    bomb = '"metadata": {"x": ' + "[" * 50_000 + "]" * 50_000 + ", "
+    (tmp_path / "hw.ipynb").write_text(text.replace('"metadata": {', bomb, 1))
+    [note] = check_submission(tmp_path, "hw", release)
+    assert "nested over 100 deep" in note and "scores 0" in note, note
+    assert (tmp_path / "hw.ipynb.unreadable").exists()
+    assert not protocol.json_deeper(b'{"a": "' + b"[" * 500 + b'", "b": [[{}]]}')
+    assert protocol.json_deeper(b"[" * 101 + b"]" * 101) and protocol.json_deeper(b"[" * 200)
+    assert not protocol.json_deeper(b"[" * 100 + b"]" * 100 + b"[]" * 10_000)
 
 
 def test_a_cell_over_the_cap_fails_without_being_run(tmp_path):
@@ -236,6 +251,8 @@ def test_a_refused_reply_fails_its_test_with_the_message():
     [output] = verdict_outputs(verdict, [], "", [])
     assert output.ename == "RecordTooLarge" and "COURSE_RECORD_MB" in output.evalue
     assert "1099511627776 bytes" in output.evalue
+    # a size the answer chose: under hidden tests, the outcome without it
+    assert withheld(verdict)["error"] == f"RecordTooLarge: {WITHHELD_MESSAGE}"
 
 
 # ------------------------------------------------------------------ collecting

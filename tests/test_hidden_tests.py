@@ -107,31 +107,21 @@ def test_the_course_secret_is_outside_what_a_kernel_reads():
 
 
 # ---------------------------------------------------------------- what a verdict shows
-def test_a_hidden_tests_message_is_shown_only_when_it_is_the_courses_own():
-    trusted = grader_secret.string_constants(['assert ok, "psnr: wrong values"',
-                                       'assert ok, f"got {x}"'])
-    assert trusted == {"psnr: wrong values"}
-    own = {"checked": True, "passed": False, "error": "AssertionError: psnr: wrong values",
-           "student": True, "output": "0.4170220047\n"}
-    shown = withheld(own, trusted)
-    assert shown["error"] == own["error"] and shown["output"] == WITHHELD_OUTPUT
-    leak = dict(own, error="ValueError: x = [0.41702200, 0.72032449]")
-    assert withheld(leak, trusted)["error"] == f"ValueError: {WITHHELD_MESSAGE}"
-    checks = dict(leak, student=False)   # raised by the checks, not the student's code
-    assert withheld(checks, trusted)["error"] == checks["error"]
-    system = dict(leak, error="OSError: [Errno 27] File too large")   # the system's words
-    assert withheld(system, trusted)["error"] == system["error"]
-    forged = dict(leak, error="OSError: [Errno 27] 0.41702200")
-    assert withheld(forged, trusted)["error"] == f"OSError: {WITHHELD_MESSAGE}"
-    # a number the student chose (its words are the system's for any number), built-in
-    # names chained before the words, a number too large for the C library: withheld
-    for chosen in ("OSError: [Errno 616045232] Unknown error 616045232",
-                   "OSError: [Errno 300] Unknown error 300",
-                   "ValueError: KeyError: OSError: [Errno 27] File too large",
-                   f"OSError: [Errno {10 ** 40}] Unknown error {10 ** 40}"):
-        ename = chosen.partition(": ")[0]
-        assert withheld(dict(leak, error=chosen), trusted)["error"] == \
-            f"{ename}: {WITHHELD_MESSAGE}", chosen
+def test_a_hidden_tests_message_is_shown_only_when_the_checks_raised_it():
+    """By origin, never by its words: the checking process marks what came from the
+    student's process (``student``), and no text of it is kept, however it begins."""
+    checks = {"checked": True, "passed": False, "error": "AssertionError: psnr: wrong values",
+              "student": False, "output": "0.4170220047\n"}
+    shown = withheld(checks)
+    assert shown["error"] == checks["error"] and shown["output"] == WITHHELD_OUTPUT
+    for words in ("psnr: wrong values", "[Errno 27] File too large",
+                  f"{WITHHELD_MESSAGE} x = [0.41702200]", "x = [0.41702200]"):
+        for ename in ("ValueError", "OSError"):
+            sent = dict(checks, error=f"{ename}: {words}", student=True)
+            assert withheld(sent)["error"] == f"{ename}: {WITHHELD_MESSAGE}", words
+    review = {"checked": False, "passed": None, "error": None, "reason": "x = [0.417]"}
+    assert withheld(dict(review, student=True))["reason"] == WITHHELD_MESSAGE
+    assert withheld(review)["reason"] == review["reason"]   # the checking process's own
 
 
 # ---------------------------------------------------------------- graded, and previewed
@@ -156,6 +146,8 @@ LEAKS = {
                   "    raise ValueError(f'{x!r} {caller!r} {In[-1]}')\n"),
     "exception-class": "    raise type('Leak' + str(x[0]).replace('.', '_'), (Exception,), {})()\n",
     "assertion": "    assert False, repr(x) + In[-1]\n",
+    # the grader's own withheld sentence, then the inputs
+    "graders-words": f"    raise ValueError({WITHHELD_MESSAGE!r} + repr(x))\n",
     "minimal-traceback": ("    get_ipython().run_line_magic('xmode', 'Minimal')\n"
                           "    raise AssertionError(repr(x))\n"),
 }
@@ -243,6 +235,19 @@ def test_a_leaking_answer_shows_nothing_of_the_hidden_test(tmp_path, leak):
         assert all(o.ename == "NeedsReview" for o in errors), shown
     else:
         assert errors and errors[0].evalue.startswith(WITHHELD_MESSAGE), shown
+
+
+@pytest.mark.grading
+def test_an_answer_left_as_released_says_so_in_the_graders_words(tmp_path):
+    """The stub's message, known from the release's source (the canary looks for it);
+    the same words from an answer of the student's are withheld like any."""
+    stub = "def double(x):\n    raise NotImplementedError('exercise not done yet')\n"
+    cell, _ = _grade(tmp_path, stub)
+    assert [(o.ename, o.evalue) for o in cell.outputs if o.output_type == "error"] == [
+        ("NotImplementedError", "exercise not done yet")]
+    cell, drawn = _grade(tmp_path, stub.replace("')", "' + repr(x))"), stamp="t2")
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert errors[0].evalue == WITHHELD_MESSAGE, errors[0].evalue
 
 
 @pytest.mark.grading

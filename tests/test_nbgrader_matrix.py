@@ -41,6 +41,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from instructor.engine.judge import WITHHELD_MESSAGE
 from instructor.engine.sandbox import PIDS_CGROUP
 from instructor.workflow.autograde import autograde
 from instructor.workflow.collect import collect
@@ -591,7 +592,7 @@ CASES = {
     "s25_recorder_off": (wire_patched, 0, ["NeedsReview", "wire.wrap"]),
     # its frame walk finds no tests' namespace in the answer process: its function fails
     "s26_frame_rebind": (frame_rebind, 0, ["a hidden test failed; the message is withheld"]),
-    "s28_big_file": (big_file, 0, ["File too large"]),
+    "s28_big_file": (big_file, 0, ["OSError"]),
     # a model with a class of its own, in a task that needs none: its code could tell the
     # probes from real use (a train_step that trains right only after set_weights), so
     # the checks do not ask it through a proxy; the instructor reviews it
@@ -730,7 +731,12 @@ META_CASES = {
     "m07_grade_id_int": ("double-tests-visible", "grade_id", 3, RESTORED),
     "m08_duplicate": ("double-solution", "duplicate", 3, "2 cells had the grade_id"),
     "m09_unmatched": ("double-solution", "unmatched", 3, "stands where that answer cell stood"),
+    # under another name, read by collect to choose it: one student's note, not the class's
+    "m11_nesting_bomb": ("double-solution", "nesting", 0, "nested over 100 deep"),
+    "m12_values_bomb": ("double-solution", "values", 0, "over 200,000 JSON values"),
 }
+#: a cell's metadata that the file holds as these bytes (too deep, too many to write)
+BOMBS = {"nesting": "[" * 50_000 + "]" * 50_000, "values": "[" + "{}," * 400_000 + "{}]"}
 NOTES = {
     "s06_infinite_loop": "ran too long",
     "s07_crash": "crashed the Python process running it",
@@ -863,6 +869,8 @@ def _damaged_notebook(tmp: Path, target: str | None, how: str | None) -> dict:
         copy = json.loads(json.dumps(cells[index]))
         copy["id"] = "copied-cell"
         cells.insert(index + 1, copy)
+    elif how in BOMBS:
+        meta["bomb"] = how  # its bytes are put in place in the file
     elif how == "unmatched":
         meta["nbgrader"] = "damaged"
         cells[index]["id"] = "renamed-cell"
@@ -911,7 +919,8 @@ def graded(request, tmp_path_factory, data_dir):
                 cell.pop("execution_count", None)
             text = json.dumps(data)
         (folder / name).write_text(text)
-    collect(incoming, A, root=tmp)
+    if any(incoming.iterdir()):  # (none when -k selects students of the others only)
+        collect(incoming, A, root=tmp)
     for name, students in [(P, PSNR_CASES), (M, META_CASES)]:
         folder = tmp / f"incoming_{name}"
         folder.mkdir()
@@ -921,8 +930,13 @@ def graded(request, tmp_path_factory, data_dir):
             (folder / student).mkdir(parents=True)
             data = _damaged_notebook(tmp, case[0], case[1]) if name == M else \
                 json.loads(nbformat.writes(_psnr_notebook(tmp, case[0])))
-            (folder / student / f"{name}.ipynb").write_text(json.dumps(data))
-        collect(folder, name, root=tmp)
+            text, how = json.dumps(data), case[1] if name == M else None
+            if how in BOMBS:
+                text = text.replace(f'"bomb": "{how}"', f'"bomb": {BOMBS[how]}')
+            (folder / student / ("Untitled.ipynb" if how in BOMBS else f"{name}.ipynb")
+             ).write_text(text)
+        if any(folder.iterdir()):
+            collect(folder, name, root=tmp)
     # a submission the grader cannot even open: a folder where the notebook should be
     (tmp / "submitted" / "m10_unreadable" / M / f"{M}.ipynb").mkdir(parents=True)
     # the class's answers are the matrix; the canary has tests of its own (test_canary.py)
@@ -1144,7 +1158,8 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
                 "s06_infinite_loop": "TIMEOUT", "s07_crash": "CRASH", "s15_memory": "CRASH",
                 "s08_deleted_answer": "REPAIRED", "s09_deleted_test": "REPAIRED",
                 "s10_edited_test": "REPAIRED", "s12_damaged": "REPAIRED",
-                **{s: "REPAIRED" for s in META_CASES if s != "m01_correct"},
+                **{s: "REPAIRED" if c[2] else "TOO LARGE" for s, c in META_CASES.items()
+                   if s != "m01_correct"},
                 **{s: "REPAIRED" for s in NOTES if s.startswith(("s30", "s31", "s32", "s33",
                                                                  "s34"))},
                 **{s: "NEEDS REVIEW" for s in REVIEW},
@@ -1245,6 +1260,11 @@ HIDDEN_CASES = {
     "s65_file_read_later": (lambda: _leaky(
         "    with open('leak.txt', 'a') as out:\n"
         "        out.write(repr(pred) + repr(target) + In[-1])\n"), (LOOK_AFTER,), 3),
+    # the grader's own withheld sentence first: no text of the student's is trusted
+    "s68_raises_graders_words": (lambda: _leaky(
+        "    if np.ndim(pred) != 3:\n"
+        f"        raise ValueError({WITHHELD_MESSAGE!r} + f' {{pred!r}} {{target!r}}')\n"),
+        (), 1),
     "s66_memorises_published_run": (lambda: _memorising(_published_memo()), (), 1),
     "s67_memorises_and_unsets_key": (lambda: _memorising(
         _published_memo(), "import os\n\nos.environ.pop('GRADER_HIDDEN_KEY', None)\n"), (), 1),

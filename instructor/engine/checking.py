@@ -88,13 +88,15 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
             with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
                 exec(compile(cell["source"], f"<{grade_id}>", "exec"), namespace)  # noqa: S102
         except wire.Unreadable as err:
-            verdict.update(checked=False, passed=None, reason=str(err))
+            verdict.update(checked=False, passed=None, reason=str(err), student=not err.own)
         except (GraderOutcome, wire.RecordTooLarge) as err:
             # the grader's outcomes, known by their classes here: ``outcome`` names them
-            # (a name that crossed from the answer process is the student's string)
+            # (a name that crossed from the answer process is the student's string);
+            # ``student``: its message holds what the answer process sent (a record's size
+            # too, which the answer chose), which a hidden test withholds
             verdict.update(passed=False, error=f"{err.outcome}: {err}",
                            line=_line(err, grade_id), outcome=err.outcome,
-                           student=not getattr(err, "own", isinstance(err, wire.RecordTooLarge)))
+                           student=not getattr(err, "own", False))
         except Exception as err:  # noqa: BLE001 - a failed check, whatever it raised
             verdict.update(passed=False, error=error_message(err), line=_line(err, grade_id),
                            student=type(err).__module__ == "answer")  # raised by the answer

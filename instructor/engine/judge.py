@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import errno
 import os
 import re
 import shutil
@@ -35,13 +34,11 @@ from instructor.engine import (
     protocol,
     review,
     roles,
-    secret,
     stripped,
 )
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
-from instructor.engine.remote import OWN_CLASS
 
 #: What the grader reads of the checking process's verdicts, bytes.
 VERDICTS_LIMIT = 64 * 2 ** 20
@@ -99,47 +96,40 @@ WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, 
 #: Why a test cell has no verdict: the checking process gave none, or had nothing to ask.
 NOT_RUN = "the checks did not run"
 NO_FUNCTION = "this test cell checks no graded function of the release"
-_ERRNO = re.compile(r"\[Errno (\d{1,3})\] (.*)")
-#: The errors the sandbox's walls and caps give student code, which a hidden test's
-#: message may show in the system's words: a file, the disk, memory, processes, a
-#: read-only or hidden path, no network. Any other number the student's code could
-#: choose, and so carry the hidden inputs in it.
-WALL_ERRORS = frozenset({errno.EPERM, errno.ENOENT, errno.EAGAIN, errno.ENOMEM, errno.EACCES,
-                         errno.EMFILE, errno.EFBIG, errno.ENOSPC, errno.EROFS,
-                         errno.ENETUNREACH})
-
-
 def _known_error(name: str) -> bool:
     """A built-in exception's name. The grader's own outcomes are never known by name
     (a student's exception may take any): the checking process names them (``outcome``)."""
     return isinstance(getattr(builtins, name, None), type)
 
 
-def system_message(message: str) -> bool:
-    """An operating system's own words for one of :data:`WALL_ERRORS` (``[Errno 27] File
-    too large``), nothing else: all the student's code could choose in it is which."""
-    match = _ERRNO.fullmatch(message.strip())
-    return bool(match) and int(match[1]) in WALL_ERRORS and os.strerror(
-        int(match[1])) == match[2]
+_STUB = re.compile(r"NotImplementedError\(\s*[\"'](.+?)[\"']\s*\)")
 
 
-def withheld(verdict: dict, trusted: set[str]) -> dict:
-    """A hidden test's verdict with every message withheld that is not the course's own:
-    an exception the student's code raised in the answer process (or its failure) may
-    carry the hidden inputs; an error of the checks themselves, which ran in the
-    checking process, keeps its message; what the test printed is withheld."""
+def stub_message(source: str) -> str | None:
+    """The message a released stub's ``source`` raises (``ClearSolutions.code_stub``)."""
+    found = _STUB.search(source)
+    return found[1] if found else None
+
+
+def withheld(verdict: dict, course: list[str] = (), stub: str | None = None) -> dict:
+    """A hidden test's verdict as shown: what the test printed is withheld, and so is
+    every message that came from the student's process (``student``, which the checking
+    process sets from the exception's class, never from its words): it may carry the
+    hidden inputs. The checks' own errors and reasons keep theirs; the grader's words
+    say that the task's ``course`` implementation was reached (an ``outcome`` of the
+    class) or that its answer cells are the released ``stub`` (their sources say so)."""
     verdict = dict(verdict)
     if verdict.get("output"):
         verdict["output"] = WITHHELD_OUTPUT
-    error = verdict.get("error")
-    if error and verdict.get("student"):  # raised by the student's code, or about it
-        ename, _, message = str(error).partition(": ")
-        if message.strip() not in trusted and not system_message(message) \
-                and not message.startswith(WITHHELD_MESSAGE):
-            verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: " \
-                               f"{WITHHELD_MESSAGE}"
-    if verdict.get("reason") and verdict["reason"].strip() not in trusted:
-        verdict["reason"] = WITHHELD_MESSAGE
+    if verdict.get("student"):
+        ename = str(verdict.get("error") or "").partition(": ")[0]
+        message = stub or WITHHELD_MESSAGE
+        if verdict.get("outcome") == outcomes.USES_COURSE_IMPLEMENTATION and course:
+            message = stripped.MESSAGES["named"].format(" or ".join(course))
+        if verdict.get("error"):
+            verdict["error"] = f"{ename if ename.isidentifier() else 'Exception'}: {message}"
+        if verdict.get("reason"):
+            verdict["reason"] = WITHHELD_MESSAGE
     return verdict
 
 
@@ -185,8 +175,6 @@ class Judge:
         self.verdicts_fd: int | None = None
         #: the answer cells' report, read as it comes (None: no answer process)
         self.report: protocol.Report | None = None
-        #: what the stripped helpers' functions say (:func:`stripped.messages`)
-        self.course_messages: set[str] = set()
 
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells while
@@ -199,7 +187,6 @@ class Judge:
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
         stripped.strip_package(Path(HELPERS), names, Path(stripped_dir))
-        self.course_messages = stripped.messages(Path(HELPERS), names)
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         report_r, report = os.pipe()  # the answer cells' outputs, as they run
@@ -318,7 +305,7 @@ class Judge:
             os.lseek(self.verdicts_fd, 0, os.SEEK_SET)
             verdicts = protocol.clean(protocol.read_frame(
                 self.verdicts_fd, VERDICTS_LIMIT, protocol.MAX_JSON_VALUES))
-        except (OSError, ValueError, EOFError, RecursionError):  # none, cut short, too large
+        except (OSError, ValueError, EOFError):  # none, cut short, too large
             verdicts = None
         if isinstance(verdicts, dict):
             return verdicts
@@ -335,7 +322,7 @@ class Judge:
         if not tests:
             return
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
-        answers = self.release.answer_cells(cells)
+        answers, released = (self.release.answer_cells(c) for c in (cells, self.release.cells))
         hidden = {i for i in tests if hide_hidden(cells[i].source)[1]}
         job = {"reply_limit": self.reply_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
@@ -352,19 +339,17 @@ class Judge:
         findings = [f for f in review.tampering(student_sources(cells, self.release.cells),
                                                 review.free_names(trusted) - graded, trusted)
                     if not f.kernel_only]
-        trusted = secret.string_constants([c.source for c in self.release.cells
-                                           if c.cell_type == "code"])
-        trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
-        trusted |= self.course_messages  # what the stripped helpers say, word for word
         for index in sorted(tests):
             grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {
                 "checked": False, "passed": None, "error": None,
                 "reason": NOT_RUN if index in self.plan else NO_FUNCTION}
-            if index in hidden:
-                verdict = withheld(verdict, trusted
-                                   | secret.string_constants([cells[index].source]))
             forbidden = stripped.course_names({task: self.course_implementations.get(task, "")})
+            if index in hidden:
+                mine = [s.strip() for _i, s in answers.get(task, [])]
+                stub = stub_message("\n".join(mine)) if mine == [
+                    s.strip() for _i, s in released.get(task, [])] else None
+                verdict = withheld(verdict, forbidden, stub)
             cells[index].outputs = verdict_outputs(
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 

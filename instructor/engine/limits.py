@@ -12,7 +12,7 @@ from helpers import settings
 from helpers.pretrained import weights_dir
 from instructor import ROOT
 from instructor.engine.outcomes import CELL_TOO_LARGE
-from instructor.engine.protocol import MAX_JSON_VALUES
+from instructor.engine.protocol import MAX_JSON_VALUES, FrameTooLarge, parse
 
 Environ = Mapping[str, str] | None
 
@@ -66,11 +66,41 @@ def submission_file_count(environ: Environ = None) -> int:
     return settings.integer("COURSE_SUBMISSION_FILES", environ)
 
 
-def too_many_values(name: str, count: int) -> str:
-    """The note on a notebook over :data:`MAX_JSON_VALUES`, which is not read."""
-    return (f"{name} holds about {count:,} JSON values (its metadata or outputs, most "
-            f"likely), over the grader's limit of {MAX_JSON_VALUES:,}; it was not read and "
-            "scores 0. Clear the outputs, remove the metadata you added, save, and resubmit.")
+class NotebookUnread(ValueError):
+    """A student's notebook file the grader did not read; the message is the note."""
+
+
+def read_notebook(path: Path, environ: Environ = None) -> dict:
+    """The JSON of a student's notebook file, read within bounds: its size
+    (``COURSE_SUBMISSION_MB``) before it is read, its values and nesting before it is
+    parsed (:func:`protocol.parse`). Else :class:`NotebookUnread`, saying why."""
+    path = Path(path)
+    cap = submission_limit(environ)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(cap + 1)
+    except OSError as err:
+        raise NotebookUnread(_unreadable(path.name, type(err).__name__)) from None
+    if len(raw) > cap:
+        raise NotebookUnread(notebook_too_large(path.name, path.stat().st_size, cap))
+    try:
+        data = parse(raw, MAX_JSON_VALUES)[0]
+    except FrameTooLarge as err:
+        raise NotebookUnread(
+            f"{path.name} holds {err} (its metadata or outputs, most likely), over the "
+            "grader's limit; it was not read and scores 0. Clear the outputs, remove the "
+            "metadata you added, save, and resubmit.") from None
+    except ValueError as err:
+        raise NotebookUnread(_unreadable(path.name, err)) from None
+    if not isinstance(data, dict):
+        raise NotebookUnread(_unreadable(path.name, "the file is JSON but not a notebook"))
+    return data
+
+
+def _unreadable(name: str, why) -> str:
+    return (f"{name} could not be read as a notebook ({why}); it scores 0. Was the file "
+            "truncated or edited outside Jupyter? Download it again from Jupyter (File > "
+            "Download) and resubmit.")
 
 
 def text_size(value) -> int:

@@ -41,6 +41,11 @@ HEADER = struct.Struct(">Q")
 #: thousands.
 MAX_JSON_VALUES = 200_000
 _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string, escapes and all
+#: Deepest nesting of arrays and objects in it: a notebook with outputs nests under 10;
+#: thousands deep, a parser recurses past Python's limit.
+MAX_JSON_DEPTH = 100
+_PAIR = re.compile(rb"[\[{][\]}]")
+_NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 def json_values(raw: bytes) -> int:
@@ -48,6 +53,18 @@ def json_values(raw: bytes) -> int:
     parsing it: the commas and brackets outside its strings, plus one."""
     bare = _STRING.sub(b"", raw)
     return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
+
+
+def json_deeper(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the JSON text ``raw`` nests arrays and objects over ``limit`` deep, found
+    without parsing it: its brackets outside strings, the innermost pairs taken away once
+    per level."""
+    bare = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for depth in range(limit + 1):
+        bare, found = _PAIR.subn(b"", bare)
+        if not found:  # what is left opens or closes nothing more (not JSON, if anything)
+            return depth + bare.count(b"[") + bare.count(b"{") > limit
+    return True
 
 
 class FrameTooLarge(ValueError):
@@ -96,13 +113,20 @@ def read_exactly(fd: int, size: int, keep: bool = True) -> bytes:
 
 def parse(data: bytes, max_values: int | None = None) -> tuple[object, int]:
     """The message in ``data`` and how many JSON values it holds (0: not counted, without
-    ``max_values``): UTF-8 only (JSON in UTF-16 or 32 would hide its brackets from the
-    count), counted before it is parsed (:class:`FrameTooLarge` past ``max_values``)."""
+    ``max_values``): the one reader of JSON a student's process or file sent. UTF-8 only
+    (JSON in UTF-16 or 32 would hide its brackets from the count); with ``max_values``,
+    counted before it is parsed (:class:`FrameTooLarge` past ``max_values`` values or
+    :data:`MAX_JSON_DEPTH` levels); any failure a ``ValueError``."""
     text = data.decode("utf-8")  # UnicodeDecodeError: a ValueError
     values = 0 if max_values is None else json_values(data)
     if values > (max_values or 0):
-        raise FrameTooLarge(f"a message of over {max_values:,} JSON values")
-    return json.loads(text), values
+        raise FrameTooLarge(f"over {max_values:,} JSON values")
+    if max_values is not None and json_deeper(data):
+        raise FrameTooLarge(f"arrays or objects nested over {MAX_JSON_DEPTH} deep")
+    try:
+        return json.loads(text), values
+    except RecursionError:  # unbounded (a frame of the grader's), nested past Python's limit
+        raise ValueError("arrays or objects nested too deep") from None
 
 
 def clean(value):
@@ -197,7 +221,7 @@ class Report:
     def _message(self, data: bytes) -> None:
         try:
             message, values = parse(data, MAX_JSON_VALUES)
-        except (ValueError, RecursionError):
+        except ValueError:
             message, values = None, 0
         with self._lock:
             if not self._open:  # taken meanwhile: nothing read now changes the report

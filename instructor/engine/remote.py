@@ -156,7 +156,7 @@ class AnswerChannel:
             if not own and not reply.get("shared"):
                 return value
         if own and not self.own_classes:
-            raise wire.Unreadable(OWN_CLASS)
+            raise wire.Unreadable(OWN_CLASS, own=True)
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
     def _same(self, entry: dict, model) -> bool:

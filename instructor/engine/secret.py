@@ -8,7 +8,6 @@ to the checking process only, never to the answer process or a preview's kernel.
 
 from __future__ import annotations
 
-import ast
 import os
 import secrets
 import tempfile
@@ -45,21 +44,3 @@ def submission_stamp(folder: str | os.PathLike) -> str:
         return stamp.read_text().strip()
     except OSError:
         return ""
-
-
-def string_constants(sources) -> set[str]:
-    """Every string constant in ``sources`` (code that does not parse gives none)."""
-    found: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-        # an f-string's literal parts are not messages on their own
-        parts = {id(part) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
-                 for part in node.values}
-        found |= {node.value.strip() for node in ast.walk(tree)
-                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
-                  and id(node) not in parts}
-    found.discard("")
-    return found

@@ -188,15 +188,6 @@ def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[as
                                    args=[ast.Constant(message)], keywords=[]))]
 
 
-def messages(package_dir: Path, names: Iterable[str]) -> set[str]:
-    """What the stripped functions of ``package_dir`` for ``names`` say when called: the
-    grader's words, which a hidden test may show (any other message is withheld)."""
-    package_dir = Path(package_dir).resolve()
-    return {MESSAGES[kind].format(f"{_module_name(package_dir.name, path)}.{name}")
-            for path, (_tree, kinds) in plan(package_dir, names).items()
-            for name, kind in kinds.items()}
-
-
 def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
     """Copy the package ``package_dir`` (without ``__pycache__``) into ``dest``, replacing
     a copy there, with the bodies of the functions :func:`plan` finds for ``names``

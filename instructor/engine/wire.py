@@ -35,7 +35,12 @@ class NotData(Exception):
 
 
 class Unreadable(Exception):
-    """What the checking process cannot turn back into values, or ask of a proxy."""
+    """What the checking process cannot turn back into values, or ask of a proxy.
+    ``own``: the reason is the grader's words alone (else it may hold the student's)."""
+
+    def __init__(self, reason: str, own: bool = False):
+        super().__init__(reason)
+        self.own = own
 
 
 class RecordTooLarge(Exception):

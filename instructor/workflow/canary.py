@@ -30,7 +30,7 @@ import nbformat
 
 from helpers import settings
 from instructor import ROOT
-from instructor.engine import outcomes
+from instructor.engine import judge, outcomes
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.engine.release import hide_hidden
 from instructor.workflow.nbgrader_cli import grading_env, load_config
@@ -226,9 +226,8 @@ def _locked(path: Path):
 # ---------------------------------------------------------------- grading the canary
 def stub_message() -> str:
     """The message of the stub left in a released answer cell (nbgrader_config.py)."""
-    stub = load_config().ClearSolutions.code_stub["python"]
-    found = re.search(r"NotImplementedError\(\s*[\"'](.+?)[\"']\s*\)", stub)
-    return found[1] if found else "NotImplementedError"
+    return judge.stub_message(load_config().ClearSolutions.code_stub["python"]) \
+        or "NotImplementedError"
 
 
 def answer_key(assignment: str, root: Path, dest: Path, release: Path) -> Path:

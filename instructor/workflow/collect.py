@@ -11,7 +11,6 @@ are left out, in a zip they are never made), no path leaves the student's folder
 from __future__ import annotations
 
 import datetime as dt
-import json
 import lzma
 import os
 import shutil
@@ -39,15 +38,12 @@ _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
 
 
 def grade_ids(path: Path) -> set[str]:
-    """The nbgrader grade ids in a notebook file; empty when it cannot be read or is
-    over ``COURSE_SUBMISSION_MB`` (not read: autograde gives it 0 with a note)."""
-    try:
-        if Path(path).stat().st_size > limits.submission_limit():
-            return set()
-        nb = json.loads(Path(path).read_text(encoding="utf-8"))
-        return {nbgrader_meta(c).get("grade_id") for c in nb.get("cells", [])} - {None}
-    except (OSError, ValueError, AttributeError, TypeError):
-        return set()
+    """The nbgrader grade ids in a notebook file, read within bounds
+    (:func:`limits.read_notebook`: :class:`~limits.NotebookUnread` saying why not)."""
+    cells = limits.read_notebook(path).get("cells")
+    ids = [nbgrader_meta(c).get("grade_id") for c in cells
+           if isinstance(c, dict)] if isinstance(cells, list) else []
+    return {i for i in ids if isinstance(i, str)}
 
 
 def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
@@ -61,18 +57,24 @@ def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
         return exact[0], []
     if not notebooks:
         return None, [f"No notebook found in the submission (expected {expected})."]
-    matching = [p for p in notebooks if expected_ids and expected_ids & grade_ids(p)]
+    held, unread = {}, {}  # unread: autograde notes the chosen one again
+    for p in notebooks if expected_ids else ():
+        try:
+            held[p] = expected_ids & grade_ids(p)
+        except limits.NotebookUnread as err:
+            unread[p] = str(err)
+    matching = [p for p in notebooks if held.get(p)]
     if matching:
-        best = max(matching, key=lambda p: (len(expected_ids & grade_ids(p)),
-                                            p.stat().st_mtime))
+        best = max(matching, key=lambda p: (len(held[p]), p.stat().st_mtime))
         why = "it holds this assignment's graded cells"
     elif len(notebooks) == 1:
         best, why = notebooks[0], "it is the only notebook submitted"
     else:
-        return None, [f"No notebook named {expected}, and none of "
+        return None, [*unread.values(), f"No notebook named {expected}, and none of "
                       f"{', '.join(p.name for p in notebooks)} holds this assignment's "
                       "graded cells."]
-    return best, [f"The notebook was named {best.name!r}, not {expected!r}; it was graded "
+    return best, [*(n for p, n in unread.items() if p != best),
+                  f"The notebook was named {best.name!r}, not {expected!r}; it was graded "
                   f"as {expected} because {why}."]
 
 
@@ -330,7 +332,10 @@ def collect(source: Path, assignment: str, root: Path = ROOT) -> dict[str, list[
     if not (source.is_dir() or zipfile.is_zipfile(source)):
         raise SystemExit(f"{source}: not a folder or a zip of the class's hand-in")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f %Z")
-    expected_ids = grade_ids(root / "release" / assignment / f"{assignment}.ipynb")
+    try:
+        expected_ids = grade_ids(root / "release" / assignment / f"{assignment}.ipynb")
+    except limits.NotebookUnread:  # no release yet: notebooks are chosen by name
+        expected_ids = set()
     report: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         given = _Input(source, stack)

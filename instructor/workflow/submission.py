@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 
 from helpers import settings
-from instructor.engine import check_server, limits, outcomes, protocol
+from instructor.engine import check_server, limits, outcomes
 from instructor.engine import release as released
 from instructor.engine.cells import is_test_cell, nbgrader_meta
 from instructor.engine.judge import OWN_CODE_NOTE
@@ -88,24 +88,11 @@ def check_submission(folder: Path, assignment: str, release: Release,
     path = Path(folder) / f"{assignment}.ipynb"
     if not path.exists():
         return [f"No {assignment}.ipynb was submitted: 0 points."]
-    size, cap = path.stat().st_size, limits.submission_limit(env)
-    if size > cap:
-        path.rename(path.with_name(path.name + ".unreadable"))
-        return [limits.notebook_too_large(path.name, size, cap)]
-    raw = path.read_bytes()
-    values = protocol.json_values(raw)
-    if values > protocol.MAX_JSON_VALUES:  # parsed, it would take GiBs of the grader's memory
-        path.rename(path.with_name(path.name + ".unreadable"))
-        return [limits.too_many_values(path.name, values)]
     try:
-        data = json.loads(raw.decode("utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("the file is JSON but not a notebook")
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        data = limits.read_notebook(path, env)
+    except limits.NotebookUnread as err:
         path.rename(path.with_name(path.name + ".unreadable"))
-        return [f"{path.name} could not be read as a notebook ({err}); it scores 0. Was the "
-                "file truncated or edited outside Jupyter? Download it again from Jupyter "
-                "(File > Download) and resubmit."]
+        return [str(err)]
     notes = []
     if isinstance(data.get("cells"), list):
         notes += limits.drop_large_outputs(
