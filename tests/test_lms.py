@@ -626,13 +626,68 @@ def test_lms_feedback_names_parse_back_by_each_importers_rule(tmp_path):
             for i in ids}
 
 
+@pytest.mark.parametrize("lms", ["canvas", "moodle"])
+def test_lms_feedback_member_names_are_flat_whatever_the_download_says(tmp_path, lms):
+    """A name part of the download holding backslashes, ``..``, ``:`` and control
+    characters (``..\\..\\...\\Startup\\x``: a folder download read on Linux keeps a
+    ``\\`` in a file's name) was written into the feedback zip as it was, so an unzip on
+    Windows put the file in the Startup folder. Each member is now one flat name with no
+    separator of any system, no ``..``, no control character, and each LMS's importer
+    rule still finds the student and the file."""
+    import unicodedata
+    import zipfile
+
+    from instructor.workflow.lms_download import Hand, write_handins
+    from instructor.workflow.lms_feedback import write_feedback_zip
+
+    root, _ = _course(tmp_path)
+    evil = "..\\..\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\x\x07:"
+    if lms == "canvas":  # what collect records of the download (lib/content_zipper.rb names)
+        dl = tmp_path / "dl.zip"
+        with zipfile.ZipFile(dl, "w") as zf:
+            zf.writestr(f"{evil}_4102_70001_hw.ipynb", "{}")
+            zf.writestr("dialloamara_4107_70002_hw.ipynb", "{}")
+        hands = [Hand("4102", "canvas", "4102", evil, files=[
+                     (f"{evil}_4102_70001_hw.ipynb", "hw.ipynb")]),
+                 Hand("4107", "canvas", "4107", "dialloamara", files=[
+                     ("dialloamara_4107_70002_hw.ipynb", "hw.ipynb")])]
+    else:
+        hands = [Hand("4102", "moodle", "4102", evil, files=[
+                     (f"{evil}_4102_assignsubmission_file/hw.ipynb", "hw.ipynb")]),
+                 Hand("4107", "moodle", "4107", "..", files=[
+                     (".._4107_assignsubmission_file/hw.ipynb", "hw.ipynb")])]
+    write_handins("hw", root, hands)
+    for i in ("4102", "4107"):
+        page = root / "feedback" / i / "hw"
+        page.mkdir(parents=True)
+        (page / "hw.html").write_text(f"<p>{i}</p>")
+        (page / "GRADING_NOTES.txt").write_text("notes")
+    dest, zipped, left = write_feedback_zip("hw", root=root)
+    assert sorted(zipped) == ["4102", "4107"] and not left
+    with zipfile.ZipFile(dest) as zf:
+        names = zf.namelist()
+    assert len(names) == 4
+    for name in names:
+        assert not set(name) & set("/\\:") and ".." not in name, name
+        assert not any(unicodedata.category(c) == "Cc" for c in name), name
+        who = (_canvas_importer(name, dl) if lms == "canvas"
+               else _moodle_importer(name, ["4102", "4107"]))
+        assert who is not None and who[0] in ("4102", "4107"), name
+        if lms == "moodle":
+            assert who[1] in ("hw.html", "GRADING_NOTES.txt")
+
+
 def _canvas_importer(name: str, download) -> tuple[str, str] | None:
-    """Canvas' rule: user id and attachment id, the first two all-digit parts; the
-    attachment must be one of that user's in the download. Gives (user id, the
-    attachment's file name)."""
+    """Canvas' rule (Assignment#infer_comment_context_from_filename, app/models/
+    assignment.rb, instructure/canvas-lms commit 0041d8be): the base name (Ruby's
+    File.basename: after the last '/') split on '_', its first two all-digit parts the
+    user id and an attachment id, which must be one of that user's in the download; a
+    name beginning '._' is skipped. Gives (user id, the attachment's file name)."""
     import re
     import zipfile
 
+    if name.split("/")[-1].startswith("._"):
+        return None
     parts = name.split("/")[-1].split("_")
     digits = [p for p in parts if re.fullmatch(r"\d+", p)][:2]
     if len(digits) < 2:
@@ -646,8 +701,13 @@ def _canvas_importer(name: str, download) -> tuple[str, str] | None:
 
 
 def _moodle_importer(name: str, participants: list[str]) -> tuple[str, str] | None:
-    """Moodle's rule: the first path part that splits on '_' (at most 5) into four or
-    more, with a participant's id second and a plugin third and fourth."""
+    """Moodle's rule (assignfeedback_file_zip_importer::is_valid_filename_for_import,
+    mod/assign/feedback/file/importziplib.php, moodle/moodle commit 0203d8f2): a file
+    whose name begins with '.' or '~' is skipped; else the first path part that splits on
+    '_' (at most 5) into four or more, with a participant's id second and a plugin third
+    and fourth; the rest is the file's name."""
+    if name.split("/")[-1][:1] in (".", "~"):
+        return None
     parts = name.split("/")
     while parts:
         info = parts.pop(0).split("_", 4)
