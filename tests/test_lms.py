@@ -677,6 +677,36 @@ def test_lms_feedback_member_names_are_flat_whatever_the_download_says(tmp_path,
             assert who[1] in ("hw.html", "GRADING_NOTES.txt")
 
 
+@pytest.mark.parametrize("lms", ["canvas", "moodle"])
+def test_lms_feedback_zips_the_feedback_page_and_notes_only(tmp_path, lms):
+    """nbgrader's generate_feedback copies the submission's other files beside the page
+    (timestamp.txt, Moodle's onlinetext.html, the student's notes): they went into the
+    zip as if they were feedback. Only the release notebooks' pages and the notes go."""
+    import zipfile
+
+    from instructor.workflow.collect import collect
+    from instructor.workflow.lms_feedback import write_feedback_zip
+    from tests.lms_downloads import Student, canvas_download, moodle_download
+
+    root, text = _course(tmp_path)
+    student = Student("Zoë", "Chen", 4102, 912302, [("hw.ipynb", text.encode()),
+                                                    ("notes.txt", b"mine")])
+    dl = (canvas_download([student], tmp_path / "dl.zip") if lms == "canvas" else
+          moodle_download([student], tmp_path / "dl.zip", onlinetext=True))
+    collect(dl, "hw", root)
+    sid = "4102" if lms == "canvas" else "912302"
+    page = root / "feedback" / sid / "hw"
+    page.mkdir(parents=True)
+    for name, body in [("hw.html", "<p>page</p>"), ("GRADING_NOTES.txt", "notes"),
+                       ("timestamp.txt", "2025-11-03 10:00:00"), ("notes.txt", "mine"),
+                       ("onlinetext.html", "<p>mine</p>")]:
+        (page / name).write_text(body)
+    dest, zipped, _ = write_feedback_zip("hw", lms, root=root)
+    with zipfile.ZipFile(dest) as zf:
+        got = sorted(zf.read(n).decode() for n in zf.namelist())
+    assert zipped == [sid] and got == ["<p>page</p>", "notes"]
+
+
 def _canvas_importer(name: str, download) -> tuple[str, str] | None:
     """Canvas' rule (Assignment#infer_comment_context_from_filename, app/models/
     assignment.rb, instructure/canvas-lms commit 0041d8be): the base name (Ruby's

@@ -1,7 +1,9 @@
 """The class's feedback pages as one zip each LMS's bulk feedback upload takes.
 
 Each student collected from an LMS download (``lms/<assignment>_handins.csv``) gets the
-files of ``feedback/<id>/<assignment>/`` (the feedback page and ``GRADING_NOTES.txt``),
+feedback pages of ``feedback/<id>/<assignment>/`` (one per notebook of the release) and
+``GRADING_NOTES.txt``, nothing else nbgrader copied there (``timestamp.txt``, the
+student's own files),
 named as the LMS's importer parses them (docs/instructors.md, "Feedback back to the
 students", cites the code):
 
@@ -30,6 +32,7 @@ import zipfile
 from pathlib import Path
 
 from instructor import ROOT
+from instructor.engine.notes import NOTES_FILE
 from instructor.workflow.lms_download import CANVAS, read_handins
 
 #: what no part of a member's name keeps: path separators (``/ \\ :``) and the other
@@ -76,6 +79,8 @@ def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROO
                          f"{' and '.join(kinds) or 'no LMS (collect its download first)'}: "
                          "give LMS=canvas|moodle")
     dest = Path(dest or root / "lms" / f"{assignment}_feedback_{lms}.zip")
+    names = sorted(f"{nb.stem}.html" for nb in (root / "release" / assignment).glob("*.ipynb"))
+    names.append(NOTES_FILE)
     zipped: list[str] = []
     left: list[str] = []
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +89,7 @@ def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROO
             if row.get("lms") != lms:
                 continue
             folder = root / "feedback" / student / assignment
-            files = sorted(p for p in folder.glob("*") if p.is_file()) if \
+            files = [folder / n for n in names if (folder / n).is_file()] if \
                 folder.is_dir() and not folder.is_symlink() else []
             if not files:
                 left.append(f"{student}: no feedback in feedback/{student}/{assignment}/ "
