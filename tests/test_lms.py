@@ -436,6 +436,37 @@ def test_scores_go_on_the_lms_scale_and_manual_posting_stays_in_place(tmp_path, 
     assert [r["Grade"] for r in _rows(tmp_path / "w_out.csv")] == ["100", "33.33"]
 
 
+def test_a_moodle_worksheet_in_a_decimal_comma_language_gives_its_maximum(tmp_path):
+    """Moodle writes Maximum grade through format_float, in the language's decimal
+    separator: ``100,00`` was refused until POINTS=100 was given."""
+    from tests.lms_downloads import Student, moodle_worksheet
+
+    people = [Student("Zoë", "Chen", 4102, 912302), Student("Amara", "Diallo", 4107, 912307)]
+    subs = [Submission("912302", 3.0, 3.0), Submission("912307", 1.0, 3.0)]
+    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [], subs)
+    text = moodle_worksheet(people, 100, decsep=",")
+    assert ',"100,00",' in text
+    out = fill(graded, "moodle", _write(tmp_path, "w.csv", text), tmp_path / "w_out.csv")
+    assert [r["Grade"] for r in _rows(tmp_path / "w_out.csv")] == ["100", "33.33"]
+    assert "written out of 100" in "\n".join(out.summary())
+
+
+def test_a_moodle_worksheet_graded_on_a_scale_is_refused_as_such(tmp_path):
+    """A scale's worksheet has a Scale column where Maximum grade was: it was told to use
+    a worksheet instead of a gradebook export. Points cannot go on a scale, even given."""
+    from tests.lms_downloads import Student, moodle_worksheet
+
+    people = [Student("Zoë", "Chen", 4102, 912302)]
+    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [],
+                         [Submission("912302", 3.0, 3.0)])
+    source = _write(tmp_path, "w.csv", moodle_worksheet(people, 0, scale="Poor,Good,Great"))
+    for points in (None, 10):
+        with pytest.raises(SystemExit, match="graded on a scale") as stopped:
+            fill(graded, "moodle", source, tmp_path / "out.csv", points=points)
+        assert "gradebook export" not in str(stopped.value)
+    assert not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize("case", ["no points possible", "no such column", "nobody matched",
                                   "worksheet without a maximum"])
 def test_lms_export_refuses_and_exits_non_zero(tmp_path, monkeypatch, case):

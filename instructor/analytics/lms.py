@@ -31,8 +31,10 @@ ID_COLUMNS = {
 }
 #: Moodle's grading worksheet: its identifier column, the prefix of each id, the grade.
 WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
-#: ... and its column of the assignment's maximum grade (string ``maxgrade``)
-WORKSHEET_MAX = "Maximum grade"
+#: ... and its column of the assignment's maximum grade (string ``maxgrade``), or of its
+#: scale when it is graded on one (``scale``): mod/assign/gradingtable.php, the columns
+#: of a download
+WORKSHEET_MAX, WORKSHEET_SCALE = "Maximum grade", "Scale"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
 #: What Canvas (its `` (12345)``) and Moodle (``Assignment: ... (Real)``) add to a name.
@@ -106,8 +108,13 @@ def _is_canvas_meta(row: dict[str, str]) -> bool:
 
 
 def _number(text: str | None) -> float | None:
+    """A positive number, written with a decimal point or, as Moodle's ``format_float``
+    writes it in a decimal-comma language, a decimal comma (``100,00``)."""
+    text = (text or "").strip()
+    if "," in text and "." not in text:
+        text = text.replace(",", ".", 1)
     try:
-        value = float((text or "").strip())
+        value = float(text)
     except ValueError:
         return None
     return value if value > 0 else None
@@ -128,6 +135,11 @@ def _scale(header: list[str], rows: list[dict[str, str]], meta: list[dict[str, s
            lms: str, target: str | None, points: float | None, source: Path) -> float | None:
     """The LMS column's maximum: ``points`` if given, else what the export says; None for
     a new Canvas column (Canvas takes the Points Possible written)."""
+    if lms == "moodle" and WORKSHEET_ID in header and WORKSHEET_SCALE in header:
+        raise SystemExit(f"{source}: this assignment is graded on a scale (the worksheet's "
+                         f"'{WORKSHEET_SCALE}' column), and lms-export writes points: set its "
+                         "Grade type to Point (the assignment's settings, Grade), download "
+                         "the grading worksheet again and export to it")
     if points is not None:
         return points
     if lms == "canvas":
@@ -147,7 +159,7 @@ def _scale(header: list[str], rows: list[dict[str, str]], meta: list[dict[str, s
         if len(found) == 1 and None not in found:
             return found.pop()
         raise SystemExit(f"{source}: the worksheet's '{WORKSHEET_MAX}' is missing or not one "
-                         "number (a scale or marking guide?): give the maximum with "
+                         "number: give the maximum with "
                          "POINTS=<n> (--points)")
     raise SystemExit(f"{source}: Moodle's gradebook export carries no maximum grade: give "
                      "the grade item's maximum (Gradebook setup, its Maximum grade) with "
