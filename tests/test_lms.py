@@ -128,16 +128,29 @@ def test_canvas_overwrite_and_tasks(graded, tmp_path, mapping):
     assert rows[0]["02 Stacked autoencoders (812345): sparse"] == "6"  # points possible
 
 
-def test_canvas_new_column_when_the_assignment_is_not_there(graded, tmp_path):
-    text = CANVAS.replace("02 Stacked autoencoders (812345)", "Homework 2 (812345)")
-    out = fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv")
-    rows = _rows(tmp_path / "out.csv")
-    assert out.column == A and rows[0][A] == "12"
-    assert "added as a new column" in "\n".join(out.summary())
-    # the column can be named instead
+def test_canvas_column_found_by_its_title_or_named_never_added(graded, tmp_path):
+    """A Canvas assignment titled otherwise than the folder got a new column, which
+    Canvas' import makes a second assignment. Now the title that holds the assignment's
+    words (and its number, if any) is the column; else lms-export stops, naming COLUMN
+    and the export's assignment columns, and writes nothing."""
+    for title in ("Lab 2: Stacked Autoencoders (812345)", "stacked-autoencoders (812345)"):
+        text = CANVAS.replace("02 Stacked autoencoders (812345)", title)
+        out = fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv")
+        assert out.column == title and _rows(tmp_path / "out.csv")[1][title] == "12"
+    for titles in (["Homework 2 (812345)"],  # no title like it
+                   ["Lab 3: Stacked autoencoders (812345)"],  # another number
+                   ["Stacked autoencoders (812345)", "Stacked autoencoders again (9)"]):
+        text = CANVAS.replace("02 Stacked autoencoders (812345)", titles[0]).replace(
+            "Quiz 1 (812346)", titles[-1] if len(titles) > 1 else "Quiz 1 (812346)")
+        (tmp_path / "out.csv").unlink(missing_ok=True)
+        with pytest.raises(SystemExit, match="COLUMN=") as stopped:
+            fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv")
+        assert repr(titles[0]) in str(stopped.value) and "Quiz" not in titles[0]
+        assert not (tmp_path / "out.csv").exists()
+    # the column named is taken
     out = fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv",
-               column="Homework 2")
-    assert out.column == "Homework 2 (812345)"
+               column="Stacked autoencoders")
+    assert out.column == "Stacked autoencoders (812345)"
 
 
 def test_moodle(graded, tmp_path, mapping):
