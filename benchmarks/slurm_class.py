@@ -110,8 +110,8 @@ def cut(course: Path, dest: Path, keep: set[str]) -> Path:
     copy = fresh_copy(dest)
     for student in keep:
         shutil.copytree(course / "submitted" / student, copy / "submitted" / student)
-    for folder in sorted((course / SHARDS).glob("*-of-*")):
-        mine = copy / SHARDS / folder.name
+    for folder in sorted((course / SHARDS).glob("*/*-of-*")):
+        mine = copy / folder.relative_to(course)
         (mine / "autograded").mkdir(parents=True)
         shutil.copy2(folder / "gradebook.db", mine / "gradebook.db")
         graded = json.loads((folder / DONE).read_text())
