@@ -27,7 +27,7 @@ from instructor.workflow import canary as canaries
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import merge_scores, sync_gradebook
 from instructor.workflow.nbgrader_cli import grading_env
-from instructor.workflow.shards import Shard
+from instructor.workflow.shards import Shard, submissions
 from instructor.workflow.submission import Result, grade_one
 
 
@@ -44,17 +44,6 @@ def _file_result(result: Result, found, course: Path | None, log: str, out: Path
     if src is not None and src.exists():
         shutil.copytree(src, dest)
     write_notes(dest, result.notes)
-
-
-def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
-    base = Path(root) / "submitted"
-    found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
-    if students:
-        missing = set(students) - set(found)
-        if missing:
-            raise SystemExit(f"no submission of {assignment} from: {', '.join(sorted(missing))}")
-        found = [s for s in found if s in students]
-    return found
 
 
 def isolation_problem(env: dict | None = None) -> str | None:

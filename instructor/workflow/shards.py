@@ -41,6 +41,19 @@ _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _FOLDER = re.compile(r"^(\d+)-of-(\d+)$")
 
 
+def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
+    """Who handed ``assignment`` in (``submitted/<student>/<assignment>/``), or those of
+    ``students``; SystemExit naming any of them who did not."""
+    base = Path(root) / "submitted"
+    found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
+    if students:
+        missing = set(students) - set(found)
+        if missing:
+            raise SystemExit(f"no submission of {assignment} from: {', '.join(sorted(missing))}")
+        found = [s for s in found if s in students]
+    return found
+
+
 @dataclass(frozen=True)
 class Shard:
     """Shard ``index`` (1 to ``count``) of a class."""
@@ -126,8 +139,6 @@ def current(folders: list[Path]) -> tuple[list[Path], list[Path]]:
 def unfinished(root: Path, folders: list[Path]) -> list[str]:
     """One line for each shard of each run among ``folders`` that has no finished run
     in ``folders`` holding every submission of its assignment it owns."""
-    from instructor.workflow.autograde import submissions
-
     problems = []
     for (assignment, count), present in sorted(_runs(folders).items()):
         owed = submissions(root, assignment)
@@ -242,8 +253,6 @@ def main(argv: list[str] | None = None) -> None:
                              "largest shard's)")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    from instructor.workflow.autograde import submissions
-
     per_shard = []
     for assignment in (a.strip() for a in args.assignment.split(",") if a.strip()):
         sizes = Counter(shard_of(s, args.shards) for s in submissions(args.root, assignment))
