@@ -36,6 +36,7 @@ help:
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
 	@echo "     | lms-feedback [LMS=canvas|moodle]"
+	@echo "make slurm-cluster [CPUS=n]   a one-node Slurm cluster here, to try deploy/slurm/ (root; docs/schedulers.md)"
 	@echo "make bench-notebooks | bench-reference | bench-grading | bench-slurm | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
@@ -170,6 +171,13 @@ lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<AS
 
 lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_feedback_<LMS>.zip (bulk upload)
 	$(INSTRUCTOR) lms-feedback --assignment $(ASSIGNMENT) $(if $(LMS),--lms $(LMS))
+
+# A one-node Slurm cluster on this machine until Ctrl-C, to try deploy/slurm/ on (root;
+# apt-get install slurmctld slurmd slurm-client munge): docs/schedulers.md.
+CPUS ?=
+.PHONY: slurm-cluster
+slurm-cluster:
+	$(PYTHON) scripts/slurm_cluster.py $(if $(CPUS),--cpus $(CPUS))
 
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=

@@ -212,3 +212,35 @@ def test_two_assignments_graded_in_shards_then_a_regrade_merge(tmp_path, data_di
     assert {k: v for k, v in _scores(course / "shards" / A / "1-of-1" / "gradebook.db")
             .items() if k[1] == A} == {k: v for k, v in merged.items() if k[1] == A}
 
+
+def test_submit_passes_the_data_folder_to_the_jobs_or_stops(tmp_path):
+    """The jobs looked for the datasets where the submitting shell's COURSE_DATA_DIR
+    said, and without it only the canary's output (in shards/) told: submit.sh now finds
+    the folder as make does, passes it to each sbatch explicitly, and stops before
+    submitting when there is none."""
+    import os
+    import shutil
+
+    from tests.course_copy import ROOT
+
+    course = _course(tmp_path / "course", ["st1", "st2"])
+    (course / "deploy" / "slurm").mkdir(parents=True)
+    shutil.copy2(ROOT / "deploy" / "slurm" / "submit.sh", course / "deploy" / "slurm")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text('#!/bin/sh\necho "$@" >> "$SBATCH_CALLS"\necho 42\n')
+    (bin_dir / "sbatch").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_DATA_DIR"}
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", COURSE_PYTHON=sys.executable,
+               SBATCH_CALLS=str(tmp_path / "calls"))
+    submit = [str(course / "deploy" / "slurm" / "submit.sh"), A, "2", "1"]
+    stopped = subprocess.run(submit, env=env, capture_output=True, text=True)
+    assert stopped.returncode != 0 and "COURSE_DATA_DIR" in stopped.stderr
+    assert not (tmp_path / "calls").exists()
+    (tmp_path / "shared" / "data").mkdir(parents=True)  # ../shared/data, as make finds it
+    done = subprocess.run(submit, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == 2  # the canary, then the array
+    data = (tmp_path / "shared" / "data").resolve()
+    assert all(f"--export=ALL,COURSE_DATA_DIR={data}" in c.split() for c in calls), calls

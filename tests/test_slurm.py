@@ -1,7 +1,8 @@
 """A class graded as a Slurm job array, on a real one-node Slurm cluster.
 
 The test starts Debian's ``munged``, ``slurmctld`` and ``slurmd`` on loopback with a
-configuration it writes in a folder of its own (tests/slurm_cluster.py), then grades a
+configuration it writes in a folder of its own (scripts/slurm_cluster.py, the code of
+``make slurm-cluster``), then grades a
 small class with the course's ``deploy/slurm/submit.sh`` (the canary once, then the
 array as its dependency), while the same class is graded on one machine (``autograde``
 without shards). Faults: shard 3 is cancelled before it starts (it never runs), shard 2
@@ -27,7 +28,8 @@ import pytest
 from instructor.workflow.collect import collect
 from instructor.workflow.sample_class import KINDS, make_notebook
 from instructor.workflow.shards import job_limits, shard_of
-from tests import needs, slurm_cluster
+from scripts import slurm_cluster
+from tests import needs
 from tests.course_copy import fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
@@ -47,6 +49,38 @@ def slurm():
                f"{', '.join(missing)} (apt-get install slurm-wlm munge)")
     with slurm_cluster.one_node(cpus=2) as env:
         yield env
+
+
+def test_make_slurm_cluster_starts_one_an_instructor_can_use_and_stops_it():
+    """``make slurm-cluster`` (scripts/slurm_cluster.py) says what to export, the cluster
+    takes a job there, and TERM (as Ctrl-C) stops every daemon it started."""
+    import os
+    import signal
+    import sys
+
+    missing = slurm_cluster.missing()
+    needs.need("the Slurm test", missing and f"{', '.join(missing)} (apt-get install "
+               "slurmctld slurmd slurm-client munge)")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(root / "scripts" / "slurm_cluster.py"),
+                             "--cpus", "1"], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("export SLURM_CONF=" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        conf = next(line for line in lines if "export SLURM_CONF=" in line).split("=", 1)[1]
+        env = dict(os.environ, SLURM_CONF=conf.strip())
+        job = _out(["sbatch", "--parsable", "--wrap", "true", "-o", "/dev/null"], env).strip()
+        _wait(lambda: _finished(job, env), 120)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+        assert not Path(conf.strip()).parent.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _out(cmd: list[str], env: dict, cwd: Path | None = None) -> str:
