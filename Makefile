@@ -1,11 +1,14 @@
 # The course's task runner. `make lab` and `make test` set everything up first.
-# Setup is idempotent: the virtual environment is rebuilt only when
-# requirements.txt (the pins) or pyproject.toml (the packages and their extras) change.
+# Setup is idempotent: the virtual environment is rebuilt only when the content of
+# requirements.txt (the pins) or pyproject.toml (the packages and their extras) changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Named by the content setup installs from, not by its files' times, which a fresh
+# clone, a checkout or a copy sets anew (the hub image writes the same name).
+SETUP_KEY := $(shell cat requirements.txt pyproject.toml | cksum | tr ' ' -)
+STAMP  := $(VENV)/.installed-$(SETUP_KEY)
 KERNEL := autoencoders-course
 
 # Tests and grading read data from here when nothing else is set.
@@ -42,7 +45,7 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
 		"Python 3.11 is required, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +53,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python 3 (autoencoders course)"
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 # Students: your own copy of the student version, in work/ (git-ignored). It is made
