@@ -5,13 +5,16 @@ tests/test_slurm.py)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from instructor.workflow.shards import (
+    BEGUN,
     DONE,
     Shard,
     current,
@@ -94,7 +97,9 @@ def test_two_assignments_sharded_alike_keep_apart_and_an_older_count_is_not_read
     folders = sorted((course / "shards").glob("*/*-of-*"))
     assert len(folders) == 4 and current(folders) == (folders, [])
     assert unfinished(course, folders) == []
-    # a regrade of A in three shards: the two-shard folders are an older run
+    # a regrade of A in three shards, a minute later: the two-shard folders are older
+    for folder in folders:
+        os.utime(folder / BEGUN, (time.time() - 60, time.time() - 60))
     by3 = _students(8, 3)
     for i in (1, 2, 3):
         Shard(i, 3).begin(course, A)

@@ -19,7 +19,6 @@ import json
 import math
 import re
 import shutil
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from instructor.workflow.gradebook import (
 SHARDS = "shards"
 #: Written into a shard's folder when every submission of the shard is filed.
 DONE = "done.json"
-#: Written into a shard's folder when a run of it begins: when (nanoseconds).
+#: Touched in a shard's folder when a run of it begins.
 BEGUN = "begun"
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _FOLDER = re.compile(r"^(\d+)-of-(\d+)$")
@@ -83,7 +82,7 @@ class Shard:
         folder = self.folder(root, assignment)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)
-        (folder / BEGUN).write_text(str(time.time_ns()))
+        (folder / BEGUN).touch()  # its time: the file system's, the same for every node
         return folder
 
     def finish(self, root: Path, assignment: str, students: list[str]) -> None:
@@ -116,20 +115,14 @@ def _runs(folders: list[Path]) -> dict[tuple[str, int], dict[int, Path]]:
     return found
 
 
-def _begun(folder: Path) -> int:
-    try:
-        return int((folder / BEGUN).read_text())
-    except (OSError, ValueError):
-        return 0
-
-
 def current(folders: list[Path]) -> tuple[list[Path], list[Path]]:
     """Of each assignment, the folders of the run begun last (its shard count), and the
     folders of older runs (another count), which no merge reads."""
     runs = _runs(folders)
     latest: dict[str, tuple[int, int]] = {}
     for (assignment, count), present in runs.items():
-        begun = max(_begun(f) for f in present.values())
+        begun = max((f / BEGUN).stat().st_mtime_ns if (f / BEGUN).exists() else 0
+                    for f in present.values())
         latest[assignment] = max(latest.get(assignment, (-1, 0)), (begun, count))
     keep = {f for (a, n), present in runs.items() if latest[a][1] == n
             for f in present.values()}
