@@ -1,11 +1,14 @@
 # The course's task runner. `make lab` and `make test` set everything up first.
-# Setup is idempotent: the virtual environment is rebuilt only when
-# requirements.txt (the pins) or pyproject.toml (the packages and their extras) change.
+# Setup is idempotent: the virtual environment is rebuilt only when the content of
+# requirements.txt (the pins) or pyproject.toml (the packages and their extras) changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Named by the content setup installs from, not by its files' times, which a fresh
+# clone, a checkout or a copy sets anew (the hub image writes the same name).
+SETUP_KEY := $(shell cat requirements.txt pyproject.toml | cksum | tr ' ' -)
+STAMP  := $(VENV)/.installed-$(SETUP_KEY)
 KERNEL := autoencoders-course
 
 # Tests and grading read data from here when nothing else is set.
@@ -36,12 +39,13 @@ help:
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
 	@echo "     | lms-feedback [LMS=canvas|moodle]"
+	@echo "make slurm-cluster [CPUS=n]   a one-node Slurm cluster here, to try deploy/slurm/ (root; docs/schedulers.md)"
 	@echo "make bench-notebooks | bench-reference | bench-grading | bench-slurm | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
 		"Python 3.11 is required, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +53,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python 3 (autoencoders course)"
+	rm -f $(VENV)/.installed*
 	touch $(STAMP)
 
 # Students: your own copy of the student version, in work/ (git-ignored). It is made
@@ -170,6 +175,13 @@ lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<AS
 
 lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_feedback_<LMS>.zip (bulk upload)
 	$(INSTRUCTOR) lms-feedback --assignment $(ASSIGNMENT) $(if $(LMS),--lms $(LMS))
+
+# A one-node Slurm cluster on this machine until Ctrl-C, to try deploy/slurm/ on (root;
+# apt-get install slurmctld slurmd slurm-client munge): docs/schedulers.md.
+CPUS ?=
+.PHONY: slurm-cluster
+slurm-cluster:
+	$(PYTHON) scripts/slurm_cluster.py $(if $(CPUS),--cpus $(CPUS))
 
 # ---------------------------------------------------------------- benchmarks (docs/results.md)
 ROWS ?=

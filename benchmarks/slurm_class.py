@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/slurm_class.py -n 24 --shards 2 --sizes 6,12,24
 
 Needs Debian's slurmctld, slurmd and munge (run as root): it starts a one-node cluster
-on loopback (tests/slurm_cluster.py). In two fresh copies of the course it collects the
+on loopback (scripts/slurm_cluster.py). In two fresh copies of the course it collects the
 same ``n`` synthetic submissions of one notebook (``correct``, ``partial``, ``stub``,
 ``broken`` in turn), runs the canary once (then cached), and grades the class:
 
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from instructor.workflow.collect import collect  # noqa: E402
 from instructor.workflow.sample_class import KINDS, make_notebook  # noqa: E402
 from instructor.workflow.shards import DONE, SHARDS  # noqa: E402
-from tests import slurm_cluster  # noqa: E402
+from scripts import slurm_cluster  # noqa: E402
 from tests.course_copy import fresh_copy, gradebook_scores  # noqa: E402
 
 #: The command a shard task runs under, so that its CPU is counted (COURSE_PYTHON).
@@ -110,8 +110,8 @@ def cut(course: Path, dest: Path, keep: set[str]) -> Path:
     copy = fresh_copy(dest)
     for student in keep:
         shutil.copytree(course / "submitted" / student, copy / "submitted" / student)
-    for folder in sorted((course / SHARDS).glob("*-of-*")):
-        mine = copy / SHARDS / folder.name
+    for folder in sorted((course / SHARDS).glob("*/*-of-*")):
+        mine = copy / folder.relative_to(course)
         (mine / "autograded").mkdir(parents=True)
         shutil.copy2(folder / "gradebook.db", mine / "gradebook.db")
         graded = json.loads((folder / DONE).read_text())

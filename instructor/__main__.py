@@ -232,7 +232,8 @@ def main(argv: list[str] | None = None) -> None:
         if name == "autograde":
             p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")
             p.add_argument("--shard", default=None, metavar="I/N",
-                           help="grade only shard I of N of the students, into shards/I-of-N/ "
+                           help="grade only shard I of N of the students, into "
+                                "shards/<assignment>/I-of-N/ "
                                 "(then merge-shards)")
             p.add_argument("--skip-canary", action="store_true",
                            help="grade without first checking that the answer key gets full "
@@ -245,7 +246,8 @@ def main(argv: list[str] | None = None) -> None:
                                 "autograde)")
         if name == "merge-shards":
             p.add_argument("folders", nargs="*",
-                           help="shard folders (default: every shards/*-of-*/)")
+                           help="shard folders (default: every shards/<assignment>/I-of-N/ "
+                                "of the run begun last)")
         if name == "grades":
             p.add_argument("--to", default="grades.csv")
         if name == "similarity":

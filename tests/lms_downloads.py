@@ -130,16 +130,23 @@ def canvas_gradebook(students: list[Student], column: str, points: float = 10,
     return out.getvalue()
 
 
-def moodle_worksheet(students: list[Student], max_grade: float) -> str:
-    """Moodle's grading worksheet (the assignment's Download grading worksheet)."""
+def moodle_worksheet(students: list[Student], max_grade: float, decsep: str = ".",
+                     scale: str | None = None) -> str:
+    """Moodle's grading worksheet (the assignment's Download grading worksheet), as
+    ``assign_grading_table`` writes it (mod/assign/gradingtable.php, moodle/moodle commit
+    003699db): ``Maximum grade`` through ``format_float`` (two decimals, the language's
+    decimal separator ``decsep``: ``100,00`` in German or French), or, for an assignment
+    graded on a ``scale`` (its items comma-separated), a ``Scale`` column listing the
+    items one a line (``col_scale``) in its place."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["Identifier", "Full name", "Email address", "Status", "Grade",
-                "Maximum grade", "Grade can be changed", "Last modified (submission)",
-                "Last modified (grade)", "Feedback comments"])
+                "Scale" if scale else "Maximum grade", "Grade can be changed",
+                "Last modified (submission)", "Last modified (grade)", "Feedback comments"])
+    top = "\n".join(scale.split(",")) if scale else f"{max_grade:.2f}".replace(".", decsep)
     for s in students:
         w.writerow([f"Participant {s.moodle_id}", s.full, s.email,
-                    "Submitted for grading", "", f"{max_grade:.2f}", "Yes",
+                    "Submitted for grading", "", top, "Yes",
                     "Monday, 3 November 2025, 10:00 AM", "-", ""])
     return out.getvalue()
 

@@ -233,8 +233,8 @@ def test_the_container_command_grades_its_shard(tmp_path, data_dir, canary_cache
     done = subprocess.run(["bash", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    folder = course / "shards" / f"2-of-{shards}"
+    folder = course / "shards" / a / f"2-of-{shards}"
     assert json.loads((folder / DONE).read_text())["graded"] == [[students[0], a]]
     assert (folder / "autograded" / students[0] / a).is_dir()
-    assert not (course / "shards" / f"3-of-{shards}").exists()
+    assert not (course / "shards" / a / f"3-of-{shards}").exists()
     assert "autograding 1 submission(s)" in done.stdout + done.stderr

@@ -98,3 +98,28 @@ def test_imports_run_one_way(path):
 ])
 def test_the_rule_catches_an_upward_import(module, source, expected):
     assert violations(module, source) == expected
+
+
+def test_no_import_cycle_among_the_graders_modules():
+    """Inside a room, imports run one way too: no module of ``instructor`` reaches itself
+    through its imports, at any depth (``workflow.autograde`` and ``workflow.shards``
+    imported each other)."""
+    paths = sorted((ROOT / "instructor").rglob("*.py"))
+    modules = {module_name(p): p for p in paths}
+    graph = {m: {i for i in imported(m, p.read_text(), p.name == "__init__.py")
+                 if i in modules and i != m} for m, p in modules.items()}
+
+    def reaches(start: str) -> list[str] | None:
+        todo, seen = [[start]], set()
+        while todo:
+            path = todo.pop()
+            for nxt in sorted(graph[path[-1]]):
+                if nxt == start:
+                    return path + [start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(path + [nxt])
+        return None
+
+    cycles = [c for m in sorted(graph) if (c := reaches(m))]
+    assert not cycles, " -> ".join(cycles[0])

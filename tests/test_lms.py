@@ -128,16 +128,29 @@ def test_canvas_overwrite_and_tasks(graded, tmp_path, mapping):
     assert rows[0]["02 Stacked autoencoders (812345): sparse"] == "6"  # points possible
 
 
-def test_canvas_new_column_when_the_assignment_is_not_there(graded, tmp_path):
-    text = CANVAS.replace("02 Stacked autoencoders (812345)", "Homework 2 (812345)")
-    out = fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv")
-    rows = _rows(tmp_path / "out.csv")
-    assert out.column == A and rows[0][A] == "12"
-    assert "added as a new column" in "\n".join(out.summary())
-    # the column can be named instead
+def test_canvas_column_found_by_its_title_or_named_never_added(graded, tmp_path):
+    """A Canvas assignment titled otherwise than the folder got a new column, which
+    Canvas' import makes a second assignment. Now the title that holds the assignment's
+    words (and its number, if any) is the column; else lms-export stops, naming COLUMN
+    and the export's assignment columns, and writes nothing."""
+    for title in ("Lab 2: Stacked Autoencoders (812345)", "stacked-autoencoders (812345)"):
+        text = CANVAS.replace("02 Stacked autoencoders (812345)", title)
+        out = fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv")
+        assert out.column == title and _rows(tmp_path / "out.csv")[1][title] == "12"
+    for titles in (["Homework 2 (812345)"],  # no title like it
+                   ["Lab 3: Stacked autoencoders (812345)"],  # another number
+                   ["Stacked autoencoders (812345)", "Stacked autoencoders again (9)"]):
+        text = CANVAS.replace("02 Stacked autoencoders (812345)", titles[0]).replace(
+            "Quiz 1 (812346)", titles[-1] if len(titles) > 1 else "Quiz 1 (812346)")
+        (tmp_path / "out.csv").unlink(missing_ok=True)
+        with pytest.raises(SystemExit, match="COLUMN=") as stopped:
+            fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv")
+        assert repr(titles[0]) in str(stopped.value) and "Quiz" not in titles[0]
+        assert not (tmp_path / "out.csv").exists()
+    # the column named is taken
     out = fill(graded, "canvas", _write(tmp_path, "c.csv", text), tmp_path / "out.csv",
-               column="Homework 2")
-    assert out.column == "Homework 2 (812345)"
+               column="Stacked autoencoders")
+    assert out.column == "Stacked autoencoders (812345)"
 
 
 def test_moodle(graded, tmp_path, mapping):
@@ -436,6 +449,37 @@ def test_scores_go_on_the_lms_scale_and_manual_posting_stays_in_place(tmp_path, 
     assert [r["Grade"] for r in _rows(tmp_path / "w_out.csv")] == ["100", "33.33"]
 
 
+def test_a_moodle_worksheet_in_a_decimal_comma_language_gives_its_maximum(tmp_path):
+    """Moodle writes Maximum grade through format_float, in the language's decimal
+    separator: ``100,00`` was refused until POINTS=100 was given."""
+    from tests.lms_downloads import Student, moodle_worksheet
+
+    people = [Student("Zoë", "Chen", 4102, 912302), Student("Amara", "Diallo", 4107, 912307)]
+    subs = [Submission("912302", 3.0, 3.0), Submission("912307", 1.0, 3.0)]
+    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [], subs)
+    text = moodle_worksheet(people, 100, decsep=",")
+    assert ',"100,00",' in text
+    out = fill(graded, "moodle", _write(tmp_path, "w.csv", text), tmp_path / "w_out.csv")
+    assert [r["Grade"] for r in _rows(tmp_path / "w_out.csv")] == ["100", "33.33"]
+    assert "written out of 100" in "\n".join(out.summary())
+
+
+def test_a_moodle_worksheet_graded_on_a_scale_is_refused_as_such(tmp_path):
+    """A scale's worksheet has a Scale column where Maximum grade was: it was told to use
+    a worksheet instead of a gradebook export. Points cannot go on a scale, even given."""
+    from tests.lms_downloads import Student, moodle_worksheet
+
+    people = [Student("Zoë", "Chen", 4102, 912302)]
+    graded = GradedClass("hw", tmp_path, [TestCell("t-a", "t", 3)], {}, [],
+                         [Submission("912302", 3.0, 3.0)])
+    source = _write(tmp_path, "w.csv", moodle_worksheet(people, 0, scale="Poor,Good,Great"))
+    for points in (None, 10):
+        with pytest.raises(SystemExit, match="graded on a scale") as stopped:
+            fill(graded, "moodle", source, tmp_path / "out.csv", points=points)
+        assert "gradebook export" not in str(stopped.value)
+    assert not (tmp_path / "out.csv").exists()
+
+
 @pytest.mark.parametrize("case", ["no points possible", "no such column", "nobody matched",
                                   "worksheet without a maximum"])
 def test_lms_export_refuses_and_exits_non_zero(tmp_path, monkeypatch, case):
@@ -626,13 +670,98 @@ def test_lms_feedback_names_parse_back_by_each_importers_rule(tmp_path):
             for i in ids}
 
 
+@pytest.mark.parametrize("lms", ["canvas", "moodle"])
+def test_lms_feedback_member_names_are_flat_whatever_the_download_says(tmp_path, lms):
+    """A name part of the download holding backslashes, ``..``, ``:`` and control
+    characters (``..\\..\\...\\Startup\\x``: a folder download read on Linux keeps a
+    ``\\`` in a file's name) was written into the feedback zip as it was, so an unzip on
+    Windows put the file in the Startup folder. Each member is now one flat name with no
+    separator of any system, no ``..``, no control character, and each LMS's importer
+    rule still finds the student and the file."""
+    import unicodedata
+    import zipfile
+
+    from instructor.workflow.lms_download import Hand, write_handins
+    from instructor.workflow.lms_feedback import write_feedback_zip
+
+    root, _ = _course(tmp_path)
+    evil = "..\\..\\AppData\\Roaming\\Microsoft\\Windows\\Start Menu\\Programs\\Startup\\x\x07:"
+    if lms == "canvas":  # what collect records of the download (lib/content_zipper.rb names)
+        dl = tmp_path / "dl.zip"
+        with zipfile.ZipFile(dl, "w") as zf:
+            zf.writestr(f"{evil}_4102_70001_hw.ipynb", "{}")
+            zf.writestr("dialloamara_4107_70002_hw.ipynb", "{}")
+        hands = [Hand("4102", "canvas", "4102", evil, files=[
+                     (f"{evil}_4102_70001_hw.ipynb", "hw.ipynb")]),
+                 Hand("4107", "canvas", "4107", "dialloamara", files=[
+                     ("dialloamara_4107_70002_hw.ipynb", "hw.ipynb")])]
+    else:
+        hands = [Hand("4102", "moodle", "4102", evil, files=[
+                     (f"{evil}_4102_assignsubmission_file/hw.ipynb", "hw.ipynb")]),
+                 Hand("4107", "moodle", "4107", "..", files=[
+                     (".._4107_assignsubmission_file/hw.ipynb", "hw.ipynb")])]
+    write_handins("hw", root, hands)
+    for i in ("4102", "4107"):
+        page = root / "feedback" / i / "hw"
+        page.mkdir(parents=True)
+        (page / "hw.html").write_text(f"<p>{i}</p>")
+        (page / "GRADING_NOTES.txt").write_text("notes")
+    dest, zipped, left = write_feedback_zip("hw", root=root)
+    assert sorted(zipped) == ["4102", "4107"] and not left
+    with zipfile.ZipFile(dest) as zf:
+        names = zf.namelist()
+    assert len(names) == 4
+    for name in names:
+        assert not set(name) & set("/\\:") and ".." not in name, name
+        assert not any(unicodedata.category(c) == "Cc" for c in name), name
+        who = (_canvas_importer(name, dl) if lms == "canvas"
+               else _moodle_importer(name, ["4102", "4107"]))
+        assert who is not None and who[0] in ("4102", "4107"), name
+        if lms == "moodle":
+            assert who[1] in ("hw.html", "GRADING_NOTES.txt")
+
+
+@pytest.mark.parametrize("lms", ["canvas", "moodle"])
+def test_lms_feedback_zips_the_feedback_page_and_notes_only(tmp_path, lms):
+    """nbgrader's generate_feedback copies the submission's other files beside the page
+    (timestamp.txt, Moodle's onlinetext.html, the student's notes): they went into the
+    zip as if they were feedback. Only the release notebooks' pages and the notes go."""
+    import zipfile
+
+    from instructor.workflow.collect import collect
+    from instructor.workflow.lms_feedback import write_feedback_zip
+    from tests.lms_downloads import Student, canvas_download, moodle_download
+
+    root, text = _course(tmp_path)
+    student = Student("Zoë", "Chen", 4102, 912302, [("hw.ipynb", text.encode()),
+                                                    ("notes.txt", b"mine")])
+    dl = (canvas_download([student], tmp_path / "dl.zip") if lms == "canvas" else
+          moodle_download([student], tmp_path / "dl.zip", onlinetext=True))
+    collect(dl, "hw", root)
+    sid = "4102" if lms == "canvas" else "912302"
+    page = root / "feedback" / sid / "hw"
+    page.mkdir(parents=True)
+    for name, body in [("hw.html", "<p>page</p>"), ("GRADING_NOTES.txt", "notes"),
+                       ("timestamp.txt", "2025-11-03 10:00:00"), ("notes.txt", "mine"),
+                       ("onlinetext.html", "<p>mine</p>")]:
+        (page / name).write_text(body)
+    dest, zipped, _ = write_feedback_zip("hw", lms, root=root)
+    with zipfile.ZipFile(dest) as zf:
+        got = sorted(zf.read(n).decode() for n in zf.namelist())
+    assert zipped == [sid] and got == ["<p>page</p>", "notes"]
+
+
 def _canvas_importer(name: str, download) -> tuple[str, str] | None:
-    """Canvas' rule: user id and attachment id, the first two all-digit parts; the
-    attachment must be one of that user's in the download. Gives (user id, the
-    attachment's file name)."""
+    """Canvas' rule (Assignment#infer_comment_context_from_filename, app/models/
+    assignment.rb, instructure/canvas-lms commit 0041d8be): the base name (Ruby's
+    File.basename: after the last '/') split on '_', its first two all-digit parts the
+    user id and an attachment id, which must be one of that user's in the download; a
+    name beginning '._' is skipped. Gives (user id, the attachment's file name)."""
     import re
     import zipfile
 
+    if name.split("/")[-1].startswith("._"):
+        return None
     parts = name.split("/")[-1].split("_")
     digits = [p for p in parts if re.fullmatch(r"\d+", p)][:2]
     if len(digits) < 2:
@@ -646,8 +775,13 @@ def _canvas_importer(name: str, download) -> tuple[str, str] | None:
 
 
 def _moodle_importer(name: str, participants: list[str]) -> tuple[str, str] | None:
-    """Moodle's rule: the first path part that splits on '_' (at most 5) into four or
-    more, with a participant's id second and a plugin third and fourth."""
+    """Moodle's rule (assignfeedback_file_zip_importer::is_valid_filename_for_import,
+    mod/assign/feedback/file/importziplib.php, moodle/moodle commit 0203d8f2): a file
+    whose name begins with '.' or '~' is skipped; else the first path part that splits on
+    '_' (at most 5) into four or more, with a participant's id second and a plugin third
+    and fourth; the rest is the file's name."""
+    if name.split("/")[-1][:1] in (".", "~"):
+        return None
     parts = name.split("/")
     while parts:
         info = parts.pop(0).split("_", 4)

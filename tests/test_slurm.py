@@ -1,7 +1,8 @@
 """A class graded as a Slurm job array, on a real one-node Slurm cluster.
 
 The test starts Debian's ``munged``, ``slurmctld`` and ``slurmd`` on loopback with a
-configuration it writes in a folder of its own (tests/slurm_cluster.py), then grades a
+configuration it writes in a folder of its own (scripts/slurm_cluster.py, the code of
+``make slurm-cluster``), then grades a
 small class with the course's ``deploy/slurm/submit.sh`` (the canary once, then the
 array as its dependency), while the same class is graded on one machine (``autograde``
 without shards). Faults: shard 3 is cancelled before it starts (it never runs), shard 2
@@ -27,7 +28,8 @@ import pytest
 from instructor.workflow.collect import collect
 from instructor.workflow.sample_class import KINDS, make_notebook
 from instructor.workflow.shards import job_limits, shard_of
-from tests import needs, slurm_cluster
+from scripts import slurm_cluster
+from tests import needs
 from tests.course_copy import fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
@@ -47,6 +49,38 @@ def slurm():
                f"{', '.join(missing)} (apt-get install slurm-wlm munge)")
     with slurm_cluster.one_node(cpus=2) as env:
         yield env
+
+
+def test_make_slurm_cluster_starts_one_an_instructor_can_use_and_stops_it():
+    """``make slurm-cluster`` (scripts/slurm_cluster.py) says what to export, the cluster
+    takes a job there, and TERM (as Ctrl-C) stops every daemon it started."""
+    import os
+    import signal
+    import sys
+
+    missing = slurm_cluster.missing()
+    needs.need("the Slurm test", missing and f"{', '.join(missing)} (apt-get install "
+               "slurmctld slurmd slurm-client munge)")
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, str(root / "scripts" / "slurm_cluster.py"),
+                             "--cpus", "1"], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        while not any("export SLURM_CONF=" in line for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        conf = next(line for line in lines if "export SLURM_CONF=" in line).split("=", 1)[1]
+        env = dict(os.environ, SLURM_CONF=conf.strip())
+        job = _out(["sbatch", "--parsable", "--wrap", "true", "-o", "/dev/null"], env).strip()
+        _wait(lambda: _finished(job, env), 120)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0
+        assert not Path(conf.strip()).parent.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def _out(cmd: list[str], env: dict, cwd: Path | None = None) -> str:
@@ -144,7 +178,7 @@ def _cluster_run(course: Path, env: dict) -> tuple[dict, str]:
     # shard 3 never runs: cancelled while it waits for the canary
     _out(["scancel", f"{job}_3"], env)
     # shard 2 is cancelled once it has filed one student, before the other
-    filed = course / "shards" / f"2-of-{SHARDS}" / "grading_logs"
+    filed = course / "shards" / A / f"2-of-{SHARDS}" / "grading_logs"
     _wait(lambda: any(filed.glob("*.log")) or _finished(job, env), 900,
           lambda: _out(["squeue"], env))
     log["filed before cancel"] = len(list(filed.glob("*.log")))
@@ -215,3 +249,69 @@ def test_the_cluster_scores_like_one_machine_and_a_second_merge_changes_nothing(
         assert (course / notes.relative_to(alone)).read_text() == notes.read_text()
     assert graded["log"]["merge again"].returncode == 0
     assert _state(course) == graded["log"]["merged once"]
+
+
+B = "06_super_resolution"
+
+
+@pytest.fixture(scope="module")
+def two_arrays(slurm, tmp_path_factory, data_dir, canary_cache):
+    """Two assignments graded as the docs show them: one ``submit.sh`` each, the same
+    SHARDS, both arrays queued at once; and the same class on one machine."""
+    tmp = tmp_path_factory.mktemp("slurm-two")
+    alone, course = fresh_copy(tmp / "alone"), fresh_copy(tmp / "cluster")
+    kinds = {"alice": "correct", "bob": "stub"}  # shards 2 and 1 of 2
+    for assignment in (A, B):
+        for student, kind in kinds.items():
+            (tmp / assignment / student).mkdir(parents=True)
+            nbformat.write(make_notebook(assignment, kind, alone),
+                           tmp / assignment / student / f"{assignment}.ipynb")
+        collect(tmp / assignment, assignment, root=alone)
+    shutil.copytree(alone / "submitted", course / "submitted")
+    (tmp / "secret").write_text(secrets.token_hex(32))
+    env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
+               COURSE_CANARY_CACHE=str(canary_cache),
+               COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
+    for name in ("VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(name, None)
+    one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
+                            "autograde", "--assignment", f"{A},{B}", "--jobs", "1"],
+                           cwd=alone, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+    try:
+        jobs = [_out([str(course / "deploy" / "slurm" / "submit.sh"), a, "2", "1"], env,
+                     course).strip() for a in (A, B)]
+        _wait(lambda: all(_finished(j, env) for j in jobs), 1800,
+              lambda: _out(["squeue"], env))
+        out, _ = one.communicate(timeout=1800)
+    finally:
+        if one.poll() is None:
+            one.kill()
+            one.wait()
+    assert one.returncode == 0, out[-4000:]
+    return {"alone": alone, "course": course, "merge": _merge(course, env)}
+
+
+def _by_assignment(course: Path) -> dict[tuple[str, str], float]:
+    with sqlite3.connect(course / "gradebook.db") as db:
+        return {(s, a): t for s, a, t in db.execute(
+            "SELECT student.id, assignment.name, "
+            "SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) FROM grade "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN assignment ON submitted_assignment.assignment_id "
+            "= assignment.id JOIN student ON submitted_assignment.student_id = student.id "
+            "GROUP BY student.id, assignment.name")}
+
+
+def test_two_assignments_as_two_arrays_merge_to_the_one_machine_scores(two_arrays):
+    """Both arrays wrote shards/1-of-2/ and shards/2-of-2/, each task's done.json
+    replacing the other assignment's: merge-shards named one assignment's submissions
+    as not graded, whichever was graded last. Now each has its own folders."""
+    merge = two_arrays["merge"]
+    assert merge.returncode == 0, merge.stdout + merge.stderr
+    assert "merged 4 submission(s)" in merge.stdout
+    scores = _by_assignment(two_arrays["alone"])
+    assert len(scores) == 4 and scores == _by_assignment(two_arrays["course"])
+    for a in (A, B):
+        assert (two_arrays["course"] / "shards" / a / "2-of-2" / "done.json").is_file()

@@ -31,8 +31,10 @@ ID_COLUMNS = {
 }
 #: Moodle's grading worksheet: its identifier column, the prefix of each id, the grade.
 WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
-#: ... and its column of the assignment's maximum grade (string ``maxgrade``)
-WORKSHEET_MAX = "Maximum grade"
+#: ... and its column of the assignment's maximum grade (string ``maxgrade``), or of its
+#: scale when it is graded on one (``scale``): mod/assign/gradingtable.php, the columns
+#: of a download
+WORKSHEET_MAX, WORKSHEET_SCALE = "Maximum grade", "Scale"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
 #: What Canvas (its `` (12345)``) and Moodle (``Assignment: ... (Real)``) add to a name.
@@ -106,8 +108,13 @@ def _is_canvas_meta(row: dict[str, str]) -> bool:
 
 
 def _number(text: str | None) -> float | None:
+    """A positive number, written with a decimal point or, as Moodle's ``format_float``
+    writes it in a decimal-comma language, a decimal comma (``100,00``)."""
+    text = (text or "").strip()
+    if "," in text and "." not in text:
+        text = text.replace(",", ".", 1)
     try:
-        value = float((text or "").strip())
+        value = float(text)
     except ValueError:
         return None
     return value if value > 0 else None
@@ -125,14 +132,16 @@ def _fmt(x: float) -> str:
 
 
 def _scale(header: list[str], rows: list[dict[str, str]], meta: list[dict[str, str]],
-           lms: str, target: str | None, points: float | None, source: Path) -> float | None:
-    """The LMS column's maximum: ``points`` if given, else what the export says; None for
-    a new Canvas column (Canvas takes the Points Possible written)."""
+           lms: str, target: str | None, points: float | None, source: Path) -> float:
+    """The LMS column's maximum: ``points`` if given, else what the export says."""
+    if lms == "moodle" and WORKSHEET_ID in header and WORKSHEET_SCALE in header:
+        raise SystemExit(f"{source}: this assignment is graded on a scale (the worksheet's "
+                         f"'{WORKSHEET_SCALE}' column), and lms-export writes points: set its "
+                         "Grade type to Point (the assignment's settings, Grade), download "
+                         "the grading worksheet again and export to it")
     if points is not None:
         return points
     if lms == "canvas":
-        if target is None:
-            return None
         row = next((r for r in meta if (r.get("Student") or "").strip() == "Points Possible"),
                    {})
         found = _number(row.get(target))
@@ -147,7 +156,7 @@ def _scale(header: list[str], rows: list[dict[str, str]], meta: list[dict[str, s
         if len(found) == 1 and None not in found:
             return found.pop()
         raise SystemExit(f"{source}: the worksheet's '{WORKSHEET_MAX}' is missing or not one "
-                         "number (a scale or marking guide?): give the maximum with "
+                         "number: give the maximum with "
                          "POINTS=<n> (--points)")
     raise SystemExit(f"{source}: Moodle's gradebook export carries no maximum grade: give "
                      "the grade item's maximum (Gradebook setup, its Maximum grade) with "
@@ -166,6 +175,35 @@ def _index(people: list[dict[str, str]], cols: list[str]) -> dict[str, list[int]
                 if col == WORKSHEET_ID and value.startswith(WORKSHEET_PREFIX):
                     index.setdefault(value[len(WORKSHEET_PREFIX):].strip(), []).append(i)
     return index
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text.casefold())
+
+
+def _canvas_title(header: list[str], assignment: str, source: Path) -> str:
+    """The one Canvas assignment column whose title holds the assignment's words in
+    order (``05_denoising_autoencoders``: "Lab 5: Denoising Autoencoders (812345)"), its
+    number, if the title has one, the assignment's; else SystemExit naming COLUMN. A new
+    column is never added: Canvas' import would make it a second assignment."""
+    words = _words(assignment)
+    number = int(words.pop(0)) if words and words[0].isdigit() else None
+    columns = [h for h in header if _CANVAS_ID.search(h) and h not in CANVAS_KEEP]
+    found = []
+    for h in columns:
+        title = _words(_CANVAS_ID.sub("", h))
+        numbers = {int(w) for w in title if w.isdigit()}
+        runs = (title[i:i + len(words)] for i in range(len(title) - len(words) + 1))
+        if words and words in runs and (number is None or not numbers or number in numbers):
+            found.append(h)
+    if len(found) == 1:
+        return found[0]
+    raise SystemExit(
+        f"{source}: {'several' if found else 'no'} Canvas assignment column(s) named like "
+        f"'{assignment}'{': ' + ', '.join(map(repr, found)) if found else ''}, and "
+        "lms-export adds none (Canvas' import would make a second assignment of it): name "
+        "the assignment's column, COLUMN=\"<its title>\" (--column). The export's "
+        "assignment columns: " + (", ".join(repr(h) for h in columns) or "none"))
 
 
 def _lms_id_column(lms: str, header: list[str]) -> str | None:
@@ -206,10 +244,12 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
     elif target is None and column:
         raise SystemExit(f"{source}: no column '{column}' (--column); its columns: "
                          + ", ".join(repr(h) for h in header))
+    elif target is None and lms == "canvas":
+        target = _canvas_title(header, graded.assignment, source)
     out = Export(Path(dest), target or graded.assignment)
     if target is None:
         out.notes.append(f"no column '{graded.assignment}' in the export: added as a new "
-                         "column (the LMS creates the grade item on import)")
+                         "column (map it to a grade item on Moodle's import)")
     task_cols = {t: f"{out.column}: {t}" for t in graded.tasks} if tasks else {}
 
     # match students by an id the LMS issued, never by a name
@@ -258,10 +298,9 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
                          "Nothing was written.")
     ours = graded.max_score or max((s.max_score for s in graded.submissions), default=0)
     scale = _scale(header, people, meta, lms, target, points, Path(source))
-    factor = scale / ours if scale and ours else 1.0
+    factor = scale / ours if ours else 1.0
     out.scales.append(f"'{out.column}': the course's {_fmt(ours)} points written out of "
-                      f"{_fmt(scale if scale else ours)}" + (
-                          "" if scale else " (a new column: its Points Possible)"))
+                      f"{_fmt(scale)}")
     if task_cols:
         out.scales.append("task columns: the course's points (new columns)")
     by_id = {s.student: s for s in graded.submissions}

@@ -27,7 +27,7 @@ from instructor.workflow import canary as canaries
 from instructor.workflow import nbgrader_server
 from instructor.workflow.gradebook import merge_scores, sync_gradebook
 from instructor.workflow.nbgrader_cli import grading_env
-from instructor.workflow.shards import Shard
+from instructor.workflow.shards import Shard, submissions
 from instructor.workflow.submission import Result, grade_one
 
 
@@ -44,17 +44,6 @@ def _file_result(result: Result, found, course: Path | None, log: str, out: Path
     if src is not None and src.exists():
         shutil.copytree(src, dest)
     write_notes(dest, result.notes)
-
-
-def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
-    base = Path(root) / "submitted"
-    found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
-    if students:
-        missing = set(students) - set(found)
-        if missing:
-            raise SystemExit(f"no submission of {assignment} from: {', '.join(sorted(missing))}")
-        found = [s for s in found if s in students]
-    return found
 
 
 def isolation_problem(env: dict | None = None) -> str | None:
@@ -98,11 +87,15 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     ``canary=False`` skips it, ``canary_only`` runs it for every assignment and grades no
     one, ``rerun_canary`` grades it even when a pass is cached.
 
-    With ``shard``, only that shard's students, into the shard's own folder
-    (``shards/<i>-of-<n>/``: gradebook, graded notebooks, logs), which
-    :func:`instructor.workflow.shards.merge` later brings into the course.
+    With ``shard``, only that shard's students, of each assignment in turn into its
+    shard's own folder (``shards/<assignment>/<i>-of-<n>/``: gradebook, graded notebooks,
+    logs), which :func:`instructor.workflow.shards.merge` later brings into the course.
     Returns one :class:`Result` per submission, in the order they finished.
     """
+    if shard and len(assignments) > 1:
+        return [r for a in assignments for r in autograde(
+            [a], students, jobs, root, env, timeout, progress, sync, shard, canary,
+            canary_only, rerun_canary)]
     root = Path(root).resolve()
     why = isolation_problem(env)
     if why:
@@ -110,7 +103,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     todo = [] if canary_only else [(s, a) for a in assignments
                                    for s in submissions(root, a, students)
                                    if shard is None or shard.has(s)]
-    out = shard.begin(root) if shard else root
+    out = shard.begin(root, assignments[0]) if shard else root
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
@@ -152,7 +145,7 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
                 results.append(result)
                 progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
         if shard:
-            shard.finish(root, [(r.student, r.assignment) for r in results])
+            shard.finish(root, assignments[0], [r.student for r in results])
         total = time.monotonic() - t0
         if todo:
             progress(f"done: {len(todo)} submission(s) in {total:.1f} s "

@@ -1,22 +1,28 @@
 """The class's feedback pages as one zip each LMS's bulk feedback upload takes.
 
 Each student collected from an LMS download (``lms/<assignment>_handins.csv``) gets the
-files of ``feedback/<id>/<assignment>/`` (the feedback page and ``GRADING_NOTES.txt``),
+feedback pages of ``feedback/<id>/<assignment>/`` (one per notebook of the release) and
+``GRADING_NOTES.txt``, nothing else nbgrader copied there (``timestamp.txt``, the
+student's own files),
 named as the LMS's importer parses them (docs/instructors.md, "Feedback back to the
 students", cites the code):
 
 - **Canvas** (Assignments > the assignment > *Upload Submissions*;
   ``Assignment#infer_comment_context_from_filename`` in app/models/assignment.rb): the
   file's name split on ``_``, its first two all-digit parts are the user id and the id
-  of an attachment of that student's submission. Each file is named as the student's
-  hand-in was in the download, ``<name>[_LATE]_<user id>_<attachment id>_``, then its
-  own name. A hand-in with no attached file (a text entry) or graded anonymously cannot
-  be matched that way: it is listed, not zipped.
+  of an attachment of that student's submission. Each file is named
+  ``<name>_<user id>_<attachment id>_<file>``, the ids those of the student's hand-in in
+  the download, the name its letters only. A hand-in with no attached file (a text
+  entry) or graded anonymously cannot be matched that way: it is listed, not zipped.
 - **Moodle** (*Upload multiple feedback files in a zip*;
   ``assignfeedback_file_zip_importer::is_valid_filename_for_import`` in
   mod/assign/feedback/file/importziplib.php): the first part of the path split on ``_``
-  into at least four gives the participant id (second) and a plugin (third and fourth):
-  ``<full name>_<participant id>_assignsubmission_file/<file>``.
+  into at most five gives the participant id (second), a plugin (third and fourth) and
+  the file's name (the rest): ``<full name>_<participant id>_assignsubmission_file_<file>``.
+
+Every member is one flat name: what comes from a download or a file name loses every
+system's path separators and reserved characters, control characters and runs of dots
+(:func:`_part`), so no unzip puts a file outside its folder.
 """
 
 from __future__ import annotations
@@ -26,24 +32,38 @@ import zipfile
 from pathlib import Path
 
 from instructor import ROOT
+from instructor.engine.notes import NOTES_FILE
 from instructor.workflow.lms_download import CANVAS, read_handins
+
+#: what no part of a member's name keeps: path separators (``/ \\ :``) and the other
+#: characters Windows reserves, control and direction characters
+_UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+')
+
+
+def _part(text: str, fallback: str, keep: str = "") -> str:
+    """``text`` as one part of a member's name: no :data:`_UNSAFE` character, no run of
+    dots, no leading dot or ``~`` (Moodle skips such files); ``fallback`` if empty."""
+    text = re.sub(r"\.{2,}", ".", _UNSAFE.sub(" ", text)).strip(" .~")
+    return text or fallback
 
 
 def _canvas_prefix(row: dict[str, str]) -> str | None:
-    """``<name>[_LATE]_<user id>_<attachment id>_`` of the student's first attached file
-    (the notebook first), or None."""
+    """``<name>_<user id>_<attachment id>_`` of the student's first attached file (the
+    notebook first), or None. The name keeps letters only: a digit or ``_`` in it would
+    move where Canvas finds the ids."""
     downloads = [d for d in row.get("download", "").split(" | ") if d]
     downloads.sort(key=lambda d: not d.endswith(".ipynb"))
     for name in downloads:
         m = CANVAS.match(name)
         if m and m["attachment"] and m["id"].isdigit():
-            return name[:m.start("file")]
+            letters = re.sub(r"[\W\d_]+", "", m["name"]) or "student"
+            return f"{letters}_{m['id']}_{m['attachment']}_"
     return None
 
 
 def _moodle_prefix(row: dict[str, str]) -> str:
-    name = re.sub(r"[_/\\\x00-\x1f]+", " ", row.get("name") or "Participant").strip()
-    return f"{name or 'Participant'}_{row['lms_id']}_assignsubmission_file/"
+    name = _part(row.get("name", "").replace("_", " "), "Participant")
+    return f"{name}_{row['lms_id']}_assignsubmission_file_"
 
 
 def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROOT,
@@ -59,6 +79,8 @@ def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROO
                          f"{' and '.join(kinds) or 'no LMS (collect its download first)'}: "
                          "give LMS=canvas|moodle")
     dest = Path(dest or root / "lms" / f"{assignment}_feedback_{lms}.zip")
+    names = sorted(f"{nb.stem}.html" for nb in (root / "release" / assignment).glob("*.ipynb"))
+    names.append(NOTES_FILE)
     zipped: list[str] = []
     left: list[str] = []
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -67,7 +89,7 @@ def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROO
             if row.get("lms") != lms:
                 continue
             folder = root / "feedback" / student / assignment
-            files = sorted(p for p in folder.glob("*") if p.is_file()) if \
+            files = [folder / n for n in names if (folder / n).is_file()] if \
                 folder.is_dir() and not folder.is_symlink() else []
             if not files:
                 left.append(f"{student}: no feedback in feedback/{student}/{assignment}/ "
@@ -82,6 +104,6 @@ def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROO
                 continue
             for path in files:
                 if not path.is_symlink():
-                    zf.write(path, prefix + path.name)
+                    zf.write(path, prefix + _part(path.name, "feedback"))
             zipped.append(student)
     return dest, zipped, left

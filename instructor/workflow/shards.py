@@ -1,11 +1,14 @@
 """Grading a class on several machines: shards of students, and merging their results.
 
-``autograde --shard I/N`` writes only into ``shards/I-of-N/``, and ``done.json`` there
-last, once every submission of the shard is filed; ``merge-shards`` brings every finished
-shard into the course, ``feedback/`` too when a shard made it, and names each shard not
-finished (killed, failed, never run, or missing a submission), exiting non-zero until it
-is graded again (docs/jupyterhub.md, "Grading a class on many machines"). A scheduler's
-per-job limits come from the course's caps (:func:`job_limits`).
+``autograde --shard I/N`` writes each assignment only into ``shards/<assignment>/I-of-N/``,
+and ``done.json`` there last, once every submission of the shard is filed; so two
+assignments sharded alike never share a folder. ``merge-shards`` reads, of each
+assignment, the run begun last (its shard count; a folder of an older run is named and
+left alone), brings the submissions each finished shard lists into the course,
+``feedback/`` too when a shard made it, and names each shard not finished (killed,
+failed, never run, or missing a submission), exiting non-zero until it is graded again
+(docs/schedulers.md). A scheduler's per-job limits come from the course's caps
+(:func:`job_limits`).
 """
 
 from __future__ import annotations
@@ -31,8 +34,23 @@ from instructor.workflow.gradebook import (
 SHARDS = "shards"
 #: Written into a shard's folder when every submission of the shard is filed.
 DONE = "done.json"
+#: Touched in a shard's folder when a run of it begins.
+BEGUN = "begun"
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 _FOLDER = re.compile(r"^(\d+)-of-(\d+)$")
+
+
+def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
+    """Who handed ``assignment`` in (``submitted/<student>/<assignment>/``), or those of
+    ``students``; SystemExit naming any of them who did not."""
+    base = Path(root) / "submitted"
+    found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
+    if students:
+        missing = set(students) - set(found)
+        if missing:
+            raise SystemExit(f"no submission of {assignment} from: {', '.join(sorted(missing))}")
+        found = [s for s in found if s in students]
+    return found
 
 
 @dataclass(frozen=True)
@@ -55,21 +73,25 @@ class Shard:
         """Whether ``student`` belongs to this shard."""
         return shard_of(student, self.count) == self.index
 
-    def folder(self, root: Path) -> Path:
-        return Path(root) / SHARDS / f"{self.index}-of-{self.count}"
+    def folder(self, root: Path, assignment: str) -> Path:
+        return Path(root) / SHARDS / assignment / f"{self.index}-of-{self.count}"
 
-    def begin(self, root: Path) -> Path:
-        """The shard's folder, no longer marked finished (a run again, a requeued job)."""
-        folder = self.folder(root)
+    def begin(self, root: Path, assignment: str) -> Path:
+        """The shard's folder of ``assignment``, no longer marked finished (a run again, a
+        requeued job), marked as the run begun last."""
+        folder = self.folder(root, assignment)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)
+        (folder / BEGUN).touch()  # its time: the file system's, the same for every node
         return folder
 
-    def finish(self, root: Path, graded: list[tuple[str, str]]) -> None:
-        """Mark the shard finished: every ``(student, assignment)`` in ``graded`` filed."""
-        text = json.dumps({"shard": str(self), "graded": sorted(map(list, graded))}, indent=1)
-        tmp = self.folder(root) / f".{DONE}.tmp"
+    def finish(self, root: Path, assignment: str, students: list[str]) -> None:
+        """Mark the shard of ``assignment`` finished: every one of ``students`` filed."""
+        graded = sorted([s, assignment] for s in students)
+        text = json.dumps({"shard": str(self), "graded": graded}, indent=1)
+        tmp = self.folder(root, assignment) / f".{DONE}.tmp"
         tmp.write_text(text)
-        tmp.replace(self.folder(root) / DONE)  # whole or absent, even if killed here
+        tmp.replace(self.folder(root, assignment) / DONE)  # whole or absent, even if killed
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
@@ -81,45 +103,67 @@ def shard_of(student: str, count: int) -> int:
     return int.from_bytes(digest[:8], "big") % count + 1
 
 
-def unfinished(root: Path, folders: list[Path], assignments: list[str]) -> list[str]:
-    """One line for each shard, of every shard count among ``folders``, that has no
-    finished run in ``folders`` holding every submission of ``assignments`` it owns."""
-    found: dict[int, dict[int, Path]] = {}
+def _runs(folders: list[Path]) -> dict[tuple[str, int], dict[int, Path]]:
+    """``folders`` (``<assignment>/I-of-N``) by (assignment, N), then by I."""
+    found: dict[tuple[str, int], dict[int, Path]] = {}
     for folder in folders:
         match = _FOLDER.match(folder.name)
         if not match:
-            raise SystemExit(f"{folder}: a shard folder is named I-of-N (as autograde "
-                             "--shard I/N names it)")
-        found.setdefault(int(match[2]), {})[int(match[1])] = folder
-    from instructor.workflow.autograde import submissions
+            raise SystemExit(f"{folder}: a shard folder is named <assignment>/I-of-N (as "
+                             "autograde --shard I/N names it)")
+        found.setdefault((folder.parent.name, int(match[2])), {})[int(match[1])] = folder
+    return found
 
-    owed = [(s, a) for a in assignments for s in submissions(root, a)]
+
+def current(folders: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Of each assignment, the folders of the run begun last (its shard count), and the
+    folders of older runs (another count), which no merge reads."""
+    runs = _runs(folders)
+    latest: dict[str, tuple[int, int]] = {}
+    for (assignment, count), present in runs.items():
+        begun = max((f / BEGUN).stat().st_mtime_ns if (f / BEGUN).exists() else 0
+                    for f in present.values())
+        latest[assignment] = max(latest.get(assignment, (-1, 0)), (begun, count))
+    keep = {f for (a, n), present in runs.items() if latest[a][1] == n
+            for f in present.values()}
+    return sorted(keep), sorted(set(folders) - keep)
+
+
+def unfinished(root: Path, folders: list[Path]) -> list[str]:
+    """One line for each shard of each run among ``folders`` that has no finished run
+    in ``folders`` holding every submission of its assignment it owns."""
     problems = []
-    for count, present in sorted(found.items()):
+    for (assignment, count), present in sorted(_runs(folders).items()):
+        owed = submissions(root, assignment)
         for index in range(1, count + 1):
             shard, folder = Shard(index, count), present.get(index)
             done = folder / DONE if folder else None
             if done is None or not done.is_file():
-                problems.append(f"shard {shard}: " + ("never ran" if folder is None else
-                                "not finished (killed or failed while grading)"))
+                problems.append(f"{assignment} shard {shard}: " + (
+                    "never ran" if folder is None else
+                    "not finished (killed or failed while grading)"))
                 continue
-            graded = {tuple(pair) for pair in json.loads(done.read_text())["graded"]}
-            missing = [f"{s}/{a}" for s, a in owed if shard.has(s) and (s, a) not in graded]
+            graded = {s for s, a in json.loads(done.read_text())["graded"] if a == assignment}
+            missing = [s for s in owed if shard.has(s) and s not in graded]
             if missing:
-                problems.append(f"shard {shard}: {len(missing)} submission(s) not graded "
-                                f"({', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''})")
+                problems.append(f"{assignment} shard {shard}: {len(missing)} submission(s) "
+                                f"not graded ({', '.join(missing[:5])}"
+                                f"{' ...' if len(missing) > 5 else ''})")
     return problems
 
 
-def job_limits(per_shard: int, jobs: int, environ=None) -> dict[str, str]:
+def job_limits(per_shard: int | list[int], jobs: int, environ=None) -> dict[str, str]:
     """A scheduler's limits for one shard job grading ``per_shard`` submissions ``jobs``
-    at a time, from the course's caps: a CPU per submission graded at once; the memory
-    cap of each (``COURSE_SUBMISSION_MEMORY_GB``) plus :data:`GRADER_GB` for the
-    grader's own processes; every submission taking its whole notebook budget
-    (``COURSE_NOTEBOOK_TIMEOUT``) plus :data:`START_S`, plus :data:`SETUP_S` once."""
+    at a time (a list: so many of each assignment, graded one after another), from the
+    course's caps: a CPU per submission graded at once; the memory cap of each
+    (``COURSE_SUBMISSION_MEMORY_GB``) plus :data:`GRADER_GB` for the grader's own
+    processes; every submission taking its whole notebook budget
+    (``COURSE_NOTEBOOK_TIMEOUT``) plus :data:`START_S`, plus :data:`SETUP_S` once per
+    assignment."""
     memory = jobs * settings.read("COURSE_SUBMISSION_MEMORY_GB", environ) + GRADER_GB
-    rounds = math.ceil(max(1, per_shard) / max(1, jobs))
-    seconds = rounds * (settings.read("COURSE_NOTEBOOK_TIMEOUT", environ) + START_S) + SETUP_S
+    each = settings.read("COURSE_NOTEBOOK_TIMEOUT", environ) + START_S
+    seconds = sum(math.ceil(max(1, n) / max(1, jobs)) * each + SETUP_S
+                  for n in (per_shard if isinstance(per_shard, list) else [per_shard]))
     return {"cpus-per-task": str(jobs), "mem": f"{math.ceil(memory)}G",
             "time": str(math.ceil(seconds / 60))}
 
@@ -140,20 +184,28 @@ def _replace_tree(src: Path, dest: Path) -> None:
 
 
 def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str, float, float]]:
-    """Bring the finished shards' results into the course at ``root``; ``(student,
-    assignment, score, max_score)`` for each submission merged. Then, if a shard is not
-    finished (:func:`unfinished`), SystemExit naming each: merging again once it is
-    graded brings it in, and changes nothing else."""
+    """Bring the finished shards' results into the course at ``root``: of each
+    assignment, the run begun last (:func:`current`), and of each finished shard the
+    submissions its ``done.json`` lists; ``(student, assignment, score, max_score)`` for
+    each merged. Then, if a shard is not finished (:func:`unfinished`), SystemExit
+    naming each: merging again once it is graded brings it in, and changes nothing
+    else."""
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else sorted(
-        p for p in (root / SHARDS).glob("*-of-*") if p.is_dir())
+        p for p in (root / SHARDS).glob("*/*-of-*") if p.is_dir())
     if not folders:
         raise SystemExit(f"no shard folders in {root / SHARDS}: run autograde --shard first")
-    finished = [f for f in folders if (f / DONE).is_file()]
-    graded = [(f, p.parent.name, p.name) for f in finished
-              for p in sorted((f / "autograded").glob("*/*")) if p.is_dir()]
-    assignments = sorted({a for _, _, a in graded})
-    missing = [a for a in assignments if not in_gradebook(a, root)]
+    folders, older = current(folders)
+    if older:
+        print("not read, of an older run (another shard count) of the same assignment: "
+              + ", ".join(str(f) for f in older))
+    graded = []
+    for folder in folders:
+        if (folder / DONE).is_file():
+            pairs = json.loads((folder / DONE).read_text())["graded"]
+            graded += [(folder, s, a) for s, a in pairs if a == folder.parent.name and
+                       (folder / "autograded" / s / a).is_dir()]
+    missing = sorted({a for _, _, a in graded if not in_gradebook(a, root)})
     if missing:
         sync_gradebook(missing, root=root)
     (root / "grading_logs").mkdir(exist_ok=True)
@@ -170,9 +222,7 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
         if log.is_file():
             shutil.copy2(log, root / "grading_logs" / log.name)
         merged.append((student, assignment, score, max_score))
-    started = sorted({p.name for f in folders for p in (f / "autograded").glob("*/*")
-                      if p.is_dir()} | set(assignments))
-    problems = unfinished(root, folders, started)
+    problems = unfinished(root, folders)
     if problems:
         for student, assignment, score, max_score in merged:
             print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
@@ -183,21 +233,24 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m instructor.workflow.shards limits --assignment A --shards N --jobs J``:
-    the scheduler's limits of one shard job (deploy/slurm/submit.sh), as options."""
+    """``python -m instructor.workflow.shards limits --assignment A[,B...] --shards N
+    --jobs J``: the scheduler's limits of one shard job (deploy/slurm/submit.sh), as
+    options; for a list, the job grades each assignment's shard in turn."""
     parser = argparse.ArgumentParser(prog="python -m instructor.workflow.shards")
     parser.add_argument("what", choices=["limits"])
     parser.add_argument("--assignment", required=True)
     parser.add_argument("--shards", type=int, required=True)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--per-shard", type=int, default=None,
-                        help="submissions of a job (default: the largest shard's)")
+                        help="submissions of a job, of each assignment (default: the "
+                             "largest shard's)")
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
-    from instructor.workflow.autograde import submissions
-
-    sizes = Counter(shard_of(s, args.shards) for s in submissions(args.root, args.assignment))
-    limits = job_limits(args.per_shard or max(sizes.values(), default=1), args.jobs)
+    per_shard = []
+    for assignment in (a.strip() for a in args.assignment.split(",") if a.strip()):
+        sizes = Counter(shard_of(s, args.shards) for s in submissions(args.root, assignment))
+        per_shard.append(args.per_shard or max(sizes.values(), default=1))
+    limits = job_limits(per_shard, args.jobs)
     print(" ".join(f"--{k}={v}" for k, v in limits.items()))
 
 

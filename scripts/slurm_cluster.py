@@ -1,6 +1,9 @@
 """A one-node Slurm cluster on loopback, from Debian's packages (slurmctld, slurmd, munge).
 
-For tests/test_slurm.py and benchmarks/slurm_class.py: :func:`one_node` writes a minimal
+``make slurm-cluster`` (``python scripts/slurm_cluster.py [--cpus N]``, as root) starts one
+on this machine to try ``deploy/slurm/`` on before a real cluster (docs/schedulers.md),
+prints the ``SLURM_CONF`` to export in another shell, and stops it on Ctrl-C; the same
+code serves tests/test_slurm.py and benchmarks/slurm_class.py. :func:`one_node` writes a minimal
 configuration into a folder of its own, starts ``munged``, ``slurmctld`` and ``slurmd``
 (no systemd needed), yields the environment Slurm's commands need (``SLURM_CONF``) and
 stops exactly the daemons it started. The node declares 64 GiB
@@ -11,12 +14,15 @@ the grader's own caps still apply inside each job.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -151,3 +157,30 @@ def one_node(cpus: int = 2) -> Iterator[dict]:
                 os.kill(int(pid_file.read_text()), 15)
         time.sleep(1)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Start a one-node cluster, say how to use it, and keep it until Ctrl-C (or TERM)."""
+    parser = argparse.ArgumentParser(prog="make slurm-cluster [CPUS=n]")
+    parser.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    lacking = missing()
+    if lacking:
+        raise SystemExit(f"slurm-cluster needs {', '.join(lacking)}: run it as root, after "
+                         "apt-get install slurmctld slurmd slurm-client munge")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped as on Ctrl-C
+    with one_node(args.cpus) as env:
+        print(f"A one-node Slurm cluster ({args.cpus} CPUs) is running. In another shell, "
+              "in the course folder:\n"
+              f"  export SLURM_CONF={env['SLURM_CONF']}\n"
+              "  export COURSE_DATA_DIR=<the staged datasets>  # the jobs get it from here\n"
+              "  deploy/slurm/submit.sh 05_denoising_autoencoders 2 1\n"
+              "  squeue; make merge-shards    # when squeue lists no job\n"
+              "Ctrl-C here cancels its jobs and stops it.", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
