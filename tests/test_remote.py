@@ -71,6 +71,36 @@ def equivalent_layer(n):  # a class of the student's own that computes what Dens
     x = keras.Input(shape=(n,))
     return keras.Model(x, MyDense(n, activation="sigmoid")(x))
 
+def frozen(n):  # every weight untrainable: the copy must not learn either
+    auto = keras_own(n)
+    for w in auto.weights:
+        w.trainable = False
+    return auto
+
+def second_compile(n, loss="mse", optimizer="sgd"):  # fit uses the first compile's
+    auto = keras_own(n, loss)
+    auto.compile(optimizer=optimizer, loss=loss)
+    kept, optimizer = auto._compile_loss, auto.optimizer
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    auto._compile_loss, auto.optimizer = kept, optimizer
+    return auto
+
+def constrained(n, constraint=lambda w: w * 0.0):  # a constraint no config holds
+    auto = keras_own(n)
+    auto.layers[-1].kernel.constraint = constraint
+    return auto
+
+def keras_constraint(n):
+    return constrained(n, keras.constraints.NonNeg())
+
+def switch_off():  # the answer process's own checks, for the replies after this one
+    import gc
+    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
+                 and "Answers" in o]
+    answers["own_code"] = lambda models, trusted: False
+    answers["_compiled_as_trained"] = lambda model: None
+    answers["_constraint"] = lambda constraint: None
+
 def checked_by_name(n):  # the answer process's own check switched off (review flags gc)
     import gc
     [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
@@ -203,7 +233,8 @@ def test_models_that_cannot_be_saved_stay_there_and_the_arrays_still_come(models
     lambda m: m.shared_own(4)[0],  # shared layers, proxied anyway
     lambda m: m.lambda_activation(4), lambda m: m.equivalent_layer(4),
     lambda m: m.checked_by_name(4),  # the copy computes something else
-], ids=["relu", "loss", "shared", "lambda", "class", "unchecked"])
+    lambda m: m.constrained(4),  # a lambda set as a weight's constraint
+], ids=["relu", "loss", "shared", "lambda", "class", "unchecked", "constraint"])
 def test_a_model_naming_code_of_the_students_own_is_never_keras_own(models, call):
     """A function named like Keras' own loads in the checker as Keras' one: so a model
     naming anything that is not the very object Keras ships is the student's own code,
@@ -228,6 +259,38 @@ def test_keras_own_models_shared_or_not_keep_no_flag(models):
     for loss in ("binary_crossentropy", "mse"):
         auto = models.keras_own(4, loss)
         assert isinstance(auto, keras.Model) and not models.channel.proxied
+
+
+def test_the_copy_trains_as_the_model_does_what_no_config_holds(models):
+    """Untrainable weights, a Keras constraint set on a weight, and the loss and optimizer
+    a second ``compile`` left behind it: the copy carries what ``fit`` uses."""
+    import keras
+
+    models.channel.proxied = False
+    auto = models.frozen(4)
+    assert isinstance(auto, keras.Model) and not auto.trainable_weights
+    auto = models.second_compile(4)
+    assert isinstance(auto, keras.Model) and not models.channel.proxied
+    assert (mc.optimizer_name(auto), mc.loss_name(auto)) == ("sgd", "mean_squared_error")
+    auto = models.keras_constraint(4)
+    assert isinstance(auto.layers[-1].kernel.constraint, keras.constraints.NonNeg)
+
+
+@pytest.mark.parametrize("build, what", [
+    ("second_compile", "its optimizer's class or settings, a training step's loss, its "
+     "weights after a training step"),
+    ("constrained", "its weights after a training step")])
+def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, what):
+    """What the answer process failed to carry, the training step on both finds."""
+    answering = Answering(tmp_path, [MODELS])
+    try:
+        answering.switch_off()
+        answering.channel.own_classes = False
+        with pytest.raises(wire.Unreadable, match="code of your own") as info:
+            getattr(answering, build)(4)
+        assert f"differed in {what}:" in str(info.value)
+    finally:
+        answering.close()
 
 
 def test_what_a_proxy_does_not_forward_needs_review(models):

@@ -264,6 +264,7 @@ class Reader:
             model = self._model(value["model"])
             for name in value.get("path", []):
                 model = model.get_layer(name)
+            _carry(model, value.get("variables"))
             return model
         raise Unreadable(f"an unknown record {sorted(value)}")
 
@@ -288,6 +289,30 @@ class Reader:
                 raise Unreadable(f"a returned model could not be loaded without running "
                                     f"its own code ({type(err).__name__}: {message})") from None
         return self.loaded[name]
+
+
+def _carry(model: Any, variables: list | None) -> None:
+    """Set on a loaded copy what its training uses that no saved file holds, as the answer
+    process reports it (the checker proves it, ``AnswerChannel._differs``): each weight's
+    trainable flag and constraint (a Keras constraint's class name and configuration)."""
+    if variables is None:
+        return
+    import keras
+
+    if not isinstance(variables, list) or len(variables) != len(model.weights) or not all(
+            isinstance(pair, list) and len(pair) == 2 for pair in variables):
+        raise Unreadable("a returned model's weights are not those its file holds")
+    for variable, (trainable, constraint) in zip(model.weights, variables, strict=True):
+        variable.trainable = bool(trainable)
+        if constraint is not None:
+            kind = getattr(keras.constraints, str(constraint[0]), None)
+            try:
+                if not (isinstance(kind, type) and issubclass(kind, keras.constraints.Constraint)):
+                    raise TypeError(constraint[0])
+                constraint = kind.from_config(dict(constraint[1]))
+            except Exception as err:  # noqa: BLE001 - not one of Keras' constraints
+                raise Unreadable(f"a constraint that is not Keras' own ({err})") from None
+        variable.constraint = constraint
 
 
 def _array(f) -> np.ndarray:
