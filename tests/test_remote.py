@@ -356,3 +356,85 @@ def test_a_reply_that_is_not_json_fails_and_is_not_taken_for_a_large_one():
     finally:
         for fd in (requests_r, requests_w, replies_r, replies_w):
             os.close(fd)
+
+
+#: A VAE of the course's (a class the setup defines, so the checker loads it) with its
+#: own train_step and test_step, sampling its code from a seeded generator.
+COURSE_VAE = '''
+import keras, numpy as np, tensorflow as tf
+
+class StepVAE(keras.Model):
+    def __init__(self, n=4, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.seeds = n, keras.random.SeedGenerator(7)
+        self.enc, self.dec = keras.layers.Dense(4), keras.layers.Dense(n, activation="sigmoid")
+
+    def call(self, x):
+        return self.dec(self.enc(x)[:, :2])
+
+    def _loss(self, x):
+        h = self.enc(x)
+        mean, log_var = h[:, :2], h[:, 2:]
+        z = mean + keras.ops.exp(0.5 * log_var) * keras.random.normal(
+            keras.ops.shape(mean), seed=self.seeds)
+        kl = -0.5 * keras.ops.sum(1 + log_var - mean ** 2 - keras.ops.exp(log_var), axis=1)
+        return keras.ops.mean(keras.ops.sum(keras.ops.binary_crossentropy(x, self.dec(z)),
+                                            axis=1) + kl)
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self._loss(x)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return {"loss": loss}
+
+    def test_step(self, data):
+        return {"loss": self._loss(data[0] if isinstance(data, tuple) else data)}
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+'''
+
+VAE_ANSWERS = MODELS + '''
+def vae(n, optimizer="adam", swap=False):
+    model = StepVAE(n)
+    model(np.zeros((1, n), "float32"))
+    model.compile(optimizer=optimizer)
+    if swap:  # an SGD kept from a first compile put back behind the record of Adam
+        kept = model.optimizer
+        model.compile(optimizer="adam")
+        model.optimizer = kept
+    return model
+
+def frozen_vae(n):
+    model = vae(n)
+    model.enc.kernel.trainable = False
+    return model
+'''
+
+
+def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp_path):
+    """The course's class, its own train_step sampling: the copy is loaded (no own code),
+    carries the optimizer and the untrainable weight, and a second compile's optimizer
+    is the one its copy trains with."""
+    import keras
+
+    answering = Answering(tmp_path, [VAE_ANSWERS], setup=(COURSE_VAE,))
+    namespace: dict = {}
+    exec(COURSE_VAE, namespace)  # noqa: S102 - the setup, as the checking process runs it
+    answering.channel.custom_objects = {"StepVAE": namespace["StepVAE"]}
+    answering.channel.own_classes = False
+    try:
+        model = answering.vae(4)
+        assert type(model).__name__ == "StepVAE" and not isinstance(model, RemoteObject)
+        x = np.random.default_rng(1).random((8, 4)).astype("float32")
+        assert np.isfinite(model.train_on_batch(x, return_dict=True)["loss"])
+        assert type(answering.vae(4, "sgd", swap=True).optimizer) is keras.optimizers.SGD
+        frozen = answering.frozen_vae(4)
+        assert len(frozen.trainable_weights) == len(frozen.weights) - 1
+        answering.switch_off()  # its step, the same code on both, still tells them apart
+        with pytest.raises(wire.Unreadable, match="differed in its optimizer's class"):
+            answering.vae(4, "sgd", swap=True)
+    finally:
+        answering.close()

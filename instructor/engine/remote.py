@@ -167,9 +167,10 @@ class AnswerChannel:
         (:func:`~instructor.engine.answers.training_step`), or None; a value that varies
         between two steps of the copy (a sampling layer's, dropout's) is not compared."""
         rng = np.random.default_rng()
-        try:
-            shapes = [tuple(t.shape) for t in model.inputs]
-        except (AttributeError, TypeError, ValueError):
+        try:  # a subclassed model (the course's VAE) has no inputs, but its build's shape
+            shapes = [tuple(t.shape) for t in model.inputs] if getattr(model, "inputs", None) \
+                else [tuple(model.get_build_config()["input_shape"])]
+        except (AttributeError, KeyError, TypeError, ValueError):
             return None  # not built: nothing to call it with (the checks will)
         xs = [rng.normal(size=(3, *[d or 4 for d in s[1:]])).astype("float32") for s in shapes]
         x = xs[0] if len(xs) == 1 else xs
