@@ -206,10 +206,7 @@ class Answers:
         if saved:
             try:
                 for model, entry in writer.models:
-                    _compiled_as_trained(model)
-                    entry["variables"] = [
-                        [bool(v.trainable), _constraint(getattr(v, "constraint", None))]
-                        for v in model.weights]
+                    entry["variables"] = _as_trained(model)
                 writer.save_models()
             except (wire.NotData, OSError):
                 saved = False
@@ -293,21 +290,18 @@ def trained_with(model) -> tuple:
     return getattr(compiled, "_user_loss", None), getattr(model, "optimizer", None)
 
 
-def _compiled_as_trained(model) -> None:
-    """Its compile configuration, which its file records, set to the loss and optimizer
-    its training uses (:func:`trained_with`): its copy is compiled with them."""
+def _as_trained(model) -> list:
+    """What its copy needs to train as ``model`` does: its compile configuration (its file
+    records it) set to the loss and optimizer its training uses (:func:`trained_with`);
+    returned, each weight's trainable flag and constraint (a Keras class's name and
+    configuration), which no file holds (the checker sets them: ``wire._carry``)."""
     config = getattr(model, "_compile_config", None)
     if hasattr(config, "config"):
         model._compile_config = type(config)(**{
             **config.config, "optimizer": model.optimizer, "loss": trained_with(model)[0],
             "loss_weights": getattr(model._compile_loss, "_user_loss_weights", None)})
-
-
-def _constraint(constraint) -> list | None:
-    """A weight's constraint as its Keras class name and configuration (``own_code``
-    found it Keras' own), which no saved file holds; the checker sets it on the copy."""
-    return None if constraint is None else [type(constraint).__name__,
-                                            constraint.get_config()]
+    return [[bool(v.trainable), (c := getattr(v, "constraint", None)) and [
+        type(c).__name__, c.get_config()]] for v in model.weights]
 
 
 def own_code(models, trusted: set[int]) -> bool:

@@ -224,8 +224,7 @@ STEP = {"outputs": "its outputs", "trainable": "which weights train",
         "optimizer": "its optimizer's class or settings", "loss": "a training step's loss",
         "weights": "its weights after a training step"}
 #: What differed, when the copy rebuilt from the saved file was not the model.
-DIFFERED = (" (here, its copy rebuilt from its saved file, given the same batch, differed "
-            "in {}: training uses something no saved model holds)")
+DIFFERED = " (here: its copy rebuilt from its saved file, given the same batch, differed in {})"
 
 
 def _agree(ours: Any, theirs: Any) -> bool:

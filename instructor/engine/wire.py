@@ -299,20 +299,16 @@ def _carry(model: Any, variables: list | None) -> None:
         return
     import keras
 
-    if not isinstance(variables, list) or len(variables) != len(model.weights) or not all(
-            isinstance(pair, list) and len(pair) == 2 for pair in variables):
-        raise Unreadable("a returned model's weights are not those its file holds")
-    for variable, (trainable, constraint) in zip(model.weights, variables, strict=True):
-        variable.trainable = bool(trainable)
-        if constraint is not None:
-            kind = getattr(keras.constraints, str(constraint[0]), None)
-            try:
-                if not (isinstance(kind, type) and issubclass(kind, keras.constraints.Constraint)):
-                    raise TypeError(constraint[0])
-                constraint = kind.from_config(dict(constraint[1]))
-            except Exception as err:  # noqa: BLE001 - not one of Keras' constraints
-                raise Unreadable(f"a constraint that is not Keras' own ({err})") from None
-        variable.constraint = constraint
+    try:
+        for variable, (trainable, constraint) in zip(model.weights, variables, strict=True):
+            kind = getattr(keras.constraints, str(constraint[0])) if constraint else None
+            if constraint and not issubclass(kind, keras.constraints.Constraint):
+                raise TypeError(constraint[0])
+            variable.trainable = bool(trainable)
+            variable.constraint = kind.from_config(dict(constraint[1])) if constraint else None
+    except Exception as err:  # noqa: BLE001 - not the weights, or not Keras' constraints
+        raise Unreadable(f"a returned model's weights cannot be set as reported ({err})") \
+            from None
 
 
 def _array(f) -> np.ndarray:
