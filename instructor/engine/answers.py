@@ -286,8 +286,9 @@ def trained_with(model) -> tuple:
     """The loss and the optimizer ``fit`` uses: what ``train_step`` calls (Keras 3's
     ``_compile_loss``, the loss given to the last ``compile`` it holds), not ``model.loss``
     or the compile configuration, which a student's code may leave behind."""
-    compiled = getattr(model, "_compile_loss", None)
-    return getattr(compiled, "_user_loss", None), getattr(model, "optimizer", None)
+    compiled = getattr(model, "_compile_loss", None) or getattr(model, "compiled_loss", None)
+    return getattr(compiled, "_user_loss", getattr(compiled, "_user_losses", None)), \
+        getattr(model, "optimizer", None)  # Keras 3's, or tf_keras
 
 
 def _as_trained(model) -> list:
@@ -299,7 +300,8 @@ def _as_trained(model) -> list:
     if hasattr(config, "config"):
         model._compile_config = type(config)(**{
             **config.config, "optimizer": model.optimizer, "loss": trained_with(model)[0],
-            "loss_weights": getattr(model._compile_loss, "_user_loss_weights", None)})
+            "loss_weights": getattr(getattr(model, "_compile_loss", None), "_user_loss_weights",
+                                    config.config.get("loss_weights"))})
     return [[bool(v.trainable), (c := getattr(v, "constraint", None)) and [
         type(c).__name__, c.get_config()]] for v in model.weights]
 
