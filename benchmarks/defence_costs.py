@@ -6,10 +6,9 @@
   (``protocol.json_values``, run by ``check_submission`` once per submission);
 - the answer process's identity check of task (a)'s three models
   (``answers.own_code``, once per reply);
-- the checker's comparison of each returned model with the answer process's
-  (``AnswerChannel._same``: two calls of the copy, one of the model there, the loss on
-  both sides), for task (a)'s reference, answer process included (read from its
-  ``/proc/<pid>/stat``).
+- the checker's test of each returned model's copy against the answer process's model
+  (``AnswerChannel._differs``: one call and one training step of each, undone after),
+  for task (a)'s reference, answer process included (read from its ``/proc/<pid>/stat``).
 
 CPU-seconds (``time.process_time``), so a busy machine changes them less than wall time.
 """
@@ -73,10 +72,10 @@ def model_checks() -> None:
     channel = AnswerChannel(requests_w, replies_r)
     build = channel.function("a", "autoencoder")
     build(784, [128, 64], 32)  # warm: TensorFlow imported, functions traced
-    same, rounds = AnswerChannel._same, 5
-    for name, compare in (("without the comparison", lambda *_: True),
-                          ("with the comparison", same)):
-        AnswerChannel._same = compare
+    differs, rounds = AnswerChannel._differs, 5
+    for name, compare in (("without the comparison", lambda *_: None),
+                          ("with the comparison", differs)):
+        AnswerChannel._differs = compare
         before_here, before_there = time.process_time(), cpu_of(process.pid)
         for _ in range(rounds):
             build(784, [128, 64], 32)
@@ -84,7 +83,7 @@ def model_checks() -> None:
         there = (cpu_of(process.pid) - before_there) / rounds
         print(f"one call of task (a)'s autoencoder (3 models), {name}: checker "
               f"{here:.3f} s, answer process {there:.3f} s")
-    AnswerChannel._same = same
+    AnswerChannel._differs = differs
     os.close(requests_w)
     os.close(replies_r)
     process.wait(timeout=30)

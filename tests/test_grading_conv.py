@@ -116,6 +116,10 @@ def wrong_variants() -> dict[str, str]:
         "mse_loss": reference_with(('loss="binary_crossentropy"', 'loss="mse"')),
         "sgd": reference_with(('optimizer="adam"', 'optimizer="sgd"')),
         "fake_models": FAKE_MODELS,
+        # the encoder set untrainable, weight by weight: its copy does not learn either
+        "frozen_encoder": reference_with(("    return encoder, decoder, auto", (
+            "    for w in encoder.weights:\n        w.trainable = False\n"
+            "    return encoder, decoder, auto"))),
     }
 
 
@@ -136,5 +140,6 @@ globals().update(grading.task_tests(grading.GradedTask(
         "mse_loss": ({TRAINING}, "auto's loss"),
         "sgd": ({TRAINING}, "auto's optimizer"),
         "fake_models": ({SHAPES, LAYERS, TRAINING}, "model with code of your own"),
+        "frozen_encoder": ({TRAINING}, "weight arrays (kernels and biases) unchanged"),
     },
     sources=wrong_variants)))

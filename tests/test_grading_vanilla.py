@@ -58,6 +58,20 @@ def wrong_variants() -> dict[str, str]:
         # correct, but code of the student's own where the task needs none: review, saying why
         "lambda_sigmoid": reference_with(('activation="sigmoid"',
                                           "activation=lambda x: keras.activations.sigmoid(x)")),
+        # what training uses that no saved model holds: the copy carries it, or it is
+        # the student's own code
+        "frozen": reference_with(("    return encoder, decoder, auto", "    for w in auto."
+                                  "weights:\n        w.trainable = False\n    return encoder, "
+                                  "decoder, auto")),
+        "second_compile": reference_with(("    return encoder, decoder, auto", (
+            "    auto.compile(optimizer='sgd', loss='mse')\n"
+            "    kept = auto._compile_loss, auto.optimizer\n"
+            "    auto.compile(optimizer='adam', loss='binary_crossentropy')\n"
+            "    auto._compile_loss, auto.optimizer = kept\n"
+            "    return encoder, decoder, auto"))),
+        "zeroing_constraint": reference_with(("    return encoder, decoder, auto", (
+            "    auto.get_layer('decoder').layers[-1].kernel.constraint = lambda w: w * 0\n"
+            "    return encoder, decoder, auto"))),
         "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
             "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))")),
@@ -81,7 +95,10 @@ globals().update(grading.task_tests(grading.GradedTask(
         "sgd": ({TRAINING}, "auto's optimizer"),
         "adam_moving_average": ({TRAINING}, "got 'adam (use_ema=True)'"),
         "not_shared": ({TRAINING}, "decoder(encoder(x))"),
+        "frozen": ({TRAINING}, "left 12 of auto's 12 weight arrays (kernels and biases) unchanged"),
+        "second_compile": ({TRAINING}, "auto's optimizer: expected 'adam', got 'sgd'"),
         **{name: ({SHAPES, LAYERS, TRAINING}, "code of your own")
-           for name in ("own_relu", "own_loss", "shared_own_sigmoid", "lambda_sigmoid")},
+           for name in ("own_relu", "own_loss", "shared_own_sigmoid", "lambda_sigmoid",
+                        "zeroing_constraint")},
     },
     sources=wrong_variants)))

@@ -71,6 +71,35 @@ def equivalent_layer(n):  # a class of the student's own that computes what Dens
     x = keras.Input(shape=(n,))
     return keras.Model(x, MyDense(n, activation="sigmoid")(x))
 
+def frozen(n):  # every weight untrainable: the copy must not learn either
+    auto = keras_own(n)
+    for w in auto.weights:
+        w.trainable = False
+    return auto
+
+def second_compile(n, loss="mse", optimizer="sgd"):  # fit uses the first compile's
+    auto = keras_own(n, loss)
+    auto.compile(optimizer=optimizer, loss=loss)
+    kept, optimizer = auto._compile_loss, auto.optimizer
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    auto._compile_loss, auto.optimizer = kept, optimizer
+    return auto
+
+def constrained(n, constraint=lambda w: w * 0.0):  # a constraint no config holds
+    auto = keras_own(n)
+    auto.layers[-1].kernel.constraint = constraint
+    return auto
+
+def keras_constraint(n):
+    return constrained(n, keras.constraints.NonNeg())
+
+def switch_off():  # the answer process's own checks, for the replies after this one
+    import gc
+    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
+                 and "Answers" in o]
+    answers["own_code"] = lambda models, trusted: False
+    answers["_as_trained"] = lambda model: None
+
 def checked_by_name(n):  # the answer process's own check switched off (review flags gc)
     import gc
     [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
@@ -203,7 +232,8 @@ def test_models_that_cannot_be_saved_stay_there_and_the_arrays_still_come(models
     lambda m: m.shared_own(4)[0],  # shared layers, proxied anyway
     lambda m: m.lambda_activation(4), lambda m: m.equivalent_layer(4),
     lambda m: m.checked_by_name(4),  # the copy computes something else
-], ids=["relu", "loss", "shared", "lambda", "class", "unchecked"])
+    lambda m: m.constrained(4),  # a lambda set as a weight's constraint
+], ids=["relu", "loss", "shared", "lambda", "class", "unchecked", "constraint"])
 def test_a_model_naming_code_of_the_students_own_is_never_keras_own(models, call):
     """A function named like Keras' own loads in the checker as Keras' one: so a model
     naming anything that is not the very object Keras ships is the student's own code,
@@ -228,6 +258,38 @@ def test_keras_own_models_shared_or_not_keep_no_flag(models):
     for loss in ("binary_crossentropy", "mse"):
         auto = models.keras_own(4, loss)
         assert isinstance(auto, keras.Model) and not models.channel.proxied
+
+
+def test_the_copy_trains_as_the_model_does_what_no_config_holds(models):
+    """Untrainable weights, a Keras constraint set on a weight, and the loss and optimizer
+    a second ``compile`` left behind it: the copy carries what ``fit`` uses."""
+    import keras
+
+    models.channel.proxied = False
+    auto = models.frozen(4)
+    assert isinstance(auto, keras.Model) and not auto.trainable_weights
+    auto = models.second_compile(4)
+    assert isinstance(auto, keras.Model) and not models.channel.proxied
+    assert (mc.optimizer_name(auto), mc.loss_name(auto)) == ("sgd", "mean_squared_error")
+    auto = models.keras_constraint(4)
+    assert isinstance(auto.layers[-1].kernel.constraint, keras.constraints.NonNeg)
+
+
+@pytest.mark.parametrize("build, what", [
+    ("second_compile", "its optimizer's class or settings, a training step's loss, its "
+     "weights after a training step"),
+    ("constrained", "its weights after a training step")])
+def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, what):
+    """What the answer process failed to carry, the training step on both finds."""
+    answering = Answering(tmp_path, [MODELS])
+    try:
+        answering.switch_off()
+        answering.channel.own_classes = False
+        with pytest.raises(wire.Unreadable, match="code of your own") as info:
+            getattr(answering, build)(4)
+        assert str(info.value).endswith(f"differed in {what})")
+    finally:
+        answering.close()
 
 
 def test_what_a_proxy_does_not_forward_needs_review(models):
@@ -293,3 +355,85 @@ def test_a_reply_that_is_not_json_fails_and_is_not_taken_for_a_large_one():
     finally:
         for fd in (requests_r, requests_w, replies_r, replies_w):
             os.close(fd)
+
+
+#: A VAE of the course's (a class the setup defines, so the checker loads it) with its
+#: own train_step and test_step, sampling its code from a seeded generator.
+COURSE_VAE = '''
+import keras, numpy as np, tensorflow as tf
+
+class StepVAE(keras.Model):
+    def __init__(self, n=4, **kwargs):
+        super().__init__(**kwargs)
+        self.n, self.seeds = n, keras.random.SeedGenerator(7)
+        self.enc, self.dec = keras.layers.Dense(4), keras.layers.Dense(n, activation="sigmoid")
+
+    def call(self, x):
+        return self.dec(self.enc(x)[:, :2])
+
+    def _loss(self, x):
+        h = self.enc(x)
+        mean, log_var = h[:, :2], h[:, 2:]
+        z = mean + keras.ops.exp(0.5 * log_var) * keras.random.normal(
+            keras.ops.shape(mean), seed=self.seeds)
+        kl = -0.5 * keras.ops.sum(1 + log_var - mean ** 2 - keras.ops.exp(log_var), axis=1)
+        return keras.ops.mean(keras.ops.sum(keras.ops.binary_crossentropy(x, self.dec(z)),
+                                            axis=1) + kl)
+
+    def train_step(self, data):
+        x = data[0] if isinstance(data, tuple) else data
+        with tf.GradientTape() as tape:
+            loss = self._loss(x)
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        return {"loss": loss}
+
+    def test_step(self, data):
+        return {"loss": self._loss(data[0] if isinstance(data, tuple) else data)}
+
+    def get_config(self):
+        return {**super().get_config(), "n": self.n}
+'''
+
+VAE_ANSWERS = MODELS + '''
+def vae(n, optimizer="adam", swap=False):
+    model = StepVAE(n)
+    model(np.zeros((1, n), "float32"))
+    model.compile(optimizer=optimizer)
+    if swap:  # an SGD kept from a first compile put back behind the record of Adam
+        kept = model.optimizer
+        model.compile(optimizer="adam")
+        model.optimizer = kept
+    return model
+
+def frozen_vae(n):
+    model = vae(n)
+    model.enc.kernel.trainable = False
+    return model
+'''
+
+
+def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp_path):
+    """The course's class, its own train_step sampling: the copy is loaded (no own code),
+    carries the optimizer and the untrainable weight, and a second compile's optimizer
+    is the one its copy trains with."""
+    import keras
+
+    answering = Answering(tmp_path, [VAE_ANSWERS], setup=(COURSE_VAE,))
+    namespace: dict = {}
+    exec(COURSE_VAE, namespace)  # noqa: S102 - the setup, as the checking process runs it
+    answering.channel.custom_objects = {"StepVAE": namespace["StepVAE"]}
+    answering.channel.own_classes = False
+    try:
+        model = answering.vae(4)
+        assert type(model).__name__ == "StepVAE" and not isinstance(model, RemoteObject)
+        x = np.random.default_rng(1).random((8, 4)).astype("float32")
+        assert np.isfinite(model.train_on_batch(x, return_dict=True)["loss"])
+        assert type(answering.vae(4, "sgd", swap=True).optimizer) is keras.optimizers.SGD
+        frozen = answering.frozen_vae(4)
+        assert len(frozen.trainable_weights) == len(frozen.weights) - 1
+        answering.switch_off()  # its step, the same code on both, still tells them apart
+        with pytest.raises(wire.Unreadable, match="differed in its optimizer's class"):
+            answering.vae(4, "sgd", swap=True)
+    finally:
+        answering.close()

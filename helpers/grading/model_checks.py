@@ -107,9 +107,9 @@ def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
 
 # ---------------------------------------------------------------- weights and shapes
 def weight_shapes(model: Any) -> list[tuple[int, ...]]:
-    """The shapes of the model's trainable weights, in layer order (a decoder not mirrored
+    """The shapes of the model's weights, in layer order (a decoder not mirrored
     differs even when its output shape is right)."""
-    return [tuple(int(d) for d in w.shape) for w in model.trainable_weights]
+    return [tuple(int(d) for d in w.shape) for w in model.weights]
 
 
 def kernel_shapes(model: Any, kind: str = "Dense") -> list[tuple[int, ...]]:

@@ -297,16 +297,22 @@ def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarr
 
 
 def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25,
-                     ops=None) -> None:
+                     ops=None, every: bool = True) -> None:
     """With ``weights`` set on a freshly built ``auto``, a step on ``x`` (towards ``target``,
     or random targets): its loss is the cross-entropy of auto's output, Adam's first step
     moves weights by about the learning rate (where auto computes ``ops``, each against its
-    NumPy gradient), no further, and the loss drops."""
+    NumPy gradient), no further, and the loss drops; each weight array moves (``every``;
+    else one)."""
     auto.set_weights(weights)
     output = _call(auto, x)
     target = _unit_inputs(rng, output.shape) if target is None else target
     exact = ops is not None and _computes(auto, ops, weights, x, output)
     loss, moves = _adam_step(auto, [auto], x, target, STEP_LR)  # first: Adam's first step
+    still = sum(not np.any(m) for m in moves)
+    expect(not still if every else still < len(moves),
+           f"one training step left {still} of auto's {len(moves)} weight arrays (kernels and "
+           "biases) unchanged: they cannot learn. Is a layer or a weight set untrainable "
+           "(trainable = False)?")
     want, hint = bce(target, output), ""
     if np.isclose(loss, float(np.mean((output - target) ** 2)), rtol=1e-3):
         hint = " That is the mean squared error."
@@ -356,7 +362,8 @@ def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int
             w if w.ndim > 1 else rng.normal(0.5, 0.5, w.shape).astype(np.float32)
             for w in weights[n_enc:]]
     x = _unit_inputs(rng, (16, input_dims))
-    _expect_training(auto, weights, x, rng, x, 0.1 if code_off else 0.25, enc_ops + dec_ops)
+    _expect_training(auto, weights, x, rng, x, 0.1 if code_off else 0.25, enc_ops + dec_ops,
+                     every=not code_off)
 
 
 def expect_conv_training(auto, input_dims) -> None:

@@ -205,6 +205,8 @@ class Answers:
         saved = not own_code([model for model, _entry in writer.models], trusted)
         if saved:
             try:
+                for model, entry in writer.models:
+                    entry["variables"] = _as_trained(model)
                 writer.save_models()
             except (wire.NotData, OSError):
                 saved = False
@@ -280,47 +282,50 @@ def shipped(obj, trusted: set[int]) -> bool:
     return found is obj
 
 
-def _named(obj, trusted: set[int], depth: int = 0) -> bool:
-    """Whether every class, function and object ``obj`` names in its configuration (its
-    ``get_config`` keys, read as its attributes, three levels down) is a library's own."""
-    if isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType
-                  | types.MethodType | functools.partial):
-        return shipped(obj.func if isinstance(obj, functools.partial) else obj, trusted)
-    if not callable(getattr(obj, "get_config", None)):
-        return not callable(obj)  # a number, a string, a variable: data
-    if not shipped(type(obj), trusted):
-        return False
-    try:
-        values = [getattr(obj, key, None) for key in obj.get_config()
-                  if key not in ("layers", "name", "dtype", "build_config")]
-    except Exception:  # noqa: BLE001 - a configuration it cannot give: not Keras' own
-        return False
-    return depth >= 3 or all(_named(value, trusted, depth + 1) for value in values)
+def trained_with(model) -> tuple:
+    """The loss and the optimizer ``fit`` uses: what ``train_step`` calls (Keras 3's
+    ``_compile_loss``, the loss given to the last ``compile`` it holds), not ``model.loss``
+    or the compile configuration, which a student's code may leave behind."""
+    compiled = getattr(model, "_compile_loss", None) or getattr(model, "compiled_loss", None)
+    return getattr(compiled, "_user_loss", getattr(compiled, "_user_losses", None)), \
+        getattr(model, "optimizer", None)  # Keras 3's, or tf_keras
+
+
+def _as_trained(model) -> list:
+    """What its copy needs to train as ``model`` does: its compile configuration (its file
+    records it) set to the loss and optimizer its training uses (:func:`trained_with`);
+    returned, each weight's trainable flag and constraint (a Keras class's name and
+    configuration), which no file holds (the checker sets them: ``wire._carry``)."""
+    config = getattr(model, "_compile_config", None)
+    if hasattr(config, "config"):
+        model._compile_config = type(config)(**{
+            **config.config, "optimizer": model.optimizer, "loss": trained_with(model)[0],
+            "loss_weights": getattr(getattr(model, "_compile_loss", None), "_user_loss_weights",
+                                    config.config.get("loss_weights"))})
+    return [[bool(v.trainable), (c := getattr(v, "constraint", None)) and [
+        type(c).__name__, c.get_config()]] for v in model.weights]
 
 
 def own_code(models, trusted: set[int]) -> bool:
-    """Whether one of ``models`` (itself, a layer in it, what their configurations name,
-    its loss and optimizer) holds a class or a function that is not the very one Keras or
-    the course ships, nor one ``trusted`` holds (what the task's setup and context cells
-    defined): loaded by name in the checking process, it would become another. Code of
-    the notebook's cells set on one of them (``auto.call = ...``) or on one of their
-    library classes (``Dense.call = ...``) counts too: in this process, where the checks
-    may use the model, it would run. (A library module's function replaced is the
-    review's to find: ``review.tampering``.)"""
+    """Whether one of ``models`` (itself, a layer in it) is of a class that is not the very
+    one Keras or the course ships, nor one ``trusted`` holds (what the task's setup and
+    context cells defined), or holds code compiled from the notebook's cells: set on it,
+    its layers, the loss and optimizer its training uses, its weights' constraints
+    (``auto.call = ...``, ``activation=relu`` of its own) or on one of their classes
+    (``Dense.call = ...``). Loaded by name in the checking process, it would become
+    Keras' namesake; in this process, where the checks may use the model, it would run.
+    (A library module's function replaced is the review's to find: ``review.tampering``;
+    what the copy does otherwise, the checker's, ``AnswerChannel._differs``.)"""
     parts: list = []
     for model in models:
         layers = [model]
         flatten = getattr(model, "_flatten_layers", None)
         if callable(flatten):
             layers += list(flatten(include_self=False, recursive=True))
-        for layer in layers:
-            if not shipped(type(layer), trusted):
-                return True
-            if not getattr(layer, "layers", None) and not _named(layer, trusted):
-                return True
-        if not all(_named(getattr(model, key, None), trusted) for key in ("loss", "optimizer")):
+        if not all(shipped(type(layer), trusted) for layer in layers):
             return True
-        parts += [*layers, *(getattr(model, key, None) for key in ("loss", "optimizer"))]
+        parts += [*layers, *trained_with(model),
+                  *(getattr(v, "constraint", None) for v in model.weights)]
     seen: dict[int, bool] = {}
     return any(_holds_cell_code(part, trusted, seen) for part in parts)
 
@@ -348,7 +353,7 @@ CELL_FILES = ("<grade-setup>", "<context ", "<answers ")
 
 
 def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
-    """Whether ``obj``'s own attributes, or a class in its MRO or theirs that ``trusted``
+    """Whether ``obj``, its own attributes, or a class in its MRO or theirs that ``trusted``
     does not hold, carry code compiled from the notebook's cells (``seen``: classes
     already read, and what was found)."""
     def untrusted(value) -> bool:
@@ -364,7 +369,7 @@ def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
         own = dict(object.__getattribute__(obj, "__dict__"))
     except (AttributeError, TypeError):
         own = {}
-    if any(untrusted(value) for value in own.values()):
+    if any(untrusted(value) for value in (obj, *own.values())):
         return True
     classes = {id(k): k for v in (obj, *own.values()) for k in type(v).__mro__}
     return any(cell_code(klass) for klass in classes.values())
@@ -397,7 +402,6 @@ def describe(obj) -> dict:
     attrs["activity_regularizer"] = getattr(obj, "activity_regularizer", None) is not None
     info["attrs"] = attrs
     info["weights"] = shapes(getattr(obj, "weights", []))
-    info["trainable_weights"] = shapes(getattr(obj, "trainable_weights", []))
     try:
         info["inputs"] = [[None if d is None else int(d) for d in t.shape]
                           for t in (getattr(obj, "inputs", None) or [])]
@@ -456,18 +460,38 @@ def _regularize(layer, z):
         keras.ops.convert_to_tensor(z))))
 
 
-def loss_value(model, y, p) -> float | None:
-    """The mean of ``model``'s compiled loss for targets ``y`` and outputs ``p``; None
-    when it has none, or one per output (the same code here and in the checker)."""
+def training_step(model, x, y) -> dict:
+    """What ``model`` does with the batch ``(x, y)`` (the same code here and in the
+    checker, on the student's model and on its copy): its outputs, which weights train,
+    its optimizer's class and configuration, and, compiled, one training step's loss and
+    every weight after it; then its weights, optimizer state and metrics are put back."""
     import keras
     import numpy as np
 
-    loss = getattr(model, "loss", None)
-    if isinstance(loss, str):
-        loss = keras.losses.get(loss)
-    if not callable(loss):
-        return None
-    return float(np.mean(np.asarray(loss(y, p))))
+    trains = {id(v) for v in model.trainable_weights}
+    done = {"outputs": _outputs(model(x)), "trainable": [id(v) in trains for v in model.weights]}
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(model, "compiled", False):
+        return done
+    done["optimizer"] = type(optimizer).__name__ + json.dumps(optimizer.get_config(),
+                                                              sort_keys=True, default=str)
+    if not optimizer.built:  # as its first step would, on the weights that train
+        optimizer.build(model.trainable_variables)
+    weights = model.get_weights()
+    state = [np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables]
+    eager, function = model.run_eagerly, model.train_function
+    model.run_eagerly, model.train_function = True, None  # no tracing for one step
+    try:
+        logs = model.train_on_batch(x, y, return_dict=True)
+        done["loss"] = float(logs["loss"]) if "loss" in logs else None
+        done["weights"] = [np.asarray(w) for w in model.get_weights()]
+    finally:
+        model.set_weights(weights)
+        for variable, value in zip(optimizer.variables, state, strict=False):
+            variable.assign(value)
+        model.reset_metrics()
+        model.run_eagerly, model.train_function = eager, function
+    return done
 
 
 #: What the checker may ask of a model or a layer.
@@ -485,7 +509,7 @@ METHODS = {
     "fit": _fit,
     "losses": _losses,
     "regularize": _regularize,
-    "loss": loss_value,
+    "step": training_step,
 }
 
 

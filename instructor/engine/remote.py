@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from instructor.engine import outcomes, wire
-from instructor.engine.answers import loss_value
+from instructor.engine.answers import training_step
 from instructor.engine.protocol import FrameTooLarge, read_frame, write_frame
 
 
@@ -131,7 +131,7 @@ class AnswerChannel:
     def _result(self, reply: dict) -> Any:
         """The call's value. Its models are Keras' own only if the grader finds them so:
         every one came as a file that loads here without code of the student's own and
-        computes what the model in the answer process computes (:meth:`_same`); then
+        does what the model in the answer process does (:meth:`_differs`); then
         they are the copies (or, when they share layers, proxies without a note). Else
         they are the student's own code: proxies where the task allows one, else the
         test needs review (``OWN_CLASS``)."""
@@ -146,54 +146,51 @@ class AnswerChannel:
         reader = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
         if not models:
             return reader.decode(reply["result"])
-        own = True
+        own, differed = True, []
         if all(isinstance(m.get("model"), str) for m in models):
             try:
                 value = reader.decode(reply["result"])
-                own = not all(self._same(m, reader.decode(m)) for m in models)
+                differed = [d for m in models if (d := self._differs(m, reader.decode(m)))]
+                own = bool(differed)
             except wire.Unreadable:  # a class or function of its own: not loaded
                 pass
             if not own and not reply.get("shared"):
                 return value
         if own and not self.own_classes:
-            raise wire.Unreadable(OWN_CLASS, own=True)
+            raise wire.Unreadable(OWN_CLASS + (differed and DIFFERED.format("; ".join(differed))
+                                               or ""), own=True)
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
-    def _same(self, entry: dict, model) -> bool:
-        """Whether the loaded copy ``model`` computes what the answer process's model
-        (``entry``'s handle) computes on inputs drawn here, and its loss the same on
-        drawn targets; an output that varies between two calls of the copy (a sampling
-        layer) is not compared."""
+    def _differs(self, entry: dict, model) -> str | None:
+        """What the loaded copy ``model`` does otherwise than the answer process's model
+        (``entry``'s handle) with a batch drawn here, the same on both
+        (:func:`~instructor.engine.answers.training_step`), or None; a value that varies
+        between two steps of the copy (a sampling layer's, dropout's) is not compared."""
         rng = np.random.default_rng()
-        try:
-            shapes = [tuple(t.shape) for t in model.inputs]
-        except (AttributeError, TypeError, ValueError):
-            return True  # not built: nothing to call it with (the checks will)
+        try:  # a subclassed model (the course's VAE) has no inputs, but its build's shape
+            shapes = [tuple(t.shape) for t in model.inputs] if getattr(model, "inputs", None) \
+                else [tuple(model.get_build_config()["input_shape"])]
+        except (AttributeError, KeyError, TypeError, ValueError):
+            return None  # not built: nothing to call it with (the checks will)
         xs = [rng.normal(size=(3, *[d or 4 for d in s[1:]])).astype("float32") for s in shapes]
         x = xs[0] if len(xs) == 1 else xs
         try:
-            ours, again = (_as_list(model(x)) for _ in range(2))
+            ys = [rng.uniform(0, 1, np.shape(o)).astype("float32") for o in _as_list(model(x))]
+            y = ys[0] if len(ys) == 1 else ys
+            ours = training_step(model, x, y)
         except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
-            return True
+            return None
         try:
-            theirs = _as_list(self.method(int(entry["handle"]), "call", x))
+            theirs = self.method(int(entry["handle"]), "step", x, y)
         except (AnswerFailed, wire.RecordTooLarge):
             raise
         except Exception:  # noqa: BLE001 - the model there fails where its copy does not
-            return False
-        if len(theirs) != len(ours) or not all(
-                not np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
-                or (np.shape(a) == np.shape(c) and np.allclose(a, c, rtol=1e-4, atol=1e-5))
-                for a, b, c in zip(ours, again, theirs, strict=False)):
-            return False
-        if len(ours) != 1:
-            return True
-        y = rng.uniform(0, 1, np.shape(ours[0])).astype("float32")
-        p = rng.uniform(0.05, 0.95, np.shape(ours[0])).astype("float32")
-        mine, theirs = loss_value(model, y, p), self.method(int(entry["handle"]), "loss", y, p)
-        if mine is None or theirs is None:
-            return mine is theirs
-        return bool(np.isclose(mine, theirs, rtol=1e-4, atol=1e-6, equal_nan=True))
+            return "it failed where its copy did not"
+        differ = [key for key in STEP if not _agree(ours.get(key), theirs.get(key))]
+        if differ:  # what varies from one step of the copy to the next is not compared
+            again = training_step(model, x, y)
+            differ = [key for key in differ if _agree(ours.get(key), again.get(key))]
+        return ", ".join(STEP[key] for key in differ) or None
 
     def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
         # this test's verdict rests on code of the student's own, which ran behind it
@@ -220,6 +217,25 @@ OWN_CLASS = ("your function returned a model with code of your own (a class or a
              "of yours, even one named like Keras' own, or a Lambda layer), which this task "
              "does not need; such a model could behave one way for the tests and another "
              "in use")
+
+
+#: What the copy of a model of Keras' own must do as the model does (:meth:`_differs`).
+STEP = {"outputs": "its outputs", "trainable": "which weights train",
+        "optimizer": "its optimizer's class or settings", "loss": "a training step's loss",
+        "weights": "its weights after a training step"}
+#: What differed, when the copy rebuilt from the saved file was not the model.
+DIFFERED = " (here: its copy rebuilt from its saved file, given the same batch, differed in {})"
+
+
+def _agree(ours: Any, theirs: Any) -> bool:
+    """Whether two of :func:`~instructor.engine.answers.training_step`'s values agree,
+    numbers within float tolerance."""
+    if isinstance(ours, str | None) or isinstance(theirs, str | None):
+        return ours == theirs
+    ours, theirs = _as_list(ours), _as_list(theirs)
+    return len(ours) == len(theirs) and all(
+        np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
+        for a, b in zip(ours, theirs, strict=True))
 
 
 def _as_list(value: Any) -> list[np.ndarray]:
@@ -306,7 +322,7 @@ class RemoteObject:
             return lambda z: np.float32(self._ask("regularize", np.asarray(z)))
         if name == "name":
             return self._info.get("name", "")
-        if name in ("weights", "trainable_weights"):
+        if name == "weights":
             return [_shaped(s) for s in self._info.get(name, [])]
         if name == "layers":
             return [self._channel.proxy(h) for h in self._info.get("layers", [])]

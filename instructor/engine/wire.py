@@ -269,6 +269,7 @@ class Reader:
             model = self._model(value["model"])
             for name in value.get("path", []):
                 model = model.get_layer(name)
+            _carry(model, value.get("variables"))
             return model
         raise Unreadable(f"an unknown record {sorted(value)}")
 
@@ -293,6 +294,26 @@ class Reader:
                 raise Unreadable(f"a returned model could not be loaded without running "
                                     f"its own code ({type(err).__name__}: {message})") from None
         return self.loaded[name]
+
+
+def _carry(model: Any, variables: list | None) -> None:
+    """Set on a loaded copy what its training uses that no saved file holds, as the answer
+    process reports it (the checker proves it, ``AnswerChannel._differs``): each weight's
+    trainable flag and constraint (a Keras constraint's class name and configuration)."""
+    if variables is None:
+        return
+    import keras
+
+    try:
+        for variable, (trainable, constraint) in zip(model.weights, variables, strict=True):
+            kind = getattr(keras.constraints, str(constraint[0])) if constraint else None
+            if constraint and not issubclass(kind, keras.constraints.Constraint):
+                raise TypeError(constraint[0])
+            variable.trainable = bool(trainable)
+            variable.constraint = kind.from_config(dict(constraint[1])) if constraint else None
+    except Exception as err:  # noqa: BLE001 - not the weights, or not Keras' constraints
+        raise Unreadable(f"a returned model's weights cannot be set as reported ({err})") \
+            from None
 
 
 def _array(f) -> np.ndarray:
