@@ -359,7 +359,7 @@ def test_a_reply_that_is_not_json_fails_and_is_not_taken_for_a_large_one():
 
 #: A VAE of the course's (a class the setup defines, so the checker loads it) with its
 #: own train_step and test_step, sampling its code from a seeded generator.
-COURSE_VAE = '''
+VAE_SETUP = '''
 import keras, numpy as np, tensorflow as tf
 
 class StepVAE(keras.Model):
@@ -419,9 +419,9 @@ def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp
     is the one its copy trains with."""
     import keras
 
-    answering = Answering(tmp_path, [VAE_ANSWERS], setup=(COURSE_VAE,))
+    answering = Answering(tmp_path, [VAE_ANSWERS], setup=(VAE_SETUP,))
     namespace: dict = {}
-    exec(COURSE_VAE, namespace)  # noqa: S102 - the setup, as the checking process runs it
+    exec(VAE_SETUP, namespace)  # noqa: S102 - the setup, as the checking process runs it
     answering.channel.custom_objects = {"StepVAE": namespace["StepVAE"]}
     answering.channel.own_classes = False
     try:
