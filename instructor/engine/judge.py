@@ -50,8 +50,7 @@ ANSWERS = Path(__file__).resolve().parent / "answers.py"
 #: What the answer process reads of the grader's modules: answers.py, run as a script, and
 #: the neighbours it imports by name.
 ANSWER_MODULES = [str(ANSWERS.parent / name)
-                  for name in ("answers.py", "first_use.py", "protocol.py", "stripped.py",
-                               "wire.py")]
+                  for name in ("answers.py", "lazy.py", "protocol.py", "stripped.py", "wire.py")]
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
