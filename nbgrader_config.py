@@ -123,7 +123,7 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
 # The timeout and the caps of the sandboxed processes. No kernel starts: the answer
 # process runs the setup and the answer cells, whose outputs it reports, and the other
-# cells are not run (`make preview` runs them in the sandbox, for the instructor to see).
+# cells are not run.
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # Test cells run in the checking process only, with the graded functions answered by the
 # student's answer cells in a process of their own (instructor/engine/judge.py). The

@@ -107,8 +107,8 @@ SETTINGS: dict[str, Setting] = _declare(
     # The longest cell of a graded notebook took under a minute in fast mode on 2 loaded
     # cores: 180 s leaves room for slow machines and still stops a runaway cell.
     Setting("COURSE_CELL_TIMEOUT", "integer", 180, "seconds one cell may run while grading"),
-    Setting("COURSE_NOTEBOOK_TIMEOUT", "integer", 900, "seconds a whole notebook may run "
-            "in `make preview`; later cells fail"),
+    Setting("COURSE_NOTEBOOK_TIMEOUT", "integer", 900, "seconds a whole notebook's "
+            "grading is given in a shard job's time request (docs/schedulers.md)"),
     # TensorFlow reserves far more virtual memory than it uses (about 3 GiB just after
     # import on CPU): the cap on RLIMIT_AS is generous and still stops unbounded growth.
     Setting("COURSE_KERNEL_MEMORY_GB", "number", 8.0, "address-space cap of each sandboxed "

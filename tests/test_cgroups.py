@@ -220,7 +220,7 @@ needs_bwrap = needs.bwrap()
 def _launch(code: str, cwd: Path, group: cgroups.Group, disk_mb: float):
     """How to start ``code`` as a kernel of ``group``: Popen's arguments."""
     box = roles.Box(limits.readable_paths(), 0, groups=group.paths, disk_mb=disk_mb)
-    argv, env = roles.launch(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)
+    argv, env = roles.launch(roles.ANSWERS, [sys.executable, "-c", code], str(cwd), box)
     return {"args": argv, "cwd": cwd, "env": env}
 
 

@@ -37,8 +37,6 @@ The processes of one graded notebook, and the files they run:
 - :mod:`.outcomes`: the grader's outcomes, a closed table: what each error it writes
   means, its points and its note;
 - :mod:`.notes`: grading notes, in the words a student reads;
-- :mod:`.kernel`: a kernel in the sandbox (``make preview``'s,
-  :mod:`instructor.workflow.preview`, which grading never starts);
 - :mod:`.runner`: a notebook run in a fresh kernel with a given environment, outside
   grading (scripts, benchmarks, tests).
 

@@ -5,7 +5,7 @@ No kernel starts: :class:`instructor.engine.judge.Judge` runs the setup and the
 answer cells in the answer process and every test cell in the checking process; its
 verdict becomes each test cell's output, which nbgrader scores as usual, and the answer
 cells' outputs are those the answer process reported. The other cells say they were not
-run (``make preview`` runs them, in the sandbox, for the instructor to look at).
+run.
 """
 
 from __future__ import annotations

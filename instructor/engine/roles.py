@@ -77,7 +77,6 @@ class Role:
     submission: bool = True     # in the submission's cgroup, its folder a capped tmpfs
 
 
-KERNEL = Role("preview kernel")
 ANSWERS = Role("answer process", course=False)
 CHECK = Role("checking process", key=True, instructor=True)
 SERVER = Role("check server", instructor=True, server=True, submission=False)
