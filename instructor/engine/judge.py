@@ -184,7 +184,7 @@ class Judge:
         self.verdicts_fd: int | None = None
         #: the answer cells' report, read as it comes (None: no answer process)
         self.report: protocol.Report | None = None
-        #: what the stripped helpers' functions say (:func:`stripped.messages`)
+        #: what the stripped helpers' functions say (:func:`stripped.strip_package`)
         self.course_messages: set[str] = set()
 
     def start(self) -> None:
@@ -197,8 +197,8 @@ class Judge:
         os.mkdir(answer_dir)
         stripped_dir = os.path.join(self.work, "stripped")
         names = stripped.course_names(self.course_implementations)
-        stripped.strip_package(Path(HELPERS), names, Path(stripped_dir))
-        self.course_messages = stripped.messages(Path(HELPERS), names)
+        self.course_messages = stripped.strip_package(Path(HELPERS), names,
+                                                      Path(stripped_dir))
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         report_r, report = os.pipe()  # the answer cells' outputs, as they run

@@ -188,20 +188,13 @@ def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[as
                                    args=[ast.Constant(message)], keywords=[]))]
 
 
-def messages(package_dir: Path, names: Iterable[str]) -> set[str]:
-    """What the stripped functions of ``package_dir`` for ``names`` say when called: the
-    grader's words, which a hidden test may show (any other message is withheld)."""
-    package_dir = Path(package_dir).resolve()
-    return {MESSAGES[kind].format(f"{_module_name(package_dir.name, path)}.{name}")
-            for path, (_tree, kinds) in plan(package_dir, names).items()
-            for name, kind in kinds.items()}
-
-
-def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
+def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> set[str]:
     """Copy the package ``package_dir`` (without ``__pycache__``) into ``dest``, replacing
     a copy there, with the bodies of the functions :func:`plan` finds for ``names``
-    replaced by ``raise UsesCourseImplementation(...)`` (signature and decorators stay).
-    Returns ``dest``: what to put first on ``sys.path`` (:func:`activate`)."""
+    replaced by ``raise UsesCourseImplementation(...)`` (signature and decorators stay);
+    ``dest`` goes first on ``sys.path`` (:func:`activate`). Returns what the stripped
+    functions say when called: the grader's words, which a hidden test may show (any other
+    message is withheld)."""
     package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
     todo = plan(package_dir, names)
     copy = dest / package_dir.name
@@ -212,6 +205,7 @@ def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
     exception_init.parent.mkdir(exist_ok=True)
     with exception_init.open("a", encoding="utf-8") as f:
         f.write(_EXCEPTION_SOURCE)
+    said = set()
     for path, (tree, kinds) in todo.items():
         module = _module_name(package_dir.name, path)
         for node in _top_level(tree.body):
@@ -220,7 +214,8 @@ def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
                                            kinds[node.name])
         (copy / path).write_text(ast.unparse(ast.fix_missing_locations(tree)) + "\n",
                                  encoding="utf-8")
-    return dest
+        said.update(MESSAGES[kind].format(f"{module}.{name}") for name, kind in kinds.items())
+    return said
 
 
 class _Without:
