@@ -146,7 +146,7 @@ c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE"
 # The one static pass (ours) reads the submission first: cells over the cap refused,
 # grading metadata and tags from the release, outputs cleared (ClearOutput's work, before
 # nbconvert first validates the notebook), deleted graded cells put back, a note per
-# repair; of a copied grade_id one cell keeps it, so nbgrader's DeduplicateIds is not run.
+# repair; of a copied grade_id one cell keeps it (repair.py says why not nbgrader's own).
 c.Autograde.sanitize_preprocessors = [
     RepairSubmission,           # ClearOutput's work included
     OverwriteKernelspec,
