@@ -32,8 +32,8 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - feedback shows test results and messages but never hidden-test code.
 
 ``COURSE_CELL_TIMEOUT`` (seconds),
-``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS``,
-``COURSE_KERNEL_PROCESSES``, ``COURSE_SUBMISSION_MEMORY_GB`` and ``COURSE_KERNEL_DISK_MB``
+``COURSE_SANDBOX_MEMORY_GB``, ``COURSE_SANDBOX_FILE_MB``, ``COURSE_SANDBOX_CPU_SECONDS``,
+``COURSE_SANDBOX_PROCESSES``, ``COURSE_SUBMISSION_MEMORY_GB`` and ``COURSE_SANDBOX_DISK_MB``
 override the limits below (the test suite uses them);
 ``COURSE_NBGRADER_DEBUG`` is read here too. All of them are
 declared in ``helpers/settings.py``.

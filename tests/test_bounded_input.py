@@ -173,7 +173,7 @@ def test_a_refused_reply_fails_its_test_with_the_message():
     try:
         os.write(replies_w, struct.pack(">Q", 2 ** 40))  # the header of a 1 TiB reply
         channel = AnswerChannel(requests_w, replies_r, timeout=5)
-        job = {"reply_limit": 256 * MIB,
+        job = {"record_limit": 256 * MIB,
                "cells": [{"grade_id": "000-t", "task": "t", "names": ["f"], "context": [],
                           "answers": "t@0", "source": "assert f() is not None"}]}
         verdict = checking.run({}, None, job, channel)["000-t"]

@@ -50,12 +50,12 @@ def test_choices_ignore_case_and_spaces():
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-5", "1.5"])
 def test_integers_must_be_whole_and_positive(raw):
-    with pytest.raises(SettingError, match="COURSE_KERNEL_PROCESSES="):
-        settings.integer("COURSE_KERNEL_PROCESSES", {"COURSE_KERNEL_PROCESSES": raw})
+    with pytest.raises(SettingError, match="COURSE_SANDBOX_PROCESSES="):
+        settings.integer("COURSE_SANDBOX_PROCESSES", {"COURSE_SANDBOX_PROCESSES": raw})
 
 
 def test_numbers_and_paths():
-    assert settings.number("COURSE_KERNEL_MEMORY_GB", {"COURSE_KERNEL_MEMORY_GB": "2.5"}) == 2.5
+    assert settings.number("COURSE_SANDBOX_MEMORY_GB", {"COURSE_SANDBOX_MEMORY_GB": "2.5"}) == 2.5
     assert settings.path("COURSE_WEIGHTS_DIR", {"COURSE_WEIGHTS_DIR": "~/w"}) == Path.home() / "w"
 
 
@@ -99,12 +99,12 @@ def test_the_grading_limits_reach_safe_execute_from_the_environment():
     from instructor.engine.execute import SafeExecute
     from instructor.engine.limits import SAFE_EXECUTE, safe_execute
 
-    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_KERNEL_MEMORY_GB": "2.5"}
+    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_SANDBOX_MEMORY_GB": "2.5"}
     values = safe_execute(env)
     assert set(values) == set(SAFE_EXECUTE)
     assert (values["timeout"], values["memory_limit_gb"]) == (20, 2.5)
     executor = SafeExecute(**values)  # each is a trait SafeExecute accepts
-    assert executor.process_limit == settings.declared("COURSE_KERNEL_PROCESSES").default
+    assert executor.process_limit == settings.declared("COURSE_SANDBOX_PROCESSES").default
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     assert config.SafeExecute.timeout == safe_execute()["timeout"]
 

@@ -81,7 +81,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     output_limit_mb = Float(_default("output_limit_mb"), help="Output one answer cell may "
                             "keep, MiB: past it, the rest is dropped and the cell fails "
                             "(OutputTooLarge).").tag(config=True)
-    reply_limit_mb = Float(_default("reply_limit_mb"), help="What the checks "
+    record_limit_mb = Float(_default("record_limit_mb"), help="What the checks "
                             "reads of one reply of the answer process (and what its files "
                             "unpack to), MiB: more, and the test fails unread "
                             "(RecordTooLarge).").tag(config=True)
@@ -166,7 +166,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             judge = Judge(
                 nb.cells, release or released.NONE, self._box(),
                 dict(self.course_implementations), self.checks_timeout, self.log,
-                int(self.reply_limit_mb * limits.MIB),
+                int(self.record_limit_mb * limits.MIB),
                 None if self.own_class_tasks is None else list(self.own_class_tasks),
                 (self.timeout or 0, int(self.output_limit_mb * limits.MIB)))
             if judge.plan:

@@ -158,7 +158,7 @@ class Judge:
 
     def __init__(self, cells, release: Release, sandbox: roles.Box,
                  course_implementations: dict[str, str],
-                 timeout: int = 600, log=None, reply_limit: int | None = None,
+                 timeout: int = 600, log=None, record_limit: int | None = None,
                  own_class_tasks: list[str] | None = None,
                  cell_limits: tuple[int, int] = (0, VERDICTS_LIMIT)):
         self.release = release
@@ -167,7 +167,7 @@ class Judge:
         #: tasks whose models may be of the student's own class (None: all)
         self.own_class_tasks = own_class_tasks
         #: bytes the checking process reads of one reply of the answer process
-        self.reply_limit = reply_limit
+        self.record_limit = record_limit
         self.setup = list(release.setup)
         #: answer cell -> the grader's own outcomes on it (name, message): what it saw
         #: happen to the cell, never a name from the student's process
@@ -336,7 +336,7 @@ class Judge:
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
         answers = self.release.answer_cells(cells)
         hidden = {i for i in tests if hide_hidden(cells[i].source)[1]}
-        job = {"reply_limit": self.reply_limit, "cells": [
+        job = {"record_limit": self.record_limit, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, []),
@@ -350,7 +350,7 @@ class Judge:
         # what only changes names and attributes: moot, as no test runs where it ran
         findings = [f for f in review.tampering(student_sources(cells, self.release.cells),
                                                 review.free_names(trusted) - graded, trusted)
-                    if not f.kernel_only]
+                    if not f.names_only]
         trusted = secret.string_constants([c.source for c in self.release.cells
                                            if c.cell_type == "code"])
         trusted |= {OWN_CLASS, NOT_RUN, NO_FUNCTION}   # the grader's own reasons
