@@ -109,6 +109,20 @@ def test_the_grading_limits_reach_safe_execute_from_the_environment():
     assert config.SafeExecute.timeout == safe_execute()["timeout"]
 
 
+def test_every_cap_reaches_the_grading_box_whole():
+    """SafeExecute's caps, as configured, reach its processes in one object, the Box."""
+    from instructor.engine.execute import SafeExecute
+    from instructor.engine.limits import MIB
+
+    executor = SafeExecute(timeout=7, memory_limit_gb=2.5, file_limit_mb=3, cpu_limit_seconds=4,
+                           process_limit=50, disk_limit_mb=6, output_limit_mb=2,
+                           record_limit_mb=5, checks_timeout=90, isolation="limits-only")
+    box = executor._box()
+    assert (box.cell_timeout, box.memory_gb, box.file_mb, box.cpu_seconds, box.processes,
+            box.disk_mb, box.isolation) == (7, 2.5, 3, 4, 50, 6, "limits-only")
+    assert (box.output_bytes, box.record_bytes, box.checks_timeout) == (2 * MIB, 5 * MIB, 90)
+
+
 def test_the_source_cap_reaches_the_static_pass_from_the_environment(monkeypatch):
     from traitlets.config.loader import PyFileConfigLoader
 
