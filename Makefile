@@ -134,7 +134,7 @@ JOBS       ?= 2
 # fast mode: instructor/workflow/nbgrader_cli.py's NBGRADER_DEFAULTS, unless COURSE_MODE is set
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
-.PHONY: release solutions sample-class collect autograde preview merge-shards feedback grades
+.PHONY: release solutions sample-class collect autograde merge-shards feedback grades
 .PHONY: report similarity lms-export lms-feedback
 
 release: setup          ## notebooks/ -> release/ (student version)
@@ -151,9 +151,6 @@ collect: setup          ## FROM (folder or zip) -> submitted/<student>/<ASSIGNME
 
 autograde: setup        ## grade everyone (or STUDENT=id) into gradebook.db, JOBS at a time
 	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) $(if $(STUDENT),--student $(STUDENT)) $(if $(SHARD),--shard $(SHARD)) $(if $(SKIP_CANARY),--skip-canary) $(if $(RERUN_CANARY),--rerun-canary)
-
-preview: setup          ## autograded/ -> preview/<student>/<ASSIGNMENT>/: the cells grading skips, run in the sandbox
-	$(INSTRUCTOR) preview --assignment $(ASSIGNMENT) $(if $(STUDENT),--student $(STUDENT))
 
 merge-shards: setup     ## after autograde SHARD=1/N ... SHARD=N/N: results into the course
 	$(INSTRUCTOR) merge-shards

@@ -32,8 +32,8 @@ What this file adds to plain nbgrader, all of it in the ``instructor`` package:
 - feedback shows test results and messages but never hidden-test code.
 
 ``COURSE_CELL_TIMEOUT`` (seconds),
-``COURSE_KERNEL_MEMORY_GB``, ``COURSE_KERNEL_FILE_MB``, ``COURSE_KERNEL_CPU_SECONDS``,
-``COURSE_KERNEL_PROCESSES``, ``COURSE_SUBMISSION_MEMORY_GB`` and ``COURSE_KERNEL_DISK_MB``
+``COURSE_SANDBOX_MEMORY_GB``, ``COURSE_SANDBOX_FILE_MB``, ``COURSE_SANDBOX_CPU_SECONDS``,
+``COURSE_SANDBOX_PROCESSES``, ``COURSE_SUBMISSION_MEMORY_GB`` and ``COURSE_SANDBOX_DISK_MB``
 override the limits below (the test suite uses them);
 ``COURSE_NBGRADER_DEBUG`` is read here too. All of them are
 declared in ``helpers/settings.py``.
@@ -123,7 +123,7 @@ c.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput,
 # CELL_TIMEOUT seconds is a runaway (an infinite loop), is stopped and graded as failed.
 # The timeout and the caps of the sandboxed processes. No kernel starts: the answer
 # process runs the setup and the answer cells, whose outputs it reports, and the other
-# cells are not run (`make preview` runs them in the sandbox, for the instructor to see).
+# cells are not run.
 c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE_EXECUTE
 # Test cells run in the checking process only, with the graded functions answered by the
 # student's answer cells in a process of their own (instructor/engine/judge.py). The
@@ -146,7 +146,7 @@ c.SafeExecute.hidden_secret_file = str(settings.path("COURSE_HIDDEN_SECRET_FILE"
 # The one static pass (ours) reads the submission first: cells over the cap refused,
 # grading metadata and tags from the release, outputs cleared (ClearOutput's work, before
 # nbconvert first validates the notebook), deleted graded cells put back, a note per
-# repair; of a copied grade_id one cell keeps it, so nbgrader's DeduplicateIds is not run.
+# repair; of a copied grade_id one cell keeps it (repair.py says why not nbgrader's own).
 c.Autograde.sanitize_preprocessors = [
     RepairSubmission,           # ClearOutput's work included
     OverwriteKernelspec,

@@ -107,21 +107,21 @@ SETTINGS: dict[str, Setting] = _declare(
     # The longest cell of a graded notebook took under a minute in fast mode on 2 loaded
     # cores: 180 s leaves room for slow machines and still stops a runaway cell.
     Setting("COURSE_CELL_TIMEOUT", "integer", 180, "seconds one cell may run while grading"),
-    Setting("COURSE_NOTEBOOK_TIMEOUT", "integer", 900, "seconds a whole notebook may run "
-            "in `make preview`; later cells fail"),
+    Setting("COURSE_NOTEBOOK_TIMEOUT", "integer", 900, "seconds a whole notebook's "
+            "grading is given in a shard job's time request (docs/schedulers.md)"),
     # TensorFlow reserves far more virtual memory than it uses (about 3 GiB just after
     # import on CPU): the cap on RLIMIT_AS is generous and still stops unbounded growth.
-    Setting("COURSE_KERNEL_MEMORY_GB", "number", 8.0, "address-space cap of each sandboxed "
+    Setting("COURSE_SANDBOX_MEMORY_GB", "number", 8.0, "address-space cap of each sandboxed "
             "grading process, GiB"),
     # The course's models and figures are a few MiB; a runaway write stops here.
-    Setting("COURSE_KERNEL_FILE_MB", "number", 512.0, "largest file a sandboxed process may "
+    Setting("COURSE_SANDBOX_FILE_MB", "number", 512.0, "largest file a sandboxed process may "
             "write, MiB"),
     # Four cores busy for the whole notebook budget; past it, a crash of that cell.
-    Setting("COURSE_KERNEL_CPU_SECONDS", "number", 3600.0, "CPU seconds of each "
+    Setting("COURSE_SANDBOX_CPU_SECONDS", "number", 3600.0, "CPU seconds of each "
             "sandboxed grading process, all threads together"),
     # TensorFlow starts a few dozen threads on a small machine; a fork loop stops here.
     # Times each process's descriptors, 2 % of the machine's file table at most.
-    Setting("COURSE_KERNEL_PROCESSES", "integer", 256, "processes and threads of one "
+    Setting("COURSE_SANDBOX_PROCESSES", "integer", 256, "processes and threads of one "
             "submission's grading together (of each process where no cgroup can be made)"),
     # A TensorFlow kernel holds about 1 GiB resident after training a fast-mode model; the
     # answer and checking processes as much again each. tmpfs pages count here too.
@@ -132,7 +132,7 @@ SETTINGS: dict[str, Setting] = _declare(
             "runs in is the instructor's to divide (as `systemd-run --scope -p "
             "Delegate=yes` makes, which systemd marks itself); other groups are left alone"),
     # The course's notebooks write a few MiB of models and figures.
-    Setting("COURSE_KERNEL_DISK_MB", "number", 1024.0, "size of the writable folder of "
+    Setting("COURSE_SANDBOX_DISK_MB", "number", 1024.0, "size of the writable folder of "
             "each grading process (a tmpfs), MiB"),
     # Bounded input: what a student sends the grader's own (unsandboxed) processes.
     # The course's notebooks are under 100 KiB without outputs; a student's, with its
@@ -237,7 +237,7 @@ def integer(name: str, environ: Mapping[str, str] | None = None) -> int:
 
 
 def number(name: str, environ: Mapping[str, str] | None = None) -> float:
-    """A positive number setting (``COURSE_KERNEL_MEMORY_GB``, ...)."""
+    """A positive number setting (``COURSE_SANDBOX_MEMORY_GB``, ...)."""
     return float(_typed(name, "number", environ))  # type: ignore[arg-type]
 
 

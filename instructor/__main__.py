@@ -4,8 +4,6 @@
     solutions    notebooks/ -> solutions/  (nbgrader generate_solution)
     collect      a folder or zip of students' files -> submitted/<student>/<assignment>/
     autograde    grade everyone (or --student) in parallel into the gradebook
-    preview      autograded/ -> preview/<student>/<assignment>/: the cells grading skips, run
-                 in the sandbox for their outputs (figures), to look at
     merge-shards bring the results of autograde --shard I/N runs into the course
     feedback     feedback/<student>/<assignment>/*.html (+ GRADING_NOTES.txt)
     grades       grades.csv
@@ -105,15 +103,6 @@ def cmd_feedback(args) -> None:
     print("feedback written to feedback/<student>/<assignment>/")
 
 
-def cmd_preview(args) -> None:
-    from instructor.workflow.preview import preview
-
-    students = [s for s in (args.student or "").split(",") if s] or None
-    written = [p for name in _assignments(args.assignment) or graded_assignments()
-               for p in preview(name, students)]
-    print(f"{len(written)} preview(s) written to preview/<student>/<assignment>/")
-
-
 def cmd_grades(args) -> None:
     print(f"grades written to {export_grades(Path(args.to))}")
 
@@ -210,7 +199,6 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func in [("release", cmd_generate), ("solutions", cmd_generate),
                        ("collect", cmd_collect), ("autograde", cmd_autograde),
-                       ("preview", cmd_preview),
                        ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
                        ("grades", cmd_grades), ("report", cmd_report),
                        ("similarity", cmd_similarity), ("lms-export", cmd_lms_export),
@@ -227,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                            "the LMS's ids become the student ids), or a folder with "
                            "<student id>/ or <student id>.zip entries, or a zip of one; "
                            "a download in no known layout is refused, nothing written")
-        if name in ("autograde", "feedback", "preview"):
+        if name in ("autograde", "feedback"):
             p.add_argument("--student", "-s", default=None, help="student id(s), comma-separated")
         if name == "autograde":
             p.add_argument("--jobs", "-j", type=int, default=2, help="parallel graders")

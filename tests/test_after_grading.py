@@ -240,34 +240,3 @@ def test_lms_export_command(course, tmp_path, lms):
     if lms == "canvas":
         assert people[1][col] == "11.00"  # an existing grade kept without OVERWRITE
         assert "Ørsted, Åse" in out       # in the LMS, not in the gradebook: listed
-
-
-def test_a_preview_shows_what_grading_skipped_and_changes_no_grade(course):
-    """``make preview``: the graded notebook's cells that grading did not run, run in the
-    sandbox's kernel (the demos' figures are there), the tests not run, nothing failed
-    but the ungraded exercises' stubs, the gradebook as it was."""
-    import nbformat
-
-    from instructor.engine.cells import is_test_cell
-    from instructor.engine.execute import NOT_RUN
-    from instructor.workflow.preview import TEST_NOT_RUN
-
-    root, student = course["root"], "student01_correct"
-    db = root / "gradebook.db"
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
-    out = course["make"]("preview", f"ASSIGNMENT={A}", f"STUDENT={student}")
-    path = root / "preview" / student / A / f"{A}.ipynb"
-    assert f"preview/{student}/{A}/{A}.ipynb" in out and "1 preview(s)" in out, out
-    nb = nbformat.read(path, as_version=4)
-    graded = nbformat.read(root / "autograded" / student / A / f"{A}.ipynb", as_version=4)
-    skipped = [i for i, c in enumerate(graded.cells) if c.cell_type == "code"
-               and any(o.get("text") == NOT_RUN for o in c.get("outputs", []))]
-    assert len(skipped) > 3
-    assert not any(o.get("text") == NOT_RUN for c in nb.cells for o in c.get("outputs", []))
-    assert any("image/png" in o.get("data", {}) for i in skipped for o in nb.cells[i].outputs)
-    errors = [(i, o.ename) for i, c in enumerate(nb.cells) for o in c.get("outputs", [])
-              if o.output_type == "error" and "# YOUR CODE HERE" not in c.source]
-    assert errors == []
-    tests = [c for c in nb.cells if is_test_cell(c)]
-    assert tests and all([o.get("text") for o in c.outputs] == [TEST_NOT_RUN] for c in tests)
-    assert hashlib.sha256(db.read_bytes()).hexdigest() == before

@@ -220,7 +220,7 @@ needs_bwrap = needs.bwrap()
 def _launch(code: str, cwd: Path, group: cgroups.Group, disk_mb: float):
     """How to start ``code`` as a kernel of ``group``: Popen's arguments."""
     box = roles.Box(limits.readable_paths(), 0, groups=group.paths, disk_mb=disk_mb)
-    argv, env = roles.launch(roles.KERNEL, [sys.executable, "-c", code], str(cwd), box)
+    argv, env = roles.launch(roles.ANSWERS, [sys.executable, "-c", code], str(cwd), box)
     return {"args": argv, "cwd": cwd, "env": env}
 
 
@@ -293,8 +293,8 @@ def test_the_writable_folder_is_a_capped_tmpfs(tmp_path):
 # ---------------------------------------------------------------- the issue's test, scaled
 #: The caps both gradings run under: a correct submission of 05 peaks at about 830 MiB
 #: (kernel, answer process and checking process together) and a few dozen threads.
-CAPS = {"COURSE_SUBMISSION_MEMORY_GB": "1.5", "COURSE_KERNEL_DISK_MB": "256",
-        "COURSE_KERNEL_PROCESSES": "300"}
+CAPS = {"COURSE_SUBMISSION_MEMORY_GB": "1.5", "COURSE_SANDBOX_DISK_MB": "256",
+        "COURSE_SANDBOX_PROCESSES": "300"}
 #: A correct ``psnr`` that also holds 450 threads, writes 4 x 100 MiB into its folder
 #: and holds 3 x 600 MiB in processes of its own (the issue's 3 x 3 GiB, 4 x 500 MiB and
 #: 450 threads, scaled to the caps above), printing how far it got.

@@ -271,8 +271,8 @@ def checked_outside(cells, release=None, setup=None, **kwargs):
     release = release or release_cells()
     if setup is not None:
         release[0] = v4.new_code_cell(setup, metadata={"tags": ["grade-setup"]})
-    outside = Judge(cells, release_of(release), Box(limits.readable_paths()),
-                           kwargs.get("course_implementations", {}), timeout=120)
+    outside = Judge(cells, release_of(release), Box(limits.readable_paths(), checks_timeout=120),
+                    kwargs.get("course_implementations", {}))
     outside.start()
     try:
         outside.decide(cells)
@@ -445,8 +445,7 @@ def test_an_answer_cell_the_process_dies_in_keeps_what_it_printed():
     answer = (f"{ANSWER}import os, signal, sys\nfor i in range(500):\n    print(i)\n"
               "sys.stdout.flush()\nos.kill(os.getpid(), signal.SIGKILL)\n")
     cells = submission(answer)
-    outside = Judge(cells, the_release(), Box(limits.readable_paths()), {},
-                           timeout=120)
+    outside = Judge(cells, the_release(), Box(limits.readable_paths(), checks_timeout=120), {})
     outside.start()
     try:
         outside.decide(cells)
@@ -472,7 +471,7 @@ def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
             '    os.write(REPORT, struct.pack(">Q", len(data)) + data)\n'
             '    return 3.14159 * r * r\n')
     cells = submission(leak)
-    outside = Judge(cells, the_release(), Box(limits.readable_paths()), {}, timeout=120)
+    outside = Judge(cells, the_release(), Box(limits.readable_paths(), checks_timeout=120), {})
     outside.start()
     try:
         outside.decide(cells)
@@ -493,7 +492,7 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(forged):
     import json
 
     cells = submission()
-    outside = Judge(cells, the_release(), Box(), {}, cell_limits=(0, 1024))
+    outside = Judge(cells, the_release(), Box(output_bytes=1024), {})
     forged_message = {
         "big": json.dumps({"cell": 1, "output": {"output_type": "stream", "name": "stdout",
                                                  "text": "x" * 200_000}}).encode(),

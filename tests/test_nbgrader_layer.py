@@ -265,23 +265,6 @@ def test_collect_from_folders_zips_and_odd_names(tmp_path, capsys):
     assert (tmp_path / "submitted" / "carol" / "hw" / "deep" / "data.csv").exists()
 
 
-def test_grading_kernels_launch_through_the_sandbox_provisioner():
-    """jupyter_client picks the provisioner from the kernel spec: ours, found by its entry
-    point, for every kernel a SandboxedKernelManager starts (the matrix probes its caps)."""
-    from jupyter_client.provisioning import KernelProvisionerFactory
-
-    from instructor.engine.kernel import PROVISIONER, SandboxedKernelManager, SandboxProvisioner
-    from instructor.engine.roles import Box
-
-    km = SandboxedKernelManager(kernel_name="python3", box=Box(memory_gb=2.0))
-    spec = km.kernel_spec
-    assert spec.metadata["kernel_provisioner"]["provisioner_name"] == PROVISIONER
-    factory = KernelProvisionerFactory.instance()
-    assert factory.is_provisioner_available(spec)
-    provisioner = factory.create_provisioner_instance("k", spec, parent=km)
-    assert isinstance(provisioner, SandboxProvisioner) and provisioner.parent is km
-
-
 def test_a_damaged_answer_cell_with_a_new_id_is_known_by_its_place(tmp_path):
     release = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("Task a."),

@@ -65,9 +65,9 @@ CAN_CAP_PROCESSES = os.access(PIDS_CGROUP, os.W_OK) or os.geteuid() != 0
 #: A secret in the grader's environment (ENV), which no kernel may see (s43).
 GRADER_SECRET = "matrix-grader-secret-4f1c"
 ENV = {"COURSE_CELL_TIMEOUT": "20", "COURSE_NOTEBOOK_TIMEOUT": "300",
-       "COURSE_KERNEL_MEMORY_GB": "5", "COURSE_KERNEL_FILE_MB": "16",
+       "COURSE_SANDBOX_MEMORY_GB": "5", "COURSE_SANDBOX_FILE_MB": "16",
        "GRADER_SECRET": GRADER_SECRET,
-       **({"COURSE_KERNEL_PROCESSES": "64"} if os.access(PIDS_CGROUP, os.W_OK) else {})}
+       **({"COURSE_SANDBOX_PROCESSES": "64"} if os.access(PIDS_CGROUP, os.W_OK) else {})}
 
 # ------------------------------------------------------------------ the answers
 REF = None  # the reference solution of task vanilla, set by the fixture

@@ -83,7 +83,7 @@ def test_course_calls(source, found):
     assert review.course_calls(source, {"psnr", "mean_psnr"}) == found
 
 
-@pytest.mark.parametrize("source, kernel_only", [
+@pytest.mark.parametrize("source, names_only", [
     ("mc.expect_equal = print", True),
     ("mc = 1", True),
     ("setattr(mc, 'expect_io', print)", True),
@@ -92,9 +92,9 @@ def test_course_calls(source, found):
     ("exec('x = 1')", False),
     ("%timeit 1", False),
 ])
-def test_findings_that_an_outside_check_makes_moot(source, kernel_only):
+def test_findings_that_an_outside_check_makes_moot(source, names_only):
     found = review.tampering([source], PROTECTED)
-    assert found and all(f.kernel_only for f in found) == kernel_only, found
+    assert found and all(f.names_only for f in found) == names_only, found
 
 
 #: The setup cell's imports: these names are libraries (the course's model_checks too).
@@ -124,7 +124,7 @@ def test_a_patch_of_a_library_goes_to_review(source, patched):
     the course reaches what the checks ask (a proxied model's methods): review."""
     found = review.tampering([source], PROTECTED, [SETUP])
     patches = [f for f in found if "patches " in f]
-    assert patches and all(not f.kernel_only for f in patches), found
+    assert patches and all(not f.names_only for f in patches), found
     assert any(patched in f for f in patches), found
 
 

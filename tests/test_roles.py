@@ -12,11 +12,9 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from helpers.grading.hidden import KEY_VARIABLE
@@ -94,7 +92,7 @@ def test_each_role_gets_its_rules_and_only_them(tmp_path):
     process does not see the course's helpers, only the checking process and its server
     the grader's package; each writes its own folder."""
     seen = {role.name: probe(role, tmp_path / role.name.replace(" ", "-"))[0]
-            for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER,
+            for role in (roles.ANSWERS, roles.CHECK, roles.SERVER,
                          roles.PREFLIGHT)}
     for name, inside in seen.items():
         assert inside["key"] == ("the key" if name == roles.CHECK.name else None), name
@@ -109,7 +107,7 @@ def test_no_role_sees_where_the_course_lives(tmp_path):
     """Inside every role's sandbox, nothing names the course folder or the virtual
     environment on the host: not sys.prefix, sys.path, a module's file, a traceback through
     the course's code, the working folder, the environment nor the command line."""
-    for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
+    for role in (roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
         inside = probe(role, tmp_path / role.name.replace(" ", "-"))[0]
         leaks = {line for line in [*inside["view"], *map(str, inside["found"].values())]
                  if any(course in line for course in HOST_PATHS)}
@@ -135,36 +133,11 @@ def test_a_process_sees_its_own_folder_where_the_grader_does():
 def test_started_as_root_every_role_runs_as_the_grading_user(tmp_path):
     user = sandbox.grading_user()
     assert user and user[0] != 0
-    for role in (roles.KERNEL, roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
+    for role in (roles.ANSWERS, roles.CHECK, roles.SERVER, roles.PREFLIGHT):
         assert probe(role, tmp_path / role.name.replace(" ", "-"))[1] == user[0], role.name
 
 
-@needs_bwrap
-@as_root
-def test_a_preview_kernel_runs_as_the_grading_user(tmp_path):
-    """A real preview (``make preview``'s run): its kernel's bwrap, seen from the host,
-    is the grading user's; the kernel still runs the notebook."""
-    from instructor.workflow.preview import run_sandboxed
 
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import time, helpers\ntime.sleep(8)\nprint(6 * 7)")])
-    done: dict = {}
-    run = threading.Thread(target=lambda: done.update(nb=run_sandboxed(nb, tmp_path)))
-    run.start()
-    uids = set()
-    while run.is_alive():
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-                if cmd[0].endswith(b"bwrap") and f"PPid:\t{os.getpid()}\n" in \
-                        Path(f"/proc/{pid}/status").read_text():  # a kernel of this test's
-                    uids.add(host_uid(int(pid)))
-            except OSError:
-                pass
-        time.sleep(0.2)
-    run.join()
-    assert [o.get("text") for o in done["nb"].cells[0].outputs] == ["42\n"]
-    assert uids == {sandbox.grading_user()[0]}
 
 
 @as_root
@@ -204,7 +177,7 @@ def test_thread_pools_are_sized_by_the_process_cap_not_the_host(monkeypatch):
     value is kept."""
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     base = {"PATH": "/usr/bin"}
-    env = roles.environment(roles.KERNEL, roles.Box(processes=512, environment=base))
+    env = roles.environment(roles.ANSWERS, roles.Box(processes=512, environment=base))
     sizes = [int(env[name]) for name in roles.THREAD_POOLS]
     assert sizes == [25, 25, 25] and 3 * (3 * 25 + 10) <= 512
     assert roles.environment(roles.CHECK, roles.Box(environment=base))["OMP_NUM_THREADS"] == "64"
@@ -270,7 +243,7 @@ def test_the_font_lists_are_copied_never_through_a_link(tmp_path, monkeypatch):
         cwd = tmp_path / name
         cwd.mkdir()
         plant(cwd / ".tmp")
-        env = roles.launch(roles.KERNEL, ["true"], str(cwd), box)[1]
+        env = roles.launch(roles.ANSWERS, ["true"], str(cwd), box)[1]
         return Path(env["MPLCONFIGDIR"])
 
     config = launched("fresh", lambda tmp: None)

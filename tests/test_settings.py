@@ -50,12 +50,12 @@ def test_choices_ignore_case_and_spaces():
 
 @pytest.mark.parametrize("raw", ["abc", "0", "-5", "1.5"])
 def test_integers_must_be_whole_and_positive(raw):
-    with pytest.raises(SettingError, match="COURSE_KERNEL_PROCESSES="):
-        settings.integer("COURSE_KERNEL_PROCESSES", {"COURSE_KERNEL_PROCESSES": raw})
+    with pytest.raises(SettingError, match="COURSE_SANDBOX_PROCESSES="):
+        settings.integer("COURSE_SANDBOX_PROCESSES", {"COURSE_SANDBOX_PROCESSES": raw})
 
 
 def test_numbers_and_paths():
-    assert settings.number("COURSE_KERNEL_MEMORY_GB", {"COURSE_KERNEL_MEMORY_GB": "2.5"}) == 2.5
+    assert settings.number("COURSE_SANDBOX_MEMORY_GB", {"COURSE_SANDBOX_MEMORY_GB": "2.5"}) == 2.5
     assert settings.path("COURSE_WEIGHTS_DIR", {"COURSE_WEIGHTS_DIR": "~/w"}) == Path.home() / "w"
 
 
@@ -99,14 +99,28 @@ def test_the_grading_limits_reach_safe_execute_from_the_environment():
     from instructor.engine.execute import SafeExecute
     from instructor.engine.limits import SAFE_EXECUTE, safe_execute
 
-    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_KERNEL_MEMORY_GB": "2.5"}
+    env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_SANDBOX_MEMORY_GB": "2.5"}
     values = safe_execute(env)
     assert set(values) == set(SAFE_EXECUTE)
     assert (values["timeout"], values["memory_limit_gb"]) == (20, 2.5)
     executor = SafeExecute(**values)  # each is a trait SafeExecute accepts
-    assert executor.process_limit == settings.declared("COURSE_KERNEL_PROCESSES").default
+    assert executor.process_limit == settings.declared("COURSE_SANDBOX_PROCESSES").default
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
     assert config.SafeExecute.timeout == safe_execute()["timeout"]
+
+
+def test_every_cap_reaches_the_grading_box_whole():
+    """SafeExecute's caps, as configured, reach its processes in one object, the Box."""
+    from instructor.engine.execute import SafeExecute
+    from instructor.engine.limits import MIB
+
+    executor = SafeExecute(timeout=7, memory_limit_gb=2.5, file_limit_mb=3, cpu_limit_seconds=4,
+                           process_limit=50, disk_limit_mb=6, output_limit_mb=2,
+                           record_limit_mb=5, checks_timeout=90, isolation="limits-only")
+    box = executor._box()
+    assert (box.cell_timeout, box.memory_gb, box.file_mb, box.cpu_seconds, box.processes,
+            box.disk_mb, box.isolation) == (7, 2.5, 3, 4, 50, 6, "limits-only")
+    assert (box.output_bytes, box.record_bytes, box.checks_timeout) == (2 * MIB, 5 * MIB, 90)
 
 
 def test_the_source_cap_reaches_the_static_pass_from_the_environment(monkeypatch):

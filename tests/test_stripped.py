@@ -48,7 +48,9 @@ NAMES = course_names(configured_implementations())
 
 @pytest.fixture(scope="module")
 def dest(tmp_path_factory) -> Path:
-    return strip_package(course_package(), NAMES, tmp_path_factory.mktemp("stripped"))
+    folder = tmp_path_factory.mktemp("stripped")
+    strip_package(course_package(), NAMES, folder)
+    return folder
 
 
 def run(code: str, dest: Path, *flags: str, cwd: Path | None = None, activate: bool = True,

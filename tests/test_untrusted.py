@@ -61,22 +61,3 @@ def test_verdicts_are_read_through_the_descriptor_whatever_the_name_now_names(pl
             protocol.read_frame(fd, 4)
     finally:
         os.close(fd)
-
-
-def test_the_kernel_gets_the_data_files_but_no_link_and_no_notebook(tmp_path):
-    """A link among a student's files (to a file of the grading machine) is neither
-    followed nor copied into the kernel's folder; nor is the notebook."""
-    from instructor.workflow.preview import copy_data_files
-
-    secret = tmp_path / "secret.txt"
-    secret.write_text("the grader's secret")
-    source, dest = tmp_path / "submitted", tmp_path / "kernel"
-    (source / "data").mkdir(parents=True)
-    (source / "data" / "points.csv").write_text("1,2\n")
-    (source / "hw.ipynb").write_text("{}")
-    (source / "notes.txt").symlink_to(secret)
-    (source / "data" / "more").symlink_to(tmp_path)
-    dest.mkdir()
-    copy_data_files(str(source), str(dest))
-    found = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
-    assert found == ["data", "data/points.csv"]

@@ -19,8 +19,8 @@ The processes of one graded notebook, and the files they run:
 - :mod:`.judge`: the checks, outside the student's process: the checking
   process (:mod:`.checking`) runs each test cell against the answer process
   (:mod:`.answers`), which runs the student's answer cells on a ``helpers`` without the
-  course's implementations (:mod:`.stripped`), TensorFlow loaded on first use
-  (:mod:`.first_use`), and reports their outputs; between them,
+  course's implementations (:mod:`.stripped`), TensorFlow loaded lazily
+  (:mod:`.lazy`), and reports their outputs; between them,
   requests and proxies (:mod:`.remote`), replies as data (:mod:`.wire`), every message
   framed and read within bounds (:mod:`.protocol`: the answer cells' report, the
   verdicts and what the grader tells each process on its standard input too);
@@ -37,8 +37,6 @@ The processes of one graded notebook, and the files they run:
 - :mod:`.outcomes`: the grader's outcomes, a closed table: what each error it writes
   means, its points and its note;
 - :mod:`.notes`: grading notes, in the words a student reads;
-- :mod:`.kernel`: a kernel in the sandbox (``make preview``'s,
-  :mod:`instructor.workflow.preview`, which grading never starts);
 - :mod:`.runner`: a notebook run in a fresh kernel with a given environment, outside
   grading (scripts, benchmarks, tests).
 

@@ -9,8 +9,8 @@ What it runs, reports and answers: docs/grading.md, "The answer process". It hol
 of the checks, expected values or hidden tests; its ``helpers`` is the stripped copy
 (:mod:`instructor.engine.stripped`) and the real package is not readable. Standard input
 brings two frames (:mod:`instructor.engine.protocol`): ``{"setup": [...]}``, the setup
-sources, run at once (TensorFlow and Keras load when first used,
-:mod:`instructor.engine.first_use`), then, when the notebook is done,
+sources, run at once (TensorFlow and Keras load lazily, :mod:`instructor.engine.lazy`),
+then, when the notebook is done,
 ``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
 its own (two tasks may define the same name); an answer given as ``[index, source]`` is
 the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the
@@ -40,11 +40,11 @@ import traceback
 import types
 from pathlib import Path
 
-#: The protocol and the libraries' loading on first use (this file's neighbours when it
-#: runs as the answer process, a script); :func:`_wire` is imported after ``helpers``.
-protocol, first_use = (importlib.import_module(name if __name__ == "__main__" else
-                                               f"instructor.engine.{name}")
-                       for name in ("protocol", "first_use"))
+#: The protocol and the libraries' lazy loading (this file's neighbours when it runs as
+#: the answer process, a script); :func:`_wire` is imported after ``helpers``.
+protocol, lazy = (importlib.import_module(name if __name__ == "__main__" else
+                                          f"instructor.engine.{name}")
+                  for name in ("protocol", "lazy"))
 #: Why a name of the notebook's other cells is missing here.
 ALONE = ("the grader runs your answer cells on their own: define everything your answer "
          "uses inside them")
@@ -120,7 +120,7 @@ class Answers:
             for kind in ("context", "answers"):
                 if kind == "answers":  # what setup and context defined, before any answer
                     self.trusted[task] = {id(v) for v in namespace.values()
-                                          if isinstance(v, type) or callable(v)}
+                                          if issubclass(type(v), type) or callable(v)}
                 for item in sources.get(kind, []):
                     index, source = item if isinstance(item, list) else (None, item)
                     outputs = None
@@ -707,15 +707,15 @@ def main() -> None:
         from stripped import activate  # this file's neighbour: run as a script
 
         activate(Path(stripped))
-    first_use.install()
+    lazy.install()
     answers = Answers(work)
     if len(sys.argv) > 4:
         answers.report = int(sys.argv[4])
         answers.cell_timeout, answers.output_bytes = int(sys.argv[5]), int(sys.argv[6])
     answers.run_setup((protocol.told() or {}).get("setup", []))  # the grader's
-    answers.run_tasks((protocol.told() or {}).get("tasks", {}))
-    with contextlib.suppress(Exception):  # else each library loads when a call uses it
-        first_use.load(first_use.wanted(answers.tasks.values()))  # not in a call's time
+    tasks = (protocol.told() or {}).get("tasks", {})
+    lazy.load([json.dumps(tasks)])  # before any student code runs, if the cells name one
+    answers.run_tasks(tasks)
     if answers.report is not None:
         with contextlib.suppress(OSError):
             protocol.write_frame(answers.report, {"done": True})

@@ -62,7 +62,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
 
     verdicts: dict[str, dict] = {}
     contexts_run: set[str] = set()
-    channel.max_bytes = job.get("reply_limit")
+    channel.max_bytes = job.get("record_limit")
     for cell in job.get("cells", []):
         grade_id = cell["grade_id"]
         if setup_error:

@@ -5,7 +5,7 @@ No kernel starts: :class:`instructor.engine.judge.Judge` runs the setup and the
 answer cells in the answer process and every test cell in the checking process; its
 verdict becomes each test cell's output, which nbgrader scores as usual, and the answer
 cells' outputs are those the answer process reported. The other cells say they were not
-run (``make preview`` runs them, in the sandbox, for the instructor to look at).
+run.
 """
 
 from __future__ import annotations
@@ -44,9 +44,12 @@ NOT_RUN = ("[not run while grading: the grader runs only the setup and your answ
 SETUP_RUN = "[run while grading before your answer cells; its output is not kept]\n"
 
 
-def _default(trait: str):
-    """The default of the setting that gives ``trait`` (:data:`limits.SAFE_EXECUTE`)."""
-    return settings.declared(limits.SAFE_EXECUTE[trait]).default
+def _cap(trait: str):
+    """A trait a setting gives (:data:`limits.SAFE_EXECUTE`): its kind, default and help
+    are the setting's (helpers/settings.py), declared there once."""
+    setting = settings.declared(limits.SAFE_EXECUTE[trait])
+    kind = {"integer": Integer, "number": Float}.get(setting.kind, Unicode)
+    return kind(setting.default, help=f"{setting.help} ({setting.name})").tag(config=True)
 
 
 class SafeExecute(released.FromRelease, NbGraderPreprocessor):
@@ -54,37 +57,18 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     the answer process's output each answer cell's; every process in the sandbox, in one
     cgroup per submission. The limits' defaults are the settings' (helpers/settings.py)."""
 
-    timeout = Integer(_default("timeout"), help="Seconds one test cell's check, or one "
-                      "answer cell, may run.").tag(config=True)
-    memory_limit_gb = Float(_default("memory_limit_gb"), help="Address-space cap of each "
-                            "sandboxed process, GiB (0: none).").tag(config=True)
+    timeout = _cap("timeout")
+    memory_limit_gb = _cap("memory_limit_gb")
+    isolation = _cap("isolation")
+    file_limit_mb = _cap("file_limit_mb")
+    cpu_limit_seconds = _cap("cpu_limit_seconds")
+    process_limit = _cap("process_limit")
+    group_memory_gb = _cap("group_memory_gb")
+    disk_limit_mb = _cap("disk_limit_mb")
+    output_limit_mb = _cap("output_limit_mb")
+    record_limit_mb = _cap("record_limit_mb")
     readable_paths = List(Unicode(), help="Paths the sandboxed processes may read besides "
                           "their own folders.").tag(config=True)
-    isolation = Unicode(_default("isolation"), help="How the processes are isolated: "
-                        "'bubblewrap' (namespaces, no network, a built view of the files), "
-                        "or 'limits-only' (caps and the environment allow-list only, for a "
-                        "machine where bwrap cannot run; every report then says so)."
-                        ).tag(config=True)
-    file_limit_mb = Float(_default("file_limit_mb"), help="Largest file a sandboxed "
-                          "process may write, MiB (0: none).").tag(config=True)
-    cpu_limit_seconds = Float(_default("cpu_limit_seconds"), help="CPU seconds of each "
-                              "sandboxed process, all threads (0: none).").tag(config=True)
-    process_limit = Integer(_default("process_limit"), help="Processes and threads of a "
-                            "submission's grading together, in its cgroup; of each process "
-                            "where no cgroup can be made (0: none).").tag(config=True)
-    group_memory_gb = Float(_default("group_memory_gb"), help="Memory of a submission's "
-                            "grading together (its cgroup: every process, its tmpfs "
-                            "folders), GiB (0: none).").tag(config=True)
-    disk_limit_mb = Float(_default("disk_limit_mb"), help="Size of each sandboxed "
-                          "process's writable folder, a tmpfs, MiB (0: the host's folder)"
-                          ).tag(config=True)
-    output_limit_mb = Float(_default("output_limit_mb"), help="Output one answer cell may "
-                            "keep, MiB: past it, the rest is dropped and the cell fails "
-                            "(OutputTooLarge).").tag(config=True)
-    reply_limit_mb = Float(_default("reply_limit_mb"), help="What the checks "
-                            "reads of one reply of the answer process (and what its files "
-                            "unpack to), MiB: more, and the test fails unread "
-                            "(RecordTooLarge).").tag(config=True)
     checks_timeout = Integer(600, help="Seconds the checks of a notebook may take."
                                ).tag(config=True)
     kernel_environment = Dict(Unicode(), help="The environment of the sandboxed processes "
@@ -106,11 +90,11 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     _hidden_key: str = ""
 
     def _box(self) -> roles.Box:
-        """This grading's sandbox, which every process of it starts in."""
-        return roles.Box(list(self.readable_paths), self.memory_limit_gb, self.isolation,
-                         self.file_limit_mb, self.cpu_limit_seconds, self.process_limit,
-                         list(self._group.paths) if self._group else [],
-                         self.disk_limit_mb, self._environment())
+        """This grading's sandbox and caps, which every process of it starts in."""
+        return roles.Box.from_settings(
+            self._environment(), {trait: getattr(self, trait) for trait in limits.SAFE_EXECUTE},
+            readable=list(self.readable_paths), checks_timeout=self.checks_timeout,
+            groups=list(self._group.paths) if self._group else [])
 
     def _open_group(self) -> None:
         """This submission's cgroup, which every process of its grading joins; where none
@@ -163,12 +147,10 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
         try:
             self._open_group()  # before the first sandboxed process starts
             release = self.read_release(resources)  # None: no test can be checked
-            judge = Judge(
-                nb.cells, release or released.NONE, self._box(),
-                dict(self.course_implementations), self.checks_timeout, self.log,
-                int(self.reply_limit_mb * limits.MIB),
-                None if self.own_class_tasks is None else list(self.own_class_tasks),
-                (self.timeout or 0, int(self.output_limit_mb * limits.MIB)))
+            judge = Judge(nb.cells, release or released.NONE, self._box(),
+                          dict(self.course_implementations), log=self.log,
+                          own_class_tasks=None if self.own_class_tasks is None
+                          else list(self.own_class_tasks))
             if judge.plan:
                 with timed(seconds, "checks start"):
                     judge.start()

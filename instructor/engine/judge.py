@@ -47,8 +47,7 @@ ANSWERS = Path(__file__).resolve().parent / "answers.py"
 #: What the answer process reads of the grader's modules: answers.py, run as a script, and
 #: the neighbours it imports by name.
 ANSWER_MODULES = [str(ANSWERS.parent / name)
-                  for name in ("answers.py", "first_use.py", "protocol.py", "stripped.py",
-                               "wire.py")]
+                  for name in ("answers.py", "lazy.py", "protocol.py", "stripped.py", "wire.py")]
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
@@ -148,17 +147,11 @@ class Judge:
     """The checks of one notebook: plan, the two processes, and verdicts."""
 
     def __init__(self, cells, release: Release, sandbox: roles.Box,
-                 course_implementations: dict[str, str],
-                 timeout: int = 600, log=None, reply_limit: int | None = None,
-                 own_class_tasks: list[str] | None = None,
-                 cell_limits: tuple[int, int] = (0, VERDICTS_LIMIT)):
+                 course_implementations: dict[str, str], log=None,
+                 own_class_tasks: list[str] | None = None):
         self.release = release
-        #: an answer cell's timeout (s) and the bytes of output it keeps
-        self.cell_limits = cell_limits
         #: tasks whose models may be of the student's own class (None: all)
         self.own_class_tasks = own_class_tasks
-        #: bytes the checking process reads of one reply of the answer process
-        self.reply_limit = reply_limit
         self.setup = list(release.setup)
         #: answer cell -> the grader's own outcomes on it (name, message): what it saw
         #: happen to the cell, never a name from the student's process
@@ -166,7 +159,6 @@ class Judge:
         self.plan = graded_calls(cells, release)
         self.sandbox = sandbox
         self.course_implementations = course_implementations
-        self.timeout = timeout
         self.log = log
         self.process: subprocess.Popen | None = None
         self.check_log = None
@@ -192,14 +184,14 @@ class Judge:
         report_r, report = os.pipe()  # the answer cells' outputs, as they run
         verdicts = None
         try:
-            limit = self.cell_limits[1]  # a character of output is at most 6 in JSON
+            limit = self.sandbox.output_bytes  # a character of output is at most 6 in JSON
             self.report = protocol.Report(report_r, limit, 6 * limit + 64 * 1024,
                                           VERDICTS_LIMIT)
             # the answer process reads the stripped helpers, never the real package
             self.answers = self._spawn(
                 roles.ANSWERS,
                 [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir,
-                 str(report), *map(str, self.cell_limits)],
+                 str(report), str(self.sandbox.cell_timeout), str(limit)],
                 answer_dir, [*ANSWER_MODULES, stripped_dir],
                 (requests_r, replies_w, report))
             verdicts = os.open(os.path.join(check_dir, "out.json"),
@@ -286,7 +278,7 @@ class Judge:
 
     def _verdicts(self, job: dict, cells) -> dict:
         """Send the checking process its job; its verdicts, or failures saying why not."""
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + self.sandbox.checks_timeout
         if self.answers is not None:
             self._send_answers(cells)
             self._wait_for_answers(deadline)  # before any test calls an answer
@@ -297,7 +289,7 @@ class Judge:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.communicate()
-            log = f"the checks took longer than {self.timeout} s"
+            log = f"the checks took longer than {self.sandbox.checks_timeout} s"
         if self.answers is not None and self.answers.poll() is None:
             self.answers.kill()
             self.answers.communicate()
@@ -324,7 +316,7 @@ class Judge:
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
         answers, released = (self.release.answer_cells(c) for c in (cells, self.release.cells))
         hidden = {i for i in tests if hide_hidden(cells[i].source)[1]}
-        job = {"reply_limit": self.reply_limit, "cells": [
+        job = {"record_limit": self.sandbox.record_bytes, "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, []),
@@ -338,7 +330,7 @@ class Judge:
         # what only changes names and attributes: moot, as no test runs where it ran
         findings = [f for f in review.tampering(student_sources(cells, self.release.cells),
                                                 review.free_names(trusted) - graded, trusted)
-                    if not f.kernel_only]
+                    if not f.names_only]
         for index in sorted(tests):
             grade_id, task, _names = self.plan.get(index, (None, None, ()))
             verdict = verdicts.get(grade_id) or {

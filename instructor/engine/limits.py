@@ -19,15 +19,15 @@ Environ = Mapping[str, str] | None
 #: ``SafeExecute``'s traits that a setting gives (nbgrader_config.py), and the settings.
 SAFE_EXECUTE = {
     "timeout": "COURSE_CELL_TIMEOUT",
-    "memory_limit_gb": "COURSE_KERNEL_MEMORY_GB",
-    "file_limit_mb": "COURSE_KERNEL_FILE_MB",
-    "cpu_limit_seconds": "COURSE_KERNEL_CPU_SECONDS",
-    "process_limit": "COURSE_KERNEL_PROCESSES",
+    "memory_limit_gb": "COURSE_SANDBOX_MEMORY_GB",
+    "file_limit_mb": "COURSE_SANDBOX_FILE_MB",
+    "cpu_limit_seconds": "COURSE_SANDBOX_CPU_SECONDS",
+    "process_limit": "COURSE_SANDBOX_PROCESSES",
     "group_memory_gb": "COURSE_SUBMISSION_MEMORY_GB",
-    "disk_limit_mb": "COURSE_KERNEL_DISK_MB",
+    "disk_limit_mb": "COURSE_SANDBOX_DISK_MB",
     "isolation": "COURSE_GRADING_ISOLATION",
     "output_limit_mb": "COURSE_CELL_OUTPUT_MB",
-    "reply_limit_mb": "COURSE_RECORD_MB",
+    "record_limit_mb": "COURSE_RECORD_MB",
 }
 
 

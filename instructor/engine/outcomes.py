@@ -72,11 +72,6 @@ OUTCOMES = {o.name: o for o in (
 )}
 
 
-#: What a preview's kernel (``make preview``, not grading) writes beside the cell
-#: outcomes above; no grading note reads them.
-TIME_BUDGET = "GradingTimeBudgetExceeded"
-TOO_MANY_RESTARTS = "TooManyKernelRestarts"
-MALFORMED_OUTPUT = "MalformedOutput"
 
 
 class GraderOutcome(Exception):

@@ -109,6 +109,8 @@ def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
                 continue
         grade_id = metadata["nbgrader"]["grade_id"]
         seen.setdefault(grade_id, []).append(cell)
+    # Not nbgrader's DeduplicateIds: it keeps the last copy, wherever the release's cell
+    # is, and says nothing to the student.
     for grade_id, cells in seen.items():
         if len(cells) < 2:
             continue
@@ -161,6 +163,10 @@ def _as_released(nb: nbformat.NotebookNode, release: Release) -> list[str]:
     return notes
 
 
+# Not nbgrader's OverwriteCells.add_missing_cells: it puts back test cells only (a deleted
+# answer cell stays missing), fails (KeyError) when the source cell before a missing test
+# is not a graded or answer cell of the submission (a deleted answer cell, say), and
+# notes nothing.
 def restore_missing(nb: nbformat.NotebookNode, release: Release) -> list[str]:
     """Put back the graded cells missing from ``nb``, in their release position: a test
     cell (``OverwriteCells`` restores its hidden tests from the gradebook), so deleting a

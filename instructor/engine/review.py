@@ -47,20 +47,20 @@ SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_kera
                 "helpers": {"helpers"}}
 
 
-#: Findings that only change names and attributes: moot for a test checked outside the
-#: kernel, and in the answer process too (rebinding its ``METHODS``, say), as the checker
-#: believes nothing that process says of its objects beyond the data it returns. Every
-#: other finding reaches the interpreter, other processes or hidden code: review.
-KERNEL_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
+#: Findings that only change names and attributes: moot, as no test runs where the
+#: student's code ran, even in the answer process (rebinding its ``METHODS``, say): the
+#: checker believes nothing that process says of its objects beyond the data it returns.
+#: Every other finding reaches the interpreter, other processes or hidden code: review.
+NAMES_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
 
 
 class Finding(str):
-    """One finding, as text; ``kernel_only`` when a check outside the kernel makes it moot."""
+    """One finding, as text; ``names_only`` when it only changes names and attributes."""
 
     @property
-    def kernel_only(self) -> bool:
+    def names_only(self) -> bool:
         what = self.split(": ", 1)[1] if ": " in self else self
-        return what.startswith(KERNEL_ONLY)
+        return what.startswith(NAMES_ONLY)
 
 
 def _root(node: ast.AST) -> ast.AST:

@@ -77,7 +77,6 @@ class Role:
     submission: bool = True     # in the submission's cgroup, its folder a capped tmpfs
 
 
-KERNEL = Role("preview kernel")
 ANSWERS = Role("answer process", course=False)
 CHECK = Role("checking process", key=True, instructor=True)
 SERVER = Role("check server", instructor=True, server=True, submission=False)
@@ -86,8 +85,10 @@ PREFLIGHT = Role("preflight", submission=False)
 
 @dataclass
 class Box:
-    """One grading's sandbox: what its processes read, their caps (0: none), the
-    submission's cgroup folders, the environment they start from (None: this process's)."""
+    """One grading's sandbox, the one place its caps are held (0: none): what its
+    processes read, their caps, the submission's cgroup folders, the environment they
+    start from (None: this process's); an answer cell's timeout (s) and output (bytes),
+    a reply's size (bytes, None: no cap) and the checks' time (s)."""
     readable: list[str] = field(default_factory=list)
     memory_gb: float = 8.0
     isolation: str = "bubblewrap"
@@ -97,15 +98,27 @@ class Box:
     groups: list[str] = field(default_factory=list)
     disk_mb: float = 0
     environment: dict[str, str] | None = None
+    cell_timeout: int = 0
+    output_bytes: int = 64 * limits.MIB
+    record_bytes: int | None = None
+    checks_timeout: int = 600
 
     @classmethod
-    def from_settings(cls, env: dict[str, str]) -> Box:
-        """The box the course's settings in ``env`` give, with no submission's group."""
-        caps = limits.safe_execute(env)
-        return cls(limits.readable_paths(env), float(caps["memory_limit_gb"]),
-                   str(caps["isolation"]), float(caps["file_limit_mb"]),
-                   float(caps["cpu_limit_seconds"]), int(caps["process_limit"]),
-                   disk_mb=float(caps["disk_limit_mb"]), environment=dict(env))
+    def from_settings(cls, env: dict[str, str], caps: dict | None = None, **fields) -> Box:
+        """The box of ``caps``, ``SafeExecute``'s traits (:data:`limits.SAFE_EXECUTE`;
+        default: the course's settings in ``env``), with ``fields`` over them."""
+        caps = caps or limits.safe_execute(env)
+        mib = limits.MIB
+        return cls(**{"readable": limits.readable_paths(env), "environment": dict(env),
+                      "memory_gb": float(caps["memory_limit_gb"]),
+                      "isolation": str(caps["isolation"]),
+                      "file_mb": float(caps["file_limit_mb"]),
+                      "cpu_seconds": float(caps["cpu_limit_seconds"]),
+                      "processes": int(caps["process_limit"]),
+                      "disk_mb": float(caps["disk_limit_mb"]),
+                      "cell_timeout": int(caps["timeout"] or 0),
+                      "output_bytes": int(float(caps["output_limit_mb"]) * mib),
+                      "record_bytes": int(float(caps["record_limit_mb"]) * mib), **fields})
 
 
 def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:

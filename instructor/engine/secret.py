@@ -3,7 +3,7 @@ checking process gets (docs/grading.md, "Hidden tests stay unguessable").
 
 The grader's secret never enters a sandbox: :class:`instructor.engine.execute.SafeExecute`
 derives each submission's key (:func:`helpers.grading.hidden.submission_key`) and gives it
-to the checking process only, never to the answer process or a preview's kernel.
+to the checking process only, never to the answer process.
 """
 
 from __future__ import annotations

@@ -274,8 +274,8 @@ def _hint(error: str) -> str:
                 f"({keras_cache_dir()})")
     if error.startswith(("ChecksumError", "PermissionError")):
         return "a data or weights file is damaged or unreadable from the grading sandbox"
-    if error.startswith((outcomes.CELL_TIMEOUT, outcomes.TIME_BUDGET)):
-        return "too slow here: raise COURSE_CELL_TIMEOUT / COURSE_NOTEBOOK_TIMEOUT"
+    if error.startswith(outcomes.CELL_TIMEOUT):
+        return "too slow here: raise COURSE_CELL_TIMEOUT"
     return ""
 
 

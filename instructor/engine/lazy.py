@@ -1,0 +1,119 @@
+"""TensorFlow and Keras in the answer process: imported lazily, by the standard library's
+:class:`importlib.util.LazyLoader`.
+
+A notebook's setup imports them (``helpers.setup()``, ``import keras``): 4.5 CPU-seconds
+and 625 MiB that a NumPy answer does not need. Here that import binds a module whose code
+runs when first touched. Before the tasks' cells run, :func:`load` runs it if their
+sources name a library (or matplotlib, which asks TensorFlow about each array): no student
+code is running then, so no alarm or thread meets the load. Code that reaches a library
+unnamed loads it where it touches it, quietly, the main thread's alarm paused; that
+costs its own answer the time. The libraries are seeded when they load, as
+``helpers.setup()`` seeds them, Python's and NumPy's generators left where they were.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.machinery
+import importlib.util
+import random
+import re
+import signal
+import sys
+
+#: In ``helpers.setup()``'s order; touching one loads them all.
+LIBRARIES = ("tensorflow", "keras", "tensorflow_probability", "tf_keras")
+#: A source naming these has the libraries loaded before it runs.
+NAMED = re.compile(r"\b(tf|tfp|keras|tensorflow|tf_keras|tensorflow_probability|plt|"
+                   r"matplotlib)\b")
+_seed: list[int] = []  # helpers.setup()'s, until the libraries are seeded with it
+_depth = [0]
+
+
+class _Finder:
+    """Each of :data:`LIBRARIES` found as usual and loaded lazily (its submodules as usual)."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in LIBRARIES:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = importlib.util.LazyLoader(_Quiet(spec.loader))
+        return spec
+
+
+class _Quiet:
+    """A library's own loader, run quietly with the alarm paused, then seeding."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def __getattr__(self, name):  # get_filename, resource readers: the library's
+        return getattr(self.loader, name)
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module) -> None:
+        outermost = _depth[0] == 0
+        left = signal.alarm(0) if outermost and _main() else 0
+        np = sys.modules.get("numpy")
+        kept = (random.getstate(), np.random.get_state() if np else None)
+        _depth[0] += 1
+        try:
+            with importlib.import_module("helpers").quiet():
+                self.loader.exec_module(module)
+                if outermost:
+                    load()
+                    if _seed:
+                        importlib.import_module("keras").utils.set_random_seed(_seed.pop())
+        finally:
+            _depth[0] -= 1
+            if outermost:
+                random.setstate(kept[0])
+                if np:
+                    np.random.set_state(kept[1])
+                if left:
+                    signal.alarm(left)
+
+
+def _main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def install() -> None:
+    """From now on this process imports :data:`LIBRARIES` lazily, and ``helpers.setup()``
+    is :func:`setup` (call it after ``helpers`` is the stripped copy)."""
+    sys.meta_path.insert(0, _Finder())
+    importlib.import_module("helpers.session").setup = setup
+
+
+def load(sources=None) -> None:
+    """Run the code of the libraries imported lazily so far (with ``sources``: only if
+    one of them names a library)."""
+    if sources is not None and not any(NAMED.search(s) for s in sources):
+        return
+    for name in LIBRARIES:
+        module = sys.modules.get(name)
+        if type(module) is importlib.util._LazyModule:
+            with contextlib.suppress(Exception):  # the answer's own use will say why
+                module.__name__  # noqa: B018 - the first attribute read runs its code
+
+
+def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True):
+    """``helpers.setup()`` in the answer process: Python's and NumPy's generators seeded
+    now, TensorFlow's and Keras' when they load; nothing printed, no version read."""
+    import numpy as np
+
+    session = importlib.import_module("helpers.session")
+    random.seed(seed)
+    np.random.seed(seed)
+    keras = sys.modules.get("keras")
+    if keras is None or type(keras) is importlib.util._LazyModule:
+        _seed[:] = [seed]  # not imported here: a second import would load it
+    else:
+        session.seed_everything(seed)
+    return session.SessionInfo(seed=seed, mode=session.current_mode())

@@ -1,0 +1,62 @@
+"""TensorFlow and Keras imported lazily in the answer process (instructor/engine/lazy.py):
+never loaded for a NumPy answer, loaded before any call for an answer that names them,
+seeded as ``helpers.setup()`` seeds them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.test_remote import Answering
+
+SETUP = "import helpers\ninfo = helpers.setup()\nimport keras\nimport numpy as np\n"
+LOADED = ("import sys\n\ndef loaded(names):\n"  # names from the caller: not in the source
+          "    return sorted(m for m in sys.modules if m.partition('.')[0] in names)\n")
+LIBRARIES = ["keras", "tensorflow"]
+
+
+def test_a_numpy_answer_never_loads_tensorflow(tmp_path):
+    answers = Answering(tmp_path, [LOADED + "def total(a):\n    return float(np.sum(a))\n"],
+                        setup=(SETUP,))
+    try:
+        assert answers.total([1.0, 2.0]) == 3.0
+        assert answers.loaded(LIBRARIES) == ["keras"]  # lazy: no submodule, no TensorFlow
+    finally:
+        answers.close()
+
+
+def test_an_answer_that_names_keras_finds_it_loaded_before_any_call(tmp_path):
+    build = "def build(n):\n    return keras.Sequential([keras.layers.Dense(n)])\n"
+    answers = Answering(tmp_path, [LOADED + build], setup=(SETUP,))
+    try:
+        assert "keras.src" in answers.loaded(LIBRARIES)
+    finally:
+        answers.close()
+
+
+SEEDED = """
+import json, random, sys
+if sys.argv[1] == "lazy":
+    from instructor.engine import lazy
+    lazy.install()
+import helpers
+info = helpers.setup(verbose=False)
+import keras
+import numpy as np
+drawn = [np.random.rand(2).tolist(), random.random()]
+model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+drawn += [model.get_weights()[0].ravel().tolist(), keras.random.normal((2,)).numpy().tolist(),
+          np.random.rand(2).tolist(), random.random()]
+print(json.dumps(drawn))
+"""
+
+
+def test_loaded_lazily_the_libraries_draw_what_helpers_setup_makes_them_draw(tmp_path):
+    """Python and NumPy draw before Keras loads, Keras after: the same numbers as when
+    ``helpers.setup()`` imported and seeded everything at once."""
+    script = tmp_path / "seeded.py"
+    script.write_text(SEEDED)
+    runs = [subprocess.run([sys.executable, str(script), how], capture_output=True,
+                           text=True, check=True).stdout for how in ("setup", "lazy")]
+    assert json.loads(runs[0]) == json.loads(runs[1])
