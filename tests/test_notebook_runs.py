@@ -1,0 +1,76 @@
+"""A notebook recorded by the Colab-like run is checked on its record by ``make test``,
+not executed again; a stale record, or none, and it is executed (tests/nbval_claims.py).
+
+Each test runs pytest on notebook 01 in a subprocess with ``--collect-only`` or on a
+hand-made record: no kernel starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from tests.nbval_claims import ROOT, run_key
+
+NOTEBOOK = ROOT / "notebooks" / "01_linear_autoencoder_pca" / "01_linear_autoencoder_pca.ipynb"
+COLAB = {"tensorflow": "2.20.0", "keras": "3.13.2"}
+
+
+def _record(folder, *, key=None, outcome="passed", versions=COLAB):
+    sources = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells
+               if c.cell_type == "code"]
+    record = {"notebook": NOTEBOOK.stem, "key": key or run_key(NOTEBOOK), "versions": versions,
+              "cells": [{"source": s, "outcome": outcome, "outputs": []} for s in sources]}
+    (folder / f"{NOTEBOOK.stem}.json").write_text(json.dumps(record))
+
+
+def _pytest(folder, *args, reuse: str = "1") -> str:
+    env = {**os.environ, "COURSE_NOTEBOOK_RUNS": str(folder), "COURSE_MODE": "fast",
+           "COURSE_REUSE_RUNS": reuse}
+    env.pop("COURSE_RECORD_RUNS", None)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0",
+                           "--nbval-lax", "--nbval-current-env", "-rA", *args,
+                           str(NOTEBOOK)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    return done.stdout + done.stderr
+
+
+@pytest.fixture(autouse=True)
+def _fast_mode(monkeypatch):
+    monkeypatch.setenv("COURSE_MODE", "fast")   # the key includes it
+
+
+def test_a_fresh_record_stands_for_the_run(tmp_path):
+    _record(tmp_path)
+    out = _pytest(tmp_path, "--collect-only", "-q")
+    assert "::recorded" in out and "::claims" in out, out
+    assert "::Cell 0" not in out, out
+
+
+@pytest.mark.parametrize("stale", ["key", "reuse off"])
+def test_a_stale_record_or_reuse_off_and_the_notebook_is_executed(tmp_path, stale):
+    _record(tmp_path, key="0" * 64 if stale == "key" else None)
+    out = _pytest(tmp_path, "--collect-only", "-q", reuse="0" if stale == "reuse off" else "1")
+    assert "::Cell 0" in out and "::recorded" not in out, out
+
+
+def test_the_key_follows_the_notebook_the_helpers_and_the_mode(monkeypatch):
+    key = run_key(NOTEBOOK)
+    assert run_key(NOTEBOOK) == key
+    assert run_key(NOTEBOOK.parents[1] / "02_stacked_autoencoders"
+                   / "02_stacked_autoencoders.ipynb") != key
+    monkeypatch.setenv("COURSE_MODE", "full")
+    assert run_key(NOTEBOOK) != key
+
+
+def test_a_failed_cell_in_the_record_fails_and_claims_read_the_record(tmp_path):
+    _record(tmp_path, outcome="failed")
+    out = _pytest(tmp_path)
+    assert "FAILED notebooks/01_linear_autoencoder_pca/01_linear_autoencoder_pca.ipynb" \
+           "::recorded" in out, out
+    # the record printed nothing: the claims fail on it (they read it, not a run)
+    assert "::claims" in out and "claims of 01_linear_autoencoder_pca failed" in out, out
