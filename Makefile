@@ -81,7 +81,7 @@ test: setup lint hub-proxy
 ifeq ($(strip $(TESTS)),)
 	COLAB_PYTHON="$(COLAB_PYTHON)" bash tests/suite.sh
 else
-	$(TEST_ENV) COURSE_REUSE_RUNS=$(REUSE_RUNS) $(BIN)/python -m pytest $(PYTEST_ARGS) \
+	$(TEST_ENV) REUSE_NOTEBOOK_RUNS=$(REUSE_RUNS) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env $(TESTS)
 endif
 

@@ -7,7 +7,7 @@ notebook's last cell, ``<notebook>::claims``: it reads what the cells printed in
 run and the notebook's markdown, and checks each claim. So the text cannot drift from the
 numbers. (With ``--dist loadfile`` the item goes to the worker that ran the notebook.)
 
-A recording run (``COURSE_RECORD_RUNS=<folder>``: the Colab-like run, tests/colab/run.py)
+A recording run (``RECORD_NOTEBOOK_RUNS=<folder>``: the Colab-like run, tests/colab/run.py)
 writes each notebook whose every cell passed to ``<folder>/<notebook>.json``: its code
 cells' sources and outputs, the TensorFlow and Keras that printed them, and a key over
 what the outputs depend on (:func:`run_key`). A later run (``make test``) that finds such
@@ -15,7 +15,7 @@ a record in :data:`RECORDS` with the key of this checkout does not execute the n
 again: one item, ``<notebook>::recorded``, checks that the record covers every
 code cell as it is now, and the claims read the recorded outputs (the quoted figures
 checked only when the recorded versions are :data:`FIGURES_FROM`'s). No record, or a
-stale one, and the notebook is executed here as before. ``COURSE_REUSE_RUNS=0``: always
+stale one, and the notebook is executed here as before. ``REUSE_NOTEBOOK_RUNS=0``: always
 executed here.
 
 Loaded through conftest.py's ``pytest_plugins``.
@@ -36,8 +36,8 @@ import pytest
 from helpers.session import FIGURES_FROM, figures_from_these_versions
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Where ``make test`` looks for the Colab-like run's records (COURSE_NOTEBOOK_RUNS: elsewhere).
-RECORDS = Path(os.environ.get("COURSE_NOTEBOOK_RUNS") or ROOT / "build" / "notebook-runs")
+#: Where ``make test`` looks for the Colab-like run's records (NOTEBOOK_RUNS: elsewhere).
+RECORDS = Path(os.environ.get("NOTEBOOK_RUNS") or ROOT / "build" / "notebook-runs")
 #: What a notebook's outputs depend on besides the notebook itself (tracked files only).
 RUN_INPUTS = ["helpers", "weights", "pyproject.toml", "tests/colab"]
 
@@ -315,8 +315,8 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     for item in items:
         if type(item).__name__ == "IPyNbCell":
             by_file.setdefault(item.parent.path, []).append(item)
-    folder = os.environ.get("COURSE_RECORD_RUNS")
-    reuse = not folder and os.environ.get("COURSE_REUSE_RUNS", "1") != "0"
+    folder = os.environ.get("RECORD_NOTEBOOK_RUNS")
+    reuse = not folder and os.environ.get("REUSE_NOTEBOOK_RUNS", "1") != "0"
     for path, cells in by_file.items():
         # the cells' node id prefix, so that --dist loadfile sends it to their worker
         prefix = cells[-1].nodeid.rsplit("::", 1)[0]

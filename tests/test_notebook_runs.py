@@ -29,9 +29,9 @@ def _record(folder, *, key=None, outcome="passed", versions=COLAB):
 
 
 def _pytest(folder, *args, reuse: str = "1") -> str:
-    env = {**os.environ, "COURSE_NOTEBOOK_RUNS": str(folder), "COURSE_MODE": "fast",
-           "COURSE_REUSE_RUNS": reuse}
-    env.pop("COURSE_RECORD_RUNS", None)
+    env = {**os.environ, "NOTEBOOK_RUNS": str(folder), "COURSE_MODE": "fast",
+           "REUSE_NOTEBOOK_RUNS": reuse}
+    env.pop("RECORD_NOTEBOOK_RUNS", None)
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0",
                            "--nbval-lax", "--nbval-current-env", "-rA", *args,
                            str(NOTEBOOK)], cwd=ROOT, env=env, capture_output=True, text=True,

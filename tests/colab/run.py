@@ -148,7 +148,7 @@ def main(args: list[str]) -> int:
                "COURSE_WEIGHTS_URL": (ROOT / "weights").as_uri(),
                "COURSE_WEIGHTS_DIR": str(Path(tmp) / "weights"),
                "IPYTHONDIR": str(VENV / "ipython"),
-               "COURSE_RECORD_RUNS": str(ROOT / "build" / "notebook-runs"),
+               "RECORD_NOTEBOOK_RUNS": str(ROOT / "build" / "notebook-runs"),
                "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{repo.as_uri()}.insteadOf",
                "GIT_CONFIG_VALUE_0": url,
                "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
