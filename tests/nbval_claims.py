@@ -13,9 +13,11 @@ cells' sources and outputs, the TensorFlow and Keras that printed them, and a ke
 what the outputs depend on (:func:`run_key`). A later run (``make test``) that finds such
 a record in :data:`RECORDS` with the key of this checkout does not execute the notebook
 again: one item, ``<notebook>::recorded``, checks that the record covers every
-code cell as it is now, and the claims read the recorded outputs (the quoted figures
-checked only when the recorded versions are :data:`FIGURES_FROM`'s). No record, or a
-stale one, and the notebook is executed here as before. ``REUSE_NOTEBOOK_RUNS=0``: always
+code cell as it is now, and the claims read the recorded outputs. No record, or a stale
+one, and the notebook is executed here as before; so is a notebook whose claims check
+figures the text quotes (:func:`as_quoted`, 01 and 02) when this run has the versions
+they were printed with and the record does not (the Colab-like run's): those figures stay
+checked on every whole run. ``REUSE_NOTEBOOK_RUNS=0``: always
 executed here.
 
 Loaded through conftest.py's ``pytest_plugins``.
@@ -231,15 +233,27 @@ def pytest_runtest_makereport(item, call):
         recorder.report(item, outcome.get_result())
 
 
-def fresh_record(path: Path, sources: list[str]) -> dict | None:
+def quotes_figures(checks) -> bool:
+    """Whether any of these claims checks figures the text quotes (:func:`as_quoted`)."""
+    import inspect
+
+    return any("as_quoted(" in inspect.getsource(check) for check in checks)
+
+
+def fresh_record(path: Path, sources: list[str], checks=()) -> dict | None:
     """The Colab-like run's record of the notebook at ``path``, if it was made from this
-    checkout as it is now (:func:`run_key`) for these code cells; else ``None``."""
+    checkout as it is now (:func:`run_key`) for these code cells, and on the versions
+    the text's figures come from when ``checks`` quote figures (elsewhere those are not
+    checked: the notebook is executed here instead); else ``None``."""
     file = RECORDS / f"{path.stem}.json"
     try:
         record = json.loads(file.read_text())
     except (OSError, ValueError):
         return None
     if record.get("key") != run_key(path) or [c["source"] for c in record["cells"]] != sources:
+        return None
+    if QUOTED_VERSIONS and not figures_from_these_versions(record["versions"]) \
+            and quotes_figures(checks):
         return None
     return record
 
@@ -321,7 +335,8 @@ def pytest_collection_modifyitems(session, config, items) -> None:
         # the cells' node id prefix, so that --dist loadfile sends it to their worker
         prefix = cells[-1].nodeid.rsplit("::", 1)[0]
         sources = [c.cell.source for c in cells]
-        record = fresh_record(path, sources) if reuse else None
+        checks = CLAIMS.get(path.stem) or []
+        record = fresh_record(path, sources, checks) if reuse else None
         at = items.index(cells[0])
         if record is not None:   # not executed here: no nbval item, no kernel
             for cell in cells:
@@ -333,7 +348,6 @@ def pytest_collection_modifyitems(session, config, items) -> None:
             recorder = Recorder(Path(folder), path, cells)
             for cell in cells:
                 cell._course_recorder = recorder
-        checks = CLAIMS.get(path.stem)
         if not checks:
             continue
         parent = session if record is not None else cells[-1].parent

@@ -1,7 +1,7 @@
 """A notebook recorded by the Colab-like run is checked on its record by ``make test``,
 not executed again; a stale record, or none, and it is executed (tests/nbval_claims.py).
 
-Each test runs pytest on notebook 01 in a subprocess with ``--collect-only`` or on a
+Each test runs pytest on one notebook in a subprocess with ``--collect-only`` or on a
 hand-made record: no kernel starts."""
 
 from __future__ import annotations
@@ -14,27 +14,30 @@ import sys
 import nbformat
 import pytest
 
-from tests.nbval_claims import ROOT, run_key
+from helpers.session import FIGURES_FROM
+from tests.nbval_claims import QUOTED_VERSIONS, ROOT, run_key
 
-NOTEBOOK = ROOT / "notebooks" / "01_linear_autoencoder_pca" / "01_linear_autoencoder_pca.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "05_denoising_autoencoders" / "05_denoising_autoencoders.ipynb"
+#: its claims check figures the text quotes (tests/claims.py's as_quoted)
+QUOTING = ROOT / "notebooks" / "01_linear_autoencoder_pca" / "01_linear_autoencoder_pca.ipynb"
 COLAB = {"tensorflow": "2.20.0", "keras": "3.13.2"}
 
 
-def _record(folder, *, key=None, outcome="passed", versions=COLAB):
-    sources = [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells
+def _record(folder, *, key=None, outcome="passed", versions=COLAB, notebook=NOTEBOOK):
+    sources = [c.source for c in nbformat.read(notebook, as_version=4).cells
                if c.cell_type == "code"]
-    record = {"notebook": NOTEBOOK.stem, "key": key or run_key(NOTEBOOK), "versions": versions,
+    record = {"notebook": notebook.stem, "key": key or run_key(notebook), "versions": versions,
               "cells": [{"source": s, "outcome": outcome, "outputs": []} for s in sources]}
-    (folder / f"{NOTEBOOK.stem}.json").write_text(json.dumps(record))
+    (folder / f"{notebook.stem}.json").write_text(json.dumps(record))
 
 
-def _pytest(folder, *args, reuse: str = "1") -> str:
+def _pytest(folder, *args, reuse: str = "1", notebook=NOTEBOOK) -> str:
     env = {**os.environ, "NOTEBOOK_RUNS": str(folder), "COURSE_MODE": "fast",
            "REUSE_NOTEBOOK_RUNS": reuse}
     env.pop("RECORD_NOTEBOOK_RUNS", None)
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0",
                            "--nbval-lax", "--nbval-current-env", "-rA", *args,
-                           str(NOTEBOOK)], cwd=ROOT, env=env, capture_output=True, text=True,
+                           str(notebook)], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     return done.stdout + done.stderr
 
@@ -70,7 +73,20 @@ def test_the_key_follows_the_notebook_the_helpers_and_the_mode(monkeypatch):
 def test_a_failed_cell_in_the_record_fails_and_claims_read_the_record(tmp_path):
     _record(tmp_path, outcome="failed")
     out = _pytest(tmp_path)
-    assert "FAILED notebooks/01_linear_autoencoder_pca/01_linear_autoencoder_pca.ipynb" \
+    assert "FAILED notebooks/05_denoising_autoencoders/05_denoising_autoencoders.ipynb" \
            "::recorded" in out, out
     # the record printed nothing: the claims fail on it (they read it, not a run)
-    assert "::claims" in out and "claims of 01_linear_autoencoder_pca failed" in out, out
+    assert "::claims" in out and "claims of 05_denoising_autoencoders failed" in out, out
+
+
+@pytest.mark.skipif(not QUOTED_VERSIONS, reason="the quoted figures' versions are not here")
+@pytest.mark.parametrize("versions", ["Colab's", "the quoted figures'"])
+def test_a_record_from_other_versions_never_stands_for_claims_on_quoted_figures(tmp_path,
+                                                                                versions):
+    pinned = {name: f"{version}.0" for name, version in FIGURES_FROM.items()}
+    _record(tmp_path, notebook=QUOTING, versions=COLAB if versions == "Colab's" else pinned)
+    out = _pytest(tmp_path, "--collect-only", "-q", notebook=QUOTING)
+    if versions == "Colab's":
+        assert "::Cell 0" in out and "::recorded" not in out, out
+    else:
+        assert "::recorded" in out and "::Cell 0" not in out, out
