@@ -90,3 +90,27 @@ def test_a_record_from_other_versions_never_stands_for_claims_on_quoted_figures(
         assert "::Cell 0" in out and "::recorded" not in out, out
     else:
         assert "::recorded" in out and "::Cell 0" not in out, out
+
+
+@pytest.mark.parametrize("outcome", ["passed", "failed"])
+def test_the_recording_run_writes_a_notebook_only_when_every_cell_passed(tmp_path, outcome):
+    from types import SimpleNamespace as Fake
+
+    from tests.nbval_claims import Recorder
+
+    cells = [Fake(cell=Fake(source=f"print({i})"), test_outputs=[
+        {"output_type": "stream", "name": "stdout", "text": f"{i}\n"}]) for i in range(3)]
+    recorder = Recorder(tmp_path, NOTEBOOK, cells)
+    (tmp_path / f"{NOTEBOOK.stem}.json").write_text("an older record")
+    for i, cell in enumerate(cells):
+        for when in ("setup", "call", "teardown"):
+            failed = outcome == "failed" and i == 1 and when == "call"
+            recorder.report(cell, Fake(when=when, failed=failed, skipped=False,
+                                       outcome="failed" if failed else "passed"))
+    file = tmp_path / f"{NOTEBOOK.stem}.json"
+    if outcome == "failed":
+        assert not file.exists(), "a notebook with a failed cell is not recorded (nor kept)"
+    else:
+        record = json.loads(file.read_text())
+        assert record["key"] == run_key(NOTEBOOK)
+        assert [c["outputs"][0]["text"] for c in record["cells"]] == ["0\n", "1\n", "2\n"]
