@@ -39,11 +39,12 @@ def weight_notebooks(names: list[str]) -> list[Path]:
 
 
 def training_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """``nb`` up to its last cell that calls ``fit_or_load``: the cells after it (figures,
-    graded tasks, exercise answers) train nothing that is shipped."""
+    """``nb`` without its exercise answers, up to its last code cell that calls
+    ``fit_or_load`` (all of it if none does): the cells after it (figures, graded tasks)
+    train nothing that is shipped."""
     nb = without_exercise_answers(nb)  # they come last, and may call fit_or_load too
-    last = max(i for i, c in enumerate(nb.cells)
-               if c.cell_type == "code" and "fit_or_load(" in c.source)
+    last = max((i for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and "fit_or_load(" in c.source), default=len(nb.cells))
     return nbformat.from_dict({**nb, "cells": nb.cells[:last + 1]})
 
 
