@@ -28,7 +28,7 @@ help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
 	@echo "make lab-source   authors and instructors: open notebooks/ (the answer key)"
 	@echo "make test   set up and run the whole test suite (lint, helpers, grading, notebooks)"
-	@echo "     [TESTS=\"notebooks/10_x tests/test_x.py\"]   only these paths"
+	@echo "     [TESTS=\"notebooks/10_x tests/test_x.py\"]   pytest on these paths only"
 	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
 	@echo "make test-colab   every notebook in a Colab-like environment (Python 3.13)"
 	@echo "make test-image   only the hub's images, built with podman and run (root; apt podman mmdebstrap runc)"
@@ -75,15 +75,23 @@ lab-source: setup
 lint: setup
 	$(BIN)/ruff check .
 
-# TESTS narrows the run, e.g. make test TESTS="notebooks/10_x tests/test_grading_x.py"
-TESTS ?= tests notebooks
+# The whole suite (tests/suite.sh): the hub's images beside the Colab-like run, which
+# executes every notebook once and records it, then pytest on the rest, the notebooks
+# checked on those records (a notebook without a fresh one is executed by pytest).
+# TESTS: pytest on these paths only, e.g. make test TESTS="notebooks/10_x tests/test_x.py"
+# (REUSE_RUNS=0: notebooks executed by pytest even when the Colab-like run recorded them)
+TESTS ?=
+REUSE_RUNS ?= 1
 test: setup lint hub-proxy
-	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS) \
+ifeq ($(strip $(TESTS)),)
+	COLAB_PYTHON="$(COLAB_PYTHON)" bash tests/suite.sh
+else
+	$(TEST_ENV) REUSE_NOTEBOOK_RUNS=$(REUSE_RUNS) $(BIN)/python -m pytest $(PYTEST_ARGS) \
 		--nbval-lax --nbval-current-env $(TESTS)
+endif
 
 # The hub's images built with podman on a Debian base made by mmdebstrap, and run
-# (tests/test_image.py, also part of `make test`): that file alone (.ci/run: beside
-# test-colab, then `make test` without it).
+# (tests/test_image.py): that file alone; `make test` runs it beside the Colab-like run.
 test-image: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -s tests/test_image.py
 
@@ -100,7 +108,8 @@ $(HUB_PROXY):
 	else echo "no npm: the hub test (tests/test_hub.py) will be skipped"; fi
 
 # The course as on Colab (tests/colab/run.py): Colab's freeze on Python 3.13 in
-# .venv-colab, every notebook installed by its own setup cell, no preloaded package changed.
+# .venv-colab, every notebook installed by its own setup cell, no preloaded package changed;
+# each notebook that passed is recorded in build/notebook-runs/ for `make test`.
 COLAB_PYTHON ?= $(or $(wildcard $(HOME)/.pyenv/versions/3.13.0/bin/python3.13),python3.13)
 test-colab:
 	$(COLAB_PYTHON) tests/colab/run.py $(COLAB_ARGS)

@@ -1,10 +1,11 @@
 """Make the course's pre-trained weights by running notebooks with training switched on.
 
-Every notebook that calls ``helpers.fit_or_load`` is executed top to bottom in a fresh
-kernel with ``COURSE_RETRAIN=1`` (train instead of loading) and ``COURSE_SAVE_WEIGHTS=1``
-(save what was trained), in full mode unless told otherwise. The notebook is the only
-place a model is defined, so the weights always match it. Prints, per notebook, the wall
-time and each weights file written with its size and training time.
+Every notebook that calls ``helpers.fit_or_load`` is executed up to its last such cell
+in a fresh kernel with ``COURSE_RETRAIN=1`` (train instead of loading) and
+``COURSE_SAVE_WEIGHTS=1`` (save what was trained), in full mode unless told otherwise. The
+notebook is the only place a model is defined, so the weights always match it; the cells
+after the last ``fit_or_load`` train nothing that is shipped. Prints, per notebook, the
+wall time and each weights file written with its size and training time.
 
     .venv/bin/python scripts/train_weights.py                   # every notebook, full mode
     .venv/bin/python scripts/train_weights.py 04 05             # notebooks whose name has 04 or 05
@@ -37,6 +38,16 @@ def weight_notebooks(names: list[str]) -> list[Path]:
     return [p for p in found if not names or any(n in p.stem for n in names)]
 
 
+def training_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` without its exercise answers, up to its last code cell that calls
+    ``fit_or_load`` (all of it if none does): the cells after it (figures, graded tasks)
+    train nothing that is shipped."""
+    nb = without_exercise_answers(nb)  # they come last, and may call fit_or_load too
+    last = max((i for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and "fit_or_load(" in c.source), default=len(nb.cells))
+    return nbformat.from_dict({**nb, "cells": nb.cells[:last + 1]})
+
+
 def run(path: Path, mode: str, out: Path, timeout: int, missing: bool = False) -> float:
     """Execute one notebook with training and saving on; return its wall time.
 
@@ -49,8 +60,7 @@ def run(path: Path, mode: str, out: Path, timeout: int, missing: bool = False) -
     data = settings.path("COURSE_DATA_DIR")
     if data:  # the kernel runs in the notebook's folder
         env["COURSE_DATA_DIR"] = os.path.abspath(data)
-    # the exercise answers come last and train models of their own: not needed here
-    nb = without_exercise_answers(nbformat.read(path, as_version=4))
+    nb = training_cells(nbformat.read(path, as_version=4))
     start = time.perf_counter()
     run_notebook(nb, path.parent, env, timeout=timeout)
     return time.perf_counter() - start

@@ -2,23 +2,47 @@
 
 The notebooks 05-07 are trained from scratch by test_image_to_image.py; this runs the
 script on the other notebooks that load weights, so that their training cells run in CI
-too, and checks that it writes one file per shipped file, for the same architecture.
+too, and checks that it writes one file per shipped file, for the same architecture. The
+script runs each notebook up to its last ``fit_or_load`` cell only.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ("03", "04", "08", "09")
 
 pytestmark = pytest.mark.notebook
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("train_weights",
+                                                  ROOT / "scripts" / "train_weights.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_script_runs_each_notebook_up_to_its_last_training_cell():
+    script = _script()
+    for path in script.weight_notebooks([]):
+        nb = nbformat.read(path, as_version=4)
+        kept = script.training_cells(nb).cells
+        assert "fit_or_load(" in kept[-1].source, path.name
+        assert len(kept) < len(nb.cells), f"{path.name}: the later cells should be left out"
+        training = [c.source for c in nb.cells if c.cell_type == "code"
+                    and "fit_or_load(" in c.source and "exercise-answer" not in
+                    c.metadata.get("tags", [])]
+        assert training == [c.source for c in kept if "fit_or_load(" in c.source], path.name
 
 
 def test_script_retrains_every_shipped_model_of_its_notebooks(tmp_path, data_dir):

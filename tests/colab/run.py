@@ -13,6 +13,9 @@
    first, the others two at a time), then one
    released notebook runs up to its first stub (helpers' stub message is the expected
    stop), and the preloaded packages' versions are compared with those before.
+4. Each notebook whose every cell passed is recorded in build/notebook-runs/ (its cells'
+   outputs, keyed by what they depend on: tests/nbval_claims.py), so that ``make test``
+   checks these runs instead of executing the notebooks a second time.
 
 Usage: python3.13 tests/colab/run.py [pytest arguments, e.g. notebooks/01_linear_autoencoder_pca]
 """
@@ -145,6 +148,7 @@ def main(args: list[str]) -> int:
                "COURSE_WEIGHTS_URL": (ROOT / "weights").as_uri(),
                "COURSE_WEIGHTS_DIR": str(Path(tmp) / "weights"),
                "IPYTHONDIR": str(VENV / "ipython"),
+               "RECORD_NOTEBOOK_RUNS": str(ROOT / "build" / "notebook-runs"),
                "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{repo.as_uri()}.insteadOf",
                "GIT_CONFIG_VALUE_0": url,
                "PATH": f"{VENV / 'bin'}{os.pathsep}{os.environ['PATH']}"}
