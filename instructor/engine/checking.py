@@ -5,7 +5,7 @@ grading sandbox) while the notebook runs (docs/grading.md, "The checking process
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
-Standard input brings two frames (:mod:`instructor.engine.protocol`): the trusted
+Standard input brings two frames (:mod:`instructor.engine.answer.protocol`): the trusted
 sources of the ``grade-setup`` cells (``{"setup": [...]}``, run at once: TensorFlow is
 imported while the notebook still runs), then the job: each
 task's context cells and each test cell, hidden tests included, run here in a namespace
@@ -29,8 +29,8 @@ import os
 import sys
 import traceback
 
-from instructor.engine import protocol
-from instructor.engine.answers import error_message
+from instructor.engine.answer import protocol
+from instructor.engine.answer.protocol import error_message
 
 #: What a test cell's printed output keeps (characters): it becomes the cell's output.
 OUTPUT_CHARS = 64 * 1024
@@ -57,7 +57,7 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
 def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
     """Run each test cell of ``job`` again, its graded functions answered by ``channel``
     (:class:`instructor.engine.remote.AnswerChannel`); a verdict per cell."""
-    from instructor.engine import wire
+    from instructor.engine.answer import wire
     from instructor.engine.outcomes import GraderOutcome
 
     verdicts: dict[str, dict] = {}

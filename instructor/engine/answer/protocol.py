@@ -7,7 +7,7 @@ values before it parses it (:func:`read_frame`), so what a student's process sen
 parsed in memory bounded by the reader's limits, never whole whatever its size:
 
 - requests of the checking process to the answer process, and their replies
-  (:mod:`instructor.engine.remote`, :mod:`instructor.engine.answers`);
+  (:mod:`instructor.engine.remote`, :mod:`instructor.engine.answer.__main__`);
 - the answer cells' report, from the answer process to the grader, as the cells run
   (:class:`Report`): ``{"cell": i}`` when cell ``i`` starts, ``{"cell": i, "output":
   ...}`` for each of its outputs (a stream's each write), ``{"cell": i, "end": true}``,
@@ -20,7 +20,7 @@ parsed in memory bounded by the reader's limits, never whole whatever its size:
   tasks (``{"tasks": ...}``) and the checking process's job (its test cells); each read
   with :func:`told`.
 
-Runs in the answer process too, as :mod:`instructor.engine.answers`' neighbour script:
+Runs in the answer process too, as :mod:`instructor.engine.answer.__main__`' neighbour script:
 the standard library only.
 """
 
@@ -301,3 +301,9 @@ class Report:
                     if output.get("output_type") == "stream" and isinstance(output["text"], list):
                         output["text"] = "".join(output["text"])
         return self
+
+
+def error_message(err: BaseException) -> str:
+    """``Name: message``, or the name alone (the checking process's words too)."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
