@@ -1,26 +1,15 @@
-"""A student's answer cells, run in a process of their own that answers data requests.
-
-Started by :class:`instructor.engine.judge.Judge` under the grading sandbox, which lets
-it read this package and nothing else of the grader's (nothing trusted imports this
-module; the package's other modules run no student code)::
+"""A student's answer cells, run in a process of their own that answers data requests
+(docs/grading.md, "The answer process"). Started by :class:`instructor.engine.judge.Judge`
+under the grading sandbox, which lets it read this package and nothing else of the
+grader's; nothing imports this module::
 
     python -P -m instructor.engine.answer REQUESTS_FD REPLIES_FD STRIPPED_DIR \
         [REPORT_FD CELL_TIMEOUT OUTPUT_BYTES] < SOURCES
 
-What it runs, reports and answers: docs/grading.md, "The answer process". It holds none
-of the checks, expected values or hidden tests; its ``helpers`` is the stripped copy
-(:mod:`instructor.engine.stripped`) and the real package is not readable. Standard input
-brings two frames (:mod:`.protocol`): ``{"setup": [...]}``, the setup
-sources, run at once (TensorFlow and Keras load lazily, :mod:`.lazy`),
-then, when the notebook is done,
-``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
-its own (two tasks may define the same name); an answer given as ``[index, source]`` is
-the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the
-first time it runs. Then each request and reply is one frame
-(:mod:`.protocol`);
-replies are data (:class:`.wire.Writer`), never objects or code.
-IPython's ``run_cell`` is not used: it keeps all a cell prints in its history, even with
-``store_history=False`` (a cell printing 208 MiB grew the process by 227 MiB).
+Standard input brings two frames: the setup sources (run at once), then each task's
+context and answer cells, each task in a namespace of its own; then each request and
+reply is one frame, the replies data (:class:`.wire.Writer`), never objects or code.
+IPython's ``run_cell`` is not used: it keeps all a cell prints in its history.
 """
 
 from __future__ import annotations
