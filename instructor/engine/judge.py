@@ -1,15 +1,8 @@
 """The judge: every test cell runs here, outside the student's process, and its verdict
-is its output; the answer cells' outputs are the answer process's report.
-
-Two sandboxed processes start with the notebook (docs/grading.md, "The processes"): a
-checking process (:mod:`instructor.engine.checking`), which never runs the student's
-code, and an answer process (:mod:`instructor.engine.answer`), which runs only the
-student's answer cells and holds no check, expected value or hidden test. When the
-notebook is done, the checking process runs each test cell's code, every call of a
-graded function answered with data by the answer process (:mod:`instructor.engine.remote`).
-:meth:`Judge.decide` then makes each test cell's outputs what the checking process
-printed and its verdict. :mod:`instructor.engine.execute` starts :class:`Judge` and
-hands it the notebook.
+is its output; the answer cells' outputs are the answer process's report. It starts the
+checking process (:mod:`instructor.engine.checking`) and the answer process
+(:mod:`instructor.engine.answer`) with the notebook (docs/grading.md, "The processes");
+:mod:`instructor.engine.execute` starts :class:`Judge` and hands it the notebook.
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
-"""The checking process's side of the answer process: graded functions and models that
-live there, asked for data (docs/grading.md, "The answer process").
-
-A graded function here is :meth:`AnswerChannel.function`: calling it sends the arguments
-to the answer process (:mod:`instructor.engine.answer`), which runs the student's
-function on them. Models come back as ``.keras`` files, loaded with Keras' ``safe_mode``
-and no class of the student's own, and compared with the models there; one that is not
-Keras' own (a class or function of its own, a namesake, a ``Lambda``, its own
-``train_step``) stays there behind a :class:`RemoteModel`, which forwards the few things
-a check may ask of a model. What a proxy reports about itself is the student's claim; the
-checks that decide points probe behaviour (:mod:`helpers.grading.probes`). Anything else
-a check asks of a proxy raises :class:`~instructor.engine.answer.wire.Unreadable`: review.
+"""The checking process's side of the answer process (docs/grading.md, "The answer
+process"): a graded function here (:meth:`AnswerChannel.function`) sends its arguments
+there; a model comes back as a ``.keras`` file, loaded with ``safe_mode`` and no class of
+the student's own, and proven by a training step against the model there
+(:meth:`AnswerChannel._differs`); one that is not Keras' own stays there behind a
+:class:`RemoteModel`, whose reports are the student's claim (the checks that decide
+points probe behaviour). Anything else a check asks of a proxy raises
+:class:`~instructor.engine.answer.wire.Unreadable`: review.
 """
 
 from __future__ import annotations
