@@ -25,11 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from instructor.engine import protocol  # noqa: E402
+from instructor.engine.answer import protocol  # noqa: E402
 from instructor.engine.remote import AnswerChannel  # noqa: E402
 from tests import grading  # noqa: E402
-
-ANSWERS = ROOT / "instructor" / "engine" / "answers.py"
 
 
 def cpu_of(pid: int) -> float:
@@ -62,7 +60,8 @@ def model_checks() -> None:
     requests_r, requests_w = os.pipe()
     replies_r, replies_w = os.pipe()
     process = subprocess.Popen(
-        [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), ""], cwd="/tmp",
+        [sys.executable, "-m", "instructor.engine.answer", str(requests_r), str(replies_w), ""],
+        cwd="/tmp",
         pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE)
     os.close(requests_r)
     os.close(replies_w)
@@ -90,7 +89,7 @@ def model_checks() -> None:
 
     import keras
 
-    from instructor.engine.answers import own_code
+    from instructor.engine.answer.__main__ import own_code
 
     namespace: dict = {"keras": keras}
     exec(compile(reference, "<reference>", "exec"), namespace)  # noqa: S102

@@ -1,4 +1,4 @@
-"""The answer process (instructor/engine/answers.py), in this process: its frames, its
+"""The answer process (instructor/engine/answer/__main__.py), in this process: its frames, its
 values, and the requests it answers on the student's answer cells."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import os
 import numpy as np
 import pytest
 
-from instructor.engine.answers import Answers, capped_log
-from instructor.engine.wire import NotData, Reader, Unreadable, Writer
+from instructor.engine.answer.__main__ import Answers, capped_log
+from instructor.engine.answer.wire import NotData, Reader, Unreadable, Writer
 from tests import answer_cells
 
 
@@ -228,8 +228,8 @@ def test_a_cell_that_dies_printing_leaves_what_it_printed_on_the_report(tmp_path
     never ends) keeps what it printed up to then."""
     import time
 
-    from instructor.engine.answers import FLUSH_SECONDS, CellOutputs
-    from instructor.engine.protocol import read_frame
+    from instructor.engine.answer.__main__ import FLUSH_SECONDS, CellOutputs
+    from instructor.engine.answer.protocol import read_frame
 
     path = tmp_path / "report"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)

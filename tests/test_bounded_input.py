@@ -1,5 +1,5 @@
 """Bounded input: what a student sends the grader's own processes is checked for size
-before it is parsed, kept or unpacked (instructor/engine/limits.py, instructor/engine/wire.py).
+before it is parsed, kept or unpacked (engine/limits.py, engine/answer/wire.py).
 
 Behaviour only: refused with the message, the cell or test fails, honest work passes.
 The memory these caps save is measured in docs/results.md, not asserted here.
@@ -15,7 +15,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from instructor.engine import limits, protocol, wire
+from instructor.engine import limits
+from instructor.engine.answer import protocol, wire
 from instructor.engine.judge import WITHHELD_MESSAGE, verdict_outputs, withheld
 from instructor.engine.outcomes import OUTCOMES
 from instructor.engine.release import Release

@@ -19,7 +19,8 @@ import time
 
 import pytest
 
-from instructor.engine import check_server, forking, protocol, roles, sandbox
+from instructor.engine import check_server, forking, roles, sandbox
+from instructor.engine.answer import protocol
 from instructor.workflow.canary import grading_env
 from tests import needs
 from tests.test_forking import gone_before_telling

@@ -190,7 +190,8 @@ def test_the_outcomes_are_one_table_which_the_docs_show():
     package) spell their outcome as it does; every exception of the checking process
     that names an outcome is one of them."""
     from instructor import ROOT
-    from instructor.engine import outcomes, remote, stripped, wire
+    from instructor.engine import outcomes, remote, stripped
+    from instructor.engine.answer import wire
 
     page = (ROOT / "docs" / "grading.md").read_text()
     table = re.search(r"<!-- outcomes -->\n(.*?)\n<!-- /outcomes -->", page, re.S)
@@ -464,7 +465,7 @@ def test_what_an_answer_writes_while_the_tests_call_it_is_never_shown():
     from instructor.engine import limits
 
     leak = ('import json, os, struct\n'
-            'REPORT = int(open("/proc/self/cmdline").read().split("\\0")[5])\n'
+            'REPORT = int(open("/proc/self/cmdline").read().split("\\0")[7])\n'
             'def area(r):\n'
             '    data = json.dumps({"cell": 1, "output": {"output_type": "stream", '
             '"name": "stdout", "text": "LEAK %r" % r}}).encode()\n'

@@ -123,3 +123,19 @@ def test_no_import_cycle_among_the_graders_modules():
 
     cycles = [c for m in sorted(graph) if (c := reaches(m))]
     assert not cycles, " -> ".join(cycles[0])
+
+
+def test_nothing_outside_the_answer_package_imports_what_runs_student_code():
+    """The answer process's runner, its lazy imports and its ``helpers`` switch are the
+    answer side's alone: no other module of the course imports them (the package's
+    other modules, which run no student code, the trusted side shares)."""
+    answer_side = {f"instructor.engine.answer.{name}" for name in
+                   ("__main__", "lazy", "activation")}
+    wrong = {}
+    for path in course_modules():
+        module = module_name(path)
+        if not module.startswith("instructor.engine.answer"):
+            found = imported(module, path.read_text(encoding="utf-8"),
+                             path.name == "__init__.py") & answer_side
+            wrong.update({module: sorted(found)} if found else {})
+    assert not wrong, wrong

@@ -1,4 +1,4 @@
-"""TensorFlow and Keras imported lazily in the answer process (instructor/engine/lazy.py):
+"""TensorFlow and Keras imported lazily in the answer process (instructor/engine/answer/lazy.py):
 never loaded for a NumPy answer, loaded before any call for an answer that names them,
 seeded as ``helpers.setup()`` seeds them."""
 
@@ -38,7 +38,7 @@ def test_an_answer_that_names_keras_finds_it_loaded_before_any_call(tmp_path):
 SEEDED = """
 import json, random, sys
 if sys.argv[1] == "lazy":
-    from instructor.engine import lazy
+    from instructor.engine.answer import lazy
     lazy.install()
 import helpers
 info = helpers.setup(verbose=False)

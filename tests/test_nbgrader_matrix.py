@@ -228,7 +228,7 @@ def partial_credit():   # a number published as the test cell's result (partial 
 
 
 def wire_patched():     # correct, and patches the answer process's wire format
-    return (REF + "\nimport wire\n"
+    return (REF + "\nfrom instructor.engine.answer import wire\n"
             "wire.wrap = lambda *a, **k: None\n")
 
 
@@ -516,7 +516,7 @@ def record_bomb():      # correct, but in the process that answers the grader, e
     # model file it sends becomes a zip bomb Keras would unpack: its config, and 300 MiB
     # of weights in 0.3 MiB
     return ("import zipfile as _zipfile\n"
-            "import wire as _evidence\n\n\n"
+            "from instructor.engine.answer import wire as _evidence\n\n\n"
             "def _bomb(path):\n"
             "    with _zipfile.ZipFile(path) as _zf:\n"
             "        _keep = {n: _zf.read(n) for n in _zf.namelist() if n.endswith('.json')}\n"

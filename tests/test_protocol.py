@@ -1,5 +1,5 @@
 """The protocol between the grader and its sandboxed processes
-(instructor/engine/protocol.py): frames, and the answer cells' report as the grader reads
+(instructor/engine/answer/protocol.py): frames, and the answer cells' report as the grader reads
 it, whatever the student's process writes there."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from instructor.engine.protocol import (
+from instructor.engine.answer.protocol import (
     HEADER,
     MAX_OUTPUTS,
     FrameTooLarge,

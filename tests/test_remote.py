@@ -1,5 +1,5 @@
 """The checking process's side of the answer process (instructor/engine/remote.py): a
-real answer process (instructor/engine/answers.py, without the sandbox) answers an
+real answer process (instructor/engine/answer/__main__.py, without the sandbox) answers an
 AnswerChannel over two pipes."""
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import numpy as np
 import pytest
 
 from helpers.grading import model_checks as mc
-from instructor.engine import protocol, wire
+from instructor.engine.answer import protocol, wire
 from instructor.engine.remote import AnswerChannel, AnswerFailed, RemoteModel, RemoteObject
 from tests import answer_cells
-
-ANSWERS = Path(__file__).resolve().parents[1] / "instructor" / "engine" / "answers.py"
 
 MODELS = answer_cells.STANDARD + """
 class Same(keras.layers.Layer):  # a class of the student's own: not loaded by the checker
@@ -133,7 +131,7 @@ def slow():
 
 
 class Answering:
-    """answers.py started with ``sources`` as the answer cells of task ``t@1``, after the
+    """The answer process started with ``sources`` as the answer cells of task ``t@1``, after the
     ``setup`` cells."""
 
     def __init__(self, tmp: Path, sources: list[str], timeout: float = 120.0,
@@ -141,7 +139,8 @@ class Answering:
         requests_r, requests_w = os.pipe()
         replies_r, replies_w = os.pipe()
         self.process = subprocess.Popen(
-            [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), ""], cwd=tmp,
+            [sys.executable, "-m", "instructor.engine.answer", str(requests_r), str(replies_w), ""],
+            cwd=tmp,
             pass_fds=(requests_r, replies_w), stdin=subprocess.PIPE)
         os.close(requests_r)
         os.close(replies_w)

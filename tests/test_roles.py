@@ -29,7 +29,7 @@ PROBE = f"""
 import json, os, sys, traceback
 sys.stdin.readline()  # held until the grader has looked at it from outside
 found = {{}}
-for name in ("helpers.grading", "instructor.engine.wire"):
+for name in ("helpers.grading", "instructor.engine.answer.wire"):
     try:
         found[name] = __import__(name, fromlist=["_"]).__file__
     except ImportError:
@@ -98,8 +98,35 @@ def test_each_role_gets_its_rules_and_only_them(tmp_path):
         assert inside["key"] == ("the key" if name == roles.CHECK.name else None), name
         assert not inside["secret"] and inside["write"], name
         assert bool(inside["found"]["helpers.grading"]) == (name != roles.ANSWERS.name), name
-        assert bool(inside["found"]["instructor.engine.wire"]) == (
+        assert bool(inside["found"]["instructor.engine.answer.wire"]) == (
             name in (roles.CHECK.name, roles.SERVER.name)), name
+
+
+@needs_bwrap
+def test_the_answer_package_is_all_the_answer_process_reads_of_the_grader(tmp_path):
+    """Launched as the grading launches it, the answer process imports every module of
+    its package (the standard library and the package suffice), and finds neither
+    ``helpers`` nor any other module of the grader's."""
+    from instructor.engine import judge
+
+    names = sorted(p.stem for p in judge.ANSWER.glob("*.py"))
+    code = ("import importlib, json\n"
+            f"for name in {names!r}:  # __main__ runs nothing when imported by name\n"
+            "    importlib.import_module('instructor.engine.answer.' + name)\n"
+            "found = []\n"
+            "for name in ('helpers', 'instructor.engine.checking', 'instructor.engine.roles'):\n"
+            "    try:\n"
+            "        found.append(importlib.import_module(name).__name__)\n"
+            "    except ImportError:\n"
+            "        pass\n"
+            "print(json.dumps(found))\n")
+    box = roles.Box(limits.readable_paths(), 0)
+    argv, env = roles.launch(roles.ANSWERS, [sys.executable, "-P", "-c", code], str(tmp_path),
+                             box, extra=[str(judge.ANSWER)])
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
 @needs_bwrap

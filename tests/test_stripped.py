@@ -61,7 +61,7 @@ def run(code: str, dest: Path, *flags: str, cwd: Path | None = None, activate: b
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     if pythonpath:
         env["PYTHONPATH"] = str(dest)
-    activation = ("from instructor.engine.stripped import activate\n"
+    activation = ("from instructor.engine.answer.activation import activate\n"
                   "activate(sys.argv[1])\n") if activate else ""
     return subprocess.run([sys.executable, *(flags or ["-I"]), "-c",
                            f"import sys\n{before}\n{activation}{code}", str(dest)],

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from instructor.engine import protocol, untrusted
+from instructor.engine import untrusted
+from instructor.engine.answer import protocol
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""instructor.engine.wire: values written by the answer process (Writer) and read back
+"""instructor.engine.answer.wire: values written by the answer process (Writer) and read back
 by the checking process (Reader)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from instructor.engine import wire
+from instructor.engine.answer import wire
 
 
 def _roundtrip(folder, value):

@@ -24,7 +24,8 @@ import sys
 import tempfile
 import time
 
-from instructor.engine import forking, protocol
+from instructor.engine import forking
+from instructor.engine.answer import protocol
 
 #: The environment variable naming the server's socket that a grading's checking process
 #: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
@@ -35,7 +36,7 @@ PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
            "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
            "helpers", "helpers.datasets", "helpers.grading.model_checks",
            "helpers.grading.probes",
-           "instructor.engine.wire", "instructor.engine.remote",
+           "instructor.engine.answer.wire", "instructor.engine.remote",
            "instructor.engine.checking")
 #: What the test cells load (each time, to take a few images): prepared once per server.
 DATASETS = ("mnist",)

@@ -1,24 +1,14 @@
-"""Run a graded notebook's test cells, outside every process that runs the student's code.
-
-Started by :class:`instructor.engine.judge.Judge` as its own process (under the
-grading sandbox) while the notebook runs (docs/grading.md, "The checking process")::
+"""Run a graded notebook's test cells, outside every process that runs the student's code
+(docs/grading.md, "The checking process"). Started by :class:`instructor.engine.judge.Judge`
+under the grading sandbox while the notebook runs::
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
-Standard input brings two frames (:mod:`instructor.engine.protocol`): the trusted
-sources of the ``grade-setup`` cells (``{"setup": [...]}``, run at once: TensorFlow is
-imported while the notebook still runs), then the job: each
-task's context cells and each test cell, hidden tests included, run here in a namespace
-that never saw the student's code, its graded functions answered by the answer process
-(:mod:`instructor.engine.remote`), of which nothing but its replies is read. The verdicts
-go to the file open at ``VERDICTS_FD`` (opened by the grader, outside this sandbox)::
-
-    {"vanilla-tests-shapes": {"checked": true, "passed": false,
-                              "error": "AssertionError: ...", "reason": null,
-                              "output": "what the test cell printed"}, ...}
-
-``checked`` is false, with its ``reason``, when the checks asked something the answer
-process cannot answer with data: the test goes to the instructor's review.
+Standard input brings two frames: the ``grade-setup`` sources (run at once), then the job
+(each task's context cells and test cells). The verdicts go to the file open at
+``VERDICTS_FD``, one per test: ``{"checked", "passed", "error", "reason", "output"}``;
+``checked`` is false, with its ``reason``, when the checks asked what the answer process
+cannot answer with data (the test goes to the instructor's review).
 """
 
 from __future__ import annotations
@@ -29,8 +19,8 @@ import os
 import sys
 import traceback
 
-from instructor.engine import protocol
-from instructor.engine.answers import error_message
+from instructor.engine.answer import protocol
+from instructor.engine.answer.protocol import error_message
 
 #: What a test cell's printed output keeps (characters): it becomes the cell's output.
 OUTPUT_CHARS = 64 * 1024
@@ -57,7 +47,7 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
 def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
     """Run each test cell of ``job`` again, its graded functions answered by ``channel``
     (:class:`instructor.engine.remote.AnswerChannel`); a verdict per cell."""
-    from instructor.engine import wire
+    from instructor.engine.answer import wire
     from instructor.engine.outcomes import GraderOutcome
 
     verdicts: dict[str, dict] = {}

@@ -8,7 +8,7 @@ A server listens on a unix socket and serves one request at a time: the requeste
 server asks for); the server answers ``forked`` (or ``refused``: the requester then
 spawns the process itself), waits for the child, kills its process group when the
 requester hangs up, and sends the child's exit status. The child reads what it is to do
-from the first frame of its standard input (:mod:`instructor.engine.protocol`), which
+from the first frame of its standard input (:mod:`instructor.engine.answer.protocol`), which
 the server never reads.
 """
 
@@ -29,7 +29,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from instructor.engine import protocol
+from instructor.engine.answer import protocol
 from instructor.engine.sandbox import die_with_parent
 
 

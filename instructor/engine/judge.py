@@ -1,15 +1,8 @@
 """The judge: every test cell runs here, outside the student's process, and its verdict
-is its output; the answer cells' outputs are the answer process's report.
-
-Two sandboxed processes start with the notebook (docs/grading.md, "The processes"): a
-checking process (:mod:`instructor.engine.checking`), which never runs the student's
-code, and an answer process (:mod:`instructor.engine.answers`), which runs only the
-student's answer cells and holds no check, expected value or hidden test. When the
-notebook is done, the checking process runs each test cell's code, every call of a
-graded function answered with data by the answer process (:mod:`instructor.engine.remote`).
-:meth:`Judge.decide` then makes each test cell's outputs what the checking process
-printed and its verdict. :mod:`instructor.engine.execute` starts :class:`Judge` and
-hands it the notebook.
+is its output; the answer cells' outputs are the answer process's report. It starts the
+checking process (:mod:`instructor.engine.checking`) and the answer process
+(:mod:`instructor.engine.answer`) with the notebook (docs/grading.md, "The processes");
+:mod:`instructor.engine.execute` starts :class:`Judge` and hands it the notebook.
 """
 
 from __future__ import annotations
@@ -27,15 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-from instructor.engine import (
-    check_server,
-    forking,
-    outcomes,
-    protocol,
-    review,
-    roles,
-    stripped,
-)
+from instructor.engine import check_server, forking, outcomes, review, roles, stripped
+from instructor.engine.answer import protocol
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
 from instructor.engine.limits import HELPERS
 from instructor.engine.release import Release, hide_hidden
@@ -43,11 +29,8 @@ from instructor.engine.release import Release, hide_hidden
 #: What the grader reads of the checking process's verdicts, bytes.
 VERDICTS_LIMIT = 64 * 2 ** 20
 CHECKING = Path(__file__).resolve().parent / "checking.py"
-ANSWERS = Path(__file__).resolve().parent / "answers.py"
-#: What the answer process reads of the grader's modules: answers.py, run as a script, and
-#: the neighbours it imports by name.
-ANSWER_MODULES = [str(ANSWERS.parent / name)
-                  for name in ("answers.py", "lazy.py", "protocol.py", "stripped.py", "wire.py")]
+#: All the answer process reads of the grader's: its package, run with ``-m``.
+ANSWER = Path(__file__).resolve().parent / "answer"
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
@@ -171,7 +154,7 @@ class Judge:
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells while
         the rest of the grading goes on. They talk over pipes, in frames
-        (:mod:`instructor.engine.protocol`)."""
+        (:mod:`instructor.engine.answer.protocol`)."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))
         os.mkdir(check_dir)
@@ -190,9 +173,10 @@ class Judge:
             # the answer process reads the stripped helpers, never the real package
             self.answers = self._spawn(
                 roles.ANSWERS,
-                [sys.executable, str(ANSWERS), str(requests_r), str(replies_w), stripped_dir,
-                 str(report), str(self.sandbox.cell_timeout), str(limit)],
-                answer_dir, [*ANSWER_MODULES, stripped_dir],
+                [sys.executable, "-P", "-m", "instructor.engine.answer", str(requests_r),
+                 str(replies_w), stripped_dir, str(report), str(self.sandbox.cell_timeout),
+                 str(limit)],
+                answer_dir, [str(ANSWER), stripped_dir],
                 (requests_r, replies_w, report))
             verdicts = os.open(os.path.join(check_dir, "out.json"),
                                os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

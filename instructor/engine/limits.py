@@ -11,8 +11,8 @@ from pathlib import Path
 from helpers import settings
 from helpers.pretrained import weights_dir
 from instructor import ROOT
+from instructor.engine.answer.protocol import MAX_JSON_VALUES, FrameTooLarge, parse
 from instructor.engine.outcomes import CELL_TOO_LARGE
-from instructor.engine.protocol import MAX_JSON_VALUES, FrameTooLarge, parse
 
 Environ = Mapping[str, str] | None
 

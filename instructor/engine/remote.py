@@ -1,15 +1,11 @@
-"""The checking process's side of the answer process: graded functions and models that
-live there, asked for data (docs/grading.md, "The answer process").
-
-A graded function here is :meth:`AnswerChannel.function`: calling it sends the arguments
-to the answer process (:mod:`instructor.engine.answers`), which runs the student's
-function on them. Models come back as ``.keras`` files, loaded with Keras' ``safe_mode``
-and no class of the student's own, and compared with the models there; one that is not
-Keras' own (a class or function of its own, a namesake, a ``Lambda``, its own
-``train_step``) stays there behind a :class:`RemoteModel`, which forwards the few things
-a check may ask of a model. What a proxy reports about itself is the student's claim; the
-checks that decide points probe behaviour (:mod:`helpers.grading.probes`). Anything else
-a check asks of a proxy raises :class:`~instructor.engine.wire.Unreadable`: review.
+"""The checking process's side of the answer process (docs/grading.md, "The answer
+process"): a graded function here (:meth:`AnswerChannel.function`) sends its arguments
+there; a model comes back as a ``.keras`` file, loaded with ``safe_mode`` and no class of
+the student's own, and proven by a training step against the model there
+(:meth:`AnswerChannel._differs`); one that is not Keras' own stays there behind a
+:class:`RemoteModel`, whose reports are the student's claim (the checks that decide
+points probe behaviour). Anything else a check asks of a proxy raises
+:class:`~instructor.engine.answer.wire.Unreadable`: review.
 """
 
 from __future__ import annotations
@@ -23,9 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from instructor.engine import outcomes, wire
-from instructor.engine.answers import training_step
-from instructor.engine.protocol import FrameTooLarge, read_frame, write_frame
+from instructor.engine import outcomes
+from instructor.engine.answer import wire
+from instructor.engine.answer.protocol import FrameTooLarge, read_frame, write_frame
+from instructor.engine.answer.step import training_step
 
 
 class AnswerFailed(outcomes.GraderOutcome):
@@ -164,7 +161,7 @@ class AnswerChannel:
     def _differs(self, entry: dict, model) -> str | None:
         """What the loaded copy ``model`` does otherwise than the answer process's model
         (``entry``'s handle) with a batch drawn here, the same on both
-        (:func:`~instructor.engine.answers.training_step`), or None; a value that varies
+        (:func:`~instructor.engine.answer.step.training_step`), or None; a value that varies
         between two steps of the copy (a sampling layer's, dropout's) is not compared."""
         rng = np.random.default_rng()
         try:  # a subclassed model (the course's VAE) has no inputs, but its build's shape
@@ -228,7 +225,7 @@ DIFFERED = " (here: its copy rebuilt from its saved file, given the same batch, 
 
 
 def _agree(ours: Any, theirs: Any) -> bool:
-    """Whether two of :func:`~instructor.engine.answers.training_step`'s values agree,
+    """Whether two of :func:`~instructor.engine.answer.step.training_step`'s values agree,
     numbers within float tolerance."""
     if isinstance(ours, str | None) or isinstance(theirs, str | None):
         return ours == theirs
@@ -255,7 +252,7 @@ def _models(value: Any):
 
 
 class _ProxyReader(wire.Reader):
-    """A reply's values as :class:`~instructor.engine.wire.Reader` reads them, but its
+    """A reply's values as :class:`~instructor.engine.answer.wire.Reader` reads them, but its
     models left in the answer process: proxies."""
 
     def __init__(self, channel: AnswerChannel, folder: Path, own_code: bool):

@@ -165,27 +165,19 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     return [*args, "--chdir", cwd]
 
 
-#: The kernel's socket folders in ``cwd`` (``.ipc-*``, new each start:
-#: :class:`instructor.engine.kernel.SandboxProvisioner`), which the grader connects to from
-#: outside: they stay the host's, writable, when ``cwd`` is a tmpfs.
-IPC_DIR = ".ipc"
-
-
 def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
     """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (its pages count against
     the memory of the submission's group too), with what the grader put in the host's
     folder: files and non-empty folders read-only, empty folders made anew (writable, in
-    the tmpfs), the ipc folders bound writable."""
+    the tmpfs)."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
     user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
         inside = os.path.join(cwd, entry.name)
-        if entry.name.split("-")[0] == IPC_DIR and entry.is_dir(follow_symlinks=False):
-            args += ["--bind", entry.path, inside]
-        elif entry.is_symlink() or (user and not reachable(entry.path, user)):
+        if entry.is_symlink() or (user and not reachable(entry.path, user)):
             continue  # nothing the grader puts there is a link; a file the grading user
             # cannot read (a student's file of mode 0600) would stop bwrap: left out
-        elif entry.is_dir() and not os.listdir(entry.path):
+        if entry.is_dir() and not os.listdir(entry.path):
             args += ["--dir", inside]
         else:
             args += ["--ro-bind", entry.path, inside]

@@ -8,19 +8,15 @@ by name misses every indirect route (an alias, ``operator.attrgetter``,
 same thing). So the answer process's ``helpers`` is a copy (:func:`strip_package`) in
 which those functions, what they use of their module and what uses them (:func:`plan`)
 raise ``UsesCourseImplementation``: every route reaches only that. The answer process
-calls :func:`activate` before anything imports ``helpers``, and its sandbox does not
-bind the real package (else an answer could load its files by path).
-
-Standard library only: the answer process imports this before ``helpers``.
+makes it its only ``helpers`` (:func:`instructor.engine.answer.activation.activate`), and
+its sandbox does not bind the real package (else an answer could load its files by path).
 """
 
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 import shutil
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -192,7 +188,7 @@ def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
     """Copy the package ``package_dir`` (without ``__pycache__``) into ``dest``, replacing
     a copy there, with the bodies of the functions :func:`plan` finds for ``names``
     replaced by ``raise UsesCourseImplementation(...)`` (signature and decorators stay).
-    Returns ``dest``: what to put first on ``sys.path`` (:func:`activate`)."""
+    Returns ``dest``: what to put first on ``sys.path`` (``answer.activation.activate``)."""
     package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
     todo = plan(package_dir, names)
     copy = dest / package_dir.name
@@ -212,48 +208,3 @@ def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
         (copy / path).write_text(ast.unparse(ast.fix_missing_locations(tree)) + "\n",
                                  encoding="utf-8")
     return dest
-
-
-class _Without:
-    """A meta-path finder that finds what ``finder`` finds, except ``package``."""
-
-    def __init__(self, finder, package: str):
-        self.finder, self.package = finder, package
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname == self.package or fullname.startswith(self.package + "."):
-            return None
-        return self.finder.find_spec(fullname, path, target)
-
-    def invalidate_caches(self) -> None:
-        getattr(self.finder, "invalidate_caches", lambda: None)()
-
-
-def activate(dest: Path, package: str = "helpers") -> None:
-    """Make this process import ``package`` from the stripped copy in ``dest``, before
-    anything imports it: ``dest`` first on ``sys.path`` (ahead of the current folder,
-    which ``python -c`` puts first; ``python -I`` ignores ``PYTHONPATH``), the package
-    hidden from every other meta-path finder (an editable install's ``_EditableFinder``
-    answers where ``sys.path`` has no copy). RuntimeError if it was imported already or
-    would still come from elsewhere."""
-    dest = str(Path(dest).resolve())
-    loaded = sorted(m for m in sys.modules if m == package or m.startswith(package + "."))
-    if loaded:
-        raise RuntimeError(f"activate({dest!r}) comes too late: {', '.join(loaded)} "
-                           "already imported")
-    sys.path[:] = [dest, *(p for p in sys.path if p != dest)]
-    for i, finder in enumerate(sys.meta_path):
-        if getattr(finder, "__name__", None) == "PathFinder" \
-                or type(finder).__name__ in ("PathFinder", "_Without"):
-            continue
-        try:
-            spec = finder.find_spec(package, None)
-        except Exception:               # a finder that cannot answer does not find it
-            spec = None
-        if spec is not None:
-            sys.meta_path[i] = _Without(finder, package)
-    importlib.invalidate_caches()
-    spec = importlib.util.find_spec(package)
-    origin = Path(spec.origin).resolve() if spec and spec.origin else None
-    if origin is None or not origin.is_relative_to(dest):
-        raise RuntimeError(f"{package} would be imported from {origin}, not from {dest}")

@@ -18,7 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from instructor.engine import forking, protocol
+from instructor.engine import forking
+from instructor.engine.answer import protocol
 
 #: What the server imports once (and the course's configuration, read once to import
 #: what it imports); nothing that imports TensorFlow.

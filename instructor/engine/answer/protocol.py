@@ -1,28 +1,9 @@
 """Every message between the grader and its sandboxed processes (docs/grading.md, "The
-protocol").
-
-A message is one frame: its length (8 bytes), then that many bytes of JSON. A reader
-checks the length before it reads a byte of the message and counts the message's JSON
-values before it parses it (:func:`read_frame`), so what a student's process sends is
-parsed in memory bounded by the reader's limits, never whole whatever its size:
-
-- requests of the checking process to the answer process, and their replies
-  (:mod:`instructor.engine.remote`, :mod:`instructor.engine.answers`);
-- the answer cells' report, from the answer process to the grader, as the cells run
-  (:class:`Report`): ``{"cell": i}`` when cell ``i`` starts, ``{"cell": i, "output":
-  ...}`` for each of its outputs (a stream's each write), ``{"cell": i, "end": true}``,
-  and ``{"done": true}`` when every answer cell has run;
-- the checking process's verdicts, one frame in a file the grader made and reads through
-  the descriptor it opened (:mod:`instructor.engine.judge`);
-- what the grader tells a process it starts, on its standard input: a forked child's
-  request (:mod:`instructor.engine.forking`: a checking process's environment, an
-  nbgrader command), then the setup cells (``{"setup": [...]}``), the answer process's
-  tasks (``{"tasks": ...}``) and the checking process's job (its test cells); each read
-  with :func:`told`.
-
-Runs in the answer process too, as :mod:`instructor.engine.answers`' neighbour script:
-the standard library only.
-"""
+protocol", lists them): one frame each, its length (8 bytes), then that many bytes of
+JSON. A reader checks the length before it reads a byte of the message and counts the
+message's JSON values before it parses it (:func:`read_frame`), so what a student's
+process sends is parsed in memory bounded by the reader's limits. Standard library only:
+the answer process imports it."""
 
 from __future__ import annotations
 
@@ -301,3 +282,9 @@ class Report:
                     if output.get("output_type") == "stream" and isinstance(output["text"], list):
                         output["text"] = "".join(output["text"])
         return self
+
+
+def error_message(err: BaseException) -> str:
+    """``Name: message``, or the name alone (the checking process's words too)."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__

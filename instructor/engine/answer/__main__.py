@@ -1,24 +1,15 @@
-"""A student's answer cells, run in a process of their own that answers data requests.
+"""A student's answer cells, run in a process of their own that answers data requests
+(docs/grading.md, "The answer process"). Started by :class:`instructor.engine.judge.Judge`
+under the grading sandbox, which lets it read this package and nothing else of the
+grader's; nothing imports this module::
 
-Started by :class:`instructor.engine.judge.Judge` under the grading sandbox::
-
-    python instructor/engine/answers.py REQUESTS_FD REPLIES_FD STRIPPED_DIR \
+    python -P -m instructor.engine.answer REQUESTS_FD REPLIES_FD STRIPPED_DIR \
         [REPORT_FD CELL_TIMEOUT OUTPUT_BYTES] < SOURCES
 
-What it runs, reports and answers: docs/grading.md, "The answer process". It holds none
-of the checks, expected values or hidden tests; its ``helpers`` is the stripped copy
-(:mod:`instructor.engine.stripped`) and the real package is not readable. Standard input
-brings two frames (:mod:`instructor.engine.protocol`): ``{"setup": [...]}``, the setup
-sources, run at once (TensorFlow and Keras load lazily, :mod:`instructor.engine.lazy`),
-then, when the notebook is done,
-``{"tasks": {task: {"context": [...], "answers": [...]}}}``, each task in a namespace of
-its own (two tasks may define the same name); an answer given as ``[index, source]`` is
-the notebook's cell ``index``, whose outputs are reported (:class:`CellOutputs`) the
-first time it runs. Then each request and reply is one frame
-(:mod:`instructor.engine.protocol`);
-replies are data (:class:`instructor.engine.wire.Writer`), never objects or code.
-IPython's ``run_cell`` is not used: it keeps all a cell prints in its history, even with
-``store_history=False`` (a cell printing 208 MiB grew the process by 227 MiB).
+Standard input brings two frames: the setup sources (run at once), then each task's
+context and answer cells, each task in a namespace of its own; then each request and
+reply is one frame, the replies data (:class:`.wire.Writer`), never objects or code.
+IPython's ``run_cell`` is not used: it keeps all a cell prints in its history.
 """
 
 from __future__ import annotations
@@ -27,7 +18,6 @@ import ast
 import base64
 import contextlib
 import functools
-import importlib
 import io
 import json
 import os
@@ -40,11 +30,10 @@ import traceback
 import types
 from pathlib import Path
 
-#: The protocol and the libraries' lazy loading (this file's neighbours when it runs as
-#: the answer process, a script); :func:`_wire` is imported after ``helpers``.
-protocol, lazy = (importlib.import_module(name if __name__ == "__main__" else
-                                          f"instructor.engine.{name}")
-                  for name in ("protocol", "lazy"))
+from . import lazy, protocol
+from .protocol import error_message
+from .step import arrays, training_step
+
 #: Why a name of the notebook's other cells is missing here.
 ALONE = ("the grader runs your answer cells on their own: define everything your answer "
          "uses inside them")
@@ -257,10 +246,10 @@ def _course_exception() -> type | None:
 
 
 def _wire():
-    """:mod:`instructor.engine.wire`: this file's neighbour when it runs as the answer
-    process (a script, without the ``instructor`` package), else from the package."""
-    return importlib.import_module("wire" if __name__ == "__main__" else
-                                   "instructor.engine.wire")
+    """:mod:`.wire`, imported once ``helpers`` is (the stripped copy's)."""
+    from . import wire
+
+    return wire
 
 
 #: Where Keras' and the course's own classes and functions live.
@@ -420,14 +409,6 @@ def describe(obj) -> dict:
     return info
 
 
-def _outputs(value):
-    import numpy as np
-
-    if isinstance(value, list | tuple):
-        return [np.asarray(v) for v in value]
-    return np.asarray(value)
-
-
 def _fit(model, *args, **kwargs):
     kwargs["verbose"] = 0
     return {k: [float(x) for x in v] for k, v in model.fit(*args, **kwargs).history.items()}
@@ -460,45 +441,11 @@ def _regularize(layer, z):
         keras.ops.convert_to_tensor(z))))
 
 
-def training_step(model, x, y) -> dict:
-    """What ``model`` does with the batch ``(x, y)`` (the same code here and in the
-    checker, on the student's model and on its copy): its outputs, which weights train,
-    its optimizer's class and configuration, and, compiled, one training step's loss and
-    every weight after it; then its weights, optimizer state and metrics are put back."""
-    import keras
-    import numpy as np
-
-    trains = {id(v) for v in model.trainable_weights}
-    done = {"outputs": _outputs(model(x)), "trainable": [id(v) in trains for v in model.weights]}
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None or not getattr(model, "compiled", False):
-        return done
-    done["optimizer"] = type(optimizer).__name__ + json.dumps(optimizer.get_config(),
-                                                              sort_keys=True, default=str)
-    if not optimizer.built:  # as its first step would, on the weights that train
-        optimizer.build(model.trainable_variables)
-    weights = model.get_weights()
-    state = [np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables]
-    eager, function = model.run_eagerly, model.train_function
-    model.run_eagerly, model.train_function = True, None  # no tracing for one step
-    try:
-        logs = model.train_on_batch(x, y, return_dict=True)
-        done["loss"] = float(logs["loss"]) if "loss" in logs else None
-        done["weights"] = [np.asarray(w) for w in model.get_weights()]
-    finally:
-        model.set_weights(weights)
-        for variable, value in zip(optimizer.variables, state, strict=False):
-            variable.assign(value)
-        model.reset_metrics()
-        model.run_eagerly, model.train_function = eager, function
-    return done
-
-
 #: What the checker may ask of a model or a layer.
 METHODS = {
-    "call": lambda obj, x, **kw: _outputs(obj(x, **kw)),
-    "predict": lambda obj, x, **kw: _outputs(obj.predict(x, verbose=0, **kw)),
-    "get_weights": lambda obj: [_outputs(w) for w in obj.get_weights()],
+    "call": lambda obj, x, **kw: arrays(obj(x, **kw)),
+    "predict": lambda obj, x, **kw: arrays(obj.predict(x, verbose=0, **kw)),
+    "get_weights": lambda obj: [arrays(w) for w in obj.get_weights()],
     "set_weights": lambda obj, weights: obj.set_weights(weights),
     "set_learning_rate": lambda obj, value: setattr(obj.optimizer, "learning_rate",
                                                     float(value)),
@@ -527,7 +474,7 @@ class CellOutputs:
     result mime bundles, its error and traceback), kept up to ``limit`` bytes and one
     more (of the output that passes it, as text), then dropped: the grader, which trusts
     no word of this process, sees the cell past its cap and says so. Each is a message
-    of the report (:class:`instructor.engine.protocol.Report`), sent to ``fd`` as it
+    of the report (:class:`.protocol.Report`), sent to ``fd`` as it
     comes; a stream's writes are sent together every :data:`FLUSH_SECONDS` or
     :data:`FLUSH_CHARS`, at ``flush()`` and before any other output: what a cell printed
     before the process died in it is on the report, but for its last fraction of a
@@ -690,12 +637,6 @@ def capped_log(fd: int, limit: int = LOG_BYTES) -> _Stream:
     return _Stream(sink)
 
 
-def error_message(err: BaseException) -> str:
-    """``Name: message``, or the name alone (the checking process's words too)."""
-    text = str(err).strip()
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
-
-
 def main() -> None:
     requests, replies, stripped = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
     work = Path.cwd()
@@ -704,7 +645,7 @@ def main() -> None:
     os.dup2(log, 2)
     sys.stdout = sys.stderr = capped_log(log)
     if stripped:
-        from stripped import activate  # this file's neighbour: run as a script
+        from .activation import activate
 
         activate(Path(stripped))
     lazy.install()

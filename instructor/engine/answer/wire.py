@@ -21,8 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from helpers.grading.model_checks import is_model
-
 #: Most members a recorded ``.keras`` file may hold (Keras writes three: metadata.json,
 #: config.json, model.weights.h5).
 MAX_MEMBERS = 64
@@ -87,7 +85,7 @@ class Writer:
             return {"tuple": items} if isinstance(value, tuple) else {"list": items}
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
             return {"dict": {k: self.encode(v) for k, v in value.items()}}
-        if is_model(value):
+        if _is_model(value):
             if self.folder is None:
                 raise NotData("a model")
             entry: dict = {"model": None}
@@ -326,3 +324,11 @@ def _array(f) -> np.ndarray:
     if array.dtype.itemsize == 0 and array.size:
         raise Unreadable("an array of elements without bytes")
     return array
+
+
+def _is_model(value) -> bool:
+    """:func:`helpers.grading.model_checks.is_model`, of the ``helpers`` this process
+    imports (in the answer process, the stripped copy)."""
+    from helpers.grading.model_checks import is_model
+
+    return is_model(value)
