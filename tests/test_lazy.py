@@ -60,3 +60,32 @@ def test_loaded_lazily_the_libraries_draw_what_helpers_setup_makes_them_draw(tmp
     runs = [subprocess.run([sys.executable, str(script), how], capture_output=True,
                            text=True, check=True).stdout for how in ("setup", "lazy")]
     assert json.loads(runs[0]) == json.loads(runs[1])
+
+
+WHOLE = """
+import sys
+from instructor.engine.answer import lazy
+lazy.install()
+import helpers
+info = helpers.setup(extra_modules=("tensorflow_probability",))
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+{first}.__name__
+print(hasattr(keras, "layers"), hasattr(tf, "ones"), hasattr(tfp, "distributions"),
+      sys.modules["keras"] is keras, sys.modules["tensorflow"] is tf)
+"""
+
+
+def test_whichever_library_is_touched_first_each_loads_whole(tmp_path):
+    """08's setup binds TensorFlow, Keras and TensorFlow Probability unrun; TensorFlow,
+    touched first, asks half-way through its own code whether Keras is installed: that
+    must not run Keras then (it would find TensorFlow half-made and end without
+    ``keras.layers``)."""
+    for first in ("tf", "keras", "tfp"):
+        script = tmp_path / f"whole_{first}.py"
+        script.write_text(WHOLE.format(first=first))
+        run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                             timeout=600)
+        assert run.stdout.split() == ["True"] * 5, (first, run.stdout, run.stderr[-2000:])

@@ -84,10 +84,20 @@ def _main() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+def _find_spec(name, package=None, _find=importlib.util.find_spec):
+    """:func:`importlib.util.find_spec`, reading a lazy module's spec without running it
+    (TensorFlow asks for Keras' half-way through its own code, which Keras imports)."""
+    module = sys.modules.get(name)
+    if type(module) is importlib.util._LazyModule:
+        return object.__getattribute__(module, "__spec__")
+    return _find(name, package)
+
+
 def install() -> None:
     """From now on this process imports :data:`LIBRARIES` lazily, and ``helpers.setup()``
     is :func:`setup` (call it after ``helpers`` is the stripped copy)."""
     sys.meta_path.insert(0, _Finder())
+    importlib.util.find_spec = _find_spec
     importlib.import_module("helpers.session").setup = setup
 
 
