@@ -83,11 +83,11 @@ class AnswerChannel:
         except (OSError, EOFError):
             self.broken, self.broken_own = "the process running your answer ended", True
             raise AnswerFailed(self.broken, own=True) from None
-        except FrameTooLarge as err:
+        except FrameTooLarge:
             limit = (self.max_bytes or 0) / 2 ** 20
-            self.broken = (f"what your function returned ({err}) is more than the grader's "
-                           f"limit of {limit:g} MiB (COURSE_RECORD_MB); it was not read, "
-                           "and the test fails")
+            self.broken = (f"what your function returned is more than the grader's limit "
+                           f"of {limit:g} MiB (COURSE_RECORD_MB); it was not read, and the "
+                           "test fails")
             raise wire.RecordTooLarge(self.broken) from None
         except ValueError as err:  # not JSON: not a reply of the answer process's loop
             self.broken = f"the process running your answer sent an unreadable reply ({err})"

@@ -45,9 +45,11 @@ class RecordTooLarge(Exception):
     """Records that would unpack to more than the checking process may read: refused
     before anything is unpacked (its test fails). The outcome
     :data:`instructor.engine.outcomes.RECORD_TOO_LARGE` (this module also runs in the
-    answer process, without the ``instructor`` package)."""
+    answer process, without the ``instructor`` package). Its message is the grader's own
+    words (no size the answer chose), so a hidden test shows it."""
 
     outcome = "RecordTooLarge"
+    own = True
 
 
 def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
@@ -194,8 +196,8 @@ def _keras_size(path: Path, budget: int) -> int:
     with archive:
         members = archive.infolist()
         if len(members) > MAX_MEMBERS:
-            raise RecordTooLarge(f"a recorded model file holds {len(members)} files "
-                                 f"(a model has 3; the limit is {MAX_MEMBERS})")
+            raise RecordTooLarge(f"a recorded model file holds more files than the grader "
+                                 f"reads (a model has 3; the limit is {MAX_MEMBERS})")
         total = sum(m.file_size for m in members)
         if total > budget:
             return total
