@@ -51,3 +51,16 @@ def gradebook_scores(course: Path) -> dict[str, float]:
             "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
             "submitted_assignment.id JOIN student ON submitted_assignment.student_id = "
             "student.id GROUP BY student.id").fetchall())
+
+
+def assignment_scores(db: Path) -> dict[tuple[str, str], float]:
+    """(student, assignment) -> total in the gradebook ``db`` (manual over automatic)."""
+    with sqlite3.connect(db) as conn:
+        return {(s, a): t for s, a, t in conn.execute(
+            "SELECT student.id, assignment.name, "
+            "SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) FROM grade "
+            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
+            "submitted_assignment.id JOIN assignment ON submitted_assignment.assignment_id "
+            "= assignment.id JOIN student ON submitted_assignment.student_id = student.id "
+            "GROUP BY student.id, assignment.name")}

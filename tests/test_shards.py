@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +22,7 @@ from instructor.workflow.shards import (
     shard_of,
     unfinished,
 )
+from tests.course_copy import assignment_scores
 
 A = "05_denoising_autoencoders"
 
@@ -143,21 +143,6 @@ def test_the_limits_command_sizes_the_largest_shard(tmp_path):
     assert out.stdout.split()[2] == f"--time={job_limits([largest, 2], 1)['time']}"
 
 
-def _scores(db: Path) -> dict[tuple[str, str], float]:
-    """(student, assignment) -> total, in the gradebook ``db``."""
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return {(s, a): t for s, a, t in conn.execute(
-            "SELECT student.id, assignment.name, "
-            "SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) FROM grade "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN assignment ON submitted_assignment.assignment_id "
-            "= assignment.id JOIN student ON submitted_assignment.student_id = student.id "
-            "GROUP BY student.id, assignment.name")}
-
-
 @pytest.mark.grading
 def test_two_assignments_graded_in_shards_then_a_regrade_merge(tmp_path, data_dir,
                                                               canary_cache):
@@ -203,18 +188,18 @@ def test_two_assignments_graded_in_shards_then_a_regrade_merge(tmp_path, data_di
     run("merge-shards")
     given = {}
     for db in (course / "shards").glob("*/*-of-2/gradebook.db"):
-        given.update({k: v for k, v in _scores(db).items()
+        given.update({k: v for k, v in assignment_scores(db).items()
                       if k[1] == db.parent.parent.name and shard_of(k[0], 2) ==
                       int(db.parent.name.split("-")[0])})
-    merged = _scores(course / "gradebook.db")
+    merged = assignment_scores(course / "gradebook.db")
     assert len(merged) == 4 and merged == given
     for assignment in (A, other):
         assert merged["alice", assignment] > merged["bob", assignment] == 0
     run("autograde", "--assignment", A, "--shard", "1/1", "--jobs", "1")
     out = run("merge-shards")
     assert "not read, of an older run" in out and f"{A}/1-of-2" in out
-    assert _scores(course / "gradebook.db") == merged
-    assert {k: v for k, v in _scores(course / "shards" / A / "1-of-1" / "gradebook.db")
+    assert assignment_scores(course / "gradebook.db") == merged
+    assert {k: v for k, v in assignment_scores(course / "shards" / A / "1-of-1" / "gradebook.db")
             .items() if k[1] == A} == {k: v for k, v in merged.items() if k[1] == A}
 
 

@@ -30,7 +30,7 @@ from instructor.workflow.sample_class import KINDS, make_notebook
 from instructor.workflow.shards import job_limits, shard_of
 from scripts import slurm_cluster
 from tests import needs
-from tests.course_copy import fresh_copy, gradebook_scores
+from tests.course_copy import assignment_scores, fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
 
@@ -292,18 +292,6 @@ def two_arrays(slurm, tmp_path_factory, data_dir, canary_cache):
     return {"alone": alone, "course": course, "merge": _merge(course, env)}
 
 
-def _by_assignment(course: Path) -> dict[tuple[str, str], float]:
-    with sqlite3.connect(course / "gradebook.db") as db:
-        return {(s, a): t for s, a, t in db.execute(
-            "SELECT student.id, assignment.name, "
-            "SUM(COALESCE(grade.manual_score, grade.auto_score, 0)) FROM grade "
-            "JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
-            "JOIN submitted_assignment ON submitted_notebook.assignment_id = "
-            "submitted_assignment.id JOIN assignment ON submitted_assignment.assignment_id "
-            "= assignment.id JOIN student ON submitted_assignment.student_id = student.id "
-            "GROUP BY student.id, assignment.name")}
-
-
 def test_two_assignments_as_two_arrays_merge_to_the_one_machine_scores(two_arrays):
     """Both arrays wrote shards/1-of-2/ and shards/2-of-2/, each task's done.json
     replacing the other assignment's: merge-shards named one assignment's submissions
@@ -311,7 +299,7 @@ def test_two_assignments_as_two_arrays_merge_to_the_one_machine_scores(two_array
     merge = two_arrays["merge"]
     assert merge.returncode == 0, merge.stdout + merge.stderr
     assert "merged 4 submission(s)" in merge.stdout
-    scores = _by_assignment(two_arrays["alone"])
-    assert len(scores) == 4 and scores == _by_assignment(two_arrays["course"])
+    scores = assignment_scores(two_arrays["alone"] / "gradebook.db")
+    assert len(scores) == 4 and scores == assignment_scores(two_arrays["course"] / "gradebook.db")
     for a in (A, B):
         assert (two_arrays["course"] / "shards" / a / "2-of-2" / "done.json").is_file()
