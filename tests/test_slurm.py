@@ -41,6 +41,18 @@ SIZES = {1: 1, 2: 2, 3: 1}
 CLASS = sum(SIZES.values())
 
 
+def _grading_env(slurm: dict, data_dir, canary_cache, tmp: Path) -> dict:
+    """The environment both runs grade in: the cluster's, fast mode, the data, one canary
+    cache and one grader's secret (written to ``tmp``), no virtual environment of ours."""
+    (tmp / "secret").write_text(secrets.token_hex(32))
+    env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
+               COURSE_CANARY_CACHE=str(canary_cache),
+               COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
+    for name in ("VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(name, None)
+    return env
+
+
 @pytest.fixture(scope="module")
 def slurm():
     """A one-node Slurm cluster on loopback: the environment its commands need."""
@@ -148,12 +160,7 @@ def graded(slurm, tmp_path_factory, data_dir, canary_cache):
         nbformat.write(make_notebook(A, kind, alone), incoming / student / f"{A}.ipynb")
     collect(incoming, A, root=alone)
     shutil.copytree(alone / "submitted", course / "submitted")  # the same timestamps
-    (tmp / "secret").write_text(secrets.token_hex(32))  # one grader's secret for both
-    env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
-               COURSE_CANARY_CACHE=str(canary_cache),
-               COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
-    for name in ("VIRTUAL_ENV", "PYTHONPATH"):
-        env.pop(name, None)
+    env = _grading_env(slurm, data_dir, canary_cache, tmp)  # one secret for both runs
     # the one-machine run, beside the cluster's
     one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
                             "autograde", "--assignment", A, "--jobs", "2"], cwd=alone,
@@ -268,12 +275,7 @@ def two_arrays(slurm, tmp_path_factory, data_dir, canary_cache):
                            tmp / assignment / student / f"{assignment}.ipynb")
         collect(tmp / assignment, assignment, root=alone)
     shutil.copytree(alone / "submitted", course / "submitted")
-    (tmp / "secret").write_text(secrets.token_hex(32))
-    env = dict(slurm, COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
-               COURSE_CANARY_CACHE=str(canary_cache),
-               COURSE_HIDDEN_SECRET_FILE=str(tmp / "secret"))
-    for name in ("VIRTUAL_ENV", "PYTHONPATH"):
-        env.pop(name, None)
+    env = _grading_env(slurm, data_dir, canary_cache, tmp)
     one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
                             "autograde", "--assignment", f"{A},{B}", "--jobs", "1"],
                            cwd=alone, env=env, stdout=subprocess.PIPE,
