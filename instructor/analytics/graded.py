@@ -1,10 +1,6 @@
-"""A graded class as data: what the gradebook and the graded notebooks hold, read once.
-
-Nothing is graded again. For one assignment this reads ``gradebook.db`` (test cells,
-students, points, "needs manual grade" marks); per student,
-``autograded/<student>/<assignment>/``'s notebook (each test cell's error, each answer
-cell's code, nbclient's cell timings) and ``GRADING_NOTES.txt``; and the release's
-notebook (the stubs and the code students were given).
+"""A graded class as data, read once and never graded again: for one assignment,
+``gradebook.db``, each student's graded notebook (errors, answer code, cell timings) and
+``GRADING_NOTES.txt``, and the release's notebook (what students were given).
 """
 
 from __future__ import annotations

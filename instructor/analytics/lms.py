@@ -1,15 +1,11 @@
 """Grades into Canvas or Moodle, through their own CSV import (no API token).
 
-The file written is the LMS's own export (Canvas' or Moodle's gradebook, or Moodle's
-grading worksheet), its rows kept in place and its identity columns kept, with the
-assignment's column filled from the course's gradebook on the LMS column's scale
-(Canvas' Points Possible, the worksheet's Maximum grade, or ``points`` for Moodle's
-gradebook export, which carries none); on request, one column per task too. A student
-is found by an id the LMS issued, never by a name. The formats and what they rely on:
-docs/instructors.md, "Grades into the LMS". A student of only one side is listed, never
-silently dropped; a grade the export already holds is kept unless ``overwrite``;
-nothing is written when no student matched, a maximum is missing, a named column is
-not there, or a student collected from the LMS's download cannot be found by its id.
+The file written is the LMS's own export, its rows and identity columns kept, with the
+assignment's column (and on request one per task) filled on the LMS column's scale; the
+formats: docs/instructors.md, "Grades into the LMS". A student is found by an id the LMS
+issued, never by a name, and a student of only one side is listed, never dropped. A
+grade the export holds is kept unless ``overwrite``; nothing is written when no student
+matched, a maximum or a named column is missing, or a collected student is not found.
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
-"""One control group per submission: every process of one student's grading in it, with
-caps on the whole (memory, processes and threads, a CPU weight); docs/grading.md, "One
-group of caps per submission".
+"""One control group per submission, with caps on the whole (memory, processes and
+threads, a CPU weight); docs/grading.md, "One group of caps per submission".
 
-The grader makes the group (:func:`make`) before the submission's first sandboxed process
-starts and removes it (:meth:`Group.remove`) when the submission is graded; each
-sandboxed process joins it through the launcher (:mod:`instructor.engine.sandbox`,
-``--group``) before bwrap starts. Groups are made under the grader's own group, never
-beside it, so the caps of whatever runs the grader still hold over them. In cgroup v2 a
-group that holds processes cannot enable controllers for its children (EBUSY), hence
-the leaf :data:`LEAF`. Standard library only.
+Groups are made under the grader's own group, never beside it, so the caps of whatever
+runs the grader still hold over them. In cgroup v2 a group that holds processes cannot
+enable controllers for its children (EBUSY), hence the leaf :data:`LEAF`. Standard
+library only (the launcher joins the group).
 """
 
 from __future__ import annotations

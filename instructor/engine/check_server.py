@@ -1,16 +1,12 @@
 """Checking processes forked from a sandboxed server that has imported TensorFlow once.
 
-Importing TensorFlow, Keras and the checks cost each checking process 3 to 5
-CPU-seconds, on cores the kernels need; how the server runs and is walled is
-docs/grading.md, "The check server". The forking, the grader's handle on a forked
-process and the pool of servers are :mod:`instructor.engine.forking`'s. Which server a
-grading uses is in its ``nbgrader autograde`` process's environment (:data:`SERVER`),
-set by :func:`lease` while :func:`running` servers are up.
-
-A checking process only parses what student code sends (:mod:`instructor.engine.remote`).
-One taken over through such data could, as a spawned one could, forge its own
+Importing TensorFlow, Keras and the checks costs each checking process 3 to 5
+CPU-seconds; how the server runs and is walled is docs/grading.md, "The check server",
+the forking is :mod:`instructor.engine.forking`'s. A grading finds its server in its
+environment (:data:`SERVER`, set by :func:`lease`). A checking process taken over
+through what student code sends could, as a spawned one could, forge its own
 submission's verdicts; it could also end its server (the next submissions then spawn
-their checking processes) or leave SysV IPC objects (not emptied) for the next.
+their checking processes) or leave SysV IPC objects for the next.
 """
 
 from __future__ import annotations

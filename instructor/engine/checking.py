@@ -1,14 +1,11 @@
 """Run a graded notebook's test cells, outside every process that runs the student's code
-(docs/grading.md, "The checking process"). Started by :class:`instructor.engine.judge.Judge`
-under the grading sandbox while the notebook runs::
+(docs/grading.md, "The checking process")::
 
     python instructor/engine/checking.py VERDICTS_FD REQUESTS_FD REPLIES_FD < JOB
 
-Standard input brings two frames: the ``grade-setup`` sources (run at once), then the job
-(each task's context cells and test cells). The verdicts go to the file open at
-``VERDICTS_FD``, one per test: ``{"checked", "passed", "error", "reason", "output"}``;
-``checked`` is false, with its ``reason``, when the checks asked what the answer process
-cannot answer with data (the test goes to the instructor's review).
+Standard input brings the ``grade-setup`` sources, then the job (each task's context and
+test cells). One verdict per test goes to ``VERDICTS_FD``; ``checked`` is false when the
+answer process could not answer with data (the test goes to the instructor's review).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """``SafeExecute``: nbgrader's execute step, for untrusted notebooks (docs/grading.md,
-"How a verdict is reached", step 5).
-
-No kernel starts: :class:`instructor.engine.judge.Judge` runs the setup and the
-answer cells in the answer process and every test cell in the checking process; its
-verdict becomes each test cell's output, which nbgrader scores as usual, and the answer
-cells' outputs are those the answer process reported. The other cells say they were not
-run.
+"How a verdict is reached", step 5). No kernel starts: :class:`instructor.engine.judge.Judge`
+makes each test cell's output its verdict, which nbgrader scores as usual.
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
 """Servers that fork, per request, a child from a process that has imported its modules
-once: the server's loop, the requester's :class:`subprocess.Popen`-like handle on a
-child, and the pool of servers a grading run leases them from. Used by
-:mod:`instructor.engine.check_server` and :mod:`instructor.workflow.nbgrader_server`.
+once (:mod:`instructor.engine.check_server`, :mod:`instructor.workflow.nbgrader_server`):
+the server's loop, the requester's :class:`subprocess.Popen`-like handle, and the pool.
 
-A server listens on a unix socket and serves one request at a time: the requester sends
-``fork`` with the child's standard input and output (and any other descriptors the
-server asks for); the server answers ``forked`` (or ``refused``: the requester then
-spawns the process itself), waits for the child, kills its process group when the
-requester hangs up, and sends the child's exit status. The child reads what it is to do
-from the first frame of its standard input (:mod:`instructor.engine.answer.protocol`), which
-the server never reads.
+The requester sends ``fork`` with the child's descriptors over a unix socket; the server
+answers ``forked`` (or ``refused``: the requester then spawns the process itself), kills
+the child's process group when the requester hangs up, and sends its exit status. The
+child's work is the first frame of its standard input, which the server never reads.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""Everything a student controls, made inert where a person views it: clean HTML and
-typed metadata; the rules in short: docs/grading.md, "What students show is inert".
+"""Everything a student controls, made inert where a person views it (docs/grading.md,
+"What students show is inert").
 
 nbconvert's templates insert much of a notebook into HTML as it is (image sizes unquoted,
-image data inside a quoted ``src``, the execution count in the prompt), so nothing is
-escaped "later": :class:`InertContent` keeps only what passes the allow-lists below, and
-nbconvert, formgrader, the feedback page and JupyterLab render only that.
-
-:data:`CONTENT_SECURITY_POLICY` and :data:`FEEDBACK_POLICY`, declared by every page the
-course writes, are a second wall.
+the execution count in the prompt), so :class:`InertContent` keeps only what passes the
+allow-lists below; :data:`CONTENT_SECURITY_POLICY` and :data:`FEEDBACK_POLICY` are a
+second wall.
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
 """The one static pass over a submission (docs/grading.md, "How a verdict is reached",
 step 4): :class:`RepairSubmission`, first of nbgrader's sanitize step, so plain
-``nbgrader autograde`` runs it too. Once each, before anything parses the student's
-code: a cell over the source cap refused; damaged grading metadata restored from the
-release or dropped, a copied ``grade_id`` kept by one cell; the outputs cleared
-(nbgrader's ``ClearOutput``, before nbconvert validates the notebook: a submission
-whose outputs are damaged is repaired, not refused); every cell given its released
-cell's grading metadata and tags; a deleted graded cell put back; an edited locked cell
-noted. Each repair is a note, in the notebook's ``course_grading.notes``.
+``nbgrader autograde`` runs it too. Before anything parses the student's code, a cell
+over the source cap is refused, grading metadata is restored from the release, outputs
+are cleared, deleted graded cells are put back; each repair is a note in the notebook's
+``course_grading.notes``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""Read a submission's own code for what could change how its tests run.
-
-This module reads the student's code, unrun (docs/grading.md, "The review"), for what
-checking outside the kernel cannot rule out by itself: :func:`tampering`, code that
-changes state the tests rely on (a passing test in such a notebook goes to the
-instructor's review, never silently counted), and :func:`course_calls`, an answer that
-calls the course's own implementation of its task (its tests score 0). Reading source
-only, it cannot be fooled by what the code does at run time, but can be by code it
-cannot see: so every construct that could hide such code (``exec``, ``getattr`` with a
-computed name, ``__dict__``, an import of ``importlib``...) is itself flagged.
+"""Read a submission's own code, unrun, for what could change how its tests run
+(docs/grading.md, "The review"): :func:`tampering` (a passing test goes to the
+instructor's review) and :func:`course_calls` (an answer that calls the course's own
+implementation of its task scores 0). Source can hide code from a reader, so every
+construct that could hide some (``exec``, a computed ``getattr``, ``__dict__``,
+``importlib``...) is itself flagged.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Run a command that executes student code under bubblewrap, with caps bwrap does not set.
 
-Every sandboxed process starts through this file
-(:func:`instructor.engine.roles.launch`)::
-
-    python -I -S instructor/engine/sandbox.py --memory-gb 8 --file-mb 256 \\
-        --cpu-seconds 1800 --processes 256 -- bwrap --unshare-all ... -- python -m ...
-
-The view bwrap builds (:func:`bwrap_args`) and the caps set here (:func:`apply_caps`)
-are docs/grading.md's "The wall around each process". This file runs before anything
-else in the sandbox's launch, so it imports only the standard library.
+Every sandboxed process starts through this file (:func:`instructor.engine.roles.launch`),
+``python -I -S sandbox.py --memory-gb ... -- bwrap ... -- python -m ...``; the view
+(:func:`bwrap_args`) and the caps (:func:`apply_caps`) are docs/grading.md's "The wall
+around each process". It runs first, so it imports only the standard library.
 """
 
 from __future__ import annotations

@@ -1,15 +1,11 @@
 """A copy of the ``helpers`` package without the course's own implementations of the tasks.
 
-Tasks (e)-(h) ask for functions ``helpers`` already has (``course_implementations`` in
-nbgrader_config.py; docs/grading.md, "The course's own implementations"). Spotting a call
-by name misses every indirect route (an alias, ``operator.attrgetter``,
-``pkgutil.resolve_name``, ``importlib.reload``, exec-ing ``inspect.getsource``, copying
-``__code__``, a private helper such as ``_psnr_of``, or a public function computing the
-same thing). So the answer process's ``helpers`` is a copy (:func:`strip_package`) in
-which those functions, what they use of their module and what uses them (:func:`plan`)
-raise ``UsesCourseImplementation``: every route reaches only that. The answer process
-makes it its only ``helpers`` (:func:`instructor.engine.answer.activation.activate`), and
-its sandbox does not bind the real package (else an answer could load its files by path).
+Tasks (e)-(h) ask for functions ``helpers`` already has (docs/grading.md, "The course's
+own implementations"). Spotting a call by name misses every indirect route (an alias,
+``importlib.reload``, ``__code__``, a private helper computing the same thing), so the
+answer process's only ``helpers`` is a copy (:func:`strip_package`) in which those
+functions, what they use of their module and what uses them (:func:`plan`) raise
+``UsesCourseImplementation``; its sandbox does not bind the real package.
 """
 
 from __future__ import annotations

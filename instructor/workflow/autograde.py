@@ -2,13 +2,9 @@
 
 nbgrader grades one submission after another against one SQLite gradebook
 (jupyter/nbgrader#174). Here each submission gets its own ``nbgrader autograde`` in a
-scratch course folder holding a copy of the gradebook, that submission, the release and
-the assignment's data files (:func:`instructor.workflow.submission.grade_one`), ``--jobs``
-at once; only the parent copies a finished student's automatic scores into the course
-gradebook (manual scores kept) and the graded notebook into ``autograded/``. So SQLite
-sees one writer, a submission that crashes, hangs or tampers harms no one else, and a
-failure is that student's 0 with a note. First the gradebook gets the current cells and
-the canary (:mod:`instructor.workflow.canary`) runs.
+scratch course folder (:func:`instructor.workflow.submission.grade_one`), ``--jobs`` at
+once, and only the parent writes the course's gradebook: SQLite sees one writer, and a
+submission that crashes, hangs or tampers harms no one else.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-""""Open in Colab" and "Open in Kaggle" links to the student version of each notebook.
-
-Every link derives from ``[project.urls] Repository`` in pyproject.toml and the branch
-``[tool.course] default-branch``. The release step puts a badge cell atop every released
-notebook (:func:`add_badge_cells`); the README's table carries the same badges, and the
-setup cells install from the same repository and branch (tests/test_badges.py checks all
-three, and every target).
+""""Open in Colab" and "Open in Kaggle" links to the student version of each notebook,
+from ``[project.urls] Repository`` and ``[tool.course] default-branch`` in pyproject.toml:
+the released notebooks' badge cells, the README's table and the setup cells agree
+(tests/test_badges.py).
 """
 
 from __future__ import annotations

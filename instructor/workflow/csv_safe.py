@@ -1,10 +1,7 @@
-"""CSV cells a person opens in a spreadsheet, written so that none runs as a formula.
-
-OWASP's "CSV Injection" guidance: a cell that begins with ``=``, ``+``, ``-``, ``@``, a
-tab or a carriage return is read by Excel, LibreOffice or Google Sheets as a formula;
-prefixing it with a single quote makes it text. A cell that already begins with a quote
-gets one more, so that :func:`read_cell` gives back exactly what was written. A number
-(``-1.5``) and Moodle's ``-`` (no grade) are left as they are: no spreadsheet runs them.
+"""CSV cells a person opens in a spreadsheet, written so that none runs as a formula
+(OWASP's "CSV Injection"): a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return gets a leading quote, as does one that begins with a quote, so that
+:func:`read_cell` gives back what was written. A number and Moodle's ``-`` are left as is.
 """
 
 from __future__ import annotations

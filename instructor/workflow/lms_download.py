@@ -1,16 +1,11 @@
 """Who handed in which file, read from the names in an LMS's bulk download.
 
-``collect`` reads these layouts (a folder, or a zip of it): Canvas' *Download
-Submissions*; Moodle's *Download all submissions* (or *Download selected submissions*)
-as Moodle 4.1 and later write it (folders ``<full name>_<participant id>_assignsubmission_
-<plugin>/``) and as Moodle 3.x-4.0 wrote it (the same with a trailing ``_``), each with
-"Download submissions in folders" on or off; and a folder per student (``<student>/``,
-``<student>.zip`` or ``<student>.ipynb``, named by the student's id, as ``make
-sample-class`` writes). docs/instructors.md, "Handing in through an LMS", says what each
-LMS's names mean and where in its code they come from. The LMS's id is the nbgrader
-student id, so that ``lms-export`` finds each student without a mapping file. A download
-that follows none of these layouts is refused (:class:`UnknownLayout`): a name is never
-made into a student id.
+``collect`` reads Canvas' and Moodle's (3.x to 5.x) bulk downloads, with or without
+folders, and a folder per student (``<student>/``, ``<student>.zip`` or
+``<student>.ipynb``, as ``make sample-class`` writes); docs/instructors.md, "Handing in
+through an LMS", says what each name means. The LMS's id is the nbgrader student id, so
+``lms-export`` needs no mapping file. A download in no known layout is refused
+(:class:`UnknownLayout`): a name is never made into a student id.
 """
 
 from __future__ import annotations

@@ -1,28 +1,12 @@
 """The class's feedback pages as one zip each LMS's bulk feedback upload takes.
 
 Each student collected from an LMS download (``lms/<assignment>_handins.csv``) gets the
-feedback pages of ``feedback/<id>/<assignment>/`` (one per notebook of the release) and
-``GRADING_NOTES.txt``, nothing else nbgrader copied there (``timestamp.txt``, the
-student's own files),
-named as the LMS's importer parses them (docs/instructors.md, "Feedback back to the
-students", cites the code):
-
-- **Canvas** (Assignments > the assignment > *Upload Submissions*;
-  ``Assignment#infer_comment_context_from_filename`` in app/models/assignment.rb): the
-  file's name split on ``_``, its first two all-digit parts are the user id and the id
-  of an attachment of that student's submission. Each file is named
-  ``<name>_<user id>_<attachment id>_<file>``, the ids those of the student's hand-in in
-  the download, the name its letters only. A hand-in with no attached file (a text
-  entry) or graded anonymously cannot be matched that way: it is listed, not zipped.
-- **Moodle** (*Upload multiple feedback files in a zip*;
-  ``assignfeedback_file_zip_importer::is_valid_filename_for_import`` in
-  mod/assign/feedback/file/importziplib.php): the first part of the path split on ``_``
-  into at most five gives the participant id (second), a plugin (third and fourth) and
-  the file's name (the rest): ``<full name>_<participant id>_assignsubmission_file_<file>``.
-
-Every member is one flat name: what comes from a download or a file name loses every
-system's path separators and reserved characters, control characters and runs of dots
-(:func:`_part`), so no unzip puts a file outside its folder.
+feedback pages of ``feedback/<id>/<assignment>/`` and ``GRADING_NOTES.txt``, nothing
+else, named as the LMS's importer parses them (docs/instructors.md, "Feedback back to
+the students", cites its code): Canvas by the user and attachment ids of the hand-in (a
+hand-in with no attached file, or graded anonymously, is listed, not zipped); Moodle by
+the participant id. Every member is one flat name (:func:`_part`), so no unzip puts a
+file outside its folder.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
 """``nbgrader autograde`` forked, per submission, from a process that has imported
-nbgrader and the course's configuration once (docs/grading.md, "The nbgrader server").
-
-A spawned ``nbgrader autograde`` spends seconds importing nbgrader, nbconvert,
-SQLAlchemy, traitlets and the course's preprocessors before it grades. The child runs
-nbgrader's command line in the environment, folder and arguments the grader sends
-(:func:`instructor.workflow.nbgrader_cli.nbgrader`), exactly as a spawned process would.
-The forking and the pool are :mod:`instructor.engine.forking`'s.
+nbgrader and the course's configuration once (docs/grading.md, "The nbgrader server"),
+sparing each a few seconds of imports. The child runs nbgrader's command line exactly as
+a spawned process would (:func:`instructor.workflow.nbgrader_cli.nbgrader`).
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
 """Grading a class on several machines: shards of students, and merging their results.
 
 ``autograde --shard I/N`` writes each assignment only into ``shards/<assignment>/I-of-N/``,
-and ``done.json`` there last, once every submission of the shard is filed; so two
-assignments sharded alike never share a folder. ``merge-shards`` reads, of each
-assignment, the run begun last (its shard count; a folder of an older run is named and
-left alone), brings the submissions each finished shard lists into the course,
-``feedback/`` too when a shard made it, and names each shard not finished (killed,
-failed, never run, or missing a submission), exiting non-zero until it is graded again
-(docs/schedulers.md). A scheduler's per-job limits come from the course's caps
-(:func:`job_limits`).
+``done.json`` last, once every submission of the shard is filed. ``merge-shards`` reads
+each assignment's run begun last, brings in what each finished shard lists, and names
+each shard not finished, exiting non-zero until it is graded again (docs/schedulers.md).
 """
 
 from __future__ import annotations

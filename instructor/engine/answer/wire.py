@@ -1,11 +1,8 @@
-"""Values passed between the grader's checking process and a student's answer process.
-
-What crosses (docs/grading.md, "The answer process") is data: arrays as ``.npy`` files,
-Keras models as ``.keras`` files (:class:`Writer`, in the answer process), read back by
-:class:`Reader` in the checking process after a size check (:func:`record_size`) that
-unpacks nothing, and with Keras' ``safe_mode``, so reading never runs code of the
-student's own. Without a folder (a request's arguments, a method's plain result), arrays
-travel inline, as ``.npy`` bytes in base64. Keras is imported only for a model.
+"""Values passed between the checking process and a student's answer process: data only
+(docs/grading.md, "The answer process"). Arrays as ``.npy`` files, Keras models as
+``.keras`` files (:class:`Writer`), read by :class:`Reader` after a size check that
+unpacks nothing (:func:`record_size`) and with Keras' ``safe_mode``, so reading never runs
+the student's code. Without a folder, arrays travel inline, as base64 ``.npy`` bytes.
 """
 
 from __future__ import annotations
