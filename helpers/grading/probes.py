@@ -1,18 +1,14 @@
-"""Behaviour probes of the graded Keras builders: what the models compute, not what they say.
+"""Behaviour probes of the graded Keras builders: what the models compute, not what they say
+(why, and the only calls they may make on a model: docs/authoring.md, "Graded tasks
+(nbgrader)"). Each check raises ``AssertionError`` with a message for the student.
 
-Why, and the only calls they may make on a model: docs/authoring.md, "Graded tasks
-(nbgrader)". Each check raises ``AssertionError`` with a message for the student; the
-training probes need a freshly built model (Adam's first step is what they check).
-
-The specification is a list of operations in data-flow order, their weights (kernel, then
-bias) in the order ``get_weights()`` lists them::
+The specification is a list of operations in data-flow order, their weights in the order
+``get_weights()`` lists them::
 
     ("dense", units, activation)             Dense layer: weights kernel, bias
     ("conv", filters, padding, activation)   3x3 Conv2D, stride 1: weights kernel, bias
     ("pool",)                                MaxPooling2D(2, padding="same")
     ("up",)                                  UpSampling2D(2), nearest neighbour
-
-(``activation``: ``"relu"``, ``"sigmoid"``, or ``"linear"`` for the VAE's two heads.)
 """
 
 from __future__ import annotations
@@ -55,7 +51,7 @@ def conv_ops(input_dims: Sequence[int], filters: Sequence[int]):
 
 
 def weight_shapes(ops, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
-    """The shapes of the weights of ``ops`` applied to inputs of ``input_shape`` (no batch)."""
+    """The shapes of the weights of ``ops`` on inputs of ``input_shape`` (no batch)."""
     shapes, channels = [], int(input_shape[-1])
     for op in ops:
         if op[0] in ("dense", "conv"):
@@ -65,8 +61,8 @@ def weight_shapes(ops, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
 
 
 def random_weights(shapes, rng: np.random.Generator) -> list[np.ndarray]:
-    """Kernels normal with standard deviation 1.2 / sqrt(fan-in) (outputs of order 1 at
-    any width), biases normal with standard deviation 0.1; float32."""
+    """Kernels normal, standard deviation 1.2 / sqrt(fan-in) (outputs of order 1 at
+    any width); biases normal, 0.1; float32."""
     return [rng.normal(0.0, 1.2 / np.sqrt(np.prod(shape[:-1])) if len(shape) > 1 else 0.1,
                        size=shape).astype(np.float32) for shape in shapes]
 
@@ -99,8 +95,8 @@ def upsample(x: np.ndarray) -> np.ndarray:
 
 
 def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarray:
-    """``ops`` applied to ``x`` (float64), taking ``weights`` in order (kernel, bias); with
-    ``trace``, each layer appends ``(input, pre-activation)`` to it (:func:`dense_grads`)."""
+    """``ops`` applied to ``x`` in float64; with ``trace``, each layer appends
+    ``(input, pre-activation)`` (:func:`dense_grads`)."""
     x, weights = np.asarray(x, np.float64), [np.asarray(w, np.float64) for w in weights]
     for op in ops:
         if op[0] == "pool":
@@ -117,9 +113,9 @@ def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarra
 
 
 def bce(target: np.ndarray, output: np.ndarray) -> float:
-    """Binary cross-entropy as Keras computes it from probabilities: clipped to [EPS, 1 - EPS]
-    in float32 (1 - EPS is 1 - 1.19e-7), mean over every axis. From a sigmoid's logits, as
-    Keras does, it agrees unless outputs saturate, which the probes' weights avoid."""
+    """Binary cross-entropy as Keras computes it from probabilities: clipped to
+    [EPS, 1 - EPS] in float32, mean over every axis (from a sigmoid's logits it agrees
+    unless outputs saturate, which the probes' weights avoid)."""
     eps = np.float32(EPS)
     p = np.clip(np.asarray(output, np.float32), eps, np.float32(1.0) - eps).astype(np.float64)
     t = np.asarray(target, np.float64)
@@ -127,15 +123,15 @@ def bce(target: np.ndarray, output: np.ndarray) -> float:
 
 
 def l1_loss(code: np.ndarray, lambtha: float) -> float:
-    """The L1 activity loss Keras adds for ``code``: ``lambtha * sum |code|``, per example
-    where this Keras averages activity losses (3.15, not 3.13)."""
+    """Keras' L1 activity loss of ``code``: ``lambtha * sum |code|``, per example where
+    this Keras averages activity losses (3.15, not 3.13)."""
     total = float(lambtha) * float(np.abs(code).sum())
     return total / len(code) if activity_loss_is_averaged() else total
 
 
 def dense_grads(ops, weights, x: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
-    """Gradients of the binary cross-entropy of a chain of Dense layers ending in a sigmoid
-    (through its logits), in the order of ``weights``."""
+    """Gradients of the binary cross-entropy of Dense layers ending in a sigmoid, in
+    the order of ``weights``."""
     trace: list = []
     p = forward(ops, weights, x, trace)
     delta = (p - target) / p.size  # d loss / d logits of the mean cross-entropy
@@ -159,7 +155,7 @@ def _call(model, x: np.ndarray) -> np.ndarray:
 
 
 def _outputs(model, x, training: bool = True) -> list[np.ndarray]:
-    """The outputs of a model of one or several (the VAE's encoder), float64."""
+    """A model's outputs, one or several (the VAE's encoder), float64."""
     result = model(np.asarray(x, np.float32), training=training)
     if not isinstance(result, list | tuple):
         result = [result]
@@ -173,7 +169,8 @@ def _close(got: np.ndarray, want: np.ndarray) -> bool:
 
 
 def _computes(model, ops, weights, x: np.ndarray, got: np.ndarray) -> bool:
-    """``model`` lists the weights of ``ops``, and ``got`` (its output) is what they compute."""
+    """``model`` lists the weights of ``ops``, and its output ``got`` is what they
+    compute."""
     return _shapes(model) == weight_shapes(ops, x.shape[1:]) and _close(
         got, forward(ops, weights, x))
 
@@ -202,8 +199,7 @@ def expect_computes(model, ops, weights, x: np.ndarray, name: str, hint: str) ->
 
 @functools.cache
 def _tolerance() -> float:
-    """How far a correct model's float32 output may be from NumPy's: 1e-4 on a CPU; on a
-    GPU, 5e-3, as recent GPUs multiply in TF32 (10-bit mantissas) by default."""
+    """1e-4 on a CPU; 5e-3 on a GPU, which may multiply in TF32 (10-bit mantissas)."""
     import keras
 
     gpus = keras.backend.backend() == "tensorflow" and __import__(
@@ -221,8 +217,8 @@ def _unit_inputs(rng: np.random.Generator, shape) -> np.ndarray:
 
 # ---------------------------------------------------------------- shapes of real calls
 def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape) -> None:
-    """The models return batches of the expected shapes that depend on the input, with
-    random weights of their own shapes, positive biases (zero ones can leave a ReLU dead)."""
+    """The models return batches of the expected shapes, with random weights
+    and positive biases (zero ones can leave a ReLU dead)."""
     rng = np.random.default_rng(0)
     for model in (encoder, decoder, auto):
         model.set_weights([w if w.ndim > 1 else np.abs(w) + np.float32(0.1)
@@ -276,9 +272,8 @@ def expect_conv_forward(encoder, decoder, auto, input_dims, filters, latent_dims
 
 # ---------------------------------------------------------------- loss and optimizer step
 def training_loss(auto, x, target=None, lr: float = 0.0) -> float:
-    """The loss ``auto`` reports for one training step on ``(x, target or x)`` at learning
-    rate ``lr``, metrics reset first (Keras 3.13, Colab's, reports the mean since the last
-    reset, 3.15 the step's own loss)."""
+    """The loss ``auto`` reports for one step on ``(x, target or x)`` at learning
+    rate ``lr``, metrics reset first (Keras 3.13 reports the mean since the last reset)."""
     auto.optimizer.learning_rate = lr
     auto.reset_metrics()
     auto.run_eagerly = True   # the same numbers, without seconds of tracing for one step
@@ -288,8 +283,8 @@ def training_loss(auto, x, target=None, lr: float = 0.0) -> float:
 
 
 def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarray]]:
-    """One training step of ``auto`` at learning rate ``lr``: its loss, and how far it
-    moved each weight of ``models`` (those of their ``get_weights()``, in order)."""
+    """One step of ``auto`` at ``lr``: its loss, and how far each weight of
+    ``models`` moved."""
     before = [np.asarray(w, np.float64) for model in models for w in model.get_weights()]
     loss = training_loss(auto, x, target, lr)
     after = [w for model in models for w in model.get_weights()]
@@ -298,11 +293,11 @@ def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarr
 
 def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25,
                      ops=None, every: bool = True) -> None:
-    """With ``weights`` set on a freshly built ``auto``, a step on ``x`` (towards ``target``,
-    or random targets): its loss is the cross-entropy of auto's output, Adam's first step
-    moves weights by about the learning rate (where auto computes ``ops``, each against its
-    NumPy gradient), no further, and the loss drops; each weight array moves (``every``;
-    else one)."""
+    """With ``weights`` set on a freshly built ``auto``, one step on ``x``
+    (towards ``target``, or random targets): the loss is auto's cross-entropy, Adam's first
+    step moves weights by about the learning rate and no further (where auto computes
+    ``ops``, each against its NumPy gradient), each weight array moves (``every``; else one),
+    and the loss drops."""
     auto.set_weights(weights)
     output = _call(auto, x)
     target = _unit_inputs(rng, output.shape) if target is None else target
@@ -351,8 +346,8 @@ def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25
 
 def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int,
                           code_off: bool = False) -> None:
-    """Tasks (a) and (b): :func:`_expect_training`. ``code_off``: the encoder's weights at
-    zero, so that task (b)'s penalty adds nothing (the encoder's weights must not move)."""
+    """Tasks (a) and (b): :func:`_expect_training`; ``code_off``: the
+    encoder's weights at zero, so task (b)'s penalty adds nothing."""
     rng = np.random.default_rng(0)
     enc_ops, dec_ops = dense_ops(input_dims, hidden_layers, latent_dims)
     weights = random_weights(_shapes(auto), rng)
@@ -376,10 +371,9 @@ def expect_conv_training(auto, input_dims) -> None:
 # ---------------------------------------------------------------- the L1 penalty of task (b)
 def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
                       lambtha: float, encoder) -> None:
-    """Task (b): the training loss carries ``lambtha`` times the L1 norm of the code. With
-    the decoder's kernels at zero the reconstruction loss does not depend on the code, so
-    the loss with random encoder weights minus the loss with them at zero is the penalty
-    alone, compared with that of the ``encoder``'s own code (its layers: another test's)."""
+    """Task (b): the training loss carries ``lambtha`` times the L1 norm of the
+    code. With the decoder's kernels at zero the reconstruction loss ignores the code, so
+    the loss with random encoder weights minus the loss with zero ones is the penalty."""
     rng = np.random.default_rng(0)
     enc_ops, _ = dense_ops(input_dims, hidden_layers, latent_dims)
     enc_shapes = weight_shapes(enc_ops, (input_dims,))
@@ -448,11 +442,9 @@ def kl_divergence(mean, log_var) -> np.ndarray:
 
 
 class VaeEncoder:
-    """An encoder as the VAE probes see it: its weights (the last four, two heads; before
-    them hidden layers of whatever shapes), and which head and output is the mean and which
-    the log variance, found by what they do: z is the one random output; moving the second
-    head's bias moves that head's output; z's centre follows the mean. ``spec_body``: the
-    hidden layers have the task's shapes."""
+    """An encoder as the VAE probes see it: its last four weights are the two
+    heads, and which head and output is the mean and which the log variance is found by
+    what they do (z is the one random output; z's centre follows the mean)."""
 
     def __init__(self, encoder, input_dims: int, hidden_layers, latent_dims: int):
         self.model, self.input_dims = encoder, int(input_dims)
@@ -496,8 +488,8 @@ class VaeEncoder:
         return [(scale * kernel).astype(np.float32), bias.astype(np.float32)]
 
     def set(self, mean, log_var, body=None) -> None:
-        """Set ``body`` (None: fixed random weights) and each head's (kernel, bias), or a
-        number: a zero kernel and that bias."""
+        """Set ``body`` (None: fixed random weights) and each head: (kernel, bias), or
+        a number, a zero kernel and that bias."""
         def head(value):
             if isinstance(value, int | float):
                 return [np.zeros(self.head_shapes[0], np.float32),
@@ -518,10 +510,9 @@ class VaeEncoder:
         return [outputs[i] for i in self.index]
 
     def randomise(self, rng, x, log_var_bias: float | None = None, log_var_scale: float = 1.0):
-        """Random weights, set and returned as ``(body, mean, log_var)``, the log variance's
-        kernel scaled by ``log_var_scale``, the heads' biases centred on their outputs for
-        ``x`` (so that an activation on a head shows), or the log variance's about
-        ``log_var_bias``."""
+        """Random weights, set and returned as ``(body, mean, log_var)``: the heads'
+        biases centred on their outputs for ``x`` (an activation on a head then shows), or the
+        log variance's about ``log_var_bias``."""
         body = random_weights(self.body_shapes, rng)
         mean = self.head_weights(rng)
         log_var = self.head_weights(rng, log_var_bias or 0.0, log_var_scale)
@@ -538,9 +529,8 @@ class VaeEncoder:
 
 
 def _expect_follows_input(encoder, input_dims: int) -> list[bool]:
-    """A freshly built encoder's mean or log variance changes with its input (one is
-    enough: a relu head may start dead), which ties the checks with special weights to the
-    input. Returns which outputs two calls on the same inputs changed (the sampled ones)."""
+    """The encoder's mean or log variance changes with its input (one is
+    enough: a relu head may start dead); returns which outputs are sampled anew per call."""
     x = np.random.default_rng(4).uniform(size=(64, input_dims))
     first, second = _outputs(encoder, x), _outputs(encoder, x)
     varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]
@@ -571,8 +561,8 @@ def expect_vae_shapes(encoder, decoder, auto, input_dims: int, latent_dims: int)
 
 
 def expect_vae_order(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
-    """The encoder returns ``(z, mean, log_var)``: only the first is sampled anew on each
-    call, and it is centred on the second (:class:`VaeEncoder`)."""
+    """The encoder returns ``(z, mean, log_var)``: only the first is sampled
+    anew on each call, and it is centred on the second."""
     varies = _expect_follows_input(encoder, input_dims)
     expect(varies == [True, False, False],
            "the encoder should return (z, mean, log_var) in this order: z is sampled anew "
@@ -603,10 +593,9 @@ def expect_linear_heads(encoder, input_dims: int, hidden_layers, latent_dims: in
 
 def expect_vae_encoder(encoder, input_dims: int, hidden_layers, latent_dims: int, rng,
                        heads: str = "linear") -> None:
-    """With random weights, the mean and log variance are what the NumPy encoder computes.
-    ``heads="either"`` asks it of one head only (enough to see the hidden layers; the heads
-    are the linear test's). When neither matches, ``"either"`` fails; otherwise only that
-    both outputs follow the input is checked (the structure test's mistake)."""
+    """With random weights, the mean and log variance are what the NumPy
+    encoder computes; ``heads="either"``: one of them is (the heads are the linear test's).
+    Otherwise, if neither is, only that they follow the input (the structure test's)."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (64, input_dims))
     body, mean_w, log_var_w = enc.randomise(rng, x)
@@ -645,8 +634,8 @@ def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int
 
 
 def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
-    """Random weights, the log variance's bias about ``bias``: the decoder's weights and the
-    mean output for ``x``; None if z is not then the mean (the linear test's mistake)."""
+    """Random weights, the log variance's bias about ``bias``: the decoder's
+    weights and the mean for ``x``; None if z is not then the mean."""
     enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
     weights = random_weights(_shapes(decoder), rng)
     decoder.set_weights(weights)
@@ -656,8 +645,8 @@ def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
 
 def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
                     latent_dims: int, rng) -> None:
-    """With random weights and z the mean (:func:`_quiet_weights`), ``auto(x)`` is the NumPy
-    decoder's output at the encoder's mean: auto chains the two models."""
+    """With random weights and z the mean, ``auto(x)`` is the NumPy decoder's
+    output at the encoder's mean: auto chains the two models."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     expect_weight_shapes(decoder, weight_shapes(enc.decoder_ops, (latent_dims,)), "decoder")
     x = _unit_inputs(rng, (64, input_dims))
@@ -691,8 +680,8 @@ def expect_sampling(encoder, input_dims: int, hidden_layers, latent_dims: int) -
 
 def expect_sampling_noise(encoder, input_dims: int, hidden_layers, latent_dims: int,
                           rng) -> None:
-    """With random weights, (z - mean) / exp(log_var / 2) from one call's outputs is
-    standard normal in each latent dimension, for low and high log variances alike."""
+    """With random weights, (z - mean) / exp(log_var / 2) is standard normal
+    in each latent dimension, for low and high log variances alike."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (SPREAD_SAMPLES, input_dims))
     enc.randomise(rng, x, log_var_scale=4.0)  # log variances spread over several units
@@ -709,9 +698,9 @@ def expect_sampling_noise(encoder, input_dims: int, hidden_layers, latent_dims: 
 
 # ---------------------------------------------------------------- the VAE's loss
 def _loss_setup(encoder, decoder, input_dims: int, hidden_layers, latent_dims: int, rng):
-    """The encoder's layout, the decoder's weights at zero (0.5 everywhere, whatever z is),
-    and binary images: ``LOSS_BATCH``, or with ``rng`` (the hidden tests') half to all of
-    that many, so that a model cannot know the checks by their batch size."""
+    """The encoder, the decoder's weights at zero (0.5 everywhere), and binary
+    images: ``LOSS_BATCH`` of them, or with ``rng`` a random half to all of that many, so
+    that a model cannot know the checks by their batch size."""
     _expect_follows_input(encoder, input_dims)
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     decoder.set_weights([np.zeros_like(w) for w in decoder.get_weights()])
@@ -725,8 +714,8 @@ def _loss_setup(encoder, decoder, input_dims: int, hidden_layers, latent_dims: i
 
 
 def _loss_at(auto, enc: VaeEncoder, x, mean: float, log_var: float) -> tuple[float, float]:
-    """The training loss with the heads' biases at ``mean`` and ``log_var`` (kernels zero),
-    and the closed-form KL at the encoder's mean and log-variance outputs then."""
+    """The training loss with the heads' biases at ``mean`` and ``log_var`` (kernels
+    zero), and the closed-form KL then."""
     enc.set(mean, log_var)
     _, means, log_vars = enc.outputs(np.zeros((1, enc.input_dims)))
     return training_loss(auto, x), float(kl_divergence(means, log_vars)[0])
@@ -734,8 +723,8 @@ def _loss_at(auto, enc: VaeEncoder, x, mean: float, log_var: float) -> tuple[flo
 
 def expect_reconstruction_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
                                latent_dims: int, rng=None) -> None:
-    """With the decoder at 0.5 everywhere and a KL of 0 (mean 0, log variance 0), the
-    loss is the binary cross-entropy summed over pixels: ``input_dims * log 2``."""
+    """With the decoder at 0.5 and a KL of 0, the loss is the
+    cross-entropy summed over pixels: ``input_dims * log 2``."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     loss = _loss_at(auto, enc, x, 0.0, 0.0)[0]
     expected = input_dims * float(np.log(2.0))
@@ -751,8 +740,8 @@ def expect_reconstruction_loss(encoder, decoder, auto, input_dims: int, hidden_l
 
 def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, latent_dims: int,
                    rng=None) -> None:
-    """With the decoder at 0.5 everywhere, setting the heads' biases (kernels zero) from
-    (0, 0) changes the loss by as much as the closed-form KL of the encoder's outputs."""
+    """With the decoder at 0.5, moving the heads' biases from (0, 0) changes the
+    loss by the closed-form KL of the encoder's outputs."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     base, base_kl = _loss_at(auto, enc, x, 0.0, 0.0)
     # (mean, log variance): one variance above 1, one below
@@ -773,8 +762,8 @@ def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, laten
 
 def expect_validation_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
                            latent_dims: int) -> None:
-    """``fit(..., validation_data=...)`` reports ``val_loss`` as the training loss: at
-    learning rate 0 the weights stay, so the two agree (up to a sampled KL's noise)."""
+    """``val_loss`` is the training loss: at learning rate 0 the two agree
+    (up to a sampled KL's noise)."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, None)
     mean, log_var = 1.5, float(np.log(4.0))
     enc.set(mean, log_var)
@@ -811,11 +800,10 @@ def _clear(grad: np.ndarray) -> np.ndarray:
 
 def expect_vae_adam_step(encoder, decoder, auto, input_dims: int, hidden_layers,
                          latent_dims: int, rng, log_var_head: bool = False) -> None:
-    """One step of a freshly built auto with random weights and z the mean
-    (:func:`_quiet_weights`) moves no weight further than ``ADAM_LR``, and each decoder
-    weight with a clear NumPy gradient by about that against its sign. ``log_var_head``:
-    only that the log variance's bias moves against the KL term's gradient. Nothing is
-    checked when auto reports an optimizer other than Adam (the structure test's)."""
+    """One step of a freshly built auto, z the mean, moves no weight further
+    than ``ADAM_LR``, and each decoder weight with a clear NumPy gradient by about that
+    against its sign; ``log_var_head``: only that the log variance's bias moves against the
+    KL's gradient. Nothing is checked under another optimizer (the structure test's)."""
     if (mc.optimizer_name(auto) or "adam").split(" ")[0] != "adam":
         return  # another optimizer, as auto says: the structure test's mistake
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)

@@ -1,14 +1,11 @@
 """A student's answer cells, run in a process of their own that answers data requests
-(docs/grading.md, "The answer process"). Started by :class:`instructor.engine.judge.Judge`
-under the grading sandbox, which lets it read this package and nothing else of the
-grader's; nothing imports this module::
+(docs/grading.md, "The answer process"), under the grading sandbox; nothing imports it::
 
     python -P -m instructor.engine.answer REQUESTS_FD REPLIES_FD STRIPPED_DIR \
         [REPORT_FD CELL_TIMEOUT OUTPUT_BYTES] < SOURCES
 
-Standard input brings two frames: the setup sources (run at once), then each task's
-context and answer cells, each task in a namespace of its own; then each request and
-reply is one frame, the replies data (:class:`.wire.Writer`), never objects or code.
+Standard input brings the setup sources, then each task's context and answer cells (a
+namespace per task); replies are data (:class:`.wire.Writer`), never objects or code.
 IPython's ``run_cell`` is not used: it keeps all a cell prints in its history.
 """
 
@@ -61,9 +58,8 @@ class Answers:
         self.reported: set[int] = set()
 
     def _ipython(self) -> None:
-        """What a notebook's code may expect of IPython: ``get_ipython()``, ``display``,
-        ``In``/``_ih`` (the sources run so far) and magics (``%matplotlib inline``), here
-        without a kernel (what they display goes to the log)."""
+        """What a notebook's code may expect of IPython (``get_ipython()``, ``display``,
+        ``In``, magics), without a kernel."""
         try:
             from IPython.core.interactiveshell import InteractiveShell
             from IPython.display import display
@@ -76,9 +72,8 @@ class Answers:
                          _ih=history, Out={}, _oh={})
 
     def _run(self, source: str, name: str, namespace: dict, outputs=None) -> None:
-        """Run one cell; with ``outputs`` (:class:`CellOutputs`), its last expression runs
-        in Python's interactive mode, which hands its value to ``sys.displayhook``
-        (:func:`_captured`): the cell's result, as in a kernel."""
+        """Run one cell; with ``outputs``, its last expression in interactive mode, so
+        that ``sys.displayhook`` shows its value, as in a kernel."""
         if self.shell is not None:
             namespace.get("In", []).append(source)
             source = self.shell.transform_cell(source)
@@ -99,9 +94,8 @@ class Answers:
                 return
 
     def run_tasks(self, tasks: dict) -> None:
-        """Each task's context cells, then its answer cells in order. A failed context
-        cell fails every call; of the answer cells, the last one decides, as in the
-        notebook: one that runs supersedes an earlier one that failed (a draft)."""
+        """Each task's context cells, then its answer cells. A failed context cell
+        fails every call; of the answer cells the last one decides, as in the notebook."""
         for task, sources in tasks.items():
             namespace = dict(self.base)
             self.tasks[task] = namespace
@@ -175,11 +169,9 @@ class Answers:
         return reply
 
     def _encode_result(self, result, trusted: set[int]) -> dict:
-        """The result as data, its models as ``.keras`` files (each alone when they share
-        layers: ``shared``, the checker then asks them here, its copies only checked
-        against them); but no file of a model with code of the student's own
-        (:func:`own_code`): loaded by its names in the checking process, it would
-        become Keras' namesakes, or fail to load. The checking process decides."""
+        """The result as data, its models as ``.keras`` files; none for a model
+        with code of the student's own (:func:`own_code`): loaded by name in the checking
+        process it would become Keras' namesake, so it stays here, asked through its handle."""
         wire = _wire()
         self.calls += 1
         folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
@@ -213,8 +205,8 @@ class Answers:
         return handle
 
     def _describe(self, handle: int) -> dict:
-        """The object ``handle`` and every layer inside it, as the checker's proxies need
-        them (what they report is the student's claim; the checks probe behaviour)."""
+        """The object ``handle`` and every layer inside it, for the checker's proxies
+        (a claim of the student's: the checks probe behaviour)."""
         found: dict[str, dict] = {}
         todo = [self.objects[handle]]
         while todo:
@@ -239,8 +231,8 @@ class Answers:
 
 
 def _course_exception() -> type | None:
-    """What the stripped helpers' functions raise (:mod:`instructor.engine.stripped`),
-    the class itself: an exception of the student's own of that name is the student's."""
+    """What the stripped helpers raise, the class itself: a student's exception of
+    that name is the student's."""
     module = sys.modules.get("helpers.grading")
     return getattr(module, "UsesCourseImplementation", None) if module else None
 
@@ -257,9 +249,8 @@ LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", 
 
 
 def shipped(obj, trusted: set[int]) -> bool:
-    """Whether ``obj`` (a class or a function) is the very one a library module ships
-    under its name (found there by its module and qualified name, and identical), or
-    one ``trusted`` holds: a namesake of the student's own is not."""
+    """Whether ``obj`` is the very class or function a library module ships under its
+    name, or one ``trusted`` holds: a namesake of the student's own is not."""
     if id(obj) in trusted:
         return True
     obj = getattr(obj, "__func__", obj)  # a bound method: its function
@@ -272,19 +263,16 @@ def shipped(obj, trusted: set[int]) -> bool:
 
 
 def trained_with(model) -> tuple:
-    """The loss and the optimizer ``fit`` uses: what ``train_step`` calls (Keras 3's
-    ``_compile_loss``, the loss given to the last ``compile`` it holds), not ``model.loss``
-    or the compile configuration, which a student's code may leave behind."""
+    """The loss and optimizer ``fit`` uses (what ``train_step`` calls), not
+    ``model.loss``, which a student's code may leave behind."""
     compiled = getattr(model, "_compile_loss", None) or getattr(model, "compiled_loss", None)
     return getattr(compiled, "_user_loss", getattr(compiled, "_user_losses", None)), \
         getattr(model, "optimizer", None)  # Keras 3's, or tf_keras
 
 
 def _as_trained(model) -> list:
-    """What its copy needs to train as ``model`` does: its compile configuration (its file
-    records it) set to the loss and optimizer its training uses (:func:`trained_with`);
-    returned, each weight's trainable flag and constraint (a Keras class's name and
-    configuration), which no file holds (the checker sets them: ``wire._carry``)."""
+    """Set ``model``'s compile configuration (its file records it) to what its training
+    uses; return each weight's trainable flag and constraint, which no file holds."""
     config = getattr(model, "_compile_config", None)
     if hasattr(config, "config"):
         model._compile_config = type(config)(**{
@@ -296,15 +284,10 @@ def _as_trained(model) -> list:
 
 
 def own_code(models, trusted: set[int]) -> bool:
-    """Whether one of ``models`` (itself, a layer in it) is of a class that is not the very
-    one Keras or the course ships, nor one ``trusted`` holds (what the task's setup and
-    context cells defined), or holds code compiled from the notebook's cells: set on it,
-    its layers, the loss and optimizer its training uses, its weights' constraints
-    (``auto.call = ...``, ``activation=relu`` of its own) or on one of their classes
-    (``Dense.call = ...``). Loaded by name in the checking process, it would become
-    Keras' namesake; in this process, where the checks may use the model, it would run.
-    (A library module's function replaced is the review's to find: ``review.tampering``;
-    what the copy does otherwise, the checker's, ``AnswerChannel._differs``.)"""
+    """Whether one of ``models`` (itself, a layer, its loss, optimizer or constraints) is
+    of a class Keras or the course does not ship and ``trusted`` does not hold, or carries
+    code compiled from the cells (``auto.call = ...``, ``Dense.call = ...``). Loaded by name
+    in the checking process it would become Keras' namesake; here it would run."""
     parts: list = []
     for model in models:
         layers = [model]
@@ -320,9 +303,8 @@ def own_code(models, trusted: set[int]) -> bool:
 
 
 def _compiled_in_cells(value) -> bool:
-    """Whether ``value`` is, or wraps (a method, a ``partial``, a property), a function
-    compiled from the notebook's cells (:data:`CELL_FILES`; the review flags the routes to
-    a code object of another name: ``compile``, ``exec``, ``__code__``)."""
+    """Whether ``value`` is, or wraps (a method, a ``partial``, a property), a
+    function compiled from the notebook's cells (:data:`CELL_FILES`)."""
     kind = type(value)
     if kind is property:
         return any(_compiled_in_cells(f) for f in (value.fget, value.fset, value.fdel))
@@ -342,9 +324,8 @@ CELL_FILES = ("<grade-setup>", "<context ", "<answers ")
 
 
 def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
-    """Whether ``obj``, its own attributes, or a class in its MRO or theirs that ``trusted``
-    does not hold, carry code compiled from the notebook's cells (``seen``: classes
-    already read, and what was found)."""
+    """Whether ``obj``, its attributes, or an untrusted class in their MROs, carry
+    code compiled from the cells (``seen``: classes already read)."""
     def untrusted(value) -> bool:
         return _compiled_in_cells(value) and id(getattr(value, "__func__", value)) not in trusted
 
@@ -461,8 +442,8 @@ METHODS = {
 
 
 class CellTimeoutError(BaseException):
-    """An answer cell ran past the cell timeout (a ``BaseException``: ``except
-    Exception`` in the student's code does not swallow it)."""
+    """An answer cell ran past the cell timeout (a ``BaseException``: the
+    student's ``except Exception`` does not swallow it)."""
 
     def __init__(self, seconds: int):
         super().__init__(f"this cell ran longer than {seconds} s and was stopped (an "
@@ -470,15 +451,10 @@ class CellTimeoutError(BaseException):
 
 
 class CellOutputs:
-    """One answer cell's outputs as a kernel would send them (streams, displayed and
-    result mime bundles, its error and traceback), kept up to ``limit`` bytes and one
-    more (of the output that passes it, as text), then dropped: the grader, which trusts
-    no word of this process, sees the cell past its cap and says so. Each is a message
-    of the report (:class:`.protocol.Report`), sent to ``fd`` as it
-    comes; a stream's writes are sent together every :data:`FLUSH_SECONDS` or
-    :data:`FLUSH_CHARS`, at ``flush()`` and before any other output: what a cell printed
-    before the process died in it is on the report, but for its last fraction of a
-    second, as with a kernel's buffered streams."""
+    """One answer cell's outputs as a kernel would send them, kept up to ``limit``
+    bytes and one more, then dropped: the grader, which trusts nothing of this process,
+    sees the cell past its cap. Each goes to the report (:class:`.protocol.Report`) as it
+    comes, a stream's writes batched (:data:`FLUSH_SECONDS`, :data:`FLUSH_CHARS`)."""
 
     def __init__(self, index: int, fd: int | None, limit: int):
         self.index, self.fd, self.left = index, fd, limit
@@ -507,8 +483,8 @@ class CellOutputs:
         self._send(None)
 
     def _fits(self, text: str) -> bool:
-        """Whether ``text`` (an output's measure) is kept; the first that passes the cap
-        leaves one byte past it, as stderr, and nothing more is kept."""
+        """Whether ``text`` is kept; the first output past the cap leaves one byte
+        past it, as stderr, and nothing more is kept."""
         if self.cut:
             return False
         if len(text) > self.left:
@@ -593,8 +569,8 @@ class _Stream(io.TextIOBase):
 
 @contextlib.contextmanager
 def _captured(outputs: CellOutputs | None, timeout: int):
-    """While a cell runs: a :class:`CellTimeoutError` after ``timeout`` seconds (0:
-    none), and its prints, displays and result into ``outputs`` (None: to the log)."""
+    """While a cell runs: :class:`CellTimeoutError` after ``timeout`` seconds (0: none),
+    and its prints, displays and result into ``outputs`` (None: the log)."""
     from IPython.core.interactiveshell import InteractiveShell
 
     publisher = InteractiveShell.instance().display_pub
@@ -619,9 +595,8 @@ def _captured(outputs: CellOutputs | None, timeout: int):
 
 
 def capped_log(fd: int, limit: int = LOG_BYTES) -> _Stream:
-    """``sys.stdout`` and ``sys.stderr`` of the answer process: the first ``limit`` bytes
-    go to the log, the rest is dropped, and a write never fails (the file-size cap of
-    the sandbox would otherwise make ``print`` raise in the student's answer)."""
+    """The process's stdout and stderr: the first ``limit`` bytes to the log, the rest
+    dropped; a write never fails (the file cap would make ``print`` raise)."""
     left = limit
 
     def sink(text: str) -> None:
