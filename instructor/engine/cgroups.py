@@ -127,9 +127,8 @@ def _make_v1(group: Group, root: str, name: str, memory: int, processes: int,
 
 
 def _delegated(root: str, own: str) -> str:
-    """The grader's delegated v2 group, its controllers enabled for children: its
-    processes (the grader's) first move into its leaf, as a group that holds processes
-    cannot hand controllers down. The grader may already sit in the leaf."""
+    """The grader's delegated v2 group, its controllers enabled for children once its
+    processes moved into its leaf (a group with processes cannot hand controllers down)."""
     base = os.path.join(root, own.strip("/"))
     if os.path.basename(base) == LEAF:
         base = os.path.dirname(base)
@@ -194,10 +193,8 @@ def _make_v2(group: Group, root: str, name: str, memory: int, processes: int,
 
 def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
          proc_cgroup: str = "/proc/self/cgroup") -> Group:
-    """A new group under the grader's own, capped at ``memory_bytes`` of memory and
-    ``processes`` processes and threads (0: no cap), with ``cpu_weight`` (v2's scale);
-    cgroup v1 where its controllers are mounted, else v2. Raises :class:`Unavailable`
-    (saying why) where no group can be made."""
+    """A new group under the grader's own, with caps (0: none) and ``cpu_weight``: cgroup
+    v1 where its controllers are mounted, else v2; :class:`Unavailable` saying why not."""
     name = f"{os.getpid()}-{next(_names)}"
     reasons = []
     v2 = os.path.join(root, "unified") if os.path.isdir(os.path.join(root, "unified")) \

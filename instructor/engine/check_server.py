@@ -68,9 +68,8 @@ def serve(listen: socket.socket, folder: str) -> None:
 
 
 def _child(fds: list[int], work: str) -> None:
-    """In the forked process: become the checking process of one submission. Its
-    environment is the first frame on its standard input (the server never reads it:
-    it holds the submission's hidden-test key)."""
+    """In the forked process: become one submission's checking process, its environment
+    the first frame of its input (which holds the hidden-test key: the server never reads it)."""
     verdicts, requests, replies = fds
     os.chdir(work)
     given = protocol.told()
@@ -109,9 +108,8 @@ def _clean(folder: str) -> None:
 
 
 def _empty(place: str, device: int | None = None) -> list[str]:
-    """Remove what ``place`` holds on its own file system; what is mounted on it (bwrap's
-    binds: the server's folder, data under the host's /tmp) and the folders on the way to
-    it stay (no process inside can mount). What is left that should not be."""
+    """Remove what ``place`` holds on its own file system (bwrap's binds stay: no process
+    inside can mount); returns what is left that should not be."""
     device = os.lstat(place).st_dev if device is None else device
     left = []
     try:

@@ -48,9 +48,8 @@ def _cap(trait: str):
 
 
 class SafeExecute(released.FromRelease, NbGraderPreprocessor):
-    """nbgrader's execute step: the checks' verdict is each test cell's output,
-    the answer process's output each answer cell's; every process in the sandbox, in one
-    cgroup per submission. The limits' defaults are the settings' (helpers/settings.py)."""
+    """nbgrader's execute step: the checks' verdicts are the test cells' outputs,
+    the answer process's report the answer cells'; one cgroup per submission."""
 
     timeout = _cap("timeout")
     memory_limit_gb = _cap("memory_limit_gb")
@@ -115,9 +114,8 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             group.remove()
 
     def _environment(self) -> dict[str, str]:
-        """The environment this grading's sandboxed processes start from:
-        ``kernel_environment`` (empty: this process's) with the submission's key (which
-        only a role that holds it keeps), without the grader's secret."""
+        """The environment of this grading's sandboxed processes, with the
+        submission's key (only a role that holds it keeps it), without the grader's secret."""
         env = dict(self.kernel_environment) or dict(os.environ)
         env.pop(roles.SECRET, None)
         env.pop(KEY_VARIABLE, None)

@@ -31,9 +31,8 @@ from instructor.engine.sandbox import die_with_parent
 
 # ---------------------------------------------------------------- the server's side
 def run(name: str, body: Callable[[], None]) -> None:
-    """A server's life: ``body`` run, and why it stops said in one last line of its log
-    (its standard error), ``<name> stopped: <reason>``, as the requester reports it
-    (:class:`Forked`); a fatal signal leaves the Python stack there."""
+    """A server's life: ``body`` run, and why it stopped as the last line of its log
+    (``<name> stopped: <reason>``, which :class:`Forked` reports)."""
     faulthandler.enable()
     try:
         body()
@@ -49,10 +48,9 @@ def run(name: str, body: Callable[[], None]) -> None:
 
 def serve(listen: socket.socket, child: Callable[[list[int]], None], fds: int = 2,
           clean: Callable[[], None] = lambda: None) -> None:
-    """Fork one child per connection, one at a time, for ever. ``child(extra)`` runs in
-    the child with its standard input and output (stderr too) in place and ``extra``
-    the other ``fds - 2`` descriptors it was sent; its exit status is what it raises
-    with :class:`SystemExit` (0 when it returns). ``clean`` runs after each child."""
+    """Fork one child per connection, one at a time, for ever: ``child(extra)`` with
+    its standard streams in place and ``extra`` the other descriptors; its exit status is
+    its :class:`SystemExit`'s. ``clean`` runs after each child."""
     while True:
         conn, _ = listen.accept()
         with conn:
@@ -142,11 +140,10 @@ def _wait(pid: int, conn: socket.socket) -> int:
 
 # ---------------------------------------------------------------- the requester's side
 class Forked:
-    """A child forked by the server at ``path``, told ``request`` (the first frame of its
-    input) and handed ``fds`` besides its standard input and output, with
-    :class:`subprocess.Popen`'s ``stdin``, ``poll``, ``kill``, ``wait`` and
-    ``communicate`` (its output, stderr included). Raises :class:`OSError` when the
-    server does not fork it within ``patience`` seconds: the caller then spawns it."""
+    """A child forked by the server at ``path``, told ``request`` and handed ``fds``,
+    with :class:`subprocess.Popen`'s ``stdin``, ``poll``, ``kill``, ``wait`` and
+    ``communicate``. :class:`OSError` if not forked within ``patience`` seconds: the caller
+    then spawns it."""
 
     def __init__(self, path: str, request: dict, fds: list[int] | tuple = (),
                  patience: float = 120.0):
@@ -245,9 +242,8 @@ GRADER, STARTED, ENDED = "grader: ", " started", " ended: "
 
 
 def said(path: str, wait: float = 0.0) -> str:
-    """What the log of the server at ``path`` (beside its socket) says since it started,
-    its last three lines, as ``; its log ... ends: ...`` (empty without one); a server
-    gone is waited for, at most ``wait`` seconds, until its log says how it ended."""
+    """The last three lines of the log of the server at ``path``, as ``; its log ...
+    ends: ...``; a server gone is waited for up to ``wait`` seconds to say how it ended."""
     log = path.removesuffix(".sock") + ".log"
     deadline = time.monotonic() + wait
     while True:
@@ -269,9 +265,8 @@ def said(path: str, wait: float = 0.0) -> str:
 
 # ---------------------------------------------------------------- the grading run's pool
 class Pool:
-    """Servers of one kind (``name``: ``check server``), started for a block
-    (:meth:`running`) and leased one per request (:meth:`lease`); ``fallback`` says, in
-    the warning given when they do not start, what is done instead."""
+    """Servers of one kind (``name``), started for a block (:meth:`running`) and leased
+    one per request (:meth:`lease`); ``fallback`` says what is done when they do not start."""
 
     def __init__(self, name: str, fallback: str):
         self.name, self.fallback = name, fallback
@@ -279,10 +274,8 @@ class Pool:
 
     @contextlib.contextmanager
     def running(self, count: int, folder, command: Callable[[int, str], tuple[list, dict]]):
-        """``count`` servers for the block, the i-th listening on
-        ``<folder>/<name>-<i>.sock``, its log beside it, started with ``command(fd,
-        stem)``'s command line and :class:`subprocess.Popen` arguments; (socket path,
-        process) each, none when they already run or do not start."""
+        """``count`` servers for the block, each on ``<folder>/<name>-<i>.sock``, started
+        with ``command(fd, stem)``; (socket path, process) each, none if they do not start."""
         servers: list[tuple[str, subprocess.Popen]] = []
         try:
             try:

@@ -161,10 +161,8 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
 
 
 def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
-    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (its pages count against
-    the memory of the submission's group too), with what the grader put in the host's
-    folder: files and non-empty folders read-only, empty folders made anew (writable, in
-    the tmpfs)."""
+    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (counted in the
+    group's memory), holding the grader's files read-only and its empty folders writable."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
     user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
@@ -181,9 +179,8 @@ def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
 
 @functools.cache
 def grading_user() -> tuple[int, int] | None:
-    """``(uid, gid)`` of :data:`GRADER` when this process is root (the user is made, a
-    system user without home or shell, if missing); None otherwise: the grader is
-    unprivileged already and sandboxed processes run as itself."""
+    """``(uid, gid)`` of :data:`GRADER` (made if missing) when this process is root;
+    None otherwise: sandboxed processes run as the unprivileged grader."""
     if os.geteuid() != 0:
         return None
     try:
@@ -204,9 +201,8 @@ def grading_user() -> tuple[int, int] | None:
 
 
 def hand_over(folder: str) -> None:
-    """Give ``folder`` (made by the grader for a sandboxed process) to the grading user,
-    and let it pass through the grader's own temporary folders on the way there; nothing
-    is followed (a link in its place is left alone: only a sandbox could have put it)."""
+    """Give ``folder`` to the grading user, and let it pass through the grader's own
+    temporary folders there; no link is followed (only a sandbox could have put one)."""
     user = grading_user()
     if user is None:
         return
@@ -271,9 +267,9 @@ def fixed(path: str, user: tuple[int, int]) -> bool:
 
 
 def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
-    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach but cannot change either
-    (:func:`fixed`), and bwrap itself if so, bound first under :data:`STAGE` by root in a
-    mount namespace only this launch sees, and bwrap binding it from there."""
+    """``cmd`` (bwrap's) with each bound path ``user`` cannot reach nor change
+    (:func:`fixed`), bwrap's too, bound first under :data:`STAGE` by root in a mount
+    namespace only this launch sees."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
     blocked = [i + 1 for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")
                and not reachable(cmd[i + 1], user) and fixed(cmd[i + 1], user)]
@@ -325,18 +321,16 @@ def unavailable(bwrap: str | None = None) -> str | None:
 
 # ---------------------------------------------------------------- the launcher's caps
 def pids_hierarchy() -> bool:
-    """Whether :data:`PIDS_CGROUP` is a mount of cgroup v1's ``pids`` hierarchy. On a
-    cgroup v2 host it is not: a folder made there would be a cgroup in the host's root,
-    which would take the process out of the grader's own."""
+    """Whether :data:`PIDS_CGROUP` is cgroup v1's ``pids`` hierarchy (on a v2 host a
+    folder made there would take the process out of the grader's own group)."""
     with open("/proc/self/mounts") as mounts:
         return any(len(f) > 3 and f[1] == PIDS_CGROUP and f[2] == "cgroup"
                    and "pids" in f[3].split(",") for f in map(str.split, mounts))
 
 
 def cap_processes(count: int) -> None:
-    """Cap the processes and threads of this process and its children: a new cgroup v1
-    ``pids`` group with ``pids.max = count`` (it counts only this sandbox's tasks), else
-    RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root)."""
+    """Cap this process and its children: a cgroup v1 ``pids`` group of its own,
+    else RLIMIT_NPROC (which Linux does not apply in a user namespace bwrap makes for root)."""
     base = os.path.join(PIDS_CGROUP, "course-grading")
     try:
         if not pids_hierarchy():
@@ -384,12 +378,9 @@ def descriptors(processes: int) -> int:
 
 def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
                groups: list[str] = ()) -> None:
-    """Address space (an allocation past it fails with ``MemoryError``), largest file
-    written (``OSError: File too large``), CPU seconds (then SIGXCPU: the grader sees a
-    crash), processes and threads (the cap of the submission's cgroup folders ``groups``,
-    joined here, else one of this process's own) and each one's descriptors
-    (:func:`descriptors`). 0: no cap. A group it cannot join
-    stops the launch."""
+    """Address space (``MemoryError``), largest file written, CPU seconds (SIGXCPU),
+    processes and threads (the submission's cgroup folders ``groups``, joined here, else
+    :func:`cap_processes`) and descriptors (:func:`descriptors`); 0: no cap."""
     for group in groups:
         with open(os.path.join(group, "cgroup.procs"), "w") as out:
             out.write(str(os.getpid()))

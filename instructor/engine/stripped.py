@@ -102,9 +102,8 @@ def _closure(functions: dict[str, list[_Function | str]], start: Iterable[str]) 
 
 
 def _callers(functions: dict[str, list[_Function | str]], stripped: set[str]) -> set[str]:
-    """The module-level functions not in ``stripped`` that use one of them, directly or
-    transitively: they would raise anyway, with the message of a function the answer
-    never named."""
+    """The module-level functions outside ``stripped`` that use one of them, at any
+    depth: they would raise anyway, naming a function the answer never called."""
     found = set(stripped)
     while grown := {name for name, definitions in functions.items() if name not in found
                     and any(d in found if isinstance(d, str) else _uses(d, functions) & found
@@ -121,13 +120,10 @@ def _defines(source: str, name: str) -> bool:
 
 
 def plan(package_dir: Path, names: Iterable[str]) -> dict[Path, tuple[ast.Module, dict]]:
-    """Which functions of which module (path relative to ``package_dir``, parsed) to strip,
-    each with its kind (:data:`MESSAGES`): each of ``names`` where it is defined, a
-    module-level ``def`` in any module of the package (a name re-exported elsewhere counts
-    where it is defined), what it uses of its own module, and every other function of the
-    module that uses one of these (``mse``, ``image_scores``, ``downscale``: their message
-    then names them, not a private helper the answer never called). ``module.name``
-    (``metrics.psnr``) picks one module. Raises ValueError for a name no module defines."""
+    """Which functions of which module (relative path, parsed) to strip, each with its
+    kind (:data:`MESSAGES`): each of ``names`` where it is defined (``module.name``: in that
+    module), what it uses of its module, and every function there that uses one of these
+    (their message names them, not a private helper). ValueError for a name never defined."""
     sources = {path.relative_to(package_dir): path.read_text(encoding="utf-8")
                for path in sorted(package_dir.rglob("*.py")) if "__pycache__" not in path.parts}
     trees: dict[Path, ast.Module] = {}
@@ -170,9 +166,8 @@ MESSAGES = {
 
 
 def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[ast.stmt]:
-    """``from <package>.grading import UsesCourseImplementation; raise ...(message)``:
-    the import is inside the body, so a copy of the code object made with other globals
-    raises the same exception."""
+    """``from <package>.grading import UsesCourseImplementation; raise ...``: imported
+    inside the body, so a copy of the code object with other globals raises it too."""
     message = MESSAGES[kind].format(qualified)
     return [ast.ImportFrom(module=f"{package}.{EXCEPTION_MODULE}",
                            names=[ast.alias(USES_COURSE_IMPLEMENTATION)], level=0),
@@ -181,10 +176,8 @@ def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[as
 
 
 def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
-    """Copy the package ``package_dir`` (without ``__pycache__``) into ``dest``, replacing
-    a copy there, with the bodies of the functions :func:`plan` finds for ``names``
-    replaced by ``raise UsesCourseImplementation(...)`` (signature and decorators stay).
-    Returns ``dest``: what to put first on ``sys.path`` (``answer.activation.activate``)."""
+    """Copy ``package_dir`` into ``dest`` with the bodies of what :func:`plan` finds
+    for ``names`` replaced by ``raise UsesCourseImplementation(...)``; returns ``dest``."""
     package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
     todo = plan(package_dir, names)
     copy = dest / package_dir.name

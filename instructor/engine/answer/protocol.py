@@ -37,9 +37,8 @@ def json_values(raw: bytes) -> int:
 
 
 def json_deeper(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the JSON text ``raw`` nests arrays and objects over ``limit`` deep, found
-    without parsing it: its brackets outside strings, the innermost pairs taken away once
-    per level."""
+    """Whether ``raw`` nests arrays and objects over ``limit`` deep, found without
+    parsing it: the innermost bracket pairs outside strings taken away once per level."""
     bare = _STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
     for depth in range(limit + 1):
         bare, found = _PAIR.subn(b"", bare)
@@ -93,11 +92,10 @@ def read_exactly(fd: int, size: int, keep: bool = True) -> bytes:
 
 
 def parse(data: bytes, max_values: int | None = None) -> tuple[object, int]:
-    """The message in ``data`` and how many JSON values it holds (0: not counted, without
-    ``max_values``): the one reader of JSON a student's process or file sent. UTF-8 only
-    (JSON in UTF-16 or 32 would hide its brackets from the count); with ``max_values``,
-    counted before it is parsed (:class:`FrameTooLarge` past ``max_values`` values or
-    :data:`MAX_JSON_DEPTH` levels); any failure a ``ValueError``."""
+    """The message in ``data`` and its count of JSON values (0: not counted): the one
+    reader of JSON a student's process or file sent. UTF-8 only (UTF-16 would hide its
+    brackets from the count); with ``max_values``, :class:`FrameTooLarge` before parsing
+    past that count or :data:`MAX_JSON_DEPTH`; any failure a ``ValueError``."""
     text = data.decode("utf-8")  # UnicodeDecodeError: a ValueError
     values = 0 if max_values is None else json_values(data)
     if values > (max_values or 0):
@@ -124,10 +122,8 @@ def clean(value):
 
 def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = None,
                ) -> dict:
-    """One message; :class:`FrameTooLarge` when it announces more than ``max_bytes`` (then
-    nothing of it is read) or holds more than ``max_values`` values (read, not parsed);
-    ``ValueError`` too for a frame that is not JSON in UTF-8; ``EOFError`` at the
-    channel's end."""
+    """One message; :class:`FrameTooLarge` past ``max_bytes`` (nothing read) or
+    ``max_values`` (nothing parsed); ``EOFError`` at the channel's end."""
     (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
     if max_bytes is not None and size > max_bytes:
         raise FrameTooLarge(f"a message of {size} bytes (the limit is {max_bytes})")
@@ -150,16 +146,13 @@ MAX_OUTPUTS = 10_000
 class Report:
     """The answer cells' report, read by a thread of the grader as it arrives.
 
-    Written by the student's process, which can write the pipe itself: nothing in it is
-    trusted but its bounds. Per cell, what it prints and what it displays are kept up to
-    ``cell_bytes`` (measured as the answer process measures them), and its errors up to
-    ``cell_bytes`` apart; past either, or past :data:`MAX_OUTPUTS` outputs, the cell is
-    :attr:`too_large` and keeps nothing. The cells and the values kept of their outputs
+    Written by the student's process, which can write the pipe itself: only its bounds are
+    trusted. Per cell, prints and displays are kept up to ``cell_bytes``, errors apart up to
+    as much, at most :data:`MAX_OUTPUTS` outputs, else the cell is :attr:`too_large`; values
     other than streams count against :data:`MAX_JSON_VALUES` in all. A frame over
-    ``frame_bytes``, the report past ``total_bytes`` or past that count, or a message
-    that cannot be read, ends the reading (:attr:`broken`): the rest is drained unread,
-    and the cell last started is too large. :meth:`take` ends it too, before any test
-    calls an answer with its inputs; nothing read after it changes the report."""
+    ``frame_bytes``, the report past ``total_bytes`` or an unreadable message ends the
+    reading (:attr:`broken`; the cell last started is too large), as :meth:`take` does
+    before any test calls an answer with its inputs."""
 
     def __init__(self, fd: int, cell_bytes: int, frame_bytes: int, total_bytes: int):
         self.fd, self.cell_bytes, self.frame_bytes = fd, cell_bytes, frame_bytes

@@ -39,11 +39,9 @@ class Unreadable(Exception):
 
 
 class RecordTooLarge(Exception):
-    """Records that would unpack to more than the checking process may read: refused
-    before anything is unpacked (its test fails). The outcome
-    :data:`instructor.engine.outcomes.RECORD_TOO_LARGE` (this module also runs in the
-    answer process, without the ``instructor`` package). Its message is the grader's own
-    words (no size the answer chose), so a hidden test shows it."""
+    """Records that would unpack to more than the checking process may read, refused
+    before anything is unpacked (:data:`instructor.engine.outcomes.RECORD_TOO_LARGE`). Its
+    message is the grader's own words, so a hidden test shows it."""
 
     outcome = "RecordTooLarge"
     own = True
@@ -104,9 +102,8 @@ class Writer:
         raise NotData(f"a value of type {type(value).__name__}")
 
     def save_models(self) -> None:
-        """Write each model once; a model inside another is recorded as a path in it. Models
-        sharing weights without one containing the other are each saved alone, and
-        :attr:`shared` says so (loaded, they would share nothing)."""
+        """Write each model once (a model inside another is a path in it); models
+        sharing weights otherwise are saved alone and :attr:`shared` says so."""
         models = [m for m, _ in self.models]
         inside: dict[int, tuple[int, list[str]]] = {}
         for i, model in enumerate(models):
@@ -231,10 +228,9 @@ def record_size(folder: str | Path, max_bytes: int | None = None) -> int:
 
 
 class Reader:
-    """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`); models may
-    use Keras' classes and ``custom_objects`` (the course's), any other class makes them
-    :class:`Unreadable`; the folder may unpack to ``max_bytes`` (:func:`record_size`).
-    Without a folder, inline values only (their size is their message's)."""
+    """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`) within
+    ``max_bytes`` (:func:`record_size`); a model of a class other than Keras' or the
+    course's is :class:`Unreadable`. Without a folder, inline values only."""
 
     def __init__(self, folder: str | Path | None = None, custom_objects: dict | None = None,
                  max_bytes: int | None = None):
@@ -294,9 +290,8 @@ class Reader:
 
 
 def _carry(model: Any, variables: list | None) -> None:
-    """Set on a loaded copy what its training uses that no saved file holds, as the answer
-    process reports it (the checker proves it, ``AnswerChannel._differs``): each weight's
-    trainable flag and constraint (a Keras constraint's class name and configuration)."""
+    """Set on a loaded copy what no saved file holds: each weight's trainable flag and
+    constraint, as the answer process reports them (``AnswerChannel._differs`` proves it)."""
     if variables is None:
         return
     import keras
