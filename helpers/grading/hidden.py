@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-#: The environment variable through which the grader hands the kernel its key.
+#: The environment variable through which the grader hands the checking process its key.
 KEY_VARIABLE = "GRADER_HIDDEN_KEY"
 
 
@@ -26,7 +26,7 @@ def submission_key(secret: bytes, student: str, submission: str = "") -> str:
 
 
 def hidden_seed(name: str, key: str | None = None) -> int:
-    """The seed of the hidden test ``name``: from ``key`` (default: the kernel's
+    """The seed of the hidden test ``name``: from ``key`` (default: this process's
     :data:`KEY_VARIABLE`), or a public seed without one."""
     key = os.environ.get(KEY_VARIABLE, "") if key is None else key
     if key:

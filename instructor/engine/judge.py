@@ -34,9 +34,8 @@ ANSWER = Path(__file__).resolve().parent / "answer"
 
 
 def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]]]:
-    """Test cell index -> (``<index>-<grade_id>``, task, the graded functions it calls:
-    those the task's released answer cells define), read from the release, never from
-    the submission."""
+    """Test cell index -> (``<index>-<grade_id>``, task, the graded functions its
+    task's released answer cells define): from the release, never the submission."""
     plan = {}
     for index, cell in enumerate(cells):
         task = release.task_of(cell)
@@ -94,12 +93,10 @@ def stub_message(source: str) -> str | None:
 
 
 def withheld(verdict: dict, course: list[str] = (), stub: str | None = None) -> dict:
-    """A hidden test's verdict as shown: what the test printed is withheld, and so is
-    every message that came from the student's process (``student``, which the checking
-    process sets from the exception's class, never from its words): it may carry the
-    hidden inputs. The checks' own errors and reasons keep theirs; the grader's words
-    say that the task's ``course`` implementation was reached (an ``outcome`` of the
-    class) or that its answer cells are the released ``stub`` (their sources say so)."""
+    """A hidden test's verdict as shown: its printed output and every message from the
+    student's process (``student``, set by the checking process from the exception's class)
+    are withheld, as they may carry the hidden inputs; the checks' own words stay, and the
+    grader says when the ``course`` implementation was reached or the answer is the ``stub``."""
     verdict = dict(verdict)
     if verdict.get("output"):
         verdict["output"] = WITHHELD_OUTPUT
@@ -153,8 +150,7 @@ class Judge:
 
     def start(self) -> None:
         """Start the checking and answer processes now: they run the setup cells while
-        the rest of the grading goes on. They talk over pipes, in frames
-        (:mod:`instructor.engine.answer.protocol`)."""
+        the rest of the grading goes on."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))
         os.mkdir(check_dir)
@@ -197,9 +193,8 @@ class Judge:
                 protocol.write_frame(process.stdin.fileno(), {"setup": list(self.setup)})
 
     def _forked(self, fds: tuple) -> forking.Forked | None:
-        """The checking process forked by the server this grading was given
-        (:mod:`instructor.engine.check_server`), or None: none given, or it does not
-        answer (then the checking process is spawned)."""
+        """The checking process forked by this grading's check server, or None (none
+        given, or it does not answer: the checking process is then spawned)."""
         path = os.environ.get(check_server.SERVER)
         if not path or self.sandbox.isolation != "bubblewrap":
             return None
@@ -248,9 +243,8 @@ class Judge:
             self.answers.stdin.close()
 
     def _wait_for_answers(self, deadline: float) -> None:
-        """Until the answer process has run its answer cells (its report says ``done``),
-        ended, or ``deadline``; then what it reports is no longer read (the tests call
-        its functions next, with their inputs)."""
+        """Until the answer process's report says ``done``, it ended, or ``deadline``;
+        then its report is no longer read (the tests call it next, with their inputs)."""
         while self.report is not None and time.monotonic() < deadline:
             if self.report.wait(min(0.5, deadline - time.monotonic())):
                 break
@@ -293,7 +287,7 @@ class Judge:
                 for grade_id, _t, _n in self.plan.values()}
 
     def decide(self, cells) -> None:
-        """Run the test cells outside the kernel and make their outputs their verdicts."""
+        """Run the test cells outside the answer process and make their outputs their verdicts."""
         tests = self.release.test_cells(cells)
         if not tests:
             return
@@ -337,17 +331,15 @@ class Judge:
 
 
 def shown_first(plan: dict, hidden: set[int]) -> list:
-    """The plan's test cells in the order the checking process runs them: those without
-    hidden tests first, so that no hidden input has reached the answer process (which
-    keeps what it is given) while a cell whose messages are shown runs."""
+    """The plan's test cells in the checking process's order: those without hidden
+    tests first, so no hidden input has reached the answer process while a shown cell runs."""
     return sorted(plan.items(), key=lambda item: (item[0] in hidden, item[0]))
 
 
 def answer_cell_outputs(cells, release: Release, report: protocol.Report | None,
                         ) -> dict[int, list[tuple[str, str]]]:
-    """Make each answer cell the answer process ran show its outputs there (through
-    :func:`instructor.engine.inert.inert_output`), or why it has none: it was not run (no
-    test calls it), it was past its output cap, or the process died in it. Returns the
+    """Make each answer cell show what the answer process reported of it
+    (inert), or why nothing: not run, past its cap, or the process died in it. Returns the
     grader's own outcomes per cell it ran (name, message)."""
     from instructor.engine.inert import inert_output
 
@@ -390,9 +382,8 @@ TOO_LARGE = ("this cell's output passed the grader's limit (COURSE_CELL_OUTPUT_M
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:
-    """A test cell's outputs: what it printed, then its verdict (an error: it fails).
-    ``verdict`` of the checking process, ``findings`` of the review, the task's
-    ``answer`` cells and the names of the course's ``forbidden`` implementations."""
+    """A test cell's outputs: what it printed, then its verdict (an error: it
+    fails), from the checks' ``verdict``, the review's ``findings`` and the task's ``answer``."""
     outputs = [stdout(verdict["output"])] if verdict.get("output") else []
     calls = review.course_calls(answer, forbidden)
     if calls:

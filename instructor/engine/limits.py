@@ -71,9 +71,8 @@ class NotebookUnread(ValueError):
 
 
 def read_notebook(path: Path, environ: Environ = None) -> dict:
-    """The JSON of a student's notebook file, read within bounds: its size
-    (``COURSE_SUBMISSION_MB``) before it is read, its values and nesting before it is
-    parsed (:func:`protocol.parse`). Else :class:`NotebookUnread`, saying why."""
+    """A student's notebook's JSON, read within bounds: its size before it is read,
+    its values and nesting before it is parsed; else :class:`NotebookUnread`, saying why."""
     path = Path(path)
     cap = submission_limit(environ)
     try:
@@ -116,10 +115,8 @@ def text_size(value) -> int:
 
 
 def refuse_large_sources(cells, limit_kb: int) -> list[tuple[dict, str]]:
-    """Replace the source of every cell over ``limit_kb`` KiB, before anything parses
-    it (a code cell then fails with :data:`CELL_TOO_LARGE`; a text cell says it was
-    dropped). ``cells``: notebook cells or their JSON; returns each such cell and a note
-    for the student."""
+    """Replace the source of every cell over ``limit_kb`` KiB before anything
+    parses it (a code cell then fails with :data:`CELL_TOO_LARGE`); each such cell and a note."""
     notes = []
     for position, cell in enumerate(cells):
         if not isinstance(cell, dict):

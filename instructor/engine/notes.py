@@ -13,9 +13,8 @@ NOTE_CHARS = 1000
 
 
 def one_line(note) -> str:
-    """``note`` as one line of at most :data:`NOTE_CHARS` characters: every line break
-    (``\r`` too) a space, so that a note quoting a student's words stays one note, in the
-    file and on the feedback page."""
+    """``note`` as one line of at most :data:`NOTE_CHARS` characters, so that a note
+    quoting a student's words stays one note."""
     text = " ".join(str(note).splitlines())
     return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS] + " [...]"
 

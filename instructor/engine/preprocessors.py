@@ -43,10 +43,8 @@ class HideHiddenTests(FeedbackPreprocessor):
 
 
 class GradingNotesInFeedback(FeedbackPreprocessor):
-    """The submission's grading notes (``GRADING_NOTES.txt``, and the static pass's
-    repairs when plain ``nbgrader autograde`` graded it) at the top of its feedback:
-    nbgrader's exchange (``release_feedback``) hands students the HTML page only, so on a
-    JupyterHub notes kept beside it would never reach them."""
+    """The submission's grading notes at the top of its feedback: nbgrader's
+    exchange hands students the HTML page only, so notes beside it would never reach them."""
 
     def preprocess(self, nb, resources):
         folder = (resources.get("metadata") or {}).get("path")

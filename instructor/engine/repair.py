@@ -69,15 +69,11 @@ def _well_formed(meta) -> bool:
 
 
 def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Give every cell nbgrader metadata that nbgrader can read, and the release's;
-    notes on what changed.
+    """Give every cell readable nbgrader metadata, the release's; notes on what changed.
 
-    Damaged metadata is restored from the released cell that the cell's id, source or
-    place identifies, else dropped. Of cells sharing a grade_id (a copied cell), the one
-    the release identifies keeps it; the others run as plain cells. Then readable
-    metadata that is not the release's (``grade: false`` on a test cell, other points, a
-    task tag changed, a cell of the student's own marked graded) is the release's.
-    """
+    Damaged metadata is restored from the released cell that the cell's id, source or place
+    identifies, else dropped; of cells sharing a grade_id, the one the release identifies
+    keeps it. Readable metadata that is not the release's becomes the release's."""
     graded = release.graded.values()
     by_cell_id = {c.get("id"): c for c in graded if c.get("id")}
     by_source = {c.source.strip(): c for c in graded}
@@ -124,9 +120,8 @@ def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
 
 
 def _answer_cell_in_place(nb, position: int, release):
-    """The released answer cell the damaged cell at ``position`` stands in for, or
-    ``None``: an editor that breaks metadata may give a new id, and the student changed
-    the source. Its place identifies it when the nearest identified cell above is
+    """The released answer cell the damaged cell at ``position`` stands for
+    (new id, changed source), identified by its place: the nearest identified cell above is
     followed, in the release, by an answer cell whose ``grade_id`` the notebook lacks."""
     present = set(released.by_grade_id(nb.cells))
     for above in reversed(nb.cells[:position]):
@@ -143,9 +138,8 @@ def _answer_cell_in_place(nb, position: int, release):
 
 
 def _as_released(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Each cell's grading metadata and tags those of the released cell it stands for
-    (:meth:`.Release.origin`), or none; a note per cell that changed. nbgrader's
-    ``OverwriteCells``, next, reads ``grade`` and ``solution`` from the submission."""
+    """Each cell's grading metadata and tags those of the released cell it stands
+    for (:meth:`.Release.origin`), or none; a note per cell that changed."""
     notes = []
     for position, cell in enumerate(nb.cells):
         grade_id = nbgrader_meta(cell).get("grade_id")
@@ -165,10 +159,8 @@ def _as_released(nb: nbformat.NotebookNode, release: Release) -> list[str]:
 # is not a graded or answer cell of the submission (a deleted answer cell, say), and
 # notes nothing.
 def restore_missing(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Put back the graded cells missing from ``nb``, in their release position: a test
-    cell (``OverwriteCells`` restores its hidden tests from the gradebook), so deleting a
-    test cannot dodge it; an answer cell as the stub, whose message the tests then show
-    instead of a NameError. A note per cell."""
+    """Put back the graded cells missing from ``nb`` where the release has them: a
+    test cell, so deleting a test cannot dodge it; an answer cell as the stub. A note each."""
     present = set(released.by_grade_id(nb.cells))
     order, notes = list(release.graded), []
     for i, (grade_id, cell) in enumerate(release.graded.items()):

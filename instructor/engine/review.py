@@ -11,13 +11,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-#: Modules an answer has no reason to import: each reaches the interpreter, the kernel
+#: Modules an answer has no reason to import: each reaches the interpreter, the grader
 #: or other processes.
 SUSPECT_MODULES = {
     "sys", "builtins", "importlib", "ctypes", "gc", "inspect", "types", "threading",
     "multiprocessing", "subprocess", "IPython", "ipykernel", "traceback", "ast",
     "marshal", "pickle", "dill", "code", "codeop", "runpy", "signal", "atexit",
-    "unittest", "pytest", "faulthandler", "weakref", "wire", "_thread", "concurrent",
+    "unittest", "pytest", "faulthandler", "weakref", "_thread", "concurrent",
     "asyncio", "sched",
     "helpers.grading.model_checks", "helpers.grading.probes", "instructor",
 }
@@ -129,9 +129,8 @@ class _Reader(ast.NodeVisitor):
         self.scopes.pop()
 
     def _library(self, name: str) -> bool:
-        """Whether ``name``, here, is a library's module, class or function: an alias of
-        the nearest scope that binds it (an enclosing one's, if this one does not), or a
-        library's name this scope does not bind."""
+        """Whether ``name``, here, is a library's module, class or function: an
+        alias the nearest scope binding it made, or a library's name no scope binds."""
         for scope, aliases in zip(reversed(self.scopes), reversed(self.aliases)):
             if name in aliases:
                 return True
@@ -225,9 +224,8 @@ class _Reader(ast.NodeVisitor):
             self._patches(node, ast.unparse(node))
 
     def _patches(self, node: ast.AST, what: str) -> None:
-        """A change to a library's own module, class or function (Keras, NumPy, the
-        course's): it runs in the answer process with the answer, so it reaches the
-        models and functions the tests call there."""
+        """A change to a library's module, class or function: it runs with the answer,
+        so it reaches the models and functions the tests call there."""
         self.flag(node, f"patches {what}, a library's own (the change reaches the "
                         "models and functions the tests call)")
 
@@ -252,10 +250,9 @@ def _parsed(source: str) -> ast.Module | SyntaxError:
 
 def tampering(sources: Iterable[str], protected: Iterable[str],
               trusted: Iterable[str] = ()) -> list[Finding]:
-    """What in the student's cells ``sources`` could change how the tests run, one line
-    per finding. ``protected``: the names the instructor's cells use, less the graded
-    functions; ``trusted``: those cells' sources, whose imports name libraries too
-    (``from helpers.grading import model_checks as mc``): changing one patches a library."""
+    """What in the student's ``sources`` could change how the tests run, one line per
+    finding; ``protected``: the names the instructor's cells use, less the graded functions;
+    ``trusted``: those cells, whose imports name libraries too."""
     protected = set(protected)
     sources = list(sources)
     trees = [_parsed(source) for source in sources]

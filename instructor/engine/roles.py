@@ -35,9 +35,9 @@ VENV, COURSE = "/opt/venv", "/opt/course"
 
 
 def places(box: Box, cwd: str | None = None) -> dict[str, str]:
-    """Host folder -> where the sandbox sees it (none without bubblewrap). Its own folder
-    ``cwd`` stays where the grader sees it, even in the course folder: the kernel's
-    connection file names its sockets there."""
+    """Host folder -> where the sandbox sees it (none without bubblewrap); the process's
+    own folder ``cwd`` stays where the grader sees it, so paths the grader names there (in
+    arguments or files it writes) hold inside."""
     if box.isolation != "bubblewrap":
         return {}
     venv = {os.path.abspath(sys.prefix): VENV, os.path.realpath(sys.prefix): VENV}
@@ -57,9 +57,8 @@ THREAD_POOLS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THR
 
 
 def pool_size(box: Box) -> int:
-    """Threads per pool of a sandboxed process: the cores the grader may use, at most what
-    keeps the three TensorFlow processes of a submission (three pools each, and about ten
-    threads of their own) within half its process cap, so many cores cannot exhaust it."""
+    """Threads per pool of a sandboxed process: the grader's cores, at most what keeps
+    a submission's three TensorFlow processes within half its process cap."""
     cores = len(os.sched_getaffinity(0))
     if box.processes <= 0:
         return cores
@@ -86,9 +85,8 @@ PREFLIGHT = Role("preflight", submission=False)
 @dataclass
 class Box:
     """One grading's sandbox, the one place its caps are held (0: none): what its
-    processes read, their caps, the submission's cgroup folders, the environment they
-    start from (None: this process's); an answer cell's timeout (s) and output (bytes),
-    a reply's size (bytes, None: no cap) and the checks' time (s)."""
+    processes read, their caps, the cgroup folders, the environment (None: this process's),
+    an answer cell's timeout and output, a reply's size and the checks' time."""
     readable: list[str] = field(default_factory=list)
     memory_gb: float = 8.0
     isolation: str = "bubblewrap"
@@ -123,8 +121,7 @@ class Box:
 
 def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
     """The environment of ``role``: the allow-list and the course's settings (paths as
-    the sandbox sees them), the key only if the role holds it; with ``cwd``, temporary
-    files there (its ``.tmp`` is made)."""
+    the sandbox sees them), the key only if the role holds it; with ``cwd``, its ``.tmp``."""
     env = {k: v for k, v in (box.environment or os.environ).items()
            if k in sandbox.ENV_NAMES or k in KEPT_ENV or k.startswith(sandbox.ENV_PREFIXES)}
     env.pop(SECRET, None)
@@ -148,12 +145,9 @@ def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
 
 
 def _copy_font_lists(folder: str) -> None:
-    """The grader's matplotlib font lists, copied into ``folder``'s ``matplotlib`` (given
-    to the grading user): a sandbox's matplotlib would otherwise list and read every font
-    again (about 0.2 s a process), its cache where the grader's is (not writable there)
-    being replaced by a temporary folder. A list whose fonts the sandbox does not see is
-    made again there. Nothing is touched through a link (a kernel restarted in its folder
-    may have left one)."""
+    """The grader's matplotlib font lists, copied into ``folder``'s ``matplotlib``
+    (given to the grading user): else each sandboxed matplotlib reads every font again
+    (about 0.2 s). Nothing is touched through a link."""
     cache = os.environ.get("MPLCONFIGDIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "matplotlib")
     found = glob.glob(os.path.join(glob.escape(cache), "fontlist-v*.json"))
@@ -190,13 +184,10 @@ def _copy_font_lists(folder: str) -> None:
 
 def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = (),
            extra: list[str] = ()) -> tuple[list[str], dict[str, str]]:
-    """The command line and the environment of ``cmd`` started as ``role`` in ``box``,
-    writing only ``cwd`` (handed to the grading user), reading the box's paths (less the
-    course's helpers for a role given a stripped copy in ``extra``), the grader's package
-    if the role needs it, ``extra`` and ``files``. It runs through the launcher's caps
-    (:mod:`instructor.engine.sandbox`), then bwrap, or the caps alone (``limits-only``:
-    the instructor's explicit choice where bwrap cannot run; student code then sees the
-    machine); as the grading user when run by root under bubblewrap."""
+    """The command line and environment of ``cmd`` run as ``role`` in ``box``: writing
+    only ``cwd``, reading the box's paths (less the course's helpers for a role given a
+    stripped copy in ``extra``), ``extra`` and ``files``; through the launcher's caps, then
+    bwrap, or the caps alone (``limits-only``, the instructor's explicit choice)."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
     for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)

@@ -361,7 +361,7 @@ def _cap(kind: int, value: int, slack: int = 0) -> None:
 #: One submission may hold 1 / TABLE_SHARE (2 %) of the machine's file table
 #: (``fs.file-max``): its process cap times each process's descriptors. Two jobs: 4 %.
 TABLE_SHARE = 50
-#: Descriptors a grading process has at least (a kernel that trained a model holds 70).
+#: Descriptors a grading process has at least (a process that trained a model holds 70).
 MIN_DESCRIPTORS = 128
 
 
