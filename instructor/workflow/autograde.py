@@ -58,9 +58,8 @@ def isolation_problem(env: dict | None = None) -> str | None:
 
 
 def caps_problem(env: dict | None = None) -> str | None:
-    """One line saying that the caps are per process, and why, where no cgroup can be
-    made for a submission (:mod:`instructor.engine.cgroups`); None where one can (or
-    where nothing is sandboxed, which :func:`isolation_problem` and the report say)."""
+    """Why the caps are per process, in one line, where no cgroup can be made for a
+    submission; None where one can (or nothing is sandboxed: :func:`isolation_problem`)."""
     from instructor.engine import cgroups, limits
 
     if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
@@ -76,18 +75,10 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
               progress=print, sync: bool = True, shard: Shard | None = None,
               canary: bool = True, canary_only: bool = False, rerun_canary: bool = False,
               ) -> list[Result]:
-    """Autograde ``assignments`` for ``students`` (default: everyone who submitted).
-
-    First the canary of each assignment with a submission to grade
-    (:class:`~instructor.workflow.canary.CanaryFailed`: no student graded);
-    ``canary=False`` skips it, ``canary_only`` runs it for every assignment and grades no
-    one, ``rerun_canary`` grades it even when a pass is cached.
-
-    With ``shard``, only that shard's students, of each assignment in turn into its
-    shard's own folder (``shards/<assignment>/<i>-of-<n>/``: gradebook, graded notebooks,
-    logs), which :func:`instructor.workflow.shards.merge` later brings into the course.
-    Returns one :class:`Result` per submission, in the order they finished.
-    """
+    """Autograde ``assignments`` for ``students`` (default: everyone who submitted),
+    after each assignment's canary (``canary=False`` skips it, ``canary_only`` grades no one,
+    ``rerun_canary`` ignores its cache); with ``shard``, only that shard's students, into
+    ``shards/<assignment>/<i>-of-<n>/``. One :class:`Result` per submission, as they finish."""
     if shard and len(assignments) > 1:
         return [r for a in assignments for r in autograde(
             [a], students, jobs, root, env, timeout, progress, sync, shard, canary,

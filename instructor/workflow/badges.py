@@ -56,9 +56,8 @@ def page(path: str, root: Path = ROOT) -> str:
 
 
 def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
-    """Put the badge cell first in each released notebook ``folder/<name>/<name>.ipynb``
-    (a graded notebook's also links the students' page on grading). Without nbgrader
-    metadata, grading ignores it, and a student who deletes it loses nothing."""
+    """Put the badge cell first in each released notebook; without nbgrader
+    metadata, grading ignores it, and deleting it costs nothing."""
     for name in names:
         path = Path(folder) / name / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)

@@ -45,11 +45,8 @@ _WEIGHT_NAME = re.compile(r"[\"'](\d\d_[\w.-]+)[\"']")
 
 
 class CanaryFailed(SystemExit):
-    """The answer key or the stub was not graded as it must be: no student is graded.
-
-    A :class:`SystemExit` whose message is what the instructor reads: commands that
-    let it through print it and exit with status 1.
-    """
+    """The answer key or the stub was not graded as it must be, so no student is:
+    its message is what the instructor reads (exit status 1)."""
 
 
 @dataclass
@@ -134,11 +131,9 @@ def _run_preflight(datasets: set[str], weights: set[str], work: Path, env: dict 
 
 def preflight(assignments: list[str], root: Path, work: Path, env: dict | None = None,
               ) -> tuple[dict[str, list[str]], list[str]]:
-    """Load the datasets and open the weights of ``assignments`` from inside the grading
-    sandbox (its read allow-list and memory cap), in one process for them all;
-    ``({assignment: problems}, places looked)``. If that process gives no findings, each
-    assignment is checked in a process of its own, so that one's crash hides no other's
-    missing data."""
+    """Load the datasets and open the weights of ``assignments`` inside the grading
+    sandbox, in one process for all (else one each, so one's crash hides no other's missing
+    data); ``({assignment: problems}, places looked)``."""
     wanted = {a: need for a in assignments if any(need := needs(a, root))}
     if not wanted:
         return {}, []
@@ -178,9 +173,8 @@ def _files_digest(paths, base: Path) -> str:
 
 
 def grader_files() -> list[Path]:
-    """The code a grading run executes besides the installed packages: the course's
-    package (``helpers/``, which every notebook imports), the grader (``instructor/``)
-    and ``nbgrader_config.py``."""
+    """The code a grading runs besides installed packages: ``helpers/``,
+    ``instructor/`` and ``nbgrader_config.py``."""
     return [*sorted((ROOT / "helpers").rglob("*.py")),
             *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
 
@@ -193,10 +187,9 @@ def installed_packages() -> list[str]:
 
 def cache_key(assignment: str, root: Path, release: Path, key: Path,
               env: dict | None = None) -> str:
-    """What the canary's result depends on: the release (``release``), the source
-    (hidden tests, data files) and the answer key (``key``) of ``assignment``; the
-    grader's code (:func:`grader_files`); every installed package's version and
-    Python's; the course's settings and Keras' home; the machine (name, cores)."""
+    """What the canary's result depends on: the release, source and answer key of
+    ``assignment``, the grader's code, every package's version and Python's, the course's
+    settings and Keras' home, the machine (name, cores)."""
     full = grading_env(env)
     source = Path(root) / "notebooks" / assignment
     values = {name: str(settings.read(name, full)) for name in settings.SETTINGS
@@ -231,11 +224,9 @@ def stub_message() -> str:
 
 
 def answer_key(assignment: str, root: Path, dest: Path, release: Path) -> Path:
-    """The answer key's notebook, written into ``dest``: ``solutions/`` of the course, or
-    (a course folder without it) the source with its solutions and without its outputs.
-
-    Its ungraded exercise answers are replaced by the released ``release``'s stubs, as a
-    student who did the graded tasks leaves them: they are worth no points."""
+    """The answer key's notebook, written into ``dest`` (``solutions/``, else the
+    source without outputs), its ungraded exercise answers the ``release``'s stubs, as a
+    student who did only the graded tasks leaves them."""
     dest.mkdir(parents=True, exist_ok=True)
     committed = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
     source = Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"
@@ -370,9 +361,8 @@ class _Plan:
 
 def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
           locks: contextlib.ExitStack, checked: tuple[list[str], list[str]]) -> _Plan:
-    """Cache lookup and the two folders to grade, given what the preflight found
-    (``checked``: problems, places looked); the cache entry's lock is held on ``locks``
-    until the verdict is written."""
+    """Cache lookup and the two folders to grade, given the preflight's ``checked``;
+    the cache entry's lock is held on ``locks`` until the verdict is written."""
     work = run_dir / "canary" / assignment
     release = run_dir / "release" / assignment / f"{assignment}.ipynb"
     stub_dir = work / STUB / assignment
@@ -423,14 +413,10 @@ def _finish(plan: _Plan, graded: dict, root: Path, progress) -> Canary:
 def run_all(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,
             timeout: float = 3600, progress=print, rerun: bool = False, jobs: int = 2,
             ) -> list[Canary]:
-    """The canaries of ``assignments``, from the cache or graded now (``rerun``: graded
-    now, whatever the cache holds; a pass replaces the cached one), in that order.
-
-    The keys and stubs to grade share one pool of ``jobs`` graders, every key first (a
-    key runs more than its stub), so no grader waits for another assignment's pair.
-    ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch folder
-    (``release/<A>``, ``gradebook.db``: the assignment's current cells).
-    """
+    """The canaries of ``assignments``, from the cache or graded now (``rerun``: always),
+    in that order. The keys and stubs share one pool of ``jobs`` graders, keys first (they
+    run longer). ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch
+    folder (``release/<A>``, ``gradebook.db``)."""
     root, run_dir, env = Path(root), Path(run_dir), dict(env or {})
     with contextlib.ExitStack() as locks:
         names = sorted(set(assignments))

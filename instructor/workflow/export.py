@@ -21,9 +21,8 @@ def task_of(grade_id: str) -> str:
 
 
 class CourseCsvExport(ExportPlugin):
-    """``nbgrader export`` to ``grades.csv`` (or ``--to``), for the course: per-task
-    scores (``vanilla 6/6; sparse 2/6``) and the submission's ``GRADING_NOTES.txt``; a
-    student without a submission gets score 0 and the note ``no submission``."""
+    """``nbgrader export`` to ``grades.csv`` (or ``--to``), with per-task scores
+    (``vanilla 6/6; sparse 2/6``) and ``GRADING_NOTES.txt``; no submission: 0, so noted."""
 
     def export(self, gradebook: Gradebook) -> None:
         dest = Path(self.to or "grades.csv")

@@ -17,8 +17,7 @@ from instructor.workflow.nbgrader_cli import nbgrader
 def feedback(names: list[str] | None = None, students: list[str] | None = None,
              root: Path = ROOT) -> None:
     """``nbgrader generate_feedback`` for ``names`` (default: every graded assignment),
-    with each submission's ``GRADING_NOTES.txt`` beside it, also for a submission that
-    had no notebook to show (what the page withholds: docs/grading.md)."""
+    with each submission's ``GRADING_NOTES.txt`` beside it."""
     root = Path(root)
     names = names or sorted({p.name for p in (root / "autograded").glob("*/*") if p.is_dir()})
     for name in names:
@@ -43,9 +42,8 @@ def export_grades(to: Path, root: Path = ROOT) -> Path:
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbgrader's feedback page with the course's Content-Security-Policy first in its
-    head and MathJax configured by a script the policy names by its hash
-    (``instructor/templates/course_feedback``; docs/grading.md)."""
+    """nbgrader's feedback page with the course's Content-Security-Policy first
+    in its head and MathJax configured by a script the policy names by its hash."""
 
     def __init__(self, **kwargs):
         # over nbgrader's configuration of HTMLExporter's template: this one's is its own

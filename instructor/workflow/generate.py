@@ -16,12 +16,8 @@ from instructor.workflow.nbgrader_cli import load_config
 
 
 def generate(kind: str, names: list[str] | None = None, root: Path = ROOT) -> None:
-    """Regenerate the student version (``release``) or answer key (``solutions``).
-
-    nbgrader's own converters run in this process, rebuilding each output folder from
-    scratch. ``solutions`` needs the assignment's cells in the gradebook: they are put
-    there first when missing. Each released notebook starts with its badge cell.
-    """
+    """Regenerate ``release`` or ``solutions`` with nbgrader's own converters, in
+    this process; ``solutions`` puts the assignment's cells in the gradebook first if needed."""
     names = names or assignments(root)
     folder = Path(root) / kind
     cfg = load_config(root)

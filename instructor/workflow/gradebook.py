@@ -29,13 +29,10 @@ def in_gradebook(assignment: str, root: Path = ROOT) -> bool:
 
 def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None = None,
                    db: bool = True, gradebook: Path | None = None) -> None:
-    """Give the gradebook each assignment's current cells (hidden tests included).
-
-    ``nbgrader generate_assignment`` records them, writing the student version into
-    ``release_dir`` (default: a scratch folder, removed; ``release/`` is left alone) with
-    its badge cell, as ``make release`` does (a submission's first cell is then the
-    course's). ``db=False``: only the student version; ``gradebook``: not ``<root>``'s.
-    """
+    """Give the gradebook each assignment's current cells (hidden tests included),
+    through ``nbgrader generate_assignment`` into ``release_dir`` (default: a scratch
+    folder) with its badge cell, as ``make release`` does. ``db=False``: only the release;
+    ``gradebook``: not ``<root>``'s."""
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
     try:
         # forked from an nbgrader server when the grader runs one (instructor autograde)
@@ -74,11 +71,8 @@ def read_submission(db: Path, assignment: str, student: str):
 
 
 def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
-    """Write one student's automatic scores into the course gradebook; return (score, max).
-
-    ``found``: :func:`read_submission` of the worker's gradebook, or ``None`` (no notebook
-    graded: every automatic score 0). Manual scores and comments already there are kept.
-    """
+    """Write one student's automatic scores (``found``, or None: all 0) into the
+    course gradebook, keeping manual scores and comments; return (score, max)."""
     with Gradebook(f"sqlite:///{main_db}") as gb, warnings.catch_warnings():
         # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush warning
         warnings.filterwarnings("ignore", message=".*not in session.*")

@@ -95,9 +95,8 @@ def _student_id(top: str) -> str | None:
 
 
 def hands(paths: list[str]) -> tuple[str, list[Hand], list[str]]:
-    """The layout of a download's file ``paths`` (relative, ``/``-separated), each
-    student's hand-in, and the entries left out: in a folder per student, those not
-    named by a student id (never made into one)."""
+    """The layout of a download's ``paths``, each student's hand-in, and the entries
+    left out (in a folder per student, those not named by a student id)."""
     kind = layout(paths)
     if not kind:
         raise _unknown(paths)

@@ -23,9 +23,8 @@ NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 
 
 def grading_env(env: dict | None = None) -> dict[str, str]:
-    """The environment nbgrader (and so the grading's sandboxed processes) run with; a
-    folder setting given relative (``COURSE_DATA_DIR=../shared/data``) is made absolute
-    here, from where the command was typed: grading runs in folders of its own."""
+    """The environment nbgrader and the grading run with; a relative folder setting
+    is made absolute from where the command was typed (grading runs elsewhere)."""
     full = {**NBGRADER_DEFAULTS, **os.environ, **(env or {})}
     for name, setting in settings.SETTINGS.items():
         if setting.kind == "path" and full.get(name) and not os.path.isabs(full[name]):
@@ -36,15 +35,10 @@ def grading_env(env: dict | None = None) -> dict[str, str]:
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
              server: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` with the course's configuration (cwd: the repository) in
-    :func:`grading_env`, marked :data:`~instructor.workflow.formgrader.RUN_BY_THE_COURSE`.
-
-    ``root``: the course folder; ``db``: the gradebook (default ``<root>/gradebook.db``).
-    Captured output goes through files, not pipes: a process that outlived nbgrader and
-    still held a pipe would make this call wait for it. With ``server`` (an nbgrader
-    server's socket), a captured run is forked from it (output all in ``stdout``), or
-    spawned when the server does not fork.
-    """
+    """Run ``nbgrader <args>`` with the course's configuration in :func:`grading_env`
+    (``root``: the course; ``db``: its gradebook). Output is captured through files, not
+    pipes, which a process outliving nbgrader would hold open; with ``server``, the run is
+    forked from that nbgrader server, or spawned if it does not fork."""
     full_env = {**grading_env(env), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
     if Path(root).resolve() != ROOT:

@@ -66,9 +66,8 @@ lease = POOL.lease
 
 
 def running(count: int, folder: Path):
-    """``count`` servers for the block (:func:`lease`), each listening on a socket in
-    ``folder`` (its log beside it); (socket path, process) each. The one place a server
-    process starts."""
+    """``count`` servers for the block (:func:`lease`), sockets in ``folder``; (socket
+    path, process) each. The one place a server process starts."""
     return POOL.running(count, folder, lambda fd, _stem: ([sys.executable, __file__, str(fd)], {}))
 
 

@@ -70,11 +70,8 @@ def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.Not
 
 
 def write_class(assignment: str, dest: Path, n: int = 6) -> list[tuple[str, str]]:
-    """Write ``n`` students into ``dest``; ``(student, kind)`` pairs.
-
-    Student ``i`` gets kind ``KINDS[i % 4]``; every third student sends a zip, and the
-    fifth renames the notebook.
-    """
+    """Write ``n`` students into ``dest``, student ``i`` of kind ``KINDS[i % 4]``
+    (every third a zip, the fifth a renamed notebook); ``(student, kind)`` pairs."""
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)

@@ -148,13 +148,10 @@ def unfinished(root: Path, folders: list[Path]) -> list[str]:
 
 
 def job_limits(per_shard: int | list[int], jobs: int, environ=None) -> dict[str, str]:
-    """A scheduler's limits for one shard job grading ``per_shard`` submissions ``jobs``
-    at a time (a list: so many of each assignment, graded one after another), from the
-    course's caps: a CPU per submission graded at once; the memory cap of each
-    (``COURSE_SUBMISSION_MEMORY_GB``) plus :data:`GRADER_GB` for the grader's own
-    processes; every submission taking its whole notebook budget
-    (``COURSE_NOTEBOOK_TIMEOUT``) plus :data:`START_S`, plus :data:`SETUP_S` once per
-    assignment."""
+    """A scheduler's limits for one shard job grading ``per_shard`` submissions
+    ``jobs`` at a time (a list: per assignment, one after another): a CPU per submission at
+    once, each one's memory cap plus :data:`GRADER_GB`, and its notebook budget plus
+    :data:`START_S`, plus :data:`SETUP_S` per assignment."""
     memory = jobs * settings.read("COURSE_SUBMISSION_MEMORY_GB", environ) + GRADER_GB
     each = settings.read("COURSE_NOTEBOOK_TIMEOUT", environ) + START_S
     seconds = sum(math.ceil(max(1, n) / max(1, jobs)) * each + SETUP_S
@@ -179,12 +176,9 @@ def _replace_tree(src: Path, dest: Path) -> None:
 
 
 def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str, float, float]]:
-    """Bring the finished shards' results into the course at ``root``: of each
-    assignment, the run begun last (:func:`current`), and of each finished shard the
-    submissions its ``done.json`` lists; ``(student, assignment, score, max_score)`` for
-    each merged. Then, if a shard is not finished (:func:`unfinished`), SystemExit
-    naming each: merging again once it is graded brings it in, and changes nothing
-    else."""
+    """Bring the finished shards of each assignment's run begun last into the course;
+    ``(student, assignment, score, max_score)`` each. A shard not finished: SystemExit
+    naming it (merging again once it is graded brings it in, changing nothing else)."""
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else sorted(
         p for p in (root / SHARDS).glob("*/*-of-*") if p.is_dir())
@@ -228,9 +222,8 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m instructor.workflow.shards limits --assignment A[,B...] --shards N
-    --jobs J``: the scheduler's limits of one shard job (deploy/slurm/submit.sh), as
-    options; for a list, the job grades each assignment's shard in turn."""
+    """``python -m instructor.workflow.shards limits --assignment A[,B] --shards N --jobs J``:
+    one shard job's scheduler limits, as options (deploy/slurm/submit.sh)."""
     parser = argparse.ArgumentParser(prog="python -m instructor.workflow.shards")
     parser.add_argument("what", choices=["limits"])
     parser.add_argument("--assignment", required=True)

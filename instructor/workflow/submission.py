@@ -77,13 +77,9 @@ def _rebuild(data: dict, release: Release) -> nbformat.NotebookNode:
 
 def check_submission(folder: Path, assignment: str, release: Release,
                      environ: dict | None = None) -> list[str]:
-    """Check a submitted notebook before nbgrader parses it: set aside, or rebuilt if
-    damaged; notes for the student. Its cells and metadata are repaired in nbgrader's run
-    (:class:`instructor.engine.repair.RepairSubmission`, which plain ``nbgrader
-    autograde`` runs too).
-
-    Sizes are checked before anything is parsed, with the settings in ``environ`` over
-    this process's environment (docs/grading.md, "Bounded input")."""
+    """Check a submitted notebook before nbgrader parses it: sizes first, with
+    ``environ`` over this process's settings; set aside, or rebuilt if damaged; notes for
+    the student. Cells and metadata are repaired in nbgrader's run (:mod:`.repair`)."""
     env = {**os.environ, **(environ or {})}
     path = Path(folder) / f"{assignment}.ipynb"
     if not path.exists():
@@ -125,11 +121,9 @@ def _recorded(nb: nbformat.NotebookNode) -> dict[str, list]:
 
 
 def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
-    """Notes on a graded notebook: the static pass's repairs (:func:`.repair.repaired`),
-    and the cells that timed out, crashed, ran out of memory, failed outside or were set
-    aside for review: read on test cells, whose outputs the grader writes, and in the
-    grader's record of the answer cells (an error an answer cell shows is the student's
-    process's, whatever its name)."""
+    """Notes on a graded notebook: the static pass's repairs, and the cells that
+    timed out, crashed, ran out of memory, failed outside or await review, read on test
+    cells and in the grader's record of the answer cells (never a name the student chose)."""
     if nb is None:
         return []
     notes, count, recorded = repaired(nb), 0, _recorded(nb)
@@ -159,11 +153,9 @@ def notes_from_graded(nb: nbformat.NotebookNode | None) -> list[str]:
 def grade_one(student: str, assignment: str, root: Path, run_dir: Path, env: dict,
                timeout: float, source: Path | None = None,
                ) -> tuple[Result, dict | None, Path | None, str]:
-    """Grade one submission in its own scratch course folder (runs in a worker thread).
-
-    Whatever goes wrong, only this student's result is ``failed``, with a note.
-    ``source``: the submission's folder (default ``<root>/submitted/<student>/<assignment>``).
-    """
+    """Grade one submission in its own scratch course folder (in a worker thread):
+    whatever goes wrong, only this student's result is ``failed``, with a note. ``source``:
+    its folder (default ``<root>/submitted/<student>/<assignment>``)."""
     start = time.monotonic()
     course = None
     try:
