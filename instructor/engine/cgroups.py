@@ -26,7 +26,7 @@ PARENT = "course-grading"
 #: v2: the leaf of the grader's delegated group that its processes move into.
 LEAF = "course-grader"
 #: The CPU weight of a submission, v2's scale (100: one process's default share): that
-#: of the three processes a grading runs (kernel, answer and checking processes).
+#: of the three processes a grading runs (nbgrader's, the answer and checking processes).
 CPU_WEIGHT = 300
 _names = itertools.count()
 
