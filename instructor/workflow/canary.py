@@ -76,8 +76,7 @@ class Canary:
 
 # ---------------------------------------------------------------- what the tests need
 def needs(assignment: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
-    """The datasets and the shipped pre-trained weights the assignment's code cells name
-    (hidden tests included)."""
+    """The datasets and shipped weights the assignment's code cells name."""
     nb = nbformat.read(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb", 4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     from helpers.datasets import FINDERS
@@ -159,8 +158,8 @@ def _digest(*parts: bytes | str) -> str:
 
 
 def _notebook_digest(path: Path) -> str:
-    """What grading reads of a notebook: each cell's type, source and nbgrader metadata
-    (not the ids and metadata that nbgrader or Jupyter write afresh)."""
+    """What grading reads of a notebook: each cell's type, source and nbgrader
+    metadata."""
     nb = nbformat.read(path, as_version=4)
     return _digest(json.dumps([[c.cell_type, c.source, nbgrader_meta(c)] for c in nb.cells],
                               sort_keys=True))
@@ -208,8 +207,7 @@ def cache_dir(root: Path, env: dict | None = None) -> Path:
 
 @contextlib.contextmanager
 def _locked(path: Path):
-    """Hold an exclusive lock on ``path`` (two shards on one machine: one grades, the
-    other waits and reads its result)."""
+    """An exclusive lock on ``path``: of two shards, one grades, the other reads it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:  # closing it releases the lock
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -271,8 +269,8 @@ def _hint(error: str) -> str:
 
 
 def failing_tests(graded: nbformat.NotebookNode, source: nbformat.NotebookNode) -> list[str]:
-    """One line per graded test cell of ``graded`` that raised: its grade_id, whether it
-    holds hidden tests, its first error (and what to do, for a data error)."""
+    """One line per graded test cell of ``graded`` that raised: which, whether
+    hidden, its first error, and what to do about a data error."""
     hidden = {nbgrader_meta(c).get("grade_id") for c in source.cells
               if hide_hidden(c.source)[1]}
     lines = []
@@ -322,8 +320,8 @@ def _judge(canary: Canary, key, stub, source: nbformat.NotebookNode) -> None:
 
 def _grade_all(todo: list[tuple[str, str, Path]], root: Path, run_dir: Path, env: dict,
                timeout: float, jobs: int) -> dict[tuple[str, str], tuple]:
-    """Grade each ``(assignment, who, folder)`` of ``todo`` as a student would be, ``jobs``
-    at a time, in the order given; ``(assignment, who) -> (result, graded notebook, log)``."""
+    """Grade each ``(assignment, who, folder)``, ``jobs`` at a time, as a student is;
+    ``(assignment, who) -> (result, graded notebook, log)``."""
     out = {}
     with cf.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {(assignment, who): pool.submit(grade_one, who, assignment, root, run_dir,
@@ -349,8 +347,7 @@ def _grade_all(todo: list[tuple[str, str, Path]], root: Path, run_dir: Path, env
 
 @dataclass
 class _Plan:
-    """One assignment's canary before grading: read from the cache (``sources`` None),
-    or the key's and the stub's folders to grade."""
+    """One assignment's canary before grading: cached (``sources`` None) or to grade."""
 
     canary: Canary
     work: Path
