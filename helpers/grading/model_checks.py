@@ -44,8 +44,7 @@ def is_model(layer: Any) -> bool:
 
 
 def layers_of(model: Any) -> list[Any]:
-    """All layers of ``model`` in order (for a chain, the order data flows through them),
-    nested models flattened, ``InputLayer`` skipped."""
+    """All layers of ``model`` in data-flow order, nested models flattened, no ``InputLayer``."""
     return [leaf for layer in model.layers if not is_a(layer, "InputLayer")
             for leaf in (layers_of(layer) if is_model(layer) else [layer])]
 
@@ -62,8 +61,7 @@ def conv_layers(model: Any) -> list[Any]:
 
 
 def layer_kinds(model: Any) -> list[str]:
-    """:func:`keras_kind` of the layers in order, pass-through and activation-only layers
-    left out (``Dense(8)`` + ``Activation("relu")`` is ``["Dense"]``)."""
+    """The layers' :func:`keras_kind`, without pass-through and activation-only layers."""
     return [keras_kind(layer) for layer in layers_of(model)
             if not is_a(layer, *PASS_THROUGH, *ACTIVATION_LAYERS)]
 
@@ -80,8 +78,7 @@ def _function_name(fn: Any) -> str:
 
 
 def activation_name(layer: Any) -> str:
-    """The activation a layer applies, from its ``activation`` or its class (``ReLU()``);
-    ``"linear"`` without one."""
+    """A layer's activation, from its ``activation`` or its class; else ``"linear"``."""
     for cls in type(layer).__mro__:
         if cls.__name__ in _ACTIVATION_OF:
             return _ACTIVATION_OF[cls.__name__]
@@ -107,8 +104,7 @@ def effective_activations(model: Any, kind: str = "Dense") -> list[str]:
 
 # ---------------------------------------------------------------- weights and shapes
 def weight_shapes(model: Any) -> list[tuple[int, ...]]:
-    """The shapes of the model's weights, in layer order (a decoder not mirrored
-    differs even when its output shape is right)."""
+    """The shapes of the model's weights, in layer order."""
     return [tuple(int(d) for d in w.shape) for w in model.weights]
 
 
@@ -166,8 +162,7 @@ def optimizer_settings(optimizer: Any) -> dict[str, Any]:
 
 
 def _same_setting(value: Any, default: Any) -> bool:
-    """A setting that moves the weights as the default does (a float saved as float32,
-    a weight decay of 0)."""
+    """A setting that moves the weights as the default does (float32, decay 0)."""
     if isinstance(default, float) and isinstance(value, int | float) \
             and not isinstance(value, bool):
         return abs(float(value) - default) <= 1e-6 * abs(default)
@@ -177,7 +172,7 @@ def _same_setting(value: Any, default: Any) -> bool:
 
 
 def optimizer_name(model: Any) -> str | None:
-    """The optimizer's class name in lower case, ``None`` if uncompiled; an Adam not at its
+    """The optimizer's class name in lower case (None: uncompiled); an Adam off its
     defaults says which (``"adam (use_ema=True)"``)."""
     opt = getattr(model, "optimizer", None)
     if opt is None:
@@ -191,8 +186,7 @@ def optimizer_name(model: Any) -> str | None:
 
 
 def loss_name(model: Any) -> str | None:
-    """The compiled loss as one snake-case name (``"bce"``, ``BinaryCrossentropy()``:
-    ``"binary_crossentropy"``), ``None`` if there is none."""
+    """The compiled loss as one snake-case name, ``None`` if there is none."""
     loss = getattr(model, "loss", None)
     if loss is None:
         return None
@@ -209,8 +203,7 @@ def loss_name(model: Any) -> str | None:
 
 def train_losses(model: Any, x: np.ndarray, steps: int = 5,
                  batch_size: int = 64) -> tuple[float, float]:
-    """An autoencoder's own loss (penalties included) on ``x`` before and after ``steps``
-    training steps on batches of ``x``; its weights change."""
+    """The model's own loss on ``x`` before and after ``steps`` training steps."""
     before = float(np.ravel(model.evaluate(x, x, batch_size=batch_size, verbose=0))[0])
     n = min(len(x), steps * batch_size)
     for step in range(steps):
@@ -242,8 +235,7 @@ def expect_close(got: float, expected: float, what: str, rtol: float = 1e-3,
 
 def expect_io(model: Any, input_shape: Sequence[int], output_shape: Sequence[int],
               name: str = "model") -> None:
-    """``model`` is a Keras model declaring ``input_shape`` and returning ``output_shape``
-    for one zero input (shapes without the batch axis)."""
+    """``model`` is a Keras model mapping ``input_shape`` to ``output_shape`` (no batch)."""
     expect(is_model(model), f"{name} should be a Keras model, got {type(model).__name__}")
     try:
         declared = model.inputs[0].shape

@@ -41,8 +41,7 @@ _PR_SET_DUMPABLE = 4
 
 # ---------------------------------------------------------------- in the sandbox
 def preload() -> None:
-    """Import :data:`PRELOAD`, and prepare :data:`DATASETS` (read-only, shared with every
-    checking process forked)."""
+    """Import :data:`PRELOAD` and prepare :data:`DATASETS`, shared with every child."""
     from helpers import datasets
     from helpers.session import import_quietly
 
@@ -137,15 +136,14 @@ POOL = forking.Pool("check server", "checking processes are spawned")
 
 @contextlib.contextmanager
 def lease(env: dict[str, str]):
-    """``env`` naming a free server, held until the block ends (unchanged when no server
-    runs)."""
+    """``env`` naming a free server while the block runs (unchanged when none runs)."""
     with POOL.lease() as path:
         yield env if path is None else {**env, SERVER: path}
 
 
 def running(count: int, folder, env: dict[str, str]):
-    """``count`` servers, each in its own sandbox (:class:`instructor.engine.roles.Box`),
-    for the block (:func:`lease`); none when grading is not sandboxed by bubblewrap."""
+    """``count`` servers, each in its own sandbox, for the block (:func:`lease`); none
+    without bubblewrap."""
     from instructor.engine import roles
 
     box = roles.Box.from_settings(env)

@@ -23,8 +23,7 @@ from instructor.engine.repair import repaired
 
 @contextlib.contextmanager
 def timed(seconds: dict[str, float], phase: str):
-    """Add the wall-clock seconds of the block to ``seconds[phase]`` (for the benchmark;
-    nothing decides on them)."""
+    """Add the block's wall-clock seconds to ``seconds[phase]`` (the benchmark's only)."""
     start = time.monotonic()
     try:
         yield
@@ -40,8 +39,7 @@ SETUP_RUN = "[run while grading before your answer cells; its output is not kept
 
 
 def _cap(trait: str):
-    """A trait a setting gives (:data:`limits.SAFE_EXECUTE`): its kind, default and help
-    are the setting's (helpers/settings.py), declared there once."""
+    """A trait of a setting (:data:`limits.SAFE_EXECUTE`), declared in helpers/settings.py."""
     setting = settings.declared(limits.SAFE_EXECUTE[trait])
     kind = {"integer": Integer, "number": Float}.get(setting.kind, Unicode)
     return kind(setting.default, help=f"{setting.help} ({setting.name})").tag(config=True)
@@ -101,8 +99,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             self.log.warning("caps per process: %s", why)
 
     def _close_group(self, nb=None) -> None:
-        """End what is left of the submission's group and remove it; its peak memory
-        goes into ``nb``'s grading metadata."""
+        """End and remove the submission's group; its peak memory into ``nb``."""
         group, self._group = self._group, None
         if nb is not None:
             meta = nb.metadata.setdefault("course_grading", {})
@@ -170,8 +167,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
 
 
 def _not_run(cells) -> None:
-    """Every code cell but the tests (the checks') and the answers (the answer
-    process's) says it was not run."""
+    """Every code cell but the tests and the answers says it was not run."""
     for cell in cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

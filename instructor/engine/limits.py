@@ -56,8 +56,7 @@ def notebook_too_large(name: str, size: int, cap: int) -> str:
 
 
 def submission_total_limit(environ: Environ = None) -> int:
-    """What ``collect`` keeps of one student's files in all, in bytes
-    (``COURSE_SUBMISSION_TOTAL_MB``)."""
+    """Bytes ``collect`` keeps of one student's files in all."""
     return int(settings.number("COURSE_SUBMISSION_TOTAL_MB", environ) * MIB)
 
 
@@ -103,8 +102,7 @@ def _unreadable(name: str, why) -> str:
 
 
 def text_size(value) -> int:
-    """The size in bytes of the text in a JSON-like value (a cell's source, an output),
-    without serialising it."""
+    """The bytes of the text in a JSON-like value, without serialising it."""
     if isinstance(value, str):
         return len(value.encode("utf-8", "surrogatepass"))
     if isinstance(value, dict):

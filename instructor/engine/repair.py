@@ -191,8 +191,7 @@ def restore_missing(nb: nbformat.NotebookNode, release: Release) -> list[str]:
 
 def edited_locked_cells(nb: nbformat.NotebookNode,
                         release: Release) -> list[tuple[dict, str]]:
-    """Each locked cell whose source is not the release's (``OverwriteCells`` puts the
-    release's back), and a note."""
+    """Each locked cell not as released (``OverwriteCells`` restores it), and a note."""
     return [(cell, f"The locked cell '{grade_id}' was edited; the grader used the original.")
             for grade_id, cell in released.by_grade_id(nb.cells).items()
             if nbgrader_meta(cell).get("locked") and grade_id in release.graded

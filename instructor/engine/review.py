@@ -139,8 +139,8 @@ class _Reader(ast.NodeVisitor):
         return name in self.libraries and name not in self.scopes[-1]
 
     def _alias(self, targets: list[ast.expr], value: ast.expr) -> None:
-        """Record the names of ``targets`` as aliases if ``value`` is a library's object
-        (a name or attributes of one, not a call's result)."""
+        """Record ``targets`` as aliases if ``value`` is a library's object (not a call's
+        result)."""
         while isinstance(value, ast.Attribute):
             value = value.value
         if isinstance(value, ast.Name) and self._library(value.id):

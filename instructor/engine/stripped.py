@@ -36,8 +36,7 @@ _Function = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 def course_names(course_implementations: Mapping[str, str]) -> list[str]:
-    """Every name of ``course_implementations`` (task -> comma-separated names, as in
-    nbgrader_config.py), once each, in order."""
+    """Every name of ``course_implementations`` (task -> ``a, b``), once each, in order."""
     names: list[str] = []
     for value in course_implementations.values():
         names += [n for n in (part.strip() for part in value.split(","))
@@ -52,8 +51,7 @@ def _module_name(package: str, path: Path) -> str:
 
 
 def _top_level(statements: list[ast.stmt]):
-    """The statements that run when the module is imported (into ``if``, ``try``,
-    ``with`` blocks, not into functions or classes)."""
+    """The statements run at import (into ``if``/``try``/``with``, not functions)."""
     for node in statements:
         yield node
         if isinstance(node, ast.If | ast.For | ast.While | ast.With | ast.Try | ast.TryStar):
@@ -113,8 +111,7 @@ def _callers(functions: dict[str, list[_Function | str]], stripped: set[str]) ->
 
 
 def _defines(source: str, name: str) -> bool:
-    """Whether ``source`` may define ``name`` (a ``def`` or an assignment to it): only such
-    modules are parsed."""
+    """Whether ``source`` may define ``name``: only such modules are parsed."""
     return re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(name)}\b"
                      rf"|^[ \t]*{re.escape(name)}[ \t]*=", source, re.MULTILINE) is not None
 

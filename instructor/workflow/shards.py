@@ -36,8 +36,8 @@ _FOLDER = re.compile(r"^(\d+)-of-(\d+)$")
 
 
 def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
-    """Who handed ``assignment`` in (``submitted/<student>/<assignment>/``), or those of
-    ``students``; SystemExit naming any of them who did not."""
+    """Who handed ``assignment`` in, or ``students``; SystemExit naming any who did
+    not."""
     base = Path(root) / "submitted"
     found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
     if students:
@@ -72,8 +72,7 @@ class Shard:
         return Path(root) / SHARDS / assignment / f"{self.index}-of-{self.count}"
 
     def begin(self, root: Path, assignment: str) -> Path:
-        """The shard's folder of ``assignment``, no longer marked finished (a run again, a
-        requeued job), marked as the run begun last."""
+        """The shard's folder, unmarked as finished, marked as the run begun last."""
         folder = self.folder(root, assignment)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / DONE).unlink(missing_ok=True)

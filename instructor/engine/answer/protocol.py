@@ -30,8 +30,7 @@ _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 
 
 def json_values(raw: bytes) -> int:
-    """How many values parsing the JSON text ``raw`` makes, at most, counted without
-    parsing it: the commas and brackets outside its strings, plus one."""
+    """How many values parsing ``raw`` makes at most: commas and brackets outside strings."""
     bare = _STRING.sub(b"", raw)
     return bare.count(b",") + bare.count(b"[") + bare.count(b"{") + 1
 
@@ -48,8 +47,7 @@ def json_deeper(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
 
 
 class FrameTooLarge(ValueError):
-    """A frame announcing more bytes, or holding more values, than its reader takes
-    (nothing of it is parsed)."""
+    """A frame over its reader's bytes or values (nothing of it is parsed)."""
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -131,8 +129,7 @@ def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = N
 
 
 def told() -> dict | None:
-    """What the grader tells a process on its standard input: the next frame there, or
-    None when the grader closed it first (it went away: there is nothing to do)."""
+    """The next frame on standard input, or None when the grader closed it (it went away)."""
     try:
         return read_frame(0)
     except EOFError:

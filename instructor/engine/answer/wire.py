@@ -58,9 +58,8 @@ def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
 
 
 class Writer:
-    """Encode a value as JSON, writing its arrays and models as files to ``folder``
-    (named ``<stem>-<n>.npy`` / ``.keras``); :meth:`save_models` writes the models.
-    Without a folder, arrays are inline and a model is not data."""
+    """Encode a value as JSON, its arrays and models as files in ``folder``
+    (:meth:`save_models`); without a folder, arrays inline and a model is not data."""
 
     def __init__(self, folder: Path | None = None, stem: str = ""):
         self.folder, self.stem, self.count = folder, stem, 0
@@ -321,8 +320,7 @@ def _array(f) -> np.ndarray:
 
 
 def _is_model(value) -> bool:
-    """:func:`helpers.grading.model_checks.is_model`, of the ``helpers`` this process
-    imports (in the answer process, the stripped copy)."""
+    """:func:`helpers.grading.model_checks.is_model` of the ``helpers`` imported here."""
     from helpers.grading.model_checks import is_model
 
     return is_model(value)
