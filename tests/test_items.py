@@ -94,3 +94,22 @@ def test_flags_from_the_notes_grading_writes(tmp_path):
         == {"GRADER FAILED"}
     assert kinds(["The notebook was named 'Untitled1.ipynb'; it was graded as "
                   f"{a}.ipynb."]) == set()
+
+
+def test_grading_seconds_are_the_graders_never_a_cells_timings():
+    """A student's notebook may carry JupyterLab's cell timings; no kernel runs in grading,
+    so they are the student's: the report's seconds are the grader's phases alone, and the
+    stored notebook keeps no timing."""
+    import nbformat
+
+    from instructor.analytics.graded import grading_seconds
+    from instructor.engine.inert import cell_metadata
+
+    forged = {"iopub.execute_input": "2020-01-01T00:00:00Z",
+              "shell.execute_reply": "2020-01-02T00:00:00Z"}
+    cell = nbformat.v4.new_code_cell("x = 1", metadata={"execution": forged})
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert grading_seconds(nb) is None
+    nb.metadata["course_grading"] = {"seconds": {"answers": 2.0, "checks": 1.5}}
+    assert grading_seconds(nb) == 3.5
+    assert "execution" not in cell_metadata(cell.metadata)

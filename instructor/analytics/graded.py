@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -125,22 +123,13 @@ def error_message(cell) -> str | None:
 
 
 def grading_seconds(nb) -> float | None:
-    """Wall time from the first cell's start to the last cell's end, as recorded by
-    nbclient in the cells' ``execution`` metadata; without a kernel, the seconds of the
-    grader's phases (None if neither is recorded)."""
-    starts, ends = [], []
-    for cell in nb.cells:
-        timing = cell.get("metadata", {}).get("execution", {})
-        for key, bucket in (("iopub.execute_input", starts), ("shell.execute_reply", ends)):
-            if key in timing:
-                with contextlib.suppress(TypeError, ValueError):  # not a time nbclient wrote
-                    bucket.append(datetime.fromisoformat(timing[key]))
-    if not starts or not ends:  # no kernel (since 2026-11-27): the grader's phases
-        phases = nb.metadata.get("course_grading", {}).get("seconds", {})
-        total = sum(v for v in phases.values() if isinstance(v, int | float)) \
-            if isinstance(phases, dict) else 0
-        return total or None
-    return max(0.0, (max(ends) - min(starts)).total_seconds())
+    """The seconds of the grader's phases (``course_grading.seconds``, which only the
+    grader writes), None if not recorded. Cells' ``execution`` timings are not read: no
+    kernel runs in grading, so any there are the student's."""
+    phases = nb.metadata.get("course_grading", {}).get("seconds", {})
+    total = sum(v for v in phases.values() if isinstance(v, int | float)) \
+        if isinstance(phases, dict) else 0
+    return total or None
 
 
 def flags_of(notes: list[str], tests: dict[str, TestResult]) -> list[tuple[str, str]]:

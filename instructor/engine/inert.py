@@ -50,10 +50,7 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")
 _WORD = re.compile(r"[\w.:+-]{1,100}")
 _KEY = re.compile(r"[\w .:+()/-]{1,100}")  # "checks (waited for)"
 _CELL_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_TIME = re.compile(r"[0-9T:.+Z-]{1,40}")
 _ATTACHMENT = re.compile(r"attachment:([^\s)\]\"'<>]+)")
-_TIMES = ("iopub.execute_input", "iopub.status.busy", "iopub.status.idle",
-          "shell.execute_reply")
 
 #: The pages the course writes load nothing but their own data: no script at all (the
 #: feedback page's MathJax aside, see FEEDBACK_POLICY), styles inline.
@@ -171,17 +168,14 @@ def inert_output(output: dict) -> dict:
 
 def cell_metadata(meta: dict) -> dict:
     """A cell's metadata as the allow-list keeps it, each of its type: nbgrader's (from the
-    release, checked before this runs), plain-word tags, nbclient's timings, display switches."""
+    release, checked before this runs), plain-word tags, display switches. No timings: no
+    kernel runs in grading, so any a cell carries are the student's."""
     kept: dict = {}
     if isinstance(meta.get("nbgrader"), dict):
         kept["nbgrader"] = meta["nbgrader"]
     if "tags" in meta:
         tags = meta["tags"] if isinstance(meta["tags"], list) else []
         kept["tags"] = [t for t in tags if isinstance(t, str) and _WORD.fullmatch(t)]
-    times = meta.get("execution")
-    if isinstance(times, dict):
-        kept["execution"] = {k: times[k] for k in _TIMES
-                             if isinstance(times.get(k), str) and _TIME.fullmatch(times[k])}
     jupyter = meta.get("jupyter")
     if isinstance(jupyter, dict):
         kept["jupyter"] = {k: jupyter[k] for k in ("source_hidden", "outputs_hidden")
