@@ -1,5 +1,5 @@
 """A graded class as data, read once and never graded again: for one assignment,
-``gradebook.db``, each student's graded notebook (errors, answer code, cell timings) and
+``gradebook.db``, each student's graded notebook (errors, answer code, grading seconds) and
 ``GRADING_NOTES.txt``, and the release's notebook (what students were given).
 """
 
@@ -71,7 +71,7 @@ class Submission:
     answers: dict[str, str] = field(default_factory=dict)   # answer grade_id -> code
     notes: list[str] = field(default_factory=list)
     flags: list[tuple[str, str]] = field(default_factory=list)  # (flag, reason)
-    seconds: float | None = None  # grading time (the graded notebook's cells)
+    seconds: float | None = None  # the grader's phases (grading_seconds)
     isolation: str = ""  # how its student code was isolated (SafeExecute.isolation)
     caps: str = ""  # "per submission" (a cgroup) or "per process" (instructor.engine.cgroups)
 
