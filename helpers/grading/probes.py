@@ -61,8 +61,7 @@ def weight_shapes(ops, input_shape: Sequence[int]) -> list[tuple[int, ...]]:
 
 
 def random_weights(shapes, rng: np.random.Generator) -> list[np.ndarray]:
-    """Kernels normal, standard deviation 1.2 / sqrt(fan-in) (outputs of order 1 at
-    any width); biases normal, 0.1; float32."""
+    """Kernels normal, std 1.2 / sqrt(fan-in) (outputs of order 1), biases 0.1; float32."""
     return [rng.normal(0.0, 1.2 / np.sqrt(np.prod(shape[:-1])) if len(shape) > 1 else 0.1,
                        size=shape).astype(np.float32) for shape in shapes]
 
@@ -95,8 +94,7 @@ def upsample(x: np.ndarray) -> np.ndarray:
 
 
 def forward(ops, weights, x: np.ndarray, trace: list | None = None) -> np.ndarray:
-    """``ops`` applied to ``x`` in float64; with ``trace``, each layer appends
-    ``(input, pre-activation)`` (:func:`dense_grads`)."""
+    """``ops`` on ``x`` in float64; ``trace`` gets each layer's (input, pre-activation)."""
     x, weights = np.asarray(x, np.float64), [np.asarray(w, np.float64) for w in weights]
     for op in ops:
         if op[0] == "pool":
@@ -123,15 +121,13 @@ def bce(target: np.ndarray, output: np.ndarray) -> float:
 
 
 def l1_loss(code: np.ndarray, lambtha: float) -> float:
-    """Keras' L1 activity loss of ``code``: ``lambtha * sum |code|``, per example where
-    this Keras averages activity losses (3.15, not 3.13)."""
+    """Keras' L1 activity loss, ``lambtha * sum |code|``, per example where Keras averages."""
     total = float(lambtha) * float(np.abs(code).sum())
     return total / len(code) if activity_loss_is_averaged() else total
 
 
 def dense_grads(ops, weights, x: np.ndarray, target: np.ndarray) -> list[np.ndarray]:
-    """Gradients of the binary cross-entropy of Dense layers ending in a sigmoid, in
-    the order of ``weights``."""
+    """Gradients of the cross-entropy of Dense layers ending in a sigmoid, as ``weights``."""
     trace: list = []
     p = forward(ops, weights, x, trace)
     delta = (p - target) / p.size  # d loss / d logits of the mean cross-entropy
@@ -169,8 +165,7 @@ def _close(got: np.ndarray, want: np.ndarray) -> bool:
 
 
 def _computes(model, ops, weights, x: np.ndarray, got: np.ndarray) -> bool:
-    """``model`` lists the weights of ``ops``, and its output ``got`` is what they
-    compute."""
+    """``model`` lists the weights of ``ops``, and its output ``got`` is what they compute."""
     return _shapes(model) == weight_shapes(ops, x.shape[1:]) and _close(
         got, forward(ops, weights, x))
 
@@ -217,8 +212,7 @@ def _unit_inputs(rng: np.random.Generator, shape) -> np.ndarray:
 
 # ---------------------------------------------------------------- shapes of real calls
 def expect_call_shapes(encoder, decoder, auto, input_shape, code_shape, output_shape) -> None:
-    """The models return batches of the expected shapes, with random weights
-    and positive biases (zero ones can leave a ReLU dead)."""
+    """The models' batch shapes, with random weights and positive biases (no dead ReLU)."""
     rng = np.random.default_rng(0)
     for model in (encoder, decoder, auto):
         model.set_weights([w if w.ndim > 1 else np.abs(w) + np.float32(0.1)
@@ -283,8 +277,7 @@ def training_loss(auto, x, target=None, lr: float = 0.0) -> float:
 
 
 def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarray]]:
-    """One step of ``auto`` at ``lr``: its loss, and how far each weight of
-    ``models`` moved."""
+    """One step of ``auto`` at ``lr``: its loss, and how far each weight of ``models`` moved."""
     before = [np.asarray(w, np.float64) for model in models for w in model.get_weights()]
     loss = training_loss(auto, x, target, lr)
     after = [w for model in models for w in model.get_weights()]
@@ -346,8 +339,7 @@ def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25
 
 def expect_dense_training(auto, input_dims: int, hidden_layers, latent_dims: int,
                           code_off: bool = False) -> None:
-    """Tasks (a) and (b): :func:`_expect_training`; ``code_off``: the
-    encoder's weights at zero, so task (b)'s penalty adds nothing."""
+    """Tasks (a), (b): :func:`_expect_training`; ``code_off``: no penalty (zero code)."""
     rng = np.random.default_rng(0)
     enc_ops, dec_ops = dense_ops(input_dims, hidden_layers, latent_dims)
     weights = random_weights(_shapes(auto), rng)
@@ -488,8 +480,7 @@ class VaeEncoder:
         return [(scale * kernel).astype(np.float32), bias.astype(np.float32)]
 
     def set(self, mean, log_var, body=None) -> None:
-        """Set ``body`` (None: fixed random weights) and each head: (kernel, bias), or
-        a number, a zero kernel and that bias."""
+        """Set ``body`` (None: fixed random) and each head, (kernel, bias) or a bias alone."""
         def head(value):
             if isinstance(value, int | float):
                 return [np.zeros(self.head_shapes[0], np.float32),
@@ -561,8 +552,7 @@ def expect_vae_shapes(encoder, decoder, auto, input_dims: int, latent_dims: int)
 
 
 def expect_vae_order(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
-    """The encoder returns ``(z, mean, log_var)``: only the first is sampled
-    anew on each call, and it is centred on the second."""
+    """The encoder returns ``(z, mean, log_var)``: z alone is sampled, around the mean."""
     varies = _expect_follows_input(encoder, input_dims)
     expect(varies == [True, False, False],
            "the encoder should return (z, mean, log_var) in this order: z is sampled anew "
@@ -634,8 +624,7 @@ def expect_vae_decoder(decoder, input_dims: int, hidden_layers, latent_dims: int
 
 
 def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
-    """Random weights, the log variance's bias about ``bias``: the decoder's
-    weights and the mean for ``x``; None if z is not then the mean."""
+    """Random weights with z the mean: the decoder's weights and the mean; else None."""
     enc.randomise(rng, x, log_var_bias=bias, log_var_scale=0.1)
     weights = random_weights(_shapes(decoder), rng)
     decoder.set_weights(weights)
@@ -645,8 +634,7 @@ def _quiet_weights(enc: VaeEncoder, decoder, rng, x, bias: float):
 
 def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
                     latent_dims: int, rng) -> None:
-    """With random weights and z the mean, ``auto(x)`` is the NumPy decoder's
-    output at the encoder's mean: auto chains the two models."""
+    """With z the mean, ``auto(x)`` is the NumPy decoder at the encoder's mean."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     expect_weight_shapes(decoder, weight_shapes(enc.decoder_ops, (latent_dims,)), "decoder")
     x = _unit_inputs(rng, (64, input_dims))
@@ -661,8 +649,7 @@ def expect_vae_auto(encoder, decoder, auto, input_dims: int, hidden_layers,
 
 
 def expect_sampling(encoder, input_dims: int, hidden_layers, latent_dims: int) -> None:
-    """With the heads' kernels at zero, z = mean + exp(log_var / 2) * eps of the encoder's
-    own mean and log-variance outputs."""
+    """With the heads' kernels at zero, z = mean + exp(log_var / 2) * eps."""
     _expect_follows_input(encoder, input_dims)
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     enc.set(1.0, float(np.log(4.0)))
@@ -680,8 +667,7 @@ def expect_sampling(encoder, input_dims: int, hidden_layers, latent_dims: int) -
 
 def expect_sampling_noise(encoder, input_dims: int, hidden_layers, latent_dims: int,
                           rng) -> None:
-    """With random weights, (z - mean) / exp(log_var / 2) is standard normal
-    in each latent dimension, for low and high log variances alike."""
+    """(z - mean) / exp(log_var / 2) is standard normal, at low and high variances."""
     enc = VaeEncoder(encoder, input_dims, hidden_layers, latent_dims)
     x = _unit_inputs(rng, (SPREAD_SAMPLES, input_dims))
     enc.randomise(rng, x, log_var_scale=4.0)  # log variances spread over several units
@@ -714,8 +700,7 @@ def _loss_setup(encoder, decoder, input_dims: int, hidden_layers, latent_dims: i
 
 
 def _loss_at(auto, enc: VaeEncoder, x, mean: float, log_var: float) -> tuple[float, float]:
-    """The training loss with the heads' biases at ``mean`` and ``log_var`` (kernels
-    zero), and the closed-form KL then."""
+    """The training loss with the heads' biases set (kernels zero), and the closed-form KL."""
     enc.set(mean, log_var)
     _, means, log_vars = enc.outputs(np.zeros((1, enc.input_dims)))
     return training_loss(auto, x), float(kl_divergence(means, log_vars)[0])
@@ -723,8 +708,7 @@ def _loss_at(auto, enc: VaeEncoder, x, mean: float, log_var: float) -> tuple[flo
 
 def expect_reconstruction_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
                                latent_dims: int, rng=None) -> None:
-    """With the decoder at 0.5 and a KL of 0, the loss is the
-    cross-entropy summed over pixels: ``input_dims * log 2``."""
+    """With the decoder at 0.5 and KL 0, the loss is ``input_dims * log 2``."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     loss = _loss_at(auto, enc, x, 0.0, 0.0)[0]
     expected = input_dims * float(np.log(2.0))
@@ -740,8 +724,7 @@ def expect_reconstruction_loss(encoder, decoder, auto, input_dims: int, hidden_l
 
 def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, latent_dims: int,
                    rng=None) -> None:
-    """With the decoder at 0.5, moving the heads' biases from (0, 0) changes the
-    loss by the closed-form KL of the encoder's outputs."""
+    """With the decoder at 0.5, the heads' biases change the loss by the closed-form KL."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, rng)
     base, base_kl = _loss_at(auto, enc, x, 0.0, 0.0)
     # (mean, log variance): one variance above 1, one below
@@ -762,8 +745,7 @@ def expect_kl_loss(encoder, decoder, auto, input_dims: int, hidden_layers, laten
 
 def expect_validation_loss(encoder, decoder, auto, input_dims: int, hidden_layers,
                            latent_dims: int) -> None:
-    """``val_loss`` is the training loss: at learning rate 0 the two agree
-    (up to a sampled KL's noise)."""
+    """At learning rate 0, ``val_loss`` is the training loss (up to the KL's noise)."""
     enc, x = _loss_setup(encoder, decoder, input_dims, hidden_layers, latent_dims, None)
     mean, log_var = 1.5, float(np.log(4.0))
     enc.set(mean, log_var)

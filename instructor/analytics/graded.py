@@ -105,8 +105,7 @@ class GradedClass:
         return [s for s in self.submissions if s.submitted]
 
     def attempted(self, sub: Submission, task: str) -> bool:
-        """Whether ``sub`` did something for ``task``: not the stub, not the stub's
-        message in every test of the task."""
+        """Whether ``sub`` did something for ``task``: neither the stub nor its message."""
         answers = [g for g in self.stubs if task_of(g) == task]
         if answers and all(sub.answers.get(g, self.stubs[g]).strip() == self.stubs[g].strip()
                            for g in answers):

@@ -213,8 +213,7 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
          mapping: dict[str, str] | None = None, column: str | None = None,
          overwrite: bool = False, tasks: bool = False, points: float | None = None
          ) -> Export:
-    """Write ``dest``: the LMS export ``source`` with ``graded``'s scores filled in, on
-    the LMS column's scale."""
+    """Write ``dest``: the LMS export ``source`` with ``graded``'s scores, on its scale."""
     if lms not in ID_COLUMNS:
         raise SystemExit(f"LMS must be one of {', '.join(ID_COLUMNS)}, not {lms!r}")
     header, rows, bom = _read(source)

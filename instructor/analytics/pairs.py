@@ -23,8 +23,7 @@ JSON_FILE = "similarity.json"
 
 
 def write_csv(path: Path, header: list[str], rows) -> None:
-    """A CSV table beside the report page: ``header``, then ``rows`` (every cell safe to
-    open in a spreadsheet: :mod:`instructor.workflow.csv_safe`)."""
+    """A CSV table beside the report page, every cell safe for a spreadsheet."""
     with Path(path).open("w", newline="") as f:
         write_rows(f, [header, *rows])
 

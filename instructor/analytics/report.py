@@ -101,8 +101,7 @@ def figures(analysis: ItemAnalysis) -> dict[str, str]:
 
 
 def _name(graded: GradedClass, student: str) -> str:
-    """`` (<name>)``, escaped, when the LMS's download gave the student a name
-    (``lms/<assignment>_handins.csv``), else ``""``."""
+    """`` (<name>)``, escaped, if the LMS's download named the student, else ``""``."""
     names = graded.__dict__.get("_names")
     if names is None:
         names = graded.__dict__["_names"] = {
@@ -116,8 +115,7 @@ def _who(graded: GradedClass, student: str) -> str:
 
 
 def _link(graded: GradedClass, student: str, here: Path) -> str:
-    """A link to the student's feedback page (or graded notebook), relative to ``here``,
-    and the student's name beside it."""
+    """A link to the student's feedback page (or graded notebook) from ``here``, and name."""
     a = graded.assignment
     for target in (graded.root / "feedback" / student / a / f"{a}.html",
                    graded.root / "autograded" / student / a / f"{a}.ipynb"):

@@ -116,8 +116,7 @@ def _fallback_tokens(source: str, keep: frozenset[str] = frozenset()) -> list[To
 
 
 def api_names(sources: list[str]) -> frozenset[str]:
-    """The functions and classes the given code defines at its top level (the stub's
-    ``def autoencoder(...)``): the names tests call, which students do not rename."""
+    """The top-level functions and classes of ``sources``: the names tests call."""
     names = set()
     for source in sources:
         try:
@@ -150,8 +149,7 @@ def kgram_hashes(tokens: list[Token], k: int = K) -> list[int]:
 
 
 def winnow(hashes: list[int], w: int = W) -> dict[int, list[int]]:
-    """Fingerprints: the smallest hash of each window of ``w`` (rightmost on ties), with
-    the positions (k-gram indices) where each was selected."""
+    """Fingerprints: each window's smallest hash (rightmost on ties) and its positions."""
     chosen: dict[int, list[int]] = {}
     if not hashes:
         return chosen

@@ -24,8 +24,7 @@ def is_test_cell(cell) -> bool:
 
 
 def is_exercise_answer(cell) -> bool:
-    """A worked answer to an ungraded exercise (tag ``exercise-answer``, docs/authoring.md):
-    in ``solutions/`` only, worth no points."""
+    """A worked answer to an ungraded exercise (tag ``exercise-answer``): no points."""
     tags = cell.get("metadata", {}).get("tags", [])
     return isinstance(tags, list) and "exercise-answer" in tags
 

@@ -73,8 +73,7 @@ class Group:
 
 
 def own_path(controller: str, proc_cgroup: str = "/proc/self/cgroup") -> str | None:
-    """This process's group in ``controller``'s v1 hierarchy (``""`` for v2's), as a path
-    under the hierarchy's root; None when it is in no such hierarchy."""
+    """This process's group in ``controller``'s v1 hierarchy (``""``: v2), or None."""
     with open(proc_cgroup) as f:
         for line in f:
             _id, names, path = line.rstrip("\n").split(":", 2)
@@ -158,8 +157,7 @@ def _delegated(root: str, own: str) -> str:
 
 
 def _is_delegated(base: str) -> bool:
-    """systemd marks a group it delegates (``Delegate=yes``) with a ``trusted.delegate``
-    (``user.delegate`` under a user's manager) extended attribute."""
+    """Whether systemd delegated the group: its ``trusted.delegate`` (or ``user.``) xattr."""
     from helpers import settings  # the grader's side only: the launcher never asks
 
     if settings.flag("COURSE_CGROUP_DELEGATED"):

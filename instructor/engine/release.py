@@ -132,8 +132,7 @@ def _read(path: str, _stamp: tuple) -> Release:
 
 
 def load(path: str | Path) -> Release | None:
-    """The release notebook at ``path``, read once per process while it is unchanged;
-    ``None`` if there is none."""
+    """The release notebook at ``path``, read once per process while unchanged; or None."""
     try:
         stat = Path(path).stat()
     except OSError:

@@ -15,8 +15,7 @@ from pathlib import Path
 
 
 def read_secret(path: str | os.PathLike) -> bytes:
-    """The grader's secret in ``path``; a new random one is written there (readable by
-    its owner only) if the file does not exist."""
+    """The grader's secret in ``path``, made (owner-only) if missing."""
     path = Path(path)
     if not path.exists():
         # written whole, then linked into place: graders started at once (JOBS=2) all

@@ -28,8 +28,7 @@ from instructor.workflow.submission import Result, grade_one
 
 
 def _file_result(result: Result, found, course: Path | None, log: str, out: Path) -> None:
-    """Write one student's grade, graded notebook, notes and log into the course folder
-    ``out`` (parent thread only)."""
+    """File one student's grade, notebook, notes and log into ``out`` (parent only)."""
     (out / "grading_logs" / f"{result.student}__{result.assignment}.log").write_text(log)
     result.score, result.max_score = merge_scores(
         out / "gradebook.db", result.assignment, result.student, found)
@@ -43,8 +42,8 @@ def _file_result(result: Result, found, course: Path | None, log: str, out: Path
 
 
 def isolation_problem(env: dict | None = None) -> str | None:
-    """One line saying why grading cannot start sandboxed here, and what to do; None
-    when bwrap works or the instructor chose ``limits-only``."""
+    """Why grading cannot start sandboxed here, and what to do; None when bwrap works
+    or ``limits-only`` was chosen."""
     from instructor.engine import limits, sandbox
 
     if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":

@@ -38,8 +38,7 @@ _SKIP = ("__MACOSX", ".ipynb_checkpoints", ".DS_Store", "__pycache__")
 
 
 def grade_ids(path: Path) -> set[str]:
-    """The nbgrader grade ids in a notebook file, read within bounds
-    (:func:`limits.read_notebook`: :class:`~limits.NotebookUnread` saying why not)."""
+    """The grade ids in a notebook file, read within bounds (else ``NotebookUnread``)."""
     cells = limits.read_notebook(path).get("cells")
     ids = [nbgrader_meta(c).get("grade_id") for c in cells
            if isinstance(c, dict)] if isinstance(cells, list) else []
@@ -271,8 +270,7 @@ def _unpack(zip_path: Path, label: str, folder: Path, budget: _Budget) -> None:
 
 def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path
             ) -> tuple[list[str], bool]:
-    """One student's files, copied into ``folder`` within the caps; notes, and whether a
-    notebook was left out for its size."""
+    """One student's files into ``folder`` within the caps; notes, and a notebook too large?"""
     budget = _Budget()
     order = sorted(hand.files, key=lambda f: (not f[1].endswith((".ipynb", ".zip")),))
     for path, name in order:

@@ -62,8 +62,7 @@ def _canvas_top(path: str):
 
 
 def layout(paths: list[str]) -> str:
-    """``canvas``, ``moodle`` or ``folders``: the layout every entry follows, or ``""``
-    when none does."""
+    """The layout every entry follows: ``canvas``, ``moodle``, ``folders``, or ``""``."""
     tops = sorted({_top(p) for p in paths})
     if paths and all(MOODLE.match(p) for p in paths):  # first: no Canvas name is one
         return "moodle"
@@ -87,8 +86,7 @@ def _unknown(paths: list[str]) -> UnknownLayout:
 
 
 def _student_id(top: str) -> str | None:
-    """The student id a folder-per-student entry is named by, or None if its name is
-    not one (collect does not make ids of names)."""
+    """The student id a folder-per-student entry is named by, or None."""
     stem = top[:-len(".zip")] if top.endswith(".zip") else \
         top[:-len(".ipynb")] if top.endswith(".ipynb") else top
     return stem if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", stem) else None
@@ -154,8 +152,7 @@ def read_handins(assignment: str, root: Path) -> dict[str, dict[str, str]]:
 
 
 def write_handins(assignment: str, root: Path, found: list[Hand]) -> None:
-    """Add (or replace) these students' rows of ``lms/<assignment>_handins.csv`` (every
-    cell safe to open in a spreadsheet: :mod:`instructor.workflow.csv_safe`)."""
+    """Add or replace these students' rows of ``lms/<assignment>_handins.csv``."""
     rows = read_handins(assignment, root)
     for hand in found:
         rows[hand.student] = {"student": hand.student, "lms": hand.lms,

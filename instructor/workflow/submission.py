@@ -218,8 +218,7 @@ def _grade_in(course: Path, student: str, assignment: str, root: Path, run_dir: 
 
 
 def needs_review(nb: nbformat.NotebookNode | None) -> list[str]:
-    """grade_ids of the test cells the grader set aside for review (``NeedsReview``; on
-    any other cell the name is the student's)."""
+    """grade_ids of the test cells the grader set aside (``NeedsReview``, on tests only)."""
     if nb is None:
         return []
     return [nbgrader_meta(c).get("grade_id") for c in nb.cells if is_test_cell(c)

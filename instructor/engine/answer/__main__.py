@@ -58,8 +58,7 @@ class Answers:
         self.reported: set[int] = set()
 
     def _ipython(self) -> None:
-        """What a notebook's code may expect of IPython (``get_ipython()``, ``display``,
-        ``In``, magics), without a kernel."""
+        """What notebook code may expect of IPython (``get_ipython()``, ``display``, magics)."""
         try:
             from IPython.core.interactiveshell import InteractiveShell
             from IPython.display import display
@@ -205,8 +204,7 @@ class Answers:
         return handle
 
     def _describe(self, handle: int) -> dict:
-        """The object ``handle`` and every layer inside it, for the checker's proxies
-        (a claim of the student's: the checks probe behaviour)."""
+        """The object ``handle`` and its layers, for the checker's proxies (a mere claim)."""
         found: dict[str, dict] = {}
         todo = [self.objects[handle]]
         while todo:
@@ -231,8 +229,7 @@ class Answers:
 
 
 def _course_exception() -> type | None:
-    """What the stripped helpers raise, the class itself: a student's exception of
-    that name is the student's."""
+    """The stripped helpers' exception class itself (not a student's namesake)."""
     module = sys.modules.get("helpers.grading")
     return getattr(module, "UsesCourseImplementation", None) if module else None
 
@@ -442,8 +439,7 @@ METHODS = {
 
 
 class CellTimeoutError(BaseException):
-    """An answer cell ran past the cell timeout (a ``BaseException``: the
-    student's ``except Exception`` does not swallow it)."""
+    """An answer cell past its timeout; a ``BaseException``, past ``except Exception``."""
 
     def __init__(self, seconds: int):
         super().__init__(f"this cell ran longer than {seconds} s and was stopped (an "
@@ -483,8 +479,7 @@ class CellOutputs:
         self._send(None)
 
     def _fits(self, text: str) -> bool:
-        """Whether ``text`` is kept; the first output past the cap leaves one byte
-        past it, as stderr, and nothing more is kept."""
+        """Whether ``text`` is kept; the first output past the cap leaves one byte past it."""
         if self.cut:
             return False
         if len(text) > self.left:

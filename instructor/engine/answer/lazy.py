@@ -102,8 +102,7 @@ def install() -> None:
 
 
 def load(sources=None) -> None:
-    """Run the code of the libraries imported lazily so far (with ``sources``: only if
-    one of them names a library)."""
+    """Run the lazily imported libraries' code (with ``sources``: if they name one)."""
     if sources is not None and not any(NAMED.search(s) for s in sources):
         return
     for name in LIBRARIES:
