@@ -1,18 +1,4 @@
-"""``python -m instructor <command>``: the instructor's commands (see docs/instructors.md).
-
-    release      notebooks/ -> release/    (nbgrader generate_assignment, all assignments)
-    solutions    notebooks/ -> solutions/  (nbgrader generate_solution)
-    collect      a folder or zip of students' files -> submitted/<student>/<assignment>/
-    autograde    grade everyone (or --student) in parallel into the gradebook
-    merge-shards bring the results of autograde --shard I/N runs into the course
-    feedback     feedback/<student>/<assignment>/*.html (+ GRADING_NOTES.txt)
-    grades       grades.csv
-    report       reports/<assignment>/index.html: scores, test cells, flags (+ CSV)
-    similarity   pairs of similar answers, per task, into the report
-    lms-export   the gradebook CSV downloaded from Canvas or Moodle, with grades filled in
-    lms-feedback the feedback pages as one zip for Canvas' or Moodle's bulk feedback upload
-    sample-class synthetic submissions to try all of this on
-"""
+"""``python -m instructor <command>``: the instructor's commands (docs/instructors.md)."""
 
 from __future__ import annotations
 
@@ -193,18 +179,27 @@ def cmd_sample_class(args) -> None:
         print(f"{dest}: " + ", ".join(s for s, _ in students))
 
 
+COMMANDS = [
+    ("release", cmd_generate, "notebooks/ -> release/ (nbgrader generate_assignment)"),
+    ("solutions", cmd_generate, "notebooks/ -> solutions/ (nbgrader generate_solution)"),
+    ("collect", cmd_collect, "an LMS download or a folder -> submitted/<student>/<assignment>/"),
+    ("autograde", cmd_autograde, "grade everyone (or --student) in parallel"),
+    ("merge-shards", cmd_merge_shards, "bring autograde --shard I/N runs into the course"),
+    ("feedback", cmd_feedback, "feedback/<student>/<assignment>/*.html"),
+    ("grades", cmd_grades, "grades.csv"),
+    ("report", cmd_report, "reports/<assignment>/index.html: scores, test cells, flags"),
+    ("similarity", cmd_similarity, "pairs of similar answers, per task, into the report"),
+    ("lms-export", cmd_lms_export, "the LMS's gradebook CSV with grades filled in"),
+    ("lms-feedback", cmd_lms_feedback, "the feedback pages as one zip for the LMS"),
+    ("sample-class", cmd_sample_class, "synthetic submissions to try all of this on"),
+]
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m instructor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, func in [("release", cmd_generate), ("solutions", cmd_generate),
-                       ("collect", cmd_collect), ("autograde", cmd_autograde),
-                       ("merge-shards", cmd_merge_shards), ("feedback", cmd_feedback),
-                       ("grades", cmd_grades), ("report", cmd_report),
-                       ("similarity", cmd_similarity), ("lms-export", cmd_lms_export),
-                       ("lms-feedback", cmd_lms_feedback),
-                       ("sample-class", cmd_sample_class)]:
-        p = sub.add_parser(name)
+    for name, func, what in COMMANDS:
+        p = sub.add_parser(name, help=what)
         p.set_defaults(func=func)
         if name != "merge-shards":
             p.add_argument("--assignment", "-a", default=None,

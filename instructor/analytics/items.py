@@ -1,8 +1,5 @@
-"""Item analysis of a graded class: which checks fail, how often, and why.
-
-Per task and per test cell, as docs/instructors.md ("After grading") describes them. The
-discrimination is the corrected point-biserial correlation of classical test theory:
-passing the cell against the total without this cell's points.
+"""Item analysis of a graded class, per task and test cell (docs/instructors.md, "After
+grading"); the discrimination is the corrected point-biserial correlation.
 """
 
 from __future__ import annotations

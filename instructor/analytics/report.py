@@ -1,8 +1,6 @@
-"""The class at a glance: one self-contained HTML page per assignment, and its tables as CSV.
-
-``reports/<assignment>/`` (docs/instructors.md, "After grading"). The page loads nothing
-from the network and needs no JavaScript: its Content-Security-Policy allows none
-(``instructor.engine.inert``).
+"""The class at a glance: ``reports/<assignment>/``, one self-contained HTML page and its
+tables as CSV (docs/instructors.md, "After grading"); its Content-Security-Policy allows
+no script and nothing from the network.
 """
 
 from __future__ import annotations

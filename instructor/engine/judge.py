@@ -1,8 +1,6 @@
-"""The judge: every test cell runs here, outside the student's process, and its verdict
-is its output; the answer cells' outputs are the answer process's report. It starts the
-checking process (:mod:`instructor.engine.checking`) and the answer process
-(:mod:`instructor.engine.answer`) with the notebook (docs/grading.md, "The processes");
-:mod:`instructor.engine.execute` starts :class:`Judge` and hands it the notebook.
+"""The judge: every test cell runs outside the student's process, in the checking process,
+and its verdict is its output; the answer cells' outputs are the answer process's report
+(docs/grading.md, "The processes").
 """
 
 from __future__ import annotations

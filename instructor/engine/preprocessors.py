@@ -1,7 +1,5 @@
-"""The course's preprocessors of nbgrader's feedback step, wired up in
-``nbgrader_config.py`` (docs/grading.md, "How a verdict is reached", step 8).
-``InertContent`` is in :mod:`instructor.engine.inert`; the autograde steps' are
-:mod:`instructor.engine.repair` and :mod:`instructor.engine.execute`.
+"""The course's preprocessors of nbgrader's feedback step (docs/grading.md, "How a verdict
+is reached", step 8), besides :mod:`instructor.engine.inert`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
-"""One spec per role of a sandboxed process: what it reads, its caps, its environment and
-whether it holds the submission's hidden-test key (docs/grading.md, "The processes").
-
-Every sandboxed process starts through :func:`launch` with its :class:`Role` and the
-grading's :class:`Box`, so a new process cannot forget a rule.
+"""One spec per role of a sandboxed process: what it reads, its caps, its environment, its
+hidden-test key (docs/grading.md, "The processes"). Every sandboxed process starts
+through :func:`launch`, so a new process cannot forget a rule.
 """
 
 from __future__ import annotations

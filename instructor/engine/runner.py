@@ -1,8 +1,6 @@
-"""Run a notebook top to bottom in a fresh kernel, with the environment given to the kernel.
-
-The one way the course's scripts, benchmarks and tests execute a notebook outside
-grading. The environment reaches the kernel through ``start_kernel(env=...)``; this
-process's ``os.environ`` is never changed.
+"""Run a notebook top to bottom in a fresh kernel: how the course's scripts, benchmarks
+and tests execute one outside grading (the environment through ``start_kernel(env=...)``;
+this process's ``os.environ`` is never changed).
 """
 
 from __future__ import annotations

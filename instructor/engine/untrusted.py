@@ -1,9 +1,7 @@
-"""Touching what a sandbox could write, from outside it, without following its links.
-
-A sandboxed process may turn any name in its writable folder into a link to a file of
-the machine at any moment, and the grader, outside, is often root; the rule is
-docs/grading.md, "What the grader touches". Here each name is looked up from a
-directory descriptor with ``O_NOFOLLOW``, so a link is never followed.
+"""Touching what a sandbox could write, from outside it (docs/grading.md, "What the grader
+touches"): a sandboxed process may make any name there a link at any moment, and the
+grader is often root, so each name is looked up from a folder's descriptor with
+``O_NOFOLLOW``.
 """
 
 from __future__ import annotations
