@@ -19,15 +19,13 @@ KEY_VARIABLE = "GRADER_HIDDEN_KEY"
 
 
 def submission_key(secret: bytes, student: str, submission: str = "") -> str:
-    """The key of one submission (hex): HMAC-SHA256 of ``student`` and ``submission``
-    (its timestamp, or empty) under the grader's ``secret``."""
+    """One submission's key: HMAC-SHA256 of student and timestamp under ``secret``."""
     message = f"{student}\n{submission}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
 def hidden_seed(name: str, key: str | None = None) -> int:
-    """The seed of the hidden test ``name``: from ``key`` (default: this process's
-    :data:`KEY_VARIABLE`), or a public seed without one."""
+    """The seed of hidden test ``name``: from ``key`` (default: the environment's), or public."""
     key = os.environ.get(KEY_VARIABLE, "") if key is None else key
     if key:
         digest = hmac.new(key.encode(), name.encode(), hashlib.sha256).digest()
@@ -37,6 +35,5 @@ def hidden_seed(name: str, key: str | None = None) -> int:
 
 
 def hidden_rng(name: str, key: str | None = None) -> np.random.Generator:
-    """A NumPy generator for the hidden test ``name`` (its ``grade_id``), seeded per
-    submission while grading (:func:`hidden_seed`)."""
+    """A NumPy generator for hidden test ``name``, seeded per submission while grading."""
     return np.random.default_rng(hidden_seed(name, key))

@@ -172,8 +172,7 @@ def _same_setting(value: Any, default: Any) -> bool:
 
 
 def optimizer_name(model: Any) -> str | None:
-    """The optimizer's class name in lower case (None: uncompiled); an Adam off its
-    defaults says which (``"adam (use_ema=True)"``)."""
+    """The optimizer's name in lower case (None: uncompiled), Adam's off-default settings too."""
     opt = getattr(model, "optimizer", None)
     if opt is None:
         return None

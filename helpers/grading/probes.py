@@ -520,8 +520,7 @@ class VaeEncoder:
 
 
 def _expect_follows_input(encoder, input_dims: int) -> list[bool]:
-    """The encoder's mean or log variance changes with its input (one is
-    enough: a relu head may start dead); returns which outputs are sampled anew per call."""
+    """The mean or log variance follows the input; which outputs are sampled anew."""
     x = np.random.default_rng(4).uniform(size=(64, input_dims))
     first, second = _outputs(encoder, x), _outputs(encoder, x)
     varies = [not np.allclose(a, b, atol=1e-6) for a, b in zip(first, second, strict=True)]

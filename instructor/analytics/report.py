@@ -337,8 +337,7 @@ def report_dir(assignment: str, root: Path = ROOT) -> Path:
 
 def write_report(assignment: str, root: Path = ROOT, dest: Path | None = None,
                  graded: GradedClass | None = None) -> Path:
-    """Write the page (its path returned) and its CSV files into ``dest`` (default
-    ``reports/<assignment>/``), the similarity section from what ``make similarity`` wrote."""
+    """Write the page (its path returned) and its CSV files into ``dest``."""
     graded = graded or load(assignment, root)
     dest = Path(dest) if dest else report_dir(assignment, root)
     dest.mkdir(parents=True, exist_ok=True)

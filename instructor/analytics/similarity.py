@@ -129,8 +129,7 @@ def api_names(sources: list[str]) -> frozenset[str]:
 
 
 def normalize(source: str, keep: frozenset[str] = frozenset()) -> list[Token]:
-    """One cell's code as tokens: no comments, docstrings or formatting, and every name it
-    binds, but those in ``keep``, replaced by :data:`NAME`."""
+    """One cell's tokens: no comments, docstrings or layout; its bound names (not ``keep``) V."""
     source = _MAGIC.sub("", source)
     try:
         tokens = _python_tokens(source, bound_names(source) - keep)

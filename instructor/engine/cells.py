@@ -30,8 +30,7 @@ def is_exercise_answer(cell) -> bool:
 
 
 def without_exercise_answers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A copy of ``nb`` without its exercise answers (they come last and change nothing
-    that runs before them): for runs that retrain the notebook's models."""
+    """``nb`` without its exercise answers (they come last): for retraining runs."""
     return nbformat.from_dict({**nb, "cells": [c for c in nb.cells if not is_exercise_answer(c)]})
 
 

@@ -87,8 +87,7 @@ def _child(fds: list[int], work: str) -> None:
 
 
 def _clean(folder: str) -> None:
-    """Kill every process left in the sandbox but this one (PID 1), reap them, and
-    empty the folders a checking process may write; stop if one stays."""
+    """Kill and reap every process but PID 1, empty the writable folders; stop if one stays."""
     deadline = time.monotonic() + 30
     while True:  # PID 1 of the sandbox: every process left is its child, or orphaned to it
         with contextlib.suppress(ProcessLookupError):
@@ -142,8 +141,7 @@ def lease(env: dict[str, str]):
 
 
 def running(count: int, folder, env: dict[str, str]):
-    """``count`` servers, each in its own sandbox, for the block (:func:`lease`); none
-    without bubblewrap."""
+    """``count`` servers, each in its own sandbox, for the block; none without bubblewrap."""
     from instructor.engine import roles
 
     box = roles.Box.from_settings(env)

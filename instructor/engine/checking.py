@@ -42,8 +42,7 @@ def run_setup(namespace: dict, sources: list[str]) -> str | None:
 
 
 def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
-    """Run each test cell of ``job`` again, its graded functions answered by ``channel``
-    (:class:`instructor.engine.remote.AnswerChannel`); a verdict per cell."""
+    """Run each test cell of ``job`` again, its graded functions answered by ``channel``."""
     from instructor.engine.answer import wire
     from instructor.engine.outcomes import GraderOutcome
 
@@ -97,8 +96,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
 
 
 def main() -> None:
-    """Read the setup cells (the first frame) and run them at once, so that the heavy imports
-    happen while the notebook is still running; then read the test cells and check."""
+    """Run the setup cells at once (heavy imports early), then check the test cells."""
     from instructor.engine.remote import AnswerChannel
 
     out = int(sys.argv[1])

@@ -46,8 +46,7 @@ def _cap(trait: str):
 
 
 class SafeExecute(released.FromRelease, NbGraderPreprocessor):
-    """nbgrader's execute step: the checks' verdicts are the test cells' outputs,
-    the answer process's report the answer cells'; one cgroup per submission."""
+    """nbgrader's execute step: verdicts as test cells' outputs; one cgroup per submission."""
 
     timeout = _cap("timeout")
     memory_limit_gb = _cap("memory_limit_gb")
@@ -89,8 +88,8 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             groups=list(self._group.paths) if self._group else [])
 
     def _open_group(self) -> None:
-        """This submission's cgroup, which every process of its grading joins; where none
-        can be made, the caps are each process's and the notebook's metadata says so."""
+        """This submission's cgroup, joined by all its processes; where none can be
+        made, the caps are each process's and the notebook's metadata says so."""
         self._close_group()
         try:
             self._group = cgroups.make(int(self.group_memory_gb * limits.MIB * 1024),

@@ -171,8 +171,7 @@ class Forked:
             protocol.write_frame(stdin_w, request)  # what the child is to do
 
     def _line(self) -> bytes:
-        """The server's next line (``forked``, then the status), perhaps read with the
-        one before it."""
+        """The server's next line; one read may have brought two (a child ended at once)."""
         while b"\n" not in self._said and (chunk := self._conn.recv(64)):
             self._said += chunk
         line, _, self._said = self._said.partition(b"\n")
@@ -260,8 +259,7 @@ def said(path: str, wait: float = 0.0) -> str:
 
 # ---------------------------------------------------------------- the grading run's pool
 class Pool:
-    """Servers of one kind (``name``), started for a block (:meth:`running`) and leased
-    one per request (:meth:`lease`); ``fallback`` says what is done when they do not start."""
+    """Servers of one kind, started for a block and leased one per request (:meth:`lease`)."""
 
     def __init__(self, name: str, fallback: str):
         self.name, self.fallback = name, fallback

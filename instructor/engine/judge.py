@@ -59,8 +59,7 @@ def student_sources(cells, release_cells) -> list[str]:
 
 
 def answers_key(task: str, test_index: int, answers: dict) -> str:
-    """The answers a test cell calls: its task's answer cells above it (a namespace
-    per variant)."""
+    """The answers a test cell calls: its task's answer cells above it."""
     above = [i for i, _ in answers.get(task, []) if i < test_index]
     return f"{task}@{above[-1] if above else -1}"
 
@@ -75,8 +74,7 @@ WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, 
 NOT_RUN = "the checks did not run"
 NO_FUNCTION = "this test cell checks no graded function of the release"
 def _known_error(name: str) -> bool:
-    """A built-in exception's name (never the grader's outcomes: the checking process
-    names those in ``outcome``)."""
+    """A built-in exception's name (the grader's outcomes come as ``outcome``)."""
     return isinstance(getattr(builtins, name, None), type)
 
 
@@ -189,8 +187,7 @@ class Judge:
                 protocol.write_frame(process.stdin.fileno(), {"setup": list(self.setup)})
 
     def _forked(self, fds: tuple) -> forking.Forked | None:
-        """The checking process forked by this grading's check server, or None (none
-        given, or it does not answer: the checking process is then spawned)."""
+        """The checking process forked by the check server, or None (then it is spawned)."""
         path = os.environ.get(check_server.SERVER)
         if not path or self.sandbox.isolation != "bubblewrap":
             return None
@@ -225,8 +222,7 @@ class Judge:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def _send_answers(self, cells) -> None:
-        """Give the answer process each task's context cells and the student's
-        answer cells, and close its input."""
+        """Give the answer process each task's context and answer cells; close its input."""
         answers = self.release.answer_cells(cells)
         namespaces = {}
         for index, (_key, task, _names) in self.plan.items():

@@ -139,8 +139,7 @@ def refuse_large_sources(cells, limit_kb: int) -> list[tuple[dict, str]]:
 
 
 def drop_large_outputs(cells, limit_mb: float) -> list[str]:
-    """Drop the stored outputs of every cell whose outputs are over ``limit_mb`` MiB
-    (grading clears outputs anyway: nothing is lost); notes for the student."""
+    """Drop stored outputs over ``limit_mb`` MiB (grading clears them anyway); notes."""
     notes = []
     for position, cell in enumerate(cells):
         if not isinstance(cell, dict) or not isinstance(cell.get("outputs"), list):
@@ -168,8 +167,7 @@ ETC = tuple(f"/etc/{name}" for name in (
 
 
 def readable_paths(environ: Environ = None) -> list[str]:
-    """What a sandboxed process may read besides its own folder (docs/grading.md, "The
-    wall around each process"); not the repository nor the grader's own folders."""
+    """What a sandboxed process may read besides its own folder (docs/grading.md)."""
     env = os.environ if environ is None else environ
     home = Path.home()
     data = settings.path("COURSE_DATA_DIR", env)

@@ -13,8 +13,7 @@ NOTE_CHARS = 1000
 
 
 def one_line(note) -> str:
-    """``note`` as one line of at most :data:`NOTE_CHARS` characters, so that a note
-    quoting a student's words stays one note."""
+    """``note`` as one line of at most :data:`NOTE_CHARS` characters."""
     text = " ".join(str(note).splitlines())
     return text if len(text) <= NOTE_CHARS else text[:NOTE_CHARS] + " [...]"
 

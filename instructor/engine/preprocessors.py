@@ -17,8 +17,8 @@ from instructor.engine.repair import repaired
 
 
 class FeedbackPreprocessor(NbGraderPreprocessor):
-    """A preprocessor of ``generate_feedback``: nbconvert's HTML exporter configures every
-    preprocessor's ``display_data_priority``, declared here (as in nbgrader's ``GetGrades``)."""
+    """A preprocessor of ``generate_feedback``, with the ``display_data_priority``
+    nbconvert's HTML exporter configures."""
 
     display_data_priority = List().tag(config=True)
 

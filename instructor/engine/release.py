@@ -92,8 +92,8 @@ class Release:
             frozenset(c.source.strip() for c in nb.cells if c.cell_type == "markdown"))
 
     def origin(self, cell):
-        """The released cell ``cell`` stands for (``None``: none). A cell with nbgrader
-        metadata by its ``grade_id`` only; any other by its cell id, else its source."""
+        """The released cell ``cell`` stands for, or None: by ``grade_id`` for a graded
+        cell; else by cell id, else by source."""
         if "nbgrader" in cell.get("metadata", {}):
             return self.graded_origin(cell)
         return self.plain.get(cell.get("id")) or self.plain.get(cell.source.strip())

@@ -138,8 +138,7 @@ def _answer_cell_in_place(nb, position: int, release):
 
 
 def _as_released(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Each cell's grading metadata and tags those of the released cell it stands
-    for (:meth:`.Release.origin`), or none; a note per cell that changed."""
+    """Each cell's grading metadata and tags as the released cell's it stands for; notes."""
     notes = []
     for position, cell in enumerate(nb.cells):
         grade_id = nbgrader_meta(cell).get("grade_id")

@@ -139,8 +139,7 @@ class _Reader(ast.NodeVisitor):
         return name in self.libraries and name not in self.scopes[-1]
 
     def _alias(self, targets: list[ast.expr], value: ast.expr) -> None:
-        """Record ``targets`` as aliases if ``value`` is a library's object (not a call's
-        result)."""
+        """Record ``targets`` as aliases if ``value`` is a library's object."""
         while isinstance(value, ast.Attribute):
             value = value.value
         if isinstance(value, ast.Name) and self._library(value.id):
@@ -280,8 +279,7 @@ def tampering(sources: Iterable[str], protected: Iterable[str],
 
 
 def course_calls(source: str, names: Iterable[str]) -> list[str]:
-    """Uses, in an answer's ``source``, of the course's own implementations ``names``
-    (functions of the ``helpers`` package, reached through any alias of it)."""
+    """Uses in ``source`` of the course's implementations ``names``, through any alias."""
     names = set(names)
     tree = _parsed(source)
     if isinstance(tree, SyntaxError):

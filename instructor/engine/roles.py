@@ -101,8 +101,7 @@ class Box:
 
     @classmethod
     def from_settings(cls, env: dict[str, str], caps: dict | None = None, **fields) -> Box:
-        """The box of ``caps`` (default: the course's settings in ``env``) with
-        ``fields`` over them."""
+        """The box of ``caps`` (default: the settings in ``env``), ``fields`` over them."""
         caps = caps or limits.safe_execute(env)
         mib = limits.MIB
         return cls(**{"readable": limits.readable_paths(env), "environment": dict(env),

@@ -92,8 +92,7 @@ REFUSED_CALLS = {
 
 
 def seccomp_program() -> bytes:
-    """A classic BPF program refusing :data:`REFUSED_CALLS` with EPERM, and every
-    call of another architecture or ABI (x32)."""
+    """A BPF program refusing :data:`REFUSED_CALLS` and every other ABI with EPERM."""
     refused = tuple(REFUSED_CALLS.values())
     deny = len(refused) + 5  # the index of the last instruction
     program = [(0x20, 0, 0, 4),                       # A = arch
@@ -157,8 +156,7 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
 
 
 def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
-    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (counted in the
-    group's memory), holding the grader's files read-only and its empty folders writable."""
+    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB with the grader's files."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
     user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):
@@ -175,8 +173,7 @@ def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
 
 @functools.cache
 def grading_user() -> tuple[int, int] | None:
-    """``(uid, gid)`` of :data:`GRADER` (made if missing) when this process is root;
-    None otherwise: sandboxed processes run as the unprivileged grader."""
+    """``(uid, gid)`` of :data:`GRADER` (made if missing) when root; else None."""
     if os.geteuid() != 0:
         return None
     try:

@@ -62,8 +62,7 @@ def _top_level(statements: list[ast.stmt]):
 
 
 def _functions(tree: ast.Module) -> dict[str, list[_Function | str]]:
-    """Module-level functions by name: their ``def`` nodes, and for a module-level alias
-    (``name = other``) the name of the function it stands for."""
+    """Module-level functions by name: ``def`` nodes, or an alias's target name."""
     found: dict[str, list[_Function | str]] = {}
     for node in _top_level(tree.body):
         if isinstance(node, _Function):
@@ -173,8 +172,7 @@ def _stripped_body(qualified: str, package: str, kind: str = "named") -> list[as
 
 
 def strip_package(package_dir: Path, names: Iterable[str], dest: Path) -> Path:
-    """Copy ``package_dir`` into ``dest`` with the bodies of what :func:`plan` finds
-    for ``names`` replaced by ``raise UsesCourseImplementation(...)``; returns ``dest``."""
+    """Copy ``package_dir`` into ``dest``, :func:`plan`'s functions made to raise."""
     package_dir, dest = Path(package_dir).resolve(), Path(dest).resolve()
     todo = plan(package_dir, names)
     copy = dest / package_dir.name

@@ -31,8 +31,7 @@ def open_folder(base: str | os.PathLike, relative: str) -> int:
 
 
 def remove(base: str | os.PathLike, relative: str) -> bool:
-    """Remove the file ``relative`` under ``base`` (a link: the link itself, never what
-    it names); whether it was removed. A link on the way removes nothing."""
+    """Remove ``relative`` under ``base`` (a link itself); a link on the way removes nothing."""
     folder, name = os.path.split(relative)
     try:
         fd = open_folder(base, folder)

@@ -42,8 +42,7 @@ def _file_result(result: Result, found, course: Path | None, log: str, out: Path
 
 
 def isolation_problem(env: dict | None = None) -> str | None:
-    """Why grading cannot start sandboxed here, and what to do; None when bwrap works
-    or ``limits-only`` was chosen."""
+    """Why grading cannot start sandboxed here, and what to do; or None."""
     from instructor.engine import limits, sandbox
 
     if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
@@ -57,8 +56,7 @@ def isolation_problem(env: dict | None = None) -> str | None:
 
 
 def caps_problem(env: dict | None = None) -> str | None:
-    """Why the caps are per process, in one line, where no cgroup can be made for a
-    submission; None where one can (or nothing is sandboxed: :func:`isolation_problem`)."""
+    """Why the caps are per process where no cgroup can be made; or None."""
     from instructor.engine import cgroups, limits
 
     if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":

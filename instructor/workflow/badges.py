@@ -56,8 +56,7 @@ def page(path: str, root: Path = ROOT) -> str:
 
 
 def add_badge_cells(folder: Path, names: list[str], root: Path = ROOT) -> None:
-    """Put the badge cell first in each released notebook; without nbgrader
-    metadata, grading ignores it, and deleting it costs nothing."""
+    """Put the badge cell, without nbgrader metadata, first in each released notebook."""
     for name in names:
         path = Path(folder) / name / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)

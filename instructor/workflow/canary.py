@@ -158,8 +158,7 @@ def _digest(*parts: bytes | str) -> str:
 
 
 def _notebook_digest(path: Path) -> str:
-    """What grading reads of a notebook: each cell's type, source and nbgrader
-    metadata."""
+    """What grading reads of a notebook: cells' type, source and nbgrader metadata."""
     nb = nbformat.read(path, as_version=4)
     return _digest(json.dumps([[c.cell_type, c.source, nbgrader_meta(c)] for c in nb.cells],
                               sort_keys=True))
@@ -172,8 +171,7 @@ def _files_digest(paths, base: Path) -> str:
 
 
 def grader_files() -> list[Path]:
-    """The code a grading runs besides installed packages: ``helpers/``,
-    ``instructor/`` and ``nbgrader_config.py``."""
+    """The code a grading runs besides packages: helpers, instructor, nbgrader_config.py."""
     return [*sorted((ROOT / "helpers").rglob("*.py")),
             *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
 

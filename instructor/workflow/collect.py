@@ -98,8 +98,7 @@ def _safe_parts(path: str) -> tuple[str, ...] | None:
 
 
 class _Input:
-    """The class's hand-in, a zip or a folder: its files' relative paths, their sizes
-    and a way to read each, never through a symbolic link."""
+    """The class's hand-in, a zip or a folder: its files, sizes and readers, no links."""
 
     def __init__(self, source: Path, stack: ExitStack):
         self.notes: list[str] = []
@@ -209,8 +208,7 @@ def _free(target: Path) -> Path:
 
 def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str, ...],
            budget: _Budget) -> Path | None:
-    """Copy one file, streamed, under ``folder``, if the caps allow; a file that turns
-    out larger than it said is cut and left out."""
+    """Stream one file under ``folder`` within the caps; one larger than it said is left out."""
     if not budget.admit(name, size):
         return None
     target = folder.joinpath(*parts)

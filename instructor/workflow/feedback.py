@@ -16,8 +16,7 @@ from instructor.workflow.nbgrader_cli import nbgrader
 
 def feedback(names: list[str] | None = None, students: list[str] | None = None,
              root: Path = ROOT) -> None:
-    """``nbgrader generate_feedback`` for ``names`` (default: every graded assignment),
-    with each submission's ``GRADING_NOTES.txt`` beside it."""
+    """``nbgrader generate_feedback`` (default: every graded assignment), with the notes."""
     root = Path(root)
     names = names or sorted({p.name for p in (root / "autograded").glob("*/*") if p.is_dir()})
     for name in names:
@@ -42,8 +41,7 @@ def export_grades(to: Path, root: Path = ROOT) -> Path:
 
 
 class FeedbackExporter(HTMLExporter):
-    """nbgrader's feedback page with the course's Content-Security-Policy first
-    in its head and MathJax configured by a script the policy names by its hash."""
+    """nbgrader's feedback page with the course's policy and hashed MathJax config."""
 
     def __init__(self, **kwargs):
         # over nbgrader's configuration of HTMLExporter's template: this one's is its own

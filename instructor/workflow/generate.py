@@ -16,8 +16,7 @@ from instructor.workflow.nbgrader_cli import load_config
 
 
 def generate(kind: str, names: list[str] | None = None, root: Path = ROOT) -> None:
-    """Regenerate ``release`` or ``solutions`` with nbgrader's own converters, in
-    this process; ``solutions`` puts the assignment's cells in the gradebook first if needed."""
+    """Regenerate ``release`` or ``solutions`` with nbgrader's converters, in this process."""
     names = names or assignments(root)
     folder = Path(root) / kind
     cfg = load_config(root)

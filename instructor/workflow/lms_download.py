@@ -93,8 +93,7 @@ def _student_id(top: str) -> str | None:
 
 
 def hands(paths: list[str]) -> tuple[str, list[Hand], list[str]]:
-    """The layout of a download's ``paths``, each student's hand-in, and the entries
-    left out (in a folder per student, those not named by a student id)."""
+    """The layout of ``paths``, each student's hand-in, and the entries left out."""
     kind = layout(paths)
     if not kind:
         raise _unknown(paths)

@@ -51,8 +51,7 @@ def _moodle_prefix(row: dict[str, str]) -> str:
 
 def write_feedback_zip(assignment: str, lms: str | None = None, root: Path = ROOT,
                        dest: Path | None = None) -> tuple[Path, list[str], list[str]]:
-    """``lms/<assignment>_feedback_<lms>.zip``; returns it, the students zipped and a
-    note per student left out. ``lms`` defaults to the one the hand-ins came from."""
+    """``lms/<assignment>_feedback_<lms>.zip``, the students zipped, those left out."""
     root = Path(root)
     handins = read_handins(assignment, root)
     kinds = sorted({r["lms"] for r in handins.values() if r.get("lms")})

@@ -38,8 +38,7 @@ def preload() -> None:
 
 
 def _child(_fds: list[int]) -> None:
-    """In the forked process: run the ``nbgrader`` command line of the request (the
-    first frame of its input: arguments, folder, environment)."""
+    """In the forked process: run the requested ``nbgrader`` command line."""
     request = protocol.told()
     if request is None:
         return  # the grader went away before asking
@@ -66,8 +65,7 @@ lease = POOL.lease
 
 
 def running(count: int, folder: Path):
-    """``count`` servers for the block (:func:`lease`), sockets in ``folder``; (socket
-    path, process) each. The one place a server process starts."""
+    """``count`` servers for the block (:func:`lease`); the one place a server starts."""
     return POOL.running(count, folder, lambda fd, _stem: ([sys.executable, __file__, str(fd)], {}))
 
 

@@ -40,8 +40,7 @@ def reference(source: str) -> str:
 
 
 def _answers(assignment: str, root: Path) -> dict[str, str]:
-    """The graded tasks' reference answers by grade_id (ungraded exercises keep their
-    stubs, as most students leave them)."""
+    """The graded tasks' reference answers by grade_id (exercises keep their stubs)."""
     nb = nbformat.read(Path(root) / "notebooks" / assignment / f"{assignment}.ipynb", 4)
     return {c.metadata.nbgrader.grade_id: reference(c.source) for c in nb.cells
             if is_solution(c) and not is_exercise_answer(c)}
@@ -70,8 +69,7 @@ def make_notebook(assignment: str, kind: str, root: Path = ROOT) -> nbformat.Not
 
 
 def write_class(assignment: str, dest: Path, n: int = 6) -> list[tuple[str, str]]:
-    """Write ``n`` students into ``dest``, student ``i`` of kind ``KINDS[i % 4]``
-    (every third a zip, the fifth a renamed notebook); ``(student, kind)`` pairs."""
+    """Write ``n`` students into ``dest`` (kinds :data:`KINDS` in turn); their kinds."""
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)

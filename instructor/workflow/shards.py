@@ -36,8 +36,7 @@ _FOLDER = re.compile(r"^(\d+)-of-(\d+)$")
 
 
 def submissions(root: Path, assignment: str, students: list[str] | None = None) -> list[str]:
-    """Who handed ``assignment`` in, or ``students``; SystemExit naming any who did
-    not."""
+    """Who handed ``assignment`` in, or ``students``; SystemExit naming any who did not."""
     base = Path(root) / "submitted"
     found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
     if students:
@@ -110,8 +109,7 @@ def _runs(folders: list[Path]) -> dict[tuple[str, int], dict[int, Path]]:
 
 
 def current(folders: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Of each assignment, the folders of the run begun last (its shard count), and the
-    folders of older runs (another count), which no merge reads."""
+    """Each assignment's folders of the run begun last, and those of older runs."""
     runs = _runs(folders)
     latest: dict[str, tuple[int, int]] = {}
     for (assignment, count), present in runs.items():

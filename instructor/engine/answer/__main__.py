@@ -71,8 +71,7 @@ class Answers:
                          _ih=history, Out={}, _oh={})
 
     def _run(self, source: str, name: str, namespace: dict, outputs=None) -> None:
-        """Run one cell; with ``outputs``, its last expression in interactive mode, so
-        that ``sys.displayhook`` shows its value, as in a kernel."""
+        """Run one cell; with ``outputs``, its last expression shown, as in a kernel."""
         if self.shell is not None:
             namespace.get("In", []).append(source)
             source = self.shell.transform_cell(source)
@@ -246,8 +245,7 @@ LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", 
 
 
 def shipped(obj, trusted: set[int]) -> bool:
-    """Whether ``obj`` is the very class or function a library module ships under its
-    name, or one ``trusted`` holds: a namesake of the student's own is not."""
+    """Whether ``obj`` is the very one a library ships under its name, or ``trusted`` holds."""
     if id(obj) in trusted:
         return True
     obj = getattr(obj, "__func__", obj)  # a bound method: its function
@@ -300,8 +298,7 @@ def own_code(models, trusted: set[int]) -> bool:
 
 
 def _compiled_in_cells(value) -> bool:
-    """Whether ``value`` is, or wraps (a method, a ``partial``, a property), a
-    function compiled from the notebook's cells (:data:`CELL_FILES`)."""
+    """Whether ``value`` is, or wraps, a function compiled from the notebook's cells."""
     kind = type(value)
     if kind is property:
         return any(_compiled_in_cells(f) for f in (value.fget, value.fset, value.fdel))
@@ -321,8 +318,7 @@ CELL_FILES = ("<grade-setup>", "<context ", "<answers ")
 
 
 def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
-    """Whether ``obj``, its attributes, or an untrusted class in their MROs, carry
-    code compiled from the cells (``seen``: classes already read)."""
+    """Whether ``obj``, its attributes or their untrusted classes carry cells' code."""
     def untrusted(value) -> bool:
         return _compiled_in_cells(value) and id(getattr(value, "__func__", value)) not in trusted
 
@@ -564,8 +560,7 @@ class _Stream(io.TextIOBase):
 
 @contextlib.contextmanager
 def _captured(outputs: CellOutputs | None, timeout: int):
-    """While a cell runs: :class:`CellTimeoutError` after ``timeout`` seconds (0: none),
-    and its prints, displays and result into ``outputs`` (None: the log)."""
+    """While a cell runs: its timeout (0: none), and its outputs into ``outputs`` (None: log)."""
     from IPython.core.interactiveshell import InteractiveShell
 
     publisher = InteractiveShell.instance().display_pub

@@ -94,8 +94,7 @@ def _find_spec(name, package=None, _find=importlib.util.find_spec):
 
 
 def install() -> None:
-    """From now on this process imports :data:`LIBRARIES` lazily, and ``helpers.setup()``
-    is :func:`setup` (call it after ``helpers`` is the stripped copy)."""
+    """Import :data:`LIBRARIES` lazily from now on; ``helpers.setup()`` is :func:`setup`."""
     sys.meta_path.insert(0, _Finder())
     importlib.util.find_spec = _find_spec
     importlib.import_module("helpers.session").setup = setup

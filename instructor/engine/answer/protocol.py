@@ -120,8 +120,7 @@ def clean(value):
 
 def read_frame(fd: int, max_bytes: int | None = None, max_values: int | None = None,
                ) -> dict:
-    """One message; :class:`FrameTooLarge` past ``max_bytes`` (nothing read) or
-    ``max_values`` (nothing parsed); ``EOFError`` at the channel's end."""
+    """One message; :class:`FrameTooLarge` past ``max_bytes`` or ``max_values``; EOFError."""
     (size,) = HEADER.unpack(read_exactly(fd, HEADER.size))
     if max_bytes is not None and size > max_bytes:
         raise FrameTooLarge(f"a message of {size} bytes (the limit is {max_bytes})")

@@ -58,8 +58,7 @@ def _nested_layers(model: Any) -> list[tuple[list[str], Any]]:
 
 
 class Writer:
-    """Encode a value as JSON, its arrays and models as files in ``folder``
-    (:meth:`save_models`); without a folder, arrays inline and a model is not data."""
+    """Encode a value as JSON, its arrays and models as files in ``folder`` (else inline)."""
 
     def __init__(self, folder: Path | None = None, stem: str = ""):
         self.folder, self.stem, self.count = folder, stem, 0
@@ -154,8 +153,7 @@ def _npy_size(path: Path) -> int:
 
 
 def _h5_size(archive, member) -> int:
-    """The bytes the datasets of an HDF5 member of a zip take, from its metadata alone
-    (copied to a temporary file first: its declared size was checked already)."""
+    """The bytes an HDF5 member's datasets take, from its metadata alone."""
     import tempfile
 
     import h5py
@@ -178,8 +176,7 @@ def _h5_size(archive, member) -> int:
 
 
 def _keras_size(path: Path, budget: int) -> int:
-    """The bytes a ``.keras`` file unpacks to: its members' declared sizes (which bound
-    what Python's zipfile yields) and the arrays of its HDF5 weights, read unpacked."""
+    """The bytes a ``.keras`` file unpacks to, from declared sizes and weights' shapes."""
     import zipfile
 
     try:
