@@ -1,9 +1,6 @@
-"""Inputs of hidden tests, drawn per submission: ``helpers.hidden_rng(name)``.
-
-Why and how: docs/grading.md, "Hidden tests stay unguessable". The grader derives the key
-outside every sandbox (:func:`submission_key`); the checking process gets only the key
-(:data:`KEY_VARIABLE`), never the secret. Without a key (``make test``, a student's own
-run) the draws come from a public seed, so the notebook still runs everywhere.
+"""Inputs of hidden tests, drawn per submission: ``helpers.hidden_rng(name)``
+(docs/grading.md, "Hidden tests stay unguessable"). The checking process gets only its
+submission's key; without one (``make test``, a student's run) a public seed is used.
 """
 
 from __future__ import annotations

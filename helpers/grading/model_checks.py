@@ -1,10 +1,7 @@
-"""Look inside Keras models from a test cell, whatever style built them.
-
-Students build the same architecture in many correct ways (``Sequential`` or functional,
-nested models, an activation as an argument or a layer, an L1 penalty as a regularizer or
-an ``ActivityRegularization`` layer). So a model is described by what it does, never by
-layer names or indices, and layer types are matched by class name along the class
-hierarchy (a subclass of ``Dense`` is a ``Dense``, whichever module path imported Keras).
+"""Look inside Keras models from a test cell, whatever style built them (``Sequential`` or
+functional, nested, an activation as an argument or a layer, an L1 penalty as a
+regularizer or a layer): by what a model does, never by layer names or indices, and
+layer types by class name along the class hierarchy.
 """
 
 from __future__ import annotations

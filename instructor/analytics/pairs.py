@@ -1,9 +1,5 @@
-"""Similar answers in a graded class: every graded task compared, results kept on disk.
-
-Each task's answers are compared by :func:`instructor.analytics.similarity.compare`, the
-release's stubs and other code cells as what students were given. The CSV files and
-``similarity.json`` (what the report page shows, the answers it quotes included) go
-beside the report.
+"""Similar answers in a graded class: each graded task's answers compared
+(:func:`instructor.analytics.similarity.compare`), the results beside the report.
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """Similar answers: pairs of students whose code for one task shares long stretches.
 
-Winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), the algorithm behind MOSS, on a
-normalized token stream: docs/instructors.md, "After grading", tells the method, its
-limits and how :data:`KEY_THRESHOLD` was measured. A pair's score is the share of the
-smaller answer's fingerprints found in the other, so padding a copy with dead code does
-not hide it. The result is a prompt for the instructor's judgement; it never changes a
-grade.
+Winnowing (Schleimer, Wilkerson and Aiken, SIGMOD 2003), as in MOSS, on a normalized
+token stream (docs/instructors.md, "After grading"). A pair's score is the share of the
+smaller answer's fingerprints found in the other, so dead code does not hide a copy. A
+prompt for the instructor's judgement; it never changes a grade.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Hidden tests stay unguessable: inputs drawn per submission, from a key only the
-checking process gets (docs/grading.md, "Hidden tests stay unguessable").
-
-The grader's secret never enters a sandbox: :class:`instructor.engine.execute.SafeExecute`
-derives each submission's key (:func:`helpers.grading.hidden.submission_key`) and gives it
-to the checking process only, never to the answer process.
+"""Hidden tests stay unguessable (docs/grading.md): the grader's secret never enters a
+sandbox; :class:`instructor.engine.execute.SafeExecute` derives each submission's key
+and gives it to the checking process only.
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """The canary: the answer key and the released stub graded before any student.
 
 A grader that cannot give the key full marks, or gives the stub points, grades every
-student wrongly and says nothing. So before the first student of an assignment, a
-preflight (:func:`preflight`) loads what the assignment's cells load from inside the
-grading sandbox, then the key and the stub are graded through ``submission.grade_one``
-(never writing the course's gradebook or ``autograded/``); anything but full marks and 0
-raises :class:`CanaryFailed`. A pass is cached (:func:`cache_key`). docs/grading.md,
-"The canary", says what an instructor sees and which options change it.
+student wrongly and says nothing. So a preflight (:func:`preflight`) loads what the
+cells load from inside the sandbox, then the key and the stub are graded as students
+are (never into the course's gradebook); anything but full marks and 0 raises
+:class:`CanaryFailed`. A pass is cached (:func:`cache_key`); docs/grading.md, "The canary".
 """
 
 from __future__ import annotations

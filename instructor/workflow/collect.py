@@ -1,11 +1,7 @@
-"""Put students' files into nbgrader's ``submitted/<student>/<assignment>/`` layout.
-
-The input is a folder, or a zip of one, in a layout of
-:mod:`instructor.workflow.lms_download`. How the notebook is chosen, what is noted in
-``GRADING_NOTES.txt``, and the caps: docs/instructors.md ("Collect"); an unreadable
-notebook is collected as it is, for autograde to report. What a student sends is read
-without trust: nothing is held in memory, no symbolic link is followed (in a folder they
-are left out, in a zip they are never made), no path leaves the student's folder.
+"""Put students' files into nbgrader's ``submitted/<student>/<assignment>/`` layout, from a
+folder or zip in a layout of :mod:`instructor.workflow.lms_download` (docs/instructors.md,
+"Collect"). What a student sends is read without trust: streamed within caps, no link
+followed or made, no path out of the student's folder.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""What nbgrader's own Autograde (Formgrader's button, ``nbgrader autograde``) says.
-
-It grades with the course's sandbox and checks, but without what ``make
-autograde`` adds around it (docs/jupyterhub.md, "Formgrader's Autograde and make
-autograde"): :class:`SayWhichGrader` says so in the log Formgrader shows, unless the
-course's own commands run nbgrader (:data:`RUN_BY_THE_COURSE`).
+"""What nbgrader's own Autograde (Formgrader's button) says: it grades with the course's
+sandbox and checks, without what ``make autograde`` adds (docs/jupyterhub.md), and
+:class:`SayWhichGrader` says so unless the course's commands run it.
 """
 
 from __future__ import annotations

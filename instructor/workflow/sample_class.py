@@ -1,9 +1,5 @@
-"""Synthetic submissions for trying the instructor commands (and for the benchmark).
-
-Each synthetic student's notebook is the release with its answer cells filled in as
-:data:`KINDS` says: ``correct`` (the reference solution), ``partial`` (a plausible
-mistake in the first answer cell, the others correct), ``stub`` (the released stubs) or
-``broken`` (a syntax error in every answer cell).
+"""Synthetic submissions for trying the instructor commands (and for the benchmark): the
+release with its answer cells filled in as :data:`KINDS` says.
 """
 
 from __future__ import annotations

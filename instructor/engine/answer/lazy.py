@@ -1,14 +1,9 @@
-"""TensorFlow and Keras in the answer process: imported lazily, by the standard library's
-:class:`importlib.util.LazyLoader`.
-
-A notebook's setup imports them (``helpers.setup()``, ``import keras``): 4.5 CPU-seconds
-and 625 MiB that a NumPy answer does not need. Here that import binds a module whose code
-runs when first touched. Before the tasks' cells run, :func:`load` runs it if their
-sources name a library (or matplotlib, which asks TensorFlow about each array): no student
-code is running then, so no alarm or thread meets the load. Code that reaches a library
-unnamed loads it where it touches it, quietly, the main thread's alarm paused; that
-costs its own answer the time. The libraries are seeded when they load, as
-``helpers.setup()`` seeds them, Python's and NumPy's generators left where they were.
+"""TensorFlow and Keras in the answer process, imported lazily by the standard library's
+:class:`importlib.util.LazyLoader`: a setup's import costs a NumPy answer 4.5 CPU-seconds
+and 625 MiB it does not need. :func:`load` runs a library before the cells run if their
+sources name it (no alarm or thread of the student's meets the load); code that reaches
+one unnamed loads it where it touches it, the alarm paused. The libraries are seeded
+when they load, as ``helpers.setup()`` seeds them.
 """
 
 from __future__ import annotations
