@@ -286,11 +286,10 @@ def _adam_step(auto, models, x, target, lr: float) -> tuple[float, list[np.ndarr
 
 def _expect_training(auto, weights, x, rng, target=None, min_share: float = 0.25,
                      ops=None, every: bool = True) -> None:
-    """With ``weights`` set on a freshly built ``auto``, one step on ``x``
-    (towards ``target``, or random targets): the loss is auto's cross-entropy, Adam's first
-    step moves weights by about the learning rate and no further (where auto computes
-    ``ops``, each against its NumPy gradient), each weight array moves (``every``; else one),
-    and the loss drops."""
+    """With ``weights`` set on a fresh ``auto``, one step on ``x`` (towards
+    ``target``, or random targets): the loss is the cross-entropy, Adam's first step moves
+    weights by about the learning rate (against the NumPy gradient where auto computes
+    ``ops``), no further, each weight array moves (``every``; else one), the loss drops."""
     auto.set_weights(weights)
     output = _call(auto, x)
     target = _unit_inputs(rng, output.shape) if target is None else target

@@ -1,5 +1,2 @@
-"""What a graded class's results say: item analysis, similar answers, grades for the LMS.
-
-Read from what :mod:`instructor.workflow` produced (:mod:`.graded`); nothing is graded
-again and no grade is changed.
-"""
+"""What a graded class's results say (item analysis, similar answers, grades for the LMS),
+read from what :mod:`instructor.workflow` produced; no grade is changed."""

@@ -229,11 +229,9 @@ def _attachments(value) -> dict:
 
 
 class InertContent(FromRelease, FeedbackPreprocessor):
-    """Nothing a student wrote, printed or set runs where a person views it: every output
-    (student code runs beside the course's cells, so any output may be its), id, count,
-    metadata, raw cell and markdown cell not the release's. It runs after ``SaveAutoGrades``
-    (scores go by the outputs as written), so formgrader's graded notebook is stored
-    inert, and again in ``generate_feedback``."""
+    """Nothing a student wrote, printed or set runs where a person views it: every
+    output, id, count, metadata, raw and markdown cell not the release's is made inert, after
+    ``SaveAutoGrades`` (scores go by the outputs) and again in ``generate_feedback``."""
 
     _course_markdown: frozenset[str] = frozenset()
 

@@ -1,8 +1,6 @@
 """One submission: checked, repaired, and graded by ``nbgrader autograde`` in a scratch
-course folder of its own (docs/grading.md, "How a verdict is reached", steps 2-3).
-
-:func:`grade_one` is the path every submission takes, a student's and the canary's
-answer key and stub alike.
+course folder of its own (docs/grading.md, "How a verdict is reached", steps 2-3), by
+:func:`grade_one`, the path of a student's submission and the canary's alike.
 """
 
 from __future__ import annotations

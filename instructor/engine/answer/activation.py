@@ -25,12 +25,10 @@ class _Without:
 
 
 def activate(dest: Path, package: str = "helpers") -> None:
-    """Make this process import ``package`` from the stripped copy in ``dest``, before
-    anything imports it: ``dest`` first on ``sys.path`` (ahead of the current folder,
-    which ``python -c`` puts first; ``python -I`` ignores ``PYTHONPATH``), the package
-    hidden from every other meta-path finder (an editable install's ``_EditableFinder``
-    answers where ``sys.path`` has no copy). RuntimeError if it was imported already or
-    would still come from elsewhere."""
+    """Make this process import ``package`` from the stripped copy in ``dest`` only:
+    ``dest`` first on ``sys.path`` and the package hidden from every other meta-path finder
+    (an editable install's finder answers where ``sys.path`` has no copy). RuntimeError if
+    it was imported already or would still come from elsewhere."""
     dest = str(Path(dest).resolve())
     loaded = sorted(m for m in sys.modules if m == package or m.startswith(package + "."))
     if loaded:

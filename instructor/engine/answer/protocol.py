@@ -144,11 +144,9 @@ class Report:
 
     Written by the student's process, which can write the pipe itself: only its bounds are
     trusted. Per cell, prints and displays are kept up to ``cell_bytes``, errors apart up to
-    as much, at most :data:`MAX_OUTPUTS` outputs, else the cell is :attr:`too_large`; values
-    other than streams count against :data:`MAX_JSON_VALUES` in all. A frame over
-    ``frame_bytes``, the report past ``total_bytes`` or an unreadable message ends the
-    reading (:attr:`broken`; the cell last started is too large), as :meth:`take` does
-    before any test calls an answer with its inputs."""
+    as much, else the cell is :attr:`too_large`; all cells share :data:`MAX_JSON_VALUES`. A
+    frame past ``frame_bytes`` or ``total_bytes``, or unreadable, ends the reading
+    (:attr:`broken`), as :meth:`take` does before any test calls an answer with its inputs."""
 
     def __init__(self, fd: int, cell_bytes: int, frame_bytes: int, total_bytes: int):
         self.fd, self.cell_bytes, self.frame_bytes = fd, cell_bytes, frame_bytes
