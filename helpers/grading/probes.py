@@ -405,11 +405,9 @@ def expect_l1_penalty(auto, input_dims: int, hidden_layers, latent_dims: int,
 
 
 # ---------------------------------------------------------------- the VAE of task (d)
-# The encoder: the hidden Dense relu layers, then two linear Dense(latent_dims) heads, mean
-# and log variance (in either order in its weights); it returns (z, mean, log_var), z =
-# mean + exp(log_var / 2) * eps. The decoder: that of tasks (a) and (b). The loss, averaged
-# over the batch: the cross-entropy summed over pixels plus the KL summed over latent
-# dimensions. auto shares the weights the probes set: its own order of weights is free.
+# The encoder: relu Dense layers, then linear Dense heads for the mean and log variance (in
+# either order), returning (z, mean, log_var). The decoder: that of tasks (a) and (b). The
+# loss, averaged over the batch: summed cross-entropy plus summed KL.
 
 #: Batch of the loss checks: large, so that a one-sample Monte Carlo KL is precise.
 LOSS_BATCH = 8192

@@ -27,9 +27,7 @@ ID_COLUMNS = {
 }
 #: Moodle's grading worksheet: its identifier column, the prefix of each id, the grade.
 WORKSHEET_ID, WORKSHEET_PREFIX, WORKSHEET_GRADE = "Identifier", "Participant ", "Grade"
-#: ... and its column of the assignment's maximum grade (string ``maxgrade``), or of its
-#: scale when it is graded on one (``scale``): mod/assign/gradingtable.php, the columns
-#: of a download
+#: ... and its maximum grade, or its scale when graded on one (mod/assign/gradingtable.php)
 WORKSHEET_MAX, WORKSHEET_SCALE = "Maximum grade", "Scale"
 #: Canvas columns kept as they are (identity, section).
 CANVAS_KEEP = ["Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Section"]
@@ -178,10 +176,8 @@ def _words(text: str) -> list[str]:
 
 
 def _canvas_title(header: list[str], assignment: str, source: Path) -> str:
-    """The one Canvas assignment column whose title holds the assignment's words in
-    order (``05_denoising_autoencoders``: "Lab 5: Denoising Autoencoders (812345)"), its
-    number, if the title has one, the assignment's; else SystemExit naming COLUMN. A new
-    column is never added: Canvas' import would make it a second assignment."""
+    """The one Canvas column titled with the assignment's words in order (and its
+    number, if any); else SystemExit. None is added: Canvas would make a second assignment."""
     words = _words(assignment)
     number = int(words.pop(0)) if words and words[0].isdigit() else None
     columns = [h for h in header if _CANVAS_ID.search(h) and h not in CANVAS_KEEP]

@@ -56,10 +56,8 @@ def is_setup(cell) -> bool:
 
 
 def restore_from_release(cell, origin) -> list[str]:
-    """Give ``cell`` the grading metadata (nbgrader's keys, grading tags) of the released
-    cell ``origin`` (``None``: none); what changed, as short phrases for a note
-    (``grade: False``, ``tags``). Tags that do not steer grading (a student's) are kept.
-    """
+    """Give ``cell`` the grading metadata and tags of the released cell ``origin``
+    (None: none), keeping tags that do not steer grading; what changed, for a note."""
     metadata = cell.setdefault("metadata", nbformat.NotebookNode())
     released = copy.deepcopy(nbgrader_meta(origin)) if origin is not None else {}
     current = metadata.get("nbgrader")

@@ -76,10 +76,8 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         except wire.Unreadable as err:
             verdict.update(checked=False, passed=None, reason=str(err), student=not err.own)
         except (GraderOutcome, wire.RecordTooLarge) as err:
-            # the grader's outcomes, known by their classes here: ``outcome`` names them
-            # (a name that crossed from the answer process is the student's string);
-            # ``student``: its message holds what the answer process sent, which a hidden
-            # test withholds (a refused record's is the grader's words alone)
+            # the grader's outcomes, known here by their classes (never by a name that
+            # crossed); ``student``: its message holds the answer process's words
             verdict.update(passed=False, error=f"{err.outcome}: {err}",
                            line=_line(err, grade_id), outcome=err.outcome,
                            student=not getattr(err, "own", False))

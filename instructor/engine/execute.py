@@ -152,8 +152,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
                 judge.decide(nb.cells)
             judge.answer_outputs(nb.cells)
             # what the grader saw happen to answer cells: notes read these, never a name
-            # in an answer cell's outputs (the student's process wrote those); plain
-            # words, as the stored notebook keeps them (inert.notebook_metadata)
+            # the student's process wrote; plain words (inert.notebook_metadata)
             meta["outcomes"] = {str(i): [f"{name}: {message}"[:200] for name, message in found]
                                 for i, found in judge.outcomes.items() if found}
             self._close_group(nb)

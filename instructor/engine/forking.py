@@ -137,9 +137,8 @@ def _wait(pid: int, conn: socket.socket) -> int:
 # ---------------------------------------------------------------- the requester's side
 class Forked:
     """A child forked by the server at ``path``, told ``request`` and handed ``fds``,
-    with :class:`subprocess.Popen`'s ``stdin``, ``poll``, ``kill``, ``wait`` and
-    ``communicate``. :class:`OSError` if not forked within ``patience`` seconds: the caller
-    then spawns it."""
+    with :class:`subprocess.Popen`'s methods; :class:`OSError` if not forked within
+    ``patience`` seconds (the caller then spawns it)."""
 
     def __init__(self, path: str, request: dict, fds: list[int] | tuple = (),
                  patience: float = 120.0):

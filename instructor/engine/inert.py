@@ -27,9 +27,8 @@ from instructor.engine.release import FromRelease
 TAGS = {"a", "abbr", "acronym", "b", "blockquote", "br", "code", "dd", "del", "div", "dl",
         "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "li", "ol", "p", "pre",
         "span", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead", "tr", "ul"}
-#: Attributes kept: links, a table cell's alignment and a style of the properties below
-#: (rich's HTML, Keras' summary); no class (one of the page's own would let a student's
-#: text pose as the grader's), no id.
+#: Attributes kept: links, alignment and the styles below (rich's HTML, Keras' summary); no
+#: class (one of the page's own would let a student's text pose as the grader's), no id.
 ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "acronym": {"title"},
               "th": {"align"}, "td": {"align"}, "span": {"style"}, "pre": {"style"},
               "div": {"style"}}

@@ -108,8 +108,7 @@ def withheld(verdict: dict, course: list[str] = (), stub: str | None = None) -> 
 
 
 #: What a test passed through a model with code of the student's own shows: that code ran
-#: behind the checks (it could tell them from real use), so the instructor may read it
-#: (the OWN MODEL CODE flag, :func:`instructor.workflow.submission.notes_from_graded`).
+#: behind the checks (it could tell them from real use): the OWN MODEL CODE flag.
 OWN_CODE_NOTE = ("[checked through your model's own code (a class, layer or function of yours, "
                  "which ran behind the checks): the instructor may read it]\n")
 
@@ -362,12 +361,10 @@ NOT_RUN_ANSWER = "[not run while grading: no graded test runs after this cell]\n
 #: An answer cell the answer process died in.
 DIED = ("the process running your answer cells ended in this cell (os._exit, a crash in "
         "a library, memory exhausted, or the time limit); its tests could not call it")
-#: Why an answer cell has no outputs: the report was no longer read (an output before it
-#: could not be).
+#: Why an answer cell has no outputs: an earlier output could not be read.
 UNREAD = "[outputs not read: an earlier output of your answer cells could not be read]\n"
-#: Why an answer cell shows no outputs but its error: what it printed, displayed or
-#: raised passed its cap (the answer process stops one byte past it; the student's code
-#: can also write the report itself).
+#: Why an answer cell shows only its error: its outputs passed their cap (as the report
+#: says, which the student's code can also write).
 TOO_LARGE = ("this cell's output passed the grader's limit (COURSE_CELL_OUTPUT_MB); it was "
              "dropped, and the cell fails")
 

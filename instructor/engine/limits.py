@@ -37,8 +37,7 @@ def safe_execute(environ: Environ = None) -> dict[str, settings.Value]:
 
 
 # ------------------------------------------------------------------ bounded input
-# What a student sends reaches the grader's own processes (nbgrader, the autograde
-# workflow, the checks), which are not sandboxed: each of these is checked for
+# What a student sends reaches the grader's unsandboxed processes: each is checked for
 # size before it is parsed, unpacked or kept.
 MIB = 2 ** 20
 
@@ -153,8 +152,7 @@ def drop_large_outputs(cells, limit_mb: float) -> list[str]:
     return notes
 
 
-#: The course's ``helpers`` a sandboxed process imports: this repository's, found on its
-#: ``PYTHONPATH`` (:data:`instructor.engine.roles.COURSE`), never through an install.
+#: The course's ``helpers`` a sandboxed process imports, on its ``PYTHONPATH``, never installed.
 HELPERS = str(ROOT / "helpers")
 
 

@@ -69,11 +69,9 @@ def _well_formed(meta) -> bool:
 
 
 def repair_metadata(nb: nbformat.NotebookNode, release: Release) -> list[str]:
-    """Give every cell readable nbgrader metadata, the release's; notes on what changed.
-
-    Damaged metadata is restored from the released cell that the cell's id, source or place
-    identifies, else dropped; of cells sharing a grade_id, the one the release identifies
-    keeps it. Readable metadata that is not the release's becomes the release's."""
+    """Give every cell readable nbgrader metadata, the release's; notes on what changed:
+    damaged metadata restored from the released cell that id, source or place identifies,
+    else dropped; a copied grade_id kept by the cell the release identifies."""
     graded = release.graded.values()
     by_cell_id = {c.get("id"): c for c in graded if c.get("id")}
     by_source = {c.source.strip(): c for c in graded}

@@ -44,8 +44,7 @@ SAME_LIBRARY = {"np": {"numpy"}, "keras": {"keras", "tensorflow.keras", "tf_kera
 
 
 #: Findings that only change names and attributes: moot, as no test runs where the
-#: student's code ran, even in the answer process (rebinding its ``METHODS``, say): the
-#: checker believes nothing that process says of its objects beyond the data it returns.
+#: student's code ran, and the checker believes only the data that process returns.
 #: Every other finding reaches the interpreter, other processes or hidden code: review.
 NAMES_ONLY = ("changes ", "rebinds ", "uses setattr", "uses delattr")
 

@@ -26,9 +26,8 @@ SECRET = "COURSE_HIDDEN_SECRET_FILE"
 PATH_SETTINGS = frozenset(name for name, s in SETTINGS.items() if s.kind == "path")
 
 
-#: Where a sandbox sees the virtual environment and the course folder's files: neutral
-#: paths, so that nothing inside (``sys.prefix``, ``__file__``, a traceback, the
-#: environment, the command line) names where the course lives.
+#: Where a sandbox sees the virtual environment and the course folder: neutral paths, so
+#: nothing inside (``sys.prefix``, a traceback, the environment) names where the course lives.
 VENV, COURSE = "/opt/venv", "/opt/course"
 
 

@@ -76,9 +76,8 @@ EMPTY = "EMPTY"
 #: bwrap's ``--seccomp`` descriptor in its options, made by the launcher (:func:`filter_fd`).
 SECCOMP = "SECCOMP"
 #: Calls a sandbox is refused (EPERM), x86-64 numbers: what counts per user in every
-#: namespace (keys, inotify, fanotify, message queues: one sandbox could take all), what
-#: grading does not use (another process's memory, its own faults, io_uring, perf, BPF,
-#: the kernel's log) and, refused without capabilities anyway, the machine's own.
+#: namespace (one sandbox could take all), what grading does not use (io_uring, perf, BPF,
+#: another process's memory...) and, refused without capabilities anyway, the machine's.
 REFUSED_CALLS = {
     "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250, "inotify_init": 253,
     "inotify_init1": 294, "fanotify_init": 300, "ptrace": 101, "process_vm_readv": 310,

@@ -16,11 +16,8 @@ import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-#: The class name of what a stripped function raises. The answer process replies with it
-#: (``course``) when a call raises that class itself, never an exception of that name, and
-#: the grader maps it to its verdict,
-#: :data:`instructor.engine.outcomes.USES_COURSE_IMPLEMENTATION` (this file also runs in
-#: the answer process, without the ``instructor`` package).
+#: What a stripped function raises; the answer process says ``course`` when a call raises
+#: that class itself (never a namesake): :data:`.outcomes.USES_COURSE_IMPLEMENTATION`.
 USES_COURSE_IMPLEMENTATION = "UsesCourseImplementation"
 #: The subpackage of the copy that defines it (every stripped body imports it from there).
 EXCEPTION_MODULE = "grading"

@@ -407,9 +407,7 @@ def run_all(assignments: list[str], root: Path, run_dir: Path, env: dict | None 
             timeout: float = 3600, progress=print, rerun: bool = False, jobs: int = 2,
             ) -> list[Canary]:
     """The canaries of ``assignments``, from the cache or graded now (``rerun``: always),
-    in that order. The keys and stubs share one pool of ``jobs`` graders, keys first (they
-    run longer). ``run_dir`` is :func:`~instructor.workflow.autograde.autograde`'s scratch
-    folder (``release/<A>``, ``gradebook.db``)."""
+    their keys first in one pool of ``jobs`` graders, in ``run_dir``, autograde's scratch."""
     root, run_dir, env = Path(root), Path(run_dir), dict(env or {})
     with contextlib.ExitStack() as locks:
         names = sorted(set(assignments))

@@ -29,10 +29,9 @@ def in_gradebook(assignment: str, root: Path = ROOT) -> bool:
 
 def sync_gradebook(names: list[str], root: Path = ROOT, release_dir: Path | None = None,
                    db: bool = True, gradebook: Path | None = None) -> None:
-    """Give the gradebook each assignment's current cells (hidden tests included),
-    through ``nbgrader generate_assignment`` into ``release_dir`` (default: a scratch
-    folder) with its badge cell, as ``make release`` does. ``db=False``: only the release;
-    ``gradebook``: not ``<root>``'s."""
+    """Give the gradebook each assignment's current cells, through ``nbgrader
+    generate_assignment`` into ``release_dir`` (default: scratch) with its badge cell;
+    ``db=False``: the release only; ``gradebook``: not ``<root>``'s."""
     scratch = Path(release_dir) if release_dir else Path(root) / ".release-tmp"
     try:
         # forked from an nbgrader server when the grader runs one (instructor autograde)

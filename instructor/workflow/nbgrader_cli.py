@@ -16,9 +16,8 @@ from instructor.engine.forking import Forked
 from instructor.workflow.formgrader import RUN_BY_THE_COURSE
 
 NBGRADER = str(Path(sys.executable).with_name("nbgrader"))
-#: What nbgrader runs with unless the environment or the caller says otherwise: the
-#: instructor's commands run notebooks in fast mode (the one place this default is set;
-#: under ``nbgrader autograde`` helpers.modes forces fast mode anyway).
+#: What nbgrader runs with unless the environment or the caller says otherwise: fast mode
+#: (the one place this default is set; ``nbgrader autograde`` forces it anyway).
 NBGRADER_DEFAULTS = {"COURSE_MODE": "fast"}
 
 
@@ -35,10 +34,9 @@ def grading_env(env: dict | None = None) -> dict[str, str]:
 def nbgrader(*args: str, root: Path = ROOT, check: bool = True, env: dict | None = None,
              capture: bool = False, timeout: float | None = None, db: Path | None = None,
              server: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``nbgrader <args>`` with the course's configuration in :func:`grading_env`
-    (``root``: the course; ``db``: its gradebook). Output is captured through files, not
-    pipes, which a process outliving nbgrader would hold open; with ``server``, the run is
-    forked from that nbgrader server, or spawned if it does not fork."""
+    """Run ``nbgrader <args>`` with the course's configuration in :func:`grading_env`;
+    output captured through files, not pipes a process outliving nbgrader could hold open;
+    with ``server``, forked from that nbgrader server, or spawned if it does not fork."""
     full_env = {**grading_env(env), RUN_BY_THE_COURSE: "1"}
     command = [NBGRADER, *args]
     if Path(root).resolve() != ROOT:

@@ -157,8 +157,7 @@ def job_limits(per_shard: int | list[int], jobs: int, environ=None) -> dict[str,
             "time": str(math.ceil(seconds / 60))}
 
 
-#: A margin for the grader's own processes of a shard job (autograde, the check and
-#: nbgrader servers), which no submission's cap counts.
+#: A margin for a shard job's own processes (autograde, the servers), outside any cap.
 GRADER_GB = 2
 #: Seconds a submission spends outside its notebook (copies, nbgrader, the checks).
 START_S = 60

@@ -16,10 +16,8 @@ import struct
 import threading
 
 HEADER = struct.Struct(">Q")
-#: Most JSON values (objects, arrays, numbers, strings...) a notebook, or one message of
-#: the answer cells' report, may hold: parsed, each takes 8 to 100 bytes for 2 to 4 it
-#: takes in the file (a 3 MiB list of ``{}`` grows to 2 GiB). An honest notebook has
-#: thousands.
+#: Most JSON values a notebook, or one message of the report, may hold: parsed, each takes
+#: 8 to 100 bytes for 2 to 4 in the file (a 3 MiB list of ``{}`` grows to 2 GiB).
 MAX_JSON_VALUES = 200_000
 _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"')  # a JSON string, escapes and all
 #: Deepest nesting of arrays and objects in it: a notebook with outputs nests under 10;
