@@ -129,8 +129,7 @@ def l1_penalty_on_code(model: Any, code: np.ndarray) -> float:
 
 
 def activity_loss(model: Any, x: np.ndarray) -> float:
-    """The activity-regularization loss of every layer of the model called on ``x``, per
-    example on either Keras (3.15 averages over the batch, 3.13, Colab's, sums)."""
+    """The model's activity losses on ``x``, per example on either Keras (3.15 averages)."""
     import keras
 
     model(np.asarray(x, dtype=np.float32))

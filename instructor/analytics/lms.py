@@ -96,14 +96,12 @@ def _read(path: Path) -> tuple[list[str], list[dict[str, str]], bool]:
 
 
 def _is_canvas_meta(row: dict[str, str]) -> bool:
-    """Canvas' rows under the header that are not students: ``Points Possible`` and the
-    optional row of ``Manual Posting`` marks (no ID: lib/gradebook_exporter.rb)."""
+    """Canvas' rows that are no student (``Points Possible``, posting marks): no ID."""
     return not (row.get("ID") or "").strip()
 
 
 def _number(text: str | None) -> float | None:
-    """A positive number, written with a decimal point or, as Moodle's ``format_float``
-    writes it in a decimal-comma language, a decimal comma (``100,00``)."""
+    """A positive number, with a decimal point or comma (Moodle's ``100,00``); else None."""
     text = (text or "").strip()
     if "," in text and "." not in text:
         text = text.replace(",", ".", 1)

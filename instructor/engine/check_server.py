@@ -68,7 +68,7 @@ def serve(listen: socket.socket, folder: str) -> None:
 
 def _child(fds: list[int], work: str) -> None:
     """In the forked process: become one submission's checking process, its environment
-    the first frame of its input (which holds the hidden-test key: the server never reads it)."""
+    (the hidden-test key too) its input's first frame, which the server never reads."""
     verdicts, requests, replies = fds
     os.chdir(work)
     given = protocol.told()

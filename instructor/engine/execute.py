@@ -110,8 +110,7 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
             group.remove()
 
     def _environment(self) -> dict[str, str]:
-        """The environment of this grading's sandboxed processes, with the
-        submission's key (only a role that holds it keeps it), without the grader's secret."""
+        """The sandboxed processes' environment: the submission's key, not the grader's secret."""
         env = dict(self.kernel_environment) or dict(os.environ)
         env.pop(roles.SECRET, None)
         env.pop(KEY_VARIABLE, None)

@@ -266,8 +266,7 @@ class Pool:
 
     @contextlib.contextmanager
     def running(self, count: int, folder, command: Callable[[int, str], tuple[list, dict]]):
-        """``count`` servers on ``<folder>/<name>-<i>.sock`` started with ``command(fd,
-        stem)``; (socket path, process) each, none if they do not start."""
+        """``count`` servers started with ``command(fd, stem)``; (socket, process) each, or none."""
         servers: list[tuple[str, subprocess.Popen]] = []
         try:
             try:

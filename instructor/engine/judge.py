@@ -370,8 +370,7 @@ TOO_LARGE = ("this cell's output passed the grader's limit (COURSE_CELL_OUTPUT_M
 
 
 def verdict_outputs(verdict: dict, findings: list, answer: str, forbidden: list[str]) -> list:
-    """A test cell's outputs: what it printed, then its verdict (an error: it
-    fails), from the checks' ``verdict``, the review's ``findings`` and the task's ``answer``."""
+    """A test cell's outputs: what it printed, then its verdict (an error: it fails)."""
     outputs = [stdout(verdict["output"])] if verdict.get("output") else []
     calls = review.course_calls(answer, forbidden)
     if calls:

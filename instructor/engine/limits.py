@@ -69,8 +69,7 @@ class NotebookUnread(ValueError):
 
 
 def read_notebook(path: Path, environ: Environ = None) -> dict:
-    """A student's notebook's JSON, read within bounds: its size before it is read,
-    its values and nesting before it is parsed; else :class:`NotebookUnread`, saying why."""
+    """A student's notebook's JSON, read and parsed within bounds; else :class:`NotebookUnread`."""
     path = Path(path)
     cap = submission_limit(environ)
     try:

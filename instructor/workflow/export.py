@@ -21,8 +21,7 @@ def task_of(grade_id: str) -> str:
 
 
 class CourseCsvExport(ExportPlugin):
-    """``nbgrader export`` to ``grades.csv`` (or ``--to``), with per-task scores
-    (``vanilla 6/6; sparse 2/6``) and ``GRADING_NOTES.txt``; no submission: 0, so noted."""
+    """``nbgrader export`` to ``grades.csv`` with per-task scores and the grading notes."""
 
     def export(self, gradebook: Gradebook) -> None:
         dest = Path(self.to or "grades.csv")

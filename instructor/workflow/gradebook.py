@@ -70,8 +70,7 @@ def read_submission(db: Path, assignment: str, student: str):
 
 
 def merge_scores(main_db: Path, assignment: str, student: str, found) -> tuple[float, float]:
-    """Write one student's automatic scores (``found``, or None: all 0) into the
-    course gradebook, keeping manual scores and comments; return (score, max)."""
+    """Write one student's automatic scores into the course gradebook; (score, max)."""
     with Gradebook(f"sqlite:///{main_db}") as gb, warnings.catch_warnings():
         # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush warning
         warnings.filterwarnings("ignore", message=".*not in session.*")

@@ -32,8 +32,7 @@ def _part(text: str, fallback: str, keep: str = "") -> str:
 
 
 def _canvas_prefix(row: dict[str, str]) -> str | None:
-    """``<name>_<user id>_<attachment id>_`` of the student's first attached file,
-    or None; the name keeps letters only (a digit or ``_`` would move Canvas' ids)."""
+    """``<name>_<user id>_<attachment id>_`` of the first attached file (letters-only name)."""
     downloads = [d for d in row.get("download", "").split(" | ") if d]
     downloads.sort(key=lambda d: not d.endswith(".ipynb"))
     for name in downloads:

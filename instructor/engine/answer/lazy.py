@@ -107,8 +107,7 @@ def load(sources=None) -> None:
 
 
 def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True):
-    """``helpers.setup()`` in the answer process: Python's and NumPy's generators seeded
-    now, TensorFlow's and Keras' when they load; nothing printed, no version read."""
+    """``helpers.setup()`` here: Python's and NumPy's seeds now, the libraries' when loaded."""
     import numpy as np
 
     session = importlib.import_module("helpers.session")
