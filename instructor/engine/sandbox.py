@@ -119,7 +119,7 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     """bwrap's options for a process reading ``readable`` and ``files`` (resolved, seen
     where ``places`` puts them), writing only ``cwd`` (a tmpfs of ``disk_mb`` if > 0), each of
     ``blank`` seen empty. ``server``: PID 1 of its namespace, which nothing inside can kill,
-    on a read-only root."""
+    on a read-only root: only ``cwd``, ``/tmp`` and ``/dev/shm`` keep what its children write."""
     # no user namespace nested inside: each counts against the grading user's
     # user.max_user_namespaces, which one sandbox could use up for all (bwrap >= 0.8);
     # nor keys, inotify, message queues, nor what grading does not use (REFUSED_CALLS)
@@ -155,7 +155,8 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
 
 
 def writable_tmpfs(cwd: str, disk_mb: float) -> list[str]:
-    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB with the grader's files."""
+    """bwrap's options making ``cwd`` a tmpfs of ``disk_mb`` MiB (counted in the group's
+    memory) holding the grader's files read-only, its empty folders made anew, writable."""
     args = ["--size", str(int(disk_mb * 2 ** 20)), "--perms", "0755", "--tmpfs", cwd]
     user = grading_user()
     for entry in sorted(os.scandir(cwd), key=lambda e: e.name):

@@ -92,8 +92,8 @@ class Answers:
                 return
 
     def run_tasks(self, tasks: dict) -> None:
-        """Each task's context cells, then its answer cells. A failed context cell
-        fails every call; of the answer cells the last one decides, as in the notebook."""
+        """Each task's context cells, then its answer cells. A failed context cell fails
+        every call; of the answer cells the last one decides: one that runs supersedes a draft."""
         for task, sources in tasks.items():
             namespace = dict(self.base)
             self.tasks[task] = namespace
@@ -282,7 +282,8 @@ def own_code(models, trusted: set[int]) -> bool:
     """Whether one of ``models`` (itself, a layer, its loss, optimizer or constraints) is
     of a class Keras or the course does not ship and ``trusted`` does not hold, or carries
     code compiled from the cells (``auto.call = ...``, ``Dense.call = ...``). Loaded by name
-    in the checking process it would become Keras' namesake; here it would run."""
+    in the checking process it would become Keras' namesake; here it would run. (A replaced
+    library function is ``review.tampering``'s to find; the copy, ``AnswerChannel._differs``'s.)"""
     parts: list = []
     for model in models:
         layers = [model]
