@@ -145,8 +145,8 @@ def test_no_role_sees_where_the_course_lives(tmp_path):
 
 
 def test_a_process_sees_its_own_folder_where_the_grader_does():
-    """Even in the course folder (a TMPDIR there): the kernel's connection file, written
-    by the grader, names its sockets there."""
+    """Even in the course folder (a TMPDIR there): paths the grader names there, in
+    arguments or in files it writes, hold inside."""
     own = str(ROOT / "build" / "grading-kernel-x")
     moved = roles.places(roles.Box(), own)
     assert sandbox.seen_at(f"{own}/.ipc-1/kernel.json", moved) == f"{own}/.ipc-1/kernel.json"
