@@ -40,6 +40,7 @@ _EXPORTS = {
     "activity_weight": "keras_versions",
     "hidden_rng": "grading.hidden",
     "quantize": "codes", "code_counts": "codes", "perplexity": "codes",
+    "alphas_cumprod": "diffusion", "q_sample": "diffusion", "plot_schedule": "diffusion",
 }
 
 __all__ = sorted(_EXPORTS)
