@@ -40,13 +40,13 @@ def q_sample(x0: np.ndarray, t: np.ndarray, noise: np.ndarray,
     return x_t.astype(np.result_type(x0, noise))
 
 
-def plot_schedule(alphas_cumprod: np.ndarray, marks: Sequence[int] = (),
+def plot_schedule(abar: np.ndarray, marks: Sequence[int] = (),
                   fig: Figure | SubFigure | None = None, *,
                   alt: str | None = None) -> Figure | SubFigure:
     """Two panels along t: the weights sqrt(ᾱ_t) of the image and sqrt(1 - ᾱ_t) of the
     noise; and the signal-to-noise ratio ᾱ_t / (1 - ᾱ_t) on a log scale, a dashed line at 1.
     ``marks`` (steps) are dotted vertical lines in both panels."""
-    abar = np.asarray(alphas_cumprod, dtype=np.float64)
+    abar = np.asarray(abar, dtype=np.float64)
     steps = np.arange(len(abar))
     fig, axes = new_figure(1, 2, fig=fig, cell_size=PANEL_INCHES)
     weights, snr = axes[0]

@@ -2970,3 +2970,60 @@ def the_centre_patches_tell_the_masked_autoencoder_most(run: Run) -> None:
     assert rows["centre"][0] < rows["random"][0] < rows["corners"][0], printed
     assert 0.4 <= removed["centre"] <= 0.5 and 0.28 <= removed["random"] <= 0.38, printed
     assert 0 < removed["corners"] < 0.1, printed
+
+
+# ---------------------------------------------------------------- 11 latent diffusion
+N11 = "11_latent_diffusion"
+
+
+def _schedule_table_11(run: Run) -> tuple[dict[int, list[float]], str]:
+    """Section 1's table, {t: [alpha_bar, image weight, noise weight, SNR]}, and the
+    cell's printout."""
+    printed = run.output("alphas_bar = helpers.alphas_cumprod(")
+    rows = {int(line.split()[0]): [float(v) for v in line.split()[1:]]
+            for line in printed.splitlines() if re.match(r"\s*\d+\s", line)}
+    return rows, printed
+
+
+@claim(N11)
+def the_schedules_first_and_last_steps(run: Run) -> None:
+    run.says(r"At \$t = 0\$ the image keeps a weight of 0\.99995 and the noise gets 0\.01, "
+             r"the square root of the first \$\\beta\$")
+    run.says(r"At the last step the image's weight is 0\.00635 against the noise's 0\.99998")
+    rows, printed = _schedule_table_11(run)
+    assert rows[0][1:3] == [0.99995, 0.01] and rows[999][1:3] == [0.00635, 0.99998], printed
+    assert math.isclose(rows[0][2] ** 2, 1e-4), "the first beta of the schedule"
+
+
+@claim(N11)
+def the_snr_along_the_steps(run: Run) -> None:
+    run.says(r"The SNR falls from about \$10\^4\$ at the first step to about "
+             r"\$4 \\cdot 10\^\{-5\}\$ at the last \(the table\): by three orders of "
+             r"magnitude over the first 100 steps, then by one to two per 250 steps")
+    run.says(r"Nearly three quarters of the steps lie where the noise outweighs the image: "
+             r"the SNR is below 1 from \$t = 259\$ on")
+    rows, printed = _schedule_table_11(run)
+    snr = {t: row[3] for t, row in rows.items()}
+    assert round(math.log10(snr[0])) == 4 and round(snr[999] * 1e5) == 4, printed
+    assert round(math.log10(snr[0] / snr[100])) == 3, printed
+    for start, end in [(250, 500), (500, 750), (750, 999)]:
+        assert 1 <= math.log10(snr[start] / snr[end]) <= 2, (start, end, printed)
+    first = number(r"the SNR is below 1 from t = (\d+) on", printed)
+    assert first == 259 and 0.7 < (1000 - first) / 1000 < 0.75, printed
+    assert snr[250] > 1 > snr[500], printed
+
+
+@claim(N11)
+def the_digits_under_noise(run: Run) -> None:
+    run.says(r"The digits are still legible at \$t = 250\$, where the SNR is about 1 \(1\.09 "
+             r"in the table\) and the correlation of each noisy image with its clean one, "
+             r"pixel by pixel, is down to 0\.512")
+    run.says(r"these eight digits' pixels in \$\[-1, 1\]\$ have a variance of 0\.313")
+    rows, table = _schedule_table_11(run)
+    assert rows[250][3] == 1.09, table
+    printed = run.output("x0 = 2 * digits - 1")
+    correlations = [number(rf"t = +{t}: correlation of x_t with x_0 over the pixels "
+                           r"([\d.]+)", printed) for t in (0, 100, 250, 500, 750, 999)]
+    assert correlations[2] == 0.512 and correlations == sorted(correlations, reverse=True)
+    variance = number(r"variance ([\d.]+)", printed)
+    assert variance == 0.313 < 1, printed

@@ -1,6 +1,6 @@
 """A copy of the ``helpers`` package without the course's own implementations of the tasks.
 
-Tasks (e)-(h) ask for functions ``helpers`` already has (``course_implementations`` in
+Tasks (e)-(i) ask for functions ``helpers`` already has (``course_implementations`` in
 nbgrader_config.py; docs/grading.md, "The course's own implementations"). Spotting a call
 by name misses every indirect route (an alias, ``operator.attrgetter``,
 ``pkgutil.resolve_name``, ``importlib.reload``, exec-ing ``inspect.getsource``, copying
