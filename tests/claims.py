@@ -3016,8 +3016,8 @@ def the_snr_along_the_steps(run: Run) -> None:
 @claim(N11)
 def the_digits_under_noise(run: Run) -> None:
     run.says(r"The digits are still legible at \$t = 250\$, where the SNR is about 1 \(1\.09 "
-             r"in the table\) and the correlation of each noisy image with its clean one, "
-             r"pixel by pixel, is down to 0\.512")
+             r"in the table\) and the correlation between noisy and clean pixels, over all "
+             r"eight digits, is down to 0\.512")
     run.says(r"these eight digits' pixels in \$\[-1, 1\]\$ have a variance of 0\.313")
     rows, table = _schedule_table_11(run)
     assert rows[250][3] == 1.09, table
