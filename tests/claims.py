@@ -2999,7 +2999,8 @@ def the_schedules_first_and_last_steps(run: Run) -> None:
 def the_snr_along_the_steps(run: Run) -> None:
     run.says(r"The SNR falls from about \$10\^4\$ at the first step to about "
              r"\$4 \\cdot 10\^\{-5\}\$ at the last \(the table\): by three orders of "
-             r"magnitude over the first 100 steps, then by one to two per 250 steps")
+             r"magnitude over the first 100 steps, and from \$t = 250\$ on by one to two per "
+             r"250 steps")
     run.says(r"Nearly three quarters of the steps lie where the noise outweighs the image: "
              r"the SNR is below 1 from \$t = 259\$ on")
     rows, printed = _schedule_table_11(run)
