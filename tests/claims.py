@@ -3117,7 +3117,7 @@ def guidance_trades_diversity_for_the_chosen_digit(run: Run) -> None:
     run.says(r"Raising \$s\$ makes more of them read as 3s and more confidently: nearly all "
              r"of them at \$s = 4\$ and \$s = 8\$")
     run.says(r"from \$s = 1\$ on, the diversity of the samples falls as \$s\$ grows, and at "
-             r"\$s = 4\$ and \$s = 8\$ it is below that of the held-out 3s")
+             r"\$s = 8\$ it is below that of the held-out 3s")
     printed = run.output("DIGIT = 3")
     rows = {}
     for line in printed.splitlines():
@@ -3132,7 +3132,7 @@ def guidance_trades_diversity_for_the_chosen_digit(run: Run) -> None:
     for a, b in zip(scales, scales[1:]):
         assert rows[b][0] >= rows[a][0] and rows[b][1] > rows[a][1], printed
         assert rows[b][2] < rows[a][2], printed
-    assert rows[4][2] < real and rows[8][2] < real, printed
+    assert rows[8][2] < real, printed
 
 
 @claim(N11)
