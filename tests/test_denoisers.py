@@ -61,3 +61,13 @@ def test_the_denoiser_maps_a_grid_to_a_grid_of_its_shape():
     x = np.zeros((2, 8, 8, 4), "float32")
     out = denoisers.predict_noise(model, x, 10, np.array([3, 4]), guidance=2.0)
     assert out.shape == x.shape
+
+
+def test_with_the_true_noise_any_eta_keeps_the_marginal_of_the_earlier_step():
+    # x_0 = 0: x_t = sqrt(1 - abar_t) * noise; the step to t' must have variance 1 - abar_t'
+    abar = alphas_cumprod()
+    noise = np.random.default_rng(3).normal(size=(20_000, 4))
+    x_t = q_sample(np.zeros_like(noise), np.full(len(noise), 500), noise, abar)
+    for eta in (0.0, 0.5, 1.0):
+        x_prev = denoisers.ddim_step(x_t, noise, 500, 100, abar, eta, np.random.default_rng(4))
+        assert np.var(x_prev) == pytest.approx(1 - abar[100], rel=0.03), eta
