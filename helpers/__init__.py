@@ -36,10 +36,11 @@ _EXPORTS = {
     "explore_latent_2d": "explorers", "explore_interpolation": "explorers",
     "explore_traversal": "explorers",
     "fit_or_load": "pretrained", "TrainingRecord": "pretrained", "WeightsError": "pretrained",
-    "weights_dir": "pretrained",
+    "weights_dir": "pretrained", "load_weights": "pretrained",
     "activity_weight": "keras_versions",
     "hidden_rng": "grading.hidden",
     "quantize": "codes", "code_counts": "codes", "perplexity": "codes",
+    "alphas_cumprod": "diffusion", "q_sample": "diffusion", "plot_schedule": "diffusion",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -158,6 +158,18 @@ def _load(model: Any, name: str, environ: Mapping[str, str]) -> TrainingRecord |
     return TrainingRecord(info["history"], "loaded", info["made"]["seconds"], info)
 
 
+def load_weights(model: Any, name: str,
+                 environ: Mapping[str, str] | None = None) -> TrainingRecord:
+    """Load the course's weights for ``name`` into ``model``, trained by another
+    notebook's ``fit_or_load``; never trains (so ``make weights`` leaves them as they
+    are). Raises :class:`WeightsError` saying why they could not be used."""
+    loaded = _load(model, name, os.environ if environ is None else environ)
+    if not isinstance(loaded, TrainingRecord):
+        raise WeightsError(f"{loaded}; run scripts/train_weights.py to make it")
+    print(f"{name}: {loaded}.")
+    return loaded
+
+
 def fit_or_load(model: Any, name: str, fit: Callable[[], Any], *, retrain: bool = False,
                 environ: Mapping[str, str] | None = None) -> TrainingRecord:
     """Load the course's weights for ``name`` into ``model``, or train it with ``fit()``.

@@ -2970,3 +2970,201 @@ def the_centre_patches_tell_the_masked_autoencoder_most(run: Run) -> None:
     assert rows["centre"][0] < rows["random"][0] < rows["corners"][0], printed
     assert 0.4 <= removed["centre"] <= 0.5 and 0.28 <= removed["random"] <= 0.38, printed
     assert 0 < removed["corners"] < 0.1, printed
+
+
+# ---------------------------------------------------------------- 11 latent diffusion
+N11 = "11_latent_diffusion"
+
+
+def _schedule_table_11(run: Run) -> tuple[dict[int, list[float]], str]:
+    """Section 1's table, {t: [alpha_bar, image weight, noise weight, SNR]}, and the
+    cell's printout."""
+    printed = run.output("alphas_bar = helpers.alphas_cumprod(")
+    rows = {int(line.split()[0]): [float(v) for v in line.split()[1:]]
+            for line in printed.splitlines() if re.match(r"\s*\d+\s", line)}
+    return rows, printed
+
+
+@claim(N11)
+def the_schedules_first_and_last_steps(run: Run) -> None:
+    run.says(r"At \$t = 0\$ the image keeps a weight of 0\.99995 and the noise gets 0\.01, "
+             r"the square root of the first \$\\beta\$")
+    run.says(r"At the last step the image's weight is 0\.00635 against the noise's 0\.99998")
+    rows, printed = _schedule_table_11(run)
+    assert rows[0][1:3] == [0.99995, 0.01] and rows[999][1:3] == [0.00635, 0.99998], printed
+    assert math.isclose(rows[0][2] ** 2, 1e-4), "the first beta of the schedule"
+
+
+@claim(N11)
+def the_snr_along_the_steps(run: Run) -> None:
+    run.says(r"The SNR falls from about \$10\^4\$ at the first step to about "
+             r"\$4 \\cdot 10\^\{-5\}\$ at the last \(the table\): by three orders of "
+             r"magnitude over the first 100 steps, and from \$t = 250\$ on by one to two per "
+             r"250 steps")
+    run.says(r"Nearly three quarters of the steps lie where the noise outweighs the image: "
+             r"the SNR is below 1 from \$t = 259\$ on")
+    rows, printed = _schedule_table_11(run)
+    snr = {t: row[3] for t, row in rows.items()}
+    assert round(math.log10(snr[0])) == 4 and round(snr[999] * 1e5) == 4, printed
+    assert round(math.log10(snr[0] / snr[100])) == 3, printed
+    for start, end in [(250, 500), (500, 750), (750, 999)]:
+        assert 1 <= math.log10(snr[start] / snr[end]) <= 2, (start, end, printed)
+    first = number(r"the SNR is below 1 from t = (\d+) on", printed)
+    assert first == 259 and 0.7 < (1000 - first) / 1000 < 0.75, printed
+    assert snr[250] > 1 > snr[500], printed
+
+
+@claim(N11)
+def the_digits_under_noise(run: Run) -> None:
+    run.says(r"The digits are still legible at \$t = 250\$, where the SNR is about 1 \(1\.09 "
+             r"in the table\) and the correlation between noisy and clean pixels, over all "
+             r"eight digits, is down to 0\.512")
+    run.says(r"these eight digits' pixels in \$\[-1, 1\]\$ have a variance of 0\.313")
+    rows, table = _schedule_table_11(run)
+    assert rows[250][3] == 1.09, table
+    printed = run.output("x0 = 2 * digits - 1")
+    correlations = [number(rf"t = +{t}: correlation of x_t with x_0 over the pixels "
+                           r"([\d.]+)", printed) for t in (0, 100, 250, 500, 750, 999)]
+    assert correlations[2] == 0.512 and correlations == sorted(correlations, reverse=True)
+    variance = number(r"variance ([\d.]+)", printed)
+    assert variance == 0.313 < 1, printed
+
+
+def _table_11(printed: str, labels: list[str]) -> dict[str, list[float]]:
+    """The numbers after each label's first appearance in ``printed``."""
+    return {label: numbers(label, printed) for label in labels}
+
+
+@claim(N11)
+def the_codes_have_about_unit_spread_and_a_factor_near_1(run: Run) -> None:
+    run.says(r"Our \$f = 4\$ autoencoder happened to give codes of standard deviation about "
+             r"1, so its factor is close to 1")
+    printed = run.output("SCALE = 1 / codes_train")
+    assert "codes: (6000, 8, 8, 4)" in printed or "codes: (55000, 8, 8, 4)" in printed, printed
+    assert 0.9 < number(r"all channels: std ([\d.]+)", printed) < 1.1, printed
+    assert 0.9 < number(r"scale factor ([\d.]+)", printed) < 1.1, printed
+
+
+@claim(N11)
+def the_same_unet_costs_twelve_times_more_on_pixels(run: Run) -> None:
+    run.says(r"The two have nearly the same parameters")
+    run.says(r"the pixel model saw about twelve times fewer")
+    run.says(r"a step of the latent model cost about twelve times fewer multiply-adds")
+    run.says(r"the same U-Net costs about twelve times fewer multiply-adds per step than on "
+             r"the pixels")
+    run.says(r"\$784 / 64 \\approx 12\$")
+    run.says(r"8×8 positions with \$c = 4\$ channels, 256 numbers")
+    printed = run.output("macs = {")
+    latent, pixel = numbers("latent", printed), numbers("pixel", printed)
+    assert abs(latent[0] - pixel[0]) < 0.01 * latent[0], printed
+    assert 11.5 <= number(r"costs ([\d.]+) times", printed) <= 12.5, printed
+    assert 784 / 64 == 12.25 and 8 * 8 * 4 == 256
+    trained = run.output("pixel_examples = round(")
+    seen = {name: number(rf"{name}: ([\d,]+) examples", trained) for name in ("latent", "pixel")}
+    assert 11.5 <= seen["latent"] / seen["pixel"] <= 12.5, trained
+
+
+SAMPLE_ROWS_11 = ["real test digits (other half)", "latent samples", "pixel samples",
+                  "decoded noise"]
+
+
+@claim(N11)
+def latent_samples_are_judged_closer_to_real_digits(run: Run) -> None:
+    run.says(r"the latent model's samples are closer to the real digits than the pixel "
+             r"model's by every measure printed: a smaller Fréchet distance, a wider spread "
+             r"of classes and a higher confidence")
+    run.says(r"it decodes to stroke fragments, which the judge reads with low confidence and "
+             r"as fewer classes than real digits")
+    run.says(r"Both are far from the real digits; the judge reads neither as surely as it "
+             r"reads real ones")
+    run.says(r"at equal training compute its samples were judged closer to real digits")
+    printed = run.output("def judged(")
+    rows = _table_11(printed, SAMPLE_ROWS_11)    # spread, confidence, Fréchet
+    real, latent, pixel, noise = (rows[label] for label in SAMPLE_ROWS_11)
+    assert latent[2] < pixel[2] and latent[0] > pixel[0] and latent[1] > pixel[1], printed
+    assert noise[1] < real[1] and noise[0] < real[0], printed
+    for sampled in (latent, pixel):
+        assert sampled[1] < real[1] and sampled[2] > 4 * real[2], printed
+
+
+@claim(N11)
+def ddim_with_eta_0_holds_up_on_few_steps(run: Run) -> None:
+    run.says(r"With \$\\eta = 0\$ the quality barely moves from 100 steps down to 10")
+    run.says(r"With \$\\eta = 1\$ few steps hurt more: at 10 and 20 steps the Fréchet "
+             r"distance is clearly larger than with \$\\eta = 0\$")
+    run.says(r"Here DDPM's sampler on all 1,000 steps is no better than DDIM on 10 steps with "
+             r"\$\\eta = 0\$, at a hundredth of the calls of the denoiser")
+    run.says(r"here 10 steps sampled as well as 100, and as well as DDPM's 1,000 stochastic "
+             r"ones")
+    printed = run.output("step_table = {}")
+    rows = {}
+    for line in printed.splitlines():
+        values = line.split()
+        if len(values) == 5 and values[0].isdigit():
+            rows[int(values[0]), int(values[1])] = [float(v) for v in values[2:]]
+    eta0 = [rows[steps, 0][2] for steps in (10, 20, 50, 100)]
+    assert max(eta0) < 1.1 * min(eta0), printed
+    for steps in (10, 20):
+        assert rows[steps, 1][2] > 1.1 * rows[steps, 0][2], printed
+    assert rows[1000, 1][2] >= rows[10, 0][2], printed
+
+
+@claim(N11)
+def guidance_trades_diversity_for_the_chosen_digit(run: Run) -> None:
+    run.says(r"Without guidance \(\$s = 0\$\) the label is ignored and few samples are 3s")
+    run.says(r"The conditional model alone \(\$s = 1\$\) makes 3s of only about a third of "
+             r"its samples, by the judge's reading \(fast mode\)")
+    run.says(r"Raising \$s\$ makes more of them read as 3s and more confidently: nearly all "
+             r"of them at \$s = 4\$ and \$s = 8\$")
+    run.says(r"from \$s = 1\$ on, the diversity of the samples falls as \$s\$ grows, and at "
+             r"\$s = 8\$ it is below that of the held-out 3s")
+    printed = run.output("DIGIT = 3")
+    rows = {}
+    for line in printed.splitlines():
+        values = line.split()
+        if len(values) == 4 and values[0].isdigit():
+            rows[int(values[0])] = [float(v) for v in values[1:]]   # share, confidence, diversity
+    real = number(r"diversity ([\d.]+)", printed.split("held-out 3s", 1)[1])
+    assert rows[0][0] < 0.2, printed
+    assert 0.25 <= rows[1][0] <= 0.4, printed
+    assert rows[4][0] >= 0.9 and rows[8][0] >= 0.9, printed
+    scales = [1, 2, 4, 8]
+    for a, b in zip(scales, scales[1:]):
+        assert rows[b][0] >= rows[a][0] and rows[b][1] > rows[a][1], printed
+        assert rows[b][2] < rows[a][2], printed
+    assert rows[8][2] < real, printed
+
+
+@claim(N11)
+def unscaled_codes_meet_the_schedule_late_and_sample_worse(run: Run) -> None:
+    run.says(r"On codes of variance about 18 the schedule's SNR stays above 1 until about "
+             r"\$t = 536\$ instead of 259")
+    run.says(r"gives samples at a larger Fréchet distance from the real digits, with a "
+             r"narrower spread of classes \(one run of each\)")
+    printed = run.output("4 x codes, not rescaled")
+    rescaled = printed.split("\n4 x codes")[0]
+    unscaled = printed.split("4 x codes, not rescaled", 1)[1]
+    assert round(number(r"code variance +([\d.]+)", unscaled)) == 18, printed
+    assert number(r"from t = +(\d+)", unscaled) == 536, printed
+    assert number(r"from t = +(\d+)", rescaled) == 259, printed
+    assert number(r"Fréchet ([\d.]+)", unscaled) > number(r"Fréchet ([\d.]+)", rescaled), printed
+    assert number(r"spread ([\d.]+)", unscaled) < number(r"spread ([\d.]+)", rescaled), printed
+
+
+@claim(N11)
+def the_worked_answers_read_their_printouts(run: Run) -> None:
+    run.answer("eta=0.5", r"eta = 0\.5 is about as good as eta = 0 at both 20 and 100 steps, "
+               r"by the Fréchet distance, with a slightly narrower spread of classes; at 20 "
+               r"steps it is clearly better than eta = 1")
+    half = run.output("eta=0.5")
+    table = run.output("step_table = {}")
+    for steps in (20, 100):
+        spread, _, frechet = numbers(f"{steps} steps, eta 0.5:", half)
+        row = numbers(f"{steps:6d}    0", table)
+        assert frechet < 1.1 * row[2] and spread < row[0], (half, table)
+    assert numbers("20 steps, eta 0.5:", half)[2] < numbers("    20    1", table)[2] / 1.1
+    run.answer("all_logits = judge_logits", r"the distance shrinks as the sets grow")
+    sizes = run.output("all_logits = judge_logits")
+    distances = [number(rf"{n:4d} digits each: Fréchet distance ([\d.]+)", sizes)
+                 for n in (25, 50, 100, 250)]
+    assert distances == sorted(distances, reverse=True) and distances[-1] > 0, sizes

@@ -117,6 +117,19 @@ def test_required_weights_raise_instead_of_training(tmp_path):
     assert fit.calls == 0
 
 
+def test_load_weights_loads_another_notebooks_weights_and_never_trains(tmp_path):
+    model = tiny_model()
+    helpers.fit_or_load(model, "tiny", Fit(model), environ=env(tmp_path, COURSE_SAVE_WEIGHTS="1"))
+    other = tiny_model()
+    other.set_weights([np.zeros_like(w) for w in other.get_weights()])
+    record = helpers.load_weights(other, "tiny", environ=env(tmp_path, COURSE_RETRAIN="1"))
+    assert record.source == "loaded"
+    for mine, theirs in zip(model.get_weights(), other.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(helpers.WeightsError, match="no weights file"):
+        helpers.load_weights(other, "absent", environ=env(tmp_path))
+
+
 def test_weights_dir_defaults_to_the_repository(tmp_path):
     assert helpers.weights_dir({}) == SHIPPED
     assert helpers.weights_dir({"COURSE_WEIGHTS_DIR": str(tmp_path)}) == tmp_path

@@ -1,6 +1,6 @@
 """The stripped ``helpers`` copy an answer runs against (instructor/engine/stripped.py).
 
-Every route to the course's own implementations of tasks (e)-(h), run in a fresh
+Every route to the course's own implementations of tasks (e)-(i), run in a fresh
 interpreter that imports the copy, reaches only ``raise UsesCourseImplementation``;
 the rest of the package still works.
 """
@@ -73,7 +73,7 @@ def test_course_names_reads_the_configured_tasks():
     assert course_names({"psnr": "psnr, mean_psnr", "nearest": "upscale",
                          "again": "psnr,,", "chroma": "mean_chroma"}) == \
         ["psnr", "mean_psnr", "upscale", "mean_chroma"]
-    assert NAMES == ["psnr", "mean_psnr", "upscale", "mean_chroma", "quantize"]
+    assert NAMES == ["psnr", "mean_psnr", "upscale", "mean_chroma", "quantize", "q_sample"]
 
 
 def test_the_plan_strips_each_name_and_what_it_uses_of_its_module():
@@ -84,7 +84,8 @@ def test_the_plan_strips_each_name_and_what_it_uses_of_its_module():
                        "mse", "image_scores"},                  # they use the ones above
         "transforms.py": {"upscale", "_split_channels", "_zoom_matrix",
                           "downscale", "gray_to_rgb"},
-        "codes.py": {"quantize"}}
+        "codes.py": {"quantize"},
+        "diffusion.py": {"q_sample", "alphas_cumprod"}}     # named like q_sample's argument
     [(path, (_, kinds))] = plan(course_package(), ["metrics.psnr"]).items()
     assert (path, set(kinds)) == (Path("metrics.py"), {"psnr", "_per_image", "_psnr_of",
                                                       "mse", "mean_psnr", "image_scores"})
@@ -121,6 +122,8 @@ CASES = {
     "helpers.mean_chroma": "r = helpers.mean_chroma(x)",
     "helpers.quantize": "r = helpers.quantize(x, x[0, 0])",
     "quantize from its module": "from helpers.codes import quantize as q\nr = q(x, x[0, 0])",
+    "helpers.q_sample": "r = helpers.q_sample(x, [0] * len(x), x, [0.5])",
+    "alphas_cumprod, named like q_sample's argument": "r = helpers.alphas_cumprod(10)",
     "module attribute": "import helpers.metrics\nr = helpers.metrics.psnr(x, y)",
     "from-import alias": "from helpers import psnr as p\nr = p(x, y)",
     "alias assignment": "f = helpers.psnr\nr = f(x, y)",
@@ -232,7 +235,8 @@ def test_the_answer_process_imports_the_copy(probed, dest):
 def test_every_route_to_an_implementation_raises(probed, case):
     name, message, caught = probed[case]
     assert (name, caught) == (USES_COURSE_IMPLEMENTATION, True), (case, name, message)
-    assert message.startswith(("helpers.metrics.", "helpers.transforms.", "helpers.codes."))
+    assert message.startswith(("helpers.metrics.", "helpers.transforms.", "helpers.codes.",
+                               "helpers.diffusion."))
     called = case.split(",")[0].split(" ")[0]
     if called in PUBLIC_CALLERS:
         # a public function that uses an implementation names itself, not a private helper

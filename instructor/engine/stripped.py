@@ -1,6 +1,6 @@
 """A copy of the ``helpers`` package without the course's own implementations of the tasks.
 
-Tasks (e)-(h) ask for functions ``helpers`` already has (docs/grading.md, "The course's
+Tasks (e)-(i) ask for functions ``helpers`` already has (docs/grading.md, "The course's
 own implementations"). Spotting a call by name misses every indirect route (an alias,
 ``importlib.reload``, ``__code__``, a private helper computing the same thing), so the
 answer process's only ``helpers`` is a copy (:func:`strip_package`) in which those

@@ -1,0 +1,160 @@
+"""Grading of task (i), `q_sample` (notebook 11).
+
+The reference and five differently written correct answers (float64 throughout, float32
+throughout, a loop over examples, flattened examples, einsum) must earn full marks; each
+wrong answer must lose exactly the points of the test cell meant to catch it: 1 visible
+point (the statement's example: two examples at steps 1 and 2) and 2 hidden points (the
+first and last steps, shapes of images and code grids, the dtype, unchanged inputs).
+Graded in one kernel (tests.grading.grade_variants).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from types import SimpleNamespace
+
+import nbformat
+import numpy as np
+import pytest
+
+from tests.grading import assert_variant_points, grade_variants, notebook_path
+
+pytestmark = pytest.mark.grading
+
+NOTEBOOK = "11_latent_diffusion.ipynb"
+
+CORRECT = {
+    "reference": None,
+    "float64 throughout": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    x = np.asarray(x0, dtype=np.float64)
+    eps = np.asarray(noise, dtype=np.float64)
+    abar = np.asarray(alphas_cumprod, dtype=np.float64)[t]
+    shape = (len(abar),) + (1,) * (x.ndim - 1)
+    x_t = np.sqrt(abar).reshape(shape) * x + np.sqrt(1.0 - abar).reshape(shape) * eps
+    return x_t.astype(np.asarray(x0).dtype)
+''',
+    "float32 throughout, np.take and expand_dims": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    abar = np.take(alphas_cumprod, t).astype(np.float32)
+    for _ in range(np.ndim(x0) - 1):
+        abar = np.expand_dims(abar, -1)
+    return np.sqrt(abar) * x0 + np.sqrt(1 - abar) * noise
+''',
+    "a loop over examples": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    out = np.empty_like(np.asarray(x0))
+    for i in range(len(out)):
+        a = float(alphas_cumprod[int(t[i])])
+        out[i] = a ** 0.5 * x0[i] + (1 - a) ** 0.5 * noise[i]
+    return out
+''',
+    "flattened examples": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    x0 = np.asarray(x0)
+    flat_x = x0.reshape(len(x0), -1)
+    flat_noise = np.asarray(noise).reshape(len(x0), -1)
+    a = np.asarray(alphas_cumprod)[np.asarray(t)][:, None]
+    x_t = np.sqrt(a) * flat_x + np.sqrt(1 - a) * flat_noise
+    return x_t.reshape(x0.shape).astype(x0.dtype)
+''',
+    "einsum": '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t]
+    x_t = (np.einsum("n,n...->n...", np.sqrt(a), x0)
+           + np.einsum("n,n...->n...", np.sqrt(1 - a), noise))
+    return x_t.astype(np.float32)
+''',
+}
+WRONG = {
+    "stub": ("def q_sample(*args):\n    raise NotImplementedError()\n", 0),
+    "t off by one (steps counted from 1)": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[np.asarray(t) - 1].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 0),
+    "square roots forgotten": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (a * x0 + (1 - a) * noise).astype(x0.dtype)
+''', 0),
+    "one step's alpha instead of the product": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    alphas = alphas_cumprod / np.concatenate([[1.0], alphas_cumprod[:-1]])
+    a = alphas[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 0),
+    "t = 0 taken as the clean image": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.where(t == 0, 1.0, np.asarray(alphas_cumprod)[t])
+    a = a.reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 1),
+    "weights broadcast over the last axis": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t]
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 0),
+    "weights shaped for flat examples only": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t][:, None]
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 1),
+    "one step for the whole batch": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = alphas_cumprod[t[0]]
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 0),
+    "float16": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod, np.float16)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return np.sqrt(a) * x0.astype(np.float16) + np.sqrt(1 - a) * noise.astype(np.float16)
+''', 1),
+    "float64 returned for float32 inputs": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return np.sqrt(a) * x0 + np.sqrt(1 - a) * noise
+''', 1),
+    "changes x0 in place": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    x0 *= np.sqrt(a).astype(x0.dtype)
+    x0 += (np.sqrt(1 - a) * noise).astype(x0.dtype)
+    return x0
+''', 1),
+}
+
+
+def test_q_sample_task(data_env):
+    variants = {**CORRECT, **{k: src for k, (src, _) in WRONG.items()}}
+    grades = grade_variants(NOTEBOOK, "q-sample", variants, env=data_env)
+    assert_variant_points(grades, {k: points for k, (_, points) in WRONG.items()}, 3)
+
+
+def _hidden_cell_passes(answer: str, seed: int) -> bool:
+    """Whether the hidden test cell passes ``answer`` with ``seed`` as its draws."""
+    nb = nbformat.read(notebook_path(NOTEBOOK), as_version=4)
+    cell = next(c for c in nb.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == "q-sample-tests-hidden")
+    helpers = SimpleNamespace(hidden_rng=lambda grade_id: np.random.default_rng(seed),
+                              quiet=contextlib.nullcontext)
+    names = {"np": np, "helpers": helpers}
+    exec(answer, names)
+    try:
+        exec(cell.source, names)
+    except (AssertionError, ValueError):     # a check failed, or shapes do not broadcast
+        return False
+    return True
+
+
+def test_the_hidden_tests_hold_whatever_the_draws():
+    """While grading, the hidden tests draw per submission: the answers that pass the
+    visible test and are wrong at the edges, in their dtype or with their inputs fail on
+    every draw; the correct ones, float32 throughout among them, pass on every draw."""
+    seeds = range(40)
+    for name in ("t = 0 taken as the clean image", "weights shaped for flat examples only",
+                 "float16", "changes x0 in place"):
+        assert not any(_hidden_cell_passes(WRONG[name][0], seed) for seed in seeds), name
+    for name, answer in CORRECT.items():
+        if answer is not None:
+            assert all(_hidden_cell_passes(answer, seed) for seed in seeds), name
