@@ -6,14 +6,15 @@ Three small assignments are built in a scratch course folder:
   task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
   attacks on the grader, grading metadata that is valid but not the release's, a cell
   added after the tests that rewrites the grader's records, input over the grader's size
-  caps (s50-s54), and fakes that report the spec's structure but compute nothing
+  caps (s50, s51, s54), and fakes that report the spec's structure but compute nothing
   (s70-s71);
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
 - ``m_meta``: a tiny numpy-only task (3 points), whose kernels import no TensorFlow:
   notebooks whose nbgrader metadata is damaged in every way we know, one submission the
   grader cannot even read, and what needs no model: an infinite loop, a crash, resource
-  abuse, and escapes from the sandbox (processes left behind, /dev/shm, the grader's
+  abuse, output over the caps (s52, s53), an import of ctypes, a snoop on the hidden tests
+  and the gradebook, and escapes from the sandbox (processes left behind, /dev/shm, the grader's
   environment, other kernels' ports and processes, while another student is graded at
   the same time).
 
@@ -133,7 +134,7 @@ def library_stderr():
 
 def snoop(paths: list[str]):
     """Correct, plus attempts to read the hidden tests and to write the gradebook."""
-    return REF + f"""
+    return META_REF + f"""
 import glob, os, sqlite3
 _targets = {paths!r}
 _cmd = open(f"/proc/{{os.getppid()}}/cmdline").read().split("\\0")
@@ -502,13 +503,11 @@ def huge_cell():        # correct, plus 1.5 MB of data pasted into the answer ce
 
 
 def prints_in_answer():  # correct, but the answer cell prints 32 MiB
-    return REF + "\nfor _ in range(32):\n    print('x' * (2 ** 20 - 1))\n"
+    return META_REF + "\nfor _ in range(32):\n    print('x' * (2 ** 20 - 1))\n"
 
 
 def prints_when_called():  # the graded function prints 9 MiB at each call
-    return _sub("    inputs = keras.Input(shape=(input_dims,))",
-                "    for _ in range(9):\n        print('x' * (2 ** 20 - 1))\n"
-                "    inputs = keras.Input(shape=(input_dims,))")
+    return _in_double("    for _ in range(9):\n        print('x' * (2 ** 20 - 1))\n")
 
 
 def record_bomb():      # correct, but in the process that answers the grader, every
@@ -576,7 +575,6 @@ CASES = {
     # its warning comes from a Dense subclass of its own, which task (a) does not need:
     # the tests go to review (0 until then); its stderr still costs nothing in the kernel
     "s16_library_stderr": (library_stderr, 0, ["NeedsReview"]),
-    "s17_snoop": ("snoop", 6, []),
     "s18_noop_checks": (noop_checks, 0, [PROBED]),
     "s19_rebind_checks": (rebind_checks, 0, [PROBED]),
     "s20_patch_numpy": (patch_numpy, 0, [PROBED]),
@@ -605,14 +603,7 @@ CASES = {
     # bounded input: the grader's own processes never hold more than the caps
     "s50_huge_notebook": ("huge", 0, []),
     "s51_huge_cell": (huge_cell, 0, ["CellTooLarge", "COURSE_CELL_SOURCE_KB"]),
-    "s52_prints_in_answer": (prints_in_answer, 6, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
-    # correct; what it prints when the tests call it stays in the answer process's
-    # capped log, never in the grader's memory or the graded notebook
-    "s53_prints_when_called": (prints_when_called, 6, []),
     "s54_record_bomb": (record_bomb, 0, ["RecordTooLarge", "COURSE_RECORD_MB"]),
-    # correct, but it imports ctypes: code that could reach past Python is set aside
-    "s72_reaches_beyond_the_kernel": (lambda: REF + "\nimport ctypes\n", 0,
-                                      ["NeedsReview", "ctypes"]),
     # fakes that report the spec's structure and compute nothing (the behaviour probes)
     # the probes bypassed too, in the kernel, where no test runs: the probes still fail it
     "s73_rebind_probes": (rebind_probes, 0, [PROBED]),
@@ -729,6 +720,14 @@ META_ANSWERS = {
     "s07_crash": (crash, 0, ["ended in this cell"]),
     "s15_memory": (memory_hog, 0, ["MemoryError"]),
     "s28_big_file": (big_file, 0, ["OSError"]),
+    "s17_snoop": ("snoop", 3, []),
+    "s52_prints_in_answer": (prints_in_answer, 3, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
+    # correct; what it prints when the tests call it stays in the answer process's
+    # capped log, never in the grader's memory or the graded notebook
+    "s53_prints_when_called": (prints_when_called, 3, []),
+    # correct, but it imports ctypes: code that could reach past Python is set aside
+    "s72_reaches_beyond_the_kernel": (lambda: META_REF + "\nimport ctypes\n", 0,
+                                      ["NeedsReview", "ctypes"]),
     # escapes from the sandbox: each is stopped, and the honest answer keeps its marks
     "s40_detached_sleeper": (detached_sleeper, 3, []),
     "s41_pipe_holder": (pipe_holder, 3, []),
@@ -907,9 +906,6 @@ def graded(request, tmp_path_factory, data_dir):
     for student, (how, _, _) in CASES.items():
         if wanted is not None and student not in wanted:
             continue
-        if how == "snoop":
-            how = lambda: snoop([str(tmp / "gradebook.db"), str(SOURCE),  # noqa: E731
-                                 str(tmp / "notebooks" / A / f"{A}.ipynb")])
         nb = _student_notebook(tmp, how)
         if how == "huge":
             nb.cells.append(nbformat.v4.new_markdown_cell("x" * HUGE_NOTEBOOK_MB * 2 ** 20))
@@ -951,7 +947,9 @@ def graded(request, tmp_path_factory, data_dir):
             for student, (how, _, _) in META_ANSWERS.items():
                 if wanted is None or student in wanted:
                     (folder / student).mkdir()
-                    nbformat.write(_meta_answer(tmp, how()), folder / student / f"{M}.ipynb")
+                    answer = snoop([str(tmp / "gradebook.db"), str(SOURCE), str(
+                        tmp / "notebooks" / M / f"{M}.ipynb")]) if how == "snoop" else how()
+                    nbformat.write(_meta_answer(tmp, answer), folder / student / f"{M}.ipynb")
         if any(folder.iterdir()):
             collect(folder, name, root=tmp)
     # a submission the grader cannot even open: a folder where the notebook should be
@@ -1055,8 +1053,8 @@ def test_grades_csv(graded):
 
 
 def test_snooping_was_blocked(graded):
-    nb = _graded_nb(graded["root"], "s17_snoop")
-    solution = next(c for c in nb.cells if _grade_id(c) == "vanilla-solution")
+    nb = _graded_nb(graded["root"], "s17_snoop", M)
+    solution = next(c for c in nb.cells if _grade_id(c) == "double-solution")
     out = "".join(o.get("text", "") for o in solution.outputs)
     assert "blocked read" in out and "blocked write" in out, out
     assert "READ" not in out and "WROTE" not in out and "HIDDEN FOUND" not in out, out
@@ -1184,7 +1182,7 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
                                                                  "s34"))},
                 **{s: "NEEDS REVIEW" for s in REVIEW},
                 # s53's prints stay in the answer process's capped log: full marks, no flag
-                **{s: "TOO LARGE" for s in CASES
+                **{s: "TOO LARGE" for s in {**CASES, **META_ANSWERS}
                    if s.startswith("s5") and s != "s53_prints_when_called"}}
     missing = {s: f for s, f in expected.items() if f not in flags[s]}
     assert not missing, {s: flags[s] for s in missing}
