@@ -1,4 +1,4 @@
-"""The course on a JupyterHub, end to end, and a class graded in shards.
+"""The course on a JupyterHub, end to end.
 
 nbgrader's exchange round trip with the course's configuration, in a fresh copy of the
 course (the instructor's folder) and a home folder for each student, each student with
@@ -6,10 +6,8 @@ the hub's ``deploy/jupyterhub/nbgrader_config.py`` as their own configuration:
 
 release_assignment -> fetch_assignment, Validate, submit -> collect -> the course's
 autograde (no kernel, only the setup and answer
-cells run) -> feedback -> release_feedback -> fetch_feedback.
-
-Then the same submissions graded in two shards (``autograde --shard 1/2`` and ``2/2``)
-and merged: the same scores and the same files as the single-machine run.
+cells run) -> feedback -> release_feedback -> fetch_feedback. (A class graded in shards
+and merged, with the same scores and files as on one machine: tests/test_slurm.py.)
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import nbformat
 import pytest
 
 from instructor.workflow.sample_class import make_notebook
-from instructor.workflow.shards import shard_of
 from tests.course_copy import ROOT, fresh_copy, gradebook_scores
 
 pytestmark = pytest.mark.grading
@@ -40,10 +37,6 @@ def _run(command: str, cwd: Path, env: dict) -> str:
     out = done.stdout + done.stderr
     assert done.returncode == 0, f"{command}\n{out[-4000:]}"
     return out
-
-
-def _files(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
 @pytest.fixture(scope="module")
@@ -94,23 +87,7 @@ def round_trip(tmp_path_factory, data_dir, canary_cache):
         _run(f"{nbgrader} fetch_feedback {A} --student {student}", homes[student],
              env[student])
 
-    # the same class on "two machines": a second copy of the course, graded in shards
-    other = fresh_copy(tmp / "instructor2" / "course")
-    shutil.copytree(course / "submitted", other / "submitted")
-    # both shards at once, as on two machines
-    shards = {shard: subprocess.Popen(
-        shlex.split(f"{python} -m instructor autograde --assignment {A} --shard {shard} "
-                    "--jobs 1"), cwd=other, env=teacher, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True) for shard in ("1/2", "2/2")}
-    for shard, proc in shards.items():
-        out, _ = proc.communicate(timeout=900)
-        assert proc.returncode == 0, f"shard {shard}:\n{out[-4000:]}"
-        log[f"shard {shard}"] = out
-    log["merge"] = _run(f"{python} -m instructor merge-shards", other, teacher)
-    merged_once = (gradebook_scores(other), _files(other / "autograded"))
-    log["merge again"] = _run(f"{python} -m instructor merge-shards", other, teacher)
-    return {"course": course, "other": other, "homes": homes, "log": log,
-            "exchange": exchange, "merged_once": merged_once}
+    return {"course": course, "homes": homes, "log": log, "exchange": exchange}
 
 
 def test_the_release_reaches_every_student_and_the_exchange_is_the_configured_one(
@@ -148,20 +125,3 @@ def test_collected_graded_and_feedback_fetched_by_each_student(round_trip):
         assert PLANTED not in html
     for notes in course.glob(f"*/*/{A}/GRADING_NOTES.txt"):  # submitted/, autograded/...
         assert PLANTED not in notes.read_text(), notes
-
-
-def test_two_shards_grade_like_one_machine(round_trip):
-    course, other = round_trip["course"], round_trip["other"]
-    assert {shard_of(s, 2) for s in STUDENTS} == {1, 2}, "pick ids that fill both shards"
-    for shard in ("1/2", "2/2"):
-        graded = [s for s in STUDENTS if f"{shard_of(s, 2)}/2" == shard]
-        assert f"autograding {len(graded)} submission(s)" in round_trip["log"][f"shard {shard}"]
-    assert gradebook_scores(other) == gradebook_scores(course)
-    assert _files(other / "autograded") == _files(course / "autograded")
-    for notes in (course / "autograded").glob(f"*/{A}/GRADING_NOTES.txt"):
-        twin = other / notes.relative_to(course)
-        assert twin.read_text() == notes.read_text()
-    assert sorted(p.name for p in (other / "grading_logs").iterdir()) == \
-        sorted(p.name for p in (course / "grading_logs").iterdir())
-    # merging again changes nothing
-    assert round_trip["merged_once"] == (gradebook_scores(other), _files(other / "autograded"))

@@ -4,16 +4,19 @@ Three small assignments are built in a scratch course folder:
 
 - ``m02_vanilla``: notebook 02's ``grade-setup`` cell and the cells of its ``vanilla``
   task (6 points: shapes 2, layers 2, training 2): honest mistakes, broken notebooks,
-  resource abuse, attacks on the grader, escapes from the sandbox (processes left
-  behind, /dev/shm, the grader's environment, other kernels' ports and processes, while
-  another student is graded at the same time), grading metadata that is valid but not the
-  release's, a cell added after the tests that rewrites the grader's records, input
-  over the grader's size caps (s50-s54), and fakes that report the spec's structure but
-  compute nothing (s70-s71);
+  attacks on the grader, grading metadata that is valid but not the release's, a cell
+  added after the tests that rewrites the grader's records, input over the grader's size
+  caps (s50, s51, s54), and fakes that report the spec's structure but compute nothing
+  (s70-s71);
 - ``m05_psnr``: notebook 05's setup and ``psnr`` task (3 points): answers that call the
   course's own implementation;
-- ``m_meta``: a tiny numpy-only task (3 points): notebooks whose nbgrader metadata is
-  damaged in every way we know, and one submission the grader cannot even read.
+- ``m_meta``: a tiny numpy-only task (3 points), whose kernels import no TensorFlow:
+  notebooks whose nbgrader metadata is damaged in every way we know, one submission the
+  grader cannot even read, and what needs no model: an infinite loop, a crash, resource
+  abuse, output over the caps (s52, s53), an import of ctypes, a snoop on the hidden tests
+  and the gradebook, and escapes from the sandbox (processes left behind, /dev/shm, the grader's
+  environment, other kernels' ports and processes, while another student is graded at
+  the same time).
 
 One synthetic student per case is collected from a folder (some as zips, one misnamed,
 one truncated), the whole class is autograded through the parallel path
@@ -94,21 +97,22 @@ def hidden_only():      # passes the visible tests, fails a hidden one
                 _sub("for units in hidden_layers:", "for units in hidden_layers[:2]:"))
 
 
+def _in_double(code: str) -> str:
+    """The m_meta answer, with ``code`` run first at each call of ``double``."""
+    return _sub(META_RETURN, code + META_RETURN, META_REF)
+
+
 def infinite_loop():
-    return _sub("    inputs = keras.Input(shape=(input_dims,))",
-                "    while True:  # debugging left in\n        pass\n"
-                "    inputs = keras.Input(shape=(input_dims,))")
+    return _in_double("    while True:  # debugging left in\n        pass\n")
 
 
 def memory_hog():
-    return _sub("    inputs = keras.Input(shape=(input_dims,))",
-                "    cache = []\n    while True:  # grows without bound\n"
-                "        cache.append(np.ones(10**7))\n"
-                "    inputs = keras.Input(shape=(input_dims,))")
+    return _in_double("    cache = []\n    while True:  # grows without bound\n"
+                      "        cache.append(np.ones(10**7))\n")
 
 
 def crash():
-    return REF + "\nimport os\nos._exit(1)\n"
+    return META_REF + "\nimport os\nos._exit(1)\n"
 
 
 def library_stderr():
@@ -130,7 +134,7 @@ def library_stderr():
 
 def snoop(paths: list[str]):
     """Correct, plus attempts to read the hidden tests and to write the gradebook."""
-    return REF + f"""
+    return META_REF + f"""
 import glob, os, sqlite3
 _targets = {paths!r}
 _cmd = open(f"/proc/{{os.getppid()}}/cmdline").read().split("\\0")
@@ -243,21 +247,17 @@ def frame_rebind():     # the tests' namespace changed from inside the graded fu
 
 
 def fork_loop():        # a bounded fork loop: up to 200 children that sleep 3 s
-    return _sub("    inputs = keras.Input(shape=(input_dims,))",
-                "    import os, time\n"
-                "    for _ in range(200):\n"
-                "        if os.fork() == 0:\n"
-                "            time.sleep(3)\n"
-                "            os._exit(0)\n"
-                "    inputs = keras.Input(shape=(input_dims,))")
+    return _in_double("    import os, time\n"
+                      "    for _ in range(200):\n"
+                      "        if os.fork() == 0:\n"
+                      "            time.sleep(3)\n"
+                      "            os._exit(0)\n")
 
 
 def big_file():         # writes a 64 MiB file in its scratch folder
-    return _sub("    inputs = keras.Input(shape=(input_dims,))",
-                "    with open('filler.bin', 'wb') as out:\n"
-                "        for _ in range(64):\n"
-                "            out.write(bytes(2 ** 20))\n"
-                "    inputs = keras.Input(shape=(input_dims,))")
+    return _in_double("    with open('filler.bin', 'wb') as out:\n"
+                      "        for _ in range(64):\n"
+                      "            out.write(bytes(2 ** 20))\n")
 
 
 def tells_probes_from_use():  # trains right only once its weights were set (as probes do)
@@ -293,7 +293,7 @@ SLEEPERS = ("matrix-s40-sleeper", "matrix-s41-pipe-holder")
 # also send them to review (instructor/engine/review.py), and the sandbox, not the review,
 # is what is tested here.
 def detached_sleeper():  # correct, plus a double-forked, setsid, nohup sleeper
-    return REF + f"""
+    return META_REF + f"""
 import os
 _exe = os.path.realpath("/proc/self/exe")
 if os.fork() == 0:
@@ -312,7 +312,7 @@ os.wait()
 
 
 def pipe_holder():       # correct, plus a detached sleeper holding the grader's fds 1 and 2
-    return REF + f"""
+    return META_REF + f"""
 import os
 _exe = os.path.realpath("/proc/self/exe")
 if os.fork() == 0:
@@ -325,7 +325,7 @@ if os.fork() == 0:
 
 
 def shm_filler():        # correct, plus 450 MiB written to /dev/shm, 1 MiB a file
-    return REF + """
+    return META_REF + """
 _n = 0
 try:
     for _n in range(450):
@@ -338,7 +338,7 @@ except OSError as _err:
 
 
 def env_secret():        # correct, plus a search for the grader's secret
-    return REF + f"""
+    return META_REF + f"""
 import glob, os
 _found = [k for k, v in os.environ.items() if {GRADER_SECRET!r} in v]
 for _path in glob.glob("/proc/*/environ"):
@@ -352,7 +352,7 @@ print("SECRET FOUND" if _found else "secret: not found", _found)
 
 
 def port_scan():         # correct, plus connections to every listening port for 8 s
-    return REF + """
+    return META_REF + """
 import socket, time
 _seen, _reached = set(), set()
 _end = time.monotonic() + 8
@@ -382,7 +382,7 @@ print("ports: saw", len(_seen), "listening;", "CONNECTED" if _reached else "reac
 
 
 def kill_others():       # correct, plus SIGKILL to every other grading process for 8 s
-    return REF + """
+    return META_REF + """
 import os, time
 _mine = {os.getpid(), *map(int, os.listdir("/proc/self/task"))}
 _seen, _killed = set(), set()
@@ -409,7 +409,7 @@ print("kill: saw", len(_seen), "grading processes;", "KILLED" if _killed else "k
 
 
 def root_powers():       # correct, plus what root's capabilities and /dev once allowed
-    return REF + """
+    return META_REF + """
 import os, socket, time
 try:                      # read the loopback traffic of the kernels graded beside it
     _s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
@@ -503,13 +503,11 @@ def huge_cell():        # correct, plus 1.5 MB of data pasted into the answer ce
 
 
 def prints_in_answer():  # correct, but the answer cell prints 32 MiB
-    return REF + "\nfor _ in range(32):\n    print('x' * (2 ** 20 - 1))\n"
+    return META_REF + "\nfor _ in range(32):\n    print('x' * (2 ** 20 - 1))\n"
 
 
 def prints_when_called():  # the graded function prints 9 MiB at each call
-    return _sub("    inputs = keras.Input(shape=(input_dims,))",
-                "    for _ in range(9):\n        print('x' * (2 ** 20 - 1))\n"
-                "    inputs = keras.Input(shape=(input_dims,))")
+    return _in_double("    for _ in range(9):\n        print('x' * (2 ** 20 - 1))\n")
 
 
 def record_bomb():      # correct, but in the process that answers the grader, every
@@ -567,8 +565,6 @@ CASES = {
     "s03_wrong_arch": (wrong_arch, 4, ["decoder Dense kernels"]),
     "s04_wrong_compile": (wrong_compile, 4, ["auto's optimizer: expected 'adam', got 'sgd'"]),
     "s05_hidden_only": (hidden_only, 4, ["encoder weights of autoencoder(20, [12, 8, 6], 3)"]),
-    "s06_infinite_loop": (infinite_loop, 0, ["ran longer than 20 s"]),
-    "s07_crash": (crash, 0, ["ended in this cell"]),
     "s08_deleted_answer": ("delete:vanilla-solution", 0, ["exercise not done yet"]),
     "s09_deleted_test": ("delete:vanilla-tests-training", 4, ["auto's optimizer"]),
     "s10_edited_test": ("edit:vanilla-tests-training", 4, ["auto's optimizer"]),
@@ -576,11 +572,9 @@ CASES = {
     "s12_damaged": ("damage", 6, []),
     "s13_wrong_name": ("rename", 6, []),
     "s14_zip": ("zip", 6, []),
-    "s15_memory": (memory_hog, 0, ["MemoryError"]),
     # its warning comes from a Dense subclass of its own, which task (a) does not need:
     # the tests go to review (0 until then); its stderr still costs nothing in the kernel
     "s16_library_stderr": (library_stderr, 0, ["NeedsReview"]),
-    "s17_snoop": ("snoop", 6, []),
     "s18_noop_checks": (noop_checks, 0, [PROBED]),
     "s19_rebind_checks": (rebind_checks, 0, [PROBED]),
     "s20_patch_numpy": (patch_numpy, 0, [PROBED]),
@@ -592,7 +586,6 @@ CASES = {
     "s25_recorder_off": (wire_patched, 0, ["NeedsReview", "wire.wrap"]),
     # its frame walk finds no tests' namespace in the answer process: its function fails
     "s26_frame_rebind": (frame_rebind, 0, ["a hidden test failed; the message is withheld"]),
-    "s28_big_file": (big_file, 0, ["OSError"]),
     # a model with a class of its own, in a task that needs none: its code could tell the
     # probes from real use (a train_step that trains right only after set_weights), so
     # the checks do not ask it through a proxy; the instructor reviews it
@@ -607,25 +600,10 @@ CASES = {
     "s33_grade_false_failing": ("meta:ungrade-failing", 4, ["auto's optimizer"]),
     "s34_points_changed": ("meta:points", 6, []),
     "s35_rewrites_records_after": ("meta:after", 0, [PROBED]),
-    # escapes from the sandbox: each is stopped, and the honest answer keeps its marks
-    "s40_detached_sleeper": (detached_sleeper, 6, []),
-    "s41_pipe_holder": (pipe_holder, 6, []),
-    "s42_shm_filler": (shm_filler, 6, []),
-    "s43_env_secret": (env_secret, 6, []),
-    "s44_port_scan": (port_scan, 6, []),
-    "s45_kill_others": (kill_others, 6, []),
-    "s46_root_powers": (root_powers, 6, []),
     # bounded input: the grader's own processes never hold more than the caps
     "s50_huge_notebook": ("huge", 0, []),
     "s51_huge_cell": (huge_cell, 0, ["CellTooLarge", "COURSE_CELL_SOURCE_KB"]),
-    "s52_prints_in_answer": (prints_in_answer, 6, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
-    # correct; what it prints when the tests call it stays in the answer process's
-    # capped log, never in the grader's memory or the graded notebook
-    "s53_prints_when_called": (prints_when_called, 6, []),
     "s54_record_bomb": (record_bomb, 0, ["RecordTooLarge", "COURSE_RECORD_MB"]),
-    # correct, but it imports ctypes: code that could reach past Python is set aside
-    "s72_reaches_beyond_the_kernel": (lambda: REF + "\nimport ctypes\n", 0,
-                                      ["NeedsReview", "ctypes"]),
     # fakes that report the spec's structure and compute nothing (the behaviour probes)
     # the probes bypassed too, in the kernel, where no test runs: the probes still fail it
     "s73_rebind_probes": (rebind_probes, 0, [PROBED]),
@@ -637,9 +615,6 @@ CASES = {
     "s71_keras_subclass_liar": (lambda: KERAS_SUBCLASS_LIAR, 0, [
         "model with code of your own"]),
 }
-if CAN_CAP_PROCESSES:
-    # its errno message is its own process's, withheld under hidden tests: the type stays
-    CASES["s27_fork_loop"] = (fork_loop, 0, ["BlockingIOError"])
 
 # ------------------------------------------------------------------ task psnr of notebook 05
 #: Listeners on the grader's side that no sandboxed process may reach (p05 tries each,
@@ -736,6 +711,35 @@ META_CASES = {
     "m11_nesting_bomb": ("double-solution", "nesting", 0, "nested over 100 deep"),
     "m12_values_bomb": ("double-solution", "values", 0, "over 200,000 JSON values"),
 }
+META_RETURN = "    return 2 * np.asarray(x)\n"
+META_REF = reference(META_SOLUTION)
+# case: (the answer, expected score, words the student must see): mistakes and attacks
+# that need no model, in the task whose kernels import no TensorFlow
+META_ANSWERS = {
+    "s06_infinite_loop": (infinite_loop, 0, ["ran longer than 20 s"]),
+    "s07_crash": (crash, 0, ["ended in this cell"]),
+    "s15_memory": (memory_hog, 0, ["MemoryError"]),
+    "s28_big_file": (big_file, 0, ["OSError"]),
+    "s17_snoop": ("snoop", 3, []),
+    "s52_prints_in_answer": (prints_in_answer, 3, ["OutputTooLarge", "COURSE_CELL_OUTPUT_MB"]),
+    # correct; what it prints when the tests call it stays in the answer process's
+    # capped log, never in the grader's memory or the graded notebook
+    "s53_prints_when_called": (prints_when_called, 3, []),
+    # correct, but it imports ctypes: code that could reach past Python is set aside
+    "s72_reaches_beyond_the_kernel": (lambda: META_REF + "\nimport ctypes\n", 0,
+                                      ["NeedsReview", "ctypes"]),
+    # escapes from the sandbox: each is stopped, and the honest answer keeps its marks
+    "s40_detached_sleeper": (detached_sleeper, 3, []),
+    "s41_pipe_holder": (pipe_holder, 3, []),
+    "s42_shm_filler": (shm_filler, 3, []),
+    "s43_env_secret": (env_secret, 3, []),
+    "s44_port_scan": (port_scan, 3, []),
+    "s45_kill_others": (kill_others, 3, []),
+    "s46_root_powers": (root_powers, 3, []),
+}
+if CAN_CAP_PROCESSES:
+    # its errno message is its own process's, withheld under hidden tests: the type stays
+    META_ANSWERS["s27_fork_loop"] = (fork_loop, 0, ["BlockingIOError"])
 #: a cell's metadata that the file holds as these bytes (too deep, too many to write)
 BOMBS = {"nesting": "[" * 50_000 + "]" * 50_000, "values": "[" + "{}," * 400_000 + "{}]"}
 NOTES = {
@@ -841,6 +845,12 @@ def _psnr_notebook(tmp: Path, answer: str | None) -> nbformat.NotebookNode:
     return nb
 
 
+def _meta_answer(tmp: Path, answer: str) -> nbformat.NotebookNode:
+    nb = _release(tmp, M)
+    next(c for c in nb.cells if _grade_id(c) == "double-solution").source = answer
+    return nb
+
+
 def _damaged_notebook(tmp: Path, target: str | None, how: str | None) -> dict:
     """The m_meta answer key as JSON, with ``target``'s metadata damaged ``how``."""
     nb = _release(tmp, M)
@@ -896,9 +906,6 @@ def graded(request, tmp_path_factory, data_dir):
     for student, (how, _, _) in CASES.items():
         if wanted is not None and student not in wanted:
             continue
-        if how == "snoop":
-            how = lambda: snoop([str(tmp / "gradebook.db"), str(SOURCE),  # noqa: E731
-                                 str(tmp / "notebooks" / A / f"{A}.ipynb")])
         nb = _student_notebook(tmp, how)
         if how == "huge":
             nb.cells.append(nbformat.v4.new_markdown_cell("x" * HUGE_NOTEBOOK_MB * 2 ** 20))
@@ -936,6 +943,13 @@ def graded(request, tmp_path_factory, data_dir):
                 text = text.replace(f'"bomb": "{how}"', f'"bomb": {BOMBS[how]}')
             (folder / student / ("Untitled.ipynb" if how in BOMBS else f"{name}.ipynb")
              ).write_text(text)
+        if name == M:
+            for student, (how, _, _) in META_ANSWERS.items():
+                if wanted is None or student in wanted:
+                    (folder / student).mkdir()
+                    answer = snoop([str(tmp / "gradebook.db"), str(SOURCE), str(
+                        tmp / "notebooks" / M / f"{M}.ipynb")]) if how == "snoop" else how()
+                    nbformat.write(_meta_answer(tmp, answer), folder / student / f"{M}.ipynb")
         if any(folder.iterdir()):
             collect(folder, name, root=tmp)
     # a submission the grader cannot even open: a folder where the notebook should be
@@ -945,7 +959,7 @@ def graded(request, tmp_path_factory, data_dir):
         results = autograde([A, P, M], root=tmp, jobs=2, env=ENV, canary=False)
     else:
         results = []
-        for name, group in ((A, CASES), (P, PSNR_CASES), (M, META_CASES)):
+        for name, group in ((A, CASES), (P, PSNR_CASES), (M, {**META_CASES, **META_ANSWERS})):
             if mine := [s for s in wanted if s in group]:
                 results += autograde([name], students=mine, root=tmp, jobs=2, env=ENV,
                                      canary=False)
@@ -982,7 +996,8 @@ def _student_view(root: Path, student: str, assignment: str = A) -> str:
 #: student -> (assignment, expected score, max score)
 EXPECTED = {**{s: (A, c[1], 6) for s, c in CASES.items()},
             **{s: (P, c[1], 3) for s, c in PSNR_CASES.items()},
-            **{s: (M, c[2], 3) for s, c in META_CASES.items()}}
+            **{s: (M, c[2], 3) for s, c in META_CASES.items()},
+            **{s: (M, c[1], 3) for s, c in META_ANSWERS.items()}}
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -1000,7 +1015,7 @@ def test_score_is_as_expected(graded, student):
 def test_student_sees_a_clear_message_and_no_hidden_code(graded, student):
     assignment = EXPECTED[student][0]
     text = _student_view(graded["root"], student, assignment)
-    words = {**CASES, **PSNR_CASES}.get(student, (None, None, []))[2]
+    words = {**CASES, **PSNR_CASES, **META_ANSWERS}.get(student, (None, None, []))[2]
     for word in words:
         assert word in text, f"{student}'s feedback lacks {word!r}"
     note = NOTES.get(student) or META_CASES.get(student, (None,) * 4)[3]
@@ -1038,8 +1053,8 @@ def test_grades_csv(graded):
 
 
 def test_snooping_was_blocked(graded):
-    nb = _graded_nb(graded["root"], "s17_snoop")
-    solution = next(c for c in nb.cells if _grade_id(c) == "vanilla-solution")
+    nb = _graded_nb(graded["root"], "s17_snoop", M)
+    solution = next(c for c in nb.cells if _grade_id(c) == "double-solution")
     out = "".join(o.get("text", "") for o in solution.outputs)
     assert "blocked read" in out and "blocked write" in out, out
     assert "READ" not in out and "WROTE" not in out and "HIDDEN FOUND" not in out, out
@@ -1072,8 +1087,8 @@ def _alive_with(marker: str) -> list[str]:
 def test_escapes_from_the_sandbox_were_stopped(graded, student):
     """Nothing a kernel started outlived it, its /dev/shm was its own, it saw no secret,
     reached no other kernel's port and killed no other grading process."""
-    nb = _graded_nb(graded["root"], student)
-    solution = next(c for c in nb.cells if _grade_id(c) == "vanilla-solution")
+    nb = _graded_nb(graded["root"], student, M)
+    solution = next(c for c in nb.cells if _grade_id(c) == "double-solution")
     out = "".join(o.get("text", "") for o in solution.outputs)
     must, must_not = ESCAPES[student]
     for words in must:
@@ -1167,7 +1182,7 @@ def test_report_lists_every_kind_of_flagged_submission(graded):
                                                                  "s34"))},
                 **{s: "NEEDS REVIEW" for s in REVIEW},
                 # s53's prints stay in the answer process's capped log: full marks, no flag
-                **{s: "TOO LARGE" for s in CASES
+                **{s: "TOO LARGE" for s in {**CASES, **META_ANSWERS}
                    if s.startswith("s5") and s != "s53_prints_when_called"}}
     missing = {s: f for s, f in expected.items() if f not in flags[s]}
     assert not missing, {s: flags[s] for s in missing}

@@ -1,6 +1,6 @@
 """What merge-shards takes and refuses, and a scheduler's limits from the course's caps,
-without grading anyone but in the last test (a real cluster grades in
-tests/test_slurm.py)."""
+without grading anyone (a real cluster grades two assignments in shards, merges them and
+grades one again in tests/test_slurm.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from instructor.workflow.shards import (
     shard_of,
     unfinished,
 )
-from tests.course_copy import assignment_scores
 
 A = "05_denoising_autoencoders"
 
@@ -144,65 +143,6 @@ def test_the_limits_command_sizes_the_largest_shard(tmp_path):
 
 
 @pytest.mark.grading
-def test_two_assignments_graded_in_shards_then_a_regrade_merge(tmp_path, data_dir,
-                                                              canary_cache):
-    """``autograde --shard 1/2`` and ``2/2`` for 05, then for 06, then ``merge-shards``:
-    every submission merged with the score its shard gave (before, the second
-    assignment's runs replaced the first's done.json, and the merge failed whichever
-    was graded again). Then 05 graded again on one machine's worth (``--shard 1/1``): the
-    older two-shard folders are not read, the merge succeeds, and the scores are the
-    same as the shards'."""
-    import os
-
-    import nbformat
-
-    from instructor.workflow.collect import collect
-    from instructor.workflow.sample_class import make_notebook
-    from tests.course_copy import fresh_copy
-
-    other = "06_super_resolution"
-    course = fresh_copy(tmp_path / "course")
-    kinds = {"alice": "correct", "bob": "stub"}  # in shards 2 and 1 of 2
-    assert {shard_of(s, 2) for s in kinds} == {1, 2}
-    for assignment in (A, other):
-        for student, kind in kinds.items():
-            folder = tmp_path / "incoming" / assignment / student
-            folder.mkdir(parents=True)
-            nbformat.write(make_notebook(assignment, kind, course),
-                           folder / f"{assignment}.ipynb")
-        collect(tmp_path / "incoming" / assignment, assignment, root=course)
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env.update(COURSE_DATA_DIR=str(data_dir), COURSE_MODE="fast", MPLBACKEND="Agg",
-               COURSE_CANARY_CACHE=str(canary_cache))
-
-    def run(*args: str) -> str:
-        done = subprocess.run([str(course / ".venv" / "bin" / "python"), "-m", "instructor",
-                               *args], cwd=course, env=env, capture_output=True, text=True,
-                              timeout=1800)
-        assert done.returncode == 0, f"{args}\n{(done.stdout + done.stderr)[-4000:]}"
-        return done.stdout
-
-    for assignment in (A, other):
-        for shard in ("1/2", "2/2"):
-            run("autograde", "--assignment", assignment, "--shard", shard, "--jobs", "1")
-    run("merge-shards")
-    given = {}
-    for db in (course / "shards").glob("*/*-of-2/gradebook.db"):
-        given.update({k: v for k, v in assignment_scores(db).items()
-                      if k[1] == db.parent.parent.name and shard_of(k[0], 2) ==
-                      int(db.parent.name.split("-")[0])})
-    merged = assignment_scores(course / "gradebook.db")
-    assert len(merged) == 4 and merged == given
-    for assignment in (A, other):
-        assert merged["alice", assignment] > merged["bob", assignment] == 0
-    run("autograde", "--assignment", A, "--shard", "1/1", "--jobs", "1")
-    out = run("merge-shards")
-    assert "not read, of an older run" in out and f"{A}/1-of-2" in out
-    assert assignment_scores(course / "gradebook.db") == merged
-    assert {k: v for k, v in assignment_scores(course / "shards" / A / "1-of-1" / "gradebook.db")
-            .items() if k[1] == A} == {k: v for k, v in merged.items() if k[1] == A}
-
-
 def test_submit_passes_the_data_folder_to_the_jobs_or_stops(tmp_path):
     """The jobs looked for the datasets where the submitting shell's COURSE_DATA_DIR
     said, and without it only the canary's output (in shards/) told: submit.sh now finds

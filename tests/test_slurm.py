@@ -264,44 +264,69 @@ B = "06_super_resolution"
 @pytest.fixture(scope="module")
 def two_arrays(slurm, tmp_path_factory, data_dir, canary_cache):
     """Two assignments graded as the docs show them: one ``submit.sh`` each, the same
-    SHARDS, both arrays queued at once; and the same class on one machine."""
+    SHARDS, both arrays queued at once, then merged; then the first graded again in one
+    shard (``submit.sh A 1``) and merged again. A correct answer and a stub in each:
+    whether the cluster scores like one machine is ``graded``'s question."""
     tmp = tmp_path_factory.mktemp("slurm-two")
-    alone, course = fresh_copy(tmp / "alone"), fresh_copy(tmp / "cluster")
+    course = fresh_copy(tmp / "cluster")
     kinds = {"alice": "correct", "bob": "stub"}  # shards 2 and 1 of 2
+    assert {shard_of(s, 2) for s in kinds} == {1, 2}
     for assignment in (A, B):
         for student, kind in kinds.items():
             (tmp / assignment / student).mkdir(parents=True)
-            nbformat.write(make_notebook(assignment, kind, alone),
+            nbformat.write(make_notebook(assignment, kind, course),
                            tmp / assignment / student / f"{assignment}.ipynb")
-        collect(tmp / assignment, assignment, root=alone)
-    shutil.copytree(alone / "submitted", course / "submitted")
+        collect(tmp / assignment, assignment, root=course)
     env = _grading_env(slurm, data_dir, canary_cache, tmp)
-    one = subprocess.Popen([str(alone / ".venv" / "bin" / "python"), "-m", "instructor",
-                            "autograde", "--assignment", f"{A},{B}", "--jobs", "1"],
-                           cwd=alone, env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, text=True)
-    try:
-        jobs = [_out([str(course / "deploy" / "slurm" / "submit.sh"), a, "2", "1"], env,
-                     course).strip() for a in (A, B)]
+
+    def submit_and_merge(assignments: tuple[str, ...], shards: str) -> subprocess.CompletedProcess:
+        jobs = [_out([str(course / "deploy" / "slurm" / "submit.sh"), a, shards, "1"], env,
+                     course).strip() for a in assignments]
         _wait(lambda: all(_finished(j, env) for j in jobs), 1800,
               lambda: _out(["squeue"], env))
-        out, _ = one.communicate(timeout=1800)
-    finally:
-        if one.poll() is None:
-            one.kill()
-            one.wait()
-    assert one.returncode == 0, out[-4000:]
-    return {"alone": alone, "course": course, "merge": _merge(course, env)}
+        return _merge(course, env)
+
+    merge = submit_and_merge((A, B), "2")
+    given = {}  # what each shard's own gradebook gave its students
+    for db in (course / "shards").glob("*/*-of-2/gradebook.db"):
+        given.update({k: v for k, v in assignment_scores(db).items()
+                      if k[1] == db.parent.parent.name and shard_of(k[0], 2) ==
+                      int(db.parent.name.split("-")[0])})
+    merged = assignment_scores(course / "gradebook.db")
+    done = {a: (course / "shards" / a / "2-of-2" / "done.json").is_file() for a in (A, B)}
+    regrade = submit_and_merge((A,), "1")
+    return {"course": course, "merge": merge, "given": given, "merged": merged,
+            "done": done, "regrade": regrade}
 
 
-def test_two_assignments_as_two_arrays_merge_to_the_one_machine_scores(two_arrays):
+def _points(course: Path, assignment: str) -> float:
+    """The most an assignment's release can score: its graded cells' points."""
+    nb = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    return sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in nb.cells)
+
+
+def test_two_assignments_as_two_arrays_merge_to_each_shards_scores(two_arrays):
     """Both arrays wrote shards/1-of-2/ and shards/2-of-2/, each task's done.json
     replacing the other assignment's: merge-shards named one assignment's submissions
     as not graded, whichever was graded last. Now each has its own folders."""
-    merge = two_arrays["merge"]
+    merge, course = two_arrays["merge"], two_arrays["course"]
     assert merge.returncode == 0, merge.stdout + merge.stderr
     assert "merged 4 submission(s)" in merge.stdout
-    scores = assignment_scores(two_arrays["alone"] / "gradebook.db")
-    assert len(scores) == 4 and scores == assignment_scores(two_arrays["course"] / "gradebook.db")
-    for a in (A, B):
-        assert (two_arrays["course"] / "shards" / a / "2-of-2" / "done.json").is_file()
+    assert two_arrays["merged"] == two_arrays["given"]
+    expected = {(s, a): _points(course, a) if s == "alice" else 0
+                for s in ("alice", "bob") for a in (A, B)}
+    assert _points(course, A) > 0 and _points(course, B) > 0
+    assert two_arrays["merged"] == expected
+    assert two_arrays["done"] == {A: True, B: True}
+
+
+def test_a_regrade_in_one_shard_merges_and_the_older_shards_are_not_read(two_arrays):
+    """The first assignment graded again in one shard: its two-shard folders are older
+    than the new run's and are not read; the scores stay the shards'."""
+    regrade, course = two_arrays["regrade"], two_arrays["course"]
+    assert regrade.returncode == 0, regrade.stdout + regrade.stderr
+    assert "not read, of an older run" in regrade.stdout and f"{A}/1-of-2" in regrade.stdout
+    assert assignment_scores(course / "gradebook.db") == two_arrays["merged"]
+    again = assignment_scores(course / "shards" / A / "1-of-1" / "gradebook.db")
+    assert {k: v for k, v in again.items() if k[1] == A} == \
+        {k: v for k, v in two_arrays["merged"].items() if k[1] == A}
