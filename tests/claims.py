@@ -3059,9 +3059,28 @@ def the_same_unet_costs_twelve_times_more_on_pixels(run: Run) -> None:
     assert abs(latent[0] - pixel[0]) < 0.01 * latent[0], printed
     assert 11.5 <= number(r"costs ([\d.]+) times", printed) <= 12.5, printed
     assert 784 / 64 == 12.25 and 8 * 8 * 4 == 256
-    trained = run.output("pixel_examples = round(")
+    trained = run.output("def examples_seen(")
     seen = {name: number(rf"{name}: ([\d,]+) examples", trained) for name in ("latent", "pixel")}
     assert 11.5 <= seen["latent"] / seen["pixel"] <= 12.5, trained
+
+
+@claim(N11)
+def the_budget_printed_is_the_loaded_weights(run: Run) -> None:
+    run.says(r"for the course's weights, loaded in either mode, that is the budget of full "
+             r"mode, which made them")
+    run.says(r"the records of the course's weights \(`weights/11_\*\.json`\) show the two "
+             r"models took unequal times to train")
+    trained = run.output("def examples_seen(")
+    made = {name: json.loads((ROOT / "weights" / f"11_{name}_denoiser.json").read_text())["made"]
+            for name in ("latent", "pixel", "latent_x4")}
+    assert made["latent"]["seconds"] != made["pixel"]["seconds"], made
+    for name in made:
+        line = next((x for x in trained.splitlines() if x.startswith(f"{name}: ")
+                     and "budget" in x), "")
+        assert f"loaded, {made[name]['mode']} mode" in line, trained
+        if made[name]["mode"] == "full":
+            full = 330_000 if "latent" in name else 27_841       # 6 x 55,000; x 4.92 / 58.3
+            assert number(r"([\d,]+) examples", line) == full, trained
 
 
 SAMPLE_ROWS_11 = ["real test digits (other half)", "latent samples", "pixel samples",
@@ -3093,9 +3112,10 @@ def ddim_with_eta_0_holds_up_on_few_steps(run: Run) -> None:
     run.says(r"With \$\\eta = 1\$ few steps hurt more: at 10 and 20 steps the Fréchet "
              r"distance is clearly larger than with \$\\eta = 0\$")
     run.says(r"Here DDPM's sampler on all 1,000 steps is no better than DDIM on 10 steps with "
-             r"\$\\eta = 0\$, at a hundredth of the calls of the denoiser")
-    run.says(r"here 10 steps sampled as well as 100, and as well as DDPM's 1,000 stochastic "
-             r"ones")
+             r"\$\\eta = 0\$ by the Fréchet distance, at a hundredth of the calls of the "
+             r"denoiser")
+    run.says(r"here \(fast mode\) 10 steps sampled about as well as 100, and by the Fréchet "
+             r"distance as well as DDPM's 1,000 stochastic ones")
     printed = run.output("step_table = {}")
     rows = {}
     for line in printed.splitlines():
@@ -3116,8 +3136,9 @@ def guidance_trades_diversity_for_the_chosen_digit(run: Run) -> None:
              r"its samples, by the judge's reading \(fast mode\)")
     run.says(r"Raising \$s\$ makes more of them read as 3s and more confidently: nearly all "
              r"of them at \$s = 4\$ and \$s = 8\$")
-    run.says(r"from \$s = 1\$ on, the diversity of the samples falls as \$s\$ grows, and at "
-             r"\$s = 8\$ it is below that of the held-out 3s")
+    run.says(r"from \$s = 1\$ on, the diversity of the samples falls as \$s\$ grows, from the "
+             r"same starting noise at every scale")
+    run.says(r"At \$s = 8\$ it is below that of the held-out 3s")
     printed = run.output("DIGIT = 3")
     rows = {}
     for line in printed.splitlines():
