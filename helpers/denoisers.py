@@ -45,7 +45,8 @@ def build_denoiser(shape: tuple[int, int, int], width: int = 32, classes: int = 
                    name: str = "denoiser") -> Any:
     """A U-Net on grids of ``shape`` (side divisible by 4): inputs ``[x_t, t, label]``,
     output the predicted noise, of ``shape``. Two stride-2 levels below the input's; the
-    time and label embeddings are added to every level's first convolution."""
+    time and label embeddings are added after the first convolution of each of the three
+    levels on the way down (the way up gets none)."""
     keras = _keras()
     from keras import layers
 
