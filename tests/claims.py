@@ -3152,15 +3152,17 @@ def guidance_trades_diversity_for_the_chosen_digit(run: Run) -> None:
              r"its samples, by the judge's reading \(fast mode\)")
     run.says(r"Raising \$s\$ from 1 makes more of them read as 3s and more confidently: "
              r"nearly all of them at \$s = 4\$ and \$s = 8\$")
-    run.says(r"from \$s = 1\$ on, the diversity of the samples falls as \$s\$ grows, from the "
-             r"same starting noise at every scale")
+    run.says(r"Their ink \(the mean brightness of a sample\) is close to the held-out 3s' at "
+             r"\$s = 1\$ and far above it at \$s = 8\$")
+    run.says(r"from \$s = 1\$ to \$s = 8\$ the diversity of the samples falls, from the same "
+             r"starting noise at every scale")
     run.says(r"At \$s = 8\$ it is below that of the held-out 3s")
     printed = run.output("DIGIT = 3")
     rows = {}
     for line in printed.splitlines():
         values = line.split()
-        if len(values) == 4 and values[0].isdigit():
-            rows[int(values[0])] = [float(v) for v in values[1:]]   # share, confidence, diversity
+        if len(values) == 5 and values[0].isdigit():  # share, confidence, diversity, ink
+            rows[int(values[0])] = [float(v) for v in values[1:]]
     real = number(r"diversity ([\d.]+)", printed.split("held-out 3s", 1)[1])
     assert rows[0][0] < 0.2, printed
     assert 0.25 <= rows[1][0] <= 0.4, printed
@@ -3168,8 +3170,9 @@ def guidance_trades_diversity_for_the_chosen_digit(run: Run) -> None:
     scales = [1, 2, 4, 8]
     for a, b in zip(scales, scales[1:]):
         assert rows[b][0] >= rows[a][0] and rows[b][1] > rows[a][1], printed
-        assert rows[b][2] < rows[a][2], printed
-    assert rows[8][2] < real, printed
+    assert rows[8][2] < rows[4][2] < rows[1][2] and rows[8][2] < real, printed
+    ink = number(r"ink ([\d.]+)", printed.split("held-out 3s", 1)[1])
+    assert abs(rows[1][3] / ink - 1) < 0.25 and rows[8][3] > 1.5 * ink, printed
 
 
 @claim(N11)
@@ -3177,7 +3180,7 @@ def unscaled_codes_meet_the_schedule_late_and_sample_worse(run: Run) -> None:
     run.says(r"On codes of variance about 18 \(pooled over all numbers, the channels' means "
              r"included\) the schedule's SNR stays above 1 until about \$t = 536\$ instead of 259")
     run.says(r"gives samples at a larger Fréchet distance from the real digits, with a "
-             r"narrower spread of classes \(one run of each\)")
+             r"narrower spread of classes \(fast mode, one run of each\)")
     printed = run.output("4 x codes, not rescaled")
     rescaled = printed.split("\n4 x codes")[0]
     unscaled = printed.split("4 x codes, not rescaled", 1)[1]
