@@ -91,6 +91,28 @@ def reference_with(notebook: str | Path, task: str, *replacements: tuple[str, st
     return source
 
 
+def hidden_cell_passes(notebook: str | Path, grade_id: str, answer: str, seed: int,
+                        failures: tuple[type[BaseException], ...] = (AssertionError,)) -> bool:
+    """Whether the NumPy task's hidden test cell ``grade_id`` passes ``answer`` with
+    ``seed`` as its draws (``helpers.hidden_rng``); ``failures``: what a failed check raises."""
+    import contextlib
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    nb = nbformat.read(notebook_path(notebook), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    helpers = SimpleNamespace(hidden_rng=lambda _: np.random.default_rng(seed),
+                              quiet=contextlib.nullcontext)
+    names = {"np": np, "helpers": helpers}
+    exec(answer, names)
+    try:
+        exec(cell.source, names)
+    except failures:
+        return False
+    return True
+
+
 def errors(cell) -> list[str]:
     """``"Name: message"`` for every error a cell raised."""
     return [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", [])

@@ -10,14 +10,9 @@ Graded in one kernel (tests.grading.grade_variants).
 
 from __future__ import annotations
 
-import contextlib
-from types import SimpleNamespace
-
-import nbformat
-import numpy as np
 import pytest
 
-from tests.grading import assert_variant_points, grade_variants, notebook_path
+from tests.grading import assert_variant_points, grade_variants, hidden_cell_passes
 
 pytestmark = pytest.mark.grading
 
@@ -132,19 +127,8 @@ def test_q_sample_task(data_env):
 
 
 def _hidden_cell_passes(answer: str, seed: int) -> bool:
-    """Whether the hidden test cell passes ``answer`` with ``seed`` as its draws."""
-    nb = nbformat.read(notebook_path(NOTEBOOK), as_version=4)
-    cell = next(c for c in nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == "q-sample-tests-hidden")
-    helpers = SimpleNamespace(hidden_rng=lambda grade_id: np.random.default_rng(seed),
-                              quiet=contextlib.nullcontext)
-    names = {"np": np, "helpers": helpers}
-    exec(answer, names)
-    try:
-        exec(cell.source, names)
-    except (AssertionError, ValueError):     # a check failed, or shapes do not broadcast
-        return False
-    return True
+    return hidden_cell_passes(NOTEBOOK, "q-sample-tests-hidden", answer, seed,
+                              (AssertionError, ValueError))  # or shapes do not broadcast
 
 
 def test_the_hidden_tests_hold_whatever_the_draws():

@@ -10,14 +10,9 @@ hidden ones, on near ties). Graded in one kernel
 
 from __future__ import annotations
 
-import contextlib
-from types import SimpleNamespace
-
-import nbformat
-import numpy as np
 import pytest
 
-from tests.grading import assert_variant_points, grade_variants, notebook_path
+from tests.grading import assert_variant_points, grade_variants, hidden_cell_passes
 
 pytestmark = pytest.mark.grading
 
@@ -127,19 +122,7 @@ def test_quantize_task(data_env):
 
 
 def _hidden_cell_passes(answer: str, seed: int) -> bool:
-    """Whether the hidden test cell passes ``answer`` with ``seed`` as its draws."""
-    nb = nbformat.read(notebook_path(NOTEBOOK), as_version=4)
-    cell = next(c for c in nb.cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == "quantize-tests-hidden")
-    helpers = SimpleNamespace(hidden_rng=lambda grade_id: np.random.default_rng(seed),
-                              quiet=contextlib.nullcontext)
-    names = {"np": np, "helpers": helpers}
-    exec(answer, names)
-    try:
-        exec(cell.source, names)
-    except AssertionError:
-        return False
-    return True
+    return hidden_cell_passes(NOTEBOOK, "quantize-tests-hidden", answer, seed)
 
 
 def test_hidden_tests_catch_float16_whatever_the_draws():
