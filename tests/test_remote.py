@@ -83,6 +83,13 @@ def second_compile(n, loss="mse", optimizer="sgd"):  # fit uses the first compil
     auto._compile_loss, auto.optimizer = kept, optimizer
     return auto
 
+def second_loss(n):  # fit uses the first compile's loss, the second's optimizer
+    auto = keras_own(n, "mse")
+    kept = auto._compile_loss
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    auto._compile_loss = kept
+    return auto
+
 def constrained(n, constraint=lambda w: w * 0.0):  # a constraint no config holds
     auto = keras_own(n)
     auto.layers[-1].kernel.constraint = constraint
@@ -274,21 +281,53 @@ def test_the_copy_trains_as_the_model_does_what_no_config_holds(models):
     assert isinstance(auto.layers[-1].kernel.constraint, keras.constraints.NonNeg)
 
 
-@pytest.mark.parametrize("build, what", [
-    ("second_compile", "its optimizer's class or settings, a training step's loss, its "
-     "weights after a training step"),
-    ("constrained", "its weights after a training step")])
-def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, what):
-    """What the answer process failed to carry, the training step on both finds."""
+@pytest.mark.parametrize("build, args, at_return, what", [
+    ("second_compile", (), True, "its optimizer's class or settings, a training step's "
+     "loss, its weights after a training step"),
+    ("second_loss", (), False, "a training step's loss"),  # Adam's first step: the signs
+    ("constrained", (), False, "its weights after a training step")])
+def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, args,
+                                                               at_return, what):
+    """What the answer process failed to carry, the training step on both finds: when the
+    model comes back if its outputs, trainable weights or optimizer differ already, else
+    at the copy's first training, which the copy then refuses every time (review)."""
     answering = Answering(tmp_path, [MODELS])
+    channel, x = answering.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
     try:
         answering.switch_off()
-        answering.channel.own_classes = False
+        channel.own_classes, channel.unproven = False, None
         with pytest.raises(wire.Unreadable, match="code of your own") as info:
-            getattr(answering, build)(4)
+            auto = getattr(answering, build)(4, *args)
+            assert not at_return and channel.unproven is None
+            auto.train_on_batch(x, x)
         assert str(info.value).endswith(f"differed in {what})")
+        if not at_return:
+            assert channel.unproven == str(info.value)
+            channel.unproven = None
+            with pytest.raises(wire.Unreadable, match="code of your own"):
+                auto.evaluate(x, x, verbose=0)
+            assert channel.unproven == str(info.value)
     finally:
         answering.close()
+
+
+def test_a_copys_first_training_is_proven_from_where_it_came_back_then_the_checks(models):
+    """The step on both sides starts from the weights and learning rate the copy came
+    back with; the weights and learning rate a check gave it are its own again after."""
+    channel, x = models.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
+    channel.own_classes, channel.unproven = False, None
+    try:
+        auto = models.keras_own(4)
+        assert "make_train_function" in vars(auto)  # held until proven
+        weights = [np.full_like(w, 0.1) for w in auto.get_weights()]
+        auto.set_weights(weights)
+        auto.optimizer.learning_rate = 0.0
+        auto.train_on_batch(x, x)
+        assert channel.unproven is None and "make_train_function" not in vars(auto)
+        assert float(auto.optimizer.learning_rate) == 0.0
+        assert all(np.allclose(a, b) for a, b in zip(auto.get_weights(), weights, strict=True))
+    finally:
+        channel.own_classes = True
 
 
 def test_what_a_proxy_does_not_forward_needs_review(models):

@@ -64,7 +64,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         channel.custom_objects = {k: v for k, v in namespace.items() if isinstance(v, type)}
         channel.own_classes = cell.get("own_classes", True)
         channel.inputs_kept = cell.get("hidden", False)
-        channel.proxied = False
+        channel.proxied, channel.unproven = False, None
         saved = {name: namespace.get(name) for name in cell["names"]}
         for name in cell["names"]:
             namespace[name] = channel.function(cell.get("answers", task), name)
@@ -87,6 +87,9 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         finally:
             for name, value in saved.items():
                 namespace[name] = value
+        if channel.unproven:  # a copy trained otherwise than the model, whatever caught it
+            verdict.update(checked=False, passed=None, error=None, reason=channel.unproven,
+                           student=False)
         verdict["proxied"] = channel.proxied
         verdict["output"] = output.getvalue()[:OUTPUT_CHARS]
         verdicts[grade_id] = verdict

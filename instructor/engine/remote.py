@@ -67,6 +67,9 @@ class AnswerChannel:
         #: whether a call that changes an array it was given fails (a hidden test's: the
         #: test may compute what it expects from its arrays after the call)
         self.inputs_kept = False
+        #: why a copy returned in this test trained otherwise than the student's model
+        #: (:func:`_prove_when_trained`): the test needs review, whatever it caught
+        self.unproven: str | None = None
 
     def ask(self, request: dict) -> dict:
         if self.broken:
@@ -147,7 +150,8 @@ class AnswerChannel:
         if all(isinstance(m.get("model"), str) for m in models):
             try:
                 value = reader.decode(reply["result"])
-                differed = [d for m in models if (d := self._differs(m, reader.decode(m)))]
+                differed = [d for m in models
+                            if (d := self._differs(m, reader.decode(m), self.own_classes))]
                 own = bool(differed)
             except wire.Unreadable:  # a class or function of its own: not loaded
                 pass
@@ -158,11 +162,11 @@ class AnswerChannel:
                                                or ""), own=True)
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
-    def _differs(self, entry: dict, model) -> str | None:
+    def _differs(self, entry: dict, model, train: bool = True) -> str | None:
         """What the loaded copy ``model`` does otherwise than the answer process's model
-        (``entry``'s handle) with a batch drawn here, the same on both
-        (:func:`~instructor.engine.answer.step.training_step`), or None; a value that varies
-        between two steps of the copy (a sampling layer's, dropout's) is not compared."""
+        (``entry``'s handle) with a batch drawn here, the same on both (:meth:`_compare`),
+        or None. Not ``train``: the training step waits for the copy's first training
+        (:func:`_prove_when_trained`), unless the rest differs already."""
         rng = np.random.default_rng()
         try:  # a subclassed model (the course's VAE) has no inputs, but its build's shape
             shapes = [tuple(t.shape) for t in model.inputs] if getattr(model, "inputs", None) \
@@ -173,19 +177,34 @@ class AnswerChannel:
         x = xs[0] if len(xs) == 1 else xs
         try:
             ys = [rng.uniform(0, 1, np.shape(o)).astype("float32") for o in _as_list(model(x))]
-            y = ys[0] if len(ys) == 1 else ys
-            ours = training_step(model, x, y)
+        except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
+            return None
+        y, handle = ys[0] if len(ys) == 1 else ys, int(entry["handle"])
+        differ = self._compare(model, handle, x, y, train)
+        if differ and not train:  # name all it differs in
+            return self._compare(model, handle, x, y, True)
+        if not train:
+            _prove_when_trained(model, lambda: self._compare(model, handle, x, y, True), self)
+        return differ
+
+    def _compare(self, model, handle: int, x, y, train: bool) -> str | None:
+        """What differs between the copy's and the model's
+        :func:`~instructor.engine.answer.step.training_step` on ``(x, y)``; a value that
+        varies between two steps of the copy (a sampling layer's, dropout's) is not
+        compared."""
+        try:
+            ours = training_step(model, x, y, train)
         except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
             return None
         try:
-            theirs = self.method(int(entry["handle"]), "step", x, y)
+            theirs = self.method(handle, "step", x, y, train=train)
         except (AnswerFailed, wire.RecordTooLarge):
             raise
         except Exception:  # noqa: BLE001 - the model there fails where its copy does not
             return "it failed where its copy did not"
         differ = [key for key in STEP if not _agree(ours.get(key), theirs.get(key))]
         if differ:  # what varies from one step of the copy to the next is not compared
-            again = training_step(model, x, y)
+            again = training_step(model, x, y, train)
             differ = [key for key in differ if _agree(ours.get(key), again.get(key))]
         return ", ".join(STEP[key] for key in differ) or None
 
@@ -222,6 +241,56 @@ STEP = {"outputs": "its outputs", "trainable": "which weights train",
         "weights": "its weights after a training step"}
 #: What differed, when the copy rebuilt from the saved file was not the model.
 DIFFERED = " (here: its copy rebuilt from its saved file, given the same batch, differed in {})"
+
+
+def _prove_when_trained(model, prove, channel: AnswerChannel) -> None:
+    """Hold the copy's first training (``fit``, ``train_on_batch``, ``evaluate``: Keras
+    makes its train or test function first) until ``prove`` finds no difference, taken
+    from the weights and learning rate the copy was returned with; the check's are put
+    back after. A copy that trains otherwise refuses every training: review."""
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
+        return  # nothing trains it as it stands
+    start, names = (model.get_weights(), _rate(model)), ("make_train_function",
+                                                         "make_test_function")
+    made = {name: getattr(model, name) for name in names}
+
+    def held(name: str):
+        def first(*args: Any, **kwargs: Any) -> Any:
+            for each in names:
+                delattr(model, each)
+            now = model.get_weights(), _rate(model)
+            _put(model, *start)
+            try:
+                differed = prove()
+            finally:
+                _put(model, *now)
+            if not differed:
+                return made[name](*args, **kwargs)
+
+            def refuse(*args: Any, **kwargs: Any) -> Any:
+                channel.unproven = OWN_CLASS + DIFFERED.format(differed)
+                raise wire.Unreadable(channel.unproven, own=True)
+
+            for each in names:
+                setattr(model, each, refuse)
+            return refuse()
+        return first
+
+    for name in names:
+        setattr(model, name, held(name))
+
+
+def _rate(model) -> float | None:
+    try:
+        return float(np.asarray(model.optimizer.learning_rate))
+    except (TypeError, ValueError):
+        return None
+
+
+def _put(model, weights: list, rate: float | None) -> None:
+    model.set_weights(weights)
+    if rate is not None and rate != _rate(model):  # a schedule's is never set
+        model.optimizer.learning_rate = rate
 
 
 def _agree(ours: Any, theirs: Any) -> bool:

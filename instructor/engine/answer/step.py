@@ -17,11 +17,12 @@ def arrays(value):
     return np.asarray(value)
 
 
-def training_step(model, x, y) -> dict:
+def training_step(model, x, y, train: bool = True) -> dict:
     """What ``model`` does with the batch ``(x, y)`` (the same code here and in the
     checker, on the student's model and on its copy): its outputs, which weights train,
-    its optimizer's class and configuration, and, compiled, one training step's loss and
-    every weight after it; then its weights, optimizer state and metrics are put back."""
+    its optimizer's class and configuration, and, compiled and ``train``, one training
+    step's loss and every weight after it; then its weights, optimizer state and metrics
+    are put back."""
     import keras
     import numpy as np
 
@@ -32,6 +33,8 @@ def training_step(model, x, y) -> dict:
         return done
     done["optimizer"] = type(optimizer).__name__ + json.dumps(optimizer.get_config(),
                                                               sort_keys=True, default=str)
+    if not train:
+        return done
     if not optimizer.built:  # as its first step would, on the weights that train
         optimizer.build(model.trainable_variables)
     weights = model.get_weights()
