@@ -89,3 +89,35 @@ def test_whichever_library_is_touched_first_each_loads_whole(tmp_path):
         run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                              timeout=600)
         assert run.stdout.split() == ["True"] * 5, (first, run.stdout, run.stderr[-2000:])
+
+
+def test_an_answer_naming_keras_alone_leaves_tensorflow_probability_unrun_until_touched(
+        tmp_path):
+    """08's setup binds TensorFlow Probability too: an answer naming only Keras finds
+    TensorFlow and Keras loaded, not TensorFlow Probability (half a second), which still
+    loads whole where code reaches it unnamed."""
+    setup = SETUP.replace("setup()", 'setup(extra_modules=("tensorflow_probability",))')
+    build = "def build(n):\n    return keras.Sequential([keras.layers.Dense(n)])\n"
+    mean = ("def mean():  # reaches the library by a name no pattern knows\n"
+            "    probability = sys.modules['tensorflow' + '_probability']\n"
+            "    return float(probability.distributions.Normal(2.0, 1.0).mean())\n")
+    answers = Answering(tmp_path, [LOADED + build + mean],
+                        setup=(setup + "import tensorflow_probability as tfp\n",))
+    try:
+        assert "keras.src" in answers.loaded(LIBRARIES)
+        assert answers.loaded(["tensorflow_probability"]) == ["tensorflow_probability"]
+        assert answers.mean() == 2.0
+        assert "tensorflow_probability.python" in answers.loaded(["tensorflow_probability"])
+    finally:
+        answers.close()
+
+
+def test_a_cell_that_is_not_python_loads_nothing_it_names(tmp_path):
+    """A cell that cannot run (a syntax error) names Keras in vain: 2.5 s not spent."""
+    broken = ("def build(n):\n    return keras.Sequential([keras.layers.Dense(n)])\n"
+              "this is not python (\n")
+    answers = Answering(tmp_path, [broken, LOADED], setup=(SETUP,))
+    try:
+        assert answers.loaded(LIBRARIES) == ["keras"]
+    finally:
+        answers.close()

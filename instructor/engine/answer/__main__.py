@@ -82,6 +82,14 @@ class Answers:
         if last is not None:
             exec(compile(last, name, "single"), namespace)  # noqa: S102
 
+    def parses(self, source: str) -> bool:
+        """Whether ``source`` is Python, as :meth:`_run` would run it."""
+        try:
+            ast.parse(self.shell.transform_cell(source) if self.shell else source)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+        return True
+
     def run_setup(self, sources: list[str]) -> None:
         self._ipython()
         for source in sources:
@@ -621,7 +629,10 @@ def main() -> None:
         answers.cell_timeout, answers.output_bytes = int(sys.argv[5]), int(sys.argv[6])
     answers.run_setup((protocol.told() or {}).get("setup", []))  # the grader's
     tasks = (protocol.told() or {}).get("tasks", {})
-    lazy.load([json.dumps(tasks)])  # before any student code runs, if the cells name one
+    # before any student code runs, if a cell that can run names one
+    lazy.load([s for t in tasks.values() for kind in ("context", "answers")
+               for s in (i[1] if isinstance(i, list) else i for i in t.get(kind, []))
+               if answers.parses(s)])
     answers.run_tasks(tasks)
     if answers.report is not None:
         with contextlib.suppress(OSError):

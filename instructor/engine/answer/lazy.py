@@ -17,11 +17,14 @@ import re
 import signal
 import sys
 
-#: In ``helpers.setup()``'s order; touching one loads them all.
+#: In ``helpers.setup()``'s order; touching one loads it and those before it.
 LIBRARIES = ("tensorflow", "keras", "tensorflow_probability", "tf_keras")
-#: A source naming these has the libraries loaded before it runs.
+#: A source naming these has the libraries loaded before it runs, up to the one named
+#: (:data:`NEEDS`): TensorFlow Probability's 0.5 s only for a source naming it.
 NAMED = re.compile(r"\b(tf|tfp|keras|tensorflow|tf_keras|tensorflow_probability|plt|"
                    r"matplotlib)\b")
+NEEDS = {"tf": 0, "tensorflow": 0, "keras": 1, "plt": 1, "matplotlib": 1, "tfp": 2,
+         "tensorflow_probability": 2, "tf_keras": 3}
 _seed: list[int] = []  # helpers.setup()'s, until the libraries are seeded with it
 _depth = [0]
 
@@ -34,15 +37,15 @@ class _Finder:
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is not None and spec.loader is not None:
-            spec.loader = importlib.util.LazyLoader(_Quiet(spec.loader))
+            spec.loader = importlib.util.LazyLoader(_Quiet(spec.loader, name))
         return spec
 
 
 class _Quiet:
     """A library's own loader, run quietly with the alarm paused, then seeding."""
 
-    def __init__(self, loader):
-        self.loader = loader
+    def __init__(self, loader, name: str):
+        self.loader, self.name = loader, name
 
     def __getattr__(self, name):  # get_filename, resource readers: the library's
         return getattr(self.loader, name)
@@ -60,7 +63,7 @@ class _Quiet:
             with importlib.import_module("helpers").quiet():
                 self.loader.exec_module(module)
                 if outermost:
-                    load()
+                    load(upto=LIBRARIES.index(self.name))
                     if _seed:
                         importlib.import_module("keras").utils.set_random_seed(_seed.pop())
         finally:
@@ -95,11 +98,15 @@ def install() -> None:
     importlib.import_module("helpers.session").setup = setup
 
 
-def load(sources=None) -> None:
-    """Run the lazily imported libraries' code (with ``sources``: if they name one)."""
-    if sources is not None and not any(NAMED.search(s) for s in sources):
-        return
-    for name in LIBRARIES:
+def load(sources=None, upto: int = len(LIBRARIES) - 1) -> None:
+    """Run the lazily imported libraries' code up to :data:`LIBRARIES`' ``upto`` (with
+    ``sources``: up to the last they name, if they name one)."""
+    if sources is not None:
+        named = [NEEDS[name] for source in sources for name in NAMED.findall(source)]
+        if not named:
+            return
+        upto = max(named)
+    for name in LIBRARIES[:upto + 1]:
         module = sys.modules.get(name)
         if type(module) is importlib.util._LazyModule:
             with contextlib.suppress(Exception):  # the answer's own use will say why
