@@ -5,6 +5,7 @@ AnswerChannel over two pipes."""
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -284,7 +285,8 @@ def test_the_copy_trains_as_the_model_does_what_no_config_holds(models):
 @pytest.mark.parametrize("build, args, at_return, what", [
     ("second_compile", (), True, "its optimizer's class or settings, a training step's "
      "loss, its weights after a training step"),
-    ("second_loss", (), False, "a training step's loss"),  # Adam's first step: the signs
+    # Adam's first step moves each weight by about the learning rate, whatever the loss
+    ("second_loss", (), False, "a training step's loss(, its weights after a training step)?"),
     ("constrained", (), False, "its weights after a training step")])
 def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, args,
                                                                at_return, what):
@@ -300,7 +302,7 @@ def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, 
             auto = getattr(answering, build)(4, *args)
             assert not at_return and channel.unproven is None
             auto.train_on_batch(x, x)
-        assert str(info.value).endswith(f"differed in {what})")
+        assert re.search(f"differed in {what}\\)$", str(info.value))
         if not at_return:
             assert channel.unproven == str(info.value)
             channel.unproven = None
