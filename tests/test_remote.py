@@ -313,6 +313,25 @@ def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, 
         answering.close()
 
 
+def test_a_test_that_catches_the_refusal_still_needs_review(tmp_path):
+    """The refusal raised inside a check's training is not the check's to swallow: the
+    test needs review whatever caught it (instructor.engine.checking.run)."""
+    from instructor.engine import checking
+
+    answering = Answering(tmp_path, [MODELS])
+    source = ("x = np.ones((8, 4), 'float32')\nauto = constrained(4)\ntry:\n"
+              "    auto.train_on_batch(x, x)\nexcept Exception:\n    pass\n")
+    job = {"cells": [{"grade_id": "g", "task": "t", "answers": "t@1", "names": ["constrained"],
+                      "context": [], "source": source, "own_classes": False}]}
+    try:
+        answering.switch_off()
+        verdict = checking.run({"np": np}, None, job, answering.channel)["g"]
+    finally:
+        answering.close()
+    assert not verdict["checked"] and verdict["passed"] is None
+    assert verdict["reason"].endswith("differed in its weights after a training step)")
+
+
 def test_a_copys_first_training_is_proven_from_where_it_came_back_then_the_checks(models):
     """The step on both sides starts from the weights and learning rate the copy came
     back with; the weights and learning rate a check gave it are its own again after."""
