@@ -175,25 +175,26 @@ class AnswerChannel:
             return None  # not built: nothing to call it with (the checks will)
         xs = [rng.normal(size=(3, *[d or 4 for d in s[1:]])).astype("float32") for s in shapes]
         x = xs[0] if len(xs) == 1 else xs
-        try:
-            ys = [rng.uniform(0, 1, np.shape(o)).astype("float32") for o in _as_list(model(x))]
+        try:  # its outputs, which weights train, its optimizer (the targets' shapes)
+            seen = training_step(model, x, None, train=False)
         except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
             return None
+        ys = [rng.uniform(0, 1, np.shape(o)).astype("float32") for o in _as_list(seen["outputs"])]
         y, handle = ys[0] if len(ys) == 1 else ys, int(entry["handle"])
-        differ = self._compare(model, handle, x, y, train)
+        differ = self._compare(model, handle, x, y, train, None if train else seen)
         if differ and not train:  # name all it differs in
             return self._compare(model, handle, x, y, True)
         if not train:
             _prove_when_trained(model, lambda: self._compare(model, handle, x, y, True), self)
         return differ
 
-    def _compare(self, model, handle: int, x, y, train: bool) -> str | None:
-        """What differs between the copy's and the model's
+    def _compare(self, model, handle: int, x, y, train: bool, ours=None) -> str | None:
+        """What differs between the copy's (``ours``, if taken) and the model's
         :func:`~instructor.engine.answer.step.training_step` on ``(x, y)``; a value that
         varies between two steps of the copy (a sampling layer's, dropout's) is not
         compared."""
         try:
-            ours = training_step(model, x, y, train)
+            ours = ours or training_step(model, x, y, train)
         except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
             return None
         try:
