@@ -25,6 +25,10 @@ NAMED = re.compile(r"\b(tf|tfp|keras|tensorflow|tf_keras|tensorflow_probability|
                    r"matplotlib)\b")
 NEEDS = {"tf": 0, "tensorflow": 0, "keras": 1, "plt": 1, "matplotlib": 1, "tfp": 2,
          "tensorflow_probability": 2, "tf_keras": 3}
+#: Packages Keras imports only if installed, for what no answer here uses: not importable
+#: while the libraries load, as usual after. scikit-learn (for ``keras.wrappers``'
+#: estimators, which then say it is not installed) is a quarter of the load's time.
+ABSENT_WHILE_LOADING = ("sklearn",)
 _seed: list[int] = []  # helpers.setup()'s, until the libraries are seeded with it
 _depth = [0]
 
@@ -58,6 +62,8 @@ class _Quiet:
         left = signal.alarm(0) if outermost and _main() else 0
         np = sys.modules.get("numpy")
         kept = (random.getstate(), np.random.get_state() if np else None)
+        absent = [n for n in ABSENT_WHILE_LOADING if n not in sys.modules] if outermost else []
+        sys.modules.update(dict.fromkeys(absent))  # None: "import sklearn" raises ImportError
         _depth[0] += 1
         try:
             with importlib.import_module("helpers").quiet():
@@ -69,6 +75,9 @@ class _Quiet:
         finally:
             _depth[0] -= 1
             if outermost:
+                for name in absent:
+                    if name in sys.modules and sys.modules[name] is None:
+                        del sys.modules[name]
                 random.setstate(kept[0])
                 if np:
                     np.random.set_state(kept[1])
