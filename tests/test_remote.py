@@ -99,6 +99,27 @@ def constrained(n, constraint=lambda w: w * 0.0):  # a constraint no config hold
 def keras_constraint(n):
     return constrained(n, keras.constraints.NonNeg())
 
+def twin(n):  # auto, and a model of its layers compiled otherwise (sgd on mse)
+    auto = keras_own(n)
+    other = keras.Model(auto.inputs, auto.outputs)
+    other.compile(optimizer="sgd", loss="mse")
+    return auto, other
+
+def borrowed_function(n):  # fit runs the other model's train function: sgd on mse
+    auto, other = twin(n)
+    other.make_train_function()
+    auto.train_function = other.train_function
+    return auto
+
+def borrowed_step(n):  # fit runs the other model's train_step, until given_back()
+    global BORROWED
+    BORROWED, other = twin(n)
+    BORROWED.train_step = other.train_step
+    return BORROWED
+
+def given_back():
+    del BORROWED.train_step
+
 def switch_off():  # the answer process's own checks, for the replies after this one
     import gc
     [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
@@ -349,6 +370,25 @@ def test_a_copys_first_training_is_proven_from_where_it_came_back_then_the_check
         assert all(np.allclose(a, b) for a, b in zip(auto.get_weights(), weights, strict=True))
     finally:
         channel.own_classes = True
+
+
+@pytest.mark.parametrize("build, after", [("borrowed_function", None),
+                                           ("borrowed_step", "given_back")])
+def test_a_model_that_fits_with_another_models_step_is_never_proven(models, build, after):
+    """A model whose ``fit`` runs another model's train function or ``train_step`` (Keras'
+    own code, so no check of the answer process's flags it) trains otherwise than its
+    copy: review, at its return or at the copy's first training, even when the student's
+    code gives the model its own step back in between (``after``)."""
+    channel, x = models.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
+    channel.own_classes, channel.unproven = False, None
+    try:
+        with pytest.raises(wire.Unreadable, match="code of your own"):
+            auto = getattr(models, build)(4)
+            if after:
+                getattr(models, after)()
+            auto.train_on_batch(x, x)
+    finally:
+        channel.own_classes, channel.unproven = True, None
 
 
 def test_what_a_proxy_does_not_forward_needs_review(models):
