@@ -120,6 +120,16 @@ def borrowed_step(n):  # fit runs the other model's train_step, until given_back
 def given_back():
     del BORROWED.train_step
 
+KEPT = {}
+def warm(n):  # honest: a layer kept across calls, each call trains it a little
+    dense = KEPT.setdefault(n, keras.layers.Dense(2, activation="relu"))
+    x = keras.Input(shape=(n,))
+    auto = keras.Model(x, keras.layers.Dense(n, activation="sigmoid")(dense(x)))
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    data = np.random.default_rng(len(KEPT)).random((8, n)).astype("float32")
+    auto.fit(data, data, epochs=1, verbose=0)
+    return auto
+
 def switch_off():  # the answer process's own checks, for the replies after this one
     import gc
     [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
@@ -387,6 +397,21 @@ def test_a_model_that_fits_with_another_models_step_is_never_proven(models, buil
             if after:
                 getattr(models, after)()
             auto.train_on_batch(x, x)
+    finally:
+        channel.own_classes, channel.unproven = True, None
+
+
+def test_a_copy_is_proven_from_its_models_weights_when_it_came_back(models):
+    """The model's weights may move after its return (a layer it shares with a later
+    call's model trains there): the copy, reset to its return's weights for the proof,
+    is compared with the model at its return's weights, not review."""
+    channel, x = models.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
+    channel.own_classes, channel.unproven = False, None
+    try:
+        first = models.warm(4)
+        models.warm(4)  # trains the layer the first model shares with it
+        first.train_on_batch(x, x)
+        assert channel.unproven is None
     finally:
         channel.own_classes, channel.unproven = True, None
 
