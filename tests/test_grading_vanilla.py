@@ -72,6 +72,13 @@ def wrong_variants() -> dict[str, str]:
         "zeroing_constraint": reference_with(("    return encoder, decoder, auto", (
             "    auto.get_layer('decoder').layers[-1].kernel.constraint = lambda w: w * 0\n"
             "    return encoder, decoder, auto"))),
+        # fit runs another model's train function (SGD on the squared error), Keras' own
+        "borrowed_train_function": reference_with(("    return encoder, decoder, auto", (
+            "    other = keras.Model(auto.inputs, auto.outputs)\n"
+            "    other.compile(optimizer='sgd', loss='mse')\n"
+            "    other.make_train_function()\n"
+            "    auto.train_function = other.train_function\n"
+            "    return encoder, decoder, auto"))),
         "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
             "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))")),
@@ -97,6 +104,7 @@ globals().update(grading.task_tests(grading.GradedTask(
         "not_shared": ({TRAINING}, "decoder(encoder(x))"),
         "frozen": ({TRAINING}, "left 12 of auto's 12 weight arrays (kernels and biases) unchanged"),
         "second_compile": ({TRAINING}, "auto's optimizer: expected 'adam', got 'sgd'"),
+        "borrowed_train_function": ({TRAINING}, "code of your own"),
         **{name: ({SHAPES, LAYERS, TRAINING}, "code of your own")
            for name in ("own_relu", "own_loss", "shared_own_sigmoid", "lambda_sigmoid",
                         "zeroing_constraint")},
