@@ -79,6 +79,17 @@ def wrong_variants() -> dict[str, str]:
             "    other.make_train_function()\n"
             "    auto.train_function = other.train_function\n"
             "    return encoder, decoder, auto"))),
+        # fit runs another model's train_step (SGD); a faint noise on the code (a layer
+        # the checks pass through) makes the copy's step vary, which hid the difference
+        "noisy_borrowed_step": reference_with(
+            ('code = keras.layers.Dense(latent_dims, activation="relu")(x)',
+             'code = keras.layers.GaussianNoise(1e-4)(\n'
+             '        keras.layers.Dense(latent_dims, activation="relu")(x))'),
+            ("    return encoder, decoder, auto", (
+                "    other = keras.Model(auto.inputs, auto.outputs)\n"
+                "    other.compile(optimizer='sgd', loss='binary_crossentropy')\n"
+                "    auto.train_step = other.train_step\n"
+                "    return encoder, decoder, auto"))),
         "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
             "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))")),
@@ -105,6 +116,7 @@ globals().update(grading.task_tests(grading.GradedTask(
         "frozen": ({TRAINING}, "left 12 of auto's 12 weight arrays (kernels and biases) unchanged"),
         "second_compile": ({TRAINING}, "auto's optimizer: expected 'adam', got 'sgd'"),
         "borrowed_train_function": ({TRAINING}, "code of your own"),
+        "noisy_borrowed_step": ({TRAINING}, "code of your own"),
         **{name: ({SHAPES, LAYERS, TRAINING}, "code of your own")
            for name in ("own_relu", "own_loss", "shared_own_sigmoid", "lambda_sigmoid",
                         "zeroing_constraint")},

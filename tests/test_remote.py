@@ -120,6 +120,16 @@ def borrowed_step(n):  # fit runs the other model's train_step, until given_back
 def given_back():
     del BORROWED.train_step
 
+def masked_borrowed_step(n):  # dropout, and fit runs another model's step (sgd on mse)
+    x = keras.Input(shape=(n,))
+    h = keras.layers.Dropout(0.5)(keras.layers.Dense(3, activation="relu")(x))
+    auto = keras.Model(x, keras.layers.Dense(n, activation="sigmoid")(h))
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    other = keras.Model(auto.inputs, auto.outputs)
+    other.compile(optimizer="sgd", loss="mse")
+    auto.train_step = other.train_step
+    return auto
+
 KEPT = {}
 def warm(n):  # honest: a layer kept across calls, each call trains it a little
     dense = KEPT.setdefault(n, keras.layers.Dense(2, activation="relu"))
@@ -383,12 +393,14 @@ def test_a_copys_first_training_is_proven_from_where_it_came_back_then_the_check
 
 
 @pytest.mark.parametrize("build, after", [("borrowed_function", None),
-                                           ("borrowed_step", "given_back")])
+                                           ("borrowed_step", "given_back"),
+                                           ("masked_borrowed_step", None)])
 def test_a_model_that_fits_with_another_models_step_is_never_proven(models, build, after):
     """A model whose ``fit`` runs another model's train function or ``train_step`` (Keras'
     own code, so no check of the answer process's flags it) trains otherwise than its
     copy: review, at its return or at the copy's first training, even when the student's
-    code gives the model its own step back in between (``after``)."""
+    code gives the model its own step back in between (``after``), and when dropout makes
+    a step's loss and weights vary from one step to the next."""
     channel, x = models.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
     channel.own_classes, channel.unproven = False, None
     try:
