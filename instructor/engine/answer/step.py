@@ -40,7 +40,7 @@ def training_step(model, x, y, train: bool = True) -> dict:
     weights = model.get_weights()
     state = [np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables]
     eager, function = model.run_eagerly, model.train_function
-    model.run_eagerly, model.train_function = True, None  # no tracing for one step
+    model.run_eagerly = True  # no tracing for one step, unless fit has its function made
     try:
         logs = model.train_on_batch(x, y, return_dict=True)
         done["loss"] = float(logs["loss"]) if "loss" in logs else None
