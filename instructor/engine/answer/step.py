@@ -21,8 +21,8 @@ def training_step(model, x, y, train: bool = True) -> dict:
     """What ``model`` does with the batch ``(x, y)`` (the same code here and in the
     checker, on the student's model and on its copy): its outputs, which weights train,
     its optimizer's class and configuration, and, compiled and ``train``, one training
-    step's loss and every weight after it; then its weights, optimizer state and metrics
-    are put back."""
+    step's loss and every weight after it, its random layers drawing from one fixed seed;
+    then its weights, optimizer state, seeds and metrics are put back."""
     import keras
     import numpy as np
 
@@ -39,6 +39,12 @@ def training_step(model, x, y, train: bool = True) -> dict:
         optimizer.build(model.trainable_variables)
     weights = model.get_weights()
     state = [np.array(keras.ops.convert_to_numpy(v)) for v in optimizer.variables]
+    # the same draws on both sides (no file holds a seed generator's state)
+    seeds = [g.state for layer in model._flatten_layers()
+             for g in getattr(layer, "_seed_generators", [])]
+    drawn = [np.array(keras.ops.convert_to_numpy(v)) for v in seeds]
+    for v in seeds:
+        v.assign(np.full(v.shape, 1, dtype=v.dtype))
     eager, function = model.run_eagerly, model.train_function
     model.run_eagerly = True  # no tracing for one step, unless fit has its function made
     try:
@@ -47,7 +53,8 @@ def training_step(model, x, y, train: bool = True) -> dict:
         done["weights"] = [np.asarray(w) for w in model.get_weights()]
     finally:
         model.set_weights(weights)
-        for variable, value in zip(optimizer.variables, state, strict=False):
+        for variable, value in [*zip(optimizer.variables, state, strict=False),
+                                *zip(seeds, drawn, strict=True)]:
             variable.assign(value)
         model.reset_metrics()
         model.run_eagerly, model.train_function = eager, function
