@@ -111,14 +111,10 @@ def borrowed_function(n):  # fit runs the other model's train function: sgd on m
     auto.train_function = other.train_function
     return auto
 
-def borrowed_step(n):  # fit runs the other model's train_step, until given_back()
-    global BORROWED
-    BORROWED, other = twin(n)
-    BORROWED.train_step = other.train_step
-    return BORROWED
-
-def given_back():
-    del BORROWED.train_step
+def borrowed_step(n):  # fit runs the other model's train_step
+    auto, other = twin(n)
+    auto.train_step = other.train_step
+    return auto
 
 def masked_borrowed_step(n):  # dropout, and fit runs another model's step (sgd on mse)
     x = keras.Input(shape=(n,))
@@ -392,23 +388,19 @@ def test_a_copys_first_training_is_proven_from_where_it_came_back_then_the_check
         channel.own_classes = True
 
 
-@pytest.mark.parametrize("build, after", [("borrowed_function", None),
-                                           ("borrowed_step", "given_back"),
-                                           ("masked_borrowed_step", None)])
-def test_a_model_that_fits_with_another_models_step_is_never_proven(models, build, after):
+@pytest.mark.parametrize("build", ["borrowed_function", "borrowed_step",
+                                   "masked_borrowed_step"])
+def test_a_model_that_fits_with_another_models_step_is_never_proven(models, build):
     """A model whose ``fit`` runs another model's train function or ``train_step`` (Keras'
     own code, so no check of the answer process's flags it) trains otherwise than its
-    copy: review, at its return or at the copy's first training, even when the student's
-    code gives the model its own step back in between (``after``), and when dropout makes
-    a step's loss and weights vary from one step to the next."""
+    copy: review at the copy's first training, also when dropout would make a step's loss
+    and weights vary from one step to the next. (Code of the student's that gives the
+    model its own step back before then goes unseen: docs/grading.md, "Limits".)"""
     channel, x = models.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
     channel.own_classes, channel.unproven = False, None
     try:
         with pytest.raises(wire.Unreadable, match="code of your own"):
-            auto = getattr(models, build)(4)
-            if after:
-                getattr(models, after)()
-            auto.train_on_batch(x, x)
+            getattr(models, build)(4).train_on_batch(x, x)
     finally:
         channel.own_classes, channel.unproven = True, None
 
