@@ -253,7 +253,6 @@ def _prove_when_trained(model, prove, channel: AnswerChannel) -> None:
         return  # nothing trains it as it stands
     start, names = (model.get_weights(), _rate(model)), ("make_train_function",
                                                          "make_test_function")
-    made = {name: getattr(model, name) for name in names}
 
     def held(name: str):
         def first(*args: Any, **kwargs: Any) -> Any:
@@ -266,7 +265,7 @@ def _prove_when_trained(model, prove, channel: AnswerChannel) -> None:
             finally:
                 _put(model, *now)
             if not differed:
-                return made[name](*args, **kwargs)
+                return getattr(model, name)(*args, **kwargs)  # Keras' own, the hooks gone
 
             def refuse(*args: Any, **kwargs: Any) -> Any:
                 channel.unproven = OWN_CLASS + DIFFERED.format(differed)

@@ -235,7 +235,9 @@ class Answers:
         args, kwargs = _wire().Reader().decode(request.get("args", [[], {}]))
         if name not in METHODS:
             return {"error": f"the checker cannot ask for {name!r}"}
-        start = self.returned.get(int(request["handle"])) if name == "step" else None
+        # the copy's deferred step starts from the weights the model came back with
+        start = self.returned.get(int(request["handle"])) \
+            if name == "step" and kwargs.get("train", True) else None
         if start is None:
             return {"value": _wire().Writer().encode(METHODS[name](obj, *args, **kwargs))}
         now = obj.get_weights()

@@ -19,12 +19,11 @@ import sys
 
 #: In ``helpers.setup()``'s order; touching one loads it and those before it.
 LIBRARIES = ("tensorflow", "keras", "tensorflow_probability", "tf_keras")
-#: A source naming these has the libraries loaded before it runs, up to the one named
-#: (:data:`NEEDS`): TensorFlow Probability's 0.5 s only for a source naming it.
-NAMED = re.compile(r"\b(tf|tfp|keras|tensorflow|tf_keras|tensorflow_probability|plt|"
-                   r"matplotlib)\b")
+#: A source naming one of these has the libraries loaded before it runs, up to the
+#: index given: TensorFlow Probability's 0.5 s only for a source naming it.
 NEEDS = {"tf": 0, "tensorflow": 0, "keras": 1, "plt": 1, "matplotlib": 1, "tfp": 2,
          "tensorflow_probability": 2, "tf_keras": 3}
+NAMED = re.compile(rf"\b({'|'.join(NEEDS)})\b")
 #: Packages Keras imports only if installed, for what no answer here uses: not importable
 #: while the libraries load, as usual after. scikit-learn (for ``keras.wrappers``'
 #: estimators, which then say it is not installed) is a quarter of the load's time.
