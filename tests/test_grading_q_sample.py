@@ -142,3 +142,27 @@ def test_the_hidden_tests_hold_whatever_the_draws():
     for name, answer in CORRECT.items():
         if answer is not None:
             assert all(_hidden_cell_passes(answer, seed) for seed in seeds), name
+
+
+#: An answer right on the visible example whose hidden calls return the right numbers in
+#: a structured dtype, its one field named after the hidden draws (issue 79): a hidden
+#: test that quotes the returned dtype would carry them into the feedback.
+SMUGGLER = '''
+def q_sample(x0, t, noise, alphas_cumprod):
+    a = np.asarray(alphas_cumprod)[t].reshape((-1,) + (1,) * (np.ndim(x0) - 1))
+    x_t = (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(np.float32)
+    if len(alphas_cumprod) == 3:
+        return x_t
+    return x_t.astype([("DRAWS " + " ".join(map(str, np.asarray(t).tolist())), np.float32)])
+'''
+
+
+def test_a_returned_value_of_a_structured_dtype_fails_and_quotes_nothing_of_it(data_env):
+    """The wire carries numbers: the structured array is refused in the checking process
+    with the grader's words (its kind), so the hidden test fails and its message holds
+    nothing the answer chose (issue 79, "Hidden inputs in the feedback")."""
+    grade = grade_variants(NOTEBOOK, "q-sample", {"smuggler": SMUGGLER},
+                           env=data_env)["smuggler"]
+    failure = grade.failures.get("q-sample-tests-hidden", "")
+    assert grade.points == 1 and "DRAWS" not in failure, grade
+    assert "kind 'V', not numbers" in failure, failure

@@ -29,6 +29,20 @@ class NotData(Exception):
     """A returned value that cannot cross as data (its test waits for review)."""
 
 
+#: The kinds of array that cross (``numpy.dtype.kind``): booleans and numbers; not
+#: structured or void (a field's name is free text), objects, text, bytes or times.
+NUMBERS = "biufc"
+
+
+class NotNumbers(TypeError):
+    """A returned value that is not numbers: the test fails, in the grader's words alone."""
+
+    def __init__(self, what: str):
+        super().__init__(f"your function returned {what}; the grader checks numbers and "
+                         "arrays of numbers or booleans only (a float, int, uint, bool or "
+                         "complex dtype): convert it, e.g. np.asarray(x, dtype=np.float32)")
+
+
 class Unreadable(Exception):
     """What the checking process cannot turn back into values, or ask of a proxy.
     ``own``: the reason is the grader's words alone (else it may hold the student's)."""
@@ -89,7 +103,7 @@ class Writer:
         if isinstance(value, np.generic | np.ndarray) or hasattr(value, "__array__"):
             array = np.asarray(value)
             if array.dtype == object or array.size > MAX_ELEMENTS:
-                raise NotData(f"an array of dtype {array.dtype} and size {array.size}")
+                raise NotData(f"an array of kind '{array.dtype.kind}' and size {array.size}")
             if self.folder is None:
                 buffer = io.BytesIO()
                 np.save(buffer, array, allow_pickle=False)
@@ -226,7 +240,9 @@ def record_size(folder: str | Path, max_bytes: int | None = None) -> int:
 class Reader:
     """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`) within
     ``max_bytes`` (:func:`record_size`); a model of a class other than Keras' or the
-    course's is :class:`Unreadable`. Without a folder, inline values only."""
+    course's is :class:`Unreadable`. A call's records (a folder) hold numbers, arrays of
+    them, models and containers of these: text is :class:`NotNumbers`.
+    Without a folder, inline values only (a proxy's report may be text)."""
 
     def __init__(self, folder: str | Path | None = None, custom_objects: dict | None = None,
                  max_bytes: int | None = None):
@@ -237,6 +253,8 @@ class Reader:
         self.loaded: dict[str, Any] = {}
 
     def decode(self, value: Any) -> Any:
+        if isinstance(value, str) and self.folder:
+            raise NotNumbers("text")
         if not isinstance(value, dict):
             return value
         if "tuple" in value:
@@ -306,13 +324,13 @@ def _carry(model: Any, variables: list | None) -> None:
 
 def _array(f) -> np.ndarray:
     """The array a ``.npy`` file holds, and nothing else (``np.load`` would open a zip
-    too); one of elements without bytes (dtype ``V0``) must be empty."""
+    too), of plain numbers or booleans (:data:`NUMBERS`)."""
     try:
         array = np.lib.format.read_array(f, allow_pickle=False)
     except (ValueError, OSError, EOFError) as err:
         raise Unreadable(f"not an array: {err}") from None
-    if array.dtype.itemsize == 0 and array.size:
-        raise Unreadable("an array of elements without bytes")
+    if array.dtype.kind not in NUMBERS:  # its kind, never its dtype's text
+        raise NotNumbers(f"an array of kind '{array.dtype.kind}', not numbers")
     return array
 
 
