@@ -50,6 +50,19 @@ TAMPERING = {
     "a pool": ("from concurrent.futures import ThreadPoolExecutor",
                "imports concurrent.futures"),
     "a finalizer": ("class Later:\n    def __del__(self):\n        pass\n", "defines __del__"),
+    # a flagged module by another path (issue 79): seen by what the path is, not its name
+    "ctypes through numpy": ("libc = np.ctypeslib.ctypes.CDLL(None)",
+                             "reaches ctypes through np"),
+    "ctypes through getattr": ("c = getattr(np.ctypeslib, 'ctypes')", "reaches ctypes"),
+    "ctypes imported from numpy": ("from numpy.ctypeslib import ctypes as c",
+                                   "imports numpy.ctypeslib.ctypes, which is ctypes"),
+    "ctypes's function from numpy": ("from numpy.ctypeslib import ctypes\nctypes.CDLL",
+                                     "which is ctypes"),
+    "sys through os": ("import os\nm = os.sys", "reaches sys through os"),
+    "importlib by name": ("import importlib\nc = importlib.import_module('ctypes')",
+                          "imports importlib"),
+    "importlib through a library": ("import pkgutil\nf = pkgutil.importlib.import_module",
+                                    "reaches importlib through pkgutil"),
 }
 
 

@@ -9,6 +9,12 @@ construct that could hide some (``exec``, a computed ``getattr``, ``__dict__``,
 from __future__ import annotations
 
 import ast
+import contextlib
+import functools
+import importlib
+import inspect
+import sys
+import types
 from collections.abc import Iterable
 
 #: Modules an answer has no reason to import: each reaches the interpreter, the grader
@@ -102,10 +108,44 @@ def imported_names(trees: Iterable[ast.AST]) -> set[str]:
     return names
 
 
+def suspect(name: str) -> bool:
+    """Whether module ``name`` is one of :data:`SUSPECT_MODULES` or inside one."""
+    return any(name == m or name.startswith(m + ".") for m in SUSPECT_MODULES)
+
+
+#: What the review may import to see what a path is: the standard library (less what opens
+#: windows or prints) and NumPy; others (TensorFlow: seconds) once the grader has them.
+IMPORTABLE = sys.stdlib_module_names - {"antigravity", "this", "tkinter", "turtle",
+                                        "turtledemo", "idlelib"} | {"numpy"}
+
+
+@functools.lru_cache(maxsize=4096)
+def reached(path: str) -> str | None:
+    """The suspect module the dotted ``path`` (``numpy.ctypeslib.ctypes``) is or passes
+    through, or whose function it names, by what each step is, whatever it is called;
+    looked up without running a module's lazy attributes."""
+    parts, obj = path.split("."), None
+    for depth in range(1, len(parts) + 1):
+        found = inspect.getattr_static(obj, parts[depth - 1], None) if depth > 1 else None
+        if found is None and (depth == 1 or hasattr(obj, "__path__")) and (
+                parts[0] in IMPORTABLE or parts[0] in sys.modules):
+            with contextlib.suppress(Exception):  # no such module: nothing there
+                found = importlib.import_module(".".join(parts[:depth]))
+        if (obj := found) is None:
+            return None
+        module = obj if isinstance(obj, types.ModuleType) else inspect.getmodule(obj)
+        if suspect(name := str(getattr(module, "__name__", ""))):
+            return name
+    return None
+
+
 class _Reader(ast.NodeVisitor):
     def __init__(self, protected: set[str], cell_names: set[str],
                  libraries: frozenset[str] = frozenset()):
         self.protected, self.findings = protected, []
+        #: names bound to modules by import statements (and the course's: ``np``...)
+        self.modules = {"np": "numpy", "keras": "keras", "tf": "tensorflow",
+                        "tfp": "tensorflow_probability", "helpers": "helpers"}
         self.libraries = libraries
         self.scopes: list[set[str]] = [cell_names]
         #: per scope, the names bound to a library's module, class or function by name
@@ -164,10 +204,11 @@ class _Reader(ast.NodeVisitor):
         top = full.split(".")[0]
         if alias.name == "*":
             self.flag(node, f"a star import from {module}")
-        if top in SUSPECT_MODULES or full in SUSPECT_MODULES or \
-                any(full.startswith(m + ".") for m in SUSPECT_MODULES):
-            self.flag(node, f"imports {full}")
+        # by its name, else by what it is (``from numpy.ctypeslib import ctypes``)
+        if what := full if suspect(top) or suspect(full) else reached(full.lstrip(".")):
+            self.flag(node, f"imports {full}" + (f", which is {what}" if what != full else ""))
         bound = alias.asname or alias.name.split(".")[0]
+        self.modules[bound] = full if alias.asname or module else bound
         if self.depth == 0 and bound in self.protected:
             libraries = SAME_LIBRARY.get(bound, set())
             if not (full in libraries or (not module and alias.name in libraries)):
@@ -199,7 +240,25 @@ class _Reader(ast.NodeVisitor):
 
     visit_Nonlocal = visit_Global
 
+    def _reaches(self, node: ast.AST) -> None:
+        """Flag ``node`` if a path from a module an import bound (``np.ctypeslib.ctypes``,
+        ``getattr(np.ctypeslib, "ctypes")``) is or passes through a suspect module."""
+        names, inner, args = [], node, getattr(node, "args", [])
+        if isinstance(node, ast.Call):  # getattr(x, "a constant") only
+            if not (ast.unparse(node.func) == "getattr" and len(args) >= 2 and isinstance(
+                    args[1], ast.Constant) and isinstance(args[1].value, str)):
+                return
+            names, inner = args[1].value.split("."), args[0]
+        while isinstance(inner, ast.Attribute):
+            names, inner = [inner.attr, *names], inner.value
+        root = inner.id if isinstance(inner, ast.Name) else ""
+        if names and root in self.modules and not suspect(self.modules[root]) \
+                and not any(root in scope for scope in self.scopes[1:]) \
+                and (what := reached(".".join([self.modules[root], *names]))):
+            self.flag(node, f"reaches {what} through {root}")
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._reaches(node)
         if node.attr in SUSPECT_ATTRIBUTES or (node.attr.startswith("__")
                                                and node.attr not in ALLOWED_DUNDERS):
             self.flag(node, f"uses the attribute {node.attr}")
@@ -228,6 +287,7 @@ class _Reader(ast.NodeVisitor):
                         "models and functions the tests call)")
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._reaches(node)
         func = node.func
         if isinstance(func, ast.Name) and func.id == "getattr" and len(node.args) >= 2 \
                 and not isinstance(node.args[1], ast.Constant):
