@@ -162,7 +162,7 @@ def execute(nb, cwd: Path, env: Mapping[str, str], timeout: int = 600,
     config.SafeExecute.readable_paths = limits.readable_paths(environment)
     # a notebook of many variants: its checks run every variant's tests, so it
     # gets twice as long as the notebook itself (a submission has one variant, far less)
-    executor = SafeExecute(config=config, timeout=timeout,
+    executor = SafeExecute(config=config, cell_timeout=timeout,
                            checks_timeout=2 * max(timeout, 900),
                            release_notebook=str(release or ""),
                            kernel_environment=environment)

@@ -219,12 +219,12 @@ needs_bwrap = needs.bwrap()
 
 def _launch(code: str, cwd: Path, group: cgroups.Group, disk_mb: float):
     """How to start ``code`` as a kernel of ``group``: Popen's arguments."""
-    box = roles.Box(limits.readable_paths(), 0, groups=group.paths, disk_mb=disk_mb)
+    box = roles.Box(limits.readable_paths(), groups=group.paths, disk_mb=disk_mb)
     argv, env = roles.launch(roles.ANSWERS, [sys.executable, "-c", code], str(cwd), box)
     return {"args": argv, "cwd": cwd, "env": env}
 
 
-def _start(code: str, cwd: Path, group: cgroups.Group, disk_mb: float = 0):
+def _start(code: str, cwd: Path, group: cgroups.Group, disk_mb: float = 64):
     cwd.mkdir()
     return subprocess.Popen(
         **_launch(code, cwd, group, disk_mb), stdout=subprocess.PIPE, text=True)

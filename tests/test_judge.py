@@ -493,7 +493,7 @@ def test_a_report_the_students_code_wrote_itself_is_bounded(forged):
     import json
 
     cells = submission()
-    outside = Judge(cells, the_release(), Box(output_bytes=1024), {})
+    outside = Judge(cells, the_release(), Box(output_mb=1024 / 2 ** 20), {})
     forged_message = {
         "big": json.dumps({"cell": 1, "output": {"output_type": "stream", "name": "stdout",
                                                  "text": "x" * 200_000}}).encode(),

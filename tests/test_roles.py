@@ -68,7 +68,7 @@ def host_uid(pid: int) -> int:
 def probe(role: roles.Role, cwd: Path) -> tuple[dict, int]:
     """What ``role`` sees inside, and the host uid of its bwrap process."""
     cwd.mkdir(parents=True)
-    box = roles.Box(limits.readable_paths(), 0, environment={
+    box = roles.Box(limits.readable_paths(), environment={
         **os.environ, KEY_VARIABLE: "the key", "COURSE_HIDDEN_SECRET_FILE": "/secret"})
     argv, env = roles.launch(role, [sys.executable, "-c", PROBE], str(cwd), box)
     proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE,
@@ -120,7 +120,7 @@ def test_the_answer_package_is_all_the_answer_process_reads_of_the_grader(tmp_pa
             "    except ImportError:\n"
             "        pass\n"
             "print(json.dumps(found))\n")
-    box = roles.Box(limits.readable_paths(), 0)
+    box = roles.Box(limits.readable_paths())
     argv, env = roles.launch(roles.ANSWERS, [sys.executable, "-P", "-c", code], str(tmp_path),
                              box, extra=[str(judge.ANSWER)])
     done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -207,7 +207,8 @@ def test_thread_pools_are_sized_by_the_process_cap_not_the_host(monkeypatch):
     env = roles.environment(roles.ANSWERS, roles.Box(processes=512, environment=base))
     sizes = [int(env[name]) for name in roles.THREAD_POOLS]
     assert sizes == [25, 25, 25] and 3 * (3 * 25 + 10) <= 512
-    assert roles.environment(roles.CHECK, roles.Box(environment=base))["OMP_NUM_THREADS"] == "64"
+    assert roles.environment(roles.CHECK, roles.Box(processes=4096, environment=base))[
+        "OMP_NUM_THREADS"] == "64"
     mine = roles.environment(roles.CHECK, roles.Box(processes=512, environment={
         **base, "OMP_NUM_THREADS": "1"}))
     assert mine["OMP_NUM_THREADS"] == "1" and mine["TF_NUM_INTRAOP_THREADS"] == "25"

@@ -1,6 +1,9 @@
 """helpers.settings: every COURSE_* variable declared once, read strictly, documented."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,25 +105,25 @@ def test_the_grading_limits_reach_safe_execute_from_the_environment():
     env = {"COURSE_CELL_TIMEOUT": "20", "COURSE_SANDBOX_MEMORY_GB": "2.5"}
     values = safe_execute(env)
     assert set(values) == set(SAFE_EXECUTE)
-    assert (values["timeout"], values["memory_limit_gb"]) == (20, 2.5)
+    assert (values["cell_timeout"], values["memory_gb"]) == (20, 2.5)
     executor = SafeExecute(**values)  # each is a trait SafeExecute accepts
-    assert executor.process_limit == settings.declared("COURSE_SANDBOX_PROCESSES").default
+    assert executor.processes == settings.declared("COURSE_SANDBOX_PROCESSES").default
     config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
-    assert config.SafeExecute.timeout == safe_execute()["timeout"]
+    assert config.SafeExecute.cell_timeout == safe_execute()["cell_timeout"]
 
 
 def test_every_cap_reaches_the_grading_box_whole():
     """SafeExecute's caps, as configured, reach its processes in one object, the Box."""
     from instructor.engine.execute import SafeExecute
-    from instructor.engine.limits import MIB
 
-    executor = SafeExecute(timeout=7, memory_limit_gb=2.5, file_limit_mb=3, cpu_limit_seconds=4,
-                           process_limit=50, disk_limit_mb=6, output_limit_mb=2,
-                           record_limit_mb=5, checks_timeout=90, isolation="limits-only")
+    executor = SafeExecute(cell_timeout=7, memory_gb=2.5, file_mb=3, cpu_seconds=4,
+                           processes=50, disk_mb=6, output_mb=2, group_memory_gb=9,
+                           record_mb=5, checks_timeout=90, isolation="limits-only")
     box = executor._box()
     assert (box.cell_timeout, box.memory_gb, box.file_mb, box.cpu_seconds, box.processes,
-            box.disk_mb, box.isolation) == (7, 2.5, 3, 4, 50, 6, "limits-only")
-    assert (box.output_bytes, box.record_bytes, box.checks_timeout) == (2 * MIB, 5 * MIB, 90)
+            box.disk_mb, box.group_memory_gb, box.isolation) == (7, 2.5, 3, 4, 50, 6, 9,
+                                                                 "limits-only")
+    assert (box.output_mb, box.record_mb, box.checks_timeout) == (2, 5, 90)
 
 
 def test_the_source_cap_reaches_the_static_pass_from_the_environment(monkeypatch):
@@ -151,3 +154,60 @@ def test_a_relative_folder_setting_reaches_grading_as_the_instructor_meant(tmp_p
     env = grading_env({"COURSE_DATA_DIR": "../shared/data", "COURSE_WEIGHTS_DIR": "/w"})
     assert env["COURSE_DATA_DIR"] == str(tmp_path.parent / "shared" / "data")
     assert env["COURSE_WEIGHTS_DIR"] == "/w"
+
+
+def test_the_sandboxs_limits_are_one_table_every_side_is_built_from(tmp_path):
+    """helpers.settings.LIMITS: each row is a setting (its default), a SafeExecute trait,
+    a Box field, and, for the launcher's caps, a --cap option of every launch."""
+    import dataclasses
+
+    from instructor.engine import limits, roles, sandbox
+    from instructor.engine.execute import SafeExecute
+
+    names = [limit.name for limit in settings.LIMITS]
+    for limit in settings.LIMITS:
+        assert settings.declared(limit.setting).default == limit.default
+        assert limits.SAFE_EXECUTE[limit.name] == limit.setting
+        assert getattr(SafeExecute(), limit.name) == limit.default
+    assert set(limits.SAFE_EXECUTE) == {*names, "isolation"}
+    assert {f.name for f in dataclasses.fields(roles.Box)} >= set(names)
+    assert set(sandbox.CAPS) <= set(names)
+    box = roles.Box(memory_gb=3.5, isolation="limits-only")
+    argv, _env = roles.launch(roles.ANSWERS, ["true"], str(tmp_path), box)
+    assert [a for a in argv if a.startswith("--cap=")] == [
+        f"--cap={name}={getattr(box, name)!r}" for name in sandbox.CAPS]
+    assert "--cap=memory_gb=3.5" in argv
+
+
+@pytest.mark.parametrize("value", [0, None, -1.0, "8"])
+def test_a_cap_missing_or_unreadable_stops_grading_never_no_cap(value, monkeypatch):
+    """A cap the grader cannot read as a number above 0 stops that submission's grading
+    before its first process (issue 79: the launcher read a cap it was not given as 0, no
+    cap); an unreadable setting stops it too."""
+    from instructor.engine import roles
+    from instructor.engine.execute import SafeExecute
+
+    with pytest.raises(settings.CapMissing, match="memory_gb"):
+        roles.Box(memory_gb=value)
+    executor = SafeExecute()
+    executor._trait_values["memory_gb"] = value  # as a configuration could leave it
+    with pytest.raises(settings.CapMissing, match="COURSE_SANDBOX_MEMORY_GB"):
+        executor._open_group()
+    monkeypatch.setenv("COURSE_SANDBOX_PROCESSES", "many")
+    with pytest.raises(settings.SettingError, match="COURSE_SANDBOX_PROCESSES"):
+        roles.Box.from_settings(dict(os.environ))
+
+
+@pytest.mark.parametrize("caps", [[], ["--cap=memory_gb=8", "--cap=file_mb=512",
+                                       "--cap=cpu_seconds=60"],
+                                  ["--cap=memory_gb=0", "--cap=file_mb=512",
+                                   "--cap=cpu_seconds=60", "--cap=processes=64"]])
+def test_the_launcher_starts_nothing_without_each_of_its_caps(caps, tmp_path):
+    """The launcher run without a cap, or with one of 0, starts nothing and says why."""
+    from instructor.engine import sandbox
+
+    marker = tmp_path / "ran"
+    done = subprocess.run([sys.executable, "-I", "-S", sandbox.LAUNCHER, *caps, "--",
+                           "touch", str(marker)], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and not marker.exists(), done
+    assert "cap" in done.stderr, done.stderr

@@ -38,9 +38,9 @@ NOT_RUN = ("[not run while grading: the grader runs only the setup and your answ
 SETUP_RUN = "[run while grading before your answer cells; its output is not kept]\n"
 
 
-def _cap(trait: str):
+def _cap(name: str):
     """A trait of a setting (:data:`limits.SAFE_EXECUTE`), declared in helpers/settings.py."""
-    setting = settings.declared(limits.SAFE_EXECUTE[trait])
+    setting = settings.declared(name)
     kind = {"integer": Integer, "number": Float}.get(setting.kind, Unicode)
     return kind(setting.default, help=f"{setting.help} ({setting.name})").tag(config=True)
 
@@ -48,16 +48,8 @@ def _cap(trait: str):
 class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     """nbgrader's execute step: verdicts as test cells' outputs; one cgroup per submission."""
 
-    timeout = _cap("timeout")
-    memory_limit_gb = _cap("memory_limit_gb")
-    isolation = _cap("isolation")
-    file_limit_mb = _cap("file_limit_mb")
-    cpu_limit_seconds = _cap("cpu_limit_seconds")
-    process_limit = _cap("process_limit")
-    group_memory_gb = _cap("group_memory_gb")
-    disk_limit_mb = _cap("disk_limit_mb")
-    output_limit_mb = _cap("output_limit_mb")
-    record_limit_mb = _cap("record_limit_mb")
+    # the sandbox's limits and isolation, one trait each (helpers.settings.LIMITS)
+    vars().update({trait: _cap(name) for trait, name in limits.SAFE_EXECUTE.items()})
     readable_paths = List(Unicode(), help="Paths the sandboxed processes may read besides "
                           "their own folders.").tag(config=True)
     checks_timeout = Integer(600, help="Seconds the checks of a notebook may take."
@@ -83,17 +75,21 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     def _box(self) -> roles.Box:
         """This grading's sandbox and caps, which every process of it starts in."""
         return roles.Box.from_settings(
-            self._environment(), {trait: getattr(self, trait) for trait in limits.SAFE_EXECUTE},
+            self._environment(), self._caps(),
             readable=list(self.readable_paths), checks_timeout=self.checks_timeout,
             groups=list(self._group.paths) if self._group else [])
+
+    def _caps(self) -> dict:
+        return {trait: getattr(self, trait) for trait in limits.SAFE_EXECUTE}
 
     def _open_group(self) -> None:
         """This submission's cgroup, joined by all its processes; where none can be
         made, the caps are each process's and the notebook's metadata says so."""
         self._close_group()
+        caps = settings.checked_caps(self._caps())  # CapMissing: this submission stops
         try:
-            self._group = cgroups.make(int(self.group_memory_gb * limits.MIB * 1024),
-                                       self.process_limit)
+            self._group = cgroups.make(int(caps["group_memory_gb"] * limits.MIB * 1024),
+                                       int(caps["processes"]))
         except cgroups.Unavailable as why:
             self.log.warning("caps per process: %s", why)
 

@@ -21,7 +21,7 @@ import nbformat
 from instructor.engine import check_server, forking, outcomes, review, roles, stripped
 from instructor.engine.answer import protocol
 from instructor.engine.cells import error_output, is_test_cell, nbgrader_meta
-from instructor.engine.limits import HELPERS
+from instructor.engine.limits import HELPERS, MIB
 from instructor.engine.release import Release, hide_hidden
 
 #: What the grader reads of the checking process's verdicts, bytes.
@@ -156,7 +156,7 @@ class Judge:
         report_r, report = os.pipe()  # the answer cells' outputs, as they run
         verdicts = None
         try:
-            limit = self.sandbox.output_bytes  # a character of output is at most 6 in JSON
+            limit = int(self.sandbox.output_mb * MIB)  # a character: at most 6 in JSON
             self.report = protocol.Report(report_r, limit, 6 * limit + 64 * 1024,
                                           VERDICTS_LIMIT)
             # the answer process reads the stripped helpers, never the real package
@@ -285,7 +285,7 @@ class Judge:
         contexts = {name: list(task.context) for name, task in self.release.tasks.items()}
         answers, released = (self.release.answer_cells(c) for c in (cells, self.release.cells))
         hidden = {i for i in tests if hide_hidden(cells[i].source)[1]}
-        job = {"record_limit": self.sandbox.record_bytes, "cells": [
+        job = {"record_limit": int(self.sandbox.record_mb * MIB), "cells": [
             {"grade_id": grade_id, "task": task, "names": names,
              "answers": answers_key(task, i, answers),
              "source": cells[i].source, "context": contexts.get(task, []),

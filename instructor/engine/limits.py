@@ -16,19 +16,10 @@ from instructor.engine.outcomes import CELL_TOO_LARGE
 
 Environ = Mapping[str, str] | None
 
-#: ``SafeExecute``'s traits that a setting gives (nbgrader_config.py), and the settings.
-SAFE_EXECUTE = {
-    "timeout": "COURSE_CELL_TIMEOUT",
-    "memory_limit_gb": "COURSE_SANDBOX_MEMORY_GB",
-    "file_limit_mb": "COURSE_SANDBOX_FILE_MB",
-    "cpu_limit_seconds": "COURSE_SANDBOX_CPU_SECONDS",
-    "process_limit": "COURSE_SANDBOX_PROCESSES",
-    "group_memory_gb": "COURSE_SUBMISSION_MEMORY_GB",
-    "disk_limit_mb": "COURSE_SANDBOX_DISK_MB",
-    "isolation": "COURSE_GRADING_ISOLATION",
-    "output_limit_mb": "COURSE_CELL_OUTPUT_MB",
-    "record_limit_mb": "COURSE_RECORD_MB",
-}
+#: ``SafeExecute``'s traits that a setting gives (nbgrader_config.py), and the settings:
+#: the sandbox's limits (:data:`helpers.settings.LIMITS`) and its isolation.
+SAFE_EXECUTE = {**{limit.name: limit.setting for limit in settings.LIMITS},
+                "isolation": "COURSE_GRADING_ISOLATION"}
 
 
 def safe_execute(environ: Environ = None) -> dict[str, settings.Value]:

@@ -10,10 +10,10 @@ import glob
 import os
 import sys
 import sysconfig
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 
 from helpers.grading.hidden import KEY_VARIABLE
-from helpers.settings import SETTINGS
+from helpers.settings import LIMITS, SETTINGS, checked_caps
 from instructor import ROOT
 from instructor.engine import limits, sandbox, untrusted
 
@@ -57,8 +57,6 @@ def pool_size(box: Box) -> int:
     """Threads per pool of a sandboxed process: the grader's cores, at most what keeps
     a submission's three TensorFlow processes within half its process cap."""
     cores = len(os.sched_getaffinity(0))
-    if box.processes <= 0:
-        return cores
     return max(1, min(cores, (box.processes // 2 - 30) // 9))
 
 
@@ -80,39 +78,31 @@ PREFLIGHT = Role("preflight", submission=False)
 
 
 @dataclass
-class Box:
-    """One grading's sandbox, the one place its caps are held (0: none): what its
-    processes read, their caps, the cgroup folders, the environment (None: this process's),
-    an answer cell's timeout and output, a reply's size and the checks' time."""
+class _Box:
+    """One grading's sandbox, the one place its caps are held: what its processes read,
+    the cgroup folders, the environment (None: this process's), the checks' time, and a
+    field of each of the sandbox's limits (:data:`helpers.settings.LIMITS`, their
+    defaults), each a number above 0 (else ``helpers.settings.CapMissing``)."""
     readable: list[str] = field(default_factory=list)
-    memory_gb: float = 8.0
     isolation: str = "bubblewrap"
-    file_mb: float = 0
-    cpu_seconds: float = 0
-    processes: int = 0
     groups: list[str] = field(default_factory=list)
-    disk_mb: float = 0
     environment: dict[str, str] | None = None
-    cell_timeout: int = 0
-    output_bytes: int = 64 * limits.MIB
-    record_bytes: int | None = None
     checks_timeout: int = 600
+
+    def __post_init__(self) -> None:
+        checked_caps(vars(self))
 
     @classmethod
     def from_settings(cls, env: dict[str, str], caps: dict | None = None, **fields) -> Box:
         """The box of ``caps`` (default: the settings in ``env``), ``fields`` over them."""
         caps = caps or limits.safe_execute(env)
-        mib = limits.MIB
         return cls(**{"readable": limits.readable_paths(env), "environment": dict(env),
-                      "memory_gb": float(caps["memory_limit_gb"]),
-                      "isolation": str(caps["isolation"]),
-                      "file_mb": float(caps["file_limit_mb"]),
-                      "cpu_seconds": float(caps["cpu_limit_seconds"]),
-                      "processes": int(caps["process_limit"]),
-                      "disk_mb": float(caps["disk_limit_mb"]),
-                      "cell_timeout": int(caps["timeout"] or 0),
-                      "output_bytes": int(float(caps["output_limit_mb"]) * mib),
-                      "record_bytes": int(float(caps["record_limit_mb"]) * mib), **fields})
+                      **caps, **fields})
+
+
+Box = make_dataclass("Box", [(limit.name, type(limit.default), field(default=limit.default))
+                             for limit in LIMITS], bases=(_Box,))
+Box.__module__, Box.__doc__ = __name__, _Box.__doc__
 
 
 def environment(role: Role, box: Box, cwd: str | None = None) -> dict[str, str]:
@@ -189,9 +179,9 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
         sandbox.hand_over(folder)
     mine, moved = role.submission, places(box, cwd)
     user = sandbox.grading_user() if box.isolation == "bubblewrap" else None
-    caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER, "--memory-gb", str(box.memory_gb),
-            "--file-mb", str(box.file_mb), "--cpu-seconds", str(box.cpu_seconds),
-            "--processes", str(box.processes), *(f"--group={g}" for g in box.groups if mine),
+    caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER, sandbox.allow_option(),
+            *(f"--cap={name}={getattr(box, name)!r}" for name in sandbox.CAPS),
+            *(f"--group={g}" for g in box.groups if mine),
             *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
     if box.isolation == "limits-only":
         return [*caps, *cmd], env

