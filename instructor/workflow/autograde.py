@@ -48,11 +48,7 @@ def isolation_problem(env: dict | None = None) -> str | None:
     if limits.safe_execute({**os.environ, **(env or {})})["isolation"] != "bubblewrap":
         return None
     why = sandbox.unavailable()
-    return why and (f"grading stopped before the first student: {why}. Grade where user "
-                    "namespaces are allowed (sysctl kernel.unprivileged_userns_clone=1, or "
-                    "a container started with them), or set "
-                    "COURSE_GRADING_ISOLATION=limits-only for a weaker sandbox that every "
-                    "report then names")
+    return why and f"grading stopped before the first student: {why}"
 
 
 def caps_problem(env: dict | None = None) -> str | None:
