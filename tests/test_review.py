@@ -151,3 +151,13 @@ def test_a_patch_of_a_library_goes_to_review(source, patched):
 ])
 def test_own_objects_and_settings_are_no_patch(source):
     assert not [f for f in review.tampering([source], PROTECTED, [SETUP]) if "patches " in f]
+
+
+def test_looking_a_path_up_runs_nothing():
+    """The review imports what it looks up only from the standard library and NumPy, never
+    a module's ``__main__``, a private one, nor what runs on import (the test suite)."""
+    import sys
+
+    found = review.tampering(["import venv, test\nv = venv.__main__\nt = test.autotest\n"
+                              "a = antigravity.x\n"], set())
+    assert not {"venv.__main__", "test.autotest", "antigravity"} & set(sys.modules), found

@@ -117,11 +117,10 @@ def _make_v1(group: Group, root: str, name: str, memory: int, processes: int,
         os.makedirs(path)
         group.paths.append(path)
     memory_path, pids_path, cpu_path = group.paths
-    if memory > 0:
-        _write(memory_path, "memory.limit_in_bytes", str(memory))
-        with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
-            _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
-    _write(pids_path, "pids.max", str(processes) if processes > 0 else "max")
+    _write(memory_path, "memory.limit_in_bytes", str(memory))
+    with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
+        _write(memory_path, "memory.memsw.limit_in_bytes", str(memory))
+    _write(pids_path, "pids.max", str(processes))
     _write(cpu_path, "cpu.shares", str(max(2, cpu_weight * 1024 // 100)))
 
 
@@ -177,21 +176,20 @@ def _make_v2(group: Group, root: str, name: str, memory: int, processes: int,
     base = _delegated(root, own)
     _sweep(base)
     group.paths.append(os.path.join(base, f"{PARENT}-{name}"))
-    caps = {"memory": ("memory.max", str(memory) if memory > 0 else "max"),
-            "pids": ("pids.max", str(processes) if processes > 0 else "max"),
+    caps = {"memory": ("memory.max", str(memory)), "pids": ("pids.max", str(processes)),
             "cpu": ("cpu.weight", str(max(1, min(10000, cpu_weight))))}
     os.makedirs(group.paths[0])
     for controller in V2_CONTROLLERS:
         if controller in caps:
             _write(group.paths[0], *caps[controller])
-    if memory > 0 and "memory" in V2_CONTROLLERS:
+    if "memory" in V2_CONTROLLERS:
         with contextlib.suppress(OSError):  # no swap accounting: nothing to cap
             _write(group.paths[0], "memory.swap.max", "0")
 
 
 def make(memory_bytes: int, processes: int, cpu_weight: int = CPU_WEIGHT, root: str = ROOT,
          proc_cgroup: str = "/proc/self/cgroup") -> Group:
-    """A new group under the grader's own, with caps (0: none) and ``cpu_weight``: cgroup
+    """A new group under the grader's own, with caps (each given) and ``cpu_weight``: cgroup
     v1 where its controllers are mounted, else v2; :class:`Unavailable` saying why not."""
     name = f"{os.getpid()}-{next(_names)}"
     reasons = []

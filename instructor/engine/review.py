@@ -113,22 +113,21 @@ def suspect(name: str) -> bool:
     return any(name == m or name.startswith(m + ".") for m in SUSPECT_MODULES)
 
 
-#: What the review may import to see what a path is: the standard library (less what opens
-#: windows or prints) and NumPy; others (TensorFlow: seconds) once the grader has them.
-IMPORTABLE = sys.stdlib_module_names - {"antigravity", "this", "tkinter", "turtle",
-                                        "turtledemo", "idlelib"} | {"numpy"}
+#: What the review may import to look a path up (no ``_`` module, no ``__main__``): the
+#: standard library but what runs on import, NumPy; others once the grader has them.
+IMPORTABLE = sys.stdlib_module_names - {"antigravity", "this", "idlelib", "turtledemo",
+                                        "test"} | {"numpy"}
 
 
 @functools.lru_cache(maxsize=4096)
 def reached(path: str) -> str | None:
-    """The suspect module the dotted ``path`` (``numpy.ctypeslib.ctypes``) is or passes
-    through, or whose function it names, by what each step is, whatever it is called;
-    looked up without running a module's lazy attributes."""
+    """The suspect module the dotted ``path`` (``numpy.ctypeslib.ctypes``) is, passes
+    through or holds a function of, by what each step is (no lazy attribute runs)."""
     parts, obj = path.split("."), None
     for depth in range(1, len(parts) + 1):
         found = inspect.getattr_static(obj, parts[depth - 1], None) if depth > 1 else None
-        if found is None and (depth == 1 or hasattr(obj, "__path__")) and (
-                parts[0] in IMPORTABLE or parts[0] in sys.modules):
+        if found is None and (depth == 1 or hasattr(obj, "__path__")) and not parts[
+                depth - 1].startswith("_") and (parts[0] in IMPORTABLE or parts[0] in sys.modules):
             with contextlib.suppress(Exception):  # no such module: nothing there
                 found = importlib.import_module(".".join(parts[:depth]))
         if (obj := found) is None:
@@ -143,8 +142,7 @@ class _Reader(ast.NodeVisitor):
     def __init__(self, protected: set[str], cell_names: set[str],
                  libraries: frozenset[str] = frozenset()):
         self.protected, self.findings = protected, []
-        #: names bound to modules by import statements (and the course's: ``np``...)
-        self.modules = {"np": "numpy", "keras": "keras", "tf": "tensorflow",
+        self.modules = {"np": "numpy", "keras": "keras", "tf": "tensorflow",  # bound by imports
                         "tfp": "tensorflow_probability", "helpers": "helpers"}
         self.libraries = libraries
         self.scopes: list[set[str]] = [cell_names]
@@ -241,8 +239,7 @@ class _Reader(ast.NodeVisitor):
     visit_Nonlocal = visit_Global
 
     def _reaches(self, node: ast.AST) -> None:
-        """Flag ``node`` if a path from a module an import bound (``np.ctypeslib.ctypes``,
-        ``getattr(np.ctypeslib, "ctypes")``) is or passes through a suspect module."""
+        """Flag a path from a bound module that :func:`reached` a suspect one."""
         names, inner, args = [], node, getattr(node, "args", [])
         if isinstance(node, ast.Call):  # getattr(x, "a constant") only
             if not (ast.unparse(node.func) == "getattr" and len(args) >= 2 and isinstance(

@@ -13,7 +13,7 @@ import sysconfig
 from dataclasses import dataclass, field, make_dataclass
 
 from helpers.grading.hidden import KEY_VARIABLE
-from helpers.settings import LIMITS, SETTINGS, checked_caps
+from helpers.settings import ALLOWED_CALLS, LIMITS, SETTINGS, checked_caps
 from instructor import ROOT
 from instructor.engine import limits, sandbox, untrusted
 
@@ -79,10 +79,9 @@ PREFLIGHT = Role("preflight", submission=False)
 
 @dataclass
 class _Box:
-    """One grading's sandbox, the one place its caps are held: what its processes read,
-    the cgroup folders, the environment (None: this process's), the checks' time, and a
-    field of each of the sandbox's limits (:data:`helpers.settings.LIMITS`, their
-    defaults), each a number above 0 (else ``helpers.settings.CapMissing``)."""
+    """One grading's sandbox: what its processes read, the cgroup folders, the environment
+    (None: this process's), the checks' time, and a field per row of ``settings.LIMITS``
+    (its default), each above 0 (else ``settings.CapMissing``)."""
     readable: list[str] = field(default_factory=list)
     isolation: str = "bubblewrap"
     groups: list[str] = field(default_factory=list)
@@ -179,8 +178,9 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
         sandbox.hand_over(folder)
     mine, moved = role.submission, places(box, cwd)
     user = sandbox.grading_user() if box.isolation == "bubblewrap" else None
-    caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER, sandbox.allow_option(),
-            *(f"--cap={name}={getattr(box, name)!r}" for name in sandbox.CAPS),
+    caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER,
+            f"--allow={','.join(map(str, ALLOWED_CALLS.values()))}",
+            *(f"--{name}={getattr(box, name)!r}" for name in sandbox.CAPS),
             *(f"--group={g}" for g in box.groups if mine),
             *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
     if box.isolation == "limits-only":

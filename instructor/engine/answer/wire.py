@@ -34,13 +34,10 @@ class NotData(Exception):
 NUMBERS = "biufc"
 
 
-class NotNumbers(TypeError):
-    """A returned value that is not numbers: the test fails, in the grader's words alone."""
-
-    def __init__(self, what: str):
-        super().__init__(f"your function returned {what}; the grader checks numbers and "
-                         "arrays of numbers or booleans only (a float, int, uint, bool or "
-                         "complex dtype): convert it, e.g. np.asarray(x, dtype=np.float32)")
+#: Why a returned value that is not numbers fails its test (a TypeError: the grader's words).
+NOT_NUMBERS = ("your function returned {}; the grader checks numbers and arrays of numbers "
+               "or booleans only (a float, int, uint, bool or complex dtype): convert it, "
+               "e.g. np.asarray(x, dtype=np.float32)")
 
 
 class Unreadable(Exception):
@@ -240,8 +237,7 @@ def record_size(folder: str | Path, max_bytes: int | None = None) -> int:
 class Reader:
     """Values a :class:`Writer` wrote to ``folder``, read back (:meth:`decode`) within
     ``max_bytes`` (:func:`record_size`); a model of a class other than Keras' or the
-    course's is :class:`Unreadable`. A call's records (a folder) hold numbers, arrays of
-    them, models and containers of these: text is :class:`NotNumbers`.
+    course's is :class:`Unreadable`; a call's records (a folder) hold no text (:data:`NOT_NUMBERS`).
     Without a folder, inline values only (a proxy's report may be text)."""
 
     def __init__(self, folder: str | Path | None = None, custom_objects: dict | None = None,
@@ -254,7 +250,7 @@ class Reader:
 
     def decode(self, value: Any) -> Any:
         if isinstance(value, str) and self.folder:
-            raise NotNumbers("text")
+            raise TypeError(NOT_NUMBERS.format("text"))
         if not isinstance(value, dict):
             return value
         if "tuple" in value:
@@ -330,7 +326,7 @@ def _array(f) -> np.ndarray:
     except (ValueError, OSError, EOFError) as err:
         raise Unreadable(f"not an array: {err}") from None
     if array.dtype.kind not in NUMBERS:  # its kind, never its dtype's text
-        raise NotNumbers(f"an array of kind '{array.dtype.kind}', not numbers")
+        raise TypeError(NOT_NUMBERS.format(f"an array of kind '{array.dtype.kind}', not numbers"))
     return array
 
 
