@@ -23,6 +23,9 @@ HONEST = {
                       "    layers[n] = keras.layers.Dense(n + 1)\n",
     "quiet TensorFlow": "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n",
     "figure settings": "import matplotlib.pyplot as plt\nplt.rcParams['figure.dpi'] = 80\n",
+    # a built-in a module names (socket.timeout is TimeoutError) reaches nothing
+    "a built-in through a module": "import os, socket\ntry:\n    pass\n"
+                                   "except (socket.timeout, os.error):\n    pass\n",
 }
 
 TAMPERING = {

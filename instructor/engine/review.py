@@ -119,6 +119,10 @@ IMPORTABLE = sys.stdlib_module_names - {"antigravity", "this", "idlelib", "turtl
                                         "test"} | {"numpy"}
 
 
+#: The built-ins that run code: a module's name for one of them reaches ``builtins``.
+RUNNERS = [exec, eval, compile, __import__]
+
+
 @functools.lru_cache(maxsize=4096)
 def reached(path: str) -> str | None:
     """The suspect module the dotted ``path`` (``numpy.ctypeslib.ctypes``) is, passes
@@ -133,7 +137,8 @@ def reached(path: str) -> str | None:
         if (obj := found) is None:
             return None
         module = obj if isinstance(obj, types.ModuleType) else inspect.getmodule(obj)
-        if suspect(name := str(getattr(module, "__name__", ""))):
+        if suspect(name := str(getattr(module, "__name__", ""))) and (  # not a built-in
+                module is obj or name != "builtins" or obj in RUNNERS):
             return name
     return None
 
