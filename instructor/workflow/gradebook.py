@@ -1,7 +1,10 @@
-"""The gradebook: which assignments it knows, their current cells, one student's scores."""
+"""The gradebook: which assignments it knows, their current cells, one student's scores,
+and what each grade was made from (the release and the hand-in, as digests)."""
 
 from __future__ import annotations
 
+import functools
+import json
 import shutil
 import sys
 import warnings
@@ -13,6 +16,58 @@ from instructor import ROOT
 from instructor.workflow import nbgrader_server
 from instructor.workflow.badges import add_badge_cells
 from instructor.workflow.nbgrader_cli import nbgrader
+
+#: In each graded folder (``autograded/<student>/<assignment>/``): what was graded.
+GRADED_FROM = "graded_from.json"
+_NOT_HANDED_IN = ("timestamp.txt", "GRADING_NOTES.txt")  # collect's, not the student's
+
+
+def release_digest(root: Path, assignment: str) -> str | None:
+    """The release a grade is made against: the source notebook's cells, hidden tests
+    included; None when the course has no such assignment (any longer)."""
+    path = Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"
+    return _notebook_digest(str(path), *_stamp(path)) if path.is_file() else None
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_mtime_ns, info.st_size
+
+
+@functools.lru_cache(maxsize=32)
+def _notebook_digest(path: str, *stamp: int) -> str:
+    """Read once per version of the file (a class reads it for every student)."""
+    from instructor.workflow.canary import _notebook_digest  # canary imports this module
+
+    return _notebook_digest(Path(path))
+
+
+def handin_digest(folder: Path) -> str:
+    """The hand-in in ``folder`` (``submitted/<student>/<assignment>/``): its files."""
+    from instructor.workflow.canary import _files_digest
+
+    return _files_digest((p for p in Path(folder).rglob("*")
+                          if p.name not in _NOT_HANDED_IN), Path(folder))
+
+
+def stale(root: Path, student: str, assignment: str) -> str | None:
+    """Why the grade of ``student``'s ``assignment`` may not be the grade of the hand-in
+    and the release there now (a note starting ``STALE:``); None when it is."""
+    root, again = Path(root), f"grade again: make autograde ASSIGNMENT={assignment} " \
+                               f"STUDENT={student}"
+    try:
+        graded = json.loads((root / "autograded" / student / assignment / GRADED_FROM)
+                            .read_text())
+    except (OSError, ValueError):
+        graded = None
+    if not isinstance(graded, dict) or not graded.get("handin"):
+        return ("STALE: graded before grades recorded what they graded (unknown release "
+                f"and hand-in); {again}")
+    if graded["handin"] != handin_digest(root / "submitted" / student / assignment):
+        return f"STALE: handed in again (collected) after it was graded; {again}"
+    if graded.get("release") != release_digest(root, assignment):
+        return f"STALE: graded against an older release (a test changed since); {again}"
+    return None
 
 
 def in_gradebook(assignment: str, root: Path = ROOT) -> bool:
