@@ -912,3 +912,26 @@ def test_make_passes_a_moodle_file_name_with_spaces_whole(tmp_path):
     # the whole name reached the command, which asks for the graded class (none here)
     assert "no gradebook at" in export.stderr, export.stderr
     assert "unrecognized arguments" not in export.stderr
+
+
+def test_a_class_handed_in_through_both_lms_names_the_others_apart(tmp_path):
+    """Half a class through Canvas, half through Moodle: Canvas' export listed the Moodle
+    students as needing the mapping file. They are named as the other LMS's students,
+    to be exported into its file; the mapping message is for students with no id."""
+    from instructor.workflow.collect import collect
+    from tests.lms_downloads import canvas_download, canvas_gradebook, moodle_download
+
+    root, text = _course(tmp_path)
+    students = _class(text)
+    collect(canvas_download(students[:3], tmp_path / "canvas.zip"), "hw", root)
+    collect(moodle_download(students[3:], tmp_path / "moodle.zip"), "hw", root)
+    subs = [Submission(str(s.canvas_id), 5.0, 10.0) for s in students[:3]] + \
+        [Submission(str(s.moodle_id), 5.0, 10.0) for s in students[3:]]
+    source = tmp_path / "export.csv"
+    source.write_text(canvas_gradebook(students[:3], "hw (5501)"), encoding="utf-8")
+    out = fill(GradedClass("hw", root, [], {}, [], subs), "canvas", source,
+               tmp_path / "out.csv")
+    assert out.not_in_lms == [] and len(out.written) == 3
+    assert out.other_lms == {"moodle": [str(s.moodle_id) for s in students[3:]]}
+    said = "\n".join(out.summary())
+    assert "mapping" not in said and "make lms-export LMS=moodle" in said
