@@ -147,42 +147,43 @@ INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 .PHONY: report similarity lms-export lms-feedback
 
 release: setup          ## notebooks/ -> release/ (student version)
-	$(INSTRUCTOR) release --assignment $(ASSIGNMENT)
+	$(INSTRUCTOR) release --assignment "$(ASSIGNMENT)"
 
 solutions: setup        ## notebooks/ -> solutions/ (answer key)
-	$(INSTRUCTOR) solutions --assignment $(ASSIGNMENT)
+	$(INSTRUCTOR) solutions --assignment "$(ASSIGNMENT)"
 
 sample-class: setup     ## synthetic submissions in sample_class/<assignment>/
-	$(INSTRUCTOR) sample-class --assignment $(if $(filter all,$(ASSIGNMENT)),02_stacked_autoencoders,$(ASSIGNMENT))
+	$(INSTRUCTOR) sample-class --assignment "$(if $(filter all,$(ASSIGNMENT)),02_stacked_autoencoders,$(ASSIGNMENT))"
 
 collect: setup          ## FROM (folder or zip) -> submitted/<student>/<ASSIGNMENT>/
-	$(INSTRUCTOR) collect --assignment $(ASSIGNMENT) $(FROM)
+	$(INSTRUCTOR) collect --assignment "$(ASSIGNMENT)" "$(FROM)"
 
 autograde: setup        ## grade everyone (or STUDENT=id) into gradebook.db, JOBS at a time
-	$(INSTRUCTOR) autograde --assignment $(ASSIGNMENT) --jobs $(JOBS) $(if $(STUDENT),--student $(STUDENT)) $(if $(SHARD),--shard $(SHARD)) $(if $(SKIP_CANARY),--skip-canary) $(if $(RERUN_CANARY),--rerun-canary)
+	$(INSTRUCTOR) autograde --assignment "$(ASSIGNMENT)" --jobs "$(JOBS)" $(if $(STUDENT),--student "$(STUDENT)") $(if $(SHARD),--shard "$(SHARD)") $(if $(SKIP_CANARY),--skip-canary) $(if $(RERUN_CANARY),--rerun-canary)
 
 merge-shards: setup     ## after autograde SHARD=1/N ... SHARD=N/N: results into the course
-	$(INSTRUCTOR) merge-shards
+	$(INSTRUCTOR) merge-shards $(if $(DROP_OLDER),--drop-older)
 
 feedback: setup         ## feedback/<student>/<assignment>/ (HTML without hidden tests)
-	$(INSTRUCTOR) feedback --assignment $(ASSIGNMENT) $(if $(STUDENT),--student $(STUDENT))
+	$(INSTRUCTOR) feedback --assignment "$(ASSIGNMENT)" $(if $(STUDENT),--student "$(STUDENT)")
 
 grades: setup           ## grades.csv
 	$(INSTRUCTOR) grades --to grades.csv
 
 report: setup           ## reports/<ASSIGNMENT>/index.html: the class at a glance (+ CSV)
-	$(INSTRUCTOR) report --assignment $(ASSIGNMENT)
+	$(INSTRUCTOR) report --assignment "$(ASSIGNMENT)"
 
 similarity: setup       ## similar answers per task, side by side in the report
-	$(INSTRUCTOR) similarity --assignment $(ASSIGNMENT)
+	$(INSTRUCTOR) similarity --assignment "$(ASSIGNMENT)"
 
 lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<ASSIGNMENT>_<LMS>.csv
-	$(INSTRUCTOR) lms-export --assignment $(ASSIGNMENT) --lms $(LMS) $(FROM) $(if $(MAPPING),--mapping $(MAPPING)) $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks) $(if $(POINTS),--points $(POINTS)) $(if $(COLUMN),--column "$(COLUMN)")
+	$(INSTRUCTOR) lms-export --assignment "$(ASSIGNMENT)" --lms "$(LMS)" "$(FROM)" $(if $(MAPPING),--mapping "$(MAPPING)") $(if $(OVERWRITE),--overwrite) $(if $(TASKS),--tasks) $(if $(POINTS),--points "$(POINTS)") $(if $(COLUMN),--column "$(COLUMN)") $(if $(ALLOW_STALE),--allow-stale)
 
 lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_feedback_<LMS>.zip (bulk upload)
-	$(INSTRUCTOR) lms-feedback --assignment $(ASSIGNMENT) $(if $(LMS),--lms $(LMS))
+	$(INSTRUCTOR) lms-feedback --assignment "$(ASSIGNMENT)" $(if $(LMS),--lms "$(LMS)")
 
-# A one-node Slurm cluster on this machine until Ctrl-C, to try deploy/slurm/ on (root;
+# A one-node Slurm cluster on this machine until Ctrl-C (in the background: SIGTERM,
+# kill %1), to try deploy/slurm/ on (root;
 # apt-get install slurmctld slurmd slurm-client munge): docs/schedulers.md.
 CPUS ?=
 .PHONY: slurm-cluster

@@ -77,7 +77,7 @@ def cmd_autograde(args) -> None:
 def cmd_merge_shards(args) -> None:
     from instructor.workflow.shards import merge
 
-    merged = merge(ROOT, [Path(f) for f in args.folders] or None)
+    merged = merge(ROOT, [Path(f) for f in args.folders] or None, args.drop_older)
     for student, assignment, score, max_score in merged:
         print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
     print(f"merged {len(merged)} submission(s) into gradebook.db, autograded/, grading_logs/")
@@ -145,7 +145,15 @@ def cmd_lms_export(args) -> None:
                          "from the LMS (Canvas: Grades > Export; Moodle: Export > Plain text, "
                          "or the assignment's grading worksheet)")
     dest = Path(args.to) if args.to else ROOT / "lms" / f"{name}_{args.lms}.csv"
-    done = fill(load(name), args.lms, source, dest, read_mapping(args.mapping),
+    graded = load(name)
+    stale = [s for s in graded.submitted if any(f == "STALE" for f, _ in s.flags)]
+    for sub in stale:
+        print(f"{sub.student}: {sub.notes[0]}", file=sys.stderr)
+    if stale and not args.allow_stale:
+        raise SystemExit(f"lms-export: {len(stale)} grade(s) are STALE (above): grade them "
+                         "again, or write them as they are with ALLOW_STALE=1 "
+                         "(--allow-stale). Nothing was written.")
+    done = fill(graded, args.lms, source, dest, read_mapping(args.mapping),
                 column=args.column, overwrite=args.overwrite, tasks=args.tasks,
                 points=args.points)
     for line in done.summary():
@@ -231,6 +239,10 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("folders", nargs="*",
                            help="shard folders (default: every shards/<assignment>/I-of-N/ "
                                 "of the run begun last)")
+        if name == "merge-shards":
+            p.add_argument("--drop-older", action="store_true",
+                           help="leave out shards that graded an older or unknown release "
+                                "(their students keep the grades they had, marked STALE)")
         if name == "grades":
             p.add_argument("--to", default="grades.csv")
         if name == "similarity":
@@ -250,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
             p.add_argument("--overwrite", action="store_true",
                            help="replace grades the LMS export already holds")
             p.add_argument("--tasks", action="store_true", help="a column per task too")
+            p.add_argument("--allow-stale", action="store_true",
+                           help="write grades marked STALE too (graded from an earlier "
+                                "hand-in or release)")
             p.add_argument("--points", type=float, default=None,
                            help="the LMS column's maximum, when the export carries none "
                            "(Moodle's gradebook export) or to override it")

@@ -240,3 +240,36 @@ def test_lms_export_command(course, tmp_path, lms):
     if lms == "canvas":
         assert people[1][col] == "11.00"  # an existing grade kept without OVERWRITE
         assert "Ørsted, Åse" in out       # in the LMS, not in the gradebook: listed
+
+
+def test_a_resubmission_collected_after_grading_is_stale_until_graded_again(course, tmp_path):
+    """A student handed in again and was collected after grading: grades.csv and the
+    report showed the old score with nothing said. Each grade records the hand-in it
+    graded; one that differs is STALE in grades.csv and the report, and lms-export
+    refuses it (ALLOW_STALE=1 writes it anyway). The same files collected back: not stale."""
+    root, make = course["root"], course["make"]
+    who = "student02_partial"
+    assert not any(f == "STALE" for s in load(A, root).submitted for f, _ in s.flags)
+    kept = root / "submitted" / who / A / f"{A}.ipynb"
+    original = kept.read_bytes()
+    again = tmp_path / "again" / who
+    again.mkdir(parents=True)
+    (again / f"{A}.ipynb").write_bytes(original.replace(b'"cells": [', b'"cells": [{"cell_type'
+                                                        b'": "markdown", "metadata": {}, '
+                                                        b'"source": "v2"}, ', 1))
+    make("collect", f"ASSIGNMENT={A}", f"FROM={tmp_path / 'again'}")
+    make("grades")
+    notes = {r["student_id"]: r["notes"] for r in _csv(root / "grades.csv")}
+    assert notes[who].startswith("STALE: handed in again"), notes[who]
+    assert not any(n.startswith("STALE") for s, n in notes.items() if s != who)
+    assert [s.student for s in load(A, root).submitted
+            if any(f == "STALE" for f, _ in s.flags)] == [who]
+    source = tmp_path / "canvas.csv"
+    source.write_text(CANVAS, encoding="utf-8")
+    refused = subprocess.run(["make", "lms-export", f"ASSIGNMENT={A}", "LMS=canvas",
+                              f"FROM={source}"], cwd=root,
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and f"{who}: STALE" in refused.stderr, refused.stderr
+    (again / f"{A}.ipynb").write_bytes(original)  # the same files back: the grade stands
+    make("collect", f"ASSIGNMENT={A}", f"FROM={tmp_path / 'again'}")
+    assert not any(f == "STALE" for s in load(A, root).submitted for f, _ in s.flags)

@@ -844,3 +844,94 @@ def test_the_report_shows_each_name_beside_the_id_escaped(tmp_path):
     assert _who(graded, "912301") == \
         "912301 <span class=name>(&lt;b&gt;Amara&lt;/b&gt; &amp; =Diallo)</span>"
     assert _link(graded, "nobody", tmp_path) == "nobody"
+
+
+@pytest.mark.parametrize("given", ["folder", "zip"])
+def test_two_notebooks_in_a_hand_in_the_newest_is_graded_both_kept_and_said(tmp_path, given):
+    """A student handed in hw.ipynb (old) and 'hw final.ipynb' (corrected): the exact name
+    was graded, collect said "ok" and kept nothing of the other. Now the newest by the
+    time the download gives is graded, the other kept in not_graded/, and a note names
+    both, which the report flags."""
+    import os
+    import zipfile
+
+    from instructor.analytics.graded import flags_of
+    from instructor.workflow.collect import NOT_GRADED, collect
+
+    root, text = _course(tmp_path)
+    old, final = text.encode(), text.replace("None", "42").encode()
+    incoming = tmp_path / "incoming"
+    (incoming / "st1").mkdir(parents=True)
+    (incoming / "st1" / "hw.ipynb").write_bytes(old)
+    (incoming / "st1" / "hw final.ipynb").write_bytes(final)
+    os.utime(incoming / "st1" / "hw.ipynb", (1_700_000_000, 1_700_000_000))
+    os.utime(incoming / "st1" / "hw final.ipynb", (1_700_086_400, 1_700_086_400))  # a day on
+    source = incoming
+    if given == "zip":
+        source = tmp_path / "hand-in.zip"
+        with zipfile.ZipFile(source, "w") as zf:
+            zf.writestr(zipfile.ZipInfo("st1/hw final.ipynb", (2026, 3, 2, 9, 0, 0)), final)
+            zf.writestr(zipfile.ZipInfo("st1/hw.ipynb", (2026, 3, 1, 9, 0, 0)), old)
+    notes = collect(source, "hw", root)["st1"]
+    folder = root / "submitted" / "st1" / "hw"
+    assert (folder / "hw.ipynb").read_bytes() == final
+    assert (folder / NOT_GRADED / "hw.ipynb").read_bytes() == old
+    assert not (folder / "hw final.ipynb").exists()
+    said = " ".join(notes)
+    assert "2 notebooks were handed in ('hw final.ipynb', 'hw.ipynb')" in said
+    assert "'hw final.ipynb' was graded" in said
+    assert "NOTEBOOKS" in [f for f, _ in flags_of(notes, {})]
+
+
+def test_make_passes_a_moodle_file_name_with_spaces_whole(tmp_path):
+    """Moodle names its download and worksheet after the course and the assignment, with
+    spaces: ``make collect FROM=…`` and ``make lms-export FROM=…`` split them into
+    several arguments. The Makefile quotes every path it passes on."""
+    import os
+    import subprocess
+
+    from tests.course_copy import fresh_copy
+    from tests.lms_downloads import moodle_download, moodle_worksheet
+
+    root = fresh_copy(tmp_path / "course")
+    a = "05_denoising_autoencoders"
+    nb = (root / "release" / a / f"{a}.ipynb").read_bytes()
+    from tests.lms_downloads import Student
+    students = [Student("Zoë", "Chen", 4102, 912302, [(f"{a}.ipynb", nb)])]
+    download = moodle_download(students, tmp_path / "ML2026-Denoising autoencoders-9917.zip")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    done = subprocess.run(["make", "collect", f"ASSIGNMENT={a}", f"FROM={download}"],
+                          cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (root / "submitted" / "912302" / a / f"{a}.ipynb").read_bytes() == nb
+    sheet = tmp_path / "Grades-ML2026-Denoising autoencoders-9917.csv"
+    sheet.write_text(moodle_worksheet(students, 100), encoding="utf-8")
+    export = subprocess.run(["make", "lms-export", f"ASSIGNMENT={a}", "LMS=moodle",
+                             f"FROM={sheet}"], cwd=root, env=env, capture_output=True,
+                            text=True)
+    # the whole name reached the command, which asks for the graded class (none here)
+    assert "no gradebook at" in export.stderr, export.stderr
+    assert "unrecognized arguments" not in export.stderr
+
+
+def test_a_class_handed_in_through_both_lms_names_the_others_apart(tmp_path):
+    """Half a class through Canvas, half through Moodle: Canvas' export listed the Moodle
+    students as needing the mapping file. They are named as the other LMS's students,
+    to be exported into its file; the mapping message is for students with no id."""
+    from instructor.workflow.collect import collect
+    from tests.lms_downloads import canvas_download, canvas_gradebook, moodle_download
+
+    root, text = _course(tmp_path)
+    students = _class(text)
+    collect(canvas_download(students[:3], tmp_path / "canvas.zip"), "hw", root)
+    collect(moodle_download(students[3:], tmp_path / "moodle.zip"), "hw", root)
+    subs = [Submission(str(s.canvas_id), 5.0, 10.0) for s in students[:3]] + \
+        [Submission(str(s.moodle_id), 5.0, 10.0) for s in students[3:]]
+    source = tmp_path / "export.csv"
+    source.write_text(canvas_gradebook(students[:3], "hw (5501)"), encoding="utf-8")
+    out = fill(GradedClass("hw", root, [], {}, [], subs), "canvas", source,
+               tmp_path / "out.csv")
+    assert out.not_in_lms == [] and len(out.written) == 3
+    assert out.other_lms == {"moodle": [str(s.moodle_id) for s in students[3:]]}
+    said = "\n".join(out.summary())
+    assert "mapping" not in said and "make lms-export LMS=moodle" in said

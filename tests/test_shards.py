@@ -12,9 +12,12 @@ import time
 
 import pytest
 
+from instructor.workflow import shards
+from instructor.workflow.gradebook import release_digest
 from instructor.workflow.shards import (
     BEGUN,
     DONE,
+    RUNNING,
     Shard,
     current,
     job_limits,
@@ -26,10 +29,44 @@ from instructor.workflow.shards import (
 A = "05_denoising_autoencoders"
 
 
+def _release(course, assignment=A, hidden="assert True") -> str:
+    """A source notebook of ``assignment`` with one hidden test; its release digest."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(hidden)
+    cell.metadata["nbgrader"] = {"grade_id": "t-tests", "grade": True, "points": 1,
+                                 "solution": False, "locked": True, "schema_version": 3}
+    (course / "notebooks" / assignment).mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]),
+                   course / "notebooks" / assignment / f"{assignment}.ipynb")
+    return release_digest(course, assignment)
+
+
 def _course(tmp_path, students):
     for student in students:
         (tmp_path / "submitted" / student / A).mkdir(parents=True)
+    _release(tmp_path)
     return tmp_path
+
+
+def _graded(course, shard: Shard, students, release=None, assignment=A) -> None:
+    """``shard`` run and finished: each of ``students`` graded (a file under autograded/)."""
+    folder = shard.begin(course, assignment)
+    for student in students:
+        (folder / "autograded" / student / assignment).mkdir(parents=True, exist_ok=True)
+        (folder / "autograded" / student / assignment / "graded").write_text(str(shard))
+    shard.finish(course, assignment, students, release or release_digest(course, assignment))
+
+
+@pytest.fixture
+def no_gradebook(monkeypatch):
+    """merge without nbgrader: every submission scores 1/2; what was merged, in order."""
+    merged = []
+    monkeypatch.setattr(shards, "in_gradebook", lambda a, root: True)
+    monkeypatch.setattr(shards, "read_submission", lambda db, a, s: None)
+    monkeypatch.setattr(shards, "merge_scores",
+                        lambda db, a, s, found: merged.append(s) or (1.0, 2.0))
+    return merged
 
 
 def _students(count: int, shards: int) -> dict[int, list[str]]:
@@ -43,12 +80,13 @@ def _students(count: int, shards: int) -> dict[int, list[str]]:
 def test_each_shard_not_finished_is_named(tmp_path):
     by = _students(12, 3)
     course = _course(tmp_path, [s for ids in by.values() for s in ids])
+    release = release_digest(course, A)
     done = Shard(1, 3)
     done.begin(course, A)
-    done.finish(course, A, by[1])
+    done.finish(course, A, by[1], release)
     short = Shard(2, 3)  # finished, but a submission collected since is not in it
     short.begin(course, A)
-    short.finish(course, A, by[2][1:])
+    short.finish(course, A, by[2][1:], release)
     folders = [Shard(i, 3).folder(course, A) for i in (1, 2)]
     problems = unfinished(course, folders)
     assert problems == [f"{A} shard 2/3: 1 submission(s) not graded ({by[2][0]})",
@@ -57,9 +95,8 @@ def test_each_shard_not_finished_is_named(tmp_path):
     Shard(3, 3).folder(course, A).mkdir()
     short.begin(course, A)
     assert not (short.folder(course, A) / DONE).exists()
-    assert [p.split(":")[1].strip() for p in unfinished(
-        course, [Shard(i, 3).folder(course, A) for i in (1, 2, 3)])] == \
-        ["not finished (killed or failed while grading)"] * 2
+    assert [p.split(": ", 1)[1] for p in unfinished(
+        course, [Shard(i, 3).folder(course, A) for i in (1, 2, 3)])] == [RUNNING] * 2
 
 
 def test_merge_exits_non_zero_naming_an_unfinished_shard(tmp_path):
@@ -69,8 +106,11 @@ def test_merge_exits_non_zero_naming_an_unfinished_shard(tmp_path):
     (killed / "grading_logs").mkdir(parents=True)  # what a job killed early leaves
     with pytest.raises(SystemExit) as stop:
         merge(course)
-    assert f"{A} shard 1/2: not finished" in str(stop.value)
+    assert f"{A} shard 1/2: {RUNNING}" in str(stop.value)
     assert f"{A} shard 2/2: never ran" in str(stop.value)
+    # the command that grades them again: the array's task numbers, or each shard here
+    assert f"deploy/slurm/submit.sh {A} 2 <JOBS> 1,2" in str(stop.value)
+    assert f"make autograde ASSIGNMENT={A} SHARD=I/2" in str(stop.value)
     assert not (course / "gradebook.db").exists()
 
 
@@ -89,10 +129,11 @@ def test_two_assignments_sharded_alike_keep_apart_and_an_older_count_is_not_read
     course = _course(tmp_path, [s for ids in by.values() for s in ids])
     for student in (s for ids in by.values() for s in ids):
         (course / "submitted" / student / other).mkdir()
+    _release(course, other)
     for assignment in (A, other):
         for i in (1, 2):
             Shard(i, 2).begin(course, assignment)
-            Shard(i, 2).finish(course, assignment, by[i])
+            Shard(i, 2).finish(course, assignment, by[i], release_digest(course, assignment))
     folders = sorted((course / "shards").glob("*/*-of-*"))
     assert len(folders) == 4 and current(folders) == (folders, [])
     assert unfinished(course, folders) == []
@@ -103,12 +144,88 @@ def test_two_assignments_sharded_alike_keep_apart_and_an_older_count_is_not_read
     for i in (1, 2, 3):
         Shard(i, 3).begin(course, A)
         if i < 3:
-            Shard(i, 3).finish(course, A, by3[i])
+            Shard(i, 3).finish(course, A, by3[i], release_digest(course, A))
     folders = sorted((course / "shards").glob("*/*-of-*"))
     keep, older = current(folders)
     assert older == [Shard(i, 2).folder(course, A) for i in (1, 2)]
-    assert unfinished(course, keep) == [f"{A} shard 3/3: not finished (killed or failed "
-                                        "while grading)"]
+    assert unfinished(course, keep) == [f"{A} shard 3/3: {RUNNING}"]
+
+
+def test_a_regrade_with_one_shard_not_run_again_is_refused_then_dropped_by_the_flag(
+        tmp_path, no_gradebook, capsys):
+    """A hidden test fixed, the release made again, shard 2/2 of the new run cancelled
+    while pending: the merge kept its scores from before the fix, exit 0. Each shard now
+    names the release it graded; one from an older release is named and left out, the
+    merge exits non-zero naming the array's task to run again, or the flag that drops it."""
+    by = _students(8, 2)
+    course = _course(tmp_path, [s for ids in by.values() for s in ids])
+    for i in (1, 2):
+        _graded(course, Shard(i, 2), by[i])
+    fixed = _release(course, hidden="assert answer == 2")  # the test fixed
+    _graded(course, Shard(1, 2), by[1])  # the new run: shard 2 never ran
+    with pytest.raises(SystemExit) as stop:
+        merge(course)
+    message = str(stop.value)
+    assert f"{A} shard 2/2: finished, from an older release" in message
+    assert f"deploy/slurm/submit.sh {A} 2 <JOBS> 2" in message and "DROP_OLDER=1" in message
+    assert sorted(no_gradebook) == sorted(by[1])  # shard 1 merged, nothing of shard 2
+    assert not any((course / "autograded" / s).exists() for s in by[2])
+    no_gradebook.clear()
+    assert sorted(s for s, *_ in merge(course, drop_older=True)) == sorted(by[1])
+    assert f"{A} shard 2/2: finished, from an older release" in capsys.readouterr().out
+    # shard 2 graded again: the merge takes it and exits 0
+    _graded(course, Shard(2, 2), by[2], fixed)
+    assert sorted(s for s, *_ in merge(course)) == sorted(by[1] + by[2])
+
+
+def test_a_shard_finishing_while_the_merge_copies_is_named_never_lost(tmp_path, no_gradebook,
+                                                                      monkeypatch):
+    """A shard whose done.json appeared while the merge copied the others was neither
+    merged nor named: the merge exited 0 with its students missing. The merge reads every
+    done.json once, before it copies: that shard is named as not finished."""
+    by = _students(8, 2)
+    course = _course(tmp_path, [s for ids in by.values() for s in ids])
+    _graded(course, Shard(1, 2), by[1])
+    (Shard(1, 2).folder(course, A) / DONE).unlink()  # its students filed, still running
+    _graded(course, Shard(2, 2), by[2])
+    copy = shards._replace_tree
+
+    def copy_while_shard_1_finishes(src, dest):
+        if not (Shard(1, 2).folder(course, A) / DONE).exists():
+            Shard(1, 2).finish(course, A, by[1], release_digest(course, A))
+        copy(src, dest)
+
+    monkeypatch.setattr(shards, "_replace_tree", copy_while_shard_1_finishes)
+    with pytest.raises(SystemExit) as stop:
+        merge(course)
+    assert f"{A} shard 1/2: {RUNNING}" in str(stop.value)
+    assert sorted(no_gradebook) == sorted(by[2])
+    # the next merge takes it
+    assert {s for s, *_ in merge(course)} == set(by[1] + by[2])
+
+
+def test_bad_shard_folders_are_named_and_nothing_is_lost(tmp_path, no_gradebook, capsys):
+    """A damaged done.json, a shard from before shards recorded their release, and a
+    shard folder of an assignment the course no longer has: each named, nothing deleted."""
+    by = _students(9, 3)
+    course = _course(tmp_path, [s for ids in by.values() for s in ids])
+    for i in (1, 2, 3):
+        _graded(course, Shard(i, 3), by[i])
+    (Shard(1, 3).folder(course, A) / DONE).write_text('{"graded": [["st1", ')  # cut short
+    old = json.loads((Shard(2, 3).folder(course, A) / DONE).read_text())
+    del old["release"]  # as autograde --shard wrote it before
+    (Shard(2, 3).folder(course, A) / DONE).write_text(json.dumps(old))
+    _graded(course, Shard(1, 1), ["st1"], "any", assignment="04_gone")
+    with pytest.raises(SystemExit) as stop:
+        merge(course)
+    message = str(stop.value)
+    assert f"{A} shard 1/3: its {DONE} cannot be read (JSONDecodeError" in message
+    assert f"{A} shard 2/3: finished before shards recorded their release (an unknown " \
+        "release)" in message
+    assert "no longer has (no notebooks/<name>/): 04_gone" in capsys.readouterr().out
+    assert sorted(no_gradebook) == sorted(by[3])
+    assert (Shard(1, 1).folder(course, "04_gone") / DONE).is_file()
+    assert (Shard(1, 3).folder(course, A) / DONE).is_file()
 
 
 def test_the_limits_come_from_the_courses_caps():

@@ -16,6 +16,7 @@ from instructor.engine.cells import nbgrader_meta
 from instructor.engine.notes import read_notes
 from instructor.engine.outcomes import OUTCOMES
 from instructor.workflow.export import task_of
+from instructor.workflow.gradebook import stale
 
 #: The stub's message (``ClearSolutions.code_stub``): the task was not attempted.
 STUB_MESSAGE = "exercise not done yet"
@@ -34,6 +35,10 @@ FLAG_NOTES = [
     ("LATE", re.compile(r"marked this submission late")),
     # a verdict that rests on code of the student's own, behind a proxy (task (d))
     ("OWN MODEL CODE", re.compile(r"checked through your model's own code")),
+    # graded from another hand-in or release than the one there now (gradebook.stale)
+    ("STALE", re.compile(r"^STALE: ")),
+    # a hand-in of several notebooks: which one was graded (collect.choose_notebook)
+    ("NOTEBOOKS", re.compile(r"notebooks were handed in")),
 ]
 
 
@@ -184,7 +189,8 @@ def load(assignment: str, root: Path = ROOT) -> GradedClass:
                 if g.cell_type == "code" and g.max_score > 0}))
     for sub in [s for s in subs if s.submitted]:
         folder = root / "autograded" / sub.student / assignment
-        sub.notes = read_notes(folder)
+        sub.notes = [n for n in [stale(root, sub.student, assignment), *read_notes(folder)]
+                     if n]
         path = folder / f"{assignment}.ipynb"
         if path.is_file():
             graded = nbformat.read(path, as_version=4)

@@ -50,6 +50,7 @@ class Export:
     written: dict[str, str] = field(default_factory=dict)     # nbgrader id -> lms row name
     kept: list[tuple[str, str, str]] = field(default_factory=list)  # (who, theirs, ours)
     not_in_lms: list[str] = field(default_factory=list)
+    other_lms: dict[str, list[str]] = field(default_factory=dict)  # lms -> students
     not_in_gradebook: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -66,6 +67,10 @@ class Export:
             lines.append(f"{len(self.not_in_lms)} student(s) of the gradebook not found in "
                          "the LMS export (add them to the mapping file): "
                          + ", ".join(self.not_in_lms))
+        for lms, who in self.other_lms.items():
+            lines.append(f"{len(who)} student(s) handed in through {lms.capitalize()}, not "
+                         f"found here: their grades go into {lms.capitalize()}'s file "
+                         f"(make lms-export LMS={lms} FROM=<its export>): " + ", ".join(who))
         if self.not_in_gradebook:
             lines.append(f"{len(self.not_in_gradebook)} student(s) of the LMS export not in "
                          "the gradebook (left as they are): " + ", ".join(self.not_in_gradebook))
@@ -260,7 +265,9 @@ def fill(graded: GradedClass, lms: str, source: Path, dest: Path,
         else:
             hits = index.get(sub.student.casefold(), [])
         hits = sorted(set(hits))
-        if not hits:
+        if not hits and handin.get("lms") not in (None, "", lms):  # the other LMS's
+            out.other_lms.setdefault(handin["lms"], []).append(sub.student)
+        elif not hits:
             out.not_in_lms.append(sub.student)
         elif len(hits) > 1:
             out.ambiguous.append(sub.student)

@@ -10,6 +10,7 @@ submission that crashes, hangs or tampers harms no one else.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import os
 import shutil
 import tempfile
@@ -21,14 +22,22 @@ from instructor.engine import check_server
 from instructor.engine.notes import write_notes
 from instructor.workflow import canary as canaries
 from instructor.workflow import nbgrader_server
-from instructor.workflow.gradebook import merge_scores, sync_gradebook
+from instructor.workflow.gradebook import (
+    GRADED_FROM,
+    handin_digest,
+    merge_scores,
+    release_digest,
+    sync_gradebook,
+)
 from instructor.workflow.nbgrader_cli import grading_env
 from instructor.workflow.shards import Shard, submissions
 from instructor.workflow.submission import Result, grade_one
 
 
-def _file_result(result: Result, found, course: Path | None, log: str, out: Path) -> None:
-    """File one student's grade, notebook, notes and log into ``out`` (parent only)."""
+def _file_result(result: Result, found, course: Path | None, log: str, out: Path,
+                 graded_from: dict) -> None:
+    """File one student's grade, notebook, notes, log and what was graded (the release's
+    and the hand-in's digests) into ``out`` (parent only)."""
     (out / "grading_logs" / f"{result.student}__{result.assignment}.log").write_text(log)
     result.score, result.max_score = merge_scores(
         out / "gradebook.db", result.assignment, result.student, found)
@@ -39,6 +48,7 @@ def _file_result(result: Result, found, course: Path | None, log: str, out: Path
     if src is not None and src.exists():
         shutil.copytree(src, dest)
     write_notes(dest, result.notes)
+    (dest / GRADED_FROM).write_text(json.dumps(graded_from))
 
 
 def isolation_problem(env: dict | None = None) -> str | None:
@@ -90,6 +100,10 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
             check_server.running(max(1, jobs), Path(tmp), grading_env(env)), \
             nbgrader_server.running(max(1, jobs), Path(tmp)):  # loading while the sync runs
         run_dir = Path(tmp)
+        # what is graded, taken before: a hand-in collected or a test changed meanwhile
+        # makes the grade stale (gradebook.stale)
+        releases = {a: release_digest(root, a) for a in assignments}
+        handins = {(s, a): handin_digest(root / "submitted" / s / a) for s, a in todo}
         # the gradebook gets each assignment's current cells (hidden tests included),
         # and run_dir/release the matching student version
         sync_gradebook(assignments, root=root, release_dir=run_dir / "release", db=sync,
@@ -114,7 +128,9 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
             for future in cf.as_completed(futures):
                 result, found, course, log = future.result()
                 try:
-                    _file_result(result, found, course, log, out)
+                    _file_result(result, found, course, log, out, {
+                        "release": releases[result.assignment],
+                        "handin": handins[result.student, result.assignment]})
                 except Exception as err:  # noqa: BLE001 - this student only
                     result.failed = True
                     result.notes.append(f"The grader could not record this grade "
@@ -125,7 +141,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
                 results.append(result)
                 progress(f"[{len(results):>3}/{len(todo)}] {result.line()}")
         if shard:
-            shard.finish(root, assignments[0], [r.student for r in results])
+            shard.finish(root, assignments[0], [r.student for r in results],
+                         releases[assignments[0]])
         total = time.monotonic() - t0
         if todo:
             progress(f"done: {len(todo)} submission(s) in {total:.1f} s "

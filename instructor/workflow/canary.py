@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import fcntl
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -31,6 +30,9 @@ from instructor import ROOT
 from instructor.engine import judge, outcomes
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.engine.release import hide_hidden
+from instructor.workflow.gradebook import digest as _digest
+from instructor.workflow.gradebook import files_digest as _files_digest
+from instructor.workflow.gradebook import notebook_digest as _notebook_digest
 from instructor.workflow.nbgrader_cli import grading_env, load_config
 from instructor.workflow.submission import grade_one
 
@@ -147,27 +149,6 @@ def preflight(assignments: list[str], root: Path, work: Path, env: dict | None =
 
 
 # ---------------------------------------------------------------- the cache
-def _digest(*parts: bytes | str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part if isinstance(part, bytes) else part.encode("utf-8"))
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _notebook_digest(path: Path) -> str:
-    """What grading reads of a notebook: cells' type, source and nbgrader metadata."""
-    nb = nbformat.read(path, as_version=4)
-    return _digest(json.dumps([[c.cell_type, c.source, nbgrader_meta(c)] for c in nb.cells],
-                              sort_keys=True))
-
-
-def _files_digest(paths, base: Path) -> str:
-    """Each file's path under ``base`` and its content."""
-    return _digest(*(f"{p.relative_to(base)}:{_digest(p.read_bytes())}" for p in sorted(paths)
-                     if p.is_file()))
-
-
 def grader_files() -> list[Path]:
     """The code a grading runs besides packages: helpers, instructor, nbgrader_config.py."""
     return [*sorted((ROOT / "helpers").rglob("*.py")),

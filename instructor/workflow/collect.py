@@ -41,14 +41,21 @@ def grade_ids(path: Path) -> set[str]:
     return {i for i in ids if isinstance(i, str)}
 
 
+#: Where collect keeps a hand-in's notebooks that were not chosen to be graded.
+NOT_GRADED = "not_graded"
+
+
 def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
                     ) -> tuple[Path | None, list[str]]:
-    """The student's notebook for ``assignment`` among ``files``, and notes on the choice."""
+    """The student's notebook for ``assignment`` among ``files``, and notes on the choice.
+    Of several, the newest (by the time the LMS's download or the folder gives each file;
+    on a tie, one named otherwise than the release: a copy made on purpose) among those
+    holding this assignment's graded cells, else the one named as the release's."""
     expected = f"{assignment}.ipynb"
     notebooks = sorted(p for p in files.rglob("*.ipynb")
                        if not any(part in _SKIP for part in p.parts))
     exact = [p for p in notebooks if p.name == expected]
-    if exact:
+    if exact and len(notebooks) == 1:
         return exact[0], []
     if not notebooks:
         return None, [f"No notebook found in the submission (expected {expected})."]
@@ -59,18 +66,27 @@ def choose_notebook(files: Path, assignment: str, expected_ids: set[str],
         except limits.NotebookUnread as err:
             unread[p] = str(err)
     matching = [p for p in notebooks if held.get(p)]
-    if matching:
-        best = max(matching, key=lambda p: (len(held[p]), p.stat().st_mtime))
-        why = "it holds this assignment's graded cells"
+    if matching or exact:
+        best = max(matching or exact,
+                   key=lambda p: (p.stat().st_mtime, p.name != expected, p.name))
+        why = "it holds this assignment's graded cells" if matching else ""
     elif len(notebooks) == 1:
         best, why = notebooks[0], "it is the only notebook submitted"
     else:
         return None, [*unread.values(), f"No notebook named {expected}, and none of "
                       f"{', '.join(p.name for p in notebooks)} holds this assignment's "
                       "graded cells."]
-    return best, [*(n for p, n in unread.items() if p != best),
-                  f"The notebook was named {best.name!r}, not {expected!r}; it was graded "
-                  f"as {expected} because {why}."]
+    notes = [n for p, n in unread.items() if p != best]
+    if best.name != expected:
+        notes.append(f"The notebook was named {best.name!r}, not {expected!r}; it was "
+                     f"graded as {expected} because {why}.")
+    if len(notebooks) > 1:
+        notes.append(f"{len(notebooks)} notebooks were handed in "
+                     f"({', '.join(repr(p.name) for p in notebooks)}): {best.name!r} was "
+                     "graded, the newest " + ("holding this assignment's graded cells"
+                                              if matching else f"named {expected}")
+                     + f"; the others are kept, not graded, in {NOT_GRADED}/.")
+    return best, notes
 
 
 # ------------------------------------------------------------------ reading the input
@@ -83,6 +99,14 @@ LATE_NOTE = "{lms} marked this submission late (handed in after the due date)."
 def _skipped(path: str) -> bool:
     parts = path.split("/")
     return any(p in _SKIP or p.startswith("._") for p in parts)
+
+
+def _zip_time(info: zipfile.ZipInfo) -> float | None:
+    """A zip member's time (the zip's local time) as a file time; None if it has none."""
+    try:
+        return dt.datetime(*info.date_time).timestamp()
+    except (ValueError, OverflowError):  # month 0, as a zip may say
+        return None
 
 
 def _safe_parts(path: str) -> tuple[str, ...] | None:
@@ -99,6 +123,7 @@ class _Input:
     def __init__(self, source: Path, stack: ExitStack):
         self.notes: list[str] = []
         self.sizes: dict[str, int] = {}
+        self.times: dict[str, float] = {}  # each file's time, as the download gives it
         self._zip: zipfile.ZipFile | None = None
         self._infos: dict[str, zipfile.ZipInfo] = {}
         self._root = source
@@ -116,6 +141,7 @@ class _Input:
                                       "left out.")
                     continue
                 self.sizes["/".join(parts)] = info.file_size
+                self.times["/".join(parts)] = _zip_time(info)
                 self._infos["/".join(parts)] = info
         else:
             for folder, dirs, files in os.walk(source, followlinks=False):
@@ -136,6 +162,7 @@ class _Input:
                                           "left out.")
                         continue
                     self.sizes[rel] = info.st_size
+                    self.times[rel] = info.st_mtime
 
     def open(self, rel: str):
         if self._zip is not None:
@@ -203,7 +230,7 @@ def _free(target: Path) -> Path:
 
 
 def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str, ...],
-           budget: _Budget) -> Path | None:
+           budget: _Budget, when: float | None = None) -> Path | None:
     """Stream one file under ``folder`` within the caps; one larger than it said is left out."""
     if not budget.admit(name, size):
         return None
@@ -238,6 +265,8 @@ def _store(read: Callable, name: str, size: int, folder: Path, parts: tuple[str,
         return None
     budget.files -= 1
     budget.total -= written
+    if when is not None:
+        os.utime(target, (when, when))
     return target
 
 
@@ -259,7 +288,7 @@ def _unpack(zip_path: Path, label: str, folder: Path, budget: _Budget) -> None:
                                     "a path outside the submission).")
                 continue
             _store(lambda i=info: zf.open(i), info.filename, info.file_size, folder, parts,
-                   budget)
+                   budget, _zip_time(info))
 
 
 def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path
@@ -284,7 +313,8 @@ def _gather(hand: Hand, kind: str, given: _Input, prefix: str, folder: Path
                 if got is not None:
                     _unpack(got, name, folder, budget)
             continue
-        _store(lambda s=source: given.open(s), name, size, folder, parts, budget)
+        _store(lambda s=source: given.open(s), name, size, folder, parts, budget,
+               given.times.get(source))
     return budget.close(), budget.large_notebook
 
 
@@ -300,7 +330,8 @@ def _own_folder(path: Path, root: Path) -> None:
 
 
 def _copy_tree(files: Path, dest: Path, notebook: Path | None, assignment: str) -> None:
-    """The chosen notebook and the student's other files into ``dest`` (just made)."""
+    """The chosen notebook and the student's other files into ``dest`` (just made),
+    other notebooks into ``dest/NOT_GRADED``."""
     def copy(src: Path, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644)
@@ -312,9 +343,9 @@ def _copy_tree(files: Path, dest: Path, notebook: Path | None, assignment: str) 
         copy(notebook, dest / f"{assignment}.ipynb")
     for extra in sorted(files.rglob("*")):
         rel = extra.relative_to(files)
-        if extra.is_file() and extra.suffix != ".ipynb" and rel.as_posix() not in (
+        if extra.is_file() and extra != notebook and rel.as_posix() not in (
                 "timestamp.txt", "GRADING_NOTES.txt"):
-            copy(extra, dest / rel)
+            copy(extra, dest / NOT_GRADED / rel if extra.suffix == ".ipynb" else dest / rel)
 
 
 def collect(source: Path, assignment: str, root: Path = ROOT) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ from nbgrader.plugins import ExportPlugin
 
 from instructor.engine.notes import read_notes
 from instructor.workflow.csv_safe import safe_dict
+from instructor.workflow.gradebook import stale
 
 COLUMNS = ["assignment", "student_id", "timestamp", "score", "max_score", "tasks", "notes"]
 
@@ -56,7 +57,9 @@ class CourseCsvExport(ExportPlugin):
                     timestamp=sub.timestamp.isoformat() if sub.timestamp else "",
                     score=sub.score,
                     tasks="; ".join(f"{k} {v[0]:g}/{v[1]:g}" for k, v in tasks.items()),
-                    notes=" | ".join(read_notes(folder)))
+                    notes=" | ".join(filter(None, [stale(coursedir.root, student,
+                                                         assignment.name),
+                                                   *read_notes(folder)])))
         with dest.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()

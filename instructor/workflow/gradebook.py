@@ -1,18 +1,91 @@
-"""The gradebook: which assignments it knows, their current cells, one student's scores."""
+"""The gradebook: which assignments it knows, their current cells, one student's scores,
+and what each grade was made from (the release and the hand-in, as digests)."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import shutil
 import sys
 import warnings
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from instructor import ROOT
+from instructor.engine.cells import nbgrader_meta
 from instructor.workflow import nbgrader_server
 from instructor.workflow.badges import add_badge_cells
 from instructor.workflow.nbgrader_cli import nbgrader
+
+#: In each graded folder (``autograded/<student>/<assignment>/``): what was graded.
+GRADED_FROM = "graded_from.json"
+_NOT_HANDED_IN = ("timestamp.txt", "GRADING_NOTES.txt")  # collect's, not the student's
+
+
+def digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else part.encode("utf-8"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def notebook_digest(path: Path) -> str:
+    """What grading reads of a notebook: cells' type, source and nbgrader metadata."""
+    nb = nbformat.read(path, as_version=4)
+    return digest(json.dumps([[c.cell_type, c.source, nbgrader_meta(c)] for c in nb.cells],
+                             sort_keys=True))
+
+
+def files_digest(paths, base: Path) -> str:
+    """Each file's path under ``base`` and its content."""
+    return digest(*(f"{p.relative_to(base)}:{digest(p.read_bytes())}" for p in sorted(paths)
+                    if p.is_file()))
+
+
+def release_digest(root: Path, assignment: str) -> str | None:
+    """The release a grade is made against: the source notebook's cells, hidden tests
+    included; None when the course has no such assignment (any longer)."""
+    path = Path(root) / "notebooks" / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        return None
+    info = path.stat()
+    return _release_digest(str(path), info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _release_digest(path: str, *stamp: int) -> str:
+    """Read once per version of the file (a class reads it for every student)."""
+    return notebook_digest(Path(path))
+
+
+def handin_digest(folder: Path) -> str:
+    """The hand-in in ``folder`` (``submitted/<student>/<assignment>/``): its files."""
+    return files_digest((p for p in Path(folder).rglob("*") if p.name not in _NOT_HANDED_IN),
+                        Path(folder))
+
+
+def stale(root: Path, student: str, assignment: str) -> str | None:
+    """Why the grade of ``student``'s ``assignment`` may not be the grade of the hand-in
+    and the release there now (a note starting ``STALE:``); None when it is."""
+    root, again = Path(root), f"grade again: make autograde ASSIGNMENT={assignment} " \
+                               f"STUDENT={student}"
+    try:
+        graded = json.loads((root / "autograded" / student / assignment / GRADED_FROM)
+                            .read_text())
+    except (OSError, ValueError):
+        graded = None
+    if not isinstance(graded, dict) or not graded.get("handin"):
+        return ("STALE: graded before grades recorded what they graded (unknown release "
+                f"and hand-in); {again}")
+    if graded["handin"] != handin_digest(root / "submitted" / student / assignment):
+        return f"STALE: handed in again (collected) after it was graded; {again}"
+    if graded.get("release") != release_digest(root, assignment):
+        return f"STALE: graded against an older release (a test changed since); {again}"
+    return None
 
 
 def in_gradebook(assignment: str, root: Path = ROOT) -> bool:

@@ -1,9 +1,12 @@
 """Grading a class on several machines: shards of students, and merging their results.
 
 ``autograde --shard I/N`` writes each assignment only into ``shards/<assignment>/I-of-N/``,
-``done.json`` last, once every submission of the shard is filed. ``merge-shards`` reads
-each assignment's run begun last, brings in what each finished shard lists, and names
-each shard not finished, exiting non-zero until it is graded again (docs/schedulers.md).
+``done.json`` last (written, then renamed: whole or absent), once every submission of the
+shard is filed; it names the release the shard graded. ``merge-shards`` reads each
+assignment's run begun last, every ``done.json`` once, before it copies anything: it brings
+in what each shard that finished grading the current release lists, and names each other
+shard (running or stopped, from an older release, unreadable), exiting non-zero until it
+is graded again (docs/schedulers.md).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from instructor.workflow.gradebook import (
     in_gradebook,
     merge_scores,
     read_submission,
+    release_digest,
     sync_gradebook,
 )
 
@@ -78,10 +82,13 @@ class Shard:
         (folder / BEGUN).touch()  # its time: the file system's, the same for every node
         return folder
 
-    def finish(self, root: Path, assignment: str, students: list[str]) -> None:
-        """Mark the shard of ``assignment`` finished: every one of ``students`` filed."""
+    def finish(self, root: Path, assignment: str, students: list[str],
+               release: str | None) -> None:
+        """Mark the shard of ``assignment`` finished: every one of ``students`` filed,
+        graded against ``release`` (:func:`~instructor.workflow.gradebook.release_digest`)."""
         graded = sorted([s, assignment] for s in students)
-        text = json.dumps({"shard": str(self), "graded": graded}, indent=1)
+        text = json.dumps({"shard": str(self), "release": release, "graded": graded},
+                          indent=1)
         tmp = self.folder(root, assignment) / f".{DONE}.tmp"
         tmp.write_text(text)
         tmp.replace(self.folder(root, assignment) / DONE)  # whole or absent, even if killed
@@ -121,27 +128,70 @@ def current(folders: list[Path]) -> tuple[list[Path], list[Path]]:
     return sorted(keep), sorted(set(folders) - keep)
 
 
-def unfinished(root: Path, folders: list[Path]) -> list[str]:
+#: What a shard without a done.json is: the scheduler knows which (squeue, sacct).
+RUNNING = "not finished: still running, or stopped before it finished (killed, cancelled)"
+#: A finished shard of another release than the current one's, or of one not recorded.
+OLDER, UNKNOWN = "from an older release", "an unknown release"
+
+
+def read_done(root: Path, folders: list[Path]) -> dict[Path, dict | str]:
+    """Each shard folder's ``done.json``, read once: the finished shard's record if it
+    graded the current release, else a line saying what the shard is."""
+    found: dict[Path, dict | str] = {}
+    for folder in folders:
+        try:
+            done = json.loads((folder / DONE).read_text())
+            graded = [(s, a) for s, a in done["graded"]]
+        except FileNotFoundError:
+            found[folder] = RUNNING
+            continue
+        except (OSError, ValueError, TypeError, KeyError) as err:
+            found[folder] = (f"its {DONE} cannot be read ({type(err).__name__}: {err}), "
+                             "nothing of it was merged")
+            continue
+        release = release_digest(root, folder.parent.name)
+        if done.get("release") is None:
+            found[folder] = (f"finished before shards recorded their release ({UNKNOWN}), "
+                             "not merged")
+        elif done["release"] != release:
+            found[folder] = f"finished, {OLDER} (a test changed since), not merged"
+        else:
+            found[folder] = {**done, "graded": graded}
+    return found
+
+
+def unfinished(root: Path, folders: list[Path], done: dict | None = None) -> list[str]:
     """One line for each shard of each run among ``folders`` that has no finished run
-    in ``folders`` holding every submission of its assignment it owns."""
+    of the current release holding every submission of its assignment it owns (``done``:
+    :func:`read_done` of ``folders``, read before merging)."""
+    done = read_done(root, folders) if done is None else done
     problems = []
     for (assignment, count), present in sorted(_runs(folders).items()):
         owed = submissions(root, assignment)
         for index in range(1, count + 1):
             shard, folder = Shard(index, count), present.get(index)
-            done = folder / DONE if folder else None
-            if done is None or not done.is_file():
-                problems.append(f"{assignment} shard {shard}: " + (
-                    "never ran" if folder is None else
-                    "not finished (killed or failed while grading)"))
+            record = done.get(folder, "never ran") if folder else "never ran"
+            if isinstance(record, str):
+                problems.append(f"{assignment} shard {shard}: {record}")
                 continue
-            graded = {s for s, a in json.loads(done.read_text())["graded"] if a == assignment}
+            graded = {s for s, a in record["graded"] if a == assignment}
             missing = [s for s in owed if shard.has(s) and s not in graded]
             if missing:
                 problems.append(f"{assignment} shard {shard}: {len(missing)} submission(s) "
                                 f"not graded ({', '.join(missing[:5])}"
                                 f"{' ...' if len(missing) > 5 else ''})")
     return problems
+
+
+def _again(problems: list[str]) -> str:
+    """The commands that grade these shards again, per assignment and count."""
+    tasks: dict[tuple[str, str], list[str]] = {}
+    for line in problems:
+        match = re.match(r"(\S+) shard (\d+)/(\d+):", line)
+        tasks.setdefault((match[1], match[3]), []).append(match[2])
+    return "\n  ".join(f"deploy/slurm/submit.sh {a} {n} <JOBS> {','.join(t)}   (Slurm; one "
+                       f"machine: make autograde ASSIGNMENT={a} SHARD=I/{n} for each)"
+                       for (a, n), t in tasks.items())
 
 
 def job_limits(per_shard: int | list[int], jobs: int, environ=None) -> dict[str, str]:
@@ -171,25 +221,32 @@ def _replace_tree(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest)
 
 
-def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str, float, float]]:
+def merge(root: Path, folders: list[Path] | None = None, drop_older: bool = False,
+          ) -> list[tuple[str, str, float, float]]:
     """Bring the finished shards of each assignment's run begun last into the course;
-    ``(student, assignment, score, max_score)`` each. A shard not finished: SystemExit
-    naming it (merging again once it is graded brings it in, changing nothing else)."""
+    ``(student, assignment, score, max_score)`` each. A shard not finished, or finished
+    from an older release (unless ``drop_older``: left out, named): SystemExit naming it
+    (merging again once it is graded brings it in, changing nothing else)."""
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else sorted(
         p for p in (root / SHARDS).glob("*/*-of-*") if p.is_dir())
+    gone = sorted({f.parent.name for f in folders if release_digest(root, f.parent.name)
+                   is None})
+    if gone:
+        print(f"not read, shards of an assignment the course no longer has (no "
+              f"notebooks/<name>/): {', '.join(gone)}; their folders in {SHARDS}/ are left "
+              "as they are")
+        folders = [f for f in folders if f.parent.name not in gone]
     if not folders:
         raise SystemExit(f"no shard folders in {root / SHARDS}: run autograde --shard first")
     folders, older = current(folders)
     if older:
         print("not read, of an older run (another shard count) of the same assignment: "
               + ", ".join(str(f) for f in older))
-    graded = []
-    for folder in folders:
-        if (folder / DONE).is_file():
-            pairs = json.loads((folder / DONE).read_text())["graded"]
-            graded += [(folder, s, a) for s, a in pairs if a == folder.parent.name and
-                       (folder / "autograded" / s / a).is_dir()]
+    done = read_done(root, folders)  # one pass: a shard finishing from now on is not read
+    graded = [(folder, s, a) for folder, record in done.items() if isinstance(record, dict)
+              for s, a in record["graded"] if a == folder.parent.name
+              and (folder / "autograded" / s / a).is_dir()]
     missing = sorted({a for _, _, a in graded if not in_gradebook(a, root)})
     if missing:
         sync_gradebook(missing, root=root)
@@ -207,13 +264,26 @@ def merge(root: Path, folders: list[Path] | None = None) -> list[tuple[str, str,
         if log.is_file():
             shutil.copy2(log, root / "grading_logs" / log.name)
         merged.append((student, assignment, score, max_score))
-    problems = unfinished(root, folders)
+    # a shard begun again while it was copied: its files may be half of each run
+    again = {f for f, record in read_done(root, list(done)).items() if record != done[f]
+             and isinstance(done[f], dict)}
+    problems = [*unfinished(root, folders, done),
+                *(f"{f.parent.name} shard {f.name.replace('-of-', '/')}: began again while "
+                  "it was merged, merge again once it finishes" for f in sorted(again))]
+    dropped = [p for p in problems if drop_older and (OLDER in p or UNKNOWN in p)]
+    problems = [p for p in problems if p not in dropped]
+    if dropped:
+        print("left out (--drop-older), their students keep the grades they had, marked "
+              "STALE in grades.csv and the report:\n  " + "\n  ".join(dropped))
     if problems:
         for student, assignment, score, max_score in merged:
             print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
-        raise SystemExit(f"merged {len(merged)} submission(s) of the finished shards; not "
-                         "merged, grade these again (autograde --shard I/N), then merge:\n  "
-                         + "\n  ".join(problems))
+        older = any(OLDER in p or UNKNOWN in p for p in problems)
+        raise SystemExit(
+            f"merged {len(merged)} submission(s) of the finished shards; not merged:\n  "
+            + "\n  ".join(problems) + "\ngrade these shards again, then merge again:\n  "
+            + _again(problems) + ("\n(or leave out the shards from an older release: "
+                                  "make merge-shards DROP_OLDER=1)" if older else ""))
     return merged
 
 
