@@ -1527,6 +1527,56 @@ def the_black_background_transfers_best(run: Run) -> None:
     assert all(0.11 <= rows[name, "mid-gray"][2] <= 0.14 for name in (digits, clothes)), printed
 
 
+def _extra_error_shares(text: str) -> dict[str, dict[str, float]]:
+    """By test set, then by kind of clean pixel: the share (%) of the other denoiser's extra
+    squared error, from what the notebook's cell prints or docs/results.md records."""
+    shares: dict[str, dict[str, float]] = {}
+    parts = re.split(r"tested on (MNIST|Fashion-MNIST)\b", text)
+    for tested_on, rest in zip(parts[1::2], parts[2::2]):
+        found = re.findall(r"(black|faint|mid-gray|light|white) \([^)]*\) ([-+]\d+)%", rest)
+        if found:
+            shares[tested_on] = {kind: float(share) for kind, share in found}
+    assert set(shares) == {"MNIST", "Fashion-MNIST"}, text
+    assert all(len(kinds) == 5 and abs(sum(kinds.values()) - 100) <= 3
+               for kinds in shares.values()), text
+    return shares
+
+
+@claim(N05)
+def where_each_denoiser_loses_on_the_other_kind_of_image(run: Run) -> None:
+    run.says(r"On clothes the MNIST denoiser loses on the gray levels that digits hardly have: "
+             r"about two thirds of its extra error lies on mid-gray pixels and most of the rest "
+             r"on light gray ones; on the clothes' black it does a little better than the "
+             r"Fashion denoiser")
+    run.says(r"almost half of its extra error lies on the white stroke cores, a kind of pixel "
+             r"rare in clothes \(the pixel-kind table above\), and over a third on the black "
+             r"background, where it leaves about three times the MNIST denoiser's error \(same "
+             r"table\); on the strokes' mid-gray edges it does better")
+    run.says(r"a digit is mostly made of")
+    run.says(r"The shares add up to 100 %; a negative one marks a kind of pixel where the "
+             r"denoiser does better than the one trained on that kind of image")
+    run.says(r"All 10,000 test images of each set \(full mode\) split the same way")
+    printed = run.output("extra = (foreign - clean) ** 2")
+    fast = _extra_error_shares(printed)
+    recorded = results_item("where the other kind of image costs")
+    full = _extra_error_shares(recorded)
+    black = numbers("On the digits' black pixels the Fashion denoiser's MSE is", recorded)
+    assert 2.5 <= black[0] / black[1] <= 3.5, recorded
+    for shares in (fast, full):
+        digits, clothes = shares["MNIST"], shares["Fashion-MNIST"]
+        assert 60 <= clothes["mid-gray"] <= 72, shares
+        assert clothes["light"] > (100 - clothes["mid-gray"]) / 2, shares
+        assert -10 <= clothes["black"] < 0, shares
+        assert 40 <= digits["white"] < 50 and 100 / 3 < digits["black"] <= 45, shares
+        assert digits["mid-gray"] < 0, shares
+    rows, table = _pixel_kinds_05(run)
+    # the digits' black: the Fashion denoiser's MSE against the MNIST denoiser's
+    assert 2.5 <= rows["MNIST", "black"][4] / rows["MNIST", "black"][3] <= 3.5, table
+    # white is rare in clothes; black and white make up most of a digit
+    assert rows["Fashion-MNIST", "white"][0] < 2 < 5 < rows["MNIST", "white"][0], table
+    assert rows["MNIST", "black"][0] + rows["MNIST", "white"][0] > 85, table
+
+
 # ---------------------------------------------------------------- 06 super-resolution
 N06 = "06_super_resolution"
 
