@@ -1553,6 +1553,8 @@ def where_each_denoiser_loses_on_the_other_kind_of_image(run: Run) -> None:
              r"background, where it leaves about three times the MNIST denoiser's error \(same "
              r"table\); on the strokes' mid-gray edges it does better")
     run.says(r"a digit is mostly made of")
+    run.says(r"So neither kind of image is a simple case of the other: the Fashion denoiser "
+             r"trails on black and white, the MNIST denoiser on gray")
     run.says(r"The shares add up to 100 %; a negative one marks a kind of pixel where the "
              r"denoiser does better than the one trained on that kind of image")
     run.says(r"All 10,000 test images of each set \(full mode\) split the same way")
