@@ -2029,7 +2029,8 @@ def the_colorizer_paints_one_warm_tint(run: Run) -> None:
     run.says(r"make red the largest channel in about four of every\s+five predicted pixels")
     run.says(r"their average correction adds red and takes away more blue")
     run.says(r"somewhat stronger than the photos' own average\s+departure from gray")
-    run.says(r"it is\s+the prediction's largest too, with about half the chroma")
+    run.says(r"it is\s+the prediction's largest too in about nine pixels of ten, with about "
+             r"half the chroma")
     run.says(r"Where blue is, only about\s+one pixel in five comes out bluish, and where green "
              r"is, greenish pixels are rarer still")
     printed = run.output("predicted_top = x_test_color.argmax")
@@ -2041,7 +2042,7 @@ def the_colorizer_paints_one_warm_tint(run: Run) -> None:
     # per line: share largest, share of all, share predicted, chroma predicted, chroma true
     red, green, blue = lines["red "], lines["green"], lines["blue "]
     assert 75 <= red[0] <= 85, printed
-    assert 0.4 <= red[3] / red[4] <= 0.6 and red[2] > 80, printed
+    assert 0.4 <= red[3] / red[4] <= 0.6 and 85 <= red[2] <= 95, printed
     assert 15 <= blue[2] <= 25 and green[2] < blue[2], printed
 
 
