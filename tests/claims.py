@@ -1527,6 +1527,58 @@ def the_black_background_transfers_best(run: Run) -> None:
     assert all(0.11 <= rows[name, "mid-gray"][2] <= 0.14 for name in (digits, clothes)), printed
 
 
+def _extra_error_shares(text: str) -> dict[str, dict[str, float]]:
+    """By test set, then by kind of clean pixel: the share (%) of the other denoiser's extra
+    squared error, from what the notebook's cell prints or docs/results.md records."""
+    shares: dict[str, dict[str, float]] = {}
+    parts = re.split(r"tested on (MNIST|Fashion-MNIST)\b", text)
+    for tested_on, rest in zip(parts[1::2], parts[2::2]):
+        found = re.findall(r"(black|faint|mid-gray|light|white) \([^)]*\) ([-+]\d+)%", rest)
+        if found:
+            shares[tested_on] = {kind: float(share) for kind, share in found}
+    assert set(shares) == {"MNIST", "Fashion-MNIST"}, text
+    assert all(len(kinds) == 5 and abs(sum(kinds.values()) - 100) <= 3
+               for kinds in shares.values()), text
+    return shares
+
+
+@claim(N05)
+def where_each_denoiser_loses_on_the_other_kind_of_image(run: Run) -> None:
+    run.says(r"On clothes the MNIST denoiser loses on the gray levels that digits hardly have: "
+             r"about two thirds of its extra error lies on mid-gray pixels and most of the rest "
+             r"on light gray ones; on the clothes' black it does a little better than the "
+             r"Fashion denoiser")
+    run.says(r"almost half of its extra error lies on the white stroke cores, a kind of pixel "
+             r"rare in clothes \(the pixel-kind table above\), and over a third on the black "
+             r"background, where it leaves about three times the MNIST denoiser's error \(same "
+             r"table\); on the strokes' mid-gray edges it does better")
+    run.says(r"a digit is mostly made of")
+    run.says(r"So neither kind of image is a simple case of the other: the Fashion denoiser "
+             r"trails on black and white, the MNIST denoiser on gray")
+    run.says(r"The shares add up to 100 %; a negative one marks a kind of pixel where the "
+             r"denoiser does better than the one trained on that kind of image")
+    run.says(r"All 10,000 test images of each set \(full mode\) split the same way")
+    printed = run.output("extra = (foreign - clean) ** 2")
+    fast = _extra_error_shares(printed)
+    recorded = results_item("where the other kind of image costs")
+    full = _extra_error_shares(recorded)
+    black = numbers("On the digits' black pixels the Fashion denoiser's MSE is", recorded)
+    assert 2.5 <= black[0] / black[1] <= 3.5, recorded
+    for shares in (fast, full):
+        digits, clothes = shares["MNIST"], shares["Fashion-MNIST"]
+        assert 60 <= clothes["mid-gray"] <= 72, shares
+        assert clothes["light"] > (100 - clothes["mid-gray"]) / 2, shares
+        assert -10 <= clothes["black"] < 0, shares
+        assert 40 <= digits["white"] < 50 and 100 / 3 < digits["black"] <= 45, shares
+        assert digits["mid-gray"] < 0, shares
+    rows, table = _pixel_kinds_05(run)
+    # the digits' black: the Fashion denoiser's MSE against the MNIST denoiser's
+    assert 2.5 <= rows["MNIST", "black"][4] / rows["MNIST", "black"][3] <= 3.5, table
+    # white is rare in clothes; black and white make up most of a digit
+    assert rows["Fashion-MNIST", "white"][0] < 2 < 5 < rows["MNIST", "white"][0], table
+    assert rows["MNIST", "black"][0] + rows["MNIST", "white"][0] > 85, table
+
+
 # ---------------------------------------------------------------- 06 super-resolution
 N06 = "06_super_resolution"
 
@@ -1977,7 +2029,8 @@ def the_colorizer_paints_one_warm_tint(run: Run) -> None:
     run.says(r"make red the largest channel in about four of every\s+five predicted pixels")
     run.says(r"their average correction adds red and takes away more blue")
     run.says(r"somewhat stronger than the photos' own average\s+departure from gray")
-    run.says(r"it is\s+the prediction's largest too, with about half the chroma")
+    run.says(r"it is\s+the prediction's largest too in about nine pixels of ten, with about "
+             r"half the chroma")
     run.says(r"Where blue is, only about\s+one pixel in five comes out bluish, and where green "
              r"is, greenish pixels are rarer still")
     printed = run.output("predicted_top = x_test_color.argmax")
@@ -1989,7 +2042,7 @@ def the_colorizer_paints_one_warm_tint(run: Run) -> None:
     # per line: share largest, share of all, share predicted, chroma predicted, chroma true
     red, green, blue = lines["red "], lines["green"], lines["blue "]
     assert 75 <= red[0] <= 85, printed
-    assert 0.4 <= red[3] / red[4] <= 0.6 and red[2] > 80, printed
+    assert 0.4 <= red[3] / red[4] <= 0.6 and 85 <= red[2] <= 95, printed
     assert 15 <= blue[2] <= 25 and green[2] < blue[2], printed
 
 
@@ -2210,13 +2263,20 @@ def the_shipped_vae_trained_30_epochs_in_140_s(run: Run) -> None:
 @claim(N08)
 def kl_climbs_slowly_to_about_6_nats_reconstruction_falls_steadily(run: Run) -> None:
     run.says(r"The reconstruction term falls steadily")
-    run.says(r"With the course's\s+weights it drops after the first epoch, then climbs slowly, "
-             r"to about\s+6 nats per image after 30 epochs")
+    run.says(r"With the course's weights its training curve drops after the first epoch: it "
+             r"is a mean over each epoch's steps, and the first epoch's holds the first steps, "
+             r"which cost more than the epoch's end \(the validation curve, measured at each "
+             r"epoch's end, starts lower and rises\)\. Then both climb slowly, to about 6 nats "
+             r"per image after 30 epochs")
     history = weights_record("08_vae")["history"]
-    reconstruction, kl = history["reconstruction"], history["kl"]
+    reconstruction, kl, val_kl = history["reconstruction"], history["kl"], history["val_kl"]
     assert all(b < a for a, b in zip(reconstruction, reconstruction[1:])), reconstruction
     assert len(kl) == 30 and kl[1] < kl[0] and round(kl[-1]) == 6, kl
     assert all(0 <= b - a < 0.3 for a, b in zip(kl[1:], kl[2:])), kl
+    # the first epoch's end costs less than its mean: the validation KL starts below both
+    # training figures, then rises (not every epoch) to about 6
+    assert val_kl[0] < kl[1] < kl[0] and val_kl[1] > val_kl[0], (kl, val_kl)
+    assert val_kl[0] == min(val_kl) and round(val_kl[-1]) == 6, val_kl
     assert all(2 <= kl <= 10 for kl in history["kl"][-10:] + history["val_kl"][-10:]), history
 
 
