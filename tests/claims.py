@@ -3274,8 +3274,7 @@ def the_classifier_and_its_ablations(run: Run) -> None:
 @claim(N12)
 def most_neurons_are_not_about_one_digit(run: Run) -> None:
     run.says(r"On the 1,000 test images of fast mode the median neuron's top twenty images "
-             r"are only 60% one digit, 3 neurons reach 0\.9, and 23 have no digit in the "
-             r"majority \(below 0\.5")
+             r"are only 60% one digit, 3 neurons reach 0\.9, and 23 are below 0\.5")
     printed = run.output("neuron_purity, neuron_class = measures.class_purity(")
     median = number(r"median ([\d.]+)", printed)
     pure = number(r"; (\d+) of them at 0\.9 or more", printed)
@@ -3380,8 +3379,8 @@ def topk_lies_below_l1_on_the_frontier(run: Run) -> None:
 def dead_latents_grow_with_the_width(run: Run) -> None:
     run.says(r"Dead latents grow with the width: 13 of 128 \(10%\), 142 of 512 \(28%\) and "
              r"1,200 of 2,048 \(59%\) on fast mode's 1,000 test images")
-    run.says(r"The L1 dictionaries of section 3 have fewer, from 15 to 212 of 512, most at the "
-             r"largest \$\\lambda\$")
+    run.says(r"The L1 dictionaries of section 3 have from 15 to 212 dead latents of 512, most "
+             r"at the largest \$\\lambda\$; the TopK ones of section 4 from 142 to 456")
     printed = run.output("WIDTHS = (")
     dead = {int(number(r"width +(\d+)", line)): number(r": +(\d+) dead", line)
             for line in printed.splitlines() if "dead latents" in line}
@@ -3391,7 +3390,9 @@ def dead_latents_grow_with_the_width(run: Run) -> None:
     l1 = _dictionaries_12(run.output("L1_VALUES = ("))
     l1_dead = [l1[f"L1 {v}"][2] for v in ("0.03", "0.1", "0.3", "1.0", "3.0")]
     as_quoted([min(l1_dead), max(l1_dead)], [15, 212])
-    assert max(l1_dead) == l1_dead[-1] and max(l1_dead) < dead[512] * 2, l1_dead
+    assert max(l1_dead) == l1_dead[-1], l1_dead
+    topk = _dictionaries_12(run.output("K_VALUES = ("))
+    as_quoted([min(r[2] for r in topk.values()), max(r[2] for r in topk.values())], [142, 456])
 
 
 @claim(N12)
@@ -3431,8 +3432,9 @@ def half_the_latents_push_towards_their_digit(run: Run) -> None:
 
 @claim(N12)
 def clamping_steers_only_far_past_real_values(run: Run) -> None:
-    run.says(r"Clamped at its largest test value nothing changes: 0\.6% of the other digits "
-             r"are read as 1s\. At four times that value 16\.8% are \(fast mode\)")
+    run.says(r"Clamped at its largest test value it changes little: 0\.6% of the other digits "
+             r"are read as 1s \(0% with it clamped at 0\)\. At four times that value 16\.8% are "
+             r"\(fast mode\)")
     run.says(r"Across all 51 latents of purity 0\.9 or more, clamped at four times their "
              r"peak, the median latent turns 20% of the other digits into its own")
     printed = run.output("def steer(")
@@ -3441,7 +3443,8 @@ def clamping_steers_only_far_past_real_values(run: Run) -> None:
     median = number(r"median share of other digits read as the latent's class ([\d.]+)",
                     printed)
     count = number(r"all (\d+) latents of purity", printed)
-    as_quoted([shares[1], shares[3], count, median], [0.006, 0.168, 51, 0.20], printed)
+    as_quoted([shares[0], shares[1], shares[3], count, median], [0.0, 0.006, 0.168, 51, 0.20],
+              printed)
     assert shares == sorted(shares) and shares[1] < 0.05 < shares[3] < 0.5, printed
     assert median < 0.5, printed
 
