@@ -132,7 +132,7 @@ c.SafeExecute.update(limits.safe_execute())  # instructor/engine/limits.py: SAFE
 # alias scores 0 on the whole task.
 c.SafeExecute.course_implementations = {"psnr": "psnr,mean_psnr", "nearest": "upscale",
                                         "chroma": "mean_chroma", "quantize": "quantize",
-                                        "q-sample": "q_sample"}
+                                        "q-sample": "q_sample", "topk": "topk_activation"}
 # Only task (d)'s answers need code of their own in a model (a KL layer, train_step): the
 # checks ask such models through proxies. Elsewhere a model with code of the
 # student's own could tell the probes from real use: its tests need review.

@@ -41,6 +41,7 @@ _EXPORTS = {
     "hidden_rng": "grading.hidden",
     "quantize": "codes", "code_counts": "codes", "perplexity": "codes",
     "alphas_cumprod": "diffusion", "q_sample": "diffusion", "plot_schedule": "diffusion",
+    "topk_activation": "sae",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -3282,3 +3282,254 @@ def the_worked_answers_read_their_printouts(run: Run) -> None:
     distances = [number(rf"{n:4d} digits each: Fréchet distance ([\d.]+)", sizes)
                  for n in (25, 50, 100, 250)]
     assert distances == sorted(distances, reverse=True) and distances[-1] > 0, sizes
+
+
+# ---------------------------------------------------------------- 12 sparse autoencoders
+N12 = "12_sparse_autoencoders"
+
+
+def _toy_table_12(run: Run) -> dict[float, list[float]]:
+    """Section 1's table: {sparsity: [features stored, largest |cos|, norms^2 / m]}."""
+    printed = run.output("toy_w[s] = ops.convert_to_numpy(toy.w)")
+    return {float(line.split()[0]): [float(v) for v in line.split()[1:]]
+            for line in printed.splitlines() if re.match(r"\s*0\.\d\d\s", line)}
+
+
+@claim(N12)
+def sparser_features_are_packed_into_the_same_two_dimensions(run: Run) -> None:
+    run.says(r"With dense features \(sparsity 0\) the model stores two features at right "
+             r"angles, one per dimension, and leaves three out")
+    run.says(r"four at sparsity 0\.7, in two pairs, each pair sharing a line in opposite "
+             r"directions \(an overlap of 1\.00")
+    run.says(r"all five from 0\.9 on, their squared lengths adding up to about three per "
+             r"dimension \(3\.01 to 3\.38\)")
+    run.says(r"\$\|\\cos 144°\| \\approx 0\.81\$ \(0\.82 in the table")
+    rows = _toy_table_12(run)
+    assert rows[0.0] == [2, 0.0, 1.0], rows
+    assert rows[0.7][:2] == [4, 1.0], rows
+    assert all(rows[s][:2] == [5, 0.82] for s in (0.9, 0.97, 0.99)), rows
+    assert rows[0.9][2] == 3.01 and rows[0.99][2] == 3.38, rows
+    assert abs(abs(math.cos(math.radians(144))) - 0.81) < 0.005
+
+
+@claim(N12)
+def the_classifier_and_its_ablations(run: Run) -> None:
+    run.says(r"The classifier reaches an accuracy of about 0\.97 on the test images")
+    run.says(r"Zero-ablation gives a cross-entropy of about 2\.30, that of guessing all ten "
+             r"digits alike \(\$\\ln 10 \\approx 2\.30\$\)")
+    run.says(r"Mean-ablation is worse, about 3\.4")
+    run.says(r"Of the 64 neurons, 1 never fires on the test images, and an image excites "
+             r"about 39 of them")
+    printed = run.output('"zero-ablation": spliced(')
+    own = numbers("the network as it is", printed)
+    zero, mean = numbers("zero-ablation", printed), numbers("mean-ablation", printed)
+    assert round(own[1], 2) == 0.97 or round(own[1], 2) == 0.98, printed
+    assert round(zero[0], 2) == 2.30 or round(zero[0], 2) == 2.31, printed
+    assert abs(math.log(10) - 2.30) < 0.01
+    assert round(mean[0], 1) == 3.4 and mean[0] > zero[0] > own[0], printed
+    assert number(r"fire on the test images: (\d+) of 64", printed) == 1, printed
+    assert 39 <= number(r"L0 of the hidden layer ([\d.]+)", printed) < 40, printed
+
+
+@claim(N12)
+def most_neurons_are_not_about_one_digit(run: Run) -> None:
+    run.says(r"On the 1,000 test images of fast mode the median neuron's top twenty images "
+             r"are only 60% one digit, 3 neurons reach 0\.9, and 23 are below 0\.5")
+    printed = run.output("neuron_purity, neuron_class = measures.class_purity(")
+    median = number(r"median ([\d.]+)", printed)
+    pure = number(r"; (\d+) of them at 0\.9 or more", printed)
+    mixed = number(r"(\d+) below 0\.5", printed)
+    as_quoted([median, pure, mixed], [0.60, 3, 23], printed)
+    assert median < 0.9 and mixed > pure, printed
+
+
+def _dictionaries_12(printed: str) -> dict[str, list[float]]:
+    """The rows of a dictionary table: {name: [L0, FVU, dead, best scale, loss, accuracy]}."""
+    rows = {}
+    for line in printed.splitlines():
+        match = re.match(r"\s*((?:L1|TopK) [\d.]+(?: resampled)?)\s+([-\d.\s]+)$", line)
+        if match:
+            rows[match.group(1)] = [float(v) for v in match.group(2).split()]
+    return rows
+
+
+@claim(N12)
+def the_l1_sweep_trades_sparsity_for_fidelity_and_shrinks(run: Run) -> None:
+    run.says(r"L0 falls from 84\.0 to 5\.2 latents per image while the FVU rises from 0\.010 "
+             r"to 0\.426, and the classifier on the reconstruction loses accuracy, from "
+             r"0\.973 to 0\.846")
+    run.says(r"At small \$\\lambda\$ the dictionary uses more latents per image than the layer "
+             r"has active neurons \(about 39, section 2\)")
+    run.says(r"The best scale rises with \$\\lambda\$, from 1\.009 to 1\.580: at \$\\lambda = 3\$ "
+             r"the latents' contribution would fit the activations best if it were about 1\.6 "
+             r"times as large")
+    rows = _dictionaries_12(run.output("L1_VALUES = ("))
+    table = [rows[f"L1 {v}"] for v in ("0.03", "0.1", "0.3", "1.0", "3.0")]
+    as_quoted([table[0][0], table[-1][0], table[0][1], table[-1][1], table[0][5],
+               table[-1][5], table[0][3], table[-1][3]],
+              [84.0, 5.2, 0.010, 0.426, 0.973, 0.846, 1.009, 1.580], str(rows))
+    l0s, fvus, scales = ([r[i] for r in table] for i in (0, 1, 3))
+    assert l0s == sorted(l0s, reverse=True) and fvus == sorted(fvus), rows
+    assert scales == sorted(scales) and scales[0] > 1, rows
+    assert table[0][0] > 39 and round(table[-1][3], 1) == 1.6, rows
+
+
+@claim(N12)
+def topk_sets_l0_and_does_not_shrink(run: Run) -> None:
+    run.says(r"L0 is now exactly \$k\$, and the best scale stays within 0\.01 of 1 for every "
+             r"\$k\$ \(1\.001 to 1\.008\): no shrinkage")
+    run.says(r"The FVU falls from 0\.258 at \$k = 2\$ to 0\.021 at \$k = 32\$")
+    run.says(r"At \$k = 16\$ the classifier on the reconstruction keeps nearly all its "
+             r"accuracy, 0\.971 against its own 0\.976")
+    run.says(r"Many latents are dead, 142 of 512 at \$k = 16\$")
+    rows = _dictionaries_12(run.output("K_VALUES = ("))
+    table = {k: rows[f"TopK {k}"] for k in (2, 4, 8, 16, 32)}
+    assert all(r[0] == k for k, r in table.items()), rows
+    scales = [r[3] for r in table.values()]
+    assert all(abs(s - 1) <= 0.01 for s in scales), rows
+    as_quoted([min(scales), max(scales), table[2][1], table[32][1], table[16][5], table[16][2]],
+              [1.001, 1.008, 0.258, 0.021, 0.971, 142], str(rows))
+    own = numbers("the network as it is", run.output('"zero-ablation": spliced('))
+    as_quoted(own[1], 0.976)
+    assert [r[1] for r in table.values()] == sorted((r[1] for r in table.values()),
+                                                    reverse=True), rows
+    assert own[1] - table[16][5] < 0.01, rows
+
+
+@claim(N12)
+def the_numpy_topk_is_the_models(run: Run) -> None:
+    run.says(r"They agree exactly")
+    printed = run.output("mine = np.maximum(helpers.topk_activation(")
+    assert number(r"largest difference from the model's latents: ([\d.e-]+)", printed) == 0
+
+
+@claim(N12)
+def topk_lies_below_l1_on_the_frontier(run: Run) -> None:
+    paragraph = run.says(r"at every L0 where both families have dictionaries, TopK leaves about "
+                         r"a third of the L1 family's unexplained variance")
+    assert "0.091 against 0.285 at $k = 8$, 0.051 against 0.149 at 16, 0.021 against 0.071 " \
+           "at 32" in " ".join(paragraph.split()), paragraph
+    run.says(r"even the sparsest \(0\.545 with ReLU \+ L1 at 5\.2 latents per image, 0\.363 with "
+             r"TopK at 2\)")
+    run.says(r"a loss of 0\.097 against its own 0\.089")
+    printed = run.output("measures.plot_frontier(")
+    pairs = {int(number(r"at L0 = +([\d.]+)", line)): (number(r"FVU ([\d.]+) with TopK", line),
+                                                       number(r"([\d.]+) with ReLU", line))
+             for line in printed.splitlines() if line.startswith("at L0")}
+    as_quoted(pairs, {8: (0.091, 0.285), 16: (0.051, 0.149), 32: (0.021, 0.071)}, printed)
+    assert all(0.25 < t / l1 < 0.4 for t, l1 in pairs.values()), printed
+    l1 = _dictionaries_12(run.output("L1_VALUES = ("))
+    topk = _dictionaries_12(run.output("K_VALUES = ("))
+    zero = numbers("zero-ablation", run.output('"zero-ablation": spliced('))[0]
+    own = numbers("the network as it is", run.output('"zero-ablation": spliced('))[0]
+    assert all(r[4] < zero / 3 for r in [*l1.values(), *topk.values()]), (l1, topk)
+    as_quoted([l1["L1 3.0"][4], topk["TopK 2"][4], topk["TopK 16"][4], own],
+              [0.545, 0.363, 0.097, 0.089])
+    # "its spliced loss is lower": each TopK dictionary in the L1 family's range of L0
+    # against the L1 loss read between the two L1 dictionaries around it (log scales)
+    pts = sorted((r[0], r[4]) for r in l1.values())
+    for r in topk.values():
+        if pts[0][0] <= r[0] <= pts[-1][0]:
+            (a0, la), (b0, lb) = next((p, q) for p, q in zip(pts, pts[1:]) if p[0] <= r[0] <= q[0])
+            w = math.log(r[0] / a0) / math.log(b0 / a0)
+            assert r[4] < math.exp((1 - w) * math.log(la) + w * math.log(lb)), (r, pts)
+
+
+@claim(N12)
+def dead_latents_grow_with_the_width(run: Run) -> None:
+    run.says(r"Dead latents grow with the width: 13 of 128 \(10%\), 142 of 512 \(28%\) and "
+             r"1,200 of 2,048 \(59%\) on fast mode's 1,000 test images")
+    run.says(r"The L1 dictionaries of section 3 have from 15 to 212 dead latents of 512, most "
+             r"at the largest \$\\lambda\$; the TopK ones of section 4 from 142 to 456")
+    printed = run.output("WIDTHS = (")
+    dead = {int(number(r"width +(\d+)", line)): number(r": +(\d+) dead", line)
+            for line in printed.splitlines() if "dead latents" in line}
+    as_quoted(dead, {128: 13, 512: 142, 2048: 1200}, printed)
+    shares = [dead[w] / w for w in (128, 512, 2048)]
+    assert shares == sorted(shares), printed
+    l1 = _dictionaries_12(run.output("L1_VALUES = ("))
+    l1_dead = [l1[f"L1 {v}"][2] for v in ("0.03", "0.1", "0.3", "1.0", "3.0")]
+    as_quoted([min(l1_dead), max(l1_dead)], [15, 212])
+    assert max(l1_dead) == l1_dead[-1], l1_dead
+    topk = _dictionaries_12(run.output("K_VALUES = ("))
+    as_quoted([min(r[2] for r in topk.values()), max(r[2] for r in topk.values())], [142, 456])
+
+
+@claim(N12)
+def resampling_revives_the_dead_latents(run: Run) -> None:
+    run.says(r"Resampling brings the dead latents of the L1 dictionary with \$\\lambda = 1\$ "
+             r"from 31 to 1 of 512 \(fast mode\)")
+    run.says(r"L0 rises from 16\.8 to 23\.1 and the FVU falls from 0\.142 to 0\.120")
+    rows = _dictionaries_12(run.output("def fit_with_resampling("))
+    before, after = rows["L1 1.0"], rows["L1 1.0 resampled"]
+    as_quoted([before[2], after[2], before[0], after[0], before[1], after[1]],
+              [31, 1, 16.8, 23.1, 0.142, 0.120], str(rows))
+    assert after[2] < before[2] / 5 and after[0] > before[0], rows
+
+
+@claim(N12)
+def latents_are_purer_than_neurons_but_not_pure(run: Run) -> None:
+    run.says(r"a median purity of 0\.72 against 0\.60, and 31% of the latents judged reach 0\.9 "
+             r"against 5% of the neurons")
+    run.says(r"only 162 of the 512 latents are judged")
+    printed = run.output("latent_purity, latent_class = measures.class_purity(")
+    neurons, latents = numbers("neurons :", printed), numbers("latents :", printed)
+    judged = number(r"on at least 20 test images\): (\d+) of 512", printed)
+    as_quoted([latents[0], neurons[0], latents[2], neurons[2], judged],
+              [0.72, 0.60, 0.31, 0.05, 162], printed)
+    assert latents[0] > neurons[0] and latents[2] > neurons[2] and judged < 512 / 2, printed
+
+
+@claim(N12)
+def half_the_latents_push_towards_their_digit(run: Run) -> None:
+    run.says(r"For about half of the latents judged \(0\.52, fast mode\) the digit their "
+             r"direction favours most is the one their top images show")
+    printed = run.output("logit_effect = SCALE * w_dec @ w_out")
+    share = number(r"most: ([\d.]+) of those judged", printed)
+    as_quoted(share, 0.52, printed)
+    assert 0.3 < share < 0.7, printed
+
+
+@claim(N12)
+def clamping_steers_only_far_past_real_values(run: Run) -> None:
+    run.says(r"Clamped at its largest test value it changes little: 0\.6% of the other digits "
+             r"are read as 1s \(0% with it clamped at 0\)\. At four times that value 16\.8% are "
+             r"\(fast mode\)")
+    run.says(r"Across all 51 latents of purity 0\.9 or more, clamped at four times their "
+             r"peak, the median latent turns 20% of the other digits into its own")
+    printed = run.output("def steer(")
+    assert re.search(r"its top images are \d+% 1s", printed), printed
+    shares = [number(rf"{f} x peak +([\d.]+)", printed) for f in (0, 1, 2, 4)]
+    median = number(r"median share of other digits read as the latent's class ([\d.]+)",
+                    printed)
+    count = number(r"all (\d+) latents of purity", printed)
+    as_quoted([shares[0], shares[1], shares[3], count, median], [0.0, 0.006, 0.168, 51, 0.20],
+              printed)
+    assert shares == sorted(shares) and shares[1] < 0.05 < shares[3] < 0.5, printed
+    assert median < 0.5, printed
+
+
+@claim(N12)
+def a_threshold_trades_l0_for_fvu(run: Run) -> None:
+    run.answer("def jumprelu(", r"L0 falls and the FVU rises \(printed above\)")
+    printed = run.output("def jumprelu(")
+    lines = [line for line in printed.splitlines() if line.startswith("theta")]
+    l0s = [number(r"L0 +([\d.]+)", line) for line in lines]
+    fvus = [number(r"FVU ([\d.]+)", line) for line in lines]
+    assert len(lines) == 5, printed
+    assert l0s == sorted(l0s, reverse=True) and fvus == sorted(fvus), printed
+    l1 = _dictionaries_12(run.output("L1_VALUES = ("))
+    assert l0s[0] == l1["L1 0.1"][0], (printed, l1)                # theta 0: the ReLU itself
+    assert abs(fvus[0] - l1["L1 0.1"][1]) <= 0.001, (printed, l1)
+
+
+@claim(N12)
+def a_narrow_latent_splits_among_wide_ones(run: Run) -> None:
+    run.answer("small, large = (", r"the cosines \(printed above\) say the wide latents are "
+               r"only loosely aligned with the narrow one, and many wide latents lie nearest")
+    printed = run.output("small, large = (")
+    count = number(r"is the nearest of (\d+) latents", printed)
+    low, high = (number(r"cosines ([\d.]+) to", printed), number(r"to ([\d.]+)\)", printed))
+    as_quoted([count, low, high], [43, 0.27, 0.74], printed)
+    assert count > 2048 / 128 and high < 0.9, printed
+

@@ -100,6 +100,9 @@ FACTS: dict[str, dict[str, str]] = {
         "50": "a ratio of the sweep, MASK_RATIOS (0.5)",
         "90": "a ratio of the sweep, MASK_RATIOS (0.9)",
     },
+    "12_sparse_autoencoders": {
+        "72": "360° / 5, the angle between neighbouring directions of a regular pentagon",
+    },
     "08_variational_autoencoder": {
         "0.71": "sqrt(1/2), the Gaussian likelihood's standard deviation",
         "99.5": "N(0, I)'s mass in [-3, 3]^2: 0.9973^2",

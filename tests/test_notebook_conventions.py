@@ -198,7 +198,8 @@ def test_graded_cells_are_well_formed(path):
 
 #: The graded tasks, lettered in course order: (a)-(d) the builders, then the functions.
 TASKS = {"a": "vanilla", "b": "sparse", "c": "conv", "d": "vae", "e": "psnr",
-         "f": "nearest", "g": "chroma", "h": "quantize", "i": "q-sample"}
+         "f": "nearest", "g": "chroma", "h": "quantize", "i": "q-sample",
+         "j": "topk"}
 HEADING = re.compile(r"^## Graded task \(([a-z])\) · (.+) · (\d+) points?$", re.M)
 
 

@@ -20,7 +20,7 @@ import keras  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "weights"
 #: Shipped weights must stay small enough to live in git.
-MAX_TOTAL_MIB = 25
+MAX_TOTAL_MIB = 30
 
 
 def tiny_model(units: int = 3) -> keras.Model:

@@ -1,7 +1,7 @@
 """The course website (website/): nothing graded leaks, every figure is described, and a
 browser reads it.
 
-- The leak test builds the site of all eleven notebooks from planted runs: every code cell of
+- The leak test builds the site of all twelve notebooks from planted runs: every code cell of
   each source notebook "printed" its own source and a mark of its own and "drew" a figure
   described by that mark. No mark of an answer, a test or a worked answer, and no line of a
   solution region, a hidden test or a worked answer (that the student's notebook lacks),

@@ -73,7 +73,8 @@ def test_course_names_reads_the_configured_tasks():
     assert course_names({"psnr": "psnr, mean_psnr", "nearest": "upscale",
                          "again": "psnr,,", "chroma": "mean_chroma"}) == \
         ["psnr", "mean_psnr", "upscale", "mean_chroma"]
-    assert NAMES == ["psnr", "mean_psnr", "upscale", "mean_chroma", "quantize", "q_sample"]
+    assert NAMES == ["psnr", "mean_psnr", "upscale", "mean_chroma", "quantize", "q_sample",
+                     "topk_activation"]
 
 
 def test_the_plan_strips_each_name_and_what_it_uses_of_its_module():
@@ -85,7 +86,8 @@ def test_the_plan_strips_each_name_and_what_it_uses_of_its_module():
         "transforms.py": {"upscale", "_split_channels", "_zoom_matrix",
                           "downscale", "gray_to_rgb"},
         "codes.py": {"quantize"},
-        "diffusion.py": {"q_sample", "alphas_cumprod"}}     # named like q_sample's argument
+        "diffusion.py": {"q_sample", "alphas_cumprod"},     # named like q_sample's argument
+        "sae.py": {"topk_activation"}}
     [(path, (_, kinds))] = plan(course_package(), ["metrics.psnr"]).items()
     assert (path, set(kinds)) == (Path("metrics.py"), {"psnr", "_per_image", "_psnr_of",
                                                       "mse", "mean_psnr", "image_scores"})
