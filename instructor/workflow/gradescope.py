@@ -16,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
 
 from helpers import settings
 from instructor import ROOT
@@ -136,10 +137,11 @@ def grade(submission: Path, results: Path, grading: Path, root: Path = ROOT,
             result, found, course, _log = grade_one(STUDENT, assignment, root, run_dir, env,
                                                     timeout, source=handin)
         graded = course and course / "autograded" / STUDENT / assignment / f"{assignment}.ipynb"
-        nb = nbformat.read(graded, 4) if graded and graded.exists() else None
-        if nb is None:
-            nb = nbformat.read(release_nb, 4)
-    tests = test_results(nb, found, assignment, meta.get("hidden_visibility"))
+        nb = nbformat.read(graded if graded and graded.exists() else release_nb, 4)
+        with Gradebook(f"sqlite:///{run_dir / 'gradebook.db'}") as gb:  # the tests' source
+            hidden = {c.name for c in gb.find_notebook(assignment, assignment).source_cells
+                      if hide_hidden(c.source, "")[1]}
+    tests = test_results(nb, found, assignment, hidden, meta.get("hidden_visibility"))
     score = sum(t["score"] for t in tests)
     flags = ([flag] if flag else []) + (
         ["NEEDS REVIEW: the instructor grades " + ", ".join(result.review) + " by hand."]
@@ -167,9 +169,11 @@ def _timestamp(submission: Path) -> str:
         return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
 
 
-def test_results(nb, found: dict | None, assignment: str, hidden: str | None) -> list[dict]:
+def test_results(nb, found: dict | None, assignment: str, hidden: set[str],
+                 visibility: str | None) -> list[dict]:
     """One Gradescope test per graded test cell: points from nbgrader's gradebook (0 when
-    the grade failed), output as the feedback page shows it (hidden tests' code never)."""
+    the grade failed), output as the feedback page shows it (hidden tests' code never);
+    ``hidden``: the grade ids of cells with hidden tests, seen at ``visibility``."""
     grades = (found or {}).get("grades", {})
     task, tests = "", []
     for cell in nb.cells:
@@ -180,7 +184,7 @@ def test_results(nb, found: dict | None, assignment: str, hidden: str | None) ->
         meta = nbgrader_meta(cell)
         grade_id, points = meta["grade_id"], float(meta.get("points", 0))
         score, review = grades.get((assignment, grade_id), (0.0, False))
-        had_hidden = hide_hidden(cell.source, "")[1]
+        had_hidden = grade_id in hidden
         cell_name = grade_id.removeprefix(task_of(grade_id) + "-").replace("-", " ")
         tests.append({
             "name": f"({task}) {task_of(grade_id)} · {cell_name}" if task else grade_id,
@@ -188,7 +192,7 @@ def test_results(nb, found: dict | None, assignment: str, hidden: str | None) ->
             "status": "passed" if (score or 0) >= points else "failed",
             "output": ("Set aside for the instructor's review. " if review else "")
             + _output(cell, had_hidden),
-            "visibility": (hidden or "after_published") if had_hidden else "visible"})
+            "visibility": (visibility or "after_published") if had_hidden else "visible"})
     return tests
 
 
