@@ -41,9 +41,12 @@ pytestmark = pytest.mark.grading
 ASSIGNMENTS = ("02_stacked_autoencoders", "05_denoising_autoencoders")
 FORGED = {"score": 1000, "output": "forged", "tests": []}
 ATTACK = f"""
-import json as _j, os as _o
+import glob as _g, json as _j, os as _o
 _seen = {{}}
 for _name, _do in (("list", lambda: _o.listdir("/autograder/source")),
+                   ("find", lambda: [p for p in _g.glob("/tmp/**/gradebook.db", recursive=True)
+                                     + _g.glob("/tmp/**/grading/secret", recursive=True)
+                                     if _o.access(p, _o.R_OK)]),
                    ("secret", lambda: open("/autograder/source/grading/secret").read()),
                    ("gradebook", lambda: open("/autograder/source/grading/gradebook.db",
                                               "rb").read(16)),
@@ -153,6 +156,7 @@ def test_gradescope_grades_key_stub_wrong_and_attacker(images, assignment, tmp_p
             assert 0 < out["score"] < full, out
         else:  # nothing read, nothing written; its own grade is the key's
             assert out["score"] == full and "forged" not in json.dumps(out), out
+            assert seen.pop("find") == "[]", seen  # the grader's copies: out of reach
             assert seen and all(seen[k] == "PermissionError" for k in seen), seen
 
 
