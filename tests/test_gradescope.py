@@ -71,6 +71,19 @@ def attacker(assignment: str) -> nbformat.NotebookNode:
     return nb
 
 
+def wrong(assignment: str) -> nbformat.NotebookNode:
+    """A wrong answer that passes some tests: 02's first task's mistake (sample_class);
+    05's PSNR averaged over two axes, right for the visible test's 4x4 images only."""
+    if not assignment.startswith("05"):
+        return make_notebook(assignment, "partial")
+    nb = make_notebook(assignment, "correct")
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "psnr-solution")
+    mean = ".reshape(len(pred), -1).mean(axis=1)"
+    assert mean in cell.source
+    cell.source = cell.source.replace(mean, ".mean(axis=(1, 2))")
+    return nb
+
+
 @pytest.fixture(scope="session")
 def images(tmp_path_factory, data_dir):
     """One Gradescope-like image per assignment, from ``make gradescope``'s zip."""
@@ -141,7 +154,8 @@ def check_spec(out: dict, assignment: str) -> None:
 def test_gradescope_grades_key_stub_wrong_and_attacker(images, assignment, tmp_path):
     full = None
     for kind in ("correct", "stub", "partial", "attacker"):
-        nb = attacker(assignment) if kind == "attacker" else make_notebook(assignment, kind)
+        made = {"attacker": attacker, "partial": wrong}.get(kind)
+        nb = made(assignment) if made else make_notebook(assignment, kind)
         out, seen = run(images[assignment], nb, tmp_path, kind)
         check_spec(out, assignment)
         top = sum(t["max_score"] for t in out["tests"])
