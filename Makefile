@@ -22,7 +22,7 @@ TEST_THREADS ?= TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1 OMP_NUM_THREAD
 # COURSE_WEIGHTS=require: a notebook whose shipped weights are missing or stale fails
 TEST_ENV := $(TEST_THREADS) COURSE_MODE=fast COURSE_WEIGHTS=require MPLBACKEND=Agg
 
-.PHONY: setup lab lab-source test test-quick test-colab test-image lint strip clean help site hub-proxy
+.PHONY: setup lab lab-source test test-quick test-colab test-image test-gradescope lint strip clean help site hub-proxy
 
 help:
 	@echo "make lab    set up and open your own copy of the course (work/) in JupyterLab"
@@ -32,13 +32,14 @@ help:
 	@echo "make test-quick   the suite without notebook runs and grading kernels (~1 min)"
 	@echo "make test-colab   every notebook in a Colab-like environment (Python 3.13)"
 	@echo "make test-image   only the hub's images, built with podman and run (root; apt podman mmdebstrap runc)"
+	@echo "make test-gradescope   only Gradescope's autograder, in a Gradescope-like image (as test-image)"
 	@echo "make hub-proxy   JupyterHub's proxy from npm into build/hub (the hub test)"
 	@echo "make lint   ruff only;  make strip  store notebooks/ in their stored form (no outputs)"
 	@echo "make clean  remove the virtual environment"
 	@echo "make site   the course website in build/site/html (every notebook run in full mode)"
 	@echo "make release | solutions | sample-class | collect | autograde [SHARD=I/N] | merge-shards"
 	@echo "     | feedback | grades | report | similarity | lms-export LMS=canvas|moodle FROM=<csv>"
-	@echo "     | lms-feedback [LMS=canvas|moodle]"
+	@echo "     | lms-feedback [LMS=canvas|moodle] | gradescope (build/gradescope/<ASSIGNMENT>/autograder.zip)"
 	@echo "make slurm-cluster [CPUS=n]   a one-node Slurm cluster here, to try deploy/slurm/ (root; docs/schedulers.md)"
 	@echo "make bench-notebooks | bench-reference | bench-grading | bench-slurm | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
@@ -95,6 +96,12 @@ endif
 test-image: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -s tests/test_image.py
 
+# Gradescope's autograder (make gradescope) for 02 and 05 in a Gradescope-like image built
+# with podman on the hub image's layers (tests/test_gradescope.py): the key, the stub, a
+# wrong answer and an attacker graded by run_autograder; `make test` runs it after test-image.
+test-gradescope: setup
+	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -s tests/test_gradescope.py
+
 # The hub test (tests/test_hub.py) runs a real JupyterHub: the hub comes with the dev
 # extra, its proxy (configurable-http-proxy) from npm into build/hub/, never globally.
 # Without npm the hub test is skipped (and fails under CI=true).
@@ -144,7 +151,7 @@ JOBS       ?= 2
 INSTRUCTOR  = MPLBACKEND=Agg $(BIN)/python -m instructor
 
 .PHONY: release solutions sample-class collect autograde merge-shards feedback grades
-.PHONY: report similarity lms-export lms-feedback
+.PHONY: report similarity lms-export lms-feedback gradescope test-gradescope
 
 release: setup          ## notebooks/ -> release/ (student version)
 	$(INSTRUCTOR) release --assignment "$(ASSIGNMENT)"
@@ -181,6 +188,9 @@ lms-export: setup       ## LMS=canvas|moodle FROM=<its gradebook CSV> -> lms/<AS
 
 lms-feedback: setup     ## [LMS=canvas|moodle] feedback/ -> lms/<ASSIGNMENT>_feedback_<LMS>.zip (bulk upload)
 	$(INSTRUCTOR) lms-feedback --assignment "$(ASSIGNMENT)" $(if $(LMS),--lms "$(LMS)")
+
+gradescope: setup       ## build/gradescope/<ASSIGNMENT>/autograder.zip (ASSIGNMENT=all: each graded one)
+	$(INSTRUCTOR) gradescope --assignment "$(ASSIGNMENT)"
 
 # A one-node Slurm cluster on this machine until Ctrl-C (in the background: SIGTERM,
 # kill %1), to try deploy/slurm/ on (root;

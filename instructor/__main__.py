@@ -177,6 +177,24 @@ def cmd_lms_feedback(args) -> None:
         raise SystemExit("lms-feedback: no student's feedback was zipped")
 
 
+def cmd_gradescope(args) -> None:
+    from instructor.workflow.gradescope import build
+
+    for name in _assignments(args.assignment) or graded_assignments():
+        out = build(name, hidden_visibility=args.hidden_visibility)
+        print(f"{out} ({out.stat().st_size / 2 ** 20:.1f} MiB): upload it to Gradescope "
+              "(docs/instructors.md, 'Gradescope')")
+
+
+def cmd_gradescope_run(args) -> None:
+    from instructor.workflow.gradescope import grade_zip
+
+    out = grade_zip(Path(args.zip), Path(args.notebook), Path(args.results))
+    for t in out["tests"]:
+        print(f"{t['score']:5g}/{t['max_score']:<5g} {t['name']}  [{t['visibility']}]")
+    print(f"{out['output']}\nresults.json written to {args.results}")
+
+
 def cmd_sample_class(args) -> None:
     from instructor.workflow.sample_class import write_class
 
@@ -199,6 +217,9 @@ COMMANDS = [
     ("similarity", cmd_similarity, "pairs of similar answers, per task, into the report"),
     ("lms-export", cmd_lms_export, "the LMS's gradebook CSV with grades filled in"),
     ("lms-feedback", cmd_lms_feedback, "the feedback pages as one zip for the LMS"),
+    ("gradescope", cmd_gradescope, "build/gradescope/<assignment>/autograder.zip"),
+    ("gradescope-run", cmd_gradescope_run, "grade one notebook with an autograder.zip, "
+     "as Gradescope would"),
     ("sample-class", cmd_sample_class, "synthetic submissions to try all of this on"),
 ]
 
@@ -209,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, func, what in COMMANDS:
         p = sub.add_parser(name, help=what)
         p.set_defaults(func=func)
-        if name != "merge-shards":
+        if name not in ("merge-shards", "gradescope-run"):
             p.add_argument("--assignment", "-a", default=None,
                            help="assignment name(s), comma-separated (default: all)")
         if name == "collect":
@@ -271,6 +292,16 @@ def main(argv: list[str] | None = None) -> None:
         if name == "lms-feedback":
             p.add_argument("--lms", choices=["canvas", "moodle"], default=None,
                            help="default: the LMS the hand-ins were collected from")
+        if name == "gradescope":
+            from instructor.workflow.gradescope import VISIBILITIES
+
+            p.add_argument("--hidden-visibility", choices=VISIBILITIES,
+                           default="after_published", help="when students see the "
+                           "results of test cells with hidden tests")
+        if name == "gradescope-run":
+            p.add_argument("zip", help="build/gradescope/<assignment>/autograder.zip")
+            p.add_argument("notebook", help="a student's notebook")
+            p.add_argument("--results", default="results.json")
         if name == "sample-class":
             p.add_argument("--dest", default="sample_class")
             p.add_argument("-n", type=int, default=6, help="students per assignment")

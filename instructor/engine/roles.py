@@ -172,21 +172,25 @@ def launch(role: Role, cmd: list[str], cwd: str, box: Box, files: list[str] = ()
     """The command line and environment of ``cmd`` run as ``role`` in ``box``: writing
     only ``cwd``, reading the box's paths (less the course's helpers for a role given a
     stripped copy in ``extra``), ``extra`` and ``files``; through the launcher's caps, then
-    bwrap, or the caps alone (``limits-only``, the instructor's explicit choice)."""
+    bwrap, or the caps alone (``limits-only``, the instructor's explicit choice), or the
+    caps, the grading user and the seccomp filter (``grading-user``: Gradescope's
+    container, where bwrap cannot start)."""
     env = environment(role, box, cwd)  # makes cwd/.tmp, which the view binds
     for folder in (cwd, os.path.join(cwd, ".tmp")):
         sandbox.hand_over(folder)
     mine, moved = role.submission, places(box, cwd)
-    user = sandbox.grading_user() if box.isolation == "bubblewrap" else None
+    user = sandbox.grading_user() if box.isolation != "limits-only" else None
     caps = [sys.executable, "-I", "-S", sandbox.LAUNCHER,
             f"--allow={','.join(map(str, ALLOWED_CALLS.values()))}",
             *(f"--{name}={getattr(box, name)!r}" for name in sandbox.CAPS),
             *(f"--group={g}" for g in box.groups if mine),
-            *([f"--user={user[0]}:{user[1]}"] if user else []), "--"]
-    if box.isolation == "limits-only":
+            *([f"--user={user[0]}:{user[1]}"] if user else []),
+            *(["--filter"] if box.isolation == "grading-user" else []), "--"]
+    if box.isolation in ("limits-only", "grading-user"):
         return [*caps, *cmd], env
     if box.isolation != "bubblewrap":
-        raise ValueError(f"unknown isolation {box.isolation!r}: 'bubblewrap' or 'limits-only'")
+        raise ValueError(f"unknown isolation {box.isolation!r}: 'bubblewrap', "
+                         "'grading-user' or 'limits-only'")
     bwrap = sandbox.bwrap_path()
     if not bwrap:
         raise RuntimeError(sandbox.unavailable(bwrap))
