@@ -165,7 +165,7 @@ def fashion_classes_overlap_as_the_answer_says(run: Run) -> None:
     run.answer("fashion_codes = ", r"trousers stand apart, with by far the highest share",
                r"\(T-shirt/top, pullover, coat and, lowest of all, shirt\) have low shares: "
                r"most of their nearest codes belong to other classes",
-               r"Footwear's three classes come in between")
+               r"Footwear's three classes, on average, come in between")
     printed = run.output("fashion_codes = ")
     share = {name: number(rf"{re.escape(name)}\s+share of its nearest codes in its own "
                           r"class: ([\d.]+)", printed)
