@@ -165,7 +165,7 @@ def fashion_classes_overlap_as_the_answer_says(run: Run) -> None:
     run.answer("fashion_codes = ", r"trousers stand apart, with by far the highest share",
                r"\(T-shirt/top, pullover, coat and, lowest of all, shirt\) have low shares: "
                r"most of their nearest codes belong to other classes",
-               r"Footwear's three classes come in between")
+               r"Footwear's three classes, on average, come in between")
     printed = run.output("fashion_codes = ")
     share = {name: number(rf"{re.escape(name)}\s+share of its nearest codes in its own "
                           r"class: ([\d.]+)", printed)
@@ -632,6 +632,40 @@ def the_sigmoid_hides_the_transposed_decoders_grid(run: Run) -> None:
     assert means == [-24.0, -23.0, -22.6, -19.1], printed
     assert round(max(means) - min(means)) == 5, printed
     assert 1 / (1 + math.exp(19.1)) < 1e-8, "sigma(-19.1)"
+
+
+@claim(N03)
+def large_noise_keeps_the_digit_but_leaves_the_real_codes(run: Run) -> None:
+    run.says(r"For each of the eight digits most of the weight falls on its own class, nearly "
+             r"all of it for seven of them: the code's 147 live numbers still tell the digit")
+    run.says(r"each large-noise code is more than twice as far from the nearest training "
+             r"image's code as any clean code is \(both printed below\)")
+    printed = run.output("def own_class_weight(")
+    rows = {line.split("distance")[0].strip(): line for line in printed.splitlines()
+            if "distance" in line and not line.startswith("distance")}
+    clean = numbers("distance", rows["clean"])
+    large = numbers("distance", rows["large noise"].split("own class")[0])
+    weight = numbers("own class", rows["large noise"])
+    assert len(clean) == len(large) == len(weight) == 8, printed
+    assert min(large) > 2 * max(clean), printed
+    assert min(weight) > 0.5 and sum(w >= 0.95 for w in weight) >= 7, printed
+
+
+@claim(N03)
+def on_mnist_the_background_hides_the_grid_and_the_strokes_show_none(run: Run) -> None:
+    run.answer("saturated, stroke = ",
+               r"On MNIST most output pixels are saturated, nearly all of them black "
+               r"background", r"Most stroke pixels are not saturated",
+               r"the course's transposed decoder draws no measurable grid",
+               r"its error on gray pixels differs by less than 5 % between the four "
+               r"row/column parities")
+    printed = run.output("saturated, stroke = ")
+    saturated = number(r"([\d.]+)% of the output pixels saturated", printed)
+    background = number(r"([\d.]+)% of these on black background", printed)
+    above = number(r"of all, (\d+)% of them above 0\.98", printed)
+    assert saturated > 50 and background > 90 and above < 50, printed
+    errors = numbers("by output row/column:", printed)
+    assert len(errors) == 4 and max(errors) < 1.05 * min(errors), printed
 
 
 # ---------------------------------------------------------------- 04 recurrent AE
