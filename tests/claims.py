@@ -2298,8 +2298,8 @@ def the_shipped_vae_trained_30_epochs_in_140_s(run: Run) -> None:
 def kl_climbs_slowly_to_about_6_nats_reconstruction_falls_steadily(run: Run) -> None:
     run.says(r"The reconstruction term falls steadily")
     run.says(r"With the course's weights its training curve drops after the first epoch: it "
-             r"is a mean over each epoch's steps, and the first epoch's holds the first steps, "
-             r"which cost more than the epoch's end \(the validation curve, measured at each "
+             r"is a mean over each epoch's steps, and the first epoch's mean lies above the KL "
+             r"the model ends that epoch with \(the validation curve, measured at each "
              r"epoch's end, starts lower and rises\)\. Then both climb slowly, to about 6 nats "
              r"per image after 30 epochs")
     history = weights_record("08_vae")["history"]
