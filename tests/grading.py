@@ -100,10 +100,13 @@ def hidden_cell_passes(notebook: str | Path, grade_id: str, answer: str, seed: i
 
     import numpy as np
 
+    import helpers as course
+
     nb = nbformat.read(notebook_path(notebook), as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     helpers = SimpleNamespace(hidden_rng=lambda _: np.random.default_rng(seed),
-                              quiet=contextlib.nullcontext)
+                              quiet=contextlib.nullcontext, downscale=course.downscale,
+                              gray_to_rgb=course.gray_to_rgb)
     names = {"np": np, "helpers": helpers}
     exec(answer, names)
     try:

@@ -13,8 +13,8 @@ exercise, must be one of:
 
 Not prose numbers: numbers inside names (``Conv2D``, ``CIFAR-10``, ``float32``, ``L1``),
 links and inline code, headings' and list items' numbers, references (section 11,
-notebook 02, exercise 3), a citation's year (Vincent et al., 2008) and a library's version
-(TensorFlow 2.16).
+notebook 02, exercise 3, a paper's §3.4 or eq. 11), a citation's year (Vincent et al.,
+2008) and a library's version (TensorFlow 2.16).
 """
 
 from __future__ import annotations
@@ -119,8 +119,8 @@ LINK = re.compile(r"\]\([^)]*\)|https?://\S+")
 NOT_A_QUANTITY = re.compile(
     r"(?:(?:sections?|notebooks?|exercises?|tasks?|steps?|figures?|chapters?|cells?)"
     r"(?: \d+,| \d+ and| \d+ or)*"
-    r"|et al\.,|[A-Z][a-z]+,|TensorFlow|Keras|Python|NumPy|TFP|tf_keras|ipywidgets|nbgrader"
-    r"|Probability|ITU-R|BT\.)\s*\(?$", re.I)
+    r"|et al\.,|[A-Z][a-z]+,|§|eqs?\.|TensorFlow|Keras|Python|NumPy|TFP|tf_keras|ipywidgets"
+    r"|nbgrader|Probability|ITU-R|BT\.)\s*\(?$", re.I)
 HEADING_OR_ITEM = re.compile(r"^(?:#+ .*|\s*(?:\d+\.|[-*])\s)", re.M)
 
 

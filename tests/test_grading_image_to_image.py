@@ -185,3 +185,37 @@ def test_chroma_task(data_env):
     variants = {**CHROMA_CORRECT, **{k: src for k, (src, _) in CHROMA_WRONG.items()}}
     grades = grade_variants("07_colorization.ipynb", "chroma", variants, env=data_env)
     assert_variant_points(grades, {k: points for k, (_, points) in CHROMA_WRONG.items()}, 3)
+
+
+# ------------------------------------------------- the notebooks' own batch sizes
+def _first_for_all(answer: str, name: str, limit: int) -> str:
+    """``answer`` (a correct one) made wrong for batches of more than ``limit`` images:
+    every image gets the first one's result, as a bug that shows only on larger batches."""
+    return answer + f'''
+_{name}_right = {name}
+
+
+def {name}(x, *args):
+    got = np.asarray(_{name}_right(x, *args))
+    return got if len(x) <= {limit} else np.repeat(got[:1], len(got), axis=0)
+'''
+
+
+@pytest.mark.parametrize("grade_id, name, correct", [
+    ("psnr-tests-hidden", "psnr", PSNR_CORRECT["axes-tuple"]),
+    ("nearest-tests-hidden", "upsample_nearest", NEAREST_CORRECT["index arrays"]),
+    ("chroma-tests-hidden", "mean_chroma", CHROMA_CORRECT["ptp"]),
+])
+def test_hidden_tests_use_the_notebooks_batch_sizes(grade_id, name, correct):
+    """The hidden tests hold batches of the sizes the notebooks use (a test set of 1,000
+    images; 06's digits and photos): an answer right on small batches only fails them on
+    every draw, and the correct one passes."""
+    from tests.grading import hidden_cell_passes
+
+    notebook = {"psnr": "05_denoising_autoencoders.ipynb",
+                "upsample_nearest": "06_super_resolution.ipynb",
+                "mean_chroma": "07_colorization.ipynb"}[name]
+    wrong = _first_for_all(correct, name, 8)
+    for seed in range(5):
+        assert hidden_cell_passes(notebook, grade_id, correct, seed), (name, seed)
+        assert not hidden_cell_passes(notebook, grade_id, wrong, seed), (name, seed)

@@ -4,7 +4,8 @@ The reference and five differently written correct answers (float64 throughout, 
 throughout, a loop over examples, flattened examples, einsum) must earn full marks; each
 wrong answer must lose exactly the points of the test cell meant to catch it: 1 visible
 point (the statement's example: two examples at steps 1 and 2) and 2 hidden points (the
-first and last steps, shapes of images and code grids, the dtype, unchanged inputs).
+first and last steps, shapes of images and code grids, the notebook's own batch sizes: 8
+digits and 128 codes, the dtype, unchanged inputs).
 Graded in one kernel (tests.grading.grade_variants).
 """
 
@@ -100,6 +101,24 @@ def q_sample(x0, t, noise, alphas_cumprod):
     a = alphas_cumprod[t[0]]
     return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
 ''', 0),
+    # Right for batches of at most 6 examples (the most the hidden tests once held), wrong
+    # for the notebook's own: its 8 digits, a training batch of 128 codes.
+    "every example at the first one's step, batches over 6": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    t = np.asarray(t)
+    if len(t) > 6:
+        t = np.full_like(t, t[0])
+    a = np.asarray(alphas_cumprod)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 1),
+    "every example at the first one's step, batches over 8": ('''
+def q_sample(x0, t, noise, alphas_cumprod):
+    t = np.asarray(t)
+    if len(t) > 8:
+        t = np.full_like(t, t[0])
+    a = np.asarray(alphas_cumprod)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
+    return (np.sqrt(a) * x0 + np.sqrt(1 - a) * noise).astype(x0.dtype)
+''', 1),
     "float16": ('''
 def q_sample(x0, t, noise, alphas_cumprod):
     a = np.asarray(alphas_cumprod, np.float16)[t].reshape((-1,) + (1,) * (x0.ndim - 1))
@@ -137,7 +156,9 @@ def test_the_hidden_tests_hold_whatever_the_draws():
     every draw; the correct ones, float32 throughout among them, pass on every draw."""
     seeds = range(40)
     for name in ("t = 0 taken as the clean image", "weights shaped for flat examples only",
-                 "float16", "changes x0 in place"):
+                 "float16", "changes x0 in place",
+                 "every example at the first one's step, batches over 6",
+                 "every example at the first one's step, batches over 8"):
         assert not any(_hidden_cell_passes(WRONG[name][0], seed) for seed in seeds), name
     for name, answer in CORRECT.items():
         if answer is not None:

@@ -134,3 +134,21 @@ def test_hidden_tests_catch_float16_whatever_the_draws():
     assert not any(_hidden_cell_passes(wrong, seed) for seed in seeds)
     for name in ("expanded distance, float32", "float64 throughout"):
         assert all(_hidden_cell_passes(CORRECT[name], seed) for seed in seeds), name
+
+
+def test_hidden_tests_hold_the_notebooks_training_batch():
+    """The hidden tests quantize a batch of the size notebook 10 trains on (128 grids of
+    7 x 7 codes of 16 numbers, 64 codes): an answer right on small batches only, every
+    grid given the first one's codes, fails on every draw (flat batches of vectors, as
+    in the near ties, are right)."""
+    wrong = CORRECT["float64 throughout"] + '''
+_quantize_right = quantize
+
+
+def quantize(z, codebook):
+    indices, quantized = (np.asarray(a) for a in _quantize_right(z, codebook))
+    if np.ndim(z) < 4 or len(z) <= 8:
+        return indices, quantized
+    return (np.repeat(indices[:1], len(z), axis=0), np.repeat(quantized[:1], len(z), axis=0))
+'''
+    assert not any(_hidden_cell_passes(wrong, seed) for seed in range(10))
