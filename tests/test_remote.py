@@ -378,44 +378,50 @@ def test_the_copy_trains_as_the_model_does_what_no_config_holds(models):
     assert isinstance(auto.layers[-1].kernel.constraint, keras.constraints.NonNeg)
 
 
-def _refused(answering, build: str, *args) -> str:
-    """The review's reason when ``build``'s model comes back (a task without own classes)."""
+X8 = np.random.default_rng(0).random((8, 4)).astype("float32")
+
+
+def _refused(answering, build: str, *args, use: str | None = None) -> str:
+    """The review's reason when ``build``'s model comes back, or (``use``) when the check
+    first calls that method of it (a task without own classes)."""
     channel = answering.channel
     channel.own_classes, channel.unproven = False, None
     try:
         with pytest.raises(wire.Unreadable, match="code of your own") as info:
-            getattr(answering, build)(4, *args)
+            model = getattr(answering, build)(4, *args)
+            assert use and channel.unproven is None
+            getattr(model, use)(X8, *([X8] if use in ("train_on_batch", "evaluate", "fit") else []))
         assert channel.unproven == str(info.value)
         return str(info.value)
     finally:
         channel.own_classes, channel.unproven = True, None
 
 
-@pytest.mark.parametrize("build, what", [
-    ("second_compile", "evaluate, fit, fit predict, fit weights, optimizer, test_on_batch, "
-     "train_on_batch, train_on_batch predict, train_on_batch weights"),
+@pytest.mark.parametrize("build, use, what", [
+    ("second_compile", None, "optimizer"),
     # Adam's first step moves each weight by about the learning rate, whatever the loss
-    ("second_loss", "evaluate, fit, test_on_batch, train_on_batch"),
-    ("constrained", "fit predict, fit weights, train_on_batch predict, "
-     "train_on_batch weights")])
-def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, what):
-    """What the answer process failed to carry, the proof at return finds, naming each
-    public method and value that differed."""
+    ("second_loss", "train_on_batch", "test_on_batch, train_on_batch"),
+    ("constrained", "evaluate", "weights after training")])
+def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, use, what):
+    """What the answer process failed to carry, the proof finds: at return what the
+    model is (its optimizer), at the copy's first predict, evaluation or training what it
+    does, naming each value that differed; the copy then refuses each of them."""
     answering = Answering(tmp_path, [MODELS])
     try:
         answering.switch_off()
-        assert _refused(answering, build).endswith(f"differed in {what})")
+        assert _refused(answering, build, use=use).endswith(f"differed in {what})")
     finally:
         answering.close()
 
 
 def test_a_test_that_catches_the_refusal_still_needs_review(tmp_path):
-    """The refusal raised where the model comes back is not the check's to swallow: the
-    test needs review whatever caught it (instructor.engine.checking.run)."""
+    """The refusal is not the check's to swallow: the test needs review whatever caught
+    it (instructor.engine.checking.run)."""
     from instructor.engine import checking
 
     answering = Answering(tmp_path, [MODELS])
-    source = "try:\n    auto = constrained(4)\nexcept Exception:\n    pass\n"
+    source = ("x = np.ones((8, 4), 'float32')\nauto = constrained(4)\ntry:\n"
+              "    auto.train_on_batch(x, x)\nexcept Exception:\n    pass\n")
     job = {"cells": [{"grade_id": "g", "task": "t", "answers": "t@1", "names": ["constrained"],
                       "context": [], "source": source, "own_classes": False}]}
     try:
@@ -424,32 +430,40 @@ def test_a_test_that_catches_the_refusal_still_needs_review(tmp_path):
     finally:
         answering.close()
     assert not verdict["checked"] and verdict["passed"] is None
-    assert verdict["reason"].endswith("train_on_batch weights)")
+    assert verdict["reason"].endswith("weights after training)")
 
 
 @pytest.mark.parametrize("build", ["borrowed_function", "borrowed_step",
-                                   "masked_borrowed_step", "borrowed_fit"])
+                                   "masked_borrowed_step"])
 def test_a_model_that_fits_with_another_models_step_is_never_proven(models, build):
-    """A model whose ``fit`` or ``train_on_batch`` runs another model's train function,
-    ``train_step`` or ``fit`` (Keras' own code, so no check of the answer process's flags
-    it) trains otherwise than its copy: review when it comes back, also when dropout would
-    make a step's loss and weights vary from one step to the next."""
-    assert re.search(r"differed in .*(fit|train_on_batch)", _refused(models, build))
+    """A model whose ``fit`` or ``train_on_batch`` runs another model's train function or
+    ``train_step`` (Keras' own code, so no check of the answer process's flags it) trains
+    otherwise than its copy: review at the copy's first training, also when dropout
+    would make a step's loss and weights vary from one step to the next."""
+    reason = _refused(models, build, use="fit")
+    assert reason.endswith("differed in predict after training, train_on_batch, "
+                           "weights after training)")
 
 
-@pytest.mark.parametrize("build, what", [
-    ("borrowed_predict", "fit predict, predict, train_on_batch predict"),
-    ("borrowed_test_function", "evaluate, test_on_batch"),
+def test_a_model_answering_fit_with_another_models_is_never_proven(models):
+    assert _refused(models, "borrowed_fit").endswith(
+        "differed in own fit, predict and evaluate)")
+
+
+@pytest.mark.parametrize("build, use, what", [
+    ("borrowed_predict", None, "predict"),
+    ("borrowed_test_function", "evaluate", "test_on_batch"),
     # the same weights at return: predict differs once the model has trained
-    ("twin_predict", "fit predict, train_on_batch predict")])
-def test_predict_and_evaluate_are_proven_as_fit_is(models, build, what):
+    ("twin_predict", "train_on_batch", "predict after training")])
+def test_predict_and_evaluate_are_proven_as_fit_is(models, build, use, what):
     """``predict`` and ``evaluate`` run another model's function (the identity, a model
     compiled with mse; a twin that agrees until trained): review, naming them."""
-    assert _refused(models, build).endswith(f"differed in {what})")
+    assert _refused(models, build, use=use).endswith(f"differed in {what})")
 
 
 def test_a_decoders_predict_is_proven_too(models):
-    assert _refused(models, "borrowed_decoder_predict").endswith("differed in predict)")
+    reason = _refused(models, "borrowed_decoder_predict")
+    assert reason.endswith("differed in predict)")
 
 
 @pytest.mark.parametrize("zero", [False, True])
@@ -458,8 +472,8 @@ def test_a_guard_on_the_proofs_inputs_never_switches_the_proof_off(models, zero)
     the proof: its inputs are drawn in [0, 1], as the tests', and fit's borrowed function
     is found. A guard that fails on the proof's inputs (no exact 0 in a row, as every image
     has) stops the proof: that is review too, never a pass."""
-    reason = _refused(models, "guarded_borrowed_function", zero)
-    expected = "could not prove .* its copy raised" if zero else r"differed in .*fit"
+    reason = _refused(models, "guarded_borrowed_function", zero, use=None if zero else "fit")
+    expected = "could not prove .* its copy raised" if zero else "differed in .*train_on_batch"
     assert re.search(expected, reason)
 
 
@@ -470,7 +484,7 @@ def test_a_namesake_behind_a_guard_is_found_by_the_proof(tmp_path):
     answering = Answering(tmp_path, [MODELS])
     try:
         answering.switch_off()
-        assert re.search(r"differed in .*outputs", _refused(answering, "guarded_namesake"))
+        assert re.search(r"differed in outputs", _refused(answering, "guarded_namesake"))
     finally:
         answering.close()
 
@@ -488,15 +502,21 @@ def test_a_proof_the_answer_process_cannot_answer_needs_review(models):
     assert reason.endswith("your model raised an error where its copy did not)")
 
 
-def test_an_honest_model_is_proven_and_left_as_it_came_back(models):
-    """The proof puts back the copy's weights, optimizer state and functions; a layer a
-    later call trains does not unprove the first model (the proof is at return)."""
+def test_an_honest_model_is_proven_from_where_the_check_put_it_and_left_there(models):
+    """The proof at the copy's first training starts from the weights and learning rate
+    the check gave it, on both sides, and puts back its weights, learning rate, optimizer
+    state and functions; a layer a later call trains does not unprove the first model."""
     channel, x = models.channel, np.random.default_rng(0).random((8, 4)).astype("float32")
     channel.own_classes, channel.unproven = False, None
     try:
         auto = models.keras_own(4)
-        assert channel.unproven is None and auto.predict_function is None
-        assert int(auto.optimizer.iterations) == 0
+        weights = [np.full_like(w, 0.1) for w in auto.get_weights()]
+        auto.set_weights(weights)
+        auto.optimizer.learning_rate = 0.0
+        auto.train_on_batch(x, x)  # proven first, then trained at a rate of 0
+        assert channel.unproven is None and float(auto.optimizer.learning_rate) == 0.0
+        assert all(np.allclose(a, b) for a, b in zip(auto.get_weights(), weights, strict=True))
+        assert int(auto.optimizer.iterations) == 1  # the check's step, not the proof's
         first = models.warm(4)
         models.warm(4)  # trains the layer the first model shares with it
         first.train_on_batch(x, x)

@@ -22,7 +22,7 @@ import numpy as np
 from instructor.engine import outcomes
 from instructor.engine.answer import wire
 from instructor.engine.answer.protocol import FrameTooLarge, read_frame, write_frame
-from instructor.engine.answer.step import behaviour
+from instructor.engine.answer.step import ROUTED_KEY, behaviour
 
 
 class AnswerFailed(outcomes.GraderOutcome):
@@ -143,30 +143,33 @@ class AnswerChannel:
                 raise wire.Unreadable(f"a reply names a file {name!r}")
             (folder / name).write_bytes(base64.b64decode(data))
         models = list(_models(reply["result"]))
-        reader = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
         if not models:
-            return reader.decode(reply["result"])
+            return wire.Reader(folder, max_bytes=self.max_bytes).decode(reply["result"])
         own, unproven = True, []
         if all(isinstance(m.get("model"), str) for m in models):
+            found = _Found(folder, self.custom_objects, max_bytes=self.max_bytes)
             try:
-                value = reader.decode(reply["result"])
-                unproven = [d for m in models if (d := self.proof(m, reader.decode(m)))]
+                value = found.decode(reply["result"])
+                unproven = [d for entry, copy in found.models if (d := self.proof(entry, copy))]
                 own = bool(unproven)
             except wire.Unreadable:  # a class or function of its own: not loaded
                 pass
             if not own and not reply.get("shared"):
+                for entry, copy in found.models:
+                    self._hold(entry, copy)
                 return value
         if own and not self.own_classes:
             self.unproven = OWN_CLASS + "".join(unproven[:1])
             raise wire.Unreadable(self.unproven, own=True)
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
-    def proof(self, entry: dict, model) -> str | None:
+    def proof(self, entry: dict, model, full: bool = False) -> str | None:
         """The one place that decides whether the loaded copy ``model`` is proven to do
         what the answer process's model (``entry``'s handle) does: None if every value of
-        :func:`~instructor.engine.answer.step.behaviour` agrees on both, on a batch drawn
-        as the tests' inputs are (uniform in [0, 1]); else why not, and the test needs
-        review. Every way out that is not "equal" says why (docs/grading.md, "The proof")."""
+        :func:`~instructor.engine.answer.step.behaviour` (``full`` or not) agrees on both,
+        on a batch drawn as the tests' inputs are (uniform in [0, 1]), and the model there
+        answers ``fit``, ``predict`` and ``evaluate`` with its class's own; else why not,
+        and the test needs review (docs/grading.md, "The proof")."""
         rng = np.random.default_rng()
         try:  # a subclassed model (the course's VAE) has no inputs, but its build's shape
             shapes = [tuple(t.shape) for t in model.inputs] if getattr(model, "inputs", None) \
@@ -178,11 +181,12 @@ class AnswerChannel:
             ys = [rng.uniform(0, 1, np.shape(o)).astype("float32")
                   for o in _as_list(model(x))]
             y = ys[0] if len(ys) == 1 else ys
-            ours = behaviour(model, x, y)
+            ours = {**behaviour(model, x, y, full), ROUTED_KEY: ""}
+            start = {"weights": model.get_weights(), "rate": _rate(model)} if full else {}
         except Exception as err:  # noqa: BLE001 - fail closed: not proven
             return PROOF_FAILED.format(f"its copy raised {type(err).__name__}")
-        try:
-            theirs = self.method(int(entry["handle"]), "step", x, y)
+        try:  # the model there, from the weights and learning rate the copy has now
+            theirs = self.method(int(entry["handle"]), "step", x, y, full=full, **start)
         except AnswerFailed as err:
             return PROOF_FAILED.format(f"{err}" if err.own else "your model failed there")
         except Exception:  # noqa: BLE001 - fail closed: not proven
@@ -191,11 +195,36 @@ class AnswerChannel:
                   if not _agree(ours.get(key), theirs.get(key))]
         if differ:  # what varies from one run of the copy to the next is not compared
             try:
-                again = behaviour(model, x, y)
+                again = {**behaviour(model, x, y, full), ROUTED_KEY: ""}
             except Exception as err:  # noqa: BLE001 - fail closed: not proven
                 return PROOF_FAILED.format(f"its copy raised {type(err).__name__}")
             differ = [key for key in differ if _agree(ours.get(key), again.get(key))]
         return DIFFERED.format(", ".join(sorted(differ))) if differ else None
+
+    def _hold(self, entry: dict, model) -> None:
+        """Wrap the copy's public methods that run Keras' predict, test and train functions
+        (:data:`HELD`): the first call of any takes the full :meth:`proof` first, from the
+        weights and learning rate the check gave the copy; not proven, each call of them
+        is refused: review, whatever catches it."""
+        held: dict = {"proven": False, "proving": False, "why": None}
+
+        def wrap(method):
+            def proven(*args: Any, **kwargs: Any) -> Any:
+                if not (held["proven"] or held["proving"]):
+                    held["proving"] = True
+                    try:
+                        held["why"] = held["why"] or self.proof(entry, model, full=True)
+                    finally:
+                        held["proving"] = False
+                    if held["why"]:
+                        self.unproven = OWN_CLASS + held["why"]
+                        raise wire.Unreadable(self.unproven, own=True)
+                    held["proven"] = True
+                return method(*args, **kwargs)
+            return proven
+
+        for name in HELD:
+            setattr(model, name, wrap(getattr(model, name)))
 
     def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
         # this test's verdict rests on code of the student's own, which ran behind it
@@ -224,6 +253,8 @@ OWN_CLASS = ("your function returned a model the grader cannot vouch for as Kera
              "not need; such a model could behave one way for the tests and another in use")
 
 
+#: The copy's public methods whose first call waits for the full proof (:meth:`_hold`).
+HELD = ("predict", "predict_on_batch", "evaluate", "test_on_batch", "train_on_batch", "fit")
 #: Why a returned model's test needs review when its copy was not proven (:meth:`proof`).
 DIFFERED = (" (here: its copy rebuilt from its saved file, given the same batch, differed "
             "in {})")
@@ -231,15 +262,42 @@ PROOF_FAILED = (" (here: the grader could not prove that its copy rebuilt from i
                 "file does what your model does: {})")
 
 
+def _rate(model) -> float | None:
+    """The copy's learning rate, if compiled with a plain one (a schedule's is not set)."""
+    try:
+        return float(np.asarray(model.optimizer.learning_rate))
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+class _Found(wire.Reader):
+    """:class:`~instructor.engine.answer.wire.Reader`, keeping each model it loads with its
+    entry (``models``): the copies the checks get are the ones proven."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.models: list[tuple[dict, Any]] = []
+
+    def decode(self, value: Any) -> Any:
+        decoded = super().decode(value)
+        if isinstance(value, dict) and "model" in value:
+            self.models.append((value, decoded))
+        return decoded
+
+
 def _agree(ours: Any, theirs: Any) -> bool:
     """Whether two of :func:`~instructor.engine.answer.step.behaviour`'s values agree,
-    numbers within float tolerance."""
+    numbers within float tolerance (values that cannot be compared: not equal)."""
     if isinstance(ours, str | None) or isinstance(theirs, str | None):
         return ours == theirs
-    ours, theirs = _as_list(ours), _as_list(theirs)
-    return len(ours) == len(theirs) and all(
-        np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
-        for a, b in zip(ours, theirs, strict=True))
+    try:
+        ours, theirs = _as_list(ours), _as_list(theirs)
+        return len(ours) == len(theirs) and all(
+            np.shape(a) == np.shape(b)
+            and np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
+            for a, b in zip(ours, theirs, strict=True))
+    except (TypeError, ValueError):
+        return False
 
 
 def _as_list(value: Any) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import lazy, protocol
 from .protocol import error_message
-from .step import arrays, behaviour
+from .step import ROUTED_KEY, arrays, behaviour, shadowed
 
 #: Why a name of the notebook's other cells is missing here.
 ALONE = ("the grader runs your answer cells on their own: define everything your answer "
@@ -439,7 +439,8 @@ METHODS = {
     "fit": _fit,
     "losses": _losses,
     "regularize": _regularize,
-    "step": behaviour,
+    "step": lambda obj, *args, **kw: {**behaviour(obj, *args, **kw),
+                                      ROUTED_KEY: ", ".join(shadowed(obj))},
 }
 
 
