@@ -24,7 +24,7 @@ def test_the_proof_works_here_and_a_pass_is_cached(tmp_path, monkeypatch):
 def test_a_proof_switched_off_stops_grading_before_any_student(tmp_path, monkeypatch):
     """The proof reads nothing (every model "equal"): each forged model is named, nothing
     is cached, and the canary's command stops before any assignment's canary."""
-    monkeypatch.setattr(remote.AnswerChannel, "proof", lambda self, entry, model: None)
+    monkeypatch.setattr(remote.AnswerChannel, "proof", lambda self, entry, model, full=False: None)
     found = proof_check.problems()
     assert len(found) == len(proof_check.FORGED)
     assert all("the proof is not working here" in line for line in found)

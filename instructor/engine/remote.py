@@ -247,10 +247,11 @@ class AnswerChannel:
 CHANGED_INPUTS = ("{name} changed the arrays it was given (arguments {which}, counting from "
                   "1) in place: it should leave its inputs unchanged")
 #: Why a test of a task whose models must be Keras' own needs review.
-OWN_CLASS = ("your function returned a model the grader cannot vouch for as Keras' own: it "
-             "may hold code of your own (a class or a function of yours, even one named like "
-             "Keras' own, a Lambda layer, another model's function), which this task does "
-             "not need; such a model could behave one way for the tests and another in use")
+OWN_CLASS = ("your function returned a model with code of your own, or one the grader could "
+             "not prove to be Keras' own (a class or a function of yours, even one named "
+             "like Keras' own, a Lambda layer, another model's function), which this task "
+             "does not need; such a model could behave one way for the tests and another "
+             "in use")
 
 
 #: The copy's public methods whose first call waits for the full proof (:meth:`_hold`).
