@@ -400,8 +400,11 @@ def _refused(answering, build: str, *args, use: str | None = None) -> str:
 @pytest.mark.parametrize("build, use, what", [
     ("second_compile", None, "optimizer"),
     # Adam's first step moves each weight by about the learning rate, whatever the loss
-    ("second_loss", "train_on_batch", "test_on_batch, train_on_batch"),
-    ("constrained", "evaluate", "weights after training")])
+    # (or by more, on the signs the drawn batch gives its gradients)
+    ("second_loss", "train_on_batch", "(predict after training, )?test_on_batch, "
+     "train_on_batch(, weights after training)?"),
+    # (predict after training too, as the drawn batch may show it)
+    ("constrained", "evaluate", "(predict after training, )?weights after training")])
 def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, use, what):
     """What the answer process failed to carry, the proof finds: at return what the
     model is (its optimizer), at the copy's first predict, evaluation or training what it
@@ -409,7 +412,7 @@ def test_a_copy_that_trains_otherwise_is_the_students_own_code(tmp_path, build, 
     answering = Answering(tmp_path, [MODELS])
     try:
         answering.switch_off()
-        assert _refused(answering, build, use=use).endswith(f"differed in {what})")
+        assert re.search(f"differed in {what}\\)$", _refused(answering, build, use=use))
     finally:
         answering.close()
 
@@ -441,8 +444,8 @@ def test_a_model_that_fits_with_another_models_step_is_never_proven(models, buil
     otherwise than its copy: review at the copy's first training, also when dropout
     would make a step's loss and weights vary from one step to the next."""
     reason = _refused(models, build, use="fit")
-    assert reason.endswith("differed in predict after training, train_on_batch, "
-                           "weights after training)")
+    assert re.search(r"differed in (predict after training, )?train_on_batch, weights after "
+                     r"training\)$", reason)
 
 
 def test_a_model_answering_fit_with_another_models_is_never_proven(models):
