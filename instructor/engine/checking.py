@@ -87,7 +87,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
         finally:
             for name, value in saved.items():
                 namespace[name] = value
-        if channel.unproven:  # a copy trained otherwise than the model, whatever caught it
+        if channel.unproven:  # a returned model not proven, whatever caught the refusal
             verdict.update(checked=False, passed=None, error=None, reason=channel.unproven,
                            student=False)
         verdict["proxied"] = channel.proxied

@@ -1,8 +1,8 @@
 """The checking process's side of the answer process (docs/grading.md, "The answer
 process"): a graded function here (:meth:`AnswerChannel.function`) sends its arguments
 there; a model comes back as a ``.keras`` file, loaded with ``safe_mode`` and no class of
-the student's own, and proven by a training step against the model there
-(:meth:`AnswerChannel._differs`); one that is not Keras' own stays there behind a
+the student's own, and proven to do through Keras' public API what the model there does
+(:meth:`AnswerChannel.proof`: else review); one that is not Keras' own stays there behind a
 :class:`RemoteModel`, whose reports are the student's claim (the checks that decide
 points probe behaviour). Anything else a check asks of a proxy raises
 :class:`~instructor.engine.answer.wire.Unreadable`: review.
@@ -22,7 +22,7 @@ import numpy as np
 from instructor.engine import outcomes
 from instructor.engine.answer import wire
 from instructor.engine.answer.protocol import FrameTooLarge, read_frame, write_frame
-from instructor.engine.answer.step import training_step
+from instructor.engine.answer.step import ROUTED_KEY, behaviour
 
 
 class AnswerFailed(outcomes.GraderOutcome):
@@ -67,8 +67,8 @@ class AnswerChannel:
         #: whether a call that changes an array it was given fails (a hidden test's: the
         #: test may compute what it expects from its arrays after the call)
         self.inputs_kept = False
-        #: why a copy returned in this test trained otherwise than the student's model
-        #: (:func:`_prove_when_trained`): the test needs review, whatever it caught
+        #: why a model returned in this test was not proven (:meth:`proof`): the test
+        #: needs review, whatever caught the refusal
         self.unproven: str | None = None
 
     def ask(self, request: dict) -> dict:
@@ -131,7 +131,7 @@ class AnswerChannel:
     def _result(self, reply: dict) -> Any:
         """The call's value. Its models are Keras' own only if the grader finds them so:
         every one came as a file that loads here without code of the student's own and
-        does what the model in the answer process does (:meth:`_differs`); then
+        is proven to do what the model in the answer process does (:meth:`proof`); then
         they are the copies (or, when they share layers, proxies without a note). Else
         they are the student's own code: proxies where the task allows one, else the
         test needs review (``OWN_CLASS``)."""
@@ -143,71 +143,88 @@ class AnswerChannel:
                 raise wire.Unreadable(f"a reply names a file {name!r}")
             (folder / name).write_bytes(base64.b64decode(data))
         models = list(_models(reply["result"]))
-        reader = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes)
         if not models:
-            return reader.decode(reply["result"])
-        own, differed = True, []
+            return wire.Reader(folder, max_bytes=self.max_bytes).decode(reply["result"])
+        own, unproven = True, []
         if all(isinstance(m.get("model"), str) for m in models):
+            found = _Found(folder, self.custom_objects, max_bytes=self.max_bytes)
             try:
-                value = reader.decode(reply["result"])
-                differed = [d for m in models
-                            if (d := self._differs(m, reader.decode(m), self.own_classes))]
-                own = bool(differed)
+                value = found.decode(reply["result"])
+                unproven = [d for entry, copy in found.models if (d := self.proof(entry, copy))]
+                own = bool(unproven)
             except wire.Unreadable:  # a class or function of its own: not loaded
                 pass
             if not own and not reply.get("shared"):
+                for entry, copy in found.models:
+                    self._hold(entry, copy)
                 return value
         if own and not self.own_classes:
-            raise wire.Unreadable(OWN_CLASS + (differed and DIFFERED.format("; ".join(differed))
-                                               or ""), own=True)
+            self.unproven = OWN_CLASS + "".join(unproven[:1])
+            raise wire.Unreadable(self.unproven, own=True)
         return _ProxyReader(self, folder, own).decode(reply["result"])
 
-    def _differs(self, entry: dict, model, train: bool = True) -> str | None:
-        """What the loaded copy ``model`` does otherwise than the answer process's model
-        (``entry``'s handle) with a batch drawn here, the same on both (:meth:`_compare`),
-        or None. Not ``train``: the training step waits for the copy's first training
-        (:func:`_prove_when_trained`), unless the rest differs already."""
+    def proof(self, entry: dict, model, full: bool = False) -> str | None:
+        """The one place that decides whether the loaded copy ``model`` is proven to do
+        what the answer process's model (``entry``'s handle) does: None if every value of
+        :func:`~instructor.engine.answer.step.behaviour` (``full`` or not) agrees on both,
+        on a batch drawn as the tests' inputs are (uniform in [0, 1]), and the model there
+        answers ``fit``, ``predict`` and ``evaluate`` with its class's own; else why not,
+        and the test needs review (docs/grading.md, "The proof")."""
         rng = np.random.default_rng()
         try:  # a subclassed model (the course's VAE) has no inputs, but its build's shape
             shapes = [tuple(t.shape) for t in model.inputs] if getattr(model, "inputs", None) \
                 else [tuple(model.get_build_config()["input_shape"])]
-        except (AttributeError, KeyError, TypeError, ValueError):
-            return None  # not built: nothing to call it with (the checks will)
-        xs = [rng.normal(size=(3, *[d or 4 for d in s[1:]])).astype("float32") for s in shapes]
-        x = xs[0] if len(xs) == 1 else xs
-        try:  # its outputs, which weights train, its optimizer (the targets' shapes)
-            seen = training_step(model, x, None, train=False)
-        except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
-            return None
-        ys = [rng.uniform(0, 1, np.shape(o)).astype("float32") for o in _as_list(seen["outputs"])]
-        y, handle = ys[0] if len(ys) == 1 else ys, int(entry["handle"])
-        differ = self._compare(model, handle, x, y, train, None if train else seen)
-        if differ and not train:  # name all it differs in
-            return self._compare(model, handle, x, y, True)
-        if not train:
-            _prove_when_trained(model, lambda: self._compare(model, handle, x, y, True), self)
-        return differ
-
-    def _compare(self, model, handle: int, x, y, train: bool, ours=None) -> str | None:
-        """What differs between the copy's (``ours``, if taken) and the model's
-        :func:`~instructor.engine.answer.step.training_step` on ``(x, y)``; a value that
-        varies between two steps of the copy (a sampling layer's, dropout's) is not
-        compared."""
-        try:
-            ours = ours or training_step(model, x, y, train)
-        except Exception:  # noqa: BLE001 - the copy cannot take such inputs: the checks say
-            return None
-        try:
-            theirs = self.method(handle, "step", x, y, train=train)
-        except (AnswerFailed, wire.RecordTooLarge):
-            raise
-        except Exception:  # noqa: BLE001 - the model there fails where its copy does not
-            return "it failed where its copy did not"
-        differ = [key for key in STEP if not _agree(ours.get(key), theirs.get(key))]
-        if differ:  # what varies from one step of the copy to the next is not compared
-            again = training_step(model, x, y, train)
+            batch = int(rng.integers(2, 17))
+            xs = [rng.uniform(0, 1, (batch, *[d or 8 for d in s[1:]])).astype("float32")
+                  for s in shapes]
+            x = xs[0] if len(xs) == 1 else xs
+            ys = [rng.uniform(0, 1, np.shape(o)).astype("float32")
+                  for o in _as_list(model(x))]
+            y = ys[0] if len(ys) == 1 else ys
+            ours = {**behaviour(model, x, y, full), ROUTED_KEY: ""}
+            start = {"weights": model.get_weights(), "rate": _rate(model)} if full else {}
+        except Exception as err:  # noqa: BLE001 - fail closed: not proven
+            return PROOF_FAILED.format(f"its copy raised {type(err).__name__}")
+        try:  # the model there, from the weights and learning rate the copy has now
+            theirs = self.method(int(entry["handle"]), "step", x, y, full=full, **start)
+        except AnswerFailed as err:
+            return PROOF_FAILED.format(f"{err}" if err.own else "your model failed there")
+        except Exception:  # noqa: BLE001 - fail closed: not proven
+            return PROOF_FAILED.format("your model raised an error where its copy did not")
+        differ = [key for key in ours.keys() | theirs.keys()
+                  if not _agree(ours.get(key), theirs.get(key))]
+        if differ:  # what varies from one run of the copy to the next is not compared
+            try:
+                again = {**behaviour(model, x, y, full), ROUTED_KEY: ""}
+            except Exception as err:  # noqa: BLE001 - fail closed: not proven
+                return PROOF_FAILED.format(f"its copy raised {type(err).__name__}")
             differ = [key for key in differ if _agree(ours.get(key), again.get(key))]
-        return ", ".join(STEP[key] for key in differ) or None
+        return DIFFERED.format(", ".join(sorted(differ))) if differ else None
+
+    def _hold(self, entry: dict, model) -> None:
+        """Wrap the copy's public methods that run Keras' predict, test and train functions
+        (:data:`HELD`): the first call of any takes the full :meth:`proof` first, from the
+        weights and learning rate the check gave the copy; not proven, each call of them
+        is refused: review, whatever catches it."""
+        held: dict = {"proven": False, "proving": False, "why": None}
+
+        def wrap(method):
+            def proven(*args: Any, **kwargs: Any) -> Any:
+                if not (held["proven"] or held["proving"]):
+                    held["proving"] = True
+                    try:
+                        held["why"] = held["why"] or self.proof(entry, model, full=True)
+                    finally:
+                        held["proving"] = False
+                    if held["why"]:
+                        self.unproven = OWN_CLASS + held["why"]
+                        raise wire.Unreadable(self.unproven, own=True)
+                    held["proven"] = True
+                return method(*args, **kwargs)
+            return proven
+
+        for name in HELD:
+            setattr(model, name, wrap(getattr(model, name)))
 
     def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
         # this test's verdict rests on code of the student's own, which ran behind it
@@ -230,78 +247,58 @@ class AnswerChannel:
 CHANGED_INPUTS = ("{name} changed the arrays it was given (arguments {which}, counting from "
                   "1) in place: it should leave its inputs unchanged")
 #: Why a test of a task whose models must be Keras' own needs review.
-OWN_CLASS = ("your function returned a model with code of your own (a class or a function "
-             "of yours, even one named like Keras' own, or a Lambda layer), which this task "
+OWN_CLASS = ("your function returned a model with code of your own, or one the grader could "
+             "not prove to be Keras' own (a class or a function of yours, even one named "
+             "like Keras' own, a Lambda layer, another model's function), which this task "
              "does not need; such a model could behave one way for the tests and another "
              "in use")
 
 
-#: What the copy of a model of Keras' own must do as the model does (:meth:`_differs`).
-STEP = {"outputs": "its outputs", "trainable": "which weights train",
-        "optimizer": "its optimizer's class or settings", "loss": "a training step's loss",
-        "weights": "its weights after a training step"}
-#: What differed, when the copy rebuilt from the saved file was not the model.
-DIFFERED = " (here: its copy rebuilt from its saved file, given the same batch, differed in {})"
-
-
-def _prove_when_trained(model, prove, channel: AnswerChannel) -> None:
-    """Hold the copy's first training (``fit``, ``train_on_batch``, ``evaluate``: Keras
-    makes its train or test function first) until ``prove`` finds no difference, taken
-    from the weights and learning rate the copy was returned with; the check's are put
-    back after. A copy that trains otherwise refuses every training: review."""
-    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
-        return  # nothing trains it as it stands
-    start, names = (model.get_weights(), _rate(model)), ("make_train_function",
-                                                         "make_test_function")
-
-    def held(name: str):
-        def first(*args: Any, **kwargs: Any) -> Any:
-            for each in names:
-                delattr(model, each)
-            now = model.get_weights(), _rate(model)
-            _put(model, *start)
-            try:
-                differed = prove()
-            finally:
-                _put(model, *now)
-            if not differed:
-                return getattr(model, name)(*args, **kwargs)  # Keras' own, the hooks gone
-
-            def refuse(*args: Any, **kwargs: Any) -> Any:
-                channel.unproven = OWN_CLASS + DIFFERED.format(differed)
-                raise wire.Unreadable(channel.unproven, own=True)
-
-            for each in names:
-                setattr(model, each, refuse)
-            return refuse()
-        return first
-
-    for name in names:
-        setattr(model, name, held(name))
+#: The copy's public methods whose first call waits for the full proof (:meth:`_hold`).
+HELD = ("predict", "predict_on_batch", "evaluate", "test_on_batch", "train_on_batch", "fit")
+#: Why a returned model's test needs review when its copy was not proven (:meth:`proof`).
+DIFFERED = (" (here: its copy rebuilt from its saved file, given the same batch, differed "
+            "in {})")
+PROOF_FAILED = (" (here: the grader could not prove that its copy rebuilt from its saved "
+                "file does what your model does: {})")
 
 
 def _rate(model) -> float | None:
+    """The copy's learning rate, if compiled with a plain one (a schedule's is not set)."""
     try:
         return float(np.asarray(model.optimizer.learning_rate))
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return None
 
 
-def _put(model, weights: list, rate: float | None) -> None:
-    model.set_weights(weights)
-    if rate is not None and rate != _rate(model):  # a schedule's is never set
-        model.optimizer.learning_rate = rate
+class _Found(wire.Reader):
+    """:class:`~instructor.engine.answer.wire.Reader`, keeping each model it loads with its
+    entry (``models``): the copies the checks get are the ones proven."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.models: list[tuple[dict, Any]] = []
+
+    def decode(self, value: Any) -> Any:
+        decoded = super().decode(value)
+        if isinstance(value, dict) and "model" in value:
+            self.models.append((value, decoded))
+        return decoded
 
 
 def _agree(ours: Any, theirs: Any) -> bool:
-    """Whether two of :func:`~instructor.engine.answer.step.training_step`'s values agree,
-    numbers within float tolerance."""
+    """Whether two of :func:`~instructor.engine.answer.step.behaviour`'s values agree,
+    numbers within float tolerance (values that cannot be compared: not equal)."""
     if isinstance(ours, str | None) or isinstance(theirs, str | None):
         return ours == theirs
-    ours, theirs = _as_list(ours), _as_list(theirs)
-    return len(ours) == len(theirs) and all(
-        np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
-        for a, b in zip(ours, theirs, strict=True))
+    try:
+        ours, theirs = _as_list(ours), _as_list(theirs)
+        return len(ours) == len(theirs) and all(
+            np.shape(a) == np.shape(b)
+            and np.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
+            for a, b in zip(ours, theirs, strict=True))
+    except (TypeError, ValueError):
+        return False
 
 
 def _as_list(value: Any) -> list[np.ndarray]:

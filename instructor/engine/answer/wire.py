@@ -301,7 +301,7 @@ class Reader:
 
 def _carry(model: Any, variables: list | None) -> None:
     """Set on a loaded copy what no saved file holds: each weight's trainable flag and
-    constraint, as the answer process reports them (``AnswerChannel._differs`` proves it)."""
+    constraint, as the answer process reports them (``AnswerChannel.proof`` proves it)."""
     if variables is None:
         return
     import keras
