@@ -3781,8 +3781,8 @@ def the_schedules_figures_in_the_derivations(run: Run) -> None:
     run.says(r"a hundred times larger at \$t = 0\$ than at the end")
     run.says(r"it runs from 157 at the last step to 0\.01 at the first")
     run.says(r"under 0\.7\s+in size at every step of 20, not 157")
-    run.says(r"that it reads as a 3 with probabilities 0\.9 and 0\.5 weigh 1\.8 times apart at \$s = 1\$ and "
-             r"\$1\.8\^4 \\approx 10\.5\$ times apart at \$s = 4\$")
+    run.says(r"that it reads as a 3 with probabilities 0\.9 and 0\.5 weigh 1\.8 times apart at "
+             r"\$s = 1\$ and \$1\.8\^4 \\approx 10\.5\$ times apart at \$s = 4\$")
     run.says(r"In the figure the noisy codes decode to fragments until late; at \$t = 158\$ the "
              r"strokes of the sample show through. The estimates \$\\hat x_0\$ are fragments too "
              r"at \$t = 789\$, where the table found them worse than the channels' means. At "
