@@ -1585,7 +1585,8 @@ def where_each_denoiser_loses_on_the_other_kind_of_image(run: Run) -> None:
     run.says(r"almost half of its extra error lies on the white stroke cores, a kind of pixel "
              r"rare in clothes \(the pixel-kind table above\), and over a third on the black "
              r"background, where it leaves about three times the MNIST denoiser's error \(same "
-             r"table\); on the strokes' mid-gray edges it does better")
+             r"table\), though still under a tenth of\s+the noise's error there; on the strokes' "
+             r"mid-gray edges it does better")
     run.says(r"a digit is mostly made of")
     run.says(r"So neither kind of image is a simple case of the other: the Fashion denoiser "
              r"trails on black and white, the MNIST denoiser on gray")
