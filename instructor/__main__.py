@@ -78,8 +78,6 @@ def cmd_merge_shards(args) -> None:
     from instructor.workflow.shards import merge
 
     merged = merge(ROOT, [Path(f) for f in args.folders] or None, args.drop_older)
-    for student, assignment, score, max_score in merged:
-        print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
     print(f"merged {len(merged)} submission(s) into gradebook.db, autograded/, grading_logs/")
 
 

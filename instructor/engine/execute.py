@@ -75,21 +75,18 @@ class SafeExecute(released.FromRelease, NbGraderPreprocessor):
     def _box(self) -> roles.Box:
         """This grading's sandbox and caps, which every process of it starts in."""
         return roles.Box.from_settings(
-            self._environment(), self._caps(),
+            self._environment(), {trait: getattr(self, trait) for trait in limits.SAFE_EXECUTE},
             readable=list(self.readable_paths), checks_timeout=self.checks_timeout,
             groups=list(self._group.paths) if self._group else [])
-
-    def _caps(self) -> dict:
-        return {trait: getattr(self, trait) for trait in limits.SAFE_EXECUTE}
 
     def _open_group(self) -> None:
         """This submission's cgroup, joined by all its processes; where none can be
         made, the caps are each process's and the notebook's metadata says so."""
         self._close_group()
-        caps = settings.checked_caps(self._caps())  # CapMissing: this submission stops
+        box = self._box()  # its caps checked (settings.CapMissing: this submission stops)
         try:
-            self._group = cgroups.make(int(caps["group_memory_gb"] * limits.MIB * 1024),
-                                       int(caps["processes"]))
+            self._group = cgroups.make(int(box.group_memory_gb * limits.MIB * 1024),
+                                       int(box.processes))
         except cgroups.Unavailable as why:
             self.log.warning("caps per process: %s", why)
 

@@ -147,15 +147,16 @@ class AnswerChannel:
             return wire.Reader(folder, max_bytes=self.max_bytes).decode(reply["result"])
         own, unproven = True, []
         if all(isinstance(m.get("model"), str) for m in models):
-            found = _Found(folder, self.custom_objects, max_bytes=self.max_bytes)
-            try:
-                value = found.decode(reply["result"])
-                unproven = [d for entry, copy in found.models if (d := self.proof(entry, copy))]
+            reader, copies = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes), []
+            try:  # each model loaded once: the copies the checks get are the ones proven
+                value = reader.decode(reply["result"])
+                copies = [(entry, reader.decode(entry)) for entry in models]
+                unproven = [d for entry, copy in copies if (d := self.proof(entry, copy))]
                 own = bool(unproven)
             except wire.Unreadable:  # a class or function of its own: not loaded
                 pass
             if not own and not reply.get("shared"):
-                for entry, copy in found.models:
+                for entry, copy in copies:
                     self._hold(entry, copy)
                 return value
         if own and not self.own_classes:
@@ -269,21 +270,6 @@ def _rate(model) -> float | None:
         return float(np.asarray(model.optimizer.learning_rate))
     except (AttributeError, TypeError, ValueError):
         return None
-
-
-class _Found(wire.Reader):
-    """:class:`~instructor.engine.answer.wire.Reader`, keeping each model it loads with its
-    entry (``models``): the copies the checks get are the ones proven."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.models: list[tuple[dict, Any]] = []
-
-    def decode(self, value: Any) -> Any:
-        decoded = super().decode(value)
-        if isinstance(value, dict) and "model" in value:
-            self.models.append((value, decoded))
-        return decoded
 
 
 def _agree(ours: Any, theirs: Any) -> bool:

@@ -147,8 +147,7 @@ class _Reader(ast.NodeVisitor):
     def __init__(self, protected: set[str], cell_names: set[str],
                  libraries: frozenset[str] = frozenset()):
         self.protected, self.findings = protected, []
-        self.modules = {"np": "numpy", "keras": "keras", "tf": "tensorflow",  # bound by imports
-                        "tfp": "tensorflow_probability", "helpers": "helpers"}
+        self.modules = {n: sorted(same)[0] for n, same in SAME_LIBRARY.items()}  # + imports
         self.libraries = libraries
         self.scopes: list[set[str]] = [cell_names]
         #: per scope, the names bound to a library's module, class or function by name

@@ -30,9 +30,7 @@ from instructor import ROOT
 from instructor.engine import judge, outcomes
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.engine.release import hide_hidden
-from instructor.workflow.gradebook import digest as _digest
-from instructor.workflow.gradebook import files_digest as _files_digest
-from instructor.workflow.gradebook import notebook_digest as _notebook_digest
+from instructor.workflow.gradebook import digest, files_digest, notebook_digest
 from instructor.workflow.nbgrader_cli import grading_env, load_config
 from instructor.workflow.submission import grade_one
 
@@ -170,12 +168,12 @@ def cache_key(assignment: str, root: Path, release: Path, key: Path,
     source = Path(root) / "notebooks" / assignment
     values = {name: str(settings.read(name, full)) for name in settings.SETTINGS
               if name != "COURSE_CANARY_CACHE"}
-    return _digest(assignment, _notebook_digest(release), _notebook_digest(key),
-                   _files_digest((p for p in source.rglob("*")
-                                  if ".ipynb_checkpoints" not in p.parts), source),
-                   _files_digest(grader_files(), ROOT), sys.version, *installed_packages(),
-                   json.dumps(values, sort_keys=True), full.get("KERAS_HOME", ""),
-                   platform.node(), str(os.cpu_count()))
+    return digest(assignment, notebook_digest(release), notebook_digest(key),
+                  files_digest((p for p in source.rglob("*")
+                                if ".ipynb_checkpoints" not in p.parts), source),
+                  files_digest(grader_files(), ROOT), sys.version, *installed_packages(),
+                  json.dumps(values, sort_keys=True), full.get("KERAS_HOME", ""),
+                  platform.node(), str(os.cpu_count()))
 
 
 def cache_dir(root: Path, env: dict | None = None) -> Path:
@@ -349,8 +347,8 @@ def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
     # data that cannot be loaded now may have been there when the canary passed: grade
     # again; weights that cannot be opened only cost time (the model trains instead)
     missing_data = any(p.startswith("dataset ") for p in problems)
-    digest = cache_key(assignment, root, release, key, env)
-    cached = cache_dir(root, env) / f"{assignment}-{digest[:24]}.json"
+    hashed = cache_key(assignment, root, release, key, env)
+    cached = cache_dir(root, env) / f"{assignment}-{hashed[:24]}.json"
     locks.enter_context(_locked(cached.with_suffix(".lock")))
     if not rerun and not missing_data and cached.is_file():
         canary = Canary(**{**json.loads(cached.read_text()), "cached": True,

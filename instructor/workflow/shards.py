@@ -224,9 +224,9 @@ def _replace_tree(src: Path, dest: Path) -> None:
 def merge(root: Path, folders: list[Path] | None = None, drop_older: bool = False,
           ) -> list[tuple[str, str, float, float]]:
     """Bring the finished shards of each assignment's run begun last into the course;
-    ``(student, assignment, score, max_score)`` each. A shard not finished, or finished
-    from an older release (unless ``drop_older``: left out, named): SystemExit naming it
-    (merging again once it is graded brings it in, changing nothing else)."""
+    ``(student, assignment, score, max_score)`` each, printed. A shard not finished, or
+    finished from an older release (unless ``drop_older``: left out, named): SystemExit
+    naming it (merging again once it is graded brings it in, changing nothing else)."""
     root = Path(root).resolve()
     folders = [Path(f) for f in folders] if folders else sorted(
         p for p in (root / SHARDS).glob("*/*-of-*") if p.is_dir())
@@ -275,9 +275,9 @@ def merge(root: Path, folders: list[Path] | None = None, drop_older: bool = Fals
     if dropped:
         print("left out (--drop-older), their students keep the grades they had, marked "
               "STALE in grades.csv and the report:\n  " + "\n  ".join(dropped))
+    for student, assignment, score, max_score in merged:
+        print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
     if problems:
-        for student, assignment, score, max_score in merged:
-            print(f"{student:<20} {assignment:<32} {score:5.1f}/{max_score:<5.1f}")
         older = any(OLDER in p or UNKNOWN in p for p in problems)
         raise SystemExit(
             f"merged {len(merged)} submission(s) of the finished shards; not merged:\n  "
