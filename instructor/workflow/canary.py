@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import fcntl
-import importlib.metadata
 import json
 import os
 import platform
@@ -30,7 +29,13 @@ from instructor import ROOT
 from instructor.engine import judge, outcomes
 from instructor.engine.cells import is_exercise_answer, nbgrader_meta
 from instructor.engine.release import hide_hidden
-from instructor.workflow.gradebook import digest, files_digest, notebook_digest
+from instructor.workflow.gradebook import (
+    digest,
+    files_digest,
+    grader_files,
+    installed_packages,
+    notebook_digest,
+)
 from instructor.workflow.nbgrader_cli import grading_env, load_config
 from instructor.workflow.submission import grade_one
 
@@ -147,18 +152,6 @@ def preflight(assignments: list[str], root: Path, work: Path, env: dict | None =
 
 
 # ---------------------------------------------------------------- the cache
-def grader_files() -> list[Path]:
-    """The code a grading runs besides packages: helpers, instructor, nbgrader_config.py."""
-    return [*sorted((ROOT / "helpers").rglob("*.py")),
-            *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
-
-
-def installed_packages() -> list[str]:
-    """``name==version`` of every installed distribution."""
-    return sorted(f"{d.metadata['Name']}=={d.version}"
-                  for d in importlib.metadata.distributions())
-
-
 def cache_key(assignment: str, root: Path, release: Path, key: Path,
               env: dict | None = None) -> str:
     """What the canary's result depends on: the release, source and answer key of

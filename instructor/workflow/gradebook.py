@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -44,6 +45,18 @@ def files_digest(paths, base: Path) -> str:
     """Each file's path under ``base`` and its content."""
     return digest(*(f"{p.relative_to(base)}:{digest(p.read_bytes())}" for p in sorted(paths)
                     if p.is_file()))
+
+
+def grader_files() -> list[Path]:
+    """The code a grading runs besides packages: helpers, instructor, nbgrader_config.py."""
+    return [*sorted((ROOT / "helpers").rglob("*.py")),
+            *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
+
+
+def installed_packages() -> list[str]:
+    """``name==version`` of every installed distribution."""
+    return sorted(f"{d.metadata['Name']}=={d.version}"
+                  for d in importlib.metadata.distributions())
 
 
 def release_digest(root: Path, assignment: str) -> str | None:

@@ -99,8 +99,8 @@ def problems() -> list[str]:
 def check(cache: Path) -> list[str]:
     """:func:`problems`, run in a process of its own unless ``cache`` holds a pass for
     this code and these packages (``canary.cache_key``'s inputs)."""
-    from instructor.workflow.canary import ROOT, grader_files, installed_packages
-    from instructor.workflow.gradebook import digest, files_digest
+    from instructor import ROOT
+    from instructor.workflow.gradebook import digest, files_digest, grader_files, installed_packages
 
     key = digest(files_digest(grader_files(), ROOT), sys.version, *installed_packages())
     passed = Path(cache) / f"proof-{key}.json"
