@@ -164,7 +164,7 @@ def cache_key(assignment: str, root: Path, release: Path, key: Path,
     return digest(assignment, notebook_digest(release), notebook_digest(key),
                   files_digest((p for p in source.rglob("*")
                                 if ".ipynb_checkpoints" not in p.parts), source),
-                  files_digest(grader_files(), ROOT), sys.version, *installed_packages(),
+                  files_digest(grader_files(ROOT), ROOT), sys.version, *installed_packages(),
                   json.dumps(values, sort_keys=True), full.get("KERAS_HOME", ""),
                   platform.node(), str(os.cpu_count()))
 

@@ -47,10 +47,10 @@ def files_digest(paths, base: Path) -> str:
                     if p.is_file()))
 
 
-def grader_files() -> list[Path]:
+def grader_files(root: Path = ROOT) -> list[Path]:
     """The code a grading runs besides packages: helpers, instructor, nbgrader_config.py."""
-    return [*sorted((ROOT / "helpers").rglob("*.py")),
-            *sorted((ROOT / "instructor").rglob("*.py")), ROOT / "nbgrader_config.py"]
+    return [*sorted((root / "helpers").rglob("*.py")),
+            *sorted((root / "instructor").rglob("*.py")), root / "nbgrader_config.py"]
 
 
 def installed_packages() -> list[str]:
