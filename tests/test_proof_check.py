@@ -11,8 +11,12 @@ from instructor.workflow import canary, proof_check
 
 
 def test_the_proof_works_here_and_a_pass_is_cached(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     assert proof_check.check(tmp_path) == []  # in a process of its own
     assert len(list(tmp_path.glob("proof-*.json"))) == 1
+    assert not list(scratch.iterdir()), "the self-test's copies stay behind"
 
     def never(*args, **kwargs):
         raise AssertionError("a cached pass runs nothing")

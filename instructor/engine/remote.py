@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import select
+import shutil
 import tempfile
+import weakref
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -57,7 +59,8 @@ class AnswerChannel:
         self.broken_own = False  # whether ``broken`` is in the grader's own words
         self.proxies: dict[int, RemoteObject] = {}
         self.descriptions: dict[int, dict] = {}
-        self.folder = Path(tempfile.mkdtemp(prefix="answers-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="answers-"))  # gone with the channel
+        weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         self.count = 0
         #: whether a model of the student's own class may be checked through a proxy
         #: (else the test needs review: its code could tell the probes from real use)
