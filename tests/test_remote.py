@@ -185,6 +185,14 @@ def twin_predict(n):  # predict: a twin's, the same weights until the model trai
     auto.predict_function = made.predict_function
     return auto
 
+def noisy(n):  # honest: dropout and noise layers draw anew at each training step
+    x = keras.Input(shape=(n,))
+    h = keras.layers.Dropout(0.3)(keras.layers.Dense(3, activation="relu")(x))
+    h = keras.layers.GaussianNoise(0.1)(h)
+    auto = keras.Model(x, keras.layers.Dense(n, activation="sigmoid")(h))
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    return auto
+
 KEPT = {}
 def warm(n):  # honest: a layer kept across calls, each call trains it a little
     dense = KEPT.setdefault(n, keras.layers.Dense(2, activation="relu"))
@@ -436,6 +444,19 @@ def test_a_test_that_catches_the_refusal_still_needs_review(tmp_path):
     assert verdict["reason"].endswith("weights after training)")
 
 
+def test_a_hidden_test_through_a_proxy_shows_none_of_its_reports(models):
+    """A proxy's reports (a model's name, its layers' classes) are the answer process's
+    words: a message quoting them is the student's, withheld under hidden tests."""
+    from instructor.engine import checking, judge
+
+    source = "encoder = custom(4)[0]\nassert encoder.name == 'e', f'named {encoder.name}'\n"
+    job = {"cells": [{"grade_id": "g", "task": "t", "answers": "t@1", "names": ["custom"],
+                      "context": [], "source": source, "hidden": True}]}
+    verdict = checking.run({"np": np}, None, job, models.channel)["g"]
+    assert verdict["proxied"] and verdict["error"].endswith("named encoder")
+    assert "encoder" not in judge.withheld(verdict)["error"]
+
+
 @pytest.mark.parametrize("build", ["borrowed_function", "borrowed_step",
                                    "masked_borrowed_step"])
 def test_a_model_that_fits_with_another_models_step_is_never_proven(models, build):
@@ -446,6 +467,35 @@ def test_a_model_that_fits_with_another_models_step_is_never_proven(models, buil
     reason = _refused(models, build, use="fit")
     assert re.search(r"differed in (predict after training, )?train_on_batch, weights after "
                      r"training\)$", reason)
+
+
+def test_random_layers_draw_the_same_on_both_sides_and_the_model_is_proven(models):
+    """Dropout and noise draw from one seed on both sides (every generator, Keras',
+    TF's and NumPy's): an honest model with them is proven, at return and in training,
+    with nothing excused as "varying"."""
+    channel = models.channel
+    channel.own_classes, channel.unproven = False, None
+    try:
+        model = models.noisy(4)
+        model.fit(X8, X8, epochs=1, verbose=0)
+        assert channel.unproven is None
+    finally:
+        channel.own_classes = True
+
+
+def test_what_the_other_side_reports_beyond_the_proofs_values_is_never_quoted(
+        models, monkeypatch):
+    """The answer process's reply to the proof is the student's: a value the copy does
+    not have fails the proof, and its name (free text) is not in the message."""
+    channel, answer = models.channel, models.channel.method
+
+    def forged(handle, name, *args, **kwargs):
+        return {**answer(handle, name, *args, **kwargs), "hidden t=0.25": 1.0}
+
+    monkeypatch.setattr(channel, "method", forged)
+    reason = _refused(models, "keras_own")
+    assert reason.endswith("differed in what else it reported)")
+    assert "hidden" not in reason
 
 
 def test_a_model_answering_fit_with_another_models_is_never_proven(models):

@@ -7,6 +7,7 @@ its own: it is given a model.
 from __future__ import annotations
 
 import json
+import secrets
 
 
 def arrays(value):
@@ -25,6 +26,8 @@ def _logs(logs) -> list:
     return [float(v) for v in np.ravel(logs)]
 
 
+#: The seed of every draw of a proof (:func:`behaviour`), the same on both sides.
+SEED = 1
 #: The functions Keras makes on a model's first predict, evaluate and training (put back).
 FUNCTIONS = ("predict_function", "test_function", "train_function")
 #: Public methods the checks call whose work the proof runs by a cheaper route of the same
@@ -47,10 +50,11 @@ def behaviour(model, x, y, full: bool = True, weights=None, rate=None) -> dict:
     ``weights`` and learning rate ``rate`` if given: its weights, which of them train, its
     outputs, called and by ``predict_on_batch``; compiled, its optimizer's class and
     settings. And ``full`` and compiled: ``test_on_batch``'s loss and one step of
-    ``train_on_batch``: its loss, every weight and ``predict_on_batch`` after it, random
-    layers drawing from one fixed seed. Run eagerly (no tracing; a function the model was
-    given is still the one run), then its weights, learning rate, optimizer state, seeds,
-    metrics and functions are put back."""
+    ``train_on_batch``: its loss, every weight and ``predict_on_batch`` after it. Each
+    draws from one fixed seed (:data:`SEED`: Keras', TF's and NumPy's generators, and
+    the model's own), and the generators are seeded afresh after. Run eagerly (no
+    tracing; a function the model was given is still the one run), then its weights,
+    learning rate, optimizer state, seeds, metrics and functions are put back."""
     import keras
     import numpy as np
 
@@ -65,7 +69,7 @@ def behaviour(model, x, y, full: bool = True, weights=None, rate=None) -> dict:
     # the same draws on both sides (no file holds a seed generator's state): Keras 3
     # counts seed generators' states among a model's variables, not its weights
     weighted = {id(v) for v in model.weights}
-    seeds = [v for v in model.variables if id(v) not in weighted] if full else []
+    seeds = [v for v in model.variables if id(v) not in weighted]
     drawn = [np.array(keras.ops.convert_to_numpy(v)) for v in seeds]
     functions, eager = {n: getattr(model, n, None) for n in FUNCTIONS}, model.run_eagerly
 
@@ -81,24 +85,30 @@ def behaviour(model, x, y, full: bool = True, weights=None, rate=None) -> dict:
         if compiled and full:
             model.reset_metrics()
 
+    def seeded(run):  # every generator (Keras', TF's, NumPy's) from one seed, both sides
+        keras.utils.set_random_seed(SEED)
+        for v in seeds:
+            v.assign(np.full(v.shape, 1, dtype=v.dtype))
+        return run()
+
     model.run_eagerly = True
     try:
         put_back(original if weights is None else weights, rate)
         trains = {id(v) for v in model.trainable_weights}
-        done = {"weights": arrays(model.get_weights()), "outputs": arrays(model(x)),
+        done = {"weights": arrays(model.get_weights()),
+                "outputs": arrays(seeded(lambda: model(x))),
                 "trainable": [id(v) in trains for v in model.weights]}
         if compiled:
             done["optimizer"] = type(optimizer).__name__ + json.dumps(
                 optimizer.get_config(), sort_keys=True, default=str)
-        done["predict"] = arrays(model.predict_on_batch(x))
+        done["predict"] = arrays(seeded(lambda: model.predict_on_batch(x)))
         for name in ("test_on_batch", "train_on_batch") if compiled and full else ():
-            for v in seeds:
-                v.assign(np.full(v.shape, 1, dtype=v.dtype))
-            done[name] = _logs(getattr(model, name)(x, y, return_dict=True))
+            done[name] = _logs(seeded(lambda n=name: getattr(model, n)(x, y, return_dict=True)))
         if compiled and full:
             done["weights after training"] = arrays(model.get_weights())
-            done["predict after training"] = arrays(model.predict_on_batch(x))
+            done["predict after training"] = arrays(seeded(lambda: model.predict_on_batch(x)))
     finally:
+        keras.utils.set_random_seed(secrets.randbits(31))  # unknown again: the tests' draws
         put_back(original, was)
         model.run_eagerly = eager
         for name, function in functions.items():

@@ -257,9 +257,13 @@ class Reader:
             return tuple(self.decode(v) for v in value["tuple"])
         if "list" in value:
             return [self.decode(v) for v in value["list"]]
-        if "dict" in value:
+        if "dict" in value:  # a call's keys would be free text a message could quote
+            if self.folder:
+                raise TypeError(NOT_NUMBERS.format("a dict"))
             return {k: self.decode(v) for k, v in value["dict"].items()}
         if "float" in value:
+            if value["float"] not in ("nan", "inf", "-inf"):  # float()'s error quotes it
+                raise Unreadable("a number that is not one")
             return float(value["float"])
         if "npy" in value:
             return _array(io.BytesIO(base64.b64decode(value["npy"])))
