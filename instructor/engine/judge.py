@@ -64,9 +64,10 @@ def answers_key(task: str, test_index: int, answers: dict) -> str:
     return f"{task}@{above[-1] if above else -1}"
 
 
-#: The message of a hidden test's error that did not come from the course.
-WITHHELD_MESSAGE = ("a hidden test failed; the message is withheld, as it did not come from "
-                    "the test's own checks (it could show the hidden tests' inputs)")
+#: The message of a hidden test's error that did not come from the course alone.
+WITHHELD_MESSAGE = ("a hidden test failed; the message is withheld, as it came from your "
+                    "code, or quotes what your code reported (it could show the hidden "
+                    "tests' inputs)")
 #: What a test cell with hidden tests shows in place of what it printed.
 WITHHELD_OUTPUT = ("[output withheld: what this test cell printed is not shown, as it could "
                    "show the hidden tests' inputs]\n")
