@@ -44,13 +44,18 @@ help:
 	@echo "make bench-notebooks | bench-reference | bench-grading | bench-slurm | bench-similarity   (docs/results.md)"
 	@echo "make weights [NOTEBOOKS=\"04 08\"]   retrain the shipped pre-trained weights (full mode)"
 
+# Setup installs with uv (what pip would install, with the bytecode compiled as pip does:
+# a grading user cannot write it), pip if uv cannot: about 35 s against pip's 110 s here.
+UV_VERSION := 0.13.9
 setup: $(STAMP)
 
 $(STAMP):
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
 		"Python 3.11 is required, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION) && $(BIN)/uv pip install --quiet \
+		--compile-bytecode --python $(BIN)/python -r requirements.txt -e ".[dev]" \
+		|| $(BIN)/python -m pip install --quiet -r requirements.txt -e ".[dev]"
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
 		--display-name "Python 3 (autoencoders course)"
