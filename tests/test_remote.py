@@ -714,19 +714,28 @@ def frozen_vae(n):
     model = vae(n)
     model.enc.kernel.trainable = False
     return model
+
+def namesake_vae(n):  # a class of the answer's own, named as the setup's
+    class StepVAE(keras.Model):
+        def call(self, x):
+            return x
+    model = StepVAE()
+    model(np.zeros((1, n), "float32"))
+    return model
 '''
 
 
 def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp_path):
-    """The course's class, its own train_step sampling: the copy is loaded (no own code),
-    carries the optimizer and the untrainable weight, and a second compile's optimizer
-    is the one its copy trains with."""
+    """The course's class, its own train_step sampling: the copy is loaded (no own code; a
+    class of the answer's own of the same name is not the course's), carries the
+    optimizer and the untrainable weight, and a second compile's optimizer is the one its
+    copy trains with."""
     import keras
 
     answering = Answering(tmp_path, [VAE_ANSWERS], setup=(VAE_SETUP,))
     namespace: dict = {}
     exec(VAE_SETUP, namespace)  # noqa: S102 - the setup, as the checking process runs it
-    answering.channel.custom_objects = {"StepVAE": namespace["StepVAE"]}
+    answering.channel.custom_objects = {"course>StepVAE": namespace["StepVAE"]}
     answering.channel.own_classes = False
     try:
         model = answering.vae(4)
@@ -736,6 +745,8 @@ def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp
         assert type(answering.vae(4, "sgd", swap=True).optimizer) is keras.optimizers.SGD
         frozen = answering.frozen_vae(4)
         assert len(frozen.trainable_weights) == len(frozen.weights) - 1
+        with pytest.raises(wire.Unreadable, match="code of your own"):  # not the course's
+            answering.namesake_vae(4)
         answering.switch_off()  # its step, the same code on both, still tells them apart
         with pytest.raises(wire.Unreadable, match="differed in .*optimizer"):
             answering.vae(4, "sgd", swap=True)

@@ -340,10 +340,6 @@ def _shaped(shape) -> SimpleNamespace:
     return SimpleNamespace(shape=tuple(shape))
 
 
-class _Activation(SimpleNamespace):
-    """A layer's activation: its reported ``__name__`` (the class's, if that is empty)."""
-
-
 class RemoteObject:
     """A Keras layer in the answer process: what it reports, and its weights."""
 
@@ -363,7 +359,7 @@ class RemoteObject:
             value = attrs[name]
             return tuple(value) if isinstance(value, list) else value
         if name == "activation" and "activation" in attrs:
-            return _Activation(__name__=attrs["activation"])
+            return SimpleNamespace(__name__=attrs["activation"])  # as the answer process names it
         if name == "kernel" and "kernel_shape" in attrs:
             return _shaped(attrs["kernel_shape"])
         if name == "activity_regularizer":

@@ -104,6 +104,8 @@ class Answers:
             self.tasks[task] = namespace
             context_error = answer_error = None
             for kind in ("context", "answers"):
+                if kind == "answers":
+                    _register_course_classes(namespace)
                 for item in sources.get(kind, []):
                     index, source = item if isinstance(item, list) else (None, item)
                     outputs = None
@@ -240,6 +242,16 @@ def _wire():
     return wire
 
 
+def _register_course_classes(namespace: dict) -> None:
+    """Register with Keras the classes the setup and context cells defined (``namespace``
+    before any answer cell runs) as :data:`.protocol.COURSE_PACKAGE`'s, as files name them."""
+    for name, value in namespace.items():
+        if isinstance(value, type) and hasattr(value, "get_config"):  # Keras' kind of class
+            from keras.saving import register_keras_serializable
+
+            register_keras_serializable(protocol.COURSE_PACKAGE, name)(value)
+
+
 def _as_trained(model) -> list:
     """Set ``model``'s compile configuration (its file records it) to the loss and
     optimizer its training uses (not ``model.loss``, which a second ``compile`` may leave
@@ -264,9 +276,6 @@ def describe(obj) -> dict:
     """What a proxy of a Keras model or layer reports: its classes, attributes, weights."""
     from helpers.grading import model_checks
 
-    def shapes(weights):
-        return [[int(d) for d in w.shape] for w in weights or []]
-
     info: dict = {"kinds": _kinds(obj), "name": str(getattr(obj, "name", ""))}
     attrs = {}
     for attr in ("units", "filters", "kernel_size", "padding", "pool_size", "size",
@@ -282,7 +291,7 @@ def describe(obj) -> dict:
         attrs["kernel_shape"] = [int(d) for d in kernel.shape]
     attrs["activity_regularizer"] = getattr(obj, "activity_regularizer", None) is not None
     info["attrs"] = attrs
-    info["weights"] = shapes(getattr(obj, "weights", []))
+    info["weights"] = [[int(d) for d in w.shape] for w in getattr(obj, "weights", None) or []]
     try:
         info["inputs"] = [[None if d is None else int(d) for d in t.shape]
                           for t in (getattr(obj, "inputs", None) or [])]
