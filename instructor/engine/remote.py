@@ -65,7 +65,7 @@ class AnswerChannel:
         #: whether a model of the student's own class may be checked through a proxy
         #: (else the test needs review: its code could tell the probes from real use)
         self.own_classes = True
-        #: whether a reply was a model left in the answer process (a proxy) since reset
+        #: whether a reply's models were the student's own (proxies, flagged) since reset
         self.proxied = False
         #: whether a call that changes an array it was given fails (a hidden test's: the
         #: test may compute what it expects from its arrays after the call)
