@@ -4,8 +4,9 @@
 
 - the JSON values of each course notebook, and of a 32 MiB one, counted before parsing
   (``protocol.json_values``, run by ``check_submission`` once per submission);
-- the answer process's identity check of task (a)'s three models
-  (``answers.own_code``, once per reply);
+- a returned model of the student's own class: saved in the answer process, its load
+  refused here (``wire.Writer.save_models``, ``wire.Reader``), what no inventory of names
+  decides any more;
 - the proof of each returned model's copy against the answer process's model
   (``AnswerChannel.proof``: at return, and at the copy's first training),
   for task (a)'s reference, answer process included (read from its ``/proc/<pid>/stat``).
@@ -99,17 +100,36 @@ def model_checks() -> None:
     os.close(replies_r)
     process.wait(timeout=30)
 
+
+def own_class() -> None:
+    import tempfile
+
     import keras
 
-    from instructor.engine.answer.__main__ import own_code
+    from instructor.engine.answer import wire
 
-    namespace: dict = {"keras": keras}
-    exec(compile(reference, "<reference>", "exec"), namespace)  # noqa: S102
-    models = namespace["autoencoder"](784, [128, 64], 32)
-    cost = per_call(lambda: own_code(models, set()), 20)
-    print(f"own_code of task (a)'s 3 models: {cost * 1000:.1f} ms")
+    class Mine(keras.layers.Dense):  # a class of the student's own: refused here
+        pass
+
+    x = keras.Input(shape=(784,))
+    model = keras.Model(x, Mine(784, activation="sigmoid")(keras.layers.Dense(32)(x)))
+
+    def round_trip():
+        with tempfile.TemporaryDirectory() as folder:
+            writer = wire.Writer(Path(folder), "r")
+            entry = writer.encode(model)
+            writer.save_models()
+            try:
+                wire.Reader(folder).decode(entry)
+            except wire.Unreadable:
+                return
+            raise AssertionError("a class of the student's own was loaded")
+
+    print(f"a model of the student's own class saved there, refused here: "
+          f"{per_call(round_trip, 5) * 1000:.0f} ms")
 
 
 if __name__ == "__main__":
     json_values()
     model_checks()
+    own_class()

@@ -26,6 +26,12 @@ OWN_LOSS = ("def binary_crossentropy(y_true, y_pred):\n"
             "    return keras.ops.mean((y_true - y_pred) ** 2, axis=-1)\n\n\n")
 
 
+def own_sigmoid(body: str) -> str:
+    """:func:`shared_layers` with a ``sigmoid`` of the student's own returning ``body``."""
+    return (f"def sigmoid(x):\n    return {body}\n\n\n"
+            + shared_layers().replace('activation="sigmoid"', "activation=sigmoid"))
+
+
 def reference_with(*replacements: tuple[str, str]) -> str:
     """The reference solution with each ``(old, new)`` replaced (``old`` must occur)."""
     return grading.reference_with(NOTEBOOK, TASK, *replacements)
@@ -47,14 +53,13 @@ def wrong_variants() -> dict[str, str]:
         "adam_moving_average": reference_with((
             'optimizer="adam"', 'optimizer=keras.optimizers.Adam(use_ema=True, '
             'ema_momentum=0.99999, ema_overwrite_frequency=1)')),
-        # auto rebuilt from fresh layers: right shapes, but not decoder(encoder(x))
-        # Keras saves a function by its name: loaded by name, these were checked as
-        # Keras' own (6 of 6); the student's own code, they wait for review
+        # Keras saves a function by its name: loaded here as Keras' own, their copies
+        # were checked (6 of 6); the proof finds what the models do otherwise: review
+        # (the loss, at the copy's first training: the other tests use no loss)
         "own_relu": OWN_RELU + reference_with(('activation="relu"', "activation=relu")),
         "own_loss": OWN_LOSS + reference_with(('loss="binary_crossentropy"',
                                                "loss=binary_crossentropy")),
-        "shared_own_sigmoid": "def sigmoid(x):\n    return keras.activations.sigmoid(x)\n\n\n"
-        + shared_layers().replace('activation="sigmoid"', "activation=sigmoid"),
+        "shared_namesake_sigmoid": own_sigmoid("keras.activations.hard_sigmoid(x)"),
         # correct, but code of the student's own where the task needs none: review, saying why
         "lambda_sigmoid": reference_with(('activation="sigmoid"',
                                           "activation=lambda x: keras.activations.sigmoid(x)")),
@@ -125,6 +130,7 @@ def wrong_variants() -> dict[str, str]:
             "    other.make_test_function()\n"
             "    auto.test_function = other.test_function\n"
             "    return encoder, decoder, auto"))),
+        # auto rebuilt from fresh layers: right shapes, but not decoder(encoder(x))
         "not_shared": reference_with((
             "auto = keras.Model(inputs, decoder(encoder(inputs)), name=\"autoencoder\")",
             "auto = keras.models.clone_model(keras.Model(inputs, decoder(encoder(inputs))))")),
@@ -135,6 +141,8 @@ globals().update(grading.task_tests(grading.GradedTask(
     NOTEBOOK, TASK, points={SHAPES: 2.0, LAYERS: 2.0, TRAINING: 2.0},
     correct={"reference": None, "sequential": SEQUENTIAL, "tf_keras": TF_KERAS,
              "shared_layers": shared_layers(),
+             # a sigmoid of its own that is Keras': proven to do what Keras' does
+             "shared_own_sigmoid": own_sigmoid("keras.activations.sigmoid(x)"),
              "keras_objects": reference_with(
                  ('activation="relu"', "activation=keras.activations.relu"),
                  ('loss="binary_crossentropy"', "loss=keras.losses.BinaryCrossentropy()"),
@@ -151,10 +159,10 @@ globals().update(grading.task_tests(grading.GradedTask(
         "frozen": ({TRAINING}, "left 12 of auto's 12 weight arrays (kernels and biases) unchanged"),
         "second_compile": ({TRAINING}, "auto's optimizer: expected 'adam', got 'sgd'"),
         **{name: ({TRAINING}, "code of your own")
-           for name in ("borrowed_train_function", "noisy_borrowed_step",
+           for name in ("borrowed_train_function", "noisy_borrowed_step", "own_loss",
                         "guarded_borrowed_train_function", "borrowed_test_function")},
         **{name: ({SHAPES, LAYERS, TRAINING}, "code of your own")
-           for name in ("own_relu", "own_loss", "shared_own_sigmoid", "lambda_sigmoid",
+           for name in ("own_relu", "shared_namesake_sigmoid", "lambda_sigmoid",
                         "zeroing_constraint", "borrowed_predict_function",
                         "borrowed_decoder_predict")},
     },

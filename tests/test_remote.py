@@ -58,8 +58,10 @@ def namesake_loss(n):
 def keras_own(n, loss="binary_crossentropy"):
     return namesakes(n, keras.activations.sigmoid, loss, "relu")
 
-def shared_own(n):
-    return shared(n, activation=relu)
+def shared_own(n):  # a namesake of Keras' sigmoid, of the student's own: the identity
+    def sigmoid(x):
+        return x
+    return shared(n, activation=sigmoid)
 
 def lambda_activation(n):  # correct, written with a lambda: the student's own code
     return namesakes(n, activation=lambda x: keras.activations.sigmoid(x))
@@ -203,22 +205,49 @@ def warm(n):  # honest: a layer kept across calls, each call trains it a little
     auto.fit(data, data, epochs=1, verbose=0)
     return auto
 
-def switch_off():  # the answer process's own checks, for the replies after this one
+def switch_off():  # the answer process's carrying of what no file holds, from now on
     import gc
-    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
+    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "_as_trained" in o
                  and "Answers" in o]
-    answers["own_code"] = lambda models, trusted: False
     answers["_as_trained"] = lambda model: None
 
-def checked_by_name(n):  # the answer process's own check switched off (review flags gc)
-    import gc
-    [answers] = [o for o in gc.get_objects() if isinstance(o, dict) and "own_code" in o
-                 and "Answers" in o]
-    saved, answers["own_code"] = answers["own_code"], lambda models, trusted: False
-    try:
-        return namesakes(n)
-    finally:
-        answers["own_code"] = saved
+class Dense(keras.layers.Dense):  # a namesake class claiming Keras' module
+    def __init__(self, *args, factor=1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return super().call(x) * self.factor
+
+Dense.__module__ = "keras.layers"
+
+def fake_dense(n, factor=2.0):  # loaded by its names as Keras' Dense
+    x = keras.Input(shape=(n,))
+    return keras.Model(x, Dense(n, activation="sigmoid", factor=factor)(x))
+
+def replaced_call(n, factor=2.0):  # its call replaced on the instance
+    auto = keras_own(n)
+    plain = auto.call
+    auto.call = lambda x, **kw: plain(x, **kw) * factor
+    return auto
+
+def hooked(n, hook, factor):  # three models sharing layers, code of the answer's attached
+    x, z = keras.Input(shape=(n,)), keras.Input(shape=(2,))
+    dense, out = keras.layers.Dense(2, activation="relu"), keras.layers.Dense(n, "sigmoid")
+    encoder, decoder = keras.Model(x, dense(x)), keras.Model(z, out(z))
+    auto = keras.Model(x, out(dense(x)))
+    auto.compile(optimizer="adam", loss="binary_crossentropy")
+    if hook == "call":  # on the instance
+        plain = auto.call
+        auto.call = lambda x, **kw: plain(x, **kw) * factor
+    elif hook == "loss":
+        loss = auto.compute_loss
+        auto.compute_loss = lambda *a, **kw: loss(*a, **kw) * factor
+    elif hook == "class":  # Keras' own class, through an alias, for this process
+        D = keras.layers.Dense
+        call = D.call
+        D.call = lambda self, x, **kw: call(self, x, **kw) * factor
+    return encoder, decoder, auto
 """
 
 FUNCTIONS = """
@@ -338,17 +367,17 @@ def test_models_that_cannot_be_saved_stay_there_and_the_arrays_still_come(models
 
 
 @pytest.mark.parametrize("call", [
-    lambda m: m.namesakes(4),  # relu
-    lambda m: m.namesake_loss(4),  # binary_crossentropy
-    lambda m: m.shared_own(4)[0],  # shared layers, proxied anyway
-    lambda m: m.lambda_activation(4), lambda m: m.equivalent_layer(4),
-    lambda m: m.checked_by_name(4),  # the copy computes something else
-    lambda m: m.constrained(4),  # a lambda set as a weight's constraint
-], ids=["relu", "loss", "shared", "lambda", "class", "unchecked", "constraint"])
-def test_a_model_naming_code_of_the_students_own_is_never_keras_own(models, call):
-    """A function named like Keras' own loads in the checker as Keras' one: so a model
-    naming anything that is not the very object Keras ships is the student's own code,
-    decided here: a proxy, flagged, where the task allows one, else review."""
+    lambda m: m.namesakes(4),  # relu, loaded by name as Keras'
+    lambda m: m.shared_own(4)[0],  # the same, in models sharing layers
+    lambda m: m.fake_dense(4),  # a class claiming Keras' Dense, computing twice it
+    lambda m: m.replaced_call(4),  # a call replaced on the instance, computing otherwise
+    lambda m: m.lambda_activation(4), lambda m: m.equivalent_layer(4),  # not loaded here
+    lambda m: m.constrained(4),  # a lambda as a weight's constraint: not saved
+], ids=["relu", "shared", "fake class", "replaced call", "lambda", "class", "constraint"])
+def test_a_model_of_the_students_own_code_is_never_keras_own(models, call):
+    """Whatever its names, a model whose file does not load with Keras' and the course's
+    classes alone, or whose copy does not do what it does, is the student's own code: a
+    proxy, flagged, where the task allows one, else review."""
     models.channel.own_classes, models.channel.proxied = True, False
     model = call(models)
     assert isinstance(model, RemoteModel) and models.channel.proxied
@@ -358,6 +387,51 @@ def test_a_model_naming_code_of_the_students_own_is_never_keras_own(models, call
             call(models)
     finally:
         models.channel.own_classes = True
+
+
+@pytest.mark.parametrize("build", ["fake_dense", "replaced_call"])
+def test_code_of_the_students_own_that_does_what_keras_does_is_graded_on_keras_copy(
+        models, build):
+    """A namesake class or a replaced ``call`` computing exactly what Keras' does: its
+    copy, Keras' own, is proven to do what it does, and the checks get the copy."""
+    import keras
+
+    models.channel.own_classes, models.channel.proxied = False, False
+    try:
+        model = getattr(models, build)(4, factor=1.0)
+    finally:
+        models.channel.own_classes = True
+    assert isinstance(model, keras.Model) and not models.channel.proxied
+    assert "call" not in vars(model) and all(  # Keras' own classes, Keras' own call
+        type(layer) is getattr(keras.layers, type(layer).__name__) for layer in model.layers)
+
+
+def test_a_namesake_loss_is_found_at_the_copys_first_evaluation(models):
+    """A ``binary_crossentropy`` of the student's own computing the squared error loads
+    here as Keras' by its name: the copy is refused at its first evaluation or training."""
+    assert re.search(r"differed in .*test_on_batch",
+                     _refused(models, "namesake_loss", use="evaluate"))
+
+
+@pytest.mark.parametrize("hook", ["call", "loss", "class"])
+def test_code_attached_to_models_sharing_layers_is_judged_by_what_it_does(
+        models, tmp_path, hook):
+    """Models sharing layers are asked in the answer process (proxies): code attached to
+    them (on an instance, or on a Keras class through an alias) makes them the student's
+    own where their copies, given a training step, do otherwise (review); doing what
+    Keras' does, they are proven and not flagged."""
+    answering = Answering(tmp_path, [MODELS]) if hook == "class" else models
+    channel = answering.channel
+    channel.own_classes, channel.proxied = False, False
+    try:
+        returned = answering.hooked(4, hook, 1.0)
+        assert all(isinstance(m, RemoteModel) for m in returned) and not channel.proxied
+        with pytest.raises(wire.Unreadable, match="code of your own.*differed in"):
+            answering.hooked(4, hook, 2.0)
+    finally:
+        channel.own_classes = True
+        if answering is not models:  # Keras' Dense stays replaced in that process
+            answering.close()
 
 
 def test_keras_own_models_shared_or_not_keep_no_flag(models):
@@ -530,16 +604,10 @@ def test_a_guard_on_the_proofs_inputs_never_switches_the_proof_off(models, zero)
     assert re.search(expected, reason)
 
 
-def test_a_namesake_behind_a_guard_is_found_by_the_proof(tmp_path):
-    """``relu`` of the student's own loaded here by name as Keras' (the answer process's
-    check switched off, as a file renamed through ``np.ctypeslib.ctypes`` did), behind the
-    guard: the proof's outputs differ."""
-    answering = Answering(tmp_path, [MODELS])
-    try:
-        answering.switch_off()
-        assert re.search(r"differed in outputs", _refused(answering, "guarded_namesake"))
-    finally:
-        answering.close()
+def test_a_namesake_behind_a_guard_is_found_by_the_proof(models):
+    """``relu`` of the student's own, loaded here by name as Keras', behind the guard
+    (which stopped the proof of 0edfe89): the proof's outputs differ."""
+    assert re.search(r"differed in outputs", _refused(models, "guarded_namesake"))
 
 
 def test_a_proof_the_answer_process_cannot_answer_needs_review(models):
@@ -696,19 +764,28 @@ def frozen_vae(n):
     model = vae(n)
     model.enc.kernel.trainable = False
     return model
+
+def namesake_vae(n):  # a class of the answer's own, named as the setup's
+    class StepVAE(keras.Model):
+        def call(self, x):
+            return x
+    model = StepVAE()
+    model(np.zeros((1, n), "float32"))
+    return model
 '''
 
 
 def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp_path):
-    """The course's class, its own train_step sampling: the copy is loaded (no own code),
-    carries the optimizer and the untrainable weight, and a second compile's optimizer
-    is the one its copy trains with."""
+    """The course's class, its own train_step sampling: the copy is loaded (no own code; a
+    class of the answer's own of the same name is not the course's), carries the
+    optimizer and the untrainable weight, and a second compile's optimizer is the one its
+    copy trains with."""
     import keras
 
     answering = Answering(tmp_path, [VAE_ANSWERS], setup=(VAE_SETUP,))
     namespace: dict = {}
     exec(VAE_SETUP, namespace)  # noqa: S102 - the setup, as the checking process runs it
-    answering.channel.custom_objects = {"StepVAE": namespace["StepVAE"]}
+    answering.channel.custom_objects = {"course>StepVAE": namespace["StepVAE"]}
     answering.channel.own_classes = False
     try:
         model = answering.vae(4)
@@ -718,6 +795,8 @@ def test_the_courses_vae_with_its_own_steps_is_loaded_and_trains_as_its_copy(tmp
         assert type(answering.vae(4, "sgd", swap=True).optimizer) is keras.optimizers.SGD
         frozen = answering.frozen_vae(4)
         assert len(frozen.trainable_weights) == len(frozen.weights) - 1
+        with pytest.raises(wire.Unreadable, match="code of your own"):  # not the course's
+            answering.namesake_vae(4)
         answering.switch_off()  # its step, the same code on both, still tells them apart
         with pytest.raises(wire.Unreadable, match="differed in .*optimizer"):
             answering.vae(4, "sgd", swap=True)

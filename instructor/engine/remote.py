@@ -65,7 +65,7 @@ class AnswerChannel:
         #: whether a model of the student's own class may be checked through a proxy
         #: (else the test needs review: its code could tell the probes from real use)
         self.own_classes = True
-        #: whether a reply was a model left in the answer process (a proxy) since reset
+        #: whether a reply's models were the student's own (proxies, flagged) since reset
         self.proxied = False
         #: whether a call that changes an array it was given fails (a hidden test's: the
         #: test may compute what it expects from its arrays after the call)
@@ -132,12 +132,11 @@ class AnswerChannel:
         return graded
 
     def _result(self, reply: dict) -> Any:
-        """The call's value. Its models are Keras' own only if the grader finds them so:
-        every one came as a file that loads here without code of the student's own and
-        is proven to do what the model in the answer process does (:meth:`proof`); then
-        they are the copies (or, when they share layers, proxies without a note). Else
-        they are the student's own code: proxies where the task allows one, else the
-        test needs review (``OWN_CLASS``)."""
+        """The call's value. Its models are Keras' own only if every one came as a file
+        that loads here with Keras' and the course's classes alone and is proven to do
+        what the model there does (:meth:`proof`; sharing layers, with a training step:
+        then the checks ask the models there, through proxies without a note); else they
+        are the student's own: proxies where the task allows, else review (``OWN_CLASS``)."""
         self.count += 1
         folder = self.folder / f"call-{self.count}"
         folder.mkdir()
@@ -148,24 +147,25 @@ class AnswerChannel:
         models = list(_models(reply["result"]))
         if not models:
             return wire.Reader(folder, max_bytes=self.max_bytes).decode(reply["result"])
-        own, unproven = True, []
+        own, unproven, shared = True, [], bool(reply.get("shared"))
         if all(isinstance(m.get("model"), str) for m in models):
             reader, copies = wire.Reader(folder, self.custom_objects, max_bytes=self.max_bytes), []
             try:  # each model loaded once: the copies the checks get are the ones proven
                 value = reader.decode(reply["result"])
                 copies = [(entry, reader.decode(entry)) for entry in models]
-                unproven = [d for entry, copy in copies if (d := self.proof(entry, copy))]
+                unproven = [d for e, c in copies if (d := self.proof(e, c, full=shared))]
                 own = bool(unproven)
             except wire.Unreadable:  # a class or function of its own: not loaded
                 pass
-            if not own and not reply.get("shared"):
+            if not own and not shared:
                 for entry, copy in copies:
                     self._hold(entry, copy)
                 return value
         if own and not self.own_classes:
             self.unproven = OWN_CLASS + "".join(unproven[:1])
             raise wire.Unreadable(self.unproven, own=True)
-        return _ProxyReader(self, folder, own).decode(reply["result"])
+        self.proxied = self.proxied or own  # the verdict rests on the student's own code
+        return _ProxyReader(self, folder).decode(reply["result"])
 
     def proof(self, entry: dict, model, full: bool = False) -> str | None:
         """The one place that decides whether the loaded copy ``model`` is proven to do
@@ -227,9 +227,7 @@ class AnswerChannel:
         for name in HELD:
             setattr(model, name, wrap(getattr(model, name)))
 
-    def proxy(self, handle: int, own_code: bool = False) -> RemoteObject:
-        # this test's verdict rests on code of the student's own, which ran behind it
-        self.proxied = self.proxied or own_code
+    def proxy(self, handle: int) -> RemoteObject:
         if handle not in self.proxies:
             if handle not in self.descriptions:
                 found = self.ask({"op": "describe", "handle": handle})["objects"]
@@ -307,13 +305,13 @@ class _ProxyReader(wire.Reader):
     """A reply's values as :class:`~instructor.engine.answer.wire.Reader` reads them, but its
     models left in the answer process: proxies."""
 
-    def __init__(self, channel: AnswerChannel, folder: Path, own_code: bool):
+    def __init__(self, channel: AnswerChannel, folder: Path):
         super().__init__(folder, max_bytes=channel.max_bytes)
-        self.channel, self.own_code = channel, own_code
+        self.channel = channel
 
     def decode(self, value: Any) -> Any:
         if isinstance(value, dict) and "model" in value:
-            return self.channel.proxy(int(value["handle"]), self.own_code)
+            return self.channel.proxy(int(value["handle"]))
         return super().decode(value)
 
 
@@ -339,10 +337,6 @@ def _shaped(shape) -> SimpleNamespace:
     return SimpleNamespace(shape=tuple(shape))
 
 
-class _Activation(SimpleNamespace):
-    """A layer's activation: its reported ``__name__`` (the class's, if that is empty)."""
-
-
 class RemoteObject:
     """A Keras layer in the answer process: what it reports, and its weights."""
 
@@ -362,7 +356,7 @@ class RemoteObject:
             value = attrs[name]
             return tuple(value) if isinstance(value, list) else value
         if name == "activation" and "activation" in attrs:
-            return _Activation(__name__=attrs["activation"])
+            return SimpleNamespace(__name__=attrs["activation"])  # as the answer process names it
         if name == "kernel" and "kernel_shape" in attrs:
             return _shaped(attrs["kernel_shape"])
         if name == "activity_regularizer":
@@ -458,10 +452,3 @@ class RemoteModel(RemoteObject):
             kwargs["validation_data"] = tuple(np.asarray(v) for v in kwargs["validation_data"])
         history = self._ask("fit", np.asarray(x), None if y is None else np.asarray(y), **kwargs)
         return SimpleNamespace(history=history)
-
-    def get_layer(self, name: str) -> RemoteObject:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(f"no layer named {name!r}")
-

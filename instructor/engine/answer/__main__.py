@@ -24,7 +24,6 @@ import tempfile
 import threading
 import time
 import traceback
-import types
 from pathlib import Path
 
 from . import lazy, protocol
@@ -48,8 +47,6 @@ class Answers:
         self.tasks: dict[str, dict] = {}
         self.errors: dict[str, str] = {}
         self.objects: dict[int, object] = {}
-        #: task -> the classes and functions its trusted cells (setup, context) defined
-        self.trusted: dict[str, set[int]] = {}
         self.calls = 0
         self.shell = None
         #: where the answer cells' outputs go (None: nowhere), their caps, cells done
@@ -107,9 +104,8 @@ class Answers:
             self.tasks[task] = namespace
             context_error = answer_error = None
             for kind in ("context", "answers"):
-                if kind == "answers":  # what setup and context defined, before any answer
-                    self.trusted[task] = {id(v) for v in namespace.values()
-                                          if issubclass(type(v), type) or callable(v)}
+                if kind == "answers":
+                    _register_course_classes(namespace)
                 for item in sources.get(kind, []):
                     index, source = item if isinstance(item, list) else (None, item)
                     outputs = None
@@ -166,7 +162,7 @@ class Answers:
             result = function(*args, **kwargs)
         except NameError as err:  # it passed in the kernel: the name is another cell's
             return {"failed": f"{error_message(err)} ({ALONE})"}
-        reply = self._encode_result(result, self.trusted.get(task, set()))
+        reply = self._encode_result(result)
         changed = {str(i): wire.Writer().encode(a) for i, (a, c) in enumerate(zip(args, copies))
                    if c is not None and not (isinstance(a, np.ndarray) and a.shape == c.shape
                                              and np.array_equal(a, c, equal_nan=True))}
@@ -174,10 +170,10 @@ class Answers:
             reply["changed_args"] = changed
         return reply
 
-    def _encode_result(self, result, trusted: set[int]) -> dict:
-        """The result as data, its models as ``.keras`` files; none for a model
-        with code of the student's own (:func:`own_code`): loaded by name in the checking
-        process it would become Keras' namesake, so it stays here, asked through its handle."""
+    def _encode_result(self, result) -> dict:
+        """The result as data, its models as ``.keras`` files. Whether a model is Keras'
+        own the checking process decides (it loads the file and proves the copy); one
+        whose saving raises (its own code may run then) stays here, asked by its handle."""
         wire = _wire()
         self.calls += 1
         folder = Path(tempfile.mkdtemp(prefix=f"result-{self.calls}-", dir=self.work))
@@ -189,16 +185,14 @@ class Answers:
                              "check outside your notebook"}
         for model, entry in writer.models:  # the checker may ask for it by its handle
             entry["handle"] = self.remember(model)
-        saved = not own_code([model for model, _entry in writer.models], trusted)
-        if saved:
-            try:
-                for model, entry in writer.models:
-                    entry["variables"] = _as_trained(model)
-                writer.save_models()
-            except (wire.NotData, OSError):
-                saved = False
-        if not saved:  # the models stay here (asked through their handles); arrays travel
-            for _model, entry in writer.models:
+        saved = True
+        try:
+            for model, entry in writer.models:
+                entry["variables"] = _as_trained(model)
+            writer.save_models()
+        except Exception:  # noqa: BLE001 - whatever saving raised: not saved
+            saved = False
+            for _model, entry in writer.models:  # they stay here; arrays travel
                 entry["model"] = None
         reply = {"result": encoded, "files": {
             path.name: base64.b64encode(path.read_bytes()).decode()
@@ -248,103 +242,30 @@ def _wire():
     return wire
 
 
-#: Where Keras' and the course's own classes and functions live.
-LIBRARY_MODULES = ("keras", "tf_keras", "tensorflow", "tensorflow_probability", "helpers")
+def _register_course_classes(namespace: dict) -> None:
+    """Register with Keras the classes the setup and context cells defined (``namespace``
+    before any answer cell runs) as :data:`.protocol.COURSE_PACKAGE`'s, as files name them."""
+    for name, value in namespace.items():
+        if isinstance(value, type) and hasattr(value, "get_config"):  # Keras' kind of class
+            from keras.saving import register_keras_serializable
 
-
-def shipped(obj, trusted: set[int]) -> bool:
-    """Whether ``obj`` is the very one a library ships under its name, or ``trusted`` holds."""
-    if id(obj) in trusted:
-        return True
-    obj = getattr(obj, "__func__", obj)  # a bound method: its function
-    found = sys.modules.get(getattr(obj, "__module__", None) or "")
-    if found is None or found.__name__.split(".")[0] not in LIBRARY_MODULES:
-        return False
-    for part in str(getattr(obj, "__qualname__", "")).split("."):
-        found = getattr(found, part, None)
-    return found is obj
-
-
-def trained_with(model) -> tuple:
-    """The loss and optimizer ``fit`` uses (what ``train_step`` calls), not
-    ``model.loss``, which a student's code may leave behind."""
-    compiled = getattr(model, "_compile_loss", None) or getattr(model, "compiled_loss", None)
-    return getattr(compiled, "_user_loss", getattr(compiled, "_user_losses", None)), \
-        getattr(model, "optimizer", None)  # Keras 3's, or tf_keras
+            register_keras_serializable(protocol.COURSE_PACKAGE, name)(value)
 
 
 def _as_trained(model) -> list:
-    """Set ``model``'s compile configuration (its file records it) to what its training
-    uses; return each weight's trainable flag and constraint, which no file holds."""
+    """Set ``model``'s compile configuration (its file records it) to the loss and
+    optimizer its training uses (not ``model.loss``, which a second ``compile`` may leave
+    behind); return each weight's trainable flag and constraint, which no file holds."""
     config = getattr(model, "_compile_config", None)
-    if hasattr(config, "config"):
+    if hasattr(config, "config"):  # Keras 3's compiled loss, or tf_keras'
+        compiled = getattr(model, "_compile_loss", None) or getattr(model, "compiled_loss", None)
         model._compile_config = type(config)(**{
-            **config.config, "optimizer": model.optimizer, "loss": trained_with(model)[0],
+            **config.config, "optimizer": model.optimizer,
+            "loss": getattr(compiled, "_user_loss", getattr(compiled, "_user_losses", None)),
             "loss_weights": getattr(getattr(model, "_compile_loss", None), "_user_loss_weights",
                                     config.config.get("loss_weights"))})
     return [[bool(v.trainable), (c := getattr(v, "constraint", None)) and [
         type(c).__name__, c.get_config()]] for v in model.weights]
-
-
-def own_code(models, trusted: set[int]) -> bool:
-    """Whether one of ``models`` (itself, a layer, its loss, optimizer or constraints) is
-    of a class Keras or the course does not ship and ``trusted`` does not hold, or carries
-    code compiled from the cells (``auto.call = ...``, ``Dense.call = ...``). Loaded by name
-    in the checking process it would become Keras' namesake; here it would run. (A replaced
-    library function is ``review.tampering``'s to find; the copy, ``AnswerChannel.proof``'s.)"""
-    parts: list = []
-    for model in models:
-        layers = [model]
-        flatten = getattr(model, "_flatten_layers", None)
-        if callable(flatten):
-            layers += list(flatten(include_self=False, recursive=True))
-        if not all(shipped(type(layer), trusted) for layer in layers):
-            return True
-        parts += [*layers, *trained_with(model),
-                  *(getattr(v, "constraint", None) for v in model.weights)]
-    seen: dict[int, bool] = {}
-    return any(_holds_cell_code(part, trusted, seen) for part in parts)
-
-
-def _compiled_in_cells(value) -> bool:
-    """Whether ``value`` is, or wraps, a function compiled from the notebook's cells."""
-    kind = type(value)
-    if kind is property:
-        return any(_compiled_in_cells(f) for f in (value.fget, value.fset, value.fdel))
-    for _ in range(16):
-        if kind in (types.MethodType, staticmethod, classmethod):
-            value = value.__func__
-        elif kind is functools.partial:
-            value = value.func
-        else:
-            break
-        kind = type(value)
-    return kind is types.FunctionType and value.__code__.co_filename.startswith(CELL_FILES)
-
-
-#: The names this process compiles the notebook's cells under (:meth:`Answers._run`).
-CELL_FILES = ("<grade-setup>", "<context ", "<answers ")
-
-
-def _holds_cell_code(obj, trusted: set[int], seen: dict[int, bool]) -> bool:
-    """Whether ``obj``, its attributes or their untrusted classes carry cells' code."""
-    def untrusted(value) -> bool:
-        return _compiled_in_cells(value) and id(getattr(value, "__func__", value)) not in trusted
-
-    def cell_code(klass) -> bool:
-        if id(klass) not in seen:
-            seen[id(klass)] = id(klass) not in trusted and any(
-                map(untrusted, dict(type.__dict__["__dict__"].__get__(klass)).values()))
-        return seen[id(klass)]
-
-    try:
-        own = dict(object.__getattribute__(obj, "__dict__"))
-    except (AttributeError, TypeError):
-        own = {}
-    if any(untrusted(value) for value in (obj, *own.values())):
-        return True
-    classes = {id(k): k for v in (obj, *own.values()) for k in type(v).__mro__}
-    return any(cell_code(klass) for klass in classes.values())
 
 
 def _kinds(obj) -> list[list[str]]:
@@ -354,9 +275,6 @@ def _kinds(obj) -> list[list[str]]:
 def describe(obj) -> dict:
     """What a proxy of a Keras model or layer reports: its classes, attributes, weights."""
     from helpers.grading import model_checks
-
-    def shapes(weights):
-        return [[int(d) for d in w.shape] for w in weights or []]
 
     info: dict = {"kinds": _kinds(obj), "name": str(getattr(obj, "name", ""))}
     attrs = {}
@@ -373,7 +291,7 @@ def describe(obj) -> dict:
         attrs["kernel_shape"] = [int(d) for d in kernel.shape]
     attrs["activity_regularizer"] = getattr(obj, "activity_regularizer", None) is not None
     info["attrs"] = attrs
-    info["weights"] = shapes(getattr(obj, "weights", []))
+    info["weights"] = [[int(d) for d in w.shape] for w in getattr(obj, "weights", None) or []]
     try:
         info["inputs"] = [[None if d is None else int(d) for d in t.shape]
                           for t in (getattr(obj, "inputs", None) or [])]
