@@ -3,10 +3,12 @@ by the checking process (Reader)."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
-from instructor.engine.answer import wire
+from instructor.engine.answer import protocol, wire
 
 
 def _roundtrip(folder, value):
@@ -35,11 +37,13 @@ def test_arrays_and_numbers_come_back(tmp_path):
 
 
 def test_a_number_record_holding_text_is_refused_without_quoting_it(tmp_path):
-    """A forged reply's "number" is text: float() would quote it in its error, which a
-    hidden test's message would show."""
+    """A forged reply's "number" of text (a record no writer makes: JSON carries NaN and
+    the infinities) is refused; float() would have quoted it in its error."""
     with pytest.raises(wire.Unreadable) as refused:
         wire.Reader(tmp_path).decode({"float": "hidden t=0.25 x0=0.5"})
     assert "hidden" not in str(refused.value)
+    frame = protocol.frame([float("nan"), float("-inf")])
+    assert str(json.loads(frame[protocol.HEADER.size:])) == "[nan, -inf]"
 
 
 def _build(n=4):

@@ -92,8 +92,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
             verdict.update(checked=False, passed=None, error=None, reason=channel.unproven,
                            student=False)
         verdict["proxied"] = channel.proxied
-        # a proxy's reports (names, classes) are the answer process's words
-        verdict["student"] = verdict.get("student") or channel.proxied
+        verdict["student"] = verdict.get("student") or channel.proxied  # its reports: theirs
         verdict["output"] = output.getvalue()[:OUTPUT_CHARS]
         verdicts[grade_id] = verdict
     return verdicts

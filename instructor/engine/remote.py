@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import select
-import shutil
 import tempfile
-import weakref
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -59,8 +57,8 @@ class AnswerChannel:
         self.broken_own = False  # whether ``broken`` is in the grader's own words
         self.proxies: dict[int, RemoteObject] = {}
         self.descriptions: dict[int, dict] = {}
-        self.folder = Path(tempfile.mkdtemp(prefix="answers-"))  # gone with the channel
-        weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
+        self._folder = tempfile.TemporaryDirectory(prefix="answers-")  # gone with it
+        self.folder = Path(self._folder.name)
         self.count = 0
         #: whether a model of the student's own class may be checked through a proxy
         #: (else the test needs review: its code could tell the probes from real use)
@@ -191,15 +189,13 @@ class AnswerChannel:
             return PROOF_FAILED.format(f"its copy raised {type(err).__name__}")
         try:  # the model there, from the weights and learning rate the copy has now
             theirs = self.method(int(entry["handle"]), "step", x, y, full=full, **start)
+            # the copy's keys are the grader's words; the other side's are never quoted
+            differ = [key for key in ours if not _agree(ours[key], theirs.get(key))]
+            differ += ["what else it reported"] if theirs.keys() - ours.keys() else []
         except AnswerFailed as err:
             return PROOF_FAILED.format(f"{err}" if err.own else "your model failed there")
-        except Exception:  # noqa: BLE001 - fail closed: not proven
+        except Exception:  # noqa: BLE001 - fail closed: not proven (a reply not a dict too)
             return PROOF_FAILED.format("your model raised an error where its copy did not")
-        if not isinstance(theirs, dict):
-            return PROOF_FAILED.format("your model's side sent no comparison")
-        # the copy's keys are the grader's words; the other side's own keys are not quoted
-        differ = [key for key in ours if not _agree(ours[key], theirs.get(key))]
-        differ += ["what else it reported"] if theirs.keys() - ours.keys() else []
         return DIFFERED.format(", ".join(sorted(differ))) if differ else None
 
     def _hold(self, entry: dict, model) -> None:

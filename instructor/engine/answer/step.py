@@ -26,8 +26,6 @@ def _logs(logs) -> list:
     return [float(v) for v in np.ravel(logs)]
 
 
-#: The seed of every draw of a proof (:func:`behaviour`), the same on both sides.
-SEED = 1
 #: The functions Keras makes on a model's first predict, evaluate and training (put back).
 FUNCTIONS = ("predict_function", "test_function", "train_function")
 #: Public methods the checks call whose work the proof runs by a cheaper route of the same
@@ -51,7 +49,7 @@ def behaviour(model, x, y, full: bool = True, weights=None, rate=None) -> dict:
     outputs, called and by ``predict_on_batch``; compiled, its optimizer's class and
     settings. And ``full`` and compiled: ``test_on_batch``'s loss and one step of
     ``train_on_batch``: its loss, every weight and ``predict_on_batch`` after it. Each
-    draws from one fixed seed (:data:`SEED`: Keras', TF's and NumPy's generators, and
+    draws from one fixed seed (1: Keras', TF's and NumPy's generators, and
     the model's own), and the generators are seeded afresh after. Run eagerly (no
     tracing; a function the model was given is still the one run), then its weights,
     learning rate, optimizer state, seeds, metrics and functions are put back."""
@@ -86,7 +84,7 @@ def behaviour(model, x, y, full: bool = True, weights=None, rate=None) -> dict:
             model.reset_metrics()
 
     def seeded(run):  # every generator (Keras', TF's, NumPy's) from one seed, both sides
-        keras.utils.set_random_seed(SEED)
+        keras.utils.set_random_seed(1)
         for v in seeds:
             v.assign(np.full(v.shape, 1, dtype=v.dtype))
         return run()

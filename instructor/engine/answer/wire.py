@@ -83,9 +83,7 @@ class Writer:
 
     def encode(self, value: Any) -> Any:
         if value is None or isinstance(value, bool | int | float | str):
-            if isinstance(value, float) and not np.isfinite(value):
-                return {"float": repr(value)}
-            return value
+            return value  # the frames' JSON carries NaN and the infinities as they are
         if isinstance(value, tuple | list):
             items = [self.encode(v) for v in value]
             return {"tuple": items} if isinstance(value, tuple) else {"list": items}
@@ -261,10 +259,6 @@ class Reader:
             if self.folder:
                 raise TypeError(NOT_NUMBERS.format("a dict"))
             return {k: self.decode(v) for k, v in value["dict"].items()}
-        if "float" in value:
-            if value["float"] not in ("nan", "inf", "-inf"):  # float()'s error quotes it
-                raise Unreadable("a number that is not one")
-            return float(value["float"])
         if "npy" in value:
             return _array(io.BytesIO(base64.b64decode(value["npy"])))
         if "array" in value:
