@@ -38,13 +38,14 @@ def _run(command: list[str], cwd: Path, env: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, data_dir):
+def course(tmp_path_factory, data_dir, canary_cache):
     """A fresh copy of the course with the synthetic class graded, and how to run make."""
     root = tmp_path_factory.mktemp("after_grading") / "course"
     root.mkdir()
     fresh_copy(root)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env.update(COURSE_DATA_DIR=str(data_dir))
+    # the session's canary cache: the key and the stub graded once per session
+    env.update(COURSE_DATA_DIR=str(data_dir), COURSE_CANARY_CACHE=str(canary_cache))
     _run([".venv/bin/python", "-m", "instructor", "sample-class", "-a", A, "-n", "4"], root,
          env)
 

@@ -65,14 +65,15 @@ def _students(root: Path) -> list[Student]:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, data_dir):
+def course(tmp_path_factory, data_dir, canary_cache):
     """One copy of the course; each LMS's class is graded in it in turn (a class's
     submitted/, autograded/ and gradebook are moved aside before the next)."""
     root = tmp_path_factory.mktemp("lms_round_trip") / "course"
     root.mkdir()
     fresh_copy(root)
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env.update(COURSE_DATA_DIR=str(data_dir))
+    # the session's canary cache: the key and the stub graded once per session
+    env.update(COURSE_DATA_DIR=str(data_dir), COURSE_CANARY_CACHE=str(canary_cache))
     students = _students(root)
     done = {}
     for lms in ("canvas", "moodle"):
