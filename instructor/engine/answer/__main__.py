@@ -246,7 +246,8 @@ def _register_course_classes(namespace: dict) -> None:
     """Register with Keras the classes the setup and context cells defined (``namespace``
     before any answer cell runs) as :data:`.protocol.COURSE_PACKAGE`'s, as files name them."""
     for name, value in namespace.items():
-        if isinstance(value, type) and hasattr(value, "get_config"):  # Keras' kind of class
+        # type(value): isinstance would read a lazy module's __class__, loading it whole
+        if issubclass(type(value), type) and hasattr(value, "get_config"):  # Keras' kind
             from keras.saving import register_keras_serializable
 
             register_keras_serializable(protocol.COURSE_PACKAGE, name)(value)
