@@ -27,17 +27,14 @@ def test_the_proof_works_here_and_a_pass_is_cached(tmp_path, monkeypatch):
 
 def test_a_proof_switched_off_stops_grading_before_any_student(tmp_path, monkeypatch):
     """The proof reads nothing (every model "equal"): each forged model is named, nothing
-    is cached, and the canary's command stops before any assignment's canary."""
+    is cached, and the canary's command stops before any student."""
     monkeypatch.setattr(remote.AnswerChannel, "proof", lambda self, entry, model, full=False: None)
     found = proof_check.problems()
     assert len(found) == len(proof_check.FORGED)
     assert all("the proof is not working here" in line for line in found)
     monkeypatch.setattr(proof_check, "check", lambda cache: found)
-
-    def graded(*args, **kwargs):
-        raise AssertionError("no canary and no student is graded")
-
-    monkeypatch.setattr(canary, "run_all", graded)
+    # the canaries grade meanwhile (and pass here): the self-test still stops the class
+    monkeypatch.setattr(canary, "run_all", lambda *args, **kwargs: [])
     with pytest.raises(canary.CanaryFailed, match="failed its self-test") as stopped:
         canary.check(["02_stacked_autoencoders"], tmp_path, tmp_path / "run",
                      {"COURSE_CANARY_CACHE": str(tmp_path / "cache")})

@@ -400,11 +400,15 @@ def run_all(assignments: list[str], root: Path, run_dir: Path, env: dict | None 
 def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = None,
           timeout: float = 3600, progress=print, rerun: bool = False, jobs: int = 2,
           ) -> list[Canary]:
-    """The proof's self-test, then every assignment's canary; :class:`CanaryFailed` if
-    either is not as it must be."""
+    """The proof's self-test (in a process of its own, while the canaries grade), and
+    every assignment's canary; :class:`CanaryFailed`, before any student, if either is
+    not as it must be."""
     from instructor.workflow import proof_check
 
-    found = proof_check.check(cache_dir(root, env))
+    with cf.ThreadPoolExecutor(1) as pool:
+        self_test = pool.submit(proof_check.check, cache_dir(root, env))
+        canaries = run_all(assignments, root, run_dir, env, timeout, progress, rerun, jobs)
+        found = self_test.result()
     if found:
         raise CanaryFailed("\n".join([
             "The grader's proof that a returned model's copy does what the model does "
@@ -412,7 +416,6 @@ def check(assignments: list[str], root: Path, run_dir: Path, env: dict | None = 
             *(f"  {line}" for line in found), "",
             "Run the grader's tests (tests/test_proof_check.py) after a change of Keras or "
             "of instructor/engine/answer/step.py; --skip-canary grades anyway."]))
-    canaries = run_all(assignments, root, run_dir, env, timeout, progress, rerun, jobs)
     failed = [c for c in canaries if not c.ok]
     if failed:
         lines = ["The grader cannot be trusted here, so no student was graded.", ""]
