@@ -46,9 +46,12 @@ def binary_crossentropy(y_true, y_pred):  # a namesake computing the squared err
     return keras.ops.mean((y_true - y_pred) ** 2, axis=-1)
 
 def namesakes(n, activation=relu, loss="binary_crossentropy", hidden=relu):
+    # the namesake's units start below 0 on inputs in [0, 1], where it differs from Keras'
+    # relu on any batch (a unit positive on the whole batch would not show it)
+    bias = keras.initializers.Constant(-5.0 if hidden is relu else 0.0)
     x = keras.Input(shape=(n,))
     auto = keras.Model(x, keras.layers.Dense(n, activation=activation)(
-        keras.layers.Dense(2, activation=hidden)(x)))
+        keras.layers.Dense(2, activation=hidden, bias_initializer=bias)(x)))
     auto.compile(optimizer="adam", loss=loss)
     return auto
 

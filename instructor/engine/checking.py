@@ -61,7 +61,7 @@ def run(namespace: dict, setup_error: str | None, job: dict, channel) -> dict:
                 contexts_run.add(task)
                 for source in cell.get("context", []):
                     exec(compile(source, f"<context {task}>", "exec"), namespace)  # noqa: S102
-        channel.custom_objects = {f"{protocol.COURSE_PACKAGE}>{k}": v for k, v in namespace.items()
+        channel.custom_objects = {f"{protocol.KERAS_PACKAGE}>{k}": v for k, v in namespace.items()
                                   if isinstance(v, type)}  # as the answer process names them
         channel.own_classes = cell.get("own_classes", True)
         channel.inputs_kept = cell.get("hidden", False)

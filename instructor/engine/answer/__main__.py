@@ -244,13 +244,13 @@ def _wire():
 
 def _register_course_classes(namespace: dict) -> None:
     """Register with Keras the classes the setup and context cells defined (``namespace``
-    before any answer cell runs) as :data:`.protocol.COURSE_PACKAGE`'s, as files name them."""
+    before any answer cell runs) as :data:`.protocol.KERAS_PACKAGE`'s, as files name them."""
     for name, value in namespace.items():
         # type(value): isinstance would read a lazy module's __class__, loading it whole
         if issubclass(type(value), type) and hasattr(value, "get_config"):  # Keras' kind
             from keras.saving import register_keras_serializable
 
-            register_keras_serializable(protocol.COURSE_PACKAGE, name)(value)
+            register_keras_serializable(protocol.KERAS_PACKAGE, name)(value)
 
 
 def _as_trained(model) -> list:

@@ -27,7 +27,7 @@ _PAIR = re.compile(rb"[\[{][\]}]")
 _NOT_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
 #: The Keras package the setup's and context's classes are registered under in the answer
 #: process, and read by in the checking process: a student's namesake is not one of them.
-COURSE_PACKAGE = "course"
+KERAS_PACKAGE = "course"
 
 
 def json_values(raw: bytes) -> int:
