@@ -203,3 +203,28 @@ def gone_before_telling(path: str, count: int) -> tuple[list[bytes], bytes]:
             said += chunk
         out.seek(0)
         return said.split(), out.read()
+
+
+@pytest.mark.parametrize(("students", "jobs", "started"), [
+    (["s1"], 2, 1),            # a regrade of one student: one of each kind loads
+    (["s1", "s2", "s3"], 2, 2),
+    (["s1", "s2", "s3"], 1, 1),
+    ([], 2, 2),                # --canary-only: the key and the stub
+])
+def test_autograde_starts_a_server_of_each_kind_per_grading_it_can_run_at_once(
+        monkeypatch, tmp_path, students, jobs, started):
+    from instructor.workflow import autograde as run
+
+    asked = []
+
+    def running(count, *args):
+        asked.append(count)
+        raise StopIteration  # what the count is, and no further
+
+    monkeypatch.setattr(run.check_server, "running", running)
+    monkeypatch.setattr(run.nbgrader_server, "running", running)
+    monkeypatch.setattr(run, "isolation_problem", lambda env: None)
+    monkeypatch.setattr(run, "submissions", lambda root, name, who: students)
+    with pytest.raises(StopIteration):
+        run.autograde(["a"], jobs=jobs, root=tmp_path, canary_only=not students)
+    assert asked == [started]

@@ -96,9 +96,10 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     out = shard.begin(root, assignments[0]) if shard else root
     results: list[Result] = []
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
+    servers = max(1, min(jobs, len(todo) or 2))  # a student alone: one of each loads
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
-            check_server.running(max(1, jobs), Path(tmp), grading_env(env)), \
-            nbgrader_server.running(max(1, jobs), Path(tmp)):  # loading while the sync runs
+            check_server.running(servers, Path(tmp), grading_env(env)), \
+            nbgrader_server.running(servers, Path(tmp)):  # loading while the sync runs
         run_dir = Path(tmp)
         # what is graded, taken before: a hand-in collected or a test changed meanwhile
         # makes the grade stale (gradebook.stale)
@@ -148,6 +149,3 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
             progress(f"done: {len(todo)} submission(s) in {total:.1f} s "
                      f"({total / len(todo):.1f} s per submission, {jobs} job(s))")
     return results
-
-
-__all__ = ["autograde"]
