@@ -9,6 +9,7 @@ forking (tests/test_check_server.py and tests/test_nbgrader_server.py fork throu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -217,14 +218,18 @@ def test_autograde_starts_a_server_of_each_kind_per_grading_it_can_run_at_once(
 
     asked = []
 
-    def running(count, *args):
-        asked.append(count)
-        raise StopIteration  # what the count is, and no further
+    def check_servers(count, *args):
+        asked.append(("check", count))
+        return contextlib.nullcontext([])
 
-    monkeypatch.setattr(run.check_server, "running", running)
-    monkeypatch.setattr(run.nbgrader_server, "running", running)
+    def nbgrader_servers(count, *args):
+        asked.append(("nbgrader", count))
+        raise StopIteration  # what the counts are, and no further
+
+    monkeypatch.setattr(run.check_server, "running", check_servers)
+    monkeypatch.setattr(run.nbgrader_server, "running", nbgrader_servers)
     monkeypatch.setattr(run, "isolation_problem", lambda env: None)
     monkeypatch.setattr(run, "submissions", lambda root, name, who: students)
     with pytest.raises(StopIteration):
         run.autograde(["a"], jobs=jobs, root=tmp_path, canary_only=not students)
-    assert asked == [started]
+    assert asked == [("check", started), ("nbgrader", started)]
