@@ -75,10 +75,11 @@ def server(tmp_path):
         yield leased[check_server.SERVER]
 
 
-def _check(path: str, source: str, key: str = "", env: dict | None = None) -> dict | None:
-    """One checking process forked by the server at ``path`` runs ``source`` as a test
-    cell, in ``env`` (default: none but the key); its verdict (None: it did not end
-    normally)."""
+def _check(path: str, source: str, key: str = "", env: dict | None = None,
+           setup: str = "import os") -> dict | None:
+    """One checking process forked by the server at ``path`` runs ``setup``, then
+    ``source`` as a test cell, in ``env`` (default: none but the key); its verdict (None:
+    it did not end normally)."""
     requests_r, requests_w = os.pipe()
     replies_r, replies_w = os.pipe()
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)
@@ -87,7 +88,7 @@ def _check(path: str, source: str, key: str = "", env: dict | None = None) -> di
         forked = forking.Forked(path, env, (out.fileno(), requests_w, replies_r))
         for fd in (requests_w, replies_r):
             os.close(fd)
-        forked.stdin.write(protocol.frame({"setup": ["import os"]}))
+        forked.stdin.write(protocol.frame({"setup": [setup]}))
         job = {"cells": [{"grade_id": "probe", "task": "t", "names": [], "context": [],
                           "source": source}]}
         forked.communicate(protocol.frame(job), timeout=120)
@@ -147,6 +148,34 @@ def test_a_checking_process_finds_mnist_prepared_by_its_server(tmp_path, data_di
         box = roles.Box.from_settings(env)
         verdict = _check(leased[check_server.SERVER], PREPARED,
                          env=roles.environment(roles.CHECK, box))
+    assert verdict and verdict["passed"], verdict
+
+
+LOADED = """
+import importlib, sys
+def state(name):
+    return type(sys.modules.get(name)).__name__
+assert state("tensorflow") == WAS, state("tensorflow")
+importlib.import_module("ker" + "as").ops.zeros(2)  # touched, never named
+assert state("tensorflow") == "module", state("tensorflow")
+"""
+
+
+@pytest.mark.parametrize(("libraries", "source", "was"), [
+    (True, LOADED, "module"),                    # a check names TensorFlow: all loaded
+    (False, LOADED, "NoneType"),                 # checks in NumPy: loaded where touched
+    (False, "# keras.ops\n" + LOADED, "module"),  # named: loaded before the check runs
+])
+def test_a_server_loads_tensorflow_only_for_checks_that_name_it(tmp_path, libraries, source,
+                                                                was):
+    """Told that no check names TensorFlow or a library loaded with it, the server imports
+    none (5 to 6 CPU-seconds): its child loads them before a test whose sources name them,
+    and where a check touches them, as the answer process does (answer/lazy.py)."""
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap"})
+    with check_server.running(1, tmp_path, env, libraries=libraries), \
+            check_server.lease({}) as leased:
+        verdict = _check(leased[check_server.SERVER], f"WAS = {was!r}\n" + source,
+                         setup="import keras  # as a setup cell does")
     assert verdict and verdict["passed"], verdict
 
 

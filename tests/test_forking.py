@@ -218,7 +218,7 @@ def test_autograde_starts_a_server_of_each_kind_per_grading_it_can_run_at_once(
 
     asked = []
 
-    def check_servers(count, *args):
+    def check_servers(count, *args, **kwargs):
         asked.append(("check", count))
         return contextlib.nullcontext([])
 

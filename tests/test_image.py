@@ -177,9 +177,19 @@ def images(tmp_path_factory):
     yield {**built, "times": times, "sizes": sizes, "base": base}
     for target, tag in built.items():
         # untagged, not deleted (podman's rmi would delete the layers with the last tag):
-        # the newest build keeps the name `cache`, and its layers the next session's build
-        podman("tag", tag, f"{TAG}-{target}:cache", check=False)
+        # the newest build keeps the name `cache`, and its layers the next session's
+        # build; the image the name held before goes, with the layers only it used (3 GB
+        # a session otherwise), unless a name still holds it or another image needs it
+        cache = f"{TAG}-{target}:cache"
+        held = _image_id(cache)
+        podman("tag", tag, cache, check=False)
         podman("rmi", tag, check=False)
+        if held and held != _image_id(cache):
+            podman("rmi", held, check=False)
+
+
+def _image_id(name: str) -> str:
+    return podman("image", "inspect", "--format", "{{.Id}}", name, check=False).stdout.strip()
 
 
 def _files(root: Path):

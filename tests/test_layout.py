@@ -126,11 +126,11 @@ def test_no_import_cycle_among_the_graders_modules():
 
 
 def test_nothing_outside_the_answer_package_imports_what_runs_student_code():
-    """The answer process's runner, its lazy imports and its ``helpers`` switch are the
-    answer side's alone: no other module of the course imports them (the package's
-    other modules, which run no student code, the trusted side shares)."""
-    answer_side = {f"instructor.engine.answer.{name}" for name in
-                   ("__main__", "lazy", "activation")}
+    """The answer process's runner and its ``helpers`` switch are the answer side's alone:
+    no other module of the course imports them (the package's other modules, which run no
+    student code, the trusted side shares: the lazy imports too, which the checking
+    process and the check server use as the answer process does)."""
+    answer_side = {f"instructor.engine.answer.{name}" for name in ("__main__", "activation")}
     wrong = {}
     for path in course_modules():
         module = module_name(path)

@@ -27,11 +27,11 @@ from instructor.engine.answer import protocol
 #: is forked from (unset: it is spawned). Not a course setting: set by :func:`lease`.
 SERVER = "INSTRUCTOR_CHECK_SERVER"
 #: What the server imports once (if installed): what the setup cells import and the
-#: checks; not matplotlib, which no check draws with.
-PRELOAD = ("tensorflow", "keras", "numpy", "sklearn",
-           "sklearn.linear_model", "sklearn.neighbors", "tensorflow_probability",
-           "helpers", "helpers.datasets", "helpers.grading.model_checks",
-           "helpers.grading.probes",
+#: checks; not matplotlib, which no check draws with. The libraries first (:func:`preload`).
+LIBRARIES = ("tensorflow", "keras", "sklearn", "sklearn.linear_model", "sklearn.neighbors",
+             "tensorflow_probability")
+PRELOAD = (*LIBRARIES, "numpy", "helpers", "helpers.datasets",
+           "helpers.grading.model_checks", "helpers.grading.probes",
            "instructor.engine.answer.wire", "instructor.engine.remote",
            "instructor.engine.checking")
 #: What the test cells load (each time, to take a few images): prepared once per server.
@@ -40,21 +40,26 @@ _PR_SET_DUMPABLE = 4
 
 
 # ---------------------------------------------------------------- in the sandbox
-def preload() -> None:
-    """Import :data:`PRELOAD` and prepare :data:`DATASETS`, shared with every child."""
+def preload(libraries: bool = True) -> None:
+    """Import :data:`PRELOAD` and prepare :data:`DATASETS`, shared with every child; without
+    ``libraries``, TensorFlow and what loads with it only where a child touches them
+    (``answer/lazy.py``; 5 to 6 CPU-seconds a server saves for checks in NumPy)."""
     from helpers import datasets
     from helpers.session import import_quietly
+    from instructor.engine.answer import lazy
 
-    for name in PRELOAD:
+    if not libraries:
+        lazy.install()
+    for name in PRELOAD if libraries else PRELOAD[len(LIBRARIES):]:
         with contextlib.suppress(ImportError):
             import_quietly(name)
     datasets.keep(*DATASETS)
 
 
-def serve(listen: socket.socket, folder: str) -> None:
+def serve(listen: socket.socket, folder: str, libraries: bool = True) -> None:
     """Fork one checking process per connection, one at a time, for ever."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
-    preload()
+    preload(libraries)
     work = os.path.join(folder, "check")
 
     def fresh() -> None:
@@ -140,16 +145,18 @@ def lease(env: dict[str, str]):
         yield env if path is None else {**env, SERVER: path}
 
 
-def running(count: int, folder, env: dict[str, str]):
-    """``count`` servers, each in its own sandbox, for the block; none without bubblewrap."""
+def running(count: int, folder, env: dict[str, str], libraries: bool = True):
+    """``count`` servers, each in its own sandbox, for the block; none without bubblewrap.
+    ``libraries=False`` when no check graded names TensorFlow (:func:`preload`)."""
     from instructor.engine import roles
 
     box = roles.Box.from_settings(env)
 
     def command(fd: int, work: str) -> tuple[list[str], dict]:
         os.makedirs(work, exist_ok=True)
-        argv, environment = roles.launch(roles.SERVER, [sys.executable, __file__, str(fd), work],
-                                         work, box)
+        argv, environment = roles.launch(roles.SERVER, [
+            sys.executable, __file__, str(fd), work, *([] if libraries else ["lazy"])],
+            work, box)
         return argv, {"cwd": work, "env": environment}
 
     return POOL.running(count if box.isolation == "bubblewrap" else 0, folder, command)
@@ -157,4 +164,5 @@ def running(count: int, folder, env: dict[str, str]):
 
 if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if p != os.path.dirname(os.path.abspath(__file__))]
-    forking.run(POOL.name, lambda: serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2]))
+    forking.run(POOL.name, lambda: serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2],
+                                         libraries=sys.argv[3:] != ["lazy"]))

@@ -98,7 +98,8 @@ def autograde(assignments: list[str], students: list[str] | None = None, jobs: i
     (out / "grading_logs").mkdir(parents=True, exist_ok=True)
     servers = max(1, min(jobs, len(todo) or 2))  # a student alone: one of each loads
     with tempfile.TemporaryDirectory(prefix="autograde-run-") as tmp, \
-            check_server.running(servers, Path(tmp), grading_env(env)), \
+            check_server.running(servers, Path(tmp), grading_env(env),
+                                 libraries=canaries.names_libraries(assignments, root)), \
             nbgrader_server.running(servers, Path(tmp)):  # loading while the sync runs
         run_dir = Path(tmp)
         # what is graded, taken before: a hand-in collected or a test changed meanwhile

@@ -27,7 +27,7 @@ import nbformat
 from helpers import settings
 from instructor import ROOT
 from instructor.engine import judge, outcomes
-from instructor.engine.cells import is_exercise_answer, nbgrader_meta
+from instructor.engine.cells import is_exercise_answer, nbgrader_meta, task_of
 from instructor.engine.release import hide_hidden
 from instructor.workflow.gradebook import (
     digest,
@@ -89,6 +89,20 @@ def needs(assignment: str, root: Path = ROOT) -> tuple[list[str], list[str]]:
                for p in (folder / "weights").glob("*.weights.npz")}
     return (sorted(found & set(FINDERS)),
             sorted(set(_WEIGHT_NAME.findall(code)) & shipped))
+
+
+def names_libraries(assignments: list[str], root: Path = ROOT) -> bool:
+    """Whether a task of ``assignments`` (context, answer key, tests with the hidden ones)
+    names TensorFlow or a library loaded with it (``answer/lazy.py``): their check servers
+    then import them (``check_server.preload``). An assignment without its source: yes."""
+    from instructor.engine.answer import lazy
+
+    for name in assignments:
+        path = Path(root) / "notebooks" / name / f"{name}.ipynb"
+        if not path.is_file() or lazy.named(c.source for c in nbformat.read(path, 4).cells
+                                            if c.cell_type == "code" and task_of(c)) is not None:
+            return True
+    return False
 
 
 _PREFLIGHT = """

@@ -1,9 +1,9 @@
-"""TensorFlow and Keras in the answer process, imported lazily by the standard library's
-:class:`importlib.util.LazyLoader`: a setup's import costs a NumPy answer 4.5 CPU-seconds
-and 625 MiB it does not need. :func:`load` runs a library before the cells run if their
-sources name it (no alarm or thread of the student's meets the load); code that reaches
-one unnamed loads it where it touches it, the alarm paused. The libraries are seeded
-when they load, as ``helpers.setup()`` seeds them.
+"""TensorFlow and Keras in the answer process (and the checking process, its check server),
+imported lazily by the standard library's :class:`importlib.util.LazyLoader`: a setup's
+import costs a NumPy answer 4.5 CPU-seconds and 625 MiB it does not need. :func:`load`
+runs a library before the cells run if their sources name it (no alarm or thread of the
+student's meets the load); code that reaches one unnamed loads it where it touches it,
+the alarm paused. The libraries are seeded when they load, as ``helpers.setup()`` does.
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def _find_spec(name, package=None, _find=importlib.util.find_spec):
 
 def install() -> None:
     """Import :data:`LIBRARIES` lazily from now on; ``helpers.setup()`` is :func:`setup`."""
-    sys.meta_path.insert(0, _Finder())
+    if not any(isinstance(finder, _Finder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())
     importlib.util.find_spec = _find_spec
     importlib.import_module("helpers.session").setup = setup
 
@@ -110,15 +111,20 @@ def load(sources=None, upto: int = len(LIBRARIES) - 1) -> None:
     """Run the lazily imported libraries' code up to :data:`LIBRARIES`' ``upto`` (with
     ``sources``: up to the last they name, if they name one)."""
     if sources is not None:
-        named = [NEEDS[name] for source in sources for name in NAMED.findall(source)]
-        if not named:
+        upto = named(sources)
+        if upto is None:
             return
-        upto = max(named)
     for name in LIBRARIES[:upto + 1]:
         module = sys.modules.get(name)
         if type(module) is importlib.util._LazyModule:
             with contextlib.suppress(Exception):  # the answer's own use will say why
                 module.__name__  # noqa: B018 - the first attribute read runs its code
+
+
+def named(sources) -> int | None:
+    """The last of :data:`LIBRARIES` that ``sources`` name (its index), or None."""
+    return max((NEEDS[name] for source in sources for name in NAMED.findall(source)),
+               default=None)
 
 
 def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True):
