@@ -8,8 +8,6 @@ from pathlib import Path
 
 from instructor import ROOT
 from instructor.workflow.assignments import assignments, graded_assignments
-from instructor.workflow.feedback import export_grades, feedback
-from instructor.workflow.generate import generate
 
 
 def _assignments(value: str | None) -> list[str]:
@@ -25,6 +23,8 @@ def _assignments(value: str | None) -> list[str]:
 
 def cmd_generate(args) -> None:
     """``release`` or ``solutions``, as the command says."""
+    from instructor.workflow.generate import generate
+
     generate(args.command, _assignments(args.assignment) or None)
     listed = f" ({', '.join(assignments())})" if args.command == "release" else ""
     print(f"{args.command}/ regenerated from notebooks/{listed}")
@@ -82,12 +82,16 @@ def cmd_merge_shards(args) -> None:
 
 
 def cmd_feedback(args) -> None:
+    from instructor.workflow.feedback import feedback
+
     students = [s for s in (args.student or "").split(",") if s] or None
     feedback(_assignments(args.assignment) or None, students)
     print("feedback written to feedback/<student>/<assignment>/")
 
 
 def cmd_grades(args) -> None:
+    from instructor.workflow.feedback import export_grades
+
     print(f"grades written to {export_grades(Path(args.to))}")
 
 
@@ -290,8 +294,8 @@ def main(argv: list[str] | None = None) -> None:
         if name == "lms-feedback":
             p.add_argument("--lms", choices=["canvas", "moodle"], default=None,
                            help="default: the LMS the hand-ins were collected from")
-        if name == "gradescope":
-            from instructor.workflow.gradescope import VISIBILITIES
+        if name == "gradescope" and name in (sys.argv[1:] if argv is None else argv):
+            from instructor.workflow.gradescope import VISIBILITIES  # the grader: 1 CPU-s
 
             p.add_argument("--hidden-visibility", choices=VISIBILITIES,
                            default="after_published", help="when students see the "

@@ -46,6 +46,9 @@ def sequential_ae():
 
 @pytest.fixture(scope="module")
 def both():
+    # seeded: unseeded, a decoder whose ReLU layer is dead for the codes drawn maps any
+    # encoder's codes alike, and the check on composition passes (4 seeds in 300)
+    keras.utils.set_random_seed(0)
     with helpers.quiet():
         return functional_ae(), sequential_ae()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbgrader.utils import is_grade
 
 from instructor import ROOT
+from instructor.engine.cells import nbgrader_meta
 
 
 def assignments(root: Path = ROOT) -> list[str]:
@@ -21,4 +21,5 @@ def graded_assignments(root: Path = ROOT) -> list[str]:
     """Assignments with at least one autograded test cell."""
     base = Path(root) / "notebooks"
     return [name for name in assignments(root)
-            if any(is_grade(c) for c in nbformat.read(base / name / f"{name}.ipynb", 4).cells)]
+            if any(nbgrader_meta(c).get("grade") for c in
+                   nbformat.read(base / name / f"{name}.ipynb", 4).cells)]

@@ -10,18 +10,20 @@
    that URL to a scratch repository holding this checkout's files on that branch, and
    COURSE_WEIGHTS_URL points the weights' download at this checkout's weights/.
 3. nbval runs every source notebook (answer key included) in fast mode (notebook 01
-   first, the others two at a time), then one
-   released notebook runs up to its first stub (helpers' stub message is the expected
-   stop), and the preloaded packages' versions are compared with those before.
+   first, the others two at a time), and beside them one released notebook runs up to
+   its first stub (helpers' stub message is the expected stop); then the preloaded
+   packages' versions are compared with those before.
 4. Each notebook whose every cell passed is recorded in build/notebook-runs/ (its cells'
    outputs, keyed by what they depend on: tests/nbval_claims.py), so that ``make test``
    checks these runs instead of executing the notebooks a second time.
 
 Usage: python3.13 tests/colab/run.py [pytest arguments, e.g. notebooks/01_linear_autoencoder_pca]
+       python3.13 tests/colab/run.py --build    (step 1 alone: .ci/run, beside make setup)
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 import subprocess
@@ -145,6 +147,8 @@ def main(args: list[str]) -> int:
     start = time.perf_counter()
     build()
     print(f"Colab-like environment ready ({FREEZE.name}): {time.perf_counter() - start:.0f} s")
+    if args == ["--build"]:
+        return 0
     before = installed()
     if "autoencoders-course" in before:   # a previous run's install: start as on Colab
         _pip("uninstall", "-y", "autoencoders-course")
@@ -182,14 +186,18 @@ def main(args: list[str]) -> int:
         if args:
             args = [str(ROOT / a) if (ROOT / a).exists() else a for a in args]
             tests = subprocess.run([*pytest, *args], cwd=empty, env=env)
-        else:   # the first notebook alone (it installs the course), then two at a time
+            released = run_released(env)
+        else:   # the first notebook alone (it installs the course), then two at a time,
+            # the released notebook beside them, as another student (its own weights)
             tests = subprocess.run([*pytest, str(ROOT / FIRST)], cwd=empty, env=env)
-            rest = subprocess.run([*pytest, "-n", "2", "--dist", "loadfile",
-                                   "--no-loadscope-reorder", str(ROOT / "notebooks"),
-                                   f"--ignore={ROOT / FIRST}"],
-                                  cwd=empty, env=env)
-            tests = tests if tests.returncode else rest
-        released = run_released(env)
+            with cf.ThreadPoolExecutor(1) as beside:
+                released = beside.submit(run_released, {
+                    **env, "COURSE_WEIGHTS_DIR": str(Path(tmp) / "weights-released")})
+                rest = subprocess.run([*pytest, "-n", "2", "--dist", "loadfile",
+                                       "--no-loadscope-reorder", str(ROOT / "notebooks"),
+                                       f"--ignore={ROOT / FIRST}"],
+                                      cwd=empty, env=env)
+            tests, released = tests if tests.returncode else rest, released.result()
     after = installed()
     changed = {name: (version, after.get(name)) for name, version in before.items()
                if after.get(name) != version}
