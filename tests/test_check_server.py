@@ -153,11 +153,14 @@ def test_a_checking_process_finds_mnist_prepared_by_its_server(tmp_path, data_di
 
 LOADED = """
 import importlib, sys
+TF = "tensor" + "flow"  # not named: only the third case names a library
 def state(name):
     return type(sys.modules.get(name)).__name__
-assert state("tensorflow") == WAS, state("tensorflow")
+assert state(TF) == WAS, state(TF)
 importlib.import_module("ker" + "as").ops.zeros(2)  # touched, never named
-assert state("tensorflow") == "module", state("tensorflow")
+assert state(TF) == "module", state(TF)
+level = importlib.import_module(TF).get_logger().level
+assert level == 40, f"TensorFlow's logger at {level}, not ERROR as helpers.setup() sets it"
 """
 
 
@@ -175,7 +178,7 @@ def test_a_server_loads_tensorflow_only_for_checks_that_name_it(tmp_path, librar
     with check_server.running(1, tmp_path, env, libraries=libraries), \
             check_server.lease({}) as leased:
         verdict = _check(leased[check_server.SERVER], f"WAS = {was!r}\n" + source,
-                         setup="import keras  # as a setup cell does")
+                         setup="import helpers\nhelpers.setup(verbose=False)\nimport keras")
     assert verdict and verdict["passed"], verdict
 
 

@@ -206,6 +206,41 @@ def gone_before_telling(path: str, count: int) -> tuple[list[bytes], bytes]:
         return said.split(), out.read()
 
 
+@pytest.mark.parametrize(("cells", "libraries"), [
+    (["x = np.zeros(2)", "assert f(x) == 1"], False),           # a NumPy task
+    (["x = np.zeros(2)", "### BEGIN HIDDEN TESTS\nkeras.ops.ones(1)"], True),  # hidden tests too
+    (["model = keras.Sequential()", "assert f(1)"], True),     # the answer key names Keras
+    (["# tfp.distributions", "assert f(1)"], True),            # a library loaded with it
+    (None, True),                                               # no source: as if named
+])
+def test_autograde_starts_check_servers_with_tensorflow_only_if_a_task_names_it(
+        monkeypatch, tmp_path, cells, libraries):
+    """The check servers import TensorFlow (5 to 6 CPU-s each) only when a task graded
+    names it or a library loaded with it, in its answer key, context or tests."""
+    import nbformat
+
+    from instructor.workflow import autograde as run
+
+    if cells is not None:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+            "import keras\nimport numpy as np", metadata={"tags": ["grade-setup"]})] + [
+            nbformat.v4.new_code_cell(c, metadata={"tags": ["task-t"]}) for c in cells])
+        (tmp_path / "notebooks" / "a").mkdir(parents=True)
+        nbformat.write(nb, tmp_path / "notebooks" / "a" / "a.ipynb")
+    asked = []
+
+    def check_servers(count, *args, **kwargs):
+        asked.append(kwargs.get("libraries", True))
+        raise StopIteration
+
+    monkeypatch.setattr(run.check_server, "running", check_servers)
+    monkeypatch.setattr(run, "isolation_problem", lambda env: None)
+    monkeypatch.setattr(run, "submissions", lambda root, name, who: ["s1"])
+    with pytest.raises(StopIteration):
+        run.autograde(["a"], root=tmp_path)
+    assert asked == [libraries]
+
+
 @pytest.mark.parametrize(("students", "jobs", "started"), [
     (["s1"], 2, 1),            # a regrade of one student: one of each kind loads
     (["s1", "s2", "s3"], 2, 2),

@@ -175,21 +175,21 @@ def images(tmp_path_factory):
     print(f"\nimage build (wall s, busy machine): {times}; sizes (MB): "
           f"{ {k: round(v / 1e6) for k, v in sizes.items()} }")
     yield {**built, "times": times, "sizes": sizes, "base": base}
-    for target, tag in built.items():
+    for target, tag in reversed(built.items()):  # the instructor's first: built on the other
         # untagged, not deleted (podman's rmi would delete the layers with the last tag):
         # the newest build keeps the name `cache`, and its layers the next session's
-        # build; the image the name held before goes, with the layers only it used (3 GB
-        # a session otherwise), unless a name still holds it or another image needs it
+        # build; the image the name held before goes with the layers only it used (3 GB a
+        # session otherwise), unless another session's tag holds it or an image needs it
         cache = f"{TAG}-{target}:cache"
-        held = _image_id(cache)
+        held = _inspect(cache)
         podman("tag", tag, cache, check=False)
         podman("rmi", tag, check=False)
-        if held and held != _image_id(cache):
+        if held and held != _inspect(cache) and not _inspect(held, "{{.RepoTags}}").strip("[]"):
             podman("rmi", held, check=False)
 
 
-def _image_id(name: str) -> str:
-    return podman("image", "inspect", "--format", "{{.Id}}", name, check=False).stdout.strip()
+def _inspect(name: str, field: str = "{{.Id}}") -> str:
+    return podman("image", "inspect", "--format", field, name, check=False).stdout.strip()
 
 
 def _files(root: Path):

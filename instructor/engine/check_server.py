@@ -1,4 +1,5 @@
-"""Checking processes forked from a sandboxed server that has imported TensorFlow once.
+"""Checking processes forked from a sandboxed server that has imported the checks once,
+TensorFlow too when a task graded names it.
 
 Importing TensorFlow, Keras and the checks costs each checking process 3 to 5
 CPU-seconds; how the server runs and is walled is docs/grading.md, "The check server",

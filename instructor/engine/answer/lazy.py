@@ -69,8 +69,9 @@ class _Quiet:
                 self.loader.exec_module(module)
                 if outermost:
                     load(upto=LIBRARIES.index(self.name))
-                    if _seed:
+                    if _seed:  # helpers.setup() ran: what it does to the libraries
                         importlib.import_module("keras").utils.set_random_seed(_seed.pop())
+                        importlib.import_module("tensorflow").get_logger().setLevel("ERROR")
         finally:
             _depth[0] -= 1
             if outermost:
@@ -128,7 +129,8 @@ def named(sources) -> int | None:
 
 
 def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True):
-    """``helpers.setup()`` here: Python's and NumPy's seeds now, the libraries' when loaded."""
+    """``helpers.setup()`` here: Python's and NumPy's seeds now; the libraries' seeds and
+    TensorFlow's logger at ERROR (as ``helpers.setup()`` sets them) when they load."""
     import numpy as np
 
     session = importlib.import_module("helpers.session")
@@ -139,4 +141,5 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
         _seed[:] = [seed]  # not imported here: a second import would load it
     else:
         session.seed_everything(seed)
+        importlib.import_module("tensorflow").get_logger().setLevel("ERROR")
     return session.SessionInfo(seed=seed, mode=session.current_mode())
