@@ -27,6 +27,9 @@ from tests.test_forking import gone_before_telling
 TELL = "import os\nopen({path!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
 THEN = {"finish": "", "hang": "import time\ntime.sleep(600)\n",
         "die": "import signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}
+#: A hanging child's timeout: long enough for a forked nbgrader to read its configuration
+#: (well under a second) on a loaded machine; each test that hangs one waits this long.
+HANG_TIMEOUT = 8
 
 
 def _told(tmp_path, what: str) -> tuple[dict, object]:
@@ -89,7 +92,7 @@ def test_a_child_that_hangs_or_dies_costs_that_run_only(server, tmp_path, what):
     if what == "hang":
         with pytest.raises(subprocess.TimeoutExpired):
             nbgrader("db", "student", "list", root=tmp_path, capture=True, env=env,
-                     server=path, timeout=20, check=False)
+                     server=path, timeout=HANG_TIMEOUT, check=False)
     else:
         done = nbgrader("db", "student", "list", root=tmp_path, capture=True, env=env,
                         server=path, timeout=300, check=False)
@@ -115,7 +118,8 @@ def test_a_submission_whose_nbgrader_hangs_fails_alone(server, tmp_path):
     assert _version(tmp_path, server[0])[0].returncode == 0  # made tmp_path/gradebook.db
     shutil.copy2(tmp_path / "gradebook.db", run_dir / "gradebook.db")
     env, said = _told(tmp_path, "hang")
-    result, found, _course, log = grade_one("s1", name, root, run_dir, env, timeout=20)
+    result, found, _course, log = grade_one("s1", name, root, run_dir, env,
+                                           timeout=HANG_TIMEOUT)
     assert result.failed and found is None and "TimeoutExpired" in log
     assert any("could not grade" in note for note in result.notes), result.notes
     assert _pids(said)[1] == server[1].pid and _gone(_pids(said)[0])
