@@ -27,8 +27,9 @@ from tests.test_forking import gone_before_telling
 TELL = "import os\nopen({path!r}, 'w').write(f'{{os.getpid()}} {{os.getppid()}}')\n"
 THEN = {"finish": "", "hang": "import time\ntime.sleep(600)\n",
         "die": "import signal\nos.kill(os.getpid(), signal.SIGKILL)\n"}
-#: A hanging child's timeout: long enough for a forked nbgrader to read its configuration
-#: (well under a second) on a loaded machine; each test that hangs one waits this long.
+#: A hanging child's first timeout: a forked nbgrader reads its configuration in well under
+#: a second; on a machine so busy that it has not by then, the run is tried again with
+#: twice the time (:func:`_until_it_hung`). Each test that hangs a child waits this long.
 HANG_TIMEOUT = 8
 
 
@@ -40,6 +41,18 @@ def _told(tmp_path, what: str) -> tuple[dict, object]:
     said.unlink(missing_ok=True)
     (folder / "nbgrader_config.py").write_text(TELL.format(path=str(said)) + THEN[what])
     return {"JUPYTER_CONFIG_DIR": str(folder)}, said
+
+
+def _until_it_hung(tmp_path, attempt):
+    """``attempt(env, timeout)`` with a child told to hang, until the child has written its
+    PIDs (it reached its configuration before the timeout), the timeout doubled each time
+    from :data:`HANG_TIMEOUT`: what the last attempt returned, and the PIDs' file."""
+    for timeout in (HANG_TIMEOUT, 2 * HANG_TIMEOUT, 4 * HANG_TIMEOUT):
+        env, said = _told(tmp_path, "hang")
+        out = attempt(env, timeout)
+        if said.is_file() and said.read_text().strip():
+            return out, said
+    pytest.fail(f"a child told to hang did not reach its configuration in {timeout} s")
 
 
 def _pids(said) -> tuple[int, int]:
@@ -88,12 +101,15 @@ def test_the_server_never_imports_tensorflow(server, tmp_path):
 @pytest.mark.parametrize("what", ["hang", "die"])
 def test_a_child_that_hangs_or_dies_costs_that_run_only(server, tmp_path, what):
     path, process = server
-    env, said = _told(tmp_path, what)
     if what == "hang":
-        with pytest.raises(subprocess.TimeoutExpired):
-            nbgrader("db", "student", "list", root=tmp_path, capture=True, env=env,
-                     server=path, timeout=HANG_TIMEOUT, check=False)
+        def attempt(env, timeout):
+            with pytest.raises(subprocess.TimeoutExpired):
+                nbgrader("db", "student", "list", root=tmp_path, capture=True, env=env,
+                         server=path, timeout=timeout, check=False)
+
+        _, said = _until_it_hung(tmp_path, attempt)
     else:
+        env, said = _told(tmp_path, what)
         done = nbgrader("db", "student", "list", root=tmp_path, capture=True, env=env,
                         server=path, timeout=300, check=False)
         assert done.returncode == -9, done
@@ -117,9 +133,8 @@ def test_a_submission_whose_nbgrader_hangs_fails_alone(server, tmp_path):
     nbformat.write(nb, run_dir / "release" / name / f"{name}.ipynb")
     assert _version(tmp_path, server[0])[0].returncode == 0  # made tmp_path/gradebook.db
     shutil.copy2(tmp_path / "gradebook.db", run_dir / "gradebook.db")
-    env, said = _told(tmp_path, "hang")
-    result, found, _course, log = grade_one("s1", name, root, run_dir, env,
-                                           timeout=HANG_TIMEOUT)
+    (result, found, _course, log), said = _until_it_hung(
+        tmp_path, lambda env, timeout: grade_one("s1", name, root, run_dir, env, timeout))
     assert result.failed and found is None and "TimeoutExpired" in log
     assert any("could not grade" in note for note in result.notes), result.notes
     assert _pids(said)[1] == server[1].pid and _gone(_pids(said)[0])

@@ -212,16 +212,16 @@ def test_the_environment_is_an_allow_list(tmp_path):
 def test_matplotlib_reads_the_graders_font_list_from_a_folder_it_can_write(tmp_path,
                                                                           monkeypatch):
     """The grader's matplotlib font list, copied into the process's own cache folder:
-    matplotlib there neither makes a temporary folder nor lists every font again."""
+    matplotlib there neither makes a temporary folder nor lists every font again. A
+    grader whose account has no list yet (it imports no matplotlib) makes it first."""
     cache, work = tmp_path / "graders-cache", tmp_path / "work"
     work.mkdir()
-    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], check=True,
-                   env={**os.environ, "MPLCONFIGDIR": str(cache)}, timeout=120)
-    assert list(cache.glob("fontlist-v*.json"))
     code = ("import logging, matplotlib\nlogging.basicConfig(level=logging.INFO)\n"
             "import matplotlib.font_manager\nprint(matplotlib.get_cachedir())\n")
-    monkeypatch.setenv("MPLCONFIGDIR", str(cache))  # the grader's
-    out = subprocess.run(_command(code, work), cwd=work, env=sandbox_env(str(work)),
+    monkeypatch.setenv("MPLCONFIGDIR", str(cache))  # the grader's, empty
+    env = sandbox_env(str(work))
+    assert list(cache.glob("fontlist-v*.json"))
+    out = subprocess.run(_command(code, work), cwd=work, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == str(work / ".tmp" / "matplotlib"), out.stderr
     assert "generated new fontManager" not in out.stderr, out.stderr
