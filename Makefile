@@ -102,9 +102,9 @@ test-image: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -s tests/test_image.py
 
 # Gradescope's autograder (make gradescope) for 02 and 05 in a Gradescope-like image built
-# with podman on the hub image's layers (tests/test_gradescope.py): the key and an attacker
-# graded by run_autograder, for 05 also the stub and a wrong answer; `make test` runs it
-# after test-image.
+# with podman on the hub image's layers (tests/test_gradescope.py): each answer key graded
+# by run_autograder, for 05 also the stub, a wrong answer and an attacker; `make test` runs
+# it after test-image.
 test-gradescope: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 0 -s tests/test_gradescope.py
 

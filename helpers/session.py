@@ -153,6 +153,15 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
+def settle(seed: int) -> None:
+    """What :func:`setup` does to the loaded libraries: TensorFlow's logger at ERROR,
+    everything seeded (:func:`seed_everything`)."""
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    seed_everything(seed)
+
+
 def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True,
           ) -> SessionInfo:
     """Prepare a notebook: quiet TensorFlow, seed everything, report versions and GPU.
@@ -169,8 +178,7 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
     import_quietly(*modules)
     import tensorflow as tf
 
-    tf.get_logger().setLevel("ERROR")
-    seed_everything(seed)
+    settle(seed)
     versions = {"python": platform.python_version()}
     versions.update({m: v for m in modules if (v := _version(m)) is not None})
     gpus = [d.name for d in tf.config.list_physical_devices("GPU")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import matplotlib
@@ -35,8 +36,14 @@ def data_env(data_dir) -> dict[str, str]:
 def canary_cache(tmp_path_factory) -> Path:
     """One canary cache (COURSE_CANARY_CACHE) for the whole session: an assignment's
     answer key and stub are graded once per environment, however many courses the tests
-    grade it in (instructor/workflow/canary.py)."""
-    return tmp_path_factory.mktemp("canary-cache")
+    grade it in (instructor/workflow/canary.py). Under pytest-xdist one for all workers,
+    beside their own folders: the canary locks each entry while it grades it, so of two
+    workers that need the same one, one grades and the other reads it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return tmp_path_factory.mktemp("canary-cache")
+    shared = tmp_path_factory.getbasetemp().parent / "canary-cache"
+    shared.mkdir(mode=0o700, exist_ok=True)
+    return shared
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,9 @@ root in a fresh container with podman's default seccomp profile and no added cap
 (bwrap cannot start there: the ``grading-user`` isolation): for 05, the answer key (full
 marks), the release's stub (0), a wrong answer (loses points) and an attacker (the key,
 whose first answer cell reads /autograder/source, writes /autograder/results and prints a
-forged results.json); for 02, whose checks load TensorFlow, the key and the attacker (its
-stub and wrong answer take the path from verdicts to results.json that 05's take).
+forged results.json); for 02, whose checks load TensorFlow, the key (its other hand-ins
+take the paths from verdicts to results.json that 05's take, and its attacker's reads and
+writes are 05's attacker's).
 ``make test-gradescope``; ``make test`` runs it after the hub's images, in the background
 (tests/suite.sh).
 """
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.grading
 
 ASSIGNMENTS = ("02_stacked_autoencoders", "05_denoising_autoencoders")
 #: The hand-ins each assignment's autograder grades (the module's docstring).
-KINDS = {"02_stacked_autoencoders": ("correct", "attacker"),
+KINDS = {"02_stacked_autoencoders": ("correct",),
          "05_denoising_autoencoders": ("correct", "stub", "partial", "attacker")}
 FORGED = {"score": 1000, "output": "forged", "tests": []}
 ATTACK = f"""

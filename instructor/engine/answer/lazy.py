@@ -70,7 +70,7 @@ class _Quiet:
                 if outermost:
                     load(upto=LIBRARIES.index(self.name))
                     if _seed:  # helpers.setup() ran before they loaded
-                        _as_setup(_seed.pop())
+                        importlib.import_module("helpers.session").settle(_seed.pop())
         finally:
             _depth[0] -= 1
             if outermost:
@@ -127,13 +127,6 @@ def named(sources) -> int | None:
                default=None)
 
 
-def _as_setup(seed: int) -> None:
-    """What ``helpers.setup()`` does to the loaded libraries: seeds them, TensorFlow's
-    logger at ERROR."""
-    importlib.import_module("helpers.session").seed_everything(seed)
-    importlib.import_module("tensorflow").get_logger().setLevel("ERROR")
-
-
 def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = True):
     """``helpers.setup()`` here: Python's and NumPy's seeds now; the libraries' seeds and
     TensorFlow's logger at ERROR (as ``helpers.setup()`` sets them) when they load."""
@@ -146,5 +139,5 @@ def setup(seed: int = 42, extra_modules: tuple[str, ...] = (), verbose: bool = T
     if keras is None or type(keras) is importlib.util._LazyModule:
         _seed[:] = [seed]  # not imported here: a second import would load it
     else:
-        _as_setup(seed)
+        session.settle(seed)
     return session.SessionInfo(seed=seed, mode=session.current_mode())
