@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -33,13 +32,14 @@ def data_env(data_dir) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def canary_cache(tmp_path_factory) -> Path:
+def canary_cache(request, tmp_path_factory) -> Path:
     """One canary cache (COURSE_CANARY_CACHE) for the whole session: an assignment's
     answer key and stub are graded once per environment, however many courses the tests
-    grade it in (instructor/workflow/canary.py). Under pytest-xdist one for all workers,
-    beside their own folders: the canary locks each entry while it grades it, so of two
-    workers that need the same one, one grades and the other reads it."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
+    grade it in (instructor/workflow/canary.py), and the proof's self-test runs once per
+    environment (instructor/workflow/proof_check.py). Under pytest-xdist one folder for
+    both workers, beside their own: what one worker made, the other reads (the canary
+    locks an entry while it grades it)."""
+    if not hasattr(request.config, "workerinput"):
         return tmp_path_factory.mktemp("canary-cache")
     shared = tmp_path_factory.getbasetemp().parent / "canary-cache"
     shared.mkdir(mode=0o700, exist_ok=True)

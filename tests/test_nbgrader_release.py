@@ -134,29 +134,49 @@ GRADED = [n for n in NAMES if _first_solution(_read(ROOT / "release" / n / f"{n}
           is not None] if (ROOT / "release").exists() else []
 
 
-@pytest.mark.grading
-@pytest.mark.parametrize("name", GRADED)
-def test_stubs_fail_visible_tests_with_a_clear_message(name, data_dir):
-    """Each released stub keeps its signature, and the test cell after it fails with the
-    stub's message (not a NameError), so the student knows what to do."""
-    release = _read(ROOT / "release" / name / f"{name}.ipynb")
-    cells = [c for c in release.cells if "grade-setup" in c.metadata.get("tags", [])]
-    checks = []
-    for i, cell in enumerate(release.cells):
-        if (cell.metadata.get("nbgrader") or {}).get("solution") \
-                and not is_exercise_answer(cell):
-            test = next(c for c in release.cells[i + 1:]
-                        if (c.metadata.get("nbgrader") or {}).get("grade"))
-            cells += [cell, test]
-            checks.append((cell, test))
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=release.metadata)
-    # as in the student's own kernel (no grader: it decides no test cell in a kernel)
+@pytest.fixture(scope="module")
+def stubs_run(data_dir) -> dict[str, list]:
+    """Each graded notebook's setup cells, then each of its task's released stubs with the
+    test cell after it, run as in the student's own kernel (no grader: it decides no test
+    cell in a kernel), all notebooks in one kernel, one after another: before each, every
+    name the one before defined is deleted (``%reset -f``) and the working folder is its
+    release folder, so a test cell finds only what its own notebook defined; the libraries
+    stay loaded (a kernel each spent about 5 CPU-s on their imports alone). Name ->
+    [(stub, test)], the executed cells."""
     from nbclient import NotebookClient
 
     from instructor.engine.runner import kernel_env
+
+    cells, checks, kernels = [], {}, set()
+    for name in GRADED:
+        release = _read(ROOT / "release" / name / f"{name}.ipynb")
+        kernels.add(release.metadata.kernelspec.name)
+        folder = ROOT / "release" / name
+        cells.append(nbformat.v4.new_code_cell(
+            f"%reset -f\nimport os as _os\n_os.chdir({str(folder)!r})\ndel _os"))
+        cells += [c for c in release.cells if "grade-setup" in c.metadata.get("tags", [])]
+        checks[name] = []
+        for i, cell in enumerate(release.cells):
+            if (cell.metadata.get("nbgrader") or {}).get("solution") \
+                    and not is_exercise_answer(cell):
+                test = next(c for c in release.cells[i + 1:]
+                            if (c.metadata.get("nbgrader") or {}).get("grade"))
+                cells += [cell, test]
+                checks[name].append((cell, test))
+    assert len(kernels) == 1, f"the notebooks name different kernels: {kernels}"
+    nb = nbformat.v4.new_notebook(cells=cells, metadata=release.metadata)
     NotebookClient(nb, timeout=300, allow_errors=True, resources={
-        "metadata": {"path": str(ROOT / "release" / name)}}).execute(env=kernel_env(FAST))
-    for stub, test in checks:
+        "metadata": {"path": str(ROOT / "release")}}).execute(env=kernel_env(FAST))
+    return checks
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("name", GRADED)
+def test_stubs_fail_visible_tests_with_a_clear_message(name, stubs_run):
+    """Each released stub keeps its signature, and the test cell after it fails with the
+    stub's message (not a NameError), so the student knows what to do."""
+    assert stubs_run[name], f"release/{name} has no graded task"
+    for stub, test in stubs_run[name]:
         grade_id = test.metadata.nbgrader.grade_id
         assert re.search(r"^def ", stub.source, re.M), f"the stub before {grade_id} lost its def"
         assert not errors(stub), f"the stub before {grade_id} should define, not raise"

@@ -379,7 +379,9 @@ def _finish(plan: _Plan, graded: dict, root: Path, progress) -> Canary:
                                 "    data was looked for in, in order: "
                                 + ", ".join([*canary.looked, "no download"])]
         if canary.ok:
-            plan.cached.write_text(json.dumps({**asdict(canary), "cached": False}))
+            partial = plan.cached.with_suffix(".partial")  # never a half-written entry
+            partial.write_text(json.dumps({**asdict(canary), "cached": False}))
+            partial.replace(plan.cached)
     if canary.ok:
         canary.warnings = [_short(p) for p in problems]
     shutil.rmtree(plan.work, ignore_errors=True)
