@@ -35,10 +35,10 @@ def data_env(data_dir) -> dict[str, str]:
 def canary_cache(request, tmp_path_factory) -> Path:
     """One canary cache (COURSE_CANARY_CACHE) for the whole session: an assignment's
     answer key and stub are graded once per environment, however many courses the tests
-    grade it in (instructor/workflow/canary.py), and the proof's self-test runs once per
+    grade it in (instructor/workflow/canary.py), and the proof's self-test passes once per
     environment (instructor/workflow/proof_check.py). Under pytest-xdist one folder for
     both workers, beside their own: what one worker made, the other reads (the canary
-    locks an entry while it grades it)."""
+    locks an entry while it grades it; two self-tests that start at once both run)."""
     if not hasattr(request.config, "workerinput"):
         return tmp_path_factory.mktemp("canary-cache")
     shared = tmp_path_factory.getbasetemp().parent / "canary-cache"

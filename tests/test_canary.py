@@ -10,6 +10,7 @@ and with a checker that accepts anything (the stub's canary stops it).
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -326,6 +327,21 @@ def test_a_failed_canary_is_never_cached(cheap):
     assert not list(cheap["cache"].glob("*.json"))
     cheap["scores"]["key"] = 3.0
     assert cheap["run"]().ok and len(cheap["calls"]) == 3
+
+
+@pytest.mark.parametrize("damage", ["", '{"assignment": "t_canary", "key_sc',
+                                    '{"assignment": "t_canary", "unknown": 1}'])
+def test_a_damaged_cache_entry_is_graded_again_and_written_whole(cheap, damage):
+    """An entry cut short (an older grader stopped while writing it, a full disk) or of
+    another grader's fields is not trusted; the new one replaces it in one step."""
+    cheap["run"]()
+    [entry] = cheap["cache"].glob("*.json")
+    entry.write_text(damage)
+    again = cheap["run"]()
+    assert again.ok and not again.cached and cheap["calls"] == [GOOD, GOOD]
+    assert json.loads(entry.read_text())["key_score"] == 3
+    assert not list(cheap["cache"].glob("*.partial"))
+    assert cheap["run"]().cached and len(cheap["calls"]) == 2
 
 
 def test_an_instructor_can_force_a_rerun(cheap):

@@ -135,39 +135,45 @@ GRADED = [n for n in NAMES if _first_solution(_read(ROOT / "release" / n / f"{n}
 
 
 @pytest.fixture(scope="module")
-def stubs_run(data_dir) -> dict[str, list]:
-    """Each graded notebook's setup cells, then each of its task's released stubs with the
-    test cell after it, run as in the student's own kernel (no grader: it decides no test
-    cell in a kernel), all notebooks in one kernel, one after another: before each, every
-    name the one before defined is deleted (``%reset -f``) and the working folder is its
-    release folder, so a test cell finds only what its own notebook defined; the libraries
-    stay loaded (a kernel each spent about 5 CPU-s on their imports alone). Name ->
-    [(stub, test)], the executed cells."""
+def stubs_run(request, data_dir) -> dict[str, dict[str, list]]:
+    """The graded notebooks this session selected (``-k``), run as in the student's own
+    kernel (no grader: it decides no test cell in a kernel): each notebook's setup cells,
+    then each of its task's released stubs with the test cell after it. All in one
+    kernel, one notebook after another: before each, a cell deletes every name the one
+    before defined (``%reset -f``) and makes its release folder the working folder, so a
+    test cell finds only what its own notebook defined; the libraries stay loaded (a
+    kernel each spent about 5 CPU-s on their imports alone). Name -> {"setup": the reset
+    and setup cells, "checks": [(stub, test)]}, executed."""
     from nbclient import NotebookClient
 
     from instructor.engine.runner import kernel_env
 
-    cells, checks, kernels = [], {}, set()
-    for name in GRADED:
+    test = "test_stubs_fail_visible_tests_with_a_clear_message"
+    selected = [item.callspec.params["name"] for item in request.session.items
+                if getattr(item, "originalname", None) == test]
+    cells, runs, kernels = [], {}, set()
+    for name in selected:
         release = _read(ROOT / "release" / name / f"{name}.ipynb")
         kernels.add(release.metadata.kernelspec.name)
         folder = ROOT / "release" / name
-        cells.append(nbformat.v4.new_code_cell(
-            f"%reset -f\nimport os as _os\n_os.chdir({str(folder)!r})\ndel _os"))
-        cells += [c for c in release.cells if "grade-setup" in c.metadata.get("tags", [])]
-        checks[name] = []
+        setup = [nbformat.v4.new_code_cell(
+            f"%reset -f\nimport os as _os\n_os.chdir({str(folder)!r})\ndel _os")]
+        setup += [c for c in release.cells if "grade-setup" in c.metadata.get("tags", [])]
+        runs[name] = {"setup": setup, "checks": []}
+        cells += setup
         for i, cell in enumerate(release.cells):
             if (cell.metadata.get("nbgrader") or {}).get("solution") \
                     and not is_exercise_answer(cell):
-                test = next(c for c in release.cells[i + 1:]
-                            if (c.metadata.get("nbgrader") or {}).get("grade"))
-                cells += [cell, test]
-                checks[name].append((cell, test))
-    assert len(kernels) == 1, f"the notebooks name different kernels: {kernels}"
-    nb = nbformat.v4.new_notebook(cells=cells, metadata=release.metadata)
-    NotebookClient(nb, timeout=300, allow_errors=True, resources={
-        "metadata": {"path": str(ROOT / "release")}}).execute(env=kernel_env(FAST))
-    return checks
+                test_cell = next(c for c in release.cells[i + 1:]
+                                 if (c.metadata.get("nbgrader") or {}).get("grade"))
+                cells += [cell, test_cell]
+                runs[name]["checks"].append((cell, test_cell))
+    assert len(kernels) <= 1, f"the notebooks name different kernels: {kernels}"
+    if cells:
+        nb = nbformat.v4.new_notebook(cells=cells, metadata=release.metadata)
+        NotebookClient(nb, timeout=300, allow_errors=True, resources={
+            "metadata": {"path": str(ROOT / "release")}}).execute(env=kernel_env(FAST))
+    return runs
 
 
 @pytest.mark.grading
@@ -175,8 +181,11 @@ def stubs_run(data_dir) -> dict[str, list]:
 def test_stubs_fail_visible_tests_with_a_clear_message(name, stubs_run):
     """Each released stub keeps its signature, and the test cell after it fails with the
     stub's message (not a NameError), so the student knows what to do."""
-    assert stubs_run[name], f"release/{name} has no graded task"
-    for stub, test in stubs_run[name]:
+    run = stubs_run[name]
+    failed_setup = [errors(cell) for cell in run["setup"] if errors(cell)]
+    assert not failed_setup, f"release/{name}'s setup cells (or the reset before): {failed_setup}"
+    assert run["checks"], f"release/{name} has no graded task"
+    for stub, test in run["checks"]:
         grade_id = test.metadata.nbgrader.grade_id
         assert re.search(r"^def ", stub.source, re.M), f"the stub before {grade_id} lost its def"
         assert not errors(stub), f"the stub before {grade_id} should define, not raise"

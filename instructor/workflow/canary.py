@@ -358,9 +358,11 @@ def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
     cached = cache_dir(root, env) / f"{assignment}-{hashed[:24]}.json"
     locks.enter_context(_locked(cached.with_suffix(".lock")))
     if not rerun and not missing_data and cached.is_file():
-        canary = Canary(**{**json.loads(cached.read_text()), "cached": True,
-                           "looked": looked})
-        return _Plan(canary, work, cached, problems, None)
+        try:
+            return _Plan(Canary(**{**json.loads(cached.read_text()), "cached": True,
+                                   "looked": looked}), work, cached, problems, None)
+        except (ValueError, TypeError):  # a damaged entry is not trusted: graded again
+            pass
     return _Plan(canary, work, cached, problems, {KEY: key.parent, STUB: stub_dir})
 
 
