@@ -10,6 +10,7 @@ whether it held.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -69,8 +70,11 @@ assert alive == sorted({1, os.getppid(), os.getpid()}), alive
 """
 
 
-def _server(folder: Path, libraries: bool):
-    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap"})
+@contextlib.contextmanager
+def _server(folder: Path, libraries: bool, **settings: str):
+    """One sandboxed check server in ``folder`` (with ``settings`` added to the grading
+    environment), leased: the path of its socket."""
+    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap", **settings})
     with check_server.running(1, folder, env, libraries=libraries), \
             check_server.lease({}) as leased:
         yield leased[check_server.SERVER]
@@ -80,14 +84,16 @@ def _server(folder: Path, libraries: bool):
 def server(tmp_path):
     """A check server with TensorFlow and what loads with it preloaded (the forked
     children inherit them), as for checks that name TensorFlow."""
-    yield from _server(tmp_path, True)
+    with _server(tmp_path, True) as path:
+        yield path
 
 
 @pytest.fixture
 def numpy_server(tmp_path):
     """A check server for checks in NumPy (no TensorFlow preloaded: 5 to 6 CPU-s less),
     for what does not depend on what the server loaded: its signals, its end."""
-    yield from _server(tmp_path, False)
+    with _server(tmp_path, False) as path:
+        yield path
 
 
 def _check(path: str, source: str, key: str = "", env: dict | None = None,
@@ -136,12 +142,10 @@ def test_a_server_whose_data_sits_under_tmp_empties_around_its_mount(tmp_path):
     process may write: the server empties /tmp between children all but that mount."""
     data = tmp_path / "data"
     data.mkdir()
-    env = grading_env({"COURSE_GRADING_ISOLATION": "bubblewrap", "COURSE_DATA_DIR": str(data)})
     beside = f"open({str(tmp_path / 'left-behind')!r}, 'w').write('x')\n"
-    with check_server.running(1, tmp_path, env, libraries=False), \
-            check_server.lease({}) as leased:
-        assert _check(leased[check_server.SERVER], LEAVE + beside)["passed"]
-        verdict = _check(leased[check_server.SERVER], FIND + f"assert os.path.isdir({str(data)!r})"
+    with _server(tmp_path, False, COURSE_DATA_DIR=str(data)) as path:
+        assert _check(path, LEAVE + beside)["passed"]
+        verdict = _check(path, FIND + f"assert os.path.isdir({str(data)!r})"
                          f"\nassert not os.path.exists({str(tmp_path / 'left-behind')!r})")
     assert verdict and verdict["passed"], verdict
 

@@ -100,13 +100,15 @@ def test_every_solution_was_checked():
     assert graded, "no source notebook has solution or hidden-test regions"
 
 
+def _is_task_answer(cell) -> bool:
+    """A graded task's answer cell (an answer cell that is not a worked exercise's)."""
+    return bool((cell.metadata.get("nbgrader") or {}).get("solution")) \
+        and not is_exercise_answer(cell)
+
+
 def _first_solution(nb) -> int | None:
     """The first graded task's answer cell (exercise answers come after every task)."""
-    for i, cell in enumerate(nb.cells):
-        if (cell.metadata.get("nbgrader") or {}).get("solution") \
-                and not is_exercise_answer(cell):
-            return i
-    return None
+    return next((i for i, cell in enumerate(nb.cells) if _is_task_answer(cell)), None)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -162,8 +164,7 @@ def stubs_run(request, data_dir) -> dict[str, dict[str, list]]:
         runs[name] = {"setup": setup, "checks": []}
         cells += setup
         for i, cell in enumerate(release.cells):
-            if (cell.metadata.get("nbgrader") or {}).get("solution") \
-                    and not is_exercise_answer(cell):
+            if _is_task_answer(cell):
                 test_cell = next(c for c in release.cells[i + 1:]
                                  if (c.metadata.get("nbgrader") or {}).get("grade"))
                 cells += [cell, test_cell]
@@ -182,7 +183,7 @@ def test_stubs_fail_visible_tests_with_a_clear_message(name, stubs_run):
     """Each released stub keeps its signature, and the test cell after it fails with the
     stub's message (not a NameError), so the student knows what to do."""
     run = stubs_run[name]
-    failed_setup = [errors(cell) for cell in run["setup"] if errors(cell)]
+    failed_setup = [found for cell in run["setup"] if (found := errors(cell))]
     assert not failed_setup, f"release/{name}'s setup cells (or the reset before): {failed_setup}"
     assert run["checks"], f"release/{name} has no graded task"
     for stub, test in run["checks"]:
