@@ -329,14 +329,16 @@ def test_a_failed_canary_is_never_cached(cheap):
     assert cheap["run"]().ok and len(cheap["calls"]) == 3
 
 
-@pytest.mark.parametrize("damage", ["", '{"assignment": "t_canary", "key_sc',
-                                    '{"assignment": "t_canary", "unknown": 1}'])
+@pytest.mark.parametrize("damage", [b"", b'{"assignment": "t_canary", "key_sc',
+                                    b'{"assignment": "t_canary", "unknown": 1}',
+                                    b'{"assignment": "t_canary"}', b"[]", b'"\xc3'])
 def test_a_damaged_cache_entry_is_graded_again_and_written_whole(cheap, damage):
-    """An entry cut short (an older grader stopped while writing it, a full disk) or of
-    another grader's fields is not trusted; the new one replaces it in one step."""
+    """An entry cut short (an older grader stopped while writing it, a full disk, in the
+    middle of a character), of another grader's fields or missing one (a missing
+    ``problems`` would read as a pass) is not trusted; the new one replaces it in one step."""
     cheap["run"]()
     [entry] = cheap["cache"].glob("*.json")
-    entry.write_text(damage)
+    entry.write_bytes(damage)
     again = cheap["run"]()
     assert again.ok and not again.cached and cheap["calls"] == [GOOD, GOOD]
     assert json.loads(entry.read_text())["key_score"] == 3

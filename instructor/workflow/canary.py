@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import nbformat
@@ -357,13 +357,23 @@ def _plan(assignment: str, root: Path, run_dir: Path, env: dict, rerun: bool,
     hashed = cache_key(assignment, root, release, key, env)
     cached = cache_dir(root, env) / f"{assignment}-{hashed[:24]}.json"
     locks.enter_context(_locked(cached.with_suffix(".lock")))
-    if not rerun and not missing_data and cached.is_file():
-        try:
-            return _Plan(Canary(**{**json.loads(cached.read_text()), "cached": True,
-                                   "looked": looked}), work, cached, problems, None)
-        except (ValueError, TypeError):  # a damaged entry is not trusted: graded again
-            pass
+    entry = None if rerun or missing_data else _passed(cached)
+    if entry is not None:
+        return _Plan(Canary(**{**entry, "cached": True, "looked": looked}), work, cached,
+                     problems, None)
     return _Plan(canary, work, cached, problems, {KEY: key.parent, STUB: stub_dir})
+
+
+def _passed(cached: Path) -> dict | None:
+    """The cache entry at ``cached`` if it is one :func:`_finish` writes: a JSON object of
+    exactly :class:`Canary`'s fields, with no problem. Anything else (none, cut short,
+    another grader's fields, one missing) is None: the canary grades again."""
+    try:
+        entry = json.loads(cached.read_bytes())
+    except (OSError, ValueError):
+        return None
+    whole = isinstance(entry, dict) and entry.keys() == {f.name for f in fields(Canary)}
+    return entry if whole and entry["problems"] == [] else None
 
 
 def _finish(plan: _Plan, graded: dict, root: Path, progress) -> Canary:
